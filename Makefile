@@ -1,0 +1,35 @@
+# Two set-up commands that work on a fresh machine with Python 3.11:
+#   make demo   install, then run the main job on the embedded default data
+#   make test   install the test dependencies, then run the fast tests
+# Inside an activated virtualenv that environment is used; otherwise one is made in .venv.
+PYTHON3 ?= python3
+VENV_PY := $(if $(VIRTUAL_ENV),$(VIRTUAL_ENV)/bin/python,.venv/bin/python)
+STAMP := $(dir $(VENV_PY)).monai-rmisr-installed
+
+.PHONY: demo test test-slow lint install clean
+
+.venv/bin/python:
+	$(PYTHON3) -m venv .venv
+
+$(STAMP): $(VENV_PY) setup.py pyproject.toml
+	$(VENV_PY) -m pip install --upgrade pip
+	$(VENV_PY) -m pip install -e ".[dev]"
+	touch $@
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV_PY) -m monai_rmisr.demo
+
+test: $(STAMP)
+	$(VENV_PY) -m pytest -q
+
+test-slow: $(STAMP)
+	$(VENV_PY) -m pytest -q -m "slow or not slow"
+
+lint: $(STAMP)
+	$(VENV_PY) -m ruff check .
+	$(VENV_PY) -m ruff format --check .
+
+clean:
+	rm -rf .venv build dist *.egg-info .pytest_cache .ruff_cache

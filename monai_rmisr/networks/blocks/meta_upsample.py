@@ -1,0 +1,118 @@
+"""Arbitrary-scale upsampler with predicted filters (Meta-SR, Hu et al. 2019; paper section 4.3)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..utils import check_scale, scaled_size
+
+__all__ = ["MetaUpsample"]
+
+
+class MetaUpsample(nn.Module):
+    """Meta-upscale module: position projection, weight prediction, feature mapping.
+
+    For an output pixel ``p`` (per axis) the module
+
+    1. projects it to the LR pixel ``q = floor(p / s)`` (formula 15),
+    2. predicts a ``k x k`` filter from ``(p/s - floor(p/s)`` per axis, ``1/s)`` with a
+       two-layer MLP (formula 16, Meta-SR's weight prediction network),
+    3. applies that filter to the ``k x k`` LR feature neighbourhood of ``q`` (formula 17).
+
+    Nothing loops over pixels. The MLP is linear after its hidden ReLU layer, so instead of
+    predicting ``C_in * k^d * C_out`` filter taps per output pixel (Meta-SR's memory cost) we
+    fold its second layer into a convolution evaluated once on the LR grid, gather that by the
+    projection ``q`` and contract it with the hidden activations of each output pixel. The
+    result is algebraically identical to Meta-SR's ``W(p) . F(q)`` and it exports to
+    TorchScript/ONNX. Memory at the output resolution is ``out_channels * hidden_channels``
+    floats per output pixel (use tiled inference for very large images).
+
+    Args:
+        spatial_dims: number of spatial dimensions (2 or 3).
+        in_channels: feature channels.
+        out_channels: output channels.
+        kernel_size: neighbourhood size ``k`` of the predicted filters (Meta-SR: 3).
+        hidden_channels: width of the weight-prediction MLP (Meta-SR: 256).
+        max_scale: largest accepted scale.
+    """
+
+    def __init__(
+        self,
+        spatial_dims: int,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 3,
+        hidden_channels: int = 256,
+        max_scale: float = 8.0,
+    ):
+        super().__init__()
+        if spatial_dims not in (2, 3):
+            raise ValueError(f"MetaUpsample supports spatial_dims 2 or 3, got {spatial_dims}.")
+        if kernel_size % 2 != 1:
+            raise ValueError(f"kernel_size must be odd, got {kernel_size}.")
+        self.spatial_dims = spatial_dims
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.kernel_size = kernel_size
+        self.hidden_channels = hidden_channels
+        self.max_scale = max_scale
+        taps = in_channels * kernel_size**spatial_dims * out_channels
+        # weight prediction network f(.; theta): (fractional offset per axis, 1/s) -> filter taps
+        self.position_layer = nn.Linear(spatial_dims + 1, hidden_channels)
+        self.weight_layer = nn.Linear(hidden_channels, taps)
+
+    def _folded_kernels(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The MLP's output layer as convolution kernels: (C_out*hidden, C_in, k..) and (C_out, C_in, k..)."""
+        k = [self.kernel_size] * self.spatial_dims
+        weight = self.weight_layer.weight.view([self.out_channels, self.in_channels] + k + [self.hidden_channels])
+        weight = weight.movedim(-1, 1).reshape([self.out_channels * self.hidden_channels, self.in_channels] + k)
+        bias = self.weight_layer.bias.view([self.out_channels, self.in_channels] + k)
+        return weight, bias
+
+    def forward(self, x: torch.Tensor, scale: float) -> torch.Tensor:
+        """Args:
+            x: (B, in_channels, *spatial) LR features.
+            scale: float in [1, max_scale].
+
+        Returns:
+            (B, out_channels, *round(spatial * scale)) (halves rounded up).
+        """
+        scale = check_scale(scale, self.max_scale)
+        in_size = [int(s) for s in x.shape[2:]]
+        out_size = scaled_size(in_size, scale)
+        weight, bias = self._folded_kernels()
+        pad = self.kernel_size // 2
+        # the kernels come from the MLP, hence functional convolutions
+        if self.spatial_dims == 2:
+            lr_hidden = F.conv2d(x, weight, padding=pad)  # (B, C_out*hidden, *in_size)
+            lr_bias = F.conv2d(x, bias, padding=pad)  # (B, C_out, *in_size)
+        else:
+            lr_hidden = F.conv3d(x, weight, padding=pad)
+            lr_bias = F.conv3d(x, bias, padding=pad)
+
+        # position projection (formula 15) per axis and the hidden pre-activation, which is
+        # a sum of per-axis terms because the MLP's first layer is linear
+        first_w = self.position_layer.weight  # (hidden, spatial_dims + 1)
+        pre = self.position_layer.bias + first_w[:, -1] / scale
+        hidden_shape = [self.hidden_channels] + [1] * self.spatial_dims
+        hidden = pre.view(hidden_shape)
+        for axis, (n_in, n_out) in enumerate(zip(in_size, out_size)):
+            projected = torch.arange(n_out, device=x.device, dtype=x.dtype) / scale
+            source = projected.floor().clamp_max(n_in - 1)
+            offset = projected - projected.floor()
+            shape = [1] * self.spatial_dims
+            shape[axis] = n_out
+            hidden = hidden + first_w[:, axis].view(hidden_shape) * offset.view([1] + shape)
+            index = source.long()
+            lr_hidden = lr_hidden.index_select(2 + axis, index)
+            lr_bias = lr_bias.index_select(2 + axis, index)
+        hidden = torch.relu(hidden)  # (hidden, *out_size)
+
+        b = x.shape[0]
+        gathered = lr_hidden.view([b, self.out_channels, self.hidden_channels] + out_size)
+        return (gathered * hidden.unsqueeze(0).unsqueeze(0)).sum(dim=2) + lr_bias
+
+    def extra_repr(self) -> str:
+        return f"in={self.in_channels}, out={self.out_channels}, k={self.kernel_size}, hidden={self.hidden_channels}"

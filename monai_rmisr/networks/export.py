@@ -1,0 +1,89 @@
+"""Export trained networks to TorchScript and ONNX (dynamic batch and spatial size)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .blocks.meta_upsample import MetaUpsample
+
+__all__ = ["export_onnx", "export_torchscript"]
+
+
+def _atomic_target(path: str | os.PathLike) -> tuple[Path, Path]:
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise FileNotFoundError(f"output folder does not exist: {target.parent}")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    return target, Path(tmp)
+
+
+def export_torchscript(network: nn.Module, path: str | os.PathLike) -> Path:
+    """Script ``network`` (eval mode) and save it to ``path``, written atomically.
+
+    The scripted module keeps the ``forward(x, scale=None)`` signature, so an arbitrary-scale
+    network still takes its scale at call time.
+    """
+    target, tmp = _atomic_target(path)
+    try:
+        torch.jit.script(network.eval()).save(str(tmp))
+        tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def export_onnx(
+    network: nn.Module,
+    path: str | os.PathLike,
+    in_channels: int,
+    spatial_dims: int = 2,
+    example_size: int = 32,
+    opset_version: int = 18,
+) -> Path:
+    """Export ``network`` (eval mode) to ONNX with dynamic batch and spatial axes.
+
+    The graph input is ``lr`` (B, in_channels, *spatial) and its output ``sr``. ONNX has no
+    call-time Python arguments, so an arbitrary-scale (meta) network is exported at its
+    constructed default ``scale``; export once per scale you need. Sub-pixel networks go
+    through the TorchScript-based exporter (fast); networks with a meta upsampler, whose
+    output size is computed from the input size, through ``torch.export`` (dynamo), which
+    keeps that computation symbolic.
+
+    Returns:
+        the path written (atomically: nothing is left behind on failure).
+    """
+    network = network.eval()
+    example = torch.rand(1, in_channels, *([example_size] * spatial_dims))
+    names = ["h", "w", "d"][:spatial_dims]
+    dynamic_axes = {
+        "lr": {0: "batch", **{2 + i: n for i, n in enumerate(names)}},
+        "sr": {0: "batch", **{2 + i: n.upper() for i, n in enumerate(names)}},
+    }
+    use_dynamo = any(isinstance(m, MetaUpsample) for m in network.modules())
+    target, tmp = _atomic_target(path)
+    try:
+        # the exporters print progress and warnings that mean nothing to a user
+        with contextlib.redirect_stdout(io.StringIO()), torch.no_grad():
+            torch.onnx.export(
+                network,
+                (example,),
+                str(tmp),
+                input_names=["lr"],
+                output_names=["sr"],
+                dynamic_axes=dynamic_axes,
+                opset_version=opset_version,
+                dynamo=use_dynamo,
+                **({"verbose": False} if use_dynamo else {}),
+            )
+        tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target

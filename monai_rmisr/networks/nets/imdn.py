@@ -1,0 +1,94 @@
+"""IMDN (Hui et al. 2019), a comparison network of the paper."""
+
+from __future__ import annotations
+
+import torch
+from monai.networks.layers.factories import Conv
+from monai.networks.layers.utils import get_act_layer
+from torch import nn
+
+from ..blocks.imdb import IMDB
+from ..blocks.upsample import SubpixelUpsampler
+from ..utils import check_scale
+
+__all__ = ["IMDN"]
+
+
+class IMDN(nn.Module):
+    """IMDN: conv3x3, cascaded IMDBs, 1x1 fusion of all block outputs, conv3x3, global skip, sub-pixel upsampler.
+
+    Hui et al., "Lightweight Image Super-Resolution with Information Multi-distillation
+    Network", ACM MM 2019 (Fig. 1; 715K parameters at x4 with RGB)::
+
+        h  = conv3x3(x)
+        b1 = IMDB(h), b2 = IMDB(b1), ..., b6 = IMDB(b5)
+        y  = PS(conv3x3(h + conv3x3(lrelu(conv1x1(concat(b1, ..., b6))))))
+
+    The block is :class:`~monai_rmisr.networks.blocks.IMDB`; its contrast-aware channel
+    attention is :class:`~monai_rmisr.networks.blocks.ICCA` without the entropy term. RMISR-BL
+    has the same outer layout with PFMDBs instead of IMDBs. The upsampler is
+    :class:`~monai_rmisr.networks.blocks.SubpixelUpsampler` (plain pixel shuffle, as in IMDN).
+
+    Args:
+        spatial_dims: 2 for images, 3 for volumes.
+        in_channels: input channels (1 for grayscale medical images, 3 for RGB).
+        out_channels: output channels; defaults to ``in_channels``.
+        scale: integer up-sampling factor in [1, 8].
+        features: trunk width (64).
+        num_blocks: number of IMDBs (6).
+        distillation_channels: channels kept per distillation step in an IMDB (16: the 1:3 split).
+        reduction: channel reduction of the contrast-aware channel attention (16).
+        act: activation inside the IMDBs and after the 1x1 fusion (LeakyReLU, slope 0.05).
+
+    Shapes and ranges: input (B, in_channels, *spatial), typically normalised to ``[0, 1]``;
+    output (B, out_channels, *(spatial * scale)), not clipped.
+    """
+
+    def __init__(
+        self,
+        spatial_dims: int = 2,
+        in_channels: int = 1,
+        out_channels: int | None = None,
+        scale: int = 4,
+        features: int = 64,
+        num_blocks: int = 6,
+        distillation_channels: int = 16,
+        reduction: int = 16,
+        act: str | tuple = ("leakyrelu", {"negative_slope": 0.05}),
+    ):
+        super().__init__()
+        if spatial_dims not in (2, 3):
+            raise ValueError(f"IMDN supports spatial_dims 2 or 3, got {spatial_dims}.")
+        out_channels = in_channels if out_channels is None else out_channels
+        if in_channels < 1 or out_channels < 1:
+            raise ValueError(f"IMDN needs in_channels, out_channels >= 1, got {in_channels}, {out_channels}.")
+        if num_blocks < 1:
+            raise ValueError(f"IMDN needs num_blocks >= 1, got {num_blocks}.")
+        value = check_scale(scale)
+        if value != int(value):
+            raise ValueError(f"IMDN needs an integer scale (pixel shuffle), got {scale}.")
+        self.scale = int(value)
+        conv_type = Conv[Conv.CONV, spatial_dims]
+        self.head = conv_type(in_channels, features, kernel_size=3, padding=1)
+        self.blocks = nn.ModuleList(
+            IMDB(spatial_dims, features, distillation_channels, reduction, act) for _ in range(num_blocks)
+        )
+        self.fuse = nn.Sequential(conv_type(num_blocks * features, features, kernel_size=1), get_act_layer(act))
+        self.body_conv = conv_type(features, features, kernel_size=3, padding=1)
+        self.upsample = SubpixelUpsampler(spatial_dims, features, out_channels, self.scale)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Args:
+            x: (B, in_channels, *spatial) low-resolution image.
+
+        Returns:
+            (B, out_channels, *(spatial * scale)) super-resolved image.
+        """
+        h = self.head(x)
+        outputs = []
+        features = h
+        for block in self.blocks:
+            features = block(features)
+            outputs.append(features)
+        features = h + self.body_conv(self.fuse(torch.cat(outputs, dim=1)))
+        return self.upsample(features, float(self.scale))

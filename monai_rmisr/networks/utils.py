@@ -1,0 +1,49 @@
+"""Small helpers shared by the super-resolution networks."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["check_scale", "scaled_size", "upsample_image"]
+
+
+def check_scale(scale: float, max_scale: float = 8.0) -> float:
+    """Return ``scale`` as a float after checking ``1 <= scale <= max_scale`` (NaN rejected)."""
+    value = float(scale)
+    if not (1.0 <= value <= max_scale):  # also False for NaN
+        raise ValueError(f"scale must be a number in [1, {max_scale}], got {scale}.")
+    return value
+
+
+def scaled_size(spatial_shape: list[int], scale: float) -> list[int]:
+    """Output size of an up-sampling by ``scale``: ``floor(n * scale + 0.5)`` per axis.
+
+    This is ``round(n * scale)`` with halves rounded up (Python's ``round`` rounds halves to even,
+    which would make ``5 * 2.5`` give 12 rather than 13).
+    """
+    return [math.floor(n * scale + 0.5) for n in spatial_shape]
+
+
+def upsample_image(x: torch.Tensor, scale: float) -> torch.Tensor:
+    """Interpolate a batch of images to ``scaled_size(x.shape[2:], scale)``.
+
+    Bicubic for 2-D, trilinear for 3-D, linear for 1-D (PyTorch has no N-D bicubic), half-pixel
+    centres (``align_corners=False``), the convention of the bicubic degradation used for training.
+
+    Args:
+        x: (B, C, *spatial) tensor.
+        scale: up-sampling factor >= 1.
+
+    Returns:
+        (B, C, *round(spatial * scale)) tensor.
+    """
+    spatial_dims = x.dim() - 2
+    mode = "bicubic" if spatial_dims == 2 else ("trilinear" if spatial_dims == 3 else "linear")
+    if scale == math.floor(scale):
+        # scale_factor keeps ONNX/TorchScript graphs valid for any input size
+        return F.interpolate(x, scale_factor=float(scale), mode=mode, align_corners=False)
+    size = scaled_size([int(s) for s in x.shape[2:]], scale)
+    return F.interpolate(x, size=size, mode=mode, align_corners=False)

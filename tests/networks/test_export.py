@@ -1,0 +1,83 @@
+"""TorchScript and ONNX exports compute what the eager network computes."""
+
+import pytest
+import torch
+
+from monai_rmisr import RMISR, RMISRVP
+from monai_rmisr.networks import nets
+from monai_rmisr.networks.export import export_onnx, export_torchscript
+
+ort = pytest.importorskip("onnxruntime")
+
+SMALL = {"num_blocks": 1}
+CASES = {
+    "rmisr_x2": lambda: RMISR(2, 1, scale=2, **SMALL),
+    "rmisr_x3_rgb": lambda: RMISR(2, 3, scale=3, **SMALL),
+    "rmisr_x4_image_residual": lambda: RMISR(2, 1, scale=4, image_residual=True, **SMALL),
+    "rmisr_meta": lambda: RMISR(2, 1, scale=2.5, upsampler="meta", meta_hidden_channels=16, **SMALL),
+    "rmisr_vp_x4": lambda: RMISRVP(2, 1, scale=4, sr_blocks=2, guidance_blocks=(1, 2)),
+}
+COMPARISON = [n for n in nets.__all__ if n not in ("RMISR", "RMISRVP")]
+for _name in COMPARISON:
+    CASES[_name] = lambda n=_name: getattr(nets, n)(2, 1, scale=2)
+
+
+def _eval(factory):
+    torch.manual_seed(0)
+    return factory().eval()
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_torchscript_matches_eager(case, tmp_path):
+    net = _eval(CASES[case])
+    path = export_torchscript(net, tmp_path / "net.ts")
+    scripted = torch.jit.load(str(path))
+    for shape in [(1, net_in(net), 13, 11), (2, net_in(net), 8, 17)]:
+        x = torch.rand(shape)
+        with torch.no_grad():
+            assert torch.allclose(scripted(x), net(x), atol=1e-4)
+
+
+def test_torchscript_keeps_the_call_time_scale(tmp_path):
+    net = _eval(CASES["rmisr_meta"])
+    scripted = torch.jit.load(str(export_torchscript(net, tmp_path / "meta.ts")))
+    x = torch.rand(1, 1, 9, 7)
+    with torch.no_grad():
+        for scale in (1.5, 3.7, 5.0):
+            assert torch.allclose(scripted(x, scale), net(x, scale), atol=1e-4)
+
+
+def test_torchscript_of_rmisr_3d(tmp_path):
+    net = RMISR(3, 1, scale=2, features=32, num_blocks=1, distillation_channels=8).eval()
+    scripted = torch.jit.load(str(export_torchscript(net, tmp_path / "net3d.ts")))
+    x = torch.rand(1, 1, 5, 4, 6)
+    with torch.no_grad():
+        assert torch.allclose(scripted(x), net(x), atol=1e-4)
+
+
+ONNX_CASES = ["rmisr_x2", "rmisr_x3_rgb", "rmisr_x4_image_residual", "rmisr_vp_x4", "rmisr_meta", *COMPARISON]
+
+
+@pytest.mark.parametrize("case", ONNX_CASES)
+def test_onnx_matches_eager_at_other_sizes(case, tmp_path):
+    net = _eval(CASES[case])
+    channels = net_in(net)
+    path = export_onnx(net, tmp_path / "net.onnx", in_channels=channels, example_size=16)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for shape in [(1, channels, 16, 16), (2, channels, 21, 13)]:
+        x = torch.rand(shape)
+        (onnx_out,) = session.run(None, {"lr": x.numpy()})
+        with torch.no_grad():
+            expected = net(x).numpy()
+        assert onnx_out.shape == expected.shape
+        assert abs(onnx_out - expected).max() < 1e-4
+
+
+def test_export_to_missing_folder_fails_cleanly(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        export_torchscript(RMISR(2, 1, scale=2, num_blocks=1), tmp_path / "nope" / "net.ts")
+
+
+def net_in(net) -> int:
+    first = next(m for m in net.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Conv3d)))
+    return first.in_channels

@@ -1,0 +1,55 @@
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from monai_rmisr.networks.blocks import MetaUpsample
+
+
+def naive_meta_sr(module: MetaUpsample, x: torch.Tensor, scale: float) -> torch.Tensor:
+    """Meta-SR written the slow, literal way: predict a filter per output pixel (formulas 15-17)."""
+    k = module.kernel_size
+    _, c, h, w = x.shape
+    out_h, out_w = math.floor(h * scale + 0.5), math.floor(w * scale + 0.5)
+    padded = F.pad(x, [k // 2] * 4)
+    out = torch.zeros(x.shape[0], module.out_channels, out_h, out_w, dtype=x.dtype)
+    for i in range(out_h):
+        for j in range(out_w):
+            qi, qj = math.floor(i / scale), math.floor(j / scale)
+            position = torch.tensor([i / scale - qi, j / scale - qj, 1 / scale], dtype=x.dtype)
+            taps = module.weight_layer(torch.relu(module.position_layer(position)))
+            filt = taps.view(module.out_channels, c, k, k)
+            patch = padded[:, :, qi : qi + k, qj : qj + k]
+            out[:, :, i, j] = torch.einsum("ocyx,bcyx->bo", filt, patch)
+    return out
+
+
+@pytest.mark.parametrize("scale", [1.5, 2.0, 2.5, 3.7])
+def test_vectorised_meta_upsample_equals_per_pixel_meta_sr(scale):
+    module = MetaUpsample(2, in_channels=4, out_channels=2, hidden_channels=8).double()
+    x = torch.randn(2, 4, 5, 4, dtype=torch.float64)
+    with torch.no_grad():
+        fast = module(x, scale)
+        slow = naive_meta_sr(module, x, scale)
+    assert fast.shape == slow.shape
+    assert torch.allclose(fast, slow, atol=1e-10)
+
+
+@pytest.mark.parametrize("scale", [1.0, 1.5, 2.5, 3.7, 4.5, 5.0, 8.0])
+def test_output_size_is_rounded_input_times_scale(scale):
+    module = MetaUpsample(2, 8, 1, hidden_channels=4)
+    out = module(torch.rand(1, 8, 7, 10), scale)
+    assert out.shape == (1, 1, math.floor(7 * scale + 0.5), math.floor(10 * scale + 0.5))
+
+
+def test_3d_meta_upsample():
+    module = MetaUpsample(3, 8, 1, hidden_channels=4)
+    assert module(torch.rand(1, 8, 3, 4, 5), 2.5).shape == (1, 1, 8, 10, 13)
+
+
+@pytest.mark.parametrize("bad", [0.5, 8.5, float("nan"), -2.0])
+def test_bad_scale_is_rejected_with_its_value(bad):
+    module = MetaUpsample(2, 8, 1, hidden_channels=4)
+    with pytest.raises(ValueError, match=f"got {bad}"):
+        module(torch.rand(1, 8, 4, 4), bad)

@@ -1,0 +1,99 @@
+import math
+
+import pytest
+import torch
+
+from monai_rmisr import RMISR
+
+from .helpers import assert_all_parameters_get_gradients, count_parameters
+
+
+def _blocks(channels: int, scale: int) -> dict[str, int]:
+    pfmdb = 221_188  # see test_blocks.test_pfmdb_shape_and_parameter_breakdown
+    return {
+        "head": channels * 64 * 9 + 64,
+        "pfmdb": 4 * pfmdb,
+        "merge": 4 * 64 * 64 + 64,
+        "smooth": 64 * 64 * 9 + 64,
+        "upsampler": 64 * channels * scale**2 * 9 + channels * scale**2,
+    }
+
+
+@pytest.mark.parametrize("channels,scale", [(3, 4), (1, 4), (1, 2), (3, 2), (1, 3)])
+def test_parameter_count_matches_breakdown(channels, scale):
+    net = RMISR(2, channels, scale=scale)
+    expected = sum(_blocks(channels, scale).values())
+    assert count_parameters(net) == expected
+    assert 800_000 <= expected <= 1_000_000
+
+
+def test_paper_configuration_x4_rgb_is_967616_parameters():
+    assert count_parameters(RMISR(2, 3, scale=4)) == 967_616
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_subpixel_shapes_2d(scale, channels):
+    net = RMISR(2, channels, scale=scale, num_blocks=1)
+    assert net(torch.rand(2, channels, 9, 7)).shape == (2, channels, 9 * scale, 7 * scale)
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_subpixel_shapes_3d(scale):
+    net = RMISR(3, 1, scale=scale, features=32, num_blocks=1, distillation_channels=8)
+    assert net(torch.rand(1, 1, 4, 5, 3)).shape == (1, 1, 4 * scale, 5 * scale, 3 * scale)
+
+
+@pytest.mark.parametrize("scale", [1.5, 2.0, 2.5, 3.0, 3.7, 4.0, 4.5, 5.0])
+def test_meta_shapes_at_call_time_scale(scale):
+    net = RMISR(2, 1, upsampler="meta", num_blocks=1, meta_hidden_channels=16)
+    out = net(torch.rand(1, 1, 11, 8), scale)
+    assert out.shape == (1, 1, math.floor(11 * scale + 0.5), math.floor(8 * scale + 0.5))
+
+
+def test_meta_3d():
+    net = RMISR(3, 1, upsampler="meta", features=32, num_blocks=1, distillation_channels=8, meta_hidden_channels=8)
+    assert net(torch.rand(1, 1, 4, 4, 3), 2.5).shape == (1, 1, 10, 10, 8)
+
+
+def test_out_channels_and_default_scale():
+    net = RMISR(2, 3, out_channels=1, scale=2, num_blocks=1)
+    assert net(torch.rand(1, 3, 6, 6)).shape == (1, 1, 12, 12)
+
+
+def test_image_residual_adds_the_interpolated_input():
+    net = RMISR(2, 1, scale=2, num_blocks=1, image_residual=True)
+    torch.nn.init.zeros_(net.upsample.shuffle.conv_block.weight)
+    torch.nn.init.zeros_(net.upsample.shuffle.conv_block.bias)
+    x = torch.rand(1, 1, 8, 8)
+    expected = torch.nn.functional.interpolate(x, scale_factor=2.0, mode="bicubic", align_corners=False)
+    assert torch.allclose(net(x), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("upsampler", ["subpixel", "meta"])
+def test_gradients_reach_every_parameter(upsampler):
+    net = RMISR(2, 1, scale=2, num_blocks=2, upsampler=upsampler, meta_hidden_channels=8)
+    out = net(torch.rand(2, 1, 8, 8), 2.0)
+    assert_all_parameters_get_gradients(net, (out - 0.5).pow(2).mean())
+
+
+def test_3d_gradients():
+    net = RMISR(3, 1, scale=2, features=32, num_blocks=1, distillation_channels=8)
+    assert_all_parameters_get_gradients(net, net(torch.rand(1, 1, 4, 4, 4)).pow(2).mean())
+
+
+def test_subpixel_network_refuses_another_scale():
+    net = RMISR(2, 1, scale=2, num_blocks=1)
+    with pytest.raises(ValueError, match="built for x2 and cannot run at x3"):
+        net(torch.rand(1, 1, 4, 4), 3.0)
+
+
+def test_bad_arguments_name_the_value():
+    with pytest.raises(ValueError, match=r"got 2\.5"):
+        RMISR(2, 1, scale=2.5)  # sub-pixel needs an integer
+    with pytest.raises(ValueError, match="'bicubic'"):
+        RMISR(2, 1, upsampler="bicubic")
+    with pytest.raises(ValueError, match="got 0"):
+        RMISR(2, 1, scale=0)
+    with pytest.raises(ValueError, match="got 0"):
+        RMISR(2, 1, num_blocks=0)
