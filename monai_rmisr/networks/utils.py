@@ -6,8 +6,9 @@ import math
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-__all__ = ["check_scale", "scaled_size", "upsample_image"]
+__all__ = ["check_scale", "scaled_size", "upsample_image", "zero_output_layer"]
 
 
 def check_scale(scale: float, max_scale: float = 8.0) -> float:
@@ -47,3 +48,21 @@ def upsample_image(x: torch.Tensor, scale: float) -> torch.Tensor:
         return F.interpolate(x, scale_factor=float(scale), mode=mode, align_corners=False)
     size = scaled_size([int(s) for s in x.shape[2:]], scale)
     return F.interpolate(x, size=size, mode=mode, align_corners=False)
+
+
+def zero_output_layer(module: nn.Module) -> None:
+    """Zero the parameters of the last layer with parameters in ``module`` (in registration order).
+
+    With an image-space skip this makes an untrained network return exactly the interpolated
+    input; the zeroed layer still receives gradients (its input is not zero), so training
+    starts from the interpolation instead of from noise added to it.
+    """
+    last = None
+    for child in module.modules():
+        if any(True for _ in child.parameters(recurse=False)):
+            last = child
+    if last is None:
+        raise ValueError(f"{type(module).__name__} has no parameters to zero.")
+    with torch.no_grad():
+        for parameter in last.parameters(recurse=False):
+            parameter.zero_()

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from monai_rmisr import RMISR
+from monai_rmisr.networks.utils import upsample_image
 
 from .helpers import assert_all_parameters_get_gradients, count_parameters
 
@@ -97,3 +98,13 @@ def test_bad_arguments_name_the_value():
         RMISR(2, 1, scale=0)
     with pytest.raises(ValueError, match="got 0"):
         RMISR(2, 1, num_blocks=0)
+
+
+@pytest.mark.parametrize("upsampler,scale", [("subpixel", 2.0), ("meta", 2.5)])
+def test_untrained_image_residual_network_is_exactly_the_interpolation(upsampler, scale):
+    net = RMISR(2, 1, scale=2, num_blocks=1, upsampler=upsampler, meta_hidden_channels=8, image_residual=True)
+    x = torch.rand(1, 1, 9, 8)
+    assert torch.equal(net(x, scale), upsample_image(x, scale))
+    net(x, scale).sum().backward()
+    zeroed = net.upsample.shuffle.conv_block if upsampler == "subpixel" else net.upsample.weight_layer
+    assert zeroed.weight.grad.abs().sum() > 0  # the zeroed layer still learns

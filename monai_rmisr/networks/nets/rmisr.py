@@ -7,7 +7,7 @@ from torch import nn
 
 from ..blocks.trunk import PFMDBTrunk
 from ..blocks.upsample import build_upsampler
-from ..utils import check_scale, upsample_image
+from ..utils import check_scale, upsample_image, zero_output_layer
 
 __all__ = ["RMISR"]
 
@@ -32,7 +32,8 @@ class RMISR(nn.Module):
         upsampler: ``"subpixel"`` (conv + pixel shuffle) or ``"meta"`` (arbitrary scale).
         image_residual: add the bicubic (2-D) / trilinear (3-D) interpolation of the input to the
             output, so the network predicts only the missing detail. Not in the paper (our
-            addition; it trains much faster on CPU, see ``../shared/TRAINING-NOTES.md``).
+            addition; it trains much faster on CPU, see ``docs/architecture.md``). The output
+            layer then starts at zero: an untrained network is exactly that interpolation.
         meta_hidden_channels: width of the meta upsampler's weight-prediction MLP.
         max_scale: largest scale accepted by the meta upsampler.
 
@@ -70,6 +71,8 @@ class RMISR(nn.Module):
             hidden_channels=meta_hidden_channels,
             max_scale=max_scale,
         )
+        if image_residual:
+            zero_output_layer(self.upsample)
 
     def forward(self, x: torch.Tensor, scale: float | None = None) -> torch.Tensor:
         """Args:

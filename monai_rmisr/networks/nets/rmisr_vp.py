@@ -10,7 +10,7 @@ from torch import nn
 from ..blocks.laplacian import LaplacianGradient
 from ..blocks.trunk import PFMDBTrunk
 from ..blocks.upsample import build_upsampler
-from ..utils import check_scale, upsample_image
+from ..utils import check_scale, upsample_image, zero_output_layer
 
 __all__ = ["RMISRVP"]
 
@@ -99,6 +99,8 @@ class RMISRVP(nn.Module):
             get_act_layer(act),
             conv_type(fusion_channels, out_channels, kernel_size=3, padding=1),
         )
+        if image_residual:
+            zero_output_layer(self.fusion)
 
     @torch.jit.export
     def forward_with_laplacian(self, x: torch.Tensor, scale: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:

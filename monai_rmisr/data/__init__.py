@@ -1,0 +1,45 @@
+"""Data: the embedded default corpus (real medical images shipped in installed packages) and the
+evaluation protocol (HR/LR pairs by MATLAB bicubic degradation, bicubic baseline)."""
+
+from .corpus import (
+    CACHE_ENV,
+    CORPUS_VERSION,
+    SAME_IMAGE_FILES,
+    TEST_SOURCES,
+    TRAIN_SOURCES,
+    CorpusImage,
+    CorpusSource,
+    corpus_cache_dir,
+    corpus_datalist,
+    load_corpus,
+    load_sources,
+    protocol_gray,
+)
+from .datasets import corpus_images, fractional_pair, validation_pairs
+from .patches import EpochSampler, PairedPatchDataset
+from .protocol import BICUBIC_REFERENCE, bicubic_baseline, make_pair, mean_scores, modcrop
+
+__all__ = [
+    "BICUBIC_REFERENCE",
+    "CACHE_ENV",
+    "CORPUS_VERSION",
+    "SAME_IMAGE_FILES",
+    "TEST_SOURCES",
+    "TRAIN_SOURCES",
+    "CorpusImage",
+    "CorpusSource",
+    "EpochSampler",
+    "PairedPatchDataset",
+    "bicubic_baseline",
+    "corpus_cache_dir",
+    "corpus_datalist",
+    "corpus_images",
+    "fractional_pair",
+    "load_corpus",
+    "load_sources",
+    "make_pair",
+    "mean_scores",
+    "modcrop",
+    "protocol_gray",
+    "validation_pairs",
+]

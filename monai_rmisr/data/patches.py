@@ -1,0 +1,81 @@
+"""Training data: reproducible random HR/LR patch pairs drawn from a list of images."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from ..transforms.patch import RandPairedPatch
+
+__all__ = ["EpochSampler", "PairedPatchDataset"]
+
+
+class PairedPatchDataset(Dataset):
+    """Random training pairs, each a pure function of ``(seed, index)``.
+
+    Item ``i`` picks an image (with probability proportional to its area, so a 1024x1024 image
+    gives more patches than a 64x64 one), a random crop, flips and rotation from a generator
+    seeded with ``(seed, i)``, and returns ``{"hr": (C, P, P), "lr": (C, p, p), "scale": s}``
+    float32 tensors. Because nothing depends on worker processes or on previous draws, a run
+    resumed from a checkpoint sees exactly the samples of an uninterrupted one, provided it
+    asks for the same indices (see :class:`EpochSampler`).
+
+    Args:
+        images: channel-first (C, H, W) arrays in [0, 1].
+        patch_size: LR patch size ``p``.
+        scale: SR factor ``s`` (HR patch ``round(p*s)``).
+        seed: base seed.
+        length: nominal length (indices beyond it are valid too: the sampler hands out global
+            indices ``epoch * length + k``).
+    """
+
+    def __init__(self, images: Sequence[np.ndarray], patch_size: int, scale: float, seed: int = 0, length: int = 1000):
+        if not images:
+            raise ValueError("PairedPatchDataset needs at least one image.")
+        self.images = [np.ascontiguousarray(img, dtype=np.float32) for img in images]
+        channels = {img.shape[0] for img in self.images}
+        if len(channels) != 1 or any(img.ndim != 3 for img in self.images):
+            raise ValueError(f"images must all be (C, H, W) with the same C, got shapes {[i.shape for i in images]}.")
+        areas = np.array([img.shape[1] * img.shape[2] for img in self.images], dtype=np.float64)
+        self.probabilities = areas / areas.sum()
+        self.patch = RandPairedPatch(patch_size, scale)
+        self.scale = float(scale)
+        self.seed = int(seed)
+        self.length = int(length)
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor | float]:
+        rng = np.random.default_rng([self.seed, int(index)])
+        image = self.images[int(rng.choice(len(self.images), p=self.probabilities))]
+        self.patch.set_random_state(seed=int(rng.integers(2**31)))
+        hr, lr = self.patch(torch.from_numpy(image))
+        return {"hr": torch.as_tensor(hr).float(), "lr": torch.as_tensor(lr).float(), "scale": self.scale}
+
+
+class EpochSampler(Sampler[int]):
+    """Yields ``epoch * length + k`` for ``k < length``, one epoch per ``iter()`` call.
+
+    With a :class:`PairedPatchDataset` every epoch draws fresh samples, and the sequence is a
+    function of the epoch number alone: call :meth:`set_epoch` with the number of completed
+    epochs after resuming from a checkpoint to continue exactly where the run stopped.
+    """
+
+    def __init__(self, length: int):
+        self.length = int(length)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __iter__(self) -> Iterator[int]:
+        start = self.epoch * self.length
+        self.epoch += 1
+        return iter(range(start, start + self.length))

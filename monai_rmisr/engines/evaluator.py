@@ -1,0 +1,137 @@
+"""Validation for super-resolution: PSNR, SSIM and LR consistency as Ignite metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from ignite.metrics import Metric
+from monai.engines import SupervisedEvaluator
+from monai.utils import CommonKeys
+from torch import nn
+
+from ..metrics.quality import psnr, ssim
+from ..transforms.resize import imresize
+
+__all__ = ["SREvaluator", "SRImageQuality", "to_luma"]
+
+LUMA_WEIGHTS = (0.299, 0.587, 0.114)
+
+
+def to_luma(image: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) RGB -> (B, 1, H, W) luma ``0.299 R + 0.587 G + 0.114 B``; other channel counts unchanged."""
+    if image.shape[1] != 3:
+        return image
+    weights = image.new_tensor(LUMA_WEIGHTS).view(1, 3, 1, 1)
+    return (image * weights).sum(dim=1, keepdim=True)
+
+
+class SRImageQuality(Metric):
+    """Mean image quality of SR outputs over a validation run, one number per image averaged.
+
+    Conventions (say them, since they decide whether numbers compare): images in [0, 1]
+    (the prediction is clipped to [0, 1]); RGB scored on its luma (0.299/0.587/0.114);
+    ``crop_border`` pixels removed on every side (use ``ceil(scale)`` for PSNR/SSIM, the
+    paper's convention; for ``lr_consistency`` they are LR pixels, 2 is plenty); data range 1.
+
+    * ``"psnr"`` and ``"ssim"`` (11x11 Gaussian window, sigma 1.5) compare SR with HR;
+    * ``"lr_consistency"`` degrades the SR output with the same MATLAB-bicubic operator that
+      made the LR input and reports the PSNR against the input. A network that invents
+      structure the LR image does not support scores low here, whatever its PSNR against HR.
+
+    Expects ``output_transform`` to return ``(pred, label, image)`` batches; use
+    ``monai.handlers.from_engine(["pred", "label", "image"])``.
+    """
+
+    KINDS = ("psnr", "ssim", "lr_consistency")
+
+    def __init__(
+        self,
+        kind: str,
+        crop_border: int,
+        output_transform: Callable = lambda x: x,
+        device: str | torch.device = "cpu",
+    ):
+        if kind not in self.KINDS:
+            raise ValueError(f"kind must be one of {self.KINDS}, got {kind!r}.")
+        self.kind = kind
+        self.crop_border = int(crop_border)
+        super().__init__(output_transform=output_transform, device=device)
+
+    def reset(self) -> None:
+        self._sum = 0.0
+        self._count = 0
+
+    def update(self, output: Any) -> None:
+        preds, labels, inputs = output
+        for pred, label, lr in zip(preds, labels, inputs):
+            pred = to_luma(pred.detach().float().clamp(0, 1)[None])[0].cpu()
+            if self.kind == "lr_consistency":
+                lr_luma = to_luma(lr.detach().float()[None])[0].cpu()
+                degraded = torch.as_tensor(imresize(pred, output_size=tuple(lr_luma.shape[1:])))
+                value = psnr(degraded, lr_luma, data_range=1.0, crop_border=self.crop_border)
+            else:
+                label = to_luma(label.detach().float()[None])[0].cpu()
+                fn = psnr if self.kind == "psnr" else ssim
+                value = fn(pred, label, data_range=1.0, crop_border=self.crop_border)
+            self._sum += float(value)
+            self._count += 1
+
+    def compute(self) -> float:
+        if self._count == 0:
+            raise RuntimeError("SRImageQuality needs at least one image before compute().")
+        return self._sum / self._count
+
+
+class _ScaledForward(nn.Module):
+    """``network(x, scale)`` as a one-argument callable for MONAI inferers."""
+
+    def __init__(self, network: nn.Module, scale: float | None):
+        super().__init__()
+        self.network = network
+        self.scale = scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.network(x) if self.scale is None else self.network(x, self.scale)
+
+
+class SREvaluator(SupervisedEvaluator):
+    """Runs a network on whole validation images ``{"lr": (1, C, h, w), "hr": (1, C, H, W)}``.
+
+    ``engine.state.output`` holds ``image`` (LR), ``label`` (HR) and ``pred`` (SR, not
+    clipped); attach :class:`SRImageQuality` metrics through ``key_val_metric`` /
+    ``additional_metrics``. Pass a ``SlidingWindowInferer`` (with ``zoom``-like output
+    handling) as ``inferer`` for images too large for memory.
+
+    Args:
+        device, val_data_loader, network: as for ``SupervisedEvaluator``.
+        scale: passed to networks whose ``forward`` takes a scale (RMISR, RMISR-VP); ``None``
+            for fixed-scale comparison networks.
+        kwargs: passed to ``SupervisedEvaluator`` (``inferer``, ``key_val_metric``,
+            ``additional_metrics``, ``val_handlers``, ...).
+    """
+
+    def __init__(
+        self,
+        device: str | torch.device,
+        val_data_loader: Any,
+        network: nn.Module,
+        scale: float | None = None,
+        **kwargs: Any,
+    ):
+        super().__init__(device=torch.device(device), val_data_loader=val_data_loader, network=network, **kwargs)
+        from .trainer import _accepts_scale
+
+        self.forward_scale = scale if scale is not None and _accepts_scale(network) else None
+
+    def _iteration(self, engine: SREvaluator, batchdata: dict[str, torch.Tensor]) -> dict[str, Any]:
+        if batchdata is None:
+            raise ValueError("must provide batch data for current iteration.")
+        lr = batchdata["lr"].to(engine.state.device)
+        hr = batchdata["hr"].to(engine.state.device)
+        engine.network.eval()
+        forward = _ScaledForward(engine.network, engine.forward_scale)
+        with torch.no_grad(), torch.autocast(engine.state.device.type, enabled=engine.amp):
+            pred = engine.inferer(lr, forward)
+        return {CommonKeys.IMAGE: lr, CommonKeys.LABEL: hr, CommonKeys.PRED: pred.float()}

@@ -1,0 +1,657 @@
+"""DICOM readers: single-frame and multi-frame files, and series folders, with geometry.
+
+Pixel data is decoded by pydicom. For every compressed transfer syntax that the ``pylibjpeg``
+plugins can decode (JPEG baseline / extended / lossless, JPEG-LS, JPEG 2000) the decoder is pinned
+to ``pylibjpeg`` (libjpeg-turbo's and Pillow's JPEG decoders differ by up to 5 grey levels on
+the same baseline stream, which would make figures depend on which packages happen to be
+installed). RLE and deflate use pydicom's own decoder; uncompressed data needs none. The decoder
+used is recorded in ``meta["decoder"]``.
+
+Intensities are returned in **modality units** (Hounsfield units for CT, after the modality LUT
+or rescale slope / intercept), with two conversions so that the array means what a user expects:
+
+* ``MONOCHROME1`` (bright = low value, e.g. computed radiography) is inverted, so bright = dense
+  as in ``MONOCHROME2``: ``out = inversion_sum - modality(stored)``, where ``inversion_sum`` =
+  ``modality(min stored value) + modality(max stored value)`` of the ``BitsStored`` range. This
+  is independent of the image content, so the inverse is exact: ``modality(stored) =
+  inversion_sum - out``. ``meta["inverted"]`` and ``meta["inversion_sum"]`` keep it.
+* ``PALETTE COLOR`` is mapped through its red / green / blue lookup tables (segmented or not) to
+  three channels in the LUT's units (``meta["palette_applied"]``). ``YBR_*`` data is converted to
+  RGB by pydicom. Colour images are returned as RGB channels; conversion to grey is left to the
+  caller (see :mod:`monai_rmisr.data.corpus`).
+
+Layout: channel-first ``float32``. A single-frame file gives ``(C, H, W)`` (rows, columns); a
+multi-frame file (``NumberOfFrames > 1``) and a series give ``(C, H, W, F)`` with the frames /
+slices along the **last** spatial axis, like MONAI's ``(C, H, W, D)`` volumes. ``C`` is 1 for
+grey and 3 for colour.
+
+Geometry: ``meta["affine"]`` is the 4x4 matrix that maps an array index ``(row, column[, frame],
+1)`` to patient coordinates in millimetres in DICOM's LPS space (``meta["space"] == "LPS"``).
+``meta["spacing"]`` holds one spacing per spatial array axis (rows, columns[, frames]),
+``meta["origin"]`` the position of the first pixel (``ImagePositionPatient``) and
+``meta["direction"]`` the 3x3 matrix whose columns are the unit directions of the array axes
+(column cosine of ``ImageOrientationPatient`` for the row axis, row cosine for the column axis,
+then the slice normal). ITK orders axes the other way round (x = columns first): the ITK index
+``(column, row, slice)`` and our ``(row, column, slice)`` name the same point.
+
+Everything needed to write the original stored values back is in ``meta`` (``rescale_slope``,
+``rescale_intercept``, ``bits_stored``, ``pixel_representation``, ``photometric_interpretation``,
+``inverted`` / ``inversion_sum``); :func:`stored_values` applies the inverse.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+from pydicom.pixels import apply_color_lut, apply_modality_lut, get_decoder, pixel_array
+from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+from .errors import ImageReadError
+
+__all__ = ["PINNED_DECODER", "read_dicom", "read_dicom_series", "stored_values"]
+
+logger = logging.getLogger(__name__)
+
+#: The pydicom decoding plugin used for every transfer syntax it supports (see module docstring).
+PINNED_DECODER = "pylibjpeg"
+#: Smallest accepted in-plane size; a 1x1 "image" is almost always a placeholder or a broken header.
+MIN_IMAGE_SIZE = 2
+_PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+
+
+def _fail(path: str | os.PathLike[str], reason: str, cause: BaseException | None = None) -> ImageReadError:
+    err = ImageReadError(path, reason)
+    err.__cause__ = cause
+    return err
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise FileNotFoundError(f"no such DICOM file: '{path}'.")
+    if path.is_dir():
+        raise ImageReadError(path, "is a folder, not a file; read a DICOM series with read_dicom_series().")
+    if path.stat().st_size == 0:
+        raise ImageReadError(path, "the file is empty (0 bytes).")
+
+
+def _dcmread(path: Path) -> Dataset:
+    """``pydicom.dcmread`` with every failure turned into :class:`ImageReadError`.
+
+    Files without the Part 10 header (no 128-byte preamble / ``DICM`` prefix: a raw data set as
+    older software writes them) are read with ``force=True`` and their transfer syntax is taken
+    from the encoding pydicom detected. A Part 10 header that lacks the mandatory Transfer Syntax
+    UID is a corrupt file and is rejected.
+    """
+    try:
+        try:
+            ds = pydicom.dcmread(path)
+            if "TransferSyntaxUID" not in ds.file_meta:
+                raise ImageReadError(path, "its file meta information has no Transfer Syntax UID (0002,0010).")
+            return ds
+        except InvalidDicomError as err:
+            ds = pydicom.dcmread(path, force=True)
+            if len(ds) < 3 or len(ds.file_meta):  # garbage parses as a handful of bogus elements
+                raise ImageReadError(path, "not a DICOM file (no 'DICM' prefix and no readable data set).") from err
+            implicit, little = ds.original_encoding
+            syntax = ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian
+            ds.file_meta.TransferSyntaxUID = syntax if little else ExplicitVRBigEndian
+            return ds
+    except ImageReadError:
+        raise
+    except Exception as err:  # pydicom raises many types on garbage (EOFError, struct.error, ...)
+        raise _fail(path, f"not a readable DICOM file ({type(err).__name__}: {err}).", err) from err
+
+
+def _has_pixels(ds: Dataset) -> bool:
+    return any(k in ds for k in _PIXEL_KEYWORDS)
+
+
+def _no_pixels_reason(ds: Dataset) -> str:
+    sop = ds.get("SOPClassUID")
+    what = f"SOP class '{getattr(sop, 'name', sop)}'" if sop else "no SOP class"
+    return f"it holds no pixel data ({what}); it is not an image, e.g. an RT plan, RT struct or report."
+
+
+def _decoder_for(ds: Dataset, path: Path) -> str:
+    """The decoding plugin to use: pinned ``pylibjpeg`` where it can decode, else pydicom's choice."""
+    syntax = ds.file_meta.TransferSyntaxUID
+    if not syntax.is_compressed:
+        return "native"
+    try:
+        decoder = get_decoder(syntax)
+    except NotImplementedError as err:
+        raise _fail(path, f"pixel data in transfer syntax '{syntax.name}' cannot be decoded.", err) from err
+    plugins = decoder.available_plugins
+    if PINNED_DECODER in plugins:
+        return PINNED_DECODER
+    if not plugins:
+        raise ImageReadError(
+            path,
+            f"no installed plugin decodes '{syntax.name}'; install pylibjpeg, pylibjpeg-libjpeg, pylibjpeg-openjpeg.",
+        )
+    return plugins[0]
+
+
+def _number_of_frames(ds: Dataset) -> int:
+    try:
+        return max(int(ds.get("NumberOfFrames", 1) or 1), 1)
+    except (TypeError, ValueError):
+        return 1
+
+
+def _decode(ds: Dataset, path: Path, frames: Sequence[int] | None) -> tuple[np.ndarray, str]:
+    """Decoded pixels, frames first for multi-frame data: ``(F, H, W[, S])`` or ``(H, W[, S])``."""
+    plugin = _decoder_for(ds, path)
+    kwargs: dict[str, Any] = {} if plugin == "native" else {"decoding_plugin": plugin}
+    try:
+        if frames is None:
+            arr = pixel_array(ds, **kwargs)
+        else:
+            arr = np.stack([pixel_array(ds, index=int(i), **kwargs) for i in frames])
+    except Exception as err:
+        syntax = ds.file_meta.TransferSyntaxUID
+        msg = " ".join(str(err).split())
+        raise _fail(path, f"its pixel data cannot be decoded ({syntax.name}, decoder {plugin}): {msg}", err) from err
+    return arr, plugin
+
+
+def _floats(value: Any) -> list[float] | None:
+    if value is None or value == "":
+        return None
+    try:
+        values = list(value) if isinstance(value, (Sequence, np.ndarray)) and not isinstance(value, str) else [value]
+        return [float(v) for v in values]
+    except (TypeError, ValueError):
+        return None
+
+
+def _functional_group(ds: Dataset, sequence: str, attribute: str, frame: int = 0) -> Any:
+    """An attribute from the per-frame, then shared functional groups (enhanced multi-frame)."""
+    for groups, index in (("PerFrameFunctionalGroupsSequence", frame), ("SharedFunctionalGroupsSequence", 0)):
+        items = ds.get(groups)
+        if items is None or len(items) <= index:
+            continue
+        inner = items[index].get(sequence)
+        if inner is not None and len(inner) and attribute in inner[0]:
+            return inner[0].get(attribute)
+    return None
+
+
+def _rescale(ds: Dataset, frame: int) -> tuple[float, float]:
+    slope, intercept = ds.get("RescaleSlope"), ds.get("RescaleIntercept")
+    if slope is None and intercept is None:
+        slope = _functional_group(ds, "PixelValueTransformationSequence", "RescaleSlope", frame)
+        intercept = _functional_group(ds, "PixelValueTransformationSequence", "RescaleIntercept", frame)
+    return float(1.0 if slope in (None, "") else slope), float(0.0 if intercept in (None, "") else intercept)
+
+
+def _stored_range(ds: Dataset) -> tuple[int, int]:
+    bits = int(ds.get("BitsStored", ds.get("BitsAllocated", 16)))
+    if int(ds.get("PixelRepresentation", 0)) == 1:
+        return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+    return 0, 2**bits - 1
+
+
+def _modality_units(arr: np.ndarray, ds: Dataset, frame_axis: bool, first_frame: int) -> tuple[np.ndarray, dict]:
+    """Apply the modality LUT / rescale, per frame for enhanced multi-frame; float64 out."""
+    info: dict[str, Any] = {"modality_lut": None}
+    if "ModalityLUTSequence" in ds:
+        out = apply_modality_lut(arr, ds).astype(np.float64)
+        info["modality_lut"] = "ModalityLUTSequence"
+        lo, hi = _stored_range(ds)
+        ends = apply_modality_lut(np.array([lo, hi]), ds).astype(np.float64)
+        slope, intercept = (None, None)
+        info["_ends"] = (float(ends[0]), float(ends[-1]))
+    else:
+        n = arr.shape[0] if frame_axis else 1
+        pairs = [_rescale(ds, first_frame + k) for k in range(n)]
+        out = arr.astype(np.float64)
+        if len(set(pairs)) == 1:
+            slope, intercept = pairs[0]
+            if (slope, intercept) != (1.0, 0.0):
+                out = out * slope + intercept
+        else:  # per-frame rescale of an enhanced multi-frame object
+            s = np.array([p[0] for p in pairs]).reshape(-1, *([1] * (arr.ndim - 1)))
+            b = np.array([p[1] for p in pairs]).reshape(-1, *([1] * (arr.ndim - 1)))
+            out = out * s + b
+            slope, intercept = pairs[0]
+            info["rescale_per_frame"] = pairs
+        lo, hi = _stored_range(ds)
+        info["_ends"] = (lo * slope + intercept, hi * slope + intercept)
+    info["rescale_slope"] = slope
+    info["rescale_intercept"] = intercept
+    info["rescale_type"] = str(ds.get("RescaleType", "")) or None
+    return out, info
+
+
+def _spacing_in_plane(ds: Dataset) -> tuple[tuple[float, float], str]:
+    candidates = (
+        ("PixelSpacing", ds.get("PixelSpacing")),
+        ("PixelMeasuresSequence", _functional_group(ds, "PixelMeasuresSequence", "PixelSpacing")),
+        ("ImagerPixelSpacing", ds.get("ImagerPixelSpacing")),
+    )
+    for source, value in candidates:
+        values = _floats(value)
+        if values and len(values) == 2 and all(np.isfinite(values)) and min(values) > 0:
+            return (values[0], values[1]), source
+    regions = ds.get("SequenceOfUltrasoundRegions")
+    if regions:  # ultrasound: physical deltas in cm (units code 3) of the 2-D regions
+        deltas = {
+            (float(r.PhysicalDeltaY), float(r.PhysicalDeltaX))
+            for r in regions
+            if r.get("RegionSpatialFormat") == 1
+            and r.get("PhysicalUnitsXDirection") == 3
+            and r.get("PhysicalUnitsYDirection") == 3
+            and "PhysicalDeltaX" in r
+            and "PhysicalDeltaY" in r
+        }
+        if len(deltas) == 1:
+            dy, dx = deltas.pop()
+            if dy > 0 and dx > 0:
+                return (10.0 * abs(dy), 10.0 * abs(dx)), "SequenceOfUltrasoundRegions"
+    return (1.0, 1.0), "default"
+
+
+def _orientation(ds: Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """Row cosine (direction of increasing column index) and column cosine, in LPS."""
+    values = _floats(ds.get("ImageOrientationPatient"))
+    if values is None:
+        values = _floats(_functional_group(ds, "PlaneOrientationSequence", "ImageOrientationPatient"))
+    if values is None or len(values) != 6:
+        return np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0])
+    row, col = np.array(values[:3]), np.array(values[3:])
+    if not (np.isfinite(values).all() and np.linalg.norm(row) > 0 and np.linalg.norm(col) > 0):
+        return np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0])
+    return row / np.linalg.norm(row), col / np.linalg.norm(col)
+
+
+def _position(ds: Dataset, frame: int = 0) -> np.ndarray | None:
+    values = _floats(ds.get("ImagePositionPatient"))
+    if values is None:
+        values = _floats(_functional_group(ds, "PlanePositionSequence", "ImagePositionPatient", frame))
+    if values is None or len(values) != 3 or not np.isfinite(values).all():
+        return None
+    return np.array(values)
+
+
+def _geometry(
+    spacing_2d: tuple[float, float], row_cos: np.ndarray, col_cos: np.ndarray, origin: np.ndarray, third: float
+) -> tuple[np.ndarray, np.ndarray]:
+    normal = np.cross(row_cos, col_cos)
+    if third < 0:  # frames / slices stored against the normal: keep spacing positive, flip the axis
+        third, normal = -third, -normal
+    direction = np.stack([col_cos, row_cos, normal], axis=1)  # columns: row axis, column axis, slice axis
+    affine = np.eye(4)
+    affine[:3, :3] = direction * np.array([spacing_2d[0], spacing_2d[1], third])[None, :]
+    affine[:3, 3] = origin
+    return direction, affine
+
+
+def _frame_spacing(ds: Dataset, nframes: int, normal: np.ndarray, first_frame: int) -> tuple[float, str]:
+    if nframes > 1:
+        p0, p1 = _position(ds, first_frame), _position(ds, first_frame + 1)
+        if p0 is not None and p1 is not None and "PerFrameFunctionalGroupsSequence" in ds:
+            step = float(np.dot(p1 - p0, normal))
+            if step != 0:
+                return step, "ImagePositionPatient"
+    for source, value in (
+        ("SpacingBetweenSlices", ds.get("SpacingBetweenSlices")),
+        ("PixelMeasuresSequence", _functional_group(ds, "PixelMeasuresSequence", "SpacingBetweenSlices")),
+        ("SliceThickness", ds.get("SliceThickness")),
+        ("PixelMeasuresSequence", _functional_group(ds, "PixelMeasuresSequence", "SliceThickness")),
+    ):
+        values = _floats(value)
+        if values and np.isfinite(values[0]) and values[0] > 0:
+            return values[0], source
+    return 1.0, "default"
+
+
+def _check_array(arr: np.ndarray, path: Path) -> np.ndarray:
+    """Reject tiny and non-finite images; return ``float32``."""
+    height, width = arr.shape[1], arr.shape[2]
+    if height < MIN_IMAGE_SIZE or width < MIN_IMAGE_SIZE:
+        raise ImageReadError(
+            path, f"the image is {height}x{width} pixels; at least {MIN_IMAGE_SIZE}x{MIN_IMAGE_SIZE} is needed."
+        )
+    out = arr.astype(np.float32, copy=False)
+    if not np.isfinite(out).all():
+        bad = int(np.size(out) - np.isfinite(out).sum())
+        raise ImageReadError(path, f"{bad} of its {out.size} values are NaN or infinite.")
+    return out
+
+
+def _intensity(ds: Dataset, arr: np.ndarray, path: Path, multi: bool, first_frame: int) -> tuple[np.ndarray, dict]:
+    """Photometric handling; returns channel-last float64 data plus the meta entries it implies."""
+    photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
+    spp = int(ds.get("SamplesPerPixel", 1))
+    info: dict[str, Any] = {
+        "photometric_interpretation": photometric,
+        "palette_applied": False,
+        "inverted": False,
+        "inversion_sum": None,
+        "rescale_slope": 1.0,
+        "rescale_intercept": 0.0,
+        "rescale_type": None,
+        "modality_lut": None,
+    }
+    if photometric == "PALETTE COLOR":
+        try:
+            rgb = apply_color_lut(arr, ds)
+        except Exception as err:
+            raise _fail(path, f"its palette colour lookup table cannot be applied: {err}", err) from err
+        info["palette_applied"] = True
+        info["color"] = "RGB"
+        return rgb.astype(np.float64), info
+    if spp == 3:
+        info["color"] = "RGB"  # pydicom converts YBR_* to RGB while decoding
+        return arr.astype(np.float64), info
+    if not photometric.startswith("MONOCHROME"):
+        raise ImageReadError(path, f"unsupported photometric interpretation '{photometric}'.")
+    out, lut = _modality_units(arr, ds, multi, first_frame)
+    ends = lut.pop("_ends")
+    info.update(lut)
+    info["color"] = "GRAY"
+    if photometric == "MONOCHROME1":
+        total = float(ends[0] + ends[1])
+        out = total - out
+        info["inverted"] = True
+        info["inversion_sum"] = total
+    return out, info
+
+
+def _header_meta(ds: Dataset, path: Path, plugin: str) -> dict[str, Any]:
+    syntax = ds.file_meta.TransferSyntaxUID
+    sop = ds.get("SOPClassUID")
+    return {
+        "filename_or_obj": str(path),
+        "source_path": str(path),
+        "format": "dicom",
+        "modality": str(ds.get("Modality", "")) or None,
+        "sop_class_uid": str(sop) if sop else None,
+        "series_instance_uid": str(ds.get("SeriesInstanceUID", "")) or None,
+        "transfer_syntax": str(syntax),
+        "transfer_syntax_name": syntax.name,
+        "decoder": plugin,
+        "samples_per_pixel": int(ds.get("SamplesPerPixel", 1)),
+        "bits_allocated": int(ds.get("BitsAllocated", 0)) or None,
+        "bits_stored": int(ds.get("BitsStored", 0)) or None,
+        "high_bit": int(ds["HighBit"].value) if "HighBit" in ds else None,
+        "pixel_representation": int(ds.get("PixelRepresentation", 0)),
+        "window_center": _floats(ds.get("WindowCenter")),
+        "window_width": _floats(ds.get("WindowWidth")),
+        "lossy_compression": str(ds.get("LossyImageCompression", "")) == "01",
+    }
+
+
+def _to_channel_first(data: np.ndarray, color: bool, frames_axis: bool) -> np.ndarray:
+    """``(F, H, W[, 3])`` / ``(H, W[, 3])`` -> ``(C, H, W, F)`` / ``(C, H, W)``."""
+    if not color:
+        data = data[..., None]
+    if frames_axis:
+        return np.moveaxis(data, (0, 3), (3, 0))  # (F, H, W, C) -> (C, H, W, F)
+    return np.moveaxis(data, -1, 0)
+
+
+def read_dicom(path: str | os.PathLike[str], frames: Sequence[int] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    """Read one DICOM file into a channel-first ``float32`` array in modality units, plus metadata.
+
+    See the module docstring for the intensity conventions (modality LUT applied, ``MONOCHROME1``
+    inverted, palette colour expanded to RGB), the pinned decoder and the geometry keys.
+
+    Args:
+        path: a DICOM file (Part 10, or a raw data set without the ``DICM`` header).
+        frames: for a multi-frame file, the 0-based indices of the frames to decode (the others
+            are never decompressed); default all frames. With ``frames`` the result is always
+            ``(C, H, W, len(frames))``, even for one frame.
+
+    Returns:
+        ``(array, meta)``. ``array`` is ``(C, H, W)`` for a single-frame file and ``(C, H, W, F)``
+        for a multi-frame file, ``C`` = 1 (grey) or 3 (RGB), values in modality units (e.g. HU),
+        not normalised. ``meta`` holds ``filename_or_obj`` / ``source_path``, ``format`` ("dicom"),
+        ``modality``, ``photometric_interpretation`` (as stored), ``color`` ("GRAY" or "RGB": the
+        meaning of the returned channels), ``rescale_slope``, ``rescale_intercept``,
+        ``bits_stored``, ``bits_allocated``, ``pixel_representation``, ``inverted``,
+        ``inversion_sum``, ``palette_applied``, ``window_center``, ``window_width`` (as stored, in
+        modality units, lists or None), ``number_of_frames``, ``frames``, ``spacing``,
+        ``spacing_source``, ``origin``, ``direction``, ``affine``, ``space`` ("LPS"),
+        ``transfer_syntax``, ``decoder`` and ``spatial_shape``.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ImageReadError: the file is empty, truncated, not DICOM, has no pixel data, cannot be
+            decoded, is smaller than 2x2 pixels or holds NaN / infinite values; the message names
+            the file.
+    """
+    path = Path(path)
+    _check_file(path)
+    ds = _dcmread(path)
+    if not _has_pixels(ds):
+        raise ImageReadError(path, _no_pixels_reason(ds))
+    nframes = _number_of_frames(ds)
+    if frames is not None:
+        frames = [int(i) for i in frames]
+        if not frames or any(i < 0 or i >= nframes for i in frames):
+            raise ValueError(f"frames must be indices in [0, {nframes}) for '{path}', got {frames}.")
+    arr, plugin = _decode(ds, path, frames)
+    multi = frames is not None or nframes > 1
+    data, info = _intensity(ds, arr, path, multi, frames[0] if frames else 0)
+    color = info["color"] == "RGB"
+    out = _check_array(_to_channel_first(data, color, multi), path)
+
+    spacing_2d, spacing_source = _spacing_in_plane(ds)
+    row_cos, col_cos = _orientation(ds)
+    first = frames[0] if frames else 0
+    origin = _position(ds, first)
+    third, third_source = _frame_spacing(ds, nframes, np.cross(row_cos, col_cos), first)
+    if frames is not None and len(frames) > 1:
+        steps = np.diff(frames)
+        if np.all(steps == steps[0]):
+            third *= int(steps[0])
+    direction, affine = _geometry(spacing_2d, row_cos, col_cos, np.zeros(3) if origin is None else origin, third)
+    meta = _header_meta(ds, path, plugin)
+    meta.update(info)
+    meta.update(
+        {
+            "number_of_frames": nframes,
+            "frames": frames,
+            "frame_time": _floats(ds.get("FrameTime")),
+            "spatial_shape": tuple(out.shape[1:]),
+            "spacing": (*spacing_2d, abs(third)) if multi else spacing_2d,
+            "spacing_source": spacing_source if not multi else (spacing_source, third_source),
+            "origin": tuple(float(v) for v in affine[:3, 3]),
+            "direction": direction,
+            "affine": affine,
+            "space": "LPS",
+        }
+    )
+    return out, meta
+
+
+def stored_values(array: np.ndarray, meta: dict[str, Any]) -> np.ndarray:
+    """Invert :func:`read_dicom`'s intensity conversion for a grey image: modality units -> stored.
+
+    Undoes the ``MONOCHROME1`` inversion (``inversion_sum - x``) and the linear rescale
+    (``(x - intercept) / slope``). The result is ``float64`` and not rounded or clipped to the
+    ``bits_stored`` range, so the caller decides how to quantise (e.g. ``np.rint`` then clip to
+    ``[0, 2**bits_stored - 1]`` for unsigned data).
+
+    Args:
+        array: values in modality units, as returned by :func:`read_dicom` (any shape).
+        meta: the metadata dict returned with it.
+
+    Raises:
+        ValueError: for colour images (palette / RGB cannot be mapped back to single stored
+            values) and for non-linear modality LUTs.
+    """
+    if meta.get("color") != "GRAY" or meta.get("palette_applied"):
+        raise ValueError(f"stored_values() needs a grey DICOM image, got color={meta.get('color')!r}.")
+    if meta.get("modality_lut") or meta.get("rescale_slope") is None:
+        raise ValueError("stored_values() cannot invert a non-linear modality LUT (ModalityLUTSequence).")
+    x = np.asarray(array, dtype=np.float64)
+    if meta.get("inverted"):
+        x = float(meta["inversion_sum"]) - x
+    return (x - float(meta["rescale_intercept"])) / float(meta["rescale_slope"])
+
+
+def _series_files(folder: Path) -> list[tuple[Path, Dataset]]:
+    found = []
+    for path in sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")):
+        if path.name.upper() == "DICOMDIR":
+            continue
+        if path.stat().st_size == 0:
+            raise ImageReadError(path, "the file is empty (0 bytes).")
+        try:
+            ds = pydicom.dcmread(path)
+        except InvalidDicomError:
+            logger.debug("read_dicom_series: skipping non-DICOM file '%s'.", path)
+            continue
+        except Exception as err:
+            raise _fail(path, f"not a readable DICOM file ({type(err).__name__}: {err}).", err) from err
+        if not _has_pixels(ds):
+            logger.debug("read_dicom_series: skipping '%s' (no pixel data).", path)
+            continue
+        if "TransferSyntaxUID" not in ds.file_meta:
+            raise ImageReadError(path, "its file meta information has no Transfer Syntax UID (0002,0010).")
+        found.append((path, ds))
+    return found
+
+
+def read_dicom_series(
+    folder: str | os.PathLike[str], series_uid: str | None = None, tolerance: float = 1e-3
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Read a folder of single-frame DICOM slices as one volume, sorted along the slice normal.
+
+    Slices are sorted by the projection of ``ImagePositionPatient`` on the normal of
+    ``ImageOrientationPatient`` (``InstanceNumber`` when positions are missing), as ITK's
+    ``GDCMSeriesFileNames`` does, and each slice goes through :func:`read_dicom`'s conversion with
+    its own rescale slope / intercept. Non-DICOM files and DICOM objects without pixel data in
+    the folder are ignored; a folder holding a single multi-frame file is read with
+    :func:`read_dicom`.
+
+    Args:
+        folder: the series folder (not searched recursively).
+        series_uid: which ``SeriesInstanceUID`` to read when the folder holds several series.
+        tolerance: relative tolerance on the slice spacing; larger deviations are logged as
+            non-uniform spacing (the mean step is used) and recorded in ``meta``.
+
+    Returns:
+        ``(array, meta)``: ``array`` is ``(C, H, W, S)`` float32, slices along the last axis;
+        ``meta`` as :func:`read_dicom` plus ``series_files`` (the sorted paths),
+        ``slice_positions`` (mm along the normal), ``slice_spacing_uniform`` and the per-slice
+        ``rescale_slopes`` / ``rescale_intercepts``. ``spacing`` is ``(row, column, slice)`` and
+        ``affine`` maps ``(row, column, slice, 1)`` to LPS millimetres.
+
+    Raises:
+        FileNotFoundError: ``folder`` does not exist.
+        ImageReadError: the folder has no DICOM images, several series and no ``series_uid``,
+            slices of different size or orientation, two slices at the same position, or an
+            unreadable slice (the message names that file).
+    """
+    folder = Path(folder)
+    if not folder.exists():
+        raise FileNotFoundError(f"no such DICOM series folder: '{folder}'.")
+    if not folder.is_dir():
+        raise ImageReadError(folder, "is a file, not a series folder; read it with read_dicom().")
+    found = _series_files(folder)
+    series: dict[str, list[tuple[Path, Dataset]]] = {}
+    for path, ds in found:
+        series.setdefault(str(ds.get("SeriesInstanceUID", "")), []).append((path, ds))
+    if series_uid is not None:
+        if series_uid not in series:
+            raise ImageReadError(folder, f"holds no series with SeriesInstanceUID {series_uid}; found {list(series)}.")
+        members = series[series_uid]
+    elif len(series) == 1:
+        members = next(iter(series.values()))
+    elif not series:
+        raise ImageReadError(folder, "holds no DICOM image files.")
+    else:
+        counts = {uid: len(files) for uid, files in series.items()}
+        raise ImageReadError(folder, f"holds {len(series)} series {counts}; choose one with series_uid=.")
+    if len(members) == 1 and _number_of_frames(members[0][1]) > 1:
+        return read_dicom(members[0][0])
+    for path, ds in members:
+        if _number_of_frames(ds) > 1:
+            raise ImageReadError(path, "is a multi-frame file inside a series of several files.")
+
+    first_ds = members[0][1]
+    row_cos, col_cos = _orientation(first_ds)
+    normal = np.cross(row_cos, col_cos)
+    shape0 = (int(first_ds.Rows), int(first_ds.Columns))
+    keyed = []
+    for path, ds in members:
+        if (int(ds.Rows), int(ds.Columns)) != shape0:
+            raise ImageReadError(path, f"is {ds.Rows}x{ds.Columns} but the series is {shape0[0]}x{shape0[1]}.")
+        r, c = _orientation(ds)
+        if not (np.allclose(r, row_cos, atol=1e-4) and np.allclose(c, col_cos, atol=1e-4)):
+            raise ImageReadError(path, "its ImageOrientationPatient differs from the rest of the series.")
+        position = _position(ds)
+        key = float(np.dot(position, normal)) if position is not None else float(ds.get("InstanceNumber", 0) or 0)
+        keyed.append((key, path, ds, position))
+    has_positions = all(k[3] is not None for k in keyed)
+    keyed.sort(key=lambda k: k[0])
+    keys = np.array([k[0] for k in keyed])
+    if len(keyed) > 1 and np.any(np.diff(keys) == 0):
+        dup = [str(keyed[i + 1][1]) for i in np.flatnonzero(np.diff(keys) == 0)]
+        raise ImageReadError(folder, f"two slices share one position (duplicates: {dup}).")
+
+    slices, slopes, intercepts = [], [], []
+    meta: dict[str, Any] = {}
+    for index, (_, path, ds, _) in enumerate(keyed):
+        arr, plugin = _decode(ds, path, None)
+        data, info = _intensity(ds, arr, path, False, 0)
+        slices.append(_check_array(_to_channel_first(data, info["color"] == "RGB", False), path))
+        slopes.append(info["rescale_slope"])
+        intercepts.append(info["rescale_intercept"])
+        if index == 0:
+            meta = _header_meta(ds, path, plugin)
+            meta.update(info)
+    volume = np.stack(slices, axis=-1)
+
+    steps = np.diff(keys) if has_positions and len(keys) > 1 else np.array([])
+    if steps.size:
+        step = float(steps.mean())
+        uniform = bool(np.all(np.abs(steps - step) <= tolerance * abs(step)))
+        if not uniform:
+            logger.warning(
+                "read_dicom_series: '%s' has non-uniform slice spacing (%s mm); using the mean %.4g mm.",
+                folder,
+                np.round(steps, 4).tolist(),
+                step,
+            )
+        third, third_source = step, "ImagePositionPatient"
+    else:
+        third, third_source = _frame_spacing(first_ds, 1, normal, 0)
+        uniform = True
+    spacing_2d, spacing_source = _spacing_in_plane(keyed[0][2])
+    origin = keyed[0][3] if keyed[0][3] is not None else np.zeros(3)
+    direction, affine = _geometry(spacing_2d, row_cos, col_cos, origin, third)
+    meta.update(
+        {
+            "filename_or_obj": str(folder),
+            "source_path": str(folder),
+            "format": "dicom-series",
+            "series_files": [str(k[1]) for k in keyed],
+            "slice_positions": keys.tolist() if has_positions else None,
+            "slice_spacing_uniform": uniform,
+            "rescale_slopes": slopes,
+            "rescale_intercepts": intercepts,
+            "number_of_frames": len(keyed),
+            "frames": None,
+            "spatial_shape": tuple(volume.shape[1:]),
+            "spacing": (*spacing_2d, abs(third)),
+            "spacing_source": (spacing_source, third_source),
+            "origin": tuple(float(v) for v in affine[:3, 3]),
+            "direction": direction,
+            "affine": affine,
+            "space": "LPS",
+        }
+    )
+    return volume, meta

@@ -1,0 +1,32 @@
+"""The one exception every reader raises for a file it cannot turn into an image."""
+
+from __future__ import annotations
+
+import os
+
+__all__ = ["ImageReadError"]
+
+
+class ImageReadError(ValueError):
+    """A file (or DICOM series folder) that cannot be read as an image.
+
+    Raised for truncated, empty, corrupt or undecodable files, DICOM objects without pixel data
+    (RT plans, structured reports), images smaller than 2x2 pixels and arrays holding NaN or
+    infinite values. The message always starts with the path, and the path is kept in
+    :attr:`path` so that a data set loader can report or skip the file. The low-level exception,
+    if any, is chained as ``__cause__``.
+
+    Subclasses ``ValueError`` so that code catching ``ValueError`` for bad input keeps working.
+
+    Args:
+        path: the offending file or folder.
+        reason: what is wrong with it, in words a user can act on.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
+        self.path = os.fspath(path)
+        self.reason = reason
+        super().__init__(f"cannot read image '{self.path}': {reason}")
+
+    def __reduce__(self):  # keep the two-argument constructor picklable (DataLoader workers)
+        return type(self), (self.path, self.reason)

@@ -1,0 +1,270 @@
+"""Readers for ordinary raster images: PNG, JPEG, TIFF (and BMP), 8 and 16 bits.
+
+* PNG / JPEG / BMP are decoded by Pillow. JPEG is therefore always decoded by Pillow's
+  libjpeg(-turbo) (``meta["decoder"] == "pillow"``), the same decoder scikit-image and imageio
+  use, so JPEG figures are reproducible. 16-bit grey PNGs keep their 16 bits (Pillow mode
+  ``I;16``); Pillow truncates 16-bit *colour* PNGs to 8 bits, so those are read with ITK's
+  libpng reader instead (``meta["decoder"] == "itk"``).
+* TIFF is read with tifffile (multi-page, planar or interleaved samples, 8/16/32-bit integer
+  or float, palette, min-is-white), falling back to Pillow for compressions tifffile cannot
+  decode without ``imagecodecs`` (JPEG-in-TIFF, LZW on some builds).
+
+Values are returned unscaled (0..255 for 8-bit, 0..65535 for 16-bit) as ``float32``; the bit
+depth is kept in ``meta["bit_depth"]`` and the stored dtype in ``meta["dtype"]`` so the data can
+be written back losslessly. Palette images are expanded to RGB; an alpha channel is dropped
+(``meta["alpha_dropped"]``); a min-is-white TIFF is inverted to min-is-black
+(``meta["inverted"]``, undo with ``2**bit_depth - 1 - x``).
+
+Layout: channel-first ``(C, H, W)`` with ``C`` = 1 (grey) or 3 (RGB); a multi-page TIFF gives
+``(C, H, W, F)`` with the pages along the last axis (as multi-frame DICOM in
+:mod:`monai_rmisr.io.dicom`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import struct
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tifffile
+from PIL import Image, UnidentifiedImageError
+
+from .dicom import MIN_IMAGE_SIZE
+from .errors import ImageReadError
+
+__all__ = ["RASTER_SUFFIXES", "read_raster"]
+
+RASTER_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+_PIL_FORMATS = {"PNG": "png", "JPEG": "jpeg", "TIFF": "tiff", "BMP": "bmp", "MPO": "jpeg"}
+
+
+def _finish(array: np.ndarray, path: Path, meta: dict[str, Any]) -> tuple[np.ndarray, dict[str, Any]]:
+    """Check size and finiteness, fill the shared meta keys."""
+    height, width = array.shape[1], array.shape[2]
+    if height < MIN_IMAGE_SIZE or width < MIN_IMAGE_SIZE:
+        raise ImageReadError(
+            path, f"the image is {height}x{width} pixels; at least {MIN_IMAGE_SIZE}x{MIN_IMAGE_SIZE} is needed."
+        )
+    array = np.ascontiguousarray(array, dtype=np.float32)
+    if not np.isfinite(array).all():
+        bad = int(array.size - np.isfinite(array).sum())
+        raise ImageReadError(path, f"{bad} of its {array.size} values are NaN or infinite.")
+    spacing = meta.pop("_spacing", None)
+    meta["spacing_source"] = "resolution" if spacing else "default"
+    spacing = tuple(spacing) if spacing else (1.0, 1.0)
+    affine = np.eye(4)
+    affine[0, 0], affine[1, 1] = spacing
+    meta.update(
+        {
+            "filename_or_obj": str(path),
+            "source_path": str(path),
+            "spatial_shape": tuple(array.shape[1:]),
+            "spacing": spacing if array.ndim == 3 else (*spacing, 1.0),
+            "origin": (0.0, 0.0, 0.0),
+            "direction": np.eye(3),
+            "affine": affine,
+            "space": None,
+        }
+    )
+    meta.setdefault("inverted", False)
+    meta.setdefault("palette_applied", False)
+    meta.setdefault("alpha_dropped", False)
+    return array, meta
+
+
+def _png_header(path: Path) -> tuple[int, int] | None:
+    """``(bit_depth, colour_type)`` from a PNG's IHDR chunk, or None if not a PNG."""
+    with open(path, "rb") as f:
+        head = f.read(26)
+    if len(head) < 26 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+        return None
+    return struct.unpack(">BB", head[24:26])
+
+
+def _read_png16_color(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
+    import itk  # slow to import; only needed for this rare case
+
+    depth, colour_type = _png_header(path)  # type: ignore[misc]
+    components = 4 if colour_type == 6 else 3
+    try:
+        img = itk.imread(str(path), itk.Vector[itk.F, components])
+    except Exception as err:
+        raise ImageReadError(path, f"not a readable 16-bit colour PNG ({err}).") from err
+    data = itk.array_from_image(img)  # (H, W, components)
+    meta = {"format": "png", "decoder": "itk", "mode": "RGB;16", "bit_depth": depth, "dtype": "uint16"}
+    meta["alpha_dropped"] = components == 4
+    meta["color"] = "RGB"
+    return np.moveaxis(data[..., :3], -1, 0), meta
+
+
+def _from_pillow(img: Image.Image, path: Path) -> tuple[np.ndarray, dict[str, Any]]:
+    fmt = _PIL_FORMATS.get(img.format or "", (img.format or "unknown").lower())
+    mode = img.mode
+    meta: dict[str, Any] = {"format": fmt, "decoder": "pillow", "mode": mode}
+    dpi = img.info.get("dpi")
+    if dpi and len(dpi) == 2 and all(float(d) > 0 for d in dpi):
+        meta["_spacing"] = (25.4 / float(dpi[1]), 25.4 / float(dpi[0]))  # mm per pixel, (row, column)
+    if mode == "P" or mode == "PA":
+        meta["palette_applied"] = True
+        img = img.convert("RGBA" if mode == "PA" or "transparency" in img.info else "RGB")
+    elif mode in ("CMYK", "YCbCr", "LAB", "HSV"):
+        img = img.convert("RGB")
+    elif mode == "1":
+        img = img.convert("L")
+    elif mode == "LA":
+        meta["alpha_dropped"] = True
+        img = img.getchannel("L")
+    data = np.asarray(img)
+    if data.ndim == 3 and data.shape[-1] == 4:
+        meta["alpha_dropped"] = True
+        data = data[..., :3]
+    meta["dtype"] = str(data.dtype)
+    meta["bit_depth"] = {"1": 1, "I;16": 16, "I;16B": 16, "I;16L": 16, "I": 32, "F": 32}.get(mode, 8)
+    if mode == "I" and fmt == "png":  # older Pillow: 16-bit grey PNG as 32-bit "I"
+        meta["bit_depth"] = 16
+    meta["color"] = "RGB" if data.ndim == 3 else "GRAY"
+    array = np.moveaxis(data, -1, 0) if data.ndim == 3 else data[None]
+    return array, meta
+
+
+def _read_pillow(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
+    try:
+        with Image.open(path) as img:
+            img.load()
+            frames = getattr(img, "n_frames", 1)
+            array, meta = _from_pillow(img, path)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
+        msg = " ".join(str(err).split())
+        raise ImageReadError(path, f"not a readable image file ({type(err).__name__}: {msg}).") from err
+    meta["number_of_frames"] = frames  # only the first frame of an animated PNG is read
+    return array, meta
+
+
+def _tiff_spacing(page: Any) -> tuple[float, float] | None:
+    tags = page.tags
+    if "XResolution" not in tags or "YResolution" not in tags:
+        return None
+    unit = int(tags["ResolutionUnit"].value) if "ResolutionUnit" in tags else 2
+    per = {2: 25.4, 3: 10.0}.get(unit)  # inch or centimetre, in mm
+    if per is None:
+        return None
+    (xn, xd), (yn, yd) = tags["XResolution"].value, tags["YResolution"].value
+    if not (xn and xd and yn and yd):
+        return None
+    return per * yd / yn, per * xd / xn
+
+
+class _LogCollector(logging.Handler):
+    """Collects the warnings tifffile logs (instead of raising) for damaged files."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def _read_tifffile(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
+    collector = _LogCollector()
+    tiff_logger = logging.getLogger("tifffile")
+    tiff_logger.addHandler(collector)
+    try:
+        with tifffile.TiffFile(path) as tif:
+            series = tif.series[0]
+            data = series.asarray()
+            axes = series.axes
+            page = tif.pages[0]
+            photometric = page.photometric
+            bits = int(page.bitspersample)
+            colormap = page.colormap
+            spacing = _tiff_spacing(page)
+            size = path.stat().st_size
+            beyond = [
+                p.index
+                for p in tif.pages
+                if any(o + n > size for o, n in zip(p.dataoffsets, p.databytecounts, strict=False))
+            ]
+    finally:
+        tiff_logger.removeHandler(collector)
+    if collector.messages or beyond:  # tifffile reads what it can of a damaged file; we refuse it
+        detail = "; ".join(collector.messages) or f"pages {beyond} point past the end of the file"
+        raise ImageReadError(path, f"the TIFF file is truncated or damaged ({' '.join(detail.split())}).")
+    meta: dict[str, Any] = {"format": "tiff", "decoder": "tifffile", "dtype": str(data.dtype), "bit_depth": bits}
+    if spacing:
+        meta["_spacing"] = spacing
+    # move Y, X to the front of the spatial axes, samples (S / C) to channels, the rest to frames
+    channel_axes = [i for i, a in enumerate(axes) if a in "SC"]
+    if "Y" not in axes or "X" not in axes:
+        raise ImageReadError(path, f"TIFF series axes {axes!r} have no Y/X image plane.")
+    y, x = axes.index("Y"), axes.index("X")
+    frame_axes = [i for i in range(len(axes)) if i not in (y, x, *channel_axes)]
+    data = np.transpose(data, (*channel_axes, y, x, *frame_axes))
+    n_channels = int(np.prod(data.shape[: len(channel_axes)], dtype=np.int64))
+    n_frames = int(np.prod(data.shape[len(channel_axes) + 2 :], dtype=np.int64))
+    data = data.reshape(n_channels, data.shape[len(channel_axes)], data.shape[len(channel_axes) + 1], n_frames)
+    if photometric == tifffile.PHOTOMETRIC.PALETTE and colormap is not None and n_channels == 1:
+        data = np.asarray(colormap)[:, data[0]]  # (3, H, W, F), in the colormap's 16-bit units
+        meta["palette_applied"] = True
+    elif photometric == tifffile.PHOTOMETRIC.MINISWHITE and n_channels == 1 and data.dtype.kind in "ui":
+        data = (2**bits - 1) - data.astype(np.int64)
+        meta["inverted"] = True
+    if data.shape[0] in (2, 4):  # grey + alpha or RGB + alpha
+        meta["alpha_dropped"] = True
+        data = data[: data.shape[0] - 1]
+    meta["color"] = "RGB" if data.shape[0] == 3 else "GRAY" if data.shape[0] == 1 else None
+    meta["number_of_frames"] = n_frames
+    meta["photometric"] = photometric.name if hasattr(photometric, "name") else str(photometric)
+    return (data[..., 0] if n_frames == 1 else data), meta
+
+
+def read_raster(path: str | os.PathLike[str]) -> tuple[np.ndarray, dict[str, Any]]:
+    """Read a PNG, JPEG, TIFF or BMP file into a channel-first ``float32`` array plus metadata.
+
+    Args:
+        path: the image file. The format is taken from the file's content, not its name.
+
+    Returns:
+        ``(array, meta)``: ``array`` is ``(C, H, W)`` (or ``(C, H, W, F)`` for a multi-page
+        TIFF), ``C`` = 1 or 3, values unscaled in the stored range (e.g. 0..65535 for 16 bits).
+        ``meta`` holds ``filename_or_obj`` / ``source_path``, ``format`` ("png", "jpeg",
+        "tiff", "bmp"), ``decoder``, ``bit_depth``, ``dtype``, ``color`` ("GRAY" / "RGB"),
+        ``palette_applied``, ``alpha_dropped``, ``inverted``, ``spacing`` (mm per pixel from the
+        file's resolution when given, else 1.0; ``spacing_source`` says which), ``affine``
+        (diagonal), ``spatial_shape`` and, for Pillow formats, the Pillow ``mode``.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ImageReadError: the file is empty, truncated or not an image, is smaller than 2x2 pixels
+            or holds NaN / infinite values; the message names the file.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no such image file: '{path}'.")
+    if path.is_dir():
+        raise ImageReadError(path, "is a folder, not an image file.")
+    if path.stat().st_size == 0:
+        raise ImageReadError(path, "the file is empty (0 bytes).")
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if magic in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        try:
+            array, meta = _read_tifffile(path)
+        except ImageReadError:
+            raise
+        except Exception as tiff_err:  # e.g. a compression that needs imagecodecs: let Pillow try
+            try:
+                array, meta = _read_pillow(path)
+            except ImageReadError as pil_err:
+                msg = " ".join(str(tiff_err).split())
+                raise ImageReadError(path, f"not a readable TIFF file ({type(tiff_err).__name__}: {msg}).") from pil_err
+    else:
+        header = _png_header(path)
+        if header is not None and header[0] == 16 and header[1] in (2, 6):
+            array, meta = _read_png16_color(path)
+        else:
+            array, meta = _read_pillow(path)
+    return _finish(array, path, meta)

@@ -1,0 +1,91 @@
+"""The RMISR training objective: L1 on the SR image, L1 + contextual loss on the Laplacian map."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+from torch import nn
+
+from ..networks.blocks.laplacian import laplacian_gradient
+from .contextual import ContextualLoss
+from .patch_features import PatchFeatures
+from .vgg import VGG19Features
+
+__all__ = ["TwoBranchLoss", "build_contextual_loss"]
+
+FEATURE_EXTRACTORS = ("vgg19", "patches")
+
+
+def build_contextual_loss(
+    extractor: str = "patches",
+    vgg_weights: str | os.PathLike | None = None,
+    vgg_layers: tuple[str, ...] | list[str] = ("relu3_4",),
+    patch_size: int = 5,
+    patch_scales: tuple[int, ...] | list[int] = (1, 2),
+    bandwidth: float = 0.5,
+    max_positions: int | None = 1024,
+) -> ContextualLoss:
+    """A :class:`ContextualLoss` on ``"vgg19"`` features (the paper; needs ``vgg_weights``, a
+    local torchvision-format state dict) or on weight-free ``"patches"`` of the input."""
+    if extractor == "vgg19":
+        if vgg_weights is None:
+            raise ValueError(
+                "the 'vgg19' contextual-loss extractor needs vgg_weights: a local file with the ImageNet "
+                "VGG-19 state dict (nothing is downloaded); or use extractor='patches'."
+            )
+        features: nn.Module = VGG19Features(vgg_layers, weights_path=vgg_weights)
+    elif extractor == "patches":
+        features = PatchFeatures(patch_size, patch_scales)
+    else:
+        raise ValueError(f"extractor must be one of {FEATURE_EXTRACTORS}, got {extractor!r}.")
+    return ContextualLoss(features, bandwidth=bandwidth, max_positions=max_positions)
+
+
+class TwoBranchLoss(nn.Module):
+    """``L = w * L1(sr, hr) + alpha * L1(lap_sr, lap(hr)) + beta * CX(lap_sr, lap(hr))`` (formulas 18-20).
+
+    The SR branch is optimised in pixel space (L1); the Laplacian branch of RMISR-VP with
+    L1 and the contextual loss, ``alpha = 10`` and ``beta = 1`` (paper section 5.3). The HR
+    Laplacian map is computed here with the network's own operator. For a single-branch
+    network call it without ``sr_laplacian``: the loss is then ``w * L1(sr, hr)``.
+
+    Args:
+        alpha: weight of the Laplacian L1 term.
+        beta: weight of the Laplacian contextual term (0 disables it and needs no extractor).
+        sr_weight: weight ``w`` of the image L1 term.
+        contextual: the contextual loss; defaults to the weight-free patch extractor.
+
+    Inputs: ``sr``, ``hr`` (B, C, H, W); ``sr_laplacian`` (B, C, H, W) or None.
+    """
+
+    def __init__(
+        self,
+        alpha: float = 10.0,
+        beta: float = 1.0,
+        sr_weight: float = 1.0,
+        contextual: ContextualLoss | None = None,
+    ):
+        super().__init__()
+        for name, value in (("alpha", alpha), ("beta", beta), ("sr_weight", sr_weight)):
+            if not value >= 0:
+                raise ValueError(f"{name} must be >= 0, got {value}.")
+        self.alpha, self.beta, self.sr_weight = float(alpha), float(beta), float(sr_weight)
+        self.contextual = contextual if contextual is not None or beta == 0 else build_contextual_loss("patches")
+
+    def components(
+        self, sr: torch.Tensor, hr: torch.Tensor, sr_laplacian: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Every weighted term and their sum under ``"loss"``."""
+        terms = {"l1": self.sr_weight * nn.functional.l1_loss(sr, hr)}
+        if sr_laplacian is not None:
+            hr_laplacian = laplacian_gradient(hr)
+            terms["laplacian_l1"] = self.alpha * nn.functional.l1_loss(sr_laplacian, hr_laplacian)
+            if self.beta > 0 and self.contextual is not None:
+                terms["laplacian_cx"] = self.beta * self.contextual(sr_laplacian, hr_laplacian)
+        terms["loss"] = torch.stack(list(terms.values())).sum()
+        return terms
+
+    def forward(self, sr: torch.Tensor, hr: torch.Tensor, sr_laplacian: torch.Tensor | None = None) -> torch.Tensor:
+        """The total loss (scalar)."""
+        return self.components(sr, hr, sr_laplacian)["loss"]

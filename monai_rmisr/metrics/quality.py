@@ -1,0 +1,158 @@
+"""Full-reference image quality: PSNR and SSIM with the conventions of the SR literature.
+
+Convention (state it whenever you report a number): images are grey (or the Y channel),
+scaled to ``[0, data_range]`` with ``data_range = 1`` by default, and ``crop_border`` pixels are
+removed from every side before scoring (the SR literature crops ``scale`` pixels). PSNR is
+``10 log10(data_range**2 / MSE)`` with the MSE over all channels and pixels of an image. SSIM is
+Wang et al. (2004): an 11x11 Gaussian window with sigma 1.5, ``K1 = 0.01``, ``K2 = 0.03``,
+population (biased) variances, filtered in 'valid' mode (no padding) and averaged over the map
+and the channels; identical to ``skimage.metrics.structural_similarity(..., gaussian_weights=True,
+sigma=1.5, use_sample_covariance=False, data_range=data_range)`` and to MATLAB's ``ssim_index``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from monai.config import NdarrayOrTensor
+from scipy import ndimage
+
+__all__ = ["psnr", "ssim"]
+
+_SSIM_WINDOW = 11
+_SSIM_SIGMA = 1.5
+_K1, _K2 = 0.01, 0.03
+
+
+def _to_batch(x: NdarrayOrTensor, name: str) -> torch.Tensor:
+    t = torch.from_numpy(np.asarray(x)) if not isinstance(x, torch.Tensor) else x.detach()
+    if hasattr(t, "as_tensor"):
+        t = t.as_tensor()  # MetaTensor -> plain tensor
+    if t.ndim == 2:
+        t = t[None, None]
+    elif t.ndim == 3:
+        t = t[None]
+    elif t.ndim != 4:
+        raise ValueError(f"{name} must be (H, W), (C, H, W) or (B, C, H, W), got shape {tuple(t.shape)}.")
+    return t.to(torch.float64)
+
+
+def _prepare(sr: NdarrayOrTensor, hr: NdarrayOrTensor, data_range: float, crop_border: int):
+    a, b = _to_batch(sr, "sr"), _to_batch(hr, "hr")
+    if a.shape != b.shape:
+        raise ValueError(f"sr and hr must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}.")
+    if not (isinstance(data_range, (int, float)) and math.isfinite(data_range) and data_range > 0):
+        raise ValueError(f"data_range must be a finite number > 0, got {data_range}.")
+    crop_border = int(crop_border)
+    if crop_border < 0:
+        raise ValueError(f"crop_border must be >= 0, got {crop_border}.")
+    if crop_border:
+        if min(a.shape[-2:]) <= 2 * crop_border:
+            raise ValueError(f"crop_border={crop_border} leaves nothing of a {tuple(a.shape[-2:])} image.")
+        a = a[..., crop_border:-crop_border, crop_border:-crop_border]
+        b = b[..., crop_border:-crop_border, crop_border:-crop_border]
+    b = b.to(a.device)
+    return a, b
+
+
+def _output(values: torch.Tensor, sr: NdarrayOrTensor) -> float | np.ndarray | torch.Tensor:
+    if sr.ndim < 4:
+        return float(values[0])
+    return values if isinstance(sr, torch.Tensor) else values.cpu().numpy()
+
+
+def psnr(
+    sr: NdarrayOrTensor, hr: NdarrayOrTensor, data_range: float = 1.0, crop_border: int = 0
+) -> float | np.ndarray | torch.Tensor:
+    """Peak signal-to-noise ratio in dB, ``10 log10(data_range**2 / MSE)``.
+
+    Args:
+        sr: the estimate, ``(H, W)``, ``(C, H, W)`` or ``(B, C, H, W)``, numpy or torch, values in
+            ``[0, data_range]`` (grey or the Y channel for the usual SR convention).
+        hr: the reference, same shape.
+        data_range: the value range (1 for images in ``[0, 1]``, 255 for 8-bit).
+        crop_border: pixels removed from each side of H and W before scoring (``scale`` in the
+            SR literature).
+
+    Returns:
+        A float for a single image; for a batch, the per-image values, shape ``(B,)``, as a
+        float64 tensor (torch input, on its device) or numpy array. Identical images give
+        ``inf``. Computed in float64.
+
+    Raises:
+        ValueError: mismatched shapes, a bad ``data_range`` or a ``crop_border`` too large.
+    """
+    a, b = _prepare(sr, hr, data_range, crop_border)
+    mse = ((a - b) ** 2).flatten(1).mean(dim=1)
+    values = 10.0 * torch.log10(float(data_range) ** 2 / mse)
+    return _output(values, sr)
+
+
+def _gaussian_window() -> np.ndarray:
+    x = np.arange(_SSIM_WINDOW, dtype=np.float64) - (_SSIM_WINDOW - 1) / 2
+    g = np.exp(-(x**2) / (2 * _SSIM_SIGMA**2))
+    return g / g.sum()
+
+
+def _valid_gaussian_blur(x: torch.Tensor) -> torch.Tensor:
+    """Separable 11x11 Gaussian filtering of the last two axes, 'valid' part only (float64).
+
+    CPU tensors go through ``scipy.ndimage.correlate1d`` (several times faster than a float64
+    ``conv2d`` on CPU), others through ``conv2d``; the border that the padding touches is cut.
+    """
+    g = _gaussian_window()
+    r = (_SSIM_WINDOW - 1) // 2
+    if x.device.type == "cpu":
+        planes = x.numpy().reshape(-1, *x.shape[-2:])
+        out = np.empty((planes.shape[0], x.shape[-2] - 2 * r, x.shape[-1] - 2 * r))
+        for i, plane in enumerate(planes):  # 2-D planes: much faster than one N-D call
+            y = ndimage.correlate1d(plane, g, axis=0, mode="reflect")
+            out[i] = ndimage.correlate1d(y, g, axis=1, mode="reflect")[r:-r, r:-r]
+        return torch.from_numpy(out.reshape(*x.shape[:-2], *out.shape[-2:]))
+    shape = x.shape
+    flat = x.reshape(-1, 1, shape[-2], shape[-1])
+    k = torch.as_tensor(g, dtype=x.dtype, device=x.device)
+    flat = F.conv2d(F.conv2d(flat, k.view(1, 1, -1, 1)), k.view(1, 1, 1, -1))
+    return flat.reshape(*shape[:-2], *flat.shape[-2:])
+
+
+def ssim(
+    sr: NdarrayOrTensor, hr: NdarrayOrTensor, data_range: float = 1.0, crop_border: int = 0
+) -> float | np.ndarray | torch.Tensor:
+    """Structural similarity (Wang et al., IEEE TIP 2004, eq. 13), mean over the SSIM map.
+
+    11x11 Gaussian window (sigma 1.5), ``C1 = (0.01 L)^2``, ``C2 = (0.03 L)^2`` with
+    ``L = data_range``, population statistics, 'valid' filtering (the map is 10 pixels smaller
+    than the image in H and W); multi-channel images average the per-channel means.
+
+    Args:
+        sr: the estimate, ``(H, W)``, ``(C, H, W)`` or ``(B, C, H, W)``, numpy or torch, values in
+            ``[0, data_range]``.
+        hr: the reference, same shape.
+        data_range: the value range (1 for images in ``[0, 1]``).
+        crop_border: pixels removed from each side of H and W before scoring.
+
+    Returns:
+        A float for a single image, else per-image values ``(B,)`` (float64 tensor or numpy
+        array, following the input type).
+
+    Raises:
+        ValueError: mismatched shapes, a bad ``data_range`` or an image smaller than 11x11 after
+            the crop.
+    """
+    a, b = _prepare(sr, hr, data_range, crop_border)
+    if min(a.shape[-2:]) < _SSIM_WINDOW:
+        raise ValueError(f"ssim needs at least {_SSIM_WINDOW}x{_SSIM_WINDOW} pixels, got {tuple(a.shape[-2:])}.")
+    maps = torch.stack([a, b, a * a, b * b, a * b])  # (5, B, C, H, W)
+    mu_a, mu_b, aa, bb, ab = _valid_gaussian_blur(maps).unbind(0)
+    c1 = (_K1 * data_range) ** 2
+    c2 = (_K2 * data_range) ** 2
+    var_a = aa - mu_a**2
+    var_b = bb - mu_b**2
+    cov = ab - mu_a * mu_b
+    smap = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
+    values = smap.mean(dim=(2, 3)).mean(dim=1)
+    return _output(values, sr)

@@ -1,0 +1,83 @@
+"""The bundle's own checks, run the way users run them: ``python -m monai.bundle ...``."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from monai_rmisr import RMISR
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIGS = ROOT / "bundles" / "rmisr" / "configs"
+
+
+def _bundle(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "monai.bundle", *args], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_verify_metadata_offline_with_the_local_schema():
+    result = _bundle(
+        "verify_metadata",
+        "--meta_file",
+        str(CONFIGS / "metadata.json"),
+        "--filepath",
+        str(CONFIGS / "meta_schema.json"),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "metadata is verified with no error" in result.stdout + result.stderr
+
+
+def test_the_local_schema_rejects_incomplete_metadata(tmp_path):
+    import json
+
+    metadata = json.loads((CONFIGS / "metadata.json").read_text())
+    del metadata["network_data_format"]["inputs"]["image"]["num_channels"]
+    broken = tmp_path / "metadata.json"
+    broken.write_text(json.dumps(metadata))
+    result = _bundle("verify_metadata", "--meta_file", str(broken), "--filepath", str(CONFIGS / "meta_schema.json"))
+    assert result.returncode != 0
+    assert "num_channels" in result.stderr
+
+
+@pytest.mark.parametrize("variant", [[], ["vp.json"], ["meta.json"]])
+def test_verify_net_in_out(variant):
+    files = [str(CONFIGS / "train.json"), *(str(CONFIGS / v) for v in variant)]
+    result = _bundle(
+        "verify_net_in_out",
+        "network_def",
+        "--meta_file",
+        str(CONFIGS / "metadata.json"),
+        "--config_file",
+        str(files) if variant else files[0],
+    )
+    assert result.returncode == 0, result.stderr
+    assert "data shape of network is verified with no error" in result.stdout + result.stderr
+
+
+def test_ckpt_export_to_torchscript(tmp_path):
+    torch.manual_seed(0)
+    net = RMISR(2, 1, scale=2, image_residual=True)
+    checkpoint = tmp_path / "model.pt"
+    torch.save(net.state_dict(), checkpoint)
+    exported = tmp_path / "model.ts"
+    result = _bundle(
+        "ckpt_export",
+        "network_def",
+        "--filepath",
+        str(exported),
+        "--ckpt_file",
+        str(checkpoint),
+        "--meta_file",
+        str(CONFIGS / "metadata.json"),
+        "--config_file",
+        str(CONFIGS / "train.json"),
+    )
+    assert result.returncode == 0, result.stderr
+    scripted = torch.jit.load(str(exported))
+    x = torch.rand(1, 1, 12, 10)
+    with torch.no_grad():
+        assert torch.allclose(scripted(x), net.eval()(x), atol=1e-5)

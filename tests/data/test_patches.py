@@ -1,0 +1,34 @@
+import numpy as np
+import torch
+
+from monai_rmisr.data.patches import EpochSampler, PairedPatchDataset
+
+
+def _images():
+    rng = np.random.default_rng(0)
+    return [rng.random((1, 40, 40), dtype=np.float32), rng.random((1, 80, 60), dtype=np.float32)]
+
+
+def test_items_are_a_function_of_seed_and_index():
+    a = PairedPatchDataset(_images(), patch_size=8, scale=2, seed=7)
+    b = PairedPatchDataset(_images(), patch_size=8, scale=2, seed=7)
+    for index in (0, 5, 123456):
+        assert torch.equal(a[index]["hr"], b[index]["hr"])
+        assert torch.equal(a[index]["lr"], b[index]["lr"])
+    assert not torch.equal(a[0]["hr"], a[1]["hr"])
+    assert not torch.equal(a[0]["hr"], PairedPatchDataset(_images(), 8, 2, seed=8)[0]["hr"])
+    item = a[3]
+    assert item["hr"].shape == (1, 16, 16) and item["lr"].shape == (1, 8, 8) and item["scale"] == 2.0
+
+
+def test_larger_images_are_drawn_more_often():
+    dataset = PairedPatchDataset(_images(), patch_size=4, scale=2)
+    assert np.allclose(dataset.probabilities, [1600 / 6400, 4800 / 6400])
+
+
+def test_epoch_sampler_continues_after_resume():
+    sampler = EpochSampler(4)
+    assert [list(sampler) for _ in range(3)] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]]
+    resumed = EpochSampler(4)
+    resumed.set_epoch(2)
+    assert list(resumed) == [8, 9, 10, 11]

@@ -1,0 +1,54 @@
+import math
+
+import pytest
+import torch
+
+from monai_rmisr.engines import SRImageQuality, to_luma
+from monai_rmisr.transforms import imresize
+
+
+def _metric(kind, border, batches):
+    metric = SRImageQuality(kind, border)
+    metric.reset()
+    for batch in batches:
+        metric.update(batch)
+    return metric.compute()
+
+
+def test_psnr_is_the_mean_over_images_with_the_border_cropped():
+    hr = 0.2 + 0.6 * torch.rand(2, 1, 20, 20)  # away from 0 and 1, where the prediction is clipped
+    noise = torch.zeros_like(hr)
+    noise[0, :, 2:-2, 2:-2] = 0.1
+    noise[1, :, 2:-2, 2:-2] = 0.01
+    noise[:, :, :2] = 0.5  # inside the cropped border: ignored
+    value = _metric("psnr", 2, [(hr + noise, hr, hr)])
+    assert math.isclose(value, (20.0 + 40.0) / 2, rel_tol=1e-6)
+
+
+def test_prediction_is_clipped_and_rgb_is_scored_on_luma():
+    hr = torch.rand(1, 3, 16, 16)
+    pred = hr.clone()
+    pred[:, :, 0, 0] = 5.0  # clipped to 1 before scoring
+    value = _metric("ssim", 0, [(pred, hr, hr)])
+    clipped = to_luma(pred.clamp(0, 1))
+    from monai_rmisr.metrics import ssim
+
+    assert math.isclose(value, ssim(clipped[0], to_luma(hr)[0]), rel_tol=1e-9)
+    assert torch.allclose(to_luma(torch.ones(1, 3, 2, 2)), torch.ones(1, 1, 2, 2))
+
+
+def test_lr_consistency_rewards_outputs_that_degrade_back_to_the_input():
+    hr = torch.rand(1, 1, 24, 24)
+    lr = torch.as_tensor(imresize(hr[0], 0.5))[None]
+    faithful = _metric("lr_consistency", 2, [(hr, hr, lr)])
+    invented = _metric("lr_consistency", 2, [(hr + 0.2 * torch.rand_like(hr), hr, lr)])
+    assert faithful > 60 and invented < faithful - 20
+
+
+def test_unknown_kind_and_empty_compute():
+    with pytest.raises(ValueError, match="'lpips'"):
+        SRImageQuality("lpips", 2)
+    metric = SRImageQuality("psnr", 2)
+    metric.reset()
+    with pytest.raises(RuntimeError, match="at least one image"):
+        metric.compute()

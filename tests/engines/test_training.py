@@ -1,0 +1,146 @@
+import csv
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from monai_rmisr import IMDN, RMISR
+from monai_rmisr.engines import SRTrainer, latest_checkpoint, random_scale_batch
+from monai_rmisr.losses import TwoBranchLoss
+from monai_rmisr.transforms import imresize
+
+from .bundle_helpers import run_training, training_parser, weights
+
+
+def test_bundle_training_writes_checkpoints_metrics_and_best_model(tmp_path):
+    trainer = run_training(training_parser(tmp_path, max_epochs=3))
+    assert trainer.state.epoch == 3 and trainer.state.iteration == 9
+    assert math.isfinite(trainer.state.output["loss"])
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == [
+        "checkpoint_epoch=2.pt",
+        "checkpoint_epoch=3.pt",
+    ]
+    assert (tmp_path / "model.pt").is_file()
+    assert list((tmp_path / "tensorboard").iterdir())
+    with open(tmp_path / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
+    for row in rows:
+        assert 0 < float(row["val_psnr"]) < 100 and 0 < float(row["val_ssim"]) <= 1
+        assert float(row["val_lr_consistency"]) > 0 and float(row["loss"]) > 0
+    best = torch.load(tmp_path / "model.pt", weights_only=True)
+    assert set(best) == set(RMISR(2, 1, scale=2, num_blocks=1).state_dict())
+
+
+def test_training_reduces_the_loss(tmp_path):
+    trainer = run_training(training_parser(tmp_path, max_epochs=6, epoch_length=5, learning_rate=1e-3))
+    with open(tmp_path / "metrics.csv") as f:
+        losses = [float(r["loss"]) for r in csv.DictReader(f)]
+    assert losses[-1] < 0.6 * losses[0], losses
+    assert trainer.state.epoch == 6
+
+
+def test_resume_continues_exactly(tmp_path):
+    straight = training_parser(tmp_path / "straight", max_epochs=4)
+    run_training(straight)
+    first = training_parser(tmp_path / "resumed", max_epochs=2)
+    run_training(first)
+    assert latest_checkpoint(tmp_path / "resumed" / "checkpoints").endswith("checkpoint_epoch=2.pt")
+    second = training_parser(tmp_path / "resumed", max_epochs=4, resume=True)
+    trainer = run_training(second)
+    assert trainer.state.epoch == 4 and trainer.state.iteration == 12
+    expected, got = weights(straight), weights(second)
+    assert all(torch.equal(expected[k], got[k]) for k in expected)
+
+
+_KILLABLE_RUN = """
+import sys, time
+from ignite.engine import Events
+sys.path.insert(0, {root!r})
+from tests.engines.bundle_helpers import training_parser
+parser = training_parser(__import__("pathlib").Path({out!r}), max_epochs=4, resume={resume})
+parser.get_parsed_content("initialize")  # seeds before the network is built, as `monai.bundle run` does
+trainer = parser.get_parsed_content("train#trainer")
+trainer.add_event_handler(Events.ITERATION_COMPLETED, lambda e: time.sleep({delay}))
+parser.get_parsed_content("training")
+"""
+
+
+def _script(out, resume, delay):
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    return _KILLABLE_RUN.format(root=root, out=str(out), resume=resume, delay=delay)
+
+
+def test_a_run_killed_with_sigkill_resumes_from_its_last_checkpoint(tmp_path):
+    out = tmp_path / "killed"
+    process = subprocess.Popen([sys.executable, "-c", _script(out, False, 0.4)], stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while latest_checkpoint(out / "checkpoints") is None and time.time() < deadline:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    saved = latest_checkpoint(out / "checkpoints")
+    assert saved is not None and "epoch=4" not in saved
+    subprocess.run([sys.executable, "-c", _script(out, True, 0)], check=True, stderr=subprocess.DEVNULL)
+    # the reference runs in a subprocess too, so both see the same thread set-up
+    straight = tmp_path / "straight"
+    subprocess.run([sys.executable, "-c", _script(straight, False, 0)], check=True, stderr=subprocess.DEVNULL)
+    resumed = torch.load(latest_checkpoint(out / "checkpoints"), weights_only=True)
+    expected = torch.load(latest_checkpoint(straight / "checkpoints"), weights_only=True)
+    assert resumed["trainer"]["iteration"] == expected["trainer"]["iteration"] == 12  # 4 epochs of 3
+    assert all(torch.equal(expected["network"][k], resumed["network"][k]) for k in expected["network"])
+
+
+def test_vp_variant_trains_both_branches(tmp_path):
+    trainer = run_training(
+        training_parser(
+            tmp_path,
+            "vp",
+            scale=4,
+            max_epochs=1,
+            patch_size=6,
+            **{"network_def#sr_blocks": 2, "network_def#guidance_blocks": [1, 2]},
+        )
+    )
+    output = trainer.state.output
+    assert {"l1", "laplacian_l1", "laplacian_cx", "loss"} <= set(output)
+    assert output["pred"].shape == (2, 1, 24, 24)
+
+
+def test_meta_variant_draws_a_scale_per_batch(tmp_path):
+    parser = training_parser(tmp_path, "meta", scale=2.5, max_epochs=1, patch_size=6, epoch_length=4)
+    scales = []
+    trainer = parser.get_parsed_content("train#trainer")
+    from ignite.engine import Events
+
+    trainer.add_event_handler(Events.ITERATION_COMPLETED, lambda e: scales.append(e.state.output["scale"]))
+    run_training(parser)
+    assert len(set(scales)) == 4 and all(1.1 <= s <= 4.0 for s in scales)
+
+
+def test_comparison_network_through_network_def(tmp_path):
+    trainer = run_training(
+        training_parser(tmp_path, max_epochs=1, **{"network_def": {"_target_": "IMDN", "in_channels": 1, "scale": 2}})
+    )
+    assert isinstance(trainer.network, IMDN)
+
+
+def test_random_scale_batch_makes_exact_pairs():
+    hr = torch.rand(2, 1, 40, 40)
+    crop, lr = random_scale_batch(hr, 10, 2.5, np.random.default_rng(0))
+    assert crop.shape == (2, 1, 25, 25) and lr.shape == (2, 1, 10, 10)
+    assert torch.allclose(lr[1], torch.as_tensor(imresize(crop[1], output_size=(10, 10))), atol=1e-6)
+    with pytest.raises(ValueError, match="too small"):
+        random_scale_batch(hr, 20, 3.0, np.random.default_rng(0))
+
+
+def test_fixed_scale_network_cannot_train_arbitrary_scales():
+    net = IMDN(2, 1, scale=2)
+    with pytest.raises(ValueError, match="IMDN has a fixed scale"):
+        SRTrainer("cpu", 1, [], net, torch.optim.Adam(net.parameters()), TwoBranchLoss(), scale_range=(1.1, 4))

@@ -1,0 +1,238 @@
+import random
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from pydicom.data import get_testdata_file
+from pydicom.dataset import FileMetaDataset
+from pydicom.pixels import apply_color_lut, pixel_array
+from pydicom.uid import generate_uid
+
+from monai_rmisr.io import ImageReadError, read_dicom, read_dicom_series, read_image, stored_values
+
+
+def _path(name: str) -> str:
+    path = get_testdata_file(name, download=False)
+    assert path is not None, f"{name} is not installed (pydicom / pydicom-data)"
+    return path
+
+
+def test_ct_single_frame_in_hounsfield_units_with_geometry():
+    array, meta = read_dicom(_path("CT_small.dcm"))
+    ds = pydicom.dcmread(_path("CT_small.dcm"))
+    assert array.shape == (1, 128, 128) and array.dtype == np.float32
+    np.testing.assert_array_equal(array[0], ds.pixel_array * 1.0 - 1024.0)
+    assert meta["format"] == "dicom" and meta["modality"] == "CT" and meta["color"] == "GRAY"
+    assert meta["rescale_slope"] == 1.0 and meta["rescale_intercept"] == -1024.0
+    assert meta["bits_stored"] == 16 and meta["photometric_interpretation"] == "MONOCHROME2"
+    assert meta["spacing"] == pytest.approx((0.661468, 0.661468))
+    assert meta["origin"] == pytest.approx(tuple(float(v) for v in ds.ImagePositionPatient))
+    assert meta["space"] == "LPS" and meta["source_path"].endswith("CT_small.dcm")
+    np.testing.assert_array_equal(stored_values(array, meta)[0], ds.pixel_array)
+
+
+@pytest.mark.parametrize("name", ["CT_small.dcm", "693_UNCR.dcm", "J2K_pixelrep_mismatch.dcm"])
+def test_geometry_and_values_match_itk(name):
+    itk = pytest.importorskip("itk")
+    array, meta = read_dicom(_path(name))
+    image = itk.imread(_path(name), itk.F)
+    np.testing.assert_allclose(itk.array_from_image(image).reshape(array.shape), array)
+    for row, col in [(0, 0), (5, 17), (100, 30)]:
+        ours = meta["affine"] @ np.array([row, col, 0.0, 1.0])
+        index = [col, row, 0] if image.GetImageDimension() == 3 else [col, row]
+        np.testing.assert_allclose(ours[:3], np.array(image.TransformIndexToPhysicalPoint(index)), atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        "MR_small_implicit.dcm",
+        "MR_small_bigendian.dcm",
+        "MR_small_expb.dcm",
+        "MR_small_RLE.dcm",
+        "MR_small_jpeg_ls_lossless.dcm",
+        "MR_small_jp2klossless.dcm",
+        "MR_small_padded.dcm",
+    ],
+)
+def test_every_lossless_encoding_decodes_to_the_same_image(variant):
+    reference, _ = read_dicom(_path("MR_small.dcm"))
+    array, meta = read_dicom(_path(variant))
+    np.testing.assert_array_equal(array, reference)
+    if "jp" in variant:
+        assert meta["decoder"] == "pylibjpeg"
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        "emri_small_RLE.dcm",
+        "emri_small_big_endian.dcm",
+        "emri_small_jpeg_2k_lossless.dcm",
+        "emri_small_jpeg_ls_lossless.dcm",
+    ],
+)
+def test_multi_frame_volume_frames_along_last_axis(variant):
+    reference, meta = read_dicom(_path("emri_small.dcm"))
+    assert reference.shape == (1, 64, 64, 10)
+    assert meta["number_of_frames"] == 10 and meta["spacing"][2] == pytest.approx(1.2)
+    raw = pydicom.dcmread(_path("emri_small.dcm")).pixel_array  # (10, 64, 64)
+    np.testing.assert_array_equal(reference[0, :, :, 3], raw[3])
+    np.testing.assert_array_equal(read_dicom(_path(variant))[0], reference)
+
+
+@pytest.mark.parametrize(("lossless", "original"), [("693_J2KR.dcm", "693_UNCR.dcm"), ("MR2_J2KR.dcm", "MR2_UNCR.dcm")])
+def test_j2k_lossless_equals_uncompressed_original(lossless, original):
+    np.testing.assert_array_equal(read_dicom(_path(lossless))[0], read_dicom(_path(original))[0])
+
+
+def test_unci_is_not_the_original():
+    """DATA.md trap: *_UNCI holds the lossy J2K image stored uncompressed."""
+    assert not np.array_equal(read_dicom(_path("693_UNCI.dcm"))[0], read_dicom(_path("693_UNCR.dcm"))[0])
+
+
+def test_jpeg_decoder_is_pinned_to_pylibjpeg():
+    array, meta = read_dicom(_path("color3d_jpeg_baseline.dcm"), frames=[0, 60])
+    assert array.shape == (3, 480, 640, 2) and meta["color"] == "RGB"
+    assert meta["decoder"] == "pylibjpeg" and meta["frames"] == [0, 60]
+    ds = pydicom.dcmread(_path("color3d_jpeg_baseline.dcm"))
+    libjpeg = pixel_array(ds, index=60, decoding_plugin="pylibjpeg")
+    pillow = pixel_array(ds, index=60, decoding_plugin="pillow")
+    np.testing.assert_array_equal(np.moveaxis(array[..., 1], 0, -1), libjpeg)
+    assert 0 < np.abs(libjpeg.astype(int) - pillow).max() <= 5  # why the decoder is pinned
+    lossless, meta = read_dicom(_path("bad_sequence.dcm"))  # JPEG lossless, process 14
+    assert meta["decoder"] == "pylibjpeg" and lossless.shape == (1, 512, 512)
+
+
+def test_frames_out_of_range():
+    with pytest.raises(ValueError, match=r"frames must be indices in \[0, 10\)"):
+        read_dicom(_path("emri_small.dcm"), frames=[10])
+
+
+def test_monochrome1_is_inverted_and_invertible():
+    array, meta = read_dicom(_path("RG3_UNCR.dcm"))
+    raw = pydicom.dcmread(_path("RG3_UNCR.dcm")).pixel_array
+    assert meta["photometric_interpretation"] == "MONOCHROME1" and meta["inverted"]
+    assert meta["bits_stored"] == 10 and meta["inversion_sum"] == 1023.0
+    np.testing.assert_array_equal(array[0], 1023.0 - raw)  # bright = dense
+    np.testing.assert_array_equal(stored_values(array, meta)[0], raw)
+
+
+def test_modality_lut_with_fractional_slope():
+    array, meta = read_dicom(_path("MR2_UNCR.dcm"))
+    ds = pydicom.dcmread(_path("MR2_UNCR.dcm"))
+    assert meta["rescale_slope"] == pytest.approx(3.774114)
+    np.testing.assert_allclose(array[0], ds.pixel_array * 3.774114 + 0.000061, rtol=1e-6)
+    np.testing.assert_allclose(stored_values(array, meta)[0], ds.pixel_array, atol=1e-3)
+
+
+@pytest.mark.parametrize("name", ["OBXXXX1A.dcm", "gdcm-US-ALOKA-16.dcm"])
+def test_palette_colour_goes_through_the_lut(name):
+    array, meta = read_dicom(_path(name))
+    ds = pydicom.dcmread(_path(name))
+    assert (
+        meta["palette_applied"]
+        and meta["color"] == "RGB"
+        and array.shape == (3, 480 if "ALOKA" in name else 600, *array.shape[2:])
+    )
+    np.testing.assert_array_equal(np.moveaxis(array, 0, -1), apply_color_lut(ds.pixel_array, ds))
+    with pytest.raises(ValueError, match="grey"):
+        stored_values(array, meta)
+
+
+def test_ultrasound_spacing_from_the_region_calibration():
+    _, meta = read_dicom(_path("JPGLosslessP14SV1_1s_1f_8b.dcm"))
+    assert meta["spacing_source"] == "SequenceOfUltrasoundRegions"
+    assert meta["spacing"] == pytest.approx((0.25476696592378157, 0.25476696592378157))
+
+
+def test_enhanced_multi_frame_affine_follows_frame_positions():
+    array, meta = read_dicom(_path("eCT_Supplemental.dcm"))
+    ds = pydicom.dcmread(_path("eCT_Supplemental.dcm"))
+    assert array.shape[-1] == 2 and meta["spacing"][2] > 0
+    for k in range(2):
+        ipp = ds.PerFrameFunctionalGroupsSequence[k].PlanePositionSequence[0].ImagePositionPatient
+        np.testing.assert_allclose(meta["affine"] @ [0, 0, k, 1.0], [*map(float, ipp), 1.0], atol=1e-4)
+
+
+def test_read_image_dispatches_dicom_without_suffix(tmp_path):
+    target = tmp_path / "IM0001"
+    target.write_bytes(Path(_path("CT_small.dcm")).read_bytes())
+    image = read_image(target)
+    assert image.array.shape == (1, 128, 128) and image.meta["format"] == "dicom"
+    assert image.path == str(target) and image.spatial_shape == (128, 128)
+
+
+def _write_series(folder, n=5, step=2.5, seed=0):
+    """A CT series made of CT_small slices moved along the normal, stored under shuffled names."""
+    folder.mkdir()
+    template = pydicom.dcmread(_path("CT_small.dcm"))
+    raw = template.pixel_array
+    iop = np.array([float(v) for v in template.ImageOrientationPatient])
+    normal = np.cross(iop[:3], iop[3:])
+    ipp0 = np.array([float(v) for v in template.ImagePositionPatient])
+    names = list(range(n))
+    random.Random(seed).shuffle(names)
+    series_uid = generate_uid()
+    expected = []
+    for k in range(n):
+        ds = pydicom.dcmread(_path("CT_small.dcm"))
+        ds.SeriesInstanceUID = series_uid
+        ds.SOPInstanceUID = generate_uid()
+        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+        ds.InstanceNumber = n - k  # deliberately not the spatial order
+        ds.ImagePositionPatient = [f"{v:.4f}" for v in ipp0 + k * step * normal]
+        ds.RescaleIntercept = -1024 + 4 * k  # per-slice rescale must be honoured
+        ds.PixelData = (raw + 10 * k).astype(raw.dtype).tobytes()
+        ds.save_as(folder / f"slice{names[k]:03d}.dcm")
+        expected.append((raw + 10 * k) * 1.0 - 1024 + 4 * k)
+    return np.stack(expected, axis=-1)[None]
+
+
+def test_series_sorted_along_normal_with_geometry(tmp_path):
+    expected = _write_series(tmp_path / "series")
+    (tmp_path / "series" / "README.txt").write_text("not DICOM, ignored")
+    volume, meta = read_dicom_series(tmp_path / "series")
+    assert volume.shape == (1, 128, 128, 5) and meta["format"] == "dicom-series"
+    np.testing.assert_allclose(volume, expected)
+    assert meta["spacing"][2] == pytest.approx(2.5, abs=1e-3) and meta["slice_spacing_uniform"]
+    assert meta["rescale_intercepts"] == [-1024.0, -1020.0, -1016.0, -1012.0, -1008.0]
+    assert read_image(tmp_path / "series").array.shape == (1, 128, 128, 5)
+
+
+def test_series_geometry_matches_itk(tmp_path):
+    itk = pytest.importorskip("itk")
+    _write_series(tmp_path / "series")
+    volume, meta = read_dicom_series(tmp_path / "series")
+    image = itk.imread(str(tmp_path / "series"), itk.F)
+    np.testing.assert_allclose(np.transpose(itk.array_from_image(image), (1, 2, 0))[None], volume)
+    for row, col, sl in [(0, 0, 0), (7, 3, 4), (100, 50, 2)]:
+        ours = meta["affine"] @ np.array([row, col, sl, 1.0])
+        np.testing.assert_allclose(ours[:3], np.array(image.TransformIndexToPhysicalPoint([col, row, sl])), atol=1e-3)
+
+
+def test_series_errors_name_the_problem(tmp_path):
+    _write_series(tmp_path / "two")
+    other = pydicom.dcmread(_path("MR_small.dcm"))
+    other.save_as(tmp_path / "two" / "mr.dcm")
+    with pytest.raises(ImageReadError, match=r"holds 2 series"):
+        read_dicom_series(tmp_path / "two")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ImageReadError, match="no DICOM image files"):
+        read_dicom_series(empty)
+    dup = tmp_path / "dup"
+    _write_series(dup, n=2, step=0.0)
+    with pytest.raises(ImageReadError, match="share one position"):
+        read_dicom_series(dup)
+
+
+def test_raw_data_set_without_part10_header(tmp_path):
+    ds = pydicom.dcmread(_path("CT_small.dcm"))
+    ds.file_meta = FileMetaDataset()
+    ds.preamble = None
+    pydicom.dcmwrite(tmp_path / "raw", ds, implicit_vr=True, little_endian=True, enforce_file_format=False)
+    image = read_image(tmp_path / "raw")
+    assert image.meta["transfer_syntax_name"] == "Implicit VR Little Endian"
+    np.testing.assert_array_equal(image.array, read_dicom(_path("CT_small.dcm"))[0])

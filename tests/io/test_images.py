@@ -1,0 +1,106 @@
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import skimage
+import tifffile
+from PIL import Image
+
+from monai_rmisr.io import read_image, read_raster
+
+SKIMAGE_DATA = Path(skimage.__file__).parent / "data"
+
+
+def test_rgb_jpeg_decoded_by_pillow():
+    array, meta = read_raster(SKIMAGE_DATA / "retina.jpg")
+    assert array.shape == (3, 1411, 1411) and array.dtype == np.float32
+    assert meta["format"] == "jpeg" and meta["decoder"] == "pillow" and meta["bit_depth"] == 8
+    np.testing.assert_array_equal(np.moveaxis(array, 0, -1), np.asarray(Image.open(SKIMAGE_DATA / "retina.jpg")))
+    assert meta["spacing_source"] == "resolution"  # the file carries a JFIF density
+
+
+def test_grey_and_rgb_png():
+    grey, meta = read_raster(SKIMAGE_DATA / "microaneurysms.png")
+    assert grey.shape == (1, 102, 102) and meta["color"] == "GRAY" and meta["format"] == "png"
+    rgb, meta = read_raster(SKIMAGE_DATA / "ihc.png")
+    assert rgb.shape == (3, 512, 512) and meta["color"] == "RGB" and rgb.min() >= 0 and rgb.max() <= 255
+
+
+def test_16_bit_grey_png_keeps_16_bits(tmp_path):
+    values = (np.arange(40 * 30).reshape(40, 30) * 54).astype(np.uint16)
+    Image.fromarray(values).save(tmp_path / "x.png")
+    array, meta = read_raster(tmp_path / "x.png")
+    assert meta["bit_depth"] == 16 and meta["dtype"] == "uint16"
+    np.testing.assert_array_equal(array[0], values)
+    assert array.max() > 255
+
+
+def _png_rgb16(path: Path, values: np.ndarray) -> None:
+    """A minimal 16-bit RGB PNG writer (Pillow cannot write one)."""
+    h, w, _ = values.shape
+    raw = b"".join(b"\x00" + values[i].astype(">u2").tobytes() for i in range(h))
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+    )
+
+
+def test_16_bit_colour_png_is_not_truncated(tmp_path):
+    pytest.importorskip("itk")
+    values = np.random.default_rng(0).integers(0, 65536, size=(6, 9, 3)).astype(np.uint16)
+    _png_rgb16(tmp_path / "rgb16.png", values)
+    array, meta = read_raster(tmp_path / "rgb16.png")
+    assert meta["bit_depth"] == 16 and meta["decoder"] == "itk"
+    np.testing.assert_array_equal(np.moveaxis(array, 0, -1), values)
+
+
+def test_palette_and_alpha_pngs(tmp_path):
+    grey = np.tile(np.arange(0, 250, 10, dtype=np.uint8), (8, 1))
+    Image.fromarray(grey).convert("P").save(tmp_path / "p.png")
+    array, meta = read_raster(tmp_path / "p.png")
+    assert meta["palette_applied"] and array.shape == (3, 8, 25)
+    np.testing.assert_array_equal(array[1], grey)
+    rgba = np.dstack([grey, grey, grey, np.full_like(grey, 128)])
+    Image.fromarray(rgba).save(tmp_path / "a.png")
+    array, meta = read_raster(tmp_path / "a.png")
+    assert meta["alpha_dropped"] and array.shape == (3, 8, 25)
+
+
+def test_png_resolution_becomes_spacing(tmp_path):
+    Image.fromarray(np.zeros((4, 6), np.uint8)).save(tmp_path / "d.png", dpi=(254, 127))
+    _, meta = read_raster(tmp_path / "d.png")
+    assert meta["spacing"] == pytest.approx((0.2, 0.1), rel=1e-3)  # (row, column) mm
+
+
+def test_multipage_tiffs():
+    grey, meta = read_raster(SKIMAGE_DATA / "multipage.tif")
+    assert grey.shape == (1, 15, 10, 2) and meta["format"] == "tiff" and meta["number_of_frames"] == 2
+    rgb, meta = read_raster(SKIMAGE_DATA / "multipage_rgb.tif")
+    assert rgb.shape == (3, 10, 10, 2) and meta["color"] == "RGB"
+    stack = tifffile.imread(SKIMAGE_DATA / "multipage_rgb.tif")  # (Q, S, Y, X), planar
+    np.testing.assert_allclose(rgb[..., 1], stack[1], rtol=1e-6)
+
+
+def test_16_bit_and_min_is_white_tiff(tmp_path):
+    values = (np.arange(12 * 10).reshape(12, 10) * 500).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "a.tif", values)
+    image = read_image(tmp_path / "a.tif")
+    assert image.meta["bit_depth"] == 16 and image.array.shape == (1, 12, 10)
+    np.testing.assert_array_equal(image.array[0], values)
+    tifffile.imwrite(tmp_path / "w.tif", values, photometric="miniswhite")
+    array, meta = read_raster(tmp_path / "w.tif")
+    assert meta["inverted"]
+    np.testing.assert_array_equal(array[0], 65535 - values.astype(np.int64))
+
+
+def test_format_is_detected_from_content(tmp_path):
+    target = tmp_path / "no_suffix"
+    target.write_bytes((SKIMAGE_DATA / "microaneurysms.png").read_bytes())
+    image = read_image(target)
+    assert image.meta["format"] == "png" and image.array.shape == (1, 102, 102)

@@ -1,0 +1,107 @@
+import math
+
+import pytest
+import torch
+
+from monai_rmisr.losses import (
+    ContextualLoss,
+    PatchFeatures,
+    TwoBranchLoss,
+    build_contextual_loss,
+    contextual_similarity,
+)
+from monai_rmisr.networks.blocks import laplacian_gradient
+
+
+def naive_cx(x: torch.Tensor, y: torch.Tensor, h: float, eps: float = 1e-5) -> float:
+    """Mechrez et al. written with loops, for one image: x (C, N), y (C, M)."""
+    mu = y.mean(dim=1, keepdim=True)
+    xs = [(x[:, i] - mu[:, 0]) / (x[:, i] - mu[:, 0]).norm() for i in range(x.shape[1])]
+    ys = [(y[:, j] - mu[:, 0]) / (y[:, j] - mu[:, 0]).norm() for j in range(y.shape[1])]
+    d = [[1 - float(xi @ yj) for yj in ys] for xi in xs]
+    cx = []
+    for row in d:
+        dmin = min(row)
+        w = [math.exp((1 - dij / (dmin + eps)) / h) for dij in row]
+        cx.append([wij / sum(w) for wij in w])
+    return sum(max(cx[i][j] for i in range(len(xs))) for j in range(len(ys))) / len(ys)
+
+
+def test_matches_a_literal_implementation():
+    x, y = torch.randn(1, 6, 9, dtype=torch.float64), torch.randn(1, 6, 7, dtype=torch.float64)
+    assert math.isclose(contextual_similarity(x, y, 0.5).item(), naive_cx(x[0], y[0], 0.5), rel_tol=1e-9)
+
+
+def test_identical_images_give_zero_loss_and_different_ones_do_not():
+    loss = ContextualLoss(PatchFeatures(3, (1,)), max_positions=None)
+    image = torch.rand(2, 1, 12, 12)
+    assert loss(image, image).abs() < 1e-4
+    assert loss(torch.rand(2, 1, 12, 12), image) > 0.1
+
+
+def test_contextual_loss_ignores_where_features_are():
+    """The contextual loss compares feature distributions, not aligned pixels (Mechrez et al.)."""
+    loss = ContextualLoss(nn_identity(), max_positions=None)
+    features = torch.randn(1, 8, 4, 5)
+    shuffled = features.flatten(2)[:, :, torch.randperm(20)].view(1, 8, 4, 5)
+    assert loss(shuffled, features).abs() < 1e-4
+    assert torch.nn.functional.l1_loss(shuffled, features) > 0.1
+
+
+def nn_identity():
+    return torch.nn.Identity()
+
+
+def test_position_sampling_bounds_the_matrix():
+    seen = []
+    loss = ContextualLoss(nn_identity(), max_positions=50)
+    original = contextual_similarity
+
+    def spy(source, target, *args):
+        seen.append(source.shape[2])
+        return original(source, target, *args)
+
+    import monai_rmisr.losses.contextual as module
+
+    module.contextual_similarity, saved = spy, module.contextual_similarity
+    try:
+        value = loss(torch.rand(2, 4, 30, 30, requires_grad=True), torch.rand(2, 4, 30, 30))
+    finally:
+        module.contextual_similarity = saved
+    assert seen == [50]
+    assert torch.isfinite(value)
+
+
+def test_gradients_are_finite():
+    loss = build_contextual_loss("patches")
+    sr = torch.rand(2, 1, 24, 24, requires_grad=True)
+    loss(sr, torch.rand(2, 1, 24, 24)).backward()
+    assert torch.isfinite(sr.grad).all() and sr.grad.abs().sum() > 0
+
+
+def test_two_branch_loss_weights_its_terms():
+    sr, hr = torch.rand(2, 1, 16, 16), torch.rand(2, 1, 16, 16)
+    sr_lap = torch.randn(2, 1, 16, 16)
+    objective = TwoBranchLoss(alpha=10, beta=1)
+    terms = objective.components(sr, hr, sr_lap)
+    l1 = (sr - hr).abs().mean()
+    lap_l1 = (sr_lap - laplacian_gradient(hr)).abs().mean()
+    assert torch.isclose(terms["l1"], l1)
+    assert torch.isclose(terms["laplacian_l1"], 10 * lap_l1)
+    cx = terms["laplacian_cx"]
+    assert cx > 0
+    assert torch.isclose(terms["loss"], l1 + 10 * lap_l1 + cx)
+    # single-branch networks: L1 only
+    assert set(objective.components(sr, hr)) == {"l1", "loss"}
+    assert set(TwoBranchLoss(beta=0).components(sr, hr, sr_lap)) == {"l1", "laplacian_l1", "loss"}
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="alpha must be >= 0, got -1"):
+        TwoBranchLoss(alpha=-1)
+    with pytest.raises(ValueError, match="needs vgg_weights"):
+        build_contextual_loss("vgg19")
+    with pytest.raises(ValueError, match="'resnet'"):
+        build_contextual_loss("resnet")
+    with pytest.raises(ValueError, match="same shape"):
+        ContextualLoss(nn_identity())(torch.rand(1, 1, 4, 4), torch.rand(1, 1, 5, 4))

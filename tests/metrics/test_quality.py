@@ -1,0 +1,81 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy import ndimage
+from skimage.metrics import structural_similarity
+
+from monai_rmisr.metrics import psnr, ssim
+
+
+def _pair(shape=(48, 40), seed=0):
+    rng = np.random.default_rng(seed)
+    hr = ndimage.gaussian_filter(rng.random(shape), 2.0)
+    hr = (hr - hr.min()) / (hr.max() - hr.min())
+    sr = np.clip(hr + 0.03 * rng.standard_normal(shape), 0, 1)
+    return sr, hr
+
+
+def test_psnr_hand_values():
+    hr = np.zeros((10, 10))
+    assert psnr(hr + 0.1, hr) == pytest.approx(20.0)  # MSE 0.01
+    assert psnr(np.full((4, 4), 255.0), np.full((4, 4), 255.0 - 25.5), data_range=255) == pytest.approx(20.0)
+    assert math.isinf(psnr(hr, hr))
+
+
+def test_ssim_matches_skimage_gaussian_definition():
+    sr, hr = _pair()
+    reference = structural_similarity(
+        sr, hr, data_range=1.0, gaussian_weights=True, sigma=1.5, use_sample_covariance=False
+    )
+    assert ssim(sr, hr) == pytest.approx(reference, abs=1e-10)
+    rgb_sr, rgb_hr = np.stack([sr, sr**2, 1 - sr]), np.stack([hr, hr**2, 1 - hr])
+    reference = structural_similarity(
+        rgb_sr, rgb_hr, data_range=1.0, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, channel_axis=0
+    )
+    assert ssim(rgb_sr, rgb_hr) == pytest.approx(reference, abs=1e-10)
+    reference = structural_similarity(
+        sr * 255, hr * 255, data_range=255, gaussian_weights=True, sigma=1.5, use_sample_covariance=False
+    )
+    assert ssim(sr * 255, hr * 255, data_range=255) == pytest.approx(reference, abs=1e-10)
+    assert ssim(hr, hr) == pytest.approx(1.0)
+
+
+def test_crop_border_removes_the_border_from_both_metrics():
+    sr, hr = _pair()
+    b = 4
+    assert psnr(sr, hr, crop_border=b) == pytest.approx(psnr(sr[b:-b, b:-b], hr[b:-b, b:-b]))
+    assert ssim(sr, hr, crop_border=b) == pytest.approx(ssim(sr[b:-b, b:-b], hr[b:-b, b:-b]))
+    damaged = hr.copy()
+    damaged[:2] = 0.0  # errors only in a 2-pixel border
+    assert math.isinf(psnr(damaged, hr, crop_border=2)) and not math.isinf(psnr(damaged, hr))
+    with pytest.raises(ValueError, match="leaves nothing"):
+        psnr(sr, hr, crop_border=20)
+
+
+def test_batches_torch_and_numpy():
+    pairs = [_pair(seed=s) for s in range(3)]
+    sr = np.stack([p[0] for p in pairs])[:, None]  # (B, 1, H, W)
+    hr = np.stack([p[1] for p in pairs])[:, None]
+    singles_psnr = [psnr(p[0], p[1], crop_border=2) for p in pairs]
+    singles_ssim = [ssim(p[0], p[1], crop_border=2) for p in pairs]
+    batch = psnr(torch.from_numpy(sr).float(), torch.from_numpy(hr).float(), crop_border=2)
+    assert isinstance(batch, torch.Tensor) and batch.shape == (3,)
+    np.testing.assert_allclose(batch.numpy(), singles_psnr, atol=1e-4)  # float32 input, float64 maths
+    batch = ssim(sr, hr, crop_border=2)
+    assert isinstance(batch, np.ndarray) and batch.shape == (3,)
+    np.testing.assert_allclose(batch, singles_ssim, atol=1e-12)
+    assert isinstance(ssim(torch.from_numpy(sr[0]), torch.from_numpy(hr[0])), float)
+
+
+def test_bad_arguments():
+    sr, hr = _pair()
+    with pytest.raises(ValueError, match="same shape"):
+        psnr(sr, hr[:-1])
+    with pytest.raises(ValueError, match="at least 11x11"):
+        ssim(sr[:10], hr[:10])
+    with pytest.raises(ValueError, match="data_range"):
+        psnr(sr, hr, data_range=0)
+    with pytest.raises(ValueError, match=r"\(H, W\), \(C, H, W\) or \(B, C, H, W\)"):
+        psnr(sr[None, None, None], hr[None, None, None])
