@@ -19,6 +19,7 @@ $(STAMP): $(VENV_PY) setup.py pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
+	$(VENV_PY) -m monai.bundle run training --config_file bundles/rmisr/configs/train.json
 	$(VENV_PY) -m monai_rmisr.demo
 
 test: $(STAMP)

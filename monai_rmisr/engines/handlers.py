@@ -36,8 +36,8 @@ class MetricsCSVHandler:
     """Appends one row per epoch to ``<output_dir>/metrics.csv``.
 
     Columns: ``epoch, iteration, seconds, lr, loss`` (the epoch's mean training loss) and the
-    latest value of every validation metric of ``evaluator`` (if given). The file survives a
-    resume: rows are appended, and a row is flushed as soon as it is written.
+    latest value of every validation metric of ``evaluator`` (if given). A resumed run appends
+    to the file; a run that starts from epoch 1 replaces it, so old rows never mix with new.
 
     Args:
         output_dir: folder of the CSV file (created if needed).
@@ -57,6 +57,8 @@ class MetricsCSVHandler:
         engine.add_event_handler(Events.EPOCH_COMPLETED, self._write)
 
     def _reset(self, engine: Engine) -> None:
+        if engine.state.epoch == 1 and self.path.exists():
+            self.path.unlink()
         self._losses = []
         self._start = time.perf_counter()
 

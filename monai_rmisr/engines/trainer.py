@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -14,14 +13,10 @@ from monai.utils import CommonKeys
 from torch import nn
 
 from ..losses.objective import TwoBranchLoss
+from ..networks.utils import accepts_scale
 from ..transforms.resize import imresize
 
 __all__ = ["SRTrainer", "random_scale_batch"]
-
-
-def _accepts_scale(network: nn.Module) -> bool:
-    module = network.module if hasattr(network, "module") else network
-    return "scale" in inspect.signature(module.forward).parameters
 
 
 def random_scale_batch(
@@ -115,7 +110,7 @@ class SRTrainer(SupervisedTrainer):
             self.scale_range = None
         self.scale = float(scale)
         self.seed = int(seed)
-        self.takes_scale = _accepts_scale(network)
+        self.takes_scale = accepts_scale(network)
         if self.scale_range is not None and not self.takes_scale:
             raise ValueError(f"{type(network).__name__} has a fixed scale and cannot train with scale_range.")
         self.has_laplacian_output = hasattr(network, "forward_with_laplacian")

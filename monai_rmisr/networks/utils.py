@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["check_scale", "scaled_size", "upsample_image", "zero_output_layer"]
+__all__ = ["accepts_scale", "check_scale", "scaled_size", "upsample_image", "zero_output_layer"]
 
 
 def check_scale(scale: float, max_scale: float = 8.0) -> float:
@@ -66,3 +67,10 @@ def zero_output_layer(module: nn.Module) -> None:
     with torch.no_grad():
         for parameter in last.parameters(recurse=False):
             parameter.zero_()
+
+
+def accepts_scale(network: nn.Module) -> bool:
+    """Whether ``network.forward`` takes a ``scale`` argument (RMISR, RMISR-VP), looking through
+    wrappers such as ``DistributedDataParallel`` (``.module``)."""
+    module = network.module if hasattr(network, "module") else network
+    return "scale" in inspect.signature(module.forward).parameters

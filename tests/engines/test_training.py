@@ -144,3 +144,14 @@ def test_fixed_scale_network_cannot_train_arbitrary_scales():
     net = IMDN(2, 1, scale=2)
     with pytest.raises(ValueError, match="IMDN has a fixed scale"):
         SRTrainer("cpu", 1, [], net, torch.optim.Adam(net.parameters()), TwoBranchLoss(), scale_range=(1.1, 4))
+
+
+def test_init_weights_start_training_from_a_saved_model(tmp_path):
+    torch.manual_seed(123)
+    start = RMISR(2, 1, scale=2, num_blocks=1, image_residual=True)
+    torch.nn.init.normal_(start.upsample.shuffle.conv_block.weight, std=0.01)
+    torch.save(start.state_dict(), tmp_path / "start.pt")
+    parser = training_parser(tmp_path / "run", max_epochs=1, learning_rate=0.0, init_weights=str(tmp_path / "start.pt"))
+    run_training(parser)
+    trained = weights(parser)
+    assert all(torch.equal(trained[k], v) for k, v in start.state_dict().items())
