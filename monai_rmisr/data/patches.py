@@ -63,10 +63,20 @@ class EpochSampler(Sampler[int]):
     With a :class:`PairedPatchDataset` every epoch draws fresh samples, and the sequence is a
     function of the epoch number alone: call :meth:`set_epoch` with the number of completed
     epochs after resuming from a checkpoint to continue exactly where the run stopped.
+
+    For distributed training, process ``rank`` of ``num_replicas`` takes every
+    ``num_replicas``-th index starting at ``rank``: the ranks share the epoch's ``length``
+    samples without overlap (``length`` must be a multiple of ``num_replicas``).
     """
 
-    def __init__(self, length: int):
-        self.length = int(length)
+    def __init__(self, length: int, num_replicas: int = 1, rank: int = 0):
+        if num_replicas < 1 or not 0 <= rank < num_replicas:
+            raise ValueError(f"need 0 <= rank < num_replicas, got rank={rank}, num_replicas={num_replicas}.")
+        if length % num_replicas:
+            raise ValueError(f"length {length} is not a multiple of num_replicas {num_replicas}.")
+        self.total = int(length)
+        self.length = self.total // num_replicas
+        self.num_replicas, self.rank = num_replicas, rank
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -76,6 +86,6 @@ class EpochSampler(Sampler[int]):
         return self.length
 
     def __iter__(self) -> Iterator[int]:
-        start = self.epoch * self.length
+        start = self.epoch * self.total
         self.epoch += 1
-        return iter(range(start, start + self.length))
+        return iter(range(start + self.rank, start + self.total, self.num_replicas))

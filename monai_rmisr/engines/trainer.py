@@ -44,6 +44,27 @@ def random_scale_batch(
     return crop, torch.as_tensor(lr).reshape(b, c, lr_size, lr_size)
 
 
+class _TrainingForward(nn.Module):
+    """``(sr, sr_laplacian or None)`` from any SR network, with one call signature.
+
+    Distributed data parallel only synchronises gradients of calls that go through its own
+    ``forward``, so RMISR-VP's second output must come out of a ``forward``: this wrapper is
+    what :class:`SRTrainer` hands to ``DistributedDataParallel``. It owns no parameters of its
+    own, so the network's state dict (and every checkpoint) is unchanged.
+    """
+
+    def __init__(self, network: nn.Module):
+        super().__init__()
+        self.network = network
+        self.with_laplacian = hasattr(network, "forward_with_laplacian")
+        self.takes_scale = accepts_scale(network)
+
+    def forward(self, x: torch.Tensor, scale: float) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if self.with_laplacian:
+            return self.network.forward_with_laplacian(x, scale)
+        return (self.network(x, scale) if self.takes_scale else self.network(x)), None
+
+
 class SRTrainer(SupervisedTrainer):
     """MONAI/Ignite trainer for RMISR, RMISR-VP and the comparison networks.
 
@@ -69,6 +90,9 @@ class SRTrainer(SupervisedTrainer):
         scale: the training scale (ignored when ``scale_range`` is given).
         scale_range: ``(min, max)`` for arbitrary-scale training, e.g. ``(1.1, 4.0)``.
         seed: base seed of the per-iteration generators.
+        distributed: wrap the training forward in ``DistributedDataParallel`` (the process group
+            must be initialised; see ``configs/multi_gpu_train.json``). ``network`` itself stays
+            unwrapped, so checkpoints and the evaluator see plain parameter names.
         channels_last: run 2-D networks in the channels-last memory format. On CPU this makes
             the grouped 7x7 convolutions of PyConv-3 about 6x and the whole RMISR step about
             2.5x faster (measured on 2 cores); results are the same up to float rounding.
@@ -87,6 +111,7 @@ class SRTrainer(SupervisedTrainer):
         scale: float = 4.0,
         scale_range: Sequence[float] | None = None,
         seed: int = 0,
+        distributed: bool = False,
         channels_last: bool = True,
         **kwargs: Any,
     ):
@@ -113,8 +138,11 @@ class SRTrainer(SupervisedTrainer):
         self.takes_scale = accepts_scale(network)
         if self.scale_range is not None and not self.takes_scale:
             raise ValueError(f"{type(network).__name__} has a fixed scale and cannot train with scale_range.")
-        self.has_laplacian_output = hasattr(network, "forward_with_laplacian")
         self.channels_last = channels_last
+        self.training_forward: nn.Module = _TrainingForward(network)
+        if distributed:
+            device_ids = [self.state.device] if self.state.device.type == "cuda" else None
+            self.training_forward = nn.parallel.DistributedDataParallel(self.training_forward, device_ids=device_ids)
 
     def _iteration(self, engine: SRTrainer, batchdata: dict[str, torch.Tensor]) -> dict[str, Any]:
         if batchdata is None:
@@ -135,13 +163,7 @@ class SRTrainer(SupervisedTrainer):
         engine.network.train()
         engine.optimizer.zero_grad(set_to_none=engine.optim_set_to_none)
         with torch.autocast(engine.state.device.type, enabled=engine.amp):
-            sr_laplacian = None
-            if engine.has_laplacian_output:
-                sr, sr_laplacian = engine.network.forward_with_laplacian(lr, scale)
-            elif engine.takes_scale:
-                sr = engine.network(lr, scale)
-            else:
-                sr = engine.network(lr)
+            sr, sr_laplacian = engine.training_forward(lr, scale)
             terms = engine.loss_function.components(
                 sr.float(), hr, None if sr_laplacian is None else sr_laplacian.float()
             )

@@ -32,3 +32,17 @@ def test_epoch_sampler_continues_after_resume():
     resumed = EpochSampler(4)
     resumed.set_epoch(2)
     assert list(resumed) == [8, 9, 10, 11]
+
+
+def test_distributed_ranks_share_an_epoch_without_overlap():
+    ranks = [EpochSampler(6, num_replicas=2, rank=r) for r in (0, 1)]
+    first = [list(s) for s in ranks]
+    assert first == [[0, 2, 4], [1, 3, 5]]
+    assert [list(s) for s in ranks] == [[6, 8, 10], [7, 9, 11]]
+    assert len(ranks[0]) == 3
+    import pytest
+
+    with pytest.raises(ValueError, match="multiple of num_replicas"):
+        EpochSampler(5, num_replicas=2)
+    with pytest.raises(ValueError, match="rank=2"):
+        EpochSampler(4, num_replicas=2, rank=2)
