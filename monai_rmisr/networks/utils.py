@@ -9,7 +9,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["accepts_scale", "check_scale", "scaled_size", "upsample_image", "zero_output_layer"]
+__all__ = [
+    "accepts_scale",
+    "check_integer_scale",
+    "check_network_io",
+    "check_scale",
+    "scaled_size",
+    "upsample_image",
+    "zero_output_layer",
+]
 
 
 def check_scale(scale: float, max_scale: float = 8.0) -> float:
@@ -18,6 +26,35 @@ def check_scale(scale: float, max_scale: float = 8.0) -> float:
     if not (1.0 <= value <= max_scale):  # also False for NaN
         raise ValueError(f"scale must be a number in [1, {max_scale}], got {scale}.")
     return value
+
+
+def check_network_io(name: str, spatial_dims: int, in_channels: int, out_channels: int | None) -> int:
+    """Validate the common constructor arguments of an SR network; return ``out_channels``
+    (defaulting to ``in_channels``). Messages name the network and the value."""
+    if spatial_dims not in (2, 3):
+        raise ValueError(f"{name} supports spatial_dims 2 or 3, got {spatial_dims}.")
+    out_channels = in_channels if out_channels is None else out_channels
+    if in_channels < 1 or out_channels < 1:
+        raise ValueError(f"{name} needs in_channels, out_channels >= 1, got {in_channels}, {out_channels}.")
+    return out_channels
+
+
+def check_integer_scale(name: str, scale: float, allowed: tuple[int, ...] | None = None, why: str = "") -> int:
+    """``scale`` as an int after :func:`check_scale`, for networks with a fixed integer factor.
+
+    Args:
+        name: the network, for the message.
+        scale: the requested factor.
+        allowed: the only factors the architecture supports (e.g. x2 stages: 2, 4, 8), if any.
+        why: what needs an integer, e.g. ``"pixel shuffle"``.
+    """
+    value = check_scale(scale)
+    if allowed is not None:
+        if value not in allowed:
+            raise ValueError(f"{name} supports scale {', '.join(map(str, allowed))}, got {scale}.")
+    elif value != int(value):
+        raise ValueError(f"{name} needs an integer scale{f' ({why})' if why else ''}, got {scale}.")
+    return int(value)
 
 
 def scaled_size(spatial_shape: list[int], scale: float) -> list[int]:

@@ -10,7 +10,7 @@ from monai.networks.layers.factories import Conv
 from monai.networks.layers.utils import get_act_layer
 from torch import nn
 
-from ..utils import check_scale
+from ..utils import check_integer_scale, check_network_io
 
 __all__ = ["EDSRBaseline", "EDSRResidualBlock"]
 
@@ -87,20 +87,13 @@ class EDSRBaseline(nn.Module):
         act: str | tuple = "relu",
     ):
         super().__init__()
-        if spatial_dims not in (2, 3):
-            raise ValueError(f"EDSRBaseline supports spatial_dims 2 or 3, got {spatial_dims}.")
-        out_channels = in_channels if out_channels is None else out_channels
-        if in_channels < 1 or out_channels < 1:
-            raise ValueError(f"EDSRBaseline needs in_channels, out_channels >= 1, got {in_channels}, {out_channels}.")
+        out_channels = check_network_io("EDSRBaseline", spatial_dims, in_channels, out_channels)
         if features < 1 or num_blocks < 0:
             raise ValueError(
                 "EDSRBaseline needs features >= 1 and num_blocks >= 0, "
                 f"got features={features}, num_blocks={num_blocks}."
             )
-        value = check_scale(scale)
-        if value not in EDSR_SCALES:
-            raise ValueError(f"EDSRBaseline supports scale {', '.join(map(str, EDSR_SCALES))}, got {scale}.")
-        self.scale = int(value)
+        self.scale = check_integer_scale("EDSRBaseline", scale, allowed=EDSR_SCALES)
         conv_type = Conv[Conv.CONV, spatial_dims]
         self.head = conv_type(in_channels, features, kernel_size=3, padding=1)
         self.body = nn.Sequential(

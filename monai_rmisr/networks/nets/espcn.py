@@ -10,7 +10,7 @@ from monai.networks.layers.utils import get_act_layer
 from torch import nn
 
 from ..blocks.upsample import SubpixelUpsampler
-from ..utils import check_scale
+from ..utils import check_integer_scale, check_network_io
 
 __all__ = ["ESPCN"]
 
@@ -49,17 +49,10 @@ class ESPCN(nn.Module):
         act: str | tuple = "tanh",
     ):
         super().__init__()
-        if spatial_dims not in (2, 3):
-            raise ValueError(f"ESPCN supports spatial_dims 2 or 3, got {spatial_dims}.")
-        out_channels = in_channels if out_channels is None else out_channels
-        if in_channels < 1 or out_channels < 1:
-            raise ValueError(f"ESPCN needs in_channels, out_channels >= 1, got {in_channels}, {out_channels}.")
+        out_channels = check_network_io("ESPCN", spatial_dims, in_channels, out_channels)
         if len(features) != 2 or min(features) < 1:
             raise ValueError(f"ESPCN needs two positive feature counts, got features={tuple(features)}.")
-        value = check_scale(scale)
-        if value != int(value):
-            raise ValueError(f"ESPCN needs an integer scale (pixel shuffle), got {scale}.")
-        self.scale = int(value)
+        self.scale = check_integer_scale("ESPCN", scale, why="pixel shuffle")
         conv_type = Conv[Conv.CONV, spatial_dims]
         f1, f2 = features
         self.body = nn.Sequential(

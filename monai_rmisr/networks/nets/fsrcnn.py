@@ -7,7 +7,7 @@ from monai.networks.layers.factories import Conv
 from monai.networks.layers.utils import get_act_layer
 from torch import nn
 
-from ..utils import check_scale
+from ..utils import check_integer_scale, check_network_io
 
 __all__ = ["FSRCNN"]
 
@@ -56,20 +56,13 @@ class FSRCNN(nn.Module):
         num_mapping_layers: int = 4,
     ):
         super().__init__()
-        if spatial_dims not in (2, 3):
-            raise ValueError(f"FSRCNN supports spatial_dims 2 or 3, got {spatial_dims}.")
-        out_channels = in_channels if out_channels is None else out_channels
-        if in_channels < 1 or out_channels < 1:
-            raise ValueError(f"FSRCNN needs in_channels, out_channels >= 1, got {in_channels}, {out_channels}.")
+        out_channels = check_network_io("FSRCNN", spatial_dims, in_channels, out_channels)
         if features < 1 or shrink_features < 1 or num_mapping_layers < 0:
             raise ValueError(
                 "FSRCNN needs features, shrink_features >= 1 and num_mapping_layers >= 0, got "
                 f"{features}, {shrink_features}, {num_mapping_layers}."
             )
-        value = check_scale(scale)
-        if value != int(value):
-            raise ValueError(f"FSRCNN needs an integer scale (the deconvolution stride), got {scale}.")
-        self.scale = int(value)
+        self.scale = check_integer_scale("FSRCNN", scale, why="the deconvolution stride")
         conv_type = Conv[Conv.CONV, spatial_dims]
         deconv_type = Conv[Conv.CONVTRANS, spatial_dims]
 

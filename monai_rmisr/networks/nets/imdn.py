@@ -9,7 +9,7 @@ from torch import nn
 
 from ..blocks.imdb import IMDB
 from ..blocks.upsample import SubpixelUpsampler
-from ..utils import check_scale
+from ..utils import check_integer_scale, check_network_io
 
 __all__ = ["IMDN"]
 
@@ -57,17 +57,10 @@ class IMDN(nn.Module):
         act: str | tuple = ("leakyrelu", {"negative_slope": 0.05}),
     ):
         super().__init__()
-        if spatial_dims not in (2, 3):
-            raise ValueError(f"IMDN supports spatial_dims 2 or 3, got {spatial_dims}.")
-        out_channels = in_channels if out_channels is None else out_channels
-        if in_channels < 1 or out_channels < 1:
-            raise ValueError(f"IMDN needs in_channels, out_channels >= 1, got {in_channels}, {out_channels}.")
+        out_channels = check_network_io("IMDN", spatial_dims, in_channels, out_channels)
         if num_blocks < 1:
             raise ValueError(f"IMDN needs num_blocks >= 1, got {num_blocks}.")
-        value = check_scale(scale)
-        if value != int(value):
-            raise ValueError(f"IMDN needs an integer scale (pixel shuffle), got {scale}.")
-        self.scale = int(value)
+        self.scale = check_integer_scale("IMDN", scale, why="pixel shuffle")
         conv_type = Conv[Conv.CONV, spatial_dims]
         self.head = conv_type(in_channels, features, kernel_size=3, padding=1)
         self.blocks = nn.ModuleList(

@@ -9,7 +9,7 @@ from monai.networks.layers.factories import Conv
 from monai.networks.layers.utils import get_act_layer
 from torch import nn
 
-from ..utils import check_scale, upsample_image
+from ..utils import check_network_io, check_scale, upsample_image
 
 __all__ = ["SRCNN"]
 
@@ -59,11 +59,7 @@ class SRCNN(nn.Module):
         act: str | tuple = "relu",
     ):
         super().__init__()
-        if spatial_dims not in (2, 3):
-            raise ValueError(f"SRCNN supports spatial_dims 2 or 3, got {spatial_dims}.")
-        out_channels = in_channels if out_channels is None else out_channels
-        if in_channels < 1 or out_channels < 1:
-            raise ValueError(f"SRCNN needs in_channels, out_channels >= 1, got {in_channels}, {out_channels}.")
+        out_channels = check_network_io("SRCNN", spatial_dims, in_channels, out_channels)
         if len(features) != 2 or min(features) < 1:
             raise ValueError(f"SRCNN needs two positive feature counts, got features={tuple(features)}.")
         if len(kernel_sizes) != 3 or any(k < 1 or k % 2 == 0 for k in kernel_sizes):

@@ -10,7 +10,7 @@ from monai.networks.layers.factories import Conv, Norm
 from monai.networks.layers.utils import get_act_layer
 from torch import nn
 
-from ..utils import check_scale
+from ..utils import check_integer_scale, check_network_io
 
 __all__ = ["SRResNet", "SRResNetResidualBlock"]
 
@@ -87,19 +87,12 @@ class SRResNet(nn.Module):
         num_blocks: int = 16,
     ):
         super().__init__()
-        if spatial_dims not in (2, 3):
-            raise ValueError(f"SRResNet supports spatial_dims 2 or 3, got {spatial_dims}.")
-        out_channels = in_channels if out_channels is None else out_channels
-        if in_channels < 1 or out_channels < 1:
-            raise ValueError(f"SRResNet needs in_channels, out_channels >= 1, got {in_channels}, {out_channels}.")
+        out_channels = check_network_io("SRResNet", spatial_dims, in_channels, out_channels)
         if features < 1 or num_blocks < 0:
             raise ValueError(
                 f"SRResNet needs features >= 1 and num_blocks >= 0, got features={features}, num_blocks={num_blocks}."
             )
-        value = check_scale(scale)
-        if value not in SRRESNET_SCALES:
-            raise ValueError(f"SRResNet supports scale {', '.join(map(str, SRRESNET_SCALES))}, got {scale}.")
-        self.scale = int(value)
+        self.scale = check_integer_scale("SRResNet", scale, allowed=SRRESNET_SCALES)
         conv_type = Conv[Conv.CONV, spatial_dims]
         norm_type = Norm[Norm.BATCH, spatial_dims]
         self.head = nn.Sequential(conv_type(in_channels, features, kernel_size=9, padding=4), _prelu(features))
