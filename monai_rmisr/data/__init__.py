@@ -18,11 +18,13 @@ from .corpus import (
 from .datasets import corpus_images, fractional_pair, validation_pairs
 from .patches import EpochSampler, PairedPatchDataset
 from .protocol import BICUBIC_REFERENCE, bicubic_baseline, make_pair, mean_scores, modcrop
+from .user_datasets import PRESETS, dataset_images, load_datalist, scan_folder
 
 __all__ = [
     "BICUBIC_REFERENCE",
     "CACHE_ENV",
     "CORPUS_VERSION",
+    "PRESETS",
     "SAME_IMAGE_FILES",
     "TEST_SOURCES",
     "TRAIN_SOURCES",
@@ -34,12 +36,15 @@ __all__ = [
     "corpus_cache_dir",
     "corpus_datalist",
     "corpus_images",
+    "dataset_images",
     "fractional_pair",
     "load_corpus",
+    "load_datalist",
     "load_sources",
     "make_pair",
     "mean_scores",
     "modcrop",
     "protocol_gray",
+    "scan_folder",
     "validation_pairs",
 ]

@@ -1,0 +1,579 @@
+"""User data sets: a folder scan, MONAI's JSON datalist, and presets for the paper's three data sets.
+
+:func:`dataset_images` turns a folder (or a datalist) into the training input of the bundle: a
+list of ``(1, H, W)`` float32 grey images in ``[0, 1]``, ready for
+:class:`~monai_rmisr.data.patches.PairedPatchDataset`. A *preset* (:data:`PRESETS`) fixes which
+files are images, how intensities become ``[0, 1]`` and how the data set is split:
+
+* ``folder``: any supported image under the root (DICOM files or series folders, NIfTI, PNG,
+  JPEG, TIFF); min-max per item (a file, or a whole series / volume); split by file.
+* ``lung_ct``: LIDC-IDRI-like ``<root>/<patient>/<study>/<series>/*.dcm`` (series folders found
+  at any depth, non-CT series skipped); lung window, centre -600 / width 1500 HU; split by
+  patient (the first folder below the root).
+* ``dermoscopy``: ISIC-like RGB JPEGs in ``<root>/`` or ``<root>/images/`` (``*_segmentation.png``,
+  ``*_superpixels.png``, mask / ground-truth folders and CSV files ignored); luma / 255; split by
+  file.
+* ``retina``: DRIVE-like ``<root>/training/images/*.tif`` and ``<root>/test/images/*.tif``
+  (``mask/``, ``1st_manual/``, ``2nd_manual/`` ignored); luma / 255; DRIVE's ``training`` /
+  ``test`` folders are the split, else split by file.
+* ``datalist``: a MONAI JSON datalist file; min-max per item; its ``validation`` list, else the
+  ``training`` list split by file.
+
+Conventions:
+
+* Colour becomes grey with the luma weights of the corpus (``0.299 R + 0.587 G + 0.114 B``,
+  :func:`~monai_rmisr.data.corpus.protocol_gray`).
+* Photographs (dermoscopy, fundus) are divided by the full range of their stored bit depth
+  (255 for 8-bit JPEG), **not** min-max normalised, so a grey level means the same in every image
+  and matches the 8-bit range of the published benchmarks. CT is mapped through a fixed window,
+  so a value is a Hounsfield unit everywhere: ``(HU - (c - w / 2)) / w`` clipped to ``[0, 1]``
+  (the plain linear window; DICOM's ``c - 0.5`` / ``w - 1`` variant would move HU -600 from 0.5
+  to 0.50033). The generic ``folder`` and ``datalist`` presets cannot know the units of an
+  arbitrary image and min-max normalise each item (one file, or one whole DICOM series / volume,
+  so that the slices of a volume keep their relative brightness).
+* Volumes (DICOM series, multi-frame DICOM, 3-D NIfTI, multi-page TIFF) are cut into their 2-D
+  slices along the last axis (axial for CT series); a slice that is nearly constant after the
+  mapping (standard deviation < :data:`CONSTANT_STD`, e.g. air above the patient) is dropped.
+* The split is made on file names before any pixel is read, with a seeded shuffle of the files
+  (or of the patients for ``lung_ct``: no patient is on both sides), so skipping a bad file never
+  moves another file to the other side, and the same seed gives the same split on every machine.
+* Every image of the split is read and converted before anything is returned, so a broken file
+  stops a training run before its first iteration. By default the first bad file raises
+  :class:`~monai_rmisr.io.ImageReadError` naming it; with ``skip_bad=True`` it is logged with
+  ``logging.warning`` (naming the file and the reason) and left out.
+* All images of a split are held in memory as float32 (about 1 MB per 512x512 slice): for large
+  collections (all of LIDC-IDRI, full-resolution ISIC) point ``dataset_dir`` at a subset.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pydicom
+from monai.data import load_decathlon_datalist
+
+from ..io import ImageReadError, read_image
+from ..io.images import RASTER_SUFFIXES
+from .corpus import protocol_gray
+
+__all__ = [
+    "CONSTANT_STD",
+    "DICOM_EXTENSIONS",
+    "IMAGE_EXTENSIONS",
+    "LUNG_WINDOW",
+    "NIFTI_EXTENSIONS",
+    "PRESETS",
+    "DatasetImage",
+    "DatasetPreset",
+    "apply_window",
+    "dataset_images",
+    "load_datalist",
+    "load_dataset",
+    "scan_folder",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Suffixes of DICOM files; files with any other (or no) suffix count as DICOM when they carry
+#: the Part 10 ``DICM`` prefix at byte 128.
+DICOM_EXTENSIONS = (".dcm", ".dicom")
+NIFTI_EXTENSIONS = (".nii", ".nii.gz")
+#: Everything :func:`scan_folder` lists by default (BMP is readable but not a medical format).
+IMAGE_EXTENSIONS = (*DICOM_EXTENSIONS, *NIFTI_EXTENSIONS, ".png", ".jpg", ".jpeg", ".tif", ".tiff")
+#: The lung window ``(centre, width)`` in Hounsfield units: [-1350, 150] HU -> [0, 1].
+LUNG_WINDOW = (-600.0, 1500.0)
+#: Slices whose standard deviation after the mapping to [0, 1] is below this are dropped.
+CONSTANT_STD = 1e-3
+
+# Folders and name endings (lower case) that hold annotations rather than images in the ISIC and
+# DRIVE releases (and in STARE / CHASE_DB1 / HRF, which follow the same habits).
+_ANNOTATION_DIRS = frozenset(
+    {"mask", "masks", "1st_manual", "2nd_manual", "manual", "manual1", "manual2", "label", "labels", "annotations"}
+    | {"segmentation", "segmentations", "groundtruth", "ground_truth", "gt", "superpixels"}
+)
+_ANNOTATION_DIR_PARTS = ("groundtruth", "ground_truth", "segmentation", "mask")
+_ANNOTATION_STEMS = ("_segmentation", "_superpixels", "_mask", "_manual1", "_manual2", "_1stho", "_2ndho", "_gt")
+
+
+@dataclass(frozen=True)
+class DatasetPreset:
+    """How :func:`dataset_images` reads one kind of data set.
+
+    Args:
+        name: the preset's name (a key of :data:`PRESETS`).
+        description: the expected layout, in words.
+        extensions: file suffixes that are images (lower case; see :func:`scan_folder`).
+        intensity: ``"minmax"`` (per item), ``"window"`` (fixed ``window`` in modality units) or
+            ``"bit_depth"`` (divide by ``2**bits - 1`` of the stored data; min-max for float data).
+        window: ``(centre, width)`` for ``intensity="window"``.
+        group: ``"file"`` (split by file) or ``"patient"`` (by the first folder below the root).
+        modalities: DICOM modalities to keep (others are skipped with an info message); None
+            keeps all.
+        ignore_annotations: leave out mask / segmentation / manual-annotation files and folders.
+        split_dirs: ``(train names, val names)``: when the root has a folder of each kind, they
+            are the split (DRIVE's ``training`` / ``test``); else ``val_fraction`` applies.
+    """
+
+    name: str
+    description: str
+    extensions: tuple[str, ...] = IMAGE_EXTENSIONS
+    intensity: str = "minmax"
+    window: tuple[float, float] | None = None
+    group: str = "file"
+    modalities: tuple[str, ...] | None = None
+    ignore_annotations: bool = False
+    split_dirs: tuple[tuple[str, ...], tuple[str, ...]] | None = None
+
+    def __post_init__(self) -> None:
+        if self.intensity not in ("minmax", "window", "bit_depth"):
+            raise ValueError(f"intensity must be 'minmax', 'window' or 'bit_depth', got {self.intensity!r}.")
+        if self.intensity == "window" and (self.window is None or not self.window[1] > 0):
+            raise ValueError(f"intensity='window' needs window=(centre, width > 0), got {self.window}.")
+        if self.group not in ("file", "patient"):
+            raise ValueError(f"group must be 'file' or 'patient', got {self.group!r}.")
+
+
+#: The ready presets; ``dataset_images(..., preset=name)``.
+PRESETS: dict[str, DatasetPreset] = {
+    "folder": DatasetPreset(
+        "folder",
+        "any DICOM (files or series folders), NIfTI, PNG, JPEG or TIFF image under the root",
+    ),
+    "lung_ct": DatasetPreset(
+        "lung_ct",
+        "LIDC-IDRI-like: <root>/<patient>/<study>/<series>/*.dcm (series folders found at any depth)",
+        extensions=DICOM_EXTENSIONS,
+        intensity="window",
+        window=LUNG_WINDOW,
+        group="patient",
+        modalities=("CT",),
+    ),
+    "dermoscopy": DatasetPreset(
+        "dermoscopy",
+        "ISIC-like: RGB JPEGs in <root>/ or <root>/images/; *_segmentation.png, mask folders and CSV ignored",
+        extensions=RASTER_SUFFIXES,
+        intensity="bit_depth",
+        ignore_annotations=True,
+    ),
+    "retina": DatasetPreset(
+        "retina",
+        "DRIVE-like: <root>/training/images/*.tif and <root>/test/images/*.tif; mask/ and 1st_manual/ ignored",
+        extensions=RASTER_SUFFIXES,
+        intensity="bit_depth",
+        ignore_annotations=True,
+        split_dirs=(("training", "train"), ("test", "val", "validation")),
+    ),
+    "datalist": DatasetPreset(
+        "datalist",
+        "a MONAI JSON datalist ('training' and optionally 'validation' lists of {'image': path})",
+    ),
+}
+
+
+@dataclass
+class DatasetImage:
+    """One 2-D training image of a user data set.
+
+    Attributes:
+        array: ``(1, H, W)`` float32 in ``[0, 1]``.
+        source: the file or DICOM series folder it comes from.
+        group: the split unit (the file, or the patient folder for ``lung_ct``).
+        slice_index: its index along the last axis of a volume; None for a 2-D image.
+    """
+
+    array: np.ndarray
+    source: str
+    group: str
+    slice_index: int | None = None
+
+
+# ----------------------------------------------------------------------------------------------
+# scanning
+
+
+def _has_dicom_prefix(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            f.seek(128)
+            return f.read(4) == b"DICM"
+    except OSError:
+        return False
+
+
+def _kind(path: Path, extensions: tuple[str, ...]) -> str | None:
+    """``"dicom"``, ``"image"`` (another wanted suffix) or None (not listed)."""
+    name = path.name.lower()
+    wants_dicom = any(e in DICOM_EXTENSIONS for e in extensions)
+    if name.endswith(DICOM_EXTENSIONS):
+        return "dicom" if wants_dicom else None
+    if name.endswith(tuple(e for e in IMAGE_EXTENSIONS if e not in DICOM_EXTENSIONS)):
+        return "image" if name.endswith(extensions) else None
+    if name.endswith(extensions):
+        return "image"
+    return "dicom" if wants_dicom and _has_dicom_prefix(path) else None
+
+
+def _series_of(files: list[Path]) -> str | None:
+    """The common SeriesInstanceUID when ``files`` are >= 2 single-frame slices of one series."""
+    if len(files) < 2:
+        return None
+    uids = set()
+    for path in files:
+        try:
+            ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["SeriesInstanceUID", "NumberOfFrames"])
+        except Exception:  # an unreadable header: leave the files single so the bad one is named
+            return None
+        if int(ds.get("NumberOfFrames", 1) or 1) > 1:
+            return None
+        uids.add(str(ds.get("SeriesInstanceUID", "")))
+    return uids.pop() if len(uids) == 1 and "" not in uids else None
+
+
+def _normalise_extensions(extensions: Iterable[str] | None) -> tuple[str, ...]:
+    if extensions is None:
+        return IMAGE_EXTENSIONS
+    if isinstance(extensions, str):
+        extensions = [extensions]
+    out = tuple(e.lower() if e.startswith(".") else f".{e.lower()}" for e in extensions)
+    if not out:
+        raise ValueError("extensions must name at least one suffix, e.g. ['.png'], or be None for all.")
+    return out
+
+
+def _ignored_annotation(path: Path, root: Path) -> bool:
+    parts = [p.lower() for p in path.relative_to(root).parts]
+    if any(p in _ANNOTATION_DIRS or any(a in p for a in _ANNOTATION_DIR_PARTS) for p in parts[:-1]):
+        return True
+    stem = parts[-1].split(".")[0]
+    return stem.endswith(_ANNOTATION_STEMS)
+
+
+def scan_folder(
+    folder: str | os.PathLike[str],
+    extensions: Iterable[str] | None = None,
+    recursive: bool = True,
+    series: bool = False,
+) -> list[Path]:
+    """The image files (and, with ``series``, DICOM series folders) under ``folder``, sorted.
+
+    A file is an image when its name ends with one of ``extensions`` (case-insensitive). DICOM
+    files are recognised by ``.dcm`` / ``.dicom`` or, whatever their name (``IM0001``,
+    ``1.3.6.1.4...``), by the ``DICM`` prefix at byte 128. Hidden files and folders (``.name``)
+    and ``DICOMDIR`` are skipped; other files (CSV, XML, text) are not images.
+
+    Args:
+        folder: the root folder.
+        extensions: suffixes to keep, e.g. ``[".png", ".nii.gz"]``; default :data:`IMAGE_EXTENSIONS`.
+            DICOM files without a DICOM suffix are kept when ``".dcm"`` is among them.
+        recursive: also search sub-folders (default True).
+        series: list a folder whose images are all DICOM slices (>= 2 single-frame files) of one
+            ``SeriesInstanceUID`` as ONE item, the folder itself (read it with
+            :func:`~monai_rmisr.io.read_dicom_series`), instead of its files. A folder mixing
+            series, or holding a DICOM file whose header cannot be read, stays a list of files.
+
+    Returns:
+        Sorted paths: image files and (with ``series``) series folders.
+
+    Raises:
+        FileNotFoundError: ``folder`` does not exist.
+        NotADirectoryError: ``folder`` is a file.
+    """
+    root = Path(folder)
+    if not root.exists():
+        raise FileNotFoundError(f"no such data set folder: '{root}'.")
+    if not root.is_dir():
+        raise NotADirectoryError(f"'{root}' is a file; a data set is a folder.")
+    wanted = _normalise_extensions(extensions)
+    by_folder: dict[Path, list[tuple[Path, str]]] = {}
+    walker = os.walk(root) if recursive else [(str(root), [], [p.name for p in root.iterdir()])]
+    for dirpath, dirnames, filenames in walker:
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            if name.startswith(".") or name.upper() == "DICOMDIR" or not path.is_file():
+                continue
+            kind = _kind(path, wanted)
+            if kind is not None:
+                by_folder.setdefault(Path(dirpath), []).append((path, kind))
+    items: list[Path] = []
+    for directory, entries in by_folder.items():
+        if series and all(kind == "dicom" for _, kind in entries) and _series_of([p for p, _ in entries]):
+            items.append(directory)
+        else:
+            items.extend(p for p, _ in entries)
+    return sorted(items)
+
+
+# ----------------------------------------------------------------------------------------------
+# datalists
+
+
+def load_datalist(
+    path: str | os.PathLike[str], base_dir: str | os.PathLike[str] | None = None, key: str = "training"
+) -> list[Path]:
+    """The image paths of one list of a MONAI JSON datalist (the Decathlon ``dataset.json`` format).
+
+    The file is read with :func:`monai.data.load_decathlon_datalist`, so relative paths are
+    joined to ``base_dir`` (default: the JSON file's folder). Each entry is ``{"image": path}``
+    (other keys such as ``label`` or ``fold`` are ignored) or, for the ``test`` list, a bare path.
+    An ``image`` given as a list of paths (a multi-channel image) contributes every path, each
+    read as its own grey image.
+
+    Args:
+        path: the JSON file.
+        base_dir: folder that relative paths start from.
+        key: which list: ``"training"`` (default), ``"validation"`` or ``"test"``.
+
+    Returns:
+        The image paths (files or DICOM series folders) in the order of the list.
+
+    Raises:
+        ValueError: the file does not exist, has no ``key`` list, or an entry has no ``image``.
+    """
+    entries = load_decathlon_datalist(path, is_segmentation=True, data_list_key=key, base_dir=base_dir)
+    paths: list[Path] = []
+    for index, entry in enumerate(entries):
+        if "image" not in entry:
+            raise ValueError(f"datalist '{path}': entry {index} of '{key}' has no 'image' key: {entry}.")
+        images = entry["image"]
+        paths.extend(Path(p) for p in (images if isinstance(images, (list, tuple)) else [images]))
+    return paths
+
+
+def _datalist_file(dataset_dir: Path) -> Path:
+    if dataset_dir.is_dir():
+        for name in ("dataset.json", "datalist.json"):
+            if (dataset_dir / name).is_file():
+                return dataset_dir / name
+        raise FileNotFoundError(f"the datalist preset needs a JSON file; '{dataset_dir}' has no dataset.json.")
+    if not dataset_dir.is_file():
+        raise FileNotFoundError(f"no such datalist file: '{dataset_dir}'.")
+    return dataset_dir
+
+
+# ----------------------------------------------------------------------------------------------
+# intensities
+
+
+def apply_window(values: np.ndarray, centre: float, width: float) -> np.ndarray:
+    """Map modality units through a linear window to ``[0, 1]``: ``(x - (c - w/2)) / w``, clipped.
+
+    With the lung window (-600, 1500) HU -1350 -> 0, HU -600 -> 0.5 and HU 150 -> 1.
+    """
+    if not width > 0:
+        raise ValueError(f"the window width must be positive, got {width}.")
+    return np.clip((np.asarray(values, dtype=np.float64) - (centre - width / 2.0)) / width, 0.0, 1.0)
+
+
+def _full_range(meta: dict[str, Any]) -> float | None:
+    """``2**bits - 1`` of a raster file's stored values; None for float data or non-raster files."""
+    if meta.get("format") not in ("png", "jpeg", "tiff", "bmp") or str(meta.get("dtype", "")).startswith("float"):
+        return None
+    if meta.get("palette_applied") and meta.get("format") == "tiff":
+        return 65535.0  # tifffile expands a palette to its 16-bit colormap units
+    bits = int(meta.get("bit_depth") or 8)
+    return float(2**bits - 1)
+
+
+def _to_unit(gray: np.ndarray, meta: dict[str, Any], preset: DatasetPreset, path: Path) -> np.ndarray | None:
+    """Grey values in the file's units -> [0, 1] as the preset says; None for a constant item."""
+    if preset.intensity == "window":
+        if meta.get("color") not in (None, "GRAY"):
+            raise ImageReadError(path, f"is a colour image; the '{preset.name}' preset needs grey CT in HU.")
+        centre, width = preset.window  # type: ignore[misc]
+        return apply_window(gray, centre, width)
+    if preset.intensity == "bit_depth":
+        top = _full_range(meta)
+        if top is not None:
+            return np.clip(gray / top, 0.0, 1.0)
+    lo, hi = float(gray.min()), float(gray.max())
+    if not hi > lo:
+        return None
+    return (gray - lo) / (hi - lo)
+
+
+def _convert(path: Path, group: str, preset: DatasetPreset) -> list[DatasetImage]:
+    """Read one item and cut it into 2-D [0, 1] images; [] for a skipped modality or a blank item."""
+    try:
+        image = read_image(path)
+    except FileNotFoundError as err:
+        raise ImageReadError(path, "no such file or folder.") from err
+    modality = image.meta.get("modality")
+    if preset.modalities is not None and modality and modality not in preset.modalities:
+        wanted = ", ".join(preset.modalities)
+        logger.info("skipping '%s': modality %s; the '%s' preset takes %s.", path, modality, preset.name, wanted)
+        return []
+    gray = protocol_gray(image.array, path)
+    if gray.ndim not in (2, 3):
+        raise ImageReadError(path, f"has {gray.ndim} spatial dimensions; expected a 2-D image or a 3-D volume.")
+    unit = _to_unit(gray, image.meta, preset, path)
+    if unit is None:
+        logger.warning("skipping '%s': the image is constant.", path)
+        return []
+    planes = [(None, unit)] if unit.ndim == 2 else [(k, unit[..., k]) for k in range(unit.shape[-1])]
+    out = [
+        DatasetImage(np.ascontiguousarray(plane, dtype=np.float32)[None], str(path), group, index)
+        for index, plane in planes
+        if float(plane.std()) >= CONSTANT_STD
+    ]
+    if not out:
+        logger.warning("skipping '%s': every slice is nearly constant (std < %g).", path, CONSTANT_STD)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# splitting and loading
+
+
+def _group_key(item: Path, root: Path, preset: DatasetPreset) -> str:
+    if preset.group == "patient":
+        try:
+            parts = item.relative_to(root).parts
+        except ValueError:
+            parts = ()
+        if len(parts) >= 2 or (len(parts) == 1 and item.is_dir()):
+            return parts[0]
+    return str(item)
+
+
+def _seeded_split(
+    items: Sequence[Path], groups: dict[Path, str], split: str, val_fraction: float, seed: int
+) -> list[Path]:
+    names = sorted(set(groups[i] for i in items))
+    n_val = 0
+    if len(names) >= 2 and val_fraction > 0:
+        n_val = min(max(1, round(val_fraction * len(names))), len(names) - 1)
+    order = np.random.default_rng(seed).permutation(len(names))
+    val_groups = {names[k] for k in order[:n_val]}
+    return [i for i in items if (groups[i] in val_groups) == (split == "val")]
+
+
+def _split_dir_items(root: Path, items: list[Path], preset: DatasetPreset, split: str) -> list[Path] | None:
+    """Items under the preset's train / val folders of ``root``, or None when it has no such pair."""
+    if preset.split_dirs is None:
+        return None
+    children = {p.name.lower(): p for p in root.iterdir() if p.is_dir()}
+    train = next((children[n] for n in preset.split_dirs[0] if n in children), None)
+    val = next((children[n] for n in preset.split_dirs[1] if n in children), None)
+    if train is None or val is None:
+        return None
+    chosen = train if split == "train" else val
+    return [i for i in items if chosen in i.parents or i == chosen]
+
+
+def _resolve_preset(preset: str | DatasetPreset) -> DatasetPreset:
+    if isinstance(preset, DatasetPreset):
+        return preset
+    if preset not in PRESETS:
+        raise ValueError(f"unknown data set preset {preset!r}; choose one of {sorted(PRESETS)}.")
+    return PRESETS[preset]
+
+
+def _subsample(images: list[DatasetImage], max_images: int | None) -> list[DatasetImage]:
+    if max_images is None or len(images) <= max_images:
+        return images
+    if max_images < 1:
+        raise ValueError(f"max_images must be a positive number or None, got {max_images}.")
+    keep = np.unique(np.linspace(0, len(images) - 1, max_images).round().astype(int))
+    return [images[k] for k in keep]
+
+
+def load_dataset(
+    dataset_dir: str | os.PathLike[str],
+    preset: str | DatasetPreset = "folder",
+    split: str = "train",
+    val_fraction: float = 0.1,
+    skip_bad: bool = False,
+    seed: int = 0,
+    max_images: int | None = None,
+) -> list[DatasetImage]:
+    """:func:`dataset_images` with each image's source file, split group and slice index.
+
+    Args and Raises: see :func:`dataset_images`.
+    """
+    spec = _resolve_preset(preset)
+    if split not in ("train", "val"):
+        raise ValueError(f"split must be 'train' or 'val', got {split!r}.")
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}.")
+    root = Path(dataset_dir)
+    if spec.name == "datalist":
+        file = _datalist_file(root)
+        with open(file) as f:
+            has_validation = "validation" in json.load(f)
+        if has_validation:
+            items = load_datalist(file, key="training" if split == "train" else "validation")
+        else:
+            everything = load_datalist(file, key="training")
+            items = _seeded_split(everything, {p: str(p) for p in everything}, split, val_fraction, seed)
+        root = file.parent
+    else:
+        items = scan_folder(root, spec.extensions, recursive=True, series=True)
+        if spec.ignore_annotations:
+            items = [i for i in items if not _ignored_annotation(i, root)]
+        groups = {i: _group_key(i, root, spec) for i in items}
+        chosen = _split_dir_items(root, items, spec, split)
+        items = chosen if chosen is not None else _seeded_split(items, groups, split, val_fraction, seed)
+    images: list[DatasetImage] = []
+    for item in items:
+        try:
+            images.extend(_convert(item, _group_key(item, root, spec), spec))
+        except ImageReadError as err:
+            if not skip_bad:
+                raise
+            logger.warning("skipping bad image '%s': %s", err.path, err.reason)
+    if not images:
+        raise ValueError(
+            f"no {split} images in '{dataset_dir}' with the '{spec.name}' preset ({spec.description}); "
+            f"{len(items)} files / series were selected for this split."
+        )
+    return _subsample(images, max_images)
+
+
+def dataset_images(
+    dataset_dir: str | os.PathLike[str],
+    preset: str | DatasetPreset = "folder",
+    split: str = "train",
+    val_fraction: float = 0.1,
+    skip_bad: bool = False,
+    seed: int = 0,
+    max_images: int | None = None,
+) -> list[np.ndarray]:
+    """The ``(1, H, W)`` float32 grey images in ``[0, 1]`` of one split of a user data set.
+
+    The bundle calls this for ``train#images`` and ``validate#images`` when ``dataset_dir`` is
+    set. See the module docstring for the presets, intensity mappings and the split rules.
+
+    Args:
+        dataset_dir: the data set's root folder (for ``"datalist"``: the JSON file, or a folder
+            holding ``dataset.json`` / ``datalist.json``).
+        preset: a key of :data:`PRESETS` (``"folder"``, ``"lung_ct"``, ``"dermoscopy"``,
+            ``"retina"``, ``"datalist"``) or a custom :class:`DatasetPreset`.
+        split: ``"train"`` or ``"val"``.
+        val_fraction: share of the files (patients for ``lung_ct``) held out for ``"val"``, at
+            least one when there are two or more and ``val_fraction > 0``; unused when the data
+            set brings its own split (DRIVE's ``training`` / ``test``, a datalist's
+            ``validation``).
+        skip_bad: if False (default) the first unreadable file raises; if True it is logged with
+            ``logging.warning`` and left out. A DICOM series with one bad slice is one bad item.
+        seed: seed of the split's shuffle.
+        max_images: keep at most this many images, evenly spaced over the sorted list (e.g. a
+            quick validation set spread over all patients); default all.
+
+    Returns:
+        The images in the order of the sorted scan (or of the datalist), slices in order.
+
+    Raises:
+        ImageReadError: a file cannot be read (unless ``skip_bad``); the message names it.
+        ValueError: unknown preset or split, or no image in the split (the message names the
+            folder and the preset).
+        FileNotFoundError, NotADirectoryError: ``dataset_dir`` is missing or not a folder.
+    """
+    return [image.array for image in load_dataset(dataset_dir, preset, split, val_fraction, skip_bad, seed, max_images)]

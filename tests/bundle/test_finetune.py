@@ -1,0 +1,75 @@
+"""The fine-tuning configs (lung CT, dermoscopy, retina): a few iterations on a fake folder in each
+layout, starting from saved weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from monai.bundle import ConfigParser
+
+from monai_rmisr import RMISR
+
+from ..data.test_user_datasets import make_drive_folder, make_isic_folder, make_lidc_tree
+
+CONFIGS = Path(__file__).resolve().parents[2] / "bundles" / "rmisr" / "configs"
+# name -> (builder of the fake layout, number of train / val images it gives with the config's split)
+LAYOUTS = {
+    "lung_ct": (make_lidc_tree, 3, 4),  # seed 0 holds out patient 1 (4 slices), trains on patient 2 (3)
+    "dermoscopy": (make_isic_folder, 3, 1),
+    "retina": (make_drive_folder, 2, 1),
+}
+
+
+def _parser(name: str, **overrides) -> ConfigParser:
+    parser = ConfigParser()
+    parser.read_config([str(CONFIGS / "train.json"), str(CONFIGS / f"finetune_{name}.json")])
+    parser.update(overrides)
+    return parser
+
+
+@pytest.mark.parametrize("name", sorted(LAYOUTS))
+def test_finetune_config_defaults(name):
+    parser = _parser(name)
+    assert parser.get_parsed_content("dataset_preset") == name
+    assert parser.get_parsed_content("output_dir") == f"runs/finetune_{name}"
+    assert parser.get_parsed_content("learning_rate") == pytest.approx(1e-4)
+    assert parser.get_parsed_content("init_weights") == str(Path("bundles/rmisr/models/rmisr_bl_x2.pt"))
+    assert parser.get_parsed_content("dataset_dir")  # a placeholder the user overrides
+
+
+@pytest.mark.parametrize("name", sorted(LAYOUTS))
+def test_finetune_runs_from_init_weights_on_a_fake_folder(tmp_path, name):
+    build, n_train, n_val = LAYOUTS[name]
+    data = tmp_path / "data"
+    data.mkdir()
+    build(data)
+    torch.manual_seed(123)
+    start = RMISR(2, 1, scale=2, image_residual=True, num_blocks=1)
+    with torch.no_grad():
+        for p in start.parameters():
+            p.add_(0.01 * torch.randn_like(p))  # nothing like a fresh initialisation
+    torch.save(start.state_dict(), tmp_path / "start.pt")
+    parser = _parser(
+        name,
+        init_weights=str(tmp_path / "start.pt"),
+        dataset_dir=str(data),
+        output_dir=str(tmp_path / "run"),
+        max_epochs=1,
+        epoch_length=2,
+        batch_size=2,
+        patch_size=8,
+        learning_rate=0.0,
+        **{"network_def#num_blocks": 1},
+    )
+    parser.get_parsed_content("initialize")
+    parser.get_parsed_content("training")
+    trainer = parser.get_parsed_content("train#trainer")
+    assert trainer.state.epoch == 1 and trainer.state.iteration == 2
+    assert len(parser.get_parsed_content("train#images")) == n_train
+    assert len(parser.get_parsed_content("validate#images")) == n_val
+    assert (tmp_path / "run" / "checkpoints" / "checkpoint_epoch=1.pt").is_file()
+    assert (tmp_path / "run" / "model.pt").is_file()
+    trained = parser.get_parsed_content("network").state_dict()
+    assert all(torch.equal(trained[k].cpu(), v) for k, v in start.state_dict().items())

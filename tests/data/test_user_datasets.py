@@ -1,0 +1,340 @@
+"""User data sets: folder scan, datalists and the lung CT / dermoscopy / retina presets on fake layouts.
+
+The ``make_*`` builders are also used by ``tests/bundle/test_finetune.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pydicom
+import pytest
+import tifffile
+from PIL import Image
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+
+from monai_rmisr.data import PRESETS, dataset_images, load_datalist, scan_folder
+from monai_rmisr.data.user_datasets import apply_window, load_dataset
+from monai_rmisr.io import ImageReadError
+
+SIZE = 32
+SLOPE, INTERCEPT = 0.5, -1024.0
+
+
+def ct_slice_hu(patient: int, k: int) -> np.ndarray:
+    """A 32x32 HU image: a ramp from -1500 to 400 HU across the columns, different per slice."""
+    hu = np.tile(np.linspace(-1500.0, 400.0, SIZE), (SIZE, 1)) + 20.0 * k + 3.0 * patient
+    hu[4:8, 4:8] = -600.0  # the window centre
+    return np.round(hu * 2) / 2  # representable with slope 0.5
+
+
+def write_ct_slice(path: Path, hu: np.ndarray, z: float, series_uid: str, patient_id: str, modality: str = "CT"):
+    """A minimal single-frame CT file: int16 stored values, RescaleSlope 0.5, RescaleIntercept -1024."""
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = CTImageStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, meta.MediaStorageSOPInstanceUID
+    ds.PatientID, ds.Modality = patient_id, modality
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), series_uid
+    ds.ImagePositionPatient = [0.0, 0.0, float(z)]
+    ds.ImageOrientationPatient = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+    ds.PixelSpacing = [0.7, 0.7]
+    ds.SliceThickness = 2.5
+    ds.Rows, ds.Columns = hu.shape
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
+    ds.RescaleSlope, ds.RescaleIntercept, ds.RescaleType = SLOPE, INTERCEPT, "HU"
+    ds.PixelData = np.round((hu - INTERCEPT) / SLOPE).astype(np.int16).tobytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pydicom.dcmwrite(path, ds, enforce_file_format=True)
+
+
+def write_ct_series(folder: Path, patient: int, n: int, constant_slice: int | None = None) -> list[np.ndarray]:
+    """``n`` slices 2.5 mm apart, stored in reverse order of position; returns their HU by position."""
+    uid = generate_uid()
+    slices = []
+    for k in range(n):
+        hu = np.full((SIZE, SIZE), -1000.0) if k == constant_slice else ct_slice_hu(patient, k)
+        write_ct_slice(folder / f"1-{n - k:03d}.dcm", hu, 2.5 * k, uid, f"LIDC-IDRI-{patient:04d}")
+        slices.append(hu)
+    return slices
+
+
+def make_lidc_tree(root: Path) -> dict[str, list[np.ndarray]]:
+    """Two patients, LIDC-IDRI layout; patient 1 has two series (one with a constant slice) and an
+    XML annotation, patient 2 one CT series and a chest radiograph (CR) that lung_ct must skip.
+    Returns the HU slices that should come out, per patient (7 in all)."""
+    p1, p2 = root / "LIDC-IDRI-0001", root / "LIDC-IDRI-0002"
+    a = write_ct_series(p1 / "1.3.6.1.study1" / "3000566.000000-series1", 1, 3, constant_slice=1)
+    (p1 / "1.3.6.1.study1" / "3000566.000000-series1" / "069.xml").write_text("<LidcReadMessage/>")
+    b = write_ct_series(p1 / "1.3.6.1.study2" / "3000600.000000-series2", 1, 2)
+    c = write_ct_series(p2 / "1.3.6.1.study3" / "3000700.000000-series3", 2, 3)
+    write_ct_slice(p2 / "1.3.6.1.study4" / "cr" / "1-1.dcm", ct_slice_hu(2, 0), 0, generate_uid(), "P2", "CR")
+    return {"LIDC-IDRI-0001": [a[0], a[2], *b], "LIDC-IDRI-0002": c}
+
+
+def _rgb(seed: int, size: int = SIZE) -> np.ndarray:
+    """A smooth, rather dark RGB image (values 20..140), uint8."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    channels = [20 + 120 * (0.5 + 0.5 * np.sin(2 * np.pi * (rng.random() * xx + rng.random() * yy))) for _ in range(3)]
+    return np.stack(channels, axis=-1).round().astype(np.uint8)
+
+
+def make_isic_folder(root: Path, n: int = 4) -> list[Path]:
+    """ISIC-like: ``images/ISIC_000000k.jpg`` with segmentation / superpixel PNGs beside them, a
+    ground-truth folder of masks and a metadata CSV. Returns the JPEG paths."""
+    images = root / "images"
+    images.mkdir(parents=True)
+    (root / "ISIC2018_Task1_Training_GroundTruth").mkdir()
+    paths = []
+    for k in range(n):
+        path = images / f"ISIC_{k:07d}.jpg"
+        Image.fromarray(_rgb(k)).save(path, quality=95)
+        paths.append(path)
+        mask = np.zeros((SIZE, SIZE), np.uint8)
+        mask[8:24, 8:24] = 255
+        Image.fromarray(mask).save(images / f"ISIC_{k:07d}_segmentation.png")
+        Image.fromarray(mask).save(root / "ISIC2018_Task1_Training_GroundTruth" / f"ISIC_{k:07d}_mask.png")
+    Image.fromarray(_rgb(99)).save(images / "ISIC_0000000_superpixels.png")
+    (root / "ISIC2018_Task3_GroundTruth.csv").write_text("image,MEL\nISIC_0000000,0\n")
+    return paths
+
+
+def make_drive_folder(root: Path, n_train: int = 2, n_test: int = 1) -> dict[str, list[np.ndarray]]:
+    """DRIVE-like: ``training|test/{images,mask,1st_manual}``; images are RGB TIFFs, the masks and
+    manual annotations TIFFs too (so only the folder names can exclude them). Returns the RGB."""
+    out: dict[str, list[np.ndarray]] = {"training": [], "test": []}
+    for part, count, first in (("training", n_train, 21), ("test", n_test, 1)):
+        for k in range(count):
+            number = first + k
+            rgb = _rgb(number)
+            (root / part / "images").mkdir(parents=True, exist_ok=True)
+            tifffile.imwrite(root / part / "images" / f"{number:02d}_{part}.tif", rgb, photometric="rgb")
+            for folder, name in (
+                ("mask", f"{number:02d}_{part}_mask.tif"),
+                ("1st_manual", f"{number:02d}_manual1.tif"),
+            ):
+                (root / part / folder).mkdir(exist_ok=True)
+                tifffile.imwrite(root / part / folder / name, (rgb[..., 1] > 80).astype(np.uint8) * 255)
+            out[part].append(rgb)
+    return out
+
+
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    return rgb.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+
+
+# ----------------------------------------------------------------------------------------------
+
+
+def test_scan_folder_finds_images_and_series(tmp_path):
+    Image.fromarray(_rgb(0)).save(tmp_path / "a.png")
+    Image.fromarray(_rgb(1)).save(tmp_path / "b.JPG")
+    Image.fromarray(_rgb(2)).save(tmp_path / ".hidden.png")
+    (tmp_path / "notes.txt").write_text("not an image")
+    (tmp_path / "labels.csv").write_text("a,1\n")
+    write_ct_slice(tmp_path / "IM0001", ct_slice_hu(0, 0), 0, generate_uid(), "P")  # DICOM without suffix
+    (tmp_path / "sub").mkdir()
+    nib.save(nib.Nifti1Image(np.zeros((4, 4, 3), np.float32), np.eye(4)), tmp_path / "sub" / "c.nii.gz")
+    write_ct_series(tmp_path / "sub" / "series", 0, 3)
+
+    files = scan_folder(tmp_path)
+    assert [p.relative_to(tmp_path).as_posix() for p in files] == [
+        "IM0001",
+        "a.png",
+        "b.JPG",
+        "sub/c.nii.gz",
+        "sub/series/1-001.dcm",
+        "sub/series/1-002.dcm",
+        "sub/series/1-003.dcm",
+    ]
+    items = scan_folder(tmp_path, series=True)
+    assert [p.relative_to(tmp_path).as_posix() for p in items] == [
+        "IM0001",
+        "a.png",
+        "b.JPG",
+        "sub/c.nii.gz",
+        "sub/series",
+    ]
+    assert [p.name for p in scan_folder(tmp_path, recursive=False)] == ["IM0001", "a.png", "b.JPG"]
+    assert [p.name for p in scan_folder(tmp_path, extensions=["png", ".nii.gz"])] == ["a.png", "c.nii.gz"]
+    assert [p.name for p in scan_folder(tmp_path, extensions=[".dcm"], series=True)] == ["IM0001", "series"]
+    with pytest.raises(FileNotFoundError, match="no such data set folder"):
+        scan_folder(tmp_path / "missing")
+
+
+def test_a_folder_mixing_two_series_stays_a_list_of_files(tmp_path):
+    write_ct_series(tmp_path / "mixed", 0, 2)
+    write_ct_slice(tmp_path / "mixed" / "other.dcm", ct_slice_hu(0, 9), 9.0, generate_uid(), "P")
+    assert len(scan_folder(tmp_path, series=True)) == 3
+
+
+def test_lung_window_maps_hu_to_unit_range():
+    np.testing.assert_allclose(apply_window(np.array([-2000.0, -1350, -600, 150, 3000]), *PRESETS["lung_ct"].window),
+                               [0.0, 0.0, 0.5, 1.0, 1.0])  # fmt: skip
+
+
+def test_lung_ct_reads_series_windows_them_and_splits_by_patient(tmp_path):
+    expected = make_lidc_tree(tmp_path)
+    train = load_dataset(tmp_path, "lung_ct", "train", val_fraction=0.1)
+    val = load_dataset(tmp_path, "lung_ct", "val", val_fraction=0.1)
+    # two patients: 0.1 of them rounds to 0, but a validation set gets at least one patient
+    assert len({i.group for i in train}) == len({i.group for i in val}) == 1
+    assert {i.group for i in train}.isdisjoint({i.group for i in val})
+    assert {i.group for i in train + val} == set(expected)
+    assert len(train) + len(val) == 7  # 3 + 2 + 3 slices, minus the constant one; the CR file is skipped
+    for image in train + val:
+        assert image.array.shape == (1, SIZE, SIZE) and image.array.dtype == np.float32
+        assert image.array.min() >= 0.0 and image.array.max() <= 1.0
+        assert Path(image.source).is_dir()  # read as a series, not slice by slice
+        np.testing.assert_allclose(image.array[0, 4:8, 4:8], 0.5)  # HU -600
+    for patient, slices in expected.items():
+        got = [i.array[0] for i in train + val if i.group == patient]
+        want = [np.clip((hu + 1350) / 1500, 0, 1) for hu in slices]
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g, w, atol=1e-6)
+    # the split is by patient, seeded, and dataset_images gives the same arrays
+    arrays = dataset_images(tmp_path, "lung_ct", "train", val_fraction=0.1)
+    assert len(arrays) == len(train) and all(np.array_equal(a, i.array) for a, i in zip(arrays, train))
+    assert {i.slice_index for i in train + val} == {0, 1, 2}
+
+
+def test_dermoscopy_reads_rgb_jpegs_as_luma_over_255_and_ignores_masks(tmp_path):
+    jpegs = make_isic_folder(tmp_path, n=4)
+    train = load_dataset(tmp_path, "dermoscopy", "train")
+    val = load_dataset(tmp_path, "dermoscopy", "val")
+    assert len(train) == 3 and len(val) == 1
+    assert sorted(i.source for i in train + val) == sorted(str(p) for p in jpegs)
+    for image in train + val:
+        rgb = np.asarray(Image.open(image.source).convert("RGB"))
+        np.testing.assert_allclose(image.array[0], _luma(rgb) / 255.0, atol=1e-6)
+        assert image.array.max() < 0.6  # divided by 255, not stretched to [0, 1]
+    other = load_dataset(tmp_path, "dermoscopy", "val", seed=1)
+    assert len(other) == 1  # another seed, another (valid) split
+
+
+def test_retina_uses_drive_training_and_test_folders(tmp_path):
+    rgb = make_drive_folder(tmp_path / "DRIVE", n_train=2, n_test=1)
+    train = load_dataset(tmp_path / "DRIVE", "retina", "train")
+    val = load_dataset(tmp_path / "DRIVE", "retina", "val")
+    assert [Path(i.source).name for i in train] == ["21_training.tif", "22_training.tif"]
+    assert [Path(i.source).name for i in val] == ["01_test.tif"]
+    for image, colour in zip(train + val, rgb["training"] + rgb["test"]):
+        np.testing.assert_allclose(image.array[0], _luma(colour) / 255.0, atol=1e-6)
+    # without DRIVE's folders the split falls back to val_fraction
+    flat = tmp_path / "fundus"
+    flat.mkdir()
+    for k in range(3):
+        Image.fromarray(_rgb(k)).save(flat / f"im{k}.png")
+    assert len(dataset_images(flat, "retina", "train", val_fraction=0.3)) == 2
+    assert len(dataset_images(flat, "retina", "val", val_fraction=0.3)) == 1
+
+
+def test_folder_preset_min_max_normalises_each_item_and_splits_by_file(tmp_path):
+    Image.fromarray((_rgb(0).astype(np.uint16) * 200)[..., 0]).save(tmp_path / "grey16.png")
+    Image.fromarray(_rgb(1)).save(tmp_path / "colour.png")
+    volume = np.stack([np.linspace(-5, 5, 64).reshape(8, 8), np.full((8, 8), 2.0), 3 * np.eye(8)], axis=-1)
+    nib.save(nib.Nifti1Image(volume.astype(np.float32), np.eye(4)), tmp_path / "volume.nii.gz")
+    write_ct_series(tmp_path / "series", 0, 2)
+    everything = load_dataset(tmp_path, "folder", "train", val_fraction=0)
+    by_source = {}
+    for image in everything:
+        by_source.setdefault(Path(image.source).name, []).append(image.array)
+    assert {k: len(v) for k, v in by_source.items()} == {
+        "colour.png": 1,
+        "grey16.png": 1,
+        "series": 2,
+        "volume.nii.gz": 2,
+    }
+    for arrays in by_source.values():  # per item (a whole volume / series), not per slice
+        assert min(a.min() for a in arrays) == 0.0 and max(a.max() for a in arrays) == 1.0
+    np.testing.assert_allclose(by_source["volume.nii.gz"][1][0], 0.5 + np.eye(8) * 0.3, atol=1e-6)
+    train = load_dataset(tmp_path, "folder", "train", val_fraction=0.25)
+    val = load_dataset(tmp_path, "folder", "val", val_fraction=0.25)
+    assert len({i.source for i in val}) == 1 and {i.source for i in train}.isdisjoint({i.source for i in val})
+    assert len(train) + len(val) == 6
+
+
+def test_bad_file_fails_by_default_and_is_skipped_with_skip_bad(tmp_path, caplog):
+    make_isic_folder(tmp_path, n=3)
+    bad = tmp_path / "images" / "ISIC_0000009.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    with pytest.raises(ImageReadError, match=re.escape("ISIC_0000009.jpg")):
+        dataset_images(tmp_path, "dermoscopy", "train", val_fraction=0)
+    with caplog.at_level(logging.WARNING, logger="monai_rmisr.data.user_datasets"):
+        images = dataset_images(tmp_path, "dermoscopy", "train", val_fraction=0, skip_bad=True)
+    assert len(images) == 3
+    assert any("ISIC_0000009.jpg" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
+
+
+def test_a_series_with_a_broken_slice_is_one_bad_item(tmp_path, caplog):
+    make_lidc_tree(tmp_path)
+    series = tmp_path / "LIDC-IDRI-0002" / "1.3.6.1.study3" / "3000700.000000-series3"
+    broken = series / "1-002.dcm"
+    broken.write_bytes(broken.read_bytes()[:-600])  # pixel data cut short
+    with pytest.raises(ImageReadError, match=re.escape("1-002.dcm")):
+        load_dataset(tmp_path, "lung_ct", "train", val_fraction=0)
+    with caplog.at_level(logging.WARNING):
+        images = load_dataset(tmp_path, "lung_ct", "train", val_fraction=0, skip_bad=True)
+    assert {i.group for i in images} == {"LIDC-IDRI-0001"} and len(images) == 4
+    assert any("1-002.dcm" in r.getMessage() for r in caplog.records)
+
+
+def test_datalist_json(tmp_path):
+    for k in range(4):
+        Image.fromarray(_rgb(k)).save(tmp_path / f"img{k}.png")
+    datalist = {
+        "training": [{"image": "img0.png", "label": "img0.png"}, {"image": ["img1.png", "img2.png"]}],
+        "validation": [{"image": "img3.png"}],
+    }
+    (tmp_path / "dataset.json").write_text(json.dumps(datalist))
+    paths = load_datalist(tmp_path / "dataset.json")
+    assert paths == [tmp_path / "img0.png", tmp_path / "img1.png", tmp_path / "img2.png"]
+    assert load_datalist(tmp_path / "dataset.json", key="validation") == [tmp_path / "img3.png"]
+    assert load_datalist(tmp_path / "dataset.json", base_dir="/data")[0] == Path("/data/img0.png")
+    train = dataset_images(tmp_path / "dataset.json", "datalist", "train")
+    assert len(train) == 3 and all(a.shape == (1, SIZE, SIZE) and a.min() == 0 and a.max() == 1 for a in train)
+    assert len(dataset_images(tmp_path, "datalist", "val")) == 1  # a folder holding dataset.json
+    # no validation list: the training list is split by val_fraction
+    (tmp_path / "train_only.json").write_text(json.dumps({"training": datalist["training"]}))
+    assert len(dataset_images(tmp_path / "train_only.json", "datalist", "val", val_fraction=0.3)) == 1
+    with pytest.raises(ValueError, match="test not specified"):
+        load_datalist(tmp_path / "dataset.json", key="test")
+    missing = {"training": [{"image": "gone.png"}]}
+    (tmp_path / "missing.json").write_text(json.dumps(missing))
+    with pytest.raises(ImageReadError, match=re.escape("gone.png")):
+        dataset_images(tmp_path / "missing.json", "datalist", "train")
+
+
+def test_empty_or_unknown_input_names_the_problem(tmp_path):
+    (tmp_path / "masks").mkdir()
+    Image.fromarray(_rgb(0)).save(tmp_path / "masks" / "ISIC_0000000_segmentation.png")
+    with pytest.raises(ValueError, match=r"no train images in '.*' with the 'dermoscopy' preset"):
+        dataset_images(tmp_path, "dermoscopy", "train")
+    with pytest.raises(ValueError, match="unknown data set preset 'lung'"):
+        dataset_images(tmp_path, "lung")
+    with pytest.raises(ValueError, match="split must be 'train' or 'val', got 'test'"):
+        dataset_images(tmp_path, "folder", "test")
+    (tmp_path / "single").mkdir()
+    Image.fromarray(_rgb(0)).save(tmp_path / "single" / "only.png")
+    with pytest.raises(ValueError, match="no val images"):  # one file: nothing left for validation
+        dataset_images(tmp_path / "single", "folder", "val")
+
+
+def test_max_images_spreads_over_the_list(tmp_path):
+    make_lidc_tree(tmp_path)
+    everything = load_dataset(tmp_path, "lung_ct", "train", val_fraction=0)
+    picked = load_dataset(tmp_path, "lung_ct", "train", val_fraction=0, max_images=3)
+    assert len(picked) == 3
+    assert all(np.array_equal(p.array, everything[k].array) for p, k in zip(picked, (0, 3, 6)))
