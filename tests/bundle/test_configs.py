@@ -1,0 +1,32 @@
+"""The bundle's config merges resolve to what their docs say."""
+
+from pathlib import Path
+
+import pytest
+from monai.bundle import ConfigParser
+
+CONFIGS = Path(__file__).resolve().parents[2] / "bundles" / "rmisr" / "configs"
+
+
+def _parser(*names: str, **overrides) -> ConfigParser:
+    parser = ConfigParser()
+    parser.read_config([str(CONFIGS / n) for n in names])
+    parser.update(overrides)
+    return parser
+
+
+@pytest.mark.parametrize("scale,patch", [(2, 96), (3, 64), (4, 48)])
+def test_paper_recipe_uses_192_pixel_hr_crops_batch_16_and_lr_2e4(scale, patch):
+    parser = _parser("train.json", "paper_recipe.json", scale=scale)
+    assert parser.get_parsed_content("patch_size") == patch
+    assert parser.get_parsed_content("batch_size") == 16
+    assert parser.get_parsed_content("learning_rate") == 2e-4
+    assert parser.get_parsed_content("network_def").image_residual is False
+
+
+def test_default_and_variant_networks():
+    assert type(_parser("train.json").get_parsed_content("network_def")).__name__ == "RMISR"
+    vp = _parser("train.json", "vp.json").get_parsed_content("network_def")
+    assert type(vp).__name__ == "RMISRVP" and vp.scale == 4
+    meta = _parser("train.json", "meta.json").get_parsed_content("network_def")
+    assert meta.upsampler_kind == "meta"
