@@ -5,6 +5,7 @@ with ``"imports": ["$import monai_rmisr"]`` can say ``"_target_": "RMISR"``.
 """
 
 from ._version import __version__
+from .inference import list_pretrained, load_pretrained, super_resolve
 from .networks import (
     ESPCN,
     FSRCNN,
@@ -44,4 +45,7 @@ __all__ = [
     "SRResNet",
     "ShallowResidualBlock",
     "__version__",
+    "list_pretrained",
+    "load_pretrained",
+    "super_resolve",
 ]

@@ -110,4 +110,7 @@ def accepts_scale(network: nn.Module) -> bool:
     """Whether ``network.forward`` takes a ``scale`` argument (RMISR, RMISR-VP), looking through
     wrappers such as ``DistributedDataParallel`` (``.module``)."""
     module = network.module if hasattr(network, "module") else network
-    return "scale" in inspect.signature(module.forward).parameters
+    try:
+        return "scale" in inspect.signature(module.forward).parameters
+    except (TypeError, ValueError):  # e.g. compiled callables without a Python signature
+        return False

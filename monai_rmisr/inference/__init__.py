@@ -1,0 +1,32 @@
+"""Inference: the registry of shipped networks and one-call (optionally tiled) super-resolution."""
+
+from .pretrained import (
+    MODELS_ENV,
+    PRETRAINED,
+    PretrainedModel,
+    build_network,
+    list_pretrained,
+    load_checkpoint,
+    load_pretrained,
+    load_state_dict,
+    models_dir,
+    pretrained_path,
+)
+from .super_resolve import blend_weights, scale_period, super_resolve, tiled_forward
+
+__all__ = [
+    "MODELS_ENV",
+    "PRETRAINED",
+    "PretrainedModel",
+    "blend_weights",
+    "build_network",
+    "list_pretrained",
+    "load_checkpoint",
+    "load_pretrained",
+    "load_state_dict",
+    "models_dir",
+    "pretrained_path",
+    "scale_period",
+    "super_resolve",
+    "tiled_forward",
+]

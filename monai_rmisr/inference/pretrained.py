@@ -1,0 +1,238 @@
+"""The registry of shipped (pretrained) super-resolution networks and their weights files.
+
+Every entry is a network class, its constructor arguments and a weights file ``<name>.pt``: a
+plain ``state_dict`` (MONAI checkpoint dicts ``{"model": state_dict, ...}`` or
+``{"network": state_dict, ...}`` are accepted too). The files are looked up in the folder
+:func:`models_dir`: ``$MONAI_RMISR_MODELS`` when set, else ``<repo>/bundles/rmisr/models``
+(the bundle's ``models`` folder next to the package). Weights are always read with
+``torch.load(..., weights_only=True)``: a checkpoint file cannot run code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..networks import RMISR, RMISRVP
+from ..networks import nets as _nets
+
+__all__ = [
+    "MODELS_ENV",
+    "PRETRAINED",
+    "PretrainedModel",
+    "build_network",
+    "list_pretrained",
+    "load_checkpoint",
+    "load_pretrained",
+    "load_state_dict",
+    "models_dir",
+    "pretrained_path",
+]
+
+#: Environment variable that overrides the folder holding the ``<name>.pt`` weights files.
+MODELS_ENV = "MONAI_RMISR_MODELS"
+
+
+@dataclass(frozen=True)
+class PretrainedModel:
+    """One registry entry.
+
+    Args:
+        network: the network class.
+        kwargs: its constructor arguments.
+        description: one line for users.
+        scale: the fixed scale of a sub-pixel network; ``None`` for an arbitrary-scale one.
+        max_scale: the largest scale an arbitrary-scale network accepts.
+    """
+
+    network: type[nn.Module]
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+    scale: float | None = None
+    max_scale: float = 8.0
+
+
+def _bl(scale: int) -> PretrainedModel:
+    return PretrainedModel(
+        RMISR,
+        {"spatial_dims": 2, "in_channels": 1, "scale": scale, "image_residual": True},
+        f"RMISR-BL x{scale}, single channel, images in [0, 1]",
+        scale=float(scale),
+    )
+
+
+#: name -> entry; the weights file of ``name`` is ``<models_dir()>/<name>.pt``.
+PRETRAINED: dict[str, PretrainedModel] = {
+    "rmisr_bl_x2": _bl(2),
+    "rmisr_bl_x3": _bl(3),
+    "rmisr_bl_x4": _bl(4),
+    "rmisr_vp_x4": PretrainedModel(
+        RMISRVP,
+        {"spatial_dims": 2, "in_channels": 1, "scale": 4, "image_residual": True},
+        "RMISR-VP x4 (SR + Laplacian gradient branch), single channel, images in [0, 1]",
+        scale=4.0,
+    ),
+    "rmisr_meta": PretrainedModel(
+        RMISR,
+        {"spatial_dims": 2, "in_channels": 1, "upsampler": "meta", "image_residual": True, "scale": 2.0},
+        "RMISR-BL with the meta upsampler: any scale in (1, 8], single channel, images in [0, 1]",
+        scale=None,
+        max_scale=8.0,
+    ),
+}
+
+
+def _check_name(name: str) -> PretrainedModel:
+    if not isinstance(name, str) or name not in PRETRAINED:
+        raise ValueError(f"unknown pretrained model {name!r}; known models: {', '.join(PRETRAINED)}.")
+    return PRETRAINED[name]
+
+
+def models_dir() -> Path:
+    """The folder holding the weights files: ``$MONAI_RMISR_MODELS`` or ``<repo>/bundles/rmisr/models``."""
+    env = os.environ.get(MODELS_ENV)
+    if env:
+        return Path(env).expanduser()
+    import monai_rmisr
+
+    return Path(monai_rmisr.__file__).resolve().parents[1] / "bundles" / "rmisr" / "models"
+
+
+def pretrained_path(name: str) -> Path:
+    """The weights file of the registry model ``name`` (which may not exist yet).
+
+    Raises:
+        ValueError: ``name`` is not in the registry.
+    """
+    _check_name(name)
+    return models_dir() / f"{name}.pt"
+
+
+def list_pretrained(available_only: bool = False) -> list[str]:
+    """Names of the registry models, in registry order.
+
+    Args:
+        available_only: only the models whose weights file exists in :func:`models_dir`.
+    """
+    return [name for name in PRETRAINED if not available_only or pretrained_path(name).is_file()]
+
+
+def load_state_dict(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read a state dict saved from a network, with ``torch.load(..., weights_only=True)``.
+
+    Accepts a plain ``state_dict`` or a MONAI checkpoint dict holding it under ``"model"`` or
+    ``"network"`` (as written by ``CheckpointSaver(save_dict={"model": net, ...})``).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: the file holds no state dict.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint file not found: {path}.")
+    loaded = torch.load(path, map_location=map_location, weights_only=True)
+    if isinstance(loaded, Mapping):
+        for key in ("model", "network"):
+            if isinstance(loaded.get(key), Mapping):
+                return dict(loaded[key])
+        if loaded and all(isinstance(v, torch.Tensor) for v in loaded.values()):
+            return dict(loaded)
+    raise ValueError(
+        f"{path} holds no network state dict: expected a state_dict or a checkpoint dict with a "
+        f"'model' or 'network' entry, got {type(loaded).__name__}"
+        + (f" with keys {sorted(loaded)[:8]}" if isinstance(loaded, Mapping) else "")
+        + "."
+    )
+
+
+def build_network(config: Mapping[str, Any]) -> nn.Module:
+    """Instantiate a monai-rmisr network from ``{"_target_": "RMISR", **constructor kwargs}``.
+
+    Only the classes of :mod:`monai_rmisr.networks.nets` are allowed (``"RMISR"``,
+    ``"monai_rmisr.RMISR"``, ``"RMISRVP"``, ...), so a sidecar file cannot import arbitrary code.
+    """
+    kwargs = dict(config)
+    target = kwargs.pop("_target_", None)
+    name = target.rsplit(".", 1)[-1] if isinstance(target, str) else None
+    if name not in _nets.__all__:
+        raise ValueError(f"'_target_' must name one of the networks {', '.join(_nets.__all__)}, got {target!r}.")
+    return getattr(_nets, name)(**kwargs)
+
+
+def load_checkpoint(path: str | os.PathLike[str], network: nn.Module | None = None) -> nn.Module:
+    """A network with the weights of a checkpoint file, in eval mode, on the CPU.
+
+    The architecture comes from, in this order:
+
+    1. ``network``, an instance of the right architecture (its weights are replaced);
+    2. a sidecar JSON file next to the checkpoint, ``<path without suffix>.json``, holding the
+       constructor call as in a bundle's ``network_def``, e.g.
+       ``{"_target_": "RMISR", "spatial_dims": 2, "in_channels": 1, "scale": 2, "image_residual": true}``;
+    3. the registry, when the file name is ``<registry name>.pt`` (e.g. a fine-tuned ``rmisr_bl_x2.pt``).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: the architecture cannot be determined, or the weights do not fit it.
+    """
+    path = Path(path)
+    state = load_state_dict(path)
+    if network is None:
+        sidecar = path.with_suffix(".json")
+        if sidecar.is_file():
+            try:
+                config = json.loads(sidecar.read_text())
+            except json.JSONDecodeError as e:
+                raise ValueError(f"architecture sidecar {sidecar} is not valid JSON: {e}.") from e
+            network = build_network(config)
+        elif path.stem in PRETRAINED:
+            entry = PRETRAINED[path.stem]
+            network = entry.network(**entry.kwargs)
+        else:
+            raise ValueError(
+                f"cannot tell the architecture of checkpoint {path}: write a sidecar {sidecar.name} with the "
+                'constructor call, e.g. {"_target_": "RMISR", "spatial_dims": 2, "in_channels": 1, "scale": 2, '
+                '"image_residual": true}, or pass the network: model=load_checkpoint(path, RMISR(...)).'
+            )
+    try:
+        network.load_state_dict(state)
+    except RuntimeError as e:
+        raise ValueError(f"the weights in {path} do not fit {type(network).__name__}: {e}") from e
+    return network.eval()
+
+
+def load_pretrained(name: str, device: str | torch.device = "cpu") -> nn.Module:
+    """The registry network ``name`` with its shipped weights, in eval mode, on ``device``.
+
+    Args:
+        name: one of :func:`list_pretrained` (``"rmisr_bl_x2"``, ``"rmisr_bl_x3"``, ``"rmisr_bl_x4"``,
+            ``"rmisr_vp_x4"``, ``"rmisr_meta"``).
+        device: where to put the network.
+
+    Returns:
+        the network; it expects (B, 1, H, W) images in [0, 1] and returns (B, 1, H*s, W*s), not clipped.
+
+    Raises:
+        ValueError: unknown ``name`` (the message lists the known ones).
+        FileNotFoundError: the weights file of ``name`` is not there (the model is not trained/shipped yet).
+    """
+    entry = _check_name(name)
+    path = pretrained_path(name)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"pretrained model {name!r} is not available: its weights file {path} does not exist (the model "
+            f"has not been trained/shipped yet). Train it with the rmisr bundle, or set ${MODELS_ENV} to a "
+            f"folder holding {name}.pt. Available now: {', '.join(list_pretrained(True)) or 'none'}."
+        )
+    network = entry.network(**entry.kwargs)
+    try:
+        network.load_state_dict(load_state_dict(path))
+    except RuntimeError as e:
+        raise ValueError(f"the weights file {path} does not fit the {name!r} architecture: {e}") from e
+    return network.to(device).eval()

@@ -1,0 +1,505 @@
+"""One-call super-resolution of a 2-D image, whole or in tiles (MONAI ``SlidingWindowInferer``)."""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, overload
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from monai.inferers import SlidingWindowInferer
+from torch import nn
+
+from ..networks.blocks.meta_upsample import MetaUpsample
+from ..networks.utils import accepts_scale, scaled_size
+from .pretrained import PRETRAINED, load_checkpoint, load_pretrained, pretrained_path
+
+__all__ = ["blend_weights", "scale_period", "super_resolve", "tiled_forward"]
+
+#: Tolerance on the ``[0, 1]`` input range (float round-off of a min-max normalisation).
+RANGE_TOLERANCE = 1e-6
+#: Largest tiling period ``q`` (LR pixels) searched by :func:`scale_period`.
+MAX_PERIOD = 100
+#: Minimum tile size, in periods of the scale (see :func:`tiled_forward`).
+MIN_TILE_PERIODS = 4
+#: Decay length, in LR pixels, of the default ``"edge"`` blending weights (see :func:`blend_weights`).
+EDGE_DECAY = 16.0
+
+
+def scale_period(scale: float, max_period: int = MAX_PERIOD) -> tuple[int, int]:
+    """The smallest ``q <= max_period`` with ``q * scale`` an integer ``r``; returns ``(q, r)``.
+
+    Tiles whose LR offsets are multiples of ``q`` land on whole output pixels (``offset * scale``
+    is an integer), so their outputs are exactly the corresponding part of the output grid. Integer
+    scales have ``q = 1``; ``2.5 -> (2, 5)``, ``1.25 -> (4, 5)``, ``2.35 -> (20, 47)``, ``7/3 -> (3, 7)``.
+
+    Raises:
+        ValueError: no such ``q`` (e.g. ``scale = 2.345``): such a scale cannot be tiled exactly.
+    """
+    for q in range(1, max_period + 1):
+        r = round(q * scale)
+        if abs(q * scale - r) < 1e-6:
+            return q, int(r)
+    raise ValueError(
+        f"tiled inference needs q * scale to be an integer for some q <= {max_period} (so that every tile starts "
+        f"on a whole output pixel), got scale={scale}; use a scale with at most two decimals or tile=None."
+    )
+
+
+def _call(network: nn.Module, x: torch.Tensor, scale: float, channels_last: bool) -> torch.Tensor:
+    if channels_last and x.dim() == 4:
+        x = x.contiguous(memory_format=torch.channels_last)
+    return network(x, scale) if accepts_scale(network) else network(x)
+
+
+def _fold(x: torch.Tensor, q: int) -> torch.Tensor:
+    """(B, C, *spatial) -> (B, C * q^d, *(spatial / q)): each q^d block of pixels becomes channels."""
+    if q == 1:
+        return x
+    b, c, *spatial = x.shape
+    d = len(spatial)
+    split = [b, c] + [n for size in spatial for n in (size // q, q)]
+    order = [0, 1] + [3 + 2 * i for i in range(d)] + [2 + 2 * i for i in range(d)]
+    return x.reshape(split).permute(order).reshape([b, c * q**d] + [size // q for size in spatial])
+
+
+def _unfold(x: torch.Tensor, q: int) -> torch.Tensor:
+    """Inverse of :func:`_fold`."""
+    if q == 1:
+        return x
+    b, cq, *coarse = x.shape
+    d = len(coarse)
+    c = cq // q**d
+    x = x.reshape([b, c] + [q] * d + coarse)
+    order = [0, 1] + [n for i in range(d) for n in (2 + d + i, 2 + i)]
+    return x.permute(order).reshape([b, c] + [n * q for n in coarse])
+
+
+def blend_weights(
+    size: Sequence[int],
+    scale: float = 1.0,
+    mode: str = "edge",
+    *,
+    edge_decay: float = EDGE_DECAY,
+    sigma_scale: float = 0.125,
+    device: str | torch.device = "cpu",
+) -> torch.Tensor:
+    """Weights of the SR pixels of one LR window when overlapping SR windows are averaged.
+
+    The map is separable, ``w = prod_axis f(pixel position along the axis)``, so in a blend the
+    share of each window is the product of its 1-D shares. Per axis, with ``d`` the distance (in
+    LR pixels) from the SR pixel's centre to the nearer window edge and ``u`` its offset from the
+    window centre as a fraction of the window size:
+
+    * ``"edge"`` (default): ``f = exp(-edge_decay / d)``. A window's output is wrong near its
+      edges (zero padding, and interpolation taps clamped to the window), by an amount that falls
+      off with ``d``; the blend therefore trusts each window by its distance to its own edge. A
+      pixel at ``d = 1`` gets ~1e-7 of the weight of one at ``d >= 16`` and shares cross-fade
+      smoothly across an overlap (over ~3 LR pixels for 8-pixel overlaps, wider for wider ones).
+    * ``"gaussian"``: ``f = exp(-(u / sigma_scale)^2 / 2)``, MONAI's Gaussian importance map,
+      but evaluated at every SR pixel and without MONAI's overall floor of 1e-3: with that floor,
+      pixels near two edges of a window get the same weight 1e-3 in every window that covers
+      them, so windows' worst pixels enter the blend with up to half the weight (errors of 0.1
+      along tile borders for plain bicubic interpolation of noise, 0.014 on a smooth image).
+    * ``"constant"``: ones (plain averaging; shows seams).
+
+    Every factor is floored at 1e-6 so that no weight underflows to zero.
+
+    Measured against the whole-image result (80 x 80 smooth image, 32-pixel tiles, overlap 0.25,
+    RMISR with a random output layer, see ``tests/inference/test_tiled.py``): max error 0.001 with
+    ``"edge"`` and 0.004-0.006 with ``"gaussian"``; where MONAI's layout puts the last window
+    2 pixels from its neighbour (72 pixels, 40-pixel tiles) 0.001 and 0.036.
+
+    Args:
+        size: spatial size of the LR window.
+        scale: the up-sampling factor; the map has ``round(size * scale)`` pixels per axis.
+        mode: ``"edge"``, ``"gaussian"`` or ``"constant"``.
+        edge_decay: decay length of ``"edge"``, in LR pixels.
+        sigma_scale: Gaussian standard deviation as a fraction of the window size (``"gaussian"``).
+        device: device of the map.
+
+    Returns:
+        (*round(size * scale)) float32 tensor with values in (0, 1].
+    """
+    out_size = scaled_size([int(n) for n in size], float(scale))
+    if mode == "constant":
+        return torch.ones(out_size, device=device)
+    if mode not in ("edge", "gaussian"):
+        raise ValueError(f"mode must be 'edge', 'gaussian' or 'constant', got {mode!r}.")
+    if not (edge_decay > 0 and sigma_scale > 0):
+        raise ValueError(f"edge_decay and sigma_scale must be > 0, got {edge_decay} and {sigma_scale}.")
+    weights = torch.ones([], device=device)
+    for axis, n in enumerate(out_size):
+        centre = torch.arange(n, device=device, dtype=torch.float64) + 0.5  # in SR pixels
+        if mode == "edge":
+            d = torch.minimum(centre, n - centre) * (size[axis] / n)  # in LR pixels
+            profile = torch.exp(-edge_decay / d)
+        else:
+            profile = torch.exp(-0.5 * ((centre / n - 0.5) / sigma_scale) ** 2)
+        shape = [1] * len(out_size)
+        shape[axis] = n
+        weights = weights * profile.clamp_min(1e-6).float().view(shape)
+    return weights
+
+
+def tiled_forward(
+    network: nn.Module,
+    x: torch.Tensor,
+    scale: float,
+    tile: int | Sequence[int],
+    overlap: float = 0.25,
+    *,
+    mode: str = "edge",
+    sigma_scale: float = 0.125,
+    sw_device: str | torch.device | None = None,
+    channels_last: bool = False,
+) -> torch.Tensor:
+    """Run an SR network on overlapping LR tiles and blend the SR tiles (MONAI ``SlidingWindowInferer``).
+
+    ``SlidingWindowInferer`` handles networks whose output is larger than their input: it zooms
+    every window's position by ``output window size / input window size``, using
+    ``int(start * zoom)``. That is exact only when every window offset times the scale is an
+    integer, so the tiles are laid out on a period ``q`` with ``q * scale = r`` an integer (see
+    :func:`scale_period`; ``q = 1`` for integer scales): the LR image is padded (reflect) on the
+    far side to a multiple of ``q`` and every ``q``-by-``q`` block is folded into channels, the
+    inferer slides over that coarse grid with an exact integer zoom ``r``, and each window is
+    unfolded before the network sees it. The extra padded output is cropped, so the result has
+    ``round(spatial * scale)`` pixels per axis (halves rounded up), like the whole-image forward.
+
+    Seams: overlapping windows are averaged with weights that fall to ~0 towards each window's
+    edges (:func:`blend_weights`, given to the inferer as its ``roi_weight_map`` at the output
+    resolution), so every output pixel comes from the windows in whose interior it lies, and
+    per-tile differences cross-fade over a few pixels instead of stepping. Tiles still differ
+    from the whole-image result, because convolutions see zero padding at tile borders and
+    RMISR's ICCA channel attention uses per-image (here: per-tile) statistics.
+
+    Args:
+        network: called as ``network(x, scale)`` if its ``forward`` takes a scale, else ``network(x)``;
+            in eval mode, maps (1, C, *window) to (1, C_out, *round(window * scale)).
+        x: (B, C, *spatial) LR batch, 2-D or 3-D spatial.
+        scale: the up-sampling factor the network applies.
+        tile: LR window size (int, or one per spatial axis). It is rounded down to a multiple of
+            ``q`` (at least ``4 q``) and reduced to the (padded) image size where that is smaller;
+            a tile at least as large as the image gives the whole-image result.
+        overlap: fraction of a window shared with its neighbour, in ``[0, 1)``.
+        mode: blending weights, ``"edge"`` (default), ``"gaussian"`` or ``"constant"``; see :func:`blend_weights`.
+        sigma_scale: Gaussian standard deviation as a fraction of the window size (``mode="gaussian"``).
+        sw_device: device running the windows (default: ``x.device``); the output is accumulated on ``x.device``.
+        channels_last: pass 2-D windows in channels-last memory format (use with
+            ``network.to(memory_format=torch.channels_last)``; about 2.5x faster on CPU).
+
+    Returns:
+        (B, C_out, *round(spatial * scale)) tensor on ``x.device``, not clipped.
+
+    Raises:
+        ValueError: bad ``tile``, ``overlap`` or ``mode``, or a scale that cannot be tiled (see :func:`scale_period`).
+    """
+    if x.dim() not in (4, 5):
+        raise ValueError(f"tiled_forward expects a (B, C, H, W) or (B, C, D, H, W) tensor, got shape {tuple(x.shape)}.")
+    spatial = [int(n) for n in x.shape[2:]]
+    dims = len(spatial)
+    tiles = [tile] * dims if isinstance(tile, numbers.Integral) else list(tile)
+    if len(tiles) != dims or any(isinstance(t, bool) or not isinstance(t, numbers.Integral) or t < 1 for t in tiles):
+        raise ValueError(f"tile must be a positive integer (or one per spatial axis), got {tile!r}.")
+    if not 0 <= overlap < 1:
+        raise ValueError(f"overlap must be in [0, 1), got {overlap}.")
+    q, r = scale_period(float(scale))
+
+    padded = [math.ceil(n / q) * q for n in spatial]
+    pad = [p - n for n, p in zip(spatial, padded)]
+    if any(pad):
+        # F.pad lists the last axis first; reflect needs pad < size
+        pad_mode = "reflect" if all(p < n for p, n in zip(pad, spatial)) else "replicate"
+        x = F.pad(x, [v for p in reversed(pad) for v in (0, p)], mode=pad_mode)
+    roi = [min(max(int(t) // q, MIN_TILE_PERIODS), p // q) for t, p in zip(tiles, padded)]
+
+    def predictor(window: torch.Tensor) -> torch.Tensor:
+        return _call(network, _unfold(window, q), scale, channels_last)
+
+    sw_device = torch.device(sw_device) if sw_device is not None else x.device
+    inferer = SlidingWindowInferer(roi_size=roi, sw_batch_size=1, overlap=overlap, sw_device=sw_device, device=x.device)
+    # the inferer's (cached) weight map, given at the output resolution, which MONAI uses as it is
+    # (its own would be on the LR window, zoomed by nearest neighbour; see blend_weights)
+    inferer.roi_weight_map = blend_weights([t * q for t in roi], scale, mode, sigma_scale=sigma_scale, device=sw_device)
+    out = inferer(_fold(x, q), predictor)
+    expected = [p // q * r for p in padded]
+    if list(out.shape[2:]) != expected:
+        raise RuntimeError(
+            f"the network maps {[t * q for t in roi]} LR windows to {list(out.shape[2:])} for the padded image, "
+            f"expected {expected} at scale {scale}: does it up-sample by exactly {scale}?"
+        )
+    crop = scaled_size(spatial, float(scale))
+    if crop != expected:
+        out = out[(slice(None), slice(None), *(slice(0, n) for n in crop))]
+    return out
+
+
+def _check_scale(scale: Any) -> float:
+    if isinstance(scale, bool) or not isinstance(scale, numbers.Real):
+        raise ValueError(f"scale must be a real number > 1, got {scale!r}.")
+    value = float(scale)
+    if not math.isfinite(value) or value <= 1:
+        raise ValueError(f"scale must be a finite number > 1, got {scale}.")
+    return value
+
+
+def _check_image(image: Any) -> torch.Tensor:
+    """Validate the input and return it as a (C, H, W) float32 CPU/device tensor (not copied when possible)."""
+    if isinstance(image, np.ndarray):
+        if not np.issubdtype(image.dtype, np.floating):
+            raise ValueError(
+                f"image must be a float array with values in [0, 1], got dtype {image.dtype} (e.g. divide a uint8 "
+                "image by 255, or min-max normalise a medical image)."
+            )
+        tensor = torch.from_numpy(np.ascontiguousarray(image))
+    elif isinstance(image, torch.Tensor):
+        if not image.is_floating_point():
+            raise ValueError(f"image must be a float tensor with values in [0, 1], got dtype {image.dtype}.")
+        tensor = image.detach()
+    else:
+        raise ValueError(f"image must be a numpy array or a torch tensor, got {type(image).__name__}.")
+    if tensor.dim() not in (2, 3):
+        raise ValueError(
+            f"image must be 2-D (H, W) or channel-first (C, H, W), got shape {tuple(tensor.shape)}"
+            + (" (add/remove batch or channel axes; volumes: super-resolve slice by slice)." if tensor.dim() else ".")
+        )
+    if tensor.dim() == 2:
+        tensor = tensor[None]
+    if any(n == 0 for n in tensor.shape):
+        raise ValueError(f"image is empty, got shape {tuple(image.shape)}.")
+    bad = ~torch.isfinite(tensor)
+    if bad.any():
+        raise ValueError(f"image has {int(bad.sum())} non-finite (NaN or infinite) pixels; fix or mask them first.")
+    low, high = float(tensor.min()), float(tensor.max())
+    if low < -RANGE_TOLERANCE or high > 1 + RANGE_TOLERANCE:
+        raise ValueError(
+            f"image values must be in [0, 1], got [{low:.6g}, {high:.6g}]; rescale it first (e.g. "
+            "monai.transforms.ScaleIntensity() or a CT/MR window) - super_resolve does not guess an intensity mapping."
+        )
+    return tensor.float()
+
+
+def _in_channels(network: nn.Module) -> int | None:
+    """Input channels of a network: its ``in_channels`` attribute or that of its first convolution."""
+    value = getattr(network, "in_channels", None)
+    if isinstance(value, int):
+        return value
+    for module in network.modules():
+        if isinstance(module, nn.modules.conv._ConvNd):
+            return int(module.in_channels)
+    return None
+
+
+def _scale_limits(network: nn.Module) -> tuple[float | None, float]:
+    """``(fixed_scale, max_scale)``: ``fixed_scale`` is None for arbitrary-scale (meta) networks."""
+    meta = [m for m in network.modules() if isinstance(m, MetaUpsample)]
+    if meta and accepts_scale(network):
+        return None, float(min(m.max_scale for m in meta))
+    fixed = getattr(network, "scale", None)
+    return (float(fixed) if isinstance(fixed, numbers.Real) else None), math.inf
+
+
+def _check_network_scale(scale: float, fixed: float | None, max_scale: float, what: str) -> float:
+    if fixed is not None:
+        if not math.isclose(scale, fixed, rel_tol=0, abs_tol=1e-9):
+            raise ValueError(
+                f"{what} is a fixed x{fixed:g} network, got scale={scale:g}; use model='auto' (or 'rmisr_meta') "
+                "for other scales."
+            )
+        return fixed
+    if scale > max_scale:
+        raise ValueError(f"{what} accepts scales in (1, {max_scale:g}], got scale={scale:g}.")
+    return scale
+
+
+def _auto_name(scale: float) -> str:
+    """The dedicated x2/x3/x4 model when its weights are shipped, else the arbitrary-scale model."""
+    if scale in (2.0, 3.0, 4.0):
+        name = f"rmisr_bl_x{int(scale)}"
+        if pretrained_path(name).is_file() or not pretrained_path("rmisr_meta").is_file():
+            return name
+        warnings.warn(
+            f"{name} is not shipped yet ({pretrained_path(name)} missing); using the arbitrary-scale rmisr_meta.",
+            stacklevel=4,
+        )
+    return "rmisr_meta"
+
+
+def _resolve_model(
+    model: str | os.PathLike[str] | nn.Module, scale: float, device: torch.device
+) -> tuple[nn.Module, float]:
+    """The network to run and the scale to pass to it; all scale checks happen before any file is read."""
+    if isinstance(model, nn.Module):
+        fixed, max_scale = _scale_limits(model)
+        return model.to(device), _check_network_scale(scale, fixed, max_scale, type(model).__name__)
+    if isinstance(model, str) and (model == "auto" or model in PRETRAINED):
+        name = model
+        if name == "auto":
+            max_scale = PRETRAINED["rmisr_meta"].max_scale
+            if scale > max_scale:
+                raise ValueError(f"model='auto' supports scales in (1, {max_scale:g}], got scale={scale:g}.")
+            name = _auto_name(scale)
+        entry = PRETRAINED[name]
+        scale = _check_network_scale(scale, entry.scale, entry.max_scale, f"model {name!r}")
+        return load_pretrained(name, device=device), scale
+    if isinstance(model, (str, os.PathLike)):
+        path = Path(model)
+        if not path.is_file():
+            if path.suffix or os.sep in str(model) or "/" in str(model):
+                raise FileNotFoundError(f"checkpoint file not found: {path}.")
+            raise ValueError(
+                f"unknown model {model!r}: expected 'auto', one of {', '.join(PRETRAINED)}, a checkpoint path or "
+                "an nn.Module."
+            )
+        network = load_checkpoint(path)
+        fixed, max_scale = _scale_limits(network)
+        return network.to(device), _check_network_scale(scale, fixed, max_scale, f"checkpoint {path.name}")
+    raise ValueError(f"model must be 'auto', a registry name, a checkpoint path or an nn.Module, got {model!r}.")
+
+
+@overload
+def super_resolve(
+    image: np.ndarray,
+    scale: float,
+    model: str | os.PathLike[str] | nn.Module = ...,
+    tile: int | None = ...,
+    device: str | torch.device = ...,
+    *,
+    overlap: float = ...,
+) -> np.ndarray: ...
+
+
+@overload
+def super_resolve(
+    image: torch.Tensor,
+    scale: float,
+    model: str | os.PathLike[str] | nn.Module = ...,
+    tile: int | None = ...,
+    device: str | torch.device = ...,
+    *,
+    overlap: float = ...,
+) -> torch.Tensor: ...
+
+
+def super_resolve(
+    image: np.ndarray | torch.Tensor,
+    scale: float,
+    model: str | os.PathLike[str] | nn.Module = "auto",
+    tile: int | None = None,
+    device: str | torch.device = "cpu",
+    *,
+    overlap: float = 0.25,
+) -> np.ndarray | torch.Tensor:
+    """Super-resolve a 2-D image by ``scale`` with a pretrained or given RMISR network.
+
+    Args:
+        image: (H, W) or channel-first (C, H, W) float image in ``[0, 1]`` (numpy or torch).
+            Values outside ``[0, 1]`` (beyond 1e-6 of round-off) are an error rather than silently
+            clipped: they almost always mean an image that was not normalised (CT in HU, 12-bit
+            raw values), and the networks were trained on ``[0, 1]`` min-max normalised images.
+        scale: up-sampling factor, a finite number > 1 (the dedicated models: exactly 2, 3 or 4;
+            the arbitrary-scale model: up to 8).
+        model: one of
+
+            * ``"auto"``: the shipped dedicated RMISR-BL network for x2, x3 and x4 (falling back,
+              with a warning, to ``"rmisr_meta"`` while a dedicated one is not shipped), the
+              arbitrary-scale ``"rmisr_meta"`` for any other scale;
+            * a name from :func:`~monai_rmisr.inference.list_pretrained`; a fixed-scale one
+              must be asked for its own scale;
+            * an ``nn.Module`` with its weights loaded (its ``scale`` attribute, or a meta
+              upsampler, decides which scales it accepts);
+            * a checkpoint path (a state dict, or a MONAI checkpoint dict with ``"model"`` or
+              ``"network"``), whose architecture comes from a sidecar ``<path stem>.json``
+              (``{"_target_": "RMISR", ...constructor kwargs}``) or, for a file named
+              ``<registry name>.pt``, from the registry; see :func:`~monai_rmisr.inference.load_checkpoint`.
+        tile: ``None`` runs the whole image at once; ``N`` runs LR tiles of N x N pixels with
+            ``overlap``, blended without seams (:func:`tiled_forward`), bounding memory for large
+            images. Tiles are close to but not exactly the whole-image result (ICCA attention
+            statistics are per tile). Use tiles for images above about 1 megapixel of output,
+            and always with the arbitrary-scale model, which keeps ~3 KB per output pixel.
+        device: device to run the network on; the result comes back to the input's device (numpy: CPU).
+        overlap: fraction of a tile shared with each neighbour.
+
+    Returns:
+        the SR image, clipped to ``[0, 1]``, of spatial size ``round(H * scale) x round(W * scale)``
+        (halves rounded up), with the input's shape convention ((H', W') or (C, H', W')), type
+        (numpy or torch) and float dtype.
+
+    Colour images: the shipped models are single-channel. A (C, H, W) image with C <= 4 is
+    super-resolved channel by channel (each channel as its own grey image), which keeps every
+    channel's full detail and needs no colour-space assumption (RGB, RGBA or two-channel images
+    alike); it costs C network runs. A network built for C channels gets the image as it is.
+
+    Raises:
+        ValueError: a bad scale (not > 1, NaN, infinite, above the model's maximum, or not the
+            fixed scale of the chosen model), a bad image (wrong dimensionality or dtype,
+            non-finite pixels, values outside ``[0, 1]``, channels the model cannot take), an
+            unknown model name, or a checkpoint of unknown architecture.
+        FileNotFoundError: the weights of the chosen model are not shipped yet, or a checkpoint path does not exist.
+
+    Example::
+
+        from monai_rmisr import super_resolve
+
+        sr = super_resolve(ct_slice, 2)  # numpy (512, 512) in [0, 1] -> numpy (1024, 1024)
+        big = super_resolve(xray, 4, tile=256)  # bounded memory for a 2000 x 2000 radiograph
+    """
+    scale = _check_scale(scale)
+    squeeze = isinstance(image, (np.ndarray, torch.Tensor)) and image.ndim == 2
+    tensor = _check_image(image)
+    if tile is not None and (isinstance(tile, bool) or not isinstance(tile, numbers.Integral) or tile < 1):
+        raise ValueError(f"tile must be None or a positive integer (LR tile size), got {tile!r}.")
+    if not 0 <= overlap < 1:
+        raise ValueError(f"overlap must be in [0, 1), got {overlap}.")
+    device = torch.device(device)
+    network, run_scale = _resolve_model(model, scale, device)
+
+    channels = tensor.shape[0]
+    in_channels = _in_channels(network)
+    if in_channels == channels:
+        batches = [tensor[None]]
+    elif in_channels in (1, None) and channels <= 4:
+        batches = [tensor[c : c + 1][None] for c in range(channels)]
+    else:
+        raise ValueError(
+            f"the model takes {in_channels}-channel images, got {channels} channels (shape {tuple(image.shape)}); "
+            "single-channel models take (H, W) or (C, H, W) with C <= 4 (each channel super-resolved on its own)."
+        )
+
+    was_training = network.training
+    network.eval()
+    channels_last = device.type == "cpu" and tensor.dim() == 3
+    if channels_last:
+        network.to(memory_format=torch.channels_last)  # in place; weights' values unchanged
+    expected = scaled_size(list(tensor.shape[1:]), run_scale)
+    outputs = []
+    try:
+        with torch.inference_mode():
+            for batch in batches:
+                batch = batch.to(device)
+                if tile is None:
+                    out = _call(network, batch, run_scale, channels_last)
+                else:
+                    out = tiled_forward(
+                        network, batch, run_scale, tile, overlap=overlap, sw_device=device, channels_last=channels_last
+                    )
+                if list(out.shape[2:]) != expected:
+                    raise RuntimeError(
+                        f"the network returned spatial size {list(out.shape[2:])} for x{run_scale:g}, "
+                        f"expected {expected}."
+                    )
+                outputs.append(out[0].clamp_(0.0, 1.0).to(tensor.device if isinstance(image, torch.Tensor) else "cpu"))
+    finally:
+        network.train(was_training)
+    result = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=0)
+    if squeeze:
+        result = result[0]
+    if isinstance(image, np.ndarray):
+        return result.contiguous().numpy().astype(image.dtype, copy=False)
+    return result.contiguous().to(dtype=image.dtype, device=image.device)

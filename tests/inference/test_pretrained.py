@@ -1,0 +1,161 @@
+"""The pretrained-model registry: names, weights lookup, loading and its error messages."""
+
+import json
+import pickle
+from pathlib import Path
+
+import pytest
+import torch
+
+import monai_rmisr
+from monai_rmisr import RMISR, RMISRVP
+from monai_rmisr.inference import (
+    MODELS_ENV,
+    PRETRAINED,
+    build_network,
+    list_pretrained,
+    load_checkpoint,
+    load_pretrained,
+    load_state_dict,
+    models_dir,
+    pretrained_path,
+)
+
+NAMES = ["rmisr_bl_x2", "rmisr_bl_x3", "rmisr_bl_x4", "rmisr_vp_x4", "rmisr_meta"]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """The networks and images here are tiny: one thread is as fast as two, and far faster on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def models(tmp_path, monkeypatch):
+    """An empty weights folder, set as ``$MONAI_RMISR_MODELS``."""
+    monkeypatch.setenv(MODELS_ENV, str(tmp_path))
+    return tmp_path
+
+
+def save_stand_in(folder: Path, name: str) -> dict:
+    """Save an untrained network of ``name``'s architecture as ``<name>.pt``; return its state dict."""
+    entry = PRETRAINED[name]
+    state = entry.network(**entry.kwargs).state_dict()
+    torch.save(state, folder / f"{name}.pt")
+    return state
+
+
+def test_names_and_registry_entries():
+    assert list_pretrained() == NAMES
+    for scale in (2, 3, 4):
+        entry = PRETRAINED[f"rmisr_bl_x{scale}"]
+        assert entry.network is RMISR and entry.scale == scale
+        assert entry.kwargs == {"spatial_dims": 2, "in_channels": 1, "scale": scale, "image_residual": True}
+    assert PRETRAINED["rmisr_vp_x4"].network is RMISRVP and PRETRAINED["rmisr_vp_x4"].scale == 4
+    meta = PRETRAINED["rmisr_meta"]
+    assert meta.kwargs["upsampler"] == "meta" and meta.scale is None and meta.max_scale == 8
+
+
+def test_models_dir_default_and_override(monkeypatch, tmp_path):
+    monkeypatch.delenv(MODELS_ENV, raising=False)
+    repo = Path(monai_rmisr.__file__).resolve().parents[1]
+    assert models_dir() == repo / "bundles" / "rmisr" / "models"
+    assert pretrained_path("rmisr_bl_x2") == repo / "bundles" / "rmisr" / "models" / "rmisr_bl_x2.pt"
+    monkeypatch.setenv(MODELS_ENV, str(tmp_path))
+    assert pretrained_path("rmisr_meta") == tmp_path / "rmisr_meta.pt"
+
+
+def test_available_only(models):
+    assert list_pretrained(available_only=True) == []
+    save_stand_in(models, "rmisr_bl_x3")
+    assert list_pretrained(available_only=True) == ["rmisr_bl_x3"]
+
+
+@pytest.mark.parametrize("call", [load_pretrained, pretrained_path])
+def test_unknown_name_lists_known_names(call):
+    with pytest.raises(ValueError, match="unknown pretrained model 'rmisr_x2'") as info:
+        call("rmisr_x2")
+    for name in NAMES:
+        assert name in str(info.value)
+
+
+def test_missing_weights_file_is_a_clear_error(models):
+    with pytest.raises(FileNotFoundError) as info:
+        load_pretrained("rmisr_bl_x4")
+    message = str(info.value)
+    assert str(models / "rmisr_bl_x4.pt") in message
+    assert "not been trained/shipped yet" in message and MODELS_ENV in message
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_load_pretrained_builds_the_registry_network(models, name):
+    state = save_stand_in(models, name)
+    network = load_pretrained(name, device="cpu")
+    entry = PRETRAINED[name]
+    assert type(network) is entry.network and not network.training
+    assert network.scale == entry.kwargs["scale"] and network.image_residual
+    loaded = network.state_dict()
+    assert loaded.keys() == state.keys()
+    assert all(torch.equal(loaded[k], state[k]) for k in state)
+    assert all(p.device.type == "cpu" for p in network.parameters())
+
+
+@pytest.mark.parametrize("key", ["model", "network"])
+def test_monai_checkpoint_dicts_are_accepted(models, key):
+    state = RMISR(2, 1, scale=2, image_residual=True).state_dict()
+    torch.save({key: state, "optimizer": {"lr": torch.tensor(1e-3)}}, models / "rmisr_bl_x2.pt")
+    network = load_pretrained("rmisr_bl_x2")
+    assert torch.equal(network.trunk.head.weight, state["trunk.head.weight"])
+
+
+def test_weights_of_another_architecture_are_rejected(models):
+    torch.save(RMISR(2, 1, scale=3, image_residual=True).state_dict(), models / "rmisr_bl_x2.pt")
+    with pytest.raises(ValueError, match="does not fit the 'rmisr_bl_x2' architecture"):
+        load_pretrained("rmisr_bl_x2")
+
+
+class _Payload:
+    """Anything but tensors: ``weights_only=True`` must refuse to unpickle it."""
+
+
+def test_weights_are_loaded_with_weights_only(models):
+    torch.save({"trunk.head.weight": _Payload()}, models / "rmisr_bl_x2.pt")
+    with pytest.raises(pickle.UnpicklingError):
+        load_pretrained("rmisr_bl_x2")
+
+
+def test_file_without_state_dict(tmp_path):
+    torch.save([1, 2, 3], tmp_path / "junk.pt")
+    with pytest.raises(ValueError, match="holds no network state dict"):
+        load_state_dict(tmp_path / "junk.pt")
+    with pytest.raises(FileNotFoundError, match="checkpoint file not found"):
+        load_state_dict(tmp_path / "missing.pt")
+
+
+def test_load_checkpoint_architecture_sources(tmp_path):
+    reference = RMISR(2, 1, scale=3, image_residual=True)
+    state = reference.state_dict()
+    # 1. a sidecar JSON with the constructor call
+    torch.save(state, tmp_path / "fine_tuned.pt")
+    sidecar = {"_target_": "RMISR", "spatial_dims": 2, "in_channels": 1, "scale": 3, "image_residual": True}
+    (tmp_path / "fine_tuned.json").write_text(json.dumps(sidecar))
+    network = load_checkpoint(tmp_path / "fine_tuned.pt")
+    assert isinstance(network, RMISR) and network.scale == 3 and network.image_residual and not network.training
+    # 2. a registry file name
+    torch.save(state, tmp_path / "rmisr_bl_x3.pt")
+    assert load_checkpoint(tmp_path / "rmisr_bl_x3.pt").scale == 3
+    # 3. the network given
+    assert load_checkpoint(tmp_path / "rmisr_bl_x3.pt", RMISR(2, 1, scale=3, image_residual=True)).scale == 3
+    # none of these: a clear error naming the sidecar it looked for
+    torch.save(state, tmp_path / "bare.pt")
+    with pytest.raises(ValueError, match=r"cannot tell the architecture of checkpoint .*bare\.json"):
+        load_checkpoint(tmp_path / "bare.pt")
+
+
+def test_sidecar_targets_are_restricted():
+    assert isinstance(build_network({"_target_": "monai_rmisr.RMISR", "scale": 2}), RMISR)
+    with pytest.raises(ValueError, match=r"'_target_' must name one of the networks .* got 'os\.system'"):
+        build_network({"_target_": "os.system", "command": "true"})

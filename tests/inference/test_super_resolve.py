@@ -1,0 +1,227 @@
+"""super_resolve: sizes, types, model selection, colour images and one clear error per bad input."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from monai_rmisr import RMISR
+from monai_rmisr.inference import MODELS_ENV, PRETRAINED, super_resolve
+from monai_rmisr.networks.utils import upsample_image
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """The networks and images here are tiny: one thread is as fast as two, and far faster on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def small_rmisr(scale=2.0, upsampler="subpixel", in_channels=1, perturb=0.0):
+    """A fast RMISR (1 PFMDB, 32 features). Untrained with the image residual it is exactly bicubic;
+    ``perturb`` > 0 gives its output layer random weights of that std, like a trained residual."""
+    network = RMISR(
+        2,
+        in_channels,
+        scale=scale,
+        features=32,
+        num_blocks=1,
+        distillation_channels=8,
+        upsampler=upsampler,
+        meta_hidden_channels=16,
+        image_residual=True,
+    )
+    if perturb:
+        with torch.no_grad():
+            for p in network.upsample.parameters():
+                p.normal_(0, perturb)
+    return network
+
+
+def image(h=12, w=10, channels=None, seed=0):
+    rng = np.random.default_rng(seed)
+    shape = (h, w) if channels is None else (channels, h, w)
+    return rng.random(shape, dtype=np.float32)
+
+
+def bicubic(x: np.ndarray, scale: float) -> np.ndarray:
+    out = upsample_image(torch.from_numpy(x)[None, None], scale)[0, 0]
+    return out.clamp(0, 1).numpy()
+
+
+@pytest.fixture
+def models(tmp_path, monkeypatch):
+    monkeypatch.setenv(MODELS_ENV, str(tmp_path))
+    return tmp_path
+
+
+def save_stand_in(folder, name, seed=0):
+    torch.manual_seed(seed)
+    entry = PRETRAINED[name]
+    network = entry.network(**entry.kwargs)
+    with torch.no_grad():  # a non-trivial residual, so that a wrong network would show
+        for p in network.upsample.parameters():
+            p.normal_(0, 0.01)
+    torch.save(network.state_dict(), folder / f"{name}.pt")
+    return network.eval()
+
+
+@pytest.mark.parametrize(("size", "scale", "expected"), [((12, 10), 2, (24, 20)), ((5, 7), 2.5, (13, 18))])
+def test_untrained_image_residual_network_is_bicubic(size, scale, expected):
+    x = image(*size)
+    upsampler = "subpixel" if float(scale).is_integer() else "meta"
+    out = super_resolve(x, scale, model=small_rmisr(2.0, upsampler))
+    assert isinstance(out, np.ndarray) and out.dtype == np.float32 and out.shape == expected  # halves round up
+    np.testing.assert_allclose(out, bicubic(x, scale), atol=1e-6)
+
+
+def test_types_dtypes_and_shapes_follow_the_input():
+    network = small_rmisr()
+    x = image(channels=1)
+    assert super_resolve(x, 2, model=network).shape == (1, 24, 20)
+    assert super_resolve(x.astype(np.float64), 2, model=network).dtype == np.float64
+    t = torch.from_numpy(x[0]).double()
+    out = super_resolve(t, 2, model=network)
+    assert isinstance(out, torch.Tensor) and out.dtype == torch.float64 and out.shape == (24, 20)
+    np.testing.assert_allclose(out.numpy(), super_resolve(x[0], 2, model=network), atol=1e-6)
+
+
+def test_output_is_clipped():
+    torch.manual_seed(0)
+    out = super_resolve(image(16, 16), 2, model=small_rmisr(perturb=0.2))
+    assert out.min() == 0.0 and out.max() == 1.0
+
+
+def test_user_network_state_is_kept():
+    network = small_rmisr().train()
+    super_resolve(image(), 2, model=network)
+    assert network.training
+
+
+def test_rgb_is_super_resolved_channel_by_channel():
+    torch.manual_seed(0)
+    network = small_rmisr(perturb=0.02)
+    rgb = image(channels=3)
+    out = super_resolve(rgb, 2, model=network)
+    assert out.shape == (3, 24, 20)
+    for c in range(3):
+        np.testing.assert_allclose(out[c], super_resolve(rgb[c], 2, model=network), atol=1e-6)
+
+
+def test_a_network_for_the_image_channels_gets_the_whole_image():
+    torch.manual_seed(0)
+    network = small_rmisr(in_channels=3, perturb=0.02).eval()
+    rgb = image(channels=3)
+    with torch.no_grad():
+        expected = network(torch.from_numpy(rgb)[None])[0].clamp(0, 1).numpy()
+    np.testing.assert_allclose(super_resolve(rgb, 2, model=network), expected, atol=1e-5)
+
+
+def test_auto_picks_the_dedicated_network(models):
+    reference = save_stand_in(models, "rmisr_bl_x2")
+    x = image(16, 16)
+    with torch.no_grad():
+        expected = reference(torch.from_numpy(x)[None, None])[0, 0].clamp(0, 1).numpy()
+    np.testing.assert_allclose(super_resolve(x, 2), expected, atol=1e-5)
+    np.testing.assert_allclose(super_resolve(x, 2.0, model="rmisr_bl_x2"), expected, atol=1e-5)
+
+
+def test_auto_uses_the_meta_network_for_other_scales(models):
+    with pytest.raises(FileNotFoundError, match=r"rmisr_meta.*not been trained/shipped yet"):
+        super_resolve(image(), 2.5)
+    reference = save_stand_in(models, "rmisr_meta")
+    x = image(8, 8)
+    with torch.no_grad():
+        expected = reference(torch.from_numpy(x)[None, None], 2.5)[0, 0].clamp(0, 1).numpy()
+    np.testing.assert_allclose(super_resolve(x, 2.5), expected, atol=1e-5)
+    # a dedicated scale whose network is not shipped falls back to the meta network, with a warning
+    with pytest.warns(UserWarning, match="rmisr_bl_x3 is not shipped yet"):
+        out = super_resolve(x, 3)
+    assert out.shape == (24, 24)
+
+
+def test_checkpoint_paths(tmp_path):
+    torch.manual_seed(0)
+    network = small_rmisr(perturb=0.02)
+    torch.save({"model": network.state_dict()}, tmp_path / "mine.pt")
+    config = {"_target_": "RMISR", "scale": 2, "features": 32, "num_blocks": 1, "distillation_channels": 8}
+    (tmp_path / "mine.json").write_text(json.dumps({**config, "image_residual": True}))
+    x = image()
+    np.testing.assert_allclose(super_resolve(x, 2, model=tmp_path / "mine.pt"), super_resolve(x, 2, model=network))
+    with pytest.raises(ValueError, match="fixed x2 network, got scale=3"):
+        super_resolve(x, 3, model=str(tmp_path / "mine.pt"))
+    with pytest.raises(FileNotFoundError, match="checkpoint file not found"):
+        super_resolve(x, 2, model=tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="unknown model 'rmisr'"):
+        super_resolve(x, 2, model="rmisr")
+
+
+@pytest.mark.parametrize("scale", [1, 1.0, 0.5, -2, math.nan, math.inf, True, "2", None])
+def test_bad_scale(scale):
+    with pytest.raises(ValueError, match="scale must be a"):
+        super_resolve(image(), scale, model=small_rmisr())
+
+
+@pytest.mark.parametrize(
+    ("model", "scale", "message"),
+    [
+        ("rmisr_bl_x2", 3, "model 'rmisr_bl_x2' is a fixed x2 network, got scale=3"),
+        ("rmisr_vp_x4", 2.5, "model 'rmisr_vp_x4' is a fixed x4 network, got scale=2.5"),
+        ("rmisr_meta", 8.5, r"model 'rmisr_meta' accepts scales in \(1, 8\], got scale=8.5"),
+        ("auto", 9, r"model='auto' supports scales in \(1, 8\], got scale=9"),
+    ],
+)
+def test_scale_the_model_cannot_do(models, model, scale, message):
+    # checked before any weights file is read: the folder is empty
+    with pytest.raises(ValueError, match=message):
+        super_resolve(image(), scale, model=model)
+
+
+def test_scale_of_a_given_network():
+    with pytest.raises(ValueError, match="RMISR is a fixed x2 network, got scale=4"):
+        super_resolve(image(), 4, model=small_rmisr())
+    with pytest.raises(ValueError, match=r"RMISR accepts scales in \(1, 8\], got scale=10"):
+        super_resolve(image(), 10, model=small_rmisr(upsampler="meta"))
+
+
+def _with(value, index=(0, 0)):
+    x = image()
+    x[index] = value
+    return x
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (_with(np.nan), "1 non-finite"),
+        (_with(np.inf), "1 non-finite"),
+        (_with(1.5), r"values must be in \[0, 1\], got \[.*, 1.5\]"),
+        (_with(-0.1), r"values must be in \[0, 1\], got \[-0.1, "),
+        (np.zeros(10, np.float32), r"2-D \(H, W\) or channel-first \(C, H, W\), got shape \(10,\)"),
+        (np.zeros((1, 1, 8, 8), np.float32), r"got shape \(1, 1, 8, 8\)"),
+        (np.zeros((0, 8), np.float32), "image is empty"),
+        ((image() * 255).astype(np.uint8), "float array with values in \\[0, 1\\], got dtype uint8"),
+        (torch.zeros(8, 8, dtype=torch.int64), "float tensor with values in \\[0, 1\\], got dtype torch.int64"),
+        ([[0.5, 0.5]], "numpy array or a torch tensor, got list"),
+        (image(channels=5), "takes 1-channel images, got 5 channels"),
+    ],
+)
+def test_bad_image(bad, message):
+    with pytest.raises(ValueError, match=message):
+        super_resolve(bad, 2, model=small_rmisr())
+
+
+def test_range_tolerance_for_round_off():
+    x = image()
+    x[0, 0], x[0, 1] = -1e-7, 1 + 1e-7
+    assert super_resolve(x, 2, model=small_rmisr()).shape == (24, 20)
+
+
+@pytest.mark.parametrize("tile", [0, -8, 2.5, True, "64"])
+def test_bad_tile(tile):
+    with pytest.raises(ValueError, match="tile must be None or a positive integer"):
+        super_resolve(image(), 2, model=small_rmisr(), tile=tile)
