@@ -8,9 +8,10 @@ from collections.abc import Hashable, Mapping, Sequence
 import numpy as np
 from monai.config import KeysCollection, NdarrayOrTensor
 from monai.transforms import MapTransform, Transform
-from monai.utils import TransformBackends, ensure_tuple
+from monai.utils import TransformBackends
 
 from .resize import imresize
+from .utils import resolve_output_keys
 
 __all__ = ["BicubicDegrade", "BicubicDegraded"]
 
@@ -82,12 +83,7 @@ class BicubicDegraded(MapTransform):
     ) -> None:
         super().__init__(keys, allow_missing_keys)
         self.degrader = BicubicDegrade(scale, spatial_axes)
-        if output_keys is None:
-            self.output_keys = tuple(f"{key}_lr" for key in self.keys)
-        else:
-            self.output_keys = ensure_tuple(output_keys)
-            if len(self.output_keys) != len(self.keys):
-                raise ValueError(f"output_keys must have one entry per key {self.keys}, got {output_keys!r}.")
+        self.output_keys = resolve_output_keys(self.keys, output_keys, "_lr")
 
     def __call__(self, data: Mapping[Hashable, NdarrayOrTensor]) -> dict[Hashable, NdarrayOrTensor]:
         d = dict(data)

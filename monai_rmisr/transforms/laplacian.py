@@ -10,11 +10,12 @@ from monai.config import KeysCollection, NdarrayOrTensor
 from monai.data import MetaTensor
 from monai.data.meta_obj import get_track_meta
 from monai.transforms import MapTransform, Transform
-from monai.utils import TransformBackends, ensure_tuple
+from monai.utils import TransformBackends
 
 from monai_rmisr.networks.blocks.laplacian import LaplacianGradient, laplacian_gradient
 
 from .resize import numpy_to_torch
+from .utils import resolve_output_keys
 
 __all__ = ["LaplacianMap", "LaplacianMapd"]
 
@@ -79,12 +80,7 @@ class LaplacianMapd(MapTransform):
     ) -> None:
         super().__init__(keys, allow_missing_keys)
         self.laplacian = LaplacianMap(mode)
-        if output_keys is None:
-            self.output_keys = tuple(f"{key}_laplacian" for key in self.keys)
-        else:
-            self.output_keys = ensure_tuple(output_keys)
-            if len(self.output_keys) != len(self.keys):
-                raise ValueError(f"output_keys must have one entry per key {self.keys}, got {output_keys!r}.")
+        self.output_keys = resolve_output_keys(self.keys, output_keys, "_laplacian")
 
     def __call__(self, data: Mapping[Hashable, NdarrayOrTensor]) -> dict[Hashable, NdarrayOrTensor]:
         d = dict(data)

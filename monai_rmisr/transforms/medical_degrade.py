@@ -24,12 +24,13 @@ from monai.config import KeysCollection, NdarrayOrTensor
 from monai.data import MetaTensor
 from monai.data.meta_obj import get_track_meta
 from monai.transforms import MapTransform, RandomizableTransform
-from monai.utils import TransformBackends, convert_to_tensor, ensure_tuple
+from monai.utils import TransformBackends, convert_to_tensor
 from PIL import Image
 from scipy.ndimage import gaussian_filter
 
 from .degrade import _check_sr_scale
 from .resize import _resized_affine, imresize
+from .utils import resolve_output_keys
 
 __all__ = ["RandMedicalDegrade", "RandMedicalDegraded", "jpeg_roundtrip", "kspace_truncate", "slab_resample"]
 
@@ -411,12 +412,7 @@ class RandMedicalDegraded(RandomizableTransform, MapTransform):
             jpeg_quality=jpeg_quality,
         )
         RandomizableTransform.__init__(self, self.degrader.prob)
-        if output_keys is None:
-            self.output_keys = tuple(f"{key}_lr" for key in self.keys)
-        else:
-            self.output_keys = ensure_tuple(output_keys)
-            if len(self.output_keys) != len(self.keys):
-                raise ValueError(f"output_keys must have one entry per key {self.keys}, got {output_keys!r}.")
+        self.output_keys = resolve_output_keys(self.keys, output_keys, "_lr")
 
     def set_random_state(
         self, seed: int | None = None, state: np.random.RandomState | None = None
