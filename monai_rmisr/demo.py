@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from .data import load_corpus, make_pair
+from .inference import list_pretrained, load_pretrained
 from .metrics import psnr, ssim
 from .networks import RMISR, RMISRVP, laplacian_gradient
 from .transforms import imresize
@@ -62,7 +63,12 @@ def main(argv: list[str] | None = None) -> int:
         sr = network(torch.from_numpy(lr)[None].contiguous(memory_format=torch.channels_last)).clamp(0, 1)
     elapsed = time.perf_counter() - start
     sr = sr[0].numpy()
-    for name, estimate in (("bicubic", np.clip(bicubic, 0, 1)), (label, sr)):
+    estimates = [("bicubic", np.clip(bicubic, 0, 1)), (label, sr)]
+    if "rmisr_bl_x2" in list_pretrained(available_only=True):
+        with torch.no_grad():
+            shipped = load_pretrained("rmisr_bl_x2")(torch.from_numpy(lr)[None]).clamp(0, 1)[0].numpy()
+        estimates.append(("shipped rmisr_bl_x2 (bundles/rmisr/models)", shipped))
+    for name, estimate in estimates:
         print(
             f"  {name:<48} PSNR {psnr(estimate, hr, crop_border=scale):6.2f} dB"
             f"  SSIM {ssim(estimate, hr, crop_border=scale):.4f}"
