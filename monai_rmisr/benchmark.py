@@ -25,7 +25,7 @@ from torch import nn
 from .data.corpus import CorpusImage, load_corpus
 from .data.datasets import fractional_pair
 from .metrics import psnr, ssim
-from .networks.utils import accepts_scale, scaled_size
+from .networks.utils import forward_at_scale, scaled_size
 from .transforms import imresize
 
 __all__ = ["machine_description", "network_scores", "protocol_scores"]
@@ -52,12 +52,10 @@ def network_scores(
 ) -> dict[str, tuple[float, float]]:
     """:func:`protocol_scores` of a network (eval mode, channels-last, no gradients)."""
     network = network.eval().to(device).to(memory_format=torch.channels_last)
-    takes_scale = accepts_scale(network)
 
     def predict(lr: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(lr)[None].to(device).contiguous(memory_format=torch.channels_last)
         with torch.no_grad():
-            out = network(x, float(scale)) if takes_scale else network(x)
+            out = forward_at_scale(network, torch.from_numpy(lr)[None].to(device), float(scale), channels_last=True)
         return out[0].float().cpu().numpy()
 
     return protocol_scores(predict, scale, images)

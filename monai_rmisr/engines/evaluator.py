@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import torch
@@ -12,7 +13,7 @@ from monai.utils import CommonKeys
 from torch import nn
 
 from ..metrics.quality import psnr, ssim
-from ..networks.utils import accepts_scale
+from ..networks.utils import forward_at_scale
 from ..transforms.resize import imresize
 
 __all__ = ["SREvaluator", "SRImageQuality", "to_luma"]
@@ -85,18 +86,6 @@ class SRImageQuality(Metric):
         return self._sum / self._count
 
 
-class _ScaledForward(nn.Module):
-    """``network(x, scale)`` as a one-argument callable for MONAI inferers."""
-
-    def __init__(self, network: nn.Module, scale: float | None):
-        super().__init__()
-        self.network = network
-        self.scale = scale
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.network(x) if self.scale is None else self.network(x, self.scale)
-
-
 class SREvaluator(SupervisedEvaluator):
     """Runs a network on whole validation images ``{"lr": (1, C, h, w), "hr": (1, C, H, W)}``.
 
@@ -128,17 +117,17 @@ class SREvaluator(SupervisedEvaluator):
             network = network.to(memory_format=torch.channels_last)
         super().__init__(device=torch.device(device), val_data_loader=val_data_loader, network=network, **kwargs)
         self.channels_last = channels_last
-        self.forward_scale = scale if scale is not None and accepts_scale(network) else None
+        self.forward_scale = scale
 
     def _iteration(self, engine: SREvaluator, batchdata: dict[str, torch.Tensor]) -> dict[str, Any]:
         if batchdata is None:
             raise ValueError("must provide batch data for current iteration.")
         lr = batchdata["lr"].to(engine.state.device)
-        if engine.channels_last and lr.dim() == 4:
-            lr = lr.contiguous(memory_format=torch.channels_last)
         hr = batchdata["hr"].to(engine.state.device)
         engine.network.eval()
-        forward = _ScaledForward(engine.network, engine.forward_scale)
+        forward = partial(
+            forward_at_scale, engine.network, scale=engine.forward_scale, channels_last=engine.channels_last
+        )
         with torch.no_grad(), torch.autocast(engine.state.device.type, enabled=engine.amp):
             pred = engine.inferer(lr, forward)
         return {CommonKeys.IMAGE: lr, CommonKeys.LABEL: hr, CommonKeys.PRED: pred.float()}

@@ -13,7 +13,7 @@ from monai.utils import CommonKeys
 from torch import nn
 
 from ..losses.objective import TwoBranchLoss
-from ..networks.utils import accepts_scale
+from ..networks.utils import accepts_scale, forward_at_scale
 from ..transforms.resize import imresize
 
 __all__ = ["SRTrainer", "random_scale_batch"]
@@ -57,12 +57,11 @@ class _TrainingForward(nn.Module):
         super().__init__()
         self.network = network
         self.with_laplacian = hasattr(network, "forward_with_laplacian")
-        self.takes_scale = accepts_scale(network)
 
     def forward(self, x: torch.Tensor, scale: float) -> tuple[torch.Tensor, torch.Tensor | None]:
         if self.with_laplacian:
             return self.network.forward_with_laplacian(x, scale)
-        return (self.network(x, scale) if self.takes_scale else self.network(x)), None
+        return forward_at_scale(self.network, x, scale), None
 
 
 class SRTrainer(SupervisedTrainer):
@@ -135,8 +134,7 @@ class SRTrainer(SupervisedTrainer):
             self.scale_range = None
         self.scale = float(scale)
         self.seed = int(seed)
-        self.takes_scale = accepts_scale(network)
-        if self.scale_range is not None and not self.takes_scale:
+        if self.scale_range is not None and not accepts_scale(network):
             raise ValueError(f"{type(network).__name__} has a fixed scale and cannot train with scale_range.")
         self.channels_last = channels_last
         self.training_forward: nn.Module = _TrainingForward(network)

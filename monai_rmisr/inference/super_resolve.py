@@ -17,7 +17,7 @@ from monai.inferers import SlidingWindowInferer
 from torch import nn
 
 from ..networks.blocks.meta_upsample import MetaUpsample
-from ..networks.utils import accepts_scale, scaled_size
+from ..networks.utils import accepts_scale, forward_at_scale, scaled_size
 from .pretrained import PRETRAINED, load_checkpoint, load_pretrained, pretrained_path
 
 __all__ = ["blend_weights", "scale_period", "super_resolve", "tiled_forward"]
@@ -50,12 +50,6 @@ def scale_period(scale: float, max_period: int = MAX_PERIOD) -> tuple[int, int]:
         f"tiled inference needs q * scale to be an integer for some q <= {max_period} (so that every tile starts "
         f"on a whole output pixel), got scale={scale}; use a scale with at most two decimals or tile=None."
     )
-
-
-def _call(network: nn.Module, x: torch.Tensor, scale: float, channels_last: bool) -> torch.Tensor:
-    if channels_last and x.dim() == 4:
-        x = x.contiguous(memory_format=torch.channels_last)
-    return network(x, scale) if accepts_scale(network) else network(x)
 
 
 def _fold(x: torch.Tensor, q: int) -> torch.Tensor:
@@ -220,7 +214,7 @@ def tiled_forward(
     roi = [min(max(int(t) // q, MIN_TILE_PERIODS), p // q) for t, p in zip(tiles, padded)]
 
     def predictor(window: torch.Tensor) -> torch.Tensor:
-        return _call(network, _unfold(window, q), scale, channels_last)
+        return forward_at_scale(network, _unfold(window, q), scale, channels_last)
 
     sw_device = torch.device(sw_device) if sw_device is not None else x.device
     inferer = SlidingWindowInferer(roi_size=roi, sw_batch_size=1, overlap=overlap, sw_device=sw_device, device=x.device)
@@ -484,7 +478,7 @@ def super_resolve(
             for batch in batches:
                 batch = batch.to(device)
                 if tile is None:
-                    out = _call(network, batch, run_scale, channels_last)
+                    out = forward_at_scale(network, batch, run_scale, channels_last)
                 else:
                     out = tiled_forward(
                         network, batch, run_scale, tile, overlap=overlap, sw_device=device, channels_last=channels_last

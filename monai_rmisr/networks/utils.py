@@ -14,6 +14,7 @@ __all__ = [
     "check_integer_scale",
     "check_network_io",
     "check_scale",
+    "forward_at_scale",
     "scaled_size",
     "upsample_image",
     "zero_output_layer",
@@ -114,3 +115,16 @@ def accepts_scale(network: nn.Module) -> bool:
         return "scale" in inspect.signature(module.forward).parameters
     except (TypeError, ValueError):  # e.g. compiled callables without a Python signature
         return False
+
+
+def forward_at_scale(
+    network: nn.Module, x: torch.Tensor, scale: float | None, channels_last: bool = False
+) -> torch.Tensor:
+    """``network(x, scale)`` when its ``forward`` takes a scale (RMISR, RMISR-VP), else ``network(x)``.
+
+    With ``channels_last`` a 4-D input is passed in the channels-last memory format (about
+    2.5x faster on CPU for a network converted with ``.to(memory_format=torch.channels_last)``).
+    """
+    if channels_last and x.dim() == 4:
+        x = x.contiguous(memory_format=torch.channels_last)
+    return network(x, scale) if accepts_scale(network) else network(x)
