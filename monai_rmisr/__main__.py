@@ -35,12 +35,97 @@ def _demo(_: argparse.Namespace) -> int:
     return demo_main([])
 
 
+def _upscale(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .inference.upscale import Upscaler, check_scale_text, distributed_rank, find_inputs, upscale_batch
+    from .io.output import check_output_path
+
+    def fail(err: BaseException, code: int = 2) -> int:
+        print(f"rmisr upscale: error: {err}", file=sys.stderr)
+        return code
+
+    try:
+        scale = check_scale_text(args.scale)
+        source = Path(args.input)
+        if not source.exists():
+            raise FileNotFoundError(f"input '{source}' does not exist.")
+        rank, world_size, local_rank = distributed_rank()
+        device = args.device
+        if device == "cuda" and world_size > 1:
+            device = f"cuda:{local_rank}"
+        items = find_inputs(source) if source.is_dir() else [source]
+        if not items:
+            raise ValueError(f"found no images under '{source}' (DICOM, NIfTI, PNG, JPEG, TIFF, BMP).")
+        batch = source.is_dir() and items != [source]
+        if not batch:
+            check_output_path(args.output, [source], args.overwrite)
+        upscaler = Upscaler(scale, model=args.model, tile=args.tile, axis=args.axis, device=device, roi=args.roi)
+    except (ValueError, FileNotFoundError, OSError) as err:
+        return fail(err)
+
+    if batch:
+        try:
+            report = upscale_batch(
+                upscaler,
+                source,
+                args.output,
+                items=items,
+                overwrite=args.overwrite,
+                rank=rank,
+                world_size=world_size,
+                progress=not args.quiet,
+            )
+        except ValueError as err:
+            return fail(err)
+        print(("" if world_size == 1 else f"rank {rank}: ") + report.summary())
+        return 1 if report.failed else 0
+    try:
+        written = upscaler.file(source, args.output, overwrite=args.overwrite)
+    except (ValueError, FileNotFoundError, OSError) as err:
+        return fail(err)
+    if not args.quiet:
+        print(f"wrote {written} (x{scale:g}, model {upscaler.model_name}, axis {args.axis})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rmisr", description="RMISR medical image super-resolution (MONAI plugin).")
     parser.add_argument("--version", action="version", version=f"monai-rmisr {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("info", help="version and the parameter count of every network").set_defaults(run=_info)
     commands.add_parser("demo", help="run the demo on the embedded images").set_defaults(run=_demo)
+    upscale = commands.add_parser(
+        "upscale",
+        help="super-resolve a DICOM file or series, NIfTI, PNG/JPEG/TIFF, or a folder of them",
+        description=(
+            "Super-resolve INPUT and write OUTPUT in the input's format (DICOM: a new derived series). "
+            "A folder of several images is a batch: OUTPUT is then a folder, existing outputs are skipped, "
+            "failures are listed at the end (exit code 1); under torchrun each process takes its share. "
+            "Bad arguments or a bad single input: exit code 2 and no output."
+        ),
+    )
+    upscale.add_argument(
+        "input", help="DICOM file, DICOM series folder, NIfTI, PNG/JPEG/TIFF/BMP, or a folder of these"
+    )
+    upscale.add_argument("-o", "--output", required=True, help="output file, series folder, or folder (batch)")
+    upscale.add_argument(
+        "--scale", required=True, help="up-sampling factor > 1 (dedicated models: 2, 3, 4; meta: up to 8)"
+    )
+    upscale.add_argument(
+        "--model", default="auto", help="'auto' (default), a registry name (rmisr info) or a checkpoint path"
+    )
+    upscale.add_argument(
+        "--roi", default=None, metavar="x0,y0,x1,y1", help="super-resolve only this region (pixels, x = column)"
+    )
+    upscale.add_argument("--tile", type=int, default=None, metavar="N", help="LR tile size in pixels, for large images")
+    upscale.add_argument(
+        "--axis", choices=("xy", "z"), default="xy", help="xy: in-plane (default); z: add slices (volumes)"
+    )
+    upscale.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
+    upscale.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    upscale.add_argument("-q", "--quiet", action="store_true", help="no progress bar or messages")
+    upscale.set_defaults(run=_upscale)
     return parser
 
 

@@ -1,12 +1,13 @@
 """Training and evaluation engines (Ignite, through MONAI's engines) and their handlers."""
 
-from .checkpoint import latest_checkpoint
+from .checkpoint import InitialWeightsLoader, latest_checkpoint
 from .evaluator import SREvaluator, SRImageQuality, to_luma
 from .handlers import EpochSamplerHandler, MetricsCSVHandler, ProgressBarHandler
 from .trainer import SRTrainer, random_scale_batch
 
 __all__ = [
     "EpochSamplerHandler",
+    "InitialWeightsLoader",
     "MetricsCSVHandler",
     "ProgressBarHandler",
     "SREvaluator",

@@ -1,12 +1,16 @@
-"""Finding the checkpoint to resume from."""
+"""Finding the checkpoint to resume from, and starting a run from another run's weights."""
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from pathlib import Path
 
-__all__ = ["latest_checkpoint"]
+from ignite.engine import Engine, Events
+from torch import nn
+
+__all__ = ["InitialWeightsLoader", "latest_checkpoint"]
 
 _PATTERN = re.compile(r"^checkpoint_(epoch|iteration)=(\d+)\.pt$")
 
@@ -23,3 +27,50 @@ def latest_checkpoint(folder: str | os.PathLike) -> str | None:
         return None
     found = [(int(m.group(2)), p) for p in directory.iterdir() if (m := _PATTERN.match(p.name))]
     return str(max(found)[1]) if found else None
+
+
+class InitialWeightsLoader:
+    """Load a network's starting weights from a file when the trainer starts.
+
+    Fine-tuning and transfer between scales (the IMDN authors' trick: initialise x3/x4 from
+    x2) both go through here. The file is a plain ``state_dict`` or a checkpoint holding one
+    under ``"model"``/``"network"``, read with ``torch.load(..., weights_only=True)``.
+
+    With ``strict=True`` every key and shape must match. With ``strict=False`` the tensors
+    whose name and shape match are copied and the rest keep their initialisation (for an
+    x2 -> x4 transfer: the sub-pixel output convolution); the skipped names are logged, and a
+    file sharing no tensor with the network is an error, not a silent no-op.
+    (MONAI's ``CheckpointLoader(strict_shape=False)`` loads nothing from a plain state dict.)
+    """
+
+    def __init__(self, load_path: str | os.PathLike, network: nn.Module, strict: bool = True):
+        self.load_path = load_path
+        self.network = network
+        self.strict = bool(strict)
+        self.logger = logging.getLogger(__name__)
+
+    def attach(self, engine: Engine) -> None:
+        engine.add_event_handler(Events.STARTED, self)
+
+    def __call__(self, engine: Engine | None = None) -> None:
+        from ..inference.pretrained import load_state_dict  # the inference package imports the networks only
+
+        device = next(self.network.parameters()).device
+        source = load_state_dict(self.load_path, map_location=device)
+        if self.strict:
+            self.network.load_state_dict(source)
+            self.logger.info(f"initial weights: all {len(source)} tensors from {self.load_path}")
+            return
+        target = self.network.state_dict()
+        matched = {k: v for k, v in source.items() if k in target and target[k].shape == v.shape}
+        if not matched:
+            raise ValueError(
+                f"{self.load_path} shares no tensor (same name and shape) with {type(self.network).__name__}: "
+                "is it a checkpoint of another network?"
+            )
+        self.network.load_state_dict(matched, strict=False)
+        skipped = sorted(set(target) - set(matched))
+        self.logger.info(
+            f"initial weights: {len(matched)} of {len(target)} tensors from {self.load_path}; "
+            f"kept the initialisation of {skipped}"
+        )

@@ -12,7 +12,7 @@ from .pretrained import (
     models_dir,
     pretrained_path,
 )
-from .super_resolve import blend_weights, scale_period, super_resolve, tiled_forward
+from .super_resolve import blend_weights, resolve_model, scale_period, super_resolve, tiled_forward
 
 __all__ = [
     "MODELS_ENV",
@@ -26,6 +26,7 @@ __all__ = [
     "load_state_dict",
     "models_dir",
     "pretrained_path",
+    "resolve_model",
     "scale_period",
     "super_resolve",
     "tiled_forward",

@@ -20,7 +20,7 @@ from ..networks.blocks.meta_upsample import MetaUpsample
 from ..networks.utils import accepts_scale, forward_at_scale, scaled_size
 from .pretrained import PRETRAINED, load_checkpoint, load_pretrained, pretrained_path
 
-__all__ = ["blend_weights", "scale_period", "super_resolve", "tiled_forward"]
+__all__ = ["blend_weights", "resolve_model", "scale_period", "super_resolve", "tiled_forward"]
 
 #: Tolerance on the ``[0, 1]`` input range (float round-off of a min-max normalisation).
 RANGE_TOLERANCE = 1e-6
@@ -325,13 +325,28 @@ def _auto_name(scale: float) -> str:
     return "rmisr_meta"
 
 
-def _resolve_model(
-    model: str | os.PathLike[str] | nn.Module, scale: float, device: torch.device
-) -> tuple[nn.Module, float]:
-    """The network to run and the scale to pass to it; all scale checks happen before any file is read."""
+def resolve_model(
+    model: str | os.PathLike[str] | nn.Module, scale: float, device: str | torch.device = "cpu"
+) -> tuple[nn.Module, float, str]:
+    """The network ``model`` means at ``scale``, the scale to pass to it, and a name for it.
+
+    Resolves ``model`` as :func:`super_resolve` does (``"auto"``, a registry name, a checkpoint
+    path or an ``nn.Module``), so a caller that runs many images loads the weights once. All
+    scale checks happen before any file is read.
+
+    Returns:
+        ``(network on device, scale for its forward, name)``: the name is the registry name
+        (``"auto"`` resolved), the checkpoint's file name, or the module's class name.
+
+    Raises:
+        ValueError, FileNotFoundError: as :func:`super_resolve`.
+    """
+    scale = _check_scale(scale)
+    device = torch.device(device)
     if isinstance(model, nn.Module):
         fixed, max_scale = _scale_limits(model)
-        return model.to(device), _check_network_scale(scale, fixed, max_scale, type(model).__name__)
+        name = type(model).__name__
+        return model.to(device), _check_network_scale(scale, fixed, max_scale, name), name
     if isinstance(model, str) and (model == "auto" or model in PRETRAINED):
         name = model
         if name == "auto":
@@ -341,7 +356,7 @@ def _resolve_model(
             name = _auto_name(scale)
         entry = PRETRAINED[name]
         scale = _check_network_scale(scale, entry.scale, entry.max_scale, f"model {name!r}")
-        return load_pretrained(name, device=device), scale
+        return load_pretrained(name, device=device), scale, name
     if isinstance(model, (str, os.PathLike)):
         path = Path(model)
         if not path.is_file():
@@ -353,7 +368,7 @@ def _resolve_model(
             )
         network = load_checkpoint(path)
         fixed, max_scale = _scale_limits(network)
-        return network.to(device), _check_network_scale(scale, fixed, max_scale, f"checkpoint {path.name}")
+        return network.to(device), _check_network_scale(scale, fixed, max_scale, f"checkpoint {path.name}"), path.name
     raise ValueError(f"model must be 'auto', a registry name, a checkpoint path or an nn.Module, got {model!r}.")
 
 
@@ -452,7 +467,7 @@ def super_resolve(
     if not 0 <= overlap < 1:
         raise ValueError(f"overlap must be in [0, 1), got {overlap}.")
     device = torch.device(device)
-    network, run_scale = _resolve_model(model, scale, device)
+    network, run_scale, _ = resolve_model(model, scale, device)
 
     channels = tensor.shape[0]
     in_channels = _in_channels(network)

@@ -1,4 +1,3 @@
-import random
 from pathlib import Path
 
 import numpy as np
@@ -7,9 +6,9 @@ import pytest
 from pydicom.data import get_testdata_file
 from pydicom.dataset import FileMetaDataset
 from pydicom.pixels import apply_color_lut, pixel_array
-from pydicom.uid import generate_uid
 
 from monai_rmisr.io import ImageReadError, read_dicom, read_dicom_series, read_image, stored_values
+from tests.helpers import write_ct_series
 
 
 def _path(name: str) -> str:
@@ -164,34 +163,8 @@ def test_read_image_dispatches_dicom_without_suffix(tmp_path):
     assert image.path == str(target) and image.spatial_shape == (128, 128)
 
 
-def _write_series(folder, n=5, step=2.5, seed=0):
-    """A CT series made of CT_small slices moved along the normal, stored under shuffled names."""
-    folder.mkdir()
-    template = pydicom.dcmread(_path("CT_small.dcm"))
-    raw = template.pixel_array
-    iop = np.array([float(v) for v in template.ImageOrientationPatient])
-    normal = np.cross(iop[:3], iop[3:])
-    ipp0 = np.array([float(v) for v in template.ImagePositionPatient])
-    names = list(range(n))
-    random.Random(seed).shuffle(names)
-    series_uid = generate_uid()
-    expected = []
-    for k in range(n):
-        ds = pydicom.dcmread(_path("CT_small.dcm"))
-        ds.SeriesInstanceUID = series_uid
-        ds.SOPInstanceUID = generate_uid()
-        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-        ds.InstanceNumber = n - k  # deliberately not the spatial order
-        ds.ImagePositionPatient = [f"{v:.4f}" for v in ipp0 + k * step * normal]
-        ds.RescaleIntercept = -1024 + 4 * k  # per-slice rescale must be honoured
-        ds.PixelData = (raw + 10 * k).astype(raw.dtype).tobytes()
-        ds.save_as(folder / f"slice{names[k]:03d}.dcm")
-        expected.append((raw + 10 * k) * 1.0 - 1024 + 4 * k)
-    return np.stack(expected, axis=-1)[None]
-
-
 def test_series_sorted_along_normal_with_geometry(tmp_path):
-    expected = _write_series(tmp_path / "series")
+    expected = write_ct_series(tmp_path / "series")
     (tmp_path / "series" / "README.txt").write_text("not DICOM, ignored")
     volume, meta = read_dicom_series(tmp_path / "series")
     assert volume.shape == (1, 128, 128, 5) and meta["format"] == "dicom-series"
@@ -203,7 +176,7 @@ def test_series_sorted_along_normal_with_geometry(tmp_path):
 
 def test_series_geometry_matches_itk(tmp_path):
     itk = pytest.importorskip("itk")
-    _write_series(tmp_path / "series")
+    write_ct_series(tmp_path / "series")
     volume, meta = read_dicom_series(tmp_path / "series")
     image = itk.imread(str(tmp_path / "series"), itk.F)
     np.testing.assert_allclose(np.transpose(itk.array_from_image(image), (1, 2, 0))[None], volume)
@@ -213,7 +186,7 @@ def test_series_geometry_matches_itk(tmp_path):
 
 
 def test_series_errors_name_the_problem(tmp_path):
-    _write_series(tmp_path / "two")
+    write_ct_series(tmp_path / "two")
     other = pydicom.dcmread(_path("MR_small.dcm"))
     other.save_as(tmp_path / "two" / "mr.dcm")
     with pytest.raises(ImageReadError, match=r"holds 2 series"):
@@ -223,7 +196,7 @@ def test_series_errors_name_the_problem(tmp_path):
     with pytest.raises(ImageReadError, match="no DICOM image files"):
         read_dicom_series(empty)
     dup = tmp_path / "dup"
-    _write_series(dup, n=2, step=0.0)
+    write_ct_series(dup, n=2, step=0.0)
     with pytest.raises(ImageReadError, match="share one position"):
         read_dicom_series(dup)
 

@@ -1,0 +1,412 @@
+"""File-level super-resolution: read an image, super-resolve it (ROI, tiles, volumes), write it back.
+
+:class:`Upscaler` holds one resolved network and turns :class:`~monai_rmisr.io.ImageData` into
+:class:`~monai_rmisr.io.ImageData` (:meth:`Upscaler.image`) or a file into a file
+(:meth:`Upscaler.file`); :func:`find_inputs` and :func:`upscale_batch` stream a folder of
+thousands of studies, sharded across ``torchrun`` processes. The ``rmisr upscale`` command is a
+thin layer over these.
+
+Intensities: the networks were trained on images min-max normalised to ``[0, 1]``, so each image
+(a whole volume for 3-D data, all channels together for colour) is mapped to ``[0, 1]`` with its own
+minimum and maximum, super-resolved, clipped to ``[0, 1]`` and mapped back to the file's units.
+The output therefore never leaves the input's value range.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..io import ImageData, ImageReadError, detect_format, read_image
+from ..io.geometry import resampled_geometry
+from ..io.output import OutputPathError, check_output_path
+from ..io.writers import output_name, write_image
+from ..networks.utils import scaled_size
+from ..transforms.resize import imresize
+from .super_resolve import resolve_model, scale_period, super_resolve
+
+__all__ = [
+    "AXES",
+    "BatchReport",
+    "Upscaler",
+    "check_scale_text",
+    "distributed_rank",
+    "find_inputs",
+    "parse_roi",
+    "shard",
+    "upscale_batch",
+]
+
+logger = logging.getLogger(__name__)
+
+AXES = ("xy", "z")
+ROI_CONTEXT = 16  # LR pixels of real image around a --roi, so its borders see their true neighbours
+
+
+def parse_roi(text: str | Sequence[int] | None) -> tuple[int, int, int, int] | None:
+    """``"x0,y0,x1,y1"`` (pixels; x = column, y = row; x1/y1 exclusive) -> a tuple, or None.
+
+    Raises:
+        ValueError: not four integers, or not ``x0 < x1`` and ``y0 < y1`` with ``x0, y0 >= 0``.
+    """
+    if text is None:
+        return None
+    try:
+        values = [int(v) for v in (text.split(",") if isinstance(text, str) else text)]
+    except (TypeError, ValueError):
+        raise ValueError(f"--roi must be four integers x0,y0,x1,y1, got {text!r}.") from None
+    if len(values) != 4:
+        raise ValueError(f"--roi must be four integers x0,y0,x1,y1, got {text!r}.")
+    x0, y0, x1, y1 = values
+    if min(x0, y0) < 0 or x1 <= x0 or y1 <= y0:
+        raise ValueError(f"--roi {text!r} is empty or negative: it needs 0 <= x0 < x1 and 0 <= y0 < y1.")
+    return x0, y0, x1, y1
+
+
+def _context(start: int, stop: int, size: int, period: int) -> tuple[int, int]:
+    """LR margins before/after a crop, multiples of the scale period so the crop's grid is kept."""
+    before = min(ROI_CONTEXT, start) // period * period
+    after = min(ROI_CONTEXT, size - stop) // period * period
+    return before, after
+
+
+@dataclass
+class Upscaler:
+    """Super-resolve images with one network, loaded once.
+
+    Args:
+        scale: up-sampling factor (> 1; the dedicated models x2/x3/x4, the arbitrary-scale one up to 8).
+        model: ``"auto"``, a name from :func:`~monai_rmisr.inference.list_pretrained`, a
+            checkpoint path or an ``nn.Module`` (see :func:`~monai_rmisr.inference.super_resolve`).
+        tile: LR tile size for bounded memory (``None``: whole slices).
+        axis: ``"xy"`` super-resolves in-plane (every slice of a volume); ``"z"`` adds slices
+            along the volume's third axis, keeping the in-plane grid (thick-slice CT/MR), from two
+            orthogonal 2-D passes (see :meth:`through_plane`).
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...
+        roi: ``(x0, y0, x1, y1)`` input pixels to super-resolve (x = column); ``None``: everything.
+
+    Raises:
+        ValueError: bad scale, axis, ROI or model name; FileNotFoundError: missing weights.
+    """
+
+    scale: float
+    model: Any = "auto"
+    tile: int | None = None
+    axis: str = "xy"
+    device: str = "cpu"
+    roi: tuple[int, int, int, int] | None = None
+    network: torch.nn.Module = field(init=False, repr=False)
+    run_scale: float = field(init=False)
+    model_name: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.axis not in AXES:
+            raise ValueError(f"axis must be one of {AXES}, got {self.axis!r}.")
+        self.roi = parse_roi(self.roi)
+        if self.tile is not None and (isinstance(self.tile, bool) or int(self.tile) != self.tile or self.tile < 8):
+            raise ValueError(f"tile must be an integer >= 8 (LR pixels), got {self.tile!r}.")
+        if str(self.device).startswith("cuda") and not torch.cuda.is_available():
+            raise ValueError(f"device {self.device!r} asked for, but PyTorch sees no CUDA GPU; use --device cpu.")
+        self.network, self.run_scale, self.model_name = resolve_model(self.model, self.scale, self.device)
+        self.network.eval()
+
+    # -- arrays -----------------------------------------------------------------------------
+    def _slice(self, image: np.ndarray) -> np.ndarray:
+        """(C, H, W) in [0, 1] -> (C, H', W') in [0, 1]."""
+        return super_resolve(image, self.run_scale, model=self.network, tile=self.tile, device=self.device)
+
+    def in_plane(self, volume: np.ndarray) -> np.ndarray:
+        """(C, H, W[, D]) in [0, 1] -> (C, H', W'[, D]): every slice super-resolved."""
+        if volume.ndim == 3:
+            return self._slice(volume)
+        return np.stack([self._slice(volume[..., k]) for k in range(volume.shape[-1])], axis=-1)
+
+    def through_plane(self, volume: np.ndarray) -> np.ndarray:
+        """(C, H, W, D) in [0, 1] -> (C, H, W, D'): slices added along the third axis.
+
+        Two orthogonal passes: every (W, D) plane and every (H, D) plane is super-resolved as a
+        2-D image (both of its axes grow), its in-plane axis is brought back to the original
+        size with the same MATLAB-bicubic operator the networks were trained to invert, and the
+        two passes are averaged. Each plane then gains resolution only along z, learned from
+        in-plane detail of the same kind.
+        """
+        if volume.ndim != 4:
+            raise ValueError(f"--axis z needs a volume (C, H, W, D), got shape {volume.shape}.")
+        _, height, width, _ = volume.shape
+
+        def plane_pass(axis: int, length: int) -> np.ndarray:
+            planes = []
+            for k in range(volume.shape[axis]):
+                plane = np.take(volume, k, axis=axis)  # (C, length, D)
+                sr = self._slice(np.ascontiguousarray(plane))
+                planes.append(imresize(sr, output_size=(length,), spatial_axes=(0,)))
+            return np.stack(planes, axis=axis)
+
+        return np.clip(0.5 * (plane_pass(1, width) + plane_pass(2, height)), 0.0, 1.0)
+
+    # -- images -----------------------------------------------------------------------------
+    def image(self, image: ImageData) -> ImageData:
+        """Super-resolve an image read by :func:`~monai_rmisr.io.read_image`; metadata follows the new grid.
+
+        Returns:
+            :class:`~monai_rmisr.io.ImageData` in the input's units with ``meta`` holding the new
+            ``affine``/``spacing``/``origin``/``spatial_shape``, ``resampling`` and ``derivation``
+            (``{"model", "scale", "axis", "roi"}``); the input is not modified.
+
+        Raises:
+            ValueError: a 2-D image with ``axis="z"``, a multi-frame DICOM file with ``axis="z"``,
+                or a ROI outside the image.
+        """
+        array = np.asarray(image.array, dtype=np.float32)
+        meta = image.meta
+        spatial = array.shape[1:]
+        if self.axis == "z" and (array.ndim != 4 or meta.get("format") == "dicom"):
+            what = "a 2-D image" if array.ndim != 4 else "a multi-frame DICOM file"
+            raise ValueError(
+                f"--axis z needs a volume from a DICOM series folder or a 3-D NIfTI file; '{image.path}' is {what}."
+            )
+        starts = [0] * len(spatial)
+        crop = array
+        context = [(0, 0), (0, 0)]
+        if self.roi is not None:
+            x0, y0, x1, y1 = self.roi
+            height, width = spatial[0], spatial[1]
+            if x1 > width or y1 > height:
+                raise ValueError(
+                    f"--roi {self.roi} lies outside the {width}x{height} (columns x rows) image '{image.path}'."
+                )
+            if min(x1 - x0, y1 - y0) < 2:
+                raise ValueError(f"--roi {self.roi} is smaller than 2x2 pixels.")
+            if self.axis == "xy":
+                try:
+                    period = scale_period(self.run_scale)[0]
+                except ValueError:  # no whole-pixel period (e.g. x2.345): no context then
+                    period = ROI_CONTEXT + 1
+                context = [_context(y0, y1, height, period), _context(x0, x1, width, period)]
+            crop = array[:, y0 - context[0][0] : y1 + context[0][1], x0 - context[1][0] : x1 + context[1][1]]
+            starts[0], starts[1] = y0, x0
+        low, high = float(crop.min()), float(crop.max())
+        span = high - low if high > low else 1.0
+        unit = (crop - low) / span
+        if self.axis == "xy":
+            result = self.in_plane(unit)
+            if self.roi is not None:
+                x0, y0, x1, y1 = self.roi
+                top, left = round(context[0][0] * self.run_scale), round(context[1][0] * self.run_scale)
+                rows, cols = scaled_size([y1 - y0, x1 - x0], self.run_scale)
+                result = result[:, top : top + rows, left : left + cols]
+        else:
+            result = self.through_plane(unit)
+        result = (result.astype(np.float64) * span + low).astype(np.float32)
+
+        out_spatial = result.shape[1:]
+        in_spatial = [
+            *([self.roi[3] - self.roi[1], self.roi[2] - self.roi[0]] if self.roi else spatial[:2]),
+            *spatial[2:],
+        ]
+        zoom = [o / i for o, i in zip(out_spatial, in_spatial)]
+        geometry = resampled_geometry(meta, zoom, starts)
+        out_meta = {
+            **meta,
+            **geometry,
+            "spatial_shape": tuple(out_spatial),
+            "derivation": {"model": self.model_name, "scale": float(self.scale), "axis": self.axis, "roi": self.roi},
+        }
+        return ImageData(result, out_meta)
+
+    def file(self, source: str | os.PathLike[str], output: str | os.PathLike[str], overwrite: bool = False) -> Path:
+        """Read ``source``, super-resolve it and write ``output`` in the source's format.
+
+        The output path is checked before any work (not the input, not inside it, not existing
+        unless ``overwrite``) and written atomically, so a failure leaves nothing behind.
+
+        Raises:
+            OutputPathError, ImageReadError, FileNotFoundError, ValueError: each naming the problem.
+        """
+        output = check_output_path(output, [source], overwrite)
+        image = read_image(source)
+        result = self.image(image)
+        return write_image(result.array, result.meta, image.meta, output)
+
+
+# -- batches ----------------------------------------------------------------------------------
+def _dicom_series_uid(path: Path) -> tuple[str, int] | None:
+    """(SeriesInstanceUID, frames) of a DICOM file with pixels, or None."""
+    import pydicom
+
+    try:
+        ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["SeriesInstanceUID", "NumberOfFrames"])
+    except Exception:
+        return None
+    return str(ds.get("SeriesInstanceUID", "")), int(ds.get("NumberOfFrames", 1) or 1)
+
+
+def find_inputs(folder: str | os.PathLike[str]) -> list[Path]:
+    """Every image under ``folder``, in a fixed order: files, and DICOM series as folders.
+
+    A folder whose DICOM files are all single-frame slices of one series is one input (a
+    volume); other DICOM files, NIfTI and PNG/JPEG/TIFF/BMP files are one input each. Files that
+    are no image at all (notes, DICOMDIR) are left out; broken images are kept, so the batch
+    reports them.
+    """
+    folder = Path(folder)
+    found: list[Path] = []
+    for directory, subdirs, files in os.walk(folder):
+        subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
+        directory_path = Path(directory)
+        dicoms: list[tuple[Path, tuple[str, int] | None]] = []
+        for name in sorted(files):
+            if name.startswith(".") or name.upper() == "DICOMDIR":
+                continue
+            path = directory_path / name
+            try:
+                kind = detect_format(path)
+            except (ImageReadError, FileNotFoundError):
+                if path.suffix.lower() in (".dcm", ".nii", ".gz", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"):
+                    found.append(path)  # looks like an image but is not readable: report it
+                continue
+            if kind == "dicom":
+                dicoms.append((path, _dicom_series_uid(path)))
+            else:
+                found.append(path)
+        series = {info[0] for _, info in dicoms if info is not None}
+        one_series = (
+            len(dicoms) > 1 and len(series) == 1 and all(info is not None and info[1] == 1 for _, info in dicoms)
+        )
+        if one_series:
+            found.append(directory_path)
+        else:
+            found.extend(path for path, _ in dicoms)
+    return sorted(found, key=lambda p: str(p))
+
+
+def shard(items: Sequence[Any], rank: int, world_size: int) -> list[Any]:
+    """The items of process ``rank`` of ``world_size``: every ``world_size``-th, so no item is done twice."""
+    if world_size < 1 or not 0 <= rank < world_size:
+        raise ValueError(f"rank {rank} is outside a world of {world_size} processes.")
+    return list(items[rank::world_size])
+
+
+@dataclass
+class BatchReport:
+    """What a batch did: written outputs, skipped existing outputs and failures (path, reason)."""
+
+    written: list[Path] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)
+    failed: list[tuple[Path, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        lines = [
+            f"{len(self.written)} written, {len(self.skipped)} skipped (output exists; --overwrite redoes them), "
+            f"{len(self.failed)} failed, in {self.seconds:.1f} s."
+        ]
+        lines += [f"  FAILED {path}: {reason}" for path, reason in self.failed]
+        return "\n".join(lines)
+
+
+def _output_for(item: Path, root: Path, output_dir: Path) -> Path:
+    relative = item.relative_to(root) if item != root else Path(item.name)
+    if item.is_dir():
+        return output_dir / relative
+    fmt = {"dicom": "dicom", "nifti": "nifti"}.get(_format_or_none(item) or "", "raster")
+    return output_dir / relative.parent / output_name({"source_path": item, "format": fmt})
+
+
+def _format_or_none(path: Path) -> str | None:
+    try:
+        return detect_format(path)
+    except (ImageReadError, FileNotFoundError):
+        return None
+
+
+def upscale_batch(
+    upscaler: Upscaler,
+    root: str | os.PathLike[str],
+    output_dir: str | os.PathLike[str],
+    items: Iterable[Path] | None = None,
+    overwrite: bool = False,
+    rank: int = 0,
+    world_size: int = 1,
+    progress: bool = True,
+    on_item: Callable[[Path, str], None] | None = None,
+) -> BatchReport:
+    """Super-resolve every input under ``root`` into ``output_dir``, one at a time (bounded memory).
+
+    The folder structure under ``root`` is repeated under ``output_dir``. Existing outputs are
+    skipped unless ``overwrite`` (an interrupted batch resumes where it stopped). A failing item
+    is logged and recorded, and the batch goes on. With ``world_size > 1`` (``torchrun``) each
+    process takes its :func:`shard` of the sorted inputs.
+
+    Returns:
+        :class:`BatchReport` of this process's share.
+
+    Raises:
+        OutputPathError: ``output_dir`` is ``root`` or lies inside it.
+    """
+    root, output_dir = Path(root), Path(output_dir)
+    if output_dir.resolve() == root.resolve() or root.resolve() in output_dir.resolve().parents:
+        raise OutputPathError(f"output folder '{output_dir}' lies inside the input folder '{root}'; choose another.")
+    mine = shard(sorted(items if items is not None else find_inputs(root), key=str), rank, world_size)
+    report = BatchReport()
+    started = time.perf_counter()
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(mine), unit="image", desc=f"rank {rank}" if world_size > 1 else "upscale", file=sys.stderr)
+    for item in mine:
+        target = _output_for(item, root, output_dir)
+        status = "written"
+        if target.exists() and not overwrite:
+            report.skipped.append(item)
+            status = "skipped"
+        else:
+            try:
+                upscaler.file(item, target, overwrite=overwrite)
+                report.written.append(target)
+            except (ImageReadError, OutputPathError, FileNotFoundError, ValueError, RuntimeError, OSError) as err:
+                reason = " ".join(str(err).split())
+                logger.warning("failed: %s: %s", item, reason)
+                report.failed.append((item, reason))
+                status = "failed"
+        if on_item is not None:
+            on_item(item, status)
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(failed=len(report.failed), refresh=False)
+    if bar is not None:
+        bar.close()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def distributed_rank() -> tuple[int, int, int]:
+    """``(rank, world_size, local_rank)`` from the ``torchrun`` environment (0, 1, 0 without it)."""
+    rank = int(os.environ.get("RANK", "0"))
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    local = int(os.environ.get("LOCAL_RANK", str(rank)))
+    if world < 1 or not 0 <= rank < world:
+        raise ValueError(f"bad torchrun environment: RANK={rank}, WORLD_SIZE={world}.")
+    return rank, world, local
+
+
+def check_scale_text(text: str) -> float:
+    """Parse ``--scale``: a finite number > 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"--scale must be a number > 1, got {text!r}.") from None
+    if not math.isfinite(value) or value <= 1:
+        raise ValueError(f"--scale must be a finite number > 1, got {text!r}.")
+    return value

@@ -1,0 +1,378 @@
+"""DICOM output: a super-resolved image as a new *derived* series of the source's study.
+
+What a PACS and ``dciodvfy`` expect of a derived image, and what this module does:
+
+* identity: same patient and study; a new ``SeriesInstanceUID`` (one per written series), a new
+  ``SOPInstanceUID`` per file (``MediaStorageSOPInstanceUID`` matching), the source's SOP class;
+  ``ImageType`` ``DERIVED\\SECONDARY`` (its further values kept), ``DerivationDescription`` naming
+  the model, package version and scale, ``SourceImageSequence`` pointing at the source instance,
+  ``SeriesDescription`` marked as super-resolved, ``SeriesNumber`` + 1000;
+* geometry: ``Rows``/``Columns``, ``PixelSpacing`` / ``ImagerPixelSpacing`` /
+  ``NominalScannedPixelSpacing`` and the enhanced ``PixelMeasuresSequence`` divided by the zoom,
+  ``ImagePositionPatient`` moved to the centre of the new first pixel (and the crop origin of a
+  ``--roi``), ``SliceThickness``/``SpacingBetweenSlices``/``SliceLocation`` for slices made along
+  z, ultrasound region coordinates scaled;
+* values: the source's stored representation restored (inverse of MONOCHROME1 inversion and
+  rescale slope/intercept, ``BitsStored``, signedness, photometric interpretation), rounded and
+  clipped to the stored range. Where that cannot be inverted exactly (a non-linear
+  ``ModalityLUTSequence``, 32-bit data) the modality values are written as 16-bit with a new
+  linear rescale. Palette and YBR colour images are written as RGB;
+* encoding: Explicit VR Little Endian (uncompressed), ``LossyImageCompression`` kept when the
+  source was lossy, pixel statistics that no longer hold (smallest/largest value, icons) removed.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence as DicomSequence
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+from .._version import __version__
+from .dicom import stored_values
+
+__all__ = ["write_dicom", "write_dicom_series"]
+
+_SPACING_TAGS = ("PixelSpacing", "ImagerPixelSpacing", "NominalScannedPixelSpacing")
+_STALE_TAGS = (
+    "SmallestImagePixelValue",
+    "LargestImagePixelValue",
+    "SmallestPixelValueInSeries",
+    "LargestPixelValueInSeries",
+    "IconImageSequence",
+    "ExtendedOffsetTable",
+    "ExtendedOffsetTableLengths",
+    "FloatPixelData",
+    "DoubleFloatPixelData",
+    "PixelPaddingValue",
+    "PixelPaddingRangeLimit",
+    "RedPaletteColorLookupTableDescriptor",
+    "GreenPaletteColorLookupTableDescriptor",
+    "BluePaletteColorLookupTableDescriptor",
+    "RedPaletteColorLookupTableData",
+    "GreenPaletteColorLookupTableData",
+    "BluePaletteColorLookupTableData",
+    "SegmentedRedPaletteColorLookupTableData",
+    "SegmentedGreenPaletteColorLookupTableData",
+    "SegmentedBluePaletteColorLookupTableData",
+    "PaletteColorLookupTableUID",
+)
+# Enhanced MR attributes that DICOM allows only when Image Type value 1 is ORIGINAL or MIXED
+_ORIGINAL_ONLY_ENHANCED = (
+    "PulseSequenceName",
+    "MRAcquisitionType",
+    "EchoPulseSequence",
+    "MultipleSpinEcho",
+    "MultiPlanarExcitation",
+    "PhaseContrast",
+    "TimeOfFlightContrast",
+    "Spoiling",
+    "SteadyStatePulseSequence",
+    "EchoPlanarPulseSequence",
+    "SaturationRecovery",
+    "SpectrallySelectedSuppression",
+    "OversamplingPhase",
+    "GeometryOfKSpaceTraversal",
+    "RectilinearPhaseEncodeReordering",
+    "SegmentedKSpaceTraversal",
+    "CoverageOfKSpace",
+    "NumberOfKSpaceTrajectories",
+    "BulkMotionCompensationTechnique",
+    "BulkMotionSignalSource",
+)
+SERIES_NUMBER_OFFSET = 1000
+
+
+def _derivation_text(meta: Mapping[str, Any]) -> tuple[str, str]:
+    """(DerivationDescription, short tag for SeriesDescription) from ``meta["derivation"]``."""
+    info = dict(meta.get("derivation") or {})
+    scale = info.get("scale")
+    scale_text = f"x{scale:g}" if isinstance(scale, (int, float)) else "x?"
+    axis = info.get("axis", "xy")
+    where = "through-plane (z)" if axis == "z" else "in-plane"
+    description = (
+        f"Super-resolved {scale_text} {where} by monai-rmisr {__version__}, model {info.get('model', 'unknown')}; "
+        "not for primary diagnosis"
+    )
+    return description[:1024], f"SR {scale_text}{' z' if axis == 'z' else ''}"
+
+
+def _quantise(values: np.ndarray, bits_stored: int, signed: bool) -> np.ndarray:
+    lo, hi = (-(2 ** (bits_stored - 1)), 2 ** (bits_stored - 1) - 1) if signed else (0, 2**bits_stored - 1)
+    dtype = (np.int8 if signed else np.uint8) if bits_stored <= 8 else (np.int16 if signed else np.uint16)
+    return np.clip(np.rint(values), lo, hi).astype(dtype)
+
+
+def _frames_last_to_first(array: np.ndarray) -> np.ndarray:
+    """(C, H, W[, F]) reader layout -> pydicom layout (F, H, W[, C]) or (H, W[, C])."""
+    data = np.moveaxis(array, 0, -1)  # (H, W[, F], C)
+    if data.ndim == 4:
+        data = np.moveaxis(data, 2, 0)  # (F, H, W, C)
+    return data[..., 0] if data.shape[-1] == 1 else data
+
+
+def _pixels(ds: Dataset, array: np.ndarray, meta: Mapping[str, Any]) -> None:
+    """Set the pixel data of ``ds`` from ``array`` (reader units) in the source's stored form."""
+    if meta.get("color") == "RGB":
+        rgb = np.asarray(array, dtype=np.float64)
+        if meta.get("palette_applied") and rgb.max(initial=0) > 255:
+            rgb = rgb / 257.0  # 16-bit palette entries -> the 8 bits colour IODs (US, SC) expect
+        rgb = np.clip(np.rint(rgb), 0, 65535)
+        bits = 8 if rgb.max(initial=0) <= 255 else 16
+        data = _frames_last_to_first(rgb.astype(np.uint8 if bits == 8 else np.uint16))
+        ds.set_pixel_data(data, "RGB", bits, generate_instance_uid=False)
+        return
+    bits_allocated = int(meta.get("bits_allocated") or 16)
+    bits_stored = int(meta.get("bits_stored") or bits_allocated)
+    exact = not meta.get("modality_lut") and meta.get("rescale_slope") is not None and bits_allocated <= 16
+    if exact:
+        per_frame = meta.get("rescale_per_frame")
+        if per_frame and array.ndim == 4 and len(per_frame) == array.shape[-1]:
+            stored = np.stack(
+                [
+                    stored_values(array[..., k], {**meta, "rescale_slope": s, "rescale_intercept": b})
+                    for k, (s, b) in enumerate(per_frame)
+                ],
+                axis=-1,
+            )
+        else:
+            stored = stored_values(array, meta)
+        signed = int(meta.get("pixel_representation") or 0) == 1
+        data = _quantise(stored, bits_stored, signed)
+        photometric = "MONOCHROME1" if meta.get("inverted") else "MONOCHROME2"
+        ds.set_pixel_data(_frames_last_to_first(data), photometric, bits_stored, generate_instance_uid=False)
+        return
+    # a new linear rescale that spans the values in 16 bits (modality LUT or 32-bit source)
+    values = np.asarray(array, dtype=np.float64)
+    if meta.get("inverted"):
+        values = float(meta["inversion_sum"]) - values
+    lo, hi = float(values.min()), float(values.max())
+    slope = (hi - lo) / 65535.0 if hi > lo else 1.0
+    data = _quantise((values - lo) / slope, 16, False)
+    for keyword in ("ModalityLUTSequence", "RescaleSlope", "RescaleIntercept"):
+        ds.pop(keyword, None)
+    ds.RescaleSlope, ds.RescaleIntercept = f"{slope:.10g}"[:16], f"{lo:.10g}"[:16]
+    ds.RescaleType = meta.get("rescale_type") or "US"
+    photometric = "MONOCHROME1" if meta.get("inverted") else "MONOCHROME2"
+    ds.set_pixel_data(_frames_last_to_first(data), photometric, 16, generate_instance_uid=False)
+
+
+def _decimal_strings(values: Any) -> list[str]:
+    return [f"{float(v):.10g}"[:16] for v in values]
+
+
+def _scale_spacing(ds: Dataset, zoom: tuple[float, ...]) -> None:
+    def scaled(item: Dataset) -> None:
+        for keyword in _SPACING_TAGS:
+            if keyword in item and item[keyword].VM == 2:
+                row, col = (float(v) for v in item[keyword].value)
+                item[keyword].value = _decimal_strings((row / zoom[0], col / zoom[1]))
+
+    scaled(ds)
+    for group in ("SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence"):
+        for frame in ds.get(group, []):
+            for measures in frame.get("PixelMeasuresSequence", []):
+                scaled(measures)
+    for region in ds.get("SequenceOfUltrasoundRegions", []):
+        for keyword, axis in (("PhysicalDeltaX", 1), ("PhysicalDeltaY", 0)):
+            if keyword in region:
+                region[keyword].value = float(region[keyword].value) / zoom[axis]
+
+
+def _shift_regions(ds: Dataset, zoom: tuple[float, ...], start: tuple[float, ...], shape: tuple[int, ...]) -> None:
+    """Ultrasound region corners follow the pixels; regions falling outside a crop are dropped."""
+    regions = ds.get("SequenceOfUltrasoundRegions")
+    if not regions:
+        return
+    kept = []
+    for region in regions:
+        corners = {}
+        for keyword, axis in (
+            ("RegionLocationMinX0", 1),
+            ("RegionLocationMaxX1", 1),
+            ("RegionLocationMinY0", 0),
+            ("RegionLocationMaxY1", 0),
+        ):
+            if keyword in region:
+                new = (float(region[keyword].value) - start[axis] + 0.5) * zoom[axis] - 0.5
+                corners[keyword] = int(np.clip(round(new), 0, shape[axis] - 1))
+        if corners.get("RegionLocationMinX0", 0) >= corners.get("RegionLocationMaxX1", 1) or corners.get(
+            "RegionLocationMinY0", 0
+        ) >= corners.get("RegionLocationMaxY1", 1):
+            continue
+        for keyword, value in corners.items():
+            region[keyword].value = value
+        for keyword, axis in (("ReferencePixelX0", 1), ("ReferencePixelY0", 0)):
+            if keyword in region:
+                region[keyword].value = round((float(region[keyword].value) - start[axis] + 0.5) * zoom[axis] - 0.5)
+        kept.append(region)
+    if kept:
+        ds.SequenceOfUltrasoundRegions = DicomSequence(kept)
+    else:
+        del ds.SequenceOfUltrasoundRegions
+
+
+def _move_positions(ds: Dataset, shift: np.ndarray) -> None:
+    """Add ``shift`` (mm, patient space) to every ImagePositionPatient of ``ds``."""
+
+    def moved(item: Dataset) -> None:
+        if "ImagePositionPatient" in item and item["ImagePositionPatient"].VM == 3:
+            position = np.array([float(v) for v in item.ImagePositionPatient]) + shift
+            item.ImagePositionPatient = _decimal_strings(position)
+
+    moved(ds)
+    for group in ("SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence"):
+        for frame in ds.get(group, []):
+            for position in frame.get("PlanePositionSequence", []):
+                moved(position)
+
+
+def _valid_uid(uid: str) -> bool:
+    """A UID a validator accepts: the syntax and an ISO root (0, 1 or 2)."""
+    return pydicom.uid.UID(uid).is_valid and uid.split(".")[0] in ("0", "1", "2")
+
+
+def _derive(ds: Dataset, meta: Mapping[str, Any], series_uid: str) -> None:
+    """Identity, description and provenance of a derived instance (new SOP Instance UID)."""
+    description, short = _derivation_text(meta)
+    source_class, source_instance = ds.get("SOPClassUID"), ds.get("SOPInstanceUID")
+    ds.SOPInstanceUID = generate_uid()
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta.ImplementationClassUID = pydicom.uid.PYDICOM_IMPLEMENTATION_UID
+    ds.file_meta.ImplementationVersionName = f"RMISR_{__version__}"[:16]
+    ds.SeriesInstanceUID = series_uid
+    image_type = list(ds.get("ImageType", []) or [])
+    enhanced = "Enhanced" in getattr(ds.get("SOPClassUID"), "name", "") or "SharedFunctionalGroupsSequence" in ds
+    if enhanced:
+        # enhanced multi-frame IODs allow only PRIMARY as value 2, and the frame types must agree
+        ds.ImageType = ["DERIVED", "PRIMARY", *image_type[2:]]
+        for group in ("SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence"):
+            for frame in ds.get(group, []):
+                for element in frame:
+                    if element.VR == "SQ" and element.keyword.endswith("FrameTypeSequence"):
+                        for item in element.value:
+                            if "FrameType" in item:
+                                item.FrameType = ["DERIVED", "PRIMARY", *list(item.FrameType)[2:]]
+        for keyword in _ORIGINAL_ONLY_ENHANCED:
+            ds.pop(keyword, None)
+    else:
+        ds.ImageType = ["DERIVED", "SECONDARY", *image_type[2:]]
+    ds.DerivationDescription = description
+    ds.SeriesDescription = f"{ds.get('SeriesDescription', '') or ''} {short}".strip()[-64:]
+    number = ds.get("SeriesNumber")
+    ds.SeriesNumber = (int(number) if number not in (None, "") else 0) + SERIES_NUMBER_OFFSET
+    now = datetime.datetime.now()
+    ds.InstanceCreationDate, ds.InstanceCreationTime = now.strftime("%Y%m%d"), now.strftime("%H%M%S")
+    ds.ContentDate, ds.ContentTime = ds.InstanceCreationDate, ds.InstanceCreationTime
+    if source_class and source_instance and _valid_uid(str(source_instance)):
+        reference = Dataset()
+        reference.ReferencedSOPClassUID = source_class
+        reference.ReferencedSOPInstanceUID = source_instance
+        ds.SourceImageSequence = DicomSequence([reference])
+    for keyword in _STALE_TAGS:
+        ds.pop(keyword, None)
+
+
+def _template(path: str | os.PathLike[str]) -> Dataset:
+    ds = pydicom.dcmread(path)
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian  # decoded values are native little endian
+    return ds
+
+
+def _in_plane(ds: Dataset, meta: Mapping[str, Any], source_meta: Mapping[str, Any]) -> tuple[float, ...]:
+    """Update in-plane spacing, ultrasound regions and the position shift of the first pixel; return zoom."""
+    resampling = meta.get("resampling") or {"zoom": (1.0,) * 3, "start": (0.0,) * 3}
+    zoom, start = tuple(resampling["zoom"]), tuple(resampling["start"])
+    _scale_spacing(ds, zoom)
+    _shift_regions(ds, zoom, start, tuple(meta["spatial_shape"]))
+    shift = np.asarray(meta["affine"])[:3, 3] - np.asarray(source_meta["affine"])[:3, 3]
+    if len(zoom) < 3 or (zoom[2] == 1.0 and start[2] == 0.0):  # slices stay where they were
+        _move_positions(ds, shift)
+    return zoom
+
+
+def write_dicom(
+    array: np.ndarray, meta: Mapping[str, Any], source_meta: Mapping[str, Any], path: str | os.PathLike[str]
+) -> None:
+    """Write a single-file DICOM image (2-D or multi-frame) derived from ``source_meta["source_path"]``.
+
+    Args:
+        array: ``(C, H, W)`` or ``(C, H, W, F)`` in the reader's units (modality units, MONOCHROME1
+            already inverted; see :func:`~monai_rmisr.io.read_dicom`).
+        meta: the output's metadata: ``affine``/``spacing`` of the new grid, ``resampling``
+            (:func:`~monai_rmisr.io.geometry.resampled_geometry`), ``spatial_shape``, ``derivation``
+            (``{"model", "scale", "axis"}``) and the source's intensity keys.
+        source_meta: the metadata of the source image as read.
+        path: output file.
+
+    Raises:
+        ValueError: the frame count changed (through-plane SR of a multi-frame file is not supported).
+    """
+    ds = _template(source_meta["source_path"])
+    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    if (array.shape[-1] if array.ndim == 4 else 1) != frames:
+        raise ValueError(
+            "through-plane (--axis z) output of a multi-frame DICOM file is not supported; use a series folder."
+        )
+    _in_plane(ds, meta, source_meta)
+    _pixels(ds, array, meta)
+    _derive(ds, meta, generate_uid())
+    ds.save_as(path, enforce_file_format=True)
+
+
+def write_dicom_series(
+    array: np.ndarray, meta: Mapping[str, Any], source_meta: Mapping[str, Any], folder: str | os.PathLike[str]
+) -> list[Path]:
+    """Write a volume ``(C, H, W, D)`` as a new series, one file per slice, into ``folder``.
+
+    Each output slice takes its header from the source slice it lies in (its own rescale
+    slope/intercept); for slices made along z (``--axis z``) ``ImagePositionPatient``,
+    ``SliceLocation``, ``InstanceNumber``, ``SliceThickness`` and ``SpacingBetweenSlices`` follow
+    the new grid. Files are named ``00001.dcm``, ... in slice order.
+
+    Returns:
+        the written files.
+    """
+    folder = Path(folder)
+    sources = list(source_meta["series_files"])
+    resampling = meta.get("resampling") or {"zoom": (1.0, 1.0, 1.0), "start": (0.0, 0.0, 0.0)}
+    zoom_z, start_z = float(resampling["zoom"][2]), float(resampling["start"][2])
+    affine, source_affine = np.asarray(meta["affine"]), np.asarray(source_meta["affine"])
+    normal = source_affine[:3, 2] / np.linalg.norm(source_affine[:3, 2])
+    new_spacing = float(meta["spacing"][2])
+    series_uid = generate_uid()
+    slopes = source_meta.get("rescale_slopes") or [source_meta.get("rescale_slope")] * len(sources)
+    intercepts = source_meta.get("rescale_intercepts") or [source_meta.get("rescale_intercept")] * len(sources)
+    written = []
+    for index in range(array.shape[-1]):
+        source_index = int(np.clip(round(start_z + (index + 0.5) / zoom_z - 0.5), 0, len(sources) - 1))
+        ds = _template(sources[source_index])
+        _in_plane(ds, meta, source_meta)
+        if zoom_z != 1.0 or start_z != 0.0:
+            position = affine[:3, :3] @ np.array([0.0, 0.0, float(index)]) + affine[:3, 3]
+            old = np.array([float(v) for v in ds.ImagePositionPatient]) if "ImagePositionPatient" in ds else None
+            ds.ImagePositionPatient = _decimal_strings(position)
+            if "SliceLocation" in ds and old is not None:
+                ds.SliceLocation = _decimal_strings([float(ds.SliceLocation) + float(np.dot(position - old, normal))])[
+                    0
+                ]
+            ds.SliceThickness = _decimal_strings([new_spacing])[0]
+            if "SpacingBetweenSlices" in ds:
+                ds.SpacingBetweenSlices = _decimal_strings([new_spacing])[0]
+            ds.InstanceNumber = index + 1
+        slice_meta = {**meta, "rescale_slope": slopes[source_index], "rescale_intercept": intercepts[source_index]}
+        _pixels(ds, array[..., index], slice_meta)
+        _derive(ds, meta, series_uid)
+        target = folder / f"{index + 1:05d}.dcm"
+        ds.save_as(target, enforce_file_format=True)
+        written.append(target)
+    return written

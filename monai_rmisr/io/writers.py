@@ -1,0 +1,174 @@
+"""Writing an image back in its source's format: NIfTI, PNG / JPEG / TIFF / BMP, DICOM.
+
+:func:`write_image` is the one entry point: it takes the result array, the output metadata (the
+source's metadata with the new grid from :func:`~monai_rmisr.io.geometry.resampled_geometry`)
+and the source's metadata, and writes atomically (:func:`~monai_rmisr.io.output.atomic_output`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import nibabel as nib
+import numpy as np
+
+from .dicom_writer import write_dicom, write_dicom_series
+from .output import atomic_output
+
+__all__ = ["output_name", "write_image", "write_nifti", "write_raster"]
+
+_RASTER_SUFFIX = {"png": ".png", "jpeg": ".jpg", "tiff": ".tif", "bmp": ".bmp"}
+
+
+def output_name(source_meta: Mapping[str, Any]) -> str:
+    """A file (or folder) name for the output of ``source_meta``'s image in the same format."""
+    source = Path(str(source_meta["source_path"]))
+    fmt = source_meta["format"]
+    if fmt == "dicom-series":
+        return source.name
+    if fmt == "nifti":
+        return source.name if source.name.lower().endswith((".nii", ".nii.gz")) else f"{source.stem}.nii.gz"
+    if fmt == "dicom":
+        return source.name
+    suffix = source.suffix.lower()
+    return source.name if suffix else f"{source.name}{_RASTER_SUFFIX.get(fmt, '.png')}"
+
+
+def write_nifti(
+    array: np.ndarray, meta: Mapping[str, Any], source_meta: Mapping[str, Any], path: str | os.PathLike
+) -> None:
+    """Write ``(C, X, Y[, Z])`` as NIfTI with the source's header and the new grid's affine.
+
+    The affine (sform and qform, codes kept) and ``pixdim`` are those of ``meta``; the stored data
+    type is the source's: unscaled integer data is rounded and clipped to it (values in the
+    source's units exactly), scaled integer data gets a new ``scl_slope``/``scl_inter`` from
+    nibabel, float data is written as float32. Multi-channel images get their extra dimensions
+    back; RGB(A) NIfTI is written as RGB24.
+    """
+    source = nib.load(str(source_meta["source_path"]))
+    header = source.header.copy()
+    stored = source.get_data_dtype()
+    spatial = tuple(meta["spatial_shape"])
+    source_shape = tuple(source.shape)
+    data = np.moveaxis(np.asarray(array), 0, -1)  # (*spatial, C)
+    if len(spatial) == 2 and len(source_shape) >= 3 and source_shape[2] == 1:
+        data = data[:, :, None]
+        spatial = (*spatial, 1)
+    if stored.fields:
+        rgb = np.clip(np.rint(data), 0, 255).astype(np.uint8)
+        out = np.zeros(spatial, dtype=stored)
+        for k, name in enumerate(stored.names):
+            out[name] = rgb[..., k] if k < rgb.shape[-1] else 255
+        data = out
+    else:
+        rest = source_shape[3:] if len(source_shape) > 3 else ()
+        data = data.reshape(*spatial, *rest) if rest else (data[..., 0] if data.shape[-1] == 1 else data)
+        if stored.kind in "iu" and source_meta.get("scl_slope") is None and source_meta.get("scl_inter") is None:
+            info = np.iinfo(stored)
+            data = np.clip(np.rint(data), info.min, info.max).astype(stored)
+        elif stored.kind == "f":
+            data = data.astype(np.float32)
+    affine = np.asarray(meta["affine"], dtype=np.float64)
+    image_class = nib.Nifti2Image if isinstance(source, nib.Nifti2Image) else nib.Nifti1Image
+    image = image_class(data, affine, header=header)
+    if not stored.fields and stored.kind in "iu":
+        image.set_data_dtype(stored)
+    sform_code = int(source_meta.get("sform_code") or 0)
+    qform_code = int(source_meta.get("qform_code") or 0)
+    image.set_sform(affine, code=sform_code or (0 if qform_code else 2))
+    image.set_qform(affine, code=qform_code or 0)
+    zooms = list(image.header.get_zooms())
+    zooms[: len(meta["spacing"][:3])] = [float(s) for s in meta["spacing"][:3]][: len(zooms)]
+    image.header.set_zooms(zooms[: len(image.header.get_zooms())])
+    nib.save(image, str(path))
+
+
+def _dpi(meta: Mapping[str, Any]) -> tuple[float, float] | None:
+    if meta.get("spacing_source") != "resolution":
+        return None
+    row, col = (float(s) for s in meta["spacing"][:2])
+    return 25.4 / col, 25.4 / row
+
+
+def write_raster(
+    array: np.ndarray, meta: Mapping[str, Any], source_meta: Mapping[str, Any], path: str | os.PathLike
+) -> None:
+    """Write ``(C, H, W)`` (or ``(C, H, W, F)`` TIFF pages) as PNG / JPEG / TIFF / BMP.
+
+    The format and bit depth are the source's: 8-bit stays 8-bit, 16-bit PNG/TIFF stays 16-bit,
+    float TIFF stays float; inverted (MINISWHITE) TIFF is written back inverted; palette images
+    are written as RGB and a dropped alpha channel is not restored. JPEG is written at quality
+    95 (it is lossy by nature). The resolution (dpi) is updated for the new pixel size.
+    """
+    from PIL import Image
+
+    fmt = source_meta["format"]
+    bits = int(source_meta.get("bit_depth") or 8)
+    values = np.asarray(array, dtype=np.float64)
+    if source_meta.get("inverted"):
+        values = (2**bits - 1) - values
+    dtype = np.dtype(source_meta.get("dtype") or "uint8")
+    if source_meta.get("palette_applied") and fmt != "tiff":
+        dtype = np.dtype(np.uint8)
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        values = np.clip(np.rint(values), info.min, min(info.max, 2**bits - 1) if bits < 32 else info.max)
+    data = np.moveaxis(values.astype(dtype), 0, -1)  # (H, W[, F], C)
+    dpi = _dpi(meta)
+    if fmt == "tiff":
+        import tifffile
+
+        if data.ndim == 4:
+            data = np.moveaxis(data, 2, 0)  # pages first
+        data = data[..., 0] if data.shape[-1] == 1 else data
+        photometric = "minisblack" if data.shape[-1] != 3 or np.asarray(array).shape[0] != 3 else "rgb"
+        if source_meta.get("inverted"):
+            photometric = "miniswhite"
+        resolution = (dpi[0], dpi[1]) if dpi else None
+        tifffile.imwrite(
+            str(path), data, photometric=photometric, resolution=resolution, resolutionunit="INCH" if dpi else None
+        )
+        return
+    data = data[..., 0] if data.shape[-1] == 1 else data
+    if data.ndim == 3 and data.dtype == np.uint16:  # 16-bit colour PNG: Pillow cannot write it
+        import itk
+
+        image = itk.image_from_array(np.ascontiguousarray(data), is_vector=True)
+        itk.imwrite(image, str(path))
+        return
+    image = Image.fromarray(np.ascontiguousarray(data))
+    options: dict[str, Any] = {"format": {"png": "PNG", "jpeg": "JPEG", "bmp": "BMP"}.get(fmt, "PNG")}
+    if dpi:
+        options["dpi"] = dpi
+    if fmt == "jpeg":
+        options["quality"] = 95
+    image.save(str(path), **options)
+
+
+def write_image(
+    array: np.ndarray, meta: Mapping[str, Any], source_meta: Mapping[str, Any], path: str | os.PathLike
+) -> Path:
+    """Write ``array`` (reader units, channel-first) to ``path`` in the format of its source, atomically.
+
+    DICOM files and NIfTI / raster images become one file; a DICOM series becomes a folder of a
+    new derived series. Nothing is left at ``path`` (or its previous content stays) if writing
+    fails. The caller checks ``path`` with :func:`~monai_rmisr.io.output.check_output_path` first.
+
+    Returns:
+        ``path``.
+    """
+    path = Path(path)
+    fmt = source_meta["format"]
+    with atomic_output(path, folder=fmt == "dicom-series") as temporary:
+        if fmt == "dicom-series":
+            write_dicom_series(array, meta, source_meta, temporary)
+        elif fmt == "dicom":
+            write_dicom(array, meta, source_meta, temporary)
+        elif fmt == "nifti":
+            write_nifti(array, meta, source_meta, temporary)
+        else:
+            write_raster(array, meta, source_meta, temporary)
+    return path

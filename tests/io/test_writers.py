@@ -1,0 +1,222 @@
+import shutil
+import subprocess
+
+import nibabel as nib
+import numpy as np
+import pydicom
+import pytest
+from PIL import Image
+
+from monai_rmisr.io import read_dicom_series, read_image
+from monai_rmisr.io.geometry import resampled_geometry
+from monai_rmisr.io.output import OutputPathError, atomic_output, check_output_path
+from monai_rmisr.io.writers import write_image
+from tests.helpers import dicom_testdata, write_ct_series
+
+DCIODVFY = shutil.which("dciodvfy")
+
+
+def _identity_meta(image):
+    spatial = image.array.shape[1:]
+    return {**image.meta, **resampled_geometry(image.meta, [1.0] * len(spatial), [0.0] * len(spatial))}
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["CT_small.dcm", "MR_small.dcm", "RG3_UNCR.dcm", "J2K_pixelrep_mismatch.dcm", "emri_small.dcm", "JPEG-LL.dcm"],
+)
+def test_dicom_round_trip_restores_stored_values(tmp_path, name):
+    source = read_image(dicom_testdata(name))
+    write_image(source.array, _identity_meta(source), source.meta, tmp_path / "out.dcm")
+    again = read_image(tmp_path / "out.dcm")
+    np.testing.assert_array_equal(again.array, source.array)
+    original, written = pydicom.dcmread(dicom_testdata(name)), pydicom.dcmread(tmp_path / "out.dcm")
+    for keyword in (
+        "BitsStored",
+        "PixelRepresentation",
+        "PhotometricInterpretation",
+        "RescaleSlope",
+        "RescaleIntercept",
+    ):
+        assert written.get(keyword) == original.get(keyword), keyword
+    np.testing.assert_allclose(again.meta["affine"], source.meta["affine"], atol=1e-4)
+
+
+def test_dicom_modality_lut_is_written_as_a_linear_rescale(tmp_path):
+    source = read_image(dicom_testdata("mlut_18.dcm"))
+    assert source.meta["modality_lut"]
+    write_image(source.array, _identity_meta(source), source.meta, tmp_path / "out.dcm")
+    again = read_image(tmp_path / "out.dcm")
+    span = float(source.array.max() - source.array.min())
+    np.testing.assert_allclose(again.array, source.array, atol=span / 65535 + 1e-6)
+    assert "ModalityLUTSequence" not in pydicom.dcmread(tmp_path / "out.dcm")
+
+
+def test_palette_ultrasound_becomes_8_bit_rgb(tmp_path):
+    source = read_image(dicom_testdata("gdcm-US-ALOKA-16.dcm"))
+    write_image(source.array, _identity_meta(source), source.meta, tmp_path / "out.dcm")
+    ds = pydicom.dcmread(tmp_path / "out.dcm")
+    assert ds.PhotometricInterpretation == "RGB" and ds.BitsAllocated == 8 and ds.SamplesPerPixel == 3
+    assert "RedPaletteColorLookupTableData" not in ds
+    np.testing.assert_allclose(ds.pixel_array.transpose(2, 0, 1), source.array / 257, atol=0.51)
+
+
+def test_zoomed_dicom_is_a_derived_instance_of_the_same_study(tmp_path):
+    source = read_image(dicom_testdata("CT_small.dcm"))
+    array = np.repeat(np.repeat(source.array, 2, axis=1), 2, axis=2)
+    meta = {
+        **source.meta,
+        **resampled_geometry(source.meta, [2.0, 2.0], [0.0, 0.0]),
+        "spatial_shape": array.shape[1:],
+        "derivation": {"model": "rmisr_bl_x2", "scale": 2.0, "axis": "xy"},
+    }
+    write_image(array, meta, source.meta, tmp_path / "out.dcm")
+    before, after = pydicom.dcmread(dicom_testdata("CT_small.dcm")), pydicom.dcmread(tmp_path / "out.dcm")
+    assert after.StudyInstanceUID == before.StudyInstanceUID and after.PatientID == before.PatientID
+    assert after.SeriesInstanceUID != before.SeriesInstanceUID and after.SOPInstanceUID != before.SOPInstanceUID
+    assert after.file_meta.MediaStorageSOPInstanceUID == after.SOPInstanceUID
+    assert after.file_meta.TransferSyntaxUID == pydicom.uid.ExplicitVRLittleEndian
+    assert list(after.ImageType[:2]) == ["DERIVED", "SECONDARY"]
+    assert "rmisr_bl_x2" in after.DerivationDescription and "x2" in after.DerivationDescription
+    assert "SR x2" in after.SeriesDescription
+    assert after.SourceImageSequence[0].ReferencedSOPInstanceUID == before.SOPInstanceUID
+    assert (after.Rows, after.Columns) == (256, 256)
+    np.testing.assert_allclose([float(v) for v in after.PixelSpacing], [float(v) / 2 for v in before.PixelSpacing])
+    # the first output pixel centre sits a quarter input pixel inside the old first centre
+    spacing = float(before.PixelSpacing[0])
+    iop = np.array([float(v) for v in before.ImageOrientationPatient])
+    expected = np.array([float(v) for v in before.ImagePositionPatient]) - 0.25 * spacing * (iop[:3] + iop[3:])
+    np.testing.assert_allclose([float(v) for v in after.ImagePositionPatient], expected, atol=1e-4)
+    np.testing.assert_array_equal(read_image(tmp_path / "out.dcm").array, array)
+
+
+def test_series_written_slice_by_slice_keeps_per_slice_rescale(tmp_path):
+    expected = write_ct_series(tmp_path / "series")
+    source = read_image(tmp_path / "series")
+    write_image(source.array, _identity_meta(source), source.meta, tmp_path / "out")
+    files = sorted((tmp_path / "out").iterdir())
+    assert [f.name for f in files] == [f"{k:05d}.dcm" for k in range(1, 6)]
+    assert len({pydicom.dcmread(f).SeriesInstanceUID for f in files}) == 1
+    volume, meta = read_dicom_series(tmp_path / "out")
+    np.testing.assert_array_equal(volume, expected)
+    assert meta["rescale_intercepts"] == source.meta["rescale_intercepts"]
+    np.testing.assert_allclose(meta["affine"], source.meta["affine"], atol=1e-3)
+
+
+def test_series_along_z_gets_new_slice_positions(tmp_path):
+    write_ct_series(tmp_path / "series", n=4, step=3.0)
+    source = read_image(tmp_path / "series")
+    array = np.repeat(source.array, 2, axis=-1)
+    geometry = resampled_geometry(source.meta, [1.0, 1.0, 2.0], [0.0, 0.0, 0.0])
+    meta = {**source.meta, **geometry, "spatial_shape": array.shape[1:], "derivation": {"scale": 2.0, "axis": "z"}}
+    write_image(array, meta, source.meta, tmp_path / "out")
+    volume, out_meta = read_dicom_series(tmp_path / "out")
+    assert volume.shape == (1, 128, 128, 8)
+    assert out_meta["spacing"][2] == pytest.approx(1.5, abs=1e-3)
+    np.testing.assert_allclose(out_meta["affine"], geometry["affine"], atol=1e-3)
+    # the physical extent is kept: first slice 0.75 mm (a quarter of 3 mm) below the old first
+    shift = out_meta["affine"][:3, 3] - source.meta["affine"][:3, 3]
+    normal = source.meta["affine"][:3, 2] / np.linalg.norm(source.meta["affine"][:3, 2])
+    assert float(np.dot(shift, normal)) == pytest.approx(-0.75, abs=1e-3)
+    assert float(pydicom.dcmread(tmp_path / "out" / "00001.dcm").SliceThickness) == pytest.approx(1.5)
+
+
+@pytest.mark.skipif(DCIODVFY is None, reason="dciodvfy (Debian package dicom3tools) not installed")
+@pytest.mark.parametrize("name", ["CT_small.dcm", "MR_small.dcm", "RG3_UNCR.dcm", "emri_small.dcm", "OBXXXX1A.dcm"])
+def test_derived_dicom_adds_no_dciodvfy_error(tmp_path, name):
+    source = read_image(dicom_testdata(name))
+    array = np.repeat(np.repeat(source.array, 2, axis=1), 2, axis=2)
+    meta = {
+        **source.meta,
+        **resampled_geometry(source.meta, [2.0, 2.0, 1.0][: array.ndim - 1], [0.0] * (array.ndim - 1)),
+        "spatial_shape": array.shape[1:],
+        "derivation": {"model": "test", "scale": 2.0},
+    }
+    write_image(array, meta, source.meta, tmp_path / "out.dcm")
+
+    def errors(path):
+        run = subprocess.run([DCIODVFY, str(path)], capture_output=True, text=True, check=False)
+        return {line for line in (run.stdout + run.stderr).splitlines() if line.startswith("Error")}
+
+    assert errors(tmp_path / "out.dcm") <= errors(dicom_testdata(name))
+
+
+@pytest.mark.skipif(DCIODVFY is None, reason="dciodvfy (Debian package dicom3tools) not installed")
+def test_derived_series_passes_dciodvfy(tmp_path):
+    write_ct_series(tmp_path / "series", n=3)
+    source = read_image(tmp_path / "series")
+    geometry = resampled_geometry(source.meta, [1.0, 1.0, 2.0], [0.0, 0.0, 0.0])
+    array = np.repeat(source.array, 2, axis=-1)
+    write_image(array, {**source.meta, **geometry, "spatial_shape": array.shape[1:]}, source.meta, tmp_path / "out")
+    for path in sorted((tmp_path / "out").iterdir()):
+        run = subprocess.run([DCIODVFY, str(path)], capture_output=True, text=True, check=False)
+        assert "Error" not in run.stdout + run.stderr, path
+
+
+@pytest.mark.parametrize("dtype", [np.int16, np.float32])
+def test_nifti_keeps_extent_dtype_and_header(tmp_path, dtype):
+    affine = np.array([[-0.8, 0, 0, 90.0], [0, 0.8, 0, -120.0], [0, 0, 2.5, -60.0], [0, 0, 0, 1]])
+    data = (np.arange(6 * 5 * 4).reshape(6, 5, 4) * 3).astype(dtype)
+    nib.save(nib.Nifti1Image(data, affine), tmp_path / "v.nii.gz")
+    source = read_image(tmp_path / "v.nii.gz")
+    array = np.repeat(np.repeat(source.array, 2, axis=1), 2, axis=2)
+    geometry = resampled_geometry(source.meta, [2.0, 2.0, 1.0], [0.0, 0.0, 0.0])
+    write_image(
+        array, {**source.meta, **geometry, "spatial_shape": array.shape[1:]}, source.meta, tmp_path / "o.nii.gz"
+    )
+    out = nib.load(tmp_path / "o.nii.gz")
+    assert out.shape == (12, 10, 4) and out.get_data_dtype() == np.dtype(dtype)
+    np.testing.assert_allclose(out.header.get_zooms(), (0.4, 0.4, 2.5))
+    # the outer edge of the volume (voxel corner -0.5) is where it was
+    corner = np.array([-0.5, -0.5, -0.5, 1.0])
+    np.testing.assert_allclose(out.affine @ corner, affine @ corner, atol=1e-5)
+    np.testing.assert_array_equal(np.asanyarray(out.dataobj), np.moveaxis(array, 0, -1)[..., 0])
+
+
+@pytest.mark.parametrize(
+    ("mode", "dtype", "suffix"),
+    [("L", np.uint8, ".png"), ("I;16", np.uint16, ".png"), ("RGB", np.uint8, ".png"), ("L", np.uint8, ".jpg")],
+)
+def test_raster_keeps_format_and_bit_depth(tmp_path, mode, dtype, suffix):
+    rng = np.random.default_rng(0)
+    shape = (20, 30, 3) if mode == "RGB" else (20, 30)
+    values = rng.integers(0, np.iinfo(dtype).max, size=shape).astype(dtype)
+    Image.fromarray(values).save(tmp_path / f"in{suffix}")
+    source = read_image(tmp_path / f"in{suffix}")
+    geometry = resampled_geometry(source.meta, [1.0, 1.0], [0.0, 0.0])
+    write_image(source.array, {**source.meta, **geometry}, source.meta, tmp_path / f"out{suffix}")
+    again = read_image(tmp_path / f"out{suffix}")
+    assert again.meta["format"] == source.meta["format"] and again.meta["bit_depth"] == source.meta["bit_depth"]
+    assert again.meta["dtype"] == source.meta["dtype"]
+    if suffix == ".png":
+        np.testing.assert_array_equal(again.array, source.array)
+
+
+def test_atomic_output_leaves_nothing_on_failure(tmp_path):
+    with pytest.raises(RuntimeError), atomic_output(tmp_path / "out.dcm") as temporary:
+        temporary.write_bytes(b"half")
+        raise RuntimeError("disk full")
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "series").mkdir()
+    (tmp_path / "series" / "old.dcm").write_bytes(b"old")
+    with pytest.raises(RuntimeError), atomic_output(tmp_path / "series", folder=True) as temporary:
+        (temporary / "new.dcm").write_bytes(b"new")
+        raise RuntimeError("crash")
+    assert [p.name for p in tmp_path.iterdir()] == ["series"]
+    assert [p.name for p in (tmp_path / "series").iterdir()] == ["old.dcm"]
+
+
+def test_output_path_checks(tmp_path):
+    source = tmp_path / "ct.dcm"
+    source.write_bytes(b"x")
+    with pytest.raises(OutputPathError, match="overwrite the input"):
+        check_output_path(source, [source], overwrite=True)
+    (tmp_path / "series").mkdir()
+    with pytest.raises(OutputPathError, match="overwrite the input"):
+        check_output_path(tmp_path / "series" / "out", [tmp_path / "series"])
+    with pytest.raises(OutputPathError, match="overwrite the input"):
+        check_output_path(tmp_path, [source], overwrite=True)
+    (tmp_path / "done.dcm").write_bytes(b"y")
+    with pytest.raises(OutputPathError, match="--overwrite"):
+        check_output_path(tmp_path / "done.dcm", [source])
+    assert check_output_path(tmp_path / "done.dcm", [source], overwrite=True) == tmp_path / "done.dcm"
