@@ -31,9 +31,9 @@ from ..io import ImageData, ImageReadError, detect_format, read_image
 from ..io.geometry import resampled_geometry
 from ..io.output import OutputPathError, check_output_path
 from ..io.writers import output_name, write_image
-from ..networks.utils import scaled_size
+from ..networks.utils import forward_at_scale, scaled_size
 from ..transforms.resize import imresize
-from .super_resolve import resolve_model, scale_period, super_resolve
+from .super_resolve import _in_channels, resolve_model, scale_period, super_resolve
 
 __all__ = [
     "AXES",
@@ -50,6 +50,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 AXES = ("xy", "z")
+BATCH_PIXELS = 2**18  # LR pixels per forward pass when slices are batched
 ROI_CONTEXT = 16  # LR pixels of real image around a --roi, so its borders see their true neighbours
 
 
@@ -125,11 +126,38 @@ class Upscaler:
         """(C, H, W) in [0, 1] -> (C, H', W') in [0, 1]."""
         return super_resolve(image, self.run_scale, model=self.network, tile=self.tile, device=self.device)
 
+    def _slices(self, stack: np.ndarray) -> np.ndarray:
+        """(N, C, H, W) in [0, 1] -> (N, C, H', W'): many equal-size slices, batched through the network.
+
+        With ``tile`` (memory-bounded) or a multi-channel network each slice goes through
+        :func:`~monai_rmisr.inference.super_resolve`; otherwise slices and channels are batched,
+        up to :data:`BATCH_PIXELS` LR pixels per forward pass (hundreds of thin planes of a
+        through-plane pass cost a few passes, not hundreds).
+        """
+        count, channels, height, width = stack.shape
+        if self.tile is not None or _in_channels(self.network) not in (1, None):
+            return np.stack([self._slice(item) for item in stack])
+        flat = torch.from_numpy(np.ascontiguousarray(stack, dtype=np.float32)).reshape(
+            count * channels, 1, height, width
+        )
+        device = torch.device(self.device)
+        channels_last = device.type == "cpu"
+        if channels_last:
+            self.network.to(memory_format=torch.channels_last)
+        step = max(1, BATCH_PIXELS // (height * width))
+        outputs = []
+        with torch.inference_mode():
+            for start in range(0, flat.shape[0], step):
+                batch = flat[start : start + step].to(device)
+                outputs.append(forward_at_scale(self.network, batch, self.run_scale, channels_last).clamp_(0, 1).cpu())
+        result = torch.cat(outputs).contiguous().numpy()
+        return result.reshape(count, channels, *result.shape[2:])
+
     def in_plane(self, volume: np.ndarray) -> np.ndarray:
         """(C, H, W[, D]) in [0, 1] -> (C, H', W'[, D]): every slice super-resolved."""
         if volume.ndim == 3:
             return self._slice(volume)
-        return np.stack([self._slice(volume[..., k]) for k in range(volume.shape[-1])], axis=-1)
+        return np.moveaxis(self._slices(np.moveaxis(volume, -1, 0)), 0, -1)
 
     def through_plane(self, volume: np.ndarray) -> np.ndarray:
         """(C, H, W, D) in [0, 1] -> (C, H, W, D'): slices added along the third axis.
@@ -145,12 +173,10 @@ class Upscaler:
         _, height, width, _ = volume.shape
 
         def plane_pass(axis: int, length: int) -> np.ndarray:
-            planes = []
-            for k in range(volume.shape[axis]):
-                plane = np.take(volume, k, axis=axis)  # (C, length, D)
-                sr = self._slice(np.ascontiguousarray(plane))
-                planes.append(imresize(sr, output_size=(length,), spatial_axes=(0,)))
-            return np.stack(planes, axis=axis)
+            planes = np.moveaxis(volume, axis, 0)  # (planes, C, length, D)
+            sr = self._slices(planes)  # (planes, C, length', D')
+            restored = imresize(sr.reshape(-1, *sr.shape[2:]), output_size=(length,), spatial_axes=(0,))
+            return np.moveaxis(restored.reshape(*sr.shape[:2], length, sr.shape[-1]), 0, axis)
 
         return np.clip(0.5 * (plane_pass(1, width) + plane_pass(2, height)), 0.0, 1.0)
 

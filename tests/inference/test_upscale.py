@@ -1,0 +1,233 @@
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pydicom
+import pytest
+import torch
+from PIL import Image
+
+from monai_rmisr import RMISR
+from monai_rmisr.__main__ import main
+from monai_rmisr.inference.upscale import Upscaler, find_inputs, parse_roi, shard, upscale_batch
+from monai_rmisr.io import read_image
+from monai_rmisr.transforms.resize import imresize
+from tests.helpers import dicom_testdata, write_ct_series
+
+TINY = {"_target_": "RMISR", "spatial_dims": 2, "in_channels": 1, "scale": 2, "features": 32, "num_blocks": 1}
+TINY.update(distillation_channels=8, image_residual=True)
+
+
+def bicubic_net(scale=2, upsampler="subpixel"):
+    """An untrained image-residual RMISR: its output is exactly bicubic interpolation of its input."""
+    kwargs = {k: v for k, v in TINY.items() if k != "_target_"}
+    kwargs.update(scale=scale, upsampler=upsampler)
+    return RMISR(**kwargs).eval()
+
+
+@pytest.fixture
+def tiny_checkpoint(tmp_path):
+    """A checkpoint file plus its architecture sidecar, as a user's fine-tuned model would be."""
+    path = tmp_path / "models" / "tiny.pt"
+    path.parent.mkdir()
+    torch.save(bicubic_net().state_dict(), path)
+    path.with_suffix(".json").write_text(json.dumps(TINY))
+    return path
+
+
+def test_parse_roi():
+    assert parse_roi("10,20,50,60") == (10, 20, 50, 60)
+    assert parse_roi(None) is None
+    for bad in ("1,2,3", "a,b,c,d", "5,5,5,9", "-1,0,4,4"):
+        with pytest.raises(ValueError, match="--roi"):
+            parse_roi(bad)
+
+
+def test_output_keeps_the_input_value_range_and_units():
+    image = read_image(dicom_testdata("CT_small.dcm"))
+    result = Upscaler(2, model=bicubic_net()).image(image)
+    assert result.array.shape == (1, 256, 256)
+    assert result.array.min() >= image.array.min() - 1e-3 and result.array.max() <= image.array.max() + 1e-3
+    np.testing.assert_allclose(result.array.mean(), image.array.mean(), rtol=0.01)
+    assert result.meta["derivation"] == {"model": "RMISR", "scale": 2.0, "axis": "xy", "roi": None}
+    assert image.array.shape == (1, 128, 128)  # the input is not modified
+
+
+@pytest.mark.parametrize("scale", [2, 2.5])
+def test_roi_equals_the_same_region_of_the_whole_image(scale):
+    image = read_image(dicom_testdata("CT_small.dcm"))
+    network = bicubic_net(scale, "meta" if scale != 2 else "subpixel")
+    whole = Upscaler(scale, model=network).image(image)
+    roi = (30, 40, 90, 100)  # x0, y0, x1, y1
+    part = Upscaler(scale, model=network, roi=roi).image(image)
+    rows = slice(round(40 * scale), round(40 * scale) + part.array.shape[1])
+    cols = slice(round(30 * scale), round(30 * scale) + part.array.shape[2])
+    assert part.array.shape[1:] == (round(60 * scale), round(60 * scale))
+    # bicubic is linear, so the crop's own intensity normalisation cancels out
+    np.testing.assert_allclose(part.array, whole.array[:, rows, cols], atol=1e-2)
+    # the region's first pixel centre in patient space is where that pixel is in the whole result
+    np.testing.assert_allclose(
+        part.meta["affine"][:3, 3], (whole.meta["affine"] @ np.array([rows.start, cols.start, 0, 1]))[:3], atol=1e-4
+    )
+
+
+def test_roi_outside_the_image_is_an_error():
+    image = read_image(dicom_testdata("CT_small.dcm"))
+    with pytest.raises(ValueError, match="outside the 128x128"):
+        Upscaler(2, model=bicubic_net(), roi=(100, 0, 200, 50)).image(image)
+
+
+def test_volume_in_plane_and_through_plane(tmp_path):
+    write_ct_series(tmp_path / "series", n=4, step=3.0)
+    image = read_image(tmp_path / "series")
+    image.array = image.array[:, 40:72, 40:72]  # keep the through-plane pass small
+    in_plane = Upscaler(2, model=bicubic_net()).image(image)
+    assert in_plane.array.shape == (1, 64, 64, 4)
+    through = Upscaler(2, model=bicubic_net(), axis="z").image(image)
+    assert through.array.shape == (1, 32, 32, 8)
+    assert through.meta["spacing"][:2] == image.meta["spacing"][:2]
+    assert through.meta["spacing"][2] == pytest.approx(image.meta["spacing"][2] / 2)
+    # a bicubic "network" through the orthogonal passes is close to bicubic along z alone
+    low, high = image.array.min(), image.array.max()
+    along_z = imresize((image.array - low) / (high - low), output_size=(8,), spatial_axes=(2,))
+    reference = np.clip(along_z, 0, 1) * (high - low) + low
+    assert np.abs(through.array - reference).mean() < 0.01 * (high - low)
+
+
+def test_axis_z_needs_a_volume():
+    image = read_image(dicom_testdata("CT_small.dcm"))
+    with pytest.raises(ValueError, match="--axis z needs a volume"):
+        Upscaler(2, model=bicubic_net(), axis="z").image(image)
+
+
+def test_shard_splits_without_overlap():
+    items = list(range(11))
+    parts = [shard(items, rank, 3) for rank in range(3)]
+    assert sorted(i for part in parts for i in part) == items and sum(len(p) for p in parts) == 11
+    with pytest.raises(ValueError):
+        shard(items, 3, 3)
+
+
+def _batch_folder(root):
+    root.mkdir()
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (24, 20), dtype=np.uint8)).save(root / "a.png")
+    (root / "sub").mkdir()
+    Image.fromarray(rng.integers(0, 65535, (16, 18), dtype=np.uint16)).save(root / "sub" / "b.png")
+    write_ct_series(root / "ct")
+    (root / "broken.dcm").write_bytes(b"\0" * 128 + b"DICM" + b"\1" * 50)
+    (root / "notes.txt").write_text("not an image")
+
+
+def test_find_inputs_groups_series_and_keeps_broken_files(tmp_path):
+    _batch_folder(tmp_path / "in")
+    found = [p.relative_to(tmp_path / "in").as_posix() for p in find_inputs(tmp_path / "in")]
+    assert found == ["a.png", "broken.dcm", "ct", "sub/b.png"]
+
+
+def test_batch_streams_reports_failures_and_resumes(tmp_path):
+    _batch_folder(tmp_path / "in")
+    upscaler = Upscaler(2, model=bicubic_net())
+    report = upscale_batch(upscaler, tmp_path / "in", tmp_path / "out", progress=False)
+    assert len(report.written) == 3 and [p.name for p, _ in report.failed] == ["broken.dcm"]
+    assert (tmp_path / "out" / "sub" / "b.png").is_file() and len(list((tmp_path / "out" / "ct").iterdir())) == 5
+    assert read_image(tmp_path / "out" / "sub" / "b.png").meta["bit_depth"] == 16
+    assert "1 failed" in report.summary() and "broken.dcm" in report.summary()
+    again = upscale_batch(upscaler, tmp_path / "in", tmp_path / "out", progress=False)
+    assert len(again.skipped) == 3 and not again.written
+
+
+def test_cli_single_file_with_a_checkpoint(tmp_path, tiny_checkpoint, capsys):
+    source = dicom_testdata("MR_small.dcm")
+    code = main(["upscale", source, "-o", str(tmp_path / "mr.dcm"), "--scale", "2", "--model", str(tiny_checkpoint)])
+    assert code == 0 and "tiny.pt" in capsys.readouterr().out
+    written = pydicom.dcmread(tmp_path / "mr.dcm")
+    assert (written.Rows, written.Columns) == (128, 128) and "tiny.pt" in written.DerivationDescription
+    assert (
+        main(["upscale", source, "-o", str(tmp_path / "mr.dcm"), "--scale", "2", "--model", str(tiny_checkpoint)]) == 2
+    )
+    assert "--overwrite" in capsys.readouterr().err
+
+
+def test_cli_batch_exit_code_is_1_when_an_item_fails(tmp_path, tiny_checkpoint, capsys):
+    _batch_folder(tmp_path / "in")
+    code = main(
+        ["upscale", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--scale", "2"]
+        + ["--model", str(tiny_checkpoint), "-q"]
+    )
+    assert code == 1
+    assert "3 written" in capsys.readouterr().out
+
+
+BAD_CASES = {
+    "scale below 1": ["--scale", "0.5"],
+    "scale NaN": ["--scale", "nan"],
+    "scale above 8": ["--scale", "9"],
+    "fixed-scale model at another scale": ["--scale", "3", "--model", "rmisr_bl_x2"],
+    "unknown model": ["--scale", "2", "--model", "rmisr_bl_x7"],
+    "missing checkpoint": ["--scale", "2", "--model", "nowhere/model.pt"],
+    "bad roi": ["--scale", "2", "--roi", "1,2,3"],
+    "roi outside": ["--scale", "2", "--roi", "0,0,500,500"],
+    "z on a 2-D image": ["--scale", "2", "--axis", "z"],
+}
+
+
+@pytest.mark.parametrize("case", BAD_CASES)
+def test_cli_bad_arguments_exit_2_without_output(tmp_path, tiny_checkpoint, case, capsys):
+    args = BAD_CASES[case]
+    if "--model" not in args:
+        args = [*args, "--model", str(tiny_checkpoint)] if args[1] == "2" else args
+    code = main(["upscale", dicom_testdata("CT_small.dcm"), "-o", str(tmp_path / "out.dcm"), *args])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("rmisr upscale: error:") and err.count("\n") == 1
+    assert not (tmp_path / "out.dcm").exists() and [p.name for p in tmp_path.iterdir()] == ["models"]
+
+
+@pytest.mark.parametrize("content", [b"", b"this is a text file, not an image\n", b"\0" * 128 + b"DICM" + b"\1" * 40])
+def test_cli_bad_input_file_exits_2_without_output(tmp_path, tiny_checkpoint, content, capsys):
+    source = tmp_path / "scan.dcm"
+    source.write_bytes(content)
+    code = main(
+        ["upscale", str(source), "-o", str(tmp_path / "out.dcm"), "--scale", "2", "--model", str(tiny_checkpoint)]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and str(source) in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["models", "scan.dcm"] and source.read_bytes() == content
+
+
+def test_cli_missing_input_and_output_over_input(tmp_path, tiny_checkpoint, capsys):
+    assert main(["upscale", str(tmp_path / "none.png"), "-o", str(tmp_path / "o.png"), "--scale", "2"]) == 2
+    source = tmp_path / "in.png"
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(source)
+    before = source.read_bytes()
+    code = main(
+        ["upscale", str(source), "-o", str(source), "--scale", "2", "--overwrite", "--model", str(tiny_checkpoint)]
+    )
+    assert code == 2 and source.read_bytes() == before
+    assert "overwrite the input" in capsys.readouterr().err
+
+
+def test_torchrun_shards_a_batch_across_processes(tmp_path, tiny_checkpoint):
+    root = tmp_path / "in"
+    root.mkdir()
+    for k in range(5):
+        Image.fromarray(np.full((12, 12), 40 * k, np.uint8)).save(root / f"{k}.png")
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "monai_rmisr"]
+    command += [
+        "upscale",
+        str(root),
+        "-o",
+        str(tmp_path / "out"),
+        "--scale",
+        "2",
+        "--model",
+        str(tiny_checkpoint),
+        "-q",
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    run = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"{k}.png" for k in range(5)]
+    assert "rank 0: 3 written" in run.stdout and "rank 1: 2 written" in run.stdout
