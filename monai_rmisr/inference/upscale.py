@@ -43,6 +43,7 @@ __all__ = [
     "distributed_rank",
     "find_inputs",
     "parse_roi",
+    "raise_for_failures",
     "shard",
     "upscale_batch",
 ]
@@ -341,8 +342,9 @@ class BatchReport:
         return "\n".join(lines)
 
 
-def _output_for(item: Path, root: Path, output_dir: Path) -> Path:
-    relative = item.relative_to(root) if item != root else Path(item.name)
+def _output_for(item: Path, root: Path | None, output_dir: Path) -> Path:
+    inside = root is not None and item != root and root in item.parents
+    relative = item.relative_to(root) if inside else Path(item.name)
     if item.is_dir():
         return output_dir / relative
     fmt = {"dicom": "dicom", "nifti": "nifti"}.get(_format_or_none(item) or "", "raster")
@@ -358,7 +360,7 @@ def _format_or_none(path: Path) -> str | None:
 
 def upscale_batch(
     upscaler: Upscaler,
-    root: str | os.PathLike[str],
+    root: str | os.PathLike[str] | None,
     output_dir: str | os.PathLike[str],
     items: Iterable[Path] | None = None,
     overwrite: bool = False,
@@ -369,7 +371,8 @@ def upscale_batch(
 ) -> BatchReport:
     """Super-resolve every input under ``root`` into ``output_dir``, one at a time (bounded memory).
 
-    The folder structure under ``root`` is repeated under ``output_dir``. Existing outputs are
+    The folder structure under ``root`` is repeated under ``output_dir``; ``items`` outside
+    ``root`` (or all of them when ``root`` is None) are written under their own names. Existing outputs are
     skipped unless ``overwrite`` (an interrupted batch resumes where it stopped). A failing item
     is logged and recorded, and the batch goes on. With ``world_size > 1`` (``torchrun``) each
     process takes its :func:`shard` of the sorted inputs.
@@ -380,10 +383,15 @@ def upscale_batch(
     Raises:
         OutputPathError: ``output_dir`` is ``root`` or lies inside it.
     """
-    root, output_dir = Path(root), Path(output_dir)
-    if output_dir.resolve() == root.resolve() or root.resolve() in output_dir.resolve().parents:
+    output_dir = Path(output_dir)
+    if root is None and items is None:
+        raise ValueError("upscale_batch needs a root folder or a list of items.")
+    root = None if root is None else Path(root)
+    if root is not None and (output_dir.resolve() == root.resolve() or root.resolve() in output_dir.resolve().parents):
         raise OutputPathError(f"output folder '{output_dir}' lies inside the input folder '{root}'; choose another.")
-    mine = shard(sorted(items if items is not None else find_inputs(root), key=str), rank, world_size)
+    mine = shard(
+        sorted((Path(i) for i in items) if items is not None else find_inputs(root), key=str), rank, world_size
+    )
     report = BatchReport()
     started = time.perf_counter()
     bar = None
@@ -415,6 +423,12 @@ def upscale_batch(
         bar.close()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def raise_for_failures(report: BatchReport) -> None:
+    """Raise ``RuntimeError`` listing the failed items, so a bundle run exits non-zero (``inferring``)."""
+    if report.failed:
+        raise RuntimeError(f"{len(report.failed)} input(s) failed:\n" + report.summary())
 
 
 def distributed_rank() -> tuple[int, int, int]:

@@ -155,3 +155,40 @@ def test_init_weights_start_training_from_a_saved_model(tmp_path):
     run_training(parser)
     trained = weights(parser)
     assert all(torch.equal(trained[k], v) for k, v in start.state_dict().items())
+
+
+def test_init_weights_transfer_x2_to_x4_keeps_the_new_output_layer(tmp_path, caplog):
+    torch.manual_seed(123)
+    start = RMISR(2, 1, scale=2, num_blocks=1, image_residual=True)
+    torch.save({"network": start.state_dict()}, tmp_path / "x2.pt")  # a training checkpoint layout
+    parser = training_parser(
+        tmp_path / "run", max_epochs=1, learning_rate=0.0, scale=4, init_weights=str(tmp_path / "x2.pt")
+    )
+    parser["scale"] = 4
+    with pytest.raises(RuntimeError):  # strict by default: the x4 output layer has another shape
+        run_training(parser)
+    parser = training_parser(
+        tmp_path / "run2",
+        max_epochs=1,
+        learning_rate=0.0,
+        scale=4,
+        init_weights=str(tmp_path / "x2.pt"),
+        init_strict=False,
+    )
+    parser["scale"] = 4
+    with caplog.at_level("INFO"):
+        run_training(parser)
+    trained = weights(parser)
+    shared = {k: v for k, v in start.state_dict().items() if not k.startswith("upsample.")}
+    assert shared and all(torch.equal(trained[k], v) for k, v in shared.items())
+    assert trained["upsample.shuffle.conv_block.weight"].shape[0] == 16
+    assert not trained["upsample.shuffle.conv_block.weight"].any()  # still the zero (bicubic) start
+    assert any("kept the initialisation of ['upsample" in r.getMessage() for r in caplog.records)
+
+
+def test_init_weights_from_an_unrelated_file_is_an_error(tmp_path):
+    torch.save({"other.weight": torch.zeros(3)}, tmp_path / "other.pt")
+    parser = training_parser(tmp_path / "run", max_epochs=1, init_weights=str(tmp_path / "other.pt"), init_strict=False)
+    with pytest.raises(RuntimeError) as caught:
+        run_training(parser)
+    assert "shares no tensor" in repr(caught.value) + repr(caught.value.__cause__)

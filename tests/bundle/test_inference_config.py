@@ -1,0 +1,67 @@
+"""``configs/inference.json``: the shipped weights on a user folder, outputs in the inputs' formats."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pydicom
+import pytest
+from monai.bundle import ConfigParser
+from PIL import Image
+
+from monai_rmisr.data.corpus import TEST_SOURCES
+from tests.helpers import dicom_testdata
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = ROOT / "bundles" / "rmisr" / "configs" / "inference.json"
+
+
+def _parser(**overrides) -> ConfigParser:
+    parser = ConfigParser()
+    parser.read_config(str(CONFIG))
+    parser.update({"bundle_root": str(ROOT / "bundles" / "rmisr"), **overrides})
+    return parser
+
+
+def test_default_inputs_are_the_embedded_test_split():
+    inputs = _parser().get_parsed_content("inputs")
+    assert [Path(p).name for p in inputs] == [s.filename for s in TEST_SOURCES]
+    assert all(Path(p).is_file() for p in inputs)
+
+
+def test_inference_on_a_user_folder_writes_each_format(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "ct.dcm").write_bytes(Path(dicom_testdata("CT_small.dcm")).read_bytes())
+    nib.save(nib.Nifti1Image(np.arange(24 * 20 * 2, dtype=np.int16).reshape(24, 20, 2), np.eye(4)), folder / "v.nii.gz")
+    Image.fromarray(np.tile(np.arange(32, dtype=np.uint8) * 8, (24, 1))).save(folder / "ramp.png")
+    command = [sys.executable, "-m", "monai.bundle", "run", "inferring", "--config_file", str(CONFIG)]
+    command += [
+        "--bundle_root",
+        str(ROOT / "bundles" / "rmisr"),
+        "--input_dir",
+        str(folder),
+        "--output_dir",
+        str(tmp_path / "out"),
+    ]
+    run = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=600, check=False)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "3 written" in run.stdout and "0 failed" in run.stdout
+    ct = pydicom.dcmread(tmp_path / "out" / "ct.dcm")
+    assert (ct.Rows, ct.Columns) == (256, 256) and "rmisr_bl_x2" in ct.DerivationDescription
+    assert nib.load(tmp_path / "out" / "v.nii.gz").shape == (48, 40, 2)
+    assert Image.open(tmp_path / "out" / "ramp.png").size == (64, 48)
+
+
+def test_failed_inputs_make_the_run_fail(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "broken.dcm").write_bytes(b"\0" * 128 + b"DICM" + b"\1" * 40)
+    parser = _parser(input_dir=str(folder), output_dir=str(tmp_path / "out"))
+    with pytest.raises(RuntimeError) as caught:
+        parser.get_parsed_content("inferring")
+    assert "1 input(s) failed" in str(caught.value.__cause__) and "broken.dcm" in str(caught.value.__cause__)
