@@ -1,0 +1,58 @@
+"""``configs/evaluate.json``: the shipped weights scored on the TEST split or on a user folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from monai.bundle import ConfigParser
+from PIL import Image
+
+from monai_rmisr.data import validation_pairs
+from monai_rmisr.data.protocol import BICUBIC_REFERENCE
+from monai_rmisr.metrics.quality import psnr
+from monai_rmisr.transforms import imresize
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIGS = ROOT / "bundles" / "rmisr" / "configs"
+
+
+def _parser(tmp_path: Path, **overrides) -> ConfigParser:
+    parser = ConfigParser()
+    parser.read_config([str(CONFIGS / "train.json"), str(CONFIGS / "evaluate.json")])
+    parser.update({"bundle_root": str(ROOT / "bundles" / "rmisr"), "output_dir": str(tmp_path / "eval"), **overrides})
+    return parser
+
+
+def _smooth_image(seed: int, size: int = 64) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    image = sum(
+        rng.random() * np.cos(2 * np.pi * (rng.integers(1, 6) * xx + rng.integers(1, 6) * yy)) for _ in range(5)
+    )
+    return ((image - image.min()) / (image.max() - image.min()) * 255).astype(np.uint8)
+
+
+def test_evaluate_on_a_user_folder_beats_bicubic(tmp_path):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for seed in range(2):
+        Image.fromarray(_smooth_image(seed)).save(folder / f"{seed}.png")
+    parser = _parser(tmp_path, dataset_dir=str(folder))
+    assert len(parser.get_parsed_content("validate#images")) == 2
+    parser.get_parsed_content("evaluating")
+    metrics = parser.get_parsed_content("validate#evaluator").state.metrics
+    assert set(metrics) == {"val_psnr", "val_ssim", "val_lr_consistency"}
+    assert 0 < metrics["val_ssim"] <= 1 and metrics["val_lr_consistency"] > 0
+    pairs = validation_pairs(parser.get_parsed_content("validate#images"), 2)
+    bicubic = np.mean([psnr(np.clip(imresize(p["lr"], 2), 0, 1), p["hr"], crop_border=2) for p in pairs])
+    assert metrics["val_psnr"] > bicubic + 0.1
+
+
+@pytest.mark.slow
+def test_evaluate_on_the_test_split_beats_bicubic(tmp_path):
+    parser = _parser(tmp_path)
+    parser.get_parsed_content("evaluating")
+    metrics = parser.get_parsed_content("validate#evaluator").state.metrics
+    assert metrics["val_psnr"] > BICUBIC_REFERENCE[2] + 1.0
