@@ -39,7 +39,16 @@ def _upscale(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .inference.upscale import Upscaler, check_scale_text, distributed_rank, find_inputs, upscale_batch
+    from .io import ImageReadError, detect_format
     from .io.output import check_output_path
+    from .io.writers import output_name
+
+    def _format(path: Path) -> str:
+        try:
+            kind = detect_format(path)
+        except ImageReadError:
+            return "raster"
+        return kind if kind in ("dicom", "nifti") else "raster"
 
     def fail(err: BaseException, code: int = 2) -> int:
         print(f"rmisr upscale: error: {err}", file=sys.stderr)
@@ -58,8 +67,11 @@ def _upscale(args: argparse.Namespace) -> int:
         if not items:
             raise ValueError(f"found no images under '{source}' (DICOM, NIfTI, PNG, JPEG, TIFF, BMP).")
         batch = source.is_dir() and items != [source]
+        output = Path(args.output)
+        if not batch and source.is_file() and output.is_dir():  # like cp: a file into a folder
+            output = output / output_name({"source_path": source, "format": _format(source)})
         if not batch:
-            check_output_path(args.output, [source], args.overwrite)
+            check_output_path(output, [source], args.overwrite, folder=source.is_dir())
         upscaler = Upscaler(scale, model=args.model, tile=args.tile, axis=args.axis, device=device, roi=args.roi)
     except (ValueError, FileNotFoundError, OSError) as err:
         return fail(err)
@@ -81,7 +93,7 @@ def _upscale(args: argparse.Namespace) -> int:
         print(("" if world_size == 1 else f"rank {rank}: ") + report.summary())
         return 1 if report.failed else 0
     try:
-        written = upscaler.file(source, args.output, overwrite=args.overwrite)
+        written = upscaler.file(source, output, overwrite=args.overwrite)
     except (ValueError, FileNotFoundError, OSError) as err:
         return fail(err)
     if not args.quiet:

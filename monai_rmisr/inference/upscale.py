@@ -260,7 +260,7 @@ class Upscaler:
         Raises:
             OutputPathError, ImageReadError, FileNotFoundError, ValueError: each naming the problem.
         """
-        output = check_output_path(output, [source], overwrite)
+        output = check_output_path(output, [source], overwrite, folder=Path(source).is_dir())
         image = read_image(source)
         result = self.image(image)
         return write_image(result.array, result.meta, image.meta, output)

@@ -22,7 +22,10 @@ def _same_or_inside(path: Path, other: Path) -> bool:
 
 
 def check_output_path(
-    output: str | os.PathLike[str], inputs: Sequence[str | os.PathLike[str]] = (), overwrite: bool = False
+    output: str | os.PathLike[str],
+    inputs: Sequence[str | os.PathLike[str]] = (),
+    overwrite: bool = False,
+    folder: bool = False,
 ) -> Path:
     """Refuse an output path that would destroy data; return it as a ``Path``.
 
@@ -30,7 +33,9 @@ def check_output_path(
         output: the file or folder about to be written.
         inputs: the files / folders being read; the output may be none of them, nor lie inside
             one of them (a series folder), nor contain one (overwriting a folder would delete it).
-        overwrite: allow replacing an existing output.
+        overwrite: allow replacing an existing output: a file, or (``folder=True``) a folder
+            holding only ``.dcm`` files (a series written before); never another folder.
+        folder: the output is a folder (a DICOM series).
 
     Raises:
         OutputPathError: naming the path and the reason.
@@ -41,6 +46,19 @@ def check_output_path(
             raise OutputPathError(f"output '{output}' would overwrite the input '{source}'; choose another path.")
     if output.exists() and not overwrite:
         raise OutputPathError(f"output '{output}' already exists; pass --overwrite to replace it.")
+    if output.is_dir():
+        if not folder:
+            raise OutputPathError(
+                f"output '{output}' is a folder; give a file name (or the folder's new file inside it)."
+            )
+        others = [p.name for p in output.iterdir() if not (p.is_file() and p.suffix.lower() == ".dcm")]
+        if others:
+            raise OutputPathError(
+                f"output '{output}' holds more than a DICOM series ({', '.join(sorted(others)[:3])}, ...); "
+                "refusing to replace it - choose a new folder."
+            )
+    elif output.exists() and folder:
+        raise OutputPathError(f"output '{output}' is a file; a DICOM series needs a folder.")
     return output
 
 
@@ -75,7 +93,7 @@ def atomic_output(path: str | os.PathLike[str], folder: bool = False) -> Iterato
                 os.replace(temporary, path)
         else:
             if path.is_dir():
-                shutil.rmtree(path)
+                raise OutputPathError(f"output '{path}' is a folder; not replacing it with a file.")
             os.replace(temporary, path)
     finally:
         if temporary.is_dir():

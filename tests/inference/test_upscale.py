@@ -231,3 +231,27 @@ def test_torchrun_shards_a_batch_across_processes(tmp_path, tiny_checkpoint):
     assert run.returncode == 0, run.stderr[-2000:]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"{k}.png" for k in range(5)]
     assert "rank 0: 3 written" in run.stdout and "rank 1: 2 written" in run.stdout
+
+
+def test_cli_file_into_an_existing_folder_and_folders_are_never_replaced(tmp_path, tiny_checkpoint, capsys):
+    source = dicom_testdata("CT_small.dcm")
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "notes.txt").write_text("keep me")
+    args = ["--scale", "2", "--model", str(tiny_checkpoint), "-q"]
+    assert main(["upscale", source, "-o", str(tmp_path / "results"), *args]) == 0
+    assert sorted(p.name for p in (tmp_path / "results").iterdir()) == ["CT_small.dcm", "notes.txt"]
+    write_ct_series(tmp_path / "series", n=2)
+    code = main(["upscale", str(tmp_path / "series"), "-o", str(tmp_path / "results"), "--overwrite", *args])
+    assert code == 2 and "refusing to replace it" in capsys.readouterr().err
+    assert (tmp_path / "results" / "notes.txt").read_text() == "keep me"
+    assert main(["upscale", str(tmp_path / "series"), "-o", str(tmp_path / "sr"), *args]) == 0
+    assert main(["upscale", str(tmp_path / "series"), "-o", str(tmp_path / "sr"), "--overwrite", *args]) == 0
+    assert len(list((tmp_path / "sr").iterdir())) == 2
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without a GPU")
+def test_cli_cuda_without_a_gpu_exits_2(tmp_path, tiny_checkpoint, capsys):
+    code = main(
+        ["upscale", dicom_testdata("CT_small.dcm"), "-o", str(tmp_path / "o.dcm"), "--scale", "2", "--device", "cuda"]
+    )
+    assert code == 2 and "no CUDA GPU" in capsys.readouterr().err and not (tmp_path / "o.dcm").exists()
