@@ -30,3 +30,15 @@ def test_shipped_model_beats_bicubic_on_a_test_image(name):
     bicubic = imresize(lr, output_size=hr.shape[1:])
     gain = psnr(sr, hr, crop_border=border) - psnr(bicubic, hr, crop_border=border)
     assert gain > 1.0, f"{name}: only {gain:.2f} dB above bicubic"
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_model_has_a_model_card(name):
+    from pathlib import Path
+
+    card = Path(__file__).resolve().parents[2] / "bundles" / "rmisr" / "docs" / f"{name}.md"
+    assert card.is_file(), f"{name} ships without a model card at {card}"
+    text = card.read_text()
+    for section in ("Training data", "Iterations", "Hardware and wall time", "Command", "Results"):
+        assert f"**{section}" in text, f"{card.name} has no '{section}' section"
+    assert "python -m monai_rmisr.benchmark" in text
