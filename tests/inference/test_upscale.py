@@ -255,3 +255,14 @@ def test_cli_cuda_without_a_gpu_exits_2(tmp_path, tiny_checkpoint, capsys):
         ["upscale", dicom_testdata("CT_small.dcm"), "-o", str(tmp_path / "o.dcm"), "--scale", "2", "--device", "cuda"]
     )
     assert code == 2 and "no CUDA GPU" in capsys.readouterr().err and not (tmp_path / "o.dcm").exists()
+
+
+def test_batched_slices_equal_slice_by_slice():
+    torch.manual_seed(1)
+    network = bicubic_net()
+    torch.nn.init.normal_(network.upsample.shuffle.conv_block.weight, std=0.05)  # not just bicubic
+    volume = np.random.default_rng(0).random((1, 20, 24, 5), dtype=np.float32)
+    upscaler = Upscaler(2, model=network)
+    batched = upscaler.in_plane(volume)
+    single = np.stack([upscaler._slice(volume[..., k]) for k in range(5)], axis=-1)
+    np.testing.assert_allclose(batched, single, atol=1e-5)
