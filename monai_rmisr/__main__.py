@@ -39,16 +39,8 @@ def _upscale(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .inference.upscale import Upscaler, check_scale_text, distributed_rank, find_inputs, upscale_batch
-    from .io import ImageReadError, detect_format
     from .io.output import check_output_path
     from .io.writers import output_name
-
-    def _format(path: Path) -> str:
-        try:
-            kind = detect_format(path)
-        except ImageReadError:
-            return "raster"
-        return kind if kind in ("dicom", "nifti") else "raster"
 
     def fail(err: BaseException, code: int = 2) -> int:
         print(f"rmisr upscale: error: {err}", file=sys.stderr)
@@ -69,7 +61,7 @@ def _upscale(args: argparse.Namespace) -> int:
         batch = source.is_dir() and items != [source]
         output = Path(args.output)
         if not batch and source.is_file() and output.is_dir():  # like cp: a file into a folder
-            output = output / output_name({"source_path": source, "format": _format(source)})
+            output = output / output_name(source)
         if not batch:
             check_output_path(output, [source], args.overwrite, folder=source.is_dir())
         upscaler = Upscaler(scale, model=args.model, tile=args.tile, axis=args.axis, device=device, roi=args.roi)

@@ -15,11 +15,10 @@ The output therefore never leaves the input's value range.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,7 @@ from ..io.output import OutputPathError, check_output_path
 from ..io.writers import output_name, write_image
 from ..networks.utils import forward_at_scale, scaled_size
 from ..transforms.resize import imresize
-from .super_resolve import _in_channels, resolve_model, scale_period, super_resolve
+from .super_resolve import _check_scale, _in_channels, resolve_model, scale_period, super_resolve
 
 __all__ = [
     "AXES",
@@ -345,17 +344,7 @@ class BatchReport:
 def _output_for(item: Path, root: Path | None, output_dir: Path) -> Path:
     inside = root is not None and item != root and root in item.parents
     relative = item.relative_to(root) if inside else Path(item.name)
-    if item.is_dir():
-        return output_dir / relative
-    fmt = {"dicom": "dicom", "nifti": "nifti"}.get(_format_or_none(item) or "", "raster")
-    return output_dir / relative.parent / output_name({"source_path": item, "format": fmt})
-
-
-def _format_or_none(path: Path) -> str | None:
-    try:
-        return detect_format(path)
-    except (ImageReadError, FileNotFoundError):
-        return None
+    return output_dir / relative.parent / output_name(item)
 
 
 def upscale_batch(
@@ -367,7 +356,6 @@ def upscale_batch(
     rank: int = 0,
     world_size: int = 1,
     progress: bool = True,
-    on_item: Callable[[Path, str], None] | None = None,
 ) -> BatchReport:
     """Super-resolve every input under ``root`` into ``output_dir``, one at a time (bounded memory).
 
@@ -401,10 +389,8 @@ def upscale_batch(
         bar = tqdm(total=len(mine), unit="image", desc=f"rank {rank}" if world_size > 1 else "upscale", file=sys.stderr)
     for item in mine:
         target = _output_for(item, root, output_dir)
-        status = "written"
         if target.exists() and not overwrite:
             report.skipped.append(item)
-            status = "skipped"
         else:
             try:
                 upscaler.file(item, target, overwrite=overwrite)
@@ -413,9 +399,6 @@ def upscale_batch(
                 reason = " ".join(str(err).split())
                 logger.warning("failed: %s: %s", item, reason)
                 report.failed.append((item, reason))
-                status = "failed"
-        if on_item is not None:
-            on_item(item, status)
         if bar is not None:
             bar.update(1)
             bar.set_postfix(failed=len(report.failed), refresh=False)
@@ -442,11 +425,9 @@ def distributed_rank() -> tuple[int, int, int]:
 
 
 def check_scale_text(text: str) -> float:
-    """Parse ``--scale``: a finite number > 1."""
+    """Parse ``--scale``: a finite number > 1 (the range check is :func:`super_resolve`'s)."""
     try:
         value = float(text)
     except ValueError:
         raise ValueError(f"--scale must be a number > 1, got {text!r}.") from None
-    if not math.isfinite(value) or value <= 1:
-        raise ValueError(f"--scale must be a finite number > 1, got {text!r}.")
-    return value
+    return _check_scale(value)

@@ -193,11 +193,16 @@ def _rescale(ds: Dataset, frame: int) -> tuple[float, float]:
     return float(1.0 if slope in (None, "") else slope), float(0.0 if intercept in (None, "") else intercept)
 
 
+def stored_range(bits_stored: int, signed: bool) -> tuple[int, int]:
+    """The smallest and largest stored pixel value of ``bits_stored`` bits (two's complement if ``signed``)."""
+    if signed:
+        return -(2 ** (bits_stored - 1)), 2 ** (bits_stored - 1) - 1
+    return 0, 2**bits_stored - 1
+
+
 def _stored_range(ds: Dataset) -> tuple[int, int]:
     bits = int(ds.get("BitsStored", ds.get("BitsAllocated", 16)))
-    if int(ds.get("PixelRepresentation", 0)) == 1:
-        return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
-    return 0, 2**bits - 1
+    return stored_range(bits, int(ds.get("PixelRepresentation", 0)) == 1)
 
 
 def _modality_units(arr: np.ndarray, ds: Dataset, frame_axis: bool, first_frame: int) -> tuple[np.ndarray, dict]:

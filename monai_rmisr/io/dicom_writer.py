@@ -36,7 +36,8 @@ from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from .._version import __version__
-from .dicom import stored_values
+from .dicom import stored_range, stored_values
+from .geometry import input_index, output_index
 
 __all__ = ["write_dicom", "write_dicom_series"]
 
@@ -105,7 +106,7 @@ def _derivation_text(meta: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def _quantise(values: np.ndarray, bits_stored: int, signed: bool) -> np.ndarray:
-    lo, hi = (-(2 ** (bits_stored - 1)), 2 ** (bits_stored - 1) - 1) if signed else (0, 2**bits_stored - 1)
+    lo, hi = stored_range(bits_stored, signed)
     dtype = (np.int8 if signed else np.uint8) if bits_stored <= 8 else (np.int16 if signed else np.uint16)
     return np.clip(np.rint(values), lo, hi).astype(dtype)
 
@@ -158,7 +159,7 @@ def _pixels(ds: Dataset, array: np.ndarray, meta: Mapping[str, Any]) -> None:
     data = _quantise((values - lo) / slope, 16, False)
     for keyword in ("ModalityLUTSequence", "RescaleSlope", "RescaleIntercept"):
         ds.pop(keyword, None)
-    ds.RescaleSlope, ds.RescaleIntercept = f"{slope:.10g}"[:16], f"{lo:.10g}"[:16]
+    ds.RescaleSlope, ds.RescaleIntercept = _decimal_strings((slope, lo))
     ds.RescaleType = meta.get("rescale_type") or "US"
     photometric = "MONOCHROME1" if meta.get("inverted") else "MONOCHROME2"
     ds.set_pixel_data(_frames_last_to_first(data), photometric, 16, generate_instance_uid=False)
@@ -201,7 +202,7 @@ def _shift_regions(ds: Dataset, zoom: tuple[float, ...], start: tuple[float, ...
             ("RegionLocationMaxY1", 0),
         ):
             if keyword in region:
-                new = (float(region[keyword].value) - start[axis] + 0.5) * zoom[axis] - 0.5
+                new = output_index(float(region[keyword].value), zoom[axis], start[axis])
                 corners[keyword] = int(np.clip(round(new), 0, shape[axis] - 1))
         if corners.get("RegionLocationMinX0", 0) >= corners.get("RegionLocationMaxX1", 1) or corners.get(
             "RegionLocationMinY0", 0
@@ -211,7 +212,7 @@ def _shift_regions(ds: Dataset, zoom: tuple[float, ...], start: tuple[float, ...
             region[keyword].value = value
         for keyword, axis in (("ReferencePixelX0", 1), ("ReferencePixelY0", 0)):
             if keyword in region:
-                region[keyword].value = round((float(region[keyword].value) - start[axis] + 0.5) * zoom[axis] - 0.5)
+                region[keyword].value = round(output_index(float(region[keyword].value), zoom[axis], start[axis]))
         kept.append(region)
     if kept:
         ds.SequenceOfUltrasoundRegions = DicomSequence(kept)
@@ -288,16 +289,20 @@ def _template(path: str | os.PathLike[str]) -> Dataset:
     return ds
 
 
-def _in_plane(ds: Dataset, meta: Mapping[str, Any], source_meta: Mapping[str, Any]) -> tuple[float, ...]:
-    """Update in-plane spacing, ultrasound regions and the position shift of the first pixel; return zoom."""
+def _resampling(meta: Mapping[str, Any]) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """``(zoom, start)`` per spatial axis of the output grid (identity when ``meta`` has none)."""
     resampling = meta.get("resampling") or {"zoom": (1.0,) * 3, "start": (0.0,) * 3}
-    zoom, start = tuple(resampling["zoom"]), tuple(resampling["start"])
+    return tuple(float(z) for z in resampling["zoom"]), tuple(float(s) for s in resampling["start"])
+
+
+def _in_plane(ds: Dataset, meta: Mapping[str, Any], source_meta: Mapping[str, Any]) -> None:
+    """Update in-plane spacing, ultrasound regions and the position shift of the first pixel."""
+    zoom, start = _resampling(meta)
     _scale_spacing(ds, zoom)
     _shift_regions(ds, zoom, start, tuple(meta["spatial_shape"]))
     shift = np.asarray(meta["affine"])[:3, 3] - np.asarray(source_meta["affine"])[:3, 3]
     if len(zoom) < 3 or (zoom[2] == 1.0 and start[2] == 0.0):  # slices stay where they were
         _move_positions(ds, shift)
-    return zoom
 
 
 def write_dicom(
@@ -344,8 +349,8 @@ def write_dicom_series(
     """
     folder = Path(folder)
     sources = list(source_meta["series_files"])
-    resampling = meta.get("resampling") or {"zoom": (1.0, 1.0, 1.0), "start": (0.0, 0.0, 0.0)}
-    zoom_z, start_z = float(resampling["zoom"][2]), float(resampling["start"][2])
+    zoom, start = _resampling(meta)
+    zoom_z, start_z = zoom[2], start[2]
     affine, source_affine = np.asarray(meta["affine"]), np.asarray(source_meta["affine"])
     normal = source_affine[:3, 2] / np.linalg.norm(source_affine[:3, 2])
     new_spacing = float(meta["spacing"][2])
@@ -354,7 +359,7 @@ def write_dicom_series(
     intercepts = source_meta.get("rescale_intercepts") or [source_meta.get("rescale_intercept")] * len(sources)
     written = []
     for index in range(array.shape[-1]):
-        source_index = int(np.clip(round(start_z + (index + 0.5) / zoom_z - 0.5), 0, len(sources) - 1))
+        source_index = int(np.clip(round(input_index(index, zoom_z, start_z)), 0, len(sources) - 1))
         ds = _template(sources[source_index])
         _in_plane(ds, meta, source_meta)
         if zoom_z != 1.0 or start_z != 0.0:
@@ -362,12 +367,12 @@ def write_dicom_series(
             old = np.array([float(v) for v in ds.ImagePositionPatient]) if "ImagePositionPatient" in ds else None
             ds.ImagePositionPatient = _decimal_strings(position)
             if "SliceLocation" in ds and old is not None:
-                ds.SliceLocation = _decimal_strings([float(ds.SliceLocation) + float(np.dot(position - old, normal))])[
-                    0
-                ]
-            ds.SliceThickness = _decimal_strings([new_spacing])[0]
+                (ds.SliceLocation,) = _decimal_strings(
+                    [float(ds.SliceLocation) + float(np.dot(position - old, normal))]
+                )
+            (ds.SliceThickness,) = _decimal_strings([new_spacing])
             if "SpacingBetweenSlices" in ds:
-                ds.SpacingBetweenSlices = _decimal_strings([new_spacing])[0]
+                (ds.SpacingBetweenSlices,) = _decimal_strings([new_spacing])
             ds.InstanceNumber = index + 1
         slice_meta = {**meta, "rescale_slope": slopes[source_index], "rescale_intercept": intercepts[source_index]}
         _pixels(ds, array[..., index], slice_meta)

@@ -7,7 +7,17 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["resampled_geometry"]
+__all__ = ["input_index", "output_index", "resampled_geometry"]
+
+
+def input_index(index: float, zoom: float, start: float = 0.0) -> float:
+    """The input (continuous) index that output index ``index`` samples along one axis."""
+    return start + (index + 0.5) / zoom - 0.5
+
+
+def output_index(index: float, zoom: float, start: float = 0.0) -> float:
+    """The output (continuous) index of input index ``index`` along one axis; inverse of :func:`input_index`."""
+    return (index - start + 0.5) * zoom - 0.5
 
 
 def resampled_geometry(meta: Mapping[str, Any], zoom: Sequence[float], start: Sequence[float]) -> dict[str, Any]:
@@ -33,10 +43,10 @@ def resampled_geometry(meta: Mapping[str, Any], zoom: Sequence[float], start: Se
     start = tuple(float(s) for s in start)
     if len(zoom) != len(start):
         raise ValueError(f"zoom {zoom} and start {start} need one value per spatial axis.")
-    index_map = np.eye(4)
+    index_map = np.eye(4)  # output index -> input index, one affine map per axis
     for axis, (z, s) in enumerate(zip(zoom, start)):
         index_map[axis, axis] = 1.0 / z
-        index_map[axis, 3] = s + 0.5 / z - 0.5
+        index_map[axis, 3] = input_index(0.0, z, s)
     affine = np.asarray(meta["affine"], dtype=np.float64) @ index_map
     spacing = tuple(float(sp) / z for sp, z in zip(meta["spacing"], zoom)) + tuple(meta["spacing"][len(zoom) :])
     return {

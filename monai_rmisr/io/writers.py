@@ -15,26 +15,31 @@ from typing import Any
 import nibabel as nib
 import numpy as np
 
+from . import detect_format  # the package defines it before any writer is imported
 from .dicom_writer import write_dicom, write_dicom_series
+from .errors import ImageReadError
 from .output import atomic_output
 
 __all__ = ["output_name", "write_image", "write_nifti", "write_raster"]
 
-_RASTER_SUFFIX = {"png": ".png", "jpeg": ".jpg", "tiff": ".tif", "bmp": ".bmp"}
 
+def output_name(source: str | os.PathLike[str]) -> str:
+    """The file (or folder) name of the output for ``source``, in the same format.
 
-def output_name(source_meta: Mapping[str, Any]) -> str:
-    """A file (or folder) name for the output of ``source_meta``'s image in the same format."""
-    source = Path(str(source_meta["source_path"]))
-    fmt = source_meta["format"]
-    if fmt == "dicom-series":
-        return source.name
+    A series folder and DICOM files keep their names; NIfTI gets ``.nii.gz`` when its name has
+    no NIfTI suffix; a raster image without a suffix gets ``.png``. A file that is no readable
+    image is named as a raster image (it fails later, when it is read).
+    """
+    source = Path(source)
+    try:
+        fmt = detect_format(source)
+    except (ImageReadError, FileNotFoundError):
+        fmt = "raster"
     if fmt == "nifti":
         return source.name if source.name.lower().endswith((".nii", ".nii.gz")) else f"{source.stem}.nii.gz"
-    if fmt == "dicom":
+    if fmt in ("dicom", "dicom-series") or source.suffix:
         return source.name
-    suffix = source.suffix.lower()
-    return source.name if suffix else f"{source.name}{_RASTER_SUFFIX.get(fmt, '.png')}"
+    return f"{source.name}.png"
 
 
 def write_nifti(
@@ -80,9 +85,10 @@ def write_nifti(
     qform_code = int(source_meta.get("qform_code") or 0)
     image.set_sform(affine, code=sform_code or (0 if qform_code else 2))
     image.set_qform(affine, code=qform_code or 0)
-    zooms = list(image.header.get_zooms())
-    zooms[: len(meta["spacing"][:3])] = [float(s) for s in meta["spacing"][:3]][: len(zooms)]
-    image.header.set_zooms(zooms[: len(image.header.get_zooms())])
+    zooms = list(image.header.get_zooms())  # spatial spacing first; time / vector steps kept
+    spacing = [float(s) for s in meta["spacing"][:3]]
+    zooms[: len(spacing)] = spacing
+    image.header.set_zooms(zooms)
     nib.save(image, str(path))
 
 

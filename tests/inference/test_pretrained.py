@@ -24,15 +24,6 @@ from monai_rmisr.inference import (
 NAMES = ["rmisr_bl_x2", "rmisr_bl_x3", "rmisr_bl_x4", "rmisr_vp_x4", "rmisr_meta"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """The networks and images here are tiny: one thread is as fast as two, and far faster on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture
 def models(tmp_path, monkeypatch):
     """An empty weights folder, set as ``$MONAI_RMISR_MODELS``."""

@@ -12,15 +12,6 @@ from monai_rmisr.inference import MODELS_ENV, PRETRAINED, super_resolve
 from monai_rmisr.networks.utils import upsample_image
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """The networks and images here are tiny: one thread is as fast as two, and far faster on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def small_rmisr(scale=2.0, upsampler="subpixel", in_channels=1, perturb=0.0):
     """A fast RMISR (1 PFMDB, 32 features). Untrained with the image residual it is exactly bicubic;
     ``perturb`` > 0 gives its output layer random weights of that std, like a trained residual."""

@@ -17,15 +17,6 @@ from monai_rmisr.networks.utils import upsample_image
 from .test_super_resolve import small_rmisr
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """The networks and images here are tiny: one thread is as fast as two, and far faster on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def smooth_image(h=80, w=80, seed=0) -> np.ndarray:
     """A radiograph-like test image: smooth structure plus 5% noise, min-max normalised to [0, 1]."""
     g = torch.Generator().manual_seed(seed)

@@ -9,22 +9,17 @@ import pytest
 import torch
 from PIL import Image
 
-from monai_rmisr import RMISR
 from monai_rmisr.__main__ import main
 from monai_rmisr.inference.upscale import Upscaler, find_inputs, parse_roi, shard, upscale_batch
 from monai_rmisr.io import read_image
 from monai_rmisr.transforms.resize import imresize
 from tests.helpers import dicom_testdata, write_ct_series
 
+from .test_super_resolve import small_rmisr
+
+# the architecture of small_rmisr(), as a checkpoint sidecar names it
 TINY = {"_target_": "RMISR", "spatial_dims": 2, "in_channels": 1, "scale": 2, "features": 32, "num_blocks": 1}
-TINY.update(distillation_channels=8, image_residual=True)
-
-
-def bicubic_net(scale=2, upsampler="subpixel"):
-    """An untrained image-residual RMISR: its output is exactly bicubic interpolation of its input."""
-    kwargs = {k: v for k, v in TINY.items() if k != "_target_"}
-    kwargs.update(scale=scale, upsampler=upsampler)
-    return RMISR(**kwargs).eval()
+TINY.update(distillation_channels=8, meta_hidden_channels=16, image_residual=True)
 
 
 @pytest.fixture
@@ -32,7 +27,7 @@ def tiny_checkpoint(tmp_path):
     """A checkpoint file plus its architecture sidecar, as a user's fine-tuned model would be."""
     path = tmp_path / "models" / "tiny.pt"
     path.parent.mkdir()
-    torch.save(bicubic_net().state_dict(), path)
+    torch.save(small_rmisr().state_dict(), path)
     path.with_suffix(".json").write_text(json.dumps(TINY))
     return path
 
@@ -47,7 +42,7 @@ def test_parse_roi():
 
 def test_output_keeps_the_input_value_range_and_units():
     image = read_image(dicom_testdata("CT_small.dcm"))
-    result = Upscaler(2, model=bicubic_net()).image(image)
+    result = Upscaler(2, model=small_rmisr()).image(image)
     assert result.array.shape == (1, 256, 256)
     assert result.array.min() >= image.array.min() - 1e-3 and result.array.max() <= image.array.max() + 1e-3
     np.testing.assert_allclose(result.array.mean(), image.array.mean(), rtol=0.01)
@@ -58,7 +53,7 @@ def test_output_keeps_the_input_value_range_and_units():
 @pytest.mark.parametrize("scale", [2, 2.5])
 def test_roi_equals_the_same_region_of_the_whole_image(scale):
     image = read_image(dicom_testdata("CT_small.dcm"))
-    network = bicubic_net(scale, "meta" if scale != 2 else "subpixel")
+    network = small_rmisr(scale, "meta" if scale != 2 else "subpixel")
     whole = Upscaler(scale, model=network).image(image)
     roi = (30, 40, 90, 100)  # x0, y0, x1, y1
     part = Upscaler(scale, model=network, roi=roi).image(image)
@@ -76,16 +71,16 @@ def test_roi_equals_the_same_region_of_the_whole_image(scale):
 def test_roi_outside_the_image_is_an_error():
     image = read_image(dicom_testdata("CT_small.dcm"))
     with pytest.raises(ValueError, match="outside the 128x128"):
-        Upscaler(2, model=bicubic_net(), roi=(100, 0, 200, 50)).image(image)
+        Upscaler(2, model=small_rmisr(), roi=(100, 0, 200, 50)).image(image)
 
 
 def test_volume_in_plane_and_through_plane(tmp_path):
     write_ct_series(tmp_path / "series", n=4, step=3.0)
     image = read_image(tmp_path / "series")
     image.array = image.array[:, 40:72, 40:72]  # keep the through-plane pass small
-    in_plane = Upscaler(2, model=bicubic_net()).image(image)
+    in_plane = Upscaler(2, model=small_rmisr()).image(image)
     assert in_plane.array.shape == (1, 64, 64, 4)
-    through = Upscaler(2, model=bicubic_net(), axis="z").image(image)
+    through = Upscaler(2, model=small_rmisr(), axis="z").image(image)
     assert through.array.shape == (1, 32, 32, 8)
     assert through.meta["spacing"][:2] == image.meta["spacing"][:2]
     assert through.meta["spacing"][2] == pytest.approx(image.meta["spacing"][2] / 2)
@@ -99,7 +94,7 @@ def test_volume_in_plane_and_through_plane(tmp_path):
 def test_axis_z_needs_a_volume():
     image = read_image(dicom_testdata("CT_small.dcm"))
     with pytest.raises(ValueError, match="--axis z needs a volume"):
-        Upscaler(2, model=bicubic_net(), axis="z").image(image)
+        Upscaler(2, model=small_rmisr(), axis="z").image(image)
 
 
 def test_shard_splits_without_overlap():
@@ -129,7 +124,7 @@ def test_find_inputs_groups_series_and_keeps_broken_files(tmp_path):
 
 def test_batch_streams_reports_failures_and_resumes(tmp_path):
     _batch_folder(tmp_path / "in")
-    upscaler = Upscaler(2, model=bicubic_net())
+    upscaler = Upscaler(2, model=small_rmisr())
     report = upscale_batch(upscaler, tmp_path / "in", tmp_path / "out", progress=False)
     assert len(report.written) == 3 and [p.name for p, _ in report.failed] == ["broken.dcm"]
     assert (tmp_path / "out" / "sub" / "b.png").is_file() and len(list((tmp_path / "out" / "ct").iterdir())) == 5
@@ -259,8 +254,7 @@ def test_cli_cuda_without_a_gpu_exits_2(tmp_path, tiny_checkpoint, capsys):
 
 def test_batched_slices_equal_slice_by_slice():
     torch.manual_seed(1)
-    network = bicubic_net()
-    torch.nn.init.normal_(network.upsample.shuffle.conv_block.weight, std=0.05)  # not just bicubic
+    network = small_rmisr(perturb=0.05)  # not just bicubic
     volume = np.random.default_rng(0).random((1, 20, 24, 5), dtype=np.float32)
     upscaler = Upscaler(2, model=network)
     batched = upscaler.in_plane(volume)
