@@ -2,8 +2,15 @@ import numpy as np
 import pytest
 import torch
 
-from monai_rmisr import RMISR
-from monai_rmisr.benchmark import machine_description, main, network_scores, protocol_scores
+from monai_rmisr import IMDN, RMISR, RMISRVP
+from monai_rmisr.benchmark import (
+    benchmark_network,
+    laplacian_map,
+    machine_description,
+    main,
+    network_scores,
+    protocol_scores,
+)
 from monai_rmisr.data.corpus import CorpusImage
 from monai_rmisr.metrics import psnr
 from monai_rmisr.networks.utils import scaled_size, upsample_image
@@ -31,8 +38,9 @@ def test_an_untrained_image_residual_network_scores_like_clipped_bicubic(scale):
     expected = protocol_scores(bicubic, scale, _images(), clip=True)
     assert scores.keys() == expected.keys() == {"smooth", "noise"}
     for name in scores:
-        assert scores[name] == pytest.approx(expected[name], abs=1e-4)
-    assert scores["smooth"][0] > scores["noise"][0] + 10
+        assert scores[name][:3] == pytest.approx(expected[name][:3], abs=1e-4)
+        assert scores[name].branch_laplacian_psnr is None  # a single-branch network
+    assert scores["smooth"].psnr > scores["noise"].psnr + 10
 
 
 def test_border_is_ceil_of_the_scale():
@@ -44,10 +52,40 @@ def test_border_is_ceil_of_the_scale():
         seen.append(out)
         return out
 
-    value = protocol_scores(predict, 2.5, [image])["noise"][0]
+    scores = protocol_scores(predict, 2.5, [image])["noise"]
     hr_shape = seen[0].shape
     hr = image.array[:, : hr_shape[1], : hr_shape[2]]
-    assert value == pytest.approx(psnr(np.clip(seen[0], 0, 1), hr, crop_border=3))
+    sr = np.clip(seen[0], 0, 1)
+    assert scores.psnr == pytest.approx(psnr(sr, hr, crop_border=3))
+    assert scores.laplacian_psnr == pytest.approx(psnr(laplacian_map(sr), laplacian_map(hr), crop_border=3))
+    assert scores.laplacian_psnr < scores.psnr  # the Laplacian amplifies the error of fine detail
+
+
+def test_laplacian_map_is_the_four_neighbour_laplacian():
+    yy, xx = np.mgrid[0:9, 0:7].astype(np.float64)
+    quadratic = (xx**2 + 3 * yy**2)[None]
+    lap = laplacian_map(quadratic)
+    assert lap.shape == quadratic.shape
+    assert np.allclose(lap[:, 1:-1, 1:-1], 2 + 6)
+
+
+def test_a_two_branch_network_has_its_laplacian_branch_scored():
+    torch.manual_seed(0)
+    net = RMISRVP(2, 1, scale=2, sr_blocks=2, guidance_blocks=(1, 2), image_residual=True)
+    scores = network_scores(net, 2, _images())
+    for score in scores.values():
+        assert np.isfinite(score.branch_laplacian_psnr)
+        # the untrained branch is noise, unlike the Laplacian of the (bicubic) image
+        assert score.branch_laplacian_psnr != pytest.approx(score.laplacian_psnr, abs=0.01)
+
+
+def test_benchmark_networks_default_to_the_image_skip_they_were_published_with():
+    assert benchmark_network("RMISR", 2).image_residual
+    assert benchmark_network("RMISRVP", 4).image_residual
+    imdn = benchmark_network("IMDN", 2)
+    assert isinstance(imdn, IMDN) and not imdn.image_residual
+    assert benchmark_network("IMDN", 2, image_residual=True).image_residual
+    assert not benchmark_network("RMISR", 3, "meta", image_residual=False).image_residual
 
 
 def test_cli_refuses_a_missing_weights_file(tmp_path, capsys):

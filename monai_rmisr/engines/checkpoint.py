@@ -41,13 +41,29 @@ class InitialWeightsLoader:
     x2 -> x4 transfer: the sub-pixel output convolution); the skipped names are logged, and a
     file sharing no tensor with the network is an error, not a silent no-op.
     (MONAI's ``CheckpointLoader(strict_shape=False)`` loads nothing from a plain state dict.)
+
+    ``rename`` maps name prefixes of the file to those of the network before matching, e.g.
+    ``{"trunk.": "sr_trunk."}`` starts RMISR-VP's SR branch from RMISR-BL weights.
     """
 
-    def __init__(self, load_path: str | os.PathLike, network: nn.Module, strict: bool = True):
+    def __init__(
+        self,
+        load_path: str | os.PathLike,
+        network: nn.Module,
+        strict: bool = True,
+        rename: dict[str, str] | None = None,
+    ):
         self.load_path = load_path
         self.network = network
         self.strict = bool(strict)
+        self.rename = dict(rename or {})
         self.logger = logging.getLogger(__name__)
+
+    def _renamed(self, name: str) -> str:
+        for old, new in self.rename.items():
+            if name.startswith(old):
+                return new + name[len(old) :]
+        return name
 
     def attach(self, engine: Engine) -> None:
         engine.add_event_handler(Events.STARTED, self)
@@ -56,7 +72,7 @@ class InitialWeightsLoader:
         from ..inference.pretrained import load_state_dict  # the inference package imports the networks only
 
         device = next(self.network.parameters()).device
-        source = load_state_dict(self.load_path, map_location=device)
+        source = {self._renamed(k): v for k, v in load_state_dict(self.load_path, map_location=device).items()}
         if self.strict:
             self.network.load_state_dict(source)
             self.logger.info(f"initial weights: all {len(source)} tensors from {self.load_path}")

@@ -30,3 +30,16 @@ def test_default_and_variant_networks():
     assert type(vp).__name__ == "RMISRVP" and vp.scale == 4
     meta = _parser("train.json", "meta.json").get_parsed_content("network_def")
     assert meta.upsampler_kind == "meta"
+
+
+def test_vp_starts_its_sr_branch_from_baseline_weights_by_name():
+    assert _parser("train.json").get_parsed_content("init_rename") is None
+    assert _parser("train.json", "vp.json").get_parsed_content("init_rename") == {"trunk.": "sr_trunk."}
+
+
+def test_imdn_variant_is_the_same_recipe_with_imdn():
+    parser = _parser("train.json", "imdn.json")
+    net = parser.get_parsed_content("network_def")
+    assert type(net).__name__ == "IMDN" and net.image_residual and net.scale == 2
+    for key in ("batch_size", "patch_size", "learning_rate", "lr_halving_iterations", "loss#_target_"):
+        assert parser[key] == _parser("train.json")[key]

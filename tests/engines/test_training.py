@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from monai_rmisr import IMDN, RMISR
-from monai_rmisr.engines import SRTrainer, latest_checkpoint, random_scale_batch
+from monai_rmisr import IMDN, RMISR, RMISRVP
+from monai_rmisr.engines import InitialWeightsLoader, SRTrainer, latest_checkpoint, random_scale_batch
 from monai_rmisr.losses import TwoBranchLoss
 from monai_rmisr.transforms import imresize
 
@@ -192,3 +192,21 @@ def test_init_weights_from_an_unrelated_file_is_an_error(tmp_path):
     with pytest.raises(RuntimeError) as caught:
         run_training(parser)
     assert "shares no tensor" in repr(caught.value) + repr(caught.value.__cause__)
+
+
+def test_init_rename_starts_the_vp_sr_branch_from_baseline_weights(tmp_path, caplog):
+    torch.manual_seed(0)
+    baseline = RMISR(2, 1, scale=4, num_blocks=2, image_residual=True)
+    torch.save(baseline.state_dict(), tmp_path / "bl.pt")
+    vp = RMISRVP(2, 1, scale=4, sr_blocks=3, guidance_blocks=(1, 3), image_residual=True)
+    loader = InitialWeightsLoader(tmp_path / "bl.pt", vp, strict=False, rename={"trunk.": "sr_trunk."})
+    with caplog.at_level("INFO"):
+        loader()
+    loaded = vp.state_dict()
+    block_keys = [k for k in baseline.state_dict() if k.startswith("trunk.blocks.")]
+    assert block_keys and all(torch.equal(loaded["sr_" + k], baseline.state_dict()[k]) for k in block_keys)
+    assert torch.equal(loaded["sr_trunk.head.weight"], baseline.state_dict()["trunk.head.weight"])
+    assert any("laplacian_trunk" in r.getMessage() for r in caplog.records)  # kept its own start
+    # without the rename nothing matches: an error, not a silent no-op
+    with pytest.raises(ValueError, match="shares no tensor"):
+        InitialWeightsLoader(tmp_path / "bl.pt", vp, strict=False)()

@@ -228,3 +228,12 @@ def test_bad_spatial_dims_and_channels_raise(name):
 def test_invalid_architecture_arguments_raise(factory, message):
     with pytest.raises(ValueError, match=message):
         factory()
+
+
+def test_imdn_image_residual_starts_as_the_interpolated_input():
+    torch.manual_seed(0)
+    net = IMDN(2, 1, scale=3, image_residual=True, **SMALL_3D["IMDN"])
+    x = torch.rand(2, 1, 10, 12)
+    assert torch.equal(net(x), upsample_image(x, 3.0))
+    plain = IMDN(2, 1, scale=3, **SMALL_3D["IMDN"])
+    assert net.state_dict().keys() == plain.state_dict().keys()  # the skip adds no parameter

@@ -9,7 +9,7 @@ from torch import nn
 
 from ..blocks.imdb import IMDB
 from ..blocks.upsample import SubpixelUpsampler
-from ..utils import check_integer_scale, check_network_io
+from ..utils import check_integer_scale, check_network_io, upsample_image, zero_output_layer
 
 __all__ = ["IMDN"]
 
@@ -39,6 +39,9 @@ class IMDN(nn.Module):
         distillation_channels: channels kept per distillation step in an IMDB (16: the 1:3 split).
         reduction: channel reduction of the contrast-aware channel attention (16).
         act: activation inside the IMDBs and after the 1x1 fusion (LeakyReLU, slope 0.05).
+        image_residual: add the bicubic (2-D) / trilinear (3-D) interpolation of the input to the
+            output, as :class:`~monai_rmisr.networks.nets.RMISR` can (not in IMDN; it lets the
+            same-budget comparison differ only in the blocks).
 
     Shapes and ranges: input (B, in_channels, *spatial), typically normalised to ``[0, 1]``;
     output (B, out_channels, *(spatial * scale)), not clipped.
@@ -55,6 +58,7 @@ class IMDN(nn.Module):
         distillation_channels: int = 16,
         reduction: int = 16,
         act: str | tuple = ("leakyrelu", {"negative_slope": 0.05}),
+        image_residual: bool = False,
     ):
         super().__init__()
         out_channels = check_network_io("IMDN", spatial_dims, in_channels, out_channels)
@@ -69,6 +73,9 @@ class IMDN(nn.Module):
         self.fuse = nn.Sequential(conv_type(num_blocks * features, features, kernel_size=1), get_act_layer(act))
         self.body_conv = conv_type(features, features, kernel_size=3, padding=1)
         self.upsample = SubpixelUpsampler(spatial_dims, features, out_channels, self.scale)
+        self.image_residual = image_residual
+        if image_residual:
+            zero_output_layer(self.upsample)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Args:
@@ -84,4 +91,7 @@ class IMDN(nn.Module):
             features = block(features)
             outputs.append(features)
         features = h + self.body_conv(self.fuse(torch.cat(outputs, dim=1)))
-        return self.upsample(features, float(self.scale))
+        out = self.upsample(features, float(self.scale))
+        if self.image_residual:
+            out = out + upsample_image(x, float(self.scale))
+        return out
