@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 
 import torch
@@ -89,3 +90,27 @@ class TwoBranchLoss(nn.Module):
     def forward(self, sr: torch.Tensor, hr: torch.Tensor, sr_laplacian: torch.Tensor | None = None) -> torch.Tensor:
         """The total loss (scalar)."""
         return self.components(sr, hr, sr_laplacian)["loss"]
+
+    def gradient_norms(
+        self,
+        parameters,
+        sr: torch.Tensor,
+        hr: torch.Tensor,
+        sr_laplacian: torch.Tensor | None = None,
+    ) -> dict[str, float]:
+        """The L2 norm of each weighted term's gradient with respect to ``parameters``.
+
+        For choosing the weights: in RMISR-VP the SR trunk feeds both branches, so the term
+        with the largest gradient there decides what the shared features learn. ``sr`` and
+        ``sr_laplacian`` must still hold their autograd graph (nothing is accumulated into
+        ``.grad``). A term that does not reach the parameters has norm 0.
+        """
+        params = [p for p in parameters if p.requires_grad]
+        terms = self.components(sr, hr, sr_laplacian)
+        norms = {}
+        for name, value in terms.items():
+            if name == "loss":
+                continue
+            grads = torch.autograd.grad(value, params, retain_graph=True, allow_unused=True)
+            norms[name] = math.sqrt(sum(float((g.detach() ** 2).sum()) for g in grads if g is not None))
+        return norms

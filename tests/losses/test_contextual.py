@@ -96,6 +96,23 @@ def test_two_branch_loss_weights_its_terms():
     assert set(TwoBranchLoss(beta=0).components(sr, hr, sr_lap)) == {"l1", "laplacian_l1", "loss"}
 
 
+def test_gradient_norms_are_per_term_and_scale_with_the_weights():
+    torch.manual_seed(0)
+    shared = torch.nn.Conv2d(1, 1, 3, padding=1)
+    image_head = torch.nn.Conv2d(1, 1, 1)
+    hr = torch.rand(2, 1, 16, 16)
+    features = shared(hr)
+    sr, sr_lap = image_head(features), features * 2
+    norms = TwoBranchLoss(alpha=10, beta=1).gradient_norms(shared.parameters(), sr, hr, sr_lap)
+    assert set(norms) == {"l1", "laplacian_l1", "laplacian_cx"} and all(v > 0 for v in norms.values())
+    heavier = TwoBranchLoss(alpha=20, beta=1, sr_weight=3).gradient_norms(shared.parameters(), sr, hr, sr_lap)
+    assert heavier["l1"] == pytest.approx(3 * norms["l1"], rel=1e-5)
+    assert heavier["laplacian_l1"] == pytest.approx(2 * norms["laplacian_l1"], rel=1e-5)
+    assert shared.weight.grad is None  # nothing accumulated
+    # a term that does not reach the parameters: norm 0
+    assert TwoBranchLoss().gradient_norms(image_head.parameters(), sr, hr, sr_lap)["laplacian_l1"] == 0.0
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match="alpha must be >= 0, got -1"):
         TwoBranchLoss(alpha=-1)
