@@ -134,10 +134,26 @@ def machine_description() -> str:
     return f"{platform.machine()} {device}, torch {torch.__version__}, threads {torch.get_num_threads()}"
 
 
+def _print_scale_table(name: str, scale: float, bicubic: dict[str, Scores], scores: dict[str, Scores]) -> None:
+    two_branch = next(iter(scores.values())).branch_laplacian_psnr is not None
+    branch_header, branch_rule = (" network Laplacian branch |", "---|") if two_branch else ("", "")
+    columns = "PSNR / SSIM / Laplacian-map PSNR"
+    print(f"x{scale:g} {name}")
+    print(f"| image | bicubic {columns} | network {columns} |{branch_header}")
+    print(f"|---|---|---|{branch_rule}")
+    rows = [(image, bicubic[image], scores[image]) for image in scores]
+    rows.append(("**mean**", _mean(bicubic.values()), _mean(scores.values())))
+    for image, b, n in rows:
+        branch = f" {n.branch_laplacian_psnr:.2f} |" if two_branch else ""
+        print(f"| {image} | {_cell(b)} | {_cell(n)} |{branch}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights", required=True, help="state dict of the network (e.g. a bundle model.pt)")
-    parser.add_argument("--scale", type=float, required=True)
+    parser.add_argument(
+        "--scale", type=float, nargs="+", required=True, help="one scale, or several for an arbitrary-scale network"
+    )
     parser.add_argument("--network", default="RMISR", help="class name in monai_rmisr.networks.nets (default RMISR)")
     parser.add_argument("--upsampler", default="subpixel", choices=("subpixel", "meta"))
     parser.add_argument(
@@ -152,32 +168,34 @@ def main(argv: list[str] | None = None) -> int:
 
     if not os.path.isfile(args.weights):
         parser.error(f"weights file not found: {args.weights}")
-    network = benchmark_network(args.network, args.scale, args.upsampler, args.image_residual)
+    if len(args.scale) > 1 and args.upsampler != "meta":
+        parser.error("several --scale values need an arbitrary-scale network (--upsampler meta)")
+    network = benchmark_network(args.network, args.scale[0], args.upsampler, args.image_residual)
     state = torch.load(args.weights, map_location="cpu", weights_only=True)
     network.load_state_dict(state.get("model", state.get("network", state)) if isinstance(state, dict) else state)
 
     images = load_corpus("test")
-    start = time.perf_counter()
-    scores = network_scores(network, args.scale, images, args.device)
-    elapsed = time.perf_counter() - start
-    bicubic = protocol_scores(
-        lambda lr: imresize(lr, output_size=tuple(scaled_size(list(lr.shape[1:]), args.scale))),
-        args.scale,
-        images,
-        clip=False,
-    )
-    print(f"x{args.scale:g} {args.network} ({args.weights}) on the TEST split; {machine_description()}")
-    two_branch = next(iter(scores.values())).branch_laplacian_psnr is not None
-    branch_header, branch_rule = (" network Laplacian branch |", "---|") if two_branch else ("", "")
-    columns = "PSNR / SSIM / Laplacian-map PSNR"
-    print(f"| image | bicubic {columns} | network {columns} |{branch_header}")
-    print(f"|---|---|---|{branch_rule}")
-    rows = [(name, bicubic[name], scores[name]) for name in scores]
-    rows.append(("**mean**", _mean(bicubic.values()), _mean(scores.values())))
-    for name, b, n in rows:
-        branch = f" {n.branch_laplacian_psnr:.2f} |" if two_branch else ""
-        print(f"| {name} | {_cell(b)} | {_cell(n)} |{branch}")
-    print(f"network inference on the six images: {elapsed:.1f} s")
+    print(f"{args.network} ({args.weights}) on the TEST split; {machine_description()}")
+    summary = []
+    for scale in args.scale:
+        start = time.perf_counter()
+        scores = network_scores(network, scale, images, args.device)
+        elapsed = time.perf_counter() - start
+        bicubic = protocol_scores(
+            lambda lr, s=scale: imresize(lr, output_size=tuple(scaled_size(list(lr.shape[1:]), s))),
+            scale,
+            images,
+            clip=False,
+        )
+        _print_scale_table(args.network, scale, bicubic, scores)
+        print(f"network inference on the six images: {elapsed:.1f} s\n")
+        summary.append((scale, _mean(bicubic.values()), _mean(scores.values())))
+    if len(summary) > 1:
+        print("| scale | bicubic PSNR / SSIM | network PSNR / SSIM | gain (dB) |")
+        print("|---|---|---|---|")
+        for scale, b, n in summary:
+            gain = n.psnr - b.psnr
+            print(f"| x{scale:g} | {b.psnr:.2f} / {b.ssim:.4f} | {n.psnr:.2f} / {n.ssim:.4f} | {gain:+.2f} |")
     return 0
 
 

@@ -95,3 +95,29 @@ def test_cli_refuses_a_missing_weights_file(tmp_path, capsys):
     assert "weights file not found" in capsys.readouterr().err
     assert "torch" in machine_description()
     torch.manual_seed(0)
+
+
+def test_cli_scores_an_arbitrary_scale_network_at_several_scales(tmp_path, monkeypatch, capsys):
+    torch.manual_seed(0)
+    weights = tmp_path / "meta.pt"
+    torch.save(benchmark_network("RMISR", 2, "meta").state_dict(), weights)  # untrained: exactly bicubic
+    monkeypatch.setattr("monai_rmisr.benchmark.load_corpus", lambda split: _images())
+    assert main(["--weights", str(weights), "--scale", "2", "3.5", "--upsampler", "meta"]) == 0
+    out = capsys.readouterr().out
+    assert "x2 RMISR" in out and "x3.5 RMISR" in out
+    summary = [line.split(" | ") for line in out.splitlines() if line.startswith("| x")]
+    means = [line.split(" | ") for line in out.splitlines() if line.startswith("| **mean**")]
+    assert [row[0] for row in summary] == ["| x2", "| x3.5"] and len(means) == 2
+    for row, mean in zip(summary, means):
+        bicubic_psnr, network_psnr = float(row[1].split(" / ")[0]), float(row[2].split(" / ")[0])
+        assert bicubic_psnr == float(mean[1].split(" / ")[0]) and network_psnr == float(mean[2].split(" / ")[0])
+        assert float(row[3].rstrip(" |")) == pytest.approx(network_psnr - bicubic_psnr, abs=0.011)
+
+
+def test_cli_refuses_several_scales_for_a_fixed_scale_network(tmp_path, capsys):
+    weights = tmp_path / "x2.pt"
+    torch.save(benchmark_network("RMISR", 2).state_dict(), weights)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--weights", str(weights), "--scale", "2", "3"])
+    assert exit_info.value.code == 2
+    assert "several --scale values need an arbitrary-scale network" in capsys.readouterr().err
