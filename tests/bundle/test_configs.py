@@ -37,6 +37,12 @@ def test_vp_starts_its_sr_branch_from_baseline_weights_by_name():
     assert _parser("train.json", "vp.json").get_parsed_content("init_rename") == {"trunk.": "sr_trunk."}
 
 
+def test_vp_weights_the_image_term_so_the_shared_trunk_still_serves_the_image():
+    vp_loss = _parser("train.json", "vp.json").get_parsed_content("loss")
+    assert (vp_loss.sr_weight, vp_loss.alpha, vp_loss.beta) == (400.0, 10.0, 1.0)
+    assert _parser("train.json").get_parsed_content("loss").sr_weight == 1.0
+
+
 def test_imdn_variant_is_the_same_recipe_with_imdn():
     parser = _parser("train.json", "imdn.json")
     net = parser.get_parsed_content("network_def")
