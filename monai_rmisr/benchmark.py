@@ -16,6 +16,7 @@ SR and the HR image. For RMISR-VP the map its Laplacian branch reconstructs is s
 from __future__ import annotations
 
 import argparse
+import inspect
 import math
 import os
 import platform
@@ -29,6 +30,7 @@ from torch import nn
 
 from .data.corpus import CorpusImage, load_corpus
 from .data.datasets import fractional_pair
+from .inference.pretrained import load_checkpoint
 from .metrics import psnr, ssim
 from .networks.blocks import laplacian_gradient
 from .networks.utils import forward_at_scale, scaled_size
@@ -105,17 +107,29 @@ def network_scores(
 def benchmark_network(name: str, scale: float, upsampler: str = "subpixel", image_residual: bool | None = None):
     """The grey 2-D network ``name`` (a class of ``monai_rmisr.networks.nets``) as the benchmark builds it.
 
-    ``image_residual=None`` means the default of the weights one benchmarks: on for RMISR and
-    RMISR-VP (as shipped), off for IMDN (as published); other networks have no such option.
+    ``upsampler`` and ``image_residual`` go to the networks that take them. ``image_residual=None``
+    means the default of the weights one benchmarks: on for RMISR and RMISR-VP (as shipped),
+    the class's own default (off) for the others, IMDN included (as published).
+
+    Raises:
+        ValueError: an unknown network, or ``image_residual`` given to one without that option.
     """
     from .networks import nets
 
+    if name not in nets.__all__:
+        raise ValueError(f"unknown network {name!r}; known: {', '.join(nets.__all__)}")
+    network_class = getattr(nets, name)
+    accepted = inspect.signature(network_class).parameters
     kwargs = {"spatial_dims": 2, "in_channels": 1, "scale": scale}
-    if name in ("RMISR", "RMISRVP"):
-        kwargs.update(upsampler=upsampler)
-    if name in ("RMISR", "RMISRVP", "IMDN"):
-        kwargs.update(image_residual=name != "IMDN" if image_residual is None else image_residual)
-    return getattr(nets, name)(**kwargs)
+    if "upsampler" in accepted:
+        kwargs["upsampler"] = upsampler
+    if image_residual is None and name in ("RMISR", "RMISRVP"):
+        image_residual = True
+    if image_residual is not None:
+        if "image_residual" not in accepted:
+            raise ValueError(f"{name} has no image-space skip: drop --image-residual/--no-image-residual")
+        kwargs["image_residual"] = image_residual
+    return network_class(**kwargs)
 
 
 def _mean(scores) -> Scores:
@@ -170,9 +184,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"weights file not found: {args.weights}")
     if len(args.scale) > 1 and args.upsampler != "meta":
         parser.error("several --scale values need an arbitrary-scale network (--upsampler meta)")
-    network = benchmark_network(args.network, args.scale[0], args.upsampler, args.image_residual)
-    state = torch.load(args.weights, map_location="cpu", weights_only=True)
-    network.load_state_dict(state.get("model", state.get("network", state)) if isinstance(state, dict) else state)
+    try:
+        network = benchmark_network(args.network, args.scale[0], args.upsampler, args.image_residual)
+        load_checkpoint(args.weights, network)
+    except ValueError as e:
+        parser.error(str(e))
 
     images = load_corpus("test")
     print(f"{args.network} ({args.weights}) on the TEST split; {machine_description()}")

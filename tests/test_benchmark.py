@@ -86,6 +86,25 @@ def test_benchmark_networks_default_to_the_image_skip_they_were_published_with()
     assert isinstance(imdn, IMDN) and not imdn.image_residual
     assert benchmark_network("IMDN", 2, image_residual=True).image_residual
     assert not benchmark_network("RMISR", 3, "meta", image_residual=False).image_residual
+    assert benchmark_network("RMISR", 3, "meta").upsampler_kind == "meta"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--network", "UNet"], "unknown network 'UNet'"),
+        (["--network", "SRCNN", "--image-residual"], "SRCNN has no image-space skip"),
+        (["--scale", "3"], "do not fit RMISR"),  # x2 weights, x3 network
+    ],
+)
+def test_cli_refuses_a_network_the_weights_do_not_describe(tmp_path, capsys, argv, message):
+    weights = tmp_path / "x2.pt"
+    torch.save(benchmark_network("RMISR", 2).state_dict(), weights)
+    arguments = ["--weights", str(weights), *argv] + ([] if "--scale" in argv else ["--scale", "2"])
+    with pytest.raises(SystemExit) as exit_info:
+        main(arguments)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
 
 
 def test_cli_refuses_a_missing_weights_file(tmp_path, capsys):
