@@ -15,6 +15,11 @@ TRAIN: ``J2K_pixelrep_mismatch``, ``explicit_VR-UN``, ``bad_sequence``, ``CT_sma
 (0, 10, ..., 110), ``OBXXXX1A``, ``color-pl`` (US); ``JPEG-LL`` (NM); ``microaneurysms``
 (fundus); 35 images.
 
+NATURAL (optional extra training data, never tested on): 13 photographs and textures of
+``scikit-image`` (``astronaut``, ``camera``, ``chelsea``, ``coffee``, ``coins``, ``moon``,
+``rocket``, ``hubble_deep_field``, ``motorcycle_left``, ``brick``, ``grass``, ``gravel``,
+``cell``); about 3.9 MP. Not medical: they add texture the small medical TRAIN split lacks.
+
 The protocol conversion of every image to one grey ``(1, H, W)`` float32 array in ``[0, 1]``:
 
 1. read with :mod:`monai_rmisr.io` (modality LUT applied, ``MONOCHROME1`` inverted, palette
@@ -53,6 +58,7 @@ __all__ = [
     "CACHE_ENV",
     "CORPUS_VERSION",
     "LUMA_WEIGHTS",
+    "NATURAL_SOURCES",
     "SAME_IMAGE_FILES",
     "TEST_SOURCES",
     "TRAIN_SOURCES",
@@ -90,7 +96,7 @@ class CorpusSource:
         filename: file name inside ``package``.
         package: the installed distribution that ships it: ``"pydicom"``, ``"pydicom-data"``
             or ``"scikit-image"``. Ignored when ``path`` is given.
-        modality: "CT", "MR", "CR", "US", "NM", "fundus" or "histology".
+        modality: "CT", "MR", "CR", "US", "NM", "fundus", "histology" or "natural".
         frames: for a multi-frame / volume source, the 0-based frames to use (default: all).
         crop: ``(row_start, row_stop, col_start, col_stop)``, half-open, applied to every frame
             before normalisation; None for no crop.
@@ -133,7 +139,7 @@ class CorpusImage:
 
     Attributes:
         name: unique name, ``"emri_small#3"`` for frame 3 of a multi-frame source.
-        modality: "CT", "MR", "CR", "US", "NM", "fundus" or "histology".
+        modality: "CT", "MR", "CR", "US", "NM", "fundus", "histology" or "natural".
         source: path of the file it was decoded from.
         array: ``(1, H, W)`` float32 grey image, min-max normalised to ``[0, 1]``.
         frame: the frame index in a multi-frame source, else None.
@@ -194,6 +200,29 @@ TRAIN_SOURCES: tuple[CorpusSource, ...] = (
     CorpusSource("microaneurysms", "microaneurysms.png", "scikit-image", "fundus"),
 )
 
+#: NATURAL: scikit-image photographs and textures, optional extra training data (bundle option
+#: ``natural_images``). Left out: synthetic and test patterns (phantom, chessboard, logo, color),
+#: binary / blurred / tiny ones (horse, clock_motion, text, page, lfw_subset) and
+#: ``motorcycle_right`` (the same scene as ``motorcycle_left``).
+NATURAL_SOURCES: tuple[CorpusSource, ...] = tuple(
+    CorpusSource(Path(filename).stem, filename, "scikit-image", "natural")
+    for filename in (
+        "astronaut.png",
+        "camera.png",
+        "chelsea.png",
+        "coffee.png",
+        "coins.png",
+        "moon.png",
+        "rocket.jpg",
+        "hubble_deep_field.jpg",
+        "motorcycle_left.png",
+        "brick.png",
+        "grass.png",
+        "gravel.png",
+        "cell.png",
+    )
+)
+
 #: Every packaged file that holds the same picture as a corpus source (other encodings, lossy
 #: copies, crops). None of these may appear on the other side of the split.
 SAME_IMAGE_FILES: dict[str, tuple[str, ...]] = {
@@ -243,6 +272,7 @@ SAME_IMAGE_FILES: dict[str, tuple[str, ...]] = {
     "color-pl": ("color-pl.dcm", "color-px.dcm"),
     "JPEG-LL": ("JPEG-LL.dcm", "JPEG2000_UNC.dcm", "JPEG2000.dcm", "JPGExtended.dcm", "JPEG-lossy.dcm"),
     "microaneurysms": ("microaneurysms.png",),
+    **{source.name: (source.filename,) for source in NATURAL_SOURCES},
 }
 
 
@@ -408,11 +438,13 @@ def _sources(split: str) -> tuple[CorpusSource, ...]:
         return TRAIN_SOURCES
     if split == "test":
         return TEST_SOURCES
-    raise ValueError(f"split must be 'train' or 'test', got {split!r}.")
+    if split == "natural":
+        return NATURAL_SOURCES
+    raise ValueError(f"split must be 'train', 'test' or 'natural', got {split!r}.")
 
 
 def load_corpus(
-    split: Literal["train", "test"] = "train",
+    split: Literal["train", "test", "natural"] = "train",
     cache_dir: str | os.PathLike[str] | None = None,
     skip_bad: bool = False,
 ) -> list[CorpusImage]:
@@ -420,7 +452,8 @@ def load_corpus(
 
     Args:
         split: ``"train"`` (35 images: 15 sources, ``emri_small`` gives 10 slices and
-            ``color3d_jpeg_baseline`` 12 frames) or ``"test"`` (6 images).
+            ``color3d_jpeg_baseline`` 12 frames), ``"test"`` (6 images) or ``"natural"`` (13
+            scikit-image photographs and textures: optional extra training data).
         cache_dir: cache folder (default ``$MONAI_RMISR_CACHE`` or ``~/.cache/monai_rmisr/corpus``).
         skip_bad: log and skip unreadable files instead of raising.
 
@@ -435,7 +468,7 @@ def load_corpus(
 
 
 def corpus_datalist(
-    split: Literal["train", "test"] = "train",
+    split: Literal["train", "test", "natural"] = "train",
     cache_dir: str | os.PathLike[str] | None = None,
     skip_bad: bool = False,
 ) -> list[dict[str, Any]]:

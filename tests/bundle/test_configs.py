@@ -49,3 +49,12 @@ def test_imdn_variant_is_the_same_recipe_with_imdn():
     assert type(net).__name__ == "IMDN" and net.image_residual and net.scale == 2
     for key in ("batch_size", "patch_size", "learning_rate", "lr_halving_iterations", "loss#_target_"):
         assert parser[key] == _parser("train.json")[key]
+
+
+def test_natural_images_add_the_scikit_image_photographs_to_the_training_images():
+    # val_names pick the three validation images out of the TRAIN split; both lists are (1, H, W)
+    medical = _parser("train.json").get_parsed_content("train#images")
+    mixed = _parser("train.json", natural_images=True).get_parsed_content("train#images")
+    assert len(medical) == 32 and len(mixed) == 32 + 13
+    assert all(a is b or (a == b).all() for a, b in zip(medical, mixed[:32]))
+    assert {img.shape for img in mixed[32:]} >= {(1, 512, 512), (1, 660, 550)}

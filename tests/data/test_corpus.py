@@ -12,6 +12,7 @@ from pydicom.data import get_testdata_file
 import monai_rmisr.data.corpus as corpus_module
 from monai_rmisr.data import (
     CACHE_ENV,
+    NATURAL_SOURCES,
     SAME_IMAGE_FILES,
     TEST_SOURCES,
     TRAIN_SOURCES,
@@ -61,6 +62,21 @@ def test_no_image_on_both_sides(train, test):
     train_groups = {f for s in TRAIN_SOURCES for f in SAME_IMAGE_FILES[s.name]}
     assert not test_groups & train_groups  # no encoding of a test image is trained on
     assert all(s.filename in SAME_IMAGE_FILES[s.name] for s in (*TRAIN_SOURCES, *TEST_SOURCES))
+
+
+def test_natural_images_are_extra_training_data_only(cache, train, test):
+    natural = load_corpus("natural", cache_dir=cache)
+    assert [img.name for img in natural] == [s.name for s in NATURAL_SOURCES] and len(natural) == 13
+    assert {img.modality for img in natural} == {"natural"}
+    assert sum(img.array.size for img in natural) == pytest.approx(3.94e6, rel=0.01)
+    for img in natural:
+        assert img.array.dtype == np.float32 and img.array.shape[0] == 1
+        assert img.array.min() == 0.0 and img.array.max() == 1.0, img.name
+    medical = {Path(img.source).name for img in (*train, *test)}
+    assert not medical & {Path(img.source).name for img in natural}
+    assert all(SAME_IMAGE_FILES[s.name] == (s.filename,) for s in NATURAL_SOURCES)
+    camera = np.asarray(Image.open(SKIMAGE_DATA / "camera.png"), dtype=np.float64)
+    np.testing.assert_allclose(natural[1].array[0], _minmax(camera), atol=1e-6)
 
 
 def test_lossy_unci_copies_are_never_used(train, test):
