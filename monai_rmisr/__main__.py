@@ -64,7 +64,15 @@ def _upscale(args: argparse.Namespace) -> int:
             output = output / output_name(source)
         if not batch:
             check_output_path(output, [source], args.overwrite, folder=source.is_dir())
-        upscaler = Upscaler(scale, model=args.model, tile=args.tile, axis=args.axis, device=device, roi=args.roi)
+        upscaler = Upscaler(
+            scale,
+            model=args.model,
+            tile=args.tile,
+            axis=args.axis,
+            device=device,
+            roi=args.roi,
+            self_ensemble=args.self_ensemble,
+        )
     except (ValueError, FileNotFoundError, OSError) as err:
         return fail(err)
 
@@ -125,6 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
     upscale.add_argument("--tile", type=int, default=None, metavar="N", help="LR tile size in pixels, for large images")
     upscale.add_argument(
         "--axis", choices=("xy", "z"), default="xy", help="xy: in-plane (default); z: add slices (volumes)"
+    )
+    upscale.add_argument(
+        "--self-ensemble",
+        action="store_true",
+        help="average the network's outputs over 8 flips/rotations: slightly more faithful, 8x slower",
     )
     upscale.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
     upscale.add_argument("--overwrite", action="store_true", help="replace existing outputs")

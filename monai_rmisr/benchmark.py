@@ -1,6 +1,7 @@
 """The benchmark protocol of the project: a network against bicubic on the TEST split.
 
 ``python -m monai_rmisr.benchmark --weights bundles/rmisr/models/rmisr_bl_x2.pt --scale 2``
+(``--self-ensemble``: each input's eight flips / quarter turns, outputs averaged)
 
 Protocol (the "Train and ship the models" issue): the six TEST images of the embedded corpus,
 one grey channel, min-max normalised to [0, 1]; HR cropped to fit the scale; LR = MATLAB-bicubic
@@ -31,6 +32,7 @@ from torch import nn
 from .data.corpus import CorpusImage, load_corpus
 from .data.datasets import fractional_pair
 from .inference.pretrained import load_checkpoint
+from .inference.self_ensemble import self_ensemble_forward
 from .metrics import psnr, ssim
 from .networks.blocks import laplacian_gradient
 from .networks.utils import forward_at_scale, scaled_size
@@ -83,14 +85,21 @@ def protocol_scores(
 
 
 def network_scores(
-    network: nn.Module, scale: float, images: Sequence[CorpusImage] | None = None, device: str = "cpu"
+    network: nn.Module,
+    scale: float,
+    images: Sequence[CorpusImage] | None = None,
+    device: str = "cpu",
+    self_ensemble: bool = False,
 ) -> dict[str, Scores]:
     """:func:`protocol_scores` of a network (eval mode, channels-last, no gradients).
 
-    A network with ``forward_with_laplacian`` (RMISR-VP) also has its branch's map scored.
+    A network with ``forward_with_laplacian`` (RMISR-VP) also has its branch's map scored,
+    except with ``self_ensemble`` (the image averaged over eight flips / quarter turns,
+    :func:`~monai_rmisr.inference.self_ensemble_forward`), which scores the image alone.
     """
     network = network.eval().to(device).to(memory_format=torch.channels_last)
-    two_branch = hasattr(network, "forward_with_laplacian")
+    two_branch = hasattr(network, "forward_with_laplacian") and not self_ensemble
+    forward = self_ensemble_forward if self_ensemble else forward_at_scale
 
     def predict(lr: np.ndarray) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         x = torch.from_numpy(lr)[None].to(device).contiguous(memory_format=torch.channels_last)
@@ -98,7 +107,7 @@ def network_scores(
             if two_branch:
                 sr, sr_laplacian = network.forward_with_laplacian(x, float(scale))
                 return sr[0].float().cpu().numpy(), sr_laplacian[0].float().cpu().numpy()
-            out = forward_at_scale(network, x, float(scale))
+            out = forward(network, x, float(scale))
         return out[0].float().cpu().numpy()
 
     return protocol_scores(predict, scale, images)
@@ -177,6 +186,11 @@ def main(argv: list[str] | None = None) -> int:
         help="the network adds the interpolated input to its output (default: yes for RMISR/RMISRVP, "
         "as shipped; no for IMDN, as published)",
     )
+    parser.add_argument(
+        "--self-ensemble",
+        action="store_true",
+        help="score the mean over the 8 flips/rotations of each input (8x the time)",
+    )
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
 
@@ -191,11 +205,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(e))
 
     images = load_corpus("test")
-    print(f"{args.network} ({args.weights}) on the TEST split; {machine_description()}")
+    ensemble = ", self-ensemble of 8 flips/rotations" if args.self_ensemble else ""
+    print(f"{args.network} ({args.weights}{ensemble}) on the TEST split; {machine_description()}")
     summary = []
     for scale in args.scale:
         start = time.perf_counter()
-        scores = network_scores(network, scale, images, args.device)
+        scores = network_scores(network, scale, images, args.device, args.self_ensemble)
         elapsed = time.perf_counter() - start
         bicubic = protocol_scores(
             lambda lr, s=scale: imresize(lr, output_size=tuple(scaled_size(list(lr.shape[1:]), s))),

@@ -140,3 +140,16 @@ def test_cli_refuses_several_scales_for_a_fixed_scale_network(tmp_path, capsys):
         main(["--weights", str(weights), "--scale", "2", "3"])
     assert exit_info.value.code == 2
     assert "several --scale values need an arbitrary-scale network" in capsys.readouterr().err
+
+
+def test_self_ensemble_scores_the_image_alone_and_differs_from_one_pass():
+    torch.manual_seed(0)
+    vp = RMISRVP(2, 1, scale=2, sr_blocks=2, guidance_blocks=(1, 2), image_residual=True)
+    for p in vp.parameters():  # the zero output layers made random: untrained, the image is exactly bicubic
+        if not p.any():
+            torch.nn.init.normal_(p, std=0.05)
+    one_pass = network_scores(vp, 2, _images())
+    ensemble = network_scores(vp, 2, _images(), self_ensemble=True)
+    for name in one_pass:
+        assert ensemble[name].branch_laplacian_psnr is None
+        assert ensemble[name].psnr != pytest.approx(one_pass[name].psnr, abs=1e-3)

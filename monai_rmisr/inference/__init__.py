@@ -12,6 +12,7 @@ from .pretrained import (
     models_dir,
     pretrained_path,
 )
+from .self_ensemble import self_ensemble_forward
 from .super_resolve import blend_weights, resolve_model, scale_period, super_resolve, tiled_forward
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "pretrained_path",
     "resolve_model",
     "scale_period",
+    "self_ensemble_forward",
     "super_resolve",
     "tiled_forward",
 ]

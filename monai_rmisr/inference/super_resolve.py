@@ -19,6 +19,7 @@ from torch import nn
 from ..networks.blocks.meta_upsample import MetaUpsample
 from ..networks.utils import accepts_scale, forward_at_scale, scaled_size
 from .pretrained import PRETRAINED, load_checkpoint, load_pretrained, pretrained_path
+from .self_ensemble import self_ensemble_forward
 
 __all__ = ["blend_weights", "resolve_model", "scale_period", "super_resolve", "tiled_forward"]
 
@@ -153,6 +154,7 @@ def tiled_forward(
     sigma_scale: float = 0.125,
     sw_device: str | torch.device | None = None,
     channels_last: bool = False,
+    self_ensemble: bool = False,
 ) -> torch.Tensor:
     """Run an SR network on overlapping LR tiles and blend the SR tiles (MONAI ``SlidingWindowInferer``).
 
@@ -187,6 +189,8 @@ def tiled_forward(
         sw_device: device running the windows (default: ``x.device``); the output is accumulated on ``x.device``.
         channels_last: pass 2-D windows in channels-last memory format (use with
             ``network.to(memory_format=torch.channels_last)``; about 2.5x faster on CPU).
+        self_ensemble: every tile is the mean over its eight flips / quarter turns
+            (:func:`~monai_rmisr.inference.self_ensemble.self_ensemble_forward`; 8x the time).
 
     Returns:
         (B, C_out, *round(spatial * scale)) tensor on ``x.device``, not clipped.
@@ -213,8 +217,10 @@ def tiled_forward(
         x = F.pad(x, [v for p in reversed(pad) for v in (0, p)], mode=pad_mode)
     roi = [min(max(int(t) // q, MIN_TILE_PERIODS), p // q) for t, p in zip(tiles, padded)]
 
+    forward = self_ensemble_forward if self_ensemble else forward_at_scale
+
     def predictor(window: torch.Tensor) -> torch.Tensor:
-        return forward_at_scale(network, _unfold(window, q), scale, channels_last)
+        return forward(network, _unfold(window, q), scale, channels_last)
 
     sw_device = torch.device(sw_device) if sw_device is not None else x.device
     inferer = SlidingWindowInferer(roi_size=roi, sw_batch_size=1, overlap=overlap, sw_device=sw_device, device=x.device)
@@ -381,6 +387,7 @@ def super_resolve(
     device: str | torch.device = ...,
     *,
     overlap: float = ...,
+    self_ensemble: bool = ...,
 ) -> np.ndarray: ...
 
 
@@ -393,6 +400,7 @@ def super_resolve(
     device: str | torch.device = ...,
     *,
     overlap: float = ...,
+    self_ensemble: bool = ...,
 ) -> torch.Tensor: ...
 
 
@@ -404,6 +412,7 @@ def super_resolve(
     device: str | torch.device = "cpu",
     *,
     overlap: float = 0.25,
+    self_ensemble: bool = False,
 ) -> np.ndarray | torch.Tensor:
     """Super-resolve a 2-D image by ``scale`` with a pretrained or given RMISR network.
 
@@ -434,6 +443,9 @@ def super_resolve(
             and always with the arbitrary-scale model, which keeps ~3 KB per output pixel.
         device: device to run the network on; the result comes back to the input's device (numpy: CPU).
         overlap: fraction of a tile shared with each neighbour.
+        self_ensemble: average the network's outputs over the eight flips / quarter turns of
+            the image (:func:`~monai_rmisr.inference.self_ensemble.self_ensemble_forward`):
+            a little closer to the truth (``rmisr_bl_x4``: +0.08 dB on the benchmark), 8x the time.
 
     Returns:
         the SR image, clipped to ``[0, 1]``, of spatial size ``round(H * scale) x round(W * scale)``
@@ -493,10 +505,18 @@ def super_resolve(
             for batch in batches:
                 batch = batch.to(device)
                 if tile is None:
-                    out = forward_at_scale(network, batch, run_scale, channels_last)
+                    forward = self_ensemble_forward if self_ensemble else forward_at_scale
+                    out = forward(network, batch, run_scale, channels_last)
                 else:
                     out = tiled_forward(
-                        network, batch, run_scale, tile, overlap=overlap, sw_device=device, channels_last=channels_last
+                        network,
+                        batch,
+                        run_scale,
+                        tile,
+                        overlap=overlap,
+                        sw_device=device,
+                        channels_last=channels_last,
+                        self_ensemble=self_ensemble,
                     )
                 if list(out.shape[2:]) != expected:
                     raise RuntimeError(

@@ -32,6 +32,7 @@ from ..io.output import OutputPathError, check_output_path
 from ..io.writers import output_name, write_image
 from ..networks.utils import forward_at_scale, scaled_size
 from ..transforms.resize import imresize
+from .self_ensemble import self_ensemble_forward
 from .super_resolve import _check_scale, _in_channels, resolve_model, scale_period, super_resolve
 
 __all__ = [
@@ -95,6 +96,8 @@ class Upscaler:
             orthogonal 2-D passes (see :meth:`through_plane`).
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...
         roi: ``(x0, y0, x1, y1)`` input pixels to super-resolve (x = column); ``None``: everything.
+        self_ensemble: average over the eight flips / quarter turns of every slice (8x the time;
+            see :func:`~monai_rmisr.inference.super_resolve`).
 
     Raises:
         ValueError: bad scale, axis, ROI or model name; FileNotFoundError: missing weights.
@@ -106,6 +109,7 @@ class Upscaler:
     axis: str = "xy"
     device: str = "cpu"
     roi: tuple[int, int, int, int] | None = None
+    self_ensemble: bool = False
     network: torch.nn.Module = field(init=False, repr=False)
     run_scale: float = field(init=False)
     model_name: str = field(init=False)
@@ -124,7 +128,14 @@ class Upscaler:
     # -- arrays -----------------------------------------------------------------------------
     def _slice(self, image: np.ndarray) -> np.ndarray:
         """(C, H, W) in [0, 1] -> (C, H', W') in [0, 1]."""
-        return super_resolve(image, self.run_scale, model=self.network, tile=self.tile, device=self.device)
+        return super_resolve(
+            image,
+            self.run_scale,
+            model=self.network,
+            tile=self.tile,
+            device=self.device,
+            self_ensemble=self.self_ensemble,
+        )
 
     def _slices(self, stack: np.ndarray) -> np.ndarray:
         """(N, C, H, W) in [0, 1] -> (N, C, H', W'): many equal-size slices, batched through the network.
@@ -145,11 +156,12 @@ class Upscaler:
         if channels_last:
             self.network.to(memory_format=torch.channels_last)
         step = max(1, BATCH_PIXELS // (height * width))
+        forward = self_ensemble_forward if self.self_ensemble else forward_at_scale
         outputs = []
         with torch.inference_mode():
             for start in range(0, flat.shape[0], step):
                 batch = flat[start : start + step].to(device)
-                outputs.append(forward_at_scale(self.network, batch, self.run_scale, channels_last).clamp_(0, 1).cpu())
+                outputs.append(forward(self.network, batch, self.run_scale, channels_last).clamp_(0, 1).cpu())
         result = torch.cat(outputs).contiguous().numpy()
         return result.reshape(count, channels, *result.shape[2:])
 
@@ -246,7 +258,13 @@ class Upscaler:
             **meta,
             **geometry,
             "spatial_shape": tuple(out_spatial),
-            "derivation": {"model": self.model_name, "scale": float(self.scale), "axis": self.axis, "roi": self.roi},
+            "derivation": {
+                "model": self.model_name,
+                "scale": float(self.scale),
+                "axis": self.axis,
+                "roi": self.roi,
+                "self_ensemble": self.self_ensemble,
+            },
         }
         return ImageData(result, out_meta)
 

@@ -99,8 +99,8 @@ def _derivation_text(meta: Mapping[str, Any]) -> tuple[str, str]:
     axis = info.get("axis", "xy")
     where = "through-plane (z)" if axis == "z" else "in-plane"
     description = (
-        f"Super-resolved {scale_text} {where} by monai-rmisr {__version__}, model {info.get('model', 'unknown')}; "
-        "not for primary diagnosis"
+        f"Super-resolved {scale_text} {where} by monai-rmisr {__version__}, model {info.get('model', 'unknown')}"
+        f"{' (self-ensemble of 8 flips/rotations)' if info.get('self_ensemble') else ''}; not for primary diagnosis"
     )
     return description[:1024], f"SR {scale_text}{' z' if axis == 'z' else ''}"
 

@@ -1,0 +1,54 @@
+"""Geometric self-ensemble: a network's outputs averaged over the eight flips and quarter turns.
+
+An SR network is not exactly equivariant to flips and 90-degree rotations, so running it on the
+eight dihedral transforms of the input, transforming each output back and averaging, removes
+part of its error (EDSR's "self-ensemble"; about +0.08 dB for ``rmisr_bl_x4`` on the benchmark
+protocol) at eight times the inference cost. Nothing is learned or changed: the same weights see
+the same pixels in other orientations, which keeps the result faithful to the input.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..networks.utils import forward_at_scale
+
+__all__ = ["DIHEDRAL_TRANSFORMS", "self_ensemble_forward"]
+
+#: ``(quarter turns, mirrored)`` of the eight symmetries of a square, identity first.
+DIHEDRAL_TRANSFORMS: tuple[tuple[int, bool], ...] = tuple((k, mirror) for k in range(4) for mirror in (False, True))
+
+
+def _apply(x: torch.Tensor, quarter_turns: int, mirror: bool) -> torch.Tensor:
+    x = torch.rot90(x, quarter_turns, dims=(-2, -1))
+    return x.flip(-1) if mirror else x
+
+
+def _undo(y: torch.Tensor, quarter_turns: int, mirror: bool) -> torch.Tensor:
+    y = y.flip(-1) if mirror else y
+    return torch.rot90(y, -quarter_turns, dims=(-2, -1))
+
+
+def self_ensemble_forward(
+    network: nn.Module, x: torch.Tensor, scale: float | None, channels_last: bool = False
+) -> torch.Tensor:
+    """The mean of :func:`~monai_rmisr.networks.utils.forward_at_scale` over the eight
+    flips / quarter turns of the last two (in-plane) axes, each output turned back first.
+
+    Args:
+        network: an SR network in eval mode, fully convolutional in its last two axes (every
+            network of this package): a turned input must give the turned output's size.
+        x: (B, C, H, W) or (B, C, D, H, W) LR batch.
+        scale: the up-sampling factor, passed on to networks whose ``forward`` takes one.
+        channels_last: pass 4-D inputs in channels-last memory format (see ``forward_at_scale``).
+
+    Returns:
+        (B, C_out, *round(spatial * scale)), like one forward pass; not clipped.
+    """
+    total = None
+    for quarter_turns, mirror in DIHEDRAL_TRANSFORMS:
+        turned = forward_at_scale(network, _apply(x, quarter_turns, mirror), scale, channels_last)
+        output = _undo(turned, quarter_turns, mirror)
+        total = output if total is None else total + output
+    return total / len(DIHEDRAL_TRANSFORMS)
