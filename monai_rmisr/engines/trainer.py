@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -141,6 +142,18 @@ class SRTrainer(SupervisedTrainer):
         if distributed:
             device_ids = [self.state.device] if self.state.device.type == "cuda" else None
             self.training_forward = nn.parallel.DistributedDataParallel(self.training_forward, device_ids=device_ids)
+
+    def release_distributed(self) -> None:
+        """Drop the ``DistributedDataParallel`` wrapper, and with it its hold on the process group.
+
+        Call it before ``torch.distributed.destroy_process_group()`` at the end of a distributed
+        run (``configs/multi_gpu_train.json`` does). Otherwise the wrapper, alive as long as the
+        trainer, keeps the group's gloo worker threads until interpreter shutdown, where tearing
+        them down can abort the process after a run that went well. A no-op without the wrapper.
+        """
+        if isinstance(self.training_forward, nn.parallel.DistributedDataParallel):
+            self.training_forward = self.training_forward.module
+            gc.collect()  # the wrapper's hooks form reference cycles
 
     def _iteration(self, engine: SRTrainer, batchdata: dict[str, torch.Tensor]) -> dict[str, Any]:
         if batchdata is None:

@@ -146,6 +146,26 @@ def test_fixed_scale_network_cannot_train_arbitrary_scales():
         SRTrainer("cpu", 1, [], net, torch.optim.Adam(net.parameters()), TwoBranchLoss(), scale_range=(1.1, 4))
 
 
+def test_release_distributed_frees_the_ddp_wrapper_before_the_group_is_destroyed(tmp_path):
+    import weakref
+
+    import torch.distributed as dist
+
+    store = dist.FileStore(str(tmp_path / "store"), 1)
+    dist.init_process_group("gloo", store=store, rank=0, world_size=1)
+    try:
+        net = RMISR(2, 1, scale=2, num_blocks=1)
+        trainer = SRTrainer("cpu", 1, [], net, torch.optim.Adam(net.parameters()), TwoBranchLoss(), distributed=True)
+        wrapper = weakref.ref(trainer.training_forward)
+        assert isinstance(wrapper(), torch.nn.parallel.DistributedDataParallel)
+        trainer.release_distributed()
+        assert wrapper() is None  # collected: nothing holds the process group any more
+        assert trainer.training_forward.network is net
+        trainer.release_distributed()  # a second call (or a non-distributed trainer) does nothing
+    finally:
+        dist.destroy_process_group()
+
+
 def test_init_weights_start_training_from_a_saved_model(tmp_path):
     torch.manual_seed(123)
     start = RMISR(2, 1, scale=2, num_blocks=1, image_residual=True)
