@@ -46,9 +46,8 @@ def self_ensemble_forward(
     Returns:
         (B, C_out, *round(spatial * scale)), like one forward pass; not clipped.
     """
-    total = None
-    for quarter_turns, mirror in DIHEDRAL_TRANSFORMS:
-        turned = forward_at_scale(network, _apply(x, quarter_turns, mirror), scale, channels_last)
-        output = _undo(turned, quarter_turns, mirror)
-        total = output if total is None else total + output
-    return total / len(DIHEDRAL_TRANSFORMS)
+    outputs = (
+        _undo(forward_at_scale(network, _apply(x, turns, mirror), scale, channels_last), turns, mirror)
+        for turns, mirror in DIHEDRAL_TRANSFORMS
+    )
+    return sum(outputs) / len(DIHEDRAL_TRANSFORMS)

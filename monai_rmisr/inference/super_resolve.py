@@ -499,13 +499,13 @@ def super_resolve(
     if channels_last:
         network.to(memory_format=torch.channels_last)  # in place; weights' values unchanged
     expected = scaled_size(list(tensor.shape[1:]), run_scale)
+    forward = self_ensemble_forward if self_ensemble else forward_at_scale
     outputs = []
     try:
         with torch.inference_mode():
             for batch in batches:
                 batch = batch.to(device)
                 if tile is None:
-                    forward = self_ensemble_forward if self_ensemble else forward_at_scale
                     out = forward(network, batch, run_scale, channels_last)
                 else:
                     out = tiled_forward(

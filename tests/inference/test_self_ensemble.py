@@ -13,7 +13,6 @@ from monai_rmisr.inference.upscale import Upscaler
 from tests.helpers import dicom_testdata
 
 from .test_super_resolve import small_rmisr
-from .test_upscale import tiny_checkpoint  # noqa: F401 (fixture)
 
 
 def _numpy_mean_over_turns(network: nn.Module, x: np.ndarray, scale: float) -> np.ndarray:
@@ -83,7 +82,7 @@ def test_volume_slices_are_batched_through_the_ensemble():
         )
 
 
-def test_cli_records_the_ensemble_in_the_derived_series(tmp_path, tiny_checkpoint):  # noqa: F811
+def test_cli_records_the_ensemble_in_the_derived_series(tmp_path, tiny_checkpoint):
     out = tmp_path / "mr.dcm"
     argv = ["upscale", dicom_testdata("MR_small.dcm"), "-o", str(out), "--scale", "2", "--model", str(tiny_checkpoint)]
     assert main([*argv, "--self-ensemble", "-q"]) == 0

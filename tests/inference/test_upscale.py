@@ -1,4 +1,3 @@
-import json
 import os
 import subprocess
 import sys
@@ -16,20 +15,6 @@ from monai_rmisr.transforms.resize import imresize
 from tests.helpers import dicom_testdata, write_ct_series
 
 from .test_super_resolve import small_rmisr
-
-# the architecture of small_rmisr(), as a checkpoint sidecar names it
-TINY = {"_target_": "RMISR", "spatial_dims": 2, "in_channels": 1, "scale": 2, "features": 32, "num_blocks": 1}
-TINY.update(distillation_channels=8, meta_hidden_channels=16, image_residual=True)
-
-
-@pytest.fixture
-def tiny_checkpoint(tmp_path):
-    """A checkpoint file plus its architecture sidecar, as a user's fine-tuned model would be."""
-    path = tmp_path / "models" / "tiny.pt"
-    path.parent.mkdir()
-    torch.save(small_rmisr().state_dict(), path)
-    path.with_suffix(".json").write_text(json.dumps(TINY))
-    return path
 
 
 def test_parse_roi():
