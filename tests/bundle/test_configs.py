@@ -58,3 +58,34 @@ def test_natural_images_add_the_scikit_image_photographs_to_the_training_images(
     assert len(medical) == 32 and len(mixed) == 32 + 13
     assert all(a is b or (a == b).all() for a, b in zip(medical, mixed[:32]))
     assert {img.shape for img in mixed[32:]} >= {(1, 512, 512), (1, 660, 550)}
+
+
+# What ``python -m monai.bundle run ... --flag false`` puts in the config: the string "false".
+@pytest.mark.parametrize(("word", "expected"), [("false", False), ("true", True), ("False", False), ("True", True)])
+def test_on_off_settings_from_the_command_line_mean_what_they_say(word, expected, tmp_path):
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "checkpoint_epoch=1.pt").write_bytes(b"")
+    settings = dict.fromkeys(("natural_images", "resume", "init_strict", "amp", "image_residual", "skip_bad"), word)
+    parser = _parser("train.json", output_dir=str(tmp_path), init_weights="some.pt", **settings)
+    assert len(parser.get_parsed_content("train#images")) == (32 + 13 if expected else 32)
+    assert parser.get_parsed_content("train#trainer").amp is expected
+    assert parser.get_parsed_content("network_def").image_residual is expected
+    loaders = parser.get_parsed_content("train#resume_loaders")
+    names = [type(loader).__name__ for loader in loaders]
+    # resuming from the existing checkpoint replaces the initial weights, and vice versa
+    assert ("CheckpointLoader" in names) is expected and ("InitialWeightsLoader" in names) is not expected
+    if not expected:
+        assert loaders[names.index("InitialWeightsLoader")].strict is False
+
+
+@pytest.mark.parametrize("variant", ["vp.json", "meta.json", "imdn.json"])
+def test_variants_read_image_residual_as_a_flag(variant):
+    assert (
+        _parser("train.json", variant, image_residual="false").get_parsed_content("network_def").image_residual is False
+    )
+
+
+def test_a_misspelt_flag_is_an_error_naming_it():
+    with pytest.raises(RuntimeError) as failure:  # MONAI's config error, caused by ours
+        _parser("train.json", natural_images="flase").get_parsed_content("train#images")
+    assert str(failure.value.__cause__) == "--natural_images must be true or false, got 'flase'."

@@ -65,3 +65,18 @@ def test_failed_inputs_make_the_run_fail(tmp_path):
     with pytest.raises(RuntimeError) as caught:
         parser.get_parsed_content("inferring")
     assert "1 input(s) failed" in str(caught.value.__cause__) and "broken.dcm" in str(caught.value.__cause__)
+
+
+@pytest.mark.parametrize(("word", "expected"), [("false", False), ("true", True)])
+def test_on_off_settings_from_the_command_line_mean_what_they_say(word, expected, tmp_path):
+    """``--overwrite false`` arrives as the string "false", which Python would take as true."""
+    folder, out = tmp_path / "in", tmp_path / "out"
+    folder.mkdir()
+    out.mkdir()
+    Image.fromarray(np.tile(np.arange(32, dtype=np.uint8) * 8, (24, 1))).save(folder / "ramp.png")
+    (out / "ramp.png").write_bytes(b"an earlier result")
+    parser = _parser(input_dir=str(folder), output_dir=str(out), overwrite=word, self_ensemble=word)
+    assert parser.get_parsed_content("upscaler").self_ensemble is expected
+    report = parser.get_parsed_content("report")
+    assert (len(report.written), len(report.skipped)) == ((1, 0) if expected else (0, 1))
+    assert ((out / "ramp.png").read_bytes() == b"an earlier result") is not expected
