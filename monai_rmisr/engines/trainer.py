@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 from monai.engines import SupervisedTrainer
+from monai.engines.workflow import Workflow
 from monai.utils import CommonKeys
 from torch import nn
 
@@ -97,7 +98,8 @@ class SRTrainer(SupervisedTrainer):
             the grouped 7x7 convolutions of PyConv-3 about 6x and the whole RMISR step about
             2.5x faster (measured on 2 cores); results are the same up to float rounding.
         kwargs: passed to ``SupervisedTrainer`` (``epoch_length``, ``train_handlers``,
-            ``amp``, ``key_train_metric``, ...).
+            ``amp``, ``key_train_metric``, ...). ``amp=True`` trains under ``torch.autocast``:
+            float16 with gradient scaling on a GPU, bfloat16 (no scaling needed) on a CPU.
     """
 
     def __init__(
@@ -142,6 +144,16 @@ class SRTrainer(SupervisedTrainer):
         if distributed:
             device_ids = [self.state.device] if self.state.device.type == "cuda" else None
             self.training_forward = nn.parallel.DistributedDataParallel(self.training_forward, device_ids=device_ids)
+
+    def run(self) -> None:
+        """Train; like MONAI's ``Trainer.run``, with the gradient scaler only where float16 needs it.
+
+        MONAI's version makes a ``torch.cuda.amp.GradScaler`` whenever ``amp`` is on: a
+        deprecated API that, on a CPU, warns and disables itself.
+        """
+        cuda_amp = self.amp and self.state.device.type == "cuda"
+        self.scaler = torch.amp.GradScaler("cuda") if cuda_amp else None
+        Workflow.run(self)
 
     def release_distributed(self) -> None:
         """Drop the ``DistributedDataParallel`` wrapper, and with it its hold on the process group.

@@ -46,6 +46,21 @@ def test_training_reduces_the_loss(tmp_path):
     assert trainer.state.epoch == 6
 
 
+def test_amp_on_cpu_trains_in_bfloat16_without_a_gradient_scaler(tmp_path, recwarn):
+    parser = training_parser(tmp_path, max_epochs=6, epoch_length=5, learning_rate=1e-3, amp="true")
+    network = parser.get_parsed_content("network")
+    first_conv = next(m for m in network.modules() if isinstance(m, torch.nn.Conv2d))
+    dtypes = set()
+    first_conv.register_forward_hook(lambda module, args, out: dtypes.add(out.dtype) if module.training else None)
+    trainer = run_training(parser)
+    assert trainer.amp and trainer.scaler is None and dtypes == {torch.bfloat16}
+    assert not [w for w in recwarn if "GradScaler" in str(w.message)]
+    with open(tmp_path / "metrics.csv") as f:
+        losses = [float(r["loss"]) for r in csv.DictReader(f)]
+    assert losses[-1] < 0.6 * losses[0], losses
+    assert all(value.dtype == torch.float32 for value in network.state_dict().values())
+
+
 def test_resume_continues_exactly(tmp_path):
     straight = training_parser(tmp_path / "straight", max_epochs=4)
     run_training(straight)
