@@ -2,7 +2,7 @@
 
 An SR network is not exactly equivariant to flips and 90-degree rotations, so running it on the
 eight dihedral transforms of the input, transforming each output back and averaging, removes
-part of its error (EDSR's "self-ensemble"; +0.06 dB for ``rmisr_bl_x4`` on the benchmark
+part of its error (EDSR's "self-ensemble"; +0.07 dB for ``rmisr_bl_x4`` on the benchmark
 protocol) at eight times the inference cost. Nothing is learned or changed: the same weights see
 the same pixels in other orientations, which keeps the result faithful to the input.
 """

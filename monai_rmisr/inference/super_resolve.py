@@ -445,7 +445,7 @@ def super_resolve(
         overlap: fraction of a tile shared with each neighbour.
         self_ensemble: average the network's outputs over the eight flips / quarter turns of
             the image (:func:`~monai_rmisr.inference.self_ensemble.self_ensemble_forward`):
-            a little closer to the truth (``rmisr_bl_x4``: +0.06 dB on the benchmark), 8x the time.
+            a little closer to the truth (``rmisr_bl_x4``: +0.07 dB on the benchmark), 8x the time.
 
     Returns:
         the SR image, clipped to ``[0, 1]``, of spatial size ``round(H * scale) x round(W * scale)``
