@@ -1,5 +1,4 @@
 import logging
-import time
 from pathlib import Path
 
 import numpy as np
@@ -131,23 +130,19 @@ def test_cache_dir_precedence(monkeypatch, tmp_path):
 
 def test_second_load_reads_the_cache(tmp_path, monkeypatch):
     sources = [s for s in TRAIN_SOURCES if s.name in ("RG3_UNCR", "color3d_jpeg_baseline", "JPEG-LL")]
-    start = time.perf_counter()
     cold = load_sources(sources, cache_dir=tmp_path)
-    cold_s = time.perf_counter() - start
     files = sorted(p.name for p in tmp_path.glob("*.npz"))
     assert len(files) == 3 and all(".v1." in f for f in files)
 
+    # decoders that fail prove the cache was read; a wall-clock comparison was flaky on a busy CPU
     def no_decoding(*args, **kwargs):
         raise AssertionError("the cache should have been used")
 
     monkeypatch.setattr(corpus_module, "read_image", no_decoding)
     monkeypatch.setattr(corpus_module, "read_dicom", no_decoding)
-    start = time.perf_counter()
     warm = load_sources(sources, cache_dir=tmp_path)
-    warm_s = time.perf_counter() - start
     assert [w.name for w in warm] == [c.name for c in cold]
     assert all(np.array_equal(w.array, c.array) for w, c in zip(warm, cold, strict=True))
-    assert warm_s < cold_s / 3
 
 
 def test_damaged_cache_file_is_rebuilt(tmp_path, caplog):
