@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from ._version import __version__
@@ -101,6 +102,19 @@ def _upscale(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export_corpus(args: argparse.Namespace) -> int:
+    from .data.export import export_corpus
+
+    try:
+        datalist = export_corpus(args.output, natural=not args.no_natural, val_names=args.val_names)
+    except (FileExistsError, FileNotFoundError, ValueError, RuntimeError, OSError) as err:
+        print(f"rmisr export-corpus: error: {err}", file=sys.stderr)
+        return 2
+    entries = json.loads(datalist.read_text())
+    print(f"wrote {datalist} ({len(entries['training'])} training, {len(entries['validation'])} validation images)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rmisr", description="RMISR medical image super-resolution (MONAI plugin).")
     parser.add_argument("--version", action="version", version=f"monai-rmisr {__version__}")
@@ -143,6 +157,25 @@ def build_parser() -> argparse.ArgumentParser:
     upscale.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     upscale.add_argument("-q", "--quiet", action="store_true", help="no progress bar or messages")
     upscale.set_defaults(run=_upscale)
+    export = commands.add_parser(
+        "export-corpus",
+        help="write the embedded training corpus as NIfTI files + dataset.json (for a machine without it)",
+        description=(
+            "Write the TRAIN split (validation images in their own list) and the NATURAL split of the embedded "
+            "corpus as 2-D NIfTI files with a MONAI datalist; train from it with --dataset_dir OUTPUT "
+            "--dataset_preset datalist. OUTPUT must not exist yet."
+        ),
+    )
+    export.add_argument("output", help="a new folder")
+    export.add_argument("--no-natural", action="store_true", help="leave out the NATURAL split")
+    export.add_argument(
+        "--val-names",
+        nargs="+",
+        default=["CT_small", "MR_small", "microaneurysms"],
+        metavar="NAME",
+        help="name prefixes of the validation images (default: the bundle's val_names)",
+    )
+    export.set_defaults(run=_export_corpus)
     return parser
 
 

@@ -1,0 +1,109 @@
+"""Write the embedded training corpus to a folder of NIfTI files with a MONAI JSON datalist.
+
+The bundle reads the corpus from the installed ``pydicom``, ``pydicom-data`` and
+``scikit-image`` packages. A GPU node often has none of them (and no way to install them), so
+:func:`export_corpus` writes exactly the arrays the bundle's default ``train`` / ``validate``
+expressions use, one 2-D float32 NIfTI file per image, plus ``dataset.json`` with a
+``training`` and a ``validation`` list. Training from it::
+
+    python -m monai.bundle run training --config_file bundles/rmisr/configs/train.json \\
+        --dataset_dir DIR --dataset_preset datalist
+
+sees the same images as ``--natural_images true`` (or ``false`` with ``natural=False``) on a
+machine with the packages. The export is checked before it is kept: every file is read back
+through the ``datalist`` preset and must equal the corpus array bit for bit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+
+from .corpus import load_corpus
+from .user_datasets import dataset_images
+
+__all__ = ["DEFAULT_VAL_NAMES", "export_corpus"]
+
+#: The validation images of ``bundles/rmisr/configs/train.json`` (its ``val_names``).
+DEFAULT_VAL_NAMES: tuple[str, ...] = ("CT_small", "MR_small", "microaneurysms")
+
+
+def _file_name(index: int, name: str) -> str:
+    return f"{index:03d}_{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.nii.gz"
+
+
+def export_corpus(
+    output_dir: str | os.PathLike[str],
+    natural: bool = True,
+    val_names: Sequence[str] = DEFAULT_VAL_NAMES,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> Path:
+    """Write the corpus TRAIN split (and optionally NATURAL) as NIfTI files and ``dataset.json``.
+
+    ``training`` holds the TRAIN images whose name does not start with one of ``val_names``,
+    then (``natural=True``) the NATURAL images; ``validation`` holds the TRAIN images whose name
+    starts with one of them, as the bundle's ``val_names`` selects them. The TEST split is never
+    written.
+
+    Args:
+        output_dir: a folder that does not exist yet (or is empty); it is written whole or not
+            at all (the files go to a temporary folder beside it first).
+        natural: add the NATURAL split to ``training`` (the bundle's ``natural_images``).
+        val_names: name prefixes of the validation images.
+        cache_dir: the corpus cache, see :func:`~monai_rmisr.data.corpus.corpus_cache_dir`.
+
+    Returns:
+        the path of ``dataset.json``.
+
+    Raises:
+        FileExistsError: ``output_dir`` exists and is not an empty folder.
+        ValueError: ``val_names`` selects no TRAIN image, or all of them.
+        RuntimeError: an image did not read back identically (nothing is kept).
+    """
+    target = Path(output_dir)
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise FileExistsError(f"'{target}' already exists and is not an empty folder; choose a new one.")
+    train = load_corpus("train", cache_dir=cache_dir)
+    is_val = [any(img.name.startswith(p) for p in val_names) for img in train]
+    if not any(is_val) or all(is_val):
+        raise ValueError(
+            f"val_names {list(val_names)} must select some but not all TRAIN images; "
+            f"they are {[img.name for img in train]}."
+        )
+    lists = {
+        "training": [img for img, v in zip(train, is_val, strict=True) if not v]
+        + (load_corpus("natural", cache_dir=cache_dir) if natural else []),
+        "validation": [img for img, v in zip(train, is_val, strict=True) if v],
+    }
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        datalist: dict[str, list[dict[str, str]]] = {}
+        for key, images in lists.items():
+            (staging / key).mkdir()
+            datalist[key] = []
+            for index, img in enumerate(images):
+                relative = f"{key}/{_file_name(index, img.name)}"
+                nib.save(nib.Nifti1Image(np.ascontiguousarray(img.array[0]), np.eye(4)), staging / relative)
+                datalist[key].append({"image": relative, "name": img.name, "modality": img.modality})
+        (staging / "dataset.json").write_text(json.dumps(datalist, indent=1) + "\n")
+        for key, split in (("training", "train"), ("validation", "val")):
+            back = dataset_images(staging, "datalist", split)
+            for img, array in zip(lists[key], back, strict=True):
+                if not np.array_equal(img.array, array):
+                    raise RuntimeError(f"corpus image '{img.name}' did not read back identically from NIfTI.")
+        if target.exists():
+            target.rmdir()
+        os.replace(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target / "dataset.json"

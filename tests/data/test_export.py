@@ -1,0 +1,80 @@
+import json
+
+import numpy as np
+import pytest
+
+import monai_rmisr.data.export as export_module
+from monai_rmisr.__main__ import main
+from monai_rmisr.data import TEST_SOURCES, corpus_images, dataset_images
+from monai_rmisr.data.export import DEFAULT_VAL_NAMES, export_corpus
+
+VAL = list(DEFAULT_VAL_NAMES)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    return export_corpus(tmp_path_factory.mktemp("export") / "corpus", natural=False)
+
+
+def test_reads_back_as_the_bundle_corpus(exported):
+    """The datalist preset gives bit for bit the arrays of train.json's corpus expressions."""
+    train = dataset_images(exported.parent, "datalist", "train")
+    val = dataset_images(exported.parent, "datalist", "val")
+    expected_train = corpus_images("train", exclude=VAL)
+    expected_val = corpus_images("train", include=VAL)
+    assert len(train) == len(expected_train) and len(val) == len(expected_val) == 3
+    for got, want in zip(train + val, expected_train + expected_val, strict=True):
+        assert got.dtype == np.float32 and np.array_equal(got, want)
+
+
+def test_datalist_names_and_no_test_image(exported):
+    entries = json.loads(exported.read_text())
+    names = [e["name"] for e in entries["training"] + entries["validation"]]
+    assert [e["name"] for e in entries["validation"]] == ["CT_small", "MR_small", "microaneurysms"]
+    assert not any(n.startswith(tuple(VAL)) for n in (e["name"] for e in entries["training"]))
+    assert not {s.name for s in TEST_SOURCES} & set(names)
+    assert all((exported.parent / e["image"]).is_file() for e in entries["training"] + entries["validation"])
+    assert "natural" not in {e["modality"] for e in entries["training"]}
+
+
+def test_refuses_an_existing_folder_and_leaves_it_alone(tmp_path):
+    target = tmp_path / "out"
+    target.mkdir()
+    (target / "keep.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="out"):
+        export_corpus(target, natural=False)
+    assert [p.name for p in target.iterdir()] == ["keep.txt"]
+
+
+def test_bad_val_names_write_nothing(tmp_path):
+    with pytest.raises(ValueError, match="val_names"):
+        export_corpus(tmp_path / "out", natural=False, val_names=["no_such_image"])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failure_half_way_leaves_nothing(tmp_path, monkeypatch):
+    calls = []
+    real_save = export_module.nib.save
+
+    def failing_save(image, path):
+        calls.append(path)
+        if len(calls) == 3:
+            raise OSError("disk full")
+        real_save(image, path)
+
+    monkeypatch.setattr(export_module.nib, "save", failing_save)
+    with pytest.raises(OSError, match="disk full"):
+        export_corpus(tmp_path / "out", natural=False)
+    assert len(calls) == 3 and list(tmp_path.iterdir()) == []
+
+
+def test_cli_exit_codes(tmp_path, capsys):
+    target = tmp_path / "out"
+    target.mkdir()
+    (target / "x").write_text("")
+    assert main(["export-corpus", str(target), "--no-natural"]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert main(["export-corpus", str(tmp_path / "new"), "--no-natural", "--val-names", "CT_small"]) == 0
+    assert "1 validation images" in capsys.readouterr().out
+    entries = json.loads((tmp_path / "new" / "dataset.json").read_text())
+    assert [e["name"] for e in entries["validation"]] == ["CT_small"]
