@@ -89,3 +89,35 @@ def test_a_misspelt_flag_is_an_error_naming_it():
     with pytest.raises(RuntimeError) as failure:  # MONAI's config error, caused by ours
         _parser("train.json", natural_images="flase").get_parsed_content("train#images")
     assert str(failure.value.__cause__) == "--natural_images must be true or false, got 'flase'."
+
+
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        ({"natural_images": "flase"}, "--natural_images must be true or false, got 'flase'."),
+        ({"resume": "ja"}, "--resume must be true or false, got 'ja'."),
+        ({"amp": "fast"}, "--amp must be true or false, got 'fast'."),
+    ],
+)
+def test_bad_settings_stop_the_run_before_its_output_folder_is_made(tmp_path, overrides, message):
+    output_dir = tmp_path / "run"
+    parser = _parser("train.json", output_dir=str(output_dir), **overrides)
+    with pytest.raises(RuntimeError) as failure:
+        parser.get_parsed_content("initialize")
+    assert str(failure.value.__cause__) == message
+    assert not output_dir.exists()
+
+
+def test_a_missing_data_folder_stops_the_run_before_its_output_folder_is_made(tmp_path):
+    output_dir = tmp_path / "run"
+    parser = _parser("train.json", output_dir=str(output_dir), dataset_dir=str(tmp_path / "no_such_folder"))
+    with pytest.raises(RuntimeError) as failure:
+        parser.get_parsed_content("initialize")
+    assert isinstance(failure.value.__cause__, FileNotFoundError) and "no_such_folder" in str(failure.value.__cause__)
+    assert not output_dir.exists()
+
+
+def test_good_settings_make_the_output_folder(tmp_path):
+    output_dir = tmp_path / "run"
+    _parser("train.json", output_dir=str(output_dir), resume="false", amp="False").get_parsed_content("initialize")
+    assert output_dir.is_dir() and not any(output_dir.iterdir())
