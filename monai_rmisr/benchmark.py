@@ -57,18 +57,23 @@ def laplacian_map(image: np.ndarray) -> np.ndarray:
 
 
 def protocol_scores(
-    predict, scale: float, images: Sequence[CorpusImage] | None = None, clip: bool = True
+    predict, scale: float, images: Sequence[CorpusImage] | None = None, clip: bool = True, clip_lr: bool = False
 ) -> dict[str, Scores]:
     """``{name: Scores}`` of ``predict`` on the protocol.
 
     ``predict(lr)`` maps a (1, h, w) numpy array to the SR image (1, H, W), or to a pair
-    ``(sr, sr_laplacian)`` for a network that also reconstructs the Laplacian map.
+    ``(sr, sr_laplacian)`` for a network that also reconstructs the Laplacian map. ``clip``
+    clips the output to [0, 1]; ``clip_lr`` clips the LR input to [0, 1] first (a variant of
+    the protocol, closer to real inputs, which never leave their range; the protocol's LR does
+    at sharp edges).
     """
     images = load_corpus("test") if images is None else images
     border = math.ceil(scale)
     scores = {}
     for image in images:
         hr, lr = fractional_pair(np.asarray(image.array, dtype=np.float32), scale)
+        if clip_lr:
+            lr = np.clip(lr, 0.0, 1.0)
         output = predict(np.asarray(lr, dtype=np.float32))
         sr, sr_laplacian = output if isinstance(output, tuple) else (output, None)
         sr = np.asarray(sr, dtype=np.float64)
@@ -90,12 +95,14 @@ def network_scores(
     images: Sequence[CorpusImage] | None = None,
     device: str = "cpu",
     self_ensemble: bool = False,
+    clip_lr: bool = False,
 ) -> dict[str, Scores]:
     """:func:`protocol_scores` of a network (eval mode, channels-last, no gradients).
 
     A network with ``forward_with_laplacian`` (RMISR-VP) also has its branch's map scored,
     except with ``self_ensemble`` (the image averaged over eight flips / quarter turns,
     :func:`~monai_rmisr.inference.self_ensemble_forward`), which scores the image alone.
+    ``clip_lr``: see :func:`protocol_scores`.
     """
     network = network.eval().to(device).to(memory_format=torch.channels_last)
     two_branch = hasattr(network, "forward_with_laplacian") and not self_ensemble
@@ -110,7 +117,7 @@ def network_scores(
             out = forward(network, x, float(scale))
         return out[0].float().cpu().numpy()
 
-    return protocol_scores(predict, scale, images)
+    return protocol_scores(predict, scale, images, clip_lr=clip_lr)
 
 
 def benchmark_network(name: str, scale: float, upsampler: str = "subpixel", image_residual: bool | None = None):
@@ -191,6 +198,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="score the mean over the 8 flips/rotations of each input (8x the time)",
     )
+    parser.add_argument(
+        "--clip-lr",
+        action="store_true",
+        help="clip the LR images to [0, 1] before bicubic and the network (not the protocol: real inputs never "
+        "leave their range, the protocol's bicubic LR does at sharp edges)",
+    )
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
 
@@ -206,17 +219,19 @@ def main(argv: list[str] | None = None) -> int:
 
     images = load_corpus("test")
     ensemble = ", self-ensemble of 8 flips/rotations" if args.self_ensemble else ""
+    ensemble += ", LR clipped to [0, 1]" if args.clip_lr else ""
     print(f"{args.network} ({args.weights}{ensemble}) on the TEST split; {machine_description()}")
     summary = []
     for scale in args.scale:
         start = time.perf_counter()
-        scores = network_scores(network, scale, images, args.device, args.self_ensemble)
+        scores = network_scores(network, scale, images, args.device, args.self_ensemble, args.clip_lr)
         elapsed = time.perf_counter() - start
         bicubic = protocol_scores(
             lambda lr, s=scale: imresize(lr, output_size=tuple(scaled_size(list(lr.shape[1:]), s))),
             scale,
             images,
             clip=False,
+            clip_lr=args.clip_lr,
         )
         _print_scale_table(args.network, scale, bicubic, scores)
         print(f"network inference on the six images: {elapsed:.1f} s\n")

@@ -153,3 +153,34 @@ def test_self_ensemble_scores_the_image_alone_and_differs_from_one_pass():
     for name in one_pass:
         assert ensemble[name].branch_laplacian_psnr is None
         assert ensemble[name].psnr != pytest.approx(one_pass[name].psnr, abs=1e-3)
+
+
+def test_clip_lr_feeds_the_clipped_protocol_lr():
+    edges = (np.indices((40, 40)).sum(0) // 5 % 2).astype(np.float32)[None]  # bicubic LR overshoots
+    image = CorpusImage("edges", "CT", "-", edges)
+    received = {}
+
+    def predict(lr, key):
+        received[key] = lr.copy()
+        return upsample_image(torch.from_numpy(lr)[None], 2)[0].numpy()
+
+    protocol_scores(lambda lr: predict(lr, "plain"), 2, [image])
+    protocol_scores(lambda lr: predict(lr, "clipped"), 2, [image], clip_lr=True)
+    assert received["plain"].min() < 0 or received["plain"].max() > 1
+    np.testing.assert_array_equal(received["clipped"], np.clip(received["plain"], 0, 1))
+
+
+def test_cli_clip_lr_scores_bicubic_on_the_clipped_lr_too(tmp_path, monkeypatch, capsys):
+    torch.manual_seed(0)
+    weights = tmp_path / "meta.pt"
+    torch.save(benchmark_network("RMISR", 2, "meta").state_dict(), weights)  # untrained: exactly bicubic
+    edges = (np.indices((40, 40)).sum(0) // 5 % 2).astype(np.float32)[None]
+    monkeypatch.setattr("monai_rmisr.benchmark.load_corpus", lambda split: [CorpusImage("edges", "CT", "-", edges)])
+    means = {}
+    for flag in ([], ["--clip-lr"]):
+        assert main(["--weights", str(weights), "--scale", "2", "--upsampler", "meta", *flag]) == 0
+        out = capsys.readouterr().out
+        assert ("LR clipped to [0, 1]" in out) == bool(flag)
+        (mean,) = [line.split(" | ") for line in out.splitlines() if line.startswith("| **mean**")]
+        means[bool(flag)] = float(mean[1].split(" / ")[0])  # bicubic PSNR
+    assert means[True] != means[False]

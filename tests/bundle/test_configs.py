@@ -97,6 +97,7 @@ def test_a_misspelt_flag_is_an_error_naming_it():
         ({"natural_images": "flase"}, "--natural_images must be true or false, got 'flase'."),
         ({"resume": "ja"}, "--resume must be true or false, got 'ja'."),
         ({"amp": "fast"}, "--amp must be true or false, got 'fast'."),
+        ({"clip_lr": "maybe"}, "--clip_lr must be true or false, got 'maybe'."),
     ],
 )
 def test_bad_settings_stop_the_run_before_its_output_folder_is_made(tmp_path, overrides, message):

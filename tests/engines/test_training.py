@@ -245,3 +245,28 @@ def test_init_rename_starts_the_vp_sr_branch_from_baseline_weights(tmp_path, cap
     # without the rename nothing matches: an error, not a silent no-op
     with pytest.raises(ValueError, match="shares no tensor"):
         InitialWeightsLoader(tmp_path / "bl.pt", vp, strict=False)()
+
+
+@pytest.mark.parametrize("variant", [None, "meta"])
+def test_clip_lr_keeps_the_network_input_in_range(tmp_path, variant):
+    """The protocol's bicubic LR overshoots [0, 1] at edges; with clip_lr the network never sees that."""
+    edges = (np.indices((48, 48)).sum(0) // 5 % 2).astype(np.float32)[None]  # 0/1 stripes: sharp edges
+    seen = {}
+    for clip in ("false", "true"):
+        extra = {"scale": 2.5, "patch_size": 6} if variant == "meta" else {}
+        names = (variant,) if variant else ()
+        parser = training_parser(tmp_path / clip, *names, max_epochs=1, epoch_length=4, clip_lr=clip, **extra)
+        parser["train#images"] = [edges]
+        network = parser.get_parsed_content("network")
+        inputs: list[torch.Tensor] = []
+
+        def record(module, args, inputs=inputs):
+            if module.training:
+                inputs.append(args[0])
+
+        network.register_forward_pre_hook(record)
+        run_training(parser)
+        values = torch.cat([x.flatten() for x in inputs])
+        seen[clip] = (values.min().item(), values.max().item())
+    assert seen["false"][0] < 0.0 or seen["false"][1] > 1.0, seen
+    assert seen["true"][0] >= 0.0 and seen["true"][1] <= 1.0, seen
