@@ -103,10 +103,11 @@ def _upscale(args: argparse.Namespace) -> int:
 
 
 def _export_corpus(args: argparse.Namespace) -> int:
-    from .data.export import export_corpus
+    from .data.export import DEFAULT_VAL_NAMES, export_corpus
 
+    val_names = DEFAULT_VAL_NAMES if args.val_names is None else args.val_names
     try:
-        datalist = export_corpus(args.output, natural=not args.no_natural, val_names=args.val_names)
+        datalist = export_corpus(args.output, natural=not args.no_natural, val_names=val_names)
     except (FileExistsError, FileNotFoundError, ValueError, RuntimeError, OSError) as err:
         print(f"rmisr export-corpus: error: {err}", file=sys.stderr)
         return 2
@@ -171,9 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--val-names",
         nargs="+",
-        default=["CT_small", "MR_small", "microaneurysms"],
         metavar="NAME",
-        help="name prefixes of the validation images (default: the bundle's val_names)",
+        help="name prefixes of the validation images (default: the bundle's val_names, "
+        "CT_small MR_small microaneurysms)",
     )
     export.set_defaults(run=_export_corpus)
     return parser

@@ -218,9 +218,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(e))
 
     images = load_corpus("test")
-    ensemble = ", self-ensemble of 8 flips/rotations" if args.self_ensemble else ""
-    ensemble += ", LR clipped to [0, 1]" if args.clip_lr else ""
-    print(f"{args.network} ({args.weights}{ensemble}) on the TEST split; {machine_description()}")
+    variant = ", self-ensemble of 8 flips/rotations" if args.self_ensemble else ""
+    variant += ", LR clipped to [0, 1]" if args.clip_lr else ""
+    print(f"{args.network} ({args.weights}{variant}) on the TEST split; {machine_description()}")
     summary = []
     for scale in args.scale:
         start = time.perf_counter()

@@ -37,6 +37,16 @@ def test_datalist_names_and_no_test_image(exported):
     assert "natural" not in {e["modality"] for e in entries["training"]}
 
 
+def test_default_val_names_are_the_bundle_val_names():
+    from monai.bundle import ConfigParser
+
+    from tests.bundle.test_configs import CONFIGS
+
+    parser = ConfigParser()
+    parser.read_config(str(CONFIGS / "train.json"))
+    assert list(DEFAULT_VAL_NAMES) == parser.get_parsed_content("val_names")
+
+
 def test_refuses_an_existing_folder_and_leaves_it_alone(tmp_path):
     target = tmp_path / "out"
     target.mkdir()
@@ -74,6 +84,8 @@ def test_cli_exit_codes(tmp_path, capsys):
     (target / "x").write_text("")
     assert main(["export-corpus", str(target), "--no-natural"]) == 2
     assert "already exists" in capsys.readouterr().err
+    assert main(["export-corpus", str(tmp_path / "default"), "--no-natural"]) == 0
+    assert "3 validation images" in capsys.readouterr().out
     assert main(["export-corpus", str(tmp_path / "new"), "--no-natural", "--val-names", "CT_small"]) == 0
     assert "1 validation images" in capsys.readouterr().out
     entries = json.loads((tmp_path / "new" / "dataset.json").read_text())
