@@ -3,7 +3,7 @@
 Run as ``python benchmarks/gpu_step_time.py`` on a machine with a GPU; prints ms per step and
 samples per second for several batch / patch sizes, float32 and bfloat16 autocast,
 channels-last, and ``torch.compile``. Random tensors: this measures the GPU step alone, not
-data loading (which is about 0.2 ms per sample on one CPU core, see ``docs/training.md``).
+data loading (0.19-0.34 ms per sample on one CPU core, see ``docs/training.md``).
 """
 
 import time
