@@ -3,14 +3,16 @@
 ``python -m monai.bundle run ... --resume false`` hands the config the *string* ``"false"``
 (the CLI parses only Python literals: ``False`` is a bool, ``false`` is not), and a non-empty
 string is true in Python. The configs therefore read every on/off setting through
-:func:`config_flag`.
+:func:`config_flag`, all at once with :func:`config_flags` into one ``flags`` key: each use
+site reads ``@flags['amp']``, and ``train.json``'s ``preflight`` checks every setting before
+a run writes anything, so a new setting is named in one place.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["config_flag"]
+__all__ = ["config_flag", "config_flags"]
 
 _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "off", "0"})
@@ -33,3 +35,12 @@ def config_flag(value: Any, name: str) -> bool:
         if word in _FALSE:
             return False
     raise ValueError(f"--{name} must be true or false, got {value!r}.")
+
+
+def config_flags(**settings: Any) -> dict[str, bool]:
+    """Each keyword argument read by :func:`config_flag` under its own name.
+
+    Raises:
+        ValueError: for the first setting that is not true or false, naming it.
+    """
+    return {name: config_flag(value, name) for name, value in settings.items()}

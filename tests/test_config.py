@@ -3,7 +3,7 @@
 import pytest
 from fire import parser as fire_parser
 
-from monai_rmisr.config import config_flag
+from monai_rmisr.config import config_flag, config_flags
 
 
 @pytest.mark.parametrize(
@@ -40,3 +40,12 @@ def test_the_bundle_cli_hands_lowercase_words_over_as_strings():
     assert fire_parser.DefaultParseValue("false") == "false"
     assert config_flag(fire_parser.DefaultParseValue("false"), "resume") is False
     assert config_flag(fire_parser.DefaultParseValue("False"), "resume") is False
+
+
+def test_config_flags_reads_every_setting_under_its_name():
+    assert config_flags(resume="false", amp=True, skip_bad="On") == {"resume": False, "amp": True, "skip_bad": True}
+
+
+def test_config_flags_names_the_bad_setting():
+    with pytest.raises(ValueError, match=r"^--amp must be true or false, got 'fast'\.$"):
+        config_flags(resume="false", amp="fast")

@@ -122,3 +122,17 @@ def test_good_settings_make_the_output_folder(tmp_path):
     output_dir = tmp_path / "run"
     _parser("train.json", output_dir=str(output_dir), resume="false", amp="False").get_parsed_content("initialize")
     assert output_dir.is_dir() and not any(output_dir.iterdir())
+
+
+@pytest.mark.parametrize("config", ["train.json", "inference.json"])
+def test_every_on_off_setting_is_read_through_flags(config):
+    # a setting whose default is a bool is an on/off setting; `flags` is where it is checked
+    parser = _parser(config)
+    on_off = {key for key, value in parser.get().items() if isinstance(value, bool)}
+    assert on_off and set(parser.get_parsed_content("flags")) == on_off
+
+
+def test_a_misspelt_inference_flag_is_an_error_naming_it():
+    with pytest.raises(RuntimeError) as failure:
+        _parser("inference.json", overwrite="nope").get_parsed_content("upscaler")
+    assert str(failure.value.__cause__) == "--overwrite must be true or false, got 'nope'."
