@@ -1,6 +1,6 @@
 """Training and evaluation engines (Ignite, through MONAI's engines) and their handlers."""
 
-from .checkpoint import InitialWeightsLoader, latest_checkpoint
+from .checkpoint import InitialWeightsLoader, average_checkpoints, latest_checkpoint
 from .evaluator import SREvaluator, SRImageQuality, to_luma
 from .handlers import EpochSamplerHandler, MetricsCSVHandler, ProgressBarHandler
 from .trainer import SRTrainer, random_scale_batch
@@ -13,6 +13,7 @@ __all__ = [
     "SREvaluator",
     "SRImageQuality",
     "SRTrainer",
+    "average_checkpoints",
     "latest_checkpoint",
     "random_scale_batch",
     "to_luma",

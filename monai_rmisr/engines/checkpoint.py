@@ -1,16 +1,19 @@
-"""Finding the checkpoint to resume from, and starting a run from another run's weights."""
+"""Finding the checkpoint to resume from, starting a run from another run's weights, and
+averaging the weights of several checkpoints of one run."""
 
 from __future__ import annotations
 
 import logging
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
+import torch
 from ignite.engine import Engine, Events
 from torch import nn
 
-__all__ = ["InitialWeightsLoader", "latest_checkpoint"]
+__all__ = ["InitialWeightsLoader", "average_checkpoints", "latest_checkpoint"]
 
 _PATTERN = re.compile(r"^checkpoint_(epoch|iteration)=(\d+)\.pt$")
 
@@ -90,3 +93,36 @@ class InitialWeightsLoader:
             f"initial weights: {len(matched)} of {len(target)} tensors from {self.load_path}; "
             f"kept the initialisation of {skipped}"
         )
+
+
+def average_checkpoints(paths: Sequence[str | os.PathLike]) -> dict[str, torch.Tensor]:
+    """The uniform average of the network weights in ``paths`` (a state dict, on the CPU).
+
+    Averaging the checkpoints of the late, low-learning-rate part of one run (stochastic weight
+    averaging, done afterwards) smooths out the last steps' noise; the result loads like any
+    of the inputs. Each file is a plain ``state_dict`` or a checkpoint holding one under
+    ``"model"``/``"network"``, read with ``torch.load(..., weights_only=True)``. Floating-point
+    tensors are averaged in float64 and returned in their own dtype; integer tensors must be
+    equal in every file.
+
+    Raises:
+        ValueError: no paths, or files whose tensor names, shapes or integer values differ
+            (checkpoints of different networks), naming the first file that differs.
+        FileNotFoundError: a path that is not a file.
+    """
+    from ..inference.pretrained import load_state_dict  # the inference package imports the networks only
+
+    if not paths:
+        raise ValueError("no checkpoints to average.")
+    first = load_state_dict(paths[0])
+    sums = {k: v.double() if v.is_floating_point() else v.clone() for k, v in first.items()}
+    for path in paths[1:]:
+        weights = load_state_dict(path)
+        if weights.keys() != sums.keys() or any(weights[k].shape != v.shape for k, v in sums.items()):
+            raise ValueError(f"{path} does not hold the same network as {paths[0]} (tensor names or shapes differ).")
+        for name, value in weights.items():
+            if value.is_floating_point():
+                sums[name] += value.double()
+            elif not torch.equal(value, sums[name]):
+                raise ValueError(f"{path}: the integer tensor {name!r} differs from {paths[0]}'s; cannot average it.")
+    return {k: (v / len(paths)).to(first[k].dtype) if v.is_floating_point() else v for k, v in sums.items()}
