@@ -73,10 +73,11 @@ def test_cli_writes_the_average_and_refuses_to_overwrite_or_half_write(tmp_path,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["0.pt", "1.pt", "averaged.pt", "x3.pt"]
 
 
-def test_keep_checkpoints_sets_how_many_epoch_checkpoints_a_run_keeps(tmp_path):
-    run_training(training_parser(tmp_path, max_epochs=4, keep_checkpoints=3))
+@pytest.mark.parametrize("keep,first", [(3, 2), (None, 1)])  # None (null in a config): keep all
+def test_keep_checkpoints_sets_how_many_epoch_checkpoints_a_run_keeps(tmp_path, keep, first):
+    run_training(training_parser(tmp_path, max_epochs=4, keep_checkpoints=keep))
     kept = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
-    assert kept == ["checkpoint_epoch=2.pt", "checkpoint_epoch=3.pt", "checkpoint_epoch=4.pt"]
+    assert kept == [f"checkpoint_epoch={epoch}.pt" for epoch in range(first, 5)]
     assert (
         main(["average-weights", str(tmp_path / "swa.pt"), *map(str, sorted((tmp_path / "checkpoints").iterdir()))])
         == 0
