@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,17 +20,23 @@ _PATTERN = re.compile(r"^checkpoint_(epoch|iteration)=(\d+)\.pt$")
 
 
 def latest_checkpoint(folder: str | os.PathLike) -> str | None:
-    """The newest ``checkpoint_epoch=N.pt`` (MONAI ``CheckpointSaver`` interval file) in ``folder``.
+    """The newest complete ``checkpoint_epoch=N.pt`` (MONAI ``CheckpointSaver`` interval file) in ``folder``.
 
     Returns its path, or None when the folder is missing or holds none (a fresh start).
-    Temporary files of an interrupted save never match, so a run killed while saving resumes
-    from the previous complete checkpoint.
+    MONAI's saver writes the file in place (not atomically), so a run killed while saving leaves
+    a truncated newest file; that file is skipped (with a warning) and the run resumes from the
+    previous complete checkpoint. A complete file is a whole zip archive, the format of
+    ``torch.save``: its central directory, written last, is present.
     """
     directory = Path(folder)
     if not directory.is_dir():
         return None
-    found = [(int(m.group(2)), p) for p in directory.iterdir() if (m := _PATTERN.match(p.name))]
-    return str(max(found)[1]) if found else None
+    found = sorted(((int(m.group(2)), p) for p in directory.iterdir() if (m := _PATTERN.match(p.name))), reverse=True)
+    for _, path in found:
+        if zipfile.is_zipfile(path):
+            return str(path)
+        logging.getLogger(__name__).warning(f"skipping {path}: incomplete (the run was stopped while saving it)")
+    return None
 
 
 class InitialWeightsLoader:

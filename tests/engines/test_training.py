@@ -112,6 +112,24 @@ def test_a_run_killed_with_sigkill_resumes_from_its_last_checkpoint(tmp_path):
     assert all(torch.equal(expected["network"][k], resumed["network"][k]) for k in expected["network"])
 
 
+def test_a_checkpoint_truncated_by_a_kill_is_skipped_and_the_run_resumes_before_it(tmp_path, caplog):
+    # MONAI's CheckpointSaver writes in place: a kill during the save leaves a truncated newest file
+    run_training(training_parser(tmp_path / "run", max_epochs=2))
+    folder = tmp_path / "run" / "checkpoints"
+    newest = folder / "checkpoint_epoch=2.pt"
+    newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])
+    with caplog.at_level("WARNING"):
+        assert latest_checkpoint(folder) == str(folder / "checkpoint_epoch=1.pt")
+    assert "checkpoint_epoch=2.pt: incomplete" in caplog.text
+    trainer = run_training(training_parser(tmp_path / "run", max_epochs=3, resume=True))
+    assert trainer.state.iteration == 9 and latest_checkpoint(folder).endswith("checkpoint_epoch=3.pt")
+    assert torch.load(newest, weights_only=True)["trainer"]["iteration"] == 6  # rewritten whole
+    newest.unlink()
+    (folder / "checkpoint_epoch=1.pt").write_bytes(b"")
+    (folder / "checkpoint_epoch=3.pt").write_bytes(b"PK")
+    assert latest_checkpoint(folder) is None  # nothing complete: a fresh start
+
+
 def test_vp_variant_trains_both_branches(tmp_path):
     trainer = run_training(
         training_parser(
