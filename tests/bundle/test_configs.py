@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+import torch
 from monai.bundle import ConfigParser
 
 CONFIGS = Path(__file__).resolve().parents[2] / "bundles" / "rmisr" / "configs"
@@ -64,7 +65,7 @@ def test_natural_images_add_the_scikit_image_photographs_to_the_training_images(
 @pytest.mark.parametrize(("word", "expected"), [("false", False), ("true", True), ("False", False), ("True", True)])
 def test_on_off_settings_from_the_command_line_mean_what_they_say(word, expected, tmp_path):
     (tmp_path / "checkpoints").mkdir()
-    (tmp_path / "checkpoints" / "checkpoint_epoch=1.pt").write_bytes(b"")
+    torch.save({}, tmp_path / "checkpoints" / "checkpoint_epoch=1.pt")  # complete: a zip archive
     settings = dict.fromkeys(("natural_images", "resume", "init_strict", "amp", "image_residual", "skip_bad"), word)
     parser = _parser("train.json", output_dir=str(tmp_path), init_weights="some.pt", **settings)
     assert len(parser.get_parsed_content("train#images")) == (32 + 13 if expected else 32)
