@@ -200,8 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="average the network weights of several checkpoints of one training run",
         description=(
             "Write the uniform average of the network weights in CHECKPOINT... to OUTPUT (a state dict that "
-            "--model, load_pretrained and --init_weights read). Use the checkpoints of the late, low-learning-rate "
-            "part of one run; keep them with the bundle's --keep_checkpoints. Errors: exit code 2, nothing written."
+            "--model, load_pretrained and --init_weights read). Use checkpoints of one run at a constant learning "
+            "rate; keep them with the bundle's --keep_checkpoints. Errors: exit code 2, nothing written."
         ),
     )
     average.add_argument("output", help="the averaged weights, a new .pt file")

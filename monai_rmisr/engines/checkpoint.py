@@ -105,8 +105,9 @@ class InitialWeightsLoader:
 def average_checkpoints(paths: Sequence[str | os.PathLike]) -> dict[str, torch.Tensor]:
     """The uniform average of the network weights in ``paths`` (a state dict, on the CPU).
 
-    Averaging the checkpoints of the late, low-learning-rate part of one run (stochastic weight
-    averaging, done afterwards) smooths out the last steps' noise; the result loads like any
+    Averaging the checkpoints of one run at a constant learning rate (stochastic weight
+    averaging, done afterwards) smooths out the steps' noise; after a decay to almost zero the
+    last checkpoint did as well (measured in ``docs/training.md``). The result loads like any
     of the inputs. Each file is a plain ``state_dict`` or a checkpoint holding one under
     ``"model"``/``"network"``, read with ``torch.load(..., weights_only=True)``. Floating-point
     tensors are averaged in float64 and returned in their own dtype; integer tensors must be
