@@ -15,6 +15,12 @@ from .protocol import make_pair
 __all__ = ["corpus_images", "fractional_pair", "validation_pairs"]
 
 
+def name_starts_with(name: str, prefixes: Sequence[str]) -> bool:
+    """How the bundle's ``val_names`` (and ``include`` / ``exclude`` below) pick corpus images:
+    by name prefix, so ``"emri_small"`` matches all its frames ``emri_small#k``."""
+    return any(name.startswith(prefix) for prefix in prefixes)
+
+
 def corpus_images(
     split: str = "train",
     include: Sequence[str] | None = None,
@@ -34,8 +40,7 @@ def corpus_images(
     selected = [
         img
         for img in images
-        if (include is None or any(img.name.startswith(p) for p in include))
-        and not any(img.name.startswith(p) for p in exclude)
+        if (include is None or name_starts_with(img.name, include)) and not name_starts_with(img.name, exclude)
     ]
     if not selected:
         raise ValueError(f"no {split} image of the corpus matches include={include} exclude={exclude}.")

@@ -28,6 +28,7 @@ import nibabel as nib
 import numpy as np
 
 from .corpus import load_corpus
+from .datasets import name_starts_with
 from .user_datasets import dataset_images
 
 __all__ = ["DEFAULT_VAL_NAMES", "export_corpus"]
@@ -72,7 +73,7 @@ def export_corpus(
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise FileExistsError(f"'{target}' already exists and is not an empty folder; choose a new one.")
     train = load_corpus("train", cache_dir=cache_dir)
-    is_val = [any(img.name.startswith(p) for p in val_names) for img in train]
+    is_val = [name_starts_with(img.name, val_names) for img in train]
     if not any(is_val) or all(is_val):
         raise ValueError(
             f"val_names {list(val_names)} must select some but not all TRAIN images; "
