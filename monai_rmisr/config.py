@@ -5,17 +5,20 @@
 string is true in Python. The configs therefore read every on/off setting through
 :func:`config_flag`, all at once with :func:`config_flags` into one ``flags`` key: each use
 site reads ``@flags['amp']``, and ``train.json``'s ``preflight`` checks every setting before
-a run writes anything, so a new setting is named in one place.
+a run writes anything, so a new setting is named in one place. The same goes for ``null``:
+the JSON default of an optional setting, but the *string* ``"null"`` when typed on the
+command line; :func:`config_count` reads the counts that ``null`` switches off.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["config_flag", "config_flags"]
+__all__ = ["config_count", "config_flag", "config_flags"]
 
 _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "off", "0"})
+_NO_LIMIT = frozenset({"null", "none", "all"})
 
 
 def config_flag(value: Any, name: str) -> bool:
@@ -44,3 +47,26 @@ def config_flags(**settings: Any) -> dict[str, bool]:
         ValueError: for the first setting that is not true or false, naming it.
     """
     return {name: config_flag(value, name) for name, value in settings.items()}
+
+
+def config_count(value: Any, name: str) -> int | None:
+    """``value`` as a positive count, or None for "no limit".
+
+    Accepts a positive int, its digits as a string, and None or (any case) the words null,
+    none or all for no limit: ``--keep_checkpoints null`` on the command line means what
+    ``"keep_checkpoints": null`` means in a config.
+
+    Raises:
+        ValueError: anything else (0, negative numbers, bools, other words), naming ``name``.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in _NO_LIMIT:
+            return None
+        if word.isdigit():
+            value = int(word)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    raise ValueError(f"--{name} must be a positive whole number or null (no limit), got {value!r}.")

@@ -1,9 +1,9 @@
-"""On/off settings arrive from the bundle command line as strings; ``config_flag`` reads them."""
+"""Settings arrive from the bundle command line as strings; ``config_flag`` and ``config_count`` read them."""
 
 import pytest
 from fire import parser as fire_parser
 
-from monai_rmisr.config import config_flag, config_flags
+from monai_rmisr.config import config_count, config_flag, config_flags
 
 
 @pytest.mark.parametrize(
@@ -49,3 +49,23 @@ def test_config_flags_reads_every_setting_under_its_name():
 def test_config_flags_names_the_bad_setting():
     with pytest.raises(ValueError, match=r"^--amp must be true or false, got 'fast'\.$"):
         config_flags(resume="false", amp="fast")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(1, 1), (200, 200), ("3", 3), (" 12 ", 12), (None, None), ("null", None), ("None", None), ("ALL", None)],
+)
+def test_config_count_reads_positive_counts_and_no_limit(value, expected):
+    assert config_count(value, "keep_checkpoints") == expected
+
+
+@pytest.mark.parametrize("value", [0, -2, "0", "-2", True, 2.5, "two", "", [3]])
+def test_config_count_names_the_setting_for_anything_else(value):
+    with pytest.raises(ValueError, match=r"^--keep_checkpoints must be a positive whole number or null \(no limit\)"):
+        config_count(value, "keep_checkpoints")
+
+
+def test_the_bundle_cli_hands_null_over_as_a_string():
+    """Why ``keep_checkpoints`` needs config_count: ``--keep_checkpoints null`` is the string 'null'."""
+    assert fire_parser.DefaultParseValue("null") == "null"
+    assert config_count(fire_parser.DefaultParseValue("null"), "keep_checkpoints") is None

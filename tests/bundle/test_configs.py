@@ -99,6 +99,7 @@ def test_a_misspelt_flag_is_an_error_naming_it():
         ({"resume": "ja"}, "--resume must be true or false, got 'ja'."),
         ({"amp": "fast"}, "--amp must be true or false, got 'fast'."),
         ({"clip_lr": "maybe"}, "--clip_lr must be true or false, got 'maybe'."),
+        ({"keep_checkpoints": 0}, "--keep_checkpoints must be a positive whole number or null (no limit), got 0."),
     ],
 )
 def test_bad_settings_stop_the_run_before_its_output_folder_is_made(tmp_path, overrides, message):

@@ -73,7 +73,8 @@ def test_cli_writes_the_average_and_refuses_to_overwrite_or_half_write(tmp_path,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["0.pt", "1.pt", "averaged.pt", "x3.pt"]
 
 
-@pytest.mark.parametrize("keep,first", [(3, 2), (None, 1)])  # None (null in a config): keep all
+# None is null in a config; "null" is what `--keep_checkpoints null` hands over: both keep all
+@pytest.mark.parametrize("keep,first", [(3, 2), (None, 1), ("null", 1)])
 def test_keep_checkpoints_sets_how_many_epoch_checkpoints_a_run_keeps(tmp_path, keep, first):
     run_training(training_parser(tmp_path, max_epochs=4, keep_checkpoints=keep))
     kept = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
