@@ -16,6 +16,7 @@ from .vgg import VGG19Features
 __all__ = ["TwoBranchLoss", "build_contextual_loss"]
 
 FEATURE_EXTRACTORS = ("vgg19", "patches")
+SR_CRITERIA = {"l1": nn.functional.l1_loss, "mse": nn.functional.mse_loss}
 
 
 def build_contextual_loss(
@@ -46,7 +47,8 @@ def build_contextual_loss(
 class TwoBranchLoss(nn.Module):
     """``L = w * L1(sr, hr) + alpha * L1(lap_sr, lap(hr)) + beta * CX(lap_sr, lap(hr))`` (formulas 18-20).
 
-    The SR branch is optimised in pixel space (L1); the Laplacian branch of RMISR-VP with
+    The SR branch is optimised in pixel space (L1; ``sr_criterion="mse"`` swaps the image
+    term for the mean squared error, which PSNR measures); the Laplacian branch of RMISR-VP with
     L1 and the contextual loss, ``alpha = 10`` and ``beta = 1`` (paper section 5.3). The HR
     Laplacian map is computed here with the network's own operator. For a single-branch
     network call it without ``sr_laplacian``: the loss is then ``w * L1(sr, hr)``.
@@ -54,7 +56,10 @@ class TwoBranchLoss(nn.Module):
     Args:
         alpha: weight of the Laplacian L1 term.
         beta: weight of the Laplacian contextual term (0 disables it and needs no extractor).
-        sr_weight: weight ``w`` of the image L1 term.
+        sr_weight: weight ``w`` of the image term.
+        sr_criterion: the image term, ``"l1"`` (the paper) or ``"mse"``. The term is reported
+            under this name by :meth:`components`. ``sr_weight`` defaults (and ``vp.json``'s
+            400) were chosen for L1, whose gradients are larger than MSE's at small errors.
         contextual: the contextual loss; defaults to the weight-free patch extractor.
 
     Inputs: ``sr``, ``hr`` (B, C, H, W); ``sr_laplacian`` (B, C, H, W) or None.
@@ -66,8 +71,12 @@ class TwoBranchLoss(nn.Module):
         beta: float = 1.0,
         sr_weight: float = 1.0,
         contextual: ContextualLoss | None = None,
+        sr_criterion: str = "l1",
     ):
         super().__init__()
+        if sr_criterion not in SR_CRITERIA:
+            raise ValueError(f"sr_criterion must be one of {tuple(SR_CRITERIA)}, got {sr_criterion!r}.")
+        self.sr_criterion = sr_criterion
         for name, value in (("alpha", alpha), ("beta", beta), ("sr_weight", sr_weight)):
             if not value >= 0:
                 raise ValueError(f"{name} must be >= 0, got {value}.")
@@ -78,7 +87,7 @@ class TwoBranchLoss(nn.Module):
         self, sr: torch.Tensor, hr: torch.Tensor, sr_laplacian: torch.Tensor | None = None
     ) -> dict[str, torch.Tensor]:
         """Every weighted term and their sum under ``"loss"``."""
-        terms = {"l1": self.sr_weight * nn.functional.l1_loss(sr, hr)}
+        terms = {self.sr_criterion: self.sr_weight * SR_CRITERIA[self.sr_criterion](sr, hr)}
         if sr_laplacian is not None:
             hr_laplacian = laplacian_gradient(hr)
             terms["laplacian_l1"] = self.alpha * nn.functional.l1_loss(sr_laplacian, hr_laplacian)

@@ -138,3 +138,9 @@ def test_a_misspelt_inference_flag_is_an_error_naming_it():
     with pytest.raises(RuntimeError) as failure:
         _parser("inference.json", overwrite="nope").get_parsed_content("upscaler")
     assert str(failure.value.__cause__) == "--overwrite must be true or false, got 'nope'."
+
+
+def test_the_image_term_of_the_loss_is_chosen_on_the_command_line():
+    # `--loss#sr_criterion mse` (docs/training.md, "Fine-tuning for PSNR")
+    assert _parser("train.json").get_parsed_content("loss").sr_criterion == "l1"
+    assert _parser("train.json", **{"loss#sr_criterion": "mse"}).get_parsed_content("loss").sr_criterion == "mse"

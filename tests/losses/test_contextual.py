@@ -96,6 +96,15 @@ def test_two_branch_loss_weights_its_terms():
     assert set(TwoBranchLoss(beta=0).components(sr, hr, sr_lap)) == {"l1", "laplacian_l1", "loss"}
 
 
+def test_the_image_term_can_be_the_mean_squared_error():
+    sr, hr = torch.rand(2, 1, 16, 16), torch.rand(2, 1, 16, 16)
+    terms = TwoBranchLoss(sr_weight=2, sr_criterion="mse").components(sr, hr)
+    assert set(terms) == {"mse", "loss"}
+    assert torch.isclose(terms["loss"], 2 * ((sr - hr) ** 2).mean())
+    with pytest.raises(ValueError, match=r"^sr_criterion must be one of \('l1', 'mse'\), got 'l2'\.$"):
+        TwoBranchLoss(sr_criterion="l2")
+
+
 def test_gradient_norms_are_per_term_and_scale_with_the_weights():
     torch.manual_seed(0)
     shared = torch.nn.Conv2d(1, 1, 3, padding=1)
