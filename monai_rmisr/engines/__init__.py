@@ -3,7 +3,7 @@
 from .checkpoint import InitialWeightsLoader, average_checkpoints, latest_checkpoint
 from .evaluator import SREvaluator, SRImageQuality, to_luma
 from .handlers import EpochSamplerHandler, MetricsCSVHandler, ProgressBarHandler
-from .trainer import SRTrainer, random_scale_batch
+from .trainer import SRTrainer, autocast_dtype, random_scale_batch
 
 __all__ = [
     "EpochSamplerHandler",
@@ -13,6 +13,7 @@ __all__ = [
     "SREvaluator",
     "SRImageQuality",
     "SRTrainer",
+    "autocast_dtype",
     "average_checkpoints",
     "latest_checkpoint",
     "random_scale_batch",

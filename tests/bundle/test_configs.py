@@ -99,6 +99,7 @@ def test_a_misspelt_flag_is_an_error_naming_it():
         ({"resume": "ja"}, "--resume must be true or false, got 'ja'."),
         ({"amp": "fast"}, "--amp must be true or false, got 'fast'."),
         ({"clip_lr": "maybe"}, "--clip_lr must be true or false, got 'maybe'."),
+        ({"amp_dtype": "fp16"}, "--amp_dtype must be one of ('auto', 'float16', 'bfloat16'), got 'fp16'."),
         ({"keep_checkpoints": 0}, "--keep_checkpoints must be a positive whole number or null (no limit), got 0."),
     ],
 )

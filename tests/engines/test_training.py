@@ -11,7 +11,13 @@ import pytest
 import torch
 
 from monai_rmisr import IMDN, RMISR, RMISRVP
-from monai_rmisr.engines import InitialWeightsLoader, SRTrainer, latest_checkpoint, random_scale_batch
+from monai_rmisr.engines import (
+    InitialWeightsLoader,
+    SRTrainer,
+    autocast_dtype,
+    latest_checkpoint,
+    random_scale_batch,
+)
 from monai_rmisr.losses import TwoBranchLoss
 from monai_rmisr.transforms import imresize
 
@@ -59,6 +65,40 @@ def test_amp_on_cpu_trains_in_bfloat16_without_a_gradient_scaler(tmp_path, recwa
         losses = [float(r["loss"]) for r in csv.DictReader(f)]
     assert losses[-1] < 0.6 * losses[0], losses
     assert all(value.dtype == torch.float32 for value in network.state_dict().values())
+
+
+@pytest.mark.parametrize(
+    ("amp_dtype", "device", "expected"),
+    [
+        ("auto", "cpu", torch.bfloat16),
+        ("auto", "cuda", torch.float16),
+        ("bfloat16", "cuda", torch.bfloat16),
+        ("float16", "cpu", torch.float16),
+        (torch.bfloat16, "cuda:0", torch.bfloat16),
+    ],
+)
+def test_autocast_dtype_is_float16_on_gpus_unless_chosen(amp_dtype, device, expected):
+    assert autocast_dtype(amp_dtype, device) == expected
+
+
+@pytest.mark.parametrize("amp_dtype", ["fp16", "float32", torch.float32, None])
+def test_autocast_dtype_names_the_setting_for_anything_else(amp_dtype):
+    with pytest.raises(ValueError, match=r"^--amp_dtype must be one of \('auto', 'float16', 'bfloat16'\), got "):
+        autocast_dtype(amp_dtype, "cpu")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+@pytest.mark.parametrize(
+    ("amp_dtype", "dtype", "scaled"), [("auto", torch.float16, True), ("bfloat16", torch.bfloat16, False)]
+)
+def test_amp_on_a_gpu_scales_gradients_only_in_float16(tmp_path, amp_dtype, dtype, scaled):
+    parser = training_parser(tmp_path, max_epochs=2, epoch_length=3, amp="true", amp_dtype=amp_dtype, device="cuda")
+    network = parser.get_parsed_content("network")
+    first_conv = next(m for m in network.modules() if isinstance(m, torch.nn.Conv2d))
+    dtypes = set()
+    first_conv.register_forward_hook(lambda module, args, out: dtypes.add(out.dtype) if module.training else None)
+    trainer = run_training(parser)
+    assert dtypes == {dtype} and (trainer.scaler is not None) is scaled
 
 
 def test_resume_continues_exactly(tmp_path):
