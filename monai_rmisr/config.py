@@ -8,13 +8,16 @@ site reads ``@flags['amp']``, and ``train.json``'s ``preflight`` checks every se
 a run writes anything, so a new setting is named in one place. The same goes for ``null``:
 the JSON default of an optional setting, but the *string* ``"null"`` when typed on the
 command line; :func:`config_count` reads the counts that ``null`` switches off.
+:func:`config_file` checks an input file a run would otherwise open only after it has
+started writing its output.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-__all__ = ["config_count", "config_flag", "config_flags"]
+__all__ = ["config_count", "config_file", "config_flag", "config_flags"]
 
 _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "off", "0"})
@@ -70,3 +73,19 @@ def config_count(value: Any, name: str) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
         return value
     raise ValueError(f"--{name} must be a positive whole number or null (no limit), got {value!r}.")
+
+
+def config_file(value: Any, name: str) -> str | None:
+    """``value`` as the path of an existing file, or None when not given.
+
+    Raises:
+        FileNotFoundError: ``value`` is not an existing file (a folder, a misspelt path, or the
+            word ``null`` typed on the command line, where ``None`` means "not given"), naming
+            the setting.
+    """
+    if value is None:
+        return None
+    path = os.fspath(value)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"--{name}: no such file: {path!r}.")
+    return path

@@ -3,7 +3,7 @@
 import pytest
 from fire import parser as fire_parser
 
-from monai_rmisr.config import config_count, config_flag, config_flags
+from monai_rmisr.config import config_count, config_file, config_flag, config_flags
 
 
 @pytest.mark.parametrize(
@@ -69,3 +69,17 @@ def test_the_bundle_cli_hands_null_over_as_a_string():
     """Why ``keep_checkpoints`` needs config_count: ``--keep_checkpoints null`` is the string 'null'."""
     assert fire_parser.DefaultParseValue("null") == "null"
     assert config_count(fire_parser.DefaultParseValue("null"), "keep_checkpoints") is None
+
+
+def test_config_file_returns_an_existing_file_or_none(tmp_path):
+    weights = tmp_path / "weights.pt"
+    weights.write_bytes(b"")
+    assert config_file(weights, "init_weights") == str(weights)
+    assert config_file(None, "init_weights") is None
+
+
+@pytest.mark.parametrize("value", ["missing.pt", "null", "."])
+def test_config_file_names_the_setting_and_the_path(tmp_path, value):
+    path = str(tmp_path / value)
+    with pytest.raises(FileNotFoundError, match=r"^--vgg_weights: no such file: "):
+        config_file(path, "vgg_weights")

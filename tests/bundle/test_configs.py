@@ -121,6 +121,18 @@ def test_a_missing_data_folder_stops_the_run_before_its_output_folder_is_made(tm
     assert not output_dir.exists()
 
 
+@pytest.mark.parametrize("setting", ["init_weights", "vgg_weights"])
+def test_a_missing_weights_file_stops_the_run_before_its_output_folder_is_made(tmp_path, setting):
+    # it used to fail only when the trainer started, after the run folder and its TensorBoard files were made
+    output_dir = tmp_path / "run"
+    missing = str(tmp_path / "no_such_weights.pt")
+    parser = _parser("train.json", output_dir=str(output_dir), **{setting: missing})
+    with pytest.raises(RuntimeError) as failure:
+        parser.get_parsed_content("initialize")
+    assert str(failure.value.__cause__) == f"--{setting}: no such file: {missing!r}."
+    assert not output_dir.exists()
+
+
 def test_good_settings_make_the_output_folder(tmp_path):
     output_dir = tmp_path / "run"
     _parser("train.json", output_dir=str(output_dir), resume="false", amp="False").get_parsed_content("initialize")
