@@ -1,6 +1,7 @@
 """Training and evaluation engines (Ignite, through MONAI's engines) and their handlers."""
 
 from .checkpoint import InitialWeightsLoader, average_checkpoints, latest_checkpoint
+from .ema import WeightEMA
 from .evaluator import SREvaluator, SRImageQuality, to_luma
 from .handlers import EpochSamplerHandler, MetricsCSVHandler, ProgressBarHandler
 from .trainer import SRTrainer, autocast_dtype, random_scale_batch
@@ -13,6 +14,7 @@ __all__ = [
     "SREvaluator",
     "SRImageQuality",
     "SRTrainer",
+    "WeightEMA",
     "autocast_dtype",
     "average_checkpoints",
     "latest_checkpoint",
