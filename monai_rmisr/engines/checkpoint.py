@@ -44,7 +44,8 @@ class InitialWeightsLoader:
 
     Fine-tuning and transfer between scales (the IMDN authors' trick: initialise x3/x4 from
     x2) both go through here. The file is a plain ``state_dict`` or a checkpoint holding one
-    under ``"model"``/``"network"``, read with ``torch.load(..., weights_only=True)``.
+    under ``"model"``/``"ema"``/``"network"`` (the weight average first, when the run kept one),
+    read with ``torch.load(..., weights_only=True)``.
 
     With ``strict=True`` every key and shape must match. With ``strict=False`` the tensors
     whose name and shape match are copied and the rest keep their initialisation (for an
@@ -109,9 +110,9 @@ def average_checkpoints(paths: Sequence[str | os.PathLike]) -> dict[str, torch.T
     averaging, done afterwards) smooths out the steps' noise; after a decay to almost zero the
     last checkpoint did as well (measured in ``docs/training.md``). The result loads like any
     of the inputs. Each file is a plain ``state_dict`` or a checkpoint holding one under
-    ``"model"``/``"network"``, read with ``torch.load(..., weights_only=True)``. Floating-point
-    tensors are averaged in float64 and returned in their own dtype; integer tensors must be
-    equal in every file.
+    ``"model"``/``"ema"``/``"network"`` (the weight average first, when the run kept one), read
+    with ``torch.load(..., weights_only=True)``. Floating-point tensors are averaged in float64
+    and returned in their own dtype; integer tensors must be equal in every file.
 
     Raises:
         ValueError: no paths, or files whose tensor names, shapes or integer values differ

@@ -128,7 +128,10 @@ def load_state_dict(path: str | os.PathLike[str], map_location: str | torch.devi
     """Read a state dict saved from a network, with ``torch.load(..., weights_only=True)``.
 
     Accepts a plain ``state_dict`` or a MONAI checkpoint dict holding it under ``"model"`` or
-    ``"network"`` (as written by ``CheckpointSaver(save_dict={"model": net, ...})``).
+    ``"network"`` (as written by ``CheckpointSaver(save_dict={"model": net, ...})``). A training
+    checkpoint of a run with ``--ema_decay`` also holds the weight average under ``"ema"``: that
+    one is read (it is what the run validated and saves as ``model.pt``); the average is empty
+    in runs without it, and ``"network"`` is read.
 
     Raises:
         FileNotFoundError: no such file.
@@ -139,8 +142,8 @@ def load_state_dict(path: str | os.PathLike[str], map_location: str | torch.devi
         raise FileNotFoundError(f"checkpoint file not found: {path}.")
     loaded = torch.load(path, map_location=map_location, weights_only=True)
     if isinstance(loaded, Mapping):
-        for key in ("model", "network"):
-            if isinstance(loaded.get(key), Mapping):
+        for key in ("model", "ema", "network"):
+            if isinstance(loaded.get(key), Mapping) and loaded[key]:
                 return dict(loaded[key])
         if loaded and all(isinstance(v, torch.Tensor) for v in loaded.values()):
             return dict(loaded)

@@ -118,6 +118,16 @@ def test_weights_are_loaded_with_weights_only(models):
         load_pretrained("rmisr_bl_x2")
 
 
+def test_a_checkpoint_with_a_weight_average_loads_the_average(tmp_path):
+    trained, averaged = RMISR(2, 1, scale=2, num_blocks=1), RMISR(2, 1, scale=2, num_blocks=1)
+    torch.save({"network": trained.state_dict(), "ema": averaged.state_dict()}, tmp_path / "ema.pt")
+    torch.save({"network": trained.state_dict(), "ema": {}}, tmp_path / "no_ema.pt")  # a run without --ema_decay
+    loaded, plain = load_state_dict(tmp_path / "ema.pt"), load_state_dict(tmp_path / "no_ema.pt")
+    assert all(torch.equal(loaded[k], v) for k, v in averaged.state_dict().items())
+    assert all(torch.equal(plain[k], v) for k, v in trained.state_dict().items())
+    assert not all(torch.equal(loaded[k], plain[k]) for k in plain)
+
+
 def test_file_without_state_dict(tmp_path):
     torch.save([1, 2, 3], tmp_path / "junk.pt")
     with pytest.raises(ValueError, match="holds no network state dict"):
