@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from monai.bundle import ConfigParser
 from PIL import Image
 
@@ -56,3 +57,18 @@ def test_evaluate_on_the_test_split_beats_bicubic(tmp_path):
     parser.get_parsed_content("evaluating")
     metrics = parser.get_parsed_content("validate#evaluator").state.metrics
     assert metrics["val_psnr"] > BICUBIC_REFERENCE[2] + 1.0
+
+
+def test_evaluate_reads_a_training_checkpoint_like_its_state_dict(tmp_path):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    Image.fromarray(_smooth_image(0)).save(folder / "0.png")
+    weights = ROOT / "bundles" / "rmisr" / "models" / "rmisr_bl_x2.pt"
+    checkpoint = tmp_path / "checkpoint_epoch=3.pt"  # as the trainer writes it, with the optimiser
+    torch.save({"network": torch.load(weights, weights_only=True), "optimizer": {}, "ema": {}}, checkpoint)
+    scores = []
+    for path in (weights, checkpoint):
+        parser = _parser(tmp_path / path.stem, dataset_dir=str(folder), ckpt_path=str(path))
+        parser.get_parsed_content("evaluating")
+        scores.append(parser.get_parsed_content("validate#evaluator").state.metrics["val_psnr"])
+    assert scores[0] == scores[1]
