@@ -154,8 +154,8 @@ def _mean(scores) -> Scores:
     return Scores(*(None if None in column else float(np.mean(column)) for column in fields))
 
 
-def _cell(scores: Scores) -> str:
-    return f"{scores.psnr:.2f} / {scores.ssim:.4f} / {scores.laplacian_psnr:.2f}"
+def _cell(scores: Scores, decimals: int) -> str:
+    return f"{scores.psnr:.{decimals}f} / {scores.ssim:.4f} / {scores.laplacian_psnr:.{decimals}f}"
 
 
 def machine_description() -> str:
@@ -164,7 +164,9 @@ def machine_description() -> str:
     return f"{platform.machine()} {device}, torch {torch.__version__}, threads {torch.get_num_threads()}"
 
 
-def _print_scale_table(name: str, scale: float, bicubic: dict[str, Scores], scores: dict[str, Scores]) -> None:
+def _print_scale_table(
+    name: str, scale: float, bicubic: dict[str, Scores], scores: dict[str, Scores], decimals: int = 2
+) -> None:
     two_branch = next(iter(scores.values())).branch_laplacian_psnr is not None
     branch_header, branch_rule = (" network Laplacian branch |", "---|") if two_branch else ("", "")
     columns = "PSNR / SSIM / Laplacian-map PSNR"
@@ -174,8 +176,8 @@ def _print_scale_table(name: str, scale: float, bicubic: dict[str, Scores], scor
     rows = [(image, bicubic[image], scores[image]) for image in scores]
     rows.append(("**mean**", _mean(bicubic.values()), _mean(scores.values())))
     for image, b, n in rows:
-        branch = f" {n.branch_laplacian_psnr:.2f} |" if two_branch else ""
-        print(f"| {image} | {_cell(b)} | {_cell(n)} |{branch}")
+        branch = f" {n.branch_laplacian_psnr:.{decimals}f} |" if two_branch else ""
+        print(f"| {image} | {_cell(b, decimals)} | {_cell(n, decimals)} |{branch}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -203,6 +205,14 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="clip the LR images to [0, 1] before bicubic and the network (not the protocol: real inputs never "
         "leave their range, the protocol's bicubic LR does at sharp edges)",
+    )
+    parser.add_argument(
+        "--decimals",
+        type=int,
+        choices=range(1, 7),
+        default=2,
+        metavar="N",
+        help="decimals of every PSNR printed (default 2; 4 tells apart checkpoints a few thousandths of a dB apart)",
     )
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
@@ -233,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
             clip=False,
             clip_lr=args.clip_lr,
         )
-        _print_scale_table(args.network, scale, bicubic, scores)
+        _print_scale_table(args.network, scale, bicubic, scores, args.decimals)
         print(f"network inference on the six images: {elapsed:.1f} s\n")
         summary.append((scale, _mean(bicubic.values()), _mean(scores.values())))
     if len(summary) > 1:
@@ -241,7 +251,8 @@ def main(argv: list[str] | None = None) -> int:
         print("|---|---|---|---|")
         for scale, b, n in summary:
             gain = n.psnr - b.psnr
-            print(f"| x{scale:g} | {b.psnr:.2f} / {b.ssim:.4f} | {n.psnr:.2f} / {n.ssim:.4f} | {gain:+.2f} |")
+            d = args.decimals
+            print(f"| x{scale:g} | {b.psnr:.{d}f} / {b.ssim:.4f} | {n.psnr:.{d}f} / {n.ssim:.4f} | {gain:+.{d}f} |")
     return 0
 
 

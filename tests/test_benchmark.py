@@ -184,3 +184,29 @@ def test_cli_clip_lr_scores_bicubic_on_the_clipped_lr_too(tmp_path, monkeypatch,
         (mean,) = [line.split(" | ") for line in out.splitlines() if line.startswith("| **mean**")]
         means[bool(flag)] = float(mean[1].split(" / ")[0])  # bicubic PSNR
     assert means[True] != means[False]
+
+
+def test_cli_decimals_prints_the_mean_psnr_to_that_many_places(tmp_path, monkeypatch, capsys):
+    torch.manual_seed(0)
+    network = benchmark_network("RMISR", 2)
+    for p in network.parameters():  # the zero output layer made random, so the network is not bicubic
+        if not p.any():
+            torch.nn.init.normal_(p, std=0.05)
+    weights = tmp_path / "x2.pt"
+    torch.save(network.state_dict(), weights)
+    monkeypatch.setattr("monai_rmisr.benchmark.load_corpus", lambda split: _images())
+    expected = np.mean([s.psnr for s in network_scores(network, 2, _images()).values()])
+    for decimals in (2, 4):
+        assert main(["--weights", str(weights), "--scale", "2", "--decimals", str(decimals)]) == 0
+        (mean,) = [line.split(" | ") for line in capsys.readouterr().out.splitlines() if line.startswith("| **mean**")]
+        network_psnr = mean[2].split(" / ")[0]
+        assert network_psnr == f"{expected:.{decimals}f}"
+
+
+def test_cli_refuses_decimals_out_of_range(tmp_path, capsys):
+    weights = tmp_path / "x2.pt"
+    torch.save(benchmark_network("RMISR", 2).state_dict(), weights)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--weights", str(weights), "--scale", "2", "--decimals", "9"])
+    assert exit_info.value.code == 2
+    assert "--decimals" in capsys.readouterr().err
