@@ -7,9 +7,9 @@ string is true in Python. The configs therefore read every on/off setting throug
 site reads ``@flags['amp']``, and ``train.json``'s ``preflight`` checks every setting before
 a run writes anything, so a new setting is named in one place. The same goes for ``null``:
 the JSON default of an optional setting, but the *string* ``"null"`` when typed on the
-command line; :func:`config_count` reads the counts that ``null`` switches off.
-:func:`config_file` checks an input file a run would otherwise open only after it has
-started writing its output.
+command line; :func:`config_count` reads the counts that ``null`` switches off, and
+:func:`config_file` the optional input files. :func:`config_file` also checks such a file
+before a run starts writing its output.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ __all__ = ["config_count", "config_file", "config_flag", "config_flags"]
 _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "off", "0"})
 _NO_LIMIT = frozenset({"null", "none", "all"})
+_NOT_GIVEN = frozenset({"null", "none"})
 
 
 def config_flag(value: Any, name: str) -> bool:
@@ -78,12 +79,15 @@ def config_count(value: Any, name: str) -> int | None:
 def config_file(value: Any, name: str) -> str | None:
     """``value`` as the path of an existing file, or None when not given.
 
+    None and (any case) the words null and none mean "not given": ``--init_weights null`` on
+    the command line switches off what a config such as ``finetune_retina.json`` sets. (Python's
+    ``None`` typed there never reaches the config: MONAI drops overrides that parse to None.)
+
     Raises:
-        FileNotFoundError: ``value`` is not an existing file (a folder, a misspelt path, or the
-            word ``null`` typed on the command line, where ``None`` means "not given"), naming
-            the setting.
+        FileNotFoundError: ``value`` is not an existing file (a folder or a misspelt path),
+            naming the setting.
     """
-    if value is None:
+    if value is None or (isinstance(value, str) and value.strip().lower() in _NOT_GIVEN):
         return None
     path = os.fspath(value)
     if not os.path.isfile(path):

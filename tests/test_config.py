@@ -78,6 +78,13 @@ def test_config_file_returns_an_existing_file_or_none(tmp_path):
     assert config_file(None, "init_weights") is None
 
 
+@pytest.mark.parametrize("word", ["null", "none", "None", " NULL "])
+def test_config_file_reads_null_from_the_command_line_as_not_given(word):
+    # --init_weights null must switch off a fine-tuning config's start weights; Python's None
+    # typed on the command line is dropped by MONAI before the config sees it
+    assert config_file(fire_parser.DefaultParseValue(word), "init_weights") is None
+
+
 @pytest.mark.parametrize("value", ["missing.pt", "null", "."])
 def test_config_file_names_the_setting_and_the_path(tmp_path, value):
     path = str(tmp_path / value)

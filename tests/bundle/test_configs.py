@@ -66,8 +66,9 @@ def test_natural_images_add_the_scikit_image_photographs_to_the_training_images(
 def test_on_off_settings_from_the_command_line_mean_what_they_say(word, expected, tmp_path):
     (tmp_path / "checkpoints").mkdir()
     torch.save({}, tmp_path / "checkpoints" / "checkpoint_epoch=1.pt")  # complete: a zip archive
+    torch.save({}, tmp_path / "some.pt")
     settings = dict.fromkeys(("natural_images", "resume", "init_strict", "amp", "image_residual", "skip_bad"), word)
-    parser = _parser("train.json", output_dir=str(tmp_path), init_weights="some.pt", **settings)
+    parser = _parser("train.json", output_dir=str(tmp_path), init_weights=str(tmp_path / "some.pt"), **settings)
     assert len(parser.get_parsed_content("train#images")) == (32 + 13 if expected else 32)
     assert parser.get_parsed_content("train#trainer").amp is expected
     assert parser.get_parsed_content("network_def").image_residual is expected

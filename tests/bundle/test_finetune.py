@@ -40,6 +40,20 @@ def test_finetune_config_defaults(name):
 
 
 @pytest.mark.parametrize("name", sorted(LAYOUTS))
+def test_init_weights_null_starts_a_finetune_config_from_scratch(tmp_path, name):
+    LAYOUTS[name][0](tmp_path)
+
+    def loaders(**overrides) -> list[str]:
+        parser = _parser(name, dataset_dir=str(tmp_path), **overrides)
+        return [type(loader).__name__ for loader in parser.get_parsed_content("train#resume_loaders")]
+
+    assert "InitialWeightsLoader" in loaders()
+    # what --init_weights null hands the config (Python's None typed there never arrives)
+    assert "InitialWeightsLoader" not in loaders(init_weights="null")
+    assert _parser(name, init_weights="null").get_parsed_content("init_weights_file") is None
+
+
+@pytest.mark.parametrize("name", sorted(LAYOUTS))
 def test_finetune_runs_from_init_weights_on_a_fake_folder(tmp_path, name):
     build, n_train, n_val = LAYOUTS[name]
     data = tmp_path / "data"
