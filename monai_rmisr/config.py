@@ -21,8 +21,8 @@ __all__ = ["config_count", "config_file", "config_flag", "config_flags"]
 
 _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "off", "0"})
-_NO_LIMIT = frozenset({"null", "none", "all"})
 _NOT_GIVEN = frozenset({"null", "none"})
+_NO_LIMIT = _NOT_GIVEN | {"all"}
 
 
 def config_flag(value: Any, name: str) -> bool:
