@@ -7,9 +7,9 @@ string is true in Python. The configs therefore read every on/off setting throug
 site reads ``@flags['amp']``, and ``train.json``'s ``preflight`` checks every setting before
 a run writes anything, so a new setting is named in one place. The same goes for ``null``:
 the JSON default of an optional setting, but the *string* ``"null"`` when typed on the
-command line; :func:`config_count` reads the counts that ``null`` switches off, and
-:func:`config_file` the optional input files. :func:`config_file` also checks such a file
-before a run starts writing its output.
+command line; :func:`config_count` reads the counts that ``null`` switches off,
+:func:`config_file` the optional input files and :func:`config_mapping` the optional name
+maps. :func:`config_file` also checks such a file before a run starts writing its output.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-__all__ = ["config_count", "config_file", "config_flag", "config_flags"]
+__all__ = ["config_count", "config_file", "config_flag", "config_flags", "config_mapping"]
 
 _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "off", "0"})
@@ -93,3 +93,23 @@ def config_file(value: Any, name: str) -> str | None:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"--{name}: no such file: {path!r}.")
     return path
+
+
+def config_mapping(value: Any, name: str) -> dict[str, str] | None:
+    """``value`` as a map from text to text, or None when not given.
+
+    None and (any case) the words null and none mean "not given": ``--init_rename null`` on the
+    command line switches off what ``vp.json`` sets. A map arrives as a dict, which is what the
+    bundle CLI makes of ``--init_rename "{'trunk.': 'sr_trunk.'}"``.
+
+    Raises:
+        ValueError: anything else (a bare word, a list, a map with non-text keys or values),
+            naming the setting.
+    """
+    if value is None or (isinstance(value, str) and value.strip().lower() in _NOT_GIVEN):
+        return None
+    if isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        return dict(value)
+    raise ValueError(
+        f"--{name} must be a map of name prefixes such as \"{{'trunk.': 'sr_trunk.'}}\" or null, got {value!r}."
+    )

@@ -3,7 +3,7 @@
 import pytest
 from fire import parser as fire_parser
 
-from monai_rmisr.config import config_count, config_file, config_flag, config_flags
+from monai_rmisr.config import config_count, config_file, config_flag, config_flags, config_mapping
 
 
 @pytest.mark.parametrize(
@@ -90,3 +90,22 @@ def test_config_file_names_the_setting_and_the_path(tmp_path, value):
     path = str(tmp_path / value)
     with pytest.raises(FileNotFoundError, match=r"^--vgg_weights: no such file: "):
         config_file(path, "vgg_weights")
+
+
+@pytest.mark.parametrize("word", ["null", "none", "None", " NULL "])
+def test_config_mapping_reads_null_from_the_command_line_as_not_given(word):
+    # --init_rename null must switch off vp.json's map: dict('null') used to fail deep inside the run
+    assert config_mapping(fire_parser.DefaultParseValue(word), "init_rename") is None
+
+
+def test_config_mapping_returns_the_map_the_bundle_cli_parses():
+    typed = fire_parser.DefaultParseValue("{'trunk.': 'sr_trunk.'}")
+    assert config_mapping(typed, "init_rename") == {"trunk.": "sr_trunk."}
+    assert config_mapping({}, "init_rename") == {}
+    assert config_mapping(None, "init_rename") is None
+
+
+@pytest.mark.parametrize("value", ["trunk.", ["trunk.", "sr_trunk."], {"trunk.": 1}, 3])
+def test_config_mapping_names_the_setting_for_anything_else(value):
+    with pytest.raises(ValueError, match=r"^--init_rename must be a map of name prefixes"):
+        config_mapping(value, "init_rename")

@@ -36,6 +36,12 @@ def test_default_and_variant_networks():
 def test_vp_starts_its_sr_branch_from_baseline_weights_by_name():
     assert _parser("train.json").get_parsed_content("init_rename") is None
     assert _parser("train.json", "vp.json").get_parsed_content("init_rename") == {"trunk.": "sr_trunk."}
+    assert _parser("train.json", "vp.json").get_parsed_content("init_prefix_map") == {"trunk.": "sr_trunk."}
+
+
+@pytest.mark.parametrize("word", ["null", "None"])
+def test_init_rename_null_switches_off_the_vp_name_map(word):
+    assert _parser("train.json", "vp.json", init_rename=word).get_parsed_content("init_prefix_map") is None
 
 
 def test_vp_weights_the_image_term_so_the_shared_trunk_still_serves_the_image():
@@ -102,6 +108,10 @@ def test_a_misspelt_flag_is_an_error_naming_it():
         ({"clip_lr": "maybe"}, "--clip_lr must be true or false, got 'maybe'."),
         ({"amp_dtype": "fp16"}, "--amp_dtype must be one of ('auto', 'float16', 'bfloat16'), got 'fp16'."),
         ({"keep_checkpoints": 0}, "--keep_checkpoints must be a positive whole number or null (no limit), got 0."),
+        (
+            {"init_rename": "trunk."},
+            "--init_rename must be a map of name prefixes such as \"{'trunk.': 'sr_trunk.'}\" or null, got 'trunk.'.",
+        ),
     ],
 )
 def test_bad_settings_stop_the_run_before_its_output_folder_is_made(tmp_path, overrides, message):
