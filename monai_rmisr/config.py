@@ -25,6 +25,11 @@ _NOT_GIVEN = frozenset({"null", "none"})
 _NO_LIMIT = _NOT_GIVEN | {"all"}
 
 
+def _not_given(value: Any) -> bool:
+    """Whether ``value`` is None or, in any case, the word null or none."""
+    return value is None or (isinstance(value, str) and value.strip().lower() in _NOT_GIVEN)
+
+
 def config_flag(value: Any, name: str) -> bool:
     """``value`` as a bool: a bool, 0/1, or (any case) true/false, yes/no, on/off, 1/0.
 
@@ -87,7 +92,7 @@ def config_file(value: Any, name: str) -> str | None:
         FileNotFoundError: ``value`` is not an existing file (a folder or a misspelt path),
             naming the setting.
     """
-    if value is None or (isinstance(value, str) and value.strip().lower() in _NOT_GIVEN):
+    if _not_given(value):
         return None
     path = os.fspath(value)
     if not os.path.isfile(path):
@@ -106,7 +111,7 @@ def config_mapping(value: Any, name: str) -> dict[str, str] | None:
         ValueError: anything else (a bare word, a list, a map with non-text keys or values),
             naming the setting.
     """
-    if value is None or (isinstance(value, str) and value.strip().lower() in _NOT_GIVEN):
+    if _not_given(value):
         return None
     if isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
         return dict(value)
