@@ -46,7 +46,11 @@ setup(
     extras_require={
         "onnx": ["onnx>=1.16", "onnxruntime>=1.18", "onnxscript>=0.1"],
         "gui": ["PySide6-Essentials>=6.6"],
+        # the corpus's optional EXTRA split (bundle option extra_images)
+        "corpus": ["PyWavelets>=1.4", "scikit-learn>=1.3"],
         "dev": [
+            "PyWavelets>=1.4",
+            "scikit-learn>=1.3",
             "pytest>=8",
             "ruff>=0.6",
             "onnx>=1.16",

@@ -107,7 +107,7 @@ def _export_corpus(args: argparse.Namespace) -> int:
 
     val_names = DEFAULT_VAL_NAMES if args.val_names is None else args.val_names
     try:
-        datalist = export_corpus(args.output, natural=not args.no_natural, val_names=val_names)
+        datalist = export_corpus(args.output, natural=not args.no_natural, extra=args.extra, val_names=val_names)
     except (FileExistsError, FileNotFoundError, ValueError, RuntimeError, OSError) as err:
         print(f"rmisr export-corpus: error: {err}", file=sys.stderr)
         return 2
@@ -180,13 +180,18 @@ def build_parser() -> argparse.ArgumentParser:
         "export-corpus",
         help="write the embedded training corpus as NIfTI files + dataset.json (for a machine without it)",
         description=(
-            "Write the TRAIN split (validation images in their own list) and the NATURAL split of the embedded "
-            "corpus as 2-D NIfTI files with a MONAI datalist; train from it with --dataset_dir OUTPUT "
-            "--dataset_preset datalist. OUTPUT must not exist yet."
+            "Write the TRAIN split (validation images in their own list), the NATURAL split and, with "
+            "--extra, the EXTRA split of the embedded corpus as 2-D NIfTI files with a MONAI datalist; "
+            "train from it with --dataset_dir OUTPUT --dataset_preset datalist. OUTPUT must not exist yet."
         ),
     )
     export.add_argument("output", help="a new folder")
     export.add_argument("--no-natural", action="store_true", help="leave out the NATURAL split")
+    export.add_argument(
+        "--extra",
+        action="store_true",
+        help="add the EXTRA split (the bundle's extra_images; needs PyWavelets, scikit-learn)",
+    )
     export.add_argument(
         "--val-names",
         nargs="+",

@@ -4,6 +4,7 @@ evaluation protocol (HR/LR pairs by MATLAB bicubic degradation, bicubic baseline
 from .corpus import (
     CACHE_ENV,
     CORPUS_VERSION,
+    EXTRA_SOURCES,
     NATURAL_SOURCES,
     SAME_IMAGE_FILES,
     TEST_SOURCES,
@@ -25,6 +26,7 @@ __all__ = [
     "BICUBIC_REFERENCE",
     "CACHE_ENV",
     "CORPUS_VERSION",
+    "EXTRA_SOURCES",
     "NATURAL_SOURCES",
     "PRESETS",
     "SAME_IMAGE_FILES",

@@ -20,6 +20,12 @@ NATURAL (optional extra training data, never tested on): 13 photographs and text
 ``rocket``, ``hubble_deep_field``, ``motorcycle_left``, ``brick``, ``grass``, ``gravel``,
 ``cell``); about 3.9 MP. Not medical: they add texture the small medical TRAIN split lacks.
 
+EXTRA (optional extra training data, never tested on): six more images that other installed
+packages ship: ``aero`` and ``ascent`` (PyWavelets' sample arrays), ``china`` and ``flower``
+(scikit-learn's sample photographs), ``grace_hopper`` and the sagittal head MR ``s1045``
+(matplotlib's sample data); about 1.4 MP. PyWavelets' ``camera`` is scikit-image's ``camera``
+(NATURAL) and is left out.
+
 The protocol conversion of every image to one grey ``(1, H, W)`` float32 array in ``[0, 1]``:
 
 1. read with :mod:`monai_rmisr.io` (modality LUT applied, ``MONOCHROME1`` inverted, palette
@@ -39,6 +45,7 @@ well under a second. Bump :data:`CORPUS_VERSION` whenever the conversion changes
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import importlib.util
 import logging
@@ -57,6 +64,7 @@ from ..io import ImageReadError, detect_format, read_dicom, read_image
 __all__ = [
     "CACHE_ENV",
     "CORPUS_VERSION",
+    "EXTRA_SOURCES",
     "LUMA_WEIGHTS",
     "NATURAL_SOURCES",
     "SAME_IMAGE_FILES",
@@ -84,7 +92,37 @@ _PACKAGES = {
     "pydicom": ("pydicom", "data/test_files"),
     "pydicom-data": ("data_store", "data"),
     "scikit-image": ("skimage", "data"),
+    "PyWavelets": ("pywt", "data"),
+    "scikit-learn": ("sklearn", "datasets/images"),
+    "matplotlib": ("matplotlib", "mpl-data/sample_data"),
 }
+
+
+def _read_npz_data(path: Path) -> np.ndarray:
+    """PyWavelets' sample arrays: one 2-D array under the key ``data``."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            array = np.asarray(archive["data"])
+    except (OSError, KeyError, ValueError) as err:
+        raise ImageReadError(path, f"is not a NumPy archive with a 'data' array ({err}).") from err
+    if array.ndim != 2:
+        raise ImageReadError(path, f"holds a {array.ndim}-D array; a 2-D image was expected.")
+    return array[None]
+
+
+def _read_raw_uint16_256(path: Path) -> np.ndarray:
+    """matplotlib's ``s1045.ima.gz``: a gzipped 256x256 image of big-endian 16-bit words."""
+    try:
+        raw = gzip.decompress(path.read_bytes())
+    except (OSError, EOFError) as err:
+        raise ImageReadError(path, f"is not a readable gzip file ({err}).") from err
+    if len(raw) != 256 * 256 * 2:
+        raise ImageReadError(path, f"holds {len(raw)} bytes; a 256x256 16-bit image has {256 * 256 * 2}.")
+    return np.frombuffer(raw, dtype=">u2").reshape(1, 256, 256)
+
+
+#: Readers for packaged files that are arrays rather than image files (``CorpusSource.decoder``).
+_DECODERS = {"npz": _read_npz_data, "raw_uint16_256": _read_raw_uint16_256}
 
 
 @dataclass(frozen=True)
@@ -94,13 +132,17 @@ class CorpusSource:
     Args:
         name: image name; multi-frame sources give ``f"{name}#{frame}"``.
         filename: file name inside ``package``.
-        package: the installed distribution that ships it: ``"pydicom"``, ``"pydicom-data"``
-            or ``"scikit-image"``. Ignored when ``path`` is given.
+        package: the installed distribution that ships it: ``"pydicom"``, ``"pydicom-data"``,
+            ``"scikit-image"``, ``"PyWavelets"``, ``"scikit-learn"`` or ``"matplotlib"``. Ignored
+            when ``path`` is given.
         modality: "CT", "MR", "CR", "US", "NM", "fundus", "histology" or "natural".
         frames: for a multi-frame / volume source, the 0-based frames to use (default: all).
         crop: ``(row_start, row_stop, col_start, col_stop)``, half-open, applied to every frame
             before normalisation; None for no crop.
         path: an explicit file path instead of a packaged file (for custom corpora and tests).
+        decoder: for a file that is an array rather than an image file: ``"npz"`` (the 2-D array
+            under ``data``) or ``"raw_uint16_256"`` (gzipped 256x256 big-endian 16-bit words);
+            None (default) reads it as a DICOM, NIfTI or image file.
     """
 
     name: str
@@ -110,6 +152,13 @@ class CorpusSource:
     frames: tuple[int, ...] | None = None
     crop: tuple[int, int, int, int] | None = None
     path: str | None = None
+    decoder: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.decoder is not None and self.decoder not in _DECODERS:
+            raise ValueError(
+                f"corpus image '{self.name}': decoder must be one of {sorted(_DECODERS)}, got {self.decoder!r}."
+            )
 
     def resolve(self) -> Path:
         """The file's path on this machine.
@@ -223,6 +272,19 @@ NATURAL_SOURCES: tuple[CorpusSource, ...] = tuple(
     )
 )
 
+#: EXTRA: images shipped by other installed packages, optional extra training data (bundle option
+#: ``extra_images``; ``pip install -e ".[corpus]"`` installs PyWavelets and scikit-learn).
+#: Left out: PyWavelets' ``camera`` (scikit-image's ``camera``, in NATURAL) and its 1-D signals;
+#: matplotlib's logos, icons and elevation maps.
+EXTRA_SOURCES: tuple[CorpusSource, ...] = (
+    CorpusSource("aero", "aero.npz", "PyWavelets", "natural", decoder="npz"),
+    CorpusSource("ascent", "ascent.npz", "PyWavelets", "natural", decoder="npz"),
+    CorpusSource("china", "china.jpg", "scikit-learn", "natural"),
+    CorpusSource("flower", "flower.jpg", "scikit-learn", "natural"),
+    CorpusSource("grace_hopper", "grace_hopper.jpg", "matplotlib", "natural"),
+    CorpusSource("s1045", "s1045.ima.gz", "matplotlib", "MR", decoder="raw_uint16_256"),
+)
+
 #: Every packaged file that holds the same picture as a corpus source (other encodings, lossy
 #: copies, crops). None of these may appear on the other side of the split.
 SAME_IMAGE_FILES: dict[str, tuple[str, ...]] = {
@@ -273,6 +335,7 @@ SAME_IMAGE_FILES: dict[str, tuple[str, ...]] = {
     "JPEG-LL": ("JPEG-LL.dcm", "JPEG2000_UNC.dcm", "JPEG2000.dcm", "JPGExtended.dcm", "JPEG-lossy.dcm"),
     "microaneurysms": ("microaneurysms.png",),
     **{source.name: (source.filename,) for source in NATURAL_SOURCES},
+    **{source.name: (source.filename,) for source in EXTRA_SOURCES},
 }
 
 
@@ -319,9 +382,13 @@ def _normalise(gray: np.ndarray, path: Path, what: str) -> np.ndarray:
 
 def _convert(source: CorpusSource, path: Path) -> list[tuple[str, int | None, np.ndarray]]:
     """Decode ``source`` and apply the protocol conversion: ``[(name, frame, (1, H, W))]``."""
-    picked = source.frames is not None and detect_format(path) == "dicom"
-    # a multi-frame DICOM decodes only the frames we need
-    array = read_dicom(path, frames=source.frames)[0] if picked else read_image(path).array
+    picked = source.decoder is None and source.frames is not None and detect_format(path) == "dicom"
+    if source.decoder is not None:
+        array = _DECODERS[source.decoder](path)
+    elif picked:  # a multi-frame DICOM decodes only the frames we need
+        array = read_dicom(path, frames=source.frames)[0]
+    else:
+        array = read_image(path).array
     gray = protocol_gray(array, path)
     if gray.ndim == 2:
         if source.frames is not None:
@@ -440,11 +507,13 @@ def _sources(split: str) -> tuple[CorpusSource, ...]:
         return TEST_SOURCES
     if split == "natural":
         return NATURAL_SOURCES
-    raise ValueError(f"split must be 'train', 'test' or 'natural', got {split!r}.")
+    if split == "extra":
+        return EXTRA_SOURCES
+    raise ValueError(f"split must be 'train', 'test', 'natural' or 'extra', got {split!r}.")
 
 
 def load_corpus(
-    split: Literal["train", "test", "natural"] = "train",
+    split: Literal["train", "test", "natural", "extra"] = "train",
     cache_dir: str | os.PathLike[str] | None = None,
     skip_bad: bool = False,
 ) -> list[CorpusImage]:
@@ -452,8 +521,9 @@ def load_corpus(
 
     Args:
         split: ``"train"`` (35 images: 15 sources, ``emri_small`` gives 10 slices and
-            ``color3d_jpeg_baseline`` 12 frames), ``"test"`` (6 images) or ``"natural"`` (13
-            scikit-image photographs and textures: optional extra training data).
+            ``color3d_jpeg_baseline`` 12 frames), ``"test"`` (6 images), ``"natural"`` (13
+            scikit-image photographs and textures) or ``"extra"`` (6 images of PyWavelets,
+            scikit-learn and matplotlib); the last two are optional extra training data.
         cache_dir: cache folder (default ``$MONAI_RMISR_CACHE`` or ``~/.cache/monai_rmisr/corpus``).
         skip_bad: log and skip unreadable files instead of raising.
 
@@ -468,7 +538,7 @@ def load_corpus(
 
 
 def corpus_datalist(
-    split: Literal["train", "test", "natural"] = "train",
+    split: Literal["train", "test", "natural", "extra"] = "train",
     cache_dir: str | os.PathLike[str] | None = None,
     skip_bad: bool = False,
 ) -> list[dict[str, Any]]:

@@ -9,9 +9,10 @@ expressions use, one 2-D float32 NIfTI file per image, plus ``dataset.json`` wit
     python -m monai.bundle run training --config_file bundles/rmisr/configs/train.json \\
         --dataset_dir DIR --dataset_preset datalist
 
-sees the same images as ``--natural_images true`` (or ``false`` with ``natural=False``) on a
-machine with the packages. The export is checked before it is kept: every file is read back
-through the ``datalist`` preset and must equal the corpus array bit for bit.
+sees the same images as ``--natural_images true`` (or ``false`` with ``natural=False``), and
+with ``extra=True`` also ``--extra_images true``, on a machine with the packages. The export is
+checked before it is kept: every file is read back through the ``datalist`` preset and must
+equal the corpus array bit for bit.
 """
 
 from __future__ import annotations
@@ -44,20 +45,23 @@ def _file_name(index: int, name: str) -> str:
 def export_corpus(
     output_dir: str | os.PathLike[str],
     natural: bool = True,
+    extra: bool = False,
     val_names: Sequence[str] = DEFAULT_VAL_NAMES,
     cache_dir: str | os.PathLike[str] | None = None,
 ) -> Path:
-    """Write the corpus TRAIN split (and optionally NATURAL) as NIfTI files and ``dataset.json``.
+    """Write the corpus TRAIN split (and optionally NATURAL, EXTRA) as NIfTI files and ``dataset.json``.
 
     ``training`` holds the TRAIN images whose name does not start with one of ``val_names``,
-    then (``natural=True``) the NATURAL images; ``validation`` holds the TRAIN images whose name
-    starts with one of them, as the bundle's ``val_names`` selects them. The TEST split is never
-    written.
+    then (``natural=True``) the NATURAL images, then (``extra=True``) the EXTRA images;
+    ``validation`` holds the TRAIN images whose name starts with one of them, as the bundle's
+    ``val_names`` selects them. The TEST split is never written.
 
     Args:
         output_dir: a folder that does not exist yet (or is empty); it is written whole or not
             at all (the files go to a temporary folder beside it first).
         natural: add the NATURAL split to ``training`` (the bundle's ``natural_images``).
+        extra: add the EXTRA split to ``training`` (the bundle's ``extra_images``; needs
+            PyWavelets, scikit-learn and matplotlib).
         val_names: name prefixes of the validation images.
         cache_dir: the corpus cache, see :func:`~monai_rmisr.data.corpus.corpus_cache_dir`.
 
@@ -81,7 +85,8 @@ def export_corpus(
         )
     lists = {
         "training": [img for img, v in zip(train, is_val, strict=True) if not v]
-        + (load_corpus("natural", cache_dir=cache_dir) if natural else []),
+        + (load_corpus("natural", cache_dir=cache_dir) if natural else [])
+        + (load_corpus("extra", cache_dir=cache_dir) if extra else []),
         "validation": [img for img, v in zip(train, is_val, strict=True) if v],
     }
     target.parent.mkdir(parents=True, exist_ok=True)

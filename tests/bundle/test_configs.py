@@ -67,15 +67,31 @@ def test_natural_images_add_the_scikit_image_photographs_to_the_training_images(
     assert {img.shape for img in mixed[32:]} >= {(1, 512, 512), (1, 660, 550)}
 
 
+def test_extra_images_follow_the_natural_images():
+    pytest.importorskip("pywt")
+    pytest.importorskip("sklearn")
+    natural = _parser("train.json", natural_images=True).get_parsed_content("train#images")
+    both = _parser("train.json", natural_images=True, extra_images=True).get_parsed_content("train#images")
+    assert len(both) == 32 + 13 + 6
+    assert all(a is b or (a == b).all() for a, b in zip(natural, both[:45]))
+    aero_ascent, china_flower, grace_hopper_s1045 = (
+        [(1, 512, 512)] * 2,
+        [(1, 427, 640)] * 2,
+        [(1, 600, 512), (1, 256, 256)],
+    )
+    assert [img.shape for img in both[45:]] == aero_ascent + china_flower + grace_hopper_s1045
+
+
 # What ``python -m monai.bundle run ... --flag false`` puts in the config: the string "false".
 @pytest.mark.parametrize(("word", "expected"), [("false", False), ("true", True), ("False", False), ("True", True)])
 def test_on_off_settings_from_the_command_line_mean_what_they_say(word, expected, tmp_path):
     (tmp_path / "checkpoints").mkdir()
     torch.save({}, tmp_path / "checkpoints" / "checkpoint_epoch=1.pt")  # complete: a zip archive
     torch.save({}, tmp_path / "some.pt")
-    settings = dict.fromkeys(("natural_images", "resume", "init_strict", "amp", "image_residual", "skip_bad"), word)
+    flags = ("natural_images", "extra_images", "resume", "init_strict", "amp", "image_residual", "skip_bad")
+    settings = dict.fromkeys(flags, word)
     parser = _parser("train.json", output_dir=str(tmp_path), init_weights=str(tmp_path / "some.pt"), **settings)
-    assert len(parser.get_parsed_content("train#images")) == (32 + 13 if expected else 32)
+    assert len(parser.get_parsed_content("train#images")) == (32 + 13 + 6 if expected else 32)
     assert parser.get_parsed_content("train#trainer").amp is expected
     assert parser.get_parsed_content("network_def").image_residual is expected
     loaders = parser.get_parsed_content("train#resume_loaders")
@@ -103,6 +119,7 @@ def test_a_misspelt_flag_is_an_error_naming_it():
     "overrides,message",
     [
         ({"natural_images": "flase"}, "--natural_images must be true or false, got 'flase'."),
+        ({"extra_images": "please"}, "--extra_images must be true or false, got 'please'."),
         ({"resume": "ja"}, "--resume must be true or false, got 'ja'."),
         ({"amp": "fast"}, "--amp must be true or false, got 'fast'."),
         ({"clip_lr": "maybe"}, "--clip_lr must be true or false, got 'maybe'."),

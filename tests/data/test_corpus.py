@@ -1,3 +1,4 @@
+import gzip
 import logging
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from pydicom.data import get_testdata_file
 import monai_rmisr.data.corpus as corpus_module
 from monai_rmisr.data import (
     CACHE_ENV,
+    EXTRA_SOURCES,
     NATURAL_SOURCES,
     SAME_IMAGE_FILES,
     TEST_SOURCES,
@@ -76,6 +78,71 @@ def test_natural_images_are_extra_training_data_only(cache, train, test):
     assert all(SAME_IMAGE_FILES[s.name] == (s.filename,) for s in NATURAL_SOURCES)
     camera = np.asarray(Image.open(SKIMAGE_DATA / "camera.png"), dtype=np.float64)
     np.testing.assert_allclose(natural[1].array[0], _minmax(camera), atol=1e-6)
+
+
+def test_extra_images_come_from_other_packages_and_are_training_data_only(cache, train, test):
+    pywt = pytest.importorskip("pywt")
+    pytest.importorskip("sklearn")
+    import matplotlib.cbook
+
+    extra = load_corpus("extra", cache_dir=cache)
+    assert [img.name for img in extra] == ["aero", "ascent", "china", "flower", "grace_hopper", "s1045"]
+    assert [img.modality for img in extra] == ["natural"] * 5 + ["MR"]
+    assert sum(img.array.size for img in extra) == pytest.approx(1.44e6, rel=0.01)
+    for img in extra:
+        assert img.array.dtype == np.float32 and img.array.shape[0] == 1
+        assert img.array.min() == 0.0 and img.array.max() == 1.0, img.name
+    others = {Path(img.source).name for img in (*train, *test, *load_corpus("natural", cache_dir=cache))}
+    assert not others & {Path(img.source).name for img in extra}
+    assert all(SAME_IMAGE_FILES[s.name] == (s.filename,) for s in EXTRA_SOURCES)
+    # independent decodes: PyWavelets' own loader, Pillow + luma, the raw words of matplotlib's MR
+    by_name = {img.name: img.array[0] for img in extra}
+    np.testing.assert_allclose(by_name["aero"], _minmax(pywt.data.aero()), atol=1e-6)
+    with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as f:
+        rgb = np.asarray(Image.open(f), dtype=np.float64)
+    np.testing.assert_allclose(by_name["grace_hopper"], _minmax(rgb @ [0.299, 0.587, 0.114]), atol=1e-6)
+    with matplotlib.cbook.get_sample_data("s1045.ima.gz") as f:
+        words = np.frombuffer(f.read(), np.uint16).reshape(256, 256)  # matplotlib's MRI demo reads it so
+    np.testing.assert_allclose(by_name["s1045"], _minmax(words), atol=1e-6)
+
+
+def test_a_missing_package_is_named_with_its_install_command(monkeypatch, tmp_path):
+    real_find_spec = corpus_module.importlib.util.find_spec
+    monkeypatch.setattr(
+        corpus_module.importlib.util, "find_spec", lambda name: None if name == "pywt" else real_find_spec(name)
+    )
+    with pytest.raises(
+        FileNotFoundError, match=r"^corpus image 'aero' needs the 'PyWavelets' package: pip install PyWavelets\.$"
+    ):
+        load_sources(EXTRA_SOURCES, cache_dir=tmp_path)
+
+
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        (b"not an archive", "is not a NumPy archive with a 'data' array"),
+        ("npz-3d", "holds a 3-D array; a 2-D image was expected."),
+    ],
+)
+def test_bad_array_files_are_named(tmp_path, content, message):
+    path = tmp_path / "bad.npz"
+    if content == "npz-3d":
+        np.savez(path, data=np.zeros((2, 3, 4)))
+    else:
+        path.write_bytes(content)
+    with pytest.raises(ImageReadError, match=message):
+        load_sources(
+            [CorpusSource("bad", "bad.npz", "PyWavelets", "natural", path=str(path), decoder="npz")], cache_dir=tmp_path
+        )
+    raw = tmp_path / "short.ima.gz"
+    raw.write_bytes(gzip.compress(b"\0" * 100))
+    with pytest.raises(ImageReadError, match=r"holds 100 bytes; a 256x256 16-bit image has 131072\.$"):
+        load_sources(
+            [CorpusSource("short", raw.name, "matplotlib", "MR", path=str(raw), decoder="raw_uint16_256")],
+            cache_dir=tmp_path,
+        )
+    with pytest.raises(ValueError, match="decoder must be one of"):
+        CorpusSource("x", "x.npz", "PyWavelets", "natural", decoder="npy")
 
 
 def test_lossy_unci_copies_are_never_used(train, test):

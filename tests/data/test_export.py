@@ -37,6 +37,17 @@ def test_datalist_names_and_no_test_image(exported):
     assert "natural" not in {e["modality"] for e in entries["training"]}
 
 
+def test_extra_images_follow_the_natural_ones(tmp_path):
+    pytest.importorskip("pywt")
+    pytest.importorskip("sklearn")
+    datalist = export_corpus(tmp_path / "corpus", natural=True, extra=True)
+    names = [e["name"] for e in json.loads(datalist.read_text())["training"]]
+    assert len(names) == 32 + 13 + 6 and names[-6:] == ["aero", "ascent", "china", "flower", "grace_hopper", "s1045"]
+    train = dataset_images(tmp_path / "corpus", "datalist", "train")
+    expected = corpus_images("train", exclude=VAL) + corpus_images("natural") + corpus_images("extra")
+    assert all(np.array_equal(got, want) for got, want in zip(train, expected, strict=True))
+
+
 def test_default_val_names_are_the_bundle_val_names():
     from monai.bundle import ConfigParser
 
