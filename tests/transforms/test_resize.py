@@ -294,4 +294,6 @@ def test_chunked_gather_matches(monkeypatch):
     img = np.random.default_rng(8).random((3, 20, 30, 7))
     whole = imresize(img, [0.5, 2, 1 / 3])
     monkeypatch.setattr(resize_module, "_CHUNK_ELEMENTS", 50)  # many column chunks per axis
-    np.testing.assert_array_equal(imresize(img, [0.5, 2, 1 / 3]), whole)
+    # equal up to float64 rounding: on some CPUs bmm picks another kernel for narrower blocks
+    # (seen as 3e-16 differences on the 2-core development machine), never a different result
+    np.testing.assert_allclose(imresize(img, [0.5, 2, 1 / 3]), whole, rtol=0, atol=1e-15)
