@@ -74,12 +74,9 @@ def test_extra_images_follow_the_natural_images():
     both = _parser("train.json", natural_images=True, extra_images=True).get_parsed_content("train#images")
     assert len(both) == 32 + 13 + 6
     assert all(a is b or (a == b).all() for a, b in zip(natural, both[:45]))
-    aero_ascent, china_flower, grace_hopper_s1045 = (
-        [(1, 512, 512)] * 2,
-        [(1, 427, 640)] * 2,
-        [(1, 600, 512), (1, 256, 256)],
-    )
-    assert [img.shape for img in both[45:]] == aero_ascent + china_flower + grace_hopper_s1045
+    # aero, ascent, china, flower, grace_hopper, s1045
+    expected = [(1, 512, 512)] * 2 + [(1, 427, 640)] * 2 + [(1, 600, 512), (1, 256, 256)]
+    assert [img.shape for img in both[45:]] == expected
 
 
 # What ``python -m monai.bundle run ... --flag false`` puts in the config: the string "false".
