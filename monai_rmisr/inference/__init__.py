@@ -1,5 +1,6 @@
 """Inference: the registry of shipped networks and one-call (optionally tiled) super-resolution."""
 
+from .bicubic import BICUBIC, BicubicUpsampler
 from .pretrained import (
     MODELS_ENV,
     PRETRAINED,
@@ -16,8 +17,10 @@ from .self_ensemble import self_ensemble_forward
 from .super_resolve import blend_weights, resolve_model, scale_period, super_resolve, tiled_forward
 
 __all__ = [
+    "BICUBIC",
     "MODELS_ENV",
     "PRETRAINED",
+    "BicubicUpsampler",
     "PretrainedModel",
     "blend_weights",
     "build_network",

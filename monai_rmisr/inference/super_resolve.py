@@ -18,6 +18,7 @@ from torch import nn
 
 from ..networks.blocks.meta_upsample import MetaUpsample
 from ..networks.utils import accepts_scale, forward_at_scale, scaled_size
+from .bicubic import BICUBIC, BicubicUpsampler
 from .pretrained import PRETRAINED, load_checkpoint, load_pretrained, pretrained_path
 from .self_ensemble import self_ensemble_forward
 
@@ -353,6 +354,8 @@ def resolve_model(
         fixed, max_scale = _scale_limits(model)
         name = type(model).__name__
         return model.to(device), _check_network_scale(scale, fixed, max_scale, name), name
+    if isinstance(model, str) and model == BICUBIC:
+        return BicubicUpsampler().to(device), scale, BICUBIC
     if isinstance(model, str) and (model == "auto" or model in PRETRAINED):
         name = model
         if name == "auto":
@@ -369,8 +372,8 @@ def resolve_model(
             if path.suffix or os.sep in str(model) or "/" in str(model):
                 raise FileNotFoundError(f"checkpoint file not found: {path}.")
             raise ValueError(
-                f"unknown model {model!r}: expected 'auto', one of {', '.join(PRETRAINED)}, a checkpoint path or "
-                "an nn.Module."
+                f"unknown model {model!r}: expected 'auto', '{BICUBIC}', one of {', '.join(PRETRAINED)}, a "
+                "checkpoint path or an nn.Module."
             )
         network = load_checkpoint(path)
         fixed, max_scale = _scale_limits(network)
@@ -430,6 +433,8 @@ def super_resolve(
               arbitrary-scale ``"rmisr_meta"`` for any other scale;
             * a name from :func:`~monai_rmisr.inference.list_pretrained`; a fixed-scale one
               must be asked for its own scale;
+            * ``"bicubic"``: MATLAB-bicubic interpolation
+              (:class:`~monai_rmisr.inference.bicubic.BicubicUpsampler`), the baseline, any scale;
             * an ``nn.Module`` with its weights loaded (its ``scale`` attribute, or a meta
               upsampler, decides which scales it accepts);
             * a checkpoint path (a state dict, or a MONAI checkpoint dict with ``"model"`` or

@@ -216,3 +216,17 @@ def test_range_tolerance_for_round_off():
 def test_bad_tile(tile):
     with pytest.raises(ValueError, match="tile must be None or a positive integer"):
         super_resolve(image(), 2, model=small_rmisr(), tile=tile)
+
+
+@pytest.mark.parametrize("scale", [2, 2.5, 3])
+def test_bicubic_model_is_matlab_bicubic_with_the_networks_output_size(scale):
+    from monai_rmisr.transforms import imresize
+
+    x = image(14, 11, channels=2)
+    out = super_resolve(x, scale, model="bicubic")
+    size = (math.floor(14 * scale + 0.5), math.floor(11 * scale + 0.5))
+    assert out.shape == (2, *size)
+    np.testing.assert_allclose(out, np.clip(imresize(x, output_size=size), 0, 1), atol=1e-6)
+    tiled = super_resolve(image(40, 36), scale, model="bicubic", tile=16)
+    whole = super_resolve(image(40, 36), scale, model="bicubic")
+    assert tiled.shape == whole.shape and np.abs(tiled - whole).max() < 1e-3

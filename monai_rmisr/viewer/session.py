@@ -1,0 +1,300 @@
+"""The viewer without a window: one image, a region, a scale and a model -> the panels and the numbers.
+
+:class:`ViewerSession` holds an image read by :func:`~monai_rmisr.io.read_image` (one slice of a
+volume at a time) and answers :meth:`ViewerSession.compare`, in one of two modes:
+
+* ``"upscale"``: super-resolve the region as it is, next to MATLAB-bicubic interpolation of the
+  same region (both through :class:`~monai_rmisr.inference.upscale.Upscaler`, so with the same
+  context pixels around the region and the same intensity mapping as ``rmisr upscale --roi``).
+  There is no ground truth, so there are no scores; the detail panels are the Laplacian maps
+  (the edges the gradient branch of RMISR-VP is trained on).
+* ``"check"``: take the region as the high-resolution truth, make its low-resolution version with
+  the benchmark protocol (region min-max normalised to ``[0, 1]``, cropped to fit the scale,
+  MATLAB-bicubic downscale, not quantised), super-resolve that and score bicubic and the model
+  against the truth: PSNR, SSIM and Laplacian-map PSNR after cropping ``ceil(scale)`` border
+  pixels, exactly as ``python -m monai_rmisr.benchmark`` scores one image (the model's output
+  clipped to ``[0, 1]``, bicubic not, as the protocol's bicubic reference). The detail panels are
+  the absolute errors. This is how a user sees what a model does to *their* kind of image
+  before trusting it on real low-resolution data.
+
+Every array of a :class:`Comparison` is in the file's units (HU for CT), so one display window
+fits all panels.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shlex
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..benchmark import Scores, laplacian_map
+from ..data.datasets import fractional_pair
+from ..inference.bicubic import BICUBIC
+from ..inference.super_resolve import resolve_model
+from ..inference.upscale import Upscaler, parse_roi
+from ..io import ImageData, read_image
+from ..metrics import psnr, ssim
+from ..networks.utils import forward_at_scale
+from ..transforms.resize import imresize
+
+__all__ = ["MODES", "Comparison", "ViewerSession"]
+
+#: ``"upscale"``: super-resolve the region as it is; ``"check"``: treat it as the truth and score (see the module).
+MODES = ("upscale", "check")
+#: Side of the region a session selects first (pixels), or the whole image when it is smaller.
+DEFAULT_ROI_SIZE = 128
+#: Regions above TILE x TILE pixels are super-resolved in tiles of that size (bounded memory), in upscale mode.
+TILE = 256
+
+
+@dataclass
+class Comparison:
+    """What the viewer shows for one region.
+
+    Attributes:
+        mode: ``"upscale"`` or ``"check"``.
+        roi: ``(x0, y0, x1, y1)`` in pixels of the displayed slice (x = column, x1/y1 exclusive).
+        scale: the up-sampling factor.
+        model_name: the model that ran (``"auto"`` resolved, e.g. ``"rmisr_bl_x2"``).
+        low_resolution: ``(C, h, w)``, what went into the model: the region itself (upscale) or its
+            MATLAB-bicubic downscale (check).
+        bicubic: ``(C, H, W)`` MATLAB-bicubic up-sampling of ``low_resolution``.
+        super_resolved: ``(C, H, W)`` the model's output.
+        reference: ``(C, H, W)`` the region as the truth (check), else None.
+        bicubic_detail, super_resolved_detail: ``(C, H, W)`` Laplacian maps (upscale; in units of
+            the region's ``[0, 1]`` range) or absolute errors against ``reference`` (check; file units).
+        scores: check only: ``{"bicubic": Scores, model_name: Scores}`` (PSNR dB, SSIM,
+            Laplacian-map PSNR dB), else None.
+        seconds: wall time of the model's run (bicubic excluded).
+    """
+
+    mode: str
+    roi: tuple[int, int, int, int]
+    scale: float
+    model_name: str
+    low_resolution: np.ndarray
+    bicubic: np.ndarray
+    super_resolved: np.ndarray
+    reference: np.ndarray | None
+    bicubic_detail: np.ndarray
+    super_resolved_detail: np.ndarray
+    scores: dict[str, Scores] | None
+    seconds: float
+
+    def summary(self) -> str:
+        """A few lines for the viewer's status panel and the command line."""
+        x0, y0, x1, y1 = self.roi
+        head = f"{self.model_name}, x{self.scale:g}, region {x1 - x0}x{y1 - y0} at ({x0}, {y0}), {self.seconds:.2f} s"
+        if self.scores is None:
+            return head
+        lines = [head, f"{'':<14}{'PSNR dB':>9}{'SSIM':>8}{'Lapl. dB':>10}"]
+        for name, score in self.scores.items():
+            lines.append(f"{name:<14}{score.psnr:>9.2f}{score.ssim:>8.4f}{score.laplacian_psnr:>10.2f}")
+        return "\n".join(lines)
+
+
+def _unit_range(array: np.ndarray) -> tuple[float, float]:
+    """``(low, span)`` of a min-max normalisation; a constant array gets span 1 (it maps to 0)."""
+    low, high = float(array.min()), float(array.max())
+    return low, (high - low if high > low else 1.0)
+
+
+class ViewerSession:
+    """An image open in the viewer: the current slice, and comparisons of its regions.
+
+    Args:
+        image: an image path (DICOM file or series folder, NIfTI, PNG/JPEG/TIFF/BMP) or an
+            :class:`~monai_rmisr.io.ImageData`; the image is never modified.
+        slice_index: for a volume ``(C, H, W, D)``, the slice shown first (default the middle one).
+        device: where the models run.
+
+    Raises:
+        FileNotFoundError, ImageReadError: the path is missing or is not a readable image.
+        ValueError: ``slice_index`` outside the volume.
+    """
+
+    def __init__(
+        self, image: str | os.PathLike[str] | ImageData, slice_index: int | None = None, device: str = "cpu"
+    ) -> None:
+        self.image = image if isinstance(image, ImageData) else read_image(image)
+        self.device = device
+        self.depth = int(self.image.array.shape[3]) if self.image.array.ndim == 4 else 1
+        self.slice_index = self.depth // 2
+        if slice_index is not None:
+            self.set_slice(slice_index)
+        self._networks: dict[tuple[str, float], tuple[torch.nn.Module, float, str]] = {}
+
+    # -- the image --------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        """The file (or series folder) name, for titles."""
+        return Path(self.image.path).name or "image"
+
+    def set_slice(self, index: int) -> None:
+        """Show slice ``index`` (0-based) of a volume."""
+        if isinstance(index, bool) or int(index) != index or not 0 <= index < self.depth:
+            raise ValueError(f"slice must be an integer in [0, {self.depth - 1}], got {index!r}.")
+        self.slice_index = int(index)
+
+    @property
+    def plane(self) -> np.ndarray:
+        """The current slice, ``(C, H, W)`` float32 in the file's units."""
+        array = self.image.array
+        return array[..., self.slice_index] if array.ndim == 4 else array
+
+    @property
+    def height(self) -> int:
+        return int(self.plane.shape[1])
+
+    @property
+    def width(self) -> int:
+        return int(self.plane.shape[2])
+
+    def default_roi(self, size: int = DEFAULT_ROI_SIZE) -> tuple[int, int, int, int]:
+        """A central ``size`` x ``size`` region (clipped to the image)."""
+        w, h = min(size, self.width), min(size, self.height)
+        x0, y0 = (self.width - w) // 2, (self.height - h) // 2
+        return x0, y0, x0 + w, y0 + h
+
+    def check_roi(self, roi: Any) -> tuple[int, int, int, int]:
+        """``roi`` (``"x0,y0,x1,y1"`` or four integers) checked against the current slice.
+
+        Raises:
+            ValueError: not four integers, empty, smaller than 2x2 or outside the image.
+        """
+        checked = parse_roi(roi)
+        assert checked is not None
+        x0, y0, x1, y1 = checked
+        if x1 > self.width or y1 > self.height:
+            raise ValueError(f"region {checked} lies outside the {self.width}x{self.height} (columns x rows) image.")
+        if min(x1 - x0, y1 - y0) < 2:
+            raise ValueError(f"region {checked} is smaller than 2x2 pixels.")
+        return checked
+
+    # -- models -----------------------------------------------------------------------------
+    def network(self, model: Any, scale: float) -> tuple[torch.nn.Module, float, str]:
+        """``resolve_model(model, scale)``, loaded once per (model, scale) and kept."""
+        key = (str(model), float(scale))
+        if key not in self._networks:
+            network, run_scale, name = resolve_model(model, scale, self.device)
+            self._networks[key] = network.eval(), run_scale, name
+        return self._networks[key]
+
+    def upscale_command(self, roi: Any, scale: float, model: Any = "auto", short: bool = False) -> str:
+        """The ``rmisr upscale`` command that writes this region's super-resolved image as a file.
+
+        The output goes next to the input as ``<stem>_sr<suffix>``; ``short`` names both by
+        their file names alone (a command to run in the image's folder).
+        """
+        x0, y0, x1, y1 = self.check_roi(roi)
+        source = Path(self.image.path)
+        stem = source.name.split(".")[0] if source.name else "image"
+        suffix = "" if source.is_dir() else "".join(source.suffixes)
+        output = source.with_name(f"{stem}_sr{suffix}")
+        if short:
+            source, output = Path(source.name), Path(output.name)
+        words = ["rmisr", "upscale", str(source), "-o", str(output)]
+        words += ["--scale", f"{scale:g}", "--model", str(model), "--roi", f"{x0},{y0},{x1},{y1}"]
+        return shlex.join(words)
+
+    # -- comparisons ------------------------------------------------------------------------
+    def compare(self, roi: Any, scale: float, model: Any = "auto", mode: str = "upscale") -> Comparison:
+        """Bicubic and ``model`` on region ``roi`` of the current slice (see the module for the modes).
+
+        Args:
+            roi: ``(x0, y0, x1, y1)`` pixels (x = column, x1/y1 exclusive) or ``"x0,y0,x1,y1"``.
+            scale: the factor; a fixed-scale model needs its own (``"auto"`` picks one that fits).
+            model: as ``rmisr upscale --model``: ``"auto"``, a registry name, ``"bicubic"``, a
+                checkpoint path or an ``nn.Module``.
+            mode: ``"upscale"`` or ``"check"``.
+
+        Raises:
+            ValueError: a bad region, scale, mode or model (the message says which);
+                FileNotFoundError: missing weights or checkpoint.
+        """
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}.")
+        roi = self.check_roi(roi)
+        network, run_scale, name = self.network(model, scale)
+        if mode == "check":
+            return self._check(roi, network, run_scale, name)
+        return self._upscale(roi, network, run_scale, name)
+
+    def _upscale(self, roi: tuple[int, int, int, int], network: torch.nn.Module, scale: float, name: str) -> Comparison:
+        # geometry only matters for files written; an ImageData made in memory may have none
+        plane = ImageData(self.plane, {"affine": np.eye(4), "spacing": (1.0, 1.0), **self.image.meta})
+        x0, y0, x1, y1 = roi
+        tile = TILE if (x1 - x0) * (y1 - y0) > TILE**2 else None
+        started = time.perf_counter()
+        result = Upscaler(scale, model=network, roi=roi, tile=tile, device=self.device).image(plane).array
+        seconds = time.perf_counter() - started
+        bicubic = Upscaler(scale, model=BICUBIC, roi=roi).image(plane).array
+        region = self.plane[:, y0:y1, x0:x1]
+        low, span = _unit_range(region)
+
+        def detail(image: np.ndarray) -> np.ndarray:
+            return laplacian_map((image.astype(np.float64) - low) / span).astype(np.float32)
+
+        return Comparison(
+            "upscale", roi, scale, name, region, bicubic, result, None, detail(bicubic), detail(result), None, seconds
+        )
+
+    def _check(self, roi: tuple[int, int, int, int], network: torch.nn.Module, scale: float, name: str) -> Comparison:
+        x0, y0, x1, y1 = roi
+        region = self.plane[:, y0:y1, x0:x1]
+        low, span = _unit_range(region)
+        if min(region.shape[1:]) < 2 * math.ceil(scale) + 2:
+            raise ValueError(
+                f"region {roi} is too small to check at x{scale:g}: it needs at least "
+                f"{2 * math.ceil(scale) + 2} pixels per side (the border crop is {math.ceil(scale)} pixels)."
+            )
+        truth, low_res = fractional_pair((region - low) / span, scale)
+        truth = np.asarray(truth, dtype=np.float32)
+        low_res = np.asarray(low_res, dtype=np.float32)
+        bicubic = imresize(low_res.astype(np.float64), output_size=tuple(truth.shape[1:]))
+        started = time.perf_counter()
+        with torch.inference_mode():
+            channels = [
+                forward_at_scale(network, torch.from_numpy(low_res[c : c + 1])[None].to(self.device), scale)
+                for c in range(low_res.shape[0])
+            ]
+        super_resolved = torch.cat(channels, dim=1)[0].clamp(0.0, 1.0).double().cpu().numpy()
+        seconds = time.perf_counter() - started
+        border = math.ceil(scale)
+        truth_laplacian = laplacian_map(truth)
+
+        def score(image: np.ndarray) -> Scores:
+            return Scores(
+                psnr(image, truth, 1.0, crop_border=border),
+                ssim(image, truth, 1.0, crop_border=border),
+                psnr(laplacian_map(image), truth_laplacian, 1.0, crop_border=border),
+            )
+
+        scores = {BICUBIC: score(bicubic), name: score(super_resolved)}
+
+        def units(image: np.ndarray) -> np.ndarray:
+            return (image * span + low).astype(np.float32)
+
+        reference = units(truth)
+        bicubic_units, sr_units = units(np.clip(bicubic, 0.0, 1.0)), units(super_resolved)
+        return Comparison(
+            "check",
+            roi,
+            scale,
+            name,
+            units(low_res),
+            bicubic_units,
+            sr_units,
+            reference,
+            np.abs(bicubic_units - reference),
+            np.abs(sr_units - reference),
+            scores,
+            seconds,
+        )

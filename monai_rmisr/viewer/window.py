@@ -1,0 +1,338 @@
+"""The desktop viewer (``rmisr view``): pick a region with the mouse, a scale and a model, compare.
+
+Like the paper's PyQt5 tool (section 5.4): the image on the left, where dragging a rectangle selects
+the region to super-resolve (only that region is computed, so it answers in a second or two on a
+CPU); the model, the mode (super-resolve the region, or check the model against it) and the
+scale on the controls; bicubic and the model side by side on the right, with their Laplacian maps
+(upscale) or error maps and scores (check) below. It is a matplotlib figure, so it opens in any
+interactive backend (Tk, Qt, macOS) and, with ``--save``, renders to a file with no screen at all.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.widgets import RadioButtons, RectangleSelector, Slider, TextBox
+
+from ..inference.pretrained import list_pretrained
+from ..io.output import atomic_output, check_output_path
+from ..transforms.intensity import CT_WINDOWS
+from .session import MODES, Comparison, ViewerSession
+
+__all__ = ["SRViewer", "display_range"]
+
+MODE_LABELS = {"upscale": "super-resolve region", "check": "check against region"}
+#: Percentiles of the slice that set the display range when the file gives no window.
+AUTO_PERCENTILES = (0.5, 99.5)
+#: Characters per line of the status panel.
+STATUS_WIDTH = 44
+
+
+def display_range(session: ViewerSession, window: str | Sequence[float] = "auto") -> tuple[float, float]:
+    """``(low, high)`` file units shown black to white. Display only: the models never see it.
+
+    Args:
+        session: the open image (its current slice and metadata).
+        window: ``"auto"`` (the DICOM file's first stored window, else the 0.5-99.5 percentiles
+            of the slice), ``"full"`` (the slice's minimum to maximum), a CT preset of
+            :data:`~monai_rmisr.transforms.intensity.CT_WINDOWS` (HU) or ``(centre, width)``.
+
+    Raises:
+        ValueError: an unknown preset, or a width that is not positive.
+    """
+    plane = session.plane
+    if isinstance(window, str):
+        name = window.strip().lower()
+        if name == "full":
+            low, high = float(plane.min()), float(plane.max())
+        elif name == "auto":
+            centre, width = session.image.meta.get("window_center"), session.image.meta.get("window_width")
+            first = [v[0] if isinstance(v, (list, tuple)) else v for v in (centre, width)]
+            if None not in first and float(first[1]) > 0:
+                return float(first[0]) - float(first[1]) / 2, float(first[0]) + float(first[1]) / 2
+            low, high = (float(v) for v in np.percentile(plane, AUTO_PERCENTILES))
+        elif name in CT_WINDOWS:
+            centre, width = CT_WINDOWS[name]
+            return centre - width / 2, centre + width / 2
+        else:
+            parts = name.split(",")
+            if len(parts) != 2:
+                raise ValueError(
+                    f"--window must be auto, full, one of {', '.join(CT_WINDOWS)} or CENTRE,WIDTH, got {window!r}."
+                )
+            return display_range(session, [float(p) for p in parts])
+        return (low, high) if high > low else (low, low + 1.0)
+    centre, width = (float(v) for v in window)
+    if not width > 0:
+        raise ValueError(f"the display window's width must be > 0, got {width:g}.")
+    return centre - width / 2, centre + width / 2
+
+
+def _command_lines(command: str, width: int = STATUS_WIDTH) -> list[str]:
+    """A shell command cut between words into lines of about ``width`` characters."""
+    lines = [""]
+    for word in command.split(" "):
+        if lines[-1] and len(lines[-1]) + 1 + len(word) > width:
+            lines.append(word)
+        else:
+            lines[-1] = f"{lines[-1]} {word}".strip()
+    return lines
+
+
+class SRViewer:
+    """The viewer's figure and its controls, over a :class:`~monai_rmisr.viewer.session.ViewerSession`.
+
+    Everything the mouse does is also a method (:meth:`select`, :meth:`set_model`,
+    :meth:`set_mode`, :meth:`set_scale`, :meth:`set_slice`), so the viewer can be scripted and
+    tested; each one recomputes the comparison and redraws. A failure (a fixed-scale model asked
+    for another scale, a region too small to check) is shown in the status panel in red and
+    leaves the last good result on screen.
+
+    Args:
+        session: the open image.
+        scale: the first scale.
+        model: the first model (``"auto"``, a registry name or a checkpoint path; a path is added
+            to the model list under its file name).
+        mode: ``"upscale"`` or ``"check"``.
+        roi: the first region ``(x0, y0, x1, y1)``; default a central 128 x 128 one.
+        window: the display window (see :func:`display_range`).
+        figure: draw into this figure (``pyplot.figure()`` for a window); default a new
+            off-screen :class:`~matplotlib.figure.Figure`.
+    """
+
+    def __init__(
+        self,
+        session: ViewerSession,
+        scale: float = 2.0,
+        model: str | os.PathLike[str] = "auto",
+        mode: str = "upscale",
+        roi: Any = None,
+        window: str | Sequence[float] = "auto",
+        figure: Figure | None = None,
+    ) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}.")
+        self.session = session
+        self.window = window
+        self.display = display_range(session, window)
+        self.scale = float(scale)
+        self.mode = mode
+        self.roi = session.check_roi(roi) if roi is not None else session.default_roi()
+        self.models: dict[str, str] = {"auto": "auto", **{name: name for name in list_pretrained(True)}}
+        label = str(model)
+        if label not in self.models:  # a checkpoint path, listed under its file name
+            label = Path(model).name
+            self.models[label] = str(model)
+        self.model = label
+        self.comparison: Comparison | None = None
+        self.error: str | None = None
+        self.figure = figure if figure is not None else Figure(figsize=(14, 8.5))
+        self._build()
+        self.run()
+
+    # -- layout -----------------------------------------------------------------------------
+    def _build(self) -> None:
+        fig = self.figure
+        self.image_axes = fig.add_axes((0.235, 0.07, 0.31, 0.85))
+        self.panel_axes = {
+            "bicubic": fig.add_axes((0.56, 0.53, 0.2, 0.38)),
+            "model": fig.add_axes((0.78, 0.53, 0.2, 0.38)),
+            "bicubic_detail": fig.add_axes((0.56, 0.07, 0.2, 0.38)),
+            "model_detail": fig.add_axes((0.78, 0.07, 0.2, 0.38)),
+        }
+        for axes in (self.image_axes, *self.panel_axes.values()):
+            axes.set_xticks([])
+            axes.set_yticks([])
+        self.image_axes.imshow(self._to_display(self.session.plane), **self._imshow_args(self.session.plane))
+        self.image_axes.set_title(self._image_title(), fontsize=10)
+        self.selector = RectangleSelector(
+            self.image_axes,
+            self._on_select,
+            useblit=False,
+            button=[1],
+            minspanx=2,
+            minspany=2,
+            spancoords="data",
+            interactive=True,
+            props={"edgecolor": "yellow", "fill": False, "linewidth": 1.5},
+        )
+        self._show_roi()
+
+        names = list(self.models)
+        model_axes = fig.add_axes((0.01, 0.62, 0.2, 0.03 + 0.035 * len(names)))
+        model_axes.set_title("model", fontsize=10, loc="left")
+        self.model_buttons = RadioButtons(model_axes, names, active=names.index(self.model))
+        self.model_buttons.on_clicked(self.set_model)
+        mode_axes = fig.add_axes((0.01, 0.48, 0.2, 0.09))
+        mode_axes.set_title("mode", fontsize=10, loc="left")
+        self.mode_buttons = RadioButtons(mode_axes, [MODE_LABELS[m] for m in MODES], active=MODES.index(self.mode))
+        self.mode_buttons.on_clicked(lambda label: self.set_mode(self._mode_from_label(label)))
+        scale_axes = fig.add_axes((0.06, 0.42, 0.08, 0.04))
+        self.scale_box = TextBox(scale_axes, "scale ", initial=f"{self.scale:g}")
+        self.scale_box.on_submit(self.set_scale)
+        self.slice_slider = None
+        if self.session.depth > 1:
+            slider_axes = fig.add_axes((0.06, 0.37, 0.1, 0.03))
+            self.slice_slider = Slider(
+                slider_axes, "slice", 0, self.session.depth - 1, valinit=self.session.slice_index, valstep=1
+            )
+            self.slice_slider.on_changed(lambda value: self.set_slice(int(value)))
+        self.status = fig.text(0.01, 0.33, "", fontsize=7.5, family="monospace", va="top")
+
+    @staticmethod
+    def _mode_from_label(label: str) -> str:
+        return next(mode for mode, text in MODE_LABELS.items() if text == label)
+
+    def _image_title(self) -> str:
+        where = f", slice {self.session.slice_index + 1}/{self.session.depth}" if self.session.depth > 1 else ""
+        return f"{self.session.name}{where} ({self.session.width}x{self.session.height}): drag to select a region"
+
+    # -- display ----------------------------------------------------------------------------
+    def _to_display(self, array: np.ndarray) -> np.ndarray:
+        """(C, H, W) file units -> what imshow takes: (H, W) grey, or (H, W, 3) RGB in [0, 1]."""
+        if array.shape[0] == 3:
+            low, high = self.display
+            return np.clip((np.moveaxis(array, 0, -1) - low) / (high - low), 0.0, 1.0)
+        return array[0]
+
+    def _imshow_args(self, array: np.ndarray) -> dict[str, Any]:
+        if array.shape[0] == 3:
+            return {"interpolation": "nearest"}
+        return {"cmap": "gray", "vmin": self.display[0], "vmax": self.display[1], "interpolation": "nearest"}
+
+    def _show_roi(self) -> None:
+        x0, y0, x1, y1 = self.roi
+        self.selector.extents = (x0 - 0.5, x1 - 0.5, y0 - 0.5, y1 - 0.5)
+
+    def _draw(self, result: Comparison) -> None:
+        def show(key: str, array: np.ndarray, title: str, **args: Any) -> None:
+            axes = self.panel_axes[key]
+            axes.clear()
+            axes.set_xticks([])
+            axes.set_yticks([])
+            grey = array[0] if array.shape[0] != 3 else np.moveaxis(array, 0, -1).mean(-1)
+            axes.imshow(grey if args else self._to_display(array), **(args or self._imshow_args(array)))
+            axes.set_title(title, fontsize=9)
+
+        scores = result.scores or {}
+        titles = {
+            name: f"{label}" + (f": {scores[name].psnr:.2f} dB, SSIM {scores[name].ssim:.4f}" if name in scores else "")
+            for name, label in (("bicubic", "bicubic"), (result.model_name, result.model_name))
+        }
+        show("bicubic", result.bicubic, titles["bicubic"])
+        show("model", result.super_resolved, titles[result.model_name])
+        if result.mode == "check":
+            limit = float(np.percentile(result.bicubic_detail, 99.5)) or 1.0
+            error = {"cmap": "magma", "vmin": 0.0, "vmax": limit, "interpolation": "nearest"}
+            show("bicubic_detail", result.bicubic_detail, "|bicubic - region|", **error)
+            show("model_detail", result.super_resolved_detail, f"|{result.model_name} - region|", **error)
+        else:
+            both = np.concatenate([np.abs(result.bicubic_detail).ravel(), np.abs(result.super_resolved_detail).ravel()])
+            limit = float(np.percentile(both, 99.5)) or 1.0
+            edges = {"cmap": "gray", "vmin": -limit, "vmax": limit, "interpolation": "nearest"}
+            show("bicubic_detail", result.bicubic_detail, "Laplacian map, bicubic", **edges)
+            show("model_detail", result.super_resolved_detail, f"Laplacian map, {result.model_name}", **edges)
+
+    def _set_status(self, text: str, error: bool = False) -> None:
+        self.status.set_text(text)
+        self.status.set_color("red" if error else "black")
+
+    # -- actions ----------------------------------------------------------------------------
+    def run(self) -> Comparison | None:
+        """Recompute the comparison for the current settings and redraw; None (and a red status) on failure."""
+        try:
+            result = self.session.compare(self.roi, self.scale, self.models[self.model], self.mode)
+        except (ValueError, FileNotFoundError, RuntimeError) as err:
+            self.error = str(err)
+            self._set_status("error: " + self.error, error=True)
+            self.figure.canvas.draw_idle()
+            return None
+        self.error = None
+        self.comparison = result
+        self._draw(result)
+        status = result.summary()
+        if result.mode == "upscale":
+            # the file's name only: a long path would run over the image (the command line prints it whole)
+            command = self.session.upscale_command(self.roi, self.scale, self.models[self.model], short=True)
+            status += "\n\nas a file (in its folder):\n" + " \\\n    ".join(_command_lines(command))
+        else:
+            status += "\n\nthe region is the truth; its LR is\nMATLAB bicubic (the benchmark protocol)"
+        self._set_status(status)
+        self.figure.canvas.draw_idle()
+        return result
+
+    def select(self, roi: Any) -> Comparison | None:
+        """Make ``roi`` ``(x0, y0, x1, y1)`` the region and recompute."""
+        try:
+            self.roi = self.session.check_roi(roi)
+        except ValueError as err:
+            self.error = str(err)
+            self._set_status("error: " + self.error, error=True)
+            return None
+        self._show_roi()
+        return self.run()
+
+    def _on_select(self, press: Any, release: Any) -> None:
+        xmin, xmax, ymin, ymax = self.selector.extents
+        width, height = self.session.width, self.session.height
+        x0, x1 = (int(np.clip(np.floor(v + 0.5), 0, width)) for v in (xmin, xmax))
+        y0, y1 = (int(np.clip(np.floor(v + 0.5), 0, height)) for v in (ymin, ymax))
+        self.select((x0, y0, x1, y1))
+
+    def _sync(self, widget: Any, update: Any) -> None:
+        """Show a setting made by a method call on its widget, without the widget calling back."""
+        widget.eventson = False
+        try:
+            update()
+        finally:
+            widget.eventson = True
+
+    def set_model(self, label: str) -> Comparison | None:
+        """Choose a model by its label in the list (``"auto"``, a registry name, a checkpoint's file name)."""
+        if label not in self.models:
+            raise ValueError(f"unknown model {label!r}; the list has {', '.join(self.models)}.")
+        self.model = label
+        self._sync(self.model_buttons, lambda: self.model_buttons.set_active(list(self.models).index(label)))
+        return self.run()
+
+    def set_mode(self, mode: str) -> Comparison | None:
+        """``"upscale"`` or ``"check"``."""
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}.")
+        self.mode = mode
+        self._sync(self.mode_buttons, lambda: self.mode_buttons.set_active(MODES.index(mode)))
+        return self.run()
+
+    def set_scale(self, text: str | float) -> Comparison | None:
+        """A new scale (the scale box's text); a bad one is reported in the status panel."""
+        try:
+            value = float(text)
+        except (TypeError, ValueError):
+            self.error = f"scale must be a number > 1, got {text!r}."
+            self._set_status("error: " + self.error, error=True)
+            return None
+        self.scale = value
+        self._sync(self.scale_box, lambda: self.scale_box.set_val(f"{value:g}"))
+        return self.run()
+
+    def set_slice(self, index: int) -> Comparison | None:
+        """Show slice ``index`` of a volume (the region stays where it is)."""
+        self.session.set_slice(index)
+        if self.slice_slider is not None:
+            self._sync(self.slice_slider, lambda: self.slice_slider.set_val(index))
+        self.display = display_range(self.session, self.window)
+        self.image_axes.images[0].set_data(self._to_display(self.session.plane))
+        self.image_axes.set_title(self._image_title(), fontsize=10)
+        return self.run()
+
+    def save(self, path: str | os.PathLike[str], overwrite: bool = False) -> Path:
+        """Write the figure (PNG, PDF, SVG: by the suffix); never half a file, never over the input."""
+        output = check_output_path(path, [self.session.image.path] if self.session.image.path else [], overwrite)
+        with atomic_output(output) as temporary:
+            self.figure.savefig(temporary, dpi=100, format=output.suffix.lstrip(".").lower() or "png")
+        return output

@@ -1,0 +1,140 @@
+"""ViewerSession: the viewer's numbers are the benchmark's, its pictures are rmisr upscale's."""
+
+from __future__ import annotations
+
+import shlex
+
+import nibabel as nib
+import numpy as np
+import pytest
+from PIL import Image
+
+from monai_rmisr.__main__ import main
+from monai_rmisr.benchmark import network_scores
+from monai_rmisr.data.corpus import CorpusImage
+from monai_rmisr.data.protocol import bicubic_baseline
+from monai_rmisr.inference import load_pretrained
+from monai_rmisr.inference.upscale import Upscaler
+from monai_rmisr.io import ImageData, read_image
+from monai_rmisr.viewer import ViewerSession
+from tests.helpers import dicom_testdata
+
+CT = dicom_testdata("CT_small.dcm")  # 128 x 128, HU
+
+
+@pytest.fixture(scope="module")
+def session() -> ViewerSession:
+    return ViewerSession(CT)
+
+
+def test_check_mode_scores_the_region_as_the_benchmark_scores_an_image(session):
+    roi = (20, 30, 92, 90)  # 72 x 60: x3 and x2 crops differ from the region
+    x0, y0, x1, y1 = roi
+    region = session.plane[:, y0:y1, x0:x1]
+    unit = (region - region.min()) / (region.max() - region.min())
+    image = CorpusImage("region", "CT", CT, unit.astype(np.float32))
+    for scale, model in ((2, "rmisr_bl_x2"), (3, "rmisr_bl_x3")):
+        result = session.compare(roi, scale, "auto", mode="check")
+        assert result.model_name == model
+        expected = network_scores(load_pretrained(model), scale, [image])["region"]
+        got = result.scores[model]
+        assert got.psnr == pytest.approx(expected.psnr, abs=1e-3)
+        assert got.ssim == pytest.approx(expected.ssim, abs=1e-5)
+        assert got.laplacian_psnr == pytest.approx(expected.laplacian_psnr, abs=1e-3)
+        bicubic = bicubic_baseline(scale, [image])["region"]
+        assert result.scores["bicubic"].psnr == pytest.approx(bicubic[0], abs=1e-6)
+        assert result.scores["bicubic"].ssim == pytest.approx(bicubic[1], abs=1e-6)
+        assert got.psnr > result.scores["bicubic"].psnr + 0.5  # a trained model on a real CT region
+        # the panels: truth = the region cropped to fit the scale, in HU; errors are |panel - truth|
+        rows, cols = (60 // scale) * scale, (72 // scale) * scale
+        assert result.reference.shape == result.super_resolved.shape == (1, rows, cols)
+        assert result.low_resolution.shape == (1, rows // scale, cols // scale)
+        np.testing.assert_allclose(result.reference, region[:, :rows, :cols], atol=0.05)
+        np.testing.assert_allclose(result.super_resolved_detail, np.abs(result.super_resolved - result.reference))
+
+
+def test_check_mode_at_a_fractional_scale_uses_the_arbitrary_scale_model(session):
+    result = session.compare((0, 0, 64, 64), 2.5, "auto", mode="check")
+    assert result.model_name == "rmisr_meta"
+    assert result.super_resolved.shape == result.reference.shape == (1, 63, 63)  # 25 LR pixels * 2.5 -> 63
+    assert result.scores["rmisr_meta"].psnr > result.scores["bicubic"].psnr
+
+
+def test_upscale_mode_is_rmisr_upscale_roi(session):
+    roi = (40, 10, 88, 50)
+    result = session.compare(roi, 2, "rmisr_bl_x2")
+    expected = Upscaler(2, model="rmisr_bl_x2", roi=roi).image(read_image(CT)).array
+    np.testing.assert_array_equal(result.super_resolved, expected)
+    assert result.bicubic.shape == result.super_resolved.shape == (1, 80, 96)
+    np.testing.assert_array_equal(result.low_resolution, session.plane[:, 10:50, 40:88])
+    assert result.reference is None and result.scores is None
+    # bicubic through the same path differs from the model, and stays in the region's value range
+    assert np.abs(result.bicubic - result.super_resolved).max() > 1.0  # HU
+    assert result.bicubic_detail.shape == result.super_resolved_detail.shape == (1, 80, 96)
+
+
+def test_upscale_command_writes_what_the_viewer_shows(tmp_path):
+    source = tmp_path / "ct.nii.gz"
+    hu = read_image(CT).array[0]
+    nib.save(nib.Nifti1Image(hu.T[:, :, None].astype(np.float32), np.eye(4)), source)  # NIfTI is (x, y)
+    session = ViewerSession(source)
+    roi = (16, 24, 64, 56)
+    shown = session.compare(roi, 3, "auto").super_resolved
+    command = session.upscale_command(roi, 3)
+    words = shlex.split(command)
+    assert words[:2] == ["rmisr", "upscale"] and "--roi" in words
+    assert main(words[1:] + ["--quiet"]) == 0
+    written = read_image(tmp_path / "ct_sr.nii.gz").array
+    assert written.shape == shown.shape == (1, 96, 144)
+    np.testing.assert_allclose(written, shown, atol=1e-3)
+
+
+def test_volume_slices(tmp_path):
+    volume = np.stack([np.full((32, 40), k, np.float32) + np.arange(40, dtype=np.float32) for k in range(5)], -1)
+    session = ViewerSession(ImageData(volume[None], {"source_path": str(tmp_path / "v.nii")}))
+    assert session.depth == 5 and session.slice_index == 2
+    np.testing.assert_array_equal(session.plane, volume[None, ..., 2])
+    session.set_slice(4)
+    np.testing.assert_array_equal(session.plane, volume[None, ..., 4])
+    result = session.compare((0, 0, 40, 32), 2, "bicubic")
+    assert result.super_resolved.shape == (1, 64, 80)
+    assert result.super_resolved.min() >= 4.0 and result.super_resolved.max() <= 4.0 + 39
+    with pytest.raises(ValueError, match=r"slice must be an integer in \[0, 4\]"):
+        session.set_slice(5)
+
+
+def test_default_region_is_central_and_clipped(tmp_path):
+    path = tmp_path / "small.png"
+    Image.fromarray(np.tile(np.arange(90, dtype=np.uint8), (60, 1))).save(path)
+    assert ViewerSession(path).default_roi() == (0, 0, 90, 60)
+    assert ViewerSession(CT).default_roi(64) == (32, 32, 96, 96)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (((0, 0, 200, 10), 2, "auto", "upscale"), r"lies outside the 128x128"),
+        (((5, 5, 5, 20), 2, "auto", "upscale"), r"empty or negative"),
+        (((0, 0, 1, 40), 2, "auto", "upscale"), r"smaller than 2x2"),
+        (((0, 0, 9, 40), 4, "auto", "check"), r"too small to check at x4"),
+        (((0, 0, 40, 40), 3, "rmisr_vp_x4", "upscale"), r"fixed x4 network, got scale=3"),
+        (((0, 0, 40, 40), 2, "rmisr_bl_x9", "upscale"), r"unknown model 'rmisr_bl_x9'"),
+        (((0, 0, 40, 40), 2, "auto", "preview"), r"mode must be one of"),
+    ],
+)
+def test_bad_requests_name_the_problem(session, args, message):
+    with pytest.raises(ValueError, match=message):
+        session.compare(*args)
+
+
+def test_the_image_is_not_modified(session):
+    before = session.image.array.copy()
+    session.compare((0, 0, 48, 48), 2, "auto", mode="check")
+    session.compare((0, 0, 48, 48), 2, "auto")
+    np.testing.assert_array_equal(session.image.array, before)
+
+
+def test_summary_lists_the_scores(session):
+    text = session.compare((0, 0, 48, 48), 2, "auto", mode="check").summary()
+    assert "rmisr_bl_x2, x2, region 48x48 at (0, 0)" in text
+    assert "bicubic" in text.splitlines()[2] and "PSNR dB" in text

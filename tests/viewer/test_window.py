@@ -1,0 +1,152 @@
+"""SRViewer and rmisr view: mouse, controls, status, saving, the command line (Agg, no screen)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from matplotlib.testing.widgets import click_and_drag
+
+from monai_rmisr.__main__ import main
+from monai_rmisr.io import ImageData
+from monai_rmisr.viewer import SRViewer, ViewerSession, display_range
+from tests.helpers import dicom_testdata
+
+CT = dicom_testdata("CT_small.dcm")  # 128 x 128, HU; its file stores no window
+
+
+@pytest.fixture(scope="module")
+def ct_session() -> ViewerSession:
+    return ViewerSession(CT)
+
+
+@pytest.fixture
+def viewer(ct_session) -> SRViewer:
+    return SRViewer(ct_session, scale=2, roi=(0, 0, 48, 40))
+
+
+def _panel(viewer: SRViewer, key: str) -> np.ndarray:
+    return np.asarray(viewer.panel_axes[key].images[-1].get_array())
+
+
+def test_opens_with_a_comparison_drawn(viewer):
+    assert viewer.error is None and viewer.comparison is not None
+    assert viewer.comparison.model_name == "rmisr_bl_x2"
+    np.testing.assert_array_equal(_panel(viewer, "model"), viewer.comparison.super_resolved[0])
+    np.testing.assert_array_equal(_panel(viewer, "bicubic"), viewer.comparison.bicubic[0])
+    assert _panel(viewer, "model_detail").shape == (80, 96)
+    status = viewer.status.get_text()
+    assert "rmisr upscale CT_small.dcm -o" in status and "CT_small_sr.dcm" in status and "0,0,48,40" in status
+    assert viewer.status.get_color() == "black"
+
+
+def test_dragging_a_rectangle_selects_and_computes_that_region(viewer):
+    click_and_drag(viewer.selector, start=(10.2, 20.4), end=(57.6, 51.0))
+    assert viewer.roi == (10, 20, 58, 51)
+    assert viewer.comparison.roi == (10, 20, 58, 51)
+    assert viewer.comparison.super_resolved.shape == (1, 62, 96)
+
+
+def test_the_radio_buttons_and_the_scale_box_drive_the_comparison(viewer):
+    viewer.mode_buttons.set_active(1)  # as a click does
+    assert viewer.mode == "check" and viewer.comparison.scores is not None
+    assert "PSNR dB" in viewer.status.get_text()
+    assert "dB, SSIM" in viewer.panel_axes["model"].get_title()
+    viewer.scale_box.set_val("4")
+    assert viewer.comparison.model_name == "rmisr_bl_x4"
+    labels = [t.get_text() for t in viewer.model_buttons.labels]
+    viewer.model_buttons.set_active(labels.index("rmisr_vp_x4"))
+    assert viewer.comparison.model_name == "rmisr_vp_x4"
+
+
+def test_a_failure_is_shown_in_red_and_keeps_the_last_result(viewer):
+    before = viewer.comparison
+    viewer.set_model("rmisr_vp_x4")  # a fixed x4 model at x2
+    assert viewer.comparison is before
+    assert "fixed x4 network" in viewer.error
+    assert viewer.status.get_color() == "red" and viewer.status.get_text().startswith("error: ")
+    assert viewer.set_scale("two") is None and "scale must be a number" in viewer.error
+    assert viewer.set_scale(4) is not None and viewer.error is None  # the x4 model fits now
+    assert viewer.status.get_color() == "black"
+
+
+def test_method_calls_update_the_widgets_without_recomputing_twice(viewer, monkeypatch):
+    calls = []
+    original = viewer.session.compare
+    monkeypatch.setattr(viewer.session, "compare", lambda *a, **k: calls.append(a) or original(*a, **k))
+    viewer.set_mode("check")
+    viewer.set_scale(3)
+    viewer.set_model("rmisr_bl_x3")
+    assert len(calls) == 3
+    assert viewer.mode_buttons.value_selected == "check against region"
+    assert viewer.scale_box.text == "3"
+    assert viewer.model_buttons.value_selected == "rmisr_bl_x3"
+
+
+def test_volume_slider(tmp_path):
+    volume = np.stack([np.random.default_rng(k).random((24, 32), dtype=np.float32) * (k + 1) for k in range(3)], -1)
+    viewer = SRViewer(ViewerSession(ImageData(volume[None], {"source_path": "v.nii"})), model="bicubic")
+    assert viewer.slice_slider is not None and viewer.roi == (0, 0, 32, 24)
+    viewer.slice_slider.set_val(0)
+    assert viewer.session.slice_index == 0 and "slice 1/3" in viewer.image_axes.get_title()
+    np.testing.assert_array_equal(viewer.comparison.low_resolution, volume[None, ..., 0])
+
+
+def test_display_range(ct_session, tmp_path):
+    plane = ct_session.plane
+    assert display_range(ct_session, "full") == (plane.min(), plane.max())
+    np.testing.assert_allclose(display_range(ct_session, "auto"), np.percentile(plane, (0.5, 99.5)))
+    assert display_range(ct_session, "lung") == (-1350.0, 150.0)
+    assert display_range(ct_session, "40,400") == (-160.0, 240.0)
+    stored = ViewerSession(ImageData(plane, {"window_center": [40.0], "window_width": [80.0]}))
+    assert display_range(stored, "auto") == (0.0, 80.0)
+    with pytest.raises(ValueError, match="--window must be auto, full"):
+        display_range(ct_session, "liver")
+    with pytest.raises(ValueError, match="width must be > 0"):
+        display_range(ct_session, "40,0")
+
+
+def test_save_writes_once_and_never_over_the_input(viewer, tmp_path):
+    out = viewer.save(tmp_path / "view.png")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(ValueError, match="already exists"):
+        viewer.save(out)
+    viewer.save(out, overwrite=True)
+    with pytest.raises(ValueError, match="would overwrite the input"):
+        viewer.save(CT, overwrite=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["view.png"]
+
+
+def test_cli_saves_a_check_figure(tmp_path, capsys):
+    out = tmp_path / "check.png"
+    code = main(["view", CT, "--mode", "check", "--scale", "4", "--roi", "0,0,64,64", "--save", str(out)])
+    assert code == 0 and out.is_file()
+    printed = capsys.readouterr().out
+    assert "rmisr_bl_x4, x4, region 64x64 at (0, 0)" in printed and f"wrote {out}" in printed
+
+
+def test_cli_prints_the_upscale_command(tmp_path, capsys):
+    assert main(["view", CT, "--roi", "0,0,32,32", "--save", str(tmp_path / "v.svg")]) == 0
+    assert "as a file: rmisr upscale " in capsys.readouterr().out
+    assert (tmp_path / "v.svg").read_text().lstrip().startswith("<?xml")
+
+
+@pytest.mark.parametrize(
+    "args, message, code",
+    [
+        (["missing.dcm"], "no such image file", 2),
+        ([CT, "--scale", "x2"], "--scale must be a number", 2),
+        ([CT, "--roi", "0,0,500,20"], "lies outside the 128x128", 2),
+        ([CT, "--window", "liver"], "--window must be", 2),
+        ([CT, "--model", "rmisr_vp_x4"], "fixed x4 network", 1),
+    ],
+)
+def test_cli_errors(tmp_path, capsys, args, message, code):
+    out = tmp_path / "fig.png"
+    assert main(["view", *args, "--save", str(out)]) == code
+    assert message in capsys.readouterr().err
+    assert out.exists() == (code == 1)  # a failed comparison still shows the image and the error
+
+
+def test_cli_without_a_screen_says_so(capsys):
+    assert main(["view", CT]) == 2
+    assert "no screen for a window" in capsys.readouterr().err
