@@ -136,5 +136,5 @@ def test_the_image_is_not_modified(session):
 
 def test_summary_lists_the_scores(session):
     text = session.compare((0, 0, 48, 48), 2, "auto", mode="check").summary()
-    assert "rmisr_bl_x2, x2, region 48x48 at (0, 0)" in text
-    assert "bicubic" in text.splitlines()[2] and "PSNR dB" in text
+    assert text.startswith("rmisr_bl_x2, x2, ") and "\nregion 48x48 at (0, 0)\n" in text
+    assert text.splitlines()[3].startswith("bicubic") and "PSNR dB" in text

@@ -121,7 +121,7 @@ def test_cli_saves_a_check_figure(tmp_path, capsys):
     code = main(["view", CT, "--mode", "check", "--scale", "4", "--roi", "0,0,64,64", "--save", str(out)])
     assert code == 0 and out.is_file()
     printed = capsys.readouterr().out
-    assert "rmisr_bl_x4, x4, region 64x64 at (0, 0)" in printed and f"wrote {out}" in printed
+    assert "rmisr_bl_x4, x4, " in printed and "region 64x64 at (0, 0)" in printed and f"wrote {out}" in printed
 
 
 def test_cli_prints_the_upscale_command(tmp_path, capsys):
