@@ -328,3 +328,20 @@ def test_clip_lr_keeps_the_network_input_in_range(tmp_path, variant):
         seen[clip] = (values.min().item(), values.max().item())
     assert seen["false"][0] < 0.0 or seen["false"][1] > 1.0, seen
     assert seen["true"][0] >= 0.0 and seen["true"][1] <= 1.0, seen
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_bfloat16_amp_on_a_cpu_without_bfloat16_instructions_warns(monkeypatch, native):
+    import warnings
+
+    from monai_rmisr.engines import trainer as trainer_module
+
+    monkeypatch.setattr(trainer_module, "cpu_has_native_bfloat16", lambda: native)
+    net = RMISR(2, 1, scale=2, num_blocks=1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        SRTrainer("cpu", 1, [], net, torch.optim.Adam(net.parameters()), TwoBranchLoss(), amp=True)
+        SRTrainer("cpu", 1, [], net, torch.optim.Adam(net.parameters()), TwoBranchLoss(), amp=False)
+    messages = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert sum("no bfloat16 instructions" in m for m in messages) == (0 if native else 1)
+    assert isinstance(trainer_module.cpu_has_native_bfloat16(), bool)
