@@ -6,7 +6,7 @@ PYTHON3 ?= python3
 VENV_PY := $(if $(VIRTUAL_ENV),$(VIRTUAL_ENV)/bin/python,.venv/bin/python)
 STAMP := $(dir $(VENV_PY)).monai-rmisr-installed
 
-.PHONY: demo test test-slow lint install clean
+.PHONY: demo test test-slow lint install clean monailabel-env test-monailabel
 
 .venv/bin/python:
 	$(PYTHON3) -m venv .venv
@@ -32,5 +32,23 @@ lint: $(STAMP)
 	$(VENV_PY) -m ruff check .
 	$(VENV_PY) -m ruff format --check .
 
+# MONAI Label in its own environment (docs/monailabel.md): its dependency set clashes with the main one
+ML_PY := .venv-monailabel/bin/python
+ML_STAMP := .venv-monailabel/.monai-rmisr-installed
+
+$(ML_PY):
+	$(PYTHON3) -m venv .venv-monailabel
+
+$(ML_STAMP): $(ML_PY) setup.py pyproject.toml apps/monailabel/requirements.txt
+	$(ML_PY) -m pip install --upgrade pip
+	$(ML_PY) -m pip install -e . -r apps/monailabel/requirements.txt
+	$(ML_PY) -m pip install --no-deps monailabel==0.8.5 pydicom-seg==0.4.1
+	touch $@
+
+monailabel-env: $(ML_STAMP)
+
+test-monailabel: $(ML_STAMP)
+	$(ML_PY) -m pytest -q tests/monailabel
+
 clean:
-	rm -rf .venv build dist *.egg-info .pytest_cache .ruff_cache
+	rm -rf .venv .venv-monailabel build dist *.egg-info .pytest_cache .ruff_cache

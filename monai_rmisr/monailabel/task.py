@@ -1,0 +1,70 @@
+"""``SuperResolutionTask``: a MONAI Label infer task that returns a super-resolved image (needs ``monailabel``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import compat
+
+compat.install()  # before MONAI Label is imported: see compat
+
+from monailabel.interfaces.tasks.infer_v2 import InferTask, InferType  # noqa: E402
+
+from ..inference.super_resolve import resolve_model  # noqa: E402
+from ..inference.upscale import Upscaler  # noqa: E402
+from ..io import ImageReadError  # noqa: E402
+from .infer import DEFAULTS, parse_request, run_infer_request  # noqa: E402
+
+__all__ = ["SuperResolutionTask"]
+
+
+class SuperResolutionTask(InferTask):
+    """Super-resolve the request's image with an RMISR model; the result file is the SR image.
+
+    MONAI Label's infer tasks usually return label maps; this one returns an image of the
+    input's kind and format (NIfTI, DICOM, PNG; a DICOM series as a ``.zip`` of a derived
+    series), with type ``"others"``. Clients can override the config per request through
+    ``params``: ``scale``, ``network`` (a registry name, ``"auto"`` or ``"bicubic"``), ``roi``
+    (``"x0,y0,x1,y1"``), ``tile`` (0: whole image) and ``self_ensemble``.
+
+    Args:
+        scale: the default factor.
+        model: the default model (``"auto"``, a registry name, ``"bicubic"`` or a checkpoint path).
+        description: what clients list; default names the model and the scale.
+        **config: more defaults (``roi``, ``tile``, ``self_ensemble``).
+
+    Raises:
+        ValueError: a bad default, at server start rather than at the first request.
+    """
+
+    def __init__(self, scale: float = 2.0, model: str = "auto", description: str | None = None, **config: Any):
+        defaults = {**DEFAULTS, "scale": scale, "network": model, **config}
+        parse_request({}, defaults)
+        super().__init__(
+            type=InferType.OTHERS,
+            labels=None,
+            dimension=2,
+            description=description or f"RMISR super-resolution, x{float(scale):g} ({model}); the result is an image",
+            config=defaults,
+        )
+        self._upscalers: dict[tuple, Upscaler] = {}
+
+    def is_valid(self) -> bool:
+        """Whether the default model's weights are there (a task without them is not offered)."""
+        settings = parse_request({}, self._config)
+        try:
+            resolve_model(settings["network"], settings["scale"])
+        except (ValueError, FileNotFoundError):
+            return False
+        return True
+
+    def __call__(self, request: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """``(result file, result JSON)``; a bad request is an HTTP 400 (404: no such image) whose detail says why."""
+        from fastapi import HTTPException
+
+        try:
+            return run_infer_request(request, self._config, upscalers=self._upscalers)
+        except FileNotFoundError as err:
+            raise HTTPException(status_code=404, detail=str(err)) from err
+        except (ValueError, ImageReadError) as err:
+            raise HTTPException(status_code=400, detail=str(err)) from err
