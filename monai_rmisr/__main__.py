@@ -128,7 +128,11 @@ def _view(args: argparse.Namespace) -> int:
         )
     try:
         scale = check_scale_text(args.scale)
-        session = ViewerSession(args.input, slice_index=args.slice, device=args.device)
+        session = ViewerSession(args.input, device=args.device)
+        if args.slice is not None:
+            if not 1 <= args.slice <= session.depth:
+                raise ValueError(f"--slice {args.slice} is not a slice of '{args.input}' (1 to {session.depth}).")
+            session.set_slice(args.slice - 1)
         figure = plt.figure(figsize=(14, 8.5), num=f"rmisr view: {session.name}")
         viewer = SRViewer(
             session,
@@ -252,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     view.add_argument("--mode", choices=("upscale", "check"), default="upscale", help="the first mode")
     view.add_argument("--roi", default=None, metavar="x0,y0,x1,y1", help="the first region (default: central 128x128)")
     view.add_argument(
-        "--slice", type=int, default=None, help="volumes: the slice shown first (0-based; default middle)"
+        "--slice", type=int, default=None, help="volumes: the slice shown first, from 1 (default: the middle one)"
     )
     view.add_argument(
         "--window",

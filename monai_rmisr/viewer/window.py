@@ -178,10 +178,11 @@ class SRViewer:
         self.slice_slider = None
         if self.session.depth > 1:
             slider_axes = fig.add_axes((0.06, 0.37, 0.1, 0.03))
+            # counted from 1 on screen, as the title and DICOM instance numbers count
             self.slice_slider = Slider(
-                slider_axes, "slice", 0, self.session.depth - 1, valinit=self.session.slice_index, valstep=1
+                slider_axes, "slice", 1, self.session.depth, valinit=self.session.slice_index + 1, valstep=1
             )
-            self.slice_slider.on_changed(lambda value: self.set_slice(int(value)))
+            self.slice_slider.on_changed(lambda value: self.set_slice(int(value) - 1))
         self.status = fig.text(0.01, 0.33, "", fontsize=7.5, family="monospace", va="top")
 
     @staticmethod
@@ -321,10 +322,10 @@ class SRViewer:
         return self.run()
 
     def set_slice(self, index: int) -> Comparison | None:
-        """Show slice ``index`` of a volume (the region stays where it is)."""
+        """Show slice ``index`` (0-based; the slider shows ``index + 1``) of a volume; the region stays."""
         self.session.set_slice(index)
         if self.slice_slider is not None:
-            self._sync(self.slice_slider, lambda: self.slice_slider.set_val(index))
+            self._sync(self.slice_slider, lambda: self.slice_slider.set_val(index + 1))
         self.display = display_range(self.session, self.window)
         self.image_axes.images[0].set_data(self._to_display(self.session.plane))
         self.image_axes.set_title(self._image_title(), fontsize=10)

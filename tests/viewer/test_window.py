@@ -86,9 +86,12 @@ def test_volume_slider(tmp_path):
     volume = np.stack([np.random.default_rng(k).random((24, 32), dtype=np.float32) * (k + 1) for k in range(3)], -1)
     viewer = SRViewer(ViewerSession(ImageData(volume[None], {"source_path": "v.nii"})), model="bicubic")
     assert viewer.slice_slider is not None and viewer.roi == (0, 0, 32, 24)
-    viewer.slice_slider.set_val(0)
+    assert viewer.slice_slider.val == 2 and "slice 2/3" in viewer.image_axes.get_title()  # both count from 1
+    viewer.slice_slider.set_val(1)
     assert viewer.session.slice_index == 0 and "slice 1/3" in viewer.image_axes.get_title()
     np.testing.assert_array_equal(viewer.comparison.low_resolution, volume[None, ..., 0])
+    viewer.set_slice(2)
+    assert viewer.slice_slider.val == 3 and viewer.session.slice_index == 2
 
 
 def test_display_range(ct_session, tmp_path):
@@ -150,3 +153,16 @@ def test_cli_errors(tmp_path, capsys, args, message, code):
 def test_cli_without_a_screen_says_so(capsys):
     assert main(["view", CT]) == 2
     assert "no screen for a window" in capsys.readouterr().err
+
+
+def test_cli_slice_counts_from_one(tmp_path, capsys):
+    import nibabel as nib
+
+    volume = np.stack([np.full((20, 24), 10.0 * k, np.float32) + np.arange(24) for k in range(3)], -1)
+    source = tmp_path / "v.nii.gz"
+    nib.save(nib.Nifti1Image(volume, np.eye(4)), source)
+    assert main(["view", str(source), "--slice", "3", "--model", "bicubic", "--save", str(tmp_path / "a.png")]) == 0
+    for bad in ("0", "4"):
+        assert main(["view", str(source), "--slice", bad, "--save", str(tmp_path / "b.png")]) == 2
+        assert "is not a slice of" in capsys.readouterr().err
+    assert not (tmp_path / "b.png").exists()
