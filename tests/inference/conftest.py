@@ -5,6 +5,8 @@ import json
 import pytest
 import torch
 
+from tests.helpers import one_thread_fixture
+
 from .test_super_resolve import small_rmisr
 
 # the architecture of small_rmisr(), as a checkpoint sidecar names it
@@ -12,13 +14,7 @@ TINY = {"_target_": "RMISR", "spatial_dims": 2, "in_channels": 1, "scale": 2, "f
 TINY.update(distillation_channels=8, meta_hidden_channels=16, image_residual=True)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """The networks and images here are tiny: one thread is as fast as two, and far faster on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+_one_thread = one_thread_fixture()
 
 
 @pytest.fixture

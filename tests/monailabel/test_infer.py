@@ -15,17 +15,12 @@ from PIL import Image
 from monai_rmisr.inference.upscale import Upscaler
 from monai_rmisr.io import ImageReadError, read_image
 from monai_rmisr.monailabel import DEFAULTS, parse_request, run_infer_request
-from tests.helpers import dicom_testdata, write_ct_series
+from tests.helpers import dicom_testdata, one_thread_fixture, write_ct_series
 
 CT = dicom_testdata("CT_small.dcm")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+_one_thread = one_thread_fixture()
 
 
 def test_nifti_volume_comes_back_as_nifti_on_the_new_grid(tmp_path):
