@@ -39,6 +39,7 @@ __all__ = [
     "AXES",
     "BatchReport",
     "Upscaler",
+    "check_roi_in_image",
     "check_scale_text",
     "distributed_rank",
     "find_inputs",
@@ -73,6 +74,22 @@ def parse_roi(text: str | Sequence[int] | None) -> tuple[int, int, int, int] | N
     if min(x0, y0) < 0 or x1 <= x0 or y1 <= y0:
         raise ValueError(f"--roi {text!r} is empty or negative: it needs 0 <= x0 < x1 and 0 <= y0 < y1.")
     return x0, y0, x1, y1
+
+
+def check_roi_in_image(
+    roi: tuple[int, int, int, int], width: int, height: int, what: str = "--roi", image_name: str = ""
+) -> None:
+    """Raise ``ValueError`` if a parsed ``roi`` does not lie inside a ``width`` x ``height`` image or is below 2x2.
+
+    ``what`` and ``image_name`` word the message (``"--roi ..."`` for the command line, ``"region ..."``
+    for the viewer).
+    """
+    x0, y0, x1, y1 = roi
+    if x1 > width or y1 > height:
+        where = f" '{image_name}'" if image_name else ""
+        raise ValueError(f"{what} {roi} lies outside the {width}x{height} (columns x rows) image{where}.")
+    if min(x1 - x0, y1 - y0) < 2:
+        raise ValueError(f"{what} {roi} is smaller than 2x2 pixels.")
 
 
 def _context(start: int, stop: int, size: int, period: int) -> tuple[int, int]:
@@ -219,12 +236,7 @@ class Upscaler:
         if self.roi is not None:
             x0, y0, x1, y1 = self.roi
             height, width = spatial[0], spatial[1]
-            if x1 > width or y1 > height:
-                raise ValueError(
-                    f"--roi {self.roi} lies outside the {width}x{height} (columns x rows) image '{image.path}'."
-                )
-            if min(x1 - x0, y1 - y0) < 2:
-                raise ValueError(f"--roi {self.roi} is smaller than 2x2 pixels.")
+            check_roi_in_image(self.roi, width, height, image_name=image.path)
             if self.axis == "xy":
                 try:
                     period = scale_period(self.run_scale)[0]

@@ -38,7 +38,7 @@ from ..benchmark import Scores, laplacian_map
 from ..data.datasets import fractional_pair
 from ..inference.bicubic import BICUBIC
 from ..inference.super_resolve import resolve_model
-from ..inference.upscale import Upscaler, parse_roi
+from ..inference.upscale import Upscaler, check_roi_in_image, parse_roi
 from ..io import ImageData, read_image
 from ..metrics import psnr, ssim
 from ..networks.utils import forward_at_scale
@@ -171,11 +171,7 @@ class ViewerSession:
         """
         checked = parse_roi(roi)
         assert checked is not None
-        x0, y0, x1, y1 = checked
-        if x1 > self.width or y1 > self.height:
-            raise ValueError(f"region {checked} lies outside the {self.width}x{self.height} (columns x rows) image.")
-        if min(x1 - x0, y1 - y0) < 2:
-            raise ValueError(f"region {checked} is smaller than 2x2 pixels.")
+        check_roi_in_image(checked, self.width, self.height, what="region")
         return checked
 
     # -- models -----------------------------------------------------------------------------
