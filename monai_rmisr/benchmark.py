@@ -38,7 +38,15 @@ from .networks.blocks import laplacian_gradient
 from .networks.utils import forward_at_scale, scaled_size
 from .transforms import imresize
 
-__all__ = ["Scores", "benchmark_network", "laplacian_map", "machine_description", "network_scores", "protocol_scores"]
+__all__ = [
+    "Scores",
+    "benchmark_network",
+    "image_scores",
+    "laplacian_map",
+    "machine_description",
+    "network_scores",
+    "protocol_scores",
+]
 
 
 class Scores(NamedTuple):
@@ -56,6 +64,22 @@ def laplacian_map(image: np.ndarray) -> np.ndarray:
     return laplacian_gradient(torch.from_numpy(np.asarray(image, dtype=np.float64))[None])[0].numpy()
 
 
+def image_scores(sr: np.ndarray, hr: np.ndarray, scale: float, sr_laplacian: np.ndarray | None = None) -> Scores:
+    """The protocol's scores of one SR image against its HR image, both (C, H, W) in [0, 1].
+
+    PSNR (peak 1), SSIM and the Laplacian-map PSNR after cropping ``ceil(scale)`` border pixels;
+    with ``sr_laplacian`` (the map a two-branch network reconstructs) also that map's PSNR.
+    """
+    border = math.ceil(scale)
+    hr_laplacian = laplacian_map(hr)
+    return Scores(
+        psnr(sr, hr, 1.0, crop_border=border),
+        ssim(sr, hr, 1.0, crop_border=border),
+        psnr(laplacian_map(sr), hr_laplacian, 1.0, crop_border=border),
+        None if sr_laplacian is None else psnr(sr_laplacian, hr_laplacian, 1.0, crop_border=border),
+    )
+
+
 def protocol_scores(
     predict, scale: float, images: Sequence[CorpusImage] | None = None, clip: bool = True, clip_lr: bool = False
 ) -> dict[str, Scores]:
@@ -68,7 +92,6 @@ def protocol_scores(
     at sharp edges).
     """
     images = load_corpus("test") if images is None else images
-    border = math.ceil(scale)
     scores = {}
     for image in images:
         hr, lr = fractional_pair(np.asarray(image.array, dtype=np.float32), scale)
@@ -79,13 +102,7 @@ def protocol_scores(
         sr = np.asarray(sr, dtype=np.float64)
         if clip:
             sr = np.clip(sr, 0.0, 1.0)
-        hr_laplacian = laplacian_map(hr)
-        scores[image.name] = Scores(
-            psnr(sr, hr, 1.0, crop_border=border),
-            ssim(sr, hr, 1.0, crop_border=border),
-            psnr(laplacian_map(sr), hr_laplacian, 1.0, crop_border=border),
-            None if sr_laplacian is None else psnr(sr_laplacian, hr_laplacian, 1.0, crop_border=border),
-        )
+        scores[image.name] = image_scores(sr, hr, scale, sr_laplacian)
     return scores
 
 

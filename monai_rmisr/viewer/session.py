@@ -34,13 +34,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..benchmark import Scores, laplacian_map
+from ..benchmark import Scores, image_scores, laplacian_map
 from ..data.datasets import fractional_pair
 from ..inference.bicubic import BICUBIC
 from ..inference.super_resolve import resolve_model
 from ..inference.upscale import Upscaler, check_roi_in_image, parse_roi
 from ..io import ImageData, read_image
-from ..metrics import psnr, ssim
 from ..networks.utils import forward_at_scale
 from ..transforms.resize import imresize
 
@@ -263,17 +262,7 @@ class ViewerSession:
             ]
         super_resolved = torch.cat(channels, dim=1)[0].clamp(0.0, 1.0).double().cpu().numpy()
         seconds = time.perf_counter() - started
-        border = math.ceil(scale)
-        truth_laplacian = laplacian_map(truth)
-
-        def score(image: np.ndarray) -> Scores:
-            return Scores(
-                psnr(image, truth, 1.0, crop_border=border),
-                ssim(image, truth, 1.0, crop_border=border),
-                psnr(laplacian_map(image), truth_laplacian, 1.0, crop_border=border),
-            )
-
-        scores = {BICUBIC: score(bicubic), name: score(super_resolved)}
+        scores = {BICUBIC: image_scores(bicubic, truth, scale), name: image_scores(super_resolved, truth, scale)}
 
         def units(image: np.ndarray) -> np.ndarray:
             return (image * span + low).astype(np.float32)
