@@ -20,7 +20,7 @@ from .dicom_writer import write_dicom, write_dicom_series
 from .errors import ImageReadError
 from .output import atomic_output
 
-__all__ = ["output_name", "write_image", "write_nifti", "write_raster"]
+__all__ = ["output_name", "sr_output_name", "write_image", "write_nifti", "write_raster"]
 
 
 def output_name(source: str | os.PathLike[str]) -> str:
@@ -40,6 +40,16 @@ def output_name(source: str | os.PathLike[str]) -> str:
     if fmt in ("dicom", "dicom-series") or source.suffix:
         return source.name
     return f"{source.name}.png"
+
+
+def sr_output_name(source: str | os.PathLike[str]) -> str:
+    """:func:`output_name` with ``_sr`` added to the name: ``ct.nii.gz`` -> ``ct_sr.nii.gz``, a series
+    folder ``1.2.840.5`` -> ``1.2.840.5_sr`` (folder names are not split at dots)."""
+    name = output_name(source)
+    if Path(source).is_dir():
+        return f"{name}_sr"
+    stem = name.split(".")[0]
+    return f"{stem}_sr{name[len(stem) :]}"
 
 
 def write_nifti(

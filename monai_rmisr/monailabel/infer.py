@@ -18,7 +18,6 @@ its files (an HTTP response carries one file).
 from __future__ import annotations
 
 import logging
-import math
 import shutil
 import tempfile
 import time
@@ -30,12 +29,14 @@ from typing import Any
 import torch
 
 from .._version import __version__
+from ..config import config_flag
 from ..inference.bicubic import BICUBIC
 from ..inference.pretrained import PRETRAINED
 from ..inference.super_resolve import _check_scale
 from ..inference.upscale import Upscaler, parse_roi
 from ..io import read_image
-from ..io.writers import output_name, write_image
+from ..io.output import atomic_output
+from ..io.writers import sr_output_name, write_image
 
 __all__ = ["DEFAULTS", "REQUEST_NETWORKS", "parse_request", "run_infer_request"]
 
@@ -49,14 +50,14 @@ REQUEST_NETWORKS = ("auto", BICUBIC, *PRETRAINED)
 
 
 def _flag(value: Any, name: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "1", "yes", "on"):
-        return True
-    if text in ("false", "0", "no", "off", ""):
+    """:func:`~monai_rmisr.config.config_flag` with an empty value (a cleared client field) as false,
+    and the message naming the request key rather than a command-line option."""
+    if isinstance(value, str) and not value.strip():
         return False
-    raise ValueError(f"'{name}' must be true or false, got {value!r}.")
+    try:
+        return config_flag(value, name)
+    except ValueError:
+        raise ValueError(f"'{name}' must be true or false, got {value!r}.") from None
 
 
 def parse_request(request: Mapping[str, Any], defaults: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -104,18 +105,6 @@ def parse_request(request: Mapping[str, Any], defaults: Mapping[str, Any] | None
     }
 
 
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
-        return value.item()
-    return value
-
-
 def run_infer_request(
     request: Mapping[str, Any],
     defaults: Mapping[str, Any] | None = None,
@@ -147,8 +136,7 @@ def run_infer_request(
     if not source.exists():
         raise FileNotFoundError(f"image '{source}' does not exist.")
     settings = parse_request(request, defaults)
-    key = (settings["scale"], settings["network"], settings["roi"], settings["tile"], settings["self_ensemble"])
-    key += (settings["device"],)
+    key = tuple(settings.values())
     cache = upscalers if upscalers is not None else {}
     if key not in cache:
         cache[key] = Upscaler(
@@ -167,19 +155,17 @@ def run_infer_request(
     folder = Path(output_dir) if output_dir is not None else Path(tempfile.gettempdir())
     token = uuid.uuid4().hex[:12]
     fmt = image.meta["format"]
+    target = folder / f"rmisr-{token}-{sr_output_name(source)}"
     if fmt == "dicom-series":
-        series = folder / f"rmisr-{token}-{source.name}_sr"
-        write_image(result.array, result.meta, image.meta, series)
+        write_image(result.array, result.meta, image.meta, target)
+        output = target.with_name(f"{target.name}.zip")
         try:
-            output = Path(shutil.make_archive(str(series), "zip", root_dir=series))
+            with atomic_output(output) as temporary:  # a zip is complete or absent
+                shutil.make_archive(str(temporary.with_suffix("")), "zip", root_dir=target)
         finally:
-            shutil.rmtree(series, ignore_errors=True)
+            shutil.rmtree(target, ignore_errors=True)
     else:
-        name = output_name(source)
-        stem = name.split(".")[0]
-        output = write_image(
-            result.array, result.meta, image.meta, folder / f"rmisr-{token}-{stem}_sr{name[len(stem) :]}"
-        )
+        output = write_image(result.array, result.meta, image.meta, target)
     seconds = time.perf_counter() - started
     logger.info("rmisr: %s -> %s (%s, x%g, %.2f s)", source, output, upscaler.model_name, upscaler.scale, seconds)
     info = {
@@ -196,4 +182,4 @@ def run_infer_request(
         "seconds": round(seconds, 3),
         "monai_rmisr": __version__,
     }
-    return str(output), _json_safe(info)
+    return str(output), info

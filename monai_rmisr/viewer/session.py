@@ -40,6 +40,7 @@ from ..inference.bicubic import BICUBIC
 from ..inference.super_resolve import resolve_model
 from ..inference.upscale import Upscaler, check_roi_in_image, parse_roi
 from ..io import ImageData, read_image
+from ..io.writers import sr_output_name
 from ..networks.utils import forward_at_scale
 from ..transforms.resize import imresize
 
@@ -190,9 +191,7 @@ class ViewerSession:
         """
         x0, y0, x1, y1 = self.check_roi(roi)
         source = Path(self.image.path)
-        stem = source.name.split(".")[0] if source.name else "image"
-        suffix = "" if source.is_dir() else "".join(source.suffixes)
-        output = source.with_name(f"{stem}_sr{suffix}")
+        output = source.with_name(sr_output_name(source))
         if short:
             source, output = Path(source.name), Path(output.name)
         words = ["rmisr", "upscale", str(source), "-o", str(output)]

@@ -10,7 +10,7 @@ from PIL import Image
 from monai_rmisr.io import read_dicom_series, read_image
 from monai_rmisr.io.geometry import resampled_geometry
 from monai_rmisr.io.output import OutputPathError, atomic_output, check_output_path
-from monai_rmisr.io.writers import write_image
+from monai_rmisr.io.writers import sr_output_name, write_image
 from tests.helpers import dicom_testdata, write_ct_series
 
 DCIODVFY = shutil.which("dciodvfy")
@@ -220,3 +220,13 @@ def test_output_path_checks(tmp_path):
     with pytest.raises(OutputPathError, match="--overwrite"):
         check_output_path(tmp_path / "done.dcm", [source])
     assert check_output_path(tmp_path / "done.dcm", [source], overwrite=True) == tmp_path / "done.dcm"
+
+
+def test_sr_output_name(tmp_path):
+    series = tmp_path / "1.2.840.5"  # series folders are often named by their UID
+    series.mkdir()
+    assert sr_output_name(series) == "1.2.840.5_sr"
+    assert sr_output_name(dicom_testdata("CT_small.dcm")) == "CT_small_sr.dcm"
+    nifti = tmp_path / "ct.nii.gz"
+    nib.save(nib.Nifti1Image(np.zeros((4, 4), np.float32), np.eye(4)), nifti)
+    assert sr_output_name(nifti) == "ct_sr.nii.gz"
