@@ -19,6 +19,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.widgets import RadioButtons, RectangleSelector, Slider, TextBox
 
+from ..inference.bicubic import BICUBIC
 from ..inference.pretrained import list_pretrained
 from ..io.output import atomic_output, check_output_path
 from ..transforms.intensity import CT_WINDOWS
@@ -211,22 +212,24 @@ class SRViewer:
         self.selector.extents = (x0 - 0.5, x1 - 0.5, y0 - 0.5, y1 - 0.5)
 
     def _draw(self, result: Comparison) -> None:
-        def show(key: str, array: np.ndarray, title: str, **args: Any) -> None:
+        def show(key: str, array: np.ndarray, title: str, **detail_args: Any) -> None:
+            """An image panel (the display window), or with ``detail_args`` a one-channel map."""
             axes = self.panel_axes[key]
             axes.clear()
             axes.set_xticks([])
             axes.set_yticks([])
-            grey = array[0] if array.shape[0] != 3 else np.moveaxis(array, 0, -1).mean(-1)
-            axes.imshow(grey if args else self._to_display(array), **(args or self._imshow_args(array)))
+            if detail_args:
+                axes.imshow(array[0] if array.shape[0] != 3 else array.mean(0), **detail_args)
+            else:
+                axes.imshow(self._to_display(array), **self._imshow_args(array))
             axes.set_title(title, fontsize=9)
 
-        scores = result.scores or {}
-        titles = {
-            name: f"{label}" + (f": {scores[name].psnr:.2f} dB, SSIM {scores[name].ssim:.4f}" if name in scores else "")
-            for name, label in (("bicubic", "bicubic"), (result.model_name, result.model_name))
-        }
-        show("bicubic", result.bicubic, titles["bicubic"])
-        show("model", result.super_resolved, titles[result.model_name])
+        def title(name: str) -> str:
+            score = (result.scores or {}).get(name)
+            return name if score is None else f"{name}: {score.psnr:.2f} dB, SSIM {score.ssim:.4f}"
+
+        show("bicubic", result.bicubic, title(BICUBIC))
+        show("model", result.super_resolved, title(result.model_name))
         if result.mode == "check":
             limit = float(np.percentile(result.bicubic_detail, 99.5)) or 1.0
             error = {"cmap": "magma", "vmin": 0.0, "vmax": limit, "interpolation": "nearest"}
@@ -243,15 +246,19 @@ class SRViewer:
         self.status.set_text(text)
         self.status.set_color("red" if error else "black")
 
+    def _fail(self, message: str) -> None:
+        """Show a failure in the status panel (red); the panels keep the last good result."""
+        self.error = message
+        self._set_status("error: " + message, error=True)
+        self.figure.canvas.draw_idle()
+
     # -- actions ----------------------------------------------------------------------------
     def run(self) -> Comparison | None:
         """Recompute the comparison for the current settings and redraw; None (and a red status) on failure."""
         try:
             result = self.session.compare(self.roi, self.scale, self.models[self.model], self.mode)
         except (ValueError, FileNotFoundError, RuntimeError) as err:
-            self.error = str(err)
-            self._set_status("error: " + self.error, error=True)
-            self.figure.canvas.draw_idle()
+            self._fail(str(err))
             return None
         self.error = None
         self.comparison = result
@@ -272,8 +279,7 @@ class SRViewer:
         try:
             self.roi = self.session.check_roi(roi)
         except ValueError as err:
-            self.error = str(err)
-            self._set_status("error: " + self.error, error=True)
+            self._fail(str(err))
             return None
         self._show_roi()
         return self.run()
@@ -314,8 +320,7 @@ class SRViewer:
         try:
             value = float(text)
         except (TypeError, ValueError):
-            self.error = f"scale must be a number > 1, got {text!r}."
-            self._set_status("error: " + self.error, error=True)
+            self._fail(f"scale must be a number > 1, got {text!r}.")
             return None
         self.scale = value
         self._sync(self.scale_box, lambda: self.scale_box.set_val(f"{value:g}"))
