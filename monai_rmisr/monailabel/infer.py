@@ -38,7 +38,7 @@ from ..io import read_image
 from ..io.output import atomic_output
 from ..io.writers import sr_output_name, write_image
 
-__all__ = ["DEFAULTS", "REQUEST_NETWORKS", "parse_request", "run_infer_request"]
+__all__ = ["DEFAULTS", "REQUEST_NETWORKS", "cached_upscaler", "parse_request", "run_infer_request"]
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +105,22 @@ def parse_request(request: Mapping[str, Any], defaults: Mapping[str, Any] | None
     }
 
 
+def cached_upscaler(settings: Mapping[str, Any], cache: dict[tuple, Upscaler]) -> Upscaler:
+    """The :class:`~monai_rmisr.inference.upscale.Upscaler` of :func:`parse_request`'s ``settings``,
+    built (its network loaded) on first use and kept in ``cache``."""
+    key = tuple(settings.values())
+    if key not in cache:
+        cache[key] = Upscaler(
+            settings["scale"],
+            model=settings["network"],
+            tile=settings["tile"],
+            device=settings["device"],
+            roi=settings["roi"],
+            self_ensemble=settings["self_ensemble"],
+        )
+    return cache[key]
+
+
 def run_infer_request(
     request: Mapping[str, Any],
     defaults: Mapping[str, Any] | None = None,
@@ -136,18 +152,7 @@ def run_infer_request(
     if not source.exists():
         raise FileNotFoundError(f"image '{source}' does not exist.")
     settings = parse_request(request, defaults)
-    key = tuple(settings.values())
-    cache = upscalers if upscalers is not None else {}
-    if key not in cache:
-        cache[key] = Upscaler(
-            settings["scale"],
-            model=settings["network"],
-            tile=settings["tile"],
-            device=settings["device"],
-            roi=settings["roi"],
-            self_ensemble=settings["self_ensemble"],
-        )
-    upscaler = cache[key]
+    upscaler = cached_upscaler(settings, upscalers if upscalers is not None else {})
 
     started = time.perf_counter()
     image = read_image(source)

@@ -10,10 +10,9 @@ compat.install()  # before MONAI Label is imported: see compat
 
 from monailabel.interfaces.tasks.infer_v2 import InferTask, InferType  # noqa: E402
 
-from ..inference.super_resolve import resolve_model  # noqa: E402
 from ..inference.upscale import Upscaler  # noqa: E402
 from ..io import ImageReadError  # noqa: E402
-from .infer import DEFAULTS, parse_request, run_infer_request  # noqa: E402
+from .infer import DEFAULTS, cached_upscaler, parse_request, run_infer_request  # noqa: E402
 
 __all__ = ["SuperResolutionTask"]
 
@@ -50,10 +49,12 @@ class SuperResolutionTask(InferTask):
         self._upscalers: dict[tuple, Upscaler] = {}
 
     def is_valid(self) -> bool:
-        """Whether the default model's weights are there (a task without them is not offered)."""
-        settings = parse_request({}, self._config)
+        """Whether the default model loads (a task without its weights is not offered).
+
+        The loaded network is kept for the requests that use the defaults, so it is read once.
+        """
         try:
-            resolve_model(settings["network"], settings["scale"])
+            cached_upscaler(parse_request({}, self._config), self._upscalers)
         except (ValueError, FileNotFoundError):
             return False
         return True
