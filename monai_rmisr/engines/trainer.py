@@ -192,7 +192,7 @@ class SRTrainer(SupervisedTrainer):
         if cpu_bfloat16 and not cpu_has_native_bfloat16():
             warnings.warn(
                 "--amp true trains in bfloat16, but this CPU has no bfloat16 instructions (AVX512-BF16 / AMX): "
-                "each step will be several times slower than float32 (8x measured on an AVX2 CPU); "
+                "each step will be several times slower than float32 (6-9x measured on an AVX2 CPU); "
                 "use --amp false here.",
                 RuntimeWarning,
                 stacklevel=2,

@@ -30,7 +30,7 @@ TASKS: dict[str, tuple[float, str]] = {
 
 
 class RMISRApp(MONAILabelApp):
-    """The app: ``monailabel start_server --app apps/monailabel --studies DIR``.
+    """The app: ``python -m monai_rmisr.monailabel start_server --app apps/monailabel --studies DIR``.
 
     ``--conf models rmisr_x2,rmisr_x4`` offers only those tasks (default: every task whose
     weights are shipped); no training tasks (train with the bundle, docs/training.md).
