@@ -8,8 +8,9 @@ site reads ``@flags['amp']``, and ``train.json``'s ``preflight`` checks every se
 a run writes anything, so a new setting is named in one place. The same goes for ``null``:
 the JSON default of an optional setting, but the *string* ``"null"`` when typed on the
 command line; :func:`config_count` reads the counts that ``null`` switches off,
-:func:`config_file` the optional input files and :func:`config_mapping` the optional name
-maps. :func:`config_file` also checks such a file before a run starts writing its output.
+:func:`config_file` the optional input files, :func:`config_mapping` the optional name
+maps and :func:`config_bit_range` the optional bit-depth range. :func:`config_file` also checks
+such a file before a run starts writing its output.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-__all__ = ["config_count", "config_file", "config_flag", "config_flags", "config_mapping"]
+from .transforms.quantize import check_bit_range
+
+__all__ = ["config_bit_range", "config_count", "config_file", "config_flag", "config_flags", "config_mapping"]
 
 _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "off", "0"})
@@ -118,3 +121,26 @@ def config_mapping(value: Any, name: str) -> dict[str, str] | None:
     raise ValueError(
         f"--{name} must be a map of name prefixes such as \"{{'trunk.': 'sr_trunk.'}}\" or null, got {value!r}."
     )
+
+
+def config_bit_range(value: Any, name: str, clipped: bool = True) -> tuple[int, int] | None:
+    """``value`` as a ``(lowest, highest)`` bit-depth range, or None when not given.
+
+    Accepts two whole numbers (``--lr_bits "[8, 16]"``), one (``--lr_bits 8``: always 8 bits), and
+    None or (any case) the words null and none for "not quantised". ``clipped`` is whether the
+    values are clipped to [0, 1] first (``clip_lr``): quantising needs that.
+
+    Raises:
+        ValueError: anything else, bit depths outside ``1 <= lowest <= highest <= 24``, or a range
+            with ``clipped`` False, naming ``name``.
+    """
+    if _not_given(value):
+        return None
+    if not clipped:
+        raise ValueError(f"--{name} quantises the clipped LR: with --clip_lr false give --{name} null too.")
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = (value, value)
+    try:
+        return check_bit_range(value)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"--{name}: {e} (null: not quantised)") from e

@@ -2,10 +2,11 @@
 
 Run after the bundle's default short training (``make demo`` does both), it takes a held-out
 CT slice of the TEST split (``693_UNCR``, never trained on), makes its x2 low-resolution version
-with the MATLAB-bicubic operator, super-resolves it with the model the training just saved
-(``runs/rmisr/model.pt``) and reports PSNR/SSIM against bicubic interpolation; then it runs
-RMISR-VP and the arbitrary-scale RMISR (untrained) to show their shapes and speed, and writes a
-figure. Without trained weights it still runs, with a freshly initialised RMISR-BL.
+with the MATLAB-bicubic operator, clipped to [0, 1] as a stored scan is (the realistic protocol),
+super-resolves it with the model the training just saved (``runs/rmisr/model.pt``) and reports
+PSNR/SSIM against bicubic interpolation; then it runs RMISR-VP and the arbitrary-scale RMISR
+(untrained) to show their shapes and speed, and writes a figure. Without trained weights it still
+runs, with a freshly initialised RMISR-BL.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import load_corpus, make_pair
+from .data import load_corpus, protocol_pair
 from .inference import list_pretrained, load_pretrained
 from .metrics import psnr, ssim
 from .networks import RMISR, RMISRVP, laplacian_gradient
@@ -47,9 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     scale = 2
 
     image = next(img for img in load_corpus("test") if img.name == DEMO_IMAGE)
-    hr, lr = make_pair(image.array, scale)
+    hr, lr = protocol_pair(image.array, scale)
     bicubic = imresize(lr, float(scale))
-    print(f"{DEMO_IMAGE} (CT head, TEST split): HR {hr.shape[1:]} -> LR {lr.shape[1:]} (MATLAB bicubic, x{scale})")
+    print(
+        f"{DEMO_IMAGE} (CT head, TEST split): HR {hr.shape[1:]} -> LR {lr.shape[1:]} "
+        f"(MATLAB bicubic, x{scale}, clipped to [0, 1])"
+    )
 
     network = _bundle_network().eval()
     weights = Path(args.weights)

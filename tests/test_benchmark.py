@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -13,8 +15,10 @@ from monai_rmisr.benchmark import (
 )
 from monai_rmisr.data.corpus import CorpusImage
 from monai_rmisr.metrics import psnr
+from monai_rmisr.networks.nets.imdn import imdn_state_dict_from_authors
 from monai_rmisr.networks.utils import scaled_size, upsample_image
 from monai_rmisr.transforms import imresize
+from tests.networks.imdn_authors import authors_checkpoint
 
 
 def _images():
@@ -155,35 +159,110 @@ def test_self_ensemble_scores_the_image_alone_and_differs_from_one_pass():
         assert ensemble[name].psnr != pytest.approx(one_pass[name].psnr, abs=1e-3)
 
 
-def test_clip_lr_feeds_the_clipped_protocol_lr():
+def _edges_image() -> CorpusImage:
     edges = (np.indices((40, 40)).sum(0) // 5 % 2).astype(np.float32)[None]  # bicubic LR overshoots
-    image = CorpusImage("edges", "CT", "-", edges)
+    return CorpusImage("edges", "CT", "-", edges)
+
+
+def test_the_protocol_lr_is_clipped_and_unclipped_is_a_variant():
     received = {}
 
     def predict(lr, key):
         received[key] = lr.copy()
         return upsample_image(torch.from_numpy(lr)[None], 2)[0].numpy()
 
-    protocol_scores(lambda lr: predict(lr, "plain"), 2, [image])
-    protocol_scores(lambda lr: predict(lr, "clipped"), 2, [image], clip_lr=True)
-    assert received["plain"].min() < 0 or received["plain"].max() > 1
-    np.testing.assert_array_equal(received["clipped"], np.clip(received["plain"], 0, 1))
+    protocol_scores(lambda lr: predict(lr, "unclipped"), 2, [_edges_image()], clip_lr=False)
+    protocol_scores(lambda lr: predict(lr, "realistic"), 2, [_edges_image()])
+    protocol_scores(lambda lr: predict(lr, "8-bit"), 2, [_edges_image()], lr_bits=8)
+    assert received["unclipped"].min() < 0 or received["unclipped"].max() > 1
+    np.testing.assert_array_equal(received["realistic"], np.clip(received["unclipped"], 0, 1))
+    levels = received["8-bit"] * 255
+    np.testing.assert_allclose(levels, np.round(levels), atol=1e-4)
+    assert np.abs(received["8-bit"] - received["realistic"]).max() <= 0.5 / 255 + 1e-6
+    assert not np.array_equal(received["8-bit"], received["realistic"])
 
 
-def test_cli_clip_lr_scores_bicubic_on_the_clipped_lr_too(tmp_path, monkeypatch, capsys):
+def _untrained_meta_weights(tmp_path):
     torch.manual_seed(0)
     weights = tmp_path / "meta.pt"
     torch.save(benchmark_network("RMISR", 2, "meta").state_dict(), weights)  # untrained: exactly bicubic
-    edges = (np.indices((40, 40)).sum(0) // 5 % 2).astype(np.float32)[None]
-    monkeypatch.setattr("monai_rmisr.benchmark.load_corpus", lambda split: [CorpusImage("edges", "CT", "-", edges)])
+    return weights
+
+
+def _mean_row(out: str) -> list[str]:
+    (mean,) = [line.split(" | ") for line in out.splitlines() if line.startswith("| **mean**")]
+    return mean
+
+
+def test_cli_scores_bicubic_on_the_same_lr_variant(tmp_path, monkeypatch, capsys):
+    weights = _untrained_meta_weights(tmp_path)
+    monkeypatch.setattr("monai_rmisr.benchmark.load_corpus", lambda split: [_edges_image()])
     means = {}
-    for flag in ([], ["--clip-lr"]):
-        assert main(["--weights", str(weights), "--scale", "2", "--upsampler", "meta", *flag]) == 0
+    for flags, variant in (([], "clipped"), (["--unclipped"], "unclipped"), (["--lr-bits", "8"], "clipped, 8-bit")):
+        assert main(["--weights", str(weights), "--scale", "2", "--upsampler", "meta", *flags]) == 0
         out = capsys.readouterr().out
-        assert ("LR clipped to [0, 1]" in out) == bool(flag)
-        (mean,) = [line.split(" | ") for line in out.splitlines() if line.startswith("| **mean**")]
-        means[bool(flag)] = float(mean[1].split(" / ")[0])  # bicubic PSNR
-    assert means[True] != means[False]
+        assert f"LR {variant};" in out.splitlines()[0]
+        means[variant] = float(_mean_row(out)[1].split(" / ")[0])  # bicubic PSNR
+    assert len(set(means.values())) == 3
+
+
+def test_cli_refuses_unclipped_with_lr_bits(tmp_path, capsys):
+    weights = _untrained_meta_weights(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--weights", str(weights), "--scale", "2", "--upsampler", "meta", "--unclipped", "--lr-bits", "8"])
+    assert exit_info.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_cli_saves_scores_and_compares_per_image_with_a_reference_file(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("monai_rmisr.benchmark.load_corpus", lambda split: _images())
+    torch.manual_seed(0)
+    network = benchmark_network("RMISR", 2)
+    for p in network.parameters():  # not bicubic
+        if not p.any():
+            torch.nn.init.normal_(p, std=0.05)
+    weights, bicubic_weights = tmp_path / "x2.pt", tmp_path / "bicubic.pt"
+    torch.save(network.state_dict(), weights)
+    torch.save(benchmark_network("RMISR", 2).state_dict(), bicubic_weights)
+    saved = tmp_path / "scores" / "bicubic.json"
+    assert (
+        main(["--weights", str(bicubic_weights), "--scale", "2", "--save-scores", str(saved), "--decimals", "4"]) == 0
+    )
+    capsys.readouterr()
+    record = json.loads(saved.read_text())
+    assert record["lr"] == "clipped" and set(record["scales"]["2"]) == {"smooth", "noise"}
+    assert main(["--weights", str(weights), "--scale", "2", "--reference", str(saved), "--decimals", "4"]) == 0
+    out = capsys.readouterr().out
+    expected = network_scores(network, 2, _images())
+    for name in ("smooth", "noise"):
+        (row,) = [line.split(" | ") for line in out.splitlines() if line.startswith(f"| {name} |")]
+        gap = expected[name].psnr - record["scales"]["2"][name]["psnr"]
+        assert float(row[-1].strip(" |")) == pytest.approx(gap, abs=1e-4)
+    # a reference measured on another LR variant, or at another scale, is refused with its reason
+    meta = ["--weights", str(_untrained_meta_weights(tmp_path)), "--upsampler", "meta"]
+    for flags, message in (
+        (["--weights", str(weights), "--scale", "2", "--unclipped"], "'clipped' LR, this run scores 'unclipped'"),
+        ([*meta, "--scale", "3"], "no scores at x3 (it has x2)"),
+    ):
+        with pytest.raises(SystemExit) as exit_info:
+            main([*flags, "--reference", str(saved)])
+        assert exit_info.value.code == 2
+        assert message in capsys.readouterr().err
+
+
+def test_cli_scores_reference_weights_in_the_same_run(tmp_path, monkeypatch, capsys):
+    """--reference with a weights file: the IMDN authors' layout (here generated) scored beside ours."""
+    monkeypatch.setattr("monai_rmisr.benchmark.load_corpus", lambda split: _images())
+    authors = tmp_path / "IMDN_x2.pth"
+    torch.save(authors_checkpoint(2)[1], authors)
+    weights = _untrained_meta_weights(tmp_path)
+    assert main(["--weights", str(weights), "--scale", "2", "--upsampler", "meta", "--reference", str(authors)]) == 0
+    out = capsys.readouterr().out
+    assert f"reference: IMDN ({authors})" in out
+    gray = IMDN(2, 1, scale=2)
+    gray.load_state_dict(imdn_state_dict_from_authors(torch.load(authors, weights_only=True)))
+    expected = np.mean([s.psnr for s in network_scores(gray, 2, _images()).values()])
+    assert float(_mean_row(out)[-2]) == pytest.approx(expected, abs=0.01)
 
 
 def test_cli_decimals_prints_the_mean_psnr_to_that_many_places(tmp_path, monkeypatch, capsys):

@@ -17,13 +17,23 @@ from .corpus import (
     load_sources,
     protocol_gray,
 )
-from .datasets import corpus_images, fractional_pair, validation_pairs
+from .datasets import corpus_images, training_images, validation_pairs
 from .patches import EpochSampler, PairedPatchDataset
-from .protocol import BICUBIC_REFERENCE, bicubic_baseline, make_pair, mean_scores, modcrop
+from .protocol import (
+    BICUBIC_REFERENCE,
+    BICUBIC_REFERENCE_UNCLIPPED,
+    bicubic_baseline,
+    fractional_pair,
+    make_pair,
+    mean_scores,
+    modcrop,
+    protocol_pair,
+)
 from .user_datasets import PRESETS, dataset_images, load_datalist, scan_folder
 
 __all__ = [
     "BICUBIC_REFERENCE",
+    "BICUBIC_REFERENCE_UNCLIPPED",
     "CACHE_ENV",
     "CORPUS_VERSION",
     "EXTRA_SOURCES",
@@ -49,6 +59,8 @@ __all__ = [
     "mean_scores",
     "modcrop",
     "protocol_gray",
+    "protocol_pair",
     "scan_folder",
+    "training_images",
     "validation_pairs",
 ]

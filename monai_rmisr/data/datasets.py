@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Sequence
 
 import numpy as np
 
-from ..transforms.resize import imresize
 from .corpus import load_corpus
-from .protocol import make_pair
+from .protocol import fractional_pair, protocol_pair
+from .synthetic import synthetic_images
+from .user_datasets import dataset_images
 
-__all__ = ["corpus_images", "fractional_pair", "validation_pairs"]
+__all__ = ["corpus_images", "fractional_pair", "training_images", "validation_pairs"]
 
 
 def name_starts_with(name: str, prefixes: Sequence[str]) -> bool:
@@ -47,25 +47,49 @@ def corpus_images(
     return [img.array for img in selected]
 
 
-def fractional_pair(hr: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
-    """The HR/LR pair for a non-integer ``scale``: LR ``h = floor(H / s)`` (per axis), HR cropped
-    (top-left kept) to ``round(h * s)`` so that an arbitrary-scale network's output size matches,
-    LR ``= imresize(hr_cropped, output_size=(h, w))``. For integer scales this is :func:`make_pair`."""
-    if float(scale).is_integer():
-        return make_pair(hr, int(scale))
-    lr_size = [int(n // scale) for n in hr.shape[1:]]
-    if min(lr_size) < 1:
-        raise ValueError(f"image of shape {tuple(hr.shape)} is smaller than the scale {scale}.")
-    hr_size = [math.floor(n * scale + 0.5) for n in lr_size]
-    cropped = hr[:, : hr_size[0], : hr_size[1]]
-    return cropped, imresize(cropped, output_size=tuple(lr_size))
+def training_images(
+    dataset_dir: str | os.PathLike | None = None,
+    dataset_preset: str = "folder",
+    val_names: Sequence[str] = (),
+    natural_images: bool = False,
+    extra_images: bool = False,
+    synthetic: int = 0,
+    skip_bad: bool = False,
+    seed: int = 0,
+) -> list[np.ndarray]:
+    """The bundle's ``train#images``: (1, H, W) float32 images in [0, 1].
+
+    Args:
+        dataset_dir: a user data set (:func:`~monai_rmisr.data.dataset_images`, its ``"train"``
+            split); None: the corpus TRAIN split without the images named by ``val_names``.
+        dataset_preset: the user data set's preset.
+        val_names: corpus name prefixes held out for validation (with ``dataset_dir=None``).
+        natural_images: add the corpus NATURAL split (scikit-image photographs and textures).
+        extra_images: add the corpus EXTRA split.
+        synthetic: add this many procedural images (:func:`~monai_rmisr.data.synthetic.synthetic_images`:
+            scanner display graphics and dead leaves, 256x256).
+        skip_bad: leave out unreadable files of a user data set (logged) instead of stopping.
+        seed: seed of the procedural images.
+    """
+    if isinstance(synthetic, bool) or not isinstance(synthetic, int) or synthetic < 0:
+        raise ValueError(f"--synthetic_images must be a whole number >= 0, got {synthetic!r}.")
+    if dataset_dir is None:
+        images = corpus_images("train", exclude=val_names)
+    else:
+        images = dataset_images(dataset_dir, dataset_preset, "train", skip_bad=skip_bad)
+    if natural_images:
+        images += corpus_images("natural")
+    if extra_images:
+        images += corpus_images("extra")
+    return images + synthetic_images(synthetic, seed=seed)
 
 
-def validation_pairs(images: Sequence[np.ndarray], scale: float) -> list[dict[str, np.ndarray]]:
+def validation_pairs(images: Sequence[np.ndarray], scale: float, clip_lr: bool = True) -> list[dict[str, np.ndarray]]:
     """``[{"hr": (C, H, W), "lr": (C, h, w)}]``: each image cropped to fit ``scale`` and degraded
-    with the MATLAB-bicubic operator (the benchmark protocol; see :func:`fractional_pair`)."""
+    with the MATLAB-bicubic operator, the LR clipped to [0, 1]: the realistic benchmark protocol
+    (:func:`~monai_rmisr.data.protocol.protocol_pair`; ``clip_lr=False``: the overshoot kept)."""
     pairs = []
     for image in images:
-        hr, lr = fractional_pair(image, scale)
+        hr, lr = protocol_pair(image, scale, clip_lr=clip_lr)
         pairs.append({"hr": np.asarray(hr, dtype=np.float32), "lr": np.asarray(lr, dtype=np.float32)})
     return pairs

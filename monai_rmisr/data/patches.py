@@ -9,6 +9,7 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from ..transforms.patch import RandPairedPatch
+from ..transforms.quantize import check_bit_range
 
 __all__ = ["EpochSampler", "PairedPatchDataset"]
 
@@ -19,7 +20,9 @@ class PairedPatchDataset(Dataset):
     Item ``i`` picks an image (with probability proportional to its area, so a 1024x1024 image
     gives more patches than a 64x64 one), a random crop, flips and rotation from a generator
     seeded with ``(seed, i)``, and returns ``{"hr": (C, P, P), "lr": (C, p, p), "scale": s}``
-    float32 tensors. Because nothing depends on worker processes or on previous draws, a run
+    float32 tensors; with ``lr_bits`` also ``"lr_bits"``, the bit depth the trainer quantises
+    this sample's LR to (drawn here, so that it belongs to the sample, whichever process or batch
+    position trains on it). Because nothing depends on worker processes or on previous draws, a run
     resumed from a checkpoint sees exactly the samples of an uninterrupted one, provided it
     asks for the same indices (see :class:`EpochSampler`).
 
@@ -30,9 +33,19 @@ class PairedPatchDataset(Dataset):
         seed: base seed.
         length: nominal length (indices beyond it are valid too: the sampler hands out global
             indices ``epoch * length + k``).
+        lr_bits: ``(lowest, highest)``: draw a bit depth per sample, uniformly, both ends included
+            (:class:`~monai_rmisr.engines.SRTrainer` clips and quantises the LR to it); None: none.
     """
 
-    def __init__(self, images: Sequence[np.ndarray], patch_size: int, scale: float, seed: int = 0, length: int = 1000):
+    def __init__(
+        self,
+        images: Sequence[np.ndarray],
+        patch_size: int,
+        scale: float,
+        seed: int = 0,
+        length: int = 1000,
+        lr_bits: Sequence[int] | None = None,
+    ):
         if not images:
             raise ValueError("PairedPatchDataset needs at least one image.")
         self.images = [np.ascontiguousarray(img, dtype=np.float32) for img in images]
@@ -45,6 +58,7 @@ class PairedPatchDataset(Dataset):
         self.scale = float(scale)
         self.seed = int(seed)
         self.length = int(length)
+        self.lr_bits = None if lr_bits is None else check_bit_range(lr_bits)
 
     def __len__(self) -> int:
         return self.length
@@ -54,7 +68,10 @@ class PairedPatchDataset(Dataset):
         image = self.images[int(rng.choice(len(self.images), p=self.probabilities))]
         self.patch.set_random_state(seed=int(rng.integers(2**31)))
         hr, lr = self.patch(torch.from_numpy(image))
-        return {"hr": torch.as_tensor(hr).float(), "lr": torch.as_tensor(lr).float(), "scale": self.scale}
+        item = {"hr": torch.as_tensor(hr).float(), "lr": torch.as_tensor(lr).float(), "scale": self.scale}
+        if self.lr_bits is not None:
+            item["lr_bits"] = int(rng.integers(self.lr_bits[0], self.lr_bits[1] + 1))
+        return item
 
 
 class EpochSampler(Sampler[int]):

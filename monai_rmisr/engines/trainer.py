@@ -17,6 +17,7 @@ from torch import nn
 
 from ..losses.objective import TwoBranchLoss
 from ..networks.utils import accepts_scale, forward_at_scale
+from ..transforms.quantize import quantize_intensity
 from ..transforms.resize import imresize
 
 __all__ = ["SRTrainer", "autocast_dtype", "cpu_has_native_bfloat16", "random_scale_batch"]
@@ -110,7 +111,11 @@ class SRTrainer(SupervisedTrainer):
     * optionally draws one scale for the whole batch from ``scale_range`` (arbitrary-scale
       training: the HR patches are re-cropped to ``round(p*s)`` and degraded to ``p`` with the
       MATLAB-bicubic operator),
-    * optionally clips the LR batch to [0, 1] (``clip_lr``),
+    * optionally clips the LR batch to [0, 1] (``clip_lr``); a batch with ``"lr_bits"`` (one bit
+      depth per sample, from :class:`~monai_rmisr.data.patches.PairedPatchDataset`) has each LR
+      image clipped and rounded to ``2**bits`` grey levels, as a stored scan is
+      (:func:`~monai_rmisr.transforms.quantize_intensity`), after any re-degradation to the
+      batch's scale,
     * runs ``network.forward_with_laplacian`` when the network has it (RMISR-VP) and feeds
       both outputs to the :class:`~monai_rmisr.losses.TwoBranchLoss`, otherwise
       ``network(lr[, scale])`` and the L1 term only,
@@ -130,8 +135,7 @@ class SRTrainer(SupervisedTrainer):
         clip_lr: clip the LR input to [0, 1] before the network. The bicubic LR of an HR image in
             [0, 1] overshoots that range a little at sharp edges, but a real low-resolution image
             normalised to [0, 1] (or stored as integers) never does; training on clipped LR
-            teaches the network the inputs it will see. Off by default: the benchmark protocol
-            feeds unclipped LR.
+            teaches the network the inputs it will see (the realistic benchmark protocol's LR).
         distributed: wrap the training forward in ``DistributedDataParallel`` (the process group
             must be initialised; see ``configs/multi_gpu_train.json``). ``network`` itself stays
             unwrapped, so checkpoints and the evaluator see plain parameter names.
@@ -237,7 +241,10 @@ class SRTrainer(SupervisedTrainer):
             scale = float(rng.uniform(*engine.scale_range))
             hr, lr = random_scale_batch(hr, lr.shape[-1], scale, rng)
             lr = lr.to(hr.device)
-        if engine.clip_lr:
+        if "lr_bits" in batchdata:
+            bits = batchdata["lr_bits"].to(lr.device)
+            lr = quantize_intensity(lr, bits.view(-1, *[1] * (lr.dim() - 1)))
+        elif engine.clip_lr:
             lr = lr.clamp(0.0, 1.0)
         if engine.channels_last and lr.dim() == 4:
             lr = lr.contiguous(memory_format=torch.channels_last)

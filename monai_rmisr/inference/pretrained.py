@@ -180,6 +180,10 @@ def load_checkpoint(path: str | os.PathLike[str], network: nn.Module | None = No
        ``{"_target_": "RMISR", "spatial_dims": 2, "in_channels": 1, "scale": 2, "image_residual": true}``;
     3. the registry, when the file name is ``<registry name>.pt`` (e.g. a fine-tuned ``rmisr_bl_x2.pt``).
 
+    A network with an ``adapt_state_dict(state)`` method maps the file's state dict first:
+    :class:`~monai_rmisr.networks.nets.IMDN` reads the IMDN authors' published RGB checkpoints
+    (``IMDN_x4.pth``) that way, folded to grey for a one-channel network.
+
     Raises:
         FileNotFoundError: no such file.
         ValueError: the architecture cannot be determined, or the weights do not fit it.
@@ -203,6 +207,9 @@ def load_checkpoint(path: str | os.PathLike[str], network: nn.Module | None = No
                 'constructor call, e.g. {"_target_": "RMISR", "spatial_dims": 2, "in_channels": 1, "scale": 2, '
                 '"image_residual": true}, or pass the network: model=load_checkpoint(path, RMISR(...)).'
             )
+    adapt = getattr(network, "adapt_state_dict", None)
+    if callable(adapt):  # a network that reads another layout too (IMDN: the authors' checkpoints)
+        state = adapt(state)
     try:
         network.load_state_dict(state)
     except RuntimeError as e:

@@ -1,5 +1,5 @@
-"""Data transforms: MATLAB-compatible bicubic resize / degradation, scanner-like degradations, intensity
-normalisation with inverses, and the Laplacian prior map."""
+"""Data transforms: MATLAB-compatible bicubic resize / degradation, scanner-like degradations, realistic
+(clipped, quantised) LR inputs, intensity normalisation with inverses, and the Laplacian prior map."""
 
 from .degrade import BicubicDegrade, BicubicDegraded
 from .intensity import (
@@ -16,6 +16,7 @@ from .intensity import (
 from .laplacian import LaplacianMap, LaplacianMapd
 from .medical_degrade import RandMedicalDegrade, RandMedicalDegraded
 from .patch import RandPairedPatch, RandPairedPatchd, paired_patch_sizes
+from .quantize import RandQuantizeIntensity, RandQuantizeIntensityd, check_bit_range, quantize_intensity
 from .resize import imresize
 
 __all__ = [
@@ -36,6 +37,10 @@ __all__ = [
     "RandMedicalDegraded",
     "RandPairedPatch",
     "RandPairedPatchd",
+    "RandQuantizeIntensity",
+    "RandQuantizeIntensityd",
+    "check_bit_range",
     "imresize",
     "paired_patch_sizes",
+    "quantize_intensity",
 ]

@@ -10,7 +10,7 @@ volume at a time) and answers :meth:`ViewerSession.compare`, in one of two modes
   (the edges the gradient branch of RMISR-VP is trained on).
 * ``"check"``: take the region as the high-resolution truth, make its low-resolution version with
   the benchmark protocol (region min-max normalised to ``[0, 1]``, cropped to fit the scale,
-  MATLAB-bicubic downscale, not quantised), super-resolve that and score bicubic and the model
+  MATLAB-bicubic downscale clipped to ``[0, 1]``, not quantised), super-resolve that and score bicubic and the model
   against the truth: PSNR, SSIM and Laplacian-map PSNR after cropping ``ceil(scale)`` border
   pixels, exactly as ``python -m monai_rmisr.benchmark`` scores one image (the model's output
   clipped to ``[0, 1]``, bicubic not, as the protocol's bicubic reference). The detail panels are
@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from ..benchmark import Scores, image_scores, laplacian_map
-from ..data.datasets import fractional_pair
+from ..data.protocol import protocol_pair
 from ..inference.bicubic import BICUBIC
 from ..inference.super_resolve import resolve_model
 from ..inference.upscale import Upscaler, check_roi_in_image, parse_roi
@@ -249,7 +249,7 @@ class ViewerSession:
                 f"region {roi} is too small to check at x{scale:g}: it needs at least "
                 f"{2 * math.ceil(scale) + 2} pixels per side (the border crop is {math.ceil(scale)} pixels)."
             )
-        truth, low_res = fractional_pair((region - low) / span, scale)
+        truth, low_res = protocol_pair((region - low) / span, scale)
         truth = np.asarray(truth, dtype=np.float32)
         low_res = np.asarray(low_res, dtype=np.float32)
         bicubic = imresize(low_res.astype(np.float64), output_size=tuple(truth.shape[1:]))

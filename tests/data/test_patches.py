@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 
 from monai_rmisr.data.patches import EpochSampler, PairedPatchDataset
@@ -46,3 +47,16 @@ def test_distributed_ranks_share_an_epoch_without_overlap():
         EpochSampler(5, num_replicas=2)
     with pytest.raises(ValueError, match="rank=2"):
         EpochSampler(4, num_replicas=2, rank=2)
+
+
+def test_each_sample_draws_its_own_lr_bit_depth_reproducibly():
+    images = [np.random.default_rng(0).random((1, 40, 40), dtype=np.float32)]
+    dataset = PairedPatchDataset(images, patch_size=8, scale=2, seed=5, lr_bits=(8, 12))
+    depths = [dataset[i]["lr_bits"] for i in range(60)]
+    assert set(depths) == {8, 9, 10, 11, 12}
+    assert [PairedPatchDataset(images, 8, 2, seed=5, lr_bits=(8, 12))[i]["lr_bits"] for i in range(60)] == depths
+    plain = PairedPatchDataset(images, patch_size=8, scale=2, seed=5)
+    assert "lr_bits" not in plain[0]
+    torch.testing.assert_close(plain[3]["lr"], dataset[3]["lr"])  # the patch itself is the same draw
+    with pytest.raises(ValueError, match="bit depths must satisfy"):
+        PairedPatchDataset(images, 8, 2, lr_bits=(12, 8))

@@ -313,7 +313,8 @@ def test_clip_lr_keeps_the_network_input_in_range(tmp_path, variant):
     for clip in ("false", "true"):
         extra = {"scale": 2.5, "patch_size": 6} if variant == "meta" else {}
         names = (variant,) if variant else ()
-        parser = training_parser(tmp_path / clip, *names, max_epochs=1, epoch_length=4, clip_lr=clip, **extra)
+        bits = {"lr_bits": "null"} if clip == "false" else {}
+        parser = training_parser(tmp_path / clip, *names, max_epochs=1, epoch_length=4, clip_lr=clip, **bits, **extra)
         parser["train#images"] = [edges]
         network = parser.get_parsed_content("network")
         inputs: list[torch.Tensor] = []
@@ -328,6 +329,24 @@ def test_clip_lr_keeps_the_network_input_in_range(tmp_path, variant):
         seen[clip] = (values.min().item(), values.max().item())
     assert seen["false"][0] < 0.0 or seen["false"][1] > 1.0, seen
     assert seen["true"][0] >= 0.0 and seen["true"][1] <= 1.0, seen
+
+
+def test_the_bundle_quantises_each_training_lr_to_a_random_bit_depth_by_default(tmp_path):
+    """Realistic training input: every LR image the network sees is clipped and on a 2**b grid, b in 8..16."""
+    ramp = np.linspace(0.0, 1.0, 48 * 48, dtype=np.float32).reshape(1, 48, 48)
+    parser = training_parser(tmp_path, max_epochs=1, epoch_length=6, batch_size=4)
+    parser["train#images"] = [ramp]
+    network = parser.get_parsed_content("network")
+    inputs: list[torch.Tensor] = []
+    network.register_forward_pre_hook(lambda module, args: inputs.append(args[0]) if module.training else None)
+    run_training(parser)
+    depths = []
+    for image in torch.cat(inputs).double():
+        assert image.min() >= 0.0 and image.max() <= 1.0
+        fits = [b for b in range(8, 17) if torch.allclose(image * (2**b - 1), (image * (2**b - 1)).round(), atol=1e-3)]
+        assert fits, "an LR image that is not quantised to 8-16 bits"
+        depths.append(fits[0])
+    assert len(set(depths)) > 2  # drawn per image, not one depth for the run
 
 
 @pytest.mark.parametrize("native", [True, False])

@@ -8,11 +8,14 @@ import pytest
 import torch
 from monai.networks.blocks import SubpixelUpsample
 
+from monai_rmisr.inference.pretrained import load_checkpoint
 from monai_rmisr.networks.blocks import IMDB
 from monai_rmisr.networks.nets import ESPCN, FSRCNN, IMDN, SRCNN, VDSR, EDSRBaseline, SRResNet
+from monai_rmisr.networks.nets.imdn import imdn_state_dict_from_authors, is_authors_imdn_state_dict
 from monai_rmisr.networks.utils import upsample_image
 
 from .helpers import assert_all_parameters_get_gradients, count_parameters
+from .imdn_authors import authors_checkpoint
 
 NETS = {
     "SRCNN": SRCNN,
@@ -237,3 +240,34 @@ def test_imdn_image_residual_starts_as_the_interpolated_input():
     assert torch.equal(net(x), upsample_image(x, 3.0))
     plain = IMDN(2, 1, scale=3, **SMALL_3D["IMDN"])
     assert net.state_dict().keys() == plain.state_dict().keys()  # the skip adds no parameter
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_imdn_reads_the_authors_checkpoint_layout_and_folds_it_to_grey(tmp_path, scale):
+    """The authors' RGB checkpoint (generated here in their layout) loads into our IMDN: RGB as published,
+    and grey = the RGB network fed three equal channels with its three outputs averaged."""
+    authors, state = authors_checkpoint(scale)
+    path = tmp_path / f"IMDN_x{scale}.pth"
+    torch.save(state, path)
+    assert is_authors_imdn_state_dict(state) and not is_authors_imdn_state_dict(IMDN(2, 1, scale=scale).state_dict())
+    rgb = load_checkpoint(path, IMDN(2, 3, scale=scale))
+    gray = load_checkpoint(path, IMDN(2, 1, scale=scale))
+    x = torch.rand(2, 3, 11, 13)
+    with torch.no_grad():
+        torch.testing.assert_close(rgb(x), authors(x), atol=2e-5, rtol=1e-4)
+        grey_input = x[:, :1]
+        expected = authors(grey_input.expand(-1, 3, -1, -1)).mean(dim=1, keepdim=True)
+        torch.testing.assert_close(gray(grey_input), expected, atol=2e-5, rtol=1e-4)
+
+
+def test_imdn_authors_checkpoint_is_refused_where_it_cannot_fit():
+    _, state = authors_checkpoint(2)
+    with pytest.raises(ValueError, match="without an image-space skip"):
+        IMDN(2, 1, scale=2, image_residual=True).adapt_state_dict(state)
+    with pytest.raises(ValueError, match="1 channel or stay RGB"):
+        imdn_state_dict_from_authors(state, in_channels=2)
+    with pytest.raises(ValueError, match="not an IMDN authors' checkpoint"):
+        imdn_state_dict_from_authors(IMDN(2, 1, scale=2).state_dict())
+    # a plain state dict of ours passes through unchanged
+    ours = IMDN(2, 1, scale=2).state_dict()
+    assert IMDN(2, 1, scale=2).adapt_state_dict(ours).keys() == ours.keys()

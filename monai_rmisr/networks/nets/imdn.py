@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+
 import torch
 from monai.networks.layers.factories import Conv
 from monai.networks.layers.utils import get_act_layer
@@ -11,7 +14,7 @@ from ..blocks.imdb import IMDB
 from ..blocks.upsample import SubpixelUpsampler
 from ..utils import check_integer_scale, check_network_io, upsample_image, zero_output_layer
 
-__all__ = ["IMDN"]
+__all__ = ["IMDN", "imdn_state_dict_from_authors", "is_authors_imdn_state_dict"]
 
 
 class IMDN(nn.Module):
@@ -95,3 +98,71 @@ class IMDN(nn.Module):
         if self.image_residual:
             out = out + upsample_image(x, float(self.scale))
         return out
+
+    def adapt_state_dict(self, state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """``state`` in this network's parameter names: the IMDN authors' checkpoints are renamed and,
+        for a grey network, folded to one channel (:func:`imdn_state_dict_from_authors`); any other
+        state dict is returned as it is. :func:`~monai_rmisr.inference.load_checkpoint` calls this."""
+        if not is_authors_imdn_state_dict(state):
+            return dict(state)
+        if self.image_residual:
+            raise ValueError(
+                "the IMDN authors' weights were trained without an image-space skip: use image_residual=False."
+            )
+        return imdn_state_dict_from_authors(state, in_channels=self.head.in_channels)
+
+
+#: The authors' parameter names (``model/architecture.py`` and ``model/block.py`` of their
+#: repository) -> ours, as (pattern, replacement) applied in order to each name.
+_AUTHORS_NAMES = (
+    (r"^module\.", ""),  # saved from a DataParallel wrapper
+    (r"^fea_conv\.", "head."),
+    (r"^IMDB(\d+)\.", lambda m: f"blocks.{int(m.group(1)) - 1}."),
+    (r"\.c([1-4])\.", r".conv\1."),
+    (r"\.c5\.", ".fuse."),
+    (r"\.cca\.conv_du\.", ".attention.excite."),
+    (r"^c\.0\.", "fuse.0."),
+    (r"^LR_conv\.", "body_conv."),
+    (r"^upsampler\.0\.", "upsample.shuffle.conv_block."),
+)
+
+
+def is_authors_imdn_state_dict(state: Mapping[str, object]) -> bool:
+    """Whether ``state`` is in the layout of the IMDN authors' checkpoints (``IMDN_x{2,3,4}.pth``,
+    with or without the ``module.`` prefix of their DataParallel wrapper)."""
+    return any(re.match(r"^(module\.)?fea_conv\.weight$", name) for name in state)
+
+
+def imdn_state_dict_from_authors(state: Mapping[str, torch.Tensor], in_channels: int = 1) -> dict[str, torch.Tensor]:
+    """The IMDN authors' RGB weights as a state dict of :class:`IMDN` with ``in_channels`` channels.
+
+    Hui et al. publish ``checkpoints/IMDN_x{2,3,4}.pth`` (RGB in and out, images in [0, 1], trained
+    on DIV2K). The parameter names are mapped to ours. With ``in_channels=1`` the network is folded
+    to grey exactly: feeding a grey image as three equal channels and averaging the three output
+    channels is linear at both ends, so the first convolution's weights are summed over its input
+    channels and the last one's are averaged over the colour of each sub-pixel output. The folded
+    network gives the same output as the RGB one on ``x.expand(-1, 3, ...)``, averaged, up to float
+    rounding.
+
+    Args:
+        state: the authors' state dict (``torch.load(path, weights_only=True)``).
+        in_channels: 1 (grey, folded) or 3 (the RGB network as published).
+
+    Raises:
+        ValueError: ``state`` is not in the authors' layout, or ``in_channels`` is not 1 or 3.
+    """
+    if not is_authors_imdn_state_dict(state):
+        raise ValueError("not an IMDN authors' checkpoint: it has no 'fea_conv.weight'.")
+    if in_channels not in (1, 3):
+        raise ValueError(f"the IMDN authors' weights fold to 1 channel or stay RGB (3), got in_channels={in_channels}.")
+    renamed: dict[str, torch.Tensor] = {}
+    for name, value in state.items():
+        for pattern, replacement in _AUTHORS_NAMES:
+            name = re.sub(pattern, replacement, name)
+        renamed[name] = value
+    if in_channels == 1:
+        renamed["head.weight"] = renamed["head.weight"].sum(dim=1, keepdim=True)
+        for key in ("upsample.shuffle.conv_block.weight", "upsample.shuffle.conv_block.bias"):
+            value = renamed[key]  # pixel shuffle's channel order: colour-major, then sub-pixel
+            renamed[key] = value.reshape(3, value.shape[0] // 3, *value.shape[1:]).mean(dim=0)
+    return renamed

@@ -1,0 +1,165 @@
+"""Procedural training images: scanner display graphics and dead leaves.
+
+Real medical frames carry what no corpus crop keeps: a vendor's burned-in text, scale bars, tick
+marks, icons and calipers, drawn in flat grey on black next to a speckled scan sector (ultrasound),
+and flat air or background at exactly 0 beside sharp tissue edges (CT, MR). The TRAIN split's
+ultrasound images are cropped to their scan sectors, so a network trained on it has never seen a
+glyph edge. These images are drawn from a seed, so they are the same on every machine, carry no
+patient data and no licence of their own (they are part of monai-rmisr, Apache-2.0):
+
+* :func:`display_graphics_image`: black frame, one or two speckled scan regions (Rayleigh speckle,
+  smoothed, with a depth fall-off), and text in DejaVu Sans / Sans Mono (the fonts matplotlib
+  ships) at 8-20 px, lines, tick marks, rectangles, circles and grey bars.
+* :func:`dead_leaves_image`: occluding discs of random grey with power-law radii, the classic
+  scale-invariant test image of sharp edges at every size.
+
+Shapes and ranges: each image is ``(1, size, size)`` float32 in [0, 1], with exact 0 and 1 present.
+"""
+
+from __future__ import annotations
+
+import string
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+from scipy.ndimage import gaussian_filter
+
+__all__ = ["dead_leaves_image", "display_graphics_image", "synthetic_images"]
+
+_FONT_FILES = ("DejaVuSans.ttf", "DejaVuSansMono.ttf", "DejaVuSans-Bold.ttf")
+_TEXT_CHARACTERS = string.ascii_uppercase + string.digits + "     :/.-%*"
+
+
+def _font(rng: np.random.Generator) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    import matplotlib
+
+    folder = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    size = int(rng.integers(8, 21))
+    name = _FONT_FILES[int(rng.integers(len(_FONT_FILES)))]
+    try:
+        return ImageFont.truetype(str(folder / name), size)
+    except OSError:  # a Pillow built without FreeType: its own bitmap font
+        return ImageFont.load_default()
+
+
+def _speckle(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    """Ultrasound-like speckle in [0, 1]: smoothed Rayleigh noise over a smooth echo map, darker with depth."""
+    echo = Image.fromarray((rng.random((max(height // 24, 2), max(width // 24, 2))) * 255).astype(np.uint8))
+    echo_map = np.asarray(echo.resize((width, height), Image.BICUBIC), dtype=np.float32) / 255.0
+    noise = rng.rayleigh(1.0, (height, width)).astype(np.float32)
+    blur = float(rng.uniform(0.5, 1.5))
+    noise = gaussian_filter(noise, blur)
+    depth = np.linspace(1.0, float(rng.uniform(0.3, 0.9)), height, dtype=np.float32)[:, None]
+    image = echo_map * noise * depth
+    return np.clip(image / max(float(np.percentile(image, 99.5)), 1e-6), 0.0, 1.0)
+
+
+def display_graphics_image(size: int = 256, seed: int = 0) -> np.ndarray:
+    """A scanner display frame: speckled scan regions on black, with text and graphics.
+
+    Args:
+        size: height and width in pixels (>= 64).
+        seed: the image is a pure function of ``(size, seed)``.
+
+    Returns:
+        ``(1, size, size)`` float32 in [0, 1].
+    """
+    if size < 64:
+        raise ValueError(f"display_graphics_image needs size >= 64, got {size}.")
+    rng = np.random.default_rng([seed, size, 1])
+    canvas = np.zeros((size, size), dtype=np.float32)
+    for _ in range(int(rng.integers(1, 3))):
+        top, left = (int(v) for v in rng.integers(size // 16, size // 3, 2))
+        height, width = (int(v) for v in rng.integers(size // 3, size - size // 8, 2))
+        height, width = min(height, size - top), min(width, size - left)
+        region = _speckle(rng, height, width) * float(rng.uniform(0.5, 1.0))
+        if rng.random() < 0.5:  # a sector (fan) shaped window, as convex probes give
+            rows, cols = np.mgrid[0:height, 0:width].astype(np.float32)
+            angle = np.abs(np.arctan2(cols - width / 2, rows + height * 0.2))
+            region *= angle < float(rng.uniform(0.4, 0.8))
+        canvas[top : top + height, left : left + width] = region
+    image = Image.fromarray(np.round(canvas * 255).astype(np.uint8))
+    draw = ImageDraw.Draw(image)
+    for _ in range(int(rng.integers(4, 12))):  # text lines, bright grey to white
+        text = "".join(rng.choice(list(_TEXT_CHARACTERS), int(rng.integers(3, 18))))
+        position = (int(rng.integers(0, size - 16)), int(rng.integers(0, size - 12)))
+        draw.text(position, text, fill=int(rng.integers(120, 256)), font=_font(rng))
+    for _ in range(int(rng.integers(3, 10))):  # graphics: lines, ticks, boxes, circles, bars
+        x0, y0, x1, y1 = (int(v) for v in rng.integers(0, size, 4))
+        grey = int(rng.integers(60, 256))
+        kind = int(rng.integers(5))
+        if kind == 0:
+            draw.line((x0, y0, x1, y1), fill=grey, width=int(rng.integers(1, 3)))
+        elif kind == 1:
+            step = int(rng.integers(4, 16))
+            for y in range(min(y0, y1), max(y0, y1) + 1, step):
+                draw.line((x0, y, x0 + int(rng.integers(2, 7)), y), fill=grey)
+        elif kind == 2:
+            draw.rectangle((min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)), outline=grey)
+        elif kind == 3:
+            radius = int(rng.integers(2, 10))
+            draw.ellipse((x0 - radius, y0 - radius, x0 + radius, y0 + radius), outline=grey)
+        else:
+            width, height = int(rng.integers(4, 16)), int(rng.integers(16, size // 2))
+            bar = np.linspace(255, 0, height)[:, None].repeat(width, axis=1).astype(np.uint8)
+            image.paste(Image.fromarray(bar), (x0 % (size - width), y0 % (size - height)))
+    array = np.asarray(image, dtype=np.float32) / 255.0
+    array[0, 0], array[-1, -1] = 0.0, 1.0  # both ends of the range present, as after min-max normalisation
+    return array[None]
+
+
+def dead_leaves_image(size: int = 256, seed: int = 0, max_leaves: int = 2000) -> np.ndarray:
+    """A dead-leaves image: discs of uniform random grey, radii with a 1/r^3 density, drawn until covered.
+
+    Args:
+        size: height and width in pixels (>= 16).
+        seed: the image is a pure function of ``(size, seed, max_leaves)``.
+        max_leaves: at most this many discs.
+
+    Returns:
+        ``(1, size, size)`` float32 in [0, 1].
+    """
+    if size < 16:
+        raise ValueError(f"dead_leaves_image needs size >= 16, got {size}.")
+    rng = np.random.default_rng([seed, size, 2])
+    image = Image.new("L", (size, size), 0)
+    covered = np.zeros((size, size), dtype=bool)
+    draw = ImageDraw.Draw(image)
+    rows, cols = np.mgrid[0:size, 0:size]
+    r_min, r_max = 1.5, size / 4
+    # Inverse-CDF draw of radii with density ~ r^-3 on [r_min, r_max]; painted back to front, so each
+    # new disc only fills what is not covered yet (the front-most leaf wins).
+    for _ in range(max_leaves):
+        u = rng.random()
+        radius = (r_min**-2 - u * (r_min**-2 - r_max**-2)) ** -0.5
+        cx, cy = rng.uniform(-radius, size + radius, 2)
+        disc = (rows - cy) ** 2 + (cols - cx) ** 2 <= radius**2
+        new = disc & ~covered
+        if new.any():
+            layer = Image.fromarray(np.where(new, 255, 0).astype(np.uint8))
+            image.paste(int(rng.integers(0, 256)), mask=layer)
+            covered |= new
+        if covered.all():
+            break
+    del draw
+    array = np.asarray(image, dtype=np.float32) / 255.0
+    array[0, 0], array[-1, -1] = 0.0, 1.0
+    return array[None]
+
+
+def synthetic_images(count: int, size: int = 256, seed: int = 0) -> list[np.ndarray]:
+    """``count`` procedural training images, alternately display graphics and dead leaves.
+
+    Args:
+        count: number of images (>= 0).
+        size: height and width of each.
+        seed: base seed; image ``k`` uses ``seed * 100_003 + k``.
+
+    Returns:
+        ``(1, size, size)`` float32 arrays in [0, 1].
+    """
+    if count < 0:
+        raise ValueError(f"count must be >= 0, got {count}.")
+    makers = (display_graphics_image, dead_leaves_image)
+    return [makers[k % 2](size, seed * 100_003 + k) for k in range(count)]

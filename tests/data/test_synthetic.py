@@ -1,0 +1,35 @@
+import numpy as np
+import pytest
+
+from monai_rmisr.data import training_images
+from monai_rmisr.data.synthetic import dead_leaves_image, display_graphics_image, synthetic_images
+
+
+def test_synthetic_images_are_reproducible_grey_images_in_range():
+    first, again = synthetic_images(4, size=96, seed=1), synthetic_images(4, size=96, seed=1)
+    assert len(first) == 4
+    for a, b in zip(first, again):
+        assert a.shape == (1, 96, 96) and a.dtype == np.float32
+        assert a.min() == 0.0 and a.max() == 1.0
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(first[0], synthetic_images(1, size=96, seed=2)[0])
+    assert synthetic_images(0) == []
+
+
+def test_display_graphics_have_a_black_frame_and_sharp_glyph_edges():
+    image = display_graphics_image(128, seed=0)[0]
+    assert (image == 0).mean() > 0.2  # black background, as around a scan sector
+    steps = np.abs(np.diff(image, axis=1))
+    assert (steps > 0.4).sum() > 50  # text and graphics: many one-pixel jumps
+
+
+def test_dead_leaves_are_piecewise_constant():
+    image = dead_leaves_image(64, seed=0)[0]
+    assert len(np.unique(image)) > 20
+    assert (np.diff(image, axis=1) == 0).mean() > 0.5
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True])
+def test_training_images_refuses_a_bad_count(bad):
+    with pytest.raises(ValueError, match="--synthetic_images must be a whole number >= 0"):
+        training_images(synthetic=bad)
