@@ -28,16 +28,25 @@ def contextual_similarity(
         eps: numerical guard of the relative distance.
 
     Returns:
-        (B,) similarities in (0, 1]; 1 when every target feature has a distinct close match.
+        (B,) float32 (float64 for float64 inputs) similarities in (0, 1]; 1 when every target
+        feature has a distinct close match.
+
+    Always computed in float32 or wider, also inside ``torch.autocast``: the relative distance
+    divides by the nearest distance plus ``eps``, which on flat (black) backgrounds is about
+    ``eps``; in float16 its gradient, ``d / (min + eps)^2``, overflows (a float16 gradient scaler
+    then skips every step).
     """
-    mean = target.mean(dim=(0, 2), keepdim=True)
-    source = nn.functional.normalize(source - mean, dim=1)
-    target = nn.functional.normalize(target - mean, dim=1)
-    distance = 1.0 - torch.bmm(source.transpose(1, 2), target)  # (B, N, M)
-    relative = distance / (distance.min(dim=2, keepdim=True).values + eps)
-    # softmax over targets == exp((1 - d~)/h) / sum_k exp((1 - d~_ik)/h), computed stably
-    affinity = torch.softmax((1.0 - relative) / bandwidth, dim=2)
-    return affinity.max(dim=1).values.mean(dim=1)
+    dtype = torch.promote_types(source.dtype, torch.float32)
+    with torch.autocast(device_type=source.device.type, enabled=False):
+        target = target.to(dtype)
+        mean = target.mean(dim=(0, 2), keepdim=True)
+        source = nn.functional.normalize(source.to(dtype) - mean, dim=1)
+        target = nn.functional.normalize(target - mean, dim=1)
+        distance = 1.0 - torch.bmm(source.transpose(1, 2), target)  # (B, N, M)
+        relative = distance / (distance.min(dim=2, keepdim=True).values + eps)
+        # softmax over targets == exp((1 - d~)/h) / sum_k exp((1 - d~_ik)/h), computed stably
+        affinity = torch.softmax((1.0 - relative) / bandwidth, dim=2)
+        return affinity.max(dim=1).values.mean(dim=1)
 
 
 class ContextualLoss(nn.Module):

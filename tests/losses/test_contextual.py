@@ -131,3 +131,35 @@ def test_bad_arguments():
         build_contextual_loss("resnet")
     with pytest.raises(ValueError, match="same shape"):
         ContextualLoss(nn_identity())(torch.rand(1, 1, 4, 4), torch.rand(1, 1, 5, 4))
+
+
+def test_float16_autocast_keeps_the_gradient_on_a_black_background_finite():
+    """On flat black air the nearest feature distance is ~0 and CX divides by it: computed in float16
+    (autocast, as --amp true does on a GPU) its backward overflowed under a gradient scaler's factor
+    (NaN from 2**12 on), so every step was skipped. The similarity is now computed in float32."""
+    import numpy as np
+
+    from monai_rmisr import load_pretrained
+    from monai_rmisr.data import load_corpus, protocol_pair
+    from monai_rmisr.losses import build_contextual_loss
+
+    image = next(img for img in load_corpus("test") if img.name == "693_UNCR")
+    crop = np.ascontiguousarray(image.array[:, :96, :96])  # the corner of the CT slice: 90 % air at 0
+    assert (crop == 0).mean() > 0.8
+    hr, lr = protocol_pair(crop, 4)
+    network = load_pretrained("rmisr_vp_x4")
+    with torch.no_grad():
+        _, laplacian = network.forward_with_laplacian(torch.from_numpy(lr)[None], 4.0)
+    target = laplacian_gradient(torch.from_numpy(np.asarray(hr))[None])
+    loss = build_contextual_loss("patches")
+    gradients = {}
+    for autocast in (False, True):
+        torch.manual_seed(0)  # the same sampled positions
+        estimate = laplacian.clone().requires_grad_(True)
+        with torch.autocast("cpu", dtype=torch.float16, enabled=autocast):
+            value = loss(estimate, target)
+        assert value.dtype == torch.float32
+        (value * 2.0**12).backward()  # a float16 gradient scaler's factor
+        gradients[autocast] = estimate.grad
+    assert torch.isfinite(gradients[True]).all()
+    torch.testing.assert_close(gradients[True], gradients[False], rtol=0.05, atol=0.05 * gradients[False].abs().max())

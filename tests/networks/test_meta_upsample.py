@@ -53,3 +53,22 @@ def test_bad_scale_is_rejected_with_its_value(bad):
     module = MetaUpsample(2, 8, 1, hidden_channels=4)
     with pytest.raises(ValueError, match=f"got {bad}"):
         module(torch.rand(1, 8, 4, 4), bad)
+
+
+def test_bfloat16_autocast_reads_the_right_lr_pixels_beyond_column_256():
+    """Output positions used to be built in the feature dtype: under bfloat16 autocast, integers above
+    256 are not exact, so wide images read wrong LR columns (and the last one failed with an index past
+    the end). Positions are float32 now: bfloat16 differs from float32 by its rounding alone, everywhere."""
+    from monai_rmisr import load_pretrained
+
+    network = load_pretrained("rmisr_meta")
+    torch.manual_seed(0)
+    x = torch.rand(1, 1, 16, 320)  # 320 LR columns -> 1,280 output columns at x4
+    with torch.no_grad():
+        reference = network(x, 4.0)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low_precision = network(x, 4.0).float()
+    assert low_precision.shape == reference.shape == (1, 1, 64, 1280)
+    error = (low_precision - reference).abs()
+    near, far = error[..., : 4 * 256].max().item(), error[..., 4 * 256 :].max().item()
+    assert far < 0.05 and near < 0.05, (near, far)

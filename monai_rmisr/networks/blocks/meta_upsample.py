@@ -98,8 +98,11 @@ class MetaUpsample(nn.Module):
         pre = self.position_layer.bias + first_w[:, -1] / scale
         hidden_shape = [self.hidden_channels] + [1] * self.spatial_dims
         hidden = pre.view(hidden_shape)
+        # positions in float32 at least: in bfloat16 (autocast) integers above 256 are not exact, so
+        # output columns would read the wrong LR pixels (and the last one an index past the end)
+        position_dtype = torch.promote_types(x.dtype, torch.float32)
         for axis, (n_in, n_out) in enumerate(zip(in_size, out_size)):
-            projected = torch.arange(n_out, device=x.device, dtype=x.dtype) / scale
+            projected = torch.arange(n_out, device=x.device, dtype=position_dtype) / scale
             source = projected.floor().clamp_max(n_in - 1)
             offset = projected - projected.floor()
             shape = [1] * self.spatial_dims
