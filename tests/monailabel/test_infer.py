@@ -18,6 +18,7 @@ from monai_rmisr.inference.upscale import Upscaler
 from monai_rmisr.io import ImageReadError, read_image
 from monai_rmisr.monailabel import DEFAULTS, parse_request, run_infer_request
 from monai_rmisr.monailabel import infer as infer_module
+from monai_rmisr.monailabel.__main__ import with_default_host
 from monai_rmisr.monailabel.infer import (
     MAX_SCALE,
     NetworkCache,
@@ -275,3 +276,19 @@ def test_parse_request_defaults():
     assert parse_request({"model": "rmisr_x2", "network": "rmisr_meta"})["network"] == "rmisr_meta"  # model: the task
     assert parse_request({"scale": MAX_SCALE, "network": "bicubic", "device": "cpu:0"})["device"] == "cpu"
     assert parse_request({}, {"network": "/models/mine.pt"})["network"] == "/models/mine.pt"  # the server's default
+
+
+def test_the_launcher_listens_on_this_machine_only_unless_told():
+    assert with_default_host(["start_server", "--app", "apps/monailabel", "--studies", "s"]) == [
+        "start_server",
+        "--app",
+        "apps/monailabel",
+        "--studies",
+        "s",
+        "--host",
+        "127.0.0.1",
+    ]
+    for given in (["--host", "0.0.0.0"], ["--host=10.0.0.2"], ["-i", "0.0.0.0"], ["-i0.0.0.0"]):
+        assert with_default_host(["start_server", "--app", "a", *given]) == ["start_server", "--app", "a", *given]
+    assert with_default_host(["apps", "--download"]) == ["apps", "--download"]  # other subcommands: unchanged
+    assert with_default_host([]) == []
