@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 from typing import Any
 
 from . import compat
@@ -13,7 +14,7 @@ compat.install()  # before MONAI Label is imported: see compat
 from monailabel.interfaces.app import MONAILabelApp  # noqa: E402
 
 from .._version import __version__  # noqa: E402
-from .infer import MAX_OUTPUT_PIXELS, NetworkCache, check_upload_params  # noqa: E402
+from .infer import MAX_OUTPUT_PIXELS, NetworkCache, check_upload_params, not_in_datastore  # noqa: E402
 from .task import SuperResolutionTask  # noqa: E402
 
 __all__ = ["TASKS", "RMISRApp", "refuse_image_beside_upload"]
@@ -109,3 +110,18 @@ class RMISRApp(MONAILabelApp):
 
     def init_trainers(self) -> dict[str, Any]:
         return {}
+
+    def infer(self, request: dict[str, Any], datastore: Any = None) -> dict[str, Any]:
+        """MONAI Label's ``infer``, with an unknown image id refused as a path outside the datastore is.
+
+        MONAI Label takes an ``image`` that is not an existing path for a datastore id and hands
+        the task ``""`` for an unknown one; a path outside the datastore that does not exist would
+        then get another answer than one that does (a 403 from the task). Both are this 403.
+        """
+        from fastapi import HTTPException
+
+        image = request.get("image")
+        by_id = isinstance(image, str) and image and not os.path.exists(image)  # as MONAI Label decides
+        if by_id and not (datastore or self.datastore()).get_image_uri(image):
+            raise HTTPException(status_code=403, detail=str(not_in_datastore(image)))
+        return super().infer(request, datastore)

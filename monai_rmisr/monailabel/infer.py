@@ -66,6 +66,7 @@ __all__ = [
     "check_image",
     "check_output_size",
     "check_upload_params",
+    "not_in_datastore",
     "parse_request",
     "run_infer_request",
 ]
@@ -248,6 +249,14 @@ def _is_upload(path: Path) -> bool:
     return stat.S_ISREG(info.st_mode) and (not hasattr(os, "getuid") or info.st_uid == os.getuid())
 
 
+def not_in_datastore(image: Any) -> PermissionError:
+    """The error for an ``image`` the server does not serve: one wording for a path outside the
+    datastore, existing or not, and an unknown id, so that answers do not tell which files exist."""
+    return PermissionError(
+        f"image '{image}' is not in this server's datastore: name a datastore image by its id, or upload the file."
+    )
+
+
 def check_image(image: Any, datastore: str | Path) -> Path:
     """The request's ``image`` (as MONAI Label resolved it) as a path, if the server may read it.
 
@@ -264,9 +273,7 @@ def check_image(image: Any, datastore: str | Path) -> Path:
         path = Path(image)
         if _inside(Path(os.path.realpath(path)), Path(os.path.realpath(datastore))) or _is_upload(path):
             return path
-        raise PermissionError(
-            f"image '{image}' is not in this server's datastore: name a datastore image by its id, or upload the file."
-        )
+        raise not_in_datastore(image)
     raise ValueError("the request names no image: give a datastore image id (an unknown id names none) or upload one.")
 
 

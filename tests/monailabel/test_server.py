@@ -180,9 +180,13 @@ def test_params_cannot_replace_an_upload(client, root, reads):
     assert reads == []
 
 
-def test_an_unknown_image_id_is_a_400(client):
-    response = client.post("/infer/rmisr_x2?image=nosuchimage&output=json")
-    assert response.status_code == 400 and "names no image" in response.json()["detail"]
+def test_an_unknown_id_or_missing_path_gets_the_same_403(client, root):
+    for image in ("nosuchimage", str(root / "elsewhere" / "no_such_patient.nii.gz")):
+        response = client.post(f"/infer/rmisr_x2?image={image}&output=json")
+        assert response.status_code == 403, response.text
+        assert response.json()["detail"] == (
+            f"image '{image}' is not in this server's datastore: name a datastore image by its id, or upload the file."
+        )
 
 
 def test_the_tasks_share_one_bounded_network_cache(client):
