@@ -82,8 +82,8 @@ REQUEST_NETWORKS = ("auto", BICUBIC, *PRETRAINED)
 MAX_SCALE: float = PRETRAINED["rmisr_meta"].max_scale
 #: The most pixels (voxels of a volume: the product of ``output_shape``) a result may have, unless
 #: the server sets another limit (``--conf max_output_pixels N``). 2**28 is a 512x512 CT volume of
-#: 256 slices at x2, or a 16384x16384 image; such a result takes about 20 bytes a pixel while it is
-#: made (float32 and float64 copies), some 5 GB.
+#: 256 slices at x2, or a 16384x16384 image; making a result takes about 21 bytes a pixel (float32
+#: and float64 copies) plus the network's working memory, some 6 GB at the limit (docs/monailabel.md).
 MAX_OUTPUT_PIXELS: int = 2**28
 #: How many loaded networks an app keeps, all its tasks together (each 4-5 MB in memory; the least recently
 #: used goes first): every task's default and two more.
