@@ -232,6 +232,7 @@ class NetworkCache:
 
 
 def _inside(path: Path, folder: Path) -> bool:
+    """Whether ``path`` is ``folder`` or lies under it (both resolved by the caller)."""
     return path == folder or folder in path.parents
 
 
@@ -266,8 +267,9 @@ def check_image(image: Any, datastore: str | Path) -> Path:
     the path, before the file's existence is even looked at.
 
     Raises:
-        ValueError: no ``image`` (MONAI Label gives ``""`` for an unknown datastore id).
-        PermissionError: any other path.
+        ValueError: no ``image`` (MONAI Label gives ``""`` for an unknown datastore id, which
+            :class:`~monai_rmisr.monailabel.app.RMISRApp` refuses before, as :func:`not_in_datastore`).
+        PermissionError: any other path (:func:`not_in_datastore`).
     """
     if isinstance(image, (str, Path)) and str(image):
         path = Path(image)
