@@ -4,6 +4,10 @@ The same arguments as ``monailabel ...`` (``start_server``, ``--conf models rmis
 ...), run in this process after :func:`monai_rmisr.monailabel.compat.install`, so that MONAI Label
 0.8.5 starts beside pydicom 3. Keep the default single worker (``--workers`` starts fresh
 interpreters, which would not have the compatibility module).
+
+One default differs: ``start_server`` listens on ``127.0.0.1`` (this machine only) unless
+``--host`` says otherwise; MONAI Label's own default, ``0.0.0.0``, serves every network the
+machine is on, with authentication off (docs/monailabel.md says how to turn it on).
 """
 
 from __future__ import annotations
@@ -12,8 +16,22 @@ import sys
 
 from .compat import install
 
+#: Where ``start_server`` listens when the command line gives no ``--host``.
+DEFAULT_HOST = "127.0.0.1"
+
+
+def with_default_host(argv: list[str]) -> list[str]:
+    """``argv`` (without the program name) with ``--host`` :data:`DEFAULT_HOST` added to a
+    ``start_server`` command that has no ``--host`` (``-i``) of its own."""
+    if not argv or argv[0] != "start_server":
+        return argv
+    if any(arg == "--host" or arg.startswith(("--host=", "-i")) for arg in argv):  # -i0.0.0.0 too
+        return argv
+    return [*argv, "--host", DEFAULT_HOST]
+
 
 def main() -> None:
+    sys.argv[1:] = with_default_host(sys.argv[1:])
     install()
     try:
         from monailabel.main import Main

@@ -9,6 +9,15 @@ writers) and returns what the task returns to the server: the result file and a 
 Keeping this free of MONAI Label lets the main environment test it; the task class in
 :mod:`monai_rmisr.monailabel.task` only adapts it.
 
+What a client can make the server do is bounded here, where the request enters:
+
+* ``image`` must lie in the datastore (symlinks resolved) or be the upload MONAI Label's endpoint
+  saved (:func:`check_image`): the server does not send back other files of its disk.
+* ``scale`` is at most :data:`MAX_SCALE` for every model, bicubic included; the result has at
+  most :data:`MAX_OUTPUT_PIXELS` pixels unless the server sets another limit.
+* loaded networks are kept in one :class:`NetworkCache` per app (all its tasks), keyed by network
+  and device, at most :data:`NETWORK_CACHE_SIZE` of them.
+
 The result is one file in the input's format, so nothing is lost on the way back: a NIfTI
 volume stays NIfTI with its affine, a DICOM file becomes a derived DICOM file of a new series,
 a PNG stays PNG. A DICOM series folder becomes a new derived series, sent as one ``.zip`` of
@@ -17,11 +26,18 @@ its files (an HTTP response carries one file).
 
 from __future__ import annotations
 
+import json
 import logging
+import math
+import os
+import re
 import shutil
+import stat
 import tempfile
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -32,13 +48,28 @@ from .._version import __version__
 from ..config import config_flag
 from ..inference.bicubic import BICUBIC
 from ..inference.pretrained import PRETRAINED
-from ..inference.super_resolve import _check_scale
+from ..inference.super_resolve import _auto_name, _check_network_scale, _check_scale, resolve_model
 from ..inference.upscale import Upscaler, parse_roi
-from ..io import read_image
+from ..io import ImageData, read_image
 from ..io.output import atomic_output
 from ..io.writers import sr_output_name, write_image
+from ..networks.utils import scaled_size
 
-__all__ = ["DEFAULTS", "REQUEST_NETWORKS", "cached_upscaler", "parse_request", "run_infer_request"]
+__all__ = [
+    "DEFAULTS",
+    "MAX_OUTPUT_PIXELS",
+    "MAX_SCALE",
+    "NETWORK_CACHE_SIZE",
+    "REQUEST_NETWORKS",
+    "UPLOAD_NAME",
+    "NetworkCache",
+    "check_image",
+    "check_output_size",
+    "check_upload_params",
+    "not_in_datastore",
+    "parse_request",
+    "run_infer_request",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +78,20 @@ logger = logging.getLogger(__name__)
 DEFAULTS: dict[str, Any] = {"scale": 2.0, "network": "auto", "roi": "", "tile": 0, "self_ensemble": False}
 #: What a request may name as ``network``; a checkpoint path can only be a task's default (set on the server).
 REQUEST_NETWORKS = ("auto", BICUBIC, *PRETRAINED)
+#: The largest ``scale`` a request may ask of any model, bicubic included: the arbitrary-scale network's limit.
+MAX_SCALE: float = PRETRAINED["rmisr_meta"].max_scale
+#: The most pixels (voxels of a volume: the product of ``output_shape``) a result may have, unless
+#: the server sets another limit (``--conf max_output_pixels N``). 2**28 is a 512x512 CT volume of
+#: 256 slices at x2, or a 16384x16384 image; making a result takes about 21 bytes a pixel (float32
+#: and float64 copies) plus the network's working memory, some 6 GB at the limit (docs/monailabel.md).
+MAX_OUTPUT_PIXELS: int = 2**28
+#: How many loaded networks an app keeps, all its tasks together (each 4-5 MB in memory; the least recently
+#: used goes first): every task's default and two more.
+NETWORK_CACHE_SIZE: int = 8
+#: The name of an upload as MONAI Label's ``/infer`` endpoint saves it:
+#: ``tempfile.NamedTemporaryFile(suffix=<the uploaded name's suffixes>).name`` (``tmp`` and eight
+#: characters of :mod:`tempfile`'s alphabet), directly in :func:`tempfile.gettempdir`.
+UPLOAD_NAME = re.compile(r"tmp[a-z0-9_]{8}(\.[^/\\]*)?")
 
 
 def _flag(value: Any, name: str) -> bool:
@@ -60,18 +105,41 @@ def _flag(value: Any, name: str) -> bool:
         raise ValueError(f"'{name}' must be true or false, got {value!r}.") from None
 
 
+def _device(value: Any) -> str:
+    """The request's ``device``: ``cpu``, ``cuda`` or ``cuda:N`` (``cuda`` on a machine without a GPU: ``cpu``)."""
+    text = str(value or "cpu").strip()
+    message = f"'device' must be cpu, cuda or cuda:N (a GPU index), got {value!r}."
+    try:
+        device = torch.device(text)
+    except RuntimeError:
+        raise ValueError(message) from None
+    if device.type == "cpu":
+        return "cpu"
+    if device.type != "cuda":
+        raise ValueError(message)
+    if not torch.cuda.is_available():
+        return "cpu"
+    if device.index is not None and device.index >= torch.cuda.device_count():
+        raise ValueError(f"{message[:-1]}; this server has {torch.cuda.device_count()} GPU(s).")
+    return text
+
+
 def parse_request(request: Mapping[str, Any], defaults: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The request's settings over ``defaults`` (the task's config), each checked: ``{"scale",
     "network", "roi", "tile", "self_ensemble", "device"}`` (``roi`` and ``tile`` None when unset).
 
     A request (a client) may choose ``network`` among :data:`REQUEST_NETWORKS` only: the server
-    does not load files a client names.
+    does not load files a client names. ``"auto"`` comes back as the registry name it means at
+    ``scale`` (``rmisr_bl_x2`` at 2, ``rmisr_meta`` at 2.5), and a registry network's scale is
+    checked here, so a bad pair is refused before anything is loaded. ``scale`` is at most
+    :data:`MAX_SCALE` for every network.
 
     ``device`` ``"cuda"`` (MONAI Label's default) on a machine without a GPU becomes ``"cpu"``:
     a server on a CPU-only workstation should answer, not fail.
 
     Raises:
-        ValueError: a bad ``scale``, ``roi``, ``tile`` or ``self_ensemble``, naming the key.
+        ValueError: a bad ``scale``, ``network``, ``roi``, ``tile``, ``self_ensemble`` or ``device``,
+            naming the key.
     """
     merged = {**DEFAULTS, **(defaults or {}), **{k: v for k, v in request.items() if k in DEFAULTS}}
     if "network" in request and str(request["network"]) not in REQUEST_NETWORKS:
@@ -81,8 +149,16 @@ def parse_request(request: Mapping[str, Any], defaults: Mapping[str, Any] | None
         )
     try:
         scale = _check_scale(float(merged["scale"]))
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"'scale' must be a finite number > 1, got {merged['scale']!r}.") from err
+    except (TypeError, ValueError):
+        scale = math.nan
+    if not scale <= MAX_SCALE:
+        raise ValueError(f"'scale' must be a finite number in (1, {MAX_SCALE:g}], got {merged['scale']!r}.")
+    network = str(merged["network"] or "auto")
+    if network == "auto":
+        network = _auto_name(scale)
+    if network in PRETRAINED:
+        entry = PRETRAINED[network]
+        scale = _check_network_scale(scale, entry.scale, entry.max_scale, f"model {network!r}")
     roi_text = merged["roi"]
     roi = parse_roi(roi_text) if roi_text not in (None, "", [], ()) else None
     tile = merged["tile"]
@@ -92,49 +168,176 @@ def parse_request(request: Mapping[str, Any], defaults: Mapping[str, Any] | None
         raise ValueError(f"'tile' must be 0 (whole image) or an integer >= 8, got {tile!r}.") from None
     if tile_value != 0 and tile_value < 8:
         raise ValueError(f"'tile' must be 0 (whole image) or an integer >= 8, got {tile!r}.")
-    device = str(request.get("device") or "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        device = "cpu"
     return {
         "scale": scale,
-        "network": str(merged["network"] or "auto"),
+        "network": network,
         "roi": roi,
         "tile": tile_value or None,
         "self_ensemble": _flag(merged["self_ensemble"], "self_ensemble"),
-        "device": device,
+        "device": _device(request.get("device")),
     }
 
 
-def cached_upscaler(settings: Mapping[str, Any], cache: dict[tuple, Upscaler]) -> Upscaler:
-    """The :class:`~monai_rmisr.inference.upscale.Upscaler` of :func:`parse_request`'s ``settings``,
-    built (its network loaded) on first use and kept in ``cache``."""
-    key = tuple(settings.values())
-    if key not in cache:
-        cache[key] = Upscaler(
+class NetworkCache:
+    """The networks an app's tasks have loaded, keyed by ``(network, device)``: at most ``size``, the least
+    recently used dropped first.
+
+    A request's other settings (``scale`` of the arbitrary-scale network, ``roi``, ``tile``,
+    ``self_ensemble``) do not load anything: each request gets its own
+    :class:`~monai_rmisr.inference.upscale.Upscaler` around a kept network. Safe to share
+    between MONAI Label's inference threads.
+
+    Args:
+        size: how many networks to keep (>= 1).
+    """
+
+    def __init__(self, size: int = NETWORK_CACHE_SIZE) -> None:
+        if size < 1:
+            raise ValueError(f"a network cache keeps at least one network, got size={size!r}.")
+        self.size = size
+        self._networks: OrderedDict[tuple[str, str], torch.nn.Module] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def keys(self) -> list[tuple[str, str]]:
+        """The kept ``(network, device)`` pairs, least recently used first."""
+        with self._lock:
+            return list(self._networks)
+
+    def upscaler(self, settings: Mapping[str, Any]) -> Upscaler:
+        """An :class:`~monai_rmisr.inference.upscale.Upscaler` for :func:`parse_request`'s ``settings``,
+        its network loaded on first use and kept.
+
+        Raises:
+            ValueError, FileNotFoundError: as :class:`~monai_rmisr.inference.upscale.Upscaler`
+                (a scale the network does not take, missing weights).
+        """
+        key = (settings["network"], settings["device"])
+        with self._lock:
+            network = self._networks.pop(key, None)
+            if network is None:
+                network = resolve_model(settings["network"], settings["scale"], settings["device"])[0]
+            self._networks[key] = network
+            while len(self._networks) > self.size:
+                self._networks.popitem(last=False)
+        upscaler = Upscaler(
             settings["scale"],
-            model=settings["network"],
+            model=network,
             tile=settings["tile"],
             device=settings["device"],
             roi=settings["roi"],
             self_ensemble=settings["self_ensemble"],
         )
-    return cache[key]
+        upscaler.model_name = Path(settings["network"]).name  # the registry name, or a checkpoint's file name
+        return upscaler
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether ``path`` is ``folder`` or lies under it (both resolved by the caller)."""
+    return path == folder or folder in path.parents
+
+
+def _is_upload(path: Path) -> bool:
+    """Whether ``path`` is a file MONAI Label's ``/infer`` endpoint saved an upload to (:data:`UPLOAD_NAME`):
+    directly in the temporary folder, a regular file (not a link) of this process's user."""
+    if not UPLOAD_NAME.fullmatch(path.name):
+        return False
+    if Path(os.path.realpath(path.parent)) != Path(os.path.realpath(tempfile.gettempdir())):
+        return False
+    try:
+        info = path.lstat()
+    except OSError:
+        return False
+    return stat.S_ISREG(info.st_mode) and (not hasattr(os, "getuid") or info.st_uid == os.getuid())
+
+
+def not_in_datastore(image: Any) -> PermissionError:
+    """The error for an ``image`` the server does not serve: one wording for a path outside the
+    datastore, existing or not, and an unknown id, so that answers do not tell which files exist."""
+    return PermissionError(
+        f"image '{image}' is not in this server's datastore: name a datastore image by its id, or upload the file."
+    )
+
+
+def check_image(image: Any, datastore: str | Path) -> Path:
+    """The request's ``image`` (as MONAI Label resolved it) as a path, if the server may read it.
+
+    Allowed: a file or folder inside ``datastore`` once symlinks are resolved (what a datastore id
+    resolves to; a link inside the datastore to a file elsewhere is refused), or the upload MONAI
+    Label's ``/infer`` endpoint saved (see :data:`UPLOAD_NAME`). Nothing is opened: the check is on
+    the path, before the file's existence is even looked at.
+
+    Raises:
+        ValueError: no ``image`` (MONAI Label gives ``""`` for an unknown datastore id, which
+            :class:`~monai_rmisr.monailabel.app.RMISRApp` refuses before, as :func:`not_in_datastore`).
+        PermissionError: any other path (:func:`not_in_datastore`).
+    """
+    if isinstance(image, (str, Path)) and str(image):
+        path = Path(image)
+        if _inside(Path(os.path.realpath(path)), Path(os.path.realpath(datastore))) or _is_upload(path):
+            return path
+        raise not_in_datastore(image)
+    raise ValueError("the request names no image: give a datastore image id (an unknown id names none) or upload one.")
+
+
+def check_upload_params(params: Any) -> None:
+    """Refuse ``params`` (the JSON text of an ``/infer`` request's form field) that name an ``image``:
+    called when the request uploads a file, which such an ``image`` would replace.
+
+    Text that is not a JSON object is left to MONAI Label's endpoint, which reads it next.
+
+    Raises:
+        ValueError: ``params`` has an ``image`` key.
+    """
+    try:
+        fields = json.loads(params) if params else {}
+    except (TypeError, ValueError):
+        return
+    if isinstance(fields, dict) and "image" in fields:
+        raise ValueError(
+            f"'params' names an image ({fields['image']!r}) beside an uploaded file: send one or the other."
+        )
+
+
+def check_output_size(image: ImageData, upscaler: Upscaler, limit: int) -> None:
+    """Refuse a result of more than ``limit`` pixels (voxels of a volume), before it is made.
+
+    The result is the image's ROI (when inside the image) with its two in-plane axes scaled.
+
+    Raises:
+        ValueError: the result would be too large; the message names its shape and the limit.
+    """
+    spatial = list(image.spatial_shape)
+    height, width = spatial[0], spatial[1]
+    if upscaler.roi is not None:
+        x0, y0, x1, y1 = upscaler.roi
+        height, width = min(y1, height) - min(y0, height), min(x1, width) - min(x0, width)
+    shape = [*scaled_size([height, width], upscaler.run_scale), *spatial[2:]]
+    pixels = math.prod(shape)
+    if pixels > limit:
+        raise ValueError(
+            f"the result would be {'x'.join(map(str, shape))} = {pixels:,} pixels, over this server's limit of "
+            f"{limit:,}; ask a smaller 'scale' or a 'roi'."
+        )
 
 
 def run_infer_request(
     request: Mapping[str, Any],
+    datastore: str | Path,
     defaults: Mapping[str, Any] | None = None,
     output_dir: str | Path | None = None,
-    upscalers: dict[tuple, Upscaler] | None = None,
+    networks: NetworkCache | None = None,
+    max_output_pixels: int = MAX_OUTPUT_PIXELS,
 ) -> tuple[str, dict[str, Any]]:
     """Super-resolve ``request["image"]`` with the request's settings; return ``(result file, result JSON)``.
 
     Args:
         request: MONAI Label's request (``image`` a local path; see the module).
+        datastore: the datastore's folder: ``image`` must lie in it, or be an upload (:func:`check_image`).
         defaults: the task's config, under the request's keys.
         output_dir: where the result goes (default the system's temporary folder, which MONAI
             Label's endpoint cleans: it deletes the file once sent). The name is unique per call.
-        upscalers: a cache of loaded networks, keyed by settings (the task keeps one per process).
+        networks: the task's loaded networks (default: a new cache, for one call).
+        max_output_pixels: the largest result, in pixels (:func:`check_output_size`).
 
     Returns:
         The result path (a file; a DICOM series as a ``.zip``) and ``{"model", "scale", "roi",
@@ -142,20 +345,19 @@ def run_infer_request(
         "seconds", "monai_rmisr"}``.
 
     Raises:
-        ValueError: no ``image``, or a bad setting; FileNotFoundError, ImageReadError: a missing or
+        PermissionError: an ``image`` outside the datastore (never read); ValueError: no ``image``,
+            a bad setting or too large a result; FileNotFoundError, ImageReadError: a missing or
             unreadable image; nothing is left behind.
     """
-    source = request.get("image")
-    if not isinstance(source, (str, Path)) or not str(source):
-        raise ValueError("the request has no 'image' path.")
-    source = Path(source)
+    source = check_image(request.get("image"), datastore)
     if not source.exists():
         raise FileNotFoundError(f"image '{source}' does not exist.")
     settings = parse_request(request, defaults)
-    upscaler = cached_upscaler(settings, upscalers if upscalers is not None else {})
+    upscaler = (networks if networks is not None else NetworkCache()).upscaler(settings)
 
     started = time.perf_counter()
     image = read_image(source)
+    check_output_size(image, upscaler, max_output_pixels)
     result = upscaler.image(image)
     folder = Path(output_dir) if output_dir is not None else Path(tempfile.gettempdir())
     token = uuid.uuid4().hex[:12]

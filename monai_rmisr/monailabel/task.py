@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from . import compat
@@ -10,9 +11,8 @@ compat.install()  # before MONAI Label is imported: see compat
 
 from monailabel.interfaces.tasks.infer_v2 import InferTask, InferType  # noqa: E402
 
-from ..inference.upscale import Upscaler  # noqa: E402
 from ..io import ImageReadError  # noqa: E402
-from .infer import DEFAULTS, cached_upscaler, parse_request, run_infer_request  # noqa: E402
+from .infer import DEFAULTS, MAX_OUTPUT_PIXELS, NetworkCache, parse_request, run_infer_request  # noqa: E402
 
 __all__ = ["SuperResolutionTask"]
 
@@ -24,21 +24,44 @@ class SuperResolutionTask(InferTask):
     input's kind and format (NIfTI, DICOM, PNG; a DICOM series as a ``.zip`` of a derived
     series), with type ``"others"``. Clients can override the config per request through
     ``params``: ``scale``, ``network`` (a registry name, ``"auto"`` or ``"bicubic"``), ``roi``
-    (``"x0,y0,x1,y1"``), ``tile`` (0: whole image) and ``self_ensemble``.
+    (``"x0,y0,x1,y1"``), ``tile`` (0: whole image), ``self_ensemble`` and ``device``.
+
+    The request's image must be in ``datastore`` or be an upload
+    (:func:`~monai_rmisr.monailabel.infer.check_image`); anything else is an HTTP 403.
 
     Args:
         scale: the default factor.
         model: the default model (``"auto"``, a registry name, ``"bicubic"`` or a checkpoint path).
         description: what clients list; default names the model and the scale.
+        datastore: the datastore's folder (the app's studies folder).
+        max_output_pixels: the largest result, in pixels (an integer, or its text; set on the server,
+            not by requests).
+        networks: the loaded networks, shared with other tasks (default: this task's own).
         **config: more defaults (``roi``, ``tile``, ``self_ensemble``).
 
     Raises:
         ValueError: a bad default, at server start rather than at the first request.
     """
 
-    def __init__(self, scale: float = 2.0, model: str = "auto", description: str | None = None, **config: Any):
+    def __init__(
+        self,
+        scale: float = 2.0,
+        model: str = "auto",
+        description: str | None = None,
+        *,
+        datastore: str | Path,
+        max_output_pixels: int | str = MAX_OUTPUT_PIXELS,
+        networks: NetworkCache | None = None,
+        **config: Any,
+    ):
         defaults = {**DEFAULTS, "scale": scale, "network": model, **config}
         parse_request({}, defaults)
+        try:
+            limit = int(max_output_pixels)  # the text of ``--conf max_output_pixels`` too
+        except (TypeError, ValueError):
+            limit = 0
+        if isinstance(max_output_pixels, bool) or limit < 1:
+            raise ValueError(f"max_output_pixels must be a positive integer, got {max_output_pixels!r}.")
         super().__init__(
             type=InferType.OTHERS,
             labels=None,
@@ -46,7 +69,9 @@ class SuperResolutionTask(InferTask):
             description=description or f"RMISR super-resolution, x{float(scale):g} ({model}); the result is an image",
             config=defaults,
         )
-        self._upscalers: dict[tuple, Upscaler] = {}
+        self.datastore = Path(datastore)
+        self.max_output_pixels = limit
+        self._networks = networks if networks is not None else NetworkCache()
 
     def is_valid(self) -> bool:
         """Whether the default model loads (a task without its weights is not offered).
@@ -54,17 +79,26 @@ class SuperResolutionTask(InferTask):
         The loaded network is kept for the requests that use the defaults, so it is read once.
         """
         try:
-            cached_upscaler(parse_request({}, self._config), self._upscalers)
+            self._networks.upscaler(parse_request({}, self._config))
         except (ValueError, FileNotFoundError):
             return False
         return True
 
     def __call__(self, request: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        """``(result file, result JSON)``; a bad request is an HTTP 400 (404: no such image) whose detail says why."""
+        """``(result file, result JSON)``; a bad request is an HTTP 400 (403: an image outside the datastore,
+        404: no such image) whose detail says why."""
         from fastapi import HTTPException
 
         try:
-            return run_infer_request(request, self._config, upscalers=self._upscalers)
+            return run_infer_request(
+                request,
+                self.datastore,
+                self._config,
+                networks=self._networks,
+                max_output_pixels=self.max_output_pixels,
+            )
+        except PermissionError as err:
+            raise HTTPException(status_code=403, detail=str(err)) from err
         except FileNotFoundError as err:
             raise HTTPException(status_code=404, detail=str(err)) from err
         except (ValueError, ImageReadError) as err:

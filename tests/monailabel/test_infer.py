@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -15,12 +17,30 @@ from PIL import Image
 from monai_rmisr.inference.upscale import Upscaler
 from monai_rmisr.io import ImageReadError, read_image
 from monai_rmisr.monailabel import DEFAULTS, parse_request, run_infer_request
+from monai_rmisr.monailabel import infer as infer_module
+from monai_rmisr.monailabel.__main__ import with_default_host
+from monai_rmisr.monailabel.infer import (
+    MAX_SCALE,
+    NetworkCache,
+    check_image,
+    check_output_size,
+    check_upload_params,
+)
 from tests.helpers import dicom_testdata, one_thread_fixture, write_ct_series
 
 CT = dicom_testdata("CT_small.dcm")
 
 
 _one_thread = one_thread_fixture()
+
+
+@pytest.fixture
+def studies(tmp_path):
+    """A datastore folder holding a copy of CT_small.dcm as ``ct.dcm``."""
+    folder = tmp_path / "studies"
+    folder.mkdir()
+    shutil.copy(CT, folder / "ct.dcm")
+    return folder
 
 
 def test_nifti_volume_comes_back_as_nifti_on_the_new_grid(tmp_path):
@@ -30,7 +50,7 @@ def test_nifti_volume_comes_back_as_nifti_on_the_new_grid(tmp_path):
     nib.save(nib.Nifti1Image(volume.astype(np.int16), affine), source)
     out_dir = tmp_path / "out"
     out_dir.mkdir()
-    path, info = run_infer_request({"image": str(source), "device": "cpu"}, output_dir=out_dir)
+    path, info = run_infer_request({"image": str(source), "device": "cpu"}, tmp_path, output_dir=out_dir)
     assert path.endswith("ct_sr.nii.gz") and path.startswith(str(out_dir))
     result = read_image(path)
     assert result.array.shape == (1, 96, 80, 3)
@@ -43,9 +63,9 @@ def test_nifti_volume_comes_back_as_nifti_on_the_new_grid(tmp_path):
     json.dumps(info)  # what MONAI Label sends back must be JSON
 
 
-def test_dicom_file_with_params_over_the_task_defaults(tmp_path):
-    request = {"image": CT, "scale": "3", "roi": "10,20,74,60", "device": "cuda"}  # params arrive as strings
-    path, info = run_infer_request(request, defaults={"scale": 2.0}, output_dir=tmp_path)
+def test_dicom_file_with_params_over_the_task_defaults(tmp_path, studies):
+    request = {"image": str(studies / "ct.dcm"), "scale": "3", "roi": "10,20,74,60", "device": "cuda"}  # strings
+    path, info = run_infer_request(request, studies, defaults={"scale": 2.0}, output_dir=tmp_path)
     result = read_image(path)
     assert result.meta["format"] == "dicom" and result.array.shape == (1, 120, 192)
     assert info["model"] == "rmisr_bl_x3" and info["roi"] == [10, 20, 74, 60]
@@ -55,7 +75,7 @@ def test_dicom_file_with_params_over_the_task_defaults(tmp_path):
 def test_dicom_series_comes_back_as_a_zip_of_a_derived_series(tmp_path):
     write_ct_series(tmp_path / "series", n=3)
     path, info = run_infer_request(
-        {"image": str(tmp_path / "series"), "network": "bicubic", "scale": 2}, output_dir=tmp_path / "out"
+        {"image": str(tmp_path / "series"), "network": "bicubic", "scale": 2}, tmp_path, output_dir=tmp_path / "out"
     )
     assert path.endswith("series_sr.zip") and info["format"] == "dicom-series" and info["model"] == "bicubic"
     with zipfile.ZipFile(path) as archive:
@@ -69,34 +89,65 @@ def test_dicom_series_comes_back_as_a_zip_of_a_derived_series(tmp_path):
 def test_png_any_scale_and_the_network_cache(tmp_path):
     source = tmp_path / "ramp.png"
     Image.fromarray(np.tile(np.arange(0, 240, 6, dtype=np.uint8), (30, 1))).save(source)
-    cache: dict = {}
+    cache = NetworkCache()
     request = {"image": str(source), "scale": 2.5, "network": "auto"}
-    first, info = run_infer_request(request, output_dir=tmp_path, upscalers=cache)
-    second, _ = run_infer_request(request, output_dir=tmp_path, upscalers=cache)
-    assert len(cache) == 1 and first != second  # one network, two distinct result files
+    first, info = run_infer_request(request, tmp_path, output_dir=tmp_path, networks=cache)
+    second, _ = run_infer_request(request, tmp_path, output_dir=tmp_path, networks=cache)
+    assert first != second  # two distinct result files
     assert info["model"] == "rmisr_meta" and Image.open(first).size == (100, 75)
     for path in (first, second):
         assert path.endswith("ramp_sr.png")
+    # other scales, ROIs, tiles and self-ensemble reuse the one network
+    for scale, roi in [(3.5, "0,0,20,10"), (1.5, "4,4,30,20"), (7, "")]:
+        again = {**request, "scale": scale, "roi": roi, "tile": 16, "self_ensemble": "true"}
+        path, info = run_infer_request(again, tmp_path, output_dir=tmp_path, networks=cache)
+        assert info["model"] == "rmisr_meta" and info["scale"] == scale
+    assert cache.keys() == [("rmisr_meta", "cpu")]
+
+
+def test_the_network_cache_is_bounded_and_least_recently_used_goes_first():
+    cache = NetworkCache(size=2)
+    bicubic = cache.upscaler(parse_request({"network": "bicubic", "scale": 3}))
+    x2 = cache.upscaler(parse_request({"scale": 2}))
+    assert cache.keys() == [("bicubic", "cpu"), ("rmisr_bl_x2", "cpu")]
+    assert cache.upscaler(parse_request({"network": "bicubic", "scale": 5})).network is bicubic.network  # kept
+    assert cache.keys() == [("rmisr_bl_x2", "cpu"), ("bicubic", "cpu")]
+    meta = cache.upscaler(parse_request({"scale": 2.5}))
+    assert meta.model_name == "rmisr_meta" and meta.run_scale == 2.5
+    assert cache.keys() == [("bicubic", "cpu"), ("rmisr_meta", "cpu")]  # rmisr_bl_x2 dropped
+    assert cache.upscaler(parse_request({"scale": 2})).network is not x2.network  # loaded again
+    with pytest.raises(ValueError, match="at least one network"):
+        NetworkCache(size=0)
 
 
 @pytest.mark.parametrize(
     "request_, error, message",
     [
-        ({}, ValueError, "no 'image' path"),
-        ({"image": "/nonexistent/scan.nii.gz"}, FileNotFoundError, "does not exist"),
-        ({"image": CT, "scale": "0.5"}, ValueError, "'scale' must be a finite number > 1, got '0.5'"),
-        ({"image": CT, "scale": "x2"}, ValueError, "'scale' must be a finite number > 1, got 'x2'"),
-        ({"image": CT, "tile": 3}, ValueError, "'tile' must be 0"),
-        ({"image": CT, "self_ensemble": "maybe"}, ValueError, "'self_ensemble' must be true or false"),
-        ({"image": CT, "roi": "1,2,3"}, ValueError, "four integers"),
-        ({"image": CT, "network": "rmisr_vp_x4"}, ValueError, "fixed x4 network"),
-        ({"image": CT, "network": "/etc/passwd"}, ValueError, "'network' must be one of auto, bicubic, rmisr_bl_x2"),
+        ({"image": None}, ValueError, "names no image"),
+        ({"image": ""}, ValueError, "names no image"),  # what MONAI Label makes of an unknown id
+        ({"image": "missing.nii.gz"}, FileNotFoundError, "does not exist"),
+        ({"scale": "0.5"}, ValueError, r"'scale' must be a finite number in \(1, 8\], got '0.5'"),
+        ({"scale": "x2"}, ValueError, r"'scale' must be a finite number in \(1, 8\], got 'x2'"),
+        ({"scale": 60, "network": "bicubic"}, ValueError, r"'scale' must be a finite number in \(1, 8\], got 60"),
+        ({"scale": "8.5"}, ValueError, r"in \(1, 8\], got '8.5'"),
+        ({"tile": 3}, ValueError, "'tile' must be 0"),
+        ({"self_ensemble": "maybe"}, ValueError, "'self_ensemble' must be true or false"),
+        ({"roi": "1,2,3"}, ValueError, "four integers"),
+        ({"network": "rmisr_vp_x4"}, ValueError, "model 'rmisr_vp_x4' is a fixed x4 network, got scale=2"),
+        ({"network": "/etc/passwd"}, ValueError, "'network' must be one of auto, bicubic, rmisr_bl_x2"),
+        ({"device": "foo"}, ValueError, "'device' must be cpu, cuda or cuda:N .*got 'foo'"),
+        ({"device": "cuda:x"}, ValueError, "'device' must be cpu, cuda or cuda:N .*got 'cuda:x'"),
+        ({"device": "meta"}, ValueError, "'device' must be cpu, cuda or cuda:N .*got 'meta'"),
     ],
 )
-def test_bad_requests(tmp_path, request_, error, message):
+def test_bad_requests(tmp_path, studies, request_, error, message):
+    request = {"image": str(studies / "ct.dcm"), **request_}
+    if request_.get("image"):
+        request["image"] = str(studies / request_["image"])
+    (tmp_path / "out").mkdir()
     with pytest.raises(error, match=message):
-        run_infer_request(request_, output_dir=tmp_path)
-    assert list(tmp_path.iterdir()) == []
+        run_infer_request(request, studies, output_dir=tmp_path / "out")
+    assert list((tmp_path / "out").iterdir()) == []
 
 
 def test_an_unreadable_image_leaves_nothing(tmp_path):
@@ -105,14 +156,117 @@ def test_an_unreadable_image_leaves_nothing(tmp_path):
     bad.write_text("not an image")
     (tmp_path / "out").mkdir()
     with pytest.raises(ImageReadError, match=r"notes\.png"):
-        run_infer_request({"image": str(bad)}, output_dir=tmp_path / "out")
+        run_infer_request({"image": str(bad)}, tmp_path / "in", output_dir=tmp_path / "out")
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_an_image_outside_the_datastore_is_refused_unread(tmp_path, studies, monkeypatch):
+    def no_read(path, *args, **kwargs):
+        raise AssertionError(f"{path} was read")
+
+    monkeypatch.setattr(infer_module, "read_image", no_read)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.copy(CT, elsewhere / "patient.dcm")
+    (studies / "link.dcm").symlink_to(elsewhere / "patient.dcm")
+    (studies / "linked_folder").symlink_to(elsewhere, target_is_directory=True)
+    for image in [
+        CT,  # an existing file elsewhere
+        elsewhere / "patient.dcm",
+        studies / ".." / "elsewhere" / "patient.dcm",  # out through ".."
+        studies / "link.dcm",  # a link in the datastore to a file elsewhere
+        studies / "linked_folder" / "patient.dcm",
+        elsewhere / "no_such_file.dcm",  # refused the same way: no telling which files exist
+        tmp_path,
+    ]:
+        with pytest.raises(PermissionError, match=f"image '{image}' is not in this server's datastore"):
+            run_infer_request({"image": str(image)}, studies, output_dir=tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["elsewhere", "studies"]  # nothing written
+
+
+def test_check_image_allows_the_datastore_and_the_endpoints_uploads_only(tmp_path, studies, monkeypatch):
+    assert check_image(str(studies / "ct.dcm"), studies) == studies / "ct.dcm"
+    assert check_image(studies, studies) == studies  # a DICOM series datastore hands over folders
+    monkeypatch.chdir(studies)
+    assert check_image("ct.dcm", studies) == Path("ct.dcm")  # relative, as MONAI Label leaves an existing path
+    monkeypatch.chdir(tmp_path)
+    assert check_image("studies/ct.dcm", "studies") == Path("studies/ct.dcm")  # a relative --studies
+
+    uploads = tmp_path / "tmp"
+    uploads.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(uploads))
+    with tempfile.NamedTemporaryFile(suffix=".nii.gz") as named:  # how MONAI Label's /infer names an upload
+        upload = Path(named.name)
+    assert upload.parent == uploads and not upload.exists()
+    shutil.copy(CT, upload)
+    assert check_image(str(upload), studies) == upload
+    with tempfile.NamedTemporaryFile() as named:  # an upload named without a suffix
+        no_suffix = Path(named.name)
+    no_suffix.write_bytes(b"x")
+    assert check_image(no_suffix, studies) == no_suffix
+
+    (uploads / "notes.txt").write_text("not an upload")
+    (uploads / "sub").mkdir()
+    shutil.copy(CT, uploads / "sub" / upload.name)
+    (uploads / "tmplinkabcd.dcm").symlink_to(CT)
+    (uploads / "tmpfolder_1").mkdir()
+    for image in [
+        uploads / "notes.txt",  # not the endpoint's name
+        uploads / "sub" / upload.name,  # not directly in the temporary folder
+        uploads / "tmplinkabcd.dcm",  # the endpoint's name, but a link
+        uploads / "tmpfolder_1",  # the endpoint's name, but a folder
+        uploads / "tmpmissing1.dcm",  # the endpoint's name, no file
+    ]:
+        with pytest.raises(PermissionError, match="not in this server's datastore"):
+            check_image(str(image), studies)
+    for image in (None, "", 3):
+        with pytest.raises(ValueError, match="names no image"):
+            check_image(image, studies)
+
+
+def test_params_naming_an_image_beside_an_upload_are_refused():
+    check_upload_params('{"scale": 3}')
+    check_upload_params("")
+    check_upload_params("not json")  # left to MONAI Label's endpoint
+    check_upload_params('["image"]')
+    with pytest.raises(ValueError, match="'params' names an image \\('/etc/passwd'\\) beside an uploaded file"):
+        check_upload_params('{"image": "/etc/passwd", "scale": 2}')
+
+
+def test_too_large_a_result_is_refused_before_it_is_made(tmp_path, studies):
+    (tmp_path / "out").mkdir()
+    request = {"image": str(studies / "ct.dcm"), "scale": 4}
+    with pytest.raises(
+        ValueError,
+        match="the result would be 512x512 = 262,144 pixels, over this server's limit of "
+        "100,000; ask a smaller 'scale' or a 'roi'",
+    ):
+        run_infer_request(request, studies, output_dir=tmp_path / "out", max_output_pixels=100_000)
+    assert list((tmp_path / "out").iterdir()) == []
+    _, info = run_infer_request(
+        {**request, "roi": "0,0,64,32"}, studies, output_dir=tmp_path / "out", max_output_pixels=256 * 128
+    )
+    assert info["output_shape"] == [128, 256]  # the ROI's result: exactly at the limit
+
+
+def test_check_output_size_counts_the_roi_inside_the_image_and_every_slice(tmp_path):
+    source = tmp_path / "vol.nii.gz"
+    nib.save(nib.Nifti1Image(np.zeros((40, 30, 5), np.int16), np.eye(4)), source)
+    volume = read_image(source)
+    assert volume.spatial_shape == (40, 30, 5)
+    upscaler = NetworkCache().upscaler(parse_request({"scale": 2.5}))
+    check_output_size(volume, upscaler, 100 * 75 * 5)
+    with pytest.raises(ValueError, match="100x75x5 = 37,500 pixels"):
+        check_output_size(volume, upscaler, 100 * 75 * 5 - 1)
+    upscaler.roi = (20, 10, 1000, 1000)  # partly outside: the ROI check (later) says so, not this one
+    with pytest.raises(ValueError, match="75x25x5 = 9,375 pixels"):
+        check_output_size(volume, upscaler, 100)
 
 
 def test_parse_request_defaults():
     assert parse_request({}) == {
         "scale": 2.0,
-        "network": "auto",
+        "network": "rmisr_bl_x2",  # "auto" at x2
         "roi": None,
         "tile": None,
         "self_ensemble": False,
@@ -120,4 +274,21 @@ def test_parse_request_defaults():
     }
     assert parse_request({"tile": "256", "self_ensemble": "true"}, DEFAULTS)["tile"] == 256
     assert parse_request({"model": "rmisr_x2", "network": "rmisr_meta"})["network"] == "rmisr_meta"  # model: the task
+    assert parse_request({"scale": MAX_SCALE, "network": "bicubic", "device": "cpu:0"})["device"] == "cpu"
     assert parse_request({}, {"network": "/models/mine.pt"})["network"] == "/models/mine.pt"  # the server's default
+
+
+def test_the_launcher_listens_on_this_machine_only_unless_told():
+    assert with_default_host(["start_server", "--app", "apps/monailabel", "--studies", "s"]) == [
+        "start_server",
+        "--app",
+        "apps/monailabel",
+        "--studies",
+        "s",
+        "--host",
+        "127.0.0.1",
+    ]
+    for given in (["--host", "0.0.0.0"], ["--host=10.0.0.2"], ["-i", "0.0.0.0"], ["-i0.0.0.0"]):
+        assert with_default_host(["start_server", "--app", "a", *given]) == ["start_server", "--app", "a", *given]
+    assert with_default_host(["apps", "--download"]) == ["apps", "--download"]  # other subcommands: unchanged
+    assert with_default_host([]) == []

@@ -23,10 +23,20 @@ REPO = Path(__file__).resolve().parents[2]
 CT = dicom_testdata("CT_small.dcm")
 
 
+#: A result limit the tests can pass (a 512x512 result is 262,144 pixels) and exceed.
+MAX_OUTPUT_PIXELS = 300_000
+
+
 @pytest.fixture(scope="module")
-def client(tmp_path_factory):
-    """A server of apps/monailabel (copied: the server writes logs into its app folder) over two studies."""
-    root = tmp_path_factory.mktemp("monailabel")
+def root(tmp_path_factory) -> Path:
+    """The server's folders: ``app``, ``studies`` (``ct``, ``ramp`` and ``link``, a link to a file
+    elsewhere) and ``elsewhere/patient.nii.gz``, an image on the server's disk outside the datastore."""
+    return tmp_path_factory.mktemp("monailabel")
+
+
+@pytest.fixture(scope="module")
+def client(root):
+    """A server of apps/monailabel (copied: the server writes logs into its app folder) over the studies."""
     app_dir = root / "app"
     shutil.copytree(REPO / "apps" / "monailabel", app_dir)
     studies = root / "studies"
@@ -34,6 +44,9 @@ def client(tmp_path_factory):
     hu = read_image(CT).array[0]
     nib.save(nib.Nifti1Image(hu.T[:, :, None].astype(np.int16), np.diag([0.6, 0.6, 2.0, 1.0])), studies / "ct.nii.gz")
     Image.fromarray(np.tile(np.arange(0, 240, 4, dtype=np.uint8), (40, 1))).save(studies / "ramp.png")
+    (root / "elsewhere").mkdir()
+    shutil.copy(studies / "ct.nii.gz", root / "elsewhere" / "patient.nii.gz")
+    (studies / "link.nii.gz").symlink_to(root / "elsewhere" / "patient.nii.gz")
 
     from monai_rmisr.monailabel import compat
 
@@ -43,7 +56,10 @@ def client(tmp_path_factory):
     settings.MONAI_LABEL_APP_DIR = str(app_dir)
     settings.MONAI_LABEL_STUDIES = str(studies)
     settings.MONAI_LABEL_DATASTORE_AUTO_RELOAD = False
-    settings.MONAI_LABEL_APP_CONF = {"models": "rmisr_x2,rmisr_x4,rmisr_any_scale,bicubic"}
+    settings.MONAI_LABEL_APP_CONF = {
+        "models": "rmisr_x2,rmisr_x4,rmisr_any_scale,bicubic",
+        "max_output_pixels": str(MAX_OUTPUT_PIXELS),
+    }
     settings.MONAI_LABEL_SESSION_PATH = str(root / "sessions")
     for key, value in settings.model_dump().items():
         os.environ[key] = json.dumps(value) if isinstance(value, (list, dict)) else str(value)
@@ -88,9 +104,11 @@ def test_json_result_and_per_request_params(client):
     assert info["input_shape"] == [40, 60] and info["output_shape"] == [140, 210]
 
 
-def test_uploaded_dicom_comes_back_as_dicom(client):
+def test_uploaded_dicom_comes_back_as_dicom(client):  # with params that do not name an image
     with open(CT, "rb") as f:
-        response = client.post("/infer/rmisr_x4?output=image", files={"file": ("scan.dcm", f)})
+        response = client.post(
+            "/infer/rmisr_x4?output=image", files={"file": ("scan.dcm", f)}, data={"params": json.dumps({"scale": 4})}
+        )
     assert response.status_code == 200, response.text
     import pydicom
 
@@ -99,9 +117,89 @@ def test_uploaded_dicom_comes_back_as_dicom(client):
     assert "DERIVED" in ds.ImageType and "x4" in ds.DerivationDescription
 
 
-def test_a_bad_request_is_a_400_that_says_why(client):
-    response = client.post("/infer/rmisr_x2?image=ct&output=json", data={"params": json.dumps({"scale": "x2"})})
-    assert response.status_code == 400
-    assert "'scale' must be a finite number > 1" in response.json()["detail"]
-    response = client.post("/infer/rmisr_x4?image=ct&output=json", data={"params": json.dumps({"scale": 3})})
-    assert response.status_code == 400 and "fixed x4 network" in response.json()["detail"]
+@pytest.mark.parametrize(
+    "task, params, message",
+    [
+        ("rmisr_x2", {"scale": "x2"}, "'scale' must be a finite number in (1, 8], got 'x2'."),
+        ("rmisr_x4", {"scale": 3}, "model 'rmisr_bl_x4' is a fixed x4 network, got scale=3"),
+        ("bicubic", {"scale": 60}, "'scale' must be a finite number in (1, 8], got 60."),
+        ("rmisr_any_scale", {"scale": 60}, "'scale' must be a finite number in (1, 8], got 60."),
+        ("rmisr_x2", {"device": "foo"}, "'device' must be cpu, cuda or cuda:N (a GPU index), got 'foo'."),
+        (
+            "rmisr_any_scale",
+            {"scale": 5},
+            "the result would be 640x640 = 409,600 pixels, over this server's limit of 300,000; ask a smaller "
+            "'scale' or a 'roi'.",
+        ),
+    ],
+)
+def test_a_bad_request_is_a_400_that_says_why(client, task, params, message):
+    response = client.post(f"/infer/{task}?image=ct&output=json", data={"params": json.dumps(params)})
+    assert response.status_code == 400, response.text
+    assert message in response.json()["detail"]
+
+
+@pytest.fixture
+def reads(monkeypatch) -> list[str]:
+    """The paths the server's infer task reads (in this process: the test client runs the app here)."""
+    from monai_rmisr.monailabel import infer
+
+    paths: list[str] = []
+    real = infer.read_image
+
+    def recorded(path, *args, **kwargs):
+        paths.append(str(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(infer, "read_image", recorded)
+    return paths
+
+
+def test_a_file_outside_the_datastore_is_refused_unread(client, root, reads):
+    patient = root / "elsewhere" / "patient.nii.gz"
+    for query, params in [
+        (f"image={patient}", {}),  # a path in the query
+        ("image=ct", {"image": str(patient)}),  # params over the query's datastore id
+        (f"image={root / 'studies'}/../elsewhere/patient.nii.gz", {}),  # out of the datastore through ".."
+        ("image=link", {}),  # a datastore id whose file is a link to elsewhere
+    ]:
+        response = client.post(f"/infer/rmisr_x2?{query}&output=image", data={"params": json.dumps(params)})
+        assert response.status_code == 403, (query, response.text)
+        assert "is not in this server's datastore: name a datastore image by its id" in response.json()["detail"]
+    assert reads == []
+
+
+def test_params_cannot_replace_an_upload(client, root, reads):
+    for image in (str(root / "elsewhere" / "patient.nii.gz"), "ct"):
+        form = {"params": json.dumps({"image": image})}
+        with open(CT, "rb") as f:
+            response = client.post("/infer/rmisr_x2?output=image", files={"file": ("scan.dcm", f)}, data=form)
+        assert response.status_code == 400, response.text
+        expected = f"'params' names an image ({image!r}) beside an uploaded file: send one or the other."
+        assert response.json()["detail"] == expected
+    assert reads == []
+
+
+def test_an_unknown_id_or_missing_path_gets_the_same_403(client, root):
+    for image in ("nosuchimage", str(root / "elsewhere" / "no_such_patient.nii.gz")):
+        response = client.post(f"/infer/rmisr_x2?image={image}&output=json")
+        assert response.status_code == 403, response.text
+        assert response.json()["detail"] == (
+            f"image '{image}' is not in this server's datastore: name a datastore image by its id, or upload the file."
+        )
+
+
+def test_the_tasks_share_one_bounded_network_cache(client):
+    from monailabel.interfaces.utils.app import app_instance
+
+    from monai_rmisr.monailabel.infer import NETWORK_CACHE_SIZE
+
+    for k in range(6):  # every request its own ROI and scale
+        params = {"scale": 1.5 + k / 2, "roi": f"{k},{k},{20 + k},{30 + k}"}
+        response = client.post("/infer/rmisr_any_scale?image=ramp&output=json", data={"params": json.dumps(params)})
+        assert response.status_code == 200, response.text
+    networks = app_instance().networks
+    keys = networks.keys()
+    assert networks.size == NETWORK_CACHE_SIZE and len(keys) <= NETWORK_CACHE_SIZE
+    assert keys.count(("rmisr_meta", "cpu")) == 1 and keys[-1] == ("rmisr_meta", "cpu")
+    assert {name for name, _ in keys} >= {"rmisr_bl_x2", "rmisr_bl_x4", "bicubic"}  # the tasks' defaults, kept
