@@ -1,14 +1,19 @@
-"""Where on one TEST image does a model lose to a reference model? Squared error inside and outside a box.
+"""Where on one TEST image does a model lose to a reference model? Squared error inside and outside a region.
 
 ``python benchmarks/error_regions.py --weights bundles/rmisr/models/rmisr_bl_x2.pt --reference IMDN_x2.pth
 --scale 2 --image gdcm-US-ALOKA-16 --box 30,410,35,620``
+``python benchmarks/error_regions.py --weights bundles/rmisr/models/rmisr_bl_x4.pt --reference IMDN_x4.pth
+--scale 4 --image 693_UNCR --air-band 3``
 
-Both models run on the realistic protocol's LR of the image (MATLAB bicubic, clipped to [0, 1]);
-after the protocol's ``ceil(scale)`` border crop, the mean squared error of each is printed inside the
-box (``row0,row1,col0,col1`` in HR pixels, half-open; for the ultrasound frame: the scan area) and
-outside it (the vendor's text and graphics), with the share of the model's excess squared error
-that lies outside. ``--weights`` is a shipped model's file (architecture from its name or a sidecar),
-``--reference`` a weights file of ``--reference-network`` (default IMDN: the authors' checkpoints load).
+Both models run on the realistic protocol's LR of the image (MATLAB bicubic, clipped to [0, 1]),
+and the model once more on the unclipped LR (the overshoot kept); after the protocol's
+``ceil(scale)`` border crop, the mean squared error of each is printed inside a region and outside
+it, with the share of the model's excess squared error (over the reference's) that lies outside.
+The region is ``--box row0,row1,col0,col1`` in HR pixels, half-open (for the ultrasound frame: the
+scan area, so outside = the vendor's text and graphics), or ``--air-band N``: the pixels within N
+pixels of the HR image's exact zeros (air in CT), the zeros themselves excluded. ``--weights`` is a
+shipped model's file (architecture from its name or a sidecar), ``--reference`` a weights file of
+``--reference-network`` (default IMDN: the authors' checkpoints load).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import math
 
 import numpy as np
 import torch
+from scipy.ndimage import binary_dilation
 
 from monai_rmisr.benchmark import benchmark_network
 from monai_rmisr.data import load_corpus, protocol_pair
@@ -32,32 +38,43 @@ def main() -> None:
     parser.add_argument("--reference-network", default="IMDN")
     parser.add_argument("--scale", type=int, required=True)
     parser.add_argument("--image", required=True, help="a TEST image name, e.g. gdcm-US-ALOKA-16")
-    parser.add_argument("--box", required=True, help="row0,row1,col0,col1 in HR pixels")
+    region = parser.add_mutually_exclusive_group(required=True)
+    region.add_argument("--box", help="row0,row1,col0,col1 in HR pixels")
+    region.add_argument("--air-band", type=int, metavar="N", help="pixels within N of the HR image's zeros")
     args = parser.parse_args()
-    row0, row1, col0, col1 = (int(v) for v in args.box.split(","))
     image = next(img for img in load_corpus("test") if img.name == args.image)
     hr, lr = protocol_pair(image.array, args.scale)
-    models = {
-        "model": load_checkpoint(args.weights),
-        "reference": load_checkpoint(args.reference, benchmark_network(args.reference_network, args.scale)),
+    _, lr_unclipped = protocol_pair(image.array, args.scale, clip_lr=False)
+    model = load_checkpoint(args.weights)
+    runs = {
+        "model": (model, lr),
+        "reference": (load_checkpoint(args.reference, benchmark_network(args.reference_network, args.scale)), lr),
+        "model, unclipped LR": (model, lr_unclipped),
     }
     border = math.ceil(args.scale)
-    inside = np.zeros(hr.shape[1:], dtype=bool)
-    inside[row0:row1, col0:col1] = True
+    if args.box:
+        row0, row1, col0, col1 = (int(v) for v in args.box.split(","))
+        inside = np.zeros(hr.shape[1:], dtype=bool)
+        inside[row0:row1, col0:col1] = True
+        what = f"box {args.box}"
+    else:
+        air = hr[0] == 0
+        inside = binary_dilation(air, iterations=args.air_band) & ~air
+        what = f"band of {args.air_band} pixels next to air"
     inside = inside[border:-border, border:-border]
     errors = {}
-    for name, network in models.items():
+    for name, (network, low_res) in runs.items():
         with torch.no_grad():
-            sr = forward_at_scale(network, torch.from_numpy(lr)[None], float(args.scale))[0].clamp(0, 1).numpy()
+            sr = forward_at_scale(network, torch.from_numpy(low_res)[None], float(args.scale))[0].clamp(0, 1).numpy()
         errors[name] = ((sr - hr)[0, border:-border, border:-border].astype(np.float64)) ** 2
-    print(f"{args.image} x{args.scale}, LR clipped; box {args.box} = {inside.mean():.1%} of the scored pixels")
+    print(f"{args.image} x{args.scale}, LR clipped; {what} = {inside.mean():.1%} of the scored pixels")
     for name, error in errors.items():
         psnr = -10 * math.log10(error.mean())
         print(
             f"  {name:<9} MSE inside {error[inside].mean():.3e}  outside {error[~inside].mean():.3e}  PSNR {psnr:.2f}"
         )
     excess = errors["model"] - errors["reference"]
-    print(f"  share of the model's excess squared error outside the box: {excess[~inside].sum() / excess.sum():.0%}")
+    print(f"  share of the model's excess squared error outside: {excess[~inside].sum() / excess.sum():.0%}")
 
 
 if __name__ == "__main__":
