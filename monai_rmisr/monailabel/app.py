@@ -14,7 +14,7 @@ compat.install()  # before MONAI Label is imported: see compat
 from monailabel.interfaces.app import MONAILabelApp  # noqa: E402
 
 from .._version import __version__  # noqa: E402
-from .infer import MAX_OUTPUT_PIXELS, NetworkCache, check_upload_params, not_in_datastore  # noqa: E402
+from .infer import MAX_OUTPUT_PIXELS, NetworkCache, not_in_datastore, upload_params  # noqa: E402
 from .task import SuperResolutionTask  # noqa: E402
 
 __all__ = ["TASKS", "RMISRApp", "refuse_image_beside_upload"]
@@ -34,7 +34,9 @@ TASKS: dict[str, tuple[float, str]] = {
 
 def refuse_image_beside_upload() -> None:
     """Make MONAI Label's ``POST /infer/{model}`` answer 400 when ``params`` names an ``image`` beside
-    an uploaded ``file`` (:func:`~monai_rmisr.monailabel.infer.check_upload_params`).
+    an uploaded ``file``, and mark a request with an upload as such
+    (:func:`~monai_rmisr.monailabel.infer.upload_params`): only then may its ``image`` be a file in the
+    temporary folder.
 
     MONAI Label 0.8.5's endpoint saves the upload, sets the request's ``image`` to it, and only then
     merges ``params`` into the request, so a ``params`` ``image`` would replace the upload, and the
@@ -52,7 +54,7 @@ def refuse_image_beside_upload() -> None:
     def guarded(background_tasks, model, image="", session_id="", params="{}", file=None, label=None, output=None):
         if file:
             try:
-                check_upload_params(params)
+                params = upload_params(params)
             except ValueError as err:
                 raise HTTPException(status_code=400, detail=str(err)) from err
         return run_inference(background_tasks, model, image, session_id, params, file, label, output)

@@ -31,6 +31,7 @@ import logging
 import math
 import os
 import re
+import secrets
 import shutil
 import stat
 import tempfile
@@ -61,14 +62,16 @@ __all__ = [
     "MAX_SCALE",
     "NETWORK_CACHE_SIZE",
     "REQUEST_NETWORKS",
+    "UPLOAD_KEY",
     "UPLOAD_NAME",
     "NetworkCache",
     "check_image",
     "check_output_size",
-    "check_upload_params",
+    "is_upload_request",
     "not_in_datastore",
     "parse_request",
     "run_infer_request",
+    "upload_params",
 ]
 
 logger = logging.getLogger(__name__)
@@ -92,6 +95,12 @@ NETWORK_CACHE_SIZE: int = 8
 #: ``tempfile.NamedTemporaryFile(suffix=<the uploaded name's suffixes>).name`` (``tmp`` and eight
 #: characters of :mod:`tempfile`'s alphabet), directly in :func:`tempfile.gettempdir`.
 UPLOAD_NAME = re.compile(r"tmp[a-z0-9_]{8}(\.[^/\\]*)?")
+#: The request key that marks a request as carrying an upload: :func:`upload_params` sets it (the
+#: endpoint wrapper of :mod:`~monai_rmisr.monailabel.app` calls it only when a file is uploaded) to a
+#: secret of this process, so a client cannot mark its own request and have the server read another
+#: request's upload by guessing its temporary name.
+UPLOAD_KEY = "rmisr_upload"
+_UPLOAD_TOKEN = secrets.token_hex(16)
 
 
 def _flag(value: Any, name: str) -> bool:
@@ -258,12 +267,13 @@ def not_in_datastore(image: Any) -> PermissionError:
     )
 
 
-def check_image(image: Any, datastore: str | Path) -> Path:
+def check_image(image: Any, datastore: str | Path, uploaded: bool = False) -> Path:
     """The request's ``image`` (as MONAI Label resolved it) as a path, if the server may read it.
 
     Allowed: a file or folder inside ``datastore`` once symlinks are resolved (what a datastore id
-    resolves to; a link inside the datastore to a file elsewhere is refused), or the upload MONAI
-    Label's ``/infer`` endpoint saved (see :data:`UPLOAD_NAME`). Nothing is opened: the check is on
+    resolves to; a link inside the datastore to a file elsewhere is refused), or, for a request
+    that carries an upload (``uploaded``: :func:`is_upload_request`), the file MONAI Label's
+    ``/infer`` endpoint saved it to (see :data:`UPLOAD_NAME`). Nothing is opened: the check is on
     the path, before the file's existence is even looked at.
 
     Raises:
@@ -273,17 +283,19 @@ def check_image(image: Any, datastore: str | Path) -> Path:
     """
     if isinstance(image, (str, Path)) and str(image):
         path = Path(image)
-        if _inside(Path(os.path.realpath(path)), Path(os.path.realpath(datastore))) or _is_upload(path):
+        if _inside(Path(os.path.realpath(path)), Path(os.path.realpath(datastore))) or (uploaded and _is_upload(path)):
             return path
         raise not_in_datastore(image)
     raise ValueError("the request names no image: give a datastore image id (an unknown id names none) or upload one.")
 
 
-def check_upload_params(params: Any) -> None:
-    """Refuse ``params`` (the JSON text of an ``/infer`` request's form field) that name an ``image``:
-    called when the request uploads a file, which such an ``image`` would replace.
+def upload_params(params: Any) -> Any:
+    """``params`` (the JSON text of an ``/infer`` request's form field) for a request that uploads a
+    file: refused when it names an ``image`` (which would replace the upload), else returned with
+    :data:`UPLOAD_KEY` set, so that :func:`is_upload_request` knows the request's ``image`` is its
+    upload.
 
-    Text that is not a JSON object is left to MONAI Label's endpoint, which reads it next.
+    Text that is not a JSON object is returned as it is, for MONAI Label's endpoint to refuse.
 
     Raises:
         ValueError: ``params`` has an ``image`` key.
@@ -291,11 +303,19 @@ def check_upload_params(params: Any) -> None:
     try:
         fields = json.loads(params) if params else {}
     except (TypeError, ValueError):
-        return
-    if isinstance(fields, dict) and "image" in fields:
+        return params
+    if not isinstance(fields, dict):
+        return params
+    if "image" in fields:
         raise ValueError(
             f"'params' names an image ({fields['image']!r}) beside an uploaded file: send one or the other."
         )
+    return json.dumps({**fields, UPLOAD_KEY: _UPLOAD_TOKEN})
+
+
+def is_upload_request(request: Mapping[str, Any]) -> bool:
+    """Whether ``request`` came with an upload (its ``params`` passed through :func:`upload_params`)."""
+    return secrets.compare_digest(str(request.get(UPLOAD_KEY, "")), _UPLOAD_TOKEN)
 
 
 def check_output_size(image: ImageData, upscaler: Upscaler, limit: int) -> None:
@@ -349,7 +369,7 @@ def run_infer_request(
             a bad setting or too large a result; FileNotFoundError, ImageReadError: a missing or
             unreadable image; nothing is left behind.
     """
-    source = check_image(request.get("image"), datastore)
+    source = check_image(request.get("image"), datastore, uploaded=is_upload_request(request))
     if not source.exists():
         raise FileNotFoundError(f"image '{source}' does not exist.")
     settings = parse_request(request, defaults)

@@ -21,10 +21,12 @@ from monai_rmisr.monailabel import infer as infer_module
 from monai_rmisr.monailabel.__main__ import with_default_host
 from monai_rmisr.monailabel.infer import (
     MAX_SCALE,
+    UPLOAD_KEY,
     NetworkCache,
     check_image,
     check_output_size,
-    check_upload_params,
+    is_upload_request,
+    upload_params,
 )
 from tests.helpers import dicom_testdata, one_thread_fixture, write_ct_series
 
@@ -199,11 +201,13 @@ def test_check_image_allows_the_datastore_and_the_endpoints_uploads_only(tmp_pat
         upload = Path(named.name)
     assert upload.parent == uploads and not upload.exists()
     shutil.copy(CT, upload)
-    assert check_image(str(upload), studies) == upload
+    assert check_image(str(upload), studies, uploaded=True) == upload
+    with pytest.raises(PermissionError, match="not in this server's datastore"):
+        check_image(str(upload), studies)  # the same file named by a request without an upload
     with tempfile.NamedTemporaryFile() as named:  # an upload named without a suffix
         no_suffix = Path(named.name)
     no_suffix.write_bytes(b"x")
-    assert check_image(no_suffix, studies) == no_suffix
+    assert check_image(no_suffix, studies, uploaded=True) == no_suffix
 
     (uploads / "notes.txt").write_text("not an upload")
     (uploads / "sub").mkdir()
@@ -218,19 +222,24 @@ def test_check_image_allows_the_datastore_and_the_endpoints_uploads_only(tmp_pat
         uploads / "tmpmissing1.dcm",  # the endpoint's name, no file
     ]:
         with pytest.raises(PermissionError, match="not in this server's datastore"):
-            check_image(str(image), studies)
+            check_image(str(image), studies, uploaded=True)
     for image in (None, "", 3):
         with pytest.raises(ValueError, match="names no image"):
             check_image(image, studies)
 
 
-def test_params_naming_an_image_beside_an_upload_are_refused():
-    check_upload_params('{"scale": 3}')
-    check_upload_params("")
-    check_upload_params("not json")  # left to MONAI Label's endpoint
-    check_upload_params('["image"]')
+def test_upload_params_refuse_an_image_and_mark_the_request_as_an_upload():
+    for params in ('{"scale": 3}', "", "{}"):
+        marked = json.loads(upload_params(params))
+        assert is_upload_request(marked) and marked.get("scale", 3) == 3
+    assert upload_params("not json") == "not json"  # left to MONAI Label's endpoint, which refuses it
+    assert upload_params('["image"]') == '["image"]'
     with pytest.raises(ValueError, match="'params' names an image \\('/etc/passwd'\\) beside an uploaded file"):
-        check_upload_params('{"image": "/etc/passwd", "scale": 2}')
+        upload_params('{"image": "/etc/passwd", "scale": 2}')
+    # a client cannot mark its own request: the mark is a secret of the server's process
+    assert not is_upload_request({})
+    assert not is_upload_request({UPLOAD_KEY: "true"})
+    assert not is_upload_request({UPLOAD_KEY: json.loads(upload_params("{}"))[UPLOAD_KEY][:-1]})
 
 
 def test_too_large_a_result_is_refused_before_it_is_made(tmp_path, studies):

@@ -7,6 +7,7 @@ import io
 import json
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import nibabel as nib
@@ -17,6 +18,7 @@ from PIL import Image
 pytest.importorskip("monailabel", reason="MONAI Label lives in its own environment: make test-monailabel")
 
 from monai_rmisr.io import read_image
+from monai_rmisr.monailabel.infer import UPLOAD_KEY
 from tests.helpers import dicom_testdata
 
 REPO = Path(__file__).resolve().parents[2]
@@ -177,6 +179,24 @@ def test_params_cannot_replace_an_upload(client, root, reads):
         assert response.status_code == 400, response.text
         expected = f"'params' names an image ({image!r}) beside an uploaded file: send one or the other."
         assert response.json()["detail"] == expected
+    assert reads == []
+
+
+def test_another_requests_upload_cannot_be_named(client, reads):
+    """A file named as the endpoint names uploads, in the temporary folder, owned by the server: only the
+    request that uploaded it may have it read (guessing another upload's name gets a 403)."""
+    with tempfile.NamedTemporaryFile(suffix=".dcm", delete=False) as named:  # as MONAI Label saves an upload
+        named.write(Path(CT).read_bytes())
+    try:
+        for query, form in ((f"image={named.name}", {}), ("image=ct", {"params": json.dumps({"image": named.name})})):
+            response = client.post(f"/infer/rmisr_x2?{query}&output=json", data=form)
+            assert response.status_code == 403, response.text
+            assert "is not in this server's datastore" in response.json()["detail"]
+            marked = {"params": json.dumps({UPLOAD_KEY: "guessed"})}  # nor can a client mark its request
+            response = client.post(f"/infer/rmisr_x2?image={named.name}&output=json", data=marked)
+            assert response.status_code == 403, response.text
+    finally:
+        os.unlink(named.name)
     assert reads == []
 
 
