@@ -60,6 +60,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..io import ImageReadError, detect_format, read_dicom, read_image
+from ..transforms.intensity import LUMA_WEIGHTS
 
 __all__ = [
     "CACHE_ENV",
@@ -85,8 +86,6 @@ logger = logging.getLogger(__name__)
 CORPUS_VERSION = "1"
 #: Environment variable that overrides the default cache folder.
 CACHE_ENV = "MONAI_RMISR_CACHE"
-#: ITU-R BT.601 luma weights for R, G, B.
-LUMA_WEIGHTS = (0.299, 0.587, 0.114)
 
 _PACKAGES = {
     "pydicom": ("pydicom", "data/test_files"),

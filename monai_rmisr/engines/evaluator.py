@@ -14,11 +14,10 @@ from torch import nn
 
 from ..metrics.quality import psnr, ssim
 from ..networks.utils import forward_at_scale
+from ..transforms.intensity import LUMA_WEIGHTS
 from ..transforms.resize import imresize
 
 __all__ = ["SREvaluator", "SRImageQuality", "to_luma"]
-
-LUMA_WEIGHTS = (0.299, 0.587, 0.114)
 
 
 def to_luma(image: torch.Tensor) -> torch.Tensor:

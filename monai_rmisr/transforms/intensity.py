@@ -40,6 +40,7 @@ from monai.utils import TransformBackends, convert_to_dst_type, convert_to_tenso
 
 __all__ = [
     "CT_WINDOWS",
+    "LUMA_WEIGHTS",
     "MAPPING_META_KEY",
     "CTWindow",
     "CTWindowd",
@@ -62,8 +63,9 @@ CT_WINDOWS: dict[str, tuple[float, float]] = {
 }
 #: Key of a :class:`~monai.data.MetaTensor`'s ``meta`` under which the normalisers record their mapping.
 MAPPING_META_KEY = "intensity_mapping"
-#: ITU-R BT.601 luma weights for R, G, B (the corpus protocol's, :data:`monai_rmisr.data.LUMA_WEIGHTS`).
-_BT601 = (0.299, 0.587, 0.114)
+#: ITU-R BT.601 luma weights for R, G, B: the corpus protocol's grey, the validation metrics' "Y channel"
+#: and :class:`RGBToLuma`'s default (the one place they are written).
+LUMA_WEIGHTS: tuple[float, float, float] = (0.299, 0.587, 0.114)
 
 
 def _float_tensor(img: NdarrayOrTensor) -> torch.Tensor:
@@ -326,7 +328,7 @@ class RGBToLuma(Transform):
 
     backend = [TransformBackends.TORCH, TransformBackends.NUMPY]
 
-    def __init__(self, weights: Sequence[float] = _BT601) -> None:
+    def __init__(self, weights: Sequence[float] = LUMA_WEIGHTS) -> None:
         values = tuple(float(w) for w in weights)
         if len(values) != 3 or not all(math.isfinite(w) for w in values):
             raise ValueError(f"weights must be three finite numbers (for R, G, B), got {weights!r}.")
@@ -466,7 +468,7 @@ class RGBToLumad(MapTransform):
     backend = RGBToLuma.backend
 
     def __init__(
-        self, keys: KeysCollection, weights: Sequence[float] = _BT601, allow_missing_keys: bool = False
+        self, keys: KeysCollection, weights: Sequence[float] = LUMA_WEIGHTS, allow_missing_keys: bool = False
     ) -> None:
         super().__init__(keys, allow_missing_keys)
         self.converter = RGBToLuma(weights)
