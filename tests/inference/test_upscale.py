@@ -267,3 +267,13 @@ def test_cli_removes_what_a_killed_run_left_and_the_folders_a_failed_run_made(tm
     code = main(["upscale", source, "-o", str(tmp_path / "new" / "deeper" / "ct.dcm"), *args])
     assert code == 2 and "No space left" in capsys.readouterr().err
     assert not (tmp_path / "new").exists()
+
+
+def test_cli_upscales_a_big_endian_dicom(tmp_path, capsys):
+    source = dicom_testdata("MR_small_bigendian.dcm")
+    code = main(["upscale", source, "-o", str(tmp_path / "mr.dcm"), "--scale", "2", "--model", "bicubic", "-q"])
+    assert code == 0 and capsys.readouterr().err == ""
+    written = pydicom.dcmread(tmp_path / "mr.dcm")
+    assert written.file_meta.TransferSyntaxUID == pydicom.uid.ExplicitVRLittleEndian
+    assert (written.Rows, written.Columns) == (128, 128)
+    np.testing.assert_allclose(written.pixel_array.mean(), pydicom.dcmread(source).pixel_array.mean(), rtol=0.01)

@@ -334,3 +334,33 @@ def test_output_name_gives_the_written_format_its_suffix(tmp_path):
     assert output_name(dicom) == "1.2.840.10008.5"
     for path in (jpeg_named_png, plain, dicom):  # what a batch writes passes the single-file check
         assert check_output(tmp_path / "out" / output_name(path), path)
+
+
+_VOLATILE = {"SOPInstanceUID", "SeriesInstanceUID", "InstanceCreationDate", "InstanceCreationTime", "ContentDate"}
+_VOLATILE |= {"ContentTime", "DataSetTrailingPadding"}  # MR_small_bigendian.dcm has padding, MR_small.dcm not
+
+
+@pytest.mark.parametrize(
+    ("big", "little"),
+    [
+        ("MR_small_bigendian.dcm", "MR_small.dcm"),
+        ("MR_small_expb.dcm", "MR_small.dcm"),
+        ("SC_rgb_expb_16bit.dcm", "SC_rgb_16bit.dcm"),
+        ("liver_expb_1frame.dcm", "liver_1frame.dcm"),
+        ("rtdose_expb.dcm", "rtdose.dcm"),
+    ],
+)
+def test_big_endian_sources_are_written_like_their_little_endian_twins(tmp_path, big, little):
+    assert pydicom.dcmread(dicom_testdata(big)).file_meta.TransferSyntaxUID == pydicom.uid.ExplicitVRBigEndian
+    written = []
+    for name in (big, little):
+        source = read_image(dicom_testdata(name))
+        out = write_image(source.array, _identity_meta(source), source.meta, tmp_path / f"out_{name}")
+        step = np.ptp(source.array) / 65535 if source.meta["bits_allocated"] == 32 else 0  # 32 bits: 16 written
+        np.testing.assert_allclose(read_image(out).array, source.array, rtol=0, atol=step)
+        written.append(pydicom.dcmread(out))
+    from_big, from_little = written
+    assert from_big.file_meta.TransferSyntaxUID == pydicom.uid.ExplicitVRLittleEndian
+    assert from_big.PixelData == from_little.PixelData
+    keywords = {e.keyword for e in from_big} | {e.keyword for e in from_little}
+    assert not [k for k in keywords - _VOLATILE if from_big.get(k) != from_little.get(k)]
