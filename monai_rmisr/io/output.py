@@ -41,6 +41,10 @@ def check_output_path(
 ) -> Path:
     """Refuse an output path that would destroy data; return it as a ``Path``.
 
+    An existing output that is neither a regular file nor a folder (a device such as
+    ``/dev/null``, a FIFO, a socket, or a link to one) is refused even with ``overwrite``: the
+    atomic rename would replace the node itself. So is an output below an existing non-folder.
+
     Args:
         output: the file or folder about to be written.
         inputs: the files / folders being read; the output may be none of them, nor lie inside
