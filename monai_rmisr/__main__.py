@@ -40,8 +40,7 @@ def _upscale(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .inference.upscale import Upscaler, check_scale_text, distributed_rank, find_inputs, upscale_batch
-    from .io.output import check_output_path
-    from .io.writers import output_name
+    from .io.writers import check_output, output_name
 
     def fail(err: BaseException, code: int = 2) -> int:
         print(f"rmisr upscale: error: {err}", file=sys.stderr)
@@ -64,7 +63,7 @@ def _upscale(args: argparse.Namespace) -> int:
         if not batch and source.is_file() and output.is_dir():  # like cp: a file into a folder
             output = output / output_name(source)
         if not batch:
-            check_output_path(output, [source], args.overwrite, folder=source.is_dir())
+            check_output(output, source, args.overwrite)
         upscaler = Upscaler(
             scale,
             model=args.model,

@@ -1,6 +1,12 @@
 """Training and evaluation engines (Ignite, through MONAI's engines) and their handlers."""
 
-from .checkpoint import InitialWeightsLoader, average_checkpoints, latest_checkpoint
+from .checkpoint import (
+    InitialWeightsLoader,
+    ResumableCheckpointSaver,
+    average_checkpoints,
+    check_fresh_start,
+    latest_checkpoint,
+)
 from .ema import WeightEMA
 from .evaluator import SREvaluator, SRImageQuality, to_luma
 from .handlers import EpochSamplerHandler, MetricsCSVHandler, ProgressBarHandler
@@ -11,12 +17,14 @@ __all__ = [
     "InitialWeightsLoader",
     "MetricsCSVHandler",
     "ProgressBarHandler",
+    "ResumableCheckpointSaver",
     "SREvaluator",
     "SRImageQuality",
     "SRTrainer",
     "WeightEMA",
     "autocast_dtype",
     "average_checkpoints",
+    "check_fresh_start",
     "latest_checkpoint",
     "random_scale_batch",
     "to_luma",

@@ -1,4 +1,5 @@
-"""Finding the checkpoint to resume from, starting a run from another run's weights, and
+"""Finding the checkpoint to resume from, refusing to restart over another run's checkpoints,
+keeping a run's checkpoint count across resumes, starting a run from another run's weights, and
 averaging the weights of several checkpoints of one run."""
 
 from __future__ import annotations
@@ -12,11 +13,73 @@ from pathlib import Path
 
 import torch
 from ignite.engine import Engine, Events
+from monai.handlers import CheckpointSaver
 from torch import nn
 
-__all__ = ["InitialWeightsLoader", "average_checkpoints", "latest_checkpoint"]
+__all__ = [
+    "InitialWeightsLoader",
+    "ResumableCheckpointSaver",
+    "average_checkpoints",
+    "check_fresh_start",
+    "latest_checkpoint",
+]
 
 _PATTERN = re.compile(r"^checkpoint_(epoch|iteration)=(\d+)\.pt$")
+
+
+def _checkpoint_files(folder: str | os.PathLike, unit: str | None = None) -> list[tuple[int, Path]]:
+    """``(N, path)`` of every ``checkpoint_<unit>=N.pt`` in ``folder`` (any unit when None), oldest first."""
+    directory = Path(folder)
+    if not directory.is_dir():
+        return []
+    found = [(m.group(1), int(m.group(2)), p) for p in directory.iterdir() if (m := _PATTERN.match(p.name))]
+    return sorted((n, p) for kind, n, p in found if unit in (None, kind))
+
+
+def check_fresh_start(output_dir: str | os.PathLike, checkpoint_dir: str | os.PathLike, resume: bool) -> None:
+    """Refuse to start a new run over the checkpoints of another one (``train.json``'s ``preflight``).
+
+    Without ``resume`` a run would overwrite the earlier run's checkpoints and ``metrics.csv``
+    (a killed run's progress, lost). The earlier run is recognised by a
+    ``checkpoint_epoch=N.pt`` / ``checkpoint_iteration=N.pt`` file in ``checkpoint_dir``.
+
+    Raises:
+        FileExistsError: naming the folder and the two ways on (``--resume true`` or a new
+            ``--output_dir``).
+    """
+    found = _checkpoint_files(checkpoint_dir)
+    if found and not resume:
+        raise FileExistsError(
+            f"output_dir '{output_dir}' already holds a run's checkpoints ({found[-1][1].name}, ...); "
+            "pass --resume true to continue that run, or choose a new --output_dir."
+        )
+
+
+class ResumableCheckpointSaver(CheckpointSaver):
+    """MONAI's ``CheckpointSaver`` whose ``n_saved`` counts the checkpoints a resumed run finds.
+
+    MONAI's saver knows only the files it wrote itself, so a run resumed with ``n_saved=2``
+    kept the killed run's two checkpoints beside its own two. This one adopts the interval
+    checkpoints already in ``save_dir`` when attached, and after each save removes the oldest
+    until at most ``n_saved`` are left (also when a resumed run keeps fewer than before). A
+    truncated newest file (a run killed while saving) is adopted too and rewritten at its epoch.
+    Same arguments as ``monai.handlers.CheckpointSaver``.
+    """
+
+    def attach(self, engine: Engine) -> None:
+        super().attach(engine)
+        if self._interval_checkpoint is not None:
+            unit = "epoch" if self.epoch_level else "iteration"
+            found = [(n, path.name) for n, path in _checkpoint_files(self.save_dir, unit)]
+            self._interval_checkpoint.load_state_dict({"_saved": found})
+
+    def interval_completed(self, engine: Engine) -> None:
+        super().interval_completed(engine)
+        checkpoint = self._interval_checkpoint
+        if checkpoint is None or checkpoint.n_saved is None:
+            return
+        while len(checkpoint._saved) > checkpoint.n_saved:
+            checkpoint.save_handler.remove(checkpoint._saved.pop(0).filename)
 
 
 def latest_checkpoint(folder: str | os.PathLike) -> str | None:
@@ -28,11 +91,7 @@ def latest_checkpoint(folder: str | os.PathLike) -> str | None:
     previous complete checkpoint. A complete file is a whole zip archive, the format of
     ``torch.save``: its central directory, written last, is present.
     """
-    directory = Path(folder)
-    if not directory.is_dir():
-        return None
-    found = sorted(((int(m.group(2)), p) for p in directory.iterdir() if (m := _PATTERN.match(p.name))), reverse=True)
-    for _, path in found:
+    for _, path in reversed(_checkpoint_files(folder)):
         if zipfile.is_zipfile(path):
             return str(path)
         logging.getLogger(__name__).warning(f"skipping {path}: incomplete (the run was stopped while saving it)")

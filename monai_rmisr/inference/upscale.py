@@ -28,8 +28,8 @@ import torch
 
 from ..io import ImageData, ImageReadError, detect_format, read_image
 from ..io.geometry import resampled_geometry
-from ..io.output import OutputPathError, check_output_path
-from ..io.writers import output_name, write_image
+from ..io.output import OutputPathError
+from ..io.writers import check_output, output_name, write_image
 from ..networks.utils import forward_at_scale, scaled_size
 from ..transforms.resize import imresize
 from .self_ensemble import self_ensemble_forward
@@ -283,13 +283,15 @@ class Upscaler:
     def file(self, source: str | os.PathLike[str], output: str | os.PathLike[str], overwrite: bool = False) -> Path:
         """Read ``source``, super-resolve it and write ``output`` in the source's format.
 
-        The output path is checked before any work (not the input, not inside it, not existing
-        unless ``overwrite``) and written atomically, so a failure leaves nothing behind.
+        The output path is checked before any work (:func:`~monai_rmisr.io.writers.check_output`:
+        not the input, not inside it, not existing unless ``overwrite``, not a device or FIFO,
+        no name announcing another format) and written atomically, so a failure leaves nothing
+        behind.
 
         Raises:
             OutputPathError, ImageReadError, FileNotFoundError, ValueError: each naming the problem.
         """
-        output = check_output_path(output, [source], overwrite, folder=Path(source).is_dir())
+        output = check_output(output, source, overwrite)
         image = read_image(source)
         result = self.image(image)
         return write_image(result.array, result.meta, image.meta, output)

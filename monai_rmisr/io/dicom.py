@@ -185,11 +185,28 @@ def _functional_group(ds: Dataset, sequence: str, attribute: str, frame: int = 0
     return None
 
 
-def _rescale(ds: Dataset, frame: int) -> tuple[float, float]:
+def _rescale(ds: Dataset, frame: int, path: Path) -> tuple[float, float]:
+    """``(RescaleSlope, RescaleIntercept)`` of ``frame``: (1, 0) when absent.
+
+    Raises:
+        ImageReadError: a slope of 0 (every pixel the same value, and not invertible for
+            writing) or a non-finite slope or intercept, naming the file and the tag.
+    """
     slope, intercept = ds.get("RescaleSlope"), ds.get("RescaleIntercept")
     if slope is None and intercept is None:
         slope = _functional_group(ds, "PixelValueTransformationSequence", "RescaleSlope", frame)
         intercept = _functional_group(ds, "PixelValueTransformationSequence", "RescaleIntercept", frame)
+    for name, value, zero_allowed in (
+        ("RescaleSlope (0028,1053)", slope, False),
+        ("RescaleIntercept (0028,1052)", intercept, True),
+    ):
+        number = None if value in (None, "") else _floats(value)
+        if value in (None, "") or (
+            number and len(number) == 1 and np.isfinite(number[0]) and (zero_allowed or number[0])
+        ):
+            continue
+        needed = "a finite number" if zero_allowed else "a finite number other than 0"
+        raise ImageReadError(path, f"its {name} is {str(value)!r}; {needed} is needed.")
     return float(1.0 if slope in (None, "") else slope), float(0.0 if intercept in (None, "") else intercept)
 
 
@@ -205,7 +222,9 @@ def _stored_range(ds: Dataset) -> tuple[int, int]:
     return stored_range(bits, int(ds.get("PixelRepresentation", 0)) == 1)
 
 
-def _modality_units(arr: np.ndarray, ds: Dataset, frame_axis: bool, first_frame: int) -> tuple[np.ndarray, dict]:
+def _modality_units(
+    arr: np.ndarray, ds: Dataset, frame_axis: bool, first_frame: int, path: Path
+) -> tuple[np.ndarray, dict]:
     """Apply the modality LUT / rescale, per frame for enhanced multi-frame; float64 out."""
     info: dict[str, Any] = {"modality_lut": None}
     if "ModalityLUTSequence" in ds:
@@ -217,7 +236,7 @@ def _modality_units(arr: np.ndarray, ds: Dataset, frame_axis: bool, first_frame:
         info["_ends"] = (float(ends[0]), float(ends[-1]))
     else:
         n = arr.shape[0] if frame_axis else 1
-        pairs = [_rescale(ds, first_frame + k) for k in range(n)]
+        pairs = [_rescale(ds, first_frame + k, path) for k in range(n)]
         out = arr.astype(np.float64)
         if len(set(pairs)) == 1:
             slope, intercept = pairs[0]
@@ -360,7 +379,7 @@ def _intensity(ds: Dataset, arr: np.ndarray, path: Path, multi: bool, first_fram
         return arr.astype(np.float64), info
     if not photometric.startswith("MONOCHROME"):
         raise ImageReadError(path, f"unsupported photometric interpretation '{photometric}'.")
-    out, lut = _modality_units(arr, ds, multi, first_frame)
+    out, lut = _modality_units(arr, ds, multi, first_frame, path)
     ends = lut.pop("_ends")
     info.update(lut)
     info["color"] = "GRAY"

@@ -17,8 +17,9 @@ What a PACS and ``dciodvfy`` expect of a derived image, and what this module doe
   clipped to the stored range. Where that cannot be inverted exactly (a non-linear
   ``ModalityLUTSequence``, 32-bit data) the modality values are written as 16-bit with a new
   linear rescale. Palette and YBR colour images are written as RGB;
-* encoding: Explicit VR Little Endian (uncompressed), ``LossyImageCompression`` kept when the
-  source was lossy, pixel statistics that no longer hold (smallest/largest value, icons) removed.
+* encoding: Explicit VR Little Endian (uncompressed; a big-endian source is re-encoded),
+  ``LossyImageCompression`` kept when the source was lossy, pixel statistics that no longer hold
+  (smallest/largest value, icons) removed.
 """
 
 from __future__ import annotations
@@ -289,6 +290,16 @@ def _template(path: str | os.PathLike[str]) -> Dataset:
     return ds
 
 
+def _save(ds: Dataset, path: str | os.PathLike[str]) -> None:
+    """Write ``ds`` as Explicit VR Little Endian, whatever the source's encoding was.
+
+    ``Dataset.save_as`` refuses to change the byte order of a big-endian source (Explicit VR
+    Big Endian, retired but valid); ``dcmwrite`` re-encodes every element in the transfer
+    syntax of the file meta, which :func:`_template` set.
+    """
+    pydicom.dcmwrite(path, ds, enforce_file_format=True)
+
+
 def _resampling(meta: Mapping[str, Any]) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """``(zoom, start)`` per spatial axis of the output grid (identity when ``meta`` has none)."""
     resampling = meta.get("resampling") or {"zoom": (1.0,) * 3, "start": (0.0,) * 3}
@@ -331,7 +342,7 @@ def write_dicom(
     _in_plane(ds, meta, source_meta)
     _pixels(ds, array, meta)
     _derive(ds, meta, generate_uid())
-    ds.save_as(path, enforce_file_format=True)
+    _save(ds, path)
 
 
 def write_dicom_series(
@@ -378,6 +389,6 @@ def write_dicom_series(
         _pixels(ds, array[..., index], slice_meta)
         _derive(ds, meta, series_uid)
         target = folder / f"{index + 1:05d}.dcm"
-        ds.save_as(target, enforce_file_format=True)
+        _save(ds, target)
         written.append(target)
     return written

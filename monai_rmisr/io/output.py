@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterator, Sequence
@@ -13,7 +14,18 @@ __all__ = ["OutputPathError", "atomic_output", "check_output_path"]
 
 
 class OutputPathError(ValueError):
-    """An output path that must not be written: it exists (without ``overwrite``), is the input or lies inside it."""
+    """An output path that must not be written: it exists (without ``overwrite``), is the input or lies inside it,
+    is not a regular file or folder, or its name announces another format than is written."""
+
+
+def _temporary_name(token: str, kind: str, name: str) -> str:
+    """The hidden name :func:`atomic_output` gives the new version (``kind="tmp"``) or the old one (``"old"``)."""
+    return f".{token}.{kind}-{name}"
+
+
+def _stale_pattern(name: str) -> re.Pattern[str]:
+    """Exactly the names :func:`_temporary_name` makes for the output ``name``, and nothing else."""
+    return re.compile(rf"\.[0-9a-f]{{8}}\.(?:tmp|old)-{re.escape(name)}")
 
 
 def _same_or_inside(path: Path, other: Path) -> bool:
@@ -28,6 +40,10 @@ def check_output_path(
     folder: bool = False,
 ) -> Path:
     """Refuse an output path that would destroy data; return it as a ``Path``.
+
+    An existing output that is neither a regular file nor a folder (a device such as
+    ``/dev/null``, a FIFO, a socket, or a link to one) is refused even with ``overwrite``: the
+    atomic rename would replace the node itself. So is an output below an existing non-folder.
 
     Args:
         output: the file or folder about to be written.
@@ -44,6 +60,13 @@ def check_output_path(
     for source in map(Path, inputs):
         if _same_or_inside(output, source) or (output.exists() and _same_or_inside(source, output)):
             raise OutputPathError(f"output '{output}' would overwrite the input '{source}'; choose another path.")
+    if output.exists() and not (output.is_file() or output.is_dir()):
+        raise OutputPathError(
+            f"output '{output}' is not a regular file (a device, FIFO or socket); refusing to replace it."
+        )
+    parent = next((p for p in output.absolute().parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise OutputPathError(f"output '{output}' lies under '{parent}', which is not a folder.")
     if output.exists() and not overwrite:
         raise OutputPathError(f"output '{output}' already exists; pass --overwrite to replace it.")
     if output.is_dir():
@@ -62,41 +85,76 @@ def check_output_path(
     return output
 
 
+def _remove(path: Path) -> None:
+    """Remove a file, link or folder tree at ``path`` (links are removed, never followed)."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def _remove_stale(path: Path) -> None:
+    """Remove the temporaries that an earlier run on ``path`` left when it was killed (``kill -9``, power loss).
+
+    Only names of :func:`_temporary_name`'s exact pattern for this output are touched.
+    """
+    pattern = _stale_pattern(path.name)
+    for entry in os.scandir(path.parent):
+        if pattern.fullmatch(entry.name):
+            _remove(path.parent / entry.name)
+
+
+def _make_parents(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents; return those created, deepest first."""
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
+    folder.mkdir(parents=True, exist_ok=True)
+    return missing
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike[str], folder: bool = False) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it to ``path`` only if the block succeeds.
 
-    A crash or an exception leaves ``path`` as it was (absent, or the previous version) and
-    removes the temporary file or folder, so a reader never sees a half-written result. For a
-    folder the old one is moved aside, the new one renamed in, then the old one deleted.
+    A crash or an exception leaves ``path`` as it was (absent, or the previous version),
+    removes the temporary file or folder and the parent folders this call created, so a reader
+    never sees a half-written result. For a folder the old one is moved aside, the new one
+    renamed in, then the old one deleted. Temporaries of the same output that a killed run left
+    (hidden names ``.<8 hex digits>.tmp-<name>`` and ``.<8 hex digits>.old-<name>``) are removed
+    first; nothing else is touched.
 
     Args:
         path: the final file or folder.
         folder: the result is a folder (a DICOM series) rather than one file.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    token = uuid.uuid4().hex[:8]
+    created = _make_parents(path.parent)
     # keep the suffix (".nii.gz", ".png") so writers that choose a format from the name still do
-    temporary = path.with_name(f".{token}.tmp-{path.name}")
-    if folder:
-        temporary.mkdir()
+    token = uuid.uuid4().hex[:8]
+    temporary = path.with_name(_temporary_name(token, "tmp", path.name))
+    done = False
     try:
+        _remove_stale(path)
+        # created at once, so a parallel run's failure cannot remove the (empty) parent under it
+        temporary.mkdir() if folder else temporary.touch(exist_ok=False)
         yield temporary
         if folder:
             if path.exists():
-                aside = path.with_name(f".{token}.old-{path.name}")
+                aside = path.with_name(_temporary_name(token, "old", path.name))
                 os.replace(path, aside)
                 os.replace(temporary, path)
-                shutil.rmtree(aside) if aside.is_dir() else aside.unlink()
+                _remove(aside)
             else:
                 os.replace(temporary, path)
         else:
             if path.is_dir():
                 raise OutputPathError(f"output '{path}' is a folder; not replacing it with a file.")
             os.replace(temporary, path)
+        done = True
     finally:
-        if temporary.is_dir():
-            shutil.rmtree(temporary, ignore_errors=True)
-        elif temporary.exists():
-            temporary.unlink()
+        if temporary.exists() or temporary.is_symlink():
+            _remove(temporary)
+        if not done:
+            for parent in created:  # deepest first; a folder someone else wrote into stays
+                with contextlib.suppress(OSError):
+                    parent.rmdir()

@@ -15,31 +15,85 @@ from typing import Any
 import nibabel as nib
 import numpy as np
 
-from . import detect_format  # the package defines it before any writer is imported
+from . import FORMAT_SUFFIXES, format_from_name, image_format  # defined before any writer is imported
 from .dicom_writer import write_dicom, write_dicom_series
 from .errors import ImageReadError
-from .output import atomic_output
+from .output import OutputPathError, atomic_output, check_output_path
 
-__all__ = ["output_name", "sr_output_name", "write_image", "write_nifti", "write_raster"]
+__all__ = ["check_output", "output_name", "sr_output_name", "write_image", "write_nifti", "write_raster"]
+
+_FORMAT_NAMES = {
+    "dicom": "DICOM",
+    "dicom-series": "DICOM series",
+    "nifti": "NIfTI",
+    "nifti-pair": "Analyze / NIfTI pair (.hdr + .img)",
+    "png": "PNG",
+    "jpeg": "JPEG",
+    "tiff": "TIFF",
+    "bmp": "BMP",
+}
 
 
 def output_name(source: str | os.PathLike[str]) -> str:
     """The file (or folder) name of the output for ``source``, in the same format.
 
-    A series folder and DICOM files keep their names; NIfTI gets ``.nii.gz`` when its name has
-    no NIfTI suffix; a raster image without a suffix gets ``.png``. A file that is no readable
-    image is named as a raster image (it fails later, when it is read).
+    A series folder keeps its name. A file keeps its name when its suffix names its format or
+    no known format (DICOM files named by UID); a missing NIfTI suffix or a suffix naming
+    another format (a JPEG file called ``scan.png``) is replaced by the format's usual one
+    (``.nii.gz``, ``.jpg``), and a raster image without a suffix gets one. A file that is no
+    readable image is named as it is (it fails later, when it is read).
     """
     source = Path(source)
     try:
-        fmt = detect_format(source)
+        fmt = image_format(source)
     except (ImageReadError, FileNotFoundError):
-        fmt = "raster"
-    if fmt == "nifti":
-        return source.name if source.name.lower().endswith((".nii", ".nii.gz")) else f"{source.stem}.nii.gz"
-    if fmt in ("dicom", "dicom-series") or source.suffix:
         return source.name
-    return f"{source.name}.png"
+    named = format_from_name(source)
+    if fmt == "dicom-series" or named == fmt:
+        return source.name
+    if named is None and fmt != "nifti" and (source.suffix or fmt == "dicom"):
+        return source.name
+    suffix = FORMAT_SUFFIXES[fmt][0]
+    if named is not None:
+        stem = source.name[: -len(next(s for s in FORMAT_SUFFIXES[named] if source.name.lower().endswith(s)))]
+        return f"{stem}{suffix}"
+    return f"{source.stem if fmt == 'nifti' else source.name}{suffix}"
+
+
+def check_output(output: str | os.PathLike[str], source: str | os.PathLike[str], overwrite: bool = False) -> Path:
+    """Refuse an output that would destroy data or whose name announces another format than is written.
+
+    :func:`~monai_rmisr.io.output.check_output_path` (not the input, not inside it, not an
+    existing file without ``overwrite``, not a device or FIFO), then the format rule: the output
+    is written in the input's format, so its name must not announce another one. A DICOM file
+    or series may have any other name (DICOM files are often named by UID); NIfTI needs
+    ``.nii`` or ``.nii.gz`` (nibabel chooses the compression from the name); a raster image may
+    have its own format's suffix or an unknown one. Analyze / NIfTI pairs (``.hdr`` + ``.img``)
+    are never written.
+
+    Returns:
+        ``output`` as a ``Path``.
+
+    Raises:
+        OutputPathError: naming the output and what to do; FileNotFoundError, ImageReadError:
+            the input is missing or no image.
+    """
+    source = Path(source)
+    fmt = image_format(source)
+    output = check_output_path(output, [source], overwrite, folder=fmt == "dicom-series")
+    named = format_from_name(output)
+    written = "dicom" if fmt == "dicom-series" else fmt
+    if named == written or (named is None and written != "nifti"):
+        return output
+    if named == "nifti-pair":
+        reason = "Analyze / NIfTI pairs (.hdr + .img) are not written"
+    elif named is None:
+        reason = "NIfTI output needs the suffix .nii or .nii.gz"
+    else:
+        reason = f"the name says {_FORMAT_NAMES[named]}, but a {_FORMAT_NAMES[fmt]} input is written as "
+        reason += "a folder of DICOM files" if fmt == "dicom-series" else _FORMAT_NAMES[written]
+    advice = "a folder name without an image suffix" if fmt == "dicom-series" else f"*{FORMAT_SUFFIXES[written][0]}"
+    raise OutputPathError(f"output '{output}': {reason}; name it {advice} (formats are not converted).")
 
 
 def sr_output_name(source: str | os.PathLike[str]) -> str:

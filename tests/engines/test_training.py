@@ -114,6 +114,41 @@ def test_resume_continues_exactly(tmp_path):
     assert all(torch.equal(expected[k], got[k]) for k in expected)
 
 
+def test_a_new_run_over_an_earlier_runs_checkpoints_is_refused_before_it_writes(tmp_path):
+    run_training(training_parser(tmp_path / "run", max_epochs=1))
+    before = {
+        p.name: p.read_bytes()
+        for p in [*(tmp_path / "run" / "checkpoints").iterdir(), tmp_path / "run" / "metrics.csv"]
+    }
+    with pytest.raises(RuntimeError) as failure:  # MONAI's config error, caused by ours
+        training_parser(tmp_path / "run", max_epochs=2).get_parsed_content("initialize")
+    assert str(failure.value.__cause__) == (
+        f"output_dir '{tmp_path / 'run'}' already holds a run's checkpoints (checkpoint_epoch=1.pt, ...); "
+        "pass --resume true to continue that run, or choose a new --output_dir."
+    )
+    after = {
+        p.name: p.read_bytes()
+        for p in [*(tmp_path / "run" / "checkpoints").iterdir(), tmp_path / "run" / "metrics.csv"]
+    }
+    assert after == before
+    trainer = run_training(training_parser(tmp_path / "run", max_epochs=2, resume=True))
+    assert trainer.state.epoch == 2
+
+
+@pytest.mark.parametrize("first_keep", [2, None])
+def test_keep_checkpoints_holds_across_resumes(tmp_path, first_keep):
+    folder = tmp_path / "checkpoints"
+    run_training(training_parser(tmp_path, max_epochs=3, keep_checkpoints=first_keep))
+    kept_first = (
+        ["checkpoint_epoch=2.pt", "checkpoint_epoch=3.pt"]
+        if first_keep
+        else [f"checkpoint_epoch={n}.pt" for n in (1, 2, 3)]
+    )
+    assert sorted(p.name for p in folder.iterdir()) == kept_first
+    run_training(training_parser(tmp_path, max_epochs=5, keep_checkpoints=2, resume=True))
+    assert sorted(p.name for p in folder.iterdir()) == ["checkpoint_epoch=4.pt", "checkpoint_epoch=5.pt"]
+
+
 _KILLABLE_RUN = """
 import sys, time
 from ignite.engine import Events

@@ -246,3 +246,34 @@ def test_batched_slices_equal_slice_by_slice():
     batched = upscaler.in_plane(volume)
     single = np.stack([upscaler._slice(volume[..., k]) for k in range(5)], axis=-1)
     np.testing.assert_allclose(batched, single, atol=1e-5)
+
+
+def test_cli_removes_what_a_killed_run_left_and_the_folders_a_failed_run_made(tmp_path, monkeypatch, capsys):
+    source = dicom_testdata("CT_small.dcm")
+    args = ["--scale", "2", "--model", "bicubic", "-q"]
+    # kill -9 during a write leaves the hidden temporary; for a series, a partial folder with patient data
+    (tmp_path / ".0123abcd.tmp-ct.dcm").write_bytes(b"half")
+    write_ct_series(tmp_path / ".89abcdef.tmp-sr")
+    (tmp_path / "notes.tmp-ct.dcm").write_text("not ours")
+    assert main(["upscale", source, "-o", str(tmp_path / "ct.dcm"), *args]) == 0
+    write_ct_series(tmp_path / "series", n=2)
+    assert main(["upscale", str(tmp_path / "series"), "-o", str(tmp_path / "sr"), *args]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ct.dcm", "notes.tmp-ct.dcm", "series", "sr"]
+
+    def disk_full(*_):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("monai_rmisr.io.writers.write_dicom", disk_full)
+    code = main(["upscale", source, "-o", str(tmp_path / "new" / "deeper" / "ct.dcm"), *args])
+    assert code == 2 and "No space left" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()
+
+
+def test_cli_upscales_a_big_endian_dicom(tmp_path, capsys):
+    source = dicom_testdata("MR_small_bigendian.dcm")
+    code = main(["upscale", source, "-o", str(tmp_path / "mr.dcm"), "--scale", "2", "--model", "bicubic", "-q"])
+    assert code == 0 and capsys.readouterr().err == ""
+    written = pydicom.dcmread(tmp_path / "mr.dcm")
+    assert written.file_meta.TransferSyntaxUID == pydicom.uid.ExplicitVRLittleEndian
+    assert (written.Rows, written.Columns) == (128, 128)
+    np.testing.assert_allclose(written.pixel_array.mean(), pydicom.dcmread(source).pixel_array.mean(), rtol=0.01)

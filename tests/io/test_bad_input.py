@@ -1,6 +1,7 @@
 """Every broken input gives one ImageReadError (a ValueError) whose message names the file."""
 
 import logging
+import os
 import pickle
 import shutil
 from pathlib import Path
@@ -15,6 +16,7 @@ from PIL import Image
 from pydicom.data import get_testdata_file
 
 from monai_rmisr.io import ImageReadError, read_dicom, read_image, read_images, read_nifti, read_raster
+from tests.helpers import write_ct_series
 
 SKIMAGE_DATA = Path(skimage.__file__).parent / "data"
 
@@ -147,3 +149,60 @@ def test_read_images_fails_early_or_skips_with_a_warning(tmp_path, caplog):
     assert [img.path for img in images] == [str(good)]
     messages = " ".join(r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
     assert "bad.dcm" in messages and "missing.png" in messages
+
+
+# -- the command line: a bad input or output is refused before any work, with one line and exit 2 --
+
+
+def _cli_source(folder: Path, kind: str) -> Path:
+    """An input of ``kind`` in ``folder``: a NIfTI volume, CT_small, a CT series or a DICOM with a bad rescale."""
+    if kind == "nifti":
+        path = folder / "v.nii"
+        nib.save(nib.Nifti1Image(np.random.default_rng(0).random((12, 12, 3)).astype(np.float32), np.eye(4)), path)
+        return path
+    if kind == "series":
+        write_ct_series(folder / "series", n=2)
+        return folder / "series"
+    path = folder / "ct.dcm"
+    ds = pydicom.dcmread(_path("CT_small.dcm"))
+    if kind != "dicom":
+        keyword, value = kind.split("=")
+        setattr(ds, keyword, value)
+    ds.save_as(path)
+    return path
+
+
+def _snapshot(folder: Path) -> dict[str, bytes | None]:
+    """Every path under ``folder`` (hidden ones too) with its bytes; None for folders and FIFOs."""
+    return {str(p.relative_to(folder)): p.read_bytes() if p.is_file() else None for p in sorted(folder.rglob("*"))}
+
+
+CLI_BAD_CASES = {
+    "NIfTI into a .hdr/.img pair": ("nifti", "out.hdr", [], "Analyze / NIfTI pairs (.hdr + .img) are not written"),
+    "NIfTI into .img": ("nifti", "out.img", [], "Analyze / NIfTI pairs"),
+    "NIfTI without a suffix": ("nifti", "out", [], "NIfTI output needs the suffix .nii or .nii.gz"),
+    "DICOM into .png": ("dicom", "out.png", [], "the name says PNG, but a DICOM input is written as DICOM"),
+    "series into .png": ("series", "sr.png", [], "a DICOM series input is written as a folder of DICOM files"),
+    "RescaleSlope 0": ("RescaleSlope=0", "out.dcm", [], "ct.dcm': its RescaleSlope (0028,1053) is '0'"),
+    "RescaleSlope NaN": ("RescaleSlope=NaN", "out.dcm", [], "its RescaleSlope (0028,1053) is 'NaN'"),
+    "RescaleIntercept inf": ("RescaleIntercept=inf", "out.dcm", [], "its RescaleIntercept (0028,1052) is 'inf'"),
+    "a FIFO as the output": ("dicom", "fifo", ["--overwrite"], "is not a regular file (a device, FIFO or socket)"),
+    "a FIFO, no --overwrite": ("dicom", "fifo", [], "is not a regular file"),
+}
+
+
+@pytest.mark.parametrize("case", CLI_BAD_CASES)
+def test_cli_refuses_before_any_work_with_one_line_and_exit_2(tmp_path, case, capsys):
+    from monai_rmisr.__main__ import main
+
+    kind, output, extra, message = CLI_BAD_CASES[case]
+    source = _cli_source(tmp_path, kind)
+    if output == "fifo":
+        output = "pipe.dcm"
+        os.mkfifo(tmp_path / output)  # never a real device node in a test
+    before = _snapshot(tmp_path)
+    code = main(["upscale", str(source), "-o", str(tmp_path / output), "--scale", "2", "--model", "bicubic", *extra])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("rmisr upscale: error:") and err.count("\n") == 1, err
+    assert message in err and str(tmp_path / (output if "Rescale" not in kind else source.name)) in err
+    assert _snapshot(tmp_path) == before  # nothing written, nothing left, the input unchanged

@@ -1,4 +1,7 @@
+import os
+import re
 import shutil
+import stat
 import subprocess
 
 import nibabel as nib
@@ -10,7 +13,7 @@ from PIL import Image
 from monai_rmisr.io import read_dicom_series, read_image
 from monai_rmisr.io.geometry import resampled_geometry
 from monai_rmisr.io.output import OutputPathError, atomic_output, check_output_path
-from monai_rmisr.io.writers import sr_output_name, write_image
+from monai_rmisr.io.writers import check_output, output_name, sr_output_name, write_image
 from tests.helpers import dicom_testdata, write_ct_series
 
 DCIODVFY = shutil.which("dciodvfy")
@@ -230,3 +233,134 @@ def test_sr_output_name(tmp_path):
     nifti = tmp_path / "ct.nii.gz"
     nib.save(nib.Nifti1Image(np.zeros((4, 4), np.float32), np.eye(4)), nifti)
     assert sr_output_name(nifti) == "ct_sr.nii.gz"
+
+
+def test_atomic_output_removes_what_a_killed_run_left_of_the_same_output_only(tmp_path):
+    # what `kill -9` during a write leaves: a hidden temporary file, or a partial series folder
+    stale_file = tmp_path / ".0123abcd.tmp-out.dcm"
+    stale_file.write_bytes(b"half")
+    stale_series = tmp_path / ".89abcdef.tmp-series"
+    stale_series.mkdir()
+    (stale_series / "00001.dcm").write_bytes(b"patient data")
+    aside = tmp_path / ".fedcba98.old-series"
+    aside.mkdir()
+    others = [".0123abcd.tmp-other.dcm", ".0123abcd.tmp-out.dcm.bak", ".0123abcg.tmp-out.dcm", "0123abcd.tmp-out.dcm"]
+    for name in others:
+        (tmp_path / name).write_bytes(b"not ours")
+    with atomic_output(tmp_path / "out.dcm") as temporary:
+        temporary.write_bytes(b"new")
+    with atomic_output(tmp_path / "series", folder=True) as temporary:
+        (temporary / "00001.dcm").write_bytes(b"new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*others, "out.dcm", "series"])
+    assert (tmp_path / "out.dcm").read_bytes() == b"new"
+    assert [p.name for p in (tmp_path / "series").iterdir()] == ["00001.dcm"]
+
+
+def test_atomic_output_removes_the_parent_folders_it_created_when_writing_fails(tmp_path):
+    (tmp_path / "kept").mkdir()
+    with pytest.raises(RuntimeError), atomic_output(tmp_path / "kept" / "new" / "deeper" / "out.png") as temporary:
+        temporary.write_bytes(b"half")
+        raise RuntimeError("disk full")
+    assert [p.name for p in tmp_path.iterdir()] == ["kept"] and not list((tmp_path / "kept").iterdir())
+    with atomic_output(tmp_path / "kept" / "new" / "out.png") as temporary:
+        temporary.write_bytes(b"png")
+    assert (tmp_path / "kept" / "new" / "out.png").read_bytes() == b"png"
+
+
+def test_non_regular_outputs_are_refused_even_with_overwrite(tmp_path):
+    source = tmp_path / "ct.dcm"
+    source.write_bytes(b"x")
+    fifo = tmp_path / "pipe.dcm"
+    os.mkfifo(fifo)
+    with pytest.raises(OutputPathError, match="not a regular file"):
+        check_output_path(fifo, [source], overwrite=True)
+    (tmp_path / "link.dcm").symlink_to(fifo)
+    with pytest.raises(OutputPathError, match="not a regular file"):
+        check_output_path(tmp_path / "link.dcm", [source], overwrite=True)
+    with pytest.raises(OutputPathError, match="not a folder"):
+        check_output_path(source / "sub" / "out.dcm", [tmp_path / "other.dcm"])
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+
+
+@pytest.mark.parametrize(
+    ("source", "output", "refused"),
+    [
+        ("ct.dcm", "out.png", "the name says PNG, but a DICOM input is written as DICOM; name it *.dcm"),
+        ("ct.dcm", "out.nii.gz", "the name says NIfTI"),
+        ("ct.dcm", "out.hdr", "Analyze / NIfTI pairs"),
+        ("ct.dcm", "1.2.840.113619.2.55", None),  # DICOM files are often named by UID
+        ("ct.dcm", "OUT.DCM", None),
+        ("ct.dcm", "out", None),
+        ("v.nii", "out.nii.gz", None),
+        ("v.nii", "OUT.NII", None),
+        ("v.nii", "out.hdr", "Analyze / NIfTI pairs (.hdr + .img) are not written; name it *.nii.gz"),
+        ("v.nii", "out.img", "Analyze / NIfTI pairs"),
+        ("v.nii", "out", "NIfTI output needs the suffix .nii or .nii.gz"),
+        ("v.nii", "out.dcm", "the name says DICOM, but a NIfTI input"),
+        ("a.png", "out.jpg", "the name says JPEG, but a PNG input is written as PNG; name it *.png"),
+        ("a.png", "out.tif", "the name says TIFF"),
+        ("a.png", "out.dat", None),
+        ("a.jpg", "out.jpeg", None),
+        ("series", "1.2.840.5", None),
+        ("series", "sr.png", "written as a folder of DICOM files; name it a folder name without an image suffix"),
+    ],
+)
+def test_output_name_must_not_announce_another_format(tmp_path, source, output, refused):
+    path = tmp_path / source
+    if source == "series":
+        write_ct_series(path, n=2)
+    elif source.endswith(".dcm"):
+        shutil.copy(dicom_testdata("CT_small.dcm"), path)
+    elif source.endswith(".nii"):
+        nib.save(nib.Nifti1Image(np.zeros((4, 4, 2), np.float32), np.eye(4)), path)
+    else:
+        Image.fromarray(np.zeros((4, 4), np.uint8)).save(path)
+    if refused is None:
+        assert check_output(tmp_path / output, path) == tmp_path / output
+    else:
+        with pytest.raises(OutputPathError, match=re.escape(refused)):
+            check_output(tmp_path / output, path)
+
+
+def test_output_name_gives_the_written_format_its_suffix(tmp_path):
+    jpeg_named_png = tmp_path / "scan.png"
+    Image.fromarray(np.zeros((4, 4), np.uint8)).save(jpeg_named_png, format="JPEG")
+    assert output_name(jpeg_named_png) == "scan.jpg"
+    plain = tmp_path / "scan"
+    Image.fromarray(np.zeros((4, 4), np.uint8)).save(plain, format="PNG")
+    assert output_name(plain) == "scan.png"
+    dicom = tmp_path / "1.2.840.10008.5"
+    shutil.copy(dicom_testdata("CT_small.dcm"), dicom)
+    assert output_name(dicom) == "1.2.840.10008.5"
+    for path in (jpeg_named_png, plain, dicom):  # what a batch writes passes the single-file check
+        assert check_output(tmp_path / "out" / output_name(path), path)
+
+
+_VOLATILE = {"SOPInstanceUID", "SeriesInstanceUID", "InstanceCreationDate", "InstanceCreationTime", "ContentDate"}
+_VOLATILE |= {"ContentTime", "DataSetTrailingPadding"}  # MR_small_bigendian.dcm has padding, MR_small.dcm not
+
+
+@pytest.mark.parametrize(
+    ("big", "little"),
+    [
+        ("MR_small_bigendian.dcm", "MR_small.dcm"),
+        ("MR_small_expb.dcm", "MR_small.dcm"),
+        ("SC_rgb_expb_16bit.dcm", "SC_rgb_16bit.dcm"),
+        ("liver_expb_1frame.dcm", "liver_1frame.dcm"),
+        ("rtdose_expb.dcm", "rtdose.dcm"),
+    ],
+)
+def test_big_endian_sources_are_written_like_their_little_endian_twins(tmp_path, big, little):
+    assert pydicom.dcmread(dicom_testdata(big)).file_meta.TransferSyntaxUID == pydicom.uid.ExplicitVRBigEndian
+    written = []
+    for name in (big, little):
+        source = read_image(dicom_testdata(name))
+        out = write_image(source.array, _identity_meta(source), source.meta, tmp_path / f"out_{name}")
+        step = np.ptp(source.array) / 65535 if source.meta["bits_allocated"] == 32 else 0  # 32 bits: 16 written
+        np.testing.assert_allclose(read_image(out).array, source.array, rtol=0, atol=step)
+        written.append(pydicom.dcmread(out))
+    from_big, from_little = written
+    assert from_big.file_meta.TransferSyntaxUID == pydicom.uid.ExplicitVRLittleEndian
+    assert from_big.PixelData == from_little.PixelData
+    keywords = {e.keyword for e in from_big} | {e.keyword for e in from_little}
+    assert not [k for k in keywords - _VOLATILE if from_big.get(k) != from_little.get(k)]
