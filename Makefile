@@ -2,6 +2,8 @@
 #   make demo   install, then run the main job on the embedded default data
 #   make test   install the test dependencies, then run the fast tests
 # Inside an activated virtualenv that environment is used; otherwise one is made in .venv.
+# Both environments install with `-c constraints.txt`: exactly the torch and MONAI we test with
+# (setup.py asks only for ranges, for users' environments).
 PYTHON3 ?= python3
 VENV_PY := $(if $(VIRTUAL_ENV),$(VIRTUAL_ENV)/bin/python,.venv/bin/python)
 STAMP := $(dir $(VENV_PY)).monai-rmisr-installed
@@ -11,9 +13,9 @@ STAMP := $(dir $(VENV_PY)).monai-rmisr-installed
 .venv/bin/python:
 	$(PYTHON3) -m venv .venv
 
-$(STAMP): $(VENV_PY) setup.py pyproject.toml
+$(STAMP): $(VENV_PY) setup.py pyproject.toml constraints.txt
 	$(VENV_PY) -m pip install --upgrade pip
-	$(VENV_PY) -m pip install -e ".[dev]"
+	$(VENV_PY) -m pip install -c constraints.txt -e ".[dev]"
 	touch $@
 
 install: $(STAMP)
@@ -39,9 +41,9 @@ ML_STAMP := .venv-monailabel/.monai-rmisr-installed
 $(ML_PY):
 	$(PYTHON3) -m venv .venv-monailabel
 
-$(ML_STAMP): $(ML_PY) setup.py pyproject.toml apps/monailabel/requirements.txt
+$(ML_STAMP): $(ML_PY) setup.py pyproject.toml constraints.txt apps/monailabel/requirements.txt
 	$(ML_PY) -m pip install --upgrade pip
-	$(ML_PY) -m pip install -e . -r apps/monailabel/requirements.txt
+	$(ML_PY) -m pip install -c constraints.txt -e . -r apps/monailabel/requirements.txt
 	$(ML_PY) -m pip install --no-deps monailabel==0.8.5 pydicom-seg==0.4.1
 	touch $@
 

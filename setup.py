@@ -7,6 +7,7 @@ from setuptools import find_packages, setup
 HERE = Path(__file__).parent
 version: dict[str, str] = {}
 exec((HERE / "monai_rmisr" / "_version.py").read_text(), version)
+CORPUS = ["pydicom-data>=1.0", "scikit-image>=0.22", "PyWavelets>=1.4", "scikit-learn>=1.3"]
 
 setup(
     name="monai-rmisr",
@@ -22,20 +23,22 @@ setup(
     packages=find_packages(include=["monai_rmisr", "monai_rmisr.*"]),
     include_package_data=True,
     install_requires=[
-        # CPU wheel available locally; an unpinned torch pulls several GB of CUDA packages.
-        "torch==2.13.0",
-        "monai==1.6.1",
+        # Ranges, so that installing us keeps a user's torch (a CUDA build) and MONAI. Lower bounds:
+        # torch.onnx.export(dynamo=...) (2.5), torch.amp.GradScaler("cuda") (2.3); MONAI 1.4.0 has every
+        # engine attribute that SRTrainer / SREvaluator use. Upper bounds: the next torch major, the next
+        # MONAI minor (SRTrainer overrides MONAI's private _iteration). Tested: torch 2.13.0, MONAI 1.6.1
+        # only; `make` installs exactly those through constraints.txt.
+        "torch>=2.5,<3",
+        "monai>=1.4,<1.7",
         "pytorch-ignite>=0.5,<0.6",
         "numpy>=1.24",
         "pydicom>=3,<4",
-        "pydicom-data>=1.0",
         "pylibjpeg>=2.0",
         "pylibjpeg-libjpeg>=2.1",
         "pylibjpeg-openjpeg>=2.3",
         "itk>=5.3,<6",
         "nibabel>=5",
         "matplotlib>=3.7",
-        "scikit-image>=0.22",
         "pillow>=10",
         "fire>=0.5",
         "pyyaml>=6",
@@ -46,11 +49,12 @@ setup(
     extras_require={
         "onnx": ["onnx>=1.16", "onnxruntime>=1.18", "onnxscript>=0.1"],
         "gui": ["PySide6-Essentials>=6.6"],
-        # the corpus's optional EXTRA split (bundle option extra_images)
-        "corpus": ["PyWavelets>=1.4", "scikit-learn>=1.3"],
+        # the embedded training corpus (monai_rmisr.data.corpus: the bundle's default data, the demo,
+        # the tests): pydicom-data and scikit-image ship its images, PyWavelets and scikit-learn its
+        # optional EXTRA split (bundle option extra_images). The library itself needs none of them.
+        "corpus": CORPUS,
         "dev": [
-            "PyWavelets>=1.4",
-            "scikit-learn>=1.3",
+            *CORPUS,
             "pytest>=8",
             "ruff>=0.6",
             "onnx>=1.16",

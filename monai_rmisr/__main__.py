@@ -12,11 +12,20 @@ __all__ = ["main"]
 
 
 def _info(_: argparse.Namespace) -> int:
+    import monai
     import torch
 
+    from .inference.pretrained import PRETRAINED, models_dir, pretrained_path
     from .networks import nets
 
-    print(f"monai-rmisr {__version__} (torch {torch.__version__})")
+    print(f"monai-rmisr {__version__} (torch {torch.__version__}, MONAI {monai.__version__})")
+    print(f"shipped models (rmisr upscale --model NAME), weights files in {models_dir()}:")
+    print(f"{'name':<14} {'scale':<8} {'weights':<8} description")
+    for name, entry in PRETRAINED.items():
+        scale = f"x{entry.scale:g}" if entry.scale is not None else f"(1,{entry.max_scale:g}]"
+        weights = "present" if pretrained_path(name).is_file() else "missing"
+        print(f"{name:<14} {scale:<8} {weights:<8} {entry.description}")
+    print()
     print(f"{'network':<14} {'parameters, 1 channel':>24} {'parameters, 3 channels':>24}")
     for scale in (2, 3, 4):
         for name in nets.__all__:
@@ -198,7 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rmisr", description="RMISR medical image super-resolution (MONAI plugin).")
     parser.add_argument("--version", action="version", version=f"monai-rmisr {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("info", help="version and the parameter count of every network").set_defaults(run=_info)
+    commands.add_parser(
+        "info", help="versions, the shipped models (and whether their weights are here), every network's size"
+    ).set_defaults(run=_info)
     commands.add_parser("demo", help="run the demo on the embedded images").set_defaults(run=_demo)
     upscale = commands.add_parser(
         "upscale",

@@ -11,16 +11,40 @@ command line; :func:`config_count` reads the counts that ``null`` switches off,
 :func:`config_file` the optional input files, :func:`config_mapping` the optional name
 maps and :func:`config_bit_range` the optional bit-depth range. :func:`config_file` also checks
 such a file before a run starts writing its output.
+
+The bundle CLI also takes *every* ``--NAME VALUE`` as a setting: ``--sclae 4`` or ``--help`` adds a
+key nobody reads, and the run goes ahead without it. :func:`check_config_keys` refuses top-level
+keys that no config of the bundle has. :func:`config_call` reads a component of the config (the
+``network_def``) as the JSON constructor call that :func:`monai_rmisr.inference.load_checkpoint`
+reads from a sidecar file. MONAI hands an expression only the values it references, never the
+config, so these two find the parser that is resolving them on the call stack
+(:func:`_resolving_parser`).
 """
 
 from __future__ import annotations
 
+import inspect
 import os
+from pathlib import Path
 from typing import Any
+
+from monai.bundle import DEFAULT_EXP_MGMT_SETTINGS, ConfigComponent, ConfigParser
 
 from .transforms.quantize import check_bit_range
 
-__all__ = ["config_bit_range", "config_count", "config_file", "config_flag", "config_flags", "config_mapping"]
+__all__ = [
+    "check_config_keys",
+    "config_bit_range",
+    "config_call",
+    "config_count",
+    "config_file",
+    "config_flag",
+    "config_flags",
+    "config_mapping",
+]
+
+#: Files of a bundle's ``configs`` folder that are not configs: the metadata and its schema.
+NOT_CONFIGS = frozenset({"metadata.json", "meta_schema.json"})
 
 _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "off", "0"})
@@ -144,3 +168,78 @@ def config_bit_range(value: Any, name: str, clipped: bool = True) -> tuple[int, 
         return check_bit_range(value)
     except (TypeError, ValueError) as e:
         raise ValueError(f"--{name}: {e} (null: not quantised)") from e
+
+
+def _resolving_parser() -> ConfigParser:
+    """The ``ConfigParser`` whose ``get_parsed_content`` is evaluating the calling config expression.
+
+    Raises:
+        RuntimeError: not called while a MONAI config is being resolved.
+    """
+    frame = inspect.currentframe()
+    while frame is not None:
+        owner = frame.f_locals.get("self")
+        if isinstance(owner, ConfigParser):
+            return owner
+        frame = frame.f_back
+    raise RuntimeError("this function reads the bundle config that calls it: use it inside a config expression.")
+
+
+def check_config_keys(configs_dir: str | os.PathLike[str]) -> list[str]:
+    """Refuse top-level keys of the running config that no config in ``configs_dir`` has.
+
+    The known keys are the top-level keys of every JSON or YAML config in ``configs_dir`` (train.json and
+    the variants merged into it; not ``metadata.json`` and its schema), MONAI's ``_meta_`` and the keys
+    that ``--tracking mlflow`` adds. Call it in the config's preflight: a misspelt setting, or ``--help``
+    (which the bundle CLI takes as the setting ``help``), then stops the run before it does anything.
+
+    Returns:
+        the running config's top-level keys, sorted.
+
+    Raises:
+        FileNotFoundError: ``configs_dir`` holds no config.
+        ValueError: unknown keys, naming them.
+    """
+    files = [
+        path
+        for path in sorted(Path(configs_dir).glob("*"))
+        if path.suffix in (".json", ".yaml", ".yml") and path.name not in NOT_CONFIGS
+    ]
+    if not files:
+        raise FileNotFoundError(f"--bundle_root: no configs in {os.fspath(configs_dir)!r}.")
+    known = {"_meta_"}
+    for path in files:
+        known.update(ConfigParser.load_config_file(path))
+    for settings in DEFAULT_EXP_MGMT_SETTINGS.values():
+        known.update(settings.get("configs", {}))
+    keys = sorted(_resolving_parser().get())
+    unknown = [key for key in keys if key not in known]
+    if unknown:
+        names = ", ".join(f"--{key}" for key in unknown)
+        raise ValueError(
+            f"unknown setting{'s' if len(unknown) > 1 else ''} {names}: not a top-level key of any config in "
+            f"{os.fspath(configs_dir)!r} (misspelt? `python -m monai.bundle run` takes every --NAME, --help too, "
+            "as a setting; the settings are the top-level keys of train.json and its variants)."
+        )
+    return keys
+
+
+def config_call(id: str) -> dict[str, Any]:
+    """The component ``id`` of the running config as a constructor call: ``{"_target_": ..., **arguments}``.
+
+    The arguments are resolved (``"@scale"`` becomes the scale), as the component receives them; the
+    result is what :func:`monai_rmisr.inference.save_sidecar` writes, e.g. ``config_call("network_def")``
+    gives ``{"_target_": "RMISR", "spatial_dims": 2, "in_channels": 1, "scale": 2, "image_residual": True}``.
+
+    Raises:
+        ValueError: ``id`` is not a component (a dict with ``_target_``).
+    """
+    parser = _resolving_parser()
+    raw = parser[id]
+    if not ConfigComponent.is_instantiable(raw):
+        raise ValueError(f"config entry {id!r} is not a component with a '_target_', got {raw!r}.")
+    call = {"_target_": raw["_target_"]}
+    for key in raw:
+        if key not in ConfigComponent.non_arg_keys:
+            call[key] = parser.get_parsed_content(f"{id}#{key}")
+    return call

@@ -9,13 +9,23 @@ from .checkpoint import (
 )
 from .ema import WeightEMA
 from .evaluator import SREvaluator, SRImageQuality, to_luma
-from .handlers import EpochSamplerHandler, MetricsCSVHandler, ProgressBarHandler
+from .handlers import (
+    DataSummaryHandler,
+    EpochSamplerHandler,
+    InitialValidationHandler,
+    MetricsCSVHandler,
+    ModelConfigSaver,
+    ProgressBarHandler,
+)
 from .trainer import SRTrainer, autocast_dtype, random_scale_batch
 
 __all__ = [
+    "DataSummaryHandler",
     "EpochSamplerHandler",
+    "InitialValidationHandler",
     "InitialWeightsLoader",
     "MetricsCSVHandler",
+    "ModelConfigSaver",
     "ProgressBarHandler",
     "ResumableCheckpointSaver",
     "SREvaluator",

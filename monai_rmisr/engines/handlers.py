@@ -1,18 +1,30 @@
-"""Ignite handlers of the SR training workflow: metrics CSV, epoch-exact resume, progress bar."""
+"""Ignite handlers of the SR training workflow: metrics CSV, epoch-exact resume, progress bar, model sidecar,
+the data summary and the validation of the initial weights."""
 
 from __future__ import annotations
 
 import csv
+import logging
 import os
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from ignite.engine import Engine, Events
 
+from ..data.corpus import load_corpus
+from ..data.datasets import name_starts_with
 from ..data.patches import EpochSampler
 
-__all__ = ["EpochSamplerHandler", "MetricsCSVHandler", "ProgressBarHandler"]
+__all__ = [
+    "DataSummaryHandler",
+    "EpochSamplerHandler",
+    "InitialValidationHandler",
+    "MetricsCSVHandler",
+    "ModelConfigSaver",
+    "ProgressBarHandler",
+]
 
 
 class EpochSamplerHandler:
@@ -104,3 +116,91 @@ class ProgressBarHandler:
         ProgressBar(persist=self.persist).attach(
             engine, output_transform=lambda output: {"loss": output["loss"]} if isinstance(output, dict) else {}
         )
+
+
+class ModelConfigSaver:
+    """Writes the architecture sidecar of the model a run saves: ``model.json`` next to ``model.pt``.
+
+    With it, :func:`~monai_rmisr.inference.load_checkpoint`, ``rmisr upscale --model`` and
+    ``super_resolve(model=...)`` rebuild the network from the checkpoint alone. The file is written
+    atomically when the engine it is attached to starts (the validation engine, so before the first
+    ``model.pt``), and again on a resumed run.
+
+    Args:
+        save_dir: the folder of the saved model (the bundle's ``output_dir``).
+        network_def: the network's constructor call, ``{"_target_": "RMISR", **arguments}`` (in the
+            bundle: ``$monai_rmisr.config.config_call('network_def')``).
+        checkpoint_name: the saved model's file name; the sidecar is named after it.
+
+    Raises:
+        ValueError: ``network_def`` has no ``_target_`` or is not JSON, before any file is written.
+    """
+
+    def __init__(self, save_dir: str | os.PathLike, network_def: Mapping[str, Any], checkpoint_name: str = "model.pt"):
+        from ..inference.pretrained import sidecar_path, sidecar_text  # inference imports the networks only
+
+        self.checkpoint = Path(save_dir) / checkpoint_name
+        self.network_def = dict(network_def)
+        sidecar_text(self.network_def)  # a bad network_def fails here, before the run trains
+        self.path = sidecar_path(self.checkpoint)
+        self._written = False
+
+    def attach(self, engine: Engine) -> None:
+        engine.add_event_handler(Events.STARTED, self)
+
+    def __call__(self, engine: Engine) -> None:
+        from ..inference.pretrained import save_sidecar
+
+        if not self._written:
+            save_sidecar(self.checkpoint, self.network_def)
+            self._written = True
+
+
+class DataSummaryHandler:
+    """Logs, when training starts, how many images it trains and validates on, and which validate.
+
+    Args:
+        train_images: the training images (the bundle's ``train#images``).
+        val_images: the validation pairs (``validate#dataloader#dataset``).
+        val_names: the corpus name prefixes held out for validation (``val_names``) when the run trains on
+            the embedded corpus: the validation images' names are then logged too; None for a user data set.
+    """
+
+    def __init__(self, train_images: Sequence[Any], val_images: Sequence[Any], val_names: Sequence[str] | None = None):
+        self.counts = (len(train_images), len(val_images))
+        self.val_names = None if val_names is None else tuple(val_names)
+        self.logger = logging.getLogger(__name__)
+
+    def attach(self, engine: Engine) -> None:
+        engine.add_event_handler(Events.STARTED, self)
+
+    def __call__(self, engine: Engine) -> None:
+        train, val = self.counts
+        names = ""
+        if self.val_names is not None:
+            corpus = [image.name for image in load_corpus("train") if name_starts_with(image.name, self.val_names)]
+            names = f" (corpus TRAIN: {', '.join(corpus)})"
+        self.logger.info(f"data: {train} training and {val} validation images{names}")
+
+
+class InitialValidationHandler:
+    """Validates once before the first training iteration, as epoch 0: the score of the starting weights.
+
+    For fine-tuning (the bundle's ``init_weights``), so the log shows the score before fine-tuning next to
+    the scores after each epoch. It runs when the first epoch starts, after the ``STARTED`` handlers have
+    loaded the weights (:class:`~monai_rmisr.engines.InitialWeightsLoader`, the weight average); a resumed
+    run starts at a later epoch and does not run it. The validator's handlers run as after any epoch (so
+    the best-model saver may save the starting weights, if no epoch beats them).
+
+    Args:
+        validator: the validation engine (``validate#evaluator``).
+    """
+
+    def __init__(self, validator: Engine):
+        self.validator = validator
+
+    def attach(self, engine: Engine) -> None:
+        engine.add_event_handler(Events.EPOCH_STARTED(once=1), self)
+
+    def __call__(self, engine: Engine) -> None:
+        self.validator.run(0)

@@ -12,6 +12,9 @@ from .pretrained import (
     load_state_dict,
     models_dir,
     pretrained_path,
+    save_sidecar,
+    sidecar_path,
+    sidecar_text,
 )
 from .self_ensemble import self_ensemble_forward
 from .super_resolve import blend_weights, resolve_model, scale_period, super_resolve, tiled_forward
@@ -31,8 +34,11 @@ __all__ = [
     "models_dir",
     "pretrained_path",
     "resolve_model",
+    "save_sidecar",
     "scale_period",
     "self_ensemble_forward",
+    "sidecar_path",
+    "sidecar_text",
     "super_resolve",
     "tiled_forward",
 ]

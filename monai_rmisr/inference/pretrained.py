@@ -34,6 +34,9 @@ __all__ = [
     "load_state_dict",
     "models_dir",
     "pretrained_path",
+    "save_sidecar",
+    "sidecar_path",
+    "sidecar_text",
 ]
 
 #: Environment variable that overrides the folder holding the ``<name>.pt`` weights files.
@@ -169,6 +172,51 @@ def build_network(config: Mapping[str, Any]) -> nn.Module:
     return getattr(_nets, name)(**kwargs)
 
 
+def sidecar_path(path: str | os.PathLike[str]) -> Path:
+    """The architecture sidecar of the checkpoint ``path``: ``<path without suffix>.json``."""
+    return Path(path).with_suffix(".json")
+
+
+def sidecar_text(network_def: Mapping[str, Any]) -> str:
+    """The architecture sidecar's content for ``network_def``: the constructor call as JSON.
+
+    Args:
+        network_def: ``{"_target_": "RMISR", **constructor arguments}``, as in a bundle's ``network_def``.
+
+    Raises:
+        ValueError: no ``_target_`` name, or a value that JSON cannot hold (a tensor, a module).
+    """
+    call = dict(network_def)
+    if not isinstance(call.get("_target_"), str):
+        raise ValueError(f"a network_def needs a '_target_' class name, got {call!r}.")
+    try:
+        return json.dumps(call, indent=4) + "\n"
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"network_def {call!r} cannot be written as JSON: {e}.") from e
+
+
+def save_sidecar(path: str | os.PathLike[str], network_def: Mapping[str, Any]) -> Path:
+    """Write the architecture sidecar of the checkpoint ``path`` atomically (read by :func:`load_checkpoint`).
+
+    Args:
+        path: the checkpoint file (it need not exist yet); the sidecar is :func:`sidecar_path` of it.
+        network_def: the constructor call, see :func:`sidecar_text`.
+
+    Returns:
+        the sidecar's path.
+
+    Raises:
+        ValueError: see :func:`sidecar_text`; nothing is written then.
+    """
+    from ..io.output import atomic_output
+
+    text = sidecar_text(network_def)
+    target = sidecar_path(path)
+    with atomic_output(target) as temporary:
+        temporary.write_text(text)
+    return target
+
+
 def load_checkpoint(path: str | os.PathLike[str], network: nn.Module | None = None) -> nn.Module:
     """A network with the weights of a checkpoint file, in eval mode, on the CPU.
 
@@ -191,7 +239,7 @@ def load_checkpoint(path: str | os.PathLike[str], network: nn.Module | None = No
     path = Path(path)
     state = load_state_dict(path)
     if network is None:
-        sidecar = path.with_suffix(".json")
+        sidecar = sidecar_path(path)
         if sidecar.is_file():
             try:
                 config = json.loads(sidecar.read_text())

@@ -188,3 +188,42 @@ def test_the_image_term_of_the_loss_is_chosen_on_the_command_line():
     # `--loss#sr_criterion mse` (docs/training.md, "Fine-tuning for PSNR")
     assert _parser("train.json").get_parsed_content("loss").sr_criterion == "l1"
     assert _parser("train.json", **{"loss#sr_criterion": "mse"}).get_parsed_content("loss").sr_criterion == "mse"
+
+
+@pytest.mark.parametrize(
+    "overrides,names",
+    [({"help": True}, "--help"), ({"sclae": 4, "max_epoch": 2}, "--max_epoch, --sclae")],
+)
+def test_an_unknown_setting_stops_the_run_before_its_output_folder_is_made(tmp_path, overrides, names):
+    # `python -m monai.bundle run training --config_file train.json --help` used to start a full run
+    output_dir = tmp_path / "run"
+    parser = _parser("train.json", output_dir=str(output_dir), **overrides)
+    with pytest.raises(RuntimeError) as failure:
+        parser.get_parsed_content("initialize")
+    message = str(failure.value.__cause__)
+    assert message.startswith(f"unknown setting{'s' if ',' in names else ''} {names}: not a top-level key of any ")
+    assert not output_dir.exists()
+
+
+@pytest.mark.parametrize(
+    "variants",
+    [
+        ["vp.json"],
+        ["meta.json"],
+        ["imdn.json"],
+        ["paper_recipe.json"],
+        ["multi_gpu_train.json"],
+        ["evaluate.json"],
+        ["finetune_dermoscopy.json"],
+        ["finetune_lung_ct.json"],
+        ["finetune_retina.json"],
+        ["vp.json", "paper_recipe.json"],
+    ],
+)
+def test_the_variants_and_the_bundle_metadata_pass_the_key_check(variants):
+    parser = _parser("train.json", *variants)
+    parser.read_meta(str(CONFIGS / "metadata.json"))  # what `monai.bundle run` adds, under `_meta_`
+    parser["preflight"] = "$monai_rmisr.config.check_config_keys(os.path.join(@bundle_root, 'configs'))"
+    keys = parser.get_parsed_content("preflight")
+    own = {key.split("#")[0] for key in ConfigParser.load_config_file(CONFIGS / variants[-1])}  # loss#sr_weight
+    assert "_meta_" in keys and own <= set(keys)

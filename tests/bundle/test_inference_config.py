@@ -80,3 +80,11 @@ def test_on_off_settings_from_the_command_line_mean_what_they_say(word, expected
     report = parser.get_parsed_content("report")
     assert (len(report.written), len(report.skipped)) == ((1, 0) if expected else (0, 1))
     assert ((out / "ramp.png").read_bytes() == b"an earlier result") is not expected
+
+
+def test_an_unknown_setting_stops_the_inference_run_before_it_starts():
+    # `python -m monai.bundle run inferring ... --help` would otherwise super-resolve the TEST split
+    with pytest.raises(RuntimeError) as failure:
+        _parser(help=True, overwite="true").get_parsed_content("initialize")
+    assert str(failure.value.__cause__).startswith("unknown settings --help, --overwite: not a top-level key of ")
+    assert "help" not in _parser().get_parsed_content("initialize")[0]

@@ -1,4 +1,6 @@
 import csv
+import json
+import logging
 import math
 import os
 import signal
@@ -9,8 +11,11 @@ import time
 import numpy as np
 import pytest
 import torch
+from ignite.engine import Events
+from PIL import Image
 
 from monai_rmisr import IMDN, RMISR, RMISRVP
+from monai_rmisr.__main__ import main
 from monai_rmisr.engines import (
     InitialWeightsLoader,
     SRTrainer,
@@ -18,6 +23,7 @@ from monai_rmisr.engines import (
     latest_checkpoint,
     random_scale_batch,
 )
+from monai_rmisr.inference import load_checkpoint
 from monai_rmisr.losses import TwoBranchLoss
 from monai_rmisr.transforms import imresize
 
@@ -42,6 +48,40 @@ def test_bundle_training_writes_checkpoints_metrics_and_best_model(tmp_path):
         assert float(row["val_lr_consistency"]) > 0 and float(row["loss"]) > 0
     best = torch.load(tmp_path / "model.pt", weights_only=True)
     assert set(best) == set(RMISR(2, 1, scale=2, num_blocks=1).state_dict())
+
+
+def test_the_saved_model_has_its_architecture_next_to_it_for_load_checkpoint_and_rmisr_upscale(tmp_path):
+    # `rmisr upscale --model runs/mine/model.pt` used to ask for a hand-written model.json
+    run_training(training_parser(tmp_path / "run"))
+    model = tmp_path / "run" / "model.pt"
+    call = {"_target_": "RMISR", "spatial_dims": 2, "in_channels": 1, "scale": 2, "image_residual": True}
+    assert json.loads((tmp_path / "run" / "model.json").read_text()) == {**call, "num_blocks": 1}
+    assert not [p.name for p in (tmp_path / "run").iterdir() if ".tmp-" in p.name]  # written atomically
+    network = load_checkpoint(model)
+    assert type(network) is RMISR and network.scale == 2 and len(network.trunk.blocks) == 1
+    saved = torch.load(model, weights_only=True)  # one entry in save_dict: the state dict itself
+    assert all(torch.equal(network.state_dict()[k], v) for k, v in saved.items())
+    Image.fromarray(np.linspace(0, 255, 24 * 20, dtype=np.uint8).reshape(24, 20)).save(tmp_path / "in.png")
+    code = main(
+        ["upscale", str(tmp_path / "in.png"), "-o", str(tmp_path / "out.png"), "--scale", "2", "--model", str(model)]
+    )
+    assert code == 0 and Image.open(tmp_path / "out.png").size == (40, 48)
+
+
+@pytest.mark.parametrize(
+    "variant,settings",
+    [
+        ("vp", {"scale": 4, "patch_size": 6, "network_def#sr_blocks": 2, "network_def#guidance_blocks": [1, 2]}),
+        ("meta", {"scale": 2.5, "patch_size": 6, "epoch_length": 2}),
+    ],
+)
+def test_a_variant_saves_its_own_network_def(tmp_path, variant, settings):
+    parser = training_parser(tmp_path, variant, max_epochs=1, **settings)
+    run_training(parser)
+    call = json.loads((tmp_path / "model.json").read_text())
+    assert call["_target_"] == parser["network_def"]["_target_"] and call["scale"] == settings["scale"]
+    assert call.get("guidance_blocks") == settings.get("network_def#guidance_blocks")
+    assert type(load_checkpoint(tmp_path / "model.pt")).__name__ == call["_target_"]
 
 
 def test_training_reduces_the_loss(tmp_path):
@@ -283,6 +323,36 @@ def test_init_weights_start_training_from_a_saved_model(tmp_path):
     run_training(parser)
     trained = weights(parser)
     assert all(torch.equal(trained[k], v) for k, v in start.state_dict().items())
+
+
+def _run_recording_validation(parser) -> list[tuple[int, float]]:
+    """Run the bundle's training; return (epoch, val_psnr) of every validation, in order."""
+    parser.get_parsed_content("initialize")
+    scores = []
+    evaluator = parser.get_parsed_content("validate#evaluator")
+    evaluator.add_event_handler(
+        Events.COMPLETED, lambda engine: scores.append((engine.state.epoch, engine.state.metrics["val_psnr"]))
+    )
+    parser.get_parsed_content("training")
+    return scores
+
+
+def test_fine_tuning_validates_the_initial_weights_first_and_logs_its_data(tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+    torch.manual_seed(123)
+    start = RMISR(2, 1, scale=2, num_blocks=1, image_residual=True)
+    torch.nn.init.normal_(start.upsample.shuffle.conv_block.weight, std=0.01)
+    torch.save(start.state_dict(), tmp_path / "start.pt")
+    # learning rate 0: epoch 1 validates the initial weights too, so epoch 0 must score the same
+    parser = training_parser(tmp_path / "run", max_epochs=1, learning_rate=0.0, init_weights=str(tmp_path / "start.pt"))
+    scores = _run_recording_validation(parser)
+    assert [epoch for epoch, _ in scores] == [0, 1] and scores[0][1] == scores[1][1]
+    # from scratch: no validation before the first epoch; the network's random start scores differently
+    scratch = _run_recording_validation(training_parser(tmp_path / "scratch", max_epochs=1, learning_rate=0.0))
+    assert [epoch for epoch, _ in scratch] == [1] and scratch[0][1] != scores[0][1]
+    messages = [r.getMessage() for r in caplog.records if r.name == "monai_rmisr.engines.handlers"]
+    # the helper trains on 3 synthetic images and validates on 1 pair; val_names names corpus images
+    assert "data: 3 training and 1 validation images (corpus TRAIN: CT_small, MR_small, microaneurysms)" in messages
 
 
 def test_init_weights_transfer_x2_to_x4_keeps_the_new_output_layer(tmp_path, caplog):

@@ -2,6 +2,7 @@
 
 import json
 import pickle
+import re
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from monai_rmisr.inference import (
     load_state_dict,
     models_dir,
     pretrained_path,
+    save_sidecar,
 )
 
 NAMES = ["rmisr_bl_x2", "rmisr_bl_x3", "rmisr_bl_x4", "rmisr_vp_x4", "rmisr_meta"]
@@ -160,3 +162,25 @@ def test_sidecar_targets_are_restricted():
     assert isinstance(build_network({"_target_": "monai_rmisr.RMISR", "scale": 2}), RMISR)
     with pytest.raises(ValueError, match=r"'_target_' must name one of the networks .* got 'os\.system'"):
         build_network({"_target_": "os.system", "command": "true"})
+
+
+def test_save_sidecar_writes_what_load_checkpoint_reads(tmp_path):
+    net = RMISR(spatial_dims=2, in_channels=1, scale=3, num_blocks=1)
+    torch.save(net.state_dict(), tmp_path / "mine.pt")
+    call = {"_target_": "RMISR", "spatial_dims": 2, "in_channels": 1, "scale": 3, "num_blocks": 1}
+    assert save_sidecar(tmp_path / "mine.pt", call) == tmp_path / "mine.json"
+    assert json.loads((tmp_path / "mine.json").read_text()) == call
+    assert load_checkpoint(tmp_path / "mine.pt").scale == 3
+
+
+@pytest.mark.parametrize(
+    "call,message",
+    [
+        ({"scale": 2}, "a network_def needs a '_target_' class name, got {'scale': 2}."),
+        ({"_target_": "RMISR", "scale": torch.tensor(2)}, "cannot be written as JSON"),
+    ],
+)
+def test_save_sidecar_refuses_a_bad_network_def_and_writes_nothing(tmp_path, call, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        save_sidecar(tmp_path / "mine.pt", call)
+    assert not list(tmp_path.iterdir())
