@@ -17,18 +17,30 @@ def test_the_x2_baseline_is_shipped():
     assert "rmisr_bl_x2" in SHIPPED
 
 
-@pytest.mark.parametrize("name", SHIPPED)
-def test_shipped_model_beats_bicubic_on_a_test_image(name):
-    scale = 2.5 if name == "rmisr_meta" else float(PRETRAINED[name].kwargs["scale"])
+def _ct_crop(rows: slice, cols: slice) -> np.ndarray:
     image = next(img for img in load_corpus("test") if img.name == "693_UNCR")  # CT head, never trained on
-    crop = np.ascontiguousarray(image.array[:, 96:288, 160:352])  # frontal bone and sinus, 192x192
-    hr, lr = fractional_pair(crop, scale)
+    return np.ascontiguousarray(image.array[:, rows, cols])
+
+
+def _gain_over_bicubic(name: str, hr: np.ndarray, lr: np.ndarray, scale: float) -> float:
+    """PSNR of the shipped model ``name`` minus bicubic's on one HR/LR pair (``ceil(scale)`` border)."""
     network = load_pretrained(name)
     with torch.no_grad():
         sr = network(torch.from_numpy(lr)[None], float(scale))[0].clamp(0, 1).numpy()
     border = int(np.ceil(scale))
     bicubic = imresize(lr, output_size=hr.shape[1:])
-    gain = psnr(sr, hr, crop_border=border) - psnr(bicubic, hr, crop_border=border)
+    return psnr(sr, hr, crop_border=border) - psnr(bicubic, hr, crop_border=border)
+
+
+def _scale(name: str) -> float:
+    return 2.5 if name == "rmisr_meta" else float(PRETRAINED[name].kwargs["scale"])
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_model_beats_bicubic_on_a_test_image(name):
+    scale = _scale(name)
+    hr, lr = fractional_pair(_ct_crop(slice(96, 288), slice(160, 352)), scale)  # frontal bone and sinus
+    gain = _gain_over_bicubic(name, hr, lr, scale)
     assert gain > 1.0, f"{name}: only {gain:.2f} dB above bicubic"
 
 
@@ -36,18 +48,12 @@ def test_shipped_model_beats_bicubic_on_a_test_image(name):
 def test_shipped_model_beats_bicubic_on_a_realistic_ct_slice_with_black_air(name):
     """Realistic input: the LR clipped to [0, 1] and stored in 8 bits, next to air at exactly 0, the case
     where models that leaned on the bicubic overshoot fell behind (RMISR issue "Realistic quality")."""
-    scale = 2.5 if name == "rmisr_meta" else float(PRETRAINED[name].kwargs["scale"])
-    image = next(img for img in load_corpus("test") if img.name == "693_UNCR")  # CT head, never trained on
-    crop = np.ascontiguousarray(image.array[:, 16:208, 16:208])  # skull and scalp against the air, 192x192
+    scale = _scale(name)
+    crop = _ct_crop(slice(16, 208), slice(16, 208))  # skull and scalp against the air, 192x192
     assert (crop == 0).mean() > 0.2  # a fifth of it is air at exactly 0
     hr, lr = protocol_pair(crop, scale, lr_bits=8)
     assert len(np.unique(lr)) <= 256 and lr.min() >= 0 and lr.max() <= 1
-    network = load_pretrained(name)
-    with torch.no_grad():
-        sr = network(torch.from_numpy(lr)[None], float(scale))[0].clamp(0, 1).numpy()
-    border = int(np.ceil(scale))
-    bicubic = imresize(lr, output_size=hr.shape[1:])
-    gain = psnr(sr, hr, crop_border=border) - psnr(bicubic, hr, crop_border=border)
+    gain = _gain_over_bicubic(name, hr, lr, scale)
     assert gain > 3.0, f"{name}: only {gain:.2f} dB above bicubic on a clipped 8-bit CT slice"
 
 
