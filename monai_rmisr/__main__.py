@@ -176,7 +176,14 @@ def _export_corpus(args: argparse.Namespace) -> int:
 
     val_names = DEFAULT_VAL_NAMES if args.val_names is None else args.val_names
     try:
-        datalist = export_corpus(args.output, natural=not args.no_natural, extra=args.extra, val_names=val_names)
+        datalist = export_corpus(
+            args.output,
+            natural=not args.no_natural,
+            extra=args.extra,
+            val_names=val_names,
+            ultrasound_frames=args.ultrasound_frames,
+            val_synthetic=args.val_synthetic,
+        )
     except (FileExistsError, FileNotFoundError, ValueError, RuntimeError, OSError) as err:
         print(f"rmisr export-corpus: error: {err}", file=sys.stderr)
         return 2
@@ -296,11 +303,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="add the EXTRA split (the bundle's extra_images; needs PyWavelets, scikit-learn)",
     )
     export.add_argument(
+        "--ultrasound-frames",
+        action="store_true",
+        help="add the FRAMES split: the TRAIN ultrasound images uncropped (the bundle's ultrasound_frames)",
+    )
+    export.add_argument(
         "--val-names",
         nargs="+",
         metavar="NAME",
         help="name prefixes of the validation images (default: the bundle's val_names, "
-        "CT_small MR_small microaneurysms)",
+        "CT_small MR_small microaneurysms OBXXXX1A; ultrasound ones as full frames)",
+    )
+    export.add_argument(
+        "--val-synthetic",
+        type=int,
+        default=1,
+        metavar="N",
+        help="procedural validation images (default 1, the bundle's val_synthetic_images)",
     )
     export.set_defaults(run=_export_corpus)
     average = commands.add_parser(

@@ -5,6 +5,7 @@ from .corpus import (
     CACHE_ENV,
     CORPUS_VERSION,
     EXTRA_SOURCES,
+    FRAME_SOURCES,
     NATURAL_SOURCES,
     SAME_IMAGE_FILES,
     TEST_SOURCES,
@@ -17,7 +18,7 @@ from .corpus import (
     load_sources,
     protocol_gray,
 )
-from .datasets import corpus_images, training_images, validation_pairs
+from .datasets import corpus_images, training_images, validation_images, validation_pairs
 from .patches import EpochSampler, PairedPatchDataset
 from .protocol import (
     BICUBIC_REFERENCE,
@@ -37,6 +38,7 @@ __all__ = [
     "CACHE_ENV",
     "CORPUS_VERSION",
     "EXTRA_SOURCES",
+    "FRAME_SOURCES",
     "NATURAL_SOURCES",
     "PRESETS",
     "SAME_IMAGE_FILES",
@@ -62,5 +64,6 @@ __all__ = [
     "protocol_pair",
     "scan_folder",
     "training_images",
+    "validation_images",
     "validation_pairs",
 ]

@@ -53,7 +53,7 @@ import os
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -66,6 +66,7 @@ __all__ = [
     "CACHE_ENV",
     "CORPUS_VERSION",
     "EXTRA_SOURCES",
+    "FRAME_SOURCES",
     "LUMA_WEIGHTS",
     "NATURAL_SOURCES",
     "SAME_IMAGE_FILES",
@@ -78,6 +79,7 @@ __all__ = [
     "load_corpus",
     "load_sources",
     "protocol_gray",
+    "split_sources",
 ]
 
 logger = logging.getLogger(__name__)
@@ -248,6 +250,22 @@ TRAIN_SOURCES: tuple[CorpusSource, ...] = (
     CorpusSource("microaneurysms", "microaneurysms.png", "scikit-image", "fundus"),
 )
 
+#: FRAMES: the TRAIN split's ultrasound images uncropped, as a scanner stores them: the scan sector
+#: with the vendor's burned-in text, scale bars, calipers and icons on black around it (optional
+#: extra training data, bundle option ``ultrasound_frames``). Each is named ``<source>_frame`` so a
+#: ``val_names`` prefix that holds a source out of training holds out its frame too; of the
+#: 12-frame echo cine, every fourth frame (0, 40, 80).
+FRAME_SOURCES: tuple[CorpusSource, ...] = tuple(
+    replace(
+        source,
+        name=f"{source.name}_frame",
+        crop=None,
+        frames=None if source.frames is None else source.frames[::4],
+    )
+    for source in TRAIN_SOURCES
+    if source.crop is not None
+)
+
 #: NATURAL: scikit-image photographs and textures, optional extra training data (bundle option
 #: ``natural_images``). Left out: synthetic and test patterns (phantom, chessboard, logo, color),
 #: binary / blurred / tiny ones (horse, clock_motion, text, page, lfw_subset) and
@@ -336,6 +354,8 @@ SAME_IMAGE_FILES: dict[str, tuple[str, ...]] = {
     **{source.name: (source.filename,) for source in NATURAL_SOURCES},
     **{source.name: (source.filename,) for source in EXTRA_SOURCES},
 }
+# a full frame holds the same picture as its crop: the same files, on the same side of the split
+SAME_IMAGE_FILES.update({source.name: SAME_IMAGE_FILES[source.name.removesuffix("_frame")] for source in FRAME_SOURCES})
 
 
 def corpus_cache_dir(cache_dir: str | os.PathLike[str] | None = None) -> Path:
@@ -499,7 +519,8 @@ def load_sources(
     return images
 
 
-def _sources(split: str) -> tuple[CorpusSource, ...]:
+def split_sources(split: str) -> tuple[CorpusSource, ...]:
+    """The sources of one corpus split (``"train"``, ``"test"``, ``"natural"``, ``"extra"``, ``"frames"``)."""
     if split == "train":
         return TRAIN_SOURCES
     if split == "test":
@@ -508,11 +529,13 @@ def _sources(split: str) -> tuple[CorpusSource, ...]:
         return NATURAL_SOURCES
     if split == "extra":
         return EXTRA_SOURCES
-    raise ValueError(f"split must be 'train', 'test', 'natural' or 'extra', got {split!r}.")
+    if split == "frames":
+        return FRAME_SOURCES
+    raise ValueError(f"split must be 'train', 'test', 'natural', 'extra' or 'frames', got {split!r}.")
 
 
 def load_corpus(
-    split: Literal["train", "test", "natural", "extra"] = "train",
+    split: Literal["train", "test", "natural", "extra", "frames"] = "train",
     cache_dir: str | os.PathLike[str] | None = None,
     skip_bad: bool = False,
 ) -> list[CorpusImage]:
@@ -521,8 +544,9 @@ def load_corpus(
     Args:
         split: ``"train"`` (35 images: 15 sources, ``emri_small`` gives 10 slices and
             ``color3d_jpeg_baseline`` 12 frames), ``"test"`` (6 images), ``"natural"`` (13
-            scikit-image photographs and textures) or ``"extra"`` (6 images of PyWavelets,
-            scikit-learn and matplotlib); the last two are optional extra training data.
+            scikit-image photographs and textures), ``"frames"`` (7 uncropped ultrasound frames of
+            TRAIN sources, text and graphics included) or ``"extra"`` (6 images of PyWavelets,
+            scikit-learn and matplotlib); the last three are optional extra training data.
         cache_dir: cache folder (default ``$MONAI_RMISR_CACHE`` or ``~/.cache/monai_rmisr/corpus``).
         skip_bad: log and skip unreadable files instead of raising.
 
@@ -533,11 +557,11 @@ def load_corpus(
         ValueError: unknown ``split``.
         ImageReadError, FileNotFoundError: a file cannot be read (unless ``skip_bad``).
     """
-    return load_sources(_sources(split), cache_dir=cache_dir, skip_bad=skip_bad)
+    return load_sources(split_sources(split), cache_dir=cache_dir, skip_bad=skip_bad)
 
 
 def corpus_datalist(
-    split: Literal["train", "test", "natural", "extra"] = "train",
+    split: Literal["train", "test", "natural", "extra", "frames"] = "train",
     cache_dir: str | os.PathLike[str] | None = None,
     skip_bad: bool = False,
 ) -> list[dict[str, Any]]:

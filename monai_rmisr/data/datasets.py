@@ -7,12 +7,24 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .corpus import load_corpus
+from .corpus import CorpusSource, load_corpus, load_sources, split_sources
 from .protocol import fractional_pair, protocol_pair
-from .synthetic import synthetic_images
+from .synthetic import display_graphics_image, synthetic_images
 from .user_datasets import dataset_images
 
-__all__ = ["corpus_images", "fractional_pair", "training_images", "validation_pairs"]
+__all__ = [
+    "corpus_images",
+    "fractional_pair",
+    "training_images",
+    "validation_images",
+    "validation_pairs",
+    "validation_sources",
+    "validation_synthetic_images",
+]
+
+#: Side of the procedural validation images. Training draws its procedural images at 256x256, and the
+#: size is part of every procedural image's seed, so a validation image is never a training image.
+VALIDATION_SYNTHETIC_SIZE = 384
 
 
 def name_starts_with(name: str, prefixes: Sequence[str]) -> bool:
@@ -30,7 +42,8 @@ def corpus_images(
     """(1, H, W) float32 images in [0, 1] of the embedded corpus.
 
     Args:
-        split: ``"train"`` or ``"test"`` (the development split of ``DATA.md``).
+        split: ``"train"`` or ``"test"`` (the development split of ``DATA.md``), or one of the
+            optional training splits ``"natural"``, ``"extra"``, ``"frames"``.
         include: keep only images whose name starts with one of these (frames of a volume are
             named ``source#k``, so ``"emri_small"`` keeps all its frames).
         exclude: drop images whose name starts with one of these (e.g. the validation images).
@@ -56,6 +69,7 @@ def training_images(
     synthetic: int = 0,
     skip_bad: bool = False,
     seed: int = 0,
+    ultrasound_frames: bool = False,
 ) -> list[np.ndarray]:
     """The bundle's ``train#images``: (1, H, W) float32 images in [0, 1].
 
@@ -70,6 +84,8 @@ def training_images(
             scanner display graphics and dead leaves, 256x256).
         skip_bad: leave out unreadable files of a user data set (logged) instead of stopping.
         seed: seed of the procedural images.
+        ultrasound_frames: add the corpus FRAMES split (the TRAIN ultrasound images uncropped: the
+            vendor's text and graphics on black around the scan; those named by ``val_names`` stay out).
     """
     if isinstance(synthetic, bool) or not isinstance(synthetic, int) or synthetic < 0:
         raise ValueError(f"--synthetic_images must be a whole number >= 0, got {synthetic!r}.")
@@ -81,7 +97,43 @@ def training_images(
         images += corpus_images("natural")
     if extra_images:
         images += corpus_images("extra")
+    if ultrasound_frames and dataset_dir is None:
+        images += corpus_images("frames", exclude=val_names)
     return images + synthetic_images(synthetic, seed=seed)
+
+
+def validation_sources(val_names: Sequence[str]) -> list[CorpusSource]:
+    """The corpus sources of the bundle's validation images: the TRAIN sources named by ``val_names``
+    (held out of training), each cropped ultrasound source replaced by its full frame (the FRAMES
+    split: scan sector, vendor text and graphics on black; the crop is part of it).
+
+    Raises:
+        ValueError: ``val_names`` names no TRAIN source.
+    """
+    full_frames = {source.name.removesuffix("_frame"): source for source in split_sources("frames")}
+    held_out = [source for source in split_sources("train") if name_starts_with(source.name, val_names)]
+    if not held_out:
+        raise ValueError(f"no train image of the corpus matches val_names={list(val_names)}.")
+    return [full_frames.get(source.name, source) for source in held_out]
+
+
+def validation_synthetic_images(count: int) -> list[np.ndarray]:
+    """``count`` procedural display frames of ``VALIDATION_SYNTHETIC_SIZE`` pixels, (1, S, S) in [0, 1]:
+    text and graphics on black, never a training image."""
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise ValueError(f"--val_synthetic_images must be a whole number >= 0, got {count!r}.")
+    return [display_graphics_image(VALIDATION_SYNTHETIC_SIZE, seed=k) for k in range(count)]
+
+
+def validation_images(val_names: Sequence[str], synthetic: int = 0) -> list[np.ndarray]:
+    """The bundle's ``validate#images`` on the corpus: (1, H, W) float32 images in [0, 1].
+
+    The images of :func:`validation_sources` and ``synthetic`` images of
+    :func:`validation_synthetic_images`. Realistic LR is hardest at text, graphics and air edges;
+    without such images validation is blind to them.
+    """
+    procedural = validation_synthetic_images(synthetic)
+    return [image.array for image in load_sources(validation_sources(val_names))] + procedural
 
 
 def validation_pairs(images: Sequence[np.ndarray], scale: float, clip_lr: bool = True) -> list[dict[str, np.ndarray]]:

@@ -28,14 +28,14 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from .corpus import load_corpus
-from .datasets import name_starts_with
+from .corpus import CorpusImage, load_corpus, load_sources
+from .datasets import name_starts_with, validation_sources, validation_synthetic_images
 from .user_datasets import dataset_images
 
 __all__ = ["DEFAULT_VAL_NAMES", "export_corpus"]
 
 #: The validation images of ``bundles/rmisr/configs/train.json`` (its ``val_names``).
-DEFAULT_VAL_NAMES: tuple[str, ...] = ("CT_small", "MR_small", "microaneurysms")
+DEFAULT_VAL_NAMES: tuple[str, ...] = ("CT_small", "MR_small", "microaneurysms", "OBXXXX1A")
 
 
 def _file_name(index: int, name: str) -> str:
@@ -48,13 +48,17 @@ def export_corpus(
     extra: bool = False,
     val_names: Sequence[str] = DEFAULT_VAL_NAMES,
     cache_dir: str | os.PathLike[str] | None = None,
+    ultrasound_frames: bool = False,
+    val_synthetic: int = 1,
 ) -> Path:
     """Write the corpus TRAIN split (and optionally NATURAL, EXTRA) as NIfTI files and ``dataset.json``.
 
     ``training`` holds the TRAIN images whose name does not start with one of ``val_names``,
-    then (``natural=True``) the NATURAL images, then (``extra=True``) the EXTRA images;
-    ``validation`` holds the TRAIN images whose name starts with one of them, as the bundle's
-    ``val_names`` selects them. The TEST split is never written.
+    then (``natural=True``) the NATURAL images, then (``extra=True``) the EXTRA images, then
+    (``ultrasound_frames=True``) the FRAMES images not held out; ``validation`` holds what the
+    bundle's validation sees on the corpus (:func:`~monai_rmisr.data.datasets.validation_images`):
+    the TRAIN images named by ``val_names`` (ultrasound as full frames) and ``val_synthetic``
+    procedural display frames. The TEST split is never written.
 
     Args:
         output_dir: a folder that does not exist yet (or is empty); it is written whole or not
@@ -63,6 +67,8 @@ def export_corpus(
         extra: add the EXTRA split to ``training`` (the bundle's ``extra_images``; needs
             PyWavelets, scikit-learn and matplotlib).
         val_names: name prefixes of the validation images.
+        ultrasound_frames: add the FRAMES split to ``training`` (the bundle's ``ultrasound_frames``).
+        val_synthetic: procedural validation images (the bundle's ``val_synthetic_images``).
         cache_dir: the corpus cache, see :func:`~monai_rmisr.data.corpus.corpus_cache_dir`.
 
     Returns:
@@ -86,8 +92,17 @@ def export_corpus(
     lists = {
         "training": [img for img, v in zip(train, is_val, strict=True) if not v]
         + (load_corpus("natural", cache_dir=cache_dir) if natural else [])
-        + (load_corpus("extra", cache_dir=cache_dir) if extra else []),
-        "validation": [img for img, v in zip(train, is_val, strict=True) if v],
+        + (load_corpus("extra", cache_dir=cache_dir) if extra else [])
+        + [
+            img
+            for img in (load_corpus("frames", cache_dir=cache_dir) if ultrasound_frames else [])
+            if not name_starts_with(img.name, val_names)
+        ],
+        "validation": load_sources(validation_sources(val_names), cache_dir=cache_dir)
+        + [
+            CorpusImage(f"display_graphics_{k}", "synthetic", "monai_rmisr.data.synthetic", array)
+            for k, array in enumerate(validation_synthetic_images(val_synthetic))
+        ],
     }
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))

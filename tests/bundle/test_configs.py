@@ -59,12 +59,12 @@ def test_imdn_variant_is_the_same_recipe_with_imdn():
 
 
 def test_natural_images_add_the_scikit_image_photographs_to_the_training_images():
-    # val_names pick the three validation images out of the TRAIN split; both lists are (1, H, W)
+    # val_names pick the four validation images out of the TRAIN split; both lists are (1, H, W)
     medical = _parser("train.json").get_parsed_content("train#images")
     mixed = _parser("train.json", natural_images=True).get_parsed_content("train#images")
-    assert len(medical) == 32 and len(mixed) == 32 + 13
-    assert all(a is b or (a == b).all() for a, b in zip(medical, mixed[:32]))
-    assert {img.shape for img in mixed[32:]} >= {(1, 512, 512), (1, 660, 550)}
+    assert len(medical) == 31 and len(mixed) == 31 + 13
+    assert all(a is b or (a == b).all() for a, b in zip(medical, mixed[:31]))
+    assert {img.shape for img in mixed[31:]} >= {(1, 512, 512), (1, 660, 550)}
 
 
 def test_extra_images_follow_the_natural_images():
@@ -72,11 +72,11 @@ def test_extra_images_follow_the_natural_images():
     pytest.importorskip("sklearn")
     natural = _parser("train.json", natural_images=True).get_parsed_content("train#images")
     both = _parser("train.json", natural_images=True, extra_images=True).get_parsed_content("train#images")
-    assert len(both) == 32 + 13 + 6
-    assert all(a is b or (a == b).all() for a, b in zip(natural, both[:45]))
+    assert len(both) == 31 + 13 + 6
+    assert all(a is b or (a == b).all() for a, b in zip(natural, both[:44]))
     # aero, ascent, china, flower, grace_hopper, s1045
     expected = [(1, 512, 512)] * 2 + [(1, 427, 640)] * 2 + [(1, 600, 512), (1, 256, 256)]
-    assert [img.shape for img in both[45:]] == expected
+    assert [img.shape for img in both[44:]] == expected
 
 
 # What ``python -m monai.bundle run ... --flag false`` puts in the config: the string "false".
@@ -85,10 +85,11 @@ def test_on_off_settings_from_the_command_line_mean_what_they_say(word, expected
     (tmp_path / "checkpoints").mkdir()
     torch.save({}, tmp_path / "checkpoints" / "checkpoint_epoch=1.pt")  # complete: a zip archive
     torch.save({}, tmp_path / "some.pt")
-    flags = ("natural_images", "extra_images", "resume", "init_strict", "amp", "image_residual", "skip_bad")
+    flags = ("natural_images", "extra_images", "ultrasound_frames", "resume", "init_strict", "amp", "image_residual")
+    flags += ("skip_bad",)
     settings = dict.fromkeys(flags, word)
     parser = _parser("train.json", output_dir=str(tmp_path), init_weights=str(tmp_path / "some.pt"), **settings)
-    assert len(parser.get_parsed_content("train#images")) == (32 + 13 + 6 if expected else 32)
+    assert len(parser.get_parsed_content("train#images")) == (31 + 13 + 6 + 6 if expected else 31)
     assert parser.get_parsed_content("train#trainer").amp is expected
     assert parser.get_parsed_content("network_def").image_residual is expected
     loaders = parser.get_parsed_content("train#resume_loaders")

@@ -13,6 +13,7 @@ import monai_rmisr.data.corpus as corpus_module
 from monai_rmisr.data import (
     CACHE_ENV,
     EXTRA_SOURCES,
+    FRAME_SOURCES,
     NATURAL_SOURCES,
     SAME_IMAGE_FILES,
     TEST_SOURCES,
@@ -104,6 +105,34 @@ def test_extra_images_come_from_other_packages_and_are_training_data_only(cache,
     with matplotlib.cbook.get_sample_data("s1045.ima.gz") as f:
         words = np.frombuffer(f.read(), np.uint16).reshape(256, 256)  # matplotlib's MRI demo reads it so
     np.testing.assert_allclose(by_name["s1045"], _minmax(words), atol=1e-6)
+
+
+def test_ultrasound_frames_are_the_uncropped_training_frames(cache, train, test):
+    frames = load_corpus("frames", cache_dir=cache)
+    assert [img.name for img in frames] == [
+        "US1_UNCR_frame",
+        "JPGLosslessP14SV1_1s_1f_8b_frame",
+        "color3d_jpeg_baseline_frame#0",
+        "color3d_jpeg_baseline_frame#40",
+        "color3d_jpeg_baseline_frame#80",
+        "OBXXXX1A_frame",
+        "color-pl_frame",
+    ]
+    assert {img.modality for img in frames} == {"US"} and all(img.crop is None for img in frames)
+    test_files = {f for s in TEST_SOURCES for f in SAME_IMAGE_FILES[s.name]}
+    assert not test_files & {f for s in FRAME_SOURCES for f in SAME_IMAGE_FILES[s.name]}
+    by_name = {img.name: img for img in train}
+    for frame in frames:
+        crop_name = frame.name.replace("_frame", "")
+        assert SAME_IMAGE_FILES[frame.name.split("#")[0]] == SAME_IMAGE_FILES[crop_name.split("#")[0]]
+        cropped = by_name[crop_name]
+        r0, r1, c0, c1 = cropped.crop
+        window = frame.array[0, r0:r1, c0:c1].astype(np.float64)
+        # the same pixels, normalised by the frame's range instead of the crop's: an exact affine map
+        fit = np.polyfit(window.ravel(), cropped.array[0].astype(np.float64).ravel(), 1)
+        np.testing.assert_allclose(np.polyval(fit, window), cropped.array[0], atol=1e-5)
+        # what the crop left out: black surroundings with the vendor's text and graphics
+        assert frame.array.size > cropped.array.size and (frame.array == 0).mean() > 0.15
 
 
 def test_a_missing_package_is_named_with_its_install_command(monkeypatch, tmp_path):

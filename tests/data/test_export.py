@@ -5,7 +5,7 @@ import pytest
 
 import monai_rmisr.data.export as export_module
 from monai_rmisr.__main__ import main
-from monai_rmisr.data import TEST_SOURCES, corpus_images, dataset_images
+from monai_rmisr.data import TEST_SOURCES, corpus_images, dataset_images, validation_images
 from monai_rmisr.data.export import DEFAULT_VAL_NAMES, export_corpus
 
 VAL = list(DEFAULT_VAL_NAMES)
@@ -21,8 +21,8 @@ def test_reads_back_as_the_bundle_corpus(exported):
     train = dataset_images(exported.parent, "datalist", "train")
     val = dataset_images(exported.parent, "datalist", "val")
     expected_train = corpus_images("train", exclude=VAL)
-    expected_val = corpus_images("train", include=VAL)
-    assert len(train) == len(expected_train) and len(val) == len(expected_val) == 3
+    expected_val = validation_images(VAL, synthetic=1)  # the bundle's validate#images on the corpus
+    assert len(train) == len(expected_train) and len(val) == len(expected_val) == 5
     for got, want in zip(train + val, expected_train + expected_val, strict=True):
         assert got.dtype == np.float32 and np.array_equal(got, want)
 
@@ -30,7 +30,13 @@ def test_reads_back_as_the_bundle_corpus(exported):
 def test_datalist_names_and_no_test_image(exported):
     entries = json.loads(exported.read_text())
     names = [e["name"] for e in entries["training"] + entries["validation"]]
-    assert [e["name"] for e in entries["validation"]] == ["CT_small", "MR_small", "microaneurysms"]
+    assert [e["name"] for e in entries["validation"]] == [
+        "CT_small",
+        "MR_small",
+        "OBXXXX1A_frame",
+        "microaneurysms",
+        "display_graphics_0",
+    ]
     assert not any(n.startswith(tuple(VAL)) for n in (e["name"] for e in entries["training"]))
     assert not {s.name for s in TEST_SOURCES} & set(names)
     assert all((exported.parent / e["image"]).is_file() for e in entries["training"] + entries["validation"])
@@ -42,10 +48,16 @@ def test_extra_images_follow_the_natural_ones(tmp_path):
     pytest.importorskip("sklearn")
     datalist = export_corpus(tmp_path / "corpus", natural=True, extra=True)
     names = [e["name"] for e in json.loads(datalist.read_text())["training"]]
-    assert len(names) == 32 + 13 + 6 and names[-6:] == ["aero", "ascent", "china", "flower", "grace_hopper", "s1045"]
+    assert len(names) == 31 + 13 + 6 and names[-6:] == ["aero", "ascent", "china", "flower", "grace_hopper", "s1045"]
     train = dataset_images(tmp_path / "corpus", "datalist", "train")
     expected = corpus_images("train", exclude=VAL) + corpus_images("natural") + corpus_images("extra")
     assert all(np.array_equal(got, want) for got, want in zip(train, expected, strict=True))
+
+
+def test_ultrasound_frames_follow_and_leave_out_the_validation_frame(tmp_path):
+    datalist = export_corpus(tmp_path / "corpus", natural=False, ultrasound_frames=True)
+    names = [e["name"] for e in json.loads(datalist.read_text())["training"]]
+    assert len(names) == 31 + 6 and names[-6:][0] == "US1_UNCR_frame" and "OBXXXX1A_frame" not in names
 
 
 def test_default_val_names_are_the_bundle_val_names():
@@ -96,8 +108,13 @@ def test_cli_exit_codes(tmp_path, capsys):
     assert main(["export-corpus", str(target), "--no-natural"]) == 2
     assert "already exists" in capsys.readouterr().err
     assert main(["export-corpus", str(tmp_path / "default"), "--no-natural"]) == 0
-    assert "3 validation images" in capsys.readouterr().out
+    assert "(31 training, 5 validation images)" in capsys.readouterr().out
     assert main(["export-corpus", str(tmp_path / "new"), "--no-natural", "--val-names", "CT_small"]) == 0
-    assert "1 validation images" in capsys.readouterr().out
+    assert "2 validation images" in capsys.readouterr().out
     entries = json.loads((tmp_path / "new" / "dataset.json").read_text())
-    assert [e["name"] for e in entries["validation"]] == ["CT_small"]
+    assert [e["name"] for e in entries["validation"]] == ["CT_small", "display_graphics_0"]
+    args = ["export-corpus", str(tmp_path / "none"), "--no-natural", "--val-names", "CT_small", "--val-synthetic", "0"]
+    assert main(args) == 0
+    assert "1 validation images" in capsys.readouterr().out
+    assert main(["export-corpus", str(tmp_path / "bad"), "--val-synthetic", "-1"]) == 2
+    assert "--val_synthetic_images must be a whole number >= 0" in capsys.readouterr().err

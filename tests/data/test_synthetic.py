@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from monai_rmisr.data import training_images
+from monai_rmisr.data import training_images, validation_images
 from monai_rmisr.data.synthetic import dead_leaves_image, display_graphics_image, synthetic_images
 
 
@@ -33,3 +33,22 @@ def test_dead_leaves_are_piecewise_constant():
 def test_training_images_refuses_a_bad_count(bad):
     with pytest.raises(ValueError, match="--synthetic_images must be a whole number >= 0"):
         training_images(synthetic=bad)
+
+
+def test_validation_images_show_ultrasound_frames_whole_and_a_procedural_frame_never_trained_on():
+    images = validation_images(["CT_small", "OBXXXX1A"], synthetic=1)
+    assert [img.shape for img in images] == [(1, 128, 128), (1, 600, 800), (1, 384, 384)]
+    assert (images[1] == 0).mean() > 0.3  # the full frame: text and graphics on black, not the crop
+    training = synthetic_images(64, seed=0)
+    assert all(img.shape != images[2].shape for img in training)
+    with pytest.raises(ValueError, match="--val_synthetic_images must be a whole number >= 0"):
+        validation_images(["CT_small"], synthetic=-1)
+    with pytest.raises(ValueError, match="no train image of the corpus matches"):
+        validation_images(["nothing"])
+
+
+def test_ultrasound_frames_are_added_except_the_validation_ones():
+    plain = training_images(val_names=["OBXXXX1A"])
+    framed = training_images(val_names=["OBXXXX1A"], ultrasound_frames=True)
+    assert len(framed) == len(plain) + 6
+    assert (1, 600, 800) not in {img.shape for img in framed[len(plain) :]}  # OBXXXX1A's frame is held out
