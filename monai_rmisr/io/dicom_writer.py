@@ -6,7 +6,8 @@ What a PACS and ``dciodvfy`` expect of a derived image, and what this module doe
   ``SOPInstanceUID`` per file (``MediaStorageSOPInstanceUID`` matching), the source's SOP class;
   ``ImageType`` ``DERIVED\\SECONDARY`` (its further values kept), ``DerivationDescription`` naming
   the model, package version and scale, ``SourceImageSequence`` pointing at the source instance,
-  ``SeriesDescription`` marked as super-resolved, ``SeriesNumber`` + 1000;
+  ``SeriesDescription`` marked as super-resolved, a ``SeriesNumber`` of its own
+  (:func:`derived_series_number`: the source's number followed by five digits from the new UID);
 * geometry: ``Rows``/``Columns``, ``PixelSpacing`` / ``ImagerPixelSpacing`` /
   ``NominalScannedPixelSpacing`` and the enhanced ``PixelMeasuresSequence`` divided by the zoom,
   ``ImagePositionPatient`` moved to the centre of the new first pixel (and the crop origin of a
@@ -25,6 +26,7 @@ What a PACS and ``dciodvfy`` expect of a derived image, and what this module doe
 from __future__ import annotations
 
 import datetime
+import hashlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -40,7 +42,7 @@ from .._version import __version__
 from .dicom import stored_range, stored_values
 from .geometry import input_index, output_index
 
-__all__ = ["write_dicom", "write_dicom_series"]
+__all__ = ["derived_series_number", "write_dicom", "write_dicom_series"]
 
 _SPACING_TAGS = ("PixelSpacing", "ImagerPixelSpacing", "NominalScannedPixelSpacing")
 _STALE_TAGS = (
@@ -89,7 +91,33 @@ _ORIGINAL_ONLY_ENHANCED = (
     "BulkMotionCompensationTechnique",
     "BulkMotionSignalSource",
 )
-SERIES_NUMBER_OFFSET = 1000
+# derived SeriesNumber = source SeriesNumber * 100000 + a 5-digit number from the new SeriesInstanceUID
+_SERIES_NUMBER_DIGITS = 100_000
+_IS_MAX = 2**31 - 1  # the largest value of an IS (Integer String) element
+_SOURCE_SERIES_NUMBERS = _IS_MAX // _SERIES_NUMBER_DIGITS  # 21474: source numbers 0 ... 21473 are kept as they are
+
+
+def derived_series_number(source_number: Any, series_uid: str) -> int:
+    """The ``SeriesNumber`` of a derived series: the source's number followed by five digits from its UID.
+
+    ``source_number * 100000 + 10000 + (SHA-256 of series_uid) mod 90000``, so a PACS lists the
+    derived series after the acquired ones, grouped by source (series 3 gives 3xxxxx, series 12 gives
+    12xxxxx) and every written series gets its own number:
+
+    * series derived from different source series never share a number (the leading digits differ);
+    * two runs on one source series get new SeriesInstanceUIDs and so, with probability
+      1 - 1/90000 per pair, different numbers (deterministic for a given UID).
+
+    A missing, empty or negative source number counts as 0; source numbers from 21474 up are taken
+    modulo 21474 so the result stays within the IS range (at most ``2**31 - 1``).
+
+    Args:
+        source_number: the source's ``SeriesNumber`` (an ``IS`` value, ``None`` or ``""``).
+        series_uid: the ``SeriesInstanceUID`` of the derived series.
+    """
+    source = int(source_number) if source_number not in (None, "") else 0
+    component = int.from_bytes(hashlib.sha256(str(series_uid).encode("ascii")).digest()[:8], "big") % 90_000
+    return max(source, 0) % _SOURCE_SERIES_NUMBERS * _SERIES_NUMBER_DIGITS + 10_000 + component
 
 
 def _derivation_text(meta: Mapping[str, Any]) -> tuple[str, str]:
@@ -270,8 +298,7 @@ def _derive(ds: Dataset, meta: Mapping[str, Any], series_uid: str) -> None:
         ds.ImageType = ["DERIVED", "SECONDARY", *image_type[2:]]
     ds.DerivationDescription = description
     ds.SeriesDescription = f"{ds.get('SeriesDescription', '') or ''} {short}".strip()[-64:]
-    number = ds.get("SeriesNumber")
-    ds.SeriesNumber = (int(number) if number not in (None, "") else 0) + SERIES_NUMBER_OFFSET
+    ds.SeriesNumber = derived_series_number(ds.get("SeriesNumber"), series_uid)
     now = datetime.datetime.now()
     ds.InstanceCreationDate, ds.InstanceCreationTime = now.strftime("%Y%m%d"), now.strftime("%H%M%S")
     ds.ContentDate, ds.ContentTime = ds.InstanceCreationDate, ds.InstanceCreationTime

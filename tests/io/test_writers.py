@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from monai_rmisr.io import read_dicom_series, read_image
+from monai_rmisr.io.dicom_writer import derived_series_number
 from monai_rmisr.io.geometry import resampled_geometry
 from monai_rmisr.io.output import OutputPathError, atomic_output, check_output_path
 from monai_rmisr.io.writers import check_output, output_name, sr_output_name, write_image
@@ -122,6 +123,39 @@ def test_series_along_z_gets_new_slice_positions(tmp_path):
     normal = source.meta["affine"][:3, 2] / np.linalg.norm(source.meta["affine"][:3, 2])
     assert float(np.dot(shift, normal)) == pytest.approx(-0.75, abs=1e-3)
     assert float(pydicom.dcmread(tmp_path / "out" / "00001.dcm").SliceThickness) == pytest.approx(1.5)
+
+
+def test_derived_series_numbers_differ_between_runs_and_between_source_series(tmp_path):
+    write_ct_series(tmp_path / "series", n=2)  # SeriesNumber 1, as CT_small
+    other = pydicom.dcmread(dicom_testdata("CT_small.dcm"))  # another series of the same study
+    other.SeriesNumber, other.SeriesInstanceUID = 2, pydicom.uid.generate_uid()
+    other.save_as(tmp_path / "other.dcm")
+    numbers = {}
+    runs = (("first", tmp_path / "series", 1), ("second", tmp_path / "series", 1), ("other", tmp_path / "other.dcm", 2))
+    for run, path, source_number in runs:
+        source = read_image(path)
+        out = write_image(source.array, _identity_meta(source), source.meta, tmp_path / f"out_{run}")
+        written = [pydicom.dcmread(f) for f in (sorted(out.iterdir()) if out.is_dir() else [out])]
+        assert len({(ds.SeriesNumber, ds.SeriesInstanceUID) for ds in written}) == 1  # one number per series
+        numbers[run] = written[0].SeriesNumber
+        assert numbers[run] == derived_series_number(source_number, written[0].SeriesInstanceUID)
+    # the source's number leads: series 1 -> 1xxxxx, series 2 -> 2xxxxx
+    assert 110_000 <= numbers["first"] < 200_000 and 110_000 <= numbers["second"] < 200_000
+    assert 210_000 <= numbers["other"] < 300_000
+    # two runs on one series get different numbers (new UIDs; a clash has probability 1/90000)
+    assert numbers["first"] != numbers["second"]
+
+
+def test_derived_series_number_is_deterministic_and_an_integer_string():
+    uid = "1.2.826.0.1.3680043.8.498.1"
+    assert derived_series_number("7", uid) == derived_series_number(7, uid)
+    assert derived_series_number(7, uid) != derived_series_number(7, uid + "2")
+    assert derived_series_number(None, uid) == derived_series_number("", uid) == derived_series_number(-3, uid)
+    assert 10_000 <= derived_series_number(None, uid) < 100_000
+    assert derived_series_number(7, uid) - derived_series_number(6, uid) == 100_000  # one source, one block
+    for source in (21_473, 21_474, 10**9):  # the IS range holds for any source number
+        assert 0 < derived_series_number(source, uid) <= 2**31 - 1
+    assert derived_series_number(21_474, uid) == derived_series_number(0, uid)  # documented wrap-around
 
 
 @pytest.mark.skipif(DCIODVFY is None, reason="dciodvfy (Debian package dicom3tools) not installed")
