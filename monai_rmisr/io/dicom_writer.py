@@ -4,10 +4,15 @@ What a PACS and ``dciodvfy`` expect of a derived image, and what this module doe
 
 * identity: same patient and study; a new ``SeriesInstanceUID`` (one per written series), a new
   ``SOPInstanceUID`` per file (``MediaStorageSOPInstanceUID`` matching), the source's SOP class;
-  ``ImageType`` ``DERIVED\\SECONDARY`` (its further values kept), ``DerivationDescription`` naming
-  the model, package version and scale, ``SourceImageSequence`` pointing at the source instance,
-  ``SeriesDescription`` marked as super-resolved, a ``SeriesNumber`` of its own
-  (:func:`derived_series_number`: the source's number followed by five digits from the new UID);
+  ``ImageType`` ``DERIVED\\SECONDARY`` (its further values kept), ``SeriesDescription`` marked as
+  super-resolved, a ``SeriesNumber`` of its own (:func:`derived_series_number`: the source's number
+  followed by five digits from the new UID);
+* provenance, added to the source's own history (:func:`_record_derivation`): a
+  ``DerivationDescription`` naming the model, package version and scale after the source's, the
+  derivation code (113085, DCM, "Spatial resampling") after the source's codes and a
+  ``SourceImageSequence`` naming the source instance; at the top level for classic images, as an
+  item of the ``DerivationImageSequence`` in the functional groups (plus the source in
+  ``SourceImageEvidenceSequence``) for enhanced multi-frame images;
 * geometry: ``Rows``/``Columns``, ``PixelSpacing`` / ``ImagerPixelSpacing`` /
   ``NominalScannedPixelSpacing`` and the enhanced ``PixelMeasuresSequence`` divided by the zoom,
   ``ImagePositionPatient`` moved to the centre of the new first pixel (and the crop origin of a
@@ -25,6 +30,7 @@ What a PACS and ``dciodvfy`` expect of a derived image, and what this module doe
 
 from __future__ import annotations
 
+import copy
 import datetime
 import hashlib
 import os
@@ -36,6 +42,7 @@ import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
+from pydicom.sr.codedict import codes
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from .._version import __version__
@@ -91,6 +98,9 @@ _ORIGINAL_ONLY_ENHANCED = (
     "BulkMotionCompensationTechnique",
     "BulkMotionSignalSource",
 )
+_ST_LIMIT = 1024  # characters of a Short Text (ST) value: DerivationDescription
+_DERIVATION_CODE = codes.DCM.SpatialResampling  # (113085, DCM), CID 7203 Image Derivation
+_SOURCE_PURPOSE = codes.DCM.SourceImageForImageProcessingOperation  # (121322, DCM), CID 7202
 # derived SeriesNumber = source SeriesNumber * 100000 + a 5-digit number from the new SeriesInstanceUID
 _SERIES_NUMBER_DIGITS = 100_000
 _IS_MAX = 2**31 - 1  # the largest value of an IS (Integer String) element
@@ -131,7 +141,118 @@ def _derivation_text(meta: Mapping[str, Any]) -> tuple[str, str]:
         f"Super-resolved {scale_text} {where} by monai-rmisr {__version__}, model {info.get('model', 'unknown')}"
         f"{' (self-ensemble of 8 flips/rotations)' if info.get('self_ensemble') else ''}; not for primary diagnosis"
     )
-    return description[:1024], f"SR {scale_text}{' z' if axis == 'z' else ''}"
+    return description[:_ST_LIMIT], f"SR {scale_text}{' z' if axis == 'z' else ''}"
+
+
+def _appended_description(theirs: str, ours: str) -> str:
+    """``theirs; ours`` within the 1024 characters of DerivationDescription (VR ST): ours is kept
+    whole, theirs is shortened (ending ``...``) when both do not fit."""
+    theirs = theirs.strip()
+    if not theirs:
+        return ours
+    room = _ST_LIMIT - len(ours) - 2
+    if len(theirs) > room:
+        theirs = theirs[: max(room - 3, 0)].rstrip() + "..."
+    return f"{theirs}; {ours}"
+
+
+def _code_item(code: Any) -> Dataset:
+    """A Code Sequence Macro item (CodeValue, CodingSchemeDesignator, CodeMeaning) for a pydicom ``Code``."""
+    item = Dataset()
+    item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = code.value, code.scheme_designator, code.meaning
+    return item
+
+
+def _source_reference(source_class: str, source_instance: str, frame: int | None = None) -> Dataset:
+    """A Source Image Sequence item naming the source instance (and ``frame``, 1-based) as the image processed."""
+    reference = Dataset()
+    reference.ReferencedSOPClassUID = source_class
+    reference.ReferencedSOPInstanceUID = source_instance
+    if frame is not None:
+        reference.ReferencedFrameNumber = frame
+    reference.PurposeOfReferenceCodeSequence = DicomSequence([_code_item(_SOURCE_PURPOSE)])
+    return reference
+
+
+def _add_evidence(ds: Dataset, source_class: str, source_instance: str, source_series: str) -> None:
+    """Add the source instance to ``SourceImageEvidenceSequence`` (Hierarchical SOP Instance Reference
+    Macro: study, series, instance), which enhanced IODs require to list every instance their
+    Derivation Image Sequences name; the source's own entries are kept."""
+    study_uid = str(ds.get("StudyInstanceUID", "") or "")
+    if not (study_uid and source_series):
+        return
+    evidence = ds.get("SourceImageEvidenceSequence") or DicomSequence()
+    study = next((item for item in evidence if item.get("StudyInstanceUID") == study_uid), None)
+    if study is None:
+        study = Dataset()
+        study.StudyInstanceUID, study.ReferencedSeriesSequence = study_uid, DicomSequence()
+        evidence.append(study)
+    series = next(
+        (item for item in study.ReferencedSeriesSequence if item.get("SeriesInstanceUID") == source_series), None
+    )
+    if series is None:
+        series = Dataset()
+        series.SeriesInstanceUID, series.ReferencedSOPSequence = source_series, DicomSequence()
+        study.ReferencedSeriesSequence.append(series)
+    if all(item.get("ReferencedSOPInstanceUID") != source_instance for item in series.ReferencedSOPSequence):
+        instance = Dataset()
+        instance.ReferencedSOPClassUID, instance.ReferencedSOPInstanceUID = source_class, source_instance
+        series.ReferencedSOPSequence.append(instance)
+    ds.SourceImageEvidenceSequence = evidence
+
+
+def _record_derivation(ds: Dataset, description: str, source: tuple[str, str, str] | None, enhanced: bool) -> None:
+    """Add this derivation to the source's own history.
+
+    Classic images (General Image module): ``DerivationDescription`` becomes the source's followed
+    by ours, ``DerivationCodeSequence`` gains ``(113085, DCM, "Spatial resampling")`` after the
+    source's codes, and ``SourceImageSequence`` names the source instance, which is what the
+    standard asks for: the source's own Source Image Sequence (its predecessors) is not copied, it
+    stays reachable through the source instance, and the source's ``ReferencedImageSequence`` is kept
+    as it is. Enhanced (functional group) images: an item with the same three attributes is appended
+    to the ``DerivationImageSequence`` of the Shared Functional Groups, or of every frame when the
+    source records its derivation per frame (then naming that frame of the source); derivation
+    attributes a source had at the top level, outside those IODs, are folded into that item, and the
+    source instance is added to ``SourceImageEvidenceSequence``.
+
+    Args:
+        ds: the derived instance, still carrying the source's attributes.
+        description: our DerivationDescription.
+        source: ``(SOPClassUID, SOPInstanceUID, SeriesInstanceUID)`` of the source, ``None`` when it has
+            no valid SOP Instance UID.
+        enhanced: whether ``ds`` is an enhanced multi-frame (functional group) image.
+    """
+    theirs = str(ds.get("DerivationDescription", "") or "")
+    codes_before = list(ds.get("DerivationCodeSequence", []) or [])
+    if not enhanced:
+        ds.DerivationDescription = _appended_description(theirs, description)
+        ds.DerivationCodeSequence = DicomSequence([*codes_before, _code_item(_DERIVATION_CODE)])
+        if source:
+            ds.SourceImageSequence = DicomSequence([_source_reference(*source[:2])])
+        else:
+            ds.pop("SourceImageSequence", None)  # the source's predecessors are not ours
+        return
+    for keyword in ("DerivationDescription", "DerivationCodeSequence", "SourceImageSequence"):
+        ds.pop(keyword, None)  # not part of the enhanced IODs at the top level
+
+    def item(frame: int | None) -> Dataset:
+        derivation = Dataset()
+        derivation.DerivationDescription = _appended_description(theirs, description)
+        derivation.DerivationCodeSequence = DicomSequence([*copy.deepcopy(codes_before), _code_item(_DERIVATION_CODE)])
+        derivation.SourceImageSequence = DicomSequence([_source_reference(*source[:2], frame)] if source else [])
+        return derivation
+
+    if source:
+        _add_evidence(ds, *source)
+    per_frame = ds.get("PerFrameFunctionalGroupsSequence") or []
+    if any("DerivationImageSequence" in frame for frame in per_frame):
+        for index, frame in enumerate(per_frame):
+            frame.DerivationImageSequence = DicomSequence([*frame.get("DerivationImageSequence", []), item(index + 1)])
+        return
+    if not ds.get("SharedFunctionalGroupsSequence"):
+        ds.SharedFunctionalGroupsSequence = DicomSequence([Dataset()])
+    shared = ds.SharedFunctionalGroupsSequence[0]
+    shared.DerivationImageSequence = DicomSequence([*shared.get("DerivationImageSequence", []), item(None)])
 
 
 def _quantise(values: np.ndarray, bits_stored: int, signed: bool) -> np.ndarray:
@@ -273,6 +394,7 @@ def _derive(ds: Dataset, meta: Mapping[str, Any], series_uid: str) -> None:
     """Identity, description and provenance of a derived instance (new SOP Instance UID)."""
     description, short = _derivation_text(meta)
     source_class, source_instance = ds.get("SOPClassUID"), ds.get("SOPInstanceUID")
+    source_series = str(ds.get("SeriesInstanceUID", "") or "")
     ds.SOPInstanceUID = generate_uid()
     ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
     ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
@@ -296,17 +418,13 @@ def _derive(ds: Dataset, meta: Mapping[str, Any], series_uid: str) -> None:
             ds.pop(keyword, None)
     else:
         ds.ImageType = ["DERIVED", "SECONDARY", *image_type[2:]]
-    ds.DerivationDescription = description
     ds.SeriesDescription = f"{ds.get('SeriesDescription', '') or ''} {short}".strip()[-64:]
     ds.SeriesNumber = derived_series_number(ds.get("SeriesNumber"), series_uid)
     now = datetime.datetime.now()
     ds.InstanceCreationDate, ds.InstanceCreationTime = now.strftime("%Y%m%d"), now.strftime("%H%M%S")
     ds.ContentDate, ds.ContentTime = ds.InstanceCreationDate, ds.InstanceCreationTime
-    if source_class and source_instance and _valid_uid(str(source_instance)):
-        reference = Dataset()
-        reference.ReferencedSOPClassUID = source_class
-        reference.ReferencedSOPInstanceUID = source_instance
-        ds.SourceImageSequence = DicomSequence([reference])
+    valid = source_class and source_instance and _valid_uid(str(source_instance))
+    _record_derivation(ds, description, (source_class, source_instance, source_series) if valid else None, enhanced)
     for keyword in _STALE_TAGS:
         ds.pop(keyword, None)
 
