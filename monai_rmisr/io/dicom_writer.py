@@ -23,6 +23,12 @@ What a PACS and ``dciodvfy`` expect of a derived image, and what this module doe
   clipped to the stored range. Where that cannot be inverted exactly (a non-linear
   ``ModalityLUTSequence``, 32-bit data) the modality values are written as 16-bit with a new
   linear rescale. Palette and YBR colour images are written as RGB;
+* padding: a grey source's ``PixelPaddingValue`` (and ``PixelPaddingRangeLimit``) is kept, mapped to
+  the stored values that stand for the same modality values (unchanged where the stored
+  representation is restored). An output pixel whose whole interpolation support in the source (the
+  4 x 4 input pixels around the position it samples, 4 slices too across slices made along z) is
+  padding is set to exactly ``PixelPaddingValue``; every other pixel keeps its super-resolved value,
+  so one at the edge of a padded area that lands on a padding value is shown as padding;
 * encoding: Explicit VR Little Endian (uncompressed; a big-endian source is re-encoded),
   ``LossyImageCompression`` kept when the source was lossy, pixel statistics that no longer hold
   (smallest/largest value, icons) removed.
@@ -41,6 +47,7 @@ from typing import Any
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
+from pydicom.pixels import apply_modality_lut
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.sr.codedict import codes
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
@@ -62,8 +69,6 @@ _STALE_TAGS = (
     "ExtendedOffsetTableLengths",
     "FloatPixelData",
     "DoubleFloatPixelData",
-    "PixelPaddingValue",
-    "PixelPaddingRangeLimit",
     "RedPaletteColorLookupTableDescriptor",
     "GreenPaletteColorLookupTableDescriptor",
     "BluePaletteColorLookupTableDescriptor",
@@ -269,9 +274,79 @@ def _frames_last_to_first(array: np.ndarray) -> np.ndarray:
     return data[..., 0] if data.shape[-1] == 1 else data
 
 
-def _pixels(ds: Dataset, array: np.ndarray, meta: Mapping[str, Any]) -> None:
-    """Set the pixel data of ``ds`` from ``array`` (reader units) in the source's stored form."""
+def _padding_range(ds: Dataset) -> tuple[int, int] | None:
+    """``(PixelPaddingValue, PixelPaddingRangeLimit)`` as stored values (the limit is the value itself when
+    absent; padding is every stored value between the two); ``None`` when ``ds`` declares no padding or
+    is not a grey image."""
+    if "PixelPaddingValue" not in ds or int(ds.get("SamplesPerPixel", 1) or 1) != 1:
+        return None
+    bits = int(ds.get("BitsAllocated", 16) or 16)
+    signed = int(ds.get("PixelRepresentation", 0) or 0) == 1
+
+    def stored(value: Any) -> int:  # a signed value written with VR US reads as its two's complement
+        value = int(value)
+        return value - (1 << bits) if signed and value >= 1 << (bits - 1) else value
+
+    value = stored(ds.PixelPaddingValue)
+    limit = stored(ds.PixelPaddingRangeLimit) if "PixelPaddingRangeLimit" in ds else value
+    return value, limit
+
+
+def _padding_mask(path: str | os.PathLike[str]) -> np.ndarray | None:
+    """Where the stored pixels of the DICOM file ``path`` are padding, ``((F,) H, W)``; ``None`` without padding."""
+    limits = _padding_range(pydicom.dcmread(path, stop_before_pixels=True))
+    if limits is None:
+        return None
+    stored = pydicom.dcmread(path).pixel_array
+    return (stored >= min(limits)) & (stored <= max(limits))
+
+
+def _support(position: np.ndarray, size: int) -> np.ndarray:
+    """The input indices ``(n, 4)`` an interpolation at each (continuous) input ``position`` draws on: the
+    4 nearest samples (the support of bicubic), or the sample itself at an integral position."""
+    base = np.floor(position + 1e-9).astype(int)
+    window = base[:, None] + np.arange(-1, 3)
+    integral = np.abs(position - base) < 1e-6
+    return np.clip(np.where(integral[:, None], base[:, None], window), 0, size - 1)
+
+
+def _resampled_padding(
+    mask: np.ndarray | None, zoom: tuple[float, ...], start: tuple[float, ...], shape: tuple[int, ...]
+) -> np.ndarray | None:
+    """The output pixels (grid ``shape`` in-plane) whose whole interpolation support in ``mask`` is padding."""
+    if mask is None:
+        return None
+    rows = _support(input_index(np.arange(shape[0]), zoom[0], start[0]), mask.shape[-2])
+    columns = _support(input_index(np.arange(shape[1]), zoom[1], start[1]), mask.shape[-1])
+    return mask[..., rows, :].all(axis=-2)[..., columns].all(axis=-1)
+
+
+def _set_padding(ds: Dataset, data: np.ndarray, padding: np.ndarray | None, limits: tuple[float, float]) -> None:
+    """Write ``limits`` (output stored values of PixelPaddingValue and PixelPaddingRangeLimit) into ``ds``
+    and set the ``padding`` pixels of ``data`` (pydicom layout) to exactly PixelPaddingValue."""
+    signed = np.issubdtype(data.dtype, np.signedinteger)
+    value, limit = (int(np.clip(np.rint(v), np.iinfo(data.dtype).min, np.iinfo(data.dtype).max)) for v in limits)
+    had_limit = "PixelPaddingRangeLimit" in ds
+    for keyword in ("PixelPaddingValue", "PixelPaddingRangeLimit"):
+        ds.pop(keyword, None)
+    ds.add_new("PixelPaddingValue", "SS" if signed else "US", value)
+    if had_limit:
+        ds.add_new("PixelPaddingRangeLimit", "SS" if signed else "US", limit)
+    if padding is not None:
+        data[padding] = value
+
+
+def _pixels(ds: Dataset, array: np.ndarray, meta: Mapping[str, Any], padding: np.ndarray | None = None) -> None:
+    """Set the pixel data of ``ds`` from ``array`` (reader units) in the source's stored form.
+
+    A grey source's PixelPaddingValue (and PixelPaddingRangeLimit) is kept, mapped to the stored
+    values that represent the same modality value in the output, and the ``padding`` pixels
+    (pydicom layout, from :func:`_resampled_padding`) are set to exactly PixelPaddingValue.
+    """
+    limits = _padding_range(ds)
     if meta.get("color") == "RGB":
+        for keyword in ("PixelPaddingValue", "PixelPaddingRangeLimit"):  # grey images only
+            ds.pop(keyword, None)
         rgb = np.asarray(array, dtype=np.float64)
         if meta.get("palette_applied") and rgb.max(initial=0) > 255:
             rgb = rgb / 257.0  # 16-bit palette entries -> the 8 bits colour IODs (US, SC) expect
@@ -296,23 +371,30 @@ def _pixels(ds: Dataset, array: np.ndarray, meta: Mapping[str, Any]) -> None:
         else:
             stored = stored_values(array, meta)
         signed = int(meta.get("pixel_representation") or 0) == 1
-        data = _quantise(stored, bits_stored, signed)
+        data = _frames_last_to_first(_quantise(stored, bits_stored, signed))
+        if limits is not None:  # the stored representation is the source's: so are the padding values
+            _set_padding(ds, data, padding, limits)
         photometric = "MONOCHROME1" if meta.get("inverted") else "MONOCHROME2"
-        ds.set_pixel_data(_frames_last_to_first(data), photometric, bits_stored, generate_instance_uid=False)
+        ds.set_pixel_data(data, photometric, bits_stored, generate_instance_uid=False)
         return
     # a new linear rescale that spans the values in 16 bits (modality LUT or 32-bit source)
     values = np.asarray(array, dtype=np.float64)
     if meta.get("inverted"):
         values = float(meta["inversion_sum"]) - values
     lo, hi = float(values.min()), float(values.max())
+    padding_values = None if limits is None else apply_modality_lut(np.array(limits), ds).astype(np.float64)
+    if padding_values is not None:  # the padding's modality values must be representable too
+        lo, hi = min(lo, float(padding_values.min())), max(hi, float(padding_values.max()))
     slope = (hi - lo) / 65535.0 if hi > lo else 1.0
-    data = _quantise((values - lo) / slope, 16, False)
+    data = _frames_last_to_first(_quantise((values - lo) / slope, 16, False))
+    if padding_values is not None:
+        _set_padding(ds, data, padding, tuple((padding_values - lo) / slope))
     for keyword in ("ModalityLUTSequence", "RescaleSlope", "RescaleIntercept"):
         ds.pop(keyword, None)
     ds.RescaleSlope, ds.RescaleIntercept = _decimal_strings((slope, lo))
     ds.RescaleType = meta.get("rescale_type") or "US"
     photometric = "MONOCHROME1" if meta.get("inverted") else "MONOCHROME2"
-    ds.set_pixel_data(_frames_last_to_first(data), photometric, 16, generate_instance_uid=False)
+    ds.set_pixel_data(data, photometric, 16, generate_instance_uid=False)
 
 
 def _decimal_strings(values: Any) -> list[str]:
@@ -485,7 +567,9 @@ def write_dicom(
             "through-plane (--axis z) output of a multi-frame DICOM file is not supported; use a series folder."
         )
     _in_plane(ds, meta, source_meta)
-    _pixels(ds, array, meta)
+    zoom, start = _resampling(meta)
+    padding = _resampled_padding(_padding_mask(source_meta["source_path"]), zoom, start, array.shape[1:3])
+    _pixels(ds, array, meta, padding)
     _derive(ds, meta, generate_uid())
     _save(ds, path)
 
@@ -513,9 +597,15 @@ def write_dicom_series(
     series_uid = generate_uid()
     slopes = source_meta.get("rescale_slopes") or [source_meta.get("rescale_slope")] * len(sources)
     intercepts = source_meta.get("rescale_intercepts") or [source_meta.get("rescale_intercept")] * len(sources)
+    source_padding = [_padding_mask(path) for path in sources]
     written = []
     for index in range(array.shape[-1]):
         source_index = int(np.clip(round(input_index(index, zoom_z, start_z)), 0, len(sources) - 1))
+        # padding: the source slices the output slice is interpolated from, all padded at that pixel
+        masks = [
+            source_padding[k] for k in set(_support(np.array([input_index(index, zoom_z, start_z)]), len(sources))[0])
+        ]
+        mask = None if any(m is None for m in masks) else np.logical_and.reduce(masks)
         ds = _template(sources[source_index])
         _in_plane(ds, meta, source_meta)
         if zoom_z != 1.0 or start_z != 0.0:
@@ -531,7 +621,7 @@ def write_dicom_series(
                 (ds.SpacingBetweenSlices,) = _decimal_strings([new_spacing])
             ds.InstanceNumber = index + 1
         slice_meta = {**meta, "rescale_slope": slopes[source_index], "rescale_intercept": intercepts[source_index]}
-        _pixels(ds, array[..., index], slice_meta)
+        _pixels(ds, array[..., index], slice_meta, _resampled_padding(mask, zoom, start, array.shape[1:3]))
         _derive(ds, meta, series_uid)
         target = folder / f"{index + 1:05d}.dcm"
         _save(ds, target)

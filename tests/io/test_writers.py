@@ -249,6 +249,69 @@ def test_derivation_description_stays_within_short_text(tmp_path):
     assert ours.startswith("Super-resolved x2") and ours.endswith("not for primary diagnosis")
 
 
+def _pad_border(path, value, width, limit=None):
+    """Give the DICOM file ``path`` a padded border: ``width`` pixels of stored ``value``, declared as padding."""
+    ds = pydicom.dcmread(path)
+    stored = ds.pixel_array.copy()
+    inside = np.zeros(stored.shape, dtype=bool)
+    inside[width:-width, width:-width] = True
+    stored[~inside] = value
+    ds.PixelData = stored.tobytes()
+    vr = "SS" if ds.PixelRepresentation == 1 else "US"
+    ds.add_new("PixelPaddingValue", vr, value)
+    if limit is not None:
+        ds.add_new("PixelPaddingRangeLimit", vr, limit)
+    ds.save_as(path)
+    return inside
+
+
+def test_padding_survives_super_resolution_of_a_ct_series(tmp_path):
+    write_ct_series(tmp_path / "series", n=3)
+    for path in (tmp_path / "series").iterdir():
+        _pad_border(path, -2000, 16)  # stored -2000 = -3024 HU, below anything real
+    source = read_image(tmp_path / "series")
+    # x2 with some noise, as a network leaves it: padding is no longer exactly the padding value
+    array = np.repeat(np.repeat(source.array, 2, axis=1), 2, axis=2)
+    array = array + np.random.default_rng(0).normal(0, 3, array.shape).round(2)
+    meta = {
+        **source.meta,
+        **resampled_geometry(source.meta, [2.0, 2.0, 1.0], [0.0] * 3),
+        "spatial_shape": array.shape[1:],
+    }
+    out = write_image(array, meta, source.meta, tmp_path / "out")
+    for index, path in enumerate(sorted(out.iterdir())):
+        ds = pydicom.dcmread(path)
+        assert ds.PixelPaddingValue == -2000 and ds["PixelPaddingValue"].VR == "SS"
+        stored = ds.pixel_array
+        # output pixel i samples input (i + 0.5) / 2 - 0.5; its bicubic support (4 input pixels) lies in
+        # the 16-pixel border up to i = 28: those pixels are padding, exactly
+        padded = np.ones(stored.shape, dtype=bool)
+        padded[28:-28, 28:-28] = False
+        assert (stored[padded] == -2000).all()
+        # inside, the super-resolved values (stored = HU + 1024 - 4 k per slice) are kept
+        expected = np.rint(array[0, ..., index] + 1024 - float(ds.RescaleIntercept) - 1024)
+        np.testing.assert_array_equal(stored[32:-32, 32:-32], expected[32:-32, 32:-32])
+        assert (stored[32:-32, 32:-32] != -2000).all()
+
+
+def test_padding_is_mapped_to_a_new_rescale(tmp_path):
+    shutil.copy(dicom_testdata("mlut_18.dcm"), tmp_path / "source.dcm")  # modality LUT: written with a new rescale
+    _pad_border(tmp_path / "source.dcm", -2048, 64, limit=-2040)
+    lut = pydicom.dcmread(tmp_path / "source.dcm")
+    padding_value, padding_limit = pydicom.pixels.apply_modality_lut(np.array([-2048, -2040]), lut)
+    source = read_image(tmp_path / "source.dcm")
+    array = source.array + np.random.default_rng(0).normal(0, 20, source.array.shape)
+    out = write_image(array, _identity_meta(source), source.meta, tmp_path / "out.dcm")
+    ds = pydicom.dcmread(out)
+    assert "ModalityLUTSequence" not in ds and ds["PixelPaddingValue"].VR == "US"
+    slope, intercept = float(ds.RescaleSlope), float(ds.RescaleIntercept)
+    # the stored padding values stand for the source's padding values (within half a new step)
+    assert ds.PixelPaddingValue * slope + intercept == pytest.approx(padding_value, abs=slope / 2 + 1e-3)
+    assert ds.PixelPaddingRangeLimit * slope + intercept == pytest.approx(padding_limit, abs=slope / 2 + 1e-3)
+    stored = ds.pixel_array
+    assert (stored[:63] == ds.PixelPaddingValue).all() and (stored[:, -63:] == ds.PixelPaddingValue).all()
+
+
 @pytest.mark.skipif(DCIODVFY is None, reason="dciodvfy (Debian package dicom3tools) not installed")
 @pytest.mark.parametrize("name", ["CT_small.dcm", "MR_small.dcm", "RG3_UNCR.dcm", "emri_small.dcm", "OBXXXX1A.dcm"])
 def test_derived_dicom_adds_no_dciodvfy_error(tmp_path, name):
