@@ -49,6 +49,8 @@ setup(
     extras_require={
         "onnx": ["onnx>=1.16", "onnxruntime>=1.18", "onnxscript>=0.1"],
         "gui": ["PySide6-Essentials>=6.6"],
+        # rmisr pacs (monai_rmisr.pacs): QIDO-RS / WADO-RS / STOW-RS through a maintained client
+        "pacs": ["dicomweb-client>=0.59"],
         # the embedded training corpus (monai_rmisr.data.corpus: the bundle's default data, the demo,
         # the tests): pydicom-data and scikit-image ship its images, PyWavelets and scikit-learn its
         # optional EXTRA split (bundle option extra_images). The library itself needs none of them.
@@ -60,6 +62,7 @@ setup(
             "onnx>=1.16",
             "onnxruntime>=1.18",
             "onnxscript>=0.1",
+            "dicomweb-client>=0.59",
         ],
     },
     entry_points={"console_scripts": ["rmisr=monai_rmisr.__main__:main"]},

@@ -1,0 +1,144 @@
+"""One PACS round trip: pull a series (WADO-RS), super-resolve it, store the derived series (STOW-RS).
+
+The series goes through exactly what ``rmisr upscale SERIES_FOLDER`` does
+(:class:`~monai_rmisr.inference.upscale.Upscaler`, :mod:`monai_rmisr.io.dicom_writer`): a new
+series in the source's study, ``DERIVED`` image type, geometry of the new grid. The two halves are
+separate (:func:`derive_series`, :func:`store_series`) so that a watcher can keep the derived files
+until the PACS has them, and store the same files again after a restart instead of making a second
+series.
+
+Logs name series by UID and count instances; never a patient's name or ID.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .connection import PacsError, pacs_call
+
+__all__ = [
+    "DERIVED_BY_US",
+    "derive_series",
+    "is_derived_by_us",
+    "series_has_images",
+    "store_series",
+    "study_series",
+    "super_resolve_series",
+]
+
+logger = logging.getLogger(__name__)
+
+#: What :mod:`monai_rmisr.io.dicom_writer` writes into every derived image's DerivationDescription.
+DERIVED_BY_US = "by monai-rmisr"
+
+_DERIVATION_DESCRIPTION = "00082111"
+_PIXEL_DATA = ("7FE00010", "7FE00008", "7FE00009")
+
+
+def is_derived_by_us(instance_metadata: dict[str, Any]) -> bool:
+    """Whether a DICOM JSON instance (QIDO-RS / WADO-RS metadata) is one of our derived images."""
+    values = instance_metadata.get(_DERIVATION_DESCRIPTION, {}).get("Value", [])
+    return any(DERIVED_BY_US in str(value) for value in values)
+
+
+def series_has_images(instance_metadata: dict[str, Any]) -> bool:
+    """Whether a DICOM JSON instance carries pixel data (not a report, presentation state, ...)."""
+    return any(tag in instance_metadata for tag in _PIXEL_DATA)
+
+
+def derive_series(
+    client: Any, upscaler: Any, study_uid: str, series_uid: str, folder: str | os.PathLike[str]
+) -> list[Path]:
+    """Retrieve one series and write its super-resolved, derived series under ``folder``.
+
+    Args:
+        client: a ``DICOMwebClient`` (:func:`~monai_rmisr.pacs.connect`).
+        upscaler: an :class:`~monai_rmisr.inference.upscale.Upscaler` (scale, model, tiling).
+        study_uid, series_uid: the source series.
+        folder: an empty or new folder; ``source/`` gets the retrieved files, ``derived/`` ours.
+
+    Returns:
+        the derived DICOM files (one series for a series of slices; one file for a multi-frame
+        instance).
+
+    Raises:
+        PacsError: the PACS cannot be reached or refuses; the series holds no image.
+        ValueError, ImageReadError, OSError: what ``rmisr upscale`` raises for the same files.
+    """
+    from ..inference.upscale import find_inputs
+    from ..io.writers import output_name
+
+    folder = Path(folder)
+    source, derived = folder / "source", folder / "derived"
+    datasets = pacs_call(f"retrieving series {series_uid}", client.retrieve_series, study_uid, series_uid)
+    images = [ds for ds in datasets if "PixelData" in ds or "FloatPixelData" in ds]
+    if not images:
+        raise PacsError(f"series {series_uid} holds no image ({len(datasets)} instances without pixel data).")
+    source.mkdir(parents=True, exist_ok=True)
+    derived.mkdir(parents=True, exist_ok=True)
+    for index, ds in enumerate(images):
+        ds.save_as(source / f"{index + 1:05d}.dcm", enforce_file_format=True)
+    logger.info("series %s: retrieved %d image instances", series_uid, len(images))
+    items = find_inputs(source)
+    for item in items:
+        upscaler.file(item, derived / (item.name if item == source else output_name(item)))
+    files = sorted(path for path in derived.rglob("*.dcm") if path.is_file())
+    logger.info("series %s: wrote %d derived instances", series_uid, len(files))
+    return files
+
+
+def store_series(client: Any, study_uid: str, files: Sequence[str | os.PathLike[str]]) -> list[str]:
+    """Store derived files in their study (STOW-RS); the new SeriesInstanceUIDs, sorted.
+
+    Storing the same files twice stores the same SOP instances again (no second series), which is
+    what makes a restarted watcher safe.
+
+    Raises:
+        PacsError: the PACS refused the request or some instances (its FailedSOPSequence).
+    """
+    import pydicom
+
+    datasets = [pydicom.dcmread(path) for path in files]
+    if not datasets:
+        raise PacsError("nothing to store: no derived instance was written.")
+    wrong = {str(ds.StudyInstanceUID) for ds in datasets} - {study_uid}
+    if wrong:
+        raise PacsError(f"derived instances name another study ({sorted(wrong)}), not {study_uid}; nothing stored.")
+    response = pacs_call(f"storing {len(datasets)} instances", client.store_instances, datasets, study_uid)
+    failed = response.get("FailedSOPSequence") if response is not None else None
+    if failed:
+        reasons = sorted({str(item.get("FailureReason", "?")) for item in failed})
+        raise PacsError(f"the PACS refused {len(failed)} of {len(datasets)} instances (failure reasons {reasons}).")
+    series = sorted({str(ds.SeriesInstanceUID) for ds in datasets})
+    logger.info("stored %d instances as series %s", len(datasets), ", ".join(series))
+    return series
+
+
+def super_resolve_series(
+    client: Any, upscaler: Any, study_uid: str, series_uid: str, work_dir: str | os.PathLike[str] | None = None
+) -> list[str]:
+    """:func:`derive_series` then :func:`store_series`; the new SeriesInstanceUIDs.
+
+    ``work_dir`` (default: a temporary folder, removed afterwards) holds the retrieved and derived files.
+    """
+    if work_dir is not None:
+        return store_series(client, study_uid, derive_series(client, upscaler, study_uid, series_uid, work_dir))
+    with tempfile.TemporaryDirectory(prefix="rmisr-pacs-") as folder:
+        return store_series(client, study_uid, derive_series(client, upscaler, study_uid, series_uid, folder))
+
+
+def study_series(client: Any, study_uid: str) -> list[str]:
+    """SeriesInstanceUIDs of the image series of a study that are not ours (QIDO-RS + metadata)."""
+    found = pacs_call(f"searching study {study_uid}", client.search_for_series, study_uid)
+    selected = []
+    for entry in found:
+        series_uid = str(entry["0020000E"]["Value"][0])
+        metadata = pacs_call(f"reading series {series_uid}", client.retrieve_series_metadata, study_uid, series_uid)
+        if metadata and series_has_images(metadata[0]) and not is_derived_by_us(metadata[0]):
+            selected.append(series_uid)
+    return selected

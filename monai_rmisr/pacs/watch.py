@@ -1,0 +1,231 @@
+"""``rmisr pacs --watch``: poll a PACS for new image series and super-resolve each one once.
+
+Every ``interval`` seconds the watcher asks the PACS (QIDO-RS) for series (of one study with
+``--study``, else of all studies, optionally only given modalities), leaves out series it derived
+itself and series already done, and queues the rest, at most ``queue_size`` at a time (the others
+wait for a later poll). Each queued series goes through :func:`~monai_rmisr.pacs.roundtrip.derive_series`
+and :func:`~monai_rmisr.pacs.roundtrip.store_series`.
+
+The state file (JSON, written atomically after every change) records each source series as
+``pending`` (derived files kept under ``<state>.work/<series>/`` until stored), ``done`` (with the
+new series UIDs) or ``failed`` (after ``max_attempts`` tries, waiting ``backoff * 2**(k-1)`` seconds
+before try k+1, at most an hour). A watcher killed at any point and started again with the same state
+file makes no second derived series: a ``pending`` series is stored again from its kept files (the
+same SOP instances, which a PACS keeps once). SIGTERM and SIGINT stop the watcher after the
+series in hand; a series interrupted halfway stays ``pending``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import signal
+import tempfile
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .connection import PacsError, pacs_call
+from .roundtrip import derive_series, is_derived_by_us, series_has_images, store_series
+
+__all__ = ["WatchState", "watch"]
+
+logger = logging.getLogger(__name__)
+
+_MAX_BACKOFF = 3600.0
+
+
+@dataclass
+class WatchState:
+    """What the watcher has done, kept in a JSON file so that a restart repeats nothing.
+
+    ``series`` maps a source SeriesInstanceUID to ``{"study", "status", "attempts", "next_try",
+    "outputs", "error"}``; ``ours`` lists the derived series, so they are never taken as new input.
+    """
+
+    path: Path
+    series: dict[str, dict[str, Any]] = field(default_factory=dict)
+    ours: set[str] = field(default_factory=set)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> WatchState:
+        """The state in ``path``, or an empty one if the file does not exist yet.
+
+        Raises:
+            ValueError: the file exists but is not a state file (it is never overwritten then).
+        """
+        path = Path(path)
+        if not path.exists():
+            return cls(path)
+        try:
+            data = json.loads(path.read_text())
+            return cls(path, dict(data["series"]), set(data["ours"]))
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise ValueError(f"--state '{path}' is not a watch state file ({err}); give a new path.") from err
+
+    def save(self) -> None:
+        """Write the state atomically (a temporary file beside it, then a rename)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        data = {"series": self.series, "ours": sorted(self.ours)}
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w") as f:
+                json.dump(data, f, indent=1, sort_keys=True)
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @property
+    def work_dir(self) -> Path:
+        return self.path.with_name(self.path.name + ".work")
+
+    def wants(self, series_uid: str, now: float) -> bool:
+        """Whether ``series_uid`` should be (re)tried now."""
+        if series_uid in self.ours:
+            return False
+        entry = self.series.get(series_uid)
+        return entry is None or (entry["status"] in ("pending", "retry") and entry["next_try"] <= now)
+
+
+def _poll(
+    client: Any, state: WatchState, study: str | None, modalities: Sequence[str], now: float
+) -> list[tuple[str, str]]:
+    """(study, series) pairs the PACS has and the state wants now, oldest first as the PACS lists them."""
+    filters = {"Modality": "\\".join(modalities)} if modalities else None
+    found = pacs_call(
+        "searching for series", client.search_for_series, study, search_filters=filters, get_remaining=True
+    )
+    wanted = []
+    for entry in found:
+        series_uid = str(entry["0020000E"]["Value"][0])
+        study_uid = str(entry.get("0020000D", {}).get("Value", [study])[0])
+        if state.wants(series_uid, now):
+            wanted.append((study_uid, series_uid))
+    return wanted
+
+
+def _process(
+    client: Any, upscaler: Any, state: WatchState, study_uid: str, series_uid: str, max_attempts: int, backoff: float
+) -> None:
+    entry = state.series.setdefault(
+        series_uid, {"study": study_uid, "status": "new", "attempts": 0, "next_try": 0.0, "outputs": [], "error": ""}
+    )
+    folder = state.work_dir / series_uid
+    try:
+        files = sorted((folder / "derived").rglob("*.dcm")) if entry["status"] == "pending" else []
+        if not files:
+            metadata = pacs_call(f"reading series {series_uid}", client.retrieve_series_metadata, study_uid, series_uid)
+            if not metadata or not series_has_images(metadata[0]) or is_derived_by_us(metadata[0]):
+                entry.update(status="skipped", error="no image, or derived by monai-rmisr")
+                return
+            shutil.rmtree(folder, ignore_errors=True)
+            files = derive_series(client, upscaler, study_uid, series_uid, folder)
+            entry.update(status="pending", outputs=sorted({_series_of(path) for path in files}))
+            state.ours.update(entry["outputs"])
+            state.save()
+        entry["outputs"] = store_series(client, study_uid, files)
+        entry.update(status="done", error="")
+        shutil.rmtree(folder, ignore_errors=True)
+        logger.info("series %s -> %s", series_uid, ", ".join(entry["outputs"]))
+    except Exception as err:  # one series never stops the watcher; it is retried with back-off
+        entry["attempts"] += 1
+        entry["error"] = " ".join(str(err).split())
+        if entry["attempts"] >= max_attempts:
+            entry["status"] = "failed"
+            logger.error("series %s failed %d times, giving up: %s", series_uid, entry["attempts"], entry["error"])
+        else:
+            if entry["status"] != "pending":
+                entry["status"] = "retry"
+            delay = min(backoff * 2 ** (entry["attempts"] - 1), _MAX_BACKOFF)
+            entry["next_try"] = time.time() + delay
+            logger.warning(
+                "series %s failed (try %d), retrying in %.0f s: %s",
+                series_uid,
+                entry["attempts"],
+                delay,
+                entry["error"],
+            )
+    finally:
+        state.save()
+
+
+def _series_of(path: Path) -> str:
+    import pydicom
+
+    return str(pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["SeriesInstanceUID"]).SeriesInstanceUID)
+
+
+def watch(
+    client: Any,
+    upscaler: Any,
+    state_file: str | os.PathLike[str],
+    study: str | None = None,
+    modalities: Sequence[str] = (),
+    interval: float = 30.0,
+    queue_size: int = 16,
+    max_attempts: int = 5,
+    backoff: float = 30.0,
+    stop: threading.Event | None = None,
+    max_polls: int | None = None,
+    on_poll: Callable[[WatchState], None] | None = None,
+) -> WatchState:
+    """Poll and process until ``stop`` is set (SIGTERM / SIGINT set it) or after ``max_polls`` polls.
+
+    A failing poll (the PACS is down) is logged and tried again at the next interval.
+
+    Returns:
+        the final state (also in ``state_file``).
+    """
+    for name, value in (("interval", interval), ("backoff", backoff)):
+        if not value >= 0:
+            raise ValueError(f"--{name} must be >= 0 seconds, got {value!r}.")
+    for name, value in (("queue-size", queue_size), ("max-attempts", max_attempts)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"--{name} must be a whole number >= 1, got {value!r}.")
+    state = WatchState.load(state_file)
+    stop = stop or threading.Event()
+    restore = _install_signal_handlers(stop)
+    polls = 0
+    try:
+        while not stop.is_set():
+            queue: deque[tuple[str, str]] = deque(maxlen=queue_size)
+            try:
+                wanted = _poll(client, state, study, modalities, time.time())
+                queue.extend(wanted[:queue_size])
+                logger.info("poll %d: %d series to super-resolve", polls + 1, len(wanted))
+                if len(wanted) > queue_size:
+                    logger.info("%d series waiting; %d taken now, the rest at the next poll", len(wanted), queue_size)
+            except PacsError as err:
+                logger.warning("poll failed, trying again in %.0f s: %s", interval, err)
+            while queue and not stop.is_set():
+                study_uid, series_uid = queue.popleft()
+                _process(client, upscaler, state, study_uid, series_uid, max_attempts, backoff)
+            polls += 1
+            if on_poll is not None:
+                on_poll(state)
+            if max_polls is not None and polls >= max_polls:
+                break
+            stop.wait(interval)
+    finally:
+        restore()
+    return state
+
+
+def _install_signal_handlers(stop: threading.Event) -> Callable[[], None]:
+    """SIGTERM/SIGINT set ``stop`` (main thread only); returns the function that puts the old handlers back."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def handler(signum: int, _frame: Any) -> None:
+        logger.info("received %s; stopping after the series in hand", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    return lambda: [signal.signal(sig, old) for sig, old in previous.items()] and None

@@ -1,0 +1,96 @@
+"""The PACS connection and the watcher's state, without a server."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from monai_rmisr.pacs import PACS_PASSWORD_ENV, PACS_TOKEN_ENV, PACS_USER_ENV, WatchState, check_pacs_url, connect
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("ftp://pacs/dicom-web", "http:// or https://"),
+        ("pacs:8042/dicom-web", "http:// or https://"),
+        ("http:///dicom-web", "http:// or https://"),
+        ("https://user:secret@pacs/dicom-web", "must not contain a user name or password"),
+        ("https://user@pacs/dicom-web", "must not contain a user name or password"),
+        ("http://pacs/dicom-web?token=abc", re.escape("without '?' or '#' parts")),
+    ],
+)
+def test_bad_urls_are_refused(url, message):
+    with pytest.raises(ValueError, match=message) as error:
+        check_pacs_url(url)
+    assert "secret" not in str(error.value) and "abc" not in str(error.value)
+
+
+def test_a_good_url_loses_its_trailing_slash():
+    assert check_pacs_url("https://pacs.example.org:8443/dicom-web/") == "https://pacs.example.org:8443/dicom-web"
+
+
+def test_credentials_come_from_the_environment():
+    token = connect("https://pacs/dicom-web", environ={PACS_TOKEN_ENV: "t0ken", PACS_USER_ENV: "ignored"})
+    assert token._session.auth is None and token._session.headers["Authorization"] == "Bearer t0ken"
+    basic = connect("https://pacs/dicom-web", environ={PACS_USER_ENV: "rmisr", PACS_PASSWORD_ENV: "pw"})
+    assert basic._session.auth == ("rmisr", "pw") and "Authorization" not in basic._session.headers
+    anonymous = connect("https://pacs/dicom-web", environ={})
+    assert anonymous._session.auth is None and anonymous._session.trust_env  # ~/.netrc applies
+    with pytest.raises(ValueError, match=f"{PACS_PASSWORD_ENV} is not set"):
+        connect("https://pacs/dicom-web", environ={PACS_USER_ENV: "rmisr"})
+    with pytest.raises(ValueError, match=re.escape("--ca-bundle '/nonexistent.pem' is not a file")):
+        connect("https://pacs/dicom-web", ca_bundle="/nonexistent.pem", environ={})
+
+
+def test_an_explicit_ca_bundle_wins_over_the_environment(tmp_path, monkeypatch):
+    ca = tmp_path / "hospital-ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
+    session = connect("https://pacs/dicom-web", ca_bundle=str(ca), environ={})._session
+    settings = session.merge_environment_settings("https://pacs/dicom-web", {}, None, None, None)
+    assert settings["verify"] == str(ca)
+    default = connect("https://pacs/dicom-web", environ={})._session
+    settings = default.merge_environment_settings("https://pacs/dicom-web", {}, None, None, None)
+    assert settings["verify"] == "/etc/ssl/certs/ca-certificates.crt"
+
+
+def test_watch_state_round_trips_and_decides_what_to_retry(tmp_path):
+    state = WatchState.load(tmp_path / "state.json")
+    assert state.series == {} and not state.path.exists()
+    state.series["1.1"] = {
+        "study": "1",
+        "status": "done",
+        "attempts": 0,
+        "next_try": 0.0,
+        "outputs": ["9.1"],
+        "error": "",
+    }
+    state.series["1.2"] = {
+        "study": "1",
+        "status": "retry",
+        "attempts": 1,
+        "next_try": 100.0,
+        "outputs": [],
+        "error": "x",
+    }
+    state.series["1.3"] = {
+        "study": "1",
+        "status": "failed",
+        "attempts": 5,
+        "next_try": 0.0,
+        "outputs": [],
+        "error": "x",
+    }
+    state.ours.add("9.1")
+    state.save()
+    again = WatchState.load(state.path)
+    assert again.series == state.series and again.ours == {"9.1"}
+    assert json.loads(state.path.read_text())["ours"] == ["9.1"]
+    assert [p.name for p in tmp_path.iterdir()] == ["state.json"]  # no temporary file left
+    assert again.wants("1.4", now=0.0)  # new
+    assert not again.wants("1.1", now=0.0) and not again.wants("9.1", now=0.0)  # done; ours
+    assert not again.wants("1.2", now=99.0) and again.wants("1.2", now=100.0)  # back-off
+    assert not again.wants("1.3", now=1e9)  # given up
+    assert again.work_dir == tmp_path / "state.json.work"

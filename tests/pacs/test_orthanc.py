@@ -1,0 +1,308 @@
+"""PACS round trip against a real Orthanc: rmisr pacs pulls, super-resolves and stores back."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import numpy as np
+import pydicom
+import pytest
+
+from monai_rmisr.__main__ import main
+from monai_rmisr.inference.upscale import Upscaler
+from monai_rmisr.pacs import (
+    PACS_PASSWORD_ENV,
+    PACS_TOKEN_ENV,
+    PACS_USER_ENV,
+    PacsError,
+    WatchState,
+    connect,
+    watch,
+)
+from tests.helpers import one_thread_fixture, write_ct_series
+
+_one_thread = one_thread_fixture()
+SLICES = 3
+
+
+@pytest.fixture
+def credentials(monkeypatch, orthanc):
+    monkeypatch.delenv(PACS_TOKEN_ENV, raising=False)
+    monkeypatch.setenv(PACS_USER_ENV, orthanc.auth[0])
+    monkeypatch.setenv(PACS_PASSWORD_ENV, orthanc.auth[1])
+    monkeypatch.setenv("NETRC", "/nonexistent-netrc")
+
+
+def _upload_ct(orthanc, folder) -> tuple[str, str, list[pydicom.Dataset]]:
+    """Upload a fresh 3-slice CT series (CT_small slices, a new study each time): (study, series, sources)."""
+    write_ct_series(folder, n=SLICES)
+    study_uid = pydicom.uid.generate_uid()
+    files = sorted(folder.iterdir())
+    sources = []
+    for file in files:
+        ds = pydicom.dcmread(file)
+        ds.StudyInstanceUID = study_uid
+        ds.save_as(file)
+        sources.append(ds)
+    orthanc.upload(files)
+    return study_uid, str(sources[0].SeriesInstanceUID), sources
+
+
+def _series_in_study(orthanc, study_uid: str) -> dict[str, list[dict]]:
+    """SeriesInstanceUID -> instances' tags, from Orthanc's own REST API (not through our client)."""
+    found = {}
+    for series_id in orthanc.get("/series"):
+        series = orthanc.get(f"/series/{series_id}")
+        parent = orthanc.get(f"/studies/{series['ParentStudy']}")
+        if parent["MainDicomTags"]["StudyInstanceUID"] != study_uid:
+            continue
+        found[series["MainDicomTags"]["SeriesInstanceUID"]] = [
+            orthanc.get(f"/instances/{instance}/simplified-tags") for instance in series["Instances"]
+        ]
+    return found
+
+
+def test_round_trip_stores_a_derived_series_in_the_source_study(orthanc, credentials, tmp_path, capsys, caplog):
+    study_uid, series_uid, sources = _upload_ct(orthanc, tmp_path / "ct")
+    args = ["pacs", "--url", orthanc.dicomweb, "--study", study_uid, "--series", series_uid, "--scale", "2"]
+    with caplog.at_level(logging.DEBUG):
+        assert main(args) == 0
+    (new_uid,) = capsys.readouterr().out.split()
+    series = _series_in_study(orthanc, study_uid)
+    assert set(series) == {series_uid, new_uid}
+    derived, source = series[new_uid], sources[0]
+    assert len(derived) == SLICES
+    for tags in derived:
+        assert tags["PatientID"] == source.PatientID and tags["PatientName"] == str(source.PatientName)
+        assert tags["StudyInstanceUID"] == study_uid
+        assert int(tags["Rows"]) == 2 * source.Rows and int(tags["Columns"]) == 2 * source.Columns
+        spacing = [float(v) for v in tags["PixelSpacing"].split("\\")]
+        np.testing.assert_allclose(spacing, [float(v) / 2 for v in source.PixelSpacing], rtol=1e-6)
+        assert tags["ImageType"].split("\\")[0] == "DERIVED"
+        assert tags["SeriesNumber"] != str(source.SeriesNumber)
+    new_sops = {tags["SOPInstanceUID"] for tags in derived}
+    assert len(new_sops) == SLICES and not new_sops & {str(ds.SOPInstanceUID) for ds in sources}
+    # no patient name or ID in any log line (ours, dicomweb-client's, requests')
+    text = "\n".join(record.getMessage() for record in caplog.records)
+    assert str(source.PatientName) not in text and str(source.PatientID) not in text
+    assert orthanc.auth[1] not in text
+
+    # a second run on the same series: another derived series, with another SeriesNumber
+    assert main(args) == 0
+    (second_uid,) = capsys.readouterr().out.split()
+    series = _series_in_study(orthanc, study_uid)
+    assert set(series) == {series_uid, new_uid, second_uid}
+    assert series[second_uid][0]["SeriesNumber"] != series[new_uid][0]["SeriesNumber"]
+
+    # the study without --series: only the source series is taken, never our derived ones
+    assert main(args[:5] + args[7:]) == 0
+    assert len(capsys.readouterr().out.split()) == 1
+    assert len(_series_in_study(orthanc, study_uid)) == 4
+
+
+def test_credentials_are_needed_and_never_shown(orthanc, monkeypatch, tmp_path, capsys):
+    study_uid, series_uid, _ = _upload_ct(orthanc, tmp_path / "ct")
+    for name in (PACS_TOKEN_ENV, PACS_USER_ENV, PACS_PASSWORD_ENV):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+    args = ["pacs", "--url", orthanc.dicomweb, "--study", study_uid, "--series", series_uid, "--scale", "2"]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "HTTP 401" in err and "credentials" in err and len(err.strip().splitlines()) == 1
+    # in the URL: refused before anything is sent, and the password is not echoed
+    user, password = orthanc.auth
+    url = orthanc.dicomweb.replace("://", f"://{user}:{password}@")
+    assert main(["pacs", "--url", url, "--study", study_uid, "--scale", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "must not contain a user name or password" in err and password not in err
+    # a ~/.netrc entry for the host works
+    netrc = tmp_path / "netrc"
+    netrc.write_text(f"machine 127.0.0.1 login {user} password {password}\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    assert main(args) == 0
+    assert len(capsys.readouterr().out.split()) == 1
+    # a wrong password: 401, one line
+    monkeypatch.setenv(PACS_USER_ENV, user)
+    monkeypatch.setenv(PACS_PASSWORD_ENV, "wrong")
+    assert main(args) == 1
+    assert "HTTP 401" in capsys.readouterr().err
+
+
+def test_bad_arguments_exit_2_before_any_request(capsys):
+    cases = [
+        (["--url", "ftp://host/dicom-web", "--study", "1.2", "--scale", "2"], "http:// or https://"),
+        (["--url", "http://127.0.0.1:9/dicom-web", "--scale", "2"], "give --study UID"),
+        (
+            ["--url", "http://127.0.0.1:9/dicom-web", "--series", "1.2", "--scale", "2", "--watch", "--state", "s"],
+            "--series needs --study",
+        ),
+        (["--url", "http://127.0.0.1:9/dicom-web", "--watch", "--scale", "2"], "--watch needs --state"),
+        (["--url", "http://127.0.0.1:9/dicom-web", "--study", "1.2", "--scale", "0.5"], "scale"),
+    ]
+    for args, message in cases:
+        assert main(["pacs", *args]) == 2, args
+        assert message in capsys.readouterr().err
+
+
+def test_an_unreachable_pacs_is_one_line_exit_1(credentials, capsys):
+    port_nobody_listens_on = "http://127.0.0.1:9/dicom-web"
+    args = ["pacs", "--url", port_nobody_listens_on, "--study", "1.2.3", "--series", "1.2.4", "--scale", "2"]
+    assert main([*args, "--retries", "0"]) == 1
+    err = capsys.readouterr().err
+    assert "cannot reach the PACS" in err and len(err.strip().splitlines()) == 1
+
+
+class _FlakyStore:
+    """A client whose first ``store_instances`` fails as a dropped connection would (after the derived
+    files are written): the watcher must store the same files at the next try, not a second series."""
+
+    def __init__(self, client):
+        self.client, self.failures = client, 1
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+    def store_instances(self, *args, **kwargs):
+        if self.failures:
+            self.failures -= 1
+            import requests
+
+            raise requests.ConnectionError("connection dropped")
+        return self.client.store_instances(*args, **kwargs)
+
+
+def test_watch_derives_each_new_series_once_across_failures_and_restarts(orthanc, credentials, tmp_path):
+    study_uid, series_uid, _ = _upload_ct(orthanc, tmp_path / "ct")
+    client = connect(orthanc.dicomweb)
+    upscaler = Upscaler(2)
+    state_file = tmp_path / "state.json"
+    # first watcher: the store fails once; the series stays pending with its derived files kept
+    state = watch(_FlakyStore(client), upscaler, state_file, study=study_uid, interval=0, backoff=0, max_polls=1)
+    entry = state.series[series_uid]
+    assert entry["status"] == "pending" and entry["attempts"] == 1 and "cannot reach the PACS" in entry["error"]
+    assert len(_series_in_study(orthanc, study_uid)) == 1
+    # a restart with the same state file: the kept files are stored; one derived series
+    state = watch(client, upscaler, state_file, study=study_uid, interval=0, max_polls=2)
+    assert state.series[series_uid]["status"] == "done"
+    series = _series_in_study(orthanc, study_uid)
+    assert len(series) == 2 and set(state.series[series_uid]["outputs"]) == set(series) - {series_uid}
+    assert not (state.work_dir / series_uid).exists()
+    # polls after that find nothing new: our own series is never taken as input
+    again = watch(client, upscaler, state_file, study=study_uid, interval=0, max_polls=2)
+    assert set(again.series) == {series_uid} and len(_series_in_study(orthanc, study_uid)) == 2
+    assert WatchState.load(state_file).series == again.series
+
+
+def test_watch_stops_on_the_stop_event_and_refuses_a_foreign_state_file(orthanc, credentials, tmp_path):
+    client = connect(orthanc.dicomweb)
+    stop = threading.Event()
+    stop.set()
+    state = watch(client, Upscaler(2), tmp_path / "state.json", interval=3600, stop=stop)
+    assert state.series == {}
+    foreign = tmp_path / "notes.txt"
+    foreign.write_text("my notes")
+    with pytest.raises(ValueError, match="is not a watch state file"):
+        watch(client, Upscaler(2), foreign, max_polls=1)
+    assert foreign.read_text() == "my notes"
+
+
+def test_a_missing_series_is_one_pacs_error_and_writes_nothing(orthanc, credentials, tmp_path):
+    from monai_rmisr.pacs import derive_series
+
+    client = connect(orthanc.dicomweb)
+    with pytest.raises(PacsError, match=r"retrieving series 1\.2\.3\.4\.5 failed: HTTP 404"):
+        derive_series(client, Upscaler(2), "1.2.3.4", "1.2.3.4.5", tmp_path / "work")
+    assert not (tmp_path / "work").exists()
+
+
+def test_watch_process_stops_cleanly_on_sigterm(orthanc, credentials, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    state = tmp_path / "state.json"
+    # a study with no series yet: the first poll finds nothing, then the watcher waits an hour
+    args = ["pacs", "--url", orthanc.dicomweb, "--watch", "--state", str(state), "--scale", "2", "--interval", "3600"]
+    args += ["--study", "1.2.826.0.1.3680043.8.498.1"]
+    log = tmp_path / "watch.log"
+    with log.open("w") as out:
+        process = subprocess.Popen([sys.executable, "-m", "monai_rmisr", *args], stderr=out, env=dict(os.environ))
+    try:
+        deadline = time.monotonic() + 120
+        while "poll 1:" not in log.read_text():
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0, log.read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert "received SIGTERM" in log.read_text()
+
+
+def _tls_proxy(target: str, cert, key):
+    """An HTTPS front for the plain-HTTP Orthanc, on loopback (Debian's Orthanc 1.10 dies on its own TLS
+    handshakes under OpenSSL 3; a hospital would put nginx there). Returns (server, https root)."""
+    import http.client
+    import ssl
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import urlsplit
+
+    upstream = urlsplit(target)
+
+    class Forward(BaseHTTPRequestHandler):
+        def _forward(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
+            connection = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=60)
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+            connection.request(self.command, self.path, body=body, headers=headers)
+            response = connection.getresponse()
+            payload = response.read()
+            self.send_response(response.status)
+            for name, value in response.getheaders():
+                if name.lower() not in ("transfer-encoding", "connection", "content-length"):
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = do_DELETE = _forward  # noqa: N815 (http.server's method names)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Forward)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(cert), str(key))
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"https://127.0.0.1:{server.server_address[1]}/dicom-web"
+
+
+def test_tls_with_a_private_certificate_authority(orthanc, tmp_path, credentials, capsys):
+    import subprocess
+
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"]
+        + ["-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    study_uid, series_uid, _ = _upload_ct(orthanc, tmp_path / "ct")
+    server, url = _tls_proxy(orthanc.url, cert, key)
+    try:
+        args = ["pacs", "--url", url, "--study", study_uid, "--series", series_uid, "--scale", "2", "--retries", "0"]
+        assert main(args) == 1  # a certificate no system CA signed
+        assert "not trusted (give its CA with --ca-bundle PEM)" in capsys.readouterr().err
+        assert main([*args, "--ca-bundle", str(cert)]) == 0
+        (new_uid,) = capsys.readouterr().out.split()
+        assert new_uid in _series_in_study(orthanc, study_uid)
+        assert main([*args, "--ca-bundle", str(tmp_path / "missing.pem")]) == 2
+        assert "--ca-bundle" in capsys.readouterr().err
+    finally:
+        server.shutdown()
