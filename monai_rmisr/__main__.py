@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import sys
+import warnings
+from collections.abc import Callable, Iterator
 
 from ._version import __version__
 
@@ -45,14 +49,57 @@ def _demo(_: argparse.Namespace) -> int:
     return demo_main([])
 
 
+@contextlib.contextmanager
+def _collected_warnings() -> Iterator[Callable[[], list[str]]]:
+    """Python warnings and WARNING records of pydicom's and monai_rmisr's loggers, kept instead of printed.
+
+    Yields a function that returns them so far, one line each and without repeats (pydicom logs and
+    warns the same text), so that a command can fold them into its one error line or print them
+    after its result.
+    """
+    logged: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            logged.append(record.getMessage())
+
+    handler = Keep(logging.WARNING)
+    loggers = [logging.getLogger(name) for name in ("pydicom", "monai_rmisr")]
+    propagate = [logger.propagate for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(handler)
+        logger.propagate = False
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield lambda: list(dict.fromkeys(" ".join(str(t).split()) for t in [*logged, *(w.message for w in caught)]))
+    finally:
+        for logger, flag in zip(loggers, propagate):
+            logger.removeHandler(handler)
+            logger.propagate = flag
+
+
 def _upscale(args: argparse.Namespace) -> int:
+    with _collected_warnings() as notes:
+        code = _upscale_run(args, notes)
+        if code == 0 and not args.quiet:
+            for note in notes():
+                print(f"rmisr upscale: warning: {note}", file=sys.stderr)
+    return code
+
+
+def _upscale_run(args: argparse.Namespace, notes: Callable[[], list[str]]) -> int:
     from pathlib import Path
 
     from .inference.upscale import Upscaler, check_scale_text, distributed_rank, find_inputs, upscale_batch
     from .io.writers import check_output, output_name
 
     def fail(err: BaseException, code: int = 2) -> int:
-        print(f"rmisr upscale: error: {err}", file=sys.stderr)
+        text = " ".join(str(err).split())  # one line, whatever the message held
+        folded = "; ".join(notes())
+        if folded:
+            text += f" (warnings: {folded if len(folded) <= 300 else folded[:297] + '...'})"
+        print(f"rmisr upscale: error: {text}", file=sys.stderr)
         return code
 
     try:
@@ -81,6 +128,7 @@ def _upscale(args: argparse.Namespace) -> int:
             device=device,
             roi=args.roi,
             self_ensemble=args.self_ensemble,
+            skip_bad_slices=args.skip_bad_slices,
         )
     except (ValueError, FileNotFoundError, OSError) as err:
         return fail(err)
@@ -304,6 +352,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="average the network's outputs over 8 flips/rotations: slightly more faithful, 8x slower",
     )
     upscale.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
+    upscale.add_argument(
+        "--skip-bad-slices",
+        action="store_true",
+        help="a DICOM series with broken slices: write one series from the readable ones, naming those left out "
+        "(default: the series is refused)",
+    )
     upscale.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     upscale.add_argument("-q", "--quiet", action="store_true", help="no progress bar or messages")
     upscale.set_defaults(run=_upscale)

@@ -138,12 +138,18 @@ def load_state_dict(path: str | os.PathLike[str], map_location: str | torch.devi
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: the file holds no state dict.
+        ValueError: the file is not a PyTorch file readable with ``weights_only=True``, or holds no state dict.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint file not found: {path}.")
-    loaded = torch.load(path, map_location=map_location, weights_only=True)
+    try:
+        loaded = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # not a torch file at all (text, a zip of something else) or unsafe pickled objects
+        msg = " ".join(str(e).split())[:300]
+        raise ValueError(
+            f"{path} is not a PyTorch weights file that can be read safely ({type(e).__name__}: {msg})"
+        ) from e
     if isinstance(loaded, Mapping):
         for key in ("model", "ema", "network"):
             if isinstance(loaded.get(key), Mapping) and loaded[key]:
@@ -163,13 +169,20 @@ def build_network(config: Mapping[str, Any]) -> nn.Module:
 
     Only the classes of :mod:`monai_rmisr.networks.nets` are allowed (``"RMISR"``,
     ``"monai_rmisr.RMISR"``, ``"RMISRVP"``, ...), so a sidecar file cannot import arbitrary code.
+
+    Raises:
+        ValueError: an unknown ``_target_``, or arguments the class does not accept.
     """
     kwargs = dict(config)
     target = kwargs.pop("_target_", None)
     name = target.rsplit(".", 1)[-1] if isinstance(target, str) else None
     if name not in _nets.__all__:
         raise ValueError(f"'_target_' must name one of the networks {', '.join(_nets.__all__)}, got {target!r}.")
-    return getattr(_nets, name)(**kwargs)
+    try:
+        return getattr(_nets, name)(**kwargs)
+    except TypeError as e:  # an unknown or missing argument
+        call = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+        raise ValueError(f"{name}({call}) cannot be built: {e}.") from e
 
 
 def sidecar_path(path: str | os.PathLike[str]) -> Path:
@@ -245,7 +258,14 @@ def load_checkpoint(path: str | os.PathLike[str], network: nn.Module | None = No
                 config = json.loads(sidecar.read_text())
             except json.JSONDecodeError as e:
                 raise ValueError(f"architecture sidecar {sidecar} is not valid JSON: {e}.") from e
-            network = build_network(config)
+            if not isinstance(config, dict):
+                raise ValueError(
+                    f"architecture sidecar {sidecar} must hold a JSON object, got {type(config).__name__}."
+                )
+            try:
+                network = build_network(config)
+            except ValueError as e:
+                raise ValueError(f"architecture sidecar {sidecar}: {e}") from e
         elif path.stem in PRETRAINED:
             entry = PRETRAINED[path.stem]
             network = entry.network(**entry.kwargs)

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..io import ImageData, ImageReadError, detect_format, read_image
+from ..io import ImageData, ImageReadError, ImageTooLargeError, detect_format, read_image
 from ..io.geometry import resampled_geometry
 from ..io.output import OutputPathError
 from ..io.writers import check_output, output_name, write_image
@@ -37,6 +37,7 @@ from .super_resolve import _check_scale, _in_channels, resolve_model, scale_peri
 
 __all__ = [
     "AXES",
+    "MAX_OUTPUT_PIXELS",
     "BatchReport",
     "Upscaler",
     "check_roi_in_image",
@@ -54,6 +55,13 @@ logger = logging.getLogger(__name__)
 AXES = ("xy", "z")
 BATCH_PIXELS = 2**18  # LR pixels per forward pass when slices are batched
 ROI_CONTEXT = 16  # LR pixels of real image around a --roi, so its borders see their true neighbours
+#: The most values (pixels x frames or slices x channels) a result of :meth:`Upscaler.file` may
+#: hold: 2**28 is a 512x512 CT volume of 256 slices at x2, or a 16384x16384 grey image. Making a
+#: result takes some 21 bytes a value (float32 and float64 copies) plus the network's working
+#: memory. The input is refused from its header, before decoding, when its result would be larger.
+MAX_OUTPUT_PIXELS: int = 2**28
+#: Devices the networks run on.
+DEVICE_TYPES = ("cpu", "cuda", "mps")
 
 
 def parse_roi(text: str | Sequence[int] | None) -> tuple[int, int, int, int] | None:
@@ -92,6 +100,27 @@ def check_roi_in_image(
         raise ValueError(f"{what} {roi} is smaller than 2x2 pixels.")
 
 
+def _check_device(device: Any) -> str:
+    """``device`` if PyTorch can run the networks there (cpu, an existing cuda:N, mps); else ``ValueError``."""
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"device {device!r} is not a device; use cpu, cuda or cuda:N.") from None
+    if parsed.type not in DEVICE_TYPES:
+        raise ValueError(f"device {device!r} cannot run the networks; use cpu, cuda or cuda:N.")
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {device!r} asked for, but PyTorch sees no CUDA GPU; use --device cpu.")
+        count = torch.cuda.device_count()
+        if parsed.index is not None and parsed.index >= count:
+            raise ValueError(
+                f"device {device!r} does not exist: PyTorch sees {count} CUDA GPU(s), cuda:0 to cuda:{count - 1}."
+            )
+    if parsed.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {device!r} asked for, but PyTorch sees no MPS GPU; use --device cpu.")
+    return str(device)
+
+
 def _context(start: int, stop: int, size: int, period: int) -> tuple[int, int]:
     """LR margins before/after a crop, multiples of the scale period so the crop's grid is kept."""
     before = min(ROI_CONTEXT, start) // period * period
@@ -115,9 +144,12 @@ class Upscaler:
         roi: ``(x0, y0, x1, y1)`` input pixels to super-resolve (x = column); ``None``: everything.
         self_ensemble: average over the eight flips / quarter turns of every slice (8x the time;
             see :func:`~monai_rmisr.inference.super_resolve`).
+        skip_bad_slices: :meth:`file` on a DICOM series leaves broken slices out (logged) instead
+            of refusing the series (:func:`~monai_rmisr.io.read_dicom_series`).
 
     Raises:
-        ValueError: bad scale, axis, ROI or model name; FileNotFoundError: missing weights.
+        ValueError: bad scale, axis, ROI, device or model (an unreadable weights file, a bad
+            architecture sidecar); FileNotFoundError: missing weights.
     """
 
     scale: float
@@ -127,6 +159,7 @@ class Upscaler:
     device: str = "cpu"
     roi: tuple[int, int, int, int] | None = None
     self_ensemble: bool = False
+    skip_bad_slices: bool = False
     network: torch.nn.Module = field(init=False, repr=False)
     run_scale: float = field(init=False)
     model_name: str = field(init=False)
@@ -137,8 +170,7 @@ class Upscaler:
         self.roi = parse_roi(self.roi)
         if self.tile is not None and (isinstance(self.tile, bool) or int(self.tile) != self.tile or self.tile < 8):
             raise ValueError(f"tile must be an integer >= 8 (LR pixels), got {self.tile!r}.")
-        if str(self.device).startswith("cuda") and not torch.cuda.is_available():
-            raise ValueError(f"device {self.device!r} asked for, but PyTorch sees no CUDA GPU; use --device cpu.")
+        self.device = _check_device(self.device)
         self.network, self.run_scale, self.model_name = resolve_model(self.model, self.scale, self.device)
         self.network.eval()
 
@@ -280,6 +312,21 @@ class Upscaler:
         }
         return ImageData(result, out_meta)
 
+    def output_values(self, image: ImageData) -> int:
+        """How many values (pixels x slices x channels) :meth:`image` would make of ``image``."""
+        spatial = list(image.spatial_shape)
+        if self.roi is not None:
+            x0, y0, x1, y1 = self.roi
+            spatial[0], spatial[1] = (
+                min(y1, spatial[0]) - min(y0, spatial[0]),
+                min(x1, spatial[1]) - min(x0, spatial[1]),
+            )
+        if self.axis == "z" and len(spatial) > 2:
+            spatial[2:3] = scaled_size(spatial[2:3], self.run_scale)
+        else:
+            spatial[:2] = scaled_size(spatial[:2], self.run_scale)
+        return int(np.prod(spatial, dtype=np.int64)) * int(image.array.shape[0])
+
     def file(self, source: str | os.PathLike[str], output: str | os.PathLike[str], overwrite: bool = False) -> Path:
         """Read ``source``, super-resolve it and write ``output`` in the source's format.
 
@@ -288,11 +335,25 @@ class Upscaler:
         no name announcing another format) and written atomically, so a failure leaves nothing
         behind.
 
+        The result may hold at most :data:`MAX_OUTPUT_PIXELS` values: a larger one is refused from
+        the input's header (DICOM, NIfTI) before any pixel is decoded, or (PNG, JPEG, TIFF, and
+        with a ``roi``) after reading and before inference.
+
         Raises:
             OutputPathError, ImageReadError, FileNotFoundError, ValueError: each naming the problem.
         """
         output = check_output(output, source, overwrite)
-        image = read_image(source)
+        growth = self.run_scale if self.axis == "z" else self.run_scale**2
+        limit = MAX_OUTPUT_PIXELS if self.roi is not None else int(MAX_OUTPUT_PIXELS / growth)
+        advice = f"a result may hold at most {MAX_OUTPUT_PIXELS:,} values and x{self.scale:g} ({self.axis})"
+        advice += f" multiplies them by {growth:.4g}; choose a smaller scale or a --roi"
+        try:
+            image = read_image(source, max_values=limit, skip_bad_slices=self.skip_bad_slices)
+        except ImageTooLargeError as err:
+            raise ImageTooLargeError(err.path, f"{err.reason.rstrip('.')} ({advice}).") from err
+        values = self.output_values(image)
+        if values > MAX_OUTPUT_PIXELS:
+            raise ValueError(f"the result of '{image.path}' would hold {values:,} values; {advice}.")
         result = self.image(image)
         return write_image(result.array, result.meta, image.meta, output)
 
@@ -304,25 +365,28 @@ def _dicom_series_uid(path: Path) -> tuple[str, int] | None:
 
     try:
         ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["SeriesInstanceUID", "NumberOfFrames"])
-    except Exception:
+        return str(ds.get("SeriesInstanceUID", "")), int(ds.get("NumberOfFrames", 1) or 1)
+    except Exception:  # a broken header: the reader names the problem
         return None
-    return str(ds.get("SeriesInstanceUID", "")), int(ds.get("NumberOfFrames", 1) or 1)
 
 
 def find_inputs(folder: str | os.PathLike[str]) -> list[Path]:
     """Every image under ``folder``, in a fixed order: files, and DICOM series as folders.
 
-    A folder whose DICOM files are all single-frame slices of one series is one input (a
-    volume); other DICOM files, NIfTI and PNG/JPEG/TIFF/BMP files are one input each. Files that
-    are no image at all (notes, DICOMDIR) are left out; broken images are kept, so the batch
-    reports them.
+    A folder whose readable DICOM files are all single-frame slices of one series is one input (a
+    volume), broken DICOM files beside them included: a series is one unit, so
+    :func:`~monai_rmisr.io.read_dicom_series` refuses it naming the broken slice (or leaves the
+    slice out with ``skip_bad_slices``) instead of the folder splitting into one input per file.
+    Other DICOM files, NIfTI and PNG/JPEG/TIFF/BMP files are one input each. Files that are no
+    image at all (notes, DICOMDIR) are left out; broken images are kept, so the batch reports them.
     """
     folder = Path(folder)
     found: list[Path] = []
     for directory, subdirs, files in os.walk(folder):
         subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
         directory_path = Path(directory)
-        dicoms: list[tuple[Path, tuple[str, int] | None]] = []
+        dicoms: list[tuple[Path, tuple[str, int]]] = []
+        broken: list[Path] = []  # looks like an image (or is DICOM) but its header cannot be read
         for name in sorted(files):
             if name.startswith(".") or name.upper() == "DICOMDIR":
                 continue
@@ -331,20 +395,27 @@ def find_inputs(folder: str | os.PathLike[str]) -> list[Path]:
                 kind = detect_format(path)
             except (ImageReadError, FileNotFoundError):
                 if path.suffix.lower() in (".dcm", ".nii", ".gz", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"):
-                    found.append(path)  # looks like an image but is not readable: report it
+                    broken.append(path)  # looks like an image but is not readable: report it
                 continue
-            if kind == "dicom":
-                dicoms.append((path, _dicom_series_uid(path)))
-            else:
+            if kind != "dicom":
                 found.append(path)
-        series = {info[0] for _, info in dicoms if info is not None}
+                continue
+            info = _dicom_series_uid(path)
+            if info is None:
+                broken.append(path)
+            else:
+                dicoms.append((path, info))
+        series = {info[0] for _, info in dicoms}
+        broken_dicoms = [p for p in broken if p.suffix.lower() in (".dcm", ".dicom", ".ima", "")]
         one_series = (
-            len(dicoms) > 1 and len(series) == 1 and all(info is not None and info[1] == 1 for _, info in dicoms)
+            len(series) == 1 and len(dicoms) + len(broken_dicoms) > 1 and all(info[1] == 1 for _, info in dicoms)
         )
         if one_series:
             found.append(directory_path)
+            found.extend(p for p in broken if p not in broken_dicoms)
         else:
             found.extend(path for path, _ in dicoms)
+            found.extend(broken)
     return sorted(found, key=lambda p: str(p))
 
 

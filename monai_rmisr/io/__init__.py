@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .dicom import PINNED_DECODER, read_dicom, read_dicom_series, stored_values
-from .errors import ImageReadError
+from .errors import ImageReadError, ImageTooLargeError
 from .images import read_raster
 from .nifti import read_nifti
 
@@ -29,6 +29,7 @@ __all__ = [
     "RASTER_FORMATS",
     "ImageData",
     "ImageReadError",
+    "ImageTooLargeError",
     "detect_format",
     "format_from_name",
     "image_format",
@@ -146,11 +147,16 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     return "raster" if kind in RASTER_FORMATS else kind
 
 
-def read_image(path: str | os.PathLike[str]) -> ImageData:
+def read_image(path: str | os.PathLike[str], max_values: int | None = None, skip_bad_slices: bool = False) -> ImageData:
     """Read any supported image (DICOM file or series folder, NIfTI, PNG, JPEG, TIFF).
 
     Args:
         path: a file, or a folder holding one DICOM series.
+        max_values: DICOM and NIfTI: refuse, from the header and before decoding, an image of more
+            than this many values (pixels x frames or slices x channels); ``None``: no limit.
+            PNG / JPEG / TIFF are held to Pillow's decompression-bomb limit only.
+        skip_bad_slices: a DICOM series: leave broken slices out instead of refusing the series
+            (:func:`~monai_rmisr.io.dicom.read_dicom_series`).
 
     Returns:
         :class:`ImageData` with a channel-first ``float32`` array and its metadata (see
@@ -162,8 +168,14 @@ def read_image(path: str | os.PathLike[str]) -> ImageData:
         ImageReadError: the file cannot be read as an image; the message names it.
     """
     kind = detect_format(path)
-    reader = {"dicom": read_dicom, "dicom-series": read_dicom_series, "nifti": read_nifti, "raster": read_raster}
-    array, meta = reader[kind](path)
+    if kind == "dicom":
+        array, meta = read_dicom(path, max_values=max_values)
+    elif kind == "dicom-series":
+        array, meta = read_dicom_series(path, skip_bad_slices=skip_bad_slices, max_values=max_values)
+    elif kind == "nifti":
+        array, meta = read_nifti(path, max_values=max_values)
+    else:
+        array, meta = read_raster(path)
     return ImageData(array, meta)
 
 

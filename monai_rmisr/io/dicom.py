@@ -54,7 +54,7 @@ from pydicom.errors import InvalidDicomError
 from pydicom.pixels import apply_color_lut, apply_modality_lut, get_decoder, pixel_array
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-from .errors import ImageReadError
+from .errors import ImageReadError, ImageTooLargeError
 
 __all__ = ["PINNED_DECODER", "read_dicom", "read_dicom_series", "stored_values"]
 
@@ -82,6 +82,14 @@ def _check_file(path: Path) -> None:
         raise ImageReadError(path, "the file is empty (0 bytes).")
 
 
+def _convert_elements(ds: Dataset) -> Dataset:
+    """Convert every raw element now (pydicom converts lazily), so an unknown VR or a value that does
+    not fit its VR fails here, inside the reader, and not later in whatever code touches it first."""
+    for _ in ds.iterall():
+        pass
+    return ds
+
+
 def _dcmread(path: Path) -> Dataset:
     """``pydicom.dcmread`` with every failure turned into :class:`ImageReadError`.
 
@@ -92,12 +100,12 @@ def _dcmread(path: Path) -> Dataset:
     """
     try:
         try:
-            ds = pydicom.dcmread(path)
+            ds = _convert_elements(pydicom.dcmread(path))
             if "TransferSyntaxUID" not in ds.file_meta:
                 raise ImageReadError(path, "its file meta information has no Transfer Syntax UID (0002,0010).")
             return ds
         except InvalidDicomError as err:
-            ds = pydicom.dcmread(path, force=True)
+            ds = _convert_elements(pydicom.dcmread(path, force=True))
             if len(ds) < 3 or len(ds.file_meta):  # garbage parses as a handful of bogus elements
                 raise ImageReadError(path, "not a DICOM file (no 'DICM' prefix and no readable data set).") from err
             implicit, little = ds.original_encoding
@@ -138,6 +146,47 @@ def _decoder_for(ds: Dataset, path: Path) -> str:
             f"no installed plugin decodes '{syntax.name}'; install pylibjpeg, pylibjpeg-libjpeg, pylibjpeg-openjpeg.",
         )
     return plugins[0]
+
+
+def _positive_int(ds: Dataset, keyword: str, tag: str, path: Path, default: int | None = None) -> int:
+    """``ds.<keyword>`` as an integer > 0, or ``default`` when absent; else an error naming the tag."""
+    try:
+        value = ds.get(keyword)
+    except Exception:  # a raw element that cannot be converted (wrong length for its VR)
+        value = "unreadable"
+    if value in (None, "") and default is not None:
+        return default
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = 0
+    if number <= 0 or number != value:
+        what = "missing" if value in (None, "") else f"{str(value)!r}"
+        raise ImageReadError(path, f"its {keyword} {tag} is {what}; a whole number > 0 is needed.")
+    return number
+
+
+def _check_image_header(ds: Dataset, path: Path, frames: int, max_values: int | None) -> None:
+    """Refuse, before any pixel is decoded, a header that cannot describe an image this package handles.
+
+    Rows, Columns and SamplesPerPixel must be whole numbers > 0, the SOP class must be known (the
+    data set's SOPClassUID, else the file meta's MediaStorageSOPClassUID: a derived series needs
+    it), and ``Rows * Columns * frames * SamplesPerPixel`` must not exceed ``max_values``.
+    """
+    rows = _positive_int(ds, "Rows", "(0028,0010)", path)
+    columns = _positive_int(ds, "Columns", "(0028,0011)", path)
+    samples = _positive_int(ds, "SamplesPerPixel", "(0028,0002)", path, default=1)
+    if samples not in (1, 3):
+        raise ImageReadError(path, f"its SamplesPerPixel (0028,0002) is {samples}; 1 (grey) or 3 (colour) is needed.")
+    if not (ds.get("SOPClassUID") or ds.file_meta.get("MediaStorageSOPClassUID")):
+        raise ImageReadError(path, "it has no SOPClassUID (0008,0016), so it is not a valid DICOM image.")
+    values = rows * columns * frames * samples
+    if max_values is not None and values > max_values:
+        shape = f"{rows}x{columns} pixels" + (f" x {frames} frames" if frames > 1 else "")
+        shape += f" x {samples} samples" if samples > 1 else ""
+        raise ImageTooLargeError(
+            path, f"it holds {shape} = {values:,} values, more than the {max_values:,} allowed; nothing was decoded."
+        )
 
 
 def _number_of_frames(ds: Dataset) -> int:
@@ -228,10 +277,16 @@ def _modality_units(
     """Apply the modality LUT / rescale, per frame for enhanced multi-frame; float64 out."""
     info: dict[str, Any] = {"modality_lut": None}
     if "ModalityLUTSequence" in ds:
-        out = apply_modality_lut(arr, ds).astype(np.float64)
-        info["modality_lut"] = "ModalityLUTSequence"
         lo, hi = _stored_range(ds)
-        ends = apply_modality_lut(np.array([lo, hi]), ds).astype(np.float64)
+        try:
+            out = apply_modality_lut(arr, ds).astype(np.float64)
+            ends = apply_modality_lut(np.array([lo, hi]), ds).astype(np.float64)
+        except Exception as err:  # a LUTDescriptor that does not match LUTData: struct.error, IndexError, ...
+            msg = " ".join(str(err).split())
+            raise _fail(
+                path, f"its ModalityLUTSequence (0028,3000) cannot be applied ({type(err).__name__}: {msg}).", err
+            ) from err
+        info["modality_lut"] = "ModalityLUTSequence"
         slope, intercept = (None, None)
         info["_ends"] = (float(ends[0]), float(ends[-1]))
     else:
@@ -424,7 +479,9 @@ def _to_channel_first(data: np.ndarray, color: bool, frames_axis: bool) -> np.nd
     return np.moveaxis(data, -1, 0)
 
 
-def read_dicom(path: str | os.PathLike[str], frames: Sequence[int] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+def read_dicom(
+    path: str | os.PathLike[str], frames: Sequence[int] | None = None, max_values: int | None = None
+) -> tuple[np.ndarray, dict[str, Any]]:
     """Read one DICOM file into a channel-first ``float32`` array in modality units, plus metadata.
 
     See the module docstring for the intensity conventions (modality LUT applied, ``MONOCHROME1``
@@ -435,6 +492,8 @@ def read_dicom(path: str | os.PathLike[str], frames: Sequence[int] | None = None
         frames: for a multi-frame file, the 0-based indices of the frames to decode (the others
             are never decompressed); default all frames. With ``frames`` the result is always
             ``(C, H, W, len(frames))``, even for one frame.
+        max_values: refuse, before decoding, a file whose ``Rows * Columns * frames *
+            SamplesPerPixel`` (the frames asked for) exceeds this; ``None``: no limit.
 
     Returns:
         ``(array, meta)``. ``array`` is ``(C, H, W)`` for a single-frame file and ``(C, H, W, F)``
@@ -450,9 +509,10 @@ def read_dicom(path: str | os.PathLike[str], frames: Sequence[int] | None = None
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        ImageReadError: the file is empty, truncated, not DICOM, has no pixel data, cannot be
-            decoded, is smaller than 2x2 pixels or holds NaN / infinite values; the message names
-            the file.
+        ImageReadError: the file is empty, truncated, not DICOM, has no pixel data, a header
+            without valid Rows / Columns / SamplesPerPixel or SOP class, more than ``max_values``
+            values, cannot be decoded, is smaller than 2x2 pixels or holds NaN / infinite values;
+            the message names the file.
     """
     path = Path(path)
     _check_file(path)
@@ -464,6 +524,7 @@ def read_dicom(path: str | os.PathLike[str], frames: Sequence[int] | None = None
         frames = [int(i) for i in frames]
         if not frames or any(i < 0 or i >= nframes for i in frames):
             raise ValueError(f"frames must be indices in [0, {nframes}) for '{path}', got {frames}.")
+    _check_image_header(ds, path, nframes if frames is None else len(frames), max_values)
     arr, plugin = _decode(ds, path, frames)
     multi = frames is not None or nframes > 1
     data, info = _intensity(ds, arr, path, multi, frames[0] if frames else 0)
@@ -525,66 +586,107 @@ def stored_values(array: np.ndarray, meta: dict[str, Any]) -> np.ndarray:
     return (x - float(meta["rescale_intercept"])) / float(meta["rescale_slope"])
 
 
-def _series_files(folder: Path) -> list[tuple[Path, Dataset]]:
-    found = []
+#: File-name suffixes that announce a DICOM file: such a file in a series folder that is not
+#: DICOM is a broken slice, not a stray note to ignore.
+_DICOM_SUFFIXES = (".dcm", ".dicom", ".ima")
+
+
+def _series_files(folder: Path) -> tuple[list[tuple[Path, Dataset]], list[ImageReadError]]:
+    """The DICOM image files of ``folder`` with their data sets, and an error for each broken one."""
+    found, broken = [], []
     for path in sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")):
         if path.name.upper() == "DICOMDIR":
             continue
         if path.stat().st_size == 0:
-            raise ImageReadError(path, "the file is empty (0 bytes).")
+            broken.append(ImageReadError(path, "the file is empty (0 bytes)."))
+            continue
         try:
-            ds = pydicom.dcmread(path)
-        except InvalidDicomError:
-            logger.debug("read_dicom_series: skipping non-DICOM file '%s'.", path)
+            ds = _convert_elements(pydicom.dcmread(path))
+        except InvalidDicomError as err:
+            if path.suffix.lower() in _DICOM_SUFFIXES:
+                broken.append(_fail(path, "not a DICOM file (no 'DICM' prefix).", err))
+            else:
+                logger.debug("read_dicom_series: skipping non-DICOM file '%s'.", path)
             continue
         except Exception as err:
-            raise _fail(path, f"not a readable DICOM file ({type(err).__name__}: {err}).", err) from err
+            msg = " ".join(str(err).split())
+            broken.append(_fail(path, f"not a readable DICOM file ({type(err).__name__}: {msg}).", err))
+            continue
         if not _has_pixels(ds):
             logger.debug("read_dicom_series: skipping '%s' (no pixel data).", path)
             continue
         if "TransferSyntaxUID" not in ds.file_meta:
-            raise ImageReadError(path, "its file meta information has no Transfer Syntax UID (0002,0010).")
+            broken.append(ImageReadError(path, "its file meta information has no Transfer Syntax UID (0002,0010)."))
+            continue
         found.append((path, ds))
-    return found
+    return found, broken
+
+
+def _bad_slice(err: ImageReadError, folder: Path, skip: bool, skipped: list[dict[str, str]]) -> None:
+    """Record a broken slice when ``skip``; else raise its error, saying that it is a slice of ``folder``."""
+    if not skip:
+        raise ImageReadError(
+            err.path,
+            f"{err.reason.rstrip('.')}. It is a slice of the series '{folder}', which is refused as a whole; "
+            "skip_bad_slices=True (rmisr upscale --skip-bad-slices) reads the series without it.",
+        ) from err
+    logger.warning("read_dicom_series: leaving out a broken slice: %s", err)
+    skipped.append({"path": err.path, "reason": err.reason})
 
 
 def read_dicom_series(
-    folder: str | os.PathLike[str], series_uid: str | None = None, tolerance: float = 1e-3
+    folder: str | os.PathLike[str],
+    series_uid: str | None = None,
+    tolerance: float = 1e-3,
+    skip_bad_slices: bool = False,
+    max_values: int | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Read a folder of single-frame DICOM slices as one volume, sorted along the slice normal.
 
     Slices are sorted by the projection of ``ImagePositionPatient`` on the normal of
     ``ImageOrientationPatient`` (``InstanceNumber`` when positions are missing), as ITK's
     ``GDCMSeriesFileNames`` does, and each slice goes through :func:`read_dicom`'s conversion with
-    its own rescale slope / intercept. Non-DICOM files and DICOM objects without pixel data in
-    the folder are ignored; a folder holding a single multi-frame file is read with
-    :func:`read_dicom`.
+    its own rescale slope / intercept. Non-DICOM files (other than ``*.dcm``, ``*.dicom``,
+    ``*.ima``) and DICOM objects without pixel data in the folder are ignored; a folder holding a
+    single multi-frame file is read with :func:`read_dicom`.
+
+    A series is one unit: a broken slice (empty, truncated, undecodable, a ``*.dcm`` that is not
+    DICOM, a bad header) makes the whole series fail with an error naming that file, unless
+    ``skip_bad_slices``, which leaves it out (logged, and listed in ``meta["skipped_slices"]``).
 
     Args:
         folder: the series folder (not searched recursively).
         series_uid: which ``SeriesInstanceUID`` to read when the folder holds several series.
         tolerance: relative tolerance on the slice spacing; larger deviations are logged as
             non-uniform spacing (the mean step is used) and recorded in ``meta``.
+        skip_bad_slices: leave broken slices out instead of refusing the series (at least one
+            slice must be readable). The slice spacing is then taken from the remaining slices.
+        max_values: refuse, before decoding, a series of more than this many values
+            (``Rows * Columns * slices * SamplesPerPixel``); ``None``: no limit.
 
     Returns:
         ``(array, meta)``: ``array`` is ``(C, H, W, S)`` float32, slices along the last axis;
         ``meta`` as :func:`read_dicom` plus ``series_files`` (the sorted paths),
-        ``slice_positions`` (mm along the normal), ``slice_spacing_uniform`` and the per-slice
-        ``rescale_slopes`` / ``rescale_intercepts``. ``spacing`` is ``(row, column, slice)`` and
-        ``affine`` maps ``(row, column, slice, 1)`` to LPS millimetres.
+        ``slice_positions`` (mm along the normal), ``slice_spacing_uniform``, the per-slice
+        ``rescale_slopes`` / ``rescale_intercepts`` and ``skipped_slices`` (``[{"path",
+        "reason"}]``, empty unless ``skip_bad_slices`` left some out). ``spacing`` is ``(row,
+        column, slice)`` and ``affine`` maps ``(row, column, slice, 1)`` to LPS millimetres.
 
     Raises:
         FileNotFoundError: ``folder`` does not exist.
         ImageReadError: the folder has no DICOM images, several series and no ``series_uid``,
-            slices of different size or orientation, two slices at the same position, or an
-            unreadable slice (the message names that file).
+            slices of different size or orientation, two slices at the same position, more than
+            ``max_values`` values, or a broken slice (the message names that file).
     """
     folder = Path(folder)
     if not folder.exists():
         raise FileNotFoundError(f"no such DICOM series folder: '{folder}'.")
     if not folder.is_dir():
         raise ImageReadError(folder, "is a file, not a series folder; read it with read_dicom().")
-    found = _series_files(folder)
+    found, broken = _series_files(folder)
+    skipped: list[dict[str, str]] = []
+    for err in broken:
+        _bad_slice(err, folder, skip_bad_slices, skipped)
     series: dict[str, list[tuple[Path, Dataset]]] = {}
     for path, ds in found:
         series.setdefault(str(ds.get("SeriesInstanceUID", "")), []).append((path, ds))
@@ -595,20 +697,39 @@ def read_dicom_series(
     elif len(series) == 1:
         members = next(iter(series.values()))
     elif not series:
-        raise ImageReadError(folder, "holds no DICOM image files.")
+        raise ImageReadError(
+            folder, "holds no readable DICOM image files." if skipped else "holds no DICOM image files."
+        )
     else:
         counts = {uid: len(files) for uid, files in series.items()}
         raise ImageReadError(folder, f"holds {len(series)} series {counts}; choose one with series_uid=.")
-    if len(members) == 1 and _number_of_frames(members[0][1]) > 1:
-        return read_dicom(members[0][0])
+    if len(members) == 1 and not skipped and _number_of_frames(members[0][1]) > 1:
+        return read_dicom(members[0][0], max_values=max_values)
     for path, ds in members:
         if _number_of_frames(ds) > 1:
             raise ImageReadError(path, "is a multi-frame file inside a series of several files.")
 
+    headers_ok = []
+    for path, ds in members:
+        try:
+            _check_image_header(ds, path, 1, None)
+            headers_ok.append((path, ds))
+        except ImageReadError as err:
+            _bad_slice(err, folder, skip_bad_slices, skipped)
+    if not headers_ok:
+        raise ImageReadError(folder, f"holds no readable slice ({len(skipped)} broken).")
+    members = headers_ok
     first_ds = members[0][1]
     row_cos, col_cos = _orientation(first_ds)
     normal = np.cross(row_cos, col_cos)
     shape0 = (int(first_ds.Rows), int(first_ds.Columns))
+    values = shape0[0] * shape0[1] * len(members) * int(first_ds.get("SamplesPerPixel", 1) or 1)
+    if max_values is not None and values > max_values:
+        raise ImageTooLargeError(
+            folder,
+            f"its {len(members)} slices of {shape0[0]}x{shape0[1]} pixels hold {values:,} values, more than the "
+            f"{max_values:,} allowed; nothing was decoded.",
+        )
     keyed = []
     for path, ds in members:
         if (int(ds.Rows), int(ds.Columns)) != shape0:
@@ -619,24 +740,34 @@ def read_dicom_series(
         position = _position(ds)
         key = float(np.dot(position, normal)) if position is not None else float(ds.get("InstanceNumber", 0) or 0)
         keyed.append((key, path, ds, position))
-    has_positions = all(k[3] is not None for k in keyed)
     keyed.sort(key=lambda k: k[0])
     keys = np.array([k[0] for k in keyed])
     if len(keyed) > 1 and np.any(np.diff(keys) == 0):
         dup = [str(keyed[i + 1][1]) for i in np.flatnonzero(np.diff(keys) == 0)]
         raise ImageReadError(folder, f"two slices share one position (duplicates: {dup}).")
 
-    slices, slopes, intercepts = [], [], []
+    slices, slopes, intercepts, kept = [], [], [], []
     meta: dict[str, Any] = {}
-    for index, (_, path, ds, _) in enumerate(keyed):
-        arr, plugin = _decode(ds, path, None)
-        data, info = _intensity(ds, arr, path, False, 0)
-        slices.append(_check_array(_to_channel_first(data, info["color"] == "RGB", False), path))
+    for entry in keyed:
+        _, path, ds, _ = entry
+        try:
+            arr, plugin = _decode(ds, path, None)
+            data, info = _intensity(ds, arr, path, False, 0)
+            slices.append(_check_array(_to_channel_first(data, info["color"] == "RGB", False), path))
+        except ImageReadError as err:
+            _bad_slice(err, folder, skip_bad_slices, skipped)
+            continue
         slopes.append(info["rescale_slope"])
         intercepts.append(info["rescale_intercept"])
-        if index == 0:
+        if not kept:
             meta = _header_meta(ds, path, plugin)
             meta.update(info)
+        kept.append(entry)
+    if not kept:
+        raise ImageReadError(folder, f"holds no readable slice ({len(skipped)} broken).")
+    keyed = kept
+    keys = np.array([k[0] for k in keyed])
+    has_positions = all(k[3] is not None for k in keyed)
     volume = np.stack(slices, axis=-1)
 
     steps = np.diff(keys) if has_positions and len(keys) > 1 else np.array([])
@@ -663,6 +794,7 @@ def read_dicom_series(
             "source_path": str(folder),
             "format": "dicom-series",
             "series_files": [str(k[1]) for k in keyed],
+            "skipped_slices": skipped,
             "slice_positions": keys.tolist() if has_positions else None,
             "slice_spacing_uniform": uniform,
             "rescale_slopes": slopes,

@@ -475,6 +475,8 @@ def _valid_uid(uid: str) -> bool:
 def _derive(ds: Dataset, meta: Mapping[str, Any], series_uid: str) -> None:
     """Identity, description and provenance of a derived instance (new SOP Instance UID)."""
     description, short = _derivation_text(meta)
+    if not ds.get("SOPClassUID"):  # read_dicom accepts the file meta's copy of a missing SOPClassUID
+        ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID
     source_class, source_instance = ds.get("SOPClassUID"), ds.get("SOPInstanceUID")
     source_series = str(ds.get("SeriesInstanceUID", "") or "")
     ds.SOPInstanceUID = generate_uid()
@@ -522,8 +524,12 @@ def _save(ds: Dataset, path: str | os.PathLike[str]) -> None:
 
     ``Dataset.save_as`` refuses to change the byte order of a big-endian source (Explicit VR
     Big Endian, retired but valid); ``dcmwrite`` re-encodes every element in the transfer
-    syntax of the file meta, which :func:`_template` set.
+    syntax of the file meta, which :func:`_template` set. Elements still raw are converted first:
+    ``dcmwrite`` would otherwise copy those of a data set encoded in another VR mode than its
+    transfer syntax says (implicit VR in a JPEG file, as ``SC_rgb_jpeg.dcm``) without their VR.
     """
+    for _ in ds.iterall():  # Dataset.__getitem__ replaces each raw element by its converted one
+        pass
     pydicom.dcmwrite(path, ds, enforce_file_format=True)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["ImageReadError"]
+__all__ = ["ImageReadError", "ImageTooLargeError"]
 
 
 class ImageReadError(ValueError):
@@ -30,3 +30,11 @@ class ImageReadError(ValueError):
 
     def __reduce__(self):  # keep the two-argument constructor picklable (DataLoader workers)
         return type(self), (self.path, self.reason)
+
+
+class ImageTooLargeError(ImageReadError):
+    """An image whose header announces more values than the reader was allowed to decode (``max_values``).
+
+    Raised before any pixel is decoded, so a caller can refuse a huge file without running out
+    of memory, and say why the limit is what it is.
+    """

@@ -10,7 +10,7 @@ import nibabel as nib
 import numpy as np
 
 from .dicom import MIN_IMAGE_SIZE
-from .errors import ImageReadError
+from .errors import ImageReadError, ImageTooLargeError
 
 __all__ = ["read_nifti"]
 
@@ -28,7 +28,7 @@ def _scaling(img: Any) -> tuple[float | None, float | None]:
     return (None if slope is None else float(slope)), (None if inter is None else float(inter))
 
 
-def read_nifti(path: str | os.PathLike[str]) -> tuple[np.ndarray, dict[str, Any]]:
+def read_nifti(path: str | os.PathLike[str], max_values: int | None = None) -> tuple[np.ndarray, dict[str, Any]]:
     """Read a ``.nii`` / ``.nii.gz`` file into a channel-first ``float32`` array plus metadata.
 
     The voxel values are scaled by the header's ``scl_slope`` / ``scl_inter`` (nibabel's
@@ -39,6 +39,8 @@ def read_nifti(path: str | os.PathLike[str]) -> tuple[np.ndarray, dict[str, Any]
 
     Args:
         path: a NIfTI file.
+        max_values: refuse, from the header and before decoding, an image of more values (voxels
+            times components) than this; ``None``: no limit.
 
     Returns:
         ``(array, meta)``: ``array`` is ``(C, X, Y)`` or ``(C, X, Y, Z)``, values in the file's
@@ -50,8 +52,8 @@ def read_nifti(path: str | os.PathLike[str]) -> tuple[np.ndarray, dict[str, Any]
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        ImageReadError: the file is empty, truncated or not NIfTI, the image is smaller than 2x2
-            or holds NaN / infinite values; the message names the file.
+        ImageReadError: the file is empty, truncated or not NIfTI, the image is smaller than 2x2,
+            larger than ``max_values`` or holds NaN / infinite values; the message names the file.
     """
     path = Path(path)
     if not path.exists():
@@ -63,6 +65,13 @@ def read_nifti(path: str | os.PathLike[str]) -> tuple[np.ndarray, dict[str, Any]
         if not isinstance(img, (nib.Nifti1Image, nib.Nifti2Image)):
             raise ImageReadError(path, f"is a {type(img).__name__}, not a NIfTI image.")
         stored = img.get_data_dtype()
+        values = int(np.prod(img.shape, dtype=np.int64)) * max(len(stored.names or ()), 1)
+        if max_values is not None and values > max_values:
+            raise ImageTooLargeError(
+                path,
+                f"it holds {'x'.join(map(str, img.shape))} voxels = {values:,} values, more than the "
+                f"{max_values:,} allowed; nothing was decoded.",
+            )
         if stored.fields:  # RGB24 / RGBA32: structured voxels
             raw = np.asanyarray(img.dataobj)
             data = np.stack([raw[name] for name in stored.names], axis=-1).astype(np.float32)
