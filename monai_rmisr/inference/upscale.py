@@ -401,7 +401,7 @@ def find_inputs(folder: str | os.PathLike[str]) -> list[Path]:
                 found.append(path)
                 continue
             info = _dicom_series_uid(path)
-            if info is None:
+            if info is None or not info[0]:  # no readable header, or cut before its SeriesInstanceUID
                 broken.append(path)
             else:
                 dicoms.append((path, info))

@@ -613,7 +613,11 @@ def _series_files(folder: Path) -> tuple[list[tuple[Path, Dataset]], list[ImageR
             broken.append(_fail(path, f"not a readable DICOM file ({type(err).__name__}: {msg}).", err))
             continue
         if not _has_pixels(ds):
-            logger.debug("read_dicom_series: skipping '%s' (no pixel data).", path)
+            sop = ds.get("SOPClassUID")
+            if "Image Storage" in str(getattr(sop, "name", "")):  # an image without its pixels: cut short
+                broken.append(ImageReadError(path, f"it is a {sop.name} object without pixel data (truncated?)."))
+            else:  # a report, presentation state, ... beside the slices
+                logger.debug("read_dicom_series: skipping '%s' (no pixel data).", path)
             continue
         if "TransferSyntaxUID" not in ds.file_meta:
             broken.append(ImageReadError(path, "its file meta information has no Transfer Syntax UID (0002,0010)."))
