@@ -116,8 +116,9 @@ class _Payload:
 
 def test_weights_are_loaded_with_weights_only(models):
     torch.save({"trunk.head.weight": _Payload()}, models / "rmisr_bl_x2.pt")
-    with pytest.raises(pickle.UnpicklingError):
+    with pytest.raises(ValueError, match="not a PyTorch weights file that can be read safely") as err:
         load_pretrained("rmisr_bl_x2")
+    assert isinstance(err.value.__cause__, pickle.UnpicklingError)  # refused by torch.load(weights_only=True)
 
 
 def test_a_checkpoint_with_a_weight_average_loads_the_average(tmp_path):
