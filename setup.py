@@ -66,6 +66,10 @@ setup(
         "monai>=1.4,<1.7",
         "pytorch-ignite>=0.5,<0.6",
         "numpy>=1.24",
+        # imported by the library itself (transforms, metrics, io.images); until .ci/check_wheel installed a
+        # bare wheel they came only through the corpus extra's scikit-image. Tested: scipy 1.17.1, tifffile 2026.3.3
+        "scipy>=1.10",
+        "tifffile>=2023.1",
         "pydicom>=3,<4",
         "pylibjpeg>=2.0",
         "pylibjpeg-libjpeg>=2.1",
