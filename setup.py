@@ -3,10 +3,44 @@
 from pathlib import Path
 
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
 
 HERE = Path(__file__).parent
+#: The shipped weights live once, in the MONAI bundle (``bundles/rmisr/models/<name>.pt``, where the bundle's
+#: configs, model cards and a checkout's editable install read them). A wheel gets a copy as package data in
+#: ``monai_rmisr/models``, the folder ``monai_rmisr.inference.pretrained.models_dir`` falls back to; the copy
+#: exists only in the build folder and the wheel, never in the source tree.
+WEIGHTS_SOURCE = HERE / "bundles" / "rmisr" / "models"
+WEIGHTS_PACKAGE_DIR = ("monai_rmisr", "models")
 version: dict[str, str] = {}
 exec((HERE / "monai_rmisr" / "_version.py").read_text(), version)
+
+
+class BuildPyWithWeights(build_py):
+    """``build_py`` that also copies the bundle's ``*.pt`` weights into ``monai_rmisr/models`` (not when editable)."""
+
+    def _weights(self) -> list[tuple[Path, Path]]:
+        if self.editable_mode:  # an editable install reads the bundle folder itself
+            return []
+        weights = sorted(WEIGHTS_SOURCE.glob("*.pt"))
+        if not weights:
+            raise SystemExit(
+                f"setup.py: no weights files (*.pt) in {WEIGHTS_SOURCE}: build monai-rmisr from a full checkout "
+                "or from its sdist, which both hold bundles/rmisr/models."
+            )
+        target = Path(self.build_lib, *WEIGHTS_PACKAGE_DIR)
+        return [(source, target / source.name) for source in weights]
+
+    def run(self) -> None:
+        super().run()
+        for source, target in self._weights():
+            self.mkpath(str(target.parent))
+            self.copy_file(str(source), str(target))
+
+    def get_outputs(self, include_bytecode: bool = True) -> list[str]:
+        return [*super().get_outputs(include_bytecode), *(str(target) for _, target in self._weights())]
+
+
 CORPUS = ["pydicom-data>=1.0", "scikit-image>=0.22", "PyWavelets>=1.4", "scikit-learn>=1.3"]
 
 setup(
@@ -32,6 +66,10 @@ setup(
         "monai>=1.4,<1.7",
         "pytorch-ignite>=0.5,<0.6",
         "numpy>=1.24",
+        # imported by the library itself (transforms, metrics, io.images); until .ci/check_wheel installed a
+        # bare wheel they came only through the corpus extra's scikit-image. Tested: scipy 1.17.1, tifffile 2026.3.3
+        "scipy>=1.10",
+        "tifffile>=2023.1",
         "pydicom>=3,<4",
         "pylibjpeg>=2.0",
         "pylibjpeg-libjpeg>=2.1",
@@ -65,6 +103,7 @@ setup(
             "dicomweb-client>=0.59",
         ],
     },
+    cmdclass={"build_py": BuildPyWithWeights},
     entry_points={"console_scripts": ["rmisr=monai_rmisr.__main__:main"]},
     classifiers=[
         "Programming Language :: Python :: 3",

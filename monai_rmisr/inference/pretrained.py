@@ -3,9 +3,15 @@
 Every entry is a network class, its constructor arguments and a weights file ``<name>.pt``: a
 plain ``state_dict`` (MONAI checkpoint dicts ``{"model": state_dict, ...}`` or
 ``{"network": state_dict, ...}`` are accepted too). The files are looked up in the folder
-:func:`models_dir`: ``$MONAI_RMISR_MODELS`` when set, else ``<repo>/bundles/rmisr/models``
-(the bundle's ``models`` folder next to the package). Weights are always read with
-``torch.load(..., weights_only=True)``: a checkpoint file cannot run code.
+:func:`models_dir`, the first of :func:`models_search_path`:
+
+1. ``$MONAI_RMISR_MODELS`` when set (even if that folder does not exist: the error then names it);
+2. the bundle's ``models`` folder next to the package, ``<checkout>/bundles/rmisr/models``, when it exists
+   (a checkout or an editable install: the only copy the repository holds);
+3. the package's own ``monai_rmisr/models``, where a wheel (``pip install .``) carries a copy of the bundle's
+   weights as package data (``setup.py`` copies them at build time).
+
+Weights are always read with ``torch.load(..., weights_only=True)``: a checkpoint file cannot run code.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ __all__ = [
     "load_pretrained",
     "load_state_dict",
     "models_dir",
+    "models_search_path",
     "pretrained_path",
     "save_sidecar",
     "sidecar_path",
@@ -98,14 +105,29 @@ def _check_name(name: str) -> PretrainedModel:
     return PRETRAINED[name]
 
 
-def models_dir() -> Path:
-    """The folder holding the weights files: ``$MONAI_RMISR_MODELS`` or ``<repo>/bundles/rmisr/models``."""
+def models_search_path() -> list[Path]:
+    """The folders :func:`models_dir` chooses from, in lookup order (see the module docstring).
+
+    ``[$MONAI_RMISR_MODELS]`` alone when that variable is set; otherwise the bundle's folder
+    ``<checkout>/bundles/rmisr/models`` then the package's ``monai_rmisr/models`` (a wheel's copy).
+    """
     env = os.environ.get(MODELS_ENV)
     if env:
-        return Path(env).expanduser()
+        return [Path(env).expanduser()]
     import monai_rmisr
 
-    return Path(monai_rmisr.__file__).resolve().parents[1] / "bundles" / "rmisr" / "models"
+    package = Path(monai_rmisr.__file__).resolve().parent
+    return [package.parent / "bundles" / "rmisr" / "models", package / "models"]
+
+
+def models_dir() -> Path:
+    """The folder holding the weights files: the first of :func:`models_search_path` that exists.
+
+    ``$MONAI_RMISR_MODELS`` is returned as given; when no folder of the search path exists, the last one
+    (the package's ``monai_rmisr/models``), so that an error names where a wheel install keeps them.
+    """
+    candidates = models_search_path()
+    return next((folder for folder in candidates[:-1] if folder.is_dir()), candidates[-1])
 
 
 def pretrained_path(name: str) -> Path:

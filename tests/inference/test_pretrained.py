@@ -19,6 +19,7 @@ from monai_rmisr.inference import (
     load_pretrained,
     load_state_dict,
     models_dir,
+    models_search_path,
     pretrained_path,
     save_sidecar,
 )
@@ -59,6 +60,37 @@ def test_models_dir_default_and_override(monkeypatch, tmp_path):
     assert pretrained_path("rmisr_bl_x2") == repo / "bundles" / "rmisr" / "models" / "rmisr_bl_x2.pt"
     monkeypatch.setenv(MODELS_ENV, str(tmp_path))
     assert pretrained_path("rmisr_meta") == tmp_path / "rmisr_meta.pt"
+
+
+def test_models_lookup_order_env_then_bundle_then_package(monkeypatch, tmp_path):
+    # an installed layout: <site>/monai_rmisr/__init__.py, a wheel's copy in <site>/monai_rmisr/models
+    site = tmp_path / "site"
+    package_models = site / "monai_rmisr" / "models"
+    bundle_models = site / "bundles" / "rmisr" / "models"
+    monkeypatch.setattr(monai_rmisr, "__file__", str(site / "monai_rmisr" / "__init__.py"))
+    monkeypatch.delenv(MODELS_ENV, raising=False)
+    assert models_search_path() == [bundle_models, package_models]
+    assert models_dir() == package_models  # neither exists: the error names the wheel's folder
+    package_models.mkdir(parents=True)
+    assert models_dir() == package_models  # a wheel install
+    bundle_models.mkdir(parents=True)
+    assert models_dir() == bundle_models  # a checkout: the bundle's folder wins over a copy
+    override = tmp_path / "mine"  # the variable wins even over a missing folder, so its error names it
+    monkeypatch.setenv(MODELS_ENV, str(override))
+    assert models_search_path() == [override] and models_dir() == override
+    monkeypatch.setenv(MODELS_ENV, "")  # empty means unset
+    assert models_dir() == bundle_models
+
+
+def test_a_wheel_install_loads_the_packaged_weights(monkeypatch, tmp_path):
+    site = tmp_path / "site"
+    (site / "monai_rmisr" / "models").mkdir(parents=True)
+    state = save_stand_in(site / "monai_rmisr" / "models", "rmisr_bl_x2")
+    monkeypatch.setattr(monai_rmisr, "__file__", str(site / "monai_rmisr" / "__init__.py"))
+    monkeypatch.delenv(MODELS_ENV, raising=False)
+    assert list_pretrained(available_only=True) == ["rmisr_bl_x2"]
+    loaded = load_pretrained("rmisr_bl_x2").state_dict()
+    assert all(torch.equal(loaded[k], state[k]) for k in state)
 
 
 def test_available_only(models):
