@@ -17,6 +17,7 @@ compat.install()  # before MONAI Label is imported: see compat
 from monailabel.interfaces.app import MONAILabelApp  # noqa: E402
 
 from .._version import __version__  # noqa: E402
+from ..config import config_flag  # noqa: E402
 from .infer import MAX_OUTPUT_PIXELS, NetworkCache, not_in_datastore, upload_params  # noqa: E402
 from .task import SuperResolutionTask  # noqa: E402
 
@@ -82,8 +83,10 @@ class RMISRApp(MONAILabelApp):
 
     ``--conf models rmisr_x2,rmisr_x4`` offers only those tasks (default: every task whose
     weights are shipped); ``--conf max_output_pixels N`` sets the largest result (default
-    :data:`~monai_rmisr.monailabel.infer.MAX_OUTPUT_PIXELS`). No training tasks (train with the
-    bundle, docs/training.md).
+    :data:`~monai_rmisr.monailabel.infer.MAX_OUTPUT_PIXELS`); each task's default network is loaded
+    and run once on a tiny image at start-up (:meth:`SuperResolutionTask.warm_up`), so that the
+    first request is as fast as the next ones, unless ``--conf warm_up false``. No training tasks
+    (train with the bundle, docs/training.md).
 
     The tasks serve only the datastore's images and uploads, share one
     :class:`~monai_rmisr.monailabel.infer.NetworkCache`, and a ``params`` ``image`` beside an
@@ -102,6 +105,7 @@ class RMISRApp(MONAILabelApp):
             raise ValueError(f"--conf models: unknown task(s) {', '.join(unknown)}; the tasks are {', '.join(TASKS)}.")
         self.task_names = wanted or list(TASKS)
         self.max_output_pixels = conf.get("max_output_pixels", MAX_OUTPUT_PIXELS)  # checked by the tasks
+        self.warm_up = config_flag(conf.get("warm_up", True), "conf warm_up")
         self.networks = NetworkCache()
         guard_infer_endpoint()
         super().__init__(
@@ -166,6 +170,8 @@ class RMISRApp(MONAILabelApp):
             )
             if task.is_valid():
                 tasks[name] = task
+                if self.warm_up:
+                    logger.info("rmisr: task %s warmed up in %.2f s", name, task.warm_up())
             else:
                 logger.warning("rmisr: task %s left out: the weights of %s are not there", name, model)
         return tasks
