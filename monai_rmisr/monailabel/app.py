@@ -49,8 +49,9 @@ def guard_infer_endpoint() -> None:
     so a ``params`` ``image`` would replace the upload, and the task cannot tell the two apart), and
     ``output=dicom_seg`` (MONAI Label would write the result as the segments of a DICOM SEG, which a
     super-resolved image is not, with dcmqi, which this app does not download: before anything runs).
-    The endpoint calls its module's ``run_inference``; this wraps that function, once per process
-    (MONAI Label has no hook for it).
+    A datastore's server (DICOMweb) that cannot be reached or answers with an HTTP error (a wrong
+    password: 401) is a 502 that quotes the error, not a bare 500. The endpoint calls its module's
+    ``run_inference``; this wraps that function, once per process (MONAI Label has no hook for it).
     """
     from fastapi import HTTPException
     from monailabel.endpoints import infer as endpoint
@@ -72,7 +73,10 @@ def guard_infer_endpoint() -> None:
                 params = upload_params(params)
             except ValueError as err:
                 raise HTTPException(status_code=400, detail=str(err)) from err
-        return run_inference(background_tasks, model, image, session_id, params, file, label, output)
+        try:
+            return run_inference(background_tasks, model, image, session_id, params, file, label, output)
+        except requests.RequestException as err:  # the endpoint lists the datastore, the task fetches the image
+            raise HTTPException(status_code=502, detail=f"the datastore's server did not answer: {err}") from err
 
     guarded.rmisr_guard = True  # type: ignore[attr-defined]
     endpoint.run_inference = guarded
@@ -185,8 +189,7 @@ class RMISRApp(MONAILabelApp):
         MONAI Label takes an ``image`` that is not an existing path for a datastore id and hands
         the task ``""`` for an unknown one (a DICOMweb datastore raises ``IndexError`` instead: a 500);
         a path outside the datastore that does not exist would then get another answer than one
-        that does (a 403 from the task). All are this 403. A DICOMweb server that cannot be reached
-        or refuses the server's requests is a 502 that says so.
+        that does (a 403 from the task). All are this 403.
         """
         from fastapi import HTTPException
 
@@ -199,11 +202,6 @@ class RMISRApp(MONAILabelApp):
                 uri = store.get_image_uri(image)
             except IndexError:  # MONAI Label's DICOMweb datastore: the server has no series of that UID
                 uri = ""
-            except requests.RequestException as err:
-                raise HTTPException(
-                    status_code=502,
-                    detail=f"the DICOMweb server {store.name()} did not give image '{image}': {err}",
-                ) from err
             if not uri:
                 raise HTTPException(status_code=403, detail=str(not_in_datastore(image)))
         return super().infer(request, datastore)

@@ -127,22 +127,25 @@ def test_an_unknown_series_uid_gets_the_datastore_403(served):
     assert sorted(cache.rglob("*")) == before
 
 
-def test_an_unreachable_dicomweb_server_is_a_502_that_says_so(served, monkeypatch):
+@pytest.mark.parametrize("failing", ["get_image_uri", "list_images"])
+def test_a_dicomweb_server_that_fails_is_a_502_that_says_so(served, monkeypatch, failing):
+    """Down when the series is fetched, or refusing the listing (as with a wrong password)."""
     import requests
     from monailabel.interfaces.utils.app import app_instance
 
     client, _, _ = served
-    datastore = app_instance().datastore()
+    errors = {
+        "get_image_uri": requests.ConnectionError("Connection refused"),
+        "list_images": requests.HTTPError("401 Client Error: Unauthorized for url: http://pacs/dicom-web/series"),
+    }
 
-    def unreachable(image_id):
-        raise requests.ConnectionError("Connection refused")
+    def fail(*args, **kwargs):
+        raise errors[failing]
 
-    monkeypatch.setattr(datastore, "get_image_uri", unreachable)
+    monkeypatch.setattr(app_instance().datastore(), failing, fail)
     response = client.post("/infer/rmisr_x2?image=1.2.3.4.6&output=json")
     assert response.status_code == 502, response.text
-    assert response.json()["detail"] == (
-        f"the DICOMweb server {datastore.name()} did not give image '1.2.3.4.6': Connection refused"
-    )
+    assert response.json()["detail"] == f"the datastore's server did not answer: {errors[failing]}"
 
 
 def test_dicom_seg_output_is_refused_before_anything_runs(served, orthanc):
