@@ -323,10 +323,10 @@ def is_upload_request(request: Mapping[str, Any]) -> bool:
 def warm_up(upscaler: Upscaler) -> float:
     """Run ``upscaler`` once on a 16x16 image of zeros; return the seconds it took.
 
-    A network's first forward pass in a process is slower than the next ones (PyTorch prepares its
-    kernels then: 1.45 s against 0.28 s for ``rmisr_bl_x2`` on a 16x16 input, on the 2-core
-    development machine). A server calls this at start-up, so that its first request does not pay
-    for it.
+    A network's first forward pass in a process is slower than the next ones: 1.45 s against 0.28 s
+    for ``rmisr_bl_x2`` on a 16x16 input on the busy 2-core development machine with PyTorch's two
+    threads (0.03-0.05 s for the first with one thread). A server calls this at start-up, so that its
+    first request does not pay for it (docs/monailabel.md has the measurements).
     """
     started = time.perf_counter()
     image = ImageData(
