@@ -5,7 +5,10 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import shutil
 from typing import Any
+
+import requests
 
 from . import compat
 
@@ -14,10 +17,11 @@ compat.install()  # before MONAI Label is imported: see compat
 from monailabel.interfaces.app import MONAILabelApp  # noqa: E402
 
 from .._version import __version__  # noqa: E402
+from ..config import config_flag  # noqa: E402
 from .infer import MAX_OUTPUT_PIXELS, NetworkCache, not_in_datastore, upload_params  # noqa: E402
 from .task import SuperResolutionTask  # noqa: E402
 
-__all__ = ["TASKS", "RMISRApp", "refuse_image_beside_upload"]
+__all__ = ["DCMQI_TOOL", "TASKS", "RMISRApp", "guard_infer_endpoint"]
 
 logger = logging.getLogger(__name__)
 
@@ -30,18 +34,24 @@ TASKS: dict[str, tuple[float, str]] = {
     "rmisr_any_scale": (2.5, "rmisr_meta"),
     "bicubic": (2.0, "bicubic"),
 }
+#: dcmqi's converter that MONAI Label runs to write a label as DICOM SEG (``output=dicom_seg``, a final
+#: label saved to a DICOMweb datastore); MONAI Label 0.8.5 downloads dcmqi from GitHub when it is missing.
+DCMQI_TOOL = "itkimage2segimage"
 
 
-def refuse_image_beside_upload() -> None:
-    """Make MONAI Label's ``POST /infer/{model}`` answer 400 when ``params`` names an ``image`` beside
-    an uploaded ``file``, and mark a request with an upload as such
-    (:func:`~monai_rmisr.monailabel.infer.upload_params`): only then may its ``image`` be a file in the
-    temporary folder.
+def guard_infer_endpoint() -> None:
+    """Make MONAI Label's ``POST /infer/{model}`` refuse, with a 400, what super-resolution cannot honour,
+    and mark a request with an upload as such (:func:`~monai_rmisr.monailabel.infer.upload_params`):
+    only then may its ``image`` be a file in the temporary folder.
 
-    MONAI Label 0.8.5's endpoint saves the upload, sets the request's ``image`` to it, and only then
-    merges ``params`` into the request, so a ``params`` ``image`` would replace the upload, and the
-    task cannot tell the two apart. The endpoint calls its module's ``run_inference``; this wraps that
-    function, once per process (MONAI Label has no hook for it).
+    Refused: a ``params`` ``image`` beside an uploaded ``file`` (MONAI Label 0.8.5's endpoint saves
+    the upload, sets the request's ``image`` to it, and only then merges ``params`` into the request,
+    so a ``params`` ``image`` would replace the upload, and the task cannot tell the two apart), and
+    ``output=dicom_seg`` (MONAI Label would write the result as the segments of a DICOM SEG, which a
+    super-resolved image is not, with dcmqi, which this app does not download: before anything runs).
+    A datastore's server (DICOMweb) that cannot be reached or answers with an HTTP error (a wrong
+    password: 401) is a 502 that quotes the error, not a bare 500. The endpoint calls its module's
+    ``run_inference``; this wraps that function, once per process (MONAI Label has no hook for it).
     """
     from fastapi import HTTPException
     from monailabel.endpoints import infer as endpoint
@@ -52,12 +62,21 @@ def refuse_image_beside_upload() -> None:
 
     @functools.wraps(run_inference)
     def guarded(background_tasks, model, image="", session_id="", params="{}", file=None, label=None, output=None):
+        if getattr(output, "value", output) == "dicom_seg":
+            raise HTTPException(
+                status_code=400,
+                detail="output=dicom_seg makes a DICOM SEG of a segmentation; super-resolution returns an image: "
+                "ask output=image (a DICOM series comes back as a derived series, one .zip), json or all.",
+            )
         if file:
             try:
                 params = upload_params(params)
             except ValueError as err:
                 raise HTTPException(status_code=400, detail=str(err)) from err
-        return run_inference(background_tasks, model, image, session_id, params, file, label, output)
+        try:
+            return run_inference(background_tasks, model, image, session_id, params, file, label, output)
+        except requests.RequestException as err:  # the endpoint lists the datastore, the task fetches the image
+            raise HTTPException(status_code=502, detail=f"the datastore's server did not answer: {err}") from err
 
     guarded.rmisr_guard = True  # type: ignore[attr-defined]
     endpoint.run_inference = guarded
@@ -68,12 +87,18 @@ class RMISRApp(MONAILabelApp):
 
     ``--conf models rmisr_x2,rmisr_x4`` offers only those tasks (default: every task whose
     weights are shipped); ``--conf max_output_pixels N`` sets the largest result (default
-    :data:`~monai_rmisr.monailabel.infer.MAX_OUTPUT_PIXELS`). No training tasks (train with the
-    bundle, docs/training.md).
+    :data:`~monai_rmisr.monailabel.infer.MAX_OUTPUT_PIXELS`); each task's default network is loaded
+    and run once on a tiny image at start-up (:meth:`SuperResolutionTask.warm_up`), so that the
+    first request is as fast as the next ones, unless ``--conf warm_up false``. No training tasks
+    (train with the bundle, docs/training.md).
 
     The tasks serve only the datastore's images and uploads, share one
     :class:`~monai_rmisr.monailabel.infer.NetworkCache`, and a ``params`` ``image`` beside an
-    upload is refused (:func:`refuse_image_beside_upload`).
+    upload is refused (:func:`guard_infer_endpoint`).
+
+    With a DICOMweb datastore (``--studies http://.../dicom-web``) a series is read as its DICOM
+    files, and the result is a derived series (:meth:`init_datastore`); dcmqi is not downloaded
+    (:meth:`_download_dcmqi_tools`), so the server starts offline.
     """
 
     def __init__(self, app_dir: str, studies: str, conf: dict[str, str]):
@@ -84,8 +109,9 @@ class RMISRApp(MONAILabelApp):
             raise ValueError(f"--conf models: unknown task(s) {', '.join(unknown)}; the tasks are {', '.join(TASKS)}.")
         self.task_names = wanted or list(TASKS)
         self.max_output_pixels = conf.get("max_output_pixels", MAX_OUTPUT_PIXELS)  # checked by the tasks
+        self.warm_up = config_flag(conf.get("warm_up", True), "conf warm_up")
         self.networks = NetworkCache()
-        refuse_image_beside_upload()
+        guard_infer_endpoint()
         super().__init__(
             app_dir=app_dir,
             studies=studies,
@@ -93,6 +119,48 @@ class RMISRApp(MONAILabelApp):
             name="monai-rmisr",
             description="RMISR medical image super-resolution (x2, x3, x4, RMISR-VP x4, any scale)",
             version=__version__,
+        )
+
+    def init_datastore(self) -> Any:
+        """MONAI Label's datastore; a DICOMweb one hands the tasks a series as its folder of DICOM files.
+
+        MONAI Label 0.8.5 converts a DICOMweb series to NIfTI by default
+        (``MONAI_LABEL_DICOMWEB_CONVERT_TO_NIFTI``), and the result would then be NIfTI: without the
+        patient, study and series of the source, so nothing a PACS could take back. Here the
+        datastore is made with that setting off, whatever the environment says (the setting is
+        restored afterwards), and the tasks read the series itself: the result is a derived series
+        of the same study (a ``.zip`` of its files).
+        """
+        from monailabel.config import settings
+
+        convert = settings.MONAI_LABEL_DICOMWEB_CONVERT_TO_NIFTI
+        settings.MONAI_LABEL_DICOMWEB_CONVERT_TO_NIFTI = False
+        try:
+            datastore = super().init_datastore()
+        finally:
+            settings.MONAI_LABEL_DICOMWEB_CONVERT_TO_NIFTI = convert
+        if convert and self.studies.startswith(("http://", "https://")):
+            logger.info(
+                "rmisr: DICOMweb series are read as DICOM, not converted to NIfTI (this app does not use "
+                "MONAI_LABEL_DICOMWEB_CONVERT_TO_NIFTI): a result is a derived series, sent as one .zip"
+            )
+        return datastore
+
+    def _download_dcmqi_tools(self) -> None:
+        """Do not download dcmqi: MONAI Label 0.8.5 fetches it from GitHub when a DICOMweb datastore starts,
+        and the server dies at start-up where GitHub cannot be reached.
+
+        dcmqi's :data:`DCMQI_TOOL` writes labels as DICOM SEG, which this app never makes
+        (``output=dicom_seg`` is refused: :func:`guard_infer_endpoint`). A server that also saves
+        final labels to the DICOMweb server (``PUT /datastore/label``) needs it: put it on ``PATH``
+        or in the app folder's ``bin``, as MONAI Label would have.
+        """
+        if shutil.which(DCMQI_TOOL) or os.path.exists(os.path.join(self.app_dir, "bin", DCMQI_TOOL)):
+            return
+        logger.info(
+            "rmisr: dcmqi (%s) is not installed and is not downloaded; this app writes no DICOM SEG "
+            "(saving final labels to the DICOMweb server would need it on PATH)",
+            DCMQI_TOOL,
         )
 
     def init_infers(self) -> dict[str, Any]:
@@ -106,6 +174,8 @@ class RMISRApp(MONAILabelApp):
             )
             if task.is_valid():
                 tasks[name] = task
+                if self.warm_up:
+                    logger.info("rmisr: task %s warmed up in %.2f s", name, task.warm_up())
             else:
                 logger.warning("rmisr: task %s left out: the weights of %s are not there", name, model)
         return tasks
@@ -117,13 +187,21 @@ class RMISRApp(MONAILabelApp):
         """MONAI Label's ``infer``, with an unknown image id refused as a path outside the datastore is.
 
         MONAI Label takes an ``image`` that is not an existing path for a datastore id and hands
-        the task ``""`` for an unknown one; a path outside the datastore that does not exist would
-        then get another answer than one that does (a 403 from the task). Both are this 403.
+        the task ``""`` for an unknown one (a DICOMweb datastore raises ``IndexError`` instead: a 500);
+        a path outside the datastore that does not exist would then get another answer than one
+        that does (a 403 from the task). All are this 403.
         """
         from fastapi import HTTPException
 
         image = request.get("image")
         by_id = isinstance(image, str) and image and not os.path.exists(image)  # as MONAI Label decides
-        if by_id and not (datastore or self.datastore()).get_image_uri(image):
-            raise HTTPException(status_code=403, detail=str(not_in_datastore(image)))
+        if by_id:
+            store = datastore or self.datastore()
+            try:
+                # a DICOMweb datastore downloads the series here, into its cache (MONAI Label reads it there next)
+                uri = store.get_image_uri(image)
+            except IndexError:  # MONAI Label's DICOMweb datastore: the server has no series of that UID
+                uri = ""
+            if not uri:
+                raise HTTPException(status_code=403, detail=str(not_in_datastore(image)))
         return super().infer(request, datastore)

@@ -12,7 +12,14 @@ compat.install()  # before MONAI Label is imported: see compat
 from monailabel.interfaces.tasks.infer_v2 import InferTask, InferType  # noqa: E402
 
 from ..io import ImageReadError  # noqa: E402
-from .infer import DEFAULTS, MAX_OUTPUT_PIXELS, NetworkCache, parse_request, run_infer_request  # noqa: E402
+from .infer import (  # noqa: E402
+    DEFAULTS,
+    MAX_OUTPUT_PIXELS,
+    NetworkCache,
+    parse_request,
+    run_infer_request,
+    warm_up,
+)
 
 __all__ = ["SuperResolutionTask"]
 
@@ -83,6 +90,11 @@ class SuperResolutionTask(InferTask):
         except (ValueError, FileNotFoundError):
             return False
         return True
+
+    def warm_up(self) -> float:
+        """Run the default network once on a tiny image (:func:`~monai_rmisr.monailabel.infer.warm_up`), so
+        that the first request with the defaults is as fast as the next ones; return the seconds it took."""
+        return warm_up(self._networks.upscaler(parse_request({}, self._config)))
 
     def __call__(self, request: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         """``(result file, result JSON)``; a bad request is an HTTP 400 (403: an image outside the datastore,

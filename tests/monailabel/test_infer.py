@@ -27,6 +27,7 @@ from monai_rmisr.monailabel.infer import (
     check_output_size,
     is_upload_request,
     upload_params,
+    warm_up,
 )
 from tests.helpers import dicom_testdata, one_thread_fixture, write_ct_series
 
@@ -301,3 +302,15 @@ def test_the_launcher_listens_on_this_machine_only_unless_told():
         assert with_default_host(["start_server", "--app", "a", *given]) == ["start_server", "--app", "a", *given]
     assert with_default_host(["apps", "--download"]) == ["apps", "--download"]  # other subcommands: unchanged
     assert with_default_host([]) == []
+
+
+def test_warm_up_runs_the_network_once_on_a_tiny_image():
+    upscaler = NetworkCache().upscaler(parse_request({}, {"network": "rmisr_bl_x2"}))
+    calls = []
+    hook = upscaler.network.register_forward_hook(lambda _, args, out: calls.append((args[0].shape, out.shape)))
+    try:
+        seconds = warm_up(upscaler)
+    finally:
+        hook.remove()
+    assert calls == [(torch.Size([1, 1, 16, 16]), torch.Size([1, 1, 32, 32]))]
+    assert seconds > 0

@@ -31,7 +31,7 @@ MAX_OUTPUT_PIXELS = 300_000
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory) -> Path:
-    """The server's folders: ``app``, ``studies`` (``ct``, ``ramp`` and ``link``, a link to a file
+    """The server's folders: ``app``, ``studies`` (``ct``, ``ramp``, ``gone`` and ``link``, a link to a file
     elsewhere) and ``elsewhere/patient.nii.gz``, an image on the server's disk outside the datastore."""
     return tmp_path_factory.mktemp("monailabel")
 
@@ -46,6 +46,7 @@ def client(root):
     hu = read_image(CT).array[0]
     nib.save(nib.Nifti1Image(hu.T[:, :, None].astype(np.int16), np.diag([0.6, 0.6, 2.0, 1.0])), studies / "ct.nii.gz")
     Image.fromarray(np.tile(np.arange(0, 240, 4, dtype=np.uint8), (40, 1))).save(studies / "ramp.png")
+    shutil.copy(studies / "ramp.png", studies / "gone.png")  # deleted by a test once the datastore lists it
     (root / "elsewhere").mkdir()
     shutil.copy(studies / "ct.nii.gz", root / "elsewhere" / "patient.nii.gz")
     (studies / "link.nii.gz").symlink_to(root / "elsewhere" / "patient.nii.gz")
@@ -209,6 +210,14 @@ def test_an_unknown_id_or_missing_path_gets_the_same_403(client, root):
         )
 
 
+def test_a_datastore_image_whose_file_has_gone_is_a_404(client, root):
+    gone = root / "studies" / "gone.png"
+    gone.unlink()  # after the datastore listed it (no auto-reload here)
+    response = client.post("/infer/rmisr_x2?image=gone&output=json")
+    assert response.status_code == 404, response.text
+    assert response.json()["detail"] == f"image '{os.path.realpath(gone)}' does not exist."
+
+
 def test_the_tasks_share_one_bounded_network_cache(client):
     from monailabel.interfaces.utils.app import app_instance
 
@@ -223,3 +232,27 @@ def test_the_tasks_share_one_bounded_network_cache(client):
     assert networks.size == NETWORK_CACHE_SIZE and len(keys) <= NETWORK_CACHE_SIZE
     assert keys.count(("rmisr_meta", "cpu")) == 1 and keys[-1] == ("rmisr_meta", "cpu")
     assert {name for name, _ in keys} >= {"rmisr_bl_x2", "rmisr_bl_x4", "bicubic"}  # the tasks' defaults, kept
+
+
+@pytest.mark.parametrize("warm", ["true", "false"])
+def test_each_tasks_network_is_warmed_up_at_start_up_unless_told(tmp_path, monkeypatch, warm):
+    from monailabel.config import settings
+
+    from monai_rmisr.monailabel import task as task_module
+    from monai_rmisr.monailabel.app import RMISRApp
+
+    warmed: list[str] = []
+    monkeypatch.setattr(task_module, "warm_up", lambda upscaler: warmed.append(upscaler.model_name) or 0.0)
+    monkeypatch.setattr(settings, "MONAI_LABEL_SESSIONS", False)
+    monkeypatch.setattr(settings, "MONAI_LABEL_DATASTORE_AUTO_RELOAD", False)
+    (tmp_path / "studies").mkdir()
+    app = RMISRApp(str(tmp_path / "app"), str(tmp_path / "studies"), {"models": "bicubic,rmisr_x4", "warm_up": warm})
+    assert set(app.info()["models"]) == {"bicubic", "rmisr_x4"}
+    assert warmed == (["bicubic", "rmisr_bl_x4"] if warm == "true" else [])
+
+
+def test_a_bad_warm_up_setting_is_refused_at_start_up(tmp_path):
+    from monai_rmisr.monailabel.app import RMISRApp
+
+    with pytest.raises(ValueError, match=r"^--conf warm_up must be true or false, got 'maybe'\.$"):
+        RMISRApp(str(tmp_path / "app"), str(tmp_path / "studies"), {"warm_up": "maybe"})
