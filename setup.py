@@ -83,10 +83,6 @@ setup(
         "jsonschema>=4",
         "tensorboard>=2.14",
         "tqdm>=4.60",
-        # imported by the package itself (transforms.medical_degrade, io.images): the main environment
-        # had them only through scikit-image (the corpus extra), so a bare install could not import us
-        "scipy>=1.10",
-        "tifffile>=2023.1",
     ],
     extras_require={
         "onnx": ["onnx>=1.16", "onnxruntime>=1.18", "onnxscript>=0.1"],
