@@ -32,12 +32,14 @@ from ..io.output import OutputPathError
 from ..io.writers import check_output, output_name, write_image
 from ..networks.utils import forward_at_scale, scaled_size
 from ..transforms.resize import imresize
+from .pretrained import PRETRAINED
 from .self_ensemble import self_ensemble_forward
 from .super_resolve import _check_scale, _in_channels, resolve_model, scale_period, super_resolve
 
 __all__ = [
     "AXES",
     "MAX_OUTPUT_PIXELS",
+    "MAX_SCALE",
     "BatchReport",
     "Upscaler",
     "check_roi_in_image",
@@ -60,6 +62,9 @@ ROI_CONTEXT = 16  # LR pixels of real image around a --roi, so its borders see t
 #: result takes some 21 bytes a value (float32 and float64 copies) plus the network's working
 #: memory. The input is refused from its header, before decoding, when its result would be larger.
 MAX_OUTPUT_PIXELS: int = 2**28
+#: The largest ``--scale`` for any model, bicubic included: the arbitrary-scale network's limit (the
+#: dedicated models refuse other scales on their own).
+MAX_SCALE: float = PRETRAINED["rmisr_meta"].max_scale
 #: Devices the networks run on.
 DEVICE_TYPES = ("cpu", "cuda", "mps")
 
@@ -528,9 +533,13 @@ def distributed_rank() -> tuple[int, int, int]:
 
 
 def check_scale_text(text: str) -> float:
-    """Parse ``--scale``: a finite number > 1 (the range check is :func:`super_resolve`'s)."""
+    """Parse ``--scale``: a finite number in (1, :data:`MAX_SCALE`] for every model (each model's own
+    scales are checked by :func:`super_resolve`)."""
     try:
         value = float(text)
     except ValueError:
         raise ValueError(f"--scale must be a number > 1, got {text!r}.") from None
-    return _check_scale(value)
+    value = _check_scale(value)
+    if value > MAX_SCALE:
+        raise ValueError(f"--scale must be at most {MAX_SCALE:g} for every model, got {text!r}.")
+    return value

@@ -51,7 +51,7 @@ from ..config import config_flag
 from ..inference.bicubic import BICUBIC
 from ..inference.pretrained import PRETRAINED
 from ..inference.super_resolve import _auto_name, _check_network_scale, _check_scale, resolve_model
-from ..inference.upscale import Upscaler, parse_roi
+from ..inference.upscale import MAX_SCALE, Upscaler, parse_roi
 from ..io import ImageData, read_image
 from ..io.output import atomic_output
 from ..io.writers import sr_output_name, write_image
@@ -83,8 +83,6 @@ logger = logging.getLogger(__name__)
 DEFAULTS: dict[str, Any] = {"scale": 2.0, "network": "auto", "roi": "", "tile": 0, "self_ensemble": False}
 #: What a request may name as ``network``; a checkpoint path can only be a task's default (set on the server).
 REQUEST_NETWORKS = ("auto", BICUBIC, *PRETRAINED)
-#: The largest ``scale`` a request may ask of any model, bicubic included: the arbitrary-scale network's limit.
-MAX_SCALE: float = PRETRAINED["rmisr_meta"].max_scale
 #: The most pixels (voxels of a volume: the product of ``output_shape``) a result may have, unless
 #: the server sets another limit (``--conf max_output_pixels N``). 2**28 is a 512x512 CT volume of
 #: 256 slices at x2, or a 16384x16384 image; making a result takes about 21 bytes a pixel (float32

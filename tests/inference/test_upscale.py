@@ -146,6 +146,7 @@ BAD_CASES = {
     "scale below 1": ["--scale", "0.5"],
     "scale NaN": ["--scale", "nan"],
     "scale above 8": ["--scale", "9"],
+    "bicubic above 8": ["--scale", "10000", "--model", "bicubic"],
     "fixed-scale model at another scale": ["--scale", "3", "--model", "rmisr_bl_x2"],
     "unknown model": ["--scale", "2", "--model", "rmisr_bl_x7"],
     "missing checkpoint": ["--scale", "2", "--model", "nowhere/model.pt"],
