@@ -13,8 +13,7 @@ from typing import Any
 
 from ignite.engine import Engine, Events
 
-from ..data.corpus import load_corpus
-from ..data.datasets import name_starts_with
+from ..data.datasets import validation_sources
 from ..data.patches import EpochSampler
 
 __all__ = [
@@ -178,8 +177,8 @@ class DataSummaryHandler:
         train, val = self.counts
         names = ""
         if self.val_names is not None:
-            corpus = [image.name for image in load_corpus("train") if name_starts_with(image.name, self.val_names)]
-            names = f" (corpus TRAIN: {', '.join(corpus)})"
+            corpus = [source.name for source in validation_sources(self.val_names)]
+            names = f" (corpus: {', '.join(corpus)})"
         self.logger.info(f"data: {train} training and {val} validation images{names}")
 
 

@@ -352,7 +352,9 @@ def test_fine_tuning_validates_the_initial_weights_first_and_logs_its_data(tmp_p
     assert [epoch for epoch, _ in scratch] == [1] and scratch[0][1] != scores[0][1]
     messages = [r.getMessage() for r in caplog.records if r.name == "monai_rmisr.engines.handlers"]
     # the helper trains on 3 synthetic images and validates on 1 pair; val_names names corpus images
-    assert "data: 3 training and 1 validation images (corpus TRAIN: CT_small, MR_small, microaneurysms)" in messages
+    # (an ultrasound validation image is shown whole: its full frame)
+    expected = "data: 3 training and 1 validation images (corpus: CT_small, MR_small, OBXXXX1A_frame, microaneurysms)"
+    assert expected in messages
 
 
 def test_init_weights_transfer_x2_to_x4_keeps_the_new_output_layer(tmp_path, caplog):
