@@ -69,6 +69,8 @@ ROI_CONTEXT = 16  # LR pixels of real image around a --roi, so its borders see t
 #: result takes some 21 bytes a value (float32 and float64 copies) plus the network's working
 #: memory. The input is refused from its header, before decoding, when its result would be larger.
 MAX_OUTPUT_PIXELS: int = 2**28
+#: Values mapped back to the file's units at a time (float64 working copies of 32 MB, not of the whole result).
+MAPPING_CHUNK = 2**22
 #: Devices the networks run on.
 DEVICE_TYPES = ("cpu", "cuda", "mps")
 
@@ -306,7 +308,11 @@ class Upscaler:
                 result = result[:, top : top + rows, left : left + cols]
         else:
             result = self.through_plane(unit)
-        result = (result.astype(np.float64) * span + low).astype(np.float32)
+        result = np.ascontiguousarray(result, dtype=np.float32)
+        flat = result.reshape(-1)
+        for start in range(0, flat.size, MAPPING_CHUNK):  # in float64 as before, a chunk at a time (bounded memory)
+            chunk = flat[start : start + MAPPING_CHUNK]
+            chunk[...] = chunk.astype(np.float64) * span + low
 
         out_spatial = result.shape[1:]
         in_spatial = [
