@@ -89,7 +89,8 @@ print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, d
 @pytest.mark.slow
 @pytest.mark.parametrize("scale", [2, 4])
 def test_rg1_upscale_without_tile_stays_under_2_gb(tmp_path, scale):
-    # 1955 x 1841 radiograph: the whole-image x2 run peaked at 5.5-7.7 GB; "auto" tiles it (docs/inference.md)
+    # 1955 x 1841 radiograph: the whole-image x2 run peaked at 5.5 GB (issue #26) to 10.5 GB (1 thread);
+    # "auto" tiles it (592 x 592 at x2, 560 at x4); ~20 min each on the busy 2-core machine (docs/inference.md)
     source = pydicom.data.get_testdata_file("RG1_UNCR.dcm")
     output = tmp_path / "rg1.dcm"
     args = [source, "--scale", str(scale), "-o", str(output), "-q"]
