@@ -311,7 +311,7 @@ def _average_weights(args: argparse.Namespace) -> int:
 
 
 TILE_HELP = (
-    "LR tile size in pixels; 'auto' (default): images too large for a 1 GiB working-memory budget are tiled "
+    "LR tile size in pixels; 'auto' (default): images too large for a 768 MiB working-memory budget are tiled "
     "(results within a few 1e-3 of the whole image), smaller ones run whole; 0: always the whole image"
 )
 

@@ -45,8 +45,9 @@ EDGE_DECAY = 16.0
 #: ``tile`` value that chooses the tile from :data:`TILE_MEMORY_BUDGET` (see :func:`auto_tile`).
 AUTO_TILE = "auto"
 #: Working memory (bytes) one forward pass may take under ``tile="auto"``: an image whose
-#: :func:`forward_bytes` fit runs whole (a 512 x 512 CT slice, 0.8 GB at x2), a larger one in tiles.
-TILE_MEMORY_BUDGET = 2**30
+#: :func:`forward_bytes` fit runs whole (a 512 x 512 CT slice, 736 MiB at x2), a larger one in tiles.
+#: 1 GiB left RG1_UNCR (1955 x 1841) at x4 at a 2.16 GB peak; 768 MiB aims below 2 GB (see docs/inference.md).
+TILE_MEMORY_BUDGET = 768 * 2**20
 #: Peak working memory of a forward pass per LR pixel, bytes: measured as the growth of the peak
 #: resident memory of a CPU process over ``super_resolve`` of a 384 x 384 image (float32,
 #: channels-last, 1 thread): rmisr_bl_x2 2.88 KB, rmisr_bl_x4 3.26 KB, i.e. about 2.75 KB per LR
@@ -308,7 +309,7 @@ def auto_tile(network: nn.Module, spatial: Sequence[int], scale: float, budget: 
 
     Otherwise the largest multiple of :data:`AUTO_TILE_STEP` whose square tile's
     :func:`forward_bytes` fits ``budget`` (at least 32): with the default budget ``rmisr_bl_x2``
-    gets 592, ``rmisr_bl_x4`` 560 and ``rmisr_meta`` at x4 128.
+    gets 512, ``rmisr_bl_x4`` 480 and ``rmisr_meta`` at x4 112.
 
     Args:
         network: the network that will run.
@@ -528,7 +529,7 @@ def super_resolve(
               (``{"_target_": "RMISR", ...constructor kwargs}``) or, for a file named
               ``<registry name>.pt``, from the registry; see :func:`~monai_rmisr.inference.load_checkpoint`.
         tile: ``"auto"`` (default) runs the whole image when the network's working memory for it
-            (:func:`forward_bytes`) fits :data:`TILE_MEMORY_BUDGET` (1 GiB: a 512 x 512 CT slice
+            (:func:`forward_bytes`) fits :data:`TILE_MEMORY_BUDGET` (768 MiB: a 512 x 512 CT slice
             at x2 or x4), else tiles of the size :func:`auto_tile` chooses; ``None`` runs the
             whole image at once whatever its size; ``N`` (>= 8) runs LR tiles of N x N pixels
             with ``overlap``, blended without seams (:func:`tiled_forward`), bounding memory.

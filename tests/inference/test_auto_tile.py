@@ -25,12 +25,12 @@ def x2_network():
 
 
 def test_auto_tile_leaves_small_images_whole_and_tiles_large_ones(x2_network):
-    assert auto_tile(x2_network, (512, 512), 2) is None  # a CT slice: 0.77 GB estimated, within 1 GiB
+    assert auto_tile(x2_network, (512, 512), 2) is None  # a CT slice: 736 MiB estimated, within 768 MiB
     tile = auto_tile(x2_network, (1955, 1841), 2)  # RG1_UNCR: 10.6 GB estimated
-    assert tile == 592 and forward_bytes(x2_network, (tile, tile), 2) <= super_resolve_module.TILE_MEMORY_BUDGET
+    assert tile == 512 and forward_bytes(x2_network, (tile, tile), 2) <= super_resolve_module.TILE_MEMORY_BUDGET
     meta = resolve_model("rmisr_meta", 4)[0]  # builds per-pixel weights at the SR size: smaller tiles
-    assert auto_tile(meta, (1955, 1841), 4) == 128
-    assert auto_tile(resolve_model("bicubic", 4)[0], (1955, 1841), 4) is None
+    assert auto_tile(meta, (1955, 1841), 4) == 112
+    assert auto_tile(resolve_model("bicubic", 4)[0], (1024, 1024), 4) is None  # 16 B per SR pixel
 
 
 def test_auto_matches_the_whole_image_when_it_fits_and_is_close_when_tiled(x2_network, monkeypatch):
@@ -90,7 +90,7 @@ print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, d
 @pytest.mark.parametrize("scale", [2, 4])
 def test_rg1_upscale_without_tile_stays_under_2_gb(tmp_path, scale):
     # 1955 x 1841 radiograph: the whole-image x2 run peaked at 5.5 GB (issue #26) to 10.5 GB (1 thread);
-    # "auto" tiles it (592 x 592 at x2, 560 at x4); ~20 min each on the busy 2-core machine (docs/inference.md)
+    # "auto" tiles it (512 x 512 at x2, 480 at x4); ~20 min each on the busy 2-core machine (docs/inference.md)
     source = pydicom.data.get_testdata_file("RG1_UNCR.dcm")
     output = tmp_path / "rg1.dcm"
     args = [source, "--scale", str(scale), "-o", str(output), "-q"]
