@@ -1,5 +1,11 @@
-"""The ``rmisr`` command line: ``rmisr info``."""
+"""The ``rmisr`` command line: ``rmisr info``, lazy imports."""
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
 import torch
 
 from monai_rmisr.__main__ import main
@@ -23,3 +29,48 @@ def test_info_lists_every_shipped_model_and_whether_its_weights_are_here(tmp_pat
         "rmisr_meta": ["(1,8]", "missing"],
     }
     assert any(line.startswith("RMISR x4 ") for line in lines)  # the parameter counts follow
+
+
+def _imported_after(code: str) -> set[str]:
+    """Top-level module names a fresh interpreter has imported after running ``code`` (printed as JSON)."""
+    script = f"import json, runpy, sys\n{code}\nprint(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}})))"
+    root = Path(__file__).resolve().parents[1]  # "-c" puts the working folder first on sys.path: this checkout
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True, cwd=root
+    )
+    return set(json.loads(done.stdout.splitlines()[-1]))
+
+
+def test_help_and_argument_errors_import_neither_torch_nor_monai():
+    # `rmisr --help` took ~9 s when the package imported torch and MONAI first; now ~0.2 s
+    for argv in (["--help"], ["upscale"]):  # the second is an argparse error (missing arguments)
+        code = (
+            f"sys.argv = ['rmisr', *{argv!r}]\n"
+            "try:\n    runpy.run_module('monai_rmisr', run_name='__main__')\nexcept SystemExit as exit:\n"
+            "    assert exit.code in (0, 2), exit.code"
+        )
+        modules = _imported_after(code)
+        assert "monai_rmisr" in modules
+        assert not modules & {"torch", "monai", "numpy"}, argv
+
+
+def test_the_public_api_is_imported_lazily_and_still_there():
+    assert "torch" not in _imported_after("import monai_rmisr")
+    modules = _imported_after("from monai_rmisr import super_resolve, RMISR; assert callable(super_resolve)")
+    assert {"torch", "monai"} <= modules
+    import monai_rmisr
+
+    assert set(monai_rmisr.__all__) <= set(dir(monai_rmisr))
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        monai_rmisr.nope  # noqa: B018
+
+
+def test_a_bundle_config_finds_the_networks_after_importing_the_package():
+    # MONAI's locator only scans modules already imported: `$import monai_rmisr` must bring the networks
+    code = (
+        "from monai.bundle import ConfigParser\n"
+        "net = {'_target_': 'RMISR', 'spatial_dims': 2, 'in_channels': 1}\n"
+        "parser = ConfigParser({'imports': ['$import monai_rmisr'], 'net': net})\n"
+        "assert type(parser.get_parsed_content('net')).__name__ == 'RMISR'"
+    )
+    assert "monai_rmisr" in _imported_after(code)

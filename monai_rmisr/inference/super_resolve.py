@@ -22,7 +22,17 @@ from .bicubic import BICUBIC, BicubicUpsampler
 from .pretrained import PRETRAINED, load_checkpoint, load_pretrained, pretrained_path
 from .self_ensemble import self_ensemble_forward
 
-__all__ = ["blend_weights", "resolve_model", "scale_period", "super_resolve", "tiled_forward"]
+__all__ = [
+    "AUTO_TILE",
+    "auto_tile",
+    "blend_weights",
+    "check_tile",
+    "forward_bytes",
+    "resolve_model",
+    "scale_period",
+    "super_resolve",
+    "tiled_forward",
+]
 
 #: Tolerance on the ``[0, 1]`` input range (float round-off of a min-max normalisation).
 RANGE_TOLERANCE = 1e-6
@@ -32,6 +42,24 @@ MAX_PERIOD = 100
 MIN_TILE_PERIODS = 4
 #: Decay length, in LR pixels, of the default ``"edge"`` blending weights (see :func:`blend_weights`).
 EDGE_DECAY = 16.0
+#: ``tile`` value that chooses the tile from :data:`TILE_MEMORY_BUDGET` (see :func:`auto_tile`).
+AUTO_TILE = "auto"
+#: Working memory (bytes) one forward pass may take under ``tile="auto"``: an image whose
+#: :func:`forward_bytes` fit runs whole (a 512 x 512 CT slice, 736 MiB at x2), a larger one in tiles.
+#: 1 GiB left RG1_UNCR (1955 x 1841) at x4 at a 2.16 GB peak; 768 MiB aims below 2 GB (see docs/inference.md).
+TILE_MEMORY_BUDGET = 768 * 2**20
+#: Peak working memory of a forward pass per LR pixel, bytes: measured as the growth of the peak
+#: resident memory of a CPU process over ``super_resolve`` of a 384 x 384 image (float32,
+#: channels-last, 1 thread): rmisr_bl_x2 2.88 KB, rmisr_bl_x4 3.26 KB, i.e. about 2.75 KB per LR
+#: pixel (the network body runs at the LR size) plus 32 B per SR pixel.
+LR_PIXEL_BYTES = 2816
+#: Working memory per SR pixel of a fixed-scale network (see :data:`LR_PIXEL_BYTES`).
+SR_PIXEL_BYTES = 32
+#: Working memory per SR pixel of an arbitrary-scale (meta) network, whose up-sampler builds
+#: per-pixel weights at the SR size: rmisr_meta at x2 on 256 x 256 took 14.5 KB per LR pixel.
+META_SR_PIXEL_BYTES = 3584
+#: Tiles chosen by :func:`auto_tile` are a multiple of this many LR pixels.
+AUTO_TILE_STEP = 16
 
 
 def scale_period(scale: float, max_period: int = MAX_PERIOD) -> tuple[int, int]:
@@ -156,6 +184,7 @@ def tiled_forward(
     sw_device: str | torch.device | None = None,
     channels_last: bool = False,
     self_ensemble: bool = False,
+    progress: bool = False,
 ) -> torch.Tensor:
     """Run an SR network on overlapping LR tiles and blend the SR tiles (MONAI ``SlidingWindowInferer``).
 
@@ -192,6 +221,7 @@ def tiled_forward(
             ``network.to(memory_format=torch.channels_last)``; about 2.5x faster on CPU).
         self_ensemble: every tile is the mean over its eight flips / quarter turns
             (:func:`~monai_rmisr.inference.self_ensemble.self_ensemble_forward`; 8x the time).
+        progress: show a tqdm bar of the tiles on stderr (MONAI's).
 
     Returns:
         (B, C_out, *round(spatial * scale)) tensor on ``x.device``, not clipped.
@@ -224,7 +254,9 @@ def tiled_forward(
         return forward(network, _unfold(window, q), scale, channels_last)
 
     sw_device = torch.device(sw_device) if sw_device is not None else x.device
-    inferer = SlidingWindowInferer(roi_size=roi, sw_batch_size=1, overlap=overlap, sw_device=sw_device, device=x.device)
+    inferer = SlidingWindowInferer(
+        roi_size=roi, sw_batch_size=1, overlap=overlap, sw_device=sw_device, device=x.device, progress=progress
+    )
     # the inferer's (cached) weight map, given at the output resolution, which MONAI uses as it is
     # (its own would be on the LR window, zoomed by nearest neighbour; see blend_weights)
     inferer.roi_weight_map = blend_weights([t * q for t in roi], scale, mode, sigma_scale=sigma_scale, device=sw_device)
@@ -239,6 +271,58 @@ def tiled_forward(
     if crop != expected:
         out = out[(slice(None), slice(None), *(slice(0, n) for n in crop))]
     return out
+
+
+def check_tile(tile: Any) -> int | str | None:
+    """Validate a ``tile`` argument: ``None`` (whole image), ``"auto"`` or an LR tile size >= 8; returns it.
+
+    Raises:
+        ValueError: anything else, naming the value.
+    """
+    if tile is None or (isinstance(tile, str) and tile == AUTO_TILE):
+        return tile
+    if isinstance(tile, bool) or not isinstance(tile, numbers.Integral) or tile < 8:
+        raise ValueError(
+            f"tile must be '{AUTO_TILE}', an integer >= 8 (LR tile size) or None (the whole image; --tile 0 "
+            f"on the command line), got {tile!r}."
+        )
+    return int(tile)
+
+
+def forward_bytes(network: nn.Module, spatial: Sequence[int], scale: float) -> int:
+    """Estimated peak working memory (bytes) of one forward pass of ``network`` on a (1, 1, *spatial) LR image.
+
+    ``LR_PIXEL_BYTES`` per LR pixel plus ``SR_PIXEL_BYTES`` (``META_SR_PIXEL_BYTES`` for an
+    arbitrary-scale network) per SR pixel, measured on the shipped RMISR networks; other
+    networks are assumed alike. Plain bicubic interpolation needs a few copies of the output.
+    """
+    lr_pixels = math.prod(int(n) for n in spatial)
+    sr_pixels = lr_pixels * float(scale) ** len(spatial)
+    if isinstance(network, BicubicUpsampler):
+        return int(16 * sr_pixels)
+    meta = any(isinstance(m, MetaUpsample) for m in network.modules())
+    return int(LR_PIXEL_BYTES * lr_pixels + (META_SR_PIXEL_BYTES if meta else SR_PIXEL_BYTES) * sr_pixels)
+
+
+def auto_tile(network: nn.Module, spatial: Sequence[int], scale: float, budget: int | None = None) -> int | None:
+    """The LR tile ``tile="auto"`` means for this network and image: ``None`` (whole image) if it fits ``budget``.
+
+    Otherwise the largest multiple of :data:`AUTO_TILE_STEP` whose square tile's
+    :func:`forward_bytes` fits ``budget`` (at least 32): with the default budget ``rmisr_bl_x2``
+    gets 512, ``rmisr_bl_x4`` 480 and ``rmisr_meta`` at x4 112.
+
+    Args:
+        network: the network that will run.
+        spatial: LR (H, W) of one image.
+        scale: the up-sampling factor.
+        budget: working memory of one forward pass, bytes (default :data:`TILE_MEMORY_BUDGET`).
+    """
+    budget = TILE_MEMORY_BUDGET if budget is None else budget
+    if forward_bytes(network, spatial, scale) <= budget:
+        return None
+    per_pixel = forward_bytes(network, [1] * len(spatial), scale) or 1
+    side = int(math.sqrt(budget / per_pixel)) // AUTO_TILE_STEP * AUTO_TILE_STEP
+    return max(side, 2 * AUTO_TILE_STEP)
 
 
 def _check_scale(scale: Any) -> float:
@@ -386,11 +470,12 @@ def super_resolve(
     image: np.ndarray,
     scale: float,
     model: str | os.PathLike[str] | nn.Module = ...,
-    tile: int | None = ...,
+    tile: int | str | None = ...,
     device: str | torch.device = ...,
     *,
     overlap: float = ...,
     self_ensemble: bool = ...,
+    progress: bool = ...,
 ) -> np.ndarray: ...
 
 
@@ -399,11 +484,12 @@ def super_resolve(
     image: torch.Tensor,
     scale: float,
     model: str | os.PathLike[str] | nn.Module = ...,
-    tile: int | None = ...,
+    tile: int | str | None = ...,
     device: str | torch.device = ...,
     *,
     overlap: float = ...,
     self_ensemble: bool = ...,
+    progress: bool = ...,
 ) -> torch.Tensor: ...
 
 
@@ -411,11 +497,12 @@ def super_resolve(
     image: np.ndarray | torch.Tensor,
     scale: float,
     model: str | os.PathLike[str] | nn.Module = "auto",
-    tile: int | None = None,
+    tile: int | str | None = AUTO_TILE,
     device: str | torch.device = "cpu",
     *,
     overlap: float = 0.25,
     self_ensemble: bool = False,
+    progress: bool = False,
 ) -> np.ndarray | torch.Tensor:
     """Super-resolve a 2-D image by ``scale`` with a pretrained or given RMISR network.
 
@@ -441,16 +528,19 @@ def super_resolve(
               ``"network"``), whose architecture comes from a sidecar ``<path stem>.json``
               (``{"_target_": "RMISR", ...constructor kwargs}``) or, for a file named
               ``<registry name>.pt``, from the registry; see :func:`~monai_rmisr.inference.load_checkpoint`.
-        tile: ``None`` runs the whole image at once; ``N`` runs LR tiles of N x N pixels with
-            ``overlap``, blended without seams (:func:`tiled_forward`), bounding memory for large
-            images. Tiles are close to but not exactly the whole-image result (ICCA attention
-            statistics are per tile). Use tiles for images above about 1 megapixel of output,
-            and always with the arbitrary-scale model, which keeps ~3 KB per output pixel.
+        tile: ``"auto"`` (default) runs the whole image when the network's working memory for it
+            (:func:`forward_bytes`) fits :data:`TILE_MEMORY_BUDGET` (768 MiB: a 512 x 512 CT slice
+            at x2 or x4), else tiles of the size :func:`auto_tile` chooses; ``None`` runs the
+            whole image at once whatever its size; ``N`` (>= 8) runs LR tiles of N x N pixels
+            with ``overlap``, blended without seams (:func:`tiled_forward`), bounding memory.
+            Tiles are close to but not exactly the whole-image result (zero padding at tile
+            borders, ICCA attention statistics per tile): within a few 1e-3 on [0, 1] images.
         device: device to run the network on; the result comes back to the input's device (numpy: CPU).
         overlap: fraction of a tile shared with each neighbour.
         self_ensemble: average the network's outputs over the eight flips / quarter turns of
             the image (:func:`~monai_rmisr.inference.self_ensemble.self_ensemble_forward`):
             a little closer to the truth (``rmisr_bl_x4``: +0.07 dB on the benchmark), 8x the time.
+        progress: when the image is tiled, show a tqdm bar of the tiles on stderr (per channel).
 
     Returns:
         the SR image, clipped to ``[0, 1]``, of spatial size ``round(H * scale) x round(W * scale)``
@@ -474,17 +564,18 @@ def super_resolve(
         from monai_rmisr import super_resolve
 
         sr = super_resolve(ct_slice, 2)  # numpy (512, 512) in [0, 1] -> numpy (1024, 1024)
-        big = super_resolve(xray, 4, tile=256)  # bounded memory for a 2000 x 2000 radiograph
+        big = super_resolve(xray, 4)  # a 2000 x 2000 radiograph: tiled automatically, bounded memory
     """
     scale = _check_scale(scale)
     squeeze = isinstance(image, (np.ndarray, torch.Tensor)) and image.ndim == 2
     tensor = _check_image(image)
-    if tile is not None and (isinstance(tile, bool) or not isinstance(tile, numbers.Integral) or tile < 1):
-        raise ValueError(f"tile must be None or a positive integer (LR tile size), got {tile!r}.")
+    tile = check_tile(tile)
     if not 0 <= overlap < 1:
         raise ValueError(f"overlap must be in [0, 1), got {overlap}.")
     device = torch.device(device)
     network, run_scale, _ = resolve_model(model, scale, device)
+    if tile == AUTO_TILE:
+        tile = auto_tile(network, tensor.shape[1:], run_scale)
 
     channels = tensor.shape[0]
     in_channels = _in_channels(network)
@@ -522,6 +613,7 @@ def super_resolve(
                         sw_device=device,
                         channels_last=channels_last,
                         self_ensemble=self_ensemble,
+                        progress=progress,
                     )
                 if list(out.shape[2:]) != expected:
                     raise RuntimeError(

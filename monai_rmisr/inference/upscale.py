@@ -34,7 +34,16 @@ from ..networks.utils import forward_at_scale, scaled_size
 from ..transforms.resize import imresize
 from .pretrained import PRETRAINED
 from .self_ensemble import self_ensemble_forward
-from .super_resolve import _check_scale, _in_channels, resolve_model, scale_period, super_resolve
+from .super_resolve import (
+    AUTO_TILE,
+    _check_scale,
+    _in_channels,
+    auto_tile,
+    check_tile,
+    resolve_model,
+    scale_period,
+    super_resolve,
+)
 
 __all__ = [
     "AXES",
@@ -65,6 +74,8 @@ MAX_OUTPUT_PIXELS: int = 2**28
 #: The largest ``--scale`` for any model, bicubic included: the arbitrary-scale network's limit (the
 #: dedicated models refuse other scales on their own).
 MAX_SCALE: float = PRETRAINED["rmisr_meta"].max_scale
+#: Values mapped back to the file's units at a time (float64 working copies of 32 MB, not of the whole result).
+MAPPING_CHUNK = 2**22
 #: Devices the networks run on.
 DEVICE_TYPES = ("cpu", "cuda", "mps")
 
@@ -141,7 +152,9 @@ class Upscaler:
         scale: up-sampling factor (> 1; the dedicated models x2/x3/x4, the arbitrary-scale one up to 8).
         model: ``"auto"``, a name from :func:`~monai_rmisr.inference.list_pretrained`, a
             checkpoint path or an ``nn.Module`` (see :func:`~monai_rmisr.inference.super_resolve`).
-        tile: LR tile size for bounded memory (``None``: whole slices).
+        tile: ``"auto"`` (default): large slices in tiles chosen from a memory budget, small ones
+            whole (:func:`~monai_rmisr.inference.super_resolve.auto_tile`); ``N``: LR tiles of
+            N x N pixels; ``None``: whole slices whatever their size.
         axis: ``"xy"`` super-resolves in-plane (every slice of a volume); ``"z"`` adds slices
             along the volume's third axis, keeping the in-plane grid (thick-slice CT/MR), from two
             orthogonal 2-D passes (see :meth:`through_plane`).
@@ -151,6 +164,7 @@ class Upscaler:
             see :func:`~monai_rmisr.inference.super_resolve`).
         skip_bad_slices: :meth:`file` on a DICOM series leaves broken slices out (logged) instead
             of refusing the series (:func:`~monai_rmisr.io.read_dicom_series`).
+        progress: a tqdm bar of the tiles on stderr when a slice is tiled.
 
     Raises:
         ValueError: bad scale, axis, ROI, device or model (an unreadable weights file, a bad
@@ -159,12 +173,13 @@ class Upscaler:
 
     scale: float
     model: Any = "auto"
-    tile: int | None = None
+    tile: int | str | None = AUTO_TILE
     axis: str = "xy"
     device: str = "cpu"
     roi: tuple[int, int, int, int] | None = None
     self_ensemble: bool = False
     skip_bad_slices: bool = False
+    progress: bool = False
     network: torch.nn.Module = field(init=False, repr=False)
     run_scale: float = field(init=False)
     model_name: str = field(init=False)
@@ -173,8 +188,7 @@ class Upscaler:
         if self.axis not in AXES:
             raise ValueError(f"axis must be one of {AXES}, got {self.axis!r}.")
         self.roi = parse_roi(self.roi)
-        if self.tile is not None and (isinstance(self.tile, bool) or int(self.tile) != self.tile or self.tile < 8):
-            raise ValueError(f"tile must be an integer >= 8 (LR pixels), got {self.tile!r}.")
+        self.tile = check_tile(self.tile)
         self.device = _check_device(self.device)
         self.network, self.run_scale, self.model_name = resolve_model(self.model, self.scale, self.device)
         self.network.eval()
@@ -189,18 +203,23 @@ class Upscaler:
             tile=self.tile,
             device=self.device,
             self_ensemble=self.self_ensemble,
+            progress=self.progress,
         )
 
     def _slices(self, stack: np.ndarray) -> np.ndarray:
         """(N, C, H, W) in [0, 1] -> (N, C, H', W'): many equal-size slices, batched through the network.
 
-        With ``tile`` (memory-bounded) or a multi-channel network each slice goes through
+        With tiles (a ``tile`` size, or ``"auto"`` on slices too large to run whole) or a
+        multi-channel network each slice goes through
         :func:`~monai_rmisr.inference.super_resolve`; otherwise slices and channels are batched,
         up to :data:`BATCH_PIXELS` LR pixels per forward pass (hundreds of thin planes of a
         through-plane pass cost a few passes, not hundreds).
         """
         count, channels, height, width = stack.shape
-        if self.tile is not None or _in_channels(self.network) not in (1, None):
+        whole = self.tile is None or (
+            self.tile == AUTO_TILE and auto_tile(self.network, (height, width), self.run_scale) is None
+        )
+        if not whole or _in_channels(self.network) not in (1, None):
             return np.stack([self._slice(item) for item in stack])
         flat = torch.from_numpy(np.ascontiguousarray(stack, dtype=np.float32)).reshape(
             count * channels, 1, height, width
@@ -294,7 +313,11 @@ class Upscaler:
                 result = result[:, top : top + rows, left : left + cols]
         else:
             result = self.through_plane(unit)
-        result = (result.astype(np.float64) * span + low).astype(np.float32)
+        result = np.ascontiguousarray(result, dtype=np.float32)
+        flat = result.reshape(-1)
+        for start in range(0, flat.size, MAPPING_CHUNK):  # in float64 as before, a chunk at a time (bounded memory)
+            chunk = flat[start : start + MAPPING_CHUNK]
+            chunk[...] = chunk.astype(np.float64) * span + low
 
         out_spatial = result.shape[1:]
         in_spatial = [

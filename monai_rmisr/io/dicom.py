@@ -580,10 +580,12 @@ def stored_values(array: np.ndarray, meta: dict[str, Any]) -> np.ndarray:
         raise ValueError(f"stored_values() needs a grey DICOM image, got color={meta.get('color')!r}.")
     if meta.get("modality_lut") or meta.get("rescale_slope") is None:
         raise ValueError("stored_values() cannot invert a non-linear modality LUT (ModalityLUTSequence).")
-    x = np.asarray(array, dtype=np.float64)
+    x = np.array(array, dtype=np.float64)  # a copy, then in place: one float64 array at a time (large images)
     if meta.get("inverted"):
-        x = float(meta["inversion_sum"]) - x
-    return (x - float(meta["rescale_intercept"])) / float(meta["rescale_slope"])
+        np.subtract(float(meta["inversion_sum"]), x, out=x)
+    x -= float(meta["rescale_intercept"])
+    x /= float(meta["rescale_slope"])
+    return x
 
 
 #: File-name suffixes that announce a DICOM file: such a file in a series folder that is not

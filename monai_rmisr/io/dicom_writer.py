@@ -261,9 +261,13 @@ def _record_derivation(ds: Dataset, description: str, source: tuple[str, str, st
 
 
 def _quantise(values: np.ndarray, bits_stored: int, signed: bool) -> np.ndarray:
+    """Round and clip stored values to the integer type of ``bits_stored``; ``values`` (float64, a
+    temporary of the caller) is overwritten, so a large image needs no second float64 copy."""
     lo, hi = stored_range(bits_stored, signed)
     dtype = (np.int8 if signed else np.uint8) if bits_stored <= 8 else (np.int16 if signed else np.uint16)
-    return np.clip(np.rint(values), lo, hi).astype(dtype)
+    np.rint(values, out=values)
+    np.clip(values, lo, hi, out=values)
+    return values.astype(dtype)
 
 
 def _frames_last_to_first(array: np.ndarray) -> np.ndarray:

@@ -212,9 +212,9 @@ def test_range_tolerance_for_round_off():
     assert super_resolve(x, 2, model=small_rmisr()).shape == (24, 20)
 
 
-@pytest.mark.parametrize("tile", [0, -8, 2.5, True, "64"])
+@pytest.mark.parametrize("tile", [0, 4, -8, 2.5, True, "64"])
 def test_bad_tile(tile):
-    with pytest.raises(ValueError, match="tile must be None or a positive integer"):
+    with pytest.raises(ValueError, match=r"tile must be 'auto', an integer >= 8"):
         super_resolve(image(), 2, model=small_rmisr(), tile=tile)
 
 
