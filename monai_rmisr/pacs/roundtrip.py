@@ -25,6 +25,7 @@ __all__ = [
     "DERIVED_BY_US",
     "derive_series",
     "is_derived_by_us",
+    "is_source_series",
     "series_has_images",
     "store_series",
     "study_series",
@@ -138,7 +139,13 @@ def study_series(client: Any, study_uid: str) -> list[str]:
     selected = []
     for entry in found:
         series_uid = str(entry["0020000E"]["Value"][0])
-        metadata = pacs_call(f"reading series {series_uid}", client.retrieve_series_metadata, study_uid, series_uid)
-        if metadata and series_has_images(metadata[0]) and not is_derived_by_us(metadata[0]):
+        if is_source_series(client, study_uid, series_uid):
             selected.append(series_uid)
     return selected
+
+
+def is_source_series(client: Any, study_uid: str, series_uid: str) -> bool:
+    """Whether a series is worth super-resolving: it holds images and monai-rmisr did not derive it
+    (read from its first instance's metadata, WADO-RS, no pixels)."""
+    metadata = pacs_call(f"reading series {series_uid}", client.retrieve_series_metadata, study_uid, series_uid)
+    return bool(metadata) and series_has_images(metadata[0]) and not is_derived_by_us(metadata[0])

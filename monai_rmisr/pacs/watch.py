@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from .connection import PacsError, pacs_call
-from .roundtrip import derive_series, is_derived_by_us, series_has_images, store_series
+from .roundtrip import derive_series, is_source_series, store_series
 
 __all__ = ["WatchState", "watch"]
 
@@ -121,8 +121,7 @@ def _process(
     try:
         files = sorted((folder / "derived").rglob("*.dcm")) if entry["status"] == "pending" else []
         if not files:
-            metadata = pacs_call(f"reading series {series_uid}", client.retrieve_series_metadata, study_uid, series_uid)
-            if not metadata or not series_has_images(metadata[0]) or is_derived_by_us(metadata[0]):
+            if not is_source_series(client, study_uid, series_uid):
                 entry.update(status="skipped", error="no image, or derived by monai-rmisr")
                 return
             shutil.rmtree(folder, ignore_errors=True)
@@ -195,10 +194,10 @@ def watch(
     polls = 0
     try:
         while not stop.is_set():
-            queue: deque[tuple[str, str]] = deque(maxlen=queue_size)
+            queue: deque[tuple[str, str]] = deque()
             try:
                 wanted = _poll(client, state, study, modalities, time.time())
-                queue.extend(wanted[:queue_size])
+                queue.extend(wanted[:queue_size])  # bounded: the rest waits for the next poll
                 logger.info("poll %d: %d series to super-resolve", polls + 1, len(wanted))
                 if len(wanted) > queue_size:
                     logger.info("%d series waiting; %d taken now, the rest at the next poll", len(wanted), queue_size)
@@ -228,4 +227,9 @@ def _install_signal_handlers(stop: threading.Event) -> Callable[[], None]:
         stop.set()
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
-    return lambda: [signal.signal(sig, old) for sig, old in previous.items()] and None
+
+    def restore() -> None:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+    return restore
