@@ -27,6 +27,12 @@ __all__ = [
 VALIDATION_SYNTHETIC_SIZE = 384
 
 
+def _check_image_count(value: object, setting: str) -> None:
+    """A count of procedural images: a whole number >= 0 (bools refused), else ValueError naming ``--setting``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"--{setting} must be a whole number >= 0, got {value!r}.")
+
+
 def name_starts_with(name: str, prefixes: Sequence[str]) -> bool:
     """How the bundle's ``val_names`` (and ``include`` / ``exclude`` below) pick corpus images:
     by name prefix, so ``"emri_small"`` matches all its frames ``emri_small#k``."""
@@ -87,8 +93,7 @@ def training_images(
         ultrasound_frames: add the corpus FRAMES split (the TRAIN ultrasound images uncropped: the
             vendor's text and graphics on black around the scan; those named by ``val_names`` stay out).
     """
-    if isinstance(synthetic, bool) or not isinstance(synthetic, int) or synthetic < 0:
-        raise ValueError(f"--synthetic_images must be a whole number >= 0, got {synthetic!r}.")
+    _check_image_count(synthetic, "synthetic_images")
     if dataset_dir is None:
         images = corpus_images("train", exclude=val_names)
     else:
@@ -120,8 +125,7 @@ def validation_sources(val_names: Sequence[str]) -> list[CorpusSource]:
 def validation_synthetic_images(count: int) -> list[np.ndarray]:
     """``count`` procedural display frames of ``VALIDATION_SYNTHETIC_SIZE`` pixels, (1, S, S) in [0, 1]:
     text and graphics on black, never a training image."""
-    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-        raise ValueError(f"--val_synthetic_images must be a whole number >= 0, got {count!r}.")
+    _check_image_count(count, "val_synthetic_images")
     return [display_graphics_image(VALIDATION_SYNTHETIC_SIZE, seed=k) for k in range(count)]
 
 
