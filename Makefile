@@ -8,7 +8,7 @@ PYTHON3 ?= python3
 VENV_PY := $(if $(VIRTUAL_ENV),$(VIRTUAL_ENV)/bin/python,.venv/bin/python)
 STAMP := $(dir $(VENV_PY)).monai-rmisr-installed
 
-.PHONY: demo test test-slow lint install clean monailabel-env test-monailabel
+.PHONY: demo test test-slow lint install notebook clean monailabel-env test-monailabel
 
 .venv/bin/python:
 	$(PYTHON3) -m venv .venv
@@ -23,6 +23,11 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV_PY) -m monai.bundle run training --config_file bundles/rmisr/configs/train.json
 	$(VENV_PY) -m monai_rmisr.demo
+
+# the quickstart notebook in JupyterLab (the "notebook" extra: Jupyter is not needed by anything else)
+notebook: $(STAMP)
+	$(VENV_PY) -m pip install -c constraints.txt -e ".[notebook]"
+	$(VENV_PY) -m jupyter lab notebooks/quickstart.ipynb
 
 test: $(STAMP)
 	$(VENV_PY) -m pytest -q

@@ -89,6 +89,8 @@ setup(
         "gui": ["PySide6-Essentials>=6.6"],
         # rmisr pacs (monai_rmisr.pacs): QIDO-RS / WADO-RS / STOW-RS through a maintained client
         "pacs": ["dicomweb-client>=0.59"],
+        # notebooks/quickstart.ipynb in a browser (make notebook); the tests run its code without Jupyter
+        "notebook": ["jupyterlab>=4"],
         # the embedded training corpus (monai_rmisr.data.corpus: the bundle's default data, the demo,
         # the tests): pydicom-data and scikit-image ship its images, PyWavelets and scikit-learn its
         # optional EXTRA split (bundle option extra_images). The library itself needs none of them.

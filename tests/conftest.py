@@ -11,3 +11,20 @@ torch.set_num_threads(2)
 def _seed():
     torch.manual_seed(0)
     np.random.seed(0)
+
+
+def _paths_under(folder):
+    return {str(p) for p in folder.rglob("*")} if folder.is_dir() else set()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_run_output_in_the_checkout():
+    """Tests write their runs under tmp_path: a config's default ``runs/...`` (relative to the working
+    folder) must not gain files during the test session (it once collected TensorBoard event files)."""
+    from pathlib import Path
+
+    folders = {Path("runs").resolve(), Path(__file__).resolve().parents[1] / "runs"}
+    before = {folder: _paths_under(folder) for folder in folders}
+    yield
+    new = sorted(path for folder in folders for path in _paths_under(folder) - before[folder])
+    assert not new, f"tests wrote into the checkout's runs/ folder: {new[:5]}"

@@ -44,7 +44,8 @@ def test_init_weights_null_starts_a_finetune_config_from_scratch(tmp_path, name)
     LAYOUTS[name][0](tmp_path)
 
     def loaders(**overrides) -> list[str]:
-        parser = _parser(name, dataset_dir=str(tmp_path), **overrides)
+        # the loaders reach the trainer and its TensorBoard writer: keep its folder out of the checkout
+        parser = _parser(name, dataset_dir=str(tmp_path), output_dir=str(tmp_path / "run"), **overrides)
         return [type(loader).__name__ for loader in parser.get_parsed_content("train#resume_loaders")]
 
     assert "InitialWeightsLoader" in loaders()
