@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 from monai.bundle import ConfigParser
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from monai_rmisr import RMISR
 
@@ -88,3 +89,7 @@ def test_finetune_runs_from_init_weights_on_a_fake_folder(tmp_path, name):
     assert (tmp_path / "run" / "model.pt").is_file()
     trained = parser.get_parsed_content("network").state_dict()
     assert all(torch.equal(trained[k].cpu(), v) for k, v in start.state_dict().items())
+    # TensorBoard holds the training loss of each iteration (a tuple output was once dropped with a warning)
+    events = EventAccumulator(str(tmp_path / "run" / "tensorboard"))
+    events.Reload()
+    assert [event.step for event in events.Scalars("train_loss")] == [1, 2]
