@@ -27,6 +27,12 @@ from monai_rmisr.io import (
 from tests.helpers import write_ct_series
 
 SKIMAGE_DATA = Path(skimage.__file__).parent / "data"
+# the files here are broken on purpose: pydicom's warnings about them are expected (each case asserts our one line)
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:Invalid value for VR"),
+    pytest.mark.filterwarnings("ignore:The number of bytes of pixel data is sufficient"),
+    pytest.mark.filterwarnings("ignore:Expected explicit VR, but found implicit VR"),
+]
 
 
 def _path(name: str) -> str:
