@@ -1,5 +1,7 @@
 """Shared test set-up: deterministic seeds and few threads (CI has 2 cores)."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -13,7 +15,7 @@ def _seed():
     np.random.seed(0)
 
 
-def _paths_under(folder):
+def _paths_under(folder: Path) -> set[str]:
     return {str(p) for p in folder.rglob("*")} if folder.is_dir() else set()
 
 
@@ -21,8 +23,6 @@ def _paths_under(folder):
 def _no_run_output_in_the_checkout():
     """Tests write their runs under tmp_path: a config's default ``runs/...`` (relative to the working
     folder) must not gain files during the test session (it once collected TensorBoard event files)."""
-    from pathlib import Path
-
     folders = {Path("runs").resolve(), Path(__file__).resolve().parents[1] / "runs"}
     before = {folder: _paths_under(folder) for folder in folders}
     yield
