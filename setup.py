@@ -22,7 +22,8 @@ class BuildPyWithWeights(build_py):
     def _weights(self) -> list[tuple[Path, Path]]:
         if self.editable_mode:  # an editable install reads the bundle folder itself
             return []
-        weights = sorted(WEIGHTS_SOURCE.glob("*.pt"))
+        # not the bundle's models/model.pt, a symbolic link to the default model's file (the Model Zoo's name)
+        weights = sorted(path for path in WEIGHTS_SOURCE.glob("*.pt") if not path.is_symlink())
         if not weights:
             raise SystemExit(
                 f"setup.py: no weights files (*.pt) in {WEIGHTS_SOURCE}: build monai-rmisr from a full checkout "

@@ -28,7 +28,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from monai.bundle import DEFAULT_EXP_MGMT_SETTINGS, ConfigComponent, ConfigParser
+from monai.bundle import DEFAULT_EXP_MGMT_SETTINGS, ConfigComponent, ConfigParser, ConfigWorkflow
 
 from .transforms.quantize import check_bit_range
 
@@ -41,6 +41,7 @@ __all__ = [
     "config_flag",
     "config_flags",
     "config_mapping",
+    "default_bundle_root",
 ]
 
 #: Files of a bundle's ``configs`` folder that are not configs: the metadata and its schema.
@@ -168,6 +169,40 @@ def config_bit_range(value: Any, name: str, clipped: bool = True) -> tuple[int, 
         return check_bit_range(value)
     except (TypeError, ValueError) as e:
         raise ValueError(f"--{name}: {e} (null: not quantised)") from e
+
+
+def default_bundle_root() -> str:
+    """The bundle folder of the running config: the default of every config's ``bundle_root``.
+
+    In this order:
+
+    1. the folder holding the ``configs`` folder of the config files being run, when a MONAI
+       ``ConfigWorkflow`` runs them (``python -m monai.bundle run --config_file .../configs/inference.json``,
+       from any folder and any copy of the bundle; the folder MONAI itself puts on ``sys.path``);
+    2. the current folder, when it is a bundle (it holds ``configs/metadata.json``);
+    3. ``bundles/rmisr`` of the checkout this package is imported from (a development install).
+
+    ``--bundle_root`` overrides it.
+
+    Raises:
+        FileNotFoundError: none of these is a bundle folder; the message says to give ``--bundle_root``.
+    """
+    frame = inspect.currentframe()
+    while frame is not None:
+        owner = frame.f_locals.get("self")
+        root = getattr(owner, "config_root_path", None) if isinstance(owner, ConfigWorkflow) else None
+        if isinstance(root, Path):
+            return os.fspath(root.parent if root.name == "configs" else root)
+        frame = frame.f_back
+    if Path("configs", "metadata.json").is_file():
+        return "."
+    checkout = Path(__file__).resolve().parents[1] / "bundles" / "rmisr"
+    if (checkout / "configs" / "metadata.json").is_file():
+        return os.fspath(checkout)
+    raise FileNotFoundError(
+        "cannot tell the bundle folder: give --bundle_root /path/to/rmisr (the folder holding configs/ and models/), "
+        "or run from that folder."
+    )
 
 
 def _resolving_parser() -> ConfigParser:

@@ -1,6 +1,7 @@
 """Inference: the registry of shipped networks and one-call (optionally tiled) super-resolution."""
 
 from .bicubic import BICUBIC, BicubicUpsampler
+from .inferer import SuperResolutionInferer
 from .pretrained import (
     MODELS_ENV,
     PRETRAINED,
@@ -16,6 +17,7 @@ from .pretrained import (
     save_sidecar,
     sidecar_path,
     sidecar_text,
+    untrained_network,
 )
 from .self_ensemble import self_ensemble_forward
 from .super_resolve import blend_weights, resolve_model, scale_period, super_resolve, tiled_forward
@@ -26,6 +28,7 @@ __all__ = [
     "PRETRAINED",
     "BicubicUpsampler",
     "PretrainedModel",
+    "SuperResolutionInferer",
     "blend_weights",
     "build_network",
     "list_pretrained",
@@ -43,4 +46,5 @@ __all__ = [
     "sidecar_text",
     "super_resolve",
     "tiled_forward",
+    "untrained_network",
 ]

@@ -44,6 +44,7 @@ __all__ = [
     "save_sidecar",
     "sidecar_path",
     "sidecar_text",
+    "untrained_network",
 ]
 
 #: Environment variable that overrides the folder holding the ``<name>.pt`` weights files.
@@ -252,16 +253,65 @@ def save_sidecar(path: str | os.PathLike[str], network_def: Mapping[str, Any]) -
     return target
 
 
+def _registry_name(path: Path) -> str | None:
+    """The registry name a weights file is named after, itself or through a symbolic link (``models/model.pt``)."""
+    for candidate in (path, path.resolve()):
+        if candidate.suffix == ".pt" and candidate.stem in PRETRAINED:
+            return candidate.stem
+    return None
+
+
+def untrained_network(model: str | os.PathLike[str]) -> nn.Module:
+    """The architecture of a registry model or of a checkpoint file, with freshly initialised weights.
+
+    Args:
+        model: a registry name (:func:`list_pretrained`), or a checkpoint path whose architecture comes
+            from, in this order, a sidecar JSON file next to it, ``<path without suffix>.json``, holding
+            the constructor call as in a bundle's ``network_def``, e.g.
+            ``{"_target_": "RMISR", "spatial_dims": 2, "in_channels": 1, "scale": 2, "image_residual": true}``;
+            or the registry, when the file is named ``<registry name>.pt`` or is a symbolic link to such a
+            file (the bundle's ``models/model.pt``). The file itself is not read.
+
+    This is the bundle's ``network_def`` in ``configs/inference.json``: the architecture of its ``model``,
+    so that MONAI's ``verify_net_in_out`` and ``ckpt_export`` check the network that the run uses.
+
+    Raises:
+        ValueError: the architecture cannot be determined, or the sidecar is not a valid constructor call.
+    """
+    if isinstance(model, str) and model in PRETRAINED and not Path(model).exists():
+        entry = PRETRAINED[model]
+        return entry.network(**entry.kwargs)
+    path = Path(model)
+    sidecar = sidecar_path(path)
+    if sidecar.is_file():
+        try:
+            config = json.loads(sidecar.read_text())
+        except json.JSONDecodeError as e:
+            raise ValueError(f"architecture sidecar {sidecar} is not valid JSON: {e}.") from e
+        if not isinstance(config, dict):
+            raise ValueError(f"architecture sidecar {sidecar} must hold a JSON object, got {type(config).__name__}.")
+        try:
+            return build_network(config)
+        except ValueError as e:
+            raise ValueError(f"architecture sidecar {sidecar}: {e}") from e
+    name = _registry_name(path)
+    if name is not None:
+        entry = PRETRAINED[name]
+        return entry.network(**entry.kwargs)
+    raise ValueError(
+        f"cannot tell the architecture of checkpoint {path}: write a sidecar {sidecar.name} with the "
+        'constructor call, e.g. {"_target_": "RMISR", "spatial_dims": 2, "in_channels": 1, "scale": 2, '
+        '"image_residual": true}, or pass the network: model=load_checkpoint(path, RMISR(...)).'
+    )
+
+
 def load_checkpoint(path: str | os.PathLike[str], network: nn.Module | None = None) -> nn.Module:
     """A network with the weights of a checkpoint file, in eval mode, on the CPU.
 
-    The architecture comes from, in this order:
-
-    1. ``network``, an instance of the right architecture (its weights are replaced);
-    2. a sidecar JSON file next to the checkpoint, ``<path without suffix>.json``, holding the
-       constructor call as in a bundle's ``network_def``, e.g.
-       ``{"_target_": "RMISR", "spatial_dims": 2, "in_channels": 1, "scale": 2, "image_residual": true}``;
-    3. the registry, when the file name is ``<registry name>.pt`` (e.g. a fine-tuned ``rmisr_bl_x2.pt``).
+    Args:
+        path: the checkpoint file; a registry name stands for its shipped weights file (:func:`pretrained_path`).
+        network: an instance of the right architecture (its weights are replaced); default: the
+            architecture :func:`untrained_network` finds for ``path`` (its sidecar, or its registry file name).
 
     A network with an ``adapt_state_dict(state)`` method maps the file's state dict first:
     :class:`~monai_rmisr.networks.nets.IMDN` reads the IMDN authors' published RGB checkpoints
@@ -271,32 +321,12 @@ def load_checkpoint(path: str | os.PathLike[str], network: nn.Module | None = No
         FileNotFoundError: no such file.
         ValueError: the architecture cannot be determined, or the weights do not fit it.
     """
+    if isinstance(path, str) and path in PRETRAINED and not Path(path).exists():
+        path = pretrained_path(path)
     path = Path(path)
     state = load_state_dict(path)
     if network is None:
-        sidecar = sidecar_path(path)
-        if sidecar.is_file():
-            try:
-                config = json.loads(sidecar.read_text())
-            except json.JSONDecodeError as e:
-                raise ValueError(f"architecture sidecar {sidecar} is not valid JSON: {e}.") from e
-            if not isinstance(config, dict):
-                raise ValueError(
-                    f"architecture sidecar {sidecar} must hold a JSON object, got {type(config).__name__}."
-                )
-            try:
-                network = build_network(config)
-            except ValueError as e:
-                raise ValueError(f"architecture sidecar {sidecar}: {e}") from e
-        elif path.stem in PRETRAINED:
-            entry = PRETRAINED[path.stem]
-            network = entry.network(**entry.kwargs)
-        else:
-            raise ValueError(
-                f"cannot tell the architecture of checkpoint {path}: write a sidecar {sidecar.name} with the "
-                'constructor call, e.g. {"_target_": "RMISR", "spatial_dims": 2, "in_channels": 1, "scale": 2, '
-                '"image_residual": true}, or pass the network: model=load_checkpoint(path, RMISR(...)).'
-            )
+        network = untrained_network(path)
     adapt = getattr(network, "adapt_state_dict", None)
     if callable(adapt):  # a network that reads another layout too (IMDN: the authors' checkpoints)
         state = adapt(state)

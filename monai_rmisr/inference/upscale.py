@@ -32,6 +32,7 @@ from ..io.output import OutputPathError
 from ..io.writers import check_output, output_name, write_image
 from ..networks.utils import forward_at_scale, scaled_size
 from ..transforms.resize import imresize
+from .inferer import SuperResolutionInferer
 from .pretrained import PRETRAINED
 from .self_ensemble import self_ensemble_forward
 from .super_resolve import (
@@ -42,7 +43,6 @@ from .super_resolve import (
     check_tile,
     resolve_model,
     scale_period,
-    super_resolve,
 )
 
 __all__ = [
@@ -50,6 +50,7 @@ __all__ = [
     "MAX_OUTPUT_PIXELS",
     "MAX_SCALE",
     "BatchReport",
+    "DatasetUpscaler",
     "Upscaler",
     "check_roi_in_image",
     "check_scale_text",
@@ -165,6 +166,13 @@ class Upscaler:
         skip_bad_slices: :meth:`file` on a DICOM series leaves broken slices out (logged) instead
             of refusing the series (:func:`~monai_rmisr.io.read_dicom_series`).
         progress: a tqdm bar of the tiles on stderr when a slice is tiled.
+        model_name: the model's name in the outputs' derivation (a DICOM output's DerivationDescription);
+            default: the registry name, the checkpoint's file name or the module's class name.
+
+    Attributes:
+        network: the network, in eval mode on ``device``.
+        inferer: the :class:`~monai_rmisr.inference.inferer.SuperResolutionInferer` every slice goes
+            through (``tile``, ``self_ensemble``, ``progress``).
 
     Raises:
         ValueError: bad scale, axis, ROI, device or model (an unreadable weights file, a bad
@@ -180,9 +188,10 @@ class Upscaler:
     self_ensemble: bool = False
     skip_bad_slices: bool = False
     progress: bool = False
+    model_name: str | None = None
     network: torch.nn.Module = field(init=False, repr=False)
+    inferer: SuperResolutionInferer = field(init=False, repr=False)
     run_scale: float = field(init=False)
-    model_name: str = field(init=False)
 
     def __post_init__(self) -> None:
         if self.axis not in AXES:
@@ -190,21 +199,18 @@ class Upscaler:
         self.roi = parse_roi(self.roi)
         self.tile = check_tile(self.tile)
         self.device = _check_device(self.device)
-        self.network, self.run_scale, self.model_name = resolve_model(self.model, self.scale, self.device)
+        self.network, self.run_scale, name = resolve_model(self.model, self.scale, self.device)
+        self.model_name = self.model_name or name
         self.network.eval()
+        self.inferer = SuperResolutionInferer(
+            self.run_scale, self.tile, self_ensemble=self.self_ensemble, progress=self.progress, device=self.device
+        )
 
     # -- arrays -----------------------------------------------------------------------------
     def _slice(self, image: np.ndarray) -> np.ndarray:
         """(C, H, W) in [0, 1] -> (C, H', W') in [0, 1]."""
-        return super_resolve(
-            image,
-            self.run_scale,
-            model=self.network,
-            tile=self.tile,
-            device=self.device,
-            self_ensemble=self.self_ensemble,
-            progress=self.progress,
-        )
+        batch = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None]
+        return self.inferer(batch, self.network)[0].numpy()
 
     def _slices(self, stack: np.ndarray) -> np.ndarray:
         """(N, C, H, W) in [0, 1] -> (N, C, H', W'): many equal-size slices, batched through the network.
@@ -537,6 +543,36 @@ def upscale_batch(
         bar.close()
     report.seconds = time.perf_counter() - started
     return report
+
+
+@dataclass
+class DatasetUpscaler:
+    """Super-resolve every input of a dataset into a folder: the ``evaluator`` of the bundle's ``inference.json``.
+
+    Args:
+        upscaler: the :class:`Upscaler` that reads, super-resolves and writes each input.
+        dataset: the inputs, file and DICOM-series-folder paths (a MONAI ``Dataset`` of them in the bundle;
+            :func:`find_inputs` lists a folder's).
+        output_dir: where the outputs go, each in its input's format.
+        root: the folder the inputs were found in (its sub-folders are repeated under ``output_dir``);
+            ``None``: each output is written under its input's own name.
+        overwrite: redo outputs that exist (default: skip them, so an interrupted run resumes).
+        progress: a tqdm bar of the inputs on stderr.
+    """
+
+    upscaler: Upscaler
+    dataset: Sequence[str | os.PathLike[str]]
+    output_dir: str | os.PathLike[str]
+    root: str | os.PathLike[str] | None = None
+    overwrite: bool = False
+    progress: bool = True
+
+    def run(self) -> BatchReport:
+        """Write every output (see :func:`upscale_batch`); a failed input is recorded and the others go on."""
+        items = [Path(self.dataset[index]) for index in range(len(self.dataset))]
+        return upscale_batch(
+            self.upscaler, self.root, self.output_dir, items=items, overwrite=self.overwrite, progress=self.progress
+        )
 
 
 def raise_for_failures(report: BatchReport) -> None:

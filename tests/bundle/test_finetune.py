@@ -36,7 +36,8 @@ def test_finetune_config_defaults(name):
     assert parser.get_parsed_content("dataset_preset") == name
     assert parser.get_parsed_content("output_dir") == f"runs/finetune_{name}"
     assert parser.get_parsed_content("learning_rate") == pytest.approx(1e-4)
-    assert parser.get_parsed_content("init_weights") == str(Path("bundles/rmisr/models/rmisr_bl_x2.pt"))
+    # bundle_root: outside a running workflow, the bundle of the checkout this package is imported from
+    assert Path(parser.get_parsed_content("init_weights")) == CONFIGS.parent / "models" / "rmisr_bl_x2.pt"
     assert parser.get_parsed_content("dataset_dir")  # a placeholder the user overrides
 
 

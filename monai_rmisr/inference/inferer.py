@@ -1,0 +1,78 @@
+"""A MONAI ``Inferer`` that super-resolves a batch with an SR network, whole or in tiles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from monai.inferers import Inferer
+from torch import nn
+
+from .super_resolve import AUTO_TILE, super_resolve
+
+__all__ = ["SuperResolutionInferer"]
+
+
+class SuperResolutionInferer(Inferer):
+    """``inferer(images, network)``: every image of a batch through :func:`~monai_rmisr.inference.super_resolve`.
+
+    The inferer of the bundle's ``configs/inference.json`` (its ``inferer``, the one the run uses through
+    :class:`~monai_rmisr.inference.upscale.Upscaler`), and a drop-in for MONAI engines and evaluators that
+    take an ``inferer``. Settings are checked where :func:`super_resolve` takes them, at the first call.
+
+    Args:
+        scale: the up-sampling factor handed to the network.
+        tile: ``"auto"`` (default; tiles only where the whole image would exceed the memory budget),
+            ``N`` (LR tiles of N x N pixels) or ``None`` (always the whole image); see :func:`super_resolve`.
+        overlap: fraction of a tile shared with each neighbour.
+        self_ensemble: average over the eight flips / quarter turns (8x the time).
+        progress: a tqdm bar of the tiles on stderr when an image is tiled.
+        device: where the network runs; ``None``: the device of the network's parameters (CPU if it has none).
+
+    Call:
+        ``inputs``: (B, C, H, W) float tensor in [0, 1]; ``network``: an ``nn.Module`` with its weights.
+        Returns (B, C, round(H * scale), round(W * scale)) in [0, 1] (clipped), on the inputs' device.
+    """
+
+    def __init__(
+        self,
+        scale: float,
+        tile: int | str | None = AUTO_TILE,
+        overlap: float = 0.25,
+        self_ensemble: bool = False,
+        progress: bool = False,
+        device: str | torch.device | None = None,
+    ) -> None:
+        super().__init__()
+        self.scale = scale
+        self.tile = tile
+        self.overlap = overlap
+        self.self_ensemble = self_ensemble
+        self.progress = progress
+        self.device = device
+
+    def _device(self, network: nn.Module) -> torch.device:
+        if self.device is not None:
+            return torch.device(self.device)
+        parameter = next(network.parameters(), None)
+        return parameter.device if parameter is not None else torch.device("cpu")
+
+    def __call__(self, inputs: torch.Tensor, network: nn.Module, *args: Any, **kwargs: Any) -> torch.Tensor:
+        if not isinstance(inputs, torch.Tensor) or inputs.dim() != 4:
+            shape = tuple(inputs.shape) if hasattr(inputs, "shape") else type(inputs).__name__
+            raise ValueError(f"SuperResolutionInferer takes a (B, C, H, W) tensor, got {shape}.")
+        device = self._device(network)
+        outputs = [
+            super_resolve(
+                image,
+                self.scale,
+                model=network,
+                tile=self.tile,
+                device=device,
+                overlap=self.overlap,
+                self_ensemble=self.self_ensemble,
+                progress=self.progress,
+            )
+            for image in inputs
+        ]
+        return torch.stack(outputs)
