@@ -8,7 +8,8 @@ import torch
 from monai.inferers import Inferer
 from torch import nn
 
-from .super_resolve import AUTO_TILE, super_resolve
+from .settings import AUTO_TILE
+from .super_resolve import super_resolve
 
 __all__ = ["SuperResolutionInferer"]
 

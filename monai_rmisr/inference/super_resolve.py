@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import numbers
 import os
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, overload
@@ -17,16 +16,23 @@ from monai.inferers import SlidingWindowInferer
 from torch import nn
 
 from ..networks.blocks.meta_upsample import MetaUpsample
-from ..networks.utils import accepts_scale, forward_at_scale, scaled_size
+from ..networks.utils import forward_at_scale, scaled_size
 from .bicubic import BICUBIC, BicubicUpsampler
-from .pretrained import PRETRAINED, load_checkpoint, load_pretrained, pretrained_path
+from .pretrained import PRETRAINED, load_checkpoint, load_pretrained
 from .self_ensemble import self_ensemble_forward
+from .settings import (
+    AUTO_TILE,
+    check_model_scale,
+    check_scale,
+    check_tile,
+    default_model_name,
+    model_in_channels,
+    model_scale_limits,
+)
 
 __all__ = [
-    "AUTO_TILE",
     "auto_tile",
     "blend_weights",
-    "check_tile",
     "forward_bytes",
     "resolve_model",
     "scale_period",
@@ -42,8 +48,6 @@ MAX_PERIOD = 100
 MIN_TILE_PERIODS = 4
 #: Decay length, in LR pixels, of the default ``"edge"`` blending weights (see :func:`blend_weights`).
 EDGE_DECAY = 16.0
-#: ``tile`` value that chooses the tile from :data:`TILE_MEMORY_BUDGET` (see :func:`auto_tile`).
-AUTO_TILE = "auto"
 #: Working memory (bytes) one forward pass may take under ``tile="auto"``: an image whose
 #: :func:`forward_bytes` fit runs whole (a 512 x 512 CT slice, 736 MiB at x2), a larger one in tiles.
 #: 1 GiB left RG1_UNCR (1955 x 1841) at x4 at a 2.16 GB peak; 768 MiB aims below 2 GB (see docs/inference.md).
@@ -273,22 +277,6 @@ def tiled_forward(
     return out
 
 
-def check_tile(tile: Any) -> int | str | None:
-    """Validate a ``tile`` argument: ``None`` (whole image), ``"auto"`` or an LR tile size >= 8; returns it.
-
-    Raises:
-        ValueError: anything else, naming the value.
-    """
-    if tile is None or (isinstance(tile, str) and tile == AUTO_TILE):
-        return tile
-    if isinstance(tile, bool) or not isinstance(tile, numbers.Integral) or tile < 8:
-        raise ValueError(
-            f"tile must be '{AUTO_TILE}', an integer >= 8 (LR tile size) or None (the whole image; --tile 0 "
-            f"on the command line), got {tile!r}."
-        )
-    return int(tile)
-
-
 def forward_bytes(network: nn.Module, spatial: Sequence[int], scale: float) -> int:
     """Estimated peak working memory (bytes) of one forward pass of ``network`` on a (1, 1, *spatial) LR image.
 
@@ -323,15 +311,6 @@ def auto_tile(network: nn.Module, spatial: Sequence[int], scale: float, budget: 
     per_pixel = forward_bytes(network, [1] * len(spatial), scale) or 1
     side = int(math.sqrt(budget / per_pixel)) // AUTO_TILE_STEP * AUTO_TILE_STEP
     return max(side, 2 * AUTO_TILE_STEP)
-
-
-def _check_scale(scale: Any) -> float:
-    if isinstance(scale, bool) or not isinstance(scale, numbers.Real):
-        raise ValueError(f"scale must be a real number > 1, got {scale!r}.")
-    value = float(scale)
-    if not math.isfinite(value) or value <= 1:
-        raise ValueError(f"scale must be a finite number > 1, got {scale}.")
-    return value
 
 
 def _check_image(image: Any) -> torch.Tensor:
@@ -370,52 +349,6 @@ def _check_image(image: Any) -> torch.Tensor:
     return tensor.float()
 
 
-def _in_channels(network: nn.Module) -> int | None:
-    """Input channels of a network: its ``in_channels`` attribute or that of its first convolution."""
-    value = getattr(network, "in_channels", None)
-    if isinstance(value, int):
-        return value
-    for module in network.modules():
-        if isinstance(module, nn.modules.conv._ConvNd):
-            return int(module.in_channels)
-    return None
-
-
-def _scale_limits(network: nn.Module) -> tuple[float | None, float]:
-    """``(fixed_scale, max_scale)``: ``fixed_scale`` is None for arbitrary-scale (meta) networks."""
-    meta = [m for m in network.modules() if isinstance(m, MetaUpsample)]
-    if meta and accepts_scale(network):
-        return None, float(min(m.max_scale for m in meta))
-    fixed = getattr(network, "scale", None)
-    return (float(fixed) if isinstance(fixed, numbers.Real) else None), math.inf
-
-
-def _check_network_scale(scale: float, fixed: float | None, max_scale: float, what: str) -> float:
-    if fixed is not None:
-        if not math.isclose(scale, fixed, rel_tol=0, abs_tol=1e-9):
-            raise ValueError(
-                f"{what} is a fixed x{fixed:g} network, got scale={scale:g}; use model='auto' (or 'rmisr_meta') "
-                "for other scales."
-            )
-        return fixed
-    if scale > max_scale:
-        raise ValueError(f"{what} accepts scales in (1, {max_scale:g}], got scale={scale:g}.")
-    return scale
-
-
-def _auto_name(scale: float) -> str:
-    """The dedicated x2/x3/x4 model when its weights are shipped, else the arbitrary-scale model."""
-    if scale in (2.0, 3.0, 4.0):
-        name = f"rmisr_bl_x{int(scale)}"
-        if pretrained_path(name).is_file() or not pretrained_path("rmisr_meta").is_file():
-            return name
-        warnings.warn(
-            f"{name} is not shipped yet ({pretrained_path(name)} missing); using the arbitrary-scale rmisr_meta.",
-            stacklevel=4,
-        )
-    return "rmisr_meta"
-
-
 def resolve_model(
     model: str | os.PathLike[str] | nn.Module, scale: float, device: str | torch.device = "cpu"
 ) -> tuple[nn.Module, float, str]:
@@ -432,12 +365,12 @@ def resolve_model(
     Raises:
         ValueError, FileNotFoundError: as :func:`super_resolve`.
     """
-    scale = _check_scale(scale)
+    scale = check_scale(scale)
     device = torch.device(device)
     if isinstance(model, nn.Module):
-        fixed, max_scale = _scale_limits(model)
+        fixed, max_scale = model_scale_limits(model)
         name = type(model).__name__
-        return model.to(device), _check_network_scale(scale, fixed, max_scale, name), name
+        return model.to(device), check_model_scale(scale, fixed, max_scale, name), name
     if isinstance(model, str) and model == BICUBIC:
         return BicubicUpsampler().to(device), scale, BICUBIC
     if isinstance(model, str) and (model == "auto" or model in PRETRAINED):
@@ -446,9 +379,9 @@ def resolve_model(
             max_scale = PRETRAINED["rmisr_meta"].max_scale
             if scale > max_scale:
                 raise ValueError(f"model='auto' supports scales in (1, {max_scale:g}], got scale={scale:g}.")
-            name = _auto_name(scale)
+            name = default_model_name(scale)
         entry = PRETRAINED[name]
-        scale = _check_network_scale(scale, entry.scale, entry.max_scale, f"model {name!r}")
+        scale = check_model_scale(scale, entry.scale, entry.max_scale, f"model {name!r}")
         return load_pretrained(name, device=device), scale, name
     if isinstance(model, (str, os.PathLike)):
         path = Path(model)
@@ -460,8 +393,8 @@ def resolve_model(
                 "checkpoint path or an nn.Module."
             )
         network = load_checkpoint(path)
-        fixed, max_scale = _scale_limits(network)
-        return network.to(device), _check_network_scale(scale, fixed, max_scale, f"checkpoint {path.name}"), path.name
+        fixed, max_scale = model_scale_limits(network)
+        return network.to(device), check_model_scale(scale, fixed, max_scale, f"checkpoint {path.name}"), path.name
     raise ValueError(f"model must be 'auto', a registry name, a checkpoint path or an nn.Module, got {model!r}.")
 
 
@@ -566,7 +499,7 @@ def super_resolve(
         sr = super_resolve(ct_slice, 2)  # numpy (512, 512) in [0, 1] -> numpy (1024, 1024)
         big = super_resolve(xray, 4)  # a 2000 x 2000 radiograph: tiled automatically, bounded memory
     """
-    scale = _check_scale(scale)
+    scale = check_scale(scale)
     squeeze = isinstance(image, (np.ndarray, torch.Tensor)) and image.ndim == 2
     tensor = _check_image(image)
     tile = check_tile(tile)
@@ -578,7 +511,7 @@ def super_resolve(
         tile = auto_tile(network, tensor.shape[1:], run_scale)
 
     channels = tensor.shape[0]
-    in_channels = _in_channels(network)
+    in_channels = model_in_channels(network)
     if in_channels == channels:
         batches = [tensor[None]]
     elif in_channels in (1, None) and channels <= 4:

@@ -33,17 +33,9 @@ from ..io.writers import check_output, output_name, write_image
 from ..networks.utils import forward_at_scale, scaled_size
 from ..transforms.resize import imresize
 from .inferer import SuperResolutionInferer
-from .pretrained import PRETRAINED
 from .self_ensemble import self_ensemble_forward
-from .super_resolve import (
-    AUTO_TILE,
-    _check_scale,
-    _in_channels,
-    auto_tile,
-    check_tile,
-    resolve_model,
-    scale_period,
-)
+from .settings import AUTO_TILE, MAX_SCALE, check_scale, check_tile, model_in_channels
+from .super_resolve import auto_tile, resolve_model, scale_period
 
 __all__ = [
     "AXES",
@@ -72,9 +64,6 @@ ROI_CONTEXT = 16  # LR pixels of real image around a --roi, so its borders see t
 #: result takes some 21 bytes a value (float32 and float64 copies) plus the network's working
 #: memory. The input is refused from its header, before decoding, when its result would be larger.
 MAX_OUTPUT_PIXELS: int = 2**28
-#: The largest ``--scale`` for any model, bicubic included: the arbitrary-scale network's limit (the
-#: dedicated models refuse other scales on their own).
-MAX_SCALE: float = PRETRAINED["rmisr_meta"].max_scale
 #: Values mapped back to the file's units at a time (float64 working copies of 32 MB, not of the whole result).
 MAPPING_CHUNK = 2**22
 #: Devices the networks run on.
@@ -225,7 +214,7 @@ class Upscaler:
         whole = self.tile is None or (
             self.tile == AUTO_TILE and auto_tile(self.network, (height, width), self.run_scale) is None
         )
-        if not whole or _in_channels(self.network) not in (1, None):
+        if not whole or model_in_channels(self.network) not in (1, None):
             return np.stack([self._slice(item) for item in stack])
         flat = torch.from_numpy(np.ascontiguousarray(stack, dtype=np.float32)).reshape(
             count * channels, 1, height, width
@@ -598,7 +587,7 @@ def check_scale_text(text: str) -> float:
         value = float(text)
     except ValueError:
         raise ValueError(f"--scale must be a number > 1, got {text!r}.") from None
-    value = _check_scale(value)
+    value = check_scale(value)
     if value > MAX_SCALE:
         raise ValueError(f"--scale must be at most {MAX_SCALE:g} for every model, got {text!r}.")
     return value

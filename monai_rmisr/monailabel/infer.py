@@ -50,8 +50,9 @@ from .._version import __version__
 from ..config import config_flag
 from ..inference.bicubic import BICUBIC
 from ..inference.pretrained import PRETRAINED
-from ..inference.super_resolve import _auto_name, _check_network_scale, _check_scale, resolve_model
-from ..inference.upscale import MAX_SCALE, Upscaler, parse_roi
+from ..inference.settings import MAX_SCALE, check_model_scale, check_scale, default_model_name
+from ..inference.super_resolve import resolve_model
+from ..inference.upscale import Upscaler, parse_roi
 from ..io import ImageData, read_image
 from ..io.output import atomic_output
 from ..io.writers import sr_output_name, write_image
@@ -157,17 +158,17 @@ def parse_request(request: Mapping[str, Any], defaults: Mapping[str, Any] | None
             "set on the server, as a task's default)."
         )
     try:
-        scale = _check_scale(float(merged["scale"]))
+        scale = check_scale(float(merged["scale"]))
     except (TypeError, ValueError):
         scale = math.nan
     if not scale <= MAX_SCALE:
         raise ValueError(f"'scale' must be a finite number in (1, {MAX_SCALE:g}], got {merged['scale']!r}.")
     network = str(merged["network"] or "auto")
     if network == "auto":
-        network = _auto_name(scale)
+        network = default_model_name(scale)
     if network in PRETRAINED:
         entry = PRETRAINED[network]
-        scale = _check_network_scale(scale, entry.scale, entry.max_scale, f"model {network!r}")
+        scale = check_model_scale(scale, entry.scale, entry.max_scale, f"model {network!r}")
     roi_text = merged["roi"]
     roi = parse_roi(roi_text) if roi_text not in (None, "", [], ()) else None
     tile = merged["tile"]

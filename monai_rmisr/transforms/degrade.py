@@ -16,7 +16,12 @@ from .utils import resolve_output_keys
 __all__ = ["BicubicDegrade", "BicubicDegraded"]
 
 
-def _check_sr_scale(scale: float | Sequence[float]) -> float | tuple[float, ...]:
+def check_sr_scale(scale: float | Sequence[float]) -> float | tuple[float, ...]:
+    """A degradation's SR factor: a finite number >= 1, or a non-empty sequence of them (one per spatial axis).
+
+    Raises:
+        ValueError: anything else, naming the value.
+    """
     is_sequence = isinstance(scale, (Sequence, np.ndarray)) and np.ndim(scale) > 0
     values = tuple(np.asarray(scale, dtype=np.float64).ravel().tolist()) if is_sequence else (float(scale),)
     if not values:
@@ -46,7 +51,7 @@ class BicubicDegrade(Transform):
     backend = [TransformBackends.TORCH, TransformBackends.NUMPY]
 
     def __init__(self, scale: float | Sequence[float], spatial_axes: int | Sequence[int] | None = None) -> None:
-        self.scale = _check_sr_scale(scale)
+        self.scale = check_sr_scale(scale)
         self.spatial_axes = spatial_axes
 
     def __call__(self, img: NdarrayOrTensor) -> NdarrayOrTensor:

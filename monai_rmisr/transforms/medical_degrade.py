@@ -28,8 +28,8 @@ from monai.utils import TransformBackends, convert_to_tensor
 from PIL import Image
 from scipy.ndimage import gaussian_filter
 
-from .degrade import _check_sr_scale
-from .resize import _resized_affine, imresize
+from .degrade import check_sr_scale
+from .resize import imresize, resized_affine
 from .utils import resolve_output_keys
 
 __all__ = ["RandMedicalDegrade", "RandMedicalDegraded", "jpeg_roundtrip", "kspace_truncate", "slab_resample"]
@@ -261,7 +261,7 @@ class RandMedicalDegrade(RandomizableTransform):
         jpeg_quality: int | Sequence[int] | None = None,
     ) -> None:
         RandomizableTransform.__init__(self, _probability(prob, "prob"))
-        self.scale = _check_sr_scale(scale)
+        self.scale = check_sr_scale(scale)
         self.kspace_truncation = _probability(kspace_truncation, "kspace_truncation")
         self.slice_thickness = _slice_thickness(slice_thickness)
         self.gaussian_noise_std = _value_range(gaussian_noise_std, "gaussian_noise_std")
@@ -363,7 +363,7 @@ class RandMedicalDegrade(RandomizableTransform):
             meta_out = MetaTensor(out)
             meta_out.copy_meta_from(img)
             meta_out.meta = dict(meta_out.meta)
-            meta_out.affine = _resized_affine(img.affine, range(len(scales)), [1.0 / s for s in scales])
+            meta_out.affine = resized_affine(img.affine, range(len(scales)), [1.0 / s for s in scales])
             return meta_out
         return out
 

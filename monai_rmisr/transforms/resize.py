@@ -210,12 +210,12 @@ def imresize(
     if isinstance(img, MetaTensor) and get_track_meta():
         out = MetaTensor(x)
         out.copy_meta_from(img)
-        out.affine = _resized_affine(img.affine, axes, scales)
+        out.affine = resized_affine(img.affine, axes, scales)
         return out
     return x
 
 
-def _resized_affine(affine: torch.Tensor, axes: Sequence[int], scales: Sequence[float]) -> torch.Tensor:
+def resized_affine(affine: torch.Tensor, axes: Sequence[int], scales: Sequence[float]) -> torch.Tensor:
     """Affine of the resized grid: output voxel ``j`` (0-based) sits at input ``(j + 0.5) / s - 0.5``."""
     affine = torch.as_tensor(affine, dtype=torch.float64).clone()
     if affine.ndim != 2:

@@ -24,7 +24,7 @@ def test_a_batch_is_each_image_super_resolved(network):
     inferer = SuperResolutionInferer(2)
     assert isinstance(inferer, Inferer)
     result = inferer(images, network)
-    assert result.shape == (2, 1, 48, 40) and 0.0 <= float(result.min()) and float(result.max()) <= 1.0
+    assert result.shape == (2, 1, 48, 40) and float(result.min()) >= 0.0 and float(result.max()) <= 1.0
     for image, sr in zip(images, result):
         assert torch.equal(sr, super_resolve(image, 2, model=network))
 

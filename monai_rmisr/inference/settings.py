@@ -1,0 +1,126 @@
+"""The rules of the inference settings, each in one place: the scale, the tile, the model a scale means.
+
+Every entry point (``super_resolve``, ``Upscaler``, ``rmisr upscale``, MONAI Label, the viewer) checks a
+setting with these functions where the setting enters, and passes the checked value on.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+from typing import Any
+
+from torch import nn
+
+from ..networks.blocks.meta_upsample import MetaUpsample
+from ..networks.utils import accepts_scale
+from .pretrained import PRETRAINED, pretrained_path
+
+__all__ = [
+    "AUTO_TILE",
+    "MAX_SCALE",
+    "check_model_scale",
+    "check_scale",
+    "check_tile",
+    "default_model_name",
+    "model_in_channels",
+    "model_scale_limits",
+]
+
+#: ``tile`` value that chooses the tile from the memory budget
+#: (:func:`~monai_rmisr.inference.super_resolve.auto_tile`).
+AUTO_TILE = "auto"
+#: The largest scale of every entry point and model: the arbitrary-scale model's (bicubic takes it too).
+MAX_SCALE: float = PRETRAINED["rmisr_meta"].max_scale
+#: The smallest LR tile: smaller tiles are mostly border.
+MIN_TILE = 8
+
+
+def check_scale(scale: Any) -> float:
+    """An up-sampling factor: a finite real number > 1 (not a bool), returned as a float.
+
+    Raises:
+        ValueError: anything else, naming the value.
+    """
+    if isinstance(scale, bool) or not isinstance(scale, numbers.Real):
+        raise ValueError(f"scale must be a real number > 1, got {scale!r}.")
+    value = float(scale)
+    if not math.isfinite(value) or value <= 1:
+        raise ValueError(f"scale must be a finite number > 1, got {scale}.")
+    return value
+
+
+def check_tile(tile: Any) -> int | str | None:
+    """A ``tile`` setting: ``None`` (whole image), ``"auto"`` or an LR tile size >= 8; returns it.
+
+    Raises:
+        ValueError: anything else, naming the value.
+    """
+    if tile is None or (isinstance(tile, str) and tile == AUTO_TILE):
+        return tile
+    if isinstance(tile, bool) or not isinstance(tile, numbers.Integral) or tile < MIN_TILE:
+        raise ValueError(
+            f"tile must be '{AUTO_TILE}', an integer >= {MIN_TILE} (LR tile size) or None (the whole image; --tile 0 "
+            f"on the command line), got {tile!r}."
+        )
+    return int(tile)
+
+
+def check_model_scale(scale: float, fixed: float | None, max_scale: float, what: str) -> float:
+    """The scale to hand a model: its own ``fixed`` scale, or ``scale`` up to ``max_scale`` (arbitrary-scale).
+
+    Args:
+        scale: a checked scale (:func:`check_scale`).
+        fixed: the model's fixed scale; ``None`` for an arbitrary-scale model.
+        max_scale: the largest scale an arbitrary-scale model takes.
+        what: the model, as the error message names it (``"model 'rmisr_bl_x2'"``).
+
+    Raises:
+        ValueError: a fixed-scale model asked for another scale, or a scale above ``max_scale``.
+    """
+    if fixed is not None:
+        if not math.isclose(scale, fixed, rel_tol=0, abs_tol=1e-9):
+            raise ValueError(
+                f"{what} is a fixed x{fixed:g} network, got scale={scale:g}; use model='auto' (or 'rmisr_meta') "
+                "for other scales."
+            )
+        return fixed
+    if scale > max_scale:
+        raise ValueError(f"{what} accepts scales in (1, {max_scale:g}], got scale={scale:g}.")
+    return scale
+
+
+def default_model_name(scale: float) -> str:
+    """The registry model ``model="auto"`` means at ``scale``: the dedicated x2/x3/x4 model when its weights are
+    shipped (else, with a warning, the arbitrary-scale one), the arbitrary-scale ``rmisr_meta`` for other scales."""
+    if scale in (2.0, 3.0, 4.0):
+        name = f"rmisr_bl_x{int(scale)}"
+        if pretrained_path(name).is_file() or not pretrained_path("rmisr_meta").is_file():
+            return name
+        warnings.warn(
+            f"{name} is not shipped yet ({pretrained_path(name)} missing); using the arbitrary-scale rmisr_meta.",
+            stacklevel=4,
+        )
+    return "rmisr_meta"
+
+
+def model_scale_limits(network: nn.Module) -> tuple[float | None, float]:
+    """``(fixed_scale, max_scale)`` of a network: ``fixed_scale`` is None for an arbitrary-scale (meta) network,
+    whose ``max_scale`` is its upsampler's; a fixed-scale network's ``scale`` attribute (None if it has none)."""
+    meta = [m for m in network.modules() if isinstance(m, MetaUpsample)]
+    if meta and accepts_scale(network):
+        return None, float(min(m.max_scale for m in meta))
+    fixed = getattr(network, "scale", None)
+    return (float(fixed) if isinstance(fixed, numbers.Real) else None), math.inf
+
+
+def model_in_channels(network: nn.Module) -> int | None:
+    """Input channels of a network: its ``in_channels`` attribute or that of its first convolution (None: neither)."""
+    value = getattr(network, "in_channels", None)
+    if isinstance(value, int):
+        return value
+    for module in network.modules():
+        if isinstance(module, nn.modules.conv._ConvNd):
+            return int(module.in_channels)
+    return None
