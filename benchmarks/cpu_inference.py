@@ -12,7 +12,9 @@ at x2 / x3 / x4 with random weights as the yardstick) runs a ``size`` x ``size``
 * ``onnxruntime``: exported with :func:`monai_rmisr.networks.export.export_onnx`, one session thread per
   ``--threads`` (skipped without onnxruntime);
 * ``bfloat16``: ``torch.autocast("cpu", torch.bfloat16)``, only where the CPU has native bfloat16
-  (``torch.ops.mkldnn._is_mkldnn_bf16_supported()``); elsewhere it is emulated and not timed;
+  (:func:`monai_rmisr.hardware.cpu_has_native_bfloat16`); elsewhere it is emulated and not timed;
+* ``super_resolve_bf16``: the public API with ``precision="bfloat16"`` (``rmisr upscale --precision bfloat16``),
+  under the same condition;
 * ``compile``: ``torch.compile`` (with ``--compile``; minutes of compilation per model).
 
 The paths of all models are timed interleaved (one forward of each, round after round), so a busy
@@ -40,6 +42,7 @@ import torch
 from monai_rmisr import load_pretrained, super_resolve
 from monai_rmisr.data import load_corpus
 from monai_rmisr.data.protocol import protocol_pair
+from monai_rmisr.hardware import cpu_has_native_bfloat16
 from monai_rmisr.metrics import psnr
 from monai_rmisr.networks.nets import IMDN
 from monai_rmisr.networks.utils import forward_at_scale
@@ -54,13 +57,6 @@ MODELS = [
     ("RMISR-VP x4", "rmisr_vp_x4", 4.0),
     ("RMISR meta x2.5", "rmisr_meta", 2.5),
 ]
-
-
-def native_bfloat16() -> bool:
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
 
 
 def build_paths(network: torch.nn.Module, scale: float, size: int, args: argparse.Namespace) -> dict[str, Callable]:
@@ -89,13 +85,16 @@ def build_paths(network: torch.nn.Module, scale: float, size: int, args: argpars
         paths["onnxruntime"] = lambda x: torch.from_numpy(session.run(None, {name: x.numpy()})[0])
     except ImportError:
         pass
-    if native_bfloat16():
+    if cpu_has_native_bfloat16():
 
         def bf16(x: torch.Tensor) -> torch.Tensor:
             with torch.autocast("cpu", dtype=torch.bfloat16):
                 return forward_at_scale(last, x, scale, channels_last=True).float()
 
         paths["bfloat16"] = bf16
+        paths["super_resolve_bf16"] = lambda x: super_resolve(
+            x[0], scale, model=load_copy(network), precision="bfloat16"
+        ).unsqueeze(0)
     if args.compile:
         compiled = torch.compile(load_copy(network))
         paths["compile"] = lambda x: forward_at_scale(compiled, x, scale)
@@ -175,7 +174,7 @@ def main() -> None:
     torch.manual_seed(0)
     print(
         f"CPU {platform.processor() or platform.machine()}, capability {torch.backends.cpu.get_cpu_capability()}, "
-        f"{os.cpu_count()} cores, {args.threads} thread(s), native bfloat16 {native_bfloat16()}, "
+        f"{os.cpu_count()} cores, {args.threads} thread(s), native bfloat16 {cpu_has_native_bfloat16()}, "
         f"torch {torch.__version__}"
     )
     x = torch.rand(1, 1, args.size, args.size)

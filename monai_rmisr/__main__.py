@@ -128,6 +128,7 @@ def _upscale_run(args: argparse.Namespace, notes: Callable[[], list[str]]) -> in
             device=device,
             roi=args.roi,
             self_ensemble=args.self_ensemble,
+            precision=args.precision,
             skip_bad_slices=args.skip_bad_slices,
             progress=not (batch or args.quiet),  # a batch has its own bar, of images
         )
@@ -370,6 +371,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="average the network's outputs over 8 flips/rotations: slightly more faithful, 8x slower",
     )
     upscale.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
+    upscale.add_argument(
+        "--precision",
+        default="float32",
+        help="the network's compute dtype: float32 (default), bfloat16 (about 2x faster where the CPU has "
+        "AVX512-BF16 / AMX or the GPU bfloat16; refused where it would be emulated) or auto (bfloat16 where native)",
+    )
     upscale.add_argument(
         "--skip-bad-slices",
         action="store_true",

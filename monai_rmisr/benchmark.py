@@ -43,6 +43,7 @@ from .data.corpus import CorpusImage, load_corpus
 from .data.protocol import protocol_pair
 from .inference.pretrained import load_checkpoint
 from .inference.self_ensemble import self_ensemble_forward
+from .inference.settings import check_precision
 from .io.output import atomic_output
 from .metrics import psnr, ssim
 from .networks.blocks import laplacian_gradient
@@ -131,21 +132,24 @@ def network_scores(
     self_ensemble: bool = False,
     clip_lr: bool = True,
     lr_bits: int | None = None,
+    precision: str = "float32",
 ) -> dict[str, Scores]:
     """:func:`protocol_scores` of a network (eval mode, channels-last, no gradients).
 
     A network with ``forward_with_laplacian`` (RMISR-VP) also has its branch's map scored,
     except with ``self_ensemble`` (the image averaged over eight flips / quarter turns,
     :func:`~monai_rmisr.inference.self_ensemble_forward`), which scores the image alone.
-    ``clip_lr``, ``lr_bits``: see :func:`protocol_scores`.
+    ``clip_lr``, ``lr_bits``: see :func:`protocol_scores`. ``precision``: the network's compute dtype
+    (:func:`~monai_rmisr.inference.settings.check_precision`; scores always in float64 on float32 outputs).
     """
+    bfloat16 = check_precision(precision, device) == torch.bfloat16
     network = network.eval().to(device).to(memory_format=torch.channels_last)
     two_branch = hasattr(network, "forward_with_laplacian") and not self_ensemble
     forward = self_ensemble_forward if self_ensemble else forward_at_scale
 
     def predict(lr: np.ndarray) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         x = torch.from_numpy(lr)[None].to(device).contiguous(memory_format=torch.channels_last)
-        with torch.no_grad():
+        with torch.no_grad(), torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=bfloat16):
             if two_branch:
                 sr, sr_laplacian = network.forward_with_laplacian(x, float(scale))
                 return sr[0].float().cpu().numpy(), sr_laplacian[0].float().cpu().numpy()
@@ -286,6 +290,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="score the mean over the 8 flips/rotations of each input (8x the time)",
     )
+    parser.add_argument(
+        "--precision",
+        default="float32",
+        help="the network's compute dtype: float32 (default), bfloat16 (where native) or auto",
+    )
     lr_group = parser.add_mutually_exclusive_group()
     lr_group.add_argument(
         "--unclipped",
@@ -334,6 +343,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--reference weights score one scale: give one --scale (or a scores file from --save-scores)")
     clip_lr, variant = not args.unclipped, lr_variant(not args.unclipped, args.lr_bits)
     try:
+        check_precision(args.precision, args.device)
         network = benchmark_network(args.network, args.scale[0], args.upsampler, args.image_residual)
         load_checkpoint(args.weights, network)
         reference_network = None
@@ -349,11 +359,14 @@ def main(argv: list[str] | None = None) -> int:
 
     images = load_corpus("test")
     details = ", self-ensemble of 8 flips/rotations" if args.self_ensemble else ""
+    details += f", {args.precision} compute" if args.precision != "float32" else ""
     print(f"{args.network} ({args.weights}{details}) on the TEST split, LR {variant}; {machine_description()}")
     summary, record = [], {}
     for scale, reference in zip(args.scale, references):
         start = time.perf_counter()
-        scores = network_scores(network, scale, images, args.device, args.self_ensemble, clip_lr, args.lr_bits)
+        scores = network_scores(
+            network, scale, images, args.device, args.self_ensemble, clip_lr, args.lr_bits, args.precision
+        )
         elapsed = time.perf_counter() - start
         bicubic = protocol_scores(
             lambda lr, s=scale: imresize(lr, output_size=tuple(scaled_size(list(lr.shape[1:]), s))),

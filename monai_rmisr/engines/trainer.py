@@ -15,6 +15,7 @@ from monai.engines.workflow import Workflow
 from monai.utils import CommonKeys
 from torch import nn
 
+from ..hardware import cpu_has_native_bfloat16
 from ..losses.objective import TwoBranchLoss
 from ..networks.utils import accepts_scale, forward_at_scale
 from ..transforms.quantize import quantize_intensity
@@ -42,19 +43,6 @@ def autocast_dtype(amp_dtype: str | torch.dtype, device: str | torch.device) -> 
     if amp_dtype in AMP_DTYPES:
         return AMP_DTYPES[amp_dtype]
     raise ValueError(f"--amp_dtype must be one of ('auto', 'float16', 'bfloat16'), got {amp_dtype!r}.")
-
-
-def cpu_has_native_bfloat16() -> bool:
-    """Whether this CPU has bfloat16 matrix instructions (AVX512-BF16 or AMX), as oneDNN reports it.
-
-    Without them bfloat16 autocast is emulated and far slower than float32: on an AMD EPYC with
-    AVX2 only, an RMISR-BL x2 step (2 LR patches of 96x96, one thread) took 34 s in bfloat16
-    against 4.2 s in float32 (docs/training.md, "Speed on CPU"). Unknown (an old PyTorch): True.
-    """
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return True
 
 
 def random_scale_batch(

@@ -29,6 +29,7 @@ class SuperResolutionInferer(Inferer):
         self_ensemble: average over the eight flips / quarter turns (8x the time).
         progress: a tqdm bar of the tiles on stderr when an image is tiled.
         device: where the network runs; ``None``: the device of the network's parameters (CPU if it has none).
+        precision: the network's compute dtype, ``"float32"``, ``"bfloat16"`` or ``"auto"`` (see :func:`super_resolve`).
 
     Call:
         ``inputs``: (B, C, H, W) float tensor in [0, 1]; ``network``: an ``nn.Module`` with its weights.
@@ -43,6 +44,7 @@ class SuperResolutionInferer(Inferer):
         self_ensemble: bool = False,
         progress: bool = False,
         device: str | torch.device | None = None,
+        precision: str = "float32",
     ) -> None:
         super().__init__()
         self.scale = scale
@@ -51,6 +53,7 @@ class SuperResolutionInferer(Inferer):
         self.self_ensemble = self_ensemble
         self.progress = progress
         self.device = device
+        self.precision = precision
 
     def _device(self, network: nn.Module) -> torch.device:
         if self.device is not None:
@@ -73,6 +76,7 @@ class SuperResolutionInferer(Inferer):
                 overlap=self.overlap,
                 self_ensemble=self.self_ensemble,
                 progress=self.progress,
+                precision=self.precision,
             )
             for image in inputs
         ]

@@ -44,10 +44,11 @@ def self_ensemble_forward(
         channels_last: pass 4-D inputs in channels-last memory format (see ``forward_at_scale``).
 
     Returns:
-        (B, C_out, *round(spatial * scale)), like one forward pass; not clipped.
+        (B, C_out, *round(spatial * scale)), like one forward pass; not clipped. The mean is taken in ``x``'s dtype,
+        also when the network runs under a bfloat16 autocast.
     """
     outputs = (
-        _undo(forward_at_scale(network, _apply(x, turns, mirror), scale, channels_last), turns, mirror)
+        _undo(forward_at_scale(network, _apply(x, turns, mirror), scale, channels_last), turns, mirror).to(x.dtype)
         for turns, mirror in DIHEDRAL_TRANSFORMS
     )
     return sum(outputs) / len(DIHEDRAL_TRANSFORMS)

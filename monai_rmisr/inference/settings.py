@@ -11,8 +11,10 @@ import numbers
 import warnings
 from typing import Any
 
+import torch
 from torch import nn
 
+from ..hardware import native_bfloat16
 from ..networks.blocks.meta_upsample import MetaUpsample
 from ..networks.utils import accepts_scale
 from .pretrained import PRETRAINED, pretrained_path
@@ -20,7 +22,9 @@ from .pretrained import PRETRAINED, pretrained_path
 __all__ = [
     "AUTO_TILE",
     "MAX_SCALE",
+    "PRECISIONS",
     "check_model_scale",
+    "check_precision",
     "check_scale",
     "check_tile",
     "default_model_name",
@@ -35,6 +39,8 @@ AUTO_TILE = "auto"
 MAX_SCALE: float = PRETRAINED["rmisr_meta"].max_scale
 #: The smallest LR tile: smaller tiles are mostly border.
 MIN_TILE = 8
+#: ``precision`` values: the network's compute dtype (inputs, outputs and blending stay float32).
+PRECISIONS = ("float32", "bfloat16", "auto")
 
 
 def check_scale(scale: Any) -> float:
@@ -65,6 +71,30 @@ def check_tile(tile: Any) -> int | str | None:
             f"on the command line), got {tile!r}."
         )
     return int(tile)
+
+
+def check_precision(precision: Any, device: str | torch.device = "cpu") -> torch.dtype:
+    """The compute dtype ``precision`` means on ``device``.
+
+    ``"float32"`` (the default everywhere): float32. ``"bfloat16"``: bfloat16 autocast, only where the device
+    computes it natively (a CPU with AVX512-BF16 or AMX, a CUDA GPU with bfloat16; elsewhere it would be
+    emulated, several times slower than float32). ``"auto"``: bfloat16 where native, else float32.
+
+    Raises:
+        ValueError: another value, or ``"bfloat16"`` on a device without native bfloat16, naming it.
+    """
+    if not isinstance(precision, str) or precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}.")
+    if precision == "float32":
+        return torch.float32
+    native = native_bfloat16(device)
+    if precision == "bfloat16" and not native:
+        raise ValueError(
+            f"precision bfloat16: {torch.device(device)} has no native bfloat16 (a CPU needs AVX512-BF16 or AMX, a "
+            "GPU bfloat16 support), so it would be emulated and several times slower than float32; use float32 "
+            "(or auto, which picks bfloat16 only where it is native)."
+        )
+    return torch.bfloat16 if native else torch.float32
 
 
 def check_model_scale(scale: float, fixed: float | None, max_scale: float, what: str) -> float:

@@ -34,7 +34,7 @@ from ..networks.utils import forward_at_scale, scaled_size
 from ..transforms.resize import imresize
 from .inferer import SuperResolutionInferer
 from .self_ensemble import self_ensemble_forward
-from .settings import AUTO_TILE, MAX_SCALE, check_scale, check_tile, model_in_channels
+from .settings import AUTO_TILE, MAX_SCALE, check_precision, check_scale, check_tile, model_in_channels
 from .super_resolve import auto_tile, resolve_model, scale_period
 
 __all__ = [
@@ -155,6 +155,8 @@ class Upscaler:
         skip_bad_slices: :meth:`file` on a DICOM series leaves broken slices out (logged) instead
             of refusing the series (:func:`~monai_rmisr.io.read_dicom_series`).
         progress: a tqdm bar of the tiles on stderr when a slice is tiled.
+        precision: the network's compute dtype, ``"float32"`` (default), ``"bfloat16"`` (refused where the
+            device would emulate it) or ``"auto"`` (bfloat16 where native); see :func:`super_resolve`.
         model_name: the model's name in the outputs' derivation (a DICOM output's DerivationDescription);
             default: the registry name, the checkpoint's file name or the module's class name.
 
@@ -177,9 +179,11 @@ class Upscaler:
     self_ensemble: bool = False
     skip_bad_slices: bool = False
     progress: bool = False
+    precision: str = "float32"
     model_name: str | None = None
     network: torch.nn.Module = field(init=False, repr=False)
     inferer: SuperResolutionInferer = field(init=False, repr=False)
+    compute_dtype: torch.dtype = field(init=False, repr=False)
     run_scale: float = field(init=False)
 
     def __post_init__(self) -> None:
@@ -188,11 +192,17 @@ class Upscaler:
         self.roi = parse_roi(self.roi)
         self.tile = check_tile(self.tile)
         self.device = _check_device(self.device)
+        self.compute_dtype = check_precision(self.precision, self.device)
         self.network, self.run_scale, name = resolve_model(self.model, self.scale, self.device)
         self.model_name = self.model_name or name
         self.network.eval()
         self.inferer = SuperResolutionInferer(
-            self.run_scale, self.tile, self_ensemble=self.self_ensemble, progress=self.progress, device=self.device
+            self.run_scale,
+            self.tile,
+            self_ensemble=self.self_ensemble,
+            progress=self.progress,
+            device=self.device,
+            precision=self.precision,
         )
 
     # -- arrays -----------------------------------------------------------------------------
@@ -226,10 +236,12 @@ class Upscaler:
         step = max(1, BATCH_PIXELS // (height * width))
         forward = self_ensemble_forward if self.self_ensemble else forward_at_scale
         outputs = []
-        with torch.inference_mode():
+        bfloat16 = self.compute_dtype == torch.bfloat16
+        with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bfloat16):
             for start in range(0, flat.shape[0], step):
                 batch = flat[start : start + step].to(device)
-                outputs.append(forward(self.network, batch, self.run_scale, channels_last).clamp_(0, 1).cpu())
+                out = forward(self.network, batch, self.run_scale, channels_last).float()
+                outputs.append(out.clamp_(0, 1).cpu())
         result = torch.cat(outputs).contiguous().numpy()
         return result.reshape(count, channels, *result.shape[2:])
 

@@ -70,6 +70,28 @@ def test_metadata_against_the_local_copy_of_monais_schema(bundle_copy):
     )
 
 
+def test_large_files_lists_every_weights_file_with_its_hash(tmp_path):
+    """``large_files.yml`` as the zoo's CI reads it: every weights file listed, each one's hash right, so nothing
+    is downloaded; a missing file would be, and has no address yet."""
+    from monai.apps import download_url
+    from monai.bundle import ConfigParser
+
+    shutil.copytree(BUNDLE / "models", tmp_path / "models", symlinks=True)
+    parser = ConfigParser()
+    parser.read_config(str(BUNDLE / "large_files.yml"))
+    entries = parser.get()["large_files"]
+    assert sorted(entry["path"] for entry in entries) == sorted(
+        f"models/{path.name}" for path in (BUNDLE / "models").glob("*.pt")
+    )
+    for entry in entries:
+        assert entry["hash_type"] == "sha256"
+        download_url(url=entry["url"], filepath=tmp_path / entry["path"], hash_val=entry["hash_val"])
+    meta = next(entry for entry in entries if entry["path"] == "models/rmisr_meta.pt")
+    (tmp_path / meta["path"]).unlink()
+    with pytest.raises(ValueError, match="unknown url type"):
+        download_url(url=meta["url"], filepath=tmp_path / meta["path"], hash_val=meta["hash_val"])
+
+
 def test_metadata_requirements_are_published_versions():
     """Exact versions that pip can install (the ones this environment installed from the package index);
     monai-rmisr itself is not on PyPI, so the bundle README names it instead."""

@@ -95,11 +95,14 @@ def test_training_reduces_the_loss(tmp_path):
 def test_amp_on_cpu_trains_in_bfloat16_without_a_gradient_scaler(tmp_path, recwarn):
     parser = training_parser(tmp_path, max_epochs=6, epoch_length=5, learning_rate=1e-3, amp="true")
     network = parser.get_parsed_content("network")
-    first_conv = next(m for m in network.modules() if isinstance(m, torch.nn.Conv2d))
-    dtypes = set()
-    first_conv.register_forward_hook(lambda module, args, out: dtypes.add(out.dtype) if module.training else None)
+    head, body_conv = [m for m in network.modules() if isinstance(m, torch.nn.Conv2d)][:2]
+    assert head is network.trunk.head
+    dtypes, head_dtypes = set(), set()
+    body_conv.register_forward_hook(lambda module, args, out: dtypes.add(out.dtype) if module.training else None)
+    head.register_forward_hook(lambda module, args, out: head_dtypes.add(out.dtype) if module.training else None)
     trainer = run_training(parser)
     assert trainer.amp and trainer.scaler is None and dtypes == {torch.bfloat16}
+    assert head_dtypes == {torch.float32}  # the image enters in float32 (PFMDBTrunk's head)
     assert not [w for w in recwarn if "GradScaler" in str(w.message)]
     with open(tmp_path / "metrics.csv") as f:
         losses = [float(r["loss"]) for r in csv.DictReader(f)]

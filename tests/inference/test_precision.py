@@ -1,0 +1,74 @@
+"""``precision``: bfloat16 compute where the device has it natively, float32 everywhere else."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from monai_rmisr.__main__ import main
+from monai_rmisr.inference import settings, super_resolve
+from monai_rmisr.inference.settings import check_precision
+from monai_rmisr.inference.upscale import Upscaler
+from monai_rmisr.metrics import psnr
+
+
+@pytest.fixture
+def native(monkeypatch: pytest.MonkeyPatch):
+    """Say whether the device has native bfloat16 (so the tests run the same on every CPU)."""
+
+    def set_native(value: bool) -> None:
+        monkeypatch.setattr(settings, "native_bfloat16", lambda device: value)
+
+    return set_native
+
+
+def test_check_precision(native):
+    native(False)
+    assert check_precision("float32") == torch.float32
+    assert check_precision("auto") == torch.float32
+    with pytest.raises(ValueError, match="emulated"):
+        check_precision("bfloat16")
+    for bad in ("fp16", "float16", None, 16):
+        with pytest.raises(ValueError, match="precision must be one of"):
+            check_precision(bad)
+    native(True)
+    assert check_precision("bfloat16") == torch.bfloat16
+    assert check_precision("auto") == torch.bfloat16
+    assert check_precision("float32") == torch.float32
+
+
+@pytest.mark.parametrize("tile", [None, 16])
+def test_bfloat16_is_close_to_float32_and_returns_float32(native, tile):
+    native(True)
+    rng = np.random.default_rng(0)
+    image = np.clip(rng.random((40, 36)).astype(np.float32) * 0.2 + np.linspace(0, 0.8, 36, dtype=np.float32), 0, 1)
+    reference = super_resolve(image, 2, tile=tile)
+    result = super_resolve(image, 2, tile=tile, precision="bfloat16")
+    assert result.dtype == np.float32 and result.shape == reference.shape == (80, 72)
+    assert not np.array_equal(result, reference)  # it did run in bfloat16
+    assert psnr(torch.from_numpy(result), torch.from_numpy(reference)) > 40.0
+
+
+def test_upscaler_checks_precision_where_it_enters_and_batches_in_bfloat16(native):
+    native(False)
+    with pytest.raises(ValueError, match="emulated"):
+        Upscaler(2, model="rmisr_bl_x2", precision="bfloat16")
+    native(True)
+    upscaler = Upscaler(2, model="rmisr_bl_x2", precision="bfloat16", tile=None)
+    assert upscaler.compute_dtype == torch.bfloat16 and upscaler.inferer.precision == "bfloat16"
+    volume = np.random.default_rng(1).random((1, 24, 20, 3)).astype(np.float32)
+    result = upscaler.in_plane(volume)  # slices batched through the network
+    reference = Upscaler(2, model="rmisr_bl_x2", tile=None).in_plane(volume)
+    assert result.dtype == np.float32 and result.shape == (1, 48, 40, 3)
+    assert 0 < np.abs(result - reference).max() < 0.1
+
+
+def test_the_command_line_refuses_a_bad_precision(tmp_path, capsys):
+    source = tmp_path / "ramp.png"
+    Image.fromarray(np.tile(np.arange(32, dtype=np.uint8) * 8, (24, 1))).save(source)
+    code = main(["upscale", str(source), "-o", str(tmp_path / "out.png"), "--scale", "2", "--precision", "half"])
+    assert code == 2
+    assert "precision must be one of float32, bfloat16, auto" in capsys.readouterr().err
+    assert not (tmp_path / "out.png").exists()
