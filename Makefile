@@ -8,7 +8,7 @@ PYTHON3 ?= python3
 VENV_PY := $(if $(VIRTUAL_ENV),$(VIRTUAL_ENV)/bin/python,.venv/bin/python)
 STAMP := $(dir $(VENV_PY)).monai-rmisr-installed
 
-.PHONY: demo test test-slow lint install notebook clean monailabel-env test-monailabel
+.PHONY: demo test test-integration test-slow lint install notebook clean monailabel-env test-monailabel
 
 .venv/bin/python:
 	$(PYTHON3) -m venv .venv
@@ -29,11 +29,16 @@ notebook: $(STAMP)
 	$(VENV_PY) -m pip install -c constraints.txt -e ".[notebook]"
 	$(VENV_PY) -m jupyter lab notebooks/quickstart.ipynb
 
+# two tiers: `make test` the fast one (in-process), `make test-integration` the tests that start other processes,
+# servers, the wheel build or the notebook; CI (.ci/run) runs both
 test: $(STAMP)
 	$(VENV_PY) -m pytest -q
 
+test-integration: $(STAMP)
+	$(VENV_PY) -m pytest -q -m integration
+
 test-slow: $(STAMP)
-	$(VENV_PY) -m pytest -q -m "slow or not slow"
+	$(VENV_PY) -m pytest -q -m "slow or not slow or integration"
 
 lint: $(STAMP)
 	$(VENV_PY) -m ruff check .

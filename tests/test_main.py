@@ -54,6 +54,7 @@ def test_help_and_argument_errors_import_neither_torch_nor_monai():
         assert not modules & {"torch", "monai", "numpy"}, argv
 
 
+@pytest.mark.integration
 def test_the_public_api_is_imported_lazily_and_still_there():
     assert "torch" not in _imported_after("import monai_rmisr")
     modules = _imported_after("from monai_rmisr import super_resolve, RMISR; assert callable(super_resolve)")
@@ -65,6 +66,7 @@ def test_the_public_api_is_imported_lazily_and_still_there():
         monai_rmisr.nope  # noqa: B018
 
 
+@pytest.mark.integration
 def test_a_bundle_config_finds_the_networks_after_importing_the_package():
     # MONAI's locator only scans modules already imported: `$import monai_rmisr` must bring the networks
     code = (

@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+# the second tier (processes, servers, whole runs): `make test-integration`; .ci/run runs both
+pytestmark = pytest.mark.integration
+
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 

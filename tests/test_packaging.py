@@ -13,6 +13,9 @@ import pytest
 import monai_rmisr
 from monai_rmisr.inference import MODELS_ENV, PRETRAINED, models_search_path
 
+# the second tier (processes, servers, whole runs): `make test-integration`; .ci/run runs both
+pytestmark = pytest.mark.integration
+
 REPO = Path(monai_rmisr.__file__).resolve().parents[1]
 BUNDLE_MODELS = REPO / "bundles" / "rmisr" / "models"
 MAX_WEIGHTS_BYTES = 10_000_000  # each shipped weights file stays under 10 MB

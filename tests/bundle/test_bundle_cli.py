@@ -9,6 +9,9 @@ import torch
 
 from monai_rmisr import RMISR
 
+# the second tier (processes, servers, whole runs): `make test-integration`; .ci/run runs both
+pytestmark = pytest.mark.integration
+
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = ROOT / "bundles" / "rmisr" / "configs"
 

@@ -33,6 +33,7 @@ def test_default_inputs_are_the_embedded_test_split():
     assert all(Path(p).is_file() for p in inputs)
 
 
+@pytest.mark.integration
 def test_inference_on_a_user_folder_writes_each_format(tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()

@@ -147,6 +147,7 @@ def test_ckpt_export_of_model_pt_with_inference_json(bundle_copy, tmp_path):
         assert torch.allclose(scripted(x), load_pretrained("rmisr_bl_x2")(x), atol=1e-5)
 
 
+@pytest.mark.integration
 def test_run_from_inside_a_copied_bundle_uses_its_models(bundle_copy, tmp_path):
     """The zoo's way: ``cd rmisr && python -m monai.bundle run --config_file configs/inference.json``. The copy's
     model.pt is made a plain file, so the outputs name it (the checkout's is a link to rmisr_bl_x2.pt)."""

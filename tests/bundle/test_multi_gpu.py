@@ -5,9 +5,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from monai_rmisr.engines import latest_checkpoint
+
+# the second tier (processes, servers, whole runs): `make test-integration`; .ci/run runs both
+pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = ROOT / "bundles" / "rmisr" / "configs"

@@ -35,6 +35,7 @@ def test_training_images_refuses_a_bad_count(bad):
         training_images(synthetic=bad)
 
 
+@pytest.mark.integration
 def test_validation_images_show_ultrasound_frames_whole_and_a_procedural_frame_never_trained_on():
     images = validation_images(["CT_small", "OBXXXX1A"], synthetic=1)
     assert [img.shape for img in images] == [(1, 128, 128), (1, 600, 800), (1, 384, 384)]

@@ -210,6 +210,7 @@ def _script(out, resume, delay):
     return _KILLABLE_RUN.format(root=root, out=str(out), resume=resume, delay=delay)
 
 
+@pytest.mark.integration
 def test_a_run_killed_with_sigkill_resumes_from_its_last_checkpoint(tmp_path):
     out = tmp_path / "killed"
     process = subprocess.Popen([sys.executable, "-c", _script(out, False, 0.4)], stderr=subprocess.DEVNULL)

@@ -33,6 +33,7 @@ def test_auto_tile_leaves_small_images_whole_and_tiles_large_ones(x2_network):
     assert auto_tile(resolve_model("bicubic", 4)[0], (1024, 1024), 4) is None  # 16 B per SR pixel
 
 
+@pytest.mark.integration
 def test_auto_matches_the_whole_image_when_it_fits_and_is_close_when_tiled(x2_network, monkeypatch):
     image = smooth_image(200, 184)
     whole = super_resolve(image, 2, model=x2_network, tile=None)

@@ -191,6 +191,7 @@ def test_cli_missing_input_and_output_over_input(tmp_path, tiny_checkpoint, caps
     assert "overwrite the input" in capsys.readouterr().err
 
 
+@pytest.mark.integration
 def test_torchrun_shards_a_batch_across_processes(tmp_path, tiny_checkpoint):
     root = tmp_path / "in"
     root.mkdir()

@@ -58,6 +58,7 @@ def test_torchscript_of_rmisr_3d(tmp_path):
 ONNX_CASES = ["rmisr_x2", "rmisr_x3_rgb", "rmisr_x4_image_residual", "rmisr_vp_x4", "rmisr_meta", *COMPARISON]
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("case", ONNX_CASES)
 def test_onnx_matches_eager_at_other_sizes(case, tmp_path):
     net = _eval(CASES[case])

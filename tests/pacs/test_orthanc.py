@@ -22,6 +22,9 @@ from monai_rmisr.pacs import (
 )
 from tests.helpers import one_thread_fixture, write_ct_series
 
+# the second tier (processes, servers, whole runs): `make test-integration`; .ci/run runs both
+pytestmark = pytest.mark.integration
+
 _one_thread = one_thread_fixture()
 SLICES = 3
 
