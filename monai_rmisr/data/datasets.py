@@ -14,6 +14,7 @@ from .user_datasets import dataset_images
 
 __all__ = [
     "corpus_images",
+    "evaluation_images",
     "fractional_pair",
     "training_images",
     "validation_images",
@@ -129,15 +130,34 @@ def validation_synthetic_images(count: int) -> list[np.ndarray]:
     return [display_graphics_image(VALIDATION_SYNTHETIC_SIZE, seed=k) for k in range(count)]
 
 
-def validation_images(val_names: Sequence[str], synthetic: int = 0) -> list[np.ndarray]:
-    """The bundle's ``validate#images`` on the corpus: (1, H, W) float32 images in [0, 1].
+def validation_images(
+    val_names: Sequence[str],
+    synthetic: int = 0,
+    dataset_dir: str | os.PathLike | None = None,
+    dataset_preset: str = "folder",
+    skip_bad: bool = False,
+) -> list[np.ndarray]:
+    """The bundle's ``validate#images``: (1, H, W) float32 images in [0, 1].
 
-    The images of :func:`validation_sources` and ``synthetic`` images of
-    :func:`validation_synthetic_images`. Realistic LR is hardest at text, graphics and air edges;
-    without such images validation is blind to them.
+    On the corpus (``dataset_dir=None``): the images of :func:`validation_sources` and ``synthetic`` images
+    of :func:`validation_synthetic_images`. Realistic LR is hardest at text, graphics and air edges;
+    without such images validation is blind to them. With ``dataset_dir``: the ``"val"`` split of that user
+    data set (:func:`~monai_rmisr.data.dataset_images` with ``dataset_preset`` and ``skip_bad``).
     """
+    if dataset_dir is not None:
+        return dataset_images(dataset_dir, dataset_preset, "val", skip_bad=skip_bad)
     procedural = validation_synthetic_images(synthetic)
     return [image.array for image in load_sources(validation_sources(val_names))] + procedural
+
+
+def evaluation_images(
+    dataset_dir: str | os.PathLike | None = None, dataset_preset: str = "folder", skip_bad: bool = False
+) -> list[np.ndarray]:
+    """The images ``evaluate.json`` scores: the corpus TEST split, or every image of a user data set
+    (:func:`~monai_rmisr.data.dataset_images`, nothing held out)."""
+    if dataset_dir is None:
+        return corpus_images("test")
+    return dataset_images(dataset_dir, dataset_preset, "train", val_fraction=0.0, skip_bad=skip_bad)
 
 
 def validation_pairs(images: Sequence[np.ndarray], scale: float, clip_lr: bool = True) -> list[dict[str, np.ndarray]]:
