@@ -30,6 +30,7 @@ __all__ = [
     "default_model_name",
     "model_in_channels",
     "model_scale_limits",
+    "parse_tile",
 ]
 
 #: ``tile`` value that chooses the tile from the memory budget
@@ -95,6 +96,29 @@ def check_precision(precision: Any, device: str | torch.device = "cpu") -> torch
             "(or auto, which picks bfloat16 only where it is native)."
         )
     return torch.bfloat16 if native else torch.float32
+
+
+def parse_tile(value: Any) -> int | str | None:
+    """A ``tile`` setting given as text or a number (a MONAI Label request, a config): ``"auto"``, ``0`` (the
+    whole image: ``None``) or an LR tile size >= 8; checked by :func:`check_tile`.
+
+    Raises:
+        ValueError: anything else, naming the value.
+    """
+    if isinstance(value, str):
+        text = value.strip()
+        if text == AUTO_TILE:
+            return AUTO_TILE
+        try:
+            value = int(text)
+        except ValueError:
+            raise ValueError(
+                f"tile must be '{AUTO_TILE}', 0 (the whole image) or an integer >= {MIN_TILE} (LR tile size), "
+                f"got {value!r}."
+            ) from None
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value == 0:
+        return None
+    return check_tile(value)
 
 
 def check_model_scale(scale: float, fixed: float | None, max_scale: float, what: str) -> float:

@@ -50,7 +50,7 @@ from .._version import __version__
 from ..config import config_flag
 from ..inference.bicubic import BICUBIC
 from ..inference.pretrained import PRETRAINED
-from ..inference.settings import MAX_SCALE, check_model_scale, check_scale, default_model_name
+from ..inference.settings import MAX_SCALE, check_model_scale, check_scale, default_model_name, parse_tile
 from ..inference.super_resolve import resolve_model
 from ..inference.upscale import Upscaler, parse_roi
 from ..io import ImageData, read_image
@@ -81,7 +81,7 @@ logger = logging.getLogger(__name__)
 
 #: The task's config as MONAI Label clients show it (every value a string or a plain number, editable).
 #: ``network`` is the SR model; MONAI Label's own ``model`` key is the task's name.
-DEFAULTS: dict[str, Any] = {"scale": 2.0, "network": "auto", "roi": "", "tile": 0, "self_ensemble": False}
+DEFAULTS: dict[str, Any] = {"scale": 2.0, "network": "auto", "roi": "", "tile": "auto", "self_ensemble": False}
 #: What a request may name as ``network``; a checkpoint path can only be a task's default (set on the server).
 REQUEST_NETWORKS = ("auto", BICUBIC, *PRETRAINED)
 #: The most pixels (voxels of a volume: the product of ``output_shape``) a result may have, unless
@@ -171,18 +171,15 @@ def parse_request(request: Mapping[str, Any], defaults: Mapping[str, Any] | None
         scale = check_model_scale(scale, entry.scale, entry.max_scale, f"model {network!r}")
     roi_text = merged["roi"]
     roi = parse_roi(roi_text) if roi_text not in (None, "", [], ()) else None
-    tile = merged["tile"]
     try:
-        tile_value = int(tile or 0)
-    except (TypeError, ValueError):
-        raise ValueError(f"'tile' must be 0 (whole image) or an integer >= 8, got {tile!r}.") from None
-    if tile_value != 0 and tile_value < 8:
-        raise ValueError(f"'tile' must be 0 (whole image) or an integer >= 8, got {tile!r}.")
+        tile = parse_tile(merged["tile"])
+    except ValueError as err:
+        raise ValueError(f"'tile': {err}") from None
     return {
         "scale": scale,
         "network": network,
         "roi": roi,
-        "tile": tile_value or None,
+        "tile": tile,
         "self_ensemble": _flag(merged["self_ensemble"], "self_ensemble"),
         "device": _device(request.get("device")),
     }

@@ -31,7 +31,8 @@ class SuperResolutionTask(InferTask):
     input's kind and format (NIfTI, DICOM, PNG; a DICOM series as a ``.zip`` of a derived
     series), with type ``"others"``. Clients can override the config per request through
     ``params``: ``scale``, ``network`` (a registry name, ``"auto"`` or ``"bicubic"``), ``roi``
-    (``"x0,y0,x1,y1"``), ``tile`` (0: whole image), ``self_ensemble`` and ``device``.
+    (``"x0,y0,x1,y1"``), ``tile`` (``"auto"``, the default: tiles only for large images; 0: the whole
+    image), ``self_ensemble`` and ``device``.
 
     The request's image must be in ``datastore`` or be an upload
     (:func:`~monai_rmisr.monailabel.infer.check_image`); anything else is an HTTP 403.

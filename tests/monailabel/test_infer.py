@@ -133,7 +133,8 @@ def test_the_network_cache_is_bounded_and_least_recently_used_goes_first():
         ({"scale": "x2"}, ValueError, r"'scale' must be a finite number in \(1, 8\], got 'x2'"),
         ({"scale": 60, "network": "bicubic"}, ValueError, r"'scale' must be a finite number in \(1, 8\], got 60"),
         ({"scale": "8.5"}, ValueError, r"in \(1, 8\], got '8.5'"),
-        ({"tile": 3}, ValueError, "'tile' must be 0"),
+        ({"tile": 3}, ValueError, "'tile': tile must be 'auto', an integer >= 8"),
+        ({"tile": "big"}, ValueError, "'tile': tile must be 'auto', 0 \\(the whole image\\) or an integer >= 8"),
         ({"self_ensemble": "maybe"}, ValueError, "'self_ensemble' must be true or false"),
         ({"roi": "1,2,3"}, ValueError, "four integers"),
         ({"network": "rmisr_vp_x4"}, ValueError, "model 'rmisr_vp_x4' is a fixed x4 network, got scale=2"),
@@ -278,11 +279,12 @@ def test_parse_request_defaults():
         "scale": 2.0,
         "network": "rmisr_bl_x2",  # "auto" at x2
         "roi": None,
-        "tile": None,
+        "tile": "auto",  # tiles only where the whole image would exceed the memory budget
         "self_ensemble": False,
         "device": "cpu",
     }
     assert parse_request({"tile": "256", "self_ensemble": "true"}, DEFAULTS)["tile"] == 256
+    assert parse_request({"tile": "0"})["tile"] is None and parse_request({"tile": 0})["tile"] is None
     assert parse_request({"model": "rmisr_x2", "network": "rmisr_meta"})["network"] == "rmisr_meta"  # model: the task
     assert parse_request({"scale": MAX_SCALE, "network": "bicubic", "device": "cpu:0"})["device"] == "cpu"
     assert parse_request({}, {"network": "/models/mine.pt"})["network"] == "/models/mine.pt"  # the server's default
