@@ -134,8 +134,10 @@ class SRTrainer(SupervisedTrainer):
             gradient scaling on a GPU, bfloat16 on a CPU), ``"float16"`` or ``"bfloat16"`` (no
             scaling); see :func:`autocast_dtype`.
         kwargs: passed to ``SupervisedTrainer`` (``epoch_length``, ``train_handlers``,
-            ``amp``, ``key_train_metric``, ...). ``amp=True`` trains under ``torch.autocast``
-            in ``amp_dtype``; validation stays float32.
+            ``amp``, ``key_train_metric``, ``inferer``, ...). ``amp=True`` trains under ``torch.autocast``
+            in ``amp_dtype``; validation stays float32. The ``inferer`` (default MONAI's ``SimpleInferer``)
+            runs the forward pass as ``inferer(lr, forward, scale)``, where ``forward(lr, scale)`` returns
+            ``(sr, sr_laplacian or None)``.
     """
 
     def __init__(
@@ -240,7 +242,8 @@ class SRTrainer(SupervisedTrainer):
         engine.network.train()
         engine.optimizer.zero_grad(set_to_none=engine.optim_set_to_none)
         with torch.autocast(engine.state.device.type, dtype=engine.amp_dtype, enabled=engine.amp):
-            sr, sr_laplacian = engine.training_forward(lr, scale)
+            # MONAI's contract: the inferer runs the network (default SimpleInferer: training_forward(lr, scale))
+            sr, sr_laplacian = engine.inferer(lr, engine.training_forward, scale)
             terms = engine.loss_function.components(
                 sr.float(), hr, None if sr_laplacian is None else sr_laplacian.float()
             )

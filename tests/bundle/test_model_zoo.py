@@ -192,3 +192,33 @@ def test_data_license_names_every_corpus_image():
     text = (BUNDLE / "docs" / "data_license.txt").read_text()
     for source in (*TEST_SOURCES, *TRAIN_SOURCES, *NATURAL_SOURCES, *EXTRA_SOURCES):
         assert source.filename in text, source.filename
+
+
+def test_train_properties_and_the_trainer_runs_its_inferer(tmp_path):
+    """MONAI's train properties (``train::inferer`` among them) are there, and the trainer really runs the
+    forward pass through ``train#inferer``."""
+    from monai.inferers import SimpleInferer
+
+    workflow = ConfigWorkflow(
+        config_file=str(BUNDLE / "configs" / "train.json"),
+        workflow_type="train",
+        output_dir=str(tmp_path / "run"),
+        max_epochs=1,
+        epoch_length=2,
+        batch_size=2,
+        patch_size=8,
+    )
+    workflow.initialize()
+    assert workflow.check_properties() == []
+    assert isinstance(workflow.train_inferer, SimpleInferer) and workflow.trainer.inferer is workflow.train_inferer
+
+    calls = []
+
+    class CountingInferer(SimpleInferer):
+        def __call__(self, inputs, network, *args, **kwargs):
+            calls.append(tuple(inputs.shape))
+            return super().__call__(inputs, network, *args, **kwargs)
+
+    workflow.trainer.inferer = CountingInferer()
+    workflow.trainer.run()
+    assert calls == [(2, 1, 8, 8)] * 2
