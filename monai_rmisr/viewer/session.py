@@ -50,8 +50,6 @@ __all__ = ["MODES", "Comparison", "ViewerSession"]
 MODES = ("upscale", "check")
 #: Side of the region a session selects first (pixels), or the whole image when it is smaller.
 DEFAULT_ROI_SIZE = 128
-#: Regions above TILE x TILE pixels are super-resolved in tiles of that size (bounded memory), in upscale mode.
-TILE = 256
 
 
 @dataclass
@@ -225,9 +223,10 @@ class ViewerSession:
         # geometry only matters for files written; an ImageData made in memory may have none
         plane = ImageData(self.plane, {"affine": np.eye(4), "spacing": (1.0, 1.0), **self.image.meta})
         x0, y0, x1, y1 = roi
-        tile = TILE if (x1 - x0) * (y1 - y0) > TILE**2 else None
         started = time.perf_counter()
-        result = Upscaler(scale, model=network, roi=roi, tile=tile, device=self.device).image(plane).array
+        # tile "auto", as rmisr upscale: a region too large for the memory budget goes in tiles, so the viewer
+        # shows what `rmisr upscale --roi` writes, for a region of any size
+        result = Upscaler(scale, model=network, roi=roi, device=self.device).image(plane).array
         seconds = time.perf_counter() - started
         bicubic = Upscaler(scale, model=BICUBIC, roi=roi).image(plane).array
         region = self.plane[:, y0:y1, x0:x1]
