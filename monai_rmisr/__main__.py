@@ -91,7 +91,8 @@ def _upscale(args: argparse.Namespace) -> int:
 def _upscale_run(args: argparse.Namespace, notes: Callable[[], list[str]]) -> int:
     from pathlib import Path
 
-    from .inference.upscale import Upscaler, check_scale_text, distributed_rank, find_inputs, upscale_batch
+    from .inference.settings import check_scale_text
+    from .inference.upscale import Upscaler, distributed_rank, find_inputs, upscale_batch
     from .io.writers import check_output, output_name
 
     def fail(err: BaseException, code: int = 2) -> int:
@@ -163,7 +164,7 @@ def _upscale_run(args: argparse.Namespace, notes: Callable[[], list[str]]) -> in
 def _view(args: argparse.Namespace) -> int:
     import matplotlib
 
-    from .inference.upscale import check_scale_text
+    from .inference.settings import check_scale_text
     from .io import ImageReadError
     from .io.output import OutputPathError
 
@@ -224,7 +225,8 @@ def _view(args: argparse.Namespace) -> int:
 def _pacs(args: argparse.Namespace) -> int:
     import logging
 
-    from .inference.upscale import Upscaler, check_scale_text
+    from .inference.settings import check_scale_text
+    from .inference.upscale import Upscaler
     from .pacs import PacsError, connect, study_series, super_resolve_series, watch
 
     def fail(err: BaseException, code: int) -> int:

@@ -1,4 +1,5 @@
-"""The rules of the inference settings, each in one place: the scale, the tile, the model a scale means.
+"""The rules of the inference settings, each in one place: the scale, the tile, the ROI, the device, the
+precision, the model a scale means.
 
 Every entry point (``super_resolve``, ``Upscaler``, ``rmisr upscale``, MONAI Label, the viewer) checks a
 setting with these functions where the setting enters, and passes the checked value on.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -23,13 +25,17 @@ __all__ = [
     "AUTO_TILE",
     "MAX_SCALE",
     "PRECISIONS",
+    "check_device",
     "check_model_scale",
     "check_precision",
+    "check_roi_in_image",
     "check_scale",
+    "check_scale_text",
     "check_tile",
     "default_model_name",
     "model_in_channels",
     "model_scale_limits",
+    "parse_roi",
     "parse_tile",
 ]
 
@@ -40,6 +46,8 @@ AUTO_TILE = "auto"
 MAX_SCALE: float = PRETRAINED["rmisr_meta"].max_scale
 #: The smallest LR tile: smaller tiles are mostly border.
 MIN_TILE = 8
+#: Devices the networks run on.
+DEVICE_TYPES = ("cpu", "cuda", "mps")
 #: ``precision`` values: the network's compute dtype (inputs, outputs and blending stay float32).
 PRECISIONS = ("float32", "bfloat16", "auto")
 
@@ -178,3 +186,73 @@ def model_in_channels(network: nn.Module) -> int | None:
         if isinstance(module, nn.modules.conv._ConvNd):
             return int(module.in_channels)
     return None
+
+
+def parse_roi(text: str | Sequence[int] | None) -> tuple[int, int, int, int] | None:
+    """``"x0,y0,x1,y1"`` (pixels; x = column, y = row; x1/y1 exclusive) -> a tuple, or None.
+
+    Raises:
+        ValueError: not four integers, or not ``x0 < x1`` and ``y0 < y1`` with ``x0, y0 >= 0``.
+    """
+    if text is None:
+        return None
+    try:
+        values = [int(v) for v in (text.split(",") if isinstance(text, str) else text)]
+    except (TypeError, ValueError):
+        raise ValueError(f"--roi must be four integers x0,y0,x1,y1, got {text!r}.") from None
+    if len(values) != 4:
+        raise ValueError(f"--roi must be four integers x0,y0,x1,y1, got {text!r}.")
+    x0, y0, x1, y1 = values
+    if min(x0, y0) < 0 or x1 <= x0 or y1 <= y0:
+        raise ValueError(f"--roi {text!r} is empty or negative: it needs 0 <= x0 < x1 and 0 <= y0 < y1.")
+    return x0, y0, x1, y1
+
+
+def check_roi_in_image(
+    roi: tuple[int, int, int, int], width: int, height: int, what: str = "--roi", image_name: str = ""
+) -> None:
+    """Raise ``ValueError`` if a parsed ``roi`` does not lie inside a ``width`` x ``height`` image or is below 2x2.
+
+    ``what`` and ``image_name`` word the message (``"--roi ..."`` for the command line, ``"region ..."``
+    for the viewer).
+    """
+    x0, y0, x1, y1 = roi
+    if x1 > width or y1 > height:
+        where = f" '{image_name}'" if image_name else ""
+        raise ValueError(f"{what} {roi} lies outside the {width}x{height} (columns x rows) image{where}.")
+    if min(x1 - x0, y1 - y0) < 2:
+        raise ValueError(f"{what} {roi} is smaller than 2x2 pixels.")
+
+
+def check_device(device: Any) -> str:
+    """``device`` if PyTorch can run the networks there (cpu, an existing cuda:N, mps); else ``ValueError``."""
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"device {device!r} is not a device; use cpu, cuda or cuda:N.") from None
+    if parsed.type not in DEVICE_TYPES:
+        raise ValueError(f"device {device!r} cannot run the networks; use cpu, cuda or cuda:N.")
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {device!r} asked for, but PyTorch sees no CUDA GPU; use --device cpu.")
+        count = torch.cuda.device_count()
+        if parsed.index is not None and parsed.index >= count:
+            raise ValueError(
+                f"device {device!r} does not exist: PyTorch sees {count} CUDA GPU(s), cuda:0 to cuda:{count - 1}."
+            )
+    if parsed.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {device!r} asked for, but PyTorch sees no MPS GPU; use --device cpu.")
+    return str(device)
+
+
+def check_scale_text(text: str) -> float:
+    """Parse ``--scale``: a finite number in (1, :data:`MAX_SCALE`] for every model (each model's own
+    scales are checked by :func:`super_resolve`)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"--scale must be a number > 1, got {text!r}.") from None
+    value = check_scale(value)
+    if value > MAX_SCALE:
+        raise ValueError(f"--scale must be at most {MAX_SCALE:g} for every model, got {text!r}.")
+    return value

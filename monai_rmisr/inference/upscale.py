@@ -34,21 +34,25 @@ from ..networks.utils import forward_at_scale, scaled_size
 from ..transforms.resize import imresize
 from .inferer import SuperResolutionInferer
 from .self_ensemble import self_ensemble_forward
-from .settings import AUTO_TILE, MAX_SCALE, check_precision, check_scale, check_tile, model_in_channels
+from .settings import (
+    AUTO_TILE,
+    check_device,
+    check_precision,
+    check_roi_in_image,
+    check_tile,
+    model_in_channels,
+    parse_roi,
+)
 from .super_resolve import auto_tile, resolve_model, scale_period
 
 __all__ = [
     "AXES",
     "MAX_OUTPUT_PIXELS",
-    "MAX_SCALE",
     "BatchReport",
     "DatasetUpscaler",
     "Upscaler",
-    "check_roi_in_image",
-    "check_scale_text",
     "distributed_rank",
     "find_inputs",
-    "parse_roi",
     "raise_for_failures",
     "shard",
     "upscale_batch",
@@ -66,65 +70,6 @@ ROI_CONTEXT = 16  # LR pixels of real image around a --roi, so its borders see t
 MAX_OUTPUT_PIXELS: int = 2**28
 #: Values mapped back to the file's units at a time (float64 working copies of 32 MB, not of the whole result).
 MAPPING_CHUNK = 2**22
-#: Devices the networks run on.
-DEVICE_TYPES = ("cpu", "cuda", "mps")
-
-
-def parse_roi(text: str | Sequence[int] | None) -> tuple[int, int, int, int] | None:
-    """``"x0,y0,x1,y1"`` (pixels; x = column, y = row; x1/y1 exclusive) -> a tuple, or None.
-
-    Raises:
-        ValueError: not four integers, or not ``x0 < x1`` and ``y0 < y1`` with ``x0, y0 >= 0``.
-    """
-    if text is None:
-        return None
-    try:
-        values = [int(v) for v in (text.split(",") if isinstance(text, str) else text)]
-    except (TypeError, ValueError):
-        raise ValueError(f"--roi must be four integers x0,y0,x1,y1, got {text!r}.") from None
-    if len(values) != 4:
-        raise ValueError(f"--roi must be four integers x0,y0,x1,y1, got {text!r}.")
-    x0, y0, x1, y1 = values
-    if min(x0, y0) < 0 or x1 <= x0 or y1 <= y0:
-        raise ValueError(f"--roi {text!r} is empty or negative: it needs 0 <= x0 < x1 and 0 <= y0 < y1.")
-    return x0, y0, x1, y1
-
-
-def check_roi_in_image(
-    roi: tuple[int, int, int, int], width: int, height: int, what: str = "--roi", image_name: str = ""
-) -> None:
-    """Raise ``ValueError`` if a parsed ``roi`` does not lie inside a ``width`` x ``height`` image or is below 2x2.
-
-    ``what`` and ``image_name`` word the message (``"--roi ..."`` for the command line, ``"region ..."``
-    for the viewer).
-    """
-    x0, y0, x1, y1 = roi
-    if x1 > width or y1 > height:
-        where = f" '{image_name}'" if image_name else ""
-        raise ValueError(f"{what} {roi} lies outside the {width}x{height} (columns x rows) image{where}.")
-    if min(x1 - x0, y1 - y0) < 2:
-        raise ValueError(f"{what} {roi} is smaller than 2x2 pixels.")
-
-
-def _check_device(device: Any) -> str:
-    """``device`` if PyTorch can run the networks there (cpu, an existing cuda:N, mps); else ``ValueError``."""
-    try:
-        parsed = torch.device(device)
-    except (RuntimeError, TypeError, ValueError):
-        raise ValueError(f"device {device!r} is not a device; use cpu, cuda or cuda:N.") from None
-    if parsed.type not in DEVICE_TYPES:
-        raise ValueError(f"device {device!r} cannot run the networks; use cpu, cuda or cuda:N.")
-    if parsed.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"device {device!r} asked for, but PyTorch sees no CUDA GPU; use --device cpu.")
-        count = torch.cuda.device_count()
-        if parsed.index is not None and parsed.index >= count:
-            raise ValueError(
-                f"device {device!r} does not exist: PyTorch sees {count} CUDA GPU(s), cuda:0 to cuda:{count - 1}."
-            )
-    if parsed.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(f"device {device!r} asked for, but PyTorch sees no MPS GPU; use --device cpu.")
-    return str(device)
 
 
 def _context(start: int, stop: int, size: int, period: int) -> tuple[int, int]:
@@ -191,7 +136,7 @@ class Upscaler:
             raise ValueError(f"axis must be one of {AXES}, got {self.axis!r}.")
         self.roi = parse_roi(self.roi)
         self.tile = check_tile(self.tile)
-        self.device = _check_device(self.device)
+        self.device = check_device(self.device)
         self.compute_dtype = check_precision(self.precision, self.device)
         self.network, self.run_scale, name = resolve_model(self.model, self.scale, self.device)
         self.model_name = self.model_name or name
@@ -590,16 +535,3 @@ def distributed_rank() -> tuple[int, int, int]:
     if world < 1 or not 0 <= rank < world:
         raise ValueError(f"bad torchrun environment: RANK={rank}, WORLD_SIZE={world}.")
     return rank, world, local
-
-
-def check_scale_text(text: str) -> float:
-    """Parse ``--scale``: a finite number in (1, :data:`MAX_SCALE`] for every model (each model's own
-    scales are checked by :func:`super_resolve`)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"--scale must be a number > 1, got {text!r}.") from None
-    value = check_scale(value)
-    if value > MAX_SCALE:
-        raise ValueError(f"--scale must be at most {MAX_SCALE:g} for every model, got {text!r}.")
-    return value

@@ -50,9 +50,16 @@ from .._version import __version__
 from ..config import config_flag
 from ..inference.bicubic import BICUBIC
 from ..inference.pretrained import PRETRAINED
-from ..inference.settings import MAX_SCALE, check_model_scale, check_scale, default_model_name, parse_tile
+from ..inference.settings import (
+    MAX_SCALE,
+    check_model_scale,
+    check_scale,
+    default_model_name,
+    parse_roi,
+    parse_tile,
+)
 from ..inference.super_resolve import resolve_model
-from ..inference.upscale import Upscaler, parse_roi
+from ..inference.upscale import Upscaler
 from ..io import ImageData, read_image
 from ..io.output import atomic_output
 from ..io.writers import sr_output_name, write_image

@@ -37,8 +37,9 @@ import torch
 from ..benchmark import Scores, image_scores, laplacian_map
 from ..data.protocol import protocol_pair
 from ..inference.bicubic import BICUBIC
+from ..inference.settings import check_roi_in_image, parse_roi
 from ..inference.super_resolve import resolve_model
-from ..inference.upscale import Upscaler, check_roi_in_image, parse_roi
+from ..inference.upscale import Upscaler
 from ..io import ImageData, read_image
 from ..io.writers import sr_output_name
 from ..networks.utils import forward_at_scale
