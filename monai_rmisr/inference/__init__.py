@@ -20,7 +20,8 @@ from .pretrained import (
     untrained_network,
 )
 from .self_ensemble import self_ensemble_forward
-from .super_resolve import blend_weights, resolve_model, scale_period, super_resolve, tiled_forward
+from .super_resolve import resolve_model, super_resolve
+from .tiling import blend_weights, scale_period, tiled_forward
 
 __all__ = [
     "BICUBIC",

@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 #: ``tile`` value that chooses the tile from the memory budget
-#: (:func:`~monai_rmisr.inference.super_resolve.auto_tile`).
+#: (:func:`~monai_rmisr.inference.tiling.auto_tile`).
 AUTO_TILE = "auto"
 #: The largest scale of every entry point and model: the arbitrary-scale model's (bicubic takes it too).
 MAX_SCALE: float = PRETRAINED["rmisr_meta"].max_scale

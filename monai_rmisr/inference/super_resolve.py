@@ -1,21 +1,15 @@
-"""One-call super-resolution of a 2-D image, whole or in tiles (MONAI ``SlidingWindowInferer``)."""
+"""One-call super-resolution of a 2-D image, whole or in tiles (the tiles: :mod:`.tiling`)."""
 
 from __future__ import annotations
 
-import math
-import numbers
 import os
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, overload
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from monai.inferers import SlidingWindowInferer
 from torch import nn
 
-from ..networks.blocks.meta_upsample import MetaUpsample
 from ..networks.utils import forward_at_scale, scaled_size
 from .bicubic import BICUBIC, BicubicUpsampler
 from .pretrained import PRETRAINED, load_checkpoint, load_pretrained
@@ -30,288 +24,12 @@ from .settings import (
     model_in_channels,
     model_scale_limits,
 )
+from .tiling import auto_tile, tiled_forward
 
-__all__ = [
-    "auto_tile",
-    "blend_weights",
-    "forward_bytes",
-    "resolve_model",
-    "scale_period",
-    "super_resolve",
-    "tiled_forward",
-]
+__all__ = ["resolve_model", "super_resolve"]
 
 #: Tolerance on the ``[0, 1]`` input range (float round-off of a min-max normalisation).
 RANGE_TOLERANCE = 1e-6
-#: Largest tiling period ``q`` (LR pixels) searched by :func:`scale_period`.
-MAX_PERIOD = 100
-#: Minimum tile size, in periods of the scale (see :func:`tiled_forward`).
-MIN_TILE_PERIODS = 4
-#: Decay length, in LR pixels, of the default ``"edge"`` blending weights (see :func:`blend_weights`).
-EDGE_DECAY = 16.0
-#: Working memory (bytes) one forward pass may take under ``tile="auto"``: an image whose
-#: :func:`forward_bytes` fit runs whole (a 512 x 512 CT slice, 736 MiB at x2), a larger one in tiles.
-#: 1 GiB left RG1_UNCR (1955 x 1841) at x4 at a 2.16 GB peak; 768 MiB aims below 2 GB (see docs/inference.md).
-TILE_MEMORY_BUDGET = 768 * 2**20
-#: Peak working memory of a forward pass per LR pixel, bytes: measured as the growth of the peak
-#: resident memory of a CPU process over ``super_resolve`` of a 384 x 384 image (float32,
-#: channels-last, 1 thread): rmisr_bl_x2 2.88 KB, rmisr_bl_x4 3.26 KB, i.e. about 2.75 KB per LR
-#: pixel (the network body runs at the LR size) plus 32 B per SR pixel.
-LR_PIXEL_BYTES = 2816
-#: Working memory per SR pixel of a fixed-scale network (see :data:`LR_PIXEL_BYTES`).
-SR_PIXEL_BYTES = 32
-#: Working memory per SR pixel of an arbitrary-scale (meta) network, whose up-sampler builds
-#: per-pixel weights at the SR size: rmisr_meta at x2 on 256 x 256 took 14.5 KB per LR pixel.
-META_SR_PIXEL_BYTES = 3584
-#: Tiles chosen by :func:`auto_tile` are a multiple of this many LR pixels.
-AUTO_TILE_STEP = 16
-
-
-def scale_period(scale: float, max_period: int = MAX_PERIOD) -> tuple[int, int]:
-    """The smallest ``q <= max_period`` with ``q * scale`` an integer ``r``; returns ``(q, r)``.
-
-    Tiles whose LR offsets are multiples of ``q`` land on whole output pixels (``offset * scale``
-    is an integer), so their outputs are exactly the corresponding part of the output grid. Integer
-    scales have ``q = 1``; ``2.5 -> (2, 5)``, ``1.25 -> (4, 5)``, ``2.35 -> (20, 47)``, ``7/3 -> (3, 7)``.
-
-    Raises:
-        ValueError: no such ``q`` (e.g. ``scale = 2.345``): such a scale cannot be tiled exactly.
-    """
-    for q in range(1, max_period + 1):
-        r = round(q * scale)
-        if abs(q * scale - r) < 1e-6:
-            return q, int(r)
-    raise ValueError(
-        f"tiled inference needs q * scale to be an integer for some q <= {max_period} (so that every tile starts "
-        f"on a whole output pixel), got scale={scale}; use a scale with at most two decimals or tile=None."
-    )
-
-
-def _fold(x: torch.Tensor, q: int) -> torch.Tensor:
-    """(B, C, *spatial) -> (B, C * q^d, *(spatial / q)): each q^d block of pixels becomes channels."""
-    if q == 1:
-        return x
-    b, c, *spatial = x.shape
-    d = len(spatial)
-    split = [b, c] + [n for size in spatial for n in (size // q, q)]
-    order = [0, 1] + [3 + 2 * i for i in range(d)] + [2 + 2 * i for i in range(d)]
-    return x.reshape(split).permute(order).reshape([b, c * q**d] + [size // q for size in spatial])
-
-
-def _unfold(x: torch.Tensor, q: int) -> torch.Tensor:
-    """Inverse of :func:`_fold`."""
-    if q == 1:
-        return x
-    b, cq, *coarse = x.shape
-    d = len(coarse)
-    c = cq // q**d
-    x = x.reshape([b, c] + [q] * d + coarse)
-    order = [0, 1] + [n for i in range(d) for n in (2 + d + i, 2 + i)]
-    return x.permute(order).reshape([b, c] + [n * q for n in coarse])
-
-
-def blend_weights(
-    size: Sequence[int],
-    scale: float = 1.0,
-    mode: str = "edge",
-    *,
-    edge_decay: float = EDGE_DECAY,
-    sigma_scale: float = 0.125,
-    device: str | torch.device = "cpu",
-) -> torch.Tensor:
-    """Weights of the SR pixels of one LR window when overlapping SR windows are averaged.
-
-    The map is separable, ``w = prod_axis f(pixel position along the axis)``, so in a blend the
-    share of each window is the product of its 1-D shares. Per axis, with ``d`` the distance (in
-    LR pixels) from the SR pixel's centre to the nearer window edge and ``u`` its offset from the
-    window centre as a fraction of the window size:
-
-    * ``"edge"`` (default): ``f = exp(-edge_decay / d)``. A window's output is wrong near its
-      edges (zero padding, and interpolation taps clamped to the window), by an amount that falls
-      off with ``d``; the blend therefore trusts each window by its distance to its own edge. A
-      pixel at ``d = 1`` gets ~1e-7 of the weight of one at ``d >= 16`` and shares cross-fade
-      smoothly across an overlap (over ~3 LR pixels for 8-pixel overlaps, wider for wider ones).
-    * ``"gaussian"``: ``f = exp(-(u / sigma_scale)^2 / 2)``, MONAI's Gaussian importance map,
-      but evaluated at every SR pixel and without MONAI's overall floor of 1e-3: with that floor,
-      pixels near two edges of a window get the same weight 1e-3 in every window that covers
-      them, so windows' worst pixels enter the blend with up to half the weight (errors of 0.1
-      along tile borders for plain bicubic interpolation of noise, 0.014 on a smooth image).
-    * ``"constant"``: ones (plain averaging; shows seams).
-
-    Every factor is floored at 1e-6 so that no weight underflows to zero.
-
-    Measured against the whole-image result (80 x 80 smooth image, 32-pixel tiles, overlap 0.25,
-    RMISR with a random output layer, see ``tests/inference/test_tiled.py``): max error 0.001 with
-    ``"edge"`` and 0.004-0.006 with ``"gaussian"``; where MONAI's layout puts the last window
-    2 pixels from its neighbour (72 pixels, 40-pixel tiles) 0.001 and 0.036.
-
-    Args:
-        size: spatial size of the LR window.
-        scale: the up-sampling factor; the map has ``round(size * scale)`` pixels per axis.
-        mode: ``"edge"``, ``"gaussian"`` or ``"constant"``.
-        edge_decay: decay length of ``"edge"``, in LR pixels.
-        sigma_scale: Gaussian standard deviation as a fraction of the window size (``"gaussian"``).
-        device: device of the map.
-
-    Returns:
-        (*round(size * scale)) float32 tensor with values in (0, 1].
-    """
-    out_size = scaled_size([int(n) for n in size], float(scale))
-    if mode == "constant":
-        return torch.ones(out_size, device=device)
-    if mode not in ("edge", "gaussian"):
-        raise ValueError(f"mode must be 'edge', 'gaussian' or 'constant', got {mode!r}.")
-    if not (edge_decay > 0 and sigma_scale > 0):
-        raise ValueError(f"edge_decay and sigma_scale must be > 0, got {edge_decay} and {sigma_scale}.")
-    weights = torch.ones([], device=device)
-    for axis, n in enumerate(out_size):
-        centre = torch.arange(n, device=device, dtype=torch.float64) + 0.5  # in SR pixels
-        if mode == "edge":
-            d = torch.minimum(centre, n - centre) * (size[axis] / n)  # in LR pixels
-            profile = torch.exp(-edge_decay / d)
-        else:
-            profile = torch.exp(-0.5 * ((centre / n - 0.5) / sigma_scale) ** 2)
-        shape = [1] * len(out_size)
-        shape[axis] = n
-        weights = weights * profile.clamp_min(1e-6).float().view(shape)
-    return weights
-
-
-def tiled_forward(
-    network: nn.Module,
-    x: torch.Tensor,
-    scale: float,
-    tile: int | Sequence[int],
-    overlap: float = 0.25,
-    *,
-    mode: str = "edge",
-    sigma_scale: float = 0.125,
-    sw_device: str | torch.device | None = None,
-    channels_last: bool = False,
-    self_ensemble: bool = False,
-    progress: bool = False,
-) -> torch.Tensor:
-    """Run an SR network on overlapping LR tiles and blend the SR tiles (MONAI ``SlidingWindowInferer``).
-
-    ``SlidingWindowInferer`` handles networks whose output is larger than their input: it zooms
-    every window's position by ``output window size / input window size``, using
-    ``int(start * zoom)``. That is exact only when every window offset times the scale is an
-    integer, so the tiles are laid out on a period ``q`` with ``q * scale = r`` an integer (see
-    :func:`scale_period`; ``q = 1`` for integer scales): the LR image is padded (reflect) on the
-    far side to a multiple of ``q`` and every ``q``-by-``q`` block is folded into channels, the
-    inferer slides over that coarse grid with an exact integer zoom ``r``, and each window is
-    unfolded before the network sees it. The extra padded output is cropped, so the result has
-    ``round(spatial * scale)`` pixels per axis (halves rounded up), like the whole-image forward.
-
-    Seams: overlapping windows are averaged with weights that fall to ~0 towards each window's
-    edges (:func:`blend_weights`, given to the inferer as its ``roi_weight_map`` at the output
-    resolution), so every output pixel comes from the windows in whose interior it lies, and
-    per-tile differences cross-fade over a few pixels instead of stepping. Tiles still differ
-    from the whole-image result, because convolutions see zero padding at tile borders and
-    RMISR's ICCA channel attention uses per-image (here: per-tile) statistics.
-
-    Args:
-        network: called as ``network(x, scale)`` if its ``forward`` takes a scale, else ``network(x)``;
-            in eval mode, maps (1, C, *window) to (1, C_out, *round(window * scale)).
-        x: (B, C, *spatial) LR batch, 2-D or 3-D spatial.
-        scale: the up-sampling factor the network applies.
-        tile: LR window size (int, or one per spatial axis). It is rounded down to a multiple of
-            ``q`` (at least ``4 q``) and reduced to the (padded) image size where that is smaller;
-            a tile at least as large as the image gives the whole-image result.
-        overlap: fraction of a window shared with its neighbour, in ``[0, 1)``.
-        mode: blending weights, ``"edge"`` (default), ``"gaussian"`` or ``"constant"``; see :func:`blend_weights`.
-        sigma_scale: Gaussian standard deviation as a fraction of the window size (``mode="gaussian"``).
-        sw_device: device running the windows (default: ``x.device``); the output is accumulated on ``x.device``.
-        channels_last: pass 2-D windows in channels-last memory format (use with
-            ``network.to(memory_format=torch.channels_last)``; about 2.5x faster on CPU).
-        self_ensemble: every tile is the mean over its eight flips / quarter turns
-            (:func:`~monai_rmisr.inference.self_ensemble.self_ensemble_forward`; 8x the time).
-        progress: show a tqdm bar of the tiles on stderr (MONAI's).
-
-    Returns:
-        (B, C_out, *round(spatial * scale)) tensor on ``x.device``, not clipped.
-
-    Raises:
-        ValueError: bad ``tile``, ``overlap`` or ``mode``, or a scale that cannot be tiled (see :func:`scale_period`).
-    """
-    if x.dim() not in (4, 5):
-        raise ValueError(f"tiled_forward expects a (B, C, H, W) or (B, C, D, H, W) tensor, got shape {tuple(x.shape)}.")
-    spatial = [int(n) for n in x.shape[2:]]
-    dims = len(spatial)
-    tiles = [tile] * dims if isinstance(tile, numbers.Integral) else list(tile)
-    if len(tiles) != dims or any(isinstance(t, bool) or not isinstance(t, numbers.Integral) or t < 1 for t in tiles):
-        raise ValueError(f"tile must be a positive integer (or one per spatial axis), got {tile!r}.")
-    if not 0 <= overlap < 1:
-        raise ValueError(f"overlap must be in [0, 1), got {overlap}.")
-    q, r = scale_period(float(scale))
-
-    padded = [math.ceil(n / q) * q for n in spatial]
-    pad = [p - n for n, p in zip(spatial, padded)]
-    if any(pad):
-        # F.pad lists the last axis first; reflect needs pad < size
-        pad_mode = "reflect" if all(p < n for p, n in zip(pad, spatial)) else "replicate"
-        x = F.pad(x, [v for p in reversed(pad) for v in (0, p)], mode=pad_mode)
-    roi = [min(max(int(t) // q, MIN_TILE_PERIODS), p // q) for t, p in zip(tiles, padded)]
-
-    forward = self_ensemble_forward if self_ensemble else forward_at_scale
-
-    def predictor(window: torch.Tensor) -> torch.Tensor:  # the input's dtype out, also under a bfloat16 autocast
-        return forward(network, _unfold(window, q), scale, channels_last).to(window.dtype)
-
-    sw_device = torch.device(sw_device) if sw_device is not None else x.device
-    inferer = SlidingWindowInferer(
-        roi_size=roi, sw_batch_size=1, overlap=overlap, sw_device=sw_device, device=x.device, progress=progress
-    )
-    # the inferer's (cached) weight map, given at the output resolution, which MONAI uses as it is
-    # (its own would be on the LR window, zoomed by nearest neighbour; see blend_weights)
-    inferer.roi_weight_map = blend_weights([t * q for t in roi], scale, mode, sigma_scale=sigma_scale, device=sw_device)
-    out = inferer(_fold(x, q), predictor)
-    expected = [p // q * r for p in padded]
-    if list(out.shape[2:]) != expected:
-        raise RuntimeError(
-            f"the network maps {[t * q for t in roi]} LR windows to {list(out.shape[2:])} for the padded image, "
-            f"expected {expected} at scale {scale}: does it up-sample by exactly {scale}?"
-        )
-    crop = scaled_size(spatial, float(scale))
-    if crop != expected:
-        out = out[(slice(None), slice(None), *(slice(0, n) for n in crop))]
-    return out
-
-
-def forward_bytes(network: nn.Module, spatial: Sequence[int], scale: float) -> int:
-    """Estimated peak working memory (bytes) of one forward pass of ``network`` on a (1, 1, *spatial) LR image.
-
-    ``LR_PIXEL_BYTES`` per LR pixel plus ``SR_PIXEL_BYTES`` (``META_SR_PIXEL_BYTES`` for an
-    arbitrary-scale network) per SR pixel, measured on the shipped RMISR networks; other
-    networks are assumed alike. Plain bicubic interpolation needs a few copies of the output.
-    """
-    lr_pixels = math.prod(int(n) for n in spatial)
-    sr_pixels = lr_pixels * float(scale) ** len(spatial)
-    if isinstance(network, BicubicUpsampler):
-        return int(16 * sr_pixels)
-    meta = any(isinstance(m, MetaUpsample) for m in network.modules())
-    return int(LR_PIXEL_BYTES * lr_pixels + (META_SR_PIXEL_BYTES if meta else SR_PIXEL_BYTES) * sr_pixels)
-
-
-def auto_tile(network: nn.Module, spatial: Sequence[int], scale: float, budget: int | None = None) -> int | None:
-    """The LR tile ``tile="auto"`` means for this network and image: ``None`` (whole image) if it fits ``budget``.
-
-    Otherwise the largest multiple of :data:`AUTO_TILE_STEP` whose square tile's
-    :func:`forward_bytes` fits ``budget`` (at least 32): with the default budget ``rmisr_bl_x2``
-    gets 512, ``rmisr_bl_x4`` 480 and ``rmisr_meta`` at x4 112.
-
-    Args:
-        network: the network that will run.
-        spatial: LR (H, W) of one image.
-        scale: the up-sampling factor.
-        budget: working memory of one forward pass, bytes (default :data:`TILE_MEMORY_BUDGET`).
-    """
-    budget = TILE_MEMORY_BUDGET if budget is None else budget
-    if forward_bytes(network, spatial, scale) <= budget:
-        return None
-    per_pixel = forward_bytes(network, [1] * len(spatial), scale) or 1
-    side = int(math.sqrt(budget / per_pixel)) // AUTO_TILE_STEP * AUTO_TILE_STEP
-    return max(side, 2 * AUTO_TILE_STEP)
 
 
 def _check_image(image: Any) -> torch.Tensor:
@@ -466,10 +184,10 @@ def super_resolve(
               (``{"_target_": "RMISR", ...constructor kwargs}``) or, for a file named
               ``<registry name>.pt``, from the registry; see :func:`~monai_rmisr.inference.load_checkpoint`.
         tile: ``"auto"`` (default) runs the whole image when the network's working memory for it
-            (:func:`forward_bytes`) fits :data:`TILE_MEMORY_BUDGET` (768 MiB: a 512 x 512 CT slice
-            at x2 or x4), else tiles of the size :func:`auto_tile` chooses; ``None`` runs the
+            (:func:`~.tiling.forward_bytes`) fits :data:`~.tiling.TILE_MEMORY_BUDGET` (768 MiB: a 512 x 512 CT slice
+            at x2 or x4), else tiles of the size :func:`~.tiling.auto_tile` chooses; ``None`` runs the
             whole image at once whatever its size; ``N`` (>= 8) runs LR tiles of N x N pixels
-            with ``overlap``, blended without seams (:func:`tiled_forward`), bounding memory.
+            with ``overlap``, blended without seams (:func:`~.tiling.tiled_forward`), bounding memory.
             Tiles are close to but not exactly the whole-image result (zero padding at tile
             borders, ICCA attention statistics per tile): within a few 1e-3 on [0, 1] images.
         device: device to run the network on; the result comes back to the input's device (numpy: CPU).

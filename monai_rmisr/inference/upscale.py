@@ -43,7 +43,8 @@ from .settings import (
     model_in_channels,
     parse_roi,
 )
-from .super_resolve import auto_tile, resolve_model, scale_period
+from .super_resolve import resolve_model
+from .tiling import auto_tile, scale_period
 
 __all__ = [
     "AXES",
@@ -88,7 +89,7 @@ class Upscaler:
         model: ``"auto"``, a name from :func:`~monai_rmisr.inference.list_pretrained`, a
             checkpoint path or an ``nn.Module`` (see :func:`~monai_rmisr.inference.super_resolve`).
         tile: ``"auto"`` (default): large slices in tiles chosen from a memory budget, small ones
-            whole (:func:`~monai_rmisr.inference.super_resolve.auto_tile`); ``N``: LR tiles of
+            whole (:func:`~monai_rmisr.inference.tiling.auto_tile`); ``N``: LR tiles of
             N x N pixels; ``None``: whole slices whatever their size.
         axis: ``"xy"`` super-resolves in-plane (every slice of a volume); ``"z"`` adds slices
             along the volume's third axis, keeping the in-plane grid (thick-slice CT/MR), from two

@@ -11,12 +11,13 @@ import pytest
 from PIL import Image
 
 from monai_rmisr.__main__ import build_parser, main
-from monai_rmisr.inference.super_resolve import auto_tile, forward_bytes, resolve_model, super_resolve
+from monai_rmisr.inference.super_resolve import resolve_model, super_resolve
+from monai_rmisr.inference.tiling import auto_tile, forward_bytes
 
 from .test_tiled import smooth_image
 
 # the module (monai_rmisr.inference.super_resolve is also the name of its function)
-super_resolve_module = importlib.import_module("monai_rmisr.inference.super_resolve")
+tiling_module = importlib.import_module("monai_rmisr.inference.tiling")
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +28,7 @@ def x2_network():
 def test_auto_tile_leaves_small_images_whole_and_tiles_large_ones(x2_network):
     assert auto_tile(x2_network, (512, 512), 2) is None  # a CT slice: 736 MiB estimated, within 768 MiB
     tile = auto_tile(x2_network, (1955, 1841), 2)  # RG1_UNCR: 10.6 GB estimated
-    assert tile == 512 and forward_bytes(x2_network, (tile, tile), 2) <= super_resolve_module.TILE_MEMORY_BUDGET
+    assert tile == 512 and forward_bytes(x2_network, (tile, tile), 2) <= tiling_module.TILE_MEMORY_BUDGET
     meta = resolve_model("rmisr_meta", 4)[0]  # builds per-pixel weights at the SR size: smaller tiles
     assert auto_tile(meta, (1955, 1841), 4) == 112
     assert auto_tile(resolve_model("bicubic", 4)[0], (1024, 1024), 4) is None  # 16 B per SR pixel
@@ -38,7 +39,7 @@ def test_auto_matches_the_whole_image_when_it_fits_and_is_close_when_tiled(x2_ne
     image = smooth_image(200, 184)
     whole = super_resolve(image, 2, model=x2_network, tile=None)
     np.testing.assert_array_equal(super_resolve(image, 2, model=x2_network), whole)  # fits: not tiled, bit-identical
-    monkeypatch.setattr(super_resolve_module, "TILE_MEMORY_BUDGET", 40 * 2**20)  # now 200 x 184 is "large"
+    monkeypatch.setattr(tiling_module, "TILE_MEMORY_BUDGET", 40 * 2**20)  # now 200 x 184 is "large"
     assert auto_tile(x2_network, image.shape, 2) == 112
     auto = super_resolve(image, 2, model=x2_network)
     np.testing.assert_array_equal(auto, super_resolve(image, 2, model=x2_network, tile=112))
