@@ -15,9 +15,9 @@ from typing import Any
 import nibabel as nib
 import numpy as np
 
-from . import FORMAT_SUFFIXES, format_from_name, image_format  # defined before any writer is imported
 from .dicom_writer import write_dicom, write_dicom_series
 from .errors import ImageReadError
+from .formats import FORMAT_SUFFIXES, format_from_name, image_format
 from .output import OutputPathError, atomic_output, check_output_path
 
 __all__ = ["check_output", "output_name", "sr_output_name", "write_image", "write_nifti", "write_raster"]
