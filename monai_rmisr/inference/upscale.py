@@ -225,7 +225,8 @@ class Upscaler:
         Returns:
             :class:`~monai_rmisr.io.ImageData` in the input's units with ``meta`` holding the new
             ``affine``/``spacing``/``origin``/``spatial_shape``, ``resampling`` and ``derivation``
-            (``{"model", "scale", "axis", "roi"}``); the input is not modified.
+            (``{"model", "scale", "axis", "roi", "self_ensemble", "precision"}``: ``precision`` the compute dtype
+            actually used, ``"auto"`` resolved); the input is not modified.
 
         Raises:
             ValueError: a 2-D image with ``axis="z"``, a multi-frame DICOM file with ``axis="z"``,
@@ -289,6 +290,7 @@ class Upscaler:
                 "axis": self.axis,
                 "roi": self.roi,
                 "self_ensemble": self.self_ensemble,
+                "precision": "bfloat16" if self.compute_dtype == torch.bfloat16 else "float32",
             },
         }
         return ImageData(result, out_meta)

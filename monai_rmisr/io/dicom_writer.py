@@ -144,7 +144,8 @@ def _derivation_text(meta: Mapping[str, Any]) -> tuple[str, str]:
     where = "through-plane (z)" if axis == "z" else "in-plane"
     description = (
         f"Super-resolved {scale_text} {where} by monai-rmisr {__version__}, model {info.get('model', 'unknown')}"
-        f"{' (self-ensemble of 8 flips/rotations)' if info.get('self_ensemble') else ''}; not for primary diagnosis"
+        f"{' (self-ensemble of 8 flips/rotations)' if info.get('self_ensemble') else ''}"
+        f"{' (bfloat16 compute)' if info.get('precision') == 'bfloat16' else ''}; not for primary diagnosis"
     )
     return description[:_ST_LIMIT], f"SR {scale_text}{' z' if axis == 'z' else ''}"
 

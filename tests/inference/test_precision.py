@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pydicom
 import pytest
 import torch
 from PIL import Image
@@ -12,6 +13,7 @@ from monai_rmisr.inference import settings, super_resolve
 from monai_rmisr.inference.settings import check_precision
 from monai_rmisr.inference.upscale import Upscaler
 from monai_rmisr.metrics import psnr
+from tests.helpers import dicom_testdata
 
 
 @pytest.fixture
@@ -72,3 +74,16 @@ def test_the_command_line_refuses_a_bad_precision(tmp_path, capsys):
     assert code == 2
     assert "precision must be one of float32, bfloat16, auto" in capsys.readouterr().err
     assert not (tmp_path / "out.png").exists()
+
+
+def test_a_dicom_output_says_it_was_computed_in_bfloat16(native, tmp_path):
+    native(True)
+    source = dicom_testdata("CT_small.dcm")
+    Upscaler(2, model="rmisr_bl_x2", precision="bfloat16").file(source, tmp_path / "bf16.dcm")
+    Upscaler(2, model="rmisr_bl_x2", precision="auto").file(source, tmp_path / "auto.dcm")
+    native(False)
+    Upscaler(2, model="rmisr_bl_x2", precision="auto").file(source, tmp_path / "f32.dcm")
+    for name, says in (("bf16", True), ("auto", True), ("f32", False)):
+        description = pydicom.dcmread(tmp_path / f"{name}.dcm").DerivationDescription
+        assert ("(bfloat16 compute)" in description) is says, description
+        assert "not for primary diagnosis" in description
