@@ -32,7 +32,14 @@ def test_output_keeps_the_input_value_range_and_units():
     assert result.array.shape == (1, 256, 256)
     assert result.array.min() >= image.array.min() - 1e-3 and result.array.max() <= image.array.max() + 1e-3
     np.testing.assert_allclose(result.array.mean(), image.array.mean(), rtol=0.01)
-    derivation = {"model": "RMISR", "scale": 2.0, "axis": "xy", "roi": None, "self_ensemble": False}
+    derivation = {
+        "model": "RMISR",
+        "scale": 2.0,
+        "axis": "xy",
+        "roi": None,
+        "self_ensemble": False,
+        "precision": "float32",
+    }
     assert result.meta["derivation"] == derivation
     assert image.array.shape == (1, 128, 128)  # the input is not modified
 
