@@ -69,6 +69,10 @@ class PretrainedModel:
     scale: float | None = None
     max_scale: float = 8.0
 
+    def build(self) -> nn.Module:
+        """The network with freshly initialised weights."""
+        return self.network(**self.kwargs)
+
 
 def _bl(scale: int) -> PretrainedModel:
     return PretrainedModel(
@@ -253,6 +257,13 @@ def save_sidecar(path: str | os.PathLike[str], network_def: Mapping[str, Any]) -
     return target
 
 
+def _checkpoint_path(model: str | os.PathLike[str]) -> Path:
+    """``model`` as a checkpoint path: a registry name that is no file here stands for its shipped weights file."""
+    if isinstance(model, str) and model in PRETRAINED and not Path(model).exists():
+        return pretrained_path(model)
+    return Path(model)
+
+
 def _registry_name(path: Path) -> str | None:
     """The registry name a weights file is named after, itself or through a symbolic link (``models/model.pt``)."""
     for candidate in (path, path.resolve()):
@@ -278,10 +289,7 @@ def untrained_network(model: str | os.PathLike[str]) -> nn.Module:
     Raises:
         ValueError: the architecture cannot be determined, or the sidecar is not a valid constructor call.
     """
-    if isinstance(model, str) and model in PRETRAINED and not Path(model).exists():
-        entry = PRETRAINED[model]
-        return entry.network(**entry.kwargs)
-    path = Path(model)
+    path = _checkpoint_path(model)
     sidecar = sidecar_path(path)
     if sidecar.is_file():
         try:
@@ -296,8 +304,7 @@ def untrained_network(model: str | os.PathLike[str]) -> nn.Module:
             raise ValueError(f"architecture sidecar {sidecar}: {e}") from e
     name = _registry_name(path)
     if name is not None:
-        entry = PRETRAINED[name]
-        return entry.network(**entry.kwargs)
+        return PRETRAINED[name].build()
     raise ValueError(
         f"cannot tell the architecture of checkpoint {path}: write a sidecar {sidecar.name} with the "
         'constructor call, e.g. {"_target_": "RMISR", "spatial_dims": 2, "in_channels": 1, "scale": 2, '
@@ -321,9 +328,7 @@ def load_checkpoint(path: str | os.PathLike[str], network: nn.Module | None = No
         FileNotFoundError: no such file.
         ValueError: the architecture cannot be determined, or the weights do not fit it.
     """
-    if isinstance(path, str) and path in PRETRAINED and not Path(path).exists():
-        path = pretrained_path(path)
-    path = Path(path)
+    path = _checkpoint_path(path)
     state = load_state_dict(path)
     if network is None:
         network = untrained_network(path)
@@ -360,7 +365,7 @@ def load_pretrained(name: str, device: str | torch.device = "cpu") -> nn.Module:
             f"has not been trained/shipped yet). Train it with the rmisr bundle, or set ${MODELS_ENV} to a "
             f"folder holding {name}.pt. Available now: {', '.join(list_pretrained(True)) or 'none'}."
         )
-    network = entry.network(**entry.kwargs)
+    network = entry.build()
     try:
         network.load_state_dict(load_state_dict(path))
     except RuntimeError as e:
