@@ -26,7 +26,7 @@ from __future__ import annotations
 import inspect
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from monai.bundle import DEFAULT_EXP_MGMT_SETTINGS, ConfigComponent, ConfigParser, ConfigWorkflow
 
@@ -46,6 +46,8 @@ __all__ = [
 
 #: Files of a bundle's ``configs`` folder that are not configs: the metadata and its schema.
 NOT_CONFIGS = frozenset({"metadata.json", "meta_schema.json"})
+
+T = TypeVar("T")
 
 _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "off", "0"})
@@ -187,13 +189,10 @@ def default_bundle_root() -> str:
     Raises:
         FileNotFoundError: none of these is a bundle folder; the message says to give ``--bundle_root``.
     """
-    frame = inspect.currentframe()
-    while frame is not None:
-        owner = frame.f_locals.get("self")
-        root = getattr(owner, "config_root_path", None) if isinstance(owner, ConfigWorkflow) else None
-        if isinstance(root, Path):
-            return os.fspath(root.parent if root.name == "configs" else root)
-        frame = frame.f_back
+    workflow = _caller_self(ConfigWorkflow)
+    root = getattr(workflow, "config_root_path", None)
+    if isinstance(root, Path):
+        return os.fspath(root.parent if root.name == "configs" else root)
     if Path("configs", "metadata.json").is_file():
         return "."
     checkout = Path(__file__).resolve().parents[1] / "bundles" / "rmisr"
@@ -211,13 +210,21 @@ def _resolving_parser() -> ConfigParser:
     Raises:
         RuntimeError: not called while a MONAI config is being resolved.
     """
+    parser = _caller_self(ConfigParser)
+    if parser is None:
+        raise RuntimeError("this function reads the bundle config that calls it: use it inside a config expression.")
+    return parser
+
+
+def _caller_self(kind: type[T]) -> T | None:
+    """The nearest ``self`` of type ``kind`` among the callers' frames (MONAI's parser or workflow), or None."""
     frame = inspect.currentframe()
     while frame is not None:
         owner = frame.f_locals.get("self")
-        if isinstance(owner, ConfigParser):
+        if isinstance(owner, kind):
             return owner
         frame = frame.f_back
-    raise RuntimeError("this function reads the bundle config that calls it: use it inside a config expression.")
+    return None
 
 
 def check_config_keys(configs_dir: str | os.PathLike[str]) -> list[str]:
