@@ -43,7 +43,7 @@ from .data.corpus import CorpusImage, load_corpus
 from .data.protocol import protocol_pair
 from .inference.pretrained import load_checkpoint
 from .inference.self_ensemble import self_ensemble_forward
-from .inference.settings import check_precision
+from .inference.settings import check_precision, compute_autocast
 from .io.output import atomic_output
 from .metrics import psnr, ssim
 from .networks.blocks import laplacian_gradient
@@ -142,14 +142,14 @@ def network_scores(
     ``clip_lr``, ``lr_bits``: see :func:`protocol_scores`. ``precision``: the network's compute dtype
     (:func:`~monai_rmisr.inference.settings.check_precision`; scores always in float64 on float32 outputs).
     """
-    bfloat16 = check_precision(precision, device) == torch.bfloat16
+    compute_dtype = check_precision(precision, device)
     network = network.eval().to(device).to(memory_format=torch.channels_last)
     two_branch = hasattr(network, "forward_with_laplacian") and not self_ensemble
     forward = self_ensemble_forward if self_ensemble else forward_at_scale
 
     def predict(lr: np.ndarray) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         x = torch.from_numpy(lr)[None].to(device).contiguous(memory_format=torch.channels_last)
-        with torch.no_grad(), torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=bfloat16):
+        with torch.no_grad(), compute_autocast(compute_dtype, device):
             if two_branch:
                 sr, sr_laplacian = network.forward_with_laplacian(x, float(scale))
                 return sr[0].float().cpu().numpy(), sr_laplacian[0].float().cpu().numpy()

@@ -32,6 +32,7 @@ __all__ = [
     "check_scale",
     "check_scale_text",
     "check_tile",
+    "compute_autocast",
     "default_model_name",
     "model_in_channels",
     "model_scale_limits",
@@ -104,6 +105,12 @@ def check_precision(precision: Any, device: str | torch.device = "cpu") -> torch
             "(or auto, which picks bfloat16 only where it is native)."
         )
     return torch.bfloat16 if native else torch.float32
+
+
+def compute_autocast(compute_dtype: torch.dtype, device: str | torch.device) -> torch.autocast:
+    """The autocast context that runs a network in ``compute_dtype`` (from :func:`check_precision`) on ``device``:
+    a bfloat16 autocast, or a disabled one for float32."""
+    return torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=compute_dtype == torch.bfloat16)
 
 
 def parse_tile(value: Any) -> int | str | None:

@@ -20,6 +20,7 @@ from .settings import (
     check_precision,
     check_scale,
     check_tile,
+    compute_autocast,
     default_model_name,
     model_in_channels,
     model_scale_limits,
@@ -258,8 +259,7 @@ def super_resolve(
     forward = self_ensemble_forward if self_ensemble else forward_at_scale
     outputs = []
     try:
-        bfloat16 = compute_dtype == torch.bfloat16
-        with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bfloat16):
+        with torch.inference_mode(), compute_autocast(compute_dtype, device):
             for batch in batches:
                 batch = batch.to(device)
                 if tile is None:

@@ -40,6 +40,7 @@ from .settings import (
     check_precision,
     check_roi_in_image,
     check_tile,
+    compute_autocast,
     model_in_channels,
     parse_roi,
 )
@@ -148,8 +149,13 @@ class Upscaler:
             self_ensemble=self.self_ensemble,
             progress=self.progress,
             device=self.device,
-            precision=self.precision,
+            precision=self.compute_precision,
         )
+
+    @property
+    def compute_precision(self) -> str:
+        """The precision the network runs in, ``"auto"`` resolved: ``"float32"`` or ``"bfloat16"``."""
+        return "bfloat16" if self.compute_dtype == torch.bfloat16 else "float32"
 
     # -- arrays -----------------------------------------------------------------------------
     def _slice(self, image: np.ndarray) -> np.ndarray:
@@ -182,8 +188,7 @@ class Upscaler:
         step = max(1, BATCH_PIXELS // (height * width))
         forward = self_ensemble_forward if self.self_ensemble else forward_at_scale
         outputs = []
-        bfloat16 = self.compute_dtype == torch.bfloat16
-        with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bfloat16):
+        with torch.inference_mode(), compute_autocast(self.compute_dtype, device):
             for start in range(0, flat.shape[0], step):
                 batch = flat[start : start + step].to(device)
                 out = forward(self.network, batch, self.run_scale, channels_last).float()
@@ -290,7 +295,7 @@ class Upscaler:
                 "axis": self.axis,
                 "roi": self.roi,
                 "self_ensemble": self.self_ensemble,
-                "precision": "bfloat16" if self.compute_dtype == torch.bfloat16 else "float32",
+                "precision": self.compute_precision,
             },
         }
         return ImageData(result, out_meta)
