@@ -376,8 +376,9 @@ def build_parser() -> argparse.ArgumentParser:
     upscale.add_argument(
         "--precision",
         default="float32",
-        help="the network's compute dtype: float32 (default), bfloat16 (about 2x faster where the CPU has "
-        "AVX512-BF16 / AMX or the GPU bfloat16; refused where it would be emulated) or auto (bfloat16 where native)",
+        help="the network's compute dtype: float32 (default), bfloat16 (where the CPU has AVX512-BF16 / AMX or the "
+        "GPU bfloat16: 1.7x faster on an AVX512-BF16 CPU, docs/inference.md; refused where it would be emulated) "
+        "or auto (bfloat16 where native)",
     )
     upscale.add_argument(
         "--skip-bad-slices",
