@@ -41,9 +41,8 @@ import torch
 
 from monai_rmisr import load_pretrained, super_resolve
 from monai_rmisr.data import load_corpus
-from monai_rmisr.data.protocol import protocol_pair
 from monai_rmisr.hardware import cpu_has_native_bfloat16
-from monai_rmisr.metrics import psnr
+from monai_rmisr.metrics import protocol_border, protocol_pair, psnr
 from monai_rmisr.networks.nets import IMDN
 from monai_rmisr.networks.utils import forward_at_scale
 
@@ -125,7 +124,7 @@ def quality(paths: dict[str, Callable], scale: float, crops: list[tuple[np.ndarr
         for hr, lr in crops:
             x = torch.from_numpy(lr)[None]
             reference = paths["eager"](x).clamp(0, 1)
-            base = float(psnr(reference[0].numpy(), hr, crop_border=int(np.ceil(scale))))
+            base = float(psnr(reference[0].numpy(), hr, crop_border=protocol_border(scale)))
             for name, path in paths.items():
                 try:
                     out = path(x).float().clamp(0, 1)
@@ -137,7 +136,7 @@ def quality(paths: dict[str, Callable], scale: float, crops: list[tuple[np.ndarr
                 results[name].append(
                     (
                         float((out - reference).abs().max()),
-                        float(psnr(out[0].numpy(), hr, crop_border=int(np.ceil(scale)))) - base,
+                        float(psnr(out[0].numpy(), hr, crop_border=protocol_border(scale))) - base,
                     )
                 )
     return {

@@ -26,8 +26,9 @@ import torch
 from scipy.ndimage import binary_dilation
 
 from monai_rmisr.benchmark import benchmark_network
-from monai_rmisr.data import load_corpus, protocol_pair
+from monai_rmisr.data import load_corpus
 from monai_rmisr.inference.pretrained import load_checkpoint
+from monai_rmisr.metrics import protocol_border, protocol_pair
 from monai_rmisr.networks.utils import forward_at_scale
 
 
@@ -51,7 +52,7 @@ def main() -> None:
         "reference": (load_checkpoint(args.reference, benchmark_network(args.reference_network, args.scale)), lr),
         "model, unclipped LR": (model, lr_unclipped),
     }
-    border = math.ceil(args.scale)
+    border = protocol_border(args.scale)
     if args.box:
         row0, row1, col0, col1 = (int(v) for v in args.box.split(","))
         inside = np.zeros(hr.shape[1:], dtype=bool)

@@ -5,7 +5,7 @@
 
 Protocol (realistic, ``DATA.md``): the six TEST images of the embedded corpus, one grey channel,
 min-max normalised to [0, 1]; HR cropped to fit the scale; LR = MATLAB-bicubic downscale **clipped
-to [0, 1]** (a stored scan has no bicubic overshoot; :func:`~monai_rmisr.data.protocol.protocol_pair`);
+to [0, 1]** (a stored scan has no bicubic overshoot); the rules are :mod:`monai_rmisr.metrics.protocol`;
 PSNR (peak 1) and SSIM (11x11 Gaussian, sigma 1.5) after cropping ``ceil(scale)`` border pixels;
 mean over the six images, every image listed. The network output is clipped to [0, 1]; bicubic is
 scored unclipped, which reproduces the reference 37.41 / 34.66 / 33.05 dB. Variants, reported
@@ -28,100 +28,31 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
-import math
 import os
 import platform
 import time
 from collections.abc import Sequence
-from typing import NamedTuple
 
 import numpy as np
 import torch
 from torch import nn
 
 from .data.corpus import CorpusImage, load_corpus
-from .data.protocol import protocol_pair
 from .inference.pretrained import load_checkpoint
 from .inference.self_ensemble import self_ensemble_forward
 from .inference.settings import check_precision, compute_autocast
 from .io.output import atomic_output
-from .metrics import psnr, ssim
-from .networks.blocks import laplacian_gradient
-from .networks.utils import forward_at_scale, scaled_size
-from .transforms import imresize
+from .metrics.protocol import Scores, bicubic_baseline, mean_scores, protocol_scores
+from .networks.utils import forward_at_scale
 
 __all__ = [
-    "Scores",
     "benchmark_network",
-    "image_scores",
-    "laplacian_map",
     "lr_variant",
     "machine_description",
     "network_scores",
-    "protocol_scores",
     "read_reference_scores",
     "scores_record",
 ]
-
-
-class Scores(NamedTuple):
-    """The protocol's scores of one image (dB, dB, [0, 1], dB)."""
-
-    psnr: float
-    ssim: float
-    laplacian_psnr: float
-    #: PSNR of the Laplacian map a two-branch network reconstructs itself (RMISR-VP), else None.
-    branch_laplacian_psnr: float | None = None
-
-
-def laplacian_map(image: np.ndarray) -> np.ndarray:
-    """The four-neighbour Laplacian of a (C, H, W) array, same shape, float64."""
-    return laplacian_gradient(torch.from_numpy(np.asarray(image, dtype=np.float64))[None])[0].numpy()
-
-
-def image_scores(sr: np.ndarray, hr: np.ndarray, scale: float, sr_laplacian: np.ndarray | None = None) -> Scores:
-    """The protocol's scores of one SR image against its HR image, both (C, H, W) in [0, 1].
-
-    PSNR (peak 1), SSIM and the Laplacian-map PSNR after cropping ``ceil(scale)`` border pixels;
-    with ``sr_laplacian`` (the map a two-branch network reconstructs) also that map's PSNR.
-    """
-    border = math.ceil(scale)
-    hr_laplacian = laplacian_map(hr)
-    return Scores(
-        psnr(sr, hr, 1.0, crop_border=border),
-        ssim(sr, hr, 1.0, crop_border=border),
-        psnr(laplacian_map(sr), hr_laplacian, 1.0, crop_border=border),
-        None if sr_laplacian is None else psnr(sr_laplacian, hr_laplacian, 1.0, crop_border=border),
-    )
-
-
-def protocol_scores(
-    predict,
-    scale: float,
-    images: Sequence[CorpusImage] | None = None,
-    clip: bool = True,
-    clip_lr: bool = True,
-    lr_bits: int | None = None,
-) -> dict[str, Scores]:
-    """``{name: Scores}`` of ``predict`` on the protocol.
-
-    ``predict(lr)`` maps a (1, h, w) numpy array to the SR image (1, H, W), or to a pair
-    ``(sr, sr_laplacian)`` for a network that also reconstructs the Laplacian map. ``clip``
-    clips the output to [0, 1]. ``clip_lr`` (default, the realistic protocol) clips the LR input
-    to [0, 1], ``lr_bits`` also rounds it to that many bits; ``clip_lr=False`` feeds the bicubic
-    overshoot on (the unclipped variant). See :func:`~monai_rmisr.data.protocol.protocol_pair`.
-    """
-    images = load_corpus("test") if images is None else images
-    scores = {}
-    for image in images:
-        hr, lr = protocol_pair(np.asarray(image.array, dtype=np.float32), scale, clip_lr, lr_bits)
-        output = predict(np.asarray(lr, dtype=np.float32))
-        sr, sr_laplacian = output if isinstance(output, tuple) else (output, None)
-        sr = np.asarray(sr, dtype=np.float64)
-        if clip:
-            sr = np.clip(sr, 0.0, 1.0)
-        scores[image.name] = image_scores(sr, hr, scale, sr_laplacian)
-    return scores
 
 
 def network_scores(
@@ -134,15 +65,18 @@ def network_scores(
     lr_bits: int | None = None,
     precision: str = "float32",
 ) -> dict[str, Scores]:
-    """:func:`protocol_scores` of a network (eval mode, channels-last, no gradients).
+    """:func:`~monai_rmisr.metrics.protocol.protocol_scores` of a network (eval mode, channels-last, no
+    gradients) on ``images`` (default: the corpus TEST split).
 
     A network with ``forward_with_laplacian`` (RMISR-VP) also has its branch's map scored,
     except with ``self_ensemble`` (the image averaged over eight flips / quarter turns,
     :func:`~monai_rmisr.inference.self_ensemble_forward`), which scores the image alone.
-    ``clip_lr``, ``lr_bits``: see :func:`protocol_scores`. ``precision``: the network's compute dtype
-    (:func:`~monai_rmisr.inference.settings.check_precision`; scores always in float64 on float32 outputs).
+    ``clip_lr``, ``lr_bits``: see :func:`~monai_rmisr.metrics.protocol.protocol_pair`. ``precision``: the
+    network's compute dtype (:func:`~monai_rmisr.inference.settings.check_precision`; scores always in
+    float64 on float32 outputs).
     """
     compute_dtype = check_precision(precision, device)
+    images = load_corpus("test") if images is None else images
     network = network.eval().to(device).to(memory_format=torch.channels_last)
     two_branch = hasattr(network, "forward_with_laplacian") and not self_ensemble
     forward = self_ensemble_forward if self_ensemble else forward_at_scale
@@ -185,12 +119,6 @@ def benchmark_network(name: str, scale: float, upsampler: str = "subpixel", imag
             raise ValueError(f"{name} has no image-space skip: drop --image-residual/--no-image-residual")
         kwargs["image_residual"] = image_residual
     return network_class(**kwargs)
-
-
-def _mean(scores) -> Scores:
-    values = list(scores)
-    fields = [[getattr(s, f) for s in values] for f in Scores._fields]
-    return Scores(*(None if None in column else float(np.mean(column)) for column in fields))
 
 
 def _cell(scores: Scores, decimals: int) -> str:
@@ -257,7 +185,7 @@ def _print_scale_table(
     print(f"|---|---|---|{branch_rule}")
     rows = [(image, bicubic[image], scores[image], None if reference is None else reference[image]) for image in scores]
     mean_reference = None if reference is None else float(np.mean([reference[image] for image in scores]))
-    rows.append(("**mean**", _mean(bicubic.values()), _mean(scores.values()), mean_reference))
+    rows.append(("**mean**", mean_scores(bicubic.values()), mean_scores(scores.values()), mean_reference))
     for image, b, n, r in rows:
         extra = f" {n.branch_laplacian_psnr:.{decimals}f} |" if two_branch else ""
         if r is not None:
@@ -368,14 +296,7 @@ def main(argv: list[str] | None = None) -> int:
             network, scale, images, args.device, args.self_ensemble, clip_lr, args.lr_bits, args.precision
         )
         elapsed = time.perf_counter() - start
-        bicubic = protocol_scores(
-            lambda lr, s=scale: imresize(lr, output_size=tuple(scaled_size(list(lr.shape[1:]), s))),
-            scale,
-            images,
-            clip=False,
-            clip_lr=clip_lr,
-            lr_bits=args.lr_bits,
-        )
+        bicubic = bicubic_baseline(scale, images, clip_lr=clip_lr, lr_bits=args.lr_bits)
         if reference_network is not None:
             reference_scores = network_scores(
                 reference_network, scale, images, args.device, False, clip_lr, args.lr_bits
@@ -384,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"reference: {args.reference_network} ({args.reference}), same LR")
         _print_scale_table(args.network, scale, bicubic, scores, args.decimals, reference)
         print(f"network inference on the six images: {elapsed:.1f} s\n")
-        summary.append((scale, _mean(bicubic.values()), _mean(scores.values())))
+        summary.append((scale, mean_scores(bicubic.values()), mean_scores(scores.values())))
         record[f"{scale:g}"] = scores_record(scores)
     if len(summary) > 1:
         print("| scale | bicubic PSNR / SSIM | network PSNR / SSIM | gain (dB) |")

@@ -7,14 +7,12 @@ import torch
 from monai_rmisr import IMDN, RMISR, RMISRVP
 from monai_rmisr.benchmark import (
     benchmark_network,
-    laplacian_map,
     machine_description,
     main,
     network_scores,
-    protocol_scores,
 )
 from monai_rmisr.data.corpus import CorpusImage
-from monai_rmisr.metrics import psnr
+from monai_rmisr.metrics import laplacian_map, protocol_scores, psnr
 from monai_rmisr.networks.nets.imdn import imdn_state_dict_from_authors
 from monai_rmisr.networks.utils import scaled_size, upsample_image
 from monai_rmisr.transforms import imresize

@@ -1,5 +1,6 @@
-"""Data: the embedded default corpus (real medical images shipped in installed packages) and the
-evaluation protocol (HR/LR pairs by MATLAB bicubic degradation, bicubic baseline)."""
+"""Data: the embedded default corpus (real medical images shipped in installed packages), users' data
+sets, training patches and procedural images. The evaluation protocol (HR/LR pairs, scores, the bicubic
+baseline) is :mod:`monai_rmisr.metrics.protocol`."""
 
 from .corpus import (
     CACHE_ENV,
@@ -20,21 +21,9 @@ from .corpus import (
 )
 from .datasets import corpus_images, training_images, validation_images, validation_pairs
 from .patches import EpochSampler, PairedPatchDataset
-from .protocol import (
-    BICUBIC_REFERENCE,
-    BICUBIC_REFERENCE_UNCLIPPED,
-    bicubic_baseline,
-    fractional_pair,
-    make_pair,
-    mean_scores,
-    modcrop,
-    protocol_pair,
-)
 from .user_datasets import PRESETS, dataset_images, load_datalist, scan_folder
 
 __all__ = [
-    "BICUBIC_REFERENCE",
-    "BICUBIC_REFERENCE_UNCLIPPED",
     "CACHE_ENV",
     "CORPUS_VERSION",
     "EXTRA_SOURCES",
@@ -48,20 +37,14 @@ __all__ = [
     "CorpusSource",
     "EpochSampler",
     "PairedPatchDataset",
-    "bicubic_baseline",
     "corpus_cache_dir",
     "corpus_datalist",
     "corpus_images",
     "dataset_images",
-    "fractional_pair",
     "load_corpus",
     "load_datalist",
     "load_sources",
-    "make_pair",
-    "mean_scores",
-    "modcrop",
     "protocol_gray",
-    "protocol_pair",
     "scan_folder",
     "training_images",
     "validation_images",

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..metrics.protocol import fractional_pair, protocol_pair
 from .corpus import CorpusSource, load_corpus, load_sources, split_sources
-from .protocol import fractional_pair, protocol_pair
 from .synthetic import display_graphics_image, synthetic_images
 from .user_datasets import dataset_images
 
@@ -77,6 +77,7 @@ def training_images(
     skip_bad: bool = False,
     seed: int = 0,
     ultrasound_frames: bool = False,
+    synthetic_blur: float = 0.0,
 ) -> list[np.ndarray]:
     """The bundle's ``train#images``: (1, H, W) float32 images in [0, 1].
 
@@ -93,6 +94,8 @@ def training_images(
         seed: seed of the procedural images.
         ultrasound_frames: add the corpus FRAMES split (the TRAIN ultrasound images uncropped: the
             vendor's text and graphics on black around the scan; those named by ``val_names`` stay out).
+        synthetic_blur: the procedural images' point-spread function, in pixels (0: pixel-exact edges;
+            :func:`~monai_rmisr.data.synthetic.band_limited`).
     """
     _check_image_count(synthetic, "synthetic_images")
     if dataset_dir is None:
@@ -105,7 +108,7 @@ def training_images(
         images += corpus_images("extra")
     if ultrasound_frames and dataset_dir is None:
         images += corpus_images("frames", exclude=val_names)
-    return images + synthetic_images(synthetic, seed=seed)
+    return images + synthetic_images(synthetic, seed=seed, blur_sigma=synthetic_blur)
 
 
 def validation_sources(val_names: Sequence[str]) -> list[CorpusSource]:
@@ -163,7 +166,7 @@ def evaluation_images(
 def validation_pairs(images: Sequence[np.ndarray], scale: float, clip_lr: bool = True) -> list[dict[str, np.ndarray]]:
     """``[{"hr": (C, H, W), "lr": (C, h, w)}]``: each image cropped to fit ``scale`` and degraded
     with the MATLAB-bicubic operator, the LR clipped to [0, 1]: the realistic benchmark protocol
-    (:func:`~monai_rmisr.data.protocol.protocol_pair`; ``clip_lr=False``: the overshoot kept)."""
+    (:func:`~monai_rmisr.metrics.protocol.protocol_pair`; ``clip_lr=False``: the overshoot kept)."""
     pairs = []
     for image in images:
         hr, lr = protocol_pair(image, scale, clip_lr=clip_lr)

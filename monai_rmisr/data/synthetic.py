@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from scipy.ndimage import gaussian_filter
 
-__all__ = ["dead_leaves_image", "display_graphics_image", "synthetic_images"]
+__all__ = ["band_limited", "dead_leaves_image", "display_graphics_image", "synthetic_images"]
 
 _FONT_FILES = ("DejaVuSans.ttf", "DejaVuSansMono.ttf", "DejaVuSans-Bold.ttf")
 _TEXT_CHARACTERS = string.ascii_uppercase + string.digits + "     :/.-%*"
@@ -148,18 +148,39 @@ def dead_leaves_image(size: int = 256, seed: int = 0, max_leaves: int = 2000) ->
     return array[None]
 
 
-def synthetic_images(count: int, size: int = 256, seed: int = 0) -> list[np.ndarray]:
+def band_limited(image: np.ndarray, sigma: float) -> np.ndarray:
+    """``image`` seen through a Gaussian point-spread function of ``sigma`` pixels, as a scanner or camera
+    would record it: the drawn shapes' pixel-exact (aliased) edges become the smooth edges real images have.
+
+    Args:
+        image: ``(1, H, W)`` float32 in [0, 1].
+        sigma: the PSF's standard deviation in pixels (> 0).
+
+    Returns:
+        ``(1, H, W)`` float32 in [0, 1], with exact 0 and 1 kept at two corners (as after min-max normalisation).
+    """
+    blurred = gaussian_filter(image[0], sigma, mode="nearest").astype(np.float32)
+    blurred[0, 0], blurred[-1, -1] = 0.0, 1.0
+    return blurred[None]
+
+
+def synthetic_images(count: int, size: int = 256, seed: int = 0, blur_sigma: float = 0.0) -> list[np.ndarray]:
     """``count`` procedural training images, alternately display graphics and dead leaves.
 
     Args:
         count: number of images (>= 0).
         size: height and width of each.
         seed: base seed; image ``k`` uses ``seed * 100_003 + k``.
+        blur_sigma: 0 (default): the images as drawn, every edge pixel-exact; > 0: each seen through a
+            Gaussian point-spread function of this many pixels (:func:`band_limited`).
 
     Returns:
         ``(1, size, size)`` float32 arrays in [0, 1].
     """
     if count < 0:
         raise ValueError(f"count must be >= 0, got {count}.")
+    if not blur_sigma >= 0:
+        raise ValueError(f"synthetic_blur must be >= 0 (pixels), got {blur_sigma}.")
     makers = (display_graphics_image, dead_leaves_image)
-    return [makers[k % 2](size, seed * 100_003 + k) for k in range(count)]
+    images = [makers[k % 2](size, seed * 100_003 + k) for k in range(count)]
+    return [band_limited(image, blur_sigma) for image in images] if blur_sigma > 0 else images

@@ -12,6 +12,7 @@ from monai.engines import SupervisedEvaluator
 from monai.utils import CommonKeys
 from torch import nn
 
+from ..metrics.protocol import protocol_border
 from ..metrics.quality import psnr, ssim
 from ..networks.utils import forward_at_scale
 from ..transforms.intensity import LUMA_WEIGHTS
@@ -31,10 +32,11 @@ def to_luma(image: torch.Tensor) -> torch.Tensor:
 class SRImageQuality(Metric):
     """Mean image quality of SR outputs over a validation run, one number per image averaged.
 
-    Conventions (say them, since they decide whether numbers compare): images in [0, 1]
-    (the prediction is clipped to [0, 1]); RGB scored on its luma (0.299/0.587/0.114);
-    ``crop_border`` pixels removed on every side (use ``ceil(scale)`` for PSNR/SSIM, the
-    paper's convention; for ``lr_consistency`` they are LR pixels, 2 is plenty); data range 1.
+    Conventions (the benchmark protocol's, :mod:`monai_rmisr.metrics.protocol`): images in [0, 1]
+    (the prediction is clipped to [0, 1]); RGB scored on its luma (0.299/0.587/0.114); the
+    protocol's border (:func:`~monai_rmisr.metrics.protocol.protocol_border`, ``ceil(scale)``
+    pixels) removed on every side for PSNR / SSIM, :attr:`LR_CONSISTENCY_BORDER` LR pixels for
+    ``lr_consistency``; data range 1.
 
     * ``"psnr"`` and ``"ssim"`` (11x11 Gaussian window, sigma 1.5) compare SR with HR;
     * ``"lr_consistency"`` degrades the SR output with the same MATLAB-bicubic operator that
@@ -46,18 +48,27 @@ class SRImageQuality(Metric):
     """
 
     KINDS = ("psnr", "ssim", "lr_consistency")
+    #: LR pixels cut from every side of the LR-consistency comparison (where the degradation's kernel
+    #: reaches past the image).
+    LR_CONSISTENCY_BORDER = 2
 
     def __init__(
         self,
         kind: str,
-        crop_border: int,
+        scale: float,
         output_transform: Callable = lambda x: x,
         device: str | torch.device = "cpu",
     ):
+        """
+        Args:
+            kind: one of :attr:`KINDS`.
+            scale: the SR factor of the images scored (decides the border cut).
+            output_transform, device: as for ignite's ``Metric``.
+        """
         if kind not in self.KINDS:
             raise ValueError(f"kind must be one of {self.KINDS}, got {kind!r}.")
         self.kind = kind
-        self.crop_border = int(crop_border)
+        self.crop_border = self.LR_CONSISTENCY_BORDER if kind == "lr_consistency" else protocol_border(scale)
         super().__init__(output_transform=output_transform, device=device)
 
     def reset(self) -> None:

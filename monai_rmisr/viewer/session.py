@@ -23,7 +23,6 @@ fits all panels.
 
 from __future__ import annotations
 
-import math
 import os
 import shlex
 import time
@@ -34,16 +33,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..benchmark import Scores, image_scores, laplacian_map
-from ..data.protocol import protocol_pair
 from ..inference.bicubic import BICUBIC
 from ..inference.settings import check_roi_in_image, parse_roi
 from ..inference.super_resolve import resolve_model
 from ..inference.upscale import Upscaler
 from ..io import ImageData, read_image
 from ..io.writers import sr_output_name
+from ..metrics.protocol import Scores, bicubic_upscale, image_scores, laplacian_map, protocol_border, protocol_pair
 from ..networks.utils import forward_at_scale
-from ..transforms.resize import imresize
 
 __all__ = ["MODES", "Comparison", "ViewerSession"]
 
@@ -244,15 +241,16 @@ class ViewerSession:
         x0, y0, x1, y1 = roi
         region = self.plane[:, y0:y1, x0:x1]
         low, span = _unit_range(region)
-        if min(region.shape[1:]) < 2 * math.ceil(scale) + 2:
+        border = protocol_border(scale)
+        if min(region.shape[1:]) < 2 * border + 2:
             raise ValueError(
                 f"region {roi} is too small to check at x{scale:g}: it needs at least "
-                f"{2 * math.ceil(scale) + 2} pixels per side (the border crop is {math.ceil(scale)} pixels)."
+                f"{2 * border + 2} pixels per side (the border crop is {border} pixels)."
             )
         truth, low_res = protocol_pair((region - low) / span, scale)
         truth = np.asarray(truth, dtype=np.float32)
         low_res = np.asarray(low_res, dtype=np.float32)
-        bicubic = imresize(low_res.astype(np.float64), output_size=tuple(truth.shape[1:]))
+        bicubic = bicubic_upscale(scale)(low_res).astype(np.float64)
         started = time.perf_counter()
         with torch.inference_mode():
             channels = [

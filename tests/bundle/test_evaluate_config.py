@@ -11,7 +11,7 @@ from monai.bundle import ConfigParser
 from PIL import Image
 
 from monai_rmisr.data import validation_pairs
-from monai_rmisr.data.protocol import BICUBIC_REFERENCE
+from monai_rmisr.metrics.protocol import BICUBIC_REFERENCE
 from monai_rmisr.metrics.quality import psnr
 from monai_rmisr.transforms import imresize
 

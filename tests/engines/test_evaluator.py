@@ -7,8 +7,8 @@ from monai_rmisr.engines import SRImageQuality, to_luma
 from monai_rmisr.transforms import imresize
 
 
-def _metric(kind, border, batches):
-    metric = SRImageQuality(kind, border)
+def _metric(kind, scale, batches):
+    metric = SRImageQuality(kind, scale)
     metric.reset()
     for batch in batches:
         metric.update(batch)
@@ -29,11 +29,11 @@ def test_prediction_is_clipped_and_rgb_is_scored_on_luma():
     hr = torch.rand(1, 3, 16, 16)
     pred = hr.clone()
     pred[:, :, 0, 0] = 5.0  # clipped to 1 before scoring
-    value = _metric("ssim", 0, [(pred, hr, hr)])
+    value = _metric("ssim", 1, [(pred, hr, hr)])
     clipped = to_luma(pred.clamp(0, 1))
     from monai_rmisr.metrics import ssim
 
-    assert math.isclose(value, ssim(clipped[0], to_luma(hr)[0]), rel_tol=1e-9)
+    assert math.isclose(value, ssim(clipped[0, :, 1:-1, 1:-1], to_luma(hr)[0, :, 1:-1, 1:-1]), rel_tol=1e-9)
     assert torch.allclose(to_luma(torch.ones(1, 3, 2, 2)), torch.ones(1, 1, 2, 2))
 
 
@@ -43,6 +43,12 @@ def test_lr_consistency_rewards_outputs_that_degrade_back_to_the_input():
     faithful = _metric("lr_consistency", 2, [(hr, hr, lr)])
     invented = _metric("lr_consistency", 2, [(hr + 0.2 * torch.rand_like(hr), hr, lr)])
     assert faithful > 60 and invented < faithful - 20
+
+
+def test_the_border_is_the_protocols_for_every_scale_and_fixed_for_lr_consistency():
+    assert [SRImageQuality("psnr", s).crop_border for s in (2, 2.5, 3, 4)] == [2, 3, 3, 4]
+    assert SRImageQuality("ssim", 3.5).crop_border == 4
+    assert SRImageQuality("lr_consistency", 4).crop_border == SRImageQuality.LR_CONSISTENCY_BORDER == 2
 
 
 def test_unknown_kind_and_empty_compute():

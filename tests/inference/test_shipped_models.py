@@ -5,10 +5,9 @@ import pytest
 import torch
 
 from monai_rmisr import list_pretrained, load_pretrained
-from monai_rmisr.data import fractional_pair, load_corpus, protocol_pair
+from monai_rmisr.data import load_corpus
 from monai_rmisr.inference.pretrained import PRETRAINED
-from monai_rmisr.metrics import psnr
-from monai_rmisr.transforms import imresize
+from monai_rmisr.metrics import bicubic_upscale, fractional_pair, image_scores, protocol_pair
 
 SHIPPED = list_pretrained(available_only=True)
 
@@ -23,13 +22,12 @@ def _ct_crop(rows: slice, cols: slice) -> np.ndarray:
 
 
 def _gain_over_bicubic(name: str, hr: np.ndarray, lr: np.ndarray, scale: float) -> float:
-    """PSNR of the shipped model ``name`` minus bicubic's on one HR/LR pair (``ceil(scale)`` border)."""
+    """PSNR of the shipped model ``name`` minus bicubic's on one HR/LR pair (the protocol's scores)."""
     network = load_pretrained(name)
     with torch.no_grad():
         sr = network(torch.from_numpy(lr)[None], float(scale))[0].clamp(0, 1).numpy()
-    border = int(np.ceil(scale))
-    bicubic = imresize(lr, output_size=hr.shape[1:])
-    return psnr(sr, hr, crop_border=border) - psnr(bicubic, hr, crop_border=border)
+    bicubic = bicubic_upscale(scale)(lr)
+    return image_scores(sr, hr, scale).psnr - image_scores(bicubic, hr, scale).psnr
 
 
 def _scale(name: str) -> float:

@@ -140,8 +140,9 @@ def test_float16_autocast_keeps_the_gradient_on_a_black_background_finite():
     import numpy as np
 
     from monai_rmisr import load_pretrained
-    from monai_rmisr.data import load_corpus, protocol_pair
+    from monai_rmisr.data import load_corpus
     from monai_rmisr.losses import build_contextual_loss
+    from monai_rmisr.metrics import protocol_pair
 
     image = next(img for img in load_corpus("test") if img.name == "693_UNCR")
     crop = np.ascontiguousarray(image.array[:, :96, :96])  # the corner of the CT slice: 90 % air at 0

@@ -2,14 +2,18 @@ import numpy as np
 import pytest
 import torch
 
-from monai_rmisr.data import (
+from monai_rmisr.data import load_corpus
+from monai_rmisr.data.corpus import CorpusImage
+from monai_rmisr.metrics import (
     BICUBIC_REFERENCE,
     BICUBIC_REFERENCE_UNCLIPPED,
+    Scores,
     bicubic_baseline,
-    load_corpus,
     make_pair,
     mean_scores,
     modcrop,
+    protocol_border,
+    protocol_scores,
 )
 from monai_rmisr.transforms import imresize
 
@@ -45,7 +49,7 @@ def test_bicubic_baseline_reproduces_the_published_numbers(test_images, scale, c
     clipped), 37.42 / 34.68 / 33.06 dB with the overshoot kept; mean over the six TEST images."""
     scores = bicubic_baseline(scale, images=test_images, clip_lr=clip_lr)
     assert list(scores) == ["693_UNCR", "MR2_UNCR", "RG1_UNCR", "gdcm-US-ALOKA-16", "retina", "ihc"]
-    mean_psnr, mean_ssim = mean_scores(scores)
+    mean_psnr, mean_ssim = mean_scores(scores.values())[:2]
     reference = BICUBIC_REFERENCE if clip_lr else BICUBIC_REFERENCE_UNCLIPPED
     assert mean_psnr == pytest.approx(reference[scale], abs=0.005)
     expected_ssim = ({2: 0.9386, 3: 0.8838, 4: 0.8418} if clip_lr else {2: 0.9386, 3: 0.8834, 4: 0.8410})[scale]
@@ -54,4 +58,21 @@ def test_bicubic_baseline_reproduces_the_published_numbers(test_images, scale, c
         ct, us = (36.133, 26.124) if clip_lr else (36.195, 26.149)
         expected = {"693_UNCR": ct, "MR2_UNCR": 34.261, "RG1_UNCR": 46.419, "gdcm-US-ALOKA-16": us}
         for name, value in expected.items():
-            assert scores[name][0] == pytest.approx(value, abs=0.002), name
+            assert scores[name].psnr == pytest.approx(value, abs=0.002), name
+
+
+def test_the_border_is_the_scale_rounded_up():
+    assert [protocol_border(s) for s in (1, 2, 2.5, 3, 3.01, 4, 5)] == [1, 2, 3, 3, 4, 4, 5]
+
+
+def test_mean_scores_averages_each_score_and_keeps_a_missing_branch_missing():
+    one, two = Scores(30.0, 0.9, 20.0, 25.0), Scores(40.0, 0.8, 22.0, None)
+    mean = mean_scores([one, two])
+    assert mean[:3] == pytest.approx((35.0, 0.85, 21.0)) and mean.branch_laplacian_psnr is None
+    assert mean_scores([one, one]).branch_laplacian_psnr == 25.0
+
+
+def test_protocol_scores_refuses_a_non_finite_score_naming_the_image():
+    image = CorpusImage("flat", "CT", "-", np.random.default_rng(1).random((1, 32, 32), dtype=np.float32))
+    with pytest.raises(ValueError, match="'flat'"):
+        protocol_scores(lambda lr: np.full((1, 32, 32), np.nan), 2, [image], clip=False)
