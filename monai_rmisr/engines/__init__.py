@@ -1,5 +1,6 @@
 """Training and evaluation engines (Ignite, through MONAI's engines) and their handlers."""
 
+from .batch import prepare_sr_batch
 from .checkpoint import (
     InitialWeightsLoader,
     ResumableCheckpointSaver,
@@ -36,6 +37,7 @@ __all__ = [
     "average_checkpoints",
     "check_fresh_start",
     "latest_checkpoint",
+    "prepare_sr_batch",
     "random_scale_batch",
     "to_luma",
 ]

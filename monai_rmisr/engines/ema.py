@@ -1,13 +1,18 @@
-"""Exponential moving average of a network's weights during training (BasicSR's ``ema_decay``)."""
+"""Exponential moving average of a network's weights during training (BasicSR's ``ema_decay``).
+
+The average itself is ignite's :class:`~ignite.handlers.EMAHandler` (momentum ``1 - decay``, buffers
+copied); this module adds what a resumable bundle run needs around it: where the average starts (the
+loaded network, or the average a resumed checkpoint kept) and its entry in the checkpoints.
+"""
 
 from __future__ import annotations
 
-import copy
 import logging
 import os
 
 import torch
 from ignite.engine import Engine, Events
+from ignite.handlers import EMAHandler
 from torch import nn
 
 __all__ = ["WeightEMA"]
@@ -40,9 +45,8 @@ class WeightEMA:
         self.network = network
         self.decay = decay
         self.resume_from = resume_from
-        self.averaged: nn.Module | None = None
-        if decay > 0:
-            self.averaged = copy.deepcopy(network).eval().requires_grad_(False)
+        self._handler = EMAHandler(network, momentum=1.0 - decay, handle_buffers="copy") if decay > 0 else None
+        self.averaged: nn.Module | None = None if self._handler is None else self._handler.ema_model
         self.logger = logging.getLogger(__name__)
 
     @property
@@ -51,10 +55,11 @@ class WeightEMA:
         return self.network if self.averaged is None else self.averaged
 
     def attach(self, engine: Engine) -> None:
-        if self.averaged is None:
+        """Start the average when ``engine`` starts, update it after every iteration (ignite's ``EMAHandler``)."""
+        if self._handler is None:
             return
         engine.add_event_handler(Events.STARTED, self.start)
-        engine.add_event_handler(Events.ITERATION_COMPLETED, self.update)
+        self._handler.attach(engine, name="ema_momentum", warn_if_exists=False)
 
     def start(self, engine: Engine | None = None) -> None:
         """Start the average from the resumed checkpoint's average, else from the network."""
@@ -69,15 +74,6 @@ class WeightEMA:
                 f"{self.resume_from} holds no weight average (the run kept none so far): it starts from the network"
             )
         self.averaged.load_state_dict(self.network.state_dict())
-
-    @torch.no_grad()
-    def update(self, engine: Engine | None = None) -> None:
-        if self.averaged is None:
-            return
-        for average, current in zip(self.averaged.parameters(), self.network.parameters()):
-            average.lerp_(current.detach(), 1.0 - self.decay)
-        for average, current in zip(self.averaged.buffers(), self.network.buffers()):
-            average.copy_(current)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return {} if self.averaged is None else self.averaged.state_dict()

@@ -17,6 +17,7 @@ from ..metrics.quality import psnr, ssim
 from ..networks.utils import forward_at_scale
 from ..transforms.intensity import LUMA_WEIGHTS
 from ..transforms.resize import imresize
+from .batch import prepare_sr_batch
 
 __all__ = ["SREvaluator", "SRImageQuality", "to_luma"]
 
@@ -111,7 +112,8 @@ class SREvaluator(SupervisedEvaluator):
         channels_last: run 2-D networks in the channels-last memory format (much faster on CPU,
             see :class:`~monai_rmisr.engines.SRTrainer`).
         kwargs: passed to ``SupervisedEvaluator`` (``inferer``, ``key_val_metric``,
-            ``additional_metrics``, ``val_handlers``, ...).
+            ``additional_metrics``, ``val_handlers``, ``prepare_batch``: default
+            :func:`~monai_rmisr.engines.batch.prepare_sr_batch`, ...).
     """
 
     def __init__(
@@ -123,6 +125,7 @@ class SREvaluator(SupervisedEvaluator):
         channels_last: bool = True,
         **kwargs: Any,
     ):
+        kwargs.setdefault("prepare_batch", prepare_sr_batch)
         if channels_last:
             network = network.to(memory_format=torch.channels_last)
         super().__init__(device=torch.device(device), val_data_loader=val_data_loader, network=network, **kwargs)
@@ -132,8 +135,7 @@ class SREvaluator(SupervisedEvaluator):
     def _iteration(self, engine: SREvaluator, batchdata: dict[str, torch.Tensor]) -> dict[str, Any]:
         if batchdata is None:
             raise ValueError("must provide batch data for current iteration.")
-        lr = batchdata["lr"].to(engine.state.device)
-        hr = batchdata["hr"].to(engine.state.device)
+        lr, hr, _, _ = engine.prepare_batch(batchdata, engine.state.device, engine.non_blocking)
         engine.network.eval()
         forward = partial(
             forward_at_scale, engine.network, scale=engine.forward_scale, channels_last=engine.channels_last

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from monai.engines import SupervisedTrainer
+from monai.engines import IterationEvents, SupervisedTrainer
 from monai.engines.workflow import Workflow
 from monai.utils import CommonKeys
 from torch import nn
@@ -20,6 +20,7 @@ from ..losses.objective import TwoBranchLoss
 from ..networks.utils import accepts_scale, forward_at_scale
 from ..transforms.quantize import quantize_intensity
 from ..transforms.resize import imresize
+from .batch import prepare_sr_batch
 
 __all__ = ["SRTrainer", "autocast_dtype", "cpu_has_native_bfloat16", "random_scale_batch"]
 
@@ -107,16 +108,21 @@ class SRTrainer(SupervisedTrainer):
     * runs ``network.forward_with_laplacian`` when the network has it (RMISR-VP) and feeds
       both outputs to the :class:`~monai_rmisr.losses.TwoBranchLoss`, otherwise
       ``network(lr[, scale])`` and the L1 term only,
-    * seeds PyTorch's generator from ``(seed, iteration)`` so the contextual loss's position
-      sampling, and so a resumed run, is reproducible.
+    * seeds its own generator (:attr:`generator`, not PyTorch's global one) from ``(seed, iteration)``
+      and hands it to the loss, so the contextual loss's position sampling, and so a resumed run,
+      is reproducible.
 
-    ``engine.state.output`` holds ``image`` (LR), ``label`` (HR), ``pred`` (SR), ``loss`` and
-    every loss component (floats), for MONAI's stats, TensorBoard and CSV handlers.
+    MONAI's trainer contract: the batch goes through ``prepare_batch`` (default
+    :func:`prepare_sr_batch`), the forward pass through ``inferer``, and the iteration fires MONAI's
+    ``IterationEvents`` (``FORWARD_COMPLETED``, ``LOSS_COMPLETED``, ``BACKWARD_COMPLETED``,
+    ``MODEL_COMPLETED``). ``engine.state.output`` holds ``image`` (LR), ``label`` (HR), ``pred`` (SR),
+    ``loss`` and every loss component (floats), for MONAI's stats, TensorBoard and CSV handlers; it is
+    not decollated into one dictionary per image (``decollate=False`` by default).
 
     Args:
         device, max_epochs, train_data_loader, network, optimizer: as for ``SupervisedTrainer``.
         loss_function: a :class:`~monai_rmisr.losses.TwoBranchLoss` (or any module with
-            ``components(sr, hr, sr_laplacian)``).
+            ``components(sr, hr, sr_laplacian, generator)``).
         scale: the training scale (ignored when ``scale_range`` is given).
         scale_range: ``(min, max)`` for arbitrary-scale training, e.g. ``(1.1, 4.0)``.
         seed: base seed of the per-iteration generators.
@@ -158,6 +164,8 @@ class SRTrainer(SupervisedTrainer):
         **kwargs: Any,
     ):
         self.amp_dtype = autocast_dtype(amp_dtype, device)
+        kwargs.setdefault("prepare_batch", prepare_sr_batch)
+        kwargs.setdefault("decollate", False)  # ``state.output`` stays one dictionary for the batch
         if channels_last:
             network = network.to(memory_format=torch.channels_last)
         super().__init__(
@@ -178,6 +186,8 @@ class SRTrainer(SupervisedTrainer):
             self.scale_range = None
         self.scale = float(scale)
         self.seed = int(seed)
+        #: the iteration's random draws of the loss (reseeded from ``(seed, iteration)`` every iteration)
+        self.generator = torch.Generator()
         self.clip_lr = bool(clip_lr)
         if self.scale_range is not None and not accepts_scale(network):
             raise ValueError(f"{type(network).__name__} has a fixed scale and cannot train with scale_range.")
@@ -222,39 +232,45 @@ class SRTrainer(SupervisedTrainer):
         if batchdata is None:
             raise ValueError("must provide batch data for current iteration.")
         generator_seed = [engine.seed, engine.state.iteration]
-        torch.manual_seed(int(np.random.default_rng(generator_seed).integers(2**62)))
-        hr = batchdata["hr"].to(engine.state.device, non_blocking=engine.non_blocking)
-        lr = batchdata["lr"].to(engine.state.device, non_blocking=engine.non_blocking)
+        engine.generator.manual_seed(int(np.random.default_rng(generator_seed).integers(2**62)))
+        lr, hr, _, extra = engine.prepare_batch(batchdata, engine.state.device, engine.non_blocking)
         scale = engine.scale
         if engine.scale_range is not None:
             rng = np.random.default_rng([*generator_seed, 1])
             scale = float(rng.uniform(*engine.scale_range))
             hr, lr = random_scale_batch(hr, lr.shape[-1], scale, rng)
             lr = lr.to(hr.device)
-        if "lr_bits" in batchdata:
-            bits = batchdata["lr_bits"].to(lr.device)
-            lr = quantize_intensity(lr, bits.view(-1, *[1] * (lr.dim() - 1)))
+        if "lr_bits" in extra:
+            lr = quantize_intensity(lr, extra["lr_bits"].view(-1, *[1] * (lr.dim() - 1)))
         elif engine.clip_lr:
             lr = lr.clamp(0.0, 1.0)
         if engine.channels_last and lr.dim() == 4:
             lr = lr.contiguous(memory_format=torch.channels_last)
+        engine.state.output = {CommonKeys.IMAGE: lr, CommonKeys.LABEL: hr, "scale": scale}
 
         engine.network.train()
         engine.optimizer.zero_grad(set_to_none=engine.optim_set_to_none)
         with torch.autocast(engine.state.device.type, dtype=engine.amp_dtype, enabled=engine.amp):
             # MONAI's contract: the inferer runs the network (default SimpleInferer: training_forward(lr, scale))
             sr, sr_laplacian = engine.inferer(lr, engine.training_forward, scale)
+            engine.state.output[CommonKeys.PRED] = sr
+            engine.fire_event(IterationEvents.FORWARD_COMPLETED)
             terms = engine.loss_function.components(
-                sr.float(), hr, None if sr_laplacian is None else sr_laplacian.float()
+                sr.float(), hr, None if sr_laplacian is None else sr_laplacian.float(), generator=engine.generator
             )
         loss = terms["loss"]
+        engine.state.output[CommonKeys.LOSS] = loss
+        engine.fire_event(IterationEvents.LOSS_COMPLETED)
         if engine.amp and engine.scaler is not None:
             engine.scaler.scale(loss).backward()
+            engine.fire_event(IterationEvents.BACKWARD_COMPLETED)
             engine.scaler.step(engine.optimizer)
             engine.scaler.update()
         else:
             loss.backward()
+            engine.fire_event(IterationEvents.BACKWARD_COMPLETED)
             engine.optimizer.step()
-        output = {CommonKeys.IMAGE: lr, CommonKeys.LABEL: hr, CommonKeys.PRED: sr.detach(), "scale": scale}
-        output.update({name: value.item() for name, value in terms.items()})
-        return output
+        engine.state.output[CommonKeys.PRED] = sr.detach()
+        engine.state.output.update({name: value.item() for name, value in terms.items()})
+        engine.fire_event(IterationEvents.MODEL_COMPLETED)
+        return engine.state.output

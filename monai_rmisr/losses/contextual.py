@@ -55,7 +55,7 @@ class ContextualLoss(nn.Module):
     The affinity matrix has (positions)^2 entries per image: a 192x192 batch of 16 at VGG
     ``relu3_4`` (48x48 = 2,304 positions) would need about 85 M floats per intermediate. We
     therefore draw ``max_positions`` random positions per layer (the same for SR and HR;
-    fresh draws every call), which bounds the memory to about
+    fresh draws every call, from ``generator`` when one is given), which bounds the memory to about
     ``B * max_positions^2 * 4 bytes * 5`` (1,024 positions, batch 16: about 340 MB) while the
     estimate stays unbiased over iterations. ``max_positions=None`` uses every position.
 
@@ -89,8 +89,14 @@ class ContextualLoss(nn.Module):
         features = self.feature_extractor(x)
         return [features] if isinstance(features, torch.Tensor) else list(features)
 
-    def forward(self, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
-        """Args: sr, hr: (B, C, H, W) of equal shape. Returns the scalar loss (>= 0)."""
+    def forward(self, sr: torch.Tensor, hr: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """The scalar loss (>= 0).
+
+        Args:
+            sr, hr: (B, C, H, W) of equal shape.
+            generator: draws the sampled positions (a trainer's per-iteration generator makes them
+                reproducible); None: PyTorch's global generator.
+        """
         if sr.shape != hr.shape:
             raise ValueError(f"sr and hr must have the same shape, got {tuple(sr.shape)} and {tuple(hr.shape)}.")
         losses = []
@@ -98,7 +104,9 @@ class ContextualLoss(nn.Module):
             sr_flat, hr_flat = sr_map.flatten(2), hr_map.flatten(2)
             positions = sr_flat.shape[2]
             if self.max_positions is not None and positions > self.max_positions:
-                index = torch.randperm(positions, device=sr.device)[: self.max_positions]
+                device = sr.device if generator is None else generator.device
+                index = torch.randperm(positions, generator=generator, device=device)[: self.max_positions]
+                index = index.to(sr.device)
                 sr_flat, hr_flat = sr_flat[:, :, index], hr_flat[:, :, index]
             cx = contextual_similarity(sr_flat, hr_flat, self.bandwidth, self.eps)
             losses.append(-torch.log(cx + self.eps).mean())

@@ -84,15 +84,20 @@ class TwoBranchLoss(nn.Module):
         self.contextual = contextual if contextual is not None or beta == 0 else build_contextual_loss("patches")
 
     def components(
-        self, sr: torch.Tensor, hr: torch.Tensor, sr_laplacian: torch.Tensor | None = None
+        self,
+        sr: torch.Tensor,
+        hr: torch.Tensor,
+        sr_laplacian: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
     ) -> dict[str, torch.Tensor]:
-        """Every weighted term and their sum under ``"loss"``."""
+        """Every weighted term and their sum under ``"loss"``; ``generator`` draws the contextual loss's
+        sampled positions (None: PyTorch's global generator)."""
         terms = {self.sr_criterion: self.sr_weight * SR_CRITERIA[self.sr_criterion](sr, hr)}
         if sr_laplacian is not None:
             hr_laplacian = laplacian_gradient(hr)
             terms["laplacian_l1"] = self.alpha * nn.functional.l1_loss(sr_laplacian, hr_laplacian)
             if self.beta > 0 and self.contextual is not None:
-                terms["laplacian_cx"] = self.beta * self.contextual(sr_laplacian, hr_laplacian)
+                terms["laplacian_cx"] = self.beta * self.contextual(sr_laplacian, hr_laplacian, generator=generator)
         terms["loss"] = torch.stack(list(terms.values())).sum()
         return terms
 

@@ -4,6 +4,7 @@ import logging
 
 import pytest
 import torch
+from ignite.engine import Engine, Events
 
 from monai_rmisr import RMISR
 from monai_rmisr.engines import WeightEMA
@@ -16,18 +17,22 @@ def _network() -> torch.nn.Module:
     return RMISR(2, 1, scale=2, num_blocks=1)
 
 
-def test_update_moves_the_average_a_fraction_towards_the_network():
+def test_each_iteration_moves_the_average_a_fraction_towards_the_network():
     network = _network()
+    start = {k: v.clone() for k, v in network.state_dict().items()}
+
+    def step(engine, batch):  # a training step: the weights move by 1
+        with torch.no_grad():
+            for p in network.parameters():
+                p.add_(1.0)
+
+    trainer = Engine(step)
     ema = WeightEMA(network, decay=0.75)
-    ema.start()
-    before = {k: v.clone() for k, v in ema.averaged.state_dict().items()}
-    with torch.no_grad():
-        for p in network.parameters():
-            p.add_(1.0)
-    ema.update()
-    current = network.state_dict()
+    ema.attach(trainer)
+    trainer.run([0, 0], max_epochs=1)
+    # after two steps: 0.75 * (0.75 * w0 + 0.25 * (w0 + 1)) + 0.25 * (w0 + 2) = w0 + 0.6875
     for name, value in ema.averaged.state_dict().items():
-        assert torch.allclose(value, 0.75 * before[name] + 0.25 * current[name]), name
+        assert torch.allclose(value, start[name] + 0.6875), name
     assert all(not p.requires_grad for p in ema.averaged.parameters()) and not ema.averaged.training
 
 
@@ -35,7 +40,9 @@ def test_decay_zero_is_off():
     network = _network()
     ema = WeightEMA(network, decay=0)
     assert ema.evaluated is network and ema.averaged is None and ema.state_dict() == {}
-    ema.update()  # a no-op
+    trainer = Engine(lambda engine, batch: None)
+    ema.attach(trainer)  # attaches nothing
+    assert not trainer.has_event_handler(ema.start, Events.STARTED)
     with pytest.raises(ValueError, match="keeps no weight average"):
         ema.load_state_dict(network.state_dict())
 

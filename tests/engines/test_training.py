@@ -21,6 +21,7 @@ from monai_rmisr.engines import (
     SRTrainer,
     autocast_dtype,
     latest_checkpoint,
+    prepare_sr_batch,
     random_scale_batch,
 )
 from monai_rmisr.inference import load_checkpoint
@@ -475,3 +476,39 @@ def test_bfloat16_amp_on_a_cpu_without_bfloat16_instructions_warns(monkeypatch, 
     messages = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
     assert sum("no bfloat16 instructions" in m for m in messages) == (0 if native else 1)
     assert isinstance(trainer_module.cpu_has_native_bfloat16(), bool)
+
+
+def test_the_vp_iteration_keeps_monais_contract_and_leaves_the_global_generator_alone(tmp_path):
+    """prepare_batch, IterationEvents in order, and the contextual loss drawing from the trainer's own
+    generator (reseeded per iteration), not from a reseeded global one."""
+    from monai.engines import IterationEvents
+
+    parser = training_parser(
+        tmp_path, "vp", scale=4, max_epochs=1, patch_size=6, epoch_length=2,
+        **{"network_def#sr_blocks": 2, "network_def#guidance_blocks": [1, 2], "loss#contextual#max_positions": 4},
+    )  # fmt: skip
+    trainer = parser.get_parsed_content("train#trainer")
+    fired, prepared = [], []
+    for event in IterationEvents:
+        trainer.add_event_handler(event, lambda e, name=event.name: fired.append(name))
+    default_prepare = trainer.prepare_batch
+
+    def prepare(batch, device, non_blocking, **kwargs):
+        prepared.append(sorted(batch))
+        return default_prepare(batch, device, non_blocking, **kwargs)
+
+    trainer.prepare_batch = prepare
+    run_training(parser)
+    iteration = ["FORWARD_COMPLETED", "LOSS_COMPLETED", "BACKWARD_COMPLETED", "MODEL_COMPLETED"]
+    assert fired == iteration * 2 and len(prepared) == 2 and all({"hr", "lr", "lr_bits"} <= set(b) for b in prepared)
+    iteration_seeds = [int(np.random.default_rng([0, k]).integers(2**62)) for k in (1, 2)]
+    assert trainer.generator.initial_seed() == iteration_seeds[1]  # the trainer's own, seeded for iteration 2
+    # the global generator keeps the bundle's set_determinism(seed=0): the trainer never reseeds it
+    assert torch.initial_seed() == 0
+
+
+def test_prepare_sr_batch_names_what_a_batch_needs():
+    lr, hr, args, kwargs = prepare_sr_batch({"lr": torch.zeros(1, 1, 2, 2), "hr": torch.ones(1, 1, 4, 4)}, "cpu")
+    assert lr.shape == (1, 1, 2, 2) and hr.shape == (1, 1, 4, 4) and args == () and kwargs == {}
+    with pytest.raises(ValueError, match=r"'lr' and 'hr' tensors, got \['image', 'label'\]"):
+        prepare_sr_batch({"image": torch.zeros(1), "label": torch.zeros(1)})
