@@ -1,0 +1,109 @@
+"""Where a model's CPU inference time goes: torch.profiler, operators grouped by kind and shape.
+
+Run: ``python benchmarks/cpu_profile.py [--model rmisr_bl_x4] [--size 128] [--threads 1]``
+
+The model (a shipped name, or ``imdn`` for our IMDN with random weights at the model's scale) runs a
+``size`` x ``size`` grey input in the channels-last memory format (the ``super_resolve`` path), once
+to warm up, then once under ``torch.profiler``. Printed: the machine, each operator kind's share of
+the time and, for every convolution shape, its calls, milliseconds and multiply-accumulates per
+second (what the CPU achieves on that shape). With ``--dense-equivalent``, each grouped convolution
+is also timed as the dense convolution with block-diagonal weights that computes the same output:
+when both take the same time, the CPU library computes the grouped one at the dense one's cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import time
+from collections import defaultdict
+
+import torch
+import torch.nn.functional as F
+from torch.profiler import ProfilerActivity, profile
+
+from monai_rmisr import load_pretrained
+from monai_rmisr.inference.pretrained import PRETRAINED
+from monai_rmisr.networks.nets import IMDN
+
+CONVOLUTIONS = ("aten::mkldnn_convolution", "aten::_slow_conv2d_forward")  # the kernels (wrappers left out)
+
+
+def build(model: str, reference_scale: float) -> torch.nn.Module:
+    """The shipped model ``model``, or our IMDN (random weights) for ``"imdn"``."""
+    if model == "imdn":
+        return IMDN(2, 1, scale=int(reference_scale))
+    return load_pretrained(model)
+
+
+def dense_time(input_shape: list[int], weight_shape: list[int], repeats: int = 3) -> float:
+    """Milliseconds of the dense convolution (block-diagonal weights) equal to a grouped one of these shapes."""
+    channels = input_shape[1]
+    out_channels, _, height, width = weight_shape
+    x = torch.rand(input_shape).contiguous(memory_format=torch.channels_last)
+    weight = torch.rand(out_channels, channels, height, width)
+    with torch.inference_mode():
+        F.conv2d(x, weight, padding=height // 2)
+        start = time.perf_counter()
+        for _ in range(repeats):
+            F.conv2d(x, weight, padding=height // 2)
+    return (time.perf_counter() - start) / repeats * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="rmisr_bl_x4", help="a shipped model name, or imdn (default rmisr_bl_x4)")
+    parser.add_argument("--scale", type=float, default=4.0, help="the scale for imdn and rmisr_meta (default 4)")
+    parser.add_argument("--size", type=int, default=128, help="LR input size (default 128)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--dense-equivalent", action="store_true", help="also time grouped convolutions as dense")
+    args = parser.parse_args()
+    if args.model != "imdn" and args.model not in PRETRAINED:
+        parser.error(f"--model: not a shipped model or imdn: {args.model}")
+    torch.set_num_threads(args.threads)
+    network = build(args.model, args.scale).eval().to(memory_format=torch.channels_last)
+    x = torch.rand(1, 1, args.size, args.size).contiguous(memory_format=torch.channels_last)
+    forward_kwargs = {"scale": args.scale} if args.model == "rmisr_meta" else {}
+    print(
+        f"{args.model}, {args.size}x{args.size} LR, channels-last float32; {platform.processor() or platform.machine()}"
+        f" {os.cpu_count()} cores, capability {torch.backends.cpu.get_cpu_capability()}, threads {args.threads}, "
+        f"torch {torch.__version__}"
+    )
+    with torch.inference_mode():
+        network(x, **forward_kwargs)
+        with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+            network(x, **forward_kwargs)
+    events = prof.key_averages(group_by_input_shape=True)
+    total = sum(e.self_cpu_time_total for e in events)
+    by_kind: dict[str, float] = defaultdict(float)
+    for e in events:
+        by_kind["convolution" if e.key in CONVOLUTIONS else e.key.removeprefix("aten::")] += e.self_cpu_time_total
+    print(f"\ntotal {total / 1000:.1f} ms\n\n| operator | ms | share |\n|---|---|---|")
+    for kind, value in sorted(by_kind.items(), key=lambda kv: -kv[1])[:8]:
+        print(f"| {kind} | {value / 1000:.1f} | {value / total:.0%} |")
+    header = "| convolution (input, weight) | groups | calls | ms | GMAC/s |"
+    rule = "|---|---|---|---|---|"
+    if args.dense_equivalent:
+        header, rule = header + " same as dense, ms per call |", rule + "---|"
+    print(f"\n{header}\n{rule}")
+    convolutions = sorted((e for e in events if e.key in CONVOLUTIONS), key=lambda e: -e.self_cpu_time_total)
+    for e in convolutions:
+        input_shape, weight_shape = e.input_shapes[0], e.input_shapes[1]
+        if len(input_shape) != 4 or len(weight_shape) != 4:
+            continue
+        groups = input_shape[1] // weight_shape[1]
+        macs = math.prod(input_shape[2:]) * weight_shape[0] * math.prod(weight_shape[1:]) * e.count
+        row = (
+            f"| {input_shape} x {weight_shape} | {groups} | {e.count} | {e.self_cpu_time_total / 1000:.1f} | "
+            f"{macs / e.self_cpu_time_total / 1000:.1f} |"
+        )
+        if args.dense_equivalent:
+            dense = f"{dense_time(input_shape, weight_shape):.1f}" if groups > 1 else ""
+            row += f" {dense} |"
+        print(row)
+
+
+if __name__ == "__main__":
+    main()
