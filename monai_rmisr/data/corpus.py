@@ -60,7 +60,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..io import ImageReadError, detect_format, read_dicom, read_image
-from ..transforms.intensity import LUMA_WEIGHTS
+from ..transforms.intensity import LUMA_WEIGHTS, MinMaxNormalize, RGBToLuma
 
 __all__ = [
     "CACHE_ENV",
@@ -384,19 +384,18 @@ def protocol_gray(array: np.ndarray, path: str | os.PathLike[str] = "<array>") -
     Raises:
         ImageReadError: for a channel count other than 1 or 3.
     """
-    if array.shape[0] == 1:
-        return array[0].astype(np.float64)
-    if array.shape[0] == 3:
-        weights = np.asarray(LUMA_WEIGHTS, dtype=np.float64).reshape(3, *([1] * (array.ndim - 1)))
-        return (array.astype(np.float64) * weights).sum(axis=0)
-    raise ImageReadError(path, f"has {array.shape[0]} channels; the corpus needs grey (1) or RGB (3).")
+    if array.shape[0] not in (1, 3):
+        raise ImageReadError(path, f"has {array.shape[0]} channels; the corpus needs grey (1) or RGB (3).")
+    return RGBToLuma()(np.asarray(array, dtype=np.float64))[0]
 
 
 def _normalise(gray: np.ndarray, path: Path, what: str) -> np.ndarray:
+    """``(H, W)`` grey -> ``(1, H, W)`` float32, min-max normalised
+    (:class:`~monai_rmisr.transforms.MinMaxNormalize`)."""
     lo, hi = float(gray.min()), float(gray.max())
     if not hi > lo:
         raise ImageReadError(path, f"{what} is constant ({lo}); it cannot be min-max normalised.")
-    return ((gray - lo) / (hi - lo)).astype(np.float32)[None]
+    return MinMaxNormalize(dtype=np.float32)(gray[None])
 
 
 def _convert(source: CorpusSource, path: Path) -> list[tuple[str, int | None, np.ndarray]]:

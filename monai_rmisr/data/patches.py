@@ -2,16 +2,53 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
+from monai.transforms import Randomizable
 from torch.utils.data import Dataset, Sampler
 
+from ..transforms.medical_degrade import RandMedicalDegrade
 from ..transforms.patch import RandPairedPatch
 from ..transforms.quantize import check_bit_range
 
-__all__ = ["EpochSampler", "PairedPatchDataset"]
+__all__ = ["EpochSampler", "PairedPatchDataset", "medical_degradation"]
+
+
+def medical_degradation(
+    scale: float, options: Mapping[str, Any] | None, scale_range: Sequence[float] | None = None
+) -> RandMedicalDegrade | None:
+    """The bundle's ``train#degradation``: the training LR made by :class:`~monai_rmisr.transforms.RandMedicalDegrade`.
+
+    Args:
+        scale: the training scale.
+        options: None (default of the bundle's ``medical_degradation``: the MATLAB-bicubic LR of the
+            protocol), or the keyword arguments of ``RandMedicalDegrade`` besides ``scale``, e.g.
+            ``{"blur_sigma": [0, 1], "gaussian_noise_std": [0, 0.01], "jpeg_quality": [70, 95]}``.
+        scale_range: the arbitrary-scale training range (the ``meta`` variant), or None.
+
+    Raises:
+        ValueError: options that are not a mapping, an option ``RandMedicalDegrade`` refuses (the message
+            names it), or options with a ``scale_range`` (the trainer re-degrades each batch to a random
+            scale with plain bicubic there, so the degradation would be lost).
+    """
+    if options is None:
+        return None
+    if not isinstance(options, Mapping):
+        raise ValueError(
+            f"--medical_degradation must be null or a dictionary of RandMedicalDegrade options, got {options!r}."
+        )
+    if scale_range is not None:
+        raise ValueError(
+            "--medical_degradation needs a fixed training scale: the arbitrary-scale (meta) training re-degrades every "
+            "batch to a random scale with plain bicubic."
+        )
+    try:
+        return RandMedicalDegrade(scale, **options)
+    except TypeError as e:  # an unknown option name
+        raise ValueError(f"--medical_degradation: {e}") from e
 
 
 class PairedPatchDataset(Dataset):
@@ -35,6 +72,9 @@ class PairedPatchDataset(Dataset):
             indices ``epoch * length + k``).
         lr_bits: ``(lowest, highest)``: draw a bit depth per sample, uniformly, both ends included
             (:class:`~monai_rmisr.engines.SRTrainer` clips and quantises the LR to it); None: none.
+        degradation: None (default): the LR patch is the MATLAB-bicubic downscale of the HR patch; else a
+            randomisable transform from the HR patch ``(C, P, P)`` to its LR ``(C, p, p)`` (e.g.
+            :class:`~monai_rmisr.transforms.RandMedicalDegrade`: blur, noise, JPEG), seeded per item.
     """
 
     def __init__(
@@ -45,6 +85,7 @@ class PairedPatchDataset(Dataset):
         seed: int = 0,
         length: int = 1000,
         lr_bits: Sequence[int] | None = None,
+        degradation: Randomizable | None = None,
     ):
         if not images:
             raise ValueError("PairedPatchDataset needs at least one image.")
@@ -59,6 +100,7 @@ class PairedPatchDataset(Dataset):
         self.seed = int(seed)
         self.length = int(length)
         self.lr_bits = None if lr_bits is None else check_bit_range(lr_bits)
+        self.degradation = degradation
 
     def __len__(self) -> int:
         return self.length
@@ -68,6 +110,15 @@ class PairedPatchDataset(Dataset):
         image = self.images[int(rng.choice(len(self.images), p=self.probabilities))]
         self.patch.set_random_state(seed=int(rng.integers(2**31)))
         hr, lr = self.patch(torch.from_numpy(image))
+        if self.degradation is not None:
+            self.degradation.set_random_state(seed=int(rng.integers(2**31)))
+            degraded = self.degradation(torch.as_tensor(hr))
+            if tuple(degraded.shape) != tuple(lr.shape):
+                raise ValueError(
+                    f"the degradation made an LR patch of shape {tuple(degraded.shape)} from the HR patch "
+                    f"{tuple(hr.shape)}; the pair needs {tuple(lr.shape)} (scale {self.scale:g})."
+                )
+            lr = degraded
         item = {"hr": torch.as_tensor(hr).float(), "lr": torch.as_tensor(lr).float(), "scale": self.scale}
         if self.lr_bits is not None:
             item["lr_bits"] = int(rng.integers(self.lr_bits[0], self.lr_bits[1] + 1))

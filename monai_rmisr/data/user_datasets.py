@@ -61,6 +61,7 @@ from monai.data import load_decathlon_datalist
 
 from ..io import ImageReadError, read_image
 from ..io.images import RASTER_SUFFIXES
+from ..transforms.intensity import CTWindow, MinMaxNormalize
 from .corpus import protocol_gray
 
 __all__ = [
@@ -72,7 +73,6 @@ __all__ = [
     "PRESETS",
     "DatasetImage",
     "DatasetPreset",
-    "apply_window",
     "dataset_images",
     "load_datalist",
     "load_dataset",
@@ -362,16 +362,6 @@ def _datalist_file(dataset_dir: Path) -> Path:
 # intensities
 
 
-def apply_window(values: np.ndarray, centre: float, width: float) -> np.ndarray:
-    """Map modality units through a linear window to ``[0, 1]``: ``(x - (c - w/2)) / w``, clipped.
-
-    With the lung window (-600, 1500) HU -1350 -> 0, HU -600 -> 0.5 and HU 150 -> 1.
-    """
-    if not width > 0:
-        raise ValueError(f"the window width must be positive, got {width}.")
-    return np.clip((np.asarray(values, dtype=np.float64) - (centre - width / 2.0)) / width, 0.0, 1.0)
-
-
 def _full_range(meta: dict[str, Any]) -> float | None:
     """``2**bits - 1`` of a raster file's stored values; None for float data or non-raster files."""
     if meta.get("format") not in ("png", "jpeg", "tiff", "bmp") or str(meta.get("dtype", "")).startswith("float"):
@@ -387,16 +377,14 @@ def _to_unit(gray: np.ndarray, meta: dict[str, Any], preset: DatasetPreset, path
     if preset.intensity == "window":
         if meta.get("color") not in (None, "GRAY"):
             raise ImageReadError(path, f"is a colour image; the '{preset.name}' preset needs grey CT in HU.")
-        centre, width = preset.window  # type: ignore[misc]
-        return apply_window(gray, centre, width)
+        return CTWindow(preset.window, clip=True, dtype=np.float64)(gray)
     if preset.intensity == "bit_depth":
         top = _full_range(meta)
         if top is not None:
             return np.clip(gray / top, 0.0, 1.0)
-    lo, hi = float(gray.min()), float(gray.max())
-    if not hi > lo:
+    if not float(gray.max()) > float(gray.min()):
         return None
-    return (gray - lo) / (hi - lo)
+    return MinMaxNormalize(dtype=np.float64)(gray)
 
 
 def _convert(path: Path, group: str, preset: DatasetPreset) -> list[DatasetImage]:

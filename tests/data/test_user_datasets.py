@@ -20,8 +20,9 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
 from monai_rmisr.data import PRESETS, dataset_images, load_datalist, scan_folder
-from monai_rmisr.data.user_datasets import apply_window, load_dataset
+from monai_rmisr.data.user_datasets import load_dataset
 from monai_rmisr.io import ImageReadError
+from monai_rmisr.transforms import CTWindow
 
 SIZE = 32
 SLOPE, INTERCEPT = 0.5, -1024.0
@@ -180,8 +181,8 @@ def test_a_folder_mixing_two_series_stays_a_list_of_files(tmp_path):
 
 
 def test_lung_window_maps_hu_to_unit_range():
-    np.testing.assert_allclose(apply_window(np.array([-2000.0, -1350, -600, 150, 3000]), *PRESETS["lung_ct"].window),
-                               [0.0, 0.0, 0.5, 1.0, 1.0])  # fmt: skip
+    window = CTWindow(PRESETS["lung_ct"].window, dtype=np.float64)
+    np.testing.assert_allclose(window(np.array([-2000.0, -1350, -600, 150, 3000])), [0.0, 0.0, 0.5, 1.0, 1.0])
 
 
 def test_lung_ct_reads_series_windows_them_and_splits_by_patient(tmp_path):
