@@ -1,0 +1,30 @@
+"""The ``rmisr`` command line: one module per command, argument parsing here and nowhere else.
+
+Each command module has ``add_command(commands)``; the settings they read are checked by the rules of
+:mod:`monai_rmisr.inference.settings` (directly, or through ``Upscaler`` / ``super_resolve``).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from .._version import __version__
+from . import corpus, info, pacs, upscale, view, weights
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``rmisr`` parser with its subcommands."""
+    parser = argparse.ArgumentParser(prog="rmisr", description="RMISR medical image super-resolution (MONAI plugin).")
+    parser.add_argument("--version", action="version", version=f"monai-rmisr {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for command in (info, upscale, pacs, view, corpus, weights):
+        command.add_command(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``rmisr`` with ``argv`` (default: the process's arguments); returns the exit code."""
+    args = build_parser().parse_args(argv)
+    return args.run(args)

@@ -1,0 +1,98 @@
+"""``rmisr pacs``: DICOMweb retrieve, super-resolve, store; ``--watch``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from .common import TILE_HELP, tile_argument
+
+__all__ = ["add_command"]
+
+
+def _pacs(args: argparse.Namespace) -> int:
+    import logging
+
+    from ..inference.settings import check_scale_text
+    from ..inference.upscale import Upscaler
+    from ..pacs import PacsError, connect, study_series, super_resolve_series, watch
+
+    def fail(err: BaseException, code: int) -> int:
+        print(f"rmisr pacs: error: {err}", file=sys.stderr)
+        return code
+
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(asctime)s %(message)s")
+    logging.getLogger("dicomweb_client").setLevel(logging.WARNING)  # its INFO lines carry query URLs
+    try:
+        if args.watch and args.state is None:
+            raise ValueError("--watch needs --state FILE (what was done, so that a restart repeats nothing).")
+        if not args.watch and args.study is None:
+            raise ValueError("give --study UID (and optionally --series UID), or --watch.")
+        if args.series is not None and args.study is None:
+            raise ValueError("--series needs --study.")
+        scale = check_scale_text(args.scale)
+        client = connect(args.url, ca_bundle=args.ca_bundle, timeout=args.timeout, retries=args.retries)
+        upscaler = Upscaler(scale, model=args.model, tile=args.tile, device=args.device)
+    except (ValueError, FileNotFoundError, ImportError, OSError) as err:
+        return fail(err, 2)
+    try:
+        if args.watch:
+            state = watch(
+                client,
+                upscaler,
+                args.state,
+                study=args.study,
+                modalities=args.modality or (),
+                interval=args.interval,
+                queue_size=args.queue_size,
+                max_attempts=args.max_attempts,
+            )
+            failed = [uid for uid, entry in state.series.items() if entry["status"] == "failed"]
+            return 1 if failed else 0
+        series = [args.series] if args.series is not None else study_series(client, args.study)
+        if not series:
+            raise PacsError(f"study {args.study} has no image series to super-resolve.")
+        for series_uid in series:
+            for new_uid in super_resolve_series(client, upscaler, args.study, series_uid):
+                print(new_uid, flush=True)
+    except ValueError as err:
+        return fail(err, 2)
+    except (PacsError, RuntimeError, OSError) as err:
+        return fail(err, 1)
+    return 0
+
+
+def add_command(commands: Any) -> None:
+    """Add the command to ``commands``, the ``rmisr`` parser's subparsers (``add_subparsers()``)."""
+    pacs = commands.add_parser(
+        "pacs",
+        help="pull a series from a PACS (DICOMweb), super-resolve it, store the derived series back",
+        description=(
+            "Retrieve a series (WADO-RS), super-resolve it as 'rmisr upscale' does and store the derived series "
+            "in the same study (STOW-RS); prints each new SeriesInstanceUID. Without --series: every image "
+            "series of the study that monai-rmisr did not derive. --watch polls for new series until SIGTERM. "
+            "Credentials: MONAI_RMISR_PACS_TOKEN, or MONAI_RMISR_PACS_USER + MONAI_RMISR_PACS_PASSWORD, or "
+            "~/.netrc; never in the URL. docs/pacs.md. Exit codes: 2 bad arguments, 1 the PACS failed."
+        ),
+    )
+    pacs.add_argument("--url", required=True, help="DICOMweb root, e.g. http://127.0.0.1:8042/dicom-web")
+    pacs.add_argument("--study", default=None, metavar="UID", help="StudyInstanceUID")
+    pacs.add_argument("--series", default=None, metavar="UID", help="SeriesInstanceUID (default: all of the study)")
+    pacs.add_argument("--scale", required=True, help="up-sampling factor > 1 (as rmisr upscale)")
+    pacs.add_argument("--model", default="auto", help="as rmisr upscale --model")
+    pacs.add_argument("--tile", type=tile_argument, default="auto", metavar="N", help=TILE_HELP)
+    pacs.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
+    pacs.add_argument("--ca-bundle", default=None, metavar="PEM", help="certificate authorities for https://")
+    pacs.add_argument("--timeout", type=float, default=60.0, metavar="S", help="seconds per HTTP request (60)")
+    pacs.add_argument(
+        "--retries", type=int, default=4, metavar="N", help="HTTP retries per request, after 2, 4, 8, ... s (4)"
+    )
+    pacs.add_argument("--watch", action="store_true", help="poll for new series until SIGTERM / Ctrl-C")
+    pacs.add_argument("--state", default=None, metavar="FILE", help="--watch: state file (JSON) of what was done")
+    pacs.add_argument("--modality", nargs="+", default=None, metavar="M", help="--watch: only these modalities")
+    pacs.add_argument("--interval", type=float, default=30.0, metavar="S", help="--watch: seconds between polls (30)")
+    pacs.add_argument("--queue-size", type=int, default=16, metavar="N", help="--watch: series taken per poll (16)")
+    pacs.add_argument("--max-attempts", type=int, default=5, metavar="N", help="--watch: tries per series (5)")
+    pacs.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    pacs.set_defaults(run=_pacs)

@@ -1,0 +1,149 @@
+"""``rmisr upscale``: a file, a series or a folder (batch, torchrun shards)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from .common import TILE_HELP, collected_warnings, tile_argument
+
+__all__ = ["add_command"]
+
+
+def _upscale(args: argparse.Namespace) -> int:
+    with collected_warnings() as notes:
+        code = _upscale_run(args, notes)
+        if code == 0 and not args.quiet:
+            for note in notes():
+                print(f"rmisr upscale: warning: {note}", file=sys.stderr)
+    return code
+
+
+def _upscale_run(args: argparse.Namespace, notes: Callable[[], list[str]]) -> int:
+    from pathlib import Path
+
+    from ..inference.settings import check_scale_text
+    from ..inference.upscale import Upscaler, distributed_rank, find_inputs, upscale_batch
+    from ..io.writers import check_output, output_name
+
+    def fail(err: BaseException, code: int = 2) -> int:
+        text = " ".join(str(err).split())  # one line, whatever the message held
+        folded = "; ".join(notes())
+        if folded:
+            text += f" (warnings: {folded if len(folded) <= 300 else folded[:297] + '...'})"
+        print(f"rmisr upscale: error: {text}", file=sys.stderr)
+        return code
+
+    try:
+        scale = check_scale_text(args.scale)
+        source = Path(args.input)
+        if not source.exists():
+            raise FileNotFoundError(f"input '{source}' does not exist.")
+        rank, world_size, local_rank = distributed_rank()
+        device = args.device
+        if device == "cuda" and world_size > 1:
+            device = f"cuda:{local_rank}"
+        items = find_inputs(source) if source.is_dir() else [source]
+        if not items:
+            raise ValueError(f"found no images under '{source}' (DICOM, NIfTI, PNG, JPEG, TIFF, BMP).")
+        batch = source.is_dir() and items != [source]
+        output = Path(args.output)
+        if not batch and source.is_file() and output.is_dir():  # like cp: a file into a folder
+            output = output / output_name(source)
+        if not batch:
+            check_output(output, source, args.overwrite)
+        upscaler = Upscaler(
+            scale,
+            model=args.model,
+            tile=args.tile,
+            axis=args.axis,
+            device=device,
+            roi=args.roi,
+            self_ensemble=args.self_ensemble,
+            precision=args.precision,
+            skip_bad_slices=args.skip_bad_slices,
+            progress=not (batch or args.quiet),  # a batch has its own bar, of images
+        )
+    except (ValueError, FileNotFoundError, OSError) as err:
+        return fail(err)
+
+    if batch:
+        try:
+            report = upscale_batch(
+                upscaler,
+                source,
+                args.output,
+                items=items,
+                overwrite=args.overwrite,
+                rank=rank,
+                world_size=world_size,
+                progress=not args.quiet,
+            )
+        except ValueError as err:
+            return fail(err)
+        print(("" if world_size == 1 else f"rank {rank}: ") + report.summary())
+        return 1 if report.failed else 0
+    try:
+        written = upscaler.file(source, output, overwrite=args.overwrite)
+    except (ValueError, FileNotFoundError, OSError) as err:
+        return fail(err)
+    if not args.quiet:
+        print(f"wrote {written} (x{scale:g}, model {upscaler.model_name}, axis {args.axis})")
+    return 0
+
+
+def add_command(commands: Any) -> None:
+    """Add the command to ``commands``, the ``rmisr`` parser's subparsers (``add_subparsers()``)."""
+    upscale = commands.add_parser(
+        "upscale",
+        help="super-resolve a DICOM file or series, NIfTI, PNG/JPEG/TIFF, or a folder of them",
+        description=(
+            "Super-resolve INPUT and write OUTPUT in the input's format (DICOM: a new derived series). "
+            "A folder of several images is a batch: OUTPUT is then a folder, existing outputs are skipped, "
+            "failures are listed at the end (exit code 1); under torchrun each process takes its share. "
+            "Bad arguments or a bad single input: exit code 2 and no output."
+        ),
+    )
+    upscale.add_argument(
+        "input", help="DICOM file, DICOM series folder, NIfTI, PNG/JPEG/TIFF/BMP, or a folder of these"
+    )
+    upscale.add_argument("-o", "--output", required=True, help="output file, series folder, or folder (batch)")
+    upscale.add_argument(
+        "--scale", required=True, help="up-sampling factor > 1 (dedicated models: 2, 3, 4; meta: up to 8)"
+    )
+    upscale.add_argument(
+        "--model",
+        default="auto",
+        help="'auto' (default), 'bicubic' (the baseline), a registry name (rmisr info) or a checkpoint path",
+    )
+    upscale.add_argument(
+        "--roi", default=None, metavar="x0,y0,x1,y1", help="super-resolve only this region (pixels, x = column)"
+    )
+    upscale.add_argument("--tile", type=tile_argument, default="auto", metavar="N", help=TILE_HELP)
+    upscale.add_argument(
+        "--axis", choices=("xy", "z"), default="xy", help="xy: in-plane (default); z: add slices (volumes)"
+    )
+    upscale.add_argument(
+        "--self-ensemble",
+        action="store_true",
+        help="average the network's outputs over 8 flips/rotations: slightly more faithful, 8x slower",
+    )
+    upscale.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
+    upscale.add_argument(
+        "--precision",
+        default="float32",
+        help="the network's compute dtype: float32 (default), bfloat16 (where the CPU has AVX512-BF16 / AMX or the "
+        "GPU bfloat16: 1.7x faster on an AVX512-BF16 CPU, docs/inference.md; refused where it would be emulated) "
+        "or auto (bfloat16 where native)",
+    )
+    upscale.add_argument(
+        "--skip-bad-slices",
+        action="store_true",
+        help="a DICOM series with broken slices: write one series from the readable ones, naming those left out "
+        "(default: the series is refused)",
+    )
+    upscale.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    upscale.add_argument("-q", "--quiet", action="store_true", help="no progress bars (tiles, batch) or messages")
+    upscale.set_defaults(run=_upscale)

@@ -1,0 +1,104 @@
+"""``rmisr view``: the viewer, in a window or rendered to a file."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+__all__ = ["add_command"]
+
+
+def _view(args: argparse.Namespace) -> int:
+    import matplotlib
+
+    from ..inference.settings import check_scale_text
+    from ..io import ImageReadError
+    from ..io.output import OutputPathError
+
+    def fail(err: BaseException) -> int:
+        print(f"rmisr view: error: {err}", file=sys.stderr)
+        return 2
+
+    if args.save is not None:
+        matplotlib.use("agg")  # a file, no window: works with no screen
+    from matplotlib import pyplot as plt
+
+    from ..viewer import SRViewer, ViewerSession
+
+    if args.save is None and plt.get_backend().lower() in ("agg", "cairo", "pdf", "pgf", "ps", "svg", "template"):
+        return fail(
+            RuntimeError(
+                f"no screen for a window (matplotlib backend {plt.get_backend()!r}; on Linux $DISPLAY is unset or "
+                "tkinter is missing); render to a file with --save FIGURE.png, or set MPLBACKEND (e.g. QtAgg)."
+            )
+        )
+    try:
+        scale = check_scale_text(args.scale)
+        session = ViewerSession(args.input, device=args.device)
+        if args.slice is not None:
+            if not 1 <= args.slice <= session.depth:
+                raise ValueError(f"--slice {args.slice} is not a slice of '{args.input}' (1 to {session.depth}).")
+            session.set_slice(args.slice - 1)
+        figure = plt.figure(figsize=(14, 8.5), num=f"rmisr view: {session.name}")
+        viewer = SRViewer(
+            session,
+            scale=scale,
+            model=args.model,
+            mode=args.mode,
+            roi=args.roi,
+            window=args.window,
+            figure=figure,
+        )
+    except (ValueError, FileNotFoundError, ImageReadError, OSError) as err:
+        return fail(err)
+    if viewer.error is not None:
+        print(f"rmisr view: {viewer.error}", file=sys.stderr)
+    if viewer.comparison is not None and not args.quiet:
+        print(viewer.comparison.summary())
+        if viewer.comparison.mode == "upscale":
+            print("as a file: " + session.upscale_command(viewer.roi, viewer.scale, viewer.models[viewer.model]))
+    if args.save is None:
+        plt.show()
+        return 0
+    try:
+        written = viewer.save(args.save, overwrite=args.overwrite)
+    except (OutputPathError, ValueError, OSError) as err:
+        return fail(err)
+    if not args.quiet:
+        print(f"wrote {written}")
+    return 0 if viewer.error is None else 1
+
+
+def add_command(commands: Any) -> None:
+    """Add the command to ``commands``, the ``rmisr`` parser's subparsers (``add_subparsers()``)."""
+    view = commands.add_parser(
+        "view",
+        help="the viewer: select a region with the mouse, compare bicubic and a model, check a model",
+        description=(
+            "Open INPUT in the viewer: drag a rectangle to super-resolve that region; choose the model, the "
+            "mode and the scale on the left. 'check' mode takes the region as the truth, degrades it with "
+            "MATLAB bicubic and scores bicubic and the model (PSNR, SSIM, Laplacian-map PSNR: the benchmark "
+            "protocol). With --save the figure is written to a file and no window opens (no screen needed); "
+            "the exit code is then 1 if the comparison failed. Bad arguments or input: exit code 2."
+        ),
+    )
+    view.add_argument("input", help="DICOM file, DICOM series folder, NIfTI, PNG/JPEG/TIFF/BMP")
+    view.add_argument("--scale", default="2", help="up-sampling factor (default 2)")
+    view.add_argument("--model", default="auto", help="'auto' (default), a registry name or a checkpoint path")
+    view.add_argument("--mode", choices=("upscale", "check"), default="upscale", help="the first mode")
+    view.add_argument("--roi", default=None, metavar="x0,y0,x1,y1", help="the first region (default: central 128x128)")
+    view.add_argument(
+        "--slice", type=int, default=None, help="volumes: the slice shown first, from 1 (default: the middle one)"
+    )
+    view.add_argument(
+        "--window",
+        default="auto",
+        help="display window: auto (the DICOM window, else 0.5-99.5 percentiles), full, lung, soft_tissue, bone, "
+        "brain or CENTRE,WIDTH (display only)",
+    )
+    view.add_argument("--save", default=None, metavar="FIGURE", help="write the figure (.png, .pdf, .svg); no window")
+    view.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
+    view.add_argument("--overwrite", action="store_true", help="replace FIGURE if it exists")
+    view.add_argument("-q", "--quiet", action="store_true", help="no messages")
+    view.set_defaults(run=_view)
