@@ -24,8 +24,9 @@ def _upscale(args: argparse.Namespace) -> int:
 def _upscale_run(args: argparse.Namespace, notes: Callable[[], list[str]]) -> int:
     from pathlib import Path
 
+    from ..inference.batch import distributed_rank, find_inputs, upscale_batch
     from ..inference.settings import check_scale_text
-    from ..inference.upscale import Upscaler, distributed_rank, find_inputs, upscale_batch
+    from ..inference.upscale import Upscaler
     from ..io.writers import check_output, output_name
 
     def fail(err: BaseException, code: int = 2) -> int:

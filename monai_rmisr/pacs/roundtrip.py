@@ -71,7 +71,7 @@ def derive_series(
         PacsError: the PACS cannot be reached or refuses; the series holds no image.
         ValueError, ImageReadError, OSError: what ``rmisr upscale`` raises for the same files.
     """
-    from ..inference.upscale import find_inputs
+    from ..inference.batch import find_inputs
     from ..io.writers import output_name
 
     folder = Path(folder)

@@ -9,8 +9,9 @@ import torch
 from PIL import Image
 
 from monai_rmisr.__main__ import main
+from monai_rmisr.inference.batch import find_inputs, shard, upscale_batch
 from monai_rmisr.inference.settings import parse_roi
-from monai_rmisr.inference.upscale import Upscaler, find_inputs, shard, upscale_batch
+from monai_rmisr.inference.upscale import Upscaler
 from monai_rmisr.io import read_image
 from monai_rmisr.transforms.resize import imresize
 from tests.helpers import dicom_testdata, write_ct_series

@@ -398,7 +398,7 @@ def _series_with_a_broken_slice(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def test_find_inputs_keeps_a_series_with_a_broken_slice_whole(tmp_path):
-    from monai_rmisr.inference.upscale import find_inputs
+    from monai_rmisr.inference.batch import find_inputs
 
     folder, _ = _series_with_a_broken_slice(tmp_path)
     assert find_inputs(tmp_path) == [folder]

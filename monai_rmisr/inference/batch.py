@@ -1,0 +1,233 @@
+"""Folders and data sets of inputs through one :class:`~monai_rmisr.inference.upscale.Upscaler`.
+
+:func:`find_inputs` lists a folder's images (a DICOM series as one input), :func:`upscale_batch` writes
+them one at a time (bounded memory; existing outputs skipped, failures recorded and the batch going on),
+each ``torchrun`` process taking its :func:`shard` (:func:`distributed_rank`); :class:`DatasetUpscaler`
+is the same as the ``evaluator`` of the bundle's ``inference.json``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..io import ImageReadError, detect_format
+from ..io.output import OutputPathError
+from ..io.writers import output_name
+from .upscale import Upscaler
+
+__all__ = [
+    "BatchReport",
+    "DatasetUpscaler",
+    "distributed_rank",
+    "find_inputs",
+    "raise_for_failures",
+    "shard",
+    "upscale_batch",
+]
+
+logger = logging.getLogger(__name__)
+
+
+def _dicom_series_uid(path: Path) -> tuple[str, int] | None:
+    """(SeriesInstanceUID, frames) of a DICOM file with pixels, or None."""
+    import pydicom
+
+    try:
+        ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["SeriesInstanceUID", "NumberOfFrames"])
+        return str(ds.get("SeriesInstanceUID", "")), int(ds.get("NumberOfFrames", 1) or 1)
+    except Exception:  # a broken header: the reader names the problem
+        return None
+
+
+def find_inputs(folder: str | os.PathLike[str]) -> list[Path]:
+    """Every image under ``folder``, in a fixed order: files, and DICOM series as folders.
+
+    A folder whose readable DICOM files are all single-frame slices of one series is one input (a
+    volume), broken DICOM files beside them included: a series is one unit, so
+    :func:`~monai_rmisr.io.read_dicom_series` refuses it naming the broken slice (or leaves the
+    slice out with ``skip_bad_slices``) instead of the folder splitting into one input per file.
+    Other DICOM files, NIfTI and PNG/JPEG/TIFF/BMP files are one input each. Files that are no
+    image at all (notes, DICOMDIR) are left out; broken images are kept, so the batch reports them.
+    """
+    folder = Path(folder)
+    found: list[Path] = []
+    for directory, subdirs, files in os.walk(folder):
+        subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
+        directory_path = Path(directory)
+        dicoms: list[tuple[Path, tuple[str, int]]] = []
+        broken: list[Path] = []  # looks like an image (or is DICOM) but its header cannot be read
+        for name in sorted(files):
+            if name.startswith(".") or name.upper() == "DICOMDIR":
+                continue
+            path = directory_path / name
+            try:
+                kind = detect_format(path)
+            except (ImageReadError, FileNotFoundError):
+                if path.suffix.lower() in (".dcm", ".nii", ".gz", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"):
+                    broken.append(path)  # looks like an image but is not readable: report it
+                continue
+            if kind != "dicom":
+                found.append(path)
+                continue
+            info = _dicom_series_uid(path)
+            if info is None or not info[0]:  # no readable header, or cut before its SeriesInstanceUID
+                broken.append(path)
+            else:
+                dicoms.append((path, info))
+        series = {info[0] for _, info in dicoms}
+        broken_dicoms = [p for p in broken if p.suffix.lower() in (".dcm", ".dicom", ".ima", "")]
+        one_series = (
+            len(series) == 1 and len(dicoms) + len(broken_dicoms) > 1 and all(info[1] == 1 for _, info in dicoms)
+        )
+        if one_series:
+            found.append(directory_path)
+            found.extend(p for p in broken if p not in broken_dicoms)
+        else:
+            found.extend(path for path, _ in dicoms)
+            found.extend(broken)
+    return sorted(found, key=lambda p: str(p))
+
+
+def shard(items: Sequence[Any], rank: int, world_size: int) -> list[Any]:
+    """The items of process ``rank`` of ``world_size``: every ``world_size``-th, so no item is done twice."""
+    if world_size < 1 or not 0 <= rank < world_size:
+        raise ValueError(f"rank {rank} is outside a world of {world_size} processes.")
+    return list(items[rank::world_size])
+
+
+@dataclass
+class BatchReport:
+    """What a batch did: written outputs, skipped existing outputs and failures (path, reason)."""
+
+    written: list[Path] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)
+    failed: list[tuple[Path, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        lines = [
+            f"{len(self.written)} written, {len(self.skipped)} skipped (output exists; --overwrite redoes them), "
+            f"{len(self.failed)} failed, in {self.seconds:.1f} s."
+        ]
+        lines += [f"  FAILED {path}: {reason}" for path, reason in self.failed]
+        return "\n".join(lines)
+
+
+def _output_for(item: Path, root: Path | None, output_dir: Path) -> Path:
+    inside = root is not None and item != root and root in item.parents
+    relative = item.relative_to(root) if inside else Path(item.name)
+    return output_dir / relative.parent / output_name(item)
+
+
+def upscale_batch(
+    upscaler: Upscaler,
+    root: str | os.PathLike[str] | None,
+    output_dir: str | os.PathLike[str],
+    items: Iterable[Path] | None = None,
+    overwrite: bool = False,
+    rank: int = 0,
+    world_size: int = 1,
+    progress: bool = True,
+) -> BatchReport:
+    """Super-resolve every input under ``root`` into ``output_dir``, one at a time (bounded memory).
+
+    The folder structure under ``root`` is repeated under ``output_dir``; ``items`` outside
+    ``root`` (or all of them when ``root`` is None) are written under their own names. Existing outputs are
+    skipped unless ``overwrite`` (an interrupted batch resumes where it stopped). A failing item
+    is logged and recorded, and the batch goes on. With ``world_size > 1`` (``torchrun``) each
+    process takes its :func:`shard` of the sorted inputs.
+
+    Returns:
+        :class:`BatchReport` of this process's share.
+
+    Raises:
+        OutputPathError: ``output_dir`` is ``root`` or lies inside it.
+    """
+    output_dir = Path(output_dir)
+    if root is None and items is None:
+        raise ValueError("upscale_batch needs a root folder or a list of items.")
+    root = None if root is None else Path(root)
+    if root is not None and (output_dir.resolve() == root.resolve() or root.resolve() in output_dir.resolve().parents):
+        raise OutputPathError(f"output folder '{output_dir}' lies inside the input folder '{root}'; choose another.")
+    mine = shard(
+        sorted((Path(i) for i in items) if items is not None else find_inputs(root), key=str), rank, world_size
+    )
+    report = BatchReport()
+    started = time.perf_counter()
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(mine), unit="image", desc=f"rank {rank}" if world_size > 1 else "upscale", file=sys.stderr)
+    for item in mine:
+        target = _output_for(item, root, output_dir)
+        if target.exists() and not overwrite:
+            report.skipped.append(item)
+        else:
+            try:
+                upscaler.file(item, target, overwrite=overwrite)
+                report.written.append(target)
+            except (ImageReadError, OutputPathError, FileNotFoundError, ValueError, RuntimeError, OSError) as err:
+                reason = " ".join(str(err).split())
+                logger.warning("failed: %s: %s", item, reason)
+                report.failed.append((item, reason))
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(failed=len(report.failed), refresh=False)
+    if bar is not None:
+        bar.close()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+@dataclass
+class DatasetUpscaler:
+    """Super-resolve every input of a dataset into a folder: the ``evaluator`` of the bundle's ``inference.json``.
+
+    Args:
+        upscaler: the :class:`Upscaler` that reads, super-resolves and writes each input.
+        dataset: the inputs, file and DICOM-series-folder paths (a MONAI ``Dataset`` of them in the bundle;
+            :func:`find_inputs` lists a folder's).
+        output_dir: where the outputs go, each in its input's format.
+        root: the folder the inputs were found in (its sub-folders are repeated under ``output_dir``);
+            ``None``: each output is written under its input's own name.
+        overwrite: redo outputs that exist (default: skip them, so an interrupted run resumes).
+        progress: a tqdm bar of the inputs on stderr.
+    """
+
+    upscaler: Upscaler
+    dataset: Sequence[str | os.PathLike[str]]
+    output_dir: str | os.PathLike[str]
+    root: str | os.PathLike[str] | None = None
+    overwrite: bool = False
+    progress: bool = True
+
+    def run(self) -> BatchReport:
+        """Write every output (see :func:`upscale_batch`); a failed input is recorded and the others go on."""
+        items = [Path(self.dataset[index]) for index in range(len(self.dataset))]
+        return upscale_batch(
+            self.upscaler, self.root, self.output_dir, items=items, overwrite=self.overwrite, progress=self.progress
+        )
+
+
+def raise_for_failures(report: BatchReport) -> None:
+    """Raise ``RuntimeError`` listing the failed items, so a bundle run exits non-zero (``inferring``)."""
+    if report.failed:
+        raise RuntimeError(f"{len(report.failed)} input(s) failed:\n" + report.summary())
+
+
+def distributed_rank() -> tuple[int, int, int]:
+    """``(rank, world_size, local_rank)`` from the ``torchrun`` environment (0, 1, 0 without it)."""
+    rank = int(os.environ.get("RANK", "0"))
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    local = int(os.environ.get("LOCAL_RANK", str(rank)))
+    if world < 1 or not 0 <= rank < world:
+        raise ValueError(f"bad torchrun environment: RANK={rank}, WORLD_SIZE={world}.")
+    return rank, world, local
