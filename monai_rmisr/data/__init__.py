@@ -20,8 +20,10 @@ from .corpus import (
     protocol_gray,
 )
 from .datasets import corpus_images, training_images, validation_images, validation_pairs
+from .folder_scan import load_datalist, scan_folder
 from .patches import EpochSampler, PairedPatchDataset
-from .user_datasets import PRESETS, dataset_images, load_datalist, scan_folder
+from .presets import PRESETS
+from .user_datasets import dataset_images
 
 __all__ = [
     "CACHE_ENV",

@@ -1,9 +1,10 @@
-"""User data sets: a folder scan, MONAI's JSON datalist, and presets for the paper's three data sets.
+"""User data sets: a folder (:func:`~monai_rmisr.data.folder_scan.scan_folder`) or MONAI JSON datalist read,
+converted and split as a preset (:data:`~monai_rmisr.data.presets.PRESETS`) says.
 
 :func:`dataset_images` turns a folder (or a datalist) into the training input of the bundle: a
 list of ``(1, H, W)`` float32 grey images in ``[0, 1]``, ready for
-:class:`~monai_rmisr.data.patches.PairedPatchDataset`. A *preset* (:data:`PRESETS`) fixes which
-files are images, how intensities become ``[0, 1]`` and how the data set is split:
+:class:`~monai_rmisr.data.patches.PairedPatchDataset`. A *preset* (:data:`~monai_rmisr.data.presets.PRESETS`)
+fixes which files are images, how intensities become ``[0, 1]`` and how the data set is split:
 
 * ``folder``: any supported image under the root (DICOM files or series folders, NIfTI, PNG,
   JPEG, TIFF); min-max per item (a file, or a whole series / volume); split by file.
@@ -33,7 +34,7 @@ Conventions:
   so that the slices of a volume keep their relative brightness).
 * Volumes (DICOM series, multi-frame DICOM, 3-D NIfTI, multi-page TIFF) are cut into their 2-D
   slices along the last axis (axial for CT series); a slice that is nearly constant after the
-  mapping (standard deviation < :data:`CONSTANT_STD`, e.g. air above the patient) is dropped.
+  mapping (standard deviation < :data:`~monai_rmisr.data.presets.CONSTANT_STD`, e.g. air above the patient) is dropped.
 * The split is made on file names before any pixel is read, with a seeded shuffle of the files
   (or of the patients for ``lung_ct``: no patient is on both sides), so skipping a bad file never
   moves another file to the other side, and the same seed gives the same split on every machine.
@@ -50,131 +51,22 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pydicom
-from monai.data import load_decathlon_datalist
 
 from ..io import ImageReadError, read_image
-from ..io.images import RASTER_SUFFIXES
 from ..transforms.intensity import CTWindow, MinMaxNormalize
 from .corpus import protocol_gray
+from .folder_scan import datalist_file, is_annotation, load_datalist, scan_folder
+from .presets import CONSTANT_STD, PRESETS, DatasetPreset
 
-__all__ = [
-    "CONSTANT_STD",
-    "DICOM_EXTENSIONS",
-    "IMAGE_EXTENSIONS",
-    "LUNG_WINDOW",
-    "NIFTI_EXTENSIONS",
-    "PRESETS",
-    "DatasetImage",
-    "DatasetPreset",
-    "dataset_images",
-    "load_datalist",
-    "load_dataset",
-    "scan_folder",
-]
+__all__ = ["DatasetImage", "dataset_images", "load_dataset"]
 
 logger = logging.getLogger(__name__)
-
-#: Suffixes of DICOM files; files with any other (or no) suffix count as DICOM when they carry
-#: the Part 10 ``DICM`` prefix at byte 128.
-DICOM_EXTENSIONS = (".dcm", ".dicom")
-NIFTI_EXTENSIONS = (".nii", ".nii.gz")
-#: Everything :func:`scan_folder` lists by default (BMP is readable but not a medical format).
-IMAGE_EXTENSIONS = (*DICOM_EXTENSIONS, *NIFTI_EXTENSIONS, ".png", ".jpg", ".jpeg", ".tif", ".tiff")
-#: The lung window ``(centre, width)`` in Hounsfield units: [-1350, 150] HU -> [0, 1].
-LUNG_WINDOW = (-600.0, 1500.0)
-#: Slices whose standard deviation after the mapping to [0, 1] is below this are dropped.
-CONSTANT_STD = 1e-3
-
-# Folders and name endings (lower case) that hold annotations rather than images in the ISIC and
-# DRIVE releases (and in STARE / CHASE_DB1 / HRF, which follow the same habits).
-_ANNOTATION_DIRS = frozenset(
-    {"mask", "masks", "1st_manual", "2nd_manual", "manual", "manual1", "manual2", "label", "labels", "annotations"}
-    | {"segmentation", "segmentations", "groundtruth", "ground_truth", "gt", "superpixels"}
-)
-_ANNOTATION_DIR_PARTS = ("groundtruth", "ground_truth", "segmentation", "mask")
-_ANNOTATION_STEMS = ("_segmentation", "_superpixels", "_mask", "_manual1", "_manual2", "_1stho", "_2ndho", "_gt")
-
-
-@dataclass(frozen=True)
-class DatasetPreset:
-    """How :func:`dataset_images` reads one kind of data set.
-
-    Args:
-        name: the preset's name (a key of :data:`PRESETS`).
-        description: the expected layout, in words.
-        extensions: file suffixes that are images (lower case; see :func:`scan_folder`).
-        intensity: ``"minmax"`` (per item), ``"window"`` (fixed ``window`` in modality units) or
-            ``"bit_depth"`` (divide by ``2**bits - 1`` of the stored data; min-max for float data).
-        window: ``(centre, width)`` for ``intensity="window"``.
-        group: ``"file"`` (split by file) or ``"patient"`` (by the first folder below the root).
-        modalities: DICOM modalities to keep (others are skipped with an info message); None
-            keeps all.
-        ignore_annotations: leave out mask / segmentation / manual-annotation files and folders.
-        split_dirs: ``(train names, val names)``: when the root has a folder of each kind, they
-            are the split (DRIVE's ``training`` / ``test``); else ``val_fraction`` applies.
-    """
-
-    name: str
-    description: str
-    extensions: tuple[str, ...] = IMAGE_EXTENSIONS
-    intensity: str = "minmax"
-    window: tuple[float, float] | None = None
-    group: str = "file"
-    modalities: tuple[str, ...] | None = None
-    ignore_annotations: bool = False
-    split_dirs: tuple[tuple[str, ...], tuple[str, ...]] | None = None
-
-    def __post_init__(self) -> None:
-        if self.intensity not in ("minmax", "window", "bit_depth"):
-            raise ValueError(f"intensity must be 'minmax', 'window' or 'bit_depth', got {self.intensity!r}.")
-        if self.intensity == "window" and (self.window is None or not self.window[1] > 0):
-            raise ValueError(f"intensity='window' needs window=(centre, width > 0), got {self.window}.")
-        if self.group not in ("file", "patient"):
-            raise ValueError(f"group must be 'file' or 'patient', got {self.group!r}.")
-
-
-#: The ready presets; ``dataset_images(..., preset=name)``.
-PRESETS: dict[str, DatasetPreset] = {
-    "folder": DatasetPreset(
-        "folder",
-        "any DICOM (files or series folders), NIfTI, PNG, JPEG or TIFF image under the root",
-    ),
-    "lung_ct": DatasetPreset(
-        "lung_ct",
-        "LIDC-IDRI-like: <root>/<patient>/<study>/<series>/*.dcm (series folders found at any depth)",
-        extensions=DICOM_EXTENSIONS,
-        intensity="window",
-        window=LUNG_WINDOW,
-        group="patient",
-        modalities=("CT",),
-    ),
-    "dermoscopy": DatasetPreset(
-        "dermoscopy",
-        "ISIC-like: RGB JPEGs in <root>/ or <root>/images/; *_segmentation.png, mask folders and CSV ignored",
-        extensions=RASTER_SUFFIXES,
-        intensity="bit_depth",
-        ignore_annotations=True,
-    ),
-    "retina": DatasetPreset(
-        "retina",
-        "DRIVE-like: <root>/training/images/*.tif and <root>/test/images/*.tif; mask/ and 1st_manual/ ignored",
-        extensions=RASTER_SUFFIXES,
-        intensity="bit_depth",
-        ignore_annotations=True,
-        split_dirs=(("training", "train"), ("test", "val", "validation")),
-    ),
-    "datalist": DatasetPreset(
-        "datalist",
-        "a MONAI JSON datalist ('training' and optionally 'validation' lists of {'image': path})",
-    ),
-}
 
 
 @dataclass
@@ -192,170 +84,6 @@ class DatasetImage:
     source: str
     group: str
     slice_index: int | None = None
-
-
-# ----------------------------------------------------------------------------------------------
-# scanning
-
-
-def _has_dicom_prefix(path: Path) -> bool:
-    try:
-        with open(path, "rb") as f:
-            f.seek(128)
-            return f.read(4) == b"DICM"
-    except OSError:
-        return False
-
-
-def _kind(path: Path, extensions: tuple[str, ...]) -> str | None:
-    """``"dicom"``, ``"image"`` (another wanted suffix) or None (not listed)."""
-    name = path.name.lower()
-    wants_dicom = any(e in DICOM_EXTENSIONS for e in extensions)
-    if name.endswith(DICOM_EXTENSIONS):
-        return "dicom" if wants_dicom else None
-    if name.endswith(tuple(e for e in IMAGE_EXTENSIONS if e not in DICOM_EXTENSIONS)):
-        return "image" if name.endswith(extensions) else None
-    if name.endswith(extensions):
-        return "image"
-    return "dicom" if wants_dicom and _has_dicom_prefix(path) else None
-
-
-def _series_of(files: list[Path]) -> str | None:
-    """The common SeriesInstanceUID when ``files`` are >= 2 single-frame slices of one series."""
-    if len(files) < 2:
-        return None
-    uids = set()
-    for path in files:
-        try:
-            ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["SeriesInstanceUID", "NumberOfFrames"])
-        except Exception:  # an unreadable header: leave the files single so the bad one is named
-            return None
-        if int(ds.get("NumberOfFrames", 1) or 1) > 1:
-            return None
-        uids.add(str(ds.get("SeriesInstanceUID", "")))
-    return uids.pop() if len(uids) == 1 and "" not in uids else None
-
-
-def _normalise_extensions(extensions: Iterable[str] | None) -> tuple[str, ...]:
-    if extensions is None:
-        return IMAGE_EXTENSIONS
-    if isinstance(extensions, str):
-        extensions = [extensions]
-    out = tuple(e.lower() if e.startswith(".") else f".{e.lower()}" for e in extensions)
-    if not out:
-        raise ValueError("extensions must name at least one suffix, e.g. ['.png'], or be None for all.")
-    return out
-
-
-def _ignored_annotation(path: Path, root: Path) -> bool:
-    parts = [p.lower() for p in path.relative_to(root).parts]
-    if any(p in _ANNOTATION_DIRS or any(a in p for a in _ANNOTATION_DIR_PARTS) for p in parts[:-1]):
-        return True
-    stem = parts[-1].split(".")[0]
-    return stem.endswith(_ANNOTATION_STEMS)
-
-
-def scan_folder(
-    folder: str | os.PathLike[str],
-    extensions: Iterable[str] | None = None,
-    recursive: bool = True,
-    series: bool = False,
-) -> list[Path]:
-    """The image files (and, with ``series``, DICOM series folders) under ``folder``, sorted.
-
-    A file is an image when its name ends with one of ``extensions`` (case-insensitive). DICOM
-    files are recognised by ``.dcm`` / ``.dicom`` or, whatever their name (``IM0001``,
-    ``1.3.6.1.4...``), by the ``DICM`` prefix at byte 128. Hidden files and folders (``.name``)
-    and ``DICOMDIR`` are skipped; other files (CSV, XML, text) are not images.
-
-    Args:
-        folder: the root folder.
-        extensions: suffixes to keep, e.g. ``[".png", ".nii.gz"]``; default :data:`IMAGE_EXTENSIONS`.
-            DICOM files without a DICOM suffix are kept when ``".dcm"`` is among them.
-        recursive: also search sub-folders (default True).
-        series: list a folder whose images are all DICOM slices (>= 2 single-frame files) of one
-            ``SeriesInstanceUID`` as ONE item, the folder itself (read it with
-            :func:`~monai_rmisr.io.read_dicom_series`), instead of its files. A folder mixing
-            series, or holding a DICOM file whose header cannot be read, stays a list of files.
-
-    Returns:
-        Sorted paths: image files and (with ``series``) series folders.
-
-    Raises:
-        FileNotFoundError: ``folder`` does not exist.
-        NotADirectoryError: ``folder`` is a file.
-    """
-    root = Path(folder)
-    if not root.exists():
-        raise FileNotFoundError(f"no such data set folder: '{root}'.")
-    if not root.is_dir():
-        raise NotADirectoryError(f"'{root}' is a file; a data set is a folder.")
-    wanted = _normalise_extensions(extensions)
-    by_folder: dict[Path, list[tuple[Path, str]]] = {}
-    walker = os.walk(root) if recursive else [(str(root), [], [p.name for p in root.iterdir()])]
-    for dirpath, dirnames, filenames in walker:
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            path = Path(dirpath) / name
-            if name.startswith(".") or name.upper() == "DICOMDIR" or not path.is_file():
-                continue
-            kind = _kind(path, wanted)
-            if kind is not None:
-                by_folder.setdefault(Path(dirpath), []).append((path, kind))
-    items: list[Path] = []
-    for directory, entries in by_folder.items():
-        if series and all(kind == "dicom" for _, kind in entries) and _series_of([p for p, _ in entries]):
-            items.append(directory)
-        else:
-            items.extend(p for p, _ in entries)
-    return sorted(items)
-
-
-# ----------------------------------------------------------------------------------------------
-# datalists
-
-
-def load_datalist(
-    path: str | os.PathLike[str], base_dir: str | os.PathLike[str] | None = None, key: str = "training"
-) -> list[Path]:
-    """The image paths of one list of a MONAI JSON datalist (the Decathlon ``dataset.json`` format).
-
-    The file is read with :func:`monai.data.load_decathlon_datalist`, so relative paths are
-    joined to ``base_dir`` (default: the JSON file's folder). Each entry is ``{"image": path}``
-    (other keys such as ``label`` or ``fold`` are ignored) or, for the ``test`` list, a bare path.
-    An ``image`` given as a list of paths (a multi-channel image) contributes every path, each
-    read as its own grey image.
-
-    Args:
-        path: the JSON file.
-        base_dir: folder that relative paths start from.
-        key: which list: ``"training"`` (default), ``"validation"`` or ``"test"``.
-
-    Returns:
-        The image paths (files or DICOM series folders) in the order of the list.
-
-    Raises:
-        ValueError: the file does not exist, has no ``key`` list, or an entry has no ``image``.
-    """
-    entries = load_decathlon_datalist(path, is_segmentation=True, data_list_key=key, base_dir=base_dir)
-    paths: list[Path] = []
-    for index, entry in enumerate(entries):
-        if "image" not in entry:
-            raise ValueError(f"datalist '{path}': entry {index} of '{key}' has no 'image' key: {entry}.")
-        images = entry["image"]
-        paths.extend(Path(p) for p in (images if isinstance(images, (list, tuple)) else [images]))
-    return paths
-
-
-def _datalist_file(dataset_dir: Path) -> Path:
-    if dataset_dir.is_dir():
-        for name in ("dataset.json", "datalist.json"):
-            if (dataset_dir / name).is_file():
-                return dataset_dir / name
-        raise FileNotFoundError(f"the datalist preset needs a JSON file; '{dataset_dir}' has no dataset.json.")
-    if not dataset_dir.is_file():
-        raise FileNotFoundError(f"no such datalist file: '{dataset_dir}'.")
-    return dataset_dir
 
 
 # ----------------------------------------------------------------------------------------------
@@ -493,7 +221,7 @@ def load_dataset(
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}.")
     root = Path(dataset_dir)
     if spec.name == "datalist":
-        file = _datalist_file(root)
+        file = datalist_file(root)
         with open(file) as f:
             has_validation = "validation" in json.load(f)
         if has_validation:
@@ -505,7 +233,7 @@ def load_dataset(
     else:
         items = scan_folder(root, spec.extensions, recursive=True, series=True)
         if spec.ignore_annotations:
-            items = [i for i in items if not _ignored_annotation(i, root)]
+            items = [i for i in items if not is_annotation(i, root)]
         groups = {i: _group_key(i, root, spec) for i in items}
         chosen = _split_dir_items(root, items, spec, split)
         items = chosen if chosen is not None else _seeded_split(items, groups, split, val_fraction, seed)
@@ -542,7 +270,7 @@ def dataset_images(
     Args:
         dataset_dir: the data set's root folder (for ``"datalist"``: the JSON file, or a folder
             holding ``dataset.json`` / ``datalist.json``).
-        preset: a key of :data:`PRESETS` (``"folder"``, ``"lung_ct"``, ``"dermoscopy"``,
+        preset: a key of :data:`~monai_rmisr.data.presets.PRESETS` (``"folder"``, ``"lung_ct"``, ``"dermoscopy"``,
             ``"retina"``, ``"datalist"``) or a custom :class:`DatasetPreset`.
         split: ``"train"`` or ``"val"``.
         val_fraction: share of the files (patients for ``lung_ct``) held out for ``"val"``, at

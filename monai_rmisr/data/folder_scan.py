@@ -1,0 +1,171 @@
+"""Which files of a user data set are images: a folder scan (DICOM series as one item, annotations left
+out) and MONAI's JSON datalists."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+import pydicom
+from monai.data import load_decathlon_datalist
+
+from .presets import ANNOTATION_DIR_PARTS, ANNOTATION_DIRS, ANNOTATION_STEMS, DICOM_EXTENSIONS, IMAGE_EXTENSIONS
+
+__all__ = ["datalist_file", "is_annotation", "load_datalist", "scan_folder"]
+
+
+def _has_dicom_prefix(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            f.seek(128)
+            return f.read(4) == b"DICM"
+    except OSError:
+        return False
+
+
+def _kind(path: Path, extensions: tuple[str, ...]) -> str | None:
+    """``"dicom"``, ``"image"`` (another wanted suffix) or None (not listed)."""
+    name = path.name.lower()
+    wants_dicom = any(e in DICOM_EXTENSIONS for e in extensions)
+    if name.endswith(DICOM_EXTENSIONS):
+        return "dicom" if wants_dicom else None
+    if name.endswith(tuple(e for e in IMAGE_EXTENSIONS if e not in DICOM_EXTENSIONS)):
+        return "image" if name.endswith(extensions) else None
+    if name.endswith(extensions):
+        return "image"
+    return "dicom" if wants_dicom and _has_dicom_prefix(path) else None
+
+
+def _series_of(files: list[Path]) -> str | None:
+    """The common SeriesInstanceUID when ``files`` are >= 2 single-frame slices of one series."""
+    if len(files) < 2:
+        return None
+    uids = set()
+    for path in files:
+        try:
+            ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["SeriesInstanceUID", "NumberOfFrames"])
+        except Exception:  # an unreadable header: leave the files single so the bad one is named
+            return None
+        if int(ds.get("NumberOfFrames", 1) or 1) > 1:
+            return None
+        uids.add(str(ds.get("SeriesInstanceUID", "")))
+    return uids.pop() if len(uids) == 1 and "" not in uids else None
+
+
+def _normalise_extensions(extensions: Iterable[str] | None) -> tuple[str, ...]:
+    if extensions is None:
+        return IMAGE_EXTENSIONS
+    if isinstance(extensions, str):
+        extensions = [extensions]
+    out = tuple(e.lower() if e.startswith(".") else f".{e.lower()}" for e in extensions)
+    if not out:
+        raise ValueError("extensions must name at least one suffix, e.g. ['.png'], or be None for all.")
+    return out
+
+
+def is_annotation(path: Path, root: Path) -> bool:
+    parts = [p.lower() for p in path.relative_to(root).parts]
+    if any(p in ANNOTATION_DIRS or any(a in p for a in ANNOTATION_DIR_PARTS) for p in parts[:-1]):
+        return True
+    stem = parts[-1].split(".")[0]
+    return stem.endswith(ANNOTATION_STEMS)
+
+
+def scan_folder(
+    folder: str | os.PathLike[str],
+    extensions: Iterable[str] | None = None,
+    recursive: bool = True,
+    series: bool = False,
+) -> list[Path]:
+    """The image files (and, with ``series``, DICOM series folders) under ``folder``, sorted.
+
+    A file is an image when its name ends with one of ``extensions`` (case-insensitive). DICOM
+    files are recognised by ``.dcm`` / ``.dicom`` or, whatever their name (``IM0001``,
+    ``1.3.6.1.4...``), by the ``DICM`` prefix at byte 128. Hidden files and folders (``.name``)
+    and ``DICOMDIR`` are skipped; other files (CSV, XML, text) are not images.
+
+    Args:
+        folder: the root folder.
+        extensions: suffixes to keep, e.g. ``[".png", ".nii.gz"]``; default :data:`IMAGE_EXTENSIONS`.
+            DICOM files without a DICOM suffix are kept when ``".dcm"`` is among them.
+        recursive: also search sub-folders (default True).
+        series: list a folder whose images are all DICOM slices (>= 2 single-frame files) of one
+            ``SeriesInstanceUID`` as ONE item, the folder itself (read it with
+            :func:`~monai_rmisr.io.read_dicom_series`), instead of its files. A folder mixing
+            series, or holding a DICOM file whose header cannot be read, stays a list of files.
+
+    Returns:
+        Sorted paths: image files and (with ``series``) series folders.
+
+    Raises:
+        FileNotFoundError: ``folder`` does not exist.
+        NotADirectoryError: ``folder`` is a file.
+    """
+    root = Path(folder)
+    if not root.exists():
+        raise FileNotFoundError(f"no such data set folder: '{root}'.")
+    if not root.is_dir():
+        raise NotADirectoryError(f"'{root}' is a file; a data set is a folder.")
+    wanted = _normalise_extensions(extensions)
+    by_folder: dict[Path, list[tuple[Path, str]]] = {}
+    walker = os.walk(root) if recursive else [(str(root), [], [p.name for p in root.iterdir()])]
+    for dirpath, dirnames, filenames in walker:
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            if name.startswith(".") or name.upper() == "DICOMDIR" or not path.is_file():
+                continue
+            kind = _kind(path, wanted)
+            if kind is not None:
+                by_folder.setdefault(Path(dirpath), []).append((path, kind))
+    items: list[Path] = []
+    for directory, entries in by_folder.items():
+        if series and all(kind == "dicom" for _, kind in entries) and _series_of([p for p, _ in entries]):
+            items.append(directory)
+        else:
+            items.extend(p for p, _ in entries)
+    return sorted(items)
+
+
+def load_datalist(
+    path: str | os.PathLike[str], base_dir: str | os.PathLike[str] | None = None, key: str = "training"
+) -> list[Path]:
+    """The image paths of one list of a MONAI JSON datalist (the Decathlon ``dataset.json`` format).
+
+    The file is read with :func:`monai.data.load_decathlon_datalist`, so relative paths are
+    joined to ``base_dir`` (default: the JSON file's folder). Each entry is ``{"image": path}``
+    (other keys such as ``label`` or ``fold`` are ignored) or, for the ``test`` list, a bare path.
+    An ``image`` given as a list of paths (a multi-channel image) contributes every path, each
+    read as its own grey image.
+
+    Args:
+        path: the JSON file.
+        base_dir: folder that relative paths start from.
+        key: which list: ``"training"`` (default), ``"validation"`` or ``"test"``.
+
+    Returns:
+        The image paths (files or DICOM series folders) in the order of the list.
+
+    Raises:
+        ValueError: the file does not exist, has no ``key`` list, or an entry has no ``image``.
+    """
+    entries = load_decathlon_datalist(path, is_segmentation=True, data_list_key=key, base_dir=base_dir)
+    paths: list[Path] = []
+    for index, entry in enumerate(entries):
+        if "image" not in entry:
+            raise ValueError(f"datalist '{path}': entry {index} of '{key}' has no 'image' key: {entry}.")
+        images = entry["image"]
+        paths.extend(Path(p) for p in (images if isinstance(images, (list, tuple)) else [images]))
+    return paths
+
+
+def datalist_file(dataset_dir: Path) -> Path:
+    if dataset_dir.is_dir():
+        for name in ("dataset.json", "datalist.json"):
+            if (dataset_dir / name).is_file():
+                return dataset_dir / name
+        raise FileNotFoundError(f"the datalist preset needs a JSON file; '{dataset_dir}' has no dataset.json.")
+    if not dataset_dir.is_file():
+        raise FileNotFoundError(f"no such datalist file: '{dataset_dir}'.")
+    return dataset_dir
