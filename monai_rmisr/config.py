@@ -24,6 +24,7 @@ config, so these two find the parser that is resolving them on the call stack
 from __future__ import annotations
 
 import inspect
+import math
 import os
 from pathlib import Path
 from typing import Any, TypeVar
@@ -148,6 +149,39 @@ def config_mapping(value: Any, name: str) -> dict[str, str] | None:
     raise ValueError(
         f"--{name} must be a map of name prefixes such as \"{{'trunk.': 'sr_trunk.'}}\" or null, got {value!r}."
     )
+
+
+def config_options(value: Any, name: str) -> dict[str, Any] | None:
+    """``value`` as keyword arguments (a map with text keys), or None when not given.
+
+    None and (any case) the words null and none mean "not given" (``--medical_degradation null``);
+    a map arrives as a dict, which is what the bundle CLI makes of ``--medical_degradation "{'blur_sigma': 1}"``.
+
+    Raises:
+        ValueError: anything else (a bare word, a list, a map with non-text keys), naming the setting.
+    """
+    if _not_given(value):
+        return None
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return dict(value)
+    raise ValueError(f"--{name} must be a map of options such as \"{{'blur_sigma': 1.0}}\" or null, got {value!r}.")
+
+
+def config_nonnegative(value: Any, name: str) -> float:
+    """``value`` as a number >= 0: a number or its digits as text (not a bool, not null).
+
+    Raises:
+        ValueError: anything else, naming the setting.
+    """
+    number = value
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            number = None
+    if isinstance(number, (int, float)) and not isinstance(number, bool) and math.isfinite(number) and number >= 0:
+        return float(number)
+    raise ValueError(f"--{name} must be a number >= 0, got {value!r}.")
 
 
 def config_bit_range(value: Any, name: str, clipped: bool = True) -> tuple[int, int] | None:

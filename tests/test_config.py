@@ -3,7 +3,15 @@
 import pytest
 from fire import parser as fire_parser
 
-from monai_rmisr.config import config_count, config_file, config_flag, config_flags, config_mapping
+from monai_rmisr.config import (
+    config_count,
+    config_file,
+    config_flag,
+    config_flags,
+    config_mapping,
+    config_nonnegative,
+    config_options,
+)
 
 
 @pytest.mark.parametrize(
@@ -109,3 +117,30 @@ def test_config_mapping_returns_the_map_the_bundle_cli_parses():
 def test_config_mapping_names_the_setting_for_anything_else(value):
     with pytest.raises(ValueError, match=r"^--init_rename must be a map of name prefixes"):
         config_mapping(value, "init_rename")
+
+
+@pytest.mark.parametrize("word", [None, "null", "None", " NULL "])
+def test_config_options_reads_null_as_not_given(word):
+    assert config_options(word, "medical_degradation") is None
+
+
+def test_config_options_returns_the_map_the_bundle_cli_parses():
+    parsed = fire_parser.DefaultParseValue("{'blur_sigma': [0.0, 1.0], 'jpeg_quality': 80}")
+    assert config_options(parsed, "medical_degradation") == {"blur_sigma": [0.0, 1.0], "jpeg_quality": 80}
+
+
+@pytest.mark.parametrize("value", ["blur", [1, 2], {1: 2}, 3])
+def test_config_options_names_the_setting_for_anything_else(value):
+    with pytest.raises(ValueError, match=r"^--medical_degradation must be a map of options"):
+        config_options(value, "medical_degradation")
+
+
+@pytest.mark.parametrize("value, expected", [(0, 0.0), (0.6, 0.6), ("0.6", 0.6), (" 2 ", 2.0)])
+def test_config_nonnegative_reads_numbers_and_their_text(value, expected):
+    assert config_nonnegative(value, "synthetic_blur") == expected
+
+
+@pytest.mark.parametrize("value", [-0.1, "null", None, True, "wide", float("nan"), float("inf")])
+def test_config_nonnegative_names_the_setting_for_anything_else(value):
+    with pytest.raises(ValueError, match=r"^--synthetic_blur must be a number >= 0"):
+        config_nonnegative(value, "synthetic_blur")

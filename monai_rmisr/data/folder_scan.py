@@ -65,6 +65,8 @@ def _normalise_extensions(extensions: Iterable[str] | None) -> tuple[str, ...]:
 
 
 def is_annotation(path: Path, root: Path) -> bool:
+    """Whether ``path`` (under ``root``) is an annotation, not an image: a mask, segmentation or manual-tracing
+    file or folder of the ISIC and DRIVE layouts (:data:`~monai_rmisr.data.presets.ANNOTATION_DIRS` ...)."""
     parts = [p.lower() for p in path.relative_to(root).parts]
     if any(p in ANNOTATION_DIRS or any(a in p for a in ANNOTATION_DIR_PARTS) for p in parts[:-1]):
         return True
@@ -161,6 +163,12 @@ def load_datalist(
 
 
 def datalist_file(dataset_dir: Path) -> Path:
+    """The datalist JSON of the ``datalist`` preset: ``dataset_dir`` itself, or its ``dataset.json`` /
+    ``datalist.json``.
+
+    Raises:
+        FileNotFoundError: neither exists, naming the path.
+    """
     if dataset_dir.is_dir():
         for name in ("dataset.json", "datalist.json"):
             if (dataset_dir / name).is_file():

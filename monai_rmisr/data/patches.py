@@ -37,18 +37,16 @@ def medical_degradation(
     if options is None:
         return None
     if not isinstance(options, Mapping):
-        raise ValueError(
-            f"--medical_degradation must be null or a dictionary of RandMedicalDegrade options, got {options!r}."
-        )
+        raise ValueError(f"options must be None or a mapping of RandMedicalDegrade keyword arguments, got {options!r}.")
     if scale_range is not None:
         raise ValueError(
-            "--medical_degradation needs a fixed training scale: the arbitrary-scale (meta) training re-degrades every "
-            "batch to a random scale with plain bicubic."
+            "a training-LR degradation needs a fixed training scale: the arbitrary-scale (meta) training "
+            "re-degrades every batch to a random scale with plain bicubic."
         )
     try:
         return RandMedicalDegrade(scale, **options)
     except TypeError as e:  # an unknown option name
-        raise ValueError(f"--medical_degradation: {e}") from e
+        raise ValueError(f"RandMedicalDegrade options: {e}") from e
 
 
 class PairedPatchDataset(Dataset):
@@ -110,7 +108,8 @@ class PairedPatchDataset(Dataset):
         image = self.images[int(rng.choice(len(self.images), p=self.probabilities))]
         self.patch.set_random_state(seed=int(rng.integers(2**31)))
         hr, lr = self.patch(torch.from_numpy(image))
-        if self.degradation is not None:
+        bits = None if self.lr_bits is None else int(rng.integers(self.lr_bits[0], self.lr_bits[1] + 1))
+        if self.degradation is not None:  # drawn after the bit depth: a sample keeps it, degraded or not
             self.degradation.set_random_state(seed=int(rng.integers(2**31)))
             degraded = self.degradation(torch.as_tensor(hr))
             if tuple(degraded.shape) != tuple(lr.shape):
@@ -120,8 +119,8 @@ class PairedPatchDataset(Dataset):
                 )
             lr = degraded
         item = {"hr": torch.as_tensor(hr).float(), "lr": torch.as_tensor(lr).float(), "scale": self.scale}
-        if self.lr_bits is not None:
-            item["lr_bits"] = int(rng.integers(self.lr_bits[0], self.lr_bits[1] + 1))
+        if bits is not None:
+            item["lr_bits"] = bits
         return item
 
 

@@ -180,7 +180,7 @@ def synthetic_images(count: int, size: int = 256, seed: int = 0, blur_sigma: flo
     if count < 0:
         raise ValueError(f"count must be >= 0, got {count}.")
     if not blur_sigma >= 0:
-        raise ValueError(f"synthetic_blur must be >= 0 (pixels), got {blur_sigma}.")
+        raise ValueError(f"blur_sigma must be >= 0 (pixels), got {blur_sigma}.")
     makers = (display_graphics_image, dead_leaves_image)
     images = [makers[k % 2](size, seed * 100_003 + k) for k in range(count)]
     return [band_limited(image, blur_sigma) for image in images] if blur_sigma > 0 else images

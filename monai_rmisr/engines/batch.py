@@ -13,7 +13,9 @@ def prepare_sr_batch(
     """MONAI's ``prepare_batch`` for SR batches: ``{"lr", "hr"[, "lr_bits"]}`` -> ``(lr, hr, (), {"lr_bits": ...})``.
 
     The trainer's and the evaluator's default (MONAI's default reads ``"image"`` / ``"label"``); a data
-    set with other keys passes its own ``prepare_batch`` of the same form. ``kwargs`` go to ``Tensor.to``.
+    set with other keys passes its own ``prepare_batch`` returning ``(lr, hr)`` or ``(lr, hr, args, kwargs)``
+    (the trainer reads ``kwargs["lr_bits"]`` when there). ``kwargs`` (the engine's ``to_kwargs``) go to
+    ``Tensor.to``.
     """
     if not isinstance(batchdata, dict) or "lr" not in batchdata or "hr" not in batchdata:
         found = sorted(batchdata) if isinstance(batchdata, dict) else type(batchdata).__name__

@@ -23,7 +23,8 @@ class WeightEMA:
 
     The averaged copy is what a run with ``ema_decay > 0`` validates and saves as ``model.pt``;
     every epoch checkpoint holds it under ``"ema"`` next to the trained weights (``"network"``),
-    which the optimiser keeps training. Buffers are copied, not averaged. ``decay=0`` switches
+    which the optimiser keeps training. Buffers are not averaged: the average holds the network's own
+    buffer tensors (ignite's ``handle_buffers="copy"``; the networks here register none). ``decay=0`` switches
     it off: :attr:`evaluated` is then the network itself and the checkpoints hold an empty
     ``"ema"`` entry.
 

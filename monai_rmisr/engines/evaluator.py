@@ -135,7 +135,8 @@ class SREvaluator(SupervisedEvaluator):
     def _iteration(self, engine: SREvaluator, batchdata: dict[str, torch.Tensor]) -> dict[str, Any]:
         if batchdata is None:
             raise ValueError("must provide batch data for current iteration.")
-        lr, hr, _, _ = engine.prepare_batch(batchdata, engine.state.device, engine.non_blocking)
+        batch = engine.prepare_batch(batchdata, engine.state.device, engine.non_blocking, **engine.to_kwargs)
+        lr, hr = batch[0], batch[1]  # MONAI's contract: (inputs, targets) or (inputs, targets, args, kwargs)
         engine.network.eval()
         forward = partial(
             forward_at_scale, engine.network, scale=engine.forward_scale, channels_last=engine.channels_last

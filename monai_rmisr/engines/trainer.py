@@ -233,7 +233,9 @@ class SRTrainer(SupervisedTrainer):
             raise ValueError("must provide batch data for current iteration.")
         generator_seed = [engine.seed, engine.state.iteration]
         engine.generator.manual_seed(int(np.random.default_rng(generator_seed).integers(2**62)))
-        lr, hr, _, extra = engine.prepare_batch(batchdata, engine.state.device, engine.non_blocking)
+        batch = engine.prepare_batch(batchdata, engine.state.device, engine.non_blocking, **engine.to_kwargs)
+        lr, hr = batch[0], batch[1]  # MONAI's contract: (inputs, targets) or (inputs, targets, args, kwargs)
+        extra = batch[3] if len(batch) == 4 else {}
         scale = engine.scale
         if engine.scale_range is not None:
             rng = np.random.default_rng([*generator_seed, 1])

@@ -13,6 +13,7 @@ import os
 import sys
 import time
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -135,6 +136,7 @@ def upscale_batch(
     rank: int = 0,
     world_size: int = 1,
     progress: bool = True,
+    prefetch: bool = True,
 ) -> BatchReport:
     """Super-resolve every input under ``root`` into ``output_dir``, one at a time (bounded memory).
 
@@ -142,7 +144,8 @@ def upscale_batch(
     ``root`` (or all of them when ``root`` is None) are written under their own names. Existing outputs are
     skipped unless ``overwrite`` (an interrupted batch resumes where it stopped). A failing item
     is logged and recorded, and the batch goes on. With ``world_size > 1`` (``torchrun``) each
-    process takes its :func:`shard` of the sorted inputs.
+    process takes its :func:`shard` of the sorted inputs. With ``prefetch`` (default) a reader thread
+    decodes the next input while the network runs on the current one.
 
     Returns:
         :class:`BatchReport` of this process's share.
@@ -166,21 +169,34 @@ def upscale_batch(
         from tqdm import tqdm
 
         bar = tqdm(total=len(mine), unit="image", desc=f"rank {rank}" if world_size > 1 else "upscale", file=sys.stderr)
+    todo = []
     for item in mine:
         target = _output_for(item, root, output_dir)
         if target.exists() and not overwrite:
             report.skipped.append(item)
+            if bar is not None:
+                bar.update(1)
         else:
+            todo.append((item, target))
+    # one reader thread decodes the next input while the network runs on this one (pydicom, Pillow
+    # and the network release the GIL for most of their work); at most one input waits in memory
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rmisr-read") as reader:
+        pending = reader.submit(upscaler.read, todo[0][0]) if todo and prefetch else None
+        for position, (item, target) in enumerate(todo):
+            current = pending
+            if prefetch and position + 1 < len(todo):
+                pending = reader.submit(upscaler.read, todo[position + 1][0])
             try:
-                upscaler.file(item, target, overwrite=overwrite)
+                image = None if current is None else current.result()
+                upscaler.file(item, target, overwrite=overwrite, image=image)
                 report.written.append(target)
             except (ImageReadError, OutputPathError, FileNotFoundError, ValueError, RuntimeError, OSError) as err:
                 reason = " ".join(str(err).split())
                 logger.warning("failed: %s: %s", item, reason)
                 report.failed.append((item, reason))
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(failed=len(report.failed), refresh=False)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(failed=len(report.failed), refresh=False)
     if bar is not None:
         bar.close()
     report.seconds = time.perf_counter() - started

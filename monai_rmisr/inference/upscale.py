@@ -300,22 +300,13 @@ class Upscaler:
             spatial[:2] = scaled_size(spatial[:2], self.run_scale)
         return int(np.prod(spatial, dtype=np.int64)) * int(image.array.shape[0])
 
-    def file(self, source: str | os.PathLike[str], output: str | os.PathLike[str], overwrite: bool = False) -> Path:
-        """Read ``source``, super-resolve it and write ``output`` in the source's format.
-
-        The output path is checked before any work (:func:`~monai_rmisr.io.writers.check_output`:
-        not the input, not inside it, not existing unless ``overwrite``, not a device or FIFO,
-        no name announcing another format) and written atomically, so a failure leaves nothing
-        behind.
-
-        The result may hold at most :data:`MAX_OUTPUT_PIXELS` values: a larger one is refused from
-        the input's header (DICOM, NIfTI) before any pixel is decoded, or (PNG, JPEG, TIFF, and
-        with a ``roi``) after reading and before inference.
+    def read(self, source: str | os.PathLike[str]) -> ImageData:
+        """Read ``source`` as :meth:`file` does: a result larger than :data:`MAX_OUTPUT_PIXELS` refused from the
+        header before any pixel is decoded (DICOM, NIfTI), else after reading.
 
         Raises:
-            OutputPathError, ImageReadError, FileNotFoundError, ValueError: each naming the problem.
+            ImageReadError, ImageTooLargeError, FileNotFoundError, ValueError: each naming the problem.
         """
-        output = check_output(output, source, overwrite)
         growth = self.run_scale if self.axis == "z" else self.run_scale**2
         limit = MAX_OUTPUT_PIXELS if self.roi is not None else int(MAX_OUTPUT_PIXELS / growth)
         advice = f"a result may hold at most {MAX_OUTPUT_PIXELS:,} values and x{self.scale:g} ({self.axis})"
@@ -327,5 +318,34 @@ class Upscaler:
         values = self.output_values(image)
         if values > MAX_OUTPUT_PIXELS:
             raise ValueError(f"the result of '{image.path}' would hold {values:,} values; {advice}.")
+        return image
+
+    def file(
+        self,
+        source: str | os.PathLike[str],
+        output: str | os.PathLike[str],
+        overwrite: bool = False,
+        image: ImageData | None = None,
+    ) -> Path:
+        """Read ``source`` (:meth:`read`), super-resolve it and write ``output`` in the source's format.
+
+        The output path is checked before any work (:func:`~monai_rmisr.io.writers.check_output`:
+        not the input, not inside it, not existing unless ``overwrite``, not a device or FIFO,
+        no name announcing another format) and written atomically, so a failure leaves nothing
+        behind.
+
+        The result may hold at most :data:`MAX_OUTPUT_PIXELS` values: a larger one is refused from
+        the input's header (DICOM, NIfTI) before any pixel is decoded, or (PNG, JPEG, TIFF, and
+        with a ``roi``) after reading and before inference.
+
+        ``image``: ``source`` as :meth:`read` returned it already (a batch reads the next input while
+        the network runs on this one); None: read it here, after the output path is checked.
+
+        Raises:
+            OutputPathError, ImageReadError, FileNotFoundError, ValueError: each naming the problem.
+        """
+        output = check_output(output, source, overwrite)
+        if image is None:
+            image = self.read(source)
         result = self.image(image)
         return write_image(result.array, result.meta, image.meta, output)

@@ -110,7 +110,7 @@ def fractional_pair(hr: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarra
     lr_size = [int(n // scale) for n in hr.shape[1:]]
     if min(lr_size) < 1:
         raise ValueError(f"image of shape {tuple(hr.shape)} is smaller than the scale {scale}.")
-    hr_size = [math.floor(n * scale + 0.5) for n in lr_size]
+    hr_size = scaled_size(lr_size, scale)
     cropped = hr[:, : hr_size[0], : hr_size[1]]
     return cropped, imresize(cropped, output_size=tuple(lr_size))
 
@@ -198,7 +198,8 @@ def protocol_scores(
         clip_lr, lr_bits: the LR variant, see :func:`protocol_pair`.
 
     Raises:
-        ValueError: a score is not finite (the message names the image).
+        ValueError: a score is NaN (the output held NaN; the message names the image). A perfect
+            reconstruction scores an infinite PSNR, which is kept.
     """
     scores = {}
     for image in images:
@@ -209,8 +210,8 @@ def protocol_scores(
         if clip:
             sr = np.clip(sr, 0.0, 1.0)
         scores[image.name] = image_scores(sr, hr, scale, sr_laplacian)
-        if not all(math.isfinite(value) for value in scores[image.name] if value is not None):
-            raise ValueError(f"the scores of '{image.name}' are not finite: {scores[image.name]}.")
+        if any(math.isnan(value) for value in scores[image.name] if value is not None):
+            raise ValueError(f"the scores of '{image.name}' are not numbers (NaN): {scores[image.name]}.")
     return scores
 
 

@@ -11,9 +11,7 @@ from monai.bundle import ConfigParser
 from PIL import Image
 
 from monai_rmisr.data import validation_pairs
-from monai_rmisr.metrics.protocol import BICUBIC_REFERENCE
-from monai_rmisr.metrics.quality import psnr
-from monai_rmisr.transforms import imresize
+from monai_rmisr.metrics.protocol import BICUBIC_REFERENCE, bicubic_upscale, image_scores
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = ROOT / "bundles" / "rmisr" / "configs"
@@ -47,7 +45,7 @@ def test_evaluate_on_a_user_folder_beats_bicubic(tmp_path):
     assert set(metrics) == {"val_psnr", "val_ssim", "val_lr_consistency"}
     assert 0 < metrics["val_ssim"] <= 1 and metrics["val_lr_consistency"] > 0
     pairs = validation_pairs(parser.get_parsed_content("validate#images"), 2)
-    bicubic = np.mean([psnr(np.clip(imresize(p["lr"], 2), 0, 1), p["hr"], crop_border=2) for p in pairs])
+    bicubic = np.mean([image_scores(np.clip(bicubic_upscale(2)(p["lr"]), 0, 1), p["hr"], 2).psnr for p in pairs])
     assert metrics["val_psnr"] > bicubic + 0.1
 
 

@@ -23,9 +23,9 @@ def test_off_by_default_and_a_randmedicaldegrade_when_asked():
 @pytest.mark.parametrize(
     "options, scale_range, message",
     [
-        ({"blur": 1.0}, None, "--medical_degradation: .*'blur'"),
+        ({"blur": 1.0}, None, "RandMedicalDegrade options: .*'blur'"),
         ({"jpeg_quality": 0}, None, "jpeg_quality"),
-        ("blur", None, "null or a dictionary"),
+        ("blur", None, "a mapping of RandMedicalDegrade keyword arguments"),
         ({"blur_sigma": 1.0}, (1.1, 4.0), "needs a fixed training scale"),
     ],
 )
@@ -40,7 +40,9 @@ def test_the_patch_lr_is_the_degraded_hr_patch_and_the_same_for_the_same_index()
         _images(), 8, 2, seed=1, length=4, lr_bits=(8, 16), degradation=medical_degradation(2, {"blur_sigma": 1.0})
     )
     a, b = plain[3], degraded[3]
-    assert torch.equal(a["hr"], b["hr"]) and a["lr_bits"] != 0 and b["lr"].shape == a["lr"].shape == (1, 8, 8)
+    assert (
+        torch.equal(a["hr"], b["hr"]) and a["lr_bits"] == b["lr_bits"] and b["lr"].shape == a["lr"].shape == (1, 8, 8)
+    )
     # plain bicubic before, the blurred HR's bicubic now (a smoother LR), and item 3 is item 3 on every call
     np.testing.assert_allclose(a["lr"].numpy(), imresize(a["hr"].numpy(), 0.5), atol=1e-6)
     assert float(b["lr"].std()) < float(a["lr"].std())

@@ -25,7 +25,7 @@ def test_synthetic_images_blur_only_when_asked_and_refuse_a_negative_psf():
     blurred = synthetic_images(2, size=64, seed=1, blur_sigma=0.6)
     for a, b in zip(blurred, sharp):
         np.testing.assert_array_equal(a, band_limited(b, 0.6))
-    with pytest.raises(ValueError, match="synthetic_blur must be >= 0"):
+    with pytest.raises(ValueError, match="blur_sigma must be >= 0"):
         synthetic_images(1, size=64, blur_sigma=-1.0)
 
 

@@ -1,6 +1,7 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pydicom
@@ -127,6 +128,33 @@ def test_batch_streams_reports_failures_and_resumes(tmp_path):
     assert "1 failed" in report.summary() and "broken.dcm" in report.summary()
     again = upscale_batch(upscaler, tmp_path / "in", tmp_path / "out", progress=False)
     assert len(again.skipped) == 3 and not again.written
+
+
+def test_the_next_input_is_read_in_another_thread_with_the_same_outputs_and_failures(tmp_path):
+    import threading
+
+    _batch_folder(tmp_path / "in")
+    upscaler = Upscaler(2, model=small_rmisr(perturb=0.01))
+    readers, read = [], upscaler.read
+
+    def recording_read(source):
+        readers.append((Path(source).name, threading.current_thread().name))
+        return read(source)
+
+    upscaler.read = recording_read
+    report = upscale_batch(upscaler, tmp_path / "in", tmp_path / "prefetched", progress=False)
+    serial = upscale_batch(upscaler, tmp_path / "in", tmp_path / "serial", progress=False, prefetch=False)
+    # every input read once by the reader thread (the broken one too: it fails for itself, the rest go on)
+    assert sorted(name for name, _ in readers[:4]) == ["a.png", "b.png", "broken.dcm", "ct"]
+    assert all(thread.startswith("rmisr-read") for _, thread in readers[:4])
+    assert all(thread == threading.current_thread().name for _, thread in readers[4:])  # prefetch=False
+    assert [p.name for p, _ in report.failed] == [p.name for p, _ in serial.failed] == ["broken.dcm"]
+    assert [p.relative_to(tmp_path / "prefetched") for p in report.written] == [
+        p.relative_to(tmp_path / "serial") for p in serial.written
+    ]
+    for written in report.written:
+        twin = tmp_path / "serial" / written.relative_to(tmp_path / "prefetched")
+        np.testing.assert_array_equal(read_image(written).array, read_image(twin).array)
 
 
 def test_cli_single_file_with_a_checkpoint(tmp_path, tiny_checkpoint, capsys):

@@ -72,7 +72,7 @@ def test_mean_scores_averages_each_score_and_keeps_a_missing_branch_missing():
     assert mean_scores([one, one]).branch_laplacian_psnr == 25.0
 
 
-def test_protocol_scores_refuses_a_non_finite_score_naming_the_image():
+def test_protocol_scores_refuses_a_nan_score_naming_the_image():
     image = CorpusImage("flat", "CT", "-", np.random.default_rng(1).random((1, 32, 32), dtype=np.float32))
     with pytest.raises(ValueError, match="'flat'"):
         protocol_scores(lambda lr: np.full((1, 32, 32), np.nan), 2, [image], clip=False)
