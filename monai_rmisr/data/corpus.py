@@ -395,7 +395,7 @@ def _normalise(gray: np.ndarray, path: Path, what: str) -> np.ndarray:
     lo, hi = float(gray.min()), float(gray.max())
     if not hi > lo:
         raise ImageReadError(path, f"{what} is constant ({lo}); it cannot be min-max normalised.")
-    return MinMaxNormalize(dtype=np.float32)(gray[None])
+    return MinMaxNormalize(dtype=np.float32)(gray[None], mapping=(lo, hi))  # the range found above, not again
 
 
 def _convert(source: CorpusSource, path: Path) -> list[tuple[str, int | None, np.ndarray]]:

@@ -110,9 +110,10 @@ def _to_unit(gray: np.ndarray, meta: dict[str, Any], preset: DatasetPreset, path
         top = _full_range(meta)
         if top is not None:
             return np.clip(gray / top, 0.0, 1.0)
-    if not float(gray.max()) > float(gray.min()):
+    lo, hi = float(gray.min()), float(gray.max())
+    if not hi > lo:
         return None
-    return MinMaxNormalize(dtype=np.float64)(gray)
+    return MinMaxNormalize(dtype=np.float64)(gray, mapping=(lo, hi))  # the range found above, not again
 
 
 def _convert(path: Path, group: str, preset: DatasetPreset) -> list[DatasetImage]:
