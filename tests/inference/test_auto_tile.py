@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 import pydicom.data
 import pytest
+import torch
 from PIL import Image
 
 from monai_rmisr.__main__ import build_parser, main
 from monai_rmisr.inference.super_resolve import resolve_model, super_resolve
-from monai_rmisr.inference.tiling import auto_tile, forward_bytes
+from monai_rmisr.inference.tiling import auto_tile, forward_bytes, tile_memory_budget
 
 from .test_tiled import smooth_image
 
@@ -109,3 +110,14 @@ def test_rg1_upscale_without_tile_stays_under_2_gb(tmp_path, scale):
     assert int(peak_kb) < 2 * 2**20, f"peak RSS {int(peak_kb) * 1024 / 1e9:.2f} GB"
     written = pydicom.dcmread(output)
     assert (written.Rows, written.Columns) == (1955 * scale, 1841 * scale)
+
+
+def test_on_a_gpu_the_budget_is_a_share_of_its_free_memory(x2_network, monkeypatch):
+    free = 100 * 2**30
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (free, 141 * 2**30))
+    assert tile_memory_budget("cuda") == free // 4
+    # RG1_UNCR (10.6 GB estimated at x2) runs whole within a quarter of 100 GiB, in tiles on the CPU
+    assert auto_tile(x2_network, (1955, 1841), 2, budget=tile_memory_budget("cuda")) is None
+    assert auto_tile(x2_network, (1955, 1841), 2, budget=tile_memory_budget("cpu")) == 512
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (2**30, 141 * 2**30))
+    assert tile_memory_budget("cuda:0") == tiling_module.TILE_MEMORY_BUDGET  # a nearly full GPU: never below the CPU's
