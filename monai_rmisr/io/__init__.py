@@ -10,16 +10,18 @@ cannot be turned into an image raises :class:`ImageReadError` (a ``ValueError``)
 from .dicom import PINNED_DECODER, read_dicom, read_dicom_series, stored_values
 from .errors import ImageReadError, ImageTooLargeError
 from .formats import FORMAT_SUFFIXES, RASTER_FORMATS, detect_format, format_from_name, image_format
-from .image_data import ImageData
+from .image_data import META_KEYS, ImageData, ImageMeta
 from .images import read_raster
 from .nifti import read_nifti
 from .read import read_image, read_images
 
 __all__ = [
     "FORMAT_SUFFIXES",
+    "META_KEYS",
     "PINNED_DECODER",
     "RASTER_FORMATS",
     "ImageData",
+    "ImageMeta",
     "ImageReadError",
     "ImageTooLargeError",
     "detect_format",

@@ -55,6 +55,7 @@ from pydicom.pixels import apply_color_lut, apply_modality_lut, get_decoder, pix
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from .errors import ImageReadError, ImageTooLargeError
+from .image_data import ImageMeta
 
 __all__ = ["PINNED_DECODER", "read_dicom", "read_dicom_series", "stored_values"]
 
@@ -481,7 +482,7 @@ def _to_channel_first(data: np.ndarray, color: bool, frames_axis: bool) -> np.nd
 
 def read_dicom(
     path: str | os.PathLike[str], frames: Sequence[int] | None = None, max_values: int | None = None
-) -> tuple[np.ndarray, dict[str, Any]]:
+) -> tuple[np.ndarray, ImageMeta]:
     """Read one DICOM file into a channel-first ``float32`` array in modality units, plus metadata.
 
     See the module docstring for the intensity conventions (modality LUT applied, ``MONOCHROME1``
@@ -557,7 +558,7 @@ def read_dicom(
             "space": "LPS",
         }
     )
-    return out, meta
+    return out, ImageMeta(meta)
 
 
 def stored_values(array: np.ndarray, meta: dict[str, Any]) -> np.ndarray:
@@ -646,7 +647,7 @@ def read_dicom_series(
     tolerance: float = 1e-3,
     skip_bad_slices: bool = False,
     max_values: int | None = None,
-) -> tuple[np.ndarray, dict[str, Any]]:
+) -> tuple[np.ndarray, ImageMeta]:
     """Read a folder of single-frame DICOM slices as one volume, sorted along the slice normal.
 
     Slices are sorted by the projection of ``ImagePositionPatient`` on the normal of
@@ -816,4 +817,4 @@ def read_dicom_series(
             "space": "LPS",
         }
     )
-    return volume, meta
+    return volume, ImageMeta(meta)

@@ -34,6 +34,7 @@ from PIL import Image, UnidentifiedImageError
 
 from .dicom import MIN_IMAGE_SIZE
 from .errors import ImageReadError
+from .image_data import ImageMeta
 
 __all__ = ["RASTER_SUFFIXES", "read_raster"]
 
@@ -41,7 +42,7 @@ RASTER_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 _PIL_FORMATS = {"PNG": "png", "JPEG": "jpeg", "TIFF": "tiff", "BMP": "bmp", "MPO": "jpeg"}
 
 
-def _finish(array: np.ndarray, path: Path, meta: dict[str, Any]) -> tuple[np.ndarray, dict[str, Any]]:
+def _finish(array: np.ndarray, path: Path, meta: dict[str, Any]) -> tuple[np.ndarray, ImageMeta]:
     """Check size and finiteness, fill the shared meta keys."""
     height, width = array.shape[1], array.shape[2]
     if height < MIN_IMAGE_SIZE or width < MIN_IMAGE_SIZE:
@@ -72,7 +73,7 @@ def _finish(array: np.ndarray, path: Path, meta: dict[str, Any]) -> tuple[np.nda
     meta.setdefault("inverted", False)
     meta.setdefault("palette_applied", False)
     meta.setdefault("alpha_dropped", False)
-    return array, meta
+    return array, ImageMeta(meta)
 
 
 def _png_header(path: Path) -> tuple[int, int] | None:
@@ -221,7 +222,7 @@ def _read_tifffile(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
     return (data[..., 0] if n_frames == 1 else data), meta
 
 
-def read_raster(path: str | os.PathLike[str]) -> tuple[np.ndarray, dict[str, Any]]:
+def read_raster(path: str | os.PathLike[str]) -> tuple[np.ndarray, ImageMeta]:
     """Read a PNG, JPEG, TIFF or BMP file into a channel-first ``float32`` array plus metadata.
 
     Args:

@@ -11,6 +11,7 @@ import numpy as np
 
 from .dicom import MIN_IMAGE_SIZE
 from .errors import ImageReadError, ImageTooLargeError
+from .image_data import ImageMeta
 
 __all__ = ["read_nifti"]
 
@@ -28,7 +29,7 @@ def _scaling(img: Any) -> tuple[float | None, float | None]:
     return (None if slope is None else float(slope)), (None if inter is None else float(inter))
 
 
-def read_nifti(path: str | os.PathLike[str], max_values: int | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+def read_nifti(path: str | os.PathLike[str], max_values: int | None = None) -> tuple[np.ndarray, ImageMeta]:
     """Read a ``.nii`` / ``.nii.gz`` file into a channel-first ``float32`` array plus metadata.
 
     The voxel values are scaled by the header's ``scl_slope`` / ``scl_inter`` (nibabel's
@@ -126,4 +127,4 @@ def read_nifti(path: str | os.PathLike[str], max_values: int | None = None) -> t
         "spatial_shape": tuple(array.shape[1:]),
         "color": "RGB" if channels_last and channels >= 3 else "GRAY" if channels == 1 else None,
     }
-    return array, meta
+    return array, ImageMeta(meta)
