@@ -15,7 +15,8 @@ random weights as the yardstick) runs a ``size`` x ``size`` grey input (batch 1,
   ``--compile``; seconds to minutes of compilation). No path converts the weights to float16: the first
   convolution reads the image in float32 by design (``monai_rmisr.networks.blocks.trunk``);
 * ``super_resolve`` / ``super_resolve_bf16``: the public API on ``device="cuda"`` with ``precision="float32"`` /
-  ``"bfloat16"``, from a CPU array to a CPU tensor (transfers, tiling decision and bicubic checks included).
+  ``"bfloat16"`` (the latter where the device has native bfloat16), from a CPU array to a CPU tensor
+  (transfers, tiling decision and bicubic checks included).
 
 Times are CUDA-synchronised wall clock, the paths of all models interleaved round after round (so a busy
 GPU slows every path alike); the table gives the median of ``--repeats`` rounds after 3 warm-ups and the
@@ -40,6 +41,7 @@ import numpy as np
 import torch
 
 from monai_rmisr import load_pretrained, super_resolve
+from monai_rmisr.hardware import native_bfloat16
 from monai_rmisr.metrics import protocol_border, protocol_pair, psnr
 from monai_rmisr.networks.nets import IMDN
 from monai_rmisr.networks.utils import forward_at_scale
@@ -94,8 +96,9 @@ def build_paths(network: torch.nn.Module, scale: float, compile_half: bool, devi
     if compile_half:
         paths["compile"] = autocast(torch.float16, torch.compile(copy.deepcopy(last)))
     if not isinstance(network, IMDN):
-        for name, precision in (("super_resolve", "float32"), ("super_resolve_bf16", "bfloat16")):
-            paths[name] = _public_api(network, scale, precision, device)
+        paths["super_resolve"] = _public_api(network, scale, "float32", device)
+        if native_bfloat16(device):  # super_resolve refuses bfloat16 where it would be emulated
+            paths["super_resolve_bf16"] = _public_api(network, scale, "bfloat16", device)
     return paths
 
 
@@ -159,6 +162,9 @@ def main() -> None:
     parser.add_argument("--json", help="also write the table as JSON to this file")
     parser.add_argument("--device", default="cuda", help="default cuda; cpu only to try the script itself")
     args = parser.parse_args()
+    unknown = sorted(set(args.models) - {label for label, _, _ in MODELS})
+    if unknown:
+        parser.error(f"--models: unknown {unknown}; the rows are {[label for label, _, _ in MODELS]}.")
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         parser.error("no CUDA GPU is visible to PyTorch.")

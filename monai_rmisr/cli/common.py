@@ -11,8 +11,9 @@ from collections.abc import Callable, Iterator
 __all__ = ["TILE_HELP", "collected_warnings", "tile_argument"]
 
 TILE_HELP = (
-    "LR tile size in pixels; 'auto' (default): images too large for a 768 MiB working-memory budget are tiled "
-    "(results within a few 1e-3 of the whole image), smaller ones run whole; 0: always the whole image"
+    "LR tile size in pixels; 'auto' (default): images too large for the working-memory budget (768 MiB on the "
+    "CPU, a quarter of the available memory on a GPU) are tiled (results within a few 1e-3 of the whole image), "
+    "smaller ones run whole; 0: always the whole image"
 )
 
 

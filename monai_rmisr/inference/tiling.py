@@ -36,10 +36,10 @@ EDGE_DECAY = 16.0
 #: :func:`forward_bytes` fit runs whole (a 512 x 512 CT slice, 736 MiB at x2), a larger one in tiles.
 #: 1 GiB left RG1_UNCR (1955 x 1841) at x4 at a 2.16 GB peak; 768 MiB aims below 2 GB (see docs/inference.md).
 TILE_MEMORY_BUDGET = 768 * 2**20
-#: Share of a CUDA device's free memory that one forward pass may take under ``tile="auto"``: the
+#: Share of a CUDA device's available memory that one forward pass may take under ``tile="auto"``: the
 #: per-pixel estimates below were measured on the CPU; a quarter leaves room for cuDNN's workspaces.
-#: On one H200 a 512 x 512 image at x4 ran in 4 tiles under the CPU budget (202 ms against 52 ms
-#: whole, docs/inference.md "On a GPU").
+#: On one H200 a 512 x 512 image at x4 ran in 4 tiles under the CPU budget: 202 ms, against 79 ms for
+#: ``super_resolve`` of a whole image at x2 (docs/inference.md "On a GPU").
 GPU_MEMORY_SHARE = 0.25
 #: Peak working memory of a forward pass per LR pixel, bytes: measured as the growth of the peak
 #: resident memory of a CPU process over ``super_resolve`` of a 384 x 384 image (float32,
@@ -285,32 +285,40 @@ def tile_memory_budget(device: str | torch.device) -> int:
     """Bytes one forward pass may take under ``tile="auto"`` on ``device``.
 
     On the CPU :data:`TILE_MEMORY_BUDGET` (the process's resident memory); on a CUDA device
-    :data:`GPU_MEMORY_SHARE` of its free memory now, never less than :data:`TILE_MEMORY_BUDGET`.
+    :data:`GPU_MEMORY_SHARE` of the memory available to this process now (free on the device, plus what
+    PyTorch's caching allocator holds but does not use), never less than :data:`TILE_MEMORY_BUDGET`. So on
+    a GPU whether an image runs whole depends on what else holds the GPU's memory at the time.
     """
     device = torch.device(device)
     if device.type == "cuda":
         free, _total = torch.cuda.mem_get_info(device)
-        return max(TILE_MEMORY_BUDGET, int(free * GPU_MEMORY_SHARE))
+        cached = torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+        return max(TILE_MEMORY_BUDGET, int((free + cached) * GPU_MEMORY_SHARE))
     return TILE_MEMORY_BUDGET
 
 
-def auto_tile(network: nn.Module, spatial: Sequence[int], scale: float, budget: int | None = None) -> int | None:
+def auto_tile(
+    network: nn.Module,
+    spatial: Sequence[int],
+    scale: float,
+    budget: int | None = None,
+    device: str | torch.device = "cpu",
+) -> int | None:
     """The LR tile ``tile="auto"`` means for this network and image: ``None`` (whole image) if it fits ``budget``.
 
     Otherwise the largest multiple of :data:`AUTO_TILE_STEP` whose square tile's
-    :func:`forward_bytes` fits ``budget`` (at least 32): with the default budget ``rmisr_bl_x2``
+    :func:`forward_bytes` fits ``budget`` (at least 32): with the CPU's budget ``rmisr_bl_x2``
     gets 512, ``rmisr_bl_x4`` 480 and ``rmisr_meta`` at x4 112.
 
     Args:
         network: the network that will run.
         spatial: LR (H, W) of one image.
         scale: the up-sampling factor.
-        budget: working memory of one forward pass, bytes (default: :func:`tile_memory_budget` of the
-            device that holds the network's parameters; the CPU for a network without any).
+        budget: working memory of one forward pass, bytes (default: :func:`tile_memory_budget` of ``device``).
+        device: the device the network runs on.
     """
     if budget is None:
-        parameter = next(network.parameters(), None)
-        budget = tile_memory_budget("cpu" if parameter is None else parameter.device)
+        budget = tile_memory_budget(device)
     if forward_bytes(network, spatial, scale) <= budget:
         return None
     per_pixel = forward_bytes(network, [1] * len(spatial), scale) or 1

@@ -159,7 +159,8 @@ class Upscaler:
         """
         count, channels, height, width = stack.shape
         whole = self.tile is None or (
-            self.tile == AUTO_TILE and auto_tile(self.network, (height, width), self.run_scale) is None
+            self.tile == AUTO_TILE
+            and auto_tile(self.network, (height, width), self.run_scale, device=self.device) is None
         )
         if not whole or model_in_channels(self.network) not in (1, None):
             return np.stack([self._slice(item) for item in stack])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,26 +42,26 @@ META_KEYS: dict[str, str] = {
     "series_instance_uid": "DICOM Series Instance UID (str)",
     "transfer_syntax": "DICOM transfer syntax UID (str)",
     "transfer_syntax_name": "its name (str)",
-    "lossy_compression": "DICOM Lossy Image Compression (str or None)",
+    "lossy_compression": "DICOM Lossy Image Compression is '01' (bool)",
     "bits_allocated": "DICOM Bits Allocated (int)",
     "bits_stored": "DICOM Bits Stored (int)",
     "high_bit": "DICOM High Bit (int)",
     "pixel_representation": "DICOM Pixel Representation: 0 unsigned, 1 signed (int)",
     "samples_per_pixel": "DICOM Samples per Pixel (int)",
     "photometric_interpretation": "DICOM Photometric Interpretation as stored (str)",
-    "window_center": "DICOM Window Center, the first of several (float or None)",
-    "window_width": "DICOM Window Width, the first of several (float or None)",
+    "window_center": "DICOM Window Center, every value given (list of float, or None)",
+    "window_width": "DICOM Window Width, every value given (list of float, or None)",
     "rescale_slope": "the modality rescale slope applied on reading (float or None)",
     "rescale_intercept": "the modality rescale intercept applied on reading (float or None)",
     "rescale_type": "DICOM Rescale Type (str or None)",
     "rescale_per_frame": "per-frame (slope, intercept) pairs of an enhanced multi-frame object, or None",
-    "modality_lut": "a non-linear Modality LUT was applied on reading (bool)",
+    "modality_lut": "the non-linear modality LUT applied on reading ('ModalityLUTSequence'), or None",
     "inversion_sum": "the value x was subtracted from to invert a MONOCHROME1 image (float)",
     "frames": "the frame indices read from a multi-frame file, or None for all",
-    "frame_time": "DICOM Frame Time, ms (float or None)",
+    "frame_time": "DICOM Frame Time, ms (list of float, or None)",
     # DICOM series
     "series_files": "the slice files, in the order of the array's last axis (list of str)",
-    "skipped_slices": "files of the series left out as unreadable (list of str)",
+    "skipped_slices": 'files of the series left out as unreadable (list of {"path", "reason"})',
     "slice_positions": "each slice's position along the slice normal, mm (list of float)",
     "slice_spacing_uniform": "the slices are evenly spaced (bool)",
     "rescale_slopes": "each slice's rescale slope (list of float)",
@@ -86,8 +86,9 @@ class ImageMeta(dict):
     Writing, reading, testing (``in``) or removing a key that is not one of them raises a ``KeyError``
     naming it and the keys of the same start, so a misspelt key fails where it is used instead of reading
     as absent. A known key that an image does not have reads as absent, as in any ``dict``
-    (``meta.get("window_center")`` is None for a PNG). Being a ``dict``, it goes wherever MONAI and our
-    writers take a mapping; ``{**meta, ...}`` and ``dict(meta)`` are plain dicts again.
+    (``meta.get("window_center")`` is None for a PNG). Our writers take it as any mapping; ``{**meta, ...}``,
+    ``meta | other`` and ``dict(meta)`` are plain dicts again. Give MONAI ``dict(meta)`` (a ``MetaTensor``
+    looks up keys of its own, which this refuses).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -131,10 +132,18 @@ class ImageMeta(dict):
         return super().pop(key, *default)
 
     def update(self, *args: Any, **kwargs: Any) -> None:
+        """``dict.update``, all keys checked before any is written."""
+        items: list[tuple[Any, Any]] = []
         for source in (*args, kwargs):
-            items: Iterable[tuple[Any, Any]] = source.items() if isinstance(source, Mapping) else source
-            for key, value in items:
-                self[key] = value
+            items += list(source.items() if isinstance(source, Mapping) else source)
+        for key, _ in items:
+            self.check_key(key)
+        for key, value in items:
+            super().__setitem__(key, value)
+
+    def __ior__(self, other: Any) -> ImageMeta:  # type: ignore[override,misc]
+        self.update(other)
+        return self
 
     def copy(self) -> ImageMeta:
         return ImageMeta(self)

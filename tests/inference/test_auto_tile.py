@@ -112,12 +112,16 @@ def test_rg1_upscale_without_tile_stays_under_2_gb(tmp_path, scale):
     assert (written.Rows, written.Columns) == (1955 * scale, 1841 * scale)
 
 
-def test_on_a_gpu_the_budget_is_a_share_of_its_free_memory(x2_network, monkeypatch):
-    free = 100 * 2**30
+def test_on_a_gpu_the_budget_is_a_share_of_its_available_memory(x2_network, monkeypatch):
+    free, cached = 90 * 2**30, 10 * 2**30  # free on the device, and held by PyTorch's cache but unused
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (free, 141 * 2**30))
-    assert tile_memory_budget("cuda") == free // 4
+    monkeypatch.setattr(torch.cuda, "memory_reserved", lambda device=None: cached + 2**30)
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device=None: 2**30)
+    assert tile_memory_budget("cuda") == (free + cached) // 4
     # RG1_UNCR (10.6 GB estimated at x2) runs whole within a quarter of 100 GiB, in tiles on the CPU
-    assert auto_tile(x2_network, (1955, 1841), 2, budget=tile_memory_budget("cuda")) is None
-    assert auto_tile(x2_network, (1955, 1841), 2, budget=tile_memory_budget("cpu")) == 512
+    assert auto_tile(x2_network, (1955, 1841), 2, device="cuda") is None
+    assert auto_tile(x2_network, (1955, 1841), 2, device=torch.device("cpu")) == 512
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (2**30, 141 * 2**30))
+    monkeypatch.setattr(torch.cuda, "memory_reserved", lambda device=None: 0)
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device=None: 0)
     assert tile_memory_budget("cuda:0") == tiling_module.TILE_MEMORY_BUDGET  # a nearly full GPU: never below the CPU's
