@@ -10,7 +10,9 @@ random weights as the yardstick) runs a ``size`` x ``size`` grey input (batch 1,
   ``torch.backends.cudnn.allow_tf32``), so this is the TF32 path;
 * ``float32_strict``: TF32 switched off (true float32 products, what the CPU computes);
 * ``channels_last``: network and input in the channels-last memory format, TF32;
-* ``float16`` / ``bfloat16``: ``torch.autocast("cuda", dtype)`` over the channels-last network;
+* ``float16`` / ``bfloat16``: ``torch.autocast("cuda", dtype)`` over the channels-last network (the rows of
+  docs/inference.md's 2026-12-04 table); ``float16_contiguous`` / ``bfloat16_contiguous``: the same over the
+  network in contiguous memory (channels-last was the slower layout in float32 on an H200);
 * ``compile``: ``torch.compile`` of the channels-last network, run under the float16 autocast (with
   ``--compile``; seconds to minutes of compilation). No path converts the weights to float16: the first
   convolution reads the image in float32 by design (``monai_rmisr.networks.blocks.trunk``);
@@ -79,10 +81,10 @@ def build_paths(network: torch.nn.Module, scale: float, compile_half: bool, devi
         with StrictFloat32():
             return forward_at_scale(network, x, scale)
 
-    def autocast(dtype: torch.dtype, module: torch.nn.Module = last) -> Path_:
+    def autocast(dtype: torch.dtype, module: torch.nn.Module = last, channels_last: bool = True) -> Path_:
         def run(x: torch.Tensor) -> torch.Tensor:
             with torch.autocast(device.type, dtype=dtype):
-                return forward_at_scale(module, x, scale, channels_last=True).float()
+                return forward_at_scale(module, x, scale, channels_last=channels_last).float()
 
         return run
 
@@ -92,6 +94,8 @@ def build_paths(network: torch.nn.Module, scale: float, compile_half: bool, devi
         "channels_last": lambda x: forward_at_scale(last, x, scale, channels_last=True),
         "float16": autocast(torch.float16),
         "bfloat16": autocast(torch.bfloat16),
+        "float16_contiguous": autocast(torch.float16, network, channels_last=False),
+        "bfloat16_contiguous": autocast(torch.bfloat16, network, channels_last=False),
     }
     if compile_half:
         paths["compile"] = autocast(torch.float16, torch.compile(copy.deepcopy(last)))
