@@ -72,7 +72,7 @@ class StrictFloat32:
         torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = self.saved
 
 
-def build_paths(network: torch.nn.Module, scale: float, compile_half: bool, device: torch.device) -> dict[str, Path_]:
+def build_paths(network: torch.nn.Module, scale: float, with_compile: bool, device: torch.device) -> dict[str, Path_]:
     """path name -> callable(x: (1, 1, h, w) float32 tensor on ``device``) -> (1, 1, h*s, w*s) on ``device``."""
     network = network.to(device).eval()
     last = copy.deepcopy(network).to(memory_format=torch.channels_last)
@@ -97,7 +97,7 @@ def build_paths(network: torch.nn.Module, scale: float, compile_half: bool, devi
         "float16_contiguous": autocast(torch.float16, network, channels_last=False),
         "bfloat16_contiguous": autocast(torch.bfloat16, network, channels_last=False),
     }
-    if compile_half:
+    if with_compile:
         paths["compile"] = autocast(torch.float16, torch.compile(copy.deepcopy(last)))
     if not isinstance(network, IMDN):
         paths["super_resolve"] = _public_api(network, scale, "float32", device)
