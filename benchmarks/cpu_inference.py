@@ -7,11 +7,14 @@ at x2 / x3 / x4 with random weights as the yardstick) runs a ``size`` x ``size``
 
 * ``eager``: the network as loaded (float32, contiguous memory);
 * ``channels_last``: network and input in the channels-last memory format;
+* ``cpu_form``: the network as the inference API runs it on the CPU
+  (:func:`monai_rmisr.networks.regroup.cpu_inference_network`: RMISR's narrow convolution groups merged,
+  exactly, in contiguous memory; a network without grouped convolutions in channels-last memory);
 * ``super_resolve``: the public API with its defaults (what ``rmisr upscale`` runs);
 * ``torchscript``: traced, frozen and ``optimize_for_inference`` (conv + activation fusion);
 * ``onnxruntime``: exported with :func:`monai_rmisr.networks.export.export_onnx`, one session thread per
   ``--threads`` (skipped without onnxruntime);
-* ``bfloat16``: ``torch.autocast("cpu", torch.bfloat16)``, only where the CPU has native bfloat16
+* ``bfloat16``: ``cpu_form`` under ``torch.autocast("cpu", torch.bfloat16)``, only where the CPU has native bfloat16
   (:func:`monai_rmisr.hardware.cpu_has_native_bfloat16`); elsewhere it is emulated and not timed;
 * ``super_resolve_bf16``: the public API with ``precision="bfloat16"`` (``rmisr upscale --precision bfloat16``),
   under the same condition;
@@ -44,6 +47,7 @@ from monai_rmisr.data import load_corpus
 from monai_rmisr.hardware import cpu_has_native_bfloat16
 from monai_rmisr.metrics import protocol_border, protocol_pair, psnr
 from monai_rmisr.networks.nets import IMDN
+from monai_rmisr.networks.regroup import cpu_inference_network
 from monai_rmisr.networks.utils import forward_at_scale
 
 MODELS = [
@@ -64,6 +68,8 @@ def build_paths(network: torch.nn.Module, scale: float, size: int, args: argpars
     paths: dict[str, Callable] = {"eager": lambda x: forward_at_scale(network, x, scale)}
     last = load_copy(network).to(memory_format=torch.channels_last)
     paths["channels_last"] = lambda x: forward_at_scale(last, x, scale, channels_last=True)
+    cpu_form, cpu_form_channels_last = cpu_inference_network(load_copy(network))
+    paths["cpu_form"] = lambda x: forward_at_scale(cpu_form, x, scale, channels_last=cpu_form_channels_last)
     paths["super_resolve"] = lambda x: super_resolve(x[0], scale, model=load_copy(network)).unsqueeze(0)
     example = torch.rand(1, 1, size, size)
     fixed_scale = torch.jit.trace(_AtScale(load_copy(network), scale), example, check_trace=False)
@@ -88,7 +94,7 @@ def build_paths(network: torch.nn.Module, scale: float, size: int, args: argpars
 
         def bf16(x: torch.Tensor) -> torch.Tensor:
             with torch.autocast("cpu", dtype=torch.bfloat16):
-                return forward_at_scale(last, x, scale, channels_last=True).float()
+                return forward_at_scale(cpu_form, x, scale, channels_last=cpu_form_channels_last).float()
 
         paths["bfloat16"] = bf16
         paths["super_resolve_bf16"] = lambda x: super_resolve(

@@ -1,12 +1,16 @@
 """Where a model's CPU inference time goes: torch.profiler, operators grouped by kind and shape.
 
-Run: ``python benchmarks/cpu_profile.py [--model rmisr_bl_x4] [--size 128] [--threads 1]``
+Run: ``python benchmarks/cpu_profile.py [--model rmisr_bl_x4] [--size 128] [--threads 1] [--path cpu_form]``
 
 The model (a shipped name, or ``imdn`` for our IMDN with random weights at the model's scale) runs a
-``size`` x ``size`` grey input in the channels-last memory format (the ``super_resolve`` path), once
-to warm up, then once under ``torch.profiler``. Printed: the machine, each operator kind's share of
+``size`` x ``size`` grey input, once to warm up, then once under ``torch.profiler``, along ``--path``:
+``cpu_form`` (default), the network as ``super_resolve`` runs it on the CPU
+(:func:`monai_rmisr.networks.regroup.cpu_inference_network`: RMISR's narrow convolution groups merged, in
+contiguous memory); ``channels_last`` or ``contiguous``, the network with the paper's groups in that memory
+format. Printed: the machine, each operator kind's share of
 the time and, for every convolution shape, its calls, milliseconds and multiply-accumulates per
-second (what the CPU achieves on that shape). With ``--dense-equivalent``, each grouped convolution
+second (what the CPU achieves on that shape; for a merged convolution its weights' shape counts the
+block-diagonal zeros too). With ``--dense-equivalent``, each grouped convolution
 is also timed as the dense convolution with block-diagonal weights that computes the same output:
 when both take the same time, the CPU library computes the grouped one at the dense one's cost.
 """
@@ -27,7 +31,9 @@ from torch.profiler import ProfilerActivity, profile
 from monai_rmisr import load_pretrained
 from monai_rmisr.inference.pretrained import PRETRAINED
 from monai_rmisr.networks.nets import IMDN
+from monai_rmisr.networks.regroup import cpu_inference_network
 
+PATHS = ("cpu_form", "channels_last", "contiguous")
 CONVOLUTIONS = ("aten::mkldnn_convolution", "aten::_slow_conv2d_forward")  # the kernels (wrappers left out)
 
 
@@ -38,11 +44,12 @@ def build(model: str, reference_scale: float) -> torch.nn.Module:
     return load_pretrained(model)
 
 
-def dense_time(input_shape: list[int], weight_shape: list[int], repeats: int = 3) -> float:
+def dense_time(input_shape: list[int], weight_shape: list[int], channels_last: bool, repeats: int = 3) -> float:
     """Milliseconds of the dense convolution (block-diagonal weights) equal to a grouped one of these shapes."""
     channels = input_shape[1]
     out_channels, _, height, width = weight_shape
-    x = torch.rand(input_shape).contiguous(memory_format=torch.channels_last)
+    x = torch.rand(input_shape)
+    x = x.contiguous(memory_format=torch.channels_last) if channels_last else x
     weight = torch.rand(out_channels, channels, height, width)
     with torch.inference_mode():
         F.conv2d(x, weight, padding=height // 2)
@@ -59,17 +66,25 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=128, help="LR input size (default 128)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--dense-equivalent", action="store_true", help="also time grouped convolutions as dense")
+    parser.add_argument("--path", choices=PATHS, default="cpu_form", help="how the network runs (default cpu_form)")
     args = parser.parse_args()
     if args.model != "imdn" and args.model not in PRETRAINED:
         parser.error(f"--model: not a shipped model or imdn: {args.model}")
     torch.set_num_threads(args.threads)
-    network = build(args.model, args.scale).eval().to(memory_format=torch.channels_last)
-    x = torch.rand(1, 1, args.size, args.size).contiguous(memory_format=torch.channels_last)
+    network = build(args.model, args.scale).eval()
+    if args.path == "cpu_form":
+        network, channels_last = cpu_inference_network(network)
+    else:
+        channels_last = args.path == "channels_last"
+        network = network.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    x = torch.rand(1, 1, args.size, args.size)
+    x = x.contiguous(memory_format=torch.channels_last) if channels_last else x
     forward_kwargs = {"scale": args.scale} if args.model == "rmisr_meta" else {}
     print(
-        f"{args.model}, {args.size}x{args.size} LR, channels-last float32; {platform.processor() or platform.machine()}"
-        f" {os.cpu_count()} cores, capability {torch.backends.cpu.get_cpu_capability()}, threads {args.threads}, "
-        f"torch {torch.__version__}"
+        f"{args.model}, {args.size}x{args.size} LR, path {args.path} "
+        f"({'channels-last' if channels_last else 'contiguous'} memory), float32; "
+        f"{platform.processor() or platform.machine()} {os.cpu_count()} cores, "
+        f"capability {torch.backends.cpu.get_cpu_capability()}, threads {args.threads}, torch {torch.__version__}"
     )
     with torch.inference_mode():
         network(x, **forward_kwargs)
@@ -100,7 +115,7 @@ def main() -> None:
             f"{macs / e.self_cpu_time_total / 1000:.1f} |"
         )
         if args.dense_equivalent:
-            dense = f"{dense_time(input_shape, weight_shape):.1f}" if groups > 1 else ""
+            dense = f"{dense_time(input_shape, weight_shape, channels_last):.1f}" if groups > 1 else ""
             row += f" {dense} |"
         print(row)
 

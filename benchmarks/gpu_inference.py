@@ -13,6 +13,9 @@ random weights as the yardstick) runs a ``size`` x ``size`` grey input (batch 1,
 * ``float16`` / ``bfloat16``: ``torch.autocast("cuda", dtype)`` over the channels-last network (the rows of
   docs/inference.md's 2026-12-04 table); ``float16_contiguous`` / ``bfloat16_contiguous``: the same over the
   network in contiguous memory (channels-last was the slower layout in float32 on an H200);
+* ``regrouped`` / ``regrouped_float16``: the network with PyConv-3's narrow convolution groups merged
+  (:func:`monai_rmisr.networks.regroup.regroup_convolutions`, what ``super_resolve`` runs on the CPU), in
+  contiguous memory, float32 (TF32) / float16 autocast: whether merged groups help cuDNN too;
 * ``compile``: ``torch.compile`` of the channels-last network, run under the float16 autocast (with
   ``--compile``; seconds to minutes of compilation). No path converts the weights to float16: the first
   convolution reads the image in float32 by design (``monai_rmisr.networks.blocks.trunk``);
@@ -46,6 +49,7 @@ from monai_rmisr import load_pretrained, super_resolve
 from monai_rmisr.hardware import native_bfloat16
 from monai_rmisr.metrics import protocol_border, protocol_pair, psnr
 from monai_rmisr.networks.nets import IMDN
+from monai_rmisr.networks.regroup import regroup_convolutions
 from monai_rmisr.networks.utils import forward_at_scale
 
 MODELS = [
@@ -76,6 +80,7 @@ def build_paths(network: torch.nn.Module, scale: float, with_compile: bool, devi
     """path name -> callable(x: (1, 1, h, w) float32 tensor on ``device``) -> (1, 1, h*s, w*s) on ``device``."""
     network = network.to(device).eval()
     last = copy.deepcopy(network).to(memory_format=torch.channels_last)
+    regrouped = regroup_convolutions(network)
 
     def strict(x: torch.Tensor) -> torch.Tensor:
         with StrictFloat32():
@@ -96,6 +101,8 @@ def build_paths(network: torch.nn.Module, scale: float, with_compile: bool, devi
         "bfloat16": autocast(torch.bfloat16),
         "float16_contiguous": autocast(torch.float16, network, channels_last=False),
         "bfloat16_contiguous": autocast(torch.bfloat16, network, channels_last=False),
+        "regrouped": lambda x: forward_at_scale(regrouped, x, scale),
+        "regrouped_float16": autocast(torch.float16, regrouped, channels_last=False),
     }
     if with_compile:
         paths["compile"] = autocast(torch.float16, torch.compile(copy.deepcopy(last)))

@@ -18,7 +18,15 @@ def test_gpu_inference_script_times_every_path_and_writes_its_table(tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     rows = json.loads(table.read_text())["rows"]
     paths = {(row["model"], row["path"]) for row in rows}
-    for path in ("float32", "float32_strict", "channels_last", "float16", "bfloat16", "float16_contiguous"):
+    for path in (
+        "float32",
+        "float32_strict",
+        "channels_last",
+        "float16",
+        "bfloat16",
+        "float16_contiguous",
+        "regrouped",
+    ):
         assert ("IMDN x4", path) in paths and ("RMISR-BL x2", path) in paths
     assert ("RMISR-BL x2", "super_resolve") in paths and ("IMDN x4", "super_resolve") not in paths
     assert (("RMISR-BL x2", "super_resolve_bf16") in paths) == native_bfloat16("cpu")  # refused where emulated

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..networks.regroup import cpu_inference_network
 from ..networks.utils import forward_at_scale, scaled_size
 from .bicubic import BICUBIC, BicubicUpsampler
 from .pretrained import PRETRAINED, load_checkpoint, load_pretrained
@@ -253,9 +254,7 @@ def super_resolve(
 
     was_training = network.training
     network.eval()
-    channels_last = device.type == "cpu" and tensor.dim() == 3
-    if channels_last:
-        network.to(memory_format=torch.channels_last)  # in place; weights' values unchanged
+    runner, channels_last = cpu_inference_network(network) if device.type == "cpu" else (network, False)
     expected = scaled_size(list(tensor.shape[1:]), run_scale)
     forward = self_ensemble_forward if self_ensemble else forward_at_scale
     outputs = []
@@ -264,10 +263,10 @@ def super_resolve(
             for batch in batches:
                 batch = batch.to(device)
                 if tile is None:
-                    out = forward(network, batch, run_scale, channels_last).float()
+                    out = forward(runner, batch, run_scale, channels_last).float()
                 else:
                     out = tiled_forward(
-                        network,
+                        runner,
                         batch,
                         run_scale,
                         tile,

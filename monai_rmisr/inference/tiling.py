@@ -211,7 +211,8 @@ def tiled_forward(
         sigma_scale: Gaussian standard deviation as a fraction of the window size (``mode="gaussian"``).
         sw_device: device running the windows (default: ``x.device``); the output is accumulated on ``x.device``.
         channels_last: pass 2-D windows in channels-last memory format (use with
-            ``network.to(memory_format=torch.channels_last)``; about 2.5x faster on CPU).
+            ``network.to(memory_format=torch.channels_last)``; the inference API decides with
+            :func:`~monai_rmisr.networks.regroup.cpu_inference_network`).
         self_ensemble: every tile is the mean over its eight flips / quarter turns
             (:func:`~monai_rmisr.inference.self_ensemble.self_ensemble_forward`; 8x the time).
         progress: show a tqdm bar of the tiles on stderr (MONAI's).

@@ -26,6 +26,7 @@ import torch
 from ..io import ImageData, ImageTooLargeError, read_image
 from ..io.geometry import resampled_geometry
 from ..io.writers import check_output, write_image
+from ..networks.regroup import cpu_inference_network
 from ..networks.utils import forward_at_scale, scaled_size
 from ..transforms.resize import imresize
 from .inferer import SuperResolutionInferer
@@ -94,6 +95,10 @@ class Upscaler:
 
     Attributes:
         network: the network, in eval mode on ``device``.
+        runner: what runs the slices: ``network``, or on the CPU the form that runs fastest there
+            (:func:`~monai_rmisr.networks.regroup.cpu_inference_network`: RMISR's grouped convolutions regrouped,
+            exactly, in a copy made once).
+        channels_last: whether ``runner`` gets its input in channels-last memory.
         inferer: the :class:`~monai_rmisr.inference.inferer.SuperResolutionInferer` every slice goes
             through (``tile``, ``self_ensemble``, ``progress``).
 
@@ -116,6 +121,8 @@ class Upscaler:
     network: torch.nn.Module = field(init=False, repr=False)
     inferer: SuperResolutionInferer = field(init=False, repr=False)
     compute_dtype: torch.dtype = field(init=False, repr=False)
+    runner: torch.nn.Module = field(init=False, repr=False)
+    channels_last: bool = field(init=False, repr=False)
     run_scale: float = field(init=False)
 
     def __post_init__(self) -> None:
@@ -128,6 +135,9 @@ class Upscaler:
         self.network, self.run_scale, name = resolve_model(self.model, self.scale, self.device)
         self.model_name = self.model_name or name
         self.network.eval()
+        self.runner, self.channels_last = self.network, False
+        if torch.device(self.device).type == "cpu":  # regrouped once here, not for every slice
+            self.runner, self.channels_last = cpu_inference_network(self.network)
         self.inferer = SuperResolutionInferer(
             self.run_scale,
             self.tile,
@@ -146,7 +156,7 @@ class Upscaler:
     def _slice(self, image: np.ndarray) -> np.ndarray:
         """(C, H, W) in [0, 1] -> (C, H', W') in [0, 1]."""
         batch = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None]
-        return self.inferer(batch, self.network)[0].numpy()
+        return self.inferer(batch, self.runner)[0].numpy()
 
     def _slices(self, stack: np.ndarray) -> np.ndarray:
         """(N, C, H, W) in [0, 1] -> (N, C, H', W'): many equal-size slices, batched through the network.
@@ -168,16 +178,13 @@ class Upscaler:
             count * channels, 1, height, width
         )
         device = torch.device(self.device)
-        channels_last = device.type == "cpu"
-        if channels_last:
-            self.network.to(memory_format=torch.channels_last)
         step = max(1, BATCH_PIXELS // (height * width))
         forward = self_ensemble_forward if self.self_ensemble else forward_at_scale
         outputs = []
         with torch.inference_mode(), compute_autocast(self.compute_dtype, device):
             for start in range(0, flat.shape[0], step):
                 batch = flat[start : start + step].to(device)
-                out = forward(self.network, batch, self.run_scale, channels_last).float()
+                out = forward(self.runner, batch, self.run_scale, self.channels_last).float()
                 outputs.append(out.clamp_(0, 1).cpu())
         result = torch.cat(outputs).contiguous().numpy()
         return result.reshape(count, channels, *result.shape[2:])

@@ -93,6 +93,23 @@ def test_user_network_state_is_kept():
     assert network.training
 
 
+def test_cpu_path_runs_a_regrouped_copy_with_the_same_output():
+    torch.manual_seed(0)
+    network = small_rmisr(perturb=0.05)
+    with torch.no_grad():  # every weight random, so the grouped convolutions matter
+        for p in network.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    before = {k: v.clone() for k, v in network.state_dict().items()}
+    x = image(20, 18)
+    out = super_resolve(x, 2, model=network, tile=None)
+    with torch.no_grad():
+        expected = network.eval()(torch.from_numpy(x)[None, None]).clamp(0, 1)[0, 0].numpy()
+    assert np.abs(out - expected).max() < 1e-5
+    after = network.state_dict()  # the caller's module: same groups, shapes and values
+    assert all(torch.equal(v, after[k]) for k, v in before.items())
+    assert {m.groups for m in network.modules() if isinstance(m, torch.nn.Conv2d) and m.groups > 1} == {8, 4}
+
+
 def test_rgb_is_super_resolved_channel_by_channel():
     torch.manual_seed(0)
     network = small_rmisr(perturb=0.02)

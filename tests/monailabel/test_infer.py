@@ -307,9 +307,10 @@ def test_the_launcher_listens_on_this_machine_only_unless_told():
 
 
 def test_warm_up_runs_the_network_once_on_a_tiny_image():
+    """(The hook sits on the module that runs: the Upscaler's regrouped CPU copy, ``runner``.)"""
     upscaler = NetworkCache().upscaler(parse_request({}, {"network": "rmisr_bl_x2"}))
     calls = []
-    hook = upscaler.network.register_forward_hook(lambda _, args, out: calls.append((args[0].shape, out.shape)))
+    hook = upscaler.runner.register_forward_hook(lambda _, args, out: calls.append((args[0].shape, out.shape)))
     try:
         seconds = warm_up(upscaler)
     finally:

@@ -1,0 +1,79 @@
+import pytest
+import torch
+from torch import nn
+
+from monai_rmisr.networks.blocks import PyConv3
+from monai_rmisr.networks.nets import IMDN, RMISR
+from monai_rmisr.networks.regroup import (
+    MIN_GROUP_OUT_CHANNELS,
+    cpu_inference_network,
+    merge_conv_groups,
+    regroup_convolutions,
+)
+
+
+@pytest.mark.parametrize(
+    ("conv", "groups"),
+    [
+        (nn.Conv2d(64, 16, 7, padding=3, groups=8, bias=False), 4),  # PyConv-3's 7x7 branch
+        (nn.Conv2d(64, 16, 7, padding=3, groups=8, bias=False), 1),
+        (nn.Conv2d(16, 24, 3, stride=2, padding=2, dilation=2, groups=4, bias=True), 2),
+        (nn.Conv2d(8, 8, 3, padding=1, groups=4, padding_mode="reflect"), 2),
+        (nn.Conv3d(16, 8, 3, padding=1, groups=4), 2),
+    ],
+)
+def test_merged_groups_give_the_same_output(conv, groups):
+    torch.manual_seed(0)
+    nn.init.normal_(conv.weight)
+    before = {k: v.clone() for k, v in conv.state_dict().items()}
+    x = torch.randn(2, conv.in_channels, *([13] * (conv.weight.dim() - 2)))
+    merged = merge_conv_groups(conv, groups)
+    assert merged.groups == groups and type(merged) is type(conv)
+    assert merged.weight.shape[1] == conv.in_channels // groups
+    with torch.no_grad():
+        expected, got = conv(x), merged(x)
+    assert got.shape == expected.shape
+    assert torch.allclose(got, expected, rtol=0, atol=1e-5 * expected.abs().max().item())
+    # the weights between different old groups are exactly zero, the original is untouched
+    assert (merged.weight != 0).sum() == (conv.weight != 0).sum()
+    assert all(torch.equal(v, conv.state_dict()[k]) for k, v in before.items())
+
+
+def test_merge_refuses_bad_groups_and_transposed():
+    conv = nn.Conv2d(64, 16, 7, groups=8)
+    for groups in (3, 0, 16, 2.0):
+        with pytest.raises(ValueError, match="groups must divide 8"):
+            merge_conv_groups(conv, groups)
+    with pytest.raises(ValueError, match="transposed"):
+        merge_conv_groups(nn.ConvTranspose2d(8, 8, 3, groups=2), 1)
+
+
+def test_regrouping_merges_only_narrow_groups():
+    pyconv = PyConv3(2, 64)  # 7x7: 8 groups of 2 outputs; 5x5: 4 groups of 4; 3x3 dense
+    depthwise = nn.Conv2d(16, 16, 3, groups=16)
+    module = nn.Sequential(pyconv, nn.Conv2d(64, 16, 1), depthwise)
+    regrouped = regroup_convolutions(module)
+    assert regrouped is not module
+    groups = [m.groups for m in regrouped.modules() if isinstance(m, nn.Conv2d)]
+    assert groups == [8 // (MIN_GROUP_OUT_CHANNELS // 2), 4, 1, 1, 16]
+    assert [m.groups for m in module.modules() if isinstance(m, nn.Conv2d)] == [8, 4, 1, 1, 16]  # unchanged
+    assert regroup_convolutions(regrouped) is regrouped  # nothing left to merge: no copy
+    plain = nn.Sequential(nn.Conv2d(1, 4, 3), depthwise)
+    assert regroup_convolutions(plain) is plain
+
+
+def test_cpu_inference_form_of_rmisr_is_exact_and_leaves_the_model_alone():
+    torch.manual_seed(0)
+    network = RMISR(spatial_dims=2, in_channels=1, out_channels=1, scale=2, features=64, num_blocks=2).eval()
+    shapes = {k: v.shape for k, v in network.state_dict().items()}
+    runner, channels_last = cpu_inference_network(network)
+    assert runner is not network and channels_last is False
+    assert {k: v.shape for k, v in network.state_dict().items()} == shapes
+    x = torch.rand(1, 1, 40, 36)
+    with torch.no_grad():
+        assert torch.allclose(runner(x), network(x), rtol=0, atol=1e-5)
+    assert all(p.is_contiguous() for p in runner.parameters())
+    # a network without grouped convolutions keeps the channels-last path
+    imdn = IMDN(spatial_dims=2, in_channels=1, scale=2).eval()
+    same, channels_last = cpu_inference_network(imdn)
+    assert same is imdn and channels_last is True
