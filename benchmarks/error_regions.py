@@ -4,6 +4,8 @@
 --scale 2 --image gdcm-US-ALOKA-16 --box 30,410,35,620``
 ``python benchmarks/error_regions.py --weights bundles/rmisr/models/rmisr_bl_x4.pt --reference IMDN_x4.pth
 --scale 4 --image 693_UNCR --air-band 3``
+``python benchmarks/error_regions.py --weights bundles/rmisr/models/rmisr_bl_x3.pt --reference IMDN_x3.pth
+--scale 3 --image retina --rim-band 4``
 
 Both models run on the realistic protocol's LR of the image (MATLAB bicubic, clipped to [0, 1]),
 and the model once more on the unclipped LR (the overshoot kept); after the protocol's
@@ -11,7 +13,9 @@ and the model once more on the unclipped LR (the overshoot kept); after the prot
 it, with the share of the model's excess squared error (over the reference's) that lies outside.
 The region is ``--box row0,row1,col0,col1`` in HR pixels, half-open (for the ultrasound frame: the
 scan area, so outside = the vendor's text and graphics), or ``--air-band N``: the pixels within N
-pixels of the HR image's exact zeros (air in CT), the zeros themselves excluded. ``--weights`` is a
+pixels of the HR image's exact zeros (air in CT), the zeros themselves excluded, or ``--rim-band N``: the
+pixels within N pixels of the rim of the HR image's field of view (where it crosses ``--rim-level``, default
+0.06: a fundus image's black surround). ``--weights`` is a
 shipped model's file (architecture from its name or a sidecar), ``--reference`` a weights file of
 ``--reference-network`` (default IMDN: the authors' checkpoints load).
 """
@@ -23,7 +27,7 @@ import math
 
 import numpy as np
 import torch
-from scipy.ndimage import binary_dilation
+from scipy.ndimage import binary_dilation, binary_erosion
 
 from monai_rmisr.benchmark import benchmark_network
 from monai_rmisr.data import load_corpus
@@ -42,6 +46,8 @@ def main() -> None:
     region = parser.add_mutually_exclusive_group(required=True)
     region.add_argument("--box", help="row0,row1,col0,col1 in HR pixels")
     region.add_argument("--air-band", type=int, metavar="N", help="pixels within N of the HR image's zeros")
+    region.add_argument("--rim-band", type=int, metavar="N", help="pixels within N of the field of view's rim")
+    parser.add_argument("--rim-level", type=float, default=0.06, help="the field of view: HR above this (0.06)")
     args = parser.parse_args()
     image = next(img for img in load_corpus("test") if img.name == args.image)
     hr, lr = protocol_pair(image.array, args.scale)
@@ -58,6 +64,11 @@ def main() -> None:
         inside = np.zeros(hr.shape[1:], dtype=bool)
         inside[row0:row1, col0:col1] = True
         what = f"box {args.box}"
+    elif args.rim_band:
+        field = hr[0] > args.rim_level
+        band = args.rim_band
+        inside = binary_dilation(field, iterations=band) & ~binary_erosion(field, iterations=band)
+        what = f"band of {band} pixels either side of the field of view's rim (HR {args.rim_level:g})"
     else:
         air = hr[0] == 0
         inside = binary_dilation(air, iterations=args.air_band) & ~air

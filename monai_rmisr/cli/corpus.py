@@ -22,6 +22,7 @@ def _export_corpus(args: argparse.Namespace) -> int:
             val_names=val_names,
             ultrasound_frames=args.ultrasound_frames,
             val_synthetic=args.val_synthetic,
+            val_aperture=args.val_aperture,
         )
     except (FileExistsError, FileNotFoundError, ValueError, RuntimeError, OSError) as err:
         print(f"rmisr export-corpus: error: {err}", file=sys.stderr)
@@ -66,6 +67,13 @@ def add_command(commands: Any) -> None:
         type=int,
         default=1,
         metavar="N",
-        help="procedural validation images (default 1, the bundle's val_synthetic_images)",
+        help="procedural validation display frames (default 1, the bundle's val_synthetic_images)",
+    )
+    export.add_argument(
+        "--val-aperture",
+        type=int,
+        default=0,
+        metavar="N",
+        help="procedural validation fields of view on black (default 0, the bundle's val_aperture_images)",
     )
     export.set_defaults(run=_export_corpus)

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..metrics.protocol import fractional_pair, protocol_pair
 from .corpus import CorpusSource, load_corpus, load_sources, split_sources
-from .synthetic import display_graphics_image, synthetic_images
+from .synthetic import aperture_image, display_graphics_image, synthetic_images
 from .user_datasets import dataset_images
 
 __all__ = [
@@ -78,6 +78,7 @@ def training_images(
     seed: int = 0,
     ultrasound_frames: bool = False,
     synthetic_blur: float = 0.0,
+    aperture: int = 0,
 ) -> list[np.ndarray]:
     """The bundle's ``train#images``: (1, H, W) float32 images in [0, 1].
 
@@ -96,8 +97,11 @@ def training_images(
             vendor's text and graphics on black around the scan; those named by ``val_names`` stay out).
         synthetic_blur: the procedural images' point-spread function, in pixels (0: pixel-exact edges;
             :func:`~monai_rmisr.data.synthetic.band_limited`).
+        aperture: add this many procedural fields of view on black with soft rims
+            (:func:`~monai_rmisr.data.synthetic.aperture_image`, 256x256, fundus-camera-like), seeded by ``seed``.
     """
     _check_image_count(synthetic, "synthetic_images")
+    _check_image_count(aperture, "aperture_images")
     if dataset_dir is None:
         images = corpus_images("train", exclude=val_names)
     else:
@@ -108,7 +112,8 @@ def training_images(
         images += corpus_images("extra")
     if ultrasound_frames and dataset_dir is None:
         images += corpus_images("frames", exclude=val_names)
-    return images + synthetic_images(synthetic, seed=seed, blur_sigma=synthetic_blur)
+    apertures = [aperture_image(seed=seed * 100_003 + k) for k in range(aperture)]
+    return images + synthetic_images(synthetic, seed=seed, blur_sigma=synthetic_blur) + apertures
 
 
 def validation_sources(val_names: Sequence[str]) -> list[CorpusSource]:
@@ -126,11 +131,14 @@ def validation_sources(val_names: Sequence[str]) -> list[CorpusSource]:
     return [full_frames.get(source.name, source) for source in held_out]
 
 
-def validation_synthetic_images(count: int) -> list[np.ndarray]:
-    """``count`` procedural display frames of ``VALIDATION_SYNTHETIC_SIZE`` pixels, (1, S, S) in [0, 1]:
-    text and graphics on black, never a training image."""
+def validation_synthetic_images(count: int, aperture: int = 0) -> list[np.ndarray]:
+    """``count`` procedural display frames and ``aperture`` procedural fields of view
+    (:func:`~monai_rmisr.data.synthetic.aperture_image`) of ``VALIDATION_SYNTHETIC_SIZE`` pixels, (1, S, S) in
+    [0, 1]; the size is part of every procedural image's seed, so none is a training image."""
     _check_image_count(count, "val_synthetic_images")
-    return [display_graphics_image(VALIDATION_SYNTHETIC_SIZE, seed=k) for k in range(count)]
+    _check_image_count(aperture, "val_aperture_images")
+    frames = [display_graphics_image(VALIDATION_SYNTHETIC_SIZE, seed=k) for k in range(count)]
+    return frames + [aperture_image(VALIDATION_SYNTHETIC_SIZE, seed=k) for k in range(aperture)]
 
 
 def validation_images(
@@ -139,17 +147,20 @@ def validation_images(
     dataset_dir: str | os.PathLike | None = None,
     dataset_preset: str = "folder",
     skip_bad: bool = False,
+    aperture: int = 0,
 ) -> list[np.ndarray]:
     """The bundle's ``validate#images``: (1, H, W) float32 images in [0, 1].
 
-    On the corpus (``dataset_dir=None``): the images of :func:`validation_sources` and ``synthetic`` images
-    of :func:`validation_synthetic_images`. Realistic LR is hardest at text, graphics and air edges;
-    without such images validation is blind to them. With ``dataset_dir``: the ``"val"`` split of that user
-    data set (:func:`~monai_rmisr.data.dataset_images` with ``dataset_preset`` and ``skip_bad``).
+    On the corpus (``dataset_dir=None``): the images of :func:`validation_sources` and ``synthetic`` display
+    frames and ``aperture`` fields of view of :func:`validation_synthetic_images`. Realistic LR is hardest at
+    text, graphics and air edges, and a network that sharpens those may over-sharpen an optically soft rim on
+    black (a fundus image's field of view); without such images validation is blind to them. With
+    ``dataset_dir``: the ``"val"`` split of that user data set (:func:`~monai_rmisr.data.dataset_images` with
+    ``dataset_preset`` and ``skip_bad``).
     """
     if dataset_dir is not None:
         return dataset_images(dataset_dir, dataset_preset, "val", skip_bad=skip_bad)
-    procedural = validation_synthetic_images(synthetic)
+    procedural = validation_synthetic_images(synthetic, aperture)
     return [image.array for image in load_sources(validation_sources(val_names))] + procedural
 
 

@@ -50,6 +50,7 @@ def export_corpus(
     cache_dir: str | os.PathLike[str] | None = None,
     ultrasound_frames: bool = False,
     val_synthetic: int = 1,
+    val_aperture: int = 0,
 ) -> Path:
     """Write the corpus TRAIN split (and optionally NATURAL, EXTRA) as NIfTI files and ``dataset.json``.
 
@@ -57,8 +58,8 @@ def export_corpus(
     then (``natural=True``) the NATURAL images, then (``extra=True``) the EXTRA images, then
     (``ultrasound_frames=True``) the FRAMES images not held out; ``validation`` holds what the
     bundle's validation sees on the corpus (:func:`~monai_rmisr.data.datasets.validation_images`):
-    the TRAIN images named by ``val_names`` (ultrasound as full frames) and ``val_synthetic``
-    procedural display frames. The TEST split is never written.
+    the TRAIN images named by ``val_names`` (ultrasound as full frames), ``val_synthetic``
+    procedural display frames and ``val_aperture`` procedural fields of view. The TEST split is never written.
 
     Args:
         output_dir: a folder that does not exist yet (or is empty); it is written whole or not
@@ -68,7 +69,8 @@ def export_corpus(
             PyWavelets, scikit-learn and matplotlib).
         val_names: name prefixes of the validation images.
         ultrasound_frames: add the FRAMES split to ``training`` (the bundle's ``ultrasound_frames``).
-        val_synthetic: procedural validation images (the bundle's ``val_synthetic_images``).
+        val_synthetic: procedural validation display frames (the bundle's ``val_synthetic_images``).
+        val_aperture: procedural validation fields of view (the bundle's ``val_aperture_images``).
         cache_dir: the corpus cache, see :func:`~monai_rmisr.data.corpus.corpus_cache_dir`.
 
     Returns:
@@ -102,6 +104,10 @@ def export_corpus(
         + [
             CorpusImage(f"display_graphics_{k}", "synthetic", "monai_rmisr.data.synthetic", array)
             for k, array in enumerate(validation_synthetic_images(val_synthetic))
+        ]
+        + [
+            CorpusImage(f"aperture_{k}", "synthetic", "monai_rmisr.data.synthetic", array)
+            for k, array in enumerate(validation_synthetic_images(0, val_aperture))
         ],
     }
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,11 @@ patient data and no licence of their own (they are part of monai-rmisr, Apache-2
   ships) at 8-20 px, lines, tick marks, rectangles, circles and grey bars.
 * :func:`dead_leaves_image`: occluding discs of random grey with power-law radii, the classic
   scale-invariant test image of sharp edges at every size.
+* :func:`aperture_image`: a smooth, optically blurred field of view on black, as a fundus camera,
+  an endoscope or a microscope records it: a soft elliptical rim (sometimes with a notch), shading,
+  branching dark vessels, a bright disc and a dark spot. The TRAIN split has no such image (its only
+  fundus image is held out for validation), and the sharp procedural images above teach a network
+  that every edge against black is sharp.
 
 Shapes and ranges: each image is ``(1, size, size)`` float32 in [0, 1], with exact 0 and 1 present.
 """
@@ -25,7 +30,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from scipy.ndimage import gaussian_filter
 
-__all__ = ["band_limited", "dead_leaves_image", "display_graphics_image", "synthetic_images"]
+__all__ = ["aperture_image", "band_limited", "dead_leaves_image", "display_graphics_image", "synthetic_images"]
 
 _FONT_FILES = ("DejaVuSans.ttf", "DejaVuSansMono.ttf", "DejaVuSans-Bold.ttf")
 _TEXT_CHARACTERS = string.ascii_uppercase + string.digits + "     :/.-%*"
@@ -146,6 +151,81 @@ def dead_leaves_image(size: int = 256, seed: int = 0, max_leaves: int = 2000) ->
     array = np.asarray(image, dtype=np.float32) / 255.0
     array[0, 0], array[-1, -1] = 0.0, 1.0
     return array[None]
+
+
+def _vessel_tree(draw: ImageDraw.ImageDraw, rng: np.random.Generator, start: tuple[float, float], size: int) -> None:
+    """Branching random walks from ``start``, widths tapering from 3-6 px to 1 px, drawn in 255 on ``draw``."""
+    stack = [(start, float(rng.uniform(0, 2 * np.pi)), float(rng.uniform(3, 6)))]
+    segments = 0
+    while stack and segments < 400:
+        (y, x), angle, width = stack.pop()
+        for _ in range(int(rng.integers(15, 40))):
+            angle += float(rng.normal(0, 0.18))
+            step = size / 64
+            ny, nx = y + step * np.sin(angle), x + step * np.cos(angle)
+            draw.line([(x, y), (nx, ny)], fill=255, width=max(1, round(width)))
+            y, x, segments = ny, nx, segments + 1
+            if not (-size / 4 < y < 1.25 * size and -size / 4 < x < 1.25 * size):
+                break
+            if width > 1.2 and rng.random() < 0.06:
+                stack.append(((y, x), angle + float(rng.choice((-1, 1)) * rng.uniform(0.4, 1.0)), width * 0.7))
+            width = max(1.0, width * 0.985)
+
+
+def aperture_image(size: int = 256, seed: int = 0) -> np.ndarray:
+    """A field of view on black with an optically blurred rim: a procedural fundus-camera-like image.
+
+    An ellipse (radius 0.3-0.6 of ``size``, centre anywhere near the middle, so the rim may leave the frame),
+    half the time with a small rectangular notch, its edge seen through a Gaussian of 0.6-2.5 pixels; inside,
+    smooth shading with a vignette, branching dark vessels (blurred 0.5-1.2 pixels), a bright disc and a dark
+    spot (Gaussians), and faint fine texture. Outside exactly 0.
+
+    Args:
+        size: height and width in pixels (>= 16).
+        seed: the image is a pure function of ``(size, seed)``.
+
+    Returns:
+        ``(1, size, size)`` float32 in [0, 1], min-max normalised (0 outside the field, 1 at its brightest).
+    """
+    if size < 16:
+        raise ValueError(f"aperture_image needs size >= 16, got {size}.")
+    rng = np.random.default_rng([seed, size, 3])
+    rows, cols = np.mgrid[0:size, 0:size].astype(np.float32)
+    centre = size / 2 + rng.uniform(-0.2, 0.2, 2) * size
+    radius = rng.uniform(0.3, 0.6) * size
+    aspect = rng.uniform(0.85, 1.15)
+    distance = np.hypot((rows - centre[0]) * aspect, cols - centre[1]) / radius
+    field = (distance < 1).astype(np.float32)
+    if rng.random() < 0.5:  # a notch in the rim, as fundus cameras mark their orientation
+        angle = rng.uniform(0, 2 * np.pi)
+        y, x = centre[0] + radius / aspect * np.sin(angle), centre[1] + radius * np.cos(angle)
+        half = rng.uniform(0.02, 0.05) * size
+        field[(np.abs(rows - y) < half) & (np.abs(cols - x) < half)] = 1.0
+    rim = rng.uniform(0.6, 2.5)
+    field = np.clip(gaussian_filter(field, rim), 0, 1) * (distance < 1 + 6 * rim / radius)
+
+    shading = gaussian_filter(rng.standard_normal((size, size)).astype(np.float32), size / 10)
+    shading /= max(float(np.abs(shading).max()), 1e-6)
+    base = rng.uniform(0.35, 0.6) * (1 + 0.25 * shading) * (1 - rng.uniform(0.1, 0.35) * np.minimum(distance, 1.2) ** 2)
+    disc_at = centre + rng.uniform(-0.5, 0.5, 2) * radius
+    disc = np.exp(-((rows - disc_at[0]) ** 2 + (cols - disc_at[1]) ** 2) / (2 * (rng.uniform(0.04, 0.09) * size) ** 2))
+    spot_at = centre + rng.uniform(-0.3, 0.3, 2) * radius
+    spot = np.exp(-((rows - spot_at[0]) ** 2 + (cols - spot_at[1]) ** 2) / (2 * (rng.uniform(0.05, 0.12) * size) ** 2))
+    image = base + rng.uniform(0.3, 0.7) * disc - rng.uniform(0.05, 0.2) * spot
+
+    vessels = Image.new("L", (size, size), 0)
+    draw = ImageDraw.Draw(vessels)
+    for _ in range(int(rng.integers(3, 7))):
+        start = disc_at + rng.normal(0, 0.02 * size, 2)
+        _vessel_tree(draw, rng, (float(start[0]), float(start[1])), size)
+    del draw
+    vessel_map = gaussian_filter(np.asarray(vessels, dtype=np.float32) / 255.0, rng.uniform(0.5, 1.2))
+    image = image * (1 - rng.uniform(0.2, 0.45) * vessel_map)
+    image = image + gaussian_filter(rng.standard_normal((size, size)).astype(np.float32), 0.8) * 0.004
+
+    image = np.clip(image, 0, None) * field
+    array = (image / max(float(image.max()), 1e-6)).astype(np.float32)
+    return np.clip(array, 0.0, 1.0)[None]
 
 
 def band_limited(image: np.ndarray, sigma: float) -> np.ndarray:

@@ -118,3 +118,9 @@ def test_cli_exit_codes(tmp_path, capsys):
     assert "1 validation images" in capsys.readouterr().out
     assert main(["export-corpus", str(tmp_path / "bad"), "--val-synthetic", "-1"]) == 2
     assert "--val_synthetic_images must be a whole number >= 0" in capsys.readouterr().err
+    args = ["export-corpus", str(tmp_path / "ap"), "--no-natural", "--val-names", "CT_small", "--val-aperture", "1"]
+    assert main(args) == 0
+    entries = json.loads((tmp_path / "ap" / "dataset.json").read_text())
+    assert [e["name"] for e in entries["validation"]] == ["CT_small", "display_graphics_0", "aperture_0"]
+    assert main(["export-corpus", str(tmp_path / "bad2"), "--val-aperture", "-1"]) == 2
+    assert "--val_aperture_images must be a whole number >= 0" in capsys.readouterr().err

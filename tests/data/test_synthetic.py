@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from monai_rmisr.data import training_images, validation_images
-from monai_rmisr.data.synthetic import dead_leaves_image, display_graphics_image, synthetic_images
+from monai_rmisr.data.datasets import validation_synthetic_images
+from monai_rmisr.data.synthetic import aperture_image, dead_leaves_image, display_graphics_image, synthetic_images
 
 
 def test_synthetic_images_are_reproducible_grey_images_in_range():
@@ -53,3 +54,31 @@ def test_ultrasound_frames_are_added_except_the_validation_ones():
     framed = training_images(val_names=["OBXXXX1A"], ultrasound_frames=True)
     assert len(framed) == len(plain) + 6
     assert (1, 600, 800) not in {img.shape for img in framed[len(plain) :]}  # OBXXXX1A's frame is held out
+
+
+def test_aperture_images_are_a_soft_field_of_view_on_black():
+    image = aperture_image(128, seed=3)
+    assert image.shape == (1, 128, 128) and image.dtype == np.float32
+    np.testing.assert_array_equal(image, aperture_image(128, seed=3))
+    assert not np.array_equal(image, aperture_image(128, seed=4))
+    image = image[0]
+    assert image.min() == 0.0 and image.max() == 1.0
+    assert 0.05 < (image == 0).mean() < 0.9  # black outside the field of view, and a field inside
+    steps = np.abs(np.diff(image, axis=1))
+    assert steps.max() < 0.35  # an optically blurred rim and soft vessels: no one-pixel jumps as in display graphics
+    with pytest.raises(ValueError, match="size >= 16"):
+        aperture_image(8)
+
+
+def test_aperture_images_are_added_to_training_and_validation():
+    plain = training_images(val_names=["OBXXXX1A"])
+    added = training_images(val_names=["OBXXXX1A"], aperture=3, seed=1)
+    assert len(added) == len(plain) + 3
+    np.testing.assert_array_equal(added[-1], aperture_image(256, seed=100_003 + 2))
+    with pytest.raises(ValueError, match="--aperture_images must be a whole number >= 0"):
+        training_images(aperture=-2)
+    frames = validation_synthetic_images(1, aperture=2)
+    assert [img.shape for img in frames] == [(1, 384, 384)] * 3
+    np.testing.assert_array_equal(frames[1], aperture_image(384, seed=0))
+    with pytest.raises(ValueError, match="--val_aperture_images must be a whole number >= 0"):
+        validation_synthetic_images(1, aperture=1.5)
