@@ -49,6 +49,9 @@ def main() -> None:
     region.add_argument("--rim-band", type=int, metavar="N", help="pixels within N of the field of view's rim")
     parser.add_argument("--rim-level", type=float, default=0.06, help="the field of view: HR above this (0.06)")
     args = parser.parse_args()
+    for option, value in (("--air-band", args.air_band), ("--rim-band", args.rim_band)):
+        if value is not None and value < 1:
+            parser.error(f"{option} must be at least 1 pixel, got {value}")
     image = next(img for img in load_corpus("test") if img.name == args.image)
     hr, lr = protocol_pair(image.array, args.scale)
     _, lr_unclipped = protocol_pair(image.array, args.scale, clip_lr=False)
@@ -64,10 +67,10 @@ def main() -> None:
         inside = np.zeros(hr.shape[1:], dtype=bool)
         inside[row0:row1, col0:col1] = True
         what = f"box {args.box}"
-    elif args.rim_band:
+    elif args.rim_band is not None:
         field = hr[0] > args.rim_level
         band = args.rim_band
-        inside = binary_dilation(field, iterations=band) & ~binary_erosion(field, iterations=band)
+        inside = binary_dilation(field, iterations=band) & ~binary_erosion(field, iterations=band, border_value=1)
         what = f"band of {band} pixels either side of the field of view's rim (HR {args.rim_level:g})"
     else:
         air = hr[0] == 0

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..metrics.protocol import fractional_pair, protocol_pair
 from .corpus import CorpusSource, load_corpus, load_sources, split_sources
-from .synthetic import aperture_image, display_graphics_image, synthetic_images
+from .synthetic import aperture_image, aperture_images, display_graphics_image, synthetic_images
 from .user_datasets import dataset_images
 
 __all__ = [
@@ -112,8 +112,8 @@ def training_images(
         images += corpus_images("extra")
     if ultrasound_frames and dataset_dir is None:
         images += corpus_images("frames", exclude=val_names)
-    apertures = [aperture_image(seed=seed * 100_003 + k) for k in range(aperture)]
-    return images + synthetic_images(synthetic, seed=seed, blur_sigma=synthetic_blur) + apertures
+    procedural = synthetic_images(synthetic, seed=seed, blur_sigma=synthetic_blur)
+    return images + procedural + aperture_images(aperture, seed=seed)
 
 
 def validation_sources(val_names: Sequence[str]) -> list[CorpusSource]:

@@ -13,7 +13,7 @@ patient data and no licence of their own (they are part of monai-rmisr, Apache-2
 * :func:`dead_leaves_image`: occluding discs of random grey with power-law radii, the classic
   scale-invariant test image of sharp edges at every size.
 * :func:`aperture_image`: a smooth, optically blurred field of view on black, as a fundus camera,
-  an endoscope or a microscope records it: a soft elliptical rim (sometimes with a notch), shading,
+  an endoscope or a microscope records it: a soft elliptical rim (sometimes with a tab), shading,
   branching dark vessels, a bright disc and a dark spot. The TRAIN split has no such image (its only
   fundus image is held out for validation), and the sharp procedural images above teach a network
   that every edge against black is sharp.
@@ -30,7 +30,14 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from scipy.ndimage import gaussian_filter
 
-__all__ = ["aperture_image", "band_limited", "dead_leaves_image", "display_graphics_image", "synthetic_images"]
+__all__ = [
+    "aperture_image",
+    "aperture_images",
+    "band_limited",
+    "dead_leaves_image",
+    "display_graphics_image",
+    "synthetic_images",
+]
 
 _FONT_FILES = ("DejaVuSans.ttf", "DejaVuSansMono.ttf", "DejaVuSans-Bold.ttf")
 _TEXT_CHARACTERS = string.ascii_uppercase + string.digits + "     :/.-%*"
@@ -176,7 +183,7 @@ def aperture_image(size: int = 256, seed: int = 0) -> np.ndarray:
     """A field of view on black with an optically blurred rim: a procedural fundus-camera-like image.
 
     An ellipse (radius 0.3-0.6 of ``size``, centre anywhere near the middle, so the rim may leave the frame),
-    half the time with a small rectangular notch, its edge seen through a Gaussian of 0.6-2.5 pixels; inside,
+    half the time with a small square tab on the rim, its edge seen through a Gaussian of 0.6-2.5 pixels; inside,
     smooth shading with a vignette, branching dark vessels (blurred 0.5-1.2 pixels), a bright disc and a dark
     spot (Gaussians), and faint fine texture. Outside exactly 0.
 
@@ -185,7 +192,7 @@ def aperture_image(size: int = 256, seed: int = 0) -> np.ndarray:
         seed: the image is a pure function of ``(size, seed)``.
 
     Returns:
-        ``(1, size, size)`` float32 in [0, 1], min-max normalised (0 outside the field, 1 at its brightest).
+        ``(1, size, size)`` float32 in [0, 1], divided by its maximum (exactly 0 outside the field, 1 at its brightest).
     """
     if size < 16:
         raise ValueError(f"aperture_image needs size >= 16, got {size}.")
@@ -196,13 +203,13 @@ def aperture_image(size: int = 256, seed: int = 0) -> np.ndarray:
     aspect = rng.uniform(0.85, 1.15)
     distance = np.hypot((rows - centre[0]) * aspect, cols - centre[1]) / radius
     field = (distance < 1).astype(np.float32)
-    if rng.random() < 0.5:  # a notch in the rim, as fundus cameras mark their orientation
+    if rng.random() < 0.5:  # a tab on the rim, as fundus cameras mark their orientation
         angle = rng.uniform(0, 2 * np.pi)
         y, x = centre[0] + radius / aspect * np.sin(angle), centre[1] + radius * np.cos(angle)
         half = rng.uniform(0.02, 0.05) * size
         field[(np.abs(rows - y) < half) & (np.abs(cols - x) < half)] = 1.0
     rim = rng.uniform(0.6, 2.5)
-    field = np.clip(gaussian_filter(field, rim), 0, 1) * (distance < 1 + 6 * rim / radius)
+    field = np.clip(gaussian_filter(field, rim), 0, 1)  # exactly 0 beyond the Gaussian's 4-sigma reach
 
     shading = gaussian_filter(rng.standard_normal((size, size)).astype(np.float32), size / 10)
     shading /= max(float(np.abs(shading).max()), 1e-6)
@@ -262,5 +269,21 @@ def synthetic_images(count: int, size: int = 256, seed: int = 0, blur_sigma: flo
     if not blur_sigma >= 0:
         raise ValueError(f"blur_sigma must be >= 0 (pixels), got {blur_sigma}.")
     makers = (display_graphics_image, dead_leaves_image)
-    images = [makers[k % 2](size, seed * 100_003 + k) for k in range(count)]
+    images = [makers[k % 2](size, _image_seed(seed, k)) for k in range(count)]
     return [band_limited(image, blur_sigma) for image in images] if blur_sigma > 0 else images
+
+
+def aperture_images(count: int, size: int = 256, seed: int = 0) -> list[np.ndarray]:
+    """``count`` procedural fields of view (:func:`aperture_image`), image ``k`` seeded as in :func:`synthetic_images`.
+
+    Returns:
+        ``(1, size, size)`` float32 arrays in [0, 1].
+    """
+    if count < 0:
+        raise ValueError(f"count must be >= 0, got {count}.")
+    return [aperture_image(size, _image_seed(seed, k)) for k in range(count)]
+
+
+def _image_seed(seed: int, k: int) -> int:
+    """The seed of procedural image ``k`` of a set seeded by ``seed``."""
+    return seed * 100_003 + k

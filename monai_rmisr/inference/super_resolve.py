@@ -81,7 +81,12 @@ def resolve_model(
 
     Returns:
         ``(network on device, scale for its forward, name)``: the name is the registry name
-        (``"auto"`` resolved), the checkpoint's file name, or the module's class name.
+        (``"auto"`` resolved), the checkpoint's file name, or the module's class name. A network it loads
+        (a registry name, a checkpoint) comes on the CPU in the form inference runs there
+        (:func:`~monai_rmisr.networks.regroup.cpu_inference_network`: RMISR's narrow convolution groups merged,
+        exactly; its ``state_dict`` has the merged weights, so save :func:`load_pretrained`'s network instead),
+        so that callers that keep it (the MONAI Label app, the viewer) regroup once; an ``nn.Module`` given
+        comes back as it is.
 
     Raises:
         ValueError, FileNotFoundError: as :func:`super_resolve`.
@@ -103,7 +108,7 @@ def resolve_model(
             name = default_model_name(scale)
         entry = PRETRAINED[name]
         scale = check_model_scale(scale, entry.scale, entry.max_scale, f"model {name!r}")
-        return load_pretrained(name, device=device), scale, name
+        return _loaded_form(load_pretrained(name, device=device), device), scale, name
     if isinstance(model, (str, os.PathLike)):
         path = Path(model)
         if not path.is_file():
@@ -115,8 +120,14 @@ def resolve_model(
             )
         network = load_checkpoint(path)
         fixed, max_scale = model_scale_limits(network)
-        return network.to(device), check_model_scale(scale, fixed, max_scale, f"checkpoint {path.name}"), path.name
+        scale = check_model_scale(scale, fixed, max_scale, f"checkpoint {path.name}")
+        return _loaded_form(network.to(device), device), scale, path.name
     raise ValueError(f"model must be 'auto', a registry name, a checkpoint path or an nn.Module, got {model!r}.")
+
+
+def _loaded_form(network: nn.Module, device: torch.device) -> nn.Module:
+    """A freshly loaded ``network`` in the form inference runs on ``device`` (nobody else holds it)."""
+    return cpu_inference_network(network)[0] if device.type == "cpu" else network
 
 
 @overload

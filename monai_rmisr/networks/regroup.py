@@ -22,6 +22,8 @@ from torch.nn.modules.conv import _ConvNd
 
 __all__ = ["MIN_GROUP_OUT_CHANNELS", "cpu_inference_network", "merge_conv_groups", "regroup_convolutions"]
 
+_PLAIN_CONVOLUTIONS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+
 #: The fewest output channels per group a convolution keeps after :func:`regroup_convolutions`.
 MIN_GROUP_OUT_CHANNELS = 4
 
@@ -75,10 +77,13 @@ def merge_conv_groups(conv: _ConvNd, groups: int) -> _ConvNd:
 
 
 def _merged_groups(conv: nn.Module) -> int | None:
-    """The group count :func:`regroup_convolutions` gives ``conv``, or None to leave it as it is: grouped (not
-    depthwise, which has kernels of its own) convolutions with fewer than :data:`MIN_GROUP_OUT_CHANNELS` output
-    channels per group get the largest group count that gives each group at least that many."""
-    if not isinstance(conv, _ConvNd) or conv.transposed or conv.groups == 1:
+    """The group count :func:`regroup_convolutions` gives ``conv``, or None to leave it as it is.
+
+    Plain ``nn.Conv1d/2d/3d`` (not a subclass, which may compute something else) grouped convolutions, not
+    depthwise (those have kernels of their own), with fewer than :data:`MIN_GROUP_OUT_CHANNELS` output channels
+    per group get the largest group count that gives each group at least that many.
+    """
+    if type(conv) not in _PLAIN_CONVOLUTIONS or conv.groups == 1:
         return None
     if conv.in_channels == conv.groups or conv.out_channels // conv.groups >= MIN_GROUP_OUT_CHANNELS:
         return None
@@ -116,16 +121,19 @@ def regroup_convolutions(network: nn.Module) -> nn.Module:
 def cpu_inference_network(network: nn.Module) -> tuple[nn.Module, bool]:
     """The form of ``network`` the inference paths run on a CPU, and whether to feed it channels-last input.
 
-    A network with grouped convolutions (RMISR's PyConv-3) runs regrouped (:func:`regroup_convolutions`) in
-    contiguous memory, where oneDNN's grouped kernels are fastest (RMISR-BL x4 on a 256 x 256 input: 1.91 s
-    against 2.27 s in channels-last memory with the paper's groups, ``benchmarks/cpu_inference.py``); any
-    other network runs in channels-last memory as before (plain convolutions are as fast or faster there).
+    A network with grouped convolutions that are not depthwise (RMISR's PyConv-3) runs in contiguous memory,
+    where oneDNN's grouped kernels are fastest, and regrouped (:func:`regroup_convolutions`) when any group is
+    narrow (RMISR-BL x4 on a 256 x 256 input: 1.91 s against 2.27 s in channels-last memory with the paper's
+    groups, ``benchmarks/cpu_inference.py``); any other network runs in channels-last memory as before (plain
+    convolutions are as fast or faster there). Calling it again on the module it returned returns that module.
 
     Returns:
-        ``(module, channels_last)``: a regrouped copy in contiguous memory and False, or ``network`` itself
-        converted in place to channels-last memory (values unchanged) and True.
+        ``(module, channels_last)``: a regrouped copy in contiguous memory and False; or ``network`` itself,
+        converted in place to the memory format it runs in (values unchanged), and False or True.
     """
-    grouped = any(isinstance(module, _ConvNd) and module.groups > 1 for module in network.modules())
+    grouped = any(
+        isinstance(module, _ConvNd) and 1 < module.groups < module.in_channels for module in network.modules()
+    )
     if grouped:
         return regroup_convolutions(network).to(memory_format=torch.contiguous_format), False
     return network.to(memory_format=torch.channels_last), True

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from scipy.ndimage import binary_dilation
 
 from monai_rmisr.data import training_images, validation_images
 from monai_rmisr.data.datasets import validation_synthetic_images
@@ -64,8 +65,11 @@ def test_aperture_images_are_a_soft_field_of_view_on_black():
     image = image[0]
     assert image.min() == 0.0 and image.max() == 1.0
     assert 0.05 < (image == 0).mean() < 0.9  # black outside the field of view, and a field inside
-    steps = np.abs(np.diff(image, axis=1))
-    assert steps.max() < 0.35  # an optically blurred rim and soft vessels: no one-pixel jumps as in display graphics
+    for seed in range(40):  # the rim (a tab on it included) is blurred everywhere: no hard step off black
+        other = aperture_image(96, seed=seed)[0]
+        black = other == 0
+        assert 0 < black.mean() < 1
+        assert other[binary_dilation(black) & ~black].max() < 0.05
     with pytest.raises(ValueError, match="size >= 16"):
         aperture_image(8)
 

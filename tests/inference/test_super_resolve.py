@@ -1,5 +1,6 @@
 """super_resolve: sizes, types, model selection, colour images and one clear error per bad input."""
 
+import importlib
 import json
 import math
 
@@ -7,9 +8,12 @@ import numpy as np
 import pytest
 import torch
 
+import monai_rmisr.networks.regroup
 from monai_rmisr import RMISR
 from monai_rmisr.inference import MODELS_ENV, PRETRAINED, super_resolve
 from monai_rmisr.networks.utils import upsample_image
+
+super_resolve_module = importlib.import_module("monai_rmisr.inference.super_resolve")  # the package re-exports the name
 
 
 def small_rmisr(scale=2.0, upsampler="subpixel", in_channels=1, perturb=0.0):
@@ -93,7 +97,7 @@ def test_user_network_state_is_kept():
     assert network.training
 
 
-def test_cpu_path_runs_a_regrouped_copy_with_the_same_output():
+def test_cpu_path_runs_a_regrouped_copy_with_the_same_output(monkeypatch):
     torch.manual_seed(0)
     network = small_rmisr(perturb=0.05)
     with torch.no_grad():  # every weight random, so the grouped convolutions matter
@@ -101,7 +105,13 @@ def test_cpu_path_runs_a_regrouped_copy_with_the_same_output():
             p.add_(torch.randn_like(p) * 0.05)
     before = {k: v.clone() for k, v in network.state_dict().items()}
     x = image(20, 18)
+    ran = []
+    runner, _ = monai_rmisr.networks.regroup.cpu_inference_network(network)
+    runner.register_forward_hook(lambda module, args, out: ran.append(module))
+    monkeypatch.setattr(super_resolve_module, "cpu_inference_network", lambda net: (runner, False))
     out = super_resolve(x, 2, model=network, tile=None)
+    assert ran == [runner] and runner is not network
+    assert {m.groups for m in runner.modules() if isinstance(m, torch.nn.Conv2d) and m.groups > 1} == {2}
     with torch.no_grad():
         expected = network.eval()(torch.from_numpy(x)[None, None]).clamp(0, 1)[0, 0].numpy()
     assert np.abs(out - expected).max() < 1e-5

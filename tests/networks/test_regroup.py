@@ -77,3 +77,20 @@ def test_cpu_inference_form_of_rmisr_is_exact_and_leaves_the_model_alone():
     imdn = IMDN(spatial_dims=2, in_channels=1, scale=2).eval()
     same, channels_last = cpu_inference_network(imdn)
     assert same is imdn and channels_last is True
+
+
+def test_the_cpu_form_is_stable_and_leaves_subclasses_and_depthwise_networks_alone():
+    network = RMISR(spatial_dims=2, in_channels=1, out_channels=1, scale=2, features=64, num_blocks=1).eval()
+    runner, _ = cpu_inference_network(network)
+    assert cpu_inference_network(runner) == (runner, False)  # the Upscaler's runner through super_resolve
+
+    class Standardised(nn.Conv2d):  # a subclass computes something else from its weights: never merged
+        def forward(self, x):
+            weight = (self.weight - self.weight.mean()) / self.weight.std()
+            return self._conv_forward(x, weight, self.bias)
+
+    custom = nn.Sequential(Standardised(16, 4, 3, groups=4))
+    assert regroup_convolutions(custom) is custom
+    depthwise = nn.Sequential(nn.Conv2d(1, 16, 3), nn.Conv2d(16, 16, 3, groups=16))
+    same, channels_last = cpu_inference_network(depthwise)
+    assert same is depthwise and channels_last is True  # as before the regrouping: channels-last
