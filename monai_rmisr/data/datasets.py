@@ -9,7 +9,7 @@ import numpy as np
 
 from ..metrics.protocol import fractional_pair, protocol_pair
 from .corpus import CorpusSource, load_corpus, load_sources, split_sources
-from .synthetic import aperture_image, aperture_images, display_graphics_image, synthetic_images
+from .synthetic import aperture_images, display_graphics_image, synthetic_images
 from .user_datasets import dataset_images
 
 __all__ = [
@@ -138,7 +138,7 @@ def validation_synthetic_images(count: int, aperture: int = 0) -> list[np.ndarra
     _check_image_count(count, "val_synthetic_images")
     _check_image_count(aperture, "val_aperture_images")
     frames = [display_graphics_image(VALIDATION_SYNTHETIC_SIZE, seed=k) for k in range(count)]
-    return frames + [aperture_image(VALIDATION_SYNTHETIC_SIZE, seed=k) for k in range(aperture)]
+    return frames + aperture_images(aperture, VALIDATION_SYNTHETIC_SIZE)  # image k seeded k, as the frames
 
 
 def validation_images(

@@ -163,12 +163,11 @@ def dead_leaves_image(size: int = 256, seed: int = 0, max_leaves: int = 2000) ->
 def _vessel_tree(draw: ImageDraw.ImageDraw, rng: np.random.Generator, start: tuple[float, float], size: int) -> None:
     """Branching random walks from ``start``, widths tapering from 3-6 px to 1 px, drawn in 255 on ``draw``."""
     stack = [(start, float(rng.uniform(0, 2 * np.pi)), float(rng.uniform(3, 6)))]
-    segments = 0
+    segments, step = 0, size / 64
     while stack and segments < 400:
         (y, x), angle, width = stack.pop()
         for _ in range(int(rng.integers(15, 40))):
             angle += float(rng.normal(0, 0.18))
-            step = size / 64
             ny, nx = y + step * np.sin(angle), x + step * np.cos(angle)
             draw.line([(x, y), (nx, ny)], fill=255, width=max(1, round(width)))
             y, x, segments = ny, nx, segments + 1

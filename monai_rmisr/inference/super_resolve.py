@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..networks.regroup import cpu_inference_network
+from ..networks.regroup import inference_network
 from ..networks.utils import forward_at_scale, scaled_size
 from .bicubic import BICUBIC, BicubicUpsampler
 from .pretrained import PRETRAINED, load_checkpoint, load_pretrained
@@ -108,7 +108,7 @@ def resolve_model(
             name = default_model_name(scale)
         entry = PRETRAINED[name]
         scale = check_model_scale(scale, entry.scale, entry.max_scale, f"model {name!r}")
-        return _loaded_form(load_pretrained(name, device=device), device), scale, name
+        return inference_network(load_pretrained(name, device=device), device)[0], scale, name
     if isinstance(model, (str, os.PathLike)):
         path = Path(model)
         if not path.is_file():
@@ -121,13 +121,8 @@ def resolve_model(
         network = load_checkpoint(path)
         fixed, max_scale = model_scale_limits(network)
         scale = check_model_scale(scale, fixed, max_scale, f"checkpoint {path.name}")
-        return _loaded_form(network.to(device), device), scale, path.name
+        return inference_network(network.to(device), device)[0], scale, path.name
     raise ValueError(f"model must be 'auto', a registry name, a checkpoint path or an nn.Module, got {model!r}.")
-
-
-def _loaded_form(network: nn.Module, device: torch.device) -> nn.Module:
-    """A freshly loaded ``network`` in the form inference runs on ``device`` (nobody else holds it)."""
-    return cpu_inference_network(network)[0] if device.type == "cpu" else network
 
 
 @overload
@@ -265,7 +260,7 @@ def super_resolve(
 
     was_training = network.training
     network.eval()
-    runner, channels_last = cpu_inference_network(network) if device.type == "cpu" else (network, False)
+    runner, channels_last = inference_network(network, device)
     expected = scaled_size(list(tensor.shape[1:]), run_scale)
     forward = self_ensemble_forward if self_ensemble else forward_at_scale
     outputs = []

@@ -26,7 +26,7 @@ import torch
 from ..io import ImageData, ImageTooLargeError, read_image
 from ..io.geometry import resampled_geometry
 from ..io.writers import check_output, write_image
-from ..networks.regroup import cpu_inference_network
+from ..networks.regroup import inference_network
 from ..networks.utils import forward_at_scale, scaled_size
 from ..transforms.resize import imresize
 from .inferer import SuperResolutionInferer
@@ -135,9 +135,7 @@ class Upscaler:
         self.network, self.run_scale, name = resolve_model(self.model, self.scale, self.device)
         self.model_name = self.model_name or name
         self.network.eval()
-        self.runner, self.channels_last = self.network, False
-        if torch.device(self.device).type == "cpu":  # regrouped once here, not for every slice
-            self.runner, self.channels_last = cpu_inference_network(self.network)
+        self.runner, self.channels_last = inference_network(self.network, self.device)  # once, not per slice
         self.inferer = SuperResolutionInferer(
             self.run_scale,
             self.tile,

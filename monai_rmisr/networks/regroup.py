@@ -20,7 +20,13 @@ import torch
 from torch import nn
 from torch.nn.modules.conv import _ConvNd
 
-__all__ = ["MIN_GROUP_OUT_CHANNELS", "cpu_inference_network", "merge_conv_groups", "regroup_convolutions"]
+__all__ = [
+    "MIN_GROUP_OUT_CHANNELS",
+    "cpu_inference_network",
+    "inference_network",
+    "merge_conv_groups",
+    "regroup_convolutions",
+]
 
 _PLAIN_CONVOLUTIONS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
@@ -137,3 +143,11 @@ def cpu_inference_network(network: nn.Module) -> tuple[nn.Module, bool]:
     if grouped:
         return regroup_convolutions(network).to(memory_format=torch.contiguous_format), False
     return network.to(memory_format=torch.channels_last), True
+
+
+def inference_network(network: nn.Module, device: str | torch.device) -> tuple[nn.Module, bool]:
+    """The form of ``network`` the inference paths run on ``device``, and whether to feed it channels-last input:
+    :func:`cpu_inference_network` on a CPU; elsewhere ``network`` as it is, with contiguous input."""
+    if torch.device(device).type == "cpu":
+        return cpu_inference_network(network)
+    return network, False

@@ -108,7 +108,7 @@ def test_cpu_path_runs_a_regrouped_copy_with_the_same_output(monkeypatch):
     ran = []
     runner, _ = monai_rmisr.networks.regroup.cpu_inference_network(network)
     runner.register_forward_hook(lambda module, args, out: ran.append(module))
-    monkeypatch.setattr(super_resolve_module, "cpu_inference_network", lambda net: (runner, False))
+    monkeypatch.setattr(super_resolve_module, "inference_network", lambda net, device: (runner, False))
     out = super_resolve(x, 2, model=network, tile=None)
     assert ran == [runner] and runner is not network
     assert {m.groups for m in runner.modules() if isinstance(m, torch.nn.Conv2d) and m.groups > 1} == {2}
