@@ -296,7 +296,7 @@ def test_the_upscaler_runs_a_regrouped_copy_on_the_cpu_and_its_slices_match_the_
     upscaler = Upscaler(2, model=network)
     assert upscaler.network is network and upscaler.runner is not network and not upscaler.channels_last
     grouped = {m.groups for m in upscaler.runner.modules() if isinstance(m, torch.nn.Conv2d) and m.groups > 1}
-    assert grouped == {2}  # 32 features: the 7x7 (8 groups of 1 output) and 5x5 (4 of 2) merged to 2 of 4
+    assert grouped == {4}  # 32 features: the 7x7 (8 groups of 1 output) and 5x5 (4 of 2) as one of 4 groups of 4
     assert {m.groups for m in network.modules() if isinstance(m, torch.nn.Conv2d) and m.groups > 1} == {8, 4}
     volume = np.random.default_rng(0).random((1, 20, 24, 3), dtype=np.float32)
     batched = upscaler.in_plane(volume)  # the batched-slices path
@@ -309,7 +309,7 @@ def test_the_upscaler_runs_a_regrouped_copy_on_the_cpu_and_its_slices_match_the_
 def test_a_loaded_model_is_regrouped_once(tiny_checkpoint):
     upscaler = Upscaler(2, model=tiny_checkpoint)
     assert upscaler.runner is upscaler.network  # resolve_model loaded it in its CPU form
-    assert {m.groups for m in upscaler.network.modules() if isinstance(m, torch.nn.Conv2d) and m.groups > 1} == {2}
+    assert {m.groups for m in upscaler.network.modules() if isinstance(m, torch.nn.Conv2d) and m.groups > 1} == {4}
 
 
 def test_cli_removes_what_a_killed_run_left_and_the_folders_a_failed_run_made(tmp_path, monkeypatch, capsys):

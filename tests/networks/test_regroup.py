@@ -2,12 +2,15 @@ import pytest
 import torch
 from torch import nn
 
-from monai_rmisr.networks.blocks import PyConv3
+from monai_rmisr.networks.blocks import PyConv3, PyramidBlock
 from monai_rmisr.networks.nets import IMDN, RMISR
 from monai_rmisr.networks.regroup import (
     MIN_GROUP_OUT_CHANNELS,
+    MergedPyramidBlock,
+    PointwiseConv,
     cpu_inference_network,
     merge_conv_groups,
+    merge_pyramid_branches,
     regroup_convolutions,
 )
 
@@ -51,7 +54,7 @@ def test_merge_refuses_bad_groups_and_transposed():
 def test_regrouping_merges_only_narrow_groups():
     pyconv = PyConv3(2, 64)  # 7x7: 8 groups of 2 outputs; 5x5: 4 groups of 4; 3x3 dense
     depthwise = nn.Conv2d(16, 16, 3, groups=16)
-    module = nn.Sequential(pyconv, nn.Conv2d(64, 16, 1), depthwise)
+    module = nn.Sequential(pyconv, nn.Conv2d(64, 16, 3), depthwise)
     regrouped = regroup_convolutions(module)
     assert regrouped is not module
     groups = [m.groups for m in regrouped.modules() if isinstance(m, nn.Conv2d)]
@@ -60,6 +63,73 @@ def test_regrouping_merges_only_narrow_groups():
     assert regroup_convolutions(regrouped) is regrouped  # nothing left to merge: no copy
     plain = nn.Sequential(nn.Conv2d(1, 4, 3), depthwise)
     assert regroup_convolutions(plain) is plain
+
+
+def _randomised(module: nn.Module) -> nn.Module:
+    torch.manual_seed(0)
+    for parameter in module.parameters():
+        nn.init.normal_(parameter, std=0.2)
+    return module.eval()
+
+
+@pytest.mark.parametrize(("spatial_dims", "channels", "bias"), [(2, 64, False), (2, 64, True), (3, 32, False)])
+def test_pyramid_branches_merge_into_one_grouped_convolution_with_the_same_output(spatial_dims, channels, bias):
+    block = PyramidBlock(spatial_dims, channels, channels // 4)
+    if bias:  # PyConv-3 has no bias by default; a block given one keeps it
+        large, middle, _ = block.pyconv.branches
+        block.pyconv.branches[0] = nn.Conv2d(channels, large.out_channels, 7, padding=3, groups=8, bias=True)
+        block.pyconv.branches[1] = nn.Conv2d(channels, middle.out_channels, 5, padding=2, groups=4, bias=True)
+    block = _randomised(block)
+    before = {k: v.clone() for k, v in block.state_dict().items()}
+    merged = merge_pyramid_branches(block)
+    assert isinstance(merged, MergedPyramidBlock)
+    # the 7x7 (regrouped to 4 groups) and 5x5 (4 groups, padded to 7x7) branches: one convolution, 4 groups
+    assert merged.grouped.groups == 4 and merged.grouped.kernel_size == (7,) * spatial_dims
+    assert merged.grouped.out_channels == channels // 2 and (merged.grouped.bias is not None) == bias
+    x = torch.randn(2, channels, *([11] * spatial_dims))
+    with torch.no_grad():
+        expected, got = block(x), merged(x)
+    assert got.shape == expected.shape
+    assert torch.allclose(got, expected, rtol=0, atol=1e-5 * expected.abs().max().item())
+    assert all(torch.equal(v, block.state_dict()[k]) for k, v in before.items())  # the block is untouched
+
+
+def test_a_pyramid_block_with_a_channel_wise_activation_is_not_merged():
+    block = _randomised(PyramidBlock(2, 64, 16, act=("prelu", {"num_parameters": 64})))  # one slope per channel
+    with pytest.raises(ValueError, match="not a mergeable PyramidBlock"):
+        merge_pyramid_branches(block)
+    regrouped = regroup_convolutions(nn.Sequential(block))
+    assert isinstance(regrouped[0], PyramidBlock)  # only the narrow 7x7 groups merged, and the 1x1 as a product
+    assert [c.groups for c in regrouped[0].pyconv.branches] == [4, 4, 1]
+    assert isinstance(regrouped[0].project, PointwiseConv)
+    x = torch.randn(1, 64, 9, 9)
+    with torch.no_grad():
+        assert torch.allclose(regrouped(x), block(x), rtol=0, atol=1e-5 * block(x).abs().max().item())
+
+
+@pytest.mark.parametrize(
+    "conv",
+    [
+        nn.Conv1d(8, 5, 1),
+        nn.Conv2d(64, 16, 1),
+        nn.Conv2d(16, 4, 1, bias=False),
+        nn.Conv2d(16, 4, 1, padding="valid"),
+        nn.Conv3d(6, 3, 1),
+    ],
+)
+def test_pointwise_convolutions_become_matrix_products_with_the_same_output(conv):
+    conv = _randomised(conv)
+    pointwise = PointwiseConv(conv)
+    x = torch.randn(3, conv.in_channels, *([7] * (conv.weight.dim() - 2)))
+    with torch.no_grad():
+        expected, got = conv(x), pointwise(x)
+        assert got.shape == expected.shape
+        assert torch.allclose(got, expected, rtol=0, atol=1e-5)
+        with torch.autocast("cpu", dtype=torch.bfloat16):  # a matrix product autocasts as the convolution does
+            assert pointwise(x).dtype == conv(x).dtype == torch.bfloat16
+    # only plain 1x1 convolutions of stride 1, no padding and one group are rewritten
+    others = nn.Sequential(nn.Conv2d(8, 8, 1, stride=2), nn.Conv2d(8, 8, 1, padding=1), nn.Conv2d(8, 8, 1, groups=2))
+    assert regroup_convolutions(others) is others
 
 
 def test_cpu_inference_form_of_rmisr_is_exact_and_leaves_the_model_alone():

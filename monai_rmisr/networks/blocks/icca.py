@@ -9,6 +9,23 @@ from torch import nn
 __all__ = ["ICCA"]
 
 
+def _spatial_mean(x: torch.Tensor) -> torch.Tensor:
+    """Mean over the spatial dims of (B, C, *spatial), kept as size-1 dims.
+
+    torch's ``mean`` of a bfloat16 CPU tensor first copies the whole tensor to float32 (3 ms for 64 x 256 x 256 on
+    one core, against 0.2 ms for ``sum``, which accumulates in float32 without the copy; under a bfloat16 autocast
+    that copy was 6 % of RMISR-BL's time). bfloat16 has float32's range, so its sum cannot overflow; float16
+    (whose sum could) and float32 keep ``mean``.
+    """
+    spatial = list(range(2, x.dim()))
+    if x.dtype == torch.bfloat16:
+        positions = 1
+        for size in x.shape[2:]:  # (a loop, not math.prod: TorchScript compiles this)
+            positions *= size
+        return x.sum(dim=spatial, keepdim=True) / positions
+    return x.mean(dim=spatial, keepdim=True)
+
+
 class ICCA(nn.Module):
     """Channel attention driven by per-channel entropy, standard deviation and mean.
 
@@ -60,13 +77,12 @@ class ICCA(nn.Module):
 
     def channel_statistics(self, x: torch.Tensor) -> torch.Tensor:
         """Formula 14 per channel. x: (B, C, *spatial) -> (B, C, 1, ...) with ``x.dim()`` dims."""
-        spatial = list(range(2, x.dim()))
-        mean = x.mean(dim=spatial, keepdim=True)
-        std = ((x - mean).pow(2).mean(dim=spatial, keepdim=True) + self.eps).sqrt()
+        mean = _spatial_mean(x)
+        std = (_spatial_mean((x - mean).pow(2)) + self.eps).sqrt()
         stats = mean + std
         if self.use_entropy:
             magnitude = x.abs().clamp_min(self.eps)
-            stats = stats + (magnitude * torch.log2(magnitude)).mean(dim=spatial, keepdim=True)
+            stats = stats + _spatial_mean(magnitude * torch.log2(magnitude))
         return stats
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
