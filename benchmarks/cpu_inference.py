@@ -8,8 +8,9 @@ at x2 / x3 / x4 with random weights as the yardstick) runs a ``size`` x ``size``
 * ``eager``: the network as loaded (float32, contiguous memory);
 * ``channels_last``: network and input in the channels-last memory format;
 * ``cpu_form``: the network as the inference API runs it on the CPU
-  (:func:`monai_rmisr.networks.regroup.cpu_inference_network`: RMISR's narrow convolution groups merged,
-  exactly, in contiguous memory; a network without grouped convolutions in channels-last memory);
+  (:func:`monai_rmisr.networks.regroup.cpu_inference_network`: PyConv-3's 7x7 and 5x5 branches in one grouped
+  convolution and 1x1 convolutions as matrix products, exactly, in contiguous memory; a network without grouped
+  convolutions in channels-last memory);
 * ``super_resolve``: the public API with its defaults (what ``rmisr upscale`` runs);
 * ``torchscript``: traced, frozen and ``optimize_for_inference`` (conv + activation fusion);
 * ``onnxruntime``: exported with :func:`monai_rmisr.networks.export.export_onnx`, one session thread per
@@ -18,7 +19,8 @@ at x2 / x3 / x4 with random weights as the yardstick) runs a ``size`` x ``size``
   (:func:`monai_rmisr.hardware.cpu_has_native_bfloat16`); elsewhere it is emulated and not timed;
 * ``super_resolve_bf16``: the public API with ``precision="bfloat16"`` (``rmisr upscale --precision bfloat16``),
   under the same condition;
-* ``compile``: ``torch.compile`` (with ``--compile``; minutes of compilation per model).
+* ``compile``: ``torch.compile`` of ``cpu_form`` (inductor's defaults; with ``--compile``; 15-40 s of compilation
+  per model).
 
 The paths of all models are timed interleaved (one forward of each, round after round), so a busy
 machine slows every path alike; the table gives the median of ``--repeats`` rounds in ms and its
@@ -101,8 +103,9 @@ def build_paths(network: torch.nn.Module, scale: float, size: int, args: argpars
             x[0], scale, model=load_copy(network), precision="bfloat16"
         ).unsqueeze(0)
     if args.compile:
-        compiled = torch.compile(load_copy(network))
-        paths["compile"] = lambda x: forward_at_scale(compiled, x, scale)
+        compiled_form, compiled_channels_last = cpu_inference_network(load_copy(network))
+        compiled = torch.compile(compiled_form)
+        paths["compile"] = lambda x: forward_at_scale(compiled, x, scale, channels_last=compiled_channels_last)
     return paths
 
 

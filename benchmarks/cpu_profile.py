@@ -5,14 +5,15 @@ Run: ``python benchmarks/cpu_profile.py [--model rmisr_bl_x4] [--size 128] [--th
 The model (a shipped name, or ``imdn`` for our IMDN with random weights at the model's scale) runs a
 ``size`` x ``size`` grey input, once to warm up, then once under ``torch.profiler``, along ``--path``:
 ``cpu_form`` (default), the network as ``super_resolve`` runs it on the CPU
-(:func:`monai_rmisr.networks.regroup.cpu_inference_network`: RMISR's narrow convolution groups merged, in
-contiguous memory); ``channels_last`` or ``contiguous``, the network with the paper's groups in that memory
-format. Printed: the machine, each operator kind's share of
-the time and, for every convolution shape, its calls, milliseconds and multiply-accumulates per
-second (what the CPU achieves on that shape; for a merged convolution its weights' shape counts the
-block-diagonal zeros too). With ``--dense-equivalent``, each grouped convolution
-is also timed as the dense convolution with block-diagonal weights that computes the same output:
-when both take the same time, the CPU library computes the grouped one at the dense one's cost.
+(:func:`monai_rmisr.networks.regroup.cpu_inference_network`: PyConv-3's 7x7 and 5x5 branches in one grouped
+convolution, 1x1 convolutions as matrix products, contiguous memory); ``channels_last`` or ``contiguous``, the
+network with the paper's layout in that memory format. ``--precision bfloat16`` runs it under a bfloat16 autocast.
+Printed: the machine, each operator kind's share of the time and, for every convolution shape, its calls,
+milliseconds and multiply-accumulates per second (what the CPU achieves on that shape; for a merged convolution
+its weights' shape counts the block-diagonal and zero-padded taps too; a 1x1 convolution run as a matrix product
+shows as ``baddbmm``). With ``--dense-equivalent``, each grouped convolution is also timed as the dense
+convolution with block-diagonal weights that computes the same output: when both take the same time, the CPU
+library computes the grouped one at the dense one's cost.
 """
 
 from __future__ import annotations
@@ -44,13 +45,15 @@ def build(model: str, reference_scale: float) -> torch.nn.Module:
     return load_pretrained(model)
 
 
-def dense_time(input_shape: list[int], weight_shape: list[int], channels_last: bool, repeats: int = 3) -> float:
+def dense_time(
+    input_shape: list[int], weight_shape: list[int], channels_last: bool, dtype: torch.dtype, repeats: int = 3
+) -> float:
     """Milliseconds of the dense convolution (block-diagonal weights) equal to a grouped one of these shapes."""
     channels = input_shape[1]
     out_channels, _, height, width = weight_shape
-    x = torch.rand(input_shape)
+    x = torch.rand(input_shape, dtype=dtype)
     x = x.contiguous(memory_format=torch.channels_last) if channels_last else x
-    weight = torch.rand(out_channels, channels, height, width)
+    weight = torch.rand(out_channels, channels, height, width, dtype=dtype)
     with torch.inference_mode():
         F.conv2d(x, weight, padding=height // 2)
         start = time.perf_counter()
@@ -67,6 +70,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--dense-equivalent", action="store_true", help="also time grouped convolutions as dense")
     parser.add_argument("--path", choices=PATHS, default="cpu_form", help="how the network runs (default cpu_form)")
+    parser.add_argument(
+        "--precision", choices=("float32", "bfloat16"), default="float32", help="bfloat16: under a bfloat16 autocast"
+    )
     args = parser.parse_args()
     if args.model != "imdn" and args.model not in PRETRAINED:
         parser.error(f"--model: not a shipped model or imdn: {args.model}")
@@ -82,11 +88,12 @@ def main() -> None:
     forward_kwargs = {"scale": args.scale} if args.model == "rmisr_meta" else {}
     print(
         f"{args.model}, {args.size}x{args.size} LR, path {args.path} "
-        f"({'channels-last' if channels_last else 'contiguous'} memory), float32; "
+        f"({'channels-last' if channels_last else 'contiguous'} memory), {args.precision}; "
         f"{platform.processor() or platform.machine()} {os.cpu_count()} cores, "
         f"capability {torch.backends.cpu.get_cpu_capability()}, threads {args.threads}, torch {torch.__version__}"
     )
-    with torch.inference_mode():
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.precision == "bfloat16")
+    with torch.inference_mode(), autocast:
         network(x, **forward_kwargs)
         with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
             network(x, **forward_kwargs)
@@ -115,7 +122,11 @@ def main() -> None:
             f"{macs / e.self_cpu_time_total / 1000:.1f} |"
         )
         if args.dense_equivalent:
-            dense = f"{dense_time(input_shape, weight_shape, channels_last):.1f}" if groups > 1 else ""
+            dense = (
+                f"{dense_time(input_shape, weight_shape, channels_last, getattr(torch, args.precision)):.1f}"
+                if groups > 1
+                else ""
+            )
             row += f" {dense} |"
         print(row)
 

@@ -1,4 +1,4 @@
-"""Exact regrouping of grouped convolutions: the same function with fewer, wider groups.
+"""The CPU inference form of a network: exact rewrites of its convolutions that oneDNN runs faster.
 
 A grouped convolution with ``g`` groups equals one with ``g / r`` groups whose weights are block-diagonal:
 each new group holds ``r`` old groups side by side, every weight between two different old groups zero.
@@ -14,7 +14,10 @@ its 5x5 branch (4 groups) read the same input channels group by group, so one gr
 both, the 5x5 kernels padded with zeros (:func:`merge_pyramid_branches`). One call of 8 output channels per group
 took 8.6 ms where the two took 13.0 (4.6 against 6.6 ms in bfloat16), although it does 1.5x their multiply-adds.
 
-So the inference paths run a regrouped copy of a network on the CPU (:func:`cpu_inference_network`); training and
+And plain 1x1 convolutions become batched matrix products (:class:`PointwiseConv`): the same sums, which oneDNN's
+matrix kernels compute up to twice as fast as its 1x1 convolution in contiguous memory.
+
+So the inference paths run a rewritten copy of a network on the CPU (:func:`cpu_inference_network`); training and
 the weights on disk keep the paper's layout.
 """
 
@@ -213,7 +216,12 @@ def merge_pyramid_branches(block: PyramidBlock) -> MergedPyramidBlock:
         if has_bias:
             grouped.bias.copy_(torch.cat(biases))
         project.weight.copy_(block.project.weight[:, order])
-    merged = MergedPyramidBlock(grouped, copy.deepcopy(dense), copy.deepcopy(block.act), project)
+    act = copy.deepcopy(block.act)
+    if isinstance(getattr(act, "inplace", None), bool):
+        # it reads the concatenation, a tensor of its own: in place is safe, and torch's out-of-place LeakyReLU
+        # on float32 took 0.9 ms on 64 x 128 x 128 where in place took 0.1 (one thread, AMD EPYC with AVX-512)
+        act.inplace = True
+    merged = MergedPyramidBlock(grouped, copy.deepcopy(dense), act, project)
     return merged.train(block.training)
 
 
@@ -293,8 +301,8 @@ def regroup_convolutions(network: nn.Module) -> nn.Module:
     if not any(_replacement_needed(module) for module in network.modules()):
         return network
     regrouped = copy.deepcopy(network)
-    if _replacement_needed(regrouped):
-        return _replacement(regrouped)
+    replaced = _replacement(regrouped)  # the network itself a pyramid block or a convolution
+    regrouped = regrouped if replaced is None else replaced
     _replace_within(regrouped)
     return regrouped
 

@@ -92,6 +92,10 @@ def test_pyramid_branches_merge_into_one_grouped_convolution_with_the_same_outpu
     assert got.shape == expected.shape
     assert torch.allclose(got, expected, rtol=0, atol=1e-5 * expected.abs().max().item())
     assert all(torch.equal(v, block.state_dict()[k]) for k, v in before.items())  # the block is untouched
+    cpu_form = regroup_convolutions(block)  # the whole CPU form: the merge, then the 1x1 projection as a product
+    assert isinstance(cpu_form, MergedPyramidBlock) and isinstance(cpu_form.project, PointwiseConv)
+    with torch.no_grad():
+        assert torch.allclose(cpu_form(x), expected, rtol=0, atol=1e-5 * expected.abs().max().item())
 
 
 def test_a_pyramid_block_with_a_channel_wise_activation_is_not_merged():
