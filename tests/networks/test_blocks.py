@@ -7,6 +7,7 @@ from monai_rmisr.networks.blocks import (
     ICCA,
     PFMDB,
     LaplacianGradient,
+    PFMDBTrunk,
     PyConv3,
     PyramidBlock,
     ShallowResidualBlock,
@@ -58,6 +59,33 @@ def test_icca_statistics_follow_formula_14():
     q = c.abs().clamp_min(1e-6)
     expected = (q * torch.log2(q)).mean() + (c.var(unbiased=False) + 1e-6).sqrt() + c.mean()
     assert math.isclose(stats[1, 3, 0, 0].item(), expected.item(), rel_tol=1e-5, abs_tol=1e-6)
+
+
+def test_icca_statistics_of_bfloat16_features_are_means_too():
+    """bfloat16 means are sums over the positions (torch's bfloat16 mean copies the tensor to float32 first)."""
+    icca = ICCA(2, 16, reduction=4)
+    x = torch.randn(2, 16, 64, 48) + torch.linspace(0, 4, 16)[:, None, None]  # channel means 0 ... 4
+    reference = icca.channel_statistics(x)
+    stats = icca.channel_statistics(x.bfloat16())
+    assert stats.dtype == torch.bfloat16 and stats.shape == reference.shape
+    assert torch.allclose(stats.float(), reference, rtol=0.02, atol=0.02)
+
+
+def test_pfmdb_trunk_blocks_read_bfloat16_features_under_a_cpu_autocast():
+    trunk = PFMDBTrunk(2, 1, features=32, num_blocks=2).eval()
+    seen = []
+    for block in trunk.blocks:
+        block.register_forward_pre_hook(lambda module, args: seen.append(args[0].dtype))
+    x = torch.rand(1, 1, 12, 10)
+    with torch.no_grad():
+        reference, _ = trunk(x)
+        assert seen == [torch.float32, torch.float32]
+        seen.clear()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            features, _ = trunk(x)
+    # the head stays float32 (the long skip adds it back), the blocks read bfloat16: no cast per convolution
+    assert seen == [torch.bfloat16, torch.bfloat16] and features.dtype == torch.float32
+    assert torch.allclose(features, reference, rtol=0, atol=0.05 * reference.abs().max().item())
 
 
 def test_icca_is_finite_for_zero_and_negative_activations():
