@@ -13,10 +13,10 @@ random weights as the yardstick) runs a ``size`` x ``size`` grey input (batch 1,
 * ``float16`` / ``bfloat16``: ``torch.autocast("cuda", dtype)`` over the channels-last network (the rows of
   docs/inference.md's 2026-12-04 table); ``float16_contiguous`` / ``bfloat16_contiguous``: the same over the
   network in contiguous memory (channels-last was the slower layout in float32 on an H200);
-* ``regrouped`` / ``regrouped_float16``: the network in its CPU form
-  (:func:`monai_rmisr.networks.regroup.regroup_convolutions`, what ``super_resolve`` runs on the CPU: PyConv-3's
-  7x7 and 5x5 branches in one grouped convolution, 1x1 convolutions as matrix products), in contiguous memory,
-  float32 (TF32) / float16 autocast: whether that form helps on cuDNN too;
+* ``regrouped`` / ``regrouped_float16``: the network through
+  :func:`monai_rmisr.networks.regroup.regroup_convolutions` (for RMISR what ``super_resolve`` runs on the CPU:
+  PyConv-3's 7x7 and 5x5 branches in one grouped convolution, 1x1 convolutions as matrix products; for IMDN the
+  1x1 convolutions only), in contiguous memory, float32 (TF32) / float16 autocast: whether that helps cuDNN too;
 * ``compile``: ``torch.compile`` of the channels-last network, run under the float16 autocast (with
   ``--compile``; seconds to minutes of compilation). No path converts the weights to float16: the first
   convolution reads the image in float32 by design (``monai_rmisr.networks.blocks.trunk``);

@@ -83,9 +83,9 @@ def resolve_model(
         ``(network on device, scale for its forward, name)``: the name is the registry name
         (``"auto"`` resolved), the checkpoint's file name, or the module's class name. A network it loads
         (a registry name, a checkpoint) comes on the CPU in the form inference runs there
-        (:func:`~monai_rmisr.networks.regroup.cpu_inference_network`: RMISR's narrow convolution groups merged,
-        exactly; its ``state_dict`` has the merged weights, so save :func:`load_pretrained`'s network instead),
-        so that callers that keep it (the MONAI Label app, the viewer) regroup once; an ``nn.Module`` given
+        (:func:`~monai_rmisr.networks.regroup.cpu_inference_network`: RMISR's convolutions rewritten exactly; its
+        ``state_dict`` has other names and shapes, so save :func:`load_pretrained`'s network instead),
+        so that callers that keep it (the MONAI Label app, the viewer) rewrite it once; an ``nn.Module`` given
         comes back as it is.
 
     Raises:

@@ -96,8 +96,8 @@ class Upscaler:
     Attributes:
         network: the network, in eval mode on ``device``.
         runner: what runs the slices: ``network``, or on the CPU the form that runs fastest there
-            (:func:`~monai_rmisr.networks.regroup.cpu_inference_network`: RMISR's grouped convolutions regrouped,
-            exactly, in a copy made once).
+            (:func:`~monai_rmisr.networks.regroup.cpu_inference_network`: RMISR's convolutions rewritten exactly,
+            in a copy made once).
         channels_last: whether ``runner`` gets its input in channels-last memory.
         inferer: the :class:`~monai_rmisr.inference.inferer.SuperResolutionInferer` every slice goes
             through (``tile``, ``self_ensemble``, ``progress``).

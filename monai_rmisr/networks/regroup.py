@@ -24,12 +24,15 @@ the weights on disk keep the paper's layout.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
+from functools import partial
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.modules.conv import _ConvNd
 
+from .blocks.pyconv import PyConv3
 from .blocks.pyramid import PyramidBlock
 
 __all__ = [
@@ -47,6 +50,19 @@ _PLAIN_CONVOLUTIONS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
 #: The fewest output channels per group a convolution keeps after :func:`regroup_convolutions`.
 MIN_GROUP_OUT_CHANNELS = 4
+
+#: Activations that act on each value alone (so a permutation of the channels passes through them); a pyramid
+#: block with any other activation (one that mixes channels, or PReLU with a slope per channel) is not merged.
+_ELEMENTWISE_ACTIVATIONS = (
+    nn.Identity, nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.CELU, nn.SELU, nn.GELU, nn.SiLU, nn.Mish,
+    nn.Hardtanh, nn.Hardswish, nn.Hardsigmoid, nn.Sigmoid, nn.Tanh, nn.Softplus,
+)  # fmt: skip
+
+
+def _elementwise(act: nn.Module) -> bool:
+    if isinstance(act, nn.PReLU):
+        return type(act) is nn.PReLU and act.num_parameters == 1
+    return type(act) in _ELEMENTWISE_ACTIVATIONS
 
 
 def merge_conv_groups(conv: _ConvNd, groups: int) -> _ConvNd:
@@ -138,18 +154,19 @@ class MergedPyramidBlock(nn.Module):
 
 
 def _mergeable_pyramid(block: nn.Module) -> bool:
-    """Whether :func:`merge_pyramid_branches` can rewrite ``block``: a :class:`PyramidBlock` of plain convolutions with
-    stride 1, no dilation and "same" padding, a large-kernel branch whose groups split the middle branch's, and a
-    parameter-free (so channel-wise identical) activation."""
-    if (
-        type(block) is not PyramidBlock
-        or len(block.pyconv.branches) != 3
-        or next(block.act.parameters(), None) is not None
-    ):
+    """Whether :func:`merge_pyramid_branches` can rewrite ``block``.
+
+    It can a :class:`PyramidBlock` whose PyConv-3 is a :class:`PyConv3` of three plain convolutions (the large and
+    middle branches with stride 1, no dilation, zero "same" padding, kernel sizes that differ by an even number, the
+    large branch's groups a multiple of the middle branch's; the last branch dense), whose activation acts on each
+    value alone (:data:`_ELEMENTWISE_ACTIVATIONS`) and whose projection is a plain convolution with one group.
+    """
+    if type(block) is not PyramidBlock or type(block.pyconv) is not PyConv3 or not _elementwise(block.act):
+        return False
+    if len(block.pyconv.branches) != 3:
         return False
     large, middle, dense = block.pyconv.branches
-    convolutions = (large, middle, dense, block.project)
-    if any(type(c) not in _PLAIN_CONVOLUTIONS for c in convolutions):
+    if any(type(c) not in _PLAIN_CONVOLUTIONS for c in (large, middle, dense, block.project)):
         return False
     for conv in (large, middle):
         if set(conv.stride) != {1} or set(conv.dilation) != {1}:
@@ -157,7 +174,12 @@ def _mergeable_pyramid(block: nn.Module) -> bool:
         if tuple(conv.padding) != tuple(k // 2 for k in conv.kernel_size) or conv.padding_mode != "zeros":
             return False
     grows = [a - b for a, b in zip(large.kernel_size, middle.kernel_size)]
-    return dense.groups == 1 and large.groups % middle.groups == 0 and all(g >= 0 and g % 2 == 0 for g in grows)
+    return (
+        dense.groups == 1
+        and block.project.groups == 1
+        and large.groups % middle.groups == 0
+        and all(g >= 0 and g % 2 == 0 for g in grows)
+    )
 
 
 def merge_pyramid_branches(block: PyramidBlock) -> MergedPyramidBlock:
@@ -176,7 +198,7 @@ def merge_pyramid_branches(block: PyramidBlock) -> MergedPyramidBlock:
         float rounding.
 
     Raises:
-        ValueError: ``block`` is not a pyramidal block this rewrite applies to (see :func:`regroup_convolutions`).
+        ValueError: ``block`` is not a pyramidal block this rewrite applies to (see :func:`_mergeable_pyramid`).
     """
     if not _mergeable_pyramid(block):
         raise ValueError(f"merge_pyramid_branches: not a mergeable PyramidBlock of plain convolutions: {block}")
@@ -217,9 +239,10 @@ def merge_pyramid_branches(block: PyramidBlock) -> MergedPyramidBlock:
             grouped.bias.copy_(torch.cat(biases))
         project.weight.copy_(block.project.weight[:, order])
     act = copy.deepcopy(block.act)
-    if isinstance(getattr(act, "inplace", None), bool):
-        # it reads the concatenation, a tensor of its own: in place is safe, and torch's out-of-place LeakyReLU
-        # on float32 took 0.9 ms on 64 x 128 x 128 where in place took 0.1 (one thread, AMD EPYC with AVX-512)
+    if type(act) is nn.ReLU or (type(act) is nn.LeakyReLU and act.negative_slope >= 0):
+        # it reads the concatenation, a tensor of its own: in place is safe (autograd included for these two), and
+        # torch's out-of-place float32 LeakyReLU took 0.9 ms on 64 x 128 x 128 where in place took 0.1 (one thread,
+        # AMD EPYC with AVX-512)
         act.inplace = True
     merged = MergedPyramidBlock(grouped, copy.deepcopy(dense), act, project)
     return merged.train(block.training)
@@ -231,7 +254,8 @@ class PointwiseConv(nn.Module):
     On the CPU, oneDNN's 1x1 convolution in contiguous memory is slow next to a matrix product of the same
     numbers: on a 64 x 128 x 128 input, 0.93 against 0.40 ms (64 -> 16 channels) and 6.1 against 3.6 ms
     (256 -> 64) in bfloat16, 0.98 against 0.55 ms (64 -> 16) in float32 (one thread, AMD EPYC with AVX-512).
-    Made from a convolution by :func:`regroup_convolutions`; same output up to float rounding.
+    Made from a convolution by :func:`regroup_convolutions`; same output up to float rounding, always in contiguous
+    memory; batched input only ((B, C, *spatial), as every network here passes).
 
     Args:
         conv: a plain ``nn.Conv1d/2d/3d`` with kernel 1, stride 1, no padding, one group; its weights are copied.
@@ -239,20 +263,23 @@ class PointwiseConv(nn.Module):
 
     def __init__(self, conv: _ConvNd):
         super().__init__()
+        self.in_channels, self.out_channels = conv.in_channels, conv.out_channels
         self.weight = nn.Parameter(conv.weight.detach().flatten(1).clone(), requires_grad=conv.weight.requires_grad)
-        self.bias = None if conv.bias is None else nn.Parameter(conv.bias.detach().clone())
+        self.bias = None
+        if conv.bias is not None:
+            self.bias = nn.Parameter(conv.bias.detach().clone(), requires_grad=conv.bias.requires_grad)
         self.train(conv.training)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Args: x: (B, in_channels, *spatial). Returns (B, out_channels, *spatial)."""
-        batch, spatial = x.shape[0], x.shape[2:]
-        weight = self.weight.expand(batch, *self.weight.shape)
-        flat = x.reshape(batch, x.shape[1], -1)
+        batch = x.shape[0]
+        weight = self.weight.expand(batch, -1, -1)
+        flat = x.flatten(2)
         if self.bias is None:
             out = torch.bmm(weight, flat)
         else:
             out = torch.baddbmm(self.bias[:, None].expand(batch, -1, 1), weight, flat)
-        return out.view(batch, -1, *spatial)
+        return out.view([batch, self.out_channels] + list(x.shape[2:]))
 
 
 def _pointwise(conv: nn.Module) -> bool:
@@ -267,48 +294,46 @@ def _pointwise(conv: nn.Module) -> bool:
     )
 
 
-def _replacement(module: nn.Module) -> nn.Module | None:
-    """What :func:`regroup_convolutions` puts in ``module``'s place, or None to look inside it."""
+def _rewrite_of(module: nn.Module) -> Callable[[nn.Module], nn.Module] | None:
+    """How :func:`regroup_convolutions` rewrites ``module`` (a function of it), or None to look inside it."""
     if _mergeable_pyramid(module):
-        return merge_pyramid_branches(module)
+        return merge_pyramid_branches
     if _pointwise(module):
-        return PointwiseConv(module)
+        return PointwiseConv
     groups = _merged_groups(module)
-    return None if groups is None else merge_conv_groups(module, groups)
+    return None if groups is None else partial(merge_conv_groups, groups=groups)
 
 
-def _replace_within(module: nn.Module) -> None:
+def _rewrite_within(module: nn.Module) -> None:
+    """Rewrite ``module``'s descendants in place, each the first one on its path that has a rewrite."""
     for name, child in list(module.named_children()):
-        new = _replacement(child)
-        if new is not None:
-            setattr(module, name, new)
-        _replace_within(child if new is None else new)  # a merged pyramid block's 1x1 projection, too
+        rewrite = _rewrite_of(child)
+        if rewrite is not None:
+            child = rewrite(child)
+            setattr(module, name, child)
+        _rewrite_within(child)  # a merged pyramid block's 1x1 projection, too
 
 
 def regroup_convolutions(network: nn.Module) -> nn.Module:
-    """``network`` with its pyramidal blocks and narrow grouped convolutions in their CPU inference form.
+    """``network`` in its CPU inference form: every exact rewrite of this module applied.
 
     Args:
         network: any module; it is not changed.
 
     Returns:
-        ``network`` itself when there is nothing to rewrite (so a second call is free), else a deep copy in which
-        each :class:`PyramidBlock` is a :class:`MergedPyramidBlock` (:func:`merge_pyramid_branches`) and each other
-        grouped convolution with fewer than :data:`MIN_GROUP_OUT_CHANNELS` output channels per group has the largest
-        group count that gives it at least that many (:func:`merge_conv_groups`). Same outputs up to float rounding;
-        its ``state_dict`` has other names and shapes, so save the original.
+        ``network`` itself when there is nothing to rewrite (so a second call is free), else a copy in which each
+        mergeable :class:`PyramidBlock` is a :class:`MergedPyramidBlock` (:func:`merge_pyramid_branches`), each
+        plain 1x1 convolution a :class:`PointwiseConv`, and each other grouped convolution with fewer than
+        :data:`MIN_GROUP_OUT_CHANNELS` output channels per group has the largest group count that gives it at least
+        that many (:func:`merge_conv_groups`). Same outputs up to float rounding; its ``state_dict`` has other names
+        and shapes, so save the original.
     """
-    if not any(_replacement_needed(module) for module in network.modules()):
+    if not any(_rewrite_of(module) is not None for module in network.modules()):
         return network
-    regrouped = copy.deepcopy(network)
-    replaced = _replacement(regrouped)  # the network itself a pyramid block or a convolution
-    regrouped = regrouped if replaced is None else replaced
-    _replace_within(regrouped)
-    return regrouped
-
-
-def _replacement_needed(module: nn.Module) -> bool:
-    return _mergeable_pyramid(module) or _pointwise(module) or _merged_groups(module) is not None
+    rewrite = _rewrite_of(network)  # the network itself a pyramid block or a convolution
+    rewritten = copy.deepcopy(network) if rewrite is None else rewrite(network)
+    _rewrite_within(rewritten)
+    return rewritten
 
 
 def cpu_inference_network(network: nn.Module) -> tuple[nn.Module, bool]:

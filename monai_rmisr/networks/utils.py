@@ -124,7 +124,7 @@ def forward_at_scale(
 
     With ``channels_last`` a 4-D input is passed in the channels-last memory format (for a network
     converted with ``.to(memory_format=torch.channels_last)``; on the CPU RMISR with the paper's groups
-    runs 1.3x faster than in contiguous memory, and faster still regrouped:
+    runs 1.3x faster than in contiguous memory, and faster still in its CPU inference form:
     :func:`~monai_rmisr.networks.regroup.cpu_inference_network`).
     """
     if channels_last and x.dim() == 4:

@@ -86,6 +86,10 @@ def test_pfmdb_trunk_blocks_read_bfloat16_features_under_a_cpu_autocast():
     # the head stays float32 (the long skip adds it back), the blocks read bfloat16: no cast per convolution
     assert seen == [torch.bfloat16, torch.bfloat16] and features.dtype == torch.float32
     assert torch.allclose(features, reference, rtol=0, atol=0.05 * reference.abs().max().item())
+    seen.clear()
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.float16):  # float16 (a narrow range): no cast
+        trunk(x)
+    assert seen == [torch.float32, torch.float32]
 
 
 def test_icca_is_finite_for_zero_and_negative_activations():

@@ -98,17 +98,42 @@ def test_pyramid_branches_merge_into_one_grouped_convolution_with_the_same_outpu
         assert torch.allclose(cpu_form(x), expected, rtol=0, atol=1e-5 * expected.abs().max().item())
 
 
-def test_a_pyramid_block_with_a_channel_wise_activation_is_not_merged():
-    block = _randomised(PyramidBlock(2, 64, 16, act=("prelu", {"num_parameters": 64})))  # one slope per channel
+def _prelu_per_channel(block: PyramidBlock) -> None:
+    block.act = nn.PReLU(64)  # one slope per channel
+
+
+def _channel_shuffle(block: PyramidBlock) -> None:
+    block.act = nn.ChannelShuffle(2)  # parameter-free, but it mixes channels
+
+
+def _grouped_projection(block: PyramidBlock) -> None:
+    block.project = nn.Conv2d(64, 16, 1, groups=2)
+
+
+@pytest.mark.parametrize("change", [_prelu_per_channel, _channel_shuffle, _grouped_projection])
+def test_a_pyramid_block_the_merge_does_not_fit_is_left_whole(change):
+    block = PyramidBlock(2, 64, 16)
+    change(block)
+    block = _randomised(block)
     with pytest.raises(ValueError, match="not a mergeable PyramidBlock"):
         merge_pyramid_branches(block)
     regrouped = regroup_convolutions(nn.Sequential(block))
-    assert isinstance(regrouped[0], PyramidBlock)  # only the narrow 7x7 groups merged, and the 1x1 as a product
+    assert isinstance(regrouped[0], PyramidBlock)  # only the narrow 7x7 groups merged (and a plain 1x1 a product)
     assert [c.groups for c in regrouped[0].pyconv.branches] == [4, 4, 1]
-    assert isinstance(regrouped[0].project, PointwiseConv)
     x = torch.randn(1, 64, 9, 9)
     with torch.no_grad():
-        assert torch.allclose(regrouped(x), block(x), rtol=0, atol=1e-5 * block(x).abs().max().item())
+        expected = block(x)
+        assert torch.allclose(regrouped(x), expected, rtol=0, atol=1e-5 * expected.abs().max().item())
+
+
+def test_the_cpu_form_of_rmisr_scripts_to_the_same_output():
+    network = _randomised(RMISR(spatial_dims=2, in_channels=1, out_channels=1, scale=2, features=32, num_blocks=1))
+    runner, _ = cpu_inference_network(network)
+    scripted = torch.jit.script(runner)
+    x = torch.rand(2, 1, 12, 10)
+    with torch.no_grad():
+        expected = network(x)
+        assert torch.allclose(scripted(x), expected, rtol=0, atol=1e-5 * expected.abs().max().item())
 
 
 @pytest.mark.parametrize(

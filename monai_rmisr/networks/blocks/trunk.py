@@ -14,16 +14,20 @@ __all__ = ["PFMDBTrunk"]
 
 @torch.jit.unused
 def _in_cpu_autocast_dtype(features: torch.Tensor) -> torch.Tensor:
-    """``features`` in the CPU autocast's dtype (bfloat16) when one is on, else as they are.
+    """``features`` in bfloat16 when they are on the CPU under a CPU bfloat16 autocast, else as they are.
 
     The trunk's blocks then read bfloat16 features: with the head's float32 ones every convolution cast its input
-    again and every residual addition mixed dtypes, 18 % of RMISR-BL's bfloat16 time on the CPU (docs/inference.md).
-    Only on the CPU, whose autocast dtype has float32's range; under a CUDA float16 autocast the trunk stays as it was.
-    (Left out of TorchScript, which does not script ``torch.is_autocast_enabled(device)``; a scripted trunk runs
-    without autocast.)
+    again and every residual addition mixed dtypes, 18 % of RMISR-BL's bfloat16 inference time on the CPU
+    (docs/inference.md), and CPU training with ``--amp`` runs them the same way. bfloat16 only, which has float32's
+    range; a float16 autocast (CPU or CUDA) leaves the trunk as it was. (Left out of TorchScript, which does not
+    script ``torch.is_autocast_enabled(device)``: a scripted trunk keeps the head's float32 features.)
     """
-    if torch.is_autocast_enabled("cpu"):
-        return features.to(torch.get_autocast_dtype("cpu"))
+    if (
+        features.device.type == "cpu"
+        and torch.is_autocast_enabled("cpu")
+        and torch.get_autocast_dtype("cpu") == torch.bfloat16
+    ):
+        return features.to(torch.bfloat16)
     return features
 
 
