@@ -107,10 +107,21 @@ def zero_output_layer(module: nn.Module) -> None:
             parameter.zero_()
 
 
+def _unwrapped(network: nn.Module) -> nn.Module:
+    """The module inside wrappers: ``DistributedDataParallel`` (``.module``), ``torch.compile`` (``._orig_mod``)."""
+    while True:
+        inner = getattr(network, "module", None)
+        inner = inner if isinstance(inner, nn.Module) else getattr(network, "_orig_mod", None)
+        if not isinstance(inner, nn.Module):
+            return network
+        network = inner
+
+
 def accepts_scale(network: nn.Module) -> bool:
-    """Whether ``network.forward`` takes a ``scale`` argument (RMISR, RMISR-VP), looking through
-    wrappers such as ``DistributedDataParallel`` (``.module``)."""
-    module = network.module if hasattr(network, "module") else network
+    """Whether ``network.forward`` takes a ``scale`` argument (RMISR, RMISR-VP), looking through wrappers
+    (``DistributedDataParallel``; ``torch.compile``, whose own ``forward`` takes ``*args``: without looking
+    through it a compiled arbitrary-scale model ran at its default scale)."""
+    module = _unwrapped(network)
     try:
         return "scale" in inspect.signature(module.forward).parameters
     except (TypeError, ValueError):  # e.g. compiled callables without a Python signature

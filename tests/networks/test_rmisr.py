@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from monai_rmisr import RMISR
-from monai_rmisr.networks.utils import upsample_image
+from monai_rmisr.networks.utils import accepts_scale, upsample_image
 
 from .helpers import assert_all_parameters_get_gradients, count_parameters
 
@@ -50,6 +50,14 @@ def test_meta_shapes_at_call_time_scale(scale):
     net = RMISR(2, 1, upsampler="meta", num_blocks=1, meta_hidden_channels=16)
     out = net(torch.rand(1, 1, 11, 8), scale)
     assert out.shape == (1, 1, math.floor(11 * scale + 0.5), math.floor(8 * scale + 0.5))
+
+
+def test_the_call_time_scale_reaches_a_wrapped_arbitrary_scale_network():
+    net = RMISR(2, 1, upsampler="meta", num_blocks=1, meta_hidden_channels=16).eval()
+    compiled = torch.compile(net)  # (compiles lazily, on its first call: not called here)
+    wrapped = torch.nn.parallel.DataParallel(compiled)  # .module, then torch.compile's ._orig_mod
+    assert accepts_scale(net) and accepts_scale(compiled) and accepts_scale(wrapped)
+    assert not accepts_scale(torch.compile(torch.nn.Conv2d(1, 1, 3)))
 
 
 def test_meta_3d():
