@@ -12,7 +12,7 @@ of 4 output channels in contiguous memory (one thread, AMD EPYC with AVX-512, to
 The same idea goes one step further inside a pyramidal block: PyConv-3's 7x7 branch (regrouped to 4 groups) and
 its 5x5 branch (4 groups) read the same input channels group by group, so one grouped 7x7 convolution computes
 both, the 5x5 kernels padded with zeros (:func:`merge_pyramid_branches`). One call of 8 output channels per group
-took 8.6 ms where the two took 13.0 (4.6 against 6.6 ms in bfloat16), although it does 1.5x their multiply-adds.
+took 8.6 ms where the two took 13.0 (4.6 against 6.6 ms in bfloat16), although it does 1.3x their multiply-adds.
 
 And plain 1x1 convolutions become batched matrix products (:class:`PointwiseConv`): the same sums, which oneDNN's
 matrix kernels compute up to twice as fast as its 1x1 convolution in contiguous memory.
@@ -339,14 +339,14 @@ def regroup_convolutions(network: nn.Module) -> nn.Module:
 def cpu_inference_network(network: nn.Module) -> tuple[nn.Module, bool]:
     """The form of ``network`` the inference paths run on a CPU, and whether to feed it channels-last input.
 
-    A network with grouped convolutions that are not depthwise (RMISR's PyConv-3) runs in contiguous memory,
-    where oneDNN's grouped kernels are fastest, and regrouped (:func:`regroup_convolutions`) when any group is
-    narrow (RMISR-BL x4 on a 256 x 256 input: 1.91 s against 2.27 s in channels-last memory with the paper's
-    groups, ``benchmarks/cpu_inference.py``); any other network runs in channels-last memory as before (plain
-    convolutions are as fast or faster there). Calling it again on the module it returned returns that module.
+    A network with grouped convolutions that are not depthwise (RMISR's PyConv-3) runs in contiguous memory, where
+    oneDNN's grouped kernels are fastest, as a rewritten copy (:func:`regroup_convolutions`: RMISR-BL x4 on a
+    256 x 256 input took 1.66 s against 2.22 s with the paper's layout in channels-last memory, one thread,
+    ``benchmarks/cpu_inference.py``); any other network runs in channels-last memory as before (plain convolutions
+    are as fast or faster there). Calling it again on the module it returned returns that module.
 
     Returns:
-        ``(module, channels_last)``: a regrouped copy in contiguous memory and False; or ``network`` itself,
+        ``(module, channels_last)``: a rewritten copy in contiguous memory and False; or ``network`` itself,
         converted in place to the memory format it runs in (values unchanged), and False or True.
     """
     grouped = any(
