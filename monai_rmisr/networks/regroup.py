@@ -12,7 +12,8 @@ of 4 output channels in contiguous memory (one thread, AMD EPYC with AVX-512, to
 The same idea goes one step further inside a pyramidal block: PyConv-3's 7x7 branch (regrouped to 4 groups) and
 its 5x5 branch (4 groups) read the same input channels group by group, so one grouped 7x7 convolution computes
 both, the 5x5 kernels padded with zeros (:func:`merge_pyramid_branches`). One call of 8 output channels per group
-took 8.6 ms where the two took 13.0 (4.6 against 6.6 ms in bfloat16), although it does 1.3x their multiply-adds.
+took 7.9 ms where the two took 11.9 (4.5 against 6.5 ms in bfloat16; ``benchmarks/cpu_kernels.py``), although it
+does 1.3x their multiply-adds.
 
 And plain 1x1 convolutions become batched matrix products (:class:`PointwiseConv`): the same sums, which oneDNN's
 matrix kernels compute up to twice as fast as its 1x1 convolution in contiguous memory.
@@ -241,8 +242,8 @@ def merge_pyramid_branches(block: PyramidBlock) -> MergedPyramidBlock:
     act = copy.deepcopy(block.act)
     if type(act) is nn.ReLU or (type(act) is nn.LeakyReLU and act.negative_slope >= 0):
         # it reads the concatenation, a tensor of its own: in place is safe (autograd included for these two), and
-        # torch's out-of-place float32 LeakyReLU took 0.9 ms on 64 x 128 x 128 where in place took 0.1 (one thread,
-        # AMD EPYC with AVX-512)
+        # torch's out-of-place float32 LeakyReLU took 0.81 ms on 64 x 256 x 256 where in place took 0.38 (one
+        # thread, AMD EPYC with AVX-512, benchmarks/cpu_kernels.py)
         act.inplace = True
     merged = MergedPyramidBlock(grouped, copy.deepcopy(dense), act, project)
     return merged.train(block.training)
@@ -252,8 +253,9 @@ class PointwiseConv(nn.Module):
     """A 1x1 convolution (stride 1, no padding, one group) computed as a batched matrix product.
 
     On the CPU, oneDNN's 1x1 convolution in contiguous memory is slow next to a matrix product of the same
-    numbers: on a 64 x 128 x 128 input, 0.93 against 0.40 ms (64 -> 16 channels) and 6.1 against 3.6 ms
-    (256 -> 64) in bfloat16, 0.98 against 0.55 ms (64 -> 16) in float32 (one thread, AMD EPYC with AVX-512).
+    numbers in bfloat16: on a 64 x 128 x 128 input, 0.89 against 0.34 ms (64 -> 16 channels) and 5.6 against 3.1 ms
+    (256 -> 64); in float32 about the same (0.56 against 0.52 ms for 64 -> 16; one thread, AMD EPYC with AVX-512,
+    ``benchmarks/cpu_kernels.py``).
     Made from a convolution by :func:`regroup_convolutions`; same output up to float rounding, always in contiguous
     memory; batched input only ((B, C, *spatial), as every network here passes).
 

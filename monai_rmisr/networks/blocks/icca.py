@@ -12,10 +12,10 @@ __all__ = ["ICCA"]
 def _spatial_mean(x: torch.Tensor) -> torch.Tensor:
     """Mean over the spatial dims of (B, C, *spatial), kept as size-1 dims.
 
-    torch's ``mean`` of a bfloat16 CPU tensor first copies the whole tensor to float32 (3 ms for 64 x 256 x 256 on
-    one core, against 0.2 ms for ``sum``, which accumulates in float32 without the copy; under a bfloat16 autocast
-    that copy was 6 % of RMISR-BL's time). bfloat16 has float32's range, so its sum cannot overflow; float16
-    (whose sum could) and float32 keep ``mean``.
+    torch's ``mean`` of a bfloat16 CPU tensor first copies the whole tensor to float32 (3.1 ms for 64 x 256 x 256 on
+    one core, against 0.2 ms for ``sum``, which accumulates in float32 without the copy;
+    ``benchmarks/cpu_kernels.py``). bfloat16 has float32's range, so its sum cannot overflow; float16 (whose sum
+    could) and float32 keep ``mean``.
     """
     spatial = list(range(2, x.dim()))
     if x.dtype == torch.bfloat16:

@@ -17,10 +17,10 @@ def _in_cpu_autocast_dtype(features: torch.Tensor) -> torch.Tensor:
     """``features`` in bfloat16 when they are on the CPU under a CPU bfloat16 autocast, else as they are.
 
     The trunk's blocks then read bfloat16 features: with the head's float32 ones every convolution cast its input
-    again and every residual addition mixed dtypes, 18 % of RMISR-BL's bfloat16 inference time on the CPU
-    (docs/inference.md), and CPU training with ``--amp`` runs them the same way. bfloat16 only, which has float32's
-    range; a float16 autocast (CPU or CUDA) leaves the trunk as it was. (Left out of TorchScript, which does not
-    script ``torch.is_autocast_enabled(device)``: a scripted trunk keeps the head's float32 features.)
+    again and every residual addition mixed dtypes (docs/inference.md, "Speed on CPU"), and CPU training with
+    ``--amp`` runs them the same way. bfloat16 only, which has float32's range; a float16 autocast (CPU or CUDA)
+    leaves the trunk as it was. (Left out of TorchScript, which does not script
+    ``torch.is_autocast_enabled(device)``: a scripted trunk keeps the head's float32 features.)
     """
     if (
         features.device.type == "cpu"
