@@ -13,7 +13,8 @@ milliseconds and multiply-accumulates per second (what the CPU achieves on that 
 its weights' shape counts the block-diagonal and zero-padded taps too; a 1x1 convolution run as a matrix product
 shows as ``baddbmm``). With ``--dense-equivalent``, each grouped convolution is also timed as the dense
 convolution with block-diagonal weights that computes the same output: when both take the same time, the CPU
-library computes the grouped one at the dense one's cost.
+library computes the grouped one at the dense one's cost. The multiply-adds per LR pixel of the whole forward are
+printed too.
 """
 
 from __future__ import annotations
@@ -60,6 +61,21 @@ def dense_time(
         for _ in range(repeats):
             F.conv2d(x, weight, padding=height // 2)
     return (time.perf_counter() - start) / repeats * 1000
+
+
+def multiply_adds(events) -> int:
+    """Multiply-adds of the profiled forward: every 2-D convolution (the taps of its weights, zeros included, at
+    every output position; stride 1 and "same" padding, as in these networks) and every ``baddbmm`` (1x1
+    convolutions run as matrix products)."""
+    total = 0
+    for e in events:
+        shapes = e.input_shapes
+        if e.key in CONVOLUTIONS and len(shapes[0]) == 4 and len(shapes[1]) == 4:
+            total += math.prod(shapes[0][2:]) * shapes[1][0] * math.prod(shapes[1][1:]) * e.count
+        elif e.key == "aten::baddbmm" and len(shapes) >= 3 and len(shapes[1]) == 3 and len(shapes[2]) == 3:
+            batch, rows, inner = shapes[1]
+            total += batch * rows * inner * shapes[2][2] * e.count
+    return total
 
 
 def main() -> None:
@@ -111,6 +127,9 @@ def main() -> None:
         header, rule = header + " same as dense, ms per call |", rule + "---|"
     print(f"\n{header}\n{rule}")
     convolutions = sorted((e for e in events if e.key in CONVOLUTIONS), key=lambda e: -e.self_cpu_time_total)
+    print(
+        f"\nmultiply-adds per LR pixel (convolutions and matrix products): {multiply_adds(events) / args.size**2:,.0f}"
+    )
     for e in convolutions:
         input_shape, weight_shape = e.input_shapes[0], e.input_shapes[1]
         if len(input_shape) != 4 or len(weight_shape) != 4:
