@@ -9,8 +9,10 @@ at x2 / x3 / x4 with random weights as the yardstick) runs a ``size`` x ``size``
 * ``channels_last``: network and input in the channels-last memory format;
 * ``cpu_form``: the network as the inference API runs it on the CPU
   (:func:`monai_rmisr.networks.regroup.cpu_inference_network`: PyConv-3's 7x7 and 5x5 branches in one grouped
-  convolution and 1x1 convolutions as matrix products, exactly, in contiguous memory; a network without grouped
-  convolutions in channels-last memory);
+  convolution, each SRB's 3x3 convolution and the pyramid 3x3 branch that reads the same input in one, 1x1
+  convolutions as matrix products, exactly, in contiguous memory; a network without grouped convolutions in
+  channels-last memory; in float32, the 3x3 / 5x5 / 7x7 convolutions of 16 or more input channels per group through
+  NNPACK, :mod:`monai_rmisr.networks.nnpack`);
 * ``super_resolve``: the public API with its defaults (what ``rmisr upscale`` runs);
 * ``torchscript``: traced, frozen and ``optimize_for_inference`` (conv + activation fusion);
 * ``onnxruntime``: exported with :func:`monai_rmisr.networks.export.export_onnx`, one session thread per

@@ -8,11 +8,16 @@ calls after one warm-up), contiguous memory:
 * PyConv-3's 7x7 branch (regrouped to 4 groups) and 5x5 branch (4 groups) as two calls, against the one grouped
   7x7 convolution of 8 outputs per group that :func:`~monai_rmisr.networks.regroup.merge_pyramid_branches` makes;
 * the SRB 3x3 (64 -> 64) and PyConv-3 3x3 (64 -> 32) convolutions, which read the same input, as two calls against
-  one 64 -> 96 convolution (a rewrite tried and not kept);
+  one 64 -> 96 convolution (oneDNN; :func:`~monai_rmisr.networks.regroup.fuse_pfmdb_stages`, which pays through
+  NNPACK, see its rows);
 * 1x1 convolutions (64 -> 16, 64 -> 64, 256 -> 64) against the batched matrix product of
   :class:`~monai_rmisr.networks.regroup.PointwiseConv`;
 * LeakyReLU out of place against in place (the in-place time counts a copy of the input, subtracted);
-* the spatial mean of a tensor against its sum (what ICCA's statistics use for bfloat16).
+* the spatial mean of a tensor against its sum (what ICCA's statistics use for bfloat16);
+* float32 only, where this torch has NNPACK: oneDNN's convolutions against
+  :class:`~monai_rmisr.networks.nnpack.NNPACKConv2d` (3x3 of 64 -> 64 / 32 / 16 and 16 -> 16, the merged 7x7 of
+  4 groups, one NNPACK call per group; the 64 -> 96 fusion again), the head's 1 -> 64 that is not rewritten, and
+  the 64 -> 96 convolution in one NNPACK call against bands of rows (``NNPACK_BAND_PIXELS``; equal below that size).
 
 The machine (``get_cpu_capability()``, cores, threads, torch) is printed first; one Markdown table follows.
 """
@@ -20,13 +25,18 @@ The machine (``get_cpu_capability()``, cores, threads, torch) is printed first; 
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import platform
 import time
 from collections.abc import Callable
+from functools import partial
 
 import torch
 import torch.nn.functional as F
+from torch import nn
+
+from monai_rmisr.networks.nnpack import NNPACKConv2d, nnpack_available
 
 
 def milliseconds(function: Callable[[], object], repeats: int) -> float:
@@ -50,6 +60,42 @@ def pointwise_row(cin: int, cout: int, size: int, dtype: torch.dtype, repeats: i
     )
 
 
+def nnpack_rows(size: int, repeats: int) -> list[tuple[str, float, float]]:
+    """float32 convolutions, oneDNN (contiguous memory) against NNPACK as the CPU inference form runs them."""
+    result = []
+    torch.manual_seed(0)
+    for cin, cout, kernel, groups in ((64, 64, 3, 1), (64, 32, 3, 1), (64, 16, 3, 1), (16, 16, 3, 1),
+                                      (64, 96, 3, 1), (64, 32, 7, 4), (1, 64, 3, 1)):  # fmt: skip
+        conv = nn.Conv2d(cin, cout, kernel, padding=kernel // 2, groups=groups)
+        fast = NNPACKConv2d(conv)
+        source = torch.rand(1, cin, size, size)
+        what = f"{kernel}x{kernel} {cin}->{cout}{f' ({groups} groups)' if groups > 1 else ''} -> NNPACK"
+        before, after = milliseconds(partial(conv, source), repeats), milliseconds(partial(fast, source), repeats)
+        result.append((what, before, after))
+    source = torch.rand(1, 64, size, size)
+    banded = NNPACKConv2d(nn.Conv2d(64, 96, 3, padding=1))
+    whole = copy.deepcopy(banded)
+    whole.band_pixels = size * size  # one call for the whole input
+    result.append(
+        (
+            "3x3 64->96 NNPACK in one call -> in bands of NNPACK_BAND_PIXELS",
+            milliseconds(partial(whole, source), repeats),
+            milliseconds(partial(banded, source), repeats),
+        )
+    )
+    source = torch.rand(1, 64, size, size).contiguous(memory_format=torch.channels_last)
+    conv = nn.Conv2d(64, 64, 3, padding=1).to(memory_format=torch.channels_last)
+    fast = NNPACKConv2d(conv)
+    result.append(
+        (
+            "3x3 64->64 in channels-last -> NNPACK",
+            milliseconds(lambda: conv(source), repeats),
+            milliseconds(lambda: fast(source), repeats),
+        )
+    )
+    return result
+
+
 def rows(size: int, dtype: torch.dtype, repeats: int) -> list[tuple[str, float, float]]:
     """(what, ms of the first way, ms of the second way) for one dtype."""
     x = torch.rand(1, 64, size, size, dtype=dtype)
@@ -68,7 +114,7 @@ def rows(size: int, dtype: torch.dtype, repeats: int) -> list[tuple[str, float, 
             milliseconds(lambda: F.conv2d(x, merged, padding=3, groups=4), repeats),
         ),
         (
-            "3x3 64->64 + 3x3 64->32 -> one 3x3 64->96 (not kept)",
+            "3x3 64->64 + 3x3 64->32 -> one 3x3 64->96",
             milliseconds(lambda: (F.conv2d(x, srb, padding=1), F.conv2d(x, pyconv3, padding=1)), repeats),
             milliseconds(lambda: F.conv2d(x, fused3, padding=1), repeats),
         ),
@@ -108,6 +154,11 @@ def main() -> None:
         for dtype in (torch.float32, torch.bfloat16):
             for what, before, after in rows(args.size, dtype, args.repeats):
                 print(f"| {what} | {str(dtype).removeprefix('torch.')} | {before:.2f} | {after:.2f} |")
+        if nnpack_available():
+            for what, before, after in nnpack_rows(args.size, args.repeats):
+                print(f"| {what} | float32 | {before:.2f} | {after:.2f} |")
+        else:
+            print("(no NNPACK in this torch build or on this CPU: its rows are left out)")
 
 
 if __name__ == "__main__":

@@ -6,12 +6,15 @@ The model (a shipped name, or ``imdn`` for our IMDN with random weights at the m
 ``size`` x ``size`` grey input, once to warm up, then once under ``torch.profiler``, along ``--path``:
 ``cpu_form`` (default), the network as ``super_resolve`` runs it on the CPU
 (:func:`monai_rmisr.networks.regroup.cpu_inference_network`: PyConv-3's 7x7 and 5x5 branches in one grouped
-convolution, 1x1 convolutions as matrix products, contiguous memory); ``channels_last`` or ``contiguous``, the
+convolution, each SRB's 3x3 and the pyramid's 3x3 branch in one, 1x1 convolutions as matrix products, contiguous
+memory, float32 3x3 / 5x5 / 7x7 convolutions through NNPACK); ``channels_last`` or ``contiguous``, the
 network with the paper's layout in that memory format. ``--precision bfloat16`` runs it under a bfloat16 autocast.
 Printed: the machine, each operator kind's share of the time and, for every convolution shape, its calls,
 milliseconds and multiply-accumulates per second (what the CPU achieves on that shape; for a merged convolution
 its weights' shape counts the block-diagonal and zero-padded taps too; a 1x1 convolution run as a matrix product
-shows as ``baddbmm``). With ``--dense-equivalent``, each grouped convolution is also timed as the dense
+shows as ``baddbmm``; a convolution run by NNPACK (:mod:`monai_rmisr.networks.nnpack`, one call per group) counts
+the direct sum's multiply-adds, so its GMAC/s is the direct kernel's rate it equals, above what the CPU's
+multipliers do). With ``--dense-equivalent``, each grouped convolution is also timed as the dense
 convolution with block-diagonal weights that computes the same output: when both take the same time, the CPU
 library computes the grouped one at the dense one's cost. The multiply-adds per LR pixel of the whole forward are
 printed too.
@@ -36,7 +39,8 @@ from monai_rmisr.networks.nets import IMDN
 from monai_rmisr.networks.regroup import cpu_inference_network
 
 PATHS = ("cpu_form", "channels_last", "contiguous")
-CONVOLUTIONS = ("aten::mkldnn_convolution", "aten::_slow_conv2d_forward")  # the kernels (wrappers left out)
+NNPACK = "aten::_nnpack_spatial_convolution"
+CONVOLUTIONS = ("aten::mkldnn_convolution", "aten::_slow_conv2d_forward", NNPACK)  # the kernels (wrappers left out)
 
 
 def build(model: str, reference_scale: float) -> torch.nn.Module:
@@ -117,12 +121,13 @@ def main() -> None:
     total = sum(e.self_cpu_time_total for e in events)
     by_kind: dict[str, float] = defaultdict(float)
     for e in events:
-        by_kind["convolution" if e.key in CONVOLUTIONS else e.key.removeprefix("aten::")] += e.self_cpu_time_total
+        kind = "convolution (NNPACK)" if e.key == NNPACK else "convolution" if e.key in CONVOLUTIONS else e.key
+        by_kind[kind.removeprefix("aten::")] += e.self_cpu_time_total
     print(f"\ntotal {total / 1000:.1f} ms\n\n| operator | ms | share |\n|---|---|---|")
     for kind, value in sorted(by_kind.items(), key=lambda kv: -kv[1])[:8]:
         print(f"| {kind} | {value / 1000:.1f} | {value / total:.0%} |")
-    header = "| convolution (input, weight) | groups | calls | ms | GMAC/s |"
-    rule = "|---|---|---|---|---|"
+    header = "| convolution (input, weight) | groups | kernel | calls | ms | GMAC/s |"
+    rule = "|---|---|---|---|---|---|"
     if args.dense_equivalent:
         header, rule = header + " same as dense, ms per call |", rule + "---|"
     print(f"\n{header}\n{rule}")
@@ -137,7 +142,8 @@ def main() -> None:
         groups = input_shape[1] // weight_shape[1]
         macs = math.prod(input_shape[2:]) * weight_shape[0] * math.prod(weight_shape[1:]) * e.count
         row = (
-            f"| {input_shape} x {weight_shape} | {groups} | {e.count} | {e.self_cpu_time_total / 1000:.1f} | "
+            f"| {input_shape} x {weight_shape} | {groups} | {'NNPACK' if e.key == NNPACK else 'oneDNN'} | {e.count} | "
+            f"{e.self_cpu_time_total / 1000:.1f} | "
             f"{macs / e.self_cpu_time_total / 1000:.1f} |"
         )
         if args.dense_equivalent:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 __all__ = ["TILE_HELP", "collected_warnings", "tile_argument"]
 
 TILE_HELP = (
-    "LR tile size in pixels; 'auto' (default): images too large for the working-memory budget (768 MiB on the "
+    "LR tile size in pixels; 'auto' (default): images too large for the working-memory budget (1152 MiB on the "
     "CPU, a quarter of the available memory on a GPU) are tiled (results within a few 1e-3 of the whole image), "
     "smaller ones run whole; 0: always the whole image"
 )

@@ -192,8 +192,8 @@ def super_resolve(
               (``{"_target_": "RMISR", ...constructor kwargs}``) or, for a file named
               ``<registry name>.pt``, from the registry; see :func:`~monai_rmisr.inference.load_checkpoint`.
         tile: ``"auto"`` (default) runs the whole image when the network's working memory for it
-            (:func:`~.tiling.forward_bytes`) fits the device's budget (:func:`~.tiling.tile_memory_budget`: 768 MiB
-            on the CPU, a 512 x 512 CT slice at x2; a quarter of the available memory on a GPU), else tiles
+            (:func:`~.tiling.forward_bytes`) fits the device's budget (:func:`~.tiling.tile_memory_budget`: 1152 MiB
+            on the CPU, a 512 x 512 image at x2-x4; a quarter of the available memory on a GPU), else tiles
             of the size :func:`~.tiling.auto_tile` chooses; ``None`` runs the
             whole image at once whatever its size; ``N`` (>= 8) runs LR tiles of N x N pixels
             with ``overlap``, blended without seams (:func:`~.tiling.tiled_forward`), bounding memory.
@@ -244,7 +244,7 @@ def super_resolve(
     compute_dtype = check_precision(precision, device)
     network, run_scale, _ = resolve_model(model, scale, device)
     if tile == AUTO_TILE:
-        tile = auto_tile(network, tensor.shape[1:], run_scale, device=device)
+        tile = auto_tile(network, tensor.shape[1:], run_scale, device=device, overlap=overlap)
 
     channels = tensor.shape[0]
     in_channels = model_in_channels(network)

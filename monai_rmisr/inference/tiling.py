@@ -33,19 +33,21 @@ MIN_TILE_PERIODS = 4
 #: Decay length, in LR pixels, of the default ``"edge"`` blending weights (see :func:`blend_weights`).
 EDGE_DECAY = 16.0
 #: Working memory (bytes) one forward pass may take under ``tile="auto"``: an image whose
-#: :func:`forward_bytes` fit runs whole (a 512 x 512 CT slice, 736 MiB at x2), a larger one in tiles.
-#: 1 GiB left RG1_UNCR (1955 x 1841) at x4 at a 2.16 GB peak; 768 MiB aims below 2 GB (see docs/inference.md).
-TILE_MEMORY_BUDGET = 768 * 2**20
+#: :func:`forward_bytes` fit runs whole (a 512 x 512 image at x2-x4: 928-1024 MiB), a larger one in tiles.
+#: RG1_UNCR (1955 x 1841) then runs in tiles of 496 at x2 and x4 (:func:`auto_tile`), within 2 GiB of peak resident
+#: memory (see docs/inference.md; 1 GiB of an estimate 15 % lower once peaked at 2.16 GB with tiles of 560).
+TILE_MEMORY_BUDGET = 1152 * 2**20
 #: Share of a CUDA device's available memory that one forward pass may take under ``tile="auto"``: the
 #: per-pixel estimates below were measured on the CPU; a quarter leaves room for cuDNN's workspaces.
 #: On one H200 a 512 x 512 image at x4 ran in 4 tiles under the CPU budget: 202 ms, against 79 ms for
 #: ``super_resolve`` of a whole image at x2 (docs/inference.md "On a GPU").
 GPU_MEMORY_SHARE = 0.25
 #: Peak working memory of a forward pass per LR pixel, bytes: measured as the growth of the peak
-#: resident memory of a CPU process over ``super_resolve`` of a 384 x 384 image (float32,
-#: channels-last, 1 thread): rmisr_bl_x2 2.88 KB, rmisr_bl_x4 3.26 KB, i.e. about 2.75 KB per LR
-#: pixel (the network body runs at the LR size) plus 32 B per SR pixel.
-LR_PIXEL_BYTES = 2816
+#: resident memory of a CPU process over ``super_resolve`` of a 384 x 384 image (float32, the CPU
+#: inference form, 1 thread, 2026-12-05): rmisr_bl_x2 3.44-3.57 KB, rmisr_bl_x4 3.51-3.68 KB (two runs;
+#: without NNPACK 3.25 KB, the form of 2026-12-04 about 3.1 KB), counted as 3.5 KiB per LR pixel (the network
+#: body runs at the LR size) plus 32 B per SR pixel.
+LR_PIXEL_BYTES = 3584
 #: Working memory per SR pixel of a fixed-scale network (see :data:`LR_PIXEL_BYTES`).
 SR_PIXEL_BYTES = 32
 #: Working memory per SR pixel of an arbitrary-scale (meta) network, whose up-sampler builds
@@ -298,18 +300,30 @@ def tile_memory_budget(device: str | torch.device) -> int:
     return TILE_MEMORY_BUDGET
 
 
+def _window_count(length: int, tile: int, overlap: float, period: int) -> int:
+    """How many windows :func:`tiled_forward` (MONAI's sliding window on the image folded by ``period``) puts along
+    an axis of ``length`` LR pixels with tiles of ``tile`` and ``overlap``."""
+    folded, roi = math.ceil(length / period), min(max(tile // period, MIN_TILE_PERIODS), math.ceil(length / period))
+    if folded <= roi:
+        return 1
+    return math.ceil((folded - roi) / max(int(roi * (1 - overlap)), 1)) + 1
+
+
 def auto_tile(
     network: nn.Module,
     spatial: Sequence[int],
     scale: float,
     budget: int | None = None,
     device: str | torch.device = "cpu",
+    overlap: float = 0.25,
 ) -> int | None:
     """The LR tile ``tile="auto"`` means for this network and image: ``None`` (whole image) if it fits ``budget``.
 
-    Otherwise the largest multiple of :data:`AUTO_TILE_STEP` whose square tile's
-    :func:`forward_bytes` fits ``budget`` (at least 32): with the CPU's budget ``rmisr_bl_x2``
-    gets 512, ``rmisr_bl_x4`` 480 and ``rmisr_meta`` at x4 112.
+    Otherwise the smallest multiple of :data:`AUTO_TILE_STEP` (at least 32) that needs no more windows along any
+    axis than the largest one whose square tile's :func:`forward_bytes` fits ``budget`` (with the CPU's budget
+    ``rmisr_bl_x2`` 560, ``rmisr_bl_x4`` 528, ``rmisr_meta`` at x4 128): the same number of tiles, overlapping less.
+    RG1_UNCR (1955 x 1841) at x2 and x4 runs in 5 x 5 tiles of 496; a 256 x 256 image for ``rmisr_meta`` at x2.5 in
+    2 x 2 tiles of 160 (the largest that fits, 208, would run 2.6x the image's pixels, 160 runs 1.6x).
 
     Args:
         network: the network that will run.
@@ -317,11 +331,17 @@ def auto_tile(
         scale: the up-sampling factor.
         budget: working memory of one forward pass, bytes (default: :func:`tile_memory_budget` of ``device``).
         device: the device the network runs on.
+        overlap: the tiles' overlap in :func:`tiled_forward` (``super_resolve``'s default).
     """
     if budget is None:
         budget = tile_memory_budget(device)
     if forward_bytes(network, spatial, scale) <= budget:
         return None
     per_pixel = forward_bytes(network, [1] * len(spatial), scale) or 1
-    side = int(math.sqrt(budget / per_pixel)) // AUTO_TILE_STEP * AUTO_TILE_STEP
-    return max(side, 2 * AUTO_TILE_STEP)
+    largest = max(int(math.sqrt(budget / per_pixel)) // AUTO_TILE_STEP * AUTO_TILE_STEP, 2 * AUTO_TILE_STEP)
+    period = scale_period(float(scale))[0]
+    counts = [_window_count(n, largest, overlap, period) for n in spatial]
+    for side in range(2 * AUTO_TILE_STEP, largest, AUTO_TILE_STEP):
+        if all(_window_count(n, side, overlap, period) <= c for n, c in zip(spatial, counts)):
+            return side
+    return largest

@@ -15,11 +15,16 @@ both, the 5x5 kernels padded with zeros (:func:`merge_pyramid_branches`). One ca
 took 7.9 ms where the two took 11.9 (4.5 against 6.5 ms in bfloat16; ``benchmarks/cpu_kernels.py``), although it
 does 1.3x their multiply-adds.
 
+One level up, in a PFMDB, each cascade stage's SRB and the pyramid block that distils the stage's input read the
+same tensor, so the SRB's 3x3 convolution and PyConv-3's 3x3 branch become one convolution of their outputs stacked
+(:func:`fuse_pfmdb_stages`, 64 -> 96 channels in RMISR).
+
 And plain 1x1 convolutions become batched matrix products (:class:`PointwiseConv`): the same sums, which oneDNN's
 matrix kernels compute up to twice as fast as its 1x1 convolution in contiguous memory.
 
-So the inference paths run a rewritten copy of a network on the CPU (:func:`cpu_inference_network`); training and
-the weights on disk keep the paper's layout.
+So the inference paths run a rewritten copy of a network on the CPU (:func:`cpu_inference_network`, which then
+hands the float32 3x3 / 5x5 / 7x7 convolutions to NNPACK, :mod:`monai_rmisr.networks.nnpack`); training and the
+weights on disk keep the paper's layout.
 """
 
 from __future__ import annotations
@@ -33,14 +38,20 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.modules.conv import _ConvNd
 
+from .blocks.pfmdb import PFMDB
 from .blocks.pyconv import PyConv3
 from .blocks.pyramid import PyramidBlock
+from .blocks.shallow_residual import ShallowResidualBlock
+from .nnpack import NNPACKConv2d, nnpack_convolutions
 
 __all__ = [
     "MIN_GROUP_OUT_CHANNELS",
+    "FusedCascadeStage",
+    "FusedPFMDB",
     "MergedPyramidBlock",
     "PointwiseConv",
     "cpu_inference_network",
+    "fuse_pfmdb_stages",
     "inference_network",
     "merge_conv_groups",
     "merge_pyramid_branches",
@@ -64,6 +75,19 @@ def _elementwise(act: nn.Module) -> bool:
     if isinstance(act, nn.PReLU):
         return type(act) is nn.PReLU and act.num_parameters == 1
     return type(act) in _ELEMENTWISE_ACTIVATIONS
+
+
+def _in_place_copy(act: nn.Module) -> nn.Module:
+    """A copy of ``act`` that works in place where that is exact, for an activation whose input is a tensor of its own.
+
+    ReLU and LeakyReLU with a slope >= 0 (autograd included for these two): torch's out-of-place float32 LeakyReLU
+    took 0.81 ms on 64 x 256 x 256 where in place took 0.38 (one thread, AMD EPYC with AVX-512,
+    ``benchmarks/cpu_kernels.py``). Any other activation is copied as it is.
+    """
+    act = copy.deepcopy(act)
+    if type(act) is nn.ReLU or (type(act) is nn.LeakyReLU and act.negative_slope >= 0):
+        act.inplace = True
+    return act
 
 
 def merge_conv_groups(conv: _ConvNd, groups: int) -> _ConvNd:
@@ -239,14 +263,120 @@ def merge_pyramid_branches(block: PyramidBlock) -> MergedPyramidBlock:
         if has_bias:
             grouped.bias.copy_(torch.cat(biases))
         project.weight.copy_(block.project.weight[:, order])
-    act = copy.deepcopy(block.act)
-    if type(act) is nn.ReLU or (type(act) is nn.LeakyReLU and act.negative_slope >= 0):
-        # it reads the concatenation, a tensor of its own: in place is safe (autograd included for these two), and
-        # torch's out-of-place float32 LeakyReLU took 0.81 ms on 64 x 256 x 256 where in place took 0.38 (one
-        # thread, AMD EPYC with AVX-512, benchmarks/cpu_kernels.py)
-        act.inplace = True
-    merged = MergedPyramidBlock(grouped, copy.deepcopy(dense), act, project)
+    # it reads the concatenation, a tensor of its own
+    merged = MergedPyramidBlock(grouped, copy.deepcopy(dense), _in_place_copy(block.act), project)
     return merged.train(block.training)
+
+
+class FusedCascadeStage(nn.Module):
+    """One stage of a PFMDB's cascade (an SRB and the pyramid block that distils its input) reading that input once.
+
+    Made by :func:`fuse_pfmdb_stages`; computes ``(PYB(x), SRB(x))`` of the stage it was made from::
+
+        both = conv(x)                          # the SRB's 3x3 outputs, then the pyramid's 3x3 branch
+        distilled = project(act(cat(grouped(x), both[:, C:])))
+        next = srb_act(both[:, :C] + x)
+    """
+
+    def __init__(self, conv: nn.Module, srb_act: nn.Module, grouped: nn.Module, act: nn.Module, project: nn.Module):
+        super().__init__()
+        self.channels = conv.out_channels - project.in_channels + grouped.out_channels
+        self.conv, self.srb_act, self.grouped, self.act, self.project = conv, srb_act, grouped, act, project
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Args: x: (B, C, *spatial). Returns (the distilled features, the next stage's input)."""
+        both = self.conv(x)
+        distilled = self.project(self.act(torch.cat([self.grouped(x), both[:, self.channels :]], dim=1)))
+        return distilled, self.srb_act(both[:, : self.channels] + x)
+
+
+class FusedPFMDB(nn.Module):
+    """A :class:`~monai_rmisr.networks.blocks.PFMDB` whose cascade stages are :class:`FusedCascadeStage` s: the same
+    function, one 3x3 convolution fewer per stage (:func:`fuse_pfmdb_stages`)."""
+
+    def __init__(self, block: PFMDB, stages: list[FusedCascadeStage]):
+        super().__init__()
+        self.stages = nn.ModuleList(stages)
+        self.last_conv, self.last_act = copy.deepcopy(block.last_conv), copy.deepcopy(block.last_act)
+        self.attention, self.fuse = copy.deepcopy(block.attention), copy.deepcopy(block.fuse)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Args: x: (B, channels, *spatial). Returns the same shape, as the original block."""
+        distilled: list[torch.Tensor] = []
+        features = x
+        for stage in self.stages:
+            kept, features = stage(features)
+            distilled.append(kept)
+        distilled.append(self.last_act(self.last_conv(features)))
+        return x + self.fuse(self.attention(torch.cat(distilled, dim=1)))
+
+
+def _fusable_pfmdb(block: nn.Module) -> bool:
+    """Whether :func:`fuse_pfmdb_stages` can rewrite ``block``: a :class:`PFMDB` whose pyramid blocks merge
+    (:func:`merge_pyramid_branches`) and whose every SRB is a :class:`ShallowResidualBlock` with a plain
+    convolution of the same kernel, stride, padding and dilation as its pyramid block's dense branch."""
+    if type(block) is not PFMDB or len(block.cascade) != len(block.distill):
+        return False
+    for srb, pyb in zip(block.cascade, block.distill):
+        if type(srb) is not ShallowResidualBlock or not _mergeable_pyramid(pyb):
+            return False
+        conv, dense = srb.conv, pyb.pyconv.branches[-1]
+        if type(conv) is not type(dense) or conv.groups != 1 or conv.padding_mode != dense.padding_mode:
+            return False
+        layout = ("kernel_size", "stride", "padding", "dilation")
+        if any(getattr(conv, name) != getattr(dense, name) for name in layout):
+            return False
+    return True
+
+
+def fuse_pfmdb_stages(block: PFMDB) -> FusedPFMDB:
+    """An exact equivalent of ``block`` in which each SRB's 3x3 convolution and the 3x3 branch of the pyramid block
+    that reads the same input are one convolution (64 -> 96 channels in RMISR), the pyramid blocks merged as by
+    :func:`merge_pyramid_branches`.
+
+    One wider call is faster than two: 7.5 against 8.7 ms through NNPACK on a 64 x 128 x 128 input, 9.0 against 9.6
+    in bfloat16 (one thread, AMD EPYC with AVX-512, ``benchmarks/cpu_kernels.py``).
+
+    Args:
+        block: a PFMDB of plain convolutions as :class:`PFMDB` builds it; it is not changed.
+
+    Returns:
+        A new :class:`FusedPFMDB` (sharing no tensors with ``block``) whose output equals ``block``'s up to float
+        rounding.
+
+    Raises:
+        ValueError: ``block`` is not a PFMDB this rewrite applies to (see :func:`_fusable_pfmdb`).
+    """
+    if not _fusable_pfmdb(block):
+        raise ValueError(f"fuse_pfmdb_stages: not a fusable PFMDB of plain convolutions: {block}")
+    stages = []
+    for srb, pyb in zip(block.cascade, block.distill):
+        merged = merge_pyramid_branches(pyb)
+        conv, dense = srb.conv, merged.dense
+        weight = torch.cat([conv.weight.detach(), dense.weight.detach()])
+        zeros = conv.weight.new_zeros(dense.out_channels)
+        bias = [
+            b.detach() if b is not None else zeros[: c.out_channels]
+            for b, c in ((conv.bias, conv), (dense.bias, dense))
+        ]
+        fused = type(conv)(
+            conv.in_channels,
+            conv.out_channels + dense.out_channels,
+            conv.kernel_size,
+            stride=conv.stride,
+            padding=conv.padding,
+            dilation=conv.dilation,
+            padding_mode=conv.padding_mode,
+            device=weight.device,
+            dtype=weight.dtype,
+        )
+        with torch.no_grad():
+            fused.weight.copy_(weight)
+            fused.bias.copy_(torch.cat(bias))
+        # the SRB's activation reads the sum of the convolution and the input, a tensor of its own
+        stage = FusedCascadeStage(fused, _in_place_copy(srb.act), merged.grouped, merged.act, merged.project)
+        stages.append(stage.train(srb.training))
+    return FusedPFMDB(block, stages).train(block.training)
 
 
 class PointwiseConv(nn.Module):
@@ -298,6 +428,8 @@ def _pointwise(conv: nn.Module) -> bool:
 
 def _rewrite_of(module: nn.Module) -> Callable[[nn.Module], nn.Module] | None:
     """How :func:`regroup_convolutions` rewrites ``module`` (a function of it), or None to look inside it."""
+    if _fusable_pfmdb(module):
+        return fuse_pfmdb_stages
     if _mergeable_pyramid(module):
         return merge_pyramid_branches
     if _pointwise(module):
@@ -327,8 +459,9 @@ def regroup_convolutions(network: nn.Module) -> nn.Module:
         mergeable :class:`PyramidBlock` is a :class:`MergedPyramidBlock` (:func:`merge_pyramid_branches`), each
         plain 1x1 convolution a :class:`PointwiseConv`, and each other grouped convolution with fewer than
         :data:`MIN_GROUP_OUT_CHANNELS` output channels per group has the largest group count that gives it at least
-        that many (:func:`merge_conv_groups`). Same outputs up to float rounding; its ``state_dict`` has other names
-        and shapes, so save the original.
+        that many (:func:`merge_conv_groups`); each fusable :class:`PFMDB` (a mergeable one: the merge included) is
+        a :class:`FusedPFMDB` (:func:`fuse_pfmdb_stages`). Same outputs up to float rounding; its ``state_dict`` has
+        other names and shapes, so save the original.
     """
     if not any(_rewrite_of(module) is not None for module in network.modules()):
         return network
@@ -342,21 +475,24 @@ def cpu_inference_network(network: nn.Module) -> tuple[nn.Module, bool]:
     """The form of ``network`` the inference paths run on a CPU, and whether to feed it channels-last input.
 
     A network with grouped convolutions that are not depthwise (RMISR's PyConv-3) runs in contiguous memory, where
-    oneDNN's grouped kernels are fastest, as a rewritten copy (:func:`regroup_convolutions`: RMISR-BL x4 on a
-    256 x 256 input took 1.66 s against 2.22 s with the paper's layout in channels-last memory, one thread,
-    ``benchmarks/cpu_inference.py``); any other network runs in channels-last memory as before (plain convolutions
-    are as fast or faster there). Calling it again on the module it returned returns that module.
+    oneDNN's grouped kernels are fastest, as a rewritten copy (:func:`regroup_convolutions`); any other network runs
+    in channels-last memory as before (plain convolutions are as fast or faster there). In both, the convolutions
+    NNPACK speeds up in float32 then go through it
+    (:func:`~monai_rmisr.networks.nnpack.nnpack_convolutions`; bfloat16 runs as before). Calling it again on the
+    module it returned returns that module.
 
     Returns:
-        ``(module, channels_last)``: a rewritten copy in contiguous memory and False; or ``network`` itself,
-        converted in place to the memory format it runs in (values unchanged), and False or True.
+        ``(module, channels_last)``: a rewritten copy in contiguous memory and False; or, for a network without such
+        grouped convolutions, ``network`` converted in place to channels-last memory (values unchanged), itself or
+        (with NNPACK) a rewritten copy of it, and True.
     """
     grouped = any(
-        isinstance(module, _ConvNd) and 1 < module.groups < module.in_channels for module in network.modules()
+        isinstance(module, (_ConvNd, NNPACKConv2d)) and 1 < module.groups < module.in_channels
+        for module in network.modules()
     )
     if grouped:
-        return regroup_convolutions(network).to(memory_format=torch.contiguous_format), False
-    return network.to(memory_format=torch.channels_last), True
+        return nnpack_convolutions(regroup_convolutions(network)).to(memory_format=torch.contiguous_format), False
+    return nnpack_convolutions(network.to(memory_format=torch.channels_last)), True
 
 
 def inference_network(network: nn.Module, device: str | torch.device) -> tuple[nn.Module, bool]:

@@ -27,12 +27,25 @@ def x2_network():
 
 
 def test_auto_tile_leaves_small_images_whole_and_tiles_large_ones(x2_network):
-    assert auto_tile(x2_network, (512, 512), 2) is None  # a CT slice: 736 MiB estimated, within 768 MiB
-    tile = auto_tile(x2_network, (1955, 1841), 2)  # RG1_UNCR: 10.6 GB estimated
-    assert tile == 512 and forward_bytes(x2_network, (tile, tile), 2) <= tiling_module.TILE_MEMORY_BUDGET
+    assert auto_tile(x2_network, (512, 512), 2) is None  # a CT slice: 928 MiB estimated, within 1152 MiB
+    assert auto_tile(resolve_model("rmisr_bl_x4", 4)[0], (512, 512), 4) is None  # 1024 MiB
+    tile = auto_tile(x2_network, (1955, 1841), 2)  # RG1_UNCR: 13.4 GB estimated
+    assert tile == 496 and forward_bytes(x2_network, (tile, tile), 2) <= tiling_module.TILE_MEMORY_BUDGET
     meta = resolve_model("rmisr_meta", 4)[0]  # builds per-pixel weights at the SR size: smaller tiles
-    assert auto_tile(meta, (1955, 1841), 4) == 112
+    assert auto_tile(meta, (1955, 1841), 4) == 128
     assert auto_tile(resolve_model("bicubic", 4)[0], (1024, 1024), 4) is None  # 16 B per SR pixel
+
+
+def test_auto_tiles_are_the_smallest_that_need_no_more_windows(monkeypatch):
+    bicubic = resolve_model("bicubic", 2)[0]
+    monkeypatch.setattr(tiling_module, "TILE_MEMORY_BUDGET", forward_bytes(bicubic, (224, 224), 2))
+    # tiles of 224 fit the budget; 2 x 2 windows of 160 (overlap 0.25) cover a 256 x 256 image as well, 144 do not
+    assert auto_tile(bicubic, (256, 256), 2) == 160
+    assert auto_tile(bicubic, (256, 256), 2, overlap=0.5) == 176  # with more overlap the tiles grow
+    windows = []
+    bicubic.register_forward_hook(lambda module, args, out: windows.append(tuple(args[0].shape[2:])))
+    out = super_resolve(smooth_image(256, 256), 2, model=bicubic)
+    assert out.shape == (512, 512) and windows == [(160, 160)] * 4
 
 
 @pytest.mark.integration
@@ -40,7 +53,8 @@ def test_auto_matches_the_whole_image_when_it_fits_and_is_close_when_tiled(x2_ne
     image = smooth_image(200, 184)
     whole = super_resolve(image, 2, model=x2_network, tile=None)
     np.testing.assert_array_equal(super_resolve(image, 2, model=x2_network), whole)  # fits: not tiled, bit-identical
-    monkeypatch.setattr(tiling_module, "TILE_MEMORY_BUDGET", 40 * 2**20)  # now 200 x 184 is "large"
+    # a budget of tiles of 112: now 200 x 184 is "large" (3 x 2 windows; no smaller tile needs as few)
+    monkeypatch.setattr(tiling_module, "TILE_MEMORY_BUDGET", forward_bytes(x2_network, (112, 112), 2))
     assert auto_tile(x2_network, image.shape, 2) == 112
     auto = super_resolve(image, 2, model=x2_network)
     np.testing.assert_array_equal(auto, super_resolve(image, 2, model=x2_network, tile=112))
@@ -93,7 +107,7 @@ print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, d
 @pytest.mark.parametrize("scale", [2, 4])
 def test_rg1_upscale_without_tile_stays_under_2_gb(tmp_path, scale):
     # 1955 x 1841 radiograph: the whole-image x2 run peaked at 5.5 GB (issue #26) to 10.5 GB (1 thread);
-    # "auto" tiles it (512 x 512 at x2, 480 at x4); ~20 min each on the busy 2-core machine (docs/inference.md)
+    # "auto" tiles it (5 x 5 tiles of 496 at x2 and x4); 3-20 min each on the busy 2-core machine (docs/inference.md)
     source = pydicom.data.get_testdata_file("RG1_UNCR.dcm")
     output = tmp_path / "rg1.dcm"
     args = [source, "--scale", str(scale), "-o", str(output), "-q"]
@@ -118,9 +132,9 @@ def test_on_a_gpu_the_budget_is_a_share_of_its_available_memory(x2_network, monk
     monkeypatch.setattr(torch.cuda, "memory_reserved", lambda device=None: cached + 2**30)
     monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device=None: 2**30)
     assert tile_memory_budget("cuda") == (free + cached) // 4
-    # RG1_UNCR (10.6 GB estimated at x2) runs whole within a quarter of 100 GiB, in tiles on the CPU
+    # RG1_UNCR (13.4 GB estimated at x2) runs whole within a quarter of 100 GiB, in tiles on the CPU
     assert auto_tile(x2_network, (1955, 1841), 2, device="cuda") is None
-    assert auto_tile(x2_network, (1955, 1841), 2, device=torch.device("cpu")) == 512
+    assert auto_tile(x2_network, (1955, 1841), 2, device=torch.device("cpu")) == 496
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (2**30, 141 * 2**30))
     monkeypatch.setattr(torch.cuda, "memory_reserved", lambda device=None: 0)
     monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device=None: 0)

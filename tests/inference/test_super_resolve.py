@@ -11,7 +11,7 @@ import torch
 import monai_rmisr.networks.regroup
 from monai_rmisr import RMISR
 from monai_rmisr.inference import MODELS_ENV, PRETRAINED, super_resolve
-from monai_rmisr.networks.regroup import MergedPyramidBlock
+from monai_rmisr.networks.regroup import FusedPFMDB
 from monai_rmisr.networks.utils import upsample_image
 
 super_resolve_module = importlib.import_module("monai_rmisr.inference.super_resolve")  # the package re-exports the name
@@ -114,7 +114,7 @@ def test_cpu_path_runs_a_regrouped_copy_with_the_same_output(monkeypatch):
     assert ran == [runner] and runner is not network
     # PyConv-3's 7x7 and 5x5 branches (8 groups of 1 output, 4 of 2 at 32 features) in one of 4 groups of 4
     assert {m.groups for m in runner.modules() if isinstance(m, torch.nn.Conv2d) and m.groups > 1} == {4}
-    assert any(isinstance(m, MergedPyramidBlock) for m in runner.modules())
+    assert any(isinstance(m, FusedPFMDB) for m in runner.modules())  # and each cascade stage fused
     with torch.no_grad():
         expected = network.eval()(torch.from_numpy(x)[None, None]).clamp(0, 1)[0, 0].numpy()
     assert np.abs(out - expected).max() < 1e-5

@@ -2,13 +2,16 @@ import pytest
 import torch
 from torch import nn
 
-from monai_rmisr.networks.blocks import PyConv3, PyramidBlock
+from monai_rmisr.networks.blocks import PFMDB, PyConv3, PyramidBlock
 from monai_rmisr.networks.nets import IMDN, RMISR
+from monai_rmisr.networks.nnpack import nnpack_available
 from monai_rmisr.networks.regroup import (
     MIN_GROUP_OUT_CHANNELS,
+    FusedPFMDB,
     MergedPyramidBlock,
     PointwiseConv,
     cpu_inference_network,
+    fuse_pfmdb_stages,
     merge_conv_groups,
     merge_pyramid_branches,
     regroup_convolutions,
@@ -172,10 +175,15 @@ def test_cpu_inference_form_of_rmisr_is_exact_and_leaves_the_model_alone():
     with torch.no_grad():
         assert torch.allclose(runner(x), network(x), rtol=0, atol=1e-5)
     assert all(p.is_contiguous() for p in runner.parameters())
-    # a network without grouped convolutions keeps the channels-last path
+    # a network without grouped convolutions keeps the channels-last path (a copy when NNPACK takes its 3x3s)
     imdn = IMDN(spatial_dims=2, in_channels=1, scale=2).eval()
-    same, channels_last = cpu_inference_network(imdn)
-    assert same is imdn and channels_last is True
+    before = {k: v.clone() for k, v in imdn.state_dict().items()}
+    form, channels_last = cpu_inference_network(imdn)
+    assert channels_last is True and (form is not imdn) == nnpack_available()
+    assert all(torch.equal(v, before[k]) for k, v in imdn.state_dict().items())
+    with torch.no_grad():
+        assert torch.allclose(form(x), imdn(x), rtol=0, atol=1e-5)
+    assert cpu_inference_network(form) == (form, True)
 
 
 def test_the_cpu_form_is_stable_and_leaves_subclasses_and_depthwise_networks_alone():
@@ -193,3 +201,38 @@ def test_the_cpu_form_is_stable_and_leaves_subclasses_and_depthwise_networks_alo
     depthwise = nn.Sequential(nn.Conv2d(1, 16, 3), nn.Conv2d(16, 16, 3, groups=16))
     same, channels_last = cpu_inference_network(depthwise)
     assert same is depthwise and channels_last is True  # as before the regrouping: channels-last
+
+
+@pytest.mark.parametrize(("spatial_dims", "channels"), [(2, 64), (3, 32)])
+def test_pfmdb_stages_fuse_into_one_convolution_each_with_the_same_output(spatial_dims, channels):
+    block = _randomised(PFMDB(spatial_dims, channels, channels // 4))
+    before = {k: v.clone() for k, v in block.state_dict().items()}
+    fused = fuse_pfmdb_stages(block)
+    assert isinstance(fused, FusedPFMDB) and len(fused.stages) == 3
+    # the SRB's 3x3 (channels -> channels) and the pyramid's dense 3x3 (channels -> channels / 2): one convolution
+    assert all(stage.conv.out_channels == channels * 3 // 2 for stage in fused.stages)
+    x = torch.randn(2, channels, *([9] * spatial_dims))
+    with torch.no_grad():
+        expected = block(x)
+        for form in (fused, regroup_convolutions(block)):
+            got = form(x)
+            assert got.shape == expected.shape
+            assert torch.allclose(got, expected, rtol=0, atol=1e-5 * expected.abs().max().item())
+        with torch.autocast("cpu", dtype=torch.bfloat16):  # in bfloat16, too, as close as the block to itself
+            half, reference = fused(x).float(), block(x).float()
+        assert (half - expected).abs().max() < 4 * (reference - expected).abs().max() + 1e-2
+    assert all(torch.equal(v, block.state_dict()[k]) for k, v in before.items())  # the block is untouched
+    assert isinstance(regroup_convolutions(block).stages[0].project, PointwiseConv)
+
+
+def test_a_pfmdb_with_an_srb_of_another_layout_is_not_fused_but_its_pyramids_merge():
+    block = _randomised(PFMDB(2, 32, 8))
+    block.cascade[1].conv = nn.Conv2d(32, 32, 3, padding=2, dilation=2)
+    with pytest.raises(ValueError, match="not a fusable PFMDB"):
+        fuse_pfmdb_stages(block)
+    form = regroup_convolutions(block)
+    assert isinstance(form, PFMDB) and all(isinstance(p, MergedPyramidBlock) for p in form.distill)
+    x = torch.randn(1, 32, 10, 10)
+    with torch.no_grad():
+        expected = block(x)
+        assert torch.allclose(form(x), expected, rtol=0, atol=1e-5 * expected.abs().max().item())
