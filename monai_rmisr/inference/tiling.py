@@ -39,14 +39,14 @@ EDGE_DECAY = 16.0
 TILE_MEMORY_BUDGET = 1152 * 2**20
 #: Share of a CUDA device's available memory that one forward pass may take under ``tile="auto"``: the
 #: per-pixel estimates below were measured on the CPU; a quarter leaves room for cuDNN's workspaces.
-#: On one H200 a 512 x 512 image at x4 ran in 4 tiles under the CPU budget: 202 ms, against 79 ms for
+#: On one H200 a 512 x 512 image at x4 ran in 4 tiles under the CPU budget of then (768 MiB): 202 ms, against 79 ms for
 #: ``super_resolve`` of a whole image at x2 (docs/inference.md "On a GPU").
 GPU_MEMORY_SHARE = 0.25
 #: Peak working memory of a forward pass per LR pixel, bytes: measured as the growth of the peak
 #: resident memory of a CPU process over ``super_resolve`` of a 384 x 384 image (float32, the CPU
 #: inference form, 1 thread, 2026-12-05): rmisr_bl_x2 3.44-3.57 KB, rmisr_bl_x4 3.51-3.68 KB (two runs;
-#: without NNPACK 3.25 KB, the form of 2026-12-04 about 3.1 KB), counted as 3.5 KiB per LR pixel (the network
-#: body runs at the LR size) plus 32 B per SR pixel.
+#: without NNPACK 3.25 KB, the form of 2026-12-04 about 3.1 KB); this estimate, 3.5 KiB per LR pixel (the network
+#: body runs at the LR size) plus 32 B per SR pixel, is an upper bound of those (4.1 KB at x4), not a fit.
 LR_PIXEL_BYTES = 3584
 #: Working memory per SR pixel of a fixed-scale network (see :data:`LR_PIXEL_BYTES`).
 SR_PIXEL_BYTES = 32
@@ -242,7 +242,7 @@ def tiled_forward(
         # F.pad lists the last axis first; reflect needs pad < size
         pad_mode = "reflect" if all(p < n for p, n in zip(pad, spatial)) else "replicate"
         x = F.pad(x, [v for p in reversed(pad) for v in (0, p)], mode=pad_mode)
-    roi = [min(max(int(t) // q, MIN_TILE_PERIODS), p // q) for t, p in zip(tiles, padded)]
+    roi = [_window_periods(int(t), p, q) for t, p in zip(tiles, padded)]
 
     forward = self_ensemble_forward if self_ensemble else forward_at_scale
 
@@ -300,10 +300,16 @@ def tile_memory_budget(device: str | torch.device) -> int:
     return TILE_MEMORY_BUDGET
 
 
+def _window_periods(tile: int, length: int, period: int) -> int:
+    """The window :func:`tiled_forward` runs along an axis of ``length`` LR pixels (padded to a multiple of
+    ``period``) for tiles of ``tile``, in periods: at least :data:`MIN_TILE_PERIODS`, at most the axis."""
+    return min(max(tile // period, MIN_TILE_PERIODS), math.ceil(length / period))
+
+
 def _window_count(length: int, tile: int, overlap: float, period: int) -> int:
     """How many windows :func:`tiled_forward` (MONAI's sliding window on the image folded by ``period``) puts along
     an axis of ``length`` LR pixels with tiles of ``tile`` and ``overlap``."""
-    folded, roi = math.ceil(length / period), min(max(tile // period, MIN_TILE_PERIODS), math.ceil(length / period))
+    folded, roi = math.ceil(length / period), _window_periods(tile, length, period)
     if folded <= roi:
         return 1
     return math.ceil((folded - roi) / max(int(roi * (1 - overlap)), 1)) + 1

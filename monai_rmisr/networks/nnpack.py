@@ -29,18 +29,26 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["MIN_NNPACK_IN_CHANNELS", "NNPACK_BAND_PIXELS", "NNPACKConv2d", "nnpack_available", "nnpack_convolutions"]
+__all__ = [
+    "MIN_NNPACK_IN_CHANNELS",
+    "NNPACK_BAND_PIXELS",
+    "NNPACK_KERNEL_SIZES",
+    "NNPACKConv2d",
+    "nnpack_available",
+    "nnpack_convolutions",
+]
 
 #: The fewest input channels (per group) a convolution needs to go through NNPACK. Below it the transforms cost
 #: more than they save: the head's 3x3 convolution of 1 -> 64 channels took 1.13 ms in NNPACK against 0.41 in
 #: oneDNN, 16 -> 16 0.73 against 0.82 (``benchmarks/cpu_kernels.py --size 128``).
 MIN_NNPACK_IN_CHANNELS = 16
 
-#: The most pixels (per image) one NNPACK call computes; a larger input runs in bands of rows. NNPACK transforms its
-#: whole input and output into a workspace it keeps for the thread's lifetime: one 64 -> 96 3x3 convolution of a
-#: 384 x 384 input peaked 216 MB above the process (oneDNN: 115 MB, the 57 MB output included) and left 161 MB
-#: resident; in bands of 2^15 pixels the forward pass's memory stays near oneDNN's (``super_resolve`` of 384 x 384:
-#: 3.25 KB per LR pixel without NNPACK, 3.3-3.7 with these bands), at 0-10 % of NNPACK's speed.
+#: About the most pixels (per image) one NNPACK call computes: a taller input runs in bands of rows (at least 12).
+#: NNPACK transforms its whole input and output into a workspace it keeps for the thread's lifetime: one 64 -> 96 3x3
+#: convolution of a 384 x 384 input peaked 216 MB above the process (oneDNN: 115 MB, the 57 MB output included) and
+#: left 161 MB resident; in bands of 2^15 pixels the forward pass's memory stays near oneDNN's (``super_resolve`` of
+#: 384 x 384: 3.25 KB per LR pixel without NNPACK, 3.3-3.7 with these bands). ``benchmarks/cpu_kernels.py --size 256``
+#: times one call against bands.
 NNPACK_BAND_PIXELS = 2**15
 
 #: The kernel sizes (square) NNPACK's fast algorithms serve here: Winograd for 3, Fourier transforms for 5 and 7.
@@ -56,9 +64,10 @@ def nnpack_available() -> bool:
 class NNPACKConv2d(nn.Module):
     """A 2-D convolution (stride 1, no dilation, zero "same" padding) that runs through NNPACK in float32.
 
-    Each group is one NNPACK call (the call has no groups), the outputs concatenated in group order; an input of more
-    than :data:`NNPACK_BAND_PIXELS` pixels runs in bands of rows, each with the rows around it it reads. Any other
-    input (not float32, not on the CPU, not 4-D, or under a CPU autocast), and every input where NNPACK is not
+    Each group is one NNPACK call (the call has no groups), the outputs concatenated in group order; an input taller
+    than about :data:`NNPACK_BAND_PIXELS` pixels' worth of rows runs in bands of rows, each with the rows around it
+    it reads. Any other input (not float32, not on the CPU, not 4-D, under a CPU autocast, ``torch.compile`` or
+    ``torch.jit.trace``), and every input where NNPACK is not
     available, goes through ``F.conv2d`` with the same weights. Made from a convolution by
     :func:`nnpack_convolutions`; same output up to float rounding (see the
     module docstring).
@@ -66,10 +75,18 @@ class NNPACKConv2d(nn.Module):
     Args:
         conv: a plain ``nn.Conv2d`` with stride 1, dilation 1, zero padding of half its odd square kernel; its
             weights are copied.
+
+    Raises:
+        ValueError: ``conv`` has another layout (a stride, a dilation, other padding, a subclass).
     """
 
     def __init__(self, conv: nn.Conv2d):
         super().__init__()
+        if not _nnpack_layout(conv):
+            raise ValueError(
+                "NNPACKConv2d: needs a plain nn.Conv2d with a square odd kernel, stride 1, dilation 1 and zero padding "
+                f"of half the kernel, got {conv}."
+            )
         self.in_channels, self.out_channels, self.groups = conv.in_channels, conv.out_channels, conv.groups
         self.padding = [int(p) for p in conv.padding]
         self.nnpack = nnpack_available()  # also initialises NNPACK, which fails every call until then
@@ -80,16 +97,23 @@ class NNPACKConv2d(nn.Module):
             self.bias = nn.Parameter(conv.bias.detach().clone(), requires_grad=conv.bias.requires_grad)
         self.train(conv.training)
 
+    def extra_repr(self) -> str:
+        kernel = tuple(self.weight.shape[2:])
+        return f"{self.in_channels}, {self.out_channels}, kernel_size={kernel}, padding={self.padding}, " + (
+            f"groups={self.groups}"
+        )
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Args: x: (B, in_channels, H, W). Returns (B, out_channels, H, W)."""
         # under a CPU autocast the convolution belongs in bfloat16; torch.compile has no NNPACK kernel to trace
         direct = False
         if not torch.jit.is_scripting():
-            direct = torch.is_autocast_enabled("cpu") or torch.compiler.is_compiling()
+            # tracing would fix the bands to the traced size
+            direct = torch.is_autocast_enabled("cpu") or torch.compiler.is_compiling() or torch.jit.is_tracing()
         if direct or not self.nnpack or x.dtype != torch.float32 or x.device.type != "cpu" or x.dim() != 4:
             return F.conv2d(x, self.weight, self.bias, padding=self.padding, groups=self.groups)
         height, width = x.shape[2], x.shape[3]
-        band = max(12, self.band_pixels // max(width, 1) // 6 * 6)  # whole Winograd tiles of 6 rows
+        band = max(12, self.band_pixels // max(width, 1) // 6 * 6)  # a multiple of 6 rows (Winograd's output tile)
         if height <= band:
             return self._grouped(x)
         # bands of rows, each read with its halo: output row r needs input rows r - pad ... r + pad, which the band
@@ -116,19 +140,27 @@ class NNPACKConv2d(nn.Module):
         return torch.cat(outputs, dim=1)
 
 
-def _nnpack_served(conv: nn.Module) -> bool:
-    """Whether ``conv`` is a convolution :class:`NNPACKConv2d` computes and speeds up: a plain ``nn.Conv2d`` with a
-    square kernel in :data:`NNPACK_KERNEL_SIZES`, stride 1, dilation 1, zero "same" padding, at least
-    :data:`MIN_NNPACK_IN_CHANNELS` input channels per group and no depthwise groups."""
+def _nnpack_layout(conv: nn.Module) -> bool:
+    """Whether ``conv`` is a convolution :class:`NNPACKConv2d` computes: a plain ``nn.Conv2d`` with a square odd
+    kernel, stride 1, dilation 1 and zero "same" padding."""
     if type(conv) is not nn.Conv2d or conv.padding_mode != "zeros" or isinstance(conv.padding, str):
         return False
     size = conv.kernel_size[0]
     return (
         conv.kernel_size == (size, size)
-        and size in NNPACK_KERNEL_SIZES
+        and size % 2 == 1
         and conv.stride == (1, 1)
         and conv.dilation == (1, 1)
         and tuple(conv.padding) == (size // 2, size // 2)
+    )
+
+
+def _nnpack_served(conv: nn.Module) -> bool:
+    """Whether NNPACK speeds ``conv`` up: :func:`_nnpack_layout`, a kernel size in :data:`NNPACK_KERNEL_SIZES` and at
+    least :data:`MIN_NNPACK_IN_CHANNELS` input channels per group (no depthwise groups)."""
+    return (
+        _nnpack_layout(conv)
+        and conv.kernel_size[0] in NNPACK_KERNEL_SIZES
         and conv.in_channels // conv.groups >= MIN_NNPACK_IN_CHANNELS
     )
 
@@ -142,7 +174,9 @@ def _replace_within(module: nn.Module) -> None:
 
 
 def nnpack_convolutions(network: nn.Module) -> nn.Module:
-    """``network`` with every convolution NNPACK serves (:func:`_nnpack_served`) an :class:`NNPACKConv2d`.
+    """``network`` with every plain 2-D convolution NNPACK speeds up an :class:`NNPACKConv2d`: kernel 3, 5 or 7
+    (:data:`NNPACK_KERNEL_SIZES`), stride 1, no dilation, zero "same" padding, at least
+    :data:`MIN_NNPACK_IN_CHANNELS` input channels per group.
 
     Args:
         network: any module; it is not changed.

@@ -1,4 +1,4 @@
-"""The CPU inference form of a network: exact rewrites of its convolutions that oneDNN runs faster.
+"""The CPU inference form of a network: exact rewrites of its convolutions that run faster on the CPU.
 
 A grouped convolution with ``g`` groups equals one with ``g / r`` groups whose weights are block-diagonal:
 each new group holds ``r`` old groups side by side, every weight between two different old groups zero.
@@ -278,9 +278,19 @@ class FusedCascadeStage(nn.Module):
         next = srb_act(both[:, :C] + x)
     """
 
-    def __init__(self, conv: nn.Module, srb_act: nn.Module, grouped: nn.Module, act: nn.Module, project: nn.Module):
+    def __init__(
+        self,
+        channels: int,
+        conv: nn.Module,
+        srb_act: nn.Module,
+        grouped: nn.Module,
+        act: nn.Module,
+        project: nn.Module,
+    ):
         super().__init__()
-        self.channels = conv.out_channels - project.in_channels + grouped.out_channels
+        if not 0 < channels < conv.out_channels:
+            raise ValueError(f"FusedCascadeStage: channels must be in (0, {conv.out_channels}), got {channels}.")
+        self.channels = channels
         self.conv, self.srb_act, self.grouped, self.act, self.project = conv, srb_act, grouped, act, project
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -354,9 +364,8 @@ def fuse_pfmdb_stages(block: PFMDB) -> FusedPFMDB:
         merged = merge_pyramid_branches(pyb)
         conv, dense = srb.conv, merged.dense
         weight = torch.cat([conv.weight.detach(), dense.weight.detach()])
-        zeros = conv.weight.new_zeros(dense.out_channels)
         bias = [
-            b.detach() if b is not None else zeros[: c.out_channels]
+            b.detach() if b is not None else conv.weight.new_zeros(c.out_channels)
             for b, c in ((conv.bias, conv), (dense.bias, dense))
         ]
         fused = type(conv)(
@@ -374,7 +383,9 @@ def fuse_pfmdb_stages(block: PFMDB) -> FusedPFMDB:
             fused.weight.copy_(weight)
             fused.bias.copy_(torch.cat(bias))
         # the SRB's activation reads the sum of the convolution and the input, a tensor of its own
-        stage = FusedCascadeStage(fused, _in_place_copy(srb.act), merged.grouped, merged.act, merged.project)
+        stage = FusedCascadeStage(
+            conv.out_channels, fused, _in_place_copy(srb.act), merged.grouped, merged.act, merged.project
+        )
         stages.append(stage.train(srb.training))
     return FusedPFMDB(block, stages).train(block.training)
 

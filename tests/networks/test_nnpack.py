@@ -60,7 +60,7 @@ def test_other_inputs_take_the_direct_convolution():
     fast = NNPACKConv2d(conv)
     x = torch.rand(1, 16, 10, 10)
     with torch.no_grad():
-        # float64 and channels-last float32 inputs: the same numbers
+        # float64 (the direct convolution) and channels-last float32 (NNPACK, on a contiguous copy): the same numbers
         wide = x.double()
         assert torch.allclose(copy.deepcopy(fast).double()(wide), copy.deepcopy(conv).double()(wide), atol=1e-12)
         assert torch.allclose(fast(x.contiguous(memory_format=torch.channels_last)), conv(x), atol=1e-4)
@@ -101,6 +101,20 @@ def test_only_convolutions_nnpack_speeds_up_are_rewritten():
     assert rewritten.state_dict().keys() == taken.state_dict().keys()
     assert nnpack_convolutions(rewritten) is rewritten  # nothing left: no copy
     assert isinstance(nnpack_convolutions(nn.Conv2d(16, 16, 3, padding=1)), NNPACKConv2d)
+
+
+@pytest.mark.parametrize(
+    "conv",
+    [
+        nn.Conv2d(16, 16, 3, padding=1, stride=2),
+        nn.Conv2d(16, 16, 3, padding=1, padding_mode="reflect"),
+        nn.Conv2d(16, 16, 3, padding="same"),
+        nn.Conv2d(16, 16, 4, padding=2),
+    ],
+)
+def test_a_convolution_of_another_layout_is_refused_by_name(conv):
+    with pytest.raises(ValueError, match=r"NNPACKConv2d: needs a plain nn\.Conv2d"):
+        NNPACKConv2d(conv)
 
 
 def test_without_nnpack_the_network_is_left_as_it_is(monkeypatch):

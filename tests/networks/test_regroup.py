@@ -225,6 +225,17 @@ def test_pfmdb_stages_fuse_into_one_convolution_each_with_the_same_output(spatia
     assert isinstance(regroup_convolutions(block).stages[0].project, PointwiseConv)
 
 
+def test_a_pfmdb_whose_srb_has_no_bias_fuses_with_zeros_there():
+    block = _randomised(PFMDB(2, 32, 8))
+    block.cascade[0].conv = _randomised(nn.Conv2d(32, 32, 3, padding=1, bias=False))
+    fused = fuse_pfmdb_stages(block)
+    assert fused.stages[0].conv.bias.shape == (48,) and not fused.stages[0].conv.bias[:32].any()
+    x = torch.randn(1, 32, 10, 10)
+    with torch.no_grad():
+        expected = block(x)
+        assert torch.allclose(fused(x), expected, rtol=0, atol=1e-5 * expected.abs().max().item())
+
+
 def test_a_pfmdb_with_an_srb_of_another_layout_is_not_fused_but_its_pyramids_merge():
     block = _randomised(PFMDB(2, 32, 8))
     block.cascade[1].conv = nn.Conv2d(32, 32, 3, padding=2, dilation=2)
