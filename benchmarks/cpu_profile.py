@@ -132,9 +132,6 @@ def main() -> None:
         header, rule = header + " same as dense, ms per call |", rule + "---|"
     print(f"\n{header}\n{rule}")
     convolutions = sorted((e for e in events if e.key in CONVOLUTIONS), key=lambda e: -e.self_cpu_time_total)
-    print(
-        f"\nmultiply-adds per LR pixel (convolutions and matrix products): {multiply_adds(events) / args.size**2:,.0f}"
-    )
     for e in convolutions:
         input_shape, weight_shape = e.input_shapes[0], e.input_shapes[1]
         if len(input_shape) != 4 or len(weight_shape) != 4:
@@ -154,6 +151,9 @@ def main() -> None:
             )
             row += f" {dense} |"
         print(row)
+    print(
+        f"\nmultiply-adds per LR pixel (convolutions and matrix products): {multiply_adds(events) / args.size**2:,.0f}"
+    )
 
 
 if __name__ == "__main__":
