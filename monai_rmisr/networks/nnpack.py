@@ -23,11 +23,11 @@ form (:func:`~monai_rmisr.networks.regroup.cpu_inference_network`); training kee
 
 from __future__ import annotations
 
-import copy
-
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .utils import rewritten_copy
 
 __all__ = [
     "MIN_NNPACK_IN_CHANNELS",
@@ -99,7 +99,8 @@ class NNPACKConv2d(nn.Module):
 
     def extra_repr(self) -> str:
         kernel = tuple(self.weight.shape[2:])
-        return f"{self.in_channels}, {self.out_channels}, kernel_size={kernel}, padding={self.padding}, " + (
+        return (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={kernel}, padding={self.padding}, "
             f"groups={self.groups}"
         )
 
@@ -165,14 +166,6 @@ def _nnpack_served(conv: nn.Module) -> bool:
     )
 
 
-def _replace_within(module: nn.Module) -> None:
-    for name, child in list(module.named_children()):
-        if _nnpack_served(child):
-            setattr(module, name, NNPACKConv2d(child))
-        else:
-            _replace_within(child)
-
-
 def nnpack_convolutions(network: nn.Module) -> nn.Module:
     """``network`` with every plain 2-D convolution NNPACK speeds up an :class:`NNPACKConv2d`: kernel 3, 5 or 7
     (:data:`NNPACK_KERNEL_SIZES`), stride 1, no dilation, zero "same" padding, at least
@@ -186,10 +179,6 @@ def nnpack_convolutions(network: nn.Module) -> nn.Module:
         qualifies (so a second call is free); else a rewritten copy. Same outputs up to float rounding; its
         ``state_dict`` keeps the names and shapes, but save the original.
     """
-    if not nnpack_available() or not any(_nnpack_served(m) for m in network.modules()):
+    if not nnpack_available():
         return network
-    if _nnpack_served(network):
-        return NNPACKConv2d(network)
-    rewritten = copy.deepcopy(network)
-    _replace_within(rewritten)
-    return rewritten
+    return rewritten_copy(network, lambda module: NNPACKConv2d if _nnpack_served(module) else None)

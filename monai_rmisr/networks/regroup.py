@@ -43,6 +43,7 @@ from .blocks.pyconv import PyConv3
 from .blocks.pyramid import PyramidBlock
 from .blocks.shallow_residual import ShallowResidualBlock
 from .nnpack import NNPACKConv2d, nnpack_convolutions
+from .utils import rewritten_copy
 
 __all__ = [
     "MIN_GROUP_OUT_CHANNELS",
@@ -449,16 +450,6 @@ def _rewrite_of(module: nn.Module) -> Callable[[nn.Module], nn.Module] | None:
     return None if groups is None else partial(merge_conv_groups, groups=groups)
 
 
-def _rewrite_within(module: nn.Module) -> None:
-    """Rewrite ``module``'s descendants in place, each the first one on its path that has a rewrite."""
-    for name, child in list(module.named_children()):
-        rewrite = _rewrite_of(child)
-        if rewrite is not None:
-            child = rewrite(child)
-            setattr(module, name, child)
-        _rewrite_within(child)  # a merged pyramid block's 1x1 projection, too
-
-
 def regroup_convolutions(network: nn.Module) -> nn.Module:
     """``network`` in its CPU inference form: every exact rewrite of this module applied.
 
@@ -474,12 +465,7 @@ def regroup_convolutions(network: nn.Module) -> nn.Module:
         a :class:`FusedPFMDB` (:func:`fuse_pfmdb_stages`). Same outputs up to float rounding; its ``state_dict`` has
         other names and shapes, so save the original.
     """
-    if not any(_rewrite_of(module) is not None for module in network.modules()):
-        return network
-    rewrite = _rewrite_of(network)  # the network itself a pyramid block or a convolution
-    rewritten = copy.deepcopy(network) if rewrite is None else rewrite(network)
-    _rewrite_within(rewritten)
-    return rewritten
+    return rewritten_copy(network, _rewrite_of)
 
 
 def cpu_inference_network(network: nn.Module) -> tuple[nn.Module, bool]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import inspect
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -15,6 +17,7 @@ __all__ = [
     "check_network_io",
     "check_scale",
     "forward_at_scale",
+    "rewritten_copy",
     "scaled_size",
     "upsample_image",
     "zero_output_layer",
@@ -141,3 +144,35 @@ def forward_at_scale(
     if channels_last and x.dim() == 4:
         x = x.contiguous(memory_format=torch.channels_last)
     return network(x, scale) if accepts_scale(network) else network(x)
+
+
+def rewritten_copy(
+    network: nn.Module, rewrite_of: Callable[[nn.Module], Callable[[nn.Module], nn.Module] | None]
+) -> nn.Module:
+    """``network`` with every module that has a rewrite replaced by it, the first one on each path from the root.
+
+    Args:
+        network: any module; it is not changed.
+        rewrite_of: for a module, the function that rewrites it (into a new module), or None to look inside it.
+            The rewritten modules are looked inside too.
+
+    Returns:
+        ``network`` itself when no module has a rewrite (so a second call is free), else a rewritten copy.
+    """
+    if not any(rewrite_of(module) is not None for module in network.modules()):
+        return network
+    rewrite = rewrite_of(network)
+    rewritten = copy.deepcopy(network) if rewrite is None else rewrite(network)
+    _rewrite_within(rewritten, rewrite_of)
+    return rewritten
+
+
+def _rewrite_within(
+    module: nn.Module, rewrite_of: Callable[[nn.Module], Callable[[nn.Module], nn.Module] | None]
+) -> None:
+    for name, child in list(module.named_children()):
+        rewrite = rewrite_of(child)
+        if rewrite is not None:
+            child = rewrite(child)
+            setattr(module, name, child)
+        _rewrite_within(child, rewrite_of)  # e.g. a merged pyramid block's 1x1 projection
