@@ -44,9 +44,10 @@ TILE_MEMORY_BUDGET = 1152 * 2**20
 GPU_MEMORY_SHARE = 0.25
 #: Peak working memory of a forward pass per LR pixel, bytes: measured as the growth of the peak
 #: resident memory of a CPU process over ``super_resolve`` of a 384 x 384 image (float32, the CPU
-#: inference form, 1 thread, 2026-12-05): rmisr_bl_x2 3.44-3.57 KB, rmisr_bl_x4 3.51-3.68 KB (two runs;
-#: without NNPACK 3.25 KB, the form of 2026-12-04 about 3.1 KB); this estimate, 3.5 KiB per LR pixel (the network
-#: body runs at the LR size) plus 32 B per SR pixel, is an upper bound of those (4.1 KB at x4), not a fit.
+#: inference form, 1 thread, 2026-12-05, ``python benchmarks/cpu_memory.py [--no-nnpack]``): rmisr_bl_x2
+#: 3.44-3.61 KB, rmisr_bl_x4 3.46-3.68 KB (three runs; without NNPACK 3.25 KB, the form of 2026-12-04 about
+#: 3.1 KB); this estimate, 3.5 KiB per LR pixel (the network body runs at the LR size) plus 32 B per SR pixel,
+#: is an upper bound of those (4.1 KB at x4), not a fit.
 LR_PIXEL_BYTES = 3584
 #: Working memory per SR pixel of a fixed-scale network (see :data:`LR_PIXEL_BYTES`).
 SR_PIXEL_BYTES = 32

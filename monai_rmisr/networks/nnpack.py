@@ -44,11 +44,10 @@ __all__ = [
 MIN_NNPACK_IN_CHANNELS = 16
 
 #: About the most pixels (per image) one NNPACK call computes: a taller input runs in bands of rows (at least 12).
-#: NNPACK transforms its whole input and output into a workspace it keeps for the thread's lifetime: one 64 -> 96 3x3
-#: convolution of a 384 x 384 input peaked 216 MB above the process (oneDNN: 115 MB, the 57 MB output included) and
-#: left 161 MB resident; in bands of 2^15 pixels the forward pass's memory stays near oneDNN's (``super_resolve`` of
-#: 384 x 384: 3.25 KB per LR pixel without NNPACK, 3.3-3.7 with these bands). ``benchmarks/cpu_kernels.py --size 256``
-#: times one call against bands.
+#: NNPACK transforms its whole input and output into a workspace it keeps for the thread's lifetime; in bands of
+#: 2^15 pixels the forward pass's memory stays near oneDNN's (``super_resolve`` of 384 x 384: 3.25 KB per LR pixel
+#: without NNPACK, 3.4-3.7 with these bands: ``python benchmarks/cpu_memory.py [--no-nnpack]``).
+#: ``benchmarks/cpu_kernels.py --size 256`` times one call against bands.
 NNPACK_BAND_PIXELS = 2**15
 
 #: The kernel sizes (square) NNPACK's fast algorithms serve here: Winograd for 3, Fourier transforms for 5 and 7.
