@@ -1,7 +1,7 @@
 """Float32 convolutions through NNPACK: fewer multiplications than the direct kernels, the same function.
 
-PyTorch's CPU builds include NNPACK (``torch.backends.nnpack.is_available()``), but its convolution dispatch does
-not pick it on this machine (oneDNN ran batches of 1, 15 and 16 alike, ``torch.profiler``). Called directly, its fast
+PyTorch's CPU builds include NNPACK (``torch.backends.nnpack.is_available()``), but its convolution dispatch picks
+oneDNN here (``benchmarks/cpu_profile.py --path contiguous`` lists ``mkldnn_convolution``). Called directly, its fast
 convolution algorithms do the work of a 3x3 convolution in fewer multiplications (Winograd
 F(6x6, 3x3): 64 products for 36 outputs where the direct sum takes 324) and of a 5x5 or 7x7 one in the Fourier
 domain. On one thread of an AMD EPYC with AVX-512 (torch 2.13, 64 x 128 x 128 input) a 3x3 convolution of 64 -> 64
