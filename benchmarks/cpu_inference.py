@@ -17,8 +17,10 @@ at x2 / x3 / x4 with random weights as the yardstick) runs a ``size`` x ``size``
 * ``torchscript``: traced, frozen and ``optimize_for_inference`` (conv + activation fusion);
 * ``onnxruntime``: exported with :func:`monai_rmisr.networks.export.export_onnx`, one session thread per
   ``--threads`` (skipped without onnxruntime);
-* ``bfloat16``: ``cpu_form`` under ``torch.autocast("cpu", torch.bfloat16)``, only where the CPU has native bfloat16
-  (:func:`monai_rmisr.hardware.cpu_has_native_bfloat16`); elsewhere it is emulated and not timed;
+* ``bfloat16``: the CPU form for bfloat16 (``cpu_inference_network(network, torch.bfloat16)``: as ``cpu_form``, but
+  in channels-last memory where the CPU has AMX) under ``torch.autocast("cpu", torch.bfloat16)``, only where the
+  CPU has native bfloat16 (:func:`monai_rmisr.hardware.cpu_has_native_bfloat16`); elsewhere it is emulated and not
+  timed;
 * ``super_resolve_bf16``: the public API with ``precision="bfloat16"`` (``rmisr upscale --precision bfloat16``),
   under the same condition;
 * ``compile``: ``torch.compile`` of ``cpu_form`` (inductor's defaults; with ``--compile``; 15-40 s of compilation
@@ -48,7 +50,7 @@ import torch
 
 from monai_rmisr import load_pretrained, super_resolve
 from monai_rmisr.data import load_corpus
-from monai_rmisr.hardware import cpu_has_native_bfloat16
+from monai_rmisr.hardware import cpu_has_amx, cpu_has_native_bfloat16
 from monai_rmisr.metrics import protocol_border, protocol_pair, psnr
 from monai_rmisr.networks.nets import IMDN
 from monai_rmisr.networks.regroup import cpu_inference_network
@@ -95,10 +97,11 @@ def build_paths(network: torch.nn.Module, scale: float, size: int, args: argpars
     except ImportError:
         pass
     if cpu_has_native_bfloat16():
+        bf16_form, bf16_channels_last = cpu_inference_network(load_copy(network), torch.bfloat16)
 
         def bf16(x: torch.Tensor) -> torch.Tensor:
             with torch.autocast("cpu", dtype=torch.bfloat16):
-                return forward_at_scale(cpu_form, x, scale, channels_last=cpu_form_channels_last).float()
+                return forward_at_scale(bf16_form, x, scale, channels_last=bf16_channels_last).float()
 
         paths["bfloat16"] = bf16
         paths["super_resolve_bf16"] = lambda x: super_resolve(
@@ -185,7 +188,7 @@ def main() -> None:
     print(
         f"CPU {platform.processor() or platform.machine()}, capability {torch.backends.cpu.get_cpu_capability()}, "
         f"{os.cpu_count()} cores, {args.threads} thread(s), native bfloat16 {cpu_has_native_bfloat16()}, "
-        f"torch {torch.__version__}"
+        f"AMX {cpu_has_amx()}, torch {torch.__version__}"
     )
     x = torch.rand(1, 1, args.size, args.size)
     rows = []

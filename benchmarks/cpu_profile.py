@@ -99,7 +99,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     network = build(args.model, args.scale).eval()
     if args.path == "cpu_form":
-        network, channels_last = cpu_inference_network(network)
+        dtype = torch.bfloat16 if args.precision == "bfloat16" else torch.float32
+        network, channels_last = cpu_inference_network(network, dtype)  # the form super_resolve runs in that dtype
     else:
         channels_last = args.path == "channels_last"
         network = network.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)

@@ -43,6 +43,7 @@ from .inference.self_ensemble import self_ensemble_forward
 from .inference.settings import check_precision, compute_autocast
 from .io.output import atomic_output
 from .metrics.protocol import Scores, bicubic_baseline, mean_scores, protocol_scores
+from .networks.regroup import inference_network
 from .networks.utils import forward_at_scale
 
 __all__ = [
@@ -65,8 +66,9 @@ def network_scores(
     lr_bits: int | None = None,
     precision: str = "float32",
 ) -> dict[str, Scores]:
-    """:func:`~monai_rmisr.metrics.protocol.protocol_scores` of a network (eval mode, channels-last, no
-    gradients) on ``images`` (default: the corpus TEST split).
+    """:func:`~monai_rmisr.metrics.protocol.protocol_scores` of a network (eval mode, no gradients, in the form
+    :func:`~monai_rmisr.inference.super_resolve` runs it in ``precision`` on ``device``:
+    :func:`~monai_rmisr.networks.regroup.inference_network`) on ``images`` (default: the corpus TEST split).
 
     A network with ``forward_with_laplacian`` (RMISR-VP) also has its branch's map scored,
     except with ``self_ensemble`` (the image averaged over eight flips / quarter turns,
@@ -77,17 +79,19 @@ def network_scores(
     """
     compute_dtype = check_precision(precision, device)
     images = load_corpus("test") if images is None else images
-    network = network.eval().to(device).to(memory_format=torch.channels_last)
+    # the form super_resolve runs in this precision (on the CPU: the exact rewrites of cpu_inference_network)
+    network, channels_last = inference_network(network.eval().to(device), device, compute_dtype)
     two_branch = hasattr(network, "forward_with_laplacian") and not self_ensemble
     forward = self_ensemble_forward if self_ensemble else forward_at_scale
 
     def predict(lr: np.ndarray) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-        x = torch.from_numpy(lr)[None].to(device).contiguous(memory_format=torch.channels_last)
+        x = torch.from_numpy(lr)[None].to(device)
         with torch.no_grad(), compute_autocast(compute_dtype, device):
             if two_branch:
+                x = x.contiguous(memory_format=torch.channels_last) if channels_last else x
                 sr, sr_laplacian = network.forward_with_laplacian(x, float(scale))
                 return sr[0].float().cpu().numpy(), sr_laplacian[0].float().cpu().numpy()
-            out = forward(network, x, float(scale))
+            out = forward(network, x, float(scale), channels_last)
         return out[0].float().cpu().numpy()
 
     return protocol_scores(predict, scale, images, clip_lr=clip_lr, lr_bits=lr_bits)

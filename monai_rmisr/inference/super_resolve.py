@@ -260,7 +260,7 @@ def super_resolve(
 
     was_training = network.training
     network.eval()
-    runner, channels_last = inference_network(network, device)
+    runner, channels_last = inference_network(network, device, compute_dtype)
     expected = scaled_size(list(tensor.shape[1:]), run_scale)
     forward = self_ensemble_forward if self_ensemble else forward_at_scale
     outputs = []

@@ -135,7 +135,8 @@ class Upscaler:
         self.network, self.run_scale, name = resolve_model(self.model, self.scale, self.device)
         self.model_name = self.model_name or name
         self.network.eval()
-        self.runner, self.channels_last = inference_network(self.network, self.device)  # once, not per slice
+        # once, not per slice
+        self.runner, self.channels_last = inference_network(self.network, self.device, self.compute_dtype)
         self.inferer = SuperResolutionInferer(
             self.run_scale,
             self.tile,

@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.modules.conv import _ConvNd
 
+from ..hardware import cpu_has_amx
 from .blocks.pfmdb import PFMDB
 from .blocks.pyconv import PyConv3
 from .blocks.pyramid import PyramidBlock
@@ -398,8 +399,9 @@ class PointwiseConv(nn.Module):
     numbers in bfloat16: on a 64 x 128 x 128 input, 0.89 against 0.34 ms (64 -> 16 channels) and 5.6 against 3.1 ms
     (256 -> 64); in float32 about the same (0.56 against 0.52 ms for 64 -> 16; one thread, AMD EPYC with AVX-512,
     ``benchmarks/cpu_kernels.py``).
-    Made from a convolution by :func:`regroup_convolutions`; same output up to float rounding, always in contiguous
-    memory; batched input only ((B, C, *spatial), as every network here passes).
+    Made from a convolution by :func:`regroup_convolutions`; same output up to float rounding, in the input's memory
+    format (a channels-last input, as the bfloat16 form on a CPU with AMX passes, is one matrix product with no
+    copy); batched input only ((B, C, *spatial), as every network here passes).
 
     Args:
         conv: a plain ``nn.Conv1d/2d/3d`` with kernel 1, stride 1, no padding, one group; its weights are copied.
@@ -415,7 +417,10 @@ class PointwiseConv(nn.Module):
         self.train(conv.training)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Args: x: (B, in_channels, *spatial). Returns (B, out_channels, *spatial)."""
+        """Args: x: (B, in_channels, *spatial). Returns (B, out_channels, *spatial), in ``x``'s memory format."""
+        if x.stride(1) == 1 and not x.is_contiguous():
+            # channels-last: the channels are each pixel's row already, so one matrix product with no copy
+            return F.linear(x.movedim(1, -1), self.weight, self.bias).movedim(-1, 1)
         batch = x.shape[0]
         weight = self.weight.expand(batch, -1, -1)
         flat = x.flatten(2)
@@ -468,33 +473,56 @@ def regroup_convolutions(network: nn.Module) -> nn.Module:
     return rewritten_copy(network, _rewrite_of)
 
 
-def cpu_inference_network(network: nn.Module) -> tuple[nn.Module, bool]:
-    """The form of ``network`` the inference paths run on a CPU, and whether to feed it channels-last input.
+def cpu_inference_network(network: nn.Module, compute_dtype: torch.dtype = torch.float32) -> tuple[nn.Module, bool]:
+    """The form of ``network`` the inference paths run on a CPU in ``compute_dtype``, and whether to feed it
+    channels-last input.
 
-    A network with grouped convolutions that are not depthwise (RMISR's PyConv-3) runs in contiguous memory, where
-    oneDNN's grouped kernels are fastest, as a rewritten copy (:func:`regroup_convolutions`); any other network runs
-    in channels-last memory as before (plain convolutions are as fast or faster there). In both, the convolutions
-    NNPACK speeds up in float32 then go through it
-    (:func:`~monai_rmisr.networks.nnpack.nnpack_convolutions`; bfloat16 runs as before). Calling it again on the
-    module it returned returns that module.
+    A network with grouped convolutions that are not depthwise (RMISR's PyConv-3) runs as a rewritten copy
+    (:func:`regroup_convolutions`) in contiguous memory, where oneDNN's float32 grouped kernels are fastest, its
+    float32 3x3 / 5x5 / 7x7 convolutions through NNPACK (:func:`~monai_rmisr.networks.nnpack.nnpack_convolutions`).
+    In bfloat16 on a CPU with AMX (:func:`~monai_rmisr.hardware.cpu_has_amx`) the same copy runs in channels-last
+    memory instead, weights included: oneDNN's AMX kernels need both. ``rmisr_bl_x4`` on a 256 x 256 input under a
+    bfloat16 autocast took 379 ms so, 786 ms in contiguous memory (one thread, Intel Xeon with AMX, 2026-12-05;
+    ``python benchmarks/cpu_inference.py --size 256 --repeats 3``, its ``bfloat16`` row after and before this
+    choice). Any other network runs in channels-last memory (plain convolutions are as fast or faster there), its
+    float32 convolutions through NNPACK where that is faster. Calling it again on the module it returned, with the
+    same ``compute_dtype``, returns that module; a form made for another dtype is copied, not converted in place.
+
+    Args:
+        network: the network as trained, or a form this function returned.
+        compute_dtype: ``torch.float32`` or ``torch.bfloat16`` (the dtype of the autocast it will run under,
+            :func:`~monai_rmisr.inference.settings.check_precision`).
 
     Returns:
-        ``(module, channels_last)``: a rewritten copy in contiguous memory and False; or, for a network without such
-        grouped convolutions, ``network`` converted in place to channels-last memory (values unchanged), itself or
-        (with NNPACK) a rewritten copy of it, and True.
+        ``(module, channels_last)``: for a network with such grouped convolutions a rewritten copy and whether its
+        input goes in channels-last memory; for any other network ``network`` converted in place to channels-last
+        memory (values unchanged), itself or (with NNPACK) a rewritten copy of it, and True.
     """
     grouped = any(
         isinstance(module, (_ConvNd, NNPACKConv2d)) and 1 < module.groups < module.in_channels
         for module in network.modules()
     )
-    if grouped:
-        return nnpack_convolutions(regroup_convolutions(network)).to(memory_format=torch.contiguous_format), False
-    return nnpack_convolutions(network.to(memory_format=torch.channels_last)), True
+    if not grouped:
+        return nnpack_convolutions(network.to(memory_format=torch.channels_last)), True
+    channels_last = compute_dtype == torch.bfloat16 and cpu_has_amx()
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    form = nnpack_convolutions(regroup_convolutions(network))
+    if form is network and not _weights_in(form, memory_format):
+        form = copy.deepcopy(form)  # the caller's form for the other dtype stays as it is
+    return form.to(memory_format=memory_format), channels_last
 
 
-def inference_network(network: nn.Module, device: str | torch.device) -> tuple[nn.Module, bool]:
-    """The form of ``network`` the inference paths run on ``device``, and whether to feed it channels-last input:
-    :func:`cpu_inference_network` on a CPU; elsewhere ``network`` as it is, with contiguous input."""
+def _weights_in(network: nn.Module, memory_format: torch.memory_format) -> bool:
+    """Whether every 4-D parameter of ``network`` is laid out in ``memory_format``."""
+    return all(p.is_contiguous(memory_format=memory_format) for p in network.parameters() if p.dim() == 4)
+
+
+def inference_network(
+    network: nn.Module, device: str | torch.device, compute_dtype: torch.dtype = torch.float32
+) -> tuple[nn.Module, bool]:
+    """The form of ``network`` the inference paths run on ``device`` in ``compute_dtype``, and whether to feed it
+    channels-last input: :func:`cpu_inference_network` on a CPU; elsewhere ``network`` as it is, with contiguous
+    input."""
     if torch.device(device).type == "cpu":
-        return cpu_inference_network(network)
+        return cpu_inference_network(network, compute_dtype)
     return network, False

@@ -109,7 +109,7 @@ def test_cpu_path_runs_a_regrouped_copy_with_the_same_output(monkeypatch):
     ran = []
     runner, _ = monai_rmisr.networks.regroup.cpu_inference_network(network)
     runner.register_forward_hook(lambda module, args, out: ran.append(module))
-    monkeypatch.setattr(super_resolve_module, "inference_network", lambda net, device: (runner, False))
+    monkeypatch.setattr(super_resolve_module, "inference_network", lambda net, device, dtype: (runner, False))
     out = super_resolve(x, 2, model=network, tile=None)
     assert ran == [runner] and runner is not network
     # PyConv-3's 7x7 and 5x5 branches (8 groups of 1 output, 4 of 2 at 32 features) in one of 4 groups of 4

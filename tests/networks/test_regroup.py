@@ -159,6 +159,11 @@ def test_pointwise_convolutions_become_matrix_products_with_the_same_output(conv
         assert torch.allclose(got, expected, rtol=0, atol=1e-5)
         with torch.autocast("cpu", dtype=torch.bfloat16):  # a matrix product autocasts as the convolution does
             assert pointwise(x).dtype == conv(x).dtype == torch.bfloat16
+        if x.dim() in (4, 5):  # channels-last input: the same numbers, channels-last output (no copy in between)
+            layout = torch.channels_last if x.dim() == 4 else torch.channels_last_3d
+            last = pointwise(x.contiguous(memory_format=layout))
+            assert torch.allclose(last, expected, rtol=0, atol=1e-5)
+            assert last.is_contiguous(memory_format=layout)
     # only plain 1x1 convolutions of stride 1, no padding and one group are rewritten
     others = nn.Sequential(nn.Conv2d(8, 8, 1, stride=2), nn.Conv2d(8, 8, 1, padding=1), nn.Conv2d(8, 8, 1, groups=2))
     assert regroup_convolutions(others) is others
@@ -184,6 +189,34 @@ def test_cpu_inference_form_of_rmisr_is_exact_and_leaves_the_model_alone():
     with torch.no_grad():
         assert torch.allclose(form(x), imdn(x), rtol=0, atol=1e-5)
     assert cpu_inference_network(form) == (form, True)
+
+
+@pytest.mark.parametrize("amx", [True, False])
+def test_the_bfloat16_form_is_channels_last_where_the_cpu_has_amx(monkeypatch, amx):
+    monkeypatch.setattr("monai_rmisr.networks.regroup.cpu_has_amx", lambda: amx)
+    torch.manual_seed(0)
+    network = _randomised(RMISR(spatial_dims=2, in_channels=1, out_channels=1, scale=2, features=64, num_blocks=2))
+    network.eval()
+    float32_form, channels_last = cpu_inference_network(network)
+    assert channels_last is False
+    form, channels_last = cpu_inference_network(network, torch.bfloat16)
+    assert channels_last is amx and form is not network
+    weights = [p for p in form.parameters() if p.dim() == 4 and p.shape[1] > 1 and p.shape[2:].numel() > 1]
+    assert weights and all(p.is_contiguous() != amx for p in weights)
+    assert cpu_inference_network(form, torch.bfloat16) == (form, amx)  # stable for its own dtype
+    # the float32 form a caller keeps (the viewer's) is copied, not converted in place, and back again
+    from_float32, _ = cpu_inference_network(float32_form, torch.bfloat16)
+    assert (from_float32 is not float32_form) == amx
+    assert all(p.is_contiguous() for p in float32_form.parameters())
+    back, channels_last = cpu_inference_network(form, torch.float32)
+    assert channels_last is False and (back is not form) == amx and all(p.is_contiguous() for p in back.parameters())
+    x = torch.rand(1, 1, 40, 36)
+    with torch.no_grad():  # the same function in any layout (float32 here: exact up to summation order)
+        expected = network(x)
+        tolerance = 1e-5 * float(expected.abs().max())  # random weights: outputs far outside [0, 1]
+        fed = x.contiguous(memory_format=torch.channels_last) if amx else x
+        assert torch.allclose(form(fed), expected, rtol=0, atol=tolerance)
+        assert torch.allclose(back(x), expected, rtol=0, atol=tolerance)
 
 
 def test_the_cpu_form_is_stable_and_leaves_subclasses_and_depthwise_networks_alone():
