@@ -23,8 +23,9 @@ def cpu_has_native_bfloat16() -> bool:
 def cpu_has_amx() -> bool:
     """Whether this CPU has AMX tile instructions (Intel Xeon since Sapphire Rapids), as PyTorch reports it.
 
-    There oneDNN computes bfloat16 convolutions in tiles, several times faster than with AVX512-BF16 alone, when
-    both input and weights are in channels-last memory (``cpu_inference_network`` then chooses that layout).
+    There oneDNN computes bfloat16 convolutions in tiles when the weights are in channels-last memory
+    (``cpu_inference_network`` then chooses that layout for the bfloat16 form; docs/inference.md, "On a CPU with
+    AMX").
     Unknown (a PyTorch without the query): False.
     """
     query = getattr(torch.cpu, "_is_amx_tile_supported", None)

@@ -81,6 +81,26 @@ def test_a_two_branch_network_has_its_laplacian_branch_scored():
         assert score.branch_laplacian_psnr != pytest.approx(score.laplacian_psnr, abs=0.01)
 
 
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_the_benchmark_scores_the_form_super_resolve_runs_in_its_precision(monkeypatch, precision):
+    import monai_rmisr.benchmark as benchmark_module
+    from monai_rmisr.networks.regroup import inference_network
+
+    monkeypatch.setattr("monai_rmisr.inference.settings.native_bfloat16", lambda device: True)
+    asked = []
+
+    def spy(network, device, compute_dtype):
+        asked.append(compute_dtype)
+        return inference_network(network, device, compute_dtype)
+
+    monkeypatch.setattr(benchmark_module, "inference_network", spy)
+    torch.manual_seed(0)
+    net = RMISR(2, 1, scale=2, num_blocks=1, image_residual=True)
+    scores = network_scores(net, 2, _images(), precision=precision)
+    assert asked == [getattr(torch, precision)] and all(np.isfinite(s.psnr) for s in scores.values())
+    assert {m.groups for m in net.modules() if isinstance(m, torch.nn.Conv2d) and m.groups > 1} == {8, 4}  # unchanged
+
+
 def test_benchmark_networks_default_to_the_image_skip_they_were_published_with():
     assert benchmark_network("RMISR", 2).image_residual
     assert benchmark_network("RMISRVP", 4).image_residual

@@ -71,7 +71,10 @@ def _check_image(image: Any) -> torch.Tensor:
 
 
 def resolve_model(
-    model: str | os.PathLike[str] | nn.Module, scale: float, device: str | torch.device = "cpu"
+    model: str | os.PathLike[str] | nn.Module,
+    scale: float,
+    device: str | torch.device = "cpu",
+    compute_dtype: torch.dtype = torch.float32,
 ) -> tuple[nn.Module, float, str]:
     """The network ``model`` means at ``scale``, the scale to pass to it, and a name for it.
 
@@ -82,7 +85,7 @@ def resolve_model(
     Returns:
         ``(network on device, scale for its forward, name)``: the name is the registry name
         (``"auto"`` resolved), the checkpoint's file name, or the module's class name. A network it loads
-        (a registry name, a checkpoint) comes on the CPU in the form inference runs there
+        (a registry name, a checkpoint) comes on the CPU in the form inference runs there in ``compute_dtype``
         (:func:`~monai_rmisr.networks.regroup.cpu_inference_network`: RMISR's convolutions rewritten exactly; its
         ``state_dict`` has other names and shapes, so save :func:`load_pretrained`'s network instead),
         so that callers that keep it (the MONAI Label app, the viewer) rewrite it once; an ``nn.Module`` given
@@ -108,7 +111,7 @@ def resolve_model(
             name = default_model_name(scale)
         entry = PRETRAINED[name]
         scale = check_model_scale(scale, entry.scale, entry.max_scale, f"model {name!r}")
-        return inference_network(load_pretrained(name, device=device), device)[0], scale, name
+        return inference_network(load_pretrained(name, device=device), device, compute_dtype)[0], scale, name
     if isinstance(model, (str, os.PathLike)):
         path = Path(model)
         if not path.is_file():
@@ -121,7 +124,7 @@ def resolve_model(
         network = load_checkpoint(path)
         fixed, max_scale = model_scale_limits(network)
         scale = check_model_scale(scale, fixed, max_scale, f"checkpoint {path.name}")
-        return inference_network(network.to(device), device)[0], scale, path.name
+        return inference_network(network.to(device), device, compute_dtype)[0], scale, path.name
     raise ValueError(f"model must be 'auto', a registry name, a checkpoint path or an nn.Module, got {model!r}.")
 
 
@@ -242,7 +245,7 @@ def super_resolve(
         raise ValueError(f"overlap must be in [0, 1), got {overlap}.")
     device = torch.device(device)
     compute_dtype = check_precision(precision, device)
-    network, run_scale, _ = resolve_model(model, scale, device)
+    network, run_scale, _ = resolve_model(model, scale, device, compute_dtype)
     if tile == AUTO_TILE:
         tile = auto_tile(network, tensor.shape[1:], run_scale, device=device, overlap=overlap)
 

@@ -132,7 +132,7 @@ class Upscaler:
         self.tile = check_tile(self.tile)
         self.device = check_device(self.device)
         self.compute_dtype = check_precision(self.precision, self.device)
-        self.network, self.run_scale, name = resolve_model(self.model, self.scale, self.device)
+        self.network, self.run_scale, name = resolve_model(self.model, self.scale, self.device, self.compute_dtype)
         self.model_name = self.model_name or name
         self.network.eval()
         # once, not per slice

@@ -480,13 +480,14 @@ def cpu_inference_network(network: nn.Module, compute_dtype: torch.dtype = torch
     A network with grouped convolutions that are not depthwise (RMISR's PyConv-3) runs as a rewritten copy
     (:func:`regroup_convolutions`) in contiguous memory, where oneDNN's float32 grouped kernels are fastest, its
     float32 3x3 / 5x5 / 7x7 convolutions through NNPACK (:func:`~monai_rmisr.networks.nnpack.nnpack_convolutions`).
-    In bfloat16 on a CPU with AMX (:func:`~monai_rmisr.hardware.cpu_has_amx`) the same copy runs in channels-last
-    memory instead, weights included: oneDNN's AMX kernels need both. ``rmisr_bl_x4`` on a 256 x 256 input under a
-    bfloat16 autocast took 379 ms so, 786 ms in contiguous memory (one thread, Intel Xeon with AMX, 2026-12-05;
-    ``python benchmarks/cpu_inference.py --size 256 --repeats 3``, its ``bfloat16`` row after and before this
-    choice). Any other network runs in channels-last memory (plain convolutions are as fast or faster there), its
-    float32 convolutions through NNPACK where that is faster. Calling it again on the module it returned, with the
-    same ``compute_dtype``, returns that module; a form made for another dtype is copied, not converted in place.
+    In bfloat16 on a CPU with AMX (:func:`~monai_rmisr.hardware.cpu_has_amx`) the same copy of a 2-D network runs in
+    channels-last memory instead, its weights too (oneDNN's AMX kernels need them in that layout): ``rmisr_bl_x4``
+    on a 256 x 256 input under a bfloat16 autocast took 379 ms so, 786 ms in contiguous memory (one thread, Intel
+    Xeon with AMX, 2026-12-05; ``python benchmarks/cpu_inference.py --size 256 --repeats 3``, its ``bfloat16`` row
+    after and before this choice). Any other network runs in channels-last memory (plain convolutions are as fast
+    or faster there), its float32 convolutions through NNPACK where that is faster. Calling it again on the module
+    it returned, with the same ``compute_dtype``, returns that module; a form made for another dtype is copied, not
+    converted in place.
 
     Args:
         network: the network as trained, or a form this function returned.
@@ -495,16 +496,20 @@ def cpu_inference_network(network: nn.Module, compute_dtype: torch.dtype = torch
 
     Returns:
         ``(module, channels_last)``: for a network with such grouped convolutions a rewritten copy and whether its
-        input goes in channels-last memory; for any other network ``network`` converted in place to channels-last
-        memory (values unchanged), itself or (with NNPACK) a rewritten copy of it, and True.
+        input goes in channels-last memory; for any other 2-D network ``network`` converted in place to
+        channels-last memory (values unchanged), itself or (with NNPACK) a rewritten copy of it, and True; for any
+        other 3-D network ``network`` as it is and False.
     """
     grouped = any(
         isinstance(module, (_ConvNd, NNPACKConv2d)) and 1 < module.groups < module.in_channels
         for module in network.modules()
     )
+    planar = all(p.dim() <= 4 for p in network.parameters())  # channels-last memory is for 2-D convolutions
+    if not grouped and not planar:
+        return network, False
     if not grouped:
         return nnpack_convolutions(network.to(memory_format=torch.channels_last)), True
-    channels_last = compute_dtype == torch.bfloat16 and cpu_has_amx()
+    channels_last = compute_dtype == torch.bfloat16 and planar and cpu_has_amx()
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     form = nnpack_convolutions(regroup_convolutions(network))
     if form is network and not _weights_in(form, memory_format):

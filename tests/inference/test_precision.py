@@ -67,6 +67,24 @@ def test_upscaler_checks_precision_where_it_enters_and_batches_in_bfloat16(nativ
     assert 0 < np.abs(result - reference).max() < 0.1
 
 
+@pytest.mark.parametrize("amx", [True, False])
+def test_the_bfloat16_form_is_channels_last_on_a_cpu_with_amx(native, monkeypatch, amx):
+    native(True)
+    monkeypatch.setattr("monai_rmisr.networks.regroup.cpu_has_amx", lambda: amx)
+    upscaler = Upscaler(2, model="rmisr_bl_x2", precision="bfloat16", tile=None)
+    assert upscaler.channels_last is amx
+    layout = torch.channels_last if amx else torch.contiguous_format
+    for network in (upscaler.network, upscaler.runner):  # loaded in the form of its precision, not copied again
+        weights = [p for p in network.parameters() if p.dim() == 4 and p.shape[1] > 1 and p.shape[2:].numel() > 1]
+        assert weights and all(p.is_contiguous(memory_format=layout) for p in weights)
+    assert upscaler.runner is upscaler.network
+    assert Upscaler(2, model="rmisr_bl_x2", tile=None).channels_last is False  # float32: contiguous, NNPACK
+    image = np.random.default_rng(2).random((24, 20)).astype(np.float32)
+    result = super_resolve(image, 2, model="rmisr_bl_x2", tile=None, precision="bfloat16")
+    reference = super_resolve(image, 2, model="rmisr_bl_x2", tile=None)
+    assert 0 < np.abs(result - reference).max() < 0.1
+
+
 def test_the_command_line_refuses_a_bad_precision(tmp_path, capsys):
     source = tmp_path / "ramp.png"
     Image.fromarray(np.tile(np.arange(32, dtype=np.uint8) * 8, (24, 1))).save(source)

@@ -219,6 +219,33 @@ def test_the_bfloat16_form_is_channels_last_where_the_cpu_has_amx(monkeypatch, a
         assert torch.allclose(back(x), expected, rtol=0, atol=tolerance)
 
 
+def test_three_dimensional_networks_stay_in_contiguous_memory(monkeypatch):
+    monkeypatch.setattr("monai_rmisr.networks.regroup.cpu_has_amx", lambda: True)
+    network = RMISR(spatial_dims=3, in_channels=1, out_channels=1, scale=2, features=32, num_blocks=1).eval()
+    plain = nn.Sequential(nn.Conv3d(1, 4, 3, padding=1))
+    x = torch.rand(1, 1, 6, 7, 5)
+    for dtype in (torch.float32, torch.bfloat16):  # channels-last memory is for 4-D tensors only
+        form, channels_last = cpu_inference_network(network, dtype)
+        assert channels_last is False and all(p.is_contiguous() for p in form.parameters())
+        with torch.no_grad():
+            assert torch.allclose(form(x), network(x), rtol=0, atol=1e-5)
+        assert cpu_inference_network(plain, dtype) == (plain, False)
+
+
+def test_cpu_has_amx_is_false_where_torch_cannot_tell(monkeypatch):
+    from monai_rmisr import hardware
+
+    assert isinstance(hardware.cpu_has_amx(), bool)
+    monkeypatch.delattr(torch.cpu, "_is_amx_tile_supported", raising=False)
+    assert hardware.cpu_has_amx() is False
+
+    def broken() -> bool:
+        raise RuntimeError("no cpuinfo")
+
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", broken, raising=False)
+    assert hardware.cpu_has_amx() is False
+
+
 def test_the_cpu_form_is_stable_and_leaves_subclasses_and_depthwise_networks_alone():
     network = RMISR(spatial_dims=2, in_channels=1, out_channels=1, scale=2, features=64, num_blocks=1).eval()
     runner, _ = cpu_inference_network(network)
