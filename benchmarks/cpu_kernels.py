@@ -14,6 +14,8 @@ calls after one warm-up), contiguous memory:
   :class:`~monai_rmisr.networks.regroup.PointwiseConv`;
 * LeakyReLU out of place against in place (the in-place time counts a copy of the input, subtracted);
 * the spatial mean of a tensor against its sum (what ICCA's statistics use for bfloat16);
+* the arbitrary-scale up-sampler's gather of LR features along the innermost axis at x2.5, ``index_select``
+  against an indexed view (:class:`~monai_rmisr.networks.blocks.MetaUpsample`);
 * float32 only, where this torch has NNPACK: oneDNN's convolutions against
   :class:`~monai_rmisr.networks.nnpack.NNPACKConv2d` (3x3 of 64 -> 64 / 32 / 16 and 16 -> 16, the merged 7x7 of
   4 groups, one NNPACK call per group; the 64 -> 96 fusion again), the head's 1 -> 64 that is not rewritten, and
@@ -133,6 +135,15 @@ def rows(size: int, dtype: torch.dtype, repeats: int) -> list[tuple[str, float, 
             "spatial mean -> sum",
             milliseconds(lambda: x.mean(dim=(2, 3), keepdim=True), repeats),
             milliseconds(lambda: x.sum(dim=(2, 3), keepdim=True), repeats),
+        )
+    )
+    # the arbitrary-scale up-sampler's gather of LR features at x2.5 along the innermost axis (meta_upsample.py)
+    columns = (torch.arange(size * 5 // 2, dtype=torch.float32) / 2.5).floor().long()
+    result.append(
+        (
+            "x2.5 column gather: index_select -> indexed view",
+            milliseconds(lambda: x.index_select(3, columns), repeats),
+            milliseconds(lambda: x[..., columns], repeats),
         )
     )
     return result

@@ -22,7 +22,7 @@ def test_cpu_kernels_script_times_every_pair_in_both_dtypes():
     ]
     kernels = {(cells[0].strip(), cells[1].strip()) for cells in rows}
     nnpack = 9 if nnpack_available() else 0  # float32 convolutions against NNPACK, where this torch has it
-    assert len(rows) == 14 + nnpack and len(kernels) == 14 + nnpack  # 7 pairs x float32 / bfloat16, none twice
+    assert len(rows) == 16 + nnpack and len(kernels) == 16 + nnpack  # 8 pairs x float32 / bfloat16, none twice
     assert sum("NNPACK" in cells[0] for cells in rows) == nnpack
     assert {dtype for _, dtype in kernels} == {"float32", "bfloat16"}
     for cells in rows:

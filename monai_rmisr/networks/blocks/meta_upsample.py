@@ -109,8 +109,17 @@ class MetaUpsample(nn.Module):
             shape[axis] = n_out
             hidden = hidden + first_w[:, axis].view(hidden_shape) * offset.view([1] + shape)
             index = source.long()
-            lr_hidden = lr_hidden.index_select(2 + axis, index)
-            lr_bias = lr_bias.index_select(2 + axis, index)
+            if axis == self.spatial_dims - 1:
+                # along the innermost axis index_select copies one value at a time; an indexed view makes the same
+                # copy 7x faster in float32, 4x in bfloat16 (64 x 128 x 128 at x2.5, one thread, Intel Xeon:
+                # benchmarks/cpu_kernels.py --size 128, the "column gather" row)
+                if self.spatial_dims == 2:  # (TorchScript takes no Ellipsis before a tensor index)
+                    lr_hidden, lr_bias = lr_hidden[:, :, :, index], lr_bias[:, :, :, index]
+                else:
+                    lr_hidden, lr_bias = lr_hidden[:, :, :, :, index], lr_bias[:, :, :, :, index]
+            else:
+                lr_hidden = lr_hidden.index_select(2 + axis, index)
+                lr_bias = lr_bias.index_select(2 + axis, index)
         hidden = torch.relu(hidden)  # (hidden, *out_size)
 
         b = x.shape[0]
