@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .utils import rewritten_copy
+from .utils import copied_parameter, rewritten_copy
 
 __all__ = [
     "MIN_NNPACK_IN_CHANNELS",
@@ -90,10 +90,10 @@ class NNPACKConv2d(nn.Module):
         self.padding = [int(p) for p in conv.padding]
         self.nnpack = nnpack_available()  # also initialises NNPACK, which fails every call until then
         self.band_pixels = NNPACK_BAND_PIXELS
-        self.weight = nn.Parameter(conv.weight.detach().clone(), requires_grad=conv.weight.requires_grad)
+        self.weight = copied_parameter(conv.weight)
         self.bias = None
         if conv.bias is not None:
-            self.bias = nn.Parameter(conv.bias.detach().clone(), requires_grad=conv.bias.requires_grad)
+            self.bias = copied_parameter(conv.bias)
         self.train(conv.training)
 
     def extra_repr(self) -> str:

@@ -44,7 +44,7 @@ from .blocks.pyconv import PyConv3
 from .blocks.pyramid import PyramidBlock
 from .blocks.shallow_residual import ShallowResidualBlock
 from .nnpack import NNPACKConv2d, nnpack_convolutions
-from .utils import rewritten_copy
+from .utils import copied_parameter, rewritten_copy
 
 __all__ = [
     "MIN_GROUP_OUT_CHANNELS",
@@ -410,10 +410,10 @@ class PointwiseConv(nn.Module):
     def __init__(self, conv: _ConvNd):
         super().__init__()
         self.in_channels, self.out_channels = conv.in_channels, conv.out_channels
-        self.weight = nn.Parameter(conv.weight.detach().flatten(1).clone(), requires_grad=conv.weight.requires_grad)
+        self.weight = copied_parameter(conv.weight, conv.weight.flatten(1))
         self.bias = None
         if conv.bias is not None:
-            self.bias = nn.Parameter(conv.bias.detach().clone(), requires_grad=conv.bias.requires_grad)
+            self.bias = copied_parameter(conv.bias)
         self.train(conv.training)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

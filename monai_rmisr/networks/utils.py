@@ -16,6 +16,7 @@ __all__ = [
     "check_integer_scale",
     "check_network_io",
     "check_scale",
+    "copied_parameter",
     "forward_at_scale",
     "rewritten_copy",
     "scaled_size",
@@ -90,6 +91,16 @@ def upsample_image(x: torch.Tensor, scale: float) -> torch.Tensor:
         return F.interpolate(x, scale_factor=float(scale), mode=mode, align_corners=False)
     size = scaled_size([int(s) for s in x.shape[2:]], scale)
     return F.interpolate(x, size=size, mode=mode, align_corners=False)
+
+
+def copied_parameter(source: torch.Tensor, value: torch.Tensor | None = None) -> nn.Parameter:
+    """A new parameter holding a copy of ``value`` (default: ``source``'s values), trainable as ``source`` is.
+
+    For the rewritten layers of an inference form (``monai_rmisr.networks.regroup``, ``monai_rmisr.networks.nnpack``):
+    they share no memory with the module they were made from, which stays as it was.
+    """
+    value = source if value is None else value
+    return nn.Parameter(value.detach().clone(), requires_grad=source.requires_grad)
 
 
 def zero_output_layer(module: nn.Module) -> None:
