@@ -174,12 +174,24 @@ def evaluation_images(
     return dataset_images(dataset_dir, dataset_preset, "train", val_fraction=0.0, skip_bad=skip_bad)
 
 
-def validation_pairs(images: Sequence[np.ndarray], scale: float, clip_lr: bool = True) -> list[dict[str, np.ndarray]]:
+def validation_pairs(
+    images: Sequence[np.ndarray], scale: float | Sequence[float], clip_lr: bool = True
+) -> list[dict[str, np.ndarray]]:
     """``[{"hr": (C, H, W), "lr": (C, h, w)}]``: each image cropped to fit ``scale`` and degraded
     with the MATLAB-bicubic operator, the LR clipped to [0, 1]: the realistic benchmark protocol
-    (:func:`~monai_rmisr.metrics.protocol.protocol_pair`; ``clip_lr=False``: the overshoot kept)."""
-    pairs = []
-    for image in images:
-        hr, lr = protocol_pair(image, scale, clip_lr=clip_lr)
-        pairs.append({"hr": np.asarray(hr, dtype=np.float32), "lr": np.asarray(lr, dtype=np.float32)})
-    return pairs
+    (:func:`~monai_rmisr.metrics.protocol.protocol_pair`; ``clip_lr=False``: the overshoot kept).
+
+    A sequence of scales (an arbitrary-scale network validated at several, the bundle's ``val_scales``)
+    gives every image at every scale, scale by scale, each pair with its ``"scale"`` (a float32 scalar) for
+    :class:`~monai_rmisr.engines.SREvaluator` and :class:`~monai_rmisr.engines.SRImageQuality`.
+    """
+    if isinstance(scale, (int, float)):
+        return [_validation_pair(image, float(scale), clip_lr) for image in images]
+    if len(scale) == 0:
+        raise ValueError("val_scales needs at least one scale.")
+    return [{**_validation_pair(image, float(s), clip_lr), "scale": np.float32(s)} for s in scale for image in images]
+
+
+def _validation_pair(image: np.ndarray, scale: float, clip_lr: bool) -> dict[str, np.ndarray]:
+    hr, lr = protocol_pair(image, scale, clip_lr=clip_lr)
+    return {"hr": np.asarray(hr, dtype=np.float32), "lr": np.asarray(lr, dtype=np.float32)}

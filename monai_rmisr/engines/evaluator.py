@@ -44,8 +44,10 @@ class SRImageQuality(Metric):
       made the LR input and reports the PSNR against the input. A network that invents
       structure the LR image does not support scores low here, whatever its PSNR against HR.
 
-    Expects ``output_transform`` to return ``(pred, label, image)`` batches; use
-    ``monai.handlers.from_engine(["pred", "label", "image"])``.
+    Expects ``output_transform`` to return ``(pred, label, image)`` batches, or ``(pred, label, image,
+    scale)`` where the batch's scale may differ from ``scale`` (validation at several scales: the border is
+    then the batch's); use ``monai.handlers.from_engine(["pred", "label", "image", "scale"])`` with
+    :class:`SREvaluator`.
     """
 
     KINDS = ("psnr", "ssim", "lr_consistency")
@@ -63,31 +65,40 @@ class SRImageQuality(Metric):
         """
         Args:
             kind: one of :attr:`KINDS`.
-            scale: the SR factor of the images scored (decides the border cut).
+            scale: the SR factor of the images scored (decides the border cut), unless a batch names its own.
             output_transform, device: as for ignite's ``Metric``.
         """
         if kind not in self.KINDS:
             raise ValueError(f"kind must be one of {self.KINDS}, got {kind!r}.")
         self.kind = kind
-        self.crop_border = self.LR_CONSISTENCY_BORDER if kind == "lr_consistency" else protocol_border(scale)
+        self.scale = float(scale)
         super().__init__(output_transform=output_transform, device=device)
 
     def reset(self) -> None:
         self._sum = 0.0
         self._count = 0
 
+    def crop_border(self, scale: float | None = None) -> int:
+        """Pixels cut from every side: :attr:`LR_CONSISTENCY_BORDER` (LR pixels), else the protocol's
+        border at ``scale`` (default: the metric's own)."""
+        if self.kind == "lr_consistency":
+            return self.LR_CONSISTENCY_BORDER
+        return protocol_border(self.scale if scale is None else scale)
+
     def update(self, output: Any) -> None:
-        preds, labels, inputs = output
+        preds, labels, inputs, *batch_scale = output
+        scale = None if not batch_scale or batch_scale[0] is None else float(batch_scale[0])
+        crop_border = self.crop_border(scale)
         for pred, label, lr in zip(preds, labels, inputs):
             pred = to_luma(pred.detach().float().clamp(0, 1)[None])[0].cpu()
             if self.kind == "lr_consistency":
                 lr_luma = to_luma(lr.detach().float()[None])[0].cpu()
                 degraded = torch.as_tensor(imresize(pred, output_size=tuple(lr_luma.shape[1:])))
-                value = psnr(degraded, lr_luma, data_range=1.0, crop_border=self.crop_border)
+                value = psnr(degraded, lr_luma, data_range=1.0, crop_border=crop_border)
             else:
                 label = to_luma(label.detach().float()[None])[0].cpu()
                 fn = psnr if self.kind == "psnr" else ssim
-                value = fn(pred, label, data_range=1.0, crop_border=self.crop_border)
+                value = fn(pred, label, data_range=1.0, crop_border=crop_border)
             self._sum += float(value)
             self._count += 1
 
@@ -98,12 +109,14 @@ class SRImageQuality(Metric):
 
 
 class SREvaluator(SupervisedEvaluator):
-    """Runs a network on whole validation images ``{"lr": (1, C, h, w), "hr": (1, C, H, W)}``.
+    """Runs a network on whole validation images ``{"lr": (1, C, h, w), "hr": (1, C, H, W)[, "scale": (1,)]}``.
 
-    ``engine.state.output`` holds ``image`` (LR), ``label`` (HR) and ``pred`` (SR, not
-    clipped); attach :class:`SRImageQuality` metrics through ``key_val_metric`` /
-    ``additional_metrics``. Pass a ``SlidingWindowInferer`` (with ``zoom``-like output
-    handling) as ``inferer`` for images too large for memory.
+    ``engine.state.output`` holds ``image`` (LR), ``label`` (HR), ``pred`` (SR, not clipped) and
+    ``scale`` (the scale run: the batch's own where it has one, as
+    :func:`~monai_rmisr.data.validation_pairs` gives for several ``val_scales``, else ``scale``); attach
+    :class:`SRImageQuality` metrics through ``key_val_metric`` / ``additional_metrics``. Pass a
+    ``SlidingWindowInferer`` (with ``zoom``-like output handling) as ``inferer`` for images too large
+    for memory.
 
     Args:
         device, val_data_loader, network: as for ``SupervisedEvaluator``.
@@ -137,10 +150,12 @@ class SREvaluator(SupervisedEvaluator):
             raise ValueError("must provide batch data for current iteration.")
         batch = engine.prepare_batch(batchdata, engine.state.device, engine.non_blocking, **engine.to_kwargs)
         lr, hr = batch[0], batch[1]  # MONAI's contract: (inputs, targets) or (inputs, targets, args, kwargs)
+        extra = batch[3] if len(batch) == 4 else {}
+        scale = engine.forward_scale
+        if "scale" in extra:  # pairs of one batch share their HR / LR shapes, so their scale
+            scale = float(extra["scale"].flatten()[0])
         engine.network.eval()
-        forward = partial(
-            forward_at_scale, engine.network, scale=engine.forward_scale, channels_last=engine.channels_last
-        )
+        forward = partial(forward_at_scale, engine.network, scale=scale, channels_last=engine.channels_last)
         with torch.no_grad(), torch.autocast(engine.state.device.type, enabled=engine.amp):
             pred = engine.inferer(lr, forward)
-        return {CommonKeys.IMAGE: lr, CommonKeys.LABEL: hr, CommonKeys.PRED: pred.float()}
+        return {CommonKeys.IMAGE: lr, CommonKeys.LABEL: hr, CommonKeys.PRED: pred.float(), "scale": scale}

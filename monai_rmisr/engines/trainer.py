@@ -99,7 +99,8 @@ class SRTrainer(SupervisedTrainer):
 
     * optionally draws one scale for the whole batch from ``scale_range`` (arbitrary-scale
       training: the HR patches are re-cropped to ``round(p*s)`` and degraded to ``p`` with the
-      MATLAB-bicubic operator),
+      MATLAB-bicubic operator); with ``integer_scale_probability`` the draw is, that often, one of
+      the whole numbers in the range instead (x2, x3, x4: the scales users ask for most),
     * optionally clips the LR batch to [0, 1] (``clip_lr``); a batch with ``"lr_bits"`` (one bit
       depth per sample, from :class:`~monai_rmisr.data.patches.PairedPatchDataset`) has each LR
       image clipped and rounded to ``2**bits`` grey levels, as a stored scan is
@@ -125,6 +126,10 @@ class SRTrainer(SupervisedTrainer):
             ``components(sr, hr, sr_laplacian, generator)``).
         scale: the training scale (ignored when ``scale_range`` is given).
         scale_range: ``(min, max)`` for arbitrary-scale training, e.g. ``(1.1, 4.0)``.
+        integer_scale_probability: with ``scale_range``, the share of batches whose scale is a whole
+            number of the range (each equally likely; the rest uniform on the range). A continuous draw
+            almost never lands on x2 exactly, where an arbitrary-scale network trails a dedicated one
+            most; 0 (default) keeps the draw uniform.
         seed: base seed of the per-iteration generators.
         clip_lr: clip the LR input to [0, 1] before the network. The bicubic LR of an HR image in
             [0, 1] overshoots that range a little at sharp edges, but a real low-resolution image
@@ -156,6 +161,7 @@ class SRTrainer(SupervisedTrainer):
         loss_function: TwoBranchLoss,
         scale: float = 4.0,
         scale_range: Sequence[float] | None = None,
+        integer_scale_probability: float = 0.0,
         seed: int = 0,
         clip_lr: bool = False,
         distributed: bool = False,
@@ -184,6 +190,12 @@ class SRTrainer(SupervisedTrainer):
             self.scale_range: tuple[float, float] | None = (low, high)
         else:
             self.scale_range = None
+        if not 0.0 <= float(integer_scale_probability) <= 1.0:
+            raise ValueError(f"integer_scale_probability must be in [0, 1], got {integer_scale_probability}.")
+        self.integer_scales = np.arange(math.ceil(low), math.floor(high) + 1) if self.scale_range is not None else ()
+        if integer_scale_probability > 0 and len(self.integer_scales) == 0:
+            raise ValueError(f"integer_scale_probability needs a whole number in scale_range, got {(low, high)}.")
+        self.integer_scale_probability = float(integer_scale_probability)
         self.scale = float(scale)
         self.seed = int(seed)
         #: the iteration's random draws of the loss (reseeded from ``(seed, iteration)`` every iteration)
@@ -239,7 +251,11 @@ class SRTrainer(SupervisedTrainer):
         scale = engine.scale
         if engine.scale_range is not None:
             rng = np.random.default_rng([*generator_seed, 1])
-            scale = float(rng.uniform(*engine.scale_range))
+            # no extra draw at probability 0: the scales of earlier runs, and so their resumes, stay the same
+            if engine.integer_scale_probability > 0 and rng.random() < engine.integer_scale_probability:
+                scale = float(rng.choice(engine.integer_scales))
+            else:
+                scale = float(rng.uniform(*engine.scale_range))
             hr, lr = random_scale_batch(hr, lr.shape[-1], scale, rng)
             lr = lr.to(hr.device)
         if "lr_bits" in extra:

@@ -1,5 +1,6 @@
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -46,9 +47,19 @@ def test_lr_consistency_rewards_outputs_that_degrade_back_to_the_input():
 
 
 def test_the_border_is_the_protocols_for_every_scale_and_fixed_for_lr_consistency():
-    assert [SRImageQuality("psnr", s).crop_border for s in (2, 2.5, 3, 4)] == [2, 3, 3, 4]
-    assert SRImageQuality("ssim", 3.5).crop_border == 4
-    assert SRImageQuality("lr_consistency", 4).crop_border == SRImageQuality.LR_CONSISTENCY_BORDER == 2
+    assert [SRImageQuality("psnr", s).crop_border() for s in (2, 2.5, 3, 4)] == [2, 3, 3, 4]
+    assert SRImageQuality("ssim", 3.5).crop_border() == 4
+    assert SRImageQuality("psnr", 2).crop_border(4.0) == 4  # a batch's own scale
+    assert SRImageQuality("lr_consistency", 4).crop_border(2.0) == SRImageQuality.LR_CONSISTENCY_BORDER == 2
+
+
+def test_a_batch_with_its_own_scale_is_scored_with_that_scales_border():
+    hr = torch.rand(1, 1, 24, 24)
+    sr = hr.clone()
+    sr[..., :4, :] = 1 - sr[..., :4, :]  # wrong only inside a 4-pixel border
+    assert _metric("psnr", 2, [(sr, hr, hr)]) < 30
+    assert _metric("psnr", 2, [(sr, hr, hr, 4.0)]) > 100  # cut at x4's border: perfect
+    assert _metric("psnr", 4, [(sr, hr, hr, None)]) > 100  # no batch scale: the metric's own
 
 
 def test_unknown_kind_and_empty_compute():
@@ -58,3 +69,21 @@ def test_unknown_kind_and_empty_compute():
     metric.reset()
     with pytest.raises(RuntimeError, match="at least one image"):
         metric.compute()
+
+
+def test_validation_pairs_at_several_scales_carry_their_scale():
+    from monai_rmisr.data import validation_pairs
+
+    images = [np.linspace(0, 1, 24 * 24, dtype=np.float32).reshape(1, 24, 24), np.zeros((1, 12, 12), np.float32)]
+    single = validation_pairs(images, 2)
+    assert [pair["lr"].shape for pair in single] == [(1, 12, 12), (1, 6, 6)] and "scale" not in single[0]
+    pairs = validation_pairs(images, [2.0, 3.0])
+    assert [(float(pair["scale"]), pair["lr"].shape) for pair in pairs] == [
+        (2.0, (1, 12, 12)),
+        (2.0, (1, 6, 6)),
+        (3.0, (1, 8, 8)),
+        (3.0, (1, 4, 4)),
+    ]
+    assert np.array_equal(pairs[0]["lr"], single[0]["lr"])
+    with pytest.raises(ValueError, match="at least one scale"):
+        validation_pairs(images, [])

@@ -277,6 +277,63 @@ def test_meta_variant_draws_a_scale_per_batch(tmp_path):
     assert len(set(scales)) == 4 and all(1.1 <= s <= 4.0 for s in scales)
 
 
+def test_meta_variant_draws_whole_number_scales_as_often_as_asked(tmp_path):
+    parser = training_parser(
+        tmp_path, "meta", scale=2.5, max_epochs=1, patch_size=6, epoch_length=6, integer_scale_probability=1.0
+    )
+    scales = []
+    trainer = parser.get_parsed_content("train#trainer")
+    from ignite.engine import Events
+
+    trainer.add_event_handler(Events.ITERATION_COMPLETED, lambda e: scales.append(e.state.output["scale"]))
+    run_training(parser)
+    assert len(scales) == 6 and set(scales) <= {2.0, 3.0, 4.0}  # meta.json's range 1.1-4.0
+    assert len(set(scales)) > 1
+
+
+def test_meta_variant_validates_at_each_of_its_val_scales(tmp_path):
+    from monai.bundle import ConfigParser
+
+    from monai_rmisr.metrics import psnr
+
+    from .bundle_helpers import CONFIGS, synthetic_images
+
+    parser = training_parser(tmp_path, "meta", scale=2.5, max_epochs=1, patch_size=6, epoch_length=1)
+    train_config = ConfigParser.load_config_file(CONFIGS / "train.json")
+    parser.update(
+        {  # the configs' own validation data set, on one small image (the helper replaces the data set)
+            "validate#dataloader#dataset": train_config["validate"]["dataloader"]["dataset"],
+            "validate#images": [synthetic_images(1, size=40)[0]],
+        }
+    )
+    evaluator = parser.get_parsed_content("validate#evaluator")
+    seen = []
+
+    def record(engine):
+        out = engine.state.output
+        border = math.ceil(out["scale"])
+        seen.append((out["scale"], float(psnr(out["pred"].clamp(0, 1)[0], out["label"][0], crop_border=border))))
+
+    evaluator.add_event_handler(Events.ITERATION_COMPLETED, record)
+    run_training(parser)
+    assert [scale for scale, _ in seen] == [2.0, 3.0, 4.0]  # meta.json's val_scales, one pair each
+    assert evaluator.state.output["pred"].shape[-1] == 40  # x4 of a 10-pixel LR
+    assert math.isclose(evaluator.state.metrics["val_psnr"], np.mean([value for _, value in seen]), rel_tol=1e-6)
+
+
+def test_integer_scale_probability_is_checked():
+    net = RMISR(2, 1, scale=2, num_blocks=1, upsampler="meta")
+    optimizer = torch.optim.Adam(net.parameters())
+    with pytest.raises(ValueError, match="in \\[0, 1\\]"):
+        SRTrainer("cpu", 1, [], net, optimizer, TwoBranchLoss(), scale_range=(1.1, 4), integer_scale_probability=1.5)
+    with pytest.raises(ValueError, match="needs a whole number"):
+        SRTrainer("cpu", 1, [], net, optimizer, TwoBranchLoss(), scale_range=(2.2, 2.8), integer_scale_probability=0.5)
+    trainer = SRTrainer(
+        "cpu", 1, [], net, optimizer, TwoBranchLoss(), scale_range=(1.5, 4.5), integer_scale_probability=0.5
+    )
+    assert list(trainer.integer_scales) == [2, 3, 4]
+
+
 def test_comparison_network_through_network_def(tmp_path):
     trainer = run_training(
         training_parser(tmp_path, max_epochs=1, **{"network_def": {"_target_": "IMDN", "in_channels": 1, "scale": 2}})
