@@ -6,6 +6,9 @@
 --scale 4 --image 693_UNCR --air-band 3``
 ``python benchmarks/error_regions.py --weights bundles/rmisr/models/rmisr_bl_x3.pt --reference IMDN_x3.pth
 --scale 3 --image retina --rim-band 4``
+``python benchmarks/error_regions.py --weights bundles/rmisr/models/rmisr_bl_x4.pt --reference IMDN_x4.pth
+--scale 4 --split train --image J2K_pixelrep_mismatch --air-band 3`` (a TRAIN image: does the model fit
+what it was trained on as well as the reference?)
 
 Both models run on the realistic protocol's LR of the image (MATLAB bicubic, clipped to [0, 1]),
 and the model once more on the unclipped LR (the overshoot kept); after the protocol's
@@ -42,7 +45,10 @@ def main() -> None:
     parser.add_argument("--reference", required=True)
     parser.add_argument("--reference-network", default="IMDN")
     parser.add_argument("--scale", type=int, required=True)
-    parser.add_argument("--image", required=True, help="a TEST image name, e.g. gdcm-US-ALOKA-16")
+    parser.add_argument("--image", required=True, help="an image name of --split, e.g. gdcm-US-ALOKA-16")
+    parser.add_argument(
+        "--split", choices=("test", "train"), default="test", help="the corpus split of --image (default test)"
+    )
     region = parser.add_mutually_exclusive_group(required=True)
     region.add_argument("--box", help="row0,row1,col0,col1 in HR pixels")
     region.add_argument("--air-band", type=int, metavar="N", help="pixels within N of the HR image's zeros")
@@ -52,7 +58,10 @@ def main() -> None:
     for option, value in (("--air-band", args.air_band), ("--rim-band", args.rim_band)):
         if value is not None and value < 1:
             parser.error(f"{option} must be at least 1 pixel, got {value}")
-    image = next(img for img in load_corpus("test") if img.name == args.image)
+    images = {img.name: img for img in load_corpus(args.split)}
+    if args.image not in images:
+        parser.error(f"--image {args.image!r} is not in the {args.split} split; it has {', '.join(images)}")
+    image = images[args.image]
     hr, lr = protocol_pair(image.array, args.scale)
     _, lr_unclipped = protocol_pair(image.array, args.scale, clip_lr=False)
     model = load_checkpoint(args.weights)
