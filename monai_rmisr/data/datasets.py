@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from ..metrics.protocol import fractional_pair, protocol_pair
-from .corpus import CorpusSource, load_corpus, load_sources, split_sources
+from .corpus import CorpusImage, CorpusSource, load_corpus, load_sources, split_sources
 from .synthetic import aperture_images, display_graphics_image, synthetic_images
 from .user_datasets import dataset_images
 
@@ -56,6 +56,12 @@ def corpus_images(
         exclude: drop images whose name starts with one of these (e.g. the validation images).
         cache_dir: the corpus cache (default ``$MONAI_RMISR_CACHE`` or ``~/.cache/monai_rmisr``).
     """
+    return [img.array for img in _corpus_selection(split, include, exclude, cache_dir)]
+
+
+def _corpus_selection(
+    split: str, include: Sequence[str] | None = None, exclude: Sequence[str] = (), cache_dir=None
+) -> list[CorpusImage]:
     images = load_corpus(split, cache_dir=cache_dir)
     selected = [
         img
@@ -64,7 +70,32 @@ def corpus_images(
     ]
     if not selected:
         raise ValueError(f"no {split} image of the corpus matches include={include} exclude={exclude}.")
-    return [img.array for img in selected]
+    return selected
+
+
+#: The corpus modalities ``modality_repeats`` may name (:attr:`~monai_rmisr.data.corpus.CorpusImage.modality`).
+CORPUS_MODALITIES = ("CT", "MR", "CR", "US", "NM", "fundus", "histology", "natural")
+
+
+def _check_modality_repeats(modality_repeats: Mapping[str, int] | None) -> dict[str, int]:
+    """``--modality_repeats``: corpus modalities to whole numbers >= 1, else ValueError naming the setting."""
+    if modality_repeats is None:
+        return {}
+    if not isinstance(modality_repeats, Mapping):
+        raise ValueError(
+            f"--modality_repeats must map modalities to repeats, e.g. {{'CT': 4}}, got {modality_repeats!r}."
+        )
+    unknown = sorted(set(modality_repeats) - set(CORPUS_MODALITIES))
+    if unknown:
+        raise ValueError(
+            f"--modality_repeats names unknown modalities {unknown}; known: {', '.join(CORPUS_MODALITIES)}."
+        )
+    for modality, repeats in modality_repeats.items():
+        if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+            raise ValueError(
+                f"--modality_repeats: {modality} must repeat a whole number >= 1 of times, got {repeats!r}."
+            )
+    return dict(modality_repeats)
 
 
 def training_images(
@@ -79,6 +110,7 @@ def training_images(
     ultrasound_frames: bool = False,
     synthetic_blur: float = 0.0,
     aperture: int = 0,
+    modality_repeats: Mapping[str, int] | None = None,
 ) -> list[np.ndarray]:
     """The bundle's ``train#images``: (1, H, W) float32 images in [0, 1].
 
@@ -99,19 +131,31 @@ def training_images(
             :func:`~monai_rmisr.data.synthetic.band_limited`).
         aperture: add this many procedural fields of view on black with soft rims
             (:func:`~monai_rmisr.data.synthetic.aperture_image`, 256x256, fundus-camera-like), seeded by ``seed``.
+        modality_repeats: list each corpus image of these modalities (:data:`CORPUS_MODALITIES`) this many
+            times, e.g. ``{"CT": 4}``: :class:`~monai_rmisr.data.patches.PairedPatchDataset` draws an image with
+            a probability proportional to its area, so a repeated image gives that many times its share of
+            patches (the same array, not a copy). A user data set (``dataset_dir``) has no modalities: refused.
     """
     _check_image_count(synthetic, "synthetic_images")
     _check_image_count(aperture, "aperture_images")
+    repeats = _check_modality_repeats(modality_repeats)
+    if repeats and dataset_dir is not None:
+        raise ValueError("--modality_repeats weighs the corpus's modalities; a user data set (--dataset_dir) has none.")
     if dataset_dir is None:
-        images = corpus_images("train", exclude=val_names)
+        corpus = _corpus_selection("train", exclude=val_names)
+        if natural_images:
+            corpus += _corpus_selection("natural")
+        if extra_images:
+            corpus += _corpus_selection("extra")
+        if ultrasound_frames:
+            corpus += _corpus_selection("frames", exclude=val_names)
+        images = [img.array for img in corpus for _ in range(repeats.get(img.modality, 1))]
     else:
         images = dataset_images(dataset_dir, dataset_preset, "train", skip_bad=skip_bad)
-    if natural_images:
-        images += corpus_images("natural")
-    if extra_images:
-        images += corpus_images("extra")
-    if ultrasound_frames and dataset_dir is None:
-        images += corpus_images("frames", exclude=val_names)
+        if natural_images:
+            images += corpus_images("natural")
+        if extra_images:
+            images += corpus_images("extra")
     procedural = synthetic_images(synthetic, seed=seed, blur_sigma=synthetic_blur)
     return images + procedural + aperture_images(aperture, seed=seed)
 

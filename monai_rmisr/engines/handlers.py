@@ -166,7 +166,11 @@ class DataSummaryHandler:
     """
 
     def __init__(self, train_images: Sequence[Any], val_images: Sequence[Any], val_names: Sequence[str] | None = None):
-        self.counts = (len(train_images), len(val_images))
+        self.train_count = len({id(image) for image in train_images})  # an image listed twice (modality_repeats) once
+        self.train_listed = len(train_images)
+        scales = sorted({float(pair["scale"]) for pair in val_images if isinstance(pair, dict) and "scale" in pair})
+        self.val_count = len(val_images) // max(len(scales), 1)
+        self.val_scales = scales
         self.val_names = None if val_names is None else tuple(val_names)
         self.logger = logging.getLogger(__name__)
 
@@ -174,12 +178,15 @@ class DataSummaryHandler:
         engine.add_event_handler(Events.STARTED, self)
 
     def __call__(self, engine: Engine) -> None:
-        train, val = self.counts
+        repeats = f" ({self.train_listed} with modality_repeats)" if self.train_listed != self.train_count else ""
+        scales = f" at x{', x'.join(f'{s:g}' for s in self.val_scales)}" if len(self.val_scales) > 1 else ""
         names = ""
         if self.val_names is not None:
             corpus = [source.name for source in validation_sources(self.val_names)]
             names = f" (corpus: {', '.join(corpus)})"
-        self.logger.info(f"data: {train} training and {val} validation images{names}")
+        self.logger.info(
+            f"data: {self.train_count} training{repeats} and {self.val_count} validation images{scales}{names}"
+        )
 
 
 class InitialValidationHandler:

@@ -67,6 +67,29 @@ def test_natural_images_add_the_scikit_image_photographs_to_the_training_images(
     assert {img.shape for img in mixed[31:]} >= {(1, 512, 512), (1, 660, 550)}
 
 
+def test_modality_repeats_list_the_images_of_a_modality_more_often():
+    from monai_rmisr.data import load_corpus
+
+    plain = _parser("train.json").get_parsed_content("train#images")
+    repeated = _parser("train.json", modality_repeats={"CT": 3}).get_parsed_content("train#images")
+    val_names = _parser("train.json")["val_names"]
+    ct = [img for img in load_corpus("train") if img.modality == "CT" and not img.name.startswith(tuple(val_names))]
+    assert len(ct) == 3 and len(repeated) == len(plain) + 2 * len(ct)
+    listed = [sum(a is b for b in repeated) for a in repeated]  # the same array, not a copy
+    assert sorted(set(listed)) == [1, 3] and listed.count(3) == 3 * len(ct)
+    assert {a.shape for a, n in zip(repeated, listed) if n == 3} == {img.array.shape for img in ct}
+    with pytest.raises(RuntimeError) as failure:
+        _parser("train.json", modality_repeats={"PET": 2}).get_parsed_content("train#images")
+    assert "unknown modalities ['PET']" in str(failure.value.__cause__)
+    with pytest.raises(RuntimeError) as failure:
+        _parser("train.json", modality_repeats={"CT": 0}).get_parsed_content("train#images")
+    assert "CT must repeat a whole number >= 1" in str(failure.value.__cause__)
+    from monai_rmisr.data.datasets import training_images
+
+    with pytest.raises(ValueError, match=r"a user data set .* has none"):
+        training_images(dataset_dir="any", modality_repeats={"CT": 2})
+
+
 def test_extra_images_follow_the_natural_images():
     pytest.importorskip("pywt")
     pytest.importorskip("sklearn")
