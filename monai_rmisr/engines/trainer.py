@@ -127,7 +127,7 @@ class SRTrainer(SupervisedTrainer):
         scale: the training scale (ignored when ``scale_range`` is given).
         scale_range: ``(min, max)`` for arbitrary-scale training, e.g. ``(1.1, 4.0)``.
         integer_scale_probability: with ``scale_range``, the share of batches whose scale is a whole
-            number of the range (each equally likely; the rest uniform on the range). A continuous draw
+            number (2 or more) of the range (each equally likely; the rest uniform on the range). A continuous draw
             almost never lands on x2 exactly, where an arbitrary-scale network trails a dedicated one
             most; 0 (default) keeps the draw uniform.
         seed: base seed of the per-iteration generators.
@@ -192,9 +192,13 @@ class SRTrainer(SupervisedTrainer):
             self.scale_range = None
         if not 0.0 <= float(integer_scale_probability) <= 1.0:
             raise ValueError(f"integer_scale_probability must be in [0, 1], got {integer_scale_probability}.")
-        self.integer_scales = np.arange(math.ceil(low), math.floor(high) + 1) if self.scale_range is not None else ()
+        low, high = self.scale_range or (0.0, 0.0)
+        #: the whole-number scales (x2 and up) of ``scale_range``, drawn with ``integer_scale_probability``
+        self.integer_scales = np.arange(max(2, math.ceil(low)), math.floor(high) + 1)
         if integer_scale_probability > 0 and len(self.integer_scales) == 0:
-            raise ValueError(f"integer_scale_probability needs a whole number in scale_range, got {(low, high)}.")
+            raise ValueError(
+                f"integer_scale_probability needs a whole number >= 2 in scale_range, got {self.scale_range}."
+            )
         self.integer_scale_probability = float(integer_scale_probability)
         self.scale = float(scale)
         self.seed = int(seed)
