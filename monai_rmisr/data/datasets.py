@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 import os
 from collections.abc import Mapping, Sequence
 
@@ -226,14 +227,14 @@ def validation_pairs(
     (:func:`~monai_rmisr.metrics.protocol.protocol_pair`; ``clip_lr=False``: the overshoot kept).
 
     A sequence of scales (an arbitrary-scale network validated at several, the bundle's ``val_scales``)
-    gives every image at every scale, scale by scale, each pair with its ``"scale"`` (a float32 scalar) for
-    :class:`~monai_rmisr.engines.SREvaluator` and :class:`~monai_rmisr.engines.SRImageQuality`.
+    gives every image at every scale, scale by scale, each pair with its ``"scale"`` (a float64 scalar, so 1.1 stays
+    1.1) for :class:`~monai_rmisr.engines.SREvaluator` and :class:`~monai_rmisr.engines.SRImageQuality`.
     """
-    if isinstance(scale, (int, float)):
+    if isinstance(scale, numbers.Real):
         return [_validation_pair(image, float(scale), clip_lr) for image in images]
     if len(scale) == 0:
         raise ValueError("val_scales needs at least one scale.")
-    return [{**_validation_pair(image, float(s), clip_lr), "scale": np.float32(s)} for s in scale for image in images]
+    return [{**_validation_pair(image, float(s), clip_lr), "scale": np.float64(s)} for s in scale for image in images]
 
 
 def _validation_pair(image: np.ndarray, scale: float, clip_lr: bool) -> dict[str, np.ndarray]:

@@ -22,5 +22,7 @@ def prepare_sr_batch(
         found = sorted(batchdata) if isinstance(batchdata, dict) else type(batchdata).__name__
         raise ValueError(f"an SR batch is a dictionary with 'lr' and 'hr' tensors, got {found}.")
     lr, hr = (batchdata[key].to(device=device, non_blocking=non_blocking, **kwargs) for key in ("lr", "hr"))
-    extra = {key: batchdata[key].to(device=device) for key in ("lr_bits", "scale") if key in batchdata}
+    extra = {"lr_bits": batchdata["lr_bits"].to(device=device)} if "lr_bits" in batchdata else {}
+    if "scale" in batchdata:  # read on the host (SREvaluator), never computed with
+        extra["scale"] = torch.as_tensor(batchdata["scale"])
     return lr, hr, (), extra

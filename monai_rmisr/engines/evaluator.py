@@ -153,6 +153,11 @@ class SREvaluator(SupervisedEvaluator):
         extra = batch[3] if len(batch) == 4 else {}
         scale = engine.forward_scale
         if "scale" in extra:  # pairs of one batch share their HR / LR shapes, so their scale
+            if scale is None:
+                raise ValueError(
+                    "validation pairs at several scales (val_scales) need a network that takes a scale "
+                    "(an arbitrary-scale one: meta.json); this one has a fixed scale: set val_scales to null."
+                )
             scale = float(extra["scale"].flatten()[0])
         engine.network.eval()
         forward = partial(forward_at_scale, engine.network, scale=scale, channels_last=engine.channels_last)

@@ -87,3 +87,19 @@ def test_validation_pairs_at_several_scales_carry_their_scale():
     assert np.array_equal(pairs[0]["lr"], single[0]["lr"])
     with pytest.raises(ValueError, match="at least one scale"):
         validation_pairs(images, [])
+
+
+def test_pairs_at_several_scales_need_a_network_that_takes_a_scale():
+    from monai_rmisr import IMDN
+    from monai_rmisr.data import validation_pairs
+    from monai_rmisr.engines import SREvaluator
+
+    pairs = validation_pairs([np.zeros((1, 24, 24), np.float32)], [2.0, 3.0])
+    loader = torch.utils.data.DataLoader(pairs, batch_size=1)
+    evaluator = SREvaluator("cpu", loader, IMDN(2, 1, scale=2), scale=None)
+    with pytest.raises(ValueError, match="need a network that takes a scale"):
+        evaluator.run()
+    assert (
+        isinstance(pairs[0]["scale"], np.float64)
+        and float(validation_pairs([pairs[0]["hr"]], [1.1])[0]["scale"]) == 1.1
+    )
