@@ -142,21 +142,15 @@ def training_images(
     repeats = _check_modality_repeats(modality_repeats)
     if repeats and dataset_dir is not None:
         raise ValueError("--modality_repeats weighs the corpus's modalities; a user data set (--dataset_dir) has none.")
-    if dataset_dir is None:
-        corpus = _corpus_selection("train", exclude=val_names)
-        if natural_images:
-            corpus += _corpus_selection("natural")
-        if extra_images:
-            corpus += _corpus_selection("extra")
-        if ultrasound_frames:
-            corpus += _corpus_selection("frames", exclude=val_names)
-        images = [img.array for img in corpus for _ in range(repeats.get(img.modality, 1))]
-    else:
-        images = dataset_images(dataset_dir, dataset_preset, "train", skip_bad=skip_bad)
-        if natural_images:
-            images += corpus_images("natural")
-        if extra_images:
-            images += corpus_images("extra")
+    user = [] if dataset_dir is None else dataset_images(dataset_dir, dataset_preset, "train", skip_bad=skip_bad)
+    corpus = _corpus_selection("train", exclude=val_names) if dataset_dir is None else []
+    if natural_images:
+        corpus += _corpus_selection("natural")
+    if extra_images:
+        corpus += _corpus_selection("extra")
+    if ultrasound_frames and dataset_dir is None:
+        corpus += _corpus_selection("frames", exclude=val_names)
+    images = user + [img.array for img in corpus for _ in range(repeats.get(img.modality, 1))]
     procedural = synthetic_images(synthetic, seed=seed, blur_sigma=synthetic_blur)
     return images + procedural + aperture_images(aperture, seed=seed)
 

@@ -71,7 +71,8 @@ class SRImageQuality(Metric):
         if kind not in self.KINDS:
             raise ValueError(f"kind must be one of {self.KINDS}, got {kind!r}.")
         self.kind = kind
-        self.scale = float(scale)
+        self.scale = scale
+        self.crop_border()  # a bad scale fails here, not at the first validation
         super().__init__(output_transform=output_transform, device=device)
 
     def reset(self) -> None:

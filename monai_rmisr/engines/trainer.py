@@ -188,13 +188,13 @@ class SRTrainer(SupervisedTrainer):
             if not 1.0 <= low <= high:
                 raise ValueError(f"scale_range must satisfy 1 <= min <= max, got {tuple(scale_range)}.")
             self.scale_range: tuple[float, float] | None = (low, high)
+            #: the whole-number scales (x2 and up) of ``scale_range``, drawn with ``integer_scale_probability``
+            self.integer_scales = np.arange(max(2, math.ceil(low)), math.floor(high) + 1)
         else:
             self.scale_range = None
+            self.integer_scales = np.arange(0)
         if not 0.0 <= float(integer_scale_probability) <= 1.0:
             raise ValueError(f"integer_scale_probability must be in [0, 1], got {integer_scale_probability}.")
-        low, high = self.scale_range or (0.0, 0.0)
-        #: the whole-number scales (x2 and up) of ``scale_range``, drawn with ``integer_scale_probability``
-        self.integer_scales = np.arange(max(2, math.ceil(low)), math.floor(high) + 1)
         if integer_scale_probability > 0 and len(self.integer_scales) == 0:
             raise ValueError(
                 f"integer_scale_probability needs a whole number >= 2 in scale_range, got {self.scale_range}."
