@@ -41,13 +41,13 @@ import json
 import statistics
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from monai_rmisr import load_pretrained, super_resolve
 from monai_rmisr.hardware import native_bfloat16
+from monai_rmisr.io.output import atomic_output
 from monai_rmisr.metrics import protocol_border, protocol_pair, psnr
 from monai_rmisr.networks.nets import IMDN
 from monai_rmisr.networks.regroup import regroup_convolutions
@@ -220,9 +220,8 @@ def main() -> None:
             print(f"| {label} | {path_name} | {median:.2f} | {f'{ratio:.2f}x' if ratio else '-'} | {shown} |")
             table.append({"model": label, "path": path_name, "ms": median, "ratio": ratio, "check": check})
     if args.json:
-        Path(args.json).write_text(
-            json.dumps({"machine": machine, "torch": torch.__version__, "rows": table}, indent=1)
-        )
+        with atomic_output(args.json) as temporary:  # a whole file or none
+            temporary.write_text(json.dumps({"machine": machine, "torch": torch.__version__, "rows": table}, indent=1))
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ from .data.corpus import CorpusImage, load_corpus
 from .inference.pretrained import load_checkpoint
 from .inference.self_ensemble import self_ensemble_forward
 from .inference.settings import check_precision, compute_autocast
-from .io.output import atomic_output
+from .io.output import atomic_output, check_output_path
 from .metrics.protocol import Scores, bicubic_baseline, mean_scores, protocol_scores
 from .networks.regroup import inference_network
 from .networks.utils import forward_at_scale
@@ -275,6 +275,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--reference weights score one scale: give one --scale (or a scores file from --save-scores)")
     clip_lr, variant = not args.unclipped, lr_variant(not args.unclipped, args.lr_bits)
     try:
+        if args.save_scores:  # checked before minutes of scoring: never onto the weights or scores read
+            check_output_path(args.save_scores, [p for p in (args.weights, args.reference) if p], overwrite=True)
         check_precision(args.precision, args.device)
         network = benchmark_network(args.network, args.scale[0], args.upsampler, args.image_residual)
         load_checkpoint(args.weights, network)

@@ -266,6 +266,13 @@ def test_cli_saves_scores_and_compares_per_image_with_a_reference_file(tmp_path,
             main([*flags, "--reference", str(saved)])
         assert exit_info.value.code == 2
         assert message in capsys.readouterr().err
+    # --save-scores onto a file the run reads is refused before scoring, and the file is left as it was
+    for target, flags in ((saved, ["--reference", str(saved)]), (weights, [])):
+        before = target.read_bytes()
+        with pytest.raises(SystemExit) as exit_info:
+            main(["--weights", str(weights), "--scale", "2", *flags, "--save-scores", str(target)])
+        assert exit_info.value.code == 2 and "would overwrite the input" in capsys.readouterr().err
+        assert target.read_bytes() == before
 
 
 def test_cli_scores_reference_weights_in_the_same_run(tmp_path, monkeypatch, capsys):

@@ -90,6 +90,8 @@ def _upscale_run(args: argparse.Namespace, notes: Callable[[], list[str]]) -> in
         written = upscaler.file(source, output, overwrite=args.overwrite)
     except (ValueError, FileNotFoundError, OSError) as err:
         return fail(err)
+    except (RuntimeError, ImportError) as err:  # out of memory, a writer's optional package: not the arguments
+        return fail(err, code=1)
     if not args.quiet:
         print(f"wrote {written} (x{scale:g}, model {upscaler.model_name}, axis {args.axis})")
     return 0

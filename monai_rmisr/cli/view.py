@@ -12,7 +12,7 @@ __all__ = ["add_command"]
 def _view(args: argparse.Namespace) -> int:
     import matplotlib
 
-    from ..inference.settings import check_scale_text
+    from ..inference.settings import check_device, check_scale_text
     from ..io import ImageReadError
     from ..io.output import OutputPathError
 
@@ -35,7 +35,9 @@ def _view(args: argparse.Namespace) -> int:
         )
     try:
         scale = check_scale_text(args.scale)
+        check_device(args.device)
         session = ViewerSession(args.input, device=args.device)
+        session.network(args.model, scale)  # a missing model or one of another scale: an argument error
         if args.slice is not None:
             if not 1 <= args.slice <= session.depth:
                 raise ValueError(f"--slice {args.slice} is not a slice of '{args.input}' (1 to {session.depth}).")

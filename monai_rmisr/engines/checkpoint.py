@@ -91,7 +91,7 @@ def latest_checkpoint(folder: str | os.PathLike) -> str | None:
     previous complete checkpoint. A complete file is a whole zip archive, the format of
     ``torch.save``: its central directory, written last, is present.
     """
-    for _, path in reversed(_checkpoint_files(folder)):
+    for _, path in reversed(_checkpoint_files(folder, "epoch")):  # an iteration file is another saver's
         if zipfile.is_zipfile(path):
             return str(path)
         logging.getLogger(__name__).warning(f"skipping {path}: incomplete (the run was stopped while saving it)")

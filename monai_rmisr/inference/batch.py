@@ -12,13 +12,14 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..io import ImageReadError, detect_format
+from ..io.formats import format_from_name
 from ..io.output import OutputPathError
 from ..io.writers import output_name
 from .upscale import Upscaler
@@ -71,8 +72,8 @@ def find_inputs(folder: str | os.PathLike[str]) -> list[Path]:
             try:
                 kind = detect_format(path)
             except (ImageReadError, FileNotFoundError):
-                if path.suffix.lower() in (".dcm", ".nii", ".gz", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"):
-                    broken.append(path)  # looks like an image but is not readable: report it
+                if format_from_name(path) not in (None, "nifti-pair"):  # named as an image we read, yet unreadable
+                    broken.append(path)  # report it
                 continue
             if kind != "dicom":
                 found.append(path)
@@ -83,7 +84,7 @@ def find_inputs(folder: str | os.PathLike[str]) -> list[Path]:
             else:
                 dicoms.append((path, info))
         series = {info[0] for _, info in dicoms}
-        broken_dicoms = [p for p in broken if p.suffix.lower() in (".dcm", ".dicom", ".ima", "")]
+        broken_dicoms = [p for p in broken if format_from_name(p) == "dicom" or not p.suffix]
         one_series = (
             len(series) == 1 and len(dicoms) + len(broken_dicoms) > 1 and all(info[1] == 1 for _, info in dicoms)
         )
@@ -127,6 +128,28 @@ def _output_for(item: Path, root: Path | None, output_dir: Path) -> Path:
     return output_dir / relative.parent / output_name(item)
 
 
+def _input_clash_check(inputs: Sequence[Path]) -> Callable[[Path], Path | None]:
+    """A function that names the input an output path would overwrite (None when it overwrites none).
+
+    An output clashes with an input it equals, lies inside (a series folder) or contains: with the
+    output folder above the input folder, a nested input's output can land on another input's path.
+    Built once per batch (sets of resolved paths), so each check costs one ``resolve``.
+    """
+    resolved = {path.resolve(): path for path in inputs}
+    above_inputs = {parent for path in resolved for parent in path.parents}
+
+    def clash(target: Path) -> Path | None:
+        target = target.resolve()
+        for candidate in (target, *target.parents):
+            if candidate in resolved:
+                return resolved[candidate]
+        if target in above_inputs:
+            return next(source for path, source in resolved.items() if target in path.parents)
+        return None
+
+    return clash
+
+
 def upscale_batch(
     upscaler: Upscaler,
     root: str | os.PathLike[str] | None,
@@ -159,9 +182,9 @@ def upscale_batch(
     root = None if root is None else Path(root)
     if root is not None and (output_dir.resolve() == root.resolve() or root.resolve() in output_dir.resolve().parents):
         raise OutputPathError(f"output folder '{output_dir}' lies inside the input folder '{root}'; choose another.")
-    mine = shard(
-        sorted((Path(i) for i in items) if items is not None else find_inputs(root), key=str), rank, world_size
-    )
+    every_input = sorted((Path(i) for i in items) if items is not None else find_inputs(root), key=str)
+    mine = shard(every_input, rank, world_size)
+    overwrites_an_input = _input_clash_check(every_input)
     report = BatchReport()
     started = time.perf_counter()
     bar = None
@@ -172,7 +195,14 @@ def upscale_batch(
     todo = []
     for item in mine:
         target = _output_for(item, root, output_dir)
-        if target.exists() and not overwrite:
+        clash = overwrites_an_input(target)
+        if clash is not None:
+            reason = f"output '{target}' would overwrite the input '{clash}'; choose another output folder."
+            logger.warning("failed: %s: %s", item, reason)
+            report.failed.append((item, reason))
+            if bar is not None:
+                bar.update(1)
+        elif target.exists() and not overwrite:
             report.skipped.append(item)
             if bar is not None:
                 bar.update(1)

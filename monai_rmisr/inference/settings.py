@@ -38,6 +38,7 @@ __all__ = [
     "model_scale_limits",
     "parse_roi",
     "parse_tile",
+    "registry_model",
 ]
 
 #: ``tile`` value that chooses the tile from the memory budget
@@ -174,6 +175,22 @@ def default_model_name(scale: float) -> str:
     return "rmisr_meta"
 
 
+def registry_model(name: str, scale: float) -> tuple[str, float]:
+    """``(registry name, scale to hand it)`` for the registry model ``name`` at a checked ``scale``:
+    ``"auto"`` resolved (:func:`default_model_name`), the scale checked against the model (:func:`check_model_scale`).
+
+    Raises:
+        ValueError: a scale the model does not take ("auto": above ``rmisr_meta``'s largest).
+    """
+    if name == "auto":
+        max_scale = PRETRAINED["rmisr_meta"].max_scale
+        if scale > max_scale:
+            raise ValueError(f"model='auto' supports scales in (1, {max_scale:g}], got scale={scale:g}.")
+        name = default_model_name(scale)
+    entry = PRETRAINED[name]
+    return name, check_model_scale(scale, entry.scale, entry.max_scale, f"model {name!r}")
+
+
 def model_scale_limits(network: nn.Module) -> tuple[float | None, float]:
     """``(fixed_scale, max_scale)`` of a network: ``fixed_scale`` is None for an arbitrary-scale (meta) network,
     whose ``max_scale`` is its upsampler's; a fixed-scale network's ``scale`` attribute (None if it has none)."""
@@ -241,14 +258,14 @@ def check_device(device: Any) -> str:
         raise ValueError(f"device {device!r} cannot run the networks; use cpu, cuda or cuda:N.")
     if parsed.type == "cuda":
         if not torch.cuda.is_available():
-            raise ValueError(f"device {device!r} asked for, but PyTorch sees no CUDA GPU; use --device cpu.")
+            raise ValueError(f"device {device!r} asked for, but PyTorch sees no CUDA GPU; use cpu.")
         count = torch.cuda.device_count()
         if parsed.index is not None and parsed.index >= count:
             raise ValueError(
                 f"device {device!r} does not exist: PyTorch sees {count} CUDA GPU(s), cuda:0 to cuda:{count - 1}."
             )
     if parsed.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(f"device {device!r} asked for, but PyTorch sees no MPS GPU; use --device cpu.")
+        raise ValueError(f"device {device!r} asked for, but PyTorch sees no MPS GPU; use cpu.")
     return str(device)
 
 

@@ -22,9 +22,9 @@ from .settings import (
     check_scale,
     check_tile,
     compute_autocast,
-    default_model_name,
     model_in_channels,
     model_scale_limits,
+    registry_model,
 )
 from .tiling import auto_tile, tiled_forward
 
@@ -103,14 +103,7 @@ def resolve_model(
     if isinstance(model, str) and model == BICUBIC:
         return BicubicUpsampler().to(device), scale, BICUBIC
     if isinstance(model, str) and (model == "auto" or model in PRETRAINED):
-        name = model
-        if name == "auto":
-            max_scale = PRETRAINED["rmisr_meta"].max_scale
-            if scale > max_scale:
-                raise ValueError(f"model='auto' supports scales in (1, {max_scale:g}], got scale={scale:g}.")
-            name = default_model_name(scale)
-        entry = PRETRAINED[name]
-        scale = check_model_scale(scale, entry.scale, entry.max_scale, f"model {name!r}")
+        name, scale = registry_model(model, scale)
         return inference_network(load_pretrained(name, device=device), device, compute_dtype)[0], scale, name
     if isinstance(model, (str, os.PathLike)):
         path = Path(model)

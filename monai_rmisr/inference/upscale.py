@@ -82,7 +82,8 @@ class Upscaler:
             along the volume's third axis, keeping the in-plane grid (thick-slice CT/MR), from two
             orthogonal 2-D passes (see :meth:`through_plane`).
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...
-        roi: ``(x0, y0, x1, y1)`` input pixels to super-resolve (x = column); ``None``: everything.
+        roi: ``(x0, y0, x1, y1)`` input pixels to super-resolve (x = column), or its text ``"x0,y0,x1,y1"``;
+            ``None``: everything.
         self_ensemble: average over the eight flips / quarter turns of every slice (8x the time;
             see :func:`~monai_rmisr.inference.super_resolve`).
         skip_bad_slices: :meth:`file` on a DICOM series leaves broken slices out (logged) instead
@@ -112,7 +113,7 @@ class Upscaler:
     tile: int | str | None = AUTO_TILE
     axis: str = "xy"
     device: str = "cpu"
-    roi: tuple[int, int, int, int] | None = None
+    roi: tuple[int, int, int, int] | str | None = None  # parsed to the tuple (or None) on construction
     self_ensemble: bool = False
     skip_bad_slices: bool = False
     progress: bool = False
@@ -292,8 +293,8 @@ class Upscaler:
         }
         return ImageData(result, out_meta)
 
-    def output_values(self, image: ImageData) -> int:
-        """How many values (pixels x slices x channels) :meth:`image` would make of ``image``."""
+    def output_shape(self, image: ImageData) -> list[int]:
+        """The spatial shape of the result :meth:`image` would make of ``image`` (its ROI, scaled along the axes)."""
         spatial = list(image.spatial_shape)
         if self.roi is not None:
             x0, y0, x1, y1 = self.roi
@@ -305,7 +306,17 @@ class Upscaler:
             spatial[2:3] = scaled_size(spatial[2:3], self.run_scale)
         else:
             spatial[:2] = scaled_size(spatial[:2], self.run_scale)
-        return int(np.prod(spatial, dtype=np.int64)) * int(image.array.shape[0])
+        return spatial
+
+    def output_values(self, image: ImageData) -> int:
+        """How many values (pixels x slices x channels) :meth:`image` would make of ``image``."""
+        return int(np.prod(self.output_shape(image), dtype=np.int64)) * int(image.array.shape[0])
+
+    def input_value_limit(self, max_output_values: int = MAX_OUTPUT_PIXELS) -> int:
+        """The most values an input may hold, checked from its header, for a result of at most
+        ``max_output_values`` (with a ROI only the result itself can be checked, after reading)."""
+        growth = self.run_scale if self.axis == "z" else self.run_scale**2
+        return max_output_values if self.roi is not None else int(max_output_values / growth)
 
     def read(self, source: str | os.PathLike[str]) -> ImageData:
         """Read ``source`` as :meth:`file` does: a result larger than :data:`MAX_OUTPUT_PIXELS` refused from the
@@ -315,11 +326,10 @@ class Upscaler:
             ImageReadError, ImageTooLargeError, FileNotFoundError, ValueError: each naming the problem.
         """
         growth = self.run_scale if self.axis == "z" else self.run_scale**2
-        limit = MAX_OUTPUT_PIXELS if self.roi is not None else int(MAX_OUTPUT_PIXELS / growth)
         advice = f"a result may hold at most {MAX_OUTPUT_PIXELS:,} values and x{self.scale:g} ({self.axis})"
         advice += f" multiplies them by {growth:.4g}; choose a smaller scale or a --roi"
         try:
-            image = read_image(source, max_values=limit, skip_bad_slices=self.skip_bad_slices)
+            image = read_image(source, max_values=self.input_value_limit(), skip_bad_slices=self.skip_bad_slices)
         except ImageTooLargeError as err:
             raise ImageTooLargeError(err.path, f"{err.reason.rstrip('.')} ({advice}).") from err
         values = self.output_values(image)

@@ -52,18 +52,17 @@ from ..inference.bicubic import BICUBIC
 from ..inference.pretrained import PRETRAINED
 from ..inference.settings import (
     MAX_SCALE,
-    check_model_scale,
+    check_device,
     check_scale,
-    default_model_name,
     parse_roi,
     parse_tile,
+    registry_model,
 )
 from ..inference.super_resolve import resolve_model
-from ..inference.upscale import Upscaler
-from ..io import ImageData, read_image
+from ..inference.upscale import MAX_OUTPUT_PIXELS, Upscaler
+from ..io import ImageData, ImageTooLargeError, read_image
 from ..io.output import atomic_output
 from ..io.writers import sr_output_name, write_image
-from ..networks.utils import scaled_size
 
 __all__ = [
     "DEFAULTS",
@@ -75,10 +74,10 @@ __all__ = [
     "UPLOAD_NAME",
     "NetworkCache",
     "check_image",
-    "check_output_size",
     "is_upload_request",
     "not_in_datastore",
     "parse_request",
+    "read_checked_image",
     "run_infer_request",
     "upload_params",
     "warm_up",
@@ -91,11 +90,6 @@ logger = logging.getLogger(__name__)
 DEFAULTS: dict[str, Any] = {"scale": 2.0, "network": "auto", "roi": "", "tile": "auto", "self_ensemble": False}
 #: What a request may name as ``network``; a checkpoint path can only be a task's default (set on the server).
 REQUEST_NETWORKS = ("auto", BICUBIC, *PRETRAINED)
-#: The most pixels (voxels of a volume: the product of ``output_shape``) a result may have, unless
-#: the server sets another limit (``--conf max_output_pixels N``). 2**28 is a 512x512 CT volume of
-#: 256 slices at x2, or a 16384x16384 image; making a result takes about 21 bytes a pixel (float32
-#: and float64 copies) plus the network's working memory, some 6 GB at the limit (docs/monailabel.md).
-MAX_OUTPUT_PIXELS: int = 2**28
 #: How many loaded networks an app keeps, all its tasks together (each 4-5 MB in memory; the least recently
 #: used goes first): every task's default and two more.
 NETWORK_CACHE_SIZE: int = 8
@@ -123,22 +117,20 @@ def _flag(value: Any, name: str) -> bool:
 
 
 def _device(value: Any) -> str:
-    """The request's ``device``: ``cpu``, ``cuda`` or ``cuda:N`` (``cuda`` on a machine without a GPU: ``cpu``)."""
+    """The request's ``device``, checked as the command line's (:func:`check_device`), except ``cuda`` on a
+    machine without a GPU (MONAI Label's default), which becomes ``cpu``: a CPU-only server should answer."""
     text = str(value or "cpu").strip()
-    message = f"'device' must be cpu, cuda or cuda:N (a GPU index), got {value!r}."
     try:
-        device = torch.device(text)
-    except RuntimeError:
-        raise ValueError(message) from None
-    if device.type == "cpu":
+        kind = torch.device(text).type
+    except (RuntimeError, TypeError, ValueError):
+        kind = None  # not a device: check_device says so
+    if kind == "cuda" and not torch.cuda.is_available():
         return "cpu"
-    if device.type != "cuda":
-        raise ValueError(message)
-    if not torch.cuda.is_available():
-        return "cpu"
-    if device.index is not None and device.index >= torch.cuda.device_count():
-        raise ValueError(f"{message[:-1]}; this server has {torch.cuda.device_count()} GPU(s).")
-    return text
+    try:
+        check_device(text)
+    except ValueError as err:
+        raise ValueError(f"'device': {err}") from None
+    return "cpu" if kind == "cpu" else text  # cpu:0 is the cpu (one cache entry)
 
 
 def parse_request(request: Mapping[str, Any], defaults: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -171,11 +163,8 @@ def parse_request(request: Mapping[str, Any], defaults: Mapping[str, Any] | None
     if not scale <= MAX_SCALE:
         raise ValueError(f"'scale' must be a finite number in (1, {MAX_SCALE:g}], got {merged['scale']!r}.")
     network = str(merged["network"] or "auto")
-    if network == "auto":
-        network = default_model_name(scale)
-    if network in PRETRAINED:
-        entry = PRETRAINED[network]
-        scale = check_model_scale(scale, entry.scale, entry.max_scale, f"model {network!r}")
+    if network == "auto" or network in PRETRAINED:
+        network, scale = registry_model(network, scale)
     roi_text = merged["roi"]
     roi = parse_roi(roi_text) if roi_text not in (None, "", [], ()) else None
     try:
@@ -346,26 +335,29 @@ def warm_up(upscaler: Upscaler) -> float:
     return time.perf_counter() - started
 
 
-def check_output_size(image: ImageData, upscaler: Upscaler, limit: int) -> None:
-    """Refuse a result of more than ``limit`` pixels (voxels of a volume), before it is made.
-
-    The result is the image's ROI (when inside the image) with its two in-plane axes scaled.
+def read_checked_image(source: Path, upscaler: Upscaler, limit: int) -> ImageData:
+    """Read ``source`` for ``upscaler``, refusing a result of more than ``limit`` values (pixels x slices x
+    channels) before it is made: from the file's header, before any pixel is decoded, where it tells
+    (DICOM, NIfTI; an input larger than the limit allows), else from the image read
+    (:meth:`Upscaler.output_values`, which counts the ROI inside the image).
 
     Raises:
-        ValueError: the result would be too large; the message names its shape and the limit.
+        ValueError: the result would be too large; the message names its size and the limit.
+        ImageReadError, FileNotFoundError: an unreadable or missing image.
     """
-    spatial = list(image.spatial_shape)
-    height, width = spatial[0], spatial[1]
-    if upscaler.roi is not None:
-        x0, y0, x1, y1 = upscaler.roi
-        height, width = min(y1, height) - min(y0, height), min(x1, width) - min(x0, width)
-    shape = [*scaled_size([height, width], upscaler.run_scale), *spatial[2:]]
-    pixels = math.prod(shape)
-    if pixels > limit:
-        raise ValueError(
-            f"the result would be {'x'.join(map(str, shape))} = {pixels:,} pixels, over this server's limit of "
-            f"{limit:,}; ask a smaller 'scale' or a 'roi'."
-        )
+    over, advice = f"over this server's limit of {limit:,}", "ask a smaller 'scale' or a 'roi'."
+    try:
+        image = read_image(source, max_values=upscaler.input_value_limit(limit))
+    except ImageTooLargeError as err:  # from the header: nothing decoded
+        reason = err.reason.split(";")[0]
+        raise ValueError(f"the result at x{upscaler.scale:g} would be {over} ({reason}); {advice}") from None
+    values = upscaler.output_values(image)
+    if values > limit:
+        shape = "x".join(map(str, upscaler.output_shape(image)))
+        channels = int(image.array.shape[0])
+        shape += f" x {channels} channels" if channels > 1 else ""
+        raise ValueError(f"the result would be {shape} = {values:,} pixels, {over}; {advice}")
+    return image
 
 
 def run_infer_request(
@@ -404,8 +396,7 @@ def run_infer_request(
     upscaler = (networks if networks is not None else NetworkCache()).upscaler(settings)
 
     started = time.perf_counter()
-    image = read_image(source)
-    check_output_size(image, upscaler, max_output_pixels)
+    image = read_checked_image(source, upscaler, max_output_pixels)
     result = upscaler.image(image)
     folder = Path(output_dir) if output_dir is not None else Path(tempfile.gettempdir())
     token = uuid.uuid4().hex[:12]

@@ -31,10 +31,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydicom.uid import RE_VALID_UID
+
 from .connection import PacsError, pacs_call
 from .roundtrip import derive_series, is_source_series, store_series
 
-__all__ = ["WatchState", "watch"]
+__all__ = ["WatchState", "is_dicom_uid", "watch"]
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +96,11 @@ class WatchState:
         return entry is None or (entry["status"] in ("pending", "retry") and entry["next_try"] <= now)
 
 
+def is_dicom_uid(text: str) -> bool:
+    """Whether ``text`` is a valid DICOM UID (PS3.5 9.1: digits and dots, no leading zeros, 64 characters at most)."""
+    return len(text) <= 64 and RE_VALID_UID.match(text) is not None
+
+
 def _poll(
     client: Any, state: WatchState, study: str | None, modalities: Sequence[str], now: float
 ) -> list[tuple[str, str]]:
@@ -106,6 +113,11 @@ def _poll(
     for entry in found:
         series_uid = str(entry["0020000E"]["Value"][0])
         study_uid = str(entry.get("0020000D", {}).get("Value", [study])[0])
+        if not (is_dicom_uid(series_uid) and is_dicom_uid(study_uid)):  # a UID names a work folder: never '..'
+            logger.warning(
+                "the PACS listed a series with an invalid UID (%r in study %r); skipped", series_uid, study_uid
+            )
+            continue
         if state.wants(series_uid, now):
             wanted.append((study_uid, series_uid))
     return wanted

@@ -40,6 +40,11 @@ class BicubicDegrade(Transform):
     :func:`monai_rmisr.transforms.imresize`. Each resized axis of length ``n`` becomes
     ``ceil(n / scale)``; crop the HR image to a multiple of ``scale`` first for an exact pair.
 
+    Shapes and values: input ``(C, *spatial)``; output ``(C, *spatial')`` of the input's type. The cubic kernel
+    has negative lobes, so the output overshoots the input's range at sharp edges (an HR image in ``[0, 1]``
+    gives LR values a little below 0 and above 1 next to air or a black background); clip it
+    (``lr.clip(0, 1)``, the benchmark's realistic protocol) where the LR must look like a real image.
+
     Args:
         scale: the SR factor (the LR image is ``scale`` times smaller), one value or one per resized
             axis. Must be finite and ``>= 1``; ``1`` is the identity (a copy). ``0``, negative, NaN,

@@ -29,6 +29,9 @@ class LaplacianMap(Transform):
     Args:
         mode: ``"sum"`` (default): the four-neighbour (six in 3-D) Laplacian, shape ``(C, *spatial)``;
             ``"components"``: the per-axis second differences, shape ``(C * spatial_dims, *spatial)``.
+
+    Values: for an image in ``[0, 1]``, each second difference lies in ``[-2, 2]``, so the ``"sum"`` map in
+    ``[-2 * spatial_dims, 2 * spatial_dims]`` (``[-4, 4]`` in 2-D); zero where the image is locally linear.
     """
 
     backend = [TransformBackends.TORCH, TransformBackends.NUMPY]

@@ -116,6 +116,11 @@ def test_find_inputs_groups_series_and_keeps_broken_files(tmp_path):
     _batch_folder(tmp_path / "in")
     found = [p.relative_to(tmp_path / "in").as_posix() for p in find_inputs(tmp_path / "in")]
     assert found == ["a.png", "broken.dcm", "ct", "sub/b.png"]
+    # any name of a format we read counts: a broken Siemens .IMA or .dicom file is reported, not dropped
+    for name in ("x.IMA", "y.dicom", "z.nii.gz", "w.tiff"):
+        (tmp_path / "in" / name).write_bytes(b"broken")
+    found = [p.relative_to(tmp_path / "in").as_posix() for p in find_inputs(tmp_path / "in")]
+    assert found == ["a.png", "broken.dcm", "ct", "sub/b.png", "w.tiff", "x.IMA", "y.dicom", "z.nii.gz"]
 
 
 def test_batch_streams_reports_failures_and_resumes(tmp_path):
@@ -128,6 +133,26 @@ def test_batch_streams_reports_failures_and_resumes(tmp_path):
     assert "1 failed" in report.summary() and "broken.dcm" in report.summary()
     again = upscale_batch(upscaler, tmp_path / "in", tmp_path / "out", progress=False)
     assert len(again.skipped) == 3 and not again.written
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_batch_never_writes_over_another_input(tmp_path, overwrite):
+    # output folder above the input folder: scans/scans/x.png would land on the input scans/x.png
+    scans = tmp_path / "data" / "scans"
+    (scans / "scans").mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    for path in (scans / "x.png", scans / "scans" / "x.png"):
+        Image.fromarray(rng.integers(0, 255, (12, 10), dtype=np.uint8)).save(path)
+    before = (scans / "x.png").read_bytes()
+    report = upscale_batch(
+        Upscaler(2, model=small_rmisr()), scans, tmp_path / "data", overwrite=overwrite, progress=False
+    )
+    assert (scans / "x.png").read_bytes() == before
+    assert report.written == [tmp_path / "data" / "x.png"] and not report.skipped
+    [(item, reason)] = report.failed
+    assert (
+        item == scans / "scans" / "x.png" and "would overwrite the input" in reason and str(scans / "x.png") in reason
+    )
 
 
 def test_the_next_input_is_read_in_another_thread_with_the_same_outputs_and_failures(tmp_path):
@@ -167,6 +192,21 @@ def test_cli_single_file_with_a_checkpoint(tmp_path, tiny_checkpoint, capsys):
         main(["upscale", source, "-o", str(tmp_path / "mr.dcm"), "--scale", "2", "--model", str(tiny_checkpoint)]) == 2
     )
     assert "--overwrite" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("error", [RuntimeError("out of memory\nallocating 1 GiB"), ImportError("No module named itk")])
+def test_cli_single_file_failing_at_run_time_is_one_line_exit_1_and_writes_nothing(
+    tmp_path, tiny_checkpoint, capsys, monkeypatch, error
+):
+    def failing(self, source, output, **kwargs):
+        raise error
+
+    monkeypatch.setattr(Upscaler, "file", failing)
+    args = ["upscale", dicom_testdata("MR_small.dcm"), "-o", str(tmp_path / "mr.dcm"), "--scale", "2"]
+    assert main([*args, "--model", str(tiny_checkpoint)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("rmisr upscale: error: ") and " ".join(str(error).split()) in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["models"]  # the checkpoint's folder only
 
 
 def test_cli_batch_exit_code_is_1_when_an_item_fails(tmp_path, tiny_checkpoint, capsys):

@@ -127,12 +127,12 @@ def test_uploaded_dicom_comes_back_as_dicom(client):  # with params that do not 
         ("rmisr_x4", {"scale": 3}, "model 'rmisr_bl_x4' is a fixed x4 network, got scale=3"),
         ("bicubic", {"scale": 60}, "'scale' must be a finite number in (1, 8], got 60."),
         ("rmisr_any_scale", {"scale": 60}, "'scale' must be a finite number in (1, 8], got 60."),
-        ("rmisr_x2", {"device": "foo"}, "'device' must be cpu, cuda or cuda:N (a GPU index), got 'foo'."),
+        ("rmisr_x2", {"device": "foo"}, "'device': device 'foo' is not a device; use cpu, cuda or cuda:N."),
         (
             "rmisr_any_scale",
             {"scale": 5},
-            "the result would be 640x640 = 409,600 pixels, over this server's limit of 300,000; ask a smaller "
-            "'scale' or a 'roi'.",
+            "the result at x5 would be over this server's limit of 300,000 (it holds 128x128 pixels = 16,384 values, "
+            "more than the 12,000 allowed); ask a smaller 'scale' or a 'roi'.",
         ),
     ],
 )

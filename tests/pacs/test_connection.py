@@ -94,3 +94,22 @@ def test_watch_state_round_trips_and_decides_what_to_retry(tmp_path):
     assert not again.wants("1.2", now=99.0) and again.wants("1.2", now=100.0)  # back-off
     assert not again.wants("1.3", now=1e9)  # given up
     assert again.work_dir == tmp_path / "state.json.work"
+
+
+def test_watch_skips_a_series_listed_with_an_invalid_uid(tmp_path, caplog):
+    """A UID names the watcher's work folder (removed after each series): one like '..' must never be used."""
+    from monai_rmisr.pacs.watch import is_dicom_uid, watch
+
+    class ListingOnly:
+        def search_for_series(self, study, search_filters=None, get_remaining=False):
+            return [{"0020000E": {"Value": [uid]}, "0020000D": {"Value": ["1.2"]}} for uid in ("..", "/tmp", "1.02")]
+
+        def __getattr__(self, name):  # any other call would mean the series was processed
+            raise AssertionError(f"the watcher called {name} for an invalid UID")
+
+    (tmp_path / "keep.txt").write_text("x")
+    with caplog.at_level("WARNING"):
+        state = watch(ListingOnly(), object(), tmp_path / "work" / "state.json", interval=0, max_polls=1)
+    assert state.series == {} and (tmp_path / "keep.txt").read_text() == "x"
+    assert caplog.text.count("invalid UID") == 3
+    assert is_dicom_uid("1.2.840.10008.5.1.4.1.1.2") and not is_dicom_uid("1." + "2" * 63)

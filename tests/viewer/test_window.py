@@ -140,7 +140,10 @@ def test_cli_prints_the_upscale_command(tmp_path, capsys):
         ([CT, "--scale", "x2"], "--scale must be a number", 2),
         ([CT, "--roi", "0,0,500,20"], "lies outside the 128x128", 2),
         ([CT, "--window", "liver"], "--window must be", 2),
-        ([CT, "--model", "rmisr_vp_x4"], "fixed x4 network", 1),
+        ([CT, "--model", "rmisr_vp_x4"], "fixed x4 network", 2),
+        ([CT, "--model", "missing.pt"], "missing.pt", 2),
+        ([CT, "--device", "foo"], "device 'foo' is not a device", 2),
+        ([CT, "--mode", "check", "--roi", "0,0,4,4"], "", 1),
     ],
 )
 def test_cli_errors(tmp_path, capsys, args, message, code):

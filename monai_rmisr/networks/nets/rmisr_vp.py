@@ -47,6 +47,11 @@ class RMISRVP(nn.Module):
         image_residual: add the interpolated input to the SR image (our addition, see RMISR).
         meta_hidden_channels: width of the meta upsampler's MLP.
         max_scale: largest scale for the meta upsampler.
+
+    Shapes and ranges: input (B, in_channels, H, W[, D]) in the units the network was trained on
+    (``[0, 1]`` for the shipped ``rmisr_vp_x4``); the SR image (B, out_channels, round(H*s), round(W*s)[, ...])
+    in the same units, not clipped; the SR Laplacian map of the same shape, in Laplacian units (the
+    four-neighbour Laplacian of a ``[0, 1]`` image lies in [-4, 4] in 2-D, [-6, 6] in 3-D).
     """
 
     def __init__(
