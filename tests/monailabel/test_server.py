@@ -131,7 +131,7 @@ def test_uploaded_dicom_comes_back_as_dicom(client):  # with params that do not 
         (
             "rmisr_any_scale",
             {"scale": 5},
-            "the result at x5 would be over this server's limit of 300,000 (it holds 128x128 pixels = 16,384 values, "
+            "the result at x5 would be over this server's limit of 300,000 (it holds 128x128x1 voxels = 16,384 values, "
             "more than the 12,000 allowed); ask a smaller 'scale' or a 'roi'.",
         ),
     ],
