@@ -26,7 +26,7 @@ def _upscale_run(args: argparse.Namespace, notes: Callable[[], list[str]]) -> in
 
     from ..inference.batch import distributed_rank, find_inputs, upscale_batch
     from ..inference.settings import check_scale_text
-    from ..inference.upscale import Upscaler
+    from ..inference.upscale import RUN_ERRORS, Upscaler
     from ..io.writers import check_output, output_name
 
     def fail(err: BaseException, code: int = 2) -> int:
@@ -90,7 +90,7 @@ def _upscale_run(args: argparse.Namespace, notes: Callable[[], list[str]]) -> in
         written = upscaler.file(source, output, overwrite=args.overwrite)
     except (ValueError, FileNotFoundError, OSError) as err:
         return fail(err)
-    except (RuntimeError, ImportError) as err:  # out of memory, a writer's optional package: not the arguments
+    except RUN_ERRORS as err:  # out of memory, a writer's optional package: not the arguments
         return fail(err, code=1)
     if not args.quiet:
         print(f"wrote {written} (x{scale:g}, model {upscaler.model_name}, axis {args.axis})")

@@ -83,7 +83,8 @@ class ResumableCheckpointSaver(CheckpointSaver):
 
 
 def latest_checkpoint(folder: str | os.PathLike) -> str | None:
-    """The newest complete ``checkpoint_epoch=N.pt`` (MONAI ``CheckpointSaver`` interval file) in ``folder``.
+    """The newest complete ``checkpoint_epoch=N.pt`` (MONAI ``CheckpointSaver`` interval file; or
+    ``checkpoint_iteration=N.pt`` of a saver at iteration level: a run writes one kind) in ``folder``.
 
     Returns its path, or None when the folder is missing or holds none (a fresh start).
     MONAI's saver writes the file in place (not atomically), so a run killed while saving leaves
@@ -91,7 +92,7 @@ def latest_checkpoint(folder: str | os.PathLike) -> str | None:
     previous complete checkpoint. A complete file is a whole zip archive, the format of
     ``torch.save``: its central directory, written last, is present.
     """
-    for _, path in reversed(_checkpoint_files(folder, "epoch")):  # an iteration file is another saver's
+    for _, path in reversed(_checkpoint_files(folder)):
         if zipfile.is_zipfile(path):
             return str(path)
         logging.getLogger(__name__).warning(f"skipping {path}: incomplete (the run was stopped while saving it)")

@@ -22,7 +22,7 @@ from ..io import ImageReadError, detect_format
 from ..io.formats import format_from_name
 from ..io.output import OutputPathError
 from ..io.writers import output_name
-from .upscale import Upscaler
+from .upscale import RUN_ERRORS, Upscaler
 
 __all__ = [
     "BatchReport",
@@ -64,7 +64,8 @@ def find_inputs(folder: str | os.PathLike[str]) -> list[Path]:
         subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
         directory_path = Path(directory)
         dicoms: list[tuple[Path, tuple[str, int]]] = []
-        broken: list[Path] = []  # looks like an image (or is DICOM) but its header cannot be read
+        broken_dicoms: list[Path] = []  # DICOM (by content, or by name when unreadable) whose header cannot be read
+        broken: list[Path] = []  # named as another image format we read, yet unreadable
         for name in sorted(files):
             if name.startswith(".") or name.upper() == "DICOMDIR":
                 continue
@@ -72,28 +73,30 @@ def find_inputs(folder: str | os.PathLike[str]) -> list[Path]:
             try:
                 kind = detect_format(path)
             except (ImageReadError, FileNotFoundError):
-                if format_from_name(path) not in (None, "nifti-pair"):  # named as an image we read, yet unreadable
-                    broken.append(path)  # report it
+                named = format_from_name(path)
+                if named == "dicom":
+                    broken_dicoms.append(path)
+                elif named not in (None, "nifti-pair"):
+                    broken.append(path)  # reported, not dropped
                 continue
             if kind != "dicom":
                 found.append(path)
                 continue
             info = _dicom_series_uid(path)
             if info is None or not info[0]:  # no readable header, or cut before its SeriesInstanceUID
-                broken.append(path)
+                broken_dicoms.append(path)
             else:
                 dicoms.append((path, info))
         series = {info[0] for _, info in dicoms}
-        broken_dicoms = [p for p in broken if format_from_name(p) == "dicom" or not p.suffix]
         one_series = (
             len(series) == 1 and len(dicoms) + len(broken_dicoms) > 1 and all(info[1] == 1 for _, info in dicoms)
         )
         if one_series:
-            found.append(directory_path)
-            found.extend(p for p in broken if p not in broken_dicoms)
+            found.append(directory_path)  # its broken slices fail (or are skipped) with the series
         else:
             found.extend(path for path, _ in dicoms)
-            found.extend(broken)
+            found.extend(broken_dicoms)
+        found.extend(broken)
     return sorted(found, key=lambda p: str(p))
 
 
@@ -136,16 +139,17 @@ def _input_clash_check(inputs: Sequence[Path]) -> Callable[[Path], Path | None]:
     Built once per batch (sets of resolved paths), so each check costs one ``resolve``.
     """
     resolved = {path.resolve(): path for path in inputs}
-    above_inputs = {parent for path in resolved for parent in path.parents}
+    above_inputs: dict[Path, Path] = {}  # each folder above an input: one input below it
+    for path, source in resolved.items():
+        for parent in path.parents:
+            above_inputs.setdefault(parent, source)
 
     def clash(target: Path) -> Path | None:
         target = target.resolve()
         for candidate in (target, *target.parents):
             if candidate in resolved:
                 return resolved[candidate]
-        if target in above_inputs:
-            return next(source for path, source in resolved.items() if target in path.parents)
-        return None
+        return above_inputs.get(target)
 
     return clash
 
@@ -220,7 +224,7 @@ def upscale_batch(
                 image = None if current is None else current.result()
                 upscaler.file(item, target, overwrite=overwrite, image=image)
                 report.written.append(target)
-            except (ImageReadError, OutputPathError, FileNotFoundError, ValueError, RuntimeError, OSError) as err:
+            except (ImageReadError, OutputPathError, FileNotFoundError, ValueError, OSError, *RUN_ERRORS) as err:
                 reason = " ".join(str(err).split())
                 logger.warning("failed: %s: %s", item, reason)
                 report.failed.append((item, reason))

@@ -44,7 +44,7 @@ from .settings import (
 from .super_resolve import resolve_model
 from .tiling import auto_tile, scale_period
 
-__all__ = ["AXES", "MAX_OUTPUT_PIXELS", "Upscaler"]
+__all__ = ["AXES", "MAX_OUTPUT_PIXELS", "RUN_ERRORS", "Upscaler"]
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +56,9 @@ ROI_CONTEXT = 16  # LR pixels of real image around a --roi, so its borders see t
 #: result takes some 21 bytes a value (float32 and float64 copies) plus the network's working
 #: memory. The input is refused from its header, before decoding, when its result would be larger.
 MAX_OUTPUT_PIXELS: int = 2**28
+#: Failures of a run rather than of its arguments or input: out of memory (PyTorch's is a RuntimeError,
+#: numpy's a MemoryError), a writer's optional package missing (ITK).
+RUN_ERRORS: tuple[type[Exception], ...] = (RuntimeError, MemoryError, ImportError)
 #: Values mapped back to the file's units at a time (float64 working copies of 32 MB, not of the whole result).
 MAPPING_CHUNK = 2**22
 
@@ -312,11 +315,16 @@ class Upscaler:
         """How many values (pixels x slices x channels) :meth:`image` would make of ``image``."""
         return int(np.prod(self.output_shape(image), dtype=np.int64)) * int(image.array.shape[0])
 
+    @property
+    def growth(self) -> float:
+        """How many result values each input value makes: ``scale`` along the slice axis, ``scale**2`` in-plane."""
+        return self.run_scale if self.axis == "z" else self.run_scale**2
+
     def input_value_limit(self, max_output_values: int = MAX_OUTPUT_PIXELS) -> int:
         """The most values an input may hold, checked from its header, for a result of at most
-        ``max_output_values`` (with a ROI only the result itself can be checked, after reading)."""
-        growth = self.run_scale if self.axis == "z" else self.run_scale**2
-        return max_output_values if self.roi is not None else int(max_output_values / growth)
+        ``max_output_values``: that over :attr:`growth`; with a ROI (a part of the input) the limit
+        itself, the result being checked after reading."""
+        return max_output_values if self.roi is not None else int(max_output_values / self.growth)
 
     def read(self, source: str | os.PathLike[str]) -> ImageData:
         """Read ``source`` as :meth:`file` does: a result larger than :data:`MAX_OUTPUT_PIXELS` refused from the
@@ -325,9 +333,8 @@ class Upscaler:
         Raises:
             ImageReadError, ImageTooLargeError, FileNotFoundError, ValueError: each naming the problem.
         """
-        growth = self.run_scale if self.axis == "z" else self.run_scale**2
         advice = f"a result may hold at most {MAX_OUTPUT_PIXELS:,} values and x{self.scale:g} ({self.axis})"
-        advice += f" multiplies them by {growth:.4g}; choose a smaller scale or a --roi"
+        advice += f" multiplies them by {self.growth:.4g}; choose a smaller scale or a --roi"
         try:
             image = read_image(source, max_values=self.input_value_limit(), skip_bad_slices=self.skip_bad_slices)
         except ImageTooLargeError as err:

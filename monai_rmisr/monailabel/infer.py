@@ -13,8 +13,9 @@ What a client can make the server do is bounded here, where the request enters:
 
 * ``image`` must lie in the datastore (symlinks resolved) or be the upload MONAI Label's endpoint
   saved (:func:`check_image`): the server does not send back other files of its disk.
-* ``scale`` is at most :data:`MAX_SCALE` for every model, bicubic included; the result has at
-  most :data:`MAX_OUTPUT_PIXELS` pixels unless the server sets another limit.
+* ``scale`` is at most :data:`MAX_SCALE` for every model, bicubic included; the result holds at
+  most :data:`MAX_OUTPUT_PIXELS` values (pixels x slices x channels) unless the server sets another
+  limit, refused from the file's header where it can be (:func:`read_checked_image`).
 * loaded networks are kept in one :class:`NetworkCache` per app (all its tasks), keyed by network
   and device, at most :data:`NETWORK_CACHE_SIZE` of them.
 
@@ -337,26 +338,30 @@ def warm_up(upscaler: Upscaler) -> float:
 
 def read_checked_image(source: Path, upscaler: Upscaler, limit: int) -> ImageData:
     """Read ``source`` for ``upscaler``, refusing a result of more than ``limit`` values (pixels x slices x
-    channels) before it is made: from the file's header, before any pixel is decoded, where it tells
-    (DICOM, NIfTI; an input larger than the limit allows), else from the image read
-    (:meth:`Upscaler.output_values`, which counts the ROI inside the image).
+    channels) before it is made. Without a ROI the file's header tells (DICOM, NIfTI: the input may hold at
+    most :meth:`Upscaler.input_value_limit`, checked before any pixel is decoded); with one, the result
+    is counted after reading (:meth:`Upscaler.output_values`: the ROI inside the image), and the input
+    itself may hold up to :data:`MAX_OUTPUT_PIXELS` values, or ``limit`` where that is larger.
 
     Raises:
-        ValueError: the result would be too large; the message names its size and the limit.
+        ValueError: the result (or, with a ROI, the input) would be too large; the message names its size.
         ImageReadError, FileNotFoundError: an unreadable or missing image.
     """
     over, advice = f"over this server's limit of {limit:,}", "ask a smaller 'scale' or a 'roi'."
+    cap = upscaler.input_value_limit(limit) if upscaler.roi is None else max(limit, MAX_OUTPUT_PIXELS)
     try:
-        image = read_image(source, max_values=upscaler.input_value_limit(limit))
+        image = read_image(source, max_values=cap)
     except ImageTooLargeError as err:  # from the header: nothing decoded
         reason = err.reason.split(";")[0]
+        if upscaler.roi is not None:
+            raise ValueError(f"the image is too large for this server ({reason}).") from None
         raise ValueError(f"the result at x{upscaler.scale:g} would be {over} ({reason}); {advice}") from None
     values = upscaler.output_values(image)
     if values > limit:
         shape = "x".join(map(str, upscaler.output_shape(image)))
         channels = int(image.array.shape[0])
-        shape += f" x {channels} channels" if channels > 1 else ""
-        raise ValueError(f"the result would be {shape} = {values:,} pixels, {over}; {advice}")
+        size = f"{shape} x {channels} channels = {values:,} values" if channels > 1 else f"{shape} = {values:,} pixels"
+        raise ValueError(f"the result would be {size}, {over}; {advice}")
     return image
 
 
@@ -377,7 +382,7 @@ def run_infer_request(
         output_dir: where the result goes (default the system's temporary folder, which MONAI
             Label's endpoint cleans: it deletes the file once sent). The name is unique per call.
         networks: the task's loaded networks (default: a new cache, for one call).
-        max_output_pixels: the largest result, in pixels (:func:`check_output_size`).
+        max_output_pixels: the largest result, in values: pixels x slices x channels (:func:`read_checked_image`).
 
     Returns:
         The result path (a file; a DICOM series as a ``.zip``) and ``{"model", "scale", "roi",

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import tempfile
@@ -31,14 +32,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydicom.uid import RE_VALID_UID
-
 from .connection import PacsError, pacs_call
 from .roundtrip import derive_series, is_source_series, store_series
 
 __all__ = ["WatchState", "is_dicom_uid", "watch"]
 
 logger = logging.getLogger(__name__)
+
+#: What :func:`is_dicom_uid` accepts (pydicom's ``RE_VALID_UID`` refuses leading zeros, found in real archives).
+DICOM_UID_FORM = re.compile(r"[0-9]+(\.[0-9]+)*")
 
 _MAX_BACKOFF = 3600.0
 
@@ -97,8 +99,9 @@ class WatchState:
 
 
 def is_dicom_uid(text: str) -> bool:
-    """Whether ``text`` is a valid DICOM UID (PS3.5 9.1: digits and dots, no leading zeros, 64 characters at most)."""
-    return len(text) <= 64 and RE_VALID_UID.match(text) is not None
+    """Whether ``text`` has the form of a DICOM UID: digit groups joined by dots, 64 characters at most (PS3.5
+    9.1). Leading zeros in a group, which the standard forbids but some scanners write, are accepted."""
+    return len(text) <= 64 and DICOM_UID_FORM.fullmatch(text) is not None
 
 
 def _poll(
@@ -113,7 +116,7 @@ def _poll(
     for entry in found:
         series_uid = str(entry["0020000E"]["Value"][0])
         study_uid = str(entry.get("0020000D", {}).get("Value", [study])[0])
-        if not (is_dicom_uid(series_uid) and is_dicom_uid(study_uid)):  # a UID names a work folder: never '..'
+        if not is_dicom_uid(series_uid):  # it names a work folder (removed after the series): never '..'
             logger.warning(
                 "the PACS listed a series with an invalid UID (%r in study %r); skipped", series_uid, study_uid
             )

@@ -569,12 +569,3 @@ def test_prepare_sr_batch_names_what_a_batch_needs():
     assert lr.shape == (1, 1, 2, 2) and hr.shape == (1, 1, 4, 4) and args == () and kwargs == {}
     with pytest.raises(ValueError, match=r"'lr' and 'hr' tensors, got \['image', 'label'\]"):
         prepare_sr_batch({"image": torch.zeros(1), "label": torch.zeros(1)})
-
-
-def test_latest_checkpoint_reads_epoch_checkpoints_only(tmp_path):
-    import zipfile
-
-    for name in ("checkpoint_epoch=2.pt", "checkpoint_epoch=10.pt", "checkpoint_iteration=5000.pt"):
-        with zipfile.ZipFile(tmp_path / name, "w") as archive:  # complete: a whole zip, as torch.save writes
-            archive.writestr("data", b"x")
-    assert latest_checkpoint(tmp_path) == str(tmp_path / "checkpoint_epoch=10.pt")  # by number, not by name

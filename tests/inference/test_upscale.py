@@ -121,6 +121,9 @@ def test_find_inputs_groups_series_and_keeps_broken_files(tmp_path):
         (tmp_path / "in" / name).write_bytes(b"broken")
     found = [p.relative_to(tmp_path / "in").as_posix() for p in find_inputs(tmp_path / "in")]
     assert found == ["a.png", "broken.dcm", "ct", "sub/b.png", "w.tiff", "x.IMA", "y.dicom", "z.nii.gz"]
+    # a slice named by its UID whose header is cut is part of its series folder, not a second input
+    (tmp_path / "in" / "ct" / "1.2.3.4711").write_bytes(b"\0" * 128 + b"DICM" + b"\1" * 50)
+    assert [p.name for p in find_inputs(tmp_path / "in") if "ct" in p.parts] == ["ct"]
 
 
 def test_batch_streams_reports_failures_and_resumes(tmp_path):
@@ -194,7 +197,9 @@ def test_cli_single_file_with_a_checkpoint(tmp_path, tiny_checkpoint, capsys):
     assert "--overwrite" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("error", [RuntimeError("out of memory\nallocating 1 GiB"), ImportError("No module named itk")])
+@pytest.mark.parametrize(
+    "error", [RuntimeError("out of memory\nallocating 1 GiB"), MemoryError("numpy"), ImportError("No module named itk")]
+)
 def test_cli_single_file_failing_at_run_time_is_one_line_exit_1_and_writes_nothing(
     tmp_path, tiny_checkpoint, capsys, monkeypatch, error
 ):

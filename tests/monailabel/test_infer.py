@@ -278,8 +278,15 @@ def test_read_checked_image_counts_the_roi_inside_the_image_every_slice_and_chan
     Image.fromarray(np.zeros((10, 20, 3), np.uint8)).save(rgb)
     upscaler = NetworkCache().upscaler(parse_request({"scale": 2, "roi": "0,0,20,10"}))
     assert read_checked_image(rgb, upscaler, 40 * 20 * 3).array.shape[0] == 3
-    with pytest.raises(ValueError, match="the result would be 20x40 x 3 channels = 2,400 pixels"):
+    with pytest.raises(ValueError, match="the result would be 20x40 x 3 channels = 2,400 values, over this server"):
         read_checked_image(rgb, upscaler, 40 * 20 * 3 - 1)
+
+
+def test_a_roi_of_an_input_larger_than_the_limit_is_served(tmp_path):
+    source = tmp_path / "vol.nii.gz"
+    nib.save(nib.Nifti1Image(np.zeros((40, 30, 5), np.int16), np.eye(4)), source)  # 6,000 values
+    upscaler = NetworkCache().upscaler(parse_request({"scale": 2, "roi": "0,0,4,4"}))
+    assert read_checked_image(source, upscaler, 1000).spatial_shape == (40, 30, 5)  # result 8x8x5 = 320
 
 
 def test_parse_request_defaults():

@@ -143,7 +143,7 @@ def test_cli_prints_the_upscale_command(tmp_path, capsys):
         ([CT, "--model", "rmisr_vp_x4"], "fixed x4 network", 2),
         ([CT, "--model", "missing.pt"], "missing.pt", 2),
         ([CT, "--device", "foo"], "device 'foo' is not a device", 2),
-        ([CT, "--mode", "check", "--roi", "0,0,4,4"], "", 1),
+        ([CT, "--mode", "check", "--roi", "0,0,4,4"], "is too small to check at x2", 1),
     ],
 )
 def test_cli_errors(tmp_path, capsys, args, message, code):
