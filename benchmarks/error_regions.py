@@ -9,6 +9,8 @@
 ``python benchmarks/error_regions.py --weights bundles/rmisr/models/rmisr_bl_x4.pt --reference IMDN_x4.pth
 --scale 4 --split train --image J2K_pixelrep_mismatch --air-band 3`` (a TRAIN image: does the model fit
 what it was trained on as well as the reference?)
+``python benchmarks/error_regions.py --weights bundles/rmisr/models/rmisr_bl_x4.pt --reference IMDN_x4.pth
+--scale 4 --image 693_UNCR --strongest-edges 1`` (the strongest edges: bone, air / skin)
 
 Both models run on the realistic protocol's LR of the image (MATLAB bicubic, clipped to [0, 1]),
 and the model once more on the unclipped LR (the overshoot kept); after the protocol's
@@ -18,7 +20,8 @@ The region is ``--box row0,row1,col0,col1`` in HR pixels, half-open (for the ult
 scan area, so outside = the vendor's text and graphics), or ``--air-band N``: the pixels within N
 pixels of the HR image's exact zeros (air in CT), the zeros themselves excluded, or ``--rim-band N``: the
 pixels within N pixels of the rim of the HR image's field of view (where it crosses ``--rim-level``, default
-0.06: a fundus image's black surround). ``--weights`` is a
+0.06: a fundus image's black surround), or ``--strongest-edges P``: the P percent of the scored pixels with the
+largest gradient magnitude of the HR image (Sobel). ``--weights`` is a
 shipped model's file (architecture from its name or a sidecar), ``--reference`` a weights file of
 ``--reference-network`` (default IMDN: the authors' checkpoints load).
 """
@@ -30,7 +33,7 @@ import math
 
 import numpy as np
 import torch
-from scipy.ndimage import binary_dilation, binary_erosion
+from scipy.ndimage import binary_dilation, binary_erosion, sobel
 
 from monai_rmisr.benchmark import benchmark_network
 from monai_rmisr.data import load_corpus
@@ -53,11 +56,16 @@ def main() -> None:
     region.add_argument("--box", help="row0,row1,col0,col1 in HR pixels")
     region.add_argument("--air-band", type=int, metavar="N", help="pixels within N of the HR image's zeros")
     region.add_argument("--rim-band", type=int, metavar="N", help="pixels within N of the field of view's rim")
+    region.add_argument(
+        "--strongest-edges", type=float, metavar="P", help="the P %% of pixels with the largest HR gradient"
+    )
     parser.add_argument("--rim-level", type=float, default=0.06, help="the field of view: HR above this (0.06)")
     args = parser.parse_args()
     for option, value in (("--air-band", args.air_band), ("--rim-band", args.rim_band)):
         if value is not None and value < 1:
             parser.error(f"{option} must be at least 1 pixel, got {value}")
+    if args.strongest_edges is not None and not 0 < args.strongest_edges < 100:
+        parser.error(f"--strongest-edges must be a percentage in (0, 100), got {args.strongest_edges}")
     images = {img.name: img for img in load_corpus(args.split)}
     if args.image not in images:
         parser.error(f"--image {args.image!r} is not in the {args.split} split; it has {', '.join(images)}")
@@ -81,6 +89,11 @@ def main() -> None:
         band = args.rim_band
         inside = binary_dilation(field, iterations=band) & ~binary_erosion(field, iterations=band, border_value=1)
         what = f"band of {band} pixels either side of the field of view's rim (HR {args.rim_level:g})"
+    elif args.strongest_edges is not None:
+        gradient = np.hypot(sobel(hr[0], axis=0), sobel(hr[0], axis=1))[border:-border, border:-border]
+        inside = np.zeros(hr.shape[1:], dtype=bool)
+        inside[border:-border, border:-border] = gradient >= np.percentile(gradient, 100 - args.strongest_edges)
+        what = f"the {args.strongest_edges:g} % of pixels with the largest HR gradient (Sobel)"
     else:
         air = hr[0] == 0
         inside = binary_dilation(air, iterations=args.air_band) & ~air

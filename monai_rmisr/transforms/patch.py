@@ -60,9 +60,14 @@ class RandPairedPatch(Randomizable, Transform):
         self._flips: tuple[bool, bool] = (False, False)
         self._rotate = False
 
-    def randomize(self, spatial_shape: tuple[int, int]) -> None:
+    def randomize(self, spatial_shape: tuple[int, int], start: tuple[int, int] | None = None) -> None:
+        """Draw the crop's corner (uniformly; or take ``start``, the HR crop's top-left pixel, moved inside the
+        image where it would reach past it), the flips and the rotation, for an image of ``spatial_shape``."""
         h, w = (max(n, self.hr_size) for n in spatial_shape)
-        self._start = (int(self.R.randint(0, h - self.hr_size + 1)), int(self.R.randint(0, w - self.hr_size + 1)))
+        if start is None:
+            self._start = (int(self.R.randint(0, h - self.hr_size + 1)), int(self.R.randint(0, w - self.hr_size + 1)))
+        else:
+            self._start = (min(max(int(start[0]), 0), h - self.hr_size), min(max(int(start[1]), 0), w - self.hr_size))
         self._flips = (bool(self.flip and self.R.rand() < 0.5), bool(self.flip and self.R.rand() < 0.5))
         self._rotate = bool(self.rot90 and self.R.rand() < 0.5)
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from monai_rmisr.data.patches import EpochSampler, PairedPatchDataset
+from monai_rmisr.data.patches import EpochSampler, PairedPatchDataset, edge_weights
 
 
 def _images():
@@ -60,3 +60,36 @@ def test_each_sample_draws_its_own_lr_bit_depth_reproducibly():
     torch.testing.assert_close(plain[3]["lr"], dataset[3]["lr"])  # the patch itself is the same draw
     with pytest.raises(ValueError, match="bit depths must satisfy"):
         PairedPatchDataset(images, 8, 2, lr_bits=(12, 8))
+
+
+def _one_square(size=200):
+    image = np.zeros((1, size, size), np.float32)
+    image[0, 150:170, 150:170] = 1.0  # the only edges: 1 % of the image
+    return image
+
+
+def test_edge_share_zero_draws_the_samples_of_a_dataset_without_it():
+    plain = PairedPatchDataset(_images(), patch_size=8, scale=2, seed=3)
+    zero = PairedPatchDataset(_images(), patch_size=8, scale=2, seed=3, edge_share=0.0)
+    for index in (0, 1, 99):
+        assert torch.equal(plain[index]["hr"], zero[index]["hr"])
+
+
+def test_edge_crops_are_centred_on_the_edges():
+    def edge_patches(share):
+        dataset = PairedPatchDataset([_one_square()], patch_size=8, scale=2, seed=1, edge_share=share)
+        hr = [dataset[i]["hr"] for i in range(200)]
+        return np.mean([float(patch.max() - patch.min()) > 0.5 for patch in hr])  # holds part of the square's rim
+
+    uniform, edges = edge_patches(0.0), edge_patches(1.0)
+    assert uniform < 0.25 and edges > 0.95
+    assert 0.3 < edge_patches(0.5) < 0.75  # about half of the items
+
+
+def test_edge_weights_and_a_bad_share():
+    weights = edge_weights(_one_square(202))
+    assert weights.shape == (51 * 51,) and weights.min() == 0 and weights.argmax() // 51 in range(36, 43)
+    assert np.array_equal(edge_weights(np.ones((1, 9, 8), np.float32)), np.ones(3 * 2, np.float32))
+    for bad in (-0.1, 1.5, float("nan"), "half", True):
+        with pytest.raises(ValueError, match=r"edge_share \(edge_patch_share\) must be a number in"):
+            PairedPatchDataset(_images(), patch_size=8, scale=2, edge_share=bad)
