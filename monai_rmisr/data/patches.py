@@ -117,11 +117,11 @@ class PairedPatchDataset(Dataset):
         # per image, the cumulative edge weights of its EDGE_GRID x EDGE_GRID cells (computed once, shared
         # by the images a modality repeat lists twice: the same array)
         cumulative: dict[int, np.ndarray] = {}
-        self.edge_cdfs = (
-            [cumulative.setdefault(id(img), np.cumsum(edge_weights(img), dtype=np.float64)) for img in images]
-            if self.edge_share > 0
-            else []
-        )
+        if self.edge_share > 0:
+            for img in images:
+                if id(img) not in cumulative:
+                    cumulative[id(img)] = np.cumsum(edge_weights(img), dtype=np.float64)
+        self.edge_cdfs = [cumulative[id(img)] for img in images] if self.edge_share > 0 else []
 
     def __len__(self) -> int:
         return self.length
