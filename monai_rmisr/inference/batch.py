@@ -116,6 +116,11 @@ class BatchReport:
     failed: list[tuple[Path, str]] = field(default_factory=list)
     seconds: float = 0.0
 
+    def add_failure(self, item: Path, reason: str) -> None:
+        """Record (and log) that ``item`` failed for ``reason``."""
+        logger.warning("failed: %s: %s", item, reason)
+        self.failed.append((item, reason))
+
     def summary(self) -> str:
         lines = [
             f"{len(self.written)} written, {len(self.skipped)} skipped (output exists; --overwrite redoes them), "
@@ -201,9 +206,8 @@ def upscale_batch(
         target = _output_for(item, root, output_dir)
         clash = overwrites_an_input(target)
         if clash is not None:
-            reason = f"output '{target}' would overwrite the input '{clash}'; choose another output folder."
-            logger.warning("failed: %s: %s", item, reason)
-            report.failed.append((item, reason))
+            clash_reason = f"output '{target}' would overwrite the input '{clash}'; choose another output folder."
+            report.add_failure(item, clash_reason)
             if bar is not None:
                 bar.update(1)
         elif target.exists() and not overwrite:
@@ -225,9 +229,7 @@ def upscale_batch(
                 upscaler.file(item, target, overwrite=overwrite, image=image)
                 report.written.append(target)
             except (ImageReadError, OutputPathError, FileNotFoundError, ValueError, OSError, *RUN_ERRORS) as err:
-                reason = " ".join(str(err).split())
-                logger.warning("failed: %s: %s", item, reason)
-                report.failed.append((item, reason))
+                report.add_failure(item, " ".join(str(err).split()))  # one line, whatever the message held
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(failed=len(report.failed), refresh=False)
