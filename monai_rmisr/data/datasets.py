@@ -10,7 +10,7 @@ import numpy as np
 
 from ..metrics.protocol import fractional_pair, protocol_pair
 from .corpus import CorpusImage, CorpusSource, load_corpus, load_sources, split_sources
-from .synthetic import aperture_images, display_graphics_image, synthetic_images
+from .synthetic import aperture_images, ct_phantom_images, display_graphics_image, synthetic_images
 from .user_datasets import dataset_images
 
 __all__ = [
@@ -112,6 +112,7 @@ def training_images(
     synthetic_blur: float = 0.0,
     aperture: int = 0,
     modality_repeats: Mapping[str, int] | None = None,
+    ct_phantoms: int = 0,
 ) -> list[np.ndarray]:
     """The bundle's ``train#images``: (1, H, W) float32 images in [0, 1].
 
@@ -136,9 +137,12 @@ def training_images(
             times, e.g. ``{"CT": 4}``: :class:`~monai_rmisr.data.patches.PairedPatchDataset` draws an image with
             a probability proportional to its area, so a repeated image gives that many times its share of
             patches (the same array, not a copy). A user data set (``dataset_dir``) has no modalities: refused.
+        ct_phantoms: add this many procedural CT slices (:func:`~monai_rmisr.data.synthetic.ct_phantom_image`,
+            512x512: heads and trunks in air, black outside the reconstruction circle), seeded by ``seed``.
     """
     _check_image_count(synthetic, "synthetic_images")
     _check_image_count(aperture, "aperture_images")
+    _check_image_count(ct_phantoms, "ct_phantom_images")
     repeats = _check_modality_repeats(modality_repeats)
     if repeats and dataset_dir is not None:
         raise ValueError("--modality_repeats weighs the corpus's modalities; a user data set (--dataset_dir) has none.")
@@ -152,7 +156,7 @@ def training_images(
         corpus += _corpus_selection("frames", exclude=val_names)
     images = user + [img.array for img in corpus for _ in range(repeats.get(img.modality, 1))]
     procedural = synthetic_images(synthetic, seed=seed, blur_sigma=synthetic_blur)
-    return images + procedural + aperture_images(aperture, seed=seed)
+    return images + procedural + aperture_images(aperture, seed=seed) + ct_phantom_images(ct_phantoms, seed=seed)
 
 
 def validation_sources(val_names: Sequence[str]) -> list[CorpusSource]:

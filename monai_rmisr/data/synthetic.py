@@ -1,4 +1,4 @@
-"""Procedural training images: scanner display graphics and dead leaves.
+"""Procedural training images: scanner display graphics, dead leaves, fields of view and CT slices.
 
 Real medical frames carry what no corpus crop keeps: a vendor's burned-in text, scale bars, tick
 marks, icons and calipers, drawn in flat grey on black next to a speckled scan sector (ultrasound),
@@ -17,6 +17,9 @@ patient data and no licence of their own (they are part of monai-rmisr, Apache-2
   branching dark vessels, a bright disc and a dark spot. The TRAIN split has no such image (its only
   fundus image is held out for validation), and the sharp procedural images above teach a network
   that every edge against black is sharp.
+* :func:`ct_phantom_image`: a CT slice, head or trunk, in air inside the reconstruction circle: skin, a
+  bright skull of varying thickness (or a vertebra and ribs), air cells and sinuses, seen through a
+  reconstruction kernel with correlated noise; the strongest edges a slice has, in many forms.
 
 Shapes and ranges: each image is ``(1, size, size)`` float32 in [0, 1], with exact 0 and 1 present.
 """
@@ -34,6 +37,8 @@ __all__ = [
     "aperture_image",
     "aperture_images",
     "band_limited",
+    "ct_phantom_image",
+    "ct_phantom_images",
     "dead_leaves_image",
     "display_graphics_image",
     "synthetic_images",
@@ -234,6 +239,134 @@ def aperture_image(size: int = 256, seed: int = 0) -> np.ndarray:
     return np.clip(array, 0.0, 1.0)[None]
 
 
+def _outline(rng: np.random.Generator, theta: np.ndarray, amplitude: float) -> np.ndarray:
+    """A smooth closed outline's radius factor around 1: four random angular harmonics (2-5) of up to ``amplitude``."""
+    factor = np.ones_like(theta)
+    for harmonic in range(2, 6):
+        factor += float(rng.uniform(0, amplitude)) * np.cos(harmonic * theta + float(rng.uniform(0, 2 * np.pi)))
+    return factor
+
+
+def _ellipse(rows: np.ndarray, cols: np.ndarray, centre: np.ndarray, radii: np.ndarray, angle: float) -> np.ndarray:
+    """The normalised radius of every pixel in a rotated ellipse (< 1 inside)."""
+    dy, dx = rows - centre[0], cols - centre[1]
+    u = dx * np.cos(angle) + dy * np.sin(angle)
+    v = -dx * np.sin(angle) + dy * np.cos(angle)
+    return np.hypot(u / radii[1], v / radii[0])
+
+
+def _trabecular(rng: np.random.Generator, shape: tuple[int, int], size: int) -> np.ndarray:
+    """Cancellous bone's air cells: a mask in {0, 1} of 1 in bone, 0 in the small cells (1-4 % of ``size`` across)."""
+    cells = gaussian_filter(rng.standard_normal(shape).astype(np.float32), size / 300)
+    return (cells < float(rng.uniform(0.2, 0.6)) * float(cells.std())).astype(np.float32)
+
+
+def ct_phantom_image(size: int = 512, seed: int = 0) -> np.ndarray:
+    """A procedural CT slice: a head (or a trunk) in air inside the reconstruction circle, black outside.
+
+    What the TEST and TRAIN CT slices make a network fit worst at x4 is the skull's edges, the strongest edges of a
+    slice (``docs/training.md``, "x4: the strongest edges"). The phantom draws them in many forms: an outline with
+    smooth bumps, skin, a bright skull of varying thickness with a darker diploe, air cells of cancellous bone
+    (mastoid-like) and air-filled sinuses at the skull, a brain with faint grey/white texture and dark ventricles;
+    or, a third of the time, a trunk with a fat layer, organs, lungs, a vertebra and ribs. Half the slices lie on a
+    couch. All of it seen through a reconstruction kernel (a Gaussian of 0.5-1.2 pixels) with correlated noise,
+    then cut by the reconstruction circle (outside exactly 0, a sharp edge as a scanner writes it) or, a quarter of
+    the time, not cut (air to the border). Window and levels are random (air 0-0.3, bone the brightest).
+
+    Args:
+        size: height and width in pixels (>= 64); 512, a CT slice's matrix, by default.
+        seed: the image is a pure function of ``(size, seed)``.
+
+    Returns:
+        ``(1, size, size)`` float32 in [0, 1], divided by its maximum (1 in the brightest bone; 0 outside the circle,
+        or the darkest air when uncut).
+    """
+    if size < 64:
+        raise ValueError(f"ct_phantom_image needs size >= 64, got {size}.")
+    rng = np.random.default_rng([seed, size, 4])
+    shape = (size, size)
+    rows, cols = np.mgrid[0:size, 0:size].astype(np.float32)
+    air = float(rng.uniform(0.0, 0.3))
+    soft = float(rng.uniform(air + 0.2, 0.65))
+    bone = float(rng.uniform(max(soft + 0.15, 0.7), 1.0))
+    centre = size / 2 + rng.uniform(-0.06, 0.06, 2) * size
+    theta = np.arctan2(rows - centre[0], cols - centre[1])
+    head = rng.random() < 2 / 3
+    trunk_radii = (0.22, 0.32), (0.38, 0.46)  # wider than tall
+    radii = (rng.uniform(0.33, 0.44, 2) if head else np.array([rng.uniform(*r) for r in trunk_radii])) * size
+    body_radius = _ellipse(rows, cols, centre, radii, float(rng.uniform(-0.2, 0.2))) / _outline(rng, theta, 0.02)
+    image = np.full(shape, air, dtype=np.float32)
+    image[body_radius < 1] = soft + float(rng.uniform(-0.03, 0.03))  # skin and the soft tissue under it
+    texture = gaussian_filter(rng.standard_normal(shape).astype(np.float32), size / 80)
+    texture /= max(float(np.abs(texture).max()), 1e-6)
+    if head:
+        scalp = float(rng.uniform(0.03, 0.08))
+        thickness = float(rng.uniform(0.03, 0.09)) * _outline(rng, theta, 0.25)
+        outer, inner = 1 - scalp, 1 - scalp - thickness
+        skull = (body_radius < outer) & (body_radius >= inner)
+        depth = np.clip((outer - body_radius) / np.maximum(thickness, 1e-3), 0, 1)  # 0 outside, 1 inside the skull
+        diploe = 1 - float(rng.uniform(0.1, 0.35)) * np.exp(-(((depth - 0.5) / 0.22) ** 2))
+        image[skull] = (bone * diploe)[skull]
+        brain = body_radius < inner
+        image[brain] = (soft + 0.02 + float(rng.uniform(0.01, 0.04)) * texture)[brain]
+        for _ in range(int(rng.integers(1, 4))):  # ventricles: dark, near the middle
+            at = centre + rng.uniform(-0.12, 0.12, 2) * size
+            cell = _ellipse(rows, cols, at, rng.uniform(0.015, 0.06, 2) * size, float(rng.uniform(0, np.pi))) < 1
+            image[cell & brain] = soft - float(rng.uniform(0.05, 0.12))
+        for _ in range(int(rng.integers(0, 4))):  # bone with air cells (mastoids) or an air sinus, on the skull
+            angle = float(rng.uniform(0, 2 * np.pi))
+            reach = float(np.mean(radii)) * (inner.mean() + outer) / 2
+            at = centre + reach * np.array([np.sin(angle), np.cos(angle)])
+            region = _ellipse(rows, cols, at, rng.uniform(0.04, 0.09, 2) * size, float(rng.uniform(0, np.pi))) < 1
+            if rng.random() < 0.5:
+                cells = _trabecular(rng, shape, size) > 0
+                image[region] = np.where(cells, bone * float(rng.uniform(0.8, 1.0)), air)[region]
+            else:
+                image[region] = bone * float(rng.uniform(0.85, 1.0))
+                sinus = _ellipse(rows, cols, at, rng.uniform(0.02, 0.06, 2) * size, float(rng.uniform(0, np.pi))) < 1
+                image[sinus] = air
+    else:
+        fat = (body_radius < 1) & (body_radius >= 1 - float(rng.uniform(0.04, 0.12)))
+        image[fat] = soft - float(rng.uniform(0.06, 0.15))
+        inside = body_radius < 1 - 0.12
+        image[inside] = (soft + float(rng.uniform(0.01, 0.03)) * texture)[inside]
+        for _ in range(int(rng.integers(2, 6))):  # organs
+            at = centre + rng.uniform(-0.2, 0.2, 2) * radii
+            organ = _ellipse(rows, cols, at, rng.uniform(0.05, 0.4, 2) * radii, float(rng.uniform(0, np.pi))) < 1
+            image[organ & inside] = soft + float(rng.uniform(-0.06, 0.08))
+        if rng.random() < 0.5:  # lungs: dark with bright vessels
+            for side in (-1, 1):
+                at = centre + np.array([-0.1, side * 0.45]) * radii
+                lung = _ellipse(rows, cols, at, np.array([0.55, 0.35]) * radii, float(rng.uniform(-0.3, 0.3))) < 1
+                vessels = np.clip(gaussian_filter(rng.standard_normal(shape).astype(np.float32), 1.0) * 3 - 2.5, 0, 1)
+                image[lung & inside] = (air + 0.05 + (soft - air) * vessels)[lung & inside]
+        spine_at = centre + np.array([0.55, 0.0]) * radii
+        vertebra = _ellipse(rows, cols, spine_at, np.array([0.16, 0.14]) * radii[0], 0.0)
+        cortex = (vertebra < 1) & (vertebra >= 0.8)
+        image[vertebra < 0.8] = np.where(_trabecular(rng, shape, size) > 0, bone * 0.8, soft)[vertebra < 0.8]
+        image[cortex] = bone
+        for angle in np.linspace(0.3, 2.8, int(rng.integers(4, 9))) + float(rng.uniform(-0.1, 0.1)):  # ribs
+            for side in (-1, 1):
+                at = centre + 0.88 * radii * np.array([-np.cos(angle), side * np.sin(angle)])
+                rib = _ellipse(rows, cols, at, rng.uniform(0.012, 0.025, 2) * size, float(angle))
+                image[rib < 1] = bone * float(rng.uniform(0.85, 1.0))
+                image[rib < 0.5] = bone * 0.7
+    if rng.random() < 0.5:  # the couch: a curved bright band below the patient
+        top = centre[0] + radii[0] * float(rng.uniform(1.02, 1.1))
+        curve = top + (cols - centre[1]) ** 2 / (size * float(rng.uniform(2, 6)))
+        band = (rows > curve) & (rows < curve + size * float(rng.uniform(0.01, 0.03)))
+        image[band] = soft + float(rng.uniform(-0.05, 0.1))
+    image = gaussian_filter(image, float(rng.uniform(0.5, 1.2)))  # the reconstruction kernel
+    image += gaussian_filter(rng.standard_normal(shape).astype(np.float32), 0.8) * float(rng.uniform(0.002, 0.012))
+    image = np.clip(image, 0, None)
+    if rng.random() < 0.75:  # the reconstruction circle: outside exactly 0, a sharp edge
+        image[np.hypot(rows - size / 2, cols - size / 2) >= size / 2 * float(rng.uniform(0.95, 1.0))] = 0
+    else:
+        image -= float(image.min())
+    array = (image / max(float(image.max()), 1e-6)).astype(np.float32)
+    return np.clip(array, 0.0, 1.0)[None]
+
+
 def band_limited(image: np.ndarray, sigma: float) -> np.ndarray:
     """``image`` seen through a Gaussian point-spread function of ``sigma`` pixels, as a scanner or camera
     would record it: the drawn shapes' pixel-exact (aliased) edges become the smooth edges real images have.
@@ -281,6 +414,17 @@ def aperture_images(count: int, size: int = 256, seed: int = 0) -> list[np.ndarr
     if count < 0:
         raise ValueError(f"count must be >= 0, got {count}.")
     return [aperture_image(size, _image_seed(seed, k)) for k in range(count)]
+
+
+def ct_phantom_images(count: int, size: int = 512, seed: int = 0) -> list[np.ndarray]:
+    """``count`` procedural CT slices (:func:`ct_phantom_image`), image ``k`` seeded as in :func:`synthetic_images`.
+
+    Returns:
+        ``(1, size, size)`` float32 arrays in [0, 1].
+    """
+    if count < 0:
+        raise ValueError(f"count must be >= 0, got {count}.")
+    return [ct_phantom_image(size, _image_seed(seed, k)) for k in range(count)]
 
 
 def _image_seed(seed: int, k: int) -> int:

@@ -4,7 +4,13 @@ from scipy.ndimage import binary_dilation
 
 from monai_rmisr.data import training_images, validation_images
 from monai_rmisr.data.datasets import validation_synthetic_images
-from monai_rmisr.data.synthetic import aperture_image, dead_leaves_image, display_graphics_image, synthetic_images
+from monai_rmisr.data.synthetic import (
+    aperture_image,
+    ct_phantom_image,
+    dead_leaves_image,
+    display_graphics_image,
+    synthetic_images,
+)
 
 
 def test_synthetic_images_are_reproducible_grey_images_in_range():
@@ -86,3 +92,30 @@ def test_aperture_images_are_added_to_training_and_validation():
     np.testing.assert_array_equal(frames[1], aperture_image(384, seed=0))
     with pytest.raises(ValueError, match="--val_aperture_images must be a whole number >= 0"):
         validation_synthetic_images(1, aperture=1.5)
+
+
+def test_ct_phantoms_are_slices_in_air_with_strong_bone_edges():
+    image = ct_phantom_image(128, seed=3)
+    assert image.shape == (1, 128, 128) and image.dtype == np.float32
+    np.testing.assert_array_equal(image, ct_phantom_image(128, seed=3))
+    assert not np.array_equal(image, ct_phantom_image(128, seed=4))
+    cut = 0
+    for seed in range(12):
+        slice_ = ct_phantom_image(128, seed=seed)[0]
+        assert slice_.min() == 0.0 and slice_.max() == 1.0
+        corners = slice_[[0, 0, 2, -1, -1], [0, -1, 2, 0, -1]]
+        cut += bool((corners == 0).all())  # cut by the reconstruction circle: black outside it
+        steps = np.maximum(np.abs(np.diff(slice_, axis=0)).max(), np.abs(np.diff(slice_, axis=1)).max())
+        assert steps > 0.15  # bone against soft tissue or air: the strong edges CT slices have
+    assert 4 <= cut <= 12  # most slices are cut, some run to the border
+    with pytest.raises(ValueError, match="size >= 64"):
+        ct_phantom_image(32)
+
+
+def test_ct_phantoms_are_added_to_training():
+    plain = training_images(val_names=["OBXXXX1A"])
+    added = training_images(val_names=["OBXXXX1A"], ct_phantoms=2, seed=1)
+    assert len(added) == len(plain) + 2
+    np.testing.assert_array_equal(added[-1], ct_phantom_image(512, seed=100_003 + 1))
+    with pytest.raises(ValueError, match="--ct_phantom_images must be a whole number >= 0"):
+        training_images(ct_phantoms=-1)
