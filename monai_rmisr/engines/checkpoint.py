@@ -8,11 +8,12 @@ import logging
 import os
 import re
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
 from ignite.engine import Engine, Events
+from ignite.handlers import DiskSaver
 from monai.handlers import CheckpointSaver
 from torch import nn
 
@@ -63,8 +64,16 @@ class ResumableCheckpointSaver(CheckpointSaver):
     checkpoints already in ``save_dir`` when attached, and after each save removes the oldest
     until at most ``n_saved`` are left (also when a resumed run keeps fewer than before). A
     truncated newest file (a run killed while saving) is adopted too and rewritten at its epoch.
-    Same arguments as ``monai.handlers.CheckpointSaver``.
+    A file the saver would replace that is gone (a best ``model.pt`` moved away to ship it, a checkpoint copied
+    into a new folder to branch a run, whose state names the old run's files) is logged, not an error that stops
+    the run. Same arguments as ``monai.handlers.CheckpointSaver``.
     """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for checkpoint in (self._final_checkpoint, self._key_metric_checkpoint, self._interval_checkpoint):
+            if checkpoint is not None:
+                checkpoint.save_handler.remove = _remove_if_present(checkpoint.save_handler, self.logger)
 
     def attach(self, engine: Engine) -> None:
         super().attach(engine)
@@ -80,6 +89,21 @@ class ResumableCheckpointSaver(CheckpointSaver):
             return
         while len(checkpoint._saved) > checkpoint.n_saved:
             checkpoint.save_handler.remove(checkpoint._saved.pop(0).filename)
+
+
+def _remove_if_present(save_handler: DiskSaver, logger: logging.Logger) -> Callable[[str], None]:
+    """``save_handler.remove`` (a saver's delete of its earlier file) that logs a file already gone instead of
+    raising. MONAI's handler of a fixed file name (``model.pt``) removes that name whatever it is given."""
+    remove = save_handler.remove
+
+    def remove_if_present(filename: str) -> None:
+        try:
+            remove(filename)
+        except FileNotFoundError:
+            path = Path(save_handler.dirname) / (getattr(save_handler, "filename", None) or filename)
+            logger.warning(f"{path} was already gone (moved or deleted); the new file is written all the same")
+
+    return remove_if_present
 
 
 def latest_checkpoint(folder: str | os.PathLike) -> str | None:

@@ -179,6 +179,22 @@ def test_a_new_run_over_an_earlier_runs_checkpoints_is_refused_before_it_writes(
     assert trainer.state.epoch == 2
 
 
+def test_a_run_resumed_in_a_new_folder_or_without_its_model_writes_the_next_best_model(tmp_path, caplog):
+    # branching a run (its checkpoint copied into a new folder) or moving model.pt away to ship it: the best-model
+    # saver's state names a model.pt that is not there; the next best one must be written, not stop the run
+    run_training(training_parser(tmp_path / "run", max_epochs=2))
+    checkpoint = torch.load(tmp_path / "run" / "checkpoints" / "checkpoint_epoch=2.pt", weights_only=True)
+    checkpoint["best_model_saver"]["_saved"] = [(-1.0, "model_key_metric=-1.0000.pt")]  # the next epoch is a best
+    (tmp_path / "branch" / "checkpoints").mkdir(parents=True)
+    torch.save(checkpoint, tmp_path / "branch" / "checkpoints" / "checkpoint_epoch=2.pt")
+    with caplog.at_level(logging.WARNING):
+        trainer = run_training(training_parser(tmp_path / "branch", max_epochs=3, resume=True))
+    assert trainer.state.epoch == 3
+    best = torch.load(tmp_path / "branch" / "model.pt", weights_only=True)
+    assert set(best) == set(checkpoint["network"])
+    assert f"{tmp_path / 'branch' / 'model.pt'} was already gone (moved or deleted)" in caplog.text
+
+
 @pytest.mark.parametrize("first_keep", [2, None])
 def test_keep_checkpoints_holds_across_resumes(tmp_path, first_keep):
     folder = tmp_path / "checkpoints"
