@@ -17,7 +17,7 @@ patient data and no licence of their own (they are part of monai-rmisr, Apache-2
   branching dark vessels, a bright disc and a dark spot. The TRAIN split has no such image (its only
   fundus image is held out for validation), and the sharp procedural images above teach a network
   that every edge against black is sharp.
-* :func:`ct_phantom_image`: a CT slice, head or trunk, in air inside the reconstruction circle: skin, a
+* :func:`ct_phantom_image`: a CT slice, head or trunk, in air, black outside the reconstruction circle: skin, a
   bright skull of varying thickness (or a vertebra and ribs), air cells and sinuses, seen through a
   reconstruction kernel with correlated noise; the strongest edges a slice has, in many forms.
 
@@ -262,16 +262,20 @@ def _trabecular(rng: np.random.Generator, shape: tuple[int, int], size: int) -> 
 
 
 def ct_phantom_image(size: int = 512, seed: int = 0) -> np.ndarray:
-    """A procedural CT slice: a head (or a trunk) in air inside the reconstruction circle, black outside.
+    """A procedural CT slice: a head (or a trunk) in air, black outside the reconstruction circle.
 
     What the TEST and TRAIN CT slices make a network fit worst at x4 is the skull's edges, the strongest edges of a
     slice (``docs/training.md``, "x4: the strongest edges"). The phantom draws them in many forms: an outline with
-    smooth bumps, skin, a bright skull of varying thickness with a darker diploe, air cells of cancellous bone
-    (mastoid-like) and air-filled sinuses at the skull, a brain with faint grey/white texture and dark ventricles;
-    or, a third of the time, a trunk with a fat layer, organs, lungs, a vertebra and ribs. Half the slices lie on a
-    couch. All of it seen through a reconstruction kernel (a Gaussian of 0.5-1.2 pixels) with correlated noise,
-    then cut by the reconstruction circle (outside exactly 0, a sharp edge as a scanner writes it) or, a quarter of
-    the time, not cut (air to the border). Window and levels are random (air 0-0.3, bone the brightest).
+    smooth bumps, skin, a bright skull of varying thickness with a darker diploe, a brain with faint texture and
+    dark ventricles, and up to three patches centred on the skull ring (about its mean radius, so some stand out of
+    the head into air or reach into the brain): bone with air cells (mastoid-like) or bone around an air sinus.
+    A third of the slices are a trunk instead: a fat layer, organs, half the time two dark lungs (with sparse bright
+    dots), a vertebra with cancellous bone, and ribs near the outline. Half the slices lie on a couch. All of it is
+    seen through a reconstruction kernel (a Gaussian of 0.5-1.2 pixels) with correlated noise (standard deviation
+    0.0007-0.004), then cut by the reconstruction circle (three quarters of the slices: outside exactly 0, a
+    sharp edge as a scanner writes it; a trunk may reach past it) or not cut (air to the border, shifted to 0).
+    Window and levels are random: before the division by the maximum, air 0-0.3, soft tissue up to 0.65, bone
+    0.7-1.
 
     Args:
         size: height and width in pixels (>= 64); 512, a CT slice's matrix, by default.
@@ -279,7 +283,7 @@ def ct_phantom_image(size: int = 512, seed: int = 0) -> np.ndarray:
 
     Returns:
         ``(1, size, size)`` float32 in [0, 1], divided by its maximum (1 in the brightest bone; 0 outside the circle,
-        or the darkest air when uncut).
+        or the darkest air when uncut; air inside the circle up to about 0.45).
     """
     if size < 64:
         raise ValueError(f"ct_phantom_image needs size >= 64, got {size}.")
@@ -313,7 +317,7 @@ def ct_phantom_image(size: int = 512, seed: int = 0) -> np.ndarray:
             at = centre + rng.uniform(-0.12, 0.12, 2) * size
             cell = _ellipse(rows, cols, at, rng.uniform(0.015, 0.06, 2) * size, float(rng.uniform(0, np.pi))) < 1
             image[cell & brain] = soft - float(rng.uniform(0.05, 0.12))
-        for _ in range(int(rng.integers(0, 4))):  # bone with air cells (mastoids) or an air sinus, on the skull
+        for _ in range(int(rng.integers(0, 4))):  # bone with air cells (mastoids) or an air sinus, on the skull ring
             angle = float(rng.uniform(0, 2 * np.pi))
             reach = float(np.mean(radii)) * (inner.mean() + outer) / 2
             at = centre + reach * np.array([np.sin(angle), np.cos(angle)])
@@ -334,7 +338,7 @@ def ct_phantom_image(size: int = 512, seed: int = 0) -> np.ndarray:
             at = centre + rng.uniform(-0.2, 0.2, 2) * radii
             organ = _ellipse(rows, cols, at, rng.uniform(0.05, 0.4, 2) * radii, float(rng.uniform(0, np.pi))) < 1
             image[organ & inside] = soft + float(rng.uniform(-0.06, 0.08))
-        if rng.random() < 0.5:  # lungs: dark with bright vessels
+        if rng.random() < 0.5:  # lungs: dark, with sparse bright dots
             for side in (-1, 1):
                 at = centre + np.array([-0.1, side * 0.45]) * radii
                 lung = _ellipse(rows, cols, at, np.array([0.55, 0.35]) * radii, float(rng.uniform(-0.3, 0.3))) < 1
@@ -396,8 +400,7 @@ def synthetic_images(count: int, size: int = 256, seed: int = 0, blur_sigma: flo
     Returns:
         ``(1, size, size)`` float32 arrays in [0, 1].
     """
-    if count < 0:
-        raise ValueError(f"count must be >= 0, got {count}.")
+    _check_count(count)
     if not blur_sigma >= 0:
         raise ValueError(f"blur_sigma must be >= 0 (pixels), got {blur_sigma}.")
     makers = (display_graphics_image, dead_leaves_image)
@@ -411,8 +414,7 @@ def aperture_images(count: int, size: int = 256, seed: int = 0) -> list[np.ndarr
     Returns:
         ``(1, size, size)`` float32 arrays in [0, 1].
     """
-    if count < 0:
-        raise ValueError(f"count must be >= 0, got {count}.")
+    _check_count(count)
     return [aperture_image(size, _image_seed(seed, k)) for k in range(count)]
 
 
@@ -422,9 +424,14 @@ def ct_phantom_images(count: int, size: int = 512, seed: int = 0) -> list[np.nda
     Returns:
         ``(1, size, size)`` float32 arrays in [0, 1].
     """
+    _check_count(count)
+    return [ct_phantom_image(size, _image_seed(seed, k)) for k in range(count)]
+
+
+def _check_count(count: int) -> None:
+    """A number of procedural images: >= 0, else ValueError."""
     if count < 0:
         raise ValueError(f"count must be >= 0, got {count}.")
-    return [ct_phantom_image(size, _image_seed(seed, k)) for k in range(count)]
 
 
 def _image_seed(seed: int, k: int) -> int:

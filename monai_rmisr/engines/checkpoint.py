@@ -73,7 +73,7 @@ class ResumableCheckpointSaver(CheckpointSaver):
         super().__init__(*args, **kwargs)
         for checkpoint in (self._final_checkpoint, self._key_metric_checkpoint, self._interval_checkpoint):
             if checkpoint is not None:
-                checkpoint.save_handler.remove = _remove_if_present(checkpoint.save_handler, self.logger)
+                checkpoint.save_handler.remove = _remove_if_present(checkpoint.save_handler, self)
 
     def attach(self, engine: Engine) -> None:
         super().attach(engine)
@@ -91,9 +91,10 @@ class ResumableCheckpointSaver(CheckpointSaver):
             checkpoint.save_handler.remove(checkpoint._saved.pop(0).filename)
 
 
-def _remove_if_present(save_handler: DiskSaver, logger: logging.Logger) -> Callable[[str], None]:
-    """``save_handler.remove`` (a saver's delete of its earlier file) that logs a file already gone instead of
-    raising. MONAI's handler of a fixed file name (``model.pt``) removes that name whatever it is given."""
+def _remove_if_present(save_handler: DiskSaver, saver: CheckpointSaver) -> Callable[[str], None]:
+    """``save_handler.remove`` (a saver's delete of its earlier file) that logs a file already gone on the saver's
+    logger (the engine's, once attached) instead of raising. MONAI's handler of a fixed file name (``model.pt``)
+    removes that name whatever it is given."""
     remove = save_handler.remove
 
     def remove_if_present(filename: str) -> None:
@@ -101,7 +102,7 @@ def _remove_if_present(save_handler: DiskSaver, logger: logging.Logger) -> Calla
             remove(filename)
         except FileNotFoundError:
             path = Path(save_handler.dirname) / (getattr(save_handler, "filename", None) or filename)
-            logger.warning(f"{path} was already gone (moved or deleted); the new file is written all the same")
+            saver.logger.warning(f"{path} was already gone (moved or deleted); the new file is written all the same")
 
     return remove_if_present
 

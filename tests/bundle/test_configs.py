@@ -150,6 +150,7 @@ def test_a_misspelt_flag_is_an_error_naming_it():
         ),
         ({"clip_lr": "false"}, "--lr_bits quantises the clipped LR: with --clip_lr false give --lr_bits null too."),
         ({"synthetic_images": -1}, "--synthetic_images must be a whole number >= 0, got -1."),
+        ({"ct_phantom_images": -1}, "--ct_phantom_images must be a whole number >= 0, got -1."),
         ({"amp_dtype": "fp16"}, "--amp_dtype must be one of ('auto', 'float16', 'bfloat16'), got 'fp16'."),
         ({"keep_checkpoints": 0}, "--keep_checkpoints must be a positive whole number or null (no limit), got 0."),
         (

@@ -105,9 +105,12 @@ def test_ct_phantoms_are_slices_in_air_with_strong_bone_edges():
         assert slice_.min() == 0.0 and slice_.max() == 1.0
         corners = slice_[[0, 0, 2, -1, -1], [0, -1, 2, 0, -1]]
         cut += bool((corners == 0).all())  # cut by the reconstruction circle: black outside it
-        steps = np.maximum(np.abs(np.diff(slice_, axis=0)).max(), np.abs(np.diff(slice_, axis=1)).max())
+        inside = ~binary_dilation(slice_ == 0, iterations=2)  # not the circle's own edge
+        steps = np.maximum(
+            np.abs(np.diff(slice_, axis=0))[inside[1:]].max(), np.abs(np.diff(slice_, axis=1))[inside[:, 1:]].max()
+        )
         assert steps > 0.15  # bone against soft tissue or air: the strong edges CT slices have
-    assert 4 <= cut <= 12  # most slices are cut, some run to the border
+    assert 4 <= cut <= 11  # most slices are cut, some run to the border
     with pytest.raises(ValueError, match="size >= 64"):
         ct_phantom_image(32)
 
