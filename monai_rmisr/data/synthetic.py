@@ -317,9 +317,9 @@ def ct_phantom_image(size: int = 512, seed: int = 0) -> np.ndarray:
             at = centre + rng.uniform(-0.12, 0.12, 2) * size
             cell = _ellipse(rows, cols, at, rng.uniform(0.015, 0.06, 2) * size, float(rng.uniform(0, np.pi))) < 1
             image[cell & brain] = soft - float(rng.uniform(0.05, 0.12))
+        reach = float(np.mean(radii)) * (inner.mean() + outer) / 2  # the skull ring's mean radius, in pixels
         for _ in range(int(rng.integers(0, 4))):  # bone with air cells (mastoids) or an air sinus, on the skull ring
             angle = float(rng.uniform(0, 2 * np.pi))
-            reach = float(np.mean(radii)) * (inner.mean() + outer) / 2
             at = centre + reach * np.array([np.sin(angle), np.cos(angle)])
             region = _ellipse(rows, cols, at, rng.uniform(0.04, 0.09, 2) * size, float(rng.uniform(0, np.pi))) < 1
             if rng.random() < 0.5:
@@ -347,7 +347,8 @@ def ct_phantom_image(size: int = 512, seed: int = 0) -> np.ndarray:
         spine_at = centre + np.array([0.55, 0.0]) * radii
         vertebra = _ellipse(rows, cols, spine_at, np.array([0.16, 0.14]) * radii[0], 0.0)
         cortex = (vertebra < 1) & (vertebra >= 0.8)
-        image[vertebra < 0.8] = np.where(_trabecular(rng, shape, size) > 0, bone * 0.8, soft)[vertebra < 0.8]
+        cancellous = vertebra < 0.8
+        image[cancellous] = np.where(_trabecular(rng, shape, size) > 0, bone * 0.8, soft)[cancellous]
         image[cortex] = bone
         for angle in np.linspace(0.3, 2.8, int(rng.integers(4, 9))) + float(rng.uniform(-0.1, 0.1)):  # ribs
             for side in (-1, 1):

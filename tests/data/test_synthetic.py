@@ -80,13 +80,23 @@ def test_aperture_images_are_a_soft_field_of_view_on_black():
         aperture_image(8)
 
 
-def test_aperture_images_are_added_to_training_and_validation():
+@pytest.mark.parametrize(
+    "argument,setting,count,bad,make,size",
+    [
+        ("aperture", "aperture_images", 3, -2, aperture_image, 256),
+        ("ct_phantoms", "ct_phantom_images", 2, -1, ct_phantom_image, 512),
+    ],
+)
+def test_procedural_images_are_added_to_training(argument, setting, count, bad, make, size):
     plain = training_images(val_names=["OBXXXX1A"])
-    added = training_images(val_names=["OBXXXX1A"], aperture=3, seed=1)
-    assert len(added) == len(plain) + 3
-    np.testing.assert_array_equal(added[-1], aperture_image(256, seed=100_003 + 2))
-    with pytest.raises(ValueError, match="--aperture_images must be a whole number >= 0"):
-        training_images(aperture=-2)
+    added = training_images(val_names=["OBXXXX1A"], seed=1, **{argument: count})
+    assert len(added) == len(plain) + count
+    np.testing.assert_array_equal(added[-1], make(size, seed=100_003 + count - 1))  # image k of seed 1, the last
+    with pytest.raises(ValueError, match=f"--{setting} must be a whole number >= 0"):
+        training_images(**{argument: bad})
+
+
+def test_aperture_images_are_added_to_validation():
     frames = validation_synthetic_images(1, aperture=2)
     assert [img.shape for img in frames] == [(1, 384, 384)] * 3
     np.testing.assert_array_equal(frames[1], aperture_image(384, seed=0))
@@ -113,12 +123,3 @@ def test_ct_phantoms_are_slices_in_air_with_strong_bone_edges():
     assert 4 <= cut <= 11  # most slices are cut, some run to the border
     with pytest.raises(ValueError, match="size >= 64"):
         ct_phantom_image(32)
-
-
-def test_ct_phantoms_are_added_to_training():
-    plain = training_images(val_names=["OBXXXX1A"])
-    added = training_images(val_names=["OBXXXX1A"], ct_phantoms=2, seed=1)
-    assert len(added) == len(plain) + 2
-    np.testing.assert_array_equal(added[-1], ct_phantom_image(512, seed=100_003 + 1))
-    with pytest.raises(ValueError, match="--ct_phantom_images must be a whole number >= 0"):
-        training_images(ct_phantoms=-1)
