@@ -88,8 +88,9 @@ setup(
     extras_require={
         "onnx": ["onnx>=1.16", "onnxruntime>=1.18", "onnxscript>=0.1"],
         "gui": ["PySide6-Essentials>=6.6"],
-        # rmisr pacs (monai_rmisr.pacs): QIDO-RS / WADO-RS / STOW-RS through a maintained client
-        "pacs": ["dicomweb-client>=0.59"],
+        # rmisr pacs and rmisr listen (monai_rmisr.pacs): QIDO-RS / WADO-RS / STOW-RS and DIMSE C-STORE through
+        # maintained clients (pynetdicom 3 is the one for pydicom 3)
+        "pacs": ["dicomweb-client>=0.59", "pynetdicom>=3.0"],
         # notebooks/quickstart.ipynb in a browser (make notebook); the tests run its code without Jupyter
         "notebook": ["jupyterlab>=4"],
         # the embedded training corpus (monai_rmisr.data.corpus: the bundle's default data, the demo,
@@ -104,6 +105,7 @@ setup(
             "onnxruntime>=1.18",
             "onnxscript>=0.1",
             "dicomweb-client>=0.59",
+            "pynetdicom>=3.0",
         ],
     },
     cmdclass={"build_py": BuildPyWithWeights},

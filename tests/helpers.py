@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -62,3 +63,10 @@ def one_thread_fixture():
         torch.set_num_threads(threads)
 
     return _one_thread
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (for a test server)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

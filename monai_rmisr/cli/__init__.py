@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 
 from .._version import __version__
-from . import corpus, info, pacs, upscale, view, weights
+from . import corpus, info, listen, pacs, upscale, view, weights
 
 __all__ = ["build_parser", "main"]
 
@@ -19,7 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rmisr", description="RMISR medical image super-resolution (MONAI plugin).")
     parser.add_argument("--version", action="version", version=f"monai-rmisr {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    for command in (info, upscale, pacs, view, corpus, weights):
+    for command in (info, upscale, pacs, listen, view, corpus, weights):
         command.add_command(commands)
     return parser
 

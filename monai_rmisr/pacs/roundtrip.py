@@ -23,7 +23,11 @@ from .connection import PacsError, pacs_call
 
 __all__ = [
     "DERIVED_BY_US",
+    "dataset_has_image",
+    "dataset_is_derived_by_us",
+    "derive_folder",
     "derive_series",
+    "derived_files",
     "is_derived_by_us",
     "is_source_series",
     "series_has_images",
@@ -38,7 +42,7 @@ logger = logging.getLogger(__name__)
 DERIVED_BY_US = "by monai-rmisr"
 
 _DERIVATION_DESCRIPTION = "00082111"
-_PIXEL_DATA = ("7FE00010", "7FE00008", "7FE00009")
+_PIXEL_DATA = {"PixelData": "7FE00010", "FloatPixelData": "7FE00008", "DoubleFloatPixelData": "7FE00009"}
 
 
 def is_derived_by_us(instance_metadata: dict[str, Any]) -> bool:
@@ -49,7 +53,17 @@ def is_derived_by_us(instance_metadata: dict[str, Any]) -> bool:
 
 def series_has_images(instance_metadata: dict[str, Any]) -> bool:
     """Whether a DICOM JSON instance carries pixel data (not a report, presentation state, ...)."""
-    return any(tag in instance_metadata for tag in _PIXEL_DATA)
+    return any(tag in instance_metadata for tag in _PIXEL_DATA.values())
+
+
+def dataset_is_derived_by_us(dataset: Any) -> bool:
+    """:func:`is_derived_by_us` for a pydicom ``Dataset`` (a received or retrieved instance)."""
+    return DERIVED_BY_US in str(dataset.get("DerivationDescription", ""))
+
+
+def dataset_has_image(dataset: Any) -> bool:
+    """:func:`series_has_images` for a pydicom ``Dataset``: whether it carries pixel data."""
+    return any(keyword in dataset for keyword in _PIXEL_DATA)
 
 
 def derive_series(
@@ -71,26 +85,49 @@ def derive_series(
         PacsError: the PACS cannot be reached or refuses; the series holds no image.
         ValueError, ImageReadError, OSError: what ``rmisr upscale`` raises for the same files.
     """
-    from ..inference.batch import find_inputs
-    from ..io.writers import output_name
-
     folder = Path(folder)
     source, derived = folder / "source", folder / "derived"
     datasets = pacs_call(f"retrieving series {series_uid}", client.retrieve_series, study_uid, series_uid)
-    images = [ds for ds in datasets if "PixelData" in ds or "FloatPixelData" in ds]
+    images = [ds for ds in datasets if dataset_has_image(ds)]
     if not images:
         raise PacsError(f"series {series_uid} holds no image ({len(datasets)} instances without pixel data).")
     source.mkdir(parents=True, exist_ok=True)
-    derived.mkdir(parents=True, exist_ok=True)
     for index, ds in enumerate(images):
         ds.save_as(source / f"{index + 1:05d}.dcm", enforce_file_format=True)
     logger.info("series %s: retrieved %d image instances", series_uid, len(images))
-    items = find_inputs(source)
-    for item in items:
-        upscaler.file(item, derived / (item.name if item == source else output_name(item)))
-    files = sorted(path for path in derived.rglob("*.dcm") if path.is_file())
+    files = derive_folder(upscaler, source, derived)
     logger.info("series %s: wrote %d derived instances", series_uid, len(files))
     return files
+
+
+def derive_folder(upscaler: Any, source: str | os.PathLike[str], derived: str | os.PathLike[str]) -> list[Path]:
+    """Super-resolve the DICOM files of one series in ``source`` into ``derived``, as ``rmisr upscale`` does.
+
+    Args:
+        upscaler: an :class:`~monai_rmisr.inference.upscale.Upscaler` (scale, model, tiling).
+        source: a folder of the series' instances (a series of slices becomes one derived series; each
+            multi-frame instance one derived instance).
+        derived: an empty or new folder for the derived files.
+
+    Returns:
+        the derived DICOM files, sorted.
+
+    Raises:
+        ValueError, ImageReadError, OSError: what ``rmisr upscale`` raises for the same files.
+    """
+    from ..inference.batch import find_inputs
+    from ..io.writers import output_name
+
+    source, derived = Path(source), Path(derived)
+    derived.mkdir(parents=True, exist_ok=True)
+    for item in find_inputs(source):
+        upscaler.file(item, derived / (item.name if item == source else output_name(item)))
+    return derived_files(derived)
+
+
+def derived_files(derived: str | os.PathLike[str]) -> list[Path]:
+    """The DICOM files :func:`derive_folder` wrote under ``derived``, sorted."""
+    return sorted(path for path in Path(derived).rglob("*.dcm") if path.is_file())
 
 
 def store_series(client: Any, study_uid: str, files: Sequence[str | os.PathLike[str]]) -> list[str]:

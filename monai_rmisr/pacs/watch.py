@@ -20,9 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import shutil
-import signal
 import tempfile
 import threading
 import time
@@ -33,16 +31,12 @@ from pathlib import Path
 from typing import Any
 
 from .connection import PacsError, pacs_call
-from .roundtrip import derive_series, is_source_series, store_series
+from .roundtrip import derive_series, derived_files, is_source_series, store_series
+from .service import check_count, check_seconds, install_signal_handlers, is_dicom_uid, retry_delay
 
-__all__ = ["WatchState", "is_dicom_uid", "watch"]
+__all__ = ["WatchState", "watch"]
 
 logger = logging.getLogger(__name__)
-
-#: What :func:`is_dicom_uid` accepts (pydicom's ``RE_VALID_UID`` refuses leading zeros, found in real archives).
-DICOM_UID_FORM = re.compile(r"[0-9]+(\.[0-9]+)*")
-
-_MAX_BACKOFF = 3600.0
 
 
 @dataclass
@@ -98,12 +92,6 @@ class WatchState:
         return entry is None or (entry["status"] in ("pending", "retry") and entry["next_try"] <= now)
 
 
-def is_dicom_uid(text: str) -> bool:
-    """Whether ``text`` has the form of a DICOM UID: digit groups joined by dots, 64 characters at most (PS3.5
-    9.1). Leading zeros in a group, which the standard forbids but some scanners write, are accepted."""
-    return len(text) <= 64 and DICOM_UID_FORM.fullmatch(text) is not None
-
-
 def _poll(
     client: Any, state: WatchState, study: str | None, modalities: Sequence[str], now: float
 ) -> list[tuple[str, str]]:
@@ -134,7 +122,7 @@ def _process(
     )
     folder = state.work_dir / series_uid
     try:
-        files = sorted((folder / "derived").rglob("*.dcm")) if entry["status"] == "pending" else []
+        files = derived_files(folder / "derived") if entry["status"] == "pending" else []
         if not files:
             if not is_source_series(client, study_uid, series_uid):
                 entry.update(status="skipped", error="no image, or derived by monai-rmisr")
@@ -157,7 +145,7 @@ def _process(
         else:
             if entry["status"] != "pending":
                 entry["status"] = "retry"
-            delay = min(backoff * 2 ** (entry["attempts"] - 1), _MAX_BACKOFF)
+            delay = retry_delay(backoff, entry["attempts"])
             entry["next_try"] = time.time() + delay
             logger.warning(
                 "series %s failed (try %d), retrying in %.0f s: %s",
@@ -197,15 +185,13 @@ def watch(
     Returns:
         the final state (also in ``state_file``).
     """
-    for name, value in (("interval", interval), ("backoff", backoff)):
-        if not value >= 0:
-            raise ValueError(f"--{name} must be >= 0 seconds, got {value!r}.")
-    for name, value in (("queue-size", queue_size), ("max-attempts", max_attempts)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"--{name} must be a whole number >= 1, got {value!r}.")
+    check_seconds(interval, "interval")
+    check_seconds(backoff, "backoff")
+    check_count(queue_size, "queue-size")
+    check_count(max_attempts, "max-attempts")
     state = WatchState.load(state_file)
     stop = stop or threading.Event()
-    restore = _install_signal_handlers(stop)
+    restore = install_signal_handlers(stop)
     polls = 0
     try:
         while not stop.is_set():
@@ -230,21 +216,3 @@ def watch(
     finally:
         restore()
     return state
-
-
-def _install_signal_handlers(stop: threading.Event) -> Callable[[], None]:
-    """SIGTERM/SIGINT set ``stop`` (main thread only); returns the function that puts the old handlers back."""
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
-
-    def handler(signum: int, _frame: Any) -> None:
-        logger.info("received %s; stopping after the series in hand", signal.Signals(signum).name)
-        stop.set()
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
-
-    def restore() -> None:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-    return restore

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -18,6 +17,8 @@ from pathlib import Path
 
 import pytest
 import requests
+
+from tests.helpers import free_port
 
 PLUGIN = Path("/usr/share/orthanc/plugins/libOrthancDicomWeb.so")
 USER, PASSWORD = "rmisr", "orthanc-test-secret"
@@ -44,12 +45,6 @@ class OrthancServer:
         return uploaded
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_orthanc(folder: Path, **extra: object) -> tuple[subprocess.Popen, OrthancServer]:
     """Start Orthanc with a configuration of its own under ``folder``; skip the test if it is not installed."""
     executable = shutil.which("Orthanc")
@@ -59,7 +54,7 @@ def start_orthanc(folder: Path, **extra: object) -> tuple[subprocess.Popen, Orth
             "the PACS round-trip tests need a real one and are skipped"
         )
     folder.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
+    port = free_port()
     config = {
         "Name": "rmisr-test",
         "StorageDirectory": str(folder / "db"),

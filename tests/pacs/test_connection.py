@@ -98,7 +98,8 @@ def test_watch_state_round_trips_and_decides_what_to_retry(tmp_path):
 
 def test_watch_skips_a_series_listed_with_an_invalid_uid(tmp_path, caplog):
     """A UID names the watcher's work folder (removed after each series): one like '..' must never be used."""
-    from monai_rmisr.pacs.watch import is_dicom_uid, watch
+    from monai_rmisr.pacs.service import is_dicom_uid
+    from monai_rmisr.pacs.watch import watch
 
     class ListingOnly:
         def search_for_series(self, study, search_filters=None, get_remaining=False):

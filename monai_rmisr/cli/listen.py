@@ -1,0 +1,95 @@
+"""``rmisr listen``: a DICOM listener (C-STORE SCP) that super-resolves each series it receives and sends it on."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from .common import TILE_HELP, tile_argument
+
+__all__ = ["add_command"]
+
+
+def _listen(args: argparse.Namespace) -> int:
+    import logging
+
+    from ..inference.settings import check_scale_text
+    from ..inference.upscale import Upscaler
+    from ..pacs import listen, parse_dicom_node
+
+    def fail(err: BaseException, code: int) -> int:
+        print(f"rmisr listen: error: {err}", file=sys.stderr)
+        return code
+
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(asctime)s %(message)s")
+    logging.getLogger("pynetdicom").setLevel(logging.WARNING)  # its INFO lines describe every association
+    try:
+        forward = parse_dicom_node(args.forward)
+        scale = check_scale_text(args.scale)
+        upscaler = Upscaler(scale, model=args.model, tile=args.tile, device=args.device)
+        result = listen(
+            upscaler,
+            args.spool,
+            forward,
+            host=args.host,
+            port=args.port,
+            ae_title=args.ae_title,
+            allowed_callers=args.allow_ae or (),
+            series_timeout=args.series_timeout,
+            max_attempts=args.max_attempts,
+            timeout=args.timeout,
+        )
+    except (ValueError, FileNotFoundError, ImportError) as err:
+        return fail(err, 2)
+    except OSError as err:  # the spool cannot be written
+        return fail(err, 1)
+    return 1 if result.failed else 0
+
+
+def add_command(commands: Any) -> None:
+    """Add the command to ``commands``, the ``rmisr`` parser's subparsers (``add_subparsers()``)."""
+    command = commands.add_parser(
+        "listen",
+        help="DICOM listener (C-STORE SCP): super-resolve each series sent to it, send the result on (C-STORE)",
+        description=(
+            "Receive series over DICOM (DIMSE C-STORE) as AE --ae-title on --host:--port, keep them in --spool, "
+            "and once a series has received nothing for --series-timeout seconds, super-resolve it as 'rmisr "
+            "upscale' does and send the derived series to --forward. Restart-safe (the spool is the state); "
+            "SIGTERM / Ctrl-C stop after the series in hand. docs/pacs.md. Exit codes: 2 bad arguments, "
+            "1 some series failed (kept under SPOOL/failed/)."
+        ),
+    )
+    command.add_argument(
+        "--forward", required=True, metavar="AET@HOST:PORT", help="where derived series go, e.g. PACS@10.0.0.5:104"
+    )
+    command.add_argument("--spool", required=True, metavar="DIR", help="the listener's folder (created)")
+    command.add_argument("--scale", required=True, help="up-sampling factor > 1 (as rmisr upscale)")
+    command.add_argument("--model", default="auto", help="as rmisr upscale --model")
+    command.add_argument("--tile", type=tile_argument, default="auto", metavar="N", help=TILE_HELP)
+    command.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
+    command.add_argument("--ae-title", default="RMISR", metavar="AET", help="the listener's AE title (RMISR)")
+    command.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (127.0.0.1; 0.0.0.0 for every interface)"
+    )
+    command.add_argument("--port", type=int, default=11112, help="TCP port (11112)")
+    command.add_argument(
+        "--allow-ae", nargs="+", default=None, metavar="AET", help="accept associations only from these AE titles"
+    )
+    command.add_argument(
+        "--series-timeout",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="seconds without a new instance after which a series is complete (30)",
+    )
+    command.add_argument("--max-attempts", type=int, default=5, metavar="N", help="tries per series (5)")
+    command.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="seconds a peer may take to answer or stay silent: --forward, and senders (60)",
+    )
+    command.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    command.set_defaults(run=_listen)

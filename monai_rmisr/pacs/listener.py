@@ -1,0 +1,523 @@
+"""``rmisr listen``: a DICOM listener (C-STORE SCP) that super-resolves the series sent to it.
+
+A PACS routing rule or a modality sends series to the listener's AE title (DIMSE C-STORE; C-ECHO is
+answered too). Each image instance is written to ``SPOOL/incoming/<SeriesInstanceUID>/<SOPInstanceUID>.dcm``
+as it arrives. A series that has received nothing for ``series_timeout`` seconds is taken as complete
+(as Orthanc's "stable series"): its folder moves to ``SPOOL/work/<series>.<n>/source``, goes through
+exactly what ``rmisr upscale SERIES_FOLDER`` does (:func:`~monai_rmisr.pacs.roundtrip.derive_folder`)
+into ``derived/``, and the derived series is sent to the destination AE (C-STORE SCU,
+:func:`send_files`); then the work folder is moved to ``SPOOL/trash/`` and removed.
+
+Restart-safe: the spool is the state, and every step that changes it is one rename. A listener started
+again on the same spool takes up the incoming series (stable once their newest file is
+``series_timeout`` old), derives again a series whose derivation was cut short (no ``derived.complete``
+marker), and sends again a derived series the destination has not confirmed (the same SOP instances,
+which an archive keeps once). A lock file keeps a second listener off a spool in use.
+
+A series the destination refuses or cannot take (unreachable, association refused or lost), or that
+cannot be written to the disk, is tried again, waiting ``backoff * 2**(k-1)`` seconds before try k+1
+(at most an hour); after ``max_attempts`` tries, or at once when the series cannot be read or
+super-resolved (a corrupt slice, a size beyond the limit), it moves to ``SPOOL/failed/<series>.<n>/``
+with the reason in ``error.txt``.
+
+Instances are accepted and dropped (success status, logged) when they carry no pixel data or were
+derived by monai-rmisr (a routing rule that sends everything back must not loop). An instance
+whose Study, Series or SOP Instance UID is not a DICOM UID is refused (status 0xC000): its UIDs name
+files and folders. Logs name series by UID and count instances; never a patient's name or ID.
+
+Uses the maintained `pynetdicom <https://pydicom.github.io/pynetdicom/>`_ (``pip install
+"monai-rmisr[pacs]"``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .connection import PacsError
+from .roundtrip import dataset_has_image, dataset_is_derived_by_us, derive_folder, derived_files
+from .service import check_count, check_seconds, install_signal_handlers, is_dicom_uid, retry_delay
+
+__all__ = [
+    "STATUS_CANNOT_UNDERSTAND",
+    "STATUS_OUT_OF_RESOURCES",
+    "STATUS_SUCCESS",
+    "DicomNode",
+    "ListenerResult",
+    "accepted_transfer_syntaxes",
+    "check_ae_title",
+    "check_port",
+    "listen",
+    "parse_dicom_node",
+    "send_files",
+]
+
+logger = logging.getLogger(__name__)
+
+#: DIMSE status: success; "cannot understand" (a refused instance); out of resources (the spool cannot be written).
+STATUS_SUCCESS, STATUS_CANNOT_UNDERSTAND, STATUS_OUT_OF_RESOURCES = 0x0000, 0xC000, 0xA700
+
+_AE_TITLE = re.compile(r"[\x20-\x5b\x5d-\x7e]{1,16}")  # PS3.5 AE: 16 characters at most, no backslash or controls
+_NODE = re.compile(r"(?P<ae>.+)@(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(?P<port>[0-9]{1,5})")
+_DONE_MARKER = "derived.complete"
+
+
+@dataclass(frozen=True)
+class DicomNode:
+    """A DICOM application entity on the network: its AE title, host and port."""
+
+    ae_title: str
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.ae_title}@{host}:{self.port}"
+
+
+def check_ae_title(text: Any, name: str) -> str:
+    """``text`` if it is a valid AE title (1-16 printable characters, no backslash, not only spaces), stripped.
+
+    Raises:
+        ValueError: naming the option ``name``.
+    """
+    if not isinstance(text, str) or _AE_TITLE.fullmatch(text) is None or not text.strip():
+        raise ValueError(f"{name} must be an AE title of 1-16 printable characters without '\\', got {text!r}.")
+    return text.strip()
+
+
+def check_port(port: Any, name: str) -> int:
+    """``port`` if it is a TCP port number (1-65535).
+
+    Raises:
+        ValueError: naming the option ``name``.
+    """
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise ValueError(f"{name} must be a TCP port, 1-65535, got {port!r}.")
+    return port
+
+
+def parse_dicom_node(text: str, name: str = "--forward") -> DicomNode:
+    """Parse ``AE_TITLE@HOST:PORT`` (e.g. ``ORTHANC@127.0.0.1:4242``; an IPv6 host in brackets).
+
+    Raises:
+        ValueError: naming the option ``name`` and the expected form.
+    """
+    match = _NODE.fullmatch(str(text))
+    if match is None:
+        raise ValueError(f"{name} must look like AE_TITLE@HOST:PORT (e.g. PACS@10.0.0.5:104), got {text!r}.")
+    host = match["host"].strip("[]")
+    return DicomNode(check_ae_title(match["ae"], name), host, check_port(int(match["port"]), name))
+
+
+def accepted_transfer_syntaxes() -> list[str]:
+    """The transfer syntaxes the listener accepts: the uncompressed ones, and every compressed one that pydicom
+    can decode here (JPEG, JPEG-LS, JPEG 2000, RLE with the installed plugins), so a series is never accepted
+    that cannot then be read."""
+    from pydicom import uid
+    from pydicom.pixels import get_decoder
+
+    accepted = []
+    for syntax in uid.AllTransferSyntaxes:
+        if not syntax.is_compressed:
+            accepted.append(syntax)
+            continue
+        try:
+            if get_decoder(syntax).is_available:
+                accepted.append(syntax)
+        except NotImplementedError:
+            continue
+    return accepted
+
+
+def _pynetdicom() -> Any:
+    """The ``pynetdicom`` module, or an ImportError saying how to install it."""
+    try:
+        import pynetdicom
+    except ImportError as err:
+        raise ImportError(
+            f"rmisr listen needs pynetdicom ({err}); install it with: pip install 'monai-rmisr[pacs]'"
+        ) from err
+    return pynetdicom
+
+
+def send_files(
+    node: DicomNode, files: Sequence[str | os.PathLike[str]], calling_ae_title: str, timeout: float = 60.0
+) -> int:
+    """Send DICOM files to ``node`` over one association (C-STORE); the number sent.
+
+    Uncompressed files are offered in their own transfer syntax and in Implicit VR Little Endian (which every
+    storage SCP accepts; pynetdicom converts); compressed files in their own.
+
+    Raises:
+        PacsError: the node cannot be reached, refuses the association, a file's SOP class or transfer syntax,
+            or an instance (its C-STORE status), or the association is lost.
+    """
+    import pydicom
+    from pydicom.uid import ImplicitVRLittleEndian
+
+    pynetdicom = _pynetdicom()
+    if not files:
+        raise PacsError("nothing to send: no derived instance was written.")
+    contexts: dict[str, set[str]] = {}
+    for path in files:
+        meta = pydicom.dcmread(path, stop_before_pixels=True).file_meta
+        syntax = pydicom.uid.UID(str(meta.TransferSyntaxUID))
+        offered = contexts.setdefault(str(meta.MediaStorageSOPClassUID), set())
+        offered.update([syntax, ImplicitVRLittleEndian] if not syntax.is_compressed else [syntax])
+    ae = pynetdicom.AE(ae_title=calling_ae_title)
+    ae.connection_timeout = ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = timeout
+    for sop_class, syntaxes in sorted(contexts.items()):
+        ae.add_requested_context(sop_class, sorted(syntaxes))
+    assoc = ae.associate(node.host, node.port, ae_title=node.ae_title)
+    if not assoc.is_established:
+        raise PacsError(f"{node} did not accept an association (is it running, and does it know {calling_ae_title}?)")
+    try:
+        for path in files:
+            try:
+                status = assoc.send_c_store(path)
+            except (RuntimeError, ValueError, AttributeError) as err:  # association lost; no accepted context
+                raise PacsError(f"sending {Path(path).name} to {node} failed: {err}") from err
+            code = getattr(status, "Status", None)
+            if code is None:
+                raise PacsError(f"{node} did not answer a C-STORE (association lost or timed out).")
+            if pynetdicom.status.code_to_category(code) not in ("Success", "Warning"):
+                raise PacsError(f"{node} refused an instance: C-STORE status 0x{code:04X}.")
+    finally:
+        if assoc.is_established:
+            assoc.release()
+    return len(files)
+
+
+@dataclass
+class ListenerResult:
+    """What a listener did: source series UIDs sent on (with their derived series), and those given up."""
+
+    sent: dict[str, list[str]] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class _Pending:
+    """A work folder waiting for its next try."""
+
+    folder: Path
+    attempts: int = 0
+    next_try: float = 0.0
+
+    @property
+    def series(self) -> str:
+        return _series_of_folder(self.folder)
+
+
+def _series_of_folder(folder: Path) -> str:
+    """The SeriesInstanceUID in a work or failed folder's name ``<series>.<n>``."""
+    return folder.name.rpartition(".")[0]
+
+
+class _Spool:
+    """The listener's folders: ``incoming/`` (being received), ``work/`` (derived and sent), ``failed/``,
+    ``trash/`` (being removed), and the lock file that keeps a second listener away."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.incoming, self.work, self.failed, self.trash = (
+            root / name for name in ("incoming", "work", "failed", "trash")
+        )
+        self.lock = threading.Lock()  # one writer at a time against a series folder moving to work/
+        self.last_arrival: dict[str, float] = {}
+        self._lock_file: Any = None
+
+    def open(self) -> None:
+        """Create the folders (mode 0700: they hold patient data), take the spool's lock and tidy what a stopped
+        listener left: partial files, empty folders, removals cut short.
+
+        Raises:
+            ValueError: the spool cannot be made or is in use by another listener.
+        """
+        try:
+            self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self._lock_file = open(self.root / ".lock", "a")  # noqa: SIM115 - held for the listener's life
+        except OSError as err:
+            raise ValueError(f"--spool '{self.root}' cannot be used: {err.strerror or err}.") from err
+        try:
+            import fcntl
+
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except ImportError:  # no fcntl (Windows): one listener per spool is then the user's to keep
+            pass
+        except OSError as err:
+            self.close()
+            raise ValueError(f"--spool '{self.root}' is in use by another rmisr listen.") from err
+        for folder in (self.incoming, self.work, self.failed, self.trash):
+            folder.mkdir(mode=0o700, exist_ok=True)
+        for folder in self.trash.iterdir():  # a removal cut short
+            shutil.rmtree(folder, ignore_errors=True)
+        for folder in self.work.iterdir():  # made just before a move into it that did not happen
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        for series in sorted(self.incoming.iterdir()):  # from an earlier run: stable once its newest file is old
+            for partial in series.glob(".*.tmp"):  # an instance being written when the listener stopped
+                partial.unlink()
+            times = [path.stat().st_mtime for path in series.glob("*.dcm")]
+            if times:
+                self.last_arrival[series.name] = max(times)
+            else:
+                series.rmdir()
+
+    def close(self) -> None:
+        if self._lock_file is not None:
+            self._lock_file.close()  # releases the lock
+            self._lock_file = None
+
+    def store(self, dataset: Any) -> None:
+        """Write one received instance under ``incoming/<series>/`` (a temporary file, then a rename)."""
+        series = str(dataset.SeriesInstanceUID)
+        with self.lock:
+            folder = self.incoming / series
+            folder.mkdir(mode=0o700, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    dataset.save_as(f, enforce_file_format=True)
+                os.replace(tmp, folder / f"{dataset.SOPInstanceUID}.dcm")
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+            self.last_arrival[series] = time.time()
+
+    def take_stable(self, series_timeout: float, now: float) -> list[Path]:
+        """Move every series quiet for ``series_timeout`` seconds into a new work folder; the work folders."""
+        taken = []
+        with self.lock:
+            for series, arrival in sorted(self.last_arrival.items(), key=lambda item: item[1]):
+                if now - arrival < series_timeout:
+                    continue
+                del self.last_arrival[series]
+                if not (self.incoming / series).is_dir():  # removed by hand meanwhile
+                    continue
+                work = self._new_folder(self.work, series)
+                work.mkdir(mode=0o700)
+                (self.incoming / series).rename(work / "source")
+                count = sum(1 for _ in (work / "source").glob("*.dcm"))
+                logger.info("series %s: %d instances received, taken as complete", series, count)
+                taken.append(work)
+        return taken
+
+    def give_up(self, work: Path, error: str) -> Path:
+        """Move a work folder to ``failed/`` with ``error.txt``; the new place."""
+        target = self._new_folder(self.failed, _series_of_folder(work))
+        work.rename(target)
+        (target / "error.txt").write_text(error + "\n")
+        return target
+
+    def remove(self, work: Path) -> None:
+        """Remove a work folder whose series was sent: one rename out of ``work/``, then the deletion."""
+        target = self.trash / work.name
+        work.rename(target)
+        shutil.rmtree(target, ignore_errors=True)
+
+    @staticmethod
+    def _new_folder(parent: Path, series: str) -> Path:
+        number = 1
+        while (parent / f"{series}.{number}").exists():
+            number += 1
+        return parent / f"{series}.{number}"
+
+
+def _process(work: Path, upscaler: Any, node: DicomNode, ae_title: str, timeout: float) -> list[str]:
+    """Derive (unless a complete derivation is there) and send one work folder; the derived series UIDs."""
+    import pydicom
+
+    derived = work / "derived"
+    if not (work / _DONE_MARKER).exists():
+        shutil.rmtree(derived, ignore_errors=True)  # a derivation cut short is done again
+        if not derive_folder(upscaler, work / "source", derived):
+            raise ValueError("the series gave no derived DICOM file.")
+        (work / _DONE_MARKER).touch()
+    files = derived_files(derived)
+    outputs = sorted(
+        {
+            str(pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["SeriesInstanceUID"]).SeriesInstanceUID)
+            for path in files
+        }
+    )
+    send_files(node, files, ae_title, timeout)
+    logger.info("series %s: sent %d derived instances", _series_of_folder(work), len(files))
+    return outputs
+
+
+def listen(
+    upscaler: Any,
+    spool: str | os.PathLike[str],
+    forward: DicomNode,
+    host: str = "127.0.0.1",
+    port: int = 11112,
+    ae_title: str = "RMISR",
+    allowed_callers: Sequence[str] = (),
+    series_timeout: float = 30.0,
+    max_attempts: int = 5,
+    backoff: float = 30.0,
+    timeout: float = 60.0,
+    stop: threading.Event | None = None,
+    on_ready: Callable[[], None] | None = None,
+) -> ListenerResult:
+    """Receive series (C-STORE SCP on ``host:port`` as ``ae_title``), super-resolve each and send it to ``forward``.
+
+    Runs until ``stop`` is set (SIGTERM and SIGINT set it when called from the main thread); the series in hand
+    is finished first. Associations must be addressed to ``ae_title``; with ``allowed_callers``, only those
+    calling AE titles are accepted.
+
+    Args:
+        upscaler: an :class:`~monai_rmisr.inference.upscale.Upscaler` (scale, model, tiling).
+        spool: the listener's folder (created; its ``incoming/``, ``work/``, ``failed/``, ``trash/``).
+        forward: where derived series are sent (:func:`parse_dicom_node`).
+        series_timeout: seconds without a new instance after which a series is taken as complete (>= 0).
+        max_attempts, backoff: tries per series, and the wait before the second (doubling, at most an hour).
+        timeout: seconds a peer may take to answer or stay silent: the destination (connection, association,
+            each C-STORE) and a sender (an idle association is closed).
+        on_ready: called once the port is open (tests).
+
+    Returns:
+        what was sent and what was given up (the latter also under ``SPOOL/failed/``).
+
+    Raises:
+        ValueError: a bad argument, a spool that cannot be made or is in use, or a port that cannot be opened
+            (a spool made by this call is removed again then).
+        ImportError: ``pynetdicom`` is not installed (``pip install "monai-rmisr[pacs]"``).
+    """
+    pynetdicom = _pynetdicom()
+    ae_title = check_ae_title(ae_title, "--ae-title")
+    if isinstance(allowed_callers, str):
+        raise ValueError(f"--allow-ae takes a list of AE titles, got the string {allowed_callers!r}.")
+    allowed = [check_ae_title(title, "--allow-ae") for title in allowed_callers]
+    check_port(port, "--port")
+    check_seconds(series_timeout, "series-timeout")
+    check_seconds(backoff, "backoff")
+    check_seconds(timeout, "timeout", allow_zero=False)
+    check_count(max_attempts, "max-attempts")
+    spool_root = Path(spool)
+    if spool_root.exists() and not spool_root.is_dir():
+        raise ValueError(f"--spool '{spool_root}' is not a folder.")
+    first_new = next((p for p in reversed([spool_root, *spool_root.parents]) if not p.exists()), None)
+    store = _Spool(spool_root)
+    store.open()
+
+    def on_c_store(event: Any) -> int:
+        caller = event.assoc.requestor.ae_title
+        try:
+            dataset = event.dataset
+            dataset.file_meta = event.file_meta
+            uids = [str(dataset.get(key, "")) for key in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")]
+        except Exception as err:  # a data set pydicom cannot decode
+            logger.warning("refused an instance from %s: unreadable (%s)", caller, type(err).__name__)
+            return STATUS_CANNOT_UNDERSTAND
+        if not all(is_dicom_uid(uid) for uid in uids):
+            logger.warning("refused an instance from %s: its UIDs are not DICOM UIDs", caller)
+            return STATUS_CANNOT_UNDERSTAND
+        if not dataset_has_image(dataset) or dataset_is_derived_by_us(dataset):
+            logger.info("series %s: dropped an instance without pixel data or derived by monai-rmisr", uids[1])
+            return STATUS_SUCCESS
+        try:
+            store.store(dataset)
+        except OSError as err:
+            logger.error("series %s: could not write an instance to the spool: %s", uids[1], err.strerror or err)
+            return STATUS_OUT_OF_RESOURCES
+        except Exception as err:  # pydicom cannot encode it as it came
+            logger.warning("series %s: refused an instance that cannot be written (%s)", uids[1], type(err).__name__)
+            return STATUS_CANNOT_UNDERSTAND
+        return STATUS_SUCCESS
+
+    ae = pynetdicom.AE(ae_title=ae_title)
+    ae.require_called_aet = True
+    if allowed:
+        ae.require_calling_aet = allowed
+    syntaxes = accepted_transfer_syntaxes()
+    for context in pynetdicom.AllStoragePresentationContexts:
+        ae.add_supported_context(context.abstract_syntax, syntaxes)
+    ae.add_supported_context(pynetdicom.sop_class.Verification)  # C-ECHO: a PACS's "test" of a new node
+    ae.maximum_associations = 16
+    ae.network_timeout = ae.acse_timeout = ae.dimse_timeout = timeout
+    try:
+        server = ae.start_server((host, port), block=False, evt_handlers=[(pynetdicom.evt.EVT_C_STORE, on_c_store)])
+    except OSError as err:
+        store.close()
+        if first_new is not None:
+            shutil.rmtree(first_new, ignore_errors=True)
+        raise ValueError(f"--host/--port: cannot listen on {host}:{port} ({err.strerror or err}).") from err
+    logger.info("listening as %s on %s:%d; derived series go to %s", ae_title, host, port, forward)
+    result = ListenerResult()
+    pending = [_Pending(folder) for folder in sorted(store.work.iterdir()) if folder.is_dir()]
+    stop = stop or threading.Event()
+    restore = install_signal_handlers(stop)
+    try:
+        if on_ready is not None:
+            on_ready()
+        while not stop.is_set():
+            now = time.time()
+            try:
+                pending.extend(_Pending(folder) for folder in store.take_stable(series_timeout, now))
+            except OSError as err:  # a full or failing disk: the series stay in incoming/, taken at a later turn
+                logger.error("could not move a received series into work/: %s", err)
+            for item in [item for item in pending if item.next_try <= now]:
+                if stop.is_set():
+                    break
+                _try(item, pending, store, result, upscaler, forward, ae_title, timeout, max_attempts, backoff)
+            stop.wait(0.2)
+    finally:
+        server.shutdown()
+        restore()
+        store.close()
+    return result
+
+
+def _try(
+    item: _Pending,
+    pending: list[_Pending],
+    store: _Spool,
+    result: ListenerResult,
+    upscaler: Any,
+    forward: DicomNode,
+    ae_title: str,
+    timeout: float,
+    max_attempts: int,
+    backoff: float,
+) -> None:
+    """One try of one work folder: sent and removed, or scheduled again, or given up."""
+    series = item.series
+    try:
+        outputs = _process(item.folder, upscaler, forward, ae_title, timeout)
+    except Exception as err:  # one series never stops the listener
+        item.attempts += 1
+        error = " ".join(str(err).split()) or type(err).__name__
+        # the destination or the disk may come back; a series that cannot be read will not change
+        if item.attempts < max_attempts and isinstance(err, (PacsError, OSError)):
+            delay = retry_delay(backoff, item.attempts)
+            item.next_try = time.time() + delay
+            logger.warning("series %s failed (try %d), retrying in %.0f s: %s", series, item.attempts, delay, error)
+            return
+        try:
+            place = store.give_up(item.folder, error)
+        except OSError as move_error:  # kept in work/: tried again after a restart
+            logger.error("series %s failed and could not be moved to failed/: %s", series, move_error)
+            place = item.folder
+        pending.remove(item)
+        result.failed[series] = error
+        logger.error("series %s failed (%d tries), kept in %s: %s", series, item.attempts, place, error)
+        return
+    pending.remove(item)
+    try:
+        store.remove(item.folder)
+    except OSError as err:
+        logger.error("series %s was sent but its work folder could not be removed: %s", series, err)
+    result.sent.setdefault(series, []).extend(outputs)
+    logger.info("series %s -> %s sent to %s", series, ", ".join(outputs), forward)

@@ -1,0 +1,82 @@
+"""What the long-running PACS services (``rmisr pacs --watch``, ``rmisr listen``) share: the form of a DICOM
+UID that may name a folder, the checks of their time and count options, the retry back-off, and stopping on
+SIGTERM / SIGINT."""
+
+from __future__ import annotations
+
+import logging
+import re
+import signal
+import threading
+from collections.abc import Callable
+from typing import Any
+
+__all__ = [
+    "DICOM_UID_FORM",
+    "MAX_BACKOFF",
+    "check_count",
+    "check_seconds",
+    "install_signal_handlers",
+    "is_dicom_uid",
+    "retry_delay",
+]
+
+logger = logging.getLogger(__name__)
+
+#: What :func:`is_dicom_uid` accepts (pydicom's ``RE_VALID_UID`` refuses leading zeros, found in real archives).
+DICOM_UID_FORM = re.compile(r"[0-9]+(\.[0-9]+)*")
+
+#: The longest wait between two tries of a series, in seconds.
+MAX_BACKOFF = 3600.0
+
+
+def is_dicom_uid(text: str) -> bool:
+    """Whether ``text`` has the form of a DICOM UID: digit groups joined by dots, 64 characters at most (PS3.5
+    9.1). Leading zeros in a group, which the standard forbids but some scanners write, are accepted. A UID of
+    this form can name a file or folder (never ``..``)."""
+    return len(text) <= 64 and DICOM_UID_FORM.fullmatch(text) is not None
+
+
+def check_seconds(value: Any, name: str, allow_zero: bool = True) -> float:
+    """``value`` if it is a number of seconds, >= 0 (> 0 without ``allow_zero``).
+
+    Raises:
+        ValueError: naming the option ``--name``.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (value >= 0 if allow_zero else value > 0):
+        raise ValueError(f"--{name} must be {'>=' if allow_zero else '>'} 0 seconds, got {value!r}.")
+    return float(value)
+
+
+def check_count(value: Any, name: str) -> int:
+    """``value`` if it is a whole number >= 1.
+
+    Raises:
+        ValueError: naming the option ``--name``.
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"--{name} must be a whole number >= 1, got {value!r}.")
+    return value
+
+
+def retry_delay(backoff: float, attempts: int) -> float:
+    """Seconds to wait after the ``attempts``-th failed try: ``backoff * 2**(attempts-1)``, at most an hour."""
+    return min(backoff * 2 ** (attempts - 1), MAX_BACKOFF)
+
+
+def install_signal_handlers(stop: threading.Event) -> Callable[[], None]:
+    """SIGTERM/SIGINT set ``stop`` (main thread only); returns the function that puts the old handlers back."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def handler(signum: int, _frame: Any) -> None:
+        logger.info("received %s; stopping after the series in hand", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def restore() -> None:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+    return restore

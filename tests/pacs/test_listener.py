@@ -1,0 +1,481 @@
+"""``rmisr listen``: a DICOM listener (C-STORE SCP) receives a series, super-resolves it and sends it on.
+
+Everything runs on loopback: a modality (pynetdicom SCU) sends a CT series to the listener, which
+forwards the derived series to a destination (a pynetdicom storage SCP standing in for the PACS).
+``test_a_series_sent_by_orthanc_is_super_resolved`` has a real Orthanc (DCMTK's C-STORE) send the
+series; Orthanc is not the destination, as its DICOM port cannot be bound to loopback only.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+import requests
+from pynetdicom import AE, StoragePresentationContexts, evt
+from pynetdicom.sop_class import Verification
+
+from monai_rmisr.__main__ import main
+from monai_rmisr.inference.upscale import Upscaler
+from monai_rmisr.pacs import DERIVED_BY_US, DicomNode, ListenerResult, listen, parse_dicom_node
+from tests.helpers import free_port, one_thread_fixture, write_ct_series
+from tests.pacs.conftest import start_orthanc, stop_orthanc
+
+# the second tier (processes, servers, whole runs): `make test-integration`; .ci/run runs both
+pytestmark = pytest.mark.integration
+
+_one_thread = one_thread_fixture()
+SLICES = 3
+
+
+class Destination:
+    """A storage SCP on loopback that keeps what it receives (the PACS the listener forwards to)."""
+
+    def __init__(self, ae_title: str = "PACS") -> None:
+        self.received: list[pydicom.Dataset] = []
+        self.callers: list[str] = []
+        self.port = free_port()
+        self.node = DicomNode(ae_title, "127.0.0.1", self.port)
+        self._ae = AE(ae_title=ae_title)
+        self._ae.supported_contexts = StoragePresentationContexts
+        self._server = None
+
+    def _on_store(self, event) -> int:
+        dataset = event.dataset
+        dataset.file_meta = event.file_meta
+        self.received.append(dataset)
+        self.callers.append(event.assoc.requestor.ae_title)
+        return 0x0000
+
+    def start(self) -> None:
+        self._server = self._ae.start_server(
+            ("127.0.0.1", self.port), block=False, evt_handlers=[(evt.EVT_C_STORE, self._on_store)]
+        )
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server = None
+
+    def wait_for(self, count: int, seconds: float = 60.0) -> list[pydicom.Dataset]:
+        deadline = time.monotonic() + seconds
+        while len(self.received) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(self.received) >= count, f"the destination got {len(self.received)} of {count} instances"
+        return self.received
+
+
+class RunningListener:
+    """``listen()`` in a thread, stopped through its event."""
+
+    def __init__(self, spool: Path, forward: DicomNode, port: int | None = None, **options) -> None:
+        self.port = port or free_port()
+        self.stop_event = threading.Event()
+        self.result: ListenerResult | None = None
+        self.error: BaseException | None = None
+        ready = threading.Event()
+
+        def run() -> None:
+            try:
+                self.result = listen(
+                    Upscaler(2),
+                    spool,
+                    forward,
+                    port=self.port,
+                    stop=self.stop_event,
+                    on_ready=ready.set,
+                    **{"series_timeout": 1.0, "backoff": 0.2, **options},
+                )
+            except BaseException as err:  # surfaced by stop()
+                self.error = err
+                ready.set()
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+        assert ready.wait(30), "the listener did not open its port"
+        if self.error is not None:
+            raise self.error
+
+    def stop(self) -> ListenerResult:
+        self.stop_event.set()
+        self.thread.join(60)
+        assert not self.thread.is_alive(), "the listener did not stop"
+        if self.error is not None:
+            raise self.error
+        assert self.result is not None
+        return self.result
+
+
+def send(port: int, files: list[Path], calling: str = "MODALITY", called: str = "RMISR") -> list[int]:
+    """Send files to the listener as a modality would; the C-STORE statuses (empty: association refused)."""
+    ae = AE(ae_title=calling)
+    ae.requested_contexts = StoragePresentationContexts[:100]
+    assoc = ae.associate("127.0.0.1", port, ae_title=called)
+    if not assoc.is_established:
+        return []
+    try:
+        return [int(assoc.send_c_store(pydicom.dcmread(path)).Status) for path in files]
+    finally:
+        assoc.release()
+
+
+def wait_until(condition, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def destination():
+    node = Destination()
+    node.start()
+    yield node
+    node.stop()
+
+
+@pytest.fixture
+def ct_series(tmp_path) -> list[Path]:
+    write_ct_series(tmp_path / "ct", n=SLICES)
+    return sorted((tmp_path / "ct").iterdir())
+
+
+def test_a_received_series_is_super_resolved_and_sent_on(tmp_path, destination, ct_series):
+    listener = RunningListener(tmp_path / "spool", destination.node)
+    try:
+        assert send(listener.port, ct_series) == [0x0000] * SLICES
+        received = destination.wait_for(SLICES)
+    finally:
+        result = listener.stop()
+    sources = [pydicom.dcmread(path) for path in ct_series]
+    source_series = str(sources[0].SeriesInstanceUID)
+    assert len(received) == SLICES
+    assert {str(ds.StudyInstanceUID) for ds in received} == {str(sources[0].StudyInstanceUID)}
+    assert len({str(ds.SeriesInstanceUID) for ds in received}) == 1
+    assert str(received[0].SeriesInstanceUID) != source_series
+    assert all(DERIVED_BY_US in str(ds.DerivationDescription) for ds in received)
+    assert all((ds.Rows, ds.Columns) == (2 * sources[0].Rows, 2 * sources[0].Columns) for ds in received)
+    referenced = {str(item.ReferencedSOPInstanceUID) for ds in received for item in ds.SourceImageSequence}
+    assert referenced == {str(ds.SOPInstanceUID) for ds in sources}
+    assert destination.callers == ["RMISR"] * SLICES
+    assert result.sent == {source_series: [str(received[0].SeriesInstanceUID)]} and not result.failed
+    # the spool keeps nothing of a series that was sent
+    assert not any((tmp_path / "spool").rglob("*.dcm"))
+
+
+def test_derived_and_non_image_instances_are_accepted_and_dropped(tmp_path, destination, ct_series):
+    """A routing rule that sends everything, our own results included, must not make a loop."""
+    derived_by_us = pydicom.dcmread(ct_series[0])
+    derived_by_us.DerivationDescription = f"Super-resolved x2 in-plane {DERIVED_BY_US} 1.0"
+    derived_by_us.SOPInstanceUID = pydicom.uid.generate_uid()
+    without_pixels = pydicom.dcmread(ct_series[1])
+    del without_pixels.PixelData
+    without_pixels.SOPInstanceUID = pydicom.uid.generate_uid()
+    files = []
+    for name, ds in (("ours.dcm", derived_by_us), ("nopixels.dcm", without_pixels)):
+        ds.save_as(tmp_path / name)
+        files.append(tmp_path / name)
+    listener = RunningListener(tmp_path / "spool", destination.node)
+    try:
+        assert send(listener.port, files) == [0x0000, 0x0000]
+        time.sleep(2.5)  # more than two series timeouts
+    finally:
+        result = listener.stop()
+    assert destination.received == [] and result.sent == {} and result.failed == {}
+    assert not any((tmp_path / "spool").rglob("*.dcm"))
+
+
+@pytest.mark.filterwarnings("ignore:Invalid value for VR UI")
+@pytest.mark.parametrize("keyword", ["StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"])
+def test_an_instance_whose_uid_could_name_a_folder_is_refused(tmp_path, destination, ct_series, keyword):
+    ds = pydicom.dcmread(ct_series[0])
+    setattr(ds, keyword, "..")
+    ds.save_as(tmp_path / "bad.dcm")
+    listener = RunningListener(tmp_path / "spool", destination.node)
+    try:
+        assert send(listener.port, [tmp_path / "bad.dcm"]) == [0xC000]
+    finally:
+        listener.stop()
+    assert sorted(p.name for p in (tmp_path / "spool").iterdir()) == [".lock", "failed", "incoming", "trash", "work"]
+    assert not any((tmp_path / "spool").rglob("*.dcm")) and destination.received == []
+
+
+def test_associations_are_accepted_only_for_our_ae_title_and_allowed_callers(tmp_path, destination, ct_series):
+    listener = RunningListener(tmp_path / "spool", destination.node, allowed_callers=["CT1"])
+    try:
+        assert send(listener.port, ct_series[:1], calling="MODALITY") == []  # not an allowed caller
+        assert send(listener.port, ct_series[:1], calling="CT1", called="OTHER") == []  # not our AE title
+        assert send(listener.port, ct_series, calling="CT1") == [0x0000] * SLICES
+        destination.wait_for(SLICES)
+    finally:
+        listener.stop()
+    assert len(destination.received) == SLICES
+
+
+def test_a_series_waits_for_its_destination_and_survives_a_restart(tmp_path, ct_series):
+    """Destination down: the derived series is kept and retried; a restarted listener sends the same instances."""
+    down = Destination()  # not started: its port refuses connections
+    spool = tmp_path / "spool"
+    listener = RunningListener(spool, down.node, backoff=0.2, max_attempts=1000)
+    try:
+        assert send(listener.port, ct_series) == [0x0000] * SLICES
+        wait_until(lambda: any(spool.glob("work/*/derived.complete")))
+        time.sleep(1.0)  # a few failed tries
+    finally:
+        first = listener.stop()
+    assert first.sent == {} and first.failed == {}
+    kept = sorted(spool.glob("work/*/derived/**/*.dcm"))
+    assert len(kept) == SLICES
+    kept_uids = {str(pydicom.dcmread(path).SOPInstanceUID) for path in kept}
+    down.start()
+    try:
+        listener = RunningListener(spool, down.node)
+        try:
+            received = down.wait_for(SLICES)
+        finally:
+            second = listener.stop()
+    finally:
+        down.stop()
+    assert {str(ds.SOPInstanceUID) for ds in received} == kept_uids  # the same instances, not a second series
+    assert len(second.sent) == 1 and not any(spool.rglob("*.dcm"))
+
+
+def test_a_series_that_keeps_failing_moves_to_failed_with_its_reason(tmp_path, ct_series):
+    down = Destination()
+    spool = tmp_path / "spool"
+    listener = RunningListener(spool, down.node, backoff=0.05, max_attempts=2, timeout=5)
+    try:
+        assert send(listener.port, ct_series) == [0x0000] * SLICES
+        wait_until(lambda: any(spool.glob("failed/*/error.txt")))
+    finally:
+        result = listener.stop()
+    series = str(pydicom.dcmread(ct_series[0]).SeriesInstanceUID)
+    assert list(result.failed) == [series] and "did not accept an association" in result.failed[series]
+    (failed,) = spool.glob("failed/*")
+    assert failed.name == f"{series}.1"
+    assert len(list((failed / "source").glob("*.dcm"))) == SLICES  # the received series is kept for a look
+    assert not any(spool.glob("work/*")) and not any(spool.glob("incoming/*"))
+
+
+def test_a_series_that_cannot_be_read_fails_at_once(tmp_path, destination, ct_series):
+    """Retrying cannot mend a corrupt slice: the series moves to failed/ on its first try, the reason kept."""
+    broken = pydicom.dcmread(ct_series[1])
+    broken.PixelData = broken.PixelData[: len(broken.PixelData) // 2]  # half a slice
+    broken.save_as(ct_series[1])
+    spool = tmp_path / "spool"
+    listener = RunningListener(spool, destination.node, backoff=3600, max_attempts=5)
+    try:
+        assert send(listener.port, ct_series) == [0x0000] * SLICES
+        wait_until(lambda: any(spool.glob("failed/*/error.txt")))
+    finally:
+        result = listener.stop()
+    (error,) = result.failed.values()
+    assert "pixel data cannot be decoded" in error and str(broken.SOPInstanceUID) in error, error
+    assert destination.received == [] and not any(spool.glob("work/*"))
+
+
+def test_an_incoming_series_left_by_a_stopped_listener_is_taken_up(tmp_path, destination, ct_series):
+    spool = tmp_path / "spool"
+    listener = RunningListener(spool, destination.node, series_timeout=3600)
+    try:
+        assert send(listener.port, ct_series) == [0x0000] * SLICES
+    finally:
+        listener.stop()
+    assert len(list(spool.glob("incoming/*/*.dcm"))) == SLICES and destination.received == []
+    # what a listener killed at a bad moment leaves: an instance half-written, an empty series folder, a work
+    # folder made just before a move into it, a removal cut short
+    (series_folder,) = spool.glob("incoming/*")
+    (series_folder / ".half.tmp").write_bytes(b"DICM")
+    (spool / "incoming" / "1.2.3").mkdir()
+    (spool / "work" / "1.2.4.1").mkdir()
+    (spool / "trash" / "1.2.5.1" / "source").mkdir(parents=True)
+    listener = RunningListener(spool, destination.node, series_timeout=0)
+    try:
+        received = destination.wait_for(SLICES)
+    finally:
+        result = listener.stop()
+    assert len(received) == SLICES and list(result.sent) == [series_folder.name] and not result.failed
+    assert sorted(str(p.relative_to(spool)) for p in spool.rglob("*")) == [
+        ".lock",
+        "failed",
+        "incoming",
+        "trash",
+        "work",
+    ]
+
+
+def test_a_compressed_series_is_accepted_and_read(tmp_path, destination, ct_series):
+    """Senders may keep their compression: the listener accepts what pydicom decodes here (RLE, JPEG, ...)."""
+    from pydicom.uid import RLELossless
+
+    for path in ct_series:
+        ds = pydicom.dcmread(path)
+        ds.compress(RLELossless)
+        ds.save_as(path)
+    listener = RunningListener(tmp_path / "spool", destination.node)
+    try:
+        ae = AE(ae_title="MODALITY")
+        ae.add_requested_context(pydicom.dcmread(ct_series[0]).SOPClassUID, RLELossless)  # only RLE offered
+        assoc = ae.associate("127.0.0.1", listener.port, ae_title="RMISR")
+        assert assoc.is_established
+        try:
+            assert [int(assoc.send_c_store(path).Status) for path in ct_series] == [0x0000] * SLICES
+        finally:
+            assoc.release()
+        received = destination.wait_for(SLICES)
+    finally:
+        listener.stop()
+    assert all((ds.Rows, ds.Columns) == (256, 256) for ds in received)
+
+
+def test_c_echo_is_answered(tmp_path, destination):
+    """A PACS "tests" a new DICOM node with C-ECHO before sending to it."""
+    listener = RunningListener(tmp_path / "spool", destination.node)
+    try:
+        ae = AE(ae_title="PACS")
+        ae.add_requested_context(Verification)
+        assoc = ae.associate("127.0.0.1", listener.port, ae_title="RMISR")
+        assert assoc.is_established
+        try:
+            assert int(assoc.send_c_echo().Status) == 0x0000
+        finally:
+            assoc.release()
+    finally:
+        listener.stop()
+
+
+def test_a_spool_in_use_is_refused(tmp_path, destination):
+    spool = tmp_path / "spool"
+    listener = RunningListener(spool, destination.node)
+    try:
+        with pytest.raises(ValueError, match="is in use by another rmisr listen"):
+            listen(Upscaler(2), spool, destination.node, port=free_port())
+    finally:
+        listener.stop()
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("PACS@10.0.0.5:104", DicomNode("PACS", "10.0.0.5", 104)),
+        ("ORTHANC@pacs.example.org:4242", DicomNode("ORTHANC", "pacs.example.org", 4242)),
+        ("A B@[::1]:11112", DicomNode("A B", "::1", 11112)),
+    ],
+)
+def test_parse_dicom_node(text, expected):
+    assert parse_dicom_node(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["PACS@host", "@host:104", "host:104", "PACS@:104", "PACS@host:0", "PACS@host:x", "A" * 17 + "@h:1", "A\\B@h:1"],
+)
+def test_a_bad_forward_is_refused_naming_the_option(text):
+    with pytest.raises(ValueError, match="--forward"):
+        parse_dicom_node(text)
+
+
+def test_cli_bad_arguments_exit_2_and_create_nothing(tmp_path, capsys):
+    spool = tmp_path / "new" / "spool"  # its parent is new too
+    base = ["listen", "--spool", str(spool), "--scale", "2"]
+    assert main([*base, "--forward", "PACS@host"]) == 2
+    assert "--forward must look like AE_TITLE@HOST:PORT" in capsys.readouterr().err
+    assert main([*base, "--forward", "PACS@127.0.0.1:104", "--ae-title", "x" * 17]) == 2
+    assert "--ae-title" in capsys.readouterr().err
+    assert main([*base, "--forward", "PACS@127.0.0.1:104", "--series-timeout", "-1"]) == 2
+    assert "--series-timeout" in capsys.readouterr().err
+    assert not spool.exists()
+    busy = Destination()
+    busy.start()
+    try:
+        assert main([*base, "--forward", "PACS@127.0.0.1:104", "--port", str(busy.port)]) == 2
+    finally:
+        busy.stop()
+    assert f"cannot listen on 127.0.0.1:{busy.port}" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()  # the folders it had made are removed again
+    spool_file = tmp_path / "file"
+    spool_file.write_text("not a folder")
+    assert main(["listen", "--spool", str(spool_file), "--scale", "2", "--forward", "PACS@127.0.0.1:104"]) == 2
+    assert "is not a folder" in capsys.readouterr().err and spool_file.read_text() == "not a folder"
+    assert main(["listen", "--spool", str(spool_file / "spool"), "--scale", "2", "--forward", "P@127.0.0.1:104"]) == 2
+    assert "--spool" in capsys.readouterr().err and spool_file.read_text() == "not a folder"
+
+
+def test_the_derived_pixels_are_what_rmisr_upscale_writes(tmp_path, destination, ct_series):
+    """The listener adds no processing of its own: its result equals ``rmisr upscale SERIES_FOLDER``'s."""
+    listener = RunningListener(tmp_path / "spool", destination.node)
+    try:
+        send(listener.port, ct_series)
+        received = destination.wait_for(SLICES)
+    finally:
+        listener.stop()
+    assert main(["upscale", str(ct_series[0].parent), "-o", str(tmp_path / "upscaled"), "--scale", "2"]) == 0
+    expected = {
+        str(ds.SourceImageSequence[0].ReferencedSOPInstanceUID): ds.pixel_array
+        for ds in map(pydicom.dcmread, sorted((tmp_path / "upscaled").rglob("*.dcm")))
+    }
+    for ds in received:
+        np.testing.assert_array_equal(ds.pixel_array, expected[str(ds.SourceImageSequence[0].ReferencedSOPInstanceUID)])
+
+
+def test_a_series_sent_by_orthanc_is_super_resolved(tmp_path, destination, ct_series):
+    """A real PACS as the sender: Orthanc (its DICOM server off) C-STOREs a series to the listener, as a routing
+    rule or a user's "send to modality" would."""
+    port = free_port()
+    process, orthanc = start_orthanc(tmp_path / "orthanc", DicomModalities={"rmisr": ["RMISR", "127.0.0.1", port]})
+    try:
+        uploaded = orthanc.upload(ct_series)
+        listener = RunningListener(tmp_path / "spool", destination.node, port=port)
+        try:
+            response = requests.post(
+                f"{orthanc.url}/modalities/rmisr/store",
+                json={"Resources": [uploaded[0]["ParentSeries"]], "Synchronous": True},
+                auth=orthanc.auth,
+                timeout=60,
+            )
+            assert response.ok, response.text
+            received = destination.wait_for(SLICES)
+        finally:
+            result = listener.stop()
+    finally:
+        stop_orthanc(process)
+    source_series = str(pydicom.dcmread(ct_series[0]).SeriesInstanceUID)
+    assert list(result.sent) == [source_series] and len(received) == SLICES
+    assert all(DERIVED_BY_US in str(ds.DerivationDescription) for ds in received)
+
+
+def test_the_command_runs_until_sigterm(tmp_path, destination, ct_series):
+    """``rmisr listen`` as a service: it receives and forwards, and SIGTERM stops it with exit code 0."""
+    port = free_port()
+    command = [sys.executable, "-m", "monai_rmisr", "listen", "--spool", str(tmp_path / "spool"), "--scale", "2"]
+    command += ["--forward", str(destination.node), "--port", str(port), "--series-timeout", "1"]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        wait_until(lambda: _port_open(port) or process.poll() is not None, seconds=120)
+        assert process.poll() is None, process.communicate()[1]
+        assert send(port, ct_series) == [0x0000] * SLICES
+        destination.wait_for(SLICES)
+        process.send_signal(signal.SIGTERM)
+        _, log = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, log
+    source_series = str(pydicom.dcmread(ct_series[0]).SeriesInstanceUID)
+    assert f"series {source_series} -> " in log and "received SIGTERM" in log
+    assert str(pydicom.dcmread(ct_series[0]).PatientName) not in log  # logs never name the patient
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
