@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from .connection import PacsError
-from .roundtrip import dataset_has_image, dataset_is_derived_by_us, derive_folder, derived_files
+from .roundtrip import dataset_has_image, dataset_is_derived_by_us, derive_folder, derived_files, series_uids
 from .service import check_count, check_seconds, install_signal_handlers, is_dicom_uid, retry_delay
 
 __all__ = [
@@ -336,8 +336,6 @@ class _Spool:
 
 def _process(work: Path, upscaler: Any, node: DicomNode, ae_title: str, timeout: float) -> list[str]:
     """Derive (unless a complete derivation is there) and send one work folder; the derived series UIDs."""
-    import pydicom
-
     derived = work / "derived"
     if not (work / _DONE_MARKER).exists():
         shutil.rmtree(derived, ignore_errors=True)  # a derivation cut short is done again
@@ -345,12 +343,7 @@ def _process(work: Path, upscaler: Any, node: DicomNode, ae_title: str, timeout:
             raise ValueError("the series gave no derived DICOM file.")
         (work / _DONE_MARKER).touch()
     files = derived_files(derived)
-    outputs = sorted(
-        {
-            str(pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["SeriesInstanceUID"]).SeriesInstanceUID)
-            for path in files
-        }
-    )
+    outputs = series_uids(files)
     send_files(node, files, ae_title, timeout)
     logger.info("series %s: sent %d derived instances", _series_of_folder(work), len(files))
     return outputs

@@ -31,6 +31,7 @@ __all__ = [
     "is_derived_by_us",
     "is_source_series",
     "series_has_images",
+    "series_uids",
     "store_series",
     "study_series",
     "super_resolve_series",
@@ -123,6 +124,18 @@ def derive_folder(upscaler: Any, source: str | os.PathLike[str], derived: str | 
     for item in find_inputs(source):
         upscaler.file(item, derived / (item.name if item == source else output_name(item)))
     return derived_files(derived)
+
+
+def series_uids(files: Sequence[str | os.PathLike[str]]) -> list[str]:
+    """The SeriesInstanceUIDs of DICOM files (headers only), sorted and without repeats."""
+    import pydicom
+
+    return sorted(
+        {
+            str(pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["SeriesInstanceUID"]).SeriesInstanceUID)
+            for path in files
+        }
+    )
 
 
 def derived_files(derived: str | os.PathLike[str]) -> list[Path]:

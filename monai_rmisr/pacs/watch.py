@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from .connection import PacsError, pacs_call
-from .roundtrip import derive_series, derived_files, is_source_series, store_series
+from .roundtrip import derive_series, derived_files, is_source_series, series_uids, store_series
 from .service import check_count, check_seconds, install_signal_handlers, is_dicom_uid, retry_delay
 
 __all__ = ["WatchState", "watch"]
@@ -129,7 +129,7 @@ def _process(
                 return
             shutil.rmtree(folder, ignore_errors=True)
             files = derive_series(client, upscaler, study_uid, series_uid, folder)
-            entry.update(status="pending", outputs=sorted({_series_of(path) for path in files}))
+            entry.update(status="pending", outputs=series_uids(files))
             state.ours.update(entry["outputs"])
             state.save()
         entry["outputs"] = store_series(client, study_uid, files)
@@ -156,12 +156,6 @@ def _process(
             )
     finally:
         state.save()
-
-
-def _series_of(path: Path) -> str:
-    import pydicom
-
-    return str(pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["SeriesInstanceUID"]).SeriesInstanceUID)
 
 
 def watch(
