@@ -39,6 +39,7 @@ def _listen(args: argparse.Namespace) -> int:
             series_timeout=args.series_timeout,
             max_attempts=args.max_attempts,
             timeout=args.timeout,
+            remember_days=args.remember_days,
         )
     except (ValueError, FileNotFoundError, ImportError) as err:
         return fail(err, 2)
@@ -90,6 +91,14 @@ def add_command(commands: Any) -> None:
         default=60.0,
         metavar="S",
         help="seconds a peer may take to answer or stay silent: --forward, and senders (60)",
+    )
+    command.add_argument(
+        "--remember-days",
+        type=float,
+        default=30.0,
+        metavar="D",
+        help="days a series sent on is remembered: the same instances received again are not derived again (30; "
+        "0: always derive)",
     )
     command.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
     command.set_defaults(run=_listen)

@@ -14,6 +14,13 @@ again on the same spool takes up the incoming series (stable once their newest f
 marker), and sends again a derived series the destination has not confirmed (the same SOP instances,
 which an archive keeps once). A lock file keeps a second listener off a spool in use.
 
+A series sent on leaves a record, ``SPOOL/done/<SeriesInstanceUID>.json`` (a digest of its SOP Instance UIDs,
+the model settings, the derived series UIDs). The same instances sent again (a routing rule that fires twice, a
+modality that repeats a transfer) are then not derived a second time: the destination would otherwise get a
+second, identical derived series. Instances that differ from the record (more or fewer, or another
+model or scale) are derived again. Records older than ``remember_days`` are removed (at start and
+hourly); removing a record by hand makes the next copy of its series derived again.
+
 A series the destination refuses or cannot take (unreachable, association refused or lost), or that
 cannot be written to the disk, is tried again, waiting ``backoff * 2**(k-1)`` seconds before try k+1
 (at most an hour); after ``max_attempts`` tries, or at once when the series cannot be read or
@@ -31,6 +38,8 @@ Uses the maintained `pynetdicom <https://pydicom.github.io/pynetdicom/>`_ (``pip
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import re
@@ -69,6 +78,7 @@ STATUS_SUCCESS, STATUS_CANNOT_UNDERSTAND, STATUS_OUT_OF_RESOURCES = 0x0000, 0xC0
 _AE_TITLE = re.compile(r"[\x20-\x5b\x5d-\x7e]{1,16}")  # PS3.5 AE: 16 characters at most, no backslash or controls
 _NODE = re.compile(r"(?P<ae>.+)@(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(?P<port>[0-9]{1,5})")
 _DONE_MARKER = "derived.complete"
+_PRUNE_EVERY = 3600.0  # seconds between removals of old done records
 
 
 @dataclass(frozen=True)
@@ -200,10 +210,25 @@ def send_files(
 
 @dataclass
 class ListenerResult:
-    """What a listener did: source series UIDs sent on (with their derived series), and those given up."""
+    """What a listener did: source series UIDs sent on (with their derived series), those given up (with the
+    reason), and those received again unchanged and not derived again (with the derived series sent before)."""
 
     sent: dict[str, list[str]] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
+    repeated: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Policy:
+    """How each series is handled: the model, the destination, and the listener's options."""
+
+    upscaler: Any
+    forward: DicomNode
+    ae_title: str
+    timeout: float
+    max_attempts: int
+    backoff: float
+    remember: float
 
 
 @dataclass
@@ -226,12 +251,13 @@ def _series_of_folder(folder: Path) -> str:
 
 class _Spool:
     """The listener's folders: ``incoming/`` (being received), ``work/`` (derived and sent), ``failed/``,
-    ``trash/`` (being removed), and the lock file that keeps a second listener away."""
+    ``trash/`` (being removed), ``done/`` (a record per series sent), and the lock file that keeps a second
+    listener away."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.incoming, self.work, self.failed, self.trash = (
-            root / name for name in ("incoming", "work", "failed", "trash")
+        self.incoming, self.work, self.failed, self.trash, self.done = (
+            root / name for name in ("incoming", "work", "failed", "trash", "done")
         )
         self.lock = threading.Lock()  # one writer at a time against a series folder moving to work/
         self.last_arrival: dict[str, float] = {}
@@ -258,8 +284,10 @@ class _Spool:
         except OSError as err:
             self.close()
             raise ValueError(f"--spool '{self.root}' is in use by another rmisr listen.") from err
-        for folder in (self.incoming, self.work, self.failed, self.trash):
+        for folder in (self.incoming, self.work, self.failed, self.trash, self.done):
             folder.mkdir(mode=0o700, exist_ok=True)
+        for partial in self.done.glob(".*.tmp"):  # a record being written when the listener stopped
+            partial.unlink()
         for folder in self.trash.iterdir():  # a removal cut short
             shutil.rmtree(folder, ignore_errors=True)
         for folder in self.work.iterdir():  # made just before a move into it that did not happen
@@ -326,12 +354,79 @@ class _Spool:
         work.rename(target)
         shutil.rmtree(target, ignore_errors=True)
 
+    def record(self, series: str) -> dict[str, Any] | None:
+        """The done record of ``series``, or ``None`` (none, or one that cannot be read: then it is not trusted)."""
+        try:
+            record = json.loads((self.done / f"{series}.json").read_text())
+        except (OSError, ValueError):
+            return None
+        return record if isinstance(record, dict) else None
+
+    def write_record(self, series: str, record: dict[str, Any]) -> None:
+        """Write the done record of ``series`` (a temporary file, then a rename)."""
+        fd, tmp = tempfile.mkstemp(dir=self.done, prefix=".", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w") as f:
+                json.dump(record, f, indent=1, sort_keys=True)
+            os.replace(tmp, self.done / f"{series}.json")
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def forget_before(self, oldest: float) -> int:
+        """Remove the done records written before the time ``oldest``; how many."""
+        removed = 0
+        for path in self.done.glob("*.json"):
+            try:
+                if path.stat().st_mtime < oldest:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                pass
+        return removed
+
     @staticmethod
     def _new_folder(parent: Path, series: str) -> Path:
         number = 1
         while (parent / f"{series}.{number}").exists():
             number += 1
         return parent / f"{series}.{number}"
+
+
+def _derivation_settings(upscaler: Any) -> dict[str, Any]:
+    """What, besides the instances, decides a derived series: the model and how it was run."""
+    return {
+        "model": str(getattr(upscaler, "model_name", "")),
+        "scale": float(getattr(upscaler, "scale", 0.0)),
+        "axis": str(getattr(upscaler, "axis", "xy")),
+        "roi": list(upscaler.roi) if getattr(upscaler, "roi", None) else None,
+        "self_ensemble": bool(getattr(upscaler, "self_ensemble", False)),
+    }
+
+
+def _instances_digest(source: Path) -> tuple[str, int]:
+    """SHA-256 of the sorted SOP Instance UIDs in a received series folder (its file names), and their count."""
+    uids = sorted(path.stem for path in source.glob("*.dcm"))
+    return hashlib.sha256("\n".join(uids).encode()).hexdigest(), len(uids)
+
+
+def _done_record(work: Path, upscaler: Any, outputs: list[str] | None = None) -> dict[str, Any]:
+    digest, count = _instances_digest(work / "source")
+    record: dict[str, Any] = {"instances_sha256": digest, "instances": count, **_derivation_settings(upscaler)}
+    if outputs is not None:
+        record["derived_series"] = outputs
+    return record
+
+
+def _sent_before(store: _Spool, work: Path, upscaler: Any) -> list[str] | None:
+    """The derived series UIDs if this work folder's instances were derived with these settings and sent."""
+    record = store.record(_series_of_folder(work))
+    if record is None:
+        return None
+    outputs = record.pop("derived_series", None)
+    if record != _done_record(work, upscaler) or not isinstance(outputs, list):
+        return None
+    return [str(uid) for uid in outputs]
 
 
 def _process(work: Path, upscaler: Any, node: DicomNode, ae_title: str, timeout: float) -> list[str]:
@@ -361,6 +456,7 @@ def listen(
     max_attempts: int = 5,
     backoff: float = 30.0,
     timeout: float = 60.0,
+    remember_days: float = 30.0,
     stop: threading.Event | None = None,
     on_ready: Callable[[], None] | None = None,
 ) -> ListenerResult:
@@ -378,6 +474,8 @@ def listen(
         max_attempts, backoff: tries per series, and the wait before the second (doubling, at most an hour).
         timeout: seconds a peer may take to answer or stay silent: the destination (connection, association,
             each C-STORE) and a sender (an idle association is closed).
+        remember_days: days a done record is kept (the same instances received again within them are not
+            derived again); 0 keeps none.
         on_ready: called once the port is open (tests).
 
     Returns:
@@ -398,6 +496,7 @@ def listen(
     check_seconds(backoff, "backoff")
     check_seconds(timeout, "timeout", allow_zero=False)
     check_count(max_attempts, "max-attempts")
+    remember = check_seconds(remember_days, "remember-days", unit="days") * 86400.0
     spool_root = Path(spool)
     if spool_root.exists() and not spool_root.is_dir():
         raise ValueError(f"--spool '{spool_root}' is not a folder.")
@@ -452,11 +551,19 @@ def listen(
     pending = [_Pending(folder) for folder in sorted(store.work.iterdir()) if folder.is_dir()]
     stop = stop or threading.Event()
     restore = install_signal_handlers(stop)
+    policy = _Policy(upscaler, forward, ae_title, timeout, max_attempts, backoff, remember)
+    next_prune = 0.0
     try:
         if on_ready is not None:
             on_ready()
         while not stop.is_set():
             now = time.time()
+            if now >= next_prune:
+                next_prune = now + _PRUNE_EVERY
+                try:
+                    store.forget_before(now - remember)
+                except OSError as err:
+                    logger.error("could not remove old records from done/: %s", err)
             try:
                 pending.extend(_Pending(folder) for folder in store.take_stable(series_timeout, now))
             except OSError as err:  # a full or failing disk: the series stay in incoming/, taken at a later turn
@@ -464,7 +571,7 @@ def listen(
             for item in [item for item in pending if item.next_try <= now]:
                 if stop.is_set():
                     break
-                _try(item, pending, store, result, upscaler, forward, ae_title, timeout, max_attempts, backoff)
+                _try(item, pending, store, result, policy)
             stop.wait(0.2)
     finally:
         server.shutdown()
@@ -478,23 +585,34 @@ def _try(
     pending: list[_Pending],
     store: _Spool,
     result: ListenerResult,
-    upscaler: Any,
-    forward: DicomNode,
-    ae_title: str,
-    timeout: float,
-    max_attempts: int,
-    backoff: float,
+    policy: _Policy,
 ) -> None:
-    """One try of one work folder: sent and removed, or scheduled again, or given up."""
+    """One try of one work folder: sent (or sent before) and removed, or scheduled again, or given up."""
     series = item.series
+    before = _sent_before(store, item.folder, policy.upscaler) if policy.remember > 0 else None
+    if before is not None:
+        pending.remove(item)
+        result.repeated.setdefault(series, []).extend(before)
+        logger.info(
+            "series %s: the same instances were derived and sent before (as %s), not again; remove %s to derive "
+            "them again",
+            series,
+            ", ".join(before),
+            store.done / f"{series}.json",
+        )
+        try:
+            store.remove(item.folder)
+        except OSError as err:
+            logger.error("series %s: its work folder could not be removed: %s", series, err)
+        return
     try:
-        outputs = _process(item.folder, upscaler, forward, ae_title, timeout)
+        outputs = _process(item.folder, policy.upscaler, policy.forward, policy.ae_title, policy.timeout)
     except Exception as err:  # one series never stops the listener
         item.attempts += 1
         error = " ".join(str(err).split()) or type(err).__name__
         # the destination or the disk may come back; a series that cannot be read will not change
-        if item.attempts < max_attempts and isinstance(err, (PacsError, OSError)):
-            delay = retry_delay(backoff, item.attempts)
+        if item.attempts < policy.max_attempts and isinstance(err, (PacsError, OSError)):
+            delay = retry_delay(policy.backoff, item.attempts)
             item.next_try = time.time() + delay
             logger.warning("series %s failed (try %d), retrying in %.0f s: %s", series, item.attempts, delay, error)
             return
@@ -509,8 +627,10 @@ def _try(
         return
     pending.remove(item)
     try:
+        if policy.remember > 0:
+            store.write_record(series, _done_record(item.folder, policy.upscaler, outputs))
         store.remove(item.folder)
     except OSError as err:
-        logger.error("series %s was sent but its work folder could not be removed: %s", series, err)
+        logger.error("series %s was sent but its done record or work folder could not be written: %s", series, err)
     result.sent.setdefault(series, []).extend(outputs)
-    logger.info("series %s -> %s sent to %s", series, ", ".join(outputs), forward)
+    logger.info("series %s -> %s sent to %s", series, ", ".join(outputs), policy.forward)

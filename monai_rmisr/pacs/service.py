@@ -37,14 +37,14 @@ def is_dicom_uid(text: str) -> bool:
     return len(text) <= 64 and DICOM_UID_FORM.fullmatch(text) is not None
 
 
-def check_seconds(value: Any, name: str, allow_zero: bool = True) -> float:
-    """``value`` if it is a number of seconds, >= 0 (> 0 without ``allow_zero``).
+def check_seconds(value: Any, name: str, allow_zero: bool = True, unit: str = "seconds") -> float:
+    """``value`` if it is a duration, >= 0 (> 0 without ``allow_zero``), in ``unit`` (for the message).
 
     Raises:
         ValueError: naming the option ``--name``.
     """
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not (value >= 0 if allow_zero else value > 0):
-        raise ValueError(f"--{name} must be {'>=' if allow_zero else '>'} 0 seconds, got {value!r}.")
+        raise ValueError(f"--{name} must be {'>=' if allow_zero else '>'} 0 {unit}, got {value!r}.")
     return float(value)
 
 

@@ -8,6 +8,7 @@ series; Orthanc is not the destination, as its DICOM port cannot be bound to loo
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -172,6 +173,81 @@ def test_a_received_series_is_super_resolved_and_sent_on(tmp_path, destination, 
     assert not any((tmp_path / "spool").rglob("*.dcm"))
 
 
+def idle(spool: Path) -> bool:
+    """Nothing received that is not yet handled."""
+    return not any(spool.glob("incoming/*")) and not any(spool.glob("work/*"))
+
+
+def test_the_same_series_sent_again_is_not_derived_again(tmp_path, destination, ct_series):
+    """A routing rule that fires twice must not give the PACS a second, identical derived series; other instances,
+    or the same ones once the record is old, are derived again."""
+    spool = tmp_path / "spool"
+    series = str(pydicom.dcmread(ct_series[0]).SeriesInstanceUID)
+    listener = RunningListener(spool, destination.node)
+    try:
+        assert send(listener.port, ct_series) == [0x0000] * SLICES
+        destination.wait_for(SLICES)
+        assert send(listener.port, ct_series) == [0x0000] * SLICES
+        wait_until(lambda: idle(spool))
+    finally:
+        first = listener.stop()
+    (derived,) = {str(ds.SeriesInstanceUID) for ds in destination.received}
+    assert len(destination.received) == SLICES
+    assert first.sent == {series: [derived]} and first.repeated == {series: [derived]}
+    record = json.loads((spool / "done" / f"{series}.json").read_text())
+    assert record["derived_series"] == [derived] and record["instances"] == SLICES and record["scale"] == 2.0
+    # UIDs, a digest and settings: nothing of the patient
+    assert set(record) == {
+        "instances_sha256",
+        "instances",
+        "model",
+        "scale",
+        "axis",
+        "roi",
+        "self_ensemble",
+        "derived_series",
+    }
+
+    # after a restart: the record is kept; a part of the series is other instances, derived again
+    listener = RunningListener(spool, destination.node)
+    try:
+        assert send(listener.port, ct_series) == [0x0000] * SLICES
+        wait_until(lambda: idle(spool))
+        assert len(destination.received) == SLICES
+        assert send(listener.port, ct_series[:2]) == [0x0000] * 2
+        destination.wait_for(SLICES + 2)
+        wait_until(lambda: idle(spool))
+    finally:
+        second = listener.stop()
+    assert second.repeated == {series: [derived]} and len(second.sent[series]) == 1
+    assert second.sent[series] != [derived]
+
+    # a record older than --remember-days is removed at start: the same instances are derived again
+    old = time.time() - 31 * 86400
+    os.utime(spool / "done" / f"{series}.json", (old, old))
+    listener = RunningListener(spool, destination.node)
+    try:
+        assert send(listener.port, ct_series[:2]) == [0x0000] * 2
+        destination.wait_for(SLICES + 4)
+    finally:
+        third = listener.stop()
+    assert list(third.sent) == [series] and not third.repeated
+
+
+def test_with_remember_days_0_every_copy_is_derived(tmp_path, destination, ct_series):
+    spool = tmp_path / "spool"
+    listener = RunningListener(spool, destination.node, remember_days=0)
+    try:
+        for copy in (1, 2):
+            assert send(listener.port, ct_series) == [0x0000] * SLICES
+            destination.wait_for(copy * SLICES)
+            wait_until(lambda: idle(spool))
+    finally:
+        result = listener.stop()
+    assert len({str(ds.SeriesInstanceUID) for ds in destination.received}) == 2
+    assert not result.repeated and not any((spool / "done").iterdir())
+
+
 def test_derived_and_non_image_instances_are_accepted_and_dropped(tmp_path, destination, ct_series):
     """A routing rule that sends everything, our own results included, must not make a loop."""
     derived_by_us = pydicom.dcmread(ct_series[0])
@@ -205,7 +281,14 @@ def test_an_instance_whose_uid_could_name_a_folder_is_refused(tmp_path, destinat
         assert send(listener.port, [tmp_path / "bad.dcm"]) == [0xC000]
     finally:
         listener.stop()
-    assert sorted(p.name for p in (tmp_path / "spool").iterdir()) == [".lock", "failed", "incoming", "trash", "work"]
+    assert sorted(p.name for p in (tmp_path / "spool").iterdir()) == [
+        ".lock",
+        "done",
+        "failed",
+        "incoming",
+        "trash",
+        "work",
+    ]
     assert not any((tmp_path / "spool").rglob("*.dcm")) and destination.received == []
 
 
@@ -306,6 +389,8 @@ def test_an_incoming_series_left_by_a_stopped_listener_is_taken_up(tmp_path, des
     assert len(received) == SLICES and list(result.sent) == [series_folder.name] and not result.failed
     assert sorted(str(p.relative_to(spool)) for p in spool.rglob("*")) == [
         ".lock",
+        "done",
+        f"done/{series_folder.name}.json",
         "failed",
         "incoming",
         "trash",
@@ -393,6 +478,8 @@ def test_cli_bad_arguments_exit_2_and_create_nothing(tmp_path, capsys):
     assert "--ae-title" in capsys.readouterr().err
     assert main([*base, "--forward", "PACS@127.0.0.1:104", "--series-timeout", "-1"]) == 2
     assert "--series-timeout" in capsys.readouterr().err
+    assert main([*base, "--forward", "PACS@127.0.0.1:104", "--remember-days", "-1"]) == 2
+    assert "--remember-days must be >= 0 days" in capsys.readouterr().err
     assert not spool.exists()
     busy = Destination()
     busy.start()
