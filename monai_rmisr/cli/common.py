@@ -1,14 +1,16 @@
-"""What several commands share: the ``--tile`` argument and the warnings folded into a command's report."""
+"""What several commands share: the ``--tile`` argument, the one-line error report, the services' logging and the
+warnings folded into a command's report."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
 import logging
+import sys
 import warnings
 from collections.abc import Callable, Iterator
 
-__all__ = ["TILE_HELP", "collected_warnings", "tile_argument"]
+__all__ = ["TILE_HELP", "collected_warnings", "report_error", "service_logging", "tile_argument"]
 
 TILE_HELP = (
     "LR tile size in pixels; 'auto' (default): images too large for the working-memory budget (1152 MiB on the "
@@ -26,6 +28,20 @@ def tile_argument(text: str) -> int | str | None:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected 'auto', 0 (whole image) or a size, got {text!r}") from None
     return None if value == 0 else value
+
+
+def report_error(command: str, message: object, code: int = 2) -> int:
+    """Print ``rmisr COMMAND: error: MESSAGE`` to stderr on one line (whatever lines the message held);
+    return ``code``, the command's exit status (2: bad arguments or input)."""
+    print(f"rmisr {command}: error: {' '.join(str(message).split())}", file=sys.stderr)
+    return code
+
+
+def service_logging(quiet: bool, chatty_library: str) -> None:
+    """Logging of a long-running command (``rmisr pacs``, ``rmisr listen``): INFO lines with their time on stderr
+    (WARNING and above with ``quiet``); ``chatty_library``'s own INFO lines (queries, associations) left out."""
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(asctime)s %(message)s")
+    logging.getLogger(chatty_library).setLevel(logging.WARNING)
 
 
 @contextlib.contextmanager

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
+
+from .common import report_error
 
 __all__ = ["add_command"]
 
@@ -25,8 +26,7 @@ def _export_corpus(args: argparse.Namespace) -> int:
             val_aperture=args.val_aperture,
         )
     except (FileExistsError, FileNotFoundError, ValueError, RuntimeError, OSError) as err:
-        print(f"rmisr export-corpus: error: {err}", file=sys.stderr)
-        return 2
+        return report_error("export-corpus", err)
     entries = json.loads(datalist.read_text())
     print(f"wrote {datalist} ({len(entries['training'])} training, {len(entries['validation'])} validation images)")
     return 0

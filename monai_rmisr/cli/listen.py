@@ -3,27 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
-from .common import TILE_HELP, tile_argument
+from .common import TILE_HELP, report_error, service_logging, tile_argument
 
 __all__ = ["add_command"]
 
 
 def _listen(args: argparse.Namespace) -> int:
-    import logging
-
     from ..inference.settings import check_scale_text
     from ..inference.upscale import Upscaler
     from ..pacs import listen, parse_dicom_node
 
-    def fail(err: BaseException, code: int) -> int:
-        print(f"rmisr listen: error: {err}", file=sys.stderr)
-        return code
-
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(asctime)s %(message)s")
-    logging.getLogger("pynetdicom").setLevel(logging.WARNING)  # its INFO lines describe every association
+    service_logging(args.quiet, "pynetdicom")  # its INFO lines describe every association
     try:
         forward = parse_dicom_node(args.forward)
         scale = check_scale_text(args.scale)
@@ -42,9 +34,9 @@ def _listen(args: argparse.Namespace) -> int:
             remember_days=args.remember_days,
         )
     except (ValueError, FileNotFoundError, ImportError) as err:
-        return fail(err, 2)
+        return report_error("listen", err)
     except OSError as err:  # the spool cannot be written
-        return fail(err, 1)
+        return report_error("listen", err, 1)
     return 1 if result.failed else 0
 
 

@@ -3,27 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
-from .common import TILE_HELP, tile_argument
+from .common import TILE_HELP, report_error, service_logging, tile_argument
 
 __all__ = ["add_command"]
 
 
 def _pacs(args: argparse.Namespace) -> int:
-    import logging
-
     from ..inference.settings import check_scale_text
     from ..inference.upscale import Upscaler
     from ..pacs import PacsError, connect, study_series, super_resolve_series, watch
 
-    def fail(err: BaseException, code: int) -> int:
-        print(f"rmisr pacs: error: {err}", file=sys.stderr)
-        return code
-
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(asctime)s %(message)s")
-    logging.getLogger("dicomweb_client").setLevel(logging.WARNING)  # its INFO lines carry query URLs
+    service_logging(args.quiet, "dicomweb_client")  # its INFO lines carry query URLs
     try:
         if args.watch and args.state is None:
             raise ValueError("--watch needs --state FILE (what was done, so that a restart repeats nothing).")
@@ -35,7 +27,7 @@ def _pacs(args: argparse.Namespace) -> int:
         client = connect(args.url, ca_bundle=args.ca_bundle, timeout=args.timeout, retries=args.retries)
         upscaler = Upscaler(scale, model=args.model, tile=args.tile, device=args.device)
     except (ValueError, FileNotFoundError, ImportError, OSError) as err:
-        return fail(err, 2)
+        return report_error("pacs", err)
     try:
         if args.watch:
             state = watch(
@@ -57,9 +49,9 @@ def _pacs(args: argparse.Namespace) -> int:
             for new_uid in super_resolve_series(client, upscaler, args.study, series_uid):
                 print(new_uid, flush=True)
     except ValueError as err:
-        return fail(err, 2)
+        return report_error("pacs", err)
     except (PacsError, RuntimeError, OSError) as err:
-        return fail(err, 1)
+        return report_error("pacs", err, 1)
     return 0
 
 

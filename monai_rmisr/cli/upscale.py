@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from .common import TILE_HELP, collected_warnings, tile_argument
+from .common import TILE_HELP, collected_warnings, report_error, tile_argument
 
 __all__ = ["add_command"]
 
@@ -30,12 +30,9 @@ def _upscale_run(args: argparse.Namespace, notes: Callable[[], list[str]]) -> in
     from ..io.writers import check_output, output_name
 
     def fail(err: BaseException, code: int = 2) -> int:
-        text = " ".join(str(err).split())  # one line, whatever the message held
         folded = "; ".join(notes())
-        if folded:
-            text += f" (warnings: {folded if len(folded) <= 300 else folded[:297] + '...'})"
-        print(f"rmisr upscale: error: {text}", file=sys.stderr)
-        return code
+        warned = f" (warnings: {folded if len(folded) <= 300 else folded[:297] + '...'})" if folded else ""
+        return report_error("upscale", f"{err}{warned}", code)
 
     try:
         scale = check_scale_text(args.scale)

@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import Any
 
+from .common import report_error
+
 __all__ = ["add_command"]
 
 
@@ -17,8 +19,7 @@ def _view(args: argparse.Namespace) -> int:
     from ..io.output import OutputPathError
 
     def fail(err: BaseException) -> int:
-        print(f"rmisr view: error: {err}", file=sys.stderr)
-        return 2
+        return report_error("view", err)
 
     if args.save is not None:
         matplotlib.use("agg")  # a file, no window: works with no screen

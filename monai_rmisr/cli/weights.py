@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
+
+from .common import report_error
 
 __all__ = ["add_command"]
 
@@ -21,8 +22,7 @@ def _average_weights(args: argparse.Namespace) -> int:
         with atomic_output(output) as temporary:
             torch.save(averaged, temporary)
     except (ValueError, FileNotFoundError, OSError, RuntimeError) as err:
-        print(f"rmisr average-weights: error: {err}", file=sys.stderr)
-        return 2
+        return report_error("average-weights", err)
     print(f"wrote {output} (the average of {len(args.checkpoints)} checkpoints)")
     return 0
 
