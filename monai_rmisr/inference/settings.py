@@ -18,7 +18,7 @@ from torch import nn
 
 from ..hardware import native_bfloat16
 from ..networks.blocks.meta_upsample import MetaUpsample
-from ..networks.utils import accepts_scale
+from ..networks.utils import accepts_scale, check_scale
 from .pretrained import PRETRAINED, pretrained_path
 
 __all__ = [
@@ -52,20 +52,6 @@ MIN_TILE = 8
 DEVICE_TYPES = ("cpu", "cuda", "mps")
 #: ``precision`` values: the network's compute dtype (inputs, outputs and blending stay float32).
 PRECISIONS = ("float32", "bfloat16", "auto")
-
-
-def check_scale(scale: Any) -> float:
-    """An up-sampling factor: a finite real number > 1 (not a bool), returned as a float.
-
-    Raises:
-        ValueError: anything else, naming the value.
-    """
-    if isinstance(scale, bool) or not isinstance(scale, numbers.Real):
-        raise ValueError(f"scale must be a real number > 1, got {scale!r}.")
-    value = float(scale)
-    if not math.isfinite(value) or value <= 1:
-        raise ValueError(f"scale must be a finite number > 1, got {scale}.")
-    return value
 
 
 def check_tile(tile: Any) -> int | str | None:

@@ -5,13 +5,16 @@ from __future__ import annotations
 import copy
 import inspect
 import math
+import numbers
 from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 __all__ = [
+    "DEFAULT_MAX_SCALE",
     "accepts_scale",
     "check_integer_scale",
     "check_network_io",
@@ -25,11 +28,32 @@ __all__ = [
 ]
 
 
-def check_scale(scale: float, max_scale: float = 8.0) -> float:
-    """Return ``scale`` as a float after checking ``1 <= scale <= max_scale`` (NaN rejected)."""
+#: The largest factor a network takes where its architecture sets no other limit.
+DEFAULT_MAX_SCALE = 8.0
+
+
+@torch.jit.unused
+def _check_real(scale: Any) -> None:
+    """Refuse what is not a real number (a bool, a string, None); outside TorchScript, where a scale is a float."""
+    if isinstance(scale, bool) or not isinstance(scale, numbers.Real):
+        raise ValueError(f"scale must be a real number, got {scale!r}.")
+
+
+def check_scale(scale: float, max_scale: float = math.inf, allow_one: bool = False) -> float:
+    """An up-sampling factor: a real number (not a bool) > 1 (>= 1 with ``allow_one``), finite and at most
+    ``max_scale``; returned as a float. The one rule for a scale, wherever one enters (networks, inference).
+
+    Raises:
+        ValueError: anything else, naming the value and the range.
+    """
+    if not torch.jit.is_scripting():
+        _check_real(scale)
     value = float(scale)
-    if not (1.0 <= value <= max_scale):  # also False for NaN
-        raise ValueError(f"scale must be a number in [1, {max_scale}], got {scale}.")
+    above_one = value >= 1.0 if allow_one else value > 1.0  # False for NaN
+    if not (above_one and value <= max_scale and value < math.inf):
+        lower = "[1" if allow_one else "(1"
+        upper = "inf)" if max_scale == math.inf else f"{max_scale}]"
+        raise ValueError(f"scale must be a finite number in {lower}, {upper}, got {scale}.")
     return value
 
 
@@ -53,7 +77,7 @@ def check_integer_scale(name: str, scale: float, allowed: tuple[int, ...] | None
         allowed: the only factors the architecture supports (e.g. x2 stages: 2, 4, 8), if any.
         why: what needs an integer, e.g. ``"pixel shuffle"``.
     """
-    value = check_scale(scale)
+    value = check_scale(scale, DEFAULT_MAX_SCALE, allow_one=True)
     if allowed is not None:
         if value not in allowed:
             raise ValueError(f"{name} supports scale {', '.join(map(str, allowed))}, got {scale}.")

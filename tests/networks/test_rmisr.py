@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from monai_rmisr import RMISR
-from monai_rmisr.networks.utils import accepts_scale, upsample_image
+from monai_rmisr.networks.utils import accepts_scale, check_scale, upsample_image
 
 from .helpers import assert_all_parameters_get_gradients, count_parameters
 
@@ -116,3 +116,30 @@ def test_untrained_image_residual_network_is_exactly_the_interpolation(upsampler
     net(x, scale).sum().backward()
     zeroed = net.upsample.shuffle.conv_block if upsampler == "subpixel" else net.upsample.weight_layer
     assert zeroed.weight.grad.abs().sum() > 0  # the zeroed layer still learns
+
+
+@pytest.mark.parametrize(
+    ("value", "options", "expected"),
+    [(2, {}, 2.0), (1.5, {"max_scale": 8.0}, 1.5), (8, {"max_scale": 8.0}, 8.0), (1, {"allow_one": True}, 1.0)],
+)
+def test_check_scale_accepts(value, options, expected):
+    assert check_scale(value, **options) == expected and isinstance(check_scale(value, **options), float)
+
+
+@pytest.mark.parametrize(
+    ("value", "options", "message"),
+    [
+        (1, {}, r"in \(1, inf\), got 1"),
+        (0.5, {"allow_one": True}, r"in \[1, inf\), got 0.5"),
+        (8.5, {"max_scale": 8.0}, r"in \(1, 8.0\], got 8.5"),
+        (float("inf"), {}, "got inf"),
+        (float("nan"), {}, "got nan"),
+        (True, {"allow_one": True}, "a real number, got True"),
+        ("2", {}, "a real number, got '2'"),
+        (None, {}, "a real number, got None"),
+    ],
+)
+def test_check_scale_refuses_naming_the_value(value, options, message):
+    """One rule for a scale, where a network is built and where a user's scale enters (inference)."""
+    with pytest.raises(ValueError, match=message):
+        check_scale(value, **options)

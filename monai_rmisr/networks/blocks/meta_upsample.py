@@ -79,7 +79,7 @@ class MetaUpsample(nn.Module):
         Returns:
             (B, out_channels, *round(spatial * scale)) (halves rounded up).
         """
-        scale = check_scale(scale, self.max_scale)
+        scale = check_scale(scale, self.max_scale, allow_one=True)
         in_size = [int(s) for s in x.shape[2:]]
         out_size = scaled_size(in_size, scale)
         weight, bias = self._folded_kernels()

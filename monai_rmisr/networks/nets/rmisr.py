@@ -58,7 +58,7 @@ class RMISR(nn.Module):
     ):
         super().__init__()
         out_channels = in_channels if out_channels is None else out_channels
-        self.scale = check_scale(scale, max_scale)
+        self.scale = check_scale(scale, max_scale, allow_one=True)
         self.upsampler_kind = upsampler
         self.image_residual = image_residual
         self.trunk = PFMDBTrunk(spatial_dims, in_channels, features, num_blocks, distillation_channels)

@@ -75,7 +75,7 @@ class RMISRVP(nn.Module):
         out_channels = in_channels if out_channels is None else out_channels
         if not guidance_blocks or any(not 1 <= i <= sr_blocks for i in guidance_blocks):
             raise ValueError(f"guidance_blocks must be indices in [1, {sr_blocks}], got {guidance_blocks}.")
-        self.scale = check_scale(scale, max_scale)
+        self.scale = check_scale(scale, max_scale, allow_one=True)
         self.image_residual = image_residual
         self.guidance_indices = [i - 1 for i in guidance_blocks]
         conv_type = Conv[Conv.CONV, spatial_dims]

@@ -9,7 +9,7 @@ from monai.networks.layers.factories import Conv
 from monai.networks.layers.utils import get_act_layer
 from torch import nn
 
-from ..utils import check_network_io, check_scale, upsample_image
+from ..utils import DEFAULT_MAX_SCALE, check_network_io, check_scale, upsample_image
 
 __all__ = ["SRCNN"]
 
@@ -64,7 +64,7 @@ class SRCNN(nn.Module):
             raise ValueError(f"SRCNN needs two positive feature counts, got features={tuple(features)}.")
         if len(kernel_sizes) != 3 or any(k < 1 or k % 2 == 0 for k in kernel_sizes):
             raise ValueError(f"SRCNN needs three odd kernel sizes, got kernel_sizes={tuple(kernel_sizes)}.")
-        self.scale = check_scale(scale)
+        self.scale = check_scale(scale, DEFAULT_MAX_SCALE, allow_one=True)
         conv_type = Conv[Conv.CONV, spatial_dims]
         f1, f2 = features
         k1, k2, k3 = kernel_sizes

@@ -7,7 +7,7 @@ from monai.networks.layers.factories import Conv
 from monai.networks.layers.utils import get_act_layer
 from torch import nn
 
-from ..utils import check_scale, upsample_image
+from ..utils import DEFAULT_MAX_SCALE, check_scale, upsample_image
 
 __all__ = ["VDSR"]
 
@@ -65,7 +65,7 @@ class VDSR(nn.Module):
             )
         if depth < 2 or features < 1:
             raise ValueError(f"VDSR needs depth >= 2 and features >= 1, got depth={depth}, features={features}.")
-        self.scale = check_scale(scale)
+        self.scale = check_scale(scale, DEFAULT_MAX_SCALE, allow_one=True)
         conv_type = Conv[Conv.CONV, spatial_dims]
         layers: list[nn.Module] = [conv_type(in_channels, features, kernel_size=3, padding=1), get_act_layer(act)]
         for _ in range(depth - 2):
