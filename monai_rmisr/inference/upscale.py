@@ -44,7 +44,7 @@ from .settings import (
 from .super_resolve import resolve_model
 from .tiling import auto_tile, scale_period
 
-__all__ = ["AXES", "MAX_OUTPUT_PIXELS", "RUN_ERRORS", "Upscaler"]
+__all__ = ["AXES", "MAX_OUTPUT_PIXELS", "RUN_ERRORS", "ResultTooLargeError", "Upscaler"]
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +61,34 @@ MAX_OUTPUT_PIXELS: int = 2**28
 RUN_ERRORS: tuple[type[Exception], ...] = (RuntimeError, MemoryError, ImportError)
 #: Values mapped back to the file's units at a time (float64 working copies of 32 MB, not of the whole result).
 MAPPING_CHUNK = 2**22
+
+
+class ResultTooLargeError(ValueError):
+    """A result of more than ``limit`` values (:meth:`Upscaler.read`), refused before it is made.
+
+    Attributes:
+        limit: the most values a result may hold.
+        announced: what the input's header announced (refused before any pixel was decoded), or ``None``.
+        shape, channels: the result's spatial shape and channels, counted after reading (``None`` before).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        limit: int,
+        announced: str | None = None,
+        shape: tuple[int, ...] | None = None,
+        channels: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.limit, self.announced, self.shape, self.channels = limit, announced, shape, channels
+
+    @property
+    def values(self) -> int | None:
+        """The result's values (pixels x slices x channels) where it was counted."""
+        if self.shape is None or self.channels is None:
+            return None
+        return int(np.prod(self.shape, dtype=np.int64)) * self.channels
 
 
 def _context(start: int, stop: int, size: int, period: int) -> tuple[int, int]:
@@ -322,26 +350,40 @@ class Upscaler:
 
     def input_value_limit(self, max_output_values: int = MAX_OUTPUT_PIXELS) -> int:
         """The most values an input may hold, checked from its header, for a result of at most
-        ``max_output_values``: that over :attr:`growth`; with a ROI (a part of the input) the limit
-        itself, the result being checked after reading."""
-        return max_output_values if self.roi is not None else int(max_output_values / self.growth)
+        ``max_output_values``: that over :attr:`growth`; with a ROI (a part of the input, the result
+        counted after reading) :data:`MAX_OUTPUT_PIXELS`, or ``max_output_values`` where that is larger."""
+        if self.roi is not None:
+            return max(max_output_values, MAX_OUTPUT_PIXELS)
+        return int(max_output_values / self.growth)
 
-    def read(self, source: str | os.PathLike[str]) -> ImageData:
-        """Read ``source`` as :meth:`file` does: a result larger than :data:`MAX_OUTPUT_PIXELS` refused from the
-        header before any pixel is decoded (DICOM, NIfTI), else after reading.
+    def read(self, source: str | os.PathLike[str], max_output_values: int = MAX_OUTPUT_PIXELS) -> ImageData:
+        """Read ``source`` as :meth:`file` does: a result of more than ``max_output_values`` values (pixels x
+        slices x channels) refused from the header before any pixel is decoded (DICOM, NIfTI; without a ROI),
+        else after reading (:meth:`output_values`).
 
         Raises:
-            ImageReadError, ImageTooLargeError, FileNotFoundError, ValueError: each naming the problem.
+            ResultTooLargeError: the result would be too large (its attributes say what was known: the header's
+                announcement, or the counted result); the message names the file and what to change.
+            ImageReadError, FileNotFoundError, ValueError: each naming the problem.
         """
-        advice = f"a result may hold at most {MAX_OUTPUT_PIXELS:,} values and x{self.scale:g} ({self.axis})"
+        advice = f"a result may hold at most {max_output_values:,} values and x{self.scale:g} ({self.axis})"
         advice += f" multiplies them by {self.growth:.4g}; choose a smaller scale or a --roi"
         try:
-            image = read_image(source, max_values=self.input_value_limit(), skip_bad_slices=self.skip_bad_slices)
+            image = read_image(
+                source, max_values=self.input_value_limit(max_output_values), skip_bad_slices=self.skip_bad_slices
+            )
         except ImageTooLargeError as err:
-            raise ImageTooLargeError(err.path, f"{err.reason.rstrip('.')} ({advice}).") from err
+            raise ResultTooLargeError(
+                f"cannot read image '{err.path}': {err.reason.rstrip('.')} ({advice}).", max_output_values, err.reason
+            ) from err
         values = self.output_values(image)
-        if values > MAX_OUTPUT_PIXELS:
-            raise ValueError(f"the result of '{image.path}' would hold {values:,} values; {advice}.")
+        if values > max_output_values:
+            raise ResultTooLargeError(
+                f"the result of '{image.path}' would hold {values:,} values; {advice}.",
+                max_output_values,
+                shape=tuple(self.output_shape(image)),
+                channels=int(image.array.shape[0]),
+            )
         return image
 
     def file(

@@ -60,8 +60,8 @@ from ..inference.settings import (
     registry_model,
 )
 from ..inference.super_resolve import resolve_model
-from ..inference.upscale import MAX_OUTPUT_PIXELS, Upscaler
-from ..io import ImageData, ImageTooLargeError, read_image
+from ..inference.upscale import MAX_OUTPUT_PIXELS, ResultTooLargeError, Upscaler
+from ..io import ImageData
 from ..io.output import atomic_output
 from ..io.writers import sr_output_name, write_image
 
@@ -337,32 +337,29 @@ def warm_up(upscaler: Upscaler) -> float:
 
 
 def read_checked_image(source: Path, upscaler: Upscaler, limit: int) -> ImageData:
-    """Read ``source`` for ``upscaler``, refusing a result of more than ``limit`` values (pixels x slices x
-    channels) before it is made. Without a ROI the file's header tells (DICOM, NIfTI: the input may hold at
-    most :meth:`Upscaler.input_value_limit`, checked before any pixel is decoded); with one, the result
-    is counted after reading (:meth:`Upscaler.output_values`: the ROI inside the image), and the input
-    itself may hold up to :data:`MAX_OUTPUT_PIXELS` values, or ``limit`` where that is larger.
+    """Read ``source`` for ``upscaler`` (:meth:`Upscaler.read`: a result of more than ``limit`` values refused before
+    it is made, from the header where it can be), in this server's words: no server path in the message.
 
     Raises:
         ValueError: the result (or, with a ROI, the input) would be too large; the message names its size.
         ImageReadError, FileNotFoundError: an unreadable or missing image.
     """
     over, advice = f"over this server's limit of {limit:,}", "ask a smaller 'scale' or a 'roi'."
-    cap = upscaler.input_value_limit(limit) if upscaler.roi is None else max(limit, MAX_OUTPUT_PIXELS)
     try:
-        image = read_image(source, max_values=cap)
-    except ImageTooLargeError as err:  # from the header: nothing decoded
-        reason = err.reason.split(";")[0]
-        if upscaler.roi is not None:
-            raise ValueError(f"the image is too large for this server ({reason}).") from None
-        raise ValueError(f"the result at x{upscaler.scale:g} would be {over} ({reason}); {advice}") from None
-    values = upscaler.output_values(image)
-    if values > limit:
-        shape = "x".join(map(str, upscaler.output_shape(image)))
-        channels = int(image.array.shape[0])
-        size = f"{shape} x {channels} channels = {values:,} values" if channels > 1 else f"{shape} = {values:,} pixels"
-        raise ValueError(f"the result would be {size}, {over}; {advice}")
-    return image
+        return upscaler.read(source, limit)
+    except ResultTooLargeError as err:
+        if err.announced is not None:  # from the header: nothing decoded
+            reason = err.announced.split(";")[0]
+            if upscaler.roi is not None:
+                raise ValueError(f"the image is too large for this server ({reason}).") from None
+            raise ValueError(f"the result at x{upscaler.scale:g} would be {over} ({reason}); {advice}") from None
+        shape = "x".join(map(str, err.shape or ()))
+        size = (
+            f"{shape} x {err.channels} channels = {err.values:,} values"
+            if err.channels != 1
+            else (f"{shape} = {err.values:,} pixels")
+        )
+        raise ValueError(f"the result would be {size}, {over}; {advice}") from None
 
 
 def run_infer_request(

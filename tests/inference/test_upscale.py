@@ -12,7 +12,7 @@ from PIL import Image
 from monai_rmisr.__main__ import main
 from monai_rmisr.inference.batch import find_inputs, shard, upscale_batch
 from monai_rmisr.inference.settings import parse_roi
-from monai_rmisr.inference.upscale import Upscaler
+from monai_rmisr.inference.upscale import ResultTooLargeError, Upscaler
 from monai_rmisr.io import read_image
 from monai_rmisr.transforms.resize import imresize
 from tests.helpers import dicom_testdata, write_ct_series
@@ -386,3 +386,24 @@ def test_cli_upscales_a_big_endian_dicom(tmp_path, capsys):
     assert written.file_meta.TransferSyntaxUID == pydicom.uid.ExplicitVRLittleEndian
     assert (written.Rows, written.Columns) == (128, 128)
     np.testing.assert_allclose(written.pixel_array.mean(), pydicom.dcmread(source).pixel_array.mean(), rtol=0.01)
+
+
+def test_read_refuses_a_result_over_the_limit_from_the_header_or_after_reading(tmp_path):
+    """The one rule for a result's size (the CLI's limit, or a server's own): a DICOM header tells before any
+    pixel is decoded; a PNG, or a ROI, is counted after reading. The error carries what was known."""
+    upscaler = Upscaler(2, model="bicubic")
+    ct = dicom_testdata("CT_small.dcm")  # 128 x 128
+    assert upscaler.read(ct, 256 * 256).spatial_shape == (128, 128)
+    with pytest.raises(ResultTooLargeError, match=r"CT_small\.dcm") as refused:
+        upscaler.read(ct, 256 * 256 - 1)
+    assert refused.value.announced is not None and refused.value.values is None and refused.value.limit == 65535
+    png = tmp_path / "slice.png"
+    Image.fromarray(np.zeros((30, 40), np.uint8)).save(png)
+    with pytest.raises(ResultTooLargeError, match="would hold 4,800 values") as counted:
+        upscaler.read(png, 4799)
+    assert counted.value.announced is None and counted.value.shape == (60, 80) and counted.value.values == 4800
+    with_roi = Upscaler(2, model="bicubic", roi=(0, 0, 20, 10))  # the input may be large, the result is counted
+    assert with_roi.read(ct, 800).spatial_shape == (128, 128)
+    with pytest.raises(ResultTooLargeError) as part:
+        with_roi.read(ct, 799)
+    assert part.value.shape == (20, 40) and part.value.channels == 1

@@ -14,10 +14,10 @@ import pytest
 import torch
 from PIL import Image
 
+from monai_rmisr.inference import upscale as upscale_module
 from monai_rmisr.inference.upscale import Upscaler
 from monai_rmisr.io import ImageReadError, read_image
 from monai_rmisr.monailabel import DEFAULTS, parse_request, run_infer_request
-from monai_rmisr.monailabel import infer as infer_module
 from monai_rmisr.monailabel.__main__ import with_default_host
 from monai_rmisr.monailabel.infer import (
     MAX_SCALE,
@@ -168,7 +168,7 @@ def test_an_image_outside_the_datastore_is_refused_unread(tmp_path, studies, mon
     def no_read(path, *args, **kwargs):
         raise AssertionError(f"{path} was read")
 
-    monkeypatch.setattr(infer_module, "read_image", no_read)
+    monkeypatch.setattr(upscale_module, "read_image", no_read)  # what the server reads through
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     shutil.copy(CT, elsewhere / "patient.dcm")
