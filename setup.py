@@ -106,6 +106,7 @@ setup(
             "onnxscript>=0.1",
             "dicomweb-client>=0.59",
             "pynetdicom>=3.0",
+            "trustme>=1.0",  # test certificates for DICOM over TLS
         ],
     },
     cmdclass={"build_py": BuildPyWithWeights},

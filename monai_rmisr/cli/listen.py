@@ -32,6 +32,10 @@ def _listen(args: argparse.Namespace) -> int:
             max_attempts=args.max_attempts,
             timeout=args.timeout,
             remember_days=args.remember_days,
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
+            tls_ca=args.tls_ca,
+            forward_tls=args.forward_tls,
         )
     except (ValueError, FileNotFoundError, ImportError) as err:
         return report_error("listen", err)
@@ -91,6 +95,19 @@ def add_command(commands: Any) -> None:
         metavar="D",
         help="days a series sent on is remembered: the same instances received again are not derived again (30; "
         "0: always derive)",
+    )
+    tls = command.add_argument_group("DICOM over TLS (docs/pacs.md)")
+    tls.add_argument("--tls-cert", metavar="PEM", help="this node's certificate (chain): the port then speaks TLS only")
+    tls.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert")
+    tls.add_argument(
+        "--tls-ca",
+        metavar="PEM",
+        help="CA certificates: senders must present a certificate they issued; --forward-tls verifies against them",
+    )
+    tls.add_argument(
+        "--forward-tls",
+        action="store_true",
+        help="send to --forward over TLS (its certificate verified against --tls-ca, else the system's CAs)",
     )
     command.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
     command.set_defaults(run=_listen)

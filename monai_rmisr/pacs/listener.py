@@ -32,6 +32,11 @@ derived by monai-rmisr (a routing rule that sends everything back must not loop)
 whose Study, Series or SOP Instance UID is not a DICOM UID is refused (status 0xC000): its UIDs name
 files and folders. Logs name series by UID and count instances; never a patient's name or ID.
 
+DICOM over TLS (PS3.15 Annex B; BCP 195): with ``tls_cert`` and ``tls_key`` the listening port speaks TLS (1.2 or
+later) only, and with ``tls_ca`` every sender must present a certificate issued by that CA; with ``forward_tls`` the
+destination is reached over TLS, its certificate verified against ``tls_ca`` (or the system's CAs) and its host name,
+this node's certificate presented where it has one. Python's :mod:`ssl` does the TLS.
+
 Uses the maintained `pynetdicom <https://pydicom.github.io/pynetdicom/>`_ (``pip install
 "monai-rmisr[pacs]"``).
 """
@@ -44,6 +49,7 @@ import logging
 import os
 import re
 import shutil
+import ssl
 import tempfile
 import threading
 import time
@@ -68,6 +74,7 @@ __all__ = [
     "listen",
     "parse_dicom_node",
     "send_files",
+    "tls_contexts",
 ]
 
 logger = logging.getLogger(__name__)
@@ -149,6 +156,56 @@ def accepted_transfer_syntaxes() -> list[str]:
     return accepted
 
 
+def tls_contexts(
+    cert: str | os.PathLike[str] | None = None,
+    key: str | os.PathLike[str] | None = None,
+    ca: str | os.PathLike[str] | None = None,
+    forward_tls: bool = False,
+) -> tuple[ssl.SSLContext | None, ssl.SSLContext | None]:
+    """The TLS contexts of a listener: ``(listening, forwarding)``, each ``None`` where that side is plain TCP.
+
+    Args:
+        cert, key: this node's certificate chain and private key (PEM): the listening port then speaks TLS, and
+            the certificate is presented to a TLS destination.
+        ca: CA certificates (PEM): senders must present a certificate they issued (the listening side), and the
+            destination's certificate is verified against them (else against the system's CAs).
+        forward_tls: reach the destination over TLS.
+
+    Raises:
+        ValueError: a file that cannot be loaded, or options that do not go together, naming the option.
+    """
+    if (cert is None) != (key is None):
+        raise ValueError("--tls-cert and --tls-key go together (this node's certificate and its private key).")
+    if ca is not None and cert is None and not forward_tls:
+        raise ValueError("--tls-ca needs --tls-cert and --tls-key (a TLS port) or --forward-tls.")
+
+    def load(context: ssl.SSLContext) -> ssl.SSLContext:
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        if cert is not None:
+            try:
+                context.load_cert_chain(cert, key)
+            except (OSError, ssl.SSLError) as err:
+                raise ValueError(f"--tls-cert '{cert}' / --tls-key '{key}' cannot be loaded: {err}.") from None
+        if ca is not None:
+            try:
+                context.load_verify_locations(cafile=ca)
+            except (OSError, ssl.SSLError) as err:
+                raise ValueError(f"--tls-ca '{ca}' cannot be loaded: {err}.") from None
+        return context
+
+    listening = None
+    if cert is not None:
+        listening = load(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER))
+        listening.verify_mode = ssl.CERT_REQUIRED if ca is not None else ssl.CERT_NONE
+    forwarding = None
+    if forward_tls:  # the destination's certificate and host name checked: against --tls-ca only, where given
+        client = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        if ca is None:
+            client.load_default_certs(ssl.Purpose.SERVER_AUTH)
+        forwarding = load(client)
+    return listening, forwarding
+
+
 def _pynetdicom() -> Any:
     """The ``pynetdicom`` module, or an ImportError saying how to install it."""
     try:
@@ -161,12 +218,17 @@ def _pynetdicom() -> Any:
 
 
 def send_files(
-    node: DicomNode, files: Sequence[str | os.PathLike[str]], calling_ae_title: str, timeout: float = 60.0
+    node: DicomNode,
+    files: Sequence[str | os.PathLike[str]],
+    calling_ae_title: str,
+    timeout: float = 60.0,
+    tls: ssl.SSLContext | None = None,
 ) -> int:
     """Send DICOM files to ``node`` over one association (C-STORE); the number sent.
 
     Uncompressed files are offered in their own transfer syntax and in Implicit VR Little Endian (which every
-    storage SCP accepts; pynetdicom converts); compressed files in their own.
+    storage SCP accepts; pynetdicom converts); compressed files in their own. With ``tls`` (a client context,
+    :func:`tls_contexts`) the association runs over TLS, the node's certificate checked against its host.
 
     Raises:
         PacsError: the node cannot be reached, refuses the association, a file's SOP class or transfer syntax,
@@ -188,9 +250,14 @@ def send_files(
     ae.connection_timeout = ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = timeout
     for sop_class, syntaxes in sorted(contexts.items()):
         ae.add_requested_context(sop_class, sorted(syntaxes))
-    assoc = ae.associate(node.host, node.port, ae_title=node.ae_title)
+    tls_args = (tls, node.host) if tls is not None else None
+    assoc = ae.associate(node.host, node.port, ae_title=node.ae_title, tls_args=tls_args)
     if not assoc.is_established:
-        raise PacsError(f"{node} did not accept an association (is it running, and does it know {calling_ae_title}?)")
+        check = ", and does its certificate verify against --tls-ca" if tls is not None else ""
+        raise PacsError(
+            f"{node} did not accept an association (is it running{' with TLS' if tls else ''}, does it know "
+            f"{calling_ae_title}{check}?)"
+        )
     try:
         for path in files:
             try:
@@ -229,6 +296,7 @@ class _Policy:
     max_attempts: int
     backoff: float
     remember: float
+    forward_tls: ssl.SSLContext | None = None
 
 
 @dataclass
@@ -429,17 +497,17 @@ def _sent_before(store: _Spool, work: Path, upscaler: Any) -> list[str] | None:
     return [str(uid) for uid in outputs]
 
 
-def _process(work: Path, upscaler: Any, node: DicomNode, ae_title: str, timeout: float) -> list[str]:
+def _process(work: Path, policy: _Policy) -> list[str]:
     """Derive (unless a complete derivation is there) and send one work folder; the derived series UIDs."""
     derived = work / "derived"
     if not (work / _DONE_MARKER).exists():
         shutil.rmtree(derived, ignore_errors=True)  # a derivation cut short is done again
-        if not derive_folder(upscaler, work / "source", derived):
+        if not derive_folder(policy.upscaler, work / "source", derived):
             raise ValueError("the series gave no derived DICOM file.")
         (work / _DONE_MARKER).touch()
     files = derived_files(derived)
     outputs = series_uids(files)
-    send_files(node, files, ae_title, timeout)
+    send_files(policy.forward, files, policy.ae_title, policy.timeout, policy.forward_tls)
     logger.info("series %s: sent %d derived instances", _series_of_folder(work), len(files))
     return outputs
 
@@ -457,6 +525,10 @@ def listen(
     backoff: float = 30.0,
     timeout: float = 60.0,
     remember_days: float = 30.0,
+    tls_cert: str | os.PathLike[str] | None = None,
+    tls_key: str | os.PathLike[str] | None = None,
+    tls_ca: str | os.PathLike[str] | None = None,
+    forward_tls: bool = False,
     stop: threading.Event | None = None,
     on_ready: Callable[[], None] | None = None,
 ) -> ListenerResult:
@@ -476,6 +548,9 @@ def listen(
             each C-STORE) and a sender (an idle association is closed).
         remember_days: days a done record is kept (the same instances received again within them are not
             derived again); 0 keeps none.
+        tls_cert, tls_key, tls_ca, forward_tls: DICOM over TLS (:func:`tls_contexts`): the listening port with
+            ``tls_cert`` and ``tls_key``, senders' certificates checked against ``tls_ca``; the destination with
+            ``forward_tls``.
         on_ready: called once the port is open (tests).
 
     Returns:
@@ -497,6 +572,7 @@ def listen(
     check_seconds(timeout, "timeout", allow_zero=False)
     check_count(max_attempts, "max-attempts")
     remember = check_seconds(remember_days, "remember-days", unit="days") * 86400.0
+    listening_tls, forwarding_tls = tls_contexts(tls_cert, tls_key, tls_ca, forward_tls)
     spool_root = Path(spool)
     if spool_root.exists() and not spool_root.is_dir():
         raise ValueError(f"--spool '{spool_root}' is not a folder.")
@@ -540,18 +616,31 @@ def listen(
     ae.maximum_associations = 16
     ae.network_timeout = ae.acse_timeout = ae.dimse_timeout = timeout
     try:
-        server = ae.start_server((host, port), block=False, evt_handlers=[(pynetdicom.evt.EVT_C_STORE, on_c_store)])
+        server = ae.start_server(
+            (host, port),
+            block=False,
+            evt_handlers=[(pynetdicom.evt.EVT_C_STORE, on_c_store)],
+            ssl_context=listening_tls,
+        )
     except OSError as err:
         store.close()
         if first_new is not None:
             shutil.rmtree(first_new, ignore_errors=True)
         raise ValueError(f"--host/--port: cannot listen on {host}:{port} ({err.strerror or err}).") from err
-    logger.info("listening as %s on %s:%d; derived series go to %s", ae_title, host, port, forward)
+    logger.info(
+        "listening as %s on %s:%d%s; derived series go to %s%s",
+        ae_title,
+        host,
+        port,
+        " (TLS)" if listening_tls else "",
+        forward,
+        " (TLS)" if forwarding_tls else "",
+    )
     result = ListenerResult()
     pending = [_Pending(folder) for folder in sorted(store.work.iterdir()) if folder.is_dir()]
     stop = stop or threading.Event()
     restore = install_signal_handlers(stop)
-    policy = _Policy(upscaler, forward, ae_title, timeout, max_attempts, backoff, remember)
+    policy = _Policy(upscaler, forward, ae_title, timeout, max_attempts, backoff, remember, forwarding_tls)
     next_prune = 0.0
     try:
         if on_ready is not None:
@@ -606,7 +695,7 @@ def _try(
             logger.error("series %s: its work folder could not be removed: %s", series, err)
         return
     try:
-        outputs = _process(item.folder, policy.upscaler, policy.forward, policy.ae_title, policy.timeout)
+        outputs = _process(item.folder, policy)
     except Exception as err:  # one series never stops the listener
         item.attempts += 1
         error = " ".join(str(err).split()) or type(err).__name__

@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -57,9 +58,12 @@ class Destination:
         self.callers.append(event.assoc.requestor.ae_title)
         return 0x0000
 
-    def start(self) -> None:
+    def start(self, ssl_context: ssl.SSLContext | None = None) -> None:
         self._server = self._ae.start_server(
-            ("127.0.0.1", self.port), block=False, evt_handlers=[(evt.EVT_C_STORE, self._on_store)]
+            ("127.0.0.1", self.port),
+            block=False,
+            evt_handlers=[(evt.EVT_C_STORE, self._on_store)],
+            ssl_context=ssl_context,
         )
 
     def stop(self) -> None:
@@ -116,11 +120,18 @@ class RunningListener:
         return self.result
 
 
-def send(port: int, files: list[Path], calling: str = "MODALITY", called: str = "RMISR") -> list[int]:
+def send(
+    port: int,
+    files: list[Path],
+    calling: str = "MODALITY",
+    called: str = "RMISR",
+    tls: ssl.SSLContext | None = None,
+) -> list[int]:
     """Send files to the listener as a modality would; the C-STORE statuses (empty: association refused)."""
     ae = AE(ae_title=calling)
     ae.requested_contexts = StoragePresentationContexts[:100]
-    assoc = ae.associate("127.0.0.1", port, ae_title=called)
+    ae.acse_timeout = ae.network_timeout = 10
+    assoc = ae.associate("127.0.0.1", port, ae_title=called, tls_args=(tls, "127.0.0.1") if tls else None)
     if not assoc.is_established:
         return []
     try:
@@ -566,3 +577,98 @@ def test_the_command_runs_until_sigterm(tmp_path, destination, ct_series):
 def _port_open(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory) -> dict[str, Path]:
+    """A CA, a certificate for 127.0.0.1 (the listener and the destination), a modality's certificate, and a
+    certificate from another CA (PEM files: key and chain in one)."""
+    import trustme
+
+    folder = tmp_path_factory.mktemp("pki")
+    ca, other_ca = trustme.CA(), trustme.CA()
+    ca.cert_pem.write_to_path(folder / "ca.pem")
+    for name, issuer, host in (
+        ("node", ca, "127.0.0.1"),
+        ("modality", ca, "ct1.example"),
+        ("stranger", other_ca, "127.0.0.1"),
+    ):
+        issuer.issue_cert(host).private_key_and_cert_chain_pem.write_to_path(folder / f"{name}.pem")
+    return {name: folder / f"{name}.pem" for name in ("ca", "node", "modality", "stranger")}
+
+
+def client_tls(pki: dict[str, Path], certificate: str | None) -> ssl.SSLContext:
+    """A sender's TLS context: the listener verified against our CA; ``certificate`` presented, if any."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.load_verify_locations(cafile=pki["ca"])
+    if certificate is not None:
+        context.load_cert_chain(pki[certificate])
+    return context
+
+
+def server_tls(pki: dict[str, Path], certificate: str) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(pki[certificate])
+    return context
+
+
+def test_dicom_over_tls_in_and_on(tmp_path, pki, ct_series):
+    """A TLS port that wants a certificate from our CA; the derived series sent on over TLS, the destination's
+    certificate verified."""
+    destination = Destination()
+    destination.start(server_tls(pki, "node"))
+    node = str(pki["node"])
+    try:
+        listener = RunningListener(
+            tmp_path / "spool", destination.node, tls_cert=node, tls_key=node, tls_ca=pki["ca"], forward_tls=True
+        )
+        try:
+            assert send(listener.port, ct_series[:1]) == []  # plain TCP to a TLS port
+            assert send(listener.port, ct_series[:1], tls=client_tls(pki, None)) == []  # no certificate
+            assert send(listener.port, ct_series[:1], tls=client_tls(pki, "stranger")) == []  # another CA's
+            assert send(listener.port, ct_series, tls=client_tls(pki, "modality")) == [0x0000] * SLICES
+            received = destination.wait_for(SLICES)
+        finally:
+            result = listener.stop()
+    finally:
+        destination.stop()
+    assert len(received) == SLICES and len(result.sent) == 1 and not result.failed
+
+
+def test_a_destination_whose_certificate_does_not_verify_gets_nothing(tmp_path, pki, ct_series):
+    destination = Destination()
+    destination.start(server_tls(pki, "stranger"))  # issued by a CA the listener does not trust
+    try:
+        listener = RunningListener(
+            tmp_path / "spool", destination.node, tls_ca=pki["ca"], forward_tls=True, max_attempts=1
+        )
+        try:
+            assert send(listener.port, ct_series) == [0x0000] * SLICES  # the listener's own port is plain here
+            wait_until(lambda: any((tmp_path / "spool").glob("failed/*/error.txt")))
+        finally:
+            result = listener.stop()
+    finally:
+        destination.stop()
+    assert destination.received == []
+    (error,) = result.failed.values()
+    assert "with TLS" in error and "--tls-ca" in error, error
+
+
+def test_tls_options_are_checked_naming_them(tmp_path, pki, capsys):
+    from monai_rmisr.pacs.listener import tls_contexts
+
+    node = pki["node"]
+    with pytest.raises(ValueError, match="--tls-cert and --tls-key go together"):
+        tls_contexts(cert=node)
+    with pytest.raises(ValueError, match="--tls-ca needs"):
+        tls_contexts(ca=pki["ca"])
+    with pytest.raises(ValueError, match=r"--tls-ca '.*missing\.pem' cannot be loaded"):
+        tls_contexts(node, node, tmp_path / "missing.pem")
+    listening, forwarding = tls_contexts(node, node, pki["ca"], forward_tls=True)
+    assert listening.verify_mode == ssl.CERT_REQUIRED and forwarding.check_hostname
+    assert tls_contexts(node, node)[0].verify_mode == ssl.CERT_NONE and tls_contexts(node, node)[1] is None
+    (tmp_path / "not.pem").write_text("not a certificate")
+    spool = tmp_path / "spool"
+    base = ["listen", "--spool", str(spool), "--scale", "2", "--forward", "PACS@127.0.0.1:104"]
+    assert main([*base, "--tls-cert", str(tmp_path / "not.pem"), "--tls-key", str(tmp_path / "not.pem")]) == 2
+    assert "--tls-cert" in capsys.readouterr().err and not spool.exists()
