@@ -34,7 +34,11 @@ DEFAULT_MAX_SCALE = 8.0
 
 @torch.jit.unused
 def _check_real(scale: Any) -> None:
-    """Refuse what is not a real number (a bool, a string, None); outside TorchScript, where a scale is a float."""
+    """Refuse what is not a real number (a bool, a string, None; a one-value real tensor passes); outside
+    TorchScript, where a scale is a float."""
+    real_tensor = isinstance(scale, torch.Tensor) and not scale.is_complex() and scale.dtype != torch.bool
+    if real_tensor and scale.numel() == 1:
+        return
     if isinstance(scale, bool) or not isinstance(scale, numbers.Real):
         raise ValueError(f"scale must be a real number, got {scale!r}.")
 

@@ -14,23 +14,14 @@ again on the same spool takes up the incoming series (stable once their newest f
 marker), and sends again a derived series the destination has not confirmed (the same SOP instances,
 which an archive keeps once). A lock file keeps a second listener off a spool in use.
 
-A series sent on leaves a record, ``SPOOL/done/<SeriesInstanceUID>.json`` (a digest of its SOP Instance UIDs,
-the model settings, the derived series UIDs). The same instances sent again (a routing rule that fires twice, a
-modality that repeats a transfer) are then not derived a second time: the destination would otherwise get a
-second, identical derived series. Instances that differ from the record (more or fewer, or another
-model or scale) are derived again. Records older than ``remember_days`` are removed (at start and
-hourly); removing a record by hand makes the next copy of its series derived again.
-
-A series the destination refuses or cannot take (unreachable, association refused or lost), or that
-cannot be written to the disk, is tried again, waiting ``backoff * 2**(k-1)`` seconds before try k+1
-(at most an hour); after ``max_attempts`` tries, or at once when the series cannot be read or
-super-resolved (a corrupt slice, a size beyond the limit), it moves to ``SPOOL/failed/<series>.<n>/``
-with the reason in ``error.txt``.
-
-Instances are accepted and dropped (success status, logged) when they carry no pixel data or were
-derived by monai-rmisr (a routing rule that sends everything back must not loop). An instance
-whose Study, Series or SOP Instance UID is not a DICOM UID is refused (status 0xC000): its UIDs name
-files and folders. Logs name series by UID and count instances; never a patient's name or ID.
+A series sent on leaves a record, ``SPOOL/done/<SeriesInstanceUID>.<digest>.json`` (a digest of its SOP Instance
+UIDs, the derivation settings with a digest of the model's weights, the derived series UIDs). The same instances sent
+again with the same settings (a routing rule that fires twice, a modality that repeats a transfer) are then not
+derived a second time: the destination would otherwise get a second, identical derived series. Other instances
+(more or fewer, a late part of a series) or other settings are derived again. Records older than
+``remember_days`` are removed (at start and hourly); removing a record by hand makes the next copy of its
+instances derived again. The marker of a kept derivation holds its settings: a listener restarted with another
+model or scale derives the series again rather than sending what the old settings made.
 
 DICOM over TLS (PS3.15 Annex B; BCP 195): with ``tls_cert`` and ``tls_key`` the listening port speaks TLS (1.2 or
 later) only, and with ``tls_ca`` every sender must present a certificate issued by that CA; with ``forward_tls`` the
@@ -57,6 +48,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from .connection import PacsError
 from .roundtrip import dataset_has_image, dataset_is_derived_by_us, derive_folder, derived_files, series_uids
@@ -156,6 +149,16 @@ def accepted_transfer_syntaxes() -> list[str]:
     return accepted
 
 
+class _HandshakeInAssociation(ssl.SSLContext):
+    """A server context whose sockets do their TLS handshake on their first read, in the association's own thread
+    under its timeouts, not in pynetdicom's accept loop (where one silent connection would block every other
+    sender, and the listener's stop, for as long as it stays open)."""
+
+    def wrap_socket(self, sock: Any, *args: Any, **kwargs: Any) -> ssl.SSLSocket:
+        kwargs["do_handshake_on_connect"] = False
+        return super().wrap_socket(sock, *args, **kwargs)
+
+
 def tls_contexts(
     cert: str | os.PathLike[str] | None = None,
     key: str | os.PathLike[str] | None = None,
@@ -195,7 +198,7 @@ def tls_contexts(
 
     listening = None
     if cert is not None:
-        listening = load(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER))
+        listening = load(_HandshakeInAssociation(ssl.PROTOCOL_TLS_SERVER))
         listening.verify_mode = ssl.CERT_REQUIRED if ca is not None else ssl.CERT_NONE
     forwarding = None
     if forward_tls:  # the destination's certificate and host name checked: against --tls-ca only, where given
@@ -297,6 +300,7 @@ class _Policy:
     backoff: float
     remember: float
     forward_tls: ssl.SSLContext | None = None
+    settings: dict[str, Any] = field(default_factory=dict)  # _derivation_settings(upscaler)
 
 
 @dataclass
@@ -422,21 +426,27 @@ class _Spool:
         work.rename(target)
         shutil.rmtree(target, ignore_errors=True)
 
-    def record(self, series: str) -> dict[str, Any] | None:
-        """The done record of ``series``, or ``None`` (none, or one that cannot be read: then it is not trusted)."""
+    def record_path(self, series: str, digest: str) -> Path:
+        """Where the record of these instances (``digest``: :func:`_instances_digest`) of ``series`` is kept: one
+        file per series and set of instances, so that a late part of a series does not replace the whole's."""
+        return self.done / f"{series}.{digest[:16]}.json"
+
+    def record(self, series: str, digest: str) -> dict[str, Any] | None:
+        """The done record of these instances of ``series``, or ``None`` (none, or one that cannot be read: then
+        it is not trusted)."""
         try:
-            record = json.loads((self.done / f"{series}.json").read_text())
+            record = json.loads(self.record_path(series, digest).read_text())
         except (OSError, ValueError):
             return None
         return record if isinstance(record, dict) else None
 
     def write_record(self, series: str, record: dict[str, Any]) -> None:
-        """Write the done record of ``series`` (a temporary file, then a rename)."""
+        """Write a done record of ``series`` (a temporary file, then a rename)."""
         fd, tmp = tempfile.mkstemp(dir=self.done, prefix=".", suffix=".tmp")
         try:
             with os.fdopen(fd, "w") as f:
                 json.dump(record, f, indent=1, sort_keys=True)
-            os.replace(tmp, self.done / f"{series}.json")
+            os.replace(tmp, self.record_path(series, record["instances_sha256"]))
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
@@ -462,13 +472,22 @@ class _Spool:
 
 
 def _derivation_settings(upscaler: Any) -> dict[str, Any]:
-    """What, besides the instances, decides a derived series: the model and how it was run."""
+    """What, besides the instances, decides a derived series: the model (its name and a SHA-256 of its weights, so a
+    checkpoint trained on at the same path counts as another model) and how it is run."""
+    digest = hashlib.sha256()
+    network = getattr(upscaler, "network", None)
+    if network is not None:
+        for name, tensor in sorted(network.state_dict().items()):
+            digest.update(name.encode())
+            digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
     return {
         "model": str(getattr(upscaler, "model_name", "")),
+        "weights_sha256": digest.hexdigest(),
         "scale": float(getattr(upscaler, "scale", 0.0)),
         "axis": str(getattr(upscaler, "axis", "xy")),
         "roi": list(upscaler.roi) if getattr(upscaler, "roi", None) else None,
         "self_ensemble": bool(getattr(upscaler, "self_ensemble", False)),
+        "precision": str(getattr(upscaler, "precision", "float32")),
     }
 
 
@@ -478,33 +497,42 @@ def _instances_digest(source: Path) -> tuple[str, int]:
     return hashlib.sha256("\n".join(uids).encode()).hexdigest(), len(uids)
 
 
-def _done_record(work: Path, upscaler: Any, outputs: list[str] | None = None) -> dict[str, Any]:
+def _done_record(work: Path, settings: dict[str, Any]) -> dict[str, Any]:
+    """The record of a work folder's instances derived with ``settings`` (without the derived series)."""
     digest, count = _instances_digest(work / "source")
-    record: dict[str, Any] = {"instances_sha256": digest, "instances": count, **_derivation_settings(upscaler)}
-    if outputs is not None:
-        record["derived_series"] = outputs
-    return record
+    return {"instances_sha256": digest, "instances": count, **settings}
 
 
-def _sent_before(store: _Spool, work: Path, upscaler: Any) -> list[str] | None:
-    """The derived series UIDs if this work folder's instances were derived with these settings and sent."""
-    record = store.record(_series_of_folder(work))
+def _sent_before(store: _Spool, work: Path, settings: dict[str, Any]) -> list[str] | None:
+    """The derived series UIDs if this work folder's instances were derived with ``settings`` and sent."""
+    expected = _done_record(work, settings)
+    record = store.record(_series_of_folder(work), expected["instances_sha256"])
     if record is None:
         return None
     outputs = record.pop("derived_series", None)
-    if record != _done_record(work, upscaler) or not isinstance(outputs, list):
+    if record != expected or not isinstance(outputs, list):
         return None
     return [str(uid) for uid in outputs]
 
 
+def _read_marker(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def _process(work: Path, policy: _Policy) -> list[str]:
-    """Derive (unless a complete derivation is there) and send one work folder; the derived series UIDs."""
-    derived = work / "derived"
-    if not (work / _DONE_MARKER).exists():
-        shutil.rmtree(derived, ignore_errors=True)  # a derivation cut short is done again
+    """Derive (unless a complete derivation with these settings is there) and send one work folder; the derived
+    series UIDs. The marker holds the settings of the derivation: a listener restarted with another model or
+    scale derives the kept series again rather than sending (and recording) what the old settings made."""
+    derived, marker = work / "derived", work / _DONE_MARKER
+    if _read_marker(marker) != policy.settings:
+        marker.unlink(missing_ok=True)
+        shutil.rmtree(derived, ignore_errors=True)  # a derivation cut short, or made with other settings
         if not derive_folder(policy.upscaler, work / "source", derived):
             raise ValueError("the series gave no derived DICOM file.")
-        (work / _DONE_MARKER).touch()
+        marker.write_text(json.dumps(policy.settings, sort_keys=True))
     files = derived_files(derived)
     outputs = series_uids(files)
     send_files(policy.forward, files, policy.ae_title, policy.timeout, policy.forward_tls)
@@ -640,7 +668,17 @@ def listen(
     pending = [_Pending(folder) for folder in sorted(store.work.iterdir()) if folder.is_dir()]
     stop = stop or threading.Event()
     restore = install_signal_handlers(stop)
-    policy = _Policy(upscaler, forward, ae_title, timeout, max_attempts, backoff, remember, forwarding_tls)
+    policy = _Policy(
+        upscaler,
+        forward,
+        ae_title,
+        timeout,
+        max_attempts,
+        backoff,
+        remember,
+        forwarding_tls,
+        _derivation_settings(upscaler),
+    )
     next_prune = 0.0
     try:
         if on_ready is not None:
@@ -678,7 +716,7 @@ def _try(
 ) -> None:
     """One try of one work folder: sent (or sent before) and removed, or scheduled again, or given up."""
     series = item.series
-    before = _sent_before(store, item.folder, policy.upscaler) if policy.remember > 0 else None
+    before = _sent_before(store, item.folder, policy.settings) if policy.remember > 0 else None
     if before is not None:
         pending.remove(item)
         result.repeated.setdefault(series, []).extend(before)
@@ -687,7 +725,7 @@ def _try(
             "them again",
             series,
             ", ".join(before),
-            store.done / f"{series}.json",
+            store.record_path(series, _instances_digest(item.folder / "source")[0]),
         )
         try:
             store.remove(item.folder)
@@ -717,7 +755,7 @@ def _try(
     pending.remove(item)
     try:
         if policy.remember > 0:
-            store.write_record(series, _done_record(item.folder, policy.upscaler, outputs))
+            store.write_record(series, {**_done_record(item.folder, policy.settings), "derived_series": outputs})
         store.remove(item.folder)
     except OSError as err:
         logger.error("series %s was sent but its done record or work folder could not be written: %s", series, err)

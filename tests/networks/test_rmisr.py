@@ -120,7 +120,14 @@ def test_untrained_image_residual_network_is_exactly_the_interpolation(upsampler
 
 @pytest.mark.parametrize(
     ("value", "options", "expected"),
-    [(2, {}, 2.0), (1.5, {"max_scale": 8.0}, 1.5), (8, {"max_scale": 8.0}, 8.0), (1, {"allow_one": True}, 1.0)],
+    [
+        (2, {}, 2.0),
+        (1.5, {"max_scale": 8.0}, 1.5),
+        (8, {"max_scale": 8.0}, 8.0),
+        (1, {"allow_one": True}, 1.0),
+        (torch.tensor(2.5), {}, 2.5),
+        (torch.tensor([3]), {}, 3.0),
+    ],
 )
 def test_check_scale_accepts(value, options, expected):
     assert check_scale(value, **options) == expected and isinstance(check_scale(value, **options), float)
@@ -137,6 +144,8 @@ def test_check_scale_accepts(value, options, expected):
         (True, {"allow_one": True}, "a real number, got True"),
         ("2", {}, "a real number, got '2'"),
         (None, {}, "a real number, got None"),
+        (torch.tensor([2.0, 3.0]), {}, "a real number"),
+        (torch.tensor(True), {}, "a real number"),
     ],
 )
 def test_check_scale_refuses_naming_the_value(value, options, message):

@@ -82,7 +82,7 @@ class Destination:
 class RunningListener:
     """``listen()`` in a thread, stopped through its event."""
 
-    def __init__(self, spool: Path, forward: DicomNode, port: int | None = None, **options) -> None:
+    def __init__(self, spool: Path, forward: DicomNode, port: int | None = None, scale: float = 2, **options) -> None:
         self.port = port or free_port()
         self.stop_event = threading.Event()
         self.result: ListenerResult | None = None
@@ -92,7 +92,7 @@ class RunningListener:
         def run() -> None:
             try:
                 self.result = listen(
-                    Upscaler(2),
+                    Upscaler(scale),
                     spool,
                     forward,
                     port=self.port,
@@ -205,17 +205,20 @@ def test_the_same_series_sent_again_is_not_derived_again(tmp_path, destination, 
     (derived,) = {str(ds.SeriesInstanceUID) for ds in destination.received}
     assert len(destination.received) == SLICES
     assert first.sent == {series: [derived]} and first.repeated == {series: [derived]}
-    record = json.loads((spool / "done" / f"{series}.json").read_text())
+    (record_path,) = (spool / "done").glob(f"{series}.*.json")
+    record = json.loads(record_path.read_text())
     assert record["derived_series"] == [derived] and record["instances"] == SLICES and record["scale"] == 2.0
-    # UIDs, a digest and settings: nothing of the patient
+    # UIDs, digests and settings: nothing of the patient
     assert set(record) == {
         "instances_sha256",
         "instances",
         "model",
+        "weights_sha256",
         "scale",
         "axis",
         "roi",
         "self_ensemble",
+        "precision",
         "derived_series",
     }
 
@@ -228,21 +231,34 @@ def test_the_same_series_sent_again_is_not_derived_again(tmp_path, destination, 
         assert send(listener.port, ct_series[:2]) == [0x0000] * 2
         destination.wait_for(SLICES + 2)
         wait_until(lambda: idle(spool))
+        assert send(listener.port, ct_series) == [0x0000] * SLICES  # the part did not replace the whole's record
+        wait_until(lambda: idle(spool))
     finally:
         second = listener.stop()
-    assert second.repeated == {series: [derived]} and len(second.sent[series]) == 1
+    assert len(destination.received) == SLICES + 2
+    assert second.repeated == {series: [derived, derived]} and len(second.sent[series]) == 1
     assert second.sent[series] != [derived]
 
-    # a record older than --remember-days is removed at start: the same instances are derived again
-    old = time.time() - 31 * 86400
-    os.utime(spool / "done" / f"{series}.json", (old, old))
-    listener = RunningListener(spool, destination.node)
+    # another scale is another derived series
+    listener = RunningListener(spool, destination.node, scale=3)
     try:
-        assert send(listener.port, ct_series[:2]) == [0x0000] * 2
-        destination.wait_for(SLICES + 4)
+        assert send(listener.port, ct_series) == [0x0000] * SLICES
+        destination.wait_for(2 * SLICES + 2)
     finally:
         third = listener.stop()
     assert list(third.sent) == [series] and not third.repeated
+
+    # records older than --remember-days are removed at start: the same instances are derived again
+    old = time.time() - 31 * 86400
+    for path in (spool / "done").glob("*.json"):
+        os.utime(path, (old, old))
+    listener = RunningListener(spool, destination.node)
+    try:
+        assert send(listener.port, ct_series) == [0x0000] * SLICES
+        destination.wait_for(3 * SLICES + 2)
+    finally:
+        fourth = listener.stop()
+    assert list(fourth.sent) == [series] and not fourth.repeated
 
 
 def test_with_remember_days_0_every_copy_is_derived(tmp_path, destination, ct_series):
@@ -343,6 +359,31 @@ def test_a_series_waits_for_its_destination_and_survives_a_restart(tmp_path, ct_
     assert len(second.sent) == 1 and not any(spool.rglob("*.dcm"))
 
 
+def test_a_kept_derivation_made_with_other_settings_is_made_again(tmp_path, ct_series):
+    """A listener restarted with another scale does not send (nor record) what the old scale made."""
+    down = Destination()
+    spool = tmp_path / "spool"
+    listener = RunningListener(spool, down.node, backoff=0.2, max_attempts=1000)
+    try:
+        assert send(listener.port, ct_series) == [0x0000] * SLICES
+        wait_until(lambda: any(spool.glob("work/*/derived.complete")))
+    finally:
+        listener.stop()
+    down.start()
+    try:
+        listener = RunningListener(spool, down.node, scale=3)
+        try:
+            received = down.wait_for(SLICES)
+        finally:
+            result = listener.stop()
+    finally:
+        down.stop()
+    rows = pydicom.dcmread(ct_series[0]).Rows
+    assert {ds.Rows for ds in received} == {3 * rows} and len(result.sent) == 1
+    (record_path,) = spool.glob("done/*.json")
+    assert json.loads(record_path.read_text())["scale"] == 3.0
+
+
 def test_a_series_that_keeps_failing_moves_to_failed_with_its_reason(tmp_path, ct_series):
     down = Destination()
     spool = tmp_path / "spool"
@@ -398,10 +439,11 @@ def test_an_incoming_series_left_by_a_stopped_listener_is_taken_up(tmp_path, des
     finally:
         result = listener.stop()
     assert len(received) == SLICES and list(result.sent) == [series_folder.name] and not result.failed
+    (record,) = spool.glob(f"done/{series_folder.name}.*.json")
     assert sorted(str(p.relative_to(spool)) for p in spool.rglob("*")) == [
         ".lock",
         "done",
-        f"done/{series_folder.name}.json",
+        str(record.relative_to(spool)),
         "failed",
         "incoming",
         "trash",
@@ -672,3 +714,20 @@ def test_tls_options_are_checked_naming_them(tmp_path, pki, capsys):
     base = ["listen", "--spool", str(spool), "--scale", "2", "--forward", "PACS@127.0.0.1:104"]
     assert main([*base, "--tls-cert", str(tmp_path / "not.pem"), "--tls-key", str(tmp_path / "not.pem")]) == 2
     assert "--tls-cert" in capsys.readouterr().err and not spool.exists()
+
+
+def test_a_silent_connection_holds_up_neither_the_tls_port_nor_the_stop(tmp_path, pki, destination, ct_series):
+    """A port scan or a half-open link that never starts its TLS handshake must not block other senders, nor the
+    listener's stop (the handshake runs in each association's own thread, under its timeout)."""
+    node = str(pki["node"])
+    listener = RunningListener(tmp_path / "spool", destination.node, tls_cert=node, tls_key=node, timeout=5)
+    silent = socket.create_connection(("127.0.0.1", listener.port))
+    try:
+        assert send(listener.port, ct_series, tls=client_tls(pki, None)) == [0x0000] * SLICES
+        destination.wait_for(SLICES)
+        started = time.monotonic()
+        listener.stop()
+        stopping = time.monotonic() - started
+    finally:
+        silent.close()
+    assert stopping < 15, f"the listener took {stopping:.1f} s to stop"
