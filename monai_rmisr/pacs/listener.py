@@ -414,10 +414,11 @@ class _Spool:
         return taken
 
     def give_up(self, work: Path, error: str) -> Path:
-        """Move a work folder to ``failed/`` with ``error.txt``; the new place."""
+        """Move a work folder to ``failed/`` with ``error.txt`` (paths in the error named as they are there now);
+        the new place."""
         target = self._new_folder(self.failed, _series_of_folder(work))
         work.rename(target)
-        (target / "error.txt").write_text(error + "\n")
+        (target / "error.txt").write_text(error.replace(str(work), str(target)) + "\n")
         return target
 
     def remove(self, work: Path) -> None:

@@ -415,6 +415,9 @@ def test_a_series_that_cannot_be_read_fails_at_once(tmp_path, destination, ct_se
         result = listener.stop()
     (error,) = result.failed.values()
     assert "pixel data cannot be decoded" in error and str(broken.SOPInstanceUID) in error, error
+    (failed,) = spool.glob("failed/*")
+    kept = (failed / "error.txt").read_text()  # names the file where it now is, not where it was in work/
+    assert f"{failed}/source/" in kept and "/work/" not in kept, kept
     assert destination.received == [] and not any(spool.glob("work/*"))
 
 
