@@ -262,7 +262,7 @@ def check_scale_text(text: str) -> float:
         value = float(text)
     except ValueError:
         raise ValueError(f"--scale must be a number > 1, got {text!r}.") from None
-    value = check_scale(value)
-    if value > MAX_SCALE:
-        raise ValueError(f"--scale must be at most {MAX_SCALE:g} for every model, got {text!r}.")
-    return value
+    try:
+        return check_scale(value, MAX_SCALE)
+    except ValueError as err:
+        raise ValueError(f"--{err}") from None

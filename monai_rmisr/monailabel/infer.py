@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import re
 import secrets
@@ -158,11 +157,9 @@ def parse_request(request: Mapping[str, Any], defaults: Mapping[str, Any] | None
             "set on the server, as a task's default)."
         )
     try:
-        scale = check_scale(float(merged["scale"]))
+        scale = check_scale(float(merged["scale"]), MAX_SCALE)
     except (TypeError, ValueError):
-        scale = math.nan
-    if not scale <= MAX_SCALE:
-        raise ValueError(f"'scale' must be a finite number in (1, {MAX_SCALE:g}], got {merged['scale']!r}.")
+        raise ValueError(f"'scale' must be a finite number in (1, {MAX_SCALE:g}], got {merged['scale']!r}.") from None
     network = str(merged["network"] or "auto")
     if network == "auto" or network in PRETRAINED:
         network, scale = registry_model(network, scale)
