@@ -721,16 +721,31 @@ def test_tls_options_are_checked_naming_them(tmp_path, pki, capsys):
 
 def test_a_silent_connection_holds_up_neither_the_tls_port_nor_the_stop(tmp_path, pki, destination, ct_series):
     """A port scan or a half-open link that never starts its TLS handshake must not block other senders, nor the
-    listener's stop (the handshake runs in each association's own thread, under its timeout)."""
+    listener's stop (the handshake runs in each association's own thread, under its timeout). Run in a thread, so
+    that a regression fails here instead of hanging the test run."""
     node = str(pki["node"])
     listener = RunningListener(tmp_path / "spool", destination.node, tls_cert=node, tls_key=node, timeout=5)
     silent = socket.create_connection(("127.0.0.1", listener.port))
-    try:
-        assert send(listener.port, ct_series, tls=client_tls(pki, None)) == [0x0000] * SLICES
-        destination.wait_for(SLICES)
+    outcome: dict[str, object] = {}
+
+    def sender_then_stop() -> None:
+        try:
+            outcome["statuses"] = send(listener.port, ct_series, tls=client_tls(pki, None))
+            destination.wait_for(SLICES, seconds=30)
+        except BaseException as err:
+            outcome["error"] = err
         started = time.monotonic()
-        listener.stop()
-        stopping = time.monotonic() - started
+        listener.stop_event.set()
+        listener.thread.join(60)
+        outcome["stopping"] = time.monotonic() - started
+
+    worker = threading.Thread(target=sender_then_stop, daemon=True)
+    try:
+        worker.start()
+        worker.join(120)
     finally:
         silent.close()
-    assert stopping < 15, f"the listener took {stopping:.1f} s to stop"
+    assert not worker.is_alive(), "a silent connection held up the TLS port or the listener's stop"
+    assert "error" not in outcome, outcome.get("error")
+    assert outcome["statuses"] == [0x0000] * SLICES
+    assert outcome["stopping"] < 15 and not listener.thread.is_alive(), outcome
