@@ -69,7 +69,8 @@ class ResultTooLargeError(ValueError):
     Attributes:
         limit: the most values a result may hold.
         announced: what the input's header announced (refused before any pixel was decoded), or ``None``.
-        shape, channels: the result's spatial shape and channels, counted after reading (``None`` before).
+        values, shape, channels: the result's values (pixels x slices x channels), spatial shape and channels,
+            counted after reading (``None`` before).
     """
 
     def __init__(
@@ -77,18 +78,13 @@ class ResultTooLargeError(ValueError):
         message: str,
         limit: int,
         announced: str | None = None,
+        values: int | None = None,
         shape: tuple[int, ...] | None = None,
         channels: int | None = None,
     ) -> None:
         super().__init__(message)
-        self.limit, self.announced, self.shape, self.channels = limit, announced, shape, channels
-
-    @property
-    def values(self) -> int | None:
-        """The result's values (pixels x slices x channels) where it was counted."""
-        if self.shape is None or self.channels is None:
-            return None
-        return int(np.prod(self.shape, dtype=np.int64)) * self.channels
+        self.limit, self.announced = limit, announced
+        self.values, self.shape, self.channels = values, shape, channels
 
 
 def _context(start: int, stop: int, size: int, period: int) -> tuple[int, int]:
@@ -381,6 +377,7 @@ class Upscaler:
             raise ResultTooLargeError(
                 f"the result of '{image.path}' would hold {values:,} values; {advice}.",
                 max_output_values,
+                values=values,
                 shape=tuple(self.output_shape(image)),
                 channels=int(image.array.shape[0]),
             )

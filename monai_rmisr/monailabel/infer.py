@@ -351,11 +351,9 @@ def read_checked_image(source: Path, upscaler: Upscaler, limit: int) -> ImageDat
                 raise ValueError(f"the image is too large for this server ({reason}).") from None
             raise ValueError(f"the result at x{upscaler.scale:g} would be {over} ({reason}); {advice}") from None
         shape = "x".join(map(str, err.shape or ()))
-        size = (
-            f"{shape} x {err.channels} channels = {err.values:,} values"
-            if err.channels != 1
-            else (f"{shape} = {err.values:,} pixels")
-        )
+        size = f"{shape} = {err.values:,} pixels"
+        if err.channels != 1:
+            size = f"{shape} x {err.channels} channels = {err.values:,} values"
         raise ValueError(f"the result would be {size}, {over}; {advice}") from None
 
 

@@ -53,7 +53,14 @@ import torch
 
 from .connection import PacsError
 from .roundtrip import dataset_has_image, dataset_is_derived_by_us, derive_folder, derived_files, series_uids
-from .service import check_count, check_seconds, install_signal_handlers, is_dicom_uid, retry_delay
+from .service import (
+    check_count,
+    check_seconds,
+    install_signal_handlers,
+    is_dicom_uid,
+    retry_delay,
+    write_json_atomically,
+)
 
 __all__ = [
     "STATUS_CANNOT_UNDERSTAND",
@@ -299,8 +306,8 @@ class _Policy:
     max_attempts: int
     backoff: float
     remember: float
-    forward_tls: ssl.SSLContext | None = None
-    settings: dict[str, Any] = field(default_factory=dict)  # _derivation_settings(upscaler)
+    forward_tls: ssl.SSLContext | None
+    settings: dict[str, Any]  # _derivation_settings(upscaler), computed once
 
 
 @dataclass
@@ -432,37 +439,14 @@ class _Spool:
         file per series and set of instances, so that a late part of a series does not replace the whole's."""
         return self.done / f"{series}.{digest[:16]}.json"
 
-    def record(self, series: str, digest: str) -> dict[str, Any] | None:
-        """The done record of these instances of ``series``, or ``None`` (none, or one that cannot be read: then
-        it is not trusted)."""
-        try:
-            record = json.loads(self.record_path(series, digest).read_text())
-        except (OSError, ValueError):
-            return None
-        return record if isinstance(record, dict) else None
-
-    def write_record(self, series: str, record: dict[str, Any]) -> None:
-        """Write a done record of ``series`` (a temporary file, then a rename)."""
-        fd, tmp = tempfile.mkstemp(dir=self.done, prefix=".", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as f:
-                json.dump(record, f, indent=1, sort_keys=True)
-            os.replace(tmp, self.record_path(series, record["instances_sha256"]))
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-
-    def forget_before(self, oldest: float) -> int:
-        """Remove the done records written before the time ``oldest``; how many."""
-        removed = 0
+    def forget_before(self, oldest: float) -> None:
+        """Remove the done records written before the time ``oldest``."""
         for path in self.done.glob("*.json"):
             try:
                 if path.stat().st_mtime < oldest:
                     path.unlink()
-                    removed += 1
             except FileNotFoundError:
                 pass
-        return removed
 
     @staticmethod
     def _new_folder(parent: Path, series: str) -> Path:
@@ -504,11 +488,11 @@ def _done_record(work: Path, settings: dict[str, Any]) -> dict[str, Any]:
     return {"instances_sha256": digest, "instances": count, **settings}
 
 
-def _sent_before(store: _Spool, work: Path, settings: dict[str, Any]) -> list[str] | None:
-    """The derived series UIDs if this work folder's instances were derived with ``settings`` and sent."""
-    expected = _done_record(work, settings)
-    record = store.record(_series_of_folder(work), expected["instances_sha256"])
-    if record is None:
+def _sent_before(record_path: Path, expected: dict[str, Any]) -> list[str] | None:
+    """The derived series UIDs if the record at ``record_path`` is ``expected`` (:func:`_done_record`): these
+    instances were derived with these settings and sent. A record that cannot be read is not trusted."""
+    record = _read_json(record_path)
+    if not isinstance(record, dict):
         return None
     outputs = record.pop("derived_series", None)
     if record != expected or not isinstance(outputs, list):
@@ -516,7 +500,8 @@ def _sent_before(store: _Spool, work: Path, settings: dict[str, Any]) -> list[st
     return [str(uid) for uid in outputs]
 
 
-def _read_marker(path: Path) -> Any:
+def _read_json(path: Path) -> Any:
+    """The JSON in ``path``, or ``None`` where there is none or it cannot be read (a write cut short)."""
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):
@@ -528,7 +513,7 @@ def _process(work: Path, policy: _Policy) -> list[str]:
     series UIDs. The marker holds the settings of the derivation: a listener restarted with another model or
     scale derives the kept series again rather than sending (and recording) what the old settings made."""
     derived, marker = work / "derived", work / _DONE_MARKER
-    if _read_marker(marker) != policy.settings:
+    if _read_json(marker) != policy.settings:
         marker.unlink(missing_ok=True)
         shutil.rmtree(derived, ignore_errors=True)  # a derivation cut short, or made with other settings
         if not derive_folder(policy.upscaler, work / "source", derived):
@@ -717,7 +702,9 @@ def _try(
 ) -> None:
     """One try of one work folder: sent (or sent before) and removed, or scheduled again, or given up."""
     series = item.series
-    before = _sent_before(store, item.folder, policy.settings) if policy.remember > 0 else None
+    expected = _done_record(item.folder, policy.settings)  # the record this try leaves once the series is sent
+    record_path = store.record_path(series, expected["instances_sha256"])
+    before = _sent_before(record_path, expected) if policy.remember > 0 else None
     if before is not None:
         pending.remove(item)
         result.repeated.setdefault(series, []).extend(before)
@@ -726,7 +713,7 @@ def _try(
             "them again",
             series,
             ", ".join(before),
-            store.record_path(series, _instances_digest(item.folder / "source")[0]),
+            record_path,
         )
         try:
             store.remove(item.folder)
@@ -756,7 +743,7 @@ def _try(
     pending.remove(item)
     try:
         if policy.remember > 0:
-            store.write_record(series, {**_done_record(item.folder, policy.settings), "derived_series": outputs})
+            write_json_atomically(record_path, {**expected, "derived_series": outputs})
         store.remove(item.folder)
     except OSError as err:
         logger.error("series %s was sent but its done record or work folder could not be written: %s", series, err)

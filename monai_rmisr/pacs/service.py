@@ -1,14 +1,18 @@
 """What the long-running PACS services (``rmisr pacs --watch``, ``rmisr listen``) share: the form of a DICOM
-UID that may name a folder, the checks of their time and count options, the retry back-off, and stopping on
-SIGTERM / SIGINT."""
+UID that may name a folder, the checks of their time and count options, the retry back-off, stopping on
+SIGTERM / SIGINT, and writing their JSON state files atomically."""
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import re
 import signal
+import tempfile
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 __all__ = [
@@ -19,6 +23,7 @@ __all__ = [
     "install_signal_handlers",
     "is_dicom_uid",
     "retry_delay",
+    "write_json_atomically",
 ]
 
 logger = logging.getLogger(__name__)
@@ -80,3 +85,16 @@ def install_signal_handlers(stop: threading.Event) -> Callable[[], None]:
             signal.signal(sig, old)
 
     return restore
+
+
+def write_json_atomically(path: Path, data: Any) -> None:
+    """Write ``data`` as JSON to ``path`` through a temporary file beside it (``.<name>.*.tmp``) and a rename, so a
+    reader (or a restart after a crash) finds the old file or the new one, never half of one."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=1, sort_keys=True)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

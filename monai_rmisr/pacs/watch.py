@@ -21,7 +21,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import threading
 import time
 from collections import deque
@@ -32,7 +31,14 @@ from typing import Any
 
 from .connection import PacsError, pacs_call
 from .roundtrip import derive_series, derived_files, is_source_series, series_uids, store_series
-from .service import check_count, check_seconds, install_signal_handlers, is_dicom_uid, retry_delay
+from .service import (
+    check_count,
+    check_seconds,
+    install_signal_handlers,
+    is_dicom_uid,
+    retry_delay,
+    write_json_atomically,
+)
 
 __all__ = ["WatchState", "watch"]
 
@@ -70,15 +76,7 @@ class WatchState:
     def save(self) -> None:
         """Write the state atomically (a temporary file beside it, then a rename)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        data = {"series": self.series, "ours": sorted(self.ours)}
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as f:
-                json.dump(data, f, indent=1, sort_keys=True)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_json_atomically(self.path, {"series": self.series, "ours": sorted(self.ours)})
 
     @property
     def work_dir(self) -> Path:

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..utils import check_scale, scaled_size
+from ..utils import DEFAULT_MAX_SCALE, check_scale, scaled_size
 
 __all__ = ["MetaUpsample"]
 
@@ -45,7 +45,7 @@ class MetaUpsample(nn.Module):
         out_channels: int,
         kernel_size: int = 3,
         hidden_channels: int = 256,
-        max_scale: float = 8.0,
+        max_scale: float = DEFAULT_MAX_SCALE,
     ):
         super().__init__()
         if spatial_dims not in (2, 3):

@@ -7,7 +7,7 @@ from torch import nn
 
 from ..blocks.trunk import PFMDBTrunk
 from ..blocks.upsample import build_upsampler
-from ..utils import check_scale, upsample_image, zero_output_layer
+from ..utils import DEFAULT_MAX_SCALE, check_scale, upsample_image, zero_output_layer
 
 __all__ = ["RMISR"]
 
@@ -54,7 +54,7 @@ class RMISR(nn.Module):
         upsampler: str = "subpixel",
         image_residual: bool = False,
         meta_hidden_channels: int = 256,
-        max_scale: float = 8.0,
+        max_scale: float = DEFAULT_MAX_SCALE,
     ):
         super().__init__()
         out_channels = in_channels if out_channels is None else out_channels

@@ -10,7 +10,7 @@ from torch import nn
 from ..blocks.laplacian import LaplacianGradient
 from ..blocks.trunk import PFMDBTrunk
 from ..blocks.upsample import build_upsampler
-from ..utils import check_scale, upsample_image, zero_output_layer
+from ..utils import DEFAULT_MAX_SCALE, check_scale, upsample_image, zero_output_layer
 
 __all__ = ["RMISRVP"]
 
@@ -68,7 +68,7 @@ class RMISRVP(nn.Module):
         upsampler: str = "subpixel",
         image_residual: bool = False,
         meta_hidden_channels: int = 256,
-        max_scale: float = 8.0,
+        max_scale: float = DEFAULT_MAX_SCALE,
         act: str | tuple = ("leakyrelu", {"negative_slope": 0.05}),
     ):
         super().__init__()
