@@ -8,9 +8,10 @@ site reads ``@flags['amp']``, and ``train.json``'s ``preflight`` checks every se
 a run writes anything, so a new setting is named in one place. The same goes for ``null``:
 the JSON default of an optional setting, but the *string* ``"null"`` when typed on the
 command line; :func:`config_count` reads the counts that ``null`` switches off,
-:func:`config_file` the optional input files, :func:`config_mapping` the optional name
-maps and :func:`config_bit_range` the optional bit-depth range. :func:`config_file` also checks
-such a file before a run starts writing its output.
+:func:`config_file` the optional input files, :func:`config_network` the optional trained
+networks (a teacher), :func:`config_mapping` the optional name maps and :func:`config_bit_range`
+the optional bit-depth range. :func:`config_file` and :func:`config_network` also check such a
+file before a run starts writing its output.
 
 The bundle CLI also takes *every* ``--NAME VALUE`` as a setting: ``--sclae 4`` or ``--help`` adds a
 key nobody reads, and the run goes ahead without it. :func:`check_config_keys` refuses top-level
@@ -42,6 +43,7 @@ __all__ = [
     "config_flag",
     "config_flags",
     "config_mapping",
+    "config_network",
     "default_bundle_root",
 ]
 
@@ -129,6 +131,30 @@ def config_file(value: Any, name: str) -> str | None:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"--{name}: no such file: {path!r}.")
     return path
+
+
+def config_network(value: Any, name: str) -> Any:
+    """The trained network ``value`` names, or None when not given.
+
+    ``value`` is a registry name (``rmisr_vp_x4``: its shipped weights) or a checkpoint file with its
+    architecture sidecar (a run's ``model.pt`` and ``model.json``), read by
+    :func:`monai_rmisr.inference.load_checkpoint`. None and (any case) the words null and none mean
+    "not given".
+
+    Raises:
+        FileNotFoundError, ValueError: no such model or file, or weights that do not fit their
+            architecture, naming the setting.
+    """
+    if _not_given(value):
+        return None
+    from .inference.pretrained import load_checkpoint  # the inference package is not needed to read a config
+
+    try:
+        return load_checkpoint(os.fspath(value))
+    except FileNotFoundError as e:
+        raise FileNotFoundError(f"--{name}: {e}") from e
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"--{name}: {e}") from e
 
 
 def config_mapping(value: Any, name: str) -> dict[str, str] | None:

@@ -1,6 +1,7 @@
 """Settings arrive from the bundle command line as strings; ``config_flag`` and ``config_count`` read them."""
 
 import pytest
+import torch
 from fire import parser as fire_parser
 
 from monai_rmisr.config import (
@@ -9,6 +10,7 @@ from monai_rmisr.config import (
     config_flag,
     config_flags,
     config_mapping,
+    config_network,
     config_nonnegative,
     config_options,
 )
@@ -98,6 +100,19 @@ def test_config_file_names_the_setting_and_the_path(tmp_path, value):
     path = str(tmp_path / value)
     with pytest.raises(FileNotFoundError, match=r"^--vgg_weights: no such file: "):
         config_file(path, "vgg_weights")
+
+
+@pytest.mark.parametrize("word", [None, "null", "None", " NULL "])
+def test_config_network_reads_null_as_not_given(word):
+    assert config_network(word, "teacher") is None
+
+
+def test_config_network_names_the_setting_for_a_missing_file_or_weights_that_do_not_fit(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"^--teacher: "):
+        config_network(tmp_path / "missing.pt", "teacher")
+    torch.save({"conv.weight": torch.zeros(1)}, tmp_path / "rmisr_bl_x4.pt")  # a registry file name, other weights
+    with pytest.raises(ValueError, match=r"^--teacher: the weights in .* do not fit RMISR"):
+        config_network(tmp_path / "rmisr_bl_x4.pt", "teacher")
 
 
 @pytest.mark.parametrize("word", ["null", "none", "None", " NULL "])

@@ -17,6 +17,7 @@ from torch import nn
 
 from ..hardware import cpu_has_native_bfloat16
 from ..losses.objective import TwoBranchLoss
+from ..networks.regroup import inference_network
 from ..networks.utils import accepts_scale, forward_at_scale
 from ..transforms.quantize import quantize_intensity
 from ..transforms.resize import imresize
@@ -109,6 +110,9 @@ class SRTrainer(SupervisedTrainer):
     * runs ``network.forward_with_laplacian`` when the network has it (RMISR-VP) and feeds
       both outputs to the :class:`~monai_rmisr.losses.TwoBranchLoss`, otherwise
       ``network(lr[, scale])`` and the L1 term only,
+    * with a ``teacher`` (knowledge distillation), runs it on the same LR batch, without gradients,
+      and trains against ``(1 - teacher_weight) * HR + teacher_weight * teacher(LR)`` instead of HR
+      (for a squared-error image term the same as ``(1 - w) * MSE(SR, HR) + w * MSE(SR, teacher)``),
     * seeds its own generator (:attr:`generator`, not PyTorch's global one) from ``(seed, iteration)``
       and hands it to the loss, so the contextual loss's position sampling, and so a resumed run,
       is reproducible.
@@ -144,6 +148,13 @@ class SRTrainer(SupervisedTrainer):
         amp_dtype: the ``torch.autocast`` dtype when ``amp`` is on: ``"auto"`` (float16 with
             gradient scaling on a GPU, bfloat16 on a CPU), ``"float16"`` or ``"bfloat16"`` (no
             scaling); see :func:`autocast_dtype`.
+        teacher: a trained network whose SR images become part of the target (a larger model distilled
+            into ``network``; e.g. ``load_checkpoint("rmisr_vp_x4")`` for an RMISR-BL x4). It must give
+            an image of the HR patch's size at the training scale (any scale of ``scale_range``); it is
+            frozen, run in eval mode under the same autocast as the network, and never saved in
+            checkpoints. On a CPU it runs in its inference form
+            (:func:`~monai_rmisr.networks.regroup.inference_network`).
+        teacher_weight: the teacher's share of the target, in (0, 1] (0.5 by default; used with ``teacher``).
         kwargs: passed to ``SupervisedTrainer`` (``epoch_length``, ``train_handlers``,
             ``amp``, ``key_train_metric``, ``inferer``, ...). ``amp=True`` trains under ``torch.autocast``
             in ``amp_dtype``; validation stays float32. The ``inferer`` (default MONAI's ``SimpleInferer``)
@@ -167,6 +178,8 @@ class SRTrainer(SupervisedTrainer):
         distributed: bool = False,
         channels_last: bool = True,
         amp_dtype: str | torch.dtype = "auto",
+        teacher: nn.Module | None = None,
+        teacher_weight: float = 0.5,
         **kwargs: Any,
     ):
         self.amp_dtype = autocast_dtype(amp_dtype, device)
@@ -218,9 +231,52 @@ class SRTrainer(SupervisedTrainer):
                 stacklevel=2,
             )
         self.training_forward: nn.Module = _TrainingForward(network)
+        self.teacher, self.teacher_channels_last = self._frozen_teacher(teacher, network)
+        if not 0.0 < float(teacher_weight) <= 1.0:
+            raise ValueError(f"teacher_weight must be in (0, 1], got {teacher_weight}.")
+        self.teacher_weight = float(teacher_weight)
         if distributed:
             device_ids = [self.state.device] if self.state.device.type == "cuda" else None
             self.training_forward = nn.parallel.DistributedDataParallel(self.training_forward, device_ids=device_ids)
+
+    def _frozen_teacher(self, teacher: nn.Module | None, network: nn.Module) -> tuple[nn.Module | None, bool]:
+        """``teacher`` on the trainer's device, frozen and in eval mode, in the form it runs fastest in there."""
+        if teacher is None:
+            return None, False
+        if teacher is network:
+            raise ValueError("the teacher must be another network than the one trained (a trained, larger model).")
+        if self.scale_range is not None and not accepts_scale(teacher):
+            raise ValueError(f"the teacher {type(teacher).__name__} has a fixed scale and cannot teach scale_range.")
+        form, channels_last = inference_network(
+            teacher.to(self.state.device).eval(), self.state.device, self.amp_dtype if self.amp else torch.float32
+        )
+        return form.eval().requires_grad_(False), channels_last  # a rewritten copy has parameters of its own
+
+    def distillation_target(self, lr: torch.Tensor, hr: torch.Tensor, scale: float) -> torch.Tensor:
+        """``(1 - teacher_weight) * hr + teacher_weight * teacher(lr)`` (float32), or ``hr`` without a teacher.
+
+        Args:
+            lr: (B, C, p, p) the LR batch exactly as the network sees it (clipped, quantised).
+            hr: (B, C, P, P) its HR patches.
+            scale: the batch's scale.
+
+        Raises:
+            ValueError: the teacher refuses the scale, or its SR image is not of the HR patches' shape (a
+                teacher for another scale).
+        """
+        if self.teacher is None:
+            return hr
+        with torch.no_grad(), torch.autocast(self.state.device.type, dtype=self.amp_dtype, enabled=self.amp):
+            try:
+                taught = forward_at_scale(self.teacher, lr, scale, channels_last=self.teacher_channels_last).float()
+            except ValueError as e:  # a network refusing the scale
+                raise ValueError(f"the teacher cannot run at x{scale:g}: {e}") from e
+        if taught.shape != hr.shape:
+            raise ValueError(
+                f"the teacher {type(self.teacher).__name__} gives {tuple(taught.shape)} at x{scale:g} for LR "
+                f"{tuple(lr.shape)}, but the HR patches are {tuple(hr.shape)}: a teacher for another scale?"
+            )
+        return torch.lerp(hr, taught, self.teacher_weight)
 
     def run(self) -> None:
         """Train; like MONAI's ``Trainer.run``, with the gradient scaler only where float16 needs it.
@@ -269,6 +325,7 @@ class SRTrainer(SupervisedTrainer):
         if engine.channels_last and lr.dim() == 4:
             lr = lr.contiguous(memory_format=torch.channels_last)
         engine.state.output = {CommonKeys.IMAGE: lr, CommonKeys.LABEL: hr, "scale": scale}
+        target = engine.distillation_target(lr, hr, scale)
 
         engine.network.train()
         engine.optimizer.zero_grad(set_to_none=engine.optim_set_to_none)
@@ -278,7 +335,7 @@ class SRTrainer(SupervisedTrainer):
             engine.state.output[CommonKeys.PRED] = sr
             engine.fire_event(IterationEvents.FORWARD_COMPLETED)
             terms = engine.loss_function.components(
-                sr.float(), hr, None if sr_laplacian is None else sr_laplacian.float(), generator=engine.generator
+                sr.float(), target, None if sr_laplacian is None else sr_laplacian.float(), generator=engine.generator
             )
         loss = terms["loss"]
         engine.state.output[CommonKeys.LOSS] = loss

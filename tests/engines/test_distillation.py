@@ -1,0 +1,87 @@
+"""Knowledge distillation in the trainer and the bundle: ``--teacher`` and ``--teacher_weight``."""
+
+import json
+
+import pytest
+import torch
+from ignite.engine import Events
+
+from monai_rmisr import IMDN, RMISR
+from monai_rmisr.engines import SRTrainer
+from monai_rmisr.losses import TwoBranchLoss
+
+from .bundle_helpers import run_training, training_parser
+
+
+def _saved_start(tmp_path) -> str:
+    """A small RMISR x2 with random weights, saved with its architecture sidecar (as a run's model.pt)."""
+    torch.manual_seed(7)
+    start = RMISR(2, 1, scale=2, num_blocks=1, image_residual=True)
+    torch.nn.init.normal_(start.upsample.shuffle.conv_block.weight, std=0.05)
+    torch.save(start.state_dict(), tmp_path / "start.pt")
+    call = {"_target_": "RMISR", "spatial_dims": 2, "in_channels": 1, "scale": 2, "image_residual": True}
+    (tmp_path / "start.json").write_text(json.dumps({**call, "num_blocks": 1}))
+    return str(tmp_path / "start.pt")
+
+
+def _first_loss(tmp_path, name: str, **settings) -> float:
+    parser = training_parser(tmp_path / name, max_epochs=1, epoch_length=1, **settings)
+    losses = []
+    parser.get_parsed_content("train#trainer").add_event_handler(
+        Events.ITERATION_COMPLETED, lambda engine: losses.append(engine.state.output["loss"])
+    )
+    run_training(parser)
+    return losses[0]
+
+
+def test_the_target_moves_towards_the_teacher_by_teacher_weight(tmp_path):
+    """Student and teacher start from the same weights: with the whole target the teacher's, the first
+    loss is 0; with half of it, the L1 image term is half the loss against HR alone (the same batch)."""
+    start = _saved_start(tmp_path)
+    common = {"init_weights": start, "loss#sr_criterion": "l1"}
+    alone = _first_loss(tmp_path, "alone", **common)
+    half = _first_loss(tmp_path, "half", teacher=start, teacher_weight=0.5, **common)
+    whole = _first_loss(tmp_path, "whole", teacher=start, teacher_weight=1.0, **common)
+    assert alone > 1e-3
+    assert half == pytest.approx(alone / 2, rel=1e-3)
+    assert whole < 1e-5 * alone
+
+
+def test_a_registry_name_is_a_teacher_and_a_missing_one_stops_the_run_before_it_writes(tmp_path):
+    parser = training_parser(tmp_path / "run", teacher=str(tmp_path / "nowhere.pt"))
+    with pytest.raises(RuntimeError) as failure:  # MONAI wraps what a config expression raises
+        parser.get_parsed_content("initialize")
+    assert isinstance(failure.value.__cause__, FileNotFoundError) and "--teacher" in str(failure.value.__cause__)
+    assert not (tmp_path / "run").exists()
+    parser = training_parser(tmp_path / "run", teacher="rmisr_bl_x2")
+    assert isinstance(parser.get_parsed_content("teacher_network"), RMISR)
+    parser = training_parser(tmp_path / "run", teacher="null")
+    assert parser.get_parsed_content("teacher_network") is None
+
+
+def _trainer(network, **kwargs) -> SRTrainer:
+    return SRTrainer("cpu", 1, [], network, torch.optim.Adam(network.parameters()), TwoBranchLoss(), **kwargs)
+
+
+def test_the_teacher_is_frozen_and_checked():
+    student = RMISR(2, 1, scale=2, num_blocks=1)
+    teacher = RMISR(2, 1, scale=2, num_blocks=1)
+    trainer = _trainer(student, teacher=teacher, teacher_weight=0.25)
+    assert not any(p.requires_grad for p in trainer.teacher.parameters()) and not trainer.teacher.training
+    lr, hr = torch.rand(2, 1, 6, 6), torch.rand(2, 1, 12, 12)
+    with torch.no_grad():
+        expected = 0.75 * hr + 0.25 * teacher.eval()(lr)
+    assert torch.allclose(trainer.distillation_target(lr, hr, 2.0), expected, atol=1e-5)
+    assert _trainer(student).distillation_target(lr, hr, 2.0) is hr
+    for weight in (0, -0.5, 1.5):
+        with pytest.raises(ValueError, match="teacher_weight must be in"):
+            _trainer(student, teacher=teacher, teacher_weight=weight)
+    with pytest.raises(ValueError, match="another network"):
+        _trainer(student, teacher=student)
+    with pytest.raises(ValueError, match=r"the teacher cannot run at x2: .* built for x4"):
+        _trainer(student, teacher=RMISR(2, 1, scale=4, num_blocks=1)).distillation_target(lr, hr, 2.0)
+    with pytest.raises(ValueError, match=r"gives \(2, 1, 24, 24\) at x2 .* a teacher for another scale"):
+        _trainer(student, teacher=IMDN(2, 1, scale=4)).distillation_target(lr, hr, 2.0)
+    meta = RMISR(2, 1, scale=2, num_blocks=1, upsampler="meta")
+    with pytest.raises(ValueError, match="IMDN has a fixed scale and cannot teach"):
+        _trainer(meta, teacher=IMDN(2, 1, scale=2), scale_range=(1.1, 4))
