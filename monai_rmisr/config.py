@@ -134,27 +134,40 @@ def config_file(value: Any, name: str) -> str | None:
 
 
 def config_network(value: Any, name: str) -> Any:
-    """The trained network ``value`` names, or None when not given.
+    """The trained network ``value`` names, a map from scales to such networks, or None when not given.
 
-    ``value`` is a registry name (``rmisr_vp_x4``: its shipped weights) or a checkpoint file with its
-    architecture sidecar (a run's ``model.pt`` and ``model.json``), read by
-    :func:`monai_rmisr.inference.load_checkpoint`. None and (any case) the words null and none mean
-    "not given".
+    A network is named by a registry name (``rmisr_vp_x4``: its shipped weights) or a checkpoint file
+    with its architecture sidecar (a run's ``model.pt`` and ``model.json``), read by
+    :func:`monai_rmisr.inference.load_checkpoint`. A map arrives as a dict, which is what the bundle CLI
+    makes of ``--teacher "{2: 'rmisr_bl_x2', 3: 'rmisr_bl_x3'}"`` (a JSON config's keys are text:
+    ``"2"``). None and (any case) the words null and none mean "not given".
 
     Raises:
-        FileNotFoundError, ValueError: no such model or file, or weights that do not fit their
-            architecture, naming the setting.
+        FileNotFoundError, ValueError: no such model or file, weights that do not fit their architecture,
+            or a key that is no number, naming the setting.
     """
     if _not_given(value):
         return None
     from .inference.pretrained import load_checkpoint  # the inference package is not needed to read a config
 
-    try:
-        return load_checkpoint(os.fspath(value))
-    except FileNotFoundError as e:
-        raise FileNotFoundError(f"--{name}: {e}") from e
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"--{name}: {e}") from e
+    def load(model: Any) -> Any:
+        try:
+            return load_checkpoint(os.fspath(model))
+        except FileNotFoundError as e:
+            raise FileNotFoundError(f"--{name}: {e}") from e
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"--{name}: {e}") from e
+
+    if not isinstance(value, dict):
+        return load(value)
+    networks = {}
+    for key, model in value.items():
+        try:
+            scale = float(key)
+        except (TypeError, ValueError):
+            raise ValueError(f"--{name}: the keys of a map of teachers are scales, got {key!r}.") from None
+        networks[scale] = load(model)
+    return networks
 
 
 def config_mapping(value: Any, name: str) -> dict[str, str] | None:

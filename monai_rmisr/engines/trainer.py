@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -18,7 +18,7 @@ from torch import nn
 from ..hardware import cpu_has_native_bfloat16
 from ..losses.objective import TwoBranchLoss
 from ..networks.regroup import inference_network
-from ..networks.utils import accepts_scale, forward_at_scale
+from ..networks.utils import accepts_scale, check_scale, forward_at_scale
 from ..transforms.quantize import quantize_intensity
 from ..transforms.resize import imresize
 from .batch import prepare_sr_batch
@@ -112,7 +112,8 @@ class SRTrainer(SupervisedTrainer):
       ``network(lr[, scale])`` and the L1 term only,
     * with a ``teacher`` (knowledge distillation), runs it on the same LR batch, without gradients,
       and trains against ``(1 - teacher_weight) * HR + teacher_weight * teacher(LR)`` instead of HR
-      (for a squared-error image term the same as ``(1 - w) * MSE(SR, HR) + w * MSE(SR, teacher)``),
+      (for a squared-error image term the same as ``(1 - w) * MSE(SR, HR) + w * MSE(SR, teacher)``);
+      with one teacher per scale, only the batches at those scales,
     * seeds its own generator (:attr:`generator`, not PyTorch's global one) from ``(seed, iteration)``
       and hands it to the loss, so the contextual loss's position sampling, and so a resumed run,
       is reproducible.
@@ -149,11 +150,13 @@ class SRTrainer(SupervisedTrainer):
             gradient scaling on a GPU, bfloat16 on a CPU), ``"float16"`` or ``"bfloat16"`` (no
             scaling); see :func:`autocast_dtype`.
         teacher: a trained network whose SR images become part of the target (a larger model distilled
-            into ``network``; e.g. ``load_checkpoint("rmisr_vp_x4")`` for an RMISR-BL x4). It must give
-            an image of the HR patch's size at the training scale (any scale of ``scale_range``); it is
-            frozen, run in eval mode under the same autocast as the network, and never saved in
-            checkpoints. On a CPU it runs in its inference form
-            (:func:`~monai_rmisr.networks.regroup.inference_network`).
+            into ``network``; e.g. ``load_checkpoint("rmisr_vp_x4")`` for an RMISR-BL x4), or a map from
+            scales to such networks (with ``scale_range``: experts at whole scales taught to an
+            arbitrary-scale network, ``{2: x2 model, 3: x3 model}``; the other batches train against HR
+            alone). A teacher must give an image of the HR patch's size at its scale (a lone teacher
+            with ``scale_range``: at every scale); teachers are frozen, run in eval mode under the same
+            autocast as the network, and never saved in checkpoints. On a CPU they run in their
+            inference form (:func:`~monai_rmisr.networks.regroup.inference_network`).
         teacher_weight: the teacher's share of the target, in (0, 1] (0.5 by default; used with ``teacher``).
         kwargs: passed to ``SupervisedTrainer`` (``epoch_length``, ``train_handlers``,
             ``amp``, ``key_train_metric``, ``inferer``, ...). ``amp=True`` trains under ``torch.autocast``
@@ -178,7 +181,7 @@ class SRTrainer(SupervisedTrainer):
         distributed: bool = False,
         channels_last: bool = True,
         amp_dtype: str | torch.dtype = "auto",
-        teacher: nn.Module | None = None,
+        teacher: nn.Module | Mapping[float, nn.Module] | None = None,
         teacher_weight: float = 0.5,
         **kwargs: Any,
     ):
@@ -231,7 +234,8 @@ class SRTrainer(SupervisedTrainer):
                 stacklevel=2,
             )
         self.training_forward: nn.Module = _TrainingForward(network)
-        self.teacher, self.teacher_channels_last = self._frozen_teacher(teacher, network)
+        #: ``{scale: (teacher, channels_last)}``; the key None stands for every scale (one teacher)
+        self.teachers = self._frozen_teachers(teacher, network)
         if not 0.0 < float(teacher_weight) <= 1.0:
             raise ValueError(f"teacher_weight must be in (0, 1], got {teacher_weight}.")
         self.teacher_weight = float(teacher_weight)
@@ -239,21 +243,37 @@ class SRTrainer(SupervisedTrainer):
             device_ids = [self.state.device] if self.state.device.type == "cuda" else None
             self.training_forward = nn.parallel.DistributedDataParallel(self.training_forward, device_ids=device_ids)
 
-    def _frozen_teacher(self, teacher: nn.Module | None, network: nn.Module) -> tuple[nn.Module | None, bool]:
-        """``teacher`` on the trainer's device, frozen and in eval mode, in the form it runs fastest in there."""
+    def _frozen_teachers(
+        self, teacher: nn.Module | Mapping[float, nn.Module] | None, network: nn.Module
+    ) -> dict[float | None, tuple[nn.Module, bool]]:
+        """Each teacher on the trainer's device, frozen and in eval mode, in the form it runs fastest in there."""
         if teacher is None:
-            return None, False
-        if teacher is network:
+            return {}
+        if isinstance(teacher, Mapping):
+            teachers = {check_scale(key): module for key, module in teacher.items()}
+            low, high = self.scale_range or (self.scale, self.scale)
+            if not teachers or any(not low <= key <= high for key in teachers):
+                raise ValueError(
+                    f"the teachers' scales {sorted(teachers)} must be training scales ({low:g} to {high:g})."
+                )
+        else:
+            if self.scale_range is not None and not accepts_scale(teacher):
+                raise ValueError(
+                    f"the teacher {type(teacher).__name__} has a fixed scale and cannot teach scale_range."
+                )
+            teachers = {None: teacher}
+        if any(module is network for module in teachers.values()):
             raise ValueError("the teacher must be another network than the one trained (a trained, larger model).")
-        if self.scale_range is not None and not accepts_scale(teacher):
-            raise ValueError(f"the teacher {type(teacher).__name__} has a fixed scale and cannot teach scale_range.")
-        form, channels_last = inference_network(
-            teacher.to(self.state.device).eval(), self.state.device, self.amp_dtype if self.amp else torch.float32
-        )
-        return form.eval().requires_grad_(False), channels_last  # a rewritten copy has parameters of its own
+        dtype = self.amp_dtype if self.amp else torch.float32
+        frozen = {}
+        for key, module in teachers.items():
+            form, channels_last = inference_network(module.to(self.state.device).eval(), self.state.device, dtype)
+            frozen[key] = form.eval().requires_grad_(False), channels_last  # a rewritten copy has its own parameters
+        return frozen
 
     def distillation_target(self, lr: torch.Tensor, hr: torch.Tensor, scale: float) -> torch.Tensor:
-        """``(1 - teacher_weight) * hr + teacher_weight * teacher(lr)`` (float32), or ``hr`` without a teacher.
+        """``(1 - teacher_weight) * hr + teacher_weight * teacher(lr)`` (float32), or ``hr`` without a teacher
+        for ``scale``.
 
         Args:
             lr: (B, C, p, p) the LR batch exactly as the network sees it (clipped, quantised).
@@ -264,16 +284,17 @@ class SRTrainer(SupervisedTrainer):
             ValueError: the teacher refuses the scale, or its SR image is not of the HR patches' shape (a
                 teacher for another scale).
         """
-        if self.teacher is None:
+        teacher, channels_last = self.teachers.get(None) or self.teachers.get(scale) or (None, False)
+        if teacher is None:
             return hr
         with torch.no_grad(), torch.autocast(self.state.device.type, dtype=self.amp_dtype, enabled=self.amp):
             try:
-                taught = forward_at_scale(self.teacher, lr, scale, channels_last=self.teacher_channels_last).float()
+                taught = forward_at_scale(teacher, lr, scale, channels_last=channels_last).float()
             except ValueError as e:  # a network refusing the scale
                 raise ValueError(f"the teacher cannot run at x{scale:g}: {e}") from e
         if taught.shape != hr.shape:
             raise ValueError(
-                f"the teacher {type(self.teacher).__name__} gives {tuple(taught.shape)} at x{scale:g} for LR "
+                f"the teacher {type(teacher).__name__} gives {tuple(taught.shape)} at x{scale:g} for LR "
                 f"{tuple(lr.shape)}, but the HR patches are {tuple(hr.shape)}: a teacher for another scale?"
             )
         return torch.lerp(hr, taught, self.teacher_weight)

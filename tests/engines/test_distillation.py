@@ -67,7 +67,8 @@ def test_the_teacher_is_frozen_and_checked():
     student = RMISR(2, 1, scale=2, num_blocks=1)
     teacher = RMISR(2, 1, scale=2, num_blocks=1)
     trainer = _trainer(student, teacher=teacher, teacher_weight=0.25)
-    assert not any(p.requires_grad for p in trainer.teacher.parameters()) and not trainer.teacher.training
+    (frozen, _channels_last) = trainer.teachers[None]
+    assert not any(p.requires_grad for p in frozen.parameters()) and not frozen.training
     lr, hr = torch.rand(2, 1, 6, 6), torch.rand(2, 1, 12, 12)
     with torch.no_grad():
         expected = 0.75 * hr + 0.25 * teacher.eval()(lr)
@@ -85,3 +86,32 @@ def test_the_teacher_is_frozen_and_checked():
     meta = RMISR(2, 1, scale=2, num_blocks=1, upsampler="meta")
     with pytest.raises(ValueError, match="IMDN has a fixed scale and cannot teach"):
         _trainer(meta, teacher=IMDN(2, 1, scale=2), scale_range=(1.1, 4))
+
+
+def test_experts_at_whole_scales_teach_an_arbitrary_scale_network_only_at_their_scales():
+    torch.manual_seed(0)
+    student = RMISR(2, 1, scale=2, num_blocks=1, upsampler="meta")
+    experts = {2: RMISR(2, 1, scale=2, num_blocks=1), 3.0: IMDN(2, 1, scale=3)}
+    trainer = _trainer(student, teacher=experts, teacher_weight=1.0, scale_range=(1.5, 4))
+    lr = torch.rand(1, 1, 6, 6)
+    with torch.no_grad():
+        for scale, expert in ((2.0, experts[2]), (3.0, experts[3.0])):
+            hr = torch.rand(1, 1, 6 * int(scale), 6 * int(scale))
+            assert torch.allclose(trainer.distillation_target(lr, hr, scale), expert.eval()(lr), atol=1e-5)
+    hr = torch.rand(1, 1, 15, 15)
+    assert trainer.distillation_target(lr, hr, 2.5) is hr  # no expert at x2.5: HR alone
+    with pytest.raises(ValueError, match=r"teachers' scales \[2.0, 5.0\] must be training scales \(1.5 to 4\)"):
+        _trainer(student, teacher={2: experts[2], 5: IMDN(2, 1, scale=4)}, scale_range=(1.5, 4))
+    fixed = RMISR(2, 1, scale=4, num_blocks=1)
+    with pytest.raises(ValueError, match=r"teachers' scales \[2.0\] must be training scales \(4 to 4\)"):
+        _trainer(fixed, teacher={2: experts[2]}, scale=4)
+
+
+def test_a_map_of_teachers_from_the_command_line_or_a_json_config(tmp_path):
+    from monai_rmisr.config import config_network
+
+    teachers = config_network({2: "rmisr_bl_x2", "3": "rmisr_bl_x3"}, "teacher")
+    assert sorted(teachers) == [2.0, 3.0] and all(isinstance(t, RMISR) for t in teachers.values())
+    assert teachers[3.0].scale == 3
+    with pytest.raises(ValueError, match=r"^--teacher: the keys of a map of teachers are scales, got 'x2'"):
+        config_network({"x2": "rmisr_bl_x2"}, "teacher")
