@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 
 from monai.bundle import DEFAULT_EXP_MGMT_SETTINGS, ConfigComponent, ConfigParser, ConfigWorkflow
 
+from .networks.utils import check_scale
 from .transforms.quantize import check_bit_range
 
 __all__ = [
@@ -144,7 +145,7 @@ def config_network(value: Any, name: str) -> Any:
 
     Raises:
         FileNotFoundError, ValueError: no such model or file, weights that do not fit their architecture,
-            or a key that is no number, naming the setting.
+            or a key that is no scale, naming the setting.
     """
     if _not_given(value):
         return None
@@ -163,9 +164,9 @@ def config_network(value: Any, name: str) -> Any:
     networks = {}
     for key, model in value.items():
         try:
-            scale = float(key)
+            scale = check_scale(float(key) if isinstance(key, str) else key)
         except (TypeError, ValueError):
-            raise ValueError(f"--{name}: the keys of a map of teachers are scales, got {key!r}.") from None
+            raise ValueError(f"--{name}: the keys of a map of models are scales > 1, got {key!r}.") from None
         networks[scale] = load(model)
     return networks
 

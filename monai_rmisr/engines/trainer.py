@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import gc
 import math
 import warnings
@@ -112,8 +113,10 @@ class SRTrainer(SupervisedTrainer):
       ``network(lr[, scale])`` and the L1 term only,
     * with a ``teacher`` (knowledge distillation), runs it on the same LR batch, without gradients,
       and trains against ``(1 - teacher_weight) * HR + teacher_weight * teacher(LR)`` instead of HR
-      (for a squared-error image term the same as ``(1 - w) * MSE(SR, HR) + w * MSE(SR, teacher)``);
-      with one teacher per scale, only the batches at those scales,
+      (every term of the loss: for RMISR-VP the Laplacian map's too; for a squared-error image term the
+      same gradients as ``(1 - w) * MSE(SR, HR) + w * MSE(SR, teacher)``, the logged loss lower by the
+      constant ``w * (1 - w) * MSE(HR, teacher)``); with one teacher per scale, only the batches at those
+      scales,
     * seeds its own generator (:attr:`generator`, not PyTorch's global one) from ``(seed, iteration)``
       and hands it to the loss, so the contextual loss's position sampling, and so a resumed run,
       is reproducible.
@@ -151,12 +154,13 @@ class SRTrainer(SupervisedTrainer):
             scaling); see :func:`autocast_dtype`.
         teacher: a trained network whose SR images become part of the target (a larger model distilled
             into ``network``; e.g. ``load_checkpoint("rmisr_vp_x4")`` for an RMISR-BL x4), or a map from
-            scales to such networks (with ``scale_range``: experts at whole scales taught to an
-            arbitrary-scale network, ``{2: x2 model, 3: x3 model}``; the other batches train against HR
-            alone). A teacher must give an image of the HR patch's size at its scale (a lone teacher
-            with ``scale_range``: at every scale); teachers are frozen, run in eval mode under the same
-            autocast as the network, and never saved in checkpoints. On a CPU they run in their
-            inference form (:func:`~monai_rmisr.networks.regroup.inference_network`).
+            scales to such networks (with ``scale_range`` and ``integer_scale_probability`` > 0: experts at
+            whole scales taught to an arbitrary-scale network, ``{2: x2 model, 3: x3 model}``; the other
+            batches train against HR alone). A teacher must give an image of the HR patch's size at its
+            scale (a lone teacher with ``scale_range``: at every scale). Teachers run as frozen copies (the
+            modules given are not changed) in eval mode, under the same autocast as the network, on a CPU
+            in their inference form (:func:`~monai_rmisr.networks.regroup.inference_network`); they are
+            never saved in checkpoints.
         teacher_weight: the teacher's share of the target, in (0, 1] (0.5 by default; used with ``teacher``).
         kwargs: passed to ``SupervisedTrainer`` (``epoch_length``, ``train_handlers``,
             ``amp``, ``key_train_metric``, ``inferer``, ...). ``amp=True`` trains under ``torch.autocast``
@@ -234,11 +238,11 @@ class SRTrainer(SupervisedTrainer):
                 stacklevel=2,
             )
         self.training_forward: nn.Module = _TrainingForward(network)
-        #: ``{scale: (teacher, channels_last)}``; the key None stands for every scale (one teacher)
-        self.teachers = self._frozen_teachers(teacher, network)
         if not 0.0 < float(teacher_weight) <= 1.0:
             raise ValueError(f"teacher_weight must be in (0, 1], got {teacher_weight}.")
         self.teacher_weight = float(teacher_weight)
+        #: ``{scale: (teacher, channels_last)}``; the key None stands for every scale (one teacher)
+        self.teachers = self._frozen_teachers(teacher, network)
         if distributed:
             device_ids = [self.state.device] if self.state.device.type == "cuda" else None
             self.training_forward = nn.parallel.DistributedDataParallel(self.training_forward, device_ids=device_ids)
@@ -246,29 +250,41 @@ class SRTrainer(SupervisedTrainer):
     def _frozen_teachers(
         self, teacher: nn.Module | Mapping[float, nn.Module] | None, network: nn.Module
     ) -> dict[float | None, tuple[nn.Module, bool]]:
-        """Each teacher on the trainer's device, frozen and in eval mode, in the form it runs fastest in there."""
+        """A frozen copy of each teacher on the trainer's device, in eval mode, in the form it runs fastest in
+        there (the caller's modules are left as they are)."""
         if teacher is None:
             return {}
         if isinstance(teacher, Mapping):
             teachers = {check_scale(key): module for key, module in teacher.items()}
-            low, high = self.scale_range or (self.scale, self.scale)
-            if not teachers or any(not low <= key <= high for key in teachers):
+            if self.scale_range is None:
+                drawn = [self.scale]
+            elif self.integer_scale_probability > 0:
+                drawn = [float(s) for s in self.integer_scales]
+            else:  # a uniform draw never lands on a given scale
+                drawn = []
+            if not teachers or any(key not in drawn for key in teachers):
+                listed = ", ".join(f"{s:g}" for s in drawn) or "none (a uniform draw never lands on a given scale)"
                 raise ValueError(
-                    f"the teachers' scales {sorted(teachers)} must be training scales ({low:g} to {high:g})."
+                    f"the teachers' scales {sorted(teachers)} must be scales the training draws exactly: {listed}; "
+                    "with scale_range, integer_scale_probability > 0 draws its whole numbers."
                 )
         else:
             if self.scale_range is not None and not accepts_scale(teacher):
                 raise ValueError(
-                    f"the teacher {type(teacher).__name__} has a fixed scale and cannot teach scale_range."
+                    f"the teacher {type(teacher).__name__} has a fixed scale and cannot teach scale_range "
+                    "(give one teacher per scale: {2: x2 model, 3: x3 model})."
                 )
             teachers = {None: teacher}
-        if any(module is network for module in teachers.values()):
+        trained = {id(p) for p in network.parameters()}
+        if any(id(p) in trained for module in teachers.values() for p in module.parameters()):
             raise ValueError("the teacher must be another network than the one trained (a trained, larger model).")
         dtype = self.amp_dtype if self.amp else torch.float32
         frozen = {}
         for key, module in teachers.items():
-            form, channels_last = inference_network(module.to(self.state.device).eval(), self.state.device, dtype)
-            frozen[key] = form.eval().requires_grad_(False), channels_last  # a rewritten copy has its own parameters
+            form, channels_last = inference_network(
+                copy.deepcopy(module).to(self.state.device), self.state.device, dtype
+            )
+            frozen[key] = form.eval().requires_grad_(False), channels_last  # a rewritten form has its own parameters
         return frozen
 
     def distillation_target(self, lr: torch.Tensor, hr: torch.Tensor, scale: float) -> torch.Tensor:
@@ -289,7 +305,8 @@ class SRTrainer(SupervisedTrainer):
             return hr
         with torch.no_grad(), torch.autocast(self.state.device.type, dtype=self.amp_dtype, enabled=self.amp):
             try:
-                taught = forward_at_scale(teacher, lr, scale, channels_last=channels_last).float()
+                lr_in = lr if channels_last else lr.contiguous()  # the layout its form runs fastest in
+                taught = forward_at_scale(teacher, lr_in, scale, channels_last=channels_last).float()
             except ValueError as e:  # a network refusing the scale
                 raise ValueError(f"the teacher cannot run at x{scale:g}: {e}") from e
         if taught.shape != hr.shape:

@@ -79,6 +79,8 @@ def test_the_teacher_is_frozen_and_checked():
             _trainer(student, teacher=teacher, teacher_weight=weight)
     with pytest.raises(ValueError, match="another network"):
         _trainer(student, teacher=student)
+    with pytest.raises(ValueError, match="another network"):  # sharing the student's parameters
+        _trainer(student, teacher=torch.nn.Sequential(student))
     with pytest.raises(ValueError, match=r"the teacher cannot run at x2: .* built for x4"):
         _trainer(student, teacher=RMISR(2, 1, scale=4, num_blocks=1)).distillation_target(lr, hr, 2.0)
     with pytest.raises(ValueError, match=r"gives \(2, 1, 24, 24\) at x2 .* a teacher for another scale"):
@@ -92,7 +94,9 @@ def test_experts_at_whole_scales_teach_an_arbitrary_scale_network_only_at_their_
     torch.manual_seed(0)
     student = RMISR(2, 1, scale=2, num_blocks=1, upsampler="meta")
     experts = {2: RMISR(2, 1, scale=2, num_blocks=1), 3.0: IMDN(2, 1, scale=3)}
-    trainer = _trainer(student, teacher=experts, teacher_weight=1.0, scale_range=(1.5, 4))
+    trainer = _trainer(
+        student, teacher=experts, teacher_weight=1.0, scale_range=(1.5, 4), integer_scale_probability=0.5
+    )
     lr = torch.rand(1, 1, 6, 6)
     with torch.no_grad():
         for scale, expert in ((2.0, experts[2]), (3.0, experts[3.0])):
@@ -100,10 +104,17 @@ def test_experts_at_whole_scales_teach_an_arbitrary_scale_network_only_at_their_
             assert torch.allclose(trainer.distillation_target(lr, hr, scale), expert.eval()(lr), atol=1e-5)
     hr = torch.rand(1, 1, 15, 15)
     assert trainer.distillation_target(lr, hr, 2.5) is hr  # no expert at x2.5: HR alone
-    with pytest.raises(ValueError, match=r"teachers' scales \[2.0, 5.0\] must be training scales \(1.5 to 4\)"):
-        _trainer(student, teacher={2: experts[2], 5: IMDN(2, 1, scale=4)}, scale_range=(1.5, 4))
+    with pytest.raises(ValueError, match=r"scales \[2.0, 2.5\] must be scales the training draws exactly: 2, 3, 4;"):
+        _trainer(
+            student,
+            teacher={2: experts[2], 2.5: IMDN(2, 1, scale=4)},
+            scale_range=(1.5, 4),
+            integer_scale_probability=0.5,
+        )
+    with pytest.raises(ValueError, match=r"draws exactly: none \(a uniform draw never lands on a given scale\)"):
+        _trainer(student, teacher={2: experts[2]}, scale_range=(1.5, 4), integer_scale_probability=0.0)
     fixed = RMISR(2, 1, scale=4, num_blocks=1)
-    with pytest.raises(ValueError, match=r"teachers' scales \[2.0\] must be training scales \(4 to 4\)"):
+    with pytest.raises(ValueError, match=r"scales \[2.0\] must be scales the training draws exactly: 4;"):
         _trainer(fixed, teacher={2: experts[2]}, scale=4)
 
 
@@ -113,5 +124,48 @@ def test_a_map_of_teachers_from_the_command_line_or_a_json_config(tmp_path):
     teachers = config_network({2: "rmisr_bl_x2", "3": "rmisr_bl_x3"}, "teacher")
     assert sorted(teachers) == [2.0, 3.0] and all(isinstance(t, RMISR) for t in teachers.values())
     assert teachers[3.0].scale == 3
-    with pytest.raises(ValueError, match=r"^--teacher: the keys of a map of teachers are scales, got 'x2'"):
-        config_network({"x2": "rmisr_bl_x2"}, "teacher")
+    for key in ("x2", "nan", 1, True):
+        with pytest.raises(ValueError, match=r"^--teacher: the keys of a map of models are scales > 1, got "):
+            config_network({key: "rmisr_bl_x2"}, "teacher")
+
+
+def test_the_caller_s_teacher_is_left_as_it_was():
+    student = RMISR(2, 1, scale=2, num_blocks=1)
+    teacher = RMISR(2, 1, scale=2, num_blocks=1).train()
+    before = {k: v.clone() for k, v in teacher.state_dict().items()}
+    _trainer(student, teacher=teacher, amp=True)
+    assert teacher.training and all(p.requires_grad for p in teacher.parameters())
+    assert all(torch.equal(before[k], v) for k, v in teacher.state_dict().items())
+    assert all(p.is_contiguous() for p in teacher.parameters())  # not converted to channels-last in place
+
+
+def test_an_expert_teaches_the_meta_variant_in_a_bundle_run_at_its_scale(tmp_path):
+    """The meta student's own start weights as the x2 teacher, every batch at x2: the first loss is 0;
+    without whole-number draws the map is refused before any training."""
+    torch.manual_seed(3)
+    start = RMISR(2, 1, scale=2, num_blocks=1, image_residual=True, upsampler="meta")
+    torch.save(start.state_dict(), tmp_path / "start.pt")
+    call = {"_target_": "RMISR", "spatial_dims": 2, "in_channels": 1, "scale": 2, "image_residual": True}
+    (tmp_path / "start.json").write_text(json.dumps({**call, "num_blocks": 1, "upsampler": "meta"}))
+    settings = {
+        "network_def#num_blocks": 1,
+        "init_weights": str(tmp_path / "start.pt"),
+        "scale_range": [1.5, 2.5],
+        "patch_size": 6,
+        "teacher": {"2": str(tmp_path / "start.pt")},
+        "teacher_weight": 1.0,
+        "loss#sr_criterion": "l1",
+    }
+    parser = training_parser(tmp_path / "run", "meta", scale=2.5, max_epochs=1, epoch_length=1, **settings)
+    parser["integer_scale_probability"] = 1.0
+    losses = []
+    parser.get_parsed_content("train#trainer").add_event_handler(
+        Events.ITERATION_COMPLETED,
+        lambda engine: losses.append((engine.state.output["scale"], engine.state.output["loss"])),
+    )
+    run_training(parser)
+    assert losses[0][0] == 2.0 and losses[0][1] < 1e-6
+    parser = training_parser(tmp_path / "run0", "meta", scale=2.5, max_epochs=1, epoch_length=1, **settings)
+    with pytest.raises(RuntimeError) as failure:  # MONAI wraps what a constructor raises
+        parser.get_parsed_content("train#trainer")
+    assert "a uniform draw never lands on a given scale" in str(failure.value.__cause__)
