@@ -238,9 +238,13 @@ class SRTrainer(SupervisedTrainer):
                 stacklevel=2,
             )
         self.training_forward: nn.Module = _TrainingForward(network)
-        if not 0.0 < float(teacher_weight) <= 1.0:
-            raise ValueError(f"teacher_weight must be in (0, 1], got {teacher_weight}.")
-        self.teacher_weight = float(teacher_weight)
+        try:
+            weight = float(teacher_weight)
+        except (TypeError, ValueError):
+            weight = math.nan
+        if isinstance(teacher_weight, bool) or not 0.0 < weight <= 1.0:
+            raise ValueError(f"teacher_weight must be a number in (0, 1], got {teacher_weight!r}.")
+        self.teacher_weight = weight
         #: ``{scale: (teacher, channels_last)}``; the key None stands for every scale (one teacher)
         self.teachers = self._frozen_teachers(teacher, network)
         if distributed:
