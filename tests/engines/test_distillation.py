@@ -13,14 +13,16 @@ from monai_rmisr.losses import TwoBranchLoss
 from .bundle_helpers import run_training, training_parser
 
 
-def _saved_start(tmp_path) -> str:
+def _saved_start(tmp_path, upsampler: str = "subpixel") -> str:
     """A small RMISR x2 with random weights, saved with its architecture sidecar (as a run's model.pt)."""
-    torch.manual_seed(7)
-    start = RMISR(2, 1, scale=2, num_blocks=1, image_residual=True)
-    torch.nn.init.normal_(start.upsample.shuffle.conv_block.weight, std=0.05)
-    torch.save(start.state_dict(), tmp_path / "start.pt")
     call = {"_target_": "RMISR", "spatial_dims": 2, "in_channels": 1, "scale": 2, "image_residual": True}
-    (tmp_path / "start.json").write_text(json.dumps({**call, "num_blocks": 1}))
+    call.update(num_blocks=1, upsampler=upsampler)
+    torch.manual_seed(7)
+    start = RMISR(**{key: value for key, value in call.items() if key != "_target_"})
+    if upsampler == "subpixel":  # its output layer starts at zero: the network would be bicubic
+        torch.nn.init.normal_(start.upsample.shuffle.conv_block.weight, std=0.05)
+    torch.save(start.state_dict(), tmp_path / "start.pt")
+    (tmp_path / "start.json").write_text(json.dumps(call))
     return str(tmp_path / "start.pt")
 
 
@@ -142,17 +144,13 @@ def test_the_caller_s_teacher_is_left_as_it_was():
 def test_an_expert_teaches_the_meta_variant_in_a_bundle_run_at_its_scale(tmp_path):
     """The meta student's own start weights as the x2 teacher, every batch at x2: the first loss is 0;
     without whole-number draws the map is refused before any training."""
-    torch.manual_seed(3)
-    start = RMISR(2, 1, scale=2, num_blocks=1, image_residual=True, upsampler="meta")
-    torch.save(start.state_dict(), tmp_path / "start.pt")
-    call = {"_target_": "RMISR", "spatial_dims": 2, "in_channels": 1, "scale": 2, "image_residual": True}
-    (tmp_path / "start.json").write_text(json.dumps({**call, "num_blocks": 1, "upsampler": "meta"}))
+    start = _saved_start(tmp_path, upsampler="meta")
     settings = {
         "network_def#num_blocks": 1,
-        "init_weights": str(tmp_path / "start.pt"),
+        "init_weights": start,
         "scale_range": [1.5, 2.5],
         "patch_size": 6,
-        "teacher": {"2": str(tmp_path / "start.pt")},
+        "teacher": {"2": start},
         "teacher_weight": 1.0,
         "loss#sr_criterion": "l1",
     }
