@@ -116,7 +116,8 @@ class SRTrainer(SupervisedTrainer):
       (every term of the loss: for RMISR-VP the Laplacian map's too; for a squared-error image term the
       same gradients as ``(1 - w) * MSE(SR, HR) + w * MSE(SR, teacher)``, the logged loss lower by the
       constant ``w * (1 - w) * MSE(HR, teacher)``); with one teacher per scale, only the batches at those
-      scales,
+      scales; with ``teacher_where_better``, per image of the batch, only where the teacher's SR image is
+      closer to HR than the network's own (the others train against HR),
     * seeds its own generator (:attr:`generator`, not PyTorch's global one) from ``(seed, iteration)``
       and hands it to the loss, so the contextual loss's position sampling, and so a resumed run,
       is reproducible.
@@ -162,6 +163,10 @@ class SRTrainer(SupervisedTrainer):
             in their inference form (:func:`~monai_rmisr.networks.regroup.inference_network`); they are
             never saved in checkpoints.
         teacher_weight: the teacher's share of the target, in (0, 1] (0.5 by default; used with ``teacher``).
+        teacher_where_better: a teacher-bounded target: the teacher's image enters an image's target only where
+            its mean squared error to HR is below that of the network's output at this iteration (so a teacher
+            worse than the network on some kinds of image, e.g. an RMISR-VP on ultrasound speckle, does not pull
+            it towards its errors there). Default False: every image.
         kwargs: passed to ``SupervisedTrainer`` (``epoch_length``, ``train_handlers``,
             ``amp``, ``key_train_metric``, ``inferer``, ...). ``amp=True`` trains under ``torch.autocast``
             in ``amp_dtype``; validation stays float32. The ``inferer`` (default MONAI's ``SimpleInferer``)
@@ -187,6 +192,7 @@ class SRTrainer(SupervisedTrainer):
         amp_dtype: str | torch.dtype = "auto",
         teacher: nn.Module | Mapping[float, nn.Module] | None = None,
         teacher_weight: float = 0.5,
+        teacher_where_better: bool = False,
         **kwargs: Any,
     ):
         self.amp_dtype = autocast_dtype(amp_dtype, device)
@@ -245,6 +251,7 @@ class SRTrainer(SupervisedTrainer):
         if isinstance(teacher_weight, bool) or not 0.0 < weight <= 1.0:
             raise ValueError(f"teacher_weight must be a number in (0, 1], got {teacher_weight!r}.")
         self.teacher_weight = weight
+        self.teacher_where_better = bool(teacher_where_better)
         #: ``{scale: (teacher, channels_last)}``; the key None stands for every scale (one teacher)
         self.teachers = self._frozen_teachers(teacher, network)
         if distributed:
@@ -291,14 +298,19 @@ class SRTrainer(SupervisedTrainer):
             frozen[key] = form.eval().requires_grad_(False), channels_last  # a rewritten form has its own parameters
         return frozen
 
-    def distillation_target(self, lr: torch.Tensor, hr: torch.Tensor, scale: float) -> torch.Tensor:
+    def distillation_target(
+        self, lr: torch.Tensor, hr: torch.Tensor, scale: float, sr: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """``(1 - teacher_weight) * hr + teacher_weight * teacher(lr)`` (float32), or ``hr`` without a teacher
-        for ``scale``.
+        for ``scale``; with ``teacher_where_better``, the blend only for the images where the teacher's MSE to
+        ``hr`` is below ``sr``'s, ``hr`` for the others.
 
         Args:
             lr: (B, C, p, p) the LR batch exactly as the network sees it (clipped, quantised).
             hr: (B, C, P, P) its HR patches.
             scale: the batch's scale.
+            sr: (B, C, P, P) the network's SR images of ``lr`` (needed with ``teacher_where_better``; not
+                differentiated through).
 
         Raises:
             ValueError: the teacher refuses the scale, or its SR image is not of the HR patches' shape (a
@@ -318,7 +330,15 @@ class SRTrainer(SupervisedTrainer):
                 f"the teacher {type(teacher).__name__} gives {tuple(taught.shape)} at x{scale:g} for LR "
                 f"{tuple(lr.shape)}, but the HR patches are {tuple(hr.shape)}: a teacher for another scale?"
             )
-        return torch.lerp(hr, taught, self.teacher_weight)
+        weight = torch.full((hr.shape[0],), self.teacher_weight, device=hr.device)
+        if self.teacher_where_better:
+            if sr is None:
+                raise ValueError("teacher_where_better compares the teacher with the network: give its SR images.")
+            dims = tuple(range(1, hr.dim()))
+            teacher_error = (taught - hr).square().mean(dims)
+            network_error = (sr.detach().float() - hr).square().mean(dims)
+            weight = torch.where(teacher_error < network_error, weight, 0.0)
+        return torch.lerp(hr, taught, weight.view(-1, *[1] * (hr.dim() - 1)))
 
     def run(self) -> None:
         """Train; like MONAI's ``Trainer.run``, with the gradient scaler only where float16 needs it.
@@ -367,7 +387,6 @@ class SRTrainer(SupervisedTrainer):
         if engine.channels_last and lr.dim() == 4:
             lr = lr.contiguous(memory_format=torch.channels_last)
         engine.state.output = {CommonKeys.IMAGE: lr, CommonKeys.LABEL: hr, "scale": scale}
-        target = engine.distillation_target(lr, hr, scale)
 
         engine.network.train()
         engine.optimizer.zero_grad(set_to_none=engine.optim_set_to_none)
@@ -376,6 +395,7 @@ class SRTrainer(SupervisedTrainer):
             sr, sr_laplacian = engine.inferer(lr, engine.training_forward, scale)
             engine.state.output[CommonKeys.PRED] = sr
             engine.fire_event(IterationEvents.FORWARD_COMPLETED)
+            target = engine.distillation_target(lr, hr, scale, sr)
             terms = engine.loss_function.components(
                 sr.float(), target, None if sr_laplacian is None else sr_laplacian.float(), generator=engine.generator
             )

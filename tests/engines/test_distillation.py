@@ -167,3 +167,55 @@ def test_an_expert_teaches_the_meta_variant_in_a_bundle_run_at_its_scale(tmp_pat
     with pytest.raises(RuntimeError) as failure:  # MONAI wraps what a constructor raises
         parser.get_parsed_content("train#trainer")
     assert "a uniform draw never lands on a given scale" in str(failure.value.__cause__)
+
+
+class _FarOff(torch.nn.Module):
+    """An x2 "teacher" that is worse than any network: every pixel 100."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.full((*x.shape[:2], 2 * x.shape[2], 2 * x.shape[3]), 100.0)
+
+
+def test_teacher_where_better_keeps_hr_for_the_images_where_the_network_is_closer():
+    student = RMISR(2, 1, scale=2, num_blocks=1)
+    teacher = RMISR(2, 1, scale=2, num_blocks=1)
+    trainer = _trainer(student, teacher=teacher, teacher_weight=0.5, teacher_where_better=True)
+    lr, hr = torch.rand(2, 1, 6, 6), torch.rand(2, 1, 12, 12)
+    with torch.no_grad():
+        taught = teacher.eval()(lr)
+    sr = torch.stack([hr[0], hr[1] + 1.0])  # image 0 exact (the teacher is not better), image 1 far off
+    target = trainer.distillation_target(lr, hr, 2.0, sr)
+    assert torch.equal(target[0], hr[0])
+    assert torch.allclose(target[1], 0.5 * hr[1] + 0.5 * taught[1], atol=1e-5)
+    with pytest.raises(ValueError, match="teacher_where_better compares the teacher with the network"):
+        trainer.distillation_target(lr, hr, 2.0)
+
+
+def test_a_teacher_worse_than_the_network_everywhere_leaves_the_loss_as_without_one():
+    """One training step on the same batch and weights: with ``teacher_where_better`` a far-off teacher
+    is never used (the loss is the teacher-less one, exactly); without it, it dominates the loss."""
+    torch.manual_seed(0)
+    start = RMISR(2, 1, scale=2, num_blocks=1).state_dict()
+    batch = {"lr": torch.rand(2, 1, 6, 6), "hr": torch.rand(2, 1, 12, 12)}
+
+    def first_loss(**kwargs) -> float:
+        network = RMISR(2, 1, scale=2, num_blocks=1)
+        network.load_state_dict(start)
+        optimizer = torch.optim.Adam(network.parameters())
+        trainer = SRTrainer("cpu", 1, [batch], network, optimizer, TwoBranchLoss(), scale=2, **kwargs)
+        trainer.run()
+        return trainer.state.output["loss"]
+
+    alone = first_loss()
+    assert first_loss(teacher=_FarOff(), teacher_where_better=True) == alone
+    assert first_loss(teacher=_FarOff()) > 10 * alone
+
+
+def test_teacher_where_better_in_the_bundle(tmp_path):
+    parser = training_parser(tmp_path / "run", teacher="rmisr_bl_x2", teacher_where_better="true")
+    assert parser.get_parsed_content("train#trainer").teacher_where_better is True
+    parser = training_parser(tmp_path / "run0", teacher="rmisr_bl_x2", teacher_where_better="maybe")
+    with pytest.raises(RuntimeError) as failure:
+        parser.get_parsed_content("initialize")
+    assert "teacher_where_better" in str(failure.value.__cause__)
+    assert not (tmp_path / "run0").exists()
