@@ -80,7 +80,9 @@ def add_command(commands: Any) -> None:
         metavar="S",
         help="seconds without a new instance after which a series is complete (30)",
     )
-    command.add_argument("--max-attempts", type=int, default=5, metavar="N", help="tries per series (5)")
+    command.add_argument(
+        "--max-attempts", type=int, default=5, metavar="N", help="tries per series, counted across restarts (5)"
+    )
     command.add_argument(
         "--timeout",
         type=float,

@@ -85,6 +85,7 @@ STATUS_SUCCESS, STATUS_CANNOT_UNDERSTAND, STATUS_OUT_OF_RESOURCES = 0x0000, 0xC0
 _AE_TITLE = re.compile(r"[\x20-\x5b\x5d-\x7e]{1,16}")  # PS3.5 AE: 16 characters at most, no backslash or controls
 _NODE = re.compile(r"(?P<ae>.+)@(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(?P<port>[0-9]{1,5})")
 _DONE_MARKER = "derived.complete"
+_TRIES_FILE = "tries.json"  # in a work folder: the tries started, so that a restart does not start the count again
 _PRUNE_EVERY = 3600.0  # seconds between removals of old done records
 
 
@@ -312,11 +313,29 @@ class _Policy:
 
 @dataclass
 class _Pending:
-    """A work folder waiting for its next try."""
+    """A work folder waiting for its next try; ``attempts``: the tries started on it, in this listener or an
+    earlier one on the same spool (a try cut short by a stop or a crash counts)."""
 
     folder: Path
     attempts: int = 0
     next_try: float = 0.0
+
+    @classmethod
+    def of(cls, folder: Path) -> _Pending:
+        """The work folder with the tries it records (none for a folder never tried or a record unreadable)."""
+        record = _read_json(folder / _TRIES_FILE)
+        started = record.get("started") if isinstance(record, dict) else None
+        attempts = started if isinstance(started, int) and not isinstance(started, bool) and started > 0 else 0
+        return cls(folder, attempts)
+
+    def start_try(self) -> None:
+        """Count one more try, in the folder first: a series that stops the listener each time it is tried (out of
+        memory, say) is given up after ``--max-attempts`` restarts instead of being tried for ever."""
+        self.attempts += 1
+        try:
+            write_json_atomically(self.folder / _TRIES_FILE, {"started": self.attempts})
+        except OSError as err:
+            logger.error("series %s: could not record its try in %s: %s", self.series, self.folder, err)
 
     @property
     def series(self) -> str:
@@ -425,6 +444,7 @@ class _Spool:
         the new place."""
         target = self._new_folder(self.failed, _series_of_folder(work))
         work.rename(target)
+        (target / _TRIES_FILE).unlink(missing_ok=True)  # moved back into work/ by hand, it starts a new count
         (target / "error.txt").write_text(error.replace(str(work), str(target)) + "\n")
         return target
 
@@ -506,6 +526,18 @@ def _read_json(path: Path) -> Any:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+
+
+def _give_up(item: _Pending, pending: list[_Pending], store: _Spool, result: ListenerResult, error: str) -> None:
+    """Move a series that will not be tried again to ``failed/`` (``error`` in its ``error.txt``)."""
+    try:
+        place = store.give_up(item.folder, error)
+    except OSError as move_error:  # kept in work/: looked at again after a restart
+        logger.error("series %s failed and could not be moved to failed/: %s", item.series, move_error)
+        place = item.folder
+    pending.remove(item)
+    result.failed[item.series] = error
+    logger.error("series %s failed (%d tries), kept in %s: %s", item.series, item.attempts, place, error)
 
 
 def _process(work: Path, policy: _Policy) -> list[str]:
@@ -651,7 +683,7 @@ def listen(
         " (TLS)" if forwarding_tls else "",
     )
     result = ListenerResult()
-    pending = [_Pending(folder) for folder in sorted(store.work.iterdir()) if folder.is_dir()]
+    pending = [_Pending.of(folder) for folder in sorted(store.work.iterdir()) if folder.is_dir()]
     stop = stop or threading.Event()
     restore = install_signal_handlers(stop)
     policy = _Policy(
@@ -700,7 +732,8 @@ def _try(
     result: ListenerResult,
     policy: _Policy,
 ) -> None:
-    """One try of one work folder: sent (or sent before) and removed, or scheduled again, or given up."""
+    """One try of one work folder: sent (or sent before) and removed, or scheduled again, or given up (also
+    before a try, when earlier listeners on the spool started its last ones and none of them ended)."""
     series = item.series
     expected = _done_record(item.folder, policy.settings)  # the record this try leaves once the series is sent
     record_path = store.record_path(series, expected["instances_sha256"])
@@ -720,10 +753,20 @@ def _try(
         except OSError as err:
             logger.error("series %s: its work folder could not be removed: %s", series, err)
         return
+    if item.attempts >= policy.max_attempts:  # used up before this listener started
+        _give_up(
+            item,
+            pending,
+            store,
+            result,
+            f"{item.attempts} tries were started by earlier runs of the listener on this spool and the last one never "
+            "ended: the listener stopped (out of memory? killed?) while handling this series",
+        )
+        return
+    item.start_try()
     try:
         outputs = _process(item.folder, policy)
     except Exception as err:  # one series never stops the listener
-        item.attempts += 1
         error = " ".join(str(err).split()) or type(err).__name__
         # the destination or the disk may come back; a series that cannot be read will not change
         if item.attempts < policy.max_attempts and isinstance(err, (PacsError, OSError)):
@@ -731,14 +774,7 @@ def _try(
             item.next_try = time.time() + delay
             logger.warning("series %s failed (try %d), retrying in %.0f s: %s", series, item.attempts, delay, error)
             return
-        try:
-            place = store.give_up(item.folder, error)
-        except OSError as move_error:  # kept in work/: tried again after a restart
-            logger.error("series %s failed and could not be moved to failed/: %s", series, move_error)
-            place = item.folder
-        pending.remove(item)
-        result.failed[series] = error
-        logger.error("series %s failed (%d tries), kept in %s: %s", series, item.attempts, place, error)
+        _give_up(item, pending, store, result, error)
         return
     pending.remove(item)
     try:

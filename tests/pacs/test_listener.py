@@ -348,7 +348,7 @@ def test_a_series_waits_for_its_destination_and_survives_a_restart(tmp_path, ct_
     kept_uids = {str(pydicom.dcmread(path).SOPInstanceUID) for path in kept}
     down.start()
     try:
-        listener = RunningListener(spool, down.node)
+        listener = RunningListener(spool, down.node, max_attempts=1000)
         try:
             received = down.wait_for(SLICES)
         finally:
@@ -399,6 +399,34 @@ def test_a_series_that_keeps_failing_moves_to_failed_with_its_reason(tmp_path, c
     assert failed.name == f"{series}.1"
     assert len(list((failed / "source").glob("*.dcm"))) == SLICES  # the received series is kept for a look
     assert not any(spool.glob("work/*")) and not any(spool.glob("incoming/*"))
+
+
+def test_tries_are_counted_across_restarts(tmp_path, ct_series, caplog):
+    """A series whose tries were all started by earlier listeners (the last one stopped while deriving it: out of
+    memory, say) is given up at once instead of stopping every restart; one with tries left goes on counting."""
+    down = Destination()  # not started: every try to send fails
+    spool = tmp_path / "spool"
+    exhausted, one_left = "1.2.826.0.1.3680043.8.498.1", "1.2.826.0.1.3680043.8.498.2"
+    for series, started in ((exhausted, 3), (one_left, 2)):  # as stopped listeners leave them
+        source = spool / "work" / f"{series}.1" / "source"
+        source.mkdir(parents=True)
+        for path in ct_series:
+            (source / path.name).write_bytes(path.read_bytes())
+        (source.parent / "tries.json").write_text(json.dumps({"started": started}))
+    caplog.set_level("INFO", logger="monai_rmisr.pacs.listener")
+    listener = RunningListener(spool, down.node, backoff=0.05, max_attempts=3, timeout=5)
+    try:
+        wait_until(lambda: not any(spool.glob("work/*")))
+    finally:
+        result = listener.stop()
+    assert "3 tries were started by earlier runs" in result.failed[exhausted]
+    assert "did not accept an association" in result.failed[one_left]
+    assert not [record for record in caplog.records if "retrying" in record.getMessage()]  # its third try, the last
+    for series in (exhausted, one_left):
+        failed = spool / "failed" / f"{series}.1"
+        assert len(list((failed / "source").glob("*.dcm"))) == SLICES
+        assert not (failed / "tries.json").exists()  # moved back into work/ by hand, it starts a new count
+    assert "the last one never ended" in (spool / "failed" / f"{exhausted}.1" / "error.txt").read_text()
 
 
 def test_a_series_that_cannot_be_read_fails_at_once(tmp_path, destination, ct_series):
