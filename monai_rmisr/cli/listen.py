@@ -36,6 +36,7 @@ def _listen(args: argparse.Namespace) -> int:
             tls_key=args.tls_key,
             tls_ca=args.tls_ca,
             forward_tls=args.forward_tls,
+            forward_tls_ca=args.forward_tls_ca,
         )
     except (ValueError, FileNotFoundError, ImportError) as err:
         return report_error("listen", err)
@@ -109,7 +110,13 @@ def add_command(commands: Any) -> None:
     tls.add_argument(
         "--forward-tls",
         action="store_true",
-        help="send to --forward over TLS (its certificate verified against --tls-ca, else the system's CAs)",
+        help="send to --forward over TLS (its certificate verified against --forward-tls-ca, else --tls-ca, else the "
+        "system's CAs)",
+    )
+    tls.add_argument(
+        "--forward-tls-ca",
+        metavar="PEM",
+        help="CA certificates the --forward-tls destination is verified against, where they are not --tls-ca's",
     )
     command.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
     command.set_defaults(run=_listen)

@@ -25,8 +25,8 @@ model or scale derives the series again rather than sending what the old setting
 
 DICOM over TLS (PS3.15 Annex B; BCP 195): with ``tls_cert`` and ``tls_key`` the listening port speaks TLS (1.2 or
 later) only, and with ``tls_ca`` every sender must present a certificate issued by that CA; with ``forward_tls`` the
-destination is reached over TLS, its certificate verified against ``tls_ca`` (or the system's CAs) and its host name,
-this node's certificate presented where it has one. Python's :mod:`ssl` does the TLS.
+destination is reached over TLS, its certificate verified against ``forward_tls_ca`` (else ``tls_ca``, else the
+system's CAs) and its host name, this node's certificate presented where it has one. Python's :mod:`ssl` does the TLS.
 
 Uses the maintained `pynetdicom <https://pydicom.github.io/pynetdicom/>`_ (``pip install
 "monai-rmisr[pacs]"``).
@@ -172,6 +172,7 @@ def tls_contexts(
     key: str | os.PathLike[str] | None = None,
     ca: str | os.PathLike[str] | None = None,
     forward_tls: bool = False,
+    forward_ca: str | os.PathLike[str] | None = None,
 ) -> tuple[ssl.SSLContext | None, ssl.SSLContext | None]:
     """The TLS contexts of a listener: ``(listening, forwarding)``, each ``None`` where that side is plain TCP.
 
@@ -181,39 +182,47 @@ def tls_contexts(
         ca: CA certificates (PEM): senders must present a certificate they issued (the listening side), and the
             destination's certificate is verified against them (else against the system's CAs).
         forward_tls: reach the destination over TLS.
+        forward_ca: CA certificates (PEM) the destination's certificate is verified against instead of ``ca``
+            (a PACS under another CA than the senders', or a private CA for the destination on a port that
+            asks senders for no certificate).
 
     Raises:
         ValueError: a file that cannot be loaded, or options that do not go together, naming the option.
     """
     if (cert is None) != (key is None):
         raise ValueError("--tls-cert and --tls-key go together (this node's certificate and its private key).")
+    if forward_ca is not None and not forward_tls:
+        raise ValueError("--forward-tls-ca needs --forward-tls (it verifies the destination's certificate).")
     if ca is not None and cert is None and not forward_tls:
         raise ValueError("--tls-ca needs --tls-cert and --tls-key (a TLS port) or --forward-tls.")
 
-    def load(context: ssl.SSLContext) -> ssl.SSLContext:
+    def load(context: ssl.SSLContext, cafile: str | os.PathLike[str] | None, option: str) -> ssl.SSLContext:
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         if cert is not None:
             try:
                 context.load_cert_chain(cert, key)
             except (OSError, ssl.SSLError) as err:
                 raise ValueError(f"--tls-cert '{cert}' / --tls-key '{key}' cannot be loaded: {err}.") from None
-        if ca is not None:
+        if cafile is not None:
             try:
-                context.load_verify_locations(cafile=ca)
+                context.load_verify_locations(cafile=cafile)
             except (OSError, ssl.SSLError) as err:
-                raise ValueError(f"--tls-ca '{ca}' cannot be loaded: {err}.") from None
+                raise ValueError(f"{option} '{cafile}' cannot be loaded: {err}.") from None
         return context
 
     listening = None
     if cert is not None:
-        listening = load(_HandshakeInAssociation(ssl.PROTOCOL_TLS_SERVER))
+        listening = load(_HandshakeInAssociation(ssl.PROTOCOL_TLS_SERVER), ca, "--tls-ca")
         listening.verify_mode = ssl.CERT_REQUIRED if ca is not None else ssl.CERT_NONE
     forwarding = None
-    if forward_tls:  # the destination's certificate and host name checked: against --tls-ca only, where given
+    if forward_tls:  # the destination's certificate and host name checked: against the CAs given only, where given
         client = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        if ca is None:
+        if forward_ca is None and ca is None:
             client.load_default_certs(ssl.Purpose.SERVER_AUTH)
-        forwarding = load(client)
+        if forward_ca is not None:
+            forwarding = load(client, forward_ca, "--forward-tls-ca")
+        else:
+            forwarding = load(client, ca, "--tls-ca")
     return listening, forwarding
 
 
@@ -264,7 +273,7 @@ def send_files(
     tls_args = (tls, node.host) if tls is not None else None
     assoc = ae.associate(node.host, node.port, ae_title=node.ae_title, tls_args=tls_args)
     if not assoc.is_established:
-        check = ", and does its certificate verify against --tls-ca" if tls is not None else ""
+        check = ", and does its certificate verify against --forward-tls-ca or --tls-ca" if tls is not None else ""
         raise PacsError(
             f"{node} did not accept an association (is it running{' with TLS' if tls else ''}, does it know "
             f"{calling_ae_title}{check}?)"
@@ -575,6 +584,7 @@ def listen(
     tls_key: str | os.PathLike[str] | None = None,
     tls_ca: str | os.PathLike[str] | None = None,
     forward_tls: bool = False,
+    forward_tls_ca: str | os.PathLike[str] | None = None,
     stop: threading.Event | None = None,
     on_ready: Callable[[], None] | None = None,
 ) -> ListenerResult:
@@ -594,9 +604,9 @@ def listen(
             each C-STORE) and a sender (an idle association is closed).
         remember_days: days a done record is kept (the same instances received again within them are not
             derived again); 0 keeps none.
-        tls_cert, tls_key, tls_ca, forward_tls: DICOM over TLS (:func:`tls_contexts`): the listening port with
-            ``tls_cert`` and ``tls_key``, senders' certificates checked against ``tls_ca``; the destination with
-            ``forward_tls``.
+        tls_cert, tls_key, tls_ca, forward_tls, forward_tls_ca: DICOM over TLS (:func:`tls_contexts`): the
+            listening port with ``tls_cert`` and ``tls_key``, senders' certificates checked against ``tls_ca``; the
+            destination with ``forward_tls``, its certificate checked against ``forward_tls_ca`` (else ``tls_ca``).
         on_ready: called once the port is open (tests).
 
     Returns:
@@ -618,7 +628,7 @@ def listen(
     check_seconds(timeout, "timeout", allow_zero=False)
     check_count(max_attempts, "max-attempts")
     remember = check_seconds(remember_days, "remember-days", unit="days") * 86400.0
-    listening_tls, forwarding_tls = tls_contexts(tls_cert, tls_key, tls_ca, forward_tls)
+    listening_tls, forwarding_tls = tls_contexts(tls_cert, tls_key, tls_ca, forward_tls, forward_tls_ca)
     spool_root = Path(spool)
     if spool_root.exists() and not spool_root.is_dir():
         raise ValueError(f"--spool '{spool_root}' is not a folder.")

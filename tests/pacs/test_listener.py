@@ -661,13 +661,14 @@ def pki(tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("pki")
     ca, other_ca = trustme.CA(), trustme.CA()
     ca.cert_pem.write_to_path(folder / "ca.pem")
+    other_ca.cert_pem.write_to_path(folder / "other_ca.pem")
     for name, issuer, host in (
         ("node", ca, "127.0.0.1"),
         ("modality", ca, "ct1.example"),
         ("stranger", other_ca, "127.0.0.1"),
     ):
         issuer.issue_cert(host).private_key_and_cert_chain_pem.write_to_path(folder / f"{name}.pem")
-    return {name: folder / f"{name}.pem" for name in ("ca", "node", "modality", "stranger")}
+    return {name: folder / f"{name}.pem" for name in ("ca", "other_ca", "node", "modality", "stranger")}
 
 
 def client_tls(pki: dict[str, Path], certificate: str | None) -> ssl.SSLContext:
@@ -727,6 +728,25 @@ def test_a_destination_whose_certificate_does_not_verify_gets_nothing(tmp_path, 
     assert "with TLS" in error and "--tls-ca" in error, error
 
 
+def test_a_destination_under_another_ca_than_the_senders(tmp_path, pki, ct_series):
+    """--forward-tls-ca: senders' certificates checked against our CA, the destination's against another one."""
+    destination = Destination()
+    destination.start(server_tls(pki, "stranger"))  # issued by the other CA
+    node = str(pki["node"])
+    options = {"tls_cert": node, "tls_key": node, "tls_ca": pki["ca"], "forward_tls": True}
+    try:
+        listener = RunningListener(tmp_path / "spool", destination.node, forward_tls_ca=pki["other_ca"], **options)
+        try:
+            assert send(listener.port, ct_series[:1], tls=client_tls(pki, "stranger")) == []  # the other CA's sender
+            assert send(listener.port, ct_series, tls=client_tls(pki, "modality")) == [0x0000] * SLICES
+            received = destination.wait_for(SLICES)
+        finally:
+            result = listener.stop()
+    finally:
+        destination.stop()
+    assert len(received) == SLICES and len(result.sent) == 1 and not result.failed
+
+
 def test_tls_options_are_checked_naming_them(tmp_path, pki, capsys):
     from monai_rmisr.pacs.listener import tls_contexts
 
@@ -737,6 +757,10 @@ def test_tls_options_are_checked_naming_them(tmp_path, pki, capsys):
         tls_contexts(ca=pki["ca"])
     with pytest.raises(ValueError, match=r"--tls-ca '.*missing\.pem' cannot be loaded"):
         tls_contexts(node, node, tmp_path / "missing.pem")
+    with pytest.raises(ValueError, match="--forward-tls-ca needs --forward-tls"):
+        tls_contexts(node, node, forward_ca=pki["other_ca"])
+    with pytest.raises(ValueError, match=r"--forward-tls-ca '.*missing\.pem' cannot be loaded"):
+        tls_contexts(node, node, pki["ca"], forward_tls=True, forward_ca=tmp_path / "missing.pem")
     listening, forwarding = tls_contexts(node, node, pki["ca"], forward_tls=True)
     assert listening.verify_mode == ssl.CERT_REQUIRED and forwarding.check_hostname
     assert tls_contexts(node, node)[0].verify_mode == ssl.CERT_NONE and tls_contexts(node, node)[1] is None
@@ -745,6 +769,8 @@ def test_tls_options_are_checked_naming_them(tmp_path, pki, capsys):
     base = ["listen", "--spool", str(spool), "--scale", "2", "--forward", "PACS@127.0.0.1:104"]
     assert main([*base, "--tls-cert", str(tmp_path / "not.pem"), "--tls-key", str(tmp_path / "not.pem")]) == 2
     assert "--tls-cert" in capsys.readouterr().err and not spool.exists()
+    assert main([*base, "--forward-tls-ca", str(pki["other_ca"])]) == 2
+    assert "--forward-tls-ca needs --forward-tls" in capsys.readouterr().err and not spool.exists()
 
 
 def test_a_silent_connection_holds_up_neither_the_tls_port_nor_the_stop(tmp_path, pki, destination, ct_series):
