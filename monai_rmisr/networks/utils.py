@@ -43,6 +43,13 @@ def _check_real(scale: Any) -> None:
         raise ValueError(f"scale must be a real number, got {scale!r}.")
 
 
+def _number_text(value: float) -> str:
+    """``value`` for a message, a whole number without its fraction ("8", where TorchScript writes "8.")."""
+    if math.isfinite(value) and value == math.floor(value):
+        return str(int(value))
+    return str(value)
+
+
 def check_scale(scale: float, max_scale: float = math.inf, allow_one: bool = False) -> float:
     """An up-sampling factor: a real number (not a bool) > 1 (>= 1 with ``allow_one``), finite and at most
     ``max_scale``; returned as a float. The one rule for a scale, wherever one enters (networks, inference).
@@ -56,8 +63,8 @@ def check_scale(scale: float, max_scale: float = math.inf, allow_one: bool = Fal
     above_one = value >= 1.0 if allow_one else value > 1.0  # False for NaN
     if not (above_one and value <= max_scale and value < math.inf):
         lower = "[1" if allow_one else "(1"
-        upper = "inf)" if max_scale == math.inf else f"{max_scale}]"
-        raise ValueError(f"scale must be a finite number in {lower}, {upper}, got {scale}.")
+        upper = "inf)" if max_scale == math.inf else f"{_number_text(max_scale)}]"
+        raise ValueError(f"scale must be a finite number in {lower}, {upper}, got {_number_text(value)}.")
     return value
 
 

@@ -45,6 +45,9 @@ def test_torchscript_keeps_the_call_time_scale(tmp_path):
     with torch.no_grad():
         for scale in (1.5, 3.7, 5.0):
             assert torch.allclose(scripted(x, scale), net(x, scale), atol=1e-4)
+        for scale, text in ((9.0, "9"), (0.5, "0.5")):  # the eager message, not TorchScript's "8." and "9."
+            with pytest.raises(torch.jit.Error, match=rf"scale must be a finite number in \[1, 8\], got {text}\.$"):
+                scripted(x, scale)
 
 
 def test_torchscript_of_rmisr_3d(tmp_path):
