@@ -64,7 +64,8 @@ def check_scale(scale: float, max_scale: float = math.inf, allow_one: bool = Fal
     if not (above_one and value <= max_scale and value < math.inf):
         lower = "[1" if allow_one else "(1"
         upper = "inf)" if max_scale == math.inf else f"{_number_text(max_scale)}]"
-        raise ValueError(f"scale must be a finite number in {lower}, {upper}, got {_number_text(value)}.")
+        given = _number_text(value) if torch.jit.is_scripting() else str(scale)  # as the caller wrote it
+        raise ValueError(f"scale must be a finite number in {lower}, {upper}, got {given}.")
     return value
 
 
