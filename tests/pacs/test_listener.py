@@ -686,16 +686,21 @@ def server_tls(pki: dict[str, Path], certificate: str) -> ssl.SSLContext:
     return context
 
 
-def test_dicom_over_tls_in_and_on(tmp_path, pki, ct_series):
+@pytest.mark.parametrize(
+    ("destination_certificate", "forward_tls_ca"),
+    [("node", None), ("stranger", "other_ca")],  # under our CA (--tls-ca), or another (--forward-tls-ca)
+)
+def test_dicom_over_tls_in_and_on(tmp_path, pki, ct_series, destination_certificate, forward_tls_ca):
     """A TLS port that wants a certificate from our CA; the derived series sent on over TLS, the destination's
-    certificate verified."""
+    certificate verified against --tls-ca, or against --forward-tls-ca where that names its other CA."""
     destination = Destination()
-    destination.start(server_tls(pki, "node"))
+    destination.start(server_tls(pki, destination_certificate))
     node = str(pki["node"])
+    options = {"tls_cert": node, "tls_key": node, "tls_ca": pki["ca"], "forward_tls": True}
+    if forward_tls_ca is not None:
+        options["forward_tls_ca"] = pki[forward_tls_ca]
     try:
-        listener = RunningListener(
-            tmp_path / "spool", destination.node, tls_cert=node, tls_key=node, tls_ca=pki["ca"], forward_tls=True
-        )
+        listener = RunningListener(tmp_path / "spool", destination.node, **options)
         try:
             assert send(listener.port, ct_series[:1]) == []  # plain TCP to a TLS port
             assert send(listener.port, ct_series[:1], tls=client_tls(pki, None)) == []  # no certificate
@@ -726,25 +731,6 @@ def test_a_destination_whose_certificate_does_not_verify_gets_nothing(tmp_path, 
     assert destination.received == []
     (error,) = result.failed.values()
     assert "with TLS" in error and "--tls-ca" in error, error
-
-
-def test_a_destination_under_another_ca_than_the_senders(tmp_path, pki, ct_series):
-    """--forward-tls-ca: senders' certificates checked against our CA, the destination's against another one."""
-    destination = Destination()
-    destination.start(server_tls(pki, "stranger"))  # issued by the other CA
-    node = str(pki["node"])
-    options = {"tls_cert": node, "tls_key": node, "tls_ca": pki["ca"], "forward_tls": True}
-    try:
-        listener = RunningListener(tmp_path / "spool", destination.node, forward_tls_ca=pki["other_ca"], **options)
-        try:
-            assert send(listener.port, ct_series[:1], tls=client_tls(pki, "stranger")) == []  # the other CA's sender
-            assert send(listener.port, ct_series, tls=client_tls(pki, "modality")) == [0x0000] * SLICES
-            received = destination.wait_for(SLICES)
-        finally:
-            result = listener.stop()
-    finally:
-        destination.stop()
-    assert len(received) == SLICES and len(result.sent) == 1 and not result.failed
 
 
 def test_tls_options_are_checked_naming_them(tmp_path, pki, capsys):
