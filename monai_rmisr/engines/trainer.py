@@ -114,8 +114,8 @@ class SRTrainer(SupervisedTrainer):
     * with a ``teacher`` (knowledge distillation), runs it on the same LR batch, without gradients,
       and trains against ``(1 - teacher_weight) * HR + teacher_weight * teacher(LR)`` instead of HR
       (every term of the loss: for RMISR-VP the Laplacian map's too; for a squared-error image term the
-      same gradients as ``(1 - w) * MSE(SR, HR) + w * MSE(SR, teacher)``, the logged loss lower by the
-      constant ``w * (1 - w) * MSE(HR, teacher)``); with one teacher per scale, only the batches at those
+      same gradients as ``(1 - w) * MSE(SR, HR) + w * MSE(SR, teacher)``, the logged loss lower by
+      ``w * (1 - w) * MSE(HR, teacher)``, over the images taught); with one teacher per scale, only the batches at those
       scales; with ``teacher_where_better``, per image of the batch, only where the teacher's SR image is
       closer to HR than the network's own (the others train against HR),
     * seeds its own generator (:attr:`generator`, not PyTorch's global one) from ``(seed, iteration)``
@@ -251,9 +251,13 @@ class SRTrainer(SupervisedTrainer):
         if isinstance(teacher_weight, bool) or not 0.0 < weight <= 1.0:
             raise ValueError(f"teacher_weight must be a number in (0, 1], got {teacher_weight!r}.")
         self.teacher_weight = weight
-        self.teacher_where_better = bool(teacher_where_better)
         #: ``{scale: (teacher, channels_last)}``; the key None stands for every scale (one teacher)
         self.teachers = self._frozen_teachers(teacher, network)
+        if not isinstance(teacher_where_better, bool):
+            raise ValueError(f"teacher_where_better must be True or False, got {teacher_where_better!r}.")
+        if teacher_where_better and not self.teachers:
+            raise ValueError("teacher_where_better needs a teacher (it chooses, per image, where the teacher is used).")
+        self.teacher_where_better = teacher_where_better
         if distributed:
             device_ids = [self.state.device] if self.state.device.type == "cuda" else None
             self.training_forward = nn.parallel.DistributedDataParallel(self.training_forward, device_ids=device_ids)
@@ -298,19 +302,13 @@ class SRTrainer(SupervisedTrainer):
             frozen[key] = form.eval().requires_grad_(False), channels_last  # a rewritten form has its own parameters
         return frozen
 
-    def distillation_target(
-        self, lr: torch.Tensor, hr: torch.Tensor, scale: float, sr: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """``(1 - teacher_weight) * hr + teacher_weight * teacher(lr)`` (float32), or ``hr`` without a teacher
-        for ``scale``; with ``teacher_where_better``, the blend only for the images where the teacher's MSE to
-        ``hr`` is below ``sr``'s, ``hr`` for the others.
+    def teacher_image(self, lr: torch.Tensor, hr: torch.Tensor, scale: float) -> torch.Tensor | None:
+        """The teacher's SR image of ``lr`` (float32, no gradients), or None without a teacher for ``scale``.
 
         Args:
             lr: (B, C, p, p) the LR batch exactly as the network sees it (clipped, quantised).
-            hr: (B, C, P, P) its HR patches.
+            hr: (B, C, P, P) its HR patches (the shape the teacher's image must have).
             scale: the batch's scale.
-            sr: (B, C, P, P) the network's SR images of ``lr`` (needed with ``teacher_where_better``; not
-                differentiated through).
 
         Raises:
             ValueError: the teacher refuses the scale, or its SR image is not of the HR patches' shape (a
@@ -318,7 +316,7 @@ class SRTrainer(SupervisedTrainer):
         """
         teacher, channels_last = self.teachers.get(None) or self.teachers.get(scale) or (None, False)
         if teacher is None:
-            return hr
+            return None
         with torch.no_grad(), torch.autocast(self.state.device.type, dtype=self.amp_dtype, enabled=self.amp):
             try:
                 lr_in = lr if channels_last else lr.contiguous()  # the layout its form runs fastest in
@@ -330,15 +328,40 @@ class SRTrainer(SupervisedTrainer):
                 f"the teacher {type(teacher).__name__} gives {tuple(taught.shape)} at x{scale:g} for LR "
                 f"{tuple(lr.shape)}, but the HR patches are {tuple(hr.shape)}: a teacher for another scale?"
             )
-        weight = torch.full((hr.shape[0],), self.teacher_weight, device=hr.device)
-        if self.teacher_where_better:
-            if sr is None:
-                raise ValueError("teacher_where_better compares the teacher with the network: give its SR images.")
-            dims = tuple(range(1, hr.dim()))
-            teacher_error = (taught - hr).square().mean(dims)
-            network_error = (sr.detach().float() - hr).square().mean(dims)
-            weight = torch.where(teacher_error < network_error, weight, 0.0)
-        return torch.lerp(hr, taught, weight.view(-1, *[1] * (hr.dim() - 1)))
+        return taught
+
+    def blended_target(
+        self, hr: torch.Tensor, taught: torch.Tensor | None, sr: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``(1 - teacher_weight) * hr + teacher_weight * taught``, or ``hr`` where ``taught`` is None; with
+        ``teacher_where_better``, the blend only for the images where ``taught``'s MSE to ``hr`` is below ``sr``'s
+        (a teacher image that is not finite never is), ``hr`` for the others.
+
+        Args:
+            hr: (B, C, *spatial) the HR patches.
+            taught: the teacher's SR images of their LR (:meth:`teacher_image`), or None.
+            sr: the network's SR images (needed with ``teacher_where_better``; not differentiated through).
+        """
+        if taught is None:
+            return hr
+        blend = torch.lerp(hr, taught, self.teacher_weight)
+        if not self.teacher_where_better:
+            return blend
+        if sr is None:
+            raise ValueError("teacher_where_better compares the teacher with the network: give its SR images.")
+        dims = tuple(range(1, hr.dim()))
+        teacher_error = (taught - hr).square().mean(dims)
+        network_error = (sr.detach().float() - hr).square().mean(dims)
+        better = (teacher_error < network_error).view(-1, *[1] * (hr.dim() - 1))  # False for NaN
+        return torch.where(better, blend, hr)
+
+    def distillation_target(
+        self, lr: torch.Tensor, hr: torch.Tensor, scale: float, sr: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """:meth:`blended_target` of :meth:`teacher_image`: the target of a batch (float32), ``hr`` without a
+        teacher for ``scale``. The trainer runs the two apart, the teacher before the network's forward pass, so
+        that the two networks' activations are never held at once."""
+        return self.blended_target(hr, self.teacher_image(lr, hr, scale), sr)
 
     def run(self) -> None:
         """Train; like MONAI's ``Trainer.run``, with the gradient scaler only where float16 needs it.
@@ -387,6 +410,7 @@ class SRTrainer(SupervisedTrainer):
         if engine.channels_last and lr.dim() == 4:
             lr = lr.contiguous(memory_format=torch.channels_last)
         engine.state.output = {CommonKeys.IMAGE: lr, CommonKeys.LABEL: hr, "scale": scale}
+        taught = engine.teacher_image(lr, hr, scale)
 
         engine.network.train()
         engine.optimizer.zero_grad(set_to_none=engine.optim_set_to_none)
@@ -395,7 +419,7 @@ class SRTrainer(SupervisedTrainer):
             sr, sr_laplacian = engine.inferer(lr, engine.training_forward, scale)
             engine.state.output[CommonKeys.PRED] = sr
             engine.fire_event(IterationEvents.FORWARD_COMPLETED)
-            target = engine.distillation_target(lr, hr, scale, sr)
+            target = engine.blended_target(hr, taught, sr)
             terms = engine.loss_function.components(
                 sr.float(), target, None if sr_laplacian is None else sr_laplacian.float(), generator=engine.generator
             )

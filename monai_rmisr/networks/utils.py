@@ -45,7 +45,7 @@ def _check_real(scale: Any) -> None:
 
 def _number_text(value: float) -> str:
     """``value`` for a message, a whole number without its fraction ("8", where TorchScript writes "8.")."""
-    if math.isfinite(value) and value == math.floor(value):
+    if abs(value) < 2.0**53 and value == math.floor(value):  # whole, and exactly an int64
         return str(int(value))
     return str(value)
 

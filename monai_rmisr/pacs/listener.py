@@ -12,7 +12,9 @@ Restart-safe: the spool is the state, and every step that changes it is one rena
 again on the same spool takes up the incoming series (stable once their newest file is
 ``series_timeout`` old), derives again a series whose derivation was cut short (no ``derived.complete``
 marker), and sends again a derived series the destination has not confirmed (the same SOP instances,
-which an archive keeps once). A lock file keeps a second listener off a spool in use.
+which an archive keeps once). A lock file keeps a second listener off a spool in use. Tries are counted across
+restarts (``tries.json`` in the work folder, written as each try starts), so a series that stops the listener each
+time it is derived is given up after ``max_attempts`` of them.
 
 A series sent on leaves a record, ``SPOOL/done/<SeriesInstanceUID>.<digest>.json`` (a digest of its SOP Instance
 UIDs, the derivation settings with a digest of the model's weights, the derived series UIDs). The same instances sent
@@ -193,8 +195,10 @@ def tls_contexts(
         raise ValueError("--tls-cert and --tls-key go together (this node's certificate and its private key).")
     if forward_ca is not None and not forward_tls:
         raise ValueError("--forward-tls-ca needs --forward-tls (it verifies the destination's certificate).")
-    if ca is not None and cert is None and not forward_tls:
-        raise ValueError("--tls-ca needs --tls-cert and --tls-key (a TLS port) or --forward-tls.")
+    if ca is not None and cert is None and (not forward_tls or forward_ca is not None):
+        raise ValueError(
+            "--tls-ca needs --tls-cert and --tls-key (a TLS port) or --forward-tls (without --forward-tls-ca)."
+        )
 
     def load(context: ssl.SSLContext, cafile: str | os.PathLike[str] | None, option: str) -> ssl.SSLContext:
         context.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -219,10 +223,8 @@ def tls_contexts(
         client = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         if forward_ca is None and ca is None:
             client.load_default_certs(ssl.Purpose.SERVER_AUTH)
-        if forward_ca is not None:
-            forwarding = load(client, forward_ca, "--forward-tls-ca")
-        else:
-            forwarding = load(client, ca, "--tls-ca")
+        own = forward_ca is not None
+        forwarding = load(client, forward_ca if own else ca, "--forward-tls-ca" if own else "--tls-ca")
     return listening, forwarding
 
 
@@ -328,21 +330,33 @@ class _Pending:
     folder: Path
     attempts: int = 0
     next_try: float = 0.0
+    #: the error that ended the last try, where it ended in a failure ("" while a try runs, or after a stop)
+    last_error: str = ""
 
     @classmethod
     def of(cls, folder: Path) -> _Pending:
         """The work folder with the tries it records (none for a folder never tried or a record unreadable)."""
         record = _read_json(folder / _TRIES_FILE)
-        started = record.get("started") if isinstance(record, dict) else None
+        record = record if isinstance(record, dict) else {}
+        started, error = record.get("started"), record.get("last_error")
         attempts = started if isinstance(started, int) and not isinstance(started, bool) and started > 0 else 0
-        return cls(folder, attempts)
+        return cls(folder, attempts, last_error=error if isinstance(error, str) and attempts else "")
 
     def start_try(self) -> None:
         """Count one more try, in the folder first: a series that stops the listener each time it is tried (out of
         memory, say) is given up after ``--max-attempts`` restarts instead of being tried for ever."""
         self.attempts += 1
+        self.last_error = ""
+        self._record()
+
+    def end_try(self, error: str) -> None:
+        """Record how the try just started failed (a restart finding the tries used up gives this reason)."""
+        self.last_error = error
+        self._record()
+
+    def _record(self) -> None:
         try:
-            write_json_atomically(self.folder / _TRIES_FILE, {"started": self.attempts})
+            write_json_atomically(self.folder / _TRIES_FILE, {"started": self.attempts, "last_error": self.last_error})
         except OSError as err:
             logger.error("series %s: could not record its try in %s: %s", self.series, self.folder, err)
 
@@ -397,6 +411,8 @@ class _Spool:
             partial.unlink()
         for folder in self.trash.iterdir():  # a removal cut short
             shutil.rmtree(folder, ignore_errors=True)
+        for partial in self.work.glob(f"*/.{_TRIES_FILE}.*.tmp"):  # a count being written when the listener stopped
+            partial.unlink()
         for folder in self.work.iterdir():  # made just before a move into it that did not happen
             if folder.is_dir() and not any(folder.iterdir()):
                 folder.rmdir()
@@ -453,8 +469,16 @@ class _Spool:
         the new place."""
         target = self._new_folder(self.failed, _series_of_folder(work))
         work.rename(target)
-        (target / _TRIES_FILE).unlink(missing_ok=True)  # moved back into work/ by hand, it starts a new count
         (target / "error.txt").write_text(error.replace(str(work), str(target)) + "\n")
+        try:
+            (target / _TRIES_FILE).unlink(missing_ok=True)  # moved back into work/ by hand, it starts a new count
+        except OSError as err:
+            logger.error(
+                "series %s: %s could not be removed (delete it before moving the folder back): %s",
+                target.name,
+                _TRIES_FILE,
+                err,
+            )
         return target
 
     def remove(self, work: Path) -> None:
@@ -764,20 +788,21 @@ def _try(
             logger.error("series %s: its work folder could not be removed: %s", series, err)
         return
     if item.attempts >= policy.max_attempts:  # used up before this listener started
-        _give_up(
-            item,
-            pending,
-            store,
-            result,
-            f"{item.attempts} tries were started by earlier runs of the listener on this spool and the last one never "
-            "ended: the listener stopped (out of memory? killed?) while handling this series",
-        )
+        if item.last_error:  # the last try failed (and --max-attempts was lowered, or the move to failed/ failed)
+            reason = f"{item.attempts} tries, counted across restarts; the last failed: {item.last_error}"
+        else:
+            reason = (
+                f"{item.attempts} tries were started by earlier runs of the listener on this spool and the last one "
+                "never ended: the listener stopped (out of memory? killed?) while handling this series"
+            )
+        _give_up(item, pending, store, result, reason)
         return
     item.start_try()
     try:
         outputs = _process(item.folder, policy)
     except Exception as err:  # one series never stops the listener
         error = " ".join(str(err).split()) or type(err).__name__
+        item.end_try(error)
         # the destination or the disk may come back; a series that cannot be read will not change
         if item.attempts < policy.max_attempts and isinstance(err, (PacsError, OSError)):
             delay = retry_delay(policy.backoff, item.attempts)

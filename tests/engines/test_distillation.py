@@ -189,6 +189,12 @@ def test_teacher_where_better_keeps_hr_for_the_images_where_the_network_is_close
     assert torch.allclose(target[1], 0.5 * hr[1] + 0.5 * taught[1], atol=1e-5)
     with pytest.raises(ValueError, match="teacher_where_better compares the teacher with the network"):
         trainer.distillation_target(lr, hr, 2.0)
+    not_finite = torch.full_like(hr, float("nan"))  # e.g. a float16 teacher overflowing: never "better"
+    assert torch.equal(trainer.blended_target(hr, not_finite, hr + 1.0), hr)
+    with pytest.raises(ValueError, match="teacher_where_better must be True or False, got 'false'"):
+        _trainer(student, teacher=teacher, teacher_where_better="false")
+    with pytest.raises(ValueError, match="teacher_where_better needs a teacher"):
+        _trainer(student, teacher_where_better=True)
 
 
 def test_a_teacher_worse_than_the_network_everywhere_leaves_the_loss_as_without_one():

@@ -343,6 +343,8 @@ def test_a_series_waits_for_its_destination_and_survives_a_restart(tmp_path, ct_
     finally:
         first = listener.stop()
     assert first.sent == {} and first.failed == {}
+    (tries,) = spool.glob("work/*/tries.json")  # the count a restart goes on from
+    assert json.loads(tries.read_text())["started"] >= 1
     kept = sorted(spool.glob("work/*/derived/**/*.dcm"))
     assert len(kept) == SLICES
     kept_uids = {str(pydicom.dcmread(path).SOPInstanceUID) for path in kept}
@@ -406,13 +408,13 @@ def test_tries_are_counted_across_restarts(tmp_path, ct_series, caplog):
     memory, say) is given up at once instead of stopping every restart; one with tries left goes on counting."""
     down = Destination()  # not started: every try to send fails
     spool = tmp_path / "spool"
-    exhausted, one_left = "1.2.826.0.1.3680043.8.498.1", "1.2.826.0.1.3680043.8.498.2"
-    for series, started in ((exhausted, 3), (one_left, 2)):  # as stopped listeners leave them
-        source = spool / "work" / f"{series}.1" / "source"
+    exhausted, one_left, lowered = (f"1.2.826.0.1.3680043.8.498.{k}" for k in (1, 2, 3))
+    for series, started, error in ((exhausted, 3, ""), (one_left, 2, "lost"), (lowered, 4, "lost")):
+        source = spool / "work" / f"{series}.1" / "source"  # as stopped listeners leave them
         source.mkdir(parents=True)
         for path in ct_series:
             (source / path.name).write_bytes(path.read_bytes())
-        (source.parent / "tries.json").write_text(json.dumps({"started": started}))
+        (source.parent / "tries.json").write_text(json.dumps({"started": started, "last_error": error}))
     caplog.set_level("INFO", logger="monai_rmisr.pacs.listener")
     listener = RunningListener(spool, down.node, backoff=0.05, max_attempts=3, timeout=5)
     try:
@@ -421,8 +423,9 @@ def test_tries_are_counted_across_restarts(tmp_path, ct_series, caplog):
         result = listener.stop()
     assert "3 tries were started by earlier runs" in result.failed[exhausted]
     assert "did not accept an association" in result.failed[one_left]
+    assert result.failed[lowered] == "4 tries, counted across restarts; the last failed: lost"  # --max-attempts lowered
     assert not [record for record in caplog.records if "retrying" in record.getMessage()]  # its third try, the last
-    for series in (exhausted, one_left):
+    for series in (exhausted, one_left, lowered):
         failed = spool / "failed" / f"{series}.1"
         assert len(list((failed / "source").glob("*.dcm"))) == SLICES
         assert not (failed / "tries.json").exists()  # moved back into work/ by hand, it starts a new count
@@ -745,6 +748,8 @@ def test_tls_options_are_checked_naming_them(tmp_path, pki, capsys):
         tls_contexts(node, node, tmp_path / "missing.pem")
     with pytest.raises(ValueError, match="--forward-tls-ca needs --forward-tls"):
         tls_contexts(node, node, forward_ca=pki["other_ca"])
+    with pytest.raises(ValueError, match=r"--tls-ca needs .* \(without --forward-tls-ca\)"):  # it would check nothing
+        tls_contexts(ca=pki["ca"], forward_tls=True, forward_ca=pki["other_ca"])
     with pytest.raises(ValueError, match=r"--forward-tls-ca '.*missing\.pem' cannot be loaded"):
         tls_contexts(node, node, pki["ca"], forward_tls=True, forward_ca=tmp_path / "missing.pem")
     listening, forwarding = tls_contexts(node, node, pki["ca"], forward_tls=True)
