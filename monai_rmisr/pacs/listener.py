@@ -182,7 +182,8 @@ def tls_contexts(
         cert, key: this node's certificate chain and private key (PEM): the listening port then speaks TLS, and
             the certificate is presented to a TLS destination.
         ca: CA certificates (PEM): senders must present a certificate they issued (the listening side), and the
-            destination's certificate is verified against them (else against the system's CAs).
+            destination's certificate is verified against them without ``forward_ca`` (with neither: against the
+            system's CAs).
         forward_tls: reach the destination over TLS.
         forward_ca: CA certificates (PEM) the destination's certificate is verified against instead of ``ca``
             (a PACS under another CA than the senders', or a private CA for the destination on a port that
@@ -767,7 +768,7 @@ def _try(
     policy: _Policy,
 ) -> None:
     """One try of one work folder: sent (or sent before) and removed, or scheduled again, or given up (also
-    before a try, when earlier listeners on the spool started its last ones and none of them ended)."""
+    before a try, when its tries were used up before this listener started)."""
     series = item.series
     expected = _done_record(item.folder, policy.settings)  # the record this try leaves once the series is sent
     record_path = store.record_path(series, expected["instances_sha256"])
