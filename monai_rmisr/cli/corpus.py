@@ -24,6 +24,7 @@ def _export_corpus(args: argparse.Namespace) -> int:
             ultrasound_frames=args.ultrasound_frames,
             val_synthetic=args.val_synthetic,
             val_aperture=args.val_aperture,
+            val_ct_phantoms=args.val_ct_phantoms,
         )
     except (FileExistsError, FileNotFoundError, ValueError, RuntimeError, OSError) as err:
         return report_error("export-corpus", err)
@@ -75,5 +76,12 @@ def add_command(commands: Any) -> None:
         default=0,
         metavar="N",
         help="procedural validation fields of view on black (default 0, the bundle's val_aperture_images)",
+    )
+    export.add_argument(
+        "--val-ct-phantoms",
+        type=int,
+        default=0,
+        metavar="N",
+        help="procedural validation CT slices in air (default 0, the bundle's val_ct_phantom_images)",
     )
     export.set_defaults(run=_export_corpus)

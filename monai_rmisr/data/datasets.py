@@ -174,14 +174,21 @@ def validation_sources(val_names: Sequence[str]) -> list[CorpusSource]:
     return [full_frames.get(source.name, source) for source in held_out]
 
 
-def validation_synthetic_images(count: int, aperture: int = 0) -> list[np.ndarray]:
-    """``count`` procedural display frames and ``aperture`` procedural fields of view
-    (:func:`~monai_rmisr.data.synthetic.aperture_image`) of ``VALIDATION_SYNTHETIC_SIZE`` pixels, (1, S, S) in
-    [0, 1]; the size is part of every procedural image's seed, so none is a training image."""
+def validation_synthetic_images(count: int, aperture: int = 0, ct_phantoms: int = 0) -> list[np.ndarray]:
+    """``count`` procedural display frames, ``aperture`` procedural fields of view
+    (:func:`~monai_rmisr.data.synthetic.aperture_image`) and ``ct_phantoms`` procedural CT slices
+    (:func:`~monai_rmisr.data.synthetic.ct_phantom_image`) of ``VALIDATION_SYNTHETIC_SIZE`` pixels, (1, S, S) in
+    [0, 1], in that order; image ``k`` of each kind is seeded ``k``, and the size is part of every procedural
+    image's seed, so none is a training image (training draws 256x256 frames and fields of view, 512x512 slices)."""
     _check_image_count(count, "val_synthetic_images")
     _check_image_count(aperture, "val_aperture_images")
+    _check_image_count(ct_phantoms, "val_ct_phantom_images")
     frames = [display_graphics_image(VALIDATION_SYNTHETIC_SIZE, seed=k) for k in range(count)]
-    return frames + aperture_images(aperture, VALIDATION_SYNTHETIC_SIZE)  # image k seeded k, as the frames
+    return (
+        frames
+        + aperture_images(aperture, VALIDATION_SYNTHETIC_SIZE)
+        + ct_phantom_images(ct_phantoms, VALIDATION_SYNTHETIC_SIZE)
+    )
 
 
 def validation_images(
@@ -191,19 +198,22 @@ def validation_images(
     dataset_preset: str = "folder",
     skip_bad: bool = False,
     aperture: int = 0,
+    ct_phantoms: int = 0,
 ) -> list[np.ndarray]:
     """The bundle's ``validate#images``: (1, H, W) float32 images in [0, 1].
 
     On the corpus (``dataset_dir=None``): the images of :func:`validation_sources` and ``synthetic`` display
-    frames and ``aperture`` fields of view of :func:`validation_synthetic_images`. Realistic LR is hardest at
-    text, graphics and air edges, and a network that sharpens those may over-sharpen an optically soft rim on
-    black (a fundus image's field of view); without such images validation is blind to them. With
+    frames, ``aperture`` fields of view and ``ct_phantoms`` CT slices of :func:`validation_synthetic_images`.
+    Realistic LR is hardest at text, graphics and air edges, and a network that sharpens those may over-sharpen
+    an optically soft rim on black (a fundus image's field of view); without such images validation is blind to
+    them. The corpus's one validation CT slice (CT_small, 128x128) is nearly all tissue (under 1 % of it below
+    0.02): it has no skull in air, the strongest edges a CT slice has; a procedural slice brings them. With
     ``dataset_dir``: the ``"val"`` split of that user data set (:func:`~monai_rmisr.data.dataset_images` with
     ``dataset_preset`` and ``skip_bad``).
     """
     if dataset_dir is not None:
         return dataset_images(dataset_dir, dataset_preset, "val", skip_bad=skip_bad)
-    procedural = validation_synthetic_images(synthetic, aperture)
+    procedural = validation_synthetic_images(synthetic, aperture, ct_phantoms)
     return [image.array for image in load_sources(validation_sources(val_names))] + procedural
 
 

@@ -51,6 +51,7 @@ def export_corpus(
     ultrasound_frames: bool = False,
     val_synthetic: int = 1,
     val_aperture: int = 0,
+    val_ct_phantoms: int = 0,
 ) -> Path:
     """Write the corpus TRAIN split (and optionally NATURAL, EXTRA) as NIfTI files and ``dataset.json``.
 
@@ -59,7 +60,8 @@ def export_corpus(
     (``ultrasound_frames=True``) the FRAMES images not held out; ``validation`` holds what the
     bundle's validation sees on the corpus (:func:`~monai_rmisr.data.datasets.validation_images`):
     the TRAIN images named by ``val_names`` (ultrasound as full frames), ``val_synthetic``
-    procedural display frames and ``val_aperture`` procedural fields of view. The TEST split is never written.
+    procedural display frames, ``val_aperture`` procedural fields of view and ``val_ct_phantoms`` procedural CT
+    slices. The TEST split is never written.
 
     Args:
         output_dir: a folder that does not exist yet (or is empty); it is written whole or not
@@ -71,6 +73,7 @@ def export_corpus(
         ultrasound_frames: add the FRAMES split to ``training`` (the bundle's ``ultrasound_frames``).
         val_synthetic: procedural validation display frames (the bundle's ``val_synthetic_images``).
         val_aperture: procedural validation fields of view (the bundle's ``val_aperture_images``).
+        val_ct_phantoms: procedural validation CT slices (the bundle's ``val_ct_phantom_images``).
         cache_dir: the corpus cache, see :func:`~monai_rmisr.data.corpus.corpus_cache_dir`.
 
     Returns:
@@ -108,6 +111,10 @@ def export_corpus(
         + [
             CorpusImage(f"aperture_{k}", "synthetic", "monai_rmisr.data.synthetic", array)
             for k, array in enumerate(validation_synthetic_images(0, val_aperture))
+        ]
+        + [
+            CorpusImage(f"ct_phantom_{k}", "synthetic", "monai_rmisr.data.synthetic", array)
+            for k, array in enumerate(validation_synthetic_images(0, 0, val_ct_phantoms))
         ],
     }
     target.parent.mkdir(parents=True, exist_ok=True)

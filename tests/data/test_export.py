@@ -124,3 +124,10 @@ def test_cli_exit_codes(tmp_path, capsys):
     assert [e["name"] for e in entries["validation"]] == ["CT_small", "display_graphics_0", "aperture_0"]
     assert main(["export-corpus", str(tmp_path / "bad2"), "--val-aperture", "-1"]) == 2
     assert "--val_aperture_images must be a whole number >= 0" in capsys.readouterr().err
+    args = ["export-corpus", str(tmp_path / "ct"), "--no-natural", "--val-names", "CT_small", "--val-ct-phantoms", "1"]
+    assert main(args) == 0
+    entries = json.loads((tmp_path / "ct" / "dataset.json").read_text())
+    assert [e["name"] for e in entries["validation"]] == ["CT_small", "display_graphics_0", "ct_phantom_0"]
+    assert main(["export-corpus", str(tmp_path / "bad3"), "--val-ct-phantoms", "-1"]) == 2
+    assert "--val_ct_phantom_images must be a whole number >= 0" in capsys.readouterr().err
+    assert not (tmp_path / "bad3").exists()

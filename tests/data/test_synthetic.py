@@ -96,12 +96,20 @@ def test_procedural_images_are_added_to_training(argument, setting, count, bad, 
         training_images(**{argument: bad})
 
 
-def test_aperture_images_are_added_to_validation():
-    frames = validation_synthetic_images(1, aperture=2)
-    assert [img.shape for img in frames] == [(1, 384, 384)] * 3
-    np.testing.assert_array_equal(frames[1], aperture_image(384, seed=0))
+def test_procedural_images_are_added_to_validation():
+    images = validation_synthetic_images(1, aperture=2, ct_phantoms=1)
+    assert [img.shape for img in images] == [(1, 384, 384)] * 4
+    np.testing.assert_array_equal(images[1], aperture_image(384, seed=0))
+    np.testing.assert_array_equal(images[3], ct_phantom_image(384, seed=0))
+    # none of them is a training image: training draws its slices at 512, its fields of view at 256
+    assert not any(np.array_equal(images[3][0, :64, :64], ct_phantom_image(512, seed=k)[0, :64, :64]) for k in range(4))
     with pytest.raises(ValueError, match="--val_aperture_images must be a whole number >= 0"):
         validation_synthetic_images(1, aperture=1.5)
+    with pytest.raises(ValueError, match="--val_ct_phantom_images must be a whole number >= 0"):
+        validation_synthetic_images(1, ct_phantoms=-1)
+    corpus = validation_images(["CT_small"], synthetic=0, ct_phantoms=1)
+    assert len(corpus) == 2
+    np.testing.assert_array_equal(corpus[1], images[3])
 
 
 def test_ct_phantoms_are_slices_in_air_with_strong_bone_edges():
