@@ -46,7 +46,8 @@ def service_logging(quiet: bool, chatty_library: str) -> None:
 
 @contextlib.contextmanager
 def collected_warnings() -> Iterator[Callable[[], list[str]]]:
-    """Python warnings and WARNING records of pydicom's and monai_rmisr's loggers, kept instead of printed.
+    """Python warnings (but deprecations) and WARNING records of pydicom's and monai_rmisr's loggers, kept instead
+    of printed.
 
     Yields a function that returns them so far, one line each and without repeats (pydicom logs and
     warns the same text), so that a command can fold them into its one error line or print them
@@ -67,6 +68,10 @@ def collected_warnings() -> Iterator[Callable[[], list[str]]]:
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
+            # deprecations are addressed to developers (e.g. torch's of torch.jit.script, warned as MONAI and our
+            # TorchScript export load), not something a user can act on: they stay out of a command's error line
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", PendingDeprecationWarning)
             yield lambda: list(dict.fromkeys(" ".join(str(t).split()) for t in [*logged, *(w.message for w in caught)]))
     finally:
         for logger, flag in zip(loggers, propagate):

@@ -124,6 +124,8 @@ def _has_pixels(ds: Dataset) -> bool:
 
 
 def _no_pixels_reason(ds: Dataset) -> str:
+    if not len(ds):
+        return "it holds no data set after its file meta information (an empty or cut-off DICOM file)."
     sop = ds.get("SOPClassUID")
     what = f"SOP class '{getattr(sop, 'name', sop)}'" if sop else "no SOP class"
     return f"it holds no pixel data ({what}); it is not an image, e.g. an RT plan, RT struct or report."

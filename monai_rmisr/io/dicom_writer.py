@@ -28,7 +28,8 @@ What a PACS and ``dciodvfy`` expect of a derived image, and what this module doe
   representation is restored). An output pixel whose whole interpolation support in the source (the
   4 x 4 input pixels around the position it samples, 4 slices too across slices made along z) is
   padding is set to exactly ``PixelPaddingValue``; every other pixel keeps its super-resolved value,
-  so one at the edge of a padded area that lands on a padding value is shown as padding;
+  except that one landing in the padding range (undershoot in air next to padding of air) is moved
+  one stored step out of it: an image pixel is never shown as padding;
 * encoding: Explicit VR Little Endian (uncompressed; a big-endian source is re-encoded),
   ``LossyImageCompression`` kept when the source was lossy, pixel statistics that no longer hold
   (smallest/largest value, icons) removed.
@@ -56,9 +57,23 @@ from .._version import __version__
 from .dicom import stored_range, stored_values
 from .geometry import input_index, output_index
 
-__all__ = ["derived_series_number", "write_dicom", "write_dicom_series"]
+__all__ = ["IMPLEMENTATION_CLASS_UID", "derived_series_number", "write_dicom", "write_dicom_series"]
 
 _SPACING_TAGS = ("PixelSpacing", "ImagerPixelSpacing", "NominalScannedPixelSpacing")
+#: the file meta's Implementation Class UID of every file this package writes: one UID for monai-rmisr under
+#: pydicom's UID root (derived from the name, so the same in every release; the release is in
+#: ImplementationVersionName), not pydicom's own, so a PACS log names the software that wrote the file
+IMPLEMENTATION_CLASS_UID = generate_uid(entropy_srcs=["monai-rmisr"])
+_SOURCE_FILE_META = (
+    "SourceApplicationEntityTitle",
+    "SendingApplicationEntityTitle",
+    "ReceivingApplicationEntityTitle",
+    "SourcePresentationAddress",
+    "SendingPresentationAddress",
+    "ReceivingPresentationAddress",
+    "PrivateInformationCreatorUID",
+    "PrivateInformation",
+)
 _STALE_TAGS = (
     "SmallestImagePixelValue",
     "LargestImagePixelValue",
@@ -104,6 +119,7 @@ _ORIGINAL_ONLY_ENHANCED = (
     "BulkMotionSignalSource",
 )
 _ST_LIMIT = 1024  # characters of a Short Text (ST) value: DerivationDescription
+_LO_LIMIT = 64  # characters of a Long String (LO) value: SeriesDescription
 _DERIVATION_CODE = codes.DCM.SpatialResampling  # (113085, DCM), CID 7203 Image Derivation
 _SOURCE_PURPOSE = codes.DCM.SourceImageForImageProcessingOperation  # (121322, DCM), CID 7202
 # derived SeriesNumber = source SeriesNumber * 100000 + a 5-digit number from the new SeriesInstanceUID
@@ -162,6 +178,14 @@ def _appended_description(theirs: str, ours: str) -> str:
     return f"{theirs}; {ours}"
 
 
+def _series_description(theirs: str, ours: str) -> str:
+    """``theirs ours`` within the 64 characters of SeriesDescription (VR LO): ours is kept whole and
+    theirs is cut at its end, since its start is what a reader sees first ("T2 TSE AXIAL ...")."""
+    theirs = theirs.strip()
+    room = _LO_LIMIT - len(ours) - 1
+    return f"{theirs[:room].rstrip()} {ours}" if theirs else ours
+
+
 def _code_item(code: Any) -> Dataset:
     """A Code Sequence Macro item (CodeValue, CodingSchemeDesignator, CodeMeaning) for a pydicom ``Code``."""
     item = Dataset()
@@ -207,7 +231,13 @@ def _add_evidence(ds: Dataset, source_class: str, source_instance: str, source_s
     ds.SourceImageEvidenceSequence = evidence
 
 
-def _record_derivation(ds: Dataset, description: str, source: tuple[str, str, str] | None, enhanced: bool) -> None:
+def _record_derivation(
+    ds: Dataset,
+    description: str,
+    source: tuple[str, str, str] | None,
+    enhanced: bool,
+    also_from: tuple[tuple[str, str], ...] = (),
+) -> None:
     """Add this derivation to the source's own history.
 
     Classic images (General Image module): ``DerivationDescription`` becomes the source's followed
@@ -227,6 +257,8 @@ def _record_derivation(ds: Dataset, description: str, source: tuple[str, str, st
         source: ``(SOPClassUID, SOPInstanceUID, SeriesInstanceUID)`` of the source, ``None`` when it has
             no valid SOP Instance UID.
         enhanced: whether ``ds`` is an enhanced multi-frame (functional group) image.
+        also_from: ``(SOPClassUID, SOPInstanceUID)`` of further sources of a classic image (the other slices a
+            slice made along z is interpolated from), named after ``source`` in ``SourceImageSequence``.
     """
     theirs = str(ds.get("DerivationDescription", "") or "")
     codes_before = list(ds.get("DerivationCodeSequence", []) or [])
@@ -234,7 +266,7 @@ def _record_derivation(ds: Dataset, description: str, source: tuple[str, str, st
         ds.DerivationDescription = _appended_description(theirs, description)
         ds.DerivationCodeSequence = DicomSequence([*codes_before, _code_item(_DERIVATION_CODE)])
         if source:
-            ds.SourceImageSequence = DicomSequence([_source_reference(*source[:2])])
+            ds.SourceImageSequence = DicomSequence([_source_reference(*uids) for uids in (source[:2], *also_from)])
         else:
             ds.pop("SourceImageSequence", None)  # the source's predecessors are not ours
         return
@@ -326,9 +358,18 @@ def _resampled_padding(
     return mask[..., rows, :].all(axis=-2)[..., columns].all(axis=-1)
 
 
-def _set_padding(ds: Dataset, data: np.ndarray, padding: np.ndarray | None, limits: tuple[float, float]) -> None:
-    """Write ``limits`` (output stored values of PixelPaddingValue and PixelPaddingRangeLimit) into ``ds``
-    and set the ``padding`` pixels of ``data`` (pydicom layout) to exactly PixelPaddingValue."""
+def _set_padding(
+    ds: Dataset,
+    data: np.ndarray,
+    padding: np.ndarray | None,
+    limits: tuple[float, float],
+    stored: tuple[int, int],
+) -> None:
+    """Write ``limits`` (output stored values of PixelPaddingValue and PixelPaddingRangeLimit) into ``ds``,
+    set the ``padding`` pixels of ``data`` (pydicom layout) to exactly PixelPaddingValue, and move every
+    other pixel that landed in the padding range (a network's undershoot in air next to a padding value
+    of air) one stored step out of it, to the nearer side within ``stored`` (the smallest and largest
+    stored value): viewers leave padding out of statistics and fusion, so an image pixel must not be one."""
     signed = np.issubdtype(data.dtype, np.signedinteger)
     value, limit = (int(np.clip(np.rint(v), np.iinfo(data.dtype).min, np.iinfo(data.dtype).max)) for v in limits)
     had_limit = "PixelPaddingRangeLimit" in ds
@@ -337,8 +378,22 @@ def _set_padding(ds: Dataset, data: np.ndarray, padding: np.ndarray | None, limi
     ds.add_new("PixelPaddingValue", "SS" if signed else "US", value)
     if had_limit:
         ds.add_new("PixelPaddingRangeLimit", "SS" if signed else "US", limit)
+    lo, hi = min(value, limit), max(value, limit)
+    inside = (data >= lo) & (data <= hi)
     if padding is not None:
+        inside &= ~padding
         data[padding] = value
+    below, above = lo - 1, hi + 1
+    if not inside.any() or (below < stored[0] and above > stored[1]):  # a range over every value: no way out
+        return
+    wide = data[inside].astype(np.int64)
+    if below < stored[0]:
+        moved = np.full_like(wide, above)
+    elif above > stored[1]:
+        moved = np.full_like(wide, below)
+    else:
+        moved = np.where(wide - below <= above - wide, below, above)
+    data[inside] = moved.astype(data.dtype)
 
 
 def _pixels(ds: Dataset, array: np.ndarray, meta: Mapping[str, Any], padding: np.ndarray | None = None) -> None:
@@ -378,7 +433,7 @@ def _pixels(ds: Dataset, array: np.ndarray, meta: Mapping[str, Any], padding: np
         signed = int(meta.get("pixel_representation") or 0) == 1
         data = _frames_last_to_first(_quantise(stored, bits_stored, signed))
         if limits is not None:  # the stored representation is the source's: so are the padding values
-            _set_padding(ds, data, padding, limits)
+            _set_padding(ds, data, padding, limits, stored_range(bits_stored, signed))
         photometric = "MONOCHROME1" if meta.get("inverted") else "MONOCHROME2"
         ds.set_pixel_data(data, photometric, bits_stored, generate_instance_uid=False)
         return
@@ -393,7 +448,7 @@ def _pixels(ds: Dataset, array: np.ndarray, meta: Mapping[str, Any], padding: np
     slope = (hi - lo) / 65535.0 if hi > lo else 1.0
     data = _frames_last_to_first(_quantise((values - lo) / slope, 16, False))
     if padding_values is not None:
-        _set_padding(ds, data, padding, tuple((padding_values - lo) / slope))
+        _set_padding(ds, data, padding, tuple((padding_values - lo) / slope), stored_range(16, False))
     for keyword in ("ModalityLUTSequence", "RescaleSlope", "RescaleIntercept"):
         ds.pop(keyword, None)
     ds.RescaleSlope, ds.RescaleIntercept = _decimal_strings((slope, lo))
@@ -477,8 +532,9 @@ def _valid_uid(uid: str) -> bool:
     return pydicom.uid.UID(uid).is_valid and uid.split(".")[0] in ("0", "1", "2")
 
 
-def _derive(ds: Dataset, meta: Mapping[str, Any], series_uid: str) -> None:
-    """Identity, description and provenance of a derived instance (new SOP Instance UID)."""
+def _derive(ds: Dataset, meta: Mapping[str, Any], series_uid: str, also_from: tuple[tuple[str, str], ...] = ()) -> None:
+    """Identity, description and provenance of a derived instance (new SOP Instance UID); ``also_from``: see
+    :func:`_record_derivation`."""
     description, short = _derivation_text(meta)
     if not ds.get("SOPClassUID"):  # read_dicom accepts the file meta's copy of a missing SOPClassUID
         ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID
@@ -488,8 +544,10 @@ def _derive(ds: Dataset, meta: Mapping[str, Any], series_uid: str) -> None:
     ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
     ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta.ImplementationClassUID = pydicom.uid.PYDICOM_IMPLEMENTATION_UID
+    ds.file_meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
     ds.file_meta.ImplementationVersionName = f"RMISR_{__version__}"[:16]
+    for keyword in _SOURCE_FILE_META:  # the node that wrote the source file did not write this one
+        ds.file_meta.pop(keyword, None)
     ds.SeriesInstanceUID = series_uid
     image_type = list(ds.get("ImageType", []) or [])
     enhanced = "Enhanced" in getattr(ds.get("SOPClassUID"), "name", "") or "SharedFunctionalGroupsSequence" in ds
@@ -507,13 +565,15 @@ def _derive(ds: Dataset, meta: Mapping[str, Any], series_uid: str) -> None:
             ds.pop(keyword, None)
     else:
         ds.ImageType = ["DERIVED", "SECONDARY", *image_type[2:]]
-    ds.SeriesDescription = f"{ds.get('SeriesDescription', '') or ''} {short}".strip()[-64:]
+    ds.SeriesDescription = _series_description(str(ds.get("SeriesDescription", "") or ""), short)
     ds.SeriesNumber = derived_series_number(ds.get("SeriesNumber"), series_uid)
     now = datetime.datetime.now()
     ds.InstanceCreationDate, ds.InstanceCreationTime = now.strftime("%Y%m%d"), now.strftime("%H%M%S")
     ds.ContentDate, ds.ContentTime = ds.InstanceCreationDate, ds.InstanceCreationTime
     valid = source_class and source_instance and _valid_uid(str(source_instance))
-    _record_derivation(ds, description, (source_class, source_instance, source_series) if valid else None, enhanced)
+    source = (source_class, source_instance, source_series) if valid else None
+    also_from = tuple(uids for uids in also_from if uids[1] != source_instance and _valid_uid(str(uids[1])))
+    _record_derivation(ds, description, source, enhanced, also_from if source else ())
     for keyword in _STALE_TAGS:
         ds.pop(keyword, None)
 
@@ -585,13 +645,55 @@ def write_dicom(
     _save(ds, path)
 
 
+def _holding_rescale(
+    values: np.ndarray, meta: Mapping[str, Any], candidates: list[int], slopes: list[Any], intercepts: list[Any]
+) -> int:
+    """Of the source slices ``candidates`` (nearest first), the first whose rescale slope/intercept can store
+    ``values`` (modality units) in the series' stored bits without clipping; where none can, the one whose
+    range is widest. The first candidate where the series has no linear rescale (a modality LUT, 32 bits)."""
+    if meta.get("modality_lut") or any(slopes[k] is None or intercepts[k] is None for k in candidates):
+        return candidates[0]
+    bits = int(meta.get("bits_stored") or meta.get("bits_allocated") or 16)
+    lo, hi = stored_range(bits, int(meta.get("pixel_representation") or 0) == 1)
+    ends = np.array([float(values.min()), float(values.max())])
+    widest, widest_span = candidates[0], -1.0
+    for k in candidates:
+        stored = stored_values(ends, {**meta, "rescale_slope": slopes[k], "rescale_intercept": intercepts[k]})
+        if np.rint(stored.min()) >= lo and np.rint(stored.max()) <= hi:
+            return k
+        span = abs(float(slopes[k])) * (hi - lo)
+        if span > widest_span:
+            widest, widest_span = k, span
+    return widest
+
+
+def _instance_uids(path: str | os.PathLike[str]) -> tuple[str, str] | None:
+    """``(SOPClassUID, SOPInstanceUID)`` of the DICOM file ``path``; ``None`` where it lacks one."""
+    ds = pydicom.dcmread(path, stop_before_pixels=True)
+    sop_class = ds.get("SOPClassUID") or ds.file_meta.get("MediaStorageSOPClassUID")
+    instance = ds.get("SOPInstanceUID")
+    return (str(sop_class), str(instance)) if sop_class and instance else None
+
+
+def _copy_rescale(ds: Dataset, path: str | os.PathLike[str]) -> None:
+    """Give ``ds`` the rescale slope, intercept and type of the DICOM file ``path`` (its own values, as written)."""
+    other = pydicom.dcmread(path, stop_before_pixels=True)
+    for keyword in ("RescaleSlope", "RescaleIntercept", "RescaleType"):
+        ds.pop(keyword, None)
+        if keyword in other:
+            ds[keyword] = other[keyword]
+
+
 def write_dicom_series(
     array: np.ndarray, meta: Mapping[str, Any], source_meta: Mapping[str, Any], folder: str | os.PathLike[str]
 ) -> list[Path]:
     """Write a volume ``(C, H, W, D)`` as a new series, one file per slice, into ``folder``.
 
-    Each output slice takes its header from the source slice it lies in (its own rescale
-    slope/intercept); for slices made along z (``--axis z``) ``ImagePositionPatient``,
+    Each output slice takes its header from the source slice it lies in, and its rescale
+    slope/intercept (a series may scale each slice to fit its stored bits) from the nearest of the source
+    slices it is interpolated from whose rescale holds its values, or, where none does (interpolated
+    overshoot past every slice's range), the one that holds the widest range; for slices made along z
+    (``--axis z``) ``ImagePositionPatient``,
     ``SliceLocation``, ``InstanceNumber``, ``SliceThickness`` and ``SpacingBetweenSlices`` follow
     the new grid. Files are named ``00001.dcm``, ... in slice order.
 
@@ -609,13 +711,14 @@ def write_dicom_series(
     slopes = source_meta.get("rescale_slopes") or [source_meta.get("rescale_slope")] * len(sources)
     intercepts = source_meta.get("rescale_intercepts") or [source_meta.get("rescale_intercept")] * len(sources)
     source_padding = [_padding_mask(path) for path in sources]
+    source_uids = [_instance_uids(path) for path in sources]
     written = []
     for index in range(array.shape[-1]):
-        source_index = int(np.clip(round(input_index(index, zoom_z, start_z)), 0, len(sources) - 1))
+        position_z = input_index(index, zoom_z, start_z)
+        source_index = int(np.clip(round(position_z), 0, len(sources) - 1))
+        support = sorted(set(_support(np.array([position_z]), len(sources))[0]), key=lambda k: abs(k - position_z))
         # padding: the source slices the output slice is interpolated from, all padded at that pixel
-        masks = [
-            source_padding[k] for k in set(_support(np.array([input_index(index, zoom_z, start_z)]), len(sources))[0])
-        ]
+        masks = [source_padding[k] for k in support]
         mask = None if any(m is None for m in masks) else np.logical_and.reduce(masks)
         ds = _template(sources[source_index])
         _in_plane(ds, meta, source_meta)
@@ -631,9 +734,12 @@ def write_dicom_series(
             if "SpacingBetweenSlices" in ds:
                 (ds.SpacingBetweenSlices,) = _decimal_strings([new_spacing])
             ds.InstanceNumber = index + 1
-        slice_meta = {**meta, "rescale_slope": slopes[source_index], "rescale_intercept": intercepts[source_index]}
+        rescale_index = _holding_rescale(array[..., index], meta, support, slopes, intercepts)
+        if rescale_index != source_index:
+            _copy_rescale(ds, sources[rescale_index])
+        slice_meta = {**meta, "rescale_slope": slopes[rescale_index], "rescale_intercept": intercepts[rescale_index]}
         _pixels(ds, array[..., index], slice_meta, _resampled_padding(mask, zoom, start, array.shape[1:3]))
-        _derive(ds, meta, series_uid)
+        _derive(ds, meta, series_uid, also_from=tuple(source_uids[k] for k in support if source_uids[k]))
         target = folder / f"{index + 1:05d}.dcm"
         _save(ds, target)
         written.append(target)

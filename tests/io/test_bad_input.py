@@ -112,6 +112,19 @@ def test_garbage_bytes(tmp_path):
         read_image(text)
 
 
+def test_a_file_meta_header_alone_is_an_empty_dicom_file(tmp_path):
+    target = tmp_path / "empty.dcm"
+    ds = pydicom.Dataset()
+    ds.file_meta = pydicom.dataset.FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
+    ds.preamble = b"\x00" * 128  # the 128-byte preamble and "DICM", then the file meta, then nothing
+    ds.save_as(target, enforce_file_format=False)
+    assert target.read_bytes()[128:132] == b"DICM"
+    with pytest.raises(ImageReadError, match="no data set after its file meta information") as err:
+        read_image(target)
+    _assert_names(err, target)
+
+
 def test_one_by_one_images(tmp_path):
     Image.fromarray(np.zeros((1, 1), np.uint8)).save(tmp_path / "dot.png")
     with pytest.raises(ImageReadError, match="1x1 pixels") as err:
@@ -333,6 +346,18 @@ def test_cli_pydicom_warnings_are_folded_into_the_error_line(tmp_path):
     raw[at + 4 : at + 6] = b"\x00\x01"
     (tmp_path / "garbled.dcm").write_bytes(bytes(raw))
     _assert_refused(tmp_path, tmp_path / "garbled.dcm", message="(warnings: ")
+
+
+def test_cli_error_line_leaves_out_deprecation_warnings():
+    import warnings
+
+    from monai_rmisr.cli.common import collected_warnings
+
+    with collected_warnings() as notes:
+        warnings.warn("`torch.jit.script` is deprecated.", DeprecationWarning, stacklevel=1)
+        warnings.warn("soon gone", PendingDeprecationWarning, stacklevel=1)
+        warnings.warn("Invalid value for VR UI", UserWarning, stacklevel=1)
+        assert notes() == ["Invalid value for VR UI"]
 
 
 def test_cli_writes_rgb_jpeg_with_implicit_vr_data_set_and_missing_sop_class(tmp_path):

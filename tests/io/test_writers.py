@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from monai_rmisr.io import read_dicom_series, read_image
-from monai_rmisr.io.dicom_writer import derived_series_number
+from monai_rmisr.io.dicom_writer import IMPLEMENTATION_CLASS_UID, derived_series_number
 from monai_rmisr.io.geometry import resampled_geometry
 from monai_rmisr.io.output import OutputPathError, atomic_output, check_output_path
 from monai_rmisr.io.writers import check_output, output_name, sr_output_name, write_image
@@ -92,6 +92,68 @@ def test_zoomed_dicom_is_a_derived_instance_of_the_same_study(tmp_path):
     expected = np.array([float(v) for v in before.ImagePositionPatient]) - 0.25 * spacing * (iop[:3] + iop[3:])
     np.testing.assert_allclose([float(v) for v in after.ImagePositionPatient], expected, atol=1e-4)
     np.testing.assert_array_equal(read_image(tmp_path / "out.dcm").array, array)
+
+
+def test_derived_file_names_its_writer_and_keeps_the_start_of_the_description(tmp_path):
+    source_ds = pydicom.dcmread(dicom_testdata("CT_small.dcm"))
+    source_ds.SeriesDescription = "T2 TSE AXIAL FS HIGH RES THIN SLICE WITH FAT SAT POST CONTRAST 3MM"[:64]
+    source_ds.file_meta.SourceApplicationEntityTitle = "SCANNER_AE"
+    source_ds.save_as(tmp_path / "source.dcm")
+    source = read_image(tmp_path / "source.dcm")
+    meta = {**_identity_meta(source), "derivation": {"model": "rmisr_bl_x2", "scale": 2.0}}
+    write_image(source.array, meta, source.meta, tmp_path / "out.dcm")
+    ds = pydicom.dcmread(tmp_path / "out.dcm")
+    assert ds.SeriesDescription.startswith("T2 TSE AXIAL") and ds.SeriesDescription.endswith(" SR x2")
+    assert len(ds.SeriesDescription) <= 64
+    assert "SourceApplicationEntityTitle" not in ds.file_meta  # the scanner did not write this file
+    assert ds.file_meta.ImplementationClassUID == IMPLEMENTATION_CLASS_UID != pydicom.uid.PYDICOM_IMPLEMENTATION_UID
+    assert pydicom.uid.UID(IMPLEMENTATION_CLASS_UID).is_valid and ds.file_meta.ImplementationVersionName.startswith(
+        "RMISR_"
+    )
+
+
+def test_slices_made_along_z_keep_values_past_their_nearest_slices_rescale(tmp_path):
+    """A series that scales each slice to fit 12 bits (slope per slice): an interpolated slice between a
+    bright and a dim one takes a rescale that holds its values, and names every slice it is made from."""
+    folder = tmp_path / "series"
+    folder.mkdir()
+    template = pydicom.dcmread(dicom_testdata("MR_small.dcm"))
+    iop = np.array([float(v) for v in template.ImageOrientationPatient])
+    normal = np.cross(iop[:3], iop[3:])
+    rows, cols = template.Rows, template.Columns
+    ramp = np.linspace(0.0, 1.0, rows * cols).reshape(rows, cols)
+    series_uid = pydicom.uid.generate_uid()
+    for k, peak in enumerate((1000.0, 4000.0, 1000.0, 4000.0)):
+        ds = pydicom.dcmread(dicom_testdata("MR_small.dcm"))
+        ds.SeriesInstanceUID, ds.SOPInstanceUID = series_uid, pydicom.uid.generate_uid()
+        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+        ds.ImagePositionPatient = [f"{v:.4f}" for v in 3.0 * k * normal]
+        ds.RescaleSlope, ds.RescaleIntercept = f"{peak / 4095:.8f}", "0"
+        ds.set_pixel_data(np.rint(ramp * 4095).astype(np.uint16), "MONOCHROME2", 12)
+        ds.save_as(folder / f"{k}.dcm")
+    source = read_image(folder)
+    assert source.meta["rescale_slopes"][0] != source.meta["rescale_slopes"][1]
+    # x2 along z, linear between the slices: output slice j samples source position (j + 0.5) / 2 - 0.5,
+    # so slice 1 lies at 0.25 (nearest: the 1000 slice; values up to 1750), slice 2 at 0.75 (up to 3250)
+    position = np.clip((np.arange(8) + 0.5) / 2 - 0.5, 0, 3)
+    below = np.floor(position).astype(int)
+    above = np.minimum(below + 1, 3)
+    weight = position - below
+    zoomed = (1 - weight) * source.array[..., below] + weight * source.array[..., above]
+    geometry = resampled_geometry(source.meta, [1.0, 1.0, 2.0], [0.0, 0.0, 0.0])
+    meta = {**source.meta, **geometry, "spatial_shape": zoomed.shape[1:], "derivation": {"scale": 2.0, "axis": "z"}}
+    write_image(zoomed, meta, source.meta, tmp_path / "z")
+    volume, _ = read_dicom_series(tmp_path / "z")
+    assert volume[..., 1].max() == pytest.approx(1750, abs=1)  # not clipped at the nearest slice's 1000
+    np.testing.assert_allclose(volume, zoomed, atol=4000 / 4095 / 2 + 1e-6)  # within half a stored step
+    files = sorted((tmp_path / "z").iterdir())
+    assert float(pydicom.dcmread(files[1]).RescaleSlope) == pytest.approx(4000 / 4095)  # source 1's, not 0's
+    assert float(pydicom.dcmread(files[2]).RescaleSlope) == pytest.approx(4000 / 4095)  # its nearest's
+    assert float(pydicom.dcmread(files[0]).RescaleSlope) == pytest.approx(1000 / 4095)  # its nearest holds it
+    # each slice names the slices its interpolation draws on, nearest first
+    uids = {pydicom.dcmread(folder / f"{k}.dcm").SOPInstanceUID: k for k in range(4)}
+    second = pydicom.dcmread(files[1])  # at 0.25 between slices 0 and 1
+    assert [uids[item.ReferencedSOPInstanceUID] for item in second.SourceImageSequence] == [0, 1, 2]
 
 
 def test_series_written_slice_by_slice_keeps_per_slice_rescale(tmp_path):
@@ -292,6 +354,30 @@ def test_padding_survives_super_resolution_of_a_ct_series(tmp_path):
         expected = np.rint(array[0, ..., index] + 1024 - float(ds.RescaleIntercept) - 1024)
         np.testing.assert_array_equal(stored[32:-32, 32:-32], expected[32:-32, 32:-32])
         assert (stored[32:-32, 32:-32] != -2000).all()
+
+
+def test_image_pixels_never_take_the_padding_value(tmp_path):
+    """Padding stored 0 (-1024 HU) next to air at -1000 HU: a network's undershoot in the air must not
+    turn image pixels into padding, which viewers leave out; they move one stored step out of it."""
+    write_ct_series(tmp_path / "series", n=1)
+    path = next((tmp_path / "series").iterdir())
+    ds = pydicom.dcmread(path)
+    ds.PixelRepresentation = 0
+    stored = np.full((ds.Rows, ds.Columns), 24, dtype=np.uint16)  # air, -1000 HU
+    stored[:, :3] = 0
+    ds.PixelData, ds.RescaleIntercept = stored.tobytes(), -1024
+    ds.add_new("PixelPaddingValue", "US", 0)
+    ds.save_as(path)
+    source = read_image(path)
+    array = source.array.copy()
+    array[..., 40:60, 40:60] = -1030.0  # undershoot past the padding value
+    array[..., 70:80, 70:80] = -1024.2  # rounds to it
+    write_image(array, _identity_meta(source), source.meta, tmp_path / "out.dcm")
+    out = pydicom.dcmread(tmp_path / "out.dcm")
+    assert out.PixelPaddingValue == 0
+    assert (out.pixel_array[:, :2] == 0).all()  # the padded columns (whole support padding) stay padding
+    inside = out.pixel_array[:, 5:]
+    assert (inside != 0).all() and (inside[40:60, 35:55] == 1).all() and (inside[70:80, 65:75] == 1).all()
 
 
 def test_padding_is_mapped_to_a_new_rescale(tmp_path):
