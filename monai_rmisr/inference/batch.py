@@ -136,6 +136,16 @@ def _output_for(item: Path, root: Path | None, output_dir: Path) -> Path:
     return output_dir / relative.parent / output_name(item)
 
 
+def _shared_outputs(inputs: Sequence[Path], root: Path | None, output_dir: Path) -> dict[Path, list[Path]]:
+    """The inputs whose output path another input has too, each with those others (``noext`` and ``noext.png``,
+    both PNG; a JPEG named ``scan.png`` beside ``scan.jpg``): neither is written, or one would replace the
+    other's result under its name. Paths are compared case-folded, as a case-insensitive file system does."""
+    by_output: dict[str, list[Path]] = {}
+    for item in inputs:
+        by_output.setdefault(str(_output_for(item, root, output_dir)).casefold(), []).append(item)
+    return {item: [o for o in group if o != item] for group in by_output.values() if len(group) > 1 for item in group}
+
+
 def _input_clash_check(inputs: Sequence[Path]) -> Callable[[Path], Path | None]:
     """A function that names the input an output path would overwrite (None when it overwrites none).
 
@@ -175,7 +185,8 @@ def upscale_batch(
     The folder structure under ``root`` is repeated under ``output_dir``; ``items`` outside
     ``root`` (or all of them when ``root`` is None) are written under their own names. Existing outputs are
     skipped unless ``overwrite`` (an interrupted batch resumes where it stopped). A failing item
-    is logged and recorded, and the batch goes on. With ``world_size > 1`` (``torchrun``) each
+    is logged and recorded, and the batch goes on; inputs that would share one output name (``a`` and
+    ``a.png``) fail, all of them, before any work. With ``world_size > 1`` (``torchrun``) each
     process takes its :func:`shard` of the sorted inputs. With ``prefetch`` (default) a reader thread
     decodes the next input while the network runs on the current one.
 
@@ -201,11 +212,19 @@ def upscale_batch(
         from tqdm import tqdm
 
         bar = tqdm(total=len(mine), unit="image", desc=f"rank {rank}" if world_size > 1 else "upscale", file=sys.stderr)
+    shared = _shared_outputs(every_input, root, output_dir)
     todo = []
     for item in mine:
         target = _output_for(item, root, output_dir)
         clash = overwrites_an_input(target)
-        if clash is not None:
+        if item in shared:
+            others = ", ".join(f"'{other}'" for other in shared[item])
+            report.add_failure(
+                item, f"output '{target}' is also the output of {others} (one name for two inputs); rename one of them."
+            )
+            if bar is not None:
+                bar.update(1)
+        elif clash is not None:
             clash_reason = f"output '{target}' would overwrite the input '{clash}'; choose another output folder."
             report.add_failure(item, clash_reason)
             if bar is not None:

@@ -188,9 +188,9 @@ class Upscaler:
     def _slices(self, stack: np.ndarray) -> np.ndarray:
         """(N, C, H, W) in [0, 1] -> (N, C, H', W'): many equal-size slices, batched through the network.
 
-        With tiles (a ``tile`` size, or ``"auto"`` on slices too large to run whole) or a
-        multi-channel network each slice goes through
-        :func:`~monai_rmisr.inference.super_resolve`; otherwise slices and channels are batched,
+        With tiles (a ``tile`` size, or ``"auto"`` on slices too large to run whole) each slice goes
+        through :func:`~monai_rmisr.inference.super_resolve`, channel by channel for a single-channel
+        network, as a whole for a multi-channel one; otherwise slices and channels are batched,
         up to :data:`BATCH_PIXELS` LR pixels per forward pass (hundreds of thin planes of a
         through-plane pass cost a few passes, not hundreds).
         """
@@ -199,7 +199,12 @@ class Upscaler:
             self.tile == AUTO_TILE
             and auto_tile(self.network, (height, width), self.run_scale, device=self.device) is None
         )
-        if not whole or model_in_channels(self.network) not in (1, None):
+        one_channel = model_in_channels(self.network) in (1, None)
+        if not whole and one_channel:  # every channel on its own, however many (the volumes of a 4-D NIfTI)
+            planes = stack.reshape(count * channels, 1, height, width)
+            result = np.stack([self._slice(plane) for plane in planes])
+            return result.reshape(count, channels, *result.shape[2:])
+        if not whole or not one_channel:
             return np.stack([self._slice(item) for item in stack])
         flat = torch.from_numpy(np.ascontiguousarray(stack, dtype=np.float32)).reshape(
             count * channels, 1, height, width

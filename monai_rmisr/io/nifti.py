@@ -16,6 +16,9 @@ from .image_data import ImageMeta
 __all__ = ["read_nifti"]
 
 
+_LABEL_INTENTS = ("label", "neuroname")  # NIfTI intents whose values are classes, not intensities
+
+
 def _scaling(img: Any) -> tuple[float | None, float | None]:
     """The file's ``scl_slope`` / ``scl_inter`` (nibabel moves them from the header to the proxy)."""
     slope, inter = getattr(img.dataobj, "slope", None), getattr(img.dataobj, "inter", None)
@@ -65,6 +68,13 @@ def read_nifti(path: str | os.PathLike[str], max_values: int | None = None) -> t
         img = nib.load(path)
         if not isinstance(img, (nib.Nifti1Image, nib.Nifti2Image)):
             raise ImageReadError(path, f"is a {type(img).__name__}, not a NIfTI image.")
+        intent = img.header.get_intent()[0]
+        if intent in _LABEL_INTENTS:
+            raise ImageReadError(
+                path,
+                f"it is a label map (NIfTI intent '{intent}'): its values are classes, which interpolation would "
+                "blend into classes that do not exist; resample it with nearest-neighbour interpolation instead.",
+            )
         stored = img.get_data_dtype()
         values = int(np.prod(img.shape, dtype=np.int64)) * max(len(stored.names or ()), 1)
         if max_values is not None and values > max_values:

@@ -15,6 +15,7 @@ from typing import Any
 import nibabel as nib
 import numpy as np
 
+from .._version import __version__
 from .dicom_writer import write_dicom, write_dicom_series
 from .errors import ImageReadError
 from .formats import FORMAT_SUFFIXES, format_from_name, image_format
@@ -106,12 +107,26 @@ def sr_output_name(source: str | os.PathLike[str]) -> str:
     return f"{stem}_sr{name[len(stem) :]}"
 
 
+def _nifti_description(meta: Mapping[str, Any], theirs: str) -> bytes:
+    """The header's ``descrip`` (80 bytes): what made the image (as a DICOM output's DerivationDescription
+    records), then the source's own text as far as it fits."""
+    info = dict(meta.get("derivation") or {})
+    scale = info.get("scale")
+    ours = f"SR x{scale:g}" if isinstance(scale, (int, float)) else "SR"
+    ours += f"{' z' if info.get('axis') == 'z' else ''} monai-rmisr {__version__} {info.get('model', '')}".rstrip()
+    text = f"{ours}; {theirs.strip()}" if theirs.strip() else ours
+    return text.encode("latin-1", "replace")[:80]
+
+
 def write_nifti(
     array: np.ndarray, meta: Mapping[str, Any], source_meta: Mapping[str, Any], path: str | os.PathLike
 ) -> None:
     """Write ``(C, X, Y[, Z])`` as NIfTI with the source's header and the new grid's affine.
 
-    The affine (sform and qform, codes kept) and ``pixdim`` are those of ``meta``; the stored data
+    ``descrip`` says what made it (scale, package version, model; the source's text after it as far as
+    80 characters allow); slices made along z drop the source's slice timing. The affine and ``pixdim``
+    are those of ``meta``; the source's sform and qform (codes kept, also 0: no
+    orientation is claimed that the source had not) each move with the new grid; the stored data
     type is the source's: unscaled integer data is rounded and clipped to it (values in the
     source's units exactly), scaled integer data gets a new ``scl_slope``/``scl_inter`` from
     nibabel, float data is written as float32. Multi-channel images get their extra dimensions
@@ -119,6 +134,11 @@ def write_nifti(
     """
     source = nib.load(str(source_meta["source_path"]))
     header = source.header.copy()
+    zoom = (meta.get("resampling") or {}).get("zoom") or ()
+    if len(zoom) >= 3 and float(zoom[2]) != 1.0:  # slices made along z: the source's slice timing no longer holds
+        for key in ("slice_code", "slice_start", "slice_end", "slice_duration"):
+            header[key] = 0
+    header["descrip"] = _nifti_description(meta, str(np.asarray(header["descrip"]).item().decode("latin-1")))
     stored = source.get_data_dtype()
     spatial = tuple(meta["spatial_shape"])
     source_shape = tuple(source.shape)
@@ -145,10 +165,14 @@ def write_nifti(
     image = image_class(data, affine, header=header)
     if not stored.fields and stored.kind in "iu":
         image.set_data_dtype(stored)
-    sform_code = int(source_meta.get("sform_code") or 0)
-    qform_code = int(source_meta.get("qform_code") or 0)
-    image.set_sform(affine, code=sform_code or (0 if qform_code else 2))
-    image.set_qform(affine, code=qform_code or 0)
+    # the new grid in the source's voxel indices: each of the source's own sform and qform follows it, so a
+    # qform that differs from the sform (another space: scanner and aligned) is moved, not replaced by it
+    index_map = np.linalg.solve(np.asarray(source_meta["affine"], dtype=np.float64), affine)
+    for kind in ("sform", "qform"):
+        own, code = getattr(source, f"get_{kind}")(coded=True)
+        getattr(image, f"set_{kind}")(
+            affine if own is None or not code else own @ index_map, code=int(code or 0) if own is not None else 0
+        )
     zooms = list(image.header.get_zooms())  # spatial spacing first; time / vector steps kept
     spacing = [float(s) for s in meta["spacing"][:3]]
     zooms[: len(spacing)] = spacing

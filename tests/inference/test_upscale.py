@@ -158,6 +158,30 @@ def test_batch_never_writes_over_another_input(tmp_path, overwrite):
     )
 
 
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_batch_inputs_with_one_output_name_are_both_refused(tmp_path, overwrite):
+    # a PNG without a suffix gets ".png", a JPEG called scan.png is written as scan.jpg: each beside its namesake
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    rng = np.random.default_rng(2)
+    for name, fmt in (("noext", "PNG"), ("noext.png", "PNG"), ("scan.png", "JPEG"), ("scan.jpg", "JPEG")):
+        Image.fromarray(rng.integers(0, 255, (12, 10), dtype=np.uint8)).save(inputs / name, format=fmt)
+    Image.fromarray(rng.integers(0, 255, (12, 10), dtype=np.uint8)).save(inputs / "other.png")
+    upscaler = Upscaler(2, model=small_rmisr())
+    for run in range(2):  # a rerun reports them again, never as "skipped"
+        report = upscale_batch(upscaler, inputs, tmp_path / "out", overwrite=overwrite, progress=False)
+        redone = run == 0 or overwrite
+        assert report.written == ([tmp_path / "out" / "other.png"] if redone else [])
+        assert report.skipped == ([] if redone else [inputs / "other.png"])
+        failed = dict(report.failed)
+        assert sorted(p.name for p in failed) == ["noext", "noext.png", "scan.jpg", "scan.png"]
+        assert (
+            "is also the output of" in failed[inputs / "scan.png"]
+            and str(inputs / "scan.jpg") in failed[inputs / "scan.png"]
+        )
+        assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["other.png"]
+
+
 def test_the_next_input_is_read_in_another_thread_with_the_same_outputs_and_failures(tmp_path):
     import threading
 
@@ -407,3 +431,19 @@ def test_read_refuses_a_result_over_the_limit_from_the_header_or_after_reading(t
     with pytest.raises(ResultTooLargeError) as part:
         with_roi.read(ct, 799)
     assert part.value.shape == (20, 40) and part.value.channels == 1
+
+
+def test_tiles_take_a_4d_nifti_volume_by_volume(tmp_path):
+    """Five volumes (a time series) are five channels: with tiles each goes through the single-channel
+    network on its own, as without tiles (before, only up to four channels were accepted when tiled)."""
+    import nibabel as nib
+
+    data = np.random.default_rng(3).random((20, 18, 2, 5)).astype(np.float32)
+    nib.save(nib.Nifti1Image(data, np.eye(4)), tmp_path / "series.nii.gz")
+    model = small_rmisr()
+    tiled = Upscaler(2, model=model, tile=8).file(tmp_path / "series.nii.gz", tmp_path / "tiled.nii.gz")
+    whole = Upscaler(2, model=model).file(tmp_path / "series.nii.gz", tmp_path / "whole.nii.gz")
+    tiled_data, whole_data = nib.load(tiled).get_fdata(), nib.load(whole).get_fdata()
+    assert tiled_data.shape == whole_data.shape == (40, 36, 2, 5)
+    # the same result up to the tiles' own statistics (ICCA's channel attention is per tile)
+    assert np.abs(tiled_data - whole_data).mean() < 0.005 and np.abs(tiled_data - whole_data).max() < 0.1

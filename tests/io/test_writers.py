@@ -10,7 +10,7 @@ import pydicom
 import pytest
 from PIL import Image
 
-from monai_rmisr.io import read_dicom_series, read_image
+from monai_rmisr.io import ImageReadError, read_dicom_series, read_image
 from monai_rmisr.io.dicom_writer import IMPLEMENTATION_CLASS_UID, derived_series_number
 from monai_rmisr.io.geometry import resampled_geometry
 from monai_rmisr.io.output import OutputPathError, atomic_output, check_output_path
@@ -451,6 +451,67 @@ def test_nifti_keeps_extent_dtype_and_header(tmp_path, dtype):
     corner = np.array([-0.5, -0.5, -0.5, 1.0])
     np.testing.assert_allclose(out.affine @ corner, affine @ corner, atol=1e-5)
     np.testing.assert_array_equal(np.asanyarray(out.dataobj), np.moveaxis(array, 0, -1)[..., 0])
+
+
+def test_nifti_qform_and_sform_each_move_with_the_grid(tmp_path):
+    """sform (aligned, oblique) and qform (scanner, axis-aligned) differ: each is moved by the resampling, the
+    qform is not replaced by the sform's grid; slices made along z drop the slice timing; descrip says SR."""
+    theta = np.deg2rad(20)
+    sform = np.array(
+        [[0.8 * np.cos(theta), -0.9 * np.sin(theta), 0, 5.0], [0.8 * np.sin(theta), 0.9 * np.cos(theta), 0, -7.0]]
+        + [[0, 0, 2.5, 3.0], [0, 0, 0, 1]]
+    )
+    qform = np.diag([0.8, 0.9, 2.5, 1.0])
+    qform[:3, 3] = [10.0, 20.0, 30.0]
+    img = nib.Nifti1Image(np.random.default_rng(0).random((8, 6, 4)).astype(np.float32), None)
+    img.set_sform(sform, code=2)
+    img.set_qform(qform, code=1)
+    img.header["descrip"] = b"T1 MPRAGE"
+    img.header.set_dim_info(slice=2)
+    img.header["slice_code"], img.header["slice_start"], img.header["slice_end"] = 1, 0, 3
+    img.header["slice_duration"] = 0.4
+    nib.save(img, tmp_path / "v.nii.gz")
+    source = read_image(tmp_path / "v.nii.gz")
+    for zoom, name in (([2.0, 2.0, 1.0], "xy.nii.gz"), ([1.0, 1.0, 2.0], "z.nii.gz")):
+        shape = [n * int(z) for n, z in zip(source.array.shape[1:], zoom)]
+        array = np.zeros((1, *shape), np.float32)
+        geometry = resampled_geometry(source.meta, zoom, [0.0, 0.0, 0.0])
+        meta = {**source.meta, **geometry, "spatial_shape": tuple(shape), "derivation": {"model": "m", "scale": 2.0}}
+        write_image(array, meta, source.meta, tmp_path / name)
+        out = nib.load(tmp_path / name)
+        index_map = np.linalg.solve(sform, np.asarray(geometry["affine"]))
+        out_sform, sform_code = out.get_sform(coded=True)
+        out_qform, qform_code = out.get_qform(coded=True)
+        assert (int(sform_code), int(qform_code)) == (2, 1)
+        np.testing.assert_allclose(out_sform, sform @ index_map, atol=1e-4)
+        np.testing.assert_allclose(out_qform, qform @ index_map, atol=1e-4)  # scanner space, moved
+        corner = np.array([-0.5, -0.5, -0.5, 1.0])  # the outer corner stays where it was, in both spaces
+        np.testing.assert_allclose(out_qform @ corner, qform @ corner, atol=1e-4)
+        assert out.header["descrip"].item().decode().startswith("SR x2 monai-rmisr ")
+        assert out.header["descrip"].item().decode().endswith(" m; T1 MPRAGE")
+        timing = [float(out.header[k]) for k in ("slice_code", "slice_start", "slice_end", "slice_duration")]
+        assert timing == ([1, 0, 3, pytest.approx(0.4)] if name == "xy.nii.gz" else [0, 0, 0, 0])
+
+
+def test_nifti_without_orientation_gets_none(tmp_path):
+    img = nib.Nifti1Image(np.ones((6, 5, 3), np.float32), np.eye(4))
+    img.set_sform(None, code=0)
+    img.set_qform(None, code=0)
+    nib.save(img, tmp_path / "v.nii")
+    source = read_image(tmp_path / "v.nii")
+    geometry = resampled_geometry(source.meta, [2.0, 2.0, 1.0], [0.0, 0.0, 0.0])
+    write_image(np.ones((1, 12, 10, 3), np.float32), {**source.meta, **geometry}, source.meta, tmp_path / "o.nii")
+    out = nib.load(tmp_path / "o.nii")
+    assert int(out.header["sform_code"]) == 0 and int(out.header["qform_code"]) == 0
+    np.testing.assert_allclose(out.header.get_zooms(), (0.5, 0.5, 1.0))
+
+
+def test_nifti_label_maps_are_refused(tmp_path):
+    img = nib.Nifti1Image(np.zeros((6, 5, 3), np.uint8), np.eye(4))
+    img.header.set_intent("label")
+    nib.save(img, tmp_path / "seg.nii.gz")
+    with pytest.raises(ImageReadError, match="is a label map .*nearest-neighbour"):
+        read_image(tmp_path / "seg.nii.gz")
 
 
 @pytest.mark.parametrize(
