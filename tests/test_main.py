@@ -76,3 +76,14 @@ def test_a_bundle_config_finds_the_networks_after_importing_the_package():
         "assert type(parser.get_parsed_content('net')).__name__ == 'RMISR'"
     )
     assert "monai_rmisr" in _imported_after(code)
+
+
+def test_ctrl_c_is_one_line_and_exit_130(monkeypatch, capsys):
+    from monai_rmisr.cli import upscale
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(upscale, "_upscale", interrupted)
+    assert main(["upscale", "in.png", "-o", "out.png", "--scale", "2"]) == 130
+    assert capsys.readouterr().err == "rmisr upscale: error: interrupted (Ctrl-C).\n"

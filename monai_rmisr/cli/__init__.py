@@ -10,6 +10,7 @@ import argparse
 
 from .._version import __version__
 from . import corpus, info, listen, pacs, upscale, view, weights
+from .common import report_error
 
 __all__ = ["build_parser", "main"]
 
@@ -27,4 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run ``rmisr`` with ``argv`` (default: the process's arguments); returns the exit code."""
     args = build_parser().parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:  # Ctrl-C: one line and exit 130 (128 + SIGINT), not a traceback
+        return report_error(args.command, "interrupted (Ctrl-C).", 130)

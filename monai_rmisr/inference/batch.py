@@ -57,10 +57,18 @@ def find_inputs(folder: str | os.PathLike[str]) -> list[Path]:
     slice out with ``skip_bad_slices``) instead of the folder splitting into one input per file.
     Other DICOM files, NIfTI and PNG/JPEG/TIFF/BMP files are one input each. Files that are no
     image at all (notes, DICOMDIR) are left out; broken images are kept, so the batch reports them.
+    Linked folders are followed (data linked in from other storage), each real folder once (a link
+    loop ends).
     """
     folder = Path(folder)
     found: list[Path] = []
-    for directory, subdirs, files in os.walk(folder):
+    visited: set[str] = set()  # real paths of the folders walked: a link back up (a loop) is walked once
+    for directory, subdirs, files in os.walk(folder, followlinks=True):
+        real = os.path.realpath(directory)
+        if real in visited:
+            subdirs[:] = []
+            continue
+        visited.add(real)
         subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
         directory_path = Path(directory)
         dicoms: list[tuple[Path, tuple[str, int]]] = []
@@ -194,7 +202,7 @@ def upscale_batch(
         :class:`BatchReport` of this process's share.
 
     Raises:
-        OutputPathError: ``output_dir`` is ``root`` or lies inside it.
+        OutputPathError: ``output_dir`` is ``root``, lies inside it, or is a file.
     """
     output_dir = Path(output_dir)
     if root is None and items is None:
@@ -202,6 +210,8 @@ def upscale_batch(
     root = None if root is None else Path(root)
     if root is not None and (output_dir.resolve() == root.resolve() or root.resolve() in output_dir.resolve().parents):
         raise OutputPathError(f"output folder '{output_dir}' lies inside the input folder '{root}'; choose another.")
+    if output_dir.exists() and not output_dir.is_dir():
+        raise OutputPathError(f"output '{output_dir}' is a file; a batch writes a folder of outputs: name a folder.")
     every_input = sorted((Path(i) for i in items) if items is not None else find_inputs(root), key=str)
     mine = shard(every_input, rank, world_size)
     overwrites_an_input = _input_clash_check(every_input)

@@ -17,6 +17,7 @@ from .pretrained import PRETRAINED, load_checkpoint, load_pretrained
 from .self_ensemble import self_ensemble_forward
 from .settings import (
     AUTO_TILE,
+    check_device,
     check_model_scale,
     check_precision,
     check_scale,
@@ -42,7 +43,8 @@ def _check_image(image: Any) -> torch.Tensor:
                 f"image must be a float array with values in [0, 1], got dtype {image.dtype} (e.g. divide a uint8 "
                 "image by 255, or min-max normalise a medical image)."
             )
-        tensor = torch.from_numpy(np.ascontiguousarray(image))
+        native = image.dtype.newbyteorder("=")  # torch takes native byte order only (a big-endian array from a file)
+        tensor = torch.from_numpy(np.ascontiguousarray(image, dtype=native))
     elif isinstance(image, torch.Tensor):
         if not image.is_floating_point():
             raise ValueError(f"image must be a float tensor with values in [0, 1], got dtype {image.dtype}.")
@@ -236,7 +238,7 @@ def super_resolve(
     tile = check_tile(tile)
     if not 0 <= overlap < 1:
         raise ValueError(f"overlap must be in [0, 1), got {overlap}.")
-    device = torch.device(device)
+    device = torch.device(check_device(device))
     compute_dtype = check_precision(precision, device)
     network, run_scale, _ = resolve_model(model, scale, device, compute_dtype)
     if tile == AUTO_TILE:
@@ -249,8 +251,9 @@ def super_resolve(
     elif in_channels in (1, None) and channels <= 4:
         batches = [tensor[c : c + 1][None] for c in range(channels)]
     else:
+        takes = f"{in_channels}-channel images" if in_channels else "one channel at a time"
         raise ValueError(
-            f"the model takes {in_channels}-channel images, got {channels} channels (shape {tuple(image.shape)}); "
+            f"the model takes {takes}, got {channels} channels (shape {tuple(image.shape)}); "
             "single-channel models take (H, W) or (C, H, W) with C <= 4 (each channel super-resolved on its own)."
         )
 

@@ -13,7 +13,10 @@ Values are returned unscaled (0..255 for 8-bit, 0..65535 for 16-bit) as ``float3
 depth is kept in ``meta["bit_depth"]`` and the stored dtype in ``meta["dtype"]`` so the data can
 be written back losslessly. Palette images are expanded to RGB; an alpha channel is dropped
 (``meta["alpha_dropped"]``); a min-is-white TIFF is inverted to min-is-black
-(``meta["inverted"]``, undo with ``2**bit_depth - 1 - x``).
+(``meta["inverted"]``, undo with ``2**bit_depth - 1 - x``); a JPEG or PNG with an EXIF orientation
+other than 1 (a camera's rotation or mirror flag) is turned as viewers show it
+(``meta["exif_orientation_applied"]``), so its output, written without the flag, looks the same; a 1-bit
+image is read as 8-bit 0 / 255.
 
 Layout: channel-first ``(C, H, W)`` with ``C`` = 1 (grey) or 3 (RGB); a multi-page TIFF gives
 ``(C, H, W, F)`` with the pages along the last axis (as multi-frame DICOM in
@@ -30,7 +33,7 @@ from typing import Any
 
 import numpy as np
 import tifffile
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .dicom import MIN_IMAGE_SIZE
 from .errors import ImageReadError
@@ -40,6 +43,9 @@ __all__ = ["RASTER_SUFFIXES", "read_raster"]
 
 RASTER_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 _PIL_FORMATS = {"PNG": "png", "JPEG": "jpeg", "TIFF": "tiff", "BMP": "bmp", "MPO": "jpeg"}
+
+
+_EXIF_ORIENTATION = 0x0112  # the EXIF Orientation tag: 1 as stored, 2-8 mirrored and / or turned
 
 
 def _finish(array: np.ndarray, path: Path, meta: dict[str, Any]) -> tuple[np.ndarray, ImageMeta]:
@@ -106,6 +112,12 @@ def _from_pillow(img: Image.Image, path: Path) -> tuple[np.ndarray, dict[str, An
     mode = img.mode
     meta: dict[str, Any] = {"format": fmt, "decoder": "pillow", "mode": mode}
     dpi = img.info.get("dpi")
+    orientation = int(img.getexif().get(_EXIF_ORIENTATION, 1) or 1)
+    if 2 <= orientation <= 8:  # a camera's rotation / mirror flag: the pixels are turned as viewers show them
+        img = ImageOps.exif_transpose(img)
+        meta["exif_orientation_applied"] = orientation
+        if dpi and orientation >= 5:  # a quarter turn: the axes swap
+            dpi = (dpi[1], dpi[0])
     if dpi and len(dpi) == 2 and all(float(d) > 0 for d in dpi):
         meta["_spacing"] = (25.4 / float(dpi[1]), 25.4 / float(dpi[0]))  # mm per pixel, (row, column)
     if mode == "P" or mode == "PA":
@@ -123,7 +135,8 @@ def _from_pillow(img: Image.Image, path: Path) -> tuple[np.ndarray, dict[str, An
         meta["alpha_dropped"] = True
         data = data[..., :3]
     meta["dtype"] = str(data.dtype)
-    meta["bit_depth"] = {"1": 1, "I;16": 16, "I;16B": 16, "I;16L": 16, "I": 32, "F": 32}.get(mode, 8)
+    # a 1-bit image is read as 8-bit 0 / 255 and written so (a super-resolved edge is grey, not black or white)
+    meta["bit_depth"] = {"I;16": 16, "I;16B": 16, "I;16L": 16, "I": 32, "F": 32}.get(mode, 8)
     if mode == "I" and fmt == "png":  # older Pillow: 16-bit grey PNG as 32-bit "I"
         meta["bit_depth"] = 16
     meta["color"] = "RGB" if data.ndim == 3 else "GRAY"

@@ -6,6 +6,7 @@ import contextlib
 import os
 import re
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -43,7 +44,8 @@ def check_output_path(
 
     An existing output that is neither a regular file nor a folder (a device such as
     ``/dev/null``, a FIFO, a socket, or a link to one) is refused even with ``overwrite``: the
-    atomic rename would replace the node itself. So is an output below an existing non-folder.
+    atomic rename would replace the node itself. So is an output below an existing non-folder, and one
+    whose folder takes no new files (read-only), before any work rather than after it.
 
     Args:
         output: the file or folder about to be written.
@@ -67,6 +69,8 @@ def check_output_path(
     parent = next((p for p in output.absolute().parents if p.exists()), None)
     if parent is not None and not parent.is_dir():
         raise OutputPathError(f"output '{output}' lies under '{parent}', which is not a folder.")
+    if parent is not None:
+        _check_takes_files(output, parent)
     if output.exists() and not overwrite:
         raise OutputPathError(f"output '{output}' already exists; pass --overwrite to replace it.")
     if output.is_dir():
@@ -83,6 +87,18 @@ def check_output_path(
     elif output.exists() and folder:
         raise OutputPathError(f"output '{output}' is a file; a DICOM series needs a folder.")
     return output
+
+
+def _check_takes_files(output: Path, folder: Path) -> None:
+    """Refuse ``output`` before any work where ``folder`` (its nearest existing folder) takes no new file: a
+    file is created and removed there (``os.access`` cannot tell: root passes it on a read-only mount)."""
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise OutputPathError(
+            f"output '{output}' cannot be written: its folder '{folder}' takes no new files ({err.strerror})."
+        ) from err
 
 
 def _remove(path: Path) -> None:

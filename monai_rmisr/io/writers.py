@@ -7,6 +7,7 @@ and the source's metadata, and writes atomically (:func:`~monai_rmisr.io.output.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,6 +21,8 @@ from .dicom_writer import write_dicom, write_dicom_series
 from .errors import ImageReadError
 from .formats import FORMAT_SUFFIXES, format_from_name, image_format
 from .output import OutputPathError, atomic_output, check_output_path
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["check_output", "output_name", "sr_output_name", "write_image", "write_nifti", "write_raster"]
 
@@ -187,6 +190,30 @@ def _dpi(meta: Mapping[str, Any]) -> tuple[float, float] | None:
     return 25.4 / col, 25.4 / row
 
 
+def _tiff_carried(meta: Mapping[str, Any], source_meta: Mapping[str, Any], dtype: np.dtype) -> dict[str, Any]:
+    """``tifffile.imwrite`` keywords for what a TIFF output keeps of its source: the resolution in the source's
+    own unit (inch, centimetre, or none, as ImageJ writes a micron size) times the zoom, the ICC colour
+    profile, and an ImageJ file's unit (written as ImageJ metadata where ImageJ takes the data type)."""
+    import tifffile
+
+    zoom = [float(z) for z in ((meta.get("resampling") or {}).get("zoom") or (1.0, 1.0))[:2]]
+    carried: dict[str, Any] = {}
+    with tifffile.TiffFile(str(source_meta["source_path"])) as source:
+        tags = source.pages[0].tags
+        if "XResolution" in tags and "YResolution" in tags:
+            (xn, xd), (yn, yd) = tags["XResolution"].value, tags["YResolution"].value
+            if xn and xd and yn and yd:
+                carried["resolution"] = (xn / xd * zoom[1], yn / yd * zoom[0])  # pixels per unit: more of them
+                carried["resolutionunit"] = int(tags["ResolutionUnit"].value) if "ResolutionUnit" in tags else 2
+        if "InterColorProfile" in tags:
+            carried["iccprofile"] = bytes(tags["InterColorProfile"].value)
+        unit = (source.imagej_metadata or {}).get("unit") if source.is_imagej else None
+    if unit and np.dtype(dtype) in (np.uint8, np.uint16, np.float32) and "iccprofile" not in carried:
+        carried.update(imagej=True, metadata={"unit": unit})
+        carried.pop("resolutionunit", None)  # ImageJ writes its own (none)
+    return carried
+
+
 def write_raster(
     array: np.ndarray, meta: Mapping[str, Any], source_meta: Mapping[str, Any], path: str | os.PathLike
 ) -> None:
@@ -194,8 +221,9 @@ def write_raster(
 
     The format and bit depth are the source's: 8-bit stays 8-bit, 16-bit PNG/TIFF stays 16-bit,
     float TIFF stays float; inverted (MINISWHITE) TIFF is written back inverted; palette images
-    are written as RGB and a dropped alpha channel is not restored. JPEG is written at quality
-    95 (it is lossy by nature). The resolution (dpi) is updated for the new pixel size.
+    are written as RGB and a dropped alpha channel is not restored (a warning says so). JPEG is written at
+    quality 95 (it is lossy by nature). The resolution (dpi; a TIFF's in its own unit, an ImageJ TIFF's
+    unit kept) is updated for the new pixel size; the source's ICC colour profile is kept (PNG, JPEG, TIFF).
     """
     from PIL import Image
 
@@ -211,6 +239,8 @@ def write_raster(
         info = np.iinfo(dtype)
         values = np.clip(np.rint(values), info.min, min(info.max, 2**bits - 1) if bits < 32 else info.max)
     data = np.moveaxis(values.astype(dtype), 0, -1)  # (H, W[, F], C)
+    if source_meta.get("alpha_dropped"):
+        logger.warning("'%s': its alpha (transparency) channel is not in the output.", source_meta.get("source_path"))
     dpi = _dpi(meta)
     if fmt == "tiff":
         import tifffile
@@ -221,10 +251,7 @@ def write_raster(
         photometric = "minisblack" if data.shape[-1] != 3 or np.asarray(array).shape[0] != 3 else "rgb"
         if source_meta.get("inverted"):
             photometric = "miniswhite"
-        resolution = (dpi[0], dpi[1]) if dpi else None
-        tifffile.imwrite(
-            str(path), data, photometric=photometric, resolution=resolution, resolutionunit="INCH" if dpi else None
-        )
+        tifffile.imwrite(str(path), data, photometric=photometric, **_tiff_carried(meta, source_meta, data.dtype))
         return
     data = data[..., 0] if data.shape[-1] == 1 else data
     if data.ndim == 3 and data.dtype == np.uint16:  # 16-bit colour PNG: Pillow cannot write it
@@ -237,6 +264,10 @@ def write_raster(
     options: dict[str, Any] = {"format": {"png": "PNG", "jpeg": "JPEG", "bmp": "BMP"}.get(fmt, "PNG")}
     if dpi:
         options["dpi"] = dpi
+    with Image.open(str(source_meta["source_path"])) as source:  # the colour profile holds for the output too
+        icc_profile = source.info.get("icc_profile")
+    if icc_profile and fmt in ("png", "jpeg"):
+        options["icc_profile"] = icc_profile
     if fmt == "jpeg":
         options["quality"] = 95
     image.save(str(path), **options)

@@ -447,3 +447,38 @@ def test_tiles_take_a_4d_nifti_volume_by_volume(tmp_path):
     assert tiled_data.shape == whole_data.shape == (40, 36, 2, 5)
     # the same result up to the tiles' own statistics (ICCA's channel attention is per tile)
     assert np.abs(tiled_data - whole_data).mean() < 0.005 and np.abs(tiled_data - whole_data).max() < 0.1
+
+
+def test_cli_batch_into_an_existing_file_is_one_error_before_any_work(tmp_path, capsys):
+    _batch_folder(tmp_path / "in")
+    (tmp_path / "out.png").write_bytes(b"not a folder")
+    assert (
+        main(
+            [
+                "upscale",
+                str(tmp_path / "in"),
+                "-o",
+                str(tmp_path / "out.png"),
+                "--scale",
+                "2",
+                "--model",
+                "bicubic",
+                "-q",
+            ]
+        )
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is a file; a batch writes a folder" in err
+    assert (tmp_path / "out.png").read_bytes() == b"not a folder"
+
+
+def test_find_inputs_follows_linked_folders_once(tmp_path):
+    (tmp_path / "store").mkdir()
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "store" / "linked.png")
+    (tmp_path / "in").mkdir()
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "in" / "own.png")
+    (tmp_path / "in" / "data").symlink_to(tmp_path / "store", target_is_directory=True)
+    (tmp_path / "store" / "loop").symlink_to(tmp_path / "in", target_is_directory=True)  # back up: a loop
+    found = [p.relative_to(tmp_path / "in").as_posix() for p in find_inputs(tmp_path / "in")]
+    assert found == ["data/linked.png", "own.png"]

@@ -510,7 +510,7 @@ def test_nifti_label_maps_are_refused(tmp_path):
     img = nib.Nifti1Image(np.zeros((6, 5, 3), np.uint8), np.eye(4))
     img.header.set_intent("label")
     nib.save(img, tmp_path / "seg.nii.gz")
-    with pytest.raises(ImageReadError, match="is a label map .*nearest-neighbour"):
+    with pytest.raises(ImageReadError, match=r"is a label map .*nearest-neighbour"):
         read_image(tmp_path / "seg.nii.gz")
 
 
@@ -703,3 +703,93 @@ def test_big_endian_sources_are_written_like_their_little_endian_twins(tmp_path,
     assert from_big.PixelData == from_little.PixelData
     keywords = {e.keyword for e in from_big} | {e.keyword for e in from_little}
     assert not [k for k in keywords - _VOLATILE if from_big.get(k) != from_little.get(k)]
+
+
+def _icc_profile() -> bytes:
+    from PIL import ImageCms
+
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def test_raster_keeps_exif_turn_colour_profile_and_1_bit_range(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(4)
+    photo = Image.fromarray(rng.integers(0, 255, (20, 30, 3), dtype=np.uint8))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "turn 90 degrees clockwise to view"
+    photo.save(tmp_path / "camera.jpg", exif=exif, icc_profile=_icc_profile(), dpi=(100, 200))
+    source = read_image(tmp_path / "camera.jpg")
+    assert source.array.shape == (3, 30, 20) and source.meta["exif_orientation_applied"] == 6  # as viewers show it
+    assert source.meta["spacing"] == pytest.approx((25.4 / 100, 25.4 / 200))  # the axes swapped with the turn
+    geometry = resampled_geometry(source.meta, [1.0, 1.0], [0.0, 0.0])
+    write_image(source.array, {**source.meta, **geometry}, source.meta, tmp_path / "out.jpg")
+    with Image.open(tmp_path / "out.jpg") as out:
+        assert out.size == (20, 30) and out.getexif().get(0x0112, 1) == 1  # turned once, and no flag left
+        assert out.info.get("icc_profile") == _icc_profile()
+    Image.fromarray(rng.random((16, 16)) > 0.5).save(tmp_path / "mask.png")  # mode "1"
+    mask = read_image(tmp_path / "mask.png")
+    assert mask.meta["bit_depth"] == 8 and set(np.unique(mask.array)) == {0.0, 255.0}
+    write_image(mask.array, {**mask.meta, **geometry}, mask.meta, tmp_path / "mask_out.png")
+    assert np.asarray(Image.open(tmp_path / "mask_out.png")).max() == 255  # not 0 / 1, which shows all black
+
+
+@pytest.mark.parametrize("kind", ["centimetre", "imagej"])
+def test_tiff_resolution_unit_and_profile_follow_the_new_pixels(tmp_path, kind):
+    import tifffile
+
+    data = np.random.default_rng(5).integers(0, 65535, (12, 16), dtype=np.uint16)
+    if kind == "imagej":  # 4 pixels per micron: ResolutionUnit none, the unit in ImageJ's description
+        tifffile.imwrite(tmp_path / "in.tif", data, imagej=True, resolution=(4.0, 4.0), metadata={"unit": "um"})
+    else:
+        tifffile.imwrite(tmp_path / "in.tif", data, resolution=(50.0, 40.0), resolutionunit="CENTIMETER")
+        tifffile.imwrite(tmp_path / "icc.tif", data, iccprofile=_icc_profile())
+    source = read_image(tmp_path / "in.tif")
+    array = np.repeat(np.repeat(source.array, 2, axis=1), 2, axis=2)
+    geometry = resampled_geometry(source.meta, [2.0, 2.0], [0.0, 0.0])
+    write_image(array, {**source.meta, **geometry}, source.meta, tmp_path / "out.tif")
+    with tifffile.TiffFile(tmp_path / "out.tif") as out:
+        tags = out.pages[0].tags
+        x, y = (n / d for n, d in (tags["XResolution"].value, tags["YResolution"].value))
+        if kind == "imagej":
+            assert (x, y) == (8.0, 8.0) and out.imagej_metadata["unit"] == "um"
+        else:
+            assert (x, y) == (100.0, 80.0) and tags["ResolutionUnit"].value == 3  # still per centimetre
+    if kind == "centimetre":
+        icc = read_image(tmp_path / "icc.tif")
+        write_image(
+            icc.array,
+            {**icc.meta, **resampled_geometry(icc.meta, [1.0, 1.0], [0.0, 0.0])},
+            icc.meta,
+            tmp_path / "icc_out.tif",
+        )
+        with tifffile.TiffFile(tmp_path / "icc_out.tif") as out:
+            assert bytes(out.pages[0].tags["InterColorProfile"].value) == _icc_profile()
+
+
+def test_a_dropped_alpha_channel_is_warned_about(tmp_path, caplog):
+    from PIL import Image
+
+    Image.fromarray(np.random.default_rng(6).integers(0, 255, (10, 12, 4), dtype=np.uint8)).save(tmp_path / "a.png")
+    source = read_image(tmp_path / "a.png")
+    geometry = resampled_geometry(source.meta, [1.0, 1.0], [0.0, 0.0])
+    with caplog.at_level("WARNING", logger="monai_rmisr"):
+        write_image(source.array, {**source.meta, **geometry}, source.meta, tmp_path / "out.png")
+    assert "alpha (transparency) channel is not in the output" in caplog.text
+
+
+def test_an_output_folder_that_takes_no_files_is_refused_before_any_work(tmp_path, monkeypatch):
+    import errno
+
+    from monai_rmisr.io import output as output_module
+
+    def read_only(*args, **kwargs):  # what a read-only mount (or a folder without write permission) answers
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(output_module.tempfile, "TemporaryFile", read_only)
+    with pytest.raises(OutputPathError, match=r"'.*sub/out\.png' cannot be written: its folder '.*' takes no new"):
+        check_output_path(tmp_path / "sub" / "out.png")
+    assert not (tmp_path / "sub").exists()  # nothing created
+    monkeypatch.undo()
+    assert check_output_path(tmp_path / "sub" / "out.png") == tmp_path / "sub" / "out.png"
+    assert list(tmp_path.iterdir()) == []  # the probe left nothing
