@@ -84,6 +84,18 @@ def test_types_dtypes_and_shapes_follow_the_input():
     out = super_resolve(t, 2, model=network)
     assert isinstance(out, torch.Tensor) and out.dtype == torch.float64 and out.shape == (24, 20)
     np.testing.assert_allclose(out.numpy(), super_resolve(x[0], 2, model=network), atol=1e-6)
+    big_endian = x.astype(">f4")  # as read from some files: torch takes native byte order only
+    np.testing.assert_array_equal(super_resolve(big_endian, 2, model=network), super_resolve(x, 2, model=network))
+
+
+def test_device_and_bicubic_channels_are_checked_with_a_message():
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="PyTorch sees no CUDA GPU"):
+            super_resolve(image(), 2, model=small_rmisr(), device="cuda")
+    with pytest.raises(ValueError, match="not a device"):
+        super_resolve(image(), 2, model=small_rmisr(), device="gpu0")
+    with pytest.raises(ValueError, match="the model takes one channel at a time, got 5 channels"):
+        super_resolve(image(channels=5), 2, model="bicubic")
 
 
 def test_output_is_clipped():
