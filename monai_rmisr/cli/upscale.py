@@ -37,15 +37,11 @@ def _upscale_run(args: argparse.Namespace, notes: Callable[[], list[str]]) -> in
     try:
         scale = check_scale_text(args.scale)
         source = Path(args.input)
-        if not source.exists():
-            raise FileNotFoundError(f"input '{source}' does not exist.")
         rank, world_size, local_rank = distributed_rank()
         device = args.device
         if device == "cuda" and world_size > 1:
             device = f"cuda:{local_rank}"
-        items = find_inputs(source) if source.is_dir() else [source]
-        if not items:
-            raise ValueError(f"found no images under '{source}' (DICOM, NIfTI, PNG, JPEG, TIFF, BMP).")
+        items = find_inputs(source)
         batch = source.is_dir() and items != [source]
         output = Path(args.output)
         if not batch and source.is_file() and output.is_dir():  # like cp: a file into a folder

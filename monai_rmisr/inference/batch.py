@@ -58,9 +58,17 @@ def find_inputs(folder: str | os.PathLike[str]) -> list[Path]:
     Other DICOM files, NIfTI and PNG/JPEG/TIFF/BMP files are one input each. Files that are no
     image at all (notes, DICOMDIR) are left out; broken images are kept, so the batch reports them.
     Linked folders are followed (data linked in from other storage), each real folder once (a link
-    loop ends).
+    loop ends). A file is its own one input.
+
+    Raises:
+        FileNotFoundError: ``folder`` does not exist.
+        ValueError: it holds no image (a mistyped or empty folder must not look like a finished batch).
     """
     folder = Path(folder)
+    if not folder.exists():
+        raise FileNotFoundError(f"input '{folder}' does not exist.")
+    if not folder.is_dir():
+        return [folder]
     found: list[Path] = []
     visited: set[str] = set()  # real paths of the folders walked: a link back up (a loop) is walked once
     for directory, subdirs, files in os.walk(folder, followlinks=True):
@@ -105,6 +113,8 @@ def find_inputs(folder: str | os.PathLike[str]) -> list[Path]:
             found.extend(path for path, _ in dicoms)
             found.extend(broken_dicoms)
         found.extend(broken)
+    if not found:
+        raise ValueError(f"found no images under '{folder}' (DICOM, NIfTI, PNG, JPEG, TIFF, BMP).")
     return sorted(found, key=lambda p: str(p))
 
 

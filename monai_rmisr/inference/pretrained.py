@@ -287,6 +287,7 @@ def untrained_network(model: str | os.PathLike[str]) -> nn.Module:
     so that MONAI's ``verify_net_in_out`` and ``ckpt_export`` check the network that the run uses.
 
     Raises:
+        FileNotFoundError: ``model`` is neither a registry name nor an existing file (a mistyped path).
         ValueError: the architecture cannot be determined, or the sidecar is not a valid constructor call.
     """
     path = _checkpoint_path(model)
@@ -305,6 +306,8 @@ def untrained_network(model: str | os.PathLike[str]) -> nn.Module:
     name = _registry_name(path)
     if name is not None:
         return PRETRAINED[name].build()
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint file not found: {path}.")
     raise ValueError(
         f"cannot tell the architecture of checkpoint {path}: write a sidecar {sidecar.name} with the "
         'constructor call, e.g. {"_target_": "RMISR", "spatial_dims": 2, "in_channels": 1, "scale": 2, '

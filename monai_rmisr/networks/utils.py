@@ -69,14 +69,22 @@ def check_scale(scale: float, max_scale: float = math.inf, allow_one: bool = Fal
     return value
 
 
-def check_network_io(name: str, spatial_dims: int, in_channels: int, out_channels: int | None) -> int:
+def check_network_io(
+    name: str, spatial_dims: int, in_channels: int, out_channels: int | None, image_residual: bool = False
+) -> int:
     """Validate the common constructor arguments of an SR network; return ``out_channels``
-    (defaulting to ``in_channels``). Messages name the network and the value."""
+    (defaulting to ``in_channels``). Messages name the network and the value. ``image_residual``: the
+    network adds the interpolated input to its output, which needs as many output channels as input ones."""
     if spatial_dims not in (2, 3):
         raise ValueError(f"{name} supports spatial_dims 2 or 3, got {spatial_dims}.")
     out_channels = in_channels if out_channels is None else out_channels
     if in_channels < 1 or out_channels < 1:
         raise ValueError(f"{name} needs in_channels, out_channels >= 1, got {in_channels}, {out_channels}.")
+    if image_residual and out_channels != in_channels:
+        raise ValueError(
+            f"{name} adds the interpolated input to its output (image_residual), so it needs out_channels == "
+            f"in_channels, got in_channels={in_channels}, out_channels={out_channels}."
+        )
     return out_channels
 
 

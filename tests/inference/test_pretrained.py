@@ -22,6 +22,7 @@ from monai_rmisr.inference import (
     models_search_path,
     pretrained_path,
     save_sidecar,
+    untrained_network,
 )
 
 NAMES = ["rmisr_bl_x2", "rmisr_bl_x3", "rmisr_bl_x4", "rmisr_vp_x4", "rmisr_meta"]
@@ -189,6 +190,9 @@ def test_load_checkpoint_architecture_sources(tmp_path):
     torch.save(state, tmp_path / "bare.pt")
     with pytest.raises(ValueError, match=r"cannot tell the architecture of checkpoint .*bare\.json"):
         load_checkpoint(tmp_path / "bare.pt")
+    # a mistyped path (the bundle's --model): says the file is missing, not that a sidecar is
+    with pytest.raises(FileNotFoundError, match=r"checkpoint file not found: .*typo\.pt"):
+        untrained_network(tmp_path / "typo.pt")
 
 
 def test_sidecar_targets_are_restricted():

@@ -482,3 +482,15 @@ def test_find_inputs_follows_linked_folders_once(tmp_path):
     (tmp_path / "store" / "loop").symlink_to(tmp_path / "in", target_is_directory=True)  # back up: a loop
     found = [p.relative_to(tmp_path / "in").as_posix() for p in find_inputs(tmp_path / "in")]
     assert found == ["data/linked.png", "own.png"]
+
+
+def test_find_inputs_refuses_a_missing_or_empty_folder_and_takes_a_file(tmp_path):
+    # the bundle's inference.json lists its inputs with find_inputs: a mistyped folder must not be "0 written"
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        find_inputs(tmp_path / "typo")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("no image")
+    with pytest.raises(ValueError, match="found no images under"):
+        find_inputs(tmp_path / "empty")
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "one.png")
+    assert find_inputs(tmp_path / "one.png") == [tmp_path / "one.png"]

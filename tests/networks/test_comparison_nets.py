@@ -216,6 +216,7 @@ def test_bad_spatial_dims_and_channels_raise(name):
     ("factory", "message"),
     [
         (lambda: VDSR(in_channels=1, out_channels=3), "in_channels=1, out_channels=3"),
+        (lambda: IMDN(in_channels=3, out_channels=1, image_residual=True), "image_residual.*in_channels=3, out_"),
         (lambda: VDSR(depth=1), "depth=1"),
         (lambda: SRCNN(kernel_sizes=(9, 2, 5)), r"kernel_sizes=\(9, 2, 5\)"),
         (lambda: SRCNN(features=(64,)), r"features=\(64,\)"),

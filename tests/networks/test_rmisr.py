@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from monai_rmisr import RMISR
+from monai_rmisr import RMISR, RMISRVP
 from monai_rmisr.networks.utils import accepts_scale, check_scale, upsample_image
 
 from .helpers import assert_all_parameters_get_gradients, count_parameters
@@ -106,6 +106,11 @@ def test_bad_arguments_name_the_value():
         RMISR(2, 1, scale=0)
     with pytest.raises(ValueError, match="got 0"):
         RMISR(2, 1, num_blocks=0)
+    # the image-space skip adds the interpolated input: as many outputs as inputs (before: 3 out of 1 asked)
+    for network in (RMISR, RMISRVP):
+        with pytest.raises(ValueError, match=r"image_residual.*in_channels=3, out_channels=1"):
+            network(2, 3, 1, image_residual=True)
+    assert RMISR(2, 3, 1, scale=2, num_blocks=1)(torch.rand(1, 3, 8, 8)).shape == (1, 1, 16, 16)  # no skip: fine
 
 
 @pytest.mark.parametrize("upsampler,scale", [("subpixel", 2.0), ("meta", 2.5)])

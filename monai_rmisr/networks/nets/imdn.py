@@ -64,7 +64,7 @@ class IMDN(nn.Module):
         image_residual: bool = False,
     ):
         super().__init__()
-        out_channels = check_network_io("IMDN", spatial_dims, in_channels, out_channels)
+        out_channels = check_network_io("IMDN", spatial_dims, in_channels, out_channels, image_residual)
         if num_blocks < 1:
             raise ValueError(f"IMDN needs num_blocks >= 1, got {num_blocks}.")
         self.scale = check_integer_scale("IMDN", scale, why="pixel shuffle")

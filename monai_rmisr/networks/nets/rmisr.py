@@ -7,7 +7,7 @@ from torch import nn
 
 from ..blocks.trunk import PFMDBTrunk
 from ..blocks.upsample import build_upsampler
-from ..utils import DEFAULT_MAX_SCALE, check_scale, upsample_image, zero_output_layer
+from ..utils import DEFAULT_MAX_SCALE, check_network_io, check_scale, upsample_image, zero_output_layer
 
 __all__ = ["RMISR"]
 
@@ -57,7 +57,7 @@ class RMISR(nn.Module):
         max_scale: float = DEFAULT_MAX_SCALE,
     ):
         super().__init__()
-        out_channels = in_channels if out_channels is None else out_channels
+        out_channels = check_network_io("RMISR", spatial_dims, in_channels, out_channels, image_residual)
         self.scale = check_scale(scale, max_scale, allow_one=True)
         self.upsampler_kind = upsampler
         self.image_residual = image_residual

@@ -10,7 +10,7 @@ from torch import nn
 from ..blocks.laplacian import LaplacianGradient
 from ..blocks.trunk import PFMDBTrunk
 from ..blocks.upsample import build_upsampler
-from ..utils import DEFAULT_MAX_SCALE, check_scale, upsample_image, zero_output_layer
+from ..utils import DEFAULT_MAX_SCALE, check_network_io, check_scale, upsample_image, zero_output_layer
 
 __all__ = ["RMISRVP"]
 
@@ -72,7 +72,7 @@ class RMISRVP(nn.Module):
         act: str | tuple = ("leakyrelu", {"negative_slope": 0.05}),
     ):
         super().__init__()
-        out_channels = in_channels if out_channels is None else out_channels
+        out_channels = check_network_io("RMISRVP", spatial_dims, in_channels, out_channels, image_residual)
         if not guidance_blocks or any(not 1 <= i <= sr_blocks for i in guidance_blocks):
             raise ValueError(f"guidance_blocks must be indices in [1, {sr_blocks}], got {guidance_blocks}.")
         self.scale = check_scale(scale, max_scale, allow_one=True)

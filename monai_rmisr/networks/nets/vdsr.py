@@ -7,7 +7,7 @@ from monai.networks.layers.factories import Conv
 from monai.networks.layers.utils import get_act_layer
 from torch import nn
 
-from ..utils import DEFAULT_MAX_SCALE, check_scale, upsample_image
+from ..utils import DEFAULT_MAX_SCALE, check_network_io, check_scale, upsample_image
 
 __all__ = ["VDSR"]
 
@@ -53,16 +53,7 @@ class VDSR(nn.Module):
         act: str | tuple = "relu",
     ):
         super().__init__()
-        if spatial_dims not in (2, 3):
-            raise ValueError(f"VDSR supports spatial_dims 2 or 3, got {spatial_dims}.")
-        out_channels = in_channels if out_channels is None else out_channels
-        if in_channels < 1:
-            raise ValueError(f"VDSR needs in_channels >= 1, got {in_channels}.")
-        if out_channels != in_channels:
-            raise ValueError(
-                "VDSR adds the interpolated input to its output, so it needs out_channels == in_channels, "
-                f"got in_channels={in_channels}, out_channels={out_channels}."
-            )
+        out_channels = check_network_io("VDSR", spatial_dims, in_channels, out_channels, image_residual=True)
         if depth < 2 or features < 1:
             raise ValueError(f"VDSR needs depth >= 2 and features >= 1, got depth={depth}, features={features}.")
         self.scale = check_scale(scale, DEFAULT_MAX_SCALE, allow_one=True)
