@@ -8,6 +8,7 @@ from collections.abc import Hashable, Mapping
 import numpy as np
 import torch
 from monai.config import KeysCollection, NdarrayOrTensor
+from monai.data import MetaTensor
 from monai.transforms import MapTransform, Randomizable, Transform
 from monai.utils import TransformBackends
 
@@ -46,7 +47,8 @@ class RandPairedPatch(Randomizable, Transform):
 
     Call with a channel-first (C, H, W) HR image in [0, 1] (numpy or torch); returns
     ``(hr_patch, lr_patch)`` of shapes (C, round(p*s), round(p*s)) and (C, p, p), float32, in the
-    input's type.
+    input's type. A ``MetaTensor``'s pair carries affines that place each patch where it was cut
+    (crop, flips, rotation; LR pixels on MATLAB's grid); the sampling is not recorded for ``inverse``.
     """
 
     backend = [TransformBackends.TORCH, TransformBackends.NUMPY]
@@ -92,7 +94,39 @@ class RandPairedPatch(Randomizable, Transform):
         lr = torch.as_tensor(lr).float()
         if as_numpy:
             return hr.numpy(), lr.numpy()
+        if isinstance(img, MetaTensor):
+            return self._with_geometry(img, hr, lr)
         return hr, lr
+
+    def _patch_index_maps(self) -> tuple[np.ndarray, np.ndarray]:
+        """3x3 homogeneous maps from an HR-patch and an LR-patch pixel index (row, column) to the input image's."""
+        n = self.hr_size - 1
+        crop = np.array([[1.0, 0, self._start[0]], [0, 1, self._start[1]], [0, 0, 1]])
+        rows = np.array([[-1.0, 0, n], [0, 1, 0], [0, 0, 1]]) if self._flips[0] else np.eye(3)
+        cols = np.array([[1.0, 0, 0], [0, -1, n], [0, 0, 1]]) if self._flips[1] else np.eye(3)
+        turn = (
+            np.array([[0.0, 1, 0], [-1, 0, n], [0, 0, 1]]) if self._rotate else np.eye(3)
+        )  # rot90: out[i, j] = in[j, n - i]
+        hr = crop @ rows @ cols @ turn
+        step = self.hr_size / self.lr_size  # MATLAB geometry: LR pixel k is centred on HR k * step + (step - 1) / 2
+        return hr, hr @ np.array([[step, 0, (step - 1) / 2], [0, step, (step - 1) / 2], [0, 0, 1]])
+
+    def _with_geometry(self, img: MetaTensor, hr: torch.Tensor, lr: torch.Tensor) -> tuple[MetaTensor, MetaTensor]:
+        """The pair as MetaTensors whose affines place each patch where it was cut from ``img`` (crop, flips,
+        rotation; the LR pixels on MATLAB's grid). Not recorded as invertible operations: a patch is not
+        mapped back."""
+        affine = torch.as_tensor(img.affine, dtype=torch.float64)
+        pair = []
+        for patch, index_map in zip((hr, lr), self._patch_index_maps()):
+            embedded = torch.eye(affine.shape[0], dtype=torch.float64)
+            embedded[:2, :2] = torch.as_tensor(index_map[:2, :2])
+            embedded[:2, -1] = torch.as_tensor(index_map[:2, 2])
+            meta = {k: v for k, v in img.meta.items() if k not in ("affine", "spatial_shape")}
+            meta["spatial_shape"] = np.array(patch.shape[1:])
+            pair.append(
+                MetaTensor(torch.as_tensor(patch).as_subclass(torch.Tensor), affine=affine @ embedded, meta=meta)
+            )
+        return pair[0], pair[1]
 
 
 def _pad_symmetric(image: torch.Tensor, size: int) -> torch.Tensor:

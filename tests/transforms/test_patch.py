@@ -66,3 +66,24 @@ def test_bad_arguments():
         RandPairedPatch(8, 0.5)
     with pytest.raises(ValueError, match=r"\(C, H, W\)"):
         RandPairedPatch(4, 2)(np.zeros((8, 8)))
+
+
+@pytest.mark.parametrize("seed", range(6))  # crops with and without each flip and the rotation
+def test_metatensor_patches_carry_where_they_were_cut(seed):
+    from monai.data import MetaTensor
+
+    affine = torch.tensor([[0.0, 0.5, 0, 10.0], [0.7, 0, 0, -4.0], [0, 0, 1, 0], [0, 0, 0, 1]], dtype=torch.float64)
+    image = MetaTensor(torch.rand(1, 40, 36), affine=affine)
+    transform = RandPairedPatch(patch_size=6, scale=2)
+    transform.set_random_state(seed)
+    hr, lr = transform(image)
+    assert isinstance(hr, MetaTensor) and isinstance(lr, MetaTensor) and tuple(hr.meta["spatial_shape"]) == (12, 12)
+    # every HR pixel is the input pixel its affine points at
+    to_input = torch.linalg.inv(affine) @ hr.affine
+    for i in range(12):
+        for j in range(12):
+            row, col = (to_input @ torch.tensor([i, j, 0.0, 1.0], dtype=torch.float64))[:2].round().long()
+            assert hr[0, i, j] == image[0, row, col]
+    # LR pixel k is centred on HR k * 2 + 0.5 (MATLAB's grid)
+    centre = torch.linalg.inv(hr.affine) @ lr.affine @ torch.tensor([1.0, 2.0, 0, 1], dtype=torch.float64)
+    np.testing.assert_allclose(centre[:2].numpy(), [2.5, 4.5], atol=1e-9)
