@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -154,13 +155,29 @@ def _output_for(item: Path, root: Path | None, output_dir: Path) -> Path:
     return output_dir / relative.parent / output_name(item)
 
 
+def _case_insensitive(folder: Path) -> bool:
+    """Whether the file system of ``folder`` (or its nearest existing parent) takes ``A`` and ``a`` as one name
+    (macOS, Windows): a probe file is created there and looked up with its name's case swapped."""
+    existing = next((p for p in (folder, *folder.absolute().parents) if p.is_dir()), None)
+    if existing is None:
+        return False
+    try:
+        with tempfile.NamedTemporaryFile(prefix=".rmisr-Case-", dir=existing) as probe:
+            name = Path(probe.name).name
+            return (existing / name.swapcase()).exists()
+    except OSError:  # a folder that takes no files: checked (and refused) per output later
+        return False
+
+
 def _shared_outputs(inputs: Sequence[Path], root: Path | None, output_dir: Path) -> dict[Path, list[Path]]:
     """The inputs whose output path another input has too, each with those others (``noext`` and ``noext.png``,
     both PNG; a JPEG named ``scan.png`` beside ``scan.jpg``): neither is written, or one would replace the
-    other's result under its name. Paths are compared case-folded, as a case-insensitive file system does."""
+    other's result under its name. Where the output's file system ignores case, so are the names compared."""
+    fold = _case_insensitive(output_dir)
     by_output: dict[str, list[Path]] = {}
     for item in inputs:
-        by_output.setdefault(str(_output_for(item, root, output_dir)).casefold(), []).append(item)
+        target = str(_output_for(item, root, output_dir))
+        by_output.setdefault(target.casefold() if fold else target, []).append(item)
     return {item: [o for o in group if o != item] for group in by_output.values() if len(group) > 1 for item in group}
 
 

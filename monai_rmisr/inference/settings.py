@@ -244,14 +244,14 @@ def check_device(device: Any) -> str:
         raise ValueError(f"device {device!r} cannot run the networks; use cpu, cuda or cuda:N.")
     if parsed.type == "cuda":
         if not torch.cuda.is_available():
-            raise ValueError(f"device {device!r} asked for, but PyTorch sees no CUDA GPU; use --device cpu.")
+            raise ValueError(f"device {device!r} asked for, but PyTorch sees no CUDA GPU; use the device cpu.")
         count = torch.cuda.device_count()
         if parsed.index is not None and parsed.index >= count:
             raise ValueError(
                 f"device {device!r} does not exist: PyTorch sees {count} CUDA GPU(s), cuda:0 to cuda:{count - 1}."
             )
     if parsed.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(f"device {device!r} asked for, but PyTorch sees no MPS GPU; use --device cpu.")
+        raise ValueError(f"device {device!r} asked for, but PyTorch sees no MPS GPU; use the device cpu.")
     return str(device)
 
 

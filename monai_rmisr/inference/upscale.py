@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..io import ImageData, ImageTooLargeError, read_image
+from ..io import ImageData, ImageReadError, ImageTooLargeError, read_image
 from ..io.geometry import resampled_geometry
 from ..io.writers import check_output, write_image
 from ..networks.regroup import inference_network
@@ -85,6 +85,10 @@ class ResultTooLargeError(ValueError):
         super().__init__(message)
         self.limit, self.announced = limit, announced
         self.values, self.shape, self.channels = values, shape, channels
+
+
+#: NIfTI intents whose values are classes, not intensities: refused by :meth:`Upscaler.read`
+LABEL_INTENTS = ("label", "neuroname")
 
 
 def _context(start: int, stop: int, size: int, period: int) -> tuple[int, int]:
@@ -365,7 +369,8 @@ class Upscaler:
         Raises:
             ResultTooLargeError: the result would be too large (its attributes say what was known: the header's
                 announcement, or the counted result); the message names the file and what to change.
-            ImageReadError, FileNotFoundError, ValueError: each naming the problem.
+            ImageReadError, FileNotFoundError, ValueError: each naming the problem (a NIfTI label map, whose
+                values are classes, is refused).
         """
         advice = f"a result may hold at most {max_output_values:,} values and x{self.scale:g} ({self.axis})"
         advice += f" multiplies them by {self.growth:.4g}; choose a smaller scale or a --roi"
@@ -377,6 +382,13 @@ class Upscaler:
             raise ResultTooLargeError(
                 f"cannot read image '{err.path}': {err.reason.rstrip('.')} ({advice}).", max_output_values, err.reason
             ) from err
+        intent = image.meta.get("nifti_intent")
+        if intent in LABEL_INTENTS:
+            raise ImageReadError(
+                image.path,
+                f"it is a label map (NIfTI intent '{intent}'): its values are classes, which super-resolution "
+                "would blend into classes that do not exist; resample it with nearest-neighbour interpolation.",
+            )
         values = self.output_values(image)
         if values > max_output_values:
             raise ResultTooLargeError(

@@ -650,8 +650,10 @@ def _holding_rescale(
 ) -> int:
     """Of the source slices ``candidates`` (nearest first), the first whose rescale slope/intercept can store
     ``values`` (modality units) in the series' stored bits without clipping; where none can, the one whose
-    range is widest. The first candidate where the series has no linear rescale (a modality LUT, 32 bits)."""
-    if meta.get("modality_lut") or any(slopes[k] is None or intercepts[k] is None for k in candidates):
+    range is widest. The first candidate where the series has no linear rescale (a modality LUT, 32 bits) or is
+    not grey (colour is written as RGB, without a rescale)."""
+    grey = meta.get("color") == "GRAY" and not meta.get("palette_applied")
+    if not grey or meta.get("modality_lut") or any(slopes[k] is None or intercepts[k] is None for k in candidates):
         return candidates[0]
     bits = int(meta.get("bits_stored") or meta.get("bits_allocated") or 16)
     lo, hi = stored_range(bits, int(meta.get("pixel_representation") or 0) == 1)

@@ -29,6 +29,7 @@ META_KEYS: dict[str, str] = {
     "inverted": "the stored values were inverted on reading (MONOCHROME1, a min-is-white TIFF) (bool)",
     "palette_applied": "palette indices were expanded to colours on reading (bool)",
     "alpha_dropped": "an alpha channel was dropped on reading (bool)",
+    "nifti_intent": "the NIfTI header's intent name, e.g. 'none', 'label' (str)",
     "exif_orientation_applied": "the EXIF Orientation (2-8) of a JPEG or PNG; its pixels were turned as shown (int)",
     "decoder": "the library that decoded the pixels (str)",
     "number_of_frames": "frames in the file (int)",

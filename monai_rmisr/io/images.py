@@ -207,6 +207,8 @@ def _read_tifffile(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
     if collector.messages or beyond:  # tifffile reads what it can of a damaged file; we refuse it
         detail = "; ".join(collector.messages) or f"pages {beyond} point past the end of the file"
         raise ImageReadError(path, f"the TIFF file is truncated or damaged ({' '.join(detail.split())}).")
+    if data.dtype == bool:  # a 1-bit image: 8-bit 0 / 255, as Pillow reads one
+        data, bits = data.astype(np.uint8) * np.uint8(255), 8
     meta: dict[str, Any] = {"format": "tiff", "decoder": "tifffile", "dtype": str(data.dtype), "bit_depth": bits}
     if spacing:
         meta["_spacing"] = spacing

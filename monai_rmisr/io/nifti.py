@@ -16,9 +16,6 @@ from .image_data import ImageMeta
 __all__ = ["read_nifti"]
 
 
-_LABEL_INTENTS = ("label", "neuroname")  # NIfTI intents whose values are classes, not intensities
-
-
 def _scaling(img: Any) -> tuple[float | None, float | None]:
     """The file's ``scl_slope`` / ``scl_inter`` (nibabel moves them from the header to the proxy)."""
     slope, inter = getattr(img.dataobj, "slope", None), getattr(img.dataobj, "inter", None)
@@ -68,13 +65,6 @@ def read_nifti(path: str | os.PathLike[str], max_values: int | None = None) -> t
         img = nib.load(path)
         if not isinstance(img, (nib.Nifti1Image, nib.Nifti2Image)):
             raise ImageReadError(path, f"is a {type(img).__name__}, not a NIfTI image.")
-        intent = img.header.get_intent()[0]
-        if intent in _LABEL_INTENTS:
-            raise ImageReadError(
-                path,
-                f"it is a label map (NIfTI intent '{intent}'): its values are classes, which interpolation would "
-                "blend into classes that do not exist; resample it with nearest-neighbour interpolation instead.",
-            )
         stored = img.get_data_dtype()
         values = int(np.prod(img.shape, dtype=np.int64)) * max(len(stored.names or ()), 1)
         if max_values is not None and values > max_values:
@@ -134,6 +124,7 @@ def read_nifti(path: str | os.PathLike[str], max_values: int | None = None) -> t
         "qform_code": int(header["qform_code"]) if "qform_code" in header else None,
         "sform_code": int(header["sform_code"]) if "sform_code" in header else None,
         "xyzt_units": tuple(header.get_xyzt_units()),
+        "nifti_intent": str(header.get_intent()[0]),
         "spatial_shape": tuple(array.shape[1:]),
         "color": "RGB" if channels_last and channels >= 3 else "GRAY" if channels == 1 else None,
     }

@@ -38,6 +38,9 @@ _FORMAT_NAMES = {
 }
 
 
+_CONVERTED_MODES = ("CMYK", "YCbCr", "LAB", "HSV")  # Pillow modes the reader turns into RGB
+
+
 def output_name(source: str | os.PathLike[str]) -> str:
     """The file (or folder) name of the output for ``source``, in the same format.
 
@@ -127,8 +130,8 @@ def write_nifti(
     """Write ``(C, X, Y[, Z])`` as NIfTI with the source's header and the new grid's affine.
 
     ``descrip`` says what made it (scale, package version, model; the source's text after it as far as
-    80 characters allow); slices made along z drop the source's slice timing. The affine and ``pixdim``
-    are those of ``meta``; the source's sform and qform (codes kept, also 0: no
+    80 characters allow); the slice timing is dropped where the header's slice axis was resampled. The
+    affine and ``pixdim`` are those of ``meta``; the source's sform and qform (codes kept, also 0: no
     orientation is claimed that the source had not) each move with the new grid; the stored data
     type is the source's: unscaled integer data is rounded and clipped to it (values in the
     source's units exactly), scaled integer data gets a new ``scl_slope``/``scl_inter`` from
@@ -138,7 +141,9 @@ def write_nifti(
     source = nib.load(str(source_meta["source_path"]))
     header = source.header.copy()
     zoom = (meta.get("resampling") or {}).get("zoom") or ()
-    if len(zoom) >= 3 and float(zoom[2]) != 1.0:  # slices made along z: the source's slice timing no longer holds
+    slice_axis = header.get_dim_info()[2]
+    if slice_axis is not None and slice_axis < len(zoom) and float(zoom[slice_axis]) != 1.0:
+        # the acquisition's slice axis was resampled: its slice timing no longer holds
         for key in ("slice_code", "slice_start", "slice_end", "slice_duration"):
             header[key] = 0
     header["descrip"] = _nifti_description(meta, str(np.asarray(header["descrip"]).item().decode("latin-1")))
@@ -190,10 +195,13 @@ def _dpi(meta: Mapping[str, Any]) -> tuple[float, float] | None:
     return 25.4 / col, 25.4 / row
 
 
-def _tiff_carried(meta: Mapping[str, Any], source_meta: Mapping[str, Any], dtype: np.dtype) -> dict[str, Any]:
+def _tiff_carried(
+    meta: Mapping[str, Any], source_meta: Mapping[str, Any], dtype: np.dtype, grey: bool
+) -> dict[str, Any]:
     """``tifffile.imwrite`` keywords for what a TIFF output keeps of its source: the resolution in the source's
     own unit (inch, centimetre, or none, as ImageJ writes a micron size) times the zoom, the ICC colour
-    profile, and an ImageJ file's unit (written as ImageJ metadata where ImageJ takes the data type)."""
+    profile, and an ImageJ file's unit (written as ImageJ metadata for ``grey`` data of a type ImageJ takes; a
+    colour or multi-channel output keeps the resolution without it)."""
     import tifffile
 
     zoom = [float(z) for z in ((meta.get("resampling") or {}).get("zoom") or (1.0, 1.0))[:2]]
@@ -208,7 +216,7 @@ def _tiff_carried(meta: Mapping[str, Any], source_meta: Mapping[str, Any], dtype
         if "InterColorProfile" in tags:
             carried["iccprofile"] = bytes(tags["InterColorProfile"].value)
         unit = (source.imagej_metadata or {}).get("unit") if source.is_imagej else None
-    if unit and np.dtype(dtype) in (np.uint8, np.uint16, np.float32) and "iccprofile" not in carried:
+    if unit and grey and np.dtype(dtype) in (np.uint8, np.uint16, np.float32) and "iccprofile" not in carried:
         carried.update(imagej=True, metadata={"unit": unit})
         carried.pop("resolutionunit", None)  # ImageJ writes its own (none)
     return carried
@@ -251,7 +259,8 @@ def write_raster(
         photometric = "minisblack" if data.shape[-1] != 3 or np.asarray(array).shape[0] != 3 else "rgb"
         if source_meta.get("inverted"):
             photometric = "miniswhite"
-        tifffile.imwrite(str(path), data, photometric=photometric, **_tiff_carried(meta, source_meta, data.dtype))
+        carried = _tiff_carried(meta, source_meta, data.dtype, grey=photometric == "minisblack" and data.ndim <= 3)
+        tifffile.imwrite(str(path), data, photometric=photometric, **carried)
         return
     data = data[..., 0] if data.shape[-1] == 1 else data
     if data.ndim == 3 and data.dtype == np.uint16:  # 16-bit colour PNG: Pillow cannot write it
@@ -264,9 +273,10 @@ def write_raster(
     options: dict[str, Any] = {"format": {"png": "PNG", "jpeg": "JPEG", "bmp": "BMP"}.get(fmt, "PNG")}
     if dpi:
         options["dpi"] = dpi
-    with Image.open(str(source_meta["source_path"])) as source:  # the colour profile holds for the output too
-        icc_profile = source.info.get("icc_profile")
-    if icc_profile and fmt in ("png", "jpeg"):
+    with Image.open(str(source_meta["source_path"])) as source:  # the colour profile holds for the output too,
+        icc_profile = source.info.get("icc_profile")  # unless the reader converted the colours (a CMYK profile)
+        converted = source.mode in _CONVERTED_MODES
+    if icc_profile and fmt in ("png", "jpeg") and not converted:
         options["icc_profile"] = icc_profile
     if fmt == "jpeg":
         options["quality"] = 95

@@ -13,7 +13,7 @@ from monai_rmisr.__main__ import main
 from monai_rmisr.inference.batch import find_inputs, shard, upscale_batch
 from monai_rmisr.inference.settings import parse_roi
 from monai_rmisr.inference.upscale import ResultTooLargeError, Upscaler
-from monai_rmisr.io import read_image
+from monai_rmisr.io import ImageReadError, read_image
 from monai_rmisr.transforms.resize import imresize
 from tests.helpers import dicom_testdata, write_ct_series
 
@@ -494,3 +494,30 @@ def test_find_inputs_refuses_a_missing_or_empty_folder_and_takes_a_file(tmp_path
         find_inputs(tmp_path / "empty")
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "one.png")
     assert find_inputs(tmp_path / "one.png") == [tmp_path / "one.png"]
+
+
+def test_nifti_label_maps_are_read_but_not_super_resolved(tmp_path, capsys):
+    import nibabel as nib
+
+    img = nib.Nifti1Image(np.zeros((6, 5, 3), np.uint8), np.eye(4))
+    img.header.set_intent("label")
+    nib.save(img, tmp_path / "seg.nii.gz")
+    assert read_image(tmp_path / "seg.nii.gz").meta["nifti_intent"] == "label"  # the viewer, a data set: read
+    with pytest.raises(ImageReadError, match=r"is a label map .*nearest-neighbour"):
+        Upscaler(2, model="bicubic").read(tmp_path / "seg.nii.gz")
+    assert main(["upscale", str(tmp_path / "seg.nii.gz"), "-o", str(tmp_path / "o.nii.gz"), "--scale", "2"]) == 2
+    assert "is a label map" in capsys.readouterr().err and not (tmp_path / "o.nii.gz").exists()
+
+
+def test_outputs_differing_only_in_case_are_two_on_a_case_sensitive_file_system(tmp_path, monkeypatch):
+    from monai_rmisr.inference import batch
+
+    (tmp_path / "in").mkdir()
+    for name in ("Scan.png", "scan.png"):
+        Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "in" / name)
+    assert not batch._case_insensitive(tmp_path)  # Linux: two names
+    report = upscale_batch(Upscaler(2, model="bicubic"), tmp_path / "in", tmp_path / "out", progress=False)
+    assert len(report.written) == 2 and not report.failed
+    monkeypatch.setattr(batch, "_case_insensitive", lambda folder: True)  # macOS, Windows: one name
+    report = upscale_batch(Upscaler(2, model="bicubic"), tmp_path / "in", tmp_path / "out2", progress=False)
+    assert not report.written and len(report.failed) == 2

@@ -10,7 +10,7 @@ import pydicom
 import pytest
 from PIL import Image
 
-from monai_rmisr.io import ImageReadError, read_dicom_series, read_image
+from monai_rmisr.io import read_dicom_series, read_image
 from monai_rmisr.io.dicom_writer import IMPLEMENTATION_CLASS_UID, derived_series_number
 from monai_rmisr.io.geometry import resampled_geometry
 from monai_rmisr.io.output import OutputPathError, atomic_output, check_output_path
@@ -506,14 +506,6 @@ def test_nifti_without_orientation_gets_none(tmp_path):
     np.testing.assert_allclose(out.header.get_zooms(), (0.5, 0.5, 1.0))
 
 
-def test_nifti_label_maps_are_refused(tmp_path):
-    img = nib.Nifti1Image(np.zeros((6, 5, 3), np.uint8), np.eye(4))
-    img.header.set_intent("label")
-    nib.save(img, tmp_path / "seg.nii.gz")
-    with pytest.raises(ImageReadError, match=r"is a label map .*nearest-neighbour"):
-        read_image(tmp_path / "seg.nii.gz")
-
-
 @pytest.mark.parametrize(
     ("mode", "dtype", "suffix"),
     [("L", np.uint8, ".png"), ("I;16", np.uint16, ".png"), ("RGB", np.uint8, ".png"), ("L", np.uint8, ".jpg")],
@@ -793,3 +785,63 @@ def test_an_output_folder_that_takes_no_files_is_refused_before_any_work(tmp_pat
     monkeypatch.undo()
     assert check_output_path(tmp_path / "sub" / "out.png") == tmp_path / "sub" / "out.png"
     assert list(tmp_path.iterdir()) == []  # the probe left nothing
+
+
+def test_a_colour_dicom_series_is_written(tmp_path):
+    folder = tmp_path / "rgb"
+    folder.mkdir()
+    series = pydicom.uid.generate_uid()
+    for k in range(3):
+        ds = pydicom.dcmread(dicom_testdata("SC_rgb.dcm"))
+        ds.SeriesInstanceUID, ds.SOPInstanceUID = series, pydicom.uid.generate_uid()
+        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+        ds.ImagePositionPatient, ds.ImageOrientationPatient = [0, 0, 2.0 * k], [1, 0, 0, 0, 1, 0]
+        ds.PixelSpacing = [1, 1]
+        ds.save_as(folder / f"{k}.dcm")
+    source = read_image(folder)
+    for zoom in ([1.0, 1.0, 2.0], [2.0, 2.0, 1.0]):  # along z, and in-plane
+        shape = [int(n * z) for n, z in zip(source.array.shape[1:], zoom)]
+        array = np.zeros((3, *shape), np.float32) + 100
+        geometry = resampled_geometry(source.meta, zoom, [0.0, 0.0, 0.0])
+        out = write_image(
+            array, {**source.meta, **geometry, "spatial_shape": tuple(shape)}, source.meta, tmp_path / f"o{zoom[2]}"
+        )
+        written = [pydicom.dcmread(f) for f in sorted(out.iterdir())]
+        assert len(written) == shape[2] and all(ds.PhotometricInterpretation == "RGB" for ds in written)
+
+
+def test_colour_outputs_keep_only_what_still_holds(tmp_path):
+    import tifffile
+    from PIL import Image
+
+    # an ImageJ composite (3 channels, 16 bits): the resolution kept, written without ImageJ's RGB refusal
+    data = np.random.default_rng(7).integers(0, 65535, (3, 12, 16), dtype=np.uint16)
+    tifffile.imwrite(
+        tmp_path / "c.tif", data, imagej=True, resolution=(4.0, 4.0), metadata={"unit": "um", "axes": "CYX"}
+    )
+    source = read_image(tmp_path / "c.tif")
+    geometry = resampled_geometry(source.meta, [1.0, 1.0], [0.0, 0.0])
+    write_image(source.array, {**source.meta, **geometry}, source.meta, tmp_path / "c_out.tif")
+    with tifffile.TiffFile(tmp_path / "c_out.tif") as out:
+        assert out.pages[0].tags["XResolution"].value == (4, 1)
+    # a CMYK JPEG's profile describes CMYK: the RGB output must not claim it
+    Image.new("CMYK", (16, 12), (10, 20, 30, 40)).save(tmp_path / "k.jpg", icc_profile=_icc_profile())
+    source = read_image(tmp_path / "k.jpg")
+    write_image(source.array, {**source.meta, **geometry}, source.meta, tmp_path / "k_out.jpg")
+    with Image.open(tmp_path / "k_out.jpg") as out:
+        assert out.mode == "RGB" and "icc_profile" not in out.info
+    # a 1-bit TIFF: 8-bit 0 / 255, as a 1-bit PNG
+    tifffile.imwrite(tmp_path / "b.tif", np.random.default_rng(8).random((12, 16)) > 0.5)
+    assert set(np.unique(read_image(tmp_path / "b.tif").array)) == {0.0, 255.0}
+
+
+def test_slice_timing_follows_the_headers_slice_axis(tmp_path):
+    img = nib.Nifti1Image(np.zeros((8, 6, 4), np.float32), np.eye(4))
+    img.header.set_dim_info(slice=0)  # slices along the first axis, which an in-plane x2 resamples
+    img.header["slice_code"], img.header["slice_end"], img.header["slice_duration"] = 1, 7, 0.1
+    nib.save(img, tmp_path / "v.nii")
+    source = read_image(tmp_path / "v.nii")
+    geometry = resampled_geometry(source.meta, [2.0, 2.0, 1.0], [0.0, 0.0, 0.0])
+    write_image(np.zeros((1, 16, 12, 4), np.float32), {**source.meta, **geometry}, source.meta, tmp_path / "o.nii")
+    out = nib.load(tmp_path / "o.nii").header
+    assert (int(out["slice_code"]), int(out["slice_end"]), float(out["slice_duration"])) == (0, 0, 0.0)
