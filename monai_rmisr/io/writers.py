@@ -113,13 +113,18 @@ def sr_output_name(source: str | os.PathLike[str]) -> str:
     return f"{stem}_sr{name[len(stem) :]}"
 
 
-def _nifti_description(meta: Mapping[str, Any], theirs: str) -> bytes:
-    """The header's ``descrip`` (80 bytes): what made the image (as a DICOM output's DerivationDescription
-    records), then the source's own text as far as it fits."""
+def _made_by(meta: Mapping[str, Any]) -> str:
+    """What made an output, for the files that have a place for a line of text (NIfTI ``descrip``, PNG / TIFF
+    text, JPEG comment), as a DICOM output's DerivationDescription records: ``SR x2 monai-rmisr 0.1.0 MODEL``."""
     info = dict(meta.get("derivation") or {})
     scale = info.get("scale")
-    ours = f"SR x{scale:g}" if isinstance(scale, (int, float)) else "SR"
-    ours += f"{' z' if info.get('axis') == 'z' else ''} monai-rmisr {__version__} {info.get('model', '')}".rstrip()
+    text = f"SR x{scale:g}" if isinstance(scale, (int, float)) else "SR"
+    return f"{text}{' z' if info.get('axis') == 'z' else ''} monai-rmisr {__version__} {info.get('model', '')}".rstrip()
+
+
+def _nifti_description(meta: Mapping[str, Any], theirs: str) -> bytes:
+    """The header's ``descrip`` (80 bytes): :func:`_made_by`, then the source's own text as far as it fits."""
+    ours = _made_by(meta)
     text = f"{ours}; {theirs.strip()}" if theirs.strip() else ours
     return text.encode("latin-1", "replace")[:80]
 
@@ -232,6 +237,8 @@ def write_raster(
     are written as RGB and a dropped alpha channel is not restored (a warning says so). JPEG is written at
     quality 95 (it is lossy by nature). The resolution (dpi; a TIFF's in its own unit, an ImageJ TIFF's
     unit kept) is updated for the new pixel size; the source's ICC colour profile is kept (PNG, JPEG, TIFF).
+    What made it is recorded where the format has a place for it: PNG ``Software`` / ``Description`` text, TIFF
+    ``Software`` / ``ImageDescription`` (not in an ImageJ file, whose description is ImageJ's), JPEG comment.
     """
     from PIL import Image
 
@@ -260,7 +267,9 @@ def write_raster(
         if source_meta.get("inverted"):
             photometric = "miniswhite"
         carried = _tiff_carried(meta, source_meta, data.dtype, grey=photometric == "minisblack" and data.ndim <= 3)
-        tifffile.imwrite(str(path), data, photometric=photometric, **carried)
+        if not carried.get("imagej"):  # ImageJ keeps its own metadata in the description
+            carried["description"] = _made_by(meta)
+        tifffile.imwrite(str(path), data, photometric=photometric, software=f"monai-rmisr {__version__}", **carried)
         return
     data = data[..., 0] if data.shape[-1] == 1 else data
     if data.ndim == 3 and data.dtype == np.uint16:  # 16-bit colour PNG: Pillow cannot write it
@@ -280,6 +289,14 @@ def write_raster(
         options["icc_profile"] = icc_profile
     if fmt == "jpeg":
         options["quality"] = 95
+        options["comment"] = _made_by(meta)
+    elif fmt == "png":
+        from PIL.PngImagePlugin import PngInfo
+
+        text = PngInfo()
+        text.add_text("Software", f"monai-rmisr {__version__}")
+        text.add_text("Description", _made_by(meta))
+        options["pnginfo"] = text
     image.save(str(path), **options)
 
 

@@ -845,3 +845,24 @@ def test_slice_timing_follows_the_headers_slice_axis(tmp_path):
     write_image(np.zeros((1, 16, 12, 4), np.float32), {**source.meta, **geometry}, source.meta, tmp_path / "o.nii")
     out = nib.load(tmp_path / "o.nii").header
     assert (int(out["slice_code"]), int(out["slice_end"]), float(out["slice_duration"])) == (0, 0, 0.0)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".tif"])
+def test_raster_outputs_say_what_made_them(tmp_path, suffix):
+    import tifffile
+    from PIL import Image
+
+    Image.fromarray(np.random.default_rng(9).integers(0, 255, (10, 12), dtype=np.uint8)).save(tmp_path / f"in{suffix}")
+    source = read_image(tmp_path / f"in{suffix}")
+    geometry = resampled_geometry(source.meta, [1.0, 1.0], [0.0, 0.0])
+    meta = {**source.meta, **geometry, "derivation": {"model": "rmisr_bl_x2", "scale": 2.0}}
+    write_image(source.array, meta, source.meta, tmp_path / f"out{suffix}")
+    if suffix == ".tif":
+        with tifffile.TiffFile(tmp_path / "out.tif") as out:
+            tags = out.pages[0].tags
+            text = tags["ImageDescription"].value
+            assert tags["Software"].value.startswith("monai-rmisr ")
+    else:
+        with Image.open(tmp_path / f"out{suffix}") as out:
+            text = out.info["comment"].decode() if suffix == ".jpg" else out.text["Description"]
+    assert text.startswith("SR x2 monai-rmisr ") and text.endswith(" rmisr_bl_x2")
