@@ -48,7 +48,9 @@ class MetricsCSVHandler:
 
     Columns: ``epoch, iteration, seconds, lr, loss`` (the epoch's mean training loss) and the
     latest value of every validation metric of ``evaluator`` (if given). A resumed run appends
-    to the file; a run that starts from epoch 1 replaces it, so old rows never mix with new.
+    to the file; a run that starts from epoch 1 replaces it, so old rows never mix with new. On a resumed
+    run the evaluator's best key metric (and its epoch) are taken from the rows, so its log does not call
+    the first score after the restart a new best.
 
     Args:
         output_dir: folder of the CSV file (created if needed).
@@ -66,6 +68,25 @@ class MetricsCSVHandler:
         engine.add_event_handler(Events.EPOCH_STARTED, self._reset)
         engine.add_event_handler(Events.ITERATION_COMPLETED, self._collect)
         engine.add_event_handler(Events.EPOCH_COMPLETED, self._write)
+        if self.evaluator is not None:
+            self.evaluator.add_event_handler(Events.STARTED, self._restore_best)
+
+    def _restore_best(self, evaluator: Engine) -> None:
+        """On a resumed run, give the evaluator the best key metric of the rows written before (the evaluator's
+        own record starts empty, so its first score would be logged as a new best, however low)."""
+        state = evaluator.state
+        name = getattr(state, "key_metric_name", None)
+        if getattr(state, "best_metric_epoch", 0) != -1 or name is None or not self.path.exists():
+            return
+        with open(self.path, newline="") as f:
+            scored = [(float(row[name]), int(row["epoch"])) for row in csv.DictReader(f) if row.get(name)]
+        if scored:
+            compare = getattr(evaluator, "metric_cmp_fn", lambda current, best: current > best)
+            best, epoch = scored[0]
+            for value, at in scored[1:]:
+                if compare(value, best):
+                    best, epoch = value, at
+            state.best_metric, state.best_metric_epoch = best, epoch
 
     def _reset(self, engine: Engine) -> None:
         if engine.state.epoch == 1 and self.path.exists():
