@@ -5,14 +5,19 @@ The same arguments as ``monailabel ...`` (``start_server``, ``--conf models rmis
 0.8.5 starts beside pydicom 3. Keep the default single worker (``--workers`` starts fresh
 interpreters, which would not have the compatibility module).
 
-One default differs: ``start_server`` listens on ``127.0.0.1`` (this machine only) unless
+Two defaults differ: ``start_server`` listens on ``127.0.0.1`` (this machine only) unless
 ``--host`` says otherwise; MONAI Label's own default, ``0.0.0.0``, serves every network the
-machine is on, with authentication off (docs/monailabel.md says how to turn it on).
+machine is on, with authentication off (docs/monailabel.md says how to turn it on). And no other
+web origin may call the server from a browser unless ``MONAI_LABEL_CORS_ORIGINS`` names it
+(:func:`with_default_cors`): MONAI Label's default answers every origin, with credentials, so any
+page open in the user's browser could read the studies through it.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import MutableMapping
 
 from .compat import install
 
@@ -30,8 +35,21 @@ def with_default_host(argv: list[str]) -> list[str]:
     return [*argv, "--host", DEFAULT_HOST]
 
 
+#: ``MONAI_LABEL_CORS_ORIGINS`` when the environment does not set it: an origin no browser sends (MONAI Label
+#: reads an empty list as "every origin"), so only same-origin pages (MONAI Label's own OHIF) and non-browser
+#: clients (3D Slicer, curl) reach the server.
+DEFAULT_CORS_ORIGINS = '["http://127.0.0.1"]'
+
+
+def with_default_cors(environ: MutableMapping[str, str]) -> None:
+    """Set ``MONAI_LABEL_CORS_ORIGINS`` in ``environ`` to :data:`DEFAULT_CORS_ORIGINS` unless it is set
+    (a viewer served from elsewhere: ``MONAI_LABEL_CORS_ORIGINS='["http://viewer-host:3000"]'``)."""
+    environ.setdefault("MONAI_LABEL_CORS_ORIGINS", DEFAULT_CORS_ORIGINS)
+
+
 def main() -> None:
     sys.argv[1:] = with_default_host(sys.argv[1:])
+    with_default_cors(os.environ)  # read when MONAI Label's app module is imported, below
     install()
     try:
         from monailabel.main import Main

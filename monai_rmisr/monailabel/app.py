@@ -21,7 +21,7 @@ from ..config import config_flag  # noqa: E402
 from .infer import MAX_OUTPUT_PIXELS, NetworkCache, not_in_datastore, upload_params  # noqa: E402
 from .task import SuperResolutionTask  # noqa: E402
 
-__all__ = ["DCMQI_TOOL", "TASKS", "RMISRApp", "guard_infer_endpoint"]
+__all__ = ["DATASTORE_WRITES", "DCMQI_TOOL", "TASKS", "RMISRApp", "guard_datastore_endpoints", "guard_infer_endpoint"]
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +82,74 @@ def guard_infer_endpoint() -> None:
     endpoint.run_inference = guarded
 
 
+#: MONAI Label's datastore endpoint functions that change the studies folder (upload, delete, relabel, edit info)
+DATASTORE_WRITES = (
+    "add_image",
+    "remove_image",
+    "save_label",
+    "remove_label",
+    "update_image_info",
+    "update_label_info",
+)
+
+
+def guard_datastore_endpoints() -> None:
+    """Make MONAI Label's ``/datastore`` endpoints read-only and keep their reads inside the studies folder.
+
+    MONAI Label 0.8.5 lets any client upload (``PUT /datastore/image?image=ID``, where an ``ID`` with ``../``
+    writes outside the studies folder, at the path it names), delete (``DELETE /datastore/image``) and relabel
+    images, without authentication by default. A super-resolution server stores nothing: every write answers
+    403. ``GET /datastore/image`` and ``/image/info`` (and the label ones) follow a link in the studies folder
+    to a file elsewhere; here such an image gets the same 403 as ``/infer`` gives it
+    (:func:`~monai_rmisr.monailabel.infer.not_in_datastore`), before the file is opened. The endpoint
+    functions are wrapped once per process, as :func:`guard_infer_endpoint` does.
+    """
+    from fastapi import HTTPException
+    from monailabel.endpoints import datastore as endpoint
+    from monailabel.interfaces.utils.app import app_instance
+
+    if getattr(endpoint, "rmisr_guard", False):
+        return
+
+    def refused(*args: Any, **kwargs: Any) -> None:
+        raise HTTPException(
+            status_code=403,
+            detail="this server super-resolves images and stores none: its datastore is read-only (no upload, "
+            "delete or edit); send an image to /infer as a file instead.",
+        )
+
+    def inside(uri: Any, what: Any) -> None:
+        root = app_instance().studies
+        if str(root).startswith(("http://", "https://")) or not isinstance(uri, str) or not uri:
+            return  # a DICOMweb datastore's cache, or an unknown id (the endpoint answers 404)
+        real, studies = os.path.realpath(uri), os.path.realpath(root)
+        if os.path.commonpath([real, studies]) != studies:
+            raise HTTPException(status_code=403, detail=str(not_in_datastore(what)))
+
+    def reading(function: Any, uri_of: Any) -> Any:
+        @functools.wraps(function)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            inside(uri_of(*args, **kwargs), args[0] if args else next(iter(kwargs.values()), ""))
+            return function(*args, **kwargs)
+
+        return guarded
+
+    for name in DATASTORE_WRITES:
+        setattr(endpoint, name, refused)
+
+    def image_uri(image: str, *args: Any, **kwargs: Any) -> Any:
+        return app_instance().datastore().get_image_uri(image)
+
+    def label_uri(label: str, tag: str, *args: Any, **kwargs: Any) -> Any:
+        return app_instance().datastore().get_label_uri(label, tag)
+
+    endpoint.download_image = reading(endpoint.download_image, image_uri)
+    endpoint.get_image_info = reading(endpoint.get_image_info, image_uri)
+    endpoint.download_label = reading(endpoint.download_label, label_uri)
+    endpoint.get_label_info = reading(endpoint.get_label_info, label_uri)
+    endpoint.rmisr_guard = True  # type: ignore[attr-defined]
+
+
 class RMISRApp(MONAILabelApp):
     """The app: ``python -m monai_rmisr.monailabel start_server --app apps/monailabel --studies DIR``.
 
@@ -94,7 +162,8 @@ class RMISRApp(MONAILabelApp):
 
     The tasks serve only the datastore's images and uploads, share one
     :class:`~monai_rmisr.monailabel.infer.NetworkCache`, and a ``params`` ``image`` beside an
-    upload is refused (:func:`guard_infer_endpoint`).
+    upload is refused (:func:`guard_infer_endpoint`); the datastore is read-only and its reads stay
+    inside the studies folder (:func:`guard_datastore_endpoints`).
 
     With a DICOMweb datastore (``--studies http://.../dicom-web``) a series is read as its DICOM
     files, and the result is a derived series (:meth:`init_datastore`); dcmqi is not downloaded
@@ -112,6 +181,7 @@ class RMISRApp(MONAILabelApp):
         self.warm_up = config_flag(conf.get("warm_up", True), "conf warm_up")
         self.networks = NetworkCache()
         guard_infer_endpoint()
+        guard_datastore_endpoints()
         super().__init__(
             app_dir=app_dir,
             studies=studies,

@@ -332,3 +332,14 @@ def test_warm_up_runs_the_network_once_on_a_tiny_image():
         hook.remove()
     assert calls == [(torch.Size([1, 1, 16, 16]), torch.Size([1, 1, 32, 32]))]
     assert seconds > 0
+
+
+def test_no_other_web_origin_may_call_the_server_unless_named():
+    from monai_rmisr.monailabel.__main__ import DEFAULT_CORS_ORIGINS, with_default_cors
+
+    environ: dict[str, str] = {}
+    with_default_cors(environ)
+    assert environ["MONAI_LABEL_CORS_ORIGINS"] == DEFAULT_CORS_ORIGINS == '["http://127.0.0.1"]'
+    named = {"MONAI_LABEL_CORS_ORIGINS": '["http://viewer:3000"]'}
+    with_default_cors(named)
+    assert named["MONAI_LABEL_CORS_ORIGINS"] == '["http://viewer:3000"]'  # the user's list is kept

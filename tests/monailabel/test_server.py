@@ -145,16 +145,16 @@ def test_a_bad_request_is_a_400_that_says_why(client, task, params, message):
 @pytest.fixture
 def reads(monkeypatch) -> list[str]:
     """The paths the server's infer task reads (in this process: the test client runs the app here)."""
-    from monai_rmisr.monailabel import infer
+    from monai_rmisr.inference.upscale import Upscaler
 
     paths: list[str] = []
-    real = infer.read_image
+    real = Upscaler.read
 
-    def recorded(path, *args, **kwargs):
+    def recorded(self, path, *args, **kwargs):  # the tasks read through Upscaler.read (its size limits)
         paths.append(str(path))
-        return real(path, *args, **kwargs)
+        return real(self, path, *args, **kwargs)
 
-    monkeypatch.setattr(infer, "read_image", recorded)
+    monkeypatch.setattr(Upscaler, "read", recorded)
     return paths
 
 
@@ -170,6 +170,9 @@ def test_a_file_outside_the_datastore_is_refused_unread(client, root, reads):
         assert response.status_code == 403, (query, response.text)
         assert "is not in this server's datastore: name a datastore image by its id" in response.json()["detail"]
     assert reads == []
+    # the control: a datastore image is read, and the fixture sees it (so reads == [] above means unread)
+    assert client.post("/infer/rmisr_x2?image=ct&output=json").status_code == 200
+    assert len(reads) == 1 and Path(reads[0]).name.startswith("ct")
 
 
 def test_params_cannot_replace_an_upload(client, root, reads):
@@ -256,3 +259,27 @@ def test_a_bad_warm_up_setting_is_refused_at_start_up(tmp_path):
 
     with pytest.raises(ValueError, match=r"^--conf warm_up must be true or false, got 'maybe'\.$"):
         RMISRApp(str(tmp_path / "app"), str(tmp_path / "studies"), {"warm_up": "maybe"})
+
+
+def test_the_datastore_is_read_only_and_its_reads_stay_in_the_studies_folder(client, root):
+    outside = root / "outside"
+    outside.mkdir(exist_ok=True)
+    before = sorted(p.name for p in (root / "studies").iterdir())
+    with open(CT, "rb") as f:  # an upload whose id climbs out of the studies folder
+        response = client.put("/datastore/image?image=../outside/evil", files={"file": ("x.sh", f)})
+    assert response.status_code == 403 and "read-only" in response.json()["detail"]
+    assert list(outside.iterdir()) == []
+    for method, url in (
+        ("delete", "/datastore/image?id=ct"),
+        ("delete", "/datastore/label?id=ct&tag=final"),
+        ("put", "/datastore/image/info?image=ct"),
+    ):
+        response = getattr(client, method)(url)
+        assert response.status_code == 403, (method, url, response.text)
+    assert sorted(p.name for p in (root / "studies").iterdir()) == before  # nothing deleted
+    # a link in the studies folder to a file elsewhere: neither its bytes nor its path are served
+    for url in ("/datastore/image?image=link", "/datastore/image/info?image=link"):
+        response = client.get(url)
+        assert response.status_code == 403 and "is not in this server's datastore" in response.json()["detail"]
+        assert "elsewhere" not in response.text
+    assert client.get("/datastore/image?image=ct").status_code == 200  # the datastore's own images are served
