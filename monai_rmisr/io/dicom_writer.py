@@ -581,6 +581,9 @@ def _derive(ds: Dataset, meta: Mapping[str, Any], series_uid: str, also_from: tu
 def _template(path: str | os.PathLike[str]) -> Dataset:
     ds = pydicom.dcmread(path)
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian  # decoded values are native little endian
+    # the 128-byte preamble is the writer's (a TIFF header in a dual-format file, whose offsets would no longer
+    # point at the new pixels; or anything hidden there): ours is empty
+    ds.preamble = b"\x00" * 128
     return ds
 
 

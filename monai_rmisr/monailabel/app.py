@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 import shutil
@@ -50,8 +51,10 @@ def guard_infer_endpoint() -> None:
     ``output=dicom_seg`` (MONAI Label would write the result as the segments of a DICOM SEG, which a
     super-resolved image is not, with dcmqi, which this app does not download: before anything runs).
     A datastore's server (DICOMweb) that cannot be reached or answers with an HTTP error (a wrong
-    password: 401) is a 502 that quotes the error, not a bare 500. The endpoint calls its module's
-    ``run_inference``; this wraps that function, once per process (MONAI Label has no hook for it).
+    password: 401) is a 502 that quotes the error, not a bare 500; so are params that are no JSON object
+    (400), an unknown task (404) and a request without an image (400) (:func:`_check_request`). The
+    endpoint calls its module's ``run_inference``; this wraps that function, once per process (MONAI Label
+    has no hook for it).
     """
     from fastapi import HTTPException
     from monailabel.endpoints import infer as endpoint
@@ -68,14 +71,15 @@ def guard_infer_endpoint() -> None:
                 detail="output=dicom_seg makes a DICOM SEG of a segmentation; super-resolution returns an image: "
                 "ask output=image (a DICOM series comes back as a derived series, one .zip), json or all.",
             )
-        if file:
-            try:
-                params = upload_params(params)
-            except ValueError as err:
-                raise HTTPException(status_code=400, detail=str(err)) from err
-        try:
+        try:  # the task list and the endpoint list the datastore, the task fetches the image
+            _check_request(model, image, session_id, params, file)
+            if file:
+                try:
+                    params = upload_params(params)
+                except ValueError as err:
+                    raise HTTPException(status_code=400, detail=str(err)) from err
             return run_inference(background_tasks, model, image, session_id, params, file, label, output)
-        except requests.RequestException as err:  # the endpoint lists the datastore, the task fetches the image
+        except requests.RequestException as err:
             raise HTTPException(status_code=502, detail=f"the datastore's server did not answer: {err}") from err
 
     guarded.rmisr_guard = True  # type: ignore[attr-defined]
@@ -91,6 +95,29 @@ DATASTORE_WRITES = (
     "update_image_info",
     "update_label_info",
 )
+
+
+def _check_request(model: str, image: Any, session_id: Any, params: Any, file: Any) -> None:
+    """The 4xx a request gets where MONAI Label 0.8.5 would answer a bare 500: ``params`` that is not a JSON
+    object, a task (the path's, or a ``params`` ``model`` that replaces it) the server does not have (404), no
+    image at all."""
+    from fastapi import HTTPException
+    from monailabel.interfaces.utils.app import app_instance
+
+    try:
+        parsed = json.loads(params) if isinstance(params, str) and params.strip() else {}
+    except json.JSONDecodeError as err:
+        raise HTTPException(status_code=400, detail=f"params must be a JSON object: {err}.") from err
+    if not isinstance(parsed, dict):
+        raise HTTPException(status_code=400, detail=f"params must be a JSON object, got {type(parsed).__name__}.")
+    task = parsed.get("model", model)
+    tasks = sorted(app_instance().info().get("models", {}))
+    if task not in tasks:
+        raise HTTPException(
+            status_code=404, detail=f"no task {task!r} on this server; its tasks are {', '.join(tasks)}."
+        )
+    if not (file or image or session_id):
+        raise HTTPException(status_code=400, detail="the request names no image: give image=ID or upload a file.")
 
 
 def guard_datastore_endpoints() -> None:

@@ -106,6 +106,8 @@ def test_derived_file_names_its_writer_and_keeps_the_start_of_the_description(tm
     assert ds.SeriesDescription.startswith("T2 TSE AXIAL") and ds.SeriesDescription.endswith(" SR x2")
     assert len(ds.SeriesDescription) <= 64
     assert "SourceApplicationEntityTitle" not in ds.file_meta  # the scanner did not write this file
+    assert pydicom.dcmread(tmp_path / "source.dcm").preamble[:4] == b"II*\x00"  # CT_small's is a TIFF header
+    assert (tmp_path / "out.dcm").read_bytes()[:128] == b"\x00" * 128  # not copied: it would describe other bytes
     assert ds.file_meta.ImplementationClassUID == IMPLEMENTATION_CLASS_UID != pydicom.uid.PYDICOM_IMPLEMENTATION_UID
     assert pydicom.uid.UID(IMPLEMENTATION_CLASS_UID).is_valid and ds.file_meta.ImplementationVersionName.startswith(
         "RMISR_"

@@ -283,3 +283,16 @@ def test_the_datastore_is_read_only_and_its_reads_stay_in_the_studies_folder(cli
         assert response.status_code == 403 and "is not in this server's datastore" in response.json()["detail"]
         assert "elsewhere" not in response.text
     assert client.get("/datastore/image?image=ct").status_code == 200  # the datastore's own images are served
+
+
+def test_what_monai_label_answered_with_a_bare_500_is_a_4xx_that_says_why(client):
+    for url, form, status, message in (
+        ("/infer/nosuch?image=ct&output=json", {}, 404, "no task 'nosuch' on this server; its tasks are "),
+        ("/infer/rmisr_x2?image=ct&output=json", {"params": json.dumps({"model": "nosuch"})}, 404, "no task 'nosuch'"),
+        ("/infer/rmisr_x2?image=ct&output=json", {"params": "{not json"}, 400, "params must be a JSON object: "),
+        ("/infer/rmisr_x2?image=ct&output=json", {"params": "[1, 2]"}, 400, "params must be a JSON object, got list"),
+        ("/infer/rmisr_x2?output=json", {}, 400, "the request names no image"),
+    ):
+        response = client.post(url, data=form)
+        assert response.status_code == status, (url, form, response.text)
+        assert message in response.json()["detail"]
