@@ -7,7 +7,10 @@ from typing import Any
 
 from .common import TILE_HELP, report_error, service_logging, tile_argument
 
-__all__ = ["add_command"]
+__all__ = ["MIN_INTERVAL", "add_command"]
+
+#: The shortest ``--watch --interval``: a poll a second is already more than a PACS needs.
+MIN_INTERVAL = 1.0
 
 
 def _pacs(args: argparse.Namespace) -> int:
@@ -23,6 +26,8 @@ def _pacs(args: argparse.Namespace) -> int:
             raise ValueError("give --study UID (and optionally --series UID), or --watch.")
         if args.series is not None and args.study is None:
             raise ValueError("--series needs --study.")
+        if args.watch and not args.interval >= MIN_INTERVAL:  # 0 polled a PACS 55 times a second
+            raise ValueError(f"--interval must be at least {MIN_INTERVAL:g} second(s), got {args.interval:g}.")
         scale = check_scale_text(args.scale)
         client = connect(args.url, ca_bundle=args.ca_bundle, timeout=args.timeout, retries=args.retries)
         upscaler = Upscaler(scale, model=args.model, tile=args.tile, device=args.device)
@@ -83,7 +88,9 @@ def add_command(commands: Any) -> None:
     pacs.add_argument("--watch", action="store_true", help="poll for new series until SIGTERM / Ctrl-C")
     pacs.add_argument("--state", default=None, metavar="FILE", help="--watch: state file (JSON) of what was done")
     pacs.add_argument("--modality", nargs="+", default=None, metavar="M", help="--watch: only these modalities")
-    pacs.add_argument("--interval", type=float, default=30.0, metavar="S", help="--watch: seconds between polls (30)")
+    pacs.add_argument(
+        "--interval", type=float, default=30.0, metavar="S", help="--watch: seconds between polls (30; at least 1)"
+    )
     pacs.add_argument("--queue-size", type=int, default=16, metavar="N", help="--watch: series taken per poll (16)")
     pacs.add_argument("--max-attempts", type=int, default=5, metavar="N", help="--watch: tries per series (5)")
     pacs.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")

@@ -118,6 +118,8 @@ def _process(
     entry = state.series.setdefault(
         series_uid, {"study": study_uid, "status": "new", "attempts": 0, "next_try": 0.0, "outputs": [], "error": ""}
     )
+    state.work_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # derived patient images wait here: owner only
+    state.work_dir.chmod(0o700)
     folder = state.work_dir / series_uid
     try:
         files = derived_files(folder / "derived") if entry["status"] == "pending" else []

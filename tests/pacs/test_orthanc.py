@@ -143,6 +143,10 @@ def test_bad_arguments_exit_2_before_any_request(capsys):
         ),
         (["--url", "http://127.0.0.1:9/dicom-web", "--watch", "--scale", "2"], "--watch needs --state"),
         (["--url", "http://127.0.0.1:9/dicom-web", "--study", "1.2", "--scale", "0.5"], "scale"),
+        (
+            ["--url", "http://127.0.0.1:9/dicom-web", "--watch", "--state", "s", "--scale", "2", "--interval", "0"],
+            "--interval must be at least 1 second(s), got 0.",  # 0 polled a PACS 55 times a second
+        ),
     ]
     for args, message in cases:
         assert main(["pacs", *args]) == 2, args
@@ -186,6 +190,7 @@ def test_watch_derives_each_new_series_once_across_failures_and_restarts(orthanc
     entry = state.series[series_uid]
     assert entry["status"] == "pending" and entry["attempts"] == 1 and "cannot reach the PACS" in entry["error"]
     assert len(_series_in_study(orthanc, study_uid)) == 1
+    assert (state.work_dir.stat().st_mode & 0o777) == 0o700  # the waiting patient images: owner only
     # a restart with the same state file: the kept files are stored; one derived series
     state = watch(client, upscaler, state_file, study=study_uid, interval=0, max_polls=2)
     assert state.series[series_uid]["status"] == "done"
