@@ -55,9 +55,9 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from .._version import __version__
 from .dicom import stored_range, stored_values
-from .geometry import input_index, output_index
+from .geometry import input_index, output_index, resampling_of
 
-__all__ = ["IMPLEMENTATION_CLASS_UID", "derived_series_number", "write_dicom", "write_dicom_series"]
+__all__ = ["IMPLEMENTATION_CLASS_UID", "derivation_tag", "derived_series_number", "write_dicom", "write_dicom_series"]
 
 _SPACING_TAGS = ("PixelSpacing", "ImagerPixelSpacing", "NominalScannedPixelSpacing")
 #: the file meta's Implementation Class UID of every file this package writes: one UID for monai-rmisr under
@@ -151,19 +151,28 @@ def derived_series_number(source_number: Any, series_uid: str) -> int:
     return max(source, 0) % _SOURCE_SERIES_NUMBERS * _SERIES_NUMBER_DIGITS + 10_000 + component
 
 
+def _scale_text(meta: Mapping[str, Any]) -> str:
+    scale = dict(meta.get("derivation") or {}).get("scale")
+    return f"x{scale:g}" if isinstance(scale, (int, float)) else "x?"
+
+
+def derivation_tag(meta: Mapping[str, Any]) -> str:
+    """The short mark of a super-resolved output from ``meta["derivation"]``: ``SR x2`` (``SR x2 z`` for slices
+    made along z); a DICOM output's SeriesDescription ends with it, other formats' text fields start with it."""
+    return f"SR {_scale_text(meta)}{' z' if dict(meta.get('derivation') or {}).get('axis') == 'z' else ''}"
+
+
 def _derivation_text(meta: Mapping[str, Any]) -> tuple[str, str]:
-    """(DerivationDescription, short tag for SeriesDescription) from ``meta["derivation"]``."""
+    """(DerivationDescription, :func:`derivation_tag` for SeriesDescription) from ``meta["derivation"]``."""
     info = dict(meta.get("derivation") or {})
-    scale = info.get("scale")
-    scale_text = f"x{scale:g}" if isinstance(scale, (int, float)) else "x?"
-    axis = info.get("axis", "xy")
-    where = "through-plane (z)" if axis == "z" else "in-plane"
+    where = "through-plane (z)" if info.get("axis", "xy") == "z" else "in-plane"
     description = (
-        f"Super-resolved {scale_text} {where} by monai-rmisr {__version__}, model {info.get('model', 'unknown')}"
+        f"Super-resolved {_scale_text(meta)} {where} by monai-rmisr {__version__}, model "
+        f"{info.get('model', 'unknown')}"
         f"{' (self-ensemble of 8 flips/rotations)' if info.get('self_ensemble') else ''}"
         f"{' (bfloat16 compute)' if info.get('precision') == 'bfloat16' else ''}; not for primary diagnosis"
     )
-    return description[:_ST_LIMIT], f"SR {scale_text}{' z' if axis == 'z' else ''}"
+    return description[:_ST_LIMIT], derivation_tag(meta)
 
 
 def _appended_description(theirs: str, ours: str) -> str:
@@ -329,9 +338,10 @@ def _padding_range(ds: Dataset) -> tuple[int, int] | None:
     return value, limit
 
 
-def _padding_mask(path: str | os.PathLike[str]) -> np.ndarray | None:
-    """Where the stored pixels of the DICOM file ``path`` are padding, ``((F,) H, W)``; ``None`` without padding."""
-    limits = _padding_range(pydicom.dcmread(path, stop_before_pixels=True))
+def _padding_mask(path: str | os.PathLike[str], header: Dataset | None = None) -> np.ndarray | None:
+    """Where the stored pixels of the DICOM file ``path`` are padding, ``((F,) H, W)``; ``None`` without padding.
+    ``header``: the file's header, where the caller has read it already."""
+    limits = _padding_range(header if header is not None else pydicom.dcmread(path, stop_before_pixels=True))
     if limits is None:
         return None
     stored = pydicom.dcmread(path).pixel_array
@@ -601,15 +611,9 @@ def _save(ds: Dataset, path: str | os.PathLike[str]) -> None:
     pydicom.dcmwrite(path, ds, enforce_file_format=True)
 
 
-def _resampling(meta: Mapping[str, Any]) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """``(zoom, start)`` per spatial axis of the output grid (identity when ``meta`` has none)."""
-    resampling = meta.get("resampling") or {"zoom": (1.0,) * 3, "start": (0.0,) * 3}
-    return tuple(float(z) for z in resampling["zoom"]), tuple(float(s) for s in resampling["start"])
-
-
 def _in_plane(ds: Dataset, meta: Mapping[str, Any], source_meta: Mapping[str, Any]) -> None:
     """Update in-plane spacing, ultrasound regions and the position shift of the first pixel."""
-    zoom, start = _resampling(meta)
+    zoom, start = resampling_of(meta)
     _scale_spacing(ds, zoom)
     _shift_regions(ds, zoom, start, tuple(meta["spatial_shape"]))
     shift = np.asarray(meta["affine"])[:3, 3] - np.asarray(source_meta["affine"])[:3, 3]
@@ -641,7 +645,7 @@ def write_dicom(
             "through-plane (--axis z) output of a multi-frame DICOM file is not supported; use a series folder."
         )
     _in_plane(ds, meta, source_meta)
-    zoom, start = _resampling(meta)
+    zoom, start = resampling_of(meta)
     padding = _resampled_padding(_padding_mask(source_meta["source_path"]), zoom, start, array.shape[1:3])
     _pixels(ds, array, meta, padding)
     _derive(ds, meta, generate_uid())
@@ -672,17 +676,15 @@ def _holding_rescale(
     return widest
 
 
-def _instance_uids(path: str | os.PathLike[str]) -> tuple[str, str] | None:
-    """``(SOPClassUID, SOPInstanceUID)`` of the DICOM file ``path``; ``None`` where it lacks one."""
-    ds = pydicom.dcmread(path, stop_before_pixels=True)
+def _instance_uids(ds: Dataset) -> tuple[str, str] | None:
+    """``(SOPClassUID, SOPInstanceUID)`` of a DICOM header; ``None`` where it lacks one."""
     sop_class = ds.get("SOPClassUID") or ds.file_meta.get("MediaStorageSOPClassUID")
     instance = ds.get("SOPInstanceUID")
     return (str(sop_class), str(instance)) if sop_class and instance else None
 
 
-def _copy_rescale(ds: Dataset, path: str | os.PathLike[str]) -> None:
-    """Give ``ds`` the rescale slope, intercept and type of the DICOM file ``path`` (its own values, as written)."""
-    other = pydicom.dcmread(path, stop_before_pixels=True)
+def _copy_rescale(ds: Dataset, other: Dataset) -> None:
+    """Give ``ds`` the rescale slope, intercept and type of the DICOM header ``other`` (its own values, as written)."""
     for keyword in ("RescaleSlope", "RescaleIntercept", "RescaleType"):
         ds.pop(keyword, None)
         if keyword in other:
@@ -707,7 +709,7 @@ def write_dicom_series(
     """
     folder = Path(folder)
     sources = list(source_meta["series_files"])
-    zoom, start = _resampling(meta)
+    zoom, start = resampling_of(meta)
     zoom_z, start_z = zoom[2], start[2]
     affine, source_affine = np.asarray(meta["affine"]), np.asarray(source_meta["affine"])
     normal = source_affine[:3, 2] / np.linalg.norm(source_affine[:3, 2])
@@ -715,8 +717,9 @@ def write_dicom_series(
     series_uid = generate_uid()
     slopes = source_meta.get("rescale_slopes") or [source_meta.get("rescale_slope")] * len(sources)
     intercepts = source_meta.get("rescale_intercepts") or [source_meta.get("rescale_intercept")] * len(sources)
-    source_padding = [_padding_mask(path) for path in sources]
-    source_uids = [_instance_uids(path) for path in sources]
+    headers = [pydicom.dcmread(path, stop_before_pixels=True) for path in sources]  # each read once
+    source_padding = [_padding_mask(path, header) for path, header in zip(sources, headers)]
+    source_uids = [_instance_uids(header) for header in headers]
     written = []
     for index in range(array.shape[-1]):
         position_z = input_index(index, zoom_z, start_z)
@@ -741,7 +744,7 @@ def write_dicom_series(
             ds.InstanceNumber = index + 1
         rescale_index = _holding_rescale(array[..., index], meta, support, slopes, intercepts)
         if rescale_index != source_index:
-            _copy_rescale(ds, sources[rescale_index])
+            _copy_rescale(ds, headers[rescale_index])
         slice_meta = {**meta, "rescale_slope": slopes[rescale_index], "rescale_intercept": intercepts[rescale_index]}
         _pixels(ds, array[..., index], slice_meta, _resampled_padding(mask, zoom, start, array.shape[1:3]))
         _derive(ds, meta, series_uid, also_from=tuple(source_uids[k] for k in support if source_uids[k]))

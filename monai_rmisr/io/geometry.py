@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["input_index", "output_index", "resampled_geometry"]
+__all__ = ["input_index", "output_index", "resampled_geometry", "resampling_of"]
 
 
 def input_index(index: float, zoom: float, start: float = 0.0) -> float:
@@ -55,3 +55,10 @@ def resampled_geometry(meta: Mapping[str, Any], zoom: Sequence[float], start: Se
         "origin": tuple(float(v) for v in affine[:3, 3]),
         "resampling": {"zoom": zoom, "start": start},
     }
+
+
+def resampling_of(meta: Mapping[str, Any]) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """``(zoom, start)`` per spatial axis of an output's grid, from ``meta["resampling"]``
+    (:func:`resampled_geometry`); the identity on three axes when ``meta`` has none."""
+    resampling = meta.get("resampling") or {"zoom": (1.0,) * 3, "start": (0.0,) * 3}
+    return tuple(float(z) for z in resampling["zoom"]), tuple(float(s) for s in resampling["start"])

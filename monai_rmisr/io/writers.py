@@ -17,9 +17,10 @@ import nibabel as nib
 import numpy as np
 
 from .._version import __version__
-from .dicom_writer import write_dicom, write_dicom_series
+from .dicom_writer import derivation_tag, write_dicom, write_dicom_series
 from .errors import ImageReadError
 from .formats import FORMAT_SUFFIXES, format_from_name, image_format
+from .geometry import resampling_of
 from .output import OutputPathError, atomic_output, check_output_path
 
 logger = logging.getLogger(__name__)
@@ -116,10 +117,8 @@ def sr_output_name(source: str | os.PathLike[str]) -> str:
 def _made_by(meta: Mapping[str, Any]) -> str:
     """What made an output, for the files that have a place for a line of text (NIfTI ``descrip``, PNG / TIFF
     text, JPEG comment), as a DICOM output's DerivationDescription records: ``SR x2 monai-rmisr 0.1.0 MODEL``."""
-    info = dict(meta.get("derivation") or {})
-    scale = info.get("scale")
-    text = f"SR x{scale:g}" if isinstance(scale, (int, float)) else "SR"
-    return f"{text}{' z' if info.get('axis') == 'z' else ''} monai-rmisr {__version__} {info.get('model', '')}".rstrip()
+    model = dict(meta.get("derivation") or {}).get("model", "")
+    return f"{derivation_tag(meta)} monai-rmisr {__version__} {model}".rstrip()
 
 
 def _nifti_description(meta: Mapping[str, Any], theirs: str) -> bytes:
@@ -145,7 +144,7 @@ def write_nifti(
     """
     source = nib.load(str(source_meta["source_path"]))
     header = source.header.copy()
-    zoom = (meta.get("resampling") or {}).get("zoom") or ()
+    zoom, _ = resampling_of(meta)
     slice_axis = header.get_dim_info()[2]
     if slice_axis is not None and slice_axis < len(zoom) and float(zoom[slice_axis]) != 1.0:
         # the acquisition's slice axis was resampled: its slice timing no longer holds
@@ -209,7 +208,7 @@ def _tiff_carried(
     colour or multi-channel output keeps the resolution without it)."""
     import tifffile
 
-    zoom = [float(z) for z in ((meta.get("resampling") or {}).get("zoom") or (1.0, 1.0))[:2]]
+    zoom, _ = resampling_of(meta)
     carried: dict[str, Any] = {}
     with tifffile.TiffFile(str(source_meta["source_path"])) as source:
         tags = source.pages[0].tags

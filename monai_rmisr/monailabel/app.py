@@ -111,7 +111,7 @@ def _check_request(model: str, image: Any, session_id: Any, params: Any, file: A
     if not isinstance(parsed, dict):
         raise HTTPException(status_code=400, detail=f"params must be a JSON object, got {type(parsed).__name__}.")
     task = parsed.get("model", model)
-    tasks = sorted(app_instance().info().get("models", {}))
+    tasks = app_instance().served_tasks  # the app's own list: info() would list the datastore at every request
     if task not in tasks:
         raise HTTPException(
             status_code=404, detail=f"no task {task!r} on this server; its tasks are {', '.join(tasks)}."
@@ -145,19 +145,17 @@ def guard_datastore_endpoints() -> None:
             "delete or edit); send an image to /infer as a file instead.",
         )
 
-    def inside(uri: Any, what: Any) -> None:
-        root = app_instance().studies
-        if str(root).startswith(("http://", "https://")) or not isinstance(uri, str) or not uri:
-            return  # a DICOMweb datastore's cache, or an unknown id (the endpoint answers 404)
-        real, studies = os.path.realpath(uri), os.path.realpath(root)
-        if os.path.commonpath([real, studies]) != studies:
-            raise HTTPException(status_code=403, detail=str(not_in_datastore(what)))
-
     def reading(function: Any, uri_of: Any) -> Any:
         @functools.wraps(function)
         def guarded(*args: Any, **kwargs: Any) -> Any:
-            inside(uri_of(*args, **kwargs), args[0] if args else next(iter(kwargs.values()), ""))
-            return function(*args, **kwargs)
+            root = str(app_instance().studies)
+            if not root.startswith(("http://", "https://")):  # a DICOMweb datastore's files are its own cache
+                uri = uri_of(*args, **kwargs)
+                studies = os.path.realpath(root)
+                if isinstance(uri, str) and uri and os.path.commonpath([os.path.realpath(uri), studies]) != studies:
+                    what = args[0] if args else next(iter(kwargs.values()), "")
+                    raise HTTPException(status_code=403, detail=str(not_in_datastore(what)))
+            return function(*args, **kwargs)  # an unknown id (uri "") is the endpoint's own 404
 
         return guarded
 
@@ -275,6 +273,7 @@ class RMISRApp(MONAILabelApp):
                     logger.info("rmisr: task %s warmed up in %.2f s", name, task.warm_up())
             else:
                 logger.warning("rmisr: task %s left out: the weights of %s are not there", name, model)
+        self.served_tasks = sorted(tasks)  # what a request may name (checked without listing the datastore)
         return tasks
 
     def init_trainers(self) -> dict[str, Any]:
