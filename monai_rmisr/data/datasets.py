@@ -206,8 +206,8 @@ def validation_images(
     frames, ``aperture`` fields of view and ``ct_phantoms`` CT slices of :func:`validation_synthetic_images`.
     Realistic LR is hardest at text, graphics and air edges, and a network that sharpens those may over-sharpen
     an optically soft rim on black (a fundus image's field of view); without such images validation is blind to
-    them. The corpus's one validation CT slice (CT_small, 128x128) is nearly all tissue (under 1 % of it below
-    0.02): it has no skull in air, the strongest edges a CT slice has; a procedural slice brings them. With
+    them. The corpus's one validation CT slice (CT_small, 128x128) is nearly all tissue: it has no skull in air,
+    the strongest edges a CT slice has; a procedural slice brings them. With
     ``dataset_dir``: the ``"val"`` split of that user data set (:func:`~monai_rmisr.data.dataset_images` with
     ``dataset_preset`` and ``skip_bad``).
     """
