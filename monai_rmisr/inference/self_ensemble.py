@@ -9,12 +9,14 @@ the same pixels in other orientations, which keeps the result faithful to the in
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 
 from ..networks.utils import forward_at_scale
 
-__all__ = ["DIHEDRAL_TRANSFORMS", "self_ensemble_forward"]
+__all__ = ["DIHEDRAL_TRANSFORMS", "dihedral_mean_forward", "self_ensemble_forward"]
 
 #: ``(quarter turns, mirrored)`` of the eight symmetries of a square, identity first.
 DIHEDRAL_TRANSFORMS: tuple[tuple[int, bool], ...] = tuple((k, mirror) for k in range(4) for mirror in (False, True))
@@ -30,11 +32,45 @@ def _undo(y: torch.Tensor, quarter_turns: int, mirror: bool) -> torch.Tensor:
     return torch.rot90(y, -quarter_turns, dims=(-2, -1))
 
 
+def dihedral_mean_forward(
+    network: nn.Module,
+    x: torch.Tensor,
+    scale: float | None,
+    transforms: Sequence[tuple[int, bool]],
+    channels_last: bool = False,
+) -> torch.Tensor:
+    """The mean of :func:`~monai_rmisr.networks.utils.forward_at_scale` over ``transforms``, some of the
+    :data:`DIHEDRAL_TRANSFORMS` of the last two (in-plane) axes, each output turned back first.
+
+    Args:
+        network: an SR network in eval mode, fully convolutional in its last two axes (every
+            network of this package): a turned input must give the turned output's size.
+        x: (B, C, H, W) or (B, C, D, H, W) LR batch.
+        scale: the up-sampling factor, passed on to networks whose ``forward`` takes one.
+        transforms: ``(quarter turns, mirrored)`` pairs, at least one (all eight: :func:`self_ensemble_forward`;
+            a random few: an unbiased estimate of it, e.g. a distillation target averaged over iterations).
+        channels_last: pass 4-D inputs in channels-last memory format (see ``forward_at_scale``).
+
+    Returns:
+        (B, C_out, *round(spatial * scale)), like one forward pass; not clipped. The mean is taken in ``x``'s dtype,
+        also when the network runs under a bfloat16 autocast.
+    """
+    transforms = list(transforms)
+    if not transforms or any(t not in DIHEDRAL_TRANSFORMS for t in transforms):
+        raise ValueError(f"transforms must be one or more of {DIHEDRAL_TRANSFORMS}, got {transforms}.")
+    outputs = (
+        _undo(forward_at_scale(network, _apply(x, turns, mirror), scale, channels_last), turns, mirror).to(x.dtype)
+        for turns, mirror in transforms
+    )
+    return sum(outputs) / len(transforms)
+
+
 def self_ensemble_forward(
     network: nn.Module, x: torch.Tensor, scale: float | None, channels_last: bool = False
 ) -> torch.Tensor:
     """The mean of :func:`~monai_rmisr.networks.utils.forward_at_scale` over the eight
-    flips / quarter turns of the last two (in-plane) axes, each output turned back first.
+    flips / quarter turns of the last two (in-plane) axes, each output turned back first
+    (:func:`dihedral_mean_forward` over all :data:`DIHEDRAL_TRANSFORMS`).
 
     Args:
         network: an SR network in eval mode, fully convolutional in its last two axes (every
@@ -47,8 +83,4 @@ def self_ensemble_forward(
         (B, C_out, *round(spatial * scale)), like one forward pass; not clipped. The mean is taken in ``x``'s dtype,
         also when the network runs under a bfloat16 autocast.
     """
-    outputs = (
-        _undo(forward_at_scale(network, _apply(x, turns, mirror), scale, channels_last), turns, mirror).to(x.dtype)
-        for turns, mirror in DIHEDRAL_TRANSFORMS
-    )
-    return sum(outputs) / len(DIHEDRAL_TRANSFORMS)
+    return dihedral_mean_forward(network, x, scale, DIHEDRAL_TRANSFORMS, channels_last)

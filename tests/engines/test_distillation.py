@@ -2,12 +2,14 @@
 
 import json
 
+import numpy as np
 import pytest
 import torch
 from ignite.engine import Events
 
 from monai_rmisr import IMDN, RMISR
 from monai_rmisr.engines import SRTrainer
+from monai_rmisr.inference.self_ensemble import DIHEDRAL_TRANSFORMS, self_ensemble_forward
 from monai_rmisr.losses import TwoBranchLoss
 
 from .bundle_helpers import run_training, training_parser
@@ -225,3 +227,55 @@ def test_teacher_where_better_in_the_bundle(tmp_path):
         parser.get_parsed_content("initialize")
     assert "teacher_where_better" in str(failure.value.__cause__)
     assert not (tmp_path / "run0").exists()
+
+
+def test_teacher_self_ensemble_averages_the_teacher_over_the_drawn_flips_and_turns():
+    """With k of the eight drawn, the target's teacher part is the mean of the teacher's turned-back outputs on
+    exactly those k (an independent loop here); all eight give its self-ensemble image."""
+    torch.manual_seed(3)
+    student = RMISR(2, 1, scale=2, num_blocks=1)
+    teacher = RMISR(2, 1, scale=2, num_blocks=1)
+    torch.nn.init.normal_(teacher.upsample.shuffle.conv_block.weight, std=0.05)  # not bicubic, not equivariant
+    teacher.eval()
+    lr, hr = torch.rand(2, 1, 8, 8), torch.rand(2, 1, 16, 16)
+
+    def by_hand(transforms) -> torch.Tensor:
+        outputs = []
+        with torch.no_grad():
+            for turns, mirror in transforms:
+                x = torch.rot90(lr, turns, (2, 3))
+                y = teacher(x.flip(3) if mirror else x)
+                outputs.append(torch.rot90(y.flip(3) if mirror else y, -turns, (2, 3)))
+        return torch.stack(outputs).mean(0)
+
+    trainer = _trainer(student, teacher=teacher, teacher_weight=1.0, teacher_self_ensemble=3)
+    drawn = trainer.teacher_transforms(np.random.default_rng(5))
+    assert len(drawn) == 3 == len(set(drawn)) and drawn == trainer.teacher_transforms(np.random.default_rng(5))
+    taught = trainer.teacher_image(lr, hr, 2.0, drawn)
+    torch.testing.assert_close(taught, by_hand(drawn), atol=1e-5, rtol=0)
+    with torch.no_grad():
+        assert not torch.allclose(taught, teacher(lr), atol=1e-4)
+    everything = _trainer(student, teacher=teacher, teacher_self_ensemble=8)
+    all_eight = everything.teacher_transforms(np.random.default_rng(0))
+    assert sorted(all_eight) == sorted(DIHEDRAL_TRANSFORMS)
+    with torch.no_grad():
+        ensemble = self_ensemble_forward(teacher, lr, 2.0)
+    torch.testing.assert_close(everything.teacher_image(lr, hr, 2.0, all_eight), ensemble, atol=1e-5, rtol=0)
+    assert _trainer(student, teacher=teacher).teacher_transforms(np.random.default_rng(0)) is None
+    for bad in (-1, 9, 2.5, "2", True):
+        with pytest.raises(ValueError, match="teacher_self_ensemble must be a whole number 0-8"):
+            _trainer(student, teacher=teacher, teacher_self_ensemble=bad)
+    with pytest.raises(ValueError, match="teacher_self_ensemble needs a teacher"):
+        _trainer(student, teacher_self_ensemble=2)
+
+
+def test_teacher_self_ensemble_draws_from_the_iteration_s_seed_in_a_bundle_run(tmp_path):
+    """Two runs of one step with the same seed train against the same target (the same loss); with a teacher
+    that is the student itself, the plain teacher gives a zero loss, the self-ensembled one does not."""
+    start = _saved_start(tmp_path)
+    common = {"init_weights": start, "loss#sr_criterion": "l1", "teacher": start, "teacher_weight": 1.0}
+    plain = _first_loss(tmp_path, "plain", **common)
+    first = _first_loss(tmp_path, "first", teacher_self_ensemble=2, **common)
+    again = _first_loss(tmp_path, "again", teacher_self_ensemble=2, **common)
+    assert plain < 1e-6 < first
+    assert first == again
