@@ -16,7 +16,7 @@ MIN_INTERVAL = 1.0
 def _pacs(args: argparse.Namespace) -> int:
     from ..inference.settings import check_scale_text
     from ..inference.upscale import Upscaler
-    from ..pacs import PacsError, connect, study_series, super_resolve_series, watch
+    from ..pacs import PacsError, connect, earlier_derivation, study_series, super_resolve_series, watch
 
     service_logging(args.quiet, "dicomweb_client")  # its INFO lines carry query URLs
     try:
@@ -26,6 +26,8 @@ def _pacs(args: argparse.Namespace) -> int:
             raise ValueError("give --study UID (and optionally --series UID), or --watch.")
         if args.series is not None and args.study is None:
             raise ValueError("--series needs --study.")
+        if args.watch and args.again:
+            raise ValueError("--again is for one-shot runs (--watch keeps its own record, in --state).")
         if args.watch and not args.interval >= MIN_INTERVAL:  # 0 polled a PACS 55 times a second
             raise ValueError(f"--interval must be at least {MIN_INTERVAL:g} second(s), got {args.interval:g}.")
         scale = check_scale_text(args.scale)
@@ -51,6 +53,10 @@ def _pacs(args: argparse.Namespace) -> int:
         if not series:
             raise PacsError(f"study {args.study} has no image series to super-resolve.")
         for series_uid in series:
+            earlier = None if args.again else earlier_derivation(client, upscaler, args.study, series_uid)
+            if earlier is not None:  # its UID, as if just made: a script gets the derived series either way
+                print(earlier, flush=True)
+                continue
             for new_uid in super_resolve_series(client, upscaler, args.study, series_uid):
                 print(new_uid, flush=True)
     except ValueError as err:
@@ -68,7 +74,9 @@ def add_command(commands: Any) -> None:
         description=(
             "Retrieve a series (WADO-RS), super-resolve it as 'rmisr upscale' does and store the derived series "
             "in the same study (STOW-RS); prints each new SeriesInstanceUID. Without --series: every image "
-            "series of the study that monai-rmisr did not derive. --watch polls for new series until SIGTERM. "
+            "series of the study that monai-rmisr did not derive. A series derived before the same way (same "
+            "model, scale and package version) is not derived again: its derived series UID is printed (--again "
+            "derives it anew). --watch polls for new series until SIGTERM. "
             "Credentials: MONAI_RMISR_PACS_TOKEN, or MONAI_RMISR_PACS_USER + MONAI_RMISR_PACS_PASSWORD, or "
             "~/.netrc; never in the URL. docs/pacs.md. Exit codes: 2 bad arguments, 1 the PACS failed."
         ),
@@ -84,6 +92,11 @@ def add_command(commands: Any) -> None:
     pacs.add_argument("--timeout", type=float, default=60.0, metavar="S", help="seconds per HTTP request (60)")
     pacs.add_argument(
         "--retries", type=int, default=4, metavar="N", help="HTTP retries per request, after 2, 4, 8, ... s (4)"
+    )
+    pacs.add_argument(
+        "--again",
+        action="store_true",
+        help="derive and store a series again even where the study holds its derived series made the same way",
     )
     pacs.add_argument("--watch", action="store_true", help="poll for new series until SIGTERM / Ctrl-C")
     pacs.add_argument("--state", default=None, metavar="FILE", help="--watch: state file (JSON) of what was done")

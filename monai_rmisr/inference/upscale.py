@@ -183,6 +183,19 @@ class Upscaler:
         """The precision the network runs in, ``"auto"`` resolved: ``"float32"`` or ``"bfloat16"``."""
         return "bfloat16" if self.compute_dtype == torch.bfloat16 else "float32"
 
+    @property
+    def derivation(self) -> dict[str, Any]:
+        """What an output records of how it was made (``meta["derivation"]``: model name, scale, axis, ROI,
+        self-ensemble, precision); :func:`~monai_rmisr.io.dicom_writer.derivation_description` words it."""
+        return {
+            "model": self.model_name,
+            "scale": float(self.scale),
+            "axis": self.axis,
+            "roi": self.roi,
+            "self_ensemble": self.self_ensemble,
+            "precision": self.compute_precision,
+        }
+
     # -- arrays -----------------------------------------------------------------------------
     def _slice(self, image: np.ndarray) -> np.ndarray:
         """(C, H, W) in [0, 1] -> (C, H', W') in [0, 1]."""
@@ -318,14 +331,7 @@ class Upscaler:
             **meta,
             **geometry,
             "spatial_shape": tuple(out_spatial),
-            "derivation": {
-                "model": self.model_name,
-                "scale": float(self.scale),
-                "axis": self.axis,
-                "roi": self.roi,
-                "self_ensemble": self.self_ensemble,
-                "precision": self.compute_precision,
-            },
+            "derivation": self.derivation,
         }
         return ImageData(result, out_meta)
 

@@ -57,7 +57,14 @@ from .._version import __version__
 from .dicom import stored_range, stored_values
 from .geometry import input_index, output_index, resampling_of
 
-__all__ = ["IMPLEMENTATION_CLASS_UID", "derivation_tag", "derived_series_number", "write_dicom", "write_dicom_series"]
+__all__ = [
+    "IMPLEMENTATION_CLASS_UID",
+    "derivation_description",
+    "derivation_tag",
+    "derived_series_number",
+    "write_dicom",
+    "write_dicom_series",
+]
 
 _SPACING_TAGS = ("PixelSpacing", "ImagerPixelSpacing", "NominalScannedPixelSpacing")
 #: the file meta's Implementation Class UID of every file this package writes: one UID for monai-rmisr under
@@ -162,8 +169,9 @@ def derivation_tag(meta: Mapping[str, Any]) -> str:
     return f"SR {_scale_text(meta)}{' z' if dict(meta.get('derivation') or {}).get('axis') == 'z' else ''}"
 
 
-def _derivation_text(meta: Mapping[str, Any]) -> tuple[str, str]:
-    """(DerivationDescription, :func:`derivation_tag` for SeriesDescription) from ``meta["derivation"]``."""
+def derivation_description(meta: Mapping[str, Any]) -> str:
+    """Our part of a derived DICOM's DerivationDescription (after the source's own, if any) from
+    ``meta["derivation"]``: the scale, in-plane or through-plane, package version, model and how it was run."""
     info = dict(meta.get("derivation") or {})
     where = "through-plane (z)" if info.get("axis", "xy") == "z" else "in-plane"
     description = (
@@ -172,7 +180,7 @@ def _derivation_text(meta: Mapping[str, Any]) -> tuple[str, str]:
         f"{' (self-ensemble of 8 flips/rotations)' if info.get('self_ensemble') else ''}"
         f"{' (bfloat16 compute)' if info.get('precision') == 'bfloat16' else ''}; not for primary diagnosis"
     )
-    return description[:_ST_LIMIT], derivation_tag(meta)
+    return description[:_ST_LIMIT]
 
 
 def _appended_description(theirs: str, ours: str) -> str:
@@ -545,7 +553,7 @@ def _valid_uid(uid: str) -> bool:
 def _derive(ds: Dataset, meta: Mapping[str, Any], series_uid: str, also_from: tuple[tuple[str, str], ...] = ()) -> None:
     """Identity, description and provenance of a derived instance (new SOP Instance UID); ``also_from``: see
     :func:`_record_derivation`."""
-    description, short = _derivation_text(meta)
+    description, short = derivation_description(meta), derivation_tag(meta)
     if not ds.get("SOPClassUID"):  # read_dicom accepts the file meta's copy of a missing SOPClassUID
         ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID
     source_class, source_instance = ds.get("SOPClassUID"), ds.get("SOPInstanceUID")

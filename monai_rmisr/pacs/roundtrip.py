@@ -28,6 +28,7 @@ __all__ = [
     "derive_folder",
     "derive_series",
     "derived_files",
+    "earlier_derivation",
     "is_derived_by_us",
     "is_source_series",
     "series_has_images",
@@ -43,6 +44,14 @@ logger = logging.getLogger(__name__)
 DERIVED_BY_US = "by monai-rmisr"
 
 _DERIVATION_DESCRIPTION = "00082111"
+_SERIES_DESCRIPTION = "0008103E"
+_SERIES_INSTANCE_UID = "0020000E"
+_SOP_INSTANCE_UID = "00080018"
+_SOURCE_IMAGE_SEQUENCE = "00082112"
+_SOURCE_IMAGE_EVIDENCE_SEQUENCE = "00089154"
+_REFERENCED_SERIES_SEQUENCE = "00081115"
+_REFERENCED_SOP_SEQUENCE = "00081199"
+_REFERENCED_SOP_INSTANCE_UID = "00081155"
 _PIXEL_DATA = {"PixelData": "7FE00010", "FloatPixelData": "7FE00008", "DoubleFloatPixelData": "7FE00009"}
 
 
@@ -50,6 +59,28 @@ def is_derived_by_us(instance_metadata: dict[str, Any]) -> bool:
     """Whether a DICOM JSON instance (QIDO-RS / WADO-RS metadata) is one of our derived images."""
     values = instance_metadata.get(_DERIVATION_DESCRIPTION, {}).get("Value", [])
     return any(DERIVED_BY_US in str(value) for value in values)
+
+
+def _values(element_holder: dict[str, Any], tag: str) -> list[Any]:
+    """The values of ``tag`` in a DICOM JSON object (an instance or a sequence item); [] where it is absent."""
+    element = element_holder.get(tag)
+    return list(element.get("Value", [])) if isinstance(element, dict) else []
+
+
+def _referenced_instances(instance_metadata: dict[str, Any], source_series: str) -> set[str]:
+    """The SOP Instance UIDs a derived DICOM JSON instance names as its sources: its SourceImageSequence (classic
+    images) and, for enhanced ones, what its SourceImageEvidenceSequence lists under ``source_series``."""
+    named = {
+        str(uid)
+        for item in _values(instance_metadata, _SOURCE_IMAGE_SEQUENCE)
+        for uid in _values(item, _REFERENCED_SOP_INSTANCE_UID)
+    }
+    for study in _values(instance_metadata, _SOURCE_IMAGE_EVIDENCE_SEQUENCE):
+        for series in _values(study, _REFERENCED_SERIES_SEQUENCE):
+            if [str(uid) for uid in _values(series, _SERIES_INSTANCE_UID)] == [source_series]:
+                for item in _values(series, _REFERENCED_SOP_SEQUENCE):
+                    named.update(str(uid) for uid in _values(item, _REFERENCED_SOP_INSTANCE_UID))
+    return named
 
 
 def series_has_images(instance_metadata: dict[str, Any]) -> bool:
@@ -199,3 +230,48 @@ def is_source_series(client: Any, study_uid: str, series_uid: str) -> bool:
     (read from its first instance's metadata, WADO-RS, no pixels)."""
     metadata = pacs_call(f"reading series {series_uid}", client.retrieve_series_metadata, study_uid, series_uid)
     return bool(metadata) and series_has_images(metadata[0]) and not is_derived_by_us(metadata[0])
+
+
+def earlier_derivation(client: Any, upscaler: Any, study_uid: str, series_uid: str) -> str | None:
+    """The SeriesInstanceUID of a series of the study that monai-rmisr derived from exactly this series's image
+    instances the way ``upscaler`` would (the same DerivationDescription: package version, model name, scale,
+    axis, self-ensemble, precision), or None. What a one-shot ``rmisr pacs`` finds before deriving a series
+    again: an identical second derived series would only clutter the study.
+
+    Only series whose SeriesDescription (QIDO-RS) ends with this scale's mark (``SR x2``) are read (WADO-RS
+    metadata, no pixels); one matches when every instance carries our description and together they name the
+    source's image instances, no more and no fewer (a derivation stored in part, or of a series that has
+    grown since, does not match). The weights themselves are not compared: a checkpoint changed under the same
+    name, with the same package version, is not told apart.
+
+    Raises:
+        PacsError: the PACS cannot be reached or refuses.
+    """
+    from ..io.dicom_writer import derivation_description, derivation_tag
+
+    meta = {"derivation": upscaler.derivation}
+    ours, mark = derivation_description(meta), derivation_tag(meta)
+    found = pacs_call(f"searching study {study_uid}", client.search_for_series, study_uid)
+    candidates = []
+    for entry in found:
+        uids = [str(uid) for uid in _values(entry, _SERIES_INSTANCE_UID)]
+        descriptions = _values(entry, _SERIES_DESCRIPTION)
+        if uids and uids[0] != series_uid and (not descriptions or str(descriptions[0]).endswith(mark)):
+            candidates.append(uids[0])
+    if not candidates:
+        return None
+    source = pacs_call(f"reading series {series_uid}", client.retrieve_series_metadata, study_uid, series_uid)
+    wanted = {str(uid) for item in source if series_has_images(item) for uid in _values(item, _SOP_INSTANCE_UID)}
+    if not wanted:
+        return None
+    for candidate in candidates:
+        metadata = pacs_call(f"reading series {candidate}", client.retrieve_series_metadata, study_uid, candidate)
+        if not metadata:
+            continue
+        if not all(str((_values(item, _DERIVATION_DESCRIPTION) or [""])[0]).endswith(ours) for item in metadata):
+            continue
+        named = set().union(*(_referenced_instances(item, series_uid) for item in metadata))
+        if named == wanted:
+            logger.info("series %s: derived before, the same way, as series %s", series_uid, candidate)
+            return candidate
+    return None

@@ -91,17 +91,25 @@ def test_round_trip_stores_a_derived_series_in_the_source_study(orthanc, credent
     assert str(source.PatientName) not in text and str(source.PatientID) not in text
     assert orthanc.auth[1] not in text
 
-    # a second run on the same series: another derived series, with another SeriesNumber
+    # a second run on the same series finds the first one's derived series: its UID again, nothing stored
     assert main(args) == 0
+    assert capsys.readouterr().out.split() == [new_uid]
+    assert set(_series_in_study(orthanc, study_uid)) == {series_uid, new_uid}
+    # the study without --series: only the source series is taken (never our derived one), and found done
+    assert main(args[:5] + args[7:]) == 0
+    assert capsys.readouterr().out.split() == [new_uid]
+    assert len(_series_in_study(orthanc, study_uid)) == 2
+
+    # --again: another derived series, with another SeriesNumber
+    assert main([*args, "--again"]) == 0
     (second_uid,) = capsys.readouterr().out.split()
     series = _series_in_study(orthanc, study_uid)
     assert set(series) == {series_uid, new_uid, second_uid}
     assert series[second_uid][0]["SeriesNumber"] != series[new_uid][0]["SeriesNumber"]
-
-    # the study without --series: only the source series is taken, never our derived ones
-    assert main(args[:5] + args[7:]) == 0
-    assert len(capsys.readouterr().out.split()) == 1
-    assert len(_series_in_study(orthanc, study_uid)) == 4
+    # another scale is another derivation
+    assert main([*args[:-1], "3"]) == 0
+    (third_uid,) = capsys.readouterr().out.split()
+    assert third_uid not in (new_uid, second_uid) and len(_series_in_study(orthanc, study_uid)) == 4
 
 
 def test_credentials_are_needed_and_never_shown(orthanc, monkeypatch, tmp_path, capsys):
@@ -146,6 +154,10 @@ def test_bad_arguments_exit_2_before_any_request(capsys):
         (
             ["--url", "http://127.0.0.1:9/dicom-web", "--watch", "--state", "s", "--scale", "2", "--interval", "0"],
             "--interval must be at least 1 second(s), got 0.",  # 0 polled a PACS 55 times a second
+        ),
+        (
+            ["--url", "http://127.0.0.1:9/dicom-web", "--watch", "--state", "s", "--scale", "2", "--again"],
+            "--again is for one-shot runs",
         ),
     ]
     for args, message in cases:
