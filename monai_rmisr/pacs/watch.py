@@ -30,7 +30,14 @@ from pathlib import Path
 from typing import Any
 
 from .connection import PacsError, pacs_call
-from .roundtrip import derive_series, derived_files, is_source_series, series_uids, store_series
+from .roundtrip import (
+    derive_series,
+    derived_files,
+    earlier_derivation,
+    is_source_series,
+    series_uids,
+    store_series,
+)
 from .service import (
     check_count,
     check_seconds,
@@ -126,6 +133,11 @@ def _process(
         if not files:
             if not is_source_series(client, study_uid, series_uid):
                 entry.update(status="skipped", error="no image, or derived by monai-rmisr")
+                return
+            earlier = earlier_derivation(client, upscaler, study_uid, series_uid)
+            if earlier is not None:  # by a one-shot run, or a watcher whose state file was lost
+                entry.update(status="done", outputs=[earlier], error="")
+                state.ours.add(earlier)
                 return
             shutil.rmtree(folder, ignore_errors=True)
             files = derive_series(client, upscaler, study_uid, series_uid, folder)

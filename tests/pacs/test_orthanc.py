@@ -213,6 +213,11 @@ def test_watch_derives_each_new_series_once_across_failures_and_restarts(orthanc
     again = watch(client, upscaler, state_file, study=study_uid, interval=0, max_polls=2)
     assert set(again.series) == {series_uid} and len(_series_in_study(orthanc, study_uid)) == 2
     assert WatchState.load(state_file).series == again.series
+    # a watcher whose state file was lost finds the derived series and records it, storing nothing
+    fresh = watch(client, upscaler, tmp_path / "new-state.json", study=study_uid, interval=0, max_polls=1)
+    assert fresh.series[series_uid]["status"] == "done"
+    assert fresh.series[series_uid]["outputs"] == state.series[series_uid]["outputs"]
+    assert len(_series_in_study(orthanc, study_uid)) == 2
 
 
 def test_watch_stops_on_the_stop_event_and_refuses_a_foreign_state_file(orthanc, credentials, tmp_path):
