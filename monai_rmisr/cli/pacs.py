@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from .common import TILE_HELP, report_error, service_logging, tile_argument
@@ -16,7 +17,16 @@ MIN_INTERVAL = 1.0
 def _pacs(args: argparse.Namespace) -> int:
     from ..inference.settings import check_scale_text
     from ..inference.upscale import Upscaler
-    from ..pacs import PacsError, connect, earlier_derivation, study_series, super_resolve_series, watch
+    from ..pacs import (
+        PacsError,
+        SeriesTooLargeError,
+        connect,
+        earlier_derivation,
+        study_series,
+        super_resolve_series,
+        watch,
+    )
+    from ..pacs.service import check_count
 
     service_logging(args.quiet, "dicomweb_client")  # its INFO lines carry query URLs
     try:
@@ -26,6 +36,8 @@ def _pacs(args: argparse.Namespace) -> int:
             raise ValueError("give --study UID (and optionally --series UID), or --watch.")
         if args.series is not None and args.study is None:
             raise ValueError("--series needs --study.")
+        if args.max_instances is not None:
+            check_count(args.max_instances, "max-instances")
         if args.watch and args.again:
             raise ValueError("--again is for one-shot runs (--watch keeps its own record, in --state).")
         if args.watch and not args.interval >= MIN_INTERVAL:  # 0 polled a PACS 55 times a second
@@ -46,19 +58,31 @@ def _pacs(args: argparse.Namespace) -> int:
                 interval=args.interval,
                 queue_size=args.queue_size,
                 max_attempts=args.max_attempts,
+                max_instances=args.max_instances,
             )
             failed = [uid for uid, entry in state.series.items() if entry["status"] == "failed"]
             return 1 if failed else 0
         series = [args.series] if args.series is not None else study_series(client, args.study)
         if not series:
             raise PacsError(f"study {args.study} has no image series to super-resolve.")
+        left_out = []
         for series_uid in series:
             earlier = None if args.again else earlier_derivation(client, upscaler, args.study, series_uid)
             if earlier is not None:  # its UID, as if just made: a script gets the derived series either way
                 print(earlier, flush=True)
                 continue
-            for new_uid in super_resolve_series(client, upscaler, args.study, series_uid):
+            try:
+                new_uids = super_resolve_series(
+                    client, upscaler, args.study, series_uid, max_instances=args.max_instances
+                )
+            except SeriesTooLargeError as err:  # the others of a study still go on
+                print(f"rmisr pacs: {err}", file=sys.stderr, flush=True)
+                left_out.append(series_uid)
+                continue
+            for new_uid in new_uids:
                 print(new_uid, flush=True)
+        if left_out and len(left_out) == len(series):
+            raise PacsError(f"every series was left out by --max-instances {args.max_instances}; nothing derived.")
     except ValueError as err:
         return report_error("pacs", err)
     except (PacsError, RuntimeError, OSError) as err:
@@ -97,6 +121,13 @@ def add_command(commands: Any) -> None:
         "--again",
         action="store_true",
         help="derive and store a series again even where the study holds its derived series made the same way",
+    )
+    pacs.add_argument(
+        "--max-instances",
+        type=int,
+        default=None,
+        metavar="N",
+        help="leave out a series of more than N image instances (no limit by default; a watcher skips it for good)",
     )
     pacs.add_argument("--watch", action="store_true", help="poll for new series until SIGTERM / Ctrl-C")
     pacs.add_argument("--state", default=None, metavar="FILE", help="--watch: state file (JSON) of what was done")

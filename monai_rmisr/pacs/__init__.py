@@ -10,6 +10,7 @@ from .connection import PACS_PASSWORD_ENV, PACS_TOKEN_ENV, PACS_USER_ENV, PacsEr
 from .listener import DicomNode, ListenerResult, listen, parse_dicom_node, send_files
 from .roundtrip import (
     DERIVED_BY_US,
+    SeriesTooLargeError,
     dataset_has_image,
     dataset_is_derived_by_us,
     derive_folder,
@@ -33,6 +34,7 @@ __all__ = [
     "DicomNode",
     "ListenerResult",
     "PacsError",
+    "SeriesTooLargeError",
     "WatchState",
     "check_pacs_url",
     "connect",

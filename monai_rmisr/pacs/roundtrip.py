@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +24,7 @@ from .connection import PacsError, pacs_call
 
 __all__ = [
     "DERIVED_BY_US",
+    "SeriesTooLargeError",
     "dataset_has_image",
     "dataset_is_derived_by_us",
     "derive_folder",
@@ -53,6 +55,11 @@ _REFERENCED_SERIES_SEQUENCE = "00081115"
 _REFERENCED_SOP_SEQUENCE = "00081199"
 _REFERENCED_SOP_INSTANCE_UID = "00081155"
 _PIXEL_DATA = {"PixelData": "7FE00010", "FloatPixelData": "7FE00008", "DoubleFloatPixelData": "7FE00009"}
+
+
+class SeriesTooLargeError(PacsError):
+    """A series has more image instances than the caller's ``max_instances``: not derived (a service skips it
+    rather than trying again)."""
 
 
 def is_derived_by_us(instance_metadata: dict[str, Any]) -> bool:
@@ -99,34 +106,61 @@ def dataset_has_image(dataset: Any) -> bool:
 
 
 def derive_series(
-    client: Any, upscaler: Any, study_uid: str, series_uid: str, folder: str | os.PathLike[str]
+    client: Any,
+    upscaler: Any,
+    study_uid: str,
+    series_uid: str,
+    folder: str | os.PathLike[str],
+    max_instances: int | None = None,
 ) -> list[Path]:
     """Retrieve one series and write its super-resolved, derived series under ``folder``.
+
+    The instances are streamed (WADO-RS multipart, ``iter_series``) and each written to disk as it arrives:
+    memory holds one instance at a time until the series is read for super-resolution.
 
     Args:
         client: a ``DICOMwebClient`` (:func:`~monai_rmisr.pacs.connect`).
         upscaler: an :class:`~monai_rmisr.inference.upscale.Upscaler` (scale, model, tiling).
         study_uid, series_uid: the source series.
         folder: an empty or new folder; ``source/`` gets the retrieved files, ``derived/`` ours.
+        max_instances: the most image instances a series may have (None: no limit); the retrieval stops at
+            the first one past it.
 
     Returns:
         the derived DICOM files (one series for a series of slices; one file for a multi-frame
         instance).
 
     Raises:
+        SeriesTooLargeError: more than ``max_instances`` image instances (nothing derived).
         PacsError: the PACS cannot be reached or refuses; the series holds no image.
         ValueError, ImageReadError, OSError: what ``rmisr upscale`` raises for the same files.
     """
     folder = Path(folder)
     source, derived = folder / "source", folder / "derived"
-    datasets = pacs_call(f"retrieving series {series_uid}", client.retrieve_series, study_uid, series_uid)
-    images = [ds for ds in datasets if dataset_has_image(ds)]
+
+    def retrieve() -> tuple[int, int]:
+        received = images = 0
+        for ds in client.iter_series(study_uid, series_uid):
+            received += 1
+            if not dataset_has_image(ds):
+                continue
+            images += 1
+            if max_instances is not None and images > max_instances:
+                raise SeriesTooLargeError(
+                    f"series {series_uid} has more than {max_instances} image instances (--max-instances); not derived."
+                )
+            source.mkdir(parents=True, exist_ok=True)
+            ds.save_as(source / f"{images:05d}.dcm", enforce_file_format=True)
+        return received, images
+
+    try:
+        received, images = pacs_call(f"retrieving series {series_uid}", retrieve)
+    except BaseException:
+        shutil.rmtree(source, ignore_errors=True)  # a retrieval cut short leaves no part of the series
+        raise
     if not images:
-        raise PacsError(f"series {series_uid} holds no image ({len(datasets)} instances without pixel data).")
-    source.mkdir(parents=True, exist_ok=True)
-    for index, ds in enumerate(images):
-        ds.save_as(source / f"{index + 1:05d}.dcm", enforce_file_format=True)
-    logger.info("series %s: retrieved %d image instances", series_uid, len(images))
+        raise PacsError(f"series {series_uid} holds no image ({received} instances without pixel data).")
+    logger.info("series %s: retrieved %d image instances", series_uid, images)
     files = derive_folder(upscaler, source, derived)
     logger.info("series %s: wrote %d derived instances", series_uid, len(files))
     return files
@@ -202,16 +236,23 @@ def store_series(client: Any, study_uid: str, files: Sequence[str | os.PathLike[
 
 
 def super_resolve_series(
-    client: Any, upscaler: Any, study_uid: str, series_uid: str, work_dir: str | os.PathLike[str] | None = None
+    client: Any,
+    upscaler: Any,
+    study_uid: str,
+    series_uid: str,
+    work_dir: str | os.PathLike[str] | None = None,
+    max_instances: int | None = None,
 ) -> list[str]:
     """:func:`derive_series` then :func:`store_series`; the new SeriesInstanceUIDs.
 
     ``work_dir`` (default: a temporary folder, removed afterwards) holds the retrieved and derived files.
     """
     if work_dir is not None:
-        return store_series(client, study_uid, derive_series(client, upscaler, study_uid, series_uid, work_dir))
+        files = derive_series(client, upscaler, study_uid, series_uid, work_dir, max_instances)
+        return store_series(client, study_uid, files)
     with tempfile.TemporaryDirectory(prefix="rmisr-pacs-") as folder:
-        return store_series(client, study_uid, derive_series(client, upscaler, study_uid, series_uid, folder))
+        files = derive_series(client, upscaler, study_uid, series_uid, folder, max_instances)
+        return store_series(client, study_uid, files)
 
 
 def study_series(client: Any, study_uid: str) -> list[str]:

@@ -31,6 +31,7 @@ from typing import Any
 
 from .connection import PacsError, pacs_call
 from .roundtrip import (
+    SeriesTooLargeError,
     derive_series,
     derived_files,
     earlier_derivation,
@@ -120,7 +121,14 @@ def _poll(
 
 
 def _process(
-    client: Any, upscaler: Any, state: WatchState, study_uid: str, series_uid: str, max_attempts: int, backoff: float
+    client: Any,
+    upscaler: Any,
+    state: WatchState,
+    study_uid: str,
+    series_uid: str,
+    max_attempts: int,
+    backoff: float,
+    max_instances: int | None = None,
 ) -> None:
     entry = state.series.setdefault(
         series_uid, {"study": study_uid, "status": "new", "attempts": 0, "next_try": 0.0, "outputs": [], "error": ""}
@@ -140,7 +148,7 @@ def _process(
                 state.ours.add(earlier)
                 return
             shutil.rmtree(folder, ignore_errors=True)
-            files = derive_series(client, upscaler, study_uid, series_uid, folder)
+            files = derive_series(client, upscaler, study_uid, series_uid, folder, max_instances)
             entry.update(status="pending", outputs=series_uids(files))
             state.ours.update(entry["outputs"])
             state.save()
@@ -148,6 +156,10 @@ def _process(
         entry.update(status="done", error="")
         shutil.rmtree(folder, ignore_errors=True)
         logger.info("series %s -> %s", series_uid, ", ".join(entry["outputs"]))
+    except SeriesTooLargeError as err:  # not tried again: it stays too large
+        shutil.rmtree(folder, ignore_errors=True)
+        entry.update(status="skipped", error=str(err))
+        logger.warning("%s", err)
     except Exception as err:  # one series never stops the watcher; it is retried with back-off
         entry["attempts"] += 1
         entry["error"] = " ".join(str(err).split())
@@ -180,13 +192,15 @@ def watch(
     queue_size: int = 16,
     max_attempts: int = 5,
     backoff: float = 30.0,
+    max_instances: int | None = None,
     stop: threading.Event | None = None,
     max_polls: int | None = None,
     on_poll: Callable[[WatchState], None] | None = None,
 ) -> WatchState:
     """Poll and process until ``stop`` is set (SIGTERM / SIGINT set it) or after ``max_polls`` polls.
 
-    A failing poll (the PACS is down) is logged and tried again at the next interval.
+    A failing poll (the PACS is down) is logged and tried again at the next interval. A series with more than
+    ``max_instances`` image instances (None: no limit) is skipped, not tried again.
 
     Returns:
         the final state (also in ``state_file``).
@@ -195,6 +209,8 @@ def watch(
     check_seconds(backoff, "backoff")
     check_count(queue_size, "queue-size")
     check_count(max_attempts, "max-attempts")
+    if max_instances is not None:
+        check_count(max_instances, "max-instances")
     state = WatchState.load(state_file)
     stop = stop or threading.Event()
     restore = install_signal_handlers(stop)
@@ -212,7 +228,7 @@ def watch(
                 logger.warning("poll failed, trying again in %.0f s: %s", interval, err)
             while queue and not stop.is_set():
                 study_uid, series_uid = queue.popleft()
-                _process(client, upscaler, state, study_uid, series_uid, max_attempts, backoff)
+                _process(client, upscaler, state, study_uid, series_uid, max_attempts, backoff, max_instances)
             polls += 1
             if on_poll is not None:
                 on_poll(state)

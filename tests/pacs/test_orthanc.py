@@ -159,6 +159,10 @@ def test_bad_arguments_exit_2_before_any_request(capsys):
             ["--url", "http://127.0.0.1:9/dicom-web", "--watch", "--state", "s", "--scale", "2", "--again"],
             "--again is for one-shot runs",
         ),
+        (
+            ["--url", "http://127.0.0.1:9/dicom-web", "--study", "1.2", "--scale", "2", "--max-instances", "0"],
+            "--max-instances must be a whole number >= 1, got 0",
+        ),
     ]
     for args, message in cases:
         assert main(["pacs", *args]) == 2, args
@@ -218,6 +222,26 @@ def test_watch_derives_each_new_series_once_across_failures_and_restarts(orthanc
     assert fresh.series[series_uid]["status"] == "done"
     assert fresh.series[series_uid]["outputs"] == state.series[series_uid]["outputs"]
     assert len(_series_in_study(orthanc, study_uid)) == 2
+
+
+def test_max_instances_leaves_out_a_larger_series(orthanc, credentials, tmp_path, capsys):
+    study_uid, series_uid, _ = _upload_ct(orthanc, tmp_path / "ct")
+    args = ["pacs", "--url", orthanc.dicomweb, "--study", study_uid, "--scale", "2"]
+    assert main([*args, "--max-instances", str(SLICES - 1)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert f"series {series_uid} has more than {SLICES - 1} image instances (--max-instances)" in captured.err
+    assert "every series was left out by --max-instances" in captured.err
+    assert set(_series_in_study(orthanc, study_uid)) == {series_uid}
+    # the watcher skips it for good (no retry), its retrieved part removed
+    client = connect(orthanc.dicomweb)
+    state = watch(client, Upscaler(2), tmp_path / "s.json", study=study_uid, interval=0, max_polls=2, max_instances=2)
+    entry = state.series[series_uid]
+    assert entry["status"] == "skipped" and entry["attempts"] == 0 and "more than 2 image instances" in entry["error"]
+    assert not (state.work_dir / series_uid).exists() and set(_series_in_study(orthanc, study_uid)) == {series_uid}
+    # at the limit: derived
+    assert main([*args, "--max-instances", str(SLICES)]) == 0
+    assert len(capsys.readouterr().out.split()) == 1 and len(_series_in_study(orthanc, study_uid)) == 2
 
 
 def test_watch_stops_on_the_stop_event_and_refuses_a_foreign_state_file(orthanc, credentials, tmp_path):
