@@ -41,6 +41,7 @@ from ..io import ImageData, read_image
 from ..io.writers import sr_output_name
 from ..metrics.protocol import Scores, bicubic_upscale, image_scores, laplacian_map, protocol_border, protocol_pair
 from ..networks.utils import forward_at_scale
+from .orientation import DisplayOrientation, display_orientation
 
 __all__ = ["MODES", "Comparison", "ViewerSession"]
 
@@ -120,6 +121,9 @@ class ViewerSession:
         self, image: str | os.PathLike[str] | ImageData, slice_index: int | None = None, device: str = "cpu"
     ) -> None:
         self.image = image if isinstance(image, ImageData) else read_image(image)
+        #: how the window turns slices for the screen (a NIfTI as radiology viewers show it; regions stay in
+        #: the file's pixel coordinates)
+        self.orientation: DisplayOrientation = display_orientation(self.image.meta)
         self.device = device
         self.depth = int(self.image.array.shape[3]) if self.image.array.ndim == 4 else 1
         self.slice_index = self.depth // 2

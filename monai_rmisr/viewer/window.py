@@ -151,6 +151,15 @@ class SRViewer:
             axes.set_yticks([])
         self.image_axes.imshow(self._to_display(self.session.plane), **self._imshow_args(self.session.plane))
         self.image_axes.set_title(self._image_title(), fontsize=10)
+        self.edge_labels = []
+        if self.session.orientation.edges is not None:  # the anatomy at each edge of a turned NIfTI slice
+            places = ((0.5, 0.98, "center", "top"), (0.5, 0.02, "center", "bottom"))
+            places += ((0.02, 0.5, "left", "center"), (0.98, 0.5, "right", "center"))
+            for letter, (x, y, ha, va) in zip(self.session.orientation.edges, places):
+                label = self.image_axes.text(
+                    x, y, letter, transform=self.image_axes.transAxes, ha=ha, va=va, color="orange", fontsize=11
+                )
+                self.edge_labels.append(label)
         self.selector = RectangleSelector(
             self.image_axes,
             self._on_select,
@@ -196,7 +205,9 @@ class SRViewer:
 
     # -- display ----------------------------------------------------------------------------
     def _to_display(self, array: np.ndarray) -> np.ndarray:
-        """(C, H, W) file units -> what imshow takes: (H, W) grey, or (H, W, 3) RGB in [0, 1]."""
+        """(C, H, W) file units -> what imshow takes: (H, W) grey, or (H, W, 3) RGB in [0, 1]; turned as the
+        session's :class:`~monai_rmisr.viewer.orientation.DisplayOrientation` says."""
+        array = self.session.orientation.plane(array)
         if array.shape[0] == 3:
             low, high = self.display
             return np.clip((np.moveaxis(array, 0, -1) - low) / (high - low), 0.0, 1.0)
@@ -208,7 +219,7 @@ class SRViewer:
         return {"cmap": "gray", "vmin": self.display[0], "vmax": self.display[1], "interpolation": "nearest"}
 
     def _show_roi(self) -> None:
-        x0, y0, x1, y1 = self.roi
+        x0, y0, x1, y1 = self.session.orientation.roi_to_screen(self.roi, self.session.height, self.session.width)
         self.selector.extents = (x0 - 0.5, x1 - 0.5, y0 - 0.5, y1 - 0.5)
 
     def _draw(self, result: Comparison) -> None:
@@ -219,7 +230,8 @@ class SRViewer:
             axes.set_xticks([])
             axes.set_yticks([])
             if detail_args:
-                axes.imshow(array[0] if array.shape[0] != 3 else array.mean(0), **detail_args)
+                turned = self.session.orientation.plane(array)
+                axes.imshow(turned[0] if turned.shape[0] != 3 else turned.mean(0), **detail_args)
             else:
                 axes.imshow(self._to_display(array), **self._imshow_args(array))
             axes.set_title(title, fontsize=9)
@@ -286,10 +298,11 @@ class SRViewer:
 
     def _on_select(self, press: Any, release: Any) -> None:
         xmin, xmax, ymin, ymax = self.selector.extents
-        width, height = self.session.width, self.session.height
-        x0, x1 = (int(np.clip(np.floor(v + 0.5), 0, width)) for v in (xmin, xmax))
-        y0, y1 = (int(np.clip(np.floor(v + 0.5), 0, height)) for v in (ymin, ymax))
-        self.select((x0, y0, x1, y1))
+        orientation, height, width = self.session.orientation, self.session.height, self.session.width
+        screen_height, screen_width = orientation.screen_size(height, width)
+        x0, x1 = (int(np.clip(np.floor(v + 0.5), 0, screen_width)) for v in (xmin, xmax))
+        y0, y1 = (int(np.clip(np.floor(v + 0.5), 0, screen_height)) for v in (ymin, ymax))
+        self.select(orientation.roi_from_screen((x0, y0, x1, y1), height, width))
 
     def _sync(self, widget: Any, update: Any) -> None:
         """Show a setting made by a method call on its widget, without the widget calling back."""
@@ -334,6 +347,15 @@ class SRViewer:
         self.display = display_range(self.session, self.window)
         self.image_axes.images[0].set_data(self._to_display(self.session.plane))
         self.image_axes.set_title(self._image_title(), fontsize=10)
+        self.edge_labels = []
+        if self.session.orientation.edges is not None:  # the anatomy at each edge of a turned NIfTI slice
+            places = ((0.5, 0.98, "center", "top"), (0.5, 0.02, "center", "bottom"))
+            places += ((0.02, 0.5, "left", "center"), (0.98, 0.5, "right", "center"))
+            for letter, (x, y, ha, va) in zip(self.session.orientation.edges, places):
+                label = self.image_axes.text(
+                    x, y, letter, transform=self.image_axes.transAxes, ha=ha, va=va, color="orange", fontsize=11
+                )
+                self.edge_labels.append(label)
         return self.run()
 
     def save(self, path: str | os.PathLike[str], overwrite: bool = False) -> Path:
