@@ -89,6 +89,31 @@ class ResultTooLargeError(ValueError):
 
 #: NIfTI intents whose values are classes, not intensities: refused by :meth:`Upscaler.read`
 LABEL_INTENTS = ("label", "neuroname")
+#: A NIfTI whose voxels are whole numbers >= 0 of at most this many distinct values is taken for a label map or
+#: mask (most carry no label intent): no scan worth super-resolving has so few grey levels.
+LABEL_MAP_MAX_VALUES = 16
+
+
+def label_map_evidence(image: ImageData) -> str | None:
+    """Why a NIfTI ``image`` is a label map (its intent, or few distinct whole-number values), or None.
+
+    The distinct values are counted on a sample of voxels first (a scan has many at once), then on all.
+    """
+    if image.meta.get("format") != "nifti":
+        return None
+    intent = image.meta.get("nifti_intent")
+    if intent in LABEL_INTENTS:
+        return f"NIfTI intent '{intent}'"
+    array = np.asarray(image.array)
+    if array.size < 1024:
+        return None
+    for values in (array.ravel()[:: max(1, array.size // 65536)], array):
+        distinct = np.unique(values)
+        if len(distinct) > LABEL_MAP_MAX_VALUES or distinct[0] < 0 or not np.all(distinct == np.round(distinct)):
+            return None
+    return f"only {len(distinct)} distinct values, whole numbers {distinct[0]:g} to {distinct[-1]:g}"
+
+
 
 
 def _context(start: int, stop: int, size: int, period: int) -> tuple[int, int]:
@@ -388,11 +413,11 @@ class Upscaler:
             raise ResultTooLargeError(
                 f"cannot read image '{err.path}': {err.reason.rstrip('.')} ({advice}).", max_output_values, err.reason
             ) from err
-        intent = image.meta.get("nifti_intent")
-        if intent in LABEL_INTENTS:
+        evidence = label_map_evidence(image)
+        if evidence is not None:
             raise ImageReadError(
                 image.path,
-                f"it is a label map (NIfTI intent '{intent}'): its values are classes, which super-resolution "
+                f"it is a label map or mask ({evidence}): its values are classes, which super-resolution "
                 "would blend into classes that do not exist; resample it with nearest-neighbour interpolation.",
             )
         values = self.output_values(image)

@@ -503,10 +503,43 @@ def test_nifti_label_maps_are_read_but_not_super_resolved(tmp_path, capsys):
     img.header.set_intent("label")
     nib.save(img, tmp_path / "seg.nii.gz")
     assert read_image(tmp_path / "seg.nii.gz").meta["nifti_intent"] == "label"  # the viewer, a data set: read
-    with pytest.raises(ImageReadError, match=r"is a label map .*nearest-neighbour"):
+    with pytest.raises(ImageReadError, match=r"is a label map or mask \(NIfTI intent 'label'\).*nearest-neighbour"):
         Upscaler(2, model="bicubic").read(tmp_path / "seg.nii.gz")
     assert main(["upscale", str(tmp_path / "seg.nii.gz"), "-o", str(tmp_path / "o.nii.gz"), "--scale", "2"]) == 2
     assert "is a label map" in capsys.readouterr().err and not (tmp_path / "o.nii.gz").exists()
+
+
+def test_nifti_masks_without_a_label_intent_are_told_by_their_few_whole_values(tmp_path, capsys):
+    """Most label maps (nnU-Net's, TotalSegmentator's masks) carry no intent: few distinct whole numbers >= 0 tell
+    them; a scan (whole HU, a float image, an 8-bit export) is super-resolved."""
+    import nibabel as nib
+
+    rng = np.random.default_rng(0)
+    organs = rng.integers(0, 4, (40, 36, 3)).astype(np.uint8)  # background and three classes
+    nib.save(nib.Nifti1Image(organs, np.eye(4)), tmp_path / "case_0001.nii.gz")
+    nib.save(nib.Nifti1Image(organs.astype(np.float32), np.eye(4)), tmp_path / "float_mask.nii.gz")
+    for name in ("case_0001.nii.gz", "float_mask.nii.gz"):
+        with pytest.raises(
+            ImageReadError, match=r"is a label map or mask \(only 4 distinct values, whole numbers 0 to 3\)"
+        ):
+            Upscaler(2, model="bicubic").read(tmp_path / name)
+    assert main(["upscale", str(tmp_path / "case_0001.nii.gz"), "-o", str(tmp_path / "o.nii.gz"), "--scale", "2"]) == 2
+    assert "only 4 distinct values" in capsys.readouterr().err and not (tmp_path / "o.nii.gz").exists()
+    # the scans: whole HU with negatives, 8-bit grey levels, a float image, a tiny image of few values
+    scans = {
+        "ct.nii.gz": rng.integers(-1024, 2000, (40, 36, 3)).astype(np.int16),
+        "export.nii.gz": rng.integers(0, 256, (40, 36, 3)).astype(np.uint8),
+        "mr.nii.gz": rng.random((40, 36, 3)).astype(np.float32),
+        "tiny.nii.gz": rng.integers(0, 2, (10, 10, 3)).astype(np.uint8),
+    }
+    for name, voxels in scans.items():
+        nib.save(nib.Nifti1Image(voxels, np.eye(4)), tmp_path / name)
+        assert Upscaler(2, model="bicubic").read(tmp_path / name).array.shape[1:] == voxels.shape, name
+    # an 8-bit PNG of two levels (a scanned document) stays an image: only NIfTI is judged
+    from PIL import Image
+
+    Image.fromarray((organs[..., 0] > 1).astype(np.uint8) * 255).save(tmp_path / "two.png")
+    assert Upscaler(2, model="bicubic").read(tmp_path / "two.png").array.shape[1:] == (40, 36)
 
 
 def test_outputs_differing_only_in_case_are_two_on_a_case_sensitive_file_system(tmp_path, monkeypatch):
