@@ -32,6 +32,7 @@ def _listen(args: argparse.Namespace) -> int:
             max_attempts=args.max_attempts,
             timeout=args.timeout,
             remember_days=args.remember_days,
+            max_instances=args.max_instances,
             tls_cert=args.tls_cert,
             tls_key=args.tls_key,
             tls_ca=args.tls_ca,
@@ -83,6 +84,13 @@ def add_command(commands: Any) -> None:
     )
     command.add_argument(
         "--max-attempts", type=int, default=5, metavar="N", help="tries per series, counted across restarts (5)"
+    )
+    command.add_argument(
+        "--max-instances",
+        type=int,
+        default=None,
+        metavar="N",
+        help="give up a series of more than N image instances without deriving it (no limit by default)",
     )
     command.add_argument(
         "--timeout",

@@ -114,8 +114,6 @@ def label_map_evidence(image: ImageData) -> str | None:
     return f"only {len(distinct)} distinct values, whole numbers {distinct[0]:g} to {distinct[-1]:g}"
 
 
-
-
 def _context(start: int, stop: int, size: int, period: int) -> tuple[int, int]:
     """LR margins before/after a crop, multiples of the scale period so the crop's grid is kept."""
     before = min(ROI_CONTEXT, start) // period * period

@@ -321,6 +321,7 @@ class _Policy:
     remember: float
     forward_tls: ssl.SSLContext | None
     settings: dict[str, Any]  # _derivation_settings(upscaler), computed once
+    max_instances: int | None = None
 
 
 @dataclass
@@ -579,6 +580,11 @@ def _process(work: Path, policy: _Policy) -> list[str]:
     series UIDs. The marker holds the settings of the derivation: a listener restarted with another model or
     scale derives the kept series again rather than sending (and recording) what the old settings made."""
     derived, marker = work / "derived", work / _DONE_MARKER
+    if policy.max_instances is not None:
+        received = sum(1 for _ in (work / "source").glob("*.dcm"))
+        if received > policy.max_instances:  # a ValueError: not tried again, moved to failed/
+            limit = policy.max_instances
+            raise ValueError(f"the series has {received} image instances, more than --max-instances {limit}.")
     if _read_json(marker) != policy.settings:
         marker.unlink(missing_ok=True)
         shutil.rmtree(derived, ignore_errors=True)  # a derivation cut short, or made with other settings
@@ -605,6 +611,7 @@ def listen(
     backoff: float = 30.0,
     timeout: float = 60.0,
     remember_days: float = 30.0,
+    max_instances: int | None = None,
     tls_cert: str | os.PathLike[str] | None = None,
     tls_key: str | os.PathLike[str] | None = None,
     tls_ca: str | os.PathLike[str] | None = None,
@@ -629,6 +636,8 @@ def listen(
             each C-STORE) and a sender (an idle association is closed).
         remember_days: days a done record is kept (the same instances received again within them are not
             derived again); 0 keeps none.
+        max_instances: the most image instances a series may have to be derived (None: no limit); a larger one
+            is given up at once (``SPOOL/failed/``, the reason in its ``error.txt``).
         tls_cert, tls_key, tls_ca, forward_tls, forward_tls_ca: DICOM over TLS (:func:`tls_contexts`): the
             listening port with ``tls_cert`` and ``tls_key``, senders' certificates checked against ``tls_ca``; the
             destination with ``forward_tls``, its certificate checked against ``forward_tls_ca`` (else ``tls_ca``).
@@ -652,6 +661,8 @@ def listen(
     check_seconds(backoff, "backoff")
     check_seconds(timeout, "timeout", allow_zero=False)
     check_count(max_attempts, "max-attempts")
+    if max_instances is not None:
+        check_count(max_instances, "max-instances")
     remember = check_seconds(remember_days, "remember-days", unit="days") * 86400.0
     listening_tls, forwarding_tls = tls_contexts(tls_cert, tls_key, tls_ca, forward_tls, forward_tls_ca)
     spool_root = Path(spool)
@@ -731,6 +742,7 @@ def listen(
         remember,
         forwarding_tls,
         _derivation_settings(upscaler),
+        max_instances,
     )
     next_prune = 0.0
     try:

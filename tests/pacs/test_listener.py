@@ -452,6 +452,21 @@ def test_a_series_that_cannot_be_read_fails_at_once(tmp_path, destination, ct_se
     assert destination.received == [] and not any(spool.glob("work/*"))
 
 
+def test_a_series_larger_than_max_instances_is_given_up_without_deriving(tmp_path, destination, ct_series):
+    spool = tmp_path / "spool"
+    listener = RunningListener(spool, destination.node, backoff=3600, max_attempts=5, max_instances=SLICES - 1)
+    try:
+        assert send(listener.port, ct_series) == [0x0000] * SLICES
+        wait_until(lambda: any(spool.glob("failed/*/error.txt")))
+    finally:
+        result = listener.stop()
+    (error,) = result.failed.values()
+    assert f"the series has {SLICES} image instances, more than --max-instances {SLICES - 1}" in error
+    (failed,) = spool.glob("failed/*")
+    assert not (failed / "derived").exists() and len(list((failed / "source").glob("*.dcm"))) == SLICES
+    assert destination.received == []
+
+
 def test_an_incoming_series_left_by_a_stopped_listener_is_taken_up(tmp_path, destination, ct_series):
     spool = tmp_path / "spool"
     listener = RunningListener(spool, destination.node, series_timeout=3600)
@@ -567,6 +582,8 @@ def test_cli_bad_arguments_exit_2_and_create_nothing(tmp_path, capsys):
     assert "--series-timeout" in capsys.readouterr().err
     assert main([*base, "--forward", "PACS@127.0.0.1:104", "--remember-days", "-1"]) == 2
     assert "--remember-days must be >= 0 days" in capsys.readouterr().err
+    assert main([*base, "--forward", "PACS@127.0.0.1:104", "--max-instances", "0"]) == 2
+    assert "--max-instances must be a whole number >= 1, got 0" in capsys.readouterr().err
     assert not spool.exists()
     busy = Destination()
     busy.start()
