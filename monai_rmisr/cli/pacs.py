@@ -22,6 +22,7 @@ def _pacs(args: argparse.Namespace) -> int:
         SeriesTooLargeError,
         connect,
         earlier_derivation,
+        study_derivations,
         study_series,
         super_resolve_series,
         watch,
@@ -66,10 +67,11 @@ def _pacs(args: argparse.Namespace) -> int:
         if not series:
             raise PacsError(f"study {args.study} has no image series to super-resolve.")
         left_out = []
+        derivations = {} if args.again else study_derivations(client, upscaler, args.study)  # read once
         for series_uid in series:
-            earlier = None if args.again else earlier_derivation(client, upscaler, args.study, series_uid)
-            if earlier is not None:  # its UID, as if just made: a script gets the derived series either way
-                print(earlier, flush=True)
+            earlier = earlier_derivation(client, args.study, series_uid, derivations)
+            if earlier:  # their UIDs, as if just made: a script gets the derived series either way
+                print("\n".join(earlier), flush=True)
                 continue
             try:
                 new_uids = super_resolve_series(

@@ -254,31 +254,45 @@ class SRTrainer(SupervisedTrainer):
                 stacklevel=2,
             )
         self.training_forward: nn.Module = _TrainingForward(network)
+        self.teacher_weight = self.check_teacher_settings(
+            teacher is not None, teacher_weight, teacher_where_better, teacher_self_ensemble
+        )
+        #: ``{scale: (teacher, channels_last)}``; the key None stands for every scale (one teacher)
+        self.teachers = self._frozen_teachers(teacher, network)
+        self.teacher_where_better = teacher_where_better
+        self.teacher_self_ensemble = int(teacher_self_ensemble)
+        if distributed:
+            device_ids = [self.state.device] if self.state.device.type == "cuda" else None
+            self.training_forward = nn.parallel.DistributedDataParallel(self.training_forward, device_ids=device_ids)
+
+    @staticmethod
+    def check_teacher_settings(
+        has_teacher: bool, teacher_weight: Any, teacher_where_better: Any, teacher_self_ensemble: Any
+    ) -> float:
+        """The rules of the distillation settings (the trainer's, and the bundle's before it writes anything);
+        ``teacher_weight`` as a float.
+
+        Raises:
+            ValueError: naming the setting: a weight outside (0, 1], a ``teacher_where_better`` that is not a bool,
+                a ``teacher_self_ensemble`` that is not a whole number 0-8, either of those two without a teacher.
+        """
         try:
             weight = float(teacher_weight)
         except (TypeError, ValueError):
             weight = math.nan
         if isinstance(teacher_weight, bool) or not 0.0 < weight <= 1.0:
             raise ValueError(f"teacher_weight must be a number in (0, 1], got {teacher_weight!r}.")
-        self.teacher_weight = weight
-        #: ``{scale: (teacher, channels_last)}``; the key None stands for every scale (one teacher)
-        self.teachers = self._frozen_teachers(teacher, network)
         if not isinstance(teacher_where_better, bool):
             raise ValueError(f"teacher_where_better must be True or False, got {teacher_where_better!r}.")
-        if teacher_where_better and not self.teachers:
+        if teacher_where_better and not has_teacher:
             raise ValueError("teacher_where_better needs a teacher (it chooses, per image, where the teacher is used).")
-        self.teacher_where_better = teacher_where_better
         count = len(DIHEDRAL_TRANSFORMS)
-        if isinstance(teacher_self_ensemble, bool) or not isinstance(teacher_self_ensemble, (int, np.integer)):
+        whole = isinstance(teacher_self_ensemble, (int, np.integer)) and not isinstance(teacher_self_ensemble, bool)
+        if not whole or not 0 <= teacher_self_ensemble <= count:
             raise ValueError(f"teacher_self_ensemble must be a whole number 0-{count}, got {teacher_self_ensemble!r}.")
-        if not 0 <= teacher_self_ensemble <= count:
-            raise ValueError(f"teacher_self_ensemble must be a whole number 0-{count}, got {teacher_self_ensemble}.")
-        if teacher_self_ensemble and not self.teachers:
+        if teacher_self_ensemble and not has_teacher:
             raise ValueError("teacher_self_ensemble needs a teacher (it sets how the teacher runs).")
-        self.teacher_self_ensemble = int(teacher_self_ensemble)
-        if distributed:
-            device_ids = [self.state.device] if self.state.device.type == "cuda" else None
-            self.training_forward = nn.parallel.DistributedDataParallel(self.training_forward, device_ids=device_ids)
+        return weight
 
     def _frozen_teachers(
         self, teacher: nn.Module | Mapping[float, nn.Module] | None, network: nn.Module

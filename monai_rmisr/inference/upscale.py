@@ -111,6 +111,8 @@ def label_map_evidence(image: ImageData) -> str | None:
         distinct = np.unique(values)
         if len(distinct) > LABEL_MAP_MAX_VALUES or distinct[0] < 0 or not np.all(distinct == np.round(distinct)):
             return None
+    if len(distinct) == 1:
+        return f"a constant image, every voxel {distinct[0]:g}"
     return f"only {len(distinct)} distinct values, whole numbers {distinct[0]:g} to {distinct[-1]:g}"
 
 

@@ -171,11 +171,14 @@ def derivation_tag(meta: Mapping[str, Any]) -> str:
 
 def derivation_description(meta: Mapping[str, Any]) -> str:
     """Our part of a derived DICOM's DerivationDescription (after the source's own, if any) from
-    ``meta["derivation"]``: the scale, in-plane or through-plane, package version, model and how it was run."""
+    ``meta["derivation"]``: the scale, in-plane or through-plane, the region (``x0,y0,x1,y1``) where only one was
+    super-resolved, package version, model and how it was run."""
     info = dict(meta.get("derivation") or {})
     where = "through-plane (z)" if info.get("axis", "xy") == "z" else "in-plane"
+    roi = info.get("roi")
+    region = f" (region {','.join(str(int(v)) for v in roi)} of the source)" if roi else ""
     description = (
-        f"Super-resolved {_scale_text(meta)} {where} by monai-rmisr {__version__}, model "
+        f"Super-resolved {_scale_text(meta)} {where}{region} by monai-rmisr {__version__}, model "
         f"{info.get('model', 'unknown')}"
         f"{' (self-ensemble of 8 flips/rotations)' if info.get('self_ensemble') else ''}"
         f"{' (bfloat16 compute)' if info.get('precision') == 'bfloat16' else ''}; not for primary diagnosis"

@@ -21,6 +21,7 @@ from .roundtrip import (
     is_source_series,
     series_has_images,
     store_series,
+    study_derivations,
     study_series,
     super_resolve_series,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "send_files",
     "series_has_images",
     "store_series",
+    "study_derivations",
     "study_series",
     "super_resolve_series",
     "watch",

@@ -512,23 +512,17 @@ class _Spool:
 
 
 def _derivation_settings(upscaler: Any) -> dict[str, Any]:
-    """What, besides the instances, decides a derived series: the model (its name and a SHA-256 of its weights, so a
-    checkpoint trained on at the same path counts as another model) and how it is run."""
+    """What, besides the instances, decides a derived series: how it is made (``Upscaler.derivation``: model name,
+    scale, axis, ROI, self-ensemble, precision) and a SHA-256 of the model's weights, so a checkpoint trained on
+    at the same path counts as another model. In JSON's terms (a region as a list), as the records hold it."""
     digest = hashlib.sha256()
     network = getattr(upscaler, "network", None)
     if network is not None:
         for name, tensor in sorted(network.state_dict().items()):
             digest.update(name.encode())
             digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
-    return {
-        "model": str(getattr(upscaler, "model_name", "")),
-        "weights_sha256": digest.hexdigest(),
-        "scale": float(getattr(upscaler, "scale", 0.0)),
-        "axis": str(getattr(upscaler, "axis", "xy")),
-        "roi": list(upscaler.roi) if getattr(upscaler, "roi", None) else None,
-        "self_ensemble": bool(getattr(upscaler, "self_ensemble", False)),
-        "precision": str(getattr(upscaler, "precision", "float32")),
-    }
+    settings = json.loads(json.dumps(dict(upscaler.derivation)))
+    return {**settings, "weights_sha256": digest.hexdigest()}
 
 
 def _instances_digest(source: Path) -> tuple[str, int]:

@@ -36,6 +36,7 @@ __all__ = [
     "series_has_images",
     "series_uids",
     "store_series",
+    "study_derivations",
     "study_series",
     "super_resolve_series",
 ]
@@ -54,6 +55,10 @@ _SOURCE_IMAGE_EVIDENCE_SEQUENCE = "00089154"
 _REFERENCED_SERIES_SEQUENCE = "00081115"
 _REFERENCED_SOP_SEQUENCE = "00081199"
 _REFERENCED_SOP_INSTANCE_UID = "00081155"
+_DERIVATION_IMAGE_SEQUENCE = "00089124"
+#: Shared and Per-frame Functional Groups Sequences: where an enhanced image records its derivation
+_FUNCTIONAL_GROUPS = ("52009229", "52009230")
+_FUNCTIONAL_GROUP_KEYWORDS = ("SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence")
 _PIXEL_DATA = {"PixelData": "7FE00010", "FloatPixelData": "7FE00008", "DoubleFloatPixelData": "7FE00009"}
 
 
@@ -62,21 +67,42 @@ class SeriesTooLargeError(PacsError):
     rather than trying again)."""
 
 
-def is_derived_by_us(instance_metadata: dict[str, Any]) -> bool:
-    """Whether a DICOM JSON instance (QIDO-RS / WADO-RS metadata) is one of our derived images."""
-    values = instance_metadata.get(_DERIVATION_DESCRIPTION, {}).get("Value", [])
-    return any(DERIVED_BY_US in str(value) for value in values)
-
-
 def _values(element_holder: dict[str, Any], tag: str) -> list[Any]:
     """The values of ``tag`` in a DICOM JSON object (an instance or a sequence item); [] where it is absent."""
     element = element_holder.get(tag)
     return list(element.get("Value", [])) if isinstance(element, dict) else []
 
 
-def _referenced_instances(instance_metadata: dict[str, Any], source_series: str) -> set[str]:
+def _derivation_descriptions(instance_metadata: dict[str, Any]) -> list[str]:
+    """Every DerivationDescription of a DICOM JSON instance: at the top level (classic images) and in the
+    DerivationImageSequence of its Shared or Per-frame Functional Groups (enhanced images)."""
+    found = [str(value) for value in _values(instance_metadata, _DERIVATION_DESCRIPTION)]
+    for group in _FUNCTIONAL_GROUPS:
+        for frame in _values(instance_metadata, group):
+            for item in _values(frame, _DERIVATION_IMAGE_SEQUENCE):
+                found += [str(value) for value in _values(item, _DERIVATION_DESCRIPTION)]
+    return found
+
+
+def _dataset_derivation_descriptions(dataset: Any) -> list[str]:
+    """:func:`_derivation_descriptions` of a pydicom ``Dataset``."""
+    found = [str(dataset.get("DerivationDescription", "") or "")]
+    for group in _FUNCTIONAL_GROUP_KEYWORDS:
+        for frame in dataset.get(group, None) or []:
+            for item in frame.get("DerivationImageSequence", None) or []:
+                found.append(str(item.get("DerivationDescription", "") or ""))
+    return found
+
+
+def is_derived_by_us(instance_metadata: dict[str, Any]) -> bool:
+    """Whether a DICOM JSON instance (QIDO-RS / WADO-RS metadata) is one of our derived images (classic or
+    enhanced)."""
+    return any(DERIVED_BY_US in text for text in _derivation_descriptions(instance_metadata))
+
+
+def _referenced_instances(instance_metadata: dict[str, Any]) -> set[str]:
     """The SOP Instance UIDs a derived DICOM JSON instance names as its sources: its SourceImageSequence (classic
-    images) and, for enhanced ones, what its SourceImageEvidenceSequence lists under ``source_series``."""
+    images) and its SourceImageEvidenceSequence (enhanced ones)."""
     named = {
         str(uid)
         for item in _values(instance_metadata, _SOURCE_IMAGE_SEQUENCE)
@@ -84,9 +110,8 @@ def _referenced_instances(instance_metadata: dict[str, Any], source_series: str)
     }
     for study in _values(instance_metadata, _SOURCE_IMAGE_EVIDENCE_SEQUENCE):
         for series in _values(study, _REFERENCED_SERIES_SEQUENCE):
-            if [str(uid) for uid in _values(series, _SERIES_INSTANCE_UID)] == [source_series]:
-                for item in _values(series, _REFERENCED_SOP_SEQUENCE):
-                    named.update(str(uid) for uid in _values(item, _REFERENCED_SOP_INSTANCE_UID))
+            for item in _values(series, _REFERENCED_SOP_SEQUENCE):
+                named.update(str(uid) for uid in _values(item, _REFERENCED_SOP_INSTANCE_UID))
     return named
 
 
@@ -97,7 +122,7 @@ def series_has_images(instance_metadata: dict[str, Any]) -> bool:
 
 def dataset_is_derived_by_us(dataset: Any) -> bool:
     """:func:`is_derived_by_us` for a pydicom ``Dataset`` (a received or retrieved instance)."""
-    return DERIVED_BY_US in str(dataset.get("DerivationDescription", ""))
+    return any(DERIVED_BY_US in text for text in _dataset_derivation_descriptions(dataset))
 
 
 def dataset_has_image(dataset: Any) -> bool:
@@ -273,17 +298,15 @@ def is_source_series(client: Any, study_uid: str, series_uid: str) -> bool:
     return bool(metadata) and series_has_images(metadata[0]) and not is_derived_by_us(metadata[0])
 
 
-def earlier_derivation(client: Any, upscaler: Any, study_uid: str, series_uid: str) -> str | None:
-    """The SeriesInstanceUID of a series of the study that monai-rmisr derived from exactly this series's image
-    instances the way ``upscaler`` would (the same DerivationDescription: package version, model name, scale,
-    axis, self-ensemble, precision), or None. What a one-shot ``rmisr pacs`` finds before deriving a series
-    again: an identical second derived series would only clutter the study.
+def study_derivations(client: Any, upscaler: Any, study_uid: str) -> dict[str, set[str]]:
+    """The series of a study that monai-rmisr derived the way ``upscaler`` would (the same DerivationDescription:
+    package version, model name, scale, axis, region, self-ensemble, precision), each with the SOP Instance UIDs
+    of the source images its instances name.
 
-    Only series whose SeriesDescription (QIDO-RS) ends with this scale's mark (``SR x2``) are read (WADO-RS
-    metadata, no pixels); one matches when every instance carries our description and together they name the
-    source's image instances, no more and no fewer (a derivation stored in part, or of a series that has
-    grown since, does not match). The weights themselves are not compared: a checkpoint changed under the same
-    name, with the same package version, is not told apart.
+    One QIDO-RS search of the study (all pages); only series whose SeriesDescription ends with the scale's mark
+    (``SR x2``, which every derived series of ours has) are read (WADO-RS metadata, no pixels). The weights
+    themselves are not compared: a checkpoint changed under the same name, with the same package version, is not
+    told apart.
 
     Raises:
         PacsError: the PACS cannot be reached or refuses.
@@ -292,27 +315,53 @@ def earlier_derivation(client: Any, upscaler: Any, study_uid: str, series_uid: s
 
     meta = {"derivation": upscaler.derivation}
     ours, mark = derivation_description(meta), derivation_tag(meta)
-    found = pacs_call(f"searching study {study_uid}", client.search_for_series, study_uid)
-    candidates = []
+    found = pacs_call(
+        f"searching study {study_uid}",
+        client.search_for_series,
+        study_uid,
+        fields=[_SERIES_DESCRIPTION],
+        get_remaining=True,
+    )
+    derivations = {}
     for entry in found:
-        uids = [str(uid) for uid in _values(entry, _SERIES_INSTANCE_UID)]
-        descriptions = _values(entry, _SERIES_DESCRIPTION)
-        if uids and uids[0] != series_uid and (not descriptions or str(descriptions[0]).endswith(mark)):
-            candidates.append(uids[0])
-    if not candidates:
-        return None
+        uids, descriptions = _values(entry, _SERIES_INSTANCE_UID), _values(entry, _SERIES_DESCRIPTION)
+        if not uids or not descriptions or not str(descriptions[0]).endswith(mark):
+            continue
+        series_uid = str(uids[0])
+        metadata = pacs_call(f"reading series {series_uid}", client.retrieve_series_metadata, study_uid, series_uid)
+        same_way = [any(text.endswith(ours) for text in _derivation_descriptions(item)) for item in metadata]
+        if metadata and all(same_way):
+            derivations[series_uid] = set().union(*(_referenced_instances(item) for item in metadata))
+    return derivations
+
+
+def earlier_derivation(client: Any, study_uid: str, series_uid: str, derivations: dict[str, set[str]]) -> list[str]:
+    """The derived series (of ``derivations``, :func:`study_derivations` of the study) that together are this
+    series derived before, or [] where there are none: one series naming exactly the source's image instances (a
+    series of slices), or several naming disjoint parts of them that add up to exactly them (each multi-frame
+    instance is derived into a series of its own). A derivation stored in part, or of a series that has gained or
+    lost instances since, is not one. What a one-shot ``rmisr pacs`` finds before deriving a series again: an
+    identical second derived series would only clutter the study.
+
+    Raises:
+        PacsError: the PACS cannot be reached or refuses.
+    """
+    if not derivations:
+        return []
     source = pacs_call(f"reading series {series_uid}", client.retrieve_series_metadata, study_uid, series_uid)
     wanted = {str(uid) for item in source if series_has_images(item) for uid in _values(item, _SOP_INSTANCE_UID)}
     if not wanted:
-        return None
-    for candidate in candidates:
-        metadata = pacs_call(f"reading series {candidate}", client.retrieve_series_metadata, study_uid, candidate)
-        if not metadata:
-            continue
-        if not all(str((_values(item, _DERIVATION_DESCRIPTION) or [""])[0]).endswith(ours) for item in metadata):
-            continue
-        named = set().union(*(_referenced_instances(item, series_uid) for item in metadata))
-        if named == wanted:
-            logger.info("series %s: derived before, the same way, as series %s", series_uid, candidate)
-            return candidate
-    return None
+        return []
+    whole = [uid for uid, named in derivations.items() if named == wanted]
+    if whole:
+        chosen = whole[:1]
+    else:
+        chosen, covered = [], set()
+        for uid, named in derivations.items():
+            if named and named < wanted and not named & covered:
+                chosen.append(uid)
+                covered |= named
+        if covered != wanted:
+            return []
+    logger.info("series %s: derived before, the same way, as series %s", series_uid, ", ".join(chosen))
+    return chosen

@@ -38,6 +38,7 @@ from .roundtrip import (
     is_source_series,
     series_uids,
     store_series,
+    study_derivations,
 )
 from .service import (
     check_count,
@@ -142,10 +143,11 @@ def _process(
             if not is_source_series(client, study_uid, series_uid):
                 entry.update(status="skipped", error="no image, or derived by monai-rmisr")
                 return
-            earlier = earlier_derivation(client, upscaler, study_uid, series_uid)
-            if earlier is not None:  # by a one-shot run, or a watcher whose state file was lost
-                entry.update(status="done", outputs=[earlier], error="")
-                state.ours.add(earlier)
+            derivations = study_derivations(client, upscaler, study_uid)
+            earlier = earlier_derivation(client, study_uid, series_uid, derivations)
+            if earlier:  # by a one-shot run, or a watcher whose state file was lost
+                entry.update(status="done", outputs=earlier, error="")
+                state.ours.update(earlier)
                 return
             shutil.rmtree(folder, ignore_errors=True)
             files = derive_series(client, upscaler, study_uid, series_uid, folder, max_instances)

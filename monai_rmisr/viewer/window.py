@@ -151,15 +151,7 @@ class SRViewer:
             axes.set_yticks([])
         self.image_axes.imshow(self._to_display(self.session.plane), **self._imshow_args(self.session.plane))
         self.image_axes.set_title(self._image_title(), fontsize=10)
-        self.edge_labels = []
-        if self.session.orientation.edges is not None:  # the anatomy at each edge of a turned NIfTI slice
-            places = ((0.5, 0.98, "center", "top"), (0.5, 0.02, "center", "bottom"))
-            places += ((0.02, 0.5, "left", "center"), (0.98, 0.5, "right", "center"))
-            for letter, (x, y, ha, va) in zip(self.session.orientation.edges, places):
-                label = self.image_axes.text(
-                    x, y, letter, transform=self.image_axes.transAxes, ha=ha, va=va, color="orange", fontsize=11
-                )
-                self.edge_labels.append(label)
+        self.edge_labels = self._draw_edge_labels()
         self.selector = RectangleSelector(
             self.image_axes,
             self._on_select,
@@ -204,6 +196,21 @@ class SRViewer:
         return f"{self.session.name}{where} ({self.session.width}x{self.session.height}): drag to select a region"
 
     # -- display ----------------------------------------------------------------------------
+    def _draw_edge_labels(self) -> list[Any]:
+        """The anatomical letters at the edges of a turned NIfTI slice (none for an image shown as stored); drawn
+        once, as the orientation is the same for every slice."""
+        edges = self.session.orientation.edges
+        if edges is None:
+            return []
+        places = ((0.5, 0.98, "center", "top"), (0.5, 0.02, "center", "bottom"))
+        places += ((0.02, 0.5, "left", "center"), (0.98, 0.5, "right", "center"))
+        return [
+            self.image_axes.text(
+                x, y, letter, transform=self.image_axes.transAxes, ha=ha, va=va, color="orange", fontsize=11
+            )
+            for letter, (x, y, ha, va) in zip(edges, places)
+        ]
+
     def _to_display(self, array: np.ndarray) -> np.ndarray:
         """(C, H, W) file units -> what imshow takes: (H, W) grey, or (H, W, 3) RGB in [0, 1]; turned as the
         session's :class:`~monai_rmisr.viewer.orientation.DisplayOrientation` says."""
@@ -347,15 +354,6 @@ class SRViewer:
         self.display = display_range(self.session, self.window)
         self.image_axes.images[0].set_data(self._to_display(self.session.plane))
         self.image_axes.set_title(self._image_title(), fontsize=10)
-        self.edge_labels = []
-        if self.session.orientation.edges is not None:  # the anatomy at each edge of a turned NIfTI slice
-            places = ((0.5, 0.98, "center", "top"), (0.5, 0.02, "center", "bottom"))
-            places += ((0.02, 0.5, "left", "center"), (0.98, 0.5, "right", "center"))
-            for letter, (x, y, ha, va) in zip(self.session.orientation.edges, places):
-                label = self.image_axes.text(
-                    x, y, letter, transform=self.image_axes.transAxes, ha=ha, va=va, color="orange", fontsize=11
-                )
-                self.edge_labels.append(label)
         return self.run()
 
     def save(self, path: str | os.PathLike[str], overwrite: bool = False) -> Path:

@@ -1,6 +1,7 @@
 """Knowledge distillation in the trainer and the bundle: ``--teacher`` and ``--teacher_weight``."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -270,8 +271,8 @@ def test_teacher_self_ensemble_averages_the_teacher_over_the_drawn_flips_and_tur
 
 
 def test_teacher_self_ensemble_draws_from_the_iteration_s_seed_in_a_bundle_run(tmp_path):
-    """Two runs of one step with the same seed train against the same target (the same loss); with a teacher
-    that is the student itself, the plain teacher gives a zero loss, the self-ensembled one does not."""
+    """Runs of the same seed train against the same targets; the draws change from one iteration to the next;
+    with a teacher that is the student itself, the plain teacher gives a zero loss, the self-ensembled one not."""
     start = _saved_start(tmp_path)
     common = {"init_weights": start, "loss#sr_criterion": "l1", "teacher": start, "teacher_weight": 1.0}
     plain = _first_loss(tmp_path, "plain", **common)
@@ -279,3 +280,30 @@ def test_teacher_self_ensemble_draws_from_the_iteration_s_seed_in_a_bundle_run(t
     again = _first_loss(tmp_path, "again", teacher_self_ensemble=2, **common)
     assert plain < 1e-6 < first
     assert first == again
+
+    def draws(name: str) -> list:
+        parser = training_parser(tmp_path / name, max_epochs=1, epoch_length=4, teacher_self_ensemble=3, **common)
+        trainer = parser.get_parsed_content("train#trainer")
+        drawn = []
+        original = trainer.teacher_transforms
+        trainer.teacher_transforms = lambda rng: drawn.append(original(rng)) or drawn[-1]
+        run_training(parser)
+        return drawn
+
+    once, twice = draws("draws1"), draws("draws2")
+    assert len(once) == 4 and once == twice
+    assert len({tuple(d) for d in once}) > 1  # not one fixed choice
+
+
+def test_bad_distillation_settings_stop_the_bundle_before_it_writes(tmp_path):
+    settings = [
+        ({"teacher": "rmisr_bl_x2", "teacher_self_ensemble": 9}, "teacher_self_ensemble must be a whole number 0-8"),
+        ({"teacher_self_ensemble": 2}, "teacher_self_ensemble needs a teacher"),
+        ({"teacher": "rmisr_bl_x2", "teacher_weight": 2.0}, r"teacher_weight must be a number in \(0, 1\]"),
+    ]
+    for index, (setting, message) in enumerate(settings):
+        parser = training_parser(tmp_path / f"run{index}", **setting)
+        with pytest.raises(RuntimeError) as failure:
+            parser.get_parsed_content("initialize")
+        assert re.search(message, str(failure.value.__cause__)), (setting, failure.value.__cause__)
+        assert not (tmp_path / f"run{index}").exists(), setting

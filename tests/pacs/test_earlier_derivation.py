@@ -1,117 +1,123 @@
-"""How a one-shot ``rmisr pacs`` recognises a series it derived before (DICOM JSON from a stand-in PACS)."""
+"""How ``rmisr pacs`` recognises a series it derived before: DICOM JSON of files our writer made, through a
+stand-in PACS (QIDO-RS series search, WADO-RS metadata)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
 
-from monai_rmisr.io.dicom_writer import derivation_description, derivation_tag
-from monai_rmisr.pacs import earlier_derivation
+import pydicom
+import pytest
+from pydicom.uid import generate_uid
 
-STUDY, SOURCE = "1.2.3", "1.2.3.1"
-SOURCE_INSTANCES = ["1.2.3.1.1", "1.2.3.1.2", "1.2.3.1.3"]
+from monai_rmisr.inference.upscale import Upscaler
+from monai_rmisr.pacs import derive_folder, earlier_derivation, is_derived_by_us, study_derivations
+from tests.helpers import dicom_testdata, write_ct_series
 
-
-@dataclass
-class _Upscaler:
-    """What :func:`earlier_derivation` reads of an ``Upscaler``."""
-
-    derivation: dict[str, Any]
-
-
-X2 = _Upscaler({"model": "rmisr_bl_x2", "scale": 2.0, "axis": "xy", "roi": None, "self_ensemble": False})
-
-
-def _text(value: str) -> dict[str, Any]:
-    return {"vr": "LO", "Value": [value]}
-
-
-def _source() -> list[dict[str, Any]]:
-    images = [{"00080018": _text(uid), "7FE00010": {"vr": "OW"}} for uid in SOURCE_INSTANCES]
-    return [*images, {"00080018": _text("1.2.3.1.9")}]  # a non-image instance (a presentation state, say)
-
-
-def _derived(upscaler: _Upscaler, sources: list[str], theirs: str = "", enhanced: bool = False) -> list[dict]:
-    meta = {"derivation": upscaler.derivation}
-    description = f"{theirs}; {derivation_description(meta)}" if theirs else derivation_description(meta)
-    instances = []
-    for index, uid in enumerate(sources):
-        item: dict[str, Any] = {"00080018": _text(f"9.9.{index}"), "00082111": _text(description)}
-        reference = {"00081155": _text(uid)}
-        if enhanced:  # the Hierarchical SOP Instance Reference of enhanced IODs
-            series = {"0020000E": _text(SOURCE), "00081199": {"vr": "SQ", "Value": [reference]}}
-            study = {"0020000D": _text(STUDY), "00081115": {"vr": "SQ", "Value": [series]}}
-            item["00089154"] = {"vr": "SQ", "Value": [study]}
-        else:
-            item["00082112"] = {"vr": "SQ", "Value": [reference]}
-        instances.append(item)
-    return instances
+STUDY = "1.2.3"
 
 
 class _Pacs:
-    """QIDO-RS series search and WADO-RS series metadata over a dictionary; counts the metadata reads."""
+    """One study over DICOM files: ``{SeriesInstanceUID: [instance JSON]}``; counts the metadata reads."""
 
-    def __init__(self, series: dict[str, tuple[str | None, list[dict]]]) -> None:
-        self.series = {SOURCE: ("Head 1mm", _source()), **series}
+    def __init__(self, *folders: Path, describe: bool = True) -> None:
+        self.series: dict[str, list[dict]] = {}
+        self.descriptions: dict[str, str] = {}
+        for folder in folders:
+            for path in sorted(folder.rglob("*.dcm")):
+                ds = pydicom.dcmread(path)
+                self.series.setdefault(str(ds.SeriesInstanceUID), []).append(ds.to_json_dict())
+                if describe and ds.get("SeriesDescription"):
+                    self.descriptions[str(ds.SeriesInstanceUID)] = str(ds.SeriesDescription)
         self.reads: list[str] = []
 
-    def search_for_series(self, study: str) -> list[dict]:
-        assert study == STUDY
+    def search_for_series(self, study: str, fields=None, get_remaining=False) -> list[dict]:
+        assert study == STUDY and get_remaining and "0008103E" in fields
         found = []
-        for uid, (description, _) in self.series.items():
-            entry = {"0020000E": _text(uid)}
-            if description is not None:  # a PACS that leaves SeriesDescription out of its answer
-                entry["0008103E"] = _text(description)
+        for uid in self.series:
+            entry = {"0020000E": {"vr": "UI", "Value": [uid]}}
+            if uid in self.descriptions:
+                entry["0008103E"] = {"vr": "LO", "Value": [self.descriptions[uid]]}
             found.append(entry)
         return found
 
     def retrieve_series_metadata(self, study: str, series: str) -> list[dict]:
         assert study == STUDY
         self.reads.append(series)
-        return self.series[series][1]
+        return self.series[series]
 
 
-def _found(series: dict[str, tuple[str | None, list[dict]]], upscaler: _Upscaler = X2) -> tuple[str | None, _Pacs]:
-    pacs = _Pacs(series)
-    return earlier_derivation(pacs, upscaler, STUDY, SOURCE), pacs
+def _source(folder: Path, files: list[str], description: str = "Head 1mm") -> Path:
+    """Copies of ``files`` as one series of the study (new SOP Instance UIDs)."""
+    folder.mkdir(parents=True)
+    series = generate_uid()
+    for index, name in enumerate(files):
+        ds = pydicom.dcmread(name)
+        ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID = STUDY, series, generate_uid()
+        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+        ds.SeriesDescription = description
+        ds.save_as(folder / f"{index}.dcm", enforce_file_format=True)
+    return folder
 
 
-def test_a_derivation_of_every_source_image_made_the_same_way_is_found():
-    found, pacs = _found({"7.1": ("Head 1mm SR x2", _derived(X2, SOURCE_INSTANCES, theirs="Their filter"))})
-    assert found == "7.1" and pacs.reads == [SOURCE, "7.1"]  # the source itself is no candidate
-    enhanced, _ = _found({"7.2": (None, _derived(X2, SOURCE_INSTANCES, enhanced=True))})
-    assert enhanced == "7.2"
+def _series_uid(folder: Path) -> str:
+    return str(pydicom.dcmread(next(folder.glob("*.dcm"))).SeriesInstanceUID)
 
 
-def test_other_derivations_are_not_taken_for_it():
-    x3 = _Upscaler({**X2.derivation, "scale": 3.0})
-    ensemble = _Upscaler({**X2.derivation, "self_ensemble": True})
-    other_model = _Upscaler({**X2.derivation, "model": "rmisr_meta"})
-    cases = {
-        "part of the source (a store cut short)": ("Head 1mm SR x2", _derived(X2, SOURCE_INSTANCES[:2])),
-        "more than the source (it has lost slices since)": (
-            "Head 1mm SR x2",
-            _derived(X2, [*SOURCE_INSTANCES, "1.2.3.1.4"]),
-        ),
-        "self-ensemble": ("Head 1mm SR x2", _derived(ensemble, SOURCE_INSTANCES)),
-        "another model": ("Head 1mm SR x2", _derived(other_model, SOURCE_INSTANCES)),
-        "one instance of another derivation": (
-            "Head 1mm SR x2",
-            _derived(X2, SOURCE_INSTANCES[:2]) + _derived(other_model, SOURCE_INSTANCES[2:]),
-        ),
-    }
-    for why, entry in cases.items():
-        found, pacs = _found({"7.1": entry})
-        assert found is None, why
-        assert pacs.reads == [SOURCE, "7.1"], why
-    # another scale's mark in the SeriesDescription: not even read
-    found, pacs = _found({"7.1": ("Head 1mm SR x3", _derived(x3, SOURCE_INSTANCES))})
-    assert found is None and pacs.reads == []
-    # nor a study with no other series
-    found, pacs = _found({})
-    assert found is None and pacs.reads == []
-    # the x3 derivation is found for an x3 run
-    found, _ = _found(
-        {"7.1": (f"Head 1mm {derivation_tag({'derivation': x3.derivation})}", _derived(x3, SOURCE_INSTANCES))}, x3
-    )
-    assert found == "7.1"
+def _found(pacs: _Pacs, upscaler: Upscaler, source: Path) -> list[str]:
+    return earlier_derivation(pacs, STUDY, _series_uid(source), study_derivations(pacs, upscaler, STUDY))
+
+
+@pytest.fixture(scope="module")
+def x2() -> Upscaler:
+    return Upscaler(2, model="bicubic")
+
+
+@pytest.fixture
+def ct(tmp_path) -> Path:
+    write_ct_series(tmp_path / "slices", n=3)
+    return _source(tmp_path / "ct", sorted(str(p) for p in (tmp_path / "slices").iterdir()))
+
+
+def test_a_series_of_slices_derived_the_same_way_is_found(tmp_path, ct, x2):
+    derived = derive_folder(x2, ct, tmp_path / "derived")
+    pacs = _Pacs(ct, tmp_path / "derived")
+    assert _found(pacs, x2, ct) == [_series_uid(derived[0].parent)]
+    # other ways are other derivations: another model (the same mark), another scale (another mark: not even read)
+    pacs.reads.clear()
+    assert _found(pacs, Upscaler(2, model="rmisr_bl_x2"), ct) == [] and pacs.reads == [_series_uid(derived[0].parent)]
+    pacs.reads.clear()
+    assert _found(pacs, Upscaler(3, model="bicubic"), ct) == [] and pacs.reads == []
+    # a store cut short: one derived slice missing
+    derived[0].unlink()
+    assert _found(_Pacs(ct, tmp_path / "derived"), x2, ct) == []
+
+
+def test_a_region_is_another_derivation(tmp_path, ct, x2):
+    region = Upscaler(2, model="bicubic", roi=(0, 0, 64, 64))
+    derive_folder(region, ct, tmp_path / "derived")
+    pacs = _Pacs(ct, tmp_path / "derived")
+    assert _found(pacs, x2, ct) == []
+    assert len(_found(pacs, region, ct)) == 1
+
+
+@pytest.mark.parametrize("name", ["SC_rgb_2frame.dcm", "emri_small.dcm"])
+def test_a_series_of_multi_frame_instances_is_found_as_its_derived_series(tmp_path, x2, name):
+    """Each multi-frame instance becomes a derived series of its own (classic, and enhanced: whose derivation is
+    recorded in its functional groups): together they are the series derived before."""
+    source = _source(tmp_path / "source", [dicom_testdata(name)] * 2)
+    derived = derive_folder(x2, source, tmp_path / "derived")
+    pacs = _Pacs(source, tmp_path / "derived")
+    outputs = {str(pydicom.dcmread(path).SeriesInstanceUID) for path in derived}
+    assert len(outputs) == 2
+    assert sorted(_found(pacs, x2, source)) == sorted(outputs)
+    assert all(is_derived_by_us(pacs.series[uid][0]) for uid in outputs)
+    # one of the two gone: not the series derived before
+    first = next(path for path in derived if str(pydicom.dcmread(path).SeriesInstanceUID) == sorted(outputs)[0])
+    first.unlink()
+    assert _found(_Pacs(source, tmp_path / "derived"), x2, source) == []
+
+
+def test_series_listed_without_a_description_are_not_read(tmp_path, ct, x2):
+    derive_folder(x2, ct, tmp_path / "derived")
+    pacs = _Pacs(ct, tmp_path / "derived", describe=False)
+    assert _found(pacs, x2, ct) == [] and pacs.reads == []

@@ -97,3 +97,14 @@ def test_the_window_shows_the_nifti_as_the_dicom_and_maps_a_drag_back(turned_nif
 def test_a_dicom_has_no_edge_letters():
     viewer = SRViewer(ViewerSession(CT), scale=2, model="bicubic", roi=(0, 0, 48, 40))
     assert viewer.edge_labels == [] and viewer.session.orientation.as_stored
+
+
+def test_the_edge_letters_are_drawn_once_whatever_the_slice(tmp_path):
+    path = tmp_path / "volume.nii.gz"
+    nib.save(nib.Nifti1Image(np.random.default_rng(0).random((40, 48, 5)).astype(np.float32), np.eye(4)), path)
+    viewer = SRViewer(ViewerSession(path), scale=2, model="bicubic", roi=(0, 0, 32, 32))
+    for index in (0, 4, 2):
+        viewer.set_slice(index)
+    assert [text.get_text() for text in viewer.image_axes.texts] == ["A", "P", "R", "L"]
+    shown = np.asarray(viewer.image_axes.images[0].get_array())
+    np.testing.assert_array_equal(shown, viewer.session.orientation.plane(viewer.session.plane)[0])
