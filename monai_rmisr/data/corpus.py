@@ -385,7 +385,7 @@ def protocol_gray(array: np.ndarray, path: str | os.PathLike[str] = "<array>") -
         ImageReadError: for a channel count other than 1 or 3.
     """
     if array.shape[0] not in (1, 3):
-        raise ImageReadError(path, f"has {array.shape[0]} channels; the corpus needs grey (1) or RGB (3).")
+        raise ImageReadError(path, f"has {array.shape[0]} channels; grey (1) or RGB (3) are needed.")
     return RGBToLuma()(np.asarray(array, dtype=np.float64))[0]
 
 

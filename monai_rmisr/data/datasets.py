@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from ..metrics.protocol import fractional_pair, protocol_pair
+from ..metrics.protocol import fractional_pair, min_scored_size, protocol_pair
 from .corpus import CorpusImage, CorpusSource, load_corpus, load_sources, split_sources
 from .synthetic import aperture_images, ct_phantom_images, display_graphics_image, synthetic_images
 from .user_datasets import dataset_images
@@ -199,6 +199,7 @@ def validation_images(
     skip_bad: bool = False,
     aperture: int = 0,
     ct_phantoms: int = 0,
+    scales: float | Sequence[float] | None = None,
 ) -> list[np.ndarray]:
     """The bundle's ``validate#images``: (1, H, W) float32 images in [0, 1].
 
@@ -209,22 +210,36 @@ def validation_images(
     them. The corpus's one validation CT slice (CT_small, 128x128) is nearly all tissue: it has no skull in air,
     the strongest edges a CT slice has; a procedural slice brings them. With
     ``dataset_dir``: the ``"val"`` split of that user data set (:func:`~monai_rmisr.data.dataset_images` with
-    ``dataset_preset`` and ``skip_bad``).
+    ``dataset_preset`` and ``skip_bad``), less (with a warning naming each) the images too small to be scored at
+    any of ``scales`` (the run's scale or ``val_scales``; :func:`~monai_rmisr.metrics.protocol.min_scored_size`).
     """
     if dataset_dir is not None:
-        return dataset_images(dataset_dir, dataset_preset, "val", skip_bad=skip_bad)
+        min_size = validation_min_size(scales)
+        return dataset_images(dataset_dir, dataset_preset, "val", skip_bad=skip_bad, min_size=min_size)
     procedural = validation_synthetic_images(synthetic, aperture, ct_phantoms)
     return [image.array for image in load_sources(validation_sources(val_names))] + procedural
 
 
+def validation_min_size(scales: float | Sequence[float] | None) -> int | None:
+    """The smallest side a validation image needs to be scored at every one of ``scales`` (the run's scale, or
+    ``val_scales``): :func:`~monai_rmisr.metrics.protocol.min_scored_size`; None without scales."""
+    listed = [] if scales is None else [scales] if isinstance(scales, numbers.Real) else list(scales)
+    return max((min_scored_size(float(s)) for s in listed), default=None)
+
+
 def evaluation_images(
-    dataset_dir: str | os.PathLike | None = None, dataset_preset: str = "folder", skip_bad: bool = False
+    dataset_dir: str | os.PathLike | None = None,
+    dataset_preset: str = "folder",
+    skip_bad: bool = False,
+    scales: float | Sequence[float] | None = None,
 ) -> list[np.ndarray]:
     """The images ``evaluate.json`` scores: the corpus TEST split, or every image of a user data set
-    (:func:`~monai_rmisr.data.dataset_images`, nothing held out)."""
+    (:func:`~monai_rmisr.data.dataset_images`, nothing held out) less those too small to be scored at ``scales``
+    (:func:`validation_min_size`; each left out with a warning naming it)."""
     if dataset_dir is None:
         return corpus_images("test")
-    return dataset_images(dataset_dir, dataset_preset, "train", val_fraction=0.0, skip_bad=skip_bad)
+    min_size = validation_min_size(scales)
+    return dataset_images(dataset_dir, dataset_preset, "train", val_fraction=0.0, skip_bad=skip_bad, min_size=min_size)
 
 
 def validation_pairs(

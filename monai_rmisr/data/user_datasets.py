@@ -127,6 +127,13 @@ def _convert(path: Path, group: str, preset: DatasetPreset) -> list[DatasetImage
         wanted = ", ".join(preset.modalities)
         logger.info("skipping '%s': modality %s; the '%s' preset takes %s.", path, modality, preset.name, wanted)
         return []
+    channels = int(image.array.shape[0])
+    if channels > 1 and image.meta.get("color") != "RGB":  # protocol_gray would mix them as if red, green, blue
+        raise ImageReadError(
+            path,
+            f"has {channels} channels that are not RGB colour (the volumes of a 4-D file?); training takes grey or "
+            "RGB images and 3-D volumes: save each volume as a file of its own.",
+        )
     gray = protocol_gray(image.array, path)
     if gray.ndim not in (2, 3):
         raise ImageReadError(path, f"has {gray.ndim} spatial dimensions; expected a 2-D image or a 3-D volume.")
@@ -210,6 +217,7 @@ def load_dataset(
     skip_bad: bool = False,
     seed: int = 0,
     max_images: int | None = None,
+    min_size: int | None = None,
 ) -> list[DatasetImage]:
     """:func:`dataset_images` with each image's source file, split group and slice index.
 
@@ -220,6 +228,8 @@ def load_dataset(
         raise ValueError(f"split must be 'train' or 'val', got {split!r}.")
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}.")
+    if not str(dataset_dir).strip():  # Path("") is the current folder: an unset shell variable would train on it
+        raise ValueError("--dataset_dir is empty; give the folder of your images (or the datalist JSON file).")
     root = Path(dataset_dir)
     if spec.name == "datalist":
         file = datalist_file(root)
@@ -246,10 +256,31 @@ def load_dataset(
             if not skip_bad:
                 raise
             logger.warning("skipping bad image '%s': %s", err.path, err.reason)
+    if min_size is not None:
+        small = [image for image in images if min(image.array.shape[1:]) < min_size]
+        for image in small:
+            height, width = image.array.shape[1:]
+            logger.warning(
+                "leaving '%s' (%dx%d) out of the %s split: smaller than the %dx%d pixels it needs to be scored",
+                image.source,
+                width,
+                height,
+                split,
+                min_size,
+                min_size,
+            )
+        images = [image for image in images if min(image.array.shape[1:]) >= min_size]
     if not images:
+        hint = ""
+        if split == "val" and not items:
+            hint = (
+                " The validation split takes whole files / series (a volume is never split by slice), about "
+                f"{val_fraction:.0%} of them and at least one where there are two or more: give two or more, or a "
+                "datalist JSON with a 'validation' list (--dataset_preset datalist)."
+            )
         raise ValueError(
             f"no {split} images in '{dataset_dir}' with the '{spec.name}' preset ({spec.description}); "
-            f"{len(items)} files / series were selected for this split."
+            f"{len(items)} files / series were selected for this split.{hint}"
         )
     return _subsample(images, max_images)
 
@@ -262,6 +293,7 @@ def dataset_images(
     skip_bad: bool = False,
     seed: int = 0,
     max_images: int | None = None,
+    min_size: int | None = None,
 ) -> list[np.ndarray]:
     """The ``(1, H, W)`` float32 grey images in ``[0, 1]`` of one split of a user data set.
 
@@ -283,6 +315,9 @@ def dataset_images(
         seed: seed of the split's shuffle.
         max_images: keep at most this many images, evenly spaced over the sorted list (e.g. a
             quick validation set spread over all patients); default all.
+        min_size: leave out (with a warning naming the file) images whose smaller side is below this many
+            pixels (a validation image too small to score at the run's scale:
+            :func:`~monai_rmisr.metrics.protocol.min_scored_size`); default none.
 
     Returns:
         The images in the order of the sorted scan (or of the datalist), slices in order.
@@ -293,4 +328,5 @@ def dataset_images(
             folder and the preset).
         FileNotFoundError, NotADirectoryError: ``dataset_dir`` is missing or not a folder.
     """
-    return [image.array for image in load_dataset(dataset_dir, preset, split, val_fraction, skip_bad, seed, max_images)]
+    chosen = load_dataset(dataset_dir, preset, split, val_fraction, skip_bad, seed, max_images, min_size)
+    return [image.array for image in chosen]

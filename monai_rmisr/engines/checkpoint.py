@@ -37,15 +37,21 @@ def _checkpoint_files(folder: str | os.PathLike, unit: str | None = None) -> lis
     return sorted((n, p) for kind, n, p in found if unit in (None, kind))
 
 
-def check_fresh_start(output_dir: str | os.PathLike, checkpoint_dir: str | os.PathLike, resume: bool) -> None:
-    """Refuse to start a new run over the checkpoints of another one (``train.json``'s ``preflight``).
+#: The best model a training run writes into its ``output_dir`` (``train.json``'s ``best_model_saver``).
+BEST_MODEL_NAME = "model.pt"
 
-    Without ``resume`` a run would overwrite the earlier run's checkpoints and ``metrics.csv``
-    (a killed run's progress, lost). The earlier run is recognised by a
-    ``checkpoint_epoch=N.pt`` / ``checkpoint_iteration=N.pt`` file in ``checkpoint_dir``.
+
+def check_fresh_start(output_dir: str | os.PathLike, checkpoint_dir: str | os.PathLike, resume: bool) -> None:
+    """Refuse to start a new run over another one's results (``train.json``'s ``preflight``).
+
+    Without ``resume`` a run would overwrite the earlier run's checkpoints and ``metrics.csv`` (a killed run's
+    progress, lost), recognised by a ``checkpoint_epoch=N.pt`` / ``checkpoint_iteration=N.pt`` file in
+    ``checkpoint_dir``, or its best model (``model.pt``, kept after its checkpoints were deleted). With ``resume``
+    and no checkpoint a new run starts (logged), unless a ``model.pt`` is there: nothing to resume from, and a new
+    run would write over it.
 
     Raises:
-        FileExistsError: naming the folder and the two ways on (``--resume true`` or a new
+        FileExistsError: naming the folder, what it holds and the ways on (``--resume true`` or a new
             ``--output_dir``).
     """
     found = _checkpoint_files(checkpoint_dir)
@@ -53,6 +59,17 @@ def check_fresh_start(output_dir: str | os.PathLike, checkpoint_dir: str | os.Pa
         raise FileExistsError(
             f"output_dir '{output_dir}' already holds a run's checkpoints ({found[-1][1].name}, ...); "
             "pass --resume true to continue that run, or choose a new --output_dir."
+        )
+    if found:
+        return
+    if (Path(output_dir) / BEST_MODEL_NAME).exists():
+        raise FileExistsError(
+            f"output_dir '{output_dir}' already holds a trained {BEST_MODEL_NAME} and no checkpoint to resume from; "
+            f"a new run would write over it: choose a new --output_dir (or move {BEST_MODEL_NAME} away)."
+        )
+    if resume:
+        logging.getLogger(__name__).warning(
+            f"--resume true: no checkpoint in '{checkpoint_dir}', so a new run starts in '{output_dir}'."
         )
 
 
@@ -164,23 +181,54 @@ class InitialWeightsLoader:
     def attach(self, engine: Engine) -> None:
         engine.add_event_handler(Events.STARTED, self)
 
-    def __call__(self, engine: Engine | None = None) -> None:
+    def matched_weights(self) -> dict[str, torch.Tensor]:
+        """The tensors of the file that will be loaded (renamed), checked against the network: all of them with
+        ``strict``, else those of the network's names and shapes. The bundle calls this before a run writes
+        anything.
+
+        Raises:
+            ValueError: naming ``--init_weights``: with ``strict`` a tensor missing, unknown or of another shape
+                (weights of another scale or network); without it, no tensor in common.
+        """
         from ..inference.pretrained import load_state_dict  # the inference package imports the networks only
 
         device = next(self.network.parameters()).device
         source = {self._renamed(k): v for k, v in load_state_dict(self.load_path, map_location=device).items()}
-        if self.strict:
-            self.network.load_state_dict(source)
-            self.logger.info(f"initial weights: all {len(source)} tensors from {self.load_path}")
-            return
         target = self.network.state_dict()
         matched = {k: v for k, v in source.items() if k in target and target[k].shape == v.shape}
+        network = type(self.network).__name__
+        if self.strict and not len(matched) == len(source) == len(target):
+            reshaped = sorted(k for k in source if k in target and target[k].shape != source[k].shape)
+            missing, unknown = sorted(set(target) - set(source)), sorted(set(source) - set(target))
+            parts = [
+                f"{len(reshaped)} of other shapes" if reshaped else "",
+                f"{len(missing)} missing" if missing else "",
+                f"{len(unknown)} not in the network" if unknown else "",
+            ]
+            example = ""
+            if reshaped:
+                name = reshaped[0]
+                example = f" (e.g. {name}: {tuple(source[name].shape)} in the file, {tuple(target[name].shape)} here)"
+            raise ValueError(
+                f"--init_weights '{self.load_path}' does not fit this run's {network}: of its tensors "
+                f"{', '.join(p for p in parts if p)}{example}. Weights of another scale or network? Give the run "
+                "the weights' --scale (and network), or --init_strict false to copy only the tensors that fit."
+            )
         if not matched:
             raise ValueError(
-                f"{self.load_path} shares no tensor (same name and shape) with {type(self.network).__name__}: "
+                f"--init_weights '{self.load_path}' shares no tensor (same name and shape) with {network}: "
                 "is it a checkpoint of another network?"
             )
+        return matched
+
+    def __call__(self, engine: Engine | None = None) -> None:
+        matched = self.matched_weights()
+        if self.strict:
+            self.network.load_state_dict(matched)
+            self.logger.info(f"initial weights: all {len(matched)} tensors from {self.load_path}")
+            return
         self.network.load_state_dict(matched, strict=False)
+        target = self.network.state_dict()
         skipped = sorted(set(target) - set(matched))
         self.logger.info(
             f"initial weights: {len(matched)} of {len(target)} tensors from {self.load_path}; "

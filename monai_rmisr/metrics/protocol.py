@@ -33,7 +33,7 @@ from ..networks.blocks import laplacian_gradient
 from ..networks.utils import scaled_size
 from ..transforms.quantize import quantize_intensity
 from ..transforms.resize import imresize
-from .quality import psnr, ssim
+from .quality import SSIM_WINDOW, psnr, ssim
 
 if TYPE_CHECKING:  # data imports this module; the corpus type is only named here
     from ..data.corpus import CorpusImage
@@ -49,6 +49,7 @@ __all__ = [
     "laplacian_map",
     "make_pair",
     "mean_scores",
+    "min_scored_size",
     "modcrop",
     "protocol_border",
     "protocol_pair",
@@ -141,6 +142,17 @@ def protocol_border(scale: float) -> int:
     """The pixels cut from every side of an SR image before it is scored: ``ceil(scale)`` (the SR
     literature's ``scale`` for integer factors; rounded up for fractional ones)."""
     return math.ceil(scale)
+
+
+def min_scored_size(scale: float) -> int:
+    """The smallest side, in pixels, of an image the protocol can score at ``scale``: its HR crop
+    (:func:`fractional_pair`) less the border (:func:`protocol_border`) on both sides must hold SSIM's 11x11
+    window."""
+    need = SSIM_WINDOW + 2 * protocol_border(scale)
+    size = need
+    while scaled_size([int(size // scale)], scale)[0] < need:
+        size += 1
+    return size
 
 
 class Scores(NamedTuple):

@@ -25,9 +25,10 @@ import torch
 from monai.config import NdarrayOrTensor
 from monai.metrics import PSNRMetric, SSIMMetric
 
-__all__ = ["psnr", "ssim"]
+__all__ = ["SSIM_WINDOW", "psnr", "ssim"]
 
-_SSIM_WINDOW = 11
+#: SSIM's Gaussian window, pixels a side: the smallest image it scores
+SSIM_WINDOW = 11
 _SSIM_SIGMA = 1.5
 _K1, _K2 = 0.01, 0.03
 
@@ -120,10 +121,10 @@ def ssim(
             the crop.
     """
     a, b = _prepare(sr, hr, data_range, crop_border)
-    if min(a.shape[-2:]) < _SSIM_WINDOW:
-        raise ValueError(f"ssim needs at least {_SSIM_WINDOW}x{_SSIM_WINDOW} pixels, got {tuple(a.shape[-2:])}.")
+    if min(a.shape[-2:]) < SSIM_WINDOW:
+        raise ValueError(f"ssim needs at least {SSIM_WINDOW}x{SSIM_WINDOW} pixels, got {tuple(a.shape[-2:])}.")
     metric = SSIMMetric(
-        spatial_dims=2, data_range=float(data_range), win_size=_SSIM_WINDOW, kernel_sigma=_SSIM_SIGMA, k1=_K1, k2=_K2
+        spatial_dims=2, data_range=float(data_range), win_size=SSIM_WINDOW, kernel_sigma=_SSIM_SIGMA, k1=_K1, k2=_K2
     )
     values = metric(a, b)[:, 0].to(torch.float64)
     return _output(values, sr)

@@ -329,8 +329,47 @@ def test_empty_or_unknown_input_names_the_problem(tmp_path):
         dataset_images(tmp_path, "folder", "test")
     (tmp_path / "single").mkdir()
     Image.fromarray(_rgb(0)).save(tmp_path / "single" / "only.png")
-    with pytest.raises(ValueError, match="no val images"):  # one file: nothing left for validation
+    with pytest.raises(ValueError, match="no val images") as failure:  # one file: nothing left for validation
         dataset_images(tmp_path / "single", "folder", "val")
+    assert "whole files / series" in str(failure.value) and "'validation' list" in str(failure.value)
+    # an empty dataset_dir (an unset shell variable) is not the current folder
+    for empty in ("", "  "):
+        with pytest.raises(ValueError, match="--dataset_dir is empty"):
+            dataset_images(empty, "folder", "train")
+
+
+def test_a_4d_nifti_is_refused_not_mixed_as_rgb(tmp_path):
+    """Three volumes of a 4-D file read as three channels, but they are not red, green and blue."""
+    volumes = np.random.default_rng(0).random((SIZE, SIZE, 4, 3)).astype(np.float32)
+    nib.save(nib.Nifti1Image(volumes, np.eye(4)), tmp_path / "dwi.nii.gz")
+    with pytest.raises(ImageReadError, match=r"has 3 channels that are not RGB colour \(the volumes of a 4-D file\?\)"):
+        dataset_images(tmp_path, "folder", "train", val_fraction=0)
+    Image.fromarray(_rgb(1)).save(tmp_path / "photo.png")  # an RGB image is still taken, as its luma
+    (tmp_path / "dwi.nii.gz").unlink()
+    assert dataset_images(tmp_path, "folder", "train", val_fraction=0)[0].shape == (1, *_rgb(1).shape[:2])
+
+
+def test_images_too_small_to_score_are_left_out_of_validation_by_name(tmp_path, caplog):
+    from monai_rmisr.data.datasets import validation_images, validation_min_size
+    from monai_rmisr.metrics.protocol import min_scored_size
+
+    assert [min_scored_size(s) for s in (2, 3, 4, 2.5)] == [16, 18, 20, 18]  # SSIM's 11 inside the border
+    assert validation_min_size([2, 4]) == 20 and validation_min_size(None) is None
+    rng = np.random.default_rng(0)
+    Image.fromarray((rng.random((12, 12)) * 255).astype(np.uint8)).save(tmp_path / "a_tiny.png")
+    Image.fromarray((rng.random((40, 40)) * 255).astype(np.uint8)).save(tmp_path / "b.png")
+    with caplog.at_level(logging.WARNING):
+        kept = dataset_images(tmp_path, "folder", "train", val_fraction=0, min_size=16)
+    assert [image.shape for image in kept] == [(1, 40, 40)]
+    assert any("a_tiny.png' (12x12) out of the train split" in r.getMessage() for r in caplog.records)
+    # the bundle's validation images at x4 (at least 20 pixels a side): a datalist's validation list
+    datalist = {"training": [{"image": "b.png"}], "validation": [{"image": "a_tiny.png"}, {"image": "b.png"}]}
+    (tmp_path / "datalist.json").write_text(json.dumps(datalist))
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        held_out = validation_images([], dataset_dir=tmp_path, dataset_preset="datalist", scales=4.0)
+    assert [image.shape for image in held_out] == [(1, 40, 40)]
+    assert any("smaller than the 20x20 pixels" in r.getMessage() for r in caplog.records)
 
 
 def test_max_images_spreads_over_the_list(tmp_path):

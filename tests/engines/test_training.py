@@ -3,6 +3,7 @@ import json
 import logging
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -177,6 +178,35 @@ def test_a_new_run_over_an_earlier_runs_checkpoints_is_refused_before_it_writes(
     assert after == before
     trainer = run_training(training_parser(tmp_path / "run", max_epochs=2, resume=True))
     assert trainer.state.epoch == 2
+
+
+def test_a_finished_run_s_model_is_not_overwritten_without_its_checkpoints(tmp_path, caplog):
+    """Its checkpoints deleted (to save space), a finished run still holds its best model.pt: a new run into that
+    folder is refused, with or without --resume true (nothing to resume); an empty folder with --resume true
+    starts a new run, and says so."""
+    run_training(training_parser(tmp_path / "run", max_epochs=1))
+    shutil.rmtree(tmp_path / "run" / "checkpoints")
+    model = (tmp_path / "run" / "model.pt").read_bytes()
+    for resume in (False, True):
+        with pytest.raises(RuntimeError) as failure:
+            training_parser(tmp_path / "run", max_epochs=1, resume=resume).get_parsed_content("initialize")
+        assert "already holds a trained model.pt and no checkpoint to resume from" in str(failure.value.__cause__)
+    assert (tmp_path / "run" / "model.pt").read_bytes() == model
+    with caplog.at_level("WARNING"):
+        run_training(training_parser(tmp_path / "fresh", max_epochs=1, resume=True))
+    assert any("no checkpoint in" in r.getMessage() and "a new run starts" in r.getMessage() for r in caplog.records)
+
+
+def test_init_weights_of_another_scale_are_refused_before_the_run_writes(tmp_path):
+    x4 = RMISR(2, 1, scale=4, num_blocks=1, image_residual=True)
+    torch.save(x4.state_dict(), tmp_path / "x4.pt")
+    parser = training_parser(tmp_path / "run", max_epochs=1, init_weights=str(tmp_path / "x4.pt"))
+    with pytest.raises(RuntimeError) as failure:
+        parser.get_parsed_content("initialize")
+    message = str(failure.value.__cause__)
+    assert message.startswith(f"--init_weights '{tmp_path / 'x4.pt'}' does not fit this run's RMISR: of its tensors")
+    assert "2 of other shapes (e.g. upsample.shuffle.conv_block.bias: (16,) in the file, (4,) here)" in message
+    assert "--init_strict false" in message and not (tmp_path / "run").exists()
 
 
 def test_a_run_resumed_in_a_new_folder_or_without_its_model_writes_the_next_best_model(tmp_path, caplog):
