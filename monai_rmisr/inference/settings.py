@@ -138,8 +138,8 @@ def check_model_scale(scale: float, fixed: float | None, max_scale: float, what:
     if fixed is not None:
         if not math.isclose(scale, fixed, rel_tol=0, abs_tol=1e-9):
             raise ValueError(
-                f"{what} is a fixed x{fixed:g} network, got scale={scale:g}; use model='auto' (or 'rmisr_meta') "
-                "for other scales."
+                f"{what} is a fixed x{fixed:g} network, got scale={scale:g}; the model 'auto' (or 'rmisr_meta') "
+                "takes other scales."
             )
         return fixed
     if scale > max_scale:
@@ -171,7 +171,7 @@ def registry_model(name: str, scale: float) -> tuple[str, float]:
     if name == "auto":
         max_scale = PRETRAINED["rmisr_meta"].max_scale
         if scale > max_scale:
-            raise ValueError(f"model='auto' supports scales in (1, {max_scale:g}], got scale={scale:g}.")
+            raise ValueError(f"the model 'auto' supports scales in (1, {max_scale:g}], got scale={scale:g}.")
         name = default_model_name(scale)
     entry = PRETRAINED[name]
     return name, check_model_scale(scale, entry.scale, entry.max_scale, f"model {name!r}")

@@ -205,7 +205,7 @@ def test_bad_scale(scale):
         ("rmisr_bl_x2", 3, "model 'rmisr_bl_x2' is a fixed x2 network, got scale=3"),
         ("rmisr_vp_x4", 2.5, "model 'rmisr_vp_x4' is a fixed x4 network, got scale=2.5"),
         ("rmisr_meta", 8.5, r"model 'rmisr_meta' accepts scales in \(1, 8\], got scale=8.5"),
-        ("auto", 9, r"model='auto' supports scales in \(1, 8\], got scale=9"),
+        ("auto", 9, r"the model 'auto' supports scales in \(1, 8\], got scale=9"),
     ],
 )
 def test_scale_the_model_cannot_do(models, model, scale, message):
