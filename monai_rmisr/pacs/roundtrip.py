@@ -16,7 +16,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -163,9 +163,21 @@ def derive_series(
     folder = Path(folder)
     source, derived = folder / "source", folder / "derived"
 
+    def instances() -> Iterator[Any]:
+        """The series' datasets as they arrive; a part that is not DICOM is a PacsError naming the series."""
+        from pydicom.errors import InvalidDicomError
+
+        try:
+            yield from client.iter_series(study_uid, series_uid)
+        except (InvalidDicomError, ValueError, EOFError) as err:
+            raise PacsError(
+                f"retrieving series {series_uid} failed: the PACS sent a part that is not a DICOM instance "
+                f"({type(err).__name__}: {err})."
+            ) from err
+
     def retrieve() -> tuple[int, int]:
         received = images = 0
-        for ds in client.iter_series(study_uid, series_uid):
+        for ds in instances():
             received += 1
             if not dataset_has_image(ds):
                 continue

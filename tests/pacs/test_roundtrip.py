@@ -46,3 +46,22 @@ def test_the_stream_stops_at_the_first_instance_past_max_instances(tmp_path, ser
     with pytest.raises(SeriesTooLargeError, match=r"series 1\.2 has more than 1 image instances"):
         derive_series(client, _NoUpscaler(), "1.1", "1.2", tmp_path / "work", max_instances=1)
     assert client.yielded == 2 and not (tmp_path / "work" / "source").exists()
+
+
+class _Garbled:
+    """``iter_series`` whose second part is not DICOM (pydicom's error while decoding the multipart answer)."""
+
+    def __init__(self, files):
+        self.files = files
+
+    def iter_series(self, study, series):
+        from pydicom.errors import InvalidDicomError
+
+        yield pydicom.dcmread(self.files[0])
+        raise InvalidDicomError("File is missing DICOM File Meta Information header")
+
+
+def test_a_part_that_is_not_dicom_is_one_pacs_error(tmp_path, series_files):
+    with pytest.raises(PacsError, match=r"retrieving series 1\.2 failed: the PACS sent a part that is not a DICOM"):
+        derive_series(_Garbled(series_files), _NoUpscaler(), "1.1", "1.2", tmp_path / "work")
+    assert not (tmp_path / "work" / "source").exists()
