@@ -89,7 +89,7 @@ class ResultTooLargeError(ValueError):
 
 #: NIfTI intents whose values are classes, not intensities: refused by :meth:`Upscaler.read`
 LABEL_INTENTS = ("label", "neuroname")
-#: A NIfTI whose voxels are whole numbers >= 0 of at most this many distinct values is taken for a label map or
+#: A NIfTI whose voxels are whole numbers >= 0 of two to this many distinct values is taken for a label map or
 #: mask (most carry no label intent): no scan worth super-resolving has so few grey levels.
 LABEL_MAP_MAX_VALUES = 16
 
@@ -111,8 +111,8 @@ def label_map_evidence(image: ImageData) -> str | None:
         distinct = np.unique(values)
         if len(distinct) > LABEL_MAP_MAX_VALUES or distinct[0] < 0 or not np.all(distinct == np.round(distinct)):
             return None
-    if len(distinct) == 1:
-        return f"a constant image, every voxel {distinct[0]:g}"
+    if len(distinct) < 2:  # a blank volume is no evidence of classes
+        return None
     return f"only {len(distinct)} distinct values, whole numbers {distinct[0]:g} to {distinct[-1]:g}"
 
 

@@ -531,6 +531,7 @@ def test_nifti_masks_without_a_label_intent_are_told_by_their_few_whole_values(t
         "export.nii.gz": rng.integers(0, 256, (40, 36, 3)).astype(np.uint8),
         "mr.nii.gz": rng.random((40, 36, 3)).astype(np.float32),
         "tiny.nii.gz": rng.integers(0, 2, (10, 10, 3)).astype(np.uint8),
+        "blank.nii.gz": np.zeros((40, 36, 3), np.int16),
     }
     for name, voxels in scans.items():
         nib.save(nib.Nifti1Image(voxels, np.eye(4)), tmp_path / name)
