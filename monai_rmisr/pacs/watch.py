@@ -130,7 +130,13 @@ def _process(
     max_attempts: int,
     backoff: float,
     max_instances: int | None = None,
+    derived_in_study: dict[str, dict[str, set[str]]] | None = None,
 ) -> None:
+    """Derive and store one series (or find it derived before), updating its entry in ``state``.
+
+    ``derived_in_study`` caches :func:`~monai_rmisr.pacs.roundtrip.study_derivations` per study for one poll, so
+    a poll of many new series of one study reads its derived series once.
+    """
     entry = state.series.setdefault(
         series_uid, {"study": study_uid, "status": "new", "attempts": 0, "next_try": 0.0, "outputs": [], "error": ""}
     )
@@ -143,7 +149,10 @@ def _process(
             if not is_source_series(client, study_uid, series_uid):
                 entry.update(status="skipped", error="no image, or derived by monai-rmisr")
                 return
-            derivations = study_derivations(client, upscaler, study_uid)
+            cache = {} if derived_in_study is None else derived_in_study
+            if study_uid not in cache:
+                cache[study_uid] = study_derivations(client, upscaler, study_uid)
+            derivations = cache[study_uid]
             earlier = earlier_derivation(client, study_uid, series_uid, derivations)
             if earlier:  # by a one-shot run, or a watcher whose state file was lost
                 entry.update(status="done", outputs=earlier, error="")
@@ -228,9 +237,10 @@ def watch(
                     logger.info("%d series waiting; %d taken now, the rest at the next poll", len(wanted), queue_size)
             except PacsError as err:
                 logger.warning("poll failed, trying again in %.0f s: %s", interval, err)
+            seen: dict[str, dict[str, set[str]]] = {}  # each study's derived series, read once per poll
             while queue and not stop.is_set():
                 study_uid, series_uid = queue.popleft()
-                _process(client, upscaler, state, study_uid, series_uid, max_attempts, backoff, max_instances)
+                _process(client, upscaler, state, study_uid, series_uid, max_attempts, backoff, max_instances, seen)
             polls += 1
             if on_poll is not None:
                 on_poll(state)
