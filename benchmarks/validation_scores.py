@@ -50,11 +50,10 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     val_names = json.loads(CONFIG.read_text())["val_names"]
-    counts = (args.val_synthetic_images, args.val_aperture_images, args.val_ct_phantom_images)
-    synthetic, aperture, ct_phantoms = counts
+    synthetic, aperture, ct_phantoms = args.val_synthetic_images, args.val_aperture_images, args.val_ct_phantom_images
     images = validation_images(val_names, synthetic, aperture=aperture, ct_phantoms=ct_phantoms)
     pairs = validation_pairs(images, args.scale)
-    names = image_names(val_names, *counts)
+    names = image_names(val_names, synthetic, aperture, ct_phantoms)
     print(machine_description())
     print("images: " + ", ".join(names))
     for model in args.model:

@@ -257,9 +257,12 @@ def load_dataset(
                 raise
             logger.warning("skipping bad image '%s': %s", err.path, err.reason)
     if min_size is not None:
-        small = [image for image in images if min(image.array.shape[1:]) < min_size]
-        for image in small:
+        large_enough = []
+        for image in images:
             height, width = image.array.shape[1:]
+            if min(height, width) >= min_size:
+                large_enough.append(image)
+                continue
             logger.warning(
                 "leaving '%s' (%dx%d) out of the %s split: smaller than the %dx%d pixels it needs to be scored",
                 image.source,
@@ -269,7 +272,7 @@ def load_dataset(
                 min_size,
                 min_size,
             )
-        images = [image for image in images if min(image.array.shape[1:]) >= min_size]
+        images = large_enough
     if not images:
         hint = ""
         if split == "val" and not items:

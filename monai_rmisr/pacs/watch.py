@@ -129,8 +129,8 @@ def _process(
     series_uid: str,
     max_attempts: int,
     backoff: float,
-    max_instances: int | None = None,
-    derived_in_study: dict[str, dict[str, set[str]]] | None = None,
+    max_instances: int | None,
+    derived_in_study: dict[str, dict[str, set[str]]],
 ) -> None:
     """Derive and store one series (or find it derived before), updating its entry in ``state``.
 
@@ -149,11 +149,9 @@ def _process(
             if not is_source_series(client, study_uid, series_uid):
                 entry.update(status="skipped", error="no image, or derived by monai-rmisr")
                 return
-            cache = {} if derived_in_study is None else derived_in_study
-            if study_uid not in cache:
-                cache[study_uid] = study_derivations(client, upscaler, study_uid)
-            derivations = cache[study_uid]
-            earlier = earlier_derivation(client, study_uid, series_uid, derivations)
+            if study_uid not in derived_in_study:
+                derived_in_study[study_uid] = study_derivations(client, upscaler, study_uid)
+            earlier = earlier_derivation(client, study_uid, series_uid, derived_in_study[study_uid])
             if earlier:  # by a one-shot run, or a watcher whose state file was lost
                 entry.update(status="done", outputs=earlier, error="")
                 state.ours.update(earlier)

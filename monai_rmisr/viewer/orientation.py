@@ -72,23 +72,22 @@ class DisplayOrientation:
         x0, y0, x1, y1 = roi
         if self.transpose:
             x0, y0, x1, y1 = y0, x0, y1, x1
-        screen_height, screen_width = self.screen_size(height, width)
-        if self.flip_rows:
-            y0, y1 = screen_height - y1, screen_height - y0
-        if self.flip_cols:
-            x0, x1 = screen_width - x1, screen_width - x0
-        return x0, y0, x1, y1
+        return self._flipped((x0, y0, x1, y1), *self.screen_size(height, width))
 
     def roi_from_screen(self, roi: tuple[int, int, int, int], height: int, width: int) -> tuple[int, int, int, int]:
         """The inverse of :meth:`roi_to_screen`: a screen region in the array plane (``height`` x ``width``)."""
+        x0, y0, x1, y1 = self._flipped(roi, *self.screen_size(height, width))
+        return (y0, x0, y1, x1) if self.transpose else (x0, y0, x1, y1)
+
+    def _flipped(
+        self, roi: tuple[int, int, int, int], screen_height: int, screen_width: int
+    ) -> tuple[int, int, int, int]:
+        """A screen region under the flips (each its own inverse) of a screen of that size."""
         x0, y0, x1, y1 = roi
-        screen_height, screen_width = self.screen_size(height, width)
         if self.flip_rows:
             y0, y1 = screen_height - y1, screen_height - y0
         if self.flip_cols:
             x0, x1 = screen_width - x1, screen_width - x0
-        if self.transpose:
-            x0, y0, x1, y1 = y0, x0, y1, x1
         return x0, y0, x1, y1
 
 
@@ -107,7 +106,7 @@ def display_orientation(meta: Mapping[str, Any]) -> DisplayOrientation:
         return DisplayOrientation()
     directions = affine[:3, :3]
     world_axes = [int(np.argmax(np.abs(directions[:, axis]))) for axis in range(3)]
-    if len(set(world_axes)) != 3:  # two voxel axes mainly along one world axis (45 degrees oblique): as stored
+    if len(set(world_axes)) != 3:  # two voxel axes mainly along one world axis (doubly oblique): as stored
         return DisplayOrientation()
     signs = [1 if directions[world_axes[axis], axis] > 0 else -1 for axis in range(3)]
     (down_axis, down_sign), (right_axis, right_sign) = _SCREEN[world_axes[2]]

@@ -147,6 +147,16 @@ def wait_until(condition, seconds: float = 30.0) -> None:
         time.sleep(0.05)
 
 
+def sent_until_given_up(listener: RunningListener, spool: Path, files: list[Path]) -> ListenerResult:
+    """Send ``files`` (each accepted), wait until the listener gives their series up (``failed/``), stop it."""
+    try:
+        assert send(listener.port, files) == [0x0000] * len(files)
+        wait_until(lambda: any(spool.glob("failed/*/error.txt")))
+    finally:
+        result = listener.stop()
+    return result
+
+
 @pytest.fixture
 def destination():
     node = Destination()
@@ -390,11 +400,7 @@ def test_a_series_that_keeps_failing_moves_to_failed_with_its_reason(tmp_path, c
     down = Destination()
     spool = tmp_path / "spool"
     listener = RunningListener(spool, down.node, backoff=0.05, max_attempts=2, timeout=5)
-    try:
-        assert send(listener.port, ct_series) == [0x0000] * SLICES
-        wait_until(lambda: any(spool.glob("failed/*/error.txt")))
-    finally:
-        result = listener.stop()
+    result = sent_until_given_up(listener, spool, ct_series)
     series = str(pydicom.dcmread(ct_series[0]).SeriesInstanceUID)
     assert list(result.failed) == [series] and "did not accept an association" in result.failed[series]
     (failed,) = spool.glob("failed/*")
@@ -439,11 +445,7 @@ def test_a_series_that_cannot_be_read_fails_at_once(tmp_path, destination, ct_se
     broken.save_as(ct_series[1])
     spool = tmp_path / "spool"
     listener = RunningListener(spool, destination.node, backoff=3600, max_attempts=5)
-    try:
-        assert send(listener.port, ct_series) == [0x0000] * SLICES
-        wait_until(lambda: any(spool.glob("failed/*/error.txt")))
-    finally:
-        result = listener.stop()
+    result = sent_until_given_up(listener, spool, ct_series)
     (error,) = result.failed.values()
     assert "pixel data cannot be decoded" in error and str(broken.SOPInstanceUID) in error, error
     (failed,) = spool.glob("failed/*")
@@ -455,11 +457,7 @@ def test_a_series_that_cannot_be_read_fails_at_once(tmp_path, destination, ct_se
 def test_a_series_larger_than_max_instances_is_given_up_without_deriving(tmp_path, destination, ct_series):
     spool = tmp_path / "spool"
     listener = RunningListener(spool, destination.node, backoff=3600, max_attempts=5, max_instances=SLICES - 1)
-    try:
-        assert send(listener.port, ct_series) == [0x0000] * SLICES
-        wait_until(lambda: any(spool.glob("failed/*/error.txt")))
-    finally:
-        result = listener.stop()
+    result = sent_until_given_up(listener, spool, ct_series)
     (error,) = result.failed.values()
     assert f"the series has {SLICES} image instances, more than --max-instances {SLICES - 1}" in error
     (failed,) = spool.glob("failed/*")
@@ -741,11 +739,7 @@ def test_a_destination_whose_certificate_does_not_verify_gets_nothing(tmp_path, 
         listener = RunningListener(
             tmp_path / "spool", destination.node, tls_ca=pki["ca"], forward_tls=True, max_attempts=1
         )
-        try:
-            assert send(listener.port, ct_series) == [0x0000] * SLICES  # the listener's own port is plain here
-            wait_until(lambda: any((tmp_path / "spool").glob("failed/*/error.txt")))
-        finally:
-            result = listener.stop()
+        result = sent_until_given_up(listener, tmp_path / "spool", ct_series)  # its own port is plain here
     finally:
         destination.stop()
     assert destination.received == []
