@@ -115,7 +115,7 @@ def config_count(value: Any, name: str) -> int | None:
     raise ValueError(f"--{name} must be a positive whole number or null (no limit), got {value!r}.")
 
 
-def config_file(value: Any, name: str) -> str | None:
+def config_file(value: Any, name: str, required: bool = False) -> str | None:
     """``value`` as the path of an existing file, or None when not given.
 
     None and (any case) the words null and none mean "not given": ``--init_weights null`` on
@@ -125,8 +125,11 @@ def config_file(value: Any, name: str) -> str | None:
     Raises:
         FileNotFoundError: ``value`` is not an existing file (a folder or a misspelt path),
             naming the setting.
+        ValueError: ``required`` and not given.
     """
     if _not_given(value):
+        if required:
+            raise ValueError(f"--{name}: this run needs a file here, not {value!r}.")
         return None
     path = os.fspath(value)
     if not os.path.isfile(path):

@@ -156,7 +156,8 @@ class InitialWeightsLoader:
     (MONAI's ``CheckpointLoader(strict_shape=False)`` loads nothing from a plain state dict.)
 
     ``rename`` maps name prefixes of the file to those of the network before matching, e.g.
-    ``{"trunk.": "sr_trunk."}`` starts RMISR-VP's SR branch from RMISR-BL weights.
+    ``{"trunk.": "sr_trunk."}`` starts RMISR-VP's SR branch from RMISR-BL weights. ``setting`` is the bundle
+    setting that named the file, for the errors (``init_weights``; ``ckpt_path`` in ``evaluate.json``).
     """
 
     def __init__(
@@ -165,8 +166,10 @@ class InitialWeightsLoader:
         network: nn.Module,
         strict: bool = True,
         rename: dict[str, str] | None = None,
+        setting: str = "init_weights",
     ):
         self.load_path = load_path
+        self.setting = setting
         self.network = network
         self.strict = bool(strict)
         self.rename = dict(rename or {})
@@ -187,8 +190,8 @@ class InitialWeightsLoader:
         anything.
 
         Raises:
-            ValueError: naming ``--init_weights``: with ``strict`` a tensor missing, unknown or of another shape
-                (weights of another scale or network); without it, no tensor in common.
+            ValueError: naming the setting (``--init_weights``): with ``strict`` a tensor missing, unknown or of
+                another shape (weights of another scale or network); without it, no tensor in common.
         """
         from ..inference.pretrained import load_state_dict  # the inference package imports the networks only
 
@@ -210,13 +213,13 @@ class InitialWeightsLoader:
                 name = reshaped[0]
                 example = f" (e.g. {name}: {tuple(source[name].shape)} in the file, {tuple(target[name].shape)} here)"
             raise ValueError(
-                f"--init_weights '{self.load_path}' does not fit this run's {network}: of its tensors "
+                f"--{self.setting} '{self.load_path}' does not fit this run's {network}: of its tensors "
                 f"{', '.join(p for p in parts if p)}{example}. Weights of another scale or network? Give the run "
                 "the weights' --scale (and network), or --init_strict false to copy only the tensors that fit."
             )
         if not matched:
             raise ValueError(
-                f"--init_weights '{self.load_path}' shares no tensor (same name and shape) with {network}: "
+                f"--{self.setting} '{self.load_path}' shares no tensor (same name and shape) with {network}: "
                 "is it a checkpoint of another network?"
             )
         return matched

@@ -47,7 +47,9 @@ class MetricsCSVHandler:
     """Appends one row per epoch to ``<output_dir>/metrics.csv``.
 
     Columns: ``epoch, iteration, seconds, lr, loss`` (the epoch's mean training loss) and the
-    latest value of every validation metric of ``evaluator`` (if given). A resumed run appends
+    latest value of every validation metric of ``evaluator`` (if given). When the evaluator has scored the starting
+    weights before the first epoch (:class:`InitialValidationHandler`, attached before this handler), the file
+    starts with that score as epoch 0 (iteration 0, no time or loss). A resumed run appends
     to the file; a run that starts from epoch 1 replaces it, so old rows never mix with new. On a resumed
     run the evaluator's best key metric (and its epoch) are taken from the rows, so its log does not call
     the first score after the restart a new best.
@@ -89,8 +91,11 @@ class MetricsCSVHandler:
             state.best_metric, state.best_metric_epoch = best, epoch
 
     def _reset(self, engine: Engine) -> None:
-        if engine.state.epoch == 1 and self.path.exists():
-            self.path.unlink()
+        if engine.state.epoch == 1:
+            if self.path.exists():
+                self.path.unlink()
+            if self.evaluator is not None and self.evaluator.state.metrics:  # the starting weights' score
+                self._append(self._row(engine, epoch=0, iteration=0, seconds="", loss=""))
         self._losses = []
         self._start = time.perf_counter()
 
@@ -100,15 +105,32 @@ class MetricsCSVHandler:
             self._losses.append(float(output["loss"]))
 
     def _write(self, engine: Engine) -> None:
+        self._append(
+            self._row(
+                engine,
+                epoch=engine.state.epoch,
+                iteration=engine.state.iteration,
+                seconds=round(time.perf_counter() - self._start, 3),
+                loss=sum(self._losses) / len(self._losses) if self._losses else "",
+            )
+        )
+
+    def _row(
+        self, engine: Engine, epoch: int, iteration: int, seconds: float | str, loss: float | str
+    ) -> dict[str, Any]:
+        """A row: the columns given, the optimiser's learning rate and the evaluator's latest metrics."""
         row: dict[str, Any] = {
-            "epoch": engine.state.epoch,
-            "iteration": engine.state.iteration,
-            "seconds": round(time.perf_counter() - self._start, 3),
+            "epoch": epoch,
+            "iteration": iteration,
+            "seconds": seconds,
             "lr": engine.optimizer.param_groups[0]["lr"] if hasattr(engine, "optimizer") else "",
-            "loss": sum(self._losses) / len(self._losses) if self._losses else "",
+            "loss": loss,
         }
         if self.evaluator is not None:
             row.update({k: v for k, v in self.evaluator.state.metrics.items() if isinstance(v, (int, float))})
+        return row
+
+    def _append(self, row: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         new_file = not self.path.exists()
         fieldnames = list(row)

@@ -70,3 +70,38 @@ def test_evaluate_reads_a_training_checkpoint_like_its_state_dict(tmp_path):
         parser.get_parsed_content("evaluating")
         scores.append(parser.get_parsed_content("validate#evaluator").state.metrics["val_psnr"])
     assert scores[0] == scores[1]
+
+
+def test_evaluation_preflight_leaves_the_training_output_alone(tmp_path):
+    """An evaluation writes nothing: no output_dir made, and one that holds a run's checkpoints is no obstacle."""
+    folder = tmp_path / "images"
+    folder.mkdir()
+    Image.fromarray(_smooth_image(0)).save(folder / "0.png")
+    parser = _parser(tmp_path, dataset_dir=str(folder))
+    parser.get_parsed_content("initialize")
+    assert not (tmp_path / "eval").exists()
+    (tmp_path / "eval" / "checkpoints").mkdir(parents=True)
+    torch.save({}, tmp_path / "eval" / "checkpoints" / "checkpoint_epoch=1.pt")
+    parser = _parser(tmp_path, dataset_dir=str(folder))
+    parser.get_parsed_content("initialize")
+    assert sorted(p.name for p in (tmp_path / "eval").rglob("*")) == ["checkpoint_epoch=1.pt", "checkpoints"]
+
+
+@pytest.mark.parametrize(
+    "ckpt_path, error, words",
+    [
+        ("missing.pt", FileNotFoundError, "--ckpt_path: no such file"),
+        ("null", ValueError, "--ckpt_path: this run needs a file"),
+        (str(ROOT / "bundles" / "rmisr" / "models" / "rmisr_bl_x4.pt"), ValueError, "--ckpt_path '"),
+    ],
+)
+def test_evaluation_preflight_names_a_bad_ckpt_path(tmp_path, ckpt_path, error, words):
+    """A missing file, none, or weights of another scale (x4 weights, the default --scale 2) stop the evaluation
+    before it reads any image, naming --ckpt_path."""
+    parser = _parser(tmp_path, ckpt_path=ckpt_path, dataset_dir=str(tmp_path / "no images here"))
+    with pytest.raises(RuntimeError) as caught:
+        parser.get_parsed_content("initialize")
+    cause = caught.value
+    while cause.__cause__ is not None:
+        cause = cause.__cause__
+    assert isinstance(cause, error) and words in str(cause)

@@ -3,6 +3,7 @@ layout, starting from saved weights."""
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pytest
@@ -88,6 +89,14 @@ def test_finetune_runs_from_init_weights_on_a_fake_folder(tmp_path, name):
     assert len(parser.get_parsed_content("validate#images")) == n_val
     assert (tmp_path / "run" / "checkpoints" / "checkpoint_epoch=1.pt").is_file()
     assert (tmp_path / "run" / "model.pt").is_file()
+    # metrics.csv starts with the starting weights' score (epoch 0); at learning rate 0 epoch 1 scores the same
+    with open(tmp_path / "run" / "metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [(row["epoch"], row["iteration"], row["loss"] == "") for row in rows] == [
+        ("0", "0", True),
+        ("1", "2", False),
+    ]
+    assert float(rows[0]["val_psnr"]) == pytest.approx(float(rows[1]["val_psnr"]))
     trained = parser.get_parsed_content("network").state_dict()
     assert all(torch.equal(trained[k].cpu(), v) for k, v in start.state_dict().items())
     # TensorBoard holds the training loss of each iteration (a tuple output was once dropped with a warning)
