@@ -27,6 +27,7 @@ from __future__ import annotations
 import inspect
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -304,43 +305,64 @@ def _caller_self(kind: type[T]) -> T | None:
     return None
 
 
-def check_config_keys(configs_dir: str | os.PathLike[str]) -> list[str]:
-    """Refuse top-level keys of the running config that no config in ``configs_dir`` has.
+def check_config_keys(configs_dir: str | os.PathLike[str], merged: Sequence[str] | None = None) -> list[str]:
+    """Refuse top-level keys of the running config that none of the configs it merged has.
 
-    The known keys are the top-level keys of every JSON or YAML config in ``configs_dir`` (train.json and
-    the variants merged into it; not ``metadata.json`` and its schema), MONAI's ``_meta_`` and the keys
-    that ``--tracking mlflow`` adds. Call it in the config's preflight: a misspelt setting, or ``--help``
-    (which the bundle CLI takes as the setting ``help``), then stops the run before it does anything.
+    ``merged`` names the config files of ``configs_dir`` that make up the run: each config lists itself under
+    ``config_files`` (``train.json`` and ``inference.json``) or ``+config_files`` (a variant, which MONAI appends),
+    so the running config's ``config_files`` is the run's list. The known keys are those files' top-level keys
+    and those of any config in ``configs_dir`` that does not list itself (``None``: of every JSON or YAML config
+    in ``configs_dir``; never ``metadata.json`` and its schema), MONAI's
+    ``_meta_`` and the keys that ``--tracking mlflow`` adds. Call it in the config's preflight: a misspelt
+    setting, ``--help`` (which the bundle CLI takes as the setting ``help``), or a setting of a variant that the run
+    does not merge (``--integer_scale_probability`` without ``meta.json``) then stops the run before it does
+    anything.
 
     Returns:
         the running config's top-level keys, sorted.
 
     Raises:
-        FileNotFoundError: ``configs_dir`` holds no config.
-        ValueError: unknown keys, naming them.
+        FileNotFoundError: ``configs_dir`` holds no config, or not one that ``merged`` names.
+        ValueError: unknown keys, naming them (and the configs that have them).
     """
-    files = [
-        path
-        for path in sorted(Path(configs_dir).glob("*"))
+    configs_dir = Path(configs_dir)
+    files = {
+        path.name: path
+        for path in sorted(configs_dir.glob("*"))
         if path.suffix in (".json", ".yaml", ".yml") and path.name not in NOT_CONFIGS
-    ]
+    }
     if not files:
         raise FileNotFoundError(f"--bundle_root: no configs in {os.fspath(configs_dir)!r}.")
-    known = {"_meta_"}
-    for path in files:
-        known.update(ConfigParser.load_config_file(path))
+    run_files = list(files) if merged is None else list(merged)
+    missing = [name for name in run_files if name not in files]
+    if missing:
+        raise FileNotFoundError(f"--bundle_root: no {', '.join(missing)} in {os.fspath(configs_dir)!r}.")
+    keys_of = {name: _top_level_keys(path) for name, path in files.items()}
+    undeclared = [name for name, own in keys_of.items() if "config_files" not in own]  # a user's own, perhaps
+    known = {"_meta_"}.union(*(keys_of[name] for name in {*run_files, *undeclared}))
     for settings in DEFAULT_EXP_MGMT_SETTINGS.values():
         known.update(settings.get("configs", {}))
     keys = sorted(_resolving_parser().get())
     unknown = [key for key in keys if key not in known]
     if unknown:
         names = ", ".join(f"--{key}" for key in unknown)
+        elsewhere = {key: [name for name, own in keys_of.items() if key in own] for key in unknown}
+        hints = "".join(
+            f" --{key} is a setting of {' and '.join(names_)}: merge it into --config_file."
+            for key, names_ in elsewhere.items()
+            if names_
+        )
         raise ValueError(
-            f"unknown setting{'s' if len(unknown) > 1 else ''} {names}: not a top-level key of any config in "
-            f"{os.fspath(configs_dir)!r} (misspelt? `python -m monai.bundle run` takes every --NAME, --help too, "
-            "as a setting; the settings are the top-level keys of train.json and its variants)."
+            f"unknown setting{'s' if len(unknown) > 1 else ''} {names}: not a top-level key of "
+            f"{' or '.join(run_files)} in {os.fspath(configs_dir)!r} (misspelt? `python -m monai.bundle run` takes "
+            f"every --NAME, --help too, as a setting).{hints}"
         )
     return keys
+
+
+def _top_level_keys(path: Path) -> set[str]:
+    """The settings a config file sets: its top-level keys, a merge key's ``+`` and a nested id's ``#...`` cut."""
+    return {key.removeprefix("+").split("#")[0] for key in ConfigParser.load_config_file(path)}
 
 
 def config_call(id: str) -> dict[str, Any]:

@@ -1,5 +1,7 @@
 """The bundle's config merges resolve to what their docs say."""
 
+import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -226,8 +228,47 @@ def test_an_unknown_setting_stops_the_run_before_its_output_folder_is_made(tmp_p
     with pytest.raises(RuntimeError) as failure:
         parser.get_parsed_content("initialize")
     message = str(failure.value.__cause__)
-    assert message.startswith(f"unknown setting{'s' if ',' in names else ''} {names}: not a top-level key of any ")
+    assert message.startswith(
+        f"unknown setting{'s' if ',' in names else ''} {names}: not a top-level key of train.json"
+    )
     assert not output_dir.exists()
+
+
+@pytest.mark.parametrize(
+    "variants, setting, owners",
+    [
+        ([], "integer_scale_probability", "meta.json"),  # an arbitrary-scale setting on a plain x2 run
+        (["vp.json"], "ckpt_path", "evaluate.json"),
+        ([], "teacher_weight", None),  # train.json's own: no error
+        (["meta.json"], "integer_scale_probability", None),
+    ],
+)
+def test_a_setting_of_a_variant_the_run_does_not_merge_is_refused_naming_the_variant(
+    tmp_path, variants, setting, owners
+):
+    output_dir = tmp_path / "run"
+    parser = _parser("train.json", *variants, output_dir=str(output_dir), **{setting: 0.5})
+    assert parser.get_parsed_content("config_files") == ["train.json", *variants]
+    if owners is None:
+        assert setting in parser.get_parsed_content("preflight#0")
+        return
+    with pytest.raises(RuntimeError) as failure:
+        parser.get_parsed_content("initialize")
+    message = str(failure.value.__cause__)
+    assert message.startswith(
+        f"unknown setting --{setting}: not a top-level key of {' or '.join(parser['config_files'])}"
+    )
+    assert message.endswith(f"--{setting} is a setting of {owners}: merge it into --config_file.")
+    assert not output_dir.exists()
+
+
+def test_a_config_that_does_not_list_itself_counts_as_merged(tmp_path):
+    # a user's own variant copied into the bundle's configs folder, without "+config_files"
+    bundle = tmp_path / "bundle"
+    shutil.copytree(CONFIGS, bundle / "configs")
+    (bundle / "configs" / "mine.json").write_text(json.dumps({"my_setting": 1}))
+    parser = _parser("train.json", bundle_root=str(bundle), my_setting=2)
+    assert "my_setting" in parser.get_parsed_content("preflight#0")
 
 
 @pytest.mark.parametrize(
@@ -248,7 +289,8 @@ def test_an_unknown_setting_stops_the_run_before_its_output_folder_is_made(tmp_p
 def test_the_variants_and_the_bundle_metadata_pass_the_key_check(variants):
     parser = _parser("train.json", *variants)
     parser.read_meta(str(CONFIGS / "metadata.json"))  # what `monai.bundle run` adds, under `_meta_`
-    parser["preflight"] = "$monai_rmisr.config.check_config_keys(os.path.join(@bundle_root, 'configs'))"
+    parser["preflight"] = "$monai_rmisr.config.check_config_keys(os.path.join(@bundle_root, 'configs'), @config_files)"
     keys = parser.get_parsed_content("preflight")
-    own = {key.split("#")[0] for key in ConfigParser.load_config_file(CONFIGS / variants[-1])}  # loss#sr_weight
+    # loss#sr_weight sets loss, +config_files appends to config_files
+    own = {key.removeprefix("+").split("#")[0] for key in ConfigParser.load_config_file(CONFIGS / variants[-1])}
     assert "_meta_" in keys and own <= set(keys)
