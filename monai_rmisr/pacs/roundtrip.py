@@ -16,7 +16,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +58,6 @@ _REFERENCED_SOP_INSTANCE_UID = "00081155"
 _DERIVATION_IMAGE_SEQUENCE = "00089124"
 #: Shared and Per-frame Functional Groups Sequences: where an enhanced image records its derivation
 _FUNCTIONAL_GROUPS = ("52009229", "52009230")
-_FUNCTIONAL_GROUP_KEYWORDS = ("SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence")
 _PIXEL_DATA = {"PixelData": "7FE00010", "FloatPixelData": "7FE00008", "DoubleFloatPixelData": "7FE00009"}
 
 
@@ -73,24 +72,25 @@ def _values(element_holder: dict[str, Any], tag: str) -> list[Any]:
     return list(element.get("Value", [])) if isinstance(element, dict) else []
 
 
-def _derivation_descriptions(instance_metadata: dict[str, Any]) -> list[str]:
-    """Every DerivationDescription of a DICOM JSON instance: at the top level (classic images) and in the
-    DerivationImageSequence of its Shared or Per-frame Functional Groups (enhanced images)."""
-    found = [str(value) for value in _values(instance_metadata, _DERIVATION_DESCRIPTION)]
+def _dataset_values(dataset: Any, tag: str) -> list[Any]:
+    """:func:`_values` of a pydicom ``Dataset`` (or sequence item): [] where ``tag`` is absent or empty."""
+    element = dataset.get(int(tag, 16))  # a DataElement (keyed by tag), or None
+    value = None if element is None else element.value
+    if value is None or value == "":
+        return []
+    return [value] if isinstance(value, (str, bytes)) or not isinstance(value, Iterable) else list(value)
+
+
+def _derivation_descriptions(instance: Any, values: Callable[[Any, str], list[Any]] = _values) -> list[str]:
+    """Every DerivationDescription of an instance: at the top level (classic images) and in the
+    DerivationImageSequence of its Shared or Per-frame Functional Groups (enhanced images). ``values`` reads the
+    instance's representation: :func:`_values` DICOM JSON (QIDO-RS / WADO-RS metadata), :func:`_dataset_values` a
+    pydicom ``Dataset``."""
+    found = [str(value) for value in values(instance, _DERIVATION_DESCRIPTION)]
     for group in _FUNCTIONAL_GROUPS:
-        for frame in _values(instance_metadata, group):
-            for item in _values(frame, _DERIVATION_IMAGE_SEQUENCE):
-                found += [str(value) for value in _values(item, _DERIVATION_DESCRIPTION)]
-    return found
-
-
-def _dataset_derivation_descriptions(dataset: Any) -> list[str]:
-    """:func:`_derivation_descriptions` of a pydicom ``Dataset``."""
-    found = [str(dataset.get("DerivationDescription", "") or "")]
-    for group in _FUNCTIONAL_GROUP_KEYWORDS:
-        for frame in dataset.get(group, None) or []:
-            for item in frame.get("DerivationImageSequence", None) or []:
-                found.append(str(item.get("DerivationDescription", "") or ""))
+        for frame in values(instance, group):
+            for item in values(frame, _DERIVATION_IMAGE_SEQUENCE):
+                found += [str(value) for value in values(item, _DERIVATION_DESCRIPTION)]
     return found
 
 
@@ -122,7 +122,7 @@ def series_has_images(instance_metadata: dict[str, Any]) -> bool:
 
 def dataset_is_derived_by_us(dataset: Any) -> bool:
     """:func:`is_derived_by_us` for a pydicom ``Dataset`` (a received or retrieved instance)."""
-    return any(DERIVED_BY_US in text for text in _dataset_derivation_descriptions(dataset))
+    return any(DERIVED_BY_US in text for text in _derivation_descriptions(dataset, _dataset_values))
 
 
 def dataset_has_image(dataset: Any) -> bool:

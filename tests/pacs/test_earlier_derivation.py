@@ -10,7 +10,13 @@ import pytest
 from pydicom.uid import generate_uid
 
 from monai_rmisr.inference.upscale import Upscaler
-from monai_rmisr.pacs import derive_folder, earlier_derivation, is_derived_by_us, study_derivations
+from monai_rmisr.pacs import (
+    dataset_is_derived_by_us,
+    derive_folder,
+    earlier_derivation,
+    is_derived_by_us,
+    study_derivations,
+)
 from tests.helpers import dicom_testdata, write_ct_series
 
 STUDY = "1.2.3"
@@ -111,6 +117,10 @@ def test_a_series_of_multi_frame_instances_is_found_as_its_derived_series(tmp_pa
     assert len(outputs) == 2
     assert sorted(_found(pacs, x2, source)) == sorted(outputs)
     assert all(is_derived_by_us(pacs.series[uid][0]) for uid in outputs)
+    # the same read of the files themselves (the listener's), and of the sources: no
+    assert all(dataset_is_derived_by_us(pydicom.dcmread(path)) for path in derived)
+    assert not any(dataset_is_derived_by_us(pydicom.dcmread(path)) for path in source.iterdir())
+    assert not any(is_derived_by_us(pacs.series[_series_uid(source)][k]) for k in range(2))
     # one of the two gone: not the series derived before
     first = next(path for path in derived if str(pydicom.dcmread(path).SeriesInstanceUID) == sorted(outputs)[0])
     first.unlink()
