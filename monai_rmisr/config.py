@@ -25,8 +25,10 @@ config, so these two find the parser that is resolving them on the call stack
 from __future__ import annotations
 
 import inspect
+import logging
 import math
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -37,6 +39,7 @@ from .networks.utils import check_scale
 from .transforms.quantize import check_bit_range
 
 __all__ = [
+    "PreflightError",
     "check_config_keys",
     "config_bit_range",
     "config_call",
@@ -47,6 +50,7 @@ __all__ = [
     "config_mapping",
     "config_network",
     "default_bundle_root",
+    "run_preflight",
 ]
 
 #: Files of a bundle's ``configs`` folder that are not configs: the metadata and its schema.
@@ -384,3 +388,75 @@ def config_call(id: str) -> dict[str, Any]:
         if key not in ConfigComponent.non_arg_keys:
             call[key] = parser.get_parsed_content(f"{id}#{key}")
     return call
+
+
+class PreflightError(Exception):
+    """A bundle run's settings or inputs failed its preflight: ``error`` is the failure's own error (a ``ValueError``
+    naming the setting, a ``FileNotFoundError`` naming the file, ...), whose message this one is. Uncaught, it ends
+    the process with that one line on stderr and exit code 2 (:func:`run_preflight`)."""
+
+    def __init__(self, error: BaseException):
+        super().__init__(str(error) or type(error).__name__)
+        self.error = error
+
+
+#: Set to 1 to see the whole traceback of a run stopped by its preflight (what an uncaught error shows).
+TRACEBACK_VARIABLE = "RMISR_TRACEBACK"
+
+
+def run_preflight(id: str = "preflight") -> list[Any]:
+    """Resolve the running config's ``id`` (its list of checks: settings, input files, images) and return it.
+
+    A config's ``initialize`` calls this instead of referencing ``@preflight``: a failing check then becomes a
+    :class:`PreflightError` whose message is the failure's own (MONAI wraps it in its errors of config
+    resolution, several levels deep). Uncaught, as under ``python -m monai.bundle run``, the process prints
+    ``error: MESSAGE`` to stderr, without the traceback (``RMISR_TRACEBACK=1`` shows it), and exits with code 2:
+    the CLI's exit code for a bad argument. Nothing has been written by then.
+
+    Raises:
+        PreflightError: a check failed; its ``__cause__`` chain holds the original error.
+    """
+    parser = _resolving_parser()
+    try:
+        return parser.get_parsed_content(id)
+    except Exception as err:
+        cause = _first_own_error(err)
+        if sys.excepthook is not _exit_on_preflight_error:
+            _exit_on_preflight_error.previous = sys.excepthook  # type: ignore[attr-defined]
+            sys.excepthook = _exit_on_preflight_error
+        raise PreflightError(cause) from err
+
+
+def _first_own_error(error: BaseException) -> BaseException:
+    """The outermost error of ``error``'s ``__cause__`` chain that MONAI did not raise (its config resolution wraps
+    each failing expression or component in a ``RuntimeError`` of its own): the failure's own error and message."""
+    chain = [error]
+    while chain[-1].__cause__ is not None:
+        chain.append(chain[-1].__cause__)
+    for link in chain:
+        traceback = link.__traceback__
+        while traceback is not None and traceback.tb_next is not None:
+            traceback = traceback.tb_next
+        raised_in = "" if traceback is None else str(traceback.tb_frame.f_globals.get("__name__", ""))
+        if not raised_in.startswith("monai."):
+            return link
+    return chain[-1]
+
+
+def _exit_on_preflight_error(kind: type[BaseException], value: BaseException, traceback: Any) -> None:
+    """``sys.excepthook`` while a preflight error may go uncaught: such an error ends the process with its message
+    and exit code 2; any other goes to the hook that was there before."""
+    error: BaseException | None = value
+    while error is not None and not isinstance(error, PreflightError):
+        error = error.__cause__
+    if error is None or os.environ.get(TRACEBACK_VARIABLE, "") not in ("", "0"):
+        _exit_on_preflight_error.previous(kind, value, traceback)  # type: ignore[attr-defined]
+        return
+    print(f"error: {error}", file=sys.stderr)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(2)  # an excepthook cannot choose the exit code otherwise (the interpreter exits with 1 after it)
+
+
+_exit_on_preflight_error.previous = sys.__excepthook__  # type: ignore[attr-defined]

@@ -1,5 +1,6 @@
 """The bundle's own checks, run the way users run them: ``python -m monai.bundle ...``."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -84,3 +85,30 @@ def test_ckpt_export_to_torchscript(tmp_path):
     x = torch.rand(1, 1, 12, 10)
     with torch.no_grad():
         assert torch.allclose(scripted(x), net.eval()(x), atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "config, settings, message",
+    [
+        ("train.json", ["--natural_images", "flase"], "error: --natural_images must be true or false, got 'flase'."),
+        ("inference.json", ["--scale", "7"], "error: RMISR is a fixed x2 network, got scale=7;"),
+    ],
+)
+def test_a_bad_setting_ends_the_run_with_one_line_and_exit_code_2(tmp_path, config, settings, message):
+    """A failed preflight under the bundle CLI: `error: ...` on stderr (no traceback), exit code 2, nothing made;
+    RMISR_TRACEBACK=1 shows the traceback (exit code 1, Python's own)."""
+    output_dir = tmp_path / "run"
+    command = ["run", "--config_file", str(CONFIGS / config), "--output_dir", str(output_dir), *settings]
+    result = _bundle(*command)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.rstrip().splitlines()[-1].startswith(message)
+    assert "Traceback" not in result.stderr and not output_dir.exists()
+    shown = subprocess.run(
+        [sys.executable, "-m", "monai.bundle", *command],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "RMISR_TRACEBACK": "1"},
+    )
+    assert shown.returncode == 1 and "Traceback" in shown.stderr and "PreflightError" in shown.stderr

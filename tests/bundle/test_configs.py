@@ -175,7 +175,8 @@ def test_a_missing_data_folder_stops_the_run_before_its_output_folder_is_made(tm
     parser = _parser("train.json", output_dir=str(output_dir), dataset_dir=str(tmp_path / "no_such_folder"))
     with pytest.raises(RuntimeError) as failure:
         parser.get_parsed_content("initialize")
-    assert isinstance(failure.value.__cause__, FileNotFoundError) and "no_such_folder" in str(failure.value.__cause__)
+    error = failure.value.__cause__  # monai_rmisr.config.PreflightError, carrying the failure's own error
+    assert isinstance(error.error, FileNotFoundError) and "no_such_folder" in str(error)
     assert not output_dir.exists()
 
 

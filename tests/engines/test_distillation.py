@@ -56,7 +56,8 @@ def test_a_registry_name_is_a_teacher_and_a_missing_one_stops_the_run_before_it_
     parser = training_parser(tmp_path / "run", teacher=str(tmp_path / "nowhere.pt"))
     with pytest.raises(RuntimeError) as failure:  # MONAI wraps what a config expression raises
         parser.get_parsed_content("initialize")
-    assert isinstance(failure.value.__cause__, FileNotFoundError) and "--teacher" in str(failure.value.__cause__)
+    # the preflight's error (monai_rmisr.config.PreflightError) carries the failure's own
+    assert isinstance(failure.value.__cause__.error, FileNotFoundError) and "--teacher" in str(failure.value.__cause__)
     assert not (tmp_path / "run").exists()
     parser = training_parser(tmp_path / "run", teacher="rmisr_bl_x2")
     assert isinstance(parser.get_parsed_content("teacher_network"), RMISR)
