@@ -131,8 +131,8 @@ def add_command(commands: Any) -> None:
         "--precision",
         default="float32",
         help="the network's compute dtype: float32 (default), bfloat16 (where the CPU has AVX512-BF16 / AMX or the "
-        "GPU bfloat16: 1.7x faster on an AVX512-BF16 CPU, docs/inference.md; refused where it would be emulated) "
-        "or auto (bfloat16 where native)",
+        "GPU bfloat16: about 3x faster on a CPU with AMX, no faster with AVX512-BF16 alone, docs/inference.md; "
+        "refused where it would be emulated) or auto (bfloat16 where native)",
     )
     upscale.add_argument(
         "--skip-bad-slices",

@@ -89,3 +89,12 @@ def test_an_unknown_setting_stops_the_inference_run_before_it_starts():
         _parser(help=True, overwite="true").get_parsed_content("initialize")
     assert str(failure.value.__cause__).startswith("unknown settings --help, --overwite: not a top-level key of ")
     assert "help" not in _parser().get_parsed_content("initialize")[0]
+
+
+@pytest.mark.parametrize("scale, chosen", [(4, "rmisr_bl_x4"), (2.5, "rmisr_meta"), (2, "rmisr_bl_x2")])
+def test_model_auto_is_the_shipped_model_for_the_scale(scale, chosen):
+    # as `rmisr upscale --model auto`; the scale error of model.pt (x2) at x4 recommends it
+    parser = _parser(model="auto", scale=scale)
+    assert parser.get_parsed_content("checkpoint") == chosen
+    upscaler = parser.get_parsed_content("upscaler")
+    assert (upscaler.model_name, upscaler.scale) == (chosen, scale)
