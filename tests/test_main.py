@@ -1,6 +1,7 @@
 """The ``rmisr`` command line: ``rmisr info``, lazy imports."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +30,20 @@ def test_info_lists_every_shipped_model_and_whether_its_weights_are_here(tmp_pat
         "rmisr_meta": ["(1,8]", "missing"],
     }
     assert any(line.startswith("RMISR x4 ") for line in lines)  # the parameter counts follow
+
+
+@pytest.mark.integration
+def test_output_into_a_closed_pipe_ends_quietly_with_141():
+    # `rmisr info | head -3`: the reader goes away; Unix tools stop quietly (128 + SIGPIPE), no traceback
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "monai_rmisr", "info"], stdout=write_end, stderr=subprocess.PIPE, timeout=120
+        )
+    finally:
+        os.close(write_end)
+    assert done.returncode == 141 and done.stderr == b""
 
 
 def _imported_after(code: str) -> set[str]:

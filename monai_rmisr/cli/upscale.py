@@ -43,6 +43,8 @@ def _upscale_run(args: argparse.Namespace, notes: Callable[[], list[str]]) -> in
             device = f"cuda:{local_rank}"
         items = find_inputs(source)
         batch = source.is_dir() and items != [source]
+        if not args.output.strip():
+            raise ValueError("-o/--output is empty: give the output file or folder.")
         output = Path(args.output)
         if not batch and source.is_file() and output.is_dir():  # like cp: a file into a folder
             output = output / output_name(source)
@@ -105,7 +107,13 @@ def add_command(commands: Any) -> None:
     upscale.add_argument(
         "input", help="DICOM file, DICOM series folder, NIfTI, PNG/JPEG/TIFF/BMP, or a folder of these"
     )
-    upscale.add_argument("-o", "--output", required=True, help="output file, series folder, or folder (batch)")
+    upscale.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="output file, series folder, or folder (batch); for one input file, an existing folder takes the output "
+        "under the input's name (as cp does)",
+    )
     upscale.add_argument(
         "--scale", required=True, help="up-sampling factor > 1 (dedicated models: 2, 3, 4; meta: up to 8)"
     )

@@ -363,10 +363,18 @@ def load_pretrained(name: str, device: str | torch.device = "cpu") -> nn.Module:
     entry = _check_name(name)
     path = pretrained_path(name)
     if not path.is_file():
+        available = ", ".join(list_pretrained(True)) or "none"
+        if os.environ.get(MODELS_ENV):
+            lacks = f"which holds no {name}.pt" if path.parent.is_dir() else "which does not exist"
+            raise FileNotFoundError(
+                f"pretrained model {name!r} is not available: ${MODELS_ENV} is set to '{path.parent}', {lacks}. "
+                f"Put the file there, or unset ${MODELS_ENV} to use the shipped weights. Available there now: "
+                f"{available}."
+            )
         raise FileNotFoundError(
             f"pretrained model {name!r} is not available: its weights file {path} does not exist (the model "
             f"has not been trained/shipped yet). Train it with the rmisr bundle, or set ${MODELS_ENV} to a "
-            f"folder holding {name}.pt. Available now: {', '.join(list_pretrained(True)) or 'none'}."
+            f"folder holding {name}.pt. Available now: {available}."
         )
     network = entry.build()
     try:

@@ -60,7 +60,8 @@ def check_output_path(
     """
     output = Path(output)
     for source in map(Path, inputs):
-        if _same_or_inside(output, source) or (output.exists() and _same_or_inside(source, output)):
+        inside = _same_or_inside(output, source) if source.is_dir() else output.resolve() == source.resolve()
+        if inside or (output.exists() and _same_or_inside(source, output)):
             raise OutputPathError(f"output '{output}' would overwrite the input '{source}'; choose another path.")
     if output.exists() and not (output.is_file() or output.is_dir()):
         raise OutputPathError(

@@ -112,8 +112,7 @@ def test_missing_weights_file_is_a_clear_error(models):
     with pytest.raises(FileNotFoundError) as info:
         load_pretrained("rmisr_bl_x4")
     message = str(info.value)
-    assert str(models / "rmisr_bl_x4.pt") in message
-    assert "not been trained/shipped yet" in message and MODELS_ENV in message
+    assert f"${MODELS_ENV} is set to '{models}', which holds no rmisr_bl_x4.pt" in message
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -221,3 +220,13 @@ def test_save_sidecar_refuses_a_bad_network_def_and_writes_nothing(tmp_path, cal
     with pytest.raises(ValueError, match=re.escape(message)):
         save_sidecar(tmp_path / "mine.pt", call)
     assert not list(tmp_path.iterdir())
+
+
+def test_a_missing_weights_file_under_the_models_variable_names_the_variable(monkeypatch, tmp_path):
+    # the model is shipped; the folder the variable names lacks it (or does not exist)
+    for folder, lacks in ((tmp_path / "mine", "which does not exist"), (tmp_path, "which holds no rmisr_bl_x2.pt")):
+        monkeypatch.setenv(MODELS_ENV, str(folder))
+        with pytest.raises(FileNotFoundError) as failure:
+            load_pretrained("rmisr_bl_x2")
+        message = str(failure.value)
+        assert f"${MODELS_ENV} is set to '{folder}', {lacks}" in message and "unset" in message

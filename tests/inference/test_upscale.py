@@ -297,6 +297,21 @@ def test_cli_missing_input_and_output_over_input(tmp_path, tiny_checkpoint, caps
     assert "overwrite the input" in capsys.readouterr().err
 
 
+def test_cli_output_paths_a_user_may_mistype(tmp_path, tiny_checkpoint, capsys):
+    """An empty -o, and an output "inside" the input file, are named for what they are; an existing folder takes
+    the output under the input's name (as cp does)."""
+    source = tmp_path / "in.png"
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(source)
+    model = ["--scale", "2", "--model", str(tiny_checkpoint)]
+    assert main(["upscale", str(source), "-o", "", *model]) == 2
+    assert capsys.readouterr().err == "rmisr upscale: error: -o/--output is empty: give the output file or folder.\n"
+    assert main(["upscale", str(source), "-o", str(source / "x.png"), *model]) == 2
+    assert f"lies under '{source}', which is not a folder" in capsys.readouterr().err
+    (tmp_path / "results").mkdir()
+    assert main(["upscale", str(source), "-o", str(tmp_path / "results"), "-q", *model]) == 0
+    assert [p.name for p in (tmp_path / "results").iterdir()] == ["in.png"]
+
+
 @pytest.mark.integration
 def test_torchrun_shards_a_batch_across_processes(tmp_path, tiny_checkpoint):
     root = tmp_path / "in"
