@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import tempfile
+import uuid
+import warnings
 from pathlib import Path
 
 import torch
@@ -17,12 +18,12 @@ __all__ = ["export_onnx", "export_torchscript"]
 
 
 def _atomic_target(path: str | os.PathLike) -> tuple[Path, Path]:
+    """``(path, a new hidden name beside it)``: the exporter writes the second, which is then renamed to the first.
+    The exporter creates it, so it gets the usual permissions (a ``mkstemp`` file is the owner's alone)."""
     target = Path(path)
     if not target.parent.is_dir():
         raise FileNotFoundError(f"output folder does not exist: {target.parent}")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    return target, Path(tmp)
+    return target, target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
 
 
 def export_torchscript(network: nn.Module, path: str | os.PathLike) -> Path:
@@ -70,8 +71,10 @@ def export_onnx(
     use_dynamo = any(isinstance(m, MetaUpsample) for m in network.modules())
     target, tmp = _atomic_target(path)
     try:
-        # the exporters print progress and warnings that mean nothing to a user
-        with contextlib.redirect_stdout(io.StringIO()), torch.no_grad():
+        # the exporters print progress and warnings that mean nothing to a user: the tracer's "might not generalize
+        # to other inputs" about the networks' shape checks (the graph does, at other sizes: tests/networks)
+        with contextlib.redirect_stdout(io.StringIO()), torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
             torch.onnx.export(
                 network,
                 (example,),

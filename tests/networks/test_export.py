@@ -1,5 +1,8 @@
 """TorchScript and ONNX exports compute what the eager network computes."""
 
+import os
+import stat
+
 import pytest
 import torch
 
@@ -75,6 +78,17 @@ def test_onnx_matches_eager_at_other_sizes(case, tmp_path):
             expected = net(x).numpy()
         assert onnx_out.shape == expected.shape
         assert abs(onnx_out - expected).max() < 1e-4
+
+
+def test_exported_files_get_the_usual_permissions(tmp_path):
+    # a temporary file from mkstemp is the owner's alone (0600); renamed into place it used to stay so
+    umask = os.umask(0o022)
+    try:
+        path = export_torchscript(RMISR(2, 1, scale=2, num_blocks=1), tmp_path / "net.ts")
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["net.ts"]
 
 
 def test_export_to_missing_folder_fails_cleanly(tmp_path):
