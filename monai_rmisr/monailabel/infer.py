@@ -27,6 +27,7 @@ its files (an HTTP response carries one file).
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
 import os
@@ -146,10 +147,18 @@ def parse_request(request: Mapping[str, Any], defaults: Mapping[str, Any] | None
     ``device`` ``"cuda"`` (MONAI Label's default) on a machine without a GPU becomes ``"cpu"``:
     a server on a CPU-only workstation should answer, not fail.
 
+    Other keys are MONAI Label's and its clients' (``image``, ``result_extension``, ...) and are left alone, but
+    one that is a near miss of a setting (``sacle``) is refused: it would otherwise be ignored, and the result made
+    with the default.
+
     Raises:
         ValueError: a bad ``scale``, ``network``, ``roi``, ``tile``, ``self_ensemble`` or ``device``,
-            naming the key.
+            naming the key, or a misspelt one.
     """
+    for key in request:  # the server and its clients add keys of their own; one a letter or two off ours is a typo
+        near = difflib.get_close_matches(str(key), [*DEFAULTS, "device"], n=1, cutoff=0.75)
+        if near and key != near[0]:
+            raise ValueError(f"{key!r} is not a setting of this task: did you mean {near[0]!r}?")
     merged = {**DEFAULTS, **(defaults or {}), **{k: v for k, v in request.items() if k in DEFAULTS}}
     if "network" in request and str(request["network"]) not in REQUEST_NETWORKS:
         raise ValueError(

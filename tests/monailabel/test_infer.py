@@ -142,6 +142,9 @@ def test_the_network_cache_is_bounded_and_least_recently_used_goes_first():
         ({"device": "foo"}, ValueError, "'device': device 'foo' is not a device; use cpu, cuda or cuda:N"),
         ({"device": "cuda:x"}, ValueError, "'device': device 'cuda:x' is not a device"),
         ({"device": "meta"}, ValueError, "'device': device 'meta' cannot run the networks"),
+        ({"sacle": 4}, ValueError, "'sacle' is not a setting of this task: did you mean 'scale'\\?"),
+        ({"self_ensamble": True}, ValueError, "did you mean 'self_ensemble'"),
+        ({"netwrok": "bicubic"}, ValueError, "did you mean 'network'"),
     ],
 )
 def test_bad_requests(tmp_path, studies, request_, error, message):
@@ -287,6 +290,13 @@ def test_a_roi_of_an_input_larger_than_the_limit_is_served(tmp_path):
     nib.save(nib.Nifti1Image(np.zeros((40, 30, 5), np.int16), np.eye(4)), source)  # 6,000 values
     upscaler = NetworkCache().upscaler(parse_request({"scale": 2, "roi": "0,0,4,4"}))
     assert read_checked_image(source, upscaler, 1000).spatial_shape == (40, 30, 5)  # result 8x8x5 = 320
+
+
+def test_the_servers_and_clients_own_request_keys_pass():
+    # what MONAI Label's endpoint and its clients (3D Slicer, OHIF) put beside the task's settings
+    others = {"model": "rmisr_x2", "image": "x", "client_id": "user", "result_extension": ".nii.gz"}
+    others |= {"result_dtype": "uint8", "result_compress": False, "label_info": [], "description": "", "roi": ""}
+    assert parse_request(others)["scale"] == 2.0
 
 
 def test_parse_request_defaults():
