@@ -46,6 +46,41 @@ def test_output_into_a_closed_pipe_ends_quietly_with_141():
     assert done.returncode == 141 and done.stderr == b""
 
 
+def test_a_result_line_into_a_closed_pipe_stops_the_command_quietly(monkeypatch, capsys):
+    # rmisr pacs prints each derived series' UID inside a block that reports OSErrors as its own failures: a closed
+    # pipe must not be one of them (it was "rmisr pacs: error: [Errno 32] Broken pipe", exit 1)
+    from monai_rmisr.cli import common
+
+    class Closed:
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(sys, "stdout", Closed())
+    with pytest.raises(common.OutputClosedError):
+        try:
+            common.print_result("1.2.3")
+        except OSError:
+            pytest.fail("an OSError reached the command")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["average-weights", "", "a.pt", "b.pt"],
+        ["export-corpus", ""],
+        ["listen", "--spool", "", "--scale", "2"],
+    ],
+)
+def test_an_empty_output_path_is_an_argument_error(argv, capsys):
+    # Path("") is the current folder: "output '.' already exists" named a path the user never typed
+    with pytest.raises(SystemExit) as failure:
+        main(argv)
+    assert failure.value.code == 2 and "an empty path; give a file or folder name" in capsys.readouterr().err
+
+
 def _imported_after(code: str) -> set[str]:
     """Top-level module names a fresh interpreter has imported after running ``code`` (printed as JSON)."""
     script = f"import json, runpy, sys\n{code}\nprint(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}})))"

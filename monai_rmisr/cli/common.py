@@ -1,5 +1,5 @@
-"""What several commands share: the ``--tile`` argument, the one-line error report, the services' logging and the
-warnings folded into a command's report."""
+"""What several commands share: the ``--tile`` and path arguments, the result lines on stdout, the one-line error
+report, the services' logging and the warnings folded into a command's report."""
 
 from __future__ import annotations
 
@@ -10,7 +10,16 @@ import sys
 import warnings
 from collections.abc import Callable, Iterator
 
-__all__ = ["TILE_HELP", "collected_warnings", "report_error", "service_logging", "tile_argument"]
+__all__ = [
+    "TILE_HELP",
+    "OutputClosedError",
+    "collected_warnings",
+    "path_argument",
+    "print_result",
+    "report_error",
+    "service_logging",
+    "tile_argument",
+]
 
 TILE_HELP = (
     "LR tile size in pixels; 'auto' (default): images too large for the working-memory budget (1152 MiB on the "
@@ -28,6 +37,30 @@ def tile_argument(text: str) -> int | str | None:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected 'auto', 0 (whole image) or a size, got {text!r}") from None
     return None if value == 0 else value
+
+
+def path_argument(text: str) -> str:
+    """A file or folder argument: not empty (``Path("")`` is the current folder, which no one means by ``-o ''``)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path; give a file or folder name")
+    return text
+
+
+class OutputClosedError(Exception):
+    """The reader of stdout has gone (``rmisr info | head -3``): the command stops quietly. Not an ``OSError``, so
+    that no command reports it as a failure of its own work."""
+
+
+def print_result(text: str) -> None:
+    """Print a line of the command's result on stdout, flushed (a script reading it gets each line as it comes).
+
+    Raises:
+        OutputClosedError: stdout's reader has gone; ``rmisr``'s ``main`` ends with 141, as Unix tools do.
+    """
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        raise OutputClosedError from None
 
 
 def report_error(command: str, message: object, code: int = 2) -> int:

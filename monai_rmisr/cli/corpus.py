@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from .common import report_error
+from .common import path_argument, print_result, report_error
 
 __all__ = ["add_command"]
 
@@ -29,7 +29,9 @@ def _export_corpus(args: argparse.Namespace) -> int:
     except (FileExistsError, FileNotFoundError, ValueError, RuntimeError, OSError) as err:
         return report_error("export-corpus", err)
     entries = json.loads(datalist.read_text())
-    print(f"wrote {datalist} ({len(entries['training'])} training, {len(entries['validation'])} validation images)")
+    print_result(
+        f"wrote {datalist} ({len(entries['training'])} training, {len(entries['validation'])} validation images)"
+    )
     return 0
 
 
@@ -44,7 +46,7 @@ def add_command(commands: Any) -> None:
             "train from it with --dataset_dir OUTPUT --dataset_preset datalist. OUTPUT must not exist yet."
         ),
     )
-    export.add_argument("output", help="a new folder")
+    export.add_argument("output", type=path_argument, help="a new folder")
     export.add_argument("--no-natural", action="store_true", help="leave out the NATURAL split")
     export.add_argument(
         "--extra",

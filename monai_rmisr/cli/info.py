@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from .._version import __version__
+from .common import print_result
 
 __all__ = ["add_command"]
 
@@ -17,24 +18,24 @@ def _info(_: argparse.Namespace) -> int:
     from ..inference.pretrained import PRETRAINED, models_dir, pretrained_path
     from ..networks import nets
 
-    print(f"monai-rmisr {__version__} (torch {torch.__version__}, MONAI {monai.__version__})")
-    print(f"shipped models (rmisr upscale --model NAME), weights files in {models_dir()}:")
-    print(f"{'name':<14} {'scale':<8} {'weights':<8} description")
+    print_result(f"monai-rmisr {__version__} (torch {torch.__version__}, MONAI {monai.__version__})")
+    print_result(f"shipped models (rmisr upscale --model NAME), weights files in {models_dir()}:")
+    print_result(f"{'name':<14} {'scale':<8} {'weights':<8} description")
     for name, entry in PRETRAINED.items():
         scale = f"x{entry.scale:g}" if entry.scale is not None else f"(1,{entry.max_scale:g}]"
         weights = "present" if pretrained_path(name).is_file() else "missing"
-        print(f"{name:<14} {scale:<8} {weights:<8} {entry.description}")
-    print()
-    print(f"{'network':<14} {'parameters, 1 channel':>24} {'parameters, 3 channels':>24}")
+        print_result(f"{name:<14} {scale:<8} {weights:<8} {entry.description}")
+    print_result("")
+    print_result(f"{'network':<14} {'parameters, 1 channel':>24} {'parameters, 3 channels':>24}")
     for scale in (2, 3, 4):
         for name in nets.__all__:
             counts = []
             for channels in (1, 3):
                 net = getattr(nets, name)(spatial_dims=2, in_channels=channels, scale=scale)
                 counts.append(sum(p.numel() for p in net.parameters()))
-            print(f"{name + f' x{scale}':<14} {counts[0]:>24,} {counts[1]:>24,}")
+            print_result(f"{name + f' x{scale}':<14} {counts[0]:>24,} {counts[1]:>24,}")
     meta = [sum(p.numel() for p in nets.RMISR(2, c, upsampler="meta").parameters()) for c in (1, 3)]
-    print(f"{'RMISR meta':<14} {meta[0]:>24,} {meta[1]:>24,}")
+    print_result(f"{'RMISR meta':<14} {meta[0]:>24,} {meta[1]:>24,}")
     return 0
 
 

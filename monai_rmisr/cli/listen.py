@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .common import TILE_HELP, report_error, service_logging, tile_argument
+from .common import TILE_HELP, path_argument, report_error, service_logging, tile_argument
 
 __all__ = ["add_command"]
 
@@ -62,7 +62,9 @@ def add_command(commands: Any) -> None:
     command.add_argument(
         "--forward", required=True, metavar="AET@HOST:PORT", help="where derived series go, e.g. PACS@10.0.0.5:104"
     )
-    command.add_argument("--spool", required=True, metavar="DIR", help="the listener's folder (created)")
+    command.add_argument(
+        "--spool", required=True, type=path_argument, metavar="DIR", help="the listener's folder (created)"
+    )
     command.add_argument("--scale", required=True, help="up-sampling factor > 1 (as rmisr upscale)")
     command.add_argument("--model", default="auto", help="as rmisr upscale --model")
     command.add_argument("--tile", type=tile_argument, default="auto", metavar="N", help=TILE_HELP)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from .common import TILE_HELP, report_error, service_logging, tile_argument
+from .common import TILE_HELP, path_argument, print_result, report_error, service_logging, tile_argument
 
 __all__ = ["MIN_INTERVAL", "add_command"]
 
@@ -71,7 +71,7 @@ def _pacs(args: argparse.Namespace) -> int:
         for series_uid in series:
             earlier = earlier_derivation(client, args.study, series_uid, derivations)
             if earlier:  # their UIDs, as if just made: a script gets the derived series either way
-                print("\n".join(earlier), flush=True)
+                print_result("\n".join(earlier))
                 continue
             try:
                 new_uids = super_resolve_series(
@@ -82,7 +82,7 @@ def _pacs(args: argparse.Namespace) -> int:
                 left_out.append(series_uid)
                 continue
             for new_uid in new_uids:
-                print(new_uid, flush=True)
+                print_result(new_uid)
         if left_out and len(left_out) == len(series):
             raise PacsError(f"every series was left out by --max-instances {args.max_instances}; nothing derived.")
     except ValueError as err:
@@ -132,7 +132,9 @@ def add_command(commands: Any) -> None:
         help="leave out a series of more than N image instances (no limit by default; a watcher skips it for good)",
     )
     pacs.add_argument("--watch", action="store_true", help="poll for new series until SIGTERM / Ctrl-C")
-    pacs.add_argument("--state", default=None, metavar="FILE", help="--watch: state file (JSON) of what was done")
+    pacs.add_argument(
+        "--state", default=None, type=path_argument, metavar="FILE", help="--watch: state file (JSON) of what was done"
+    )
     pacs.add_argument("--modality", nargs="+", default=None, metavar="M", help="--watch: only these modalities")
     pacs.add_argument(
         "--interval", type=float, default=30.0, metavar="S", help="--watch: seconds between polls (30; at least 1)"

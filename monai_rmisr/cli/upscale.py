@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from .common import TILE_HELP, collected_warnings, report_error, tile_argument
+from .common import TILE_HELP, collected_warnings, path_argument, print_result, report_error, tile_argument
 
 __all__ = ["add_command"]
 
@@ -43,8 +43,6 @@ def _upscale_run(args: argparse.Namespace, notes: Callable[[], list[str]]) -> in
             device = f"cuda:{local_rank}"
         items = find_inputs(source)
         batch = source.is_dir() and items != [source]
-        if not args.output.strip():
-            raise ValueError("-o/--output is empty: give the output file or folder.")
         output = Path(args.output)
         if not batch and source.is_file() and output.is_dir():  # like cp: a file into a folder
             output = output / output_name(source)
@@ -79,7 +77,7 @@ def _upscale_run(args: argparse.Namespace, notes: Callable[[], list[str]]) -> in
             )
         except ValueError as err:
             return fail(err)
-        print(("" if world_size == 1 else f"rank {rank}: ") + report.summary())
+        print_result(("" if world_size == 1 else f"rank {rank}: ") + report.summary())
         return 1 if report.failed else 0
     try:
         written = upscaler.file(source, output, overwrite=args.overwrite)
@@ -88,7 +86,7 @@ def _upscale_run(args: argparse.Namespace, notes: Callable[[], list[str]]) -> in
     except RUN_ERRORS as err:  # out of memory, a writer's optional package: not the arguments
         return fail(err, code=1)
     if not args.quiet:
-        print(f"wrote {written} (x{scale:g}, model {upscaler.model_name}, axis {args.axis})")
+        print_result(f"wrote {written} (x{scale:g}, model {upscaler.model_name}, axis {args.axis})")
     return 0
 
 
@@ -111,6 +109,7 @@ def add_command(commands: Any) -> None:
         "-o",
         "--output",
         required=True,
+        type=path_argument,
         help="output file, series folder, or folder (batch); for one input file, an existing folder takes the output "
         "under the input's name (as cp does)",
     )

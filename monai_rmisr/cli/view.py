@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from .common import report_error
+from .common import path_argument, print_result, report_error
 
 __all__ = ["add_command"]
 
@@ -58,9 +58,9 @@ def _view(args: argparse.Namespace) -> int:
     if viewer.error is not None:
         print(f"rmisr view: {viewer.error}", file=sys.stderr)
     if viewer.comparison is not None and not args.quiet:
-        print(viewer.comparison.summary())
+        print_result(viewer.comparison.summary())
         if viewer.comparison.mode == "upscale":
-            print("as a file: " + session.upscale_command(viewer.roi, viewer.scale, viewer.models[viewer.model]))
+            print_result("as a file: " + session.upscale_command(viewer.roi, viewer.scale, viewer.models[viewer.model]))
     if args.save is None:
         plt.show()
         return 0
@@ -69,7 +69,7 @@ def _view(args: argparse.Namespace) -> int:
     except (OutputPathError, ValueError, OSError) as err:
         return fail(err)
     if not args.quiet:
-        print(f"wrote {written}")
+        print_result(f"wrote {written}")
     return 0 if viewer.error is None else 1
 
 
@@ -100,7 +100,13 @@ def add_command(commands: Any) -> None:
         help="display window: auto (the DICOM window, else 0.5-99.5 percentiles), full, lung, soft_tissue, bone, "
         "brain or CENTRE,WIDTH (display only)",
     )
-    view.add_argument("--save", default=None, metavar="FIGURE", help="write the figure (.png, .pdf, .svg); no window")
+    view.add_argument(
+        "--save",
+        default=None,
+        type=path_argument,
+        metavar="FIGURE",
+        help="write the figure (.png, .pdf, .svg); no window",
+    )
     view.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
     view.add_argument("--overwrite", action="store_true", help="replace FIGURE if it exists")
     view.add_argument("-q", "--quiet", action="store_true", help="no messages")

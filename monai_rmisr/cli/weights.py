@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .common import report_error
+from .common import path_argument, print_result, report_error
 
 __all__ = ["add_command"]
 
@@ -23,7 +23,7 @@ def _average_weights(args: argparse.Namespace) -> int:
             torch.save(averaged, temporary)
     except (ValueError, FileNotFoundError, OSError, RuntimeError) as err:
         return report_error("average-weights", err)
-    print(f"wrote {output} (the average of {len(args.checkpoints)} checkpoints)")
+    print_result(f"wrote {output} (the average of {len(args.checkpoints)} checkpoints)")
     return 0
 
 
@@ -38,7 +38,7 @@ def add_command(commands: Any) -> None:
             "rate; keep them with the bundle's --keep_checkpoints. Errors: exit code 2, nothing written."
         ),
     )
-    average.add_argument("output", help="the averaged weights, a new .pt file")
+    average.add_argument("output", type=path_argument, help="the averaged weights, a new .pt file")
     average.add_argument("checkpoints", nargs="+", metavar="CHECKPOINT", help="checkpoint or state-dict files")
     average.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     average.set_defaults(run=_average_weights)

@@ -303,8 +303,10 @@ def test_cli_output_paths_a_user_may_mistype(tmp_path, tiny_checkpoint, capsys):
     source = tmp_path / "in.png"
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(source)
     model = ["--scale", "2", "--model", str(tiny_checkpoint)]
-    assert main(["upscale", str(source), "-o", "", *model]) == 2
-    assert capsys.readouterr().err == "rmisr upscale: error: -o/--output is empty: give the output file or folder.\n"
+    with pytest.raises(SystemExit) as failure:  # argparse's own error, as for any bad argument
+        main(["upscale", str(source), "-o", "", *model])
+    assert failure.value.code == 2
+    assert capsys.readouterr().err.endswith("error: argument -o/--output: an empty path; give a file or folder name\n")
     assert main(["upscale", str(source), "-o", str(source / "x.png"), *model]) == 2
     assert f"lies under '{source}', which is not a folder" in capsys.readouterr().err
     (tmp_path / "results").mkdir()
