@@ -315,8 +315,9 @@ def check_config_keys(configs_dir: str | os.PathLike[str], merged: Sequence[str]
     ``merged`` names the config files of ``configs_dir`` that make up the run: each config lists itself under
     ``config_files`` (``train.json`` and ``inference.json``) or ``+config_files`` (a variant, which MONAI appends),
     so the running config's ``config_files`` is the run's list. The known keys are those files' top-level keys
-    and those of any config in ``configs_dir`` that does not list itself (``None``: of every JSON or YAML config
-    in ``configs_dir``; never ``metadata.json`` and its schema), MONAI's
+    and those of any config in ``configs_dir`` that does not list itself under its own name (a user's own, or a copy
+    of a variant) (``None``: of every JSON or YAML config in ``configs_dir``; never ``metadata.json`` and its
+    schema), MONAI's
     ``_meta_`` and the keys that ``--tracking mlflow`` adds. Call it in the config's preflight: a misspelt
     setting, ``--help`` (which the bundle CLI takes as the setting ``help``), or a setting of a variant that the run
     does not merge (``--integer_scale_probability`` without ``meta.json``) then stops the run before it does
@@ -341,8 +342,11 @@ def check_config_keys(configs_dir: str | os.PathLike[str], merged: Sequence[str]
     missing = [name for name in run_files if name not in files]
     if missing:
         raise FileNotFoundError(f"--bundle_root: no {', '.join(missing)} in {os.fspath(configs_dir)!r}.")
-    keys_of = {name: _top_level_keys(path) for name, path in files.items()}
-    undeclared = [name for name, own in keys_of.items() if "config_files" not in own]  # a user's own, perhaps
+    contents = {name: ConfigParser.load_config_file(path) for name, path in files.items()}
+    keys_of = {name: {key.removeprefix("+").split("#")[0] for key in content} for name, content in contents.items()}
+    # a config that does not list itself under its own name (a user's own, or a copy of a variant) counts as merged
+    undeclared = {name for name, content in contents.items() if _listed_as(content) != [name]}
+    variants = {name for name, content in contents.items() if "+config_files" in content} - undeclared
     known = {"_meta_"}.union(*(keys_of[name] for name in {*run_files, *undeclared}))
     for settings in DEFAULT_EXP_MGMT_SETTINGS.values():
         known.update(settings.get("configs", {}))
@@ -350,12 +354,15 @@ def check_config_keys(configs_dir: str | os.PathLike[str], merged: Sequence[str]
     unknown = [key for key in keys if key not in known]
     if unknown:
         names = ", ".join(f"--{key}" for key in unknown)
-        elsewhere = {key: [name for name, own in keys_of.items() if key in own] for key in unknown}
-        hints = "".join(
-            f" --{key} is a setting of {' and '.join(names_)}: merge it into --config_file."
-            for key, names_ in elsewhere.items()
-            if names_
-        )
+        hints = ""
+        bases = set(files) - variants - undeclared
+        for key in unknown:
+            base_owners = [name for name in sorted(bases) if key in keys_of[name]]
+            variant_owners = [name for name in sorted(variants) if key in keys_of[name]]
+            if base_owners:  # another kind of run's (a training setting on an inference run)
+                hints += f" --{key} is a setting of {' and '.join(base_owners)} runs, not of this one."
+            elif variant_owners:
+                hints += f" --{key} is a setting of {' and '.join(variant_owners)}: merge it into --config_file."
         raise ValueError(
             f"unknown setting{'s' if len(unknown) > 1 else ''} {names}: not a top-level key of "
             f"{' or '.join(run_files)} in {os.fspath(configs_dir)!r} (misspelt? `python -m monai.bundle run` takes "
@@ -364,9 +371,9 @@ def check_config_keys(configs_dir: str | os.PathLike[str], merged: Sequence[str]
     return keys
 
 
-def _top_level_keys(path: Path) -> set[str]:
-    """The settings a config file sets: its top-level keys, a merge key's ``+`` and a nested id's ``#...`` cut."""
-    return {key.removeprefix("+").split("#")[0] for key in ConfigParser.load_config_file(path)}
+def _listed_as(content: dict[str, Any]) -> Any:
+    """The names a config file lists itself under (``config_files`` or ``+config_files``), None if neither."""
+    return content.get("config_files", content.get("+config_files"))
 
 
 def config_call(id: str) -> dict[str, Any]:
@@ -402,6 +409,10 @@ class PreflightError(Exception):
 
 #: Set to 1 to see the whole traceback of a run stopped by its preflight (what an uncaught error shows).
 TRACEBACK_VARIABLE = "RMISR_TRACEBACK"
+#: The errors of a bad setting or input (a ``ValueError`` naming the setting, a missing file, an undefined
+#: reference, a value of the wrong type): a preflight turns these into :class:`PreflightError`; anything else (out of
+#: memory, a fault in the code) keeps its traceback.
+USER_ERRORS = (ValueError, LookupError, OSError, TypeError)
 
 
 def run_preflight(id: str = "preflight") -> list[Any]:
@@ -421,6 +432,8 @@ def run_preflight(id: str = "preflight") -> list[Any]:
         return parser.get_parsed_content(id)
     except Exception as err:
         cause = _first_own_error(err)
+        if not isinstance(cause, USER_ERRORS):  # a fault of the machine or of the code (out of memory): as it is
+            raise
         if sys.excepthook is not _exit_on_preflight_error:
             _exit_on_preflight_error.previous = sys.excepthook  # type: ignore[attr-defined]
             sys.excepthook = _exit_on_preflight_error
@@ -428,8 +441,9 @@ def run_preflight(id: str = "preflight") -> list[Any]:
 
 
 def _first_own_error(error: BaseException) -> BaseException:
-    """The outermost error of ``error``'s ``__cause__`` chain that MONAI did not raise (its config resolution wraps
-    each failing expression or component in a ``RuntimeError`` of its own): the failure's own error and message."""
+    """The outermost error of ``error``'s ``__cause__`` chain that is not one of MONAI's wrappers (its config
+    resolution wraps each failing expression or component in a ``RuntimeError("Failed to ...")``): the failure's
+    own error and message (ours, or MONAI's own, such as an undefined ``@reference``)."""
     chain = [error]
     while chain[-1].__cause__ is not None:
         chain.append(chain[-1].__cause__)
@@ -438,7 +452,7 @@ def _first_own_error(error: BaseException) -> BaseException:
         while traceback is not None and traceback.tb_next is not None:
             traceback = traceback.tb_next
         raised_in = "" if traceback is None else str(traceback.tb_frame.f_globals.get("__name__", ""))
-        if not raised_in.startswith("monai."):
+        if not (raised_in.startswith("monai.") and str(link).startswith("Failed to ")):
             return link
     return chain[-1]
 

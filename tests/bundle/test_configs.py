@@ -263,13 +263,46 @@ def test_a_setting_of_a_variant_the_run_does_not_merge_is_refused_naming_the_var
     assert not output_dir.exists()
 
 
-def test_a_config_that_does_not_list_itself_counts_as_merged(tmp_path):
-    # a user's own variant copied into the bundle's configs folder, without "+config_files"
+@pytest.mark.parametrize("copied", [None, "meta.json"])
+def test_a_config_that_does_not_list_itself_counts_as_merged(tmp_path, copied):
+    # a user's own variant in the bundle's configs folder: without "+config_files", or a copy of meta.json that
+    # still lists itself as meta.json
     bundle = tmp_path / "bundle"
     shutil.copytree(CONFIGS, bundle / "configs")
-    (bundle / "configs" / "mine.json").write_text(json.dumps({"my_setting": 1}))
-    parser = _parser("train.json", bundle_root=str(bundle), my_setting=2)
+    mine = json.loads((CONFIGS / copied).read_text()) if copied else {}
+    (bundle / "configs" / "mine.json").write_text(json.dumps({**mine, "my_setting": 1}))
+    parser = ConfigParser()
+    parser.read_config([str(bundle / "configs" / "train.json"), str(bundle / "configs" / "mine.json")])
+    parser.update({"bundle_root": str(bundle), "my_setting": 2})
     assert "my_setting" in parser.get_parsed_content("preflight#0")
+
+
+def test_a_training_setting_on_an_inference_run_is_named_as_such():
+    parser = _parser("inference.json", batch_size=4)
+    with pytest.raises(RuntimeError) as failure:
+        parser.get_parsed_content("initialize")
+    message = str(failure.value.__cause__)
+    assert message.endswith("--batch_size is a setting of train.json runs, not of this one.")
+    assert "merge" not in message
+
+
+def test_an_undefined_reference_is_named_and_a_fault_of_the_machine_keeps_its_traceback():
+    from monai_rmisr.config import PreflightError
+
+    parser = _parser("inference.json", model="@nothere")
+    with pytest.raises(RuntimeError) as failure:
+        parser.get_parsed_content("initialize")
+    assert isinstance(failure.value.__cause__, PreflightError) and "@nothere" in str(failure.value.__cause__)
+    # not a bad setting: a RuntimeError of torch's (as out of memory would be) goes through as it is
+    parser = _parser("inference.json")
+    parser["preflight"] = ["$torch.zeros(2).view(3)"]
+    with pytest.raises(RuntimeError) as failure:
+        parser.get_parsed_content("initialize")
+    chain = [failure.value]
+    while chain[-1].__cause__ is not None:
+        chain.append(chain[-1].__cause__)
+    assert not any(isinstance(link, PreflightError) for link in chain)
+    assert "is invalid for input of size" in str(chain[-1])
 
 
 @pytest.mark.parametrize(
