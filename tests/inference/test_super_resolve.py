@@ -164,7 +164,7 @@ def test_auto_picks_the_dedicated_network(models):
 
 
 def test_auto_uses_the_meta_network_for_other_scales(models):
-    with pytest.raises(FileNotFoundError, match=r"rmisr_meta.*not been trained/shipped yet"):
+    with pytest.raises(FileNotFoundError, match=r"rmisr_meta.* is not available: .* holds no rmisr_meta.pt"):
         super_resolve(image(), 2.5)
     reference = save_stand_in(models, "rmisr_meta")
     x = image(8, 8)
