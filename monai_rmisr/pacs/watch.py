@@ -102,12 +102,15 @@ class WatchState:
 def _poll(
     client: Any, state: WatchState, study: str | None, modalities: Sequence[str], now: float
 ) -> list[tuple[str, str]]:
-    """(study, series) pairs the PACS has and the state wants now, oldest first as the PACS lists them."""
-    filters = {"Modality": "\\".join(modalities)} if modalities else None
-    found = pacs_call(
-        "searching for series", client.search_for_series, study, search_filters=filters, get_remaining=True
-    )
-    wanted = []
+    """(study, series) pairs the PACS has and the state wants now, oldest first as the PACS lists them (modality
+    by modality: one search each, as exact matching is what every PACS does with a QIDO-RS value; a DICOM
+    multi-value ``CT\\MR`` matched nothing in Orthanc)."""
+    found: list[dict[str, Any]] = []
+    for filters in [{"Modality": modality} for modality in modalities] or [None]:
+        found += pacs_call(
+            "searching for series", client.search_for_series, study, search_filters=filters, get_remaining=True
+        )
+    wanted, seen = [], set()
     for entry in found:
         series_uid = str(entry["0020000E"]["Value"][0])
         study_uid = str(entry.get("0020000D", {}).get("Value", [study])[0])
@@ -116,8 +119,9 @@ def _poll(
                 "the PACS listed a series with an invalid UID (%r in study %r); skipped", series_uid, study_uid
             )
             continue
-        if state.wants(series_uid, now):
+        if series_uid not in seen and state.wants(series_uid, now):
             wanted.append((study_uid, series_uid))
+        seen.add(series_uid)
     return wanted
 
 

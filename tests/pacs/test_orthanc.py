@@ -244,6 +244,17 @@ def test_max_instances_leaves_out_a_larger_series(orthanc, credentials, tmp_path
     assert len(capsys.readouterr().out.split()) == 1 and len(_series_in_study(orthanc, study_uid)) == 2
 
 
+def test_watch_takes_series_of_any_modality_given(orthanc, credentials, tmp_path):
+    # `--modality CT MR` (docs/pacs.md) was one search for the DICOM multi-value CT\MR, which Orthanc matched to
+    # nothing: the watcher found no series, ever
+    study_uid, series_uid, _ = _upload_ct(orthanc, tmp_path / "ct")
+    client = connect(orthanc.dicomweb)
+    state = watch(client, Upscaler(2), tmp_path / "mr.json", study=study_uid, modalities=["MR"], max_polls=1)
+    assert state.series == {}
+    state = watch(client, Upscaler(2), tmp_path / "s.json", study=study_uid, modalities=["MR", "CT"], max_polls=1)
+    assert state.series[series_uid]["status"] == "done" and len(_series_in_study(orthanc, study_uid)) == 2
+
+
 def test_watch_stops_on_the_stop_event_and_refuses_a_foreign_state_file(orthanc, credentials, tmp_path):
     client = connect(orthanc.dicomweb)
     stop = threading.Event()
