@@ -81,6 +81,27 @@ def test_an_empty_output_path_is_an_argument_error(argv, capsys):
     assert failure.value.code == 2 and "an empty path; give a file or folder name" in capsys.readouterr().err
 
 
+@pytest.mark.integration
+def test_sigterm_ends_a_command_like_ctrl_c_leaving_nothing(tmp_path):
+    # a one-shot `rmisr pacs` under `timeout` or systemd left its temporary folder of patient images behind
+    import numpy as np
+    from PIL import Image
+
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (2500, 2500), dtype=np.uint8)).save(tmp_path / "a.png")
+    (tmp_path / "out").mkdir()
+    code = (
+        "import os, signal, sys, threading\n"
+        "from monai_rmisr.cli import main\n"
+        "threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGTERM)).start()\n"
+        f"sys.exit(main(['upscale', {str(tmp_path / 'a.png')!r}, '-o', {str(tmp_path / 'out' / 'a.png')!r}, "
+        "'--scale', '4', '--model', 'bicubic', '--self-ensemble', '-q']))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 143, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "rmisr upscale: error: terminated (SIGTERM)."
+    assert list((tmp_path / "out").iterdir()) == []
+
+
 def _imported_after(code: str) -> set[str]:
     """Top-level module names a fresh interpreter has imported after running ``code`` (printed as JSON)."""
     script = f"import json, runpy, sys\n{code}\nprint(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}})))"

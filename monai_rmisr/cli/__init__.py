@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 
 from .._version import __version__
 from . import corpus, info, listen, pacs, upscale, view, weights
@@ -30,10 +32,28 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run ``rmisr`` with ``argv`` (default: the process's arguments); returns the exit code."""
     args = build_parser().parse_args(argv)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
         return args.run(args)
     except KeyboardInterrupt:  # Ctrl-C: one line and exit 130 (128 + SIGINT), not a traceback
         return report_error(args.command, "interrupted (Ctrl-C).", 130)
+    except Terminated:  # kill, systemd, a `timeout` wrapper: the same, 143 (128 + SIGTERM)
+        return report_error(args.command, "terminated (SIGTERM).", 143)
     except OutputClosedError:  # the reader went away (`rmisr info | head -3`): quietly, 128 + SIGPIPE, as Unix tools
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
         return 141
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: raised in the main thread so that what a command holds is cleaned up on the way out (the
+    temporary folder of patient images a one-shot ``rmisr pacs`` retrieved), as Ctrl-C's ``KeyboardInterrupt``
+    is. A ``BaseException``, so that no command takes it for a failure of one input. The long-running services
+    (``--watch``, ``rmisr listen``) put their own handler in place for their run: they finish the series in hand."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated

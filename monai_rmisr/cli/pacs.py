@@ -12,6 +12,8 @@ __all__ = ["MIN_INTERVAL", "add_command"]
 
 #: The shortest ``--watch --interval``: a poll a second is already more than a PACS needs.
 MIN_INTERVAL = 1.0
+#: The options of ``--watch`` runs and their defaults (None on the command line: a one-shot run refuses them).
+WATCH_DEFAULTS = {"state": None, "modality": None, "interval": 30.0, "queue_size": 16, "max_attempts": 5}
 
 
 def _pacs(args: argparse.Namespace) -> int:
@@ -22,15 +24,26 @@ def _pacs(args: argparse.Namespace) -> int:
         SeriesTooLargeError,
         connect,
         earlier_derivation,
+        is_source_series,
         study_derivations,
         study_series,
         super_resolve_series,
         watch,
     )
-    from ..pacs.service import check_count
+    from ..pacs.service import check_count, is_dicom_uid
 
     service_logging(args.quiet, "dicomweb_client")  # its INFO lines carry query URLs
     try:
+        for name in ("study", "series"):
+            uid = getattr(args, name)
+            if uid is not None and not is_dicom_uid(uid):
+                raise ValueError(f"--{name} {uid!r} is not a DICOM UID (digits and dots, at most 64 characters).")
+        watch_only = [f"--{name.replace('_', '-')}" for name in WATCH_DEFAULTS if getattr(args, name) is not None]
+        if not args.watch and watch_only:  # they would be ignored
+            raise ValueError(f"{', '.join(watch_only)} {'is' if len(watch_only) == 1 else 'are'} for --watch runs.")
+        for name, default in WATCH_DEFAULTS.items():
+            if getattr(args, name) is None:
+                setattr(args, name, default)
         if args.watch and args.state is None:
             raise ValueError("--watch needs --state FILE (what was done, so that a restart repeats nothing).")
         if not args.watch and args.study is None:
@@ -63,6 +76,11 @@ def _pacs(args: argparse.Namespace) -> int:
             )
             failed = [uid for uid, entry in state.series.items() if entry["status"] == "failed"]
             return 1 if failed else 0
+        if args.series is not None and not is_source_series(client, args.study, args.series):
+            raise ValueError(
+                f"--series {args.series} is not a series to super-resolve: monai-rmisr derived it, or it holds no "
+                "images."
+            )
         series = [args.series] if args.series is not None else study_series(client, args.study)
         if not series:
             raise PacsError(f"study {args.study} has no image series to super-resolve.")
@@ -137,9 +155,9 @@ def add_command(commands: Any) -> None:
     )
     pacs.add_argument("--modality", nargs="+", default=None, metavar="M", help="--watch: only these modalities")
     pacs.add_argument(
-        "--interval", type=float, default=30.0, metavar="S", help="--watch: seconds between polls (30; at least 1)"
+        "--interval", type=float, default=None, metavar="S", help="--watch: seconds between polls (30; at least 1)"
     )
-    pacs.add_argument("--queue-size", type=int, default=16, metavar="N", help="--watch: series taken per poll (16)")
-    pacs.add_argument("--max-attempts", type=int, default=5, metavar="N", help="--watch: tries per series (5)")
+    pacs.add_argument("--queue-size", type=int, default=None, metavar="N", help="--watch: series taken per poll (16)")
+    pacs.add_argument("--max-attempts", type=int, default=None, metavar="N", help="--watch: tries per series (5)")
     pacs.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
     pacs.set_defaults(run=_pacs)

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from .service import MAX_NETWORK_TIMEOUT, check_seconds
+
 __all__ = [
     "PACS_PASSWORD_ENV",
     "PACS_TOKEN_ENV",
@@ -101,6 +103,7 @@ def connect(
         ImportError: ``dicomweb-client`` is not installed (``pip install "monai-rmisr[pacs]"``).
     """
     url = check_pacs_url(url)
+    check_seconds(timeout, "timeout", allow_zero=False, maximum=MAX_NETWORK_TIMEOUT)
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise ValueError(f"--retries must be a whole number >= 0, got {retries!r}.")
     credentials = _credentials(os.environ if environ is None else environ)

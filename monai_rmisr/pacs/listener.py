@@ -56,6 +56,7 @@ import torch
 from .connection import PacsError
 from .roundtrip import dataset_has_image, dataset_is_derived_by_us, derive_folder, derived_files, series_uids
 from .service import (
+    MAX_NETWORK_TIMEOUT,
     check_count,
     check_seconds,
     install_signal_handlers,
@@ -653,7 +654,7 @@ def listen(
     check_port(port, "--port")
     check_seconds(series_timeout, "series-timeout")
     check_seconds(backoff, "backoff")
-    check_seconds(timeout, "timeout", allow_zero=False)
+    check_seconds(timeout, "timeout", allow_zero=False, maximum=MAX_NETWORK_TIMEOUT)
     check_count(max_attempts, "max-attempts")
     if max_instances is not None:
         check_count(max_instances, "max-instances")

@@ -251,8 +251,13 @@ def store_series(client: Any, study_uid: str, files: Sequence[str | os.PathLike[
     Storing the same files twice stores the same SOP instances again (no second series), which is
     what makes a restarted watcher safe.
 
+    Every instance is then looked for in the PACS (QIDO-RS, one search per derived series): a PACS whose answer
+    lists an instance as stored that it has not kept (a filter rule that drops it) leaves an incomplete series,
+    which is an error here rather than a success.
+
     Raises:
-        PacsError: the PACS refused the request or some instances (its FailedSOPSequence).
+        PacsError: the PACS refused the request or some instances (its FailedSOPSequence), or does not hold them
+            all afterwards.
     """
     import pydicom
 
@@ -268,6 +273,23 @@ def store_series(client: Any, study_uid: str, files: Sequence[str | os.PathLike[
         reasons = sorted({str(item.get("FailureReason", "?")) for item in failed})
         raise PacsError(f"the PACS refused {len(failed)} of {len(datasets)} instances (failure reasons {reasons}).")
     series = sorted({str(ds.SeriesInstanceUID) for ds in datasets})
+    for series_uid in series:
+        sent = {str(ds.SOPInstanceUID) for ds in datasets if str(ds.SeriesInstanceUID) == series_uid}
+        found = pacs_call(
+            f"checking series {series_uid}",
+            client.search_for_instances,
+            study_uid,
+            series_uid,
+            fields=[_SOP_INSTANCE_UID],
+            get_remaining=True,
+        )
+        held = {str(uid) for entry in found for uid in _values(entry, _SOP_INSTANCE_UID)}
+        if sent - held:
+            raise PacsError(
+                f"the PACS answered that it stored series {series_uid}, but holds {len(sent & held)} of its "
+                f"{len(sent)} instances (a rule of the PACS may have dropped the others): the derived series there "
+                "is incomplete."
+            )
     logger.info("stored %d instances as series %s", len(datasets), ", ".join(series))
     return series
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
 import signal
@@ -33,6 +34,9 @@ DICOM_UID_FORM = re.compile(r"[0-9]+(\.[0-9]+)*")
 
 #: The longest wait between two tries of a series, in seconds.
 MAX_BACKOFF = 3600.0
+#: The longest network timeout (``--timeout``), in seconds: a day. The network libraries turn a timeout into a
+#: deadline, and one far beyond that (``1e12``, ``inf``) overflows the platform's time.
+MAX_NETWORK_TIMEOUT = 86400.0
 
 
 def is_dicom_uid(text: str) -> bool:
@@ -42,14 +46,20 @@ def is_dicom_uid(text: str) -> bool:
     return len(text) <= 64 and DICOM_UID_FORM.fullmatch(text) is not None
 
 
-def check_seconds(value: Any, name: str, allow_zero: bool = True, unit: str = "seconds") -> float:
-    """``value`` if it is a duration, >= 0 (> 0 without ``allow_zero``), in ``unit`` (for the message).
+def check_seconds(
+    value: Any, name: str, allow_zero: bool = True, unit: str = "seconds", maximum: float | None = None
+) -> float:
+    """``value`` if it is a finite duration, >= 0 (> 0 without ``allow_zero``) and at most ``maximum``, in ``unit``
+    (for the message).
 
     Raises:
         ValueError: naming the option ``--name``.
     """
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not (value >= 0 if allow_zero else value > 0):
         raise ValueError(f"--{name} must be {'>=' if allow_zero else '>'} 0 {unit}, got {value!r}.")
+    if not math.isfinite(value) or (maximum is not None and value > maximum):
+        limit = f"at most {maximum:g} {unit}" if maximum is not None else f"a finite number of {unit}"
+        raise ValueError(f"--{name} must be {limit}, got {value!r}.")
     return float(value)
 
 

@@ -582,6 +582,9 @@ def test_cli_bad_arguments_exit_2_and_create_nothing(tmp_path, capsys):
     assert "--remember-days must be >= 0 days" in capsys.readouterr().err
     assert main([*base, "--forward", "PACS@127.0.0.1:104", "--max-instances", "0"]) == 2
     assert "--max-instances must be a whole number >= 1, got 0" in capsys.readouterr().err
+    for timeout in ("inf", "1e12"):  # an OverflowError traceback from pynetdicom, after the spool was made
+        assert main([*base, "--forward", "PACS@127.0.0.1:104", "--timeout", timeout]) == 2
+        assert "--timeout must be at most 86400 seconds" in capsys.readouterr().err
     assert not spool.exists()
     busy = Destination()
     busy.start()

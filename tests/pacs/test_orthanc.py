@@ -18,6 +18,7 @@ from monai_rmisr.pacs import (
     PacsError,
     WatchState,
     connect,
+    super_resolve_series,
     watch,
 )
 from tests.helpers import one_thread_fixture, write_ct_series
@@ -163,6 +164,20 @@ def test_bad_arguments_exit_2_before_any_request(capsys):
             ["--url", "http://127.0.0.1:9/dicom-web", "--study", "1.2", "--scale", "2", "--max-instances", "0"],
             "--max-instances must be a whole number >= 1, got 0",
         ),
+        # a deadline past the platform's time was an OverflowError traceback from inside urllib3
+        (["--url", "http://127.0.0.1:9/dicom-web", "--study", "1.2", "--scale", "2", "--timeout", "inf"], "at most"),
+        (["--url", "http://127.0.0.1:9/dicom-web", "--study", "1.2", "--scale", "2", "--timeout", "1e12"], "at most"),
+        (["--url", "http://127.0.0.1:9/dicom-web", "--study", "1.2", "--scale", "2", "--timeout", "0"], "--timeout"),
+        (["--url", "http://127.0.0.1:9/dicom-web", "--study", "1.2", "--scale", "2", "--timeout", "nan"], "--timeout"),
+        (["--url", "http://127.0.0.1:9/dicom-web", "--study", "no-uid", "--scale", "2"], "--study 'no-uid' is not"),
+        (
+            ["--url", "http://127.0.0.1:9/dicom-web", "--study", "1.2", "--series", "", "--scale", "2"],
+            "--series '' is not a DICOM UID",
+        ),
+        (  # watch options on a one-shot run were accepted and ignored (an MR series was derived with --modality CT)
+            ["--url", "http://127.0.0.1:9/dicom-web", "--study", "1.2", "--scale", "2", "--modality", "CT"],
+            "--modality is for --watch runs",
+        ),
     ]
     for args, message in cases:
         assert main(["pacs", *args]) == 2, args
@@ -242,6 +257,39 @@ def test_max_instances_leaves_out_a_larger_series(orthanc, credentials, tmp_path
     # at the limit: derived
     assert main([*args, "--max-instances", str(SLICES)]) == 0
     assert len(capsys.readouterr().out.split()) == 1 and len(_series_in_study(orthanc, study_uid)) == 2
+
+
+class _DroppingStore:
+    """A client whose PACS keeps all but the first instance of a store and answers that it stored them all, as a
+    PACS filter rule that drops an instance may (Orthanc's STOW answer lists it as stored)."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+    def store_instances(self, datasets, study_uid=None):
+        response = self.client.store_instances(datasets[1:], study_uid)
+        response.ReferencedSOPSequence.append(response.ReferencedSOPSequence[0])  # "stored", like the others
+        return response
+
+
+def test_a_store_the_pacs_kept_in_part_is_an_error(orthanc, credentials, tmp_path):
+    study_uid, series_uid, _ = _upload_ct(orthanc, tmp_path / "ct")
+    client = connect(orthanc.dicomweb)
+    with pytest.raises(PacsError, match=rf"holds {SLICES - 1} of its {SLICES} instances"):
+        super_resolve_series(_DroppingStore(client), Upscaler(2), study_uid, series_uid)
+    assert super_resolve_series(client, Upscaler(2), study_uid, series_uid)  # stored whole: no error
+
+
+def test_a_derived_series_named_with_series_is_refused(orthanc, credentials, tmp_path, capsys):
+    study_uid, series_uid, _ = _upload_ct(orthanc, tmp_path / "ct")
+    [derived] = super_resolve_series(connect(orthanc.dicomweb), Upscaler(2), study_uid, series_uid)
+    args = ["pacs", "--url", orthanc.dicomweb, "--study", study_uid, "--series", derived, "--scale", "2"]
+    assert main(args) == 2
+    assert f"--series {derived} is not a series to super-resolve: monai-rmisr derived it" in capsys.readouterr().err
+    assert len(_series_in_study(orthanc, study_uid)) == 2
 
 
 def test_watch_takes_series_of_any_modality_given(orthanc, credentials, tmp_path):
