@@ -71,9 +71,12 @@ class WatchState:
         """The state in ``path``, or an empty one if the file does not exist yet.
 
         Raises:
-            ValueError: the file exists but is not a state file (it is never overwritten then).
+            ValueError: the file exists but is not a state file (it is never overwritten then), or its folder does
+                not exist (a misspelt path would otherwise make folders anywhere the service may write).
         """
         path = Path(path)
+        if not path.parent.is_dir():
+            raise ValueError(f"--state '{path}': its folder '{path.parent}' does not exist; make it first.")
         if not path.exists():
             return cls(path)
         try:
@@ -84,7 +87,6 @@ class WatchState:
 
     def save(self) -> None:
         """Write the state atomically (a temporary file beside it, then a rename)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomically(self.path, {"series": self.series, "ours": sorted(self.ours)})
 
     @property

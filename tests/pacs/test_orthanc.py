@@ -309,6 +309,9 @@ def test_watch_stops_on_the_stop_event_and_refuses_a_foreign_state_file(orthanc,
     stop.set()
     state = watch(client, Upscaler(2), tmp_path / "state.json", interval=3600, stop=stop)
     assert state.series == {}
+    with pytest.raises(ValueError, match=r"its folder .* does not exist; make it first"):
+        watch(client, Upscaler(2), tmp_path / "missing" / "state.json", max_polls=1)
+    assert not (tmp_path / "missing").exists()
     foreign = tmp_path / "notes.txt"
     foreign.write_text("my notes")
     with pytest.raises(ValueError, match="is not a watch state file"):
