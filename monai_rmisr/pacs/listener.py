@@ -692,6 +692,19 @@ def listen(
             return STATUS_CANNOT_UNDERSTAND
         return STATUS_SUCCESS
 
+    def on_rejected(event: Any) -> None:  # the sender sees only "rejected": say why here, for whoever sets it up
+        requestor = event.assoc.requestor
+        called = getattr(getattr(requestor, "primitive", None), "called_ae_title", "?")  # the A-ASSOCIATE-RQ's
+        callers = ", ".join(allowed) if allowed else "any"
+        logger.warning(
+            "refused an association from AE %r at %s (called AE %r; this listener is %r, allowed callers: %s)",
+            str(requestor.ae_title).strip(),
+            requestor.address,
+            str(called).strip(),
+            ae_title,
+            callers,
+        )
+
     ae = pynetdicom.AE(ae_title=ae_title)
     ae.require_called_aet = True
     if allowed:
@@ -706,7 +719,7 @@ def listen(
         server = ae.start_server(
             (host, port),
             block=False,
-            evt_handlers=[(pynetdicom.evt.EVT_C_STORE, on_c_store)],
+            evt_handlers=[(pynetdicom.evt.EVT_C_STORE, on_c_store), (pynetdicom.evt.EVT_REJECTED, on_rejected)],
             ssl_context=listening_tls,
         )
     except OSError as err:

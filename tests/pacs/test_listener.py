@@ -9,6 +9,7 @@ series; Orthanc is not the destination, as its DICOM port cannot be bound to loo
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import socket
@@ -329,11 +330,16 @@ def test_an_instance_whose_uid_could_name_a_folder_is_refused(tmp_path, destinat
     assert not any((tmp_path / "spool").rglob("*.dcm")) and destination.received == []
 
 
-def test_associations_are_accepted_only_for_our_ae_title_and_allowed_callers(tmp_path, destination, ct_series):
+def test_associations_are_accepted_only_for_our_ae_title_and_allowed_callers(tmp_path, destination, ct_series, caplog):
     listener = RunningListener(tmp_path / "spool", destination.node, allowed_callers=["CT1"])
     try:
-        assert send(listener.port, ct_series[:1], calling="MODALITY") == []  # not an allowed caller
-        assert send(listener.port, ct_series[:1], calling="CT1", called="OTHER") == []  # not our AE title
+        with caplog.at_level(logging.WARNING, logger="monai_rmisr.pacs.listener"):
+            assert send(listener.port, ct_series[:1], calling="MODALITY") == []  # not an allowed caller
+            assert send(listener.port, ct_series[:1], calling="CT1", called="OTHER") == []  # not our AE title
+        # the sender is told only "rejected": the listener's log says who was refused and why
+        refused = [r.getMessage() for r in caplog.records if r.getMessage().startswith("refused an association")]
+        assert len(refused) == 2 and "from AE 'MODALITY' at 127.0.0.1" in refused[0]
+        assert "called AE 'OTHER'; this listener is 'RMISR', allowed callers: CT1" in refused[1]
         assert send(listener.port, ct_series, calling="CT1") == [0x0000] * SLICES
         destination.wait_for(SLICES)
     finally:
