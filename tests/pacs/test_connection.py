@@ -110,6 +110,7 @@ def test_watch_skips_a_series_listed_with_an_invalid_uid(tmp_path, caplog):
 
     (tmp_path / "keep.txt").write_text("x")
     with caplog.at_level("WARNING"):
+        (tmp_path / "work").mkdir()
         state = watch(ListingOnly(), object(), tmp_path / "work" / "state.json", interval=0, max_polls=1)
     assert state.series == {} and (tmp_path / "keep.txt").read_text() == "x"
     assert caplog.text.count("invalid UID") == 3
