@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -173,10 +174,11 @@ def load_state_dict(path: str | os.PathLike[str], map_location: str | torch.devi
     try:
         loaded = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # not a torch file at all (text, a zip of something else) or unsafe pickled objects
-        msg = " ".join(str(e).split())[:300]
-        raise ValueError(
-            f"{path} is not a PyTorch weights file that can be read safely ({type(e).__name__}: {msg})"
-        ) from e
+        if isinstance(e, pickle.UnpicklingError):  # torch says what it refused (objects beyond tensors)
+            detail = f" ({type(e).__name__}: {' '.join(str(e).split())[:300]})"
+        else:  # the unpickler tripped over bytes that are not a PyTorch file: its IndexError says nothing more
+            detail = ": not a file that torch.save wrote"
+        raise ValueError(f"{path} is not a PyTorch weights file that can be read safely{detail}") from e
     if isinstance(loaded, Mapping):
         for key in ("model", "ema", "network"):
             if isinstance(loaded.get(key), Mapping) and loaded[key]:
