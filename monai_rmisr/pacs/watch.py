@@ -236,7 +236,9 @@ def watch(
             try:
                 wanted = _poll(client, state, study, modalities, time.time())
                 queue.extend(wanted[:queue_size])  # bounded: the rest waits for the next poll
-                logger.info("poll %d: %d series to super-resolve", polls + 1, len(wanted))
+                logger.info(
+                    "poll %d: %d series new or due again (each checked before it is derived)", polls + 1, len(wanted)
+                )
                 if len(wanted) > queue_size:
                     logger.info("%d series waiting; %d taken now, the rest at the next poll", len(wanted), queue_size)
             except PacsError as err:
