@@ -16,7 +16,7 @@ def _view(args: argparse.Namespace) -> int:
 
     from ..inference.settings import check_device, check_scale_text
     from ..io import ImageReadError
-    from ..io.output import OutputPathError
+    from ..io.output import OutputPathError, check_output_path
 
     def fail(err: BaseException) -> int:
         return report_error("view", err)
@@ -35,6 +35,19 @@ def _view(args: argparse.Namespace) -> int:
             )
         )
     try:
+        if args.save is not None:  # before the model runs: matplotlib would refuse the name only at the end
+            from pathlib import Path
+
+            from matplotlib.backend_bases import FigureCanvasBase
+
+            check_output_path(args.save, [args.input], args.overwrite)  # a folder, the input, an existing file
+            kinds = FigureCanvasBase.get_supported_filetypes()
+            suffix = Path(args.save).suffix.lower().lstrip(".")
+            if suffix not in kinds:
+                raise ValueError(
+                    f"--save '{args.save}': give the figure's file type by its extension: "
+                    f"{', '.join('.' + kind for kind in sorted(kinds))}."
+                )
         scale = check_scale_text(args.scale)
         check_device(args.device)
         session = ViewerSession(args.input, device=args.device)
@@ -53,7 +66,7 @@ def _view(args: argparse.Namespace) -> int:
             window=args.window,
             figure=figure,
         )
-    except (ValueError, FileNotFoundError, ImageReadError, OSError) as err:
+    except (ValueError, FileNotFoundError, ImageReadError, OSError) as err:  # OutputPathError: a ValueError
         return fail(err)
     if viewer.error is not None:
         print(f"rmisr view: {viewer.error}", file=sys.stderr)

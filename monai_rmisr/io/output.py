@@ -59,6 +59,8 @@ def check_output_path(
         OutputPathError: naming the path and the reason.
     """
     output = Path(output)
+    if output.is_dir() and not folder:  # first: "already exists" or "would overwrite the input" would mislead
+        raise OutputPathError(f"output '{output}' is a folder; give a file name (or the folder's new file inside it).")
     for source in map(Path, inputs):
         inside = _same_or_inside(output, source) if source.is_dir() else output.resolve() == source.resolve()
         if inside or (output.exists() and _same_or_inside(source, output)):
@@ -75,10 +77,6 @@ def check_output_path(
     if output.exists() and not overwrite:
         raise OutputPathError(f"output '{output}' already exists; pass --overwrite to replace it.")
     if output.is_dir():
-        if not folder:
-            raise OutputPathError(
-                f"output '{output}' is a folder; give a file name (or the folder's new file inside it)."
-            )
         others = [p.name for p in output.iterdir() if not (p.is_file() and p.suffix.lower() == ".dcm")]
         if others:
             raise OutputPathError(

@@ -39,7 +39,15 @@ from ..inference.super_resolve import resolve_model
 from ..inference.upscale import Upscaler
 from ..io import ImageData, read_image
 from ..io.writers import sr_output_name
-from ..metrics.protocol import Scores, bicubic_upscale, image_scores, laplacian_map, protocol_border, protocol_pair
+from ..metrics.protocol import (
+    Scores,
+    bicubic_upscale,
+    image_scores,
+    laplacian_map,
+    min_scored_size,
+    protocol_border,
+    protocol_pair,
+)
 from ..networks.utils import forward_at_scale
 from .orientation import DisplayOrientation, display_orientation
 
@@ -245,11 +253,11 @@ class ViewerSession:
         x0, y0, x1, y1 = roi
         region = self.plane[:, y0:y1, x0:x1]
         low, span = _unit_range(region)
-        border = protocol_border(scale)
-        if min(region.shape[1:]) < 2 * border + 2:
+        need = min_scored_size(scale)  # SSIM's window inside the protocol's border, after the crop to the scale
+        if min(region.shape[1:]) < need:
             raise ValueError(
-                f"region {roi} is too small to check at x{scale:g}: it needs at least "
-                f"{2 * border + 2} pixels per side (the border crop is {border} pixels)."
+                f"region {roi} is too small to check at x{scale:g}: it needs at least {need} pixels per side (the "
+                f"protocol crops {protocol_border(scale)} border pixels and SSIM needs 11x11)."
             )
         truth, low_res = protocol_pair((region - low) / span, scale)
         truth = np.asarray(truth, dtype=np.float32)

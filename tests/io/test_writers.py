@@ -549,8 +549,10 @@ def test_output_path_checks(tmp_path):
     (tmp_path / "series").mkdir()
     with pytest.raises(OutputPathError, match="overwrite the input"):
         check_output_path(tmp_path / "series" / "out", [tmp_path / "series"])
-    with pytest.raises(OutputPathError, match="overwrite the input"):
+    with pytest.raises(OutputPathError, match="is a folder; give a file name"):  # a folder where a file is meant
         check_output_path(tmp_path, [source], overwrite=True)
+    with pytest.raises(OutputPathError, match="overwrite the input"):  # a series folder that holds the input
+        check_output_path(tmp_path, [source], overwrite=True, folder=True)
     (tmp_path / "done.dcm").write_bytes(b"y")
     with pytest.raises(OutputPathError, match="--overwrite"):
         check_output_path(tmp_path / "done.dcm", [source])

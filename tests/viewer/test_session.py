@@ -16,6 +16,7 @@ from monai_rmisr.inference import load_pretrained
 from monai_rmisr.inference.upscale import Upscaler
 from monai_rmisr.io import ImageData, read_image
 from monai_rmisr.metrics import bicubic_baseline
+from monai_rmisr.metrics.protocol import min_scored_size
 from monai_rmisr.viewer import ViewerSession
 from tests.helpers import dicom_testdata
 
@@ -124,6 +125,16 @@ def test_default_region_is_central_and_clipped(tmp_path):
 def test_bad_requests_name_the_problem(session, args, message):
     with pytest.raises(ValueError, match=message):
         session.compare(*args)
+
+
+@pytest.mark.parametrize("scale", [2, 2.5, 3, 4])
+def test_the_smallest_region_the_check_asks_for_is_checked(session, scale):
+    # the message once promised a size (2 * border + 2) that then failed inside SSIM or the border crop
+    need = min_scored_size(scale)
+    with pytest.raises(ValueError, match=rf"needs at least {need} pixels per side"):
+        session.compare((0, 0, need - 1, need - 1), scale, "bicubic", mode="check")
+    result = session.compare((0, 0, need, need), scale, "bicubic", mode="check")
+    assert all(np.isfinite(score.psnr) and 0 < score.ssim <= 1 for score in result.scores.values())
 
 
 def test_the_image_is_not_modified(session):

@@ -153,6 +153,24 @@ def test_cli_errors(tmp_path, capsys, args, message, code):
     assert out.exists() == (code == 1)  # a failed comparison still shows the image and the error
 
 
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("fig.xyz", "give the figure's file type by its extension"),  # was matplotlib's error after the model ran
+        ("fig", "give the figure's file type by its extension"),  # was a PNG named 'fig'
+        (".", "is a folder; give a file name"),  # was "would overwrite the input"
+    ],
+)
+def test_cli_save_names_a_figure_file(tmp_path, monkeypatch, capsys, name, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "folder").mkdir()
+    assert main(["view", CT, "--save", name]) == 2
+    assert message in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder"]
+    assert main(["view", CT, "--save", "folder", "--overwrite"]) == 2
+    assert "'folder' is a folder; give a file name" in capsys.readouterr().err
+
+
 def test_cli_without_a_screen_says_so(capsys):
     assert main(["view", CT]) == 2
     assert "no screen for a window" in capsys.readouterr().err
