@@ -5,25 +5,24 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import uuid
 import warnings
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from ..io.output import atomic_output
 from .blocks.meta_upsample import MetaUpsample
 
 __all__ = ["export_onnx", "export_torchscript"]
 
 
-def _atomic_target(path: str | os.PathLike) -> tuple[Path, Path]:
-    """``(path, a new hidden name beside it)``: the exporter writes the second, which is then renamed to the first.
-    The exporter creates it, so it gets the usual permissions (a ``mkstemp`` file is the owner's alone)."""
+def _target(path: str | os.PathLike) -> Path:
+    """``path`` as a ``Path``, in a folder that exists (an export makes no folders)."""
     target = Path(path)
     if not target.parent.is_dir():
         raise FileNotFoundError(f"output folder does not exist: {target.parent}")
-    return target, target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
+    return target
 
 
 def export_torchscript(network: nn.Module, path: str | os.PathLike) -> Path:
@@ -32,12 +31,9 @@ def export_torchscript(network: nn.Module, path: str | os.PathLike) -> Path:
     The scripted module keeps the ``forward(x, scale=None)`` signature, so an arbitrary-scale
     network still takes its scale at call time.
     """
-    target, tmp = _atomic_target(path)
-    try:
+    target = _target(path)
+    with atomic_output(target) as tmp:
         torch.jit.script(network.eval()).save(str(tmp))
-        tmp.replace(target)
-    finally:
-        tmp.unlink(missing_ok=True)
     return target
 
 
@@ -69,24 +65,25 @@ def export_onnx(
         "sr": {0: "batch", **{2 + i: n.upper() for i, n in enumerate(names)}},
     }
     use_dynamo = any(isinstance(m, MetaUpsample) for m in network.modules())
-    target, tmp = _atomic_target(path)
-    try:
-        # the exporters print progress and warnings that mean nothing to a user: the tracer's "might not generalize
-        # to other inputs" about the networks' shape checks (the graph does, at other sizes: tests/networks)
-        with contextlib.redirect_stdout(io.StringIO()), torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore", torch.jit.TracerWarning)
-            torch.onnx.export(
-                network,
-                (example,),
-                str(tmp),
-                input_names=["lr"],
-                output_names=["sr"],
-                dynamic_axes=dynamic_axes,
-                opset_version=opset_version,
-                dynamo=use_dynamo,
-                **({"verbose": False} if use_dynamo else {}),
-            )
-        tmp.replace(target)
-    finally:
-        tmp.unlink(missing_ok=True)
+    target = _target(path)
+    # the exporters print progress and warnings that mean nothing to a user: the tracer's "might not generalize to
+    # other inputs" about the networks' shape checks (the graph does, at other sizes: tests/networks)
+    with (
+        atomic_output(target) as tmp,
+        contextlib.redirect_stdout(io.StringIO()),
+        torch.no_grad(),
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        torch.onnx.export(
+            network,
+            (example,),
+            str(tmp),
+            input_names=["lr"],
+            output_names=["sr"],
+            dynamic_axes=dynamic_axes,
+            opset_version=opset_version,
+            dynamo=use_dynamo,
+            **({"verbose": False} if use_dynamo else {}),
+        )
     return target
