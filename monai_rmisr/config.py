@@ -312,16 +312,14 @@ def _caller_self(kind: type[T]) -> T | None:
 def check_config_keys(configs_dir: str | os.PathLike[str], merged: Sequence[str] | None = None) -> list[str]:
     """Refuse top-level keys of the running config that none of the configs it merged has.
 
-    ``merged`` names the config files of ``configs_dir`` that make up the run: each config lists itself under
-    ``config_files`` (``train.json`` and ``inference.json``) or ``+config_files`` (a variant, which MONAI appends),
-    so the running config's ``config_files`` is the run's list. The known keys are those files' top-level keys
-    and those of any config in ``configs_dir`` that does not list itself under its own name (a user's own, or a copy
-    of a variant) (``None``: of every JSON or YAML config in ``configs_dir``; never ``metadata.json`` and its
-    schema), MONAI's
-    ``_meta_`` and the keys that ``--tracking mlflow`` adds. Call it in the config's preflight: a misspelt
-    setting, ``--help`` (which the bundle CLI takes as the setting ``help``), or a setting of a variant that the run
-    does not merge (``--integer_scale_probability`` without ``meta.json``) then stops the run before it does
-    anything.
+    ``merged`` names the config files of ``configs_dir`` that make up the run (``None``: all of them): each config
+    lists itself under ``config_files`` (``train.json`` and ``inference.json``) or ``+config_files`` (a variant,
+    which MONAI appends), so the running config's ``config_files`` is the run's list. The known keys are those
+    files' top-level keys, those of any config in ``configs_dir`` that does not list itself under its own name (a
+    user's own, or a copy of a variant), MONAI's ``_meta_`` and the keys that ``--tracking mlflow`` adds; never
+    those of ``metadata.json`` and its schema. Call it in the config's preflight: a misspelt setting, ``--help``
+    (which the bundle CLI takes as the setting ``help``), or a setting of a variant that the run does not merge
+    (``--integer_scale_probability`` without ``meta.json``) then stops the run before it does anything.
 
     Returns:
         the running config's top-level keys, sorted.
