@@ -56,6 +56,15 @@ def _view(args: argparse.Namespace) -> int:
             if not 1 <= args.slice <= session.depth:
                 raise ValueError(f"--slice {args.slice} is not a slice of '{args.input}' (1 to {session.depth}).")
             session.set_slice(args.slice - 1)
+        if args.volume is not None:
+            if not 1 <= args.volume <= session.volumes:
+                held = (
+                    f"1 to {session.volumes}"
+                    if session.volumes > 1
+                    else "it holds one volume" + (" (its three channels are colour)" if session.colour else "")
+                )
+                raise ValueError(f"--volume {args.volume} is not a volume of '{args.input}' ({held}).")
+            session.set_volume(args.volume - 1)
         figure = plt.figure(figsize=(14, 8.5), num=f"rmisr view: {session.name}")
         viewer = SRViewer(
             session,
@@ -106,6 +115,13 @@ def add_command(commands: Any) -> None:
     view.add_argument("--roi", default=None, metavar="x0,y0,x1,y1", help="the first region (default: central 128x128)")
     view.add_argument(
         "--slice", type=int, default=None, help="volumes: the slice shown first, from 1 (default: the middle one)"
+    )
+    view.add_argument(
+        "--volume",
+        type=int,
+        default=None,
+        help="images of several volumes (a 4-D NIfTI, e.g. fMRI time points): the volume shown first, from 1 "
+        "(default 1)",
     )
     view.add_argument(
         "--window",

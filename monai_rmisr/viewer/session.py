@@ -3,6 +3,11 @@
 :class:`ViewerSession` holds an image read by :func:`~monai_rmisr.io.read_image` (one slice of a
 volume at a time) and answers :meth:`ViewerSession.compare`, in one of two modes:
 
+Images of several channels that are not colour (a 4-D NIfTI: one volume per channel, e.g. the time points
+of an fMRI run) are shown one volume at a time (:meth:`ViewerSession.set_volume`); a 3-channel colour image
+(PNG, JPEG, colour DICOM) as colour. Pixels are drawn to the file's pixel spacing
+(:attr:`ViewerSession.pixel_aspect`).
+
 * ``"upscale"``: super-resolve the region as it is, next to MATLAB-bicubic interpolation of the
   same region (both through :class:`~monai_rmisr.inference.upscale.Upscaler`, so with the same
   context pixels around the region and the same intensity mapping as ``rmisr upscale --roi``).
@@ -119,14 +124,20 @@ class ViewerSession:
             :class:`~monai_rmisr.io.ImageData`; the image is never modified.
         slice_index: for a volume ``(C, H, W, D)``, the slice shown first (default the middle one).
         device: where the models run.
+        volume_index: for an image of several channels that are not colour (a 4-D NIfTI), the volume
+            (channel) shown first (default 0).
 
     Raises:
         FileNotFoundError, ImageReadError: the path is missing or is not a readable image.
-        ValueError: ``slice_index`` outside the volume.
+        ValueError: ``slice_index`` or ``volume_index`` outside the image.
     """
 
     def __init__(
-        self, image: str | os.PathLike[str] | ImageData, slice_index: int | None = None, device: str = "cpu"
+        self,
+        image: str | os.PathLike[str] | ImageData,
+        slice_index: int | None = None,
+        device: str = "cpu",
+        volume_index: int = 0,
     ) -> None:
         self.image = image if isinstance(image, ImageData) else read_image(image)
         #: how the window turns slices for the screen (a NIfTI as radiology viewers show it; regions stay in
@@ -137,6 +148,13 @@ class ViewerSession:
         self.slice_index = self.depth // 2
         if slice_index is not None:
             self.set_slice(slice_index)
+        channels = int(self.image.array.shape[0])
+        #: shown as colour: three channels that the file calls RGB (an ImageData made in memory without a
+        #: ``color`` entry counts as colour, as it always did); any other channels are volumes, shown one at a time
+        self.colour = channels == 3 and self.image.meta.get("color", "RGB") == "RGB"
+        self.volumes = 1 if self.colour else channels
+        self.volume_index = 0
+        self.set_volume(volume_index)
         self._networks: dict[tuple[str, float], tuple[torch.nn.Module, float, str]] = {}
 
     # -- the image --------------------------------------------------------------------------
@@ -151,11 +169,32 @@ class ViewerSession:
             raise ValueError(f"slice must be an integer in [0, {self.depth - 1}], got {index!r}.")
         self.slice_index = int(index)
 
+    def set_volume(self, index: int) -> None:
+        """Show volume (channel) ``index`` (0-based) of an image of several volumes."""
+        if isinstance(index, bool) or int(index) != index or not 0 <= index < self.volumes:
+            raise ValueError(f"volume must be an integer in [0, {self.volumes - 1}], got {index!r}.")
+        self.volume_index = int(index)
+
     @property
     def plane(self) -> np.ndarray:
-        """The current slice, ``(C, H, W)`` float32 in the file's units."""
+        """The current slice, ``(C, H, W)`` float32 in the file's units: ``C`` is 3 for colour, else 1."""
         array = self.image.array
-        return array[..., self.slice_index] if array.ndim == 4 else array
+        array = array[..., self.slice_index] if array.ndim == 4 else array
+        return array if self.volumes == 1 else array[self.volume_index : self.volume_index + 1]
+
+    @property
+    def pixel_aspect(self) -> float:
+        """The height of a pixel on the screen over its width: the pixel spacing of the file's rows over that of
+        its columns (turned with the slice); 1 where the file gives no usable spacing (PNG, an ImageData
+        made in memory)."""
+        spacing = self.image.meta.get("spacing")
+        try:
+            rows, columns = (float(value) for value in tuple(spacing)[:2])
+        except (TypeError, ValueError):
+            return 1.0
+        if not (np.isfinite(rows) and np.isfinite(columns) and rows > 0 and columns > 0):
+            return 1.0
+        return columns / rows if self.orientation.transpose else rows / columns
 
     @property
     def height(self) -> int:

@@ -178,6 +178,13 @@ class SRViewer:
         self.scale_box = TextBox(scale_axes, "scale ", initial=f"{self.scale:g}")
         self.scale_box.on_submit(self.set_scale)
         self.slice_slider = None
+        self.volume_slider = None
+        if self.session.volumes > 1:
+            volume_axes = fig.add_axes((0.06, 0.37 - 0.04 * (self.session.depth > 1), 0.1, 0.03))
+            self.volume_slider = Slider(
+                volume_axes, "volume", 1, self.session.volumes, valinit=self.session.volume_index + 1, valstep=1
+            )
+            self.volume_slider.on_changed(lambda value: self.set_volume(int(value) - 1))
         if self.session.depth > 1:
             slider_axes = fig.add_axes((0.06, 0.37, 0.1, 0.03))
             # counted from 1 on screen, as the title and DICOM instance numbers count
@@ -185,14 +192,18 @@ class SRViewer:
                 slider_axes, "slice", 1, self.session.depth, valinit=self.session.slice_index + 1, valstep=1
             )
             self.slice_slider.on_changed(lambda value: self.set_slice(int(value) - 1))
-        self.status = fig.text(0.01, 0.33, "", fontsize=7.5, family="monospace", va="top")
+        self.status = fig.text(
+            0.01, 0.33 - 0.04 * (self.session.volumes > 1), "", fontsize=7.5, family="monospace", va="top"
+        )
 
     @staticmethod
     def _mode_from_label(label: str) -> str:
         return next(mode for mode, text in MODE_LABELS.items() if text == label)
 
     def _image_title(self) -> str:
-        where = f", slice {self.session.slice_index + 1}/{self.session.depth}" if self.session.depth > 1 else ""
+        session = self.session
+        where = f", volume {session.volume_index + 1}/{session.volumes}" if session.volumes > 1 else ""
+        where += f", slice {session.slice_index + 1}/{session.depth}" if session.depth > 1 else ""
         return f"{self.session.name}{where} ({self.session.width}x{self.session.height}): drag to select a region"
 
     # -- display ----------------------------------------------------------------------------
@@ -221,9 +232,11 @@ class SRViewer:
         return array[0]
 
     def _imshow_args(self, array: np.ndarray) -> dict[str, Any]:
+        """imshow's settings for an image in the display window: nearest pixels drawn to the pixel spacing."""
+        shape = {"interpolation": "nearest", "aspect": self.session.pixel_aspect}
         if array.shape[0] == 3:
-            return {"interpolation": "nearest"}
-        return {"cmap": "gray", "vmin": self.display[0], "vmax": self.display[1], "interpolation": "nearest"}
+            return shape
+        return {"cmap": "gray", "vmin": self.display[0], "vmax": self.display[1], **shape}
 
     def _show_roi(self) -> None:
         x0, y0, x1, y1 = self.session.orientation.roi_to_screen(self.roi, self.session.height, self.session.width)
@@ -238,7 +251,11 @@ class SRViewer:
             axes.set_yticks([])
             if detail_args:
                 turned = self.session.orientation.plane(array)
-                axes.imshow(turned[0] if turned.shape[0] != 3 else turned.mean(0), **detail_args)
+                axes.imshow(
+                    turned[0] if turned.shape[0] != 3 else turned.mean(0),
+                    aspect=self.session.pixel_aspect,
+                    **detail_args,
+                )
             else:
                 axes.imshow(self._to_display(array), **self._imshow_args(array))
             axes.set_title(title, fontsize=9)
@@ -351,10 +368,24 @@ class SRViewer:
         self.session.set_slice(index)
         if self.slice_slider is not None:
             self._sync(self.slice_slider, lambda: self.slice_slider.set_val(index + 1))
+        self._show_plane()
+        return self.run()
+
+    def set_volume(self, index: int) -> Comparison | None:
+        """Show volume ``index`` (0-based; the slider shows ``index + 1``) of an image of several; the region
+        and the slice stay."""
+        self.session.set_volume(index)
+        if self.volume_slider is not None:
+            self._sync(self.volume_slider, lambda: self.volume_slider.set_val(index + 1))
+        self._show_plane()
+        return self.run()
+
+    def _show_plane(self) -> None:
+        """Redraw the image after the slice or the volume changed (its display window recomputed)."""
         self.display = display_range(self.session, self.window)
         self.image_axes.images[0].set_data(self._to_display(self.session.plane))
+        self.image_axes.images[0].set_clim(*self.display)
         self.image_axes.set_title(self._image_title(), fontsize=10)
-        return self.run()
 
     def save(self, path: str | os.PathLike[str], overwrite: bool = False) -> Path:
         """Write the figure (PNG, PDF, SVG: by the suffix); never half a file, never over the input."""

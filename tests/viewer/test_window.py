@@ -187,3 +187,70 @@ def test_cli_slice_counts_from_one(tmp_path, capsys):
         assert main(["view", str(source), "--slice", bad, "--save", str(tmp_path / "b.png")]) == 2
         assert "is not a slice of" in capsys.readouterr().err
     assert not (tmp_path / "b.png").exists()
+
+
+def _four_d_nifti(path, volumes: int) -> np.ndarray:
+    """A 4-D NIfTI of ``volumes`` volumes of 20 x 24 x 2 voxels, volume k holding 100 * k + column."""
+    import nibabel as nib
+
+    data = np.stack(
+        [np.broadcast_to(100.0 * k + np.arange(24, dtype=np.float32)[:, None], (20, 24, 2)) for k in range(volumes)], -1
+    )
+    nib.save(nib.Nifti1Image(np.ascontiguousarray(data), np.diag([0.5, 2.0, 3.0, 1.0])), path)
+    return data
+
+
+@pytest.mark.parametrize("volumes", [3, 5])
+def test_the_volumes_of_a_4d_nifti_are_shown_one_at_a_time(tmp_path, volumes):
+    """The volumes of a 4-D NIfTI are channels of its ImageData, not colour: three of them are no RGB image,
+    five are no error of the model; the slider shows each one, the model super-resolves that one."""
+    source = tmp_path / "fmri.nii.gz"
+    _four_d_nifti(source, volumes)
+    session = ViewerSession(source)
+    assert not session.colour and session.volumes == volumes and session.plane.shape[0] == 1
+    viewer = SRViewer(session, scale=2, model="bicubic", roi=(0, 0, 20, 20))
+    assert viewer.error is None and viewer.volume_slider is not None
+    assert "volume 1/" + str(volumes) in viewer.image_axes.get_title()
+    first = viewer.comparison.low_resolution
+    viewer.volume_slider.set_val(volumes)  # as a drag does
+    assert session.volume_index == volumes - 1
+    np.testing.assert_allclose(viewer.comparison.low_resolution, first + 100.0 * (volumes - 1))
+    assert viewer.comparison.super_resolved.shape == (1, 40, 40)
+    # the display window follows the volume shown
+    assert viewer.image_axes.images[0].get_clim()[0] >= 100.0 * (volumes - 1)
+
+
+def test_a_colour_image_stays_colour():
+    rgb = ImageData(np.random.default_rng(0).random((3, 24, 24)).astype(np.float32), {"color": "RGB"})
+    session = ViewerSession(rgb)
+    assert session.colour and session.volumes == 1 and session.plane.shape[0] == 3
+
+
+def test_pixels_are_drawn_to_the_pixel_spacing(tmp_path):
+    """A NIfTI of 0.5 mm x 2 mm voxels (shown turned, the 2 mm axis down the screen) and a DICOM of 0.8 x 0.4 mm
+    rows x columns: each pixel drawn as tall as its spacing says, in the image and in the panels."""
+    source = tmp_path / "aniso.nii.gz"
+    _four_d_nifti(source, 1)
+    session = ViewerSession(source)
+    assert session.orientation.transpose and session.pixel_aspect == pytest.approx(4.0)
+    viewer = SRViewer(session, scale=2, model="bicubic", roi=(0, 0, 20, 20))
+    for axes in (viewer.image_axes, viewer.panel_axes["model"], viewer.panel_axes["model_detail"]):
+        assert axes.get_aspect() == pytest.approx(4.0)
+    image = ImageData(np.zeros((1, 24, 24), np.float32), {"spacing": (0.8, 0.4)})
+    assert ViewerSession(image).pixel_aspect == pytest.approx(2.0)
+    for spacing in (None, (0.0, 1.0), (float("nan"), 1.0), "x"):
+        assert ViewerSession(ImageData(np.zeros((1, 24, 24), np.float32), {"spacing": spacing})).pixel_aspect == 1.0
+
+
+def test_cli_volume_counts_from_one(tmp_path, capsys):
+    source = tmp_path / "v.nii.gz"
+    _four_d_nifti(source, 5)
+    figure = tmp_path / "a.png"
+    assert main(["view", str(source), "--volume", "5", "--model", "bicubic", "--save", str(figure), "-q"]) == 0
+    assert figure.exists()
+    for bad in ("0", "6"):
+        assert main(["view", str(source), "--volume", bad, "--save", str(tmp_path / "b.png")]) == 2
+        assert f"--volume {bad} is not a volume of" in capsys.readouterr().err
+    assert main(["view", CT, "--volume", "2", "--save", str(tmp_path / "b.png")]) == 2
+    assert "it holds one volume" in capsys.readouterr().err
+    assert not (tmp_path / "b.png").exists()
