@@ -82,7 +82,7 @@ def add_command(commands: Any) -> None:
         type=float,
         default=30.0,
         metavar="S",
-        help="seconds without a new instance after which a series is complete (30)",
+        help="seconds (> 0) without a new instance after which a series is complete (30)",
     )
     command.add_argument(
         "--max-attempts", type=int, default=5, metavar="N", help="tries per series, counted across restarts (5)"

@@ -625,7 +625,7 @@ def listen(
         upscaler: an :class:`~monai_rmisr.inference.upscale.Upscaler` (scale, model, tiling).
         spool: the listener's folder (created; its ``incoming/``, ``work/``, ``failed/``, ``trash/``).
         forward: where derived series are sent (:func:`parse_dicom_node`).
-        series_timeout: seconds without a new instance after which a series is taken as complete (>= 0).
+        series_timeout: seconds without a new instance after which a series is taken as complete (> 0).
         max_attempts, backoff: tries per series, and the wait before the second (doubling, at most an hour).
         timeout: seconds a peer may take to answer or stay silent: the destination (connection, association,
             each C-STORE) and a sender (an idle association is closed).
@@ -652,7 +652,7 @@ def listen(
         raise ValueError(f"--allow-ae takes a list of AE titles, got the string {allowed_callers!r}.")
     allowed = [check_ae_title(title, "--allow-ae") for title in allowed_callers]
     check_port(port, "--port")
-    check_seconds(series_timeout, "series-timeout")
+    check_seconds(series_timeout, "series-timeout", allow_zero=False)  # 0 would split a series as it arrives
     check_seconds(backoff, "backoff")
     check_seconds(timeout, "timeout", allow_zero=False, maximum=MAX_NETWORK_TIMEOUT)
     check_count(max_attempts, "max-attempts")

@@ -80,12 +80,19 @@ def retry_delay(backoff: float, attempts: int) -> float:
 
 
 def install_signal_handlers(stop: threading.Event) -> Callable[[], None]:
-    """SIGTERM/SIGINT set ``stop`` (main thread only); returns the function that puts the old handlers back."""
+    """SIGTERM/SIGINT set ``stop`` (main thread only); returns the function that puts the old handlers back.
+
+    The first signal also puts the old handlers back, so that a second one does what it does outside the
+    service: under ``rmisr``, a second Ctrl-C stops at once (``KeyboardInterrupt``, exit 130; the series in hand
+    is taken up again by the next run), as a second SIGTERM does (exit 143); elsewhere Python's defaults.
+    """
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
 
     def handler(signum: int, _frame: Any) -> None:
-        logger.info("received %s; stopping after the series in hand", signal.Signals(signum).name)
+        name = signal.Signals(signum).name
+        logger.info("received %s; stopping after the series in hand (%s again to stop at once)", name, name)
+        restore()
         stop.set()
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}

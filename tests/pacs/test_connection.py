@@ -116,3 +116,37 @@ def test_watch_skips_a_series_listed_with_an_invalid_uid(tmp_path, caplog):
     assert caplog.text.count("invalid UID") == 3
     assert is_dicom_uid("1.2.840.10008.5.1.4.1.1.2") and is_dicom_uid("1.2.840.113619.2.55.3.0604688119")
     assert not any(map(is_dicom_uid, ("", "1.", ".1", "1..2", "1.2a", "1." + "2" * 63)))
+
+
+@pytest.mark.parametrize("signum", ["SIGINT", "SIGTERM"])
+def test_a_first_signal_stops_the_service_after_the_series_in_hand_a_second_at_once(signum):
+    """The watcher and the listener set ``stop`` on the first Ctrl-C / SIGTERM (they finish the series in hand);
+    the second one reaches the handler that was there before (a watcher waiting out a PACS's retry back-off, or
+    a long derivation, can be stopped at once)."""
+    import os
+    import signal
+    import threading
+
+    from monai_rmisr.pacs.service import install_signal_handlers
+
+    number = getattr(signal, signum)
+
+    class SecondSignalError(Exception):
+        pass
+
+    def before(_signum, _frame):
+        raise SecondSignalError
+
+    outside = signal.signal(number, before)
+    stop = threading.Event()
+    try:
+        restore = install_signal_handlers(stop)
+        assert signal.getsignal(number) is not before
+        os.kill(os.getpid(), number)  # delivered to the main thread before kill returns to Python code
+        assert stop.is_set() and signal.getsignal(number) is before
+        with pytest.raises(SecondSignalError):
+            os.kill(os.getpid(), number)
+        restore()
+        assert signal.getsignal(number) is before
+    finally:
+        signal.signal(number, outside)

@@ -486,7 +486,7 @@ def test_an_incoming_series_left_by_a_stopped_listener_is_taken_up(tmp_path, des
     (spool / "incoming" / "1.2.3").mkdir()
     (spool / "work" / "1.2.4.1").mkdir()
     (spool / "trash" / "1.2.5.1" / "source").mkdir(parents=True)
-    listener = RunningListener(spool, destination.node, series_timeout=0)
+    listener = RunningListener(spool, destination.node, series_timeout=0.01)
     try:
         received = destination.wait_for(SLICES)
     finally:
@@ -582,8 +582,9 @@ def test_cli_bad_arguments_exit_2_and_create_nothing(tmp_path, capsys):
     assert "--forward must look like AE_TITLE@HOST:PORT" in capsys.readouterr().err
     assert main([*base, "--forward", "PACS@127.0.0.1:104", "--ae-title", "x" * 17]) == 2
     assert "--ae-title" in capsys.readouterr().err
-    assert main([*base, "--forward", "PACS@127.0.0.1:104", "--series-timeout", "-1"]) == 2
-    assert "--series-timeout" in capsys.readouterr().err
+    for bad in ("-1", "0"):  # 0 would take a series as complete while its instances still arrive
+        assert main([*base, "--forward", "PACS@127.0.0.1:104", "--series-timeout", bad]) == 2
+        assert "--series-timeout must be > 0 seconds" in capsys.readouterr().err
     assert main([*base, "--forward", "PACS@127.0.0.1:104", "--remember-days", "-1"]) == 2
     assert "--remember-days must be >= 0 days" in capsys.readouterr().err
     assert main([*base, "--forward", "PACS@127.0.0.1:104", "--max-instances", "0"]) == 2
