@@ -19,10 +19,18 @@ from monailabel.interfaces.app import MONAILabelApp  # noqa: E402
 
 from .._version import __version__  # noqa: E402
 from ..config import config_flag  # noqa: E402
-from .infer import MAX_OUTPUT_PIXELS, NetworkCache, not_in_datastore, upload_params  # noqa: E402
+from .infer import MAX_OUTPUT_PIXELS, NetworkCache, files_of_image_id, not_in_datastore, upload_params  # noqa: E402
 from .task import SuperResolutionTask  # noqa: E402
 
-__all__ = ["DATASTORE_WRITES", "DCMQI_TOOL", "TASKS", "RMISRApp", "guard_datastore_endpoints", "guard_infer_endpoint"]
+__all__ = [
+    "DATASTORE_WRITES",
+    "DCMQI_TOOL",
+    "TASKS",
+    "RMISRApp",
+    "check_unambiguous_id",
+    "guard_datastore_endpoints",
+    "guard_infer_endpoint",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +128,29 @@ def _check_request(model: str, image: Any, session_id: Any, params: Any, file: A
         raise HTTPException(status_code=400, detail="the request names no image: give image=ID or upload a file.")
 
 
+def check_unambiguous_id(studies: str, image_id: str) -> None:
+    """Refuse (HTTP 409) a datastore image id that several files of a local studies folder share.
+
+    MONAI Label names an image by its file name without the extension and serves one file per name
+    (:func:`~monai_rmisr.monailabel.infer.files_of_image_id`): with ``ct.nii.gz`` and ``ct.png`` side by side,
+    a request for ``ct`` would get one of them, whichever it listed last, while its user meant either. A
+    DICOMweb datastore names series by their UIDs: nothing to check.
+    """
+    from fastapi import HTTPException
+    from monailabel.config import settings
+
+    if studies.startswith(("http://", "https://")):
+        return
+    names = files_of_image_id(studies, image_id, settings.MONAI_LABEL_DATASTORE_FILE_EXT)
+    if len(names) > 1:
+        raise HTTPException(
+            status_code=409,
+            detail=f"image id '{image_id}' names {len(names)} files of the datastore ({', '.join(names)}), and MONAI "
+            "Label serves only one of them under it: give each image a name of its own (rename all but one), or "
+            "upload the file.",
+        )
+
+
 def guard_datastore_endpoints() -> None:
     """Make MONAI Label's ``/datastore`` endpoints read-only and keep their reads inside the studies folder.
 
@@ -152,9 +183,11 @@ def guard_datastore_endpoints() -> None:
             if not root.startswith(("http://", "https://")):  # a DICOMweb datastore's files are its own cache
                 uri = uri_of(*args, **kwargs)
                 studies = os.path.realpath(root)
+                what = args[0] if args else next(iter(kwargs.values()), "")
                 if isinstance(uri, str) and uri and os.path.commonpath([os.path.realpath(uri), studies]) != studies:
-                    what = args[0] if args else next(iter(kwargs.values()), "")
                     raise HTTPException(status_code=403, detail=str(not_in_datastore(what)))
+                if uri and uri_of is image_uri:
+                    check_unambiguous_id(root, what)
             return function(*args, **kwargs)  # an unknown id (uri "") is the endpoint's own 404
 
         return guarded
@@ -300,4 +333,5 @@ class RMISRApp(MONAILabelApp):
                 uri = ""
             if not uri:
                 raise HTTPException(status_code=403, detail=str(not_in_datastore(image)))
+            check_unambiguous_id(str(self.studies), image)
         return super().infer(request, datastore)

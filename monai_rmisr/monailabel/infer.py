@@ -28,6 +28,7 @@ its files (an HTTP response carries one file).
 from __future__ import annotations
 
 import difflib
+import fnmatch
 import json
 import logging
 import os
@@ -40,7 +41,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,7 @@ __all__ = [
     "UPLOAD_NAME",
     "NetworkCache",
     "check_image",
+    "files_of_image_id",
     "is_upload_request",
     "not_in_datastore",
     "parse_request",
@@ -266,6 +268,31 @@ def not_in_datastore(image: Any) -> PermissionError:
     return PermissionError(
         f"image '{image}' is not in this server's datastore: name a datastore image by its id, or upload the file."
     )
+
+
+def files_of_image_id(folder: str | Path, image_id: str, patterns: Sequence[str]) -> list[str]:
+    """The names of the files in ``folder`` that a MONAI Label local datastore lists under ``image_id``.
+
+    MONAI Label 0.8.5 lists the files that match ``patterns`` (its ``MONAI_LABEL_DATASTORE_FILE_EXT``) and
+    names each by its file name without the last of those extensions it ends with, and keeps one file
+    per name: of ``ct.nii.gz`` and ``ct.png`` it serves whichever it listed last, under the id ``ct``. More
+    than one name here means the id is ambiguous. Its rule (``LocalDatastore._to_id``, a private method) is
+    repeated here, so that the answer is the same as its own.
+    """
+    extensions = [pattern.replace("*", "") for pattern in patterns]
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return []
+    found = []
+    for name in names:
+        if not any(fnmatch.fnmatch(name, pattern) for pattern in patterns):
+            continue
+        matching = [extension for extension in extensions if extension and name.endswith(extension)]
+        extension = matching[-1] if matching else "".join(Path(name).suffixes)
+        if extension and name.replace(extension, "") == image_id:
+            found.append(name)
+    return sorted(found)
 
 
 def check_image(image: Any, datastore: str | Path, uploaded: bool = False) -> Path:

@@ -24,6 +24,7 @@ from monai_rmisr.monailabel.infer import (
     UPLOAD_KEY,
     NetworkCache,
     check_image,
+    files_of_image_id,
     is_upload_request,
     read_checked_image,
     upload_params,
@@ -353,3 +354,17 @@ def test_no_other_web_origin_may_call_the_server_unless_named():
     named = {"MONAI_LABEL_CORS_ORIGINS": '["http://viewer:3000"]'}
     with_default_cors(named)
     assert named["MONAI_LABEL_CORS_ORIGINS"] == '["http://viewer:3000"]'  # the user's list is kept
+
+
+def test_files_of_image_id_follows_monai_labels_naming(tmp_path):
+    """MONAI Label 0.8.5's LocalDatastore names an image by its file name without the last of its extensions that
+    the name ends with; two files of one name are one id (it serves only one of them)."""
+    patterns = ["*.nii.gz", "*.nii", "*.nrrd", "*.jpg", "*.png", "*.tif", "*.svs", "*.xml"]  # its defaults
+    for name in ("ct.nii.gz", "ct.png", "ct.nii", "ct.v2.png", "ct.dcm", "mr.nii.gz", "ctx.png"):
+        (tmp_path / name).touch()
+    assert files_of_image_id(tmp_path, "ct", patterns) == ["ct.nii", "ct.nii.gz", "ct.png"]
+    assert files_of_image_id(tmp_path, "ct.v2", patterns) == ["ct.v2.png"]
+    assert files_of_image_id(tmp_path, "mr", patterns) == ["mr.nii.gz"]
+    assert files_of_image_id(tmp_path, "ct", ["*.dcm"]) == ["ct.dcm"]
+    assert files_of_image_id(tmp_path, "nosuch", patterns) == []
+    assert files_of_image_id(tmp_path / "missing", "ct", patterns) == []

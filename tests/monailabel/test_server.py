@@ -31,8 +31,9 @@ MAX_OUTPUT_PIXELS = 300_000
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory) -> Path:
-    """The server's folders: ``app``, ``studies`` (``ct``, ``ramp``, ``gone`` and ``link``, a link to a file
-    elsewhere) and ``elsewhere/patient.nii.gz``, an image on the server's disk outside the datastore."""
+    """The server's folders: ``app``, ``studies`` (``ct``, ``ramp``, ``gone``, ``twin`` (a PNG and a NIfTI) and
+    ``link``, a link to a file elsewhere) and ``elsewhere/patient.nii.gz``, an image on the server's disk outside
+    the datastore."""
     return tmp_path_factory.mktemp("monailabel")
 
 
@@ -47,6 +48,8 @@ def client(root):
     nib.save(nib.Nifti1Image(hu.T[:, :, None].astype(np.int16), np.diag([0.6, 0.6, 2.0, 1.0])), studies / "ct.nii.gz")
     Image.fromarray(np.tile(np.arange(0, 240, 4, dtype=np.uint8), (40, 1))).save(studies / "ramp.png")
     shutil.copy(studies / "ramp.png", studies / "gone.png")  # deleted by a test once the datastore lists it
+    shutil.copy(studies / "ramp.png", studies / "twin.png")  # two files of one datastore id, "twin"
+    shutil.copy(studies / "ct.nii.gz", studies / "twin.nii.gz")
     (root / "elsewhere").mkdir()
     shutil.copy(studies / "ct.nii.gz", root / "elsewhere" / "patient.nii.gz")
     (studies / "link.nii.gz").symlink_to(root / "elsewhere" / "patient.nii.gz")
@@ -296,3 +299,18 @@ def test_what_monai_label_answered_with_a_bare_500_is_a_4xx_that_says_why(client
         response = client.post(url, data=form)
         assert response.status_code == status, (url, form, response.text)
         assert message in response.json()["detail"]
+
+
+def test_an_id_that_two_files_share_is_refused_naming_both(client):
+    """MONAI Label serves one of ``twin.png`` and ``twin.nii.gz`` under the id ``twin``, whichever it listed last:
+    neither the task nor the datastore's own endpoints answer for it."""
+    message = "image id 'twin' names 2 files of the datastore (twin.nii.gz, twin.png)"
+    for method, url in (
+        ("post", "/infer/rmisr_x2?image=twin&output=json"),
+        ("get", "/datastore/image?image=twin"),
+        ("get", "/datastore/image/info?image=twin"),
+    ):
+        response = getattr(client, method)(url)
+        assert response.status_code == 409, (url, response.text)
+        assert response.json()["detail"].startswith(message)
+    assert client.post("/infer/rmisr_x2?image=ramp&output=json").status_code == 200  # one file, one id
