@@ -15,6 +15,7 @@ from ignite.engine import Engine, Events
 
 from ..data.datasets import validation_sources
 from ..data.patches import EpochSampler
+from ..io.output import atomic_output
 
 __all__ = [
     "DataSummaryHandler",
@@ -44,15 +45,19 @@ class EpochSamplerHandler:
 
 
 class MetricsCSVHandler:
-    """Appends one row per epoch to ``<output_dir>/metrics.csv``.
+    """Writes one row per epoch to ``<output_dir>/metrics.csv``.
 
-    Columns: ``epoch, iteration, seconds, lr, loss`` (the epoch's mean training loss) and the
-    latest value of every validation metric of ``evaluator`` (if given). When the evaluator has scored the starting
-    weights before the first epoch (:class:`InitialValidationHandler`, attached before this handler), the file
-    starts with that score as epoch 0 (iteration 0, no time or loss). A resumed run appends
-    to the file; a run that starts from epoch 1 replaces it, so old rows never mix with new. On a resumed
-    run the evaluator's best key metric (and its epoch) are taken from the rows, so its log does not call
-    the first score after the restart a new best.
+    Columns: ``epoch, iteration, seconds, lr, loss`` (the epoch's mean training loss) and every validation
+    metric of ``evaluator`` (if given), filled on the rows of the epochs it scored and empty on the others
+    (``--val_interval`` above 1). When the evaluator has scored the starting weights before the first epoch
+    (:class:`InitialValidationHandler`, attached before this handler), the file starts with that score as epoch
+    0 (iteration 0, no time or loss). A run that starts from epoch 1 replaces the file, so old rows never mix
+    with new; a resumed run keeps the rows of the epochs it resumes after and drops any of later epochs (a run
+    killed after writing a row but before its checkpoint runs that epoch again). A column that appears after
+    the first row (the first validation of a run that does not validate every epoch) is added to the header,
+    the file rewritten, so every row has the header's columns. On a resumed run the evaluator's best key metric
+    (and its epoch) are taken from the rows, so its log does not call the first score after the restart a new
+    best.
 
     Args:
         output_dir: folder of the CSV file (created if needed).
@@ -65,6 +70,8 @@ class MetricsCSVHandler:
         self.evaluator = evaluator
         self._losses: list[float] = []
         self._start = time.perf_counter()
+        self._scored = False  # the evaluator has scored since the last row
+        self._first_epoch = True  # of this process: where a fresh run starts the file, a resumed one trims it
 
     def attach(self, engine: Engine) -> None:
         engine.add_event_handler(Events.EPOCH_STARTED, self._reset)
@@ -72,6 +79,10 @@ class MetricsCSVHandler:
         engine.add_event_handler(Events.EPOCH_COMPLETED, self._write)
         if self.evaluator is not None:
             self.evaluator.add_event_handler(Events.STARTED, self._restore_best)
+            self.evaluator.add_event_handler(Events.COMPLETED, self._mark_scored)
+
+    def _mark_scored(self, evaluator: Engine) -> None:
+        self._scored = True
 
     def _restore_best(self, evaluator: Engine) -> None:
         """On a resumed run, give the evaluator the best key metric of the rows written before (the evaluator's
@@ -80,8 +91,7 @@ class MetricsCSVHandler:
         name = getattr(state, "key_metric_name", None)
         if getattr(state, "best_metric_epoch", 0) != -1 or name is None or not self.path.exists():
             return
-        with open(self.path, newline="") as f:
-            scored = [(float(row[name]), int(row["epoch"])) for row in csv.DictReader(f) if row.get(name)]
+        scored = [(float(row[name]), int(row["epoch"])) for row in self._read()[1] if row.get(name)]
         if scored:
             compare = getattr(evaluator, "metric_cmp_fn", lambda current, best: current > best)
             best, epoch = scored[0]
@@ -91,11 +101,18 @@ class MetricsCSVHandler:
             state.best_metric, state.best_metric_epoch = best, epoch
 
     def _reset(self, engine: Engine) -> None:
-        if engine.state.epoch == 1:
-            if self.path.exists():
-                self.path.unlink()
-            if self.evaluator is not None and self.evaluator.state.metrics:  # the starting weights' score
-                self._append(self._row(engine, epoch=0, iteration=0, seconds="", loss=""))
+        if self._first_epoch:
+            self._first_epoch = False
+            if engine.state.epoch == 1:
+                if self.path.exists():
+                    self.path.unlink()
+                if self.evaluator is not None and self._scored:  # the starting weights' score
+                    self._append(self._row(engine, epoch=0, iteration=0, seconds="", loss=""))
+            elif self.path.exists():  # resumed: the rows of the epochs to run again go
+                header, rows = self._read()
+                kept = [row for row in rows if int(row["epoch"]) < engine.state.epoch]
+                if len(kept) < len(rows):
+                    self._rewrite(header, kept)
         self._losses = []
         self._start = time.perf_counter()
 
@@ -118,7 +135,8 @@ class MetricsCSVHandler:
     def _row(
         self, engine: Engine, epoch: int, iteration: int, seconds: float | str, loss: float | str
     ) -> dict[str, Any]:
-        """A row: the columns given, the optimiser's learning rate and the evaluator's latest metrics."""
+        """A row: the columns given, the optimiser's learning rate and the evaluator's metrics if it scored since
+        the last row."""
         row: dict[str, Any] = {
             "epoch": epoch,
             "iteration": iteration,
@@ -126,24 +144,36 @@ class MetricsCSVHandler:
             "lr": engine.optimizer.param_groups[0]["lr"] if hasattr(engine, "optimizer") else "",
             "loss": loss,
         }
-        if self.evaluator is not None:
+        if self.evaluator is not None and self._scored:
             row.update({k: v for k, v in self.evaluator.state.metrics.items() if isinstance(v, (int, float))})
+        self._scored = False
         return row
+
+    def _read(self) -> tuple[list[str], list[dict[str, str]]]:
+        """The file's header and rows."""
+        with open(self.path, newline="") as f:
+            reader = csv.DictReader(f)
+            rows = list(reader)
+            return list(reader.fieldnames or []), rows
+
+    def _rewrite(self, header: list[str], rows: list[dict[str, Any]]) -> None:
+        """The whole file anew (atomically: a reader never sees half of it)."""
+        with atomic_output(self.path) as temporary, open(temporary, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=header, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(rows)
 
     def _append(self, row: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        new_file = not self.path.exists()
-        fieldnames = list(row)
-        if not new_file:
-            with open(self.path, newline="") as f:
-                header = next(csv.reader(f), None)
-            if header:
-                fieldnames = header + [k for k in row if k not in header]
+        if not self.path.exists():
+            self._rewrite(list(row), [row])
+            return
+        header, rows = self._read()
+        if any(key not in header for key in row):  # a new column: every row gets it (empty where not scored)
+            self._rewrite(header + [key for key in row if key not in header], [*rows, row])
+            return
         with open(self.path, "a", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=fieldnames, extrasaction="ignore")
-            if new_file:
-                writer.writeheader()
-            writer.writerow(row)
+            csv.DictWriter(f, fieldnames=header, extrasaction="ignore").writerow(row)
 
 
 class ProgressBarHandler:

@@ -42,3 +42,44 @@ def test_a_fresh_run_starts_without_a_best(tmp_path):
     MetricsCSVHandler(tmp_path, evaluator=evaluator).attach(Engine(lambda engine, batch: None))
     evaluator.run([0])
     assert new_bests == [25.0]
+
+
+def _run(tmp_path, epochs, val_interval, scores, resume_from=0, initial=False):
+    """A trainer of two iterations per epoch whose evaluator scores every ``val_interval`` epochs (after the
+    epoch, before the row, as the bundle's ValidationHandler does); ``resume_from`` completed epochs loaded."""
+    evaluator = Engine(lambda engine, batch: None)
+    scores = list(scores)
+
+    @evaluator.on(Events.EPOCH_COMPLETED)
+    def score(engine):
+        engine.state.metrics = {"val_psnr": scores.pop(0)}
+
+    trainer = Engine(lambda engine, batch: {"loss": 1.0})
+    if initial:
+        trainer.add_event_handler(Events.EPOCH_STARTED(once=1), lambda engine: evaluator.run([0]))
+    trainer.add_event_handler(Events.EPOCH_COMPLETED(every=val_interval), lambda engine: evaluator.run([0]))
+    MetricsCSVHandler(tmp_path, evaluator=evaluator).attach(trainer)
+    if resume_from:
+        trainer.state.epoch, trainer.state.iteration, trainer.state.epoch_length = resume_from, 2 * resume_from, 2
+        trainer.state.max_epochs = epochs
+    trainer.run([0, 1], max_epochs=epochs)
+    with open(tmp_path / "metrics.csv", newline="") as f:
+        return list(csv.reader(f))
+
+
+def test_epochs_not_validated_leave_the_scores_empty_and_every_row_has_the_header_columns(tmp_path):
+    rows = _run(tmp_path, epochs=3, val_interval=2, scores=[31.5])
+    assert rows[0] == ["epoch", "iteration", "seconds", "lr", "loss", "val_psnr"]
+    assert all(len(row) == len(rows[0]) for row in rows)
+    assert [(row[0], row[-1]) for row in rows[1:]] == [("1", ""), ("2", "31.5"), ("3", "")]
+
+
+def test_the_starting_weights_score_is_epoch_0_and_not_repeated(tmp_path):
+    rows = _run(tmp_path, epochs=2, val_interval=2, scores=[30.0, 31.0], initial=True)
+    assert [(row[0], row[-1]) for row in rows[1:]] == [("0", "30.0"), ("1", ""), ("2", "31.0")]
+
+
+def test_a_resumed_run_drops_the_rows_of_the_epochs_it_runs_again(tmp_path):
+    _run(tmp_path, epochs=3, val_interval=1, scores=[30.0, 31.0, 32.0])  # then killed before epoch 3's checkpoint
+    rows = _run(tmp_path, epochs=4, val_interval=1, scores=[32.5, 33.0], resume_from=2)
+    assert [(row[0], row[-1]) for row in rows[1:]] == [("1", "30.0"), ("2", "31.0"), ("3", "32.5"), ("4", "33.0")]
