@@ -47,8 +47,10 @@ __all__ = [
     "config_file",
     "config_flag",
     "config_flags",
+    "config_grey_channels",
     "config_mapping",
     "config_network",
+    "config_whole_numbers",
     "default_bundle_root",
     "run_preflight",
 ]
@@ -118,6 +120,36 @@ def config_count(value: Any, name: str) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
         return value
     raise ValueError(f"--{name} must be a positive whole number or null (no limit), got {value!r}.")
+
+
+def config_whole_numbers(minimum: int, **settings: Any) -> dict[str, int]:
+    """Each keyword argument, a count of epochs, iterations, images or pixels: a whole number >= ``minimum``.
+
+    Not a float (``--epoch_length 2.5`` would never end its epoch, ``--max_epochs 2.5`` run three), not a bool,
+    not text: the command line gives ``--batch_size 8`` as the int 8.
+
+    Raises:
+        ValueError: for the first setting that is not, naming it.
+    """
+    for name, value in settings.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ValueError(f"--{name} must be a whole number >= {minimum}, got {value!r}.")
+    return dict(settings)
+
+
+def config_grey_channels(value: Any, name: str = "in_channels") -> int:
+    """``value`` if it is 1: training and validation images are grey, one channel (colour is converted with the
+    luma weights), so a network of more input channels fails at its first step.
+
+    Raises:
+        ValueError: anything else, naming the setting.
+    """
+    if isinstance(value, bool) or value != 1:
+        raise ValueError(
+            f"--{name} must be 1, got {value!r}: the training images are grey (colour images are converted with the "
+            "luma weights, 0.299 R + 0.587 G + 0.114 B)."
+        )
+    return 1
 
 
 def config_file(value: Any, name: str, required: bool = False) -> str | None:
@@ -413,8 +445,9 @@ TRACEBACK_VARIABLE = "RMISR_TRACEBACK"
 USER_ERRORS = (ValueError, LookupError, OSError, TypeError)
 
 
-def run_preflight(id: str = "preflight") -> list[Any]:
-    """Resolve the running config's ``id`` (its list of checks: settings, input files, images) and return it.
+def run_preflight(id: str = "preflight") -> Any:
+    """Resolve the running config's ``id`` (its list of checks: settings, input files, images; or one checked
+    setting, such as ``checked_seed``, needed before the list) and return it.
 
     A config's ``initialize`` calls this instead of referencing ``@preflight``: a failing check then becomes a
     :class:`PreflightError` whose message is the failure's own (MONAI wraps it in its errors of config

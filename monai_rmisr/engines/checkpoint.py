@@ -212,10 +212,18 @@ class InitialWeightsLoader:
             if reshaped:
                 name = reshaped[0]
                 example = f" (e.g. {name}: {tuple(source[name].shape)} in the file, {tuple(target[name].shape)} here)"
+            hint = {
+                "init_weights": "Weights of another scale or network? Give the run the weights' --scale (and "
+                "network), or --init_strict false to copy only the tensors that fit.",
+                "resume": "The run in --output_dir was made with other settings: resume it with its own --scale (and "
+                "network), or give this run another --output_dir.",
+            }.get(self.setting, "Weights of another scale or network? Give the run the weights' --scale (and network).")
+            what = f"--{self.setting} '{self.load_path}'"
+            if self.setting == "resume":
+                what = f"the checkpoint --resume true continues from, '{self.load_path}',"
             raise ValueError(
-                f"--{self.setting} '{self.load_path}' does not fit this run's {network}: of its tensors "
-                f"{', '.join(p for p in parts if p)}{example}. Weights of another scale or network? Give the run "
-                "the weights' --scale (and network), or --init_strict false to copy only the tensors that fit."
+                f"{what} does not fit this run's {network}: of its tensors "
+                f"{', '.join(p for p in parts if p)}{example}. {hint}"
             )
         if not matched:
             raise ValueError(

@@ -155,6 +155,19 @@ def test_a_misspelt_flag_is_an_error_naming_it():
         ({"ct_phantom_images": -1}, "--ct_phantom_images must be a whole number >= 0, got -1."),
         ({"amp_dtype": "fp16"}, "--amp_dtype must be one of ('auto', 'float16', 'bfloat16'), got 'fp16'."),
         ({"keep_checkpoints": 0}, "--keep_checkpoints must be a positive whole number or null (no limit), got 0."),
+        ({"epoch_length": 2.5}, "--epoch_length must be a whole number >= 1, got 2.5."),  # the epoch never ended
+        ({"max_epochs": 2.5}, "--max_epochs must be a whole number >= 1, got 2.5."),  # it ran three
+        ({"batch_size": "two"}, "--batch_size must be a whole number >= 1, got 'two'."),
+        ({"batch_size": 0}, "--batch_size must be a whole number >= 1, got 0."),
+        ({"patch_size": -4}, "--patch_size must be a whole number >= 1, got -4."),
+        ({"val_interval": 0}, "--val_interval must be a whole number >= 1, got 0."),
+        ({"lr_halving_iterations": 0}, "--lr_halving_iterations must be a whole number >= 1, got 0."),
+        ({"num_workers": -1}, "--num_workers must be a whole number >= 0, got -1."),
+        ({"seed": "abc"}, "--seed must be a whole number >= 0, got 'abc'."),
+        ({"learning_rate": "abc"}, "--learning_rate must be a number >= 0, got 'abc'."),
+        ({"learning_rate": -1e-4}, "--learning_rate must be a number >= 0, got -0.0001."),
+        ({"in_channels": 3}, "--in_channels must be 1, got 3: the training images are grey"),
+        ({"device": "gpu0"}, "device 'gpu0' is not a device; use cpu, cuda or cuda:N."),
         (
             {"init_rename": "trunk."},
             "--init_rename must be a map of name prefixes such as \"{'trunk.': 'sr_trunk.'}\" or null, got 'trunk.'.",
@@ -166,8 +179,27 @@ def test_bad_settings_stop_the_run_before_its_output_folder_is_made(tmp_path, ov
     parser = _parser("train.json", output_dir=str(output_dir), **overrides)
     with pytest.raises(RuntimeError) as failure:
         parser.get_parsed_content("initialize")
-    assert str(failure.value.__cause__) == message
+    assert str(failure.value.__cause__).startswith(message)
     assert not output_dir.exists()
+
+
+def test_resuming_a_run_of_another_scale_is_refused_naming_the_checkpoint(tmp_path):
+    import torch
+
+    from monai_rmisr.networks.nets import RMISR
+
+    checkpoints = tmp_path / "run" / "checkpoints"
+    checkpoints.mkdir(parents=True)
+    saved = checkpoints / "checkpoint_epoch=1.pt"
+    torch.save({"network": RMISR(spatial_dims=2, in_channels=1, out_channels=1, scale=2).state_dict()}, saved)
+    parser = _parser("train.json", output_dir=str(tmp_path / "run"), resume="true", scale=4)
+    with pytest.raises(RuntimeError) as failure:
+        parser.get_parsed_content("initialize")
+    assert str(failure.value.__cause__).startswith(
+        f"the checkpoint --resume true continues from, '{saved}', does not fit this run's RMISR: of its tensors 2 of "
+        "other shapes"
+    )
+    assert "resume it with its own --scale" in str(failure.value.__cause__)
 
 
 def test_a_missing_data_folder_stops_the_run_before_its_output_folder_is_made(tmp_path):
