@@ -233,13 +233,14 @@ def evaluation_images(
     skip_bad: bool = False,
     scales: float | Sequence[float] | None = None,
 ) -> list[np.ndarray]:
-    """The images ``evaluate.json`` scores: the corpus TEST split, or every image of a user data set
-    (:func:`~monai_rmisr.data.dataset_images`, nothing held out) less those too small to be scored at ``scales``
-    (:func:`validation_min_size`; each left out with a warning naming it)."""
+    """The images ``evaluate.json`` scores: the corpus TEST split, or the ``"test"`` split of a user data set
+    (:func:`~monai_rmisr.data.dataset_images`: a datalist's ``test`` list, else every image it lists; a folder's
+    every image, nothing held out) less those too small to be scored at ``scales`` (:func:`validation_min_size`;
+    each left out with a warning naming it)."""
     if dataset_dir is None:
         return corpus_images("test")
     min_size = validation_min_size(scales)
-    return dataset_images(dataset_dir, dataset_preset, "train", val_fraction=0.0, skip_bad=skip_bad, min_size=min_size)
+    return dataset_images(dataset_dir, dataset_preset, "test", skip_bad=skip_bad, min_size=min_size)
 
 
 def validation_pairs(

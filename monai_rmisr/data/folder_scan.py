@@ -3,16 +3,18 @@ out) and MONAI's JSON datalists."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import pydicom
 from monai.data import load_decathlon_datalist
 
 from .presets import ANNOTATION_DIR_PARTS, ANNOTATION_DIRS, ANNOTATION_STEMS, DICOM_EXTENSIONS, IMAGE_EXTENSIONS
 
-__all__ = ["datalist_file", "is_annotation", "load_datalist", "scan_folder"]
+__all__ = ["datalist_file", "datalist_lists", "is_annotation", "load_datalist", "scan_folder"]
 
 
 def _has_dicom_prefix(path: Path) -> bool:
@@ -152,6 +154,24 @@ def load_datalist(
     Raises:
         ValueError: the file does not exist, has no ``key`` list, or an entry has no ``image``.
     """
+    lists = datalist_lists(path)
+    if key not in lists:
+        raise ValueError(f"datalist '{path}' has no '{key}' list; it has {sorted(lists) or 'none'}.")
+    if not isinstance(lists[key], list):
+        kind = type(lists[key]).__name__
+        raise ValueError(f"datalist '{path}': '{key}' must be a list of {{\"image\": path}} objects, got {kind}.")
+    if len({isinstance(entry, dict) for entry in lists[key]}) > 1:  # MONAI reads a list of one kind
+        raise ValueError(
+            f"datalist '{path}': the entries of '{key}' must be all paths or all {{\"image\": path}} objects."
+        )
+    for index, entry in enumerate(lists[key]):
+        image = entry.get("image") if isinstance(entry, dict) else entry if key == "test" else None
+        paths_given = isinstance(image, list) and image and all(isinstance(p, str) for p in image)
+        if not (isinstance(image, str) or paths_given):
+            raise ValueError(
+                f"datalist '{path}': entry {index} of '{key}' must be {{\"image\": path}} (a path, or a list of "
+                f"paths), got {entry!r}."
+            )
     entries = load_decathlon_datalist(path, is_segmentation=True, data_list_key=key, base_dir=base_dir)
     paths: list[Path] = []
     for index, entry in enumerate(entries):
@@ -160,6 +180,27 @@ def load_datalist(
         images = entry["image"]
         paths.extend(Path(p) for p in (images if isinstance(images, (list, tuple)) else [images]))
     return paths
+
+
+def datalist_lists(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The top-level object of a datalist JSON file (its lists by key).
+
+    Raises:
+        ValueError: the file is not JSON, or not a JSON object; the message names the file.
+    """
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"datalist '{path}' is not valid JSON: {err}.") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"datalist '{path}' is not valid JSON: it is not text.") from None
+    if not isinstance(data, dict):
+        raise ValueError(
+            f'datalist \'{path}\' must be a JSON object of lists, {{"training": [{{"image": path}}, ...]}}, '
+            f"got a {type(data).__name__}."
+        )
+    return data
 
 
 def datalist_file(dataset_dir: Path) -> Path:

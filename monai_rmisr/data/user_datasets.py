@@ -17,8 +17,9 @@ fixes which files are images, how intensities become ``[0, 1]`` and how the data
 * ``retina``: DRIVE-like ``<root>/training/images/*.tif`` and ``<root>/test/images/*.tif``
   (``mask/``, ``1st_manual/``, ``2nd_manual/`` ignored); luma / 255; DRIVE's ``training`` /
   ``test`` folders are the split, else split by file.
-* ``datalist``: a MONAI JSON datalist file; min-max per item; its ``validation`` list, else the
-  ``training`` list split by file.
+* ``datalist``: a MONAI JSON datalist file; min-max per item; its ``validation`` list (no image of it in the
+  ``training`` list), else the ``training`` list split by file; its ``test`` list is what the ``"test"`` split
+  (evaluation) reads.
 
 Conventions:
 
@@ -48,7 +49,6 @@ Conventions:
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Sequence
@@ -61,7 +61,7 @@ import numpy as np
 from ..io import ImageReadError, read_image
 from ..transforms.intensity import CTWindow, MinMaxNormalize
 from .corpus import protocol_gray
-from .folder_scan import datalist_file, is_annotation, load_datalist, scan_folder
+from .folder_scan import datalist_file, datalist_lists, is_annotation, load_datalist, scan_folder
 from .presets import CONSTANT_STD, PRESETS, DatasetPreset
 
 __all__ = ["DatasetImage", "dataset_images", "load_dataset"]
@@ -192,6 +192,18 @@ def _split_dir_items(root: Path, items: list[Path], preset: DatasetPreset, split
     return [i for i in items if chosen in i.parents or i == chosen]
 
 
+def _check_disjoint(file: Path, training: Sequence[Path], validation: Sequence[Path]) -> None:
+    """Refuse a datalist whose validation list repeats an image of its training list (the model would be chosen on
+    an image it trained on)."""
+    trained = {os.path.realpath(path) for path in training}
+    both = [path for path in validation if os.path.realpath(path) in trained]
+    if both:
+        raise ValueError(
+            f"datalist '{file}': {len(both)} image(s) of its 'validation' list are in its 'training' list too "
+            f"('{both[0]}'); the model would be chosen on images it trained on. Keep each image in one list."
+        )
+
+
 def _resolve_preset(preset: str | DatasetPreset) -> DatasetPreset:
     if isinstance(preset, DatasetPreset):
         return preset
@@ -224,8 +236,8 @@ def load_dataset(
     Args and Raises: see :func:`dataset_images`.
     """
     spec = _resolve_preset(preset)
-    if split not in ("train", "val"):
-        raise ValueError(f"split must be 'train' or 'val', got {split!r}.")
+    if split not in ("train", "val", "test"):
+        raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}.")
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}.")
     if not str(dataset_dir).strip():  # Path("") is the current folder: an unset shell variable would train on it
@@ -233,10 +245,13 @@ def load_dataset(
     root = Path(dataset_dir)
     if spec.name == "datalist":
         file = datalist_file(root)
-        with open(file) as f:
-            has_validation = "validation" in json.load(f)
-        if has_validation:
+        lists = datalist_lists(file)
+        if split == "test":  # its test list, else every image it lists
+            keys = ["test"] if "test" in lists else [key for key in ("training", "validation") if key in lists]
+            items = list(dict.fromkeys(path for key in keys or ["training"] for path in load_datalist(file, key=key)))
+        elif "validation" in lists:
             items = load_datalist(file, key="training" if split == "train" else "validation")
+            _check_disjoint(file, load_datalist(file, key="training"), load_datalist(file, key="validation"))
         else:
             everything = load_datalist(file, key="training")
             items = _seeded_split(everything, {p: str(p) for p in everything}, split, val_fraction, seed)
@@ -246,8 +261,11 @@ def load_dataset(
         if spec.ignore_annotations:
             items = [i for i in items if not is_annotation(i, root)]
         groups = {i: _group_key(i, root, spec) for i in items}
-        chosen = _split_dir_items(root, items, spec, split)
-        items = chosen if chosen is not None else _seeded_split(items, groups, split, val_fraction, seed)
+        chosen = _split_dir_items(root, items, spec, "val" if split == "test" else split)
+        if split == "test":  # the data set's own test folder (DRIVE's test/), else every image
+            items = chosen if chosen is not None else items
+        else:
+            items = chosen if chosen is not None else _seeded_split(items, groups, split, val_fraction, seed)
     images: list[DatasetImage] = []
     for item in items:
         try:
@@ -308,7 +326,8 @@ def dataset_images(
             holding ``dataset.json`` / ``datalist.json``).
         preset: a key of :data:`~monai_rmisr.data.presets.PRESETS` (``"folder"``, ``"lung_ct"``, ``"dermoscopy"``,
             ``"retina"``, ``"datalist"``) or a custom :class:`DatasetPreset`.
-        split: ``"train"`` or ``"val"``.
+        split: ``"train"``, ``"val"`` or ``"test"`` (what ``evaluate.json`` scores: a datalist's ``test`` list, else
+            every image it lists; DRIVE's ``test`` folder with the ``retina`` preset; else every image).
         val_fraction: share of the files (patients for ``lung_ct``) held out for ``"val"``, at
             least one when there are two or more and ``val_fraction > 0``; unused when the data
             set brings its own split (DRIVE's ``training`` / ``test``, a datalist's

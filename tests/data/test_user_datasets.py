@@ -310,8 +310,17 @@ def test_datalist_json(tmp_path):
     # no validation list: the training list is split by val_fraction
     (tmp_path / "train_only.json").write_text(json.dumps({"training": datalist["training"]}))
     assert len(dataset_images(tmp_path / "train_only.json", "datalist", "val", val_fraction=0.3)) == 1
-    with pytest.raises(ValueError, match="test not specified"):
+    with pytest.raises(ValueError, match=re.escape("has no 'test' list; it has ['training', 'validation'].")):
         load_datalist(tmp_path / "dataset.json", key="test")
+    # evaluation ("test"): every image listed, each once; a test list where there is one
+    assert len(dataset_images(tmp_path / "dataset.json", "datalist", "test")) == 4
+    (tmp_path / "with_test.json").write_text(json.dumps({**datalist, "test": ["img2.png", "img3.png"]}))
+    assert len(dataset_images(tmp_path / "with_test.json", "datalist", "test")) == 2
+    (tmp_path / "mixed.json").write_text(json.dumps({**datalist, "test": ["img2.png", {"image": "img3.png"}]}))
+    with pytest.raises(ValueError, match="must be all paths or all"):
+        dataset_images(tmp_path / "mixed.json", "datalist", "test")
+    (tmp_path / "test_only.json").write_text(json.dumps({"test": [{"image": "img0.png"}]}))
+    assert len(dataset_images(tmp_path / "test_only.json", "datalist", "test")) == 1
     missing = {"training": [{"image": "gone.png"}]}
     (tmp_path / "missing.json").write_text(json.dumps(missing))
     with pytest.raises(ImageReadError, match=re.escape("gone.png")):
@@ -325,8 +334,8 @@ def test_empty_or_unknown_input_names_the_problem(tmp_path):
         dataset_images(tmp_path, "dermoscopy", "train")
     with pytest.raises(ValueError, match="unknown data set preset 'lung'"):
         dataset_images(tmp_path, "lung")
-    with pytest.raises(ValueError, match="split must be 'train' or 'val', got 'test'"):
-        dataset_images(tmp_path, "folder", "test")
+    with pytest.raises(ValueError, match="split must be 'train', 'val' or 'test', got 'eval'"):
+        dataset_images(tmp_path, "folder", "eval")
     (tmp_path / "single").mkdir()
     Image.fromarray(_rgb(0)).save(tmp_path / "single" / "only.png")
     with pytest.raises(ValueError, match="no val images") as failure:  # one file: nothing left for validation
@@ -358,12 +367,13 @@ def test_images_too_small_to_score_are_left_out_of_validation_by_name(tmp_path, 
     rng = np.random.default_rng(0)
     Image.fromarray((rng.random((12, 12)) * 255).astype(np.uint8)).save(tmp_path / "a_tiny.png")
     Image.fromarray((rng.random((40, 40)) * 255).astype(np.uint8)).save(tmp_path / "b.png")
+    Image.fromarray((rng.random((40, 40)) * 255).astype(np.uint8)).save(tmp_path / "c.png")
     with caplog.at_level(logging.WARNING):
         kept = dataset_images(tmp_path, "folder", "train", val_fraction=0, min_size=16)
-    assert [image.shape for image in kept] == [(1, 40, 40)]
+    assert [image.shape for image in kept] == [(1, 40, 40)] * 2
     assert any("a_tiny.png' (12x12) out of the train split" in r.getMessage() for r in caplog.records)
     # the bundle's validation images at x4 (at least 20 pixels a side): a datalist's validation list
-    datalist = {"training": [{"image": "b.png"}], "validation": [{"image": "a_tiny.png"}, {"image": "b.png"}]}
+    datalist = {"training": [{"image": "c.png"}], "validation": [{"image": "a_tiny.png"}, {"image": "b.png"}]}
     (tmp_path / "datalist.json").write_text(json.dumps(datalist))
     caplog.clear()
     with caplog.at_level(logging.WARNING):
@@ -378,3 +388,36 @@ def test_max_images_spreads_over_the_list(tmp_path):
     picked = load_dataset(tmp_path, "lung_ct", "train", val_fraction=0, max_images=3)
     assert len(picked) == 3
     assert all(np.array_equal(p.array, everything[k].array) for p, k in zip(picked, (0, 3, 6)))
+
+
+def test_a_datalist_whose_validation_repeats_a_training_image_is_refused(tmp_path):
+    for k in range(3):
+        Image.fromarray(_rgb(k)).save(tmp_path / f"img{k}.png")
+    both = {"training": [{"image": "img0.png"}, {"image": "img1.png"}], "validation": [{"image": "./img1.png"}]}
+    (tmp_path / "dataset.json").write_text(json.dumps(both))
+    for split in ("train", "val"):
+        with pytest.raises(ValueError, match=r"1 image\(s\) of its 'validation' list are in its 'training' list too"):
+            dataset_images(tmp_path / "dataset.json", "datalist", split)
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ('{"training": [{"image": ', "is not valid JSON: Expecting value: line 1 column 25 (char 24)."),
+        ('["img0.png"]', "must be a JSON object of lists"),
+        (
+            '{"training": ["img0.png"]}',
+            "entry 0 of 'training' must be {\"image\": path} (a path, or a list of paths), ",
+        ),
+        ('{"training": {"image": "img0.png"}}', "'training' must be a list of {\"image\": path} objects, got dict."),
+        ('{"training": [{"image": 5}]}', "entry 0 of 'training' must be {\"image\": path}"),
+        ('{"training": [{"label": "img0.png"}]}', "entry 0 of 'training' must be {\"image\": path}"),
+        ('{"validation": [{"image": "img0.png"}]}', "has no 'training' list; it has ['validation']."),
+    ],
+)
+def test_a_malformed_datalist_is_named_with_what_is_wrong(tmp_path, content, message):
+    Image.fromarray(_rgb(0)).save(tmp_path / "img0.png")
+    (tmp_path / "dataset.json").write_text(content)
+    with pytest.raises(ValueError) as failure:
+        dataset_images(tmp_path / "dataset.json", "datalist", "train")
+    assert str(failure.value).startswith(f"datalist '{tmp_path / 'dataset.json'}'") and message in str(failure.value)
