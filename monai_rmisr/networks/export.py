@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import io
 import os
 import warnings
@@ -37,6 +38,11 @@ def export_torchscript(network: nn.Module, path: str | os.PathLike) -> Path:
     return target
 
 
+#: the weights inside the .onnx file: the dynamo exporter (torch >= 2.5) writes them to a file of their own, named
+#: after the temporary file the export writes, by default, so the .onnx did not load once moved or renamed
+_one_file = {"external_data": False} if "external_data" in inspect.signature(torch.onnx.export).parameters else {}
+
+
 def export_onnx(
     network: nn.Module,
     path: str | os.PathLike,
@@ -55,7 +61,7 @@ def export_onnx(
     keeps that computation symbolic.
 
     Returns:
-        the path written (atomically: nothing is left behind on failure).
+        the path written (atomically: nothing is left behind on failure), one file holding the weights too.
     """
     network = network.eval()
     example = torch.rand(1, in_channels, *([example_size] * spatial_dims))
@@ -85,5 +91,6 @@ def export_onnx(
             opset_version=opset_version,
             dynamo=use_dynamo,
             **({"verbose": False} if use_dynamo else {}),
+            **_one_file,
         )
     return target

@@ -78,6 +78,24 @@ def test_onnx_matches_eager_at_other_sizes(case, tmp_path):
             expected = net(x).numpy()
         assert onnx_out.shape == expected.shape
         assert abs(onnx_out - expected).max() < 1e-4
+    assert [p.name for p in tmp_path.iterdir()] == ["net.onnx"]  # the weights inside it, no file beside it
+
+
+@pytest.mark.integration
+def test_an_onnx_export_of_the_arbitrary_scale_network_loads_where_it_is_moved(tmp_path):
+    """The dynamo exporter (the meta upsampler) wrote the shipped-size network's weights to a file named after the
+    export's hidden temporary file, left beside the .onnx, which then failed to load once moved."""
+    net = RMISR(2, 1, upsampler="meta").eval()
+    path = export_onnx(net, tmp_path / "meta.onnx", in_channels=1, example_size=16)
+    assert [p.name for p in tmp_path.iterdir()] == ["meta.onnx"]
+    moved = tmp_path / "elsewhere"
+    moved.mkdir()
+    path = path.rename(moved / "renamed.onnx")
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    x = torch.rand(1, 1, 12, 10)
+    (onnx_out,) = session.run(None, {"lr": x.numpy()})
+    with torch.no_grad():
+        assert abs(onnx_out - net(x).numpy()).max() < 1e-4
 
 
 def test_exported_files_get_the_usual_permissions(tmp_path):
