@@ -39,6 +39,7 @@ from .networks.utils import check_scale
 from .transforms.quantize import check_bit_range
 
 __all__ = [
+    "BundleRunError",
     "PreflightError",
     "check_config_keys",
     "config_bit_range",
@@ -52,6 +53,7 @@ __all__ = [
     "config_network",
     "config_whole_numbers",
     "default_bundle_root",
+    "exit_quietly_on_run_errors",
     "run_preflight",
 ]
 
@@ -427,10 +429,21 @@ def config_call(id: str) -> dict[str, Any]:
     return call
 
 
-class PreflightError(Exception):
+class BundleRunError(Exception):
+    """An end of a bundle run that its message says all about: uncaught (under ``python -m monai.bundle run``, also
+    wrapped in MONAI's errors of config resolution), it ends the process with ``error: MESSAGE`` on stderr and
+    ``exit_code``, without a traceback (``RMISR_TRACEBACK=1`` shows it), once :func:`exit_quietly_on_run_errors` has
+    been called."""
+
+    exit_code = 1
+
+
+class PreflightError(BundleRunError):
     """A bundle run's settings or inputs failed its preflight: ``error`` is the failure's own error (a ``ValueError``
     naming the setting, a ``FileNotFoundError`` naming the file, ...), whose message this one is. Uncaught, it ends
     the process with that one line on stderr and exit code 2 (:func:`run_preflight`)."""
+
+    exit_code = 2
 
     def __init__(self, error: BaseException):
         super().__init__(str(error) or type(error).__name__)
@@ -465,9 +478,7 @@ def run_preflight(id: str = "preflight") -> Any:
         cause = _first_own_error(err)
         if not isinstance(cause, USER_ERRORS):  # a fault of the machine or of the code (out of memory): as it is
             raise
-        if sys.excepthook is not _exit_on_preflight_error:
-            _exit_on_preflight_error.previous = sys.excepthook  # type: ignore[attr-defined]
-            sys.excepthook = _exit_on_preflight_error
+        exit_quietly_on_run_errors()
         raise PreflightError(cause) from err
 
 
@@ -488,20 +499,28 @@ def _first_own_error(error: BaseException) -> BaseException:
     return chain[-1]
 
 
-def _exit_on_preflight_error(kind: type[BaseException], value: BaseException, traceback: Any) -> None:
-    """``sys.excepthook`` while a preflight error may go uncaught: such an error ends the process with its message
-    and exit code 2; any other goes to the hook that was there before."""
+def exit_quietly_on_run_errors() -> None:
+    """Make an uncaught :class:`BundleRunError` (found in the ``__cause__`` chain of MONAI's wrappers) end the process
+    with its one line and its exit code (``sys.excepthook``; any other error goes to the hook that was there)."""
+    if sys.excepthook is not _exit_on_run_error:
+        _exit_on_run_error.previous = sys.excepthook  # type: ignore[attr-defined]
+        sys.excepthook = _exit_on_run_error
+
+
+def _exit_on_run_error(kind: type[BaseException], value: BaseException, traceback: Any) -> None:
+    """``sys.excepthook`` while a :class:`BundleRunError` may go uncaught: such an error ends the process with its
+    message and exit code; any other goes to the hook that was there before."""
     error: BaseException | None = value
-    while error is not None and not isinstance(error, PreflightError):
+    while error is not None and not isinstance(error, BundleRunError):
         error = error.__cause__
     if error is None or os.environ.get(TRACEBACK_VARIABLE, "") not in ("", "0"):
-        _exit_on_preflight_error.previous(kind, value, traceback)  # type: ignore[attr-defined]
+        _exit_on_run_error.previous(kind, value, traceback)  # type: ignore[attr-defined]
         return
     print(f"error: {error}", file=sys.stderr)
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(2)  # an excepthook cannot choose the exit code otherwise (the interpreter exits with 1 after it)
+    os._exit(error.exit_code)  # an excepthook cannot choose the exit code otherwise (the interpreter exits with 1)
 
 
-_exit_on_preflight_error.previous = sys.__excepthook__  # type: ignore[attr-defined]
+_exit_on_run_error.previous = sys.__excepthook__  # type: ignore[attr-defined]

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..config import BundleRunError, exit_quietly_on_run_errors
 from ..io import ImageReadError, detect_format
 from ..io.formats import format_from_name
 from ..io.output import OutputPathError
@@ -26,8 +27,10 @@ from ..io.writers import output_name
 from .upscale import RUN_ERRORS, Upscaler
 
 __all__ = [
+    "BatchFailedError",
     "BatchReport",
     "DatasetUpscaler",
+    "check_batch_output",
     "distributed_rank",
     "find_inputs",
     "raise_for_failures",
@@ -204,6 +207,24 @@ def _input_clash_check(inputs: Sequence[Path]) -> Callable[[Path], Path | None]:
     return clash
 
 
+def check_batch_output(root: str | os.PathLike[str] | None, output_dir: str | os.PathLike[str]) -> Path:
+    """``output_dir`` if a batch over the folder ``root`` (None: listed inputs) may write its outputs there.
+
+    Raises:
+        OutputPathError: ``output_dir`` is ``root``, lies inside it, or is a file.
+    """
+    output_dir = Path(output_dir)
+    if root is not None:
+        root = Path(root)
+        if output_dir.resolve() == root.resolve() or root.resolve() in output_dir.resolve().parents:
+            raise OutputPathError(
+                f"output folder '{output_dir}' lies inside the input folder '{root}'; choose another."
+            )
+    if output_dir.exists() and not output_dir.is_dir():
+        raise OutputPathError(f"output '{output_dir}' is a file; a batch writes a folder of outputs: name a folder.")
+    return output_dir
+
+
 def upscale_batch(
     upscaler: Upscaler,
     root: str | os.PathLike[str] | None,
@@ -235,10 +256,7 @@ def upscale_batch(
     if root is None and items is None:
         raise ValueError("upscale_batch needs a root folder or a list of items.")
     root = None if root is None else Path(root)
-    if root is not None and (output_dir.resolve() == root.resolve() or root.resolve() in output_dir.resolve().parents):
-        raise OutputPathError(f"output folder '{output_dir}' lies inside the input folder '{root}'; choose another.")
-    if output_dir.exists() and not output_dir.is_dir():
-        raise OutputPathError(f"output '{output_dir}' is a file; a batch writes a folder of outputs: name a folder.")
+    check_batch_output(root, output_dir)
     every_input = sorted((Path(i) for i in items) if items is not None else find_inputs(root), key=str)
     mine = shard(every_input, rank, world_size)
     overwrites_an_input = _input_clash_check(every_input)
@@ -325,10 +343,18 @@ class DatasetUpscaler:
         )
 
 
+class BatchFailedError(BundleRunError):
+    """Some inputs of a bundle's batch failed (the summary printed before lists them): the run ends with this one
+    line and exit code 1, not a traceback."""
+
+
 def raise_for_failures(report: BatchReport) -> None:
-    """Raise ``RuntimeError`` listing the failed items, so a bundle run exits non-zero (``inferring``)."""
+    """Raise :class:`BatchFailedError` when inputs failed, so a bundle run (``inferring``) exits with 1 after its
+    summary, which names each failure."""
     if report.failed:
-        raise RuntimeError(f"{len(report.failed)} input(s) failed:\n" + report.summary())
+        exit_quietly_on_run_errors()
+        total = len(report.written) + len(report.skipped) + len(report.failed)
+        raise BatchFailedError(f"{len(report.failed)} of {total} input(s) failed (listed above).")
 
 
 def distributed_rank() -> tuple[int, int, int]:

@@ -92,6 +92,7 @@ def test_ckpt_export_to_torchscript(tmp_path):
     [
         ("train.json", ["--natural_images", "flase"], "error: --natural_images must be true or false, got 'flase'."),
         ("inference.json", ["--scale", "7"], "error: RMISR is a fixed x2 network, got scale=7;"),
+        ("inference.json", ["--device", "foo"], "error: device 'foo' is not a device; use cpu, cuda or cuda:N."),
     ],
 )
 def test_a_bad_setting_ends_the_run_with_one_line_and_exit_code_2(tmp_path, config, settings, message):
@@ -112,3 +113,18 @@ def test_a_bad_setting_ends_the_run_with_one_line_and_exit_code_2(tmp_path, conf
         env={**os.environ, "RMISR_TRACEBACK": "1"},
     )
     assert shown.returncode == 1 and "Traceback" in shown.stderr and "PreflightError" in shown.stderr
+
+
+def test_failed_inputs_end_an_inference_run_with_its_summary_and_exit_code_1(tmp_path):
+    """The summary names each failure; the run ends with one line, not a traceback repeating the summary."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "broken.png").write_bytes(b"\x89PNG garbage")
+    result = _bundle(
+        "run", "--config_file", str(CONFIGS / "inference.json"), "--input_dir", str(folder), "--output_dir",
+        str(tmp_path / "out"),
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert "FAILED " in result.stdout and "broken.png" in result.stdout and result.stdout.count("0 written") == 1
+    assert result.stderr.rstrip().splitlines()[-1] == "error: 1 of 1 input(s) failed (listed above)."
+    assert "Traceback" not in result.stderr

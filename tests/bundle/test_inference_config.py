@@ -13,7 +13,9 @@ import pytest
 from monai.bundle import ConfigParser
 from PIL import Image
 
+from monai_rmisr.config import PreflightError
 from monai_rmisr.data.corpus import TEST_SOURCES
+from monai_rmisr.inference.batch import BatchFailedError
 from tests.helpers import dicom_testdata
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,7 +67,23 @@ def test_failed_inputs_make_the_run_fail(tmp_path):
     parser = _parser(input_dir=str(folder), output_dir=str(tmp_path / "out"))
     with pytest.raises(RuntimeError) as caught:
         parser.get_parsed_content("inferring")
-    assert "1 input(s) failed" in str(caught.value.__cause__) and "broken.dcm" in str(caught.value.__cause__)
+    assert isinstance(caught.value.__cause__, BatchFailedError) and caught.value.__cause__.exit_code == 1
+    assert str(caught.value.__cause__) == "1 of 1 input(s) failed (listed above)."
+
+
+@pytest.mark.parametrize("where", ["inside", "file"])
+def test_an_output_folder_that_cannot_be_is_refused_before_any_input_is_read(tmp_path, where):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "broken.dcm").write_bytes(b"\0" * 128 + b"DICM" + b"\1" * 40)
+    output = folder / "out" if where == "inside" else tmp_path / "out.png"
+    if where == "file":
+        output.write_bytes(b"x")
+    parser = _parser(input_dir=str(folder), output_dir=str(output))
+    with pytest.raises(RuntimeError) as caught:
+        parser.get_parsed_content("initialize")
+    message = "lies inside the input folder" if where == "inside" else "is a file; a batch writes a folder"
+    assert isinstance(caught.value.__cause__, PreflightError) and message in str(caught.value.__cause__)
 
 
 @pytest.mark.parametrize(("word", "expected"), [("false", False), ("true", True)])
