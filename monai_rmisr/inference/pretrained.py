@@ -41,6 +41,7 @@ __all__ = [
     "load_state_dict",
     "models_dir",
     "models_search_path",
+    "network_def_of",
     "pretrained_path",
     "save_sidecar",
     "sidecar_path",
@@ -259,6 +260,42 @@ def save_sidecar(path: str | os.PathLike[str], network_def: Mapping[str, Any]) -
     return target
 
 
+def network_def_of(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The constructor call (``{"_target_": ..., **arguments}``) of the network whose weights the file ``path``
+    holds, where it can be told without reading the file: its sidecar (:func:`sidecar_path`); for a training
+    checkpoint ``<run>/checkpoints/checkpoint_*.pt``, the run's ``<run>/model.json``; for a file named after a
+    registry model (or a link to one), that model's. None where none of these says.
+
+    Raises:
+        ValueError: a sidecar that is not valid JSON or not a JSON object.
+    """
+    described = _described_network(Path(path))
+    return None if described is None else described[0]
+
+
+def _described_network(path: Path) -> tuple[dict[str, Any], str] | None:
+    """:func:`network_def_of` and where it was read (a sidecar's path, or ``registry model NAME``)."""
+    candidates = [sidecar_path(path)]
+    if path.parent.name == "checkpoints":
+        candidates.append(path.parent.parent / "model.json")
+    for sidecar in candidates:
+        if sidecar.is_file():
+            try:
+                config = json.loads(sidecar.read_text())
+            except json.JSONDecodeError as e:
+                raise ValueError(f"architecture sidecar {sidecar} is not valid JSON: {e}.") from e
+            if not isinstance(config, dict):
+                raise ValueError(
+                    f"architecture sidecar {sidecar} must hold a JSON object, got {type(config).__name__}."
+                )
+            return config, f"architecture sidecar {sidecar}"
+    name = _registry_name(path)
+    if name is not None:
+        entry = PRETRAINED[name]
+        return {"_target_": entry.network.__name__, **entry.kwargs}, f"registry model {name}"
+    return None
+
+
 def _checkpoint_path(model: str | os.PathLike[str]) -> Path:
     """``model`` as a checkpoint path: a registry name that is no file here stands for its shipped weights file."""
     if isinstance(model, str) and model in PRETRAINED and not Path(model).exists():
@@ -282,6 +319,7 @@ def untrained_network(model: str | os.PathLike[str]) -> nn.Module:
             from, in this order, a sidecar JSON file next to it, ``<path without suffix>.json``, holding
             the constructor call as in a bundle's ``network_def``, e.g.
             ``{"_target_": "RMISR", "spatial_dims": 2, "in_channels": 1, "scale": 2, "image_residual": true}``;
+            for a training checkpoint ``<run>/checkpoints/checkpoint_*.pt``, its run's ``model.json``;
             or the registry, when the file is named ``<registry name>.pt`` or is a symbolic link to such a
             file (the bundle's ``models/model.pt``). The file itself is not read.
 
@@ -294,20 +332,13 @@ def untrained_network(model: str | os.PathLike[str]) -> nn.Module:
     """
     path = _checkpoint_path(model)
     sidecar = sidecar_path(path)
-    if sidecar.is_file():
-        try:
-            config = json.loads(sidecar.read_text())
-        except json.JSONDecodeError as e:
-            raise ValueError(f"architecture sidecar {sidecar} is not valid JSON: {e}.") from e
-        if not isinstance(config, dict):
-            raise ValueError(f"architecture sidecar {sidecar} must hold a JSON object, got {type(config).__name__}.")
+    described = _described_network(path)
+    if described is not None:
+        config, source = described
         try:
             return build_network(config)
         except ValueError as e:
-            raise ValueError(f"architecture sidecar {sidecar}: {e}") from e
-    name = _registry_name(path)
-    if name is not None:
-        return PRETRAINED[name].build()
+            raise ValueError(f"{source}: {e}") from e
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint file not found: {path}.")
     raise ValueError(

@@ -83,3 +83,41 @@ def test_keep_checkpoints_sets_how_many_epoch_checkpoints_a_run_keeps(tmp_path, 
         main(["average-weights", str(tmp_path / "swa.pt"), *map(str, sorted((tmp_path / "checkpoints").iterdir()))])
         == 0
     )
+
+
+def test_the_average_of_a_runs_checkpoints_gets_its_architecture_file_and_loads_with_model(tmp_path, capsys):
+    """A run's epoch checkpoints say their architecture through the run's model.json: the average gets a sidecar,
+    so `rmisr upscale --model` and load_checkpoint read it (and an epoch checkpoint itself)."""
+    import json
+
+    from monai_rmisr.inference import load_checkpoint, network_def_of
+
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    call = {"_target_": "RMISR", "spatial_dims": 2, "in_channels": 1, "scale": 2, "num_blocks": 1}
+    (run / "model.json").write_text(json.dumps(call))
+    inputs = []
+    for epoch in (1, 2):
+        inputs.append(run / "checkpoints" / f"checkpoint_epoch={epoch}.pt")
+        torch.save({"network": _small_net(epoch).state_dict(), "optimizer": {}}, inputs[-1])
+    assert network_def_of(inputs[0]) == call and network_def_of(tmp_path / "nothing.pt") is None
+    output = tmp_path / "swa.pt"
+    assert main(["average-weights", str(output), *map(str, inputs)]) == 0
+    assert "its architecture in swa.json, so --model reads it" in capsys.readouterr().out
+    assert json.loads((tmp_path / "swa.json").read_text()) == call
+    averaged = load_checkpoint(output)
+    assert all(torch.equal(averaged.state_dict()[k], v) for k, v in average_checkpoints(inputs).items())
+    assert isinstance(load_checkpoint(inputs[0]), RMISR)  # an epoch checkpoint as --model
+    # checkpoints that say different architectures: refused, nothing written
+    other = tmp_path / "other.pt"
+    torch.save(_small_net(3).state_dict(), other)
+    (tmp_path / "other.json").write_text(json.dumps({**call, "image_residual": True}))
+    assert main(["average-weights", str(tmp_path / "mixed.pt"), str(inputs[0]), str(other)]) == 2
+    assert "the checkpoints are of different networks" in capsys.readouterr().err
+    assert not (tmp_path / "mixed.pt").exists() and not (tmp_path / "mixed.json").exists()
+    # an existing architecture file of the output is not replaced without --overwrite
+    (tmp_path / "again.json").write_text("{}")
+    assert main(["average-weights", str(tmp_path / "again.pt"), *map(str, inputs)]) == 2
+    assert "'again.json', the architecture file of OUTPUT, already exists" in capsys.readouterr().err.replace(
+        str(tmp_path) + "/", ""
+    )
