@@ -59,6 +59,7 @@ from typing import Any
 import numpy as np
 
 from ..io import ImageReadError, read_image
+from ..io.label_maps import label_map_evidence
 from ..transforms.intensity import CTWindow, MinMaxNormalize
 from .corpus import protocol_gray
 from .folder_scan import datalist_file, datalist_lists, is_annotation, load_datalist, scan_folder
@@ -122,6 +123,10 @@ def _convert(path: Path, group: str, preset: DatasetPreset) -> list[DatasetImage
         image = read_image(path)
     except FileNotFoundError as err:
         raise ImageReadError(path, "no such file or folder.") from err
+    evidence = label_map_evidence(image)
+    if evidence is not None:  # an nnU-Net folder holds labelsTr/ beside imagesTr/
+        logger.warning("skipping '%s': it is a label map or mask (%s), not an image.", path, evidence)
+        return []
     modality = image.meta.get("modality")
     if preset.modalities is not None and modality and modality not in preset.modalities:
         wanted = ", ".join(preset.modalities)

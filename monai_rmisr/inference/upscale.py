@@ -25,6 +25,7 @@ import torch
 
 from ..io import ImageData, ImageReadError, ImageTooLargeError, read_image
 from ..io.geometry import resampled_geometry
+from ..io.label_maps import label_map_evidence
 from ..io.writers import check_output, write_image
 from ..networks.regroup import inference_network
 from ..networks.utils import forward_at_scale, scaled_size
@@ -85,35 +86,6 @@ class ResultTooLargeError(ValueError):
         super().__init__(message)
         self.limit, self.announced = limit, announced
         self.values, self.shape, self.channels = values, shape, channels
-
-
-#: NIfTI intents whose values are classes, not intensities: refused by :meth:`Upscaler.read`
-LABEL_INTENTS = ("label", "neuroname")
-#: A NIfTI whose voxels are whole numbers >= 0 of two to this many distinct values is taken for a label map or
-#: mask (most carry no label intent): no scan worth super-resolving has so few grey levels.
-LABEL_MAP_MAX_VALUES = 16
-
-
-def label_map_evidence(image: ImageData) -> str | None:
-    """Why a NIfTI ``image`` is a label map (its intent, or few distinct whole-number values), or None.
-
-    The distinct values are counted on a sample of voxels first (a scan has many at once), then on all.
-    """
-    if image.meta.get("format") != "nifti":
-        return None
-    intent = image.meta.get("nifti_intent")
-    if intent in LABEL_INTENTS:
-        return f"NIfTI intent '{intent}'"
-    array = np.asarray(image.array)
-    if array.size < 1024:
-        return None
-    for values in (array.ravel()[:: max(1, array.size // 65536)], array):
-        distinct = np.unique(values)
-        if len(distinct) > LABEL_MAP_MAX_VALUES or distinct[0] < 0 or not np.all(distinct == np.round(distinct)):
-            return None
-    if len(distinct) < 2:  # a blank volume is no evidence of classes
-        return None
-    return f"only {len(distinct)} distinct values, whole numbers {distinct[0]:g} to {distinct[-1]:g}"
 
 
 def _context(start: int, stop: int, size: int, period: int) -> tuple[int, int]:

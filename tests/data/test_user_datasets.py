@@ -421,3 +421,24 @@ def test_a_malformed_datalist_is_named_with_what_is_wrong(tmp_path, content, mes
     with pytest.raises(ValueError) as failure:
         dataset_images(tmp_path / "dataset.json", "datalist", "train")
     assert str(failure.value).startswith(f"datalist '{tmp_path / 'dataset.json'}'") and message in str(failure.value)
+
+
+def test_label_maps_in_a_folder_are_left_out_by_name(tmp_path, caplog):
+    """An nnU-Net folder holds labelsTr/ (masks of classes 0, 1, 2) beside imagesTr/: the masks trained and even
+    validated the model, while `rmisr upscale` refuses them."""
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "imagesTr").mkdir()
+    (tmp_path / "labelsTr").mkdir()
+    for case in range(3):
+        scan = (rng.random((40, 40, 2)) * 1000 - 500).astype(np.float32)
+        nib.save(nib.Nifti1Image(scan, np.eye(4)), tmp_path / "imagesTr" / f"case{case}.nii.gz")
+        mask = np.zeros((40, 40, 2), np.uint8)
+        mask[5:20, 5:20] = 1
+        mask[25:35, 10:30] = 2
+        nib.save(nib.Nifti1Image(mask, np.eye(4)), tmp_path / "labelsTr" / f"case{case}.nii.gz")
+    with caplog.at_level(logging.WARNING):
+        images = load_dataset(tmp_path, "folder", "train", val_fraction=0)
+    assert {Path(image.source).parent.name for image in images} == {"imagesTr"} and len(images) == 6
+    skipped = [r.getMessage() for r in caplog.records if "label map or mask" in r.getMessage()]
+    assert len(skipped) == 3 and all("labelsTr" in message for message in skipped)
