@@ -14,6 +14,7 @@ from .synthetic import aperture_images, ct_phantom_images, display_graphics_imag
 from .user_datasets import dataset_images
 
 __all__ = [
+    "DEFAULT_VAL_NAMES",
     "corpus_images",
     "evaluation_images",
     "fractional_pair",
@@ -128,7 +129,8 @@ def training_images(
         skip_bad: leave out unreadable files of a user data set (logged) instead of stopping.
         seed: seed of the procedural images.
         ultrasound_frames: add the corpus FRAMES split (the TRAIN ultrasound images uncropped: the
-            vendor's text and graphics on black around the scan; those named by ``val_names`` stay out).
+            vendor's text and graphics on black around the scan; on the corpus, those named by ``val_names`` stay
+            out), to a user data set too.
         synthetic_blur: the procedural images' point-spread function, in pixels (0: pixel-exact edges;
             :func:`~monai_rmisr.data.synthetic.band_limited`).
         aperture: add this many procedural fields of view on black with soft rims
@@ -152,8 +154,8 @@ def training_images(
         corpus += _corpus_selection("natural")
     if extra_images:
         corpus += _corpus_selection("extra")
-    if ultrasound_frames and dataset_dir is None:
-        corpus += _corpus_selection("frames", exclude=val_names)
+    if ultrasound_frames:  # on the corpus, without its validation images' frames
+        corpus += _corpus_selection("frames", exclude=val_names if dataset_dir is None else ())
     images = user + [img.array for img in corpus for _ in range(repeats.get(img.modality, 1))]
     procedural = synthetic_images(synthetic, seed=seed, blur_sigma=synthetic_blur)
     return images + procedural + aperture_images(aperture, seed=seed) + ct_phantom_images(ct_phantoms, seed=seed)
@@ -191,9 +193,14 @@ def validation_synthetic_images(count: int, aperture: int = 0, ct_phantoms: int 
     )
 
 
+#: The corpus's validation images, held out of its training images: ``bundles/rmisr/configs/train.json``'s
+#: ``val_names``.
+DEFAULT_VAL_NAMES: tuple[str, ...] = ("CT_small", "MR_small", "microaneurysms", "OBXXXX1A")
+
+
 def validation_images(
     val_names: Sequence[str],
-    synthetic: int = 0,
+    synthetic: int | None = None,
     dataset_dir: str | os.PathLike | None = None,
     dataset_preset: str = "folder",
     skip_bad: bool = False,
@@ -204,19 +211,31 @@ def validation_images(
     """The bundle's ``validate#images``: (1, H, W) float32 images in [0, 1].
 
     On the corpus (``dataset_dir=None``): the images of :func:`validation_sources` and ``synthetic`` display
-    frames, ``aperture`` fields of view and ``ct_phantoms`` CT slices of :func:`validation_synthetic_images`.
+    frames (None: one), ``aperture`` fields of view and ``ct_phantoms`` CT slices of
+    :func:`validation_synthetic_images`.
     Realistic LR is hardest at text, graphics and air edges, and a network that sharpens those may over-sharpen
     an optically soft rim on black (a fundus image's field of view); without such images validation is blind to
     them. The corpus's one validation CT slice (CT_small, 128x128) is nearly all tissue: it has no skull in air,
     the strongest edges a CT slice has; a procedural slice brings them. With
     ``dataset_dir``: the ``"val"`` split of that user data set (:func:`~monai_rmisr.data.dataset_images` with
     ``dataset_preset`` and ``skip_bad``), less (with a warning naming each) the images too small to be scored at
-    any of ``scales`` (the run's scale or ``val_scales``; :func:`~monai_rmisr.metrics.protocol.min_scored_size`).
+    any of ``scales`` (the run's scale or ``val_scales``; :func:`~monai_rmisr.metrics.protocol.min_scored_size`),
+    and the procedural images asked for (``synthetic`` None: none).
+
+    Raises:
+        ValueError: ``val_names`` other than :data:`DEFAULT_VAL_NAMES` with ``dataset_dir`` (they name corpus
+            images; the user data set's validation images are its own split).
     """
     if dataset_dir is not None:
+        if tuple(val_names) != DEFAULT_VAL_NAMES:
+            raise ValueError(
+                "--val_names picks the corpus's validation images; with --dataset_dir the validation images are your "
+                "data set's own (its validation split): leave --val_names out."
+            )
         min_size = validation_min_size(scales)
-        return dataset_images(dataset_dir, dataset_preset, "val", skip_bad=skip_bad, min_size=min_size)
-    procedural = validation_synthetic_images(synthetic, aperture, ct_phantoms)
+        user = dataset_images(dataset_dir, dataset_preset, "val", skip_bad=skip_bad, min_size=min_size)
+        return user + validation_synthetic_images(synthetic or 0, aperture, ct_phantoms)
+    procedural = validation_synthetic_images(1 if synthetic is None else synthetic, aperture, ct_phantoms)
     return [image.array for image in load_sources(validation_sources(val_names))] + procedural
 
 

@@ -29,13 +29,10 @@ import nibabel as nib
 import numpy as np
 
 from .corpus import CorpusImage, load_corpus, load_sources
-from .datasets import name_starts_with, validation_sources, validation_synthetic_images
+from .datasets import DEFAULT_VAL_NAMES, name_starts_with, validation_sources, validation_synthetic_images
 from .user_datasets import dataset_images
 
 __all__ = ["DEFAULT_VAL_NAMES", "export_corpus"]
-
-#: The validation images of ``bundles/rmisr/configs/train.json`` (its ``val_names``).
-DEFAULT_VAL_NAMES: tuple[str, ...] = ("CT_small", "MR_small", "microaneurysms", "OBXXXX1A")
 
 
 def _file_name(index: int, name: str) -> str:

@@ -359,7 +359,7 @@ def test_a_4d_nifti_is_refused_not_mixed_as_rgb(tmp_path):
 
 
 def test_images_too_small_to_score_are_left_out_of_validation_by_name(tmp_path, caplog):
-    from monai_rmisr.data.datasets import validation_images, validation_min_size
+    from monai_rmisr.data.datasets import DEFAULT_VAL_NAMES, validation_images, validation_min_size
     from monai_rmisr.metrics.protocol import min_scored_size
 
     assert [min_scored_size(s) for s in (2, 3, 4, 2.5)] == [16, 18, 20, 18]  # SSIM's 11 inside the border
@@ -377,7 +377,7 @@ def test_images_too_small_to_score_are_left_out_of_validation_by_name(tmp_path, 
     (tmp_path / "datalist.json").write_text(json.dumps(datalist))
     caplog.clear()
     with caplog.at_level(logging.WARNING):
-        held_out = validation_images([], dataset_dir=tmp_path, dataset_preset="datalist", scales=4.0)
+        held_out = validation_images(DEFAULT_VAL_NAMES, dataset_dir=tmp_path, dataset_preset="datalist", scales=4.0)
     assert [image.shape for image in held_out] == [(1, 40, 40)]
     assert any("smaller than the 20x20 pixels" in r.getMessage() for r in caplog.records)
 
@@ -442,3 +442,24 @@ def test_label_maps_in_a_folder_are_left_out_by_name(tmp_path, caplog):
     assert {Path(image.source).parent.name for image in images} == {"imagesTr"} and len(images) == 6
     skipped = [r.getMessage() for r in caplog.records if "label map or mask" in r.getMessage()]
     assert len(skipped) == 3 and all("labelsTr" in message for message in skipped)
+
+
+def test_the_corpus_validation_settings_on_a_user_data_set(tmp_path):
+    """With --dataset_dir, validation is the data set's own split, plus the procedural images asked for (none by
+    default: --val_synthetic_images is one on the corpus); --val_names, which names corpus images, is refused; the
+    corpus's ultrasound frames join the training images as the natural images do (they were ignored silently)."""
+    from monai_rmisr.data.datasets import DEFAULT_VAL_NAMES, training_images, validation_images
+
+    for k in range(3):
+        Image.fromarray(_rgb(k)).save(tmp_path / f"img{k}.png")
+    datalist = {"training": [{"image": "img0.png"}, {"image": "img1.png"}], "validation": [{"image": "img2.png"}]}
+    (tmp_path / "dataset.json").write_text(json.dumps(datalist))
+    given = {"dataset_dir": tmp_path / "dataset.json", "dataset_preset": "datalist"}
+    assert len(validation_images(DEFAULT_VAL_NAMES, **given)) == 1
+    with_procedural = validation_images(DEFAULT_VAL_NAMES, synthetic=1, ct_phantoms=1, **given)
+    assert [image.shape for image in with_procedural[1:]] == [(1, 384, 384)] * 2
+    with pytest.raises(ValueError, match="--val_names picks the corpus's validation images"):
+        validation_images(["CT_small"], **given)
+    plain = training_images(**given)
+    with_frames = training_images(ultrasound_frames=True, **given)
+    assert len(plain) == 2 and len(with_frames) > 2
