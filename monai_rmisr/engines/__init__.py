@@ -6,6 +6,7 @@ from .checkpoint import (
     ResumableCheckpointSaver,
     average_checkpoints,
     check_fresh_start,
+    evaluation_network,
     latest_checkpoint,
 )
 from .ema import WeightEMA
@@ -36,6 +37,7 @@ __all__ = [
     "autocast_dtype",
     "average_checkpoints",
     "check_fresh_start",
+    "evaluation_network",
     "latest_checkpoint",
     "prepare_sr_batch",
     "random_scale_batch",

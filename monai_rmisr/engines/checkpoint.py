@@ -247,6 +247,30 @@ class InitialWeightsLoader:
         )
 
 
+def evaluation_network(checkpoint: str | os.PathLike, network: nn.Module, scale: float) -> nn.Module:
+    """The network ``evaluate.json`` loads ``checkpoint`` into: the architecture the checkpoint says (its sidecar,
+    its run's ``model.json`` or a shipped model's name: :func:`~monai_rmisr.inference.network_def_of`), else
+    ``network``, the run's ``network_def`` (``--scale``, a merged variant config).
+
+    Raises:
+        ValueError: the checkpoint's network has a fixed scale other than ``scale`` (the protocol's), naming both.
+    """
+    from ..inference.pretrained import build_network, network_def_of  # the inference package imports the networks
+    from ..networks.blocks.meta_upsample import MetaUpsample
+
+    described = network_def_of(checkpoint)
+    if described is None:
+        return network
+    built = build_network(described)
+    fixed = None if any(isinstance(m, MetaUpsample) for m in built.modules()) else getattr(built, "scale", None)
+    if fixed is not None and float(fixed) != float(scale):
+        raise ValueError(
+            f"--ckpt_path '{checkpoint}' holds a fixed x{float(fixed):g} {described.get('_target_')} (as its "
+            f"architecture file or name says); give --scale {float(fixed):g}."
+        )
+    return built.to(next(network.parameters()).device)
+
+
 def average_checkpoints(paths: Sequence[str | os.PathLike]) -> dict[str, torch.Tensor]:
     """The uniform average of the network weights in ``paths`` (a state dict, on the CPU).
 

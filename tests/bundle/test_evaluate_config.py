@@ -92,7 +92,7 @@ def test_evaluation_preflight_leaves_the_training_output_alone(tmp_path):
     [
         ("missing.pt", FileNotFoundError, "--ckpt_path: no such file"),
         ("null", ValueError, "--ckpt_path: this run needs a file"),
-        (str(ROOT / "bundles" / "rmisr" / "models" / "rmisr_bl_x4.pt"), ValueError, "--ckpt_path '"),
+        (str(ROOT / "bundles" / "rmisr" / "models" / "rmisr_bl_x4.pt"), ValueError, "fixed x4 RMISR (as its"),
     ],
 )
 def test_evaluation_preflight_names_a_bad_ckpt_path(tmp_path, ckpt_path, error, words):
@@ -105,3 +105,27 @@ def test_evaluation_preflight_names_a_bad_ckpt_path(tmp_path, ckpt_path, error, 
     while cause.__cause__ is not None:
         cause = cause.__cause__
     assert isinstance(cause, error) and words in str(cause)
+
+
+def test_evaluate_builds_the_network_its_checkpoint_says(tmp_path):
+    """A checkpoint with an architecture file (a run's model.json beside model.pt, an IMDN run's or RMISR-VP's)
+    is scored in its own network, without merging the variant config (it was refused as not fitting RMISR);
+    without one, the run's network_def as before."""
+    import json
+
+    from monai_rmisr.networks.nets import IMDN, RMISRVP
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    Image.fromarray(_smooth_image(0)).save(folder / "0.png")
+    run = tmp_path / "imdn_run"
+    run.mkdir()
+    call = {"_target_": "IMDN", "in_channels": 1, "scale": 2}
+    (run / "model.json").write_text(json.dumps(call))
+    torch.save(IMDN(in_channels=1, scale=2).state_dict(), run / "model.pt")
+    vp = ROOT / "bundles" / "rmisr" / "models" / "rmisr_vp_x4.pt"
+    for path, scale, kind, least in ((run / "model.pt", 2, IMDN, 0.0), (vp, 4, RMISRVP, 25.0)):  # IMDN untrained
+        parser = _parser(tmp_path / path.parent.name, dataset_dir=str(folder), ckpt_path=str(path), scale=scale)
+        parser.get_parsed_content("evaluating")
+        assert isinstance(parser.get_parsed_content("network"), kind)
+        assert parser.get_parsed_content("validate#evaluator").state.metrics["val_psnr"] > least
