@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -731,7 +732,8 @@ def read_dicom_series(
     first_ds = members[0][1]
     row_cos, col_cos = _orientation(first_ds)
     normal = np.cross(row_cos, col_cos)
-    shape0 = (int(first_ds.Rows), int(first_ds.Columns))
+    # the series' size is its slices' most common one, so an odd slice is the one named, wherever it sorts
+    shape0 = Counter((int(ds.Rows), int(ds.Columns)) for _, ds in members).most_common(1)[0][0]
     values = shape0[0] * shape0[1] * len(members) * int(first_ds.get("SamplesPerPixel", 1) or 1)
     if max_values is not None and values > max_values:
         raise ImageTooLargeError(

@@ -199,6 +199,16 @@ def test_series_errors_name_the_problem(tmp_path):
     write_ct_series(dup, n=2, step=0.0)
     with pytest.raises(ImageReadError, match="share one position"):
         read_dicom_series(dup)
+    # a slice of another size is the one named, also where it sorts first ("a.dcm" before "slice000.dcm")
+    odd = tmp_path / "odd"
+    write_ct_series(odd, n=3)
+    ds = pydicom.dcmread(odd / "slice000.dcm")
+    ds.Rows = 64
+    ds.PixelData = ds.PixelData[: 64 * 128 * 2]
+    ds.save_as(odd / "a.dcm")
+    (odd / "slice000.dcm").unlink()
+    with pytest.raises(ImageReadError, match=r"cannot read image '.*a\.dcm': is 64x128 but the series is 128x128"):
+        read_dicom_series(odd)
 
 
 def test_raw_data_set_without_part10_header(tmp_path):
