@@ -158,3 +158,22 @@ def test_ctrl_c_is_one_line_and_exit_130(monkeypatch, capsys):
     monkeypatch.setattr(upscale, "_upscale", interrupted)
     assert main(["upscale", "in.png", "-o", "out.png", "--scale", "2"]) == 130
     assert capsys.readouterr().err == "rmisr upscale: error: interrupted (Ctrl-C).\n"
+
+
+def test_a_negative_roi_or_window_reaches_its_own_check(tmp_path, capsys):
+    """argparse took `--roi -5,0,10,10` for an option ("expected one argument"); the lung window's centre is
+    negative (`--window -600,1500`)."""
+    import numpy as np
+    from PIL import Image
+
+    from monai_rmisr.cli import _joined_negative_values
+
+    assert _joined_negative_values(["view", "a.png", "--window", "-600,1500", "--roi", "1,2,3,4"]) == [
+        "view", "a.png", "--window=-600,1500", "--roi", "1,2,3,4",
+    ]  # fmt: skip
+    assert _joined_negative_values(["upscale", "--roi", "-q"]) == ["upscale", "--roi", "-q"]  # an option stays one
+    Image.fromarray(np.zeros((20, 20), np.uint8)).save(tmp_path / "a.png")
+    code = main(
+        ["upscale", str(tmp_path / "a.png"), "-o", str(tmp_path / "b.png"), "--scale", "2", "--roi", "-5,0,10,10"]
+    )
+    assert code == 2 and "--roi '-5,0,10,10' is empty or negative" in capsys.readouterr().err

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import sys
 import threading
+from collections.abc import Sequence
 
 from .._version import __version__
 from . import corpus, info, listen, pacs, upscale, view, weights
@@ -29,9 +31,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Options whose value may start with a minus sign: a region (``--roi -5,0,10,10``, refused by its own check) and a
+#: display window (``--window -600,1500``, the lung window's centre).
+NEGATIVE_VALUE_OPTIONS = ("--roi", "--window")
+_NUMBER_LIST = re.compile(r"^-\d[\d.,\s-]*$")
+
+
+def _joined_negative_values(argv: Sequence[str]) -> list[str]:
+    """``--roi -5,0,10,10`` as ``--roi=-5,0,10,10``: argparse takes a value that starts with ``-`` (and is not one
+    negative number) for an option and answers "expected one argument"."""
+    joined: list[str] = []
+    index = 0
+    while index < len(argv):
+        word = argv[index]
+        if word in NEGATIVE_VALUE_OPTIONS and index + 1 < len(argv) and _NUMBER_LIST.match(argv[index + 1]):
+            joined.append(f"{word}={argv[index + 1]}")
+            index += 2
+            continue
+        joined.append(word)
+        index += 1
+    return joined
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run ``rmisr`` with ``argv`` (default: the process's arguments); returns the exit code."""
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(_joined_negative_values(sys.argv[1:] if argv is None else argv))
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
