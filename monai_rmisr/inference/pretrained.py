@@ -39,6 +39,7 @@ __all__ = [
     "load_checkpoint",
     "load_pretrained",
     "load_state_dict",
+    "missing_model_error",
     "models_dir",
     "models_search_path",
     "network_def_of",
@@ -260,6 +261,16 @@ def save_sidecar(path: str | os.PathLike[str], network_def: Mapping[str, Any]) -
     return target
 
 
+def missing_model_error(model: str | os.PathLike[str], others: str = "") -> Exception:
+    """The error for a ``model`` that is neither a registry name nor an existing file: a word that looks like a
+    name (no suffix, no folder) is an unknown model, listing the registry's (and ``others``, the caller's other
+    words such as ``'auto'``); anything else is a checkpoint file not found."""
+    text = str(model)
+    if Path(text).suffix or os.sep in text or "/" in text:
+        return FileNotFoundError(f"checkpoint file not found: {Path(text)}.")
+    return ValueError(f"unknown model {text!r}: expected {others}one of {', '.join(PRETRAINED)} or a checkpoint path.")
+
+
 def network_def_of(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     """The constructor call (``{"_target_": ..., **arguments}``) of the network whose weights the file ``path``
     holds, where it can be told without reading the file: its sidecar (:func:`sidecar_path`); for a training
@@ -340,7 +351,7 @@ def untrained_network(model: str | os.PathLike[str]) -> nn.Module:
         except ValueError as e:
             raise ValueError(f"{source}: {e}") from e
     if not path.is_file():
-        raise FileNotFoundError(f"checkpoint file not found: {path}.")
+        raise missing_model_error(model)
     raise ValueError(
         f"cannot tell the architecture of checkpoint {path}: write a sidecar {sidecar.name} with the "
         'constructor call, e.g. {"_target_": "RMISR", "spatial_dims": 2, "in_channels": 1, "scale": 2, '

@@ -13,7 +13,7 @@ from torch import nn
 from ..networks.regroup import inference_network
 from ..networks.utils import forward_at_scale, scaled_size
 from .bicubic import BICUBIC, BicubicUpsampler
-from .pretrained import PRETRAINED, load_checkpoint, load_pretrained
+from .pretrained import PRETRAINED, load_checkpoint, load_pretrained, missing_model_error
 from .self_ensemble import self_ensemble_forward
 from .settings import (
     AUTO_TILE,
@@ -110,12 +110,7 @@ def resolve_model(
     if isinstance(model, (str, os.PathLike)):
         path = Path(model)
         if not path.is_file():
-            if path.suffix or os.sep in str(model) or "/" in str(model):
-                raise FileNotFoundError(f"checkpoint file not found: {path}.")
-            raise ValueError(
-                f"unknown model {model!r}: expected 'auto', '{BICUBIC}', one of {', '.join(PRETRAINED)}, a "
-                "checkpoint path or an nn.Module."
-            )
+            raise missing_model_error(model, others=f"'auto', '{BICUBIC}', an nn.Module, ")
         network = load_checkpoint(path)
         fixed, max_scale = model_scale_limits(network)
         scale = check_model_scale(scale, fixed, max_scale, f"checkpoint {path.name}")

@@ -70,7 +70,7 @@ def image_format(path: str | os.PathLike[str]) -> str:
         return named
     if named == "dicom" or "." not in path.name:
         return "dicom"
-    raise ImageReadError(path, "unknown image format (expected DICOM, NIfTI, PNG, JPEG or TIFF).")
+    raise ImageReadError(path, "unknown image format (expected DICOM, NIfTI, PNG, JPEG, TIFF or BMP).")
 
 
 def detect_format(path: str | os.PathLike[str]) -> str:

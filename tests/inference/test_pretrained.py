@@ -192,6 +192,9 @@ def test_load_checkpoint_architecture_sources(tmp_path):
     # a mistyped path (the bundle's --model): says the file is missing, not that a sidecar is
     with pytest.raises(FileNotFoundError, match=r"checkpoint file not found: .*typo\.pt"):
         untrained_network(tmp_path / "typo.pt")
+    # a word that is no registry name (the bundle's --model nosuch): the registry's names, not a missing file
+    with pytest.raises(ValueError, match=r"unknown model 'nosuch': expected one of rmisr_bl_x2, "):
+        untrained_network("nosuch")
 
 
 def test_sidecar_targets_are_restricted():
