@@ -114,6 +114,17 @@ def find_inputs(folder: str | os.PathLike[str]) -> list[Path]:
         if one_series:
             found.append(directory_path)  # its broken slices fail (or are skipped) with the series
         else:
+            slices = [info[0] for _, info in dicoms if info[1] == 1]
+            repeated = sorted(uid for uid in set(slices) if slices.count(uid) > 1)
+            if len(series) > 1 and repeated:
+                logger.warning(
+                    "'%s' holds the DICOM files of %d series: each file is super-resolved as an image of its own "
+                    "(a derived series of one image each, %d of them from slices of one series); put each series "
+                    "in a folder of its own to derive it as one series.",
+                    directory_path,
+                    len(series),
+                    sum(slices.count(uid) for uid in repeated),
+                )
             found.extend(path for path, _ in dicoms)
             found.extend(broken_dicoms)
         found.extend(broken)
