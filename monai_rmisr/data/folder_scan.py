@@ -110,7 +110,8 @@ def scan_folder(
     if not root.exists():
         raise FileNotFoundError(f"no such data set folder: '{root}'.")
     if not root.is_dir():
-        raise NotADirectoryError(f"'{root}' is a file; a data set is a folder.")
+        hint = " (a datalist? give --dataset_preset datalist)" if root.suffix.lower() == ".json" else ""
+        raise NotADirectoryError(f"'{root}' is a file; a data set is a folder{hint}.")
     wanted = _normalise_extensions(extensions)
     by_folder: dict[Path, list[tuple[Path, str]]] = {}
     walker = os.walk(root) if recursive else [(str(root), [], [p.name for p in root.iterdir()])]

@@ -8,6 +8,7 @@ loaded network, or the average a resumed checkpoint kept) and its entry in the c
 from __future__ import annotations
 
 import logging
+import math
 import os
 
 import torch
@@ -40,9 +41,13 @@ class WeightEMA:
     """
 
     def __init__(self, network: nn.Module, decay: float = 0.0, resume_from: str | os.PathLike | None = None):
-        decay = float(decay)
-        if not 0.0 <= decay < 1.0:
-            raise ValueError(f"--ema_decay must be 0 (off) or in (0, 1), got {decay}.")
+        given = decay
+        try:
+            decay = float(decay)
+        except (TypeError, ValueError):
+            decay = math.nan
+        if isinstance(given, bool) or not 0.0 <= decay < 1.0:
+            raise ValueError(f"--ema_decay must be 0 (off) or in (0, 1), got {given!r}.")
         self.network = network
         self.decay = decay
         self.resume_from = resume_from

@@ -19,6 +19,8 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -175,12 +177,16 @@ def load_state_dict(path: str | os.PathLike[str], map_location: str | torch.devi
         raise FileNotFoundError(f"checkpoint file not found: {path}.")
     try:
         loaded = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:  # not a torch file at all (text, a zip of something else) or unsafe pickled objects
-        if isinstance(e, pickle.UnpicklingError):  # torch says what it refused (objects beyond tensors)
-            detail = f" ({type(e).__name__}: {' '.join(str(e).split())[:300]})"
-        else:  # the unpickler tripped over bytes that are not a PyTorch file: its IndexError says nothing more
-            detail = ": not a file that torch.save wrote"
-        raise ValueError(f"{path} is not a PyTorch weights file that can be read safely{detail}") from e
+    except Exception as e:  # not a torch file at all (text, an image, a zip of something else) or unsafe objects
+        detail = ": not a file that torch.save wrote"  # the unpickler's own message says nothing more
+        if isinstance(e, pickle.UnpicklingError) and zipfile.is_zipfile(path):  # torch's, holding objects it refused
+            refused = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(e))
+            what = f" ({refused.group(1)})" if refused else ""
+            detail = (
+                f": it holds Python objects beyond tensors{what}, which are not loaded (a pickle can run code); "
+                "save the weights alone, torch.save(network.state_dict(), path)"
+            )
+        raise ValueError(f"{path} is not a PyTorch weights file that can be read safely{detail}.") from e
     if isinstance(loaded, Mapping):
         for key in ("model", "ema", "network"):
             if isinstance(loaded.get(key), Mapping) and loaded[key]:

@@ -463,3 +463,9 @@ def test_the_corpus_validation_settings_on_a_user_data_set(tmp_path):
     plain = training_images(**given)
     with_frames = training_images(ultrasound_frames=True, **given)
     assert len(plain) == 2 and len(with_frames) > 2
+
+
+def test_a_datalist_file_given_to_the_folder_preset_points_at_the_datalist_preset(tmp_path):
+    (tmp_path / "dataset.json").write_text("{}")
+    with pytest.raises(NotADirectoryError, match=r"is a file; a data set is a folder \(a datalist\? give "):
+        dataset_images(tmp_path / "dataset.json", "folder", "train")

@@ -47,7 +47,7 @@ def test_decay_zero_is_off():
         ema.load_state_dict(network.state_dict())
 
 
-@pytest.mark.parametrize("decay", [1.0, -0.1, 1.5])
+@pytest.mark.parametrize("decay", [1.0, -0.1, 1.5, "abc", True, None])
 def test_a_decay_outside_0_1_is_an_error_naming_the_setting(decay):
     with pytest.raises(ValueError, match=r"^--ema_decay must be 0 \(off\) or in \(0, 1\), got "):
         WeightEMA(_network(), decay=decay)

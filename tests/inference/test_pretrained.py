@@ -151,6 +151,20 @@ def test_weights_are_loaded_with_weights_only(models):
     with pytest.raises(ValueError, match="not a PyTorch weights file that can be read safely") as err:
         load_pretrained("rmisr_bl_x2")
     assert isinstance(err.value.__cause__, pickle.UnpicklingError)  # refused by torch.load(weights_only=True)
+    assert "holds Python objects beyond tensors (tests.inference.test_pretrained._Payload)" in str(err.value)
+    assert "weights_only=False" not in str(err.value)  # torch's advice to load it unsafely is not passed on
+
+
+def test_an_image_given_as_weights_is_named_as_no_weights_file(tmp_path):
+    from PIL import Image
+
+    Image.new("L", (8, 8)).save(tmp_path / "scan.png")
+    with pytest.raises(ValueError) as err:
+        load_state_dict(tmp_path / "scan.png")
+    assert str(err.value) == (
+        f"{tmp_path / 'scan.png'} is not a PyTorch weights file that can be read safely: not a file that torch.save "
+        "wrote."
+    )
 
 
 def test_a_checkpoint_with_a_weight_average_loads_the_average(tmp_path):

@@ -285,7 +285,7 @@ def test_cli_bad_model_files(tmp_path):
         source,
         "--model",
         "/etc/passwd",
-        message="/etc/passwd is not a PyTorch weights file that can be read safely: not a file that torch.save wrote",
+        message="/etc/passwd is not a PyTorch weights file that can be read safely: not a file that torch.save wrote.",
     )
     torch.save({"notes": [1, 2]}, tmp_path / "junk.pt")
     _assert_refused(tmp_path, source, "--model", str(tmp_path / "junk.pt"), message="holds no network state dict")
