@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -17,6 +18,8 @@ from ..transforms.patch import RandPairedPatch
 from ..transforms.quantize import check_bit_range
 
 __all__ = ["EDGE_GRID", "EpochSampler", "PairedPatchDataset", "edge_weights", "medical_degradation"]
+
+logger = logging.getLogger(__name__)
 
 
 def medical_degradation(
@@ -108,6 +111,22 @@ class PairedPatchDataset(Dataset):
         areas = np.array([img.shape[1] * img.shape[2] for img in self.images], dtype=np.float64)
         self.probabilities = areas / areas.sum()
         self.patch = RandPairedPatch(patch_size, scale)
+        hr = self.patch.hr_size
+        small = [img.shape[1:] for img in self.images if min(img.shape[1:]) < hr]
+        if small:  # padded by RandPairedPatch: say so, a patch of mostly mirror images is no image of the data
+            smallest = min(small, key=lambda shape: shape[0] * shape[1])
+            logger.warning(
+                "%d of the %d training images are smaller than the %dx%d HR patch (--patch_size %d at x%g; the "
+                "smallest %dx%d): their patches are mirror-padded to it; a smaller --patch_size avoids it.",
+                len(small),
+                len(self.images),
+                hr,
+                hr,
+                patch_size,
+                float(scale),
+                smallest[1],
+                smallest[0],
+            )
         self.scale = float(scale)
         self.seed = int(seed)
         self.length = int(length)

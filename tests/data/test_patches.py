@@ -93,3 +93,19 @@ def test_edge_weights_and_a_bad_share():
     for bad in (-0.1, 1.5, float("nan"), "half", True):
         with pytest.raises(ValueError, match=r"edge_share \(edge_patch_share\) must be a number in"):
             PairedPatchDataset(_images(), patch_size=8, scale=2, edge_share=bad)
+
+
+def test_images_smaller_than_the_hr_patch_are_named_in_a_warning(caplog):
+    import logging
+
+    from monai_rmisr.data.patches import PairedPatchDataset
+
+    images = [np.zeros((1, 40, 40), np.float32), np.zeros((1, 128, 128), np.float32), np.zeros((1, 5, 60), np.float32)]
+    with caplog.at_level(logging.WARNING):
+        PairedPatchDataset(images, patch_size=32, scale=2)
+    (message,) = [r.getMessage() for r in caplog.records]
+    assert message.startswith("2 of the 3 training images are smaller than the 64x64 HR patch") and "60x5" in message
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        PairedPatchDataset(images[1:2], patch_size=32, scale=2)
+    assert not caplog.records
