@@ -271,6 +271,10 @@ def load_dataset(
             items = chosen if chosen is not None else items
         else:
             items = chosen if chosen is not None else _seeded_split(items, groups, split, val_fraction, seed)
+    if split != "train" and items:  # which files are held out (to leave them out of a later evaluation) or scored
+        names = [os.path.relpath(item, root) for item in items]
+        shown = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
+        logger.info("%s split of '%s': %d file(s) / series: %s", split, dataset_dir, len(names), shown)
     images: list[DatasetImage] = []
     for item in items:
         try:

@@ -469,3 +469,13 @@ def test_a_datalist_file_given_to_the_folder_preset_points_at_the_datalist_prese
     (tmp_path / "dataset.json").write_text("{}")
     with pytest.raises(NotADirectoryError, match=r"is a file; a data set is a folder \(a datalist\? give "):
         dataset_images(tmp_path / "dataset.json", "folder", "train")
+
+
+def test_the_held_out_files_are_logged_by_name(tmp_path, caplog):
+    for k in range(4):
+        Image.fromarray(_rgb(k)).save(tmp_path / f"img{k}.png")
+    with caplog.at_level(logging.INFO):
+        held_out = load_dataset(tmp_path, "folder", "val", val_fraction=0.5)
+    (message,) = [r.getMessage() for r in caplog.records if "split of" in r.getMessage()]
+    assert message.startswith(f"val split of '{tmp_path}': 2 file(s) / series: ")
+    assert all(Path(image.source).name in message for image in held_out)
