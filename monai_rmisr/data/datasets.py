@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from ..config import config_whole_numbers
 from ..metrics.protocol import fractional_pair, min_scored_size, protocol_pair
 from .corpus import CorpusImage, CorpusSource, load_corpus, load_sources, split_sources
 from .synthetic import aperture_images, ct_phantom_images, display_graphics_image, synthetic_images
@@ -32,8 +33,7 @@ VALIDATION_SYNTHETIC_SIZE = 384
 
 def _check_image_count(value: object, setting: str) -> None:
     """A count of procedural images: a whole number >= 0 (bools refused), else ValueError naming ``--setting``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"--{setting} must be a whole number >= 0, got {value!r}.")
+    config_whole_numbers(0, **{setting: value})
 
 
 def name_starts_with(name: str, prefixes: Sequence[str]) -> bool:
@@ -223,18 +223,18 @@ def validation_images(
     and the procedural images asked for (``synthetic`` None: none).
 
     Raises:
-        ValueError: ``val_names`` other than :data:`DEFAULT_VAL_NAMES` with ``dataset_dir`` (they name corpus
-            images; the user data set's validation images are its own split).
+        ValueError: ``val_names`` other than :data:`DEFAULT_VAL_NAMES` (or none) with ``dataset_dir`` (they name
+            corpus images; the user data set's validation images are its own split).
     """
     if dataset_dir is not None:
-        if tuple(val_names) != DEFAULT_VAL_NAMES:
+        if tuple(val_names) not in ((), DEFAULT_VAL_NAMES):  # the bundle hands its default over either way
             raise ValueError(
-                "--val_names picks the corpus's validation images; with --dataset_dir the validation images are your "
-                "data set's own (its validation split): leave --val_names out."
+                f"--val_names {list(val_names)} names corpus images, which a run on --dataset_dir does not validate "
+                "on: its validation images are its data set's own (its validation split)."
             )
         min_size = validation_min_size(scales)
         user = dataset_images(dataset_dir, dataset_preset, "val", skip_bad=skip_bad, min_size=min_size)
-        return user + validation_synthetic_images(synthetic or 0, aperture, ct_phantoms)
+        return user + validation_synthetic_images(0 if synthetic is None else synthetic, aperture, ct_phantoms)
     procedural = validation_synthetic_images(1 if synthetic is None else synthetic, aperture, ct_phantoms)
     return [image.array for image in load_sources(validation_sources(val_names))] + procedural
 

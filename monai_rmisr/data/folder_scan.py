@@ -153,9 +153,12 @@ def load_datalist(
         The image paths (files or DICOM series folders) in the order of the list.
 
     Raises:
-        ValueError: the file does not exist, has no ``key`` list, or an entry has no ``image``.
+        FileNotFoundError: the file does not exist.
+        ValueError: the file is not a JSON object, has no ``key`` list, or an entry is not ``{"image": path}``.
     """
     lists = datalist_lists(path)
+    if key in lists and lists[key] == []:  # MONAI's reader fails on an empty list with an IndexError
+        return []
     if key not in lists:
         raise ValueError(f"datalist '{path}' has no '{key}' list; it has {sorted(lists) or 'none'}.")
     if not isinstance(lists[key], list):

@@ -113,11 +113,11 @@ class PairedPatchDataset(Dataset):
         self.patch = RandPairedPatch(patch_size, scale)
         hr = self.patch.hr_size
         small = [img.shape[1:] for img in self.images if min(img.shape[1:]) < hr]
-        if small:  # padded by RandPairedPatch: say so, a patch of mostly mirror images is no image of the data
+        if small:  # padded by RandPairedPatch: said in the log (the corpus's small MR images are, at x4)
             smallest = min(small, key=lambda shape: shape[0] * shape[1])
-            logger.warning(
+            logger.info(
                 "%d of the %d training images are smaller than the %dx%d HR patch (--patch_size %d at x%g; the "
-                "smallest %dx%d): their patches are mirror-padded to it; a smaller --patch_size avoids it.",
+                "smallest %dx%d): their patches are mirror-padded to it.",
                 len(small),
                 len(self.images),
                 hr,

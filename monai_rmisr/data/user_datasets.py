@@ -252,7 +252,7 @@ def load_dataset(
         file = datalist_file(root)
         lists = datalist_lists(file)
         if split == "test":  # its test list, else every image it lists
-            keys = ["test"] if "test" in lists else [key for key in ("training", "validation") if key in lists]
+            keys = ["test"] if lists.get("test") else [key for key in ("training", "validation") if lists.get(key)]
             items = list(dict.fromkeys(path for key in keys or ["training"] for path in load_datalist(file, key=key)))
         elif "validation" in lists:
             items = load_datalist(file, key="training" if split == "train" else "validation")
@@ -266,10 +266,12 @@ def load_dataset(
         if spec.ignore_annotations:
             items = [i for i in items if not is_annotation(i, root)]
         groups = {i: _group_key(i, root, spec) for i in items}
-        chosen = _split_dir_items(root, items, spec, "val" if split == "test" else split)
-        if split == "test":  # the data set's own test folder (DRIVE's test/), else every image
-            items = chosen if chosen is not None else items
+        if split == "test":  # the data set's own test folder (DRIVE's test/; not a val/ it was chosen on), else all
+            tests = [child for child in root.iterdir() if child.is_dir() and child.name.lower() == "test"]
+            chosen = _split_dir_items(root, items, spec, "val") if spec.split_dirs is not None and tests else None
+            items = chosen if chosen else items
         else:
+            chosen = _split_dir_items(root, items, spec, split)
             items = chosen if chosen is not None else _seeded_split(items, groups, split, val_fraction, seed)
     if split != "train" and items:  # which files are held out (to leave them out of a later evaluation) or scored
         names = [os.path.relpath(item, root) for item in items]

@@ -8,8 +8,9 @@ import logging
 import os
 import re
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from ignite.engine import Engine, Events
@@ -247,28 +248,35 @@ class InitialWeightsLoader:
         )
 
 
-def evaluation_network(checkpoint: str | os.PathLike, network: nn.Module, scale: float) -> nn.Module:
-    """The network ``evaluate.json`` loads ``checkpoint`` into: the architecture the checkpoint says (its sidecar,
-    its run's ``model.json`` or a shipped model's name: :func:`~monai_rmisr.inference.network_def_of`), else
-    ``network``, the run's ``network_def`` (``--scale``, a merged variant config).
+def evaluation_network(
+    checkpoint: str | os.PathLike, network_def: Mapping[str, Any], scale: float, device: str | torch.device = "cpu"
+) -> nn.Module:
+    """The network ``evaluate.json`` loads ``checkpoint`` into, on ``device``: the architecture the checkpoint says
+    (its sidecar, its run's ``model.json`` or a shipped model's name: :func:`~monai_rmisr.inference.network_def_of`),
+    else ``network_def``, the run's constructor call (``{"_target_": ..., **arguments}``: ``--scale``, a merged
+    variant config; built only then, so that a setting of a network the run does not use cannot fail it).
 
     Raises:
-        ValueError: the checkpoint's network has a fixed scale other than ``scale`` (the protocol's), naming both.
+        ValueError: the network has a fixed scale other than ``scale`` (the protocol's), or a larger one than it
+            takes; a sidecar that is no valid constructor call (naming it).
     """
-    from ..inference.pretrained import build_network, network_def_of  # the inference package imports the networks
-    from ..networks.blocks.meta_upsample import MetaUpsample
+    from ..inference.pretrained import build_network, network_def_of, untrained_network  # they import the networks
+    from ..inference.settings import check_model_scale, model_scale_limits
 
-    described = network_def_of(checkpoint)
-    if described is None:
-        return network
-    built = build_network(described)
-    fixed = None if any(isinstance(m, MetaUpsample) for m in built.modules()) else getattr(built, "scale", None)
-    if fixed is not None and float(fixed) != float(scale):
-        raise ValueError(
-            f"--ckpt_path '{checkpoint}' holds a fixed x{float(fixed):g} {described.get('_target_')} (as its "
-            f"architecture file or name says); give --scale {float(fixed):g}."
-        )
-    return built.to(next(network.parameters()).device)
+    if network_def_of(checkpoint) is None:
+        network = build_network(network_def)
+        what = f"the run's {type(network).__name__} (--scale, a variant config)"
+    else:
+        network = untrained_network(checkpoint)
+        what = f"--ckpt_path '{checkpoint}' (a {type(network).__name__}, as its architecture file or name says)"
+    fixed, max_scale = model_scale_limits(network)
+    try:
+        check_model_scale(float(scale), fixed, max_scale, what)
+    except ValueError:
+        if fixed is None:
+            raise
+        raise ValueError(f"{what} is a fixed x{fixed:g} network; give --scale {fixed:g}.") from None
+    return network.to(device)
 
 
 def average_checkpoints(paths: Sequence[str | os.PathLike]) -> dict[str, torch.Tensor]:

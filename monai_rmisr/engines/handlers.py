@@ -111,7 +111,7 @@ class MetricsCSVHandler:
             elif self.path.exists():  # resumed: the rows of the epochs to run again go
                 header, rows = self._read()
                 kept = [row for row in rows if int(row["epoch"]) < engine.state.epoch]
-                if len(kept) < len(rows):
+                if len(kept) < len(rows) or header != self._file_header():
                     self._rewrite(header, kept)
         self._losses = []
         self._start = time.perf_counter()
@@ -150,11 +150,34 @@ class MetricsCSVHandler:
         return row
 
     def _read(self) -> tuple[list[str], list[dict[str, str]]]:
-        """The file's header and rows."""
+        """The file's header and rows. A row longer than the header (a file written before bundle 0.34.0 with
+        ``--val_interval`` above 1: its header had no score columns) has its extra cells under the evaluator's
+        metric names, in the order the rows were written with, and the header returned is longer than the file's
+        (so the caller rewrites it)."""
         with open(self.path, newline="") as f:
             reader = csv.DictReader(f)
             rows = list(reader)
-            return list(reader.fieldnames or []), rows
+            header = list(reader.fieldnames or [])
+        extra = max((len(row.get(None) or []) for row in rows), default=0)  # type: ignore[call-overload]
+        if extra:
+            metrics = [name for name in self._metric_names() if name not in header][:extra]
+            metrics += [f"column_{len(header) + k + 1}" for k in range(len(metrics), extra)]
+            for row in rows:
+                row.update(zip(metrics, row.pop(None, None) or []))  # type: ignore[call-overload]
+            header += metrics
+        return header, rows
+
+    def _file_header(self) -> list[str]:
+        with open(self.path, newline="") as f:
+            return next(csv.reader(f), [])
+
+    def _metric_names(self) -> list[str]:
+        """The evaluator's metric names in the order of its rows (its key metric first)."""
+        if self.evaluator is None:
+            return []
+        names = list(getattr(self.evaluator.state, "metrics", {}) or {})
+        key = getattr(self.evaluator.state, "key_metric_name", None)
+        return ([key] if key else []) + [name for name in names if name != key]
 
     def _rewrite(self, header: list[str], rows: list[dict[str, Any]]) -> None:
         """The whole file anew (atomically: a reader never sees half of it)."""
@@ -169,7 +192,7 @@ class MetricsCSVHandler:
             self._rewrite(list(row), [row])
             return
         header, rows = self._read()
-        if any(key not in header for key in row):  # a new column: every row gets it (empty where not scored)
+        if any(key not in header for key in row) or header != self._file_header():  # a new column: in every row
             self._rewrite(header + [key for key in row if key not in header], [*rows, row])
             return
         with open(self.path, "a", newline="") as f:

@@ -13,13 +13,14 @@ import os
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config import BundleRunError, exit_quietly_on_run_errors
+from ..config import BundleRunError
 from ..io import ImageReadError, detect_format
 from ..io.formats import format_from_name
 from ..io.output import OutputPathError
@@ -114,8 +115,8 @@ def find_inputs(folder: str | os.PathLike[str]) -> list[Path]:
         if one_series:
             found.append(directory_path)  # its broken slices fail (or are skipped) with the series
         else:
-            slices = [info[0] for _, info in dicoms if info[1] == 1]
-            repeated = sorted(uid for uid in set(slices) if slices.count(uid) > 1)
+            slices = Counter(info[0] for _, info in dicoms if info[1] == 1)
+            repeated = [uid for uid, count in slices.items() if count > 1]
             if len(series) > 1 and repeated:
                 logger.warning(
                     "'%s' holds the DICOM files of %d series: each file is super-resolved as an image of its own "
@@ -123,7 +124,7 @@ def find_inputs(folder: str | os.PathLike[str]) -> list[Path]:
                     "in a folder of its own to derive it as one series.",
                     directory_path,
                     len(series),
-                    sum(slices.count(uid) for uid in repeated),
+                    sum(slices[uid] for uid in repeated),
                 )
             found.extend(path for path, _ in dicoms)
             found.extend(broken_dicoms)
@@ -354,18 +355,20 @@ class DatasetUpscaler:
         )
 
 
-class BatchFailedError(BundleRunError):
-    """Some inputs of a bundle's batch failed (the summary printed before lists them): the run ends with this one
-    line and exit code 1, not a traceback."""
+class BatchFailedError(BundleRunError, RuntimeError):
+    """Some inputs of a batch failed: ``report`` lists them (its summary names each). A bundle run
+    (``inferring``, which prints the summary first) ends with this one line and exit code 1, not a traceback."""
+
+    def __init__(self, report: BatchReport):
+        total = len(report.written) + len(report.skipped) + len(report.failed)
+        super().__init__(f"{len(report.failed)} of {total} input(s) failed (listed above).")
+        self.report = report
 
 
 def raise_for_failures(report: BatchReport) -> None:
-    """Raise :class:`BatchFailedError` when inputs failed, so a bundle run (``inferring``) exits with 1 after its
-    summary, which names each failure."""
+    """Raise :class:`BatchFailedError` (a ``RuntimeError``) when inputs failed, so a bundle run exits non-zero."""
     if report.failed:
-        exit_quietly_on_run_errors()
-        total = len(report.written) + len(report.skipped) + len(report.failed)
-        raise BatchFailedError(f"{len(report.failed)} of {total} input(s) failed (listed above).")
+        raise BatchFailedError(report)
 
 
 def distributed_rank() -> tuple[int, int, int]:

@@ -179,7 +179,9 @@ def load_state_dict(path: str | os.PathLike[str], map_location: str | torch.devi
         loaded = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # not a torch file at all (text, an image, a zip of something else) or unsafe objects
         detail = ": not a file that torch.save wrote"  # the unpickler's own message says nothing more
-        if isinstance(e, pickle.UnpicklingError) and zipfile.is_zipfile(path):  # torch's, holding objects it refused
+        with open(path, "rb") as f:
+            legacy = f.read(1) == b"\x80"  # torch.save's format before 1.6: a pickle, its protocol byte first
+        if isinstance(e, pickle.UnpicklingError) and (zipfile.is_zipfile(path) or legacy):  # objects torch refused
             refused = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(e))
             what = f" ({refused.group(1)})" if refused else ""
             detail = (

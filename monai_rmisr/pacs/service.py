@@ -16,6 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..config import config_whole_numbers
+
 __all__ = [
     "DICOM_UID_FORM",
     "MAX_BACKOFF",
@@ -69,9 +71,7 @@ def check_count(value: Any, name: str) -> int:
     Raises:
         ValueError: naming the option ``--name``.
     """
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"--{name} must be a whole number >= 1, got {value!r}.")
-    return value
+    return config_whole_numbers(1, **{name: value})[name]
 
 
 def retry_delay(backoff: float, attempts: int) -> float:
@@ -89,18 +89,20 @@ def install_signal_handlers(stop: threading.Event) -> Callable[[], None]:
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
 
+    previous: dict[int, Any] = {}
+
+    def restore() -> None:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
     def handler(signum: int, _frame: Any) -> None:
         name = signal.Signals(signum).name
         logger.info("received %s; stopping after the series in hand (%s again to stop at once)", name, name)
         restore()
         stop.set()
 
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
-
-    def restore() -> None:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        previous[sig] = signal.signal(sig, handler)
     return restore
 
 

@@ -92,7 +92,7 @@ def test_evaluation_preflight_leaves_the_training_output_alone(tmp_path):
     [
         ("missing.pt", FileNotFoundError, "--ckpt_path: no such file"),
         ("null", ValueError, "--ckpt_path: this run needs a file"),
-        (str(ROOT / "bundles" / "rmisr" / "models" / "rmisr_bl_x4.pt"), ValueError, "fixed x4 RMISR (as its"),
+        (str(ROOT / "bundles" / "rmisr" / "models" / "rmisr_bl_x4.pt"), ValueError, "fixed x4 network; give --scale 4"),
     ],
 )
 def test_evaluation_preflight_names_a_bad_ckpt_path(tmp_path, ckpt_path, error, words):
@@ -113,7 +113,7 @@ def test_evaluate_builds_the_network_its_checkpoint_says(tmp_path):
     without one, the run's network_def as before."""
     import json
 
-    from monai_rmisr.networks.nets import IMDN, RMISRVP
+    from monai_rmisr.networks.nets import IMDN, RMISR, RMISRVP
 
     folder = tmp_path / "images"
     folder.mkdir()
@@ -124,7 +124,9 @@ def test_evaluate_builds_the_network_its_checkpoint_says(tmp_path):
     (run / "model.json").write_text(json.dumps(call))
     torch.save(IMDN(in_channels=1, scale=2).state_dict(), run / "model.pt")
     vp = ROOT / "bundles" / "rmisr" / "models" / "rmisr_vp_x4.pt"
-    for path, scale, kind, least in ((run / "model.pt", 2, IMDN, 0.0), (vp, 4, RMISRVP, 25.0)):  # IMDN untrained
+    meta = ROOT / "bundles" / "rmisr" / "models" / "rmisr_meta.pt"  # at x2.5, which train.json's RMISR refuses
+    cases = ((run / "model.pt", 2, IMDN, 0.0), (vp, 4, RMISRVP, 25.0), (meta, 2.5, RMISR, 25.0))  # IMDN untrained
+    for path, scale, kind, least in cases:
         parser = _parser(tmp_path / path.parent.name, dataset_dir=str(folder), ckpt_path=str(path), scale=scale)
         parser.get_parsed_content("evaluating")
         assert isinstance(parser.get_parsed_content("network"), kind)

@@ -233,6 +233,10 @@ def test_retina_uses_drive_training_and_test_folders(tmp_path):
     assert [Path(i.source).name for i in val] == ["01_test.tif"]
     for image, colour in zip(train + val, rgb["training"] + rgb["test"]):
         np.testing.assert_allclose(image.array[0], _luma(colour) / 255.0, atol=1e-6)
+    # evaluation ("test"): DRIVE's test folder; a val/ folder the model was chosen on is no test set: every image
+    assert [Path(i.source).name for i in load_dataset(tmp_path / "DRIVE", "retina", "test")] == ["01_test.tif"]
+    (tmp_path / "DRIVE" / "test").rename(tmp_path / "DRIVE" / "val")
+    assert len(load_dataset(tmp_path / "DRIVE", "retina", "test")) == 3
     # without DRIVE's folders the split falls back to val_fraction
     flat = tmp_path / "fundus"
     flat.mkdir()
@@ -319,6 +323,8 @@ def test_datalist_json(tmp_path):
     (tmp_path / "mixed.json").write_text(json.dumps({**datalist, "test": ["img2.png", {"image": "img3.png"}]}))
     with pytest.raises(ValueError, match="must be all paths or all"):
         dataset_images(tmp_path / "mixed.json", "datalist", "test")
+    (tmp_path / "empty_test.json").write_text(json.dumps({**datalist, "test": []}))  # as none: every image
+    assert len(dataset_images(tmp_path / "empty_test.json", "datalist", "test")) == 4
     (tmp_path / "test_only.json").write_text(json.dumps({"test": [{"image": "img0.png"}]}))
     assert len(dataset_images(tmp_path / "test_only.json", "datalist", "test")) == 1
     missing = {"training": [{"image": "gone.png"}]}
@@ -458,8 +464,9 @@ def test_the_corpus_validation_settings_on_a_user_data_set(tmp_path):
     assert len(validation_images(DEFAULT_VAL_NAMES, **given)) == 1
     with_procedural = validation_images(DEFAULT_VAL_NAMES, synthetic=1, ct_phantoms=1, **given)
     assert [image.shape for image in with_procedural[1:]] == [(1, 384, 384)] * 2
-    with pytest.raises(ValueError, match="--val_names picks the corpus's validation images"):
+    with pytest.raises(ValueError, match=r"--val_names \['CT_small'\] names corpus images, which a run on"):
         validation_images(["CT_small"], **given)
+    assert len(validation_images([], **given)) == 1  # no names: the API's way, as before
     plain = training_images(**given)
     with_frames = training_images(ultrasound_frames=True, **given)
     assert len(plain) == 2 and len(with_frames) > 2

@@ -115,6 +115,12 @@ def test_the_average_of_a_runs_checkpoints_gets_its_architecture_file_and_loads_
     assert main(["average-weights", str(tmp_path / "mixed.pt"), str(inputs[0]), str(other)]) == 2
     assert "the checkpoints are of different networks" in capsys.readouterr().err
     assert not (tmp_path / "mixed.pt").exists() and not (tmp_path / "mixed.json").exists()
+    # --overwrite with checkpoints that say no architecture: the earlier average's architecture file goes
+    plain = [tmp_path / "p0.pt", tmp_path / "p1.pt"]
+    for seed, path in enumerate(plain):
+        torch.save(_small_net(seed).state_dict(), path)
+    assert main(["average-weights", str(output), *map(str, plain), "--overwrite"]) == 0
+    assert "no checkpoint says its architecture" in capsys.readouterr().out and not (tmp_path / "swa.json").exists()
     # an existing architecture file of the output is not replaced without --overwrite
     (tmp_path / "again.json").write_text("{}")
     assert main(["average-weights", str(tmp_path / "again.pt"), *map(str, inputs)]) == 2

@@ -48,6 +48,7 @@ def _run(tmp_path, epochs, val_interval, scores, resume_from=0, initial=False):
     """A trainer of two iterations per epoch whose evaluator scores every ``val_interval`` epochs (after the
     epoch, before the row, as the bundle's ValidationHandler does); ``resume_from`` completed epochs loaded."""
     evaluator = Engine(lambda engine, batch: None)
+    evaluator.state.key_metric_name = "val_psnr"  # as MONAI's evaluators have it from their construction
     scores = list(scores)
 
     @evaluator.on(Events.EPOCH_COMPLETED)
@@ -83,3 +84,12 @@ def test_a_resumed_run_drops_the_rows_of_the_epochs_it_runs_again(tmp_path):
     _run(tmp_path, epochs=3, val_interval=1, scores=[30.0, 31.0, 32.0])  # then killed before epoch 3's checkpoint
     rows = _run(tmp_path, epochs=4, val_interval=1, scores=[32.5, 33.0], resume_from=2)
     assert [(row[0], row[-1]) for row in rows[1:]] == [("1", "30.0"), ("2", "31.0"), ("3", "32.5"), ("4", "33.0")]
+
+
+def test_a_file_of_rows_longer_than_its_header_keeps_every_score_on_resume(tmp_path):
+    """Before bundle 0.34.0 a run with --val_interval 2 wrote a header without score columns and validated rows
+    with the scores after it: a resumed run rewrites the file and keeps them, under the key metric's name."""
+    (tmp_path / "metrics.csv").write_text("epoch,iteration,seconds,lr,loss\n1,2,0.1,1.0,0.5\n2,4,0.1,1.0,0.4,31.0\n")
+    rows = _run(tmp_path, epochs=3, val_interval=1, scores=[32.0], resume_from=2)
+    assert rows[0] == ["epoch", "iteration", "seconds", "lr", "loss", "val_psnr"]
+    assert [(row[0], row[-1]) for row in rows[1:]] == [("1", ""), ("2", "31.0"), ("3", "32.0")]

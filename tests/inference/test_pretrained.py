@@ -153,6 +153,10 @@ def test_weights_are_loaded_with_weights_only(models):
     assert isinstance(err.value.__cause__, pickle.UnpicklingError)  # refused by torch.load(weights_only=True)
     assert "holds Python objects beyond tensors (tests.inference.test_pretrained._Payload)" in str(err.value)
     assert "weights_only=False" not in str(err.value)  # torch's advice to load it unsafely is not passed on
+    # the same in torch.save's format before 1.6 (a plain pickle)
+    torch.save({"trunk.head.weight": _Payload()}, models / "rmisr_bl_x2.pt", _use_new_zipfile_serialization=False)
+    with pytest.raises(ValueError, match="holds Python objects beyond tensors"):
+        load_pretrained("rmisr_bl_x2")
 
 
 def test_an_image_given_as_weights_is_named_as_no_weights_file(tmp_path):
