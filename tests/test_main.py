@@ -177,3 +177,37 @@ def test_a_negative_roi_or_window_reaches_its_own_check(tmp_path, capsys):
         ["upscale", str(tmp_path / "a.png"), "-o", str(tmp_path / "b.png"), "--scale", "2", "--roi", "-5,0,10,10"]
     )
     assert code == 2 and "--roi '-5,0,10,10' is empty or negative" in capsys.readouterr().err
+
+
+@pytest.mark.integration
+def test_a_second_ctrl_c_stops_a_watcher_waiting_out_a_pacs_retry_back_off(tmp_path):
+    """The first Ctrl-C lets the watcher finish what it holds (here: the retries of a PACS that does not answer, with
+    their back-off); the second stops it at once, exit 130."""
+    import socket
+    import time
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    code = (
+        "import os, signal, sys, threading, time\n"
+        "from monai_rmisr.cli import main\n"
+        "def interrupt():\n"
+        "    while signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # until the watcher's is in place\n"
+        "        time.sleep(0.05)\n"
+        "    time.sleep(1.0)\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    time.sleep(1.0)\n"
+        "    print('second', time.monotonic(), file=sys.stderr, flush=True)\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "threading.Thread(target=interrupt, daemon=True).start()\n"
+        f"sys.exit(main(['pacs', '--url', 'http://127.0.0.1:{port}/dicom-web', '--scale', '2', '--watch', "
+        f"'--state', {str(tmp_path / 'state.json')!r}, '--retries', '6', '--interval', '600']))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    finished = time.monotonic()
+    assert done.returncode == 130, done.stderr
+    assert "stopping after the series in hand (SIGINT again to stop at once)" in done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "rmisr pacs: error: interrupted (Ctrl-C)."
+    second = float(next(line.split()[1] for line in done.stderr.splitlines() if line.startswith("second ")))
+    assert finished - second < 10  # not the retries' back-off (6 retries: about a minute)
