@@ -189,8 +189,10 @@ def test_a_second_ctrl_c_stops_a_watcher_waiting_out_a_pacs_retry_back_off(tmp_p
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    # Ctrl-C as in a terminal: a background job (CI under nohup) starts with SIGINT ignored
     code = (
         "import os, signal, sys, threading, time\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "from monai_rmisr.cli import main\n"
         "def interrupt():\n"
         "    while signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # until the watcher's is in place\n"
