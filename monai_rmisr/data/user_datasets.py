@@ -255,8 +255,9 @@ def load_dataset(
             keys = ["test"] if lists.get("test") else [key for key in ("training", "validation") if lists.get(key)]
             items = list(dict.fromkeys(path for key in keys or ["training"] for path in load_datalist(file, key=key)))
         elif "validation" in lists:
-            items = load_datalist(file, key="training" if split == "train" else "validation")
-            _check_disjoint(file, load_datalist(file, key="training"), load_datalist(file, key="validation"))
+            training, validation = load_datalist(file, key="training"), load_datalist(file, key="validation")
+            _check_disjoint(file, training, validation)
+            items = training if split == "train" else validation
         else:
             everything = load_datalist(file, key="training")
             items = _seeded_split(everything, {p: str(p) for p in everything}, split, val_fraction, seed)

@@ -108,11 +108,11 @@ class MetricsCSVHandler:
                     self.path.unlink()
                 if self.evaluator is not None and self._scored:  # the starting weights' score
                     self._append(self._row(engine, epoch=0, iteration=0, seconds="", loss=""))
-            elif self.path.exists():  # resumed: the rows of the epochs to run again go
+            elif self.path.exists():  # resumed: the rows of the epochs to run again go; the header gets all columns
                 header, rows = self._read()
                 kept = [row for row in rows if int(row["epoch"]) < engine.state.epoch]
                 if len(kept) < len(rows) or header != self._file_header():
-                    self._rewrite(header, kept)
+                    self._rewrite(header, kept)  # from here on every row of the file has its header's columns
         self._losses = []
         self._start = time.perf_counter()
 
@@ -168,6 +168,7 @@ class MetricsCSVHandler:
         return header, rows
 
     def _file_header(self) -> list[str]:
+        """The file's first line, as written."""
         with open(self.path, newline="") as f:
             return next(csv.reader(f), [])
 
@@ -191,8 +192,9 @@ class MetricsCSVHandler:
         if not self.path.exists():
             self._rewrite(list(row), [row])
             return
-        header, rows = self._read()
-        if any(key not in header for key in row) or header != self._file_header():  # a new column: in every row
+        header = self._file_header()  # the rows fit it (a resumed run's first epoch made sure): only a new column
+        if any(key not in header for key in row):  # rewrites the file, every row with the column
+            header, rows = self._read()
             self._rewrite(header + [key for key in row if key not in header], [*rows, row])
             return
         with open(self.path, "a", newline="") as f:
