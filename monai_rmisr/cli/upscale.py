@@ -52,6 +52,7 @@ def _upscale_run(args: argparse.Namespace, notes: Callable[[], list[str]]) -> in
             scale,
             model=args.model,
             tile=args.tile,
+            tile_statistics=args.tile_statistics,
             axis=args.axis,
             device=device,
             roi=args.roi,
@@ -125,6 +126,14 @@ def add_command(commands: Any) -> None:
         "--roi", default=None, metavar="x0,y0,x1,y1", help="super-resolve only this region (pixels, x = column)"
     )
     upscale.add_argument("--tile", type=tile_argument, default="auto", metavar="N", help=TILE_HELP)
+    upscale.add_argument(
+        "--tile-statistics",
+        default="image",
+        metavar="{image,tile}",
+        help="where a tiled image's channel attention takes its statistics: image (default; gathered over the whole "
+        "image first, about 3x the time of the tiles alone, the result within a few 1e-3 of the whole image's) or "
+        "tile (each tile its own: faster, pixels move by up to about 0.1)",
+    )
     upscale.add_argument(
         "--axis", choices=("xy", "z"), default="xy", help="xy: in-plane (default); z: add slices (volumes)"
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from monai.data import MetaTensor
+from monai.data.utils import collate_meta_tensor
 from monai.inferers import Inferer
 from torch import nn
 
@@ -27,13 +29,20 @@ class SuperResolutionInferer(Inferer):
             ``N`` (LR tiles of N x N pixels) or ``None`` (always the whole image); see :func:`super_resolve`.
         overlap: fraction of a tile shared with each neighbour.
         self_ensemble: average over the eight flips / quarter turns (8x the time).
+        tile_statistics: where a tiled image's channel attention takes its statistics, ``"image"`` (default) or
+            ``"tile"`` (see :func:`super_resolve`).
         progress: a tqdm bar of the tiles on stderr when an image is tiled.
         device: where the network runs; ``None``: the device of the network's parameters (CPU if it has none).
         precision: the network's compute dtype, ``"float32"``, ``"bfloat16"`` or ``"auto"`` (see :func:`super_resolve`).
 
     Call:
         ``inputs``: (B, C, H, W) float tensor in [0, 1]; ``network``: an ``nn.Module`` with its weights.
-        Returns (B, C, round(H * scale), round(W * scale)) in [0, 1] (clipped), on the inputs' device.
+        Returns (B, C, round(H * scale), round(W * scale)) in [0, 1] (clipped), on the inputs' device; for a batch
+        of MONAI ``MetaTensor`` s (a collated batch) a batch of them, each image's metadata its own with the affine
+        moved to the SR grid (as :func:`super_resolve`), so ``decollate_batch`` and ``SaveImaged`` work on it.
+
+    For inference only (evaluators, ``Upscaler``): it runs under ``torch.inference_mode()`` and clips its output, so
+    no gradient flows; a trainer's inferer is MONAI's ``SimpleInferer``.
     """
 
     def __init__(
@@ -42,6 +51,7 @@ class SuperResolutionInferer(Inferer):
         tile: int | str | None = AUTO_TILE,
         overlap: float = 0.25,
         self_ensemble: bool = False,
+        tile_statistics: str = "image",
         progress: bool = False,
         device: str | torch.device | None = None,
         precision: str = "float32",
@@ -51,6 +61,7 @@ class SuperResolutionInferer(Inferer):
         self.tile = tile
         self.overlap = overlap
         self.self_ensemble = self_ensemble
+        self.tile_statistics = tile_statistics
         self.progress = progress
         self.device = device
         self.precision = precision
@@ -75,9 +86,12 @@ class SuperResolutionInferer(Inferer):
                 device=device,
                 overlap=self.overlap,
                 self_ensemble=self.self_ensemble,
+                tile_statistics=self.tile_statistics,
                 progress=self.progress,
                 precision=self.precision,
             )
             for image in inputs
         ]
+        if isinstance(inputs, MetaTensor) and inputs.is_batch:
+            return collate_meta_tensor(outputs)  # a batch again, each image with its own metadata
         return torch.stack(outputs)

@@ -9,14 +9,14 @@ the same pixels in other orientations, which keeps the result faithful to the in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
 
 from ..networks.utils import forward_at_scale
 
-__all__ = ["DIHEDRAL_TRANSFORMS", "dihedral_mean_forward", "self_ensemble_forward"]
+__all__ = ["DIHEDRAL_TRANSFORMS", "dihedral_mean", "dihedral_mean_forward", "self_ensemble_forward"]
 
 #: ``(quarter turns, mirrored)`` of the eight symmetries of a square, identity first.
 DIHEDRAL_TRANSFORMS: tuple[tuple[int, bool], ...] = tuple((k, mirror) for k in range(4) for mirror in (False, True))
@@ -55,11 +55,32 @@ def dihedral_mean_forward(
         (B, C_out, *round(spatial * scale)), like one forward pass; not clipped. The mean is taken in ``x``'s dtype,
         also when the network runs under a bfloat16 autocast.
     """
+    return dihedral_mean(
+        lambda turned, _transform: forward_at_scale(network, turned, scale, channels_last), x, transforms
+    )
+
+
+def dihedral_mean(
+    function: Callable[[torch.Tensor, tuple[int, bool]], torch.Tensor],
+    x: torch.Tensor,
+    transforms: Sequence[tuple[int, bool]] = DIHEDRAL_TRANSFORMS,
+) -> torch.Tensor:
+    """The mean of ``function`` over ``transforms`` of ``x``'s last two axes, each output turned back first.
+
+    Args:
+        function: called as ``function(turned x, (quarter turns, mirrored))``; maps an image to one whose last two axes
+            turn with it (an SR image, a tiled SR image).
+        x: (B, C, *spatial) tensor.
+        transforms: some of the :data:`DIHEDRAL_TRANSFORMS`, at least one.
+
+    Returns:
+        The mean in ``x``'s dtype.
+    """
     transforms = list(transforms)
     if not transforms or any(t not in DIHEDRAL_TRANSFORMS for t in transforms):
         raise ValueError(f"transforms must be one or more of {DIHEDRAL_TRANSFORMS}, got {transforms}.")
     outputs = (
-        _undo(forward_at_scale(network, _apply(x, turns, mirror), scale, channels_last), turns, mirror).to(x.dtype)
+        _undo(function(_apply(x, turns, mirror), (turns, mirror)), turns, mirror).to(x.dtype)
         for turns, mirror in transforms
     )
     return sum(outputs) / len(transforms)

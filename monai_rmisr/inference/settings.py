@@ -25,6 +25,7 @@ __all__ = [
     "AUTO_TILE",
     "MAX_SCALE",
     "PRECISIONS",
+    "TILE_STATISTICS",
     "check_device",
     "check_model_scale",
     "check_precision",
@@ -32,6 +33,7 @@ __all__ = [
     "check_scale",
     "check_scale_text",
     "check_tile",
+    "check_tile_statistics",
     "compute_autocast",
     "default_model_name",
     "model_in_channels",
@@ -48,6 +50,9 @@ AUTO_TILE = "auto"
 MAX_SCALE: float = PRETRAINED["rmisr_meta"].max_scale
 #: The smallest LR tile: smaller tiles are mostly border.
 MIN_TILE = 8
+#: ``tile_statistics`` values: where channel attention in a tile takes its statistics, the whole image's (default,
+#: gathered tile by tile first) or the tile's own (:func:`~monai_rmisr.inference.tiling.tiled_forward`).
+TILE_STATISTICS = ("image", "tile")
 #: Devices the networks run on.
 DEVICE_TYPES = ("cpu", "cuda", "mps")
 #: ``precision`` values: the network's compute dtype (inputs, outputs and blending stay float32).
@@ -68,6 +73,17 @@ def check_tile(tile: Any) -> int | str | None:
             f"on the command line), got {tile!r}."
         )
     return int(tile)
+
+
+def check_tile_statistics(value: Any) -> str:
+    """A ``tile_statistics`` setting, one of :data:`TILE_STATISTICS`; returns it.
+
+    Raises:
+        ValueError: anything else, naming the value.
+    """
+    if not isinstance(value, str) or value not in TILE_STATISTICS:
+        raise ValueError(f"tile statistics must be one of {', '.join(TILE_STATISTICS)}, got {value!r}.")
+    return value
 
 
 def check_precision(precision: Any, device: str | torch.device = "cpu") -> torch.dtype:

@@ -38,6 +38,7 @@ from .settings import (
     check_precision,
     check_roi_in_image,
     check_tile,
+    check_tile_statistics,
     compute_autocast,
     model_in_channels,
     parse_roi,
@@ -106,6 +107,8 @@ class Upscaler:
         tile: ``"auto"`` (default): large slices in tiles chosen from a memory budget, small ones
             whole (:func:`~monai_rmisr.inference.tiling.auto_tile`); ``N``: LR tiles of
             N x N pixels; ``None``: whole slices whatever their size.
+        tile_statistics: where a tiled slice's channel attention takes its statistics, ``"image"`` (default) or
+            ``"tile"`` (see :func:`~monai_rmisr.inference.super_resolve`).
         axis: ``"xy"`` super-resolves in-plane (every slice of a volume); ``"z"`` adds slices
             along the volume's third axis, keeping the in-plane grid (thick-slice CT/MR), from two
             orthogonal 2-D passes (see :meth:`through_plane`).
@@ -129,7 +132,7 @@ class Upscaler:
             in a copy made once).
         channels_last: whether ``runner`` gets its input in channels-last memory.
         inferer: the :class:`~monai_rmisr.inference.inferer.SuperResolutionInferer` every slice goes
-            through (``tile``, ``self_ensemble``, ``progress``).
+            through (``tile``, ``tile_statistics``, ``self_ensemble``, ``progress``).
 
     Raises:
         ValueError: bad scale, axis, ROI, device or model (an unreadable weights file, a bad
@@ -139,6 +142,7 @@ class Upscaler:
     scale: float
     model: Any = "auto"
     tile: int | str | None = AUTO_TILE
+    tile_statistics: str = "image"
     axis: str = "xy"
     device: str = "cpu"
     roi: tuple[int, int, int, int] | str | None = None  # parsed to the tuple (or None) on construction
@@ -159,6 +163,7 @@ class Upscaler:
             raise ValueError(f"axis must be one of {AXES}, got {self.axis!r}.")
         self.roi = parse_roi(self.roi)
         self.tile = check_tile(self.tile)
+        self.tile_statistics = check_tile_statistics(self.tile_statistics)
         self.device = check_device(self.device)
         self.compute_dtype = check_precision(self.precision, self.device)
         self.network, self.run_scale, name = resolve_model(self.model, self.scale, self.device, self.compute_dtype)
@@ -170,6 +175,7 @@ class Upscaler:
             self.run_scale,
             self.tile,
             self_ensemble=self.self_ensemble,
+            tile_statistics=self.tile_statistics,
             progress=self.progress,
             device=self.device,
             precision=self.compute_precision,

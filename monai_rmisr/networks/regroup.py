@@ -496,8 +496,9 @@ def cpu_inference_network(network: nn.Module, compute_dtype: torch.dtype = torch
 
     Returns:
         ``(module, channels_last)``: for a network with such grouped convolutions a rewritten copy and whether its
-        input goes in channels-last memory; for any other 2-D network ``network`` converted in place to
-        channels-last memory (values unchanged), itself or (with NNPACK) a rewritten copy of it, and True; for any
+        input goes in channels-last memory; for any other 2-D network a copy of ``network`` in channels-last memory
+        (``network`` itself when its weights are laid out so already; values unchanged), or (with NNPACK) a
+        rewritten copy of it, and True; for any
         other 3-D network ``network`` as it is and False.
     """
     grouped = any(
@@ -508,6 +509,8 @@ def cpu_inference_network(network: nn.Module, compute_dtype: torch.dtype = torch
     if not grouped and not planar:
         return network, False
     if not grouped:
+        if not _weights_in(network, torch.channels_last):
+            network = copy.deepcopy(network)  # the caller's module keeps its layout (a model passed to super_resolve)
         return nnpack_convolutions(network.to(memory_format=torch.channels_last)), True
     channels_last = compute_dtype == torch.bfloat16 and planar and cpu_has_amx()
     memory_format = torch.channels_last if channels_last else torch.contiguous_format

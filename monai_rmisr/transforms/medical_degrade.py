@@ -29,7 +29,7 @@ from PIL import Image
 from scipy.ndimage import gaussian_filter
 
 from .degrade import check_sr_scale
-from .resize import imresize, resized_affine
+from .resize import imresize, resized_affine, with_meta_of
 from .utils import resolve_output_keys
 
 __all__ = ["RandMedicalDegrade", "RandMedicalDegraded", "jpeg_roundtrip", "kspace_truncate", "slab_resample"]
@@ -360,11 +360,7 @@ class RandMedicalDegrade(RandomizableTransform):
         out_dtype = img.dtype if img.dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16) else None
         out = torch.from_numpy(x).to(device=img.device, dtype=out_dtype or torch.float32)
         if isinstance(img, MetaTensor) and get_track_meta():
-            meta_out = MetaTensor(out)
-            meta_out.copy_meta_from(img)
-            meta_out.meta = dict(meta_out.meta)
-            meta_out.affine = resized_affine(img.affine, range(len(scales)), [1.0 / s for s in scales])
-            return meta_out
+            return with_meta_of(out, img, resized_affine(img.affine, range(len(scales)), [1.0 / s for s in scales]))
         return out
 
 

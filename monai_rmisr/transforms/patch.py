@@ -12,7 +12,7 @@ from monai.data import MetaTensor
 from monai.transforms import MapTransform, Randomizable, Transform
 from monai.utils import TransformBackends
 
-from .resize import imresize
+from .resize import imresize, with_meta_of
 
 __all__ = ["RandPairedPatch", "RandPairedPatchd", "paired_patch_sizes"]
 
@@ -121,11 +121,10 @@ class RandPairedPatch(Randomizable, Transform):
             embedded = torch.eye(affine.shape[0], dtype=torch.float64)
             embedded[:2, :2] = torch.as_tensor(index_map[:2, :2])
             embedded[:2, -1] = torch.as_tensor(index_map[:2, 2])
-            meta = {k: v for k, v in img.meta.items() if k not in ("affine", "spatial_shape")}
-            meta["spatial_shape"] = np.array(patch.shape[1:])
-            pair.append(
-                MetaTensor(torch.as_tensor(patch).as_subclass(torch.Tensor), affine=affine @ embedded, meta=meta)
-            )
+            out = with_meta_of(torch.as_tensor(patch), img, affine @ embedded)
+            out.meta["spatial_shape"] = np.array(patch.shape[1:])
+            out.applied_operations = []  # a patch is not mapped back
+            pair.append(out)
         return pair[0], pair[1]
 
 

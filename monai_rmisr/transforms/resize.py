@@ -18,8 +18,9 @@ import torch
 from monai.config import NdarrayOrTensor
 from monai.data import MetaTensor
 from monai.data.meta_obj import get_track_meta
+from monai.utils import MetaKeys
 
-__all__ = ["imresize"]
+__all__ = ["imresize", "resized_affine", "with_meta_of"]
 
 _KERNEL_WIDTH = 4.0  # support of MATLAB's cubic kernel, in input pixels at scale 1
 
@@ -208,11 +209,22 @@ def imresize(
     if is_numpy:
         return x.numpy()
     if isinstance(img, MetaTensor) and get_track_meta():
-        out = MetaTensor(x)
-        out.copy_meta_from(img)
-        out.affine = resized_affine(img.affine, axes, scales)
-        return out
+        return with_meta_of(x, img, resized_affine(img.affine, axes, scales))
     return x
+
+
+def with_meta_of(data: torch.Tensor, source: MetaTensor, affine: torch.Tensor) -> MetaTensor:
+    """``data`` as a MetaTensor with ``source``'s metadata and transform history, and the affine of its own grid.
+
+    The metadata dict is copied (``source``'s is not changed); the affine is stored in it directly, keeping
+    ``source``'s number of spatial dims: MONAI's ``affine`` setter would recount them from the 4 x 4 affine, and a
+    2-D image loaded without a channel axis would then report three spacings.
+    """
+    out = MetaTensor(data.as_subclass(torch.Tensor) if isinstance(data, MetaTensor) else data)
+    out.copy_meta_from(source)
+    out.meta = dict(out.meta)
+    out.meta[MetaKeys.AFFINE] = torch.as_tensor(affine, dtype=torch.float64)
+    return out
 
 
 def resized_affine(affine: torch.Tensor, axes: Sequence[int], scales: Sequence[float]) -> torch.Tensor:

@@ -66,7 +66,9 @@ def test_a_registry_name_is_a_teacher_and_a_missing_one_stops_the_run_before_it_
 
 
 def _trainer(network, **kwargs) -> SRTrainer:
-    return SRTrainer("cpu", 1, [], network, torch.optim.Adam(network.parameters()), TwoBranchLoss(), **kwargs)
+    return SRTrainer(
+        "cpu", 1, [], network, torch.optim.Adam(network.parameters()), TwoBranchLoss(), epoch_length=1, **kwargs
+    )
 
 
 def test_the_teacher_is_frozen_and_checked():

@@ -371,9 +371,29 @@ def test_integer_scale_probability_is_checked():
     net = RMISR(2, 1, scale=2, num_blocks=1, upsampler="meta")
     optimizer = torch.optim.Adam(net.parameters())
     with pytest.raises(ValueError, match="in \\[0, 1\\]"):
-        SRTrainer("cpu", 1, [], net, optimizer, TwoBranchLoss(), scale_range=(1.1, 4), integer_scale_probability=1.5)
+        SRTrainer(
+            "cpu",
+            1,
+            [],
+            net,
+            optimizer,
+            TwoBranchLoss(),
+            scale_range=(1.1, 4),
+            integer_scale_probability=1.5,
+            epoch_length=1,
+        )
     with pytest.raises(ValueError, match="needs a whole number"):
-        SRTrainer("cpu", 1, [], net, optimizer, TwoBranchLoss(), scale_range=(2.2, 2.8), integer_scale_probability=0.5)
+        SRTrainer(
+            "cpu",
+            1,
+            [],
+            net,
+            optimizer,
+            TwoBranchLoss(),
+            scale_range=(2.2, 2.8),
+            integer_scale_probability=0.5,
+            epoch_length=1,
+        )
     trainer = SRTrainer(
         "cpu", 1, [], net, optimizer, TwoBranchLoss(), scale_range=(1.5, 4.5), integer_scale_probability=0.5
     )
@@ -399,7 +419,9 @@ def test_random_scale_batch_makes_exact_pairs():
 def test_fixed_scale_network_cannot_train_arbitrary_scales():
     net = IMDN(2, 1, scale=2)
     with pytest.raises(ValueError, match="IMDN has a fixed scale"):
-        SRTrainer("cpu", 1, [], net, torch.optim.Adam(net.parameters()), TwoBranchLoss(), scale_range=(1.1, 4))
+        SRTrainer(
+            "cpu", 1, [], net, torch.optim.Adam(net.parameters()), TwoBranchLoss(), scale_range=(1.1, 4), epoch_length=1
+        )
 
 
 def test_release_distributed_frees_the_ddp_wrapper_before_the_group_is_destroyed(tmp_path):
@@ -411,7 +433,9 @@ def test_release_distributed_frees_the_ddp_wrapper_before_the_group_is_destroyed
     dist.init_process_group("gloo", store=store, rank=0, world_size=1)
     try:
         net = RMISR(2, 1, scale=2, num_blocks=1)
-        trainer = SRTrainer("cpu", 1, [], net, torch.optim.Adam(net.parameters()), TwoBranchLoss(), distributed=True)
+        trainer = SRTrainer(
+            "cpu", 1, [], net, torch.optim.Adam(net.parameters()), TwoBranchLoss(), distributed=True, epoch_length=1
+        )
         wrapper = weakref.ref(trainer.training_forward)
         assert isinstance(wrapper(), torch.nn.parallel.DistributedDataParallel)
         trainer.release_distributed()
@@ -574,8 +598,8 @@ def test_bfloat16_amp_on_a_cpu_without_bfloat16_instructions_warns(monkeypatch, 
     net = RMISR(2, 1, scale=2, num_blocks=1)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        SRTrainer("cpu", 1, [], net, torch.optim.Adam(net.parameters()), TwoBranchLoss(), amp=True)
-        SRTrainer("cpu", 1, [], net, torch.optim.Adam(net.parameters()), TwoBranchLoss(), amp=False)
+        SRTrainer("cpu", 1, [], net, torch.optim.Adam(net.parameters()), TwoBranchLoss(), amp=True, epoch_length=1)
+        SRTrainer("cpu", 1, [], net, torch.optim.Adam(net.parameters()), TwoBranchLoss(), amp=False, epoch_length=1)
     messages = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
     assert sum("no bfloat16 instructions" in m for m in messages) == (0 if native else 1)
     assert isinstance(trainer_module.cpu_has_native_bfloat16(), bool)

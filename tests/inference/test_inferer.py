@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import nibabel as nib
+import numpy as np
 import pytest
 import torch
+from monai.data import MetaTensor, decollate_batch, list_data_collate
 from monai.inferers import Inferer
+from monai.transforms import Compose, EnsureChannelFirstd, LoadImaged, SaveImage, ScaleIntensityd
 
 from monai_rmisr.config import default_bundle_root
 from monai_rmisr.inference import SuperResolutionInferer, load_pretrained, super_resolve
@@ -27,6 +31,25 @@ def test_a_batch_is_each_image_super_resolved(network):
     assert result.shape == (2, 1, 48, 40) and float(result.min()) >= 0.0 and float(result.max()) <= 1.0
     for image, sr in zip(images, result):
         assert torch.equal(sr, super_resolve(image, 2, model=network))
+
+
+def test_a_collated_batch_keeps_each_images_metadata(network, tmp_path):
+    # a batch of MetaTensors (MONAI's list_data_collate) came back stacked with the first image's metadata and
+    # "not a batch": SaveImaged then failed in an evaluator, and every prediction named the first input
+    files = []
+    for i, spacing in enumerate([(0.7, 0.5), (1.0, 2.0)]):
+        files.append(tmp_path / f"lr{i}.nii.gz")
+        nib.save(nib.Nifti1Image(np.random.rand(32, 24).astype(np.float32), np.diag([*spacing, 1, 1])), files[-1])
+    loading = Compose([LoadImaged("lr"), EnsureChannelFirstd("lr"), ScaleIntensityd("lr")])
+    batch = list_data_collate([loading({"lr": str(f)}) for f in files])
+    result = SuperResolutionInferer(2)(batch["lr"], network)
+    assert isinstance(result, MetaTensor) and result.is_batch and result.shape == (2, 1, 64, 48)
+    items = decollate_batch({"pred": result})
+    assert [Path(item["pred"].meta["filename_or_obj"]).name for item in items] == ["lr0.nii.gz", "lr1.nii.gz"]
+    for item, spacing in zip(items, [(0.35, 0.25), (0.5, 1.0)]):
+        assert item["pred"].pixdim.tolist() == pytest.approx(spacing)
+    SaveImage(output_dir=tmp_path / "out", output_postfix="sr", separate_folder=False)(items[1]["pred"])
+    assert nib.load(tmp_path / "out" / "lr1_sr.nii.gz").header.get_zooms()[:2] == pytest.approx((0.5, 1.0))
 
 
 def test_tiles_and_self_ensemble_are_passed_on(network):

@@ -7,9 +7,10 @@ import math
 import numpy as np
 import pytest
 import torch
+from monai.data import MetaTensor
 
 import monai_rmisr.networks.regroup
-from monai_rmisr import RMISR
+from monai_rmisr import RMISR, EDSRBaseline
 from monai_rmisr.inference import MODELS_ENV, PRETRAINED, super_resolve
 from monai_rmisr.networks.regroup import FusedPFMDB
 from monai_rmisr.networks.utils import upsample_image
@@ -272,3 +273,29 @@ def test_bicubic_model_is_matlab_bicubic_with_the_networks_output_size(scale):
     tiled = super_resolve(image(40, 36), scale, model="bicubic", tile=16)
     whole = super_resolve(image(40, 36), scale, model="bicubic")
     assert tiled.shape == whole.shape and np.abs(tiled - whole).max() < 1e-3
+
+
+def test_a_metatensors_affine_moves_to_the_sr_grid():
+    # the result kept the LR affine: saved, it covered twice the physical extent
+    affine = torch.tensor([[0.7, 0, 0, -40.0], [0, 0.5, 0, 10.0], [0, 0, 3.0, 0], [0, 0, 0, 1]], dtype=torch.float64)
+    image_data = np.random.default_rng(0).random((1, 16, 12), np.float32)
+    image = MetaTensor(torch.from_numpy(image_data.copy()), affine)
+    image.meta["filename_or_obj"] = "slice.nii.gz"
+    for model in (small_rmisr(), "bicubic"):
+        sr = super_resolve(image, 2, model=model)
+        assert isinstance(sr, MetaTensor) and sr.shape == (1, 32, 24)
+        assert sr.meta["filename_or_obj"] == "slice.nii.gz" and sr.spatial_ndim == image.spatial_ndim
+        expected = affine.clone()
+        expected[0, 0], expected[1, 1] = 0.35, 0.25
+        expected[0, 3], expected[1, 3] = -40.0 - 0.175, 10.0 - 0.125  # the first SR pixel's centre
+        torch.testing.assert_close(sr.affine, expected)
+    torch.testing.assert_close(image.affine, affine)  # the input untouched
+    assert np.array_equal(image.numpy(), image_data)
+    assert isinstance(super_resolve(image[0], 2, model=small_rmisr()), MetaTensor)  # (H, W) too
+
+
+def test_a_network_passed_in_keeps_its_memory_layout():
+    # super_resolve converted a plain 2-D network (IMDN, EDSR, ...) to channels-last memory in place
+    network = EDSRBaseline(2, 1, 1, scale=2, num_blocks=1, features=8)
+    super_resolve(image(16, 16), 2, model=network)
+    assert all(p.is_contiguous() for p in network.parameters())

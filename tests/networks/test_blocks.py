@@ -8,6 +8,7 @@ from monai_rmisr.networks.blocks import (
     PFMDB,
     LaplacianGradient,
     PFMDBTrunk,
+    PooledChannelStatistics,
     PyConv3,
     PyramidBlock,
     ShallowResidualBlock,
@@ -59,6 +60,25 @@ def test_icca_statistics_follow_formula_14():
     q = c.abs().clamp_min(1e-6)
     expected = (q * torch.log2(q)).mean() + (c.var(unbiased=False) + 1e-6).sqrt() + c.mean()
     assert math.isclose(stats[1, 3, 0, 0].item(), expected.item(), rel_tol=1e-5, abs_tol=1e-6)
+
+
+@pytest.mark.parametrize("use_entropy", [True, False])
+def test_pooled_statistics_of_disjoint_regions_are_the_whole_inputs(use_entropy):
+    """Tiled inference gathers ICCA's statistics region by region: the union's must equal the whole map's."""
+    icca = ICCA(2, 16, reduction=4, use_entropy=use_entropy)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 16, 30, 22, generator=g) * torch.linspace(0.01, 3, 16)[:, None, None] + 5  # mean >> spread
+    pooled = PooledChannelStatistics(icca)
+    for rows in (slice(0, 7), slice(7, 19), slice(19, 30)):
+        for cols in (slice(0, 10), slice(10, 10), slice(10, 22)):  # an empty region adds nothing
+            pooled.add(x[:, :, rows, cols])
+    assert pooled.count == 30 * 22
+    statistics = pooled.statistics()
+    assert statistics.shape == (2, 16, 1, 1) and statistics.dtype == torch.float32
+    torch.testing.assert_close(statistics, icca.channel_statistics(x.double()).float(), rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(icca.attend(x, statistics), icca(x), rtol=1e-5, atol=1e-5)
+    with pytest.raises(RuntimeError, match="no region was added"):
+        PooledChannelStatistics(icca).statistics()
 
 
 def test_icca_statistics_of_bfloat16_features_are_means_too():

@@ -157,3 +157,10 @@ def test_check_scale_refuses_naming_the_value(value, options, message):
     """One rule for a scale, where a network is built and where a user's scale enters (inference)."""
     with pytest.raises(ValueError, match=message):
         check_scale(value, **options)
+
+
+@pytest.mark.parametrize("features", [16, 48, 0])
+def test_features_must_be_a_multiple_of_32(features):
+    # the error came from deep inside PyConv-3 ("out_channels divisible by 32"), not naming the argument
+    with pytest.raises(ValueError, match=rf"features must be a positive multiple of 32 .*got {features}"):
+        RMISR(2, 1, scale=2, features=features)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import math
 import time
 
+import nibabel as nib
 import numpy as np
 import pytest
 import torch
 from monai.data import MetaTensor
+from monai.transforms import LoadImage
 
-from monai_rmisr.transforms import imresize
+from monai_rmisr.transforms import BicubicDegrade, imresize
 
 # --------------------------------------------------------------------------------------------
 # Slow, loop-based reference of MATLAB's imresize(..., 'bicubic') (contributions + resizeAlongDim),
@@ -249,6 +251,19 @@ def test_metatensor_keeps_meta_and_updates_affine():
     )  # spacing doubled; first LR voxel centred between HR voxels 0 and 1
     torch.testing.assert_close(out.affine, expected)
     torch.testing.assert_close(img.affine, torch.diag(torch.tensor([0.5, 0.5, 1.0, 1.0], dtype=torch.float64)))
+
+
+def test_a_2d_image_loaded_without_a_channel_axis_keeps_two_spatial_dims(tmp_path):
+    # MONAI's affine setter recounts the spatial dims from the 4 x 4 affine of a NIfTI loaded without a channel
+    # axis: the LR image of a 2-D slice reported three spacings, (1.4, 1.0, 1.0)
+    nib.save(nib.Nifti1Image(np.random.rand(40, 36).astype(np.float32), np.diag([0.7, 0.5, 1, 1])), tmp_path / "a.nii")
+    hr = LoadImage(image_only=True)(tmp_path / "a.nii")[None]
+    assert hr.spatial_ndim == 2
+    lr = BicubicDegrade(2)(hr)
+    assert lr.spatial_ndim == 2 and lr.shape == (1, 20, 18)
+    torch.testing.assert_close(lr.pixdim, torch.tensor([1.4, 1.0], dtype=torch.float64))
+    torch.testing.assert_close(imresize(hr, 2.0).pixdim, torch.tensor([0.35, 0.25], dtype=torch.float64))
+    assert hr.pixdim.tolist() == pytest.approx([0.7, 0.5])  # the source untouched
 
 
 @pytest.mark.parametrize("scale", [0, -1, float("nan"), float("inf")])

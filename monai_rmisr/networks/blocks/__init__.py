@@ -1,6 +1,6 @@
 """Building blocks of the RMISR networks."""
 
-from .icca import ICCA
+from .icca import ICCA, PooledChannelStatistics
 from .imdb import IMDB
 from .laplacian import LaplacianGradient, laplacian_gradient
 from .meta_upsample import MetaUpsample
@@ -19,6 +19,7 @@ __all__ = [
     "LaplacianGradient",
     "MetaUpsample",
     "PFMDBTrunk",
+    "PooledChannelStatistics",
     "PyConv3",
     "PyramidBlock",
     "ShallowResidualBlock",

@@ -2,11 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Optional
+
 import torch
 from monai.networks.layers.factories import Conv
 from torch import nn
 
-__all__ = ["ICCA"]
+__all__ = ["ICCA", "PooledChannelStatistics", "attention_override"]
+
+#: What runs in place of every ICCA's own forward in this thread (or asyncio task), if set: ``override(module, x)``.
+#: Set only through :func:`attention_override`; a context variable, so a server running other requests on the same
+#: network in other threads is not affected.
+_OVERRIDE: ContextVar[Callable[[ICCA, torch.Tensor], torch.Tensor] | None] = ContextVar("icca_override", default=None)
+
+
+@contextmanager
+def attention_override(override: Callable[[ICCA, torch.Tensor], torch.Tensor]) -> Iterator[None]:
+    """Within the block, in this thread, every ICCA's forward is ``override(module, x)`` (tiled inference gives the
+    attention the whole image's statistics this way: :mod:`monai_rmisr.inference.tile_statistics`). Not nested."""
+    token = _OVERRIDE.set(override)
+    try:
+        yield
+    finally:
+        _OVERRIDE.reset(token)
 
 
 def _spatial_mean(x: torch.Tensor) -> torch.Tensor:
@@ -85,6 +106,86 @@ class ICCA(nn.Module):
             stats = stats + _spatial_mean(magnitude * torch.log2(magnitude))
         return stats
 
+    def attend(self, x: torch.Tensor, statistics: torch.Tensor) -> torch.Tensor:
+        """``x`` re-weighted channel-wise by the attention of ``statistics`` ((B, C, 1, ...), as
+        :meth:`channel_statistics` returns; tiled inference passes the whole image's: :class:`PooledChannelStatistics`).
+        """
+        return x * self.excite(statistics)
+
+    @torch.jit.unused
+    def _overridden(self, x: torch.Tensor) -> Optional[torch.Tensor]:  # noqa: UP045 (TorchScript's spelling)
+        if torch.compiler.is_compiling():  # an export or torch.compile traces the network itself
+            return None
+        override = _OVERRIDE.get()
+        return None if override is None else override(self, x)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Args: x: (B, channels, *spatial). Returns the re-weighted tensor of the same shape."""
-        return x * self.excite(self.channel_statistics(x))
+        """Args: x: (B, channels, *spatial). Returns the re-weighted tensor of the same shape (its statistics, or
+        what an :func:`attention_override` of this thread gives)."""
+        if not torch.jit.is_scripting():
+            overridden = self._overridden(x)
+            if overridden is not None:
+                return overridden
+        return self.attend(x, self.channel_statistics(x))
+
+
+class PooledChannelStatistics:
+    """:meth:`ICCA.channel_statistics` of an input seen region by region: the statistics of the union of the regions.
+
+    Tiled inference runs the network on overlapping windows of an image; an ICCA in a window would compute its
+    statistics over that window alone. Each window adds the features of the positions it owns (disjoint regions that
+    together cover the image) with :meth:`add`; :meth:`statistics` then gives what ``channel_statistics`` gives on the
+    whole feature map. The regions' means and squared deviations are pooled in float64 (Chan et al.'s parallel
+    variance), so the result matches the whole-image statistic to float32 rounding, however many regions.
+
+    Args:
+        attention: the ICCA whose input is gathered (its ``eps`` and ``use_entropy`` apply).
+    """
+
+    def __init__(self, attention: ICCA):
+        self.attention = attention
+        self.count = 0
+        self.spatial_dims = 0
+        # per (B, C), float64: the mean, the sum of squared deviations from it, the sum of q log2 q
+        self.mean = self.squared_deviations = self.entropy_sum = torch.zeros(0, dtype=torch.float64)
+
+    def add(self, x: torch.Tensor) -> None:
+        """Adds a region of the ICCA's input. x: (B, C, *region) in any float dtype; an empty region adds nothing."""
+        count = x[0, 0].numel()
+        if count == 0:
+            return
+        spatial = list(range(2, x.dim()))
+        region = x.float()
+        mean = region.mean(dim=spatial, keepdim=True)
+        squared_deviations = (region - mean).pow(2).sum(dim=spatial).double()
+        magnitude = region.abs().clamp_min(self.attention.eps)
+        entropy_sum = (magnitude * torch.log2(magnitude)).sum(dim=spatial).double()
+        mean = mean.flatten(2)[..., 0].double()
+        self.spatial_dims = len(spatial)
+        if self.count == 0:
+            self.count, self.mean, self.squared_deviations, self.entropy_sum = (
+                count, mean, squared_deviations, entropy_sum
+            )  # fmt: skip
+            return
+        total = self.count + count
+        delta = mean - self.mean
+        self.squared_deviations = (
+            self.squared_deviations + squared_deviations + delta.pow(2) * (self.count * count / total)
+        )
+        self.mean = self.mean + delta * (count / total)
+        self.entropy_sum = self.entropy_sum + entropy_sum
+        self.count = total
+
+    def statistics(self, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """The pooled statistic, (B, C, 1, ...) in ``dtype``, as :meth:`ICCA.channel_statistics` of the whole input.
+
+        Raises:
+            RuntimeError: nothing was added.
+        """
+        if self.count == 0:
+            raise RuntimeError("no region was added to the pooled ICCA statistics.")
+        std = (self.squared_deviations / self.count + self.attention.eps).sqrt()
+        stats = self.mean + std
+        if self.attention.use_entropy:
+            stats = stats + self.entropy_sum / self.count
+        return stats.to(dtype).reshape(list(stats.shape) + [1] * self.spatial_dims)

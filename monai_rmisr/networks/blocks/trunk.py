@@ -66,6 +66,11 @@ class PFMDBTrunk(nn.Module):
         super().__init__()
         if num_blocks < 1:
             raise ValueError(f"num_blocks must be >= 1, got {num_blocks}.")
+        if features < 32 or features % 32:
+            raise ValueError(
+                f"features must be a positive multiple of 32 (PyConv-3 splits a block's channels 1/4, 1/4, 1/2 into "
+                f"groups of 8), got {features}."
+            )
         conv_type = Conv[Conv.CONV, spatial_dims]
         self.head = conv_type(in_channels, features, kernel_size=3, padding=1)
         self.blocks = nn.ModuleList(

@@ -26,14 +26,16 @@ class RMISR(nn.Module):
         out_channels: defaults to ``in_channels``.
         scale: the up-sampling factor. Fixed for ``upsampler="subpixel"`` (an integer);
             for ``"meta"`` it is only the default used when ``forward`` gets no scale.
-        features: trunk width (64 in the paper).
+        features: trunk width (64 in the paper), a multiple of 32.
         num_blocks: number of PFMDBs (4 in RMISR-BL).
         distillation_channels: channels kept per distillation step inside a PFMDB.
         upsampler: ``"subpixel"`` (conv + pixel shuffle) or ``"meta"`` (arbitrary scale).
         image_residual: add the bicubic (2-D) / trilinear (3-D) interpolation of the input to the
             output, so the network predicts only the missing detail. Not in the paper (our
             addition; it trains much faster on CPU, see ``docs/architecture.md``). The output
-            layer then starts at zero: an untrained network is exactly that interpolation.
+            layer then starts at zero: an untrained network is exactly that interpolation. Every shipped model
+            was trained with it (``True``; its weights load without it too, the flag holding no parameters, and then
+            give a wrong image: build it as ``bundles/rmisr/models/model.json`` says, or use ``load_pretrained``).
         meta_hidden_channels: width of the meta upsampler's weight-prediction MLP.
         max_scale: largest scale accepted by the meta upsampler.
 
