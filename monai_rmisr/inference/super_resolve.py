@@ -219,7 +219,9 @@ def super_resolve(
         the SR image, clipped to ``[0, 1]``, of spatial size ``round(H * scale) x round(W * scale)``
         (halves rounded up), with the input's shape convention ((H', W') or (C, H', W')), type
         (numpy, torch or MONAI ``MetaTensor``) and float dtype. A ``MetaTensor`` keeps its metadata, with its affine
-        moved to the SR pixel grid (the spacing divided by the scale, the origin at the first SR pixel's centre).
+        moved to the SR pixel grid (the spacing divided by the scale, the origin at the first SR pixel's centre), but
+        not its transform history (``applied_operations``: done on the LR grid; MONAI's ``Invertd`` with the input's
+        key as ``orig_keys`` still reads them there).
 
     Colour images: the shipped models are single-channel. A (C, H, W) image with C <= 4 is
     super-resolved channel by channel (each channel as its own grey image), which keeps every
@@ -307,5 +309,6 @@ def super_resolve(
     result = result.contiguous().to(dtype=image.dtype, device=image.device)
     if isinstance(image, MetaTensor) and get_track_meta():  # its affine moved to the SR grid
         scales = [n / m for n, m in zip(result.shape[-2:], image.shape[-2:])]
-        return with_meta_of(result, image, resized_affine(image.affine, (0, 1), scales))
+        result = with_meta_of(result, image, resized_affine(image.affine, (0, 1), scales))
+        result.applied_operations = []  # the input's transforms were on the LR grid: not to be undone on this one
     return result

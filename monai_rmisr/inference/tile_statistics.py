@@ -33,10 +33,28 @@ from torch import nn
 
 from ..networks.blocks.icca import ICCA, PooledChannelStatistics, attention_override
 
-__all__ = ["GATHER_PASSES", "attention_modules", "image_statistics", "window_layout", "with_statistics"]
+__all__ = [
+    "GATHER_PASSES",
+    "TileStatisticsError",
+    "attention_modules",
+    "extent_statistics",
+    "image_statistics",
+    "window_layout",
+    "with_statistics",
+]
 
 #: Passes over the image that :func:`image_statistics` gathers the statistics in (see the module's description).
 GATHER_PASSES = 2
+
+
+class TileStatisticsError(RuntimeError):
+    """The network's attention statistics cannot be gathered tile by tile (a module called twice in one forward
+    pass, at another resolution than the input, or not reached); :func:`~monai_rmisr.inference.tiling.tiled_forward`
+    then lets each tile use its own, with a warning."""
+
+
+class _WindowDone(Exception):  # noqa: N818 (a signal that ends a forward pass early, not an error)
+    """Raised by the last attention module of a window: the rest of the forward pass is not needed."""
 
 
 class _Pass:
@@ -48,17 +66,36 @@ class _Pass:
         self.window = list(window)
         self.pooled = {module: PooledChannelStatistics(module) for module in modules}
         self.owned: tuple[slice, ...] = ()  # the current window's owned positions, relative to the window
+        self.reached: list[ICCA] = []  # the modules the current window's forward pass has reached, in order
+        self.last: ICCA | None = None  # the last module a whole forward pass reached (known after one window)
+
+    def start_window(self, owned: tuple[slice, ...]) -> None:
+        self.owned, self.reached = owned, []
+
+    def end_window(self, completed: bool) -> None:
+        """After a window's forward pass (``completed``: it ran to the end, not stopped at the last module)."""
+        if completed and self.reached:
+            self.last = self.reached[-1]
+        if not self.reached:
+            raise TileStatisticsError(
+                "the network's attention modules were not reached in its forward pass (a compiled or scripted copy?)"
+            )
 
     def forward(self, module: ICCA, features: torch.Tensor) -> torch.Tensor:
         """An attention module's forward during the pass (its :func:`attention_override`)."""
         if module not in self.pooled:  # not the network's (another network called inside): its own statistics
             return module.attend(features, module.channel_statistics(features))
+        if module in self.reached:
+            raise TileStatisticsError("an attention module runs twice in one forward pass")
         if list(features.shape[2:]) != self.window:
-            raise RuntimeError(
-                f"an attention module runs on {list(features.shape[2:])} features for a {self.window} window: the "
-                "image's statistics need modules at the input's resolution; use statistics='tile'."
+            raise TileStatisticsError(
+                f"an attention module runs on {list(features.shape[2:])} features for a {self.window} window, not at "
+                "the input's resolution"
             )
+        self.reached.append(module)
         self.pooled[module].add(features[(slice(None), slice(None), *self.owned)])
+        if module is self.last:
+            raise _WindowDone
         previous = self.previous.get(module)
         if previous is None:
             return module.attend(features, module.channel_statistics(features))
@@ -78,9 +115,11 @@ def window_layout(length: int, window: int, overlap: float) -> list[tuple[int, i
     """The windows along one axis and the positions each owns: ``(start, owned_from, owned_to)``.
 
     Windows of ``window`` positions start every ``int(window * (1 - overlap))`` positions (at least 1), the last one
-    flush with the end (MONAI's sliding-window layout). Each window owns the positions nearer its own centre than its
-    neighbours' (the boundary between two windows lies halfway through their overlap); the owned ranges are disjoint
-    and cover ``[0, length)``.
+    flush with the end (the layout of MONAI's sliding window; the tiles themselves are laid out on the image folded by
+    the scale's period, :func:`~monai_rmisr.inference.tiling.tiled_forward`, so at a fractional scale these windows
+    are not exactly theirs, which the statistics do not need). Each window owns the positions nearer its own centre
+    than its neighbours' (the boundary between two windows lies halfway through their overlap); the owned ranges are
+    disjoint and cover ``[0, length)``.
     """
     if window >= length:
         return [(0, 0, length)]
@@ -100,6 +139,19 @@ def with_statistics(statistics: dict[ICCA, torch.Tensor]) -> Iterator[None]:
         if stats is None:
             return module.attend(x, module.channel_statistics(x))
         return module.attend(x, stats.to(device=x.device, dtype=x.dtype))
+
+    with attention_override(attend):
+        yield
+
+
+@contextmanager
+def extent_statistics(extent: Sequence[int]) -> Iterator[None]:
+    """Within the block, in this thread, every ICCA takes its statistics over the first ``extent`` positions of its
+    input only (a single window over an image padded at its far side: the image's statistics, in one pass)."""
+
+    def attend(module: ICCA, x: torch.Tensor) -> torch.Tensor:
+        region = x[(slice(None), slice(None), *(slice(0, n) for n in extent))]
+        return module.attend(x, module.channel_statistics(region))
 
     with attention_override(attend):
         yield
@@ -133,8 +185,9 @@ def image_statistics(
         dtype; empty for a network without attention modules.
 
     Raises:
-        RuntimeError: a module runs at another resolution than the image (such a network cannot be tiled with the
-            image's statistics).
+        TileStatisticsError: a module runs at another resolution than the image or twice in one forward pass, or
+            the forward pass reaches none (a compiled copy of ``network``): such a network cannot be tiled with the
+            image's statistics.
     """
     modules = attention_modules(network)
     if not modules:
@@ -155,10 +208,15 @@ def image_statistics(
                 for layout in windows:
                     box = tuple(slice(start, start + w) for (start, _, _), w in zip(layout, window))
                     # image positions only, not the padding
-                    gathering.owned = tuple(
-                        slice(lo - start, min(hi, n) - start) for (start, lo, hi), n in zip(layout, extent)
+                    gathering.start_window(
+                        tuple(slice(lo - start, min(hi, n) - start) for (start, lo, hi), n in zip(layout, extent))
                     )
-                    forward(x[(slice(None), slice(None), *box)].contiguous())
+                    try:
+                        forward(x[(slice(None), slice(None), *box)].contiguous())
+                        completed = True
+                    except _WindowDone:
+                        completed = False
+                    gathering.end_window(completed)
                     if bar is not None:
                         bar.update(1)
             statistics = gathering.statistics(x.dtype)

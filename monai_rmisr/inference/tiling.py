@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from collections.abc import Sequence
 
 import torch
@@ -12,11 +13,17 @@ from monai.inferers import SlidingWindowInferer
 from torch import nn
 
 from ..networks.blocks.meta_upsample import MetaUpsample
-from ..networks.utils import forward_at_scale, scaled_size
+from ..networks.utils import forward_at_scale, scaled_size, unwrapped_network
 from .bicubic import BicubicUpsampler
 from .self_ensemble import dihedral_mean, self_ensemble_forward
 from .settings import check_tile_statistics
-from .tile_statistics import attention_modules, image_statistics, with_statistics
+from .tile_statistics import (
+    TileStatisticsError,
+    attention_modules,
+    extent_statistics,
+    image_statistics,
+    with_statistics,
+)
 
 __all__ = [
     "TILE_MEMORY_BUDGET",
@@ -208,7 +215,9 @@ def tiled_forward(
     about 3x the time), and every tile runs with them: tiles then differ from the whole-image result only
     through the zero padding the convolutions see at tile borders (``camera`` at x2, tiles of 112: max 0.002).
     With ``"tile"`` each tile uses its own (one pass; max 0.106 there). Networks without attention run once
-    either way.
+    either way; a network whose attention cannot be gathered so (a module called twice in one pass, or at another
+    resolution than the input) falls back to each tile's own, with a warning. A ``torch.compile`` d network runs
+    eagerly here (its ``_orig_mod``).
 
     Args:
         network: called as ``network(x, scale)`` if its ``forward`` takes a scale, else ``network(x)``;
@@ -250,6 +259,8 @@ def tiled_forward(
         raise ValueError(f"overlap must be in [0, 1), got {overlap}.")
     q, r = scale_period(float(scale))
     image_wide = statistics == "image" and bool(attention_modules(network))
+    if image_wide:  # the statistics are given to the modules in eager mode: not through torch.compile's wrapper
+        network = unwrapped_network(network)
     if image_wide and self_ensemble:
 
         def turned_forward(turned: torch.Tensor, transform: tuple[int, bool]) -> torch.Tensor:
@@ -285,17 +296,27 @@ def tiled_forward(
     # the inferer's (cached) weight map, given at the output resolution, which MONAI uses as it is
     # (its own would be on the LR window, zoomed by nearest neighbour; see blend_weights)
     inferer.roi_weight_map = blend_weights(window, scale, mode, sigma_scale=sigma_scale, device=sw_device)
-    # one window over an unpadded image is the whole image: its own statistics are the image's
-    if image_wide and (window != padded or any(pad)):
+    if image_wide and window == padded and any(pad):  # one window, padded: statistics over the image part
+        with extent_statistics(spatial):
+            out = inferer(_fold(x, q), predictor)
+    elif image_wide and window != padded:
         outputs = []
         for image in x.split(1):  # statistics are per image
-            gathered = image_statistics(
-                window_forward, network, image.to(sw_device), window, overlap, extent=spatial, progress=progress
-            )
+            try:
+                gathered = image_statistics(
+                    window_forward, network, image.to(sw_device), window, overlap, extent=spatial, progress=progress
+                )
+            except TileStatisticsError as err:
+                warnings.warn(
+                    f"{err}: each tile uses its own attention statistics (tile_statistics='tile', --tile-statistics "
+                    "tile, says so without this warning)",
+                    stacklevel=2,
+                )
+                gathered = {}
             with with_statistics(gathered):
                 outputs.append(inferer(_fold(image, q), predictor))
         out = torch.cat(outputs)
-    else:
+    else:  # no attention, each tile its own statistics, or one window over the unpadded image (the whole image)
         out = inferer(_fold(x, q), predictor)
     expected = [p // q * r for p in padded]
     if list(out.shape[2:]) != expected:

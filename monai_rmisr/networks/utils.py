@@ -23,6 +23,7 @@ __all__ = [
     "forward_at_scale",
     "rewritten_copy",
     "scaled_size",
+    "unwrapped_network",
     "upsample_image",
     "zero_output_layer",
 ]
@@ -165,7 +166,7 @@ def zero_output_layer(module: nn.Module) -> None:
             parameter.zero_()
 
 
-def _unwrapped(network: nn.Module) -> nn.Module:
+def unwrapped_network(network: nn.Module) -> nn.Module:
     """The module inside wrappers: ``DistributedDataParallel`` (``.module``), ``torch.compile`` (``._orig_mod``)."""
     while True:
         inner = getattr(network, "module", None)
@@ -179,7 +180,7 @@ def accepts_scale(network: nn.Module) -> bool:
     """Whether ``network.forward`` takes a ``scale`` argument (RMISR, RMISR-VP), looking through wrappers
     (``DistributedDataParallel``; ``torch.compile``, whose own ``forward`` takes ``*args``: without looking
     through it a compiled arbitrary-scale model ran at its default scale)."""
-    module = _unwrapped(network)
+    module = unwrapped_network(network)
     try:
         return "scale" in inspect.signature(module.forward).parameters
     except (TypeError, ValueError):  # e.g. compiled callables without a Python signature

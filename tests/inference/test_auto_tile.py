@@ -59,7 +59,7 @@ def test_auto_matches_the_whole_image_when_it_fits_and_is_close_when_tiled(x2_ne
     auto = super_resolve(image, 2, model=x2_network)
     np.testing.assert_array_equal(auto, super_resolve(image, 2, model=x2_network, tile=112))
     difference = np.abs(auto - whole)
-    # tiles see zero padding at their borders and their own ICCA statistics: close, not identical
+    # tiles see zero padding at their borders (their ICCA statistics are the image's): close, not identical
     assert 0 < difference.max() < 0.01 and difference.mean() < 1e-3, (difference.max(), difference.mean())
 
 

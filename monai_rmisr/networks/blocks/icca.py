@@ -22,7 +22,8 @@ _OVERRIDE: ContextVar[Callable[[ICCA, torch.Tensor], torch.Tensor] | None] = Con
 @contextmanager
 def attention_override(override: Callable[[ICCA, torch.Tensor], torch.Tensor]) -> Iterator[None]:
     """Within the block, in this thread, every ICCA's forward is ``override(module, x)`` (tiled inference gives the
-    attention the whole image's statistics this way: :mod:`monai_rmisr.inference.tile_statistics`). Not nested."""
+    attention the whole image's statistics this way: :mod:`monai_rmisr.inference.tile_statistics`); an inner block
+    replaces an outer one's until it ends. Not inside ``torch.compile`` or an export, which trace the network."""
     token = _OVERRIDE.set(override)
     try:
         yield
@@ -155,12 +156,13 @@ class PooledChannelStatistics:
         if count == 0:
             return
         spatial = list(range(2, x.dim()))
+        # reduced in float32 where the features are (MPS has no float64), pooled in float64 on the CPU
         region = x.float()
         mean = region.mean(dim=spatial, keepdim=True)
-        squared_deviations = (region - mean).pow(2).sum(dim=spatial).double()
+        squared_deviations = (region - mean).pow(2).sum(dim=spatial).cpu().double()
         magnitude = region.abs().clamp_min(self.attention.eps)
-        entropy_sum = (magnitude * torch.log2(magnitude)).sum(dim=spatial).double()
-        mean = mean.flatten(2)[..., 0].double()
+        entropy_sum = (magnitude * torch.log2(magnitude)).sum(dim=spatial).cpu().double()
+        mean = mean.flatten(2)[..., 0].cpu().double()
         self.spatial_dims = len(spatial)
         if self.count == 0:
             self.count, self.mean, self.squared_deviations, self.entropy_sum = (
