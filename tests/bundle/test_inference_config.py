@@ -116,3 +116,12 @@ def test_model_auto_is_the_shipped_model_for_the_scale(scale, chosen):
     assert parser.get_parsed_content("checkpoint") == chosen
     upscaler = parser.get_parsed_content("upscaler")
     assert (upscaler.model_name, upscaler.scale) == (chosen, scale)
+
+
+def test_tile_statistics_reach_the_inferer_and_are_checked_in_preflight():
+    assert _parser().get_parsed_content("inferer").tile_statistics == "image"
+    assert _parser(tile_statistics="tile").get_parsed_content("inferer").tile_statistics == "tile"
+    with pytest.raises(RuntimeError) as caught:
+        _parser(tile_statistics="whole").get_parsed_content("initialize")
+    assert isinstance(caught.value.__cause__, PreflightError)
+    assert "tile statistics must be one of image, tile, got 'whole'" in str(caught.value.__cause__)
