@@ -63,10 +63,12 @@ setup(
         # engine attribute that SRTrainer / SREvaluator use. Upper bounds: the next torch major, the next
         # MONAI minor (SRTrainer overrides MONAI's private _iteration). `make` installs torch 2.13.0 and MONAI
         # 1.6.1 (constraints.txt). Also tried with torch 2.13.0 (2026-12-06, fresh virtualenvs without the
-        # constraints): MONAI 1.5.2 and 1.4.0 (which takes numpy<2), pytorch-ignite 0.5.0.post2 and 0.5.5: the
-        # fast tests, a bundle training run and `rmisr upscale` work. Not tried: torch < 2.13 (MONAI 1.6 needs
-        # torch >= 2.8). MONAI 1.4/1.5's `ignite` extra pins pytorch-ignite 0.4.11, which lacks what we import
-        # (ignite.handlers.ProgressBar): installing us moves it to 0.5.
+        # constraints): MONAI 1.5.2 and 1.4.0 (which takes numpy<2), pytorch-ignite 0.5.0.post2 and 0.5.5: a
+        # bundle training run and `rmisr upscale` work; the fast tests that failed there failed in the tests
+        # themselves (mended: SRTrainer without a DataLoader needs epoch_length on MONAI 1.4, download_url checks
+        # md5 unless told before MONAI 1.6.1, the bundle names the tested versions). Not tried: torch < 2.13
+        # (MONAI 1.6 needs torch >= 2.8). MONAI 1.4/1.5's `ignite` extra pins pytorch-ignite 0.4.11, which lacks
+        # what we import (ignite.handlers.ProgressBar): installing us moves it to 0.5.
         "torch>=2.5,<3",
         "monai>=1.4,<1.7",
         "pytorch-ignite>=0.5,<0.6",
