@@ -207,7 +207,7 @@ def super_resolve(
             a little closer to the truth (``rmisr_bl_x4``: +0.07 dB on the benchmark), 8x the time.
         tile_statistics: where the networks' channel attention (ICCA) takes its statistics when the image is
             tiled: ``"image"`` (default), the whole image's, gathered tile by tile before the tiles run (two more
-            passes over the image, about 3x the time); ``"tile"``, each tile its own (faster, but a tile's
+            passes over the image, about 2.6x the time); ``"tile"``, each tile its own (faster, but a tile's
             pixels move by up to about 0.1 from the whole-image result).
         progress: when the image is tiled, show a tqdm bar of the tiles on stderr (per channel).
         precision: the network's compute dtype: ``"float32"`` (default), ``"bfloat16"`` (autocast; refused

@@ -17,8 +17,8 @@ have exactly the whole image's statistics (so as many passes as modules is exact
 on that crop, with :data:`GATHER_PASSES` = 2, the tiles of ``rmisr_bl_x2`` (4 modules), ``rmisr_meta`` at x2.5 (4)
 and ``rmisr_vp_x4`` (9) came within 7e-5, 8e-6 and 1.6e-4 of the exact result (one pass: 6.5e-3, 4.5e-4, 2.5e-3;
 ``python benchmarks/tile_agreement.py --passes``).
-:func:`with_statistics` then runs the tiles themselves with them: about 3x the time of tiles that use their own
-statistics (``camera``'s top-left 224 x 224 at x2 in tiles of 112, one thread: 6.1-6.5 s against 2.0-2.1 s).
+:func:`with_statistics` then runs the tiles themselves with them: about 2.6x the time of tiles that use their own
+statistics (``camera``'s top-left 224 x 224 at x2 in tiles of 112, one thread: 4.3 s against 1.6-1.7 s).
 """
 
 from __future__ import annotations

@@ -212,7 +212,7 @@ def tiled_forward(
     Channel attention: RMISR's ICCA (IMDN's contrast-aware attention) weights its features by statistics of the
     whole feature map. With ``statistics="image"`` (default) they are first gathered over the whole image, tile
     by tile (:func:`~monai_rmisr.inference.tile_statistics.image_statistics`: two more passes over the image,
-    about 3x the time), and every tile runs with them: tiles then differ from the whole-image result only
+    about 2.6x the time), and every tile runs with them: tiles then differ from the whole-image result only
     through the zero padding the convolutions see at tile borders (``camera`` at x2, tiles of 112: max 0.002).
     With ``"tile"`` each tile uses its own (one pass; max 0.106 there). Networks without attention run once
     either way; a network whose attention cannot be gathered so (a module called twice in one pass, or at another
