@@ -214,7 +214,7 @@ def test_a_teacher_worse_than_the_network_everywhere_leaves_the_loss_as_without_
         network = RMISR(2, 1, scale=2, num_blocks=1)
         network.load_state_dict(start)
         optimizer = torch.optim.Adam(network.parameters())
-        trainer = SRTrainer("cpu", 1, [batch], network, optimizer, TwoBranchLoss(), scale=2, **kwargs)
+        trainer = SRTrainer("cpu", 1, [batch], network, optimizer, TwoBranchLoss(), scale=2, epoch_length=1, **kwargs)
         trainer.run()
         return trainer.state.output["loss"]
 

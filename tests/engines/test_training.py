@@ -395,7 +395,15 @@ def test_integer_scale_probability_is_checked():
             epoch_length=1,
         )
     trainer = SRTrainer(
-        "cpu", 1, [], net, optimizer, TwoBranchLoss(), scale_range=(1.5, 4.5), integer_scale_probability=0.5
+        "cpu",
+        1,
+        [],
+        net,
+        optimizer,
+        TwoBranchLoss(),
+        scale_range=(1.5, 4.5),
+        integer_scale_probability=0.5,
+        epoch_length=1,
     )
     assert list(trainer.integer_scales) == [2, 3, 4]
 

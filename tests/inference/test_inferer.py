@@ -47,7 +47,7 @@ def test_a_collated_batch_keeps_each_images_metadata(network, tmp_path):
     items = decollate_batch({"pred": result})
     assert [Path(item["pred"].meta["filename_or_obj"]).name for item in items] == ["lr0.nii.gz", "lr1.nii.gz"]
     for item, spacing in zip(items, [(0.35, 0.25), (0.5, 1.0)]):
-        assert item["pred"].pixdim.tolist() == pytest.approx(spacing)
+        assert item["pred"].pixdim.tolist()[:2] == pytest.approx(spacing)  # MONAI 1.4 lists a third, 1.0
     SaveImage(output_dir=tmp_path / "out", output_postfix="sr", separate_folder=False)(items[1]["pred"])
     assert nib.load(tmp_path / "out" / "lr1_sr.nii.gz").header.get_zooms()[:2] == pytest.approx((0.5, 1.0))
 
