@@ -57,6 +57,14 @@ class _WindowDone(Exception):  # noqa: N818 (a signal that ends a forward pass e
     """Raised by the last attention module of a window: the rest of the forward pass is not needed."""
 
 
+def _attend(module: ICCA, x: torch.Tensor, statistics: torch.Tensor | None) -> torch.Tensor:
+    """``module``'s forward with ``statistics`` ((1, C, 1, ...), moved to ``x``'s device and dtype), or with its
+    input's own when None."""
+    if statistics is None:
+        return module.attend(x, module.channel_statistics(x))
+    return module.attend(x, statistics.to(device=x.device, dtype=x.dtype))
+
+
 class _Pass:
     """One pass of :func:`image_statistics`: the attention modules' forward during it, which weights the features
     with the previous pass's statistics (the first pass: the window's own) and adds the window's owned positions."""
@@ -84,7 +92,7 @@ class _Pass:
     def forward(self, module: ICCA, features: torch.Tensor) -> torch.Tensor:
         """An attention module's forward during the pass (its :func:`attention_override`)."""
         if module not in self.pooled:  # not the network's (another network called inside): its own statistics
-            return module.attend(features, module.channel_statistics(features))
+            return _attend(module, features, None)
         if module in self.reached:
             raise TileStatisticsError("an attention module runs twice in one forward pass")
         if list(features.shape[2:]) != self.window:
@@ -96,10 +104,7 @@ class _Pass:
         self.pooled[module].add(features[(slice(None), slice(None), *self.owned)])
         if module is self.last:
             raise _WindowDone
-        previous = self.previous.get(module)
-        if previous is None:
-            return module.attend(features, module.channel_statistics(features))
-        return module.attend(features, previous.to(device=features.device, dtype=features.dtype))
+        return _attend(module, features, self.previous.get(module))  # the first pass: the window's own
 
     def statistics(self, dtype: torch.dtype) -> dict[ICCA, torch.Tensor]:
         """The pooled statistics of every module the pass reached."""
@@ -134,13 +139,7 @@ def with_statistics(statistics: dict[ICCA, torch.Tensor]) -> Iterator[None]:
     """Within the block, in this thread, each attention module of ``statistics`` uses the statistics given
     ((1, C, 1, ...), as :func:`image_statistics` returns) instead of its input's; other ICCAs compute their own."""
 
-    def attend(module: ICCA, x: torch.Tensor) -> torch.Tensor:
-        stats = statistics.get(module)
-        if stats is None:
-            return module.attend(x, module.channel_statistics(x))
-        return module.attend(x, stats.to(device=x.device, dtype=x.dtype))
-
-    with attention_override(attend):
+    with attention_override(lambda module, x: _attend(module, x, statistics.get(module))):
         yield
 
 

@@ -370,41 +370,18 @@ def test_meta_variant_validates_at_each_of_its_val_scales(tmp_path):
 def test_integer_scale_probability_is_checked():
     net = RMISR(2, 1, scale=2, num_blocks=1, upsampler="meta")
     optimizer = torch.optim.Adam(net.parameters())
+
+    def make_trainer(scale_range, probability):
+        return SRTrainer(
+            "cpu", 1, [], net, optimizer, TwoBranchLoss(), scale_range=scale_range,
+            integer_scale_probability=probability, epoch_length=1,
+        )  # fmt: skip
+
     with pytest.raises(ValueError, match="in \\[0, 1\\]"):
-        SRTrainer(
-            "cpu",
-            1,
-            [],
-            net,
-            optimizer,
-            TwoBranchLoss(),
-            scale_range=(1.1, 4),
-            integer_scale_probability=1.5,
-            epoch_length=1,
-        )
+        make_trainer((1.1, 4), 1.5)
     with pytest.raises(ValueError, match="needs a whole number"):
-        SRTrainer(
-            "cpu",
-            1,
-            [],
-            net,
-            optimizer,
-            TwoBranchLoss(),
-            scale_range=(2.2, 2.8),
-            integer_scale_probability=0.5,
-            epoch_length=1,
-        )
-    trainer = SRTrainer(
-        "cpu",
-        1,
-        [],
-        net,
-        optimizer,
-        TwoBranchLoss(),
-        scale_range=(1.5, 4.5),
-        integer_scale_probability=0.5,
-        epoch_length=1,
-    )
+        make_trainer((2.2, 2.8), 0.5)
+    trainer = make_trainer((1.5, 4.5), 0.5)
     assert list(trainer.integer_scales) == [2, 3, 4]
 
 
