@@ -16,6 +16,7 @@ from torch.utils.data import Dataset, Sampler
 from ..transforms.medical_degrade import RandMedicalDegrade
 from ..transforms.patch import RandPairedPatch
 from ..transforms.quantize import check_bit_range
+from ..transforms.resize import imresize
 
 __all__ = ["EDGE_GRID", "EpochSampler", "PairedPatchDataset", "edge_weights", "medical_degradation"]
 
@@ -83,6 +84,14 @@ class PairedPatchDataset(Dataset):
             more patches of the strongest edges (bone, air / tissue), where an x4 model's excess error over
             a better one lies (``benchmarks/error_regions.py --strongest-edges``). The image is still drawn
             by area. 0 (default) draws exactly the samples of a dataset without the setting.
+        zoom_share: the share of items, in [0, 1], whose HR patch is a view of the image at a smaller size: a
+            factor ``f`` drawn uniformly in ``zoom_range``, a square region of ``round(P / f)`` pixels (at most
+            the image's shorter side) MATLAB-bicubic downscaled (antialiased) to ``P x P`` and clipped to
+            [0, 1], as a scanner with larger pixels would record it. More edge widths and textures per pixel
+            from the same few images; the LR is made from that HR patch as from any other. Taken before
+            ``edge_share`` (a zoomed item's region is placed uniformly). 0 (default) draws exactly the samples
+            of a dataset without the setting.
+        zoom_range: ``(lowest, highest)`` zoom factors, ``0 < lowest <= highest <= 1`` (default (0.5, 1.0)).
     """
 
     def __init__(
@@ -95,15 +104,14 @@ class PairedPatchDataset(Dataset):
         lr_bits: Sequence[int] | None = None,
         degradation: Randomizable | None = None,
         edge_share: float = 0.0,
+        zoom_share: float = 0.0,
+        zoom_range: Sequence[float] = (0.5, 1.0),
     ):
         if not images:
             raise ValueError("PairedPatchDataset needs at least one image.")
-        try:
-            share = float(edge_share)
-        except (TypeError, ValueError):
-            share = math.nan
-        if isinstance(edge_share, bool) or not 0.0 <= share <= 1.0:  # also False for NaN
-            raise ValueError(f"edge_share (edge_patch_share) must be a number in [0, 1], got {edge_share!r}.")
+        share = _check_share(edge_share, "edge_share (edge_patch_share)")
+        self.zoom_share = _check_share(zoom_share, "zoom_share (hr_zoom_share)")
+        self.zoom_range = _check_zoom_range(zoom_range)
         self.images = [np.ascontiguousarray(img, dtype=np.float32) for img in images]
         channels = {img.shape[0] for img in self.images}
         if len(channels) != 1 or any(img.ndim != 3 for img in self.images):
@@ -150,7 +158,9 @@ class PairedPatchDataset(Dataset):
         which = int(rng.choice(len(self.images), p=self.probabilities))
         image = self.images[which]
         self.patch.set_random_state(seed=int(rng.integers(2**31)))
-        if self.edge_share > 0 and rng.random() < self.edge_share:  # no extra draw at 0: earlier runs' samples
+        if self.zoom_share > 0 and rng.random() < self.zoom_share:  # no extra draw at 0: earlier runs' samples
+            hr, lr = self.patch(torch.from_numpy(self._zoomed_view(image, rng)))
+        elif self.edge_share > 0 and rng.random() < self.edge_share:  # no extra draw at 0: earlier runs' samples
             self.patch.randomize(image.shape[1:], start=self._edge_crop_start(which, rng))
             hr, lr = self.patch(torch.from_numpy(image), randomize=False)
         else:
@@ -170,6 +180,20 @@ class PairedPatchDataset(Dataset):
             item["lr_bits"] = bits
         return item
 
+    def _zoomed_view(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """A random square region of ``image`` downscaled to the HR patch size by a factor drawn in ``zoom_range``
+        (the image's shorter side bounds the region: a small image is zoomed less, one no larger than the patch
+        not at all), clipped to [0, 1]."""
+        factor = float(rng.uniform(*self.zoom_range))
+        size = self.patch.hr_size
+        height, width = image.shape[1:]
+        region = min(round(size / factor), height, width)
+        top, left = int(rng.integers(height - region + 1)), int(rng.integers(width - region + 1))
+        view = image[:, top : top + region, left : left + region]
+        if region <= size:
+            return view
+        return np.clip(imresize(view, output_size=size), 0.0, 1.0)
+
     def _edge_crop_start(self, which: int, rng: np.random.Generator) -> tuple[int, int]:
         """The HR crop's top-left corner for a crop centred on a pixel drawn by edge weight in image ``which``."""
         cdf = self.edge_cdfs[which]
@@ -180,6 +204,28 @@ class PairedPatchDataset(Dataset):
         column = (cell % columns) * EDGE_GRID + int(rng.integers(EDGE_GRID))
         half = self.patch.hr_size // 2
         return min(row, height - 1) - half, min(column, width - 1) - half
+
+
+def _check_share(value: Any, name: str) -> float:
+    """``value`` as a float in [0, 1] (a share of the training items); else a ValueError naming ``name``."""
+    try:
+        share = float(value)
+    except (TypeError, ValueError):
+        share = math.nan
+    if isinstance(value, bool) or not 0.0 <= share <= 1.0:  # also False for NaN
+        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}.")
+    return share
+
+
+def _check_zoom_range(value: Any) -> tuple[float, float]:
+    """``(lowest, highest)`` zoom factors with ``0 < lowest <= highest <= 1``; else a ValueError naming the value."""
+    try:
+        low, high = (float(v) for v in value)
+    except (TypeError, ValueError):
+        low = high = math.nan
+    if not 0.0 < low <= high <= 1.0:  # also False for NaN
+        raise ValueError(f"zoom_range (hr_zoom_range) must be two factors 0 < lowest <= highest <= 1, got {value!r}.")
+    return low, high
 
 
 #: The cell size, in HR pixels, on which :func:`edge_weights` sums the gradient (the centre of an edge crop is

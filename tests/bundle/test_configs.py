@@ -92,6 +92,13 @@ def test_modality_repeats_list_the_images_of_a_modality_more_often():
         training_images(dataset_dir="any", modality_repeats={"CT": 2})
 
 
+def test_hr_zoom_settings_reach_the_training_dataset():
+    plain = _parser("train.json").get_parsed_content("train#dataset")
+    zoomed = _parser("train.json", hr_zoom_share=0.5, hr_zoom_range=[0.6, 0.9]).get_parsed_content("train#dataset")
+    assert plain.zoom_share == 0.0 and plain.zoom_range == (0.5, 1.0)
+    assert zoomed.zoom_share == 0.5 and zoomed.zoom_range == (0.6, 0.9)
+
+
 def test_extra_images_follow_the_natural_images():
     pytest.importorskip("pywt")
     pytest.importorskip("sklearn")

@@ -95,6 +95,52 @@ def test_edge_weights_and_a_bad_share():
             PairedPatchDataset(_images(), patch_size=8, scale=2, edge_share=bad)
 
 
+def test_zoom_share_zero_draws_the_samples_of_a_dataset_without_it():
+    plain = PairedPatchDataset(_images(), patch_size=8, scale=2, seed=3)
+    zero = PairedPatchDataset(_images(), patch_size=8, scale=2, seed=3, zoom_share=0.0, zoom_range=(0.3, 0.4))
+    for index in (0, 1, 99):
+        assert torch.equal(plain[index]["hr"], zero[index]["hr"]) and torch.equal(plain[index]["lr"], zero[index]["lr"])
+
+
+def test_zoomed_patches_see_a_larger_region_at_a_smaller_size():
+    ramp = np.tile(np.linspace(0.0, 1.0, 301, dtype=np.float32), (301, 1))[None]  # one grey level per pixel column
+
+    def mean_span(share, zoom_range=(0.5, 0.5)):
+        dataset = PairedPatchDataset([ramp], patch_size=8, scale=2, seed=2, zoom_share=share, zoom_range=zoom_range)
+        return np.mean([float(dataset[i]["hr"].max() - dataset[i]["hr"].min()) for i in range(50)]) * 300
+
+    native, zoomed = mean_span(0.0), mean_span(1.0)
+    assert native == pytest.approx(15, abs=0.01)  # a 16-pixel HR patch spans 15 columns (flips and turns keep that)
+    assert 30 < zoomed < 31.5  # twice as many columns at half size (the antialiasing filter eats a little)
+    assert 15 < mean_span(0.5) < 31.5 and 15 < mean_span(1.0, (0.5, 1.0)) < 31.5
+
+
+def test_zoomed_patches_stay_in_range_and_small_images_are_zoomed_less():
+    square = _one_square(60)
+    square[0, 20:40, 20:40] = 1.0  # sharp edges: the bicubic downscale overshoots them, clipped to [0, 1]
+    dataset = PairedPatchDataset([square], patch_size=8, scale=2, seed=0, zoom_share=1.0, zoom_range=(0.25, 0.25))
+    patches = [dataset[i] for i in range(40)]
+    assert all(float(item["hr"].min()) >= 0 and float(item["hr"].max()) <= 1 for item in patches)
+    assert any(bool(((item["hr"] > 0.01) & (item["hr"] < 0.99)).any()) for item in patches)  # resampled edges
+    # a 20x20 image at zoom 0.25 would need 64 pixels: the whole image (20) goes to 16; a 12x12 one is not zoomed
+    ramp = np.tile(np.linspace(0.0, 1.0, 20, dtype=np.float32), (20, 1))[None]
+    for k in range(5):
+        hr = PairedPatchDataset([ramp], 8, 2, seed=k, zoom_share=1.0, zoom_range=(0.5, 0.5))[0]["hr"]
+        assert float(hr.max() - hr.min()) > 0.98  # the whole ramp (a native 16-pixel crop spans 15 / 19 of it)
+    small = np.random.default_rng(0).random((1, 12, 12), dtype=np.float32)
+    item = PairedPatchDataset([small], 8, 2, seed=0, zoom_share=1.0, zoom_range=(0.25, 0.25))[0]
+    assert item["hr"].shape == (1, 16, 16) and set(np.unique(item["hr"].numpy())) <= set(np.unique(small))
+
+
+def test_a_bad_zoom_setting_names_itself():
+    for bad in (-0.1, 1.5, float("nan"), "half", True):
+        with pytest.raises(ValueError, match=r"zoom_share \(hr_zoom_share\) must be a number in"):
+            PairedPatchDataset(_images(), patch_size=8, scale=2, zoom_share=bad)
+    for bad in ((0.0, 0.5), (0.6, 0.5), (0.5, 1.2), (0.5,), "ab", None, (0.5, float("nan"))):
+        with pytest.raises(ValueError, match=r"zoom_range \(hr_zoom_range\) must be two factors"):
+            PairedPatchDataset(_images(), patch_size=8, scale=2, zoom_range=bad)
+
+
 def test_images_smaller_than_the_hr_patch_are_counted_in_the_log(caplog):
     import logging
 
