@@ -13,7 +13,7 @@ from monai.inferers import SlidingWindowInferer
 from torch import nn
 
 from ..networks.blocks.meta_upsample import MetaUpsample
-from ..networks.utils import forward_at_scale, scaled_size, unwrapped_network
+from ..networks.utils import forward_at_scale, scaled_size, unwrapped_network, upsample_image
 from .bicubic import BicubicUpsampler
 from .self_ensemble import dihedral_mean, self_ensemble_forward
 from .settings import check_tile_statistics
@@ -272,6 +272,7 @@ def tiled_forward(
 
         return dihedral_mean(turned_forward, x)
 
+    unpadded = x
     padded = [math.ceil(n / q) * q for n in spatial]
     pad = [p - n for n, p in zip(spatial, padded)]
     if any(pad):
@@ -326,7 +327,14 @@ def tiled_forward(
         )
     crop = scaled_size(spatial, float(scale))
     if crop != expected:
-        out = out[(slice(None), slice(None), *(slice(0, n) for n in crop))]
+        region = (slice(None), slice(None), *(slice(0, n) for n in crop))
+        out = out[region]
+        if getattr(network, "image_residual", False):
+            # n * scale is not whole: the whole-image forward interpolates the input to round(n * scale) pixels over
+            # the image (upsample_image: a scale of round(n * scale) / n per axis, the grid the output's metadata
+            # describes), the windows on the exact-scale grid of the padded image: swap the one for the other
+            exact = upsample_image(x, float(scale))[region].to(out.device)
+            out = out + (upsample_image(unpadded, float(scale)).to(out.device) - exact).to(out.dtype)
     return out
 
 
