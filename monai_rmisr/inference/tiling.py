@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from monai.inferers import SlidingWindowInferer
 from torch import nn
 
-from ..networks.blocks.meta_upsample import MetaUpsample
+from ..networks.blocks.meta_upsample import AxisPlacement, MetaUpsample, placed_in
 from ..networks.utils import forward_at_scale, scaled_size, unwrapped_network, upsample_image
 from .bicubic import BicubicUpsampler
 from .self_ensemble import dihedral_mean, self_ensemble_forward
@@ -202,7 +202,11 @@ def tiled_forward(
     far side to a multiple of ``q`` and every ``q``-by-``q`` block is folded into channels, the
     inferer slides over that coarse grid with an exact integer zoom ``r``, and each window is
     unfolded before the network sees it. The extra padded output is cropped, so the result has
-    ``round(spatial * scale)`` pixels per axis (halves rounded up), like the whole-image forward.
+    ``round(spatial * scale)`` pixels per axis (halves rounded up), like the whole-image forward. Where
+    ``spatial * scale`` is not whole that output's grid is ``round(n s) / n``, not ``s``: an arbitrary-scale
+    up-sampler (:class:`~monai_rmisr.networks.blocks.MetaUpsample`) is told where each window lies and projects on
+    it (:func:`~monai_rmisr.networks.blocks.meta_upsample.placed_in`), and a network's ``image_residual`` is swapped
+    for the whole image's (:func:`~monai_rmisr.networks.utils.upsample_image`).
 
     Seams: overlapping windows are averaged with weights that fall to ~0 towards each window's
     edges (:func:`blend_weights`, given to the inferer as its ``roi_weight_map`` at the output
@@ -258,16 +262,20 @@ def tiled_forward(
     if not 0 <= overlap < 1:
         raise ValueError(f"overlap must be in [0, 1), got {overlap}.")
     q, r = scale_period(float(scale))
+    crop = scaled_size(spatial, float(scale))
     image_wide = statistics == "image" and bool(attention_modules(network))
-    if image_wide:  # the statistics are given to the modules in eager mode: not through torch.compile's wrapper
+    # n * scale not whole along an axis: the whole-image output grid is round(n s) / n there, not the tiles' s; an
+    # arbitrary-scale up-sampler projects the tiles' output pixels on the image's grid instead (placed_in)
+    placed = any(n * r % q for n in spatial) and any(isinstance(m, MetaUpsample) for m in network.modules())
+    if image_wide or placed:  # both given to the modules in eager mode: not through torch.compile's wrapper
         network = unwrapped_network(network)
-    if image_wide and self_ensemble:
+    if self_ensemble and (image_wide or placed):  # turned tiles of one image, not each tile turned on its own
 
         def turned_forward(turned: torch.Tensor, transform: tuple[int, bool]) -> torch.Tensor:
             turned_tiles = tiles[:-2] + tiles[-2:][::-1] if transform[0] % 2 else tiles
             return tiled_forward(
                 network, turned, scale, turned_tiles, overlap, mode=mode, sigma_scale=sigma_scale,
-                sw_device=sw_device, channels_last=channels_last, progress=progress,
+                sw_device=sw_device, channels_last=channels_last, statistics=statistics, progress=progress,
             )  # fmt: skip
 
         return dihedral_mean(turned_forward, x)
@@ -285,15 +293,22 @@ def tiled_forward(
     def window_forward(window: torch.Tensor) -> torch.Tensor:
         return forward_at_scale(network, window, scale, channels_last)
 
-    def predictor(window: torch.Tensor) -> torch.Tensor:  # the input's dtype out, also under a bfloat16 autocast
+    def predictor(window: torch.Tensor, location: list | None = None) -> torch.Tensor:  # the input's dtype out, also
+        # under a bfloat16 autocast; location (MONAI's with_coord): the window's [batch, channel, *spatial] slices
         window = _unfold(window, q)
+        if location is not None:  # sw_batch_size 1: one window; its folded start times q (LR) or r (output)
+            starts = [axis.start for axis in location[0][2:]]
+            placement = [AxisPlacement(a * q, a * r, n, m) for a, n, m in zip(starts, spatial, crop)]
+            with placed_in(placement):
+                return window_forward(window).to(window.dtype)
         out = self_ensemble_forward(network, window, scale, channels_last) if self_ensemble else window_forward(window)
         return out.to(window.dtype)
 
     sw_device = torch.device(sw_device) if sw_device is not None else x.device
     inferer = SlidingWindowInferer(
-        roi_size=roi, sw_batch_size=1, overlap=overlap, sw_device=sw_device, device=x.device, progress=progress
-    )
+        roi_size=roi, sw_batch_size=1, overlap=overlap, sw_device=sw_device, device=x.device, progress=progress,
+        with_coord=placed,
+    )  # fmt: skip
     # the inferer's (cached) weight map, given at the output resolution, which MONAI uses as it is
     # (its own would be on the LR window, zoomed by nearest neighbour; see blend_weights)
     inferer.roi_weight_map = blend_weights(window, scale, mode, sigma_scale=sigma_scale, device=sw_device)
@@ -325,14 +340,12 @@ def tiled_forward(
             f"the network maps {[t * q for t in roi]} LR windows to {list(out.shape[2:])} for the padded image, "
             f"expected {expected} at scale {scale}: does it up-sample by exactly {scale}?"
         )
-    crop = scaled_size(spatial, float(scale))
     if crop != expected:
         region = (slice(None), slice(None), *(slice(0, n) for n in crop))
         out = out[region]
-        if getattr(network, "image_residual", False):
-            # n * scale is not whole: the whole-image forward interpolates the input to round(n * scale) pixels over
-            # the image (upsample_image: a scale of round(n * scale) / n per axis, the grid the output's metadata
-            # describes), the windows on the exact-scale grid of the padded image: swap the one for the other
+        if placed and getattr(network, "image_residual", False):
+            # the windows added their input's interpolation on the exact-scale grid of the padded image, the whole
+            # image's forward adds it on the image's grid (upsample_image: round(n s) / n): swap the one for the other
             exact = upsample_image(x, float(scale))[region].to(out.device)
             out = out + (upsample_image(unpadded, float(scale)).to(out.device) - exact).to(out.dtype)
     return out

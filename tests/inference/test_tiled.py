@@ -24,6 +24,7 @@ from monai_rmisr.inference.tile_statistics import (
 )
 from monai_rmisr.networks.blocks import ICCA
 from monai_rmisr.networks.utils import upsample_image
+from monai_rmisr.transforms import imresize
 
 from .test_super_resolve import small_rmisr
 
@@ -166,9 +167,9 @@ def test_edge_weights_beat_gaussian_where_windows_nearly_coincide():
 @pytest.mark.parametrize(("scale", "size", "expected"), [(2.5, (80, 80), (200, 200)), (2.5, (81, 77), (203, 193))])
 def test_fractional_scale_tiles(scale, size, expected):
     # tiles start on multiples of q = 2 LR pixels (5 output pixels); an odd size is reflect-padded and cropped.
-    # Where H * s is not whole, the whole-image network adds its bicubic residual at round(H s) / H instead of s
-    # (the grid the output's metadata describes): the tiled result swaps its exact-scale residual for that one.
-    # Before it did, the untrained network (exactly bicubic) differed by up to 0.032 everywhere on 81 x 77.
+    # Where H * s is not whole the whole image's output grid is round(H s) / H, not s: the tiles' meta up-sampler
+    # projects on that grid (placed_in) and their bicubic residual is swapped for the whole image's. Before, the
+    # untrained network (exactly bicubic) differed by up to 0.032 everywhere on 81 x 77.
     network = small_rmisr(upsampler="meta")
     x = smooth_image(*size)
     whole = super_resolve(x, scale, model=network)
@@ -177,16 +178,36 @@ def test_fractional_scale_tiles(scale, size, expected):
     assert np.abs(tiled - whole).max() < 1e-4  # measured 1.8e-5 on 81 x 77, 8e-7 on 80 x 80
 
 
-def test_fractional_scale_tiles_of_a_trained_like_network_differ_only_at_the_padded_border():
+@pytest.mark.parametrize("self_ensemble", [False, True])
+def test_fractional_scale_tiles_of_a_trained_like_network_differ_only_at_the_padded_border(self_ensemble):
     # the padded LR row / column (a reflection) reaches the last few output pixels through the trunk, where the
-    # whole image's convolutions see zero padding. Measured max 0.0010 inside, 0.13 within 8 pixels of the far
-    # border (before the residual swap: 0.032 inside too).
+    # whole image's convolutions see zero padding (the self-ensemble turns the far borders to every side). Measured
+    # max 0.0010 / 0.0007 (self-ensemble) inside, 0.13 / 0.09 within 8 pixels of the borders (on the exact-scale
+    # grid of before: 0.032 inside too).
     torch.manual_seed(0)
     network = small_rmisr(2.0, "meta", perturb=0.02)
     x = smooth_image(81, 77)
-    diff = np.abs(super_resolve(x, 2.5, model=network, tile=32) - super_resolve(x, 2.5, model=network))
-    assert diff[:-8, :-8].max() < 0.005
-    assert diff.mean() < 0.004  # measured 0.0017
+    options = {"self_ensemble": self_ensemble, "tile_statistics": "tile"}  # per-tile statistics: turned images
+    diff = np.abs(
+        super_resolve(x, 2.5, model=network, tile=32, **options) - super_resolve(x, 2.5, model=network, **options)
+    )
+    assert diff[8:-8, 8:-8].max() < 0.005
+    assert diff.mean() < 0.004  # measured 0.0014 / 0.0012
+
+
+def test_fractional_scale_tiles_of_rmisr_meta_score_as_the_whole_image():
+    # rmisr_meta at x2.5 on 101 x 101 (253 x 253 out) of camera, its HR the 253 x 253 crop: whole 36.48 dB, tiled
+    # 36.47 (on the exact-scale grid of before 32.98; the 100 x 100 crop: 36.48 both)
+    network = load_pretrained("rmisr_meta")
+    hr = skimage.data.camera()[:253, :253].astype(np.float32) / 255
+    lr = np.clip(imresize(hr[None], output_size=101)[0], 0, 1)
+    whole = super_resolve(lr, 2.5, model=network, tile=None)
+    tiled = super_resolve(lr, 2.5, model=network, tile=48)
+
+    def psnr(sr):
+        return 10 * np.log10(1 / np.mean((sr[3:-3, 3:-3] - hr[3:-3, 3:-3]) ** 2))
+
+    assert psnr(whole) > 36.2 and abs(psnr(tiled) - psnr(whole)) < 0.05
 
 
 def test_tiled_forward_batches_fixed_scale_networks_and_3d():
