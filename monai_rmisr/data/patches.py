@@ -182,16 +182,16 @@ class PairedPatchDataset(Dataset):
 
     def _zoomed_view(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """A random square region of ``image`` downscaled to the HR patch size by a factor drawn in ``zoom_range``
-        (the image's shorter side bounds the region: a small image is zoomed less, one no larger than the patch
-        not at all), clipped to [0, 1]."""
+        (the image's shorter side bounds the region: a small image is zoomed less), clipped to [0, 1]; an image
+        whose shorter side is no longer than the patch is returned whole, to be cropped (and padded) as usual."""
         factor = float(rng.uniform(*self.zoom_range))
         size = self.patch.hr_size
         height, width = image.shape[1:]
         region = min(round(size / factor), height, width)
+        if region <= size:
+            return image
         top, left = int(rng.integers(height - region + 1)), int(rng.integers(width - region + 1))
         view = image[:, top : top + region, left : left + region]
-        if region <= size:
-            return view
         return np.clip(imresize(view, output_size=size), 0.0, 1.0)
 
     def _edge_crop_start(self, which: int, rng: np.random.Generator) -> tuple[int, int]:

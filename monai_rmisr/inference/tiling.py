@@ -239,8 +239,8 @@ def tiled_forward(
             ``network.to(memory_format=torch.channels_last)``; the inference API decides with
             :func:`~monai_rmisr.networks.regroup.cpu_inference_network`).
         self_ensemble: the mean over the eight flips / quarter turns (8x the time): of the whole tiled image with
-            ``statistics="image"``, of each tile (:func:`~monai_rmisr.inference.self_ensemble.self_ensemble_forward`)
-            otherwise.
+            ``statistics="image"`` or where the tiles are placed on the image's grid (above), of each tile
+            (:func:`~monai_rmisr.inference.self_ensemble.self_ensemble_forward`) otherwise.
         statistics: ``"image"`` (default) or ``"tile"``: where channel attention takes its statistics (see above).
         progress: show a tqdm bar of the tiles on stderr (MONAI's).
 
@@ -266,7 +266,15 @@ def tiled_forward(
     image_wide = statistics == "image" and bool(attention_modules(network))
     # n * scale not whole along an axis: the whole-image output grid is round(n s) / n there, not the tiles' s; an
     # arbitrary-scale up-sampler projects the tiles' output pixels on the image's grid instead (placed_in)
-    placed = any(n * r % q for n in spatial) and any(isinstance(m, MetaUpsample) for m in network.modules())
+    off_grid = any(n * r % q for n in spatial)
+    placed = off_grid and any(isinstance(m, MetaUpsample) for m in network.modules())
+    if off_grid and any(getattr(m, "original_name", None) == "MetaUpsample" for m in network.modules()):
+        warnings.warn(
+            f"a TorchScript network's arbitrary-scale up-sampler cannot be told where a tile lies: at x{scale:g} on "
+            f"{spatial} (size x scale not whole) its tiles project on the scale's grid, not the whole image's "
+            "(differences of a few hundredths); run the eager network or the whole image (tile=None)",
+            stacklevel=2,
+        )
     if image_wide or placed:  # both given to the modules in eager mode: not through torch.compile's wrapper
         network = unwrapped_network(network)
     if self_ensemble and (image_wide or placed):  # turned tiles of one image, not each tile turned on its own

@@ -127,6 +127,10 @@ def test_zoomed_patches_stay_in_range_and_small_images_are_zoomed_less():
     for k in range(5):
         hr = PairedPatchDataset([ramp], 8, 2, seed=k, zoom_share=1.0, zoom_range=(0.5, 0.5))[0]["hr"]
         assert float(hr.max() - hr.min()) > 0.98  # the whole ramp (a native 16-pixel crop spans 15 / 19 of it)
+    narrow = np.random.default_rng(1).random((1, 12, 40), dtype=np.float32)  # shorter than the patch: not zoomed,
+    item = PairedPatchDataset([narrow], 8, 2, seed=0, zoom_share=1.0, zoom_range=(0.25, 0.25))[0]  # cropped as usual
+    assert item["hr"].shape == (1, 16, 16) and set(np.unique(item["hr"].numpy())) <= set(np.unique(narrow))
+    assert len(np.unique(item["hr"].numpy())) == 12 * 16  # 16 of its 40 columns (a square view would hold 12)
     small = np.random.default_rng(0).random((1, 12, 12), dtype=np.float32)
     item = PairedPatchDataset([small], 8, 2, seed=0, zoom_share=1.0, zoom_range=(0.25, 0.25))[0]
     assert item["hr"].shape == (1, 16, 16) and set(np.unique(item["hr"].numpy())) <= set(np.unique(small))

@@ -5,6 +5,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -193,6 +194,17 @@ def test_fractional_scale_tiles_of_a_trained_like_network_differ_only_at_the_pad
     )
     assert diff[8:-8, 8:-8].max() < 0.005
     assert diff.mean() < 0.004  # measured 0.0014 / 0.0012
+
+
+def test_a_scripted_meta_network_tiled_off_the_scale_grid_says_it_cannot_be_placed():
+    scripted = torch.jit.script(small_rmisr(2.0, "meta").eval())
+    x = torch.from_numpy(smooth_image(41, 40))[None, None]
+    with pytest.warns(UserWarning, match="TorchScript network's arbitrary-scale up-sampler cannot be told where"):
+        out = tiled_forward(scripted, x, 2.5, 24)
+    assert out.shape == (1, 1, 103, 100)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # on the grid (40 x 2.5 = 100 both ways): nothing to place, no warning
+        tiled_forward(scripted, x[..., :40, :], 2.5, 24)
 
 
 def test_fractional_scale_tiles_of_rmisr_meta_score_as_the_whole_image():

@@ -161,10 +161,11 @@ class MetaUpsample(nn.Module):
             lr_start, out_start, lr_size, image_out = 0, 0, n_in, n_out
             if placement is not None:
                 lr_start, out_start, lr_size, image_out = placement[axis]
-            numerator = (torch.arange(n_out, device=x.device) + out_start) * lr_size - lr_start * image_out
+            # (on the CPU: int64 floor division is not exact on every device, e.g. MPS; n_out values, moved once)
+            numerator = (torch.arange(n_out) + out_start) * lr_size - lr_start * image_out
             floor = torch.div(numerator, image_out, rounding_mode="floor")
-            source = floor.clamp(0, n_in - 1)
-            offset = (numerator - floor * image_out).to(position_dtype) / image_out
+            source = floor.clamp(0, n_in - 1).to(x.device)
+            offset = ((numerator - floor * image_out).double() / image_out).to(device=x.device, dtype=position_dtype)
             shape = [1] * self.spatial_dims
             shape[axis] = n_out
             hidden = hidden + first_w[:, axis].view(hidden_shape) * offset.view([1] + shape)
