@@ -1,3 +1,4 @@
+import functools
 import os
 import re
 import shutil
@@ -701,7 +702,10 @@ def test_big_endian_sources_are_written_like_their_little_endian_twins(tmp_path,
     assert not [k for k in keywords - _VOLATILE if from_big.get(k) != from_little.get(k)]
 
 
+@functools.cache
 def _icc_profile() -> bytes:
+    """One sRGB profile for the session: littleCMS stamps a profile with the time it is made, so two made a second
+    apart differ (a test comparing a written profile with a new one failed when the clock ticked in between)."""
     from PIL import ImageCms
 
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
