@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from monai.inferers import SlidingWindowInferer
 from torch import nn
 
-from ..networks.blocks.meta_upsample import AxisPlacement, MetaUpsample, placed_in
+from ..networks.blocks.meta_upsample import AxisPlacement, has_meta_upsampler, placed_in
 from ..networks.utils import forward_at_scale, scaled_size, unwrapped_network, upsample_image
 from .bicubic import BicubicUpsampler
 from .self_ensemble import dihedral_mean, self_ensemble_forward
@@ -267,7 +267,7 @@ def tiled_forward(
     # n * scale not whole along an axis: the whole-image output grid is round(n s) / n there, not the tiles' s; an
     # arbitrary-scale up-sampler projects the tiles' output pixels on the image's grid instead (placed_in)
     off_grid = any(n * r % q for n in spatial)
-    placed = off_grid and any(isinstance(m, MetaUpsample) for m in network.modules())
+    placed = off_grid and has_meta_upsampler(network)
     if off_grid and any(getattr(m, "original_name", None) == "MetaUpsample" for m in network.modules()):
         warnings.warn(
             f"a TorchScript network's arbitrary-scale up-sampler cannot be told where a tile lies: at x{scale:g} on "
@@ -370,7 +370,7 @@ def forward_bytes(network: nn.Module, spatial: Sequence[int], scale: float) -> i
     sr_pixels = lr_pixels * float(scale) ** len(spatial)
     if isinstance(network, BicubicUpsampler):
         return int(16 * sr_pixels)
-    meta = any(isinstance(m, MetaUpsample) for m in network.modules())
+    meta = has_meta_upsampler(network)
     return int(LR_PIXEL_BYTES * lr_pixels + (META_SR_PIXEL_BYTES if meta else SR_PIXEL_BYTES) * sr_pixels)
 
 

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from ..io.output import atomic_output
-from .blocks.meta_upsample import MetaUpsample
+from .blocks.meta_upsample import has_meta_upsampler
 
 __all__ = ["export_onnx", "export_torchscript"]
 
@@ -70,7 +70,7 @@ def export_onnx(
         "lr": {0: "batch", **{2 + i: n for i, n in enumerate(names)}},
         "sr": {0: "batch", **{2 + i: n.upper() for i, n in enumerate(names)}},
     }
-    use_dynamo = any(isinstance(m, MetaUpsample) for m in network.modules())
+    use_dynamo = has_meta_upsampler(network)
     target = _target(path)
     # the exporters print progress and warnings that mean nothing to a user: the tracer's "might not generalize to
     # other inputs" about the networks' shape checks (the graph does, at other sizes: tests/networks)

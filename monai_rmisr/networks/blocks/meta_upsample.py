@@ -13,7 +13,7 @@ from torch import nn
 
 from ..utils import DEFAULT_MAX_SCALE, check_scale, scaled_size
 
-__all__ = ["AxisPlacement", "MetaUpsample", "placed_in"]
+__all__ = ["AxisPlacement", "MetaUpsample", "has_meta_upsampler", "placed_in"]
 
 
 class AxisPlacement(NamedTuple):
@@ -189,3 +189,8 @@ class MetaUpsample(nn.Module):
 
     def extra_repr(self) -> str:
         return f"in={self.in_channels}, out={self.out_channels}, k={self.kernel_size}, hidden={self.hidden_channels}"
+
+
+def has_meta_upsampler(network: nn.Module) -> bool:
+    """Whether ``network`` (or any of its modules) is a :class:`MetaUpsample`: an arbitrary-scale network."""
+    return any(isinstance(module, MetaUpsample) for module in network.modules())
