@@ -9,9 +9,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import pydicom
 from monai.data import load_decathlon_datalist
 
+from ..io.pydicom_messages import read_dataset
 from .presets import ANNOTATION_DIR_PARTS, ANNOTATION_DIRS, ANNOTATION_STEMS, DICOM_EXTENSIONS, IMAGE_EXTENSIONS
 
 __all__ = ["datalist_file", "datalist_lists", "is_annotation", "load_datalist", "scan_folder"]
@@ -46,7 +46,9 @@ def _series_of(files: list[Path]) -> str | None:
     uids = set()
     for path in files:
         try:
-            ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["SeriesInstanceUID", "NumberOfFrames"])
+            ds = read_dataset(
+                path, report=False, stop_before_pixels=True, specific_tags=["SeriesInstanceUID", "NumberOfFrames"]
+            )
         except Exception:  # an unreadable header: leave the files single so the bad one is named
             return None
         if int(ds.get("NumberOfFrames", 1) or 1) > 1:

@@ -24,6 +24,7 @@ from ..config import BundleRunError
 from ..io import ImageReadError, detect_format
 from ..io.formats import format_from_name
 from ..io.output import OutputPathError
+from ..io.pydicom_messages import read_dataset
 from ..io.writers import output_name
 from .upscale import RUN_ERRORS, Upscaler
 
@@ -44,10 +45,11 @@ logger = logging.getLogger(__name__)
 
 def _dicom_series_uid(path: Path) -> tuple[str, int] | None:
     """(SeriesInstanceUID, frames) of a DICOM file with pixels, or None."""
-    import pydicom
 
     try:
-        ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["SeriesInstanceUID", "NumberOfFrames"])
+        ds = read_dataset(
+            path, report=False, stop_before_pixels=True, specific_tags=["SeriesInstanceUID", "NumberOfFrames"]
+        )
         return str(ds.get("SeriesInstanceUID", "")), int(ds.get("NumberOfFrames", 1) or 1)
     except Exception:  # a broken header: the reader names the problem
         return None

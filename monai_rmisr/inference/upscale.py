@@ -30,6 +30,7 @@ from ..io.writers import check_output, write_image
 from ..networks.regroup import inference_network
 from ..networks.utils import forward_at_scale, scaled_size
 from ..transforms.resize import imresize
+from .bicubic import BicubicUpsampler
 from .inferer import SuperResolutionInferer
 from .self_ensemble import self_ensemble_forward
 from .settings import (
@@ -188,10 +189,12 @@ class Upscaler:
 
     @property
     def derivation(self) -> dict[str, Any]:
-        """What an output records of how it was made (``meta["derivation"]``: model name, scale, axis, ROI,
-        self-ensemble, precision); :func:`~monai_rmisr.io.dicom_writer.derivation_description` words it."""
+        """What an output records of how it was made (``meta["derivation"]``: model name, method
+        (``"super-resolution"``, or ``"interpolation"`` for ``--model bicubic``), scale, axis, ROI, self-ensemble,
+        precision); :func:`~monai_rmisr.io.dicom_writer.derivation_description` words it."""
         return {
             "model": self.model_name,
+            "method": "interpolation" if isinstance(self.network, BicubicUpsampler) else "super-resolution",
             "scale": float(self.scale),
             "axis": self.axis,
             "roi": self.roi,

@@ -57,6 +57,7 @@ from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRL
 
 from .errors import ImageReadError, ImageTooLargeError
 from .image_data import ImageMeta
+from .pydicom_messages import convert_elements, pydicom_messages
 
 __all__ = ["PINNED_DECODER", "read_dicom", "read_dicom_series", "stored_values"]
 
@@ -84,14 +85,6 @@ def _check_file(path: Path) -> None:
         raise ImageReadError(path, "the file is empty (0 bytes).")
 
 
-def _convert_elements(ds: Dataset) -> Dataset:
-    """Convert every raw element now (pydicom converts lazily), so an unknown VR or a value that does
-    not fit its VR fails here, inside the reader, and not later in whatever code touches it first."""
-    for _ in ds.iterall():
-        pass
-    return ds
-
-
 def _dcmread(path: Path) -> Dataset:
     """``pydicom.dcmread`` with every failure turned into :class:`ImageReadError`.
 
@@ -102,12 +95,12 @@ def _dcmread(path: Path) -> Dataset:
     """
     try:
         try:
-            ds = _convert_elements(pydicom.dcmread(path))
+            ds = convert_elements(pydicom.dcmread(path))
             if "TransferSyntaxUID" not in ds.file_meta:
                 raise ImageReadError(path, "its file meta information has no Transfer Syntax UID (0002,0010).")
             return ds
         except InvalidDicomError as err:
-            ds = _convert_elements(pydicom.dcmread(path, force=True))
+            ds = convert_elements(pydicom.dcmread(path, force=True))
             if len(ds) < 3 or len(ds.file_meta):  # garbage parses as a handful of bogus elements
                 raise ImageReadError(path, "not a DICOM file (no 'DICM' prefix and no readable data set).") from err
             implicit, little = ds.original_encoding
@@ -520,6 +513,11 @@ def read_dicom(
     """
     path = Path(path)
     _check_file(path)
+    with pydicom_messages(path):
+        return _read_dicom(path, frames, max_values)
+
+
+def _read_dicom(path: Path, frames: Sequence[int] | None, max_values: int | None) -> tuple[np.ndarray, ImageMeta]:
     ds = _dcmread(path)
     if not _has_pixels(ds):
         raise ImageReadError(path, _no_pixels_reason(ds))
@@ -597,8 +595,9 @@ def stored_values(array: np.ndarray, meta: dict[str, Any]) -> np.ndarray:
 _DICOM_SUFFIXES = (".dcm", ".dicom", ".ima")
 
 
-def _series_files(folder: Path) -> tuple[list[tuple[Path, Dataset]], list[ImageReadError]]:
-    """The DICOM image files of ``folder`` with their data sets, and an error for each broken one."""
+def _series_files(folder: Path, said: dict[Path, list[str]]) -> tuple[list[tuple[Path, Dataset]], list[ImageReadError]]:
+    """The DICOM image files of ``folder`` with their data sets, and an error for each broken one;
+    what pydicom warned about each file read is added to ``said``."""
     found, broken = [], []
     for path in sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")):
         if path.name.upper() == "DICOMDIR":
@@ -607,7 +606,9 @@ def _series_files(folder: Path) -> tuple[list[tuple[Path, Dataset]], list[ImageR
             broken.append(ImageReadError(path, "the file is empty (0 bytes)."))
             continue
         try:
-            ds = _convert_elements(pydicom.dcmread(path))
+            with pydicom_messages(path, report=False) as messages:
+                said[path] = messages
+                ds = convert_elements(pydicom.dcmread(path))
         except InvalidDicomError as err:
             if path.suffix.lower() in _DICOM_SUFFIXES:
                 broken.append(_fail(path, "not a DICOM file (no 'DICM' prefix).", err))
@@ -630,6 +631,22 @@ def _series_files(folder: Path) -> tuple[list[tuple[Path, Dataset]], list[ImageR
             continue
         found.append((path, ds))
     return found, broken
+
+
+def _report_series_messages(folder: Path, said: dict[Path, list[str]]) -> None:
+    """One line for what pydicom warned about the files of a series (300 slices with the same odd value
+    would otherwise say it 300 times): how many files, and the first such file's messages."""
+    files = {path: messages for path, messages in said.items() if messages}
+    if files:
+        first = next(iter(files))
+        logger.warning(
+            "read_dicom_series: pydicom warned about %d of the %d files read in '%s' (read as they are); '%s': %s",
+            len(files),
+            len(said),
+            folder,
+            first,
+            "; ".join(files[first]),
+        )
 
 
 def _bad_slice(err: ImageReadError, folder: Path, skip: bool, skipped: list[dict[str, str]]) -> None:
@@ -693,7 +710,22 @@ def read_dicom_series(
         raise FileNotFoundError(f"no such DICOM series folder: '{folder}'.")
     if not folder.is_dir():
         raise ImageReadError(folder, "is a file, not a series folder; read it with read_dicom().")
-    found, broken = _series_files(folder)
+    said: dict[Path, list[str]] = {}
+    try:
+        return _read_dicom_series(folder, series_uid, tolerance, skip_bad_slices, max_values, said)
+    finally:
+        _report_series_messages(folder, said)
+
+
+def _read_dicom_series(
+    folder: Path,
+    series_uid: str | None,
+    tolerance: float,
+    skip_bad_slices: bool,
+    max_values: int | None,
+    said: dict[Path, list[str]],
+) -> tuple[np.ndarray, ImageMeta]:
+    found, broken = _series_files(folder, said)
     skipped: list[dict[str, str]] = []
     for err in broken:
         _bad_slice(err, folder, skip_bad_slices, skipped)
@@ -714,6 +746,7 @@ def read_dicom_series(
         counts = {uid: len(files) for uid, files in series.items()}
         raise ImageReadError(folder, f"holds {len(series)} series {counts}; choose one with series_uid=.")
     if len(members) == 1 and not skipped and _number_of_frames(members[0][1]) > 1:
+        said.pop(members[0][0], None)  # read_dicom says them
         return read_dicom(members[0][0], max_values=max_values)
     for path, ds in members:
         if _number_of_frames(ds) > 1:
@@ -762,12 +795,15 @@ def read_dicom_series(
     for entry in keyed:
         _, path, ds, _ = entry
         try:
-            arr, plugin = _decode(ds, path, None)
-            data, info = _intensity(ds, arr, path, False, 0)
-            slices.append(_check_array(_to_channel_first(data, info["color"] == "RGB", False), path))
+            with pydicom_messages(path, report=False) as messages:
+                arr, plugin = _decode(ds, path, None)
+                data, info = _intensity(ds, arr, path, False, 0)
+                slices.append(_check_array(_to_channel_first(data, info["color"] == "RGB", False), path))
         except ImageReadError as err:
             _bad_slice(err, folder, skip_bad_slices, skipped)
             continue
+        finally:
+            said[path] = list(dict.fromkeys([*said.get(path, []), *messages]))
         slopes.append(info["rescale_slope"])
         intercepts.append(info["rescale_intercept"])
         if not kept:

@@ -56,6 +56,7 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 from .._version import __version__
 from .dicom import stored_range, stored_values
 from .geometry import input_index, output_index, resampling_of
+from .pydicom_messages import read_dataset
 
 __all__ = [
     "IMPLEMENTATION_CLASS_UID",
@@ -163,22 +164,31 @@ def _scale_text(meta: Mapping[str, Any]) -> str:
     return f"x{scale:g}" if isinstance(scale, (int, float)) else "x?"
 
 
+def _interpolated(meta: Mapping[str, Any]) -> bool:
+    """Whether the output is plain interpolation (``--model bicubic``), which must not be labelled super-resolved."""
+    return dict(meta.get("derivation") or {}).get("method") == "interpolation"
+
+
 def derivation_tag(meta: Mapping[str, Any]) -> str:
     """The short mark of a super-resolved output from ``meta["derivation"]``: ``SR x2`` (``SR x2 z`` for slices
-    made along z); a DICOM output's SeriesDescription ends with it, other formats' text fields start with it."""
-    return f"SR {_scale_text(meta)}{' z' if dict(meta.get('derivation') or {}).get('axis') == 'z' else ''}"
+    made along z; ``interpolated x2`` for ``--model bicubic``); a DICOM output's SeriesDescription ends with it,
+    other formats' text fields start with it."""
+    axis = " z" if dict(meta.get("derivation") or {}).get("axis") == "z" else ""
+    return f"{'interpolated' if _interpolated(meta) else 'SR'} {_scale_text(meta)}{axis}"
 
 
 def derivation_description(meta: Mapping[str, Any]) -> str:
     """Our part of a derived DICOM's DerivationDescription (after the source's own, if any) from
-    ``meta["derivation"]``: the scale, in-plane or through-plane, the region (``x0,y0,x1,y1``) where only one was
+    ``meta["derivation"]``: the method (``Super-resolved``, or ``Interpolated (bicubic)`` for ``--model
+    bicubic``), the scale, in-plane or through-plane, the region (``x0,y0,x1,y1``) where only one was
     super-resolved, package version, model and how it was run."""
     info = dict(meta.get("derivation") or {})
     where = "through-plane (z)" if info.get("axis", "xy") == "z" else "in-plane"
     roi = info.get("roi")
     region = f" (region {','.join(str(int(v)) for v in roi)} of the source)" if roi else ""
+    method = "Interpolated (bicubic)" if _interpolated(meta) else "Super-resolved"
     description = (
-        f"Super-resolved {_scale_text(meta)} {where}{region} by monai-rmisr {__version__}, model "
+        f"{method} {_scale_text(meta)} {where}{region} by monai-rmisr {__version__}, model "
         f"{info.get('model', 'unknown')}"
         f"{' (self-ensemble of 8 flips/rotations)' if info.get('self_ensemble') else ''}"
         f"{' (bfloat16 compute)' if info.get('precision') == 'bfloat16' else ''}; not for primary diagnosis"
@@ -352,10 +362,10 @@ def _padding_range(ds: Dataset) -> tuple[int, int] | None:
 def _padding_mask(path: str | os.PathLike[str], header: Dataset | None = None) -> np.ndarray | None:
     """Where the stored pixels of the DICOM file ``path`` are padding, ``((F,) H, W)``; ``None`` without padding.
     ``header``: the file's header, where the caller has read it already."""
-    limits = _padding_range(header if header is not None else pydicom.dcmread(path, stop_before_pixels=True))
+    limits = _padding_range(header if header is not None else read_dataset(path, report=False, stop_before_pixels=True))
     if limits is None:
         return None
-    stored = pydicom.dcmread(path).pixel_array
+    stored = read_dataset(path, report=False).pixel_array
     return (stored >= min(limits)) & (stored <= max(limits))
 
 
@@ -549,8 +559,9 @@ def _move_positions(ds: Dataset, shift: np.ndarray) -> None:
 
 
 def _valid_uid(uid: str) -> bool:
-    """A UID a validator accepts: the syntax and an ISO root (0, 1 or 2)."""
-    return pydicom.uid.UID(uid).is_valid and uid.split(".")[0] in ("0", "1", "2")
+    """A UID a validator accepts: the syntax and an ISO root (0, 1 or 2). Asked quietly: the reader has said
+    what pydicom thinks of the source's values, naming the file."""
+    return pydicom.uid.UID(uid, validation_mode=pydicom.config.IGNORE).is_valid and uid.split(".")[0] in ("0", "1", "2")
 
 
 def _derive(ds: Dataset, meta: Mapping[str, Any], series_uid: str, also_from: tuple[tuple[str, str], ...] = ()) -> None:
@@ -600,7 +611,7 @@ def _derive(ds: Dataset, meta: Mapping[str, Any], series_uid: str, also_from: tu
 
 
 def _template(path: str | os.PathLike[str]) -> Dataset:
-    ds = pydicom.dcmread(path)
+    ds = read_dataset(path, report=False)
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian  # decoded values are native little endian
     # the 128-byte preamble is the writer's (a TIFF header in a dual-format file, whose offsets would no longer
     # point at the new pixels; or anything hidden there): ours is empty
@@ -728,7 +739,7 @@ def write_dicom_series(
     series_uid = generate_uid()
     slopes = source_meta.get("rescale_slopes") or [source_meta.get("rescale_slope")] * len(sources)
     intercepts = source_meta.get("rescale_intercepts") or [source_meta.get("rescale_intercept")] * len(sources)
-    headers = [pydicom.dcmread(path, stop_before_pixels=True) for path in sources]  # each read once
+    headers = [read_dataset(path, report=False, stop_before_pixels=True) for path in sources]  # each read once
     source_padding = [_padding_mask(path, header) for path, header in zip(sources, headers)]
     source_uids = [_instance_uids(header) for header in headers]
     written = []

@@ -53,6 +53,7 @@ from typing import Any
 
 import torch
 
+from ..io.pydicom_messages import read_dataset
 from .connection import PacsError
 from .roundtrip import dataset_has_image, dataset_is_derived_by_us, derive_folder, derived_files, series_uids
 from .service import (
@@ -266,7 +267,7 @@ def send_files(
         raise PacsError("nothing to send: no derived instance was written.")
     contexts: dict[str, set[str]] = {}
     for path in files:
-        meta = pydicom.dcmread(path, stop_before_pixels=True).file_meta
+        meta = read_dataset(path, report=False, stop_before_pixels=True).file_meta
         syntax = pydicom.uid.UID(str(meta.TransferSyntaxUID))
         offered = contexts.setdefault(str(meta.MediaStorageSOPClassUID), set())
         offered.update([syntax, ImplicitVRLittleEndian] if not syntax.is_compressed else [syntax])

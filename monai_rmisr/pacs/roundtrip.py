@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..io.pydicom_messages import read_dataset
 from .connection import PacsError, pacs_call
 
 __all__ = [
@@ -230,11 +231,14 @@ def derive_folder(upscaler: Any, source: str | os.PathLike[str], derived: str | 
 
 def series_uids(files: Sequence[str | os.PathLike[str]]) -> list[str]:
     """The SeriesInstanceUIDs of DICOM files (headers only), sorted and without repeats."""
-    import pydicom
 
     return sorted(
         {
-            str(pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["SeriesInstanceUID"]).SeriesInstanceUID)
+            str(
+                read_dataset(
+                    path, report=False, stop_before_pixels=True, specific_tags=["SeriesInstanceUID"]
+                ).SeriesInstanceUID
+            )
             for path in files
         }
     )
@@ -259,9 +263,8 @@ def store_series(client: Any, study_uid: str, files: Sequence[str | os.PathLike[
         PacsError: the PACS refused the request or some instances (its FailedSOPSequence), or does not hold them
             all afterwards.
     """
-    import pydicom
 
-    datasets = [pydicom.dcmread(path) for path in files]
+    datasets = [read_dataset(path) for path in files]
     if not datasets:
         raise PacsError("nothing to store: no derived instance was written.")
     wrong = {str(ds.StudyInstanceUID) for ds in datasets} - {study_uid}

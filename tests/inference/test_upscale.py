@@ -36,6 +36,7 @@ def test_output_keeps_the_input_value_range_and_units():
     np.testing.assert_allclose(result.array.mean(), image.array.mean(), rtol=0.01)
     derivation = {
         "model": "RMISR",
+        "method": "super-resolution",
         "scale": 2.0,
         "axis": "xy",
         "roi": None,

@@ -88,9 +88,13 @@ def test_a_series_of_slices_derived_the_same_way_is_found(tmp_path, ct, x2):
     derived = derive_folder(x2, ct, tmp_path / "derived")
     pacs = _Pacs(ct, tmp_path / "derived")
     assert _found(pacs, x2, ct) == [_series_uid(derived[0].parent)]
-    # other ways are other derivations: another model (the same mark), another scale (another mark: not even read)
+    # other ways are other derivations: another model under the same mark (read, not taken), a network in place of
+    # interpolation ("SR x2", not "interpolated x2": not even read), another scale (another mark: not even read)
     pacs.reads.clear()
-    assert _found(pacs, Upscaler(2, model="rmisr_bl_x2"), ct) == [] and pacs.reads == [_series_uid(derived[0].parent)]
+    renamed = Upscaler(2, model="bicubic", model_name="bicubic-renamed")
+    assert _found(pacs, renamed, ct) == [] and pacs.reads == [_series_uid(derived[0].parent)]
+    pacs.reads.clear()
+    assert _found(pacs, Upscaler(2, model="rmisr_bl_x2"), ct) == [] and pacs.reads == []
     pacs.reads.clear()
     assert _found(pacs, Upscaler(3, model="bicubic"), ct) == [] and pacs.reads == []
     # a store cut short: one derived slice missing
