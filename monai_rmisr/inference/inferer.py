@@ -36,8 +36,9 @@ class SuperResolutionInferer(Inferer):
         precision: the network's compute dtype, ``"float32"``, ``"bfloat16"`` or ``"auto"`` (see :func:`super_resolve`).
 
     Call:
-        ``inputs``: (B, C, H, W) float tensor in [0, 1]; ``network``: an ``nn.Module`` with its weights.
-        Returns (B, C, round(H * scale), round(W * scale)) in [0, 1] (clipped), on the inputs' device; for a batch
+        ``inputs``: (B, C, H, W) float tensor in [0, 1], or (B, C, H, W, D) volumes (each slice super-resolved
+        in-plane, as :func:`super_resolve`); ``network``: an ``nn.Module`` with its weights.
+        Returns (B, C, round(H * scale), round(W * scale)[, D]) in [0, 1] (clipped), on the inputs' device; for a batch
         of MONAI ``MetaTensor`` s (a collated batch) a batch of them, each image's metadata its own with the affine
         moved to the SR grid (as :func:`super_resolve`), so ``decollate_batch`` and ``SaveImaged`` work on it.
 
@@ -73,9 +74,9 @@ class SuperResolutionInferer(Inferer):
         return parameter.device if parameter is not None else torch.device("cpu")
 
     def __call__(self, inputs: torch.Tensor, network: nn.Module, *args: Any, **kwargs: Any) -> torch.Tensor:
-        if not isinstance(inputs, torch.Tensor) or inputs.dim() != 4:
+        if not isinstance(inputs, torch.Tensor) or inputs.dim() not in (4, 5):
             shape = tuple(inputs.shape) if hasattr(inputs, "shape") else type(inputs).__name__
-            raise ValueError(f"SuperResolutionInferer takes a (B, C, H, W) tensor, got {shape}.")
+            raise ValueError(f"SuperResolutionInferer takes a (B, C, H, W) or (B, C, H, W, D) tensor, got {shape}.")
         device = self._device(network)
         outputs = [
             super_resolve(

@@ -1,4 +1,5 @@
-"""One-call super-resolution of a 2-D image, whole or in tiles (the tiles: :mod:`.tiling`)."""
+"""One-call super-resolution of a 2-D image or of every slice of a volume, whole or in tiles (the tiles:
+:mod:`.tiling`)."""
 
 from __future__ import annotations
 
@@ -40,7 +41,8 @@ RANGE_TOLERANCE = 1e-6
 
 
 def _check_image(image: Any) -> torch.Tensor:
-    """Validate the input and return it as a (C, H, W) float32 CPU/device tensor (not copied when possible)."""
+    """Validate the input and return it as a (C, H, W) or (C, H, W, D) float32 CPU/device tensor (not copied when
+    possible)."""
     if isinstance(image, np.ndarray):
         if not np.issubdtype(image.dtype, np.floating):
             raise ValueError(
@@ -55,10 +57,10 @@ def _check_image(image: Any) -> torch.Tensor:
         tensor = image.detach()
     else:
         raise ValueError(f"image must be a numpy array or a torch tensor, got {type(image).__name__}.")
-    if tensor.dim() not in (2, 3):
+    if tensor.dim() not in (2, 3, 4):
         raise ValueError(
-            f"image must be 2-D (H, W) or channel-first (C, H, W), got shape {tuple(tensor.shape)}"
-            + (" (add/remove batch or channel axes; volumes: super-resolve slice by slice)." if tensor.dim() else ".")
+            f"image must be 2-D (H, W), channel-first (C, H, W) or a channel-first volume (C, H, W, D), got shape "
+            f"{tuple(tensor.shape)}" + (" (add/remove batch or channel axes)." if tensor.dim() else ".")
         )
     if tensor.dim() == 2:
         tensor = tensor[None]
@@ -167,10 +169,14 @@ def super_resolve(
     progress: bool = False,
     precision: str = "float32",
 ) -> np.ndarray | torch.Tensor:
-    """Super-resolve a 2-D image by ``scale`` with a pretrained or given RMISR network.
+    """Super-resolve a 2-D image, or every slice of a volume in-plane, by ``scale`` with a pretrained or given RMISR
+    network.
 
     Args:
-        image: (H, W) or channel-first (C, H, W) float image in ``[0, 1]`` (numpy or torch).
+        image: (H, W) or channel-first (C, H, W) float image in ``[0, 1]`` (numpy or torch), or a channel-first
+            volume (C, H, W, D) as MONAI's ``LoadImage`` gives one (``EnsureChannelFirst``): each of its D slices
+            is super-resolved in-plane (H and W; D is kept: thick-slice through-plane SR is ``rmisr upscale --axis
+            z`` / :meth:`~monai_rmisr.inference.Upscaler.through_plane`). A 3-D array is always (C, H, W).
             Values outside ``[0, 1]`` (beyond 1e-6 of round-off) are an error rather than silently
             clipped: they almost always mean an image that was not normalised (CT in HU, 12-bit
             raw values), and the networks were trained on ``[0, 1]`` min-max normalised images.
@@ -217,16 +223,19 @@ def super_resolve(
 
     Returns:
         the SR image, clipped to ``[0, 1]``, of spatial size ``round(H * scale) x round(W * scale)``
-        (halves rounded up), with the input's shape convention ((H', W') or (C, H', W')), type
+        (halves rounded up; a volume's D unchanged), with the input's shape convention ((H', W'), (C, H', W') or
+        (C, H', W', D)), type
         (numpy, torch or MONAI ``MetaTensor``) and float dtype. A ``MetaTensor`` keeps its metadata, with its affine
-        moved to the SR pixel grid (the spacing divided by the scale, the origin at the first SR pixel's centre), but
+        moved to the SR pixel grid (the in-plane spacing divided by the scale, the origin at the first SR pixel's
+        centre; a volume's slice spacing kept), but
         not its transform history (``applied_operations``: done on the LR grid; MONAI's ``Invertd`` with the input's
         key as ``orig_keys`` still reads them there).
 
     Colour images: the shipped models are single-channel. A (C, H, W) image with C <= 4 is
     super-resolved channel by channel (each channel as its own grey image), which keeps every
     channel's full detail and needs no colour-space assumption (RGB, RGBA or two-channel images
-    alike); it costs C network runs. A network built for C channels gets the image as it is.
+    alike); it costs C network runs. A network built for C channels gets the image as it is. A volume costs
+    D times a slice (one slice at a time, so memory is a slice's; ``tile`` applies to each slice).
 
     Raises:
         ValueError: a bad scale (not > 1, NaN, infinite, above the model's maximum, or not the
@@ -241,10 +250,13 @@ def super_resolve(
 
         sr = super_resolve(ct_slice, 2)  # numpy (512, 512) in [0, 1] -> numpy (1024, 1024)
         big = super_resolve(xray, 4)  # a 2000 x 2000 radiograph: tiled automatically, bounded memory
+        ct = LoadImage(ensure_channel_first=True)("ct.nii.gz")  # MetaTensor (1, 512, 512, 120) in HU
+        sr = super_resolve(ScaleIntensityRange(-1000, 1000, 0, 1, clip=True)(ct), 2)  # (1, 1024, 1024, 120)
     """
     scale = check_scale(scale)
     squeeze = isinstance(image, (np.ndarray, torch.Tensor)) and image.ndim == 2
     tensor = _check_image(image)
+    volume = tensor.dim() == 4
     tile = check_tile(tile)
     tile_statistics = check_tile_statistics(tile_statistics)
     if not 0 <= overlap < 1:
@@ -252,63 +264,69 @@ def super_resolve(
     device = torch.device(check_device(device))
     compute_dtype = check_precision(precision, device)
     network, run_scale, _ = resolve_model(model, scale, device, compute_dtype)
+    plane = list(tensor.shape[1:3])
     if tile == AUTO_TILE:
-        tile = auto_tile(network, tensor.shape[1:], run_scale, device=device, overlap=overlap)
+        tile = auto_tile(network, plane, run_scale, device=device, overlap=overlap)
 
     channels = tensor.shape[0]
     in_channels = model_in_channels(network)
     if in_channels == channels:
-        batches = [tensor[None]]
+        groups = [slice(0, channels)]
     elif in_channels in (1, None) and channels <= 4:
-        batches = [tensor[c : c + 1][None] for c in range(channels)]
+        groups = [slice(c, c + 1) for c in range(channels)]
     else:
         takes = f"{in_channels}-channel images" if in_channels else "one channel at a time"
         raise ValueError(
-            f"the model takes {takes}, got {channels} channels (shape {tuple(image.shape)}); "
-            "single-channel models take (H, W) or (C, H, W) with C <= 4 (each channel super-resolved on its own)."
+            f"the model takes {takes}, got {channels} channels (shape {tuple(image.shape)}); single-channel models "
+            "take (H, W), (C, H, W) or (C, H, W, D) with C <= 4 (each channel super-resolved on its own)."
         )
 
     was_training = network.training
     network.eval()
     runner, channels_last = inference_network(network, device, compute_dtype)
-    expected = scaled_size(list(tensor.shape[1:]), run_scale)
+    expected = scaled_size(plane, run_scale)
     forward = self_ensemble_forward if self_ensemble else forward_at_scale
+    out_device = tensor.device if isinstance(image, torch.Tensor) else torch.device("cpu")
+    planes = [tensor[..., d] for d in range(tensor.shape[-1])] if volume else [tensor]
     outputs = []
     try:
         with torch.inference_mode(), compute_autocast(compute_dtype, device):
-            for batch in batches:
-                batch = batch.to(device)
-                if tile is None:
-                    out = forward(runner, batch, run_scale, channels_last).float()
-                else:
-                    out = tiled_forward(
-                        runner,
-                        batch,
-                        run_scale,
-                        tile,
-                        overlap=overlap,
-                        sw_device=device,
-                        channels_last=channels_last,
-                        self_ensemble=self_ensemble,
-                        statistics=tile_statistics,
-                        progress=progress,
-                    )
-                if list(out.shape[2:]) != expected:
-                    raise RuntimeError(
-                        f"the network returned spatial size {list(out.shape[2:])} for x{run_scale:g}, "
-                        f"expected {expected}."
-                    )
-                outputs.append(out[0].clamp_(0.0, 1.0).to(tensor.device if isinstance(image, torch.Tensor) else "cpu"))
+            for lr_plane in planes:
+                sr_channels = []
+                for group in groups:
+                    batch = lr_plane[group][None].to(device)
+                    if tile is None:
+                        out = forward(runner, batch, run_scale, channels_last).float()
+                    else:
+                        out = tiled_forward(
+                            runner,
+                            batch,
+                            run_scale,
+                            tile,
+                            overlap=overlap,
+                            sw_device=device,
+                            channels_last=channels_last,
+                            self_ensemble=self_ensemble,
+                            statistics=tile_statistics,
+                            progress=progress,
+                        )
+                    if list(out.shape[2:]) != expected:
+                        raise RuntimeError(
+                            f"the network returned spatial size {list(out.shape[2:])} for x{run_scale:g}, "
+                            f"expected {expected}."
+                        )
+                    sr_channels.append(out[0].clamp_(0.0, 1.0).to(out_device))
+                outputs.append(sr_channels[0] if len(sr_channels) == 1 else torch.cat(sr_channels, dim=0))
     finally:
         network.train(was_training)
-    result = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=0)
+    result = torch.stack(outputs, dim=-1) if volume else outputs[0]
     if squeeze:
         result = result[0]
     if isinstance(image, np.ndarray):
         return result.contiguous().numpy().astype(image.dtype, copy=False)
     result = result.contiguous().to(dtype=image.dtype, device=image.device)
-    if isinstance(image, MetaTensor) and get_track_meta():  # its affine moved to the SR grid
-        scales = [n / m for n, m in zip(result.shape[-2:], image.shape[-2:])]
+    if isinstance(image, MetaTensor) and get_track_meta():  # its affine moved to the SR grid (in-plane axes)
+        scales = [n / m for n, m in zip(expected, plane)]
         result = with_meta_of(result, image, resized_affine(image.affine, (0, 1), scales))
         result.applied_operations = []  # the input's transforms were on the LR grid: not to be undone on this one
     return result

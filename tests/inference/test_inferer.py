@@ -52,6 +52,27 @@ def test_a_collated_batch_keeps_each_images_metadata(network, tmp_path):
     assert nib.load(tmp_path / "out" / "lr1_sr.nii.gz").header.get_zooms()[:2] == pytest.approx((0.5, 1.0))
 
 
+def test_a_batch_of_volumes_is_super_resolved_in_plane_and_saved_with_its_slice_spacing(network, tmp_path):
+    # a MONAI pipeline on a thick-slice NIfTI volume: each slice in-plane, the slices and their spacing kept
+    nib.save(
+        nib.Nifti1Image(np.random.rand(24, 20, 3).astype(np.float32), np.diag([0.7, 0.5, 3.0, 1])),
+        tmp_path / "ct.nii.gz",
+    )
+    loading = Compose([LoadImaged("lr"), EnsureChannelFirstd("lr"), ScaleIntensityd("lr")])
+    batch = list_data_collate([loading({"lr": str(tmp_path / "ct.nii.gz")})])
+    assert batch["lr"].shape == (1, 1, 24, 20, 3)
+    result = SuperResolutionInferer(2)(batch["lr"], network)
+    assert isinstance(result, MetaTensor) and result.shape == (1, 1, 48, 40, 3)
+    for d in range(3):
+        assert torch.equal(
+            result[0, ..., d].as_tensor(), super_resolve(batch["lr"][0, ..., d].as_tensor(), 2, model=network)
+        )
+    (item,) = decollate_batch({"pred": result})
+    SaveImage(output_dir=tmp_path / "out", output_postfix="sr", separate_folder=False)(item["pred"])
+    saved = nib.load(tmp_path / "out" / "ct_sr.nii.gz")
+    assert saved.shape == (48, 40, 3) and saved.header.get_zooms() == pytest.approx((0.35, 0.25, 3.0))
+
+
 def test_tiles_and_self_ensemble_are_passed_on(network):
     image = torch.rand(1, 1, 40, 36)
     tiled = SuperResolutionInferer(2, tile=16)(image, network)

@@ -235,8 +235,9 @@ def _with(value, index=(0, 0)):
         (_with(np.inf), "1 non-finite"),
         (_with(1.5), r"values must be in \[0, 1\], got \[.*, 1.5\]"),
         (_with(-0.1), r"values must be in \[0, 1\], got \[-0.1, "),
-        (np.zeros(10, np.float32), r"2-D \(H, W\) or channel-first \(C, H, W\), got shape \(10,\)"),
-        (np.zeros((1, 1, 8, 8), np.float32), r"got shape \(1, 1, 8, 8\)"),
+        (np.zeros(10, np.float32), r"2-D \(H, W\), channel-first \(C, H, W\) or a channel-first volume .*\(10,\)"),
+        (np.zeros((1, 1, 2, 8, 8), np.float32), r"\(C, H, W, D\), got shape \(1, 1, 2, 8, 8\)"),
+        (np.zeros((5, 8, 8, 3), np.float32), r"takes 1-channel images, got 5 channels .* or \(C, H, W, D\)"),
         (np.zeros((0, 8), np.float32), "image is empty"),
         ((image() * 255).astype(np.uint8), "float array with values in \\[0, 1\\], got dtype uint8"),
         (torch.zeros(8, 8, dtype=torch.int64), "float tensor with values in \\[0, 1\\], got dtype torch.int64"),
@@ -300,3 +301,31 @@ def test_a_network_passed_in_keeps_its_memory_layout():
     network = EDSRBaseline(2, 1, 1, scale=2, num_blocks=1, features=8)
     super_resolve(image(16, 16), 2, model=network)
     assert all(p.is_contiguous() for p in network.parameters())
+
+
+def test_a_volume_is_super_resolved_slice_by_slice_in_plane():
+    network = small_rmisr(perturb=0.01)
+    rng = np.random.default_rng(1)
+    volume = rng.random((2, 12, 10, 3), dtype=np.float32)  # (C, H, W, D), two channels
+    out = super_resolve(volume, 2, model=network)
+    assert out.shape == (2, 24, 20, 3) and out.dtype == np.float32
+    for d in range(3):
+        np.testing.assert_array_equal(out[..., d], super_resolve(volume[..., d], 2, model=network))
+    tiled = super_resolve(torch.from_numpy(volume), 2, model=network, tile=8)  # torch in, torch out; tiles per slice
+    assert isinstance(tiled, torch.Tensor) and tiled.shape == (2, 24, 20, 3)
+    for d in range(3):
+        torch.testing.assert_close(
+            tiled[..., d], super_resolve(torch.from_numpy(volume[..., d]), 2, model=network, tile=8)
+        )
+    assert np.abs(tiled.numpy() - out).max() < 0.01  # tiles close to whole slices
+
+
+def test_a_metatensor_volume_keeps_its_slice_spacing():
+    affine = torch.tensor([[0.7, 0, 0, -40.0], [0, 0.5, 0, 10.0], [0, 0, 3.0, 5.0], [0, 0, 0, 1]], dtype=torch.float64)
+    volume = MetaTensor(torch.from_numpy(np.random.default_rng(2).random((1, 16, 12, 4), np.float32)), affine)
+    sr = super_resolve(volume, 2, model="bicubic")
+    assert isinstance(sr, MetaTensor) and sr.shape == (1, 32, 24, 4)
+    expected = affine.clone()
+    expected[0, 0], expected[1, 1] = 0.35, 0.25
+    expected[0, 3], expected[1, 3] = -40.0 - 0.175, 10.0 - 0.125  # in-plane: the first SR pixel's centre
+    torch.testing.assert_close(sr.affine, expected)  # the slice axis (spacing 3 mm, origin 5 mm) as it was
