@@ -214,6 +214,18 @@ def model_in_channels(network: nn.Module) -> int | None:
     return None
 
 
+def model_spatial_dims(network: nn.Module) -> int | None:
+    """Spatial dimensions of a network: its ``spatial_dims`` attribute or that of its first convolution (None:
+    neither, e.g. :class:`~monai_rmisr.inference.bicubic.BicubicUpsampler`, which takes any)."""
+    value = getattr(network, "spatial_dims", None)
+    if isinstance(value, int):
+        return value
+    for module in network.modules():
+        if isinstance(module, nn.modules.conv._ConvNd):
+            return module.weight.dim() - 2
+    return None
+
+
 def parse_roi(text: str | Sequence[int] | None) -> tuple[int, int, int, int] | None:
     """``"x0,y0,x1,y1"`` (pixels; x = column, y = row; x1/y1 exclusive) -> a tuple, or None.
 

@@ -12,6 +12,7 @@ import torch
 from monai.data import MetaTensor
 from monai.data.meta_obj import get_track_meta
 from torch import nn
+from tqdm import tqdm
 
 from ..networks.regroup import inference_network
 from ..networks.utils import forward_at_scale, scaled_size
@@ -30,6 +31,7 @@ from .settings import (
     compute_autocast,
     model_in_channels,
     model_scale_limits,
+    model_spatial_dims,
     registry_model,
 )
 from .tiling import auto_tile, tiled_forward
@@ -38,6 +40,8 @@ __all__ = ["resolve_model", "super_resolve"]
 
 #: Tolerance on the ``[0, 1]`` input range (float round-off of a min-max normalisation).
 RANGE_TOLERANCE = 1e-6
+#: Smallest H and W of a volume (C, H, W, D): a (B, C, H, W) batch with C <= 4 given by mistake has H = C < 8.
+MIN_VOLUME_PLANE = 8
 
 
 def _check_image(image: Any) -> torch.Tensor:
@@ -66,6 +70,11 @@ def _check_image(image: Any) -> torch.Tensor:
         tensor = tensor[None]
     if any(n == 0 for n in tensor.shape):
         raise ValueError(f"image is empty, got shape {tuple(image.shape)}.")
+    if tensor.dim() == 4 and min(tensor.shape[1:3]) < MIN_VOLUME_PLANE:
+        raise ValueError(
+            f"a 4-D image is a channel-first volume (C, H, W, D) with H and W >= {MIN_VOLUME_PLANE}, got shape "
+            f"{tuple(image.shape)}; a batch (B, C, H, W) goes one image at a time, or through SuperResolutionInferer."
+        )
     bad = ~torch.isfinite(tensor)
     if bad.any():
         raise ValueError(f"image has {int(bad.sum())} non-finite (NaN or infinite) pixels; fix or mask them first.")
@@ -176,7 +185,8 @@ def super_resolve(
         image: (H, W) or channel-first (C, H, W) float image in ``[0, 1]`` (numpy or torch), or a channel-first
             volume (C, H, W, D) as MONAI's ``LoadImage`` gives one (``EnsureChannelFirst``): each of its D slices
             is super-resolved in-plane (H and W; D is kept: thick-slice through-plane SR is ``rmisr upscale --axis
-            z`` / :meth:`~monai_rmisr.inference.Upscaler.through_plane`). A 3-D array is always (C, H, W).
+            z`` / :meth:`~monai_rmisr.inference.Upscaler.through_plane`). A 3-D array is always (C, H, W); a 4-D
+            one always (C, H, W, D), with H and W >= 8 (so a (B, C, H, W) batch given by mistake is refused).
             Values outside ``[0, 1]`` (beyond 1e-6 of round-off) are an error rather than silently
             clipped: they almost always mean an image that was not normalised (CT in HU, 12-bit
             raw values), and the networks were trained on ``[0, 1]`` min-max normalised images.
@@ -235,7 +245,8 @@ def super_resolve(
     super-resolved channel by channel (each channel as its own grey image), which keeps every
     channel's full detail and needs no colour-space assumption (RGB, RGBA or two-channel images
     alike); it costs C network runs. A network built for C channels gets the image as it is. A volume costs
-    D times a slice (one slice at a time, so memory is a slice's; ``tile`` applies to each slice).
+    D times a slice (one slice at a time: the memory of the output and of one slice's forward pass; ``tile``
+    applies to each slice, ``progress`` is one bar over the slices).
 
     Raises:
         ValueError: a bad scale (not > 1, NaN, infinite, above the model's maximum, or not the
@@ -264,6 +275,11 @@ def super_resolve(
     device = torch.device(check_device(device))
     compute_dtype = check_precision(precision, device)
     network, run_scale, _ = resolve_model(model, scale, device, compute_dtype)
+    if model_spatial_dims(network) not in (None, 2):
+        raise ValueError(
+            f"super_resolve runs 2-D networks (a volume slice by slice), got a {model_spatial_dims(network)}-D one; "
+            "call a 3-D network directly, or through MONAI's SlidingWindowInferer."
+        )
     plane = list(tensor.shape[1:3])
     if tile == AUTO_TILE:
         tile = auto_tile(network, plane, run_scale, device=device, overlap=overlap)
@@ -287,12 +303,15 @@ def super_resolve(
     expected = scaled_size(plane, run_scale)
     forward = self_ensemble_forward if self_ensemble else forward_at_scale
     out_device = tensor.device if isinstance(image, torch.Tensor) else torch.device("cpu")
-    planes = [tensor[..., d] for d in range(tensor.shape[-1])] if volume else [tensor]
-    outputs = []
+    depth = tensor.shape[-1] if volume else 1
+    result = torch.empty((channels, *expected, *([depth] if volume else [])), device=out_device)
+    slices = range(depth)
+    if volume and progress:  # one bar over the slices (not one per slice's tiles)
+        slices, progress = tqdm(slices, desc="slices", unit="slice"), False
     try:
         with torch.inference_mode(), compute_autocast(compute_dtype, device):
-            for lr_plane in planes:
-                sr_channels = []
+            for d in slices:
+                lr_plane = tensor[..., d] if volume else tensor
                 for group in groups:
                     batch = lr_plane[group][None].to(device)
                     if tile is None:
@@ -315,11 +334,9 @@ def super_resolve(
                             f"the network returned spatial size {list(out.shape[2:])} for x{run_scale:g}, "
                             f"expected {expected}."
                         )
-                    sr_channels.append(out[0].clamp_(0.0, 1.0).to(out_device))
-                outputs.append(sr_channels[0] if len(sr_channels) == 1 else torch.cat(sr_channels, dim=0))
+                    (result[group, ..., d] if volume else result[group]).copy_(out[0].clamp_(0.0, 1.0))
     finally:
         network.train(was_training)
-    result = torch.stack(outputs, dim=-1) if volume else outputs[0]
     if squeeze:
         result = result[0]
     if isinstance(image, np.ndarray):

@@ -633,20 +633,33 @@ def _series_files(folder: Path, said: dict[Path, list[str]]) -> tuple[list[tuple
     return found, broken
 
 
+#: How many of a series' distinct pydicom messages :func:`read_dicom_series` quotes in its one line.
+SERIES_MESSAGES_QUOTED = 5
+
+
 def _report_series_messages(folder: Path, said: dict[Path, list[str]]) -> None:
-    """One line for what pydicom warned about the files of a series (300 slices with the same odd value
-    would otherwise say it 300 times): how many files, and the first such file's messages."""
-    files = {path: messages for path, messages in said.items() if messages}
-    if files:
-        first = next(iter(files))
-        logger.warning(
-            "read_dicom_series: pydicom warned about %d of the %d files read in '%s' (read as they are); '%s': %s",
-            len(files),
-            len(said),
-            folder,
-            first,
-            "; ".join(files[first]),
-        )
+    """One line for what pydicom warned about the files of a series (300 slices with the same odd value would
+    otherwise say it 300 times): how many files, and the distinct messages, each with its first file and how
+    many files share it (the first :data:`SERIES_MESSAGES_QUOTED`, then how many more)."""
+    files: dict[str, list[Path]] = {}
+    for path, messages in said.items():
+        for message in messages:
+            files.setdefault(message, []).append(path)
+    if not files:
+        return
+    quoted = [
+        f"'{paths[0]}'{f' (and {len(paths) - 1} more files)' if len(paths) > 1 else ''}: {message}"
+        for message, paths in list(files.items())[:SERIES_MESSAGES_QUOTED]
+    ]
+    more = len(files) - len(quoted)
+    logger.warning(
+        "read_dicom_series: pydicom warned about %d of the %d files read in '%s' (read as they are): %s%s",
+        sum(1 for messages in said.values() if messages),
+        len(said),
+        folder,
+        "; ".join(quoted),
+        f"; and {more} other messages" if more else "",
+    )
 
 
 def _bad_slice(err: ImageReadError, folder: Path, skip: bool, skipped: list[dict[str, str]]) -> None:

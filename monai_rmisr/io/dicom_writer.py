@@ -56,7 +56,7 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 from .._version import __version__
 from .dicom import stored_range, stored_values
 from .geometry import input_index, output_index, resampling_of
-from .pydicom_messages import read_dataset
+from .pydicom_messages import pydicom_messages, read_dataset
 
 __all__ = [
     "IMPLEMENTATION_CLASS_UID",
@@ -365,7 +365,8 @@ def _padding_mask(path: str | os.PathLike[str], header: Dataset | None = None) -
     limits = _padding_range(header if header is not None else read_dataset(path, report=False, stop_before_pixels=True))
     if limits is None:
         return None
-    stored = read_dataset(path, report=False).pixel_array
+    with pydicom_messages(path, report=False):  # a decoder's warnings too: the reader has said them
+        stored = pydicom.dcmread(path).pixel_array
     return (stored >= min(limits)) & (stored <= max(limits))
 
 

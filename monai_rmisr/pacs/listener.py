@@ -515,8 +515,9 @@ class _Spool:
 
 def _derivation_settings(upscaler: Any) -> dict[str, Any]:
     """What, besides the instances, decides a derived series: how it is made (``Upscaler.derivation``: model name,
-    scale, axis, ROI, self-ensemble, precision) and a SHA-256 of the model's weights, so a checkpoint trained on
-    at the same path counts as another model. In JSON's terms (a region as a list), as the records hold it."""
+    method where it is interpolation, scale, axis, ROI, self-ensemble, precision) and a SHA-256 of the model's
+    weights, so a checkpoint trained on at the same path counts as another model. In JSON's terms (a region as a
+    list), as the records hold it."""
     digest = hashlib.sha256()
     network = getattr(upscaler, "network", None)
     if network is not None:
@@ -524,6 +525,8 @@ def _derivation_settings(upscaler: Any) -> dict[str, Any]:
             digest.update(name.encode())
             digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
     settings = json.loads(json.dumps(dict(upscaler.derivation)))
+    if settings.get("method") == "super-resolution":  # as the records of versions without "method" hold it
+        del settings["method"]
     return {**settings, "weights_sha256": digest.hexdigest()}
 
 

@@ -264,7 +264,7 @@ def store_series(client: Any, study_uid: str, files: Sequence[str | os.PathLike[
             all afterwards.
     """
 
-    datasets = [read_dataset(path) for path in files]
+    datasets = [read_dataset(path, report=False) for path in files]  # our own files: their source was reported
     if not datasets:
         raise PacsError("nothing to store: no derived instance was written.")
     wrong = {str(ds.StudyInstanceUID) for ds in datasets} - {study_uid}
@@ -341,9 +341,9 @@ def study_derivations(client: Any, upscaler: Any, study_uid: str) -> dict[str, s
     of the source images its instances name.
 
     One QIDO-RS search of the study (all pages); only series whose SeriesDescription ends with the scale's mark
-    (``SR x2``, which every derived series of ours has) are read (WADO-RS metadata, no pixels). The weights
-    themselves are not compared: a checkpoint changed under the same name, with the same package version, is not
-    told apart.
+    (``SR x2``, ``interpolated x2`` for ``--model bicubic``: what ``upscaler`` writes) are read (WADO-RS metadata,
+    no pixels). The weights themselves are not compared: a checkpoint changed under the same name, with the same
+    package version, is not told apart.
 
     Raises:
         PacsError: the PACS cannot be reached or refuses.

@@ -238,6 +238,11 @@ def _with(value, index=(0, 0)):
         (np.zeros(10, np.float32), r"2-D \(H, W\), channel-first \(C, H, W\) or a channel-first volume .*\(10,\)"),
         (np.zeros((1, 1, 2, 8, 8), np.float32), r"\(C, H, W, D\), got shape \(1, 1, 2, 8, 8\)"),
         (np.zeros((5, 8, 8, 3), np.float32), r"takes 1-channel images, got 5 channels .* or \(C, H, W, D\)"),
+        (
+            np.zeros((1, 1, 32, 32), np.float32),
+            r"a 4-D image is a channel-first volume \(C, H, W, D\) with H and W >= 8",
+        ),
+        (np.zeros((2, 3, 32, 32), np.float32), r"got shape \(2, 3, 32, 32\); a batch \(B, C, H, W\) goes one image"),
         (np.zeros((0, 8), np.float32), "image is empty"),
         ((image() * 255).astype(np.uint8), "float array with values in \\[0, 1\\], got dtype uint8"),
         (torch.zeros(8, 8, dtype=torch.int64), "float tensor with values in \\[0, 1\\], got dtype torch.int64"),
@@ -329,3 +334,15 @@ def test_a_metatensor_volume_keeps_its_slice_spacing():
     expected[0, 0], expected[1, 1] = 0.35, 0.25
     expected[0, 3], expected[1, 3] = -40.0 - 0.175, 10.0 - 0.125  # in-plane: the first SR pixel's centre
     torch.testing.assert_close(sr.affine, expected)  # the slice axis (spacing 3 mm, origin 5 mm) as it was
+
+
+def test_a_3d_network_is_refused_with_a_message():
+    network = RMISR(3, 1, scale=2, features=32, num_blocks=1, distillation_channels=8, image_residual=True)
+    with pytest.raises(ValueError, match=r"super_resolve runs 2-D networks .* got a 3-D one"):
+        super_resolve(np.zeros((1, 8, 8, 8), np.float32), 2, model=network)
+
+
+def test_a_volume_shows_one_progress_bar_over_its_slices(capsys):
+    super_resolve(np.zeros((1, 16, 16, 3), np.float32), 2, model=small_rmisr(), tile=8, progress=True)
+    err = capsys.readouterr().err
+    assert "slices" in err and "3/3" in err

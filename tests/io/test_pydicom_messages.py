@@ -78,6 +78,58 @@ def test_other_warnings_pass_through_unchanged(tmp_path):
     assert [(w.category, str(w.message)) for w in caught] == [(RuntimeWarning, "something else")]
 
 
+def test_inside_a_callers_catch_warnings_too(tmp_path, caplog):
+    # the CLI (and pytest) record every warning with "always" around a run: pydicom's copies still stay out
+    path = _with_odd_values(tmp_path / "odd.dcm")
+    with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.WARNING):
+        warnings.simplefilter("always")
+        read_dicom(path)
+    assert len(_ours(caplog.records)) == 1 and not [w for w in caught if HASH in str(w.message)]
+
+
+def test_a_decoders_own_logger_is_heard_too(tmp_path, caplog):
+    with caplog.at_level(logging.WARNING), pydicom_messages(tmp_path / "any.dcm", report=False) as messages:
+        logging.getLogger("pydicom.pixels.decoders.base").warning("plugin failed to decode the frame")
+    assert messages == ["plugin failed to decode the frame"] and not caplog.records
+
+
+def test_threads_reading_at_once_leave_warnings_working(tmp_path):
+    # catch_warnings per block (process-wide state) restored out of order when two threads' blocks overlapped, and
+    # left later warnings recorded into a list nobody read
+    path = _with_odd_values(tmp_path / "odd.dcm")
+
+    def read_many():
+        for _ in range(20):
+            read_dataset(path, report=False)
+
+    threads = [threading.Thread(target=read_many) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.warn("probe", UserWarning, stacklevel=1)
+    assert [str(w.message) for w in caught] == ["probe"]
+
+
+def test_a_series_quotes_each_distinct_message(tmp_path, caplog):
+    write_ct_series(tmp_path / "series", n=3)
+    paths = sorted((tmp_path / "series").iterdir())
+    for path in paths[:2]:
+        _with_odd_values(path, source=path)
+    ds = pydicom.dcmread(paths[2])
+    with pydicom.config.disable_value_validation():
+        ds.InstitutionName = "I" * 70  # LO: 64 characters at most
+    ds.save_as(paths[2])
+    with caplog.at_level(logging.WARNING):
+        read_dicom_series(tmp_path / "series")
+    (line,) = _ours(caplog.records)
+    assert "pydicom warned about 3 of the 3 files read" in line
+    assert f"'{paths[0]}' (and 1 more files): Invalid value for VR UI: '{HASH}'" in line
+    assert f"'{paths[2]}': The value length (70) exceeds the maximum length of 64 allowed for VR LO" in line
+
+
 def test_another_threads_pydicom_records_are_not_taken(tmp_path, caplog):
     def log_elsewhere():
         logging.getLogger("pydicom").warning("from another thread")
