@@ -157,3 +157,14 @@ def test_bicubic_output_is_labelled_interpolated_not_super_resolved(tmp_path, mo
     assert ds.DerivationDescription.startswith(f"{words} in-plane by monai-rmisr")
     assert ds.DerivationDescription.endswith(f"model {model}; not for primary diagnosis")
     assert np.asarray(ds.pixel_array).shape == (256, 256)
+
+
+def test_the_command_prints_one_warning_line_naming_the_file(tmp_path, capsys):
+    # the reader, the writer's second read of the source and its UID check each printed pydicom's words again
+    from monai_rmisr.__main__ import main
+
+    path = _with_odd_values(tmp_path / "odd.dcm")
+    assert main(["upscale", str(path), "-o", str(tmp_path / "out.dcm"), "--scale", "2", "--model", "bicubic"]) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if line]
+    assert len(lines) == 1 and lines[0].startswith(f"rmisr upscale: warning: '{path}': pydicom warned: "), lines
+    assert lines[0].count(HASH) == 1
