@@ -30,6 +30,9 @@ from __future__ import annotations
 
 import os
 import shlex
+import site
+import sys
+import sysconfig
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,6 +117,13 @@ def _unit_range(array: np.ndarray) -> tuple[float, float]:
     """``(low, span)`` of a min-max normalisation; a constant array gets span 1 (it maps to 0)."""
     low, high = float(array.min()), float(array.max())
     return low, (high - low if high > low else 1.0)
+
+
+def _inside_python_installation(path: Path) -> bool:
+    """Whether ``path`` lies in this Python's installation (its prefixes, site-packages included)."""
+    resolved = path.resolve()
+    roots = {sys.prefix, sys.base_prefix, *sysconfig.get_paths().values(), *site.getsitepackages()}
+    return any(resolved.is_relative_to(Path(root).resolve()) for root in roots if root)
 
 
 class ViewerSession:
@@ -233,12 +243,15 @@ class ViewerSession:
     def upscale_command(self, roi: Any, scale: float, model: Any = "auto", short: bool = False) -> str:
         """The ``rmisr upscale`` command that writes this region's super-resolved image as a file.
 
-        The output goes next to the input as ``<stem>_sr<suffix>``; ``short`` names both by
-        their file names alone (a command to run in the image's folder).
+        The output goes next to the input as ``<stem>_sr<suffix>``, or into the current folder for an input inside
+        the Python installation (a sample image of an installed package: nothing is to be written there);
+        ``short`` names both by their file names alone (a command to run in the image's folder).
         """
         x0, y0, x1, y1 = self.check_roi(roi)
         source = Path(self.image.path)
         output = source.with_name(sr_output_name(source))
+        if _inside_python_installation(source):
+            output = Path(output.name)
         if short:
             source, output = Path(source.name), Path(output.name)
         words = ["rmisr", "upscale", str(source), "-o", str(output)]

@@ -148,3 +148,17 @@ def test_summary_lists_the_scores(session):
     text = session.compare((0, 0, 48, 48), 2, "auto", mode="check").summary()
     assert text.startswith("rmisr_bl_x2, x2, ") and "\nregion 48x48 at (0, 0)\n" in text
     assert text.splitlines()[3].startswith("bicubic") and "PSNR dB" in text
+
+
+def test_upscale_command_for_a_packaged_sample_writes_into_the_current_folder():
+    # an image shipped inside an installed package (a pydicom test file): the command wrote into site-packages
+    session = ViewerSession(dicom_testdata("CT_small.dcm"))
+    words = shlex.split(session.upscale_command((0, 0, 32, 32), 2))
+    assert words[words.index("-o") + 1] == "CT_small_sr.dcm"
+
+
+def test_upscale_command_for_a_users_file_writes_beside_it(tmp_path):
+    source = tmp_path / "scan.png"
+    Image.fromarray(np.zeros((16, 16), np.uint8)).save(source)
+    words = shlex.split(ViewerSession(source).upscale_command((0, 0, 8, 8), 2))
+    assert words[words.index("-o") + 1] == str(tmp_path / "scan_sr.png")
