@@ -647,8 +647,12 @@ def _report_series_messages(folder: Path, said: dict[Path, list[str]]) -> None:
             files.setdefault(message, []).append(path)
     if not files:
         return
+
+    def others(count: int) -> str:
+        return f" (and {count} more file{'s' if count > 1 else ''})" if count else ""
+
     quoted = [
-        f"'{paths[0]}'{f' (and {len(paths) - 1} more files)' if len(paths) > 1 else ''}: {message}"
+        f"'{paths[0]}'{others(len(paths) - 1)}: {message}"
         for message, paths in list(files.items())[:SERIES_MESSAGES_QUOTED]
     ]
     more = len(files) - len(quoted)

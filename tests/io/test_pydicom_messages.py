@@ -126,7 +126,7 @@ def test_a_series_quotes_each_distinct_message(tmp_path, caplog):
         read_dicom_series(tmp_path / "series")
     (line,) = _ours(caplog.records)
     assert "pydicom warned about 3 of the 3 files read" in line
-    assert f"'{paths[0]}' (and 1 more files): Invalid value for VR UI: '{HASH}'" in line
+    assert f"'{paths[0]}' (and 1 more file): Invalid value for VR UI: '{HASH}'" in line
     assert f"'{paths[2]}': The value length (70) exceeds the maximum length of 64 allowed for VR LO" in line
 
 
