@@ -203,15 +203,17 @@ def model_scale_limits(network: nn.Module) -> tuple[float | None, float]:
     return (float(fixed) if isinstance(fixed, numbers.Real) else None), math.inf
 
 
+def _first_convolution(network: nn.Module) -> nn.modules.conv._ConvNd | None:
+    return next((m for m in network.modules() if isinstance(m, nn.modules.conv._ConvNd)), None)
+
+
 def model_in_channels(network: nn.Module) -> int | None:
     """Input channels of a network: its ``in_channels`` attribute or that of its first convolution (None: neither)."""
     value = getattr(network, "in_channels", None)
     if isinstance(value, int):
         return value
-    for module in network.modules():
-        if isinstance(module, nn.modules.conv._ConvNd):
-            return int(module.in_channels)
-    return None
+    conv = _first_convolution(network)
+    return None if conv is None else int(conv.in_channels)
 
 
 def model_spatial_dims(network: nn.Module) -> int | None:
@@ -220,10 +222,8 @@ def model_spatial_dims(network: nn.Module) -> int | None:
     value = getattr(network, "spatial_dims", None)
     if isinstance(value, int):
         return value
-    for module in network.modules():
-        if isinstance(module, nn.modules.conv._ConvNd):
-            return module.weight.dim() - 2
-    return None
+    conv = _first_convolution(network)
+    return None if conv is None else conv.weight.dim() - 2
 
 
 def parse_roi(text: str | Sequence[int] | None) -> tuple[int, int, int, int] | None:

@@ -275,9 +275,10 @@ def super_resolve(
     device = torch.device(check_device(device))
     compute_dtype = check_precision(precision, device)
     network, run_scale, _ = resolve_model(model, scale, device, compute_dtype)
-    if model_spatial_dims(network) not in (None, 2):
+    dims = model_spatial_dims(network)
+    if dims not in (None, 2):
         raise ValueError(
-            f"super_resolve runs 2-D networks (a volume slice by slice), got a {model_spatial_dims(network)}-D one; "
+            f"super_resolve runs 2-D networks (a volume slice by slice), got a {dims}-D one; "
             "call a 3-D network directly, or through MONAI's SlidingWindowInferer."
         )
     plane = list(tensor.shape[1:3])
