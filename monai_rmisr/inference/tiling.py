@@ -206,7 +206,8 @@ def tiled_forward(
     ``spatial * scale`` is not whole that output's grid is ``round(n s) / n``, not ``s``: an arbitrary-scale
     up-sampler (:class:`~monai_rmisr.networks.blocks.MetaUpsample`) is told where each window lies and projects on
     it (:func:`~monai_rmisr.networks.blocks.meta_upsample.placed_in`), and a network's ``image_residual`` is swapped
-    for the whole image's (:func:`~monai_rmisr.networks.utils.upsample_image`).
+    for the whole image's (:func:`~monai_rmisr.networks.utils.upsample_image`). Plain bicubic interpolation
+    (:class:`~.bicubic.BicubicUpsampler`) runs on the whole image there instead: exact, in about the same memory.
 
     Seams: overlapping windows are averaged with weights that fall to ~0 towards each window's
     edges (:func:`blend_weights`, given to the inferer as its ``roi_weight_map`` at the output
@@ -267,6 +268,10 @@ def tiled_forward(
     # n * scale not whole along an axis: the whole-image output grid is round(n s) / n there, not the tiles' s; an
     # arbitrary-scale up-sampler projects the tiles' output pixels on the image's grid instead (placed_in)
     off_grid = any(n * r % q for n in spatial)
+    if off_grid and isinstance(network, BicubicUpsampler):
+        # tiles would interpolate on the scale's grid, not the whole image's (up to 0.46 apart on noise): the whole
+        # image at once, exact, in about the memory the tiled blend holds (the output, its weights, a window)
+        return self_ensemble_forward(network, x, scale) if self_ensemble else network(x, scale)
     placed = off_grid and has_meta_upsampler(network)
     if off_grid and any(getattr(m, "original_name", None) == "MetaUpsample" for m in network.modules()):
         warnings.warn(

@@ -15,7 +15,14 @@ import torch.nn.functional as F
 from monai.data.utils import dense_patch_slices
 from torch import nn
 
-from monai_rmisr.inference import blend_weights, load_pretrained, scale_period, super_resolve, tiled_forward
+from monai_rmisr.inference import (
+    BicubicUpsampler,
+    blend_weights,
+    load_pretrained,
+    scale_period,
+    super_resolve,
+    tiled_forward,
+)
 from monai_rmisr.inference.tile_statistics import (
     attention_modules,
     extent_statistics,
@@ -194,6 +201,23 @@ def test_fractional_scale_tiles_of_a_trained_like_network_differ_only_at_the_pad
     )
     assert diff[8:-8, 8:-8].max() < 0.005
     assert diff.mean() < 0.004  # measured 0.0014 / 0.0012
+
+
+@pytest.mark.parametrize("scale", [2.5, 3.3])
+def test_plain_bicubic_tiled_off_the_scale_grid_is_the_whole_image(scale):
+    # 101 x 97 at x2.5 / x3.3: the whole image's grid is round(n s) / n; tiles of plain bicubic interpolation
+    # interpolated on the scale's grid instead (max 0.46 from the whole image on noise, 0.004 on camera); now the
+    # whole image runs at once there, exact. On the grid (x2) tiles stay tiles.
+    noise = np.random.default_rng(0).random((101, 97), dtype=np.float32)
+    whole = super_resolve(noise, scale, model="bicubic", tile=None)
+    np.testing.assert_array_equal(super_resolve(noise, scale, model="bicubic", tile=32), whole)
+    turned = super_resolve(noise, scale, model="bicubic", tile=None, self_ensemble=True)
+    np.testing.assert_array_equal(super_resolve(noise, scale, model="bicubic", tile=32, self_ensemble=True), turned)
+    windows = []
+    bicubic = BicubicUpsampler()
+    bicubic.register_forward_hook(lambda module, args, out: windows.append(tuple(args[0].shape[2:])))
+    super_resolve(noise[:100, :96], 2, model=bicubic, tile=32)
+    assert windows and all(window == (32, 32) for window in windows)
 
 
 def test_a_scripted_meta_network_tiled_off_the_scale_grid_says_it_cannot_be_placed():
