@@ -1,5 +1,6 @@
 """The ``rmisr`` command line: ``rmisr info``, lazy imports."""
 
+import hashlib
 import json
 import os
 import subprocess
@@ -29,6 +30,10 @@ def test_info_lists_every_shipped_model_and_whether_its_weights_are_here(tmp_pat
         "rmisr_vp_x4": ["x4", "missing"],
         "rmisr_meta": ["(1,8]", "missing"],
     }
+    # the digest a derived image records of its model, for the weights that are here
+    digest = hashlib.sha256((tmp_path / "rmisr_bl_x3.pt").read_bytes()).hexdigest()
+    start = lines.index("weights SHA-256 (what a derived image records of its model; sha256sum of the file):")
+    assert lines[start + 1].split() == ["rmisr_bl_x3", digest] and lines[start + 2] == ""
     assert any(line.startswith("RMISR x4 ") for line in lines)  # the parameter counts follow
 
 

@@ -15,7 +15,7 @@ def _info(_: argparse.Namespace) -> int:
     import monai
     import torch
 
-    from ..inference.pretrained import PRETRAINED, models_dir, pretrained_path
+    from ..inference.pretrained import PRETRAINED, models_dir, pretrained_path, weights_sha256
     from ..networks import nets
 
     print_result(f"monai-rmisr {__version__} (torch {torch.__version__}, MONAI {monai.__version__})")
@@ -25,6 +25,12 @@ def _info(_: argparse.Namespace) -> int:
         scale = f"x{entry.scale:g}" if entry.scale is not None else f"(1,{entry.max_scale:g}]"
         weights = "present" if pretrained_path(name).is_file() else "missing"
         print_result(f"{name:<14} {scale:<8} {weights:<8} {entry.description}")
+    present = [name for name in PRETRAINED if pretrained_path(name).is_file()]
+    if present:
+        print_result("")
+        print_result("weights SHA-256 (what a derived image records of its model; sha256sum of the file):")
+        for name in present:
+            print_result(f"{name:<14} {weights_sha256(name)}")
     print_result("")
     print_result(f"{'network':<14} {'parameters, 1 channel':>24} {'parameters, 3 channels':>24}")
     for scale in (2, 3, 4):
@@ -48,6 +54,7 @@ def _demo(_: argparse.Namespace) -> int:
 def add_command(commands: Any) -> None:
     """Add the command to ``commands``, the ``rmisr`` parser's subparsers (``add_subparsers()``)."""
     commands.add_parser(
-        "info", help="versions, the shipped models (and whether their weights are here), every network's size"
+        "info",
+        help="versions, the shipped models (whether their weights are here, their SHA-256), every network's size",
     ).set_defaults(run=_info)
     commands.add_parser("demo", help="run the demo on the embedded images").set_defaults(run=_demo)

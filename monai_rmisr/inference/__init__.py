@@ -19,6 +19,7 @@ from .pretrained import (
     sidecar_path,
     sidecar_text,
     untrained_network,
+    weights_sha256,
 )
 from .self_ensemble import self_ensemble_forward
 from .super_resolve import resolve_model, super_resolve
@@ -50,4 +51,5 @@ __all__ = [
     "super_resolve",
     "tiled_forward",
     "untrained_network",
+    "weights_sha256",
 ]

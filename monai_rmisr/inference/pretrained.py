@@ -16,6 +16,7 @@ Weights are always read with ``torch.load(..., weights_only=True)``: a checkpoin
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pickle
@@ -50,6 +51,7 @@ __all__ = [
     "sidecar_path",
     "sidecar_text",
     "untrained_network",
+    "weights_sha256",
 ]
 
 #: Environment variable that overrides the folder holding the ``<name>.pt`` weights files.
@@ -148,6 +150,31 @@ def pretrained_path(name: str) -> Path:
     """
     _check_name(name)
     return models_dir() / f"{name}.pt"
+
+
+def weights_sha256(model: str | os.PathLike[str] | nn.Module) -> str:
+    """SHA-256 (hex) of the weights ``model`` names, what a derived image records of its model.
+
+    For a registry name or a checkpoint path, of the file (what ``sha256sum`` prints, and what the bundle's
+    ``large_files.yml`` and ``rmisr info`` list for the shipped models); for an ``nn.Module``, of its ``state_dict``
+    (each tensor's name and bytes, in name order): the same weights give the same value in any process.
+
+    Raises:
+        FileNotFoundError: no such file (a registry model's weights file missing).
+    """
+    digest = hashlib.sha256()
+    if isinstance(model, nn.Module):
+        for name, tensor in sorted(model.state_dict().items()):
+            digest.update(name.encode())
+            digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+        return digest.hexdigest()
+    path = _checkpoint_path(model)
+    if not path.is_file():
+        raise FileNotFoundError(f"no weights file {str(path)!r} for model {str(model)!r}")
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def list_pretrained(available_only: bool = False) -> list[str]:

@@ -32,6 +32,7 @@ from ..networks.utils import forward_at_scale, scaled_size
 from ..transforms.resize import imresize
 from .bicubic import BicubicUpsampler
 from .inferer import SuperResolutionInferer
+from .pretrained import weights_sha256
 from .self_ensemble import self_ensemble_forward
 from .settings import (
     AUTO_TILE,
@@ -156,6 +157,7 @@ class Upscaler:
     inferer: SuperResolutionInferer = field(init=False, repr=False)
     compute_dtype: torch.dtype = field(init=False, repr=False)
     runner: torch.nn.Module = field(init=False, repr=False)
+    weights_sha256: str | None = field(init=False, repr=False)
     channels_last: bool = field(init=False, repr=False)
     run_scale: float = field(init=False)
 
@@ -169,6 +171,9 @@ class Upscaler:
         self.compute_dtype = check_precision(self.precision, self.device)
         self.network, self.run_scale, name = resolve_model(self.model, self.scale, self.device, self.compute_dtype)
         self.model_name = self.model_name or name
+        # the file's (or a module's state dict's), before the CPU's rewritten copy: what rmisr info lists
+        interpolation = isinstance(self.network, BicubicUpsampler)
+        self.weights_sha256 = None if interpolation else weights_sha256(name if self.model == "auto" else self.model)
         self.network.eval()
         # once, not per slice
         self.runner, self.channels_last = inference_network(self.network, self.device, self.compute_dtype)
@@ -189,11 +194,13 @@ class Upscaler:
 
     @property
     def derivation(self) -> dict[str, Any]:
-        """What an output records of how it was made (``meta["derivation"]``: model name, method
+        """What an output records of how it was made (``meta["derivation"]``: model name, the SHA-256 of its weights
+        (:func:`~monai_rmisr.inference.pretrained.weights_sha256`; ``None`` for ``--model bicubic``), method
         (``"super-resolution"``, or ``"interpolation"`` for ``--model bicubic``), scale, axis, ROI, self-ensemble,
         precision); :func:`~monai_rmisr.io.dicom_writer.derivation_description` words it."""
         return {
             "model": self.model_name,
+            "weights_sha256": self.weights_sha256,
             "method": "interpolation" if isinstance(self.network, BicubicUpsampler) else "super-resolution",
             "scale": float(self.scale),
             "axis": self.axis,

@@ -8,7 +8,9 @@ What a PACS and ``dciodvfy`` expect of a derived image, and what this module doe
   super-resolved, a ``SeriesNumber`` of its own (:func:`derived_series_number`: the source's number
   followed by five digits from the new UID);
 * provenance, added to the source's own history (:func:`_record_derivation`): a
-  ``DerivationDescription`` naming the model, package version and scale after the source's, the
+  ``DerivationDescription`` naming the model (with the SHA-256 of its weights), package version and scale
+  after the source's, an item of ``ContributingEquipmentSequence`` naming this package as processing
+  equipment (:func:`_add_contributing_equipment`), the
   derivation code (113085, DCM, "Spatial resampling") after the source's codes and a
   ``SourceImageSequence`` naming the source instance; at the top level for classic images, as an
   item of the ``DerivationImageSequence`` in the functional groups (plus the source in
@@ -130,6 +132,7 @@ _ST_LIMIT = 1024  # characters of a Short Text (ST) value: DerivationDescription
 _LO_LIMIT = 64  # characters of a Long String (LO) value: SeriesDescription
 _DERIVATION_CODE = codes.DCM.SpatialResampling  # (113085, DCM), CID 7203 Image Derivation
 _SOURCE_PURPOSE = codes.DCM.SourceImageForImageProcessingOperation  # (121322, DCM), CID 7202
+_EQUIPMENT_PURPOSE = codes.DCM.ProcessingEquipment  # (109102, DCM), CID 7005 Contributing Equipment Purposes
 # derived SeriesNumber = source SeriesNumber * 100000 + a 5-digit number from the new SeriesInstanceUID
 _SERIES_NUMBER_DIGITS = 100_000
 _IS_MAX = 2**31 - 1  # the largest value of an IS (Integer String) element
@@ -181,15 +184,16 @@ def derivation_description(meta: Mapping[str, Any]) -> str:
     """Our part of a derived DICOM's DerivationDescription (after the source's own, if any) from
     ``meta["derivation"]``: the method (``Super-resolved``, or ``Interpolated (bicubic)`` for ``--model
     bicubic``), the scale, in-plane or through-plane, the region (``x0,y0,x1,y1``) where only one was
-    super-resolved, package version, model and how it was run."""
+    super-resolved, package version, model with the SHA-256 of its weights, and how it was run."""
     info = dict(meta.get("derivation") or {})
     where = "through-plane (z)" if info.get("axis", "xy") == "z" else "in-plane"
     roi = info.get("roi")
     region = f" (region {','.join(str(int(v)) for v in roi)} of the source)" if roi else ""
     method = "Interpolated (bicubic)" if _interpolated(meta) else "Super-resolved"
+    weights = f" (weights SHA-256 {info['weights_sha256']})" if info.get("weights_sha256") else ""
     description = (
         f"{method} {_scale_text(meta)} {where}{region} by monai-rmisr {__version__}, model "
-        f"{info.get('model', 'unknown')}"
+        f"{info.get('model', 'unknown')}{weights}"
         f"{' (self-ensemble of 8 flips/rotations)' if info.get('self_ensemble') else ''}"
         f"{' (bfloat16 compute)' if info.get('precision') == 'bfloat16' else ''}; not for primary diagnosis"
     )
@@ -321,6 +325,24 @@ def _record_derivation(
         ds.SharedFunctionalGroupsSequence = DicomSequence([Dataset()])
     shared = ds.SharedFunctionalGroupsSequence[0]
     shared.DerivationImageSequence = DicomSequence([*shared.get("DerivationImageSequence", []), item(None)])
+
+
+def _add_contributing_equipment(
+    ds: Dataset, meta: Mapping[str, Any], description: str, when: datetime.datetime
+) -> None:
+    """Name this package as processing equipment (SOP Common module): an item appended to the source's
+    ``ContributingEquipmentSequence`` with ``(109102, DCM, "Processing Equipment")``, Manufacturer ``monai-rmisr``,
+    the model as ManufacturerModelName, the package version as SoftwareVersions, the time and our
+    DerivationDescription (the weights' SHA-256 included) as ContributionDescription: where an audit of the
+    equipment that touched an image looks, beside the acquiring scanner's own (General Equipment) attributes."""
+    item = Dataset()
+    item.PurposeOfReferenceCodeSequence = DicomSequence([_code_item(_EQUIPMENT_PURPOSE)])
+    item.Manufacturer = "monai-rmisr"
+    item.ManufacturerModelName = str(dict(meta.get("derivation") or {}).get("model") or "unknown")[:_LO_LIMIT]
+    item.SoftwareVersions = str(__version__)
+    item.ContributionDateTime = when.strftime("%Y%m%d%H%M%S")
+    item.ContributionDescription = description
+    ds.ContributingEquipmentSequence = DicomSequence([*(ds.get("ContributingEquipmentSequence") or []), item])
 
 
 def _quantise(values: np.ndarray, bits_stored: int, signed: bool) -> np.ndarray:
@@ -607,6 +629,7 @@ def _derive(ds: Dataset, meta: Mapping[str, Any], series_uid: str, also_from: tu
     source = (source_class, source_instance, source_series) if valid else None
     also_from = tuple(uids for uids in also_from if uids[1] != source_instance and _valid_uid(str(uids[1])))
     _record_derivation(ds, description, source, enhanced, also_from if source else ())
+    _add_contributing_equipment(ds, meta, description, now)
     for keyword in _STALE_TAGS:
         ds.pop(keyword, None)
 

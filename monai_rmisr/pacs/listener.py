@@ -51,8 +51,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from ..io.pydicom_messages import read_dataset
 from .connection import PacsError
 from .roundtrip import dataset_has_image, dataset_is_derived_by_us, derive_folder, derived_files, series_uids
@@ -515,19 +513,13 @@ class _Spool:
 
 def _derivation_settings(upscaler: Any) -> dict[str, Any]:
     """What, besides the instances, decides a derived series: how it is made (``Upscaler.derivation``: model name,
-    method where it is interpolation, scale, axis, ROI, self-ensemble, precision) and a SHA-256 of the model's
-    weights, so a checkpoint trained on at the same path counts as another model. In JSON's terms (a region as a
-    list), as the records hold it."""
-    digest = hashlib.sha256()
-    network = getattr(upscaler, "network", None)
-    if network is not None:
-        for name, tensor in sorted(network.state_dict().items()):
-            digest.update(name.encode())
-            digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    the SHA-256 of its weights, so that a checkpoint trained on at the same path counts as another model, method
+    where it is interpolation, scale, axis, ROI, self-ensemble, precision). In JSON's terms (a region as a list), as
+    the records hold it."""
     settings = json.loads(json.dumps(dict(upscaler.derivation)))
     if settings.get("method") == "super-resolution":  # as the records of versions without "method" hold it
         del settings["method"]
-    return {**settings, "weights_sha256": digest.hexdigest()}
+    return settings
 
 
 def _instances_digest(source: Path) -> tuple[str, int]:

@@ -337,13 +337,13 @@ def is_source_series(client: Any, study_uid: str, series_uid: str) -> bool:
 
 def study_derivations(client: Any, upscaler: Any, study_uid: str) -> dict[str, set[str]]:
     """The series of a study that monai-rmisr derived the way ``upscaler`` would (the same DerivationDescription:
-    package version, model name, scale, axis, region, self-ensemble, precision), each with the SOP Instance UIDs
-    of the source images its instances name.
+    package version, model name and the SHA-256 of its weights, scale, axis, region, self-ensemble, precision), each
+    with the SOP Instance UIDs of the source images its instances name.
 
     One QIDO-RS search of the study (all pages); only series whose SeriesDescription ends with the scale's mark
     (``SR x2``, ``interpolated x2`` for ``--model bicubic``: what ``upscaler`` writes) are read (WADO-RS metadata,
-    no pixels). The weights themselves are not compared: a checkpoint changed under the same name, with the same
-    package version, is not told apart.
+    no pixels). A checkpoint trained on under the same name is another model (series derived by versions before
+    2026-12-07, whose description has no weights' digest, count as made another way).
 
     Raises:
         PacsError: the PACS cannot be reached or refuses.

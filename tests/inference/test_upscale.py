@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from monai_rmisr.__main__ import main
+from monai_rmisr.inference import weights_sha256
 from monai_rmisr.inference.batch import find_inputs, shard, upscale_batch
 from monai_rmisr.inference.settings import parse_roi
 from monai_rmisr.inference.upscale import ResultTooLargeError, Upscaler
@@ -30,12 +31,14 @@ def test_parse_roi():
 
 def test_output_keeps_the_input_value_range_and_units():
     image = read_image(dicom_testdata("CT_small.dcm"))
-    result = Upscaler(2, model=small_rmisr()).image(image)
+    network = small_rmisr()
+    result = Upscaler(2, model=network).image(image)
     assert result.array.shape == (1, 256, 256)
     assert result.array.min() >= image.array.min() - 1e-3 and result.array.max() <= image.array.max() + 1e-3
     np.testing.assert_allclose(result.array.mean(), image.array.mean(), rtol=0.01)
     derivation = {
         "model": "RMISR",
+        "weights_sha256": weights_sha256(network),  # of the module's state dict
         "method": "super-resolution",
         "scale": 2.0,
         "axis": "xy",

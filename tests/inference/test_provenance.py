@@ -1,0 +1,87 @@
+"""What a derived image records of the weights that made it: the SHA-256 of the weights file, in every format."""
+
+import hashlib
+import shutil
+
+import nibabel as nib
+import numpy as np
+import pydicom
+import pytest
+import torch
+from PIL import Image
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+
+from monai_rmisr import __version__
+from monai_rmisr.inference import list_pretrained, pretrained_path, weights_sha256
+from monai_rmisr.inference.upscale import Upscaler
+from monai_rmisr.io.dicom_writer import derivation_description
+from tests.helpers import dicom_testdata
+
+from .test_super_resolve import small_rmisr
+
+
+def _file_sha256(path) -> str:
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+
+
+def test_shipped_models_are_named_by_their_files_sha256(tmp_path):
+    names = list_pretrained(available_only=True)
+    assert names, "no shipped weights here"
+    for name in names:  # what sha256sum prints, and the bundle's large_files.yml lists
+        assert weights_sha256(name) == _file_sha256(pretrained_path(name))
+    (tmp_path / "mine").mkdir()  # named after a registry model: its architecture is known
+    copy = shutil.copy(pretrained_path("rmisr_bl_x2"), tmp_path / "mine" / "rmisr_bl_x2.pt")
+    assert weights_sha256(copy) == weights_sha256("rmisr_bl_x2")
+    # "auto" resolves to the registry model; the CPU's rewritten copy of the network does not change the digest
+    assert Upscaler(2, model="auto").derivation["weights_sha256"] == weights_sha256("rmisr_bl_x2")
+    assert Upscaler(2, model=copy).derivation["weights_sha256"] == weights_sha256("rmisr_bl_x2")
+    assert Upscaler(2, model="bicubic").derivation["weights_sha256"] is None  # interpolation has no weights
+    with pytest.raises(FileNotFoundError, match="no weights file"):
+        weights_sha256(tmp_path / "missing.pt")
+
+
+def test_a_modules_digest_follows_its_weights():
+    network = small_rmisr()
+    twin = small_rmisr()
+    twin.load_state_dict(network.state_dict())
+    assert weights_sha256(network) == weights_sha256(twin) and len(weights_sha256(network)) == 64
+    with torch.no_grad():
+        next(twin.parameters()).view(-1)[0] += 1e-6
+    assert weights_sha256(network) != weights_sha256(twin)
+
+
+def test_dicom_output_names_the_package_as_processing_equipment_after_the_sources_equipment(tmp_path):
+    source = pydicom.dcmread(dicom_testdata("CT_small.dcm"))
+    theirs = Dataset()
+    theirs.Manufacturer = "Some PACS vendor"
+    theirs.ContributionDescription = "anonymised"
+    source.ContributingEquipmentSequence = Sequence([theirs])
+    source.save_as(tmp_path / "ct.dcm")
+    upscaler = Upscaler(2, model="rmisr_bl_x2")
+    upscaler.file(tmp_path / "ct.dcm", tmp_path / "out.dcm")
+    ds = pydicom.dcmread(tmp_path / "out.dcm")
+    first, ours = ds.ContributingEquipmentSequence
+    assert first.Manufacturer == "Some PACS vendor" and first.ContributionDescription == "anonymised"
+    code = ours.PurposeOfReferenceCodeSequence[0]
+    assert (code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning) == ("109102", "DCM", "Processing Equipment")
+    assert ours.Manufacturer == "monai-rmisr" and ours.ManufacturerModelName == "rmisr_bl_x2"
+    assert ours.SoftwareVersions == __version__ and len(ours.ContributionDateTime) == 14
+    description = derivation_description({"derivation": upscaler.derivation})
+    assert ours.ContributionDescription == description and ds.DerivationDescription.endswith(description)
+    assert f"(weights SHA-256 {_file_sha256(pretrained_path('rmisr_bl_x2'))})" in description
+    assert len(pydicom.dcmread(tmp_path / "ct.dcm").ContributingEquipmentSequence) == 1  # the source as it was
+
+
+def test_png_and_nifti_outputs_name_the_weights(tmp_path):
+    digest = _file_sha256(pretrained_path("rmisr_bl_x2"))
+    pixels = (np.random.default_rng(0).random((24, 20)) * 255).astype(np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "in.png")
+    upscaler = Upscaler(2, model="rmisr_bl_x2")
+    upscaler.file(tmp_path / "in.png", tmp_path / "out.png")
+    with Image.open(tmp_path / "out.png") as out:
+        assert out.info["Description"] == f"SR x2 monai-rmisr {__version__} rmisr_bl_x2 weights SHA-256 {digest}"
+    nib.save(nib.Nifti1Image(pixels.astype(np.int16)[..., None], np.eye(4)), tmp_path / "in.nii.gz")
+    upscaler.file(tmp_path / "in.nii.gz", tmp_path / "out.nii.gz")
+    descrip = nib.load(tmp_path / "out.nii.gz").header["descrip"].item().decode()
+    assert descrip == f"SR x2 monai-rmisr {__version__} rmisr_bl_x2 weights SHA-256 {digest[:12]}"  # 80 bytes at most
