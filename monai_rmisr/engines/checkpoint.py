@@ -4,6 +4,7 @@ averaging the weights of several checkpoints of one run."""
 
 from __future__ import annotations
 
+import csv
 import logging
 import os
 import re
@@ -17,6 +18,8 @@ from ignite.engine import Engine, Events
 from ignite.handlers import DiskSaver
 from monai.handlers import CheckpointSaver
 from torch import nn
+
+from .handlers import METRICS_NAME
 
 __all__ = [
     "InitialWeightsLoader",
@@ -42,6 +45,17 @@ def _checkpoint_files(folder: str | os.PathLike, unit: str | None = None) -> lis
 BEST_MODEL_NAME = "model.pt"
 
 
+def _starting_weights_only(metrics: Path) -> bool:
+    """Whether the run that wrote ``metrics`` scored only its starting weights (epoch 0, ``--init_weights``'s
+    validation before training): its ``model.pt`` then is those weights, not a result. False without the file."""
+    try:
+        with metrics.open(newline="") as stream:
+            epochs = [row.get("epoch") for row in csv.DictReader(stream)]
+    except (OSError, csv.Error, UnicodeDecodeError):
+        return False
+    return bool(epochs) and all(epoch == "0" for epoch in epochs)
+
+
 def check_fresh_start(output_dir: str | os.PathLike, checkpoint_dir: str | os.PathLike, resume: bool) -> None:
     """Refuse to start a new run over another one's results (``train.json``'s ``preflight``).
 
@@ -49,7 +63,9 @@ def check_fresh_start(output_dir: str | os.PathLike, checkpoint_dir: str | os.Pa
     progress, lost), recognised by a ``checkpoint_epoch=N.pt`` / ``checkpoint_iteration=N.pt`` file in
     ``checkpoint_dir``, or its best model (``model.pt``, kept after its checkpoints were deleted). With ``resume``
     and no checkpoint a new run starts (logged), unless a ``model.pt`` is there: nothing to resume from, and a new
-    run would write over it.
+    run would write over it. A ``model.pt`` that holds only the starting weights (a run from ``--init_weights``
+    stopped in its first epoch: its ``metrics.csv`` has the epoch-0 score and no other) is no result: a new run
+    starts over it (logged), with or without ``resume``.
 
     Raises:
         FileExistsError: naming the folder, what it holds and the ways on (``--resume true`` or a new
@@ -63,11 +79,18 @@ def check_fresh_start(output_dir: str | os.PathLike, checkpoint_dir: str | os.Pa
         )
     if found:
         return
-    if (Path(output_dir) / BEST_MODEL_NAME).exists():
-        raise FileExistsError(
-            f"output_dir '{output_dir}' already holds a trained {BEST_MODEL_NAME} and no checkpoint to resume from; "
-            f"a new run would write over it: choose a new --output_dir (or move {BEST_MODEL_NAME} away)."
+    best = Path(output_dir) / BEST_MODEL_NAME
+    if best.exists():
+        if not _starting_weights_only(Path(output_dir) / METRICS_NAME):
+            raise FileExistsError(
+                f"output_dir '{output_dir}' already holds a trained {BEST_MODEL_NAME} and no checkpoint to resume "
+                f"from; a new run would write over it: choose a new --output_dir (or move {BEST_MODEL_NAME} away)."
+            )
+        logging.getLogger(__name__).warning(
+            f"'{best}' holds the starting weights only (a run stopped in its first epoch, {METRICS_NAME} has no "
+            "trained epoch): a new run starts and writes over it."
         )
+        return
     if resume:
         logging.getLogger(__name__).warning(
             f"--resume true: no checkpoint in '{checkpoint_dir}', so a new run starts in '{output_dir}'."

@@ -44,6 +44,10 @@ class EpochSamplerHandler:
         self.sampler.set_epoch(engine.state.epoch)
 
 
+#: The table of a training run's epochs in its ``output_dir`` (:class:`MetricsCSVHandler`).
+METRICS_NAME = "metrics.csv"
+
+
 class MetricsCSVHandler:
     """Writes one row per epoch to ``<output_dir>/metrics.csv``.
 
@@ -65,7 +69,7 @@ class MetricsCSVHandler:
         filename: name of the CSV file.
     """
 
-    def __init__(self, output_dir: str | os.PathLike, evaluator: Engine | None = None, filename: str = "metrics.csv"):
+    def __init__(self, output_dir: str | os.PathLike, evaluator: Engine | None = None, filename: str = METRICS_NAME):
         self.path = Path(output_dir) / filename
         self.evaluator = evaluator
         self._losses: list[float] = []

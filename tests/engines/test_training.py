@@ -197,6 +197,41 @@ def test_a_finished_run_s_model_is_not_overwritten_without_its_checkpoints(tmp_p
     assert any("no checkpoint in" in r.getMessage() and "a new run starts" in r.getMessage() for r in caplog.records)
 
 
+def test_a_run_from_init_weights_stopped_in_its_first_epoch_can_start_again_in_its_folder(tmp_path, caplog):
+    """The epoch-0 validation of --init_weights writes model.pt (the starting weights, the best so far) before any
+    training; a run stopped then (killed, Ctrl-C) left no checkpoint, and both a new run and --resume true were
+    refused as if model.pt were a result. Now they start over it, saying so; a trained model.pt stays refused."""
+    start = RMISR(2, 1, scale=2, num_blocks=1, image_residual=True)
+    torch.save(start.state_dict(), tmp_path / "start.pt")
+    init = {"max_epochs": 1, "init_weights": str(tmp_path / "start.pt")}
+
+    def stopped_in_its_first_epoch(run):
+        parser = training_parser(run, **init)
+        parser.get_parsed_content("initialize")
+
+        def stop(engine):
+            raise KeyboardInterrupt
+
+        parser.get_parsed_content("train#trainer").add_event_handler(Events.ITERATION_STARTED, stop)
+        with pytest.raises(KeyboardInterrupt):
+            parser.get_parsed_content("training")  # stopped after the epoch-0 validation, before a training step
+        assert (run / "model.pt").exists() and not list((run / "checkpoints").glob("checkpoint_*.pt"))
+        assert [row["epoch"] for row in csv.DictReader((run / "metrics.csv").open())] == ["0"]
+
+    for resume in (True, False):
+        run = tmp_path / f"run_{resume}"
+        stopped_in_its_first_epoch(run)
+        caplog.clear()
+        with caplog.at_level("WARNING"):
+            trainer = run_training(training_parser(run, resume=resume, **init))
+        assert trainer.state.epoch == 1 and (run / "checkpoints" / "checkpoint_epoch=1.pt").exists()
+        assert any("holds the starting weights only" in r.getMessage() for r in caplog.records)
+    shutil.rmtree(run / "checkpoints")  # a trained model.pt (metrics.csv has epoch 1) without checkpoints: refused
+    with pytest.raises(RuntimeError) as failure:
+        training_parser(run, max_epochs=1).get_parsed_content("initialize")
+    assert "already holds a trained model.pt" in str(failure.value.__cause__)
+
+
 def test_init_weights_of_another_scale_are_refused_before_the_run_writes(tmp_path):
     x4 = RMISR(2, 1, scale=4, num_blocks=1, image_residual=True)
     torch.save(x4.state_dict(), tmp_path / "x4.pt")
