@@ -11,6 +11,7 @@ from typing import Any
 
 from monai.data import load_decathlon_datalist
 
+from ..io.folders import walk_folders
 from ..io.pydicom_messages import read_dataset
 from .presets import ANNOTATION_DIR_PARTS, ANNOTATION_DIRS, ANNOTATION_STEMS, DICOM_EXTENSIONS, IMAGE_EXTENSIONS
 
@@ -95,7 +96,8 @@ def scan_folder(
         folder: the root folder.
         extensions: suffixes to keep, e.g. ``[".png", ".nii.gz"]``; default :data:`IMAGE_EXTENSIONS`.
             DICOM files without a DICOM suffix are kept when ``".dcm"`` is among them.
-        recursive: also search sub-folders (default True).
+        recursive: also search sub-folders (default True), links to folders too, each real folder once
+            (:func:`~monai_rmisr.io.folders.walk_folders`, the walk ``rmisr upscale`` makes of a folder).
         series: list a folder whose images are all DICOM slices (>= 2 single-frame files) of one
             ``SeriesInstanceUID`` as ONE item, the folder itself (read it with
             :func:`~monai_rmisr.io.read_dicom_series`), instead of its files. A folder mixing
@@ -116,16 +118,14 @@ def scan_folder(
         raise NotADirectoryError(f"'{root}' is a file; a data set is a folder{hint}.")
     wanted = _normalise_extensions(extensions)
     by_folder: dict[Path, list[tuple[Path, str]]] = {}
-    walker = os.walk(root) if recursive else [(str(root), [], [p.name for p in root.iterdir()])]
-    for dirpath, dirnames, filenames in walker:
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            path = Path(dirpath) / name
-            if name.startswith(".") or name.upper() == "DICOMDIR" or not path.is_file():
+    for directory, filenames in walk_folders(root, recursive):
+        for name in filenames:
+            path = directory / name
+            if name.upper() == "DICOMDIR" or not path.is_file():
                 continue
             kind = _kind(path, wanted)
             if kind is not None:
-                by_folder.setdefault(Path(dirpath), []).append((path, kind))
+                by_folder.setdefault(directory, []).append((path, kind))
     items: list[Path] = []
     for directory, entries in by_folder.items():
         if series and all(kind == "dicom" for _, kind in entries) and _series_of([p for p, _ in entries]):

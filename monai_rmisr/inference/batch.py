@@ -22,6 +22,7 @@ from typing import Any
 
 from ..config import BundleRunError
 from ..io import ImageReadError, detect_format
+from ..io.folders import walk_folders
 from ..io.formats import format_from_name
 from ..io.output import OutputPathError
 from ..io.pydicom_messages import read_dataset
@@ -77,20 +78,12 @@ def find_inputs(folder: str | os.PathLike[str]) -> list[Path]:
     if not folder.is_dir():
         return [folder]
     found: list[Path] = []
-    visited: set[str] = set()  # real paths of the folders walked: a link back up (a loop) is walked once
-    for directory, subdirs, files in os.walk(folder, followlinks=True):
-        real = os.path.realpath(directory)
-        if real in visited:
-            subdirs[:] = []
-            continue
-        visited.add(real)
-        subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
-        directory_path = Path(directory)
+    for directory_path, files in walk_folders(folder):
         dicoms: list[tuple[Path, tuple[str, int]]] = []
         broken_dicoms: list[Path] = []  # DICOM (by content, or by name when unreadable) whose header cannot be read
         broken: list[Path] = []  # named as another image format we read, yet unreadable
-        for name in sorted(files):
-            if name.startswith(".") or name.upper() == "DICOMDIR":
+        for name in files:
+            if name.upper() == "DICOMDIR":
                 continue
             path = directory_path / name
             try:

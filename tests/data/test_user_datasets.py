@@ -174,6 +174,21 @@ def test_scan_folder_finds_images_and_series(tmp_path):
         scan_folder(tmp_path / "missing")
 
 
+def test_a_subset_made_of_links_to_patient_folders_is_read_like_the_collection(tmp_path):
+    # a subset of a large collection as links to its patient folders: the training scan found nothing (it did not
+    # follow links to folders; rmisr upscale did), and said "no train images" as if the folder were empty
+    collection, subset = tmp_path / "collection", tmp_path / "subset"
+    for patient in ("p1", "p2", "p3"):
+        write_ct_series(collection / patient / "series", 0, 3)
+    subset.mkdir()
+    for patient in ("p1", "p3"):
+        (subset / patient).symlink_to(collection / patient, target_is_directory=True)
+    (subset / "p1" / "series" / "loop").symlink_to(subset, target_is_directory=True)  # a link back up: walked once
+    items = scan_folder(subset, series=True)
+    assert [p.relative_to(subset).as_posix() for p in items] == ["p1/series", "p3/series"]
+    assert len(scan_folder(subset)) == 6
+
+
 def test_a_folder_mixing_two_series_stays_a_list_of_files(tmp_path):
     write_ct_series(tmp_path / "mixed", 0, 2)
     write_ct_slice(tmp_path / "mixed" / "other.dcm", ct_slice_hu(0, 9), 9.0, generate_uid(), "P")
