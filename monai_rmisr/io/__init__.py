@@ -8,7 +8,7 @@ cannot be turned into an image raises :class:`ImageReadError` (a ``ValueError``)
 """
 
 from .dicom import PINNED_DECODER, read_dicom, read_dicom_series, stored_values
-from .errors import ImageReadError, ImageTooLargeError
+from .errors import BrokenSliceError, ImageReadError, ImageTooLargeError
 from .formats import FORMAT_SUFFIXES, RASTER_FORMATS, detect_format, format_from_name, image_format
 from .image_data import META_KEYS, ImageData, ImageMeta
 from .images import read_raster
@@ -20,6 +20,7 @@ __all__ = [
     "META_KEYS",
     "PINNED_DECODER",
     "RASTER_FORMATS",
+    "BrokenSliceError",
     "ImageData",
     "ImageMeta",
     "ImageReadError",

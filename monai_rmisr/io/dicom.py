@@ -55,7 +55,7 @@ from pydicom.errors import InvalidDicomError
 from pydicom.pixels import apply_color_lut, apply_modality_lut, get_decoder, pixel_array
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-from .errors import ImageReadError, ImageTooLargeError
+from .errors import BrokenSliceError, ImageReadError, ImageTooLargeError
 from .image_data import ImageMeta
 from .pydicom_messages import convert_elements, pydicom_messages
 
@@ -669,11 +669,7 @@ def _report_series_messages(folder: Path, said: dict[Path, list[str]]) -> None:
 def _bad_slice(err: ImageReadError, folder: Path, skip: bool, skipped: list[dict[str, str]]) -> None:
     """Record a broken slice when ``skip``; else raise its error, saying that it is a slice of ``folder``."""
     if not skip:
-        raise ImageReadError(
-            err.path,
-            f"{err.reason.rstrip('.')}. It is a slice of the series '{folder}', which is refused as a whole; "
-            "skip_bad_slices=True (rmisr upscale --skip-bad-slices) reads the series without it.",
-        ) from err
+        raise BrokenSliceError(err.path, folder, err.reason) from err
     logger.warning("read_dicom_series: leaving out a broken slice: %s", err)
     skipped.append({"path": err.path, "reason": err.reason})
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["ImageReadError", "ImageTooLargeError"]
+__all__ = ["BrokenSliceError", "ImageReadError", "ImageTooLargeError"]
 
 
 class ImageReadError(ValueError):
@@ -38,3 +38,24 @@ class ImageTooLargeError(ImageReadError):
     Raised before any pixel is decoded, so a caller can refuse a huge file without running out
     of memory, and say why the limit is what it is.
     """
+
+
+class BrokenSliceError(ImageReadError):
+    """A broken slice (``path``) of a DICOM series (the folder ``series``) read as a whole, which refuses the series.
+
+    ``slice_reason`` is what is wrong with the slice; the message adds that the series is refused and that
+    ``skip_bad_slices=True`` (``rmisr upscale --skip-bad-slices``) reads the series without the slice. A caller
+    with another way to ask for that (training's ``--skip_bad true``) says it in its own error from these parts.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], series: str | os.PathLike[str], slice_reason: str) -> None:
+        self.series = os.fspath(series)
+        self.slice_reason = slice_reason.rstrip(".")
+        super().__init__(
+            path,
+            f"{self.slice_reason}. It is a slice of the series '{self.series}', which is refused as a whole; "
+            "skip_bad_slices=True (rmisr upscale --skip-bad-slices) reads the series without it.",
+        )
+
+    def __reduce__(self):
+        return type(self), (self.path, self.series, self.slice_reason)

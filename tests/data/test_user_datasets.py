@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import pickle
 import re
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
 from monai_rmisr.data import PRESETS, dataset_images, load_datalist, scan_folder
 from monai_rmisr.data.user_datasets import load_dataset
-from monai_rmisr.io import ImageReadError
+from monai_rmisr.io import BrokenSliceError, ImageReadError
 from monai_rmisr.transforms import CTWindow
 
 SIZE = 32
@@ -298,17 +299,27 @@ def test_bad_file_fails_by_default_and_is_skipped_with_skip_bad(tmp_path, caplog
     assert any("ISIC_0000009.jpg" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
 
 
-def test_a_series_with_a_broken_slice_is_one_bad_item(tmp_path, caplog):
-    make_lidc_tree(tmp_path)
+def test_a_series_with_a_broken_slice_is_refused_naming_skip_bad_and_read_without_the_slice_with_it(tmp_path, caplog):
+    # the error named rmisr upscale's --skip-bad-slices (training has --skip_bad), and --skip_bad true left the
+    # whole series out for one broken slice
+    expected = make_lidc_tree(tmp_path)
     series = tmp_path / "LIDC-IDRI-0002" / "1.3.6.1.study3" / "3000700.000000-series3"
     broken = series / "1-002.dcm"
     broken.write_bytes(broken.read_bytes()[:-600])  # pixel data cut short
-    with pytest.raises(ImageReadError, match=re.escape("1-002.dcm")):
+    with pytest.raises(ImageReadError) as err:
         load_dataset(tmp_path, "lung_ct", "train", val_fraction=0)
+    message = str(err.value)
+    assert message.startswith(f"cannot read image '{broken}': ") and f"a slice of the series '{series}'" in message
+    assert message.endswith("--skip_bad true reads the series without it.") and "rmisr upscale" not in message
+    cause = err.value.__cause__  # the reader's own, in rmisr upscale's words; it pickles (DataLoader workers)
+    assert isinstance(cause, BrokenSliceError) and "--skip-bad-slices" in str(cause)
+    assert str(pickle.loads(pickle.dumps(cause))) == str(cause)
     with caplog.at_level(logging.WARNING):
         images = load_dataset(tmp_path, "lung_ct", "train", val_fraction=0, skip_bad=True)
-    assert {i.group for i in images} == {"LIDC-IDRI-0001"} and len(images) == 4
+    second = [i for i in images if i.group == "LIDC-IDRI-0002"]
+    assert len(images) == 6 and len(second) == 2  # the series' other two slices
     assert any("1-002.dcm" in r.getMessage() for r in caplog.records)
+    assert second[0].array.shape == (1, *expected["LIDC-IDRI-0002"][0].shape)
 
 
 def test_datalist_json(tmp_path):
