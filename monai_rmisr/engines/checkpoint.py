@@ -45,15 +45,18 @@ def _checkpoint_files(folder: str | os.PathLike, unit: str | None = None) -> lis
 BEST_MODEL_NAME = "model.pt"
 
 
-def _starting_weights_only(metrics: Path) -> bool:
-    """Whether the run that wrote ``metrics`` scored only its starting weights (epoch 0, ``--init_weights``'s
-    validation before training): its ``model.pt`` then is those weights, not a result. False without the file."""
+def _starting_weights_only(best: Path, metrics: Path) -> bool:
+    """Whether ``best`` (a run's ``model.pt``) holds the starting weights only: the run's ``metrics`` has the score
+    of its starting weights alone (epoch 0, ``--init_weights``'s validation before training, a row written as the
+    first epoch starts, after ``model.pt``), and ``model.pt`` is not newer (a run stopped between its first epoch's
+    new best ``model.pt`` and that epoch's row holds trained weights). False without the file."""
     try:
         with metrics.open(newline="") as stream:
             epochs = [row.get("epoch") for row in csv.DictReader(stream)]
+        newer = best.stat().st_mtime_ns > metrics.stat().st_mtime_ns
     except (OSError, csv.Error, UnicodeDecodeError):
         return False
-    return bool(epochs) and all(epoch == "0" for epoch in epochs)
+    return bool(epochs) and all(epoch == "0" for epoch in epochs) and not newer
 
 
 def check_fresh_start(output_dir: str | os.PathLike, checkpoint_dir: str | os.PathLike, resume: bool) -> None:
@@ -81,7 +84,7 @@ def check_fresh_start(output_dir: str | os.PathLike, checkpoint_dir: str | os.Pa
         return
     best = Path(output_dir) / BEST_MODEL_NAME
     if best.exists():
-        if not _starting_weights_only(Path(output_dir) / METRICS_NAME):
+        if not _starting_weights_only(best, Path(output_dir) / METRICS_NAME):
             raise FileExistsError(
                 f"output_dir '{output_dir}' already holds a trained {BEST_MODEL_NAME} and no checkpoint to resume "
                 f"from; a new run would write over it: choose a new --output_dir (or move {BEST_MODEL_NAME} away)."

@@ -168,7 +168,8 @@ def weights_sha256(model: str | os.PathLike[str] | nn.Module) -> str:
             digest.update(name.encode())
             digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
         return digest.hexdigest()
-    path = _checkpoint_path(model)
+    # a registry name is its shipped file, as resolve_model loads it, whatever the working folder holds
+    path = pretrained_path(model) if isinstance(model, str) and model in PRETRAINED else Path(model)
     if not path.is_file():
         raise FileNotFoundError(f"no weights file {str(path)!r} for model {str(model)!r}")
     with path.open("rb") as stream:

@@ -271,7 +271,9 @@ def tiled_forward(
     if off_grid and isinstance(network, BicubicUpsampler):
         # tiles would interpolate on the scale's grid, not the whole image's (up to 0.46 apart on noise): the whole
         # image at once, exact, in about the memory the tiled blend holds (the output, its weights, a window)
-        return self_ensemble_forward(network, x, scale) if self_ensemble else network(x, scale)
+        image = x.to(sw_device) if sw_device is not None else x  # no tiles, so no tile bar either
+        out = self_ensemble_forward(network, image, scale) if self_ensemble else network(image, scale)
+        return out.to(x.device)
     placed = off_grid and has_meta_upsampler(network)
     if off_grid and any(getattr(m, "original_name", None) == "MetaUpsample" for m in network.modules()):
         warnings.warn(

@@ -126,6 +126,10 @@ class Upscaler:
             device would emulate it) or ``"auto"`` (bfloat16 where native); see :func:`super_resolve`.
         model_name: the model's name in the outputs' derivation (a DICOM output's DerivationDescription);
             default: the registry name, the checkpoint's file name or the module's class name.
+        weights_sha256: the SHA-256 the outputs record of the weights; default
+            :func:`~monai_rmisr.inference.pretrained.weights_sha256` of ``model`` (a file's, or a module's state
+            dict's). Give the file's for a network loaded from it: :func:`~.super_resolve.resolve_model`'s CPU form
+            has other tensors (the MONAI Label app does). ``None`` for ``model="bicubic"``, whatever is given.
 
     Attributes:
         network: the network, in eval mode on ``device``.
@@ -153,11 +157,11 @@ class Upscaler:
     progress: bool = False
     precision: str = "float32"
     model_name: str | None = None
+    weights_sha256: str | None = None
     network: torch.nn.Module = field(init=False, repr=False)
     inferer: SuperResolutionInferer = field(init=False, repr=False)
     compute_dtype: torch.dtype = field(init=False, repr=False)
     runner: torch.nn.Module = field(init=False, repr=False)
-    weights_sha256: str | None = field(init=False, repr=False)
     channels_last: bool = field(init=False, repr=False)
     run_scale: float = field(init=False)
 
@@ -171,9 +175,10 @@ class Upscaler:
         self.compute_dtype = check_precision(self.precision, self.device)
         self.network, self.run_scale, name = resolve_model(self.model, self.scale, self.device, self.compute_dtype)
         self.model_name = self.model_name or name
-        # the file's (or a module's state dict's), before the CPU's rewritten copy: what rmisr info lists
-        interpolation = isinstance(self.network, BicubicUpsampler)
-        self.weights_sha256 = None if interpolation else weights_sha256(name if self.model == "auto" else self.model)
+        if isinstance(self.network, BicubicUpsampler):
+            self.weights_sha256 = None  # interpolation has no weights
+        elif self.weights_sha256 is None:  # the file's (what rmisr info lists), or a module's state dict's
+            self.weights_sha256 = weights_sha256(name if self.model == "auto" else self.model)
         self.network.eval()
         # once, not per slice
         self.runner, self.channels_last = inference_network(self.network, self.device, self.compute_dtype)

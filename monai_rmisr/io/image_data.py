@@ -78,7 +78,7 @@ META_KEYS: dict[str, str] = {
     "xyzt_units": "NIfTI spatial and time units (tuple of str)",
     # a result (monai_rmisr.io.geometry.resampled_geometry, Upscaler)
     "resampling": 'the output grid against the source\'s: {"zoom": per-axis factors, "start": first pixel}',
-    "derivation": "how a result was made: model, scale, axis, roi, self_ensemble, precision (dict)",
+    "derivation": "how a result was made: model, weights_sha256, method, scale, axis, roi, self_ensemble, precision",
 }
 
 

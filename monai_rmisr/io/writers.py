@@ -114,20 +114,26 @@ def sr_output_name(source: str | os.PathLike[str]) -> str:
     return f"{stem}_sr{name[len(stem) :]}"
 
 
-def _made_by(meta: Mapping[str, Any], digest_characters: int = 64) -> str:
+def _made_by(meta: Mapping[str, Any], digest_characters: int = 64, limit: int | None = None) -> str:
     """What made an output, for the files that have a place for a line of text (NIfTI ``descrip``, PNG / TIFF
     text, JPEG comment), as a DICOM output's DerivationDescription records: ``SR x2 monai-rmisr 0.2.0 MODEL
-    weights SHA-256 HEX``, the weights' digest cut to ``digest_characters`` (none for ``--model bicubic``)."""
+    weights SHA-256 HEX``, the weights' digest cut to ``digest_characters`` (none for ``--model bicubic``). Within
+    ``limit`` characters, a long model name (a checkpoint's file name) is shortened (``...``), not the digest."""
     derivation = dict(meta.get("derivation") or {})
     digest = str(derivation.get("weights_sha256") or "")[:digest_characters]
     weights = f" weights SHA-256 {digest}" if digest else ""
-    return f"{derivation_tag(meta)} monai-rmisr {__version__} {derivation.get('model', '')}".rstrip() + weights
+    start = f"{derivation_tag(meta)} monai-rmisr {__version__}"
+    model = str(derivation.get("model", "") or "")
+    if limit is not None and len(start) + 1 + len(model) + len(weights) > limit:
+        room = max(limit - len(start) - 1 - len(weights), 3)
+        model = model[: room - 3] + "..."
+    return f"{start} {model}".rstrip() + weights
 
 
 def _nifti_description(meta: Mapping[str, Any], theirs: str) -> bytes:
     """The header's ``descrip`` (80 bytes): :func:`_made_by` with the first 12 characters of the weights' digest,
     then the source's own text as far as it fits."""
-    ours = _made_by(meta, digest_characters=12)
+    ours = _made_by(meta, digest_characters=12, limit=80)
     text = f"{ours}; {theirs.strip()}" if theirs.strip() else ours
     return text.encode("latin-1", "replace")[:80]
 

@@ -50,8 +50,8 @@ import torch
 
 from .._version import __version__
 from ..config import config_flag
-from ..inference.bicubic import BICUBIC
-from ..inference.pretrained import PRETRAINED
+from ..inference.bicubic import BICUBIC, BicubicUpsampler
+from ..inference.pretrained import PRETRAINED, weights_sha256
 from ..inference.settings import (
     MAX_SCALE,
     check_device,
@@ -207,7 +207,7 @@ class NetworkCache:
         if size < 1:
             raise ValueError(f"a network cache keeps at least one network, got size={size!r}.")
         self.size = size
-        self._networks: OrderedDict[tuple[str, str], torch.nn.Module] = OrderedDict()
+        self._networks: OrderedDict[tuple[str, str], tuple[torch.nn.Module, str | None]] = OrderedDict()
         self._lock = threading.Lock()
 
     def keys(self) -> list[tuple[str, str]]:
@@ -225,15 +225,20 @@ class NetworkCache:
         """
         key = (settings["network"], settings["device"])
         with self._lock:
-            network = self._networks.pop(key, None)
-            if network is None:
+            loaded = self._networks.pop(key, None)
+            if loaded is None:
                 network = resolve_model(settings["network"], settings["scale"], settings["device"])[0]
-            self._networks[key] = network
+                # of the file, not of the CPU's rewritten network that resolve_model returns
+                digest = None if isinstance(network, BicubicUpsampler) else weights_sha256(settings["network"])
+                loaded = (network, digest)
+            self._networks[key] = loaded
             while len(self._networks) > self.size:
                 self._networks.popitem(last=False)
+        network, digest = loaded
         upscaler = Upscaler(
             settings["scale"],
             model=network,
+            weights_sha256=digest,
             tile=settings["tile"],
             device=settings["device"],
             roi=settings["roi"],

@@ -218,6 +218,13 @@ def test_a_run_from_init_weights_stopped_in_its_first_epoch_can_start_again_in_i
         assert (run / "model.pt").exists() and not list((run / "checkpoints").glob("checkpoint_*.pt"))
         assert [row["epoch"] for row in csv.DictReader((run / "metrics.csv").open())] == ["0"]
 
+    stopped_later = tmp_path / "stopped_later"  # between the first epoch's new best model.pt and its row: trained
+    stopped_in_its_first_epoch(stopped_later)
+    row_written = (stopped_later / "metrics.csv").stat().st_mtime_ns
+    os.utime(stopped_later / "model.pt", ns=(row_written + 10**9, row_written + 10**9))
+    with pytest.raises(RuntimeError) as failure:
+        training_parser(stopped_later, resume=True, **init).get_parsed_content("initialize")
+    assert "already holds a trained model.pt" in str(failure.value.__cause__)
     for resume in (True, False):
         run = tmp_path / f"run_{resume}"
         stopped_in_its_first_epoch(run)

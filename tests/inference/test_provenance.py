@@ -13,7 +13,7 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
 from monai_rmisr import __version__
-from monai_rmisr.inference import list_pretrained, pretrained_path, weights_sha256
+from monai_rmisr.inference import list_pretrained, pretrained_path, resolve_model, weights_sha256
 from monai_rmisr.inference.upscale import Upscaler
 from monai_rmisr.io.dicom_writer import derivation_description
 from tests.helpers import dicom_testdata
@@ -39,6 +39,26 @@ def test_shipped_models_are_named_by_their_files_sha256(tmp_path):
     assert Upscaler(2, model="bicubic").derivation["weights_sha256"] is None  # interpolation has no weights
     with pytest.raises(FileNotFoundError, match="no weights file"):
         weights_sha256(tmp_path / "missing.pt")
+
+
+def test_a_registry_name_is_its_shipped_file_whatever_the_working_folder_holds(tmp_path, monkeypatch):
+    # a folder (an earlier -o rmisr_bl_x2/out.png) or a file named like a shipped model in the working folder: the
+    # network is the shipped one, and so is the digest (the folder stopped rmisr upscale and rmisr info)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "rmisr_bl_x2").mkdir()
+    (tmp_path / "rmisr_bl_x3").write_bytes(b"not these weights")
+    assert Upscaler(2, model="rmisr_bl_x2").weights_sha256 == _file_sha256(pretrained_path("rmisr_bl_x2"))
+    assert Upscaler(3, model="auto").weights_sha256 == _file_sha256(pretrained_path("rmisr_bl_x3"))
+
+
+def test_a_network_loaded_elsewhere_records_the_digest_it_is_given(tmp_path):
+    # the MONAI Label app keeps resolve_model's network (on the CPU a rewritten copy, other tensors) and gives the
+    # file's digest; without one, a module records its own state dict's
+    network = resolve_model("rmisr_bl_x2", 2)[0]
+    given = Upscaler(2, model=network, weights_sha256=weights_sha256("rmisr_bl_x2"))
+    assert given.derivation["weights_sha256"] == _file_sha256(pretrained_path("rmisr_bl_x2"))
+    assert Upscaler(2, model=network).weights_sha256 == weights_sha256(network)
+    assert Upscaler(2, model="bicubic", weights_sha256="0" * 64).weights_sha256 is None
 
 
 def test_a_modules_digest_follows_its_weights():
@@ -85,3 +105,12 @@ def test_png_and_nifti_outputs_name_the_weights(tmp_path):
     upscaler.file(tmp_path / "in.nii.gz", tmp_path / "out.nii.gz")
     descrip = nib.load(tmp_path / "out.nii.gz").header["descrip"].item().decode()
     assert descrip == f"SR x2 monai-rmisr {__version__} rmisr_bl_x2 weights SHA-256 {digest[:12]}"  # 80 bytes at most
+    # a long checkpoint name is shortened, not the digest
+    (tmp_path / "runs").mkdir()
+    long_name = tmp_path / "runs" / "rmisr_bl_x2.pt"
+    shutil.copy(pretrained_path("rmisr_bl_x2"), long_name)
+    named = Upscaler(2, model=long_name, model_name="checkpoint_iteration=120000_of_a_long_run.pt")
+    named.file(tmp_path / "in.nii.gz", tmp_path / "named.nii.gz")
+    descrip = nib.load(tmp_path / "named.nii.gz").header["descrip"].item().decode()
+    assert len(descrip) == 80 and descrip.endswith(f"... weights SHA-256 {digest[:12]}"), descrip
+    assert descrip.startswith(f"SR x2 monai-rmisr {__version__} checkpoint_iteration=")

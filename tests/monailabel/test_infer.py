@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import tempfile
@@ -14,6 +15,7 @@ import pytest
 import torch
 from PIL import Image
 
+from monai_rmisr.inference import pretrained_path, weights_sha256
 from monai_rmisr.inference import upscale as upscale_module
 from monai_rmisr.inference.upscale import Upscaler
 from monai_rmisr.io import ImageReadError, read_image
@@ -109,6 +111,10 @@ def test_png_any_scale_and_the_network_cache(tmp_path):
     assert cache.keys() == [("rmisr_meta", "cpu")]
 
 
+def _sha256(path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
 def test_the_network_cache_is_bounded_and_least_recently_used_goes_first():
     cache = NetworkCache(size=2)
     bicubic = cache.upscaler(parse_request({"network": "bicubic", "scale": 3}))
@@ -120,6 +126,10 @@ def test_the_network_cache_is_bounded_and_least_recently_used_goes_first():
     assert meta.model_name == "rmisr_meta" and meta.run_scale == 2.5
     assert cache.keys() == [("bicubic", "cpu"), ("rmisr_meta", "cpu")]  # rmisr_bl_x2 dropped
     assert cache.upscaler(parse_request({"scale": 2})).network is not x2.network  # loaded again
+    # what the outputs record of the weights: the shipped file's SHA-256 (rmisr info's), not a digest of the CPU's
+    # rewritten network that the cache keeps
+    assert x2.derivation["weights_sha256"] == weights_sha256("rmisr_bl_x2") == _sha256(pretrained_path("rmisr_bl_x2"))
+    assert meta.derivation["weights_sha256"] == weights_sha256("rmisr_meta") and bicubic.weights_sha256 is None
     with pytest.raises(ValueError, match="at least one network"):
         NetworkCache(size=0)
 
