@@ -788,6 +788,9 @@ def _read_dicom_series(
             f"{max_values:,} allowed; nothing was decoded.",
         )
     keyed = []
+    # positions on some slices only: a slice without one has no place among them (sorting millimetres and instance
+    # numbers as one key put it anywhere, and a first slice without one put the volume at the origin)
+    positioned = sum(_position(ds) is not None for _, ds in members)
     for path, ds in members:
         if (int(ds.Rows), int(ds.Columns)) != shape0:
             raise ImageReadError(path, f"is {ds.Rows}x{ds.Columns} but the series is {shape0[0]}x{shape0[1]}.")
@@ -795,6 +798,13 @@ def _read_dicom_series(
         if not (np.allclose(r, row_cos, atol=1e-4) and np.allclose(c, col_cos, atol=1e-4)):
             raise ImageReadError(path, "its ImageOrientationPatient differs from the rest of the series.")
         position = _position(ds)
+        if position is None and positioned:
+            reason = (
+                f"has no ImagePositionPatient, which the other {positioned} slice(s) of the series have: its place "
+                "in the volume is unknown."
+            )
+            _bad_slice(ImageReadError(path, reason), folder, skip_bad_slices, skipped)
+            continue
         key = float(np.dot(position, normal)) if position is not None else float(ds.get("InstanceNumber", 0) or 0)
         keyed.append((key, path, ds, position))
     keyed.sort(key=lambda k: k[0])

@@ -7,7 +7,7 @@ from pydicom.data import get_testdata_file
 from pydicom.dataset import FileMetaDataset
 from pydicom.pixels import apply_color_lut, pixel_array
 
-from monai_rmisr.io import ImageReadError, read_dicom, read_dicom_series, read_image, stored_values
+from monai_rmisr.io import BrokenSliceError, ImageReadError, read_dicom, read_dicom_series, read_image, stored_values
 from tests.helpers import write_ct_series
 
 
@@ -172,6 +172,25 @@ def test_series_sorted_along_normal_with_geometry(tmp_path):
     assert meta["spacing"][2] == pytest.approx(2.5, abs=1e-3) and meta["slice_spacing_uniform"]
     assert meta["rescale_intercepts"] == [-1024.0, -1020.0, -1016.0, -1012.0, -1008.0]
     assert read_image(tmp_path / "series").array.shape == (1, 128, 128, 5)
+
+
+def test_a_slice_without_a_position_among_positioned_ones_is_a_broken_slice(tmp_path):
+    # it sorted by its InstanceNumber among millimetres (third of five came first) and, sorted first, put the
+    # volume at the origin, without a word
+    expected = write_ct_series(tmp_path / "series")
+    _, meta = read_dicom_series(tmp_path / "series")
+    files = [Path(f) for f in meta["series_files"]]
+    ds = pydicom.dcmread(files[2])
+    del ds.ImagePositionPatient
+    ds.save_as(files[2])
+    with pytest.raises(BrokenSliceError) as err:
+        read_dicom_series(tmp_path / "series")
+    assert err.value.path == str(files[2]) and "has no ImagePositionPatient, which the other 4 slice(s)" in str(
+        err.value
+    )
+    kept, kept_meta = read_dicom_series(tmp_path / "series", skip_bad_slices=True)
+    np.testing.assert_allclose(kept, np.delete(expected, 2, axis=-1))
+    assert kept_meta["origin"] == meta["origin"] and [s["path"] for s in kept_meta["skipped_slices"]] == [str(files[2])]
 
 
 def test_series_geometry_matches_itk(tmp_path):
