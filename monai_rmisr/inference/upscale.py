@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from ..io import ImageData, ImageReadError, ImageTooLargeError, read_image
+from ..io.dicom_writer import not_resampled_reason
 from ..io.geometry import resampled_geometry
 from ..io.label_maps import label_map_evidence
 from ..io.writers import check_output, write_image
@@ -413,6 +414,9 @@ class Upscaler:
                 f"it is a label map or mask ({evidence}): its values are classes, which super-resolution "
                 "would blend into classes that do not exist; resample it with nearest-neighbour interpolation.",
             )
+        not_resampled = not_resampled_reason(image.meta) if str(image.meta.get("format")).startswith("dicom") else None
+        if not_resampled is not None:  # before the network runs: its output could not be written truthfully
+            raise ImageReadError(image.path, f"{not_resampled}.")
         values = self.output_values(image)
         if values > max_output_values:
             raise ResultTooLargeError(

@@ -452,6 +452,7 @@ def _header_meta(ds: Dataset, path: Path, plugin: str) -> dict[str, Any]:
         "format": "dicom",
         "modality": str(ds.get("Modality", "")) or None,
         "sop_class_uid": str(sop) if sop else None,
+        "pixel_data_keyword": next((k for k in _PIXEL_KEYWORDS if k in ds), None),
         "series_instance_uid": str(ds.get("SeriesInstanceUID", "")) or None,
         "transfer_syntax": str(syntax),
         "transfer_syntax_name": syntax.name,

@@ -62,9 +62,11 @@ from .pydicom_messages import pydicom_messages, read_dataset
 
 __all__ = [
     "IMPLEMENTATION_CLASS_UID",
+    "NOT_RESAMPLED_CLASSES",
     "derivation_description",
     "derivation_tag",
     "derived_series_number",
+    "not_resampled_reason",
     "write_dicom",
     "write_dicom_series",
 ]
@@ -170,6 +172,32 @@ def _scale_text(meta: Mapping[str, Any]) -> str:
 def _interpolated(meta: Mapping[str, Any]) -> bool:
     """Whether the output is plain interpolation (``--model bicubic``), which must not be labelled super-resolved."""
     return dict(meta.get("derivation") or {}).get("method") == "interpolation"
+
+
+#: DICOM objects whose pixels are not an image to super-resolve, by SOP Class UID, and why
+NOT_RESAMPLED_CLASSES = {
+    pydicom.uid.SegmentationStorage: (
+        "it is a DICOM Segmentation (SEG): its values are segments, which super-resolution would blend into segments "
+        "that do not exist; resample it with nearest-neighbour interpolation"
+    ),
+    pydicom.uid.RTDoseStorage: (
+        "it is an RT Dose: its values are doses scaled by DoseGridScaling, which a derived image written by this "
+        "package would not keep (the doses would change); resample the dose grid with your treatment-planning software"
+    ),
+}
+
+
+def not_resampled_reason(meta: Mapping[str, Any]) -> str | None:
+    """Why a DICOM source (``meta``: its reader's metadata) cannot be super-resolved into a derived DICOM image, or
+    None: a segmentation or an RT dose (:data:`NOT_RESAMPLED_CLASSES`), or pixels stored as floating point
+    (``FloatPixelData``, a Parametric Map), which the writer has no encoding for."""
+    reason = NOT_RESAMPLED_CLASSES.get(str(meta.get("sop_class_uid") or ""))
+    if reason is not None:
+        return reason
+    keyword = meta.get("pixel_data_keyword")
+    if keyword in ("FloatPixelData", "DoubleFloatPixelData"):
+        return f"its pixels are floating point ({keyword}, a Parametric Map), which the DICOM writer cannot encode"
+    return None
 
 
 def derivation_tag(meta: Mapping[str, Any]) -> str:

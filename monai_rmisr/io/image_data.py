@@ -41,6 +41,7 @@ META_KEYS: dict[str, str] = {
     # DICOM
     "modality": "DICOM Modality (str)",
     "sop_class_uid": "DICOM SOP Class UID (str)",
+    "pixel_data_keyword": "where a DICOM object keeps its pixels: PixelData, FloatPixelData or DoubleFloatPixelData",
     "series_instance_uid": "DICOM Series Instance UID (str)",
     "transfer_syntax": "DICOM transfer syntax UID (str)",
     "transfer_syntax_name": "its name (str)",

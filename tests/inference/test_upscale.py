@@ -1,4 +1,5 @@
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -48,6 +49,37 @@ def test_output_keeps_the_input_value_range_and_units():
     }
     assert result.meta["derivation"] == derivation
     assert image.array.shape == (1, 128, 128)  # the input is not modified
+
+
+@pytest.mark.parametrize("name", ["liver.dcm", "rtdose.dcm", "float"])
+def test_dicom_objects_whose_derived_image_would_be_wrong_are_refused_before_the_network_runs(tmp_path, name):
+    # a SEG came out as an invalid binary SEG, an RT Dose with doses ~19x too low (DoseGridScaling kept beside a new
+    # rescale), float pixel data (a Parametric Map) ended in a traceback
+    if name == "float":
+        ds = pydicom.dcmread(dicom_testdata("CT_small.dcm"))
+        pixels = ds.pixel_array.astype(np.float32)
+        for keyword in (
+            "PixelData",
+            "BitsStored",
+            "HighBit",
+            "PixelRepresentation",
+            "RescaleSlope",
+            "RescaleIntercept",
+        ):
+            ds.pop(keyword, None)
+        ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.30"  # Parametric Map
+        ds.BitsAllocated, ds.FloatPixelData = 32, pixels.tobytes()
+        source = tmp_path / "map.dcm"
+        ds.save_as(source)
+    else:
+        source = Path(dicom_testdata(name))
+    words = {"liver.dcm": "DICOM Segmentation (SEG)", "rtdose.dcm": "RT Dose", "float": "floating point"}[name]
+    upscaler = Upscaler(2, model="bicubic")
+    runs = []
+    upscaler.runner.register_forward_hook(lambda *args: runs.append(1))
+    with pytest.raises(ImageReadError, match=re.escape(words)):
+        upscaler.file(source, tmp_path / "out.dcm")
+    assert not runs and not (tmp_path / "out.dcm").exists()
 
 
 @pytest.mark.parametrize("scale", [2, 2.5])
