@@ -42,6 +42,7 @@ from __future__ import annotations
 import copy
 import datetime
 import hashlib
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -71,6 +72,7 @@ __all__ = [
     "write_dicom_series",
 ]
 
+logger = logging.getLogger(__name__)
 _SPACING_TAGS = ("PixelSpacing", "ImagerPixelSpacing", "NominalScannedPixelSpacing")
 #: the file meta's Implementation Class UID of every file this package writes: one UID for monai-rmisr under
 #: pydicom's UID root (derived from the name, so the same in every release; the release is in
@@ -543,12 +545,38 @@ def _decimal_strings(values: Any) -> list[str]:
     return [f"{float(v):.10g}"[:16] for v in values]
 
 
+def _spacing_pair(value: Any) -> tuple[float, float] | None:
+    """A spacing tag's (row, column) spacing, or None where it is not two finite numbers > 0."""
+    values = list(value) if isinstance(value, (list, tuple, pydicom.multival.MultiValue)) else [value]
+    try:
+        pair = tuple(float(v) for v in values)
+    except (TypeError, ValueError):
+        return None
+    return pair if len(pair) == 2 and all(np.isfinite(pair)) and min(pair) > 0 else None  # type: ignore[return-value]
+
+
 def _scale_spacing(ds: Dataset, zoom: tuple[float, ...]) -> None:
+    """Divide the in-plane spacing tags by the zoom. One that is not two numbers > 0 (``abc\\0.5``, a single value),
+    which the reader did not take either, is removed: kept, it would describe the source's grid, not the new one."""
+
     def scaled(item: Dataset) -> None:
         for keyword in _SPACING_TAGS:
-            if keyword in item and item[keyword].VM == 2:
-                row, col = (float(v) for v in item[keyword].value)
-                item[keyword].value = _decimal_strings((row / zoom[0], col / zoom[1]))
+            if keyword not in item:
+                continue
+            pair = _spacing_pair(item[keyword].value)
+            if pair is None:
+                logger.warning(
+                    "'%s': %s '%s' is not two numbers > 0 (row, column spacing in mm): read as 1 mm pixels, left out "
+                    "of the output",
+                    getattr(ds, "filename", None) or "the source",
+                    keyword,
+                    "\\".join(str(v) for v in item[keyword].value)
+                    if item[keyword].VM > 1
+                    else str(item[keyword].value),
+                )
+                del item[keyword]
+                continue
+            item[keyword].value = _decimal_strings((pair[0] / zoom[0], pair[1] / zoom[1]))
 
     scaled(ds)
     for group in ("SharedFunctionalGroupsSequence", "PerFrameFunctionalGroupsSequence"):

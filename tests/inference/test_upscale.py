@@ -1,3 +1,4 @@
+import logging
 import os
 import re
 import subprocess
@@ -9,6 +10,8 @@ import pydicom
 import pytest
 import torch
 from PIL import Image
+from pydicom.dataelem import RawDataElement
+from pydicom.tag import Tag
 
 from monai_rmisr.__main__ import main
 from monai_rmisr.inference import weights_sha256
@@ -49,6 +52,26 @@ def test_output_keeps_the_input_value_range_and_units():
     }
     assert result.meta["derivation"] == derivation
     assert image.array.shape == (1, 128, 128)  # the input is not modified
+
+
+@pytest.mark.parametrize("spacing", ["abc\\0.5", "0.5"])
+def test_a_spacing_that_is_not_two_numbers_is_left_out_of_the_output_with_a_warning(tmp_path, caplog, spacing):
+    # 'abc\0.5' ended after the network ran with "could not convert string to float: 'abc'" (neither file nor tag);
+    # a single value was kept as it was, on a grid of half the pixel size
+    ds = pydicom.dcmread(dicom_testdata("CT_small.dcm"))
+    value = spacing.encode() + b" " * (len(spacing) % 2)  # as a file holds it (even length)
+    ds[0x00280030] = RawDataElement(Tag(0x00280030), "DS", len(value), value, 0, False, True)
+    source = tmp_path / "odd.dcm"
+    ds.save_as(source)
+    with caplog.at_level(logging.WARNING):
+        Upscaler(2, model="bicubic").file(source, tmp_path / "out.dcm")
+    out = pydicom.dcmread(tmp_path / "out.dcm")
+    assert "PixelSpacing" not in out and out.Rows == 2 * ds.Rows
+    warned = [r.getMessage() for r in caplog.records if "PixelSpacing" in r.getMessage()]
+    assert warned == [
+        f"'{source}': PixelSpacing '{spacing}' is not two numbers > 0 (row, column spacing in mm): "
+        "read as 1 mm pixels, left out of the output"
+    ]
 
 
 @pytest.mark.parametrize("name", ["liver.dcm", "rtdose.dcm", "float"])
