@@ -41,6 +41,8 @@ from .image_data import ImageMeta
 
 __all__ = ["RASTER_SUFFIXES", "read_raster"]
 
+logger = logging.getLogger(__name__)
+
 RASTER_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 _PIL_FORMATS = {"PNG": "png", "JPEG": "jpeg", "TIFF": "tiff", "BMP": "bmp", "MPO": "jpeg"}
 
@@ -191,6 +193,20 @@ def _read_tifffile(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
             series = tif.series[0]
             data = series.asarray()
             axes = series.axes
+            # pages written one by one (tifffile's TiffWriter in a loop) are a series each: alike, they are the frames
+            # of one stack (only the first was read); others (a thumbnail, a slide's label) are left out, said
+            alike = [s for s in tif.series[1:] if (s.shape, s.dtype, s.axes) == (series.shape, series.dtype, axes)]
+            if alike and len(alike) == len(tif.series) - 1:
+                data = np.stack([data, *(s.asarray() for s in alike)])
+                axes = "I" + axes
+            elif len(tif.series) > 1:
+                logger.warning(
+                    "'%s': read its first image (%s); %d other image(s) in the file, of other sizes (thumbnails, "
+                    "labels, ...), are left out",
+                    path,
+                    "x".join(str(n) for n in series.shape),
+                    len(tif.series) - 1,
+                )
             page = tif.pages[0]
             photometric = page.photometric
             bits = int(page.bitspersample)

@@ -87,6 +87,24 @@ def test_multipage_tiffs():
     np.testing.assert_allclose(rgb[..., 1], stack[1], rtol=1e-6)
 
 
+def test_pages_written_one_by_one_are_one_stack_and_other_images_are_left_out_saying_so(tmp_path, caplog):
+    # tifffile's TiffWriter in a loop makes each page a series of its own: pages 2 and up were lost without a word
+    pages = np.random.default_rng(0).integers(0, 65535, (3, 12, 10), dtype=np.uint16)
+    with tifffile.TiffWriter(tmp_path / "pages.tif") as tif:
+        for page in pages:
+            tif.write(page)
+    data, meta = read_raster(tmp_path / "pages.tif")
+    assert data.shape == (1, 12, 10, 3) and meta["number_of_frames"] == 3
+    np.testing.assert_array_equal(data[0].transpose(2, 0, 1), pages)
+    with tifffile.TiffWriter(tmp_path / "thumb.tif") as tif:  # an image and a smaller one (a thumbnail)
+        tif.write(pages[0])
+        tif.write(pages[1][:6, :5])
+    with caplog.at_level("WARNING"):
+        data, _ = read_raster(tmp_path / "thumb.tif")
+    assert data.shape == (1, 12, 10)
+    assert any("read its first image (12x10); 1 other image(s)" in r.getMessage() for r in caplog.records)
+
+
 def test_16_bit_and_min_is_white_tiff(tmp_path):
     values = (np.arange(12 * 10).reshape(12, 10) * 500).astype(np.uint16)
     tifffile.imwrite(tmp_path / "a.tif", values)
