@@ -59,7 +59,7 @@ from .errors import BrokenSliceError, ImageReadError, ImageTooLargeError
 from .image_data import ImageMeta
 from .pydicom_messages import convert_elements, pydicom_messages
 
-__all__ = ["PINNED_DECODER", "read_dicom", "read_dicom_series", "stored_values"]
+__all__ = ["PINNED_DECODER", "read_dicom", "read_dicom_dataset", "read_dicom_series", "stored_values"]
 
 logger = logging.getLogger(__name__)
 
@@ -85,24 +85,33 @@ def _check_file(path: Path) -> None:
         raise ImageReadError(path, "the file is empty (0 bytes).")
 
 
-def _dcmread(path: Path) -> Dataset:
-    """``pydicom.dcmread`` with every failure turned into :class:`ImageReadError`.
+def read_dicom_dataset(path: str | os.PathLike[str], stop_before_pixels: bool = False) -> Dataset:
+    """The data set of a DICOM file as the readers take it (``pydicom.dcmread``, every element converted), every
+    failure turned into :class:`ImageReadError`; the DICOM writer reads its template the same way.
 
     Files without the Part 10 header (no 128-byte preamble / ``DICM`` prefix: a raw data set as
     older software writes them) are read with ``force=True`` and their transfer syntax is taken
-    from the encoding pydicom detected. A Part 10 header that lacks the mandatory Transfer Syntax
-    UID is a corrupt file and is rejected.
+    from the encoding pydicom detected; a file whose file meta information comes without the preamble keeps that
+    meta's. A Part 10 header that lacks the mandatory Transfer Syntax UID is a corrupt file and is rejected.
+    ``stop_before_pixels``: the header only (``pydicom.dcmread``'s).
     """
+    path = Path(path)
     try:
         try:
-            ds = convert_elements(pydicom.dcmread(path))
+            ds = convert_elements(pydicom.dcmread(path, stop_before_pixels=stop_before_pixels))
             if "TransferSyntaxUID" not in ds.file_meta:
                 raise ImageReadError(path, "its file meta information has no Transfer Syntax UID (0002,0010).")
             return ds
         except InvalidDicomError as err:
-            ds = convert_elements(pydicom.dcmread(path, force=True))
-            if len(ds) < 3 or len(ds.file_meta):  # garbage parses as a handful of bogus elements
+            ds = convert_elements(pydicom.dcmread(path, force=True, stop_before_pixels=stop_before_pixels))
+            if len(ds) < 3:  # garbage parses as a handful of bogus elements
                 raise ImageReadError(path, "not a DICOM file (no 'DICM' prefix and no readable data set).") from err
+            if len(ds.file_meta):  # the file meta information without the preamble before it
+                if "TransferSyntaxUID" not in ds.file_meta:
+                    raise ImageReadError(
+                        path, "its file meta information has no Transfer Syntax UID (0002,0010)."
+                    ) from err
+                return ds
             implicit, little = ds.original_encoding
             syntax = ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian
             ds.file_meta.TransferSyntaxUID = syntax if little else ExplicitVRBigEndian
@@ -519,7 +528,7 @@ def read_dicom(
 
 
 def _read_dicom(path: Path, frames: Sequence[int] | None, max_values: int | None) -> tuple[np.ndarray, ImageMeta]:
-    ds = _dcmread(path)
+    ds = read_dicom_dataset(path)
     if not _has_pixels(ds):
         raise ImageReadError(path, _no_pixels_reason(ds))
     nframes = _number_of_frames(ds)

@@ -238,3 +238,25 @@ def test_raw_data_set_without_part10_header(tmp_path):
     image = read_image(tmp_path / "raw")
     assert image.meta["transfer_syntax_name"] == "Implicit VR Little Endian"
     np.testing.assert_array_equal(image.array, read_dicom(_path("CT_small.dcm"))[0])
+    # and it is written: the writer read its template without force (a traceback after the network had run)
+    from monai_rmisr.inference.upscale import Upscaler
+
+    Upscaler(2, model="bicubic").file(tmp_path / "raw", tmp_path / "out.dcm")
+    out = pydicom.dcmread(tmp_path / "out.dcm")
+    assert out.Rows == 2 * ds.Rows and out.file_meta.TransferSyntaxUID == pydicom.uid.ExplicitVRLittleEndian
+
+
+def test_file_meta_without_the_preamble_is_read_and_written(tmp_path):
+    # a file that starts with its file meta information (no 128-byte preamble, no 'DICM'): refused as "not a DICOM
+    # file" although pydicom reads it whole
+    source = pydicom.dcmread(_path("CT_small.dcm"))
+    with open(tmp_path / "nopreamble.dcm", "wb") as stream:
+        pydicom.filewriter.write_file_meta_info(pydicom.filebase.DicomFileLike(stream), source.file_meta)
+        pydicom.filewriter.write_dataset(pydicom.filebase.DicomFileLike(stream), source)
+    assert (tmp_path / "nopreamble.dcm").read_bytes()[128:132] != b"DICM"
+    image = read_image(tmp_path / "nopreamble.dcm")
+    np.testing.assert_array_equal(image.array, read_dicom(_path("CT_small.dcm"))[0])
+    from monai_rmisr.inference.upscale import Upscaler
+
+    Upscaler(2, model="bicubic").file(tmp_path / "nopreamble.dcm", tmp_path / "out.dcm")
+    assert pydicom.dcmread(tmp_path / "out.dcm").Rows == 2 * source.Rows
