@@ -60,6 +60,10 @@ _DERIVATION_IMAGE_SEQUENCE = "00089124"
 #: Shared and Per-frame Functional Groups Sequences: where an enhanced image records its derivation
 _FUNCTIONAL_GROUPS = ("52009229", "52009230")
 _PIXEL_DATA = {"PixelData": "7FE00010", "FloatPixelData": "7FE00008", "DoubleFloatPixelData": "7FE00009"}
+#: Rows and Columns: every image has them; a PACS may leave the pixel data out of an instance's metadata (Orthanc 1.10
+#: with DICOMweb 1.7 does for encapsulated, compressed, pixels)
+_IMAGE_SIZE = ("00280010", "00280011")
+_NUMBER_OF_FRAMES = "00280008"
 
 
 class SeriesTooLargeError(PacsError):
@@ -116,9 +120,21 @@ def _referenced_instances(instance_metadata: dict[str, Any]) -> set[str]:
     return named
 
 
+def _number(values: list[Any]) -> float:
+    """The first of a DICOM JSON element's values as a number (an IS may come as text), 0 without one."""
+    try:
+        return float(values[0]) if values else 0.0
+    except (TypeError, ValueError):
+        return 0.0
+
+
 def series_has_images(instance_metadata: dict[str, Any]) -> bool:
-    """Whether a DICOM JSON instance carries pixel data (not a report, presentation state, ...)."""
-    return any(tag in instance_metadata for tag in _PIXEL_DATA.values())
+    """Whether a DICOM JSON instance carries pixel data (not a report, presentation state, ...): the pixel data
+    element, or Rows and Columns, as a PACS may leave compressed pixel data out of the metadata (a JPEG 2000 or RLE
+    series in Orthanc was taken for one without images and skipped)."""
+    return any(tag in instance_metadata for tag in _PIXEL_DATA.values()) or all(
+        _values(instance_metadata, tag) for tag in _IMAGE_SIZE
+    )
 
 
 def dataset_is_derived_by_us(dataset: Any) -> bool:
@@ -375,8 +391,9 @@ def study_derivations(client: Any, upscaler: Any, study_uid: str) -> dict[str, s
 def earlier_derivation(client: Any, study_uid: str, series_uid: str, derivations: dict[str, set[str]]) -> list[str]:
     """The derived series (of ``derivations``, :func:`study_derivations` of the study) that together are this
     series derived before, or [] where there are none: one series naming exactly the source's image instances (a
-    series of slices), or several naming disjoint parts of them that add up to exactly them (each multi-frame
-    instance is derived into a series of its own). A derivation stored in part, or of a series that has gained or
+    series of slices), or, for a series of multi-frame instances only, several naming disjoint parts of them that
+    add up to exactly them (each multi-frame instance is derived into a series of its own; a series of slices
+    derived in parts, by a listener that got it in two goes, has no derived series of it whole). A derivation stored in part, or of a series that has gained or
     lost instances since, is not one. What a one-shot ``rmisr pacs`` finds before deriving a series again: an
     identical second derived series would only clutter the study.
 
@@ -386,12 +403,18 @@ def earlier_derivation(client: Any, study_uid: str, series_uid: str, derivations
     if not derivations:
         return []
     source = pacs_call(f"reading series {series_uid}", client.retrieve_series_metadata, study_uid, series_uid)
-    wanted = {str(uid) for item in source if series_has_images(item) for uid in _values(item, _SOP_INSTANCE_UID)}
+    images = [item for item in source if series_has_images(item)]
+    wanted = {str(uid) for item in images for uid in _values(item, _SOP_INSTANCE_UID)}
     if not wanted:
         return []
     whole = [uid for uid, named in derivations.items() if named == wanted]
+    # parts only where each instance is multi-frame (derived into a series of its own); a series of slices derived
+    # in parts (a listener that got it in two goes) has no derived series of it whole
+    multi_frame = all(_number(_values(item, _NUMBER_OF_FRAMES)) > 1 for item in images)
     if whole:
         chosen = whole[:1]
+    elif not multi_frame:
+        return []
     else:
         chosen, covered = [], set()
         for uid, named in derivations.items():

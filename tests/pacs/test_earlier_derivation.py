@@ -3,6 +3,7 @@ stand-in PACS (QIDO-RS series search, WADO-RS metadata)."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pydicom
@@ -15,6 +16,8 @@ from monai_rmisr.pacs import (
     derive_folder,
     earlier_derivation,
     is_derived_by_us,
+    is_source_series,
+    series_has_images,
     study_derivations,
 )
 from tests.helpers import dicom_testdata, write_ct_series
@@ -100,6 +103,36 @@ def test_a_series_of_slices_derived_the_same_way_is_found(tmp_path, ct, x2):
     # a store cut short: one derived slice missing
     derived[0].unlink()
     assert _found(_Pacs(ct, tmp_path / "derived"), x2, ct) == []
+
+
+def test_a_series_of_slices_derived_in_parts_is_not_derived_before(tmp_path, x2):
+    # a listener that got a 4-slice series in two goes sent two 2-slice derived series: taken together they were
+    # "derived before", and no whole derived series was ever made
+    write_ct_series(tmp_path / "slices", n=4)
+    source = _source(tmp_path / "ct", sorted(str(p) for p in (tmp_path / "slices").iterdir()))
+    files = sorted(source.iterdir())
+    for part, names in enumerate((files[:2], files[2:])):
+        half = tmp_path / f"half{part}"
+        half.mkdir()
+        for name in names:
+            shutil.copy(name, half / name.name)
+        derive_folder(x2, half, tmp_path / f"derived{part}")
+    pacs = _Pacs(source, tmp_path / "derived0", tmp_path / "derived1")
+    assert len(study_derivations(pacs, x2, STUDY)) == 2 and _found(pacs, x2, source) == []
+
+
+def test_compressed_instances_whose_metadata_leaves_the_pixels_out_are_images(tmp_path, ct, x2):
+    # Orthanc 1.10's DICOMweb leaves PixelData out of the metadata of encapsulated (JPEG 2000, RLE) instances: such a
+    # series was "not a series to super-resolve" and a study run skipped it without a word
+    pacs = _Pacs(ct)
+    for instance in pacs.series[_series_uid(ct)]:
+        del instance["7FE00010"]
+    assert is_source_series(pacs, STUDY, _series_uid(ct))
+    report = {
+        "00080018": {"vr": "UI", "Value": ["1.2.3.4"]},
+        "00080016": {"vr": "UI", "Value": ["1.2.840.10008.5.1.4.1.1.88.11"]},
+    }
+    assert not series_has_images(report)  # a structured report has neither
 
 
 def test_a_region_is_another_derivation(tmp_path, ct, x2):
