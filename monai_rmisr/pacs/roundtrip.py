@@ -393,9 +393,9 @@ def earlier_derivation(client: Any, study_uid: str, series_uid: str, derivations
     series derived before, or [] where there are none: one series naming exactly the source's image instances (a
     series of slices), or, for a series of multi-frame instances only, several naming disjoint parts of them that
     add up to exactly them (each multi-frame instance is derived into a series of its own; a series of slices
-    derived in parts, by a listener that got it in two goes, has no derived series of it whole). A derivation stored in part, or of a series that has gained or
-    lost instances since, is not one. What a one-shot ``rmisr pacs`` finds before deriving a series again: an
-    identical second derived series would only clutter the study.
+    derived in parts, by a listener that got it in two goes, has no derived series of it whole). A derivation
+    stored in part, or of a series that has gained or lost instances since, is not one. What a one-shot ``rmisr
+    pacs`` finds before deriving a series again: an identical second derived series would only clutter the study.
 
     Raises:
         PacsError: the PACS cannot be reached or refuses.

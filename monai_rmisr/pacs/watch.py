@@ -94,11 +94,13 @@ class WatchState:
         return self.path.with_name(self.path.name + ".work")
 
     def wants(self, series_uid: str, now: float) -> bool:
-        """Whether ``series_uid`` should be (re)tried now."""
+        """Whether ``series_uid`` should be (re)tried now: never seen, pending or due for a retry, or ``new``, which a
+        saved entry is only when its first try was cut short (a second SIGTERM / Ctrl-C while it was derived; such a
+        series was never tried again)."""
         if series_uid in self.ours:
             return False
         entry = self.series.get(series_uid)
-        return entry is None or (entry["status"] in ("pending", "retry") and entry["next_try"] <= now)
+        return entry is None or (entry["status"] in ("new", "pending", "retry") and entry["next_try"] <= now)
 
 
 def _poll(

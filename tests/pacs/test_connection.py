@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 
@@ -94,6 +95,25 @@ def test_watch_state_round_trips_and_decides_what_to_retry(tmp_path):
     assert not again.wants("1.2", now=99.0) and again.wants("1.2", now=100.0)  # back-off
     assert not again.wants("1.3", now=1e9)  # given up
     assert again.work_dir == tmp_path / "state.json.work"
+
+
+def test_a_series_whose_first_try_was_cut_short_is_taken_up_again(tmp_path, monkeypatch):
+    # a second SIGTERM / Ctrl-C while the series was derived (KeyboardInterrupt, not an Exception): the state file
+    # kept it as "new", which the watcher never tried again ("0 series new" for ever)
+    watch_module = importlib.import_module("monai_rmisr.pacs.watch")  # the module: the package exports watch()
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(watch_module, "is_source_series", lambda *args: True)
+    monkeypatch.setattr(watch_module, "study_derivations", lambda *args: {})
+    monkeypatch.setattr(watch_module, "earlier_derivation", lambda *args: [])
+    monkeypatch.setattr(watch_module, "derive_series", interrupted)
+    state = WatchState.load(tmp_path / "state.json")
+    with pytest.raises(KeyboardInterrupt):
+        watch_module._process(None, None, state, "1.2", "1.2.3", 5, 30.0, None, {})
+    again = WatchState.load(tmp_path / "state.json")
+    assert again.series["1.2.3"]["status"] == "new" and again.wants("1.2.3", now=0.0)
 
 
 def test_watch_skips_a_series_listed_with_an_invalid_uid(tmp_path, caplog):
