@@ -203,7 +203,7 @@ def derive_series(
                 raise SeriesTooLargeError(
                     f"series {series_uid} has more than {max_instances} image instances (--max-instances); not derived."
                 )
-            source.mkdir(parents=True, exist_ok=True)
+            source.mkdir(mode=0o700, parents=True, exist_ok=True)  # patient images: owner only
             ds.save_as(source / f"{images:05d}.dcm", enforce_file_format=True)
         return received, images
 
@@ -239,7 +239,7 @@ def derive_folder(upscaler: Any, source: str | os.PathLike[str], derived: str | 
     from ..io.writers import output_name
 
     source, derived = Path(source), Path(derived)
-    derived.mkdir(parents=True, exist_ok=True)
+    derived.mkdir(mode=0o700, parents=True, exist_ok=True)  # patient images: owner only
     for item in find_inputs(source):
         upscaler.file(item, derived / (item.name if item == source else output_name(item)))
     return derived_files(derived)

@@ -89,6 +89,7 @@ def ct(tmp_path) -> Path:
 
 def test_a_series_of_slices_derived_the_same_way_is_found(tmp_path, ct, x2):
     derived = derive_folder(x2, ct, tmp_path / "derived")
+    assert (tmp_path / "derived").stat().st_mode & 0o777 == 0o700  # derived patient images: the owner's only
     pacs = _Pacs(ct, tmp_path / "derived")
     assert _found(pacs, x2, ct) == [_series_uid(derived[0].parent)]
     # other ways are other derivations: another model under the same mark (read, not taken), a network in place of
