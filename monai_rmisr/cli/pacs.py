@@ -79,7 +79,7 @@ def _pacs(args: argparse.Namespace) -> int:
         if args.series is not None and not is_source_series(client, args.study, args.series):
             raise ValueError(
                 f"--series {args.series} is not a series to super-resolve: monai-rmisr derived it, or it holds no "
-                "images."
+                "images to super-resolve (a report, a segmentation, an RT dose, floating-point pixels)."
             )
         series = [args.series] if args.series is not None else study_series(client, args.study)
         if not series:

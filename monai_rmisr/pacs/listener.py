@@ -676,7 +676,11 @@ def listen(
             logger.warning("refused an instance from %s: its UIDs are not DICOM UIDs", caller)
             return STATUS_CANNOT_UNDERSTAND
         if not dataset_has_image(dataset) or dataset_is_derived_by_us(dataset):
-            logger.info("series %s: dropped an instance without pixel data or derived by monai-rmisr", uids[1])
+            logger.info(
+                "series %s: dropped an instance without an image to super-resolve (a report, a segmentation, a dose) "
+                "or derived by monai-rmisr",
+                uids[1],
+            )
             return STATUS_SUCCESS
         try:
             store.store(dataset)

@@ -12,6 +12,7 @@ from pydicom.uid import generate_uid
 
 from monai_rmisr.inference.upscale import Upscaler
 from monai_rmisr.pacs import (
+    dataset_has_image,
     dataset_is_derived_by_us,
     derive_folder,
     earlier_derivation,
@@ -134,6 +135,12 @@ def test_compressed_instances_whose_metadata_leaves_the_pixels_out_are_images(tm
         "00080016": {"vr": "UI", "Value": ["1.2.840.10008.5.1.4.1.1.88.11"]},
     }
     assert not series_has_images(report)  # a structured report has neither
+    # what rmisr upscale refuses is no series to super-resolve: a SEG, an RT Dose (a listener forwarded them wrong)
+    for name in ("liver.dcm", "rtdose.dcm"):
+        dataset = pydicom.dcmread(dicom_testdata(name))
+        assert not series_has_images(dataset.to_json_dict()) and not dataset_has_image(dataset)
+    image = pydicom.dcmread(dicom_testdata("CT_small.dcm"))
+    assert series_has_images(image.to_json_dict()) and dataset_has_image(image)
 
 
 def test_a_region_is_another_derivation(tmp_path, ct, x2):
