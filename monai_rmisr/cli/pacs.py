@@ -13,7 +13,14 @@ __all__ = ["MIN_INTERVAL", "add_command"]
 #: The shortest ``--watch --interval``: a poll a second is already more than a PACS needs.
 MIN_INTERVAL = 1.0
 #: The options of ``--watch`` runs and their defaults (None on the command line: a one-shot run refuses them).
-WATCH_DEFAULTS = {"state": None, "modality": None, "interval": 30.0, "queue_size": 16, "max_attempts": 5}
+WATCH_DEFAULTS = {
+    "state": None,
+    "modality": None,
+    "interval": 30.0,
+    "queue_size": 16,
+    "max_attempts": 5,
+    "settle": 60.0,
+}
 
 
 def _pacs(args: argparse.Namespace) -> int:
@@ -30,7 +37,7 @@ def _pacs(args: argparse.Namespace) -> int:
         super_resolve_series,
         watch,
     )
-    from ..pacs.service import check_count, is_dicom_uid
+    from ..pacs.service import check_count, check_seconds, is_dicom_uid
 
     service_logging(args.quiet, "dicomweb_client")  # its INFO lines carry query URLs
     try:
@@ -56,6 +63,7 @@ def _pacs(args: argparse.Namespace) -> int:
             raise ValueError("--again is for one-shot runs (--watch keeps its own record, in --state).")
         if args.watch and not args.interval >= MIN_INTERVAL:  # 0 polled a PACS 55 times a second
             raise ValueError(f"--interval must be at least {MIN_INTERVAL:g} second(s), got {args.interval:g}.")
+        check_seconds(args.settle, "settle")
         scale = check_scale_text(args.scale)
         client = connect(args.url, ca_bundle=args.ca_bundle, timeout=args.timeout, retries=args.retries)
         upscaler = Upscaler(scale, model=args.model, tile=args.tile, device=args.device)
@@ -73,6 +81,7 @@ def _pacs(args: argparse.Namespace) -> int:
                 queue_size=args.queue_size,
                 max_attempts=args.max_attempts,
                 max_instances=args.max_instances,
+                settle=args.settle,
             )
             failed = [uid for uid, entry in state.series.items() if entry["status"] == "failed"]
             return 1 if failed else 0
@@ -159,5 +168,12 @@ def add_command(commands: Any) -> None:
     )
     pacs.add_argument("--queue-size", type=int, default=None, metavar="N", help="--watch: series taken per poll (16)")
     pacs.add_argument("--max-attempts", type=int, default=None, metavar="N", help="--watch: tries per series (5)")
+    pacs.add_argument(
+        "--settle",
+        type=float,
+        default=None,
+        metavar="S",
+        help="--watch: take a new series once its instance count has not changed for S seconds (60; 0: at once)",
+    )
     pacs.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
     pacs.set_defaults(run=_pacs)

@@ -65,6 +65,21 @@ class WatchState:
     path: Path
     series: dict[str, dict[str, Any]] = field(default_factory=dict)
     ours: set[str] = field(default_factory=set)
+    #: per series not yet taken: ``(instance count the PACS listed, when it was first listed with that count)``;
+    #: in memory only (a restarted watcher waits ``settle`` once more)
+    arrivals: dict[str, tuple[int | None, float]] = field(default_factory=dict)
+
+    def settled(self, series_uid: str, count: int | None, now: float, settle: float) -> bool:
+        """Whether a series the PACS lists with ``count`` instances has been listed with that count for ``settle``
+        seconds: slices still arriving change the count, and a series taken before its last slice came would be
+        derived from part of it (and recorded done). ``count`` None (a PACS that does not say): listed that long."""
+        if settle <= 0:
+            return True
+        known = self.arrivals.get(series_uid)
+        if known is None or known[0] != count:
+            self.arrivals[series_uid] = (count, now)
+            return False
+        return now - known[1] >= settle
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> WatchState:
@@ -103,16 +118,30 @@ class WatchState:
         return entry is None or (entry["status"] in ("new", "pending", "retry") and entry["next_try"] <= now)
 
 
+def _instance_count(entry: dict[str, Any]) -> int | None:
+    """A QIDO-RS series entry's NumberOfSeriesRelatedInstances, or None where the PACS leaves it out."""
+    try:
+        return int(entry["00201209"]["Value"][0])
+    except (KeyError, IndexError, TypeError, ValueError):
+        return None
+
+
 def _poll(
-    client: Any, state: WatchState, study: str | None, modalities: Sequence[str], now: float
+    client: Any, state: WatchState, study: str | None, modalities: Sequence[str], now: float, settle: float = 0.0
 ) -> list[tuple[str, str]]:
     """(study, series) pairs the PACS has and the state wants now, oldest first as the PACS lists them (modality
     by modality: one search each, as exact matching is what every PACS does with a QIDO-RS value; a DICOM
-    multi-value ``CT\\MR`` matched nothing in Orthanc)."""
+    multi-value ``CT\\MR`` matched nothing in Orthanc). A series never taken is wanted once its instance count has
+    stayed the same for ``settle`` seconds (:meth:`WatchState.settled`)."""
     found: list[dict[str, Any]] = []
     for filters in [{"Modality": modality} for modality in modalities] or [None]:
         found += pacs_call(
-            "searching for series", client.search_for_series, study, search_filters=filters, get_remaining=True
+            "searching for series",
+            client.search_for_series,
+            study,
+            search_filters=filters,
+            fields=["00201209"],  # NumberOfSeriesRelatedInstances: how many have arrived
+            get_remaining=True,
         )
     wanted, seen = [], set()
     for entry in found:
@@ -124,7 +153,14 @@ def _poll(
             )
             continue
         if series_uid not in seen and state.wants(series_uid, now):
-            wanted.append((study_uid, series_uid))
+            arriving = series_uid not in state.series and not state.settled(
+                series_uid, _instance_count(entry), now, settle
+            )
+            if arriving:
+                logger.debug("series %s: still arriving, or listed less than %.0f s ago", series_uid, settle)
+            else:
+                state.arrivals.pop(series_uid, None)
+                wanted.append((study_uid, series_uid))
         seen.add(series_uid)
     return wanted
 
@@ -213,17 +249,21 @@ def watch(
     stop: threading.Event | None = None,
     max_polls: int | None = None,
     on_poll: Callable[[WatchState], None] | None = None,
+    settle: float = 60.0,
 ) -> WatchState:
     """Poll and process until ``stop`` is set (SIGTERM / SIGINT set it) or after ``max_polls`` polls.
 
     A failing poll (the PACS is down) is logged and tried again at the next interval. A series with more than
-    ``max_instances`` image instances (None: no limit) is skipped, not tried again.
+    ``max_instances`` image instances (None: no limit) is skipped, not tried again. A new series is taken once the
+    PACS has listed it with the same number of instances for ``settle`` seconds (0: at once), so that one whose
+    slices are still arriving is not derived from part of them; the first poll that lists it starts the clock.
 
     Returns:
         the final state (also in ``state_file``).
     """
     check_seconds(interval, "interval")
     check_seconds(backoff, "backoff")
+    check_seconds(settle, "settle")
     check_count(queue_size, "queue-size")
     check_count(max_attempts, "max-attempts")
     if max_instances is not None:
@@ -236,7 +276,7 @@ def watch(
         while not stop.is_set():
             queue: deque[tuple[str, str]] = deque()
             try:
-                wanted = _poll(client, state, study, modalities, time.time())
+                wanted = _poll(client, state, study, modalities, time.time(), settle)
                 queue.extend(wanted[:queue_size])  # bounded: the rest waits for the next poll
                 logger.info(
                     "poll %d: %d series new or due again (each checked before it is derived)", polls + 1, len(wanted)

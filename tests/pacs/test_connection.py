@@ -8,7 +8,15 @@ import re
 
 import pytest
 
-from monai_rmisr.pacs import PACS_PASSWORD_ENV, PACS_TOKEN_ENV, PACS_USER_ENV, WatchState, check_pacs_url, connect
+from monai_rmisr.pacs import (
+    PACS_PASSWORD_ENV,
+    PACS_TOKEN_ENV,
+    PACS_USER_ENV,
+    WatchState,
+    check_pacs_url,
+    connect,
+    watch,
+)
 
 
 @pytest.mark.parametrize(
@@ -116,13 +124,51 @@ def test_a_series_whose_first_try_was_cut_short_is_taken_up_again(tmp_path, monk
     assert again.series["1.2.3"]["status"] == "new" and again.wants("1.2.3", now=0.0)
 
 
+def test_a_new_series_is_taken_once_its_instance_count_has_settled(tmp_path):
+    # the watcher took a series as listed: one still arriving was derived from its first slices, recorded done,
+    # and the later slices never derived (the PACS then held a derived series of part of it)
+    from monai_rmisr.pacs.watch import _poll
+
+    class Listing:
+        def __init__(self):
+            self.counts = {"1.2.1": 2, "1.2.2": None}  # None: a PACS that does not give the count
+
+        def search_for_series(self, study, search_filters=None, fields=None, get_remaining=False):
+            assert fields == ["00201209"]
+            entries = []
+            for uid, count in self.counts.items():
+                entry = {"0020000E": {"Value": [uid]}, "0020000D": {"Value": ["1.2"]}}
+                if count is not None:
+                    entry["00201209"] = {"vr": "IS", "Value": [count]}
+                entries.append(entry)
+            return entries
+
+    pacs = Listing()
+    state = WatchState.load(tmp_path / "state.json")
+    assert _poll(pacs, state, None, (), now=0.0, settle=60) == []  # first listed: the clock starts
+    pacs.counts["1.2.1"] = 3  # a slice arrives: the clock starts again
+    assert _poll(pacs, state, None, (), now=30.0, settle=60) == []
+    assert _poll(pacs, state, None, (), now=61.0, settle=60) == [("1.2", "1.2.2")]  # listed 61 s ago, no count
+    assert _poll(pacs, state, None, (), now=89.0, settle=60) == []  # 3 since t = 30: 59 s
+    assert _poll(pacs, state, None, (), now=90.0, settle=60) == [("1.2", "1.2.1")]
+    assert _poll(pacs, WatchState.load(tmp_path / "state.json"), None, (), now=0.0, settle=0) == [
+        ("1.2", "1.2.1"),
+        ("1.2", "1.2.2"),
+    ]  # settle 0: at once
+    state.series["1.2.1"] = {"study": "1.2", "status": "retry", "attempts": 1, "next_try": 0.0, "outputs": []}
+    pacs.counts["1.2.1"] = 4
+    assert ("1.2", "1.2.1") in _poll(pacs, state, None, (), now=91.0, settle=60)  # a retry does not wait again
+    with pytest.raises(ValueError, match="--settle must be >= 0 seconds"):
+        watch(pacs, object(), tmp_path / "state.json", max_polls=1, settle=-1)
+
+
 def test_watch_skips_a_series_listed_with_an_invalid_uid(tmp_path, caplog):
     """A UID names the watcher's work folder (removed after each series): one like '..' must never be used."""
     from monai_rmisr.pacs.service import is_dicom_uid
     from monai_rmisr.pacs.watch import watch
 
     class ListingOnly:
-        def search_for_series(self, study, search_filters=None, get_remaining=False):
+        def search_for_series(self, study, search_filters=None, fields=None, get_remaining=False):
             return [{"0020000E": {"Value": [uid]}, "0020000D": {"Value": ["1.2"]}} for uid in ("..", "/tmp", "1.2/..")]
 
         def __getattr__(self, name):  # any other call would mean the series was processed

@@ -217,26 +217,49 @@ def test_watch_derives_each_new_series_once_across_failures_and_restarts(orthanc
     upscaler = Upscaler(2)
     state_file = tmp_path / "state.json"
     # first watcher: the store fails once; the series stays pending with its derived files kept
-    state = watch(_FlakyStore(client), upscaler, state_file, study=study_uid, interval=0, backoff=0, max_polls=1)
+    state = watch(
+        _FlakyStore(client), upscaler, state_file, study=study_uid, interval=0, backoff=0, max_polls=1, settle=0
+    )
     entry = state.series[series_uid]
     assert entry["status"] == "pending" and entry["attempts"] == 1 and "cannot reach the PACS" in entry["error"]
     assert len(_series_in_study(orthanc, study_uid)) == 1
     assert (state.work_dir.stat().st_mode & 0o777) == 0o700  # the waiting patient images: owner only
     # a restart with the same state file: the kept files are stored; one derived series
-    state = watch(client, upscaler, state_file, study=study_uid, interval=0, max_polls=2)
+    state = watch(client, upscaler, state_file, study=study_uid, interval=0, max_polls=2, settle=0)
     assert state.series[series_uid]["status"] == "done"
     series = _series_in_study(orthanc, study_uid)
     assert len(series) == 2 and set(state.series[series_uid]["outputs"]) == set(series) - {series_uid}
     assert not (state.work_dir / series_uid).exists()
     # polls after that find nothing new: our own series is never taken as input
-    again = watch(client, upscaler, state_file, study=study_uid, interval=0, max_polls=2)
+    again = watch(client, upscaler, state_file, study=study_uid, interval=0, max_polls=2, settle=0)
     assert set(again.series) == {series_uid} and len(_series_in_study(orthanc, study_uid)) == 2
     assert WatchState.load(state_file).series == again.series
     # a watcher whose state file was lost finds the derived series and records it, storing nothing
-    fresh = watch(client, upscaler, tmp_path / "new-state.json", study=study_uid, interval=0, max_polls=1)
+    fresh = watch(client, upscaler, tmp_path / "new-state.json", study=study_uid, interval=0, max_polls=1, settle=0)
     assert fresh.series[series_uid]["status"] == "done"
     assert fresh.series[series_uid]["outputs"] == state.series[series_uid]["outputs"]
     assert len(_series_in_study(orthanc, study_uid)) == 2
+
+
+def test_watch_waits_for_a_series_still_arriving(orthanc, credentials, tmp_path):
+    # Orthanc lists NumberOfSeriesRelatedInstances when asked (QIDO-RS includefield): the watcher's settle clock
+    from monai_rmisr.pacs.watch import _poll
+
+    write_ct_series(tmp_path / "ct", n=SLICES)
+    study_uid = pydicom.uid.generate_uid()
+    files = sorted((tmp_path / "ct").iterdir())
+    for file in files:
+        ds = pydicom.dcmread(file)
+        ds.StudyInstanceUID = study_uid
+        ds.save_as(file)
+    series_uid = str(ds.SeriesInstanceUID)
+    orthanc.upload(files[:2])
+    client = connect(orthanc.dicomweb)
+    state = WatchState.load(tmp_path / "s.json")
+    assert _poll(client, state, study_uid, (), now=0.0, settle=60) == [] and state.arrivals[series_uid] == (2, 0.0)
+    orthanc.upload(files[2:])
+    assert _poll(client, state, study_uid, (), now=70.0, settle=60) == [] and state.arrivals[series_uid] == (3, 70.0)
+    assert _poll(client, state, study_uid, (), now=130.0, settle=60) == [(study_uid, series_uid)]
 
 
 def test_max_instances_leaves_out_a_larger_series(orthanc, credentials, tmp_path, capsys):
@@ -250,7 +273,9 @@ def test_max_instances_leaves_out_a_larger_series(orthanc, credentials, tmp_path
     assert set(_series_in_study(orthanc, study_uid)) == {series_uid}
     # the watcher skips it for good (no retry), its retrieved part removed
     client = connect(orthanc.dicomweb)
-    state = watch(client, Upscaler(2), tmp_path / "s.json", study=study_uid, interval=0, max_polls=2, max_instances=2)
+    state = watch(
+        client, Upscaler(2), tmp_path / "s.json", study=study_uid, interval=0, max_polls=2, max_instances=2, settle=0
+    )
     entry = state.series[series_uid]
     assert entry["status"] == "skipped" and entry["attempts"] == 0 and "more than 2 image instances" in entry["error"]
     assert not (state.work_dir / series_uid).exists() and set(_series_in_study(orthanc, study_uid)) == {series_uid}
@@ -297,9 +322,11 @@ def test_watch_takes_series_of_any_modality_given(orthanc, credentials, tmp_path
     # nothing: the watcher found no series, ever
     study_uid, series_uid, _ = _upload_ct(orthanc, tmp_path / "ct")
     client = connect(orthanc.dicomweb)
-    state = watch(client, Upscaler(2), tmp_path / "mr.json", study=study_uid, modalities=["MR"], max_polls=1)
+    state = watch(client, Upscaler(2), tmp_path / "mr.json", study=study_uid, modalities=["MR"], max_polls=1, settle=0)
     assert state.series == {}
-    state = watch(client, Upscaler(2), tmp_path / "s.json", study=study_uid, modalities=["MR", "CT"], max_polls=1)
+    state = watch(
+        client, Upscaler(2), tmp_path / "s.json", study=study_uid, modalities=["MR", "CT"], max_polls=1, settle=0
+    )
     assert state.series[series_uid]["status"] == "done" and len(_series_in_study(orthanc, study_uid)) == 2
 
 
@@ -307,15 +334,15 @@ def test_watch_stops_on_the_stop_event_and_refuses_a_foreign_state_file(orthanc,
     client = connect(orthanc.dicomweb)
     stop = threading.Event()
     stop.set()
-    state = watch(client, Upscaler(2), tmp_path / "state.json", interval=3600, stop=stop)
+    state = watch(client, Upscaler(2), tmp_path / "state.json", interval=3600, stop=stop, settle=0)
     assert state.series == {}
     with pytest.raises(ValueError, match=r"its folder .* does not exist; make it first"):
-        watch(client, Upscaler(2), tmp_path / "missing" / "state.json", max_polls=1)
+        watch(client, Upscaler(2), tmp_path / "missing" / "state.json", max_polls=1, settle=0)
     assert not (tmp_path / "missing").exists()
     foreign = tmp_path / "notes.txt"
     foreign.write_text("my notes")
     with pytest.raises(ValueError, match="is not a watch state file"):
-        watch(client, Upscaler(2), foreign, max_polls=1)
+        watch(client, Upscaler(2), foreign, max_polls=1, settle=0)
     assert foreign.read_text() == "my notes"
 
 
