@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import platform
+
 import torch
 
 __all__ = ["cpu_has_amx", "cpu_has_native_bfloat16", "native_bfloat16"]
@@ -15,10 +17,10 @@ def cpu_has_native_bfloat16() -> bool:
     against 4.2 s in float32 (docs/training.md, "Speed on CPU"). oneDNN's own query
     (``torch.ops.mkldnn._is_mkldnn_bf16_supported``) says True on any AVX-512 CPU, which emulates bfloat16 (an Intel
     Xeon with AVX512F but neither AVX512-BF16 nor AMX, 2026-12-07): it is asked only where PyTorch lacks the feature
-    queries. Unknown (an old PyTorch): True.
+    queries; on other CPUs (ARM: its BF16 extension) oneDNN's query holds. Unknown (an old PyTorch): True.
     """
     avx512_bf16 = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
-    if avx512_bf16 is not None:
+    if avx512_bf16 is not None and platform.machine().lower() in ("x86_64", "amd64", "i386", "i686"):
         try:
             return bool(avx512_bf16()) or cpu_has_amx()
         except RuntimeError:

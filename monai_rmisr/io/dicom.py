@@ -620,11 +620,17 @@ def _series_files(folder: Path, said: dict[Path, list[str]]) -> tuple[list[tuple
                 said[path] = messages
                 ds = convert_elements(pydicom.dcmread(path))
         except InvalidDicomError as err:
-            if path.suffix.lower() in _DICOM_SUFFIXES:
-                broken.append(_fail(path, "not a DICOM file (no 'DICM' prefix).", err))
-            else:
-                logger.debug("read_dicom_series: skipping non-DICOM file '%s'.", path)
-            continue
+            try:  # a raw data set, or file meta without the preamble: read as a single file is
+                with pydicom_messages(path, report=False) as messages:
+                    said[path] = messages
+                    ds = read_dicom_dataset(path)
+            except ImageReadError:
+                if path.suffix.lower() in _DICOM_SUFFIXES:
+                    broken.append(_fail(path, "not a DICOM file (no 'DICM' prefix).", err))
+                else:
+                    said.pop(path, None)  # notes beside the slices: what pydicom made of them is no one's business
+                    logger.debug("read_dicom_series: skipping non-DICOM file '%s'.", path)
+                continue
         except Exception as err:
             msg = " ".join(str(err).split())
             broken.append(_fail(path, f"not a readable DICOM file ({type(err).__name__}: {msg}).", err))
@@ -633,7 +639,8 @@ def _series_files(folder: Path, said: dict[Path, list[str]]) -> tuple[list[tuple
             sop = ds.get("SOPClassUID")
             if "Image Storage" in str(getattr(sop, "name", "")):  # an image without its pixels: cut short
                 broken.append(ImageReadError(path, f"it is a {sop.name} object without pixel data (truncated?)."))
-            else:  # a report, presentation state, ... beside the slices
+            else:  # a report, presentation state, notes read with force ... beside the slices
+                said.pop(path, None)  # what pydicom made of it is not the series' business
                 logger.debug("read_dicom_series: skipping '%s' (no pixel data).", path)
             continue
         if "TransferSyntaxUID" not in ds.file_meta:

@@ -545,6 +545,21 @@ def _decimal_strings(values: Any) -> list[str]:
     return [f"{float(v):.10g}"[:16] for v in values]
 
 
+#: (source, tag) pairs warned about in this process, so that a series' slices say it once (bounded: cleared when full)
+_WARNED: set[tuple[str, str]] = set()
+_WARNED_MAX = 10_000
+
+
+def _warn_once(key: tuple[str, str], message: str, value: str) -> None:
+    """``logger.warning(message, *key, value)`` the first time ``key`` comes (a series writes its slices one by one)."""
+    if key in _WARNED:
+        return
+    if len(_WARNED) >= _WARNED_MAX:
+        _WARNED.clear()
+    _WARNED.add(key)
+    logger.warning(message, *key, value)
+
+
 def _spacing_pair(value: Any) -> tuple[float, float] | None:
     """A spacing tag's (row, column) spacing, or None where it is not two finite numbers > 0."""
     values = list(value) if isinstance(value, (list, tuple, pydicom.multival.MultiValue)) else [value]
@@ -557,7 +572,8 @@ def _spacing_pair(value: Any) -> tuple[float, float] | None:
 
 def _scale_spacing(ds: Dataset, zoom: tuple[float, ...]) -> None:
     """Divide the in-plane spacing tags by the zoom. One that is not two numbers > 0 (``abc\\0.5``, a single value),
-    which the reader did not take either, is removed: kept, it would describe the source's grid, not the new one."""
+    which the reader does not take either, is removed (said once per source file and tag): kept, it would describe the
+    source's grid, not the new one."""
 
     def scaled(item: Dataset) -> None:
         for keyword in _SPACING_TAGS:
@@ -565,14 +581,11 @@ def _scale_spacing(ds: Dataset, zoom: tuple[float, ...]) -> None:
                 continue
             pair = _spacing_pair(item[keyword].value)
             if pair is None:
-                logger.warning(
-                    "'%s': %s '%s' is not two numbers > 0 (row, column spacing in mm): read as 1 mm pixels, left out "
-                    "of the output",
-                    getattr(ds, "filename", None) or "the source",
-                    keyword,
-                    "\\".join(str(v) for v in item[keyword].value)
-                    if item[keyword].VM > 1
-                    else str(item[keyword].value),
+                value = item[keyword].value
+                _warn_once(
+                    (str(getattr(ds, "filename", None) or "the source"), keyword),
+                    "'%s': %s '%s' is not two numbers > 0 (row, column spacing in mm): left out of the output",
+                    "\\".join(str(v) for v in value) if item[keyword].VM > 1 else str(value),
                 )
                 del item[keyword]
                 continue

@@ -194,18 +194,22 @@ def _read_tifffile(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
             data = series.asarray()
             axes = series.axes
             # pages written one by one (tifffile's TiffWriter in a loop) are a series each: alike, they are the frames
-            # of one stack (only the first was read); others (a thumbnail, a slide's label) are left out, said
-            alike = [s for s in tif.series[1:] if (s.shape, s.dtype, s.axes) == (series.shape, series.dtype, axes)]
-            if alike and len(alike) == len(tif.series) - 1:
+            # of one stack (only the first was read). Not an OME-TIFF's series: other positions or scenes, not slices.
+            # Others (a thumbnail, a slide's label, an OME scene) are left out, said
+            alike = []
+            if not tif.is_ome:
+                alike = [s for s in tif.series[1:] if (s.shape, s.dtype, s.axes) == (series.shape, series.dtype, axes)]
+            if alike:
                 data = np.stack([data, *(s.asarray() for s in alike)])
                 axes = "I" + axes
-            elif len(tif.series) > 1:
+            if len(tif.series) > 1 + len(alike):
                 logger.warning(
-                    "'%s': read its first image (%s); %d other image(s) in the file, of other sizes (thumbnails, "
-                    "labels, ...), are left out",
+                    "'%s': read its first image (%s%s); %d other image(s) in the file (thumbnails, labels, other "
+                    "positions of an OME-TIFF, ...) are left out",
                     path,
                     "x".join(str(n) for n in series.shape),
-                    len(tif.series) - 1,
+                    f" and {len(alike)} more of its size as pages" if alike else "",
+                    len(tif.series) - 1 - len(alike),
                 )
             page = tif.pages[0]
             photometric = page.photometric

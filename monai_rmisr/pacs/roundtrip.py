@@ -60,9 +60,10 @@ _REFERENCED_SOP_INSTANCE_UID = "00081155"
 _DERIVATION_IMAGE_SEQUENCE = "00089124"
 #: Shared and Per-frame Functional Groups Sequences: where an enhanced image records its derivation
 _FUNCTIONAL_GROUPS = ("52009229", "52009230")
-#: Rows and Columns: every image has them; a PACS may leave the pixel data out of an instance's metadata (Orthanc 1.10
-#: with DICOMweb 1.7 does for encapsulated, compressed, pixels)
-_IMAGE_SIZE = ("00280010", "00280011")
+#: Photometric Interpretation, Rows and Columns (the Image Pixel module): every image has them, a spectroscopy object
+#: has Rows and Columns only; a PACS may leave the pixel data out of an instance's metadata (Orthanc 1.10 with
+#: DICOMweb 1.7 does for encapsulated, compressed, pixels)
+_IMAGE_PIXEL = ("00280004", "00280010", "00280011")
 _NUMBER_OF_FRAMES = "00280008"
 _SOP_CLASS_UID = "00080016"
 #: pixels as floating point (a Parametric Map): refused by rmisr upscale, so not a series to super-resolve
@@ -133,13 +134,14 @@ def _number(values: list[Any]) -> float:
 
 def series_has_images(instance_metadata: dict[str, Any]) -> bool:
     """Whether a DICOM JSON instance is an image to super-resolve: it carries pixel data (not a report, presentation
-    state, ...; the pixel data element, or Rows and Columns, as a PACS may leave compressed pixel data out of the
-    metadata: a JPEG 2000 or RLE series in Orthanc was taken for one without images and skipped), and not pixels
-    ``rmisr upscale`` refuses (a segmentation, an RT dose, floating-point pixels: ``NOT_RESAMPLED_CLASSES``)."""
+    state, spectroscopy, ...; the pixel data element, or the Image Pixel module's Photometric Interpretation, Rows and
+    Columns, as a PACS may leave compressed pixel data out of the metadata: a JPEG 2000 or RLE series in Orthanc was
+    taken for one without images and skipped), and not pixels ``rmisr upscale`` refuses (a segmentation, an RT dose,
+    floating-point pixels: ``NOT_RESAMPLED_CLASSES``)."""
     sop_class = _values(instance_metadata, _SOP_CLASS_UID)
     if (sop_class and str(sop_class[0]) in NOT_RESAMPLED_CLASSES) or any(t in instance_metadata for t in _FLOAT_PIXELS):
         return False
-    return "7FE00010" in instance_metadata or all(_values(instance_metadata, tag) for tag in _IMAGE_SIZE)
+    return "7FE00010" in instance_metadata or all(_values(instance_metadata, tag) for tag in _IMAGE_PIXEL)
 
 
 def dataset_is_derived_by_us(dataset: Any) -> bool:

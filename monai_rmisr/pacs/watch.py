@@ -158,10 +158,11 @@ def _poll(
             )
             if arriving:
                 logger.debug("series %s: still arriving, or listed less than %.0f s ago", series_uid, settle)
-            else:
-                state.arrivals.pop(series_uid, None)
+            else:  # its clock stays until it is taken (a queue too short for it this poll leaves it settled)
                 wanted.append((study_uid, series_uid))
         seen.add(series_uid)
+    for series_uid in [uid for uid in state.arrivals if uid not in seen or uid in state.series]:
+        del state.arrivals[series_uid]  # gone from the PACS, or taken: no clock kept
     return wanted
 
 

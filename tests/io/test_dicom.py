@@ -260,3 +260,16 @@ def test_file_meta_without_the_preamble_is_read_and_written(tmp_path):
 
     Upscaler(2, model="bicubic").file(tmp_path / "nopreamble.dcm", tmp_path / "out.dcm")
     assert pydicom.dcmread(tmp_path / "out.dcm").Rows == 2 * source.Rows
+    # a series of such files is one series (read whole; one input of a batch), notes beside it left out quietly
+    from monai_rmisr.inference.batch import find_inputs
+
+    expected = write_ct_series(tmp_path / "batch" / "series", n=3)
+    for path in sorted((tmp_path / "batch" / "series").iterdir()):
+        ds = pydicom.dcmread(path)
+        with open(path, "wb") as stream:
+            pydicom.filewriter.write_file_meta_info(pydicom.filebase.DicomFileLike(stream), ds.file_meta)
+            pydicom.filewriter.write_dataset(pydicom.filebase.DicomFileLike(stream), ds)
+    (tmp_path / "batch" / "series" / "notes.txt").write_text("acquired with the old protocol\n")
+    volume, _ = read_dicom_series(tmp_path / "batch" / "series")
+    np.testing.assert_allclose(volume, expected)
+    assert find_inputs(tmp_path / "batch") == [tmp_path / "batch" / "series"]

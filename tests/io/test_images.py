@@ -103,6 +103,20 @@ def test_pages_written_one_by_one_are_one_stack_and_other_images_are_left_out_sa
         data, _ = read_raster(tmp_path / "thumb.tif")
     assert data.shape == (1, 12, 10)
     assert any("read its first image (12x10); 1 other image(s)" in r.getMessage() for r in caplog.records)
+    with tifffile.TiffWriter(tmp_path / "pages_thumb.tif") as tif:  # pages, then a thumbnail: the pages are a stack
+        for page in pages:
+            tif.write(page)
+        tif.write(pages[1][:6, :5])
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        data, _ = read_raster(tmp_path / "pages_thumb.tif")
+    assert data.shape == (1, 12, 10, 3)
+    assert any("(12x10 and 2 more of its size as pages); 1 other image(s)" in r.getMessage() for r in caplog.records)
+    with tifffile.TiffWriter(tmp_path / "scenes.ome.tif", ome=True) as tif:  # OME series: positions, not slices
+        tif.write(pages[0])
+        tif.write(pages[1])
+    data, _ = read_raster(tmp_path / "scenes.ome.tif")
+    np.testing.assert_array_equal(data[0], pages[0])
 
 
 def test_16_bit_and_min_is_white_tiff(tmp_path):

@@ -149,11 +149,15 @@ def test_a_new_series_is_taken_once_its_instance_count_has_settled(tmp_path):
     pacs.counts["1.2.1"] = 3  # a slice arrives: the clock starts again
     assert _poll(pacs, state, None, (), now=30.0, settle=60) == []
     assert _poll(pacs, state, None, (), now=61.0, settle=60) == [("1.2", "1.2.2")]  # listed 61 s ago, no count
-    assert _poll(pacs, state, None, (), now=89.0, settle=60) == []  # 3 since t = 30: 59 s
-    assert _poll(pacs, state, None, (), now=90.0, settle=60) == [("1.2", "1.2.1")]
+    # 1.2.1: 3 since t = 30, 59 s; 1.2.2 not taken at t = 61 (a full queue): still settled, not made to wait again
+    assert _poll(pacs, state, None, (), now=89.0, settle=60) == [("1.2", "1.2.2")]
+    assert _poll(pacs, state, None, (), now=90.0, settle=60) == [("1.2", "1.2.1"), ("1.2", "1.2.2")]
+    del pacs.counts["1.2.2"]  # gone from the PACS before it was taken: its clock goes too
+    assert _poll(pacs, state, None, (), now=92.0, settle=60) == [("1.2", "1.2.1")] and "1.2.2" not in state.arrivals
+    pacs.counts["1.2.3"] = 1
     assert _poll(pacs, WatchState.load(tmp_path / "state.json"), None, (), now=0.0, settle=0) == [
         ("1.2", "1.2.1"),
-        ("1.2", "1.2.2"),
+        ("1.2", "1.2.3"),
     ]  # settle 0: at once
     state.series["1.2.1"] = {"study": "1.2", "status": "retry", "attempts": 1, "next_try": 0.0, "outputs": []}
     pacs.counts["1.2.1"] = 4

@@ -135,6 +135,8 @@ def test_compressed_instances_whose_metadata_leaves_the_pixels_out_are_images(tm
         "00080016": {"vr": "UI", "Value": ["1.2.840.10008.5.1.4.1.1.88.11"]},
     }
     assert not series_has_images(report)  # a structured report has neither
+    spectroscopy = {**report, "00280010": {"vr": "US", "Value": [1]}, "00280011": {"vr": "US", "Value": [1]}}
+    assert not series_has_images(spectroscopy)  # MR spectroscopy: Rows and Columns, no Image Pixel module
     # what rmisr upscale refuses is no series to super-resolve: a SEG, an RT Dose (a listener forwarded them wrong)
     for name in ("liver.dcm", "rtdose.dcm"):
         dataset = pydicom.dcmread(dicom_testdata(name))

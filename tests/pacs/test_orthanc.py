@@ -178,6 +178,14 @@ def test_bad_arguments_exit_2_before_any_request(capsys):
             ["--url", "http://127.0.0.1:9/dicom-web", "--study", "1.2", "--scale", "2", "--modality", "CT"],
             "--modality is for --watch runs",
         ),
+        (
+            ["--url", "http://127.0.0.1:9/dicom-web", "--study", "1.2", "--scale", "2", "--settle", "5"],
+            "--settle is for",
+        ),
+        (
+            ["--url", "http://127.0.0.1:9/dicom-web", "--watch", "--state", "s", "--scale", "2", "--settle", "-1"],
+            "--settle must be >= 0 seconds, got -1.0",
+        ),
     ]
     for args, message in cases:
         assert main(["pacs", *args]) == 2, args
