@@ -4,6 +4,7 @@ and its users hold it. The zoo's script itself runs in ``.ci/verify_model_zoo`` 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -185,7 +186,9 @@ def test_run_from_inside_a_copied_bundle_uses_its_models(bundle_copy, tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     assert "2 written" in run.stdout and "0 failed" in run.stdout
     ct = pydicom.dcmread(tmp_path / "out" / "ct.dcm")
-    assert (ct.Rows, ct.Columns) == (256, 256) and "model model.pt;" in ct.DerivationDescription
+    digest = hashlib.sha256((copy / "models" / "model.pt").read_bytes()).hexdigest()  # the file's, as rmisr info's
+    assert (ct.Rows, ct.Columns) == (256, 256)
+    assert f"model model.pt (weights SHA-256 {digest});" in ct.DerivationDescription
     assert Image.open(tmp_path / "out" / "ramp.png").size == (64, 48)
 
 
