@@ -182,6 +182,15 @@ NOT_RESAMPLED_CLASSES = {
         "it is a DICOM Segmentation (SEG): its values are segments, which super-resolution would blend into segments "
         "that do not exist; resample it with nearest-neighbour interpolation"
     ),
+    # Label Map and Height Map Segmentation Storage (DICOM 2024; not yet named by pydicom): segments too
+    pydicom.uid.UID("1.2.840.10008.5.1.4.1.1.66.7"): (
+        "it is a DICOM Label Map Segmentation: its values are segments, which super-resolution would blend into "
+        "segments that do not exist; resample it with nearest-neighbour interpolation"
+    ),
+    pydicom.uid.UID("1.2.840.10008.5.1.4.1.1.66.8"): (
+        "it is a DICOM Height Map Segmentation: its values are heights of a segmented surface, not an image; resample "
+        "it with the software that made it"
+    ),
     pydicom.uid.RTDoseStorage: (
         "it is an RT Dose: its values are doses scaled by DoseGridScaling, which a derived image written by this "
         "package would not keep (the doses would change); resample the dose grid with your treatment-planning software"

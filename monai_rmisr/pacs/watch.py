@@ -192,7 +192,11 @@ def _process(
         files = derived_files(folder / "derived") if entry["status"] == "pending" else []
         if not files:
             if not is_source_series(client, study_uid, series_uid):
-                entry.update(status="skipped", error="no image, or derived by monai-rmisr")
+                entry.update(
+                    status="skipped",
+                    error="no image to super-resolve (a report, a segmentation, an RT dose, ...), or derived by "
+                    "monai-rmisr",
+                )
                 return
             if study_uid not in derived_in_study:
                 derived_in_study[study_uid] = study_derivations(client, upscaler, study_uid)

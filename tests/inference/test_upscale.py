@@ -109,6 +109,16 @@ def test_dicom_objects_whose_derived_image_would_be_wrong_are_refused_before_the
     assert not runs and not (tmp_path / "out.dcm").exists()
 
 
+def test_every_segmentation_class_is_refused():
+    from monai_rmisr.io.dicom_writer import not_resampled_reason
+
+    for uid in ("1.2.840.10008.5.1.4.1.1.66.4", "1.2.840.10008.5.1.4.1.1.66.7", "1.2.840.10008.5.1.4.1.1.66.8"):
+        assert "Segmentation" in not_resampled_reason({"sop_class_uid": uid, "pixel_data_keyword": "PixelData"})
+    assert (
+        not_resampled_reason({"sop_class_uid": "1.2.840.10008.5.1.4.1.1.2", "pixel_data_keyword": "PixelData"}) is None
+    )
+
+
 @pytest.mark.parametrize("scale", [2, 2.5])
 def test_roi_equals_the_same_region_of_the_whole_image(scale):
     image = read_image(dicom_testdata("CT_small.dcm"))
