@@ -222,7 +222,10 @@ def derive_series(
         shutil.rmtree(source, ignore_errors=True)  # a retrieval cut short leaves no part of the series
         raise
     if not images:
-        raise PacsError(f"series {series_uid} holds no image ({received} instances without pixel data).")
+        raise PacsError(
+            f"series {series_uid} holds no image to super-resolve ({received} instances without pixel data, or with "
+            "pixels rmisr upscale refuses: a segmentation, an RT dose, floating-point pixels)."
+        )
     logger.info("series %s: retrieved %d image instances", series_uid, images)
     files = derive_folder(upscaler, source, derived)
     logger.info("series %s: wrote %d derived instances", series_uid, len(files))
