@@ -59,7 +59,7 @@ from .errors import BrokenSliceError, ImageReadError, ImageTooLargeError
 from .image_data import ImageMeta
 from .pydicom_messages import convert_elements, pydicom_messages
 
-__all__ = ["PINNED_DECODER", "read_dicom", "read_dicom_dataset", "read_dicom_series", "stored_values"]
+__all__ = ["PINNED_DECODER", "read_dicom", "read_dicom_dataset", "read_dicom_series", "spacing_pair", "stored_values"]
 
 logger = logging.getLogger(__name__)
 
@@ -317,6 +317,15 @@ def _modality_units(
     return out, info
 
 
+def spacing_pair(value: Any) -> tuple[float, float] | None:
+    """A spacing tag's value (``PixelSpacing``, ``ImagerPixelSpacing``, ...) as (row, column) in mm, or None where it
+    is not two finite numbers > 0: the reader then does not take it, and the DICOM writer leaves it out."""
+    values = _floats(value)
+    if values and len(values) == 2 and all(np.isfinite(values)) and min(values) > 0:
+        return values[0], values[1]
+    return None
+
+
 def _spacing_in_plane(ds: Dataset) -> tuple[tuple[float, float], str]:
     candidates = (
         ("PixelSpacing", ds.get("PixelSpacing")),
@@ -324,9 +333,9 @@ def _spacing_in_plane(ds: Dataset) -> tuple[tuple[float, float], str]:
         ("ImagerPixelSpacing", ds.get("ImagerPixelSpacing")),
     )
     for source, value in candidates:
-        values = _floats(value)
-        if values and len(values) == 2 and all(np.isfinite(values)) and min(values) > 0:
-            return (values[0], values[1]), source
+        pair = spacing_pair(value)
+        if pair is not None:
+            return pair, source
     regions = ds.get("SequenceOfUltrasoundRegions")
     if regions:  # ultrasound: physical deltas in cm (units code 3) of the 2-D regions
         deltas = {

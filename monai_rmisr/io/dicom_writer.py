@@ -57,7 +57,7 @@ from pydicom.sr.codedict import codes
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from .._version import __version__
-from .dicom import read_dicom_dataset, stored_range, stored_values
+from .dicom import read_dicom_dataset, spacing_pair, stored_range, stored_values
 from .geometry import input_index, output_index, resampling_of
 from .pydicom_messages import pydicom_messages
 
@@ -569,16 +569,6 @@ def _warn_once(key: tuple[str, str], message: str, value: str) -> None:
     logger.warning(message, *key, value)
 
 
-def _spacing_pair(value: Any) -> tuple[float, float] | None:
-    """A spacing tag's (row, column) spacing, or None where it is not two finite numbers > 0."""
-    values = list(value) if isinstance(value, (list, tuple, pydicom.multival.MultiValue)) else [value]
-    try:
-        pair = tuple(float(v) for v in values)
-    except (TypeError, ValueError):
-        return None
-    return pair if len(pair) == 2 and all(np.isfinite(pair)) and min(pair) > 0 else None  # type: ignore[return-value]
-
-
 def _scale_spacing(ds: Dataset, zoom: tuple[float, ...]) -> None:
     """Divide the in-plane spacing tags by the zoom. One that is not two numbers > 0 (``abc\\0.5``, a single value),
     which the reader does not take either, is removed (said once per source file and tag): kept, it would describe the
@@ -588,7 +578,7 @@ def _scale_spacing(ds: Dataset, zoom: tuple[float, ...]) -> None:
         for keyword in _SPACING_TAGS:
             if keyword not in item:
                 continue
-            pair = _spacing_pair(item[keyword].value)
+            pair = spacing_pair(item[keyword].value)
             if pair is None:
                 value = item[keyword].value
                 _warn_once(
