@@ -23,6 +23,7 @@ from typing import Any
 from ..io.dicom_writer import NOT_RESAMPLED_CLASSES
 from ..io.pydicom_messages import read_dataset
 from .connection import PacsError, pacs_call
+from .dicom_json import element_values, first_number, first_value
 
 __all__ = [
     "DERIVED_BY_US",
@@ -75,14 +76,9 @@ class SeriesTooLargeError(PacsError):
     rather than trying again)."""
 
 
-def _values(element_holder: dict[str, Any], tag: str) -> list[Any]:
-    """The values of ``tag`` in a DICOM JSON object (an instance or a sequence item); [] where it is absent."""
-    element = element_holder.get(tag)
-    return list(element.get("Value", [])) if isinstance(element, dict) else []
-
-
 def _dataset_values(dataset: Any, tag: str) -> list[Any]:
-    """:func:`_values` of a pydicom ``Dataset`` (or sequence item): [] where ``tag`` is absent or empty."""
+    """:func:`~monai_rmisr.pacs.dicom_json.element_values` of a pydicom ``Dataset`` (or sequence item): [] where
+    ``tag`` is absent or empty."""
     element = dataset.get(int(tag, 16))  # a DataElement (keyed by tag), or None
     value = None if element is None else element.value
     if value is None or value == "":
@@ -90,11 +86,11 @@ def _dataset_values(dataset: Any, tag: str) -> list[Any]:
     return [value] if isinstance(value, (str, bytes)) or not isinstance(value, Iterable) else list(value)
 
 
-def _derivation_descriptions(instance: Any, values: Callable[[Any, str], list[Any]] = _values) -> list[str]:
+def _derivation_descriptions(instance: Any, values: Callable[[Any, str], list[Any]] = element_values) -> list[str]:
     """Every DerivationDescription of an instance: at the top level (classic images) and in the
     DerivationImageSequence of its Shared or Per-frame Functional Groups (enhanced images). ``values`` reads the
-    instance's representation: :func:`_values` DICOM JSON (QIDO-RS / WADO-RS metadata), :func:`_dataset_values` a
-    pydicom ``Dataset``."""
+    instance's representation: :func:`~monai_rmisr.pacs.dicom_json.element_values` DICOM JSON (QIDO-RS / WADO-RS
+    metadata), :func:`_dataset_values` a pydicom ``Dataset``."""
     found = [str(value) for value in values(instance, _DERIVATION_DESCRIPTION)]
     for group in _FUNCTIONAL_GROUPS:
         for frame in values(instance, group):
@@ -114,22 +110,14 @@ def _referenced_instances(instance_metadata: dict[str, Any]) -> set[str]:
     images) and its SourceImageEvidenceSequence (enhanced ones)."""
     named = {
         str(uid)
-        for item in _values(instance_metadata, _SOURCE_IMAGE_SEQUENCE)
-        for uid in _values(item, _REFERENCED_SOP_INSTANCE_UID)
+        for item in element_values(instance_metadata, _SOURCE_IMAGE_SEQUENCE)
+        for uid in element_values(item, _REFERENCED_SOP_INSTANCE_UID)
     }
-    for study in _values(instance_metadata, _SOURCE_IMAGE_EVIDENCE_SEQUENCE):
-        for series in _values(study, _REFERENCED_SERIES_SEQUENCE):
-            for item in _values(series, _REFERENCED_SOP_SEQUENCE):
-                named.update(str(uid) for uid in _values(item, _REFERENCED_SOP_INSTANCE_UID))
+    for study in element_values(instance_metadata, _SOURCE_IMAGE_EVIDENCE_SEQUENCE):
+        for series in element_values(study, _REFERENCED_SERIES_SEQUENCE):
+            for item in element_values(series, _REFERENCED_SOP_SEQUENCE):
+                named.update(str(uid) for uid in element_values(item, _REFERENCED_SOP_INSTANCE_UID))
     return named
-
-
-def _number(values: list[Any]) -> float:
-    """The first of a DICOM JSON element's values as a number (an IS may come as text), 0 without one."""
-    try:
-        return float(values[0]) if values else 0.0
-    except (TypeError, ValueError):
-        return 0.0
 
 
 def series_has_images(instance_metadata: dict[str, Any]) -> bool:
@@ -138,10 +126,10 @@ def series_has_images(instance_metadata: dict[str, Any]) -> bool:
     Columns, as a PACS may leave compressed pixel data out of the metadata: a JPEG 2000 or RLE series in Orthanc was
     taken for one without images and skipped), and not pixels ``rmisr upscale`` refuses (a segmentation, an RT dose,
     floating-point pixels: ``NOT_RESAMPLED_CLASSES``)."""
-    sop_class = _values(instance_metadata, _SOP_CLASS_UID)
+    sop_class = element_values(instance_metadata, _SOP_CLASS_UID)
     if (sop_class and str(sop_class[0]) in NOT_RESAMPLED_CLASSES) or any(t in instance_metadata for t in _FLOAT_PIXELS):
         return False
-    return "7FE00010" in instance_metadata or all(_values(instance_metadata, tag) for tag in _IMAGE_PIXEL)
+    return "7FE00010" in instance_metadata or all(element_values(instance_metadata, tag) for tag in _IMAGE_PIXEL)
 
 
 def dataset_is_derived_by_us(dataset: Any) -> bool:
@@ -314,7 +302,7 @@ def store_series(client: Any, study_uid: str, files: Sequence[str | os.PathLike[
             fields=[_SOP_INSTANCE_UID],
             get_remaining=True,
         )
-        held = {str(uid) for entry in found for uid in _values(entry, _SOP_INSTANCE_UID)}
+        held = {str(uid) for entry in found for uid in element_values(entry, _SOP_INSTANCE_UID)}
         if sent - held:
             raise PacsError(
                 f"the PACS answered that it stored series {series_uid}, but holds {len(sent & held)} of its "
@@ -350,9 +338,9 @@ def study_series(client: Any, study_uid: str) -> list[str]:
     found = pacs_call(f"searching study {study_uid}", client.search_for_series, study_uid)
     selected = []
     for entry in found:
-        series_uid = str(entry["0020000E"]["Value"][0])
-        if is_source_series(client, study_uid, series_uid):
-            selected.append(series_uid)
+        series_uid = first_value(entry, _SERIES_INSTANCE_UID)
+        if series_uid is not None and is_source_series(client, study_uid, str(series_uid)):
+            selected.append(str(series_uid))
     return selected
 
 
@@ -389,7 +377,7 @@ def study_derivations(client: Any, upscaler: Any, study_uid: str) -> dict[str, s
     )
     derivations = {}
     for entry in found:
-        uids, descriptions = _values(entry, _SERIES_INSTANCE_UID), _values(entry, _SERIES_DESCRIPTION)
+        uids, descriptions = element_values(entry, _SERIES_INSTANCE_UID), element_values(entry, _SERIES_DESCRIPTION)
         if not uids or not descriptions or not str(descriptions[0]).endswith(mark):
             continue
         series_uid = str(uids[0])
@@ -416,13 +404,13 @@ def earlier_derivation(client: Any, study_uid: str, series_uid: str, derivations
         return []
     source = pacs_call(f"reading series {series_uid}", client.retrieve_series_metadata, study_uid, series_uid)
     images = [item for item in source if series_has_images(item)]
-    wanted = {str(uid) for item in images for uid in _values(item, _SOP_INSTANCE_UID)}
+    wanted = {str(uid) for item in images for uid in element_values(item, _SOP_INSTANCE_UID)}
     if not wanted:
         return []
     whole = [uid for uid, named in derivations.items() if named == wanted]
     # parts only where each instance is multi-frame (derived into a series of its own); a series of slices derived
     # in parts (a listener that got it in two goes) has no derived series of it whole
-    multi_frame = all(_number(_values(item, _NUMBER_OF_FRAMES)) > 1 for item in images)
+    multi_frame = all((first_number(item, _NUMBER_OF_FRAMES) or 0) > 1 for item in images)
     if whole:
         chosen = whole[:1]
     elif not multi_frame:

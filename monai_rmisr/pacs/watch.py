@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from .connection import PacsError, pacs_call
+from .dicom_json import first_number, first_value
 from .roundtrip import (
     SeriesTooLargeError,
     derive_series,
@@ -67,9 +68,9 @@ class WatchState:
     ours: set[str] = field(default_factory=set)
     #: per series not yet taken: ``(instance count the PACS listed, when it was first listed with that count)``;
     #: in memory only (a restarted watcher waits ``settle`` once more)
-    arrivals: dict[str, tuple[int | None, float]] = field(default_factory=dict)
+    arrivals: dict[str, tuple[float | None, float]] = field(default_factory=dict)
 
-    def settled(self, series_uid: str, count: int | None, now: float, settle: float) -> bool:
+    def settled(self, series_uid: str, count: float | None, now: float, settle: float) -> bool:
         """Whether a series the PACS lists with ``count`` instances has been listed with that count for ``settle``
         seconds: slices still arriving change the count, and a series taken before its last slice came would be
         derived from part of it (and recorded done). ``count`` None (a PACS that does not say): listed that long."""
@@ -118,14 +119,6 @@ class WatchState:
         return entry is None or (entry["status"] in ("new", "pending", "retry") and entry["next_try"] <= now)
 
 
-def _instance_count(entry: dict[str, Any]) -> int | None:
-    """A QIDO-RS series entry's NumberOfSeriesRelatedInstances, or None where the PACS leaves it out."""
-    try:
-        return int(entry["00201209"]["Value"][0])
-    except (KeyError, IndexError, TypeError, ValueError):
-        return None
-
-
 def _poll(
     client: Any, state: WatchState, study: str | None, modalities: Sequence[str], now: float, settle: float = 0.0
 ) -> list[tuple[str, str]]:
@@ -145,8 +138,8 @@ def _poll(
         )
     wanted, seen = [], set()
     for entry in found:
-        series_uid = str(entry["0020000E"]["Value"][0])
-        study_uid = str(entry.get("0020000D", {}).get("Value", [study])[0])
+        series_uid = str(first_value(entry, "0020000E"))  # a PACS leaving it out lists "None": skipped below
+        study_uid = str(first_value(entry, "0020000D") or study)
         if not is_dicom_uid(series_uid):  # it names a work folder (removed after the series): never '..'
             logger.warning(
                 "the PACS listed a series with an invalid UID (%r in study %r); skipped", series_uid, study_uid
@@ -154,7 +147,7 @@ def _poll(
             continue
         if series_uid not in seen and state.wants(series_uid, now):
             arriving = series_uid not in state.series and not state.settled(
-                series_uid, _instance_count(entry), now, settle
+                series_uid, first_number(entry, "00201209"), now, settle
             )
             if arriving:
                 logger.debug("series %s: still arriving, or listed less than %.0f s ago", series_uid, settle)

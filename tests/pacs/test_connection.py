@@ -173,7 +173,10 @@ def test_watch_skips_a_series_listed_with_an_invalid_uid(tmp_path, caplog):
 
     class ListingOnly:
         def search_for_series(self, study, search_filters=None, fields=None, get_remaining=False):
-            return [{"0020000E": {"Value": [uid]}, "0020000D": {"Value": ["1.2"]}} for uid in ("..", "/tmp", "1.2/..")]
+            listed = [
+                {"0020000E": {"Value": [uid]}, "0020000D": {"Value": ["1.2"]}} for uid in ("..", "/tmp", "1.2/..")
+            ]
+            return listed + [{"0020000D": {"Value": ["1.2"]}}]  # no SeriesInstanceUID at all: was a KeyError
 
         def __getattr__(self, name):  # any other call would mean the series was processed
             raise AssertionError(f"the watcher called {name} for an invalid UID")
@@ -183,7 +186,7 @@ def test_watch_skips_a_series_listed_with_an_invalid_uid(tmp_path, caplog):
         (tmp_path / "work").mkdir()
         state = watch(ListingOnly(), object(), tmp_path / "work" / "state.json", interval=0, max_polls=1)
     assert state.series == {} and (tmp_path / "keep.txt").read_text() == "x"
-    assert caplog.text.count("invalid UID") == 3
+    assert caplog.text.count("invalid UID") == 4
     assert is_dicom_uid("1.2.840.10008.5.1.4.1.1.2") and is_dicom_uid("1.2.840.113619.2.55.3.0604688119")
     assert not any(map(is_dicom_uid, ("", "1.", ".1", "1..2", "1.2a", "1." + "2" * 63)))
 
