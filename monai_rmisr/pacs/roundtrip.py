@@ -334,8 +334,15 @@ def super_resolve_series(
 
 
 def study_series(client: Any, study_uid: str) -> list[str]:
-    """SeriesInstanceUIDs of the image series of a study that are not ours (QIDO-RS + metadata)."""
-    found = pacs_call(f"searching study {study_uid}", client.search_for_series, study_uid)
+    """SeriesInstanceUIDs of the image series of a study that are not ours (QIDO-RS, all pages, + metadata).
+
+    Raises:
+        ValueError: the PACS has no series of the study: the UID is not one of its studies.
+        PacsError: the PACS cannot be reached or refuses.
+    """
+    found = pacs_call(f"searching study {study_uid}", client.search_for_series, study_uid, get_remaining=True)
+    if not found:
+        raise ValueError(f"study {study_uid} is not on the PACS: a search (QIDO-RS) finds no series of it.")
     selected = []
     for entry in found:
         series_uid = first_value(entry, _SERIES_INSTANCE_UID)

@@ -325,6 +325,12 @@ def test_a_derived_series_named_with_series_is_refused(orthanc, credentials, tmp
     assert len(_series_in_study(orthanc, study_uid)) == 2
 
 
+def test_an_unknown_study_is_named_as_not_on_the_pacs(orthanc, credentials, capsys):
+    # it said "study ... has no image series to super-resolve", as for a study of reports only
+    assert main(["pacs", "--url", orthanc.dicomweb, "--study", "1.2.3.999", "--scale", "2"]) == 2
+    assert "study 1.2.3.999 is not on the PACS" in capsys.readouterr().err
+
+
 def test_watch_takes_series_of_any_modality_given(orthanc, credentials, tmp_path):
     # `--modality CT MR` (docs/pacs.md) was one search for the DICOM multi-value CT\MR, which Orthanc matched to
     # nothing: the watcher found no series, ever
