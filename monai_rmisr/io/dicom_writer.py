@@ -503,6 +503,9 @@ def _pixels(ds: Dataset, array: np.ndarray, meta: Mapping[str, Any], padding: np
         rgb = np.asarray(array, dtype=np.float64)
         if meta.get("palette_applied") and rgb.max(initial=0) > 255:
             rgb = rgb / 257.0  # 16-bit palette entries -> the 8 bits colour IODs (US, SC) expect
+        source_bits = int(meta.get("bits_stored") or meta.get("bits_allocated") or 8)
+        if source_bits > 16:  # 32-bit colour (Secondary Capture allows it): the same colours in 16 bits, not clipped
+            rgb = rgb * (65535.0 / (2.0**source_bits - 1.0))
         rgb = np.clip(np.rint(rgb), 0, 65535)
         bits = 8 if rgb.max(initial=0) <= 255 else 16
         data = _frames_last_to_first(rgb.astype(np.uint8 if bits == 8 else np.uint16))

@@ -66,6 +66,17 @@ def test_palette_ultrasound_becomes_8_bit_rgb(tmp_path):
     np.testing.assert_allclose(ds.pixel_array.transpose(2, 0, 1), source.array / 257, atol=0.51)
 
 
+def test_32_bit_colour_becomes_16_bit_with_the_same_colours(tmp_path):
+    # its values were clipped at 65535: 79 % of the pixels of this file came out white
+    source = read_image(dicom_testdata("SC_rgb_32bit.dcm"))
+    write_image(source.array, _identity_meta(source), source.meta, tmp_path / "out.dcm")
+    ds = pydicom.dcmread(tmp_path / "out.dcm")
+    assert ds.PhotometricInterpretation == "RGB" and ds.BitsAllocated == 16 and ds.BitsStored == 16
+    expected = source.array.astype(np.float64) / 65537.0  # (2**32 - 1) / (2**16 - 1)
+    np.testing.assert_allclose(ds.pixel_array.transpose(2, 0, 1), expected, atol=0.51)
+    assert 0 < (ds.pixel_array == 65535).mean() < 0.5
+
+
 def test_zoomed_dicom_is_a_derived_instance_of_the_same_study(tmp_path):
     source = read_image(dicom_testdata("CT_small.dcm"))
     array = np.repeat(np.repeat(source.array, 2, axis=1), 2, axis=2)
