@@ -15,9 +15,11 @@ page open in the user's browser could read the studies through it.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import MutableMapping
+from typing import Any
 
 from .compat import install
 
@@ -47,6 +49,40 @@ def with_default_cors(environ: MutableMapping[str, str]) -> None:
     environ.setdefault("MONAI_LABEL_CORS_ORIGINS", DEFAULT_CORS_ORIGINS)
 
 
+def origins_as_browsers_send_them(app: Any) -> list[str]:
+    """Make the CORS origins of MONAI Label's server ``app`` (its FastAPI application, before it serves) the
+    text a browser sends in its ``Origin`` header; return them.
+
+    MONAI Label reads ``MONAI_LABEL_CORS_ORIGINS`` as pydantic URLs, and pydantic 2 writes
+    ``http://viewer-host:3000`` as ``http://viewer-host:3000/``: no browser's origin ends with ``/``, so the
+    origin named was never let in. The trailing ``/`` is taken off (an origin has no path).
+    """
+    from starlette.middleware.cors import CORSMiddleware
+
+    for middleware in app.user_middleware:
+        if middleware.cls is CORSMiddleware:
+            origins = middleware.kwargs.get("allow_origins", ())
+            middleware.kwargs["allow_origins"] = [o if o == "*" else str(o).rstrip("/") for o in origins]
+            return list(middleware.kwargs["allow_origins"])
+    return []
+
+
+def log_settings_as_text() -> None:
+    """Let MONAI Label's ``start_server`` log its settings when ``MONAI_LABEL_CORS_ORIGINS`` names an origin.
+
+    ``monailabel.main`` logs every setting, lists through ``json.dumps``, which cannot write the pydantic URLs of
+    the origins: the server stopped at start with ``TypeError: Object of type AnyHttpUrl is not JSON
+    serializable`` whenever an origin was named (with pydantic 2.14), the default of this launcher included.
+    Its module's ``json`` becomes one whose ``dumps`` writes such values as their text.
+    """
+    import json
+    import types
+
+    import monailabel.main as cli
+
+    cli.json = types.SimpleNamespace(dumps=functools.partial(json.dumps, default=str), loads=json.loads)
+
+
 def main() -> None:
     sys.argv[1:] = with_default_host(sys.argv[1:])
     with_default_cors(os.environ)  # read when MONAI Label's app module is imported, below
@@ -58,6 +94,10 @@ def main() -> None:
             f"python -m monai_rmisr.monailabel: MONAI Label is not installed here ({err}); "
             "make monailabel-env sets up its environment (docs/monailabel.md)."
         )
+    log_settings_as_text()
+    from monailabel.app import app  # what uvicorn serves (monailabel.app:app) in this process: --workers 1
+
+    origins_as_browsers_send_them(app)
     Main().run()
 
 

@@ -6,6 +6,7 @@ import functools
 import json
 import logging
 import os
+import re
 import shutil
 from typing import Any
 
@@ -19,17 +20,28 @@ from monailabel.interfaces.app import MONAILabelApp  # noqa: E402
 
 from .._version import __version__  # noqa: E402
 from ..config import config_flag  # noqa: E402
-from .infer import MAX_OUTPUT_PIXELS, NetworkCache, files_of_image_id, not_in_datastore, upload_params  # noqa: E402
+from .infer import (  # noqa: E402
+    IMAGE_NAME_KEY,
+    MAX_OUTPUT_PIXELS,
+    NetworkCache,
+    files_of_image_id,
+    is_upload_request,
+    not_in_datastore,
+    save_upload,
+    upload_params,
+)
 from .task import SuperResolutionTask  # noqa: E402
 
 __all__ = [
     "DATASTORE_WRITES",
     "DCMQI_TOOL",
+    "SERVED_ENDPOINTS",
     "TASKS",
     "RMISRApp",
     "check_unambiguous_id",
     "guard_datastore_endpoints",
     "guard_infer_endpoint",
+    "serve_only_super_resolution",
 ]
 
 logger = logging.getLogger(__name__)
@@ -60,7 +72,10 @@ def guard_infer_endpoint() -> None:
     super-resolved image is not, with dcmqi, which this app does not download: before anything runs).
     A datastore's server (DICOMweb) that cannot be reached or answers with an HTTP error (a wrong
     password: 401) is a 502 that quotes the error, not a bare 500; so are params that are no JSON object
-    (400), an unknown task (404) and a request without an image (400) (:func:`_check_request`). The
+    (400), an unknown task (404) and a request without an image (400) (:func:`_check_request`). An upload
+    is saved here (:func:`~monai_rmisr.monailabel.infer.save_upload`: mode 0600) and removed once the request
+    is answered, refused or not (MONAI Label's endpoint saved it world-readable and left it in the temporary
+    folder after every refusal); a ``label`` upload, which super-resolution does not take, is a 400. The
     endpoint calls its module's ``run_inference``; this wraps that function, once per process (MONAI Label
     has no hook for it).
     """
@@ -79,6 +94,12 @@ def guard_infer_endpoint() -> None:
                 detail="output=dicom_seg makes a DICOM SEG of a segmentation; super-resolution returns an image: "
                 "ask output=image (a DICOM series comes back as a derived series, one .zip), json or all.",
             )
+        if label:
+            raise HTTPException(
+                status_code=400,
+                detail="a label is not an input of super-resolution: send the image alone (file or image=ID).",
+            )
+        upload = None
         try:  # the task list and the endpoint list the datastore, the task fetches the image
             _check_request(model, image, session_id, params, file)
             if file:
@@ -86,9 +107,14 @@ def guard_infer_endpoint() -> None:
                     params = upload_params(params)
                 except ValueError as err:
                     raise HTTPException(status_code=400, detail=str(err)) from err
-            return run_inference(background_tasks, model, image, session_id, params, file, label, output)
+                upload = save_upload(file.file, file.filename)  # 0600, and removed below whatever the answer
+                image, file = str(upload), None  # what MONAI Label's endpoint does with an upload, less its file
+            return run_inference(background_tasks, model, image, session_id, params, file, None, output)
         except requests.RequestException as err:
             raise HTTPException(status_code=502, detail=f"the datastore's server did not answer: {err}") from err
+        finally:
+            if upload is not None:  # the result is made (or refused): the upload is not needed for the answer
+                upload.unlink(missing_ok=True)
 
     guarded.rmisr_guard = True  # type: ignore[attr-defined]
     endpoint.run_inference = guarded
@@ -208,6 +234,69 @@ def guard_datastore_endpoints() -> None:
     endpoint.rmisr_guard = True  # type: ignore[attr-defined]
 
 
+#: (methods, path pattern) of the MONAI Label endpoints this server answers (after MONAI Label's API prefix and the
+#: ASGI root path); every other request is a 403 before MONAI Label sees it (:func:`serve_only_super_resolution`).
+SERVED_ENDPOINTS: tuple[tuple[frozenset[str], re.Pattern[str]], ...] = tuple(
+    (frozenset(methods.split()), re.compile(pattern))
+    for methods, pattern in (
+        ("GET HEAD", r"/|/docs|/openapi\.json|/favicon\.ico|/static/.*"),  # the API's own pages
+        ("GET HEAD", r"/info/?"),
+        ("POST", r"/infer/[^/]+"),  # one task; not /infer/wsi_v2/... (whole-slide tiling of label maps)
+        ("GET HEAD", r"/datastore/?|/datastore/(image|label)(/info)?"),  # reads, kept inside the studies folder
+        ("GET POST", r"/auth/?|/auth/token(/valid)?"),  # MONAI Label's login, where authentication is on
+    )
+)
+
+
+def _served(method: str, path: str) -> bool:
+    return method == "OPTIONS" or any(
+        method in methods and pattern.fullmatch(path) for methods, pattern in SERVED_ENDPOINTS
+    )  # OPTIONS: a CORS preflight, answered (or refused) by MONAI Label's CORS middleware
+
+
+def serve_only_super_resolution(app: Any, api_prefix: str = "") -> None:
+    """Make the MONAI Label server ``app`` (its FastAPI application) answer only :data:`SERVED_ENDPOINTS`; any
+    other request is an HTTP 403 that names it, before MONAI Label's routing.
+
+    MONAI Label 0.8.5 serves more than this app uses, without authentication by default, and some of it
+    reaches past the datastore: ``/proxy/dicom/...`` passes any DICOMweb request to a DICOMweb datastore's
+    server with the server's credentials (every patient of the PACS, read and write: its ``qido``, ``wado`` and
+    ``stow``); ``/batch/infer`` takes a ``label_tag`` that is a folder anywhere on the server's disk and writes
+    a result of every datastore image there; ``/session`` stores uploads under the server user's home,
+    ``/model`` replaces a task's weights, ``/logs`` returns the server's log (paths and every request's
+    parameters), ``/reload`` rebuilds the app, ``/train``, ``/activelearning`` and ``/scoring`` run jobs the app
+    does not have, ``/datastore/dataset`` zips the whole datastore, ``/ohif`` is a viewer that needs the proxy.
+    Wraps the application's built middleware (Starlette's ``middleware_stack``, building it if it is not built
+    yet), once; MONAI Label has no hook for it (routers cannot be taken out of a FastAPI application).
+    """
+    stack = app.middleware_stack if app.middleware_stack is not None else app.build_middleware_stack()
+    if getattr(stack, "rmisr_guard", False):
+        return
+
+    async def guarded(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            path = scope["path"]
+            root = scope.get("root_path", "")
+            if root and path.startswith(root):
+                path = path[len(root) :] or "/"
+            if api_prefix and path.startswith(api_prefix):
+                path = path[len(api_prefix) :] or "/"
+            if not _served(scope["method"], path):
+                from starlette.responses import JSONResponse
+
+                detail = (
+                    f"{scope['method']} {path} is not served: this server super-resolves images (POST /infer/TASK, "
+                    "GET /info/, reads of /datastore); MONAI Label's training, batch inference, sessions, model "
+                    "upload, logs, DICOMweb proxy and datastore writes are turned off (docs/monailabel.md)."
+                )
+                await JSONResponse({"detail": detail}, status_code=403)(scope, receive, send)
+                return
+        await stack(scope, receive, send)
+
+    guarded.rmisr_guard = True  # type: ignore[attr-defined]
+    app.middleware_stack = guarded
+
+
 class RMISRApp(MONAILabelApp):
     """The app: ``python -m monai_rmisr.monailabel start_server --app apps/monailabel --studies DIR``.
 
@@ -248,6 +337,16 @@ class RMISRApp(MONAILabelApp):
             description="RMISR medical image super-resolution (x2, x3, x4, RMISR-VP x4, any scale)",
             version=__version__,
         )
+
+    def server_mode(self, mode: bool) -> None:
+        """MONAI Label's start-up calls this (with ``True``) once its server is built: here the server is made to
+        answer only what this app serves (:func:`serve_only_super_resolution`)."""
+        super().server_mode(mode)
+        if mode:
+            from monailabel import app as server
+            from monailabel.config import settings
+
+            serve_only_super_resolution(server.app, settings.MONAI_LABEL_API_STR)
 
     def init_datastore(self) -> Any:
         """MONAI Label's datastore; a DICOMweb one hands the tasks a series as its folder of DICOM files.
@@ -318,12 +417,26 @@ class RMISRApp(MONAILabelApp):
         MONAI Label takes an ``image`` that is not an existing path for a datastore id and hands
         the task ``""`` for an unknown one (a DICOMweb datastore raises ``IndexError`` instead: a 500);
         a path outside the datastore that does not exist would then get another answer than one
-        that does (a 403 from the task). All are this 403.
+        that does (a 403 from the task). All are this 403. A request to save the result as a label
+        (``save_label``, which MONAI Label would write at the client's ``label_tag``, a folder anywhere on the
+        server's disk) is a 403 too. The task gets the image as the client named it
+        (:data:`~monai_rmisr.monailabel.infer.IMAGE_NAME_KEY`), for its messages.
         """
         from fastapi import HTTPException
 
+        asked = request.get("save_label")  # MONAI Label would store the result as a label, at a client's label_tag
+        if asked and str(asked).strip().lower() not in ("false", "0", "no"):
+            raise HTTPException(
+                status_code=403,
+                detail="this server stores nothing (save_label): the result comes back in the answer; its "
+                "datastore is read-only.",
+            )
         image = request.get("image")
         by_id = isinstance(image, str) and image and not os.path.exists(image)  # as MONAI Label decides
+        request = {
+            **request,
+            IMAGE_NAME_KEY: "the uploaded file" if is_upload_request(request) else image,  # an id, or their path
+        }
         if by_id:
             store = datastore or self.datastore()
             try:

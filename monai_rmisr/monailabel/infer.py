@@ -43,7 +43,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import torch
@@ -68,20 +68,24 @@ from ..io.writers import sr_output_name, write_image
 
 __all__ = [
     "DEFAULTS",
+    "IMAGE_NAME_KEY",
     "MAX_OUTPUT_PIXELS",
     "MAX_SCALE",
+    "MIN_REQUEST_TILE",
     "NETWORK_CACHE_SIZE",
     "REQUEST_NETWORKS",
     "UPLOAD_KEY",
     "UPLOAD_NAME",
     "NetworkCache",
     "check_image",
+    "client_message",
     "files_of_image_id",
     "is_upload_request",
     "not_in_datastore",
     "parse_request",
     "read_checked_image",
     "run_infer_request",
+    "save_upload",
     "upload_params",
     "warm_up",
 ]
@@ -96,6 +100,10 @@ REQUEST_NETWORKS = ("auto", BICUBIC, *PRETRAINED)
 #: How many loaded networks an app keeps, all its tasks together (each 4-5 MB in memory; the least recently
 #: used goes first): every task's default and two more.
 NETWORK_CACHE_SIZE: int = 8
+#: The smallest LR tile a request may ask: each tile is one network call with a 25 % overlap, and 8-pixel
+#: tiles (``rmisr upscale``'s smallest) made a 128x128 image take 32 s instead of 0.2 s on a 2-core server, which
+#: answers nothing else meanwhile; 64-pixel ones cost at most about twice the whole image's run.
+MIN_REQUEST_TILE: int = 64
 #: The name of an upload as MONAI Label's ``/infer`` endpoint saves it:
 #: ``tempfile.NamedTemporaryFile(suffix=<the uploaded name's suffixes>).name`` (``tmp`` and eight
 #: characters of :mod:`tempfile`'s alphabet), directly in :func:`tempfile.gettempdir`.
@@ -180,6 +188,11 @@ def parse_request(request: Mapping[str, Any], defaults: Mapping[str, Any] | None
         tile = parse_tile(merged["tile"])
     except ValueError as err:
         raise ValueError(f"'tile': {err}") from None
+    if isinstance(tile, int) and tile < MIN_REQUEST_TILE:
+        raise ValueError(
+            f"'tile' must be at least {MIN_REQUEST_TILE} LR pixels on this server (smaller tiles are mostly overlap "
+            f"and keep the server busy), 'auto' or 0 (the whole image), got {merged['tile']!r}."
+        )
     return {
         "scale": scale,
         "network": network,
@@ -267,6 +280,30 @@ def _is_upload(path: Path) -> bool:
     return stat.S_ISREG(info.st_mode) and (not hasattr(os, "getuid") or info.st_uid == os.getuid())
 
 
+#: The request key under which the app (:class:`~monai_rmisr.monailabel.app.RMISRApp`) puts the image as its client
+#: named it, a datastore id or "the uploaded file": what answers say instead of the server's path to it.
+IMAGE_NAME_KEY = "rmisr_image_name"
+
+
+def client_message(message: str, request: Mapping[str, Any], datastore: str | Path) -> str:
+    """``message`` (an error about ``request``) in the client's words: no path of the server's disk.
+
+    The request's image, by the path MONAI Label resolved it to or by its real path (a link's target), is named
+    as the client named it (:data:`IMAGE_NAME_KEY`; "the image" without one); another file of the datastore (a
+    slice of a DICOM series) by its path inside the datastore; the temporary folder as such.
+    """
+    shown = str(request.get(IMAGE_NAME_KEY) or "the image")
+    image = request.get("image")
+    replacements: list[tuple[str, str]] = []
+    if isinstance(image, (str, Path)) and str(image):
+        replacements += [(str(image), shown), (os.path.realpath(image), shown)]
+    for folder, name in ((datastore, ""), (tempfile.gettempdir(), "<temporary folder>/")):
+        replacements += [(os.path.join(str(folder), ""), name), (os.path.join(os.path.realpath(folder), ""), name)]
+    for path, words in sorted(set(replacements), key=lambda pair: -len(pair[0])):  # the longest first
+        message = message.replace(path, words)
+    return message
+
+
 def not_in_datastore(image: Any) -> PermissionError:
     """The error for an ``image`` the server does not serve: one wording for a path outside the
     datastore, existing or not, and an unknown id, so that answers do not tell which files exist."""
@@ -320,6 +357,31 @@ def check_image(image: Any, datastore: str | Path, uploaded: bool = False) -> Pa
             return path
         raise not_in_datastore(image)
     raise ValueError("the request names no image: give a datastore image id (an unknown id names none) or upload one.")
+
+
+#: The extensions an upload keeps (what the readers go by): up to three of letters, digits, ``_`` and ``-``.
+_UPLOAD_SUFFIX = re.compile(r"(\.[A-Za-z0-9_-]{1,16}){1,3}")
+
+
+def save_upload(stream: BinaryIO, filename: str | None) -> Path:
+    """Save an ``/infer`` request's uploaded file where :func:`check_image` accepts an upload (a :data:`UPLOAD_NAME`
+    file in the temporary folder), readable by this process's user only (mode 0600: it may hold a patient's
+    data); the caller removes it once the request is answered, whatever the answer.
+
+    The name keeps the client's file name's extensions (``scan.nii.gz``: ``.nii.gz``), which the readers go by;
+    without one (or with one of other characters) the file has none and is read by its content. MONAI Label
+    0.8.5's endpoint made the file with the default mode (0644 under the usual umask) and left it behind when
+    the request was refused.
+    """
+    suffixes = "".join(Path(filename).suffixes) if filename else ""
+    fd, name = tempfile.mkstemp(prefix="tmp", suffix=suffixes if _UPLOAD_SUFFIX.fullmatch(suffixes) else "")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            shutil.copyfileobj(stream, out)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+    return Path(name)
 
 
 def upload_params(params: Any) -> Any:

@@ -14,8 +14,11 @@ from monailabel.interfaces.tasks.infer_v2 import InferTask, InferType  # noqa: E
 from ..io import ImageReadError  # noqa: E402
 from .infer import (  # noqa: E402
     DEFAULTS,
+    IMAGE_NAME_KEY,
     MAX_OUTPUT_PIXELS,
     NetworkCache,
+    client_message,
+    not_in_datastore,
     parse_request,
     run_infer_request,
     warm_up,
@@ -99,7 +102,8 @@ class SuperResolutionTask(InferTask):
 
     def __call__(self, request: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         """``(result file, result JSON)``; a bad request is an HTTP 400 (403: an image outside the datastore,
-        404: no such image) whose detail says why."""
+        404: no such image) whose detail says why, naming the image as the client did, never by a server path
+        (:func:`~monai_rmisr.monailabel.infer.client_message`)."""
         from fastapi import HTTPException
 
         try:
@@ -110,9 +114,10 @@ class SuperResolutionTask(InferTask):
                 networks=self._networks,
                 max_output_pixels=self.max_output_pixels,
             )
-        except PermissionError as err:
-            raise HTTPException(status_code=403, detail=str(err)) from err
+        except PermissionError as err:  # where the image is, or what a link points to, is not said
+            shown = request.get(IMAGE_NAME_KEY) or "the image"
+            raise HTTPException(status_code=403, detail=str(not_in_datastore(shown))) from err
         except FileNotFoundError as err:
-            raise HTTPException(status_code=404, detail=str(err)) from err
+            raise HTTPException(status_code=404, detail=client_message(str(err), request, self.datastore)) from err
         except (ValueError, ImageReadError) as err:
-            raise HTTPException(status_code=400, detail=str(err)) from err
+            raise HTTPException(status_code=400, detail=client_message(str(err), request, self.datastore)) from err

@@ -22,13 +22,17 @@ from monai_rmisr.io import ImageReadError, read_image
 from monai_rmisr.monailabel import DEFAULTS, parse_request, run_infer_request
 from monai_rmisr.monailabel.__main__ import with_default_host
 from monai_rmisr.monailabel.infer import (
+    IMAGE_NAME_KEY,
     MAX_SCALE,
     UPLOAD_KEY,
+    UPLOAD_NAME,
     NetworkCache,
     check_image,
+    client_message,
     files_of_image_id,
     is_upload_request,
     read_checked_image,
+    save_upload,
     upload_params,
     warm_up,
 )
@@ -105,7 +109,7 @@ def test_png_any_scale_and_the_network_cache(tmp_path):
         assert path.endswith("ramp_sr.png")
     # other scales, ROIs, tiles and self-ensemble reuse the one network
     for scale, roi in [(3.5, "0,0,20,10"), (1.5, "4,4,30,20"), (7, "")]:
-        again = {**request, "scale": scale, "roi": roi, "tile": 16, "self_ensemble": "true"}
+        again = {**request, "scale": scale, "roi": roi, "tile": 64, "self_ensemble": "true"}
         path, info = run_infer_request(again, tmp_path, output_dir=tmp_path, networks=cache)
         assert info["model"] == "rmisr_meta" and info["scale"] == scale
     assert cache.keys() == [("rmisr_meta", "cpu")]
@@ -146,6 +150,8 @@ def test_the_network_cache_is_bounded_and_least_recently_used_goes_first():
         ({"scale": "8.5"}, ValueError, r"in \(1, 8\], got '8.5'"),
         ({"tile": 3}, ValueError, "'tile': tile must be 'auto', an integer >= 8"),
         ({"tile": "big"}, ValueError, "'tile': tile must be 'auto', 0 \\(the whole image\\) or an integer >= 8"),
+        ({"tile": "8"}, ValueError, "'tile' must be at least 64 LR pixels on this server"),  # 160x a whole image
+        ({"tile": 63}, ValueError, "'tile' must be at least 64 LR pixels on this server"),
         ({"self_ensemble": "maybe"}, ValueError, "'self_ensemble' must be true or false"),
         ({"roi": "1,2,3"}, ValueError, "four integers"),
         ({"network": "rmisr_vp_x4"}, ValueError, "model 'rmisr_vp_x4' is a fixed x4 network, got scale=2"),
@@ -242,6 +248,44 @@ def test_check_image_allows_the_datastore_and_the_endpoints_uploads_only(tmp_pat
     for image in (None, "", 3):
         with pytest.raises(ValueError, match="names no image"):
             check_image(image, studies)
+
+
+def test_an_upload_is_saved_for_its_user_only_where_check_image_takes_it(tmp_path, studies, monkeypatch):
+    import io
+    import stat
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    for filename, suffix in [("scan.nii.gz", ".nii.gz"), ("ct.dcm", ".dcm"), (None, ""), ("a b/../x.dc\x00m", "")]:
+        path = save_upload(io.BytesIO(b"data"), filename)
+        assert path.parent == tmp_path and UPLOAD_NAME.fullmatch(path.name) and path.name.endswith(suffix)
+        assert path.read_bytes() == b"data" and stat.S_IMODE(path.stat().st_mode) == 0o600  # 0644 in MONAI Label
+        assert check_image(str(path), studies, uploaded=True) == path
+
+    class Broken(io.BytesIO):
+        def read(self, *args):
+            raise OSError("connection reset")
+
+    before = set(tmp_path.iterdir())
+    with pytest.raises(OSError, match="connection reset"):
+        save_upload(Broken(), "ct.dcm")
+    assert set(tmp_path.iterdir()) == before  # nothing half-written left
+
+
+def test_client_message_names_no_server_path(tmp_path, studies, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (studies / "series").mkdir()
+    (studies / "link.png").symlink_to(tmp_path / "secret" / "target.png")
+    request = {"image": str(studies / "link.png"), IMAGE_NAME_KEY: "link"}
+    message = f"cannot read image '{studies / 'link.png'}' ('{tmp_path / 'secret' / 'target.png'}' is broken)"
+    assert client_message(message, request, studies) == "cannot read image 'link' ('link' is broken)"
+    request = {"image": str(studies / "series"), IMAGE_NAME_KEY: "1.2.3"}
+    slice_message = f"slice '{studies / 'series' / 'a.dcm'}' of '{studies / 'series'}' has no pixels"
+    assert client_message(slice_message, request, studies) == "slice '1.2.3/a.dcm' of '1.2.3' has no pixels"
+    upload = {"image": str(tmp_path / "tmp" / "tmpabcdefgh.png"), IMAGE_NAME_KEY: "the uploaded file"}
+    assert client_message(f"'{upload['image']}' is not a PNG", upload, studies) == "'the uploaded file' is not a PNG"
+    other = f"'{tmp_path / 'tmp' / 'tmpzzzzzzzz.png'}'"
+    assert client_message(other, upload, studies) == "'<temporary folder>/tmpzzzzzzzz.png'"
+    assert client_message(f"'{studies / 'ct.dcm'}'", {"image": str(studies / "ct.dcm")}, studies) == "'the image'"
 
 
 def test_upload_params_refuse_an_image_and_mark_the_request_as_an_upload():

@@ -172,6 +172,7 @@ def test_a_file_outside_the_datastore_is_refused_unread(client, root, reads):
         response = client.post(f"/infer/rmisr_x2?{query}&output=image", data={"params": json.dumps(params)})
         assert response.status_code == 403, (query, response.text)
         assert "is not in this server's datastore: name a datastore image by its id" in response.json()["detail"]
+        assert "elsewhere" not in response.json()["detail"] or "elsewhere" in query + str(params)  # not a link's target
     assert reads == []
     # the control: a datastore image is read, and the fixture sees it (so reads == [] above means unread)
     assert client.post("/infer/rmisr_x2?image=ct&output=json").status_code == 200
@@ -221,7 +222,7 @@ def test_a_datastore_image_whose_file_has_gone_is_a_404(client, root):
     gone.unlink()  # after the datastore listed it (no auto-reload here)
     response = client.post("/infer/rmisr_x2?image=gone&output=json")
     assert response.status_code == 404, response.text
-    assert response.json()["detail"] == f"image '{os.path.realpath(gone)}' does not exist."
+    assert response.json()["detail"] == "image 'gone' does not exist."  # not the server's path to it
 
 
 def test_the_tasks_share_one_bounded_network_cache(client):
@@ -270,7 +271,7 @@ def test_the_datastore_is_read_only_and_its_reads_stay_in_the_studies_folder(cli
     before = sorted(p.name for p in (root / "studies").iterdir())
     with open(CT, "rb") as f:  # an upload whose id climbs out of the studies folder
         response = client.put("/datastore/image?image=../outside/evil", files={"file": ("x.sh", f)})
-    assert response.status_code == 403 and "read-only" in response.json()["detail"]
+    assert response.status_code == 403 and "datastore writes are turned off" in response.json()["detail"]
     assert list(outside.iterdir()) == []
     for method, url in (
         ("delete", "/datastore/image?id=ct"),
@@ -314,3 +315,131 @@ def test_an_id_that_two_files_share_is_refused_naming_both(client):
         assert response.status_code == 409, (url, response.text)
         assert response.json()["detail"].startswith(message)
     assert client.post("/infer/rmisr_x2?image=ramp&output=json").status_code == 200  # one file, one id
+
+
+@pytest.mark.parametrize(
+    "method, url",
+    [
+        ("get", "/proxy/dicom/qido/studies"),  # a DICOMweb datastore's whole PACS, with the server's credentials
+        ("post", "/proxy/dicom/stow/studies"),
+        ("post", "/batch/infer/bicubic?run_sync=true"),  # wrote a result of every image at a client's label_tag
+        ("get", "/batch/infer"),
+        ("put", "/session/"),  # stored uploads under the server user's home
+        ("get", "/logs/?text=true"),  # the server's log: paths, every request's parameters
+        ("get", "/model/rmisr_x2"),
+        ("put", "/model/rmisr_x2"),  # replaced a task's weights
+        ("post", "/reload"),
+        ("post", "/train/"),
+        ("post", "/activelearning/random"),
+        ("post", "/scoring/"),
+        ("get", "/datastore/dataset"),  # the whole datastore as one zip
+        ("put", "/datastore/updatelabelinfo"),
+        ("get", "/ohif/index.html"),
+        ("post", "/infer/wsi_v2/rmisr_x2"),
+    ],
+)
+def test_only_what_super_resolution_needs_is_served(client, root, method, url):
+    before = sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+    response = getattr(client, method)(url)
+    assert response.status_code == 403, (method, url, response.text)
+    assert "is not served: this server super-resolves images" in response.json()["detail"]
+    assert sorted(str(p.relative_to(root)) for p in root.rglob("*")) == before
+
+
+def test_what_clients_use_is_still_served(client):
+    assert client.get("/info/").status_code == 200 and client.get("/info").status_code == 200  # (a redirect)
+    assert client.get("/datastore/?output=all").status_code == 200
+    assert client.head("/datastore/image?image=ct").status_code == 200
+    assert client.get("/docs").status_code == 200 and client.get("/openapi.json").status_code == 200
+
+
+def test_a_result_is_never_saved_as_a_label(client, root, tmp_path):
+    """MONAI Label saves an infer result as a label where the request asks (``save_label``), at the request's
+    ``label_tag``, which it joins into a path unchecked: any folder the server user may write."""
+    target = tmp_path / "outside"
+    for params in ({"save_label": True}, {"save_label": "true", "label_tag": str(target)}):
+        before = sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+        response = client.post("/infer/bicubic?image=ramp&output=json", data={"params": json.dumps(params)})
+        assert response.status_code == 403, response.text
+        assert "this server stores nothing (save_label)" in response.json()["detail"]
+        assert sorted(str(p.relative_to(root)) for p in root.rglob("*")) == before and not target.exists()
+    response = client.post("/infer/bicubic?image=ramp&output=json", data={"params": json.dumps({"save_label": False})})
+    assert response.status_code == 200, response.text
+
+
+def test_an_upload_is_removed_whatever_the_answer(client, tmp_path, monkeypatch):
+    """MONAI Label's endpoint left the upload (a patient's file, mode 0644) in the temporary folder after every
+    refused request; a label upload is not an input of super-resolution."""
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(uploads))
+    seen: list[str] = []
+    real_copy = shutil.copyfileobj
+
+    def copied(source, target, *args):  # the modes of the upload as written
+        real_copy(source, target, *args)
+        seen.append(oct(os.stat(target.name if hasattr(target, "name") else target).st_mode & 0o777))
+
+    monkeypatch.setattr(shutil, "copyfileobj", copied)
+    for params, status in (({"scale": 9}, 400), ({"sacle": 2}, 400), ({"tile": 8}, 400), ({}, 200)):
+        with open(CT, "rb") as f:
+            form = {"params": json.dumps(params)}
+            response = client.post("/infer/rmisr_x2?output=json", files={"file": ("scan.dcm", f)}, data=form)
+        assert response.status_code == status, (params, response.text)
+        assert list(uploads.iterdir()) == [], params
+        assert str(uploads) not in response.text  # the upload is "the uploaded file", not its path
+    assert seen and set(seen) == {"0o600"}
+    with open(CT, "rb") as f, open(CT, "rb") as g:
+        response = client.post("/infer/rmisr_x2?output=json", files={"file": ("scan.dcm", f), "label": ("l.dcm", g)})
+    assert response.status_code == 400 and "a label is not an input of super-resolution" in response.text
+    assert list(uploads.iterdir()) == []
+    with io.BytesIO(b"not an image") as junk:
+        response = client.post("/infer/rmisr_x2?output=json", files={"file": ("junk.png", junk)})
+    assert response.status_code == 400 and "the uploaded file" in response.json()["detail"], response.text
+    assert str(uploads) not in response.text and list(uploads.iterdir()) == []
+
+
+def test_the_launcher_starts_the_server_as_documented(tmp_path):
+    """``python -m monai_rmisr.monailabel start_server`` for real (the tests above use FastAPI's test client): it
+    stopped at start with "Object of type AnyHttpUrl is not JSON serializable" whenever an origin was named (its
+    own default too), and the origin named was never let in (pydantic wrote it with a trailing '/')."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.error
+    import urllib.request
+
+    shutil.copytree(REPO / "apps" / "monailabel", tmp_path / "app")  # the server writes into its app folder
+    (tmp_path / "studies").mkdir()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MONAI_LABEL_CORS_ORIGINS": '["http://viewer-host:3000"]'}
+    command = [sys.executable, "-m", "monai_rmisr.monailabel", "start_server", "--app", str(tmp_path / "app")]
+    command += ["--studies", str(tmp_path / "studies"), "--port", str(port), "--conf", "warm_up", "false"]
+    with open(tmp_path / "server.log", "wb") as log:
+        server = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while True:
+            assert server.poll() is None, (tmp_path / "server.log").read_text()[-3000:]
+            try:
+                request = urllib.request.Request(f"{url}/info/", headers={"Origin": "http://viewer-host:3000"})
+                with urllib.request.urlopen(request, timeout=5) as response:
+                    assert response.headers["access-control-allow-origin"] == "http://viewer-host:3000"
+                    assert json.load(response)["name"] == "monai-rmisr"
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert time.monotonic() < deadline, (tmp_path / "server.log").read_text()[-3000:]
+                time.sleep(1)
+        other = urllib.request.Request(f"{url}/info/", headers={"Origin": "http://elsewhere:3000"})
+        with urllib.request.urlopen(other, timeout=5) as response:
+            assert "access-control-allow-origin" not in response.headers  # another page may not read it
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{url}/proxy/dicom/qido/studies", timeout=5)
+        assert refused.value.code == 403
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
