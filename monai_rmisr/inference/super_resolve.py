@@ -114,6 +114,13 @@ def resolve_model(
     scale = check_scale(scale)
     device = torch.device(device)
     if isinstance(model, nn.Module):
+        weights = {str(p.dtype).removeprefix("torch.") for p in model.parameters() if p.is_floating_point()}
+        if weights - {"float32"}:  # tiles' statistics overflow in float16; bfloat16 everywhere loses ~0.01 of range
+            raise ValueError(
+                f"the network's weights are {', '.join(sorted(weights))}: super_resolve runs float32 networks; for "
+                "reduced precision give precision='bfloat16' (an autocast that keeps the sensitive steps in float32) "
+                "and the float32 network (.float())."
+            )
         fixed, max_scale = model_scale_limits(model)
         name = type(model).__name__
         return model.to(device), check_model_scale(scale, fixed, max_scale, name), name

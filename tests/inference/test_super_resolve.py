@@ -346,3 +346,15 @@ def test_a_volume_shows_one_progress_bar_over_its_slices(capsys):
     super_resolve(np.zeros((1, 16, 16, 3), np.float32), 2, model=small_rmisr(), tile=8, progress=True)
     err = capsys.readouterr().err
     assert "slices" in err and "3/3" in err
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_a_reduced_precision_network_is_refused_naming_the_precision_option(dtype):
+    # a float16 network ran (once the trunk took its dtype) but its tiles' channel statistics overflowed (NaN),
+    # and bfloat16 weights moved tiled results by 0.4; precision="bfloat16" is the measured way
+    network = RMISR(spatial_dims=2, in_channels=1, scale=2, features=32, num_blocks=1).to(dtype)
+    with pytest.raises(ValueError, match=r"weights are (float16|bfloat16): super_resolve runs float32 networks.*"):
+        super_resolve(torch.rand(1, 20, 20), 2, model=network)
+    assert next(network.parameters()).dtype == dtype  # left as it was
+    out = super_resolve(torch.rand(1, 20, 20), 2, model=network.float())
+    assert out.shape == (1, 40, 40)

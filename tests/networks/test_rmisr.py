@@ -164,3 +164,21 @@ def test_features_must_be_a_multiple_of_32(features):
     # the error came from deep inside PyConv-3 ("out_channels divisible by 32"), not naming the argument
     with pytest.raises(ValueError, match=rf"features must be a positive multiple of 32 .*got {features}"):
         RMISR(2, 1, scale=2, features=features)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("network", ["subpixel", "meta", "vp"])
+def test_a_network_converted_as_a_whole_runs_in_its_dtype(network, dtype):
+    """``.half()`` / ``.bfloat16()``, PyTorch's way to deploy in reduced precision: the trunk's head cast its input
+    to float32 ("Input type (float) and bias type (c10::Half) should be the same"); IMDN and ESPCN ran."""
+    torch.manual_seed(0)
+    if network == "vp":
+        model = RMISRVP(spatial_dims=2, in_channels=1, out_channels=1, scale=2, features=32)
+    else:
+        model = RMISR(spatial_dims=2, in_channels=1, scale=2, features=32, num_blocks=1, upsampler=network)
+    x = torch.rand(1, 1, 12, 10)
+    with torch.no_grad():
+        reference = model.eval()(x)
+        converted = model.to(dtype)(x.to(dtype))
+    assert converted.shape == reference.shape and torch.isfinite(converted).all()
+    assert (converted.float() - reference).abs().max() < 0.05

@@ -96,9 +96,9 @@ class PFMDBTrunk(nn.Module):
         # the head sees the input in float32 also under a bfloat16 / float16 autocast: rounding the image itself
         # to 8 bits of mantissa cost RMISR-BL x2 0.06 dB on the TEST mean (0.2 dB on the retina), this one
         # convolution in float32 almost nothing (docs/inference.md, "bfloat16"); its output stays float32 for the
-        # long skip below
+        # long skip below. A network converted as a whole (``.half()``, ``.bfloat16()``) runs its head in its own dtype.
         with torch.autocast("cpu", enabled=False), torch.autocast("cuda", enabled=False):
-            shallow = self.head(x.to(torch.promote_types(x.dtype, torch.float32)))
+            shallow = self.head(x.to(torch.promote_types(x.dtype, self.head.weight.dtype)))
         h = shallow if torch.jit.is_scripting() else _in_cpu_autocast_dtype(shallow)
         block_outputs: list[torch.Tensor] = []
         if guidance is None:
