@@ -245,8 +245,11 @@ def super_resolve(
         (numpy, torch or MONAI ``MetaTensor``) and float dtype. A ``MetaTensor`` keeps its metadata, with its affine
         moved to the SR pixel grid (the in-plane spacing divided by the scale, the origin at the first SR pixel's
         centre; a volume's slice spacing kept), but
-        not its transform history (``applied_operations``: done on the LR grid; MONAI's ``Invertd`` with the input's
-        key as ``orig_keys`` still reads them there).
+        not its transform history (``applied_operations``: done on the LR grid). Do not give the result to MONAI's
+        ``Invertd`` with the input's key as ``orig_keys``: it replaces the result's metadata by the LR image's and
+        replays the LR transforms, so the SR pixels would get the LR spacing (twice the extent at x2). To undo
+        an orientation, undo it on the LR image first (or save the SR image with its own affine: ``SaveImage``
+        writes it where the LR image's field of view is).
 
     Colour images: the shipped models are single-channel. A (C, H, W) image with C <= 4 is
     super-resolved channel by channel (each channel as its own grey image), which keeps every
@@ -352,6 +355,5 @@ def super_resolve(
     result = result.contiguous().to(dtype=image.dtype, device=image.device)
     if isinstance(image, MetaTensor) and get_track_meta():  # its affine moved to the SR grid (in-plane axes)
         scales = [n / m for n, m in zip(expected, plane)]
-        result = with_meta_of(result, image, resized_affine(image.affine, (0, 1), scales))
-        result.applied_operations = []  # the input's transforms were on the LR grid: not to be undone on this one
+        result = with_meta_of(result, image, resized_affine(image.affine, (0, 1), scales))  # no LR-grid history
     return result

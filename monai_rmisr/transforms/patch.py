@@ -123,7 +123,6 @@ class RandPairedPatch(Randomizable, Transform):
             embedded[:2, -1] = torch.as_tensor(index_map[:2, 2])
             out = with_meta_of(torch.as_tensor(patch), img, affine @ embedded)
             out.meta["spatial_shape"] = np.array(patch.shape[1:])
-            out.applied_operations = []  # a patch is not mapped back
             pair.append(out)
         return pair[0], pair[1]
 

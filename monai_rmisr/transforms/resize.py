@@ -214,16 +214,20 @@ def imresize(
 
 
 def with_meta_of(data: torch.Tensor, source: MetaTensor, affine: torch.Tensor) -> MetaTensor:
-    """``data`` as a MetaTensor with ``source``'s metadata and transform history, and the affine of its own grid.
+    """``data``, an image of ``source`` on another grid (resized, super-resolved, a patch), as a MetaTensor with
+    ``source``'s metadata and the affine of its own grid, without ``source``'s transform history.
 
     The metadata dict is copied (``source``'s is not changed); the affine is stored in it directly, keeping
     ``source``'s number of spatial dims: MONAI's ``affine`` setter would recount them from the 4 x 4 affine, and a
-    2-D image loaded without a channel axis would then report three spacings.
+    2-D image loaded without a channel axis would then report three spacings. ``applied_operations`` is empty:
+    those transforms were done on ``source``'s grid, and MONAI's ``Invertd`` would replay them on this image
+    (a LR image that kept its HR image's history came back from ``Invertd`` with the HR spacing).
     """
     out = MetaTensor(data.as_subclass(torch.Tensor) if isinstance(data, MetaTensor) else data)
     out.copy_meta_from(source)
     out.meta = dict(out.meta)
     out.meta[MetaKeys.AFFINE] = torch.as_tensor(affine, dtype=torch.float64)
+    out.applied_operations = []
     return out
 
 

@@ -253,6 +253,17 @@ def test_metatensor_keeps_meta_and_updates_affine():
     torch.testing.assert_close(img.affine, torch.diag(torch.tensor([0.5, 0.5, 1.0, 1.0], dtype=torch.float64)))
 
 
+def test_a_resized_image_does_not_carry_the_transforms_of_the_other_grid():
+    # the LR image kept its HR image's applied_operations, and MONAI's Invertd replayed them on it: the LR came
+    # back with the HR spacing (0.8 / 0.9 instead of 1.6 / 1.8)
+    from monai.transforms import Flip
+
+    img = Flip(spatial_axis=1)(MetaTensor(torch.rand(1, 8, 6), affine=torch.diag(torch.tensor([0.8, 0.9, 1.0, 1.0]))))
+    assert len(img.applied_operations) == 1
+    out = imresize(img, 0.5)
+    assert out.applied_operations == [] and len(img.applied_operations) == 1  # the source's own is kept
+
+
 def test_a_2d_image_loaded_without_a_channel_axis_keeps_two_spatial_dims(tmp_path):
     # MONAI's affine setter recounts the spatial dims from the 4 x 4 affine of a NIfTI loaded without a channel
     # axis: the LR image of a 2-D slice reported three spacings, (1.4, 1.0, 1.0)
