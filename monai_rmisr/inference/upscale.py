@@ -306,7 +306,7 @@ class Upscaler:
             raise ValueError(
                 f"--axis z needs a volume from a DICOM series folder or a 3-D NIfTI file; '{image.path}' is {what}."
             )
-        starts = [0] * len(spatial)
+        starts: list[float] = [0.0] * len(spatial)
         crop = array
         context = [(0, 0), (0, 0)]
         if self.roi is not None:
@@ -324,13 +324,21 @@ class Upscaler:
         low, high = float(crop.min()), float(crop.max())
         span = high - low if high > low else 1.0
         unit = (crop - low) / span
+        zoom: list[float] | None = None
         if self.axis == "xy":
             result = self.in_plane(unit)
             if self.roi is not None:
                 x0, y0, x1, y1 = self.roi
+                # the crop (ROI and context) is sampled on its own grid, round(n * s) pixels for its n: the ROI's
+                # rows are cut from that grid, and the output's geometry is that grid's (where n * s is not whole,
+                # it is not the ROI's round(h * s) / h: the pixels were placed up to 0.08 LR pixels off before)
+                crop_zoom = [o / n for o, n in zip(result.shape[1:3], crop.shape[1:3])]
                 top, left = round(context[0][0] * self.run_scale), round(context[1][0] * self.run_scale)
                 rows, cols = scaled_size([y1 - y0, x1 - x0], self.run_scale)
                 result = result[:, top : top + rows, left : left + cols]
+                zoom = [*crop_zoom, *([1.0] * (len(spatial) - 2))]
+                starts[0] = y0 - context[0][0] + top / crop_zoom[0]
+                starts[1] = x0 - context[1][0] + left / crop_zoom[1]
         else:
             result = self.through_plane(unit)
         result = np.ascontiguousarray(result, dtype=np.float32)
@@ -344,7 +352,8 @@ class Upscaler:
             *([self.roi[3] - self.roi[1], self.roi[2] - self.roi[0]] if self.roi else spatial[:2]),
             *spatial[2:],
         ]
-        zoom = [o / i for o, i in zip(out_spatial, in_spatial)]
+        if zoom is None:
+            zoom = [o / i for o, i in zip(out_spatial, in_spatial)]
         geometry = resampled_geometry(meta, zoom, starts)
         out_meta = {
             **meta,

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nibabel as nib
 import numpy as np
 import pydicom
 import pytest
@@ -135,6 +136,28 @@ def test_roi_equals_the_same_region_of_the_whole_image(scale):
     np.testing.assert_allclose(
         part.meta["affine"][:3, 3], (whole.meta["affine"] @ np.array([rows.start, cols.start, 0, 1]))[:3], atol=1e-4
     )
+
+
+@pytest.mark.parametrize(
+    "scale, roi",
+    [
+        (2.5, (10, 30, 30, 35)),
+        (2.5, (10, 30, 30, 51)),
+        (2.25, (0, 30, 20, 47)),
+        (3.3, (5, 27, 30, 40)),
+        (4.7, (0, 33, 20, 44)),
+    ],
+)
+def test_a_roi_at_a_fractional_scale_is_where_its_geometry_says(tmp_path, scale, roi):
+    # the output said the region's grid, round(h * s) / h, while its pixels were cut from the grid of the region
+    # with its context: up to 0.08 input pixels off (x2.5, a 5-row region)
+    rows = np.arange(80.0)[:, None] * np.ones((1, 80))  # each pixel's value is its row + 100
+    nib.save(nib.Nifti1Image((rows + 100)[..., None], np.eye(4)), tmp_path / "ramp.nii.gz")
+    out = Upscaler(scale, model="bicubic", roi=roi).image(read_image(tmp_path / "ramp.nii.gz"))
+    affine = np.asarray(out.meta["affine"])
+    sampled = np.asarray(out.array)[0][:, 10] - 100
+    claimed = affine[0, 0] * np.arange(len(sampled)) + affine[0, 3]  # the row the geometry puts each one at
+    np.testing.assert_allclose(sampled, claimed, atol=2e-3)  # bicubic reproduces a ramp exactly
 
 
 def test_roi_outside_the_image_is_an_error():
