@@ -7,6 +7,7 @@ import inspect
 import io
 import os
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -18,6 +19,16 @@ from .blocks.meta_upsample import has_meta_upsampler
 __all__ = ["export_onnx", "export_torchscript"]
 
 
+@contextlib.contextmanager
+def _in_eval_mode(network: nn.Module) -> Iterator[nn.Module]:
+    """``network`` in eval mode for the export, its own mode (training, mid-run) restored after."""
+    was_training = network.training
+    try:
+        yield network.eval()
+    finally:
+        network.train(was_training)
+
+
 def _target(path: str | os.PathLike) -> Path:
     """``path`` as a ``Path``, in a folder that exists (an export makes no folders)."""
     target = Path(path)
@@ -27,14 +38,15 @@ def _target(path: str | os.PathLike) -> Path:
 
 
 def export_torchscript(network: nn.Module, path: str | os.PathLike) -> Path:
-    """Script ``network`` (eval mode) and save it to ``path``, written atomically.
+    """Script ``network`` (in eval mode; its own mode is restored after) and save it to ``path``, written
+    atomically.
 
     The scripted module keeps the ``forward(x, scale=None)`` signature, so an arbitrary-scale
     network still takes its scale at call time.
     """
     target = _target(path)
-    with atomic_output(target) as tmp:
-        torch.jit.script(network.eval()).save(str(tmp))
+    with atomic_output(target) as tmp, _in_eval_mode(network):
+        torch.jit.script(network).save(str(tmp))
     return target
 
 
@@ -51,7 +63,8 @@ def export_onnx(
     example_size: int = 32,
     opset_version: int = 18,
 ) -> Path:
-    """Export ``network`` (eval mode) to ONNX with dynamic batch and spatial axes.
+    """Export ``network`` (in eval mode; its own mode is restored after) to ONNX with dynamic batch and spatial
+    axes.
 
     The graph input is ``lr`` (B, in_channels, *spatial) and its output ``sr``. ONNX has no
     call-time Python arguments, so an arbitrary-scale (meta) network is exported at its
@@ -63,7 +76,6 @@ def export_onnx(
     Returns:
         the path written (atomically: nothing is left behind on failure), one file holding the weights too.
     """
-    network = network.eval()
     example = torch.rand(1, in_channels, *([example_size] * spatial_dims))
     names = ["h", "w", "d"][:spatial_dims]
     dynamic_axes = {
@@ -76,6 +88,7 @@ def export_onnx(
     # other inputs" about the networks' shape checks (the graph does, at other sizes: tests/networks)
     with (
         atomic_output(target) as tmp,
+        _in_eval_mode(network),
         contextlib.redirect_stdout(io.StringIO()),
         torch.no_grad(),
         warnings.catch_warnings(),

@@ -117,3 +117,16 @@ def test_export_to_missing_folder_fails_cleanly(tmp_path):
 def net_in(net) -> int:
     first = next(m for m in net.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Conv3d)))
     return first.in_channels
+
+
+def test_an_export_leaves_a_training_network_training(tmp_path):
+    # both exports switched the caller's network to eval mode for good (an export mid-training went on with
+    # BatchNorm's running statistics frozen in SRResNet)
+    network = nets.ESPCN(spatial_dims=2, in_channels=1, scale=2).train()
+    export_torchscript(network, tmp_path / "a.pt")
+    assert network.training
+    export_onnx(network, tmp_path / "a.onnx", in_channels=1)
+    assert network.training
+    network.eval()
+    export_torchscript(network, tmp_path / "b.pt")
+    assert not network.training
