@@ -66,6 +66,14 @@ def _check_image(image: Any) -> torch.Tensor:
             f"image must be 2-D (H, W), channel-first (C, H, W) or a channel-first volume (C, H, W, D), got shape "
             f"{tuple(tensor.shape)}" + (" (add/remove batch or channel axes)." if tensor.dim() else ".")
         )
+    if isinstance(image, MetaTensor) and image.ndim == 3 and getattr(image, "spatial_ndim", None) == 3:
+        # MONAI's LoadImage without ensure_channel_first: a volume (H, W, D) read here as (C, H, W) would come back
+        # with its first axis kept and its slice axis resized, the geometry silently wrong
+        raise ValueError(
+            f"image is a 3-D MetaTensor without a channel axis (spatial_ndim 3, shape {tuple(image.shape)}): a volume "
+            "(H, W, D); add the channel axis first (LoadImage(ensure_channel_first=True) or EnsureChannelFirst) to "
+            "give (1, H, W, D)."
+        )
     if tensor.dim() == 2:
         tensor = tensor[None]
     if any(n == 0 for n in tensor.shape):

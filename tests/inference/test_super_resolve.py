@@ -358,3 +358,19 @@ def test_a_reduced_precision_network_is_refused_naming_the_precision_option(dtyp
     assert next(network.parameters()).dtype == dtype  # left as it was
     out = super_resolve(torch.rand(1, 20, 20), 2, model=network.float())
     assert out.shape == (1, 40, 40)
+
+
+def test_a_volume_loaded_without_its_channel_axis_is_refused(tmp_path):
+    # LoadImage() without ensure_channel_first gives (H, W, D) with spatial_ndim 3: it was taken for (C, H, W), its
+    # slice axis resized and its first axis kept (pixdim (0.5, 1.0, 3.0) for (1.0, 1.0, 3.0) at x2), silently
+    import nibabel as nib
+    from monai.transforms import LoadImage
+
+    nib.save(nib.Nifti1Image(np.random.rand(40, 50, 3).astype(np.float32), np.diag([1, 1, 3, 1])), tmp_path / "v.nii")
+    volume = LoadImage(image_only=True)(tmp_path / "v.nii")
+    with pytest.raises(ValueError, match="3-D MetaTensor without a channel axis"):
+        super_resolve(volume, 2, model="bicubic")
+    with_channel = LoadImage(image_only=True, ensure_channel_first=True)(tmp_path / "v.nii")
+    assert super_resolve(with_channel, 2, model="bicubic").shape == (1, 80, 100, 3)
+    plane = MetaTensor(torch.rand(1, 40, 50))  # (C, H, W) as MONAI users make it: spatial_ndim 2
+    assert super_resolve(plane, 2, model="bicubic").shape == (1, 80, 100)
