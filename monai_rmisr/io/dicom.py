@@ -59,7 +59,15 @@ from .errors import BrokenSliceError, ImageReadError, ImageTooLargeError
 from .image_data import ImageMeta
 from .pydicom_messages import convert_elements, pydicom_messages
 
-__all__ = ["PINNED_DECODER", "read_dicom", "read_dicom_dataset", "read_dicom_series", "spacing_pair", "stored_values"]
+__all__ = [
+    "PINNED_DECODER",
+    "check_pixel_data",
+    "read_dicom",
+    "read_dicom_dataset",
+    "read_dicom_series",
+    "spacing_pair",
+    "stored_values",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -216,6 +224,20 @@ def _decode(ds: Dataset, path: Path, frames: Sequence[int] | None) -> tuple[np.n
         msg = " ".join(str(err).split())
         raise _fail(path, f"its pixel data cannot be decoded ({syntax.name}, decoder {plugin}): {msg}", err) from err
     return arr, plugin
+
+
+def check_pixel_data(ds: Dataset, name: str | os.PathLike[str]) -> None:
+    """Refuse a data set (``name`` names it in the error) whose image the readers could not read: a header that
+    describes no image they take, or pixel data that does not decode (truncated, a transfer syntax no installed
+    plugin decodes), every frame decoded as the readers will. A receiver checks an instance so before it answers
+    that it stored it (one broken instance, accepted, failed its whole series later).
+
+    Raises:
+        ImageReadError: naming the problem.
+    """
+    path = Path(name)
+    _check_image_header(ds, path, _number_of_frames(ds), None)
+    _decode(ds, path, None)
 
 
 def _floats(value: Any) -> list[float] | None:
@@ -784,6 +806,17 @@ def _read_dicom_series(
     else:
         counts = {uid: len(files) for uid, files in series.items()}
         raise ImageReadError(folder, f"holds {len(series)} series {counts}; choose one with series_uid=.")
+    for keyword, what in (("PatientID", "patients"), ("StudyInstanceUID", "studies")):
+        # one SeriesInstanceUID over two patients or studies is a UID clash (a device's bug, a copy edited by
+        # hand), not a series: its derived series would mix them. Not a broken slice: which files are wrong is
+        # unknown. The values are not named (a patient's ID); the counts are.
+        values = {str(ds.get(keyword, "")) for _, ds in members}
+        if len(values) > 1:
+            raise ImageReadError(
+                folder,
+                f"its series {members[0][1].get('SeriesInstanceUID', '')!s} holds slices of {len(values)} "
+                f"different {what} ({keyword}): one SeriesInstanceUID for both is not one series; refused whole.",
+            )
     if len(members) == 1 and not skipped and _number_of_frames(members[0][1]) > 1:
         said.pop(members[0][0], None)  # read_dicom says them
         return read_dicom(members[0][0], max_values=max_values)

@@ -63,7 +63,6 @@ from ..inference.settings import (
 from ..inference.super_resolve import resolve_model
 from ..inference.upscale import MAX_OUTPUT_PIXELS, ResultTooLargeError, Upscaler
 from ..io import ImageData
-from ..io.output import atomic_output
 from ..io.writers import sr_output_name, write_image
 
 __all__ = [
@@ -501,17 +500,24 @@ def run_infer_request(
     folder = Path(output_dir) if output_dir is not None else Path(tempfile.gettempdir())
     token = uuid.uuid4().hex[:12]
     fmt = image.meta["format"]
-    target = folder / f"rmisr-{token}-{sr_output_name(source)}"
-    if fmt == "dicom-series":
-        write_image(result.array, result.meta, image.meta, target)
-        output = target.with_name(f"{target.name}.zip")
-        try:
-            with atomic_output(output) as temporary:  # a zip is complete or absent
-                shutil.make_archive(str(temporary.with_suffix("")), "zip", root_dir=target)
-        finally:
-            shutil.rmtree(target, ignore_errors=True)
-    else:
-        output = write_image(result.array, result.meta, image.meta, target)
+    # made in a folder of the server's user only (mode 0700), made 0600, then moved beside the others: a patient's
+    # image in the shared temporary folder is never readable by other users, not even while it is written
+    folder.mkdir(parents=True, exist_ok=True)
+    private = Path(tempfile.mkdtemp(prefix=".rmisr-", dir=folder))
+    try:
+        target = private / sr_output_name(source)
+        if fmt == "dicom-series":
+            write_image(result.array, result.meta, image.meta, target)
+            made = Path(shutil.make_archive(str(private / "series"), "zip", root_dir=target))
+            name = f"{target.name}.zip"
+        else:
+            made = Path(write_image(result.array, result.meta, image.meta, target))
+            name = made.name
+        os.chmod(made, 0o600)
+        output = folder / f"rmisr-{token}-{name}"
+        os.replace(made, output)  # whole or absent
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
     seconds = time.perf_counter() - started
     logger.info("rmisr: %s -> %s (%s, x%g, %.2f s)", source, output, upscaler.model_name, upscaler.scale, seconds)
     info = {

@@ -51,6 +51,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..io import ImageReadError
+from ..io.dicom import check_pixel_data
 from ..io.pydicom_messages import read_dataset
 from .connection import PacsError
 from .roundtrip import dataset_has_image, dataset_is_derived_by_us, derive_folder, derived_files, series_uids
@@ -471,7 +473,10 @@ class _Spool:
         the new place."""
         target = self._new_folder(self.failed, _series_of_folder(work))
         work.rename(target)
-        (target / "error.txt").write_text(error.replace(str(work), str(target)) + "\n")
+        # mode 0600 like every file of the spool (it may quote a file name, a patient's folder)
+        descriptor = os.open(target / "error.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as report:
+            report.write(error.replace(str(work), str(target)) + "\n")
         try:
             (target / _TRIES_FILE).unlink(missing_ok=True)  # moved back into work/ by hand, it starts a new count
         except OSError as err:
@@ -581,12 +586,43 @@ def _process(work: Path, policy: _Policy) -> list[str]:
         shutil.rmtree(derived, ignore_errors=True)  # a derivation cut short, or made with other settings
         if not derive_folder(policy.upscaler, work / "source", derived):
             raise ValueError("the series gave no derived DICOM file.")
-        marker.write_text(json.dumps(policy.settings, sort_keys=True))
+        write_json_atomically(marker, policy.settings)  # mode 0600, whole or absent
     files = derived_files(derived)
     outputs = series_uids(files)
     send_files(policy.forward, files, policy.ae_title, policy.timeout, policy.forward_tls)
     logger.info("series %s: sent %d derived instances", _series_of_folder(work), len(files))
     return outputs
+
+
+#: Associations the listener holds at once (each a thread); an accepted connection counts from its first byte.
+MAX_ASSOCIATIONS = 32
+#: Connections one host may hold at once: a PACS sends over a few; 16 idle connections from one host (which need
+#: no AE title: they send nothing) took every slot, and every sender was refused until they timed out.
+MAX_CONNECTIONS_PER_HOST = 8
+
+
+def _connection_limit() -> Callable[[Any, Any], bool]:
+    """A ``verify_request`` for the listener's server (socketserver's hook, run in its accept loop before a
+    connection becomes an association): refuse, by closing it at once, a connection from a host that already
+    holds :data:`MAX_CONNECTIONS_PER_HOST` open ones. A connection counts until its socket is closed (the end of
+    its association, or its timeout), which the loop itself sees: no count lags behind a thread starting."""
+    held: dict[str, list[Any]] = {}
+
+    def verify_request(request: Any, client_address: Any) -> bool:
+        host = str(client_address[0] if isinstance(client_address, tuple) else client_address)
+        for peer in list(held):
+            held[peer] = [connection for connection in held[peer] if connection.fileno() != -1]  # -1: closed
+            if not held[peer]:
+                del held[peer]
+        if len(held.get(host, ())) >= MAX_CONNECTIONS_PER_HOST:
+            logger.warning(
+                "refused a connection from %s: it holds %d open already (the most one host may)", host, len(held[host])
+            )
+            return False
+        held.setdefault(host, []).append(request)
+        return True
+
+    return verify_request
 
 
 def listen(
@@ -682,6 +718,11 @@ def listen(
                 uids[1],
             )
             return STATUS_SUCCESS
+        try:  # an instance accepted here and unreadable later failed its whole series, the sender none the wiser
+            check_pixel_data(dataset, uids[2])
+        except ImageReadError as err:
+            logger.warning("series %s: refused an instance whose image cannot be read: %s", uids[1], err.reason)
+            return STATUS_CANNOT_UNDERSTAND
         try:
             store.store(dataset)
         except OSError as err:
@@ -713,7 +754,7 @@ def listen(
     for context in pynetdicom.AllStoragePresentationContexts:
         ae.add_supported_context(context.abstract_syntax, syntaxes)
     ae.add_supported_context(pynetdicom.sop_class.Verification)  # C-ECHO: a PACS's "test" of a new node
-    ae.maximum_associations = 16
+    ae.maximum_associations = MAX_ASSOCIATIONS
     ae.network_timeout = ae.acse_timeout = ae.dimse_timeout = timeout
     try:
         server = ae.start_server(
@@ -727,6 +768,7 @@ def listen(
         if first_new is not None:
             shutil.rmtree(first_new, ignore_errors=True)
         raise ValueError(f"--host/--port: cannot listen on {host}:{port} ({err.strerror or err}).") from err
+    server.verify_request = _connection_limit()
     logger.info(
         "listening as %s on %s:%d%s; derived series go to %s%s",
         ae_title,

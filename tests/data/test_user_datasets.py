@@ -36,8 +36,17 @@ def ct_slice_hu(patient: int, k: int) -> np.ndarray:
     return np.round(hu * 2) / 2  # representable with slope 0.5
 
 
-def write_ct_slice(path: Path, hu: np.ndarray, z: float, series_uid: str, patient_id: str, modality: str = "CT"):
-    """A minimal single-frame CT file: int16 stored values, RescaleSlope 0.5, RescaleIntercept -1024."""
+def write_ct_slice(
+    path: Path,
+    hu: np.ndarray,
+    z: float,
+    series_uid: str,
+    patient_id: str,
+    modality: str = "CT",
+    study_uid: str | None = None,
+):
+    """A minimal single-frame CT file: int16 stored values, RescaleSlope 0.5, RescaleIntercept -1024 (a study of
+    its own unless ``study_uid`` names one: the slices of a series share theirs)."""
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = CTImageStorage
     meta.MediaStorageSOPInstanceUID = generate_uid()
@@ -46,7 +55,7 @@ def write_ct_slice(path: Path, hu: np.ndarray, z: float, series_uid: str, patien
     ds.file_meta = meta
     ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, meta.MediaStorageSOPInstanceUID
     ds.PatientID, ds.Modality = patient_id, modality
-    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), series_uid
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = study_uid or generate_uid(), series_uid
     ds.ImagePositionPatient = [0.0, 0.0, float(z)]
     ds.ImageOrientationPatient = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
     ds.PixelSpacing = [0.7, 0.7]
@@ -62,11 +71,11 @@ def write_ct_slice(path: Path, hu: np.ndarray, z: float, series_uid: str, patien
 
 def write_ct_series(folder: Path, patient: int, n: int, constant_slice: int | None = None) -> list[np.ndarray]:
     """``n`` slices 2.5 mm apart, stored in reverse order of position; returns their HU by position."""
-    uid = generate_uid()
+    uid, study = generate_uid(), generate_uid()
     slices = []
     for k in range(n):
         hu = np.full((SIZE, SIZE), -1000.0) if k == constant_slice else ct_slice_hu(patient, k)
-        write_ct_slice(folder / f"1-{n - k:03d}.dcm", hu, 2.5 * k, uid, f"LIDC-IDRI-{patient:04d}")
+        write_ct_slice(folder / f"1-{n - k:03d}.dcm", hu, 2.5 * k, uid, f"LIDC-IDRI-{patient:04d}", study_uid=study)
         slices.append(hu)
     return slices
 

@@ -204,6 +204,22 @@ def test_series_geometry_matches_itk(tmp_path):
         np.testing.assert_allclose(ours[:3], np.array(image.TransformIndexToPhysicalPoint([col, row, sl])), atol=1e-3)
 
 
+@pytest.mark.parametrize("keyword", ["PatientID", "StudyInstanceUID"])
+def test_one_series_uid_over_two_patients_or_studies_is_refused(tmp_path, keyword):
+    # the listener derived one series holding instances of two patients in two studies (a UID clash): the PACS
+    # received one derived series spread over both
+    write_ct_series(tmp_path / "ct", n=3)
+    first = sorted((tmp_path / "ct").iterdir())[0]
+    ds = pydicom.dcmread(first)
+    setattr(ds, keyword, "OTHER" if keyword == "PatientID" else "1.2.3.4.200")
+    ds.save_as(first)
+    with pytest.raises(ImageReadError, match=rf"holds slices of 2 different \w+ \({keyword}\).*refused whole") as err:
+        read_dicom_series(tmp_path / "ct")
+    assert "OTHER" not in str(err.value)  # a patient's ID is not repeated in messages and logs
+    with pytest.raises(ImageReadError, match="refused whole"):
+        read_dicom_series(tmp_path / "ct", skip_bad_slices=True)  # which slices are wrong is not known
+
+
 def test_series_errors_name_the_problem(tmp_path):
     write_ct_series(tmp_path / "two")
     other = pydicom.dcmread(_path("MR_small.dcm"))

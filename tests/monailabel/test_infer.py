@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import tempfile
 import zipfile
@@ -422,3 +423,17 @@ def test_files_of_image_id_follows_monai_labels_naming(tmp_path):
     assert files_of_image_id(tmp_path, "ct", ["*.dcm"]) == ["ct.dcm"]
     assert files_of_image_id(tmp_path, "nosuch", patterns) == []
     assert files_of_image_id(tmp_path / "missing", "ct", patterns) == []
+
+
+def test_a_result_is_readable_by_the_servers_user_only(tmp_path):
+    # results lay in the shared temporary folder with the usual mode (0644 under umask 022) until sent
+    import stat
+
+    write_ct_series(tmp_path / "series", n=2)
+    requests = [{"image": str(tmp_path / "series"), "network": "bicubic"}, {"image": CT, "network": "bicubic"}]
+    for request in requests:
+        path, _ = run_infer_request(
+            request, Path(CT).parent if request["image"] == CT else tmp_path, output_dir=tmp_path / "out"
+        )
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert sorted(p.name.startswith("rmisr-") for p in (tmp_path / "out").iterdir()) == [True, True]  # nothing else

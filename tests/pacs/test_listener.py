@@ -8,6 +8,7 @@ series; Orthanc is not the destination, as its DICOM port cannot be bound to loo
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -413,6 +414,10 @@ def test_a_series_that_keeps_failing_moves_to_failed_with_its_reason(tmp_path, c
     assert failed.name == f"{series}.1"
     assert len(list((failed / "source").glob("*.dcm"))) == SLICES  # the received series is kept for a look
     assert not any(spool.glob("work/*")) and not any(spool.glob("incoming/*"))
+    files = [path for path in failed.rglob("*") if path.is_file()]
+    others = {str(path.relative_to(failed)): oct(path.stat().st_mode & 0o777) for path in files}
+    others = {name: mode for name, mode in others.items() if mode != "0o600"}
+    assert files and others == {}, others  # error.txt and the derived files were 0644 among the patient's files
 
 
 def test_tries_are_counted_across_restarts(tmp_path, ct_series, caplog):
@@ -445,15 +450,18 @@ def test_tries_are_counted_across_restarts(tmp_path, ct_series, caplog):
 
 
 def test_a_series_that_cannot_be_read_fails_at_once(tmp_path, destination, ct_series):
-    """Retrying cannot mend a corrupt slice: the series moves to failed/ on its first try, the reason kept."""
+    """Retrying cannot mend a series that cannot be read: it moves to failed/ on its first try, the reason kept.
+    (A slice that does not decode is refused when it arrives: test_an_instance_whose_pixels_cannot_be_read...;
+    this one decodes, but is half the size of the others.)"""
     broken = pydicom.dcmread(ct_series[1])
-    broken.PixelData = broken.PixelData[: len(broken.PixelData) // 2]  # half a slice
+    half = broken.pixel_array[::2, ::2].copy()
+    broken.Rows, broken.Columns, broken.PixelData = half.shape[0], half.shape[1], half.tobytes()
     broken.save_as(ct_series[1])
     spool = tmp_path / "spool"
     listener = RunningListener(spool, destination.node, backoff=3600, max_attempts=5)
     result = sent_until_given_up(listener, spool, ct_series)
     (error,) = result.failed.values()
-    assert "pixel data cannot be decoded" in error and str(broken.SOPInstanceUID) in error, error
+    assert "is 64x64 but the series is 128x128" in error and str(broken.SOPInstanceUID) in error, error
     (failed,) = spool.glob("failed/*")
     kept = (failed / "error.txt").read_text()  # names the file where it now is, not where it was in work/
     assert f"{failed}/source/" in kept and "/work/" not in kept, kept
@@ -815,3 +823,52 @@ def test_a_silent_connection_holds_up_neither_the_tls_port_nor_the_stop(tmp_path
     assert "error" not in outcome, outcome.get("error")
     assert outcome["statuses"] == [0x0000] * SLICES
     assert outcome["stopping"] < 15 and not listener.thread.is_alive(), outcome
+
+
+def test_idle_connections_from_one_host_do_not_lock_other_senders_out(tmp_path, destination, ct_series):
+    """16 connections that send nothing (no AE title needed) took every association slot: every C-ECHO and C-STORE
+    was refused ("Local Limit Exceeded") until they timed out, and opened again they kept the PACS out. One host
+    now holds at most MAX_CONNECTIONS_PER_HOST; a sender from another address (127.0.0.2 on loopback) gets in."""
+    from monai_rmisr.pacs.listener import MAX_ASSOCIATIONS, MAX_CONNECTIONS_PER_HOST
+
+    listener = RunningListener(tmp_path / "spool", destination.node)
+    idle = [socket.create_connection(("127.0.0.1", listener.port)) for _ in range(MAX_ASSOCIATIONS // 2)]
+    try:
+        time.sleep(0.5)
+        closed = 0
+        for connection in idle:
+            connection.settimeout(0.5)
+            with contextlib.suppress(TimeoutError):  # a timeout: held, waiting for an association request
+                closed += connection.recv(1) == b""  # closed by the listener at once
+        assert closed == len(idle) - MAX_CONNECTIONS_PER_HOST
+        ae = AE(ae_title="MODALITY")
+        ae.requested_contexts = StoragePresentationContexts[:100]
+        ae.acse_timeout = ae.network_timeout = 10
+        assoc = ae.associate("127.0.0.1", listener.port, ae_title="RMISR", bind_address=("127.0.0.2", 0))
+        assert assoc.is_established
+        try:
+            statuses = [int(assoc.send_c_store(pydicom.dcmread(path)).Status) for path in ct_series]
+        finally:
+            assoc.release()
+        assert statuses == [0x0000] * len(ct_series)
+    finally:
+        for connection in idle:
+            connection.close()
+        listener.stop()
+
+
+def test_an_instance_whose_pixels_cannot_be_read_is_refused_at_once(tmp_path, destination, ct_series):
+    """Truncated pixel data was accepted (status 0x0000) and the whole series then failed: the sender believed it
+    delivered. It is now refused when it arrives (0xC000), and the rest of the series is derived and sent."""
+    broken = tmp_path / "broken.dcm"
+    ds = pydicom.dcmread(ct_series[0])
+    ds.PixelData = ds.PixelData[:1000]
+    ds.save_as(broken)
+    listener = RunningListener(tmp_path / "spool", destination.node)
+    try:
+        statuses = send(listener.port, [broken, *ct_series[1:]])
+        assert statuses == [0xC000] + [0x0000] * (SLICES - 1)
+        received = destination.wait_for(SLICES - 1)
+    finally:
+        result = listener.stop()
+    assert len(received) == SLICES - 1 and not result.failed

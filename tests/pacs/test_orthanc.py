@@ -407,6 +407,11 @@ def _tls_proxy(target: str, cert, key):
     upstream = urlsplit(target)
 
     class Forward(BaseHTTPRequestHandler):
+        def setup(self) -> None:  # the TLS handshake in this connection's thread, not in the accept loop
+            self.request.settimeout(30)
+            self.request.do_handshake()
+            super().setup()
+
         def _forward(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
             connection = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=60)
@@ -430,7 +435,9 @@ def _tls_proxy(target: str, cert, key):
     server = ThreadingHTTPServer(("127.0.0.1", 0), Forward)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(str(cert), str(key))
-    server.socket = context.wrap_socket(server.socket, server_side=True)
+    # a handshake that fails or stalls (the test's first client refuses the certificate) must not hold up the next
+    # connection: under load, one did ("cannot reach the PACS" for the client that trusts it)
+    server.socket = context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"https://127.0.0.1:{server.server_address[1]}/dicom-web"
 
