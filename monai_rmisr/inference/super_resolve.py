@@ -66,7 +66,8 @@ def _check_image(image: Any) -> torch.Tensor:
             f"image must be 2-D (H, W), channel-first (C, H, W) or a channel-first volume (C, H, W, D), got shape "
             f"{tuple(tensor.shape)}" + (" (add/remove batch or channel axes)." if tensor.dim() else ".")
         )
-    if isinstance(image, MetaTensor) and image.ndim == 3 and getattr(image, "spatial_ndim", None) == 3:
+    spatial_shape = tuple(int(n) for n in image.meta.get("spatial_shape", ())) if isinstance(image, MetaTensor) else ()
+    if image.ndim == 3 and getattr(image, "spatial_ndim", None) == 3 and tuple(image.shape) == spatial_shape:
         # MONAI's LoadImage without ensure_channel_first: a volume (H, W, D) read here as (C, H, W) would come back
         # with its first axis kept and its slice axis resized, the geometry silently wrong
         raise ValueError(

@@ -226,18 +226,21 @@ def _decode(ds: Dataset, path: Path, frames: Sequence[int] | None) -> tuple[np.n
     return arr, plugin
 
 
-def check_pixel_data(ds: Dataset, name: str | os.PathLike[str]) -> None:
+def check_pixel_data(ds: Dataset, name: str | os.PathLike[str], max_values: int | None = None) -> None:
     """Refuse a data set (``name`` names it in the error) whose image the readers could not read: a header that
-    describes no image they take, or pixel data that does not decode (truncated, a transfer syntax no installed
-    plugin decodes), every frame decoded as the readers will. A receiver checks an instance so before it answers
+    describes no image they take or more than ``max_values`` values (from the header, nothing decoded), or pixel
+    data that does not decode (truncated, a transfer syntax no installed plugin decodes), each frame decoded on
+    its own as the readers will (the memory of one frame). A receiver checks an instance so before it answers
     that it stored it (one broken instance, accepted, failed its whole series later).
 
     Raises:
-        ImageReadError: naming the problem.
+        ImageReadError: naming the problem (:class:`ImageTooLargeError` for the size).
     """
     path = Path(name)
-    _check_image_header(ds, path, _number_of_frames(ds), None)
-    _decode(ds, path, None)
+    frames = _number_of_frames(ds)
+    _check_image_header(ds, path, frames, max_values)
+    for frame in range(frames) if frames > 1 else [None]:
+        _decode(ds, path, None if frame is None else [frame])
 
 
 def _floats(value: Any) -> list[float] | None:
@@ -810,7 +813,7 @@ def _read_dicom_series(
         # one SeriesInstanceUID over two patients or studies is a UID clash (a device's bug, a copy edited by
         # hand), not a series: its derived series would mix them. Not a broken slice: which files are wrong is
         # unknown. The values are not named (a patient's ID); the counts are.
-        values = {str(ds.get(keyword, "")) for _, ds in members}
+        values = {str(ds.get(keyword, "")).strip() for _, ds in members}  # leading spaces are not significant
         if len(values) > 1:
             raise ImageReadError(
                 folder,

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-__all__ = ["OutputPathError", "atomic_output", "check_output_path"]
+__all__ = ["OutputPathError", "atomic_output", "check_output_path", "make_private"]
 
 
 class OutputPathError(ValueError):
@@ -173,3 +173,21 @@ def atomic_output(path: str | os.PathLike[str], folder: bool = False) -> Iterato
             for parent in created:  # deepest first; a folder someone else wrote into stays
                 with contextlib.suppress(OSError):
                     parent.rmdir()
+
+
+def make_private(path: str | os.PathLike[str]) -> None:
+    """Make a written file (mode 0600), or a folder and everything in it (folders 0700, files 0600), readable by
+    this process's user only: what a service writes of a patient's images (the writers give the usual mode,
+    0644 under umask 022, as a user's own outputs have). Links are not followed."""
+    path = Path(path)
+    if path.is_symlink():
+        return
+    if not path.is_dir():
+        os.chmod(path, 0o600)
+        return
+    for folder, _, names in os.walk(path):
+        os.chmod(folder, 0o700)
+        for name in names:
+            file = os.path.join(folder, name)
+            if not os.path.islink(file):
+                os.chmod(file, 0o600)

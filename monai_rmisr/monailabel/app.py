@@ -425,7 +425,7 @@ class RMISRApp(MONAILabelApp):
         from fastapi import HTTPException
 
         asked = request.get("save_label")  # MONAI Label would store the result as a label, at a client's label_tag
-        if asked and str(asked).strip().lower() not in ("false", "0", "no"):
+        if asked and not (isinstance(asked, str) and asked.strip().lower() in ("false", "0", "no")):
             raise HTTPException(
                 status_code=403,
                 detail="this server stores nothing (save_label): the result comes back in the answer; its "
@@ -433,8 +433,9 @@ class RMISRApp(MONAILabelApp):
             )
         image = request.get("image")
         by_id = isinstance(image, str) and image and not os.path.exists(image)  # as MONAI Label decides
-        request = {
-            **request,
+        request = {key: value for key, value in request.items() if key != "label_tag"}
+        request |= {
+            "save_label": False,  # MONAI Label saves for any true value, the text "false" too: never asked of it
             IMAGE_NAME_KEY: "the uploaded file" if is_upload_request(request) else image,  # an id, or their path
         }
         if by_id:

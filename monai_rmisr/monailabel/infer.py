@@ -63,6 +63,7 @@ from ..inference.settings import (
 from ..inference.super_resolve import resolve_model
 from ..inference.upscale import MAX_OUTPUT_PIXELS, ResultTooLargeError, Upscaler
 from ..io import ImageData
+from ..io.output import make_private
 from ..io.writers import sr_output_name, write_image
 
 __all__ = [
@@ -358,8 +359,8 @@ def check_image(image: Any, datastore: str | Path, uploaded: bool = False) -> Pa
     raise ValueError("the request names no image: give a datastore image id (an unknown id names none) or upload one.")
 
 
-#: The extensions an upload keeps (what the readers go by): up to three of letters, digits, ``_`` and ``-``.
-_UPLOAD_SUFFIX = re.compile(r"(\.[A-Za-z0-9_-]{1,16}){1,3}")
+#: An extension an upload keeps (what the readers go by): letters, digits, ``_`` and ``-``.
+_UPLOAD_SUFFIX = re.compile(r"\.[A-Za-z0-9_-]{1,16}")
 
 
 def save_upload(stream: BinaryIO, filename: str | None) -> Path:
@@ -367,13 +368,17 @@ def save_upload(stream: BinaryIO, filename: str | None) -> Path:
     file in the temporary folder), readable by this process's user only (mode 0600: it may hold a patient's
     data); the caller removes it once the request is answered, whatever the answer.
 
-    The name keeps the client's file name's extensions (``scan.nii.gz``: ``.nii.gz``), which the readers go by;
-    without one (or with one of other characters) the file has none and is read by its content. MONAI Label
-    0.8.5's endpoint made the file with the default mode (0644 under the usual umask) and left it behind when
-    the request was refused.
+    The name keeps the last (up to three) extensions of the client's file name (``scan.nii.gz``: ``.nii.gz``;
+    ``patient.t1.2024.nii.gz``: ``.2024.nii.gz``), which the readers go by, as far back as each is letters,
+    digits, ``_`` and ``-``; without one the file is read by its content. MONAI Label 0.8.5's endpoint made the
+    file with the default mode (0644 under the usual umask) and left it behind when the request was refused.
     """
-    suffixes = "".join(Path(filename).suffixes) if filename else ""
-    fd, name = tempfile.mkstemp(prefix="tmp", suffix=suffixes if _UPLOAD_SUFFIX.fullmatch(suffixes) else "")
+    kept: list[str] = []
+    for suffix in reversed(Path(filename).suffixes if filename else []):
+        if len(kept) == 3 or not _UPLOAD_SUFFIX.fullmatch(suffix):
+            break
+        kept.insert(0, suffix)
+    fd, name = tempfile.mkstemp(prefix="tmp", suffix="".join(kept))
     try:
         with os.fdopen(fd, "wb") as out:
             shutil.copyfileobj(stream, out)
@@ -492,7 +497,13 @@ def run_infer_request(
     if not source.exists():
         raise FileNotFoundError(f"image '{source}' does not exist.")
     settings = parse_request(request, defaults)
-    upscaler = (networks if networks is not None else NetworkCache()).upscaler(settings)
+    try:
+        upscaler = (networks if networks is not None else NetworkCache()).upscaler(settings)
+    except FileNotFoundError:  # the weights are not installed here: not the client's image, nor a path to tell it
+        raise ValueError(
+            f"network {Path(str(settings['network'])).name!r} is not available on this server (its weights are not "
+            "installed); ask another network."
+        ) from None
 
     started = time.perf_counter()
     image = read_checked_image(source, upscaler, max_output_pixels)
@@ -513,7 +524,7 @@ def run_infer_request(
         else:
             made = Path(write_image(result.array, result.meta, image.meta, target))
             name = made.name
-        os.chmod(made, 0o600)
+        make_private(made)
         output = folder / f"rmisr-{token}-{name}"
         os.replace(made, output)  # whole or absent
     finally:

@@ -53,6 +53,7 @@ from typing import Any
 
 from ..io import ImageReadError
 from ..io.dicom import check_pixel_data
+from ..io.output import make_private
 from ..io.pydicom_messages import read_dataset
 from .connection import PacsError
 from .roundtrip import dataset_has_image, dataset_is_derived_by_us, derive_folder, derived_files, series_uids
@@ -473,10 +474,8 @@ class _Spool:
         the new place."""
         target = self._new_folder(self.failed, _series_of_folder(work))
         work.rename(target)
-        # mode 0600 like every file of the spool (it may quote a file name, a patient's folder)
-        descriptor = os.open(target / "error.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w") as report:
-            report.write(error.replace(str(work), str(target)) + "\n")
+        (target / "error.txt").write_text(error.replace(str(work), str(target)) + "\n")
+        make_private(target / "error.txt")  # like every file of the spool (it may quote a file of the patient's)
         try:
             (target / _TRIES_FILE).unlink(missing_ok=True)  # moved back into work/ by hand, it starts a new count
         except OSError as err:
@@ -594,7 +593,7 @@ def _process(work: Path, policy: _Policy) -> list[str]:
     return outputs
 
 
-#: Associations the listener holds at once (each a thread); an accepted connection counts from its first byte.
+#: Connections (each an association's thread) the listener holds at once, counted from the connection on.
 MAX_ASSOCIATIONS = 32
 #: Connections one host may hold at once: a PACS sends over a few; 16 idle connections from one host (which need
 #: no AE title: they send nothing) took every slot, and every sender was refused until they timed out.
@@ -604,8 +603,10 @@ MAX_CONNECTIONS_PER_HOST = 8
 def _connection_limit() -> Callable[[Any, Any], bool]:
     """A ``verify_request`` for the listener's server (socketserver's hook, run in its accept loop before a
     connection becomes an association): refuse, by closing it at once, a connection from a host that already
-    holds :data:`MAX_CONNECTIONS_PER_HOST` open ones. A connection counts until its socket is closed (the end of
-    its association, or its timeout), which the loop itself sees: no count lags behind a thread starting."""
+    holds :data:`MAX_CONNECTIONS_PER_HOST` open ones, or any once :data:`MAX_ASSOCIATIONS` are open (pynetdicom's
+    own limit counts only when an association is asked, so idle connections were never refused). A connection
+    counts until its socket is closed (the end of its association, or its timeout), which the loop itself sees:
+    no count lags behind a thread starting."""
     held: dict[str, list[Any]] = {}
 
     def verify_request(request: Any, client_address: Any) -> bool:
@@ -617,6 +618,11 @@ def _connection_limit() -> Callable[[Any, Any], bool]:
         if len(held.get(host, ())) >= MAX_CONNECTIONS_PER_HOST:
             logger.warning(
                 "refused a connection from %s: it holds %d open already (the most one host may)", host, len(held[host])
+            )
+            return False
+        if sum(map(len, held.values())) >= MAX_ASSOCIATIONS:
+            logger.warning(
+                "refused a connection from %s: %d are open (the most the listener holds)", host, MAX_ASSOCIATIONS
             )
             return False
         held.setdefault(host, []).append(request)
@@ -699,6 +705,8 @@ def listen(
     store = _Spool(spool_root)
     store.open()
 
+    largest_input = upscaler.input_value_limit()  # what the derivation reads; larger is refused from the header
+
     def on_c_store(event: Any) -> int:
         caller = event.assoc.requestor.ae_title
         try:
@@ -719,7 +727,7 @@ def listen(
             )
             return STATUS_SUCCESS
         try:  # an instance accepted here and unreadable later failed its whole series, the sender none the wiser
-            check_pixel_data(dataset, uids[2])
+            check_pixel_data(dataset, uids[2], largest_input)
         except ImageReadError as err:
             logger.warning("series %s: refused an instance whose image cannot be read: %s", uids[1], err.reason)
             return STATUS_CANNOT_UNDERSTAND

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..io.dicom_writer import NOT_RESAMPLED_CLASSES
+from ..io.output import make_private
 from ..io.pydicom_messages import read_dataset
 from .connection import PacsError, pacs_call
 from .dicom_json import element_values, first_number, first_value
@@ -242,10 +243,7 @@ def derive_folder(upscaler: Any, source: str | os.PathLike[str], derived: str | 
     derived.mkdir(mode=0o700, parents=True, exist_ok=True)  # patient images: owner only
     for item in find_inputs(source):
         upscaler.file(item, derived / (item.name if item == source else output_name(item)))
-    for folder, _, names in os.walk(derived):  # the writers give files the usual mode (0644 under umask 022)
-        os.chmod(folder, 0o700)
-        for name in names:
-            os.chmod(os.path.join(folder, name), 0o600)
+    make_private(derived)  # the writers give the usual mode (0644 under umask 022)
     return derived_files(derived)
 
 

@@ -374,3 +374,5 @@ def test_a_volume_loaded_without_its_channel_axis_is_refused(tmp_path):
     assert super_resolve(with_channel, 2, model="bicubic").shape == (1, 80, 100, 3)
     plane = MetaTensor(torch.rand(1, 40, 50))  # (C, H, W) as MONAI users make it: spatial_ndim 2
     assert super_resolve(plane, 2, model="bicubic").shape == (1, 80, 100)
+    for cut in (with_channel[..., 1], with_channel[..., 1:2].squeeze(-1)):  # a slice of a volume: spatial_ndim 3 too
+        assert super_resolve(cut, 2, model="bicubic").shape == (1, 80, 100)

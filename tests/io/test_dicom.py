@@ -218,6 +218,10 @@ def test_one_series_uid_over_two_patients_or_studies_is_refused(tmp_path, keywor
     assert "OTHER" not in str(err.value)  # a patient's ID is not repeated in messages and logs
     with pytest.raises(ImageReadError, match="refused whole"):
         read_dicom_series(tmp_path / "ct", skip_bad_slices=True)  # which slices are wrong is not known
+    if keyword == "PatientID":  # a leading space is not significant in an LO value: the same patient
+        ds.PatientID = " " + str(pydicom.dcmread(sorted((tmp_path / "ct").iterdir())[1]).PatientID)
+        ds.save_as(first)
+        assert read_dicom_series(tmp_path / "ct")[0].shape[-1] == 3
 
 
 def test_series_errors_name_the_problem(tmp_path):
@@ -289,3 +293,27 @@ def test_file_meta_without_the_preamble_is_read_and_written(tmp_path):
     volume, _ = read_dicom_series(tmp_path / "batch" / "series")
     np.testing.assert_allclose(volume, expected)
     assert find_inputs(tmp_path / "batch") == [tmp_path / "batch" / "series"]
+
+
+def test_check_pixel_data_refuses_from_the_header_and_decodes_frame_by_frame(monkeypatch):
+    """What a receiver checks before it answers "stored": a small compressed file that decodes to gigabytes is
+    refused from its header (it was decoded whole, in the association's thread); a good one decodes a frame at a
+    time."""
+    import monai_rmisr.io.dicom as dicom_module
+    from monai_rmisr.io.dicom import check_pixel_data
+    from monai_rmisr.io.errors import ImageTooLargeError
+
+    frames = pydicom.dcmread(get_testdata_file("emri_small.dcm"))  # 10 frames of 64x64
+    seen = []
+    real = dicom_module._decode
+    monkeypatch.setattr(dicom_module, "_decode", lambda ds, path, which: seen.append(which) or real(ds, path, which))
+    check_pixel_data(frames, "emri_small")
+    assert seen == [[k] for k in range(10)]
+    seen.clear()
+    with pytest.raises(ImageTooLargeError, match="more than the 40,000 allowed; nothing was decoded"):
+        check_pixel_data(frames, "emri_small", max_values=40_000)
+    assert seen == []
+    truncated = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    truncated.PixelData = truncated.PixelData[:1000]
+    with pytest.raises(ImageReadError, match="cannot be decoded"):
+        check_pixel_data(truncated, "1.2.3")

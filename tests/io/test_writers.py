@@ -887,3 +887,21 @@ def test_raster_outputs_say_what_made_them(tmp_path, suffix):
         with Image.open(tmp_path / f"out{suffix}") as out:
             text = out.info["comment"].decode() if suffix == ".jpg" else out.text["Description"]
     assert text.startswith("SR x2 monai-rmisr ") and text.endswith(" rmisr_bl_x2")
+
+
+def test_make_private_gives_a_written_tree_to_its_owner_only(tmp_path):
+    from monai_rmisr.io.output import make_private
+
+    (tmp_path / "derived" / "series").mkdir(parents=True)
+    (tmp_path / "derived" / "series" / "00001.dcm").write_bytes(b"x")
+    (tmp_path / "elsewhere.txt").write_text("not ours")
+    os.chmod(tmp_path / "elsewhere.txt", 0o644)
+    (tmp_path / "derived" / "link").symlink_to(tmp_path / "elsewhere.txt")
+    make_private(tmp_path / "derived")
+    modes = {p.name: stat.S_IMODE(p.lstat().st_mode) for p in (tmp_path / "derived").rglob("*") if not p.is_symlink()}
+    assert modes == {"series": 0o700, "00001.dcm": 0o600}
+    assert stat.S_IMODE((tmp_path / "derived").stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "elsewhere.txt").stat().st_mode) == 0o644  # a link's target is not touched
+    (tmp_path / "one.png").write_bytes(b"x")
+    make_private(tmp_path / "one.png")
+    assert stat.S_IMODE((tmp_path / "one.png").stat().st_mode) == 0o600

@@ -256,7 +256,9 @@ def test_an_upload_is_saved_for_its_user_only_where_check_image_takes_it(tmp_pat
     import stat
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    for filename, suffix in [("scan.nii.gz", ".nii.gz"), ("ct.dcm", ".dcm"), (None, ""), ("a b/../x.dc\x00m", "")]:
+    cases = [("scan.nii.gz", ".nii.gz"), ("ct.dcm", ".dcm"), (None, ""), ("a b/../x.dc\x00m", "")]
+    cases += [("patient.t1.2024.nii.gz", ".2024.nii.gz"), ("CT 2024.01.05.nii.gz", ".05.nii.gz"), ("x.b@d.png", ".png")]
+    for filename, suffix in cases:  # more than three extensions dropped them all (a NIfTI was then "not DICOM")
         path = save_upload(io.BytesIO(b"data"), filename)
         assert path.parent == tmp_path and UPLOAD_NAME.fullmatch(path.name) and path.name.endswith(suffix)
         assert path.read_bytes() == b"data" and stat.S_IMODE(path.stat().st_mode) == 0o600  # 0644 in MONAI Label
@@ -437,3 +439,15 @@ def test_a_result_is_readable_by_the_servers_user_only(tmp_path):
         )
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert sorted(p.name.startswith("rmisr-") for p in (tmp_path / "out").iterdir()) == [True, True]  # nothing else
+
+
+def test_a_network_whose_weights_are_not_installed_is_a_bad_request_naming_no_folder(tmp_path, monkeypatch):
+    # it was a FileNotFoundError, which the task answers as "no such image" (404), quoting the models folder
+    from monai_rmisr.inference import MODELS_ENV
+
+    empty = tmp_path / "models"
+    empty.mkdir()
+    monkeypatch.setenv(MODELS_ENV, str(empty))
+    with pytest.raises(ValueError, match="network 'rmisr_bl_x2' is not available on this server") as err:
+        run_infer_request({"image": CT, "network": "rmisr_bl_x2"}, Path(CT).parent, output_dir=tmp_path / "out")
+    assert str(empty) not in str(err.value)

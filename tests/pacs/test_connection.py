@@ -223,3 +223,27 @@ def test_a_first_signal_stops_the_service_after_the_series_in_hand_a_second_at_o
         assert signal.getsignal(number) is before
     finally:
         signal.signal(number, outside)
+
+
+def test_the_listener_holds_few_connections_per_host_and_in_all():
+    """pynetdicom counts associations only when one is asked: idle connections were never refused, and 16 from
+    one host locked every sender out. The accept loop's check: 8 per host, 32 in all, until a socket closes."""
+    from monai_rmisr.pacs.listener import MAX_ASSOCIATIONS, MAX_CONNECTIONS_PER_HOST, _connection_limit
+
+    class Connection:
+        def __init__(self):
+            self.open = True
+
+        def fileno(self):
+            return 5 if self.open else -1
+
+    verify = _connection_limit()
+    first = [Connection() for _ in range(MAX_CONNECTIONS_PER_HOST)]
+    assert all(verify(c, ("10.0.0.1", 1000 + i)) for i, c in enumerate(first))
+    assert not verify(Connection(), ("10.0.0.1", 2000))  # that host is full; another is not
+    assert verify(Connection(), ("10.0.0.2", 2000))
+    first[0].open = False  # one of its connections ends: its place is free again
+    assert verify(Connection(), ("10.0.0.1", 2001))
+    hosts = [f"10.0.1.{n}" for n in range(MAX_ASSOCIATIONS)]
+    admitted = sum(verify(Connection(), (host, 1)) for host in hosts)
+    assert admitted == MAX_ASSOCIATIONS - MAX_CONNECTIONS_PER_HOST - 1  # the rest of the 32 places, no more
