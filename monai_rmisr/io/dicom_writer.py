@@ -98,6 +98,10 @@ _STALE_TAGS = (
     "ExtendedOffsetTableLengths",
     "FloatPixelData",
     "DoubleFloatPixelData",
+)
+#: A palette: of a PALETTE COLOR source (written as RGB), or a grey image's supplemental palette (Enhanced CT / MR,
+#: PixelPresentation COLOR or MIXED), which maps stored values to colours and stays only while they do
+_PALETTE_TAGS = (
     "RedPaletteColorLookupTableDescriptor",
     "GreenPaletteColorLookupTableDescriptor",
     "BluePaletteColorLookupTableDescriptor",
@@ -109,6 +113,10 @@ _STALE_TAGS = (
     "SegmentedBluePaletteColorLookupTableData",
     "PaletteColorLookupTableUID",
 )
+#: Transfer syntaxes whose pixels are lossy whatever the encoder chose: JPEG Baseline and Extended (ISO 10918-1).
+#: JPEG-LS near-lossless and JPEG 2000 may be lossless (NEAR 0, a reversible wavelet): only the source's own
+#: LossyImageCompression says, and it is kept.
+_ALWAYS_LOSSY = ("1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51")
 # Enhanced MR attributes that DICOM allows only when Image Type value 1 is ORIGINAL or MIXED
 _ORIGINAL_ONLY_ENHANCED = (
     "PulseSequenceName",
@@ -490,14 +498,34 @@ def _set_padding(
 
 
 def _pixels(ds: Dataset, array: np.ndarray, meta: Mapping[str, Any], padding: np.ndarray | None = None) -> None:
+    """Set the pixel data of ``ds`` from ``array`` (reader units) in the source's stored form (:func:`_set_pixels`),
+    keeping its NumberOfFrames: pydicom's ``set_pixel_data`` removes it for one frame, which a multi-frame IOD
+    (Enhanced CT, a one-frame Secondary Capture with a FrameIncrementPointer) requires."""
+    frames = ds.get("NumberOfFrames")
+    _set_pixels(ds, array, meta, padding)
+    if frames is not None and "NumberOfFrames" not in ds:
+        ds.NumberOfFrames = frames
+
+
+def _drop_palette(ds: Dataset) -> None:
+    for keyword in _PALETTE_TAGS:
+        ds.pop(keyword, None)
+    if ds.get("PixelPresentation") in ("COLOR", "MIXED"):  # a colour presentation needs the palette it lost
+        ds.PixelPresentation = "MONOCHROME"
+
+
+def _set_pixels(ds: Dataset, array: np.ndarray, meta: Mapping[str, Any], padding: np.ndarray | None = None) -> None:
     """Set the pixel data of ``ds`` from ``array`` (reader units) in the source's stored form.
 
     A grey source's PixelPaddingValue (and PixelPaddingRangeLimit) is kept, mapped to the stored
     values that represent the same modality value in the output, and the ``padding`` pixels
-    (pydicom layout, from :func:`_resampled_padding`) are set to exactly PixelPaddingValue.
+    (pydicom layout, from :func:`_resampled_padding`) are set to exactly PixelPaddingValue. A grey source's
+    supplemental palette is kept where the stored values keep their meaning (the source's rescale), else
+    dropped with the colour presentation.
     """
     limits = _padding_range(ds)
     if meta.get("color") == "RGB":
+        _drop_palette(ds)
         for keyword in ("PixelPaddingValue", "PixelPaddingRangeLimit"):  # grey images only
             ds.pop(keyword, None)
         rgb = np.asarray(array, dtype=np.float64)
@@ -534,6 +562,7 @@ def _pixels(ds: Dataset, array: np.ndarray, meta: Mapping[str, Any], padding: np
         ds.set_pixel_data(data, photometric, bits_stored, generate_instance_uid=False)
         return
     # a new linear rescale that spans the values in 16 bits (modality LUT or 32-bit source)
+    _drop_palette(ds)
     values = np.asarray(array, dtype=np.float64)
     if meta.get("inverted"):
         values = float(meta["inversion_sum"]) - values
@@ -703,6 +732,11 @@ def _derive(ds: Dataset, meta: Mapping[str, Any], series_uid: str, also_from: tu
     _add_contributing_equipment(ds, meta, description, now)
     for keyword in _STALE_TAGS:
         ds.pop(keyword, None)
+    if str(meta.get("transfer_syntax", "")) in _ALWAYS_LOSSY and ds.get("LossyImageCompression") != "01":
+        # the source's pixels went through JPEG's lossy coding, whatever its header says: the output (written
+        # uncompressed) must keep saying so (PS3.3 C.7.6.1.1.5: once lossy, always "01")
+        ds.LossyImageCompression = "01"
+        ds.LossyImageCompressionMethod = "ISO_10918_1"
 
 
 def _source_header(path: str | os.PathLike[str]) -> Dataset:

@@ -413,9 +413,27 @@ def test_padding_is_mapped_to_a_new_rescale(tmp_path):
 
 
 @pytest.mark.skipif(DCIODVFY is None, reason="dciodvfy (Debian package dicom3tools) not installed")
-@pytest.mark.parametrize("name", ["CT_small.dcm", "MR_small.dcm", "RG3_UNCR.dcm", "emri_small.dcm", "OBXXXX1A.dcm"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "CT_small.dcm",
+        "MR_small.dcm",
+        "RG3_UNCR.dcm",
+        "emri_small.dcm",
+        "OBXXXX1A.dcm",
+        "eCT_Supplemental.dcm",  # a grey Enhanced CT with a supplemental palette: it was removed, COLOR kept
+        "eCT_1frame",  # the same, one frame: pydicom's set_pixel_data removed NumberOfFrames, which it needs
+    ],
+)
 def test_derived_dicom_adds_no_dciodvfy_error(tmp_path, name):
-    source = read_image(dicom_testdata(name))
+    if name == "eCT_1frame":
+        ds = pydicom.dcmread(dicom_testdata("eCT_Supplemental.dcm"))
+        ds.PixelData = ds.PixelData[: len(ds.PixelData) // int(ds.NumberOfFrames)]
+        ds.NumberOfFrames = 1
+        ds.PerFrameFunctionalGroupsSequence = ds.PerFrameFunctionalGroupsSequence[:1]
+        ds.save_as(tmp_path / "eCT_1frame.dcm")
+    source_path = tmp_path / "eCT_1frame.dcm" if name == "eCT_1frame" else dicom_testdata(name)
+    source = read_image(source_path)
     array = np.repeat(np.repeat(source.array, 2, axis=1), 2, axis=2)
     meta = {
         **source.meta,
@@ -429,7 +447,7 @@ def test_derived_dicom_adds_no_dciodvfy_error(tmp_path, name):
         run = subprocess.run([DCIODVFY, str(path)], capture_output=True, text=True, check=False)
         return {line for line in (run.stdout + run.stderr).splitlines() if line.startswith("Error")}
 
-    added = errors(tmp_path / "out.dcm") - errors(dicom_testdata(name))
+    added = errors(tmp_path / "out.dcm") - errors(source_path)
     if name == "emri_small.dcm":  # no functional groups at all: the shared group that now holds the derivation
         added = {e for e in added if not e.endswith("Macro>")}  # lacks the macros the source never had
     assert not added
@@ -905,3 +923,18 @@ def test_make_private_gives_a_written_tree_to_its_owner_only(tmp_path):
     (tmp_path / "one.png").write_bytes(b"x")
     make_private(tmp_path / "one.png")
     assert stat.S_IMODE((tmp_path / "one.png").stat().st_mode) == 0o600
+
+
+def test_a_jpeg_baseline_source_is_written_as_lossy_even_if_its_header_does_not_say(tmp_path):
+    # the output is written uncompressed: without LossyImageCompression "01" nothing records that its pixels
+    # went through lossy JPEG (PS3.3 C.7.6.1.1.5)
+    ds = pydicom.dcmread(dicom_testdata("SC_rgb_jpeg_dcmtk.dcm"))
+    del ds.LossyImageCompression
+    ds.save_as(tmp_path / "unsaid.dcm")
+    source = read_image(tmp_path / "unsaid.dcm")
+    write_image(source.array, _identity_meta(source), source.meta, tmp_path / "out.dcm")
+    out = pydicom.dcmread(tmp_path / "out.dcm")
+    assert out.LossyImageCompression == "01" and out.LossyImageCompressionMethod == "ISO_10918_1"
+    lossless = read_image(dicom_testdata("CT_small.dcm"))
+    write_image(lossless.array, _identity_meta(lossless), lossless.meta, tmp_path / "ct.dcm")
+    assert "LossyImageCompression" not in pydicom.dcmread(tmp_path / "ct.dcm")
