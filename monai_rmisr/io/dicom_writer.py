@@ -43,6 +43,7 @@ import copy
 import datetime
 import hashlib
 import logging
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -634,22 +635,28 @@ def _scale_spacing(ds: Dataset, zoom: tuple[float, ...]) -> None:
 
 
 def _shift_regions(ds: Dataset, zoom: tuple[float, ...], start: tuple[float, ...], shape: tuple[int, ...]) -> None:
-    """Ultrasound region corners follow the pixels; regions falling outside a crop are dropped."""
+    """Ultrasound region corners follow the pixels; regions falling outside a crop are dropped.
+
+    A corner is an inclusive pixel bound: the region runs from the left edge of its Min pixel to the right edge of
+    its Max pixel, and the output region holds the output pixels whose centres lie inside those edges (x2: Min
+    ``i`` becomes ``2i``, Max ``j`` becomes ``2j + 1``; rounding the corner's centre made it ``2j``, a pixel short).
+    """
     regions = ds.get("SequenceOfUltrasoundRegions")
     if not regions:
         return
     kept = []
     for region in regions:
         corners = {}
-        for keyword, axis in (
-            ("RegionLocationMinX0", 1),
-            ("RegionLocationMaxX1", 1),
-            ("RegionLocationMinY0", 0),
-            ("RegionLocationMaxY1", 0),
+        for keyword, axis, side in (
+            ("RegionLocationMinX0", 1, -0.5),
+            ("RegionLocationMaxX1", 1, 0.5),
+            ("RegionLocationMinY0", 0, -0.5),
+            ("RegionLocationMaxY1", 0, 0.5),
         ):
             if keyword in region:
-                new = output_index(float(region[keyword].value), zoom[axis], start[axis])
-                corners[keyword] = int(np.clip(round(new), 0, shape[axis] - 1))
+                edge = output_index(float(region[keyword].value) + side, zoom[axis], start[axis])
+                inside = math.ceil(edge - 1e-6) if side < 0 else math.floor(edge + 1e-6)
+                corners[keyword] = int(np.clip(inside, 0, shape[axis] - 1))
         if corners.get("RegionLocationMinX0", 0) >= corners.get("RegionLocationMaxX1", 1) or corners.get(
             "RegionLocationMinY0", 0
         ) >= corners.get("RegionLocationMaxY1", 1):

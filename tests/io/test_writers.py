@@ -938,3 +938,22 @@ def test_a_jpeg_baseline_source_is_written_as_lossy_even_if_its_header_does_not_
     lossless = read_image(dicom_testdata("CT_small.dcm"))
     write_image(lossless.array, _identity_meta(lossless), lossless.meta, tmp_path / "ct.dcm")
     assert "LossyImageCompression" not in pydicom.dcmread(tmp_path / "ct.dcm")
+
+
+def test_ultrasound_regions_keep_their_edges(tmp_path):
+    # a region's Max corner is a pixel's own index, inclusive: at x2 pixel j becomes output pixels 2j and 2j + 1;
+    # rounding the corner's centre gave 2j (1010 -> 2020), a pixel short of the region
+    source = read_image(dicom_testdata("gdcm-US-ALOKA-16.dcm"))
+    array = np.repeat(np.repeat(source.array, 2, axis=1), 2, axis=2)
+    meta = {**source.meta, **resampled_geometry(source.meta, [2.0, 2.0], [0.0, 0.0]), "spatial_shape": array.shape[1:]}
+    write_image(array, {**meta, "derivation": {"model": "test", "scale": 2.0}}, source.meta, tmp_path / "out.dcm")
+    before = pydicom.dcmread(dicom_testdata("gdcm-US-ALOKA-16.dcm")).SequenceOfUltrasoundRegions[0]
+    after = pydicom.dcmread(tmp_path / "out.dcm").SequenceOfUltrasoundRegions[0]
+    assert (after.RegionLocationMinX0, after.RegionLocationMinY0) == (
+        2 * before.RegionLocationMinX0,
+        2 * before.RegionLocationMinY0,
+    )
+    assert (after.RegionLocationMaxX1, after.RegionLocationMaxY1) == (
+        2 * before.RegionLocationMaxX1 + 1,
+        2 * before.RegionLocationMaxY1 + 1,
+    )
