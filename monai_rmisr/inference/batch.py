@@ -26,7 +26,6 @@ from ..io.dicom import read_dicom_dataset
 from ..io.folders import walk_folders
 from ..io.formats import format_from_name
 from ..io.output import OutputPathError
-from ..io.pydicom_messages import pydicom_messages
 from ..io.writers import output_name
 from .upscale import RUN_ERRORS, Upscaler
 
@@ -49,8 +48,7 @@ def _dicom_series_uid(path: Path) -> tuple[str, int] | None:
     """(SeriesInstanceUID, frames) of a DICOM file with pixels, or None."""
 
     try:
-        with pydicom_messages(path, report=False):  # read as the reader reads it: a raw data set too
-            ds = read_dicom_dataset(path, stop_before_pixels=True)
+        ds = read_dicom_dataset(path, stop_before_pixels=True, quiet=True)  # as the reader reads it: a raw data set too
         return str(ds.get("SeriesInstanceUID", "")), int(ds.get("NumberOfFrames", 1) or 1)
     except Exception:  # a broken header: the reader names the problem
         return None

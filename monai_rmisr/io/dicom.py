@@ -93,7 +93,7 @@ def _check_file(path: Path) -> None:
         raise ImageReadError(path, "the file is empty (0 bytes).")
 
 
-def read_dicom_dataset(path: str | os.PathLike[str], stop_before_pixels: bool = False) -> Dataset:
+def read_dicom_dataset(path: str | os.PathLike[str], stop_before_pixels: bool = False, quiet: bool = False) -> Dataset:
     """The data set of a DICOM file as the readers take it (``pydicom.dcmread``, every element converted), every
     failure turned into :class:`ImageReadError`; the DICOM writer reads its template the same way.
 
@@ -101,9 +101,14 @@ def read_dicom_dataset(path: str | os.PathLike[str], stop_before_pixels: bool = 
     older software writes them) are read with ``force=True`` and their transfer syntax is taken
     from the encoding pydicom detected; a file whose file meta information comes without the preamble keeps that
     meta's. A Part 10 header that lacks the mandatory Transfer Syntax UID is a corrupt file and is rejected.
-    ``stop_before_pixels``: the header only (``pydicom.dcmread``'s).
+    ``stop_before_pixels``: the header only (``pydicom.dcmread``'s). ``quiet``: pydicom's warnings about the file
+    neither logged nor kept, for a file read again after the reader has said them (the DICOM writer's template, the
+    batch's grouping of series).
     """
     path = Path(path)
+    if quiet:
+        with pydicom_messages(path, report=False):
+            return read_dicom_dataset(path, stop_before_pixels)
     try:
         try:
             ds = convert_elements(pydicom.dcmread(path, stop_before_pixels=stop_before_pixels))

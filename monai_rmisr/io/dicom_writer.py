@@ -432,7 +432,9 @@ def _padding_range(ds: Dataset) -> tuple[int, int] | None:
 def _padding_mask(path: str | os.PathLike[str], header: Dataset | None = None) -> np.ndarray | None:
     """Where the stored pixels of the DICOM file ``path`` are padding, ``((F,) H, W)``; ``None`` without padding.
     ``header``: the file's header, where the caller has read it already."""
-    limits = _padding_range(header if header is not None else _source_header(path))
+    limits = _padding_range(
+        header if header is not None else read_dicom_dataset(path, stop_before_pixels=True, quiet=True)
+    )
     if limits is None:
         return None
     with pydicom_messages(path, report=False):  # a decoder's warnings too: the reader has said them
@@ -746,15 +748,8 @@ def _derive(ds: Dataset, meta: Mapping[str, Any], series_uid: str, also_from: tu
         ds.LossyImageCompressionMethod = "ISO_10918_1"
 
 
-def _source_header(path: str | os.PathLike[str]) -> Dataset:
-    """A source's header (no pixels), read as the reader read it: a raw data set too."""
-    with pydicom_messages(path, report=False):
-        return read_dicom_dataset(path, stop_before_pixels=True)
-
-
 def _template(path: str | os.PathLike[str]) -> Dataset:
-    with pydicom_messages(path, report=False):  # read as the reader read it: a raw data set too
-        ds = read_dicom_dataset(path)
+    ds = read_dicom_dataset(path, quiet=True)  # read as the reader read it: a raw data set too
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian  # decoded values are native little endian
     # the 128-byte preamble is the writer's (a TIFF header in a dual-format file, whose offsets would no longer
     # point at the new pixels; or anything hidden there): ours is empty
@@ -882,7 +877,7 @@ def write_dicom_series(
     series_uid = generate_uid()
     slopes = source_meta.get("rescale_slopes") or [source_meta.get("rescale_slope")] * len(sources)
     intercepts = source_meta.get("rescale_intercepts") or [source_meta.get("rescale_intercept")] * len(sources)
-    headers = [_source_header(path) for path in sources]  # each read once
+    headers = [read_dicom_dataset(path, stop_before_pixels=True, quiet=True) for path in sources]  # each read once
     source_padding = [_padding_mask(path, header) for path, header in zip(sources, headers)]
     source_uids = [_instance_uids(header) for header in headers]
     written = []
