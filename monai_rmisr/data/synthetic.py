@@ -265,7 +265,7 @@ def ct_phantom_image(size: int = 512, seed: int = 0) -> np.ndarray:
     """A procedural CT slice: a head (or a trunk) in air, black outside the reconstruction circle.
 
     What the TEST and TRAIN CT slices make a network fit worst at x4 is the skull's edges, the strongest edges of a
-    slice (``docs/training.md``, "x4: the strongest edges"). The phantom draws them in many forms: an outline with
+    slice (``docs/experiments.md``, "x4: the strongest edges"). The phantom draws them in many forms: an outline with
     smooth bumps, skin, a bright skull of varying thickness with a darker diploe, a brain with faint texture and
     dark ventricles, and up to three patches centred on the skull ring (about its mean radius, so some stand out of
     the head into air or reach into the brain): bone with air cells (mastoid-like) or bone around an air sinus.

@@ -297,6 +297,20 @@ def serve_only_super_resolution(app: Any, api_prefix: str = "") -> None:
     app.middleware_stack = guarded
 
 
+def asks_to_save_label(value: Any) -> bool:
+    """Whether a request's ``save_label`` asks MONAI Label to store the result (at the client's ``label_tag``).
+
+    Missing, empty, or a false word that :func:`~monai_rmisr.config.config_flag` reads (false, no, off, 0) is
+    no; anything else is yes, text that is neither true nor false included (MONAI Label saves for any truthy value).
+    """
+    if not value:
+        return False
+    try:
+        return config_flag(value, "save_label")
+    except ValueError:
+        return True
+
+
 class RMISRApp(MONAILabelApp):
     """The app: ``python -m monai_rmisr.monailabel start_server --app apps/monailabel --studies DIR``.
 
@@ -424,8 +438,7 @@ class RMISRApp(MONAILabelApp):
         """
         from fastapi import HTTPException
 
-        asked = request.get("save_label")  # MONAI Label would store the result as a label, at a client's label_tag
-        if asked and not (isinstance(asked, str) and asked.strip().lower() in ("false", "0", "no")):
+        if asks_to_save_label(request.get("save_label")):
             raise HTTPException(
                 status_code=403,
                 detail="this server stores nothing (save_label): the result comes back in the answer; its "

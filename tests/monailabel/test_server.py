@@ -357,13 +357,15 @@ def test_a_result_is_never_saved_as_a_label(client, root, tmp_path):
     """MONAI Label saves an infer result as a label where the request asks (``save_label``), at the request's
     ``label_tag``, which it joins into a path unchecked: any folder the server user may write."""
     target = tmp_path / "outside"
-    for params in ({"save_label": True}, {"save_label": "true", "label_tag": str(target)}, {"save_label": 1}):
+    asked = ({"save_label": True}, {"save_label": "true", "label_tag": str(target)}, {"save_label": 1})
+    for params in (*asked, {"save_label": "maybe"}):  # neither true nor false: MONAI Label would save it
         before = sorted(str(p.relative_to(root)) for p in root.rglob("*"))
         response = client.post("/infer/bicubic?image=ramp&output=json", data={"params": json.dumps(params)})
         assert response.status_code == 403, response.text
         assert "this server stores nothing (save_label)" in response.json()["detail"]
         assert sorted(str(p.relative_to(root)) for p in root.rglob("*")) == before and not target.exists()
-    for params in ({"save_label": False}, {"save_label": "false", "label_tag": str(target)}, {"save_label": "no"}):
+    declined = ({"save_label": False}, {"save_label": "false", "label_tag": str(target)}, {"save_label": "no"})
+    for params in (*declined, {"save_label": "Off"}, {"save_label": ""}):
         # MONAI Label saves for any true value, the text "false" included: accepted here, and never saved
         before = sorted(str(p.relative_to(root)) for p in root.rglob("*"))
         response = client.post("/infer/bicubic?image=ramp&output=json", data={"params": json.dumps(params)})
