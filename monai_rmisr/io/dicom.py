@@ -55,6 +55,7 @@ from pydicom.errors import InvalidDicomError
 from pydicom.pixels import apply_color_lut, apply_modality_lut, get_decoder, pixel_array
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
+from .dicom_coding import lossy_compression_method
 from .errors import BrokenSliceError, ImageReadError, ImageTooLargeError
 from .image_data import ImageMeta
 from .pydicom_messages import convert_elements, pydicom_messages
@@ -512,7 +513,7 @@ def _header_meta(ds: Dataset, path: Path, plugin: str) -> dict[str, Any]:
         "pixel_representation": int(ds.get("PixelRepresentation", 0)),
         "window_center": _floats(ds.get("WindowCenter")),
         "window_width": _floats(ds.get("WindowWidth")),
-        "lossy_compression": str(ds.get("LossyImageCompression", "")) == "01",
+        "lossy_compression": str(ds.get("LossyImageCompression", "")) == "01" or bool(lossy_compression_method(ds)),
     }
 
 

@@ -33,7 +33,8 @@ What a PACS and ``dciodvfy`` expect of a derived image, and what this module doe
   except that one landing in the padding range (undershoot in air next to padding of air) is moved
   one stored step out of it: an image pixel is never shown as padding;
 * encoding: Explicit VR Little Endian (uncompressed; a big-endian source is re-encoded),
-  ``LossyImageCompression`` kept when the source was lossy, pixel statistics that no longer hold
+  ``LossyImageCompression`` "01" when the source was lossy, by its header or by its pixel data's coding
+  (:func:`~monai_rmisr.io.dicom_coding.lossy_compression_method`), pixel statistics that no longer hold
   (smallest/largest value, icons) removed.
 """
 
@@ -59,6 +60,7 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from .._version import __version__
 from .dicom import read_dicom_dataset, spacing_pair, stored_range, stored_values
+from .dicom_coding import lossy_compression_method
 from .geometry import input_index, output_index, resampling_of
 from .pydicom_messages import pydicom_messages
 
@@ -114,10 +116,6 @@ _PALETTE_TAGS = (
     "SegmentedBluePaletteColorLookupTableData",
     "PaletteColorLookupTableUID",
 )
-#: Transfer syntaxes whose pixels are lossy whatever the encoder chose: JPEG Baseline and Extended (ISO 10918-1).
-#: JPEG-LS near-lossless and JPEG 2000 may be lossless (NEAR 0, a reversible wavelet): only the source's own
-#: LossyImageCompression says, and it is kept.
-_ALWAYS_LOSSY = ("1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51")
 # Enhanced MR attributes that DICOM allows only when Image Type value 1 is ORIGINAL or MIXED
 _ORIGINAL_ONLY_ENHANCED = (
     "PulseSequenceName",
@@ -741,15 +739,16 @@ def _derive(ds: Dataset, meta: Mapping[str, Any], series_uid: str, also_from: tu
     _add_contributing_equipment(ds, meta, description, now)
     for keyword in _STALE_TAGS:
         ds.pop(keyword, None)
-    if str(meta.get("transfer_syntax", "")) in _ALWAYS_LOSSY and ds.get("LossyImageCompression") != "01":
-        # the source's pixels went through JPEG's lossy coding, whatever its header says: the output (written
-        # uncompressed) must keep saying so (PS3.3 C.7.6.1.1.5: once lossy, always "01")
-        ds.LossyImageCompression = "01"
-        ds.LossyImageCompressionMethod = "ISO_10918_1"
 
 
 def _template(path: str | os.PathLike[str]) -> Dataset:
     ds = read_dicom_dataset(path, quiet=True)  # read as the reader read it: a raw data set too
+    method = lossy_compression_method(ds)  # from the source's still encoded pixels
+    if method and ds.get("LossyImageCompression") != "01":
+        # the source's pixels went through lossy coding, whatever its header says: the output (written
+        # uncompressed) must keep saying so (PS3.3 C.7.6.1.1.5: once lossy, always "01")
+        ds.LossyImageCompression = "01"
+        ds.LossyImageCompressionMethod = method
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian  # decoded values are native little endian
     # the 128-byte preamble is the writer's (a TIFF header in a dual-format file, whose offsets would no longer
     # point at the new pixels; or anything hidden there): ours is empty

@@ -45,7 +45,8 @@ META_KEYS: dict[str, str] = {
     "series_instance_uid": "DICOM Series Instance UID (str)",
     "transfer_syntax": "DICOM transfer syntax UID (str)",
     "transfer_syntax_name": "its name (str)",
-    "lossy_compression": "DICOM Lossy Image Compression is '01' (bool)",
+    "lossy_compression": "its pixels went through lossy compression: DICOM Lossy Image Compression is '01', or the "
+    "pixel data's coding is lossy (io.dicom_coding.lossy_compression_method) (bool)",
     "bits_allocated": "DICOM Bits Allocated (int)",
     "bits_stored": "DICOM Bits Stored (int)",
     "high_bit": "DICOM High Bit (int)",

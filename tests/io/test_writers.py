@@ -940,6 +940,24 @@ def test_a_jpeg_baseline_source_is_written_as_lossy_even_if_its_header_does_not_
     assert "LossyImageCompression" not in pydicom.dcmread(tmp_path / "ct.dcm")
 
 
+def test_a_near_lossless_jpeg_ls_source_is_written_as_lossy(tmp_path):
+    # pydicom's JPEG-LS near-lossless files say nothing of it (no LossyImageCompression): their scans allow an error
+    # of 2 per sample (NEAR), so the derived image must carry "01"; a JPEG-LS lossless source must not
+    source = read_image(dicom_testdata("JPEGLSNearLossless_16.dcm"))
+    assert "LossyImageCompression" not in pydicom.dcmread(dicom_testdata("JPEGLSNearLossless_16.dcm"))
+    assert source.meta["lossy_compression"] is True
+    write_image(source.array, _identity_meta(source), source.meta, tmp_path / "near.dcm")
+    out = pydicom.dcmread(tmp_path / "near.dcm")
+    assert out.LossyImageCompression == "01" and out.LossyImageCompressionMethod == "ISO_14495_1"
+    lossless = read_image(dicom_testdata("MR_small_jpeg_ls_lossless.dcm"))
+    assert lossless.meta["lossy_compression"] is False
+    write_image(lossless.array, _identity_meta(lossless), lossless.meta, tmp_path / "lossless.dcm")
+    assert "LossyImageCompression" not in pydicom.dcmread(tmp_path / "lossless.dcm")
+    said = read_image(dicom_testdata("693_J2KI.dcm"))  # lossy JPEG 2000 that says so: kept as it says
+    write_image(said.array, _identity_meta(said), said.meta, tmp_path / "j2ki.dcm")
+    assert pydicom.dcmread(tmp_path / "j2ki.dcm").LossyImageCompression == "01"
+
+
 def test_ultrasound_regions_keep_their_edges(tmp_path):
     # a region's Max corner is a pixel's own index, inclusive: at x2 pixel j becomes output pixels 2j and 2j + 1;
     # rounding the corner's centre gave 2j (1010 -> 2020), a pixel short of the region
