@@ -115,6 +115,8 @@ def read_dicom_dataset(path: str | os.PathLike[str], stop_before_pixels: bool = 
             ds = convert_elements(pydicom.dcmread(path, stop_before_pixels=stop_before_pixels))
             if "TransferSyntaxUID" not in ds.file_meta:
                 raise ImageReadError(path, "its file meta information has no Transfer Syntax UID (0002,0010).")
+            if not len(ds):
+                raise empty_data_set_error(path)
             return ds
         except InvalidDicomError as err:
             ds = convert_elements(pydicom.dcmread(path, force=True, stop_before_pixels=stop_before_pixels))
@@ -136,13 +138,29 @@ def read_dicom_dataset(path: str | os.PathLike[str], stop_before_pixels: bool = 
         raise _fail(path, f"not a readable DICOM file ({type(err).__name__}: {err}).", err) from err
 
 
+def empty_data_set_error(path: Path) -> ImageReadError:
+    """Why pydicom read no data set from a file with file meta information: cut off inside its pixel data (its
+    header alone reads: pydicom drops every element when encapsulated pixel data ends early), or with nothing
+    after the file meta."""
+    try:
+        with pydicom_messages(path, report=False):
+            header = pydicom.dcmread(path, stop_before_pixels=True)
+    except Exception:  # as cut off as the full read said
+        header = Dataset()
+    if len(header):
+        return ImageReadError(
+            path, "it is cut off: the file ends inside its pixel data (its header reads, its frames do not end)."
+        )
+    return ImageReadError(
+        path, "it holds no data set after its file meta information (an empty or cut-off DICOM file)."
+    )
+
+
 def _has_pixels(ds: Dataset) -> bool:
     return any(k in ds for k in _PIXEL_KEYWORDS)
 
 
 def _no_pixels_reason(ds: Dataset) -> str:
-    if not len(ds):
-        return "it holds no data set after its file meta information (an empty or cut-off DICOM file)."
     sop = ds.get("SOPClassUID")
     what = f"SOP class '{getattr(sop, 'name', sop)}'" if sop else "no SOP class"
     return f"it holds no pixel data ({what}); it is not an image, e.g. an RT plan, RT struct or report."
@@ -659,6 +677,9 @@ def _series_files(folder: Path, said: dict[Path, list[str]]) -> tuple[list[tuple
             with pydicom_messages(path, report=False) as messages:
                 said[path] = messages
                 ds = convert_elements(pydicom.dcmread(path))
+            if not len(ds):  # a slice cut off inside its pixel data reads as nothing: not a note to skip
+                broken.append(empty_data_set_error(path))
+                continue
         except InvalidDicomError as err:
             try:  # a raw data set, or file meta without the preamble: read as a single file is
                 with pydicom_messages(path, report=False) as messages:

@@ -14,8 +14,10 @@ import skimage
 import tifffile
 from PIL import Image
 from pydicom.data import get_testdata_file
+from pydicom.uid import RLELossless
 
 from monai_rmisr.io import (
+    BrokenSliceError,
     ImageReadError,
     read_dicom,
     read_dicom_series,
@@ -56,6 +58,8 @@ def _assert_names(err: pytest.ExceptionInfo, path) -> None:
         ("meta_missing_tsyntax.dcm", "Transfer Syntax UID"),
         ("rtplan.dcm", "RT Plan Storage"),
         ("rtplan_truncated.dcm", "no pixel data"),
+        # pydicom reads no element at all from it (it said "no data set after its file meta information")
+        ("emri_small_jpeg_2k_lossless_too_short.dcm", "cut off: the file ends inside its pixel data"),
         ("test-SR.dcm", "no pixel data"),
     ],
 )
@@ -426,6 +430,23 @@ def _series_with_a_broken_slice(tmp_path: Path) -> tuple[Path, Path]:
     bad = sorted(folder.iterdir())[2]
     bad.write_bytes(bad.read_bytes()[:3000])  # the header survives, the pixel data is cut
     return folder, bad
+
+
+def test_a_slice_cut_off_inside_encapsulated_pixel_data_is_a_broken_slice(tmp_path):
+    # pydicom reads no element at all from such a file: the series reader skipped it as a note beside the slices,
+    # and read the series one slice short without a word
+    folder = tmp_path / "series"
+    write_ct_series(folder, n=5)
+    cut = sorted(folder.iterdir())[2]
+    ds = pydicom.dcmread(cut)
+    ds.compress(RLELossless)
+    ds.save_as(cut)
+    cut.write_bytes(cut.read_bytes()[:-2000])
+    with pytest.raises(BrokenSliceError, match="cut off: the file ends inside its pixel data") as err:
+        read_dicom_series(folder)
+    assert str(cut) in str(err.value)
+    array, meta = read_dicom_series(folder, skip_bad_slices=True)
+    assert array.shape[-1] == 4 and [Path(s["path"]).name for s in meta["skipped_slices"]] == [cut.name]
 
 
 def test_find_inputs_keeps_a_series_with_a_broken_slice_whole(tmp_path):
