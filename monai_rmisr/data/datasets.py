@@ -207,6 +207,7 @@ def validation_images(
     aperture: int = 0,
     ct_phantoms: int = 0,
     scales: float | Sequence[float] | None = None,
+    max_images: int | None = None,
 ) -> list[np.ndarray]:
     """The bundle's ``validate#images``: (1, H, W) float32 images in [0, 1].
 
@@ -220,12 +221,19 @@ def validation_images(
     ``dataset_dir``: the ``"val"`` split of that user data set (:func:`~monai_rmisr.data.dataset_images` with
     ``dataset_preset`` and ``skip_bad``), less (with a warning naming each) the images too small to be scored at
     any of ``scales`` (the run's scale or ``val_scales``; :func:`~monai_rmisr.metrics.protocol.min_scored_size`),
-    and the procedural images asked for (``synthetic`` None: none).
+    at most ``max_images`` of them spread over the split (the bundle's ``val_max_images``; None: all), and the
+    procedural images asked for (``synthetic`` None: none).
 
     Raises:
         ValueError: ``val_names`` other than :data:`DEFAULT_VAL_NAMES` (or none) with ``dataset_dir`` (they name
-            corpus images; the user data set's validation images are its own split).
+            corpus images; the user data set's validation images are its own split); ``max_images`` without
+            ``dataset_dir`` (the corpus's validation images are few and named).
     """
+    if max_images is not None and dataset_dir is None:
+        raise ValueError(
+            f"--val_max_images {max_images} limits a --dataset_dir run's validation split; the corpus's validation "
+            "images are named by --val_names."
+        )
     if dataset_dir is not None:
         if tuple(val_names) not in ((), DEFAULT_VAL_NAMES):  # the bundle hands its default over either way
             raise ValueError(
@@ -233,7 +241,9 @@ def validation_images(
                 "on: its validation images are its data set's own (its validation split)."
             )
         min_size = validation_min_size(scales)
-        user = dataset_images(dataset_dir, dataset_preset, "val", skip_bad=skip_bad, min_size=min_size)
+        user = dataset_images(
+            dataset_dir, dataset_preset, "val", skip_bad=skip_bad, max_images=max_images, min_size=min_size
+        )
         return user + validation_synthetic_images(0 if synthetic is None else synthetic, aperture, ct_phantoms)
     procedural = validation_synthetic_images(1 if synthetic is None else synthetic, aperture, ct_phantoms)
     return [image.array for image in load_sources(validation_sources(val_names))] + procedural

@@ -12,7 +12,7 @@ from typing import Any
 from monai.data import load_decathlon_datalist
 
 from ..io.folders import walk_folders
-from ..io.pydicom_messages import read_dataset
+from ..io.series_folders import dicom_series_uid, is_one_series
 from .presets import ANNOTATION_DIR_PARTS, ANNOTATION_DIRS, ANNOTATION_STEMS, DICOM_EXTENSIONS, IMAGE_EXTENSIONS
 
 __all__ = ["datalist_file", "datalist_lists", "is_annotation", "load_datalist", "scan_folder"]
@@ -38,24 +38,6 @@ def _kind(path: Path, extensions: tuple[str, ...]) -> str | None:
     if name.endswith(extensions):
         return "image"
     return "dicom" if wants_dicom and _has_dicom_prefix(path) else None
-
-
-def _series_of(files: list[Path]) -> str | None:
-    """The common SeriesInstanceUID when ``files`` are >= 2 single-frame slices of one series."""
-    if len(files) < 2:
-        return None
-    uids = set()
-    for path in files:
-        try:
-            ds = read_dataset(
-                path, report=False, stop_before_pixels=True, specific_tags=["SeriesInstanceUID", "NumberOfFrames"]
-            )
-        except Exception:  # an unreadable header: leave the files single so the bad one is named
-            return None
-        if int(ds.get("NumberOfFrames", 1) or 1) > 1:
-            return None
-        uids.add(str(ds.get("SeriesInstanceUID", "")))
-    return uids.pop() if len(uids) == 1 and "" not in uids else None
 
 
 def _normalise_extensions(extensions: Iterable[str] | None) -> tuple[str, ...]:
@@ -98,10 +80,11 @@ def scan_folder(
             DICOM files without a DICOM suffix are kept when ``".dcm"`` is among them.
         recursive: also search sub-folders (default True), links to folders too, each real folder once
             (:func:`~monai_rmisr.io.folders.walk_folders`, the walk ``rmisr upscale`` makes of a folder).
-        series: list a folder whose images are all DICOM slices (>= 2 single-frame files) of one
-            ``SeriesInstanceUID`` as ONE item, the folder itself (read it with
-            :func:`~monai_rmisr.io.read_dicom_series`), instead of its files. A folder mixing
-            series, or holding a DICOM file whose header cannot be read, stays a list of files.
+        series: list a folder whose DICOM files are one series (:func:`~monai_rmisr.io.series_folders.is_one_series`,
+            the rule ``rmisr upscale`` follows: single-frame slices of one ``SeriesInstanceUID``, files whose header
+            cannot be read counted as its broken slices) as ONE item, the folder itself (read it with
+            :func:`~monai_rmisr.io.read_dicom_series`), instead of its files; other images beside the slices stay
+            items of their own. A folder mixing series stays a list of files.
 
     Returns:
         Sorted paths: image files and (with ``series``) series folders.
@@ -128,10 +111,12 @@ def scan_folder(
                 by_folder.setdefault(directory, []).append((path, kind))
     items: list[Path] = []
     for directory, entries in by_folder.items():
-        if series and all(kind == "dicom" for _, kind in entries) and _series_of([p for p, _ in entries]):
-            items.append(directory)
+        dicoms = [path for path, kind in entries if kind == "dicom"]
+        if series and is_one_series([dicom_series_uid(path) for path in dicoms]):
+            items.append(directory)  # its broken slices fail (or are left out) with the series
+            items.extend(path for path, kind in entries if kind != "dicom")  # a screenshot beside it is an image
         else:
-            items.extend(p for p, _ in entries)
+            items.extend(path for path, _ in entries)
     return sorted(items)
 
 

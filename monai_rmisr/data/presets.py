@@ -58,7 +58,8 @@ class DatasetPreset:
             keeps all.
         ignore_annotations: leave out mask / segmentation / manual-annotation files and folders.
         split_dirs: ``(train names, val names)``: when the root has a folder of each kind, they
-            are the split (DRIVE's ``training`` / ``test``); else ``val_fraction`` applies.
+            are the split, the first val name found chosen (DRIVE's ``training`` / ``test``: without a ``val``
+            folder its ``test`` folder is the validation split too); else ``val_fraction`` applies.
     """
 
     name: str
@@ -108,7 +109,7 @@ PRESETS: dict[str, DatasetPreset] = {
         extensions=RASTER_SUFFIXES,
         intensity="bit_depth",
         ignore_annotations=True,
-        split_dirs=(("training", "train"), ("test", "val", "validation")),
+        split_dirs=(("training", "train"), ("val", "validation", "test")),
     ),
     "datalist": DatasetPreset(
         "datalist",

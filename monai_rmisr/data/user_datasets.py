@@ -186,8 +186,12 @@ def _seeded_split(
     return [i for i in items if (groups[i] in val_groups) == (split == "val")]
 
 
-def _split_dir_items(root: Path, items: list[Path], preset: DatasetPreset, split: str) -> list[Path] | None:
-    """Items under the preset's train / val folders of ``root``, or None when it has no such pair."""
+def _split_folder(root: Path, preset: DatasetPreset, split: str) -> Path | None:
+    """The preset's folder of ``split`` in ``root``, or None when ``root`` lacks it or the train / val pair.
+
+    train: its train folder (DRIVE's ``training``); val: its validation folder (``val``, ``validation``; DRIVE has
+    none, and its ``test`` stands in); test: ``test``.
+    """
     if preset.split_dirs is None:
         return None
     children = {p.name.lower(): p for p in root.iterdir() if p.is_dir()}
@@ -195,7 +199,14 @@ def _split_dir_items(root: Path, items: list[Path], preset: DatasetPreset, split
     val = next((children[n] for n in preset.split_dirs[1] if n in children), None)
     if train is None or val is None:
         return None
-    chosen = train if split == "train" else val
+    return {"train": train, "val": val, "test": children.get("test")}[split]
+
+
+def _split_dir_items(root: Path, items: list[Path], preset: DatasetPreset, split: str) -> list[Path] | None:
+    """Items under the preset's folder of ``split`` (:func:`_split_folder`), or None when ``root`` has none."""
+    chosen = _split_folder(root, preset, split)
+    if chosen is None:
+        return None
     return [i for i in items if chosen in i.parents or i == chosen]
 
 
@@ -269,9 +280,14 @@ def load_dataset(
         if spec.ignore_annotations:
             items = [i for i in items if not is_annotation(i, root)]
         groups = {i: _group_key(i, root, spec) for i in items}
-        if split == "test":  # the data set's own test folder (DRIVE's test/; not a val/ it was chosen on), else all
-            tests = [child for child in root.iterdir() if child.is_dir() and child.name.lower() == "test"]
-            chosen = _split_dir_items(root, items, spec, "val") if spec.split_dirs is not None and tests else None
+        if split == "test":  # the data set's own test folder (DRIVE's test/), else all
+            chosen = _split_dir_items(root, items, spec, "test")
+            if chosen and _split_folder(root, spec, "val") == _split_folder(root, spec, "test"):
+                logger.warning(
+                    "'%s' has no val/ folder: training chose its model on test/ (validation), so a score on test/ "
+                    "is not independent of that choice; move some training images into a val/ folder for one that is.",
+                    dataset_dir,
+                )
             items = chosen if chosen else items
         else:
             chosen = _split_dir_items(root, items, spec, split)

@@ -22,10 +22,10 @@ from typing import Any
 
 from ..config import BundleRunError
 from ..io import ImageReadError, detect_format
-from ..io.dicom import read_dicom_dataset
 from ..io.folders import walk_folders
 from ..io.formats import format_from_name
 from ..io.output import OutputPathError
+from ..io.series_folders import dicom_series_uid, is_one_series
 from ..io.writers import output_name
 from .upscale import RUN_ERRORS, Upscaler
 
@@ -42,16 +42,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-
-def _dicom_series_uid(path: Path) -> tuple[str, int] | None:
-    """(SeriesInstanceUID, frames) of a DICOM file with pixels, or None."""
-
-    try:
-        ds = read_dicom_dataset(path, stop_before_pixels=True, quiet=True)  # as the reader reads it: a raw data set too
-        return str(ds.get("SeriesInstanceUID", "")), int(ds.get("NumberOfFrames", 1) or 1)
-    except Exception:  # a broken header: the reader names the problem
-        return None
 
 
 def find_inputs(folder: str | os.PathLike[str]) -> list[Path]:
@@ -96,16 +86,13 @@ def find_inputs(folder: str | os.PathLike[str]) -> list[Path]:
             if kind != "dicom":
                 found.append(path)
                 continue
-            info = _dicom_series_uid(path)
-            if info is None or not info[0]:  # no readable header, or cut before its SeriesInstanceUID
+            info = dicom_series_uid(path)
+            if info is None:  # no readable header, or cut before its SeriesInstanceUID
                 broken_dicoms.append(path)
             else:
                 dicoms.append((path, info))
         series = {info[0] for _, info in dicoms}
-        one_series = (
-            len(series) == 1 and len(dicoms) + len(broken_dicoms) > 1 and all(info[1] == 1 for _, info in dicoms)
-        )
-        if one_series:
+        if is_one_series([info for _, info in dicoms] + [None] * len(broken_dicoms)):
             found.append(directory_path)  # its broken slices fail (or are skipped) with the series
         else:
             slices = Counter(info[0] for _, info in dicoms if info[1] == 1)

@@ -103,3 +103,39 @@ def test_finetune_runs_from_init_weights_on_a_fake_folder(tmp_path, name):
     events = EventAccumulator(str(tmp_path / "run" / "tensorboard"))
     events.Reload()
     assert [event.step for event in events.Scalars("train_loss")] == [1, 2]
+
+
+def _causes(error: BaseException | None) -> str:
+    """The messages of an error and of those it was raised from (MONAI's config parser wraps the component's)."""
+    messages = []
+    while error is not None:
+        messages.append(str(error))
+        error = error.__cause__
+    return "\n".join(messages)
+
+
+@pytest.mark.parametrize("name", sorted(LAYOUTS))
+def test_finetune_configs_take_the_validation_settings_of_train_json(tmp_path, name):
+    # each config replaced validate#images with a call that had no procedural images and no val_names check:
+    # --val_synthetic_images 3 --val_ct_phantom_images 2 ran without them, --val_names ran without a word
+    build, _, n_val = LAYOUTS[name]
+    build(tmp_path)
+
+    def validation(**overrides) -> list:
+        return _parser(name, dataset_dir=str(tmp_path), **overrides).get_parsed_content("validate#images")
+
+    assert len(validation()) == n_val
+    assert len(validation(val_synthetic_images=3, val_ct_phantom_images=2)) == n_val + 5
+    assert len(validation(val_max_images=1)) == 1
+    with pytest.raises(Exception) as err:
+        validation(val_names=["CT_small"])
+    assert "names corpus images" in _causes(err.value)
+
+
+def test_val_max_images_is_refused_on_the_corpus():
+    parser = ConfigParser()
+    parser.read_config(str(CONFIGS / "train.json"))
+    parser.update({"val_max_images": 4})
+    with pytest.raises(Exception) as err:
+        parser.get_parsed_content("validate#images")
+    assert "--val_max_images 4 limits a --dataset_dir run" in _causes(err.value)

@@ -22,7 +22,7 @@ from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
 from monai_rmisr.data import PRESETS, dataset_images, load_datalist, scan_folder
 from monai_rmisr.data.user_datasets import load_dataset
-from monai_rmisr.io import BrokenSliceError, ImageReadError
+from monai_rmisr.io import BrokenSliceError, ImageReadError, read_dicom_series
 from monai_rmisr.transforms import CTWindow
 
 SIZE = 32
@@ -141,6 +141,9 @@ def make_drive_folder(root: Path, n_train: int = 2, n_test: int = 1) -> dict[str
     return out
 
 
+SPLITS = ("train", "val", "test")
+
+
 def _luma(rgb: np.ndarray) -> np.ndarray:
     return rgb.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
 
@@ -197,6 +200,23 @@ def test_a_subset_made_of_links_to_patient_folders_is_read_like_the_collection(t
     items = scan_folder(subset, series=True)
     assert [p.relative_to(subset).as_posix() for p in items] == ["p1/series", "p3/series"]
     assert len(scan_folder(subset)) == 6
+
+
+def test_a_series_stays_one_item_beside_another_image_or_a_broken_slice(tmp_path):
+    # a screenshot or a slice whose header cannot be read beside a series made each slice an item of its own: the
+    # series' slices then fell on both sides of the train / validation split, each scaled on its own range
+    # (rmisr upscale read the same folders as one series: one rule for both now, io.series_folders)
+    from monai_rmisr.inference.batch import find_inputs
+
+    write_ct_series(tmp_path / "with_png", 0, 4)
+    Image.fromarray(_rgb(0)).save(tmp_path / "with_png" / "screenshot.png")
+    write_ct_series(tmp_path / "with_broken", 0, 4)
+    (tmp_path / "with_broken" / "IM999.dcm").write_bytes(b"not a DICOM header" * 20)
+    items = [p.relative_to(tmp_path).as_posix() for p in scan_folder(tmp_path, series=True)]
+    assert items == ["with_broken", "with_png", "with_png/screenshot.png"]
+    assert [p.relative_to(tmp_path).as_posix() for p in find_inputs(tmp_path)] == items
+    array, meta = read_dicom_series(tmp_path / "with_broken", skip_bad_slices=True)
+    assert array.shape[-1] == 4 and [Path(s["path"]).name for s in meta["skipped_slices"]] == ["IM999.dcm"]
 
 
 def test_a_folder_mixing_two_series_stays_a_list_of_files(tmp_path):
@@ -269,6 +289,27 @@ def test_retina_uses_drive_training_and_test_folders(tmp_path):
         Image.fromarray(_rgb(k)).save(flat / f"im{k}.png")
     assert len(dataset_images(flat, "retina", "train", val_fraction=0.3)) == 2
     assert len(dataset_images(flat, "retina", "val", val_fraction=0.3)) == 1
+
+
+def test_retina_validates_on_a_val_folder_beside_drive_test_folder(tmp_path, caplog):
+    # training/, val/ and test/: validation took test/ (first of its names), val/ was read by nothing, and the model
+    # chosen on test/ was then scored on test/ again
+    make_drive_folder(tmp_path / "DRIVE", n_train=3, n_test=1)
+    root = tmp_path / "DRIVE"
+    with caplog.at_level(logging.WARNING, logger="monai_rmisr"):
+        assert [Path(i.source).name for i in load_dataset(root, "retina", "test")] == ["01_test.tif"]
+    assert "is not independent" in caplog.text  # DRIVE as published: test/ is the validation split too
+    (root / "val" / "images").mkdir(parents=True)
+    (root / "training" / "images" / "23_training.tif").rename(root / "val" / "images" / "23_training.tif")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="monai_rmisr"):
+        names = {split: [Path(i.source).name for i in load_dataset(root, "retina", split)] for split in SPLITS}
+    assert names == {
+        "train": ["21_training.tif", "22_training.tif"],
+        "val": ["23_training.tif"],
+        "test": ["01_test.tif"],
+    }
+    assert "is not independent" not in caplog.text
 
 
 def test_folder_preset_min_max_normalises_each_item_and_splits_by_file(tmp_path):
