@@ -21,6 +21,11 @@ def _average_weights(args: argparse.Namespace) -> int:
     try:
         output = check_output_path(args.output, args.checkpoints, args.overwrite)
         sidecar = sidecar_path(output)
+        if sidecar == output:
+            raise ValueError(
+                f"OUTPUT '{output}' ends in .json, the name its architecture file takes: name the weights "
+                f"'{output.with_suffix('.pt')}'."
+            )
         described = {path: network_def_of(path) for path in args.checkpoints}
         kinds = {json.dumps(call, sort_keys=True) for call in described.values() if call is not None}
         if len(kinds) > 1:

@@ -329,7 +329,9 @@ def load_dataset(
         images = large_enough
     if not images:
         hint = ""
-        if split == "val" and not items:
+        if split == "val" and not items and spec.name == "datalist":
+            hint = " Its 'validation' list is empty: list one image or more there (never one of its 'training' list)."
+        elif split == "val" and not items:
             hint = (
                 " The validation split takes whole files / series (a volume is never split by slice), about "
                 f"{val_fraction:.0%} of them and at least one where there are two or more: give two or more, or a "

@@ -390,6 +390,11 @@ def test_datalist_json(tmp_path):
     # no validation list: the training list is split by val_fraction
     (tmp_path / "train_only.json").write_text(json.dumps({"training": datalist["training"]}))
     assert len(dataset_images(tmp_path / "train_only.json", "datalist", "val", val_fraction=0.3)) == 1
+    # an empty validation list: named as such (the hint was to give "a datalist with a 'validation' list")
+    (tmp_path / "empty_val.json").write_text(json.dumps({**datalist, "validation": []}))
+    with pytest.raises(ValueError, match="Its 'validation' list is empty") as err:
+        dataset_images(tmp_path / "empty_val.json", "datalist", "val")
+    assert "give two or more" not in str(err.value)
     with pytest.raises(ValueError, match=re.escape("has no 'test' list; it has ['training', 'validation'].")):
         load_datalist(tmp_path / "dataset.json", key="test")
     # evaluation ("test"): every image listed, each once; a test list where there is one

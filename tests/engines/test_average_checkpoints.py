@@ -127,3 +127,8 @@ def test_the_average_of_a_runs_checkpoints_gets_its_architecture_file_and_loads_
     assert "'again.json', the architecture file of OUTPUT, already exists" in capsys.readouterr().err.replace(
         str(tmp_path) + "/", ""
     )
+    # an OUTPUT named like its own architecture file (.json): refused before anything is written (it failed with a
+    # raw rename error and left the architecture file at OUTPUT's name)
+    assert main(["average-weights", str(tmp_path / "w.json"), *map(str, inputs)]) == 2
+    assert "ends in .json, the name its architecture file takes" in capsys.readouterr().err
+    assert not (tmp_path / "w.json").exists() and not list(tmp_path.glob(".*w.json"))
