@@ -28,15 +28,14 @@ TILE_HELP = (
 )
 
 
-def tile_argument(text: str) -> int | str | None:
-    """``--tile``: ``"auto"``, ``0`` (None: the whole image) or a size (checked by the Upscaler)."""
+def tile_argument(text: str) -> int | str:
+    """``--tile``: ``"auto"``, ``0`` (the whole image) or a size, as the Upscaler's ``check_tile`` takes them."""
     if text == "auto":
         return text
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected 'auto', 0 (whole image) or a size, got {text!r}") from None
-    return None if value == 0 else value
 
 
 def path_argument(text: str) -> str:

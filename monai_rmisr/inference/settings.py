@@ -60,17 +60,20 @@ PRECISIONS = ("float32", "bfloat16", "auto")
 
 
 def check_tile(tile: Any) -> int | str | None:
-    """A ``tile`` setting: ``None`` (whole image), ``"auto"`` or an LR tile size >= 8; returns it.
+    """A ``tile`` setting: ``None`` or ``0`` (the whole image; 0 where a command line cannot say None: ``rmisr
+    upscale --tile 0``, the bundle's ``--tile 0``), ``"auto"`` or an LR tile size >= 8; returns it, 0 as None.
 
     Raises:
         ValueError: anything else, naming the value.
     """
     if tile is None or (isinstance(tile, str) and tile == AUTO_TILE):
         return tile
+    if isinstance(tile, numbers.Integral) and not isinstance(tile, bool) and tile == 0:
+        return None
     if isinstance(tile, bool) or not isinstance(tile, numbers.Integral) or tile < MIN_TILE:
         raise ValueError(
-            f"tile must be '{AUTO_TILE}', an integer >= {MIN_TILE} (LR tile size) or None (the whole image; --tile 0 "
-            f"on the command line), got {tile!r}."
+            f"tile must be '{AUTO_TILE}', an integer >= {MIN_TILE} (LR tile size), or 0 or None (the whole image), "
+            f"got {tile!r}."
         )
     return int(tile)
 
@@ -134,8 +137,6 @@ def parse_tile(value: Any) -> int | str | None:
                 f"tile must be '{AUTO_TILE}', 0 (the whole image) or an integer >= {MIN_TILE} (LR tile size), "
                 f"got {value!r}."
             ) from None
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value == 0:
-        return None
     return check_tile(value)
 
 

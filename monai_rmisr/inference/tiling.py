@@ -268,6 +268,12 @@ def tiled_forward(
     # n * scale not whole along an axis: the whole-image output grid is round(n s) / n there, not the tiles' s; an
     # arbitrary-scale up-sampler projects the tiles' output pixels on the image's grid instead (placed_in)
     off_grid = any(n * r % q for n in spatial)
+    if all(t >= n for t, n in zip(tiles, spatial)):
+        # one tile holds the image: the whole image, exactly (padded to the scale's period, as the windows are off
+        # its grid, its far border would see the padding where the whole-image forward sees the zero padding)
+        image = x.to(sw_device) if sw_device is not None else x
+        forward = self_ensemble_forward if self_ensemble else forward_at_scale
+        return forward(network, image, scale, channels_last).to(device=x.device, dtype=x.dtype)
     if off_grid and isinstance(network, BicubicUpsampler):
         # tiles would interpolate on the scale's grid, not the whole image's (up to 0.46 apart on noise): the whole
         # image at once, exact, in about the memory the tiled blend holds (the output, its weights, a window)

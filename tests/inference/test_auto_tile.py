@@ -85,7 +85,7 @@ def test_a_tiled_single_image_shows_a_tile_progress_bar_unless_quiet(tmp_path, c
 def test_the_tile_option(tmp_path, capsys):
     base = ["upscale", "in.png", "-o", "out.png", "--scale", "2"]
     assert build_parser().parse_args(base).tile == "auto"
-    assert build_parser().parse_args([*base, "--tile", "0"]).tile is None  # the whole image
+    assert build_parser().parse_args([*base, "--tile", "0"]).tile == 0  # the whole image (check_tile: None)
     assert build_parser().parse_args([*base, "--tile", "64"]).tile == 64
     with pytest.raises(SystemExit):
         build_parser().parse_args([*base, "--tile", "big"])
