@@ -24,7 +24,7 @@ from ..config import BundleRunError
 from ..io import ImageReadError, detect_format
 from ..io.folders import walk_folders
 from ..io.formats import format_from_name
-from ..io.output import OutputPathError
+from ..io.output import OutputPathError, check_folder_takes_files
 from ..io.series_folders import dicom_series_uid, is_one_series
 from ..io.writers import output_name
 from .upscale import RUN_ERRORS, Upscaler
@@ -203,7 +203,8 @@ def check_batch_output(root: str | os.PathLike[str] | None, output_dir: str | os
     """``output_dir`` if a batch over the folder ``root`` (None: listed inputs) may write its outputs there.
 
     Raises:
-        OutputPathError: ``output_dir`` is ``root``, lies inside it, or is a file.
+        OutputPathError: ``output_dir`` is ``root``, lies inside it, is a file, or cannot take files (a read-only
+            folder, or one that cannot be made there).
     """
     output_dir = Path(output_dir)
     if root is not None:
@@ -214,6 +215,7 @@ def check_batch_output(root: str | os.PathLike[str] | None, output_dir: str | os
             )
     if output_dir.exists() and not output_dir.is_dir():
         raise OutputPathError(f"output '{output_dir}' is a file; a batch writes a folder of outputs: name a folder.")
+    check_folder_takes_files(output_dir)  # one error before any work, not one failure per input
     return output_dir
 
 
@@ -242,7 +244,8 @@ def upscale_batch(
         :class:`BatchReport` of this process's share.
 
     Raises:
-        OutputPathError: ``output_dir`` is ``root``, lies inside it, or is a file.
+        OutputPathError: ``output_dir`` is ``root``, lies inside it, is a file, or cannot take files (a read-only
+            folder, or one that cannot be made there).
     """
     output_dir = Path(output_dir)
     if root is None and items is None:

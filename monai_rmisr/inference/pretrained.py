@@ -388,6 +388,7 @@ def untrained_network(model: str | os.PathLike[str]) -> nn.Module:
             raise ValueError(f"{source}: {e}") from e
     if not path.is_file():
         raise missing_model_error(model)
+    load_state_dict(path)  # a file that is no checkpoint at all is named as such: a sidecar would not help it
     raise ValueError(
         f"cannot tell the architecture of checkpoint {path}: write a sidecar {sidecar.name} with the "
         'constructor call, e.g. {"_target_": "RMISR", "spatial_dims": 2, "in_channels": 1, "scale": 2, '

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-__all__ = ["OutputPathError", "atomic_output", "check_output_path", "make_private"]
+__all__ = ["OutputPathError", "atomic_output", "check_folder_takes_files", "check_output_path", "make_private"]
 
 
 class OutputPathError(ValueError):
@@ -69,11 +69,7 @@ def check_output_path(
         raise OutputPathError(
             f"output '{output}' is not a regular file (a device, FIFO or socket); refusing to replace it."
         )
-    parent = next((p for p in output.absolute().parents if p.exists()), None)
-    if parent is not None and not parent.is_dir():
-        raise OutputPathError(f"output '{output}' lies under '{parent}', which is not a folder.")
-    if parent is not None:
-        _check_takes_files(output, parent)
+    check_folder_takes_files(output.parent, named=output)
     if output.exists() and not overwrite:
         raise OutputPathError(f"output '{output}' already exists; pass --overwrite to replace it.")
     if output.is_dir():
@@ -98,6 +94,27 @@ def _check_takes_files(output: Path, folder: Path) -> None:
         raise OutputPathError(
             f"output '{output}' cannot be written: its folder '{folder}' takes no new files ({err.strerror})."
         ) from err
+
+
+def check_folder_takes_files(folder: str | os.PathLike[str], named: str | os.PathLike[str] | None = None) -> None:
+    """Refuse, before any work, a folder about to receive outputs (made where missing) that cannot: its nearest
+    existing folder (itself, or the one it would be made in) is not a folder or takes no new files.
+
+    Args:
+        folder: the folder the outputs go to.
+        named: the output the message names (default ``folder``; a file output names itself).
+
+    Raises:
+        OutputPathError: naming the output and the reason.
+    """
+    folder = Path(folder)
+    named = folder if named is None else Path(named)
+    existing = next((p for p in (folder.absolute(), *folder.absolute().parents) if p.exists()), None)
+    if existing is None:
+        return
+    if not existing.is_dir():
+        raise OutputPathError(f"output '{named}' lies under '{existing}', which is not a folder.")
+    _check_takes_files(named, existing)
 
 
 def _remove(path: Path) -> None:

@@ -207,6 +207,12 @@ def test_load_checkpoint_architecture_sources(tmp_path):
     torch.save(state, tmp_path / "bare.pt")
     with pytest.raises(ValueError, match=r"cannot tell the architecture of checkpoint .*bare\.json"):
         load_checkpoint(tmp_path / "bare.pt")
+    # a file that is no checkpoint, without a sidecar (the bundle's --model junk.pt): named as not a weights file, not
+    # asked for a sidecar, which would not help
+    (tmp_path / "junk.pt").write_text("not weights")
+    with pytest.raises(ValueError, match=r"not a file that torch\.save wrote") as err:
+        untrained_network(tmp_path / "junk.pt")
+    assert "sidecar" not in str(err.value)
     # a mistyped path (the bundle's --model): says the file is missing, not that a sidecar is
     with pytest.raises(FileNotFoundError, match=r"checkpoint file not found: .*typo\.pt"):
         untrained_network(tmp_path / "typo.pt")

@@ -607,6 +607,25 @@ def test_cli_batch_into_an_existing_file_is_one_error_before_any_work(tmp_path, 
     assert (tmp_path / "out.png").read_bytes() == b"not a folder"
 
 
+def test_cli_batch_into_a_folder_that_takes_no_files_is_one_error_before_any_work(tmp_path, capsys, monkeypatch):
+    # a read-only output folder (or one that cannot be made, /sys/xx) failed once per input: "FAILED ... takes no
+    # new files" for each, exit 1
+    import errno
+
+    from monai_rmisr.io import output as output_module
+
+    def read_only(*args, **kwargs):  # what a read-only mount answers (os.access cannot tell: root passes it)
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    _batch_folder(tmp_path / "in")
+    monkeypatch.setattr(output_module.tempfile, "TemporaryFile", read_only)
+    command = ["upscale", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--scale", "2", "--model", "bicubic"]
+    assert main([*command, "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "takes no new files (Read-only file system)" in err and "FAILED" not in err
+    assert not (tmp_path / "out").exists()
+
+
 def test_find_inputs_follows_linked_folders_once(tmp_path):
     (tmp_path / "store").mkdir()
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "store" / "linked.png")
