@@ -53,6 +53,19 @@ def test_torchscript_keeps_the_call_time_scale(tmp_path):
                 scripted(x, scale)
 
 
+def test_torch_export_of_the_arbitrary_scale_network_takes_other_sizes():
+    # torch.export's default (non-strict) tracing fixed the example's size: the up-sampler read its input size with
+    # int(), which specialises a symbolic size ("Guard failed: x.size()[2] == 32" at any other size)
+    net = _eval(CASES["rmisr_meta"])
+    size = torch.export.Dim.AUTO
+    exported = torch.export.export(net, (torch.rand(2, 1, 16, 16),), dynamic_shapes=({0: size, 2: size, 3: size},))
+    for shape in [(1, 1, 9, 13), (3, 1, 20, 11)]:
+        x = torch.rand(shape)
+        with torch.no_grad():
+            out = exported.module()(x)
+            assert out.shape == net(x).shape and torch.allclose(out, net(x), atol=1e-5)
+
+
 def test_torchscript_of_rmisr_3d(tmp_path):
     net = RMISR(3, 1, scale=2, features=32, num_blocks=1, distillation_channels=8).eval()
     scripted = torch.jit.load(str(export_torchscript(net, tmp_path / "net3d.ts")))

@@ -131,7 +131,7 @@ class MetaUpsample(nn.Module):
             (B, out_channels, *round(spatial * scale)) (halves rounded up).
         """
         scale = check_scale(scale, self.max_scale, allow_one=True)
-        in_size = [int(s) for s in x.shape[2:]]
+        in_size = list(x.shape[2:])  # sizes as they are (symbolic in torch.export: int() would fix them)
         out_size = scaled_size(in_size, scale)
         weight, bias = self._folded_kernels()
         pad = self.kernel_size // 2
