@@ -785,7 +785,9 @@ def read_dicom_series(
     Returns:
         ``(array, meta)``: ``array`` is ``(C, H, W, S)`` float32, slices along the last axis;
         ``meta`` as :func:`read_dicom` plus ``series_files`` (the sorted paths),
-        ``slice_positions`` (mm along the normal), ``slice_spacing_uniform``, the per-slice
+        ``slice_positions`` (mm along the normal), ``slice_spacing_uniform``, ``slice_grid_error`` (how far the
+        slices' origins lie from the affine's evenly spaced grid, mm: along the normal, and across it, a gantry
+        tilt), the per-slice
         ``rescale_slopes`` / ``rescale_intercepts`` and ``skipped_slices`` (``[{"path",
         "reason"}]``, empty unless ``skip_bad_slices`` left some out). ``spacing`` is ``(row,
         column, slice)`` and ``affine`` maps ``(row, column, slice, 1)`` to LPS millimetres.
@@ -806,6 +808,19 @@ def read_dicom_series(
         return _read_dicom_series(folder, series_uid, tolerance, skip_bad_slices, max_values, said)
     finally:
         _report_series_messages(folder, said)
+
+
+def _slice_grid_error(keyed: list[tuple[Any, ...]], normal: np.ndarray, step: float) -> tuple[float, float]:
+    """How far the slices' origins (sorted ``(key, path, ds, position)`` entries) lie from the volume's grid, mm:
+    along the normal, from the evenly spaced positions the affine gives them (first position plus ``step`` per
+    slice: uneven spacing, a missing slice); across it, from the first slice's line along the normal (a gantry
+    tilt: each origin shifted in the slice plane)."""
+    positions = np.array([k[3] for k in keyed], dtype=float)
+    along = positions @ normal
+    across = positions - np.outer(along, normal)
+    off_grid = np.abs(along - (along[0] + step * np.arange(len(along))))
+    drift = np.linalg.norm(across - across[0], axis=1)
+    return float(off_grid.max()), float(drift.max())
 
 
 def _read_dicom_series(
@@ -944,6 +959,7 @@ def _read_dicom_series(
     else:
         third, third_source = _frame_spacing(first_ds, 1, normal, 0)
         uniform = True
+    grid_error = _slice_grid_error(keyed, normal, third) if steps.size else (0.0, 0.0)
     spacing_2d, spacing_source = _spacing_in_plane(keyed[0][2])
     origin = keyed[0][3] if keyed[0][3] is not None else np.zeros(3)
     direction, affine = _geometry(spacing_2d, row_cos, col_cos, origin, third)
@@ -956,6 +972,7 @@ def _read_dicom_series(
             "skipped_slices": skipped,
             "slice_positions": keys.tolist() if has_positions else None,
             "slice_spacing_uniform": uniform,
+            "slice_grid_error": grid_error,
             "rescale_slopes": slopes,
             "rescale_intercepts": intercepts,
             "number_of_frames": len(keyed),

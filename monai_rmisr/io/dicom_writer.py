@@ -44,7 +44,6 @@ import copy
 import datetime
 import hashlib
 import logging
-import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -61,7 +60,8 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 from .._version import __version__
 from .dicom import read_dicom_dataset, spacing_pair, stored_range, stored_values
 from .dicom_coding import lossy_compression_method
-from .geometry import input_index, output_index, resampling_of
+from .dicom_pixel_marks import resample_overlays, shift_regions, shift_shutters
+from .geometry import input_index, resampling_of
 from .pydicom_messages import pydicom_messages
 
 __all__ = [
@@ -634,45 +634,6 @@ def _scale_spacing(ds: Dataset, zoom: tuple[float, ...]) -> None:
                 region[keyword].value = float(region[keyword].value) / zoom[axis]
 
 
-def _shift_regions(ds: Dataset, zoom: tuple[float, ...], start: tuple[float, ...], shape: tuple[int, ...]) -> None:
-    """Ultrasound region corners follow the pixels; regions falling outside a crop are dropped.
-
-    A corner is an inclusive pixel bound: the region runs from the left edge of its Min pixel to the right edge of
-    its Max pixel, and the output region holds the output pixels whose centres lie inside those edges (x2: Min
-    ``i`` becomes ``2i``, Max ``j`` becomes ``2j + 1``; rounding the corner's centre made it ``2j``, a pixel short).
-    """
-    regions = ds.get("SequenceOfUltrasoundRegions")
-    if not regions:
-        return
-    kept = []
-    for region in regions:
-        corners = {}
-        for keyword, axis, side in (
-            ("RegionLocationMinX0", 1, -0.5),
-            ("RegionLocationMaxX1", 1, 0.5),
-            ("RegionLocationMinY0", 0, -0.5),
-            ("RegionLocationMaxY1", 0, 0.5),
-        ):
-            if keyword in region:
-                edge = output_index(float(region[keyword].value) + side, zoom[axis], start[axis])
-                inside = math.ceil(edge - 1e-6) if side < 0 else math.floor(edge + 1e-6)
-                corners[keyword] = int(np.clip(inside, 0, shape[axis] - 1))
-        if corners.get("RegionLocationMinX0", 0) >= corners.get("RegionLocationMaxX1", 1) or corners.get(
-            "RegionLocationMinY0", 0
-        ) >= corners.get("RegionLocationMaxY1", 1):
-            continue
-        for keyword, value in corners.items():
-            region[keyword].value = value
-        for keyword, axis in (("ReferencePixelX0", 1), ("ReferencePixelY0", 0)):
-            if keyword in region:
-                region[keyword].value = round(output_index(float(region[keyword].value), zoom[axis], start[axis]))
-        kept.append(region)
-    if kept:
-        ds.SequenceOfUltrasoundRegions = DicomSequence(kept)
-    else:
-        del ds.SequenceOfUltrasoundRegions
-
-
 def _move_positions(ds: Dataset, shift: np.ndarray) -> None:
     """Add ``shift`` (mm, patient space) to every ImagePositionPatient of ``ds``."""
 
@@ -771,10 +732,14 @@ def _save(ds: Dataset, path: str | os.PathLike[str]) -> None:
 
 
 def _in_plane(ds: Dataset, meta: Mapping[str, Any], source_meta: Mapping[str, Any]) -> None:
-    """Update in-plane spacing, ultrasound regions and the position shift of the first pixel."""
+    """Update in-plane spacing, what is drawn or masked in pixel coordinates (ultrasound regions, display shutters,
+    overlay planes: :mod:`~monai_rmisr.io.dicom_pixel_marks`) and the position shift of the first pixel."""
     zoom, start = resampling_of(meta)
     _scale_spacing(ds, zoom)
-    _shift_regions(ds, zoom, start, tuple(meta["spatial_shape"]))
+    shape = tuple(meta["spatial_shape"])
+    shift_regions(ds, zoom, start, shape)
+    shift_shutters(ds, zoom, start, shape)
+    resample_overlays(ds, zoom, start, shape)
     shift = np.asarray(meta["affine"])[:3, 3] - np.asarray(source_meta["affine"])[:3, 3]
     if len(zoom) < 3 or (zoom[2] == 1.0 and start[2] == 0.0):  # slices stay where they were
         _move_positions(ds, shift)

@@ -68,6 +68,8 @@ META_KEYS: dict[str, str] = {
     "skipped_slices": 'files of the series left out as unreadable (list of {"path", "reason"})',
     "slice_positions": "each slice's position along the slice normal, mm (list of float)",
     "slice_spacing_uniform": "the slices are evenly spaced (bool)",
+    "slice_grid_error": "how far the slices' origins lie from the affine's evenly spaced grid, mm: (along the "
+    "normal, across it: a gantry tilt)",
     "rescale_slopes": "each slice's rescale slope (list of float)",
     "rescale_intercepts": "each slice's rescale intercept (list of float)",
     # NIfTI

@@ -189,6 +189,39 @@ def test_axis_z_needs_a_volume():
         Upscaler(2, model=small_rmisr(), axis="z").image(image)
 
 
+@pytest.mark.parametrize("fault", ["gap", "tilt", "rounded"])
+def test_axis_z_refuses_slices_off_an_even_grid(tmp_path, fault):
+    # --axis z interpolates by slice index and places the new slices on the affine's even grid: a series with a gap
+    # (2 mm steps, one 6 mm) got slices up to 1.75 mm from where their data lies, a gantry-tilted one kept no tilt
+    # (2.85 mm off in-plane at its last slice); positions rounded to 0.01 mm are fine
+    folder = tmp_path / fault
+    write_ct_series(folder, n=5, step=2.0)
+    for path in folder.iterdir():
+        ds = pydicom.dcmread(path)
+        k = 5 - int(ds.InstanceNumber)  # the slice's place (write_ct_series numbers them backwards)
+        orientation = np.array([float(v) for v in ds.ImageOrientationPatient])
+        row, normal = orientation[:3], np.cross(orientation[:3], orientation[3:])
+        position = np.array([float(v) for v in ds.ImagePositionPatient])
+        if fault == "gap":
+            position += 4.0 * (k >= 3) * normal
+        elif fault == "tilt":
+            position += 0.67 * k * row
+        else:
+            position = np.round(position + (0.625 - 2.0) * k * normal, 2)  # 0.625 mm steps, to two decimals
+        ds.ImagePositionPatient = [f"{v:.4f}" for v in position]
+        ds.save_as(path)
+    image = read_image(folder)
+    image.array = image.array[:, 40:56, 40:56]
+    assert Upscaler(2, model="bicubic").image(image).array.shape == (1, 32, 32, 5)  # in-plane: each slice its own
+    if fault == "rounded":
+        assert Upscaler(2, model="bicubic", axis="z").image(image).array.shape == (1, 16, 16, 10)
+        return
+    wording = {"gap": "from evenly spaced positions (uneven spacing", "tilt": "(a gantry tilt)"}[fault]
+    with pytest.raises(ValueError, match=re.escape(wording)) as err:
+        Upscaler(2, model="bicubic", axis="z").image(image)
+    assert str(folder) in str(err.value) and "--axis xy" in str(err.value)
+
+
 def test_shard_splits_without_overlap():
     items = list(range(11))
     parts = [shard(items, rank, 3) for rank in range(3)]

@@ -975,3 +975,63 @@ def test_ultrasound_regions_keep_their_edges(tmp_path):
         2 * before.RegionLocationMaxX1 + 1,
         2 * before.RegionLocationMaxY1 + 1,
     )
+
+
+def _upscale_dicom(source, output, *options):
+    from monai_rmisr.__main__ import main
+
+    assert main(["upscale", str(source), "-o", str(output), "--scale", "2", "--model", "bicubic", "-q", *options]) == 0
+    return pydicom.dcmread(output)
+
+
+def test_overlay_planes_are_redrawn_on_the_new_grid(tmp_path):
+    # an overlay plane (a graphic over the image, 1-bit) was copied unscaled: a 300x484 bitmap at origin 1\1 over a
+    # 600x968 image, drawn by viewers in its top-left quarter; with --roi anywhere at all
+    source = dicom_testdata("examples_overlay.dcm")
+    overlay = pydicom.dcmread(source).overlay_array(0x6000)
+    out = _upscale_dicom(source, tmp_path / "x2.dcm")
+    redrawn = out.overlay_array(0x6000)
+    assert redrawn.shape == (out.Rows, out.Columns) == (600, 968) and out[0x6000, 0x0050].value == [1, 1]
+    for row, column in ((0, 0), (1, 1), (0, 1)):  # nearest: each source bit becomes a 2x2 block
+        np.testing.assert_array_equal(redrawn[row::2, column::2], overlay)
+    rows, columns = np.nonzero(overlay)
+    top, left = max(int(rows[0]) - 5, 0), max(int(columns[0]) - 5, 0)  # a region holding some of the graphic
+    roi = (left, top, left + 40, top + 30)
+    cropped = _upscale_dicom(source, tmp_path / "roi.dcm", "--roi", ",".join(map(str, roi))).overlay_array(0x6000)
+    assert cropped.shape == (60, 80) and cropped.any()
+    np.testing.assert_array_equal(cropped[::2, ::2], overlay[top : top + 30, left : left + 40])
+
+
+def test_display_shutters_follow_the_pixels(tmp_path):
+    # the shutter's pixel coordinates were copied: at x2 a viewer masked everything outside the old pixel box
+    ds = pydicom.dcmread(dicom_testdata("CT_small.dcm"))
+    ds.ShutterShape = ["RECTANGULAR", "CIRCULAR", "POLYGONAL"]
+    ds.ShutterLeftVerticalEdge, ds.ShutterRightVerticalEdge = 10, 118  # 1-based columns, inclusive
+    ds.ShutterUpperHorizontalEdge, ds.ShutterLowerHorizontalEdge = 20, 100
+    ds.CenterOfCircularShutter, ds.RadiusOfCircularShutter = [64, 65], 50  # row \\ column, pixels
+    ds.VerticesOfThePolygonalShutter = [1, 1, 1, 128, 128, 64]
+    ds.save_as(tmp_path / "shuttered.dcm")
+    out = _upscale_dicom(tmp_path / "shuttered.dcm", tmp_path / "x2.dcm")
+    # pixels 10..118 (1-based) are 9..117, whose x2 pixels are 18..235, 1-based 19..236
+    assert (out.ShutterLeftVerticalEdge, out.ShutterRightVerticalEdge) == (19, 236)
+    assert (out.ShutterUpperHorizontalEdge, out.ShutterLowerHorizontalEdge) == (39, 200)
+    # a point at source pixel centre p (0-based) is at output 2p + 0.5, rounded: 1-based 64 -> 128, 65 -> 130
+    assert list(out.CenterOfCircularShutter) == [128, 130] and out.RadiusOfCircularShutter == 100
+    assert list(out.VerticesOfThePolygonalShutter) == [2, 2, 2, 256, 256, 128]
+
+
+def test_a_region_of_a_nifti_without_qform_or_sform_says_it_cannot_be_placed(tmp_path, caplog, capsys):
+    # both codes 0: the NIfTI header has no field for where a --roi region lies; the output was placed at the
+    # volume's centre by viewers without a word
+    image = nib.Nifti1Image(np.random.default_rng(0).random((24, 20, 3)).astype(np.float32), np.eye(4))
+    image.set_sform(None, code=0)
+    image.set_qform(None, code=0)
+    nib.save(image, tmp_path / "uncoded.nii.gz")
+    from monai_rmisr.__main__ import main
+
+    command = ["upscale", str(tmp_path / "uncoded.nii.gz"), "--scale", "2", "--model", "bicubic", "-o"]
+    with caplog.at_level("WARNING", logger="monai_rmisr"):
+        assert main([*command, str(tmp_path / "whole.nii.gz")]) == 0
+        assert "neither a qform nor an sform" not in caplog.text + capsys.readouterr().err  # no region: nothing to say
+        assert main([*command, str(tmp_path / "roi.nii.gz"), "--roi", "4,6,14,16"]) == 0
+    assert "neither a qform nor an sform" in caplog.text + capsys.readouterr().err
