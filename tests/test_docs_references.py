@@ -29,8 +29,11 @@ CITING = sorted(
 )
 #: the Markdown files whose relative links must resolve
 LINKING = sorted({*ROOT.glob("*.md"), *ROOT.glob("docs/*.md"), *BUNDLE.glob("**/*.md")})
-#: ``docs/NAME.md``, "Section title" (backquotes, a comma or the word "section" between them)
-SECTION_REFERENCE = re.compile(r"(docs/[\w-]+\.md)`{0,2},?\s*(?:section\s+)?\"([^\"]+)\"")
+#: ``docs/NAME.md``, "Section title" (backquotes, a comma or the word "section" between them), or a Markdown link to a
+#: page then its section: ``[inference.md](inference.md), "DICOM out"``
+SECTION_REFERENCE = re.compile(
+    r"(docs/[\w-]+\.md|\[[\w-]+\.md\]\([\w./-]+\.md\))`{0,2},?\s*(?:section\s+)?\"([^\"]+)\""
+)
 MARKDOWN_LINK = re.compile(r"\]\(([^)\s]+)\)")
 
 
@@ -50,8 +53,20 @@ def _headings(markdown: Path) -> list[str]:
     return headings
 
 
+def _sections(markdown: Path) -> list[str]:
+    """What a citation may name in the file: its headings, and the bold words that open a paragraph
+    (``**DICOM out** is ...``, the docs' run-in sections)."""
+    text = markdown.read_text()
+    return _headings(markdown) + [_words(lead) for lead in re.findall(r"^\*\*([^*]+)\*\*", text, flags=re.M)]
+
+
 def _cited_file(name: str, citing: Path) -> Path | None:
-    """``docs/NAME.md`` as its citer means it: the repository's, or (in the bundle) the bundle's own ``docs/``."""
+    """``docs/NAME.md`` as its citer means it: the repository's, or (in the bundle) the bundle's own ``docs/``; a
+    link's target relative to the citing file."""
+    link = re.fullmatch(r"\[[\w-]+\.md\]\(([\w./-]+\.md)\)", name)
+    if link:
+        target = (citing.parent / link.group(1)).resolve()
+        return target if target.is_file() else None
     for base in (ROOT, BUNDLE) if BUNDLE in citing.parents else (ROOT,):
         if (base / name).is_file():
             return base / name
@@ -80,7 +95,7 @@ def test_every_cited_section_is_a_heading_of_the_file_named():
         cited = _cited_file(name, path)
         if cited is None:
             broken.append(f"{path.relative_to(ROOT)}:{line}: {name} does not exist")
-        elif not any(heading.startswith(_words(title)) for heading in _headings(cited)):
+        elif not any(section.startswith(_words(title)) for section in _sections(cited)):
             broken.append(f'{path.relative_to(ROOT)}:{line}: {name} has no section "{_words(title)}"')
     assert not broken, "\n".join(broken)
 
@@ -111,3 +126,7 @@ def test_a_moved_section_is_caught():
         heading.startswith(_words("x4: the strongest edges")) for heading in _headings(ROOT / "docs" / "experiments.md")
     )
     assert not any(heading.startswith("# the default short run") for heading in headings)  # a bash comment
+    assert "dicom out" in _sections(ROOT / "docs" / "inference.md")  # a run-in section: **DICOM out** is ...
+    viewer = ROOT / "docs" / "viewer.md"
+    cited = [(name, title) for path, _, name, title in section_references() if path == viewer]
+    assert ("[inference.md](inference.md)", "DICOM out") in cited  # a link, then its section

@@ -12,7 +12,7 @@ from typing import Any
 from monai.data import load_decathlon_datalist
 
 from ..io.folders import walk_folders
-from ..io.series_folders import dicom_series_uid, is_one_series
+from ..io.series_folders import dicom_slice_header, is_one_series
 from .presets import ANNOTATION_DIR_PARTS, ANNOTATION_DIRS, ANNOTATION_STEMS, DICOM_EXTENSIONS, IMAGE_EXTENSIONS
 
 __all__ = ["datalist_file", "datalist_lists", "is_annotation", "load_datalist", "scan_folder"]
@@ -84,7 +84,8 @@ def scan_folder(
             the rule ``rmisr upscale`` follows: single-frame slices of one ``SeriesInstanceUID``, files whose header
             cannot be read counted as its broken slices) as ONE item, the folder itself (read it with
             :func:`~monai_rmisr.io.read_dicom_series`), instead of its files; other images beside the slices stay
-            items of their own. A folder mixing series stays a list of files.
+            items of their own, and DICOM objects of a class that holds no image (a structured report, a
+            presentation state) are left out. A folder mixing series stays a list of files.
 
     Returns:
         Sorted paths: image files and (with ``series``) series folders.
@@ -111,12 +112,13 @@ def scan_folder(
                 by_folder.setdefault(directory, []).append((path, kind))
     items: list[Path] = []
     for directory, entries in by_folder.items():
-        dicoms = [path for path, kind in entries if kind == "dicom"]
-        if series and is_one_series([dicom_series_uid(path) for path in dicoms]):
+        headers = {path: dicom_slice_header(path) for path, kind in entries if kind == "dicom"} if series else {}
+        entries = [(path, kind) for path, kind in entries if headers.get(path) is None or headers[path].image]
+        if series and is_one_series(list(headers.values())):
             items.append(directory)  # its broken slices fail (or are left out) with the series
             items.extend(path for path, kind in entries if kind != "dicom")  # a screenshot beside it is an image
         else:
-            items.extend(path for path, _ in entries)
+            items.extend(path for path, _ in entries)  # a report or presentation state is no image to train on
     return sorted(items)
 
 

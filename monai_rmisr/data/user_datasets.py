@@ -254,6 +254,7 @@ def load_dataset(
     Args and Raises: see :func:`dataset_images`.
     """
     spec = _resolve_preset(preset)
+    lists: dict[str, Any] = {}  # a datalist's lists
     if split not in ("train", "val", "test"):
         raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}.")
     if not 0.0 <= val_fraction < 1.0:
@@ -329,7 +330,7 @@ def load_dataset(
         images = large_enough
     if not images:
         hint = ""
-        if split == "val" and not items and spec.name == "datalist":
+        if split == "val" and not items and spec.name == "datalist" and "validation" in lists:
             hint = " Its 'validation' list is empty: list one image or more there (never one of its 'training' list)."
         elif split == "val" and not items:
             hint = (

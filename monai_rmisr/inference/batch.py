@@ -25,7 +25,7 @@ from ..io import ImageReadError, detect_format
 from ..io.folders import walk_folders
 from ..io.formats import format_from_name
 from ..io.output import OutputPathError, check_folder_takes_files
-from ..io.series_folders import dicom_series_uid, is_one_series
+from ..io.series_folders import SliceHeader, dicom_slice_header, is_one_series
 from ..io.writers import output_name
 from .upscale import RUN_ERRORS, Upscaler
 
@@ -52,7 +52,8 @@ def find_inputs(folder: str | os.PathLike[str]) -> list[Path]:
     :func:`~monai_rmisr.io.read_dicom_series` refuses it naming the broken slice (or leaves the
     slice out with ``skip_bad_slices``) instead of the folder splitting into one input per file.
     Other DICOM files, NIfTI and PNG/JPEG/TIFF/BMP files are one input each. Files that are no
-    image at all (notes, DICOMDIR) are left out; broken images are kept, so the batch reports them.
+    image at all (notes, DICOMDIR, DICOM objects of a class that holds no image: a structured report, a
+    presentation state) are left out; broken images are kept, so the batch reports them.
     Linked folders are followed (data linked in from other storage), each real folder once (a link
     loop ends). A file is its own one input.
 
@@ -67,7 +68,7 @@ def find_inputs(folder: str | os.PathLike[str]) -> list[Path]:
         return [folder]
     found: list[Path] = []
     for directory_path, files in walk_folders(folder):
-        dicoms: list[tuple[Path, tuple[str, int]]] = []
+        dicoms: list[tuple[Path, SliceHeader]] = []
         broken_dicoms: list[Path] = []  # DICOM (by content, or by name when unreadable) whose header cannot be read
         broken: list[Path] = []  # named as another image format we read, yet unreadable
         for name in files:
@@ -86,16 +87,16 @@ def find_inputs(folder: str | os.PathLike[str]) -> list[Path]:
             if kind != "dicom":
                 found.append(path)
                 continue
-            info = dicom_series_uid(path)
+            info = dicom_slice_header(path)
             if info is None:  # no readable header, or cut before its SeriesInstanceUID
                 broken_dicoms.append(path)
-            else:
+            elif info.image:  # a report or presentation state beside the slices is no input at all
                 dicoms.append((path, info))
-        series = {info[0] for _, info in dicoms}
+        series = {info.series_uid for _, info in dicoms}
         if is_one_series([info for _, info in dicoms] + [None] * len(broken_dicoms)):
             found.append(directory_path)  # its broken slices fail (or are skipped) with the series
         else:
-            slices = Counter(info[0] for _, info in dicoms if info[1] == 1)
+            slices = Counter(info.series_uid for _, info in dicoms if info.frames == 1)
             repeated = [uid for uid, count in slices.items() if count > 1]
             if len(series) > 1 and repeated:
                 logger.warning(

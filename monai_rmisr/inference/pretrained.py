@@ -368,7 +368,8 @@ def untrained_network(model: str | os.PathLike[str]) -> nn.Module:
             ``{"_target_": "RMISR", "spatial_dims": 2, "in_channels": 1, "scale": 2, "image_residual": true}``;
             for a training checkpoint ``<run>/checkpoints/checkpoint_*.pt``, its run's ``model.json``;
             or the registry, when the file is named ``<registry name>.pt`` or is a symbolic link to such a
-            file (the bundle's ``models/model.pt``). The file itself is not read.
+            file (the bundle's ``models/model.pt``). The file itself is read only when none of these says the
+            architecture, to tell a file that is no checkpoint from one without a sidecar.
 
     This is the bundle's ``network_def`` in ``configs/inference.json``: the architecture of its ``model``,
     so that MONAI's ``verify_net_in_out`` and ``ckpt_export`` check the network that the run uses.

@@ -262,18 +262,19 @@ def tiled_forward(
         raise ValueError(f"tile must be a positive integer (or one per spatial axis), got {tile!r}.")
     if not 0 <= overlap < 1:
         raise ValueError(f"overlap must be in [0, 1), got {overlap}.")
-    q, r = scale_period(float(scale))
-    crop = scaled_size(spatial, float(scale))
-    image_wide = statistics == "image" and bool(attention_modules(network))
     # n * scale not whole along an axis: the whole-image output grid is round(n s) / n there, not the tiles' s; an
     # arbitrary-scale up-sampler projects the tiles' output pixels on the image's grid instead (placed_in)
-    off_grid = any(n * r % q for n in spatial)
     if all(t >= n for t, n in zip(tiles, spatial)):
         # one tile holds the image: the whole image, exactly (padded to the scale's period, as the windows are off
-        # its grid, its far border would see the padding where the whole-image forward sees the zero padding)
+        # its grid, its far border would see the padding where the whole-image forward sees the zero padding), and at
+        # any scale (one that no whole-pixel period tiles, x2.345, too)
         image = x.to(sw_device) if sw_device is not None else x
         forward = self_ensemble_forward if self_ensemble else forward_at_scale
         return forward(network, image, scale, channels_last).to(device=x.device, dtype=x.dtype)
+    q, r = scale_period(float(scale))
+    crop = scaled_size(spatial, float(scale))
+    image_wide = statistics == "image" and bool(attention_modules(network))
+    off_grid = any(n * r % q for n in spatial)
     if off_grid and isinstance(network, BicubicUpsampler):
         # tiles would interpolate on the scale's grid, not the whole image's (up to 0.46 apart on noise): the whole
         # image at once, exact, in about the memory the tiled blend holds (the output, its weights, a window)

@@ -94,7 +94,12 @@ def _check_file(path: Path) -> None:
         raise ImageReadError(path, "the file is empty (0 bytes).")
 
 
-def read_dicom_dataset(path: str | os.PathLike[str], stop_before_pixels: bool = False, quiet: bool = False) -> Dataset:
+def read_dicom_dataset(
+    path: str | os.PathLike[str],
+    stop_before_pixels: bool = False,
+    quiet: bool = False,
+    specific_tags: Sequence[str] | None = None,
+) -> Dataset:
     """The data set of a DICOM file as the readers take it (``pydicom.dcmread``, every element converted), every
     failure turned into :class:`ImageReadError`; the DICOM writer reads its template the same way.
 
@@ -104,23 +109,26 @@ def read_dicom_dataset(path: str | os.PathLike[str], stop_before_pixels: bool = 
     meta's. A Part 10 header that lacks the mandatory Transfer Syntax UID is a corrupt file and is rejected.
     ``stop_before_pixels``: the header only (``pydicom.dcmread``'s). ``quiet``: pydicom's warnings about the file
     neither logged nor kept, for a file read again after the reader has said them (the DICOM writer's template, the
-    batch's grouping of series).
+    batch's grouping of series). ``specific_tags``: only these elements (``pydicom.dcmread``'s; a folder scan's
+    few, fast), and no check that a file without the ``DICM`` prefix holds a data set.
     """
     path = Path(path)
     if quiet:
         with pydicom_messages(path, report=False):
-            return read_dicom_dataset(path, stop_before_pixels)
+            return read_dicom_dataset(path, stop_before_pixels, specific_tags=specific_tags)
+    tags = list(specific_tags) if specific_tags is not None else None
     try:
         try:
-            ds = convert_elements(pydicom.dcmread(path, stop_before_pixels=stop_before_pixels))
+            ds = convert_elements(pydicom.dcmread(path, stop_before_pixels=stop_before_pixels, specific_tags=tags))
             if "TransferSyntaxUID" not in ds.file_meta:
                 raise ImageReadError(path, "its file meta information has no Transfer Syntax UID (0002,0010).")
-            if not len(ds):
+            if not len(ds) and tags is None:
                 raise empty_data_set_error(path)
             return ds
         except InvalidDicomError as err:
-            ds = convert_elements(pydicom.dcmread(path, force=True, stop_before_pixels=stop_before_pixels))
-            if len(ds) < 3:  # garbage parses as a handful of bogus elements
+            ds = pydicom.dcmread(path, force=True, stop_before_pixels=stop_before_pixels, specific_tags=tags)
+            ds = convert_elements(ds)
+            if len(ds) < 3 and tags is None:  # garbage parses as a handful of bogus elements
                 raise ImageReadError(path, "not a DICOM file (no 'DICM' prefix and no readable data set).") from err
             if len(ds.file_meta):  # the file meta information without the preamble before it
                 if "TransferSyntaxUID" not in ds.file_meta:

@@ -85,7 +85,7 @@ def _first_frame(ds: Dataset) -> bytes | None:
     try:
         frames = int(ds.get("NumberOfFrames", 1) or 1)
         return next(generate_frames(data, number_of_frames=frames))
-    except (ValueError, TypeError, StopIteration):  # not encapsulated as the transfer syntax says: nothing to read
+    except Exception:  # not encapsulated as the transfer syntax says (struct.error, ValueError ...): nothing to read
         return None
 
 

@@ -1,38 +1,72 @@
 """When a folder's DICOM files are one series: the one rule for ``rmisr upscale``'s inputs and a data set's items.
 
-A folder whose readable DICOM files are all single-frame slices of one SeriesInstanceUID, two files or more, is one
+A folder whose readable DICOM images are all single-frame slices of one SeriesInstanceUID, two files or more, is one
 volume (:func:`~monai_rmisr.io.read_dicom_series` reads it). DICOM files whose header cannot be read count with
 the series: they are its broken slices, which the reader refuses by name or leaves out (``skip_bad_slices``), not
-images of their own. Files of other formats beside the slices (a screenshot, a NIfTI export) do not split it.
+images of their own. Neither files of other formats beside the slices (a screenshot, a NIfTI export) nor DICOM
+objects that hold no image (a structured report, a presentation state: :func:`is_image_class`) split it; those
+objects are no input at all.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
+
+from pydicom.uid import UID
 
 from .dicom import read_dicom_dataset
 
-__all__ = ["dicom_series_uid", "is_one_series"]
+__all__ = ["SliceHeader", "dicom_slice_header", "is_image_class", "is_one_series"]
+
+#: the header elements a folder scan reads of each file (a few: a data set of 250,000 slices is scanned in minutes)
+_HEADER_TAGS = ("SOPClassUID", "SeriesInstanceUID", "NumberOfFrames")
+#: storage classes whose objects hold pixels though their names do not say "Image" (dose grids, parametric and
+#: thickness maps, segmentations, volumes): the registry's others without "Image" in the name hold none
+_PIXELS_WITHOUT_THE_WORD = re.compile(r"Image|Parametric Map|RT Dose|Segmentation Storage|Volume|Map Storage|DICOS")
 
 
-def dicom_series_uid(path: Path) -> tuple[str, int] | None:
-    """(SeriesInstanceUID, number of frames) of a DICOM file, from its header; None when the header cannot be read
+class SliceHeader(NamedTuple):
+    """What a folder scan reads of a DICOM file: its series, frame count and whether its class holds an image."""
+
+    series_uid: str
+    frames: int
+    image: bool
+
+
+def is_image_class(sop_class_uid: str) -> bool:
+    """Whether objects of the SOP class ``sop_class_uid`` may hold an image: every class but the registered ones that
+    cannot (structured reports, presentation states, key object selections, RT plans and structure sets, encapsulated
+    documents, waveforms ...). An unknown or missing class may."""
+    uid = UID(sop_class_uid) if sop_class_uid else None
+    if uid is None or uid.type != "SOP Class":  # unknown to pydicom's registry (a private class), or none given
+        return True
+    return bool(_PIXELS_WITHOUT_THE_WORD.search(uid.name))
+
+
+def dicom_slice_header(path: Path) -> SliceHeader | None:
+    """A DICOM file's :class:`SliceHeader`, from a few elements of its header; None when the header cannot be read
     or has no SeriesInstanceUID (cut off before it)."""
     try:
-        ds = read_dicom_dataset(path, stop_before_pixels=True, quiet=True)  # as the reader reads it: a raw data set too
+        # as the reader reads it (a raw data set too), the few elements only
+        ds = read_dicom_dataset(path, stop_before_pixels=True, quiet=True, specific_tags=_HEADER_TAGS)
         uid = str(ds.get("SeriesInstanceUID", ""))
-        return (uid, int(ds.get("NumberOfFrames", 1) or 1)) if uid else None
+        if not uid:
+            return None
+        return SliceHeader(uid, int(ds.get("NumberOfFrames", 1) or 1), is_image_class(str(ds.get("SOPClassUID", ""))))
     except Exception:  # a broken header: the reader names the problem
         return None
 
 
-def is_one_series(headers: Sequence[tuple[str, int] | None]) -> bool:
-    """Whether a folder's DICOM files, given by their :func:`dicom_series_uid` (None: unreadable), are one series.
+def is_one_series(headers: Sequence[SliceHeader | None]) -> bool:
+    """Whether a folder's DICOM files, given by their :func:`dicom_slice_header` (None: unreadable), are one series.
 
-    True when the readable ones are single-frame files of one SeriesInstanceUID and the folder holds two DICOM files
-    or more, the unreadable ones counted.
+    True when the readable images are single-frame files of one SeriesInstanceUID and the folder holds two DICOM
+    images or more, the unreadable files counted; objects that hold no image are left out of the count.
     """
-    readable = [header for header in headers if header is not None]
-    uids = {uid for uid, _ in readable}
-    return len(headers) > 1 and len(uids) == 1 and all(frames == 1 for _, frames in readable)
+    images = [header for header in headers if header is None or header.image]
+    readable = [header for header in images if header is not None]
+    uids = {header.series_uid for header in readable}
+    return len(images) > 1 and len(uids) == 1 and all(header.frames == 1 for header in readable)

@@ -9,6 +9,7 @@ import json
 import logging
 import pickle
 import re
+import shutil
 from pathlib import Path
 
 import nibabel as nib
@@ -24,6 +25,7 @@ from monai_rmisr.data import PRESETS, dataset_images, load_datalist, scan_folder
 from monai_rmisr.data.user_datasets import load_dataset
 from monai_rmisr.io import BrokenSliceError, ImageReadError, read_dicom_series
 from monai_rmisr.transforms import CTWindow
+from tests.helpers import dicom_testdata
 
 SIZE = 32
 SLOPE, INTERCEPT = 0.5, -1024.0
@@ -212,8 +214,10 @@ def test_a_series_stays_one_item_beside_another_image_or_a_broken_slice(tmp_path
     Image.fromarray(_rgb(0)).save(tmp_path / "with_png" / "screenshot.png")
     write_ct_series(tmp_path / "with_broken", 0, 4)
     (tmp_path / "with_broken" / "IM999.dcm").write_bytes(b"not a DICOM header" * 20)
+    write_ct_series(tmp_path / "with_report", 0, 3)
+    shutil.copy(dicom_testdata("test-SR.dcm"), tmp_path / "with_report" / "report.dcm")  # a structured report
     items = [p.relative_to(tmp_path).as_posix() for p in scan_folder(tmp_path, series=True)]
-    assert items == ["with_broken", "with_png", "with_png/screenshot.png"]
+    assert items == ["with_broken", "with_png", "with_png/screenshot.png", "with_report"]
     assert [p.relative_to(tmp_path).as_posix() for p in find_inputs(tmp_path)] == items
     array, meta = read_dicom_series(tmp_path / "with_broken", skip_bad_slices=True)
     assert array.shape[-1] == 4 and [Path(s["path"]).name for s in meta["skipped_slices"]] == ["IM999.dcm"]

@@ -68,6 +68,9 @@ def test_scale_without_a_short_period_cannot_be_tiled():
         scale_period(2.345)
     with pytest.raises(ValueError, match=r"got scale=2\.345"):
         super_resolve(smooth_image(16, 16), 2.345, model=small_rmisr(upsampler="meta"), tile=8)
+    network = small_rmisr(upsampler="meta")  # a tile covering the image is the whole image, at any scale
+    whole = super_resolve(smooth_image(17, 23), 2.345, model=network, tile=None)
+    np.testing.assert_array_equal(super_resolve(smooth_image(17, 23), 2.345, model=network, tile=256), whole)
 
 
 @pytest.mark.parametrize("mode", ["edge", "gaussian"])

@@ -39,5 +39,8 @@ def test_pixel_data_that_cannot_be_read_says_nothing():
     assert lossy_compression_method(ds) is None
     ds.PixelData = b"\x00" * 64  # not encapsulated at all
     assert lossy_compression_method(ds) is None
+    for cut in (b"\xfe", b"\xfe\xff\x00\xe0\x10"):  # an item tag cut short: pydicom's parsing raises struct.error
+        ds.PixelData = cut
+        assert lossy_compression_method(ds) is None
     jpeg = pydicom.dcmread(dicom_testdata("SC_rgb_jpeg_dcmtk.dcm"), stop_before_pixels=True)
     assert lossy_compression_method(jpeg) == "ISO_10918_1"  # the transfer syntax is enough there
