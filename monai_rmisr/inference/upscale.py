@@ -312,8 +312,41 @@ class Upscaler:
         return np.clip(0.5 * (plane_pass(1, width) + plane_pass(2, height)), 0.0, 1.0)
 
     # -- images -----------------------------------------------------------------------------
-    def image(self, image: ImageData) -> ImageData:
+    def _crop(self, array: np.ndarray, image: ImageData) -> tuple[np.ndarray, list[float], list[tuple[int, int]]]:
+        """The part of ``array`` (``image``'s values) that runs through the network: the ROI with its context (the
+        whole image without one), the ROI's first input index per spatial axis, and the context's LR margins."""
+        spatial = array.shape[1:]
+        starts: list[float] = [0.0] * len(spatial)
+        context = [(0, 0), (0, 0)]
+        if self.roi is None:
+            return array, starts, context
+        x0, y0, x1, y1 = self.roi
+        height, width = spatial[0], spatial[1]
+        check_roi_in_image(self.roi, width, height, image_name=image.path)
+        if self.axis == "xy":
+            try:
+                period = scale_period(self.run_scale)[0]
+            except ValueError:  # no whole-pixel period (e.g. x2.345): no context then
+                period = ROI_CONTEXT + 1
+            context = [_context(y0, y1, height, period), _context(x0, x1, width, period)]
+        crop = array[:, y0 - context[0][0] : y1 + context[0][1], x0 - context[1][0] : x1 + context[1][1]]
+        starts[0], starts[1] = y0, x0
+        return crop, starts, context
+
+    def value_range(self, image: ImageData) -> tuple[float, float]:
+        """The input values :meth:`image` maps to 0 and 1 for the network: the minimum and maximum of what it runs
+        (the ROI with its context, every slice and channel). The viewer gives one slice of a volume to
+        :meth:`image` with the whole volume's, so it shows what ``rmisr upscale`` writes for that slice."""
+        crop, _, _ = self._crop(np.asarray(image.array, dtype=np.float32), image)
+        return float(crop.min()), float(crop.max())
+
+    def image(self, image: ImageData, value_range: tuple[float, float] | None = None) -> ImageData:
         """Super-resolve an image read by :func:`~monai_rmisr.io.read_image`; metadata follows the new grid.
+
+        Args:
+            image: the input, in its units.
+            value_range: the values mapped to 0 and 1 for the network (default :meth:`value_range` of ``image``);
+                values beyond it are clipped.
 
         Returns:
             :class:`~monai_rmisr.io.ImageData` in the input's units with ``meta`` holding the new
@@ -335,24 +368,12 @@ class Upscaler:
             )
         if self.axis == "z":
             _check_even_slice_grid(image.path, meta)
-        starts: list[float] = [0.0] * len(spatial)
-        crop = array
-        context = [(0, 0), (0, 0)]
-        if self.roi is not None:
-            x0, y0, x1, y1 = self.roi
-            height, width = spatial[0], spatial[1]
-            check_roi_in_image(self.roi, width, height, image_name=image.path)
-            if self.axis == "xy":
-                try:
-                    period = scale_period(self.run_scale)[0]
-                except ValueError:  # no whole-pixel period (e.g. x2.345): no context then
-                    period = ROI_CONTEXT + 1
-                context = [_context(y0, y1, height, period), _context(x0, x1, width, period)]
-            crop = array[:, y0 - context[0][0] : y1 + context[0][1], x0 - context[1][0] : x1 + context[1][1]]
-            starts[0], starts[1] = y0, x0
-        low, high = float(crop.min()), float(crop.max())
+        crop, starts, context = self._crop(array, image)
+        low, high = value_range if value_range is not None else (float(crop.min()), float(crop.max()))
         span = high - low if high > low else 1.0
         unit = (crop - low) / span
+        if value_range is not None:
+            unit = np.clip(unit, 0.0, 1.0)
         zoom: list[float] | None = None
         if self.axis == "xy":
             result = self.in_plane(unit)

@@ -245,7 +245,8 @@ class ViewerSession:
 
         The output goes next to the input as ``<stem>_sr<suffix>``, or into the current folder for an input inside
         the Python installation (a sample image of an installed package: nothing is to be written there);
-        ``short`` names both by their file names alone (a command to run in the image's folder).
+        ``short`` names both by their file names alone (a command to run in the image's folder; a checkpoint given
+        as ``model`` by its full path).
         """
         x0, y0, x1, y1 = self.check_roi(roi)
         source = Path(self.image.path)
@@ -254,8 +255,11 @@ class ViewerSession:
             output = Path(output.name)
         if short:
             source, output = Path(source.name), Path(output.name)
+            if isinstance(model, str | os.PathLike) and Path(model).is_file():
+                model = Path(model).resolve()  # a checkpoint: found from the image's folder too
         words = ["rmisr", "upscale", str(source), "-o", str(output)]
-        words += ["--scale", f"{scale:g}", "--model", str(model), "--roi", f"{x0},{y0},{x1},{y1}"]
+        # the scale as given (2.0000001 runs rmisr_meta, "2" would run rmisr_bl_x2)
+        words += ["--scale", f"{float(scale):.12g}", "--model", str(model), "--roi", f"{x0},{y0},{x1},{y1}"]
         return shlex.join(words)
 
     # -- comparisons ------------------------------------------------------------------------
@@ -288,9 +292,13 @@ class ViewerSession:
         started = time.perf_counter()
         # tile "auto", as rmisr upscale: a region too large for the memory budget goes in tiles, so the viewer
         # shows what `rmisr upscale --roi` writes, for a region of any size
-        result = Upscaler(scale, model=network, roi=roi, device=self.device).image(plane).array
+        upscaler = Upscaler(scale, model=network, roi=roi, device=self.device)
+        # a slice of a volume goes to the network scaled as `rmisr upscale` scales the whole volume (its values over
+        # every slice and volume), not as a slice of its own: what is shown is what that command writes
+        values = upscaler.value_range(self.image) if self.image.array.ndim == 4 or self.volumes > 1 else None
+        result = upscaler.image(plane, value_range=values).array
         seconds = time.perf_counter() - started
-        bicubic = Upscaler(scale, model=BICUBIC, roi=roi).image(plane).array
+        bicubic = Upscaler(scale, model=BICUBIC, roi=roi).image(plane, value_range=values).array
         region = self.plane[:, y0:y1, x0:x1]
         low, span = _unit_range(region)
 

@@ -10,6 +10,7 @@ interactive backend (Tk, Qt, macOS) and, with ``--save``, renders to a file with
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,6 +33,8 @@ MODE_LABELS = {"upscale": "super-resolve region", "check": "check against region
 AUTO_PERCENTILES = (0.5, 99.5)
 #: Characters per line of the status panel.
 STATUS_WIDTH = 44
+#: The most dots per inch a saved figure is rendered at (14 x 8.5 inches: 5600 x 3400 pixels).
+MAX_SAVE_DPI = 400
 
 
 def display_range(session: ViewerSession, window: str | Sequence[float] = "auto") -> tuple[float, float]:
@@ -41,10 +44,12 @@ def display_range(session: ViewerSession, window: str | Sequence[float] = "auto"
         session: the open image (its current slice and metadata).
         window: ``"auto"`` (the DICOM file's first stored window, else the 0.5-99.5 percentiles
             of the slice), ``"full"`` (the slice's minimum to maximum), a CT preset of
-            :data:`~monai_rmisr.transforms.intensity.CT_WINDOWS` (HU) or ``(centre, width)``.
+            :data:`~monai_rmisr.transforms.intensity.CT_WINDOWS` (HU) or ``(centre, width)``. A window in the
+            file's units (its own, or a ``CENTRE,WIDTH`` from it or a PACS) of a MONOCHROME1 image, which is read
+            inverted (``inversion_sum - x``), is moved with it: its centre becomes ``inversion_sum - centre``.
 
     Raises:
-        ValueError: an unknown preset, or a width that is not positive.
+        ValueError: an unknown preset, a width that is not positive, or a value that is not a finite number.
     """
     plane = session.plane
     if isinstance(window, str):
@@ -55,22 +60,34 @@ def display_range(session: ViewerSession, window: str | Sequence[float] = "auto"
             centre, width = session.image.meta.get("window_center"), session.image.meta.get("window_width")
             first = [v[0] if isinstance(v, (list, tuple)) else v for v in (centre, width)]
             if None not in first and float(first[1]) > 0:
-                return float(first[0]) - float(first[1]) / 2, float(first[0]) + float(first[1]) / 2
+                return display_range(session, [float(first[0]), float(first[1])])
             low, high = (float(v) for v in np.percentile(plane, AUTO_PERCENTILES))
         elif name in CT_WINDOWS:
             centre, width = CT_WINDOWS[name]
             return centre - width / 2, centre + width / 2
         else:
             parts = name.split(",")
-            if len(parts) != 2:
+            try:
+                numbers = [float(p) for p in parts]
+            except ValueError:
+                numbers = []
+            if len(parts) != 2 or len(numbers) != 2:
                 raise ValueError(
-                    f"--window must be auto, full, one of {', '.join(CT_WINDOWS)} or CENTRE,WIDTH, got {window!r}."
+                    f"--window must be auto, full, one of {', '.join(CT_WINDOWS)} or CENTRE,WIDTH (two numbers), "
+                    f"got {window!r}."
                 )
-            return display_range(session, [float(p) for p in parts])
+            return display_range(session, numbers)
         return (low, high) if high > low else (low, low + 1.0)
     centre, width = (float(v) for v in window)
+    if not (math.isfinite(centre) and math.isfinite(width)):
+        raise ValueError(f"the display window's centre and width must be finite numbers, got {centre:g}, {width:g}.")
     if not width > 0:
         raise ValueError(f"the display window's width must be > 0, got {width:g}.")
+    meta = session.image.meta
+    if meta.get("inverted") and meta.get("inversion_sum") is not None:
+        # a window is given in the file's units (as a PACS shows them), but a MONOCHROME1 image is read inverted
+        # (inversion_sum - x): its centre is there
+        centre = float(meta["inversion_sum"]) - centre
     return centre - width / 2, centre + width / 2
 
 
@@ -387,9 +404,26 @@ class SRViewer:
         self.image_axes.images[0].set_clim(*self.display)
         self.image_axes.set_title(self._image_title(), fontsize=10)
 
+    def save_dpi(self) -> int:
+        """The resolution :meth:`save` renders at: enough for every image panel to show each of its pixels (at 100
+        dots per inch a 1024-pixel output was drawn in about 280, every fourth pixel: a model's one-pixel detail
+        came out as broad stripes), at least 100 and at most :data:`MAX_SAVE_DPI`."""
+        width, height = self.figure.get_size_inches()
+        needed = 100.0
+        for axes in self.figure.axes:
+            axes.apply_aspect()
+            box = axes.get_position()
+            for image in axes.get_images():
+                rows, columns = image.get_array().shape[:2]
+                if box.width > 0 and box.height > 0:
+                    needed = max(needed, columns / (box.width * width), rows / (box.height * height))
+        return int(min(math.ceil(needed), MAX_SAVE_DPI))
+
     def save(self, path: str | os.PathLike[str], overwrite: bool = False) -> Path:
-        """Write the figure (PNG, PDF, SVG: by the suffix); never half a file, never over the input."""
+        """Write the figure (PNG, PDF, SVG: by the suffix) at :meth:`save_dpi`; never half a file, never over the
+        input."""
         output = check_output_path(path, [self.session.image.path] if self.session.image.path else [], overwrite)
+        dpi = self.save_dpi()
         with atomic_output(output) as temporary:
-            self.figure.savefig(temporary, dpi=100, format=output.suffix.lstrip(".").lower() or "png")
+            self.figure.savefig(temporary, dpi=dpi, format=output.suffix.lstrip(".").lower() or "png")
         return output

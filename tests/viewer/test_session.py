@@ -89,6 +89,22 @@ def test_upscale_command_writes_what_the_viewer_shows(tmp_path):
     np.testing.assert_allclose(written, shown, atol=1e-3)
 
 
+def test_upscale_command_writes_what_the_viewer_shows_for_a_slice_of_a_volume(tmp_path):
+    # the viewer scaled the slice on its own values, rmisr upscale the volume on all of its: slices of unlike
+    # brightness differed by up to 475 (a 4-D NIfTI's volume by 26 on a range of 70)
+    rng = np.random.default_rng(0)
+    volume = np.stack([rng.random((40, 36), dtype=np.float32) * 100 + 300 * k for k in range(4)], axis=-1)
+    source = tmp_path / "vol.nii.gz"
+    nib.save(nib.Nifti1Image(volume.transpose(1, 0, 2), np.eye(4)), source)  # NIfTI is (x, y, z)
+    session = ViewerSession(source, slice_index=1)
+    roi = (4, 6, 28, 30)
+    shown = session.compare(roi, 2, "bicubic").super_resolved
+    assert main(shlex.split(session.upscale_command(roi, 2))[1:] + ["--quiet", "--model", "bicubic"]) == 0
+    written = read_image(tmp_path / "vol_sr.nii.gz").array[..., 1]
+    assert written.shape == shown.shape == (1, 48, 48)
+    np.testing.assert_allclose(written, shown, atol=1e-3)
+
+
 def test_volume_slices(tmp_path):
     volume = np.stack([np.full((32, 40), k, np.float32) + np.arange(40, dtype=np.float32) for k in range(5)], -1)
     session = ViewerSession(ImageData(volume[None], {"source_path": str(tmp_path / "v.nii")}))
@@ -98,7 +114,8 @@ def test_volume_slices(tmp_path):
     np.testing.assert_array_equal(session.plane, volume[None, ..., 4])
     result = session.compare((0, 0, 40, 32), 2, "bicubic")
     assert result.super_resolved.shape == (1, 64, 80)
-    assert result.super_resolved.min() >= 4.0 and result.super_resolved.max() <= 4.0 + 39
+    # within the volume's value range, as rmisr upscale writes the slice (not the slice's own: 4 to 43)
+    assert result.super_resolved.min() >= 0.0 and result.super_resolved.max() <= 4.0 + 39
     with pytest.raises(ValueError, match=r"slice must be an integer in \[0, 4\]"):
         session.set_slice(5)
 
@@ -162,3 +179,16 @@ def test_upscale_command_for_a_users_file_writes_beside_it(tmp_path):
     Image.fromarray(np.zeros((16, 16), np.uint8)).save(source)
     words = shlex.split(ViewerSession(source).upscale_command((0, 0, 8, 8), 2))
     assert words[words.index("-o") + 1] == str(tmp_path / "scan_sr.png")
+
+
+def test_the_short_command_finds_a_checkpoint_from_the_images_folder_and_keeps_the_scale(tmp_path, monkeypatch):
+    # the status panel's command (run "in the image's folder") named a checkpoint by the path given, relative to
+    # where the viewer started; and --scale 2.0000001 (rmisr_meta) was printed as 2 (rmisr_bl_x2)
+    (tmp_path / "images").mkdir()
+    source = tmp_path / "images" / "scan.png"
+    Image.fromarray(np.zeros((16, 16), np.uint8)).save(source)
+    (tmp_path / "mine.pt").write_bytes(b"weights")
+    monkeypatch.chdir(tmp_path)
+    words = shlex.split(ViewerSession(source).upscale_command((0, 0, 8, 8), 2.0000001, "mine.pt", short=True))
+    assert words[words.index("--model") + 1] == str(tmp_path / "mine.pt")
+    assert words[words.index("--scale") + 1] == "2.0000001" and words[2] == "scan.png"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from matplotlib.testing.widgets import click_and_drag
+from PIL import Image
 
 from monai_rmisr.__main__ import main
 from monai_rmisr.io import ImageData
@@ -106,6 +107,23 @@ def test_display_range(ct_session, tmp_path):
         display_range(ct_session, "liver")
     with pytest.raises(ValueError, match="width must be > 0"):
         display_range(ct_session, "40,0")
+    for bad in ("nan,100", "40,inf", "lung,abc"):  # a blank figure, or Python's "could not convert" only
+        with pytest.raises(ValueError, match=r"finite numbers|CENTRE,WIDTH \(two numbers\)"):
+            display_range(ct_session, bad)
+
+
+def test_a_monochrome1_window_is_moved_with_the_inverted_pixels():
+    # a MONOCHROME1 radiograph is read inverted (inversion_sum - x); its window, in the file's units, was applied
+    # to the inverted values unchanged (RG1_UNCR: 0..30000 shown where the file means 2767..32767)
+    from pydicom.data import get_testdata_file
+
+    session = ViewerSession(get_testdata_file("RG3_UNCR.dcm"))
+    meta = session.image.meta
+    assert meta["inverted"]
+    centre, width = float(meta["window_center"][0]), float(meta["window_width"][0])
+    expected = (meta["inversion_sum"] - centre - width / 2, meta["inversion_sum"] - centre + width / 2)
+    assert display_range(session, "auto") == pytest.approx(expected)
+    assert display_range(session, f"{centre},{width}") == pytest.approx(expected)  # as the file or a PACS says it
 
 
 def test_save_writes_once_and_never_over_the_input(viewer, tmp_path):
@@ -254,3 +272,19 @@ def test_cli_volume_counts_from_one(tmp_path, capsys):
     assert main(["view", CT, "--volume", "2", "--save", str(tmp_path / "b.png")]) == 2
     assert "it holds one volume" in capsys.readouterr().err
     assert not (tmp_path / "b.png").exists()
+
+
+def test_a_saved_figure_shows_every_pixel_of_the_panels(ct_session, tmp_path):
+    # saved at 100 dpi, a 128-pixel region at x4 (512 output pixels) was drawn in about 280: every other pixel,
+    # a model's one-pixel detail seen as broad stripes; the figure is rendered at the resolution its panels need
+    small = SRViewer(ct_session, scale=2, model="bicubic", roi=(0, 0, 24, 20))
+    assert small.save_dpi() == 100  # small panels: as before
+    large = SRViewer(ct_session, scale=4, model="bicubic", roi=(0, 0, 128, 128))
+    dpi = large.save_dpi()
+    assert 100 < dpi <= 400
+    axes = large.panel_axes["model"]
+    box, (width, height) = axes.get_position(), large.figure.get_size_inches()
+    assert box.width * width * dpi >= 512 and box.height * height * dpi >= 512  # a screen pixel per image pixel
+    out = large.save(tmp_path / "large.png")
+    with Image.open(out) as saved:
+        assert abs(saved.size[0] - width * dpi) <= 1 and abs(saved.size[1] - height * dpi) <= 1
