@@ -104,7 +104,8 @@ class Comparison:
     def summary(self) -> str:
         """A few lines for the viewer's status panel and the command line."""
         x0, y0, x1, y1 = self.roi
-        head = f"{self.model_name}, x{self.scale:g}, {self.seconds:.2f} s\nregion {x1 - x0}x{y1 - y0} at ({x0}, {y0})"
+        head = f"{self.model_name}, x{self.scale:.12g}, {self.seconds:.2f} s"
+        head += f"\nregion {x1 - x0}x{y1 - y0} at ({x0}, {y0})"
         if self.scores is None:
             return head
         lines = [head, f"{'':<14}{'PSNR dB':>9}{'SSIM':>8}{'Lapl. dB':>10}"]

@@ -192,7 +192,7 @@ class SRViewer:
         self.mode_buttons = RadioButtons(mode_axes, [MODE_LABELS[m] for m in MODES], active=MODES.index(self.mode))
         self.mode_buttons.on_clicked(lambda label: self.set_mode(self._mode_from_label(label)))
         scale_axes = fig.add_axes((0.06, 0.42, 0.08, 0.04))
-        self.scale_box = TextBox(scale_axes, "scale ", initial=f"{self.scale:g}")
+        self.scale_box = TextBox(scale_axes, "scale ", initial=f"{self.scale:.12g}")
         self.scale_box.on_submit(self.set_scale)
         self.slice_slider = None
         self.volume_slider = None
@@ -377,7 +377,7 @@ class SRViewer:
             self._fail(f"scale must be a number > 1, got {text!r}.")
             return None
         self.scale = value
-        self._sync(self.scale_box, lambda: self.scale_box.set_val(f"{value:g}"))
+        self._sync(self.scale_box, lambda: self.scale_box.set_val(f"{value:.12g}"))
         return self.run()
 
     def set_slice(self, index: int) -> Comparison | None:
