@@ -262,8 +262,6 @@ def tiled_forward(
         raise ValueError(f"tile must be a positive integer (or one per spatial axis), got {tile!r}.")
     if not 0 <= overlap < 1:
         raise ValueError(f"overlap must be in [0, 1), got {overlap}.")
-    # n * scale not whole along an axis: the whole-image output grid is round(n s) / n there, not the tiles' s; an
-    # arbitrary-scale up-sampler projects the tiles' output pixels on the image's grid instead (placed_in)
     if all(t >= n for t, n in zip(tiles, spatial)):
         # one tile holds the image: the whole image, exactly (padded to the scale's period, as the windows are off
         # its grid, its far border would see the padding where the whole-image forward sees the zero padding), and at
@@ -274,6 +272,8 @@ def tiled_forward(
     q, r = scale_period(float(scale))
     crop = scaled_size(spatial, float(scale))
     image_wide = statistics == "image" and bool(attention_modules(network))
+    # n * scale not whole along an axis: the whole-image output grid is round(n s) / n there, not the tiles' s; an
+    # arbitrary-scale up-sampler projects the tiles' output pixels on the image's grid instead (placed_in)
     off_grid = any(n * r % q for n in spatial)
     if off_grid and isinstance(network, BicubicUpsampler):
         # tiles would interpolate on the scale's grid, not the whole image's (up to 0.46 apart on noise): the whole

@@ -819,12 +819,12 @@ def read_dicom_series(
 
 
 def _slice_grid_error(keyed: list[tuple[Any, ...]], normal: np.ndarray, step: float) -> tuple[float, float]:
-    """How far the slices' origins (sorted ``(key, path, ds, position)`` entries) lie from the volume's grid, mm:
-    along the normal, from the evenly spaced positions the affine gives them (first position plus ``step`` per
-    slice: uneven spacing, a missing slice); across it, from the first slice's line along the normal (a gantry
-    tilt: each origin shifted in the slice plane)."""
+    """How far the slices' origins (sorted ``(key, path, ds, position)`` entries, ``key`` the position along the
+    normal) lie from the volume's grid, mm: along the normal, from the evenly spaced positions the affine gives them
+    (first position plus ``step`` per slice: uneven spacing, a missing slice); across it, from the first slice's line
+    along the normal (a gantry tilt: each origin shifted in the slice plane)."""
+    along = np.array([k[0] for k in keyed], dtype=float)
     positions = np.array([k[3] for k in keyed], dtype=float)
-    along = positions @ normal
     across = positions - np.outer(along, normal)
     off_grid = np.abs(along - (along[0] + step * np.arange(len(along))))
     drift = np.linalg.norm(across - across[0], axis=1)

@@ -190,16 +190,15 @@ def write_nifti(
     # the new grid in the source's voxel indices: each of the source's own sform and qform follows it, so a
     # qform that differs from the sform (another space: scanner and aligned) is moved, not replaced by it
     index_map = np.linalg.solve(np.asarray(source_meta["affine"], dtype=np.float64), affine)
-    uncoded = all(not getattr(source, f"get_{kind}")(coded=True)[1] for kind in ("sform", "qform"))
-    if uncoded and np.abs(index_map[:3, 3]).max() > 0.5:  # a region (--roi), not the half-pixel shift of a zoom
+    forms = {kind: getattr(source, f"get_{kind}")(coded=True) for kind in ("sform", "qform")}  # (affine, code)
+    if not any(code for _, code in forms.values()) and np.abs(index_map[:3, 3]).max() > 0.5:  # a region (--roi)
         logger.warning(
             "'%s' has neither a qform nor an sform (both codes 0): '%s' cannot record where its region lies in it; "
             "viewers place it as they would the whole image",
             source_meta.get("source_path"),
             path,
         )
-    for kind in ("sform", "qform"):
-        own, code = getattr(source, f"get_{kind}")(coded=True)
+    for kind, (own, code) in forms.items():
         getattr(image, f"set_{kind}")(
             affine if own is None or not code else own @ index_map, code=int(code or 0) if own is not None else 0
         )
