@@ -403,6 +403,25 @@ def check_config_keys(configs_dir: str | os.PathLike[str], merged: Sequence[str]
     return keys
 
 
+def check_unread_settings(
+    configs_dir: str | os.PathLike[str], merged: Sequence[str], settings: Sequence[str], reason: str
+) -> None:
+    """Refuse a value given on the command line (or by ``override``) for one of ``settings``: top-level keys that
+    the merged configs define but this run does not read (``evaluate.json`` inherits ``train.json``'s validation
+    settings and scores the whole test split). A value that the configs ``merged`` (names in ``configs_dir``, the
+    running config's ``config_files``) give themselves is no error.
+
+    Raises:
+        ValueError: naming the settings given, their values and ``reason``.
+    """
+    configs_dir = Path(configs_dir)
+    from_files = ConfigParser.load_config_files([os.fspath(configs_dir / name) for name in merged])
+    parser = _resolving_parser()
+    given = [f"--{key} {parser.get(key)!r}" for key in settings if parser.get(key) != from_files.get(key)]
+    if given:
+        raise ValueError(f"{', '.join(given)}: not read by this run, which {reason}.")
+
+
 def _listed_as(content: dict[str, Any]) -> Any:
     """The names a config file lists itself under (``config_files`` or ``+config_files``), None if neither."""
     return content.get("config_files", content.get("+config_files"))

@@ -367,3 +367,28 @@ def test_the_variants_and_the_bundle_metadata_pass_the_key_check(variants):
     # loss#sr_weight sets loss, +config_files appends to config_files
     own = {key.removeprefix("+").split("#")[0] for key in ConfigParser.load_config_file(CONFIGS / variants[-1])}
     assert "_meta_" in keys and own <= set(keys)
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"val_max_images": 8}, "--val_max_images 8: not read by this run"),
+        ({"val_names": ["CT_small"], "val_aperture_images": 2}, "--val_names ['CT_small'], --val_aperture_images 2: "),
+    ],
+)
+def test_evaluation_refuses_the_validation_settings_it_does_not_read(tmp_path, overrides, message):
+    # evaluate.json inherits train.json's validation settings and scores the whole test split: --val_max_images 8
+    # was taken without a word and every test image scored
+    parser = _parser("train.json", "evaluate.json", output_dir=str(tmp_path / "run"), **overrides)
+    with pytest.raises(RuntimeError) as failure:
+        parser.get_parsed_content("preflight#1")
+    assert str(failure.value.__cause__).startswith(message)
+    assert "scores every image of the test split" in str(failure.value.__cause__)
+
+
+@pytest.mark.parametrize("variants", [[], ["finetune_retina.json"]])
+def test_evaluation_takes_the_validation_settings_its_configs_give(variants):
+    # finetune_retina.json sets val_max_images 32 itself: merged before evaluate.json that is no user's setting
+    parser = _parser("train.json", *variants, "evaluate.json")
+    assert parser.get_parsed_content("config_files") == ["train.json", *variants, "evaluate.json"]
+    assert parser.get_parsed_content("preflight#1") is None
