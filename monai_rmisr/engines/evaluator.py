@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -12,9 +13,10 @@ from monai.engines import SupervisedEvaluator
 from monai.utils import CommonKeys
 from torch import nn
 
+from ..inference.inferer import SuperResolutionInferer
 from ..metrics.protocol import protocol_border
 from ..metrics.quality import psnr, ssim
-from ..networks.utils import forward_at_scale
+from ..networks.utils import forward_at_scale, is_planar
 from ..transforms.intensity import LUMA_WEIGHTS
 from ..transforms.resize import imresize
 from .batch import prepare_sr_batch
@@ -23,10 +25,11 @@ __all__ = ["SREvaluator", "SRImageQuality", "to_luma"]
 
 
 def to_luma(image: torch.Tensor) -> torch.Tensor:
-    """(B, 3, H, W) RGB -> (B, 1, H, W) luma ``0.299 R + 0.587 G + 0.114 B``; other channel counts unchanged."""
+    """(B, 3, *spatial) RGB -> (B, 1, *spatial) luma ``0.299 R + 0.587 G + 0.114 B``; other channel counts
+    unchanged."""
     if image.shape[1] != 3:
         return image
-    weights = image.new_tensor(LUMA_WEIGHTS).view(1, 3, 1, 1)
+    weights = image.new_tensor(LUMA_WEIGHTS).view([1, 3] + [1] * (image.dim() - 2))
     return (image * weights).sum(dim=1, keepdim=True)
 
 
@@ -92,14 +95,15 @@ class SRImageQuality(Metric):
         crop_border = self.crop_border(scale)
         for pred, label, lr in zip(preds, labels, inputs):
             pred = to_luma(pred.detach().float().clamp(0, 1)[None])[0].cpu()
+            spatial_dims = pred.dim() - 1  # (C, H, W) or a volume's (C, H, W, D)
             if self.kind == "lr_consistency":
                 lr_luma = to_luma(lr.detach().float()[None])[0].cpu()
                 degraded = torch.as_tensor(imresize(pred, output_size=tuple(lr_luma.shape[1:])))
-                value = psnr(degraded, lr_luma, data_range=1.0, crop_border=crop_border)
+                value = psnr(degraded, lr_luma, data_range=1.0, crop_border=crop_border, spatial_dims=spatial_dims)
             else:
                 label = to_luma(label.detach().float()[None])[0].cpu()
                 fn = psnr if self.kind == "psnr" else ssim
-                value = fn(pred, label, data_range=1.0, crop_border=crop_border)
+                value = fn(pred, label, data_range=1.0, crop_border=crop_border, spatial_dims=spatial_dims)
             self._sum += float(value)
             self._count += 1
 
@@ -115,16 +119,17 @@ class SREvaluator(SupervisedEvaluator):
     ``engine.state.output`` holds ``image`` (LR), ``label`` (HR), ``pred`` (SR, not clipped) and
     ``scale`` (the scale run: the batch's own where it has one, as
     :func:`~monai_rmisr.data.validation_pairs` gives for several ``val_scales``, else ``scale``); attach
-    :class:`SRImageQuality` metrics through ``key_val_metric`` / ``additional_metrics``. Pass a
-    ``SlidingWindowInferer`` (with ``zoom``-like output handling) as ``inferer`` for images too large
-    for memory.
+    :class:`SRImageQuality` metrics through ``key_val_metric`` / ``additional_metrics``. For images too large
+    for memory pass a :class:`~monai_rmisr.inference.SuperResolutionInferer` as ``inferer``: it is given the network
+    itself and runs it whole or in seamless tiles, at its own scale (which must be the pairs'), in its own precision,
+    its output clipped to [0, 1]. Any other inferer is given a function of the LR batch (the network at the scale).
 
     Args:
         device, val_data_loader, network: as for ``SupervisedEvaluator``.
         scale: passed to networks whose ``forward`` takes a scale (RMISR, RMISR-VP); ``None``
             for fixed-scale comparison networks.
-        channels_last: run 2-D networks in the channels-last memory format (much faster on CPU,
-            see :class:`~monai_rmisr.engines.SRTrainer`).
+        channels_last: run 2-D networks in the channels-last memory format (a 3-D network runs as it is; much
+            faster on CPU, see :class:`~monai_rmisr.engines.SRTrainer`).
         kwargs: passed to ``SupervisedEvaluator`` (``inferer``, ``key_val_metric``,
             ``additional_metrics``, ``val_handlers``, ``prepare_batch``: default
             :func:`~monai_rmisr.engines.batch.prepare_sr_batch`, ...).
@@ -140,6 +145,7 @@ class SREvaluator(SupervisedEvaluator):
         **kwargs: Any,
     ):
         kwargs.setdefault("prepare_batch", prepare_sr_batch)
+        channels_last = channels_last and is_planar(network)
         if channels_last:
             network = network.to(memory_format=torch.channels_last)
         super().__init__(device=torch.device(device), val_data_loader=val_data_loader, network=network, **kwargs)
@@ -161,6 +167,15 @@ class SREvaluator(SupervisedEvaluator):
                 )
             scale = float(extra["scale"].flatten()[0])
         engine.network.eval()
+        if isinstance(engine.inferer, SuperResolutionInferer):  # it takes the network, and runs it at its own scale
+            if scale is not None and not math.isclose(float(engine.inferer.scale), scale):
+                raise ValueError(
+                    f"the SuperResolutionInferer runs at x{engine.inferer.scale:g}, these pairs are at x{scale:g}: "
+                    "give it the evaluator's scale (validation at several scales needs another inferer)."
+                )
+            with torch.no_grad():
+                pred = engine.inferer(lr, engine.network)
+            return {CommonKeys.IMAGE: lr, CommonKeys.LABEL: hr, CommonKeys.PRED: pred.float(), "scale": scale}
         forward = partial(forward_at_scale, engine.network, scale=scale, channels_last=engine.channels_last)
         with torch.no_grad(), torch.autocast(engine.state.device.type, enabled=engine.amp):
             pred = engine.inferer(lr, forward)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import copy
+import itertools
 import os
 from pathlib import Path
 from typing import Any, overload
@@ -115,7 +117,8 @@ def resolve_model(
         (:func:`~monai_rmisr.networks.regroup.cpu_inference_network`: RMISR's convolutions rewritten exactly; its
         ``state_dict`` has other names and shapes, so save :func:`load_pretrained`'s network instead),
         so that callers that keep it (the MONAI Label app, the viewer) rewrite it once; an ``nn.Module`` given
-        comes back as it is.
+        comes back as it is where its weights are on ``device``, else as a copy on ``device`` (the caller's module
+        stays where it is).
 
     Raises:
         ValueError, FileNotFoundError: as :func:`super_resolve`.
@@ -132,7 +135,10 @@ def resolve_model(
             )
         fixed, max_scale = model_scale_limits(model)
         name = type(model).__name__
-        return model.to(device), check_model_scale(scale, fixed, max_scale, name), name
+        scale = check_model_scale(scale, fixed, max_scale, name)
+        if not _is_on(model, device):  # Module.to moves the caller's module itself
+            model = copy.deepcopy(model).to(device)
+        return model, scale, name
     if isinstance(model, str) and model == BICUBIC:
         return BicubicUpsampler().to(device), scale, BICUBIC
     if isinstance(model, str) and (model == "auto" or model in PRETRAINED):
@@ -147,6 +153,14 @@ def resolve_model(
         scale = check_model_scale(scale, fixed, max_scale, f"checkpoint {path.name}")
         return inference_network(network.to(device), device, compute_dtype)[0], scale, path.name
     raise ValueError(f"model must be 'auto', a registry name, a checkpoint path or an nn.Module, got {model!r}.")
+
+
+def _is_on(module: nn.Module, device: torch.device) -> bool:
+    """Whether every parameter and buffer of ``module`` is on ``device`` (``cuda`` without an index: any GPU)."""
+    return all(
+        t.device.type == device.type and (device.index is None or t.device.index == device.index)
+        for t in itertools.chain(module.parameters(), module.buffers())
+    )
 
 
 @overload

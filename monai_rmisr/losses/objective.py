@@ -97,6 +97,12 @@ class TwoBranchLoss(nn.Module):
             hr_laplacian = laplacian_gradient(hr)
             terms["laplacian_l1"] = self.alpha * nn.functional.l1_loss(sr_laplacian, hr_laplacian)
             if self.beta > 0 and self.contextual is not None:
+                if hr_laplacian.dim() != 4:
+                    raise ValueError(
+                        f"the contextual term (beta={self.beta:g}) compares 2-D feature maps, got a "
+                        f"{hr_laplacian.dim() - 2}-D batch of shape {tuple(hr_laplacian.shape)}: train a 3-D network "
+                        "with beta=0 (the bundle's --loss#beta 0)."
+                    )
                 terms["laplacian_cx"] = self.beta * self.contextual(sr_laplacian, hr_laplacian, generator=generator)
         terms["loss"] = torch.stack(list(terms.values())).sum()
         return terms

@@ -44,7 +44,7 @@ from .blocks.pyconv import PyConv3
 from .blocks.pyramid import PyramidBlock
 from .blocks.shallow_residual import ShallowResidualBlock
 from .nnpack import NNPACKConv2d, nnpack_convolutions
-from .utils import copied_parameter, rewritten_copy
+from .utils import copied_parameter, is_planar, rewritten_copy
 
 __all__ = [
     "MIN_GROUP_OUT_CHANNELS",
@@ -505,7 +505,7 @@ def cpu_inference_network(network: nn.Module, compute_dtype: torch.dtype = torch
         isinstance(module, (_ConvNd, NNPACKConv2d)) and 1 < module.groups < module.in_channels
         for module in network.modules()
     )
-    planar = all(p.dim() <= 4 for p in network.parameters())  # channels-last memory is for 2-D convolutions
+    planar = is_planar(network)
     if not grouped and not planar:
         return network, False
     if not grouped:

@@ -187,6 +187,12 @@ def accepts_scale(network: nn.Module) -> bool:
         return False
 
 
+def is_planar(network: nn.Module) -> bool:
+    """Whether every parameter of ``network`` is at most 4-D: a 2-D network, which channels-last memory is for (its
+    ``.to(memory_format=torch.channels_last)`` fails on a 3-D network's 5-D convolution weights)."""
+    return all(p.dim() <= 4 for p in network.parameters())
+
+
 def forward_at_scale(
     network: nn.Module, x: torch.Tensor, scale: float | None, channels_last: bool = False
 ) -> torch.Tensor:

@@ -218,8 +218,9 @@ class RandMedicalDegrade(RandomizableTransform):
     transform's ``R`` (seed it with ``set_random_state``); the noise comes from a generator seeded
     by a value drawn there, so the output is deterministic given the seed. The last draw is in
     :attr:`params`. Computation is float64 on the CPU; the result has the input's type and device
-    (float32 / float64 kept, other dtypes give float32), a MetaTensor's affine is updated as
-    :func:`~monai_rmisr.transforms.imresize` does.
+    and, as :func:`~monai_rmisr.transforms.imresize` gives them, its dtype (float32 / float64 kept, float16 /
+    bfloat16 too, other dtypes give float32) and a MetaTensor's affine on the LR grid, whether or not a
+    degradation fired.
 
     **Off by default**: the paper's bicubic degradation stays the default training protocol and the
     benchmark protocol; these options are for training models meant for real low-resolution scans.
@@ -354,9 +355,8 @@ class RandMedicalDegrade(RandomizableTransform):
     @staticmethod
     def _restore(x: np.ndarray, img: NdarrayOrTensor, scales: Sequence[float]) -> NdarrayOrTensor:
         """``x`` in ``img``'s type, device and dtype rule (imresize's); a MetaTensor gets the LR affine."""
-        dtype = img.dtype if isinstance(img, np.ndarray) else None
         if isinstance(img, np.ndarray):
-            return x.astype(dtype if dtype in (np.float32, np.float64) else np.float32)
+            return x.astype(img.dtype if img.dtype in (np.float16, np.float32, np.float64) else np.float32)
         out_dtype = img.dtype if img.dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16) else None
         out = torch.from_numpy(x).to(device=img.device, dtype=out_dtype or torch.float32)
         if isinstance(img, MetaTensor) and get_track_meta():

@@ -3,6 +3,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from ignite.engine import Events
 
 from monai_rmisr.engines import SRImageQuality, to_luma
 from monai_rmisr.transforms import imresize
@@ -103,3 +104,56 @@ def test_pairs_at_several_scales_need_a_network_that_takes_a_scale():
         isinstance(pairs[0]["scale"], np.float64)
         and float(validation_pairs([pairs[0]["hr"]], [1.1])[0]["scale"]) == 1.1
     )
+
+
+def _tiny_rmisr(spatial_dims):
+    from monai_rmisr import RMISR
+
+    torch.manual_seed(0)
+    return RMISR(spatial_dims, 1, scale=2, features=32, num_blocks=1, distillation_channels=8, image_residual=True)
+
+
+def test_3d_networks_train_and_validate_with_the_default_channels_last():
+    # SRTrainer / SREvaluator(channels_last=True, the default) failed to build for any 3-D network ("required rank 4
+    # tensor to use channels_last format"): channels-last memory is for 2-D networks, a 3-D one runs as it is
+    from monai.handlers import from_engine
+
+    from monai_rmisr.engines import SREvaluator, SRTrainer
+    from monai_rmisr.losses import TwoBranchLoss
+    from monai_rmisr.metrics import psnr
+
+    network = _tiny_rmisr(3)
+    hr = 0.2 + 0.6 * torch.rand(1, 1, 12, 12, 12)
+    pairs = [{"lr": imresize(hr[0], scale=0.5), "hr": hr[0]}]
+    loader = torch.utils.data.DataLoader(pairs, batch_size=1)
+    trainer = SRTrainer("cpu", 1, loader, network, torch.optim.Adam(network.parameters()), TwoBranchLoss(beta=0), 2)
+    trainer.run()
+    assert trainer.channels_last is False and trainer.state.iteration == 1
+    transform = from_engine(["pred", "label", "image", "scale"])
+    quality = {"psnr": SRImageQuality("psnr", 2, output_transform=transform)}
+    evaluator = SREvaluator("cpu", loader, network, scale=2, key_val_metric=quality)
+    evaluator.run()
+    with torch.no_grad():
+        sr = network(pairs[0]["lr"][None], 2)[0].clamp(0, 1)
+    # the volume's PSNR with its border cut along all three axes (read as a batch of 2-D images it was not)
+    expected = psnr(sr, hr[0], crop_border=2, spatial_dims=3)
+    assert evaluator.state.metrics["psnr"] == pytest.approx(expected, abs=1e-4)
+
+
+def test_the_evaluator_gives_a_super_resolution_inferer_the_network_itself():
+    # SREvaluator(inferer=SuperResolutionInferer(2)) failed: the inferer was given a functools.partial, not a module
+    from monai_rmisr.engines import SREvaluator
+    from monai_rmisr.inference import SuperResolutionInferer, super_resolve
+
+    network = _tiny_rmisr(2).eval()
+    hr = torch.rand(1, 1, 24, 20)
+    loader = torch.utils.data.DataLoader([{"lr": imresize(hr[0], scale=0.5), "hr": hr[0]}], batch_size=1)
+    outputs = []
+    evaluator = SREvaluator("cpu", loader, network, scale=2, inferer=SuperResolutionInferer(2, tile=8))
+    evaluator.add_event_handler(Events.ITERATION_COMPLETED, lambda engine: outputs.append(engine.state.output["pred"]))
+    evaluator.run()
+    expected = super_resolve(imresize(hr[0], scale=0.5), 2, model=network, tile=8)
+    torch.testing.assert_close(outputs[0][0], expected)
+    other = SREvaluator("cpu", loader, network, scale=2, inferer=SuperResolutionInferer(3))
+    with pytest.raises(ValueError, match="the SuperResolutionInferer runs at x3, these pairs are at x2"):
+        other.run()

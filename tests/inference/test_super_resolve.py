@@ -385,3 +385,15 @@ def test_a_volume_loaded_without_its_channel_axis_is_refused(tmp_path):
     assert super_resolve(plane, 2, model="bicubic").shape == (1, 80, 100)
     for cut in (with_channel[..., 1], with_channel[..., 1:2].squeeze(-1)):  # a slice of a volume: spatial_ndim 3 too
         assert super_resolve(cut, 2, model="bicubic").shape == (1, 80, 100)
+
+
+def test_a_module_on_another_device_is_copied_there_not_moved():
+    # resolve_model (super_resolve, the inferer) called model.to(device): a caller's CPU network given device="cuda"
+    # was moved to the GPU itself. The "meta" device stands in for a GPU here.
+    from monai_rmisr.inference import resolve_model
+
+    network = small_rmisr()
+    resolved, run_scale, name = resolve_model(network, 2, "meta")
+    assert resolved is not network and next(resolved.parameters()).device.type == "meta"
+    assert next(network.parameters()).device.type == "cpu" and run_scale == 2.0 and name == "RMISR"
+    assert resolve_model(network, 2, "cpu")[0] is network  # where it is: as it is

@@ -96,6 +96,15 @@ def test_two_branch_loss_weights_its_terms():
     assert set(TwoBranchLoss(beta=0).components(sr, hr, sr_lap)) == {"l1", "laplacian_l1", "loss"}
 
 
+def test_the_contextual_term_of_a_3d_batch_says_to_train_with_beta_0():
+    # RMISRVP(spatial_dims=3)'s outputs failed in the patch extractor with "too many values to unpack (expected 4)"
+    sr, hr, sr_lap = torch.rand(1, 1, 8, 8, 8), torch.rand(1, 1, 8, 8, 8), torch.randn(1, 1, 8, 8, 8)
+    with pytest.raises(ValueError, match=r"compares 2-D feature maps, got a 3-D batch .* with beta=0"):
+        TwoBranchLoss(beta=1)(sr, hr, sr_lap)
+    terms = TwoBranchLoss(beta=0).components(sr, hr, sr_lap)
+    assert torch.isclose(terms["loss"], (sr - hr).abs().mean() + 10 * (sr_lap - laplacian_gradient(hr)).abs().mean())
+
+
 def test_the_image_term_can_be_the_mean_squared_error():
     sr, hr = torch.rand(2, 1, 16, 16), torch.rand(2, 1, 16, 16)
     terms = TwoBranchLoss(sr_weight=2, sr_criterion="mse").components(sr, hr)

@@ -80,3 +80,49 @@ def test_bad_arguments():
         psnr(sr, hr, data_range=0)
     with pytest.raises(ValueError, match=r"\(H, W\), \(C, H, W\) or \(B, C, H, W\)"):
         psnr(sr[None, None, None], hr[None, None, None])
+
+
+@pytest.mark.parametrize(
+    "data_range", [np.float32(0.9), np.int64(255), torch.tensor(1.0), torch.tensor([2.0]), np.float64(1.0)]
+)
+def test_data_range_takes_numpy_scalars_and_one_element_tensors(data_range):
+    # psnr(sr, hr, data_range=hr.max() - hr.min()) on float32 arrays was refused as not "a finite number > 0"
+    rng = np.random.default_rng(0)
+    hr = rng.random((16, 16)).astype(np.float32)
+    sr = hr + 0.01
+    value = float(data_range)
+    assert psnr(sr, hr, data_range=data_range) == pytest.approx(psnr(sr, hr, data_range=value), abs=1e-9)
+    assert ssim(sr, hr, data_range=data_range) == pytest.approx(ssim(sr, hr, data_range=value), abs=1e-9)
+
+
+@pytest.mark.parametrize("data_range", [True, "1", np.float32("nan"), torch.tensor([1.0, 2.0]), -1])
+def test_data_range_refuses_what_is_no_positive_number(data_range):
+    with pytest.raises(ValueError, match="data_range must be a finite number > 0"):
+        psnr(np.zeros((4, 4)), np.zeros((4, 4)), data_range=data_range)
+
+
+def test_volumes_are_scored_with_spatial_dims_3():
+    # a (C, H, W, D) volume was read as a (B, C, H, W) batch: crop_border trimmed W and D, never H, and an error in
+    # the border rows of H scored 9.03 dB instead of inf
+    hr = torch.zeros(1, 16, 16, 16)
+    sr = hr.clone()
+    sr[:, :2] = 1.0
+    assert psnr(sr, hr, crop_border=2, spatial_dims=3) == math.inf
+    sr[:, 5, 6, 7] = 0.5  # one voxel inside: MSE 0.25 / 12^3
+    assert psnr(sr, hr, crop_border=2, spatial_dims=3) == pytest.approx(10 * math.log10(12**3 / 0.25))
+    batch = torch.stack([sr, hr])  # (B, C, H, W, D): per-volume values
+    batch_values = psnr(batch, torch.stack([hr, hr]), crop_border=2, spatial_dims=3).tolist()
+    assert batch_values[0] == pytest.approx(10 * math.log10(12**3 / 0.25)) and batch_values[1] == math.inf
+    rng = np.random.default_rng(1)
+    volume = rng.random((20, 18, 16))
+    noisy = np.clip(volume + rng.normal(0, 0.05, volume.shape), 0, 1)
+    expected = structural_similarity(
+        noisy, volume, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=1.0
+    )
+    assert ssim(noisy, volume, spatial_dims=3) == pytest.approx(expected, abs=1e-5)
+    with pytest.raises(ValueError, match=r"ssim needs at least 11x11x11 pixels, got \(20, 18, 10\)"):
+        ssim(noisy[:, :, :10], volume[:, :, :10], spatial_dims=3)
+    with pytest.raises(ValueError, match=r"sr must be \(H, W, D\), \(C, H, W, D\) or \(B, C, H, W, D\)"):
+        psnr(noisy[0], volume[0], spatial_dims=3)
+    with pytest.raises(ValueError, match="spatial_dims must be 2 or 3, got 1"):
+        psnr(noisy, volume, spatial_dims=1)

@@ -219,3 +219,18 @@ def test_bad_images_raise():
         RandMedicalDegrade(2, slice_thickness=(3, 2))(np.zeros((1, 8, 8, 8)))
     with pytest.raises(ValueError, match="3 entries"):
         RandMedicalDegrade((2, 2, 2))(np.zeros((1, 8, 8)))
+
+
+@pytest.mark.parametrize("kind", ["numpy", "torch"])
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64", "uint8"])
+def test_the_output_dtype_does_not_depend_on_whether_a_degradation_fired(kind, dtype):
+    # a float16 numpy image came back float16 where nothing fired (plain bicubic) and float32 where noise was added:
+    # both dtypes out of one prob=0.5 pipeline. Now the rule is imresize's either way.
+    image = np.random.default_rng(0).random((1, 16, 16))
+    image = (image * 255).astype(dtype) if dtype == "uint8" else image.astype(dtype)
+    x = torch.from_numpy(image) if kind == "torch" else image
+    transform = RandMedicalDegrade(2, prob=0.5, gaussian_noise_std=0.01)
+    transform.set_random_state(0)
+    dtypes = {str(transform(x).dtype).removeprefix("torch.") for _ in range(12)}
+    assert dtypes == {str(imresize(x, scale=0.5).dtype).removeprefix("torch.")}
+    assert dtypes == {"float32" if dtype == "uint8" else dtype}
