@@ -20,7 +20,14 @@ from ..networks.regroup import inference_network
 from ..networks.utils import forward_at_scale, scaled_size
 from ..transforms.resize import resized_affine, with_meta_of
 from .bicubic import BICUBIC, BicubicUpsampler
-from .pretrained import PRETRAINED, load_checkpoint, load_pretrained, missing_model_error
+from .pretrained import (
+    PRETRAINED,
+    load_checkpoint,
+    load_pretrained,
+    missing_model_error,
+    pretrained_path,
+    weights_sha256,
+)
 from .self_ensemble import self_ensemble_forward
 from .settings import (
     AUTO_TILE,
@@ -153,6 +160,39 @@ def resolve_model(
         scale = check_model_scale(scale, fixed, max_scale, f"checkpoint {path.name}")
         return inference_network(network.to(device), device, compute_dtype)[0], scale, path.name
     raise ValueError(f"model must be 'auto', a registry name, a checkpoint path or an nn.Module, got {model!r}.")
+
+
+def resolve_model_and_digest(
+    model: str | os.PathLike[str] | nn.Module,
+    scale: float,
+    device: str | torch.device = "cpu",
+    compute_dtype: torch.dtype = torch.float32,
+) -> tuple[nn.Module, float, str, str | None]:
+    """:func:`resolve_model`, and the SHA-256 a derived image records of the weights it loaded
+    (:func:`~monai_rmisr.inference.pretrained.weights_sha256`; None for plain bicubic interpolation).
+
+    A weights file is hashed before and after it is loaded, so the digest is of the weights the network holds: one
+    that changed in between (a training run saving its ``model.pt``) is refused.
+
+    Raises:
+        ValueError, FileNotFoundError: as :func:`resolve_model`; a weights file that changed while it was loaded.
+    """
+    if isinstance(model, nn.Module) or (isinstance(model, str) and model == BICUBIC):
+        network, run_scale, name = resolve_model(model, scale, device, compute_dtype)
+        digest = None if isinstance(network, BicubicUpsampler) else weights_sha256(model)
+        return network, run_scale, name, digest
+    if isinstance(model, str) and model == "auto":
+        model = registry_model(model, scale)[0]  # the shipped file the scale chooses, hashed and loaded alike
+    path = pretrained_path(model) if isinstance(model, str) and model in PRETRAINED else Path(model)
+    before = weights_sha256(path) if path.is_file() else None  # else resolve_model says what is missing
+    network, run_scale, name = resolve_model(model, scale, device, compute_dtype)
+    after = weights_sha256(path)
+    if after != before:
+        raise ValueError(
+            f"the weights file {os.fspath(path)!r} changed while it was loaded (a run saving it?): run again once it "
+            "is written."
+        )
+    return network, run_scale, name, after
 
 
 def _is_on(module: nn.Module, device: torch.device) -> bool:

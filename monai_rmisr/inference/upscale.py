@@ -33,7 +33,6 @@ from ..networks.utils import forward_at_scale, scaled_size
 from ..transforms.resize import imresize
 from .bicubic import BicubicUpsampler
 from .inferer import SuperResolutionInferer
-from .pretrained import weights_sha256
 from .self_ensemble import self_ensemble_forward
 from .settings import (
     AUTO_TILE,
@@ -46,7 +45,7 @@ from .settings import (
     model_in_channels,
     parse_roi,
 )
-from .super_resolve import resolve_model
+from .super_resolve import resolve_model_and_digest
 from .tiling import auto_tile, scale_period
 
 __all__ = ["AXES", "MAX_OUTPUT_PIXELS", "RUN_ERRORS", "ResultTooLargeError", "Upscaler"]
@@ -155,9 +154,10 @@ class Upscaler:
         model_name: the model's name in the outputs' derivation (a DICOM output's DerivationDescription);
             default: the registry name, the checkpoint's file name or the module's class name.
         weights_sha256: the SHA-256 the outputs record of the weights; default
-            :func:`~monai_rmisr.inference.pretrained.weights_sha256` of ``model`` (a file's, or a module's state
-            dict's). Give the file's for a network loaded from it: :func:`~.super_resolve.resolve_model`'s CPU form
-            has other tensors (the MONAI Label app does). ``None`` for ``model="bicubic"``, whatever is given.
+            :func:`~monai_rmisr.inference.pretrained.weights_sha256` of ``model`` (a file's, hashed before and after it
+            is loaded: :func:`~.super_resolve.resolve_model_and_digest`; or a module's state dict's). Give the file's
+            for a network loaded from it: :func:`~.super_resolve.resolve_model`'s CPU form has other tensors (the
+            MONAI Label app does). ``None`` for ``model="bicubic"``, whatever is given.
 
     Attributes:
         network: the network, in eval mode on ``device``.
@@ -201,12 +201,13 @@ class Upscaler:
         self.tile_statistics = check_tile_statistics(self.tile_statistics)
         self.device = check_device(self.device)
         self.compute_dtype = check_precision(self.precision, self.device)
-        self.network, self.run_scale, name = resolve_model(self.model, self.scale, self.device, self.compute_dtype)
+        # the digest: the file's (what rmisr info lists), or a module's state dict's; None for interpolation
+        self.network, self.run_scale, name, digest = resolve_model_and_digest(
+            self.model, self.scale, self.device, self.compute_dtype
+        )
+        if digest is None or self.weights_sha256 is None:  # interpolation has no weights
+            self.weights_sha256 = digest
         self.model_name = self.model_name or name
-        if isinstance(self.network, BicubicUpsampler):
-            self.weights_sha256 = None  # interpolation has no weights
-        elif self.weights_sha256 is None:  # the file's (what rmisr info lists), or a module's state dict's
-            self.weights_sha256 = weights_sha256(name if self.model == "auto" else self.model)
         self.network.eval()
         # once, not per slice
         self.runner, self.channels_last = inference_network(self.network, self.device, self.compute_dtype)

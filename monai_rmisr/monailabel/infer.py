@@ -50,8 +50,8 @@ import torch
 
 from .._version import __version__
 from ..config import config_flag
-from ..inference.bicubic import BICUBIC, BicubicUpsampler
-from ..inference.pretrained import PRETRAINED, weights_sha256
+from ..inference.bicubic import BICUBIC
+from ..inference.pretrained import PRETRAINED
 from ..inference.settings import (
     MAX_SCALE,
     check_device,
@@ -60,7 +60,7 @@ from ..inference.settings import (
     parse_tile,
     registry_model,
 )
-from ..inference.super_resolve import resolve_model
+from ..inference.super_resolve import resolve_model_and_digest
 from ..inference.upscale import MAX_OUTPUT_PIXELS, ResultTooLargeError, Upscaler
 from ..io import ImageData
 from ..io.output import make_private
@@ -240,9 +240,10 @@ class NetworkCache:
         with self._lock:
             loaded = self._networks.pop(key, None)
             if loaded is None:
-                network = resolve_model(settings["network"], settings["scale"], settings["device"])[0]
-                # of the file, not of the CPU's rewritten network that resolve_model returns
-                digest = None if isinstance(network, BicubicUpsampler) else weights_sha256(settings["network"])
+                # the digest of the file, not of the CPU's rewritten network that resolve_model returns
+                network, _, _, digest = resolve_model_and_digest(
+                    settings["network"], settings["scale"], settings["device"]
+                )
                 loaded = (network, digest)
             self._networks[key] = loaded
             while len(self._networks) > self.size:

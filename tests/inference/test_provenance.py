@@ -1,6 +1,7 @@
 """What a derived image records of the weights that made it: the SHA-256 of the weights file, in every format."""
 
 import hashlib
+import importlib
 import shutil
 
 import nibabel as nib
@@ -114,3 +115,25 @@ def test_png_and_nifti_outputs_name_the_weights(tmp_path):
     descrip = nib.load(tmp_path / "named.nii.gz").header["descrip"].item().decode()
     assert len(descrip) == 80 and descrip.endswith(f"... weights SHA-256 {digest[:12]}"), descrip
     assert descrip.startswith(f"SR x2 monai-rmisr {__version__} checkpoint_iteration=")
+
+
+def test_weights_that_change_while_they_are_loaded_are_refused(tmp_path, monkeypatch):
+    # the digest was taken after the network was loaded: a run saving its model.pt in between gave outputs the
+    # digest of other weights than those that made them. The file is hashed before and after it is loaded now.
+    resolving = importlib.import_module("monai_rmisr.inference.super_resolve")  # (the package names the function)
+
+    (tmp_path / "mine").mkdir()
+    path = shutil.copy(pretrained_path("rmisr_bl_x2"), tmp_path / "mine" / "rmisr_bl_x2.pt")
+    load = resolving.load_checkpoint
+
+    def load_while_a_run_saves(checkpoint, *args, **kwargs):
+        network = load(checkpoint, *args, **kwargs)
+        with open(path, "ab") as stream:  # the file is rewritten after it was read
+            stream.write(b"\0")
+        return network
+
+    monkeypatch.setattr(resolving, "load_checkpoint", load_while_a_run_saves)
+    with pytest.raises(ValueError, match=r"rmisr_bl_x2.pt' changed while it was loaded"):
+        Upscaler(2, model=path)
+    monkeypatch.setattr(resolving, "load_checkpoint", load)
+    assert Upscaler(2, model=path).derivation["weights_sha256"] == _file_sha256(path)
