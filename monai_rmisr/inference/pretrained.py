@@ -22,10 +22,10 @@ import os
 import pickle
 import re
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
@@ -38,8 +38,10 @@ __all__ = [
     "PRETRAINED",
     "PretrainedModel",
     "build_network",
+    "hashed_load",
     "list_pretrained",
     "load_checkpoint",
+    "load_checkpoint_and_digest",
     "load_pretrained",
     "load_state_dict",
     "missing_model_error",
@@ -53,6 +55,8 @@ __all__ = [
     "untrained_network",
     "weights_sha256",
 ]
+
+T = TypeVar("T")
 
 #: Environment variable that overrides the folder holding the ``<name>.pt`` weights files.
 MODELS_ENV = "MONAI_RMISR_MODELS"
@@ -168,14 +172,44 @@ def weights_sha256(model: str | os.PathLike[str] | nn.Module) -> str:
             digest.update(name.encode())
             digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
         return digest.hexdigest()
-    # a registry name is its shipped file, as resolve_model loads it, whatever the working folder holds
-    path = pretrained_path(model) if isinstance(model, str) and model in PRETRAINED else Path(model)
+    path = _weights_file(model)
     if not path.is_file():
         raise FileNotFoundError(f"no weights file {str(path)!r} for model {str(model)!r}")
     with path.open("rb") as stream:
         for block in iter(lambda: stream.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _weights_file(model: str | os.PathLike[str]) -> Path:
+    # a registry name is its shipped file, as resolve_model loads it, whatever the working folder holds
+    return pretrained_path(model) if isinstance(model, str) and model in PRETRAINED else Path(model)
+
+
+def hashed_load(model: str | os.PathLike[str], load: Callable[[], T]) -> tuple[T, str]:
+    """``load()`` (which reads the weights file ``model`` names: a path or a registry name) and the file's
+    :func:`weights_sha256`, taken before and after, so that it is the digest of the weights loaded.
+
+    Raises:
+        ValueError: the file changed while it was loaded (a training run saving its ``model.pt``).
+        FileNotFoundError: as ``load`` (called first where the file is missing: its message names what is).
+    """
+    path = _weights_file(model)
+    before = weights_sha256(path) if path.is_file() else None
+    loaded = load()
+    after = weights_sha256(path)
+    if after != before:
+        raise ValueError(
+            f"the weights file {os.fspath(path)!r} changed while it was loaded (a run saving it?): run again once it "
+            "is written."
+        )
+    return loaded, after
+
+
+def load_checkpoint_and_digest(path: str | os.PathLike[str], network: nn.Module | None = None) -> tuple[nn.Module, str]:
+    """:func:`load_checkpoint` and the SHA-256 of the weights it loaded (:func:`hashed_load`): what the bundle's
+    ``inference.json`` runs and records."""
+    return hashed_load(path, lambda: load_checkpoint(path, network))
 
 
 def list_pretrained(available_only: bool = False) -> list[str]:

@@ -22,10 +22,10 @@ from ..transforms.resize import resized_affine, with_meta_of
 from .bicubic import BICUBIC, BicubicUpsampler
 from .pretrained import (
     PRETRAINED,
+    hashed_load,
     load_checkpoint,
     load_pretrained,
     missing_model_error,
-    pretrained_path,
     weights_sha256,
 )
 from .self_ensemble import self_ensemble_forward
@@ -183,16 +183,8 @@ def resolve_model_and_digest(
         return network, run_scale, name, digest
     if isinstance(model, str) and model == "auto":
         model = registry_model(model, scale)[0]  # the shipped file the scale chooses, hashed and loaded alike
-    path = pretrained_path(model) if isinstance(model, str) and model in PRETRAINED else Path(model)
-    before = weights_sha256(path) if path.is_file() else None  # else resolve_model says what is missing
-    network, run_scale, name = resolve_model(model, scale, device, compute_dtype)
-    after = weights_sha256(path)
-    if after != before:
-        raise ValueError(
-            f"the weights file {os.fspath(path)!r} changed while it was loaded (a run saving it?): run again once it "
-            "is written."
-        )
-    return network, run_scale, name, after
+    (network, run_scale, name), digest = hashed_load(model, lambda: resolve_model(model, scale, device, compute_dtype))
+    return network, run_scale, name, digest
 
 
 def _is_on(module: nn.Module, device: torch.device) -> bool:

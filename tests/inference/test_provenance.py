@@ -137,3 +137,11 @@ def test_weights_that_change_while_they_are_loaded_are_refused(tmp_path, monkeyp
         Upscaler(2, model=path)
     monkeypatch.setattr(resolving, "load_checkpoint", load)
     assert Upscaler(2, model=path).derivation["weights_sha256"] == _file_sha256(path)
+    # the bundle's inference.json loads its network with load_checkpoint_and_digest, the same rule
+    pretrained = importlib.import_module("monai_rmisr.inference.pretrained")
+    monkeypatch.setattr(pretrained, "load_checkpoint", load_while_a_run_saves)
+    with pytest.raises(ValueError, match=r"rmisr_bl_x2.pt' changed while it was loaded"):
+        pretrained.load_checkpoint_and_digest(path)
+    monkeypatch.setattr(pretrained, "load_checkpoint", load)
+    network, digest = pretrained.load_checkpoint_and_digest(path)
+    assert digest == _file_sha256(path) and isinstance(network, torch.nn.Module)
