@@ -903,12 +903,22 @@ def _read_dicom_series(
     # positions on some slices only: a slice without one has no place among them (sorting millimetres and instance
     # numbers as one key put it anywhere, and a first slice without one put the volume at the origin)
     positioned = sum(_position(ds) is not None for _, ds in members)
+    # the series' pixel spacing is its slices' most common one, as its size: a slice on another in-plane grid has
+    # other pixel positions (its outputs were placed by the first slice's spacing: 5.85 mm off with an ROI)
+    spacing0 = Counter(_spacing_in_plane(ds)[0] for _, ds in members).most_common(1)[0][0]
     for path, ds in members:
         if (int(ds.Rows), int(ds.Columns)) != shape0:
             raise ImageReadError(path, f"is {ds.Rows}x{ds.Columns} but the series is {shape0[0]}x{shape0[1]}.")
         r, c = _orientation(ds)
         if not (np.allclose(r, row_cos, atol=1e-4) and np.allclose(c, col_cos, atol=1e-4)):
             raise ImageReadError(path, "its ImageOrientationPatient differs from the rest of the series.")
+        spacing = _spacing_in_plane(ds)[0]
+        if not np.allclose(spacing, spacing0, rtol=1e-4, atol=1e-6):
+            raise ImageReadError(
+                path,
+                f"has pixels of {spacing[0]:g} x {spacing[1]:g} mm but the series {spacing0[0]:g} x "
+                f"{spacing0[1]:g} mm: another in-plane grid is not one volume.",
+            )
         position = _position(ds)
         if position is None and positioned:
             reason = (

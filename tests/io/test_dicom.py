@@ -250,6 +250,21 @@ def test_series_errors_name_the_problem(tmp_path):
         read_dicom_series(odd)
 
 
+def test_a_slice_of_other_pixel_spacing_is_refused_by_name(tmp_path):
+    # three slices, one at 0.5 mm where the rest are 0.66: read as one volume, its outputs were placed by the
+    # series' spacing (5.85 mm off with an ROI in a user's try), and --axis z interpolated across the two grids
+    odd = tmp_path / "odd"
+    write_ct_series(odd, n=3)
+    ds = pydicom.dcmread(odd / "slice001.dcm")
+    ds.PixelSpacing = [0.5, 0.5]
+    ds.save_as(odd / "slice001.dcm")
+    with pytest.raises(ImageReadError, match=r"'.*slice001\.dcm': has pixels of 0.5 x 0.5 mm but the series .* mm"):
+        read_dicom_series(odd)
+    ds.PixelSpacing = [float(v) * (1 + 1e-6) for v in pydicom.dcmread(odd / "slice000.dcm").PixelSpacing]
+    ds.save_as(odd / "slice001.dcm")  # the same spacing written with other digits is the same grid
+    assert read_dicom_series(odd)[0].shape[-1] == 3
+
+
 def test_raw_data_set_without_part10_header(tmp_path):
     ds = pydicom.dcmread(_path("CT_small.dcm"))
     ds.file_meta = FileMetaDataset()
