@@ -93,7 +93,7 @@ def _pacs(args: argparse.Namespace) -> int:
         series = [args.series] if args.series is not None else study_series(client, args.study)
         if not series:
             raise PacsError(f"study {args.study} has no image series to super-resolve.")
-        left_out = []
+        left_out, failed = [], []
         derivations = {} if args.again else study_derivations(client, upscaler, args.study)  # read once
         for series_uid in series:
             earlier = earlier_derivation(client, args.study, series_uid, derivations)
@@ -108,10 +108,16 @@ def _pacs(args: argparse.Namespace) -> int:
                 print(f"rmisr pacs: {err}", file=sys.stderr, flush=True)
                 left_out.append(series_uid)
                 continue
+            except (ValueError, RuntimeError) as err:  # this series' images (a broken slice): the others go on
+                print(f"rmisr pacs: series {series_uid} not derived: {err}", file=sys.stderr, flush=True)
+                failed.append(series_uid)
+                continue
             for new_uid in new_uids:
                 print_result(new_uid)
         if left_out and len(left_out) == len(series):
             raise PacsError(f"every series was left out by --max-instances {args.max_instances}; nothing derived.")
+        if failed:
+            raise PacsError(f"{len(failed)} of {len(series)} series not derived (above): {', '.join(failed)}.")
     except ValueError as err:
         return report_error("pacs", err)
     except (PacsError, RuntimeError, OSError) as err:

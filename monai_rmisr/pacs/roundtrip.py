@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..io import BrokenSliceError, ImageReadError
 from ..io.dicom_writer import NOT_RESAMPLED_CLASSES
 from ..io.output import make_private
 from ..io.pydicom_messages import read_dataset
@@ -190,6 +191,8 @@ def derive_series(
                 f"({type(err).__name__}: {err})."
             ) from err
 
+    instance_of: dict[str, str] = {}  # retrieved file name -> its SOPInstanceUID, what an error names
+
     def retrieve() -> tuple[int, int]:
         received = images = 0
         for ds in instances():
@@ -203,6 +206,7 @@ def derive_series(
                 )
             source.mkdir(mode=0o700, parents=True, exist_ok=True)  # patient images: owner only
             ds.save_as(source / f"{images:05d}.dcm", enforce_file_format=True)
+            instance_of[f"{images:05d}.dcm"] = str(ds.get("SOPInstanceUID", "?"))
         return received, images
 
     try:
@@ -216,7 +220,14 @@ def derive_series(
             "pixels rmisr upscale refuses: a segmentation, an RT dose, floating-point pixels)."
         )
     logger.info("series %s: retrieved %d image instances", series_uid, images)
-    files = derive_folder(upscaler, source, derived)
+    try:
+        files = derive_folder(upscaler, source, derived)
+    except ImageReadError as err:  # it named a retrieved file in a temporary folder: name the instance instead
+        instance = instance_of.get(Path(err.path).name)
+        if instance is None:
+            raise
+        reason = err.slice_reason if isinstance(err, BrokenSliceError) else err.reason
+        raise ImageReadError(f"instance {instance} of series {series_uid}", reason.rstrip(".") + ".") from err
     logger.info("series %s: wrote %d derived instances", series_uid, len(files))
     return files
 

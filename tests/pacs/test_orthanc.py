@@ -292,6 +292,32 @@ def test_max_instances_leaves_out_a_larger_series(orthanc, credentials, tmp_path
     assert len(capsys.readouterr().out.split()) == 1 and len(_series_in_study(orthanc, study_uid)) == 2
 
 
+def test_a_series_that_cannot_be_read_is_named_and_the_others_are_derived(orthanc, credentials, tmp_path, capsys):
+    # a study of a series with a cut-off slice and a good one: the first ended the run (exit 2, "a bad argument"),
+    # the good series never derived, the error naming a deleted temporary file and an option rmisr pacs lacks
+    study_uid, good_uid, _ = _upload_ct(orthanc, tmp_path / "good")
+    write_ct_series(tmp_path / "bad", n=SLICES)
+    bad_uid = pydicom.uid.generate_uid()
+    files = sorted((tmp_path / "bad").iterdir())
+    for file in files:
+        ds = pydicom.dcmread(file)
+        ds.StudyInstanceUID, ds.SeriesInstanceUID = study_uid, bad_uid
+        if file == files[1]:
+            ds.PixelData = ds.PixelData[:1000]
+            cut_uid = str(ds.SOPInstanceUID)
+        ds.save_as(file)
+    orthanc.upload(files)
+    assert main(["pacs", "--url", orthanc.dicomweb, "--study", study_uid, "--scale", "2"]) == 1
+    captured = capsys.readouterr()
+    derived = captured.out.split()
+    assert len(derived) == 1 and set(_series_in_study(orthanc, study_uid)) == {good_uid, bad_uid, derived[0]}
+    assert f"rmisr pacs: series {bad_uid} not derived: cannot read image 'instance {cut_uid} of series {bad_uid}'" in (
+        captured.err
+    )
+    assert f"1 of 2 series not derived (above): {bad_uid}." in captured.err
+    assert "rmisr-pacs-" not in captured.err and "skip" not in captured.err
+
+
 class _DroppingStore:
     """A client whose PACS keeps all but the first instance of a store and answers that it stored them all, as a
     PACS filter rule that drops an instance may (Orthanc's STOW answer lists it as stored)."""
