@@ -82,10 +82,10 @@ def _upscale_run(args: argparse.Namespace, notes: Callable[[], list[str]]) -> in
         return 1 if report.failed else 0
     try:
         written = upscaler.file(source, output, overwrite=args.overwrite)
+    except RUN_ERRORS as err:  # out of memory, a writer's optional package, a full disk: not the arguments
+        return fail(err, code=1)
     except (ValueError, FileNotFoundError, OSError) as err:
         return fail(err)
-    except RUN_ERRORS as err:  # out of memory, a writer's optional package: not the arguments
-        return fail(err, code=1)
     if not args.quiet:
         print_result(f"wrote {written} (x{scale:g}, model {upscaler.model_name}, axis {args.axis})")
     return 0

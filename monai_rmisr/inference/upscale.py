@@ -27,6 +27,7 @@ from ..io import ImageData, ImageReadError, ImageTooLargeError, read_image
 from ..io.dicom_writer import not_resampled_reason
 from ..io.geometry import resampled_geometry
 from ..io.label_maps import label_map_evidence
+from ..io.output import OutputWriteError
 from ..io.writers import check_output, write_image
 from ..networks.regroup import inference_network
 from ..networks.utils import forward_at_scale, scaled_size
@@ -61,8 +62,9 @@ ROI_CONTEXT = 16  # LR pixels of real image around a --roi, so its borders see t
 #: memory. The input is refused from its header, before decoding, when its result would be larger.
 MAX_OUTPUT_PIXELS: int = 2**28
 #: Failures of a run rather than of its arguments or input: out of memory (PyTorch's is a RuntimeError,
-#: numpy's a MemoryError), a writer's optional package missing (ITK).
-RUN_ERRORS: tuple[type[Exception], ...] = (RuntimeError, MemoryError, ImportError)
+#: numpy's a MemoryError), a writer's optional package missing (ITK), a full disk or an I/O error while writing
+#: (:class:`~monai_rmisr.io.output.OutputWriteError`, an ``OSError``: catch these first).
+RUN_ERRORS: tuple[type[Exception], ...] = (OutputWriteError, RuntimeError, MemoryError, ImportError)
 #: Values mapped back to the file's units at a time (float64 working copies of 32 MB, not of the whole result).
 MAPPING_CHUNK = 2**22
 

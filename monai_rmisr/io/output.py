@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import shutil
@@ -11,12 +12,41 @@ import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-__all__ = ["OutputPathError", "atomic_output", "check_folder_takes_files", "check_output_path", "make_private"]
+__all__ = [
+    "OutputPathError",
+    "OutputWriteError",
+    "atomic_output",
+    "check_folder_takes_files",
+    "check_output_path",
+    "make_private",
+]
 
 
 class OutputPathError(ValueError):
     """An output path that must not be written: it exists (without ``overwrite``), is the input or lies inside it,
     is not a regular file or folder, or its name announces another format than is written."""
+
+
+class OutputWriteError(OSError):
+    """Writing an output failed for the storage's sake (a full disk or quota, an I/O error, a file too large for the
+    file system): nothing of the output is left (:func:`atomic_output`). A failure of the run, not a bad argument;
+    the message is one line, naming the output (a library's own, pydicom's, can hold its whole traceback)."""
+
+
+#: ``errno`` values of a write that failed for the storage's sake, not for the path's
+STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG})
+
+
+def _storage_errno(error: BaseException) -> int | None:
+    """The first :data:`STORAGE_ERRNOS` value along ``error`` and its causes (pydicom raises a new ``OSError`` without
+    an errno, the original as its cause), else None."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno in STORAGE_ERRNOS:
+            return error.errno
+        error = error.__cause__ or error.__context__
+    return None
 
 
 def _temporary_name(token: str, kind: str, name: str) -> str:
@@ -148,7 +178,8 @@ def _make_parents(folder: Path) -> list[Path]:
 def atomic_output(path: str | os.PathLike[str], folder: bool = False) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it to ``path`` only if the block succeeds.
 
-    A crash or an exception leaves ``path`` as it was (absent, or the previous version),
+    A crash or an exception leaves ``path`` as it was (absent, or the previous version; a full disk, an I/O error
+    raise :class:`OutputWriteError`),
     removes the temporary file or folder and the parent folders this call created, so a reader
     never sees a half-written result. For a folder the old one is moved aside, the new one
     renamed in, then the old one deleted. Temporaries of the same output that a killed run left
@@ -169,7 +200,15 @@ def atomic_output(path: str | os.PathLike[str], folder: bool = False) -> Iterato
         _remove_stale(path)
         # created at once, so a parallel run's failure cannot remove the (empty) parent under it
         temporary.mkdir() if folder else temporary.touch(exist_ok=False)
-        yield temporary
+        try:
+            yield temporary
+        except OSError as err:
+            code = _storage_errno(err)
+            if code is None:
+                raise
+            raise OutputWriteError(
+                code, f"writing '{path}' failed: {os.strerror(code)}; nothing of it was left"
+            ) from err
         if folder:
             if path.exists():
                 aside = path.with_name(_temporary_name(token, "old", path.name))

@@ -1,3 +1,4 @@
+import errno
 import functools
 import os
 import re
@@ -14,7 +15,7 @@ from PIL import Image
 from monai_rmisr.io import read_dicom_series, read_image
 from monai_rmisr.io.dicom_writer import IMPLEMENTATION_CLASS_UID, derived_series_number
 from monai_rmisr.io.geometry import resampled_geometry
-from monai_rmisr.io.output import OutputPathError, atomic_output, check_output_path
+from monai_rmisr.io.output import OutputPathError, OutputWriteError, atomic_output, check_output_path
 from monai_rmisr.io.writers import check_output, output_name, sr_output_name, write_image
 from tests.helpers import dicom_testdata, write_ct_series
 
@@ -569,6 +570,32 @@ def test_atomic_output_leaves_nothing_on_failure(tmp_path):
         raise RuntimeError("crash")
     assert [p.name for p in tmp_path.iterdir()] == ["series"]
     assert [p.name for p in (tmp_path / "series").iterdir()] == ["old.dcm"]
+
+
+def test_a_full_disk_is_one_line_exit_1_and_leaves_nothing(tmp_path, monkeypatch, capsys):
+    # pydicom re-raises a write's OSError with its whole traceback in the message and no errno: rmisr upscale gave
+    # that as its one error line, with exit 2 (a bad argument) for what is a failure of the run
+    from monai_rmisr.__main__ import main
+
+    def full_disk(path, dataset, **kwargs):
+        with open(path, "wb") as stream:
+            stream.write(b"half")
+        try:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        except OSError as exc:
+            raise OSError(f"With tag (7FE0,0010) got exception: {exc}\nTraceback (most recent call last): ...") from exc
+
+    monkeypatch.setattr(pydicom, "dcmwrite", full_disk)
+    out = tmp_path / "out"
+    source = str(dicom_testdata("CT_small.dcm"))
+    code = main(["upscale", source, "-o", str(out / "ct_sr.dcm"), "--scale", "2", "--model", "bicubic"])
+    err = capsys.readouterr().err
+    assert code == 1 and not out.exists()
+    line = f"rmisr upscale: error: [Errno 28] writing '{out / 'ct_sr.dcm'}' failed: No space left on device; "
+    assert err == line + "nothing of it was left\n"
+    with pytest.raises(OSError, match="Permission denied") as failure, atomic_output(tmp_path / "x.png") as temporary:
+        raise PermissionError(errno.EACCES, "Permission denied", str(temporary))  # the path's fault: as it was
+    assert not isinstance(failure.value, OutputWriteError) and list(tmp_path.iterdir()) == []
 
 
 def test_output_path_checks(tmp_path):
