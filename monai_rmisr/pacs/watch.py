@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..io.output import OutputPathError, check_folder_takes_files
 from .connection import PacsError, pacs_call
 from .dicom_json import first_number, first_value
 from .roundtrip import (
@@ -88,11 +89,16 @@ class WatchState:
 
         Raises:
             ValueError: the file exists but is not a state file (it is never overwritten then), or its folder does
-                not exist (a misspelt path would otherwise make folders anywhere the service may write).
+                not exist (a misspelt path would otherwise make folders anywhere the service may write) or takes no
+                new files.
         """
         path = Path(path)
         if not path.parent.is_dir():
             raise ValueError(f"--state '{path}': its folder '{path.parent}' does not exist; make it first.")
+        try:  # it is rewritten after every series (and its .work folder made beside it): refused now, not then
+            check_folder_takes_files(path.parent, named=path)
+        except OutputPathError as err:
+            raise ValueError(f"--state: {err}") from err
         if not path.exists():
             return cls(path)
         try:

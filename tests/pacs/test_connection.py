@@ -65,6 +65,26 @@ def test_an_explicit_ca_bundle_wins_over_the_environment(tmp_path, monkeypatch):
     assert settings["verify"] == "/etc/ssl/certs/ca-certificates.crt"
 
 
+def test_a_state_folder_that_takes_no_files_is_refused_before_the_watch_starts(tmp_path, monkeypatch, capsys):
+    # a read-only --state folder was taken: the watcher ran until its first series, then died (exit 1, a restart
+    # loop under systemd's Restart=on-failure). A write test, as root passes os.access on a read-only mount.
+    import errno
+    import tempfile
+
+    from monai_rmisr.__main__ import main
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", read_only)
+    with pytest.raises(ValueError, match=r"--state: output '.*state\.json' cannot be written: .* takes no new files"):
+        WatchState.load(tmp_path / "state.json")
+    args = ["pacs", "--url", "http://127.0.0.1:9/dicom-web", "--watch", "--state", str(tmp_path / "state.json")]
+    assert main([*args, "--scale", "2", "--model", "bicubic", "-q"]) == 2
+    assert "takes no new files (Read-only file system)" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_watch_state_round_trips_and_decides_what_to_retry(tmp_path):
     state = WatchState.load(tmp_path / "state.json")
     assert state.series == {} and not state.path.exists()
