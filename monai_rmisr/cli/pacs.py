@@ -29,6 +29,7 @@ def _pacs(args: argparse.Namespace) -> int:
     from ..pacs import (
         PacsError,
         SeriesTooLargeError,
+        check_series_in_study,
         connect,
         earlier_derivation,
         is_source_series,
@@ -85,6 +86,8 @@ def _pacs(args: argparse.Namespace) -> int:
             )
             failed = [uid for uid, entry in state.series.items() if entry["status"] == "failed"]
             return 1 if failed else 0
+        if args.series is not None:
+            check_series_in_study(client, args.study, args.series)
         if args.series is not None and not is_source_series(client, args.study, args.series):
             raise ValueError(
                 f"--series {args.series} is not a series to super-resolve: monai-rmisr derived it, or it holds no "

@@ -11,6 +11,7 @@ from .listener import DicomNode, ListenerResult, listen, parse_dicom_node, send_
 from .roundtrip import (
     DERIVED_BY_US,
     SeriesTooLargeError,
+    check_series_in_study,
     dataset_has_image,
     dataset_is_derived_by_us,
     derive_folder,
@@ -38,6 +39,7 @@ __all__ = [
     "SeriesTooLargeError",
     "WatchState",
     "check_pacs_url",
+    "check_series_in_study",
     "connect",
     "dataset_has_image",
     "dataset_is_derived_by_us",

@@ -346,6 +346,27 @@ def super_resolve_series(
         return store_series(client, study_uid, files)
 
 
+def check_series_in_study(client: Any, study_uid: str, series_uid: str) -> None:
+    """Refuse a series that the PACS does not hold in the study (QIDO-RS): a UID given by mistake is a bad argument,
+    as an unknown study is (:func:`study_series`), not a PACS failure.
+
+    Raises:
+        ValueError: no such series in the study.
+        PacsError: the PACS cannot be reached or refuses.
+    """
+    found = pacs_call(
+        f"searching study {study_uid}",
+        client.search_for_series,
+        study_uid,
+        search_filters={"SeriesInstanceUID": series_uid},
+        get_remaining=True,
+    )
+    if not any(str(first_value(entry, _SERIES_INSTANCE_UID)) == series_uid for entry in found):
+        raise ValueError(
+            f"series {series_uid} is not on the PACS in study {study_uid}: a search (QIDO-RS) finds it not."
+        )
+
+
 def study_series(client: Any, study_uid: str) -> list[str]:
     """SeriesInstanceUIDs of the image series of a study that are not ours (QIDO-RS, all pages, + metadata).
 

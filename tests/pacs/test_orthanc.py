@@ -357,6 +357,14 @@ def test_an_unknown_study_is_named_as_not_on_the_pacs(orthanc, credentials, caps
     assert "study 1.2.3.999 is not on the PACS" in capsys.readouterr().err
 
 
+def test_an_unknown_series_is_a_bad_argument_as_an_unknown_study_is(orthanc, credentials, tmp_path, capsys):
+    # it was the PACS's HTTP 404 to the metadata request, exit 1 ("the PACS failed"), where an unknown study is exit 2
+    study_uid, _, _ = _upload_ct(orthanc, tmp_path / "ct")
+    args = ["pacs", "--url", orthanc.dicomweb, "--study", study_uid, "--series", "1.2.3.999", "--scale", "2"]
+    assert main(args) == 2
+    assert f"series 1.2.3.999 is not on the PACS in study {study_uid}" in capsys.readouterr().err
+
+
 def test_watch_takes_series_of_any_modality_given(orthanc, credentials, tmp_path):
     # `--modality CT MR` (docs/pacs.md) was one search for the DICOM multi-value CT\MR, which Orthanc matched to
     # nothing: the watcher found no series, ever
