@@ -358,14 +358,21 @@ class Upscaler:
             actually used, ``"auto"`` resolved); the input is not modified.
 
         Raises:
-            ValueError: a 2-D image with ``axis="z"``, a multi-frame DICOM file with ``axis="z"``,
-                or a ROI outside the image.
+            ValueError: ``axis="z"`` for anything but a DICOM series or a 3-D NIfTI volume (a 2-D image, a multi-frame
+                DICOM or multi-page TIFF file), or a ROI outside the image.
         """
         array = np.asarray(image.array, dtype=np.float32)
         meta = image.meta
         spatial = array.shape[1:]
-        if self.axis == "z" and (array.ndim != 4 or meta.get("format") == "dicom"):
-            what = "a 2-D image" if array.ndim != 4 else "a multi-frame DICOM file"
+        if self.axis == "z" and (array.ndim != 4 or meta.get("format") not in ("dicom-series", "nifti")):
+            # a multi-frame DICOM file's or a TIFF's frames: maybe a time series or unrelated images, no known spacing
+            what = (
+                "a 2-D image"
+                if array.ndim != 4
+                else "a multi-page TIFF file"
+                if meta.get("format") == "tiff"
+                else ("a multi-frame DICOM file")
+            )
             raise ValueError(
                 f"--axis z needs a volume from a DICOM series folder or a 3-D NIfTI file; '{image.path}' is {what}."
             )

@@ -28,9 +28,13 @@ META_KEYS: dict[str, str] = {
     "color": '"GRAY", "RGB", or None (other channel counts)',
     "inverted": "the stored values were inverted on reading (MONOCHROME1, a min-is-white TIFF) (bool)",
     "palette_applied": "palette indices were expanded to colours on reading (bool)",
+    "color_converted": "the source's CMYK, YCbCr, Lab or HSV colours were read as RGB: its ICC profile not kept (bool)",
     "alpha_dropped": "an alpha channel was dropped on reading (bool)",
+    "jpeg_subsampling": "a JPEG's chroma subsampling, kept by its output: 0 4:4:4, 1 4:2:2, 2 4:2:0, -1 grey (int)",
     "nifti_intent": "the NIfTI header's intent name, e.g. 'none', 'label' (str)",
-    "exif_orientation_applied": "the EXIF Orientation (2-8) of a JPEG or PNG; its pixels were turned as shown (int)",
+    "exif_orientation_applied": (
+        "the EXIF Orientation (2-8) of a JPEG or PNG, or a TIFF's Orientation tag: its pixels turned as shown (int)"
+    ),
     "decoder": "the library that decoded the pixels (str)",
     "number_of_frames": "frames in the file (int)",
     # PNG / JPEG / TIFF / BMP

@@ -3,7 +3,7 @@
 * PNG / JPEG / BMP are decoded by Pillow. JPEG is therefore always decoded by Pillow's
   libjpeg(-turbo) (``meta["decoder"] == "pillow"``), the same decoder scikit-image and imageio
   use, so JPEG figures are reproducible. 16-bit grey PNGs keep their 16 bits (Pillow mode
-  ``I;16``); Pillow truncates 16-bit *colour* PNGs to 8 bits, so those are read with ITK's
+  ``I;16``); Pillow truncates 16-bit colour and grey + alpha PNGs to 8 bits, so those are read with ITK's
   libpng reader instead (``meta["decoder"] == "itk"``).
 * TIFF is read with tifffile (multi-page, planar or interleaved samples, 8/16/32-bit integer
   or float, palette, min-is-white), falling back to Pillow for compressions tifffile cannot
@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 import tifffile
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, JpegImagePlugin, UnidentifiedImageError
 
 from .dicom import MIN_IMAGE_SIZE
 from .errors import ImageReadError
@@ -93,20 +93,25 @@ def _png_header(path: Path) -> tuple[int, int] | None:
     return struct.unpack(">BB", head[24:26])
 
 
-def _read_png16_color(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
+#: PNG colour types Pillow reads in 8 bits when they hold 16: RGB (2), grey + alpha (4), RGB + alpha (6); the number
+#: of samples of each
+_PNG16_ITK_SAMPLES = {2: 3, 4: 2, 6: 4}
+
+
+def _read_png16_itk(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
     import itk  # slow to import; only needed for this rare case
 
     depth, colour_type = _png_header(path)  # type: ignore[misc]
-    components = 4 if colour_type == 6 else 3
+    components = _PNG16_ITK_SAMPLES[colour_type]
     try:
         img = itk.imread(str(path), itk.Vector[itk.F, components])
     except Exception as err:
-        raise ImageReadError(path, f"not a readable 16-bit colour PNG ({err}).") from err
+        raise ImageReadError(path, f"not a readable 16-bit PNG ({err}).") from err
     data = itk.array_from_image(img)  # (H, W, components)
-    meta = {"format": "png", "decoder": "itk", "mode": "RGB;16", "bit_depth": depth, "dtype": "uint16"}
-    meta["alpha_dropped"] = components == 4
-    meta["color"] = "RGB"
-    return np.moveaxis(data[..., :3], -1, 0), meta
+    colour = components >= 3
+    meta = {"format": "png", "decoder": "itk", "mode": "RGB;16" if colour else "I;16", "bit_depth": depth}
+    meta.update(dtype="uint16", alpha_dropped=components in (2, 4), color="RGB" if colour else "GRAY")
+    return np.moveaxis(data[..., : 3 if colour else 1], -1, 0), meta
 
 
 def _from_pillow(img: Image.Image, path: Path) -> tuple[np.ndarray, dict[str, Any]]:
@@ -114,6 +119,8 @@ def _from_pillow(img: Image.Image, path: Path) -> tuple[np.ndarray, dict[str, An
     mode = img.mode
     meta: dict[str, Any] = {"format": fmt, "decoder": "pillow", "mode": mode}
     dpi = img.info.get("dpi")
+    if fmt == "jpeg":  # its chroma subsampling (0: 4:4:4, 1: 4:2:2, 2: 4:2:0; -1 grey), which the output keeps
+        meta["jpeg_subsampling"] = JpegImagePlugin.get_sampling(img)
     orientation = int(img.getexif().get(_EXIF_ORIENTATION, 1) or 1)
     if 2 <= orientation <= 8:  # a camera's rotation / mirror flag: the pixels are turned as viewers show them
         img = ImageOps.exif_transpose(img)
@@ -127,6 +134,7 @@ def _from_pillow(img: Image.Image, path: Path) -> tuple[np.ndarray, dict[str, An
         img = img.convert("RGBA" if mode == "PA" or "transparency" in img.info else "RGB")
     elif mode in ("CMYK", "YCbCr", "LAB", "HSV"):
         img = img.convert("RGB")
+        meta["color_converted"] = True  # a profile of the source's colours does not describe the output's
     elif mode == "1":
         img = img.convert("L")
     elif mode == "LA":
@@ -155,7 +163,13 @@ def _read_pillow(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
         msg = " ".join(str(err).split())
         raise ImageReadError(path, f"not a readable image file ({type(err).__name__}: {msg}).") from err
-    meta["number_of_frames"] = frames  # only the first frame of an animated PNG is read
+    if frames > 1 and meta["format"] in ("png", "tiff"):  # a camera's MPO JPEG (a picture and its preview) is read
+        raise ImageReadError(
+            path,
+            f"holds {frames} frames (an animated PNG, or pages only Pillow decodes); one would be read and the others "
+            "lost: save the frames as images of their own or as the pages of a TIFF.",
+        )
+    meta["number_of_frames"] = frames
     return array, meta
 
 
@@ -182,6 +196,32 @@ class _LogCollector(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.messages.append(record.getMessage())
+
+
+def _palette_colours(colormap: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, int, str]:
+    """A palette TIFF's ``(3, H, W, F)`` colours, bit depth and dtype: its colormap is in 16-bit units; one that
+    holds 8-bit colours (each value a multiple of 257, or of 256, as writers store them) gives them in 8 bits."""
+    for step in (257, 256):
+        if not np.any(colormap % step):
+            return colormap[:, index] // step, 8, "uint8"
+    return colormap[:, index], 16, "uint16"
+
+
+def _cmyk_to_rgb(cmyk: np.ndarray, peak: int) -> np.ndarray:
+    """``(4, ...)`` ink amounts (0..``peak``) to ``(3, ...)`` RGB, as Pillow converts a CMYK JPEG:
+    ``(peak - C)(peak - K) / peak``, ... (no colour profile applied, so the source's profile is not kept)."""
+    cmyk = cmyk.astype(np.float64)
+    white = peak - cmyk[3]
+    return np.rint((peak - cmyk[:3]) * white / peak)
+
+
+def _oriented(data: np.ndarray, orientation: int) -> np.ndarray:
+    """``(C, H, W[, F])`` stored with TIFF / EXIF ``orientation`` 2-8, turned as viewers show it (Pillow's
+    ``ImageOps.exif_transpose``)."""
+    if orientation in (5, 6, 7, 8):  # a quarter turn or a transposition: rows become columns
+        data = np.swapaxes(data, 1, 2)  # the transposition (5); then 6 mirrors the columns, 8 the rows, 7 both
+    flips = {2: (2,), 3: (1, 2), 4: (1,), 6: (2,), 7: (1, 2), 8: (1,)}.get(orientation, ())
+    return np.flip(data, flips) if flips else data
 
 
 def _read_tifffile(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
@@ -216,6 +256,8 @@ def _read_tifffile(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
             bits = int(page.bitspersample)
             colormap = page.colormap
             spacing = _tiff_spacing(page)
+            orientation = int(page.tags["Orientation"].value) if "Orientation" in page.tags else 1
+            orientation = orientation if 1 <= orientation <= 8 else 1
             size = path.stat().st_size
             beyond = [
                 p.index
@@ -227,6 +269,8 @@ def _read_tifffile(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
     if collector.messages or beyond:  # tifffile reads what it can of a damaged file; we refuse it
         detail = "; ".join(collector.messages) or f"pages {beyond} point past the end of the file"
         raise ImageReadError(path, f"the TIFF file is truncated or damaged ({' '.join(detail.split())}).")
+    if data.dtype.kind == "c":
+        raise ImageReadError(path, f"holds complex values ({data.dtype}): an image has real ones.")
     if data.dtype == bool:  # a 1-bit image: 8-bit 0 / 255, as Pillow reads one
         data, bits = data.astype(np.uint8) * np.uint8(255), 8
     meta: dict[str, Any] = {"format": "tiff", "decoder": "tifffile", "dtype": str(data.dtype), "bit_depth": bits}
@@ -243,14 +287,28 @@ def _read_tifffile(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
     n_frames = int(np.prod(data.shape[len(channel_axes) + 2 :], dtype=np.int64))
     data = data.reshape(n_channels, data.shape[len(channel_axes)], data.shape[len(channel_axes) + 1], n_frames)
     if photometric == tifffile.PHOTOMETRIC.PALETTE and colormap is not None and n_channels == 1:
-        data = np.asarray(colormap)[:, data[0]]  # (3, H, W, F), in the colormap's 16-bit units
+        data, meta["bit_depth"], meta["dtype"] = _palette_colours(np.asarray(colormap), data[0])
         meta["palette_applied"] = True
     elif photometric == tifffile.PHOTOMETRIC.MINISWHITE and n_channels == 1 and data.dtype.kind in "ui":
         data = (2**bits - 1) - data.astype(np.int64)
         meta["inverted"] = True
+    elif photometric == tifffile.PHOTOMETRIC.SEPARATED and n_channels in (4, 5) and data.dtype.kind == "u":
+        data = _cmyk_to_rgb(data[:4], 2**bits - 1)  # and a fifth sample, alpha, dropped
+        meta.update(color_converted=True, alpha_dropped=n_channels == 5)
     if data.shape[0] in (2, 4):  # grey + alpha or RGB + alpha
         meta["alpha_dropped"] = True
         data = data[: data.shape[0] - 1]
+    if data.shape[0] > 4:
+        raise ImageReadError(
+            path,
+            f"has {data.shape[0]} samples per pixel (a multispectral or fluorescence image?): grey or RGB images are "
+            "read, with or without alpha; store the channels as the pages of a TIFF, each super-resolved as grey.",
+        )
+    if orientation != 1:  # the Orientation tag (as a JPEG's EXIF flag): the pixels turned as viewers show them
+        data = _oriented(data, orientation)
+        meta["exif_orientation_applied"] = orientation
+        if spacing and orientation >= 5:  # a quarter turn: the axes swap
+            meta["_spacing"] = (spacing[1], spacing[0])
     meta["color"] = "RGB" if data.shape[0] == 3 else "GRAY" if data.shape[0] == 1 else None
     meta["number_of_frames"] = n_frames
     meta["photometric"] = photometric.name if hasattr(photometric, "name") else str(photometric)
@@ -299,8 +357,8 @@ def read_raster(path: str | os.PathLike[str]) -> tuple[np.ndarray, ImageMeta]:
                 raise ImageReadError(path, f"not a readable TIFF file ({type(tiff_err).__name__}: {msg}).") from pil_err
     else:
         header = _png_header(path)
-        if header is not None and header[0] == 16 and header[1] in (2, 6):
-            array, meta = _read_png16_color(path)
+        if header is not None and header[0] == 16 and header[1] in _PNG16_ITK_SAMPLES:
+            array, meta = _read_png16_itk(path)
         else:
             array, meta = _read_pillow(path)
     return _finish(array, path, meta)

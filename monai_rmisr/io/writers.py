@@ -39,9 +39,6 @@ _FORMAT_NAMES = {
 }
 
 
-_CONVERTED_MODES = ("CMYK", "YCbCr", "LAB", "HSV")  # Pillow modes the reader turns into RGB
-
-
 def output_name(source: str | os.PathLike[str]) -> str:
     """The file (or folder) name of the output for ``source``, in the same format.
 
@@ -234,7 +231,7 @@ def _tiff_carried(
             if xn and xd and yn and yd:
                 carried["resolution"] = (xn / xd * zoom[1], yn / yd * zoom[0])  # pixels per unit: more of them
                 carried["resolutionunit"] = int(tags["ResolutionUnit"].value) if "ResolutionUnit" in tags else 2
-        if "InterColorProfile" in tags:
+        if "InterColorProfile" in tags and not source_meta.get("color_converted"):  # not a CMYK source's profile
             carried["iccprofile"] = bytes(tags["InterColorProfile"].value)
         unit = (source.imagej_metadata or {}).get("unit") if source.is_imagej else None
     if unit and grey and np.dtype(dtype) in (np.uint8, np.uint16, np.float32) and "iccprofile" not in carried:
@@ -251,8 +248,9 @@ def write_raster(
     The format and bit depth are the source's: 8-bit stays 8-bit, 16-bit PNG/TIFF stays 16-bit,
     float TIFF stays float; inverted (MINISWHITE) TIFF is written back inverted; palette images
     are written as RGB and a dropped alpha channel is not restored (a warning says so). JPEG is written at
-    quality 95 (it is lossy by nature). The resolution (dpi; a TIFF's in its own unit, an ImageJ TIFF's
-    unit kept) is updated for the new pixel size; the source's ICC colour profile is kept (PNG, JPEG, TIFF).
+    quality 95 (it is lossy by nature) with the source's chroma subsampling. The resolution (dpi; a TIFF's in its
+    own unit, an ImageJ TIFF's unit kept) is updated for the new pixel size; the source's ICC colour profile is kept
+    (PNG, JPEG, TIFF; not that of colours read as RGB, a CMYK source's).
     What made it is recorded where the format has a place for it: PNG ``Software`` / ``Description`` text, TIFF
     ``Software`` / ``ImageDescription`` (not in an ImageJ file, whose description is ImageJ's), JPEG comment.
     """
@@ -300,12 +298,13 @@ def write_raster(
         options["dpi"] = dpi
     with Image.open(str(source_meta["source_path"])) as source:  # the colour profile holds for the output too,
         icc_profile = source.info.get("icc_profile")  # unless the reader converted the colours (a CMYK profile)
-        converted = source.mode in _CONVERTED_MODES
-    if icc_profile and fmt in ("png", "jpeg") and not converted:
+    if icc_profile and fmt in ("png", "jpeg") and not source_meta.get("color_converted"):
         options["icc_profile"] = icc_profile
     if fmt == "jpeg":
         options["quality"] = 95
         options["comment"] = _made_by(meta)
+        if source_meta.get("jpeg_subsampling") in (0, 1, 2):  # Pillow's default, 4:2:0, halves a 4:4:4 colour
+            options["subsampling"] = int(source_meta["jpeg_subsampling"])
     elif fmt == "png":
         from PIL.PngImagePlugin import PngInfo
 

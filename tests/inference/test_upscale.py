@@ -9,6 +9,7 @@ import nibabel as nib
 import numpy as np
 import pydicom
 import pytest
+import tifffile
 import torch
 from PIL import Image
 from pydicom.dataelem import RawDataElement
@@ -183,10 +184,15 @@ def test_volume_in_plane_and_through_plane(tmp_path):
     assert np.abs(through.array - reference).mean() < 0.01 * (high - low)
 
 
-def test_axis_z_needs_a_volume():
+def test_axis_z_needs_a_volume(tmp_path):
     image = read_image(dicom_testdata("CT_small.dcm"))
     with pytest.raises(ValueError, match="--axis z needs a volume"):
         Upscaler(2, model=small_rmisr(), axis="z").image(image)
+    # a multi-page TIFF's pages (a time series, unrelated pictures, at no known spacing) were interpolated between
+    pages = np.stack([np.zeros((24, 20, 3), np.uint8), np.full((24, 20, 3), 255, np.uint8)])
+    tifffile.imwrite(tmp_path / "two.tif", pages, photometric="rgb")
+    with pytest.raises(ValueError, match=r"--axis z needs a volume .*'.*two\.tif' is a multi-page TIFF file"):
+        Upscaler(2, model="bicubic", axis="z").image(read_image(tmp_path / "two.tif"))
 
 
 @pytest.mark.parametrize("fault", ["gap", "tilt", "rounded"])

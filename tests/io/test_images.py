@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import skimage
 import tifffile
-from PIL import Image
+from PIL import Image, ImageOps, JpegImagePlugin
 
-from monai_rmisr.io import read_image, read_raster
+from monai_rmisr.io import ImageReadError, read_image, read_raster
 
 SKIMAGE_DATA = Path(skimage.__file__).parent / "data"
 
@@ -37,15 +37,15 @@ def test_16_bit_grey_png_keeps_16_bits(tmp_path):
     assert array.max() > 255
 
 
-def _png_rgb16(path: Path, values: np.ndarray) -> None:
-    """A minimal 16-bit RGB PNG writer (Pillow cannot write one)."""
+def _png_rgb16(path: Path, values: np.ndarray, colour_type: int = 2) -> None:
+    """A minimal 16-bit PNG writer (Pillow cannot write one): RGB (2), grey + alpha (4) or RGB + alpha (6)."""
     h, w, _ = values.shape
     raw = b"".join(b"\x00" + values[i].astype(">u2").tobytes() for i in range(h))
 
     def chunk(tag: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
 
-    header = struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0)
+    header = struct.pack(">IIBBBBB", w, h, 16, colour_type, 0, 0, 0)
     path.write_bytes(
         b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
     )
@@ -136,3 +136,84 @@ def test_format_is_detected_from_content(tmp_path):
     target.write_bytes((SKIMAGE_DATA / "microaneurysms.png").read_bytes())
     image = read_image(target)
     assert image.meta["format"] == "png" and image.array.shape == (1, 102, 102)
+
+
+def test_16_bit_grey_and_alpha_png_stays_16_bit_grey(tmp_path):
+    # Pillow read it as 8-bit RGBA: the output was 8-bit RGB
+    pytest.importorskip("itk")
+    values = np.random.default_rng(0).integers(0, 65536, size=(6, 9, 2)).astype(np.uint16)
+    _png_rgb16(tmp_path / "la16.png", values, colour_type=4)
+    array, meta = read_raster(tmp_path / "la16.png")
+    assert array.shape == (1, 6, 9) and meta["bit_depth"] == 16 and meta["color"] == "GRAY" and meta["alpha_dropped"]
+    np.testing.assert_array_equal(array[0], values[..., 0])
+
+
+@pytest.mark.parametrize("step", [257, 256, 1])
+def test_a_palette_tiff_gives_its_colours_in_their_own_bit_depth(tmp_path, step):
+    # the colormap is in 16-bit units: its colours were written into the index's 8 bits, clipped (90 % white)
+    rng = np.random.default_rng(0)
+    colours = rng.integers(0, 256 if step > 1 else 65536, size=(3, 256)) * step
+    index = rng.integers(0, 256, size=(10, 12)).astype(np.uint8)
+    tifffile.imwrite(tmp_path / "p.tif", index, photometric="palette", colormap=colours.astype(np.uint16))
+    array, meta = read_raster(tmp_path / "p.tif")
+    assert meta["palette_applied"] and array.shape == (3, 10, 12)
+    eight_bit = step > 1
+    assert (meta["bit_depth"], meta["dtype"]) == ((8, "uint8") if eight_bit else (16, "uint16"))
+    np.testing.assert_array_equal(array, colours[:, index] // step)
+    from monai_rmisr.inference.upscale import Upscaler
+
+    Upscaler(2, model="bicubic").file(tmp_path / "p.tif", tmp_path / "out.tif")
+    out = tifffile.imread(tmp_path / "out.tif")
+    assert out.shape == (20, 24, 3) and out.dtype == (np.uint8 if eight_bit else np.uint16)
+    assert abs(float(out.mean()) - float(array.mean())) < 0.02 * float(array.max())  # not clipped to white
+
+
+def test_a_cmyk_tiff_is_read_as_pillow_reads_a_cmyk_image(tmp_path):
+    # its K sample was dropped as if it were alpha, and C, M, Y taken for R, G, B (colours inverted)
+    cmyk = np.random.default_rng(0).integers(0, 256, size=(10, 12, 4)).astype(np.uint8)
+    Image.fromarray(cmyk, mode="CMYK").save(tmp_path / "cmyk.tif")
+    array, meta = read_raster(tmp_path / "cmyk.tif")
+    expected = np.asarray(Image.open(tmp_path / "cmyk.tif").convert("RGB"))
+    assert array.shape == (3, 10, 12) and meta["color_converted"] and not meta["alpha_dropped"]
+    assert np.abs(np.moveaxis(array, 0, -1) - expected).max() <= 1  # Pillow rounds in integers
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_a_tiff_orientation_tag_turns_the_pixels_as_a_jpeg_exif_flag_does(tmp_path, orientation):
+    # the tag was ignored (and not written back): the output looked turned against its input
+    grey = (np.random.default_rng(orientation).random((5, 7)) * 255).astype(np.uint8)
+    tifffile.imwrite(
+        tmp_path / "o.tif", grey, extratags=[(274, "H", 1, orientation, True)], resolution=(100, 50), resolutionunit=2
+    )
+    array, meta = read_raster(tmp_path / "o.tif")
+    image = Image.fromarray(grey)
+    exif = image.getexif()
+    exif[0x0112] = orientation
+    image.save(tmp_path / "o.png", exif=exif.tobytes())
+    np.testing.assert_array_equal(array[0], np.asarray(ImageOps.exif_transpose(Image.open(tmp_path / "o.png"))))
+    assert meta.get("exif_orientation_applied") == (orientation if orientation > 1 else None)
+    assert meta["spacing"] == ((25.4 / 50, 25.4 / 100) if orientation < 5 else (25.4 / 100, 25.4 / 50))
+
+
+def test_what_is_no_grey_or_colour_image_is_refused_by_name(tmp_path):
+    tifffile.imwrite(tmp_path / "s5.tif", np.zeros((5, 8, 8), np.uint16), planarconfig="separate")
+    with pytest.raises(ImageReadError, match=r"'.*s5\.tif': has 5 samples per pixel .* as the pages of a TIFF"):
+        read_raster(tmp_path / "s5.tif")
+    tifffile.imwrite(tmp_path / "c.tif", np.ones((8, 8), np.complex64))
+    with pytest.raises(ImageReadError, match=r"'.*c\.tif': holds complex values \(complex64\)"):
+        read_raster(tmp_path / "c.tif")
+    frames = [Image.fromarray(np.full((8, 8), v, np.uint8)) for v in (0, 100, 200)]
+    frames[0].save(tmp_path / "a.png", save_all=True, append_images=frames[1:])
+    with pytest.raises(ImageReadError, match=r"'.*a\.png': holds 3 frames \(an animated PNG"):
+        read_raster(tmp_path / "a.png")
+
+
+def test_a_jpeg_keeps_its_chroma_subsampling(tmp_path):
+    # written 4:2:0 whatever the source: a 4:4:4 source's colour resolution halved
+    from monai_rmisr.inference.upscale import Upscaler
+
+    rgb = (np.random.default_rng(0).random((16, 16, 3)) * 255).astype(np.uint8)
+    for sampling in (0, 2):
+        Image.fromarray(rgb).save(tmp_path / f"s{sampling}.jpg", quality=95, subsampling=sampling)
+        Upscaler(2, model="bicubic").file(tmp_path / f"s{sampling}.jpg", tmp_path / f"out{sampling}.jpg")
+        assert JpegImagePlugin.get_sampling(Image.open(tmp_path / f"out{sampling}.jpg")) == sampling
