@@ -111,7 +111,21 @@ def _read_png16_itk(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
     colour = components >= 3
     meta = {"format": "png", "decoder": "itk", "mode": "RGB;16" if colour else "I;16", "bit_depth": depth}
     meta.update(dtype="uint16", alpha_dropped=components in (2, 4), color="RGB" if colour else "GRAY")
-    return np.moveaxis(data[..., : 3 if colour else 1], -1, 0), meta
+    array = np.moveaxis(data[..., : 3 if colour else 1], -1, 0)
+    try:
+        with Image.open(path) as header:  # what the 8-bit reader takes from Pillow: the resolution, the EXIF flag
+            dpi = header.info.get("dpi")
+            header.load()  # an eXIf chunk may follow the pixels
+            orientation = int(header.getexif().get(_EXIF_ORIENTATION, 1) or 1)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
+        raise ImageReadError(path, f"not a readable 16-bit PNG ({type(err).__name__}: {err}).") from err
+    if 2 <= orientation <= 8:
+        array = _oriented(array, orientation)
+        meta["exif_orientation_applied"] = orientation
+        dpi = (dpi[1], dpi[0]) if dpi and orientation >= 5 else dpi
+    if dpi and len(dpi) == 2 and all(float(d) > 0 for d in dpi):
+        meta["_spacing"] = (25.4 / float(dpi[1]), 25.4 / float(dpi[0]))
+    return array, meta
 
 
 def _from_pillow(img: Image.Image, path: Path) -> tuple[np.ndarray, dict[str, Any]]:

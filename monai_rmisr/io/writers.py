@@ -22,6 +22,7 @@ from .errors import ImageReadError
 from .formats import FORMAT_SUFFIXES, format_from_name, image_format
 from .geometry import resampling_of
 from .output import OutputPathError, atomic_output, check_output_path
+from .png_chunks import png_metadata_chunks, set_png_chunks
 
 logger = logging.getLogger(__name__)
 
@@ -286,19 +287,23 @@ def write_raster(
         tifffile.imwrite(str(path), data, photometric=photometric, software=f"monai-rmisr {__version__}", **carried)
         return
     data = data[..., 0] if data.shape[-1] == 1 else data
-    if data.ndim == 3 and data.dtype == np.uint16:  # 16-bit colour PNG: Pillow cannot write it
+    with Image.open(str(source_meta["source_path"])) as source:  # the colour profile holds for the output too,
+        icc_profile = source.info.get("icc_profile")  # unless the reader converted the colours (a CMYK profile)
+    if source_meta.get("color_converted") or fmt not in ("png", "jpeg"):
+        icc_profile = None
+    if data.ndim == 3 and data.dtype == np.uint16:  # 16-bit colour PNG: Pillow cannot write it, ITK writes no metadata
         import itk
 
         image = itk.image_from_array(np.ascontiguousarray(data), is_vector=True)
         itk.imwrite(image, str(path))
+        text = {"Software": f"monai-rmisr {__version__}", "Description": _made_by(meta)}
+        set_png_chunks(path, png_metadata_chunks(dpi, icc_profile, text))
         return
     image = Image.fromarray(np.ascontiguousarray(data))
     options: dict[str, Any] = {"format": {"png": "PNG", "jpeg": "JPEG", "bmp": "BMP"}.get(fmt, "PNG")}
     if dpi:
         options["dpi"] = dpi
-    with Image.open(str(source_meta["source_path"])) as source:  # the colour profile holds for the output too,
-        icc_profile = source.info.get("icc_profile")  # unless the reader converted the colours (a CMYK profile)
-    if icc_profile and fmt in ("png", "jpeg") and not source_meta.get("color_converted"):
+    if icc_profile:
         options["icc_profile"] = icc_profile
     if fmt == "jpeg":
         options["quality"] = 95

@@ -37,8 +37,9 @@ def test_16_bit_grey_png_keeps_16_bits(tmp_path):
     assert array.max() > 255
 
 
-def _png_rgb16(path: Path, values: np.ndarray, colour_type: int = 2) -> None:
-    """A minimal 16-bit PNG writer (Pillow cannot write one): RGB (2), grey + alpha (4) or RGB + alpha (6)."""
+def _png_rgb16(path: Path, values: np.ndarray, colour_type: int = 2, chunks: bytes = b"") -> None:
+    """A minimal 16-bit PNG writer (Pillow cannot write one): RGB (2), grey + alpha (4) or RGB + alpha (6); ``chunks``
+    (whole chunks) go before the pixels."""
     h, w, _ = values.shape
     raw = b"".join(b"\x00" + values[i].astype(">u2").tobytes() for i in range(h))
 
@@ -47,7 +48,11 @@ def _png_rgb16(path: Path, values: np.ndarray, colour_type: int = 2) -> None:
 
     header = struct.pack(">IIBBBBB", w, h, 16, colour_type, 0, 0, 0)
     path.write_bytes(
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunks
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
     )
 
 
@@ -217,3 +222,32 @@ def test_a_jpeg_keeps_its_chroma_subsampling(tmp_path):
         Image.fromarray(rgb).save(tmp_path / f"s{sampling}.jpg", quality=95, subsampling=sampling)
         Upscaler(2, model="bicubic").file(tmp_path / f"s{sampling}.jpg", tmp_path / f"out{sampling}.jpg")
         assert JpegImagePlugin.get_sampling(Image.open(tmp_path / f"out{sampling}.jpg")) == sampling
+
+
+def test_a_16_bit_colour_png_keeps_its_metadata_and_orientation(tmp_path):
+    # read and written through ITK, it lost its resolution, colour profile, provenance text and EXIF orientation (the
+    # output looked turned against its input) and gained an sCAL chunk of ITK's default spacing (1 m a pixel)
+    pytest.importorskip("itk")
+    from PIL import ImageCms
+
+    from monai_rmisr.inference.upscale import Upscaler
+    from monai_rmisr.io.png_chunks import png_chunk, png_metadata_chunks
+
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # a quarter turn clockwise
+    chunks = b"".join(png_metadata_chunks((300.0, 300.0), profile, {})) + png_chunk(b"eXIf", exif.tobytes()[6:])
+    values = np.random.default_rng(0).integers(0, 65536, size=(6, 9, 3)).astype(np.uint16)
+    _png_rgb16(tmp_path / "in.png", values, chunks=chunks)
+    array, meta = read_raster(tmp_path / "in.png")
+    assert array.shape == (3, 9, 6) and meta["exif_orientation_applied"] == 6 and meta["bit_depth"] == 16
+    np.testing.assert_array_equal(array, np.rot90(np.moveaxis(values, -1, 0), k=-1, axes=(1, 2)))
+    assert meta["spacing"] == pytest.approx((25.4 / 300, 25.4 / 300), rel=1e-3)
+    Upscaler(2, model="bicubic").file(tmp_path / "in.png", tmp_path / "out.png")
+    out = Image.open(tmp_path / "out.png")
+    assert out.size == (12, 18) and out.info["icc_profile"] == profile
+    assert out.info["dpi"] == pytest.approx((600, 600), rel=1e-3) and "monai-rmisr" in out.info["Software"]
+    assert out.info["Description"].startswith("interpolated x2 monai-rmisr")
+    assert (
+        b"sCAL" not in (tmp_path / "out.png").read_bytes() and read_raster(tmp_path / "out.png")[1]["bit_depth"] == 16
+    )
