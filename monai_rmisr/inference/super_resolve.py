@@ -358,8 +358,11 @@ def super_resolve(
         groups = [slice(c, c + 1) for c in range(channels)]
     else:
         takes = f"{in_channels}-channel images" if in_channels else "one channel at a time"
+        shape = tuple(image.shape)
+        # (H, W, C) as PIL, imageio and matplotlib give it: C last, and few
+        hint = " (channels last? move them first: np.moveaxis(x, -1, 0))" if len(shape) == 3 and shape[-1] <= 4 else ""
         raise ValueError(
-            f"the model takes {takes}, got {channels} channels (shape {tuple(image.shape)}); single-channel models "
+            f"the model takes {takes}, got {channels} channels (shape {shape}){hint}; single-channel models "
             "take (H, W), (C, H, W) or (C, H, W, D) with C <= 4 (each channel super-resolved on its own)."
         )
 

@@ -95,8 +95,11 @@ def test_device_and_bicubic_channels_are_checked_with_a_message():
             super_resolve(image(), 2, model=small_rmisr(), device="cuda")
     with pytest.raises(ValueError, match="not a device"):
         super_resolve(image(), 2, model=small_rmisr(), device="gpu0")
-    with pytest.raises(ValueError, match="the model takes one channel at a time, got 5 channels"):
+    with pytest.raises(ValueError, match=r"takes one channel at a time, got 5 channels \(shape \(5, 12, 10\)\);"):
         super_resolve(image(channels=5), 2, model="bicubic")
+    # an (H, W, C) colour image as PIL and imageio give it: the message says what to do
+    with pytest.raises(ValueError, match=r"got 12 channels .* \(channels last\? move them first: np.moveaxis"):
+        super_resolve(np.zeros((12, 10, 3), np.float32), 2, model="bicubic")
 
 
 def test_output_is_clipped():
