@@ -404,20 +404,29 @@ def check_config_keys(configs_dir: str | os.PathLike[str], merged: Sequence[str]
 
 
 def check_unread_settings(
-    configs_dir: str | os.PathLike[str], merged: Sequence[str], settings: Sequence[str], reason: str
+    configs_dir: str | os.PathLike[str],
+    merged: Sequence[str],
+    settings: Sequence[str],
+    reason: str,
+    argv: Sequence[str] | None = None,
 ) -> None:
-    """Refuse a value given on the command line (or by ``override``) for one of ``settings``: top-level keys that
-    the merged configs define but this run does not read (``evaluate.json`` inherits ``train.json``'s validation
-    settings and scores the whole test split). A value that the configs ``merged`` (names in ``configs_dir``, the
-    running config's ``config_files``) give themselves is no error.
+    """Refuse one of ``settings`` given on the command line: top-level keys that the merged configs define but this
+    run does not read (``evaluate.json`` inherits ``train.json``'s validation settings and scores the whole test
+    split). Given is a setting named in ``argv`` (default ``sys.argv``: ``--NAME VALUE`` or ``--NAME=VALUE``, as
+    ``python -m monai.bundle run`` takes it) whose value is not what the configs ``merged`` (names in
+    ``configs_dir``, the running config's ``config_files``) give: a value from a config of the user's own, merged
+    with ``--config_file`` but not listed in ``config_files``, is no error, nor the default given again.
 
     Raises:
         ValueError: naming the settings given, their values and ``reason``.
     """
     configs_dir = Path(configs_dir)
+    named = {arg[2:].split("=")[0] for arg in (sys.argv if argv is None else argv) if arg.startswith("--")}
     from_files = ConfigParser.load_config_files([os.fspath(configs_dir / name) for name in merged])
     parser = _resolving_parser()
-    given = [f"--{key} {parser.get(key)!r}" for key in settings if parser.get(key) != from_files.get(key)]
+    given = [
+        f"--{key} {parser.get(key)!r}" for key in settings if key in named and parser.get(key) != from_files.get(key)
+    ]
     if given:
         raise ValueError(f"{', '.join(given)}: not read by this run, which {reason}.")
 

@@ -111,6 +111,8 @@ def _pacs(args: argparse.Namespace) -> int:
                 print(f"rmisr pacs: {err}", file=sys.stderr, flush=True)
                 left_out.append(series_uid)
                 continue
+            except PacsError:  # the PACS failed or refused (a RuntimeError too): the run ends, exit 1
+                raise
             except (ValueError, RuntimeError) as err:  # this series' images (a broken slice): the others go on
                 print(f"rmisr pacs: series {series_uid} not derived: {err}", file=sys.stderr, flush=True)
                 failed.append(series_uid)

@@ -25,6 +25,7 @@ def _upscale_run(args: argparse.Namespace, notes: Callable[[], list[str]]) -> in
     from pathlib import Path
 
     from ..inference.batch import distributed_rank, find_inputs, upscale_batch
+    from ..inference.pretrained import WeightsChangedError
     from ..inference.settings import check_scale_text
     from ..inference.upscale import RUN_ERRORS, Upscaler
     from ..io.writers import check_output, output_name
@@ -61,6 +62,8 @@ def _upscale_run(args: argparse.Namespace, notes: Callable[[], list[str]]) -> in
             skip_bad_slices=args.skip_bad_slices,
             progress=not (batch or args.quiet),  # a batch has its own bar, of images
         )
+    except WeightsChangedError as err:  # a run saving the file: not the arguments
+        return fail(err, code=1)
     except (ValueError, FileNotFoundError, OSError) as err:
         return fail(err)
 

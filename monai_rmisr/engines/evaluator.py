@@ -122,7 +122,9 @@ class SREvaluator(SupervisedEvaluator):
     :class:`SRImageQuality` metrics through ``key_val_metric`` / ``additional_metrics``. For images too large
     for memory pass a :class:`~monai_rmisr.inference.SuperResolutionInferer` as ``inferer``: it is given the network
     itself and runs it whole or in seamless tiles, at its own scale (which must be the pairs'), in its own precision,
-    its output clipped to [0, 1]. Any other inferer is given a function of the LR batch (the network at the scale).
+    its output clipped to [0, 1]; it takes LR in [0, 1], as the realistic protocol's pairs are (``validation_pairs``
+    with ``clip_lr=False`` needs another inferer). Any other inferer is given a function of the LR batch (the
+    network at the scale).
 
     Args:
         device, val_data_loader, network: as for ``SupervisedEvaluator``.

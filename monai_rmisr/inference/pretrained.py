@@ -37,6 +37,7 @@ __all__ = [
     "MODELS_ENV",
     "PRETRAINED",
     "PretrainedModel",
+    "WeightsChangedError",
     "build_network",
     "hashed_load",
     "list_pretrained",
@@ -181,8 +182,14 @@ def weights_sha256(model: str | os.PathLike[str] | nn.Module) -> str:
     return digest.hexdigest()
 
 
+class WeightsChangedError(OSError):
+    """A weights file that changed while it was loaded (a training run saving it): its digest would not be that of
+    the weights loaded. A failure of the run, not of its arguments: run again once the file is written."""
+
+
 def _weights_file(model: str | os.PathLike[str]) -> Path:
-    # a registry name is its shipped file, as resolve_model loads it, whatever the working folder holds
+    """``model`` as a weights file: a registry name is its shipped file, whatever the working folder holds (what
+    :func:`load_checkpoint`, :func:`untrained_network` and ``resolve_model`` load and :func:`weights_sha256` hashes)."""
     return pretrained_path(model) if isinstance(model, str) and model in PRETRAINED else Path(model)
 
 
@@ -191,7 +198,7 @@ def hashed_load(model: str | os.PathLike[str], load: Callable[[], T]) -> tuple[T
     :func:`weights_sha256`, taken before and after, so that it is the digest of the weights loaded.
 
     Raises:
-        ValueError: the file changed while it was loaded (a training run saving its ``model.pt``).
+        WeightsChangedError: the file changed while it was loaded (a training run saving its ``model.pt``).
         FileNotFoundError: as ``load`` (called first where the file is missing: its message names what is).
     """
     path = _weights_file(model)
@@ -199,7 +206,7 @@ def hashed_load(model: str | os.PathLike[str], load: Callable[[], T]) -> tuple[T
     loaded = load()
     after = weights_sha256(path)
     if after != before:
-        raise ValueError(
+        raise WeightsChangedError(
             f"the weights file {os.fspath(path)!r} changed while it was loaded (a run saving it?): run again once it "
             "is written."
         )
@@ -377,13 +384,6 @@ def _described_network(path: Path) -> tuple[dict[str, Any], str] | None:
     return None
 
 
-def _checkpoint_path(model: str | os.PathLike[str]) -> Path:
-    """``model`` as a checkpoint path: a registry name that is no file here stands for its shipped weights file."""
-    if isinstance(model, str) and model in PRETRAINED and not Path(model).exists():
-        return pretrained_path(model)
-    return Path(model)
-
-
 def _registry_name(path: Path) -> str | None:
     """The registry name a weights file is named after, itself or through a symbolic link (``models/model.pt``)."""
     for candidate in (path, path.resolve()):
@@ -412,7 +412,7 @@ def untrained_network(model: str | os.PathLike[str]) -> nn.Module:
         FileNotFoundError: ``model`` is neither a registry name nor an existing file (a mistyped path).
         ValueError: the architecture cannot be determined, or the sidecar is not a valid constructor call.
     """
-    path = _checkpoint_path(model)
+    path = _weights_file(model)
     sidecar = sidecar_path(path)
     described = _described_network(path)
     if described is not None:
@@ -447,7 +447,7 @@ def load_checkpoint(path: str | os.PathLike[str], network: nn.Module | None = No
         FileNotFoundError: no such file.
         ValueError: the architecture cannot be determined, or the weights do not fit it.
     """
-    path = _checkpoint_path(path)
+    path = _weights_file(path)
     state = load_state_dict(path)
     if network is None:
         network = untrained_network(path)

@@ -125,7 +125,8 @@ def resolve_model(
         ``state_dict`` has other names and shapes, so save :func:`load_pretrained`'s network instead),
         so that callers that keep it (the MONAI Label app, the viewer) rewrite it once; an ``nn.Module`` given
         comes back as it is where its weights are on ``device``, else as a copy on ``device`` (the caller's module
-        stays where it is).
+        stays where it is; a caller running many images moves its network to ``device`` first, or each call copies
+        it).
 
     Raises:
         ValueError, FileNotFoundError: as :func:`super_resolve`.

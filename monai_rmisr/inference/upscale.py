@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from ..io import ImageData, ImageReadError, ImageTooLargeError, read_image
 from ..io.dicom_writer import not_resampled_reason
@@ -34,6 +35,7 @@ from ..networks.utils import forward_at_scale, scaled_size
 from ..transforms.resize import imresize
 from .bicubic import BicubicUpsampler
 from .inferer import SuperResolutionInferer
+from .pretrained import WeightsChangedError
 from .self_ensemble import self_ensemble_forward
 from .settings import (
     AUTO_TILE,
@@ -46,7 +48,7 @@ from .settings import (
     model_in_channels,
     parse_roi,
 )
-from .super_resolve import resolve_model_and_digest
+from .super_resolve import resolve_model, resolve_model_and_digest
 from .tiling import auto_tile, scale_period
 
 __all__ = ["AXES", "MAX_OUTPUT_PIXELS", "RUN_ERRORS", "ResultTooLargeError", "Upscaler"]
@@ -63,8 +65,15 @@ ROI_CONTEXT = 16  # LR pixels of real image around a --roi, so its borders see t
 MAX_OUTPUT_PIXELS: int = 2**28
 #: Failures of a run rather than of its arguments or input: out of memory (PyTorch's is a RuntimeError,
 #: numpy's a MemoryError), a writer's optional package missing (ITK), a full disk or an I/O error while writing
-#: (:class:`~monai_rmisr.io.output.OutputWriteError`, an ``OSError``: catch these first).
-RUN_ERRORS: tuple[type[Exception], ...] = (OutputWriteError, RuntimeError, MemoryError, ImportError)
+#: (:class:`~monai_rmisr.io.output.OutputWriteError`), a weights file rewritten while it was loaded
+#: (:class:`~monai_rmisr.inference.pretrained.WeightsChangedError`; both ``OSError`` s: catch these first).
+RUN_ERRORS: tuple[type[Exception], ...] = (
+    OutputWriteError,
+    WeightsChangedError,
+    RuntimeError,
+    MemoryError,
+    ImportError,
+)
 #: Values mapped back to the file's units at a time (float64 working copies of 32 MB, not of the whole result).
 MAPPING_CHUNK = 2**22
 
@@ -203,12 +212,15 @@ class Upscaler:
         self.tile_statistics = check_tile_statistics(self.tile_statistics)
         self.device = check_device(self.device)
         self.compute_dtype = check_precision(self.precision, self.device)
-        # the digest: the file's (what rmisr info lists), or a module's state dict's; None for interpolation
-        self.network, self.run_scale, name, digest = resolve_model_and_digest(
-            self.model, self.scale, self.device, self.compute_dtype
-        )
-        if digest is None or self.weights_sha256 is None:  # interpolation has no weights
-            self.weights_sha256 = digest
+        if isinstance(self.model, nn.Module) and self.weights_sha256 is not None:  # named by its caller: not hashed
+            self.network, self.run_scale, name = resolve_model(self.model, self.scale, self.device, self.compute_dtype)
+        else:  # the digest: the file's (what rmisr info lists), or a module's state dict's
+            self.network, self.run_scale, name, digest = resolve_model_and_digest(
+                self.model, self.scale, self.device, self.compute_dtype
+            )
+            self.weights_sha256 = self.weights_sha256 or digest
+        if isinstance(self.network, BicubicUpsampler):
+            self.weights_sha256 = None  # interpolation has no weights
         self.model_name = self.model_name or name
         self.network.eval()
         # once, not per slice

@@ -114,35 +114,50 @@ def _read_png16_itk(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
     array = np.moveaxis(data[..., : 3 if colour else 1], -1, 0)
     try:
         with Image.open(path) as header:  # what the 8-bit reader takes from Pillow: the resolution, the EXIF flag
-            dpi = header.info.get("dpi")
             header.load()  # an eXIf chunk may follow the pixels
-            orientation = int(header.getexif().get(_EXIF_ORIENTATION, 1) or 1)
+            orientation = _exif_orientation(header)
+            dpi_spacing = _dpi_spacing(header.info.get("dpi"))
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
         raise ImageReadError(path, f"not a readable 16-bit PNG ({type(err).__name__}: {err}).") from err
-    if 2 <= orientation <= 8:
+    if orientation != 1:
         array = _oriented(array, orientation)
         meta["exif_orientation_applied"] = orientation
-        dpi = (dpi[1], dpi[0]) if dpi and orientation >= 5 else dpi
-    if dpi and len(dpi) == 2 and all(float(d) > 0 for d in dpi):
-        meta["_spacing"] = (25.4 / float(dpi[1]), 25.4 / float(dpi[0]))
+    if dpi_spacing:
+        meta["_spacing"] = _turned(dpi_spacing, orientation)
     return array, meta
+
+
+def _exif_orientation(img: Image.Image) -> int:
+    """A Pillow image's EXIF Orientation, 1 (as stored) where it has none or an invalid one."""
+    orientation = int(img.getexif().get(_EXIF_ORIENTATION, 1) or 1)
+    return orientation if 1 <= orientation <= 8 else 1
+
+
+def _dpi_spacing(dpi: Any) -> tuple[float, float] | None:
+    """A file's resolution (x, y) in dots per inch as mm per pixel (row, column); None where it has none."""
+    if dpi and len(dpi) == 2 and all(float(d) > 0 for d in dpi):
+        return 25.4 / float(dpi[1]), 25.4 / float(dpi[0])
+    return None
+
+
+def _turned(spacing: tuple[float, float], orientation: int) -> tuple[float, float]:
+    """(row, column) spacing of pixels turned by ``orientation`` (:func:`_oriented`): a quarter turn swaps them."""
+    return (spacing[1], spacing[0]) if orientation >= 5 else spacing
 
 
 def _from_pillow(img: Image.Image, path: Path) -> tuple[np.ndarray, dict[str, Any]]:
     fmt = _PIL_FORMATS.get(img.format or "", (img.format or "unknown").lower())
     mode = img.mode
     meta: dict[str, Any] = {"format": fmt, "decoder": "pillow", "mode": mode}
-    dpi = img.info.get("dpi")
+    dpi_spacing = _dpi_spacing(img.info.get("dpi"))
     if fmt == "jpeg":  # its chroma subsampling (0: 4:4:4, 1: 4:2:2, 2: 4:2:0; -1 grey), which the output keeps
         meta["jpeg_subsampling"] = JpegImagePlugin.get_sampling(img)
-    orientation = int(img.getexif().get(_EXIF_ORIENTATION, 1) or 1)
-    if 2 <= orientation <= 8:  # a camera's rotation / mirror flag: the pixels are turned as viewers show them
+    orientation = _exif_orientation(img)
+    if orientation != 1:  # a camera's rotation / mirror flag: the pixels are turned as viewers show them
         img = ImageOps.exif_transpose(img)
         meta["exif_orientation_applied"] = orientation
-        if dpi and orientation >= 5:  # a quarter turn: the axes swap
-            dpi = (dpi[1], dpi[0])
-    if dpi and len(dpi) == 2 and all(float(d) > 0 for d in dpi):
-        meta["_spacing"] = (25.4 / float(dpi[1]), 25.4 / float(dpi[0]))  # mm per pixel, (row, column)
+    if dpi_spacing:
+        meta["_spacing"] = _turned(dpi_spacing, orientation)
     if mode == "P" or mode == "PA":
         meta["palette_applied"] = True
         img = img.convert("RGBA" if mode == "PA" or "transparency" in img.info else "RGB")
@@ -321,8 +336,8 @@ def _read_tifffile(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
     if orientation != 1:  # the Orientation tag (as a JPEG's EXIF flag): the pixels turned as viewers show them
         data = _oriented(data, orientation)
         meta["exif_orientation_applied"] = orientation
-        if spacing and orientation >= 5:  # a quarter turn: the axes swap
-            meta["_spacing"] = (spacing[1], spacing[0])
+        if spacing:
+            meta["_spacing"] = _turned(spacing, orientation)
     meta["color"] = "RGB" if data.shape[0] == 3 else "GRAY" if data.shape[0] == 1 else None
     meta["number_of_frames"] = n_frames
     meta["photometric"] = photometric.name if hasattr(photometric, "name") else str(photometric)

@@ -30,7 +30,7 @@ def png_metadata_chunks(
     dpi: tuple[float, float] | None, icc_profile: bytes | None, text: Mapping[str, str]
 ) -> list[bytes]:
     """``pHYs`` (``dpi`` (x, y) as pixels a metre), ``iCCP`` (the profile, deflated) and one ``tEXt`` per entry of
-    ``text`` (Latin-1 keys and values)."""
+    ``text`` (Latin-1 keys; a value Latin-1 cannot hold in an uncompressed UTF-8 ``iTXt``)."""
     chunks = []
     if dpi:
         per_metre = [round(d / 0.0254) for d in dpi]
@@ -38,7 +38,10 @@ def png_metadata_chunks(
     if icc_profile:
         chunks.append(png_chunk(b"iCCP", b"ICC profile\0\0" + zlib.compress(icc_profile)))
     for key, value in text.items():
-        chunks.append(png_chunk(b"tEXt", key.encode("latin-1") + b"\0" + value.encode("latin-1", "replace")))
+        try:  # as Pillow's PngInfo.add_text: tEXt where Latin-1 holds it, else UTF-8 iTXt
+            chunks.append(png_chunk(b"tEXt", key.encode("latin-1") + b"\0" + value.encode("latin-1")))
+        except UnicodeEncodeError:
+            chunks.append(png_chunk(b"iTXt", key.encode("latin-1") + b"\0\0\0\0\0" + value.encode("utf-8")))
     return chunks
 
 

@@ -229,6 +229,8 @@ def _tiff_carried(
         tags = source.pages[0].tags
         if "XResolution" in tags and "YResolution" in tags:
             (xn, xd), (yn, yd) = tags["XResolution"].value, tags["YResolution"].value
+            if (source_meta.get("exif_orientation_applied") or 1) >= 5:  # read turned a quarter: the axes swapped
+                (xn, xd), (yn, yd) = (yn, yd), (xn, xd)
             if xn and xd and yn and yd:
                 carried["resolution"] = (xn / xd * zoom[1], yn / yd * zoom[0])  # pixels per unit: more of them
                 carried["resolutionunit"] = int(tags["ResolutionUnit"].value) if "ResolutionUnit" in tags else 2
@@ -239,6 +241,11 @@ def _tiff_carried(
         carried.update(imagej=True, metadata={"unit": unit})
         carried.pop("resolutionunit", None)  # ImageJ writes its own (none)
     return carried
+
+
+def _png_text(meta: Mapping[str, Any]) -> dict[str, str]:
+    """A PNG output's text of what made it: ``Software`` and ``Description``."""
+    return {"Software": f"monai-rmisr {__version__}", "Description": _made_by(meta)}
 
 
 def write_raster(
@@ -296,8 +303,7 @@ def write_raster(
 
         image = itk.image_from_array(np.ascontiguousarray(data), is_vector=True)
         itk.imwrite(image, str(path))
-        text = {"Software": f"monai-rmisr {__version__}", "Description": _made_by(meta)}
-        set_png_chunks(path, png_metadata_chunks(dpi, icc_profile, text))
+        set_png_chunks(path, png_metadata_chunks(dpi, icc_profile, _png_text(meta)))
         return
     image = Image.fromarray(np.ascontiguousarray(data))
     options: dict[str, Any] = {"format": {"png": "PNG", "jpeg": "JPEG", "bmp": "BMP"}.get(fmt, "PNG")}
@@ -314,8 +320,8 @@ def write_raster(
         from PIL.PngImagePlugin import PngInfo
 
         text = PngInfo()
-        text.add_text("Software", f"monai-rmisr {__version__}")
-        text.add_text("Description", _made_by(meta))
+        for key, value in _png_text(meta).items():
+            text.add_text(key, value)
         options["pnginfo"] = text
     image.save(str(path), **options)
 

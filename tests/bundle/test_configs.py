@@ -2,6 +2,7 @@
 
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -376,9 +377,11 @@ def test_the_variants_and_the_bundle_metadata_pass_the_key_check(variants):
         ({"val_names": ["CT_small"], "val_aperture_images": 2}, "--val_names ['CT_small'], --val_aperture_images 2: "),
     ],
 )
-def test_evaluation_refuses_the_validation_settings_it_does_not_read(tmp_path, overrides, message):
+def test_evaluation_refuses_the_validation_settings_it_does_not_read(tmp_path, monkeypatch, overrides, message):
     # evaluate.json inherits train.json's validation settings and scores the whole test split: --val_max_images 8
     # was taken without a word and every test image scored
+    argv = ["monai.bundle", "run", "evaluating", *(f"--{key}={value}" for key, value in overrides.items())]
+    monkeypatch.setattr(sys, "argv", argv)
     parser = _parser("train.json", "evaluate.json", output_dir=str(tmp_path / "run"), **overrides)
     with pytest.raises(RuntimeError) as failure:
         parser.get_parsed_content("preflight#1")
@@ -387,8 +390,18 @@ def test_evaluation_refuses_the_validation_settings_it_does_not_read(tmp_path, o
 
 
 @pytest.mark.parametrize("variants", [[], ["finetune_retina.json"]])
-def test_evaluation_takes_the_validation_settings_its_configs_give(variants):
+def test_evaluation_takes_the_validation_settings_its_configs_give(tmp_path, monkeypatch, variants):
     # finetune_retina.json sets val_max_images 32 itself: merged before evaluate.json that is no user's setting
+    monkeypatch.setattr(sys, "argv", ["monai.bundle", "run", "evaluating", "--val_max_images", "null"])
     parser = _parser("train.json", *variants, "evaluate.json")
     assert parser.get_parsed_content("config_files") == ["train.json", *variants, "evaluate.json"]
     assert parser.get_parsed_content("preflight#1") is None
+    # nor is a config of the user's own that does not list itself (a review found it refused, though not typed)
+    configs = tmp_path / "configs"
+    shutil.copytree(CONFIGS, configs)
+    (configs / "mine.json").write_text('{"val_max_images": 16}')
+    monkeypatch.setattr(sys, "argv", ["monai.bundle", "run", "evaluating"])
+    parser = ConfigParser()
+    parser.read_config([str(configs / name) for name in ("train.json", "mine.json", "evaluate.json")])
+    parser["bundle_root"] = str(tmp_path)
+    assert parser.get_parsed_content("val_max_images") == 16 and parser.get_parsed_content("preflight#1") is None

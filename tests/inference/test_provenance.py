@@ -15,6 +15,7 @@ from pydicom.sequence import Sequence
 
 from monai_rmisr import __version__
 from monai_rmisr.inference import list_pretrained, pretrained_path, resolve_model, weights_sha256
+from monai_rmisr.inference.pretrained import WeightsChangedError
 from monai_rmisr.inference.upscale import Upscaler
 from monai_rmisr.io.dicom_writer import derivation_description
 from tests.helpers import dicom_testdata
@@ -50,6 +51,16 @@ def test_a_registry_name_is_its_shipped_file_whatever_the_working_folder_holds(t
     (tmp_path / "rmisr_bl_x3").write_bytes(b"not these weights")
     assert Upscaler(2, model="rmisr_bl_x2").weights_sha256 == _file_sha256(pretrained_path("rmisr_bl_x2"))
     assert Upscaler(3, model="auto").weights_sha256 == _file_sha256(pretrained_path("rmisr_bl_x3"))
+    # load_checkpoint (the bundle's inference.json, through load_checkpoint_and_digest) by the same rule: it loaded
+    # a file of the registry name in the working folder, while the digest was the shipped file's
+    from monai_rmisr.inference import load_checkpoint_and_digest, load_pretrained
+
+    (tmp_path / "rmisr_bl_x2").rmdir()
+    shutil.copy(pretrained_path("rmisr_bl_x3"), tmp_path / "rmisr_bl_x2")
+    network, digest = load_checkpoint_and_digest("rmisr_bl_x2")
+    assert digest == _file_sha256(pretrained_path("rmisr_bl_x2"))
+    shipped = load_pretrained("rmisr_bl_x2").state_dict()
+    assert all(torch.equal(value, shipped[key]) for key, value in network.state_dict().items())
 
 
 def test_a_network_loaded_elsewhere_records_the_digest_it_is_given(tmp_path):
@@ -117,7 +128,7 @@ def test_png_and_nifti_outputs_name_the_weights(tmp_path):
     assert descrip.startswith(f"SR x2 monai-rmisr {__version__} checkpoint_iteration=")
 
 
-def test_weights_that_change_while_they_are_loaded_are_refused(tmp_path, monkeypatch):
+def test_weights_that_change_while_they_are_loaded_are_refused(tmp_path, monkeypatch, capsys):
     # the digest was taken after the network was loaded: a run saving its model.pt in between gave outputs the
     # digest of other weights than those that made them. The file is hashed before and after it is loaded now.
     resolving = importlib.import_module("monai_rmisr.inference.super_resolve")  # (the package names the function)
@@ -133,14 +144,20 @@ def test_weights_that_change_while_they_are_loaded_are_refused(tmp_path, monkeyp
         return network
 
     monkeypatch.setattr(resolving, "load_checkpoint", load_while_a_run_saves)
-    with pytest.raises(ValueError, match=r"rmisr_bl_x2.pt' changed while it was loaded"):
+    with pytest.raises(WeightsChangedError, match=r"rmisr_bl_x2.pt' changed while it was loaded"):
         Upscaler(2, model=path)
+    # a failure of the run, not a bad argument: exit 1, one line
+    from monai_rmisr.__main__ import main
+
+    source = str(dicom_testdata("CT_small.dcm"))
+    assert main(["upscale", source, "-o", str(tmp_path / "out.dcm"), "--scale", "2", "--model", str(path), "-q"]) == 1
+    assert "changed while it was loaded" in capsys.readouterr().err and not (tmp_path / "out.dcm").exists()
     monkeypatch.setattr(resolving, "load_checkpoint", load)
     assert Upscaler(2, model=path).derivation["weights_sha256"] == _file_sha256(path)
     # the bundle's inference.json loads its network with load_checkpoint_and_digest, the same rule
     pretrained = importlib.import_module("monai_rmisr.inference.pretrained")
     monkeypatch.setattr(pretrained, "load_checkpoint", load_while_a_run_saves)
-    with pytest.raises(ValueError, match=r"rmisr_bl_x2.pt' changed while it was loaded"):
+    with pytest.raises(WeightsChangedError, match=r"rmisr_bl_x2.pt' changed while it was loaded"):
         pretrained.load_checkpoint_and_digest(path)
     monkeypatch.setattr(pretrained, "load_checkpoint", load)
     network, digest = pretrained.load_checkpoint_and_digest(path)

@@ -198,6 +198,13 @@ def test_a_tiff_orientation_tag_turns_the_pixels_as_a_jpeg_exif_flag_does(tmp_pa
     np.testing.assert_array_equal(array[0], np.asarray(ImageOps.exif_transpose(Image.open(tmp_path / "o.png"))))
     assert meta.get("exif_orientation_applied") == (orientation if orientation > 1 else None)
     assert meta["spacing"] == ((25.4 / 50, 25.4 / 100) if orientation < 5 else (25.4 / 100, 25.4 / 50))
+    # the output's resolution is the turned pixels' (the source's X and Y resolution were written unswapped)
+    from monai_rmisr.inference.upscale import Upscaler
+
+    Upscaler(2, model="bicubic").file(tmp_path / "o.tif", tmp_path / "out.tif")
+    written, written_meta = read_raster(tmp_path / "out.tif")
+    assert written.shape[1:] == (2 * array.shape[1], 2 * array.shape[2])
+    assert written_meta["spacing"] == pytest.approx(tuple(v / 2 for v in meta["spacing"]))
 
 
 def test_what_is_no_grey_or_colour_image_is_refused_by_name(tmp_path):
@@ -251,3 +258,16 @@ def test_a_16_bit_colour_png_keeps_its_metadata_and_orientation(tmp_path):
     assert (
         b"sCAL" not in (tmp_path / "out.png").read_bytes() and read_raster(tmp_path / "out.png")[1]["bit_depth"] == 16
     )
+
+
+def test_png_metadata_chunks_read_back_as_pillow_writes_them(tmp_path):
+    from monai_rmisr.io.png_chunks import png_metadata_chunks, set_png_chunks
+
+    Image.fromarray(np.zeros((4, 5), np.uint8)).save(tmp_path / "x.png", dpi=(72, 72))
+    text = {"Software": "monai-rmisr", "Description": "SR x2 monai-rmisr modèle_Ω.pt"}  # Latin-1 cannot hold Ω
+    set_png_chunks(tmp_path / "x.png", png_metadata_chunks((300.0, 150.0), b"profile", text))
+    with Image.open(tmp_path / "x.png") as image:
+        assert image.info["dpi"] == pytest.approx((300, 150), rel=1e-3) and image.info["icc_profile"] == b"profile"
+        assert image.text == text and np.asarray(image).shape == (4, 5)
+    with pytest.raises(ValueError, match="is not a PNG file"):
+        set_png_chunks(SKIMAGE_DATA / "retina.jpg", [])

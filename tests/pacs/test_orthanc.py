@@ -292,7 +292,9 @@ def test_max_instances_leaves_out_a_larger_series(orthanc, credentials, tmp_path
     assert len(capsys.readouterr().out.split()) == 1 and len(_series_in_study(orthanc, study_uid)) == 2
 
 
-def test_a_series_that_cannot_be_read_is_named_and_the_others_are_derived(orthanc, credentials, tmp_path, capsys):
+def test_a_series_that_cannot_be_read_is_named_and_the_others_are_derived(
+    orthanc, credentials, tmp_path, capsys, monkeypatch
+):
     # a study of a series with a cut-off slice and a good one: the first ended the run (exit 2, "a bad argument"),
     # the good series never derived, the error naming a deleted temporary file and an option rmisr pacs lacks
     study_uid, good_uid, _ = _upload_ct(orthanc, tmp_path / "good")
@@ -316,6 +318,18 @@ def test_a_series_that_cannot_be_read_is_named_and_the_others_are_derived(orthan
     )
     assert f"1 of 2 series not derived (above): {bad_uid}." in captured.err
     assert "rmisr-pacs-" not in captured.err and "skip" not in captured.err
+    # a failure of the PACS (a PacsError is a RuntimeError too) still ends the run at once, exit 1
+    import monai_rmisr.pacs as pacs
+
+    calls = []
+
+    def refused(client, upscaler, study, series, **kwargs):
+        calls.append(series)
+        raise PacsError("storing 3 instances failed: HTTP 503.")
+
+    monkeypatch.setattr(pacs, "super_resolve_series", refused)
+    assert main(["pacs", "--url", orthanc.dicomweb, "--study", study_uid, "--scale", "2", "--again"]) == 1
+    assert len(calls) == 1 and "HTTP 503" in capsys.readouterr().err
 
 
 class _DroppingStore:
