@@ -43,7 +43,7 @@ import torch
 
 from ..inference.bicubic import BICUBIC
 from ..inference.settings import check_roi_in_image, parse_roi
-from ..inference.super_resolve import resolve_model
+from ..inference.super_resolve import resolve_model_and_digest
 from ..inference.upscale import Upscaler
 from ..io import ImageData, read_image
 from ..io.writers import sr_output_name
@@ -166,7 +166,7 @@ class ViewerSession:
         self.volumes = 1 if self.colour else channels
         self.volume_index = 0
         self.set_volume(volume_index)
-        self._networks: dict[tuple[str, float], tuple[torch.nn.Module, float, str]] = {}
+        self._networks: dict[tuple[str, float], tuple[torch.nn.Module, float, str, str | None]] = {}
 
     # -- the image --------------------------------------------------------------------------
     @property
@@ -233,12 +233,13 @@ class ViewerSession:
         return checked
 
     # -- models -----------------------------------------------------------------------------
-    def network(self, model: Any, scale: float) -> tuple[torch.nn.Module, float, str]:
-        """``resolve_model(model, scale)``, loaded once per (model, scale) and kept."""
+    def network(self, model: Any, scale: float) -> tuple[torch.nn.Module, float, str, str | None]:
+        """``resolve_model_and_digest(model, scale)``: the network, the scale for its forward, its name and the
+        SHA-256 of its weights, loaded (and hashed) once per (model, scale) and kept."""
         key = (str(model), float(scale))
         if key not in self._networks:
-            network, run_scale, name = resolve_model(model, scale, self.device)
-            self._networks[key] = network.eval(), run_scale, name
+            network, run_scale, name, digest = resolve_model_and_digest(model, scale, self.device)
+            self._networks[key] = network.eval(), run_scale, name, digest
         return self._networks[key]
 
     def upscale_command(self, roi: Any, scale: float, model: Any = "auto", short: bool = False) -> str:
@@ -281,19 +282,21 @@ class ViewerSession:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}.")
         roi = self.check_roi(roi)
-        network, run_scale, name = self.network(model, scale)
+        network, run_scale, name, digest = self.network(model, scale)
         if mode == "check":
             return self._check(roi, network, run_scale, name)
-        return self._upscale(roi, network, run_scale, name)
+        return self._upscale(roi, network, run_scale, name, digest)
 
-    def _upscale(self, roi: tuple[int, int, int, int], network: torch.nn.Module, scale: float, name: str) -> Comparison:
+    def _upscale(
+        self, roi: tuple[int, int, int, int], network: torch.nn.Module, scale: float, name: str, digest: str | None
+    ) -> Comparison:
         # geometry only matters for files written; an ImageData made in memory may have none
         plane = ImageData(self.plane, {"affine": np.eye(4), "spacing": (1.0, 1.0), **self.image.meta})
         x0, y0, x1, y1 = roi
         started = time.perf_counter()
         # tile "auto", as rmisr upscale: a region too large for the memory budget goes in tiles, so the viewer
         # shows what `rmisr upscale --roi` writes, for a region of any size
-        upscaler = Upscaler(scale, model=network, roi=roi, device=self.device)
+        upscaler = Upscaler(scale, model=network, roi=roi, device=self.device, weights_sha256=digest)  # hashed once
         # a slice of a volume goes to the network scaled as `rmisr upscale` scales the whole volume (its values over
         # every slice and volume), not as a slice of its own: what is shown is what that command writes
         values = upscaler.value_range(self.image) if self.image.array.ndim == 4 or self.volumes > 1 else None

@@ -73,6 +73,30 @@ def test_upscale_mode_is_rmisr_upscale_roi(session):
     assert result.bicubic_detail.shape == result.super_resolved_detail.shape == (1, 80, 96)
 
 
+def test_the_weights_are_hashed_once_not_per_preview(monkeypatch):
+    # every preview made an Upscaler of the loaded network, which hashed its whole state dict again (and a CPU
+    # form's tensors, not the file's): its digest is the file's, taken once when the network is loaded
+    import importlib
+
+    from monai_rmisr.inference import pretrained_path, weights_sha256
+
+    pretrained = importlib.import_module("monai_rmisr.inference.pretrained")
+    resolving = importlib.import_module("monai_rmisr.inference.super_resolve")
+    hashed = []
+
+    def counted(model):
+        hashed.append(model)
+        return weights_sha256(model)
+
+    monkeypatch.setattr(pretrained, "weights_sha256", counted)
+    monkeypatch.setattr(resolving, "weights_sha256", counted)
+    session = ViewerSession(CT)
+    for roi in ((40, 10, 88, 50), (0, 0, 32, 32), (60, 60, 100, 100)):
+        session.compare(roi, 2, "rmisr_bl_x2")
+    assert hashed == [pretrained_path("rmisr_bl_x2")] * 2  # before and after the one load
+    assert session.network("rmisr_bl_x2", 2)[3] == weights_sha256("rmisr_bl_x2")
+
+
 def test_upscale_command_writes_what_the_viewer_shows(tmp_path):
     source = tmp_path / "ct.nii.gz"
     hu = read_image(CT).array[0]
