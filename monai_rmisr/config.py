@@ -413,15 +413,21 @@ def check_unread_settings(
     """Refuse one of ``settings`` given on the command line: top-level keys that the merged configs define but this
     run does not read (``evaluate.json`` inherits ``train.json``'s validation settings and scores the whole test
     split). Given is a setting named in ``argv`` (default ``sys.argv``: ``--NAME VALUE`` or ``--NAME=VALUE``, as
-    ``python -m monai.bundle run`` takes it) whose value is not what the configs ``merged`` (names in
-    ``configs_dir``, the running config's ``config_files``) give: a value from a config of the user's own, merged
-    with ``--config_file`` but not listed in ``config_files``, is no error, nor the default given again.
+    ``python -m monai.bundle run`` takes it, or in the file its ``--args_file`` names) whose value is not what the
+    configs ``merged`` (names in ``configs_dir``, the running config's ``config_files``) give: a value from a config
+    of the user's own, merged with ``--config_file`` but not listed in ``config_files``, is no error, nor the default
+    given again.
 
     Raises:
         ValueError: naming the settings given, their values and ``reason``.
     """
     configs_dir = Path(configs_dir)
-    named = {arg[2:].split("=")[0] for arg in (sys.argv if argv is None else argv) if arg.startswith("--")}
+    args = list(sys.argv if argv is None else argv)
+    named = {arg[2:].split("=")[0] for arg in args if arg.startswith("--")}
+    for arg, following in zip(args, [*args[1:], ""]):  # MONAI's --args_file: a file of the same settings
+        path = arg.partition("=")[2] if arg.startswith("--args_file=") else following if arg == "--args_file" else ""
+        if path and Path(path).is_file():
+            named.update(ConfigParser.load_config_file(path))
     from_files = ConfigParser.load_config_files([os.fspath(configs_dir / name) for name in merged])
     parser = _resolving_parser()
     given = [

@@ -117,8 +117,10 @@ def _read_png16_itk(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
             header.load()  # an eXIf chunk may follow the pixels
             orientation = _exif_orientation(header)
             dpi_spacing = _dpi_spacing(header.info.get("dpi"))
+            frames = getattr(header, "n_frames", 1)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
         raise ImageReadError(path, f"not a readable 16-bit PNG ({type(err).__name__}: {err}).") from err
+    _check_one_frame(path, frames, "png")
     if orientation != 1:
         array = _oriented(array, orientation)
         meta["exif_orientation_applied"] = orientation
@@ -192,14 +194,20 @@ def _read_pillow(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
         msg = " ".join(str(err).split())
         raise ImageReadError(path, f"not a readable image file ({type(err).__name__}: {msg}).") from err
-    if frames > 1 and meta["format"] in ("png", "tiff"):  # a camera's MPO JPEG (a picture and its preview) is read
+    _check_one_frame(path, frames, meta["format"])
+    meta["number_of_frames"] = frames
+    return array, meta
+
+
+def _check_one_frame(path: Path, frames: int, fmt: str) -> None:
+    """Refuse a PNG or TIFF of several frames that is read by its first (an animated PNG, pages only Pillow decodes);
+    a camera's MPO JPEG (a picture and its preview) is read."""
+    if frames > 1 and fmt in ("png", "tiff"):
         raise ImageReadError(
             path,
             f"holds {frames} frames (an animated PNG, or pages only Pillow decodes); one would be read and the others "
             "lost: save the frames as images of their own or as the pages of a TIFF.",
         )
-    meta["number_of_frames"] = frames
-    return array, meta
 
 
 def _tiff_spacing(page: Any) -> tuple[float, float] | None:
@@ -225,6 +233,12 @@ class _LogCollector(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.messages.append(record.getMessage())
+
+
+#: TIFF colour spaces read neither as grey nor RGB nor converted: YCbCr stored without JPEG compression, CIE L*a*b*
+_UNCONVERTED_PHOTOMETRIC = frozenset(
+    {tifffile.PHOTOMETRIC.YCBCR, tifffile.PHOTOMETRIC.CIELAB, tifffile.PHOTOMETRIC.ICCLAB, tifffile.PHOTOMETRIC.ITULAB}
+)
 
 
 def _palette_colours(colormap: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, int, str]:
@@ -284,6 +298,7 @@ def _read_tifffile(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
             photometric = page.photometric
             bits = int(page.bitspersample)
             colormap = page.colormap
+            jpeg = page.compression in (tifffile.COMPRESSION.JPEG, tifffile.COMPRESSION.OJPEG)
             spacing = _tiff_spacing(page)
             orientation = int(page.tags["Orientation"].value) if "Orientation" in page.tags else 1
             orientation = orientation if 1 <= orientation <= 8 else 1
@@ -321,6 +336,11 @@ def _read_tifffile(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
     elif photometric == tifffile.PHOTOMETRIC.MINISWHITE and n_channels == 1 and data.dtype.kind in "ui":
         data = (2**bits - 1) - data.astype(np.int64)
         meta["inverted"] = True
+    elif photometric in _UNCONVERTED_PHOTOMETRIC and not jpeg:  # (a JPEG codec gives RGB)
+        raise ImageReadError(
+            path,
+            f"its colours are {photometric.name} (TIFF PhotometricInterpretation), which are not read: save it as RGB.",
+        )
     elif photometric == tifffile.PHOTOMETRIC.SEPARATED and n_channels in (4, 5) and data.dtype.kind == "u":
         data = _cmyk_to_rgb(data[:4], 2**bits - 1)  # and a fifth sample, alpha, dropped
         meta.update(color_converted=True, alpha_dropped=n_channels == 5)

@@ -7,6 +7,8 @@ and the source's metadata, and writes atomically (:func:`~monai_rmisr.io.output.
 
 from __future__ import annotations
 
+import errno
+import io
 import logging
 import os
 from collections.abc import Mapping
@@ -243,6 +245,14 @@ def _tiff_carried(
     return carried
 
 
+def _write_all(path: str | os.PathLike, encoded: io.BytesIO) -> None:
+    """Write an encoded image through Python's file object, which raises a short write (a full disk) as an ``OSError``
+    with its errno: Pillow's JPEG and BMP encoders wrote to the descriptor unchecked (a truncated file, no error) and
+    numpy's ``tofile`` under tifffile raised one without an errno."""
+    with open(path, "wb") as stream:
+        stream.write(encoded.getbuffer())
+
+
 def _png_text(meta: Mapping[str, Any]) -> dict[str, str]:
     """A PNG output's text of what made it: ``Software`` and ``Description``."""
     return {"Software": f"monai-rmisr {__version__}", "Description": _made_by(meta)}
@@ -291,7 +301,9 @@ def write_raster(
         carried = _tiff_carried(meta, source_meta, data.dtype, grey=photometric == "minisblack" and data.ndim <= 3)
         if not carried.get("imagej"):  # ImageJ keeps its own metadata in the description
             carried["description"] = _made_by(meta)
-        tifffile.imwrite(str(path), data, photometric=photometric, software=f"monai-rmisr {__version__}", **carried)
+        encoded = io.BytesIO()
+        tifffile.imwrite(encoded, data, photometric=photometric, software=f"monai-rmisr {__version__}", **carried)
+        _write_all(path, encoded)
         return
     data = data[..., 0] if data.shape[-1] == 1 else data
     with Image.open(str(source_meta["source_path"])) as source:  # the colour profile holds for the output too,
@@ -302,7 +314,12 @@ def write_raster(
         import itk
 
         image = itk.image_from_array(np.ascontiguousarray(data), is_vector=True)
-        itk.imwrite(image, str(path))
+        try:
+            itk.imwrite(image, str(path))
+        except RuntimeError as err:  # ITK's exception text is all it says of a full disk
+            if "No space left on device" in str(err):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)) from err
+            raise
         set_png_chunks(path, png_metadata_chunks(dpi, icc_profile, _png_text(meta)))
         return
     image = Image.fromarray(np.ascontiguousarray(data))
@@ -323,7 +340,9 @@ def write_raster(
         for key, value in _png_text(meta).items():
             text.add_text(key, value)
         options["pnginfo"] = text
-    image.save(str(path), **options)
+    encoded = io.BytesIO()
+    image.save(encoded, **options)
+    _write_all(path, encoded)
 
 
 def write_image(

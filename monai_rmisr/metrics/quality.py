@@ -52,10 +52,16 @@ def _to_batch(x: NdarrayOrTensor, name: str, spatial_dims: int) -> torch.Tensor:
 
 def _checked_data_range(data_range: Any) -> float:
     """``data_range`` as a float: any real number (a numpy scalar such as ``hr.max() - hr.min()``, a one-element
-    tensor too), finite and > 0."""
-    scalar = isinstance(data_range, torch.Tensor) and data_range.numel() == 1
-    real = scalar or (isinstance(data_range, numbers.Real) and not isinstance(data_range, bool))
-    value = float(data_range) if real else math.nan
+    tensor or array too), finite and > 0."""
+    one_element = (isinstance(data_range, torch.Tensor) and data_range.numel() == 1) or (
+        isinstance(data_range, np.ndarray) and data_range.size == 1
+    )
+    if one_element:
+        value = float(data_range.reshape(-1)[0])
+    elif isinstance(data_range, numbers.Real) and not isinstance(data_range, bool):
+        value = float(data_range)
+    else:
+        value = math.nan
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"data_range must be a finite number > 0, got {data_range!r}.")
     return value

@@ -405,3 +405,15 @@ def test_evaluation_takes_the_validation_settings_its_configs_give(tmp_path, mon
     parser.read_config([str(configs / name) for name in ("train.json", "mine.json", "evaluate.json")])
     parser["bundle_root"] = str(tmp_path)
     assert parser.get_parsed_content("val_max_images") == 16 and parser.get_parsed_content("preflight#1") is None
+
+
+def test_evaluation_refuses_a_validation_setting_in_an_args_file(tmp_path, monkeypatch):
+    # MONAI's --args_file holds settings as the command line does: {"val_max_images": 3} there was taken
+    (tmp_path / "args.json").write_text('{"val_max_images": 3}')
+    monkeypatch.setattr(sys, "argv", ["monai.bundle", "run", "evaluating", "--args_file", str(tmp_path / "args.json")])
+    parser = _parser("train.json", "evaluate.json", val_max_images=3)
+    with pytest.raises(RuntimeError) as failure:
+        parser.get_parsed_content("preflight#1")
+    assert str(failure.value.__cause__).startswith("--val_max_images 3: not read by this run")
+    monkeypatch.setattr(sys, "argv", ["monai.bundle", "run", "evaluating", "--args_file"])  # nothing after it
+    assert _parser("train.json", "evaluate.json").get_parsed_content("preflight#1") is None

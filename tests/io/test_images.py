@@ -271,3 +271,23 @@ def test_png_metadata_chunks_read_back_as_pillow_writes_them(tmp_path):
         assert image.text == text and np.asarray(image).shape == (4, 5)
     with pytest.raises(ValueError, match="is not a PNG file"):
         set_png_chunks(SKIMAGE_DATA / "retina.jpg", [])
+
+
+def test_a_16_bit_animated_png_and_a_ycbcr_tiff_are_refused_by_name(tmp_path):
+    # the 16-bit reader (ITK) read the first frame of an animated PNG without a word; an uncompressed YCbCr TIFF's
+    # samples were taken for R, G and B
+    pytest.importorskip("itk")
+    values = np.random.default_rng(0).integers(0, 65536, size=(6, 9, 3)).astype(np.uint16)
+    frame = struct.pack(">IIIIIHHBB", 0, 9, 6, 0, 0, 1, 10, 0, 0)
+    chunks = _png_chunk(b"acTL", struct.pack(">II", 2, 0)) + _png_chunk(b"fcTL", frame)
+    _png_rgb16(tmp_path / "anim16.png", values, chunks=chunks)
+    assert Image.open(tmp_path / "anim16.png").n_frames == 2
+    with pytest.raises(ImageReadError, match=r"'.*anim16\.png': holds 2 frames"):
+        read_raster(tmp_path / "anim16.png")
+    tifffile.imwrite(tmp_path / "ycc.tif", np.zeros((8, 8, 3), np.uint8), photometric="ycbcr", subsampling=(1, 1))
+    with pytest.raises(ImageReadError, match=r"'.*ycc\.tif': its colours are YCBCR .* save it as RGB"):
+        read_raster(tmp_path / "ycc.tif")
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)

@@ -598,6 +598,38 @@ def test_a_full_disk_is_one_line_exit_1_and_leaves_nothing(tmp_path, monkeypatch
     assert not isinstance(failure.value, OutputWriteError) and list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("suffix", [".jpg", ".bmp", ".tif"])
+def test_a_full_disk_under_a_raster_output_is_one_line_exit_1(tmp_path, monkeypatch, capsys, suffix):
+    # Pillow's JPEG and BMP encoders wrote to the descriptor unchecked: a truncated file under the output's name,
+    # exit 0; numpy's tofile (tifffile) raised without an errno: exit 2, the output not named. Encoded in memory, the
+    # bytes are written through Python's file object, whose short write is an OSError with its errno
+    import monai_rmisr.io.writers as writers
+    from monai_rmisr.__main__ import main
+
+    rgb = (np.random.default_rng(0).random((16, 16, 3)) * 255).astype(np.uint8)
+    Image.fromarray(rgb).save(tmp_path / f"in{suffix}")
+
+    class FullDisk:
+        def __init__(self, path, mode):
+            self.stream = open(path, mode)  # noqa: SIM115 (closed in __exit__)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.stream.close()
+
+        def write(self, data):
+            self.stream.write(bytes(data)[:100])
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(writers, "open", FullDisk, raising=False)
+    out = tmp_path / "out" / f"out{suffix}"
+    assert main(["upscale", str(tmp_path / f"in{suffix}"), "-o", str(out), "--scale", "2", "--model", "bicubic"]) == 1
+    assert f"writing '{out}' failed: No space left on device" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 def test_output_path_checks(tmp_path):
     source = tmp_path / "ct.dcm"
     source.write_bytes(b"x")

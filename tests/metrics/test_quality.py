@@ -83,14 +83,23 @@ def test_bad_arguments():
 
 
 @pytest.mark.parametrize(
-    "data_range", [np.float32(0.9), np.int64(255), torch.tensor(1.0), torch.tensor([2.0]), np.float64(1.0)]
+    "data_range",
+    [
+        np.float32(0.9),
+        np.int64(255),
+        torch.tensor(1.0),
+        torch.tensor([2.0]),
+        np.float64(1.0),
+        np.array(1.0),
+        np.ones(1),
+    ],
 )
 def test_data_range_takes_numpy_scalars_and_one_element_tensors(data_range):
     # psnr(sr, hr, data_range=hr.max() - hr.min()) on float32 arrays was refused as not "a finite number > 0"
     rng = np.random.default_rng(0)
     hr = rng.random((16, 16)).astype(np.float32)
     sr = hr + 0.01
-    value = float(data_range)
+    value = float(np.asarray(data_range).reshape(-1)[0])
     assert psnr(sr, hr, data_range=data_range) == pytest.approx(psnr(sr, hr, data_range=value), abs=1e-9)
     assert ssim(sr, hr, data_range=data_range) == pytest.approx(ssim(sr, hr, data_range=value), abs=1e-9)
 
