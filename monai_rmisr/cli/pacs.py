@@ -88,11 +88,11 @@ def _pacs(args: argparse.Namespace) -> int:
             return 1 if failed else 0
         if args.series is not None:
             check_series_in_study(client, args.study, args.series)
-        if args.series is not None and not is_source_series(client, args.study, args.series):
-            raise ValueError(
-                f"--series {args.series} is not a series to super-resolve: monai-rmisr derived it, or it holds no "
-                "images to super-resolve (a report, a segmentation, an RT dose, floating-point pixels)."
-            )
+            if not is_source_series(client, args.study, args.series):
+                raise ValueError(
+                    f"--series {args.series} is not a series to super-resolve: monai-rmisr derived it, or it holds no "
+                    "images to super-resolve (a report, a segmentation, an RT dose, floating-point pixels)."
+                )
         series = [args.series] if args.series is not None else study_series(client, args.study)
         if not series:
             raise PacsError(f"study {args.study} has no image series to super-resolve.")

@@ -16,7 +16,7 @@ from torch import nn
 from ..inference.inferer import SuperResolutionInferer
 from ..metrics.protocol import protocol_border
 from ..metrics.quality import psnr, ssim
-from ..networks.utils import forward_at_scale, is_planar
+from ..networks.utils import forward_at_scale, in_channels_last
 from ..transforms.intensity import LUMA_WEIGHTS
 from ..transforms.resize import imresize
 from .batch import prepare_sr_batch
@@ -147,9 +147,7 @@ class SREvaluator(SupervisedEvaluator):
         **kwargs: Any,
     ):
         kwargs.setdefault("prepare_batch", prepare_sr_batch)
-        channels_last = channels_last and is_planar(network)
-        if channels_last:
-            network = network.to(memory_format=torch.channels_last)
+        network, channels_last = in_channels_last(network, channels_last)
         super().__init__(device=torch.device(device), val_data_loader=val_data_loader, network=network, **kwargs)
         self.channels_last = channels_last
         self.forward_scale = scale
@@ -177,8 +175,8 @@ class SREvaluator(SupervisedEvaluator):
                 )
             with torch.no_grad():
                 pred = engine.inferer(lr, engine.network)
-            return {CommonKeys.IMAGE: lr, CommonKeys.LABEL: hr, CommonKeys.PRED: pred.float(), "scale": scale}
-        forward = partial(forward_at_scale, engine.network, scale=scale, channels_last=engine.channels_last)
-        with torch.no_grad(), torch.autocast(engine.state.device.type, enabled=engine.amp):
-            pred = engine.inferer(lr, forward)
+        else:
+            forward = partial(forward_at_scale, engine.network, scale=scale, channels_last=engine.channels_last)
+            with torch.no_grad(), torch.autocast(engine.state.device.type, enabled=engine.amp):
+                pred = engine.inferer(lr, forward)
         return {CommonKeys.IMAGE: lr, CommonKeys.LABEL: hr, CommonKeys.PRED: pred.float(), "scale": scale}

@@ -20,7 +20,7 @@ from ..hardware import cpu_has_native_bfloat16
 from ..inference.self_ensemble import DIHEDRAL_TRANSFORMS, dihedral_mean_forward
 from ..losses.objective import TwoBranchLoss
 from ..networks.regroup import inference_network
-from ..networks.utils import accepts_scale, check_scale, forward_at_scale, is_planar
+from ..networks.utils import accepts_scale, check_scale, forward_at_scale, in_channels_last
 from ..transforms.quantize import quantize_intensity
 from ..transforms.resize import imresize
 from .batch import prepare_sr_batch
@@ -208,9 +208,7 @@ class SRTrainer(SupervisedTrainer):
         self.amp_dtype = autocast_dtype(amp_dtype, device)
         kwargs.setdefault("prepare_batch", prepare_sr_batch)
         kwargs.setdefault("decollate", False)  # ``state.output`` stays one dictionary for the batch
-        channels_last = channels_last and is_planar(network)
-        if channels_last:
-            network = network.to(memory_format=torch.channels_last)
+        network, channels_last = in_channels_last(network, channels_last)
         super().__init__(
             device=torch.device(device),
             max_epochs=max_epochs,

@@ -321,8 +321,9 @@ def tiled_forward(
         # under a bfloat16 autocast; location (MONAI's with_coord): the window's [batch, channel, *spatial] slices
         window = _unfold(window, q)
         if location is not None:  # sw_batch_size 1: one window; its folded start times q (LR) or r (output)
-            starts = [axis.start * q for axis in location[0][2:]]
-            placement = [AxisPlacement(a, a // q * r, n, m) for a, n, m in zip(starts, spatial, crop)]
+            folded = [axis.start for axis in location[0][2:]]
+            starts = [a * q for a in folded]
+            placement = [AxisPlacement(a * q, a * r, n, m) for a, n, m in zip(folded, spatial, crop)]
             with placed_in(placement):
                 return _placed_window_forward(window_forward, window, starts, spatial, scale, network).to(window.dtype)
         out = self_ensemble_forward(network, window, scale, channels_last) if self_ensemble else window_forward(window)

@@ -378,13 +378,8 @@ class Upscaler:
         spatial = array.shape[1:]
         if self.axis == "z" and (array.ndim != 4 or meta.get("format") not in ("dicom-series", "nifti")):
             # a multi-frame DICOM file's or a TIFF's frames: maybe a time series or unrelated images, no known spacing
-            what = (
-                "a 2-D image"
-                if array.ndim != 4
-                else "a multi-page TIFF file"
-                if meta.get("format") == "tiff"
-                else ("a multi-frame DICOM file")
-            )
+            frames = "a multi-page TIFF file" if meta.get("format") == "tiff" else "a multi-frame DICOM file"
+            what = "a 2-D image" if array.ndim != 4 else frames
             raise ValueError(
                 f"--axis z needs a volume from a DICOM series folder or a 3-D NIfTI file; '{image.path}' is {what}."
             )

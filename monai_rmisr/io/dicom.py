@@ -905,14 +905,14 @@ def _read_dicom_series(
     positioned = sum(_position(ds) is not None for _, ds in members)
     # the series' pixel spacing is its slices' most common one, as its size: a slice on another in-plane grid has
     # other pixel positions (its outputs were placed by the first slice's spacing: 5.85 mm off with an ROI)
-    spacing0 = Counter(_spacing_in_plane(ds)[0] for _, ds in members).most_common(1)[0][0]
-    for path, ds in members:
+    spacings = [_spacing_in_plane(ds)[0] for _, ds in members]
+    spacing0 = Counter(spacings).most_common(1)[0][0]
+    for (path, ds), spacing in zip(members, spacings):
         if (int(ds.Rows), int(ds.Columns)) != shape0:
             raise ImageReadError(path, f"is {ds.Rows}x{ds.Columns} but the series is {shape0[0]}x{shape0[1]}.")
         r, c = _orientation(ds)
         if not (np.allclose(r, row_cos, atol=1e-4) and np.allclose(c, col_cos, atol=1e-4)):
             raise ImageReadError(path, "its ImageOrientationPatient differs from the rest of the series.")
-        spacing = _spacing_in_plane(ds)[0]
         if not np.allclose(spacing, spacing0, rtol=1e-4, atol=1e-6):
             raise ImageReadError(
                 path,

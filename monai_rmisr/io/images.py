@@ -131,7 +131,12 @@ def _read_png16_itk(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
 
 def _exif_orientation(img: Image.Image) -> int:
     """A Pillow image's EXIF Orientation, 1 (as stored) where it has none or an invalid one."""
-    orientation = int(img.getexif().get(_EXIF_ORIENTATION, 1) or 1)
+    return _valid_orientation(img.getexif().get(_EXIF_ORIENTATION, 1))
+
+
+def _valid_orientation(value: Any) -> int:
+    """An EXIF / TIFF Orientation value (1-8), 1 (as stored) for none or an invalid one."""
+    orientation = int(value or 1)
     return orientation if 1 <= orientation <= 8 else 1
 
 
@@ -300,8 +305,7 @@ def _read_tifffile(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
             colormap = page.colormap
             jpeg = page.compression in (tifffile.COMPRESSION.JPEG, tifffile.COMPRESSION.OJPEG)
             spacing = _tiff_spacing(page)
-            orientation = int(page.tags["Orientation"].value) if "Orientation" in page.tags else 1
-            orientation = orientation if 1 <= orientation <= 8 else 1
+            orientation = _valid_orientation(page.tags["Orientation"].value if "Orientation" in page.tags else 1)
             size = path.stat().st_size
             beyond = [
                 p.index

@@ -193,6 +193,13 @@ def is_planar(network: nn.Module) -> bool:
     return all(p.dim() <= 4 for p in network.parameters())
 
 
+def in_channels_last(network: nn.Module, wanted: bool = True) -> tuple[nn.Module, bool]:
+    """``(network, channels_last)``: a 2-D ``network`` converted in place to channels-last memory where ``wanted``,
+    and whether it was (a 3-D network, or ``wanted`` False, as it is): the engines' ``channels_last`` setting."""
+    channels_last = wanted and is_planar(network)
+    return (network.to(memory_format=torch.channels_last) if channels_last else network), channels_last
+
+
 def forward_at_scale(
     network: nn.Module, x: torch.Tensor, scale: float | None, channels_last: bool = False
 ) -> torch.Tensor:

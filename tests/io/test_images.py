@@ -9,6 +9,7 @@ import tifffile
 from PIL import Image, ImageOps, JpegImagePlugin
 
 from monai_rmisr.io import ImageReadError, read_image, read_raster
+from monai_rmisr.io.png_chunks import png_chunk
 
 SKIMAGE_DATA = Path(skimage.__file__).parent / "data"
 
@@ -43,16 +44,13 @@ def _png_rgb16(path: Path, values: np.ndarray, colour_type: int = 2, chunks: byt
     h, w, _ = values.shape
     raw = b"".join(b"\x00" + values[i].astype(">u2").tobytes() for i in range(h))
 
-    def chunk(tag: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
-
     header = struct.pack(">IIBBBBB", w, h, 16, colour_type, 0, 0, 0)
     path.write_bytes(
         b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
+        + png_chunk(b"IHDR", header)
         + chunks
-        + chunk(b"IDAT", zlib.compress(raw))
-        + chunk(b"IEND", b"")
+        + png_chunk(b"IDAT", zlib.compress(raw))
+        + png_chunk(b"IEND", b"")
     )
 
 
@@ -238,7 +236,7 @@ def test_a_16_bit_colour_png_keeps_its_metadata_and_orientation(tmp_path):
     from PIL import ImageCms
 
     from monai_rmisr.inference.upscale import Upscaler
-    from monai_rmisr.io.png_chunks import png_chunk, png_metadata_chunks
+    from monai_rmisr.io.png_chunks import png_metadata_chunks
 
     profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     exif = Image.Exif()
@@ -279,7 +277,7 @@ def test_a_16_bit_animated_png_and_a_ycbcr_tiff_are_refused_by_name(tmp_path):
     pytest.importorskip("itk")
     values = np.random.default_rng(0).integers(0, 65536, size=(6, 9, 3)).astype(np.uint16)
     frame = struct.pack(">IIIIIHHBB", 0, 9, 6, 0, 0, 1, 10, 0, 0)
-    chunks = _png_chunk(b"acTL", struct.pack(">II", 2, 0)) + _png_chunk(b"fcTL", frame)
+    chunks = png_chunk(b"acTL", struct.pack(">II", 2, 0)) + png_chunk(b"fcTL", frame)
     _png_rgb16(tmp_path / "anim16.png", values, chunks=chunks)
     assert Image.open(tmp_path / "anim16.png").n_frames == 2
     with pytest.raises(ImageReadError, match=r"'.*anim16\.png': holds 2 frames"):
@@ -287,7 +285,3 @@ def test_a_16_bit_animated_png_and_a_ycbcr_tiff_are_refused_by_name(tmp_path):
     tifffile.imwrite(tmp_path / "ycc.tif", np.zeros((8, 8, 3), np.uint8), photometric="ycbcr", subsampling=(1, 1))
     with pytest.raises(ImageReadError, match=r"'.*ycc\.tif': its colours are YCBCR .* save it as RGB"):
         read_raster(tmp_path / "ycc.tif")
-
-
-def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
