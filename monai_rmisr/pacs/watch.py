@@ -127,11 +127,12 @@ class WatchState:
 
 def _poll(
     client: Any, state: WatchState, study: str | None, modalities: Sequence[str], now: float, settle: float = 0.0
-) -> list[tuple[str, str]]:
-    """(study, series) pairs the PACS has and the state wants now, oldest first as the PACS lists them (modality
-    by modality: one search each, as exact matching is what every PACS does with a QIDO-RS value; a DICOM
-    multi-value ``CT\\MR`` matched nothing in Orthanc). A series never taken is wanted once its instance count has
-    stayed the same for ``settle`` seconds (:meth:`WatchState.settled`)."""
+) -> tuple[list[tuple[str, str]], int]:
+    """(study, series) pairs the PACS has and the state wants now, oldest first as the PACS lists them, and how
+    many series the PACS listed (0: none of ``study``, or of ``modalities``, is there). One search per modality:
+    exact matching is what every PACS does with a QIDO-RS value (a DICOM multi-value ``CT\\MR`` matched nothing in
+    Orthanc). A series never taken is wanted once its instance count has stayed the same for ``settle`` seconds
+    (:meth:`WatchState.settled`)."""
     found: list[dict[str, Any]] = []
     for filters in [{"Modality": modality} for modality in modalities] or [None]:
         found += pacs_call(
@@ -162,7 +163,7 @@ def _poll(
         seen.add(series_uid)
     for series_uid in [uid for uid in state.arrivals if uid not in seen or uid in state.series]:
         del state.arrivals[series_uid]  # gone from the PACS, or taken: no clock kept
-    return wanted
+    return wanted, len(seen)
 
 
 def _process(
@@ -276,11 +277,20 @@ def watch(
     stop = stop or threading.Event()
     restore = install_signal_handlers(stop)
     polls = 0
+    study_listed = True  # a --study the PACS lists no series of is said once, and again each time it goes
     try:
         while not stop.is_set():
             queue: deque[tuple[str, str]] = deque()
             try:
-                wanted = _poll(client, state, study, modalities, time.time(), settle)
+                wanted, listed = _poll(client, state, study, modalities, time.time(), settle)
+                if study is not None and study_listed and not listed:
+                    logger.warning(
+                        "the PACS lists no %sseries of study %s: a mistyped UID, or a study still to come "
+                        "(watching for it)",
+                        f"{'/'.join(modalities)} " if modalities else "",
+                        study,
+                    )
+                study_listed = bool(listed)
                 queue.extend(wanted[:queue_size])  # bounded: the rest waits for the next poll
                 logger.info(
                     "poll %d: %d series new or due again (each checked before it is derived)", polls + 1, len(wanted)

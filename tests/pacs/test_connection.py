@@ -165,23 +165,23 @@ def test_a_new_series_is_taken_once_its_instance_count_has_settled(tmp_path):
 
     pacs = Listing()
     state = WatchState.load(tmp_path / "state.json")
-    assert _poll(pacs, state, None, (), now=0.0, settle=60) == []  # first listed: the clock starts
+    assert _poll(pacs, state, None, (), now=0.0, settle=60)[0] == []  # first listed: the clock starts
     pacs.counts["1.2.1"] = 3  # a slice arrives: the clock starts again
-    assert _poll(pacs, state, None, (), now=30.0, settle=60) == []
-    assert _poll(pacs, state, None, (), now=61.0, settle=60) == [("1.2", "1.2.2")]  # listed 61 s ago, no count
+    assert _poll(pacs, state, None, (), now=30.0, settle=60)[0] == []
+    assert _poll(pacs, state, None, (), now=61.0, settle=60)[0] == [("1.2", "1.2.2")]  # listed 61 s ago, no count
     # 1.2.1: 3 since t = 30, 59 s; 1.2.2 not taken at t = 61 (a full queue): still settled, not made to wait again
-    assert _poll(pacs, state, None, (), now=89.0, settle=60) == [("1.2", "1.2.2")]
-    assert _poll(pacs, state, None, (), now=90.0, settle=60) == [("1.2", "1.2.1"), ("1.2", "1.2.2")]
+    assert _poll(pacs, state, None, (), now=89.0, settle=60)[0] == [("1.2", "1.2.2")]
+    assert _poll(pacs, state, None, (), now=90.0, settle=60)[0] == [("1.2", "1.2.1"), ("1.2", "1.2.2")]
     del pacs.counts["1.2.2"]  # gone from the PACS before it was taken: its clock goes too
-    assert _poll(pacs, state, None, (), now=92.0, settle=60) == [("1.2", "1.2.1")] and "1.2.2" not in state.arrivals
+    assert _poll(pacs, state, None, (), now=92.0, settle=60)[0] == [("1.2", "1.2.1")] and "1.2.2" not in state.arrivals
     pacs.counts["1.2.3"] = 1
-    assert _poll(pacs, WatchState.load(tmp_path / "state.json"), None, (), now=0.0, settle=0) == [
+    assert _poll(pacs, WatchState.load(tmp_path / "state.json"), None, (), now=0.0, settle=0)[0] == [
         ("1.2", "1.2.1"),
         ("1.2", "1.2.3"),
     ]  # settle 0: at once
     state.series["1.2.1"] = {"study": "1.2", "status": "retry", "attempts": 1, "next_try": 0.0, "outputs": []}
     pacs.counts["1.2.1"] = 4
-    assert ("1.2", "1.2.1") in _poll(pacs, state, None, (), now=91.0, settle=60)  # a retry does not wait again
+    assert ("1.2", "1.2.1") in _poll(pacs, state, None, (), now=91.0, settle=60)[0]  # a retry does not wait again
     with pytest.raises(ValueError, match="--settle must be >= 0 seconds"):
         watch(pacs, object(), tmp_path / "state.json", max_polls=1, settle=-1)
 
@@ -209,6 +209,41 @@ def test_watch_skips_a_series_listed_with_an_invalid_uid(tmp_path, caplog):
     assert caplog.text.count("invalid UID") == 4
     assert is_dicom_uid("1.2.840.10008.5.1.4.1.1.2") and is_dicom_uid("1.2.840.113619.2.55.3.0604688119")
     assert not any(map(is_dicom_uid, ("", "1.", ".1", "1..2", "1.2a", "1." + "2" * 63)))
+
+
+def test_watch_says_when_the_pacs_lists_no_series_of_its_study(tmp_path, caplog):
+    # rmisr pacs --watch --study UID of a mistyped UID polled for ever with "0 series new" and nothing else
+    from monai_rmisr.pacs.watch import watch
+
+    class Arriving:
+        def __init__(self):
+            self.polls = 0
+
+        def search_for_series(self, study, search_filters=None, fields=None, get_remaining=False):
+            self.polls += 1
+            if self.polls in (2, 3):  # the study arrives at the second poll, and is gone again at the fourth
+                return [{"0020000E": {"Value": ["1.2.3"]}, "0020000D": {"Value": [study]}}]
+            return []
+
+    class Empty:
+        def search_for_series(self, study, search_filters=None, fields=None, get_remaining=False):
+            return []
+
+    with caplog.at_level("WARNING"):
+        watch(Arriving(), object(), tmp_path / "state.json", study="1.2", interval=0, max_polls=5, settle=60)
+    said = [record.getMessage() for record in caplog.records if "lists no series" in record.getMessage()]
+    assert (
+        said
+        == ["the PACS lists no series of study 1.2: a mistyped UID, or a study still to come (watching for it)"] * 2
+    )
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        watch(Empty(), object(), tmp_path / "state.json", study="1.2", modalities=("CT", "MR"), max_polls=1)
+    assert "the PACS lists no CT/MR series of study 1.2" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        watch(Empty(), object(), tmp_path / "state.json", interval=0, max_polls=2)  # every study: nothing to say
+    assert "lists no" not in caplog.text
 
 
 @pytest.mark.parametrize("signum", ["SIGINT", "SIGTERM"])

@@ -264,10 +264,10 @@ def test_watch_waits_for_a_series_still_arriving(orthanc, credentials, tmp_path)
     orthanc.upload(files[:2])
     client = connect(orthanc.dicomweb)
     state = WatchState.load(tmp_path / "s.json")
-    assert _poll(client, state, study_uid, (), now=0.0, settle=60) == [] and state.arrivals[series_uid] == (2, 0.0)
+    assert _poll(client, state, study_uid, (), now=0.0, settle=60)[0] == [] and state.arrivals[series_uid] == (2, 0.0)
     orthanc.upload(files[2:])
-    assert _poll(client, state, study_uid, (), now=70.0, settle=60) == [] and state.arrivals[series_uid] == (3, 70.0)
-    assert _poll(client, state, study_uid, (), now=130.0, settle=60) == [(study_uid, series_uid)]
+    assert _poll(client, state, study_uid, (), now=70.0, settle=60)[0] == [] and state.arrivals[series_uid] == (3, 70.0)
+    assert _poll(client, state, study_uid, (), now=130.0, settle=60)[0] == [(study_uid, series_uid)]
 
 
 def test_max_instances_leaves_out_a_larger_series(orthanc, credentials, tmp_path, capsys):
