@@ -6,7 +6,7 @@ An output of ``round(n s)`` pixels from ``n`` LR pixels lies on a grid of ``roun
 ``n s`` is not whole (a 101-pixel side at x2.5: 253 pixels). For crops of three scikit-image photographs (``camera``,
 ``coins``, ``moon``; training images of the NATURAL split, not TEST), HR the top-left ``round(n s)`` square, LR its
 MATLAB-bicubic downscale to ``n`` (``imresize(output_size=n)``, the grid of a training pair) clipped to [0, 1]: the PSNR
-(peak 1, 3 border pixels cut) of ``rmisr_meta``'s whole-image result and of its result in tiles of 48, at x2.5 for
+(peak 1, 3 border pixels cut) of ``rmisr_meta``'s whole-image result and of its result in tiles of 64, at x2.5 for
 ``n`` = 100 (whole: the control) and 101, 103, and at x3.3 for ``n`` = 67. Then the machine.
 """
 
@@ -24,7 +24,7 @@ from monai_rmisr.inference import load_pretrained
 from monai_rmisr.transforms import imresize
 
 CASES = ((2.5, 100), (2.5, 101), (2.5, 103), (3.3, 67))
-TILE = 48
+TILE = 64
 
 
 def psnr(sr: np.ndarray, hr: np.ndarray, border: int = 3) -> float:
@@ -35,7 +35,7 @@ def psnr(sr: np.ndarray, hr: np.ndarray, border: int = 3) -> float:
 def main() -> None:
     torch.set_num_threads(1)
     network = load_pretrained("rmisr_meta")
-    print("| image | scale | LR side | HR side | whole image | tiles of 48 |")
+    print("| image | scale | LR side | HR side | whole image | tiles of 64 |")
     print("|---|---|---|---|---|---|")
     for name in ("camera", "coins", "moon"):
         image = getattr(skimage.data, name)().astype(np.float32) / 255

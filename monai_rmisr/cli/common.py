@@ -24,7 +24,7 @@ __all__ = [
 TILE_HELP = (
     "LR tile size in pixels; 'auto' (default): images too large for the working-memory budget (1152 MiB on the "
     "CPU, a quarter of the available memory on a GPU) are tiled (within about 2e-4 of the whole image on a "
-    "radiograph: docs/inference.md), smaller ones run whole; 0: always the whole image"
+    "radiograph: docs/inference.md), smaller ones run whole; N >= 64: tiles of N; 0: always the whole image"
 )
 
 

@@ -48,8 +48,11 @@ __all__ = [
 AUTO_TILE = "auto"
 #: The largest scale of every entry point and model: the arbitrary-scale model's (bicubic takes it too).
 MAX_SCALE: float = PRETRAINED["rmisr_meta"].max_scale
-#: The smallest LR tile: smaller tiles are mostly border.
-MIN_TILE = 8
+#: The smallest LR tile. Smaller tiles are mostly overlap, and the zero padding at their borders reaches much of their
+#: output: ``camera``'s 192 x 192 centre against the whole image, largest difference on [0, 1] (rmisr_bl_x2 /
+#: rmisr_bl_x4 / rmisr_meta at x3, 2026-12-07): tiles of 16 0.19 / 0.13 / 0.12, 32 0.023 / 0.022 / 0.020, 64 0.0037 /
+#: 0.0056 / 0.0036 (docs/inference.md, "Automatic tiles").
+MIN_TILE = 64
 #: ``tile_statistics`` values: where channel attention in a tile takes its statistics, the whole image's (default,
 #: gathered tile by tile first) or the tile's own (:func:`~monai_rmisr.inference.tiling.tiled_forward`).
 TILE_STATISTICS = ("image", "tile")
@@ -61,7 +64,8 @@ PRECISIONS = ("float32", "bfloat16", "auto")
 
 def check_tile(tile: Any) -> int | str | None:
     """A ``tile`` setting: ``None`` or ``0`` (the whole image; 0 where a command line cannot say None: ``rmisr
-    upscale --tile 0``, the bundle's ``--tile 0``), ``"auto"`` or an LR tile size >= 8; returns it, 0 as None.
+    upscale --tile 0``, the bundle's ``--tile 0``), ``"auto"`` or an LR tile size >= :data:`MIN_TILE` (64); returns
+    it, 0 as None.
 
     Raises:
         ValueError: anything else, naming the value.
@@ -121,7 +125,7 @@ def compute_autocast(compute_dtype: torch.dtype, device: str | torch.device) -> 
 
 def parse_tile(value: Any) -> int | str | None:
     """A ``tile`` setting given as text or a number (a MONAI Label request, a config): ``"auto"``, ``0`` (the
-    whole image: ``None``) or an LR tile size >= 8; checked by :func:`check_tile`.
+    whole image: ``None``) or an LR tile size >= 64; checked by :func:`check_tile`.
 
     Raises:
         ValueError: anything else, naming the value.

@@ -274,7 +274,7 @@ def super_resolve(
             (:func:`~.tiling.forward_bytes`) fits the device's budget (:func:`~.tiling.tile_memory_budget`: 1152 MiB
             on the CPU, a 512 x 512 image at x2-x4; a quarter of the available memory on a GPU), else tiles
             of the size :func:`~.tiling.auto_tile` chooses; ``None`` runs the
-            whole image at once whatever its size; ``N`` (>= 8) runs LR tiles of N x N pixels
+            whole image at once whatever its size; ``N`` (>= 64) runs LR tiles of N x N pixels
             with ``overlap``, blended without seams (:func:`~.tiling.tiled_forward`), bounding memory.
             Tiles are close to but not exactly the whole-image result (the convolutions' zero padding at tile
             borders): a radiograph with the automatic tiles within 2e-4, a photograph with tiles of 64 within 0.004

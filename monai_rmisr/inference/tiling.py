@@ -16,7 +16,7 @@ from ..networks.blocks.meta_upsample import AxisPlacement, has_meta_upsampler, p
 from ..networks.utils import forward_at_scale, scaled_size, unwrapped_network, upsample_image
 from .bicubic import BicubicUpsampler
 from .self_ensemble import dihedral_mean, self_ensemble_forward
-from .settings import check_tile_statistics
+from .settings import MIN_TILE, check_tile_statistics
 from .tile_statistics import (
     TileStatisticsError,
     attention_modules,
@@ -461,9 +461,10 @@ def auto_tile(
 ) -> int | None:
     """The LR tile ``tile="auto"`` means for this network and image: ``None`` (whole image) if it fits ``budget``.
 
-    Otherwise the smallest multiple of :data:`AUTO_TILE_STEP` (at least 32) that needs no more windows along any
-    axis than the largest one whose square tile's :func:`forward_bytes` fits ``budget`` (with the CPU's budget
-    ``rmisr_bl_x2`` 560, ``rmisr_bl_x4`` 528, ``rmisr_meta`` at x4 128): the same number of tiles, overlapping less.
+    Otherwise the smallest multiple of :data:`AUTO_TILE_STEP` (at least :data:`~.settings.MIN_TILE`) that needs no
+    more windows along any axis than the largest one whose square tile's :func:`forward_bytes` fits ``budget``
+    (with the CPU's budget ``rmisr_bl_x2`` 560, ``rmisr_bl_x4`` 528, ``rmisr_meta`` at x4 128): the same number of
+    tiles, overlapping less.
     RG1_UNCR (1955 x 1841) at x2 and x4 runs in 5 x 5 tiles of 496; a 256 x 256 image for ``rmisr_meta`` at x2.5 in
     2 x 2 tiles of 160 (the largest that fits, 208, would run 2.6x the image's pixels, 160 runs 1.6x).
 
@@ -480,10 +481,10 @@ def auto_tile(
     if forward_bytes(network, spatial, scale) <= budget:
         return None
     per_pixel = forward_bytes(network, [1] * len(spatial), scale) or 1
-    largest = max(int(math.sqrt(budget / per_pixel)) // AUTO_TILE_STEP * AUTO_TILE_STEP, 2 * AUTO_TILE_STEP)
+    largest = max(int(math.sqrt(budget / per_pixel)) // AUTO_TILE_STEP * AUTO_TILE_STEP, MIN_TILE)
     period = scale_period(float(scale))[0]
     counts = [_window_count(n, largest, overlap, period) for n in spatial]
-    for side in range(2 * AUTO_TILE_STEP, largest, AUTO_TILE_STEP):
+    for side in range(MIN_TILE, largest, AUTO_TILE_STEP):
         if all(_window_count(n, side, overlap, period) <= c for n, c in zip(spatial, counts)):
             return side
     return largest

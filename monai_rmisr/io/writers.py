@@ -138,6 +138,14 @@ def _nifti_description(meta: Mapping[str, Any], theirs: str) -> bytes:
     return text.encode("latin-1", "replace")[:80]
 
 
+def _integer_scaling(source_meta: Mapping[str, Any]) -> tuple[float, float]:
+    """The source's ``scl_slope`` and ``scl_inter`` (1 and 0 where it had none, or a slope of 0: unscaled)."""
+    slope, inter = source_meta.get("scl_slope"), source_meta.get("scl_inter")
+    slope = float(slope) if slope is not None and np.isfinite(slope) and slope != 0 else 1.0
+    inter = float(inter) if inter is not None and np.isfinite(inter) else 0.0
+    return slope, inter
+
+
 def write_nifti(
     array: np.ndarray, meta: Mapping[str, Any], source_meta: Mapping[str, Any], path: str | os.PathLike
 ) -> None:
@@ -147,10 +155,10 @@ def write_nifti(
     80 characters allow); the slice timing is dropped where the header's slice axis was resampled. The
     affine and ``pixdim`` are those of ``meta``; the source's sform and qform (codes kept, also 0: no
     orientation is claimed that the source had not) each move with the new grid; the stored data
-    type is the source's: unscaled integer data is rounded and clipped to it (values in the
-    source's units exactly), scaled integer data gets a new ``scl_slope``/``scl_inter`` from
-    nibabel, float data is written as float32. Multi-channel images get their extra dimensions
-    back; RGB(A) NIfTI is written as RGB24.
+    type is the source's: integer data is rounded to the source's step and clipped to the type, scaled integer data
+    keeping the source's ``scl_slope`` / ``scl_inter`` (values in the source's units and steps; a tool that ignores
+    the scaling shows it as it shows the source), float data is written as float32. Multi-channel images get their
+    extra dimensions back; RGB(A) NIfTI is written as RGB24.
     """
     source = nib.load(str(source_meta["source_path"]))
     header = source.header.copy()
@@ -177,9 +185,10 @@ def write_nifti(
     else:
         rest = source_shape[3:] if len(source_shape) > 3 else ()
         data = data.reshape(*spatial, *rest) if rest else (data[..., 0] if data.shape[-1] == 1 else data)
-        if stored.kind in "iu" and source_meta.get("scl_slope") is None and source_meta.get("scl_inter") is None:
+        if stored.kind in "iu":
+            slope, inter = _integer_scaling(source_meta)
             info = np.iinfo(stored)
-            data = np.clip(np.rint(data), info.min, info.max).astype(stored)
+            data = np.clip(np.rint((data - inter) / slope), info.min, info.max).astype(stored)
         elif stored.kind == "f":
             data = data.astype(np.float32)
     affine = np.asarray(meta["affine"], dtype=np.float64)
@@ -187,16 +196,16 @@ def write_nifti(
     image = image_class(data, affine, header=header)
     if not stored.fields and stored.kind in "iu":
         image.set_data_dtype(stored)
+        image.header.set_slope_inter(*_integer_scaling(source_meta))  # the stored integers are in its steps
     # the new grid in the source's voxel indices: each of the source's own sform and qform follows it, so a
     # qform that differs from the sform (another space: scanner and aligned) is moved, not replaced by it
     index_map = np.linalg.solve(np.asarray(source_meta["affine"], dtype=np.float64), affine)
     forms = {kind: getattr(source, f"get_{kind}")(coded=True) for kind in ("sform", "qform")}  # (affine, code)
     if not any(code for _, code in forms.values()) and np.abs(index_map[:3, 3]).max() > 0.5:  # a region (--roi)
-        logger.warning(
-            "'%s' has neither a qform nor an sform (both codes 0): '%s' cannot record where its region lies in it; "
-            "viewers place it as they would the whole image",
+        logger.warning(  # ``path`` is the temporary file the output is written to first: not named
+            "'%s' has neither a qform nor an sform (both codes 0): its output cannot record where its region lies "
+            "in it; viewers place it as they would the whole image",
             source_meta.get("source_path"),
-            path,
         )
     for kind, (own, code) in forms.items():
         getattr(image, f"set_{kind}")(

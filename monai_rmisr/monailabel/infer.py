@@ -71,7 +71,6 @@ __all__ = [
     "IMAGE_NAME_KEY",
     "MAX_OUTPUT_PIXELS",
     "MAX_SCALE",
-    "MIN_REQUEST_TILE",
     "NETWORK_CACHE_SIZE",
     "REQUEST_NETWORKS",
     "UPLOAD_KEY",
@@ -100,10 +99,6 @@ REQUEST_NETWORKS = ("auto", BICUBIC, *PRETRAINED)
 #: How many loaded networks an app keeps, all its tasks together (each 4-5 MB in memory; the least recently
 #: used goes first): every task's default and two more.
 NETWORK_CACHE_SIZE: int = 8
-#: The smallest LR tile a request may ask: each tile is one network call with a 25 % overlap, and 8-pixel
-#: tiles (``rmisr upscale``'s smallest) made a 128x128 image take 32 s instead of 0.2 s on a 2-core server, which
-#: answers nothing else meanwhile; 64-pixel ones cost at most about twice the whole image's run.
-MIN_REQUEST_TILE: int = 64
 #: The name of an upload as MONAI Label's ``/infer`` endpoint saves it:
 #: ``tempfile.NamedTemporaryFile(suffix=<the uploaded name's suffixes>).name`` (``tmp`` and eight
 #: characters of :mod:`tempfile`'s alphabet), directly in :func:`tempfile.gettempdir`.
@@ -188,11 +183,6 @@ def parse_request(request: Mapping[str, Any], defaults: Mapping[str, Any] | None
         tile = parse_tile(merged["tile"])
     except ValueError as err:
         raise ValueError(f"'tile': {err}") from None
-    if isinstance(tile, int) and tile < MIN_REQUEST_TILE:
-        raise ValueError(
-            f"'tile' must be at least {MIN_REQUEST_TILE} LR pixels on this server (smaller tiles are mostly overlap "
-            f"and keep the server busy), 'auto' or 0 (the whole image), got {merged['tile']!r}."
-        )
     return {
         "scale": scale,
         "network": network,

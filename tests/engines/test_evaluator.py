@@ -146,13 +146,13 @@ def test_the_evaluator_gives_a_super_resolution_inferer_the_network_itself():
     from monai_rmisr.inference import SuperResolutionInferer, super_resolve
 
     network = _tiny_rmisr(2).eval()
-    hr = torch.rand(1, 1, 24, 20)
+    hr = torch.rand(1, 1, 160, 144)
     loader = torch.utils.data.DataLoader([{"lr": imresize(hr[0], scale=0.5), "hr": hr[0]}], batch_size=1)
     outputs = []
-    evaluator = SREvaluator("cpu", loader, network, scale=2, inferer=SuperResolutionInferer(2, tile=8))
+    evaluator = SREvaluator("cpu", loader, network, scale=2, inferer=SuperResolutionInferer(2, tile=64))
     evaluator.add_event_handler(Events.ITERATION_COMPLETED, lambda engine: outputs.append(engine.state.output["pred"]))
     evaluator.run()
-    expected = super_resolve(imresize(hr[0], scale=0.5), 2, model=network, tile=8)
+    expected = super_resolve(imresize(hr[0], scale=0.5), 2, model=network, tile=64)
     torch.testing.assert_close(outputs[0][0], expected)
     other = SREvaluator("cpu", loader, network, scale=2, inferer=SuperResolutionInferer(3))
     with pytest.raises(ValueError, match="the SuperResolutionInferer runs at x3, these pairs are at x2"):

@@ -74,9 +74,9 @@ def test_a_batch_of_volumes_is_super_resolved_in_plane_and_saved_with_its_slice_
 
 
 def test_tiles_and_self_ensemble_are_passed_on(network):
-    image = torch.rand(1, 1, 40, 36)
-    tiled = SuperResolutionInferer(2, tile=16)(image, network)
-    assert torch.equal(tiled[0], super_resolve(image[0], 2, model=network, tile=16))
+    image = torch.rand(1, 1, 80, 72)
+    tiled = SuperResolutionInferer(2, tile=64)(image, network)
+    assert torch.equal(tiled[0], super_resolve(image[0], 2, model=network, tile=64))
     assert not torch.equal(tiled, SuperResolutionInferer(2, tile=None)(image, network))
     ensemble = SuperResolutionInferer(2, self_ensemble=True)(image, network)
     assert torch.equal(ensemble[0], super_resolve(image[0], 2, model=network, self_ensemble=True))

@@ -64,7 +64,7 @@ def test_super_resolve_with_and_without_tiles():
     image = np.random.default_rng(1).random((30, 26), dtype=np.float32)
     plain = super_resolve(image, 2, model=network)
     whole = super_resolve(image, 2, model=network, self_ensemble=True)
-    tiled = super_resolve(image, 2, model=network, self_ensemble=True, tile=32)  # one tile holds the image
+    tiled = super_resolve(image, 2, model=network, self_ensemble=True, tile=64)  # one tile holds the image
     assert whole.shape == plain.shape == (60, 52) and not np.allclose(whole, plain, atol=1e-4)
     np.testing.assert_allclose(tiled, whole, atol=1e-5)
     expected = np.clip(_numpy_mean_over_turns(network.eval(), image, 2), 0, 1)

@@ -67,7 +67,7 @@ def test_scale_without_a_short_period_cannot_be_tiled():
     with pytest.raises(ValueError, match=r"q \* scale to be an integer for some q <= 100.*got scale=2\.345"):
         scale_period(2.345)
     with pytest.raises(ValueError, match=r"got scale=2\.345"):
-        super_resolve(smooth_image(16, 16), 2.345, model=small_rmisr(upsampler="meta"), tile=8)
+        super_resolve(smooth_image(80, 80), 2.345, model=small_rmisr(upsampler="meta"), tile=64)
     network = small_rmisr(upsampler="meta")  # a tile covering the image is the whole image, at any scale
     whole = super_resolve(smooth_image(17, 23), 2.345, model=network, tile=None)
     np.testing.assert_array_equal(super_resolve(smooth_image(17, 23), 2.345, model=network, tile=256), whole)
@@ -99,7 +99,7 @@ def test_edge_weights_fall_with_the_distance_to_the_window_edge():
     [
         (2, "subpixel", (48, 40), 64),  # one window
         (2, "subpixel", (48, 40), 256),
-        (3, "subpixel", (40, 72), 40),  # one window across, tiles along
+        (3, "subpixel", (40, 144), 64),  # one window across, tiles along
         (2.5, "meta", (40, 48), 64),
         # sizes off the scale's period (17 x 2.5, 96 x 3.7 not whole): a covering tile was padded to the period, and
         # the far border differed by up to 0.03 (the bundle's inference.json, tile 256, against rmisr upscale)
@@ -133,9 +133,9 @@ def test_tiles_of_the_bicubic_network_are_seamless():
     # 2 LR pixels of their borders (clamped taps), which the edge weights leave out of the blend.
     # Measured max |tiled - whole|: 2.4e-7 ("gaussian": 1.1e-4; MONAI's own map, floored at 1e-3: 0.014).
     network = small_rmisr()
-    x = smooth_image()
+    x = smooth_image(160, 160)
     whole = super_resolve(x, 2, model=network)
-    tiled = super_resolve(x, 2, model=network, tile=32)
+    tiled = super_resolve(x, 2, model=network, tile=64)
     np.testing.assert_allclose(whole, np.clip(upsample_image(torch.from_numpy(x)[None, None], 2)[0, 0], 0, 1))
     assert np.abs(tiled - whole).max() < 1e-5
 
@@ -149,14 +149,14 @@ def test_tiles_of_a_trained_like_network_are_close_and_seamless(seed):
     # its largest jump elsewhere and ~0.3% of the largest jump of the SR image itself).
     torch.manual_seed(seed)
     network = small_rmisr(perturb=0.02)
-    x = smooth_image(seed=seed)
+    x = smooth_image(160, 160, seed=seed)
     whole = super_resolve(x, 2, model=network)
-    diff = super_resolve(x, 2, model=network, tile=32) - whole
+    diff = super_resolve(x, 2, model=network, tile=64) - whole
     assert np.abs(diff).max() < 0.005
     assert np.abs(diff).mean() < 1e-4
 
-    edges = _window_edges(80, 32, 0.25, 2)
-    assert edges == [48, 64, 96, 112]
+    edges = _window_edges(160, 64, 0.25, 2)
+    assert edges == [96, 128, 192, 224]
     jumps = [np.abs(np.diff(diff, axis=axis)) for axis in (0, 1)]  # jump between pixel i and i+1
     at_edges = max(jumps[0][[e - 1 for e in edges]].max(), jumps[1][:, [e - 1 for e in edges]].max())
     others = [i for i in range(diff.shape[0] - 1) if i + 1 not in edges]
@@ -179,7 +179,7 @@ def test_edge_weights_beat_gaussian_where_windows_nearly_coincide():
     assert edge < 0.005 < 0.02 < gaussian  # measured 0.0013 and 0.047
 
 
-@pytest.mark.parametrize(("scale", "size", "expected"), [(2.5, (80, 80), (200, 200)), (2.5, (81, 77), (203, 193))])
+@pytest.mark.parametrize(("scale", "size", "expected"), [(2.5, (160, 160), (400, 400)), (2.5, (161, 157), (403, 393))])
 def test_fractional_scale_tiles(scale, size, expected):
     # tiles start on multiples of q = 2 LR pixels (5 output pixels); an odd size is reflect-padded and cropped.
     # Where H * s is not whole the whole image's output grid is round(H s) / H, not s: the tiles' meta up-sampler
@@ -188,7 +188,7 @@ def test_fractional_scale_tiles(scale, size, expected):
     network = small_rmisr(upsampler="meta")
     x = smooth_image(*size)
     whole = super_resolve(x, scale, model=network)
-    tiled = super_resolve(x, scale, model=network, tile=32)
+    tiled = super_resolve(x, scale, model=network, tile=64)
     assert whole.shape == tiled.shape == expected
     assert np.abs(tiled - whole).max() < 1e-4  # measured 1.8e-5 on 81 x 77, 8e-7 on 80 x 80
 
@@ -201,10 +201,10 @@ def test_fractional_scale_tiles_of_a_trained_like_network_are_the_whole_image_up
     # rmisr_meta on camera at x3.3). Measured now: max 0.0010 / 0.0004, as inside.
     torch.manual_seed(0)
     network = small_rmisr(2.0, "meta", perturb=0.02)
-    x = smooth_image(81, 77)
+    x = smooth_image(161, 157)
     options = {"self_ensemble": self_ensemble, "tile_statistics": "tile"}  # per-tile statistics: turned images
     diff = np.abs(
-        super_resolve(x, 2.5, model=network, tile=32, **options) - super_resolve(x, 2.5, model=network, **options)
+        super_resolve(x, 2.5, model=network, tile=64, **options) - super_resolve(x, 2.5, model=network, **options)
     )
     assert diff.max() < 0.005
 
@@ -214,16 +214,16 @@ def test_plain_bicubic_tiled_off_the_scale_grid_is_the_whole_image(scale):
     # 101 x 97 at x2.5 / x3.3: the whole image's grid is round(n s) / n; tiles of plain bicubic interpolation
     # interpolated on the scale's grid instead (max 0.46 from the whole image on noise, 0.004 on camera); now the
     # whole image runs at once there, exact. On the grid (x2) tiles stay tiles.
-    noise = np.random.default_rng(0).random((101, 97), dtype=np.float32)
+    noise = np.random.default_rng(0).random((201, 197), dtype=np.float32)
     whole = super_resolve(noise, scale, model="bicubic", tile=None)
-    np.testing.assert_array_equal(super_resolve(noise, scale, model="bicubic", tile=32), whole)
+    np.testing.assert_array_equal(super_resolve(noise, scale, model="bicubic", tile=64), whole)
     turned = super_resolve(noise, scale, model="bicubic", tile=None, self_ensemble=True)
-    np.testing.assert_array_equal(super_resolve(noise, scale, model="bicubic", tile=32, self_ensemble=True), turned)
+    np.testing.assert_array_equal(super_resolve(noise, scale, model="bicubic", tile=64, self_ensemble=True), turned)
     windows = []
     bicubic = BicubicUpsampler()
     bicubic.register_forward_hook(lambda module, args, out: windows.append(tuple(args[0].shape[2:])))
-    super_resolve(noise[:100, :96], 2, model=bicubic, tile=32)
-    assert windows and all(window == (32, 32) for window in windows)
+    super_resolve(noise[:200, :192], 2, model=bicubic, tile=64)
+    assert windows and all(window == (64, 64) for window in windows)
 
 
 def test_a_scripted_meta_network_tiled_off_the_scale_grid_says_it_cannot_be_placed():
@@ -245,7 +245,7 @@ def test_fractional_scale_tiles_of_rmisr_meta_score_as_the_whole_image():
     hr = skimage.data.camera()[:253, :253].astype(np.float32) / 255
     lr = np.clip(imresize(hr[None], output_size=101)[0], 0, 1)
     whole = super_resolve(lr, 2.5, model=network, tile=None)
-    tiled = super_resolve(lr, 2.5, model=network, tile=48)
+    tiled = super_resolve(lr, 2.5, model=network, tile=64)
 
     def psnr(sr):
         return 10 * np.log10(1 / np.mean((sr[3:-3, 3:-3] - hr[3:-3, 3:-3]) ** 2))
@@ -288,8 +288,8 @@ def test_tiles_take_the_whole_images_attention_statistics():
     # pixels by up to 0.055 from the whole-image result; with the image's, gathered tile by tile, 0.0019 (measured)
     x = camera_crop()
     whole = super_resolve(x, 2, model="rmisr_bl_x2")
-    own = np.abs(super_resolve(x, 2, model="rmisr_bl_x2", tile=48, tile_statistics="tile") - whole)
-    image = np.abs(super_resolve(x, 2, model="rmisr_bl_x2", tile=48) - whole)
+    own = np.abs(super_resolve(x, 2, model="rmisr_bl_x2", tile=64, tile_statistics="tile") - whole)
+    image = np.abs(super_resolve(x, 2, model="rmisr_bl_x2", tile=64) - whole)
     assert own.max() > 0.03
     assert image.max() < 0.005 and image.mean() < 0.1 * own.mean()
 

@@ -611,13 +611,13 @@ def test_tiles_take_a_4d_nifti_volume_by_volume(tmp_path):
     network on its own, as without tiles (before, only up to four channels were accepted when tiled)."""
     import nibabel as nib
 
-    data = np.random.default_rng(3).random((20, 18, 2, 5)).astype(np.float32)
+    data = np.random.default_rng(3).random((80, 72, 2, 5)).astype(np.float32)
     nib.save(nib.Nifti1Image(data, np.eye(4)), tmp_path / "series.nii.gz")
     model = small_rmisr()
-    tiled = Upscaler(2, model=model, tile=8).file(tmp_path / "series.nii.gz", tmp_path / "tiled.nii.gz")
+    tiled = Upscaler(2, model=model, tile=64).file(tmp_path / "series.nii.gz", tmp_path / "tiled.nii.gz")
     whole = Upscaler(2, model=model).file(tmp_path / "series.nii.gz", tmp_path / "whole.nii.gz")
     tiled_data, whole_data = nib.load(tiled).get_fdata(), nib.load(whole).get_fdata()
-    assert tiled_data.shape == whole_data.shape == (40, 36, 2, 5)
+    assert tiled_data.shape == whole_data.shape == (160, 144, 2, 5)
     # the same result up to the tiles' own statistics (ICCA's channel attention is per tile)
     assert np.abs(tiled_data - whole_data).mean() < 0.005 and np.abs(tiled_data - whole_data).max() < 0.1
 

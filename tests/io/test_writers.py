@@ -486,6 +486,25 @@ def test_nifti_keeps_extent_dtype_and_header(tmp_path, dtype):
     np.testing.assert_array_equal(np.asanyarray(out.dataobj), np.moveaxis(array, 0, -1)[..., 0])
 
 
+@pytest.mark.parametrize(("dtype", "slope", "inter"), [(np.uint16, 1.0, -1024.0), (np.int16, 2.0, -40.0)])
+def test_a_scaled_integer_nifti_keeps_its_scaling_and_steps(tmp_path, dtype, slope, inter):
+    # nibabel chose a new scaling for the output: a CT stored as uint16 + 1 * v - 1024 came back as
+    # v * -0.02995 + 941 (inverted for a tool that ignores the scaling, values no longer whole HU)
+    rng = np.random.default_rng(0)
+    image = nib.Nifti1Image(rng.integers(0, 3000, (6, 5, 4)).astype(dtype), np.eye(4))
+    image.header.set_slope_inter(slope, inter)
+    nib.save(image, tmp_path / "ct.nii")
+    source = read_image(tmp_path / "ct.nii")
+    array = np.repeat(np.repeat(source.array, 2, axis=1), 2, axis=2) + 0.3  # off the source's steps
+    geometry = resampled_geometry(source.meta, [2.0, 2.0, 1.0], [0.0, 0.0, 0.0])
+    write_image(array, {**source.meta, **geometry, "spatial_shape": array.shape[1:]}, source.meta, tmp_path / "o.nii")
+    out = nib.load(tmp_path / "o.nii")
+    assert out.get_data_dtype() == np.dtype(dtype)
+    assert (out.dataobj.slope, out.dataobj.inter) == (slope, inter)
+    expected = np.rint((np.moveaxis(array, 0, -1)[..., 0] - inter) / slope)
+    np.testing.assert_array_equal(out.dataobj.get_unscaled(), expected)  # the source's steps: whole HU at slope 1
+
+
 def test_nifti_qform_and_sform_each_move_with_the_grid(tmp_path):
     """sform (aligned, oblique) and qform (scanner, axis-aligned) differ: each is moved by the resampling, the
     qform is not replaced by the sform's grid; slices made along z drop the slice timing; descrip says SR."""
@@ -1093,4 +1112,5 @@ def test_a_region_of_a_nifti_without_qform_or_sform_says_it_cannot_be_placed(tmp
         assert main([*command, str(tmp_path / "whole.nii.gz")]) == 0
         assert "neither a qform nor an sform" not in caplog.text + capsys.readouterr().err  # no region: nothing to say
         assert main([*command, str(tmp_path / "roi.nii.gz"), "--roi", "4,6,14,16"]) == 0
-    assert "neither a qform nor an sform" in caplog.text + capsys.readouterr().err
+    said = caplog.text + capsys.readouterr().err
+    assert "neither a qform nor an sform" in said and ".tmp-" not in said  # it named the hidden temporary file

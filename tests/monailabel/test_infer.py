@@ -149,10 +149,10 @@ def test_the_network_cache_is_bounded_and_least_recently_used_goes_first():
         ({"scale": "x2"}, ValueError, r"'scale' must be a finite number in \(1, 8\], got 'x2'"),
         ({"scale": 60, "network": "bicubic"}, ValueError, r"'scale' must be a finite number in \(1, 8\], got 60"),
         ({"scale": "8.5"}, ValueError, r"in \(1, 8\], got '8.5'"),
-        ({"tile": 3}, ValueError, "'tile': tile must be 'auto', an integer >= 8"),
-        ({"tile": "big"}, ValueError, "'tile': tile must be 'auto', 0 \\(the whole image\\) or an integer >= 8"),
-        ({"tile": "8"}, ValueError, "'tile' must be at least 64 LR pixels on this server"),  # 160x a whole image
-        ({"tile": 63}, ValueError, "'tile' must be at least 64 LR pixels on this server"),
+        ({"tile": 3}, ValueError, "'tile': tile must be 'auto', an integer >= 64"),
+        ({"tile": "big"}, ValueError, "'tile': tile must be 'auto', 0 \\(the whole image\\) or an integer >= 64"),
+        ({"tile": "8"}, ValueError, "'tile': tile must be 'auto', an integer >= 64"),  # 160x a whole image's time
+        ({"tile": 63}, ValueError, "'tile': tile must be 'auto', an integer >= 64"),
         ({"self_ensemble": "maybe"}, ValueError, "'self_ensemble' must be true or false"),
         ({"roi": "1,2,3"}, ValueError, "four integers"),
         ({"network": "rmisr_vp_x4"}, ValueError, "model 'rmisr_vp_x4' is a fixed x4 network, got scale=2"),
