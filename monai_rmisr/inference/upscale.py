@@ -7,9 +7,9 @@ through it, sharded across ``torchrun`` processes. The ``rmisr upscale`` command
 these.
 
 Intensities: the networks were trained on images min-max normalised to ``[0, 1]``, so each image
-(a whole volume for 3-D data, all channels together for colour) is mapped to ``[0, 1]`` with its own
-minimum and maximum, super-resolved, clipped to ``[0, 1]`` and mapped back to the file's units.
-The output therefore never leaves the input's value range.
+(a whole volume for 3-D data, all channels together for colour, each volume of a 4-D file on its own) is mapped to
+``[0, 1]`` with its own minimum and maximum, super-resolved, clipped to ``[0, 1]`` and mapped back to the file's units.
+The output therefore never leaves the input's value range (each volume's own); a constant image stays that constant.
 """
 
 from __future__ import annotations
@@ -350,8 +350,9 @@ class Upscaler:
 
     def value_range(self, image: ImageData) -> tuple[float, float]:
         """The input values :meth:`image` maps to 0 and 1 for the network: the minimum and maximum of what it runs
-        (the ROI with its context, every slice and channel). The viewer gives one slice of a volume to
-        :meth:`image` with the whole volume's, so it shows what ``rmisr upscale`` writes for that slice."""
+        (the ROI with its context, every slice and channel; :meth:`image` takes each channel's own where the channels
+        are not one colour image). The viewer gives one slice of a volume to :meth:`image` with the whole volume's,
+        so it shows what ``rmisr upscale`` writes for that slice."""
         crop, _, _ = self._crop(np.asarray(image.array, dtype=np.float32), image)
         return float(crop.min()), float(crop.max())
 
@@ -360,8 +361,10 @@ class Upscaler:
 
         Args:
             image: the input, in its units.
-            value_range: the values mapped to 0 and 1 for the network (default :meth:`value_range` of ``image``);
-                values beyond it are clipped.
+            value_range: the values mapped to 0 and 1 for the network, every channel's (default: the image's
+                minimum and maximum, :meth:`value_range`, or each channel's own where the channels are not one colour
+                image, :attr:`~monai_rmisr.io.ImageData.is_colour`: the volumes of a 4-D NIfTI); values beyond it are
+                clipped.
 
         Returns:
             :class:`~monai_rmisr.io.ImageData` in the input's units with ``meta`` holding the new
@@ -386,9 +389,20 @@ class Upscaler:
         if self.axis == "z":
             _check_even_slice_grid(image.path, meta)
         crop, starts, context = self._crop(array, image)
-        low, high = value_range if value_range is not None else (float(crop.min()), float(crop.max()))
-        span = high - low if high > low else 1.0
-        unit = (crop - low) / span
+        channels = crop.shape[0]
+        if value_range is not None:
+            low, high = (np.full(channels, float(value)) for value in value_range)
+        elif channels > 1 and not image.is_colour:  # volumes: each as if alone (their ranges differ)
+            per_volume = crop.reshape(channels, -1)
+            low, high = per_volume.min(axis=1).astype(np.float64), per_volume.max(axis=1).astype(np.float64)
+        else:
+            low, high = (np.full(channels, float(value)) for value in (crop.min(), crop.max()))
+        # a constant image maps to 0 and back to its value whatever the network makes of the zeros (its biases: up
+        # to 0.0025 of the value's unit came back); every other image to [0, 1]
+        span = np.maximum(high - low, 0.0)
+        per_channel = (channels, *([1] * (crop.ndim - 1)))
+        divisor = np.where(span > 0, span, 1.0).astype(np.float32).reshape(per_channel)
+        unit = (crop - low.astype(np.float32).reshape(per_channel)) / divisor
         if value_range is not None:
             unit = np.clip(unit, 0.0, 1.0)
         zoom: list[float] | None = None
@@ -409,10 +423,11 @@ class Upscaler:
         else:
             result = self.through_plane(unit)
         result = np.ascontiguousarray(result, dtype=np.float32)
-        flat = result.reshape(-1)
-        for start in range(0, flat.size, MAPPING_CHUNK):  # in float64 as before, a chunk at a time (bounded memory)
-            chunk = flat[start : start + MAPPING_CHUNK]
-            chunk[...] = chunk.astype(np.float64) * span + low
+        for channel in range(result.shape[0]):
+            flat = result[channel].reshape(-1)  # a view: the result is contiguous
+            for start in range(0, flat.size, MAPPING_CHUNK):  # in float64, a chunk at a time (bounded memory)
+                chunk = flat[start : start + MAPPING_CHUNK]
+                chunk[...] = chunk.astype(np.float64) * span[channel] + low[channel]
 
         out_spatial = result.shape[1:]
         in_spatial = [

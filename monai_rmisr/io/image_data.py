@@ -188,3 +188,10 @@ class ImageData:
     def spatial_shape(self) -> tuple[int, ...]:
         """The array's shape without the channel axis."""
         return tuple(self.array.shape[1:])
+
+    @property
+    def is_colour(self) -> bool:
+        """Whether the channels are one colour image: three that the file calls RGB (an ImageData made in memory
+        without a ``color`` entry counts as colour). Any other channels are images of their own (the volumes of a
+        4-D NIfTI: time points, diffusion directions)."""
+        return int(self.array.shape[0]) == 3 and self.meta.get("color", "RGB") == "RGB"

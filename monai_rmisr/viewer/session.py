@@ -159,11 +159,10 @@ class ViewerSession:
         self.slice_index = self.depth // 2
         if slice_index is not None:
             self.set_slice(slice_index)
-        channels = int(self.image.array.shape[0])
-        #: shown as colour: three channels that the file calls RGB (an ImageData made in memory without a
-        #: ``color`` entry counts as colour, as it always did); any other channels are volumes, shown one at a time
-        self.colour = channels == 3 and self.image.meta.get("color", "RGB") == "RGB"
-        self.volumes = 1 if self.colour else channels
+        #: shown as colour (:attr:`~monai_rmisr.io.ImageData.is_colour`); any other channels are volumes, shown one at
+        #: a time
+        self.colour = self.image.is_colour
+        self.volumes = 1 if self.colour else int(self.image.array.shape[0])
         self.volume_index = 0
         self.set_volume(volume_index)
         self._networks: dict[tuple[str, float], tuple[torch.nn.Module, float, str, str | None]] = {}
@@ -298,8 +297,13 @@ class ViewerSession:
         # shows what `rmisr upscale --roi` writes, for a region of any size
         upscaler = Upscaler(scale, model=network, roi=roi, device=self.device, weights_sha256=digest)  # hashed once
         # a slice of a volume goes to the network scaled as `rmisr upscale` scales the whole volume (its values over
-        # every slice and volume), not as a slice of its own: what is shown is what that command writes
-        values = upscaler.value_range(self.image) if self.image.array.ndim == 4 or self.volumes > 1 else None
+        # every slice; each volume of a 4-D file its own), not as a slice of its own: what is shown is what that
+        # command writes
+        shown = self.image
+        if self.volumes > 1:
+            index = slice(self.volume_index, self.volume_index + 1)
+            shown = ImageData(self.image.array[index], self.image.meta)
+        values = upscaler.value_range(shown) if self.image.array.ndim == 4 or self.volumes > 1 else None
         result = upscaler.image(plane, value_range=values).array
         seconds = time.perf_counter() - started
         bicubic = Upscaler(scale, model=BICUBIC, roi=roi).image(plane, value_range=values).array

@@ -129,6 +129,23 @@ def test_upscale_command_writes_what_the_viewer_shows_for_a_slice_of_a_volume(tm
     np.testing.assert_allclose(written, shown, atol=1e-3)
 
 
+def test_upscale_command_writes_what_the_viewer_shows_for_a_volume_of_a_4d_nifti(tmp_path):
+    # each volume of a 4-D file is super-resolved on its own range (rmisr upscale, and so the viewer)
+    rng = np.random.default_rng(1)
+    volumes = np.stack([rng.random((2, 40, 36), dtype=np.float32) * peak for peak in (600.0, 70.0)], axis=-1)
+    source = tmp_path / "fmri.nii.gz"
+    nib.save(nib.Nifti1Image(volumes.transpose(2, 1, 0, 3), np.eye(4)), source)  # (x, y, z, t)
+    session = ViewerSession(source, slice_index=1, volume_index=1)
+    roi = (4, 6, 28, 30)
+    shown = session.compare(roi, 2, "rmisr_bl_x2").super_resolved
+    command = shlex.split(session.upscale_command(roi, 2))[1:] + ["--quiet", "--model", "rmisr_bl_x2"]
+    assert main(command) == 0
+    written = read_image(tmp_path / "fmri_sr.nii.gz").array[1, ..., 1]
+    assert written.shape == shown.shape[1:] == (48, 48)
+    np.testing.assert_allclose(written, shown[0], atol=1e-3)
+    assert shown.max() <= volumes[1].max()
+
+
 def test_volume_slices(tmp_path):
     volume = np.stack([np.full((32, 40), k, np.float32) + np.arange(40, dtype=np.float32) for k in range(5)], -1)
     session = ViewerSession(ImageData(volume[None], {"source_path": str(tmp_path / "v.nii")}))
