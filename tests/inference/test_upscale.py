@@ -193,6 +193,11 @@ def test_axis_z_needs_a_volume(tmp_path):
     tifffile.imwrite(tmp_path / "two.tif", pages, photometric="rgb")
     with pytest.raises(ValueError, match=r"--axis z needs a volume .*'.*two\.tif' is a multi-page TIFF file"):
         Upscaler(2, model="bicubic", axis="z").image(read_image(tmp_path / "two.tif"))
+    # two slices: planes two pixels tall, of which the network made a dip below both slices (a ramp 700 -> 720 HU
+    # came out 707, 701, 685, 720)
+    write_ct_series(tmp_path / "pair", n=2)
+    with pytest.raises(ValueError, match=r"--axis z needs at least 3 slices .*pair. has 2"):
+        Upscaler(2, model=small_rmisr(), axis="z").image(read_image(tmp_path / "pair"))
 
 
 @pytest.mark.parametrize("fault", ["gap", "tilt", "rounded"])
@@ -773,3 +778,23 @@ def test_a_constant_image_comes_back_as_that_constant(tmp_path):
             tmp_path / "flat.nii.gz", tmp_path / "flat_x2.nii.gz", overwrite=True
         )
         assert np.all(nib.load(out).get_fdata() == value)
+
+
+@pytest.mark.parametrize("axis", ["xy", "z"])
+def test_a_volume_whose_thick_axis_is_not_the_third_is_warned_of(tmp_path, caplog, axis):
+    # (5, 40, 40) at 4 x 0.9 x 0.9 mm: --axis z added slices along a 0.9 mm axis, --axis xy worked on 4 x 0.9 mm
+    # pixels, both without a word
+    nib.save(
+        nib.Nifti1Image(np.random.default_rng(0).random((5, 40, 40), np.float32), np.diag([4, 0.9, 0.9, 1])),
+        tmp_path / "thick.nii.gz",
+    )
+    nib.save(
+        nib.Nifti1Image(np.random.default_rng(0).random((40, 40, 5), np.float32), np.diag([0.9, 0.9, 4, 1])),
+        tmp_path / "usual.nii.gz",
+    )
+    with caplog.at_level("WARNING", logger="monai_rmisr"):
+        Upscaler(2, model="bicubic", axis=axis).file(tmp_path / "usual.nii.gz", tmp_path / "usual_x2.nii.gz")
+        assert "thickest axis" not in caplog.text
+        Upscaler(2, model="bicubic", axis=axis).file(tmp_path / "thick.nii.gz", tmp_path / "thick_x2.nii.gz")
+    assert "its voxels are 4 x 0.9 x 0.9 mm, its thickest axis the first, not the third" in caplog.text
+    assert {"xy": "planes of 4 x 0.9 mm pixels", "z": "adds slices along the third axis (0.9 mm)"}[axis] in caplog.text
