@@ -17,6 +17,7 @@ Weights are always read with ``torch.load(..., weights_only=True)``: a checkpoin
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import pickle
@@ -476,7 +477,7 @@ def load_pretrained(name: str, device: str | torch.device = "cpu") -> nn.Module:
         ValueError: unknown ``name`` (the message lists the known ones).
         FileNotFoundError: the weights file of ``name`` is not there (the model is not trained/shipped yet).
     """
-    entry = _check_name(name)
+    _check_name(name)
     path = pretrained_path(name)
     if not path.is_file():
         available = ", ".join(list_pretrained(True)) or "none"
@@ -492,9 +493,50 @@ def load_pretrained(name: str, device: str | torch.device = "cpu") -> nn.Module:
             f"has not been trained/shipped yet). Train it with the rmisr bundle, or set ${MODELS_ENV} to a "
             f"folder holding {name}.pt. Available now: {available}."
         )
-    network = entry.build()
+    network = _registry_network(name, path)
     try:
         network.load_state_dict(load_state_dict(path))
     except RuntimeError as e:
         raise ValueError(f"the weights file {path} does not fit the {name!r} architecture: {e}") from e
     return network.to(device).eval()
+
+
+#: What a registry name promises of its network, whatever a sidecar beside its weights changes: these arguments.
+_PROMISED_ARGUMENTS = ("spatial_dims", "in_channels", "out_channels", "upsampler")
+
+
+def _registry_network(name: str, path: Path) -> nn.Module:
+    """The architecture of registry model ``name`` whose weights are ``path``: the registry's, or the one a sidecar
+    beside the file gives (a fine-tuned run's ``model.json`` copied as ``<name>.json`` into ``$MONAI_RMISR_MODELS``:
+    a run with ``--image_residual false`` built without it came out wrong, up to half the range off). The sidecar
+    must keep what the name promises: the network class, its channels and up-sampler, and a dedicated model's scale.
+
+    Raises:
+        ValueError: the sidecar describes another kind of network (the message says how to load it by its path).
+    """
+    entry = PRETRAINED[name]
+    sidecar = sidecar_path(path)
+    if not sidecar.is_file():
+        return entry.build()
+    config, source = _described_network(path)  # type: ignore[misc]  # the sidecar, which comes first
+    defaults = {
+        key: parameter.default
+        for key, parameter in inspect.signature(entry.network).parameters.items()
+        if parameter.default is not inspect.Parameter.empty
+    }
+    promised = [*_PROMISED_ARGUMENTS, *(["scale"] if entry.scale is not None else [])]
+    target = str(config.get("_target_", "")).rsplit(".", 1)[-1]
+    differing = [f"_target_ {target!r}, not {entry.network.__name__!r}"] if target != entry.network.__name__ else []
+    for key in promised:
+        wanted, given = entry.kwargs.get(key, defaults.get(key)), config.get(key, defaults.get(key))
+        if given != wanted:
+            differing.append(f"{key} {given!r}, not {wanted!r}")
+    if differing:
+        raise ValueError(
+            f"{source} describes another network than the registry's {name!r} ({'; '.join(differing)}): give the "
+            f"file by its path (--model {path}), or rename the two files."
+        )
+    try:
+        return build_network(config)
+    except ValueError as e:
+        raise ValueError(f"{source}: {e}") from e

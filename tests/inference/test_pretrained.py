@@ -257,3 +257,31 @@ def test_a_missing_weights_file_under_the_models_variable_names_the_variable(mon
             load_pretrained("rmisr_bl_x2")
         message = str(failure.value)
         assert f"${MODELS_ENV} is set to '{folder}', {lacks}" in message and "unset" in message
+
+
+def test_a_sidecar_beside_registry_weights_builds_their_network(models):
+    # a run fine-tuned with --image_residual false, copied into $MONAI_RMISR_MODELS as rmisr_bl_x2.pt with its
+    # model.json as rmisr_bl_x2.json: the registry's architecture (with the image residual) was built, and the
+    # output came out up to half the range off without a word
+    run = {"_target_": "RMISR", "spatial_dims": 2, "in_channels": 1, "scale": 2, "image_residual": False}
+    torch.save(build_network(run).state_dict(), models / "rmisr_bl_x2.pt")
+    (models / "rmisr_bl_x2.json").write_text(json.dumps(run))
+    assert load_pretrained("rmisr_bl_x2").image_residual is False
+    x = torch.rand(1, 1, 12, 10)
+    with torch.no_grad():
+        torch.testing.assert_close(load_pretrained("rmisr_bl_x2")(x), load_checkpoint(models / "rmisr_bl_x2.pt")(x))
+    # a sidecar of another scale, class or channel count is not what the name promises
+    for changed, said in (
+        ({"scale": 3}, "scale 3, not 2"),
+        ({"_target_": "RMISRVP"}, "_target_ 'RMISRVP', not 'RMISR'"),
+        ({"in_channels": 3}, "in_channels 3, not 1"),
+    ):
+        (models / "rmisr_bl_x2.json").write_text(json.dumps({**run, **changed}))
+        with pytest.raises(ValueError, match=re.escape(said)) as caught:
+            load_pretrained("rmisr_bl_x2")
+        assert f"give the file by its path (--model {models / 'rmisr_bl_x2.pt'})" in str(caught.value)
+    # rmisr_meta promises any scale: the scale its run trained at is no promise
+    meta = {**PRETRAINED["rmisr_meta"].kwargs, "_target_": "RMISR", "scale": 3.0}
+    torch.save(build_network(meta).state_dict(), models / "rmisr_meta.pt")
+    (models / "rmisr_meta.json").write_text(json.dumps(meta))
+    assert load_pretrained("rmisr_meta").upsampler_kind == "meta"
