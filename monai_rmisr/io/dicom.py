@@ -888,9 +888,12 @@ def _read_dicom_series(
         raise ImageReadError(folder, f"holds no readable slice ({len(skipped)} broken).")
     members = headers_ok
     first_ds = members[0][1]
-    row_cos, col_cos = _orientation(first_ds)
+    # the series' size, orientation and pixel spacing are its slices' most common ones, so an odd slice (a scout of
+    # another size among the slices) is the one named, or left out with skip_bad_slices, wherever it sorts
+    orientations = [_orientation(ds) for _, ds in members]
+    orientation_keys = [tuple(np.round(np.concatenate(o), 4)) for o in orientations]
+    row_cos, col_cos = orientations[orientation_keys.index(Counter(orientation_keys).most_common(1)[0][0])]
     normal = np.cross(row_cos, col_cos)
-    # the series' size is its slices' most common one, so an odd slice is the one named, wherever it sorts
     shape0 = Counter((int(ds.Rows), int(ds.Columns)) for _, ds in members).most_common(1)[0][0]
     values = shape0[0] * shape0[1] * len(members) * int(first_ds.get("SamplesPerPixel", 1) or 1)
     if max_values is not None and values > max_values:
@@ -903,22 +906,24 @@ def _read_dicom_series(
     # positions on some slices only: a slice without one has no place among them (sorting millimetres and instance
     # numbers as one key put it anywhere, and a first slice without one put the volume at the origin)
     positioned = sum(_position(ds) is not None for _, ds in members)
-    # the series' pixel spacing is its slices' most common one, as its size: a slice on another in-plane grid has
-    # other pixel positions (its outputs were placed by the first slice's spacing: 5.85 mm off with an ROI)
+    # a slice on another in-plane grid has other pixel positions (its outputs were placed by the first slice's
+    # spacing: 5.85 mm off with an ROI)
     spacings = [_spacing_in_plane(ds)[0] for _, ds in members]
     spacing0 = Counter(spacings).most_common(1)[0][0]
-    for (path, ds), spacing in zip(members, spacings):
+    for (path, ds), (r, c), spacing in zip(members, orientations, spacings):
+        odd = None
         if (int(ds.Rows), int(ds.Columns)) != shape0:
-            raise ImageReadError(path, f"is {ds.Rows}x{ds.Columns} but the series is {shape0[0]}x{shape0[1]}.")
-        r, c = _orientation(ds)
-        if not (np.allclose(r, row_cos, atol=1e-4) and np.allclose(c, col_cos, atol=1e-4)):
-            raise ImageReadError(path, "its ImageOrientationPatient differs from the rest of the series.")
-        if not np.allclose(spacing, spacing0, rtol=1e-4, atol=1e-6):
-            raise ImageReadError(
-                path,
+            odd = f"is {ds.Rows}x{ds.Columns} but the series is {shape0[0]}x{shape0[1]}."
+        elif not (np.allclose(r, row_cos, atol=1e-4) and np.allclose(c, col_cos, atol=1e-4)):
+            odd = "its ImageOrientationPatient differs from the rest of the series."
+        elif not np.allclose(spacing, spacing0, rtol=1e-4, atol=1e-6):
+            odd = (
                 f"has pixels of {spacing[0]:g} x {spacing[1]:g} mm but the series {spacing0[0]:g} x "
-                f"{spacing0[1]:g} mm: another in-plane grid is not one volume.",
+                f"{spacing0[1]:g} mm: another in-plane grid is not one volume."
             )
+        if odd is not None:  # refused by name, or left out with skip_bad_slices (it was refused either way)
+            _bad_slice(ImageReadError(path, odd), folder, skip_bad_slices, skipped)
+            continue
         position = _position(ds)
         if position is None and positioned:
             reason = (

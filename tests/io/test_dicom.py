@@ -248,6 +248,20 @@ def test_series_errors_name_the_problem(tmp_path):
     (odd / "slice000.dcm").unlink()
     with pytest.raises(ImageReadError, match=r"cannot read image '.*a\.dcm': is 64x128 but the series is 128x128"):
         read_dicom_series(odd)
+    # with skip_bad_slices the odd slice is left out (the whole series was refused, naming only the slice, and
+    # training's --skip_bad true lost every slice of it); so is one of another orientation, where it sorts first
+    volume, meta = read_dicom_series(odd, skip_bad_slices=True)
+    assert volume.shape == (1, 128, 128, 2) and [Path(s["path"]).name for s in meta["skipped_slices"]] == ["a.dcm"]
+    turned = tmp_path / "turned"
+    write_ct_series(turned, n=3)
+    ds = pydicom.dcmread(turned / "slice001.dcm")
+    ds.ImageOrientationPatient = [0, 1, 0, 0, 0, -1]
+    ds.SOPInstanceUID = pydicom.uid.generate_uid()
+    ds.save_as(turned / "a.dcm")
+    with pytest.raises(ImageReadError, match=r"a\.dcm': its ImageOrientationPatient differs from the rest"):
+        read_dicom_series(turned)
+    volume, meta = read_dicom_series(turned, skip_bad_slices=True)
+    assert volume.shape == (1, 128, 128, 3) and [Path(s["path"]).name for s in meta["skipped_slices"]] == ["a.dcm"]
 
 
 def test_a_slice_of_other_pixel_spacing_is_refused_by_name(tmp_path):
