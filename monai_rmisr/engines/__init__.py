@@ -6,6 +6,7 @@ from .checkpoint import (
     ResumableCheckpointSaver,
     average_checkpoints,
     check_fresh_start,
+    check_network_scales,
     evaluation_network,
     latest_checkpoint,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "autocast_dtype",
     "average_checkpoints",
     "check_fresh_start",
+    "check_network_scales",
     "evaluation_network",
     "latest_checkpoint",
     "prepare_sr_batch",

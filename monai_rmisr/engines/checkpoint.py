@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import csv
 import logging
+import math
+import numbers
 import os
 import re
 import zipfile
@@ -19,6 +21,7 @@ from ignite.handlers import DiskSaver
 from monai.handlers import CheckpointSaver
 from torch import nn
 
+from ..networks.utils import accepts_scale
 from .handlers import METRICS_NAME
 
 __all__ = [
@@ -26,6 +29,7 @@ __all__ = [
     "ResumableCheckpointSaver",
     "average_checkpoints",
     "check_fresh_start",
+    "check_network_scales",
     "latest_checkpoint",
 ]
 
@@ -59,6 +63,20 @@ def _starting_weights_only(best: Path, metrics: Path) -> bool:
     return bool(epochs) and all(epoch == "0" for epoch in epochs) and not newer
 
 
+def _check_output_folder(output_dir: str | os.PathLike) -> None:
+    """Refuse an ``output_dir`` that is a file, lies under a file or under a folder this process cannot write in."""
+    path = Path(output_dir)
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(f"--output_dir '{output_dir}' is a file; a run writes into a folder: choose another.")
+    existing = next(folder for folder in [path, *path.absolute().parents] if folder.exists())
+    if not existing.is_dir():
+        raise NotADirectoryError(
+            f"--output_dir '{output_dir}': '{existing}' is a file, so no folder can be made under it; choose another."
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise PermissionError(f"--output_dir '{output_dir}': '{existing}' is not writable; choose another.")
+
+
 def check_fresh_start(output_dir: str | os.PathLike, checkpoint_dir: str | os.PathLike, resume: bool) -> None:
     """Refuse to start a new run over another one's results (``train.json``'s ``preflight``).
 
@@ -70,10 +88,15 @@ def check_fresh_start(output_dir: str | os.PathLike, checkpoint_dir: str | os.Pa
     stopped in its first epoch: its ``metrics.csv`` has the epoch-0 score and no other) is no result: a new run
     starts over it (logged), with or without ``resume``.
 
+    ``output_dir`` must be a folder or a path where one can be made: not a file, not under a file, under a folder
+    this process may write in.
+
     Raises:
         FileExistsError: naming the folder, what it holds and the ways on (``--resume true`` or a new
             ``--output_dir``).
+        NotADirectoryError, PermissionError: no folder can be made at ``output_dir``, naming it.
     """
+    _check_output_folder(output_dir)
     found = _checkpoint_files(checkpoint_dir)
     if found and not resume:
         raise FileExistsError(
@@ -274,8 +297,60 @@ class InitialWeightsLoader:
         )
 
 
+def check_network_scales(
+    network: nn.Module, scale: float, val_scales: float | Sequence[float] | None = None, what: str | None = None
+) -> None:
+    """Refuse a network that cannot run at the run's ``scale`` (the setting ``--scale``) or at one of its
+    ``val_scales`` (``--val_scales``; None: validated at ``scale``), before a run writes anything.
+
+    A fixed-scale network runs at its own scale only, an arbitrary-scale one (``meta.json``) up to its upsampler's
+    largest (:func:`~monai_rmisr.inference.settings.model_scale_limits`, which reads the network's ``scale``
+    attribute, as every network of this package has). A network that names no scale (a ``network_def`` of another
+    package) is run once on an 8x8 input of zeros and its output's width divided by 8 is taken as its fixed scale.
+
+    Args:
+        network: the built network.
+        scale: the scale the run trains (or scores) at.
+        val_scales: the scales it validates at, a number or a list of numbers; None for ``scale`` alone.
+        what: the network as the message names it; default ``"the run's IMDN (--network_def)"`` (its class).
+
+    Raises:
+        ValueError: naming the setting, its value and the network's scale.
+    """
+    from ..inference.settings import model_in_channels, model_scale_limits  # the inference package is lazy here
+
+    what = what or f"the run's {type(network).__name__} (--network_def)"
+    fixed, max_scale = model_scale_limits(network)
+    if fixed is None and math.isinf(max_scale) and not accepts_scale(network):
+        device = next((p.device for p in network.parameters()), None)
+        x = torch.zeros(1, model_in_channels(network) or 1, 8, 8, device=device)
+        training = network.training
+        with torch.no_grad():  # in eval mode: no batch statistics of this input kept
+            fixed = network.eval()(x).shape[-1] / 8
+        network.train(training)
+    listed = [] if val_scales is None else [val_scales] if isinstance(val_scales, numbers.Real) else list(val_scales)
+    for setting, value, scales in (("scale", scale, [scale]), ("val_scales", val_scales, listed)):
+        for s in scales:
+            if fixed is not None and not math.isclose(float(s), fixed, rel_tol=0, abs_tol=1e-9):
+                hint = (
+                    f"give --scale {fixed:g}"
+                    if setting == "scale"
+                    else "give --val_scales null (validation at --scale), or an arbitrary-scale network (meta.json)"
+                )
+                raise ValueError(
+                    f"--{setting} {value!r}: {what} is a fixed x{fixed:g} network, it cannot run at x{float(s):g}; "
+                    f"{hint}."
+                )
+            if float(s) > max_scale:
+                raise ValueError(f"--{setting} {value!r}: {what} takes scales up to x{max_scale:g}, not x{float(s):g}.")
+
+
 def evaluation_network(
-    checkpoint: str | os.PathLike, network_def: Mapping[str, Any], scale: float, device: str | torch.device = "cpu"
+    checkpoint: str | os.PathLike,
+    network_def: Mapping[str, Any],
+    scale: float,
+    device: str | torch.device = "cpu",
+    val_scales: float | Sequence[float] | None = None,
 ) -> nn.Module:
     """The network ``evaluate.json`` loads ``checkpoint`` into, on ``device``: the architecture the checkpoint says
     (its sidecar, its run's ``model.json`` or a shipped model's name: :func:`~monai_rmisr.inference.network_def_of`),
@@ -283,25 +358,18 @@ def evaluation_network(
     variant config; built only then, so that a setting of a network the run does not use cannot fail it).
 
     Raises:
-        ValueError: the network has a fixed scale other than ``scale`` (the protocol's), or a larger one than it
-            takes; a sidecar that is no valid constructor call (naming it).
+        ValueError: the network cannot run at ``scale`` (the protocol's) or at one of ``val_scales``
+            (:func:`check_network_scales`); a sidecar that is no valid constructor call (naming it).
     """
     from ..inference.pretrained import build_network, network_def_of, untrained_network  # they import the networks
-    from ..inference.settings import check_model_scale, model_scale_limits
 
     if network_def_of(checkpoint) is None:
         network = build_network(network_def)
-        what = f"the run's {type(network).__name__} (--scale, a variant config)"
+        what = f"the run's {type(network).__name__} (--network_def, a variant config)"
     else:
         network = untrained_network(checkpoint)
         what = f"--ckpt_path '{checkpoint}' (a {type(network).__name__}, as its architecture file or name says)"
-    fixed, max_scale = model_scale_limits(network)
-    try:
-        check_model_scale(float(scale), fixed, max_scale, what)
-    except ValueError:
-        if fixed is None:
-            raise
-        raise ValueError(f"{what} is a fixed x{fixed:g} network; give --scale {fixed:g}.") from None
+    check_network_scales(network, scale, val_scales, what)
     return network.to(device)
 
 

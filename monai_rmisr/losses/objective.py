@@ -75,7 +75,10 @@ class TwoBranchLoss(nn.Module):
     ):
         super().__init__()
         if sr_criterion not in SR_CRITERIA:
-            raise ValueError(f"sr_criterion must be one of {tuple(SR_CRITERIA)}, got {sr_criterion!r}.")
+            raise ValueError(
+                f"sr_criterion (the bundle's --loss#sr_criterion) must be one of {tuple(SR_CRITERIA)}, "
+                f"got {sr_criterion!r}."
+            )
         self.sr_criterion = sr_criterion
         for name, value in (("alpha", alpha), ("beta", beta), ("sr_weight", sr_weight)):
             if not value >= 0:

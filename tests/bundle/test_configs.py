@@ -180,6 +180,20 @@ def test_a_misspelt_flag_is_an_error_naming_it():
             {"init_rename": "trunk."},
             "--init_rename must be a map of name prefixes such as \"{'trunk.': 'sr_trunk.'}\" or null, got 'trunk.'.",
         ),
+        # these failed after the output folder was made: a traceback at the loss's or the dataset's construction,
+        # at the first training step, or at the first validation after a whole epoch
+        ({"loss#sr_criterion": "mes"}, "sr_criterion (the bundle's --loss#sr_criterion) must be one of ('l1', 'mse')"),
+        ({"edge_patch_share": 1.5}, "edge_share (edge_patch_share) must be a number in [0, 1], got 1.5."),
+        ({"hr_zoom_share": 2}, "zoom_share (hr_zoom_share) must be a number in [0, 1], got 2."),
+        (
+            {"val_scales": [2.0, 3.0]},
+            "--val_scales [2.0, 3.0]: the run's RMISR (--network_def) is a fixed x2 network, it cannot run at x3; "
+            "give --val_scales null",
+        ),
+        (
+            {"network_def": {"_target_": "IMDN", "in_channels": 1, "scale": 2}, "scale": 4},
+            "--scale 4: the run's IMDN (--network_def) is a fixed x2 network, it cannot run at x4; give --scale 2.",
+        ),
     ],
 )
 def test_bad_settings_stop_the_run_before_its_output_folder_is_made(tmp_path, overrides, message):
@@ -189,6 +203,21 @@ def test_bad_settings_stop_the_run_before_its_output_folder_is_made(tmp_path, ov
         parser.get_parsed_content("initialize")
     assert str(failure.value.__cause__).startswith(message)
     assert not output_dir.exists()
+
+
+@pytest.mark.parametrize(
+    "where, words", [("a_file", "is a file; a run writes into a folder"), ("a_file/sub", "is a file, so no folder")]
+)
+def test_an_output_dir_that_cannot_be_a_folder_stops_the_run(tmp_path, where, words):
+    # a file as --output_dir (runs/ref/model.pt) was a FileExistsError traceback, a path under a file a
+    # NotADirectoryError one
+    (tmp_path / "a_file").write_text("not a folder")
+    parser = _parser("train.json", output_dir=str(tmp_path / where))
+    with pytest.raises(RuntimeError) as failure:
+        parser.get_parsed_content("initialize")
+    assert str(failure.value.__cause__).startswith(f"--output_dir '{tmp_path / where}'")
+    assert words in str(failure.value.__cause__)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
 
 
 def test_resuming_a_run_of_another_scale_is_refused_naming_the_checkpoint(tmp_path):

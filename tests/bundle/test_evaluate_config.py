@@ -92,7 +92,11 @@ def test_evaluation_preflight_leaves_the_training_output_alone(tmp_path):
     [
         ("missing.pt", FileNotFoundError, "--ckpt_path: no such file"),
         ("null", ValueError, "--ckpt_path: this run needs a file"),
-        (str(ROOT / "bundles" / "rmisr" / "models" / "rmisr_bl_x4.pt"), ValueError, "fixed x4 network; give --scale 4"),
+        (
+            str(ROOT / "bundles" / "rmisr" / "models" / "rmisr_bl_x4.pt"),
+            ValueError,
+            "is a fixed x4 network, it cannot run at x2; give --scale 4",
+        ),
     ],
 )
 def test_evaluation_preflight_names_a_bad_ckpt_path(tmp_path, ckpt_path, error, words):
@@ -105,6 +109,15 @@ def test_evaluation_preflight_names_a_bad_ckpt_path(tmp_path, ckpt_path, error, 
     while cause.__cause__ is not None:
         cause = cause.__cause__
     assert isinstance(cause, error) and words in str(cause)
+
+
+def test_evaluation_preflight_refuses_val_scales_a_fixed_scale_network_cannot_run(tmp_path):
+    # it scored x2, then failed with a traceback at the first x3 pair
+    parser = _parser(tmp_path, val_scales=[2.0, 3.0], dataset_dir=str(tmp_path / "no images here"))
+    with pytest.raises(RuntimeError) as caught:
+        parser.get_parsed_content("initialize")
+    assert str(caught.value.__cause__).startswith("--val_scales [2.0, 3.0]: --ckpt_path '")
+    assert "is a fixed x2 network, it cannot run at x3; give --val_scales null" in str(caught.value.__cause__)
 
 
 def test_evaluate_builds_the_network_its_checkpoint_says(tmp_path):

@@ -434,6 +434,19 @@ def test_comparison_network_through_network_def(tmp_path):
     assert isinstance(trainer.network, IMDN)
 
 
+def test_a_network_that_names_no_scale_is_measured_on_a_tiny_input():
+    # a network_def of another package, without a scale attribute: run once on 8x8, its output's size tells
+    from monai_rmisr.engines import check_network_scales
+
+    network = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.PixelShuffle(2), torch.nn.BatchNorm2d(1)
+    )
+    check_network_scales(network, 2, [2.0])
+    assert network.training and int(network[2].num_batches_tracked) == 0  # no batch statistics kept
+    with pytest.raises(ValueError, match=r"^--scale 3: the run's Sequential \(--network_def\) is a fixed x2 network"):
+        check_network_scales(network, 3)
+
+
 def test_random_scale_batch_makes_exact_pairs():
     hr = torch.rand(2, 1, 40, 40)
     crop, lr = random_scale_batch(hr, 10, 2.5, np.random.default_rng(0))

@@ -110,7 +110,8 @@ def test_the_image_term_can_be_the_mean_squared_error():
     terms = TwoBranchLoss(sr_weight=2, sr_criterion="mse").components(sr, hr)
     assert set(terms) == {"mse", "loss"}
     assert torch.isclose(terms["loss"], 2 * ((sr - hr) ** 2).mean())
-    with pytest.raises(ValueError, match=r"^sr_criterion must be one of \('l1', 'mse'\), got 'l2'\.$"):
+    expected = r"^sr_criterion \(the bundle's --loss#sr_criterion\) must be one of \('l1', 'mse'\), got 'l2'\.$"
+    with pytest.raises(ValueError, match=expected):
         TwoBranchLoss(sr_criterion="l2")
 
 
