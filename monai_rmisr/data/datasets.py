@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from ..config import config_whole_numbers
+from ..config import config_count, config_whole_numbers
 from ..metrics.protocol import fractional_pair, min_scored_size, protocol_pair
 from .corpus import CorpusImage, CorpusSource, load_corpus, load_sources, split_sources
 from .synthetic import aperture_images, ct_phantom_images, display_graphics_image, synthetic_images
@@ -207,7 +207,7 @@ def validation_images(
     aperture: int = 0,
     ct_phantoms: int = 0,
     scales: float | Sequence[float] | None = None,
-    max_images: int | None = None,
+    max_images: int | str | None = None,
 ) -> list[np.ndarray]:
     """The bundle's ``validate#images``: (1, H, W) float32 images in [0, 1].
 
@@ -221,14 +221,17 @@ def validation_images(
     ``dataset_dir``: the ``"val"`` split of that user data set (:func:`~monai_rmisr.data.dataset_images` with
     ``dataset_preset`` and ``skip_bad``), less (with a warning naming each) the images too small to be scored at
     any of ``scales`` (the run's scale or ``val_scales``; :func:`~monai_rmisr.metrics.protocol.min_scored_size`),
-    at most ``max_images`` of them spread over the split (the bundle's ``val_max_images``; None: all), and the
+    at most ``max_images`` of them spread over the split (the bundle's ``val_max_images``: a whole number >= 1, its
+    digits, or None or the word null for all, as :func:`~monai_rmisr.config.config_count` reads it), and the
     procedural images asked for (``synthetic`` None: none).
 
     Raises:
         ValueError: ``val_names`` other than :data:`DEFAULT_VAL_NAMES` (or none) with ``dataset_dir`` (they name
             corpus images; the user data set's validation images are its own split); ``max_images`` without
-            ``dataset_dir`` (the corpus's validation images are few and named).
+            ``dataset_dir`` (the corpus's validation images are few and named), or not a count (``2.5``, ``0``,
+            ``abc``), naming ``--val_max_images``.
     """
+    max_images = config_count(max_images, "val_max_images")
     if max_images is not None and dataset_dir is None:
         raise ValueError(
             f"--val_max_images {max_images} limits a --dataset_dir run's validation split; the corpus's validation "

@@ -233,8 +233,6 @@ def _resolve_preset(preset: str | DatasetPreset) -> DatasetPreset:
 def _subsample(images: list[DatasetImage], max_images: int | None) -> list[DatasetImage]:
     if max_images is None or len(images) <= max_images:
         return images
-    if max_images < 1:
-        raise ValueError(f"max_images must be a positive number or None, got {max_images}.")
     keep = np.unique(np.linspace(0, len(images) - 1, max_images).round().astype(int))
     return [images[k] for k in keep]
 
@@ -259,6 +257,8 @@ def load_dataset(
         raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}.")
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}.")
+    if max_images is not None and (isinstance(max_images, bool) or not isinstance(max_images, int) or max_images < 1):
+        raise ValueError(f"max_images must be a whole number >= 1 or None (all), got {max_images!r}.")
     if not str(dataset_dir).strip():  # Path("") is the current folder: an unset shell variable would train on it
         raise ValueError("--dataset_dir is empty; give the folder of your images (or the datalist JSON file).")
     root = Path(dataset_dir)
@@ -374,8 +374,8 @@ def dataset_images(
         skip_bad: if False (default) the first unreadable file raises; if True it is logged with
             ``logging.warning`` and left out; a DICOM series is read without its broken slices (each logged).
         seed: seed of the split's shuffle.
-        max_images: keep at most this many images, evenly spaced over the sorted list (e.g. a
-            quick validation set spread over all patients); default all.
+        max_images: keep at most this many images (a whole number >= 1), evenly spaced over the sorted list (e.g.
+            a quick validation set spread over all patients); default (None) all.
         min_size: leave out (with a warning naming the file) images whose smaller side is below this many
             pixels (a validation image too small to score at the run's scale:
             :func:`~monai_rmisr.metrics.protocol.min_scored_size`); default none.
@@ -385,8 +385,8 @@ def dataset_images(
 
     Raises:
         ImageReadError: a file cannot be read (unless ``skip_bad``); the message names it.
-        ValueError: unknown preset or split, or no image in the split (the message names the
-            folder and the preset).
+        ValueError: unknown preset or split, a ``max_images`` that is no whole number >= 1, or no image in the
+            split (the message names the folder and the preset).
         FileNotFoundError, NotADirectoryError: ``dataset_dir`` is missing or not a folder.
     """
     chosen = load_dataset(dataset_dir, preset, split, val_fraction, skip_bad, seed, max_images, min_size)

@@ -180,6 +180,11 @@ def test_a_misspelt_flag_is_an_error_naming_it():
             {"init_rename": "trunk."},
             "--init_rename must be a map of name prefixes such as \"{'trunk.': 'sr_trunk.'}\" or null, got 'trunk.'.",
         ),
+        # these named no setting (Python's "'float' object cannot be interpreted as an integer", "'<=' not supported
+        # between instances of 'int' and 'str'", "max_images must be a positive number or None")
+        ({"val_max_images": 2.5}, "--val_max_images must be a positive whole number or null (no limit), got 2.5."),
+        ({"val_max_images": "abc"}, "--val_max_images must be a positive whole number or null (no limit), got 'abc'."),
+        ({"val_max_images": 0}, "--val_max_images must be a positive whole number or null (no limit), got 0."),
         # these failed after the output folder was made: a traceback at the loss's or the dataset's construction,
         # at the first training step, or at the first validation after a whole epoch
         ({"loss#sr_criterion": "mes"}, "sr_criterion (the bundle's --loss#sr_criterion) must be one of ('l1', 'mse')"),
@@ -259,6 +264,11 @@ def test_a_missing_weights_file_stops_the_run_before_its_output_folder_is_made(t
         parser.get_parsed_content("initialize")
     assert str(failure.value.__cause__) == f"--{setting}: no such file: {missing!r}."
     assert not output_dir.exists()
+
+
+def test_val_max_images_null_typed_on_the_command_line_means_all():
+    # the bundle CLI hands "null" over as text; the corpus run refused it as a limit
+    assert len(_parser("train.json", val_max_images="null").get_parsed_content("validate#images")) == 5
 
 
 def test_good_settings_make_the_output_folder(tmp_path):
