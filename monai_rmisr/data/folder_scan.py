@@ -11,7 +11,9 @@ from typing import Any
 
 from monai.data import load_decathlon_datalist
 
+from ..io import ImageReadError, read_image
 from ..io.folders import walk_folders
+from ..io.label_maps import label_map_evidence
 from ..io.series_folders import dicom_slice_header, is_one_series
 from .presets import ANNOTATION_DIR_PARTS, ANNOTATION_DIRS, ANNOTATION_STEMS, DICOM_EXTENSIONS, IMAGE_EXTENSIONS
 
@@ -129,9 +131,13 @@ def load_datalist(
 
     The file is read with :func:`monai.data.load_decathlon_datalist`, so relative paths are
     joined to ``base_dir`` (default: the JSON file's folder). Each entry is ``{"image": path}``
-    (other keys such as ``label`` or ``fold`` are ignored) or, for the ``test`` list, a bare path.
+    (other keys such as ``fold`` are ignored) or, for the ``test`` list, a bare path.
     An ``image`` given as a list of paths (a multi-channel image) contributes every path, each
-    read as its own grey image.
+    read as its own grey image. A ``label`` that is a segmentation's label map or mask (a Decathlon
+    ``dataset.json``: :func:`~monai_rmisr.io.label_maps.label_map_evidence`, checked on the list's first
+    ``label``) is ignored; one that is an image (paired LR / HR data, ``{"image": "LR/p0.png", "label":
+    "HR/p0.png"}``) is refused: the trainer makes each LR image from its HR image itself, so an ``image`` is an HR
+    image, and such a list would train on the LR images as targets.
 
     Args:
         path: the JSON file.
@@ -143,7 +149,8 @@ def load_datalist(
 
     Raises:
         FileNotFoundError: the file does not exist.
-        ValueError: the file is not a JSON object, has no ``key`` list, or an entry is not ``{"image": path}``.
+        ValueError: the file is not a JSON object, has no ``key`` list, an entry is not ``{"image": path}``, or its
+            ``label`` is an image, not a label map.
     """
     lists = datalist_lists(path)
     if key in lists and lists[key] == []:  # MONAI's reader fails on an empty list with an IndexError
@@ -166,6 +173,9 @@ def load_datalist(
                 f"paths), got {entry!r}."
             )
     entries = load_decathlon_datalist(path, is_segmentation=True, data_list_key=key, base_dir=base_dir)
+    labelled = next((index for index, entry in enumerate(entries) if isinstance(entry.get("label"), str)), None)
+    if labelled is not None:
+        _check_label_is_a_mask(path, key, labelled, entries[labelled])
     paths: list[Path] = []
     for index, entry in enumerate(entries):
         if "image" not in entry:
@@ -173,6 +183,22 @@ def load_datalist(
         images = entry["image"]
         paths.extend(Path(p) for p in (images if isinstance(images, (list, tuple)) else [images]))
     return paths
+
+
+def _check_label_is_a_mask(path: str | os.PathLike[str], key: str, index: int, entry: dict[str, Any]) -> None:
+    """Refuse the datalist entry ``entry`` (number ``index`` of the list ``key``) whose ``label`` file is an image,
+    not a label map or mask (:func:`~monai_rmisr.io.label_maps.label_map_evidence`). A label that cannot be read
+    is left to the reader: its ``image`` is what is trained on."""
+    try:
+        label = read_image(entry["label"])
+    except (ImageReadError, OSError):
+        return
+    if label_map_evidence(label) is None:
+        raise ValueError(
+            f"datalist '{path}': entry {index} of '{key}' pairs its image with a 'label' image ({entry['label']!r}), "
+            "as paired LR / HR data does; the trainer makes each LR image from its HR image itself, so list the HR "
+            "images only, as \"image\" (a 'label' is taken only as a segmentation's label map, and ignored)."
+        )
 
 
 def datalist_lists(path: str | os.PathLike[str]) -> dict[str, Any]:

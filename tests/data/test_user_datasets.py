@@ -380,7 +380,7 @@ def test_datalist_json(tmp_path):
     for k in range(4):
         Image.fromarray(_rgb(k)).save(tmp_path / f"img{k}.png")
     datalist = {
-        "training": [{"image": "img0.png", "label": "img0.png"}, {"image": ["img1.png", "img2.png"]}],
+        "training": [{"image": "img0.png", "fold": 0}, {"image": ["img1.png", "img2.png"]}],
         "validation": [{"image": "img3.png"}],
     }
     (tmp_path / "dataset.json").write_text(json.dumps(datalist))
@@ -416,6 +416,35 @@ def test_datalist_json(tmp_path):
     (tmp_path / "missing.json").write_text(json.dumps(missing))
     with pytest.raises(ImageReadError, match=re.escape("gone.png")):
         dataset_images(tmp_path / "missing.json", "datalist", "train")
+
+
+def test_a_datalist_of_paired_lr_and_hr_images_is_refused_and_a_segmentation_datalist_is_not(tmp_path):
+    # {"image": LR, "label": HR}: the label was ignored and the LR images trained on as HR targets
+    for folder in ("LR", "HR"):
+        (tmp_path / folder).mkdir()
+        for k in range(2):
+            Image.fromarray(_rgb(k, SIZE if folder == "HR" else SIZE // 2)).save(tmp_path / folder / f"p{k}.png")
+    pairs = [{"image": f"LR/p{k}.png", "label": f"HR/p{k}.png"} for k in range(2)]
+    (tmp_path / "dataset.json").write_text(json.dumps({"training": pairs}))
+    for split in ("train", "val", "test"):
+        with pytest.raises(ValueError) as failure:
+            dataset_images(tmp_path / "dataset.json", "datalist", split)
+        assert str(failure.value).startswith(
+            f"datalist '{tmp_path / 'dataset.json'}': entry 0 of 'training' pairs its image with a 'label' image "
+            f"('{tmp_path / 'HR' / 'p0.png'}')"
+        )
+        assert 'list the HR images only, as "image"' in str(failure.value)
+    # a Decathlon datalist: its labels are masks, its images what is trained on
+    rng = np.random.default_rng(0)
+    entries = []
+    for case in range(2):
+        nib.save(nib.Nifti1Image(rng.random((40, 40, 2)).astype(np.float32), np.eye(4)), tmp_path / f"c{case}.nii.gz")
+        mask = np.zeros((40, 40, 2), np.uint8)
+        mask[5:20, 5:20] = 1
+        nib.save(nib.Nifti1Image(mask, np.eye(4)), tmp_path / f"m{case}.nii.gz")
+        entries.append({"image": f"c{case}.nii.gz", "label": f"m{case}.nii.gz"})
+    (tmp_path / "decathlon.json").write_text(json.dumps({"training": entries, "numTraining": 2}))
+    assert len(dataset_images(tmp_path / "decathlon.json", "datalist", "train", val_fraction=0)) == 4
 
 
 def test_empty_or_unknown_input_names_the_problem(tmp_path):
