@@ -7,6 +7,7 @@ from .checkpoint import (
     average_checkpoints,
     check_fresh_start,
     check_network_scales,
+    check_resume_settings,
     evaluation_network,
     latest_checkpoint,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "average_checkpoints",
     "check_fresh_start",
     "check_network_scales",
+    "check_resume_settings",
     "evaluation_network",
     "latest_checkpoint",
     "prepare_sr_batch",

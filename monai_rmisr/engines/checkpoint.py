@@ -30,6 +30,7 @@ __all__ = [
     "average_checkpoints",
     "check_fresh_start",
     "check_network_scales",
+    "check_resume_settings",
     "latest_checkpoint",
 ]
 
@@ -120,6 +121,58 @@ def check_fresh_start(output_dir: str | os.PathLike, checkpoint_dir: str | os.Pa
     if resume:
         logging.getLogger(__name__).warning(
             f"--resume true: no checkpoint in '{checkpoint_dir}', so a new run starts in '{output_dir}'."
+        )
+
+
+def check_resume_settings(
+    checkpoint: str | os.PathLike,
+    learning_rate: float,
+    lr_halving_iterations: int,
+    epoch_length: int,
+    max_epochs: int,
+) -> None:
+    """Refuse to resume ``checkpoint`` (the one ``--resume true`` continues from) with settings its state overrides
+    or cannot take (``train.json``'s ``preflight``).
+
+    The checkpoint restores the optimiser and the learning-rate schedule (their base rate, ``learning_rate``, and
+    step, ``lr_halving_iterations``) and the trainer's state (its ``epoch_length``), so another value given on the
+    command line would be ignored (and another ``epoch_length`` would make the sampler skip or repeat samples); a
+    ``max_epochs`` below the epochs the run has trained cannot be resumed at all. Values read as the preflight has
+    checked them (numbers); a checkpoint without one of these states (not written by ``train.json``) is not compared
+    on it.
+
+    Raises:
+        ValueError: naming the setting, the run's value and the given one, and how to branch the run instead (a new
+            ``--output_dir`` with ``--init_weights``: its weights, a fresh optimiser and schedule).
+    """
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    trainer, schedule = state.get("trainer") or {}, state.get("lr_scheduler") or {}
+    branch = (
+        f"to go on with other values, branch the run: a new --output_dir with --init_weights '{checkpoint}' (its "
+        "weights; the optimiser, the learning-rate schedule and the epoch count start afresh)"
+    )
+    recorded = {
+        "learning_rate": (schedule.get("base_lrs") or [None])[0],
+        "lr_halving_iterations": schedule.get("step_size"),
+        "epoch_length": trainer.get("epoch_length"),
+    }
+    given = {
+        "learning_rate": learning_rate,
+        "lr_halving_iterations": lr_halving_iterations,
+        "epoch_length": epoch_length,
+    }
+    for name, was in recorded.items():
+        if was is not None and not math.isclose(float(given[name]), float(was), rel_tol=1e-9, abs_tol=0):
+            raise ValueError(
+                f"--{name} {given[name]!r}: the run --resume true continues ('{checkpoint}') has --{name} {was!r}, "
+                f"which its checkpoint restores: resume it with --{name} {was!r}, or {branch}."
+            )
+    length = trainer.get("epoch_length")
+    trained = trainer["iteration"] // length if length and "iteration" in trainer else trainer.get("epoch")
+    if trained is not None and max_epochs < trained:
+        raise ValueError(
+            f"--max_epochs {max_epochs}: the run --resume true continues ('{checkpoint}') has trained {trained} "
+            f"epochs already; give --max_epochs {trained} or more."
         )
 
 

@@ -159,6 +159,43 @@ def test_resume_continues_exactly(tmp_path):
     assert all(torch.equal(expected[k], got[k]) for k in expected)
 
 
+@pytest.mark.parametrize(
+    "setting, value, was",
+    [("learning_rate", 0.001, 0.0005), ("lr_halving_iterations", 10, 200000), ("epoch_length", 5, 3)],
+)
+def test_a_resume_with_settings_its_checkpoint_overrides_is_refused(tmp_path, setting, value, was):
+    # the optimiser and schedule state (and ignite's epoch length) came back from the checkpoint: the new value was
+    # ignored without a word (and the sampler skipped samples at another epoch length)
+    run_training(training_parser(tmp_path / "run", max_epochs=1))
+    files = sorted(p.name for p in (tmp_path / "run").rglob("*"))
+    with pytest.raises(RuntimeError) as failure:
+        training_parser(tmp_path / "run", max_epochs=2, resume=True, **{setting: value}).get_parsed_content(
+            "initialize"
+        )
+    checkpoint = tmp_path / "run" / "checkpoints" / "checkpoint_epoch=1.pt"
+    assert str(failure.value.__cause__) == (
+        f"--{setting} {value!r}: the run --resume true continues ('{checkpoint}') has --{setting} {was!r}, which its "
+        f"checkpoint restores: resume it with --{setting} {was!r}, or to go on with other values, branch the run: a "
+        f"new --output_dir with --init_weights '{checkpoint}' (its weights; the optimiser, the learning-rate "
+        "schedule and the epoch count start afresh)."
+    )
+    assert sorted(p.name for p in (tmp_path / "run").rglob("*")) == files
+
+
+def test_a_resume_with_fewer_epochs_than_the_run_has_trained_is_one_message(tmp_path):
+    # it was ignite's "Epoch count (2) in checkpoint is larger than the `engine.state.max_epochs` (1)" traceback
+    run_training(training_parser(tmp_path / "run", max_epochs=2))
+    with pytest.raises(RuntimeError) as failure:
+        training_parser(tmp_path / "run", max_epochs=1, resume=True).get_parsed_content("initialize")
+    checkpoint = tmp_path / "run" / "checkpoints" / "checkpoint_epoch=2.pt"
+    assert str(failure.value.__cause__) == (
+        f"--max_epochs 1: the run --resume true continues ('{checkpoint}') has trained 2 epochs already; give "
+        "--max_epochs 2 or more."
+    )
+    trainer = run_training(training_parser(tmp_path / "run", max_epochs=2, resume=True))  # its own value: no error
+    assert trainer.state.epoch == 2
+
+
 def test_a_new_run_over_an_earlier_runs_checkpoints_is_refused_before_it_writes(tmp_path):
     run_training(training_parser(tmp_path / "run", max_epochs=1))
     before = {
