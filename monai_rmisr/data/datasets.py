@@ -114,6 +114,7 @@ def training_images(
     aperture: int = 0,
     modality_repeats: Mapping[str, int] | None = None,
     ct_phantoms: int = 0,
+    val_items: Sequence[str] | None = None,
 ) -> list[np.ndarray]:
     """The bundle's ``train#images``: (1, H, W) float32 images in [0, 1].
 
@@ -141,6 +142,8 @@ def training_images(
             patches (the same array, not a copy). A user data set (``dataset_dir``) has no modalities: refused.
         ct_phantoms: add this many procedural CT slices (:func:`~monai_rmisr.data.synthetic.ct_phantom_image`,
             512x512: heads and trunks in air, black outside the reconstruction circle), seeded by ``seed``.
+        val_items: the user data set's validation items as the run recorded them
+            (:func:`~monai_rmisr.data.user_datasets.validation_items`), left out of training; None: its own split.
     """
     _check_image_count(synthetic, "synthetic_images")
     _check_image_count(aperture, "aperture_images")
@@ -148,7 +151,11 @@ def training_images(
     repeats = _check_modality_repeats(modality_repeats)
     if repeats and dataset_dir is not None:
         raise ValueError("--modality_repeats weighs the corpus's modalities; a user data set (--dataset_dir) has none.")
-    user = [] if dataset_dir is None else dataset_images(dataset_dir, dataset_preset, "train", skip_bad=skip_bad)
+    user = (
+        []
+        if dataset_dir is None
+        else dataset_images(dataset_dir, dataset_preset, "train", skip_bad=skip_bad, val_items=val_items)
+    )
     corpus = _corpus_selection("train", exclude=val_names) if dataset_dir is None else []
     if natural_images:
         corpus += _corpus_selection("natural")
@@ -208,6 +215,7 @@ def validation_images(
     ct_phantoms: int = 0,
     scales: float | Sequence[float] | None = None,
     max_images: int | str | None = None,
+    val_items: Sequence[str] | None = None,
 ) -> list[np.ndarray]:
     """The bundle's ``validate#images``: (1, H, W) float32 images in [0, 1].
 
@@ -219,11 +227,13 @@ def validation_images(
     them. The corpus's one validation CT slice (CT_small, 128x128) is nearly all tissue: it has no skull in air,
     the strongest edges a CT slice has; a procedural slice brings them. With
     ``dataset_dir``: the ``"val"`` split of that user data set (:func:`~monai_rmisr.data.dataset_images` with
-    ``dataset_preset`` and ``skip_bad``), less (with a warning naming each) the images too small to be scored at
-    any of ``scales`` (the run's scale or ``val_scales``; :func:`~monai_rmisr.metrics.protocol.min_scored_size`),
-    at most ``max_images`` of them spread over the split (the bundle's ``val_max_images``: a whole number >= 1, its
-    digits, or None or the word null for all, as :func:`~monai_rmisr.config.config_count` reads it), and the
-    procedural images asked for (``synthetic`` None: none).
+    ``dataset_preset`` and ``skip_bad``; its items ``val_items`` where the run recorded them:
+    :func:`~monai_rmisr.data.user_datasets.validation_items`), less (with a warning naming each) the images too
+    small to be scored at any of ``scales`` (the run's scale or ``val_scales``;
+    :func:`~monai_rmisr.metrics.protocol.min_scored_size`), at most ``max_images`` of them spread over the split
+    (the bundle's ``val_max_images``: a whole number >= 1, its digits, or None or the word null for all, as
+    :func:`~monai_rmisr.config.config_count` reads it), and the procedural images asked for (``synthetic`` None:
+    none).
 
     Raises:
         ValueError: ``val_names`` other than :data:`DEFAULT_VAL_NAMES` (or none) with ``dataset_dir`` (they name
@@ -245,7 +255,13 @@ def validation_images(
             )
         min_size = validation_min_size(scales)
         user = dataset_images(
-            dataset_dir, dataset_preset, "val", skip_bad=skip_bad, max_images=max_images, min_size=min_size
+            dataset_dir,
+            dataset_preset,
+            "val",
+            skip_bad=skip_bad,
+            max_images=max_images,
+            min_size=min_size,
+            val_items=val_items,
         )
         return user + validation_synthetic_images(0 if synthetic is None else synthetic, aperture, ct_phantoms)
     procedural = validation_synthetic_images(1 if synthetic is None else synthetic, aperture, ct_phantoms)

@@ -17,7 +17,7 @@ from ..io.label_maps import label_map_evidence
 from ..io.series_folders import dicom_slice_header, is_one_series
 from .presets import ANNOTATION_DIR_PARTS, ANNOTATION_DIRS, ANNOTATION_STEMS, DICOM_EXTENSIONS, IMAGE_EXTENSIONS
 
-__all__ = ["datalist_file", "datalist_lists", "is_annotation", "load_datalist", "scan_folder"]
+__all__ = ["datalist_file", "datalist_lists", "dicom_series_uid", "is_annotation", "load_datalist", "scan_folder"]
 
 
 def _has_dicom_prefix(path: Path) -> bool:
@@ -122,6 +122,17 @@ def scan_folder(
         else:
             items.extend(path for path, _ in entries)  # a report or presentation state is no image to train on
     return sorted(items)
+
+
+def dicom_series_uid(path: Path) -> str | None:
+    """The SeriesInstanceUID of the DICOM file ``path`` (read from its header only:
+    :func:`~monai_rmisr.io.series_folders.dicom_slice_header`); None for a folder, a file of another kind or a header
+    that cannot be read. A folder mixing several series lists their slices as files of their own
+    (:func:`scan_folder`): this tells which go together."""
+    if not path.is_file() or _kind(path, DICOM_EXTENSIONS) != "dicom":
+        return None
+    header = dicom_slice_header(path)
+    return None if header is None else header.series_uid
 
 
 def load_datalist(

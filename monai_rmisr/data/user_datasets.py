@@ -37,8 +37,11 @@ Conventions:
   slices along the last axis (axial for CT series); a slice that is nearly constant after the
   mapping (standard deviation < :data:`~monai_rmisr.data.presets.CONSTANT_STD`, e.g. air above the patient) is dropped.
 * The split is made on file names before any pixel is read, with a seeded shuffle of the files
-  (or of the patients for ``lung_ct``: no patient is on both sides), so skipping a bad file never
+  (or of the patients for ``lung_ct``: no patient is on both sides; the slices of one DICOM series, listed as files
+  of their own in a folder mixing several series, go together too), so skipping a bad file never
   moves another file to the other side, and the same seed gives the same split on every machine.
+  A file added to the folder reshuffles it: a training run therefore records its validation items when it begins
+  (:func:`record_validation_items`) and a resumed run validates on those (``val_items``).
 * Every image of the split is read and converted before anything is returned, so a broken file
   stops a training run before its first iteration. By default the first bad file raises
   :class:`~monai_rmisr.io.ImageReadError` naming it; with ``skip_bad=True`` it is logged with
@@ -50,6 +53,7 @@ Conventions:
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Sequence
@@ -63,10 +67,18 @@ from ..io import BrokenSliceError, ImageReadError, read_image
 from ..io.label_maps import label_map_evidence
 from ..transforms.intensity import CTWindow, MinMaxNormalize
 from .corpus import protocol_gray
-from .folder_scan import datalist_file, datalist_lists, is_annotation, load_datalist, scan_folder
+from .folder_scan import datalist_file, datalist_lists, dicom_series_uid, is_annotation, load_datalist, scan_folder
 from .presets import CONSTANT_STD, PRESETS, DatasetPreset
 
-__all__ = ["DatasetImage", "dataset_images", "load_dataset"]
+__all__ = [
+    "VALIDATION_SPLIT_FILE",
+    "DatasetImage",
+    "dataset_images",
+    "load_dataset",
+    "record_validation_items",
+    "recorded_validation_items",
+    "validation_items",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -164,6 +176,9 @@ def _convert(path: Path, group: str, preset: DatasetPreset, skip_bad_slices: boo
 
 
 def _group_key(item: Path, root: Path, preset: DatasetPreset) -> str:
+    """The split unit of ``item``: its patient folder (``lung_ct``), the series of a DICOM slice listed as a file of
+    its own (a folder mixing several series: its folder and SeriesInstanceUID, so that a series' slices stay on one
+    side of the split), else the item itself."""
     if preset.group == "patient":
         try:
             parts = item.relative_to(root).parts
@@ -171,19 +186,22 @@ def _group_key(item: Path, root: Path, preset: DatasetPreset) -> str:
             parts = ()
         if len(parts) >= 2 or (len(parts) == 1 and item.is_dir()):
             return parts[0]
-    return str(item)
+    series = dicom_series_uid(item)
+    return str(item) if series is None else f"{item.parent}{os.sep}series {series}"
 
 
 def _seeded_split(
-    items: Sequence[Path], groups: dict[Path, str], split: str, val_fraction: float, seed: int
-) -> list[Path]:
+    items: Sequence[Path], groups: dict[Path, str], val_fraction: float, seed: int
+) -> tuple[list[Path], list[Path]]:
+    """``(train, val)``: ``val_fraction`` of the split units of ``items`` (at least one where there are two or more),
+    drawn by a seeded shuffle of their sorted names."""
     names = sorted(set(groups[i] for i in items))
     n_val = 0
     if len(names) >= 2 and val_fraction > 0:
         n_val = min(max(1, round(val_fraction * len(names))), len(names) - 1)
     order = np.random.default_rng(seed).permutation(len(names))
     val_groups = {names[k] for k in order[:n_val]}
-    return [i for i in items if (groups[i] in val_groups) == (split == "val")]
+    return [i for i in items if groups[i] not in val_groups], [i for i in items if groups[i] in val_groups]
 
 
 def _split_folder(root: Path, preset: DatasetPreset, split: str) -> Path | None:
@@ -237,50 +255,93 @@ def _subsample(images: list[DatasetImage], max_images: int | None) -> list[Datas
     return [images[k] for k in keep]
 
 
-def load_dataset(
-    dataset_dir: str | os.PathLike[str],
-    preset: str | DatasetPreset = "folder",
-    split: str = "train",
-    val_fraction: float = 0.1,
-    skip_bad: bool = False,
-    seed: int = 0,
-    max_images: int | None = None,
-    min_size: int | None = None,
-) -> list[DatasetImage]:
-    """:func:`dataset_images` with each image's source file, split group and slice index.
+@dataclass
+class _Split:
+    """The items of a data set on each side of a split, with their split units (:func:`_group_key`)."""
 
-    Args and Raises: see :func:`dataset_images`.
+    root: Path  # what item names are relative to: the data set's folder, or its datalist's folder
+    items: list[Path]  # the split asked for
+    groups: dict[Path, str]
+
+
+def _item_name(item: Path, root: Path) -> str:
+    """How a split record names ``item``: its path relative to ``root``, with forward slashes."""
+    return Path(os.path.relpath(item, root)).as_posix()
+
+
+def _recorded_split(
+    root: Path,
+    train: list[Path],
+    val: list[Path],
+    groups: dict[Path, str],
+    val_items: Sequence[str],
+    shuffled: bool,
+) -> tuple[list[Path], list[Path]]:
+    """``(train, val)`` with the validation split a run recorded (``val_items``, names relative to ``root``): every
+    item of a recorded item's split unit is validated on (a new slice of a held-out series or patient too); of a
+    shuffled split every other item, new ones too, is trained on, of a split the data set brings (DRIVE's folders, a
+    datalist's ``validation`` list) its training items.
+
+    Raises:
+        ValueError: a recorded item that the data set no longer holds, naming it.
     """
-    spec = _resolve_preset(preset)
-    lists: dict[str, Any] = {}  # a datalist's lists
+    everything = list(dict.fromkeys([*train, *val]))
+    by_name = {_item_name(item, root): item for item in everything}
+    gone = [name for name in val_items if name not in by_name]
+    if gone:
+        raise ValueError(
+            f"{len(gone)} of the {len(val_items)} validation item(s) this run recorded in its {VALIDATION_SPLIT_FILE} "
+            f"are no longer in '{root}' ('{gone[0]}'): a run keeps its validation split, so that model.pt and "
+            "metrics.csv compare scores on the same images. Put the files back, or start a new run (a new "
+            "--output_dir; --init_weights takes this run's weights)."
+        )
+    held_out = {groups[by_name[name]] for name in val_items}
+    left_out = [item for item in val if groups[item] not in held_out]
+    if left_out and not shuffled:
+        logger.warning(
+            "%d item(s) of the data set's validation split are not in this run's recorded one ('%s', ...): left out "
+            "of training and validation.",
+            len(left_out),
+            _item_name(left_out[0], root),
+        )
+    trained = [item for item in (everything if shuffled else train) if groups[item] not in held_out]
+    return trained, [item for item in everything if groups[item] in held_out]
+
+
+def _split(
+    dataset_dir: str | os.PathLike[str],
+    spec: DatasetPreset,
+    split: str,
+    val_fraction: float,
+    seed: int,
+    val_items: Sequence[str] | None,
+) -> _Split:
+    """The items of ``split`` of a data set (see :func:`dataset_images`), before any is read."""
     if split not in ("train", "val", "test"):
         raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}.")
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}.")
-    if max_images is not None and (isinstance(max_images, bool) or not isinstance(max_images, int) or max_images < 1):
-        raise ValueError(f"max_images must be a whole number >= 1 or None (all), got {max_images!r}.")
     if not str(dataset_dir).strip():  # Path("") is the current folder: an unset shell variable would train on it
         raise ValueError("--dataset_dir is empty; give the folder of your images (or the datalist JSON file).")
     root = Path(dataset_dir)
+    own: tuple[list[Path], list[Path]] | None = None  # the data set's own train / val split
     if spec.name == "datalist":
         file = datalist_file(root)
         lists = datalist_lists(file)
+        root = file.parent
         if split == "test":  # its test list, else every image it lists
             keys = ["test"] if lists.get("test") else [key for key in ("training", "validation") if lists.get(key)]
             items = list(dict.fromkeys(path for key in keys or ["training"] for path in load_datalist(file, key=key)))
         elif "validation" in lists:
-            training, validation = load_datalist(file, key="training"), load_datalist(file, key="validation")
-            _check_disjoint(file, training, validation)
-            items = training if split == "train" else validation
+            own = load_datalist(file, key="training"), load_datalist(file, key="validation")
+            _check_disjoint(file, *own)
+            items = [*own[0], *own[1]]
         else:
-            everything = load_datalist(file, key="training")
-            items = _seeded_split(everything, {p: str(p) for p in everything}, split, val_fraction, seed)
-        root = file.parent
+            items = load_datalist(file, key="training")
     else:
         items = scan_folder(root, spec.extensions, recursive=True, series=True)
         if spec.ignore_annotations:
             items = [i for i in items if not is_annotation(i, root)]
-        groups = {i: _group_key(i, root, spec) for i in items}
         if split == "test":  # the data set's own test folder (DRIVE's test/), else all
             chosen = _split_dir_items(root, items, spec, "test")
             if chosen and _split_folder(root, spec, "val") == _split_folder(root, spec, "test"):
@@ -290,9 +351,104 @@ def load_dataset(
                     dataset_dir,
                 )
             items = chosen if chosen else items
-        else:
-            chosen = _split_dir_items(root, items, spec, split)
-            items = chosen if chosen is not None else _seeded_split(items, groups, split, val_fraction, seed)
+        elif _split_folder(root, spec, "val") is not None:
+            own = _split_dir_items(root, items, spec, "train") or [], _split_dir_items(root, items, spec, "val") or []
+            items = [*own[0], *own[1]]
+    groups = {item: _group_key(item, root, spec) for item in items}
+    if split == "test":
+        return _Split(root, items, groups)
+    train, val = own if own is not None else _seeded_split(items, groups, val_fraction, seed)
+    if val_items is not None:
+        train, val = _recorded_split(root, train, val, groups, val_items, shuffled=own is None)
+    return _Split(root, train if split == "train" else val, groups)
+
+
+def validation_items(
+    dataset_dir: str | os.PathLike[str],
+    preset: str | DatasetPreset = "folder",
+    val_fraction: float = 0.1,
+    seed: int = 0,
+    recorded: Sequence[str] | None = None,
+) -> list[str]:
+    """The items (files, DICOM series folders) of a data set's validation split, by their paths relative to its
+    folder (a datalist's: the folder of its file), before any is read: what a training run records in its output
+    folder (:func:`record_validation_items`) and hands to :func:`dataset_images` as ``val_items``.
+
+    Args:
+        dataset_dir, preset, val_fraction, seed: as :func:`dataset_images` takes them.
+        recorded: the validation items a run recorded when it began (:func:`recorded_validation_items`): every item
+            of their split units (a series, a patient) is returned, new ones too; None: the split is made afresh.
+
+    Raises:
+        ValueError: a recorded item that the data set no longer holds, naming it; see :func:`dataset_images`.
+    """
+    chosen = _split(dataset_dir, _resolve_preset(preset), "val", val_fraction, seed, recorded)
+    return [_item_name(item, chosen.root) for item in chosen.items]
+
+
+#: The file, in a training run's output folder, that records the validation split of its user data set.
+VALIDATION_SPLIT_FILE = "validation_split.json"
+
+
+def record_validation_items(
+    output_dir: str | os.PathLike[str], items: Sequence[str], dataset_dir: str | os.PathLike[str], preset: str
+) -> Path:
+    """Write ``items`` (:func:`validation_items`) into ``output_dir``'s :data:`VALIDATION_SPLIT_FILE` (whole or not
+    at all: written beside it, then renamed), with the data set and preset for the reader. Returns its path."""
+    path = Path(output_dir) / VALIDATION_SPLIT_FILE
+    record = {"dataset_dir": os.fspath(dataset_dir), "dataset_preset": str(preset), "validation": list(items)}
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    partial.write_text(json.dumps(record, indent=1) + "\n")
+    os.replace(partial, path)
+    return path
+
+
+def recorded_validation_items(output_dir: str | os.PathLike[str]) -> list[str] | None:
+    """The validation items a run recorded in ``output_dir`` (:func:`record_validation_items`); None, with a warning,
+    when it recorded none (a run begun before 2026-12-07, or a branch whose checkpoint alone was copied): the split
+    is then made afresh from the files found now.
+
+    Raises:
+        ValueError: the file is no such record, naming it.
+    """
+    path = Path(output_dir) / VALIDATION_SPLIT_FILE
+    if not path.is_file():
+        logger.warning(
+            "'%s' holds no %s: the validation split is made afresh from the files found now (if files were added "
+            "since the run began, its validation images may differ from the run's), and recorded.",
+            output_dir,
+            VALIDATION_SPLIT_FILE,
+        )
+        return None
+    try:
+        items = json.loads(path.read_text())["validation"]
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        items = None
+    if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+        raise ValueError(f"'{path}' is not a validation split record ({{\"validation\": [paths]}}): move it away.")
+    return items
+
+
+def load_dataset(
+    dataset_dir: str | os.PathLike[str],
+    preset: str | DatasetPreset = "folder",
+    split: str = "train",
+    val_fraction: float = 0.1,
+    skip_bad: bool = False,
+    seed: int = 0,
+    max_images: int | None = None,
+    min_size: int | None = None,
+    val_items: Sequence[str] | None = None,
+) -> list[DatasetImage]:
+    """:func:`dataset_images` with each image's source file, split group and slice index.
+
+    Args and Raises: see :func:`dataset_images`.
+    """
+    spec = _resolve_preset(preset)
+    if max_images is not None and (isinstance(max_images, bool) or not isinstance(max_images, int) or max_images < 1):
+        raise ValueError(f"max_images must be a whole number >= 1 or None (all), got {max_images!r}.")
+    chosen = _split(dataset_dir, spec, split, val_fraction, seed, val_items)
+    root, items, groups = chosen.root, chosen.items, chosen.groups
     if split != "train" and items:  # which files are held out (to leave them out of a later evaluation) or scored
         names = [os.path.relpath(item, root) for item in items]
         shown = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
@@ -300,7 +456,7 @@ def load_dataset(
     images: list[DatasetImage] = []
     for item in items:
         try:
-            images.extend(_convert(item, _group_key(item, root, spec), spec, skip_bad_slices=skip_bad))
+            images.extend(_convert(item, groups[item], spec, skip_bad_slices=skip_bad))
         except BrokenSliceError as err:  # without skip_bad: named in this run's words, not rmisr upscale's
             raise ImageReadError(
                 err.path,
@@ -330,7 +486,8 @@ def load_dataset(
         images = large_enough
     if not images:
         hint = ""
-        if split == "val" and not items and spec.name == "datalist" and "validation" in lists:
+        own_list = spec.name == "datalist" and "validation" in datalist_lists(datalist_file(Path(dataset_dir)))
+        if split == "val" and not items and own_list:
             hint = " Its 'validation' list is empty: list one image or more there (never one of its 'training' list)."
         elif split == "val" and not items:
             hint = (
@@ -354,6 +511,7 @@ def dataset_images(
     seed: int = 0,
     max_images: int | None = None,
     min_size: int | None = None,
+    val_items: Sequence[str] | None = None,
 ) -> list[np.ndarray]:
     """The ``(1, H, W)`` float32 grey images in ``[0, 1]`` of one split of a user data set.
 
@@ -379,15 +537,21 @@ def dataset_images(
         min_size: leave out (with a warning naming the file) images whose smaller side is below this many
             pixels (a validation image too small to score at the run's scale:
             :func:`~monai_rmisr.metrics.protocol.min_scored_size`); default none.
+        val_items: the validation split as a run recorded it when it began (:func:`validation_items`: paths
+            relative to the data set's folder, or to its datalist's): every item of their split units (a DICOM series,
+            a ``lung_ct`` patient) is validated on, and every other item trained on (files added since, too; with a
+            split of the data set's own, DRIVE's folders or a datalist's ``validation`` list, its training items);
+            None (default): the split is made as above.
 
     Returns:
         The images in the order of the sorted scan (or of the datalist), slices in order.
 
     Raises:
         ImageReadError: a file cannot be read (unless ``skip_bad``); the message names it.
-        ValueError: unknown preset or split, a ``max_images`` that is no whole number >= 1, or no image in the
-            split (the message names the folder and the preset).
+        ValueError: unknown preset or split, a ``max_images`` that is no whole number >= 1, an item of
+            ``val_items`` the data set no longer holds, or no image in the split (the message names the folder and
+            the preset).
         FileNotFoundError, NotADirectoryError: ``dataset_dir`` is missing or not a folder.
     """
-    chosen = load_dataset(dataset_dir, preset, split, val_fraction, skip_bad, seed, max_images, min_size)
+    chosen = load_dataset(dataset_dir, preset, split, val_fraction, skip_bad, seed, max_images, min_size, val_items)
     return [image.array for image in chosen]

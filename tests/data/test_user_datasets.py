@@ -229,6 +229,21 @@ def test_a_folder_mixing_two_series_stays_a_list_of_files(tmp_path):
     assert len(scan_folder(tmp_path, series=True)) == 3
 
 
+def test_the_slices_of_a_series_in_a_folder_mixing_series_stay_on_one_side_of_the_split(tmp_path):
+    # two series' slices side by side in one folder: each slice was an item of the split, so validation slices were
+    # neighbours of training slices of the same series
+    uids = {"A": generate_uid(), "B": generate_uid()}
+    for k in range(4):
+        for name, uid in uids.items():
+            write_ct_slice(tmp_path / "flat" / f"{name}_IM{k:04d}.dcm", ct_slice_hu(0, k), 2.5 * k, uid, "P")
+    train = load_dataset(tmp_path, "folder", "train")
+    val = load_dataset(tmp_path, "folder", "val")
+    assert len(train) == len(val) == 4
+    held_out = {Path(image.source).name[0] for image in val}
+    assert len(held_out) == 1 and held_out.isdisjoint(Path(image.source).name[0] for image in train)
+    assert len({image.group for image in val}) == 1
+
+
 def test_lung_window_maps_hu_to_unit_range():
     window = CTWindow(PRESETS["lung_ct"].window, dtype=np.float64)
     np.testing.assert_allclose(window(np.array([-2000.0, -1350, -600, 150, 3000])), [0.0, 0.0, 0.5, 1.0, 1.0])

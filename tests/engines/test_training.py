@@ -196,6 +196,55 @@ def test_a_resume_with_fewer_epochs_than_the_run_has_trained_is_one_message(tmp_
     assert trainer.state.epoch == 2
 
 
+def test_a_resumed_run_keeps_its_validation_split_when_files_are_added(tmp_path):
+    # the split was a seeded shuffle of the files found: one file more reshuffled it, so the run trained on its
+    # earlier validation image and chose model.pt on another validation set
+    from monai.bundle import ConfigParser
+
+    from monai_rmisr.data.user_datasets import load_dataset
+
+    from .bundle_helpers import CONFIGS, synthetic_images
+
+    folder, run = tmp_path / "images", tmp_path / "run"
+    folder.mkdir()
+    images = synthetic_images(15, size=32)
+    for k in range(15):
+        Image.fromarray((images[k][0] * 255).astype(np.uint8)).save(tmp_path / f"img{k:02d}.png")
+    for k in range(10):
+        (tmp_path / f"img{k:02d}.png").rename(folder / f"img{k:02d}.png")
+
+    def held_out() -> list[str]:  # the split made afresh of the files there now
+        return [os.path.relpath(image.source, folder) for image in load_dataset(folder, "folder", "val")]
+
+    def parser(**overrides):
+        parser = ConfigParser()
+        parser.read_config(str(CONFIGS / "train.json"))
+        settings = {"dataset_dir": str(folder), "output_dir": str(run), "epoch_length": 2, "batch_size": 2}
+        parser.update({**settings, "patch_size": 8, "network_def#num_blocks": 1, **overrides})
+        return parser
+
+    first = held_out()
+    run_training(parser(max_epochs=1))
+    for k in range(10, 15):
+        (tmp_path / f"img{k:02d}.png").rename(folder / f"img{k:02d}.png")
+    assert held_out() != first  # made afresh, the split has changed
+    resumed = parser(max_epochs=2, resume="true")
+    trainer = run_training(resumed)
+    assert trainer.state.epoch == 2
+    assert len(resumed.get_parsed_content("train#images")) == 14  # the new files are trained on, not the first's
+    (validated,) = resumed.get_parsed_content("validate#images")
+    assert np.array_equal(validated, load_dataset(folder, "folder", "val", val_items=first)[0].array)
+    record = json.loads((run / "validation_split.json").read_text())
+    assert record == {"dataset_dir": str(folder), "dataset_preset": "folder", "validation": first}
+    (folder / first[0]).unlink()
+    with pytest.raises(RuntimeError) as failure:
+        parser(max_epochs=3, resume="true").get_parsed_content("initialize")
+    assert str(failure.value.__cause__).startswith(
+        f"1 of the 1 validation item(s) this run recorded in its validation_split.json are no longer in '{folder}' "
+        f"('{first[0]}'): a run keeps its validation split"
+    )
+
+
 def test_a_new_run_over_an_earlier_runs_checkpoints_is_refused_before_it_writes(tmp_path):
     run_training(training_parser(tmp_path / "run", max_epochs=1))
     before = {
