@@ -257,7 +257,7 @@ def _subsample(images: list[DatasetImage], max_images: int | None) -> list[Datas
 
 @dataclass
 class _Split:
-    """The items of a data set on each side of a split, with their split units (:func:`_group_key`)."""
+    """The items of one split of a data set, with the split units of its items (:func:`_group_key`)."""
 
     root: Path  # what item names are relative to: the data set's folder, or its datalist's folder
     items: list[Path]  # the split asked for
