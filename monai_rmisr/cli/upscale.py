@@ -22,6 +22,7 @@ def _upscale(args: argparse.Namespace) -> int:
 
 
 def _upscale_run(args: argparse.Namespace, notes: Callable[[], list[str]]) -> int:
+    import os
     from pathlib import Path
 
     from ..inference.batch import distributed_rank, find_inputs, upscale_batch
@@ -47,6 +48,10 @@ def _upscale_run(args: argparse.Namespace, notes: Callable[[], list[str]]) -> in
         output = Path(args.output)
         if not batch and source.is_file() and output.is_dir():  # like cp: a file into a folder
             output = output / output_name(source)
+        elif not batch and source.is_file() and args.output.endswith(("/", os.sep)):  # Path() drops the slash
+            raise ValueError(
+                f"output '{args.output}' names a folder, which does not exist: create it, or name the output file."
+            )
         if not batch:
             check_output(output, source, args.overwrite)
         upscaler = Upscaler(

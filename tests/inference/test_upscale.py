@@ -812,3 +812,18 @@ def test_a_volume_whose_thick_axis_is_not_the_third_is_warned_of(tmp_path, caplo
         Upscaler(2, model="bicubic", axis=axis).file(tmp_path / "thick.nii.gz", tmp_path / "thick_x2.nii.gz")
     assert "its voxels are 4 x 0.9 x 0.9 mm, its thickest axis the first, not the third" in caplog.text
     assert {"xy": "planes of 4 x 0.9 mm pixels", "z": "adds slices along the third axis (0.9 mm)"}[axis] in caplog.text
+
+
+def test_a_single_files_output_with_a_trailing_slash_is_a_folder(tmp_path, capsys):
+    # -o out/new/ for one file was read as a file name without the slash: "output 'out/new': NIfTI output needs the
+    # suffix .nii or .nii.gz", which did not show that the folder was meant
+    nib.save(
+        nib.Nifti1Image(np.random.default_rng(0).random((16, 16, 3), np.float32), np.eye(4)), tmp_path / "v.nii.gz"
+    )
+    command = ["upscale", str(tmp_path / "v.nii.gz"), "--scale", "2", "--model", "bicubic", "-o"]
+    assert main([*command, f"{tmp_path / 'new'}/"]) == 2
+    assert f"output '{tmp_path / 'new'}/' names a folder, which does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "new").mkdir()
+    assert main([*command, f"{tmp_path / 'new'}/"]) == 0  # an existing folder takes the file, as cp does
+    assert (tmp_path / "new" / "v_sr.nii.gz").is_file()
