@@ -826,4 +826,4 @@ def test_a_single_files_output_with_a_trailing_slash_is_a_folder(tmp_path, capsy
     assert not (tmp_path / "new").exists()
     (tmp_path / "new").mkdir()
     assert main([*command, f"{tmp_path / 'new'}/"]) == 0  # an existing folder takes the file, as cp does
-    assert (tmp_path / "new" / "v_sr.nii.gz").is_file()
+    assert (tmp_path / "new" / "v.nii.gz").is_file()  # under its own name, in another folder
