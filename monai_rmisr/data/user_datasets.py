@@ -65,6 +65,7 @@ import numpy as np
 
 from ..io import BrokenSliceError, ImageReadError, read_image
 from ..io.label_maps import label_map_evidence
+from ..io.provenance import made_by_monai_rmisr
 from ..transforms.intensity import CTWindow, MinMaxNormalize
 from .corpus import protocol_gray
 from .folder_scan import datalist_file, datalist_lists, dicom_series_uid, is_annotation, load_datalist, scan_folder
@@ -342,6 +343,7 @@ def _split(
         items = scan_folder(root, spec.extensions, recursive=True, series=True)
         if spec.ignore_annotations:
             items = [i for i in items if not is_annotation(i, root)]
+        items = _without_our_outputs(root, items)
         if split == "test":  # the data set's own test folder (DRIVE's test/), else all
             chosen = _split_dir_items(root, items, spec, "test")
             if chosen and _split_folder(root, spec, "val") == _split_folder(root, spec, "test"):
@@ -361,6 +363,25 @@ def _split(
     if val_items is not None:
         train, val = _recorded_split(root, train, val, groups, val_items, shuffled=own is None)
     return _Split(root, train if split == "train" else val, groups)
+
+
+def _without_our_outputs(root: Path, items: list[Path]) -> list[Path]:
+    """``items`` without monai-rmisr's own outputs (:func:`~monai_rmisr.io.provenance.made_by_monai_rmisr`), which a
+    user who wrote results beside the data set's images would otherwise train on: a super-resolved image is no
+    high-resolution truth. Logged, naming the first few."""
+    ours = [item for item in items if made_by_monai_rmisr(item)]
+    if ours:
+        named = ", ".join(f"'{item.relative_to(root) if root in item.parents else item}'" for item in ours[:3])
+        logger.warning(
+            "leaving out %d output(s) of monai-rmisr under '%s' (a super-resolved image is no truth to learn "
+            "from): %s%s",
+            len(ours),
+            root,
+            named,
+            ", ..." if len(ours) > 3 else "",
+        )
+    left_out = set(ours)
+    return [item for item in items if item not in left_out]
 
 
 def validation_items(

@@ -615,3 +615,22 @@ def test_the_held_out_files_are_logged_by_name(tmp_path, caplog):
     (message,) = [r.getMessage() for r in caplog.records if "split of" in r.getMessage()]
     assert message.startswith(f"val split of '{tmp_path}': 2 file(s) / series: ")
     assert all(Path(image.source).name in message for image in held_out)
+
+
+def test_outputs_of_monai_rmisr_under_the_data_folder_are_not_trained_on(tmp_path, caplog):
+    # results written beside the images (rmisr upscale data/x.png -o data/x_sr.png, a derived series folder) were
+    # picked up as training images: the network then learned from its own output
+    from monai_rmisr.__main__ import main
+    from tests.helpers import write_ct_series
+
+    rng = np.random.default_rng(0)
+    for k in range(4):
+        Image.fromarray((rng.random((40, 40)) * 255).astype(np.uint8)).save(tmp_path / f"x{k}.png")
+    write_ct_series(tmp_path / "ct", n=3)
+    command = ["--scale", "2", "--model", "bicubic", "--quiet"]
+    assert main(["upscale", str(tmp_path / "x0.png"), "-o", str(tmp_path / "x0_sr.png"), *command]) == 0
+    assert main(["upscale", str(tmp_path / "ct"), "-o", str(tmp_path / "ct_sr"), *command]) == 0
+    with caplog.at_level(logging.WARNING):
+        train = dataset_images(tmp_path, split="train", val_fraction=0.0)
+    assert len(train) == 4 + 3  # the four PNGs and the series' three slices, not the outputs
+    assert "leaving out 2 output(s) of monai-rmisr" in caplog.text and "'ct_sr', 'x0_sr.png'" in caplog.text
