@@ -1,5 +1,5 @@
 """Ignite handlers of the SR training workflow: metrics CSV, epoch-exact resume, progress bar, model sidecar,
-the data summary and the validation of the initial weights."""
+the data summary, the validation of the initial weights and a Ctrl-C that says how to go on."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ __all__ = [
     "DataSummaryHandler",
     "EpochSamplerHandler",
     "InitialValidationHandler",
+    "InterruptedRunHandler",
     "MetricsCSVHandler",
     "ModelConfigSaver",
     "ProgressBarHandler",
@@ -312,3 +313,48 @@ class InitialValidationHandler:
 
     def __call__(self, engine: Engine) -> None:
         self.validator.run(0)
+
+
+#: The exit status of a run ended by Ctrl-C (128 + SIGINT), as a shell reports it.
+INTERRUPTED_EXIT = 130
+
+
+class InterruptedRunHandler:
+    """Ends a training run stopped by Ctrl-C (``KeyboardInterrupt``) with one line saying how to go on, exit 130.
+
+    It printed ignite's and Python's traceback (about 140 lines; MONAI's ``StatsHandler`` logs one more of a stop
+    while validating) and nothing of the checkpoint to resume from. Now: ``training stopped by Ctrl-C in epoch 3
+    (iteration 37); its newest checkpoint is runs/x/checkpoints/checkpoint_epoch=2.pt: add --resume true to the same
+    command to go on (epoch 3 runs again from its start)``. Any other exception is raised as before. Attach it to the
+    trainer, and to the validator before its other handlers (``validating=True``).
+
+    Args:
+        checkpoint_dir: where the run's epoch checkpoints are (the bundle's ``ckpt_dir``).
+        validating: attached to the validator, whose epoch is the trainer's (the line says "while validating").
+    """
+
+    def __init__(self, checkpoint_dir: str | os.PathLike[str], validating: bool = False):
+        self.checkpoint_dir = checkpoint_dir
+        self.validating = validating
+
+    def attach(self, engine: Engine) -> None:
+        engine.add_event_handler(Events.EXCEPTION_RAISED, self)
+
+    def __call__(self, engine: Engine, error: BaseException) -> None:
+        if not isinstance(error, KeyboardInterrupt):
+            raise error
+        from .checkpoint import latest_checkpoint  # checkpoint.py imports this module
+
+        epoch = engine.state.epoch
+        when = (
+            f"while validating epoch {epoch}"
+            if self.validating
+            else f"in epoch {epoch} (iteration {engine.state.iteration})"
+        )
+        newest = latest_checkpoint(self.checkpoint_dir)
+        where = f"its newest checkpoint is {newest}" if newest else "it has saved no checkpoint yet"
+        again = "add --resume true to the same command to go on" if newest else "run the command again to start it"
+        logging.getLogger("monai_rmisr").error(
+            "training stopped by Ctrl-C %s; %s: %s (epoch %d runs again from its start).", when, where, again, epoch
+        )
+        raise SystemExit(INTERRUPTED_EXIT) from None

@@ -1,0 +1,59 @@
+"""A training run stopped by Ctrl-C says how to go on (InterruptedRunHandler), instead of two tracebacks."""
+
+import logging
+
+import pytest
+import torch
+from ignite.engine import Engine
+
+from monai_rmisr.engines import InterruptedRunHandler
+
+
+def _engine_failing_at(iteration: int, error: BaseException) -> Engine:
+    def step(engine, batch):
+        if engine.state.iteration == iteration:
+            raise error
+
+    return Engine(step)
+
+
+def test_ctrl_c_names_the_checkpoint_to_resume_from_and_exits_130(tmp_path, caplog):
+    torch.save({"network": {}}, tmp_path / "checkpoint_epoch=1.pt")
+    engine = _engine_failing_at(5, KeyboardInterrupt())
+    InterruptedRunHandler(tmp_path).attach(engine)
+    with caplog.at_level(logging.ERROR, logger="monai_rmisr"), pytest.raises(SystemExit) as stopped:
+        engine.run([0, 1, 2], max_epochs=3)
+    assert stopped.value.code == 130
+    said = caplog.text
+    assert "training stopped by Ctrl-C in epoch 2 (iteration 5)" in said
+    assert f"its newest checkpoint is {tmp_path / 'checkpoint_epoch=1.pt'}: add --resume true" in said
+    assert "(epoch 2 runs again from its start)" in said
+    caplog.clear()
+    validator = _engine_failing_at(2, KeyboardInterrupt())  # before MONAI's StatsHandler, which logs a traceback
+    InterruptedRunHandler(tmp_path, validating=True).attach(validator)
+    with caplog.at_level(logging.ERROR, logger="monai_rmisr"), pytest.raises(SystemExit):
+        validator.run([0, 1, 2], max_epochs=1)
+    assert "training stopped by Ctrl-C while validating epoch 1; its newest checkpoint is" in caplog.text
+
+
+def test_ctrl_c_before_any_checkpoint_and_other_errors(tmp_path, caplog):
+    engine = _engine_failing_at(1, KeyboardInterrupt())
+    InterruptedRunHandler(tmp_path / "checkpoints").attach(engine)  # not made yet
+    with caplog.at_level(logging.ERROR, logger="monai_rmisr"), pytest.raises(SystemExit):
+        engine.run([0, 1], max_epochs=1)
+    assert "it has saved no checkpoint yet: run the command again to start it" in caplog.text
+    engine = _engine_failing_at(1, RuntimeError("out of memory"))
+    InterruptedRunHandler(tmp_path).attach(engine)
+    with pytest.raises(RuntimeError, match="out of memory"):  # anything else goes on as before
+        engine.run([0, 1], max_epochs=1)
+
+
+def test_the_bundle_attaches_it_to_the_trainer():
+    import json
+    from pathlib import Path
+
+    config = json.loads((Path(__file__).resolve().parents[2] / "bundles/rmisr/configs/train.json").read_text())
+    handlers = [handler["_target_"] for handler in config["train"]["handlers"]]
+    assert "monai_rmisr.engines.InterruptedRunHandler" in handlers
+    first = config["validate"]["handlers"][0]  # ahead of StatsHandler, whose traceback it spares
+    assert first["_target_"] == "monai_rmisr.engines.InterruptedRunHandler" and first["validating"] is True
