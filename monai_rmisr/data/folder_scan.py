@@ -13,7 +13,6 @@ from monai.data import load_decathlon_datalist
 
 from ..io import ImageReadError, read_image
 from ..io.folders import walk_folders
-from ..io.label_maps import label_map_evidence
 from ..io.series_folders import dicom_slice_header, is_one_series
 from .presets import ANNOTATION_DIR_PARTS, ANNOTATION_DIRS, ANNOTATION_STEMS, DICOM_EXTENSIONS, IMAGE_EXTENSIONS
 
@@ -197,18 +196,22 @@ def load_datalist(
 
 
 def _check_label_is_a_mask(path: str | os.PathLike[str], key: str, index: int, entry: dict[str, Any]) -> None:
-    """Refuse the datalist entry ``entry`` (number ``index`` of the list ``key``) whose ``label`` file is an image,
-    not a label map or mask (:func:`~monai_rmisr.io.label_maps.label_map_evidence`). A label that cannot be read
-    is left to the reader: its ``image`` is what is trained on."""
+    """Refuse the datalist entry ``entry`` (number ``index`` of the list ``key``) whose ``label`` is the same picture
+    at another resolution, as paired LR / HR data has it: its rows and columns are the image's times one factor other
+    than 1 (or the image's are the label's). A segmentation's label map or mask, on the image's grid, is what a
+    ``label`` may be (it is ignored: PNG masks of a dermoscopy set, a Decathlon ``dataset.json``, blank ones too);
+    files that cannot be read are left to the reader."""
     try:
-        label = read_image(entry["label"])
-    except (ImageReadError, OSError):
+        image, label = read_image(entry["image"]), read_image(entry["label"])
+    except (ImageReadError, OSError, TypeError):
         return
-    if label_map_evidence(label) is None:
+    rows, cols = (label.spatial_shape[axis] / image.spatial_shape[axis] for axis in (0, 1))
+    if abs(rows - cols) <= 0.02 * max(rows, cols) and not 0.9 < rows < 1.1:
         raise ValueError(
-            f"datalist '{path}': entry {index} of '{key}' pairs its image with a 'label' image ({entry['label']!r}), "
-            "as paired LR / HR data does; the trainer makes each LR image from its HR image itself, so list the HR "
-            "images only, as \"image\" (a 'label' is taken only as a segmentation's label map, and ignored)."
+            f"datalist '{path}': entry {index} of '{key}' pairs its image with a 'label' image ({entry['label']!r}) "
+            f"at {rows:.3g} times its size, as paired LR / HR data does; the trainer makes each LR image from its HR "
+            "image itself, so list the HR images only, as \"image\" (a 'label' is taken only as a segmentation's "
+            "label map, and ignored)."
         )
 
 

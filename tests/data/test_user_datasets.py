@@ -446,7 +446,7 @@ def test_a_datalist_of_paired_lr_and_hr_images_is_refused_and_a_segmentation_dat
             dataset_images(tmp_path / "dataset.json", "datalist", split)
         assert str(failure.value).startswith(
             f"datalist '{tmp_path / 'dataset.json'}': entry 0 of 'training' pairs its image with a 'label' image "
-            f"('{tmp_path / 'HR' / 'p0.png'}')"
+            f"('{tmp_path / 'HR' / 'p0.png'}') at 2 times its size"
         )
         assert 'list the HR images only, as "image"' in str(failure.value)
     # a Decathlon datalist: its labels are masks, its images what is trained on
@@ -460,6 +460,17 @@ def test_a_datalist_of_paired_lr_and_hr_images_is_refused_and_a_segmentation_dat
         entries.append({"image": f"c{case}.nii.gz", "label": f"m{case}.nii.gz"})
     (tmp_path / "decathlon.json").write_text(json.dumps({"training": entries, "numTraining": 2}))
     assert len(dataset_images(tmp_path / "decathlon.json", "datalist", "train", val_fraction=0)) == 4
+    # a dermoscopy set's PNG masks (0 / 255), the first one blank: masks on the image's grid, not pairs (a first
+    # version of the refusal took any label it could not tell for a NIfTI label map for an image)
+    (tmp_path / "isic").mkdir()
+    for k in range(2):
+        Image.fromarray(_rgb(k)).save(tmp_path / "isic" / f"ISIC_{k}.jpg")
+        mask = np.zeros(_rgb(k).shape[:2], np.uint8)
+        mask[4:12, 4:12] = 255 * k
+        Image.fromarray(mask).save(tmp_path / "isic" / f"ISIC_{k}_segmentation.png")
+    masks = [{"image": f"isic/ISIC_{k}.jpg", "label": f"isic/ISIC_{k}_segmentation.png"} for k in range(2)]
+    (tmp_path / "isic.json").write_text(json.dumps({"training": masks}))
+    assert len(dataset_images(tmp_path / "isic.json", "datalist", "train", val_fraction=0)) == 2
 
 
 def test_empty_or_unknown_input_names_the_problem(tmp_path):
