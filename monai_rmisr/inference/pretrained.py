@@ -377,7 +377,11 @@ def _described_network(path: Path) -> tuple[dict[str, Any], str] | None:
                 raise ValueError(
                     f"architecture sidecar {sidecar} must hold a JSON object, got {type(config).__name__}."
                 )
-            return config, f"architecture sidecar {sidecar}"
+            source = f"architecture sidecar {sidecar}"
+            name = _registry_name(path)
+            if name is not None and path.resolve() == pretrained_path(name).resolve():  # the registry's own file
+                _check_registry_promise(name, config, source, path)
+            return config, source
     name = _registry_name(path)
     if name is not None:
         entry = PRETRAINED[name]
@@ -493,7 +497,7 @@ def load_pretrained(name: str, device: str | torch.device = "cpu") -> nn.Module:
             f"has not been trained/shipped yet). Train it with the rmisr bundle, or set ${MODELS_ENV} to a "
             f"folder holding {name}.pt. Available now: {available}."
         )
-    network = _registry_network(name, path)
+    network = untrained_network(name)  # the registry's architecture, or its sidecar's (checked against the name)
     try:
         network.load_state_dict(load_state_dict(path))
     except RuntimeError as e:
@@ -505,20 +509,12 @@ def load_pretrained(name: str, device: str | torch.device = "cpu") -> nn.Module:
 _PROMISED_ARGUMENTS = ("spatial_dims", "in_channels", "out_channels", "upsampler")
 
 
-def _registry_network(name: str, path: Path) -> nn.Module:
-    """The architecture of registry model ``name`` whose weights are ``path``: the registry's, or the one a sidecar
-    beside the file gives (a fine-tuned run's ``model.json`` copied as ``<name>.json`` into ``$MONAI_RMISR_MODELS``:
-    a run with ``--image_residual false`` built without it came out wrong, up to half the range off). The sidecar
-    must keep what the name promises: the network class, its channels and up-sampler, and a dedicated model's scale.
-
-    Raises:
-        ValueError: the sidecar describes another kind of network (the message says how to load it by its path).
-    """
+def _check_registry_promise(name: str, config: Mapping[str, Any], source: str, path: Path) -> None:
+    """Refuse a sidecar beside the weights of registry model ``name`` (a fine-tuned run's ``model.json`` copied as
+    ``<name>.json`` into ``$MONAI_RMISR_MODELS``) that changes what the name promises: the network class, its
+    channels and up-sampler, and a dedicated model's scale. Other settings (``image_residual``) it may change: a run
+    with ``--image_residual false`` was built with the residual, its output up to half the range off."""
     entry = PRETRAINED[name]
-    sidecar = sidecar_path(path)
-    if not sidecar.is_file():
-        return entry.build()
-    config, source = _described_network(path)  # type: ignore[misc]  # the sidecar, which comes first
     defaults = {
         key: parameter.default
         for key, parameter in inspect.signature(entry.network).parameters.items()
@@ -536,7 +532,3 @@ def _registry_network(name: str, path: Path) -> nn.Module:
             f"{source} describes another network than the registry's {name!r} ({'; '.join(differing)}): give the "
             f"file by its path (--model {path}), or rename the two files."
         )
-    try:
-        return build_network(config)
-    except ValueError as e:
-        raise ValueError(f"{source}: {e}") from e

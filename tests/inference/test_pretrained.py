@@ -280,6 +280,9 @@ def test_a_sidecar_beside_registry_weights_builds_their_network(models):
         with pytest.raises(ValueError, match=re.escape(said)) as caught:
             load_pretrained("rmisr_bl_x2")
         assert f"give the file by its path (--model {models / 'rmisr_bl_x2.pt'})" in str(caught.value)
+        for other_reader in (untrained_network, load_checkpoint):  # the bundle's inference.json builds with these
+            with pytest.raises(ValueError, match=re.escape(said)):
+                other_reader("rmisr_bl_x2")
     # rmisr_meta promises any scale: the scale its run trained at is no promise
     meta = {**PRETRAINED["rmisr_meta"].kwargs, "_target_": "RMISR", "scale": 3.0}
     torch.save(build_network(meta).state_dict(), models / "rmisr_meta.pt")
