@@ -73,9 +73,11 @@ def read_nifti(path: str | os.PathLike[str], max_values: int | None = None) -> t
                 f"it holds {'x'.join(map(str, img.shape))} voxels = {values:,} values, more than the "
                 f"{max_values:,} allowed; nothing was decoded.",
             )
-        if stored.fields:  # RGB24 / RGBA32: structured voxels
-            raw = np.asanyarray(img.dataobj)
-            data = np.stack([raw[name] for name in stored.names], axis=-1).astype(np.float32)
+        alpha_dropped = False
+        if stored.fields:  # RGB24 / RGBA32: structured voxels; an alpha is dropped, as the raster readers drop it
+            raw = np.asanyarray(img.dataobj)  # (an RGBA32 file's colours were scaled one by one, as volumes)
+            data = np.stack([raw[name] for name in stored.names[:3]], axis=-1).astype(np.float32)
+            alpha_dropped = len(stored.names) > 3
             channels_last = True
         else:
             data = img.get_fdata(dtype=np.float32)
@@ -127,5 +129,6 @@ def read_nifti(path: str | os.PathLike[str], max_values: int | None = None) -> t
         "nifti_intent": str(header.get_intent()[0]),
         "spatial_shape": tuple(array.shape[1:]),
         "color": "RGB" if channels_last and channels >= 3 else "GRAY" if channels == 1 else None,
+        "alpha_dropped": alpha_dropped,
     }
     return array, ImageMeta(meta)

@@ -42,3 +42,24 @@ def test_2d_slice_and_4d_channels(tmp_path):
     array, _ = read_nifti(tmp_path / "four.nii")
     assert array.shape == (3, 6, 5, 4)
     np.testing.assert_array_equal(array[2], four[..., 2])
+
+
+def test_an_rgba32_nifti_is_read_as_its_colour_like_rgb24(tmp_path):
+    # four channels called RGB: Upscaler took them for volumes and stretched each colour on its own (up to 150 of
+    # 255 from the same picture stored as RGB24); the alpha is dropped, as the raster readers drop it
+    rgb = (np.random.default_rng(0).random((12, 10, 3)) * 255).astype(np.uint8)
+    kinds = {
+        "rgb": np.dtype([("R", "u1"), ("G", "u1"), ("B", "u1")]),
+        "rgba": np.dtype([("R", "u1"), ("G", "u1"), ("B", "u1"), ("A", "u1")]),
+    }
+    read = {}
+    for name, dtype in kinds.items():
+        voxels = np.zeros((12, 10, 1), dtype)
+        for k, channel in enumerate("RGB"):
+            voxels[channel] = rgb[..., k : k + 1]
+        if "A" in dtype.names:
+            voxels["A"] = 255
+        nib.save(nib.Nifti1Image(voxels, np.eye(4)), tmp_path / f"{name}.nii.gz")
+        read[name] = read_image(tmp_path / f"{name}.nii.gz")
+    np.testing.assert_array_equal(read["rgba"].array, read["rgb"].array)
+    assert read["rgba"].is_colour and read["rgba"].meta["alpha_dropped"] and not read["rgb"].meta["alpha_dropped"]
