@@ -42,9 +42,9 @@ Everything needed to write the original stored values back is in ``meta`` (``res
 from __future__ import annotations
 
 import logging
+import operator
 import os
-from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -752,6 +752,33 @@ def _report_series_messages(folder: Path, said: dict[Path, list[str]]) -> None:
     )
 
 
+def _most_slices(folder: Path, what: str, values: Sequence[Any], same: Callable[[Any, Any], bool]) -> Any:
+    """The value that more than half of a series' slices share (``same`` tells two values of one group; the first
+    of the group stands for it): the series' own, beside which another slice is odd.
+
+    Raises:
+        ImageReadError: no value is held by more than half of the slices (two stacks of two orientations, two by
+            two): which half is the series, and which slices are odd, is unknown; refused whole, even where broken
+            slices would be left out (the file names decided which half was kept).
+    """
+    groups: list[list[Any]] = []
+    for value in values:
+        group = next((g for g in groups if same(g[0], value)), None)
+        if group is None:
+            groups.append([value])
+        else:
+            group.append(value)
+    largest = max(groups, key=len)
+    if 2 * len(largest) <= len(values):
+        counts = " and ".join(str(len(g)) for g in sorted(groups, key=len, reverse=True))
+        raise ImageReadError(
+            folder,
+            f"its slices are of {len(groups)} {what} ({counts} slices), none held by most of them: which slices are "
+            "the series is unknown; refused whole (put each stack in a folder of its own).",
+        )
+    return largest[0]
+
+
 def _bad_slice(err: ImageReadError, folder: Path, skip: bool, skipped: list[dict[str, str]]) -> None:
     """Record a broken slice when ``skip``; else raise its error, saying that it is a slice of ``folder``."""
     if not skip:
@@ -888,13 +915,13 @@ def _read_dicom_series(
         raise ImageReadError(folder, f"holds no readable slice ({len(skipped)} broken).")
     members = headers_ok
     first_ds = members[0][1]
-    # the series' size, orientation and pixel spacing are its slices' most common ones, so an odd slice (a scout of
+    # the series' size, orientation and pixel spacing are those of most of its slices, so an odd slice (a scout of
     # another size among the slices) is the one named, or left out with skip_bad_slices, wherever it sorts
-    orientations = [_orientation(ds) for _, ds in members]
-    orientation_keys = [tuple(np.round(np.concatenate(o), 4)) for o in orientations]
-    row_cos, col_cos = orientations[orientation_keys.index(Counter(orientation_keys).most_common(1)[0][0])]
+    orientations = [np.concatenate(_orientation(ds)) for _, ds in members]
+    orientation = _most_slices(folder, "orientations", orientations, lambda a, b: np.allclose(a, b, atol=1e-4))
+    row_cos, col_cos = orientation[:3], orientation[3:]
     normal = np.cross(row_cos, col_cos)
-    shape0 = Counter((int(ds.Rows), int(ds.Columns)) for _, ds in members).most_common(1)[0][0]
+    shape0 = _most_slices(folder, "sizes", [(int(ds.Rows), int(ds.Columns)) for _, ds in members], operator.eq)
     values = shape0[0] * shape0[1] * len(members) * int(first_ds.get("SamplesPerPixel", 1) or 1)
     if max_values is not None and values > max_values:
         raise ImageTooLargeError(
@@ -909,12 +936,12 @@ def _read_dicom_series(
     # a slice on another in-plane grid has other pixel positions (its outputs were placed by the first slice's
     # spacing: 5.85 mm off with an ROI)
     spacings = [_spacing_in_plane(ds)[0] for _, ds in members]
-    spacing0 = Counter(spacings).most_common(1)[0][0]
-    for (path, ds), (r, c), spacing in zip(members, orientations, spacings):
+    spacing0 = _most_slices(folder, "pixel spacings", spacings, lambda a, b: np.allclose(a, b, rtol=1e-4, atol=1e-6))
+    for (path, ds), own_orientation, spacing in zip(members, orientations, spacings):
         odd = None
         if (int(ds.Rows), int(ds.Columns)) != shape0:
             odd = f"is {ds.Rows}x{ds.Columns} but the series is {shape0[0]}x{shape0[1]}."
-        elif not (np.allclose(r, row_cos, atol=1e-4) and np.allclose(c, col_cos, atol=1e-4)):
+        elif not np.allclose(own_orientation, orientation, atol=1e-4):
             odd = "its ImageOrientationPatient differs from the rest of the series."
         elif not np.allclose(spacing, spacing0, rtol=1e-4, atol=1e-6):
             odd = (

@@ -262,6 +262,16 @@ def test_series_errors_name_the_problem(tmp_path):
         read_dicom_series(turned)
     volume, meta = read_dicom_series(turned, skip_bad_slices=True)
     assert volume.shape == (1, 128, 128, 3) and [Path(s["path"]).name for s in meta["skipped_slices"]] == ["a.dcm"]
+    # two stacks of two: which is the series is unknown (the file names decided which half skip_bad_slices kept)
+    halves = tmp_path / "halves"
+    write_ct_series(halves, n=4)
+    for name in sorted(p.name for p in halves.iterdir())[:2]:
+        ds = pydicom.dcmread(halves / name)
+        ds.ImageOrientationPatient = [0, 1, 0, 0, 0, -1]
+        ds.save_as(halves / name)
+    for skip in (False, True):
+        with pytest.raises(ImageReadError, match=r"slices are of 2 orientations \(2 and 2 slices\), none held by most"):
+            read_dicom_series(halves, skip_bad_slices=skip)
 
 
 def test_a_slice_of_other_pixel_spacing_is_refused_by_name(tmp_path):
