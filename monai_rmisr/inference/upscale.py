@@ -147,6 +147,16 @@ def _warn_of_a_coarse_in_plane_axis(path: Any, meta: dict[str, Any], axis: str) 
     )
 
 
+def _check_slice_count(slices: int, path: Any = None) -> None:
+    """Refuse ``--axis z`` on fewer than :data:`MIN_THROUGH_PLANE_SLICES` slices (of the file ``path``, if given)."""
+    if slices < MIN_THROUGH_PLANE_SLICES:
+        has = f"'{path}' has {slices}" if path is not None else f"got {slices}"
+        raise ValueError(
+            f"--axis z needs at least {MIN_THROUGH_PLANE_SLICES} slices (the network sees planes as tall as the "
+            f"volume has slices); {has}."
+        )
+
+
 def _check_even_slice_grid(path: Any, meta: dict[str, Any]) -> None:
     """Refuse ``--axis z`` on a series whose slices are not evenly spaced along one line: the new slices are
     interpolated between neighbours as if they were, and placed on that grid (up to 1.75 mm off on a series with a
@@ -352,11 +362,7 @@ class Upscaler:
         """
         if volume.ndim != 4:
             raise ValueError(f"--axis z needs a volume (C, H, W, D), got shape {volume.shape}.")
-        if volume.shape[-1] < MIN_THROUGH_PLANE_SLICES:
-            raise ValueError(
-                f"--axis z needs at least {MIN_THROUGH_PLANE_SLICES} slices (the network sees planes as tall as the "
-                f"volume has slices), got {volume.shape[-1]}."
-            )
+        _check_slice_count(volume.shape[-1])
         _, height, width, depth = volume.shape
         if isinstance(self.network, BicubicUpsampler):  # interpolation along z alone: the planes stay as they are
             slices = scaled_size([depth], self.run_scale)[0]
@@ -434,11 +440,7 @@ class Upscaler:
             _warn_of_a_coarse_in_plane_axis(image.path, meta, self.axis)
         if self.axis == "z":
             _check_even_slice_grid(image.path, meta)
-            if array.shape[-1] < MIN_THROUGH_PLANE_SLICES:  # through_plane's rule, said of the file
-                raise ValueError(
-                    f"--axis z needs at least {MIN_THROUGH_PLANE_SLICES} slices (the network sees planes as tall as "
-                    f"the volume has slices); '{image.path}' has {array.shape[-1]}."
-                )
+            _check_slice_count(array.shape[-1], image.path)  # before it is read into planes
         crop, starts, context = self._crop(array, image)
         channels = crop.shape[0]
         if value_range is not None:
