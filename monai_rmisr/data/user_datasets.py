@@ -79,6 +79,7 @@ __all__ = [
     "record_validation_items",
     "recorded_validation_items",
     "validation_items",
+    "validation_split",
 ]
 
 logger = logging.getLogger(__name__)
@@ -424,30 +425,68 @@ def record_validation_items(
     return path
 
 
-def recorded_validation_items(output_dir: str | os.PathLike[str]) -> list[str] | None:
-    """The validation items a run recorded in ``output_dir`` (:func:`record_validation_items`); None, with a warning,
-    when it recorded none (a run begun before 2026-12-07, or a branch whose checkpoint alone was copied): the split
-    is then made afresh from the files found now.
+def recorded_validation_items(
+    output_dir: str | os.PathLike[str],
+    dataset_dir: str | os.PathLike[str] | None = None,
+    preset: str | DatasetPreset = "folder",
+) -> list[str] | None:
+    """The validation items a run recorded in ``output_dir`` (:func:`record_validation_items`), checked against the
+    data set it is resumed on: ``dataset_dir`` (None: the package's corpus) and ``preset``. None when it recorded
+    none: a corpus run; a run begun before 2026-12-07, or a branch whose checkpoint alone was copied (with a warning:
+    the split is then made afresh from the files found now).
 
     Raises:
-        ValueError: the file is no such record, naming it.
+        ValueError: the file is no such record, or the run is resumed on another data set or preset than it recorded
+            (it went on without a word on the corpus, or on another folder, validating on another set and replacing
+            ``model.pt`` on its score), naming both.
     """
     path = Path(output_dir) / VALIDATION_SPLIT_FILE
     if not path.is_file():
-        logger.warning(
-            "'%s' holds no %s: the validation split is made afresh from the files found now (if files were added "
-            "since the run began, its validation images may differ from the run's), and recorded.",
-            output_dir,
-            VALIDATION_SPLIT_FILE,
-        )
+        if dataset_dir is not None:
+            logger.warning(
+                "'%s' holds no %s: the validation split is made afresh from the files found now (if files were "
+                "added since the run began, its validation images may differ from the run's), and recorded.",
+                output_dir,
+                VALIDATION_SPLIT_FILE,
+            )
         return None
     try:
-        items = json.loads(path.read_text())["validation"]
+        record = json.loads(path.read_text())
+        items = record["validation"]
     except (ValueError, KeyError, TypeError, UnicodeDecodeError):
         items = None
     if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
         raise ValueError(f"'{path}' is not a validation split record ({{\"validation\": [paths]}}): move it away.")
+    began = Path(str(record.get("dataset_dir", ""))), str(record.get("dataset_preset", "folder"))
+    given_preset = _resolve_preset(preset).name
+    same_folder = dataset_dir is not None and Path(dataset_dir).resolve() == began[0].resolve()
+    if not same_folder or given_preset != began[1]:
+        given = "the package's corpus (no --dataset_dir)" if dataset_dir is None else f"'{dataset_dir}'"
+        raise ValueError(
+            f"this run began on --dataset_dir '{began[0]}' with --dataset_preset {began[1]} ({path}); resumed on "
+            f"{given} with --dataset_preset {given_preset} it would train and validate on other images: give the "
+            "run's, or branch (a new --output_dir with --init_weights of its checkpoint)."
+        )
     return items
+
+
+def validation_split(
+    dataset_dir: str | os.PathLike[str] | None,
+    preset: str | DatasetPreset,
+    output_dir: str | os.PathLike[str],
+    resuming: bool,
+) -> list[str] | None:
+    """The validation items of a training run on ``dataset_dir`` (None: the package's corpus, whose split is by name):
+    :func:`validation_items`, those the run recorded (:func:`recorded_validation_items`) when ``resuming``. The
+    bundle's ``val_split``.
+
+    Raises:
+        ValueError: as :func:`recorded_validation_items`.
+    """
+    recorded = recorded_validation_items(output_dir, dataset_dir, preset) if resuming else None
+    if dataset_dir is None:
+        return None
+    return validation_items(dataset_dir, preset, recorded=recorded)
 
 
 def load_dataset(

@@ -236,6 +236,22 @@ def test_a_resumed_run_keeps_its_validation_split_when_files_are_added(tmp_path)
     assert np.array_equal(validated, load_dataset(folder, "folder", "val", val_items=first)[0].array)
     record = json.loads((run / "validation_split.json").read_text())
     assert record == {"dataset_dir": str(folder), "dataset_preset": "folder", "validation": first}
+    # resumed without --dataset_dir (the corpus), on another folder, or with another preset: it went on without a word,
+    # validating on other images and replacing model.pt on their score
+    other = tmp_path / "other"
+    other.mkdir()
+    for overrides, given in (
+        ({"dataset_dir": None}, "resumed on the package's corpus (no --dataset_dir) with --dataset_preset folder"),
+        ({"dataset_dir": str(other)}, f"resumed on '{other}' with --dataset_preset folder"),
+        ({"dataset_preset": "dermoscopy"}, f"resumed on '{folder}' with --dataset_preset dermoscopy"),
+    ):
+        with pytest.raises(RuntimeError) as failure:
+            parser(max_epochs=3, resume="true", **overrides).get_parsed_content("initialize")
+        said = str(failure.value.__cause__)
+        assert (
+            said.startswith(f"this run began on --dataset_dir '{folder}' with --dataset_preset folder")
+            and given in said
+        )
     (folder / first[0]).unlink()
     with pytest.raises(RuntimeError) as failure:
         parser(max_epochs=3, resume="true").get_parsed_content("initialize")
