@@ -10,7 +10,7 @@ from monai.data.utils import collate_meta_tensor
 from monai.inferers import Inferer
 from torch import nn
 
-from .settings import AUTO_TILE
+from .settings import AUTO_TILE, check_tile, check_tile_statistics
 from .super_resolve import super_resolve
 
 __all__ = ["SuperResolutionInferer"]
@@ -59,10 +59,10 @@ class SuperResolutionInferer(Inferer):
     ) -> None:
         super().__init__()
         self.scale = scale
-        self.tile = tile
+        self.tile = check_tile(tile)  # refused when made (tile=32 was taken, and refused at the first call)
         self.overlap = overlap
         self.self_ensemble = self_ensemble
-        self.tile_statistics = tile_statistics
+        self.tile_statistics = check_tile_statistics(tile_statistics)
         self.progress = progress
         self.device = device
         self.precision = precision

@@ -443,15 +443,17 @@ class Upscaler:
             _check_slice_count(array.shape[-1], image.path)  # before it is read into planes
         crop, starts, context = self._crop(array, image)
         channels = crop.shape[0]
+        spatial_axes = tuple(range(1, crop.ndim))  # reduced in place: an ROI's crop is a view, not copied
+        own_low, own_high = crop.min(axis=spatial_axes), crop.max(axis=spatial_axes)
+        # a channel of one value (a constant image, a flat colour) comes back as that value, whatever the network
+        # makes of it (its biases: up to 0.0025 of a constant grey's unit, 2 of 255 of a flat colour's channel)
+        constant = [int(c) for c in np.flatnonzero(own_low == own_high)] if value_range is None else []
         if value_range is not None:
             low, high = (np.full(channels, float(value)) for value in value_range)
         elif channels > 1 and not image.is_colour:  # volumes: each as if alone (their ranges differ)
-            per_volume = crop.reshape(channels, -1)
-            low, high = per_volume.min(axis=1).astype(np.float64), per_volume.max(axis=1).astype(np.float64)
+            low, high = own_low.astype(np.float64), own_high.astype(np.float64)
         else:
-            low, high = (np.full(channels, float(value)) for value in (crop.min(), crop.max()))
-        # a constant image maps to 0 and back to its value whatever the network makes of the zeros (its biases: up
-        # to 0.0025 of the value's unit came back); every other image to [0, 1]
+            low, high = (np.full(channels, float(value)) for value in (own_low.min(), own_high.max()))
         span = np.maximum(high - low, 0.0)
         per_channel = (channels, *([1] * (crop.ndim - 1)))
         divisor = np.where(span > 0, span, 1.0).astype(np.float32).reshape(per_channel)
@@ -481,6 +483,8 @@ class Upscaler:
             for start in range(0, flat.size, MAPPING_CHUNK):  # in float64, a chunk at a time (bounded memory)
                 chunk = flat[start : start + MAPPING_CHUNK]
                 chunk[...] = chunk.astype(np.float64) * span[channel] + low[channel]
+        for channel in constant:
+            result[channel] = own_low[channel]
 
         out_spatial = result.shape[1:]
         in_spatial = [

@@ -138,6 +138,16 @@ def _nifti_description(meta: Mapping[str, Any], theirs: str) -> bytes:
     return text.encode("latin-1", "replace")[:80]
 
 
+def _say_if_alpha_dropped(source_meta: Mapping[str, Any], how: str = "") -> None:
+    """Warn that the source's alpha (transparency) channel, dropped on reading, is not in the output."""
+    if source_meta.get("alpha_dropped"):
+        logger.warning(
+            "'%s': its alpha (transparency) channel is not in the output%s.",
+            source_meta.get("source_path"),
+            f" ({how})" if how else "",
+        )
+
+
 def _integer_scaling(source_meta: Mapping[str, Any]) -> tuple[float, float]:
     """The source's ``scl_slope`` and ``scl_inter`` (1 and 0 where it had none, or a slope of 0: unscaled)."""
     slope, inter = source_meta.get("scl_slope"), source_meta.get("scl_inter")
@@ -158,7 +168,8 @@ def write_nifti(
     type is the source's: integer data is rounded to the source's step and clipped to the type, scaled integer data
     keeping the source's ``scl_slope`` / ``scl_inter`` (values in the source's units and steps; a tool that ignores
     the scaling shows it as it shows the source), float data is written as float32. Multi-channel images get their
-    extra dimensions back; RGB(A) NIfTI is written as RGB24.
+    extra dimensions back; RGB24 / RGBA32 NIfTI keeps its type, an RGBA32 file's alpha written opaque (with a warning:
+    the reader dropped it).
     """
     source = nib.load(str(source_meta["source_path"]))
     header = source.header.copy()
@@ -177,6 +188,7 @@ def write_nifti(
         data = data[:, :, None]
         spatial = (*spatial, 1)
     if stored.fields:
+        _say_if_alpha_dropped(source_meta, "written opaque")
         rgb = np.clip(np.rint(data), 0, 255).astype(np.uint8)
         out = np.zeros(spatial, dtype=stored)
         for k, name in enumerate(stored.names):
@@ -295,8 +307,7 @@ def write_raster(
         info = np.iinfo(dtype)
         values = np.clip(np.rint(values), info.min, min(info.max, 2**bits - 1) if bits < 32 else info.max)
     data = np.moveaxis(values.astype(dtype), 0, -1)  # (H, W[, F], C)
-    if source_meta.get("alpha_dropped"):
-        logger.warning("'%s': its alpha (transparency) channel is not in the output.", source_meta.get("source_path"))
+    _say_if_alpha_dropped(source_meta)
     dpi = _dpi(meta)
     if fmt == "tiff":
         import tifffile

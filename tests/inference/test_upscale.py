@@ -792,6 +792,10 @@ def test_a_constant_image_comes_back_as_that_constant(tmp_path):
             tmp_path / "flat.nii.gz", tmp_path / "flat_x2.nii.gz", overwrite=True
         )
         assert np.all(nib.load(out).get_fdata() == value)
+    # a flat colour: each channel its own value (G came back 198-200, B 89-91)
+    Image.fromarray(np.full((40, 40, 3), (10, 200, 90), np.uint8)).save(tmp_path / "flat.png")
+    out = Upscaler(3, model="rmisr_bl_x3").file(tmp_path / "flat.png", tmp_path / "flat_x3.png")
+    assert np.array_equal(np.unique(np.asarray(Image.open(out)).reshape(-1, 3), axis=0), [[10, 200, 90]])
 
 
 @pytest.mark.parametrize("axis", ["xy", "z"])

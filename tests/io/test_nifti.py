@@ -63,3 +63,15 @@ def test_an_rgba32_nifti_is_read_as_its_colour_like_rgb24(tmp_path):
         read[name] = read_image(tmp_path / f"{name}.nii.gz")
     np.testing.assert_array_equal(read["rgba"].array, read["rgb"].array)
     assert read["rgba"].is_colour and read["rgba"].meta["alpha_dropped"] and not read["rgb"].meta["alpha_dropped"]
+
+
+def test_an_rgba32_nifti_output_says_its_alpha_is_written_opaque(tmp_path, caplog):
+    from monai_rmisr.inference.upscale import Upscaler
+
+    voxels = np.zeros((12, 10, 1), np.dtype([("R", "u1"), ("G", "u1"), ("B", "u1"), ("A", "u1")]))
+    voxels["R"], voxels["A"] = 90, 128
+    nib.save(nib.Nifti1Image(voxels, np.eye(4)), tmp_path / "rgba.nii.gz")
+    with caplog.at_level("WARNING", logger="monai_rmisr"):
+        out = Upscaler(2, model="bicubic").file(tmp_path / "rgba.nii.gz", tmp_path / "rgba_x2.nii.gz")
+    assert "its alpha (transparency) channel is not in the output (written opaque)" in caplog.text
+    assert np.all(np.asarray(nib.load(out).dataobj)["A"] == 255)
