@@ -366,12 +366,17 @@ def _split(
     return _Split(root, train if split == "train" else val, groups)
 
 
+#: The outputs :func:`_without_our_outputs` has named, per folder: each is said once per process.
+_SAID_OUTPUTS: set[tuple[Path, tuple[Path, ...]]] = set()
+
+
 def _without_our_outputs(root: Path, items: list[Path]) -> list[Path]:
     """``items`` without monai-rmisr's own outputs (:func:`~monai_rmisr.io.provenance.made_by_monai_rmisr`), which a
     user who wrote results beside the data set's images would otherwise train on: a super-resolved image is no
     high-resolution truth. Logged, naming the first few."""
     ours = [item for item in items if made_by_monai_rmisr(item)]
-    if ours:
+    if ours and (root, tuple(ours)) not in _SAID_OUTPUTS:  # once a run, not once per split read
+        _SAID_OUTPUTS.add((root, tuple(ours)))
         named = ", ".join(f"'{item.relative_to(root) if root in item.parents else item}'" for item in ours[:3])
         logger.warning(
             "leaving out %d output(s) of monai-rmisr under '%s' (a super-resolved image is no truth to learn "
