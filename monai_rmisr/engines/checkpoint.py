@@ -370,7 +370,11 @@ def check_network_scales(
     Raises:
         ValueError: naming the setting, its value and the network's scale.
     """
-    from ..inference.settings import model_in_channels, model_scale_limits  # the inference package is lazy here
+    from ..inference.settings import (  # the inference package is lazy here
+        check_model_scale,
+        model_in_channels,
+        model_scale_limits,
+    )
 
     what = what or f"the run's {type(network).__name__} (--network_def)"
     fixed, max_scale = model_scale_limits(network)
@@ -384,7 +388,13 @@ def check_network_scales(
     listed = [] if val_scales is None else [val_scales] if isinstance(val_scales, numbers.Real) else list(val_scales)
     for setting, value, scales in (("scale", scale, [scale]), ("val_scales", val_scales, listed)):
         for s in scales:
-            if fixed is not None and not math.isclose(float(s), fixed, rel_tol=0, abs_tol=1e-9):
+            try:  # the rule every entry point follows; said here in the bundle's settings
+                check_model_scale(float(s), fixed, max_scale, what)
+            except ValueError:
+                if fixed is None:
+                    raise ValueError(
+                        f"--{setting} {value!r}: {what} takes scales up to x{max_scale:g}, not x{float(s):g}."
+                    ) from None
                 hint = (
                     f"give --scale {fixed:g}"
                     if setting == "scale"
@@ -393,9 +403,7 @@ def check_network_scales(
                 raise ValueError(
                     f"--{setting} {value!r}: {what} is a fixed x{fixed:g} network, it cannot run at x{float(s):g}; "
                     f"{hint}."
-                )
-            if float(s) > max_scale:
-                raise ValueError(f"--{setting} {value!r}: {what} takes scales up to x{max_scale:g}, not x{float(s):g}.")
+                ) from None
 
 
 def evaluation_network(
