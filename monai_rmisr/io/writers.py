@@ -181,6 +181,7 @@ def write_nifti(
             header[key] = 0
     header["descrip"] = _nifti_description(meta, str(np.asarray(header["descrip"]).item().decode("latin-1")))
     stored = source.get_data_dtype()
+    slope, inter = _integer_scaling(source_meta)  # integers are written in the source's steps
     spatial = tuple(meta["spatial_shape"])
     source_shape = tuple(source.shape)
     data = np.moveaxis(np.asarray(array), 0, -1)  # (*spatial, C)
@@ -198,7 +199,6 @@ def write_nifti(
         rest = source_shape[3:] if len(source_shape) > 3 else ()
         data = data.reshape(*spatial, *rest) if rest else (data[..., 0] if data.shape[-1] == 1 else data)
         if stored.kind in "iu":
-            slope, inter = _integer_scaling(source_meta)
             info = np.iinfo(stored)
             data = np.clip(np.rint((data - inter) / slope), info.min, info.max).astype(stored)
         elif stored.kind == "f":
@@ -208,7 +208,7 @@ def write_nifti(
     image = image_class(data, affine, header=header)
     if not stored.fields and stored.kind in "iu":
         image.set_data_dtype(stored)
-        image.header.set_slope_inter(*_integer_scaling(source_meta))  # the stored integers are in its steps
+        image.header.set_slope_inter(slope, inter)
     # the new grid in the source's voxel indices: each of the source's own sform and qform follows it, so a
     # qform that differs from the sform (another space: scanner and aligned) is moved, not replaced by it
     index_map = np.linalg.solve(np.asarray(source_meta["affine"], dtype=np.float64), affine)
