@@ -218,3 +218,55 @@ def test_a_second_ctrl_c_stops_a_watcher_waiting_out_a_pacs_retry_back_off(tmp_p
     assert done.stderr.strip().splitlines()[-1] == "rmisr pacs: error: interrupted (Ctrl-C)."
     second = float(next(line.split()[1] for line in done.stderr.splitlines() if line.startswith("second ")))
     assert finished - second < 10  # not the retries' back-off (6 retries: about a minute)
+
+
+DERIVING_COMMANDS = {
+    "upscale": ["upscale", "in.dcm", "-o", "out.dcm"],
+    "pacs": ["pacs", "--url", "http://127.0.0.1:9/dicom-web", "--study", "1.2.3"],
+    "listen": ["listen", "--spool", "spool", "--forward", "PACS@127.0.0.1:104"],
+}
+
+
+@pytest.mark.parametrize("command", sorted(DERIVING_COMMANDS))
+def test_every_deriving_command_takes_the_same_derivation_options(command):
+    """``rmisr pacs`` and ``rmisr listen`` derive as ``rmisr upscale`` does, with the same options (they had only
+    --scale, --model, --tile and --device: no through-plane series, no bfloat16, no skipping a broken slice)."""
+    from monai_rmisr.cli import build_parser
+    from monai_rmisr.cli.common import derivation_upscaler
+
+    options = ["--scale", "3", "--model", "bicubic", "--tile", "64", "--tile-statistics", "tile", "--axis", "z"]
+    options += ["--self-ensemble", "--precision", "float32", "--device", "cpu", "--skip-bad-slices"]
+    upscaler = derivation_upscaler(build_parser().parse_args([*DERIVING_COMMANDS[command], *options]))
+    assert (upscaler.scale, upscaler.model_name, upscaler.tile, upscaler.tile_statistics) == (
+        3.0,
+        "bicubic",
+        64,
+        "tile",
+    )
+    assert (upscaler.axis, upscaler.self_ensemble, upscaler.compute_precision) == ("z", True, "float32")
+    assert upscaler.skip_bad_slices and upscaler.roi is None
+    defaults = derivation_upscaler(build_parser().parse_args([*DERIVING_COMMANDS[command], "--scale", "2"]))
+    assert (defaults.axis, defaults.self_ensemble, defaults.skip_bad_slices, defaults.tile) == (
+        "xy",
+        False,
+        False,
+        "auto",
+    )
+
+
+@pytest.mark.parametrize("command", ["pacs", "listen"])
+def test_a_region_is_for_one_image_not_for_a_service(command, capsys):
+    """--roi names pixels of one image: a service's series differ, so it takes none (argparse: exit 2)."""
+    with pytest.raises(SystemExit) as stop:
+        main([*DERIVING_COMMANDS[command], "--scale", "2", "--roi", "0,0,8,8"])
+    assert stop.value.code == 2 and "unrecognized arguments: --roi" in capsys.readouterr().err
+
+
+def test_a_bad_derivation_option_is_refused_by_a_service_naming_it(tmp_path, capsys):
+    spool = tmp_path / "spool"
+    assert (
+        main(["listen", "--spool", str(spool), "--forward", "PACS@127.0.0.1:104", "--scale", "2", "--tile", "16"]) == 2
+    )
+    assert "tile" in capsys.readouterr().err and not spool.exists()
+    assert main([*DERIVING_COMMANDS["pacs"], "--scale", "2", "--tile-statistics", "pixel"]) == 2
+    assert "tile" in capsys.readouterr().err

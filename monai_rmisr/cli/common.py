@@ -1,5 +1,6 @@
-"""What several commands share: the ``--tile`` and path arguments, the result lines on stdout, the one-line error
-report, the services' logging and the warnings folded into a command's report."""
+"""What several commands share: the options of how an image is derived (``--scale``, ``--model``, ``--tile``, ...),
+path arguments, the result lines on stdout, the one-line error report, the services' logging and the warnings folded
+into a command's report."""
 
 from __future__ import annotations
 
@@ -9,11 +10,14 @@ import logging
 import sys
 import warnings
 from collections.abc import Callable, Iterator
+from typing import Any
 
 __all__ = [
     "TILE_HELP",
     "OutputClosedError",
+    "add_derivation_arguments",
     "collected_warnings",
+    "derivation_upscaler",
     "path_argument",
     "print_result",
     "report_error",
@@ -36,6 +40,83 @@ def tile_argument(text: str) -> int | str:
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected 'auto', 0 (whole image) or a size, got {text!r}") from None
+
+
+def add_derivation_arguments(parser: argparse.ArgumentParser, roi: bool = False) -> None:
+    """Add how each image is derived to ``parser``, the same options in every command that derives images
+    (``rmisr upscale``, ``pacs``, ``listen``): ``--scale`` (required), ``--model``, ``--tile``, ``--tile-statistics``,
+    ``--axis``, ``--self-ensemble``, ``--precision``, ``--device``, ``--skip-bad-slices``, and with ``roi`` ``--roi``
+    (a region in one image's pixels: not for the services, whose series differ). :func:`derivation_upscaler` builds
+    the :class:`~monai_rmisr.inference.upscale.Upscaler` they ask for, which checks each value."""
+    group = parser.add_argument_group("how each image is derived (the same in rmisr upscale, pacs and listen)")
+    group.add_argument(
+        "--scale", required=True, help="up-sampling factor > 1 (dedicated models: 2, 3, 4; meta: up to 8)"
+    )
+    group.add_argument(
+        "--model",
+        default="auto",
+        help="'auto' (default), 'bicubic' (the baseline), a registry name (rmisr info) or a checkpoint path",
+    )
+    if roi:
+        group.add_argument(
+            "--roi", default=None, metavar="x0,y0,x1,y1", help="super-resolve only this region (pixels, x = column)"
+        )
+    group.add_argument("--tile", type=tile_argument, default="auto", metavar="N", help=TILE_HELP)
+    group.add_argument(
+        "--tile-statistics",
+        default="image",
+        metavar="{image,tile}",
+        help="where a tiled image's channel attention takes its statistics: image (default; gathered over the whole "
+        "image first, about 2.6x the time of the tiles alone, the result within a few 1e-3 of the whole image's) or "
+        "tile (each tile its own: faster, pixels move by up to about 0.1)",
+    )
+    group.add_argument(
+        "--axis", choices=("xy", "z"), default="xy", help="xy: in-plane (default); z: add slices (volumes)"
+    )
+    group.add_argument(
+        "--self-ensemble",
+        action="store_true",
+        help="average the network's outputs over 8 flips/rotations: slightly more faithful, 8x slower",
+    )
+    group.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
+    group.add_argument(
+        "--precision",
+        default="float32",
+        help="the network's compute dtype: float32 (default), bfloat16 (where the CPU has AVX512-BF16 / AMX or the "
+        "GPU bfloat16: about 3x faster on a CPU with AMX, no faster with AVX512-BF16 alone, docs/inference.md; "
+        "refused where it would be emulated) or auto (bfloat16 where native)",
+    )
+    group.add_argument(
+        "--skip-bad-slices",
+        action="store_true",
+        help="a DICOM series with broken slices: write one series from the readable ones, naming those left out "
+        "(default: the series is refused)",
+    )
+
+
+def derivation_upscaler(args: argparse.Namespace, device: str | None = None, progress: bool = False) -> Any:
+    """The :class:`~monai_rmisr.inference.upscale.Upscaler` of :func:`add_derivation_arguments`'s options in
+    ``args`` (``device`` in place of ``args.device`` where given: a torchrun process's own GPU).
+
+    Raises:
+        ValueError, FileNotFoundError: a bad value or model, naming the option.
+    """
+    from ..inference.settings import check_scale_text
+    from ..inference.upscale import Upscaler
+
+    return Upscaler(
+        check_scale_text(args.scale),
+        model=args.model,
+        tile=args.tile,
+        tile_statistics=args.tile_statistics,
+        axis=args.axis,
+        device=args.device if device is None else device,
+        roi=getattr(args, "roi", None),
+        self_ensemble=args.self_ensemble,
+        precision=args.precision,
+        skip_bad_slices=args.skip_bad_slices,
+        progress=progress,
+    )
 
 
 def path_argument(text: str) -> str:

@@ -5,21 +5,18 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .common import TILE_HELP, path_argument, report_error, service_logging, tile_argument
+from .common import add_derivation_arguments, derivation_upscaler, path_argument, report_error, service_logging
 
 __all__ = ["add_command"]
 
 
 def _listen(args: argparse.Namespace) -> int:
-    from ..inference.settings import check_scale_text
-    from ..inference.upscale import Upscaler
     from ..pacs import listen, parse_dicom_node
 
     service_logging(args.quiet, "pynetdicom")  # its INFO lines describe every association
     try:
         forward = parse_dicom_node(args.forward)
-        scale = check_scale_text(args.scale)
-        upscaler = Upscaler(scale, model=args.model, tile=args.tile, device=args.device)
+        upscaler = derivation_upscaler(args)
         result = listen(
             upscaler,
             args.spool,
@@ -65,10 +62,7 @@ def add_command(commands: Any) -> None:
     command.add_argument(
         "--spool", required=True, type=path_argument, metavar="DIR", help="the listener's folder (created)"
     )
-    command.add_argument("--scale", required=True, help="up-sampling factor > 1 (as rmisr upscale)")
-    command.add_argument("--model", default="auto", help="as rmisr upscale --model")
-    command.add_argument("--tile", type=tile_argument, default="auto", metavar="N", help=TILE_HELP)
-    command.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
+    add_derivation_arguments(command)
     command.add_argument("--ae-title", default="RMISR", metavar="AET", help="the listener's AE title (RMISR)")
     command.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (127.0.0.1; 0.0.0.0 for every interface)"

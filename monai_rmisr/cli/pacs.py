@@ -6,7 +6,14 @@ import argparse
 import sys
 from typing import Any
 
-from .common import TILE_HELP, path_argument, print_result, report_error, service_logging, tile_argument
+from .common import (
+    add_derivation_arguments,
+    derivation_upscaler,
+    path_argument,
+    print_result,
+    report_error,
+    service_logging,
+)
 
 __all__ = ["MIN_INTERVAL", "add_command"]
 
@@ -24,8 +31,6 @@ WATCH_DEFAULTS = {
 
 
 def _pacs(args: argparse.Namespace) -> int:
-    from ..inference.settings import check_scale_text
-    from ..inference.upscale import Upscaler
     from ..pacs import (
         PacsError,
         SeriesTooLargeError,
@@ -65,9 +70,8 @@ def _pacs(args: argparse.Namespace) -> int:
         if args.watch and not args.interval >= MIN_INTERVAL:  # 0 polled a PACS 55 times a second
             raise ValueError(f"--interval must be at least {MIN_INTERVAL:g} second(s), got {args.interval:g}.")
         check_seconds(args.settle, "settle")
-        scale = check_scale_text(args.scale)
+        upscaler = derivation_upscaler(args)
         client = connect(args.url, ca_bundle=args.ca_bundle, timeout=args.timeout, retries=args.retries)
-        upscaler = Upscaler(scale, model=args.model, tile=args.tile, device=args.device)
     except (ValueError, FileNotFoundError, ImportError, OSError) as err:
         return report_error("pacs", err)
     try:
@@ -149,10 +153,7 @@ def add_command(commands: Any) -> None:
     pacs.add_argument("--url", required=True, help="DICOMweb root, e.g. http://127.0.0.1:8042/dicom-web")
     pacs.add_argument("--study", default=None, metavar="UID", help="StudyInstanceUID")
     pacs.add_argument("--series", default=None, metavar="UID", help="SeriesInstanceUID (default: all of the study)")
-    pacs.add_argument("--scale", required=True, help="up-sampling factor > 1 (as rmisr upscale)")
-    pacs.add_argument("--model", default="auto", help="as rmisr upscale --model")
-    pacs.add_argument("--tile", type=tile_argument, default="auto", metavar="N", help=TILE_HELP)
-    pacs.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
+    add_derivation_arguments(pacs)
     pacs.add_argument("--ca-bundle", default=None, metavar="PEM", help="certificate authorities for https://")
     pacs.add_argument("--timeout", type=float, default=60.0, metavar="S", help="seconds per HTTP request (60)")
     pacs.add_argument(

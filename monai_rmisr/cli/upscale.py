@@ -7,7 +7,14 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from .common import TILE_HELP, collected_warnings, path_argument, print_result, report_error, tile_argument
+from .common import (
+    add_derivation_arguments,
+    collected_warnings,
+    derivation_upscaler,
+    path_argument,
+    print_result,
+    report_error,
+)
 
 __all__ = ["add_command"]
 
@@ -27,8 +34,7 @@ def _upscale_run(args: argparse.Namespace, notes: Callable[[], list[str]]) -> in
 
     from ..inference.batch import distributed_rank, find_inputs, upscale_batch
     from ..inference.pretrained import WeightsChangedError
-    from ..inference.settings import check_scale_text
-    from ..inference.upscale import RUN_ERRORS, Upscaler
+    from ..inference.upscale import RUN_ERRORS
     from ..io.writers import check_output, output_name
 
     def fail(err: BaseException, code: int = 2) -> int:
@@ -37,7 +43,6 @@ def _upscale_run(args: argparse.Namespace, notes: Callable[[], list[str]]) -> in
         return report_error("upscale", f"{err}{warned}", code)
 
     try:
-        scale = check_scale_text(args.scale)
         source = Path(args.input)
         rank, world_size, local_rank = distributed_rank()
         device = args.device
@@ -54,19 +59,7 @@ def _upscale_run(args: argparse.Namespace, notes: Callable[[], list[str]]) -> in
             )
         if not batch:
             check_output(output, source, args.overwrite)
-        upscaler = Upscaler(
-            scale,
-            model=args.model,
-            tile=args.tile,
-            tile_statistics=args.tile_statistics,
-            axis=args.axis,
-            device=device,
-            roi=args.roi,
-            self_ensemble=args.self_ensemble,
-            precision=args.precision,
-            skip_bad_slices=args.skip_bad_slices,
-            progress=not (batch or args.quiet),  # a batch has its own bar, of images
-        )
+        upscaler = derivation_upscaler(args, device, progress=not (batch or args.quiet))  # a batch: a bar of images
     except WeightsChangedError as err:  # a run saving the file: not the arguments
         return fail(err, code=1)
     except (ValueError, FileNotFoundError, OSError) as err:
@@ -95,7 +88,7 @@ def _upscale_run(args: argparse.Namespace, notes: Callable[[], list[str]]) -> in
     except (ValueError, FileNotFoundError, OSError) as err:
         return fail(err)
     if not args.quiet:
-        print_result(f"wrote {written} (x{scale:g}, model {upscaler.model_name}, axis {args.axis})")
+        print_result(f"wrote {written} (x{upscaler.scale:g}, model {upscaler.model_name}, axis {args.axis})")
     return 0
 
 
@@ -122,48 +115,7 @@ def add_command(commands: Any) -> None:
         help="output file, series folder, or folder (batch); for one input file, an existing folder takes the output "
         "under the input's name (as cp does)",
     )
-    upscale.add_argument(
-        "--scale", required=True, help="up-sampling factor > 1 (dedicated models: 2, 3, 4; meta: up to 8)"
-    )
-    upscale.add_argument(
-        "--model",
-        default="auto",
-        help="'auto' (default), 'bicubic' (the baseline), a registry name (rmisr info) or a checkpoint path",
-    )
-    upscale.add_argument(
-        "--roi", default=None, metavar="x0,y0,x1,y1", help="super-resolve only this region (pixels, x = column)"
-    )
-    upscale.add_argument("--tile", type=tile_argument, default="auto", metavar="N", help=TILE_HELP)
-    upscale.add_argument(
-        "--tile-statistics",
-        default="image",
-        metavar="{image,tile}",
-        help="where a tiled image's channel attention takes its statistics: image (default; gathered over the whole "
-        "image first, about 2.6x the time of the tiles alone, the result within a few 1e-3 of the whole image's) or "
-        "tile (each tile its own: faster, pixels move by up to about 0.1)",
-    )
-    upscale.add_argument(
-        "--axis", choices=("xy", "z"), default="xy", help="xy: in-plane (default); z: add slices (volumes)"
-    )
-    upscale.add_argument(
-        "--self-ensemble",
-        action="store_true",
-        help="average the network's outputs over 8 flips/rotations: slightly more faithful, 8x slower",
-    )
-    upscale.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
-    upscale.add_argument(
-        "--precision",
-        default="float32",
-        help="the network's compute dtype: float32 (default), bfloat16 (where the CPU has AVX512-BF16 / AMX or the "
-        "GPU bfloat16: about 3x faster on a CPU with AMX, no faster with AVX512-BF16 alone, docs/inference.md; "
-        "refused where it would be emulated) or auto (bfloat16 where native)",
-    )
-    upscale.add_argument(
-        "--skip-bad-slices",
-        action="store_true",
-        help="a DICOM series with broken slices: write one series from the readable ones, naming those left out "
-        "(default: the series is refused)",
-    )
+    add_derivation_arguments(upscale, roi=True)
     upscale.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     upscale.add_argument("-q", "--quiet", action="store_true", help="no progress bars (tiles, batch) or messages")
     upscale.set_defaults(run=_upscale)

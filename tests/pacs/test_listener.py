@@ -29,6 +29,8 @@ from pynetdicom import AE, StoragePresentationContexts, evt
 from pynetdicom.sop_class import Verification
 
 from monai_rmisr.__main__ import main
+from monai_rmisr.cli import build_parser
+from monai_rmisr.cli.common import derivation_upscaler
 from monai_rmisr.inference.upscale import Upscaler
 from monai_rmisr.pacs import DERIVED_BY_US, DicomNode, ListenerResult, listen, parse_dicom_node
 from tests.helpers import free_port, one_thread_fixture, write_ct_series
@@ -84,7 +86,15 @@ class Destination:
 class RunningListener:
     """``listen()`` in a thread, stopped through its event."""
 
-    def __init__(self, spool: Path, forward: DicomNode, port: int | None = None, scale: float = 2, **options) -> None:
+    def __init__(
+        self,
+        spool: Path,
+        forward: DicomNode,
+        port: int | None = None,
+        scale: float = 2,
+        upscaler: Upscaler | None = None,
+        **options,
+    ) -> None:
         self.port = port or free_port()
         self.stop_event = threading.Event()
         self.result: ListenerResult | None = None
@@ -94,7 +104,7 @@ class RunningListener:
         def run() -> None:
             try:
                 self.result = listen(
-                    Upscaler(scale),
+                    upscaler or Upscaler(scale),
                     spool,
                     forward,
                     port=self.port,
@@ -617,21 +627,28 @@ def test_cli_bad_arguments_exit_2_and_create_nothing(tmp_path, capsys):
     assert "--spool" in capsys.readouterr().err and spool_file.read_text() == "not a folder"
 
 
-def test_the_derived_pixels_are_what_rmisr_upscale_writes(tmp_path, destination, ct_series):
-    """The listener adds no processing of its own: its result equals ``rmisr upscale SERIES_FOLDER``'s."""
-    listener = RunningListener(tmp_path / "spool", destination.node)
+@pytest.mark.parametrize("options", [[], ["--axis", "z", "--skip-bad-slices"]])
+def test_the_derived_pixels_are_what_rmisr_upscale_writes(tmp_path, destination, ct_series, options):
+    """The listener adds no processing of its own: its result equals ``rmisr upscale SERIES_FOLDER``'s, with the
+    derivation options of ``rmisr listen`` (the same as ``rmisr upscale``'s; ``--axis z`` adds slices)."""
+    forward = ["--forward", str(destination.node)]
+    args = build_parser().parse_args(["listen", "--spool", str(tmp_path / "spool"), "--scale", "2", *forward, *options])
+    upscaler = derivation_upscaler(args)
+    slices = 2 * SLICES if "z" in options else SLICES
+    listener = RunningListener(tmp_path / "spool", destination.node, upscaler=upscaler)
     try:
         send(listener.port, ct_series)
-        received = destination.wait_for(SLICES)
+        received = destination.wait_for(slices)
     finally:
         listener.stop()
-    assert main(["upscale", str(ct_series[0].parent), "-o", str(tmp_path / "upscaled"), "--scale", "2"]) == 0
-    expected = {
-        str(ds.SourceImageSequence[0].ReferencedSOPInstanceUID): ds.pixel_array
-        for ds in map(pydicom.dcmread, sorted((tmp_path / "upscaled").rglob("*.dcm")))
-    }
+    upscaled = tmp_path / "upscaled"
+    assert main(["upscale", str(ct_series[0].parent), "-o", str(upscaled), "--scale", "2", *options]) == 0
+    expected = {tuple(ds.ImagePositionPatient): ds for ds in map(pydicom.dcmread, sorted(upscaled.rglob("*.dcm")))}
+    assert len(received) == len(expected) == slices
     for ds in received:
-        np.testing.assert_array_equal(ds.pixel_array, expected[str(ds.SourceImageSequence[0].ReferencedSOPInstanceUID)])
+        made = expected[tuple(ds.ImagePositionPatient)]
+        assert str(ds.DerivationDescription) == str(made.DerivationDescription)
+        np.testing.assert_array_equal(ds.pixel_array, made.pixel_array)
 
 
 def test_a_series_sent_by_orthanc_is_super_resolved(tmp_path, destination, ct_series):
