@@ -111,6 +111,12 @@ def test_round_trip_stores_a_derived_series_in_the_source_study(orthanc, credent
     assert main([*args[:-1], "3"]) == 0
     (third_uid,) = capsys.readouterr().out.split()
     assert third_uid not in (new_uid, second_uid) and len(_series_in_study(orthanc, study_uid)) == 4
+    # rmisr upscale's options: --axis z is another derivation again, a series with slices added along z
+    assert main([*args, "--axis", "z", "--model", "bicubic"]) == 0
+    (through_plane_uid,) = capsys.readouterr().out.split()
+    added = _series_in_study(orthanc, study_uid)[through_plane_uid]
+    assert len(added) == 2 * SLICES and "through-plane (z)" in added[0]["DerivationDescription"]
+    assert (int(added[0]["Rows"]), int(added[0]["Columns"])) == (source.Rows, source.Columns)
 
 
 def test_credentials_are_needed_and_never_shown(orthanc, monkeypatch, tmp_path, capsys):
