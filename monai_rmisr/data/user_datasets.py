@@ -340,6 +340,7 @@ def _split(
             items = [*own[0], *own[1]]
         else:
             items = load_datalist(file, key="training")
+        _check_no_outputs_listed(file, items)
     else:
         items = scan_folder(root, spec.extensions, recursive=True, series=True)
         if spec.ignore_annotations:
@@ -388,6 +389,22 @@ def _without_our_outputs(root: Path, items: list[Path]) -> list[Path]:
         )
     left_out = set(ours)
     return [item for item in items if item not in left_out]
+
+
+def _check_no_outputs_listed(file: Path, items: list[Path]) -> None:
+    """Refuse a datalist that lists monai-rmisr's own outputs (:func:`~monai_rmisr.io.provenance.made_by_monai_rmisr`):
+    a super-resolved image is no high-resolution truth to train or score on. A folder's are left out with a warning
+    (:func:`_without_our_outputs`: results written beside the images); a list names its files one by one, so it is
+    told which to remove instead."""
+    ours = [item for item in items if made_by_monai_rmisr(item)]
+    if ours:
+        named = ", ".join(
+            f"'{item.relative_to(file.parent) if file.parent in item.parents else item}'" for item in ours[:3]
+        )
+        raise ValueError(
+            f"datalist '{file}' lists {len(ours)} output(s) of monai-rmisr (a super-resolved image is no truth to "
+            f"learn from or score on): {named}{', ...' if len(ours) > 3 else ''}; remove them from its lists."
+        )
 
 
 def validation_items(

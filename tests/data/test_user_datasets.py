@@ -646,3 +646,21 @@ def test_outputs_of_monai_rmisr_under_the_data_folder_are_not_trained_on(tmp_pat
         dataset_images(tmp_path, split="val", val_fraction=0.5)  # another split of the same run: said once
     assert len(train) == 4 + 3  # the four PNGs and the series' three slices, not the outputs
     assert caplog.text.count("leaving out 2 output(s) of monai-rmisr") == 1 and "'ct_sr', 'x0_sr.png'" in caplog.text
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_a_datalist_listing_outputs_of_monai_rmisr_is_refused_naming_them(tmp_path, split):
+    # a folder's outputs are left out (above); a datalist names its files, and an output in it went unnoticed
+    from monai_rmisr.__main__ import main
+
+    rng = np.random.default_rng(0)
+    for k in range(3):
+        Image.fromarray((rng.random((40, 40)) * 255).astype(np.uint8)).save(tmp_path / f"x{k}.png")
+    command = ["--scale", "2", "--model", "bicubic", "--quiet"]
+    assert main(["upscale", str(tmp_path / "x0.png"), "-o", str(tmp_path / "x0_sr.png"), *command]) == 0
+    images = [{"image": name} for name in ("x0.png", "x1.png", "x2.png", "x0_sr.png")]
+    (tmp_path / "dataset.json").write_text(json.dumps({"training": images}))
+    with pytest.raises(ValueError, match=r"lists 1 output\(s\) of monai-rmisr .*'x0_sr.png'; remove them"):
+        dataset_images(tmp_path / "dataset.json", "datalist", split, val_fraction=0.0)
+    (tmp_path / "dataset.json").write_text(json.dumps({"training": images[:3]}))
+    assert len(dataset_images(tmp_path / "dataset.json", "datalist", split, val_fraction=0.0)) == 3
