@@ -1,5 +1,6 @@
 """Shared test set-up: deterministic seeds and few threads (CI has 2 cores)."""
 
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,15 @@ torch.set_num_threads(2)
 def _seed():
     torch.manual_seed(0)
     np.random.seed(0)
+
+
+@pytest.fixture(autouse=True)
+def _sigint_handler():
+    """Each test leaves Ctrl-C as it found it (a bundle run's first ``initialize`` step takes it over until its
+    trainer starts: ``monai_rmisr.engines.exit_on_ctrl_c_before_training``)."""
+    kept = signal.getsignal(signal.SIGINT)
+    yield
+    signal.signal(signal.SIGINT, kept)
 
 
 def _paths_under(folder: Path) -> set[str]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import logging
 import os
+import signal
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -319,6 +321,34 @@ class InitialValidationHandler:
 INTERRUPTED_EXIT = 130
 
 
+def exit_on_ctrl_c_before_training() -> None:
+    """Until a training run's trainer starts, a Ctrl-C ends the process with one line and exit code
+    :data:`INTERRUPTED_EXIT` (``train.json``'s first ``initialize`` step): the preflight reads the data set's images
+    (minutes for a large one) and the run builds its engines, and a Ctrl-C meanwhile printed MONAI's and Python's
+    tracebacks. Nothing of the run is kept by then that a new start does not make again. When an engine with an
+    :class:`InterruptedRunHandler` starts, Ctrl-C is Python's ``KeyboardInterrupt`` again, for that handler. Outside
+    the main thread (where no signal handler can be set) it does nothing."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _stopped_before_training)
+
+
+def _stopped_before_training(signum: int, frame: object) -> None:
+    logging.getLogger("monai_rmisr").error(
+        "training stopped by Ctrl-C before its first iteration (while it checked its settings, read its images or "
+        "built its engines): run the same command again to start it."
+    )
+    raise SystemExit(INTERRUPTED_EXIT)
+
+
+def _ctrl_c_to_the_engine(engine: Engine) -> None:
+    """Ctrl-C raises ``KeyboardInterrupt`` again (:func:`exit_on_ctrl_c_before_training` is over)."""
+    if (
+        threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGINT) is _stopped_before_training
+    ):
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 class InterruptedRunHandler:
     """Ends a training run stopped by Ctrl-C (``KeyboardInterrupt``) with one line saying how to go on, exit 130.
 
@@ -339,6 +369,7 @@ class InterruptedRunHandler:
 
     def attach(self, engine: Engine) -> None:
         engine.add_event_handler(Events.EXCEPTION_RAISED, self)
+        engine.add_event_handler(Events.STARTED, _ctrl_c_to_the_engine)
 
     def __call__(self, engine: Engine, error: BaseException) -> None:
         if not isinstance(error, KeyboardInterrupt):

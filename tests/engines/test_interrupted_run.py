@@ -57,3 +57,43 @@ def test_the_bundle_attaches_it_to_the_trainer():
     assert "monai_rmisr.engines.InterruptedRunHandler" in handlers
     first = config["validate"]["handlers"][0]  # ahead of StatsHandler, whose traceback it spares
     assert first["_target_"] == "monai_rmisr.engines.InterruptedRunHandler" and first["validating"] is True
+
+
+def test_ctrl_c_before_the_trainer_starts_is_one_line_and_exit_130(tmp_path, caplog):
+    # the preflight reads the data set's images and the run builds its engines: a Ctrl-C then printed MONAI's and
+    # Python's tracebacks
+    import os
+    import signal
+
+    from monai_rmisr.engines import exit_on_ctrl_c_before_training
+
+    exit_on_ctrl_c_before_training()
+    with caplog.at_level(logging.ERROR, logger="monai_rmisr"), pytest.raises(SystemExit) as stopped:
+        os.kill(os.getpid(), signal.SIGINT)
+    assert stopped.value.code == 130
+    assert "training stopped by Ctrl-C before its first iteration" in caplog.text
+    assert "run the same command again to start it" in caplog.text
+    # once the trainer starts, Ctrl-C is its InterruptedRunHandler's (a KeyboardInterrupt), naming the checkpoint
+    caplog.clear()
+    exit_on_ctrl_c_before_training()
+
+    def step(engine, batch):
+        if engine.state.iteration == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    engine = Engine(step)
+    InterruptedRunHandler(tmp_path).attach(engine)
+    with caplog.at_level(logging.ERROR, logger="monai_rmisr"), pytest.raises(SystemExit):
+        engine.run([0, 1, 2], max_epochs=1)
+    assert "training stopped by Ctrl-C in epoch 1 (iteration 2)" in caplog.text
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_the_bundle_hands_ctrl_c_over_from_its_first_step():
+    import json
+    from pathlib import Path
+
+    configs = Path(__file__).resolve().parents[2] / "bundles/rmisr/configs"
+    for name in ("train.json", "multi_gpu_train.json"):
+        first = json.loads((configs / name).read_text())["initialize"][0]
+        assert first == "$monai_rmisr.engines.exit_on_ctrl_c_before_training()", name
