@@ -62,6 +62,7 @@ from .dicom import read_dicom_dataset, spacing_pair, stored_range, stored_values
 from .dicom_coding import lossy_compression_method
 from .dicom_pixel_marks import resample_overlays, shift_regions, shift_shutters
 from .geometry import input_index, resampling_of
+from .provenance import PRODUCER, SOFTWARE
 from .pydicom_messages import pydicom_messages
 
 __all__ = [
@@ -80,7 +81,7 @@ _SPACING_TAGS = ("PixelSpacing", "ImagerPixelSpacing", "NominalScannedPixelSpaci
 #: the file meta's Implementation Class UID of every file this package writes: one UID for monai-rmisr under
 #: pydicom's UID root (derived from the name, so the same in every release; the release is in
 #: ImplementationVersionName), not pydicom's own, so a PACS log names the software that wrote the file
-IMPLEMENTATION_CLASS_UID = generate_uid(entropy_srcs=["monai-rmisr"])
+IMPLEMENTATION_CLASS_UID = generate_uid(entropy_srcs=[PRODUCER])
 _SOURCE_FILE_META = (
     "SourceApplicationEntityTitle",
     "SendingApplicationEntityTitle",
@@ -238,7 +239,7 @@ def derivation_description(meta: Mapping[str, Any]) -> str:
     method = "Interpolated (bicubic)" if _interpolated(meta) else "Super-resolved"
     weights = f" (weights SHA-256 {info['weights_sha256']})" if info.get("weights_sha256") else ""
     description = (
-        f"{method} {_scale_text(meta)} {where}{region} by monai-rmisr {__version__}, model "
+        f"{method} {_scale_text(meta)} {where}{region} by {SOFTWARE}, model "
         f"{info.get('model', 'unknown')}{weights}"
         f"{' (self-ensemble of 8 flips/rotations)' if info.get('self_ensemble') else ''}"
         f"{' (bfloat16 compute)' if info.get('precision') == 'bfloat16' else ''}; not for primary diagnosis"
@@ -383,7 +384,7 @@ def _add_contributing_equipment(
     equipment that touched an image looks, beside the acquiring scanner's own (General Equipment) attributes."""
     item = Dataset()
     item.PurposeOfReferenceCodeSequence = DicomSequence([_code_item(_EQUIPMENT_PURPOSE)])
-    item.Manufacturer = "monai-rmisr"
+    item.Manufacturer = PRODUCER
     item.ManufacturerModelName = str(dict(meta.get("derivation") or {}).get("model") or "unknown")[:_LO_LIMIT]
     item.SoftwareVersions = str(__version__)
     item.ContributionDateTime = when.strftime("%Y%m%d%H%M%S")

@@ -14,13 +14,17 @@ from pathlib import Path
 import nibabel as nib
 from PIL import Image
 
+from .._version import __version__
 from .dicom import read_dicom_dataset
 from .formats import detect_format
 
-__all__ = ["PRODUCER", "made_by_monai_rmisr"]
+__all__ = ["PRODUCER", "SOFTWARE", "made_by_monai_rmisr"]
 
 #: The name every output records as what made it.
 PRODUCER = "monai-rmisr"
+#: The software every output names, with its version (a PNG's and TIFF's Software, a NIfTI's descrip, a DICOM's
+#: DerivationDescription).
+SOFTWARE = f"{PRODUCER} {__version__}"
 #: TIFF's Software tag.
 _TIFF_SOFTWARE = 305
 

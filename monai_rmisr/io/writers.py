@@ -18,13 +18,13 @@ from typing import Any
 import nibabel as nib
 import numpy as np
 
-from .._version import __version__
 from .dicom_writer import derivation_tag, write_dicom, write_dicom_series
 from .errors import ImageReadError
 from .formats import FORMAT_SUFFIXES, format_from_name, image_format
 from .geometry import resampling_of
 from .output import OutputPathError, atomic_output, check_output_path
 from .png_chunks import png_metadata_chunks, set_png_chunks
+from .provenance import SOFTWARE
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ def _made_by(meta: Mapping[str, Any], digest_characters: int = 64, limit: int | 
     derivation = dict(meta.get("derivation") or {})
     digest = str(derivation.get("weights_sha256") or "")[:digest_characters]
     weights = f" weights SHA-256 {digest}" if digest else ""
-    start = f"{derivation_tag(meta)} monai-rmisr {__version__}"
+    start = f"{derivation_tag(meta)} {SOFTWARE}"
     model = str(derivation.get("model", "") or "")
     if limit is not None and len(start) + 1 + len(model) + len(weights) > limit:
         room = max(limit - len(start) - 1 - len(weights), 3)
@@ -276,7 +276,7 @@ def _write_all(path: str | os.PathLike, encoded: io.BytesIO) -> None:
 
 def _png_text(meta: Mapping[str, Any]) -> dict[str, str]:
     """A PNG output's text of what made it: ``Software`` and ``Description``."""
-    return {"Software": f"monai-rmisr {__version__}", "Description": _made_by(meta)}
+    return {"Software": SOFTWARE, "Description": _made_by(meta)}
 
 
 def write_raster(
@@ -322,7 +322,7 @@ def write_raster(
         if not carried.get("imagej"):  # ImageJ keeps its own metadata in the description
             carried["description"] = _made_by(meta)
         encoded = io.BytesIO()
-        tifffile.imwrite(encoded, data, photometric=photometric, software=f"monai-rmisr {__version__}", **carried)
+        tifffile.imwrite(encoded, data, photometric=photometric, software=SOFTWARE, **carried)
         _write_all(path, encoded)
         return
     data = data[..., 0] if data.shape[-1] == 1 else data

@@ -23,6 +23,7 @@ from typing import Any
 from ..io import BrokenSliceError, ImageReadError
 from ..io.dicom_writer import NOT_RESAMPLED_CLASSES
 from ..io.output import make_private
+from ..io.provenance import PRODUCER
 from ..io.pydicom_messages import read_dataset
 from .connection import PacsError, pacs_call
 from .dicom_json import element_values, first_number, first_value
@@ -49,7 +50,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: What :mod:`monai_rmisr.io.dicom_writer` writes into every derived image's DerivationDescription.
-DERIVED_BY_US = "by monai-rmisr"
+DERIVED_BY_US = f"by {PRODUCER}"
 
 _DERIVATION_DESCRIPTION = "00082111"
 _SERIES_DESCRIPTION = "0008103E"
