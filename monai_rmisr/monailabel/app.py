@@ -165,7 +165,7 @@ def check_unambiguous_id(studies: str, image_id: str) -> None:
     from fastapi import HTTPException
     from monailabel.config import settings
 
-    if studies.startswith(("http://", "https://")):
+    if is_dicomweb(studies):
         return
     names = files_of_image_id(studies, image_id, settings.MONAI_LABEL_DATASTORE_FILE_EXT)
     if len(names) > 1:
@@ -175,6 +175,11 @@ def check_unambiguous_id(studies: str, image_id: str) -> None:
             "Label serves only one of them under it: give each image a name of its own (rename all but one), or "
             "upload the file.",
         )
+
+
+def is_dicomweb(studies: str) -> bool:
+    """Whether a server's studies (``--studies``) are a DICOMweb server's root, not a folder."""
+    return str(studies).startswith(("http://", "https://"))
 
 
 def guard_datastore_endpoints() -> None:
@@ -202,24 +207,67 @@ def guard_datastore_endpoints() -> None:
             "delete or edit); send an image to /infer as a file instead.",
         )
 
-    def reading(function: Any, uri_of: Any) -> Any:
+    def reading(function: Any, uri_of: Any, info: bool = False) -> Any:
         @functools.wraps(function)
         def guarded(*args: Any, **kwargs: Any) -> Any:
-            root = str(app_instance().studies)
-            if not root.startswith(("http://", "https://")):  # a DICOMweb datastore's files are its own cache
+            studies = root()
+            what = args[0] if args else next(iter(kwargs.values()), "")
+            if not is_dicomweb(studies):  # a DICOMweb datastore's files are its own cache
                 uri = uri_of(*args, **kwargs)
-                studies = os.path.realpath(root)
-                what = args[0] if args else next(iter(kwargs.values()), "")
-                if isinstance(uri, str) and uri and os.path.commonpath([os.path.realpath(uri), studies]) != studies:
+                if elsewhere(uri):
                     raise HTTPException(status_code=403, detail=str(not_in_datastore(what)))
                 if uri and uri_of is image_uri:
-                    check_unambiguous_id(root, what)
-            return function(*args, **kwargs)  # an unknown id (uri "") is the endpoint's own 404
+                    check_unambiguous_id(studies, what)
+            answer = function(*args, **kwargs)  # an unknown id (uri "") is the endpoint's own 404
+            if info and isinstance(answer, dict):  # MONAI Label adds the file's path on the server
+                if not answer:  # an unknown id: its {} said nothing, where /infer and the download refuse it
+                    raise HTTPException(status_code=404, detail=f"no image {what!r} in this server's datastore.")
+                answer = {key: value for key, value in answer.items() if key != "path"}
+            return answer
+
+        return guarded
+
+    def listing(function: Any) -> Any:
+        @functools.wraps(function)
+        def guarded(output: Any = None) -> Any:
+            kind = str(getattr(output, "value", output))
+            if kind == "train":  # image and label pairs by their server paths
+                raise HTTPException(
+                    status_code=403,
+                    detail="this server trains nothing: the datastore's training list (output=train) is not served; "
+                    "output=all lists its images.",
+                )
+            answer = function(output)
+            if kind != "all" or not isinstance(answer, dict):
+                return answer
+            if not is_dicomweb(root()):  # leave out what every use refuses: a link to a file elsewhere
+                listed = (answer.get("objects") or {}).items()
+                objects = {key: value for key, value in listed if not elsewhere(image_uri(key))}
+                answer = {**answer, "objects": objects}
+            else:  # MONAI Label lists only the series already in its local cache: none until a request names one
+                try:
+                    series = app_instance().datastore().list_images()  # QIDO-RS, with MONAI Label's search filter
+                except requests.RequestException as err:
+                    detail = f"the datastore's server did not answer: {err}"
+                    raise HTTPException(status_code=502, detail=detail) from err
+                objects = dict(answer.get("objects") or {})
+                for uid in series:
+                    objects.setdefault(uid, {"image": {"info": {}}, "labels": {}})
+                answer = {**answer, "objects": objects}
+            return answer
 
         return guarded
 
     for name in DATASTORE_WRITES:
         setattr(endpoint, name, refused)
+
+    def root() -> str:
+        return str(app_instance().studies)
+
+    def elsewhere(uri: Any) -> bool:
+        """Whether a folder datastore's file (its path) lies outside the studies folder: a link to a file elsewhere."""
+        folder = os.path.realpath(root())
+        return isinstance(uri, str) and bool(uri) and os.path.commonpath([os.path.realpath(uri), folder]) != folder
 
     def image_uri(image: str, *args: Any, **kwargs: Any) -> Any:
         return app_instance().datastore().get_image_uri(image)
@@ -228,9 +276,10 @@ def guard_datastore_endpoints() -> None:
         return app_instance().datastore().get_label_uri(label, tag)
 
     endpoint.download_image = reading(endpoint.download_image, image_uri)
-    endpoint.get_image_info = reading(endpoint.get_image_info, image_uri)
+    endpoint.get_image_info = reading(endpoint.get_image_info, image_uri, info=True)
     endpoint.download_label = reading(endpoint.download_label, label_uri)
-    endpoint.get_label_info = reading(endpoint.get_label_info, label_uri)
+    endpoint.get_label_info = reading(endpoint.get_label_info, label_uri, info=True)
+    endpoint.datastore = listing(endpoint.datastore)
     endpoint.rmisr_guard = True  # type: ignore[attr-defined]
 
 
@@ -340,7 +389,8 @@ class RMISRApp(MONAILabelApp):
         self.task_names = wanted or list(TASKS)
         self.max_output_pixels = conf.get("max_output_pixels", MAX_OUTPUT_PIXELS)  # checked by the tasks
         self.warm_up = config_flag(conf.get("warm_up", True), "conf warm_up")
-        self.networks = NetworkCache()
+        # the offered tasks' networks only: a request's 'network' cannot load one the server was started without
+        self.networks = NetworkCache(offered=[TASKS[name][1] for name in self.task_names])
         guard_infer_endpoint()
         guard_datastore_endpoints()
         super().__init__(
@@ -380,7 +430,7 @@ class RMISRApp(MONAILabelApp):
             datastore = super().init_datastore()
         finally:
             settings.MONAI_LABEL_DICOMWEB_CONVERT_TO_NIFTI = convert
-        if convert and self.studies.startswith(("http://", "https://")):
+        if convert and is_dicomweb(self.studies):
             logger.info(
                 "rmisr: DICOMweb series are read as DICOM, not converted to NIfTI (this app does not use "
                 "MONAI_LABEL_DICOMWEB_CONVERT_TO_NIFTI): a result is a derived series, sent as one .zip"

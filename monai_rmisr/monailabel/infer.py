@@ -41,7 +41,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -204,12 +204,17 @@ class NetworkCache:
 
     Args:
         size: how many networks to keep (>= 1).
+        offered: the networks the server offers (its tasks' defaults; ``bicubic`` always): a request for another
+            (``network`` named by a client, or what its ``"auto"`` means at its scale) is refused before anything is
+            loaded, so that a server started with some tasks (``--conf models``) runs only their networks.
+            ``None``: every network a request may name.
     """
 
-    def __init__(self, size: int = NETWORK_CACHE_SIZE) -> None:
+    def __init__(self, size: int = NETWORK_CACHE_SIZE, offered: Iterable[str] | None = None) -> None:
         if size < 1:
             raise ValueError(f"a network cache keeps at least one network, got size={size!r}.")
         self.size = size
+        self.offered = None if offered is None else tuple(dict.fromkeys([*offered, BICUBIC]))
         self._networks: OrderedDict[tuple[str, str], tuple[torch.nn.Module, str | None]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -223,9 +228,15 @@ class NetworkCache:
         its network loaded on first use and kept.
 
         Raises:
-            ValueError, FileNotFoundError: as :class:`~monai_rmisr.inference.upscale.Upscaler`
-                (a scale the network does not take, missing weights).
+            ValueError: a network the server does not offer (``offered``), naming those it does; as
+                :class:`~monai_rmisr.inference.upscale.Upscaler` (a scale the network does not take).
+            FileNotFoundError: missing weights.
         """
+        if self.offered is not None and settings["network"] not in self.offered:
+            raise ValueError(
+                f"network {Path(str(settings['network'])).name!r} (at x{float(settings['scale']):g}) is not offered by "
+                f"this server, which offers {', '.join(Path(name).name for name in self.offered)}."
+            )
         key = (settings["network"], settings["device"])
         with self._lock:
             loaded = self._networks.pop(key, None)

@@ -93,6 +93,15 @@ def test_the_server_starts_offline_without_downloading_dcmqi(served):
     assert settings.MONAI_LABEL_DICOMWEB_CONVERT_TO_NIFTI is True  # the app's datastore read series; setting restored
 
 
+def test_the_datastore_lists_the_servers_series_before_any_is_fetched(served, orthanc):
+    # MONAI Label listed only its local cache: {} until a request had named a series, so no client could find one
+    client, _, _ = served
+    _, sources = orthanc
+    listed = client.get("/datastore/?output=all")
+    assert listed.status_code == 200, listed.text
+    assert str(sources[0].SeriesInstanceUID) in listed.json()["objects"]
+
+
 def test_a_series_comes_back_as_a_derived_series_of_its_study(served, orthanc):
     client, _, cache = served
     _, sources = orthanc

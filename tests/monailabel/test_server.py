@@ -131,6 +131,14 @@ def test_uploaded_dicom_comes_back_as_dicom(client):  # with params that do not 
         ("bicubic", {"scale": 60}, "'scale' must be a finite number in (1, 8], got 60."),
         ("rmisr_any_scale", {"scale": 60}, "'scale' must be a finite number in (1, 8], got 60."),
         ("rmisr_x2", {"device": "foo"}, "'device': device 'foo' is not a device; use cpu, cuda or cuda:N."),
+        # --conf models left rmisr_vp_x4 and rmisr_x3 out: a request cannot load their networks (it could)
+        (
+            "rmisr_x2",
+            {"network": "rmisr_vp_x4", "scale": 4},
+            "network 'rmisr_vp_x4' (at x4) is not offered by this server, which offers rmisr_bl_x2, rmisr_bl_x4, "
+            "rmisr_meta, bicubic.",
+        ),
+        ("rmisr_any_scale", {"network": "auto", "scale": 3}, "network 'rmisr_bl_x3' (at x3) is not offered"),
         (
             "rmisr_any_scale",
             {"scale": 5},
@@ -287,6 +295,23 @@ def test_the_datastore_is_read_only_and_its_reads_stay_in_the_studies_folder(cli
         assert response.status_code == 403 and "is not in this server's datastore" in response.json()["detail"]
         assert "elsewhere" not in response.text
     assert client.get("/datastore/image?image=ct").status_code == 200  # the datastore's own images are served
+
+
+def test_the_datastore_answers_without_server_paths(client, root):
+    # /image/info answered the file's path on the server, and {} (a 200) for an unknown id; output=train listed
+    # image / label pairs by their server paths
+    studies = str((root / "studies").resolve())
+    info = client.get("/datastore/image/info?image=ct")
+    assert info.status_code == 200 and info.json()["name"] == "ct.nii.gz" and "path" not in info.json()
+    for unknown in ("nothere", "../secret"):
+        response = client.get(f"/datastore/image/info?image={unknown}")
+        assert response.status_code == 404 and "in this server's datastore" in response.json()["detail"]
+    listed = client.get("/datastore/?output=all")
+    assert listed.status_code == 200 and "ct" in listed.json()["objects"] and studies not in listed.text
+    assert "link" not in listed.json()["objects"]  # a link to a file elsewhere: listed, then refused at every use
+    response = client.get("/datastore/?output=train")
+    assert response.status_code == 403 and "trains nothing" in response.json()["detail"]
+    assert client.get("/datastore/").status_code == 200  # the counts
 
 
 def test_what_monai_label_answered_with_a_bare_500_is_a_4xx_that_says_why(client):
