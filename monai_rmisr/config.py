@@ -28,7 +28,9 @@ import inspect
 import logging
 import math
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -53,7 +55,9 @@ __all__ = [
     "config_network",
     "config_whole_numbers",
     "default_bundle_root",
+    "exit_on_ctrl_c",
     "exit_quietly_on_run_errors",
+    "hand_ctrl_c_to_python",
     "run_preflight",
 ]
 
@@ -558,3 +562,54 @@ def _exit_on_run_error(kind: type[BaseException], value: BaseException, tracebac
 
 
 _exit_on_run_error.previous = sys.__excepthook__  # type: ignore[attr-defined]
+
+#: The exit status of a run ended by Ctrl-C (128 + SIGINT), as a shell reports it.
+INTERRUPTED_EXIT = 130
+
+#: What a bundle run stopped by Ctrl-C says (:func:`exit_on_ctrl_c`), by the run.
+CTRL_C_MESSAGES = {
+    "training": "training stopped by Ctrl-C before its first iteration (while it checked its settings, read its "
+    "images or built its engines): run the same command again to start it.",
+    "inference": "inference stopped by Ctrl-C: the outputs written so far are whole and kept (an output is written "
+    "at once or not at all); run the same command again to do the rest (outputs that exist are skipped).",
+    "evaluation": "evaluation stopped by Ctrl-C before it finished: run the same command again.",
+}
+
+
+def exit_on_ctrl_c(run: str = "training") -> None:
+    """Make a Ctrl-C end a bundle run with one line (:data:`CTRL_C_MESSAGES`) and exit code :data:`INTERRUPTED_EXIT`,
+    where it printed MONAI's and Python's tracebacks (each config's first ``initialize`` step).
+
+    ``run``: ``"training"`` until its trainer starts (the preflight reads the data set's images, minutes for a large
+    one, and the run builds its engines; nothing is kept by then that a new start does not make again): when an engine
+    with an :class:`~monai_rmisr.engines.InterruptedRunHandler` starts, Ctrl-C is Python's ``KeyboardInterrupt``
+    again (:func:`hand_ctrl_c_to_python`), for that handler, which names the checkpoint to resume from.
+    ``"inference"`` and ``"evaluation"``: to the end. Outside the main thread (where no signal handler can be set) it
+    does nothing.
+
+    Raises:
+        ValueError: another ``run``.
+    """
+    if run not in CTRL_C_MESSAGES:
+        raise ValueError(f"run must be one of {', '.join(CTRL_C_MESSAGES)}, got {run!r}.")
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _CtrlCExit(CTRL_C_MESSAGES[run]))
+
+
+def hand_ctrl_c_to_python() -> None:
+    """Make Ctrl-C Python's ``KeyboardInterrupt`` again where :func:`exit_on_ctrl_c` had set its handler (a trainer
+    that starts: its :class:`~monai_rmisr.engines.InterruptedRunHandler` takes Ctrl-C over)."""
+    ours = isinstance(signal.getsignal(signal.SIGINT), _CtrlCExit)
+    if ours and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+class _CtrlCExit:
+    """A SIGINT handler: log ``message``, exit with :data:`INTERRUPTED_EXIT`."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def __call__(self, signum: int, frame: object) -> None:
+        logging.getLogger("monai_rmisr").error(self.message)
+        raise SystemExit(INTERRUPTED_EXIT)

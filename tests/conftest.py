@@ -18,8 +18,8 @@ def _seed():
 
 @pytest.fixture(autouse=True)
 def _sigint_handler():
-    """Each test leaves Ctrl-C as it found it (a bundle run's first ``initialize`` step takes it over until its
-    trainer starts: ``monai_rmisr.engines.exit_on_ctrl_c_before_training``)."""
+    """Each test leaves Ctrl-C as it found it (a bundle run's first ``initialize`` step takes it over:
+    ``monai_rmisr.config.exit_on_ctrl_c``)."""
     kept = signal.getsignal(signal.SIGINT)
     yield
     signal.signal(signal.SIGINT, kept)

@@ -21,7 +21,6 @@ from .handlers import (
     MetricsCSVHandler,
     ModelConfigSaver,
     ProgressBarHandler,
-    exit_on_ctrl_c_before_training,
 )
 from .trainer import SRTrainer, autocast_dtype, random_scale_batch
 
@@ -45,7 +44,6 @@ __all__ = [
     "check_network_scales",
     "check_resume_settings",
     "evaluation_network",
-    "exit_on_ctrl_c_before_training",
     "latest_checkpoint",
     "prepare_sr_batch",
     "random_scale_batch",

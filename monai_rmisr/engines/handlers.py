@@ -6,8 +6,6 @@ from __future__ import annotations
 import csv
 import logging
 import os
-import signal
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -15,6 +13,7 @@ from typing import Any
 
 from ignite.engine import Engine, Events
 
+from ..config import INTERRUPTED_EXIT, hand_ctrl_c_to_python
 from ..data.datasets import validation_sources
 from ..data.patches import EpochSampler
 from ..io.output import atomic_output
@@ -317,36 +316,10 @@ class InitialValidationHandler:
         self.validator.run(0)
 
 
-#: The exit status of a run ended by Ctrl-C (128 + SIGINT), as a shell reports it.
-INTERRUPTED_EXIT = 130
-
-
-def exit_on_ctrl_c_before_training() -> None:
-    """Until a training run's trainer starts, a Ctrl-C ends the process with one line and exit code
-    :data:`INTERRUPTED_EXIT` (``train.json``'s first ``initialize`` step): the preflight reads the data set's images
-    (minutes for a large one) and the run builds its engines, and a Ctrl-C meanwhile printed MONAI's and Python's
-    tracebacks. Nothing of the run is kept by then that a new start does not make again. When an engine with an
-    :class:`InterruptedRunHandler` starts, Ctrl-C is Python's ``KeyboardInterrupt`` again, for that handler. Outside
-    the main thread (where no signal handler can be set) it does nothing."""
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, _stopped_before_training)
-
-
-def _stopped_before_training(signum: int, frame: object) -> None:
-    logging.getLogger("monai_rmisr").error(
-        "training stopped by Ctrl-C before its first iteration (while it checked its settings, read its images or "
-        "built its engines): run the same command again to start it."
-    )
-    raise SystemExit(INTERRUPTED_EXIT)
-
-
 def _ctrl_c_to_the_engine(engine: Engine) -> None:
-    """Ctrl-C raises ``KeyboardInterrupt`` again (:func:`exit_on_ctrl_c_before_training` is over)."""
-    if (
-        threading.current_thread() is threading.main_thread()
-        and signal.getsignal(signal.SIGINT) is _stopped_before_training
-    ):
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+    """Ctrl-C raises ``KeyboardInterrupt`` again, for the engine's :class:`InterruptedRunHandler` (what
+    :func:`~monai_rmisr.config.exit_on_ctrl_c` set for the run's start is over)."""
+    hand_ctrl_c_to_python()
 
 
 class InterruptedRunHandler:

@@ -65,9 +65,9 @@ def test_ctrl_c_before_the_trainer_starts_is_one_line_and_exit_130(tmp_path, cap
     import os
     import signal
 
-    from monai_rmisr.engines import exit_on_ctrl_c_before_training
+    from monai_rmisr.config import exit_on_ctrl_c
 
-    exit_on_ctrl_c_before_training()
+    exit_on_ctrl_c("training")
     with caplog.at_level(logging.ERROR, logger="monai_rmisr"), pytest.raises(SystemExit) as stopped:
         os.kill(os.getpid(), signal.SIGINT)
     assert stopped.value.code == 130
@@ -75,7 +75,7 @@ def test_ctrl_c_before_the_trainer_starts_is_one_line_and_exit_130(tmp_path, cap
     assert "run the same command again to start it" in caplog.text
     # once the trainer starts, Ctrl-C is its InterruptedRunHandler's (a KeyboardInterrupt), naming the checkpoint
     caplog.clear()
-    exit_on_ctrl_c_before_training()
+    exit_on_ctrl_c("training")
 
     def step(engine, batch):
         if engine.state.iteration == 2:
@@ -87,13 +87,18 @@ def test_ctrl_c_before_the_trainer_starts_is_one_line_and_exit_130(tmp_path, cap
         engine.run([0, 1, 2], max_epochs=1)
     assert "training stopped by Ctrl-C in epoch 1 (iteration 2)" in caplog.text
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    with pytest.raises(ValueError, match="run must be one of training, inference, evaluation, got 'train'"):
+        exit_on_ctrl_c("train")
 
 
-def test_the_bundle_hands_ctrl_c_over_from_its_first_step():
+def test_every_bundle_run_hands_ctrl_c_over_from_its_first_step():
+    # inference.json and evaluate.json printed MONAI's and Python's tracebacks (about 100 lines) on a Ctrl-C
     import json
     from pathlib import Path
 
     configs = Path(__file__).resolve().parents[2] / "bundles/rmisr/configs"
-    for name in ("train.json", "multi_gpu_train.json"):
+    runs = {"train.json": "training", "multi_gpu_train.json": "training"}
+    runs |= {"inference.json": "inference", "evaluate.json": "evaluation"}
+    for name, run in runs.items():
         first = json.loads((configs / name).read_text())["initialize"][0]
-        assert first == "$monai_rmisr.engines.exit_on_ctrl_c_before_training()", name
+        assert first == f"$monai_rmisr.config.exit_on_ctrl_c('{run}')", name
