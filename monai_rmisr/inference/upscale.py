@@ -15,7 +15,9 @@ The output therefore never leaves the input's value range (each volume's own); a
 from __future__ import annotations
 
 import logging
+import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -442,6 +444,7 @@ class Upscaler:
             _check_even_slice_grid(image.path, meta)
             _check_slice_count(array.shape[-1], image.path)  # before it is read into planes
         crop, starts, context = self._crop(array, image)
+        self._check_size_grows(image)
         channels = crop.shape[0]
         spatial_axes = tuple(range(1, crop.ndim))  # reduced in place: an ROI's crop is a view, not copied
         own_low, own_high = crop.min(axis=spatial_axes), crop.max(axis=spatial_axes)
@@ -502,8 +505,8 @@ class Upscaler:
         }
         return ImageData(result, out_meta)
 
-    def output_shape(self, image: ImageData) -> list[int]:
-        """The spatial shape of the result :meth:`image` would make of ``image`` (its ROI, scaled along the axes)."""
+    def _region_shape(self, image: ImageData) -> list[int]:
+        """The spatial shape of what :meth:`image` super-resolves of ``image``: the image, or its ROI."""
         spatial = list(image.spatial_shape)
         if self.roi is not None:
             x0, y0, x1, y1 = self.roi
@@ -511,11 +514,31 @@ class Upscaler:
                 min(y1, spatial[0]) - min(y0, spatial[0]),
                 min(x1, spatial[1]) - min(x0, spatial[1]),
             )
-        if self.axis == "z" and len(spatial) > 2:
-            spatial[2:3] = scaled_size(spatial[2:3], self.run_scale)
-        else:
-            spatial[:2] = scaled_size(spatial[:2], self.run_scale)
         return spatial
+
+    def _scaled_axes(self, spatial: Sequence[int]) -> slice:
+        return slice(2, 3) if self.axis == "z" and len(spatial) > 2 else slice(0, 2)
+
+    def output_shape(self, image: ImageData) -> list[int]:
+        """The spatial shape of the result :meth:`image` would make of ``image`` (its ROI, scaled along the axes)."""
+        spatial = self._region_shape(image)
+        axes = self._scaled_axes(spatial)
+        spatial[axes] = scaled_size(spatial[axes], self.run_scale)
+        return spatial
+
+    def _check_size_grows(self, image: ImageData) -> None:
+        """Refuse a scale too close to 1 to add a pixel to ``image``: the result, of the input's size, would still
+        be labelled super-resolved and its pixels moved (``round(n * scale) == n`` along every scaled axis)."""
+        region = self._region_shape(image)
+        axes = self._scaled_axes(region)
+        if self.output_shape(image)[axes] == region[axes]:
+            size = "x".join(str(n) for n in region[axes])
+            needed = 1 + 0.5 / max(region[axes])  # round(n * s) = n + 1 (halves up) along the longest axis
+            raise ValueError(
+                f"x{self.scale:g} leaves '{image.path}' ({size} {'slices' if self.axis == 'z' else 'pixels'}"
+                f"{' in its region' if self.roi is not None else ''}) at its size: no pixel is added; give a scale of "
+                f"at least {math.ceil(needed * 1e4) / 1e4:g}."
+            )
 
     def output_values(self, image: ImageData) -> int:
         """How many values (pixels x slices x channels) :meth:`image` would make of ``image``."""

@@ -831,3 +831,24 @@ def test_a_single_files_output_with_a_trailing_slash_is_a_folder(tmp_path, capsy
     (tmp_path / "new").mkdir()
     assert main([*command, f"{tmp_path / 'new'}/"]) == 0  # an existing folder takes the file, as cp does
     assert (tmp_path / "new" / "v.nii.gz").is_file()  # under its own name, in another folder
+
+
+def test_a_scale_that_adds_no_pixel_is_refused(tmp_path, capsys):
+    # x1.0001 wrote a 64x64 result of a 64x64 image, labelled "SR x1.0001", its pixels moved by up to 3 grey levels
+    from monai_rmisr.io import ImageData
+
+    rng = np.random.default_rng(0)
+    source = tmp_path / "small.png"
+    Image.fromarray((rng.random((64, 48)) * 255).astype(np.uint8)).save(source)
+    out = tmp_path / "out.png"
+    assert main(["upscale", str(source), "-o", str(out), "--scale", "1.0001", "--model", "bicubic"]) == 2
+    err = capsys.readouterr().err
+    assert "x1.0001 leaves" in err and "(64x48 pixels) at its size: no pixel is added" in err
+    assert "give a scale of at least 1.0079" in err and not out.exists()
+    assert main(["upscale", str(source), "-o", str(out), "--scale", "1.0079", "--model", "bicubic"]) == 0
+    assert Image.open(out).size == (48, 65)  # the longest axis gained its pixel
+    volume = ImageData(rng.random((1, 20, 20, 30)).astype(np.float32), {"format": "nifti", "spacing": (1, 1, 3)})
+    with pytest.raises(ValueError, match=r"\(30 slices\) at its size"):  # along z, the slices count
+        Upscaler(1.01, model="bicubic", axis="z").image(volume)
+    with pytest.raises(ValueError, match=r"\(10x10 pixels in its region\) at its size"):  # a ROI's own size
+        Upscaler(1.04, model="bicubic", roi=(0, 0, 10, 10)).image(volume)
