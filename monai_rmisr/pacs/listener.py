@@ -399,6 +399,7 @@ class _Spool:
         try:
             self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
             self._lock_file = open(self.root / ".lock", "a")  # noqa: SIM115 - held for the listener's life
+            make_private(self.root / ".lock")  # as every file of the spool (it holds nothing; one rule for all)
         except OSError as err:
             raise ValueError(f"--spool '{self.root}' cannot be used: {err.strerror or err}.") from err
         try:

@@ -133,3 +133,24 @@ def test_tile_statistics_reach_the_inferer_and_are_checked_in_preflight():
         _parser(tile_statistics="whole").get_parsed_content("initialize")
     assert isinstance(caught.value.__cause__, PreflightError)
     assert "tile statistics must be one of image, tile, got 'whole'" in str(caught.value.__cause__)
+
+
+@pytest.mark.parametrize("skip", ["false", "true"])
+def test_skip_bad_slices_as_rmisr_upscale(tmp_path, skip):
+    """``--skip_bad_slices true`` derives a series with a broken slice from its readable ones, as ``rmisr upscale
+    --skip-bad-slices`` does (the bundle had no such setting: the series failed)."""
+    from tests.helpers import write_ct_series
+
+    folder = tmp_path / "in"
+    write_ct_series(folder / "ct", n=4)
+    broken = sorted((folder / "ct").iterdir())[0]
+    broken.write_bytes(broken.read_bytes()[:600])  # cut inside its header
+    parser = _parser(input_dir=str(folder), output_dir=str(tmp_path / "out"), skip_bad_slices=skip)
+    if skip == "false":
+        with pytest.raises(RuntimeError) as caught:
+            parser.get_parsed_content("inferring")
+        assert isinstance(caught.value.__cause__, BatchFailedError)
+        return
+    report = parser.get_parsed_content("report")
+    assert len(report.written) == 1 and not report.failed
+    assert len(list((tmp_path / "out" / "ct").glob("*.dcm"))) == 3

@@ -428,6 +428,7 @@ def test_a_series_that_keeps_failing_moves_to_failed_with_its_reason(tmp_path, c
     others = {str(path.relative_to(failed)): oct(path.stat().st_mode & 0o777) for path in files}
     others = {name: mode for name, mode in others.items() if mode != "0o600"}
     assert files and others == {}, others  # error.txt and the derived files were 0644 among the patient's files
+    assert oct((spool / ".lock").stat().st_mode & 0o777) == "0o600"  # the spool's every file (it was 0644)
 
 
 def test_tries_are_counted_across_restarts(tmp_path, ct_series, caplog):
