@@ -86,12 +86,13 @@ def build_paths(network: torch.nn.Module, scale: float, size: int, args: argpars
 
         from monai_rmisr.networks.export import export_onnx
 
-        folder = Path(tempfile.mkdtemp(prefix="rmisr-bench-"))
-        export_onnx(_AtScale(load_copy(network), scale), folder / "model.onnx", in_channels=1)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = args.threads
         options.inter_op_num_threads = 1
-        session = onnxruntime.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
+        with tempfile.TemporaryDirectory(prefix="rmisr-bench-") as scratch:  # the session holds the model once made
+            exported = Path(scratch) / "model.onnx"
+            export_onnx(_AtScale(load_copy(network), scale), exported, in_channels=1)
+            session = onnxruntime.InferenceSession(str(exported), options, providers=["CPUExecutionProvider"])
         name = session.get_inputs()[0].name
         paths["onnxruntime"] = lambda x: torch.from_numpy(session.run(None, {name: x.numpy()})[0])
     except ImportError:

@@ -432,7 +432,8 @@ def untrained_network(model: str | os.PathLike[str]) -> nn.Module:
     raise ValueError(
         f"cannot tell the architecture of checkpoint {path}: write a sidecar {sidecar.name} with the "
         'constructor call, e.g. {"_target_": "RMISR", "spatial_dims": 2, "in_channels": 1, "scale": 2, '
-        '"image_residual": true}, or pass the network: model=load_checkpoint(path, RMISR(...)).'
+        '"image_residual": true} (from Python you may instead pass the network: '
+        "model=load_checkpoint(path, RMISR(...)))."
     )
 
 

@@ -159,12 +159,12 @@ def check_model_scale(scale: float, fixed: float | None, max_scale: float, what:
     if fixed is not None:
         if not math.isclose(scale, fixed, rel_tol=0, abs_tol=1e-9):
             raise ValueError(
-                f"{what} is a fixed x{fixed:g} network, got scale={scale:g}; the model 'auto' (or 'rmisr_meta') "
+                f"{what} is a fixed x{fixed:g} network, got scale={scale:.10g}; the model 'auto' (or 'rmisr_meta') "
                 "takes other scales."
             )
         return fixed
     if scale > max_scale:
-        raise ValueError(f"{what} accepts scales in (1, {max_scale:g}], got scale={scale:g}.")
+        raise ValueError(f"{what} accepts scales in (1, {max_scale:g}], got scale={scale:.10g}.")
     return scale
 
 
@@ -192,7 +192,7 @@ def registry_model(name: str, scale: float) -> tuple[str, float]:
     if name == "auto":
         max_scale = PRETRAINED["rmisr_meta"].max_scale
         if scale > max_scale:
-            raise ValueError(f"the model 'auto' supports scales in (1, {max_scale:g}], got scale={scale:g}.")
+            raise ValueError(f"the model 'auto' supports scales in (1, {max_scale:g}], got scale={scale:.10g}.")
         name = default_model_name(scale)
     entry = PRETRAINED[name]
     return name, check_model_scale(scale, entry.scale, entry.max_scale, f"model {name!r}")
