@@ -19,6 +19,7 @@ import functools
 import os
 import sys
 from collections.abc import MutableMapping
+from pathlib import Path
 from typing import Any
 
 from .compat import install
@@ -83,6 +84,29 @@ def log_settings_as_text() -> None:
     cli.json = types.SimpleNamespace(dumps=functools.partial(json.dumps, default=str), loads=json.loads)
 
 
+def log_config_in_the_app_folder() -> None:
+    """Make MONAI Label's ``start_server`` keep its logging config in the app's ``logs`` folder (``logs/logging.json``
+    beside the ``app.log`` it names, replaced at each start), not in a new file of the temporary folder at every
+    start (``init_log_config``: a copy of its default with the log folder filled in), which it left behind: one
+    ``tmpXXXXXXXX.json`` a start. A ``--log_config`` of the user's own is used as it is."""
+    import shutil
+
+    import monailabel.main as cli
+
+    made_by_monai_label = cli.init_log_config
+
+    @functools.wraps(made_by_monai_label)
+    def init_log_config(log_config: Any, app_dir: str, *args: Any, **kwargs: Any) -> Any:
+        path = made_by_monai_label(log_config, app_dir, *args, **kwargs)
+        if path == log_config:  # the user's file
+            return path
+        kept = Path(app_dir) / "logs" / "logging.json"  # the folder MONAI Label has just made for app.log
+        shutil.move(path, kept)
+        return str(kept)
+
+    cli.init_log_config = init_log_config
+
+
 def main() -> None:
     sys.argv[1:] = with_default_host(sys.argv[1:])
     with_default_cors(os.environ)  # read when MONAI Label's app module is imported, below
@@ -95,6 +119,7 @@ def main() -> None:
             "make monailabel-env sets up its environment (docs/monailabel.md)."
         )
     log_settings_as_text()
+    log_config_in_the_app_folder()
     from monailabel.app import app  # what uvicorn serves (monailabel.app:app) in this process: --workers 1
 
     origins_as_browsers_send_them(app)

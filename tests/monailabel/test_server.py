@@ -446,7 +446,10 @@ def test_the_launcher_starts_the_server_as_documented(tmp_path):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    temporary = tmp_path / "tmp"  # MONAI Label left its logging config there at every start
+    temporary.mkdir()
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MONAI_LABEL_CORS_ORIGINS": '["http://viewer-host:3000"]'}
+    env["TMPDIR"] = str(temporary)
     command = [sys.executable, "-m", "monai_rmisr.monailabel", "start_server", "--app", str(tmp_path / "app")]
     command += ["--studies", str(tmp_path / "studies"), "--port", str(port), "--conf", "warm_up", "false"]
     with open(tmp_path / "server.log", "wb") as log:
@@ -474,3 +477,5 @@ def test_the_launcher_starts_the_server_as_documented(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+    assert list(temporary.glob("tmp*.json")) == []  # its logging config is the app's own, replaced at each start
+    assert json.loads((tmp_path / "app" / "logs" / "logging.json").read_text())["root"]
