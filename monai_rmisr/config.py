@@ -43,6 +43,7 @@ from .transforms.quantize import check_bit_range
 __all__ = [
     "BundleRunError",
     "PreflightError",
+    "bundle_cli_process",
     "check_config_keys",
     "config_bit_range",
     "config_call",
@@ -571,34 +572,47 @@ CTRL_C_MESSAGES = {
     "training": "training stopped by Ctrl-C before its first iteration (while it checked its settings, read its "
     "images or built its engines): run the same command again to start it.",
     "inference": "inference stopped by Ctrl-C: the outputs written so far are whole and kept (an output is written "
-    "at once or not at all); run the same command again to do the rest (outputs that exist are skipped).",
+    "at once or not at all); run the same command again to do the rest (outputs that exist are skipped, unless "
+    "--overwrite true).",
     "evaluation": "evaluation stopped by Ctrl-C before it finished: run the same command again.",
 }
 
 
+def bundle_cli_process() -> bool:
+    """Whether this process is ``python -m monai.bundle ...`` (torchrun's processes of it too): the command line,
+    where a Ctrl-C should end the run with one line. A script, a notebook or a REPL that runs a bundle config keeps
+    Python's ``KeyboardInterrupt``, which it may catch."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    return getattr(spec, "name", None) == "monai.bundle.__main__"
+
+
 def exit_on_ctrl_c(run: str = "training") -> None:
-    """Make a Ctrl-C end a bundle run with one line (:data:`CTRL_C_MESSAGES`) and exit code :data:`INTERRUPTED_EXIT`,
-    where it printed MONAI's and Python's tracebacks (each config's first ``initialize`` step).
+    """Under the bundle's command line (:func:`bundle_cli_process`), make a Ctrl-C end the run with one line
+    (:data:`CTRL_C_MESSAGES`) and exit code :data:`INTERRUPTED_EXIT`, where it printed MONAI's and Python's
+    tracebacks (each config's first ``initialize`` step).
 
     ``run``: ``"training"`` until its trainer starts (the preflight reads the data set's images, minutes for a large
     one, and the run builds its engines; nothing is kept by then that a new start does not make again): when an engine
     with an :class:`~monai_rmisr.engines.InterruptedRunHandler` starts, Ctrl-C is Python's ``KeyboardInterrupt``
     again (:func:`hand_ctrl_c_to_python`), for that handler, which names the checkpoint to resume from.
-    ``"inference"`` and ``"evaluation"``: to the end. Outside the main thread (where no signal handler can be set) it
-    does nothing.
+    ``"inference"`` and ``"evaluation"``: to the end of the process. Nothing changes where Python's own handler is
+    not in place (a background job of a non-interactive shell ignores SIGINT, and keeps ignoring it), in another
+    process than the command line's, or outside the main thread (where no signal handler can be set).
 
     Raises:
         ValueError: another ``run``.
     """
     if run not in CTRL_C_MESSAGES:
         raise ValueError(f"run must be one of {', '.join(CTRL_C_MESSAGES)}, got {run!r}.")
-    if threading.current_thread() is threading.main_thread():
+    if not bundle_cli_process() or threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, _CtrlCExit(CTRL_C_MESSAGES[run]))
 
 
 def hand_ctrl_c_to_python() -> None:
-    """Make Ctrl-C Python's ``KeyboardInterrupt`` again where :func:`exit_on_ctrl_c` had set its handler (a trainer
-    that starts: its :class:`~monai_rmisr.engines.InterruptedRunHandler` takes Ctrl-C over)."""
+    """Give Ctrl-C back to Python's ``KeyboardInterrupt`` where :func:`exit_on_ctrl_c` had taken it (so it was
+    Python's before): a trainer that starts, whose :class:`~monai_rmisr.engines.InterruptedRunHandler` takes it over."""
     ours = isinstance(signal.getsignal(signal.SIGINT), _CtrlCExit)
     if ours and threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.default_int_handler)

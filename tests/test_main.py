@@ -264,9 +264,8 @@ def test_a_region_is_for_one_image_not_for_a_service(command, capsys):
 
 def test_a_bad_derivation_option_is_refused_by_a_service_naming_it(tmp_path, capsys):
     spool = tmp_path / "spool"
-    assert (
-        main(["listen", "--spool", str(spool), "--forward", "PACS@127.0.0.1:104", "--scale", "2", "--tile", "16"]) == 2
-    )
-    assert "tile" in capsys.readouterr().err and not spool.exists()
-    assert main([*DERIVING_COMMANDS["pacs"], "--scale", "2", "--tile-statistics", "pixel"]) == 2
-    assert "tile" in capsys.readouterr().err
+    listen = ["listen", "--spool", str(spool), "--forward", "PACS@127.0.0.1:104", "--scale", "2"]
+    assert main([*listen, "--tile-statistics", "pixel"]) == 2
+    assert "tile statistics must be one of image, tile" in capsys.readouterr().err and not spool.exists()
+    assert main([*DERIVING_COMMANDS["pacs"], "--scale", "2", "--precision", "float64"]) == 2
+    assert "precision must be one of float32, bfloat16, auto" in capsys.readouterr().err

@@ -371,39 +371,40 @@ def _split(
 _SAID_OUTPUTS: set[tuple[Path, tuple[Path, ...]]] = set()
 
 
-def _without_our_outputs(root: Path, items: list[Path]) -> list[Path]:
-    """``items`` without monai-rmisr's own outputs (:func:`~monai_rmisr.io.provenance.made_by_monai_rmisr`), which a
-    user who wrote results beside the data set's images would otherwise train on: a super-resolved image is no
-    high-resolution truth. Logged, naming the first few."""
+def _our_outputs(root: Path, items: list[Path]) -> tuple[list[Path], str]:
+    """The items that are monai-rmisr's own outputs (:func:`~monai_rmisr.io.provenance.made_by_monai_rmisr`): a
+    super-resolved image is no high-resolution truth to train or score on; and the first few named, relative to
+    ``root`` where they lie under it."""
     ours = [item for item in items if made_by_monai_rmisr(item)]
+    named = ", ".join(f"'{item.relative_to(root) if root in item.parents else item}'" for item in ours[:3])
+    return ours, named + (", ..." if len(ours) > 3 else "")
+
+
+def _without_our_outputs(root: Path, items: list[Path]) -> list[Path]:
+    """``items`` without monai-rmisr's own outputs (:func:`_our_outputs`), which a user who wrote results beside the
+    data set's images would otherwise train on. Logged, naming the first few."""
+    ours, named = _our_outputs(root, items)
     if ours and (root, tuple(ours)) not in _SAID_OUTPUTS:  # once a run, not once per split read
         _SAID_OUTPUTS.add((root, tuple(ours)))
-        named = ", ".join(f"'{item.relative_to(root) if root in item.parents else item}'" for item in ours[:3])
         logger.warning(
-            "leaving out %d output(s) of monai-rmisr under '%s' (a super-resolved image is no truth to learn "
-            "from): %s%s",
+            "leaving out %d output(s) of monai-rmisr under '%s' (a super-resolved image is no truth to learn from): %s",
             len(ours),
             root,
             named,
-            ", ..." if len(ours) > 3 else "",
         )
     left_out = set(ours)
     return [item for item in items if item not in left_out]
 
 
 def _check_no_outputs_listed(file: Path, items: list[Path]) -> None:
-    """Refuse a datalist that lists monai-rmisr's own outputs (:func:`~monai_rmisr.io.provenance.made_by_monai_rmisr`):
-    a super-resolved image is no high-resolution truth to train or score on. A folder's are left out with a warning
-    (:func:`_without_our_outputs`: results written beside the images); a list names its files one by one, so it is
-    told which to remove instead."""
-    ours = [item for item in items if made_by_monai_rmisr(item)]
+    """Refuse a datalist that lists monai-rmisr's own outputs (:func:`_our_outputs`). A folder's are left out with a
+    warning (:func:`_without_our_outputs`: results written beside the images); a list names its files one by one, so
+    it is told which to remove instead."""
+    ours, named = _our_outputs(file.parent, items)
     if ours:
-        named = ", ".join(
-            f"'{item.relative_to(file.parent) if file.parent in item.parents else item}'" for item in ours[:3]
-        )
         raise ValueError(
             f"datalist '{file}' lists {len(ours)} output(s) of monai-rmisr (a super-resolved image is no truth to "
-            f"learn from or score on): {named}{', ...' if len(ours) > 3 else ''}; remove them from its lists."
+            f"learn from or score on): {named}; remove them from its lists."
         )
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from ignite.engine import Engine, Events
 
-from ..config import INTERRUPTED_EXIT, hand_ctrl_c_to_python
+from ..config import INTERRUPTED_EXIT, bundle_cli_process, hand_ctrl_c_to_python
 from ..data.datasets import validation_sources
 from ..data.patches import EpochSampler
 from ..io.output import atomic_output
@@ -328,8 +328,10 @@ class InterruptedRunHandler:
     It printed ignite's and Python's traceback (about 140 lines; MONAI's ``StatsHandler`` logs one more of a stop
     while validating) and nothing of the checkpoint to resume from. Now: ``training stopped by Ctrl-C in epoch 3
     (iteration 37); its newest checkpoint is runs/x/checkpoints/checkpoint_epoch=2.pt: add --resume true to the same
-    command to go on (epoch 3 runs again from its start)``. Any other exception is raised as before. Attach it to the
-    trainer, and to the validator before its other handlers (``validating=True``).
+    command to go on (epoch 3 runs again from its start)``. Outside the bundle's command line (a script, a notebook,
+    a REPL: :func:`~monai_rmisr.config.bundle_cli_process`) the line is logged and the ``KeyboardInterrupt`` raised on.
+    Any other exception is raised as before. Attach it to the trainer, and to the validator before its other handlers
+    (``validating=True``).
 
     Args:
         checkpoint_dir: where the run's epoch checkpoints are (the bundle's ``ckpt_dir``).
@@ -361,4 +363,6 @@ class InterruptedRunHandler:
         logging.getLogger("monai_rmisr").error(
             "training stopped by Ctrl-C %s; %s: %s (epoch %d runs again from its start).", when, where, again, epoch
         )
+        if not bundle_cli_process():  # a script, a notebook, a REPL: Python's KeyboardInterrupt, to catch or not
+            raise error
         raise SystemExit(INTERRUPTED_EXIT) from None

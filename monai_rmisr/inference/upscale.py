@@ -535,7 +535,7 @@ class Upscaler:
             size = "x".join(str(n) for n in region[axes])
             needed = 1 + 0.5 / max(region[axes])  # round(n * s) = n + 1 (halves up) along the longest axis
             raise ValueError(
-                f"x{self.scale:g} leaves '{image.path}' ({size} {'slices' if self.axis == 'z' else 'pixels'}"
+                f"x{self.scale:.10g} leaves '{image.path}' ({size} {'slices' if self.axis == 'z' else 'pixels'}"
                 f"{' in its region' if self.roi is not None else ''}) at its size: no pixel is added; give a scale of "
                 f"at least {math.ceil(needed * 1e4) / 1e4:g}."
             )

@@ -221,7 +221,7 @@ def guard_datastore_endpoints() -> None:
             answer = function(*args, **kwargs)  # an unknown id (uri "") is the endpoint's own 404
             if info and isinstance(answer, dict):  # MONAI Label adds the file's path on the server
                 if not answer:  # an unknown id: its {} said nothing, where /infer and the download refuse it
-                    raise HTTPException(status_code=404, detail=f"no image {what!r} in this server's datastore.")
+                    raise HTTPException(status_code=404, detail=f"{what!r} is no id of this server's datastore.")
                 answer = {key: value for key, value in answer.items() if key != "path"}
             return answer
 
@@ -389,8 +389,7 @@ class RMISRApp(MONAILabelApp):
         self.task_names = wanted or list(TASKS)
         self.max_output_pixels = conf.get("max_output_pixels", MAX_OUTPUT_PIXELS)  # checked by the tasks
         self.warm_up = config_flag(conf.get("warm_up", True), "conf warm_up")
-        # the offered tasks' networks only: a request's 'network' cannot load one the server was started without
-        self.networks = NetworkCache(offered=[TASKS[name][1] for name in self.task_names])
+        self.networks = NetworkCache()
         guard_infer_endpoint()
         guard_datastore_endpoints()
         super().__init__(
@@ -401,6 +400,10 @@ class RMISRApp(MONAILabelApp):
             description="RMISR medical image super-resolution (x2, x3, x4, RMISR-VP x4, any scale)",
             version=__version__,
         )
+        # the served tasks' networks only (those whose weights loaded; a copied app's own tasks too): a request's
+        # 'network' cannot load one the server was not started with
+        tasks = [task for task in self._infers.values() if isinstance(task, SuperResolutionTask)]
+        self.networks.offer(task.network for task in tasks)
 
     def server_mode(self, mode: bool) -> None:
         """MONAI Label's start-up calls this (with ``True``) once its server is built: here the server is made to

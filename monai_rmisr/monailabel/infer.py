@@ -204,19 +204,24 @@ class NetworkCache:
 
     Args:
         size: how many networks to keep (>= 1).
-        offered: the networks the server offers (its tasks' defaults; ``bicubic`` always): a request for another
-            (``network`` named by a client, or what its ``"auto"`` means at its scale) is refused before anything is
-            loaded, so that a server started with some tasks (``--conf models``) runs only their networks.
-            ``None``: every network a request may name.
+
+    Attributes:
+        offered: the networks a request may load (:meth:`offer`), or ``None``: every network a request may name.
     """
 
-    def __init__(self, size: int = NETWORK_CACHE_SIZE, offered: Iterable[str] | None = None) -> None:
+    def __init__(self, size: int = NETWORK_CACHE_SIZE) -> None:
         if size < 1:
             raise ValueError(f"a network cache keeps at least one network, got size={size!r}.")
         self.size = size
-        self.offered = None if offered is None else tuple(dict.fromkeys([*offered, BICUBIC]))
+        self.offered: tuple[str, ...] | None = None
         self._networks: OrderedDict[tuple[str, str], tuple[torch.nn.Module, str | None]] = OrderedDict()
         self._lock = threading.Lock()
+
+    def offer(self, networks: Iterable[str]) -> None:
+        """Load only ``networks`` (the server's tasks' own; ``bicubic`` always) from now on: a request for another
+        (``network`` named by a client, or what its ``"auto"`` means at its scale) is refused before anything is
+        loaded, so that a server started with some tasks (``--conf models``) runs only their networks."""
+        self.offered = tuple(dict.fromkeys([*networks, BICUBIC]))
 
     def keys(self) -> list[tuple[str, str]]:
         """The kept ``(network, device)`` pairs, least recently used first."""

@@ -84,6 +84,12 @@ class SuperResolutionTask(InferTask):
         self.max_output_pixels = limit
         self._networks = networks if networks is not None else NetworkCache()
 
+    @property
+    def network(self) -> str:
+        """The task's own network: its default ``network`` (a registry name, ``"auto"`` resolved at its default
+        scale, ``"bicubic"`` or a checkpoint path)."""
+        return parse_request({}, self._config)["network"]
+
     def is_valid(self) -> bool:
         """Whether the default model loads (a task without its weights is not offered).
 

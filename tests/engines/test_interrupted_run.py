@@ -6,7 +6,16 @@ import pytest
 import torch
 from ignite.engine import Engine
 
+import monai_rmisr.config
+import monai_rmisr.engines.handlers
 from monai_rmisr.engines import InterruptedRunHandler
+
+
+@pytest.fixture
+def bundle_cli(monkeypatch):
+    """As under ``python -m monai.bundle``: Ctrl-C is one line and exit 130 there, Python's elsewhere."""
+    monkeypatch.setattr(monai_rmisr.config, "bundle_cli_process", lambda: True)
+    monkeypatch.setattr(monai_rmisr.engines.handlers, "bundle_cli_process", lambda: True)
 
 
 def _engine_failing_at(iteration: int, error: BaseException) -> Engine:
@@ -17,7 +26,7 @@ def _engine_failing_at(iteration: int, error: BaseException) -> Engine:
     return Engine(step)
 
 
-def test_ctrl_c_names_the_checkpoint_to_resume_from_and_exits_130(tmp_path, caplog):
+def test_ctrl_c_names_the_checkpoint_to_resume_from_and_exits_130(tmp_path, caplog, bundle_cli):
     torch.save({"network": {}}, tmp_path / "checkpoint_epoch=1.pt")
     engine = _engine_failing_at(5, KeyboardInterrupt())
     InterruptedRunHandler(tmp_path).attach(engine)
@@ -36,7 +45,7 @@ def test_ctrl_c_names_the_checkpoint_to_resume_from_and_exits_130(tmp_path, capl
     assert "training stopped by Ctrl-C while validating epoch 1; its newest checkpoint is" in caplog.text
 
 
-def test_ctrl_c_before_any_checkpoint_and_other_errors(tmp_path, caplog):
+def test_ctrl_c_before_any_checkpoint_and_other_errors(tmp_path, caplog, bundle_cli):
     engine = _engine_failing_at(1, KeyboardInterrupt())
     InterruptedRunHandler(tmp_path / "checkpoints").attach(engine)  # not made yet
     with caplog.at_level(logging.ERROR, logger="monai_rmisr"), pytest.raises(SystemExit):
@@ -59,7 +68,7 @@ def test_the_bundle_attaches_it_to_the_trainer():
     assert first["_target_"] == "monai_rmisr.engines.InterruptedRunHandler" and first["validating"] is True
 
 
-def test_ctrl_c_before_the_trainer_starts_is_one_line_and_exit_130(tmp_path, caplog):
+def test_ctrl_c_before_the_trainer_starts_is_one_line_and_exit_130(tmp_path, caplog, bundle_cli):
     # the preflight reads the data set's images and the run builds its engines: a Ctrl-C then printed MONAI's and
     # Python's tracebacks
     import os
@@ -67,6 +76,7 @@ def test_ctrl_c_before_the_trainer_starts_is_one_line_and_exit_130(tmp_path, cap
 
     from monai_rmisr.config import exit_on_ctrl_c
 
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Python's own (pytest's runs have their own)
     exit_on_ctrl_c("training")
     with caplog.at_level(logging.ERROR, logger="monai_rmisr"), pytest.raises(SystemExit) as stopped:
         os.kill(os.getpid(), signal.SIGINT)
@@ -75,6 +85,7 @@ def test_ctrl_c_before_the_trainer_starts_is_one_line_and_exit_130(tmp_path, cap
     assert "run the same command again to start it" in caplog.text
     # once the trainer starts, Ctrl-C is its InterruptedRunHandler's (a KeyboardInterrupt), naming the checkpoint
     caplog.clear()
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     exit_on_ctrl_c("training")
 
     def step(engine, batch):
@@ -89,6 +100,36 @@ def test_ctrl_c_before_the_trainer_starts_is_one_line_and_exit_130(tmp_path, cap
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     with pytest.raises(ValueError, match="run must be one of training, inference, evaluation, got 'train'"):
         exit_on_ctrl_c("train")
+
+
+def test_an_ignored_ctrl_c_stays_ignored(bundle_cli):
+    # a background job of a non-interactive shell starts with SIGINT ignored: a signal to its group must not stop it
+    import signal
+
+    from monai_rmisr.config import exit_on_ctrl_c, hand_ctrl_c_to_python
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    exit_on_ctrl_c("inference")
+    hand_ctrl_c_to_python()
+    assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+
+
+def test_outside_the_command_line_ctrl_c_stays_pythons(tmp_path, caplog):
+    # a script, a notebook or a REPL that runs a bundle config: the handler stayed after the run (a later Ctrl-C at
+    # the REPL's prompt quit it), and the trainer's Ctrl-C was a SystemExit no `except KeyboardInterrupt` catches
+    import signal
+
+    from monai_rmisr.config import bundle_cli_process, exit_on_ctrl_c
+
+    assert not bundle_cli_process()  # pytest's process
+    before = signal.getsignal(signal.SIGINT)
+    exit_on_ctrl_c("inference")
+    assert signal.getsignal(signal.SIGINT) is before
+    engine = _engine_failing_at(1, KeyboardInterrupt())
+    InterruptedRunHandler(tmp_path).attach(engine)
+    with caplog.at_level(logging.ERROR, logger="monai_rmisr"), pytest.raises(KeyboardInterrupt):
+        engine.run([0, 1], max_epochs=1)
+    assert "training stopped by Ctrl-C in epoch 1" in caplog.text  # the line still says how to go on
 
 
 def test_every_bundle_run_hands_ctrl_c_over_from_its_first_step():

@@ -266,6 +266,36 @@ def test_each_tasks_network_is_warmed_up_at_start_up_unless_told(tmp_path, monke
     assert warmed == (["bicubic", "rmisr_bl_x4"] if warm == "true" else [])
 
 
+def test_the_offered_networks_are_those_of_the_tasks_the_app_made(tmp_path, monkeypatch):
+    # a copied app's own task (a checkpoint as its default) is offered too, and a task left out for missing weights
+    # is not: the list is taken from the tasks made, not from the task names asked for
+    from monailabel.config import settings
+
+    from monai_rmisr.inference import MODELS_ENV
+    from monai_rmisr.monailabel.app import RMISRApp
+    from monai_rmisr.monailabel.task import SuperResolutionTask
+
+    monkeypatch.setattr(settings, "MONAI_LABEL_SESSIONS", False)
+    monkeypatch.setattr(settings, "MONAI_LABEL_DATASTORE_AUTO_RELOAD", False)
+    (tmp_path / "studies").mkdir()
+    mine = tmp_path / "mine.pt"
+    shutil.copy(REPO / "bundles" / "rmisr" / "models" / "rmisr_bl_x2.pt", mine)
+    shutil.copy(REPO / "bundles" / "rmisr" / "models" / "model.json", tmp_path / "mine.json")  # its architecture
+
+    class CopiedApp(RMISRApp):
+        def init_infers(self):
+            tasks = super().init_infers()
+            folder = str(tmp_path / "studies")
+            tasks["mine"] = SuperResolutionTask(2, str(mine), datastore=folder, networks=self.networks)
+            return tasks
+
+    app = CopiedApp(str(tmp_path / "app"), str(tmp_path / "studies"), {"models": "rmisr_x2", "warm_up": "false"})
+    assert app.networks.offered == ("rmisr_bl_x2", str(mine), "bicubic")
+    monkeypatch.setenv(MODELS_ENV, str(tmp_path / "no_weights"))  # rmisr_x3's weights are not there
+    app = RMISRApp(str(tmp_path / "app"), str(tmp_path / "studies"), {"models": "rmisr_x3", "warm_up": "false"})
+    assert app.networks.offered == ("bicubic",)
+
+
 def test_a_bad_warm_up_setting_is_refused_at_start_up(tmp_path):
     from monai_rmisr.monailabel.app import RMISRApp
 
@@ -305,7 +335,7 @@ def test_the_datastore_answers_without_server_paths(client, root):
     assert info.status_code == 200 and info.json()["name"] == "ct.nii.gz" and "path" not in info.json()
     for unknown in ("nothere", "../secret"):
         response = client.get(f"/datastore/image/info?image={unknown}")
-        assert response.status_code == 404 and "in this server's datastore" in response.json()["detail"]
+        assert response.status_code == 404 and "is no id of this server's datastore" in response.json()["detail"]
     listed = client.get("/datastore/?output=all")
     assert listed.status_code == 200 and "ct" in listed.json()["objects"] and studies not in listed.text
     assert "link" not in listed.json()["objects"]  # a link to a file elsewhere: listed, then refused at every use

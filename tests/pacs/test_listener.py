@@ -636,6 +636,14 @@ def test_the_derived_pixels_are_what_rmisr_upscale_writes(tmp_path, destination,
     args = build_parser().parse_args(["listen", "--spool", str(tmp_path / "spool"), "--scale", "2", *forward, *options])
     upscaler = derivation_upscaler(args)
     slices = 2 * SLICES if "z" in options else SLICES
+    if "--skip-bad-slices" in options:  # a slice of another size in the series: left out, not the series refused
+        odd = pydicom.dcmread(ct_series[0])
+        odd.SOPInstanceUID = odd.file_meta.MediaStorageSOPInstanceUID = pydicom.uid.generate_uid()
+        odd.InstanceNumber = 99
+        odd.Rows, odd.Columns = odd.Rows // 2, odd.Columns // 2
+        odd.PixelData = odd.pixel_array[::2, ::2].copy().tobytes()
+        odd.save_as(ct_series[0].parent / "odd.dcm")
+        ct_series = [*ct_series, ct_series[0].parent / "odd.dcm"]
     listener = RunningListener(tmp_path / "spool", destination.node, upscaler=upscaler)
     try:
         send(listener.port, ct_series)
