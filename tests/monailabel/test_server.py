@@ -509,3 +509,33 @@ def test_the_launcher_starts_the_server_as_documented(tmp_path):
         server.wait(timeout=30)
     assert list(temporary.glob("tmp*.json")) == []  # its logging config is the app's own, replaced at each start
     assert json.loads((tmp_path / "app" / "logs" / "logging.json").read_text())["root"]
+
+
+def test_a_request_being_super_resolved_holds_up_no_other(client, monkeypatch):
+    # MONAI Label ran the task in the event loop's thread: GET /info/ waited 12.5 s behind a 13 s request
+    import threading
+    import time
+
+    from monai_rmisr.monailabel import task as task_module
+
+    run = task_module.run_infer_request
+    started = threading.Event()
+
+    def slow(*args, **kwargs):
+        started.set()
+        time.sleep(4)
+        return run(*args, **kwargs)
+
+    monkeypatch.setattr(task_module, "run_infer_request", slow)
+    answers = []
+    request = threading.Thread(target=lambda: answers.append(client.post("/infer/rmisr_x2?image=ct&output=json")))
+    request.start()
+    try:
+        assert started.wait(30)
+        begin = time.monotonic()
+        assert client.get("/info/").status_code == 200
+        waited = time.monotonic() - begin
+    finally:
+        request.join(60)
+    assert answers and answers[0].status_code == 200, answers
+    assert waited < 2.5, f"GET /info/ waited {waited:.1f} s behind a request being super-resolved"
