@@ -90,6 +90,7 @@ STATUS_SUCCESS, STATUS_CANNOT_UNDERSTAND, STATUS_OUT_OF_RESOURCES = 0x0000, 0xC0
 _AE_TITLE = re.compile(r"[\x20-\x5b\x5d-\x7e]{1,16}")  # PS3.5 AE: 16 characters at most, no backslash or controls
 _NODE = re.compile(r"(?P<ae>.+)@(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(?P<port>[0-9]{1,5})")
 _DONE_MARKER = "derived.complete"
+_REFUSED_FILE = "refused.jsonl"  # in a series' folder: the instances refused when they came, one JSON line each
 _TRIES_FILE = "tries.json"  # in a work folder: the tries started, so that a restart does not start the count again
 _PRUNE_EVERY = 3600.0  # seconds between removals of old done records
 
@@ -425,7 +426,7 @@ class _Spool:
         for series in sorted(self.incoming.iterdir()):  # from an earlier run: stable once its newest file is old
             for partial in series.glob(".*.tmp"):  # an instance being written when the listener stopped
                 partial.unlink()
-            times = [path.stat().st_mtime for path in series.glob("*.dcm")]
+            times = [path.stat().st_mtime for path in [*series.glob("*.dcm"), *series.glob(_REFUSED_FILE)]]
             if times:
                 self.last_arrival[series.name] = max(times)
             else:
@@ -450,6 +451,19 @@ class _Spool:
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
                 raise
+            self.last_arrival[series] = time.time()
+
+    def note_refused(self, series: str, instance: str, reason: str) -> None:
+        """Record in ``incoming/<series>/`` that its instance ``instance`` was refused when it came (its image
+        cannot be read): the series is incomplete, whatever arrives after (a PACS may stop sending the series at
+        the refusal), and :func:`_process` says so rather than derive it as if it were whole."""
+        with self.lock:
+            folder = self.incoming / series
+            folder.mkdir(mode=0o700, exist_ok=True)
+            record = folder / _REFUSED_FILE
+            with open(record, "a", encoding="utf-8") as f:
+                f.write(json.dumps({"instance": instance, "reason": reason}) + "\n")
+            make_private(record)
             self.last_arrival[series] = time.time()
 
     def take_stable(self, series_timeout: float, now: float) -> list[Path]:
@@ -571,11 +585,41 @@ def _give_up(item: _Pending, pending: list[_Pending], store: _Spool, result: Lis
     logger.error("series %s failed (%d tries), kept in %s: %s", item.series, item.attempts, place, error)
 
 
+def _check_nothing_refused(source: Path, skip_bad_slices: bool) -> None:
+    """Refuse to derive a series some of whose instances were refused when they came (:meth:`_Spool.note_refused`):
+    it is incomplete (a PACS may stop sending a series at a refused instance: Orthanc does), and a derived series
+    with slices missing would look whole. With ``skip_bad_slices`` (``--skip-bad-slices``) it is derived from the
+    instances that came, the refused ones named in the log.
+
+    Raises:
+        ValueError: naming the refused instances (the series then moves to ``failed/``, not tried again).
+    """
+    record = source / _REFUSED_FILE
+    if not record.exists():
+        return
+    refused = [json.loads(line) for line in record.read_text(encoding="utf-8").splitlines() if line.strip()]
+    named = "; ".join(f"{item['instance']}: {item['reason']}" for item in refused[:3])
+    named += "; ..." if len(refused) > 3 else ""
+    if not skip_bad_slices:
+        raise ValueError(
+            f"{len(refused)} instance(s) of the series were refused when they came, their images unreadable ({named}): "
+            "the series is incomplete (a sender may also stop at a refusal) and is not derived; --skip-bad-slices "
+            "derives it from the instances that came."
+        )
+    logger.warning(
+        "series %s: derived without %d instance(s) refused when they came (--skip-bad-slices): %s",
+        _series_of_folder(source.parent),
+        len(refused),
+        named,
+    )
+
+
 def _process(work: Path, policy: _Policy) -> list[str]:
     """Derive (unless a complete derivation with these settings is there) and send one work folder; the derived
     series UIDs. The marker holds the settings of the derivation: a listener restarted with another model or
     scale derives the kept series again rather than sending (and recording) what the old settings made."""
     derived, marker = work / "derived", work / _DONE_MARKER
+    _check_nothing_refused(work / "source", policy.upscaler.skip_bad_slices)
     if policy.max_instances is not None:
         received = sum(1 for _ in (work / "source").glob("*.dcm"))
         if received > policy.max_instances:  # a ValueError: not tried again, moved to failed/
@@ -730,7 +774,10 @@ def listen(
         try:  # an instance accepted here and unreadable later failed its whole series, the sender none the wiser
             check_pixel_data(dataset, uids[2], largest_input)
         except ImageReadError as err:
-            logger.warning("series %s: refused an instance whose image cannot be read: %s", uids[1], err.reason)
+            logger.warning(
+                "series %s: refused instance %s, whose image cannot be read: %s", uids[1], uids[2], err.reason
+            )
+            store.note_refused(uids[1], uids[2], err.reason)  # the series is incomplete: said when it is taken
             return STATUS_CANNOT_UNDERSTAND
         try:
             store.store(dataset)

@@ -883,18 +883,35 @@ def test_idle_connections_from_one_host_do_not_lock_other_senders_out(tmp_path, 
         listener.stop()
 
 
-def test_an_instance_whose_pixels_cannot_be_read_is_refused_at_once(tmp_path, destination, ct_series):
+@pytest.mark.parametrize("skip_bad_slices", [False, True])
+def test_an_instance_whose_pixels_cannot_be_read_is_refused_at_once(tmp_path, destination, ct_series, skip_bad_slices):
     """Truncated pixel data was accepted (status 0x0000) and the whole series then failed: the sender believed it
-    delivered. It is now refused when it arrives (0xC000), and the rest of the series is derived and sent."""
+    delivered. It is refused when it arrives (0xC000). The rest of the series was then derived and sent as if whole
+    (and Orthanc stops sending a series at a refusal: a derived series of its first slices went on); now the series
+    is not derived, naming the instance refused, unless --skip-bad-slices, which derives the instances that came."""
     broken = tmp_path / "broken.dcm"
     ds = pydicom.dcmread(ct_series[0])
     ds.PixelData = ds.PixelData[:1000]
     ds.save_as(broken)
-    listener = RunningListener(tmp_path / "spool", destination.node)
+    spool = tmp_path / "spool"
+    listener = RunningListener(spool, destination.node, upscaler=Upscaler(2, skip_bad_slices=skip_bad_slices))
     try:
         statuses = send(listener.port, [broken, *ct_series[1:]])
         assert statuses == [0xC000] + [0x0000] * (SLICES - 1)
-        received = destination.wait_for(SLICES - 1)
+        if skip_bad_slices:
+            received = destination.wait_for(SLICES - 1)
+        else:
+            wait_until(lambda: any(spool.glob("failed/*/error.txt")))
+            received = destination.received
     finally:
         result = listener.stop()
-    assert len(received) == SLICES - 1 and not result.failed
+    series = str(ds.SeriesInstanceUID)
+    if skip_bad_slices:
+        assert len(received) == SLICES - 1 and not result.failed
+        return
+    assert received == [] and list(result.failed) == [series]
+    said = result.failed[series]
+    assert f"1 instance(s) of the series were refused when they came, their images unreadable ({ds.SOPInstanceUID}" in (
+        said
+    )
+    assert "--skip-bad-slices derives it from the instances that came" in said
