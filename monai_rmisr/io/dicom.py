@@ -780,11 +780,23 @@ def _most_slices(folder: Path, what: str, values: Sequence[Any], same: Callable[
 
 
 def _bad_slice(err: ImageReadError, folder: Path, skip: bool, skipped: list[dict[str, str]]) -> None:
-    """Record a broken slice when ``skip``; else raise its error, saying that it is a slice of ``folder``."""
+    """Record a broken slice when ``skip``, named by its SOP Instance UID too where its header has one (what a PACS
+    knows it by; the file may be a temporary copy, gone once the series is derived); else raise its error, saying
+    that it is a slice of ``folder``."""
     if not skip:
         raise BrokenSliceError(err.path, folder, err.reason) from err
-    logger.warning("read_dicom_series: leaving out a broken slice: %s", err)
-    skipped.append({"path": err.path, "reason": err.reason})
+    try:
+        uid = str(
+            read_dicom_dataset(err.path, stop_before_pixels=True, quiet=True, specific_tags=["SOPInstanceUID"]).get(
+                "SOPInstanceUID", ""
+            )
+        )
+    except ImageReadError:
+        uid = ""
+    logger.warning(
+        "read_dicom_series: leaving out a broken slice%s: %s", f" (SOP Instance UID {uid})" if uid else "", err
+    )
+    skipped.append({"path": err.path, "reason": err.reason, **({"instance": uid} if uid else {})})
 
 
 def read_dicom_series(

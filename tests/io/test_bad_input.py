@@ -472,6 +472,8 @@ def test_cli_skip_bad_slices_writes_one_series(tmp_path):
     code, _, err = _run_cli(tmp_path, folder, tmp_path / "sr", "--skip-bad-slices")
     assert code == 0 and "Traceback" not in err, err
     assert bad.name in err and "leaving out a broken slice" in err  # which slice was left out
+    uid = pydicom.dcmread(bad, stop_before_pixels=True).SOPInstanceUID
+    assert f"(SOP Instance UID {uid})" in err  # what a PACS knows it by (the file may be a temporary copy)
     written = [pydicom.dcmread(p) for p in sorted((tmp_path / "sr").iterdir())]
     assert len(written) == 4 and len({ds.SeriesInstanceUID for ds in written}) == 1
     assert all(ds.Rows == 256 for ds in written)
