@@ -234,12 +234,12 @@ def test_every_deriving_command_takes_the_same_derivation_options(command):
     from monai_rmisr.cli import build_parser
     from monai_rmisr.cli.common import derivation_upscaler
 
-    options = ["--scale", "3", "--model", "bicubic", "--tile", "64", "--tile-statistics", "tile", "--axis", "z"]
+    options = ["--scale", "3", "--model", "rmisr_meta", "--tile", "64", "--tile-statistics", "tile", "--axis", "z"]
     options += ["--self-ensemble", "--precision", "float32", "--device", "cpu", "--skip-bad-slices"]
     upscaler = derivation_upscaler(build_parser().parse_args([*DERIVING_COMMANDS[command], *options]))
     assert (upscaler.scale, upscaler.model_name, upscaler.tile, upscaler.tile_statistics) == (
         3.0,
-        "bicubic",
+        "rmisr_meta",
         64,
         "tile",
     )

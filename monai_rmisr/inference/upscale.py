@@ -265,6 +265,11 @@ class Upscaler:
             self.weights_sha256 = self.weights_sha256 or digest
         if isinstance(self.network, BicubicUpsampler):
             self.weights_sha256 = None  # interpolation has no weights
+            if self.self_ensemble:  # 8x the time for the same pixels, recorded as another derivation
+                raise ValueError(
+                    "self-ensemble does nothing for the model 'bicubic': interpolation is the same under the flips "
+                    "and quarter turns it averages."
+                )
         self.model_name = self.model_name or name
         self.network.eval()
         # once, not per slice

@@ -852,3 +852,9 @@ def test_a_scale_that_adds_no_pixel_is_refused(tmp_path, capsys):
         Upscaler(1.01, model="bicubic", axis="z").image(volume)
     with pytest.raises(ValueError, match=r"\(10x10 pixels in its region\) at its size"):  # a ROI's own size
         Upscaler(1.04, model="bicubic", roi=(0, 0, 10, 10)).image(volume)
+
+
+def test_self_ensemble_is_refused_for_bicubic():
+    # the same pixels at 8x the time, recorded as another derivation (a PACS then stored a second, identical series)
+    with pytest.raises(ValueError, match="self-ensemble does nothing for the model 'bicubic'"):
+        Upscaler(2, model="bicubic", self_ensemble=True)
