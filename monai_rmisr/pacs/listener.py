@@ -581,6 +581,7 @@ def _give_up(item: _Pending, pending: list[_Pending], store: _Spool, result: Lis
         logger.error("series %s failed and could not be moved to failed/: %s", item.series, move_error)
         place = item.folder
     pending.remove(item)
+    error = error.replace(str(item.folder), str(place))  # its files named where they are now, as in error.txt
     result.failed[item.series] = error
     logger.error("series %s failed (%d tries), kept in %s: %s", item.series, item.attempts, place, error)
 

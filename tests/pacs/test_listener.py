@@ -476,6 +476,7 @@ def test_a_series_that_cannot_be_read_fails_at_once(tmp_path, destination, ct_se
     (failed,) = spool.glob("failed/*")
     kept = (failed / "error.txt").read_text()  # names the file where it now is, not where it was in work/
     assert f"{failed}/source/" in kept and "/work/" not in kept, kept
+    assert f"{failed}/source/" in error and "/work/" not in error, error  # the log line too
     assert destination.received == [] and not any(spool.glob("work/*"))
 
 
