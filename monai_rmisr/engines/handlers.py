@@ -316,12 +316,6 @@ class InitialValidationHandler:
         self.validator.run(0)
 
 
-def _ctrl_c_to_the_engine(engine: Engine) -> None:
-    """Ctrl-C raises ``KeyboardInterrupt`` again, for the engine's :class:`InterruptedRunHandler` (what
-    :func:`~monai_rmisr.config.exit_on_ctrl_c` set for the run's start is over)."""
-    hand_ctrl_c_to_python()
-
-
 class InterruptedRunHandler:
     """Ends a training run stopped by Ctrl-C (``KeyboardInterrupt``) with one line saying how to go on, exit 130.
 
@@ -344,7 +338,7 @@ class InterruptedRunHandler:
 
     def attach(self, engine: Engine) -> None:
         engine.add_event_handler(Events.EXCEPTION_RAISED, self)
-        engine.add_event_handler(Events.STARTED, _ctrl_c_to_the_engine)
+        engine.add_event_handler(Events.STARTED, hand_ctrl_c_to_python)  # exit_on_ctrl_c's part is over
 
     def __call__(self, engine: Engine, error: BaseException) -> None:
         if not isinstance(error, KeyboardInterrupt):

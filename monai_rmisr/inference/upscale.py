@@ -536,7 +536,7 @@ class Upscaler:
         be labelled super-resolved and its pixels moved (``round(n * scale) == n`` along every scaled axis)."""
         region = self._region_shape(image)
         axes = self._scaled_axes(region)
-        if self.output_shape(image)[axes] == region[axes]:
+        if scaled_size(region[axes], self.run_scale) == region[axes]:
             size = "x".join(str(n) for n in region[axes])
             needed = 1 + 0.5 / max(region[axes])  # round(n * s) = n + 1 (halves up) along the longest axis
             raise ValueError(
