@@ -128,3 +128,40 @@ def test_failed_inputs_end_an_inference_run_with_its_summary_and_exit_code_1(tmp
     assert "FAILED " in result.stdout and "broken.png" in result.stdout and result.stdout.count("0 written") == 1
     assert result.stderr.rstrip().splitlines()[-1] == "error: 1 of 1 input(s) failed (listed above)."
     assert "Traceback" not in result.stderr
+
+
+def test_ctrl_c_ends_an_inference_run_with_one_line_and_exit_130(tmp_path):
+    """Under ``python -m monai.bundle`` (what ``config.bundle_cli_process`` tells) a Ctrl-C printed about 100 lines
+    of MONAI's and Python's tracebacks; the outputs written before it are whole and kept."""
+    import signal
+    import time
+
+    import numpy as np
+    from PIL import Image
+
+    folder, out = tmp_path / "in", tmp_path / "out"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for k in range(40):  # enough that the run is still going when the first output appears
+        Image.fromarray((rng.random((256, 256)) * 255).astype(np.uint8)).save(folder / f"im{k:02d}.png")
+    command = [sys.executable, "-m", "monai.bundle", "run", "--config_file", str(CONFIGS / "inference.json")]
+    command += ["--input_dir", str(folder), "--output_dir", str(out)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    run = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not (out.is_dir() and any(not path.name.startswith(".") for path in out.glob("*.png"))):  # not a temp
+            assert run.poll() is None and time.monotonic() < deadline, run.communicate()[1][-3000:]
+            time.sleep(0.05)
+        run.send_signal(signal.SIGINT)
+        said, err = run.communicate(timeout=120)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    assert run.returncode == 130, err[-3000:]
+    assert "inference stopped by Ctrl-C: the outputs written so far are whole and kept" in said + err  # MONAI's log
+    assert "Traceback" not in said + err
+    assert sorted(path.name for path in out.iterdir() if path.name.startswith(".")) == []  # nothing half-written
+    written = sorted(out.glob("*.png"))
+    assert 1 <= len(written) < 40 and all(Image.open(path).size == (512, 512) for path in written)
