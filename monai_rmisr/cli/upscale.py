@@ -99,7 +99,8 @@ def add_command(commands: Any) -> None:
         help="super-resolve a DICOM file or series, NIfTI, PNG/JPEG/TIFF, or a folder of them",
         description=(
             "Super-resolve INPUT and write OUTPUT in the input's format (DICOM: a new derived series). "
-            "A folder of several images is a batch: OUTPUT is then a folder, existing outputs are skipped, "
+            "A folder of several images is a batch: OUTPUT is then a folder (a folder holding several DICOM series "
+            "gives a derived series per series, named after it), existing outputs are skipped, "
             "failures are listed at the end (exit code 1); under torchrun each process takes its share. "
             "Bad arguments or a bad single input: exit code 2 and no output."
         ),

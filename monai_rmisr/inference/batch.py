@@ -13,7 +13,6 @@ import os
 import sys
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from ..io import ImageReadError, detect_format
 from ..io.folders import walk_folders
 from ..io.formats import format_from_name
 from ..io.output import OutputPathError, check_folder_takes_files
-from ..io.series_folders import SliceHeader, dicom_slice_header, is_one_series
+from ..io.series_folders import SeriesInFolder, SliceHeader, dicom_slice_header, is_one_series, series_names
 from ..io.writers import output_name
 from .upscale import RUN_ERRORS, Upscaler
 
@@ -33,6 +32,8 @@ __all__ = [
     "BatchFailedError",
     "BatchReport",
     "DatasetUpscaler",
+    "InputItem",
+    "as_input",
     "check_batch_output",
     "distributed_rank",
     "find_inputs",
@@ -43,14 +44,21 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+#: one input of a batch: a file, a folder of one DICOM series, or one series of a folder holding several
+InputItem = Path | SeriesInFolder
 
-def find_inputs(folder: str | os.PathLike[str]) -> list[Path]:
+
+def find_inputs(folder: str | os.PathLike[str]) -> list[InputItem]:
     """Every image under ``folder``, in a fixed order: files, and DICOM series as folders.
 
     A folder whose readable DICOM files are all single-frame slices of one series is one input (a
     volume), broken DICOM files beside them included: a series is one unit, so
     :func:`~monai_rmisr.io.read_dicom_series` refuses it naming the broken slice (or leaves the
     slice out with ``skip_bad_slices``) instead of the folder splitting into one input per file.
+    A folder holding several series (a flat CD or study export) gives one input per series of two
+    single-frame slices or more, a :class:`~monai_rmisr.io.series_folders.SeriesInFolder` (its output
+    named after the series: ``series3_AX_T1``); a DICOM file whose series cannot be told (a broken header)
+    is then a broken slice of each, as it may be one.
     Other DICOM files, NIfTI and PNG/JPEG/TIFF/BMP files are one input each. Files that are no
     image at all (notes, DICOMDIR, DICOM objects of a class that holds no image: a structured report, a
     presentation state) are left out; broken images are kept, so the batch reports them.
@@ -66,7 +74,7 @@ def find_inputs(folder: str | os.PathLike[str]) -> list[Path]:
         raise FileNotFoundError(f"input '{folder}' does not exist.")
     if not folder.is_dir():
         return [folder]
-    found: list[Path] = []
+    found: list[InputItem] = []
     for directory_path, files in walk_folders(folder):
         dicoms: list[tuple[Path, SliceHeader]] = []
         broken_dicoms: list[Path] = []  # DICOM (by content, or by name when unreadable) whose header cannot be read
@@ -92,27 +100,38 @@ def find_inputs(folder: str | os.PathLike[str]) -> list[Path]:
                 broken_dicoms.append(path)
             elif info.image:  # a report or presentation state beside the slices is no input at all
                 dicoms.append((path, info))
-        series = {info.series_uid for _, info in dicoms}
         if is_one_series([info for _, info in dicoms] + [None] * len(broken_dicoms)):
             found.append(directory_path)  # its broken slices fail (or are skipped) with the series
         else:
-            slices = Counter(info.series_uid for _, info in dicoms if info.frames == 1)
-            repeated = [uid for uid, count in slices.items() if count > 1]
-            if len(series) > 1 and repeated:
-                logger.warning(
-                    "'%s' holds the DICOM files of %d series: each file is super-resolved as an image of its own "
-                    "(a derived series of one image each, %d of them from slices of one series); put each series "
-                    "in a folder of its own to derive it as one series.",
-                    directory_path,
-                    len(series),
-                    sum(slices[uid] for uid in repeated),
-                )
-            found.extend(path for path, _ in dicoms)
-            found.extend(broken_dicoms)
+            found.extend(_series_of_a_folder(directory_path, dicoms, broken_dicoms))
         found.extend(broken)
     if not found:
         raise ValueError(f"found no images under '{folder}' (DICOM, NIfTI, PNG, JPEG, TIFF, BMP).")
-    return sorted(found, key=lambda p: str(p))
+    return sorted(found, key=str)
+
+
+def _series_of_a_folder(
+    folder: Path, dicoms: Sequence[tuple[Path, SliceHeader]], broken: Sequence[Path]
+) -> list[InputItem]:
+    """The inputs of a folder whose DICOM files (``dicoms`` with their headers, ``broken`` without a readable one) are
+    not one series: one :class:`SeriesInFolder` per series of two single-frame slices or more, each other file on its
+    own; the broken files are slices of those series (the reader refuses or skips them there) or, where there is no
+    such series, inputs of their own."""
+    by_series: dict[str, list[SliceHeader]] = {}
+    for _, info in dicoms:
+        by_series.setdefault(info.series_uid, []).append(info)
+    volumes = {uid: headers[0] for uid, headers in by_series.items() if is_one_series(headers)}
+    names = series_names(volumes)
+    items: list[InputItem] = [SeriesInFolder(folder, uid, names[uid]) for uid in volumes]
+    items.extend(path for path, info in dicoms if info.series_uid not in volumes)
+    if not volumes:
+        items.extend(broken)
+    return items
+
+
+def as_input(item: InputItem | str | os.PathLike[str]) -> InputItem:
+    """An input as :func:`upscale_batch` takes it: a :class:`SeriesInFolder` as it is, any other path as a ``Path``."""
+    return item if isinstance(item, SeriesInFolder) else Path(item)
 
 
 def shard(items: Sequence[Any], rank: int, world_size: int) -> list[Any]:
@@ -127,11 +146,11 @@ class BatchReport:
     """What a batch did: written outputs, skipped existing outputs and failures (path, reason)."""
 
     written: list[Path] = field(default_factory=list)
-    skipped: list[Path] = field(default_factory=list)
-    failed: list[tuple[Path, str]] = field(default_factory=list)
+    skipped: list[InputItem] = field(default_factory=list)
+    failed: list[tuple[InputItem, str]] = field(default_factory=list)
     seconds: float = 0.0
 
-    def add_failure(self, item: Path, reason: str) -> None:
+    def add_failure(self, item: InputItem, reason: str) -> None:
         """Record (and log) that ``item`` failed for ``reason``."""
         logger.warning("failed: %s: %s", item, reason)
         self.failed.append((item, reason))
@@ -145,7 +164,11 @@ class BatchReport:
         return "\n".join(lines)
 
 
-def _output_for(item: Path, root: Path | None, output_dir: Path) -> Path:
+def _output_for(item: InputItem, root: Path | None, output_dir: Path) -> Path:
+    """Where the output of ``item`` goes: its path under ``root`` repeated under ``output_dir`` (its name otherwise);
+    a series of a folder holding several goes into that folder's place, under the series' name."""
+    if isinstance(item, SeriesInFolder):
+        return _output_for(item.folder, root, output_dir) / item.name if item.folder != root else output_dir / item.name
     inside = root is not None and item != root and root in item.parents
     relative = item.relative_to(root) if inside else Path(item.name)
     return output_dir / relative.parent / output_name(item)
@@ -165,32 +188,34 @@ def _case_insensitive(folder: Path) -> bool:
         return False
 
 
-def _shared_outputs(inputs: Sequence[Path], root: Path | None, output_dir: Path) -> dict[Path, list[Path]]:
+def _shared_outputs(
+    inputs: Sequence[InputItem], root: Path | None, output_dir: Path
+) -> dict[InputItem, list[InputItem]]:
     """The inputs whose output path another input has too, each with those others (``noext`` and ``noext.png``,
     both PNG; a JPEG named ``scan.png`` beside ``scan.jpg``): neither is written, or one would replace the
     other's result under its name. Where the output's file system ignores case, so are the names compared."""
     fold = _case_insensitive(output_dir)
-    by_output: dict[str, list[Path]] = {}
+    by_output: dict[str, list[InputItem]] = {}
     for item in inputs:
         target = str(_output_for(item, root, output_dir))
         by_output.setdefault(target.casefold() if fold else target, []).append(item)
     return {item: [o for o in group if o != item] for group in by_output.values() if len(group) > 1 for item in group}
 
 
-def _input_clash_check(inputs: Sequence[Path]) -> Callable[[Path], Path | None]:
+def _input_clash_check(inputs: Sequence[InputItem]) -> Callable[[Path], InputItem | None]:
     """A function that names the input an output path would overwrite (None when it overwrites none).
 
     An output clashes with an input it equals, lies inside (a series folder) or contains: with the
     output folder above the input folder, a nested input's output can land on another input's path.
     Built once per batch (sets of resolved paths), so each check costs one ``resolve``.
     """
-    resolved = {path.resolve(): path for path in inputs}
-    above_inputs: dict[Path, Path] = {}  # each folder above an input: one input below it
+    resolved = {Path(path).resolve(): path for path in inputs}  # a series of a folder: where its files are
+    above_inputs: dict[Path, InputItem] = {}  # each folder above an input: one input below it
     for path, source in resolved.items():
         for parent in path.parents:
             above_inputs.setdefault(parent, source)
 
-    def clash(target: Path) -> Path | None:
+    def clash(target: Path) -> InputItem | None:
         target = target.resolve()
         for candidate in (target, *target.parents):
             if candidate in resolved:
@@ -224,7 +249,7 @@ def upscale_batch(
     upscaler: Upscaler,
     root: str | os.PathLike[str] | None,
     output_dir: str | os.PathLike[str],
-    items: Iterable[Path] | None = None,
+    items: Iterable[InputItem | str | os.PathLike[str]] | None = None,
     overwrite: bool = False,
     rank: int = 0,
     world_size: int = 1,
@@ -253,7 +278,7 @@ def upscale_batch(
         raise ValueError("upscale_batch needs a root folder or a list of items.")
     root = None if root is None else Path(root)
     check_batch_output(root, output_dir)
-    every_input = sorted((Path(i) for i in items) if items is not None else find_inputs(root), key=str)
+    every_input = sorted((as_input(i) for i in items) if items is not None else find_inputs(root), key=str)
     mine = shard(every_input, rank, world_size)
     overwrites_an_input = _input_clash_check(every_input)
     report = BatchReport()
@@ -333,7 +358,7 @@ class DatasetUpscaler:
 
     def run(self) -> BatchReport:
         """Write every output (see :func:`upscale_batch`); a failed input is recorded and the others go on."""
-        items = [Path(self.dataset[index]) for index in range(len(self.dataset))]
+        items = [as_input(self.dataset[index]) for index in range(len(self.dataset))]
         return upscale_batch(
             self.upscaler, self.root, self.output_dir, items=items, overwrite=self.overwrite, progress=self.progress
         )

@@ -779,6 +779,16 @@ def _most_slices(folder: Path, what: str, values: Sequence[Any], same: Callable[
     return largest[0]
 
 
+def _named_series(path: Path) -> str | None:
+    """The SeriesInstanceUID the header of the (broken) file ``path`` names; None when it names none or cannot be
+    read."""
+    try:
+        ds = read_dicom_dataset(path, stop_before_pixels=True, quiet=True, specific_tags=["SeriesInstanceUID"])
+    except ImageReadError:
+        return None
+    return str(ds.get("SeriesInstanceUID", "")) or None
+
+
 def _bad_slice(err: ImageReadError, folder: Path, skip: bool, skipped: list[dict[str, str]]) -> None:
     """Record a broken slice when ``skip``, named by its SOP Instance UID too where its header has one (what a PACS
     knows it by; the file may be a temporary copy, gone once the series is derived); else raise its error, saying
@@ -879,12 +889,20 @@ def _read_dicom_series(
     said: dict[Path, list[str]],
 ) -> tuple[np.ndarray, ImageMeta]:
     found, broken = _series_files(folder, said)
-    skipped: list[dict[str, str]] = []
-    for err in broken:
-        _bad_slice(err, folder, skip_bad_slices, skipped)
     series: dict[str, list[tuple[Path, Dataset]]] = {}
     for path, ds in found:
         series.setdefault(str(ds.get("SeriesInstanceUID", "")), []).append((path, ds))
+    if series_uid is not None:
+        # a broken file whose header names another series is that series' business; one whose series cannot be
+        # told may be a slice of this one, so it counts (refused, or left out with skip_bad_slices)
+        broken = [err for err in broken if _named_series(err.path) in (None, series_uid)]
+        for uid, files in series.items():
+            if uid != series_uid:
+                for path, _ in files:
+                    said.pop(path, None)
+    skipped: list[dict[str, str]] = []
+    for err in broken:
+        _bad_slice(err, folder, skip_bad_slices, skipped)
     if series_uid is not None:
         if series_uid not in series:
             raise ImageReadError(folder, f"holds no series with SeriesInstanceUID {series_uid}; found {list(series)}.")
@@ -897,7 +915,11 @@ def _read_dicom_series(
         )
     else:
         counts = {uid: len(files) for uid, files in series.items()}
-        raise ImageReadError(folder, f"holds {len(series)} series {counts}; choose one with series_uid=.")
+        raise ImageReadError(
+            folder,
+            f"holds {len(series)} series (SeriesInstanceUID: files) {counts}; read one with series_uid=, or put each "
+            "in a folder of its own (rmisr upscale takes such a folder as one input per series).",
+        )
     for keyword, what in (("PatientID", "patients"), ("StudyInstanceUID", "studies")):
         # one SeriesInstanceUID over two patients or studies is a UID clash (a device's bug, a copy edited by
         # hand), not a series: its derived series would mix them. Not a broken slice: which files are wrong is

@@ -12,17 +12,21 @@ from .formats import detect_format
 from .image_data import ImageData
 from .images import read_raster
 from .nifti import read_nifti
+from .series_folders import SeriesInFolder
 
 __all__ = ["read_image", "read_images"]
 
 logger = logging.getLogger(__name__)
 
 
-def read_image(path: str | os.PathLike[str], max_values: int | None = None, skip_bad_slices: bool = False) -> ImageData:
+def read_image(
+    path: str | os.PathLike[str] | SeriesInFolder, max_values: int | None = None, skip_bad_slices: bool = False
+) -> ImageData:
     """Read any supported image (DICOM file or series folder, NIfTI, PNG, JPEG, TIFF).
 
     Args:
-        path: a file, or a folder holding one DICOM series.
+        path: a file, a folder holding one DICOM series, or a :class:`~monai_rmisr.io.series_folders.SeriesInFolder`
+            (one series of a folder holding several).
         max_values: DICOM and NIfTI: refuse, from the header and before decoding, an image of more
             than this many values (pixels x frames or slices x channels); ``None``: no limit.
             PNG / JPEG / TIFF are held to Pillow's decompression-bomb limit only.
@@ -38,11 +42,14 @@ def read_image(path: str | os.PathLike[str], max_values: int | None = None, skip
         FileNotFoundError: ``path`` does not exist.
         ImageReadError: the file cannot be read as an image; the message names it.
     """
+    series_uid = path.series_uid if isinstance(path, SeriesInFolder) else None
     kind = detect_format(path)
     if kind == "dicom":
         array, meta = read_dicom(path, max_values=max_values)
     elif kind == "dicom-series":
-        array, meta = read_dicom_series(path, skip_bad_slices=skip_bad_slices, max_values=max_values)
+        array, meta = read_dicom_series(
+            path, series_uid=series_uid, skip_bad_slices=skip_bad_slices, max_values=max_values
+        )
     elif kind == "nifti":
         array, meta = read_nifti(path, max_values=max_values)
     else:

@@ -6,12 +6,18 @@ the series: they are its broken slices, which the reader refuses by name or leav
 images of their own. Neither files of other formats beside the slices (a screenshot, a NIfTI export) nor DICOM
 objects that hold no image (a structured report, a presentation state: :func:`is_image_class`) split it; those
 objects are no input at all.
+
+A folder holding several series (a flat CD or study export: every file in one folder) is no series, but each of
+its series of two slices or more is an input of its own, a :class:`SeriesInFolder`: the folder and the series'
+UID, named for its output after its SeriesNumber and SeriesDescription (:func:`series_names`).
 """
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
@@ -19,21 +25,63 @@ from pydicom.uid import UID
 
 from .dicom import read_dicom_dataset
 
-__all__ = ["SliceHeader", "dicom_slice_header", "is_image_class", "is_one_series"]
+__all__ = ["SeriesInFolder", "SliceHeader", "dicom_slice_header", "is_image_class", "is_one_series", "series_names"]
 
 #: the header elements a folder scan reads of each file (a few: a data set of 250,000 slices is scanned in minutes)
-_HEADER_TAGS = ("SOPClassUID", "SeriesInstanceUID", "NumberOfFrames")
+_HEADER_TAGS = ("SOPClassUID", "SeriesInstanceUID", "NumberOfFrames", "SeriesNumber", "SeriesDescription")
 #: storage classes whose objects hold pixels though their names do not say "Image" (dose grids, parametric and
 #: thickness maps, segmentations, volumes): the registry's others without "Image" in the name hold none
 _PIXELS_WITHOUT_THE_WORD = re.compile(r"Image|Parametric Map|RT Dose|Segmentation Storage|Volume|Map Storage|DICOS")
 
 
 class SliceHeader(NamedTuple):
-    """What a folder scan reads of a DICOM file: its series, frame count and whether its class holds an image."""
+    """What a folder scan reads of a DICOM file: its series, frame count, whether its class holds an image, and the
+    series' number and description (empty when the file has none)."""
 
     series_uid: str
     frames: int
     image: bool
+    series_number: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class SeriesInFolder:
+    """One series of a folder that holds several (a flat CD or study export): an input of its own.
+
+    ``os.fspath`` of it is the folder (where its files are: an output must not lie there), and
+    :func:`~monai_rmisr.io.read_image` reads the series ``series_uid`` of it. ``name`` names its output
+    (:func:`series_names`); ``str()`` is the folder with that name, for messages and a fixed order.
+    """
+
+    folder: Path
+    series_uid: str
+    name: str
+
+    def __fspath__(self) -> str:
+        return os.fspath(self.folder)
+
+    def __str__(self) -> str:
+        return f"{self.folder} [{self.name}]"
+
+
+#: what a series name keeps of a SeriesDescription: letters, digits, '.', '-' (the rest runs of '_'), this many
+_DESCRIPTION_CHARACTERS = 40
+
+
+def series_names(headers: Mapping[str, SliceHeader]) -> dict[str, str]:
+    """A name for each series of one folder (``{SeriesInstanceUID: a header of the series}``), unique among them
+    and safe as a file name on every system: ``series3_AX_T1_POST`` from SeriesNumber 3 and SeriesDescription
+    "AX T1 POST"; ``series_<UID>`` for a series without a number, or whose name another series of the folder shares.
+    """
+
+    def name(header: SliceHeader) -> str:
+        description = re.sub(r"[^A-Za-z0-9.-]+", "_", header.description).strip("_.")[:_DESCRIPTION_CHARACTERS]
+        return f"series{header.series_number}" + (f"_{description}" if description else "")
+
+    wanted = {uid: name(header) for uid, header in headers.items() if re.fullmatch(r"-?\d+", header.series_number)}
+    taken = list(wanted.values())
+    return {uid: wanted[uid] if uid in wanted and taken.count(wanted[uid]) == 1 else f"series_{uid}" for uid in headers}
 
 
 def is_image_class(sop_class_uid: str) -> bool:
@@ -55,7 +103,14 @@ def dicom_slice_header(path: Path) -> SliceHeader | None:
         uid = str(ds.get("SeriesInstanceUID", ""))
         if not uid:
             return None
-        return SliceHeader(uid, int(ds.get("NumberOfFrames", 1) or 1), is_image_class(str(ds.get("SOPClassUID", ""))))
+        number = ds.get("SeriesNumber", "")
+        return SliceHeader(
+            uid,
+            int(ds.get("NumberOfFrames", 1) or 1),
+            is_image_class(str(ds.get("SOPClassUID", ""))),
+            "" if number is None else str(number).strip(),
+            str(ds.get("SeriesDescription", "") or "").strip(),
+        )
     except Exception:  # a broken header: the reader names the problem
         return None
 

@@ -25,6 +25,7 @@ from .geometry import resampling_of
 from .output import OutputPathError, atomic_output, check_output_path
 from .png_chunks import png_metadata_chunks, set_png_chunks
 from .provenance import SOFTWARE
+from .series_folders import SeriesInFolder
 
 logger = logging.getLogger(__name__)
 
@@ -42,15 +43,18 @@ _FORMAT_NAMES = {
 }
 
 
-def output_name(source: str | os.PathLike[str]) -> str:
+def output_name(source: str | os.PathLike[str] | SeriesInFolder) -> str:
     """The file (or folder) name of the output for ``source``, in the same format.
 
-    A series folder keeps its name. A file keeps its name when its suffix names its format or
-    no known format (DICOM files named by UID); a missing NIfTI suffix or a suffix naming
+    A series folder keeps its name; one series of a folder holding several is named after the series
+    (:attr:`~monai_rmisr.io.series_folders.SeriesInFolder.name`). A file keeps its name when its suffix names its
+    format or no known format (DICOM files named by UID); a missing NIfTI suffix or a suffix naming
     another format (a JPEG file called ``scan.png``) is replaced by the format's usual one
     (``.nii.gz``, ``.jpg``), and a raster image without a suffix gets one. A file that is no
     readable image is named as it is (it fails later, when it is read).
     """
+    if isinstance(source, SeriesInFolder):
+        return source.name
     source = Path(source)
     try:
         fmt = image_format(source)

@@ -154,3 +154,32 @@ def test_skip_bad_slices_as_rmisr_upscale(tmp_path, skip):
     report = parser.get_parsed_content("report")
     assert len(report.written) == 1 and not report.failed
     assert len(list((tmp_path / "out" / "ct").glob("*.dcm"))) == 3
+
+
+def test_a_folder_of_several_series_gives_one_derived_series_each(tmp_path):
+    """A study exported into one folder: each series of slices is derived as a series of its own, named after it (the
+    bundle lists its inputs with ``rmisr upscale``'s rule), a lone image of another series as itself."""
+    import shutil
+
+    from tests.helpers import write_ct_series
+
+    flat = tmp_path / "in" / "export"
+    flat.mkdir(parents=True)
+    for number in (3, 7):
+        write_ct_series(tmp_path / f"ct{number}", n=3, seed=number)
+        for path in (tmp_path / f"ct{number}").iterdir():
+            ds = pydicom.dcmread(path)
+            ds.SeriesNumber = number
+            ds.save_as(flat / f"{number}_{path.name}")
+    shutil.copy(dicom_testdata("MR_small.dcm"), flat / "mr.dcm")
+    report = _parser(input_dir=str(tmp_path / "in"), output_dir=str(tmp_path / "out")).get_parsed_content("report")
+    assert len(report.written) == 3 and not report.failed
+    out = tmp_path / "out" / "export"
+    assert sorted(p.name for p in out.iterdir()) == ["mr.dcm", "series3", "series7"]
+    for number in (3, 7):
+        derived = [pydicom.dcmread(p) for p in (out / f"series{number}").iterdir()]
+        sources = {str(pydicom.dcmread(p).SOPInstanceUID) for p in (tmp_path / f"ct{number}").iterdir()}
+        assert {ds.SourceImageSequence[0].ReferencedSOPInstanceUID for ds in derived} == sources  # that series' own
+        assert {(ds.Rows, ds.Columns) for ds in derived} == {(256, 256)} and len(
+            {ds.SeriesInstanceUID for ds in derived}
+        ) == 1

@@ -280,27 +280,6 @@ def test_find_inputs_groups_series_and_keeps_broken_files(tmp_path):
     assert [p.name for p in find_inputs(tmp_path / "in") if "ct" in p.parts] == ["ct"]
 
 
-def test_a_folder_of_several_series_slices_is_split_by_file_with_a_warning(tmp_path, caplog):
-    """A study export dumped into one folder: each file is its own input (a derived series of one image each); the
-    warning says so and what to do."""
-    import logging
-    import shutil
-
-    write_ct_series(tmp_path / "ct", n=3)
-    mixed = tmp_path / "mixed"
-    shutil.copytree(tmp_path / "ct", mixed)
-    shutil.copy(dicom_testdata("MR_small.dcm"), mixed / "mr.dcm")
-    with caplog.at_level(logging.WARNING):
-        found = find_inputs(mixed)
-    assert len(found) == 4
-    (message,) = [r.getMessage() for r in caplog.records if "series" in r.getMessage()]
-    assert "holds the DICOM files of 2 series" in message and "3 of them from slices of one series" in message
-    caplog.clear()
-    with caplog.at_level(logging.WARNING):
-        assert find_inputs(tmp_path / "ct") == [tmp_path / "ct"]  # one series: one input, no warning
-    assert not caplog.records
-
-
 def test_batch_streams_reports_failures_and_resumes(tmp_path):
     _batch_folder(tmp_path / "in")
     upscaler = Upscaler(2, model=small_rmisr())

@@ -1,0 +1,145 @@
+"""A folder holding several DICOM series (a flat CD or study export): one input, and one derived series, per series."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+
+from monai_rmisr.__main__ import main
+from monai_rmisr.inference.batch import find_inputs, upscale_batch
+from monai_rmisr.inference.upscale import Upscaler
+from monai_rmisr.io import BrokenSliceError, read_image
+from monai_rmisr.io.series_folders import SeriesInFolder, SliceHeader, series_names
+from tests.helpers import dicom_testdata, write_ct_series
+
+
+def _numbered(folder: Path, number: int, description: str) -> str:
+    """Give every slice of the series in ``folder`` a SeriesNumber and SeriesDescription; its SeriesInstanceUID."""
+    for path in folder.iterdir():
+        ds = pydicom.dcmread(path)
+        ds.SeriesNumber = number
+        ds.SeriesDescription = description
+        ds.save_as(path)
+    return str(ds.SeriesInstanceUID)
+
+
+def _flat_export(tmp_path: Path) -> tuple[Path, dict[str, Path]]:
+    """A folder holding two CT series (3 and 4 slices, under clashing file names) and a lone MR image; each series
+    also in a folder of its own, to compare with. Returns the flat folder and ``{series name: own folder}``."""
+    flat = tmp_path / "in" / "export"
+    flat.mkdir(parents=True)
+    own: dict[str, Path] = {}
+    for number, slices, description in ((3, 3, "AX 2.5mm / bone"), (7, 4, "")):
+        folder = tmp_path / "in" / f"own{number}"
+        write_ct_series(folder, n=slices, seed=number)
+        _numbered(folder, number, description)
+        for path in folder.iterdir():
+            shutil.copy(path, flat / f"s{number}_{path.name}")
+        own["series3_AX_2.5mm_bone" if number == 3 else "series7"] = folder
+    shutil.copy(dicom_testdata("MR_small.dcm"), flat / "mr.dcm")
+    return flat, own
+
+
+def test_series_names_are_unique_and_safe():
+    def header(number: str, description: str = "") -> SliceHeader:
+        return SliceHeader("uid", 1, True, number, description)
+
+    names = series_names(
+        {
+            "1.1": header("3", "AX T1 POST (Gd)"),
+            "1.2": header("4", "../../etc"),
+            "1.3": header("5"),
+            "1.4": header("5"),  # one name for two series: both fall back to their UIDs
+            "1.5": header(""),  # no SeriesNumber
+            "1.6": header("6", "é" * 3),  # nothing safe left of the description
+        }
+    )
+    assert names == {
+        "1.1": "series3_AX_T1_POST_Gd",
+        "1.2": "series4_etc",
+        "1.3": "series_1.3",
+        "1.4": "series_1.4",
+        "1.5": "series_1.5",
+        "1.6": "series6",
+    }
+
+
+def test_find_inputs_gives_one_input_per_series_of_a_flat_folder(tmp_path):
+    flat, own = _flat_export(tmp_path)
+    found = find_inputs(flat)
+    assert [str(item) for item in found] == [
+        f"{flat} [series3_AX_2.5mm_bone]",
+        f"{flat} [series7]",
+        str(flat / "mr.dcm"),  # a lone image of a third series: an input of its own, as before
+    ]
+    first, second = found[:2]
+    assert isinstance(first, SeriesInFolder) and first.folder == flat and Path(first) == flat
+    # each reads as the same volume as the series in a folder of its own
+    for item, name in ((first, "series3_AX_2.5mm_bone"), (second, "series7")):
+        volume = read_image(item)
+        alone = read_image(own[name])
+        np.testing.assert_array_equal(volume.array, alone.array)
+        assert len(volume.meta["series_files"]) == alone.array.shape[-1]
+    assert read_image(first).array.shape[-1] == 3 and read_image(second).array.shape[-1] == 4
+    # a folder of one series stays one input, the folder itself
+    assert find_inputs(own["series7"]) == [own["series7"]]
+
+
+def test_batch_derives_each_series_of_a_flat_folder_as_its_own_series(tmp_path):
+    flat, own = _flat_export(tmp_path)
+    upscaler = Upscaler(2, model="bicubic")
+    report = upscale_batch(upscaler, tmp_path / "in", tmp_path / "out", progress=False)
+    assert not report.failed
+    out = tmp_path / "out" / "export"
+    assert sorted(p.name for p in out.iterdir()) == ["mr.dcm", "series3_AX_2.5mm_bone", "series7"]
+    for name, alone in own.items():
+        derived = read_image(out / name)
+        expected = read_image(tmp_path / "out" / alone.name)  # the same series derived from a folder of its own
+        np.testing.assert_array_equal(derived.array, expected.array)
+        uids = {str(pydicom.dcmread(p, stop_before_pixels=True).SeriesInstanceUID) for p in (out / name).iterdir()}
+        sources = {str(pydicom.dcmread(p, stop_before_pixels=True).SeriesInstanceUID) for p in alone.iterdir()}
+        assert len(uids) == 1 and uids.isdisjoint(sources)  # one new series each
+    # the flat folder given as the input itself: its series' outputs directly under the output folder
+    again = upscale_batch(upscaler, flat, tmp_path / "out2", progress=False)
+    assert len(again.written) == 3 and (tmp_path / "out2" / "series7").is_dir()
+    # and a second run skips them, as it skips files
+    assert len(upscale_batch(upscaler, flat, tmp_path / "out2", progress=False).skipped) == 3
+
+
+def test_a_broken_slice_fails_only_the_series_its_header_names(tmp_path):
+    flat, _ = _flat_export(tmp_path)
+    cut = next(flat.glob("s7_*"))
+    ds = pydicom.dcmread(cut)
+    ds.PixelData = ds.PixelData[:100]  # cut short: the header still names series 7
+    ds.save_as(cut)
+    report = upscale_batch(Upscaler(2, model="bicubic"), flat, tmp_path / "out", progress=False)
+    assert [str(item) for item, _ in report.failed] == [f"{flat} [series7]"]
+    assert cut.name in report.failed[0][1]
+    assert (tmp_path / "out" / "series3_AX_2.5mm_bone").is_dir() and not (tmp_path / "out" / "series7").exists()
+
+
+def test_a_file_whose_series_cannot_be_told_counts_with_every_series(tmp_path):
+    """It may be a slice of any of them: no series of the folder is derived as if whole, unless bad slices are
+    skipped."""
+    flat, _ = _flat_export(tmp_path)
+    # a CT slice cut off in its header, before its SeriesInstanceUID
+    (flat / "1.2.3.4711").write_bytes(Path(dicom_testdata("CT_small.dcm")).read_bytes()[:800])
+    found = find_inputs(flat)
+    assert len(found) == 3  # not an input of its own: it fails with the series
+    for item in found[:2]:
+        with pytest.raises(BrokenSliceError, match=r"1\.2\.3\.4711"):
+            read_image(item)
+        assert read_image(item, skip_bad_slices=True).meta["skipped_slices"][0]["path"] == str(flat / "1.2.3.4711")
+
+
+def test_rmisr_upscale_of_a_flat_folder(tmp_path, capsys):
+    flat, _ = _flat_export(tmp_path)
+    code = main(["upscale", str(flat), "-o", str(tmp_path / "out"), "--scale", "2", "--model", "bicubic", "-q"])
+    assert code == 0, capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["mr.dcm", "series3_AX_2.5mm_bone", "series7"]
+    assert len(list((tmp_path / "out" / "series7").iterdir())) == 4
+    assert "3 written, 0 skipped" in capsys.readouterr().out
