@@ -231,7 +231,8 @@ def derivation_description(meta: Mapping[str, Any]) -> str:
     """Our part of a derived DICOM's DerivationDescription (after the source's own, if any) from
     ``meta["derivation"]``: the method (``Super-resolved``, or ``Interpolated (bicubic)`` for ``--model
     bicubic``), the scale, in-plane or through-plane, the region (``x0,y0,x1,y1``) where only one was
-    super-resolved, package version, model with the SHA-256 of its weights, and how it was run."""
+    super-resolved, package version, model with the SHA-256 of its weights, how it was run, and the source's slices
+    left out as unreadable (``meta["skipped_slices"]``, ``--skip-bad-slices``), by SOP Instance UID where known."""
     info = dict(meta.get("derivation") or {})
     where = "through-plane (z)" if info.get("axis", "xy") == "z" else "in-plane"
     roi = info.get("roi")
@@ -242,9 +243,27 @@ def derivation_description(meta: Mapping[str, Any]) -> str:
         f"{method} {_scale_text(meta)} {where}{region} by {SOFTWARE}, model "
         f"{info.get('model', 'unknown')}{weights}"
         f"{' (self-ensemble of 8 flips/rotations)' if info.get('self_ensemble') else ''}"
-        f"{' (bfloat16 compute)' if info.get('precision') == 'bfloat16' else ''}; not for primary diagnosis"
+        f"{' (bfloat16 compute)' if info.get('precision') == 'bfloat16' else ''}{_left_out(meta)}; not for primary "
+        "diagnosis"
     )
     return description[:_ST_LIMIT]
+
+
+#: how many left-out slices a DerivationDescription names by SOP Instance UID (64 characters each at most)
+_LEFT_OUT_NAMED = 3
+
+
+def _left_out(meta: Mapping[str, Any]) -> str:
+    """``; 2 unreadable source slices left out (SOP Instance UID 1.2.3, 1.2.4)``, or nothing where none was."""
+    skipped = list(meta.get("skipped_slices") or [])
+    if not skipped:
+        return ""
+    uids = [str(entry["instance"]) for entry in skipped if entry.get("instance")]
+    named = ", ".join(uids[:_LEFT_OUT_NAMED]) + (
+        f" and {len(uids) - _LEFT_OUT_NAMED} more" if len(uids) > _LEFT_OUT_NAMED else ""
+    )
+    which = f" (SOP Instance UID {named})" if uids else ""
+    return f"; {len(skipped)} unreadable source slice{'s' if len(skipped) > 1 else ''} left out{which}"
 
 
 def _appended_description(theirs: str, ours: str) -> str:

@@ -586,18 +586,19 @@ def _give_up(item: _Pending, pending: list[_Pending], store: _Spool, result: Lis
     logger.error("series %s failed (%d tries), kept in %s: %s", item.series, item.attempts, place, error)
 
 
-def _check_nothing_refused(source: Path, skip_bad_slices: bool) -> None:
+def _check_nothing_refused(source: Path, skip_bad_slices: bool) -> list[dict[str, str]]:
     """Refuse to derive a series some of whose instances were refused when they came (:meth:`_Spool.note_refused`):
     it is incomplete (a PACS may stop sending a series at a refused instance: Orthanc does), and a derived series
     with slices missing would look whole. With ``skip_bad_slices`` (``--skip-bad-slices``) it is derived from the
-    instances that came, the refused ones named in the log.
+    instances that came, the refused ones named in the log; they are returned (``{"instance", "reason"}`` each), for
+    the derived series to record.
 
     Raises:
         ValueError: naming the refused instances (the series then moves to ``failed/``, not tried again).
     """
     record = source / _REFUSED_FILE
     if not record.exists():
-        return
+        return []
     refused = [json.loads(line) for line in record.read_text(encoding="utf-8").splitlines() if line.strip()]
     named = "; ".join(f"{item['instance']}: {item['reason']}" for item in refused[:3])
     named += "; ..." if len(refused) > 3 else ""
@@ -613,6 +614,7 @@ def _check_nothing_refused(source: Path, skip_bad_slices: bool) -> None:
         len(refused),
         named,
     )
+    return [{"instance": str(item["instance"]), "reason": str(item["reason"])} for item in refused]
 
 
 def _process(work: Path, policy: _Policy) -> list[str]:
@@ -620,7 +622,7 @@ def _process(work: Path, policy: _Policy) -> list[str]:
     series UIDs. The marker holds the settings of the derivation: a listener restarted with another model or
     scale derives the kept series again rather than sending (and recording) what the old settings made."""
     derived, marker = work / "derived", work / _DONE_MARKER
-    _check_nothing_refused(work / "source", policy.upscaler.skip_bad_slices)
+    refused = _check_nothing_refused(work / "source", policy.upscaler.skip_bad_slices)
     if policy.max_instances is not None:
         received = sum(1 for _ in (work / "source").glob("*.dcm"))
         if received > policy.max_instances:  # a ValueError: not tried again, moved to failed/
@@ -629,7 +631,7 @@ def _process(work: Path, policy: _Policy) -> list[str]:
     if _read_json(marker) != policy.settings:
         marker.unlink(missing_ok=True)
         shutil.rmtree(derived, ignore_errors=True)  # a derivation cut short, or made with other settings
-        if not derive_folder(policy.upscaler, work / "source", derived):
+        if not derive_folder(policy.upscaler, work / "source", derived, left_out=refused):
             raise ValueError("the series gave no derived DICOM file.")
         write_json_atomically(marker, policy.settings)  # mode 0600, whole or absent
     files = derived_files(derived)

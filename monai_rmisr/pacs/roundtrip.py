@@ -16,7 +16,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -233,7 +233,12 @@ def derive_series(
     return files
 
 
-def derive_folder(upscaler: Any, source: str | os.PathLike[str], derived: str | os.PathLike[str]) -> list[Path]:
+def derive_folder(
+    upscaler: Any,
+    source: str | os.PathLike[str],
+    derived: str | os.PathLike[str],
+    left_out: Sequence[Mapping[str, str]] = (),
+) -> list[Path]:
     """Super-resolve the DICOM files of one series in ``source`` into ``derived``, as ``rmisr upscale`` does.
 
     Args:
@@ -241,6 +246,9 @@ def derive_folder(upscaler: Any, source: str | os.PathLike[str], derived: str | 
         source: a folder of the series' instances (a series of slices becomes one derived series; each
             multi-frame instance one derived instance).
         derived: an empty or new folder for the derived files.
+        left_out: instances of the series that are not in ``source`` (``{"instance": SOP Instance UID, "reason"}``:
+            refused when they came), which the derived files record as left out, with the slices the reader leaves
+            out (``DerivationDescription``).
 
     Returns:
         the derived DICOM files, sorted.
@@ -254,7 +262,11 @@ def derive_folder(upscaler: Any, source: str | os.PathLike[str], derived: str | 
     source, derived = Path(source), Path(derived)
     derived.mkdir(mode=0o700, parents=True, exist_ok=True)  # patient images: owner only
     for item in find_inputs(source):
-        upscaler.file(item, derived / (item.name if item == source else output_name(item)))
+        image = None
+        if left_out:
+            image = upscaler.read(item)
+            image.meta["skipped_slices"] = [*image.meta.get("skipped_slices", []), *map(dict, left_out)]
+        upscaler.file(item, derived / (item.name if item == source else output_name(item)), image=image)
     make_private(derived)  # the writers give the usual mode (0644 under umask 022)
     return derived_files(derived)
 

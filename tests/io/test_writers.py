@@ -326,6 +326,22 @@ def test_derivation_description_stays_within_short_text(tmp_path):
     assert ours.startswith("Super-resolved x2") and ours.endswith("not for primary diagnosis")
 
 
+def test_derivation_description_names_the_slices_left_out():
+    from monai_rmisr.io.dicom_writer import derivation_description
+
+    meta = {"derivation": {"scale": 2.0, "model": "m"}}
+    assert "left out" not in derivation_description({**meta, "skipped_slices": []})
+    skipped = [{"path": f"s{k}", "reason": "cut", **({"instance": f"1.2.{k}"} if k % 3 else {})} for k in range(7)]
+    text = derivation_description({**meta, "skipped_slices": skipped})
+    # seven left out, four of them known by UID: the first three named (a UID may be 64 characters long)
+    assert text.endswith(
+        "; 7 unreadable source slices left out (SOP Instance UID 1.2.1, 1.2.2, 1.2.4 and 1 more); not for primary "
+        "diagnosis"
+    )
+    one = derivation_description({**meta, "skipped_slices": [{"path": "s", "reason": "cut"}]})
+    assert one.endswith("; 1 unreadable source slice left out; not for primary diagnosis")  # its UID unknown
+
+
 def _pad_border(path, value, width, limit=None):
     """Give the DICOM file ``path`` a padded border: ``width`` pixels of stored ``value``, declared as padding."""
     ds = pydicom.dcmread(path)
