@@ -75,6 +75,7 @@ def find_inputs(folder: str | os.PathLike[str]) -> list[InputItem]:
     if not folder.is_dir():
         return [folder]
     found: list[InputItem] = []
+    places: dict[str, list[Path]] = {}  # the folders holding each series' slices (a series split between folders)
     for directory_path, files in walk_folders(folder):
         dicoms: list[tuple[Path, SliceHeader]] = []
         broken_dicoms: list[Path] = []  # DICOM (by content, or by name when unreadable) whose header cannot be read
@@ -102,26 +103,42 @@ def find_inputs(folder: str | os.PathLike[str]) -> list[InputItem]:
                 dicoms.append((path, info))
         if is_one_series([info for _, info in dicoms] + [None] * len(broken_dicoms)):
             found.append(directory_path)  # its broken slices fail (or are skipped) with the series
+            places.setdefault(dicoms[0][1].series_uid if dicoms else "", []).append(directory_path)
         else:
-            found.extend(_series_of_a_folder(directory_path, dicoms, broken_dicoms))
+            entries = [*files, *(entry.name for entry in directory_path.iterdir() if entry.is_dir())]
+            items = _series_of_a_folder(directory_path, dicoms, broken_dicoms, taken=entries)
+            found.extend(items)
+            for item in items:
+                if isinstance(item, SeriesInFolder):
+                    places.setdefault(item.series_uid, []).append(directory_path)
         found.extend(broken)
     if not found:
         raise ValueError(f"found no images under '{folder}' (DICOM, NIfTI, PNG, JPEG, TIFF, BMP).")
+    for uid, folders in places.items():
+        if uid and len(folders) > 1:
+            logger.warning(
+                "the slices of series %s lie in %d folders (%s): each folder's are derived as a series of their own; "
+                "put the series' files in one folder to derive it whole.",
+                uid,
+                len(folders),
+                ", ".join(f"'{f}'" for f in folders),
+            )
     return sorted(found, key=str)
 
 
 def _series_of_a_folder(
-    folder: Path, dicoms: Sequence[tuple[Path, SliceHeader]], broken: Sequence[Path]
+    folder: Path, dicoms: Sequence[tuple[Path, SliceHeader]], broken: Sequence[Path], taken: Iterable[str] = ()
 ) -> list[InputItem]:
-    """The inputs of a folder whose DICOM files (``dicoms`` with their headers, ``broken`` without a readable one) are
-    not one series: one :class:`SeriesInFolder` per series of two single-frame slices or more, each other file on its
-    own; the broken files are slices of those series (the reader refuses or skips them there) or, where there is no
-    such series, inputs of their own."""
+    """The inputs of a folder whose DICOM files (``dicoms`` with their headers, ``broken`` without a readable one or
+    without a SeriesInstanceUID) are not one series: one :class:`SeriesInFolder` per series that is a stack
+    (:func:`~monai_rmisr.io.series_folders.is_one_series`), named unlike ``taken`` (the folder's entries), each other
+    file on its own; the broken files are slices of those series (the reader refuses or skips them there) or,
+    where there is no such series, inputs of their own."""
     by_series: dict[str, list[SliceHeader]] = {}
     for _, info in dicoms:
         by_series.setdefault(info.series_uid, []).append(info)
     volumes = {uid: headers[0] for uid, headers in by_series.items() if is_one_series(headers)}
-    names = series_names(volumes)
+    names = series_names(volumes, taken)
     items: list[InputItem] = [SeriesInFolder(folder, uid, names[uid]) for uid in volumes]
     items.extend(path for path, info in dicoms if info.series_uid not in volumes)
     if not volumes:
@@ -209,7 +226,7 @@ def _input_clash_check(inputs: Sequence[InputItem]) -> Callable[[Path], InputIte
     output folder above the input folder, a nested input's output can land on another input's path.
     Built once per batch (sets of resolved paths), so each check costs one ``resolve``.
     """
-    resolved = {Path(path).resolve(): path for path in inputs}  # a series of a folder: where its files are
+    resolved = {(path.folder if isinstance(path, SeriesInFolder) else path).resolve(): path for path in inputs}
     above_inputs: dict[Path, InputItem] = {}  # each folder above an input: one input below it
     for path, source in resolved.items():
         for parent in path.parents:
@@ -340,8 +357,8 @@ class DatasetUpscaler:
 
     Args:
         upscaler: the :class:`Upscaler` that reads, super-resolves and writes each input.
-        dataset: the inputs, file and DICOM-series-folder paths (a MONAI ``Dataset`` of them in the bundle;
-            :func:`find_inputs` lists a folder's).
+        dataset: the inputs, file and DICOM-series-folder paths and series of a folder holding several (a MONAI
+            ``Dataset`` of them in the bundle; :func:`find_inputs` lists a folder's).
         output_dir: where the outputs go, each in its input's format.
         root: the folder the inputs were found in (its sub-folders are repeated under ``output_dir``);
             ``None``: each output is written under its input's own name.
@@ -350,7 +367,7 @@ class DatasetUpscaler:
     """
 
     upscaler: Upscaler
-    dataset: Sequence[str | os.PathLike[str]]
+    dataset: Sequence[str | os.PathLike[str] | SeriesInFolder]
     output_dir: str | os.PathLike[str]
     root: str | os.PathLike[str] | None = None
     overwrite: bool = False

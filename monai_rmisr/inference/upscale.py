@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..io import ImageData, ImageReadError, ImageTooLargeError, read_image
+from ..io import ImageData, ImageReadError, ImageTooLargeError, SeriesInFolder, read_image
 from ..io.dicom_writer import not_resampled_reason
 from ..io.geometry import resampled_geometry
 from ..io.label_maps import label_map_evidence
@@ -562,7 +562,9 @@ class Upscaler:
             return max(max_output_values, MAX_OUTPUT_PIXELS)
         return int(max_output_values / self.growth)
 
-    def read(self, source: str | os.PathLike[str], max_output_values: int = MAX_OUTPUT_PIXELS) -> ImageData:
+    def read(
+        self, source: str | os.PathLike[str] | SeriesInFolder, max_output_values: int = MAX_OUTPUT_PIXELS
+    ) -> ImageData:
         """Read ``source`` as :meth:`file` does: a result of more than ``max_output_values`` values (pixels x
         slices x channels) refused from the header before any pixel is decoded (DICOM, NIfTI; without a ROI),
         else after reading (:meth:`output_values`).
@@ -606,7 +608,7 @@ class Upscaler:
 
     def file(
         self,
-        source: str | os.PathLike[str],
+        source: str | os.PathLike[str] | SeriesInFolder,
         output: str | os.PathLike[str],
         overwrite: bool = False,
         image: ImageData | None = None,

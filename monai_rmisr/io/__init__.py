@@ -14,6 +14,7 @@ from .image_data import META_KEYS, ImageData, ImageMeta
 from .images import read_raster
 from .nifti import read_nifti
 from .read import read_image, read_images
+from .series_folders import SeriesInFolder
 
 __all__ = [
     "FORMAT_SUFFIXES",
@@ -25,6 +26,7 @@ __all__ = [
     "ImageMeta",
     "ImageReadError",
     "ImageTooLargeError",
+    "SeriesInFolder",
     "detect_format",
     "format_from_name",
     "image_format",

@@ -671,12 +671,17 @@ def stored_values(array: np.ndarray, meta: dict[str, Any]) -> np.ndarray:
 _DICOM_SUFFIXES = (".dcm", ".dicom", ".ima")
 
 
-def _series_files(folder: Path, said: dict[Path, list[str]]) -> tuple[list[tuple[Path, Dataset]], list[ImageReadError]]:
+def _series_files(
+    folder: Path, said: dict[Path, list[str]], series_uid: str | None = None
+) -> tuple[list[tuple[Path, Dataset]], list[ImageReadError]]:
     """The DICOM image files of ``folder`` with their data sets, and an error for each broken one;
-    what pydicom warned about each file read is added to ``said``."""
+    what pydicom warned about each file read is added to ``said``. With ``series_uid``, a file whose header names
+    another series is left out from its header alone (a folder of 20 series is not decoded 20 times)."""
     found, broken = [], []
     for path in sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")):
         if path.name.upper() == "DICOMDIR":
+            continue
+        if series_uid is not None and _named_series(path) not in (None, series_uid):
             continue
         if path.stat().st_size == 0:
             broken.append(ImageReadError(path, "the file is empty (0 bytes)."))
@@ -888,18 +893,15 @@ def _read_dicom_series(
     max_values: int | None,
     said: dict[Path, list[str]],
 ) -> tuple[np.ndarray, ImageMeta]:
-    found, broken = _series_files(folder, said)
+    # with series_uid, the files whose headers name another series are left out; a file whose series cannot be
+    # told (a header cut off, or without a SeriesInstanceUID) may be a slice of this one, so it counts as broken
+    found, broken = _series_files(folder, said, series_uid)
     series: dict[str, list[tuple[Path, Dataset]]] = {}
     for path, ds in found:
         series.setdefault(str(ds.get("SeriesInstanceUID", "")), []).append((path, ds))
-    if series_uid is not None:
-        # a broken file whose header names another series is that series' business; one whose series cannot be
-        # told may be a slice of this one, so it counts (refused, or left out with skip_bad_slices)
-        broken = [err for err in broken if _named_series(err.path) in (None, series_uid)]
-        for uid, files in series.items():
-            if uid != series_uid:
-                for path, _ in files:
-                    said.pop(path, None)
+    if series_uid is not None and series_uid != "":
+        for path, _ in series.pop("", []):
+            broken.append(ImageReadError(path, "has no SeriesInstanceUID: it may be a slice of this series."))
     skipped: list[dict[str, str]] = []
     for err in broken:
         _bad_slice(err, folder, skip_bad_slices, skipped)
@@ -914,11 +916,16 @@ def _read_dicom_series(
             folder, "holds no readable DICOM image files." if skipped else "holds no DICOM image files."
         )
     else:
-        counts = {uid: len(files) for uid, files in series.items()}
+        listed = "; ".join(
+            f"{uid or '(none)'}: series {files[0][1].get('SeriesNumber', '?')} "
+            f"{str(files[0][1].get('SeriesDescription', '') or '')!r}, {len(files)} file(s)"
+            for uid, files in series.items()
+        )
         raise ImageReadError(
             folder,
-            f"holds {len(series)} series (SeriesInstanceUID: files) {counts}; read one with series_uid=, or put each "
-            "in a folder of its own (rmisr upscale takes such a folder as one input per series).",
+            f"holds {len(series)} series ({listed}): rmisr upscale and the bundle take each as an input of its own; "
+            "read one with read_image(SeriesInFolder(folder, uid, name)) or read_dicom_series(folder, series_uid=uid), "
+            "or put each series in a folder of its own.",
         )
     for keyword, what in (("PatientID", "patients"), ("StudyInstanceUID", "studies")):
         # one SeriesInstanceUID over two patients or studies is a UID clash (a device's bug, a copy edited by

@@ -42,7 +42,9 @@ def read_image(
         FileNotFoundError: ``path`` does not exist.
         ImageReadError: the file cannot be read as an image; the message names it.
     """
-    series_uid = path.series_uid if isinstance(path, SeriesInFolder) else None
+    series_uid = None
+    if isinstance(path, SeriesInFolder):
+        series_uid, path = path.series_uid, path.folder
     kind = detect_format(path)
     if kind == "dicom":
         array, meta = read_dicom(path, max_values=max_values)

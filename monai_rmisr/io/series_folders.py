@@ -14,9 +14,9 @@ UID, named for its output after its SeriesNumber and SeriesDescription (:func:`s
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -28,60 +28,76 @@ from .dicom import read_dicom_dataset
 __all__ = ["SeriesInFolder", "SliceHeader", "dicom_slice_header", "is_image_class", "is_one_series", "series_names"]
 
 #: the header elements a folder scan reads of each file (a few: a data set of 250,000 slices is scanned in minutes)
-_HEADER_TAGS = ("SOPClassUID", "SeriesInstanceUID", "NumberOfFrames", "SeriesNumber", "SeriesDescription")
+_HEADER_TAGS = (
+    "SOPClassUID",
+    "SeriesInstanceUID",
+    "NumberOfFrames",
+    "SeriesNumber",
+    "SeriesDescription",
+    "ImageOrientationPatient",
+)
 #: storage classes whose objects hold pixels though their names do not say "Image" (dose grids, parametric and
 #: thickness maps, segmentations, volumes): the registry's others without "Image" in the name hold none
 _PIXELS_WITHOUT_THE_WORD = re.compile(r"Image|Parametric Map|RT Dose|Segmentation Storage|Volume|Map Storage|DICOS")
 
 
 class SliceHeader(NamedTuple):
-    """What a folder scan reads of a DICOM file: its series, frame count, whether its class holds an image, and the
-    series' number and description (empty when the file has none)."""
+    """What a folder scan reads of a DICOM file: its series, frame count, whether its class holds an image, the
+    series' number and description (empty when the file has none) and the image's orientation (its
+    ImageOrientationPatient, rounded to 3 decimals; None without one)."""
 
     series_uid: str
     frames: int
     image: bool
     series_number: str = ""
     description: str = ""
+    orientation: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)
 class SeriesInFolder:
     """One series of a folder that holds several (a flat CD or study export): an input of its own.
 
-    ``os.fspath`` of it is the folder (where its files are: an output must not lie there), and
-    :func:`~monai_rmisr.io.read_image` reads the series ``series_uid`` of it. ``name`` names its output
-    (:func:`series_names`); ``str()`` is the folder with that name, for messages and a fixed order.
+    :func:`~monai_rmisr.io.read_image` reads the series ``series_uid`` of ``folder``. ``name`` names its output
+    (:func:`series_names`); ``str()`` is the folder with that name, for messages and a fixed order. It is no path
+    (``Path()`` of it fails): the folder holds other series too.
     """
 
     folder: Path
     series_uid: str
     name: str
 
-    def __fspath__(self) -> str:
-        return os.fspath(self.folder)
-
     def __str__(self) -> str:
         return f"{self.folder} [{self.name}]"
 
 
-#: what a series name keeps of a SeriesDescription: letters, digits, '.', '-' (the rest runs of '_'), this many
+#: what a series name keeps of a SeriesDescription: letters, digits and '-' (the rest runs of '_'; no '.', so that
+#: no name reads as a file suffix: "brain.nii.gz"), this many
 _DESCRIPTION_CHARACTERS = 40
 
 
-def series_names(headers: Mapping[str, SliceHeader]) -> dict[str, str]:
-    """A name for each series of one folder (``{SeriesInstanceUID: a header of the series}``), unique among them
-    and safe as a file name on every system: ``series3_AX_T1_POST`` from SeriesNumber 3 and SeriesDescription
-    "AX T1 POST"; ``series_<UID>`` for a series without a number, or whose name another series of the folder shares.
+def series_names(headers: Mapping[str, SliceHeader], taken: Iterable[str] = ()) -> dict[str, str]:
+    """A name for each series of one folder (``{SeriesInstanceUID: a header of the series}``), unique among them,
+    unlike the names in ``taken`` (the folder's own files and sub-folders, compared case-folded) and safe as a
+    folder name on every system: ``series3_AX_T1_POST`` from SeriesNumber 3 and SeriesDescription "AX T1 POST";
+    ``series_<UID>`` for a series without a number, or whose name another series of the folder, or an entry of
+    ``taken``, has. A name depends on what the folder holds: a series added with the same number and description
+    renames both.
     """
 
     def name(header: SliceHeader) -> str:
-        description = re.sub(r"[^A-Za-z0-9.-]+", "_", header.description).strip("_.")[:_DESCRIPTION_CHARACTERS]
+        description = re.sub(r"[^A-Za-z0-9-]+", "_", header.description).strip("_")[:_DESCRIPTION_CHARACTERS]
         return f"series{header.series_number}" + (f"_{description}" if description else "")
 
     wanted = {uid: name(header) for uid, header in headers.items() if re.fullmatch(r"-?\d+", header.series_number)}
-    taken = list(wanted.values())
-    return {uid: wanted[uid] if uid in wanted and taken.count(wanted[uid]) == 1 else f"series_{uid}" for uid in headers}
+    folded = [value.casefold() for value in wanted.values()]
+    others = {entry.casefold() for entry in taken}
+
+    def unique(uid: str) -> bool:
+        key = wanted[uid].casefold()
+        return folded.count(key) == 1 and key not in others
+
+    return {uid: wanted[uid] if uid in wanted and unique(uid) else f"series_{uid}" for uid in headers}
 
 
 def is_image_class(sop_class_uid: str) -> bool:
@@ -104,12 +120,14 @@ def dicom_slice_header(path: Path) -> SliceHeader | None:
         if not uid:
             return None
         number = ds.get("SeriesNumber", "")
+        orientation = ds.get("ImageOrientationPatient")
         return SliceHeader(
             uid,
             int(ds.get("NumberOfFrames", 1) or 1),
             is_image_class(str(ds.get("SOPClassUID", ""))),
             "" if number is None else str(number).strip(),
             str(ds.get("SeriesDescription", "") or "").strip(),
+            tuple(round(float(v), 3) for v in orientation) if orientation and len(orientation) == 6 else None,
         )
     except Exception:  # a broken header: the reader names the problem
         return None
@@ -118,10 +136,16 @@ def dicom_slice_header(path: Path) -> SliceHeader | None:
 def is_one_series(headers: Sequence[SliceHeader | None]) -> bool:
     """Whether a folder's DICOM files, given by their :func:`dicom_slice_header` (None: unreadable), are one series.
 
-    True when the readable images are single-frame files of one SeriesInstanceUID and the folder holds two DICOM
-    images or more, the unreadable files counted; objects that hold no image are left out of the count.
+    True when the readable images are single-frame files of one SeriesInstanceUID, more than half of them in one
+    orientation, and the folder holds two DICOM images or more, the unreadable files counted; objects that hold no
+    image are left out of the count. Images of no common orientation are no stack (a localizer series: a frontal
+    and a lateral scout, three planes): each is an image of its own; an odd slice among a stack's is the series'
+    (the reader names it, or leaves it out).
     """
     images = [header for header in headers if header is None or header.image]
     readable = [header for header in images if header is not None]
     uids = {header.series_uid for header in readable}
-    return len(images) > 1 and len(uids) == 1 and all(header.frames == 1 for header in readable)
+    if not (len(images) > 1 and len(uids) == 1 and all(header.frames == 1 for header in readable)):
+        return False
+    (_, most), *_ = Counter(header.orientation for header in readable).most_common(1)
+    return 2 * most > len(readable)

@@ -72,7 +72,9 @@ def output_name(source: str | os.PathLike[str] | SeriesInFolder) -> str:
     return f"{source.stem if fmt == 'nifti' else source.name}{suffix}"
 
 
-def check_output(output: str | os.PathLike[str], source: str | os.PathLike[str], overwrite: bool = False) -> Path:
+def check_output(
+    output: str | os.PathLike[str], source: str | os.PathLike[str] | SeriesInFolder, overwrite: bool = False
+) -> Path:
     """Refuse an output that would destroy data or whose name announces another format than is written.
 
     :func:`~monai_rmisr.io.output.check_output_path` (not the input, not inside it, not an
@@ -90,7 +92,7 @@ def check_output(output: str | os.PathLike[str], source: str | os.PathLike[str],
         OutputPathError: naming the output and what to do; FileNotFoundError, ImageReadError:
             the input is missing or no image.
     """
-    source = Path(source)
+    source = source.folder if isinstance(source, SeriesInFolder) else Path(source)  # a series: where its files are
     fmt = image_format(source)
     output = check_output_path(output, [source], overwrite, folder=fmt == "dicom-series")
     named = format_from_name(output)

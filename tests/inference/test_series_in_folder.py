@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
+from PIL import Image
 
 from monai_rmisr.__main__ import main
 from monai_rmisr.inference.batch import find_inputs, upscale_batch
@@ -33,13 +34,13 @@ def _flat_export(tmp_path: Path) -> tuple[Path, dict[str, Path]]:
     flat = tmp_path / "in" / "export"
     flat.mkdir(parents=True)
     own: dict[str, Path] = {}
-    for number, slices, description in ((3, 3, "AX 2.5mm / bone"), (7, 4, "")):
+    for number, slices, description in ((3, 3, "AX 2.5mm / bone"), (7, 4, "brain.nii.gz")):
         folder = tmp_path / "in" / f"own{number}"
         write_ct_series(folder, n=slices, seed=number)
         _numbered(folder, number, description)
         for path in folder.iterdir():
             shutil.copy(path, flat / f"s{number}_{path.name}")
-        own["series3_AX_2.5mm_bone" if number == 3 else "series7"] = folder
+        own["series3_AX_2_5mm_bone" if number == 3 else "series7_brain_nii_gz"] = folder
     shutil.copy(dicom_testdata("MR_small.dcm"), flat / "mr.dcm")
     return flat, own
 
@@ -56,11 +57,13 @@ def test_series_names_are_unique_and_safe():
             "1.4": header("5"),  # one name for two series: both fall back to their UIDs
             "1.5": header(""),  # no SeriesNumber
             "1.6": header("6", "é" * 3),  # nothing safe left of the description
+            "1.7": header("8", "brain.nii.gz"),
         }
     )
     assert names == {
         "1.1": "series3_AX_T1_POST_Gd",
         "1.2": "series4_etc",
+        "1.7": "series8_brain_nii_gz",  # no name that reads as a file suffix
         "1.3": "series_1.3",
         "1.4": "series_1.4",
         "1.5": "series_1.5",
@@ -72,21 +75,23 @@ def test_find_inputs_gives_one_input_per_series_of_a_flat_folder(tmp_path):
     flat, own = _flat_export(tmp_path)
     found = find_inputs(flat)
     assert [str(item) for item in found] == [
-        f"{flat} [series3_AX_2.5mm_bone]",
-        f"{flat} [series7]",
+        f"{flat} [series3_AX_2_5mm_bone]",
+        f"{flat} [series7_brain_nii_gz]",
         str(flat / "mr.dcm"),  # a lone image of a third series: an input of its own, as before
     ]
     first, second = found[:2]
-    assert isinstance(first, SeriesInFolder) and first.folder == flat and Path(first) == flat
+    assert isinstance(first, SeriesInFolder) and first.folder == flat
+    with pytest.raises(TypeError):
+        Path(first)  # no path: read as the whole folder, it would be every series at once
     # each reads as the same volume as the series in a folder of its own
-    for item, name in ((first, "series3_AX_2.5mm_bone"), (second, "series7")):
+    for item, name in ((first, "series3_AX_2_5mm_bone"), (second, "series7_brain_nii_gz")):
         volume = read_image(item)
         alone = read_image(own[name])
         np.testing.assert_array_equal(volume.array, alone.array)
         assert len(volume.meta["series_files"]) == alone.array.shape[-1]
     assert read_image(first).array.shape[-1] == 3 and read_image(second).array.shape[-1] == 4
     # a folder of one series stays one input, the folder itself
-    assert find_inputs(own["series7"]) == [own["series7"]]
+    assert find_inputs(own["series7_brain_nii_gz"]) == [own["series7_brain_nii_gz"]]
 
 
 def test_batch_derives_each_series_of_a_flat_folder_as_its_own_series(tmp_path):
@@ -95,7 +100,7 @@ def test_batch_derives_each_series_of_a_flat_folder_as_its_own_series(tmp_path):
     report = upscale_batch(upscaler, tmp_path / "in", tmp_path / "out", progress=False)
     assert not report.failed
     out = tmp_path / "out" / "export"
-    assert sorted(p.name for p in out.iterdir()) == ["mr.dcm", "series3_AX_2.5mm_bone", "series7"]
+    assert sorted(p.name for p in out.iterdir()) == ["mr.dcm", "series3_AX_2_5mm_bone", "series7_brain_nii_gz"]
     for name, alone in own.items():
         derived = read_image(out / name)
         expected = read_image(tmp_path / "out" / alone.name)  # the same series derived from a folder of its own
@@ -105,7 +110,7 @@ def test_batch_derives_each_series_of_a_flat_folder_as_its_own_series(tmp_path):
         assert len(uids) == 1 and uids.isdisjoint(sources)  # one new series each
     # the flat folder given as the input itself: its series' outputs directly under the output folder
     again = upscale_batch(upscaler, flat, tmp_path / "out2", progress=False)
-    assert len(again.written) == 3 and (tmp_path / "out2" / "series7").is_dir()
+    assert len(again.written) == 3 and (tmp_path / "out2" / "series7_brain_nii_gz").is_dir()
     # and a second run skips them, as it skips files
     assert len(upscale_batch(upscaler, flat, tmp_path / "out2", progress=False).skipped) == 3
 
@@ -117,9 +122,11 @@ def test_a_broken_slice_fails_only_the_series_its_header_names(tmp_path):
     ds.PixelData = ds.PixelData[:100]  # cut short: the header still names series 7
     ds.save_as(cut)
     report = upscale_batch(Upscaler(2, model="bicubic"), flat, tmp_path / "out", progress=False)
-    assert [str(item) for item, _ in report.failed] == [f"{flat} [series7]"]
+    assert [str(item) for item, _ in report.failed] == [f"{flat} [series7_brain_nii_gz]"]
     assert cut.name in report.failed[0][1]
-    assert (tmp_path / "out" / "series3_AX_2.5mm_bone").is_dir() and not (tmp_path / "out" / "series7").exists()
+    assert (tmp_path / "out" / "series3_AX_2_5mm_bone").is_dir() and not (
+        tmp_path / "out" / "series7_brain_nii_gz"
+    ).exists()
 
 
 def test_a_file_whose_series_cannot_be_told_counts_with_every_series(tmp_path):
@@ -140,6 +147,91 @@ def test_rmisr_upscale_of_a_flat_folder(tmp_path, capsys):
     flat, _ = _flat_export(tmp_path)
     code = main(["upscale", str(flat), "-o", str(tmp_path / "out"), "--scale", "2", "--model", "bicubic", "-q"])
     assert code == 0, capsys.readouterr().err
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["mr.dcm", "series3_AX_2.5mm_bone", "series7"]
-    assert len(list((tmp_path / "out" / "series7").iterdir())) == 4
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "mr.dcm",
+        "series3_AX_2_5mm_bone",
+        "series7_brain_nii_gz",
+    ]
+    assert len(list((tmp_path / "out" / "series7_brain_nii_gz").iterdir())) == 4
     assert "3 written, 0 skipped" in capsys.readouterr().out
+
+
+def test_a_series_is_not_named_as_an_entry_of_its_folder(tmp_path):
+    """A sub-folder called ``series7`` beside the files: the series' output would land in that folder's output."""
+    header = SliceHeader("1.7", 1, True, "7")
+    assert series_names({"1.7": header}, taken=["SERIES7", "notes.txt"]) == {"1.7": "series_1.7"}
+    flat, _ = _flat_export(tmp_path)
+    (flat / "series7_brain_nii_gz").mkdir()
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(flat / "series7_brain_nii_gz" / "photo.png")
+    found = [str(item) for item in find_inputs(flat)]
+    assert f"{flat} [series7_brain_nii_gz]" not in found and any("[series_1." in name for name in found)
+    report = upscale_batch(Upscaler(2, model="bicubic"), flat, tmp_path / "out", progress=False)
+    assert not report.failed and len(report.written) == 4
+    assert [p.name for p in (tmp_path / "out" / "series7_brain_nii_gz").iterdir()] == ["photo.png"]
+
+
+def test_localizer_images_of_no_common_orientation_are_images_of_their_own(tmp_path):
+    """A frontal and a lateral scout share a series but are no stack: each is derived on its own (as one series of
+    two orientations, the series was refused), in a flat folder and in a folder of their own."""
+    flat, _ = _flat_export(tmp_path)
+    scouts = tmp_path / "in" / "scouts"
+    scouts.mkdir()
+    uid = pydicom.uid.generate_uid()
+    for k, orientation in enumerate(([1, 0, 0, 0, 1, 0], [0, 1, 0, 0, 0, -1])):
+        ds = pydicom.dcmread(dicom_testdata("CT_small.dcm"))
+        ds.SeriesInstanceUID, ds.SOPInstanceUID = uid, pydicom.uid.generate_uid()
+        ds.ImageOrientationPatient = orientation
+        ds.ImageType = ["ORIGINAL", "PRIMARY", "LOCALIZER"]
+        ds.save_as(scouts / f"scout{k}.dcm")
+        ds.save_as(flat / f"scout{k}.dcm")
+    assert find_inputs(scouts) == [scouts / "scout0.dcm", scouts / "scout1.dcm"]
+    assert [str(item) for item in find_inputs(flat)][-2:] == [str(flat / "scout0.dcm"), str(flat / "scout1.dcm")]
+    report = upscale_batch(Upscaler(2, model="bicubic"), tmp_path / "in", tmp_path / "out", progress=False)
+    assert not report.failed and (tmp_path / "out" / "scouts" / "scout1.dcm").is_file()
+    # a stack with one odd slice stays a series: the reader names that slice (or leaves it out)
+    odd = pydicom.dcmread(next(flat.glob("s7_*")))
+    odd.ImageOrientationPatient = [0, 1, 0, 0, 0, -1]
+    odd.save_as(next(flat.glob("s7_*")))
+    assert f"{flat} [series7_brain_nii_gz]" in [str(item) for item in find_inputs(flat)]
+
+
+def test_a_file_without_a_series_uid_counts_with_every_series(tmp_path):
+    flat, _ = _flat_export(tmp_path)
+    ds = pydicom.dcmread(dicom_testdata("CT_small.dcm"))
+    del ds.SeriesInstanceUID
+    ds.save_as(flat / "nouid.dcm")
+    found = find_inputs(flat)
+    assert len(found) == 3  # not silently dropped: it is a possible slice of each series
+    for item in found[:2]:
+        with pytest.raises(BrokenSliceError, match="has no SeriesInstanceUID"):
+            read_image(item)
+
+
+def test_reading_one_series_decodes_only_its_own_files(tmp_path, monkeypatch):
+    """A flat CD of 20 series must not be read 20 times over: the other series' files are left out by header."""
+    import monai_rmisr.io.dicom as dicom_module
+
+    flat, _ = _flat_export(tmp_path)
+    full_reads = []
+    real = dicom_module.pydicom.dcmread
+
+    def counting(path, *args, **kwargs):
+        if not kwargs.get("stop_before_pixels"):
+            full_reads.append(Path(path).name)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(dicom_module.pydicom, "dcmread", counting)
+    read_image(find_inputs(flat)[0])
+    assert len(full_reads) == 3 and all(name.startswith("s3_") for name in full_reads)
+
+
+def test_a_series_split_between_folders_is_warned_of(tmp_path, caplog):
+    import logging
+
+    write_ct_series(tmp_path / "in" / "a", n=4)
+    (tmp_path / "in" / "b").mkdir()
+    for path in sorted((tmp_path / "in" / "a").iterdir())[:2]:
+        path.rename(tmp_path / "in" / "b" / path.name)
+    with caplog.at_level(logging.WARNING):
+        assert find_inputs(tmp_path / "in") == [tmp_path / "in" / "a", tmp_path / "in" / "b"]
+    assert "lie in 2 folders" in caplog.text and "put the series' files in one folder" in caplog.text
