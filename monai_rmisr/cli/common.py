@@ -42,6 +42,18 @@ def tile_argument(text: str) -> int | str:
         raise argparse.ArgumentTypeError(f"expected 'auto', 0 (whole image) or a size, got {text!r}") from None
 
 
+def add_series_argument(parser: argparse.ArgumentParser) -> None:
+    """``--series``: one series of a folder holding several (a flat CD or study export), by its SeriesNumber or
+    SeriesInstanceUID (:func:`~monai_rmisr.inference.batch.select_series`); ``rmisr upscale`` and ``view``."""
+    parser.add_argument(
+        "--series",
+        default=None,
+        metavar="NUMBER_OR_UID",
+        help="INPUT is a folder holding several DICOM series (a flat CD or study export): take only this one, by its "
+        "SeriesNumber or SeriesInstanceUID (an unknown one is refused, listing those the folder holds)",
+    )
+
+
 def add_derivation_arguments(parser: argparse.ArgumentParser, roi: bool = False) -> None:
     """Add how each image is derived to ``parser``, the same options in every command that derives images
     (``rmisr upscale``, ``pacs``, ``listen``): ``--scale`` (required), ``--model``, ``--tile``, ``--tile-statistics``,

@@ -9,6 +9,7 @@ from typing import Any
 
 from .common import (
     add_derivation_arguments,
+    add_series_argument,
     collected_warnings,
     derivation_upscaler,
     path_argument,
@@ -32,7 +33,7 @@ def _upscale_run(args: argparse.Namespace, notes: Callable[[], list[str]]) -> in
     import os
     from pathlib import Path
 
-    from ..inference.batch import distributed_rank, find_inputs, upscale_batch
+    from ..inference.batch import InputItem, distributed_rank, find_inputs, select_series, upscale_batch
     from ..inference.pretrained import WeightsChangedError
     from ..inference.upscale import RUN_ERRORS
     from ..io.writers import check_output, output_name
@@ -43,17 +44,22 @@ def _upscale_run(args: argparse.Namespace, notes: Callable[[], list[str]]) -> in
         return report_error("upscale", f"{err}{warned}", code)
 
     try:
-        source = Path(args.input)
+        source: InputItem = Path(args.input)
         rank, world_size, local_rank = distributed_rank()
         device = args.device
         if device == "cuda" and world_size > 1:
             device = f"cuda:{local_rank}"
-        items = find_inputs(source)
-        batch = source.is_dir() and items != [source]
+        if args.series is not None:
+            source = select_series(source, args.series)
+            items = [source]
+        else:
+            items = find_inputs(source)
+        batch = isinstance(source, Path) and source.is_dir() and items != [source]
         output = Path(args.output)
-        if not batch and source.is_file() and output.is_dir():  # like cp: a file into a folder
+        one_file = isinstance(source, Path) and source.is_file()
+        if not batch and one_file and output.is_dir():  # like cp: a file into a folder
             output = output / output_name(source)
-        elif not batch and source.is_file() and args.output.endswith(("/", os.sep)):  # Path() drops the slash
+        elif not batch and one_file and args.output.endswith(("/", os.sep)):  # Path() drops the slash
             raise ValueError(
                 f"output '{args.output}' names a folder, which does not exist: create it, or name the output file."
             )
@@ -116,6 +122,7 @@ def add_command(commands: Any) -> None:
         help="output file, series folder, or folder (batch); for one input file, an existing folder takes the output "
         "under the input's name (as cp does)",
     )
+    add_series_argument(upscale)
     add_derivation_arguments(upscale, roi=True)
     upscale.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     upscale.add_argument("-q", "--quiet", action="store_true", help="no progress bars (tiles, batch) or messages")

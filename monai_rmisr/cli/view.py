@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from .common import path_argument, print_result, report_error
+from .common import add_series_argument, path_argument, print_result, report_error
 
 __all__ = ["add_command"]
 
@@ -14,6 +14,7 @@ __all__ = ["add_command"]
 def _view(args: argparse.Namespace) -> int:
     import matplotlib
 
+    from ..inference.batch import select_series
     from ..inference.settings import check_device, check_scale_text
     from ..io import ImageReadError
     from ..io.output import OutputPathError, check_output_path
@@ -50,7 +51,8 @@ def _view(args: argparse.Namespace) -> int:
                 )
         scale = check_scale_text(args.scale)
         check_device(args.device)
-        session = ViewerSession(args.input, device=args.device)
+        source = args.input if args.series is None else select_series(args.input, args.series)
+        session = ViewerSession(source, device=args.device)
         session.network(args.model, scale)  # a missing model or one of another scale: an argument error
         if args.slice is not None:
             if not 1 <= args.slice <= session.depth:
@@ -109,6 +111,7 @@ def add_command(commands: Any) -> None:
         ),
     )
     view.add_argument("input", help="DICOM file, DICOM series folder, NIfTI, PNG/JPEG/TIFF/BMP")
+    add_series_argument(view)
     view.add_argument("--scale", default="2", help="up-sampling factor (default 2)")
     view.add_argument("--model", default="auto", help="'auto' (default), a registry name or a checkpoint path")
     view.add_argument("--mode", choices=("upscale", "check"), default="upscale", help="the first mode")

@@ -38,6 +38,7 @@ __all__ = [
     "distributed_rank",
     "find_inputs",
     "raise_for_failures",
+    "select_series",
     "shard",
     "upscale_batch",
 ]
@@ -77,41 +78,18 @@ def find_inputs(folder: str | os.PathLike[str]) -> list[InputItem]:
     found: list[InputItem] = []
     places: dict[str, list[Path]] = {}  # the folders holding each series' slices (a series split between folders)
     for directory_path, files in walk_folders(folder):
-        dicoms: list[tuple[Path, SliceHeader]] = []
-        broken_dicoms: list[Path] = []  # DICOM (by content, or by name when unreadable) whose header cannot be read
-        broken: list[Path] = []  # named as another image format we read, yet unreadable
-        for name in files:
-            if name.upper() == "DICOMDIR":
-                continue
-            path = directory_path / name
-            try:
-                kind = detect_format(path)
-            except (ImageReadError, FileNotFoundError):
-                named = format_from_name(path)
-                if named == "dicom":
-                    broken_dicoms.append(path)
-                elif named not in (None, "nifti-pair"):
-                    broken.append(path)  # reported, not dropped
-                continue
-            if kind != "dicom":
-                found.append(path)
-                continue
-            info = dicom_slice_header(path)
-            if info is None:  # no readable header, or cut before its SeriesInstanceUID
-                broken_dicoms.append(path)
-            elif info.image:  # a report or presentation state beside the slices is no input at all
-                dicoms.append((path, info))
-        if is_one_series([info for _, info in dicoms] + [None] * len(broken_dicoms)):
+        scan = _scan_folder(directory_path, files)
+        found.extend(scan.others)
+        if is_one_series(scan.headers()):
             found.append(directory_path)  # its broken slices fail (or are skipped) with the series
-            places.setdefault(dicoms[0][1].series_uid if dicoms else "", []).append(directory_path)
+            places.setdefault(scan.dicoms[0][1].series_uid if scan.dicoms else "", []).append(directory_path)
         else:
-            entries = [*files, *(entry.name for entry in directory_path.iterdir() if entry.is_dir())]
-            items = _series_of_a_folder(directory_path, dicoms, broken_dicoms, taken=entries)
+            items = _series_of_a_folder(directory_path, scan)
             found.extend(items)
             for item in items:
                 if isinstance(item, SeriesInFolder):
                     places.setdefault(item.series_uid, []).append(directory_path)
-        found.extend(broken)
+        found.extend(scan.broken)
     if not found:
         raise ValueError(f"found no images under '{folder}' (DICOM, NIfTI, PNG, JPEG, TIFF, BMP).")
     for uid, folders in places.items():
@@ -126,24 +104,113 @@ def find_inputs(folder: str | os.PathLike[str]) -> list[InputItem]:
     return sorted(found, key=str)
 
 
-def _series_of_a_folder(
-    folder: Path, dicoms: Sequence[tuple[Path, SliceHeader]], broken: Sequence[Path], taken: Iterable[str] = ()
-) -> list[InputItem]:
-    """The inputs of a folder whose DICOM files (``dicoms`` with their headers, ``broken`` without a readable one or
-    without a SeriesInstanceUID) are not one series: one :class:`SeriesInFolder` per series that is a stack
-    (:func:`~monai_rmisr.io.series_folders.is_one_series`), named unlike ``taken`` (the folder's entries), each other
-    file on its own; the broken files are slices of those series (the reader refuses or skips them there) or,
-    where there is no such series, inputs of their own."""
+@dataclass
+class _FolderScan:
+    """What one folder's files are, from their headers (:func:`_scan_folder`)."""
+
+    folder: Path
+    dicoms: list[tuple[Path, SliceHeader]] = field(default_factory=list)  # DICOM images with their headers
+    broken_dicoms: list[Path] = field(default_factory=list)  # DICOM (by content or name) with no readable series
+    others: list[Path] = field(default_factory=list)  # images of other formats
+    broken: list[Path] = field(default_factory=list)  # named as another image format we read, yet unreadable
+
+    def headers(self) -> list[SliceHeader | None]:
+        """The DICOM images' headers, None for each broken one (for
+        :func:`~monai_rmisr.io.series_folders.is_one_series`)."""
+        return [info for _, info in self.dicoms] + [None] * len(self.broken_dicoms)
+
+    def entries(self) -> list[str]:
+        """The names of the folder's files and sub-folders (a series' output must not share one)."""
+        return [entry.name for entry in self.folder.iterdir()]
+
+
+def _scan_folder(folder: Path, files: Iterable[str]) -> _FolderScan:
+    """Sort the files ``files`` of ``folder`` by what they are. DICOMDIR, and DICOM objects of a class that holds no
+    image (a report or presentation state beside the slices), are no input at all."""
+    scan = _FolderScan(folder)
+    for name in files:
+        if name.upper() == "DICOMDIR":
+            continue
+        path = folder / name
+        try:
+            kind = detect_format(path)
+        except (ImageReadError, FileNotFoundError):
+            named = format_from_name(path)
+            if named == "dicom":
+                scan.broken_dicoms.append(path)
+            elif named not in (None, "nifti-pair"):
+                scan.broken.append(path)  # reported, not dropped
+            continue
+        if kind != "dicom":
+            scan.others.append(path)
+            continue
+        info = dicom_slice_header(path)
+        if info is None:  # no readable header, cut before its SeriesInstanceUID, or without one
+            scan.broken_dicoms.append(path)
+        elif info.image:
+            scan.dicoms.append((path, info))
+    return scan
+
+
+def _series_of_a_folder(folder: Path, scan: _FolderScan) -> list[InputItem]:
+    """The DICOM inputs of a folder whose DICOM files are not one series: one :class:`SeriesInFolder` per series
+    that is a stack (:func:`~monai_rmisr.io.series_folders.is_one_series`), named unlike the folder's entries, each
+    other file on its own; the files without a readable series are slices of those series (the reader refuses or
+    skips them there) or, where there is no such series, inputs of their own."""
     by_series: dict[str, list[SliceHeader]] = {}
-    for _, info in dicoms:
+    for _, info in scan.dicoms:
         by_series.setdefault(info.series_uid, []).append(info)
     volumes = {uid: headers[0] for uid, headers in by_series.items() if is_one_series(headers)}
-    names = series_names(volumes, taken)
+    names = series_names(volumes, scan.entries()) if volumes else {}
     items: list[InputItem] = [SeriesInFolder(folder, uid, names[uid]) for uid in volumes]
-    items.extend(path for path, info in dicoms if info.series_uid not in volumes)
+    items.extend(path for path, info in scan.dicoms if info.series_uid not in volumes)
     if not volumes:
-        items.extend(broken)
+        items.extend(scan.broken_dicoms)
     return items
+
+
+def select_series(folder: str | os.PathLike[str], series: str) -> InputItem:
+    """The input of one series of the DICOM files in ``folder`` (not its sub-folders), chosen by its
+    SeriesInstanceUID or its SeriesNumber (``--series``): the folder itself when it holds that series alone, a
+    :class:`SeriesInFolder` for a stack among other series' files, the file of a series of one image.
+
+    Raises:
+        FileNotFoundError: ``folder`` does not exist.
+        ValueError: ``folder`` is a file, holds no such series (the message lists those it holds), two series of
+            that number, or the series is several images of no common orientation (a localizer: give one file).
+    """
+    folder = Path(folder)
+    if not folder.exists():
+        raise FileNotFoundError(f"input '{folder}' does not exist.")
+    if not folder.is_dir():
+        raise ValueError(f"--series {series}: '{folder}' is a file; --series chooses among a folder's DICOM series.")
+    scan = _scan_folder(folder, sorted(e.name for e in folder.iterdir() if e.is_file() and not e.name.startswith(".")))
+    by_series: dict[str, list[tuple[Path, SliceHeader]]] = {}
+    for path, info in scan.dicoms:
+        by_series.setdefault(info.series_uid, []).append((path, info))
+    chosen = [uid for uid in by_series if uid == series] or [
+        uid for uid, members in by_series.items() if members[0][1].series_number == series
+    ]
+    if len(chosen) != 1:
+        held = "; ".join(
+            f"{members[0][1].series_number or '?'} {members[0][1].description!r} ({uid}, {len(members)} file(s))"
+            for uid, members in by_series.items()
+        )
+        what = "two or more series of that number: give its SeriesInstanceUID" if chosen else "no such series"
+        raise ValueError(f"--series {series}: '{folder}' holds {what}; its series: {held or 'none'}.")
+    members = by_series[chosen[0]]
+    headers = [info for _, info in members]
+    if len(by_series) == 1 and is_one_series(scan.headers()):
+        return folder
+    if is_one_series(headers):  # named as the folder's batch names it
+        return next(i for i in _series_of_a_folder(folder, scan) if getattr(i, "series_uid", None) == chosen[0])
+    if len(members) == 1:
+        return members[0][0]
+    files = ", ".join(path.name for path, _ in members)
+    raise ValueError(
+        f"--series {series}: its {len(members)} images in '{folder}' are no stack (no common orientation, or "
+        f"multi-frame files: a localizer series?); give one of its files as the input: {files}."
+    )
 
 
 def as_input(item: InputItem | str | os.PathLike[str]) -> InputItem:

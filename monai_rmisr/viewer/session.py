@@ -45,7 +45,7 @@ from ..inference.bicubic import BICUBIC
 from ..inference.settings import check_roi_in_image, parse_roi
 from ..inference.super_resolve import resolve_model_and_digest
 from ..inference.upscale import Upscaler
-from ..io import ImageData, read_image
+from ..io import ImageData, SeriesInFolder, read_image
 from ..io.writers import sr_output_name
 from ..metrics.protocol import (
     Scores,
@@ -131,8 +131,9 @@ class ViewerSession:
     """An image open in the viewer: the current slice, and comparisons of its regions.
 
     Args:
-        image: an image path (DICOM file or series folder, NIfTI, PNG/JPEG/TIFF/BMP) or an
-            :class:`~monai_rmisr.io.ImageData`; the image is never modified.
+        image: an image path (DICOM file or series folder, NIfTI, PNG/JPEG/TIFF/BMP), one series of a folder holding
+            several (:class:`~monai_rmisr.io.SeriesInFolder`) or an :class:`~monai_rmisr.io.ImageData`; the image is
+            never modified.
         slice_index: for a volume ``(C, H, W, D)``, the slice shown first (default the middle one).
         device: where the models run.
         volume_index: for an image of several channels that are not colour (a 4-D NIfTI), the volume
@@ -145,12 +146,14 @@ class ViewerSession:
 
     def __init__(
         self,
-        image: str | os.PathLike[str] | ImageData,
+        image: str | os.PathLike[str] | SeriesInFolder | ImageData,
         slice_index: int | None = None,
         device: str = "cpu",
         volume_index: int = 0,
     ) -> None:
         self.image = image if isinstance(image, ImageData) else read_image(image)
+        #: the series read, where ``image`` was one series of a folder holding several (``rmisr view --series``)
+        self.series = image if isinstance(image, SeriesInFolder) else None
         #: how the window turns slices for the screen (a NIfTI as radiology viewers show it; regions stay in
         #: the file's pixel coordinates)
         self.orientation: DisplayOrientation = display_orientation(self.image.meta)
@@ -170,8 +173,10 @@ class ViewerSession:
     # -- the image --------------------------------------------------------------------------
     @property
     def name(self) -> str:
-        """The file (or series folder) name, for titles."""
-        return Path(self.image.path).name or "image"
+        """The file (or series folder) name, for titles; a series of a folder holding several: the folder's name and
+        the series'."""
+        folder = Path(self.image.path).name or "image"
+        return folder if self.series is None else f"{folder} [{self.series.name}]"
 
     def set_slice(self, index: int) -> None:
         """Show slice ``index`` (0-based) of a volume."""
@@ -252,6 +257,8 @@ class ViewerSession:
         x0, y0, x1, y1 = self.check_roi(roi)
         source = Path(self.image.path)
         output = source.with_name(sr_output_name(source))
+        if self.series is not None:  # beside the folder holding it, named after both
+            output = source.with_name(f"{source.name}_{self.series.name}_sr")
         if _inside_python_installation(source):
             output = Path(output.name)
         if short:
@@ -259,6 +266,8 @@ class ViewerSession:
             if isinstance(model, str | os.PathLike) and Path(model).is_file():
                 model = Path(model).resolve()  # a checkpoint: found from the image's folder too
         words = ["rmisr", "upscale", str(source), "-o", str(output)]
+        if self.series is not None:
+            words += ["--series", self.series.series_uid]
         # the scale as given (2.0000001 runs rmisr_meta, "2" would run rmisr_bl_x2)
         words += ["--scale", f"{float(scale):.12g}", "--model", str(model), "--roi", f"{x0},{y0},{x1},{y1}"]
         return shlex.join(words)

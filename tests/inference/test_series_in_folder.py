@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from monai_rmisr.__main__ import main
-from monai_rmisr.inference.batch import find_inputs, upscale_batch
+from monai_rmisr.inference.batch import find_inputs, select_series, upscale_batch
 from monai_rmisr.inference.upscale import Upscaler
 from monai_rmisr.io import BrokenSliceError, read_image
 from monai_rmisr.io.series_folders import SeriesInFolder, SliceHeader, series_names
@@ -235,3 +235,44 @@ def test_a_series_split_between_folders_is_warned_of(tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         assert find_inputs(tmp_path / "in") == [tmp_path / "in" / "a", tmp_path / "in" / "b"]
     assert "lie in 2 folders" in caplog.text and "put the series' files in one folder" in caplog.text
+
+
+def test_select_series_by_number_or_uid(tmp_path):
+    flat, own = _flat_export(tmp_path)
+    by_number = select_series(flat, "7")
+    uid = str(pydicom.dcmread(next(own["series7_brain_nii_gz"].iterdir())).SeriesInstanceUID)
+    assert by_number == SeriesInFolder(flat, uid, "series7_brain_nii_gz") == select_series(flat, uid)
+    mr_number = str(pydicom.dcmread(flat / "mr.dcm").SeriesNumber)
+    assert mr_number not in ("3", "7") and select_series(flat, mr_number) == flat / "mr.dcm"  # a series of one file
+    assert select_series(own["series7_brain_nii_gz"], "7") == own["series7_brain_nii_gz"]  # a folder of it alone
+    with pytest.raises(ValueError, match="holds no such series; its series: 1 '' ") as err:
+        select_series(flat, "12")
+    assert "; 3 'AX 2.5mm / bone' (1." in str(err.value) and "; 7 'brain.nii.gz' (1." in str(err.value)
+    with pytest.raises(ValueError, match="is a file"):
+        select_series(flat / "mr.dcm", "1")
+
+
+def test_rmisr_upscale_and_view_take_one_series_of_a_flat_folder(tmp_path, capsys):
+    import shlex
+
+    from monai_rmisr.viewer import ViewerSession
+
+    flat, own = _flat_export(tmp_path)
+    bicubic = ["--scale", "2", "--model", "bicubic", "-q"]
+    assert main(["upscale", str(flat), "--series", "7", "-o", str(tmp_path / "s7"), *bicubic]) == 0
+    derived = read_image(tmp_path / "s7")
+    np.testing.assert_array_equal(
+        derived.array,
+        read_image(Upscaler(2, model="bicubic").file(own["series7_brain_nii_gz"], tmp_path / "alone")).array,
+    )
+    capsys.readouterr()
+    assert main(["upscale", str(flat), "--series", "12", "-o", str(tmp_path / "s12"), *bicubic]) == 2
+    assert "--series 12" in capsys.readouterr().err and not (tmp_path / "s12").exists()
+    # the viewer shows that series, and the command it offers writes it
+    assert main(["view", str(flat), "--series", "3", "--roi", "0,0,32,32", "--save", str(tmp_path / "v.png")]) == 0
+    session = ViewerSession(select_series(flat, "3"))
+    assert session.depth == 3 and session.name == "export [series3_AX_2_5mm_bone]"
+    command = shlex.split(session.upscale_command("0,0,32,32", 2, "bicubic"))
+    assert command[command.index("--series") + 1] == session.series.series_uid
+    assert main([*command[1:], "-q"]) == 0
+    assert read_image(flat.parent / "export_series3_AX_2_5mm_bone_sr").array.shape[-1] == 3
