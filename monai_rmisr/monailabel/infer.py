@@ -56,6 +56,7 @@ from ..inference.settings import (
     MAX_SCALE,
     check_device,
     check_scale,
+    default_model_name,
     parse_roi,
     parse_tile,
     registry_model,
@@ -139,13 +140,17 @@ def _device(value: Any) -> str:
     return "cpu" if kind == "cpu" else text  # cpu:0 is the cpu (one cache entry)
 
 
-def parse_request(request: Mapping[str, Any], defaults: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def parse_request(
+    request: Mapping[str, Any], defaults: Mapping[str, Any] | None = None, offered: Iterable[str] | None = None
+) -> dict[str, Any]:
     """The request's settings over ``defaults`` (the task's config), each checked: ``{"scale",
     "network", "roi", "tile", "self_ensemble", "device"}`` (``roi`` and ``tile`` None when unset).
 
     A request (a client) may choose ``network`` among :data:`REQUEST_NETWORKS` only: the server
     does not load files a client names. ``"auto"`` comes back as the registry name it means at
-    ``scale`` (``rmisr_bl_x2`` at 2, ``rmisr_meta`` at 2.5), and a registry network's scale is
+    ``scale`` (``rmisr_bl_x2`` at 2, ``rmisr_meta`` at 2.5) or, where the server ``offered`` some networks only
+    (:attr:`NetworkCache.offered`), the first of those that takes ``scale``: that model, another of that fixed scale
+    (``rmisr_vp_x4``), ``rmisr_meta``. A registry network's scale is
     checked here, so a bad pair is refused before anything is loaded. ``scale`` is at most
     :data:`MAX_SCALE` for every network.
 
@@ -175,6 +180,8 @@ def parse_request(request: Mapping[str, Any], defaults: Mapping[str, Any] | None
     except (TypeError, ValueError):
         raise ValueError(f"'scale' must be a finite number in (1, {MAX_SCALE:g}], got {merged['scale']!r}.") from None
     network = str(merged["network"] or "auto")
+    if network == "auto" and offered is not None:
+        network = _auto_among(scale, tuple(offered))
     if network == "auto" or network in PRETRAINED:
         network, scale = registry_model(network, scale)
     roi_text = merged["roi"]
@@ -191,6 +198,17 @@ def parse_request(request: Mapping[str, Any], defaults: Mapping[str, Any] | None
         "self_ensemble": _flag(merged["self_ensemble"], "self_ensemble"),
         "device": _device(request.get("device")),
     }
+
+
+def _auto_among(scale: float, offered: Sequence[str]) -> str:
+    """What ``"auto"`` means at ``scale`` on a server that offers ``offered``: the first offered of the model it
+    means elsewhere, the other registry models of that fixed scale, and ``rmisr_meta``; ``"auto"`` where none is
+    offered or the scale is beyond them all (it is then refused, naming why)."""
+    if scale > PRETRAINED["rmisr_meta"].max_scale:
+        return "auto"
+    fixed = [name for name, entry in PRETRAINED.items() if entry.scale == scale]
+    candidates = [default_model_name(scale), *fixed, "rmisr_meta"]
+    return next((name for name in candidates if name in offered), "auto")
 
 
 class NetworkCache:
@@ -503,9 +521,10 @@ def run_infer_request(
     source = check_image(request.get("image"), datastore, uploaded=is_upload_request(request))
     if not source.exists():
         raise FileNotFoundError(f"image '{source}' does not exist.")
-    settings = parse_request(request, defaults)
+    networks = networks if networks is not None else NetworkCache()
+    settings = parse_request(request, defaults, networks.offered)
     try:
-        upscaler = (networks if networks is not None else NetworkCache()).upscaler(settings)
+        upscaler = networks.upscaler(settings)
     except FileNotFoundError:  # the weights are not installed here: not the client's image, nor a path to tell it
         raise ValueError(
             f"network {Path(str(settings['network'])).name!r} is not available on this server (its weights are not "

@@ -451,3 +451,15 @@ def test_a_network_whose_weights_are_not_installed_is_a_bad_request_naming_no_fo
     with pytest.raises(ValueError, match="network 'rmisr_bl_x2' is not available on this server") as err:
         run_infer_request({"image": CT, "network": "rmisr_bl_x2"}, Path(CT).parent, output_dir=tmp_path / "out")
     assert str(empty) not in str(err.value)
+
+
+def test_auto_on_a_server_offering_some_networks_is_the_first_offered_that_takes_the_scale():
+    def auto(scale, *offered):
+        return parse_request({"network": "auto", "scale": scale}, offered=(*offered, "bicubic"))["network"]
+
+    assert auto(2, "rmisr_bl_x2", "rmisr_meta") == "rmisr_bl_x2"  # the model auto means elsewhere
+    assert auto(2, "rmisr_meta") == "rmisr_meta"
+    assert auto(4, "rmisr_vp_x4", "rmisr_meta") == "rmisr_vp_x4"  # another of that fixed scale before rmisr_meta
+    assert auto(2.5, "rmisr_bl_x2", "rmisr_meta") == "rmisr_meta"
+    assert auto(3, "rmisr_bl_x2") == "rmisr_bl_x3"  # none offered takes it: the usual one, which the cache refuses
+    assert parse_request({"network": "auto", "scale": 3})["network"] == "rmisr_bl_x3"  # no offer: every network

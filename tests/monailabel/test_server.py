@@ -138,7 +138,6 @@ def test_uploaded_dicom_comes_back_as_dicom(client):  # with params that do not 
             "network 'rmisr_vp_x4' (at x4) is not offered by this server, which offers rmisr_bl_x2, rmisr_bl_x4, "
             "rmisr_meta, bicubic.",
         ),
-        ("rmisr_any_scale", {"network": "auto", "scale": 3}, "network 'rmisr_bl_x3' (at x3) is not offered"),
         (
             "rmisr_any_scale",
             {"scale": 5},
@@ -151,6 +150,16 @@ def test_a_bad_request_is_a_400_that_says_why(client, task, params, message):
     response = client.post(f"/infer/{task}?image=ct&output=json", data={"params": json.dumps(params)})
     assert response.status_code == 400, response.text
     assert message in response.json()["detail"]
+
+
+def test_auto_is_the_best_offered_network_for_the_scale(client):
+    """--conf models left rmisr_x3 out: "auto" at x3 (rmisr_bl_x3 elsewhere) runs rmisr_meta, which is offered, where
+    it was refused; at x2 it stays the dedicated x2, which is offered."""
+    for scale, model in ((3, "rmisr_meta"), (2, "rmisr_bl_x2")):
+        params = {"network": "auto", "scale": scale}
+        response = client.post("/infer/rmisr_any_scale?image=ct&output=json", data={"params": json.dumps(params)})
+        assert response.status_code == 200, response.text
+        assert response.json()["model"] == model
 
 
 @pytest.fixture
