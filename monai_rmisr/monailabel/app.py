@@ -104,7 +104,7 @@ def guard_infer_endpoint() -> None:
             _check_request(model, image, session_id, params, file)
             if file:
                 try:
-                    params = upload_params(params)
+                    params = upload_params(params, file.filename)
                 except ValueError as err:
                     raise HTTPException(status_code=400, detail=str(err)) from err
                 upload = save_upload(file.file, file.filename)  # 0600, and removed below whatever the answer

@@ -42,7 +42,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -76,6 +76,7 @@ __all__ = [
     "REQUEST_NETWORKS",
     "UPLOAD_KEY",
     "UPLOAD_NAME",
+    "UPLOAD_NAME_KEY",
     "NetworkCache",
     "check_image",
     "client_message",
@@ -110,6 +111,9 @@ UPLOAD_NAME = re.compile(r"tmp[a-z0-9_]{8}(\.[^/\\]*)?")
 #: request's upload by guessing its temporary name.
 UPLOAD_KEY = "rmisr_upload"
 _UPLOAD_TOKEN = secrets.token_hex(16)
+#: The request key under which :func:`upload_params` keeps the uploaded file's name as the client sent it (letters,
+#: digits, ``.``, ``_`` and ``-`` of it): the result is named after it, not after the temporary file.
+UPLOAD_NAME_KEY = "rmisr_upload_name"
 
 
 def _flag(value: Any, name: str) -> bool:
@@ -286,6 +290,18 @@ class NetworkCache:
         return upscaler
 
 
+def _result_name(source: Path, request: Mapping[str, Any]) -> str:
+    """The result's name: :func:`~monai_rmisr.io.writers.sr_output_name` of ``source``, or for an upload the same
+    with the stem of the client's file name (:data:`UPLOAD_NAME_KEY`) for the temporary one (``tmpk3j9x2ab.dcm``
+    uploaded as ``scan.dcm``: ``scan_sr.dcm``, where it was ``tmpk3j9x2ab_sr.dcm``)."""
+    name = sr_output_name(source)
+    client = str(request.get(UPLOAD_NAME_KEY) or "").split(".")[0] if is_upload_request(request) else ""
+    if not client:
+        return name
+    temporary = source.name.split(".")[0]
+    return client + name[len(temporary) :] if name.startswith(temporary) else name
+
+
 def _inside(path: Path, folder: Path) -> bool:
     """Whether ``path`` is ``folder`` or lies under it (both resolved by the caller)."""
     return path == folder or folder in path.parents
@@ -413,11 +429,12 @@ def save_upload(stream: BinaryIO, filename: str | None) -> Path:
     return Path(name)
 
 
-def upload_params(params: Any) -> Any:
+def upload_params(params: Any, filename: str | None = None) -> Any:
     """``params`` (the JSON text of an ``/infer`` request's form field) for a request that uploads a
     file: refused when it names an ``image`` (which would replace the upload), else returned with
     :data:`UPLOAD_KEY` set, so that :func:`is_upload_request` knows the request's ``image`` is its
-    upload.
+    upload, and the uploaded file's name ``filename`` (its last part, the safe characters) under
+    :data:`UPLOAD_NAME_KEY`, so that the result is named after it (``scan.dcm``: ``scan_sr.dcm``).
 
     Text that is not a JSON object is returned as it is, for MONAI Label's endpoint to refuse.
 
@@ -434,7 +451,9 @@ def upload_params(params: Any) -> Any:
         raise ValueError(
             f"'params' names an image ({fields['image']!r}) beside an uploaded file: send one or the other."
         )
-    return json.dumps({**fields, UPLOAD_KEY: _UPLOAD_TOKEN})
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", PurePath(filename.replace("\\", "/")).name if filename else "")
+    name = name.lstrip(".")[:100]
+    return json.dumps({**fields, UPLOAD_KEY: _UPLOAD_TOKEN, **({UPLOAD_NAME_KEY: name} if name else {})})
 
 
 def is_upload_request(request: Mapping[str, Any]) -> bool:
@@ -542,7 +561,7 @@ def run_infer_request(
     folder.mkdir(parents=True, exist_ok=True)
     private = Path(tempfile.mkdtemp(prefix=".rmisr-", dir=folder))
     try:
-        target = private / sr_output_name(source)
+        target = private / _result_name(source, request)
         if fmt == "dicom-series":
             write_image(result.array, result.meta, image.meta, target)
             made = Path(shutil.make_archive(str(private / "series"), "zip", root_dir=target))

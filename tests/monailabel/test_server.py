@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -121,6 +122,20 @@ def test_uploaded_dicom_comes_back_as_dicom(client):  # with params that do not 
     ds = pydicom.dcmread(io.BytesIO(response.content))
     assert (ds.Rows, ds.Columns) == (512, 512)
     assert "DERIVED" in ds.ImageType and "x4" in ds.DerivationDescription
+    # named after the file the client sent, not the temporary name the server saved it under (tmpk3j9x2ab_sr.dcm)
+    assert re.fullmatch(
+        r'attachment; filename="rmisr-[0-9a-f]{12}-scan_sr\.dcm"', response.headers["content-disposition"]
+    )
+
+
+@pytest.mark.parametrize(
+    "sent, stem",
+    [("../../etc/passwd.nii.gz", "passwd_sr"), ("C:\\scans\\my scan.png", "my_scan_sr"), (".hidden.png", "hidden_sr")],
+)
+def test_an_uploads_result_name_keeps_only_the_safe_part_of_the_client_name(sent, stem):
+    from monai_rmisr.monailabel.infer import UPLOAD_NAME_KEY, upload_params
+
+    assert json.loads(upload_params("{}", sent))[UPLOAD_NAME_KEY].split(".")[0] + "_sr" == stem
 
 
 @pytest.mark.parametrize(
