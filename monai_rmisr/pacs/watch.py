@@ -9,8 +9,9 @@ and :func:`~monai_rmisr.pacs.roundtrip.store_series`.
 The state file (JSON, written atomically after every change) records each source series as
 ``pending`` (derived files kept under ``<state>.work/<series>/`` until stored), ``done`` (with the
 new series UIDs) or ``failed`` (after ``max_attempts`` tries, waiting ``backoff * 2**(k-1)`` seconds
-before try k+1, at most an hour). A watcher killed at any point and started again with the same state
-file makes no second derived series: a ``pending`` series is stored again from its kept files (the
+before try k+1, at most an hour; at once where its images cannot be derived, a ``ValueError``: what ``rmisr
+upscale`` refuses does not change, as the listener also holds). A watcher killed at any point and started again
+with the same state file makes no second derived series: a ``pending`` series is stored again from its kept files (the
 same SOP instances, which a PACS keeps once). SIGTERM and SIGINT stop the watcher after the
 series in hand; a series interrupted halfway stays ``pending``.
 """
@@ -221,7 +222,11 @@ def _process(
     except Exception as err:  # one series never stops the watcher; it is retried with back-off
         entry["attempts"] += 1
         entry["error"] = " ".join(str(err).split())
-        if entry["attempts"] >= max_attempts:
+        if isinstance(err, ValueError):  # its images cannot be derived (as rmisr upscale refuses them): not again
+            shutil.rmtree(folder, ignore_errors=True)
+            entry["status"] = "failed"
+            logger.error("series %s cannot be derived, not tried again: %s", series_uid, entry["error"])
+        elif entry["attempts"] >= max_attempts:
             entry["status"] = "failed"
             logger.error("series %s failed %d times, giving up: %s", series_uid, entry["attempts"], entry["error"])
         else:

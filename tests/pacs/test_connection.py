@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from monai_rmisr.io import ImageReadError
 from monai_rmisr.pacs import (
     PACS_PASSWORD_ENV,
     PACS_TOKEN_ENV,
@@ -142,6 +143,31 @@ def test_a_series_whose_first_try_was_cut_short_is_taken_up_again(tmp_path, monk
         watch_module._process(None, None, state, "1.2", "1.2.3", 5, 30.0, None, {})
     again = WatchState.load(tmp_path / "state.json")
     assert again.series["1.2.3"]["status"] == "new" and again.wants("1.2.3", now=0.0)
+
+
+@pytest.mark.parametrize(
+    "error, status",
+    [(ImageReadError("s", "2 slices: too few for --axis z"), "failed"), (OSError("disk full"), "retry")],
+)
+def test_a_series_that_cannot_be_derived_is_not_tried_again(tmp_path, monkeypatch, error, status):
+    """It was retrieved and refused five times over (the listener gives such a series up at once); a disk or a PACS
+    that may come back is tried again."""
+    watch_module = importlib.import_module("monai_rmisr.pacs.watch")
+    tries = []
+
+    def refused(*args, **kwargs):
+        tries.append(1)
+        raise error
+
+    monkeypatch.setattr(watch_module, "is_source_series", lambda *args: True)
+    monkeypatch.setattr(watch_module, "study_derivations", lambda *args: {})
+    monkeypatch.setattr(watch_module, "earlier_derivation", lambda *args: [])
+    monkeypatch.setattr(watch_module, "derive_series", refused)
+    state = WatchState.load(tmp_path / "state.json")
+    watch_module._process(None, None, state, "1.2", "1.2.3", 5, 30.0, None, {})
+    entry = WatchState.load(tmp_path / "state.json").series["1.2.3"]
+    assert (entry["status"], entry["attempts"]) == (status, 1) and str(error).split(":")[-1].strip() in entry["error"]
+    assert state.wants("1.2.3", now=1e12) == (status == "retry")
 
 
 def test_a_new_series_is_taken_once_its_instance_count_has_settled(tmp_path):
