@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
@@ -51,7 +52,8 @@ def _view(args: argparse.Namespace) -> int:
                 )
         scale = check_scale_text(args.scale)
         check_device(args.device)
-        source = args.input if args.series is None else select_series(args.input, args.series)
+        # a folder: its one DICOM series, or the one --series names (a folder of several lists them)
+        source = select_series(args.input, args.series) if os.path.isdir(args.input) else args.input
         session = ViewerSession(source, device=args.device)
         session.network(args.model, scale)  # a missing model or one of another scale: an argument error
         if args.slice is not None:

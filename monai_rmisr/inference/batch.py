@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import tempfile
 import time
@@ -169,35 +170,36 @@ def _series_of_a_folder(folder: Path, scan: _FolderScan) -> list[InputItem]:
     return items
 
 
-def select_series(folder: str | os.PathLike[str], series: str) -> InputItem:
-    """The input of one series of the DICOM files in ``folder`` (not its sub-folders), chosen by its
-    SeriesInstanceUID or its SeriesNumber (``--series``): the folder itself when it holds that series alone, a
-    :class:`SeriesInFolder` for a stack among other series' files, the file of a series of one image.
+def select_series(folder: str | os.PathLike[str], series: str | None) -> InputItem:
+    """The input of one series of the DICOM files in ``folder`` (its own files, not its sub-folders'), chosen by its
+    SeriesInstanceUID or its SeriesNumber (``--series``; ``3`` and ``03`` are one number): the folder itself when it
+    holds that series alone, a :class:`SeriesInFolder` for a stack among other series' files, the file of a series
+    of one image. ``series`` None: the folder's one series (``rmisr view FOLDER``).
 
     Raises:
         FileNotFoundError: ``folder`` does not exist.
-        ValueError: ``folder`` is a file, holds no such series (the message lists those it holds), two series of
-            that number, or the series is several images of no common orientation (a localizer: give one file).
+        ValueError: ``folder`` is a file, holds no such series (the message lists those it holds by number, and the
+            sub-folders that hold DICOM files), several series and ``series`` None, two series of that number, or
+            the series is several images of no common orientation (a localizer: give one file).
     """
     folder = Path(folder)
+    asked = "" if series is None else f"--series {series}: "
     if not folder.exists():
         raise FileNotFoundError(f"input '{folder}' does not exist.")
     if not folder.is_dir():
-        raise ValueError(f"--series {series}: '{folder}' is a file; --series chooses among a folder's DICOM series.")
+        raise ValueError(f"{asked}'{folder}' is a file; --series chooses among a folder's DICOM series.")
     scan = _scan_folder(folder, sorted(e.name for e in folder.iterdir() if e.is_file() and not e.name.startswith(".")))
     by_series: dict[str, list[tuple[Path, SliceHeader]]] = {}
     for path, info in scan.dicoms:
         by_series.setdefault(info.series_uid, []).append((path, info))
-    chosen = [uid for uid in by_series if uid == series] or [
-        uid for uid, members in by_series.items() if members[0][1].series_number == series
-    ]
+    if series is None and len(by_series) == 1:
+        chosen = list(by_series)
+    else:
+        chosen = [uid for uid in by_series if uid == series] or [
+            uid for uid, members in by_series.items() if _same_number(members[0][1].series_number, series)
+        ]
     if len(chosen) != 1:
-        held = "; ".join(
-            f"{members[0][1].series_number or '?'} {members[0][1].description!r} ({uid}, {len(members)} file(s))"
-            for uid, members in by_series.items()
-        )
-        what = "two or more series of that number: give its SeriesInstanceUID" if chosen else "no such series"
-        raise ValueError(f"--series {series}: '{folder}' holds {what}; its series: {held or 'none'}.")
+        raise ValueError(f"{asked}'{folder}' {_which_series(folder, by_series, series, chosen)}")
     members = by_series[chosen[0]]
     headers = [info for _, info in members]
     if len(by_series) == 1 and is_one_series(scan.headers()):
@@ -208,9 +210,46 @@ def select_series(folder: str | os.PathLike[str], series: str) -> InputItem:
         return members[0][0]
     files = ", ".join(path.name for path, _ in members)
     raise ValueError(
-        f"--series {series}: its {len(members)} images in '{folder}' are no stack (no common orientation, or "
-        f"multi-frame files: a localizer series?); give one of its files as the input: {files}."
+        f"{asked}its {len(members)} images in '{folder}' are no stack (no common orientation, or multi-frame files: "
+        f"a localizer series?); give one of its files as the input: {files}."
     )
+
+
+def _same_number(number: str, asked: str | None) -> bool:
+    """Whether a SeriesNumber is the one ``asked`` (``3`` is ``03``; as text where either is no integer)."""
+    try:
+        return asked is not None and int(number) == int(asked)
+    except ValueError:
+        return number == asked
+
+
+def _which_series(
+    folder: Path, by_series: dict[str, list[tuple[Path, SliceHeader]]], asked: str | None, chosen: list[str]
+) -> str:
+    """What :func:`select_series` says of a folder where ``asked`` chose no one series: what it holds instead."""
+
+    def number(uid: str) -> tuple[int, str]:
+        text = by_series[uid][0][1].series_number
+        return (int(text), text) if re.fullmatch(r"-?\d+", text) else (2**31, text)
+
+    listed = "; ".join(
+        f"{by_series[uid][0][1].series_number or '?'} {by_series[uid][0][1].description!r} ({uid}, "
+        f"{len(by_series[uid])} file(s))"
+        for uid in sorted(by_series, key=number)
+    )
+    if asked is None:
+        return f"holds {len(by_series)} DICOM series: give one with --series NUMBER (or its UID): {listed}."
+    if chosen:
+        return f"holds two or more series of that number: give its SeriesInstanceUID: {listed}."
+    if by_series:
+        return f"holds no such series; its series: {listed}."
+    below = [
+        path
+        for path, files in walk_folders(folder)
+        if path != folder and any(format_from_name(path / name) == "dicom" or "." not in name for name in files)
+    ]
+    where = f"; sub-folders with files that may be DICOM: {', '.join(str(p) for p in below[:5])}" if below else ""
+    return f"holds no DICOM series of its own (--series looks at the folder's own files, not its sub-folders'){where}."
 
 
 def as_input(item: InputItem | str | os.PathLike[str]) -> InputItem:

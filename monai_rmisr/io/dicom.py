@@ -724,6 +724,8 @@ def _series_files(
     return found, broken
 
 
+#: How far the direction cosines (ImageOrientationPatient) of two slices of one series may differ: one orientation.
+ORIENTATION_TOLERANCE = 1e-4
 #: How many of a series' distinct pydicom messages :func:`read_dicom_series` quotes in its one line.
 SERIES_MESSAGES_QUOTED = 5
 
@@ -794,12 +796,18 @@ def _named_series(path: Path) -> str | None:
     return str(ds.get("SeriesInstanceUID", "")) or None
 
 
-def _bad_slice(err: ImageReadError, folder: Path, skip: bool, skipped: list[dict[str, str]]) -> None:
+def _bad_slice(
+    err: ImageReadError, folder: Path, skip: bool, skipped: list[dict[str, str]], unknown_series: bool = False
+) -> None:
     """Record a broken slice when ``skip``, named by its SOP Instance UID too where its header has one (what a PACS
     knows it by; the file may be a temporary copy, gone once the series is derived); else raise its error, saying
-    that it is a slice of ``folder``."""
+    that it is a slice of ``folder``. ``unknown_series``: a file of a folder holding several series whose series
+    cannot be told (it may be a slice of the one read); recorded with ``"series": "unknown"``."""
+    reason = err.reason
+    if unknown_series:
+        reason = f"its series cannot be told ({reason.rstrip('.')}), so it may be a slice of any series of the folder."
     if not skip:
-        raise BrokenSliceError(err.path, folder, err.reason) from err
+        raise BrokenSliceError(err.path, folder, reason) from err
     try:
         uid = str(
             read_dicom_dataset(err.path, stop_before_pixels=True, quiet=True, specific_tags=["SOPInstanceUID"]).get(
@@ -808,10 +816,10 @@ def _bad_slice(err: ImageReadError, folder: Path, skip: bool, skipped: list[dict
         )
     except ImageReadError:
         uid = ""
-    logger.warning(
-        "read_dicom_series: leaving out a broken slice%s: %s", f" (SOP Instance UID {uid})" if uid else "", err
-    )
-    skipped.append({"path": err.path, "reason": err.reason, **({"instance": uid} if uid else {})})
+    what = "a file of unknown series" if unknown_series else "a broken slice"
+    logger.warning("read_dicom_series: leaving out %s%s: %s", what, f" (SOP Instance UID {uid})" if uid else "", err)
+    entry = {"path": err.path, "reason": reason, **({"instance": uid} if uid else {})}
+    skipped.append({**entry, **({"series": "unknown"} if unknown_series else {})})
 
 
 def read_dicom_series(
@@ -899,15 +907,18 @@ def _read_dicom_series(
     series: dict[str, list[tuple[Path, Dataset]]] = {}
     for path, ds in found:
         series.setdefault(str(ds.get("SeriesInstanceUID", "")), []).append((path, ds))
+    unknown: set[str] = set()  # files of a folder of several series that may or may not be slices of this one
     if series_uid is not None and series_uid != "":
+        unknown = {str(err.path) for err in broken if _named_series(Path(err.path)) is None}
         for path, _ in series.pop("", []):
-            broken.append(ImageReadError(path, "has no SeriesInstanceUID: it may be a slice of this series."))
+            broken.append(ImageReadError(path, "it has no SeriesInstanceUID."))
+            unknown.add(str(path))
     skipped: list[dict[str, str]] = []
     for err in broken:
-        _bad_slice(err, folder, skip_bad_slices, skipped)
+        _bad_slice(err, folder, skip_bad_slices, skipped, unknown_series=str(err.path) in unknown)
     if series_uid is not None:
         if series_uid not in series:
-            raise ImageReadError(folder, f"holds no series with SeriesInstanceUID {series_uid}; found {list(series)}.")
+            raise ImageReadError(folder, f"holds no DICOM image of the series {series_uid}.")
         members = series[series_uid]
     elif len(series) == 1:
         members = next(iter(series.values()))
@@ -959,7 +970,9 @@ def _read_dicom_series(
     # the series' size, orientation and pixel spacing are those of most of its slices, so an odd slice (a scout of
     # another size among the slices) is the one named, or left out with skip_bad_slices, wherever it sorts
     orientations = [np.concatenate(_orientation(ds)) for _, ds in members]
-    orientation = _most_slices(folder, "orientations", orientations, lambda a, b: np.allclose(a, b, atol=1e-4))
+    orientation = _most_slices(
+        folder, "orientations", orientations, lambda a, b: np.allclose(a, b, atol=ORIENTATION_TOLERANCE)
+    )
     row_cos, col_cos = orientation[:3], orientation[3:]
     normal = np.cross(row_cos, col_cos)
     shape0 = _most_slices(folder, "sizes", [(int(ds.Rows), int(ds.Columns)) for _, ds in members], operator.eq)
@@ -982,7 +995,7 @@ def _read_dicom_series(
         odd = None
         if (int(ds.Rows), int(ds.Columns)) != shape0:
             odd = f"is {ds.Rows}x{ds.Columns} but the series is {shape0[0]}x{shape0[1]}."
-        elif not np.allclose(own_orientation, orientation, atol=1e-4):
+        elif not np.allclose(own_orientation, orientation, atol=ORIENTATION_TOLERANCE):
             odd = "its ImageOrientationPatient differs from the rest of the series."
         elif not np.allclose(spacing, spacing0, rtol=1e-4, atol=1e-6):
             odd = (

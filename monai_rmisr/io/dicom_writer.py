@@ -232,7 +232,7 @@ def derivation_description(meta: Mapping[str, Any]) -> str:
     ``meta["derivation"]``: the method (``Super-resolved``, or ``Interpolated (bicubic)`` for ``--model
     bicubic``), the scale, in-plane or through-plane, the region (``x0,y0,x1,y1``) where only one was
     super-resolved, package version, model with the SHA-256 of its weights, how it was run, and the source's slices
-    left out as unreadable (``meta["skipped_slices"]``, ``--skip-bad-slices``), by SOP Instance UID where known."""
+    left out (``meta["skipped_slices"]``, ``--skip-bad-slices``), by SOP Instance UID where known."""
     info = dict(meta.get("derivation") or {})
     where = "through-plane (z)" if info.get("axis", "xy") == "z" else "in-plane"
     roi = info.get("roi")
@@ -254,16 +254,21 @@ _LEFT_OUT_NAMED = 3
 
 
 def _left_out(meta: Mapping[str, Any]) -> str:
-    """``; 2 unreadable source slices left out (SOP Instance UID 1.2.3, 1.2.4)``, or nothing where none was."""
+    """``; 2 source slices left out (SOP Instance UID 1.2.3, 1.2.4)`` (broken, or off the series' grid: the reason is
+    logged), ``; 1 file of unknown series in the source folder left out`` (a folder of several series), or nothing."""
     skipped = list(meta.get("skipped_slices") or [])
-    if not skipped:
-        return ""
-    uids = [str(entry["instance"]) for entry in skipped if entry.get("instance")]
-    named = ", ".join(uids[:_LEFT_OUT_NAMED]) + (
-        f" and {len(uids) - _LEFT_OUT_NAMED} more" if len(uids) > _LEFT_OUT_NAMED else ""
-    )
-    which = f" (SOP Instance UID {named})" if uids else ""
-    return f"; {len(skipped)} unreadable source slice{'s' if len(skipped) > 1 else ''} left out{which}"
+    own = [entry for entry in skipped if entry.get("series") != "unknown"]
+    unknown = len(skipped) - len(own)
+    text = ""
+    if own:
+        uids = [str(entry["instance"]) for entry in own if entry.get("instance")]
+        named = ", ".join(uids[:_LEFT_OUT_NAMED])
+        named += f" and {len(uids) - _LEFT_OUT_NAMED} more" if len(uids) > _LEFT_OUT_NAMED else ""
+        text += f"; {len(own)} source slice{'s' if len(own) > 1 else ''} left out"
+        text += f" (SOP Instance UID {named})" if uids else ""
+    if unknown:
+        text += f"; {unknown} file{'s' if unknown > 1 else ''} of unknown series in the source folder left out"
+    return text
 
 
 def _appended_description(theirs: str, ours: str) -> str:

@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
 from pydicom.uid import UID
 
-from .dicom import read_dicom_dataset
+from .dicom import ORIENTATION_TOLERANCE, read_dicom_dataset
 
 __all__ = ["SeriesInFolder", "SliceHeader", "dicom_slice_header", "is_image_class", "is_one_series", "series_names"]
 
@@ -44,7 +45,7 @@ _PIXELS_WITHOUT_THE_WORD = re.compile(r"Image|Parametric Map|RT Dose|Segmentatio
 class SliceHeader(NamedTuple):
     """What a folder scan reads of a DICOM file: its series, frame count, whether its class holds an image, the
     series' number and description (empty when the file has none) and the image's orientation (its
-    ImageOrientationPatient, rounded to 3 decimals; None without one)."""
+    ImageOrientationPatient; None without one)."""
 
     series_uid: str
     frames: int
@@ -127,7 +128,7 @@ def dicom_slice_header(path: Path) -> SliceHeader | None:
             is_image_class(str(ds.get("SOPClassUID", ""))),
             "" if number is None else str(number).strip(),
             str(ds.get("SeriesDescription", "") or "").strip(),
-            tuple(round(float(v), 3) for v in orientation) if orientation and len(orientation) == 6 else None,
+            tuple(float(v) for v in orientation) if orientation and len(orientation) == 6 else None,
         )
     except Exception:  # a broken header: the reader names the problem
         return None
@@ -147,5 +148,13 @@ def is_one_series(headers: Sequence[SliceHeader | None]) -> bool:
     uids = {header.series_uid for header in readable}
     if not (len(images) > 1 and len(uids) == 1 and all(header.frames == 1 for header in readable)):
         return False
-    (_, most), *_ = Counter(header.orientation for header in readable).most_common(1)
+    counts = Counter(header.orientation for header in readable)  # a stack's slices: one value, or a few close ones
+    most = max(sum(n for other, n in counts.items() if _same_orientation(one, other)) for one in counts)
     return 2 * most > len(readable)
+
+
+def _same_orientation(one: tuple[float, ...] | None, other: tuple[float, ...] | None) -> bool:
+    """Whether two ImageOrientationPatient values are one orientation, within :data:`ORIENTATION_TOLERANCE`."""
+    if one is None or other is None:
+        return one is other
+    return bool(np.allclose(one, other, atol=ORIENTATION_TOLERANCE))

@@ -247,8 +247,8 @@ def derive_folder(
             multi-frame instance one derived instance).
         derived: an empty or new folder for the derived files.
         left_out: instances of the series that are not in ``source`` (``{"instance": SOP Instance UID, "reason"}``:
-            refused when they came), which the derived files record as left out, with the slices the reader leaves
-            out (``DerivationDescription``).
+            refused when they came), which a derived series of slices records as left out, with the slices the
+            reader leaves out (``DerivationDescription``).
 
     Returns:
         the derived DICOM files, sorted.
@@ -263,7 +263,7 @@ def derive_folder(
     derived.mkdir(mode=0o700, parents=True, exist_ok=True)  # patient images: owner only
     for item in find_inputs(source):
         image = None
-        if left_out:
+        if left_out and not (isinstance(item, Path) and item.is_file()):  # a series, not one multi-frame instance
             image = upscaler.read(item)
             image.meta["skipped_slices"] = [*image.meta.get("skipped_slices", []), *map(dict, left_out)]
         upscaler.file(item, derived / (item.name if item == source else output_name(item)), image=image)

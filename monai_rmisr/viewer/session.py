@@ -256,6 +256,8 @@ class ViewerSession:
         """
         x0, y0, x1, y1 = self.check_roi(roi)
         source = Path(self.image.path)
+        if not source.name:  # "." (a series viewed from inside its folder): named by the folder it is
+            source = source.resolve()
         output = source.with_name(sr_output_name(source))
         if self.series is not None:  # beside the folder holding it, named after both
             output = source.with_name(f"{source.name}_{self.series.name}_sr")

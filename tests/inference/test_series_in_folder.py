@@ -276,3 +276,53 @@ def test_rmisr_upscale_and_view_take_one_series_of_a_flat_folder(tmp_path, capsy
     assert command[command.index("--series") + 1] == session.series.series_uid
     assert main([*command[1:], "-q"]) == 0
     assert read_image(flat.parent / "export_series3_AX_2_5mm_bone_sr").array.shape[-1] == 3
+
+
+def test_a_stack_whose_orientations_differ_by_rounding_stays_one_series(tmp_path):
+    """Direction cosines written by a scanner differ in their last digits from slice to slice: still one stack, as
+    the reader holds it (within its tolerance), in a batch and in a training data set's folder scan."""
+    from monai_rmisr.data.folder_scan import scan_folder
+
+    folder = tmp_path / "in" / "jitter"
+    write_ct_series(folder, n=4)
+    for k, path in enumerate(sorted(folder.iterdir())):
+        ds = pydicom.dcmread(path)
+        ds.ImageOrientationPatient = [1, 0, 0, 0, 0.9995 + (-1) ** k * 1e-6, 0.0316]
+        ds.save_as(path)
+    assert find_inputs(folder) == [folder] and scan_folder(folder, series=True) == [folder]
+    assert read_image(folder).array.shape == (1, 128, 128, 4)
+
+
+def test_a_stray_file_is_recorded_as_of_unknown_series_not_as_a_slice(tmp_path):
+    flat, _ = _flat_export(tmp_path)
+    ds = pydicom.dcmread(next(flat.glob("s3_*")))
+    del ds.SeriesInstanceUID
+    ds.SOPInstanceUID = "1.2.3.999"
+    ds.save_as(flat / "stray.dcm")
+    report = upscale_batch(Upscaler(2, model="bicubic", skip_bad_slices=True), flat, tmp_path / "out", progress=False)
+    assert not report.failed
+    derived = pydicom.dcmread(next((tmp_path / "out" / "series7_brain_nii_gz").iterdir()))
+    assert derived.DerivationDescription.endswith(
+        "; 1 file of unknown series in the source folder left out; not for primary diagnosis"
+    )
+    assert "1.2.3.999" not in derived.DerivationDescription  # not claimed as a slice of this series
+
+
+def test_series_numbers_compare_as_numbers_and_sub_folders_are_pointed_to(tmp_path):
+    flat, own = _flat_export(tmp_path)
+    assert select_series(flat, "03") == select_series(flat, "3") != select_series(flat, "7")
+    with pytest.raises(ValueError, match=r"not its sub-folders'\); sub-folders with files that may be DICOM: .*own3"):
+        select_series(tmp_path / "in", "3")
+    with pytest.raises(ValueError, match=r"holds 3 DICOM series: give one with --series NUMBER .*: 1 '' .*; 3 'AX"):
+        select_series(flat, None)
+    assert select_series(own["series7_brain_nii_gz"], None) == own["series7_brain_nii_gz"]
+
+
+def test_rmisr_view_of_a_flat_folder_asks_for_series_and_works_from_inside_it(tmp_path, capsys, monkeypatch):
+    flat, _ = _flat_export(tmp_path)
+    save = ["--scale", "2", "--model", "bicubic", "--roi", "0,0,32,32", "--save"]
+    assert main(["view", str(flat), *save, str(tmp_path / "v.png")]) == 2
+    assert "give one with --series NUMBER" in capsys.readouterr().err and not (tmp_path / "v.png").exists()
+    monkeypatch.chdir(flat)  # a CD mounted, then `cd` into it
+    assert main(["view", ".", "--series", "7", *save, str(tmp_path / "v.png")]) == 0
+    assert f"-o {flat.parent / 'export_series7_brain_nii_gz_sr'}" in capsys.readouterr().out

@@ -478,7 +478,7 @@ def test_cli_skip_bad_slices_writes_one_series(tmp_path):
     assert len(written) == 4 and len({ds.SeriesInstanceUID for ds in written}) == 1
     assert all(ds.Rows == 256 for ds in written)
     # the derived series says so itself: a PACS user sees a series of 4 where the source had 5
-    left_out = f"; 1 unreadable source slice left out (SOP Instance UID {uid}); not for primary diagnosis"
+    left_out = f"; 1 source slice left out (SOP Instance UID {uid}); not for primary diagnosis"
     assert all(ds.DerivationDescription.endswith(left_out) for ds in written)
     assert _snapshot(folder) == before
 

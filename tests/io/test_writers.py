@@ -335,11 +335,17 @@ def test_derivation_description_names_the_slices_left_out():
     text = derivation_description({**meta, "skipped_slices": skipped})
     # seven left out, four of them known by UID: the first three named (a UID may be 64 characters long)
     assert text.endswith(
-        "; 7 unreadable source slices left out (SOP Instance UID 1.2.1, 1.2.2, 1.2.4 and 1 more); not for primary "
-        "diagnosis"
+        "; 7 source slices left out (SOP Instance UID 1.2.1, 1.2.2, 1.2.4 and 1 more); not for primary diagnosis"
     )
     one = derivation_description({**meta, "skipped_slices": [{"path": "s", "reason": "cut"}]})
-    assert one.endswith("; 1 unreadable source slice left out; not for primary diagnosis")  # its UID unknown
+    assert one.endswith("; 1 source slice left out; not for primary diagnosis")  # its UID unknown
+    # a file of a folder of several series whose series cannot be told: not named as a slice of this one
+    stray = {"path": "x", "reason": "no SeriesInstanceUID", "instance": "1.2.9", "series": "unknown"}
+    both = derivation_description({**meta, "skipped_slices": [skipped[1], stray, stray]})
+    assert both.endswith(
+        "; 1 source slice left out (SOP Instance UID 1.2.1); 2 files of unknown series in the source folder left out; "
+        "not for primary diagnosis"
+    )
 
 
 def _pad_border(path, value, width, limit=None):
