@@ -325,6 +325,28 @@ def _shared_outputs(
     return {item: [o for o in group if o != item] for group in by_output.values() if len(group) > 1 for item in group}
 
 
+def _series_output_holding(
+    inputs: Sequence[InputItem], root: Path | None, output_dir: Path
+) -> Callable[[Path], tuple[Path, InputItem] | None]:
+    """A function that names the derived-series folder (and its input) an output path lies inside, None for none.
+
+    A series folder's sub-folder (``ct/`` holding its slices and ``ct/report/x.png``) gives an output inside the
+    derived series' folder: it would mix into the series, and where the series failed, its folder made by the other
+    output would look like the series' finished output at the next run (skipped as done).
+    """
+    series_outputs = {
+        _output_for(item, root, output_dir): item
+        for item in inputs
+        if isinstance(item, SeriesInFolder) or item.is_dir()
+    }
+
+    def holder(target: Path) -> tuple[Path, InputItem] | None:
+        folder = next((parent for parent in target.parents if parent in series_outputs), None)
+        return None if folder is None else (folder, series_outputs[folder])
+
+    return holder
+
+
 def _input_clash_check(inputs: Sequence[InputItem]) -> Callable[[Path], InputItem | None]:
     """A function that names the input an output path would overwrite (None when it overwrites none).
 
@@ -412,14 +434,24 @@ def upscale_batch(
 
         bar = tqdm(total=len(mine), unit="image", desc=f"rank {rank}" if world_size > 1 else "upscale", file=sys.stderr)
     shared = _shared_outputs(every_input, root, output_dir)
+    inside_a_series = _series_output_holding(every_input, root, output_dir)
     todo = []
     for item in mine:
         target = _output_for(item, root, output_dir)
         clash = overwrites_an_input(target)
+        holder = inside_a_series(target)
         if item in shared:
             others = ", ".join(f"'{other}'" for other in shared[item])
             report.add_failure(
                 item, f"output '{target}' is also the output of {others} (one name for two inputs); rename one of them."
+            )
+            if bar is not None:
+                bar.update(1)
+        elif holder is not None:
+            report.add_failure(
+                item,
+                f"output '{target}' would lie inside '{holder[0]}', the derived series of '{holder[1]}' (a folder "
+                "inside a series folder); move it out of the series folder.",
             )
             if bar is not None:
                 bar.update(1)

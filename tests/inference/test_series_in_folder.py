@@ -326,3 +326,23 @@ def test_rmisr_view_of_a_flat_folder_asks_for_series_and_works_from_inside_it(tm
     monkeypatch.chdir(flat)  # a CD mounted, then `cd` into it
     assert main(["view", ".", "--series", "7", *save, str(tmp_path / "v.png")]) == 0
     assert f"-o {flat.parent / 'export_series7_brain_nii_gz_sr'}" in capsys.readouterr().out
+
+
+def test_an_output_inside_a_derived_series_folder_fails_and_the_series_is_not_skipped_later(tmp_path):
+    """``ct/`` holds a series and ``ct/report/x.png``: the PNG's output went into the derived series' folder, and where
+    the series failed, that folder (made for the PNG) was taken at the next run for the series' finished output."""
+    write_ct_series(tmp_path / "in" / "ct", n=3)
+    (tmp_path / "in" / "ct" / "report").mkdir()
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "in" / "ct" / "report" / "x.png")
+    broken = next((tmp_path / "in" / "ct").glob("*.dcm"))
+    whole = broken.read_bytes()
+    broken.write_bytes(whole[:600])  # the series fails first
+    report = upscale_batch(Upscaler(2, model="bicubic"), tmp_path / "in", tmp_path / "out", progress=False)
+    failed = dict((str(item), reason) for item, reason in report.failed)
+    assert set(failed) == {str(tmp_path / "in" / "ct"), str(tmp_path / "in" / "ct" / "report" / "x.png")}
+    assert "would lie inside" in failed[str(tmp_path / "in" / "ct" / "report" / "x.png")]
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    broken.write_bytes(whole)  # mended: the next run derives the series (it was skipped as done)
+    again = upscale_batch(Upscaler(2, model="bicubic"), tmp_path / "in", tmp_path / "out", progress=False)
+    assert [str(item) for item, _ in again.failed] == [str(tmp_path / "in" / "ct" / "report" / "x.png")]
+    assert len(list((tmp_path / "out" / "ct").glob("*.dcm"))) == 3
