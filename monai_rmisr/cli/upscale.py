@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .common import (
@@ -33,7 +33,15 @@ def _upscale_run(args: argparse.Namespace, notes: Callable[[], list[str]]) -> in
     import os
     from pathlib import Path
 
-    from ..inference.batch import InputItem, distributed_rank, find_inputs, select_series, upscale_batch
+    from ..inference.batch import (
+        InputItem,
+        PlannedOutput,
+        distributed_rank,
+        find_inputs,
+        plan_batch,
+        select_series,
+        upscale_batch,
+    )
     from ..inference.pretrained import WeightsChangedError
     from ..inference.upscale import RUN_ERRORS
     from ..io.writers import check_output, output_name
@@ -71,6 +79,16 @@ def _upscale_run(args: argparse.Namespace, notes: Callable[[], list[str]]) -> in
     except (ValueError, FileNotFoundError, OSError) as err:
         return fail(err)
 
+    if args.dry_run:
+        try:
+            plan = (
+                plan_batch(source, args.output, items, args.overwrite, rank, world_size)
+                if batch
+                else [PlannedOutput(source, output, "write")]
+            )
+        except ValueError as err:
+            return fail(err)
+        return _print_plan(plan, rank if world_size > 1 else None)
     if batch:
         try:
             report = upscale_batch(
@@ -96,6 +114,25 @@ def _upscale_run(args: argparse.Namespace, notes: Callable[[], list[str]]) -> in
     if not args.quiet:
         print_result(f"wrote {written} (x{upscaler.scale:g}, model {upscaler.model_name}, axis {args.axis})")
     return 0
+
+
+def _print_plan(plan: Sequence[Any], rank: int | None) -> int:
+    """Print what a run would do with each input (``--dry-run``), then one line of counts; 1 where an input would
+    fail (as the run would end), else 0."""
+    for planned in plan:
+        if planned.action == "write":
+            print_result(f"write {planned.item} -> {planned.target}")
+        elif planned.action == "skip":
+            print_result(f"skip  {planned.item} ({planned.reason}: {planned.target}; --overwrite redoes it)")
+        else:
+            print_result(f"FAIL  {planned.item}: {planned.reason}")
+    counts = {action: sum(p.action == action for p in plan) for action in ("write", "skip", "fail")}
+    prefix = "" if rank is None else f"rank {rank}: "
+    print_result(
+        f"{prefix}dry run: {counts['write']} to write, {counts['skip']} to skip (output exists), {counts['fail']} "
+        "would fail; nothing was read past the headers, nothing written."
+    )
+    return 1 if counts["fail"] else 0
 
 
 def add_command(commands: Any) -> None:
@@ -125,5 +162,11 @@ def add_command(commands: Any) -> None:
     add_series_argument(upscale)
     add_derivation_arguments(upscale, roi=True)
     upscale.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    upscale.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list what would be written, skipped or refused, from names and headers only (no pixel decoded, "
+        "nothing written); exit code 1 if an input would fail",
+    )
     upscale.add_argument("-q", "--quiet", action="store_true", help="no progress bars (tiles, batch) or messages")
     upscale.set_defaults(run=_upscale)

@@ -34,10 +34,12 @@ __all__ = [
     "BatchReport",
     "DatasetUpscaler",
     "InputItem",
+    "PlannedOutput",
     "as_input",
     "check_batch_output",
     "distributed_rank",
     "find_inputs",
+    "plan_batch",
     "raise_for_failures",
     "select_series",
     "shard",
@@ -390,6 +392,65 @@ def check_batch_output(root: str | os.PathLike[str] | None, output_dir: str | os
     return output_dir
 
 
+@dataclass(frozen=True)
+class PlannedOutput:
+    """What a batch does with one input: ``action`` is ``"write"`` (to ``target``), ``"skip"`` (``target`` exists)
+    or ``"fail"`` (``reason`` says why: before any work)."""
+
+    item: InputItem
+    target: Path
+    action: str
+    reason: str = ""
+
+
+def plan_batch(
+    root: str | os.PathLike[str] | None,
+    output_dir: str | os.PathLike[str],
+    items: Iterable[InputItem | str | os.PathLike[str]] | None = None,
+    overwrite: bool = False,
+    rank: int = 0,
+    world_size: int = 1,
+) -> list[PlannedOutput]:
+    """What :func:`upscale_batch` would do with each input of this process's share, read from names and headers only
+    (no pixel is decoded, nothing is written): ``rmisr upscale --dry-run``.
+
+    Raises:
+        OutputPathError: as :func:`upscale_batch`, for ``output_dir``.
+    """
+    output_dir = Path(output_dir)
+    if root is None and items is None:
+        raise ValueError("upscale_batch needs a root folder or a list of items.")
+    root = None if root is None else Path(root)
+    check_batch_output(root, output_dir)
+    every_input = sorted((as_input(i) for i in items) if items is not None else find_inputs(root), key=str)
+    overwrites_an_input = _input_clash_check(every_input)
+    shared = _shared_outputs(every_input, root, output_dir)
+    inside_a_series = _series_output_holding(every_input, root, output_dir)
+    plan = []
+    for item in shard(every_input, rank, world_size):
+        target = _output_for(item, root, output_dir)
+        clash = overwrites_an_input(target)
+        holder = inside_a_series(target)
+        if item in shared:
+            others = ", ".join(f"'{other}'" for other in shared[item])
+            reason = f"output '{target}' is also the output of {others} (one name for two inputs); rename one of them."
+            plan.append(PlannedOutput(item, target, "fail", reason))
+        elif holder is not None:
+            reason = (
+                f"output '{target}' would lie inside '{holder[0]}', the derived series of '{holder[1]}' (a folder "
+                "inside a series folder); move it out of the series folder."
+            )
+            plan.append(PlannedOutput(item, target, "fail", reason))
+        elif clash is not None:
+            reason = f"output '{target}' would overwrite the input '{clash}'; choose another output folder."
+            plan.append(PlannedOutput(item, target, "fail", reason))
+        elif target.exists() and not overwrite:
+            plan.append(PlannedOutput(item, target, "skip", "output exists"))
+        else:
+            plan.append(PlannedOutput(item, target, "write"))
+    return plan
+
+
 def upscale_batch(
     upscaler: Upscaler,
     root: str | os.PathLike[str] | None,
@@ -407,8 +468,8 @@ def upscale_batch(
     ``root`` (or all of them when ``root`` is None) are written under their own names. Existing outputs are
     skipped unless ``overwrite`` (an interrupted batch resumes where it stopped). A failing item
     is logged and recorded, and the batch goes on; inputs that would share one output name (``a`` and
-    ``a.png``) fail, all of them, before any work. With ``world_size > 1`` (``torchrun``) each
-    process takes its :func:`shard` of the sorted inputs. With ``prefetch`` (default) a reader thread
+    ``a.png``) fail, all of them, before any work (:func:`plan_batch`). With ``world_size > 1`` (``torchrun``)
+    each process takes its :func:`shard` of the sorted inputs. With ``prefetch`` (default) a reader thread
     decodes the next input while the network runs on the current one.
 
     Returns:
@@ -418,54 +479,25 @@ def upscale_batch(
         OutputPathError: ``output_dir`` is ``root``, lies inside it, is a file, or cannot take files (a read-only
             folder, or one that cannot be made there).
     """
-    output_dir = Path(output_dir)
-    if root is None and items is None:
-        raise ValueError("upscale_batch needs a root folder or a list of items.")
-    root = None if root is None else Path(root)
-    check_batch_output(root, output_dir)
-    every_input = sorted((as_input(i) for i in items) if items is not None else find_inputs(root), key=str)
-    mine = shard(every_input, rank, world_size)
-    overwrites_an_input = _input_clash_check(every_input)
+    plan = plan_batch(root, output_dir, items, overwrite, rank, world_size)
     report = BatchReport()
     started = time.perf_counter()
     bar = None
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(mine), unit="image", desc=f"rank {rank}" if world_size > 1 else "upscale", file=sys.stderr)
-    shared = _shared_outputs(every_input, root, output_dir)
-    inside_a_series = _series_output_holding(every_input, root, output_dir)
+        bar = tqdm(total=len(plan), unit="image", desc=f"rank {rank}" if world_size > 1 else "upscale", file=sys.stderr)
     todo = []
-    for item in mine:
-        target = _output_for(item, root, output_dir)
-        clash = overwrites_an_input(target)
-        holder = inside_a_series(target)
-        if item in shared:
-            others = ", ".join(f"'{other}'" for other in shared[item])
-            report.add_failure(
-                item, f"output '{target}' is also the output of {others} (one name for two inputs); rename one of them."
-            )
-            if bar is not None:
-                bar.update(1)
-        elif holder is not None:
-            report.add_failure(
-                item,
-                f"output '{target}' would lie inside '{holder[0]}', the derived series of '{holder[1]}' (a folder "
-                "inside a series folder); move it out of the series folder.",
-            )
-            if bar is not None:
-                bar.update(1)
-        elif clash is not None:
-            clash_reason = f"output '{target}' would overwrite the input '{clash}'; choose another output folder."
-            report.add_failure(item, clash_reason)
-            if bar is not None:
-                bar.update(1)
-        elif target.exists() and not overwrite:
-            report.skipped.append(item)
-            if bar is not None:
-                bar.update(1)
+    for planned in plan:
+        if planned.action == "write":
+            todo.append((planned.item, planned.target))
+            continue
+        if planned.action == "fail":
+            report.add_failure(planned.item, planned.reason)
         else:
-            todo.append((item, target))
+            report.skipped.append(planned.item)
+        if bar is not None:
+            bar.update(1)
     # one reader thread decodes the next input while the network runs on this one (pydicom, Pillow
     # and the network release the GIL for most of their work); at most one input waits in memory
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rmisr-read") as reader:

@@ -346,3 +346,29 @@ def test_an_output_inside_a_derived_series_folder_fails_and_the_series_is_not_sk
     again = upscale_batch(Upscaler(2, model="bicubic"), tmp_path / "in", tmp_path / "out", progress=False)
     assert [str(item) for item, _ in again.failed] == [str(tmp_path / "in" / "ct" / "report" / "x.png")]
     assert len(list((tmp_path / "out" / "ct").glob("*.dcm"))) == 3
+
+
+def test_dry_run_lists_what_a_batch_would_do_and_writes_nothing(tmp_path, capsys):
+    flat, _ = _flat_export(tmp_path)
+    (tmp_path / "out" / "series7_brain_nii_gz").mkdir(parents=True)  # an earlier run's output
+    (flat / "series3_AX_2_5mm_bone").mkdir()  # an entry of that name: the series is named by its UID
+    bicubic = ["--scale", "2", "--model", "bicubic"]
+    code = main(["upscale", str(flat), "-o", str(tmp_path / "out"), *bicubic, "--dry-run"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    lines = out.splitlines()
+    assert f"skip  {flat} [series7_brain_nii_gz] (output exists: {tmp_path / 'out' / 'series7_brain_nii_gz'};" in out
+    assert f"write {flat / 'mr.dcm'} -> {tmp_path / 'out' / 'mr.dcm'}" in lines
+    assert any(line.startswith(f"write {flat} [series_1.") for line in lines)
+    assert lines[-1].startswith("dry run: 2 to write, 1 to skip (output exists), 0 would fail")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["series7_brain_nii_gz"]  # nothing written
+    # inputs that would fail: listed with the reason, exit 1 as the run would end
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(flat / "a.png")
+    shutil.copy(flat / "a.png", flat / "a")  # a PNG without a suffix: its output is a.png too
+    assert main(["upscale", str(flat), "-o", str(tmp_path / "o2"), *bicubic, "--dry-run"]) == 1
+    out = capsys.readouterr().out
+    assert f"FAIL  {flat / 'a'}: output '{tmp_path / 'o2' / 'a.png'}' is also the output of" in out
+    assert "2 would fail" in out.splitlines()[-1] and not (tmp_path / "o2").exists()
+    # one series
+    assert main(["upscale", str(flat), "-o", str(tmp_path / "o3"), *bicubic, "--dry-run", "--series", "7"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == f"write {flat} [series7_brain_nii_gz] -> {tmp_path / 'o3'}"
