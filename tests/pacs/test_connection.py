@@ -126,18 +126,23 @@ def test_watch_state_round_trips_and_decides_what_to_retry(tmp_path):
     assert again.work_dir == tmp_path / "state.json.work"
 
 
-def test_a_series_whose_first_try_was_cut_short_is_taken_up_again(tmp_path, monkeypatch):
-    # a second SIGTERM / Ctrl-C while the series was derived (KeyboardInterrupt, not an Exception): the state file
-    # kept it as "new", which the watcher never tried again ("0 series new" for ever)
+def _watch_deriving_with(monkeypatch, derive):
+    """The watch module with a new, not yet derived source series, ``derive`` standing in for its derivation."""
     watch_module = importlib.import_module("monai_rmisr.pacs.watch")  # the module: the package exports watch()
-
-    def interrupted(*args, **kwargs):
-        raise KeyboardInterrupt
-
     monkeypatch.setattr(watch_module, "is_source_series", lambda *args: True)
     monkeypatch.setattr(watch_module, "study_derivations", lambda *args: {})
     monkeypatch.setattr(watch_module, "earlier_derivation", lambda *args: [])
-    monkeypatch.setattr(watch_module, "derive_series", interrupted)
+    monkeypatch.setattr(watch_module, "derive_series", derive)
+    return watch_module
+
+
+def test_a_series_whose_first_try_was_cut_short_is_taken_up_again(tmp_path, monkeypatch):
+    # a second SIGTERM / Ctrl-C while the series was derived (KeyboardInterrupt, not an Exception): the state file
+    # kept it as "new", which the watcher never tried again ("0 series new" for ever)
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    watch_module = _watch_deriving_with(monkeypatch, interrupted)
     state = WatchState.load(tmp_path / "state.json")
     with pytest.raises(KeyboardInterrupt):
         watch_module._process(None, None, state, "1.2", "1.2.3", 5, 30.0, None, {})
@@ -152,17 +157,11 @@ def test_a_series_whose_first_try_was_cut_short_is_taken_up_again(tmp_path, monk
 def test_a_series_that_cannot_be_derived_is_not_tried_again(tmp_path, monkeypatch, error, status):
     """It was retrieved and refused five times over (the listener gives such a series up at once); a disk or a PACS
     that may come back is tried again."""
-    watch_module = importlib.import_module("monai_rmisr.pacs.watch")
-    tries = []
 
     def refused(*args, **kwargs):
-        tries.append(1)
         raise error
 
-    monkeypatch.setattr(watch_module, "is_source_series", lambda *args: True)
-    monkeypatch.setattr(watch_module, "study_derivations", lambda *args: {})
-    monkeypatch.setattr(watch_module, "earlier_derivation", lambda *args: [])
-    monkeypatch.setattr(watch_module, "derive_series", refused)
+    watch_module = _watch_deriving_with(monkeypatch, refused)
     state = WatchState.load(tmp_path / "state.json")
     watch_module._process(None, None, state, "1.2", "1.2.3", 5, 30.0, None, {})
     entry = WatchState.load(tmp_path / "state.json").series["1.2.3"]
