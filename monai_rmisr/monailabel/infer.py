@@ -114,6 +114,11 @@ _UPLOAD_TOKEN = secrets.token_hex(16)
 #: The request key under which :func:`upload_params` keeps the uploaded file's name as the client sent it (letters,
 #: digits, ``.``, ``_`` and ``-`` of it): the result is named after it, not after the temporary file.
 UPLOAD_NAME_KEY = "rmisr_upload_name"
+#: how many characters of the client's file name are kept for the result's name
+_NAME_CHARACTERS = 100
+#: a name :data:`UPLOAD_NAME_KEY` may hold: one file name of ASCII letters, digits, ``.``, ``_`` and ``-``, not
+#: starting with ``.`` (no path, no ``..``, not hidden)
+_SAFE_NAME = re.compile(rf"[A-Za-z0-9_-][A-Za-z0-9._-]{{0,{_NAME_CHARACTERS - 1}}}")
 
 
 def _flag(value: Any, name: str) -> bool:
@@ -292,14 +297,17 @@ class NetworkCache:
 
 def _result_name(source: Path, request: Mapping[str, Any]) -> str:
     """The result's name: :func:`~monai_rmisr.io.writers.sr_output_name` of ``source``, or for an upload the same
-    with the stem of the client's file name (:data:`UPLOAD_NAME_KEY`) for the temporary one (``tmpk3j9x2ab.dcm``
-    uploaded as ``scan.dcm``: ``scan_sr.dcm``, where it was ``tmpk3j9x2ab_sr.dcm``)."""
+    with the client's file name (:data:`UPLOAD_NAME_KEY`, checked again: one safe name, never a path) for the
+    temporary one, less the extensions the upload kept (``tmpk3j9x2ab.dcm`` uploaded as ``scan.dcm``:
+    ``scan_sr.dcm``, where it was ``tmpk3j9x2ab_sr.dcm``; ``1.2.840.5.dcm``: ``1.2.840_sr.5.dcm``)."""
     name = sr_output_name(source)
-    client = str(request.get(UPLOAD_NAME_KEY) or "").split(".")[0] if is_upload_request(request) else ""
-    if not client:
+    client = str(request.get(UPLOAD_NAME_KEY) or "") if is_upload_request(request) else ""
+    temporary = source.name.split(".")[0]  # tmp and 8 characters
+    if not _SAFE_NAME.fullmatch(client) or not name.startswith(temporary):
         return name
-    temporary = source.name.split(".")[0]
-    return client + name[len(temporary) :] if name.startswith(temporary) else name
+    kept = source.name[len(temporary) :]  # the extensions of the client's name that the upload kept
+    base = client[: len(client) - len(kept)] if kept and client.endswith(kept) else client.split(".")[0]
+    return (base or temporary) + name[len(temporary) :]
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -451,9 +459,11 @@ def upload_params(params: Any, filename: str | None = None) -> Any:
         raise ValueError(
             f"'params' names an image ({fields['image']!r}) beside an uploaded file: send one or the other."
         )
+    fields.pop(UPLOAD_NAME_KEY, None)  # the server's to set, never the client's
     name = re.sub(r"[^A-Za-z0-9._-]+", "_", PurePath(filename.replace("\\", "/")).name if filename else "")
-    name = name.lstrip(".")[:100]
-    return json.dumps({**fields, UPLOAD_KEY: _UPLOAD_TOKEN, **({UPLOAD_NAME_KEY: name} if name else {})})
+    name = name.lstrip(".")[:_NAME_CHARACTERS]
+    named = {UPLOAD_NAME_KEY: name} if _SAFE_NAME.fullmatch(name) else {}
+    return json.dumps({**fields, UPLOAD_KEY: _UPLOAD_TOKEN, **named})
 
 
 def is_upload_request(request: Mapping[str, Any]) -> bool:

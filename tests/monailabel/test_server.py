@@ -129,13 +129,40 @@ def test_uploaded_dicom_comes_back_as_dicom(client):  # with params that do not 
 
 
 @pytest.mark.parametrize(
-    "sent, stem",
-    [("../../etc/passwd.nii.gz", "passwd_sr"), ("C:\\scans\\my scan.png", "my_scan_sr"), (".hidden.png", "hidden_sr")],
+    "sent, result",
+    [
+        ("../../etc/passwd.dcm", "passwd_sr.dcm"),
+        ("C:\\scans\\my scan.dcm", "my_scan_sr.dcm"),
+        (".hidden.dcm", "hidden_sr.dcm"),
+        ("1.2.840.113619.2.55.dcm", "1.2.840.113619_sr.2.55.dcm"),  # a UID-named file keeps most of its UID
+        ("...", None),  # nothing safe left: named after the temporary file, as before
+    ],
 )
-def test_an_uploads_result_name_keeps_only_the_safe_part_of_the_client_name(sent, stem):
-    from monai_rmisr.monailabel.infer import UPLOAD_NAME_KEY, upload_params
+def test_an_uploads_result_is_named_by_the_safe_part_of_the_client_name(client, sent, result):
+    with open(CT, "rb") as f:
+        response = client.post(
+            "/infer/rmisr_x2?output=image", files={"file": (sent, f)}, data={"params": json.dumps({"scale": 2})}
+        )
+    assert response.status_code == 200, response.text
+    named = re.fullmatch(r'attachment; filename="rmisr-[0-9a-f]{12}-(.*)"', response.headers["content-disposition"])
+    assert named is not None
+    assert named.group(1) == result if result is not None else re.fullmatch(r"tmp[a-z0-9_]{8}_sr", named.group(1))
 
-    assert json.loads(upload_params("{}", sent))[UPLOAD_NAME_KEY].split(".")[0] + "_sr" == stem
+
+def test_a_client_cannot_name_the_result_of_its_upload_a_path(client, tmp_path):
+    """The result's name was the client's own ``rmisr_upload_name`` where its file name left nothing safe: a path
+    outside the server's private folder, which the answer then overwrote and moved away."""
+    precious = tmp_path / "keep_sr"
+    precious.write_text("precious")
+    params = {"scale": 2, "rmisr_upload_name": str(tmp_path / "keep")}
+    for sent in ("...", "scan.dcm"):
+        with open(CT, "rb") as f:
+            response = client.post(
+                "/infer/rmisr_x2?output=image", files={"file": (sent, f)}, data={"params": json.dumps(params)}
+            )
+        assert response.status_code == 200, response.text
+        assert precious.read_text() == "precious"
+        assert str(tmp_path) not in response.headers["content-disposition"]
 
 
 @pytest.mark.parametrize(
