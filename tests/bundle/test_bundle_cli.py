@@ -147,7 +147,17 @@ def test_ctrl_c_ends_an_inference_run_with_one_line_and_exit_130(tmp_path):
     command = [sys.executable, "-m", "monai.bundle", "run", "--config_file", str(CONFIGS / "inference.json")]
     command += ["--input_dir", str(folder), "--output_dir", str(out)]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    run = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Ctrl-C as a terminal delivers it: a test session started in the background (CI under nohup, `make test &`)
+    # hands its children an ignored SIGINT, which the bundle run rightly keeps ignored
+    run = subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         deadline = time.monotonic() + 300
         while not (out.is_dir() and any(not path.name.startswith(".") for path in out.glob("*.png"))):  # not a temp
