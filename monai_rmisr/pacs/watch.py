@@ -189,6 +189,7 @@ def _process(
     state.work_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # derived patient images wait here: owner only
     state.work_dir.chmod(0o700)
     folder = state.work_dir / series_uid
+    deriving = False
     try:
         files = derived_files(folder / "derived") if entry["status"] == "pending" else []
         if not files:
@@ -207,7 +208,9 @@ def _process(
                 state.ours.update(earlier)
                 return
             shutil.rmtree(folder, ignore_errors=True)
+            deriving = True  # a ValueError from here on is the series' images (not the PACS, not the disk)
             files = derive_series(client, upscaler, study_uid, series_uid, folder, max_instances)
+            deriving = False
             entry.update(status="pending", outputs=series_uids(files))
             state.ours.update(entry["outputs"])
             state.save()
@@ -222,7 +225,8 @@ def _process(
     except Exception as err:  # one series never stops the watcher; it is retried with back-off
         entry["attempts"] += 1
         entry["error"] = " ".join(str(err).split())
-        if isinstance(err, ValueError):  # its images cannot be derived (as rmisr upscale refuses them): not again
+        if deriving and isinstance(err, ValueError) and not isinstance(err, OutputPathError):
+            # its images cannot be derived (as rmisr upscale refuses them): not again
             shutil.rmtree(folder, ignore_errors=True)
             entry["status"] = "failed"
             logger.error("series %s cannot be derived, not tried again: %s", series_uid, entry["error"])

@@ -9,6 +9,7 @@ import re
 import pytest
 
 from monai_rmisr.io import ImageReadError
+from monai_rmisr.io.output import OutputPathError
 from monai_rmisr.pacs import (
     PACS_PASSWORD_ENV,
     PACS_TOKEN_ENV,
@@ -152,7 +153,11 @@ def test_a_series_whose_first_try_was_cut_short_is_taken_up_again(tmp_path, monk
 
 @pytest.mark.parametrize(
     "error, status",
-    [(ImageReadError("s", "2 slices: too few for --axis z"), "failed"), (OSError("disk full"), "retry")],
+    [
+        (ImageReadError("s", "2 slices: too few for --axis z"), "failed"),
+        (OSError("disk full"), "retry"),
+        (OutputPathError("output 'x' cannot be written: Too many open files"), "retry"),  # the disk, not the images
+    ],
 )
 def test_a_series_that_cannot_be_derived_is_not_tried_again(tmp_path, monkeypatch, error, status):
     """It was retrieved and refused five times over (the listener gives such a series up at once); a disk or a PACS
@@ -167,6 +172,31 @@ def test_a_series_that_cannot_be_derived_is_not_tried_again(tmp_path, monkeypatc
     entry = WatchState.load(tmp_path / "state.json").series["1.2.3"]
     assert (entry["status"], entry["attempts"]) == (status, 1) and str(error).split(":")[-1].strip() in entry["error"]
     assert state.wants("1.2.3", now=1e12) == (status == "retry")
+
+
+def test_a_store_that_fails_is_tried_again_with_the_derived_files_kept(tmp_path, monkeypatch):
+    """A PACS's odd answer to a store (JSON that is no DICOM JSON raises a ValueError) is not the series' images."""
+
+    def refused_store(*args, **kwargs):
+        raise ValueError("Data element 'message' must be a dict")
+
+    watch_module = _watch_deriving_with(monkeypatch, lambda *args, **kwargs: [])
+    monkeypatch.setattr(watch_module, "store_series", refused_store)
+    state = WatchState.load(tmp_path / "state.json")
+    state.series["1.2.3"] = {
+        "study": "1.2",
+        "status": "pending",
+        "attempts": 0,
+        "next_try": 0.0,
+        "outputs": ["9.9"],
+        "error": "",
+    }
+    kept = state.work_dir / "1.2.3" / "derived" / "00001.dcm"
+    kept.parent.mkdir(parents=True)
+    kept.write_bytes(b"derived")
+    watch_module._process(None, None, state, "1.2", "1.2.3", 5, 30.0, None, {})
+    entry = WatchState.load(tmp_path / "state.json").series["1.2.3"]
+    assert (entry["status"], entry["attempts"]) == ("pending", 1) and kept.is_file()
 
 
 def test_a_new_series_is_taken_once_its_instance_count_has_settled(tmp_path):
