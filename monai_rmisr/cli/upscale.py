@@ -119,18 +119,19 @@ def _upscale_run(args: argparse.Namespace, notes: Callable[[], list[str]]) -> in
 def _print_plan(plan: Sequence[Any], rank: int | None) -> int:
     """Print what a run would do with each input (``--dry-run``), then one line of counts; 1 where an input would
     fail (as the run would end), else 0."""
+    prefix = "" if rank is None else f"rank {rank}: "  # under torchrun each process lists its share
     for planned in plan:
         if planned.action == "write":
-            print_result(f"write {planned.item} -> {planned.target}")
+            print_result(f"{prefix}write {planned.item} -> {planned.target}")
         elif planned.action == "skip":
-            print_result(f"skip  {planned.item} ({planned.reason}: {planned.target}; --overwrite redoes it)")
+            print_result(f"{prefix}skip  {planned.item} ({planned.reason}: {planned.target}; --overwrite redoes it)")
         else:
-            print_result(f"FAIL  {planned.item}: {planned.reason}")
+            print_result(f"{prefix}FAIL  {planned.item}: {planned.reason}")
     counts = {action: sum(p.action == action for p in plan) for action in ("write", "skip", "fail")}
-    prefix = "" if rank is None else f"rank {rank}: "
     print_result(
         f"{prefix}dry run: {counts['write']} to write, {counts['skip']} to skip (output exists), {counts['fail']} "
-        "would fail; nothing was read past the headers, nothing written."
+        "would fail from what names and headers tell (an image that cannot be decoded fails only when run); "
+        "nothing was written."
     )
     return 1 if counts["fail"] else 0
 
@@ -166,7 +167,8 @@ def add_command(commands: Any) -> None:
         "--dry-run",
         action="store_true",
         help="list what would be written, skipped or refused, from names and headers only (no pixel decoded, "
-        "nothing written); exit code 1 if an input would fail",
+        "nothing written; the model is loaded, to check the arguments); exit code 1 if an input would fail for a "
+        "reason these tell",
     )
     upscale.add_argument("-q", "--quiet", action="store_true", help="no progress bars (tiles, batch) or messages")
     upscale.set_defaults(run=_upscale)

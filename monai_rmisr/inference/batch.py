@@ -26,7 +26,7 @@ from ..io.folders import walk_folders
 from ..io.formats import format_from_name
 from ..io.output import OutputPathError, check_folder_takes_files
 from ..io.series_folders import SeriesInFolder, SliceHeader, dicom_slice_header, is_one_series, series_names
-from ..io.writers import output_name
+from ..io.writers import check_output, output_name
 from .upscale import RUN_ERRORS, Upscaler
 
 __all__ = [
@@ -336,15 +336,19 @@ def _series_output_holding(
     derived series' folder: it would mix into the series, and where the series failed, its folder made by the other
     output would look like the series' finished output at the next run (skipped as done).
     """
+    fold = _case_insensitive(output_dir)
+
+    def key(path: Path) -> str:
+        return str(path).casefold() if fold else str(path)
+
     series_outputs = {
-        _output_for(item, root, output_dir): item
+        key(_output_for(item, root, output_dir)): (_output_for(item, root, output_dir), item)
         for item in inputs
-        if isinstance(item, SeriesInFolder) or item.is_dir()
+        if _is_series(item)
     }
 
     def holder(target: Path) -> tuple[Path, InputItem] | None:
-        folder = next((parent for parent in target.parents if parent in series_outputs), None)
-        return None if folder is None else (folder, series_outputs[folder])
+        return next((series_outputs[key(p)] for p in target.parents if key(p) in series_outputs), None)
 
     return holder
 
@@ -356,7 +360,7 @@ def _input_clash_check(inputs: Sequence[InputItem]) -> Callable[[Path], InputIte
     output folder above the input folder, a nested input's output can land on another input's path.
     Built once per batch (sets of resolved paths), so each check costs one ``resolve``.
     """
-    resolved = {(path.folder if isinstance(path, SeriesInFolder) else path).resolve(): path for path in inputs}
+    resolved = {_where(path).resolve(): path for path in inputs}
     above_inputs: dict[Path, InputItem] = {}  # each folder above an input: one input below it
     for path, source in resolved.items():
         for parent in path.parents:
@@ -438,17 +442,39 @@ def plan_batch(
         elif holder is not None:
             reason = (
                 f"output '{target}' would lie inside '{holder[0]}', the derived series of '{holder[1]}' (a folder "
-                "inside a series folder); move it out of the series folder."
+                f"inside a series folder); derive it apart (rmisr upscale '{_where(item)}' -o ANOTHER_FOLDER), or "
+                "move it out of the series folder."
             )
             plan.append(PlannedOutput(item, target, "fail", reason))
         elif clash is not None:
             reason = f"output '{target}' would overwrite the input '{clash}'; choose another output folder."
             plan.append(PlannedOutput(item, target, "fail", reason))
+        elif _is_series(item) and target.is_dir() and not overwrite and not any(e.is_file() for e in target.iterdir()):
+            reason = (
+                f"output '{target}' is a folder without a derived series in it (an earlier run's outputs of a folder "
+                "inside the series folder?); remove it, or give --overwrite."
+            )
+            plan.append(PlannedOutput(item, target, "fail", reason))
         elif target.exists() and not overwrite:
             plan.append(PlannedOutput(item, target, "skip", "output exists"))
         else:
+            try:  # what the run refuses of the output and the input before reading it (upscaler.file checks again)
+                check_output(target, item, overwrite)
+            except (OutputPathError, ImageReadError, FileNotFoundError) as err:
+                plan.append(PlannedOutput(item, target, "fail", " ".join(str(err).split())))
+                continue
             plan.append(PlannedOutput(item, target, "write"))
     return plan
+
+
+def _is_series(item: InputItem) -> bool:
+    """Whether ``item``'s output is a derived series' folder: a series of a folder holding several, or a folder."""
+    return isinstance(item, SeriesInFolder) or item.is_dir()
+
+
+def _where(item: InputItem) -> Path:
+    """Where ``item``'s files are: its path, or the folder holding a series of several."""
+    return item.folder if isinstance(item, SeriesInFolder) else item
 
 
 def upscale_batch(

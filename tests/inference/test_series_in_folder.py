@@ -346,11 +346,20 @@ def test_an_output_inside_a_derived_series_folder_fails_and_the_series_is_not_sk
     again = upscale_batch(Upscaler(2, model="bicubic"), tmp_path / "in", tmp_path / "out", progress=False)
     assert [str(item) for item, _ in again.failed] == [str(tmp_path / "in" / "ct" / "report" / "x.png")]
     assert len(list((tmp_path / "out" / "ct").glob("*.dcm"))) == 3
+    # what an earlier version left (the image's output in the series' folder, the series failed): not taken as done
+    shutil.rmtree(tmp_path / "out" / "ct")
+    (tmp_path / "out" / "ct" / "report").mkdir(parents=True)
+    (tmp_path / "out" / "ct" / "report" / "x.png").write_bytes(b"png")
+    third = upscale_batch(Upscaler(2, model="bicubic"), tmp_path / "in", tmp_path / "out", progress=False)
+    reasons = dict((str(item), reason) for item, reason in third.failed)
+    assert "is a folder without a derived series in it" in reasons[str(tmp_path / "in" / "ct")]
+    assert not third.skipped
 
 
 def test_dry_run_lists_what_a_batch_would_do_and_writes_nothing(tmp_path, capsys):
     flat, _ = _flat_export(tmp_path)
     (tmp_path / "out" / "series7_brain_nii_gz").mkdir(parents=True)  # an earlier run's output
+    (tmp_path / "out" / "series7_brain_nii_gz" / "00001.dcm").write_bytes(b"derived")
     (flat / "series3_AX_2_5mm_bone").mkdir()  # an entry of that name: the series is named by its UID
     bicubic = ["--scale", "2", "--model", "bicubic"]
     code = main(["upscale", str(flat), "-o", str(tmp_path / "out"), *bicubic, "--dry-run"])
@@ -361,7 +370,7 @@ def test_dry_run_lists_what_a_batch_would_do_and_writes_nothing(tmp_path, capsys
     assert f"write {flat / 'mr.dcm'} -> {tmp_path / 'out' / 'mr.dcm'}" in lines
     assert any(line.startswith(f"write {flat} [series_1.") for line in lines)
     assert lines[-1].startswith("dry run: 2 to write, 1 to skip (output exists), 0 would fail")
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["series7_brain_nii_gz"]  # nothing written
+    assert sorted(p.name for p in (tmp_path / "out").rglob("*")) == ["00001.dcm", "series7_brain_nii_gz"]  # as it was
     # inputs that would fail: listed with the reason, exit 1 as the run would end
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(flat / "a.png")
     shutil.copy(flat / "a.png", flat / "a")  # a PNG without a suffix: its output is a.png too
