@@ -539,7 +539,7 @@ def run_infer_request(
 
     Returns:
         The result path (a file; a DICOM series as a ``.zip``) and ``{"model", "scale", "roi",
-        "input_shape", "output_shape", "input_spacing", "output_spacing", "format", "device",
+        "input_shape", "output_shape", "channels", "input_spacing", "output_spacing", "format", "device",
         "seconds", "monai_rmisr"}``.
 
     Raises:
@@ -593,6 +593,7 @@ def run_infer_request(
         "self_ensemble": settings["self_ensemble"],
         "input_shape": list(image.spatial_shape),
         "output_shape": list(result.spatial_shape),
+        "channels": int(image.array.shape[0]),  # 3 for colour; the volumes of a 4-D NIfTI, which the shapes omit
         "input_spacing": [float(v) for v in image.meta.get("spacing", ())],
         "output_spacing": [float(v) for v in result.meta.get("spacing", ())],
         "format": fmt,

@@ -69,9 +69,18 @@ def test_nifti_volume_comes_back_as_nifti_on_the_new_grid(tmp_path):
     expected = Upscaler(2.0).image(read_image(source)).array
     np.testing.assert_allclose(result.array, np.round(expected), atol=0.51)  # int16 kept
     assert info["model"] == "rmisr_bl_x2" and info["scale"] == 2.0 and info["format"] == "nifti"
-    assert info["input_shape"] == [48, 40, 3] and info["output_shape"] == [96, 80, 3]
+    assert info["input_shape"] == [48, 40, 3] and info["output_shape"] == [96, 80, 3] and info["channels"] == 1
     assert info["output_spacing"] == pytest.approx([0.35, 0.35, 3.0])
     json.dumps(info)  # what MONAI Label sends back must be JSON
+
+
+def test_a_4d_nifti_says_how_many_volumes_it_held(tmp_path):
+    """The shapes are the spatial axes: a time series of 2 volumes said only [48, 40, 3]."""
+    source = tmp_path / "fmri.nii.gz"
+    volumes = np.stack([read_image(CT).array[0, :48, :40, None].repeat(3, -1) + 10 * t for t in range(2)], -1)
+    nib.save(nib.Nifti1Image(volumes.astype(np.int16), np.diag([0.7, 0.7, 3.0, 1.0])), source)
+    _, info = run_infer_request({"image": str(source), "device": "cpu"}, tmp_path, output_dir=tmp_path)
+    assert info["input_shape"] == [48, 40, 3] and info["channels"] == 2
 
 
 def test_dicom_file_with_params_over_the_task_defaults(tmp_path, studies):
