@@ -25,7 +25,14 @@ from ..io import ImageReadError, detect_format
 from ..io.folders import walk_folders
 from ..io.formats import format_from_name
 from ..io.output import OutputPathError, check_folder_takes_files
-from ..io.series_folders import SeriesInFolder, SliceHeader, dicom_slice_header, is_one_series, series_names
+from ..io.series_folders import (
+    SeriesInFolder,
+    SliceHeader,
+    dicom_slice_header,
+    is_one_series,
+    is_stack,
+    series_names,
+)
 from ..io.writers import check_output, output_name
 from .upscale import RUN_ERRORS, Upscaler
 
@@ -157,13 +164,13 @@ def _scan_folder(folder: Path, files: Iterable[str]) -> _FolderScan:
 
 def _series_of_a_folder(folder: Path, scan: _FolderScan) -> list[InputItem]:
     """The DICOM inputs of a folder whose DICOM files are not one series: one :class:`SeriesInFolder` per series
-    that is a stack (:func:`~monai_rmisr.io.series_folders.is_one_series`), named unlike the folder's entries, each
+    that is a stack (:func:`~monai_rmisr.io.series_folders.is_stack`), named unlike the folder's entries, each
     other file on its own; the files without a readable series are slices of those series (the reader refuses or
     skips them there) or, where there is no such series, inputs of their own."""
     by_series: dict[str, list[SliceHeader]] = {}
     for _, info in scan.dicoms:
         by_series.setdefault(info.series_uid, []).append(info)
-    volumes = {uid: headers[0] for uid, headers in by_series.items() if is_one_series(headers)}
+    volumes = {uid: headers[0] for uid, headers in by_series.items() if is_stack(headers)}
     names = series_names(volumes, scan.entries()) if volumes else {}
     items: list[InputItem] = [SeriesInFolder(folder, uid, names[uid]) for uid in volumes]
     items.extend(path for path, info in scan.dicoms if info.series_uid not in volumes)
@@ -206,7 +213,7 @@ def select_series(folder: str | os.PathLike[str], series: str | None) -> InputIt
     headers = [info for _, info in members]
     if len(by_series) == 1 and is_one_series(scan.headers()):
         return folder
-    if is_one_series(headers):  # named as the folder's batch names it
+    if is_stack(headers):  # named as the folder's batch names it
         return next(i for i in _series_of_a_folder(folder, scan) if getattr(i, "series_uid", None) == chosen[0])
     if len(members) == 1:
         return members[0][0]

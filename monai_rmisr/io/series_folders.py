@@ -26,7 +26,15 @@ from pydicom.uid import UID
 
 from .dicom import ORIENTATION_TOLERANCE, read_dicom_dataset
 
-__all__ = ["SeriesInFolder", "SliceHeader", "dicom_slice_header", "is_image_class", "is_one_series", "series_names"]
+__all__ = [
+    "SeriesInFolder",
+    "SliceHeader",
+    "dicom_slice_header",
+    "is_image_class",
+    "is_one_series",
+    "is_stack",
+    "series_names",
+]
 
 #: the header elements a folder scan reads of each file (a few: a data set of 250,000 slices is scanned in minutes)
 _HEADER_TAGS = (
@@ -36,6 +44,7 @@ _HEADER_TAGS = (
     "SeriesNumber",
     "SeriesDescription",
     "ImageOrientationPatient",
+    "ImagePositionPatient",
 )
 #: storage classes whose objects hold pixels though their names do not say "Image" (dose grids, parametric and
 #: thickness maps, segmentations, volumes): the registry's others without "Image" in the name hold none
@@ -44,8 +53,8 @@ _PIXELS_WITHOUT_THE_WORD = re.compile(r"Image|Parametric Map|RT Dose|Segmentatio
 
 class SliceHeader(NamedTuple):
     """What a folder scan reads of a DICOM file: its series, frame count, whether its class holds an image, the
-    series' number and description (empty when the file has none) and the image's orientation (its
-    ImageOrientationPatient; None without one)."""
+    series' number and description (empty when the file has none), the image's orientation and position (its
+    ImageOrientationPatient and ImagePositionPatient; None without one)."""
 
     series_uid: str
     frames: int
@@ -53,6 +62,7 @@ class SliceHeader(NamedTuple):
     series_number: str = ""
     description: str = ""
     orientation: tuple[float, ...] | None = None
+    position: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -121,7 +131,7 @@ def dicom_slice_header(path: Path) -> SliceHeader | None:
         if not uid:
             return None
         number = ds.get("SeriesNumber", "")
-        orientation = ds.get("ImageOrientationPatient")
+        orientation, position = ds.get("ImageOrientationPatient"), ds.get("ImagePositionPatient")
         return SliceHeader(
             uid,
             int(ds.get("NumberOfFrames", 1) or 1),
@@ -129,6 +139,7 @@ def dicom_slice_header(path: Path) -> SliceHeader | None:
             "" if number is None else str(number).strip(),
             str(ds.get("SeriesDescription", "") or "").strip(),
             tuple(float(v) for v in orientation) if orientation and len(orientation) == 6 else None,
+            tuple(float(v) for v in position) if position and len(position) == 3 else None,
         )
     except Exception:  # a broken header: the reader names the problem
         return None
@@ -151,6 +162,17 @@ def is_one_series(headers: Sequence[SliceHeader | None]) -> bool:
     counts = Counter(header.orientation for header in readable)  # a stack's slices: one value, or a few close ones
     most = max(sum(n for other, n in counts.items() if _same_orientation(one, other)) for one in counts)
     return 2 * most > len(readable)
+
+
+def is_stack(headers: Sequence[SliceHeader]) -> bool:
+    """Whether the DICOM images of one series among several in a folder (``headers``, all readable) are a stack to
+    read as one volume: one series (:func:`is_one_series`) whose images lie at more than half as many positions as
+    there are images. Images at one place (the same image in several encodings, a cine's phases, a set of captures
+    without positions) are images of their own there, as every file of such a folder was."""
+    if not is_one_series(headers):
+        return False
+    places = {tuple(round(v, 2) for v in h.position) for h in headers if h.position is not None}
+    return 2 * len(places) > len(headers)  # a slice without a position among a stack's is the reader's to name
 
 
 def _same_orientation(one: tuple[float, ...] | None, other: tuple[float, ...] | None) -> bool:

@@ -381,3 +381,21 @@ def test_dry_run_lists_what_a_batch_would_do_and_writes_nothing(tmp_path, capsys
     # one series
     assert main(["upscale", str(flat), "-o", str(tmp_path / "o3"), *bicubic, "--dry-run", "--series", "7"]) == 0
     assert capsys.readouterr().out.splitlines()[0] == f"write {flat} [series7_brain_nii_gz] -> {tmp_path / 'o3'}"
+
+
+def test_images_of_one_series_at_one_place_are_images_of_their_own_in_a_flat_folder(tmp_path):
+    """pydicom-data's folder holds the same image in several encodings under one SeriesInstanceUID (a cine's
+    phases lie at one place too): as one series they failed ("two slices share one position"); each is an image."""
+    flat, _ = _flat_export(tmp_path)
+    for k in range(3):
+        ds = pydicom.dcmread(dicom_testdata("CT_small.dcm"))
+        ds.SeriesInstanceUID = "1.2.3.77"
+        ds.SOPInstanceUID = f"1.2.3.77.{k}"
+        ds.save_as(flat / f"copy{k}.dcm")
+    found = [str(item) for item in find_inputs(flat)]
+    assert [f"{flat / f'copy{k}.dcm'}" in found for k in range(3)] == [True] * 3
+    assert not any("1.2.3.77" in name for name in found)
+    report = upscale_batch(Upscaler(2, model="bicubic"), flat, tmp_path / "out", progress=False)
+    assert not report.failed and (tmp_path / "out" / "copy2.dcm").is_file()
+    with pytest.raises(ValueError, match="no stack"):
+        select_series(flat, "1.2.3.77")
