@@ -320,22 +320,26 @@ def _case_insensitive(folder: Path) -> bool:
         return False
 
 
-def _shared_outputs(
-    inputs: Sequence[InputItem], root: Path | None, output_dir: Path
-) -> dict[InputItem, list[InputItem]]:
-    """The inputs whose output path another input has too, each with those others (``noext`` and ``noext.png``,
-    both PNG; a JPEG named ``scan.png`` beside ``scan.jpg``): neither is written, or one would replace the
-    other's result under its name. Where the output's file system ignores case, so are the names compared."""
-    fold = _case_insensitive(output_dir)
+def _output_key(fold: bool) -> Callable[[Path], str]:
+    """How output paths are compared: as written, or case-folded where the output's file system ignores case
+    (:func:`_case_insensitive`)."""
+    return (lambda path: str(path).casefold()) if fold else str
+
+
+def _shared_outputs(targets: Sequence[tuple[InputItem, Path]], fold: bool) -> dict[InputItem, list[InputItem]]:
+    """The inputs whose output path (``targets``: each input with its output) another input has too, each with
+    those others (``noext`` and ``noext.png``, both PNG; a JPEG named ``scan.png`` beside ``scan.jpg``): neither is
+    written, or one would replace the other's result under its name. With ``fold`` (the output's file system ignores
+    case), so are the names compared."""
+    key = _output_key(fold)
     by_output: dict[str, list[InputItem]] = {}
-    for item in inputs:
-        target = str(_output_for(item, root, output_dir))
-        by_output.setdefault(target.casefold() if fold else target, []).append(item)
+    for item, target in targets:
+        by_output.setdefault(key(target), []).append(item)
     return {item: [o for o in group if o != item] for group in by_output.values() if len(group) > 1 for item in group}
 
 
 def _series_output_holding(
-    inputs: Sequence[InputItem], root: Path | None, output_dir: Path
+    targets: Sequence[tuple[InputItem, Path]], fold: bool
 ) -> Callable[[Path], tuple[Path, InputItem] | None]:
     """A function that names the derived-series folder (and its input) an output path lies inside, None for none.
 
@@ -343,16 +347,8 @@ def _series_output_holding(
     derived series' folder: it would mix into the series, and where the series failed, its folder made by the other
     output would look like the series' finished output at the next run (skipped as done).
     """
-    fold = _case_insensitive(output_dir)
-
-    def key(path: Path) -> str:
-        return str(path).casefold() if fold else str(path)
-
-    series_outputs = {
-        key(_output_for(item, root, output_dir)): (_output_for(item, root, output_dir), item)
-        for item in inputs
-        if _is_series(item)
-    }
+    key = _output_key(fold)
+    series_outputs = {key(target): (target, item) for item, target in targets if _is_series(item)}
 
     def holder(target: Path) -> tuple[Path, InputItem] | None:
         return next((series_outputs[key(p)] for p in target.parents if key(p) in series_outputs), None)
@@ -435,11 +431,12 @@ def plan_batch(
     check_batch_output(root, output_dir)
     every_input = sorted((as_input(i) for i in items) if items is not None else find_inputs(root), key=str)
     overwrites_an_input = _input_clash_check(every_input)
-    shared = _shared_outputs(every_input, root, output_dir)
-    inside_a_series = _series_output_holding(every_input, root, output_dir)
+    targets = [(item, _output_for(item, root, output_dir)) for item in every_input]  # each named once
+    fold = _case_insensitive(output_dir)
+    shared = _shared_outputs(targets, fold)
+    inside_a_series = _series_output_holding(targets, fold)
     plan = []
-    for item in shard(every_input, rank, world_size):
-        target = _output_for(item, root, output_dir)
+    for item, target in shard(targets, rank, world_size):
         clash = overwrites_an_input(target)
         holder = inside_a_series(target)
         if item in shared:
