@@ -672,17 +672,23 @@ _DICOM_SUFFIXES = (".dcm", ".dicom", ".ima")
 
 
 def _series_files(
-    folder: Path, said: dict[Path, list[str]], series_uid: str | None = None
+    folder: Path, said: dict[Path, list[str]], series_uid: str | None = None, unnamed: set[str] | None = None
 ) -> tuple[list[tuple[Path, Dataset]], list[ImageReadError]]:
     """The DICOM image files of ``folder`` with their data sets, and an error for each broken one;
     what pydicom warned about each file read is added to ``said``. With ``series_uid``, a file whose header names
-    another series is left out from its header alone (a folder of 20 series is not decoded 20 times)."""
+    another series is left out from its header alone (a folder of 20 series is not decoded 20 times), and the files
+    whose header names no series are added to ``unnamed`` (as ``str``)."""
     found, broken = [], []
     for path in sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")):
         if path.name.upper() == "DICOMDIR":
             continue
-        if series_uid is not None and _named_series(path) not in (None, series_uid):
-            continue
+        if series_uid is not None:
+            named = _named_series(path)
+            if named is None:
+                if unnamed is not None:
+                    unnamed.add(str(path))
+            elif named != series_uid:
+                continue
         if path.stat().st_size == 0:
             broken.append(ImageReadError(path, "the file is empty (0 bytes)."))
             continue
@@ -903,13 +909,14 @@ def _read_dicom_series(
 ) -> tuple[np.ndarray, ImageMeta]:
     # with series_uid, the files whose headers name another series are left out; a file whose series cannot be
     # told (a header cut off, or without a SeriesInstanceUID) may be a slice of this one, so it counts as broken
-    found, broken = _series_files(folder, said, series_uid)
+    unnamed: set[str] = set()  # files whose header names no series (read once, as _series_files leaves others out)
+    found, broken = _series_files(folder, said, series_uid, unnamed)
     series: dict[str, list[tuple[Path, Dataset]]] = {}
     for path, ds in found:
         series.setdefault(str(ds.get("SeriesInstanceUID", "")), []).append((path, ds))
     unknown: set[str] = set()  # files of a folder of several series that may or may not be slices of this one
     if series_uid is not None and series_uid != "":
-        unknown = {str(err.path) for err in broken if _named_series(Path(err.path)) is None}
+        unknown = {str(err.path) for err in broken if str(err.path) in unnamed}
         for path, _ in series.pop("", []):
             broken.append(ImageReadError(path, "it has no SeriesInstanceUID."))
             unknown.add(str(path))
