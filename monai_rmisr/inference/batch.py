@@ -129,6 +129,13 @@ class _FolderScan:
         :func:`~monai_rmisr.io.series_folders.is_one_series`)."""
         return [info for _, info in self.dicoms] + [None] * len(self.broken_dicoms)
 
+    def by_series(self) -> dict[str, list[tuple[Path, SliceHeader]]]:
+        """The DICOM images with their headers, by SeriesInstanceUID, in the folder's order."""
+        grouped: dict[str, list[tuple[Path, SliceHeader]]] = {}
+        for path, info in self.dicoms:
+            grouped.setdefault(info.series_uid, []).append((path, info))
+        return grouped
+
     def entries(self) -> list[str]:
         """The names of the folder's files and sub-folders (a series' output must not share one)."""
         return [entry.name for entry in self.folder.iterdir()]
@@ -167,9 +174,7 @@ def _series_of_a_folder(folder: Path, scan: _FolderScan) -> list[InputItem]:
     that is a stack (:func:`~monai_rmisr.io.series_folders.is_stack`), named unlike the folder's entries, each
     other file on its own; the files without a readable series are slices of those series (the reader refuses or
     skips them there) or, where there is no such series, inputs of their own."""
-    by_series: dict[str, list[SliceHeader]] = {}
-    for _, info in scan.dicoms:
-        by_series.setdefault(info.series_uid, []).append(info)
+    by_series = {uid: [info for _, info in members] for uid, members in scan.by_series().items()}
     volumes = {uid: headers[0] for uid, headers in by_series.items() if is_stack(headers)}
     names = series_names(volumes, scan.entries()) if volumes else {}
     items: list[InputItem] = [SeriesInFolder(folder, uid, names[uid]) for uid in volumes]
@@ -197,10 +202,9 @@ def select_series(folder: str | os.PathLike[str], series: str | None) -> InputIt
         raise FileNotFoundError(f"input '{folder}' does not exist.")
     if not folder.is_dir():
         raise ValueError(f"{asked}'{folder}' is a file; --series chooses among a folder's DICOM series.")
-    scan = _scan_folder(folder, sorted(e.name for e in folder.iterdir() if e.is_file() and not e.name.startswith(".")))
-    by_series: dict[str, list[tuple[Path, SliceHeader]]] = {}
-    for path, info in scan.dicoms:
-        by_series.setdefault(info.series_uid, []).append((path, info))
+    _, files = next(walk_folders(folder, recursive=False))  # the folder's own files, as a batch lists them
+    scan = _scan_folder(folder, files)
+    by_series = scan.by_series()
     if series is None and len(by_series) == 1:
         chosen = list(by_series)
     else:
