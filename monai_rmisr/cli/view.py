@@ -52,8 +52,10 @@ def _view(args: argparse.Namespace) -> int:
                 )
         scale = check_scale_text(args.scale)
         check_device(args.device)
-        # a folder: its one DICOM series, or the one --series names (a folder of several lists them)
-        source = select_series(args.input, args.series) if os.path.isdir(args.input) else args.input
+        # a folder: its one DICOM series, or the one --series names (a folder of several lists them); --series on a
+        # file is refused there, as by rmisr upscale
+        chooses = os.path.isdir(args.input) or args.series is not None
+        source = select_series(args.input, args.series) if chooses else args.input
         session = ViewerSession(source, device=args.device)
         session.network(args.model, scale)  # a missing model or one of another scale: an argument error
         if args.slice is not None:

@@ -323,6 +323,9 @@ def test_rmisr_view_of_a_flat_folder_asks_for_series_and_works_from_inside_it(tm
     save = ["--scale", "2", "--model", "bicubic", "--roi", "0,0,32,32", "--save"]
     assert main(["view", str(flat), *save, str(tmp_path / "v.png")]) == 2
     assert "give one with --series NUMBER" in capsys.readouterr().err and not (tmp_path / "v.png").exists()
+    assert main(["view", str(flat / "mr.dcm"), "--series", "7", *save, str(tmp_path / "v.png")]) == 2  # not ignored
+    err = capsys.readouterr().err
+    assert "--series 7: " in err and "is a file" in err and not (tmp_path / "v.png").exists()
     monkeypatch.chdir(flat)  # a CD mounted, then `cd` into it
     assert main(["view", ".", "--series", "7", *save, str(tmp_path / "v.png")]) == 0
     assert f"-o {flat.parent / 'export_series7_brain_nii_gz_sr'}" in capsys.readouterr().out
