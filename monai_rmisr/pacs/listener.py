@@ -12,7 +12,10 @@ Restart-safe: the spool is the state, and every step that changes it is one rena
 again on the same spool takes up the incoming series (stable once their newest file is
 ``series_timeout`` old), derives again a series whose derivation was cut short (no ``derived.complete``
 marker), and sends again a derived series the destination has not confirmed (the same SOP instances,
-which an archive keeps once). A lock file keeps a second listener off a spool in use. Tries are counted across
+which an archive keeps once). A series whose transfer was cut off (the sender's association ended while an
+instance was arriving, or the listener stopped while an association that delivered to it was open) and not sent
+again is not derived (``interrupted.jsonl`` in its folder): it moves to ``failed/``. A lock file keeps a second
+listener off a spool in use. Tries are counted across
 restarts (``tries.json`` in the work folder, written as each try starts), so a series that stops the listener each
 time it is derived is given up after ``max_attempts`` of them.
 
@@ -46,6 +49,7 @@ import ssl
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,6 +95,8 @@ _AE_TITLE = re.compile(r"[\x20-\x5b\x5d-\x7e]{1,16}")  # PS3.5 AE: 16 characters
 _NODE = re.compile(r"(?P<ae>.+)@(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(?P<port>[0-9]{1,5})")
 _DONE_MARKER = "derived.complete"
 _REFUSED_FILE = "refused.jsonl"  # in a series' folder: the instances refused when they came, one JSON line each
+_INTERRUPTED_FILE = "interrupted.jsonl"  # in a series' folder: why a transfer of it was cut off, one JSON line each
+_RECEIVING_PREFIX = ".receiving-"  # in an incoming series' folder: an open association that delivered to it
 _TRIES_FILE = "tries.json"  # in a work folder: the tries started, so that a restart does not start the count again
 _PRUNE_EVERY = 3600.0  # seconds between removals of old done records
 
@@ -376,6 +382,76 @@ def _series_of_folder(folder: Path) -> str:
     return folder.name.rpartition(".")[0]
 
 
+def _append_json_line(path: Path, entry: dict[str, Any]) -> None:
+    """Append ``entry`` to the JSON-lines record ``path`` (mode 0600: a spool's files hold patient data)."""
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(entry) + "\n")
+    make_private(path)
+
+
+def _json_lines(path: Path) -> list[dict[str, Any]]:
+    """The entries of the JSON-lines record ``path`` ([] where there is none)."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@dataclass
+class _Transfer:
+    """What one sender's association delivered: the series (each with the time its first instance came, in this
+    association), the series of the newest instance, and whether an instance is arriving now (a P-DATA PDU came
+    after the last whole DIMSE message: its series is not known before the whole data set is there)."""
+
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)  # names its marker in each series' folder
+    first_delivery: dict[str, float] = field(default_factory=dict)
+    last_series: str = ""
+    arriving: bool = False
+
+
+class _Transfers:
+    """The transfers of the open associations (pynetdicom calls the event handlers from each association's own
+    thread; the main loop asks which series are arriving)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: dict[Any, _Transfer] = {}
+
+    def arriving(self, assoc: Any) -> None:
+        """A P-DATA PDU came: part of a message (a C-STORE's data set, say), the rest to come."""
+        with self._lock:
+            self._open.setdefault(assoc, _Transfer()).arriving = True
+
+    def received(self, assoc: Any) -> None:
+        """A whole DIMSE message came."""
+        with self._lock:
+            if assoc in self._open:
+                self._open[assoc].arriving = False
+
+    def delivered(self, assoc: Any, series: str) -> _Transfer:
+        """An instance of ``series`` came (stored or refused); the association's transfer."""
+        with self._lock:
+            transfer = self._open.setdefault(assoc, _Transfer())
+            transfer.first_delivery.setdefault(series, time.time())
+            transfer.last_series = series
+            return transfer
+
+    def end(self, assoc: Any) -> _Transfer | None:
+        """The association's transfer, no longer open (None where it had none, or it was ended before)."""
+        with self._lock:
+            return self._open.pop(assoc, None)
+
+    def end_all(self) -> list[_Transfer]:
+        """Every open transfer, none open after."""
+        with self._lock:
+            transfers, self._open = list(self._open.values()), {}
+            return transfers
+
+    def arriving_series(self) -> set[str]:
+        """The series whose instance is (most likely) arriving now: each receiving association's newest series."""
+        with self._lock:
+            return {t.last_series for t in self._open.values() if t.arriving and t.last_series}
+
+
 class _Spool:
     """The listener's folders: ``incoming/`` (being received), ``work/`` (derived and sent), ``failed/``,
     ``trash/`` (being removed), ``done/`` (a record per series sent), and the lock file that keeps a second
@@ -392,7 +468,8 @@ class _Spool:
 
     def open(self) -> None:
         """Create the folders (mode 0700: they hold patient data), take the spool's lock and tidy what a stopped
-        listener left: partial files, empty folders, removals cut short.
+        listener left: partial files, empty folders, removals cut short; a series an association was delivering
+        when the listener stopped is marked interrupted (whether all of it came is not known).
 
         Raises:
             ValueError: the spool cannot be made or is in use by another listener.
@@ -426,23 +503,30 @@ class _Spool:
         for series in sorted(self.incoming.iterdir()):  # from an earlier run: stable once its newest file is old
             for partial in series.glob(".*.tmp"):  # an instance being written when the listener stopped
                 partial.unlink()
+            senders = list(series.glob(f"{_RECEIVING_PREFIX}*"))
+            if senders:
+                reason = f"the listener stopped while {len(senders)} association(s) delivering the series were open"
+                logger.warning("series %s: %s; whether all of it came is not known", series.name, reason)
+                _append_json_line(series / _INTERRUPTED_FILE, {"at": time.time(), "reason": reason})
+                for marker in senders:
+                    marker.unlink()
             times = [path.stat().st_mtime for path in [*series.glob("*.dcm"), *series.glob(_REFUSED_FILE)]]
             if times:
                 self.last_arrival[series.name] = max(times)
-            else:
-                series.rmdir()
+            else:  # nothing came (an interruption record at most): nothing to derive
+                shutil.rmtree(series)
 
     def close(self) -> None:
         if self._lock_file is not None:
             self._lock_file.close()  # releases the lock
             self._lock_file = None
 
-    def store(self, dataset: Any) -> None:
-        """Write one received instance under ``incoming/<series>/`` (a temporary file, then a rename)."""
+    def store(self, dataset: Any, sender: str) -> None:
+        """Write one received instance under ``incoming/<series>/`` (a temporary file, then a rename), after the
+        marker of the association ``sender`` (:attr:`_Transfer.token`) delivering it."""
         series = str(dataset.SeriesInstanceUID)
         with self.lock:
-            folder = self.incoming / series
-            folder.mkdir(mode=0o700, exist_ok=True)
+            folder = self._receiving_folder(series, sender)
             fd, tmp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")
             try:
                 with os.fdopen(fd, "wb") as f:
@@ -453,25 +537,55 @@ class _Spool:
                 raise
             self.last_arrival[series] = time.time()
 
-    def note_refused(self, series: str, instance: str, reason: str) -> None:
+    def note_refused(self, series: str, instance: str, reason: str, sender: str) -> None:
         """Record in ``incoming/<series>/`` that its instance ``instance`` was refused when it came (its image
         cannot be read): the series is incomplete, whatever arrives after (a PACS may stop sending the series at
         the refusal), and :func:`_process` says so rather than derive it as if it were whole."""
         with self.lock:
-            folder = self.incoming / series
-            folder.mkdir(mode=0o700, exist_ok=True)
-            record = folder / _REFUSED_FILE
-            with open(record, "a", encoding="utf-8") as f:
-                f.write(json.dumps({"instance": instance, "reason": reason}) + "\n")
-            make_private(record)
+            folder = self._receiving_folder(series, sender)
+            _append_json_line(folder / _REFUSED_FILE, {"instance": instance, "reason": reason})
             self.last_arrival[series] = time.time()
 
-    def take_stable(self, series_timeout: float, now: float) -> list[Path]:
-        """Move every series quiet for ``series_timeout`` seconds into a new work folder; the work folders."""
+    def _receiving_folder(self, series: str, sender: str) -> Path:
+        """``incoming/<series>/``, made where needed, with the marker of the association ``sender``: left by a
+        listener that stops before the association ends, it tells the next one that the series may be cut off."""
+        folder = self.incoming / series
+        folder.mkdir(mode=0o700, exist_ok=True)
+        marker = folder / f"{_RECEIVING_PREFIX}{sender}"
+        if not marker.exists():
+            marker.touch(mode=0o600)
+        return folder
+
+    def end_transfer(self, transfer: _Transfer, released: bool = False, cut: str | None = None) -> None:
+        """An association that delivered instances ended. ``cut``: why it ended with an instance arriving, or
+        while the listener stopped: each series it delivered to that is still being received is marked interrupted
+        (:func:`_check_transfer_whole` refuses to derive it). ``released`` (a normal end): an interruption of one
+        of its series recorded before this association's first instance of it is cleared (the sender sent the
+        series again)."""
+        with self.lock:
+            for series, first in transfer.first_delivery.items():
+                folder = self.incoming / series
+                try:
+                    (folder / f"{_RECEIVING_PREFIX}{transfer.token}").unlink(missing_ok=True)
+                    if not folder.is_dir():  # taken already
+                        continue
+                    record = folder / _INTERRUPTED_FILE
+                    if cut is not None:
+                        logger.warning("series %s: %s; it is not derived unless it is sent again", series, cut)
+                        _append_json_line(record, {"at": time.time(), "reason": cut})
+                    elif released and record.exists() and all(entry["at"] < first for entry in _json_lines(record)):
+                        logger.info("series %s: sent again after its transfer was cut off; taken as whole", series)
+                        record.unlink()
+                except OSError as err:
+                    logger.error("series %s: could not record how its transfer ended: %s", series, err)
+
+    def take_stable(self, series_timeout: float, now: float, arriving: set[str] | None = None) -> list[Path]:
+        """Move every series quiet for ``series_timeout`` seconds into a new work folder, except those with an
+        instance ``arriving`` (a large one over a slow link can take longer); the work folders."""
         taken = []
         with self.lock:
             for series, arrival in sorted(self.last_arrival.items(), key=lambda item: item[1]):
-                if now - arrival < series_timeout:
+                if now - arrival < series_timeout or series in (arriving or set()):
                     continue
                 del self.last_arrival[series]
                 if not (self.incoming / series).is_dir():  # removed by hand meanwhile
@@ -479,6 +593,8 @@ class _Spool:
                 work = self._new_folder(self.work, series)
                 work.mkdir(mode=0o700)
                 (self.incoming / series).rename(work / "source")
+                for marker in (work / "source").glob(f"{_RECEIVING_PREFIX}*"):  # its senders' ends no longer matter
+                    marker.unlink()
                 count = sum(1 for _ in (work / "source").glob("*.dcm"))
                 logger.info("series %s: %d instances received, taken as complete", series, count)
                 taken.append(work)
@@ -596,10 +712,9 @@ def _check_nothing_refused(source: Path, skip_bad_slices: bool) -> list[dict[str
     Raises:
         ValueError: naming the refused instances (the series then moves to ``failed/``, not tried again).
     """
-    record = source / _REFUSED_FILE
-    if not record.exists():
+    refused = _json_lines(source / _REFUSED_FILE)
+    if not refused:
         return []
-    refused = [json.loads(line) for line in record.read_text(encoding="utf-8").splitlines() if line.strip()]
     named = "; ".join(f"{item['instance']}: {item['reason']}" for item in refused[:3])
     named += "; ..." if len(refused) > 3 else ""
     if not skip_bad_slices:
@@ -617,11 +732,31 @@ def _check_nothing_refused(source: Path, skip_bad_slices: bool) -> list[dict[str
     return [{"instance": str(item["instance"]), "reason": str(item["reason"])} for item in refused]
 
 
+def _check_transfer_whole(source: Path) -> None:
+    """Refuse to derive a series whose transfer was cut off (:meth:`_Spool.end_transfer`, :meth:`_Spool.open`) and
+    not sent again: an instance was lost on the way, or may have been, and a derived series with slices missing
+    would look whole.
+
+    Raises:
+        ValueError: saying what cut it off (the series then moves to ``failed/``, not tried again).
+    """
+    cuts = _json_lines(source / _INTERRUPTED_FILE)
+    if cuts:
+        received = sum(1 for _ in source.glob("*.dcm"))
+        raise ValueError(
+            f"the transfer of the series was cut off ({cuts[-1]['reason']}) and no later association sent it again: "
+            f"it may be incomplete ({received} instance(s) came) and is not derived. Send the series again; to "
+            f"derive what came, delete {source / _INTERRUPTED_FILE}, move the folder back into work/ and restart "
+            "the listener."
+        )
+
+
 def _process(work: Path, policy: _Policy) -> list[str]:
     """Derive (unless a complete derivation with these settings is there) and send one work folder; the derived
     series UIDs. The marker holds the settings of the derivation: a listener restarted with another model or
     scale derives the kept series again rather than sending (and recording) what the old settings made."""
     derived, marker = work / "derived", work / _DONE_MARKER
+    _check_transfer_whole(work / "source")
     refused = _check_nothing_refused(work / "source", policy.upscaler.skip_bad_slices)
     if policy.max_instances is not None:
         received = sum(1 for _ in (work / "source").glob("*.dcm"))
@@ -754,6 +889,34 @@ def listen(
     store.open()
 
     largest_input = upscaler.input_value_limit()  # what the derivation reads; larger is refused from the header
+    transfers = _Transfers()
+    from pynetdicom.pdu import P_DATA_TF  # pynetdicom is there (above)
+
+    def on_pdu_received(event: Any) -> None:
+        if isinstance(event.pdu, P_DATA_TF):
+            transfers.arriving(event.assoc)
+
+    def on_message_received(event: Any) -> None:
+        transfers.received(event.assoc)
+
+    def on_connection_closed(event: Any) -> None:
+        transfer = transfers.end(event.assoc)
+        if transfer is None or not transfer.first_delivery:
+            return
+        if event.assoc.is_released:
+            store.end_transfer(transfer, released=True)
+        elif transfer.arriving:  # that instance is lost; its series is not known, so each of the association's is
+            store.end_transfer(
+                transfer,
+                cut="the association ended while an instance was arriving (an abort, or the connection was lost)",
+            )
+        else:  # some senders end every association so; nothing was cut off that the listener can tell
+            logger.warning(
+                "%s ended an association without releasing it (an abort, a lost connection or --timeout), between "
+                "instances: its series are taken as sent",
+                str(event.assoc.requestor.ae_title).strip(),
+            )
+            store.end_transfer(transfer)
 
     def on_c_store(event: Any) -> int:
         caller = event.assoc.requestor.ae_title
@@ -780,10 +943,11 @@ def listen(
             logger.warning(
                 "series %s: refused instance %s, whose image cannot be read: %s", uids[1], uids[2], err.reason
             )
-            store.note_refused(uids[1], uids[2], err.reason)  # the series is incomplete: said when it is taken
+            sender = transfers.delivered(event.assoc, uids[1]).token
+            store.note_refused(uids[1], uids[2], err.reason, sender)  # the series is incomplete: said when it is taken
             return STATUS_CANNOT_UNDERSTAND
         try:
-            store.store(dataset)
+            store.store(dataset, transfers.delivered(event.assoc, uids[1]).token)
         except OSError as err:
             logger.error("series %s: could not write an instance to the spool: %s", uids[1], err.strerror or err)
             return STATUS_OUT_OF_RESOURCES
@@ -819,7 +983,13 @@ def listen(
         server = ae.start_server(
             (host, port),
             block=False,
-            evt_handlers=[(pynetdicom.evt.EVT_C_STORE, on_c_store), (pynetdicom.evt.EVT_REJECTED, on_rejected)],
+            evt_handlers=[
+                (pynetdicom.evt.EVT_C_STORE, on_c_store),
+                (pynetdicom.evt.EVT_REJECTED, on_rejected),
+                (pynetdicom.evt.EVT_PDU_RECV, on_pdu_received),
+                (pynetdicom.evt.EVT_DIMSE_RECV, on_message_received),
+                (pynetdicom.evt.EVT_CONN_CLOSE, on_connection_closed),
+            ],
             ssl_context=listening_tls,
         )
     except OSError as err:
@@ -866,7 +1036,8 @@ def listen(
                 except OSError as err:
                     logger.error("could not remove old records from done/: %s", err)
             try:
-                pending.extend(_Pending(folder) for folder in store.take_stable(series_timeout, now))
+                taken = store.take_stable(series_timeout, now, transfers.arriving_series())
+                pending.extend(_Pending(folder) for folder in taken)
             except OSError as err:  # a full or failing disk: the series stay in incoming/, taken at a later turn
                 logger.error("could not move a received series into work/: %s", err)
             for item in [item for item in pending if item.next_try <= now]:
@@ -875,7 +1046,12 @@ def listen(
                 _try(item, pending, store, result, policy)
             stop.wait(0.2)
     finally:
-        server.shutdown()
+        server.shutdown()  # no new association; the open ones are ended here, their series marked interrupted
+        for transfer in transfers.end_all():
+            store.end_transfer(transfer, cut="the listener stopped while an association delivering it was open")
+        for assoc in server.active_associations:
+            if assoc.is_established:  # (one still negotiating ends under --timeout, as before)
+                assoc.abort()  # the sender learns at once that its transfer failed (it may send again)
         restore()
         store.close()
     return result

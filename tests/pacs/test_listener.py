@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pydicom
@@ -919,3 +920,130 @@ def test_an_instance_whose_pixels_cannot_be_read_is_refused_at_once(tmp_path, de
         said
     )
     assert "--skip-bad-slices derives it from the instances that came" in said
+
+
+def _open_association(port: int) -> Any:
+    ae = AE(ae_title="MODALITY")
+    ae.requested_contexts = StoragePresentationContexts[:100]
+    ae.acse_timeout = ae.network_timeout = 10
+    assoc = ae.associate("127.0.0.1", port, ae_title="RMISR")
+    assert assoc.is_established
+    return assoc
+
+
+def _begin_a_message(assoc: Any) -> None:
+    """Send the first fragment of a command on ``assoc`` (a C-STORE begun), never the rest."""
+    context = assoc.accepted_contexts[0].context_id
+    fragment = bytes([context, 0x01]) + b"\x00" * 16  # PS3.8 E.2: a command fragment, not the last
+    pdv = len(fragment).to_bytes(4, "big") + fragment
+    assoc.dul.socket.send(bytes([0x04, 0x00]) + len(pdv).to_bytes(4, "big") + pdv)  # P-DATA-TF
+
+
+def _cut_mid_instance(assoc: Any) -> None:
+    """Begin one more C-STORE on ``assoc`` and close the connection there, as a network failure or a sender that
+    crashes does: the listener has part of a message, never the rest."""
+    _begin_a_message(assoc)
+    connection = assoc.dul.socket.socket
+    connection.shutdown(socket.SHUT_RDWR)  # an orderly close: the listener reads the fragment first
+    connection.close()
+
+
+@pytest.mark.parametrize("sent_again", [False, True])
+def test_a_series_cut_off_mid_instance_is_derived_only_when_sent_again(tmp_path, destination, ct_series, sent_again):
+    """An association that ends while an instance is arriving has lost that instance: its series was taken as
+    complete after --series-timeout and derived with a slice missing. Now it waits while the instance arrives, is
+    not derived after the cut, and is derived whole when the sender sends it again."""
+    series = str(pydicom.dcmread(ct_series[0]).SeriesInstanceUID)
+    spool = tmp_path / "spool"
+    listener = RunningListener(spool, destination.node, series_timeout=1.5, backoff=3600)
+    try:
+        assoc = _open_association(listener.port)
+        assert [int(assoc.send_c_store(pydicom.dcmread(path)).Status) for path in ct_series[:-1]] == [0] * (SLICES - 1)
+        _cut_mid_instance(assoc)
+        if sent_again:  # (later than the cut, as a sender's retry is)
+            wait_until(lambda: any(spool.glob("incoming/*/interrupted.jsonl")))
+            assert send(listener.port, ct_series) == [0x0000] * SLICES
+            received = destination.wait_for(SLICES)
+            wait_until(lambda: not any(spool.glob("work/*")))
+        else:
+            wait_until(lambda: any(spool.glob("failed/*/error.txt")))
+    finally:
+        result = listener.stop()
+    if sent_again:
+        assert list(result.sent) == [series] and not result.failed
+        assert len(received) == SLICES and not any(spool.glob("failed/*"))
+    else:
+        assert list(result.failed) == [series] and destination.received == []
+        assert "cut off (the association ended while an instance was arriving" in result.failed[series]
+        (failed,) = spool.glob("failed/*")
+        assert len(list((failed / "source").glob("*.dcm"))) == SLICES - 1
+        assert not list(failed.rglob(".receiving-*"))
+
+
+def test_a_series_is_not_taken_while_an_instance_of_it_arrives(tmp_path, destination, ct_series):
+    """A large instance over a slow link can take longer than --series-timeout: its series waits for it."""
+    spool = tmp_path / "spool"
+    listener = RunningListener(spool, destination.node, series_timeout=0.5, backoff=3600)
+    try:
+        assoc = _open_association(listener.port)
+        assert int(assoc.send_c_store(pydicom.dcmread(ct_series[0])).Status) == 0
+        _begin_a_message(assoc)
+        time.sleep(2.0)  # four series timeouts
+        assert len(list(spool.glob("incoming/*/*.dcm"))) == 1 and not any(spool.glob("work/*"))
+        assoc.abort()
+        wait_until(lambda: any(spool.glob("failed/*/error.txt")))
+    finally:
+        result = listener.stop()
+    assert "an instance was arriving" in next(iter(result.failed.values())) and destination.received == []
+
+
+def test_a_sender_that_aborts_between_instances_has_its_series_derived(tmp_path, destination, ct_series, caplog):
+    """Some senders end each association with an abort: nothing is cut off that the listener can tell."""
+    caplog.set_level("WARNING", logger="monai_rmisr.pacs.listener")
+    spool = tmp_path / "spool"
+    listener = RunningListener(spool, destination.node, series_timeout=0.5)
+    try:
+        assoc = _open_association(listener.port)
+        assert [int(assoc.send_c_store(pydicom.dcmread(path)).Status) for path in ct_series] == [0] * SLICES
+        assoc.abort()
+        received = destination.wait_for(SLICES)
+        wait_until(lambda: not any(spool.glob("work/*")))
+    finally:
+        result = listener.stop()
+    assert len(received) == SLICES and len(result.sent) == 1 and not result.failed
+    assert any("MODALITY ended an association without releasing it" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("how", ["stopped", "killed"])
+def test_a_series_being_received_when_the_listener_stops_waits_to_be_sent_again(tmp_path, destination, ct_series, how):
+    """A listener stopped (or killed) while a sender's association is open does not know whether the series it
+    was receiving came whole: a restart took it as complete. Now it is derived only if the sender sends it again
+    (the sender's transfer failed: it may); else it moves to failed/, saying why."""
+    series = str(pydicom.dcmread(ct_series[0]).SeriesInstanceUID)
+    spool = tmp_path / "spool"
+    listener = RunningListener(spool, destination.node, series_timeout=3600)
+    try:
+        if how == "stopped":
+            assoc = _open_association(listener.port)
+            assert [int(assoc.send_c_store(pydicom.dcmread(p)).Status) for p in ct_series[:-1]] == [0] * (SLICES - 1)
+        else:
+            assert send(listener.port, ct_series[:-1]) == [0x0000] * (SLICES - 1)
+    finally:
+        listener.stop()
+    (folder,) = spool.glob("incoming/*")
+    if how == "stopped":
+        wait_until(lambda: assoc.is_aborted)  # the sender is told at once
+        assert (folder / "interrupted.jsonl").exists() and not list(folder.glob(".receiving-*"))
+    else:
+        (folder / ".receiving-0123456789abcdef").touch()  # what a listener killed mid-transfer leaves
+    # restarted: not sent again, the series fails; sent again, it is derived whole
+    listener = RunningListener(spool, destination.node, series_timeout=0.5, backoff=3600)
+    try:
+        wait_until(lambda: any(spool.glob("failed/*/error.txt")))
+        assert send(listener.port, ct_series) == [0x0000] * SLICES
+        received = destination.wait_for(SLICES)
+        wait_until(lambda: not any(spool.glob("work/*")))
+    finally:
+        result = listener.stop()
+    assert "the listener stopped while" in result.failed[series] and "delete" in result.failed[series]
+    assert result.sent == {series: result.sent[series]} and len(received) == SLICES
