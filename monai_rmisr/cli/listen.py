@@ -26,6 +26,7 @@ def _listen(args: argparse.Namespace) -> int:
             ae_title=args.ae_title,
             allowed_callers=args.allow_ae or (),
             series_timeout=args.series_timeout,
+            resend_wait=args.resend_wait,
             max_attempts=args.max_attempts,
             timeout=args.timeout,
             remember_days=args.remember_days,
@@ -77,6 +78,14 @@ def add_command(commands: Any) -> None:
         default=30.0,
         metavar="S",
         help="seconds (> 0) without a new instance after which a series is complete (30)",
+    )
+    command.add_argument(
+        "--resend-wait",
+        type=float,
+        default=1800.0,
+        metavar="S",
+        help="seconds a series whose transfer was cut off (mid-instance, or by a stop) waits to be sent again before "
+        "it moves to SPOOL/failed/ underived (1800; at least --series-timeout)",
     )
     command.add_argument(
         "--max-attempts", type=int, default=5, metavar="N", help="tries per series, counted across restarts (5)"

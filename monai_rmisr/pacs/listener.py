@@ -13,9 +13,10 @@ again on the same spool takes up the incoming series (stable once their newest f
 ``series_timeout`` old), derives again a series whose derivation was cut short (no ``derived.complete``
 marker), and sends again a derived series the destination has not confirmed (the same SOP instances,
 which an archive keeps once). A series whose transfer was cut off (the sender's association ended while an
-instance was arriving, or the listener stopped while an association that delivered to it was open) and not sent
-again is not derived (``interrupted.jsonl`` in its folder): it moves to ``failed/``. A lock file keeps a second
-listener off a spool in use. Tries are counted across
+instance was arriving, or the listener stopped while an association that delivered to it was open) is recorded as
+such (``interrupted.json`` in its folder): it is derived once the lost instance comes again (or, where which one was
+lost is not known, once a later association sends the series), else it moves to ``failed/`` after
+``resend_wait``. A lock file keeps a second listener off a spool in use. Tries are counted across
 restarts (``tries.json`` in the work folder, written as each try starts), so a series that stops the listener each
 time it is derived is given up after ``max_attempts`` of them.
 
@@ -40,6 +41,7 @@ Uses the maintained `pynetdicom <https://pydicom.github.io/pynetdicom/>`_ (``pip
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import os
@@ -95,8 +97,10 @@ _AE_TITLE = re.compile(r"[\x20-\x5b\x5d-\x7e]{1,16}")  # PS3.5 AE: 16 characters
 _NODE = re.compile(r"(?P<ae>.+)@(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(?P<port>[0-9]{1,5})")
 _DONE_MARKER = "derived.complete"
 _REFUSED_FILE = "refused.jsonl"  # in a series' folder: the instances refused when they came, one JSON line each
-_INTERRUPTED_FILE = "interrupted.jsonl"  # in a series' folder: why a transfer of it was cut off, one JSON line each
+_INTERRUPTED_FILE = "interrupted.json"  # in a series' folder: its transfers cut off (:func:`_cuts`)
 _RECEIVING_PREFIX = ".receiving-"  # in an incoming series' folder: an open association that delivered to it
+_STOPPED = "the listener stopped while an association delivering the series was open"
+_C_STORE_RQ = 0x0001  # a DIMSE command set's CommandField
 _TRIES_FILE = "tries.json"  # in a work folder: the tries started, so that a restart does not start the count again
 _PRUNE_EVERY = 3600.0  # seconds between removals of old done records
 
@@ -332,6 +336,7 @@ class _Policy:
     forward_tls: ssl.SSLContext | None
     settings: dict[str, Any]  # _derivation_settings(upscaler), computed once
     max_instances: int | None = None
+    resend_wait: float = 1800.0
 
 
 @dataclass
@@ -390,50 +395,128 @@ def _append_json_line(path: Path, entry: dict[str, Any]) -> None:
 
 
 def _json_lines(path: Path) -> list[dict[str, Any]]:
-    """The entries of the JSON-lines record ``path`` ([] where there is none)."""
+    """The entries of the JSON-lines record ``path`` ([] where there is none); a line that is no JSON object (cut
+    short by a crash while it was written) is an empty entry, so that it still counts."""
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    entries = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                entry = {}
+            entries.append(entry if isinstance(entry, dict) else {})
+    return entries
+
+
+def _cuts(folder: Path) -> list[dict[str, Any]]:
+    """The cut-off transfers recorded in a series' folder (:data:`_INTERRUPTED_FILE`: ``{"at", "reason", "lost"}``
+    each); one that cannot be read counts as a cut whose lost instance is not known."""
+    record = folder / _INTERRUPTED_FILE
+    if not record.exists():
+        return []
+    cuts = _read_json(record)
+    if not isinstance(cuts, list) or not all(isinstance(cut, dict) for cut in cuts):
+        return [{"at": 0.0, "reason": f"{record} cannot be read", "lost": None}]
+    return cuts
+
+
+def _write_cuts(folder: Path, cuts: list[dict[str, Any]]) -> None:
+    """Record ``cuts`` in ``folder`` (whole or not at all, mode 0600); none: the record removed."""
+    if cuts:
+        write_json_atomically(folder / _INTERRUPTED_FILE, cuts)
+    else:
+        (folder / _INTERRUPTED_FILE).unlink(missing_ok=True)
+
+
+def _command_instance(command: bytes) -> str | None:
+    """The SOP Instance UID a DIMSE command set (Implicit VR Little Endian, PS3.7 E) asks to store; None for another
+    command (a C-ECHO) or one that cannot be read."""
+    from pynetdicom.dsutils import decode
+
+    try:
+        fields = decode(io.BytesIO(command), True, True)
+        if int(fields.get("CommandField", 0)) != _C_STORE_RQ:
+            return None
+        uid = str(fields.get("AffectedSOPInstanceUID", ""))
+    except Exception:  # what a peer sends is not ours to trust
+        return None
+    return uid if is_dicom_uid(uid) else None
 
 
 @dataclass
 class _Transfer:
-    """What one sender's association delivered: the series (each with the time its first instance came, in this
-    association), the series of the newest instance, and whether an instance is arriving now (a P-DATA PDU came
-    after the last whole DIMSE message: its series is not known before the whole data set is there)."""
+    """What one sender's association is doing, as the listener sees it (pynetdicom calls the event handlers from the
+    association's own thread)."""
 
+    caller: str  # the calling AE title and address
     token: str = field(default_factory=lambda: uuid.uuid4().hex)  # names its marker in each series' folder
-    first_delivery: dict[str, float] = field(default_factory=dict)
-    last_series: str = ""
+    started: float = field(default_factory=time.time)
+    delivered_to: set[str] = field(default_factory=set)  # the series of its instances, stored or refused
+    last_series: str = ""  # the series of its newest instance
+    #: a message is being received: from its first P-DATA PDU until it is handled (a C-STORE's instance stored)
     arriving: bool = False
+    arriving_instance: str | None = None  # that C-STORE's SOP Instance UID, once its command set has come whole
+    last_data: float = 0.0  # when its newest P-DATA PDU came
+    command: bytearray = field(default_factory=bytearray)  # the command set being received
 
 
 class _Transfers:
-    """The transfers of the open associations (pynetdicom calls the event handlers from each association's own
-    thread; the main loop asks which series are arriving)."""
+    """The open associations' transfers, and each caller's newest series (the first instance of an association is
+    most likely of the series its caller was sending)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._open: dict[Any, _Transfer] = {}
+        self._last_series_of: dict[str, str] = {}
 
-    def arriving(self, assoc: Any) -> None:
-        """A P-DATA PDU came: part of a message (a C-STORE's data set, say), the rest to come."""
-        with self._lock:
-            self._open.setdefault(assoc, _Transfer()).arriving = True
+    def _of(self, assoc: Any) -> _Transfer:
+        transfer = self._open.get(assoc)
+        if transfer is None:
+            requestor = assoc.requestor
+            caller = f"{str(requestor.ae_title).strip()}@{requestor.address}"
+            transfer = self._open[assoc] = _Transfer(caller)
+        return transfer
 
-    def received(self, assoc: Any) -> None:
-        """A whole DIMSE message came."""
+    def data(self, assoc: Any, pdu: Any) -> None:
+        """A P-DATA-TF PDU came: a message is arriving; a C-STORE's SOP Instance UID is read once its command set is
+        whole (PS3.8 E.2: each fragment's first byte says command or data set, and last or not)."""
         with self._lock:
-            if assoc in self._open:
-                self._open[assoc].arriving = False
+            transfer = self._of(assoc)
+            transfer.arriving, transfer.last_data = True, time.time()
+            for item in pdu.presentation_data_value_items:
+                header, fragment = item.data[0], item.data[1:]
+                if header & 0x01:
+                    transfer.command += fragment
+                    if header & 0x02:
+                        transfer.arriving_instance = _command_instance(bytes(transfer.command))
+                        transfer.command.clear()
+
+    def message(self, assoc: Any, message: Any) -> None:
+        """A whole DIMSE message came: a C-STORE's instance is still arriving until it is handled (:meth:`handled`);
+        any other message (a C-ECHO) is done."""
+        if type(message).__name__ != "C_STORE_RQ":
+            self.handled(assoc)
+
+    def handled(self, assoc: Any) -> None:
+        with self._lock:
+            transfer = self._open.get(assoc)
+            if transfer is not None:
+                transfer.arriving, transfer.arriving_instance = False, None
 
     def delivered(self, assoc: Any, series: str) -> _Transfer:
         """An instance of ``series`` came (stored or refused); the association's transfer."""
         with self._lock:
-            transfer = self._open.setdefault(assoc, _Transfer())
-            transfer.first_delivery.setdefault(series, time.time())
-            transfer.last_series = series
+            transfer = self._of(assoc)
+            transfer.delivered_to.add(series)
+            transfer.last_series = self._last_series_of[transfer.caller] = series
             return transfer
+
+    def last_series(self, transfer: _Transfer) -> str:
+        """The series an instance arriving on ``transfer`` most likely belongs to ("" where none is known)."""
+        with self._lock:
+            return transfer.last_series or self._last_series_of.get(transfer.caller, "")
 
     def end(self, assoc: Any) -> _Transfer | None:
         """The association's transfer, no longer open (None where it had none, or it was ended before)."""
@@ -447,9 +530,10 @@ class _Transfers:
             return transfers
 
     def arriving_series(self) -> set[str]:
-        """The series whose instance is (most likely) arriving now: each receiving association's newest series."""
+        """The series of the instances arriving now, as far as they can be told (:meth:`last_series`)."""
         with self._lock:
-            return {t.last_series for t in self._open.values() if t.arriving and t.last_series}
+            arriving = [t for t in self._open.values() if t.arriving]
+            return {s for t in arriving for s in [t.last_series or self._last_series_of.get(t.caller, "")] if s}
 
 
 class _Spool:
@@ -464,12 +548,14 @@ class _Spool:
         )
         self.lock = threading.Lock()  # one writer at a time against a series folder moving to work/
         self.last_arrival: dict[str, float] = {}
+        #: the SOP Instance UIDs lost in a cut-off transfer, each with the series waiting for it to come again
+        self.awaited: dict[str, set[str]] = {}
         self._lock_file: Any = None
 
     def open(self) -> None:
         """Create the folders (mode 0700: they hold patient data), take the spool's lock and tidy what a stopped
-        listener left: partial files, empty folders, removals cut short; a series an association was delivering
-        when the listener stopped is marked interrupted (whether all of it came is not known).
+        listener left: partial files, empty folders, removals cut short. A series that an association was delivering
+        when the listener stopped (its marker is there) is recorded as cut off: whether all of it came is not known.
 
         Raises:
             ValueError: the spool cannot be made or is in use by another listener.
@@ -500,51 +586,58 @@ class _Spool:
         for folder in self.work.iterdir():  # made just before a move into it that did not happen
             if folder.is_dir() and not any(folder.iterdir()):
                 folder.rmdir()
+        now = time.time()
         for series in sorted(self.incoming.iterdir()):  # from an earlier run: stable once its newest file is old
-            for partial in series.glob(".*.tmp"):  # an instance being written when the listener stopped
+            for partial in series.glob(".*.tmp"):  # an instance or a record being written when the listener stopped
                 partial.unlink()
             senders = list(series.glob(f"{_RECEIVING_PREFIX}*"))
             if senders:
-                reason = f"the listener stopped while {len(senders)} association(s) delivering the series were open"
-                logger.warning("series %s: %s; whether all of it came is not known", series.name, reason)
-                _append_json_line(series / _INTERRUPTED_FILE, {"at": time.time(), "reason": reason})
+                self._cut(series, _STOPPED, None, now)
                 for marker in senders:
                     marker.unlink()
             times = [path.stat().st_mtime for path in [*series.glob("*.dcm"), *series.glob(_REFUSED_FILE)]]
-            if times:
-                self.last_arrival[series.name] = max(times)
-            else:  # nothing came (an interruption record at most): nothing to derive
+            if not times:  # nothing came (a record of a cut at most): nothing to derive
                 shutil.rmtree(series)
+                continue
+            cuts = _cuts(series)
+            for cut in cuts:
+                if cut.get("lost"):
+                    self.awaited.setdefault(str(cut["lost"]), set()).add(series.name)
+            # a cut-off series waits for its sender from now: the listener was not there to receive it again
+            self.last_arrival[series.name] = now if cuts else max(times)
 
     def close(self) -> None:
         if self._lock_file is not None:
             self._lock_file.close()  # releases the lock
             self._lock_file = None
 
-    def store(self, dataset: Any, sender: str) -> None:
+    def store(self, dataset: Any, transfer: _Transfer) -> None:
         """Write one received instance under ``incoming/<series>/`` (a temporary file, then a rename), after the
-        marker of the association ``sender`` (:attr:`_Transfer.token`) delivering it."""
-        series = str(dataset.SeriesInstanceUID)
+        marker of the association delivering it; a cut-off transfer that this instance makes whole again is
+        forgotten (:meth:`_came_again`)."""
+        series, instance = str(dataset.SeriesInstanceUID), str(dataset.SOPInstanceUID)
         with self.lock:
-            folder = self._receiving_folder(series, sender)
+            folder = self._receiving_folder(series, transfer.token)
             fd, tmp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")
             try:
                 with os.fdopen(fd, "wb") as f:
                     dataset.save_as(f, enforce_file_format=True)
-                os.replace(tmp, folder / f"{dataset.SOPInstanceUID}.dcm")
+                os.replace(tmp, folder / f"{instance}.dcm")
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
                 raise
             self.last_arrival[series] = time.time()
+            self._came_again(series, instance, transfer.started)
 
-    def note_refused(self, series: str, instance: str, reason: str, sender: str) -> None:
+    def note_refused(self, series: str, instance: str, reason: str, transfer: _Transfer) -> None:
         """Record in ``incoming/<series>/`` that its instance ``instance`` was refused when it came (its image
         cannot be read): the series is incomplete, whatever arrives after (a PACS may stop sending the series at
         the refusal), and :func:`_process` says so rather than derive it as if it were whole."""
         with self.lock:
-            folder = self._receiving_folder(series, sender)
+            folder = self._receiving_folder(series, transfer.token)
             _append_json_line(folder / _REFUSED_FILE, {"instance": instance, "reason": reason})
             self.last_arrival[series] = time.time()
+            self._came_again(series, instance, transfer.started)
 
     def _receiving_folder(self, series: str, sender: str) -> Path:
         """``incoming/<series>/``, made where needed, with the marker of the association ``sender``: left by a
@@ -556,36 +649,76 @@ class _Spool:
             marker.touch(mode=0o600)
         return folder
 
-    def end_transfer(self, transfer: _Transfer, released: bool = False, cut: str | None = None) -> None:
-        """An association that delivered instances ended. ``cut``: why it ended with an instance arriving, or
-        while the listener stopped: each series it delivered to that is still being received is marked interrupted
-        (:func:`_check_transfer_whole` refuses to derive it). ``released`` (a normal end): an interruption of one
-        of its series recorded before this association's first instance of it is cleared (the sender sent the
-        series again)."""
-        with self.lock:
-            for series, first in transfer.first_delivery.items():
-                folder = self.incoming / series
-                try:
-                    (folder / f"{_RECEIVING_PREFIX}{transfer.token}").unlink(missing_ok=True)
-                    if not folder.is_dir():  # taken already
-                        continue
-                    record = folder / _INTERRUPTED_FILE
-                    if cut is not None:
-                        logger.warning("series %s: %s; it is not derived unless it is sent again", series, cut)
-                        _append_json_line(record, {"at": time.time(), "reason": cut})
-                    elif released and record.exists() and all(entry["at"] < first for entry in _json_lines(record)):
-                        logger.info("series %s: sent again after its transfer was cut off; taken as whole", series)
-                        record.unlink()
-                except OSError as err:
-                    logger.error("series %s: could not record how its transfer ended: %s", series, err)
+    def _came_again(self, series: str, instance: str, started: float) -> None:
+        """Forget the cuts that ``instance`` of ``series``, delivered by an association begun at ``started``, mends:
+        those that lost this very instance (in whichever series they were recorded), and those of ``series`` whose
+        lost instance is not known, recorded before that association began (its sender is sending the series
+        again). Errors are logged: the cut then stays, and the series fails rather than go out incomplete."""
+        for name in self.awaited.pop(instance, set()) | {series}:
+            folder = self.incoming / name
+            try:
+                cuts = _cuts(folder)
+                kept = [
+                    cut
+                    for cut in cuts
+                    if cut.get("lost") != instance
+                    and (cut.get("lost") or name != series or not float(cut.get("at") or 0.0) < started)
+                ]
+                if len(kept) < len(cuts):
+                    _write_cuts(folder, kept)
+                    if not kept:
+                        logger.info("series %s: sent again after its transfer was cut off; taken as whole", name)
+            except (OSError, TypeError, ValueError) as err:
+                logger.error("series %s: could not update its record of a cut-off transfer: %s", name, err)
 
-    def take_stable(self, series_timeout: float, now: float, arriving: set[str] | None = None) -> list[Path]:
-        """Move every series quiet for ``series_timeout`` seconds into a new work folder, except those with an
-        instance ``arriving`` (a large one over a slow link can take longer); the work folders."""
+    def cut(self, series: Sequence[str], reason: str, lost: str | None, at: float, sender: str | None = None) -> None:
+        """Record that a transfer of each of ``series`` still being received was cut off (at the time ``at``;
+        ``lost``: the SOP Instance UID that was arriving, where known). With ``sender`` (a :attr:`_Transfer.token`),
+        only the folders that association delivered into (its marker is there), and its markers are removed after
+        the record is written. A lost instance that has come again meanwhile (its file is there) is no cut."""
+        with self.lock:
+            for name in series:
+                folder = self.incoming / name
+                marker = folder / f"{_RECEIVING_PREFIX}{sender}"
+                if not folder.is_dir() or (sender is not None and not marker.exists()):
+                    continue
+                if lost is not None and (folder / f"{lost}.dcm").exists():
+                    continue
+                try:
+                    self._cut(folder, reason, lost, at)
+                    if sender is not None:
+                        marker.unlink(missing_ok=True)
+                except OSError as err:  # the marker stays where it was: a restart records the cut
+                    logger.error("series %s: could not record that its transfer was cut off: %s", name, err)
+
+    def _cut(self, folder: Path, reason: str, lost: str | None, at: float) -> None:
+        _write_cuts(folder, [*_cuts(folder), {"at": at, "reason": reason, "lost": lost}])
+        if lost is not None:
+            self.awaited.setdefault(lost, set()).add(folder.name)
+        self.last_arrival[folder.name] = time.time()  # its sender's time to send it again counts from now
+        logger.warning("series %s: %s; it is derived only if it is sent again", folder.name, reason)
+
+    def end_transfer(self, transfer: _Transfer) -> None:
+        """An association that delivered instances ended without cutting any off: its markers are removed."""
+        with self.lock:
+            for name in transfer.delivered_to:
+                try:
+                    (self.incoming / name / f"{_RECEIVING_PREFIX}{transfer.token}").unlink(missing_ok=True)
+                except OSError as err:
+                    logger.error("series %s: could not remove a marker of its sender: %s", name, err)
+
+    def take_stable(
+        self, series_timeout: float, resend_wait: float, now: float, arriving: Callable[[], set[str]]
+    ) -> list[Path]:
+        """Move every series quiet for ``series_timeout`` seconds (a cut-off one: ``resend_wait``, then to fail)
+        into a new work folder, except those with an instance ``arriving()`` (asked with the spool locked: a large
+        instance over a slow link can take longer than the timeout); the work folders."""
         taken = []
         with self.lock:
+            busy = arriving()
             for series, arrival in sorted(self.last_arrival.items(), key=lambda item: item[1]):
-                if now - arrival < series_timeout or series in (arriving or set()):
+                wait = resend_wait if (self.incoming / series / _INTERRUPTED_FILE).exists() else series_timeout
+                if now - arrival < wait or series in busy:
                     continue
                 del self.last_arrival[series]
                 if not (self.incoming / series).is_dir():  # removed by hand meanwhile
@@ -595,6 +728,8 @@ class _Spool:
                 (self.incoming / series).rename(work / "source")
                 for marker in (work / "source").glob(f"{_RECEIVING_PREFIX}*"):  # its senders' ends no longer matter
                     marker.unlink()
+                for waiting in self.awaited.values():
+                    waiting.discard(series)
                 count = sum(1 for _ in (work / "source").glob("*.dcm"))
                 logger.info("series %s: %d instances received, taken as complete", series, count)
                 taken.append(work)
@@ -715,7 +850,7 @@ def _check_nothing_refused(source: Path, skip_bad_slices: bool) -> list[dict[str
     refused = _json_lines(source / _REFUSED_FILE)
     if not refused:
         return []
-    named = "; ".join(f"{item['instance']}: {item['reason']}" for item in refused[:3])
+    named = "; ".join(f"{item.get('instance', '?')}: {item.get('reason', '?')}" for item in refused[:3])
     named += "; ..." if len(refused) > 3 else ""
     if not skip_bad_slices:
         raise ValueError(
@@ -729,25 +864,27 @@ def _check_nothing_refused(source: Path, skip_bad_slices: bool) -> list[dict[str
         len(refused),
         named,
     )
-    return [{"instance": str(item["instance"]), "reason": str(item["reason"])} for item in refused]
+    return [{"instance": str(item.get("instance", "?")), "reason": str(item.get("reason", "?"))} for item in refused]
 
 
-def _check_transfer_whole(source: Path) -> None:
-    """Refuse to derive a series whose transfer was cut off (:meth:`_Spool.end_transfer`, :meth:`_Spool.open`) and
-    not sent again: an instance was lost on the way, or may have been, and a derived series with slices missing
-    would look whole.
+def _check_transfer_whole(source: Path, resend_wait: float) -> None:
+    """Refuse to derive a series whose transfer was cut off (:meth:`_Spool.cut`) and not sent again within
+    ``resend_wait`` seconds: an instance was lost on the way, or may have been, and a derived series with slices
+    missing would look whole.
 
     Raises:
         ValueError: saying what cut it off (the series then moves to ``failed/``, not tried again).
     """
-    cuts = _json_lines(source / _INTERRUPTED_FILE)
+    cuts = _cuts(source)
     if cuts:
         received = sum(1 for _ in source.glob("*.dcm"))
+        lost = [str(cut["lost"]) for cut in cuts if cut.get("lost")]
+        what = f"instance {', '.join(lost)} was lost" if lost else "whether all of it came is not known"
         raise ValueError(
-            f"the transfer of the series was cut off ({cuts[-1]['reason']}) and no later association sent it again: "
-            f"it may be incomplete ({received} instance(s) came) and is not derived. Send the series again; to "
-            f"derive what came, delete {source / _INTERRUPTED_FILE}, move the folder back into work/ and restart "
-            "the listener."
+            f"the transfer of the series was cut off ({cuts[-1].get('reason', '?')}; {what}) and it was not sent "
+            f"again within --resend-wait {resend_wait:g} s: it may be incomplete ({received} instance(s) came) and "
+            f"is not derived. Send the series again; to derive what came, delete {source / _INTERRUPTED_FILE}, move "
+            "the folder back into work/ and restart the listener."
         )
 
 
@@ -756,7 +893,7 @@ def _process(work: Path, policy: _Policy) -> list[str]:
     series UIDs. The marker holds the settings of the derivation: a listener restarted with another model or
     scale derives the kept series again rather than sending (and recording) what the old settings made."""
     derived, marker = work / "derived", work / _DONE_MARKER
-    _check_transfer_whole(work / "source")
+    _check_transfer_whole(work / "source", policy.resend_wait)
     refused = _check_nothing_refused(work / "source", policy.upscaler.skip_bad_slices)
     if policy.max_instances is not None:
         received = sum(1 for _ in (work / "source").glob("*.dcm"))
@@ -823,6 +960,7 @@ def listen(
     ae_title: str = "RMISR",
     allowed_callers: Sequence[str] = (),
     series_timeout: float = 30.0,
+    resend_wait: float = 1800.0,
     max_attempts: int = 5,
     backoff: float = 30.0,
     timeout: float = 60.0,
@@ -847,6 +985,9 @@ def listen(
         spool: the listener's folder (created; its ``incoming/``, ``work/``, ``failed/``, ``trash/``).
         forward: where derived series are sent (:func:`parse_dicom_node`).
         series_timeout: seconds without a new instance after which a series is taken as complete (> 0).
+        resend_wait: seconds a series whose transfer was cut off (an association that ended while an instance was
+            arriving, or was open when the listener stopped) waits to be sent again (at least ``series_timeout``);
+            not sent again, it moves to ``failed/`` underived.
         max_attempts, backoff: tries per series, and the wait before the second (doubling, at most an hour).
         timeout: seconds a peer may take to answer or stay silent: the destination (connection, association,
             each C-STORE) and a sender (an idle association is closed).
@@ -874,6 +1015,7 @@ def listen(
     allowed = [check_ae_title(title, "--allow-ae") for title in allowed_callers]
     check_port(port, "--port")
     check_seconds(series_timeout, "series-timeout", allow_zero=False)  # 0 would split a series as it arrives
+    resend_wait = max(check_seconds(resend_wait, "resend-wait"), series_timeout)
     check_seconds(backoff, "backoff")
     check_seconds(timeout, "timeout", allow_zero=False, maximum=MAX_NETWORK_TIMEOUT)
     check_count(max_attempts, "max-attempts")
@@ -890,35 +1032,43 @@ def listen(
 
     largest_input = upscaler.input_value_limit()  # what the derivation reads; larger is refused from the header
     transfers = _Transfers()
+    stopping = threading.Event()  # set first when the listener stops: what comes after is refused or cut off
     from pynetdicom.pdu import P_DATA_TF  # pynetdicom is there (above)
 
     def on_pdu_received(event: Any) -> None:
         if isinstance(event.pdu, P_DATA_TF):
-            transfers.arriving(event.assoc)
+            transfers.data(event.assoc, event.pdu)
 
     def on_message_received(event: Any) -> None:
-        transfers.received(event.assoc)
+        transfers.message(event.assoc, event.message)
 
     def on_connection_closed(event: Any) -> None:
         transfer = transfers.end(event.assoc)
-        if transfer is None or not transfer.first_delivery:
+        if transfer is None:
             return
-        if event.assoc.is_released:
-            store.end_transfer(transfer, released=True)
-        elif transfer.arriving:  # that instance is lost; its series is not known, so each of the association's is
-            store.end_transfer(
-                transfer,
-                cut="the association ended while an instance was arriving (an abort, or the connection was lost)",
-            )
-        else:  # some senders end every association so; nothing was cut off that the listener can tell
+        if stopping.is_set():  # aborted by the stop below
+            store.cut(sorted(transfer.delivered_to), _STOPPED, None, time.time(), transfer.token)
+        elif not event.assoc.is_released and transfer.arriving:  # that instance is lost
+            series = transfers.last_series(transfer)
+            cut = "the association ended while an instance was arriving (an abort, or the connection was lost)"
+            store.cut([series] if series else [], cut, transfer.arriving_instance, transfer.last_data)
+        elif not event.assoc.is_released and transfer.delivered_to:  # some senders end every association so
             logger.warning(
                 "%s ended an association without releasing it (an abort, a lost connection or --timeout), between "
-                "instances: its series are taken as sent",
-                str(event.assoc.requestor.ae_title).strip(),
+                "instances: nothing was cut off, its series are taken as sent",
+                transfer.caller,
             )
-            store.end_transfer(transfer)
+        store.end_transfer(transfer)
 
     def on_c_store(event: Any) -> int:
+        if stopping.is_set():  # the stop marks what came before it; the sender sends this again to the next run
+            return STATUS_OUT_OF_RESOURCES
+        try:
+            return store_instance(event)
+        finally:
+            transfers.handled(event.assoc)  # stored (or refused): not taken before it is in its series' folder
+
+    def store_instance(event: Any) -> int:
         caller = event.assoc.requestor.ae_title
         try:
             dataset = event.dataset
@@ -943,11 +1093,11 @@ def listen(
             logger.warning(
                 "series %s: refused instance %s, whose image cannot be read: %s", uids[1], uids[2], err.reason
             )
-            sender = transfers.delivered(event.assoc, uids[1]).token
-            store.note_refused(uids[1], uids[2], err.reason, sender)  # the series is incomplete: said when it is taken
+            transfer = transfers.delivered(event.assoc, uids[1])
+            store.note_refused(uids[1], uids[2], err.reason, transfer)  # incomplete: said when it is taken
             return STATUS_CANNOT_UNDERSTAND
         try:
-            store.store(dataset, transfers.delivered(event.assoc, uids[1]).token)
+            store.store(dataset, transfers.delivered(event.assoc, uids[1]))
         except OSError as err:
             logger.error("series %s: could not write an instance to the spool: %s", uids[1], err.strerror or err)
             return STATUS_OUT_OF_RESOURCES
@@ -1022,6 +1172,7 @@ def listen(
         forwarding_tls,
         _derivation_settings(upscaler),
         max_instances,
+        resend_wait,
     )
     next_prune = 0.0
     try:
@@ -1036,7 +1187,7 @@ def listen(
                 except OSError as err:
                     logger.error("could not remove old records from done/: %s", err)
             try:
-                taken = store.take_stable(series_timeout, now, transfers.arriving_series())
+                taken = store.take_stable(series_timeout, resend_wait, now, transfers.arriving_series)
                 pending.extend(_Pending(folder) for folder in taken)
             except OSError as err:  # a full or failing disk: the series stay in incoming/, taken at a later turn
                 logger.error("could not move a received series into work/: %s", err)
@@ -1046,12 +1197,13 @@ def listen(
                 _try(item, pending, store, result, policy)
             stop.wait(0.2)
     finally:
-        server.shutdown()  # no new association; the open ones are ended here, their series marked interrupted
-        for transfer in transfers.end_all():
-            store.end_transfer(transfer, cut="the listener stopped while an association delivering it was open")
+        stopping.set()
+        server.shutdown()  # no new association; the open ones are aborted: their senders learn at once
         for assoc in server.active_associations:
             if assoc.is_established:  # (one still negotiating ends under --timeout, as before)
-                assoc.abort()  # the sender learns at once that its transfer failed (it may send again)
+                assoc.abort()
+        for transfer in transfers.end_all():  # those whose end the abort did not report (yet)
+            store.cut(sorted(transfer.delivered_to), _STOPPED, None, time.time(), transfer.token)
         restore()
         store.close()
     return result

@@ -931,70 +931,128 @@ def _open_association(port: int) -> Any:
     return assoc
 
 
-def _begin_a_message(assoc: Any) -> None:
-    """Send the first fragment of a command on ``assoc`` (a C-STORE begun), never the rest."""
-    context = assoc.accepted_contexts[0].context_id
-    fragment = bytes([context, 0x01]) + b"\x00" * 16  # PS3.8 E.2: a command fragment, not the last
-    pdv = len(fragment).to_bytes(4, "big") + fragment
-    assoc.dul.socket.send(bytes([0x04, 0x00]) + len(pdv).to_bytes(4, "big") + pdv)  # P-DATA-TF
+def _store(assoc: Any, files: list[Path]) -> None:
+    assert [int(assoc.send_c_store(pydicom.dcmread(path)).Status) for path in files] == [0x0000] * len(files)
 
 
-def _cut_mid_instance(assoc: Any) -> None:
-    """Begin one more C-STORE on ``assoc`` and close the connection there, as a network failure or a sender that
-    crashes does: the listener has part of a message, never the rest."""
-    _begin_a_message(assoc)
+def _begin_a_c_store(assoc: Any, path: Path) -> str:
+    """Send the command set of a C-STORE of ``path`` and the first fragment of its data set, never the rest (as a
+    large instance over a slow link is, or one cut off); its SOP Instance UID."""
+    from pynetdicom.dsutils import encode
+
+    dataset = pydicom.dcmread(path)
+    context = next(c for c in assoc.accepted_contexts if c.abstract_syntax == dataset.SOPClassUID)
+    command = pydicom.Dataset()
+    command.AffectedSOPClassUID = dataset.SOPClassUID
+    command.CommandField = 0x0001  # C-STORE-RQ
+    command.MessageID = 99
+    command.Priority = 0
+    command.CommandDataSetType = 0x0000  # a data set follows
+    command.AffectedSOPInstanceUID = dataset.SOPInstanceUID
+    encoded = encode(command, True, True)
+    pdvs = b""
+    for header, fragment in ((0x03, encoded), (0x00, b"\x08\x00" * 8)):  # PS3.8 E.2: command, last; data, not last
+        item = bytes([context.context_id, header]) + fragment
+        pdvs += len(item).to_bytes(4, "big") + item
+    assoc.dul.socket.send(bytes([0x04, 0x00]) + len(pdvs).to_bytes(4, "big") + pdvs)  # one P-DATA-TF PDU
+    return str(dataset.SOPInstanceUID)
+
+
+def _cut(assoc: Any) -> None:
+    """Close the connection under ``assoc`` without a release or an abort (a network failure, a crashed sender);
+    an orderly close, so that the listener reads what was sent before."""
     connection = assoc.dul.socket.socket
-    connection.shutdown(socket.SHUT_RDWR)  # an orderly close: the listener reads the fragment first
+    connection.shutdown(socket.SHUT_RDWR)
     connection.close()
 
 
-@pytest.mark.parametrize("sent_again", [False, True])
-def test_a_series_cut_off_mid_instance_is_derived_only_when_sent_again(tmp_path, destination, ct_series, sent_again):
+@pytest.mark.parametrize("sent_again", ["the lost instance", "another instance", "nothing"])
+def test_a_series_cut_off_mid_instance_waits_for_the_lost_instance(tmp_path, destination, ct_series, sent_again):
     """An association that ends while an instance is arriving has lost that instance: its series was taken as
-    complete after --series-timeout and derived with a slice missing. Now it waits while the instance arrives, is
-    not derived after the cut, and is derived whole when the sender sends it again."""
+    complete after --series-timeout and derived with a slice missing. Now it waits for that instance (by its SOP
+    Instance UID, in a later association) up to --resend-wait, then fails underived, naming it."""
     series = str(pydicom.dcmread(ct_series[0]).SeriesInstanceUID)
     spool = tmp_path / "spool"
-    listener = RunningListener(spool, destination.node, series_timeout=1.5, backoff=3600)
+    listener = RunningListener(spool, destination.node, series_timeout=0.3, resend_wait=3.0, backoff=3600)
     try:
         assoc = _open_association(listener.port)
-        assert [int(assoc.send_c_store(pydicom.dcmread(path)).Status) for path in ct_series[:-1]] == [0] * (SLICES - 1)
-        _cut_mid_instance(assoc)
-        if sent_again:  # (later than the cut, as a sender's retry is)
-            wait_until(lambda: any(spool.glob("incoming/*/interrupted.jsonl")))
-            assert send(listener.port, ct_series) == [0x0000] * SLICES
+        _store(assoc, [ct_series[0], ct_series[2]])
+        lost = _begin_a_c_store(assoc, ct_series[1])
+        _cut(assoc)
+        wait_until(lambda: any(spool.glob("incoming/*/interrupted.json")))
+        time.sleep(1.0)  # more than --series-timeout: the series waits
+        assert not any(spool.glob("work/*")) and not any(spool.glob("failed/*"))
+        if sent_again != "nothing":
+            send(listener.port, [ct_series[1] if sent_again == "the lost instance" else ct_series[2]])
+        if sent_again == "the lost instance":
             received = destination.wait_for(SLICES)
             wait_until(lambda: not any(spool.glob("work/*")))
         else:
             wait_until(lambda: any(spool.glob("failed/*/error.txt")))
     finally:
         result = listener.stop()
-    if sent_again:
-        assert list(result.sent) == [series] and not result.failed
-        assert len(received) == SLICES and not any(spool.glob("failed/*"))
+    if sent_again == "the lost instance":
+        assert list(result.sent) == [series] and not result.failed and len(received) == SLICES
     else:
         assert list(result.failed) == [series] and destination.received == []
-        assert "cut off (the association ended while an instance was arriving" in result.failed[series]
+        error = result.failed[series]
+        assert "an instance was arriving" in error and f"instance {lost} was lost" in error
         (failed,) = spool.glob("failed/*")
         assert len(list((failed / "source").glob("*.dcm"))) == SLICES - 1
         assert not list(failed.rglob(".receiving-*"))
+        assert oct((failed / "source" / "interrupted.json").stat().st_mode & 0o777) == "0o600"
 
 
-def test_a_series_is_not_taken_while_an_instance_of_it_arrives(tmp_path, destination, ct_series):
-    """A large instance over a slow link can take longer than --series-timeout: its series waits for it."""
+@pytest.mark.parametrize("association", ["the same", "a new one"])
+def test_a_series_is_not_taken_while_an_instance_of_it_arrives(tmp_path, destination, ct_series, association):
+    """A large instance over a slow link can take longer than --series-timeout: its series waits for it, also when
+    it is the first instance of a new association (a sender that opens one per instance, or a retry)."""
     spool = tmp_path / "spool"
-    listener = RunningListener(spool, destination.node, series_timeout=0.5, backoff=3600)
+    listener = RunningListener(spool, destination.node, series_timeout=0.3, resend_wait=60, backoff=3600)
     try:
-        assoc = _open_association(listener.port)
-        assert int(assoc.send_c_store(pydicom.dcmread(ct_series[0])).Status) == 0
-        _begin_a_message(assoc)
-        time.sleep(2.0)  # four series timeouts
+        first = _open_association(listener.port)
+        _store(first, ct_series[:1])
+        if association == "a new one":
+            first.release()
+        slow = first if association == "the same" else _open_association(listener.port)
+        _begin_a_c_store(slow, ct_series[1])
+        time.sleep(1.5)  # five series timeouts
         assert len(list(spool.glob("incoming/*/*.dcm"))) == 1 and not any(spool.glob("work/*"))
-        assoc.abort()
-        wait_until(lambda: any(spool.glob("failed/*/error.txt")))
+        _cut(slow)  # the instance is lost: the series waits for it
+        wait_until(lambda: any(spool.glob("incoming/*/interrupted.json")))
+        assert send(listener.port, ct_series[1:]) == [0x0000] * (SLICES - 1)
+        received = destination.wait_for(SLICES)
+        wait_until(lambda: not any(spool.glob("work/*")))
     finally:
         result = listener.stop()
-    assert "an instance was arriving" in next(iter(result.failed.values())) and destination.received == []
+    assert len(received) == SLICES and len({str(d.SeriesInstanceUID) for d in received}) == 1 and not result.failed
+
+
+def test_a_series_waits_while_its_newest_instance_is_checked(tmp_path, destination, ct_series, monkeypatch):
+    """The last message has come whole, but the instance is not in its series' folder until it is checked and
+    written: taken meanwhile, the series went out without it, and the instance as a second derived series."""
+    import monai_rmisr.pacs.listener as listener_module
+
+    slow_uid = str(pydicom.dcmread(ct_series[-1]).SOPInstanceUID)
+    check = listener_module.check_pixel_data
+
+    def slow_check(dataset, uid, *args, **kwargs):
+        if uid == slow_uid:
+            time.sleep(1.5)
+        return check(dataset, uid, *args, **kwargs)
+
+    monkeypatch.setattr(listener_module, "check_pixel_data", slow_check)
+    spool = tmp_path / "spool"
+    listener = RunningListener(spool, destination.node, series_timeout=0.3)
+    try:
+        assert send(listener.port, ct_series) == [0x0000] * SLICES
+        received = destination.wait_for(SLICES)
+        wait_until(lambda: not any(spool.glob("work/*")) and not any(spool.glob("incoming/*")))
+        time.sleep(0.5)
+    finally:
+        result = listener.stop()
+    assert len(received) == SLICES and len({str(d.SeriesInstanceUID) for d in destination.received}) == 1
+    assert len(result.sent) == 1 and len(next(iter(result.sent.values()))) == 1
 
 
 def test_a_sender_that_aborts_between_instances_has_its_series_derived(tmp_path, destination, ct_series, caplog):
@@ -1004,46 +1062,92 @@ def test_a_sender_that_aborts_between_instances_has_its_series_derived(tmp_path,
     listener = RunningListener(spool, destination.node, series_timeout=0.5)
     try:
         assoc = _open_association(listener.port)
-        assert [int(assoc.send_c_store(pydicom.dcmread(path)).Status) for path in ct_series] == [0] * SLICES
+        _store(assoc, ct_series)
         assoc.abort()
         received = destination.wait_for(SLICES)
         wait_until(lambda: not any(spool.glob("work/*")))
     finally:
         result = listener.stop()
     assert len(received) == SLICES and len(result.sent) == 1 and not result.failed
-    assert any("MODALITY ended an association without releasing it" in r.getMessage() for r in caplog.records)
+    assert any("ended an association without releasing it" in r.getMessage() for r in caplog.records)
+
+
+def _kill_a_listener_mid_transfer(spool: Path, destination: Destination, files: list[Path]) -> None:
+    """Run ``rmisr listen`` as a process, send ``files`` on an association left open, and SIGKILL the process."""
+    port = free_port()
+    command = [sys.executable, "-m", "monai_rmisr", "listen", "--spool", str(spool), "--scale", "2"]
+    command += ["--forward", str(destination.node), "--port", str(port), "--series-timeout", "3600"]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        wait_until(lambda: _port_open(port) or process.poll() is not None, seconds=120)
+        assert process.poll() is None, process.communicate()[1]
+        _store(_open_association(port), files)
+    finally:
+        process.kill()
+        process.wait()
 
 
 @pytest.mark.parametrize("how", ["stopped", "killed"])
-def test_a_series_being_received_when_the_listener_stops_waits_to_be_sent_again(tmp_path, destination, ct_series, how):
+def test_a_series_being_received_when_the_listener_stops_is_derived_once_sent_again(
+    tmp_path, destination, ct_series, how
+):
     """A listener stopped (or killed) while a sender's association is open does not know whether the series it
-    was receiving came whole: a restart took it as complete. Now it is derived only if the sender sends it again
-    (the sender's transfer failed: it may); else it moves to failed/, saying why."""
+    was receiving came whole: a restart took it as complete. Now it is derived once a later association sends it
+    again (here the instance that was never sent: the sender's transfer failed, and it sends the rest)."""
     series = str(pydicom.dcmread(ct_series[0]).SeriesInstanceUID)
     spool = tmp_path / "spool"
-    listener = RunningListener(spool, destination.node, series_timeout=3600)
-    try:
-        if how == "stopped":
-            assoc = _open_association(listener.port)
-            assert [int(assoc.send_c_store(pydicom.dcmread(p)).Status) for p in ct_series[:-1]] == [0] * (SLICES - 1)
-        else:
-            assert send(listener.port, ct_series[:-1]) == [0x0000] * (SLICES - 1)
-    finally:
-        listener.stop()
-    (folder,) = spool.glob("incoming/*")
     if how == "stopped":
+        listener = RunningListener(spool, destination.node, series_timeout=3600)
+        try:
+            assoc = _open_association(listener.port)
+            _store(assoc, ct_series[:-1])
+        finally:
+            listener.stop()
         wait_until(lambda: assoc.is_aborted)  # the sender is told at once
-        assert (folder / "interrupted.jsonl").exists() and not list(folder.glob(".receiving-*"))
+        (folder,) = spool.glob("incoming/*")
+        assert (folder / "interrupted.json").exists() and not list(folder.glob(".receiving-*"))
     else:
-        (folder / ".receiving-0123456789abcdef").touch()  # what a listener killed mid-transfer leaves
-    # restarted: not sent again, the series fails; sent again, it is derived whole
-    listener = RunningListener(spool, destination.node, series_timeout=0.5, backoff=3600)
+        _kill_a_listener_mid_transfer(spool, destination, ct_series[:-1])
+        (folder,) = spool.glob("incoming/*")
+        assert list(folder.glob(".receiving-*")) and not (folder / "interrupted.json").exists()
+    listener = RunningListener(spool, destination.node, series_timeout=0.3, resend_wait=60)
     try:
-        wait_until(lambda: any(spool.glob("failed/*/error.txt")))
-        assert send(listener.port, ct_series) == [0x0000] * SLICES
+        time.sleep(1.0)  # more than --series-timeout: the series waits
+        assert not any(spool.glob("work/*"))
+        assert send(listener.port, ct_series[-1:]) == [0x0000]
         received = destination.wait_for(SLICES)
         wait_until(lambda: not any(spool.glob("work/*")))
     finally:
         result = listener.stop()
-    assert "the listener stopped while" in result.failed[series] and "delete" in result.failed[series]
-    assert result.sent == {series: result.sent[series]} and len(received) == SLICES
+    assert list(result.sent) == [series] and not result.failed and len(received) == SLICES
+
+
+def test_a_cut_off_series_not_sent_again_fails_and_can_be_derived_by_hand(tmp_path, destination, ct_series):
+    """Not sent again within --resend-wait, the series moves to failed/ saying why and how to derive what came;
+    doing as it says (with --max-attempts 1) derives it."""
+    series = str(pydicom.dcmread(ct_series[0]).SeriesInstanceUID)
+    spool = tmp_path / "spool"
+    listener = RunningListener(spool, destination.node, series_timeout=3600)
+    try:
+        _store(_open_association(listener.port), ct_series[:-1])
+    finally:
+        listener.stop()
+    listener = RunningListener(spool, destination.node, series_timeout=0.3, resend_wait=1.0, max_attempts=1)
+    try:
+        wait_until(lambda: any(spool.glob("failed/*/error.txt")))
+    finally:
+        result = listener.stop()
+    error = result.failed[series]
+    assert "whether all of it came is not known" in error and f"{SLICES - 1} instance(s) came" in error
+    (failed,) = spool.glob("failed/*")
+    record = failed / "source" / "interrupted.json"
+    assert f"delete {record}, move the folder back into work/" in error and destination.received == []
+    record.unlink()
+    failed.rename(spool / "work" / failed.name)
+    listener = RunningListener(spool, destination.node, series_timeout=0.3, max_attempts=1)
+    try:
+        received = destination.wait_for(SLICES - 1)
+        wait_until(lambda: not any(spool.glob("work/*")))
+    finally:
+        result = listener.stop()
+    assert list(result.sent) == [series] and not result.failed and len(received) == SLICES - 1
