@@ -84,7 +84,7 @@ def add_command(commands: Any) -> None:
         type=float,
         default=1800.0,
         metavar="S",
-        help="seconds a series whose transfer was cut off (mid-instance, or by a stop) waits to be sent again before "
+        help="seconds a series whose transfer was cut off (an instance lost mid-way) waits to be sent again before "
         "it moves to SPOOL/failed/ underived (1800; at least --series-timeout)",
     )
     command.add_argument(

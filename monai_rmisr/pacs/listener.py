@@ -12,8 +12,8 @@ Restart-safe: the spool is the state, and every step that changes it is one rena
 again on the same spool takes up the incoming series (stable once their newest file is
 ``series_timeout`` old), derives again a series whose derivation was cut short (no ``derived.complete``
 marker), and sends again a derived series the destination has not confirmed (the same SOP instances,
-which an archive keeps once). A series whose transfer was cut off (the sender's association ended while an
-instance was arriving, or the listener stopped while an association that delivered to it was open) is recorded as
+which an archive keeps once). A series whose transfer was cut off (an association ended while an instance was
+arriving: the sender aborted or the connection was lost, or the listener stopped or was killed) is recorded as
 such (``interrupted.json`` in its folder): it is derived once the lost instance comes again (or, where which one was
 lost is not known, once a later association sends the series), else it moves to ``failed/`` after
 ``resend_wait``. A lock file keeps a second listener off a spool in use. Tries are counted across
@@ -99,7 +99,7 @@ _DONE_MARKER = "derived.complete"
 _REFUSED_FILE = "refused.jsonl"  # in a series' folder: the instances refused when they came, one JSON line each
 _INTERRUPTED_FILE = "interrupted.json"  # in a series' folder: its transfers cut off (:func:`_cuts`)
 _RECEIVING_PREFIX = ".receiving-"  # in an incoming series' folder: an open association that delivered to it
-_STOPPED = "the listener stopped while an association delivering the series was open"
+_STOPPED = "the listener stopped (or was killed) while an instance was arriving"
 _C_STORE_RQ = 0x0001  # a DIMSE command set's CommandField
 _TRIES_FILE = "tries.json"  # in a work folder: the tries started, so that a restart does not start the count again
 _PRUNE_EVERY = 3600.0  # seconds between removals of old done records
@@ -412,13 +412,13 @@ def _json_lines(path: Path) -> list[dict[str, Any]]:
 
 def _cuts(folder: Path) -> list[dict[str, Any]]:
     """The cut-off transfers recorded in a series' folder (:data:`_INTERRUPTED_FILE`: ``{"at", "reason", "lost"}``
-    each); one that cannot be read counts as a cut whose lost instance is not known."""
+    each); one that cannot be read counts as a cut at its file's time whose lost instance is not known."""
     record = folder / _INTERRUPTED_FILE
     if not record.exists():
         return []
     cuts = _read_json(record)
     if not isinstance(cuts, list) or not all(isinstance(cut, dict) for cut in cuts):
-        return [{"at": 0.0, "reason": f"{record} cannot be read", "lost": None}]
+        return [{"at": record.stat().st_mtime, "reason": f"{record} cannot be read", "lost": None}]
     return cuts
 
 
@@ -448,23 +448,26 @@ def _command_instance(command: bytes) -> str | None:
 @dataclass
 class _Transfer:
     """What one sender's association is doing, as the listener sees it (pynetdicom calls the event handlers from the
-    association's own thread)."""
+    association's threads)."""
 
     caller: str  # the calling AE title and address
-    token: str = field(default_factory=lambda: uuid.uuid4().hex)  # names its marker in each series' folder
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)  # names its markers
     started: float = field(default_factory=time.time)
-    delivered_to: set[str] = field(default_factory=set)  # the series of its instances, stored or refused
     last_series: str = ""  # the series of its newest instance
     #: a message is being received: from its first P-DATA PDU until it is handled (a C-STORE's instance stored)
     arriving: bool = False
     arriving_instance: str | None = None  # that C-STORE's SOP Instance UID, once its command set has come whole
     last_data: float = 0.0  # when its newest P-DATA PDU came
     command: bytearray = field(default_factory=bytearray)  # the command set being received
+    marked: set[str] = field(default_factory=set)  # the series whose folders hold its marker now
+    ended: bool = False  # its connection closed (a handler still running makes no marker after)
 
 
 class _Transfers:
     """The open associations' transfers, and each caller's newest series (the first instance of an association is
     most likely of the series its caller was sending)."""
+
+    _CALLERS_KEPT = 1024  # the callers whose newest series is remembered (the most recent ones)
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -479,11 +482,13 @@ class _Transfers:
             transfer = self._open[assoc] = _Transfer(caller)
         return transfer
 
-    def data(self, assoc: Any, pdu: Any) -> None:
+    def data(self, assoc: Any, pdu: Any) -> _Transfer | None:
         """A P-DATA-TF PDU came: a message is arriving; a C-STORE's SOP Instance UID is read once its command set is
-        whole (PS3.8 E.2: each fragment's first byte says command or data set, and last or not)."""
+        whole (PS3.8 E.2: each fragment's first byte says command or data set, and last or not). The transfer where
+        this PDU begins a message, else None."""
         with self._lock:
             transfer = self._of(assoc)
+            began = not transfer.arriving
             transfer.arriving, transfer.last_data = True, time.time()
             for item in pdu.presentation_data_value_items:
                 header, fragment = item.data[0], item.data[1:]
@@ -492,45 +497,62 @@ class _Transfers:
                     if header & 0x02:
                         transfer.arriving_instance = _command_instance(bytes(transfer.command))
                         transfer.command.clear()
+            return transfer if began else None
 
-    def message(self, assoc: Any, message: Any) -> None:
-        """A whole DIMSE message came: a C-STORE's instance is still arriving until it is handled (:meth:`handled`);
-        any other message (a C-ECHO) is done."""
-        if type(message).__name__ != "C_STORE_RQ":
-            self.handled(assoc)
-
-    def handled(self, assoc: Any) -> None:
+    def current(self, assoc: Any) -> _Transfer:
+        """The association's transfer (one whose connection has closed meanwhile: a detached, ended one)."""
         with self._lock:
             transfer = self._open.get(assoc)
-            if transfer is not None:
-                transfer.arriving, transfer.arriving_instance = False, None
+        if transfer is None:
+            requestor = assoc.requestor
+            transfer = _Transfer(f"{str(requestor.ae_title).strip()}@{requestor.address}", ended=True)
+        return transfer
 
-    def delivered(self, assoc: Any, series: str) -> _Transfer:
-        """An instance of ``series`` came (stored or refused); the association's transfer."""
+    def message(self, assoc: Any, message: Any) -> _Transfer | None:
+        """A whole DIMSE message came: a C-STORE's instance is still arriving until it is handled (:meth:`handled`);
+        any other (a C-ECHO) is handled now: its transfer is returned, None otherwise."""
+        if type(message).__name__ == "C_STORE_RQ":
+            return None
+        transfer = self.current(assoc)
+        self.handled(transfer)
+        return transfer
+
+    def handled(self, transfer: _Transfer) -> None:
         with self._lock:
-            transfer = self._of(assoc)
-            transfer.delivered_to.add(series)
-            transfer.last_series = self._last_series_of[transfer.caller] = series
-            return transfer
+            transfer.arriving, transfer.arriving_instance = False, None
 
-    def last_series(self, transfer: _Transfer) -> str:
+    def delivered(self, transfer: _Transfer, series: str) -> None:
+        """An instance of ``series`` came on ``transfer`` (stored or refused)."""
+        with self._lock:
+            transfer.last_series = series
+            self._last_series_of.pop(transfer.caller, None)
+            self._last_series_of[transfer.caller] = series
+            if len(self._last_series_of) > self._CALLERS_KEPT:
+                del self._last_series_of[next(iter(self._last_series_of))]
+
+    def candidate(self, transfer: _Transfer) -> str:
         """The series an instance arriving on ``transfer`` most likely belongs to ("" where none is known)."""
         with self._lock:
             return transfer.last_series or self._last_series_of.get(transfer.caller, "")
 
     def end(self, assoc: Any) -> _Transfer | None:
-        """The association's transfer, no longer open (None where it had none, or it was ended before)."""
+        """The association's transfer, ended (None where it had none, or it was ended before)."""
         with self._lock:
-            return self._open.pop(assoc, None)
+            transfer = self._open.pop(assoc, None)
+            if transfer is not None:
+                transfer.ended = True
+            return transfer
 
     def end_all(self) -> list[_Transfer]:
-        """Every open transfer, none open after."""
+        """Every open transfer, ended."""
         with self._lock:
             transfers, self._open = list(self._open.values()), {}
+            for transfer in transfers:
+                transfer.ended = True
             return transfers
 
     def arriving_series(self) -> set[str]:
-        """The series of the instances arriving now, as far as they can be told (:meth:`last_series`)."""
+        """The series of the instances arriving now, as far as they can be told (:meth:`candidate`)."""
         with self._lock:
             arriving = [t for t in self._open.values() if t.arriving]
             return {s for t in arriving for s in [t.last_series or self._last_series_of.get(t.caller, "")] if s}
@@ -546,16 +568,21 @@ class _Spool:
         self.incoming, self.work, self.failed, self.trash, self.done = (
             root / name for name in ("incoming", "work", "failed", "trash", "done")
         )
-        self.lock = threading.Lock()  # one writer at a time against a series folder moving to work/
+        #: one writer at a time against a series folder moving to work/ (re-entrant: a closing association's end is
+        #: decided and recorded under it, the recording taking it again)
+        self.lock = threading.RLock()
         self.last_arrival: dict[str, float] = {}
         #: the SOP Instance UIDs lost in a cut-off transfer, each with the series waiting for it to come again
         self.awaited: dict[str, set[str]] = {}
+        #: cuts whose record could not be written (a full disk): ``series -> (reason, lost, at)``, written again at
+        #: each turn; the series is not taken meanwhile, and its marker stays for a restart
+        self.unrecorded: dict[str, tuple[str, str | None, float]] = {}
         self._lock_file: Any = None
 
     def open(self) -> None:
         """Create the folders (mode 0700: they hold patient data), take the spool's lock and tidy what a stopped
-        listener left: partial files, empty folders, removals cut short. A series that an association was delivering
-        when the listener stopped (its marker is there) is recorded as cut off: whether all of it came is not known.
+        listener left: partial files, empty folders, removals cut short. A series into which an instance was
+        arriving when the listener stopped or was killed (a marker is there) is recorded as cut off.
 
         Raises:
             ValueError: the spool cannot be made or is in use by another listener.
@@ -590,10 +617,10 @@ class _Spool:
         for series in sorted(self.incoming.iterdir()):  # from an earlier run: stable once its newest file is old
             for partial in series.glob(".*.tmp"):  # an instance or a record being written when the listener stopped
                 partial.unlink()
-            senders = list(series.glob(f"{_RECEIVING_PREFIX}*"))
-            if senders:
+            markers = list(series.glob(f"{_RECEIVING_PREFIX}*"))
+            if markers:
                 self._cut(series, _STOPPED, None, now)
-                for marker in senders:
+                for marker in markers:
                     marker.unlink()
             times = [path.stat().st_mtime for path in [*series.glob("*.dcm"), *series.glob(_REFUSED_FILE)]]
             if not times:  # nothing came (a record of a cut at most): nothing to derive
@@ -617,7 +644,7 @@ class _Spool:
         forgotten (:meth:`_came_again`)."""
         series, instance = str(dataset.SeriesInstanceUID), str(dataset.SOPInstanceUID)
         with self.lock:
-            folder = self._receiving_folder(series, transfer.token)
+            folder = self._receiving_folder(series, transfer)
             fd, tmp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")
             try:
                 with os.fdopen(fd, "wb") as f:
@@ -634,20 +661,46 @@ class _Spool:
         cannot be read): the series is incomplete, whatever arrives after (a PACS may stop sending the series at
         the refusal), and :func:`_process` says so rather than derive it as if it were whole."""
         with self.lock:
-            folder = self._receiving_folder(series, transfer.token)
+            folder = self._receiving_folder(series, transfer)
             _append_json_line(folder / _REFUSED_FILE, {"instance": instance, "reason": reason})
             self.last_arrival[series] = time.time()
             self._came_again(series, instance, transfer.started)
 
-    def _receiving_folder(self, series: str, sender: str) -> Path:
-        """``incoming/<series>/``, made where needed, with the marker of the association ``sender``: left by a
-        listener that stops before the association ends, it tells the next one that the series may be cut off."""
+    def came_again(self, series: str, instance: str, started: float) -> None:
+        """An instance that is not kept (no image to super-resolve) came: it may be one a cut lost."""
+        with self.lock:
+            self._came_again(series, instance, started)
+
+    def _receiving_folder(self, series: str, transfer: _Transfer) -> Path:
+        """``incoming/<series>/``, made where needed, with the marker of ``transfer`` (:meth:`mark`)."""
         folder = self.incoming / series
         folder.mkdir(mode=0o700, exist_ok=True)
-        marker = folder / f"{_RECEIVING_PREFIX}{sender}"
-        if not marker.exists():
-            marker.touch(mode=0o600)
+        self.mark(transfer, series)
         return folder
+
+    def mark(self, transfer: _Transfer, series: str) -> None:
+        """Put the marker of ``transfer`` in ``incoming/<series>/`` where that folder is there: an instance is
+        arriving (most likely) into it, and a listener killed before it is stored leaves the marker, which tells the
+        next one that the series is cut off. :meth:`unmark` removes it once the instance is handled."""
+        with self.lock:
+            folder = self.incoming / series
+            if transfer.ended or not folder.is_dir():
+                return
+            marker = folder / f"{_RECEIVING_PREFIX}{transfer.token}"
+            if not marker.exists():
+                marker.touch(mode=0o600)
+            transfer.marked.add(series)
+
+    def unmark(self, transfer: _Transfer) -> None:
+        """Remove the markers of ``transfer`` (a cut whose record could not be written keeps its marker)."""
+        with self.lock:
+            for series in transfer.marked:
+                if series not in self.unrecorded:
+                    try:
+                        (self.incoming / series / f"{_RECEIVING_PREFIX}{transfer.token}").unlink(missing_ok=True)
+                    except OSError as err:
+                        logger.error("series %s: could not remove a marker of its sender: %s", series, err)
+            transfer.marked.clear()
 
     def _came_again(self, series: str, instance: str, started: float) -> None:
         """Forget the cuts that ``instance`` of ``series``, delivered by an association begun at ``started``, mends:
@@ -671,25 +724,21 @@ class _Spool:
             except (OSError, TypeError, ValueError) as err:
                 logger.error("series %s: could not update its record of a cut-off transfer: %s", name, err)
 
-    def cut(self, series: Sequence[str], reason: str, lost: str | None, at: float, sender: str | None = None) -> None:
+    def cut(self, series: Sequence[str], reason: str, lost: str | None, at: float) -> None:
         """Record that a transfer of each of ``series`` still being received was cut off (at the time ``at``;
-        ``lost``: the SOP Instance UID that was arriving, where known). With ``sender`` (a :attr:`_Transfer.token`),
-        only the folders that association delivered into (its marker is there), and its markers are removed after
-        the record is written. A lost instance that has come again meanwhile (its file is there) is no cut."""
+        ``lost``: the SOP Instance UID that was arriving, where known). A lost instance that has come again
+        meanwhile (its file is there) is no cut. A record that cannot be written is kept in memory and written
+        again at the next turns (:meth:`take_stable`), the series not taken meanwhile."""
         with self.lock:
             for name in series:
                 folder = self.incoming / name
-                marker = folder / f"{_RECEIVING_PREFIX}{sender}"
-                if not folder.is_dir() or (sender is not None and not marker.exists()):
-                    continue
-                if lost is not None and (folder / f"{lost}.dcm").exists():
+                if not folder.is_dir() or (lost is not None and (folder / f"{lost}.dcm").exists()):
                     continue
                 try:
                     self._cut(folder, reason, lost, at)
-                    if sender is not None:
-                        marker.unlink(missing_ok=True)
-                except OSError as err:  # the marker stays where it was: a restart records the cut
-                    logger.error("series %s: could not record that its transfer was cut off: %s", name, err)
+                except OSError as err:
+                    self.unrecorded[name] = (reason, lost, at)
+                    logger.error("series %s: could not record that its transfer was cut off (retried): %s", name, err)
 
     def _cut(self, folder: Path, reason: str, lost: str | None, at: float) -> None:
         _write_cuts(folder, [*_cuts(folder), {"at": at, "reason": reason, "lost": lost}])
@@ -697,15 +746,6 @@ class _Spool:
             self.awaited.setdefault(lost, set()).add(folder.name)
         self.last_arrival[folder.name] = time.time()  # its sender's time to send it again counts from now
         logger.warning("series %s: %s; it is derived only if it is sent again", folder.name, reason)
-
-    def end_transfer(self, transfer: _Transfer) -> None:
-        """An association that delivered instances ended without cutting any off: its markers are removed."""
-        with self.lock:
-            for name in transfer.delivered_to:
-                try:
-                    (self.incoming / name / f"{_RECEIVING_PREFIX}{transfer.token}").unlink(missing_ok=True)
-                except OSError as err:
-                    logger.error("series %s: could not remove a marker of its sender: %s", name, err)
 
     def take_stable(
         self, series_timeout: float, resend_wait: float, now: float, arriving: Callable[[], set[str]]
@@ -715,10 +755,17 @@ class _Spool:
         instance over a slow link can take longer than the timeout); the work folders."""
         taken = []
         with self.lock:
+            for name, (reason, lost, at) in list(self.unrecorded.items()):
+                try:
+                    if (self.incoming / name).is_dir():
+                        self._cut(self.incoming / name, reason, lost, at)
+                    del self.unrecorded[name]
+                except OSError:
+                    pass
             busy = arriving()
             for series, arrival in sorted(self.last_arrival.items(), key=lambda item: item[1]):
                 wait = resend_wait if (self.incoming / series / _INTERRUPTED_FILE).exists() else series_timeout
-                if now - arrival < wait or series in busy:
+                if now - arrival < wait or series in busy or series in self.unrecorded:
                     continue
                 del self.last_arrival[series]
                 if not (self.incoming / series).is_dir():  # removed by hand meanwhile
@@ -728,8 +775,10 @@ class _Spool:
                 (self.incoming / series).rename(work / "source")
                 for marker in (work / "source").glob(f"{_RECEIVING_PREFIX}*"):  # its senders' ends no longer matter
                     marker.unlink()
-                for waiting in self.awaited.values():
-                    waiting.discard(series)
+                for lost in list(self.awaited):  # its cuts moved with it
+                    self.awaited[lost].discard(series)
+                    if not self.awaited[lost]:
+                        del self.awaited[lost]
                 count = sum(1 for _ in (work / "source").glob("*.dcm"))
                 logger.info("series %s: %d instances received, taken as complete", series, count)
                 taken.append(work)
@@ -986,8 +1035,8 @@ def listen(
         forward: where derived series are sent (:func:`parse_dicom_node`).
         series_timeout: seconds without a new instance after which a series is taken as complete (> 0).
         resend_wait: seconds a series whose transfer was cut off (an association that ended while an instance was
-            arriving, or was open when the listener stopped) waits to be sent again (at least ``series_timeout``);
-            not sent again, it moves to ``failed/`` underived.
+            arriving, also by a stop or a kill of the listener) waits to be sent again (at least
+            ``series_timeout``); not sent again, it moves to ``failed/`` underived.
         max_attempts, backoff: tries per series, and the wait before the second (doubling, at most an hour).
         timeout: seconds a peer may take to answer or stay silent: the destination (connection, association,
             each C-STORE) and a sender (an idle association is closed).
@@ -1037,38 +1086,49 @@ def listen(
 
     def on_pdu_received(event: Any) -> None:
         if isinstance(event.pdu, P_DATA_TF):
-            transfers.data(event.assoc, event.pdu)
+            began = transfers.data(event.assoc, event.pdu)
+            series = transfers.candidate(began) if began is not None else ""
+            if series:  # a message begins, most likely an instance of this series: marked until it is handled
+                store.mark(began, series)
 
     def on_message_received(event: Any) -> None:
-        transfers.message(event.assoc, event.message)
+        handled = transfers.message(event.assoc, event.message)
+        if handled is not None:  # a C-ECHO: no instance came
+            store.unmark(handled)
 
     def on_connection_closed(event: Any) -> None:
-        transfer = transfers.end(event.assoc)
-        if transfer is None:
-            return
-        if stopping.is_set():  # aborted by the stop below
-            store.cut(sorted(transfer.delivered_to), _STOPPED, None, time.time(), transfer.token)
-        elif not event.assoc.is_released and transfer.arriving:  # that instance is lost
-            series = transfers.last_series(transfer)
-            cut = "the association ended while an instance was arriving (an abort, or the connection was lost)"
-            store.cut([series] if series else [], cut, transfer.arriving_instance, transfer.last_data)
-        elif not event.assoc.is_released and transfer.delivered_to:  # some senders end every association so
-            logger.warning(
-                "%s ended an association without releasing it (an abort, a lost connection or --timeout), between "
-                "instances: nothing was cut off, its series are taken as sent",
-                transfer.caller,
-            )
-        store.end_transfer(transfer)
+        with store.lock:  # decided and recorded at once: a series is not taken between the two
+            transfer = transfers.end(event.assoc)
+            if transfer is None:
+                return
+            if transfer.arriving and not event.assoc.is_released:  # that instance is lost
+                series = transfers.candidate(transfer)
+                reason = (
+                    _STOPPED
+                    if stopping.is_set()
+                    else "the association ended while an instance was arriving (an abort, or the connection was lost)"
+                )
+                store.cut([series] if series else [], reason, transfer.arriving_instance, transfer.last_data)
+            elif not event.assoc.is_released and transfer.last_series and not stopping.is_set():
+                logger.warning(  # some senders end every association so
+                    "%s ended an association without releasing it (an abort, a lost connection or --timeout), "
+                    "between instances: nothing was cut off, its series are taken as sent",
+                    transfer.caller,
+                )
+            store.unmark(transfer)
 
     def on_c_store(event: Any) -> int:
-        if stopping.is_set():  # the stop marks what came before it; the sender sends this again to the next run
+        transfer = transfers.current(event.assoc)
+        if stopping.is_set():  # left arriving: the stop records its series as cut off; the sender sends it again
             return STATUS_OUT_OF_RESOURCES
         try:
-            return store_instance(event)
+            return store_instance(event, transfer)
         finally:
-            transfers.handled(event.assoc)  # stored (or refused): not taken before it is in its series' folder
+            with store.lock:  # stored (or refused): its series may be taken now
+                transfers.handled(transfer)
+                store.unmark(transfer)
 
-    def store_instance(event: Any) -> int:
+    def store_instance(event: Any, transfer: _Transfer) -> int:
         caller = event.assoc.requestor.ae_title
         try:
             dataset = event.dataset
@@ -1086,6 +1146,7 @@ def listen(
                 "or derived by monai-rmisr",
                 uids[1],
             )
+            store.came_again(uids[1], uids[2], transfer.started)  # it may be one a cut lost
             return STATUS_SUCCESS
         try:  # an instance accepted here and unreadable later failed its whole series, the sender none the wiser
             check_pixel_data(dataset, uids[2], largest_input)
@@ -1093,11 +1154,12 @@ def listen(
             logger.warning(
                 "series %s: refused instance %s, whose image cannot be read: %s", uids[1], uids[2], err.reason
             )
-            transfer = transfers.delivered(event.assoc, uids[1])
+            transfers.delivered(transfer, uids[1])
             store.note_refused(uids[1], uids[2], err.reason, transfer)  # incomplete: said when it is taken
             return STATUS_CANNOT_UNDERSTAND
         try:
-            store.store(dataset, transfers.delivered(event.assoc, uids[1]))
+            transfers.delivered(transfer, uids[1])
+            store.store(dataset, transfer)
         except OSError as err:
             logger.error("series %s: could not write an instance to the spool: %s", uids[1], err.strerror or err)
             return STATUS_OUT_OF_RESOURCES
@@ -1202,8 +1264,11 @@ def listen(
         for assoc in server.active_associations:
             if assoc.is_established:  # (one still negotiating ends under --timeout, as before)
                 assoc.abort()
-        for transfer in transfers.end_all():  # those whose end the abort did not report (yet)
-            store.cut(sorted(transfer.delivered_to), _STOPPED, None, time.time(), transfer.token)
+        with store.lock:
+            for transfer in transfers.end_all():  # those whose end the abort did not report (yet)
+                series = transfers.candidate(transfer) if transfer.arriving else ""
+                store.cut([series] if series else [], _STOPPED, transfer.arriving_instance, transfer.last_data)
+                store.unmark(transfer)
         restore()
         store.close()
     return result

@@ -1072,8 +1072,9 @@ def test_a_sender_that_aborts_between_instances_has_its_series_derived(tmp_path,
     assert any("ended an association without releasing it" in r.getMessage() for r in caplog.records)
 
 
-def _kill_a_listener_mid_transfer(spool: Path, destination: Destination, files: list[Path]) -> None:
-    """Run ``rmisr listen`` as a process, send ``files`` on an association left open, and SIGKILL the process."""
+def _kill_a_listener_mid_transfer(spool: Path, destination: Destination, files: list[Path], arriving: Path) -> None:
+    """Run ``rmisr listen`` as a process, send ``files``, begin a C-STORE of ``arriving`` on a new association (the
+    first instance of an association: a sender that opens one per instance), and SIGKILL the process."""
     port = free_port()
     command = [sys.executable, "-m", "monai_rmisr", "listen", "--spool", str(spool), "--scale", "2"]
     command += ["--forward", str(destination.node), "--port", str(port), "--series-timeout", "3600"]
@@ -1081,35 +1082,48 @@ def _kill_a_listener_mid_transfer(spool: Path, destination: Destination, files: 
     try:
         wait_until(lambda: _port_open(port) or process.poll() is not None, seconds=120)
         assert process.poll() is None, process.communicate()[1]
-        _store(_open_association(port), files)
+        assert send(port, files) == [0x0000] * len(files)
+        _begin_a_c_store(_open_association(port), arriving)
+        wait_until(lambda: any(spool.glob("incoming/*/.receiving-*")))
     finally:
         process.kill()
         process.wait()
+
+
+def _stop_a_listener_mid_transfer(spool: Path, destination: Destination, files: list[Path], arriving: Path) -> Any:
+    """Send ``files`` to a listener, begin a C-STORE of ``arriving``, stop the listener; the sender's association."""
+    listener = RunningListener(spool, destination.node, series_timeout=3600)
+    try:
+        assoc = _open_association(listener.port)
+        _store(assoc, files)
+        _begin_a_c_store(assoc, arriving)
+        wait_until(lambda: any(spool.glob("incoming/*/.receiving-*")))
+    finally:
+        listener.stop()
+    return assoc
 
 
 @pytest.mark.parametrize("how", ["stopped", "killed"])
 def test_a_series_being_received_when_the_listener_stops_is_derived_once_sent_again(
     tmp_path, destination, ct_series, how
 ):
-    """A listener stopped (or killed) while a sender's association is open does not know whether the series it
-    was receiving came whole: a restart took it as complete. Now it is derived once a later association sends it
-    again (here the instance that was never sent: the sender's transfer failed, and it sends the rest)."""
+    """A listener stopped (or killed) while an instance is arriving does not have it: a restart took the series as
+    complete. Now the series waits for it (for a later association, where which instance it was is not known: a
+    kill), also when the listener was down for longer than --resend-wait."""
     series = str(pydicom.dcmread(ct_series[0]).SeriesInstanceUID)
     spool = tmp_path / "spool"
     if how == "stopped":
-        listener = RunningListener(spool, destination.node, series_timeout=3600)
-        try:
-            assoc = _open_association(listener.port)
-            _store(assoc, ct_series[:-1])
-        finally:
-            listener.stop()
+        assoc = _stop_a_listener_mid_transfer(spool, destination, ct_series[:-1], ct_series[-1])
         wait_until(lambda: assoc.is_aborted)  # the sender is told at once
         (folder,) = spool.glob("incoming/*")
         assert (folder / "interrupted.json").exists() and not list(folder.glob(".receiving-*"))
     else:
-        _kill_a_listener_mid_transfer(spool, destination, ct_series[:-1])
+        _kill_a_listener_mid_transfer(spool, destination, ct_series[:-1], ct_series[-1])
         (folder,) = spool.glob("incoming/*")
         assert list(folder.glob(".receiving-*")) and not (folder / "interrupted.json").exists()
+    hours_ago = time.time() - 7200  # down for two hours
+    for path in folder.iterdir():
+        os.utime(path, (hours_ago, hours_ago))
     listener = RunningListener(spool, destination.node, series_timeout=0.3, resend_wait=60)
     try:
         time.sleep(1.0)  # more than --series-timeout: the series waits
@@ -1122,23 +1136,40 @@ def test_a_series_being_received_when_the_listener_stops_is_derived_once_sent_ag
     assert list(result.sent) == [series] and not result.failed and len(received) == SLICES
 
 
+def test_an_association_idle_at_a_stop_cuts_nothing(tmp_path, destination, ct_series):
+    """A sender that keeps its association open after its last instance (pooling; Orthanc's close delay) when the
+    listener stops lost nothing: its series is derived after the restart."""
+    spool = tmp_path / "spool"
+    listener = RunningListener(spool, destination.node, series_timeout=3600)
+    try:
+        _store(_open_association(listener.port), ct_series)
+    finally:
+        listener.stop()
+    (folder,) = spool.glob("incoming/*")
+    assert [path.suffix for path in folder.iterdir()] == [".dcm"] * SLICES  # no marker, no record of a cut
+    listener = RunningListener(spool, destination.node, series_timeout=0.3, resend_wait=60)
+    try:
+        received = destination.wait_for(SLICES)
+        wait_until(lambda: not any(spool.glob("work/*")))
+    finally:
+        result = listener.stop()
+    assert len(received) == SLICES and not result.failed
+
+
 def test_a_cut_off_series_not_sent_again_fails_and_can_be_derived_by_hand(tmp_path, destination, ct_series):
     """Not sent again within --resend-wait, the series moves to failed/ saying why and how to derive what came;
     doing as it says (with --max-attempts 1) derives it."""
     series = str(pydicom.dcmread(ct_series[0]).SeriesInstanceUID)
     spool = tmp_path / "spool"
-    listener = RunningListener(spool, destination.node, series_timeout=3600)
-    try:
-        _store(_open_association(listener.port), ct_series[:-1])
-    finally:
-        listener.stop()
+    _stop_a_listener_mid_transfer(spool, destination, ct_series[:-1], ct_series[-1])
     listener = RunningListener(spool, destination.node, series_timeout=0.3, resend_wait=1.0, max_attempts=1)
     try:
         wait_until(lambda: any(spool.glob("failed/*/error.txt")))
     finally:
         result = listener.stop()
     error = result.failed[series]
-    assert "whether all of it came is not known" in error and f"{SLICES - 1} instance(s) came" in error
+    lost = pydicom.dcmread(ct_series[-1]).SOPInstanceUID
+    assert f"instance {lost} was lost" in error and f"{SLICES - 1} instance(s) came" in error
     (failed,) = spool.glob("failed/*")
     record = failed / "source" / "interrupted.json"
     assert f"delete {record}, move the folder back into work/" in error and destination.received == []
@@ -1151,3 +1182,21 @@ def test_a_cut_off_series_not_sent_again_fails_and_can_be_derived_by_hand(tmp_pa
     finally:
         result = listener.stop()
     assert list(result.sent) == [series] and not result.failed and len(received) == SLICES - 1
+
+
+def test_a_record_of_a_cut_that_cannot_be_read_fails_closed(tmp_path, destination, ct_series):
+    """A record cut short by a power cut still counts as a cut: the series is not derived."""
+    spool = tmp_path / "spool"
+    listener = RunningListener(spool, destination.node, series_timeout=3600)
+    try:
+        assert send(listener.port, ct_series) == [0x0000] * SLICES
+    finally:
+        listener.stop()
+    (folder,) = spool.glob("incoming/*")
+    (folder / "interrupted.json").write_text('[{"at": 17')
+    listener = RunningListener(spool, destination.node, series_timeout=0.3, resend_wait=1.0)
+    try:
+        wait_until(lambda: any(spool.glob("failed/*/error.txt")))
+    finally:
+        result = listener.stop()
+    assert "interrupted.json cannot be read" in next(iter(result.failed.values())) and destination.received == []
