@@ -492,13 +492,18 @@ def test_a_series_larger_than_max_instances_is_given_up_without_deriving(tmp_pat
     assert destination.received == []
 
 
-def test_an_incoming_series_left_by_a_stopped_listener_is_taken_up(tmp_path, destination, ct_series):
-    spool = tmp_path / "spool"
+def _leave_in_incoming(spool: Path, destination: Destination, files: list[Path]) -> None:
+    """Send ``files`` to a listener that takes no series yet, and stop it: the series waits in ``incoming/``."""
     listener = RunningListener(spool, destination.node, series_timeout=3600)
     try:
-        assert send(listener.port, ct_series) == [0x0000] * SLICES
+        assert send(listener.port, files) == [0x0000] * len(files)
     finally:
         listener.stop()
+
+
+def test_an_incoming_series_left_by_a_stopped_listener_is_taken_up(tmp_path, destination, ct_series):
+    spool = tmp_path / "spool"
+    _leave_in_incoming(spool, destination, ct_series)
     assert len(list(spool.glob("incoming/*/*.dcm"))) == SLICES and destination.received == []
     # what a listener killed at a bad moment leaves: an instance half-written, an empty series folder, a work
     # folder made just before a move into it, a removal cut short
@@ -1187,11 +1192,7 @@ def test_a_cut_off_series_not_sent_again_fails_and_can_be_derived_by_hand(tmp_pa
 def test_a_record_of_a_cut_that_cannot_be_read_fails_closed(tmp_path, destination, ct_series):
     """A record cut short by a power cut still counts as a cut: the series is not derived."""
     spool = tmp_path / "spool"
-    listener = RunningListener(spool, destination.node, series_timeout=3600)
-    try:
-        assert send(listener.port, ct_series) == [0x0000] * SLICES
-    finally:
-        listener.stop()
+    _leave_in_incoming(spool, destination, ct_series)
     (folder,) = spool.glob("incoming/*")
     (folder / "interrupted.json").write_text('[{"at": 17')
     listener = RunningListener(spool, destination.node, series_timeout=0.3, resend_wait=1.0)
