@@ -454,6 +454,7 @@ class _Transfer:
     token: str = field(default_factory=lambda: uuid.uuid4().hex)  # names its markers
     started: float = field(default_factory=time.time)
     last_series: str = ""  # the series of its newest instance
+    delivered_to: set[str] = field(default_factory=set)  # the series of its instances
     #: a message is being received: from its first P-DATA PDU until it is handled (a C-STORE's instance stored)
     arriving: bool = False
     arriving_instance: str | None = None  # that C-STORE's SOP Instance UID, once its command set has come whole
@@ -491,6 +492,8 @@ class _Transfers:
             began = not transfer.arriving
             transfer.arriving, transfer.last_data = True, time.time()
             for item in pdu.presentation_data_value_items:
+                if not item.data:
+                    continue
                 header, fragment = item.data[0], item.data[1:]
                 if header & 0x01:
                     transfer.command += fragment
@@ -525,6 +528,7 @@ class _Transfers:
         """An instance of ``series`` came on ``transfer`` (stored or refused)."""
         with self._lock:
             transfer.last_series = series
+            transfer.delivered_to.add(series)
             self._last_series_of.pop(transfer.caller, None)
             self._last_series_of[transfer.caller] = series
             if len(self._last_series_of) > self._CALLERS_KEPT:
@@ -534,6 +538,14 @@ class _Transfers:
         """The series an instance arriving on ``transfer`` most likely belongs to ("" where none is known)."""
         with self._lock:
             return transfer.last_series or self._last_series_of.get(transfer.caller, "")
+
+    def suspects(self, transfer: _Transfer) -> list[str]:
+        """The series an instance cut off on ``transfer`` may belong to: its :meth:`candidate` and every series it
+        delivered to (one association may send several series interleaved: a flat folder's files in name order);
+        each of those still being received is recorded as cut off, and the lost instance mends all of them."""
+        with self._lock:
+            candidate = transfer.last_series or self._last_series_of.get(transfer.caller, "")
+            return sorted({candidate, *transfer.delivered_to} - {""})
 
     def end(self, assoc: Any) -> _Transfer | None:
         """The association's transfer, ended (None where it had none, or it was ended before)."""
@@ -1102,13 +1114,12 @@ def listen(
             if transfer is None:
                 return
             if transfer.arriving and not event.assoc.is_released:  # that instance is lost
-                series = transfers.candidate(transfer)
                 reason = (
                     _STOPPED
                     if stopping.is_set()
                     else "the association ended while an instance was arriving (an abort, or the connection was lost)"
                 )
-                store.cut([series] if series else [], reason, transfer.arriving_instance, transfer.last_data)
+                store.cut(transfers.suspects(transfer), reason, transfer.arriving_instance, transfer.last_data)
             elif not event.assoc.is_released and transfer.last_series and not stopping.is_set():
                 logger.warning(  # some senders end every association so
                     "%s ended an association without releasing it (an abort, a lost connection or --timeout), "
@@ -1266,8 +1277,8 @@ def listen(
                 assoc.abort()
         with store.lock:
             for transfer in transfers.end_all():  # those whose end the abort did not report (yet)
-                series = transfers.candidate(transfer) if transfer.arriving else ""
-                store.cut([series] if series else [], _STOPPED, transfer.arriving_instance, transfer.last_data)
+                if transfer.arriving:
+                    store.cut(transfers.suspects(transfer), _STOPPED, transfer.arriving_instance, transfer.last_data)
                 store.unmark(transfer)
         restore()
         store.close()

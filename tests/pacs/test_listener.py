@@ -1201,3 +1201,27 @@ def test_a_record_of_a_cut_that_cannot_be_read_fails_closed(tmp_path, destinatio
     finally:
         result = listener.stop()
     assert "interrupted.json cannot be read" in next(iter(result.failed.values())) and destination.received == []
+
+
+def test_a_cut_in_series_sent_interleaved_holds_each_of_them(tmp_path, destination, ct_series):
+    """One association sending two series interleaved (a flat folder's files in name order) is cut while an
+    instance of the first arrives: which series it was is not known before its data set has come, so both wait for
+    it (the cut was put on the association's newest series only, and the other went out a slice short)."""
+    write_ct_series(tmp_path / "other", n=2, seed=1)
+    other = sorted((tmp_path / "other").iterdir())
+    spool = tmp_path / "spool"
+    listener = RunningListener(spool, destination.node, series_timeout=0.3, resend_wait=60, backoff=3600)
+    try:
+        assoc = _open_association(listener.port)
+        _store(assoc, [ct_series[0], other[0], ct_series[2], other[1]])
+        _begin_a_c_store(assoc, ct_series[1])
+        _cut(assoc)
+        wait_until(lambda: len(list(spool.glob("incoming/*/interrupted.json"))) == 2)
+        time.sleep(1.0)  # more than --series-timeout: both wait
+        assert not any(spool.glob("work/*")) and destination.received == []
+        assert send(listener.port, ct_series[1:2]) == [0x0000]  # the lost instance mends both
+        received = destination.wait_for(SLICES + 2)
+        wait_until(lambda: not any(spool.glob("work/*")) and not any(spool.glob("incoming/*")))
+    finally:
+        result = listener.stop()
+    assert len(result.sent) == 2 and not result.failed and len(received) == SLICES + 2
