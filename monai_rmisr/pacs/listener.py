@@ -98,7 +98,7 @@ _NODE = re.compile(r"(?P<ae>.+)@(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(?P<
 _DONE_MARKER = "derived.complete"
 _REFUSED_FILE = "refused.jsonl"  # in a series' folder: the instances refused when they came, one JSON line each
 _INTERRUPTED_FILE = "interrupted.json"  # in a series' folder: its transfers cut off (:func:`_cuts`)
-_RECEIVING_PREFIX = ".receiving-"  # in an incoming series' folder: an open association that delivered to it
+_RECEIVING_PREFIX = ".receiving-"  # in an incoming series' folder: an instance arriving (most likely) into it
 _STOPPED = "the listener stopped (or was killed) while an instance was arriving"
 _C_STORE_RQ = 0x0001  # a DIMSE command set's CommandField
 _TRIES_FILE = "tries.json"  # in a work folder: the tries started, so that a restart does not start the count again
@@ -445,6 +445,12 @@ def _command_instance(command: bytes) -> str | None:
     return uid if is_dicom_uid(uid) else None
 
 
+def _caller(assoc: Any) -> str:
+    """The calling AE title and address of an association."""
+    requestor = assoc.requestor
+    return f"{str(requestor.ae_title).strip()}@{requestor.address}"
+
+
 @dataclass
 class _Transfer:
     """What one sender's association is doing, as the listener sees it (pynetdicom calls the event handlers from the
@@ -478,10 +484,11 @@ class _Transfers:
     def _of(self, assoc: Any) -> _Transfer:
         transfer = self._open.get(assoc)
         if transfer is None:
-            requestor = assoc.requestor
-            caller = f"{str(requestor.ae_title).strip()}@{requestor.address}"
-            transfer = self._open[assoc] = _Transfer(caller)
+            transfer = self._open[assoc] = _Transfer(_caller(assoc))
         return transfer
+
+    def _candidate(self, transfer: _Transfer) -> str:  # with the lock held
+        return transfer.last_series or self._last_series_of.get(transfer.caller, "")
 
     def data(self, assoc: Any, pdu: Any) -> _Transfer | None:
         """A P-DATA-TF PDU came: a message is arriving; a C-STORE's SOP Instance UID is read once its command set is
@@ -506,10 +513,7 @@ class _Transfers:
         """The association's transfer (one whose connection has closed meanwhile: a detached, ended one)."""
         with self._lock:
             transfer = self._open.get(assoc)
-        if transfer is None:
-            requestor = assoc.requestor
-            transfer = _Transfer(f"{str(requestor.ae_title).strip()}@{requestor.address}", ended=True)
-        return transfer
+        return transfer if transfer is not None else _Transfer(_caller(assoc), ended=True)
 
     def message(self, assoc: Any, message: Any) -> _Transfer | None:
         """A whole DIMSE message came: a C-STORE's instance is still arriving until it is handled (:meth:`handled`);
@@ -537,15 +541,14 @@ class _Transfers:
     def candidate(self, transfer: _Transfer) -> str:
         """The series an instance arriving on ``transfer`` most likely belongs to ("" where none is known)."""
         with self._lock:
-            return transfer.last_series or self._last_series_of.get(transfer.caller, "")
+            return self._candidate(transfer)
 
     def suspects(self, transfer: _Transfer) -> list[str]:
         """The series an instance cut off on ``transfer`` may belong to: its :meth:`candidate` and every series it
         delivered to (one association may send several series interleaved: a flat folder's files in name order);
         each of those still being received is recorded as cut off, and the lost instance mends all of them."""
         with self._lock:
-            candidate = transfer.last_series or self._last_series_of.get(transfer.caller, "")
-            return sorted({candidate, *transfer.delivered_to} - {""})
+            return sorted({self._candidate(transfer), *transfer.delivered_to} - {""})
 
     def end(self, assoc: Any) -> _Transfer | None:
         """The association's transfer, ended (None where it had none, or it was ended before)."""
@@ -566,8 +569,7 @@ class _Transfers:
     def arriving_series(self) -> set[str]:
         """The series of the instances arriving now, as far as they can be told (:meth:`candidate`)."""
         with self._lock:
-            arriving = [t for t in self._open.values() if t.arriving]
-            return {s for t in arriving for s in [t.last_series or self._last_series_of.get(t.caller, "")] if s}
+            return {self._candidate(t) for t in self._open.values() if t.arriving} - {""}
 
 
 class _Spool:
@@ -695,10 +697,9 @@ class _Spool:
         arriving (most likely) into it, and a listener killed before it is stored leaves the marker, which tells the
         next one that the series is cut off. :meth:`unmark` removes it once the instance is handled."""
         with self.lock:
-            folder = self.incoming / series
-            if transfer.ended or not folder.is_dir():
+            marker = self._marker(series, transfer)
+            if transfer.ended or not marker.parent.is_dir():
                 return
-            marker = folder / f"{_RECEIVING_PREFIX}{transfer.token}"
             if not marker.exists():
                 marker.touch(mode=0o600)
             transfer.marked.add(series)
@@ -709,10 +710,13 @@ class _Spool:
             for series in transfer.marked:
                 if series not in self.unrecorded:
                     try:
-                        (self.incoming / series / f"{_RECEIVING_PREFIX}{transfer.token}").unlink(missing_ok=True)
+                        self._marker(series, transfer).unlink(missing_ok=True)
                     except OSError as err:
                         logger.error("series %s: could not remove a marker of its sender: %s", series, err)
             transfer.marked.clear()
+
+    def _marker(self, series: str, transfer: _Transfer) -> Path:
+        return self.incoming / series / f"{_RECEIVING_PREFIX}{transfer.token}"
 
     def _came_again(self, series: str, instance: str, started: float) -> None:
         """Forget the cuts that ``instance`` of ``series``, delivered by an association begun at ``started``, mends:
@@ -776,9 +780,10 @@ class _Spool:
                     pass
             busy = arriving()
             for series, arrival in sorted(self.last_arrival.items(), key=lambda item: item[1]):
-                wait = resend_wait if (self.incoming / series / _INTERRUPTED_FILE).exists() else series_timeout
-                if now - arrival < wait or series in busy or series in self.unrecorded:
+                if now - arrival < series_timeout or series in busy or series in self.unrecorded:
                     continue
+                if now - arrival < resend_wait and (self.incoming / series / _INTERRUPTED_FILE).exists():
+                    continue  # cut off: its sender's time to send it again (resend_wait >= series_timeout)
                 del self.last_arrival[series]
                 if not (self.incoming / series).is_dir():  # removed by hand meanwhile
                     continue
