@@ -17,14 +17,16 @@ The bundle CLI also takes *every* ``--NAME VALUE`` as a setting: ``--sclae 4`` o
 key nobody reads, and the run goes ahead without it. :func:`check_config_keys` refuses top-level
 keys that no config of the bundle has. :func:`config_call` reads a component of the config (the
 ``network_def``) as the JSON constructor call that :func:`monai_rmisr.inference.load_checkpoint`
-reads from a sidecar file. MONAI hands an expression only the values it references, never the
-config, so these two find the parser that is resolving them on the call stack
+reads from a sidecar file; :func:`config_values` lists every literal value of the running config
+(what a run records of its settings). MONAI hands an expression only the values it references, never
+the config, so these three find the parser that is resolving them on the call stack
 (:func:`_resolving_parser`).
 """
 
 from __future__ import annotations
 
 import inspect
+import json
 import logging
 import math
 import os
@@ -54,6 +56,7 @@ __all__ = [
     "config_grey_channels",
     "config_mapping",
     "config_network",
+    "config_values",
     "config_whole_numbers",
     "default_bundle_root",
     "exit_on_ctrl_c",
@@ -466,6 +469,52 @@ def config_call(id: str) -> dict[str, Any]:
         if key not in ConfigComponent.non_arg_keys:
             call[key] = parser.get_parsed_content(f"{id}#{key}")
     return call
+
+
+#: How a config string marks a value that is not a literal: an expression, a reference, a macro.
+_NOT_LITERAL = ("$", "@", "%")
+
+
+def config_values() -> dict[str, Any]:
+    """Every literal value of the running config, by the path a command line gives it (``"batch_size"``,
+    ``"loss#sr_criterion"``), in the config's order: the run's settings as the configs and the command line made them.
+
+    A leaf of the config's nested dicts is a value; so is a list as a whole. Left out: expressions, references and
+    macros (strings beginning with ``$``, ``@`` or ``%``) and the lists and dicts holding one (a workflow's steps),
+    and MONAI's ``_meta_`` (the bundle's metadata). A value that is not JSON (an array a program put into the
+    config) is given as ``"<TYPE>"``.
+    """
+    values: dict[str, Any] = {}
+
+    def collect(path: str, value: Any) -> None:
+        if isinstance(value, dict) and value:
+            for key, item in value.items():
+                collect(f"{path}#{key}", item)
+        elif not _holds_expression(value):
+            values[path] = _as_json(value)
+
+    for key, value in _resolving_parser().get().items():
+        if key != "_meta_":
+            collect(key, value)
+    return values
+
+
+def _holds_expression(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.startswith(_NOT_LITERAL)
+    if isinstance(value, dict):
+        return any(_holds_expression(item) for item in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_holds_expression(item) for item in value)
+    return False
+
+
+def _as_json(value: Any) -> Any:
+    """``value`` as JSON would read it back (a tuple as a list), or ``"<TYPE>"`` where it is no JSON."""
+    try:
+        return json.loads(json.dumps(value, allow_nan=True))
+    except (TypeError, ValueError):
+        return f"<{type(value).__name__}>"
 
 
 class BundleRunError(Exception):

@@ -22,9 +22,11 @@ from .handlers import (
     ModelConfigSaver,
     ProgressBarHandler,
 )
+from .run_record import RUN_RECORD_NAME, read_run_record, record_run, setting_changes
 from .trainer import SRTrainer, autocast_dtype, random_scale_batch
 
 __all__ = [
+    "RUN_RECORD_NAME",
     "DataSummaryHandler",
     "EpochSamplerHandler",
     "InitialValidationHandler",
@@ -47,5 +49,8 @@ __all__ = [
     "latest_checkpoint",
     "prepare_sr_batch",
     "random_scale_batch",
+    "read_run_record",
+    "record_run",
+    "setting_changes",
     "to_luma",
 ]

@@ -1,5 +1,6 @@
 """``multi_gpu_train.json`` under ``torchrun`` (two CPU processes, gloo)."""
 
+import shlex
 import shutil
 import subprocess
 import sys
@@ -8,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from monai_rmisr.engines import latest_checkpoint
+from monai_rmisr.engines import latest_checkpoint, read_run_record
 
 # the second tier (processes, servers, whole runs): `make test-integration`; .ci/run runs both
 pytestmark = pytest.mark.integration
@@ -44,3 +45,11 @@ def test_two_processes_train_like_one_process_with_the_combined_batch(tmp_path):
     # ranks 0 and 1 draw samples {0, 2, ..} and {1, 3, ..}: together the single run's batch of 4
     for name, value in single["network"].items():
         assert torch.allclose(ddp["network"][name], value, atol=1e-4), name
+    # the run's record, written by the first process: its command (under torchrun a worker's: python -m
+    # monai.bundle ...), how many processes trained
+    for run, processes in (("ddp", 2), ("single", 1)):
+        (session,) = read_run_record(tmp_path / run)["sessions"]
+        assert session["processes"] == processes and session["device"].startswith("cpu")
+        command = shlex.split(session["command"])
+        assert command[command.index("-m") :][:4] == ["-m", "monai.bundle", "run", "training"]
+        assert session["settings"]["batch_size"] == 4 // processes and session["settings"]["patch_size"] == 8
