@@ -101,6 +101,10 @@ _INTERRUPTED_FILE = "interrupted.json"  # in a series' folder: its transfers cut
 _RECEIVING_PREFIX = ".receiving-"  # in an incoming series' folder: an instance arriving (most likely) into it
 _STOPPED = "the listener stopped (or was killed) while an instance was arriving"
 _C_STORE_RQ = 0x0001  # a DIMSE command set's CommandField
+_SERIES_INSTANCE_UID = 0x0020000E
+#: how much of an arriving data set is read for its SeriesInstanceUID (it comes before group 0020's end; the elements
+#: before it, private ones included, are rarely more than a few kB)
+_HEAD_LIMIT = 1 << 20
 _TRIES_FILE = "tries.json"  # in a work folder: the tries started, so that a restart does not start the count again
 _PRUNE_EVERY = 3600.0  # seconds between removals of old done records
 
@@ -445,6 +449,49 @@ def _command_instance(command: bytes) -> str | None:
     return uid if is_dicom_uid(uid) else None
 
 
+def _past_series(tag: int, vr: str | None, length: int) -> bool:
+    return tag > _SERIES_INSTANCE_UID
+
+
+def _dataset_series(head: bytes, transfer_syntax: str) -> tuple[str | None, bool]:
+    """The SeriesInstanceUID of a data set from its first ``head`` bytes, encoded in ``transfer_syntax`` (the
+    presentation context's, PS3.5 A; a deflated one inflated as far as it goes): ``(uid, True)`` once it is read
+    whole, ``(None, True)`` where the data set has none (an element past it came first) or cannot be read in that
+    syntax, ``(None, False)`` where more of it is needed."""
+    import zlib
+
+    from pydicom.filereader import data_element_generator
+    from pydicom.uid import UID
+
+    syntax = UID(transfer_syntax)
+    if not syntax.is_transfer_syntax:
+        return None, True
+    try:
+        data = zlib.decompressobj(-zlib.MAX_WBITS).decompress(head) if syntax.is_deflated else head
+        stream = io.BytesIO(data)
+        for element in data_element_generator(stream, syntax.is_implicit_VR, syntax.is_little_endian, _past_series):
+            if element.tag != _SERIES_INSTANCE_UID:
+                continue
+            value = element.value if isinstance(element.value, bytes) else b""
+            if len(value) < element.length:  # its value is cut in this head
+                return None, False
+            uid = value.decode("ascii", "replace").rstrip("\0 ")
+            return (uid if is_dicom_uid(uid) else None), True
+    except zlib.error:
+        return None, True
+    except Exception:  # cut inside an element of undefined length, or not a data set at all: more may tell
+        return None, False
+    return None, stream.tell() < len(data)  # stopped at an element past it, or at the end of what came
+
+
+def _context_syntax(assoc: Any, context_id: int) -> str:
+    """The transfer syntax the association accepted for presentation context ``context_id`` ("" for none)."""
+    for context in assoc.accepted_contexts:
+        if context.context_id == context_id and context.transfer_syntax:
+            return str(context.transfer_syntax[0])
+    return ""
+
+
 def _caller(assoc: Any) -> str:
     """The calling AE title and address of an association."""
     requestor = assoc.requestor
@@ -464,6 +511,9 @@ class _Transfer:
     #: a message is being received: from its first P-DATA PDU until it is handled (a C-STORE's instance stored)
     arriving: bool = False
     arriving_instance: str | None = None  # that C-STORE's SOP Instance UID, once its command set has come whole
+    arriving_series: str | None = None  # its SeriesInstanceUID, once read from its data set's first fragments
+    head: bytearray = field(default_factory=bytearray)  # those fragments, until the series is read or cannot be
+    head_read: bool = False  # the series is read, or cannot be, from what came of the data set
     last_data: float = 0.0  # when its newest P-DATA PDU came
     command: bytearray = field(default_factory=bytearray)  # the command set being received
     marked: set[str] = field(default_factory=set)  # the series whose folders hold its marker now
@@ -488,16 +538,22 @@ class _Transfers:
         return transfer
 
     def _candidate(self, transfer: _Transfer) -> str:  # with the lock held
-        return transfer.last_series or self._last_series_of.get(transfer.caller, "")
+        return transfer.arriving_series or transfer.last_series or self._last_series_of.get(transfer.caller, "")
 
-    def data(self, assoc: Any, pdu: Any) -> _Transfer | None:
+    def data(self, assoc: Any, pdu: Any) -> tuple[_Transfer, bool, str | None]:
         """A P-DATA-TF PDU came: a message is arriving; a C-STORE's SOP Instance UID is read once its command set is
-        whole (PS3.8 E.2: each fragment's first byte says command or data set, and last or not). The transfer where
-        this PDU begins a message, else None."""
+        whole, its SeriesInstanceUID from its data set's first fragments (PS3.8 E.2: each fragment's first byte says
+        command or data set, and last or not; :func:`_dataset_series`).
+
+        Returns:
+            the association's transfer, whether this PDU begins a message, and the series this PDU has made known
+            (None where it made none known).
+        """
         with self._lock:
             transfer = self._of(assoc)
             began = not transfer.arriving
             transfer.arriving, transfer.last_data = True, time.time()
+            syntax = None
             for item in pdu.presentation_data_value_items:
                 if not item.data:
                     continue
@@ -507,7 +563,20 @@ class _Transfers:
                     if header & 0x02:
                         transfer.arriving_instance = _command_instance(bytes(transfer.command))
                         transfer.command.clear()
-            return transfer if began else None
+                elif not transfer.head_read:
+                    transfer.head += fragment[: _HEAD_LIMIT - len(transfer.head)]
+                    syntax = _context_syntax(assoc, item.presentation_context_id)
+            head = bytes(transfer.head) if syntax is not None else b""
+        if not head:
+            return transfer, began, None
+        series, read = _dataset_series(head, syntax)  # outside the lock: other associations go on meanwhile
+        with self._lock:
+            if transfer.head_read or not transfer.arriving:  # handled meanwhile (a message of its own is next)
+                return transfer, began, None
+            if read or len(transfer.head) >= _HEAD_LIMIT:
+                transfer.head_read, transfer.head = True, bytearray()
+            transfer.arriving_series = series
+            return transfer, began, series
 
     def current(self, assoc: Any) -> _Transfer:
         """The association's transfer (one whose connection has closed meanwhile: a detached, ended one)."""
@@ -526,7 +595,8 @@ class _Transfers:
 
     def handled(self, transfer: _Transfer) -> None:
         with self._lock:
-            transfer.arriving, transfer.arriving_instance = False, None
+            transfer.arriving, transfer.arriving_instance, transfer.arriving_series = False, None, None
+            transfer.head, transfer.head_read = bytearray(), False
 
     def delivered(self, transfer: _Transfer, series: str) -> None:
         """An instance of ``series`` came on ``transfer`` (stored or refused)."""
@@ -544,10 +614,13 @@ class _Transfers:
             return self._candidate(transfer)
 
     def suspects(self, transfer: _Transfer) -> list[str]:
-        """The series an instance cut off on ``transfer`` may belong to: its :meth:`candidate` and every series it
-        delivered to (one association may send several series interleaved: a flat folder's files in name order);
-        each of those still being received is recorded as cut off, and the lost instance mends all of them."""
+        """The series an instance cut off on ``transfer`` may belong to: its own, where its data set's first fragments
+        told it; else its :meth:`candidate` and every series it delivered to (one association may send several
+        series interleaved: a flat folder's files in name order), each of those still being received recorded as
+        cut off, and the lost instance mending all of them."""
         with self._lock:
+            if transfer.arriving_series:
+                return [transfer.arriving_series]
             return sorted({self._candidate(transfer), *transfer.delivered_to} - {""})
 
     def end(self, assoc: Any) -> _Transfer | None:
@@ -703,6 +776,20 @@ class _Spool:
             if not marker.exists():
                 marker.touch(mode=0o600)
             transfer.marked.add(series)
+
+    def mark_only(self, transfer: _Transfer, series: str) -> None:
+        """Move the markers of ``transfer`` into ``incoming/<series>/`` (:meth:`mark`), where its arriving instance is
+        known to belong: the series it was guessed to belong to are not cut off if it is."""
+        with self.lock:
+            for other in transfer.marked - {series}:
+                if other not in self.unrecorded:
+                    try:
+                        self._marker(other, transfer).unlink(missing_ok=True)
+                    except OSError as err:
+                        logger.error("series %s: could not remove a marker of its sender: %s", other, err)
+                        continue
+                    transfer.marked.discard(other)
+            self.mark(transfer, series)
 
     def unmark(self, transfer: _Transfer) -> None:
         """Remove the markers of ``transfer`` (a cut whose record could not be written keeps its marker)."""
@@ -1103,10 +1190,12 @@ def listen(
 
     def on_pdu_received(event: Any) -> None:
         if isinstance(event.pdu, P_DATA_TF):
-            began = transfers.data(event.assoc, event.pdu)
-            series = transfers.candidate(began) if began is not None else ""
+            transfer, began, learned = transfers.data(event.assoc, event.pdu)
+            series = transfers.candidate(transfer) if began else ""
             if series:  # a message begins, most likely an instance of this series: marked until it is handled
-                store.mark(began, series)
+                store.mark(transfer, series)
+            if learned:  # its data set has told its series: the marker is there alone
+                store.mark_only(transfer, learned)
 
     def on_message_received(event: Any) -> None:
         handled = transfers.message(event.assoc, event.message)

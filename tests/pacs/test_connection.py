@@ -357,3 +357,42 @@ def test_the_listener_holds_few_connections_per_host_and_in_all():
     hosts = [f"10.0.1.{n}" for n in range(MAX_ASSOCIATIONS)]
     admitted = sum(verify(Connection(), (host, 1)) for host in hosts)
     assert admitted == MAX_ASSOCIATIONS - MAX_CONNECTIONS_PER_HOST - 1  # the rest of the 32 places, no more
+
+
+@pytest.mark.parametrize(
+    "syntax",
+    [
+        "1.2.840.10008.1.2",
+        "1.2.840.10008.1.2.1",
+        "1.2.840.10008.1.2.2",
+        "1.2.840.10008.1.2.1.99",
+        "1.2.840.10008.1.2.4.50",
+    ],
+)
+def test_an_arriving_data_set_tells_its_series_once_its_uid_has_come_whole(syntax):
+    """The listener reads an arriving instance's SeriesInstanceUID from its data set's first fragments, in the
+    presentation context's transfer syntax (deflated too): not from a head that cuts the UID short (a prefix of a UID
+    is a UID of another series), and never from one that is no data set."""
+    import pydicom
+    from pydicom.data import get_testdata_file
+    from pynetdicom.dsutils import encode
+
+    from monai_rmisr.pacs.listener import _dataset_series
+
+    dataset = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    uid = pydicom.uid.UID(syntax)
+    encoded = encode(dataset, uid.is_implicit_VR, uid.is_little_endian, uid.is_deflated)
+    series = str(dataset.SeriesInstanceUID)
+    assert _dataset_series(encoded, syntax) == (series, True)
+    assert _dataset_series(encoded[:8], syntax) == (None, False)  # more is needed
+    if not uid.is_deflated:  # the UID's value cut after its first digits: not read yet
+        start = encoded.index(series.encode())
+        assert _dataset_series(encoded[: start + 10], syntax) == (None, False)
+        assert _dataset_series(encoded[: start + len(series) + 1], syntax) == (series, True)
+    without = pydicom.Dataset()
+    without.PatientID, without.Rows = "x", 2  # (0028,0010) comes past (0020,000E): the data set has none
+    assert _dataset_series(encode(without, uid.is_implicit_VR, uid.is_little_endian, uid.is_deflated), syntax) == (
+        None,
+        True,
+    )
+    assert _dataset_series(encoded, "1.2.3.4") == (None, True)  # not a transfer syntax pydicom reads

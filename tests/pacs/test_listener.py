@@ -940,13 +940,17 @@ def _store(assoc: Any, files: list[Path]) -> None:
     assert [int(assoc.send_c_store(pydicom.dcmread(path)).Status) for path in files] == [0x0000] * len(files)
 
 
-def _begin_a_c_store(assoc: Any, path: Path) -> str:
+def _begin_a_c_store(assoc: Any, path: Path, head: int = 0) -> str:
     """Send the command set of a C-STORE of ``path`` and the first fragment of its data set, never the rest (as a
-    large instance over a slow link is, or one cut off); its SOP Instance UID."""
+    large instance over a slow link is, or one cut off); its SOP Instance UID. The fragment is the data set's first
+    ``head`` bytes, or with ``head`` 0 sixteen bytes that tell nothing (its series cannot be read from them)."""
     from pynetdicom.dsutils import encode
 
     dataset = pydicom.dcmread(path)
     context = next(c for c in assoc.accepted_contexts if c.abstract_syntax == dataset.SOPClassUID)
+    syntax = context.transfer_syntax[0]
+    encoded_data = encode(dataset, syntax.is_implicit_VR, syntax.is_little_endian, syntax.is_deflated)
+    first = encoded_data[:head] if head else b"\x08\x00" * 8
     command = pydicom.Dataset()
     command.AffectedSOPClassUID = dataset.SOPClassUID
     command.CommandField = 0x0001  # C-STORE-RQ
@@ -956,7 +960,7 @@ def _begin_a_c_store(assoc: Any, path: Path) -> str:
     command.AffectedSOPInstanceUID = dataset.SOPInstanceUID
     encoded = encode(command, True, True)
     pdvs = b""
-    for header, fragment in ((0x03, encoded), (0x00, b"\x08\x00" * 8)):  # PS3.8 E.2: command, last; data, not last
+    for header, fragment in ((0x03, encoded), (0x00, first)):  # PS3.8 E.2: command, last; data, not last
         item = bytes([context.context_id, header]) + fragment
         pdvs += len(item).to_bytes(4, "big") + item
     assoc.dul.socket.send(bytes([0x04, 0x00]) + len(pdvs).to_bytes(4, "big") + pdvs)  # one P-DATA-TF PDU
@@ -1077,9 +1081,12 @@ def test_a_sender_that_aborts_between_instances_has_its_series_derived(tmp_path,
     assert any("ended an association without releasing it" in r.getMessage() for r in caplog.records)
 
 
-def _kill_a_listener_mid_transfer(spool: Path, destination: Destination, files: list[Path], arriving: Path) -> None:
-    """Run ``rmisr listen`` as a process, send ``files``, begin a C-STORE of ``arriving`` on a new association (the
-    first instance of an association: a sender that opens one per instance), and SIGKILL the process."""
+def _kill_a_listener_mid_transfer(
+    spool: Path, destination: Destination, files: list[Path], arriving: Path, head: int = 0
+) -> None:
+    """Run ``rmisr listen`` as a process, send ``files``, begin a C-STORE of ``arriving`` (its data set's first
+    ``head`` bytes: :func:`_begin_a_c_store`) on a new association (the first instance of an association: a sender
+    that opens one per instance), and SIGKILL the process once the marker is in the series of ``arriving``."""
     port = free_port()
     command = [sys.executable, "-m", "monai_rmisr", "listen", "--spool", str(spool), "--scale", "2"]
     command += ["--forward", str(destination.node), "--port", str(port), "--series-timeout", "3600"]
@@ -1088,8 +1095,9 @@ def _kill_a_listener_mid_transfer(spool: Path, destination: Destination, files: 
         wait_until(lambda: _port_open(port) or process.poll() is not None, seconds=120)
         assert process.poll() is None, process.communicate()[1]
         assert send(port, files) == [0x0000] * len(files)
-        _begin_a_c_store(_open_association(port), arriving)
-        wait_until(lambda: any(spool.glob("incoming/*/.receiving-*")))
+        _begin_a_c_store(_open_association(port), arriving, head)
+        series = str(pydicom.dcmread(arriving).SeriesInstanceUID)
+        wait_until(lambda: any(spool.glob(f"incoming/{series}/.receiving-*")))
     finally:
         process.kill()
         process.wait()
@@ -1225,3 +1233,56 @@ def test_a_cut_in_series_sent_interleaved_holds_each_of_them(tmp_path, destinati
     finally:
         result = listener.stop()
     assert len(result.sent) == 2 and not result.failed and len(received) == SLICES + 2
+
+
+def test_a_cut_whose_instance_told_its_series_holds_that_series_alone(tmp_path, destination, ct_series):
+    """Where the lost instance's data set had begun to come, its SeriesInstanceUID told its series: only that one is
+    cut off, and the other series the association sent (complete) is derived at once; it waited for an instance of
+    another series, and failed after --resend-wait unless that instance was sent again."""
+    write_ct_series(tmp_path / "other", n=2, seed=1)
+    other = sorted((tmp_path / "other").iterdir())
+    series = str(pydicom.dcmread(ct_series[0]).SeriesInstanceUID)
+    spool = tmp_path / "spool"
+    listener = RunningListener(spool, destination.node, series_timeout=0.3, resend_wait=60, backoff=3600)
+    try:
+        assoc = _open_association(listener.port)
+        _store(assoc, [ct_series[0], other[0], ct_series[2], other[1]])
+        lost = _begin_a_c_store(assoc, ct_series[1], head=4096)  # the header, not the pixels
+        _cut(assoc)
+        wait_until(lambda: (spool / "incoming" / series / "interrupted.json").exists())
+        derived_other = len(destination.wait_for(2))  # the other series went on, complete; this one waits
+        assert (spool / "incoming" / series).is_dir()
+        assert [cut["lost"] for cut in json.loads((spool / "incoming" / series / "interrupted.json").read_text())] == [
+            lost
+        ]
+        assert list(spool.glob("incoming/*/interrupted.json")) == [spool / "incoming" / series / "interrupted.json"]
+        assert send(listener.port, ct_series[1:2]) == [0x0000]
+        received = destination.wait_for(SLICES + 2)
+        wait_until(lambda: not any(spool.glob("work/*")) and not any(spool.glob("incoming/*")))
+    finally:
+        result = listener.stop()
+    assert derived_other == 2 and len(received) == SLICES + 2 and len(result.sent) == 2 and not result.failed
+
+
+def test_a_kill_mid_instance_marks_the_series_its_data_set_names(tmp_path, destination, ct_series):
+    """A listener killed while an instance arrives leaves its marker in the series the instance's data set names,
+    not in the series its sender sent last (series sent interleaved): after the restart that series waits for a
+    new transfer, the other is derived (it waited, and the cut one could go out a slice short)."""
+    write_ct_series(tmp_path / "other", n=2, seed=1)
+    other = sorted((tmp_path / "other").iterdir())
+    series = str(pydicom.dcmread(ct_series[0]).SeriesInstanceUID)
+    spool = tmp_path / "spool"
+    _kill_a_listener_mid_transfer(
+        spool, destination, [ct_series[0], other[0], ct_series[2], other[1]], ct_series[1], 4096
+    )
+    assert [path.parent.name for path in spool.glob("incoming/*/.receiving-*")] == [series]
+    listener = RunningListener(spool, destination.node, series_timeout=0.3, resend_wait=60)
+    try:
+        derived_other = len(destination.wait_for(2))  # the other series, derived; this one waits
+        assert (spool / "incoming" / series / "interrupted.json").exists()
+        assert send(listener.port, ct_series[1:2]) == [0x0000]
+        received = destination.wait_for(SLICES + 2)
+        wait_until(lambda: not any(spool.glob("work/*")) and not any(spool.glob("incoming/*")))
+    finally:
+        result = listener.stop()
+    assert derived_other == 2 and len(received) == SLICES + 2 and len(result.sent) == 2 and not result.failed
