@@ -269,3 +269,19 @@ def test_a_bad_derivation_option_is_refused_by_a_service_naming_it(tmp_path, cap
     assert "tile statistics must be one of image, tile" in capsys.readouterr().err and not spool.exists()
     assert main([*DERIVING_COMMANDS["pacs"], "--scale", "2", "--precision", "float64"]) == 2
     assert "precision must be one of float32, bfloat16, auto" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "command"),
+    [(["upscale", "a.png", "-o", "b.png", "--scale", "2", "--modle", "x"], "upscale"), (["info", "path"], "info")],
+)
+def test_a_word_a_command_does_not_know_is_named_under_that_command_s_usage(argv, command, capsys):
+    # it was "rmisr: error" under the top-level usage, which lists no option of the command
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and err.startswith(f"usage: rmisr {command} ")
+    assert (
+        f"rmisr {command}: error: unrecognized arguments: {' '.join(argv[-2:] if command == 'upscale' else argv[-1:])}"
+        in err
+    )

@@ -28,6 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     for command in (info, upscale, pacs, listen, view, corpus, weights):
         command.add_command(commands)
+    for command_parser in commands.choices.values():  # for main: a command's own usage on a word it does not know
+        command_parser.set_defaults(command_parser=command_parser)
     return parser
 
 
@@ -55,7 +57,9 @@ def _joined_negative_values(argv: Sequence[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``rmisr`` with ``argv`` (default: the process's arguments); returns the exit code."""
-    args = build_parser().parse_args(_joined_negative_values(sys.argv[1:] if argv is None else argv))
+    args, unknown = build_parser().parse_known_args(_joined_negative_values(sys.argv[1:] if argv is None else argv))
+    if unknown:  # argparse names them under the top-level usage: "rmisr: error", not the command's options
+        args.command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:

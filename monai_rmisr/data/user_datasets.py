@@ -548,7 +548,8 @@ def load_dataset(
             ) from err
         except ImageReadError as err:
             if not skip_bad:
-                raise
+                hint = "--skip_bad true leaves it out of the run, with a warning"
+                raise ImageReadError(err.path, f"{err.reason.rstrip('.')}; {hint}.") from err
             logger.warning("skipping bad image '%s': %s", err.path, err.reason)
     if min_size is not None:
         large_enough = []

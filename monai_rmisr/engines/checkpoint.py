@@ -9,7 +9,9 @@ import logging
 import math
 import numbers
 import os
+import platform
 import re
+import time
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -25,13 +27,16 @@ from ..networks.utils import accepts_scale
 from .handlers import METRICS_NAME
 
 __all__ = [
+    "RUN_LOCK_NAME",
     "InitialWeightsLoader",
     "ResumableCheckpointSaver",
     "average_checkpoints",
     "check_fresh_start",
     "check_network_scales",
     "check_resume_settings",
+    "claim_output_dir",
     "latest_checkpoint",
+    "release_output_dir",
 ]
 
 _PATTERN = re.compile(r"^checkpoint_(epoch|iteration)=(\d+)\.pt$")
@@ -64,6 +69,17 @@ def _starting_weights_only(best: Path, metrics: Path) -> bool:
     return bool(epochs) and all(epoch == "0" for epoch in epochs) and not newer
 
 
+def _trained_epochs(metrics: Path) -> int:
+    """The newest epoch a run's ``metrics`` (``metrics.csv``) has a row for; 0 without the file or a trained epoch
+    (epoch 0 scores the starting weights)."""
+    try:
+        with metrics.open(newline="") as stream:
+            epochs = [row.get("epoch") or "" for row in csv.DictReader(stream)]
+    except (OSError, csv.Error, UnicodeDecodeError):
+        return 0
+    return max((int(epoch) for epoch in epochs if epoch.isdigit()), default=0)
+
+
 def _check_output_folder(output_dir: str | os.PathLike) -> None:
     """Refuse an ``output_dir`` that is a file, lies under a file or under a folder this process cannot write in."""
     path = Path(output_dir)
@@ -76,6 +92,67 @@ def _check_output_folder(output_dir: str | os.PathLike) -> None:
         )
     if not os.access(existing, os.W_OK | os.X_OK):
         raise PermissionError(f"--output_dir '{output_dir}': '{existing}' is not writable; choose another.")
+
+
+#: The file in a run's ``output_dir`` that :func:`claim_output_dir` locks while the run goes on.
+RUN_LOCK_NAME = ".run.lock"
+
+#: The output folders this process holds (their real paths), each with its locked file: held to the process's end.
+_CLAIMED: dict[str, Any] = {}
+
+
+def claim_output_dir(output_dir: str | os.PathLike) -> Path:
+    """Hold ``output_dir`` for this run (``train.json``'s last preflight step; the first process of a multi-process
+    run): the folder is made, and its :data:`RUN_LOCK_NAME` locked (``flock``) until the process ends, so that a
+    second run into it (``--resume true`` while the first still runs, from a ``nohup`` job or another terminal) is
+    refused; the two wrote the same checkpoints, deleted each other's and listed epochs twice in ``metrics.csv``. A
+    run lets go of it when it ends (``finalize``: :func:`release_output_dir`), or when its process ends (killed
+    too). Within one process a folder is held once (a script running the config's steps again without its
+    ``finalize``). Where the system has no ``flock`` (Windows) nothing is locked.
+
+    Returns:
+        the lock file.
+
+    Raises:
+        BlockingIOError: another process holds the folder, naming it and that run's process ID and start.
+    """
+    folder = Path(output_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / RUN_LOCK_NAME
+    key = os.path.realpath(folder)
+    if key in _CLAIMED:
+        return path
+    try:
+        import fcntl
+    except ImportError:
+        return path
+    handle = open(path, "a+")  # noqa: SIM115 - held, locked, for the life of the process
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as err:
+        handle.seek(0)
+        holder = handle.read().strip() or "a process"
+        handle.close()
+        raise BlockingIOError(
+            f"--output_dir '{output_dir}' is in use by another training run ({holder}); wait for it to end (or stop "
+            "it) before resuming it, or choose another --output_dir."
+        ) from err
+    handle.seek(0)
+    handle.truncate()
+    handle.write(
+        f"process {os.getpid()} on {platform.node() or 'this machine'}, since {time.strftime('%Y-%m-%d %H:%M:%S')}\n"
+    )
+    handle.flush()
+    _CLAIMED[key] = handle
+    return path
+
+
+def release_output_dir(output_dir: str | os.PathLike) -> None:
+    """Let go of ``output_dir`` (:func:`claim_output_dir`; ``train.json``'s ``finalize``): a process that goes on
+    after its run (a notebook) no longer keeps other runs out of it. Nothing happens where it is not held."""
+    handle = _CLAIMED.pop(os.path.realpath(Path(output_dir)), None)
+    if handle is not None:
+        handle.close()  # closing the file releases its lock
 
 
 def check_fresh_start(output_dir: str | os.PathLike, checkpoint_dir: str | os.PathLike, resume: bool) -> None:
@@ -107,6 +184,13 @@ def check_fresh_start(output_dir: str | os.PathLike, checkpoint_dir: str | os.Pa
     if found:
         return
     best = Path(output_dir) / BEST_MODEL_NAME
+    trained = _trained_epochs(Path(output_dir) / METRICS_NAME)
+    if not best.exists() and trained:
+        raise FileExistsError(
+            f"output_dir '{output_dir}' holds a run's {METRICS_NAME} (trained to epoch {trained}) but no checkpoint to "
+            f"resume from and no {BEST_MODEL_NAME} (moved away?); a new run would write over that run's record: choose "
+            f"a new --output_dir (or move {METRICS_NAME} away)."
+        )
     if best.exists():
         if not _starting_weights_only(best, Path(output_dir) / METRICS_NAME):
             raise FileExistsError(
@@ -172,7 +256,13 @@ def check_resume_settings(
     if trained is not None and max_epochs < trained:
         raise ValueError(
             f"--max_epochs {max_epochs}: the run --resume true continues ('{checkpoint}') has trained {trained} "
-            f"epochs already; give --max_epochs {trained} or more."
+            f"epochs already; give --max_epochs {trained + 1} or more to train it further."
+        )
+    if trained is not None and max_epochs == trained:
+        logging.getLogger(__name__).warning(
+            f"--max_epochs {max_epochs}: the run --resume true continues ('{checkpoint}') has trained all {trained} "
+            f"epochs already, so there is nothing to train; give --max_epochs {trained + 1} or more to train it "
+            "further."
         )
 
 

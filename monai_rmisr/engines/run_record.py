@@ -29,9 +29,11 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import platform
 import shlex
+import subprocess
 import sys
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -40,8 +42,16 @@ from typing import Any
 
 import monai
 import torch
+from ignite.engine import Engine, Events
 
-__all__ = ["RUN_RECORD_NAME", "STEERING_SETTINGS", "read_run_record", "record_run", "setting_changes"]
+__all__ = [
+    "RUN_RECORD_NAME",
+    "STEERING_SETTINGS",
+    "RunEndRecorder",
+    "read_run_record",
+    "record_run",
+    "setting_changes",
+]
 
 #: The record's file name in the run's output folder.
 RUN_RECORD_NAME = "run.json"
@@ -86,15 +96,19 @@ def read_run_record(output_dir: str | os.PathLike[str]) -> dict[str, Any] | None
     return record
 
 
-def setting_changes(before: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:
+def setting_changes(
+    before: Mapping[str, Any], now: Mapping[str, Any], before_cwd: str | os.PathLike[str] | None = None
+) -> list[str]:
     """The settings that differ between two sessions' ``settings``, as ``--NAME VALUE (was VALUE)``, in ``now``'s
     order then ``before``'s; :data:`STEERING_SETTINGS` (and the values under them) left out. A word the command line
     typed for an on/off or optional setting is its value (``"true"`` is ``true``, ``"null"`` is ``null``, any case),
-    as the configs read it."""
+    as the configs read it; two paths of one existing file or folder are one value (``data/`` and ``./data``, a
+    link), ``before``'s read from ``before_cwd`` (that session's folder; default the current one), ``now``'s from
+    the current folder."""
     changes = []
     for name in [*now, *(name for name in before if name not in now)]:
-        if name.split("#")[0] in STEERING_SETTINGS or _canonical(before.get(name, _UNSET)) == _canonical(
-            now.get(name, _UNSET)
+        if name.split("#")[0] in STEERING_SETTINGS or _canonical(before.get(name, _UNSET), before_cwd) == _canonical(
+            now.get(name, _UNSET), None
         ):
             continue
         changes.append(f"--{name} {_shown(now.get(name, _UNSET))} (was {_shown(before.get(name, _UNSET))})")
@@ -131,6 +145,8 @@ def record_run(
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "resumed_from": None if resume_checkpoint is None else _relative(resume_checkpoint, output_dir),
         "command": shlex.join(getattr(sys, "orig_argv", sys.argv)),
+        "cwd": os.getcwd(),
+        "code": _code_version(),
         "versions": _versions(bundle_root),
         "device": _device_name(device),
         "processes": torch.distributed.get_world_size() if torch.distributed.is_initialized() else 1,
@@ -149,8 +165,9 @@ def record_run(
             logger.info("'%s' holds no %s: a new record starts with this session.", output_dir, RUN_RECORD_NAME)
         else:
             sessions = record["sessions"]
-            previous = sessions[-1].get("settings") if sessions else None
-            changes = setting_changes(previous, settings) if isinstance(previous, dict) else []
+            last = sessions[-1] if sessions else {}
+            previous = last.get("settings")
+            changes = setting_changes(previous, settings, last.get("cwd")) if isinstance(previous, dict) else []
             if changes:
                 logger.warning(
                     "--resume true: the run in '%s' goes on with settings other than its last session's (%s): %s. "
@@ -161,11 +178,85 @@ def record_run(
                     ", ".join(changes),
                     RUN_RECORD_NAME,
                 )
-    record = {"format": _FORMAT, "sessions": [*sessions, session]}
+    _write(path, {"format": _FORMAT, "sessions": [*sessions, session]})
+    return path
+
+
+def _write(path: Path, record: dict[str, Any]) -> None:
+    """Write ``record`` into ``path`` whole or not at all (written beside it, then renamed)."""
     partial = path.with_name(f".{path.name}.{os.getpid()}")
     partial.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     os.replace(partial, path)
-    return path
+
+
+class RunEndRecorder:
+    """Says, when a run has trained all its epochs, what its ``model.pt`` holds, and records the session's end in
+    ``run.json`` (``train.json``'s trainer handlers).
+
+    The log's last line names the epoch whose weights ``model.pt`` holds and their validation score, and says so
+    where that is the starting weights (``--init_weights`` scored as epoch 0, and no epoch of the run beat them: the
+    fine-tuned ``model.pt`` is the file it started from). The session gets ``"ended"`` (the time), ``"epochs"`` (the
+    run's epoch count then) and ``"best"`` (``{"epoch": N, "score": X, "metric": NAME}``, None where nothing was
+    validated); a session without ``"ended"`` was stopped or killed.
+
+    Args:
+        output_dir: the run's folder.
+        evaluator: the validation engine, whose state tracks the best score and its epoch.
+    """
+
+    def __init__(self, output_dir: str | os.PathLike[str], evaluator: Engine) -> None:
+        self.output_dir = Path(output_dir)
+        self.evaluator = evaluator
+
+    def attach(self, engine: Engine) -> None:
+        engine.add_event_handler(Events.COMPLETED, self)
+
+    def __call__(self, engine: Engine) -> None:
+        from .checkpoint import BEST_MODEL_NAME
+
+        state = self.evaluator.state
+        epoch, score = getattr(state, "best_metric_epoch", -1), getattr(state, "best_metric", None)
+        metric = getattr(state, "key_metric_name", None) or "validation score"
+        epochs = int(engine.state.epoch)
+        if epoch is None or epoch < 0 or score is None or not math.isfinite(float(score)):
+            best = None
+            logger.warning(
+                "training finished after epoch %d; no epoch was validated, so no %s was chosen.",
+                epochs,
+                BEST_MODEL_NAME,
+            )
+        else:
+            best = {"epoch": int(epoch), "score": float(score), "metric": str(metric)}
+            if epoch == 0:
+                logger.warning(
+                    "training finished after epoch %d: %s holds the starting weights (--init_weights, %s %.4f before "
+                    "training); no epoch of this run scored higher on validation (try a lower --learning_rate, more "
+                    "epochs or more data).",
+                    epochs,
+                    BEST_MODEL_NAME,
+                    metric,
+                    score,
+                )
+            else:
+                logger.info(
+                    "training finished after epoch %d: %s holds the weights of epoch %d (%s %.4f, the best validated).",
+                    epochs,
+                    BEST_MODEL_NAME,
+                    epoch,
+                    metric,
+                    score,
+                )
+        try:
+            record = read_run_record(self.output_dir)
+        except ValueError as e:
+            logger.warning("%s; the end of the run is not recorded in it.", e)
+            return
+        if record is None or not record["sessions"]:
+            return
+        record["sessions"][-1].update(
+            {"ended": datetime.now(timezone.utc).isoformat(timespec="seconds"), "epochs": epochs, "best": best}
+        )
+        _write(self.output_dir / RUN_RECORD_NAME, record)
 
 
 class _Unset:
@@ -179,11 +270,15 @@ _UNSET = _Unset()
 _WORDS = {"true": True, "false": False, "null": None, "none": None}
 
 
-def _canonical(value: Any) -> Any:
+def _canonical(value: Any, cwd: str | os.PathLike[str] | None) -> Any:
     if isinstance(value, str):
-        return _WORDS.get(value.strip().lower(), value)
+        word = value.strip().lower()
+        if word in _WORDS:
+            return _WORDS[word]
+        path = Path(cwd or os.getcwd(), value).expanduser() if value else None
+        return os.path.realpath(path) if path is not None and path.exists() else value
     if isinstance(value, list):
-        return [_canonical(item) for item in value]
+        return [_canonical(item, cwd) for item in value]
     return value
 
 
@@ -198,6 +293,22 @@ def _relative(checkpoint: str | os.PathLike[str], output_dir: str | os.PathLike[
         return Path(checkpoint).resolve().relative_to(Path(output_dir).resolve()).as_posix()
     except ValueError:
         return os.fspath(checkpoint)
+
+
+def _code_version() -> dict[str, Any] | None:
+    """The git commit of the checkout this package runs from, and whether its tracked files differ from it; None for
+    an installed package (its version says what it is) or where git cannot tell."""
+    checkout = Path(__file__).resolve().parents[2]
+    if not (checkout / ".git").exists():
+        return None
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=checkout, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        changed = subprocess.run(["git", "diff", "--quiet", "HEAD"], cwd=checkout, capture_output=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": commit, "changed": changed.returncode != 0}
 
 
 def _versions(bundle_root: str | os.PathLike[str] | None) -> dict[str, str | None]:

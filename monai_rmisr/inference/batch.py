@@ -25,6 +25,7 @@ from ..io import ImageReadError, detect_format
 from ..io.folders import walk_folders
 from ..io.formats import format_from_name
 from ..io.output import OutputPathError, check_folder_takes_files
+from ..io.provenance import made_by_monai_rmisr
 from ..io.series_folders import (
     SeriesInFolder,
     SliceHeader,
@@ -72,7 +73,9 @@ def find_inputs(folder: str | os.PathLike[str]) -> list[InputItem]:
     is then a broken slice of each, as it may be one.
     Other DICOM files, NIfTI and PNG/JPEG/TIFF/BMP files are one input each. Files that are no
     image at all (notes, DICOMDIR, DICOM objects of a class that holds no image: a structured report, a
-    presentation state) are left out; broken images are kept, so the batch reports them.
+    presentation state) are left out, and so are monai-rmisr's own outputs (a warning names them: super-resolved
+    already, written beside the images, they were super-resolved again); broken images are kept, so the batch
+    reports them.
     Linked folders are followed (data linked in from other storage), each real folder once (a link
     loop ends). A file is its own one input.
 
@@ -87,8 +90,10 @@ def find_inputs(folder: str | os.PathLike[str]) -> list[InputItem]:
         return [folder]
     found: list[InputItem] = []
     places: dict[str, list[Path]] = {}  # the folders holding each series' slices (a series split between folders)
+    ours: list[Path] = []
     for directory_path, files in walk_folders(folder):
-        scan = _scan_folder(directory_path, files)
+        scan = _scan_folder(directory_path, files, leave_out_ours=True)
+        ours.extend(scan.ours)
         found.extend(scan.others)
         if is_one_series(scan.headers()):
             found.append(directory_path)  # its broken slices fail (or are skipped) with the series
@@ -100,6 +105,20 @@ def find_inputs(folder: str | os.PathLike[str]) -> list[InputItem]:
                 if isinstance(item, SeriesInFolder):
                     places.setdefault(item.series_uid, []).append(directory_path)
         found.extend(scan.broken)
+    if ours:
+        named = ", ".join(f"'{os.path.relpath(path, folder)}'" for path in ours[:3])
+        named += ", ..." if len(ours) > 3 else ""
+        logger.warning(
+            "leaving out %d output(s) of monai-rmisr under '%s' (super-resolved already; give a file itself to "
+            "super-resolve it again): %s",
+            len(ours),
+            folder,
+            named,
+        )
+    if not found and ours:
+        raise ValueError(
+            f"'{folder}' holds only outputs of monai-rmisr ({len(ours)}); give a file itself to super-resolve it again."
+        )
     if not found:
         raise ValueError(f"found no images under '{folder}' (DICOM, NIfTI, PNG, JPEG, TIFF, BMP).")
     for uid, folders in places.items():
@@ -123,6 +142,7 @@ class _FolderScan:
     broken_dicoms: list[Path] = field(default_factory=list)  # DICOM (by content or name) with no readable series
     others: list[Path] = field(default_factory=list)  # images of other formats
     broken: list[Path] = field(default_factory=list)  # named as another image format we read, yet unreadable
+    ours: list[Path] = field(default_factory=list)  # monai-rmisr's own outputs, where they are left out
 
     def headers(self) -> list[SliceHeader | None]:
         """The DICOM images' headers, None for each broken one (for
@@ -141,9 +161,10 @@ class _FolderScan:
         return [entry.name for entry in self.folder.iterdir()]
 
 
-def _scan_folder(folder: Path, files: Iterable[str]) -> _FolderScan:
+def _scan_folder(folder: Path, files: Iterable[str], leave_out_ours: bool = False) -> _FolderScan:
     """Sort the files ``files`` of ``folder`` by what they are. DICOMDIR, and DICOM objects of a class that holds no
-    image (a report or presentation state beside the slices), are no input at all."""
+    image (a report or presentation state beside the slices), are no input at all; with ``leave_out_ours``, nor are
+    monai-rmisr's own outputs (:func:`~monai_rmisr.io.provenance.made_by_monai_rmisr`), listed in ``ours``."""
     scan = _FolderScan(folder)
     for name in files:
         if name.upper() == "DICOMDIR":
@@ -157,6 +178,9 @@ def _scan_folder(folder: Path, files: Iterable[str]) -> _FolderScan:
                 scan.broken_dicoms.append(path)
             elif named not in (None, "nifti-pair"):
                 scan.broken.append(path)  # reported, not dropped
+            continue
+        if leave_out_ours and made_by_monai_rmisr(path):
+            scan.ours.append(path)
             continue
         if kind != "dicom":
             scan.others.append(path)

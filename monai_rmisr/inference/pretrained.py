@@ -243,6 +243,8 @@ def load_state_dict(path: str | os.PathLike[str], map_location: str | torch.devi
         ValueError: the file is not a PyTorch file readable with ``weights_only=True``, or holds no state dict.
     """
     path = Path(path)
+    if path.is_dir():
+        raise _folder_error(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint file not found: {path}.")
     try:
@@ -339,11 +341,20 @@ def save_sidecar(path: str | os.PathLike[str], network_def: Mapping[str, Any]) -
     return target
 
 
+def _folder_error(path: Path) -> IsADirectoryError:
+    """The error for a checkpoint given as a folder: the file to give instead, where it holds a run's model."""
+    best = path / "model.pt"
+    hint = f": give its model file, '{best}'" if best.is_file() else ": give a checkpoint file"
+    return IsADirectoryError(f"checkpoint '{path}' is a folder, not a file{hint}.")
+
+
 def missing_model_error(model: str | os.PathLike[str], others: str = "") -> Exception:
     """The error for a ``model`` that is neither a registry name nor an existing file: a word that looks like a
     name (no suffix, no folder) is an unknown model, listing the registry's (and ``others``, the caller's other
     words such as ``'auto'``); anything else is a checkpoint file not found."""
     text = str(model)
+    if Path(text).is_dir():  # a training run's output_dir, most likely
+        return _folder_error(Path(text))
     if Path(text).suffix or os.sep in text or "/" in text:
         return FileNotFoundError(f"checkpoint file not found: {Path(text)}.")
     return ValueError(f"unknown model {text!r}: expected {others}one of {', '.join(PRETRAINED)} or a checkpoint path.")

@@ -360,8 +360,9 @@ def test_bad_file_fails_by_default_and_is_skipped_with_skip_bad(tmp_path, caplog
     make_isic_folder(tmp_path, n=3)
     bad = tmp_path / "images" / "ISIC_0000009.jpg"
     bad.write_bytes(b"\xff\xd8\xff\xe0 truncated")
-    with pytest.raises(ImageReadError, match=re.escape("ISIC_0000009.jpg")):
+    with pytest.raises(ImageReadError, match=re.escape("ISIC_0000009.jpg")) as failure:
         dataset_images(tmp_path, "dermoscopy", "train", val_fraction=0)
+    assert str(failure.value).endswith("; --skip_bad true leaves it out of the run, with a warning.")  # the way on
     with caplog.at_level(logging.WARNING, logger="monai_rmisr.data.user_datasets"):
         images = dataset_images(tmp_path, "dermoscopy", "train", val_fraction=0, skip_bad=True)
     assert len(images) == 3

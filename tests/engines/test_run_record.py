@@ -2,19 +2,31 @@
 
 import json
 import logging
+import os
 import shlex
+import subprocess
 import sys
+from pathlib import Path
 
 import monai
 import pytest
 import torch
 
 from monai_rmisr import __version__
-from monai_rmisr.engines import RUN_RECORD_NAME, read_run_record, record_run, setting_changes
+from monai_rmisr.engines import (
+    RUN_LOCK_NAME,
+    RUN_RECORD_NAME,
+    claim_output_dir,
+    read_run_record,
+    record_run,
+    release_output_dir,
+    setting_changes,
+)
 
 from .bundle_helpers import CONFIGS, run_training, training_parser
 
 RECORD_LOGGER = "monai_rmisr.engines.run_record"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_a_new_run_records_its_command_settings_versions_and_device(tmp_path, monkeypatch):
@@ -35,7 +47,13 @@ def test_a_new_run_records_its_command_settings_versions_and_device(tmp_path, mo
         "python": sys.version.split()[0],
     }
     assert session["device"].startswith(f"cpu ({torch.backends.cpu.get_cpu_capability()}")
-    assert session["processes"] == 1
+    assert session["processes"] == 1 and session["cwd"] == os.getcwd()
+    code = session["code"]  # this checkout's commit, and whether its files differ from it
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    assert code["commit"] == head and isinstance(code["changed"], bool)
+    # the end: the run trained its epochs; model.pt holds the best validated epoch's weights
+    assert session["epochs"] == 2 and session["ended"] >= session["started"]
+    assert session["best"]["metric"] == "val_psnr" and 1 <= session["best"]["epoch"] <= 2
     settings = session["settings"]
     # the command line's values and the configs' defaults, by the path a command line gives them
     assert settings["batch_size"] == 2 and settings["patch_size"] == 8 and settings["scale"] == 2
@@ -50,6 +68,7 @@ def test_a_new_run_records_its_command_settings_versions_and_device(tmp_path, mo
 def test_a_resume_adds_a_session_and_names_every_setting_that_changed(tmp_path, caplog):
     run_training(training_parser(tmp_path, max_epochs=1))
     first = read_run_record(tmp_path)["sessions"][0]
+    caplog.clear()
     with caplog.at_level(logging.WARNING, logger=RECORD_LOGGER):
         run_training(training_parser(tmp_path, max_epochs=2, resume=True, batch_size=3, **{"loss#sr_criterion": "mse"}))
     sessions = read_run_record(tmp_path)["sessions"]
@@ -64,9 +83,11 @@ def test_a_resume_adds_a_session_and_names_every_setting_that_changed(tmp_path, 
 
 def test_a_resume_with_the_same_settings_says_nothing(tmp_path, caplog):
     run_training(training_parser(tmp_path, max_epochs=1))
+    caplog.clear()
     with caplog.at_level(logging.INFO, logger=RECORD_LOGGER):
         run_training(training_parser(tmp_path, max_epochs=2, resume=True))
-    assert not [r for r in caplog.records if r.name == RECORD_LOGGER]
+    said = [r.getMessage() for r in caplog.records if r.name == RECORD_LOGGER]
+    assert len(said) == 1 and said[0].startswith("training finished after epoch 2")  # and not a word of settings
     assert [s["resumed_from"] for s in read_run_record(tmp_path)["sessions"]] == [
         None,
         "checkpoints/checkpoint_epoch=1.pt",
@@ -123,3 +144,76 @@ def test_record_run_writes_whole_files_only(tmp_path):
     path = record_run(tmp_path, {"scale": 2}, None)
     assert [p.name for p in tmp_path.iterdir()] == [RUN_RECORD_NAME] and path == tmp_path / RUN_RECORD_NAME
     assert read_run_record(tmp_path)["sessions"][0]["versions"]["bundle"] is None  # no bundle_root given
+
+
+def test_a_session_stopped_before_its_end_has_no_end_and_a_resume_names_what_model_pt_holds(tmp_path, caplog):
+    run_training(training_parser(tmp_path, max_epochs=1))
+    record = read_run_record(tmp_path)
+    del record["sessions"][0]["ended"]  # as a killed session leaves it
+    (tmp_path / RUN_RECORD_NAME).write_text(json.dumps(record))
+    with caplog.at_level(logging.INFO, logger=RECORD_LOGGER):
+        run_training(training_parser(tmp_path, max_epochs=2, resume=True))
+    first, second = read_run_record(tmp_path)["sessions"]
+    assert "ended" not in first and second["epochs"] == 2 and second["ended"]
+    best = second["best"]
+    assert (
+        f"training finished after epoch 2: model.pt holds the weights of epoch {best['epoch']} (val_psnr" in caplog.text
+    )
+
+
+def test_a_fine_tuning_that_never_beat_its_starting_weights_says_so(tmp_path, caplog):
+    # model.pt was the --init_weights file, tensor for tensor, and nothing said so
+    start = tmp_path / "start.pt"
+    run_training(training_parser(tmp_path / "first", max_epochs=1))
+    start.write_bytes((tmp_path / "first" / "model.pt").read_bytes())
+    (tmp_path / "start.json").write_text((tmp_path / "first" / "model.json").read_text())
+    with caplog.at_level(logging.WARNING, logger=RECORD_LOGGER):
+        run_training(training_parser(tmp_path / "tuned", max_epochs=1, init_weights=str(start), learning_rate=1.0))
+    (session,) = read_run_record(tmp_path / "tuned")["sessions"]
+    assert session["best"]["epoch"] == 0  # a rate of 1.0 ruins the weights: the starting ones stay the best
+    assert "model.pt holds the starting weights (--init_weights, val_psnr" in caplog.text
+    assert "no epoch of this run scored higher on validation" in caplog.text
+
+
+def test_the_same_folder_written_another_way_is_no_change(tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    data.mkdir()
+    (tmp_path / "link").symlink_to(data)
+    monkeypatch.chdir(tmp_path)
+    before = {"dataset_dir": str(data)}
+    for same in ("data", "data/", "./data", str(tmp_path / "link"), "link/"):
+        assert setting_changes(before, {"dataset_dir": same}) == [], same
+    assert setting_changes(before, {"dataset_dir": "other"}) == ['--dataset_dir "other" (was "' + str(data) + '")']
+    # a relative path of the earlier session is read from that session's folder
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert setting_changes({"dataset_dir": "data"}, {"dataset_dir": "../data"}, before_cwd=tmp_path) == []
+
+
+def test_a_second_run_into_a_folder_in_use_is_refused_naming_the_first(tmp_path):
+    import fcntl
+
+    (tmp_path / "run").mkdir()
+    with open(tmp_path / "run" / RUN_LOCK_NAME, "a+") as other:  # another process's run holds it
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        other.write("process 4242 on host, since 2026-12-08 00:00:00\n")
+        other.flush()
+        with pytest.raises(RuntimeError) as failure:
+            training_parser(tmp_path / "run", max_epochs=1).get_parsed_content("initialize")
+        assert str(failure.value.__cause__) == (
+            f"--output_dir '{tmp_path / 'run'}' is in use by another training run (process 4242 on host, since "
+            "2026-12-08 00:00:00); wait for it to end (or stop it) before resuming it, or choose another --output_dir."
+        )
+        assert sorted(path.name for path in (tmp_path / "run").iterdir()) == [RUN_LOCK_NAME]  # nothing written
+    # once it is free, the run holds it, and lets go at its end (finalize)
+    parser = training_parser(tmp_path / "run", max_epochs=1)
+    run_training(parser)
+    with open(tmp_path / "run" / RUN_LOCK_NAME) as lock, pytest.raises(BlockingIOError):
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    assert str(os.getpid()) in (tmp_path / "run" / RUN_LOCK_NAME).read_text()
+    assert claim_output_dir(tmp_path / "run") == tmp_path / "run" / RUN_LOCK_NAME  # held once per process
+    parser.get_parsed_content("finalize")
+    with open(tmp_path / "run" / RUN_LOCK_NAME) as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free
+    release_output_dir(tmp_path / "run")  # not held: nothing happens

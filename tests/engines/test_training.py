@@ -182,7 +182,7 @@ def test_a_resume_with_settings_its_checkpoint_overrides_is_refused(tmp_path, se
     assert sorted(p.name for p in (tmp_path / "run").rglob("*")) == files
 
 
-def test_a_resume_with_fewer_epochs_than_the_run_has_trained_is_one_message(tmp_path):
+def test_a_resume_with_fewer_epochs_than_the_run_has_trained_is_one_message(tmp_path, caplog):
     # it was ignite's "Epoch count (2) in checkpoint is larger than the `engine.state.max_epochs` (1)" traceback
     run_training(training_parser(tmp_path / "run", max_epochs=2))
     with pytest.raises(RuntimeError) as failure:
@@ -190,10 +190,12 @@ def test_a_resume_with_fewer_epochs_than_the_run_has_trained_is_one_message(tmp_
     checkpoint = tmp_path / "run" / "checkpoints" / "checkpoint_epoch=2.pt"
     assert str(failure.value.__cause__) == (
         f"--max_epochs 1: the run --resume true continues ('{checkpoint}') has trained 2 epochs already; give "
-        "--max_epochs 2 or more."
+        "--max_epochs 3 or more to train it further."
     )
-    trainer = run_training(training_parser(tmp_path / "run", max_epochs=2, resume=True))  # its own value: no error
+    with caplog.at_level(logging.WARNING):  # its own value: nothing to train, and it says so (a requeued job: exit 0)
+        trainer = run_training(training_parser(tmp_path / "run", max_epochs=2, resume=True))
     assert trainer.state.epoch == 2
+    assert "has trained all 2 epochs already, so there is nothing to train; give --max_epochs 3 or more" in caplog.text
 
 
 def test_a_resumed_run_keeps_its_validation_split_when_files_are_added(tmp_path):
@@ -297,6 +299,24 @@ def test_a_finished_run_s_model_is_not_overwritten_without_its_checkpoints(tmp_p
     with caplog.at_level("WARNING"):
         run_training(training_parser(tmp_path / "fresh", max_epochs=1, resume=True))
     assert any("no checkpoint in" in r.getMessage() and "a new run starts" in r.getMessage() for r in caplog.records)
+
+
+def test_a_finished_run_s_record_is_not_overwritten_once_its_model_is_moved_away(tmp_path):
+    """Its checkpoints deleted and its model.pt moved away (shipped), a run still leaves its metrics.csv, run.json,
+    validation split and TensorBoard logs: a new run into that folder wrote over them (and mixed the logs)."""
+    run_training(training_parser(tmp_path / "run", max_epochs=2))
+    shutil.rmtree(tmp_path / "run" / "checkpoints")
+    (tmp_path / "run" / "model.pt").rename(tmp_path / "shipped.pt")
+    metrics = (tmp_path / "run" / "metrics.csv").read_text()
+    for resume in (False, True):
+        with pytest.raises(RuntimeError) as failure:
+            training_parser(tmp_path / "run", max_epochs=1, resume=resume).get_parsed_content("initialize")
+        assert str(failure.value.__cause__) == (
+            f"output_dir '{tmp_path / 'run'}' holds a run's metrics.csv (trained to epoch 2) but no checkpoint to "
+            "resume from and no model.pt (moved away?); a new run would write over that run's record: choose a new "
+            "--output_dir (or move metrics.csv away)."
+        )
+    assert (tmp_path / "run" / "metrics.csv").read_text() == metrics
 
 
 def test_a_run_from_init_weights_stopped_in_its_first_epoch_can_start_again_in_its_folder(tmp_path, caplog):

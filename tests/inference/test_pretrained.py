@@ -189,6 +189,23 @@ def test_file_without_state_dict(tmp_path):
         load_state_dict(tmp_path / "missing.pt")
 
 
+def test_a_run_folder_given_as_the_checkpoint_names_its_model_file(tmp_path):
+    # "checkpoint file not found: runs/mine" when runs/mine was there: a folder
+    from monai_rmisr import super_resolve
+
+    torch.save(RMISR(2, 1, scale=2, num_blocks=1).state_dict(), tmp_path / "model.pt")
+    expected = f"checkpoint '{tmp_path}' is a folder, not a file: give its model file, '{tmp_path / 'model.pt'}'."
+    for load in (load_state_dict, load_checkpoint):
+        with pytest.raises(IsADirectoryError) as failure:
+            load(tmp_path)
+        assert str(failure.value) == expected
+    with pytest.raises(IsADirectoryError, match="is a folder, not a file: give its model file"):
+        super_resolve(torch.rand(1, 16, 16), model=str(tmp_path), scale=2)
+    (tmp_path / "model.pt").unlink()
+    with pytest.raises(IsADirectoryError, match="is a folder, not a file: give a checkpoint file"):
+        load_checkpoint(tmp_path)
+
+
 def test_load_checkpoint_architecture_sources(tmp_path):
     reference = RMISR(2, 1, scale=3, image_residual=True)
     state = reference.state_dict()

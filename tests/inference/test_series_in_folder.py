@@ -402,3 +402,40 @@ def test_images_of_one_series_at_one_place_are_images_of_their_own_in_a_flat_fol
     assert not report.failed and (tmp_path / "out" / "copy2.dcm").is_file()
     with pytest.raises(ValueError, match="no stack"):
         select_series(flat, "1.2.3.77")
+
+
+def test_outputs_of_monai_rmisr_beside_the_images_are_left_out_of_a_batch(tmp_path, caplog):
+    """An image super-resolved into its own series folder (the viewer's "as a file" command names an output beside
+    the file) made the folder two series and was super-resolved again by the next batch, without a word."""
+    series = tmp_path / "study" / "ct"
+    write_ct_series(series, n=3)
+    derived = series / "slice_sr.dcm"
+    assert (
+        main(
+            [
+                "upscale",
+                str(sorted(series.iterdir())[0]),
+                "-o",
+                str(derived),
+                "--scale",
+                "2",
+                "--model",
+                "bicubic",
+                "-q",
+            ]
+        )
+        == 0
+    )
+    png = tmp_path / "study" / "shot.png"
+    Image.fromarray(np.full((16, 16), 90, dtype=np.uint8)).save(png)
+    assert main(["upscale", str(png), "-o", str(tmp_path / "study" / "shot_sr.png"), "--scale", "2", "-q"]) == 0
+    with caplog.at_level("WARNING", logger="monai_rmisr.inference.batch"):
+        found = find_inputs(tmp_path / "study")
+    assert found == [series, png]  # the series whole again (one input, named after its folder), the PNG
+    assert "leaving out 2 output(s) of monai-rmisr" in caplog.text and "slice_sr.dcm" in caplog.text
+    assert find_inputs(derived) == [derived]  # given itself, it is super-resolved again
+    only_ours = tmp_path / "ours"
+    only_ours.mkdir()
+    shutil.copy(derived, only_ours)
+    with pytest.raises(ValueError, match="holds only outputs of monai-rmisr \\(1\\); give a file itself"):
+        find_inputs(only_ours)
