@@ -45,6 +45,7 @@ from .transforms.quantize import check_bit_range
 __all__ = [
     "BundleRunError",
     "PreflightError",
+    "TrainingTerminated",
     "bundle_cli_process",
     "check_config_keys",
     "config_bit_range",
@@ -627,6 +628,19 @@ CTRL_C_MESSAGES = {
 }
 
 
+#: The exit status of a run ended by SIGTERM (128 + SIGTERM): ``kill``, ``timeout``, a job scheduler's cancel.
+TERMINATED_EXIT = 143
+
+#: What a bundle run stopped by SIGTERM says (:func:`exit_on_ctrl_c`), by the run: as for Ctrl-C.
+SIGTERM_MESSAGES = {run: message.replace("by Ctrl-C", "by SIGTERM") for run, message in CTRL_C_MESSAGES.items()}
+
+
+class TrainingTerminated(KeyboardInterrupt):
+    """SIGTERM arrived while a trainer runs (:func:`hand_ctrl_c_to_python`): raised in the main thread, as Ctrl-C's
+    ``KeyboardInterrupt`` is, for :class:`~monai_rmisr.engines.InterruptedRunHandler`, which names the checkpoint
+    to resume from and exits with :data:`TERMINATED_EXIT`."""
+
+
 def bundle_cli_process() -> bool:
     """Whether this process is ``python -m monai.bundle ...`` (torchrun's processes of it too): the command line,
     where a Ctrl-C should end the run with one line. A script, a notebook or a REPL that runs a bundle config keeps
@@ -657,22 +671,33 @@ def exit_on_ctrl_c(run: str = "training") -> None:
         return
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, _CtrlCExit(CTRL_C_MESSAGES[run]))
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:  # the same for SIGTERM, exit 143 (it ended without a word)
+        signal.signal(signal.SIGTERM, _CtrlCExit(SIGTERM_MESSAGES[run], TERMINATED_EXIT))
 
 
 def hand_ctrl_c_to_python() -> None:
     """Give Ctrl-C back to Python's ``KeyboardInterrupt`` where :func:`exit_on_ctrl_c` had taken it (so it was
-    Python's before): a trainer that starts, whose :class:`~monai_rmisr.engines.InterruptedRunHandler` takes it over."""
-    ours = isinstance(signal.getsignal(signal.SIGINT), _CtrlCExit)
-    if ours and threading.current_thread() is threading.main_thread():
+    Python's before): a trainer that starts, whose :class:`~monai_rmisr.engines.InterruptedRunHandler` takes it over;
+    SIGTERM, taken the same way, then raises :class:`TrainingTerminated` for that handler."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if isinstance(signal.getsignal(signal.SIGINT), _CtrlCExit):
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    if isinstance(signal.getsignal(signal.SIGTERM), _CtrlCExit):
+        signal.signal(signal.SIGTERM, _raise_terminated)
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise TrainingTerminated
 
 
 class _CtrlCExit:
-    """A SIGINT handler: log ``message``, exit with :data:`INTERRUPTED_EXIT`."""
+    """A SIGINT (or SIGTERM) handler: log ``message``, exit with ``exit_code``."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, exit_code: int = INTERRUPTED_EXIT) -> None:
         self.message = message
+        self.exit_code = exit_code
 
     def __call__(self, signum: int, frame: object) -> None:
         logging.getLogger("monai_rmisr").error(self.message)
-        raise SystemExit(INTERRUPTED_EXIT)
+        raise SystemExit(self.exit_code)

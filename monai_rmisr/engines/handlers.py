@@ -13,7 +13,7 @@ from typing import Any
 
 from ignite.engine import Engine, Events
 
-from ..config import INTERRUPTED_EXIT, bundle_cli_process, hand_ctrl_c_to_python
+from ..config import INTERRUPTED_EXIT, TERMINATED_EXIT, TrainingTerminated, bundle_cli_process, hand_ctrl_c_to_python
 from ..data.datasets import validation_sources
 from ..data.patches import EpochSampler
 from ..io.output import atomic_output
@@ -317,7 +317,9 @@ class InitialValidationHandler:
 
 
 class InterruptedRunHandler:
-    """Ends a training run stopped by Ctrl-C (``KeyboardInterrupt``) with one line saying how to go on, exit 130.
+    """Ends a training run stopped by Ctrl-C (``KeyboardInterrupt``) with one line saying how to go on, exit 130; by
+    SIGTERM (:class:`~monai_rmisr.config.TrainingTerminated`: ``kill``, ``timeout``, a job scheduler), the same
+    line, exit 143 (it ended without a word).
 
     It printed ignite's and Python's traceback (about 140 lines; MONAI's ``StatsHandler`` logs one more of a stop
     while validating) and nothing of the checkpoint to resume from. Now: ``training stopped by Ctrl-C in epoch 3
@@ -354,9 +356,15 @@ class InterruptedRunHandler:
         newest = latest_checkpoint(self.checkpoint_dir)
         where = f"its newest checkpoint is {newest}" if newest else "it has saved no checkpoint yet"
         again = "add --resume true to the same command to go on" if newest else "run the command again to start it"
+        terminated = isinstance(error, TrainingTerminated)  # SIGTERM: kill, timeout, a job scheduler's cancel
         logging.getLogger("monai_rmisr").error(
-            "training stopped by Ctrl-C %s; %s: %s (epoch %d runs again from its start).", when, where, again, epoch
+            "training stopped by %s %s; %s: %s (epoch %d runs again from its start).",
+            "SIGTERM" if terminated else "Ctrl-C",
+            when,
+            where,
+            again,
+            epoch,
         )
         if not bundle_cli_process():  # a script, a notebook, a REPL: Python's KeyboardInterrupt, to catch or not
             raise error
-        raise SystemExit(INTERRUPTED_EXIT) from None
+        raise SystemExit(TERMINATED_EXIT if terminated else INTERRUPTED_EXIT) from None

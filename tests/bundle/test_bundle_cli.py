@@ -175,3 +175,41 @@ def test_ctrl_c_ends_an_inference_run_with_one_line_and_exit_130(tmp_path):
     assert sorted(path.name for path in out.iterdir() if path.name.startswith(".")) == []  # nothing half-written
     written = sorted(out.glob("*.png"))
     assert 1 <= len(written) < 40 and all(Image.open(path).size == (512, 512) for path in written)
+
+
+def test_sigterm_ends_a_training_run_naming_its_checkpoint_and_lets_go_of_its_folder(tmp_path):
+    """kill, timeout or a job scheduler's cancel ended a training run with exit 143 and not a word; now the line a
+    Ctrl-C gives (the checkpoint to resume from), exit 143, the session left without an end in run.json, and the
+    output folder free for the resume."""
+    import json
+    import signal
+    import time
+
+    output = tmp_path / "run"
+    settings = ["--config_file", str(CONFIGS / "train.json"), "--output_dir", str(output), "--epoch_length", "2"]
+    settings += ["--batch_size", "2", "--patch_size", "8", "--network_def#num_blocks", "1"]
+    command = [sys.executable, "-m", "monai.bundle", "run", "training", *settings, "--max_epochs", "1000"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    run = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not any((output / "checkpoints").glob("checkpoint_epoch=*.pt")):
+            assert run.poll() is None and time.monotonic() < deadline, run.communicate()[1][-3000:]
+            time.sleep(0.1)
+        time.sleep(0.5)  # into a later epoch
+        run.send_signal(signal.SIGTERM)
+        said, err = run.communicate(timeout=120)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    assert run.returncode == 143, err[-3000:]
+    assert "training stopped by SIGTERM" in said + err  # MONAI's log
+    assert "add --resume true to the same command to go on" in said + err and "Traceback" not in said + err
+    (session,) = json.loads((output / "run.json").read_text())["sessions"]
+    assert "ended" not in session  # stopped, not finished
+    trained = max(int(p.stem.split("=")[1]) for p in (output / "checkpoints").glob("checkpoint_epoch=*.pt"))
+    resumed = _bundle("run", "training", *settings, "--max_epochs", str(trained + 1), "--resume", "true")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    sessions = json.loads((output / "run.json").read_text())["sessions"]
+    assert len(sessions) == 2 and sessions[1]["epochs"] == trained + 1

@@ -1,6 +1,7 @@
 """A training run stopped by Ctrl-C says how to go on (InterruptedRunHandler), instead of two tracebacks."""
 
 import logging
+import signal
 
 import pytest
 import torch
@@ -16,6 +17,10 @@ def bundle_cli(monkeypatch):
     """As under ``python -m monai.bundle``: Ctrl-C is one line and exit 130 there, Python's elsewhere."""
     monkeypatch.setattr(monai_rmisr.config, "bundle_cli_process", lambda: True)
     monkeypatch.setattr(monai_rmisr.engines.handlers, "bundle_cli_process", lambda: True)
+    handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for number, handler in handlers.items():  # pytest's process gets its own back
+        signal.signal(number, handler)
 
 
 def _engine_failing_at(iteration: int, error: BaseException) -> Engine:
@@ -98,8 +103,52 @@ def test_ctrl_c_before_the_trainer_starts_is_one_line_and_exit_130(tmp_path, cap
         engine.run([0, 1, 2], max_epochs=1)
     assert "training stopped by Ctrl-C in epoch 1 (iteration 2)" in caplog.text
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # exit_on_ctrl_c took SIGTERM too: pytest's process gets it back
     with pytest.raises(ValueError, match="run must be one of training, inference, evaluation, got 'train'"):
         exit_on_ctrl_c("train")
+
+
+def test_sigterm_ends_a_run_as_ctrl_c_does_with_exit_143(tmp_path, caplog, bundle_cli):
+    # kill, timeout, a job scheduler's cancel: the run ended with exit 143 and not a word of its checkpoint
+    import os
+    import signal
+
+    from monai_rmisr.config import exit_on_ctrl_c
+
+    torch.save({"network": {}}, tmp_path / "checkpoint_epoch=1.pt")
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    try:
+        exit_on_ctrl_c("training")
+        with caplog.at_level(logging.ERROR, logger="monai_rmisr"), pytest.raises(SystemExit) as stopped:
+            os.kill(os.getpid(), signal.SIGTERM)  # before the trainer starts
+        assert stopped.value.code == 143
+        assert "training stopped by SIGTERM before its first iteration" in caplog.text
+        caplog.clear()
+        exit_on_ctrl_c("training")
+
+        def step(engine, batch):
+            if engine.state.iteration == 5:
+                os.kill(os.getpid(), signal.SIGTERM)
+
+        engine = Engine(step)
+        InterruptedRunHandler(tmp_path).attach(engine)
+        with caplog.at_level(logging.ERROR, logger="monai_rmisr"), pytest.raises(SystemExit) as stopped:
+            engine.run([0, 1, 2], max_epochs=3)
+        assert stopped.value.code == 143
+        assert "training stopped by SIGTERM in epoch 2 (iteration 5); its newest checkpoint is" in caplog.text
+        assert "add --resume true to the same command to go on" in caplog.text
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    # a SIGTERM handler of the program's own is left as it is
+    own = lambda signum, frame: None  # noqa: E731
+    signal.signal(signal.SIGTERM, own)
+    try:
+        exit_on_ctrl_c("training")
+        assert signal.getsignal(signal.SIGTERM) is own
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def test_an_ignored_ctrl_c_stays_ignored(bundle_cli):
