@@ -285,3 +285,10 @@ def test_a_word_a_command_does_not_know_is_named_under_that_command_s_usage(argv
         f"rmisr {command}: error: unrecognized arguments: {' '.join(argv[-2:] if command == 'upscale' else argv[-1:])}"
         in err
     )
+
+
+def test_an_unknown_option_before_the_command_is_named_under_rmisr_s_usage(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["--bogus", "info"])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "rmisr: error: unrecognized arguments: --bogus" in err

@@ -57,9 +57,14 @@ def _joined_negative_values(argv: Sequence[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``rmisr`` with ``argv`` (default: the process's arguments); returns the exit code."""
-    args, unknown = build_parser().parse_known_args(_joined_negative_values(sys.argv[1:] if argv is None else argv))
-    if unknown:  # argparse names them under the top-level usage: "rmisr: error", not the command's options
-        args.command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    words = _joined_negative_values(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(words)
+    if unknown:  # argparse names them under the top-level usage, which lists none of the command's options
+        before_command = words[: words.index(args.command)]
+        (parser if any(word in before_command for word in unknown) else args.command_parser).error(
+            f"unrecognized arguments: {' '.join(unknown)}"
+        )
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:

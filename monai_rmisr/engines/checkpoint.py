@@ -101,7 +101,7 @@ RUN_LOCK_NAME = ".run.lock"
 _CLAIMED: dict[str, Any] = {}
 
 
-def claim_output_dir(output_dir: str | os.PathLike) -> Path:
+def claim_output_dir(output_dir: str | os.PathLike, make: bool = True) -> Path | None:
     """Hold ``output_dir`` for this run (``train.json``'s last preflight step; the first process of a multi-process
     run): the folder is made, and its :data:`RUN_LOCK_NAME` locked (``flock``) until the process ends, so that a
     second run into it (``--resume true`` while the first still runs, from a ``nohup`` job or another terminal) is
@@ -110,13 +110,19 @@ def claim_output_dir(output_dir: str | os.PathLike) -> Path:
     too). Within one process a folder is held once (a script running the config's steps again without its
     ``finalize``). Where the system has no ``flock`` (Windows) nothing is locked.
 
+    ``make`` False: only a folder that is there is held (the preflight's first steps: a run in progress is named
+    before a check of its checkpoints, which it may be rotating, fails on a missing file; a new run's folder is
+    made only once every check has passed).
+
     Returns:
-        the lock file.
+        the lock file (None where the folder is not there and ``make`` is False).
 
     Raises:
         BlockingIOError: another process holds the folder, naming it and that run's process ID and start.
     """
     folder = Path(output_dir)
+    if not make and not folder.is_dir():
+        return None
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / RUN_LOCK_NAME
     key = os.path.realpath(folder)

@@ -107,11 +107,14 @@ def setting_changes(
     the current folder."""
     changes = []
     for name in [*now, *(name for name in before if name not in now)]:
-        if name.split("#")[0] in STEERING_SETTINGS or _canonical(before.get(name, _UNSET), before_cwd) == _canonical(
-            now.get(name, _UNSET), None
+        was, given = before.get(name, _UNSET), now.get(name, _UNSET)
+        if (
+            name.split("#")[0] in STEERING_SETTINGS
+            or was == given
+            or _canonical(was, before_cwd) == _canonical(given, None)
         ):
             continue
-        changes.append(f"--{name} {_shown(now.get(name, _UNSET))} (was {_shown(before.get(name, _UNSET))})")
+        changes.append(f"--{name} {_shown(given)} (was {_shown(was)})")
     return changes
 
 
@@ -196,8 +199,9 @@ class RunEndRecorder:
     The log's last line names the epoch whose weights ``model.pt`` holds and their validation score, and says so
     where that is the starting weights (``--init_weights`` scored as epoch 0, and no epoch of the run beat them: the
     fine-tuned ``model.pt`` is the file it started from). The session gets ``"ended"`` (the time), ``"epochs"`` (the
-    run's epoch count then) and ``"best"`` (``{"epoch": N, "score": X, "metric": NAME}``, None where nothing was
-    validated); a session without ``"ended"`` was stopped or killed.
+    run's epoch count then) and ``"best"`` (``{"epoch": N, "score": X, "metric": NAME}``; a session that validated
+    nothing, as a resume with nothing left to train, repeats the earlier sessions' best, where one is recorded; None
+    where nothing was validated); a session without ``"ended"`` was stopped or killed.
 
     Args:
         output_dir: the run's folder.
@@ -214,17 +218,36 @@ class RunEndRecorder:
     def __call__(self, engine: Engine) -> None:
         from .checkpoint import BEST_MODEL_NAME
 
+        try:
+            record = read_run_record(self.output_dir)
+        except ValueError as e:
+            logger.warning("%s; the end of the run is not recorded in it.", e)
+            record = None
+        sessions = record["sessions"] if record is not None else []
         state = self.evaluator.state
         epoch, score = getattr(state, "best_metric_epoch", -1), getattr(state, "best_metric", None)
         metric = getattr(state, "key_metric_name", None) or "validation score"
         epochs = int(engine.state.epoch)
         if epoch is None or epoch < 0 or score is None or not math.isfinite(float(score)):
-            best = None
-            logger.warning(
-                "training finished after epoch %d; no epoch was validated, so no %s was chosen.",
-                epochs,
-                BEST_MODEL_NAME,
-            )
+            # this session validated nothing (a resume with nothing left to train, or short of --val_interval)
+            best = next((s["best"] for s in reversed(sessions[:-1]) if isinstance(s.get("best"), dict)), None)
+            if (self.output_dir / BEST_MODEL_NAME).exists():
+                known = (
+                    "" if best is None else f" (epoch {best.get('epoch')}, {best.get('metric')} {best.get('score')})"
+                )
+                logger.info(
+                    "training finished after epoch %d; this session validated no epoch: %s is as the run's earlier "
+                    "sessions left it%s.",
+                    epochs,
+                    BEST_MODEL_NAME,
+                    known,
+                )
+            else:
+                logger.warning(
+                    "training finished after epoch %d; no epoch was validated, so no %s was chosen.",
+                    epochs,
+                    BEST_MODEL_NAME,
+                )
         else:
             best = {"epoch": int(epoch), "score": float(score), "metric": str(metric)}
             if epoch == 0:
@@ -246,14 +269,9 @@ class RunEndRecorder:
                     metric,
                     score,
                 )
-        try:
-            record = read_run_record(self.output_dir)
-        except ValueError as e:
-            logger.warning("%s; the end of the run is not recorded in it.", e)
+        if not sessions:
             return
-        if record is None or not record["sessions"]:
-            return
-        record["sessions"][-1].update(
+        sessions[-1].update(
             {"ended": datetime.now(timezone.utc).isoformat(timespec="seconds"), "epochs": epochs, "best": best}
         )
         _write(self.output_dir / RUN_RECORD_NAME, record)

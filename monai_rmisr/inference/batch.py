@@ -73,8 +73,9 @@ def find_inputs(folder: str | os.PathLike[str]) -> list[InputItem]:
     is then a broken slice of each, as it may be one.
     Other DICOM files, NIfTI and PNG/JPEG/TIFF/BMP files are one input each. Files that are no
     image at all (notes, DICOMDIR, DICOM objects of a class that holds no image: a structured report, a
-    presentation state) are left out, and so are monai-rmisr's own outputs (a warning names them: super-resolved
-    already, written beside the images, they were super-resolved again); broken images are kept, so the batch
+    presentation state) are left out, and so are monai-rmisr's own outputs beside other images in a folder (a
+    warning names them: super-resolved already, written beside the images, they were super-resolved again; a
+    folder of its outputs alone, a derived series, is an input as any other); broken images are kept, so the batch
     reports them.
     Linked folders are followed (data linked in from other storage), each real folder once (a link
     loop ends). A file is its own one input.
@@ -95,7 +96,7 @@ def find_inputs(folder: str | os.PathLike[str]) -> list[InputItem]:
         scan = _scan_folder(directory_path, files, leave_out_ours=True)
         ours.extend(scan.ours)
         found.extend(scan.others)
-        if is_one_series(scan.headers()):
+        if is_one_series(scan.headers()) and not scan.ours:  # the reader of a folder would read those too
             found.append(directory_path)  # its broken slices fail (or are skipped) with the series
             places.setdefault(scan.dicoms[0][1].series_uid if scan.dicoms else "", []).append(directory_path)
         else:
@@ -109,15 +110,11 @@ def find_inputs(folder: str | os.PathLike[str]) -> list[InputItem]:
         named = ", ".join(f"'{os.path.relpath(path, folder)}'" for path in ours[:3])
         named += ", ..." if len(ours) > 3 else ""
         logger.warning(
-            "leaving out %d output(s) of monai-rmisr under '%s' (super-resolved already; give a file itself to "
-            "super-resolve it again): %s",
+            "leaving out %d output(s) of monai-rmisr beside other images under '%s' (super-resolved already; give "
+            "a file itself, or a folder of them alone, to super-resolve it again): %s",
             len(ours),
             folder,
             named,
-        )
-    if not found and ours:
-        raise ValueError(
-            f"'{folder}' holds only outputs of monai-rmisr ({len(ours)}); give a file itself to super-resolve it again."
         )
     if not found:
         raise ValueError(f"found no images under '{folder}' (DICOM, NIfTI, PNG, JPEG, TIFF, BMP).")
@@ -164,7 +161,17 @@ class _FolderScan:
 def _scan_folder(folder: Path, files: Iterable[str], leave_out_ours: bool = False) -> _FolderScan:
     """Sort the files ``files`` of ``folder`` by what they are. DICOMDIR, and DICOM objects of a class that holds no
     image (a report or presentation state beside the slices), are no input at all; with ``leave_out_ours``, nor are
-    monai-rmisr's own outputs (:func:`~monai_rmisr.io.provenance.made_by_monai_rmisr`), listed in ``ours``."""
+    monai-rmisr's own outputs (:func:`~monai_rmisr.io.provenance.made_by_monai_rmisr`) that lie beside other
+    images (listed in ``ours``): a folder of its outputs alone (a derived series, an earlier batch's output) is
+    sorted as any other."""
+    if leave_out_ours:
+        names = list(files)
+        ours = [name for name in names if made_by_monai_rmisr(folder / name)]
+        scan = _scan_folder(folder, [name for name in names if name not in set(ours)])
+        if scan.dicoms or scan.others or scan.broken or scan.broken_dicoms:
+            scan.ours = [folder / name for name in ours]
+            return scan
+        return _scan_folder(folder, names)
     scan = _FolderScan(folder)
     for name in files:
         if name.upper() == "DICOMDIR":
@@ -178,9 +185,6 @@ def _scan_folder(folder: Path, files: Iterable[str], leave_out_ours: bool = Fals
                 scan.broken_dicoms.append(path)
             elif named not in (None, "nifti-pair"):
                 scan.broken.append(path)  # reported, not dropped
-            continue
-        if leave_out_ours and made_by_monai_rmisr(path):
-            scan.ours.append(path)
             continue
         if kind != "dicom":
             scan.others.append(path)

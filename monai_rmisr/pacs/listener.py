@@ -102,9 +102,9 @@ _RECEIVING_PREFIX = ".receiving-"  # in an incoming series' folder: an instance 
 _STOPPED = "the listener stopped (or was killed) while an instance was arriving"
 _C_STORE_RQ = 0x0001  # a DIMSE command set's CommandField
 _SERIES_INSTANCE_UID = 0x0020000E
-#: how much of an arriving data set is read for its SeriesInstanceUID (it comes before group 0020's end; the elements
-#: before it, private ones included, are rarely more than a few kB)
-_HEAD_LIMIT = 1 << 20
+#: how much of an arriving data set is read for its SeriesInstanceUID, as received and (a deflated one) inflated: it
+#: comes before group 0020's end, after elements rarely more than a few kB (private ones, referenced-image lists)
+_HEAD_LIMIT = 256 << 10
 _TRIES_FILE = "tries.json"  # in a work folder: the tries started, so that a restart does not start the count again
 _PRUNE_EVERY = 3600.0  # seconds between removals of old done records
 
@@ -467,7 +467,8 @@ def _dataset_series(head: bytes, transfer_syntax: str) -> tuple[str | None, bool
     if not syntax.is_transfer_syntax:
         return None, True
     try:
-        data = zlib.decompressobj(-zlib.MAX_WBITS).decompress(head) if syntax.is_deflated else head
+        # inflated no further than the limit: a small deflated head may inflate a thousandfold
+        data = zlib.decompressobj(-zlib.MAX_WBITS).decompress(head, _HEAD_LIMIT) if syntax.is_deflated else head
         stream = io.BytesIO(data)
         for element in data_element_generator(stream, syntax.is_implicit_VR, syntax.is_little_endian, _past_series):
             if element.tag != _SERIES_INSTANCE_UID:
@@ -514,6 +515,7 @@ class _Transfer:
     arriving_series: str | None = None  # its SeriesInstanceUID, once read from its data set's first fragments
     head: bytearray = field(default_factory=bytearray)  # those fragments, until the series is read or cannot be
     head_read: bool = False  # the series is read, or cannot be, from what came of the data set
+    head_tried: int = 0  # how much of the head the last attempt read (the next waits for twice as much)
     last_data: float = 0.0  # when its newest P-DATA PDU came
     command: bytearray = field(default_factory=bytearray)  # the command set being received
     marked: set[str] = field(default_factory=set)  # the series whose folders hold its marker now
@@ -566,7 +568,10 @@ class _Transfers:
                 elif not transfer.head_read:
                     transfer.head += fragment[: _HEAD_LIMIT - len(transfer.head)]
                     syntax = _context_syntax(assoc, item.presentation_context_id)
-            head = bytes(transfer.head) if syntax is not None else b""
+            # read again once the head has doubled (or is whole): each byte is parsed a few times at most
+            ready = len(transfer.head) >= min(2 * transfer.head_tried, _HEAD_LIMIT)
+            head = bytes(transfer.head) if syntax is not None and ready else b""
+            transfer.head_tried = len(head) or transfer.head_tried
         if not head:
             return transfer, began, None
         series, read = _dataset_series(head, syntax)  # outside the lock: other associations go on meanwhile
@@ -596,7 +601,7 @@ class _Transfers:
     def handled(self, transfer: _Transfer) -> None:
         with self._lock:
             transfer.arriving, transfer.arriving_instance, transfer.arriving_series = False, None, None
-            transfer.head, transfer.head_read = bytearray(), False
+            transfer.head, transfer.head_read, transfer.head_tried = bytearray(), False, 0
 
     def delivered(self, transfer: _Transfer, series: str) -> None:
         """An instance of ``series`` came on ``transfer`` (stored or refused)."""

@@ -217,3 +217,21 @@ def test_a_second_run_into_a_folder_in_use_is_refused_naming_the_first(tmp_path)
     with open(tmp_path / "run" / RUN_LOCK_NAME) as lock:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free
     release_output_dir(tmp_path / "run")  # not held: nothing happens
+
+
+def test_a_resume_with_nothing_left_to_train_keeps_the_best_the_earlier_sessions_recorded(tmp_path, caplog):
+    run_training(training_parser(tmp_path, max_epochs=2))
+    (first,) = read_run_record(tmp_path)["sessions"]
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger=RECORD_LOGGER):
+        run_training(training_parser(tmp_path, max_epochs=2, resume=True))  # it validates nothing
+    second = read_run_record(tmp_path)["sessions"][1]
+    assert second["best"] == first["best"] and second["epochs"] == 2 and second["ended"]
+    assert "this session validated no epoch: model.pt is as the run's earlier sessions left it (epoch" in caplog.text
+    assert "no model.pt was chosen" not in caplog.text
+
+
+def test_a_word_that_names_a_file_in_one_session_s_folder_only_is_no_change(tmp_path, monkeypatch):
+    (tmp_path / "mse").write_text("")  # a file of that name where this session runs
+    monkeypatch.chdir(tmp_path)
+    assert setting_changes({"loss#sr_criterion": "mse"}, {"loss#sr_criterion": "mse"}, before_cwd="/") == []

@@ -431,11 +431,18 @@ def test_outputs_of_monai_rmisr_beside_the_images_are_left_out_of_a_batch(tmp_pa
     assert main(["upscale", str(png), "-o", str(tmp_path / "study" / "shot_sr.png"), "--scale", "2", "-q"]) == 0
     with caplog.at_level("WARNING", logger="monai_rmisr.inference.batch"):
         found = find_inputs(tmp_path / "study")
-    assert found == [series, png]  # the series whole again (one input, named after its folder), the PNG
-    assert "leaving out 2 output(s) of monai-rmisr" in caplog.text and "slice_sr.dcm" in caplog.text
+    uid = str(pydicom.dcmread(next(p for p in series.glob("*") if p != derived)).SeriesInstanceUID)
+    (series_input,) = [item for item in found if isinstance(item, SeriesInFolder)]
+    assert found == [series_input, png] and series_input.series_uid == uid  # the series (without it), the PNG
+    assert read_image(series_input).array.shape[-1] == 3
+    assert "leaving out 2 output(s) of monai-rmisr beside other images" in caplog.text and "slice_sr.dcm" in caplog.text
     assert find_inputs(derived) == [derived]  # given itself, it is super-resolved again
-    only_ours = tmp_path / "ours"
-    only_ours.mkdir()
-    shutil.copy(derived, only_ours)
-    with pytest.raises(ValueError, match="holds only outputs of monai-rmisr \\(1\\); give a file itself"):
-        find_inputs(only_ours)
+    # a folder of its outputs alone (a derived series: a second pass) is an input as before
+    write_ct_series(tmp_path / "clean", n=3)
+    command = ["upscale", str(tmp_path / "clean"), "-o", str(tmp_path / "ct_sr"), "--scale", "2", "--model"]
+    assert main([*command, "bicubic", "-q"]) == 0
+    (derived_series,) = {path.parent for path in (tmp_path / "ct_sr").rglob("*.dcm")}
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="monai_rmisr.inference.batch"):
+        assert find_inputs(tmp_path / "ct_sr") == [derived_series]
+    assert "leaving out" not in caplog.text
