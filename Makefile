@@ -20,8 +20,10 @@ $(STAMP): $(VENV_PY) setup.py pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# run again, the demo's training (runs/rmisr) is resumed: it has nothing left to train and says so
 demo: $(STAMP)
-	$(VENV_PY) -m monai.bundle run training --config_file bundles/rmisr/configs/train.json
+	$(VENV_PY) -m monai.bundle run training --config_file bundles/rmisr/configs/train.json \
+		$$(test -d runs/rmisr/checkpoints && echo --resume true)
 	$(VENV_PY) -m monai_rmisr.demo
 
 # the quickstart notebook in JupyterLab (the "notebook" extra: Jupyter is not needed by anything else)

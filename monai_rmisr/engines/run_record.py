@@ -232,9 +232,9 @@ class RunEndRecorder:
             # this session validated nothing (a resume with nothing left to train, or short of --val_interval)
             best = next((s["best"] for s in reversed(sessions[:-1]) if isinstance(s.get("best"), dict)), None)
             if (self.output_dir / BEST_MODEL_NAME).exists():
-                known = (
-                    "" if best is None else f" (epoch {best.get('epoch')}, {best.get('metric')} {best.get('score')})"
-                )
+                score = best.get("score") if best is not None else None
+                shown = f"{score:.4f}" if isinstance(score, float) else str(score)
+                known = "" if best is None else f" (epoch {best.get('epoch')}, {best.get('metric')} {shown})"
                 logger.info(
                     "training finished after epoch %d; this session validated no epoch: %s is as the run's earlier "
                     "sessions left it%s.",
