@@ -55,16 +55,25 @@ def _checkpoint_files(folder: str | os.PathLike, unit: str | None = None) -> lis
 BEST_MODEL_NAME = "model.pt"
 
 
+def _recorded_epochs(metrics: Path) -> list[str] | None:
+    """The ``epoch`` column of a run's ``metrics`` (``metrics.csv``), a row each ("" where a row has none); None
+    without the file or where it cannot be read."""
+    try:
+        with metrics.open(newline="") as stream:
+            return [row.get("epoch") or "" for row in csv.DictReader(stream)]
+    except (OSError, csv.Error, UnicodeDecodeError):
+        return None
+
+
 def _starting_weights_only(best: Path, metrics: Path) -> bool:
     """Whether ``best`` (a run's ``model.pt``) holds the starting weights only: the run's ``metrics`` has the score
     of its starting weights alone (epoch 0, ``--init_weights``'s validation before training, a row written as the
     first epoch starts, after ``model.pt``), and ``model.pt`` is not newer (a run stopped between its first epoch's
     new best ``model.pt`` and that epoch's row holds trained weights). False without the file."""
+    epochs = _recorded_epochs(metrics)
     try:
-        with metrics.open(newline="") as stream:
-            epochs = [row.get("epoch") for row in csv.DictReader(stream)]
         newer = best.stat().st_mtime_ns > metrics.stat().st_mtime_ns
-    except (OSError, csv.Error, UnicodeDecodeError):
+    except OSError:
         return False
     return bool(epochs) and all(epoch == "0" for epoch in epochs) and not newer
 
@@ -72,12 +81,7 @@ def _starting_weights_only(best: Path, metrics: Path) -> bool:
 def _trained_epochs(metrics: Path) -> int:
     """The newest epoch a run's ``metrics`` (``metrics.csv``) has a row for; 0 without the file or a trained epoch
     (epoch 0 scores the starting weights)."""
-    try:
-        with metrics.open(newline="") as stream:
-            epochs = [row.get("epoch") or "" for row in csv.DictReader(stream)]
-    except (OSError, csv.Error, UnicodeDecodeError):
-        return 0
-    return max((int(epoch) for epoch in epochs if epoch.isdigit()), default=0)
+    return max((int(epoch) for epoch in _recorded_epochs(metrics) or [] if epoch.isdigit()), default=0)
 
 
 def _check_output_folder(output_dir: str | os.PathLike) -> None:
@@ -190,8 +194,7 @@ def check_fresh_start(output_dir: str | os.PathLike, checkpoint_dir: str | os.Pa
     if found:
         return
     best = Path(output_dir) / BEST_MODEL_NAME
-    trained = _trained_epochs(Path(output_dir) / METRICS_NAME)
-    if not best.exists() and trained:
+    if not best.exists() and (trained := _trained_epochs(Path(output_dir) / METRICS_NAME)):
         raise FileExistsError(
             f"output_dir '{output_dir}' holds a run's {METRICS_NAME} (trained to epoch {trained}) but no checkpoint to "
             f"resume from and no {BEST_MODEL_NAME} (moved away?); a new run would write over that run's record: choose "

@@ -44,6 +44,8 @@ import monai
 import torch
 from ignite.engine import Engine, Events
 
+from ..io.output import atomic_output
+
 __all__ = [
     "RUN_RECORD_NAME",
     "STEERING_SETTINGS",
@@ -186,10 +188,9 @@ def record_run(
 
 
 def _write(path: Path, record: dict[str, Any]) -> None:
-    """Write ``record`` into ``path`` whole or not at all (written beside it, then renamed)."""
-    partial = path.with_name(f".{path.name}.{os.getpid()}")
-    partial.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
-    os.replace(partial, path)
+    """Write ``record`` into ``path`` whole or not at all (:func:`~monai_rmisr.io.output.atomic_output`)."""
+    with atomic_output(path) as temporary:
+        temporary.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
 
 
 class RunEndRecorder:

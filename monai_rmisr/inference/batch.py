@@ -166,10 +166,10 @@ def _scan_folder(folder: Path, files: Iterable[str], leave_out_ours: bool = Fals
     sorted as any other."""
     if leave_out_ours:
         names = list(files)
-        ours = [name for name in names if made_by_monai_rmisr(folder / name)]
-        scan = _scan_folder(folder, [name for name in names if name not in set(ours)])
+        ours = {name for name in names if made_by_monai_rmisr(folder / name)}
+        scan = _scan_folder(folder, [name for name in names if name not in ours])
         if scan.dicoms or scan.others or scan.broken or scan.broken_dicoms:
-            scan.ours = [folder / name for name in ours]
+            scan.ours = [folder / name for name in names if name in ours]
             return scan
         return _scan_folder(folder, names)
     scan = _FolderScan(folder)

@@ -786,26 +786,29 @@ class _Spool:
         """Move the markers of ``transfer`` into ``incoming/<series>/`` (:meth:`mark`), where its arriving instance is
         known to belong: the series it was guessed to belong to are not cut off if it is."""
         with self.lock:
-            for other in transfer.marked - {series}:
-                if other not in self.unrecorded:
-                    try:
-                        self._marker(other, transfer).unlink(missing_ok=True)
-                    except OSError as err:
-                        logger.error("series %s: could not remove a marker of its sender: %s", other, err)
-                        continue
-                    transfer.marked.discard(other)
+            transfer.marked = self._remove_markers(transfer, but=series)
             self.mark(transfer, series)
 
     def unmark(self, transfer: _Transfer) -> None:
         """Remove the markers of ``transfer`` (a cut whose record could not be written keeps its marker)."""
         with self.lock:
-            for series in transfer.marked:
-                if series not in self.unrecorded:
-                    try:
-                        self._marker(series, transfer).unlink(missing_ok=True)
-                    except OSError as err:
-                        logger.error("series %s: could not remove a marker of its sender: %s", series, err)
+            self._remove_markers(transfer)
             transfer.marked.clear()
+
+    def _remove_markers(self, transfer: _Transfer, but: str | None = None) -> set[str]:
+        """Remove the markers of ``transfer`` but that of the series ``but`` and those of cuts whose record could not
+        be written (errors logged); the series whose marker is still there."""
+        kept = set()
+        for series in transfer.marked:
+            if series == but or series in self.unrecorded:
+                kept.add(series)
+                continue
+            try:
+                self._marker(series, transfer).unlink(missing_ok=True)
+            except OSError as err:
+                logger.error("series %s: could not remove a marker of its sender: %s", series, err)
+                kept.add(series)
+        return kept
 
     def _marker(self, series: str, transfer: _Transfer) -> Path:
         return self.incoming / series / f"{_RECEIVING_PREFIX}{transfer.token}"
@@ -1207,18 +1210,21 @@ def listen(
         if handled is not None:  # a C-ECHO: no instance came
             store.unmark(handled)
 
+    def cut_off(transfer: _Transfer, reason: str) -> None:  # its arriving instance is lost
+        store.cut(transfers.suspects(transfer), reason, transfer.arriving_instance, transfer.last_data)
+
     def on_connection_closed(event: Any) -> None:
         with store.lock:  # decided and recorded at once: a series is not taken between the two
             transfer = transfers.end(event.assoc)
             if transfer is None:
                 return
             if transfer.arriving and not event.assoc.is_released:  # that instance is lost
-                reason = (
+                cut_off(
+                    transfer,
                     _STOPPED
                     if stopping.is_set()
-                    else "the association ended while an instance was arriving (an abort, or the connection was lost)"
+                    else "the association ended while an instance was arriving (an abort, or the connection was lost)",
                 )
-                store.cut(transfers.suspects(transfer), reason, transfer.arriving_instance, transfer.last_data)
             elif not event.assoc.is_released and transfer.last_series and not stopping.is_set():
                 logger.warning(  # some senders end every association so
                     "%s ended an association without releasing it (an abort, a lost connection or --timeout), "
@@ -1377,7 +1383,7 @@ def listen(
         with store.lock:
             for transfer in transfers.end_all():  # those whose end the abort did not report (yet)
                 if transfer.arriving:
-                    store.cut(transfers.suspects(transfer), _STOPPED, transfer.arriving_instance, transfer.last_data)
+                    cut_off(transfer, _STOPPED)
                 store.unmark(transfer)
         restore()
         store.close()
