@@ -13,10 +13,23 @@ from monai.data import load_decathlon_datalist
 
 from ..io import ImageReadError, read_image
 from ..io.folders import walk_folders
-from ..io.series_folders import dicom_slice_header, is_one_series
+from ..io.series_folders import SeriesInFolder, dicom_slice_header, is_one_series, stacks_of_folder
 from .presets import ANNOTATION_DIR_PARTS, ANNOTATION_DIRS, ANNOTATION_STEMS, DICOM_EXTENSIONS, IMAGE_EXTENSIONS
 
-__all__ = ["datalist_file", "datalist_lists", "dicom_series_uid", "is_annotation", "load_datalist", "scan_folder"]
+__all__ = [
+    "DatasetItem",
+    "datalist_file",
+    "datalist_lists",
+    "dicom_series_uid",
+    "is_annotation",
+    "item_path",
+    "load_datalist",
+    "scan_folder",
+]
+
+
+#: An item of a user data set: an image file, a DICOM series folder, or one series of a folder holding several.
+DatasetItem = Path | SeriesInFolder
 
 
 def _has_dicom_prefix(path: Path) -> bool:
@@ -67,8 +80,8 @@ def scan_folder(
     extensions: Iterable[str] | None = None,
     recursive: bool = True,
     series: bool = False,
-) -> list[Path]:
-    """The image files (and, with ``series``, DICOM series folders) under ``folder``, sorted.
+) -> list[DatasetItem]:
+    """The image files (and, with ``series``, DICOM series) under ``folder``, sorted.
 
     A file is an image when its name ends with one of ``extensions`` (case-insensitive). DICOM
     files are recognised by ``.dcm`` / ``.dicom`` or, whatever their name (``IM0001``,
@@ -86,10 +99,14 @@ def scan_folder(
             cannot be read counted as its broken slices) as ONE item, the folder itself (read it with
             :func:`~monai_rmisr.io.read_dicom_series`), instead of its files; other images beside the slices stay
             items of their own, and DICOM objects of a class that holds no image (a structured report, a
-            presentation state) are left out. A folder mixing series stays a list of files.
+            presentation state) are left out. A folder holding several series (a flat CD or study export) gives a
+            :class:`~monai_rmisr.io.series_folders.SeriesInFolder` for each of its stacks
+            (:func:`~monai_rmisr.io.series_folders.stacks_of_folder`, as ``rmisr upscale`` reads it: the series'
+            slices scaled on the series' range, not each on its own), its other images as files.
 
     Returns:
-        Sorted paths: image files and (with ``series``) series folders.
+        Image files and (with ``series``) series folders and series among others in a folder, sorted by their paths
+        (a :class:`~monai_rmisr.io.series_folders.SeriesInFolder` by its folder and name).
 
     Raises:
         FileNotFoundError: ``folder`` does not exist.
@@ -111,23 +128,38 @@ def scan_folder(
             kind = _kind(path, wanted)
             if kind is not None:
                 by_folder.setdefault(directory, []).append((path, kind))
-    items: list[Path] = []
+    items: list[DatasetItem] = []
     for directory, entries in by_folder.items():
         headers = {path: dicom_slice_header(path) for path, kind in entries if kind == "dicom"} if series else {}
         entries = [(path, kind) for path, kind in entries if headers.get(path) is None or headers[path].image]
         if series and is_one_series(list(headers.values())):
             items.append(directory)  # its broken slices fail (or are left out) with the series
             items.extend(path for path, kind in entries if kind != "dicom")  # a screenshot beside it is an image
-        else:
-            items.extend(path for path, _ in entries)  # a report or presentation state is no image to train on
-    return sorted(items)
+            continue
+        images = {path: header for path, header in headers.items() if header is not None and header.image}
+        stacks, files = stacks_of_folder(directory, images) if images else ([], [])
+        stacked = set(images) - set(files)
+        items.extend(stacks)  # a file with no readable header is a broken slice of each (the reader's to name)
+        items.extend(
+            path
+            for path, kind in entries
+            if path not in stacked and not (stacks and kind == "dicom" and headers.get(path) is None)
+        )  # a report or presentation state is no image to train on
+    return sorted(items, key=item_path)
+
+
+def item_path(item: DatasetItem) -> Path:
+    """Where an item of :func:`scan_folder` lies, for its order, its place in the data set's folders and its name
+    in a split record: the path itself, or a :class:`~monai_rmisr.io.series_folders.SeriesInFolder`'s folder joined
+    with its name (``flat/series3_AX_T1``: no entry of the folder has that name)."""
+    return item.folder / item.name if isinstance(item, SeriesInFolder) else item
 
 
 def dicom_series_uid(path: Path) -> str | None:
     """The SeriesInstanceUID of the DICOM file ``path`` (read from its header only:
     :func:`~monai_rmisr.io.series_folders.dicom_slice_header`); None for a folder, a file of another kind or a header
-    that cannot be read. A folder mixing several series lists their slices as files of their own
-    (:func:`scan_folder`): this tells which go together."""
+    that cannot be read. A folder mixing several series lists the images of a series that is no stack as files of
+    their own (:func:`scan_folder`): this tells which go together."""
     if not path.is_file() or _kind(path, DICOM_EXTENSIONS) != "dicom":
         return None
     header = dicom_slice_header(path)

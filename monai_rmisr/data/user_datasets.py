@@ -6,8 +6,9 @@ list of ``(1, H, W)`` float32 grey images in ``[0, 1]``, ready for
 :class:`~monai_rmisr.data.patches.PairedPatchDataset`. A *preset* (:data:`~monai_rmisr.data.presets.PRESETS`)
 fixes which files are images, how intensities become ``[0, 1]`` and how the data set is split:
 
-* ``folder``: any supported image under the root (DICOM files or series folders, NIfTI, PNG,
-  JPEG, TIFF); min-max per item (a file, or a whole series / volume); split by file.
+* ``folder``: any supported image under the root (DICOM files or series folders, each series of a folder holding
+  several (a flat export) as one item, NIfTI, PNG, JPEG, TIFF); min-max per item (a file, or a whole series /
+  volume); split by file.
 * ``lung_ct``: LIDC-IDRI-like ``<root>/<patient>/<study>/<series>/*.dcm`` (series folders found
   at any depth, non-CT series skipped); lung window, centre -600 / width 1500 HU; split by
   patient (the first folder below the root).
@@ -37,8 +38,8 @@ Conventions:
   slices along the last axis (axial for CT series); a slice that is nearly constant after the
   mapping (standard deviation < :data:`~monai_rmisr.data.presets.CONSTANT_STD`, e.g. air above the patient) is dropped.
 * The split is made on file names before any pixel is read, with a seeded shuffle of the files
-  (or of the patients for ``lung_ct``: no patient is on both sides; the slices of one DICOM series, listed as files
-  of their own in a folder mixing several series, go together too), so skipping a bad file never
+  (or of the patients for ``lung_ct``: no patient is on both sides; the images of one DICOM series in a folder
+  mixing several, listed as files of their own where they are no stack, go together too), so skipping a bad file never
   moves another file to the other side, and the same seed gives the same split on every machine.
   A file added to the folder reshuffles it: a training run therefore records its validation items when it begins
   (:func:`record_validation_items`) and a resumed run validates on those (``val_items``).
@@ -63,12 +64,21 @@ from typing import Any
 
 import numpy as np
 
-from ..io import BrokenSliceError, ImageReadError, read_image
+from ..io import BrokenSliceError, ImageReadError, SeriesInFolder, read_image
 from ..io.label_maps import label_map_evidence
 from ..io.provenance import made_by_monai_rmisr
 from ..transforms.intensity import CTWindow, MinMaxNormalize
 from .corpus import protocol_gray
-from .folder_scan import datalist_file, datalist_lists, dicom_series_uid, is_annotation, load_datalist, scan_folder
+from .folder_scan import (
+    DatasetItem,
+    datalist_file,
+    datalist_lists,
+    dicom_series_uid,
+    is_annotation,
+    item_path,
+    load_datalist,
+    scan_folder,
+)
 from .presets import CONSTANT_STD, PRESETS, DatasetPreset
 
 __all__ = [
@@ -132,7 +142,7 @@ def _to_unit(gray: np.ndarray, meta: dict[str, Any], preset: DatasetPreset, path
     return MinMaxNormalize(dtype=np.float64)(gray, mapping=(lo, hi))  # the range found above, not again
 
 
-def _convert(path: Path, group: str, preset: DatasetPreset, skip_bad_slices: bool = False) -> list[DatasetImage]:
+def _convert(path: DatasetItem, group: str, preset: DatasetPreset, skip_bad_slices: bool = False) -> list[DatasetImage]:
     """Read one item and cut it into 2-D [0, 1] images; [] for a skipped modality or a blank item. A DICOM series
     with ``skip_bad_slices`` is read without its broken slices (each logged)."""
     try:
@@ -177,24 +187,26 @@ def _convert(path: Path, group: str, preset: DatasetPreset, skip_bad_slices: boo
 # splitting and loading
 
 
-def _group_key(item: Path, root: Path, preset: DatasetPreset) -> str:
-    """The split unit of ``item``: its patient folder (``lung_ct``), the series of a DICOM slice listed as a file of
-    its own (a folder mixing several series: its folder and SeriesInstanceUID, so that a series' slices stay on one
+def _group_key(item: DatasetItem, root: Path, preset: DatasetPreset) -> str:
+    """The split unit of ``item``: its patient folder (``lung_ct``), the series of a series among others in a folder
+    or of a DICOM image listed as a file of its own (its folder and SeriesInstanceUID, so that a series stays on one
     side of the split), else the item itself."""
     if preset.group == "patient":
         try:
-            parts = item.relative_to(root).parts
+            parts = item_path(item).relative_to(root).parts
         except ValueError:
             parts = ()
-        if len(parts) >= 2 or (len(parts) == 1 and item.is_dir()):
+        if len(parts) >= 2 or (len(parts) == 1 and isinstance(item, Path) and item.is_dir()):
             return parts[0]
+    if isinstance(item, SeriesInFolder):
+        return f"{item.folder}{os.sep}series {item.series_uid}"
     series = dicom_series_uid(item)
     return str(item) if series is None else f"{item.parent}{os.sep}series {series}"
 
 
 def _seeded_split(
-    items: Sequence[Path], groups: dict[Path, str], val_fraction: float, seed: int
-) -> tuple[list[Path], list[Path]]:
+    items: Sequence[DatasetItem], groups: dict[DatasetItem, str], val_fraction: float, seed: int
+) -> tuple[list[DatasetItem], list[DatasetItem]]:
     """``(train, val)``: ``val_fraction`` of the split units of ``items`` (at least one where there are two or more),
     drawn by a seeded shuffle of their sorted names."""
     names = sorted(set(groups[i] for i in items))
@@ -222,12 +234,14 @@ def _split_folder(root: Path, preset: DatasetPreset, split: str) -> Path | None:
     return {"train": train, "val": val, "test": children.get("test")}[split]
 
 
-def _split_dir_items(root: Path, items: list[Path], preset: DatasetPreset, split: str) -> list[Path] | None:
+def _split_dir_items(
+    root: Path, items: list[DatasetItem], preset: DatasetPreset, split: str
+) -> list[DatasetItem] | None:
     """Items under the preset's folder of ``split`` (:func:`_split_folder`), or None when ``root`` has none."""
     chosen = _split_folder(root, preset, split)
     if chosen is None:
         return None
-    return [i for i in items if chosen in i.parents or i == chosen]
+    return [i for i in items if chosen in item_path(i).parents or i == chosen]
 
 
 def _check_disjoint(file: Path, training: Sequence[Path], validation: Sequence[Path]) -> None:
@@ -262,23 +276,24 @@ class _Split:
     """The items of one split of a data set, with the split units of its items (:func:`_group_key`)."""
 
     root: Path  # what item names are relative to: the data set's folder, or its datalist's folder
-    items: list[Path]  # the split asked for
-    groups: dict[Path, str]
+    items: list[DatasetItem]  # the split asked for
+    groups: dict[DatasetItem, str]
 
 
-def _item_name(item: Path, root: Path) -> str:
-    """How a split record names ``item``: its path relative to ``root``, with forward slashes."""
-    return Path(os.path.relpath(item, root)).as_posix()
+def _item_name(item: DatasetItem, root: Path) -> str:
+    """How a split record names ``item``: its path (:func:`~monai_rmisr.data.folder_scan.item_path`) relative to
+    ``root``, with forward slashes."""
+    return Path(os.path.relpath(item_path(item), root)).as_posix()
 
 
 def _recorded_split(
     root: Path,
-    train: list[Path],
-    val: list[Path],
-    groups: dict[Path, str],
+    train: list[DatasetItem],
+    val: list[DatasetItem],
+    groups: dict[DatasetItem, str],
     val_items: Sequence[str],
     shuffled: bool,
-) -> tuple[list[Path], list[Path]]:
+) -> tuple[list[DatasetItem], list[DatasetItem]]:
     """``(train, val)`` with the validation split a run recorded (``val_items``, names relative to ``root``): every
     item of a recorded item's split unit is validated on (a new slice of a held-out series or patient too); of a
     shuffled split every other item, new ones too, is trained on, of a split the data set brings (DRIVE's folders, a
@@ -289,6 +304,7 @@ def _recorded_split(
     """
     everything = list(dict.fromkeys([*train, *val]))
     by_name = {_item_name(item, root): item for item in everything}
+    by_name.update(_series_of_recorded_slices(root, [name for name in val_items if name not in by_name], everything))
     gone = [name for name in val_items if name not in by_name]
     if gone:
         raise ValueError(
@@ -310,6 +326,22 @@ def _recorded_split(
     return trained, [item for item in everything if groups[item] in held_out]
 
 
+def _series_of_recorded_slices(
+    root: Path, names: Sequence[str], items: Sequence[DatasetItem]
+) -> dict[str, DatasetItem]:
+    """The recorded names among ``names`` that are slices of a series now read whole, a
+    :class:`~monai_rmisr.io.series_folders.SeriesInFolder` of ``items``, each mapped to it: a run begun with package
+    0.2.8 or earlier recorded a flat folder's slices one by one, and is resumed on the same split."""
+    stacks = {(item.folder, item.series_uid): item for item in items if isinstance(item, SeriesInFolder)}
+    found: dict[str, DatasetItem] = {}
+    for name in names if stacks else ():
+        path = root / name
+        stack = stacks.get((path.parent, dicom_series_uid(path)))
+        if stack is not None:
+            found[name] = stack
+    return found
+
+
 def _split(
     dataset_dir: str | os.PathLike[str],
     spec: DatasetPreset,
@@ -326,7 +358,7 @@ def _split(
     if not str(dataset_dir).strip():  # Path("") is the current folder: an unset shell variable would train on it
         raise ValueError("--dataset_dir is empty; give the folder of your images (or the datalist JSON file).")
     root = Path(dataset_dir)
-    own: tuple[list[Path], list[Path]] | None = None  # the data set's own train / val split
+    own: tuple[list[DatasetItem], list[DatasetItem]] | None = None  # the data set's own train / val split
     if spec.name == "datalist":
         file = datalist_file(root)
         lists = datalist_lists(file)
@@ -344,7 +376,7 @@ def _split(
     else:
         items = scan_folder(root, spec.extensions, recursive=True, series=True)
         if spec.ignore_annotations:
-            items = [i for i in items if not is_annotation(i, root)]
+            items = [i for i in items if not is_annotation(item_path(i), root)]
         items = _without_our_outputs(root, items)
         if split == "test":  # the data set's own test folder (DRIVE's test/), else all
             chosen = _split_dir_items(root, items, spec, "test")
@@ -368,19 +400,20 @@ def _split(
 
 
 #: The outputs :func:`_without_our_outputs` has named, per folder: each is said once per process.
-_SAID_OUTPUTS: set[tuple[Path, tuple[Path, ...]]] = set()
+_SAID_OUTPUTS: set[tuple[Path, tuple[DatasetItem, ...]]] = set()
 
 
-def _our_outputs(root: Path, items: list[Path]) -> tuple[list[Path], str]:
+def _our_outputs(root: Path, items: Sequence[DatasetItem]) -> tuple[list[DatasetItem], str]:
     """The items that are monai-rmisr's own outputs (:func:`~monai_rmisr.io.provenance.made_by_monai_rmisr`): a
     super-resolved image is no high-resolution truth to train or score on; and the first few named, relative to
     ``root`` where they lie under it."""
     ours = [item for item in items if made_by_monai_rmisr(item)]
-    named = ", ".join(f"'{item.relative_to(root) if root in item.parents else item}'" for item in ours[:3])
+    places = [item_path(item) for item in ours[:3]]
+    named = ", ".join(f"'{place.relative_to(root) if root in place.parents else place}'" for place in places)
     return ours, named + (", ..." if len(ours) > 3 else "")
 
 
-def _without_our_outputs(root: Path, items: list[Path]) -> list[Path]:
+def _without_our_outputs(root: Path, items: list[DatasetItem]) -> list[DatasetItem]:
     """``items`` without monai-rmisr's own outputs (:func:`_our_outputs`), which a user who wrote results beside the
     data set's images would otherwise train on. Logged, naming the first few."""
     ours, named = _our_outputs(root, items)
@@ -533,7 +566,7 @@ def load_dataset(
     chosen = _split(dataset_dir, spec, split, val_fraction, seed, val_items)
     root, items, groups = chosen.root, chosen.items, chosen.groups
     if split != "train" and items:  # which files are held out (to leave them out of a later evaluation) or scored
-        names = [os.path.relpath(item, root) for item in items]
+        names = [os.path.relpath(item_path(item), root) for item in items]
         shown = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
         logger.info("%s split of '%s': %d file(s) / series: %s", split, dataset_dir, len(names), shown)
     images: list[DatasetImage] = []

@@ -32,7 +32,7 @@ from ..io.series_folders import (
     dicom_slice_header,
     is_one_series,
     is_stack,
-    series_names,
+    stacks_of_folder,
 )
 from ..io.writers import check_output, output_name
 from .upscale import RUN_ERRORS, Upscaler
@@ -153,10 +153,6 @@ class _FolderScan:
             grouped.setdefault(info.series_uid, []).append((path, info))
         return grouped
 
-    def entries(self) -> list[str]:
-        """The names of the folder's files and sub-folders (a series' output must not share one)."""
-        return [entry.name for entry in self.folder.iterdir()]
-
 
 def _scan_folder(folder: Path, files: Iterable[str], leave_out_ours: bool = False) -> _FolderScan:
     """Sort the files ``files`` of ``folder`` by what they are. DICOMDIR, and DICOM objects of a class that holds no
@@ -198,16 +194,12 @@ def _scan_folder(folder: Path, files: Iterable[str], leave_out_ours: bool = Fals
 
 
 def _series_of_a_folder(folder: Path, scan: _FolderScan) -> list[InputItem]:
-    """The DICOM inputs of a folder whose DICOM files are not one series: one :class:`SeriesInFolder` per series
-    that is a stack (:func:`~monai_rmisr.io.series_folders.is_stack`), named unlike the folder's entries, each
-    other file on its own; the files without a readable series are slices of those series (the reader refuses or
-    skips them there) or, where there is no such series, inputs of their own."""
-    by_series = {uid: [info for _, info in members] for uid, members in scan.by_series().items()}
-    volumes = {uid: headers[0] for uid, headers in by_series.items() if is_stack(headers)}
-    names = series_names(volumes, scan.entries()) if volumes else {}
-    items: list[InputItem] = [SeriesInFolder(folder, uid, names[uid]) for uid in volumes]
-    items.extend(path for path, info in scan.dicoms if info.series_uid not in volumes)
-    if not volumes:
+    """The DICOM inputs of a folder whose DICOM files are not one series: its stacks and other files
+    (:func:`~monai_rmisr.io.series_folders.stacks_of_folder`); the files without a readable series are slices of
+    those stacks (the reader refuses or skips them there) or, where there is none, inputs of their own."""
+    stacks, files = stacks_of_folder(folder, dict(scan.dicoms))
+    items: list[InputItem] = [*stacks, *files]
+    if not stacks:
         items.extend(scan.broken_dicoms)
     return items
 

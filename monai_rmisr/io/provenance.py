@@ -17,6 +17,7 @@ from PIL import Image
 from .._version import __version__
 from .dicom import read_dicom_dataset
 from .formats import detect_format
+from .series_folders import SeriesInFolder, dicom_slice_header
 
 __all__ = ["PRODUCER", "SOFTWARE", "made_by_monai_rmisr"]
 
@@ -29,14 +30,20 @@ SOFTWARE = f"{PRODUCER} {__version__}"
 _TIFF_SOFTWARE = 305
 
 
-def made_by_monai_rmisr(path: str | os.PathLike[str]) -> bool:
-    """Whether ``path`` (a file, or a DICOM series folder: its first DICOM file) is an output of monai-rmisr.
+def made_by_monai_rmisr(path: str | os.PathLike[str] | SeriesInFolder) -> bool:
+    """Whether ``path`` (a file, a DICOM series folder: its first DICOM file, or a series among others in a folder,
+    a :class:`~monai_rmisr.io.series_folders.SeriesInFolder`: its first file) is an output of monai-rmisr.
 
     Only headers are read (no pixels). A file whose header cannot be read is not called one (its reader names
     the problem).
     """
-    path = Path(path)
     try:
+        if isinstance(path, SeriesInFolder):
+            files = sorted(p for p in path.folder.iterdir() if p.is_file() and _is_dicom(p))
+            uids = ((p, getattr(dicom_slice_header(p), "series_uid", "")) for p in files)
+            first = next((p for p, uid in uids if uid == path.series_uid), None)
+            return first is not None and _dicom_made_by_us(first)
+        path = Path(path)
         if path.is_dir():
             files = sorted(p for p in path.iterdir() if p.is_file())
             dicom = next((p for p in files if _is_dicom(p)), None)

@@ -34,6 +34,7 @@ __all__ = [
     "is_one_series",
     "is_stack",
     "series_names",
+    "stacks_of_folder",
 ]
 
 #: the header elements a folder scan reads of each file (a few: a data set of 250,000 slices is scanned in minutes)
@@ -173,6 +174,27 @@ def is_stack(headers: Sequence[SliceHeader]) -> bool:
         return False
     places = {tuple(round(v, 2) for v in h.position) for h in headers if h.position is not None}
     return 2 * len(places) > len(headers)  # a slice without a position among a stack's is the reader's to name
+
+
+def stacks_of_folder(folder: Path, headers: Mapping[Path, SliceHeader]) -> tuple[list[SeriesInFolder], list[Path]]:
+    """The series of a folder whose DICOM images are not one series (a flat CD or study export), as ``rmisr upscale``
+    and a training data set both read it: a :class:`SeriesInFolder` for each series that is a stack (:func:`is_stack`),
+    named unlike the folder's entries (:func:`series_names`), and the other images' files, each an image of its own.
+
+    Args:
+        folder: the folder.
+        headers: its readable DICOM images, each file's :func:`dicom_slice_header`, in the folder's order.
+
+    Returns:
+        ``(stacks, files)``: the stacks in the order their first slices come, and the files of no stack in theirs.
+    """
+    by_series: dict[str, list[SliceHeader]] = {}
+    for header in headers.values():
+        by_series.setdefault(header.series_uid, []).append(header)
+    stacks = {uid: members[0] for uid, members in by_series.items() if is_stack(members)}
+    names = series_names(stacks, [entry.name for entry in folder.iterdir()]) if stacks else {}
+    files = [path for path, header in headers.items() if header.series_uid not in stacks]
+    return [SeriesInFolder(folder, uid, names[uid]) for uid in stacks], files
 
 
 def _same_orientation(one: tuple[float, ...] | None, other: tuple[float, ...] | None) -> bool:

@@ -22,7 +22,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
 from monai_rmisr.data import PRESETS, dataset_images, load_datalist, scan_folder
-from monai_rmisr.data.user_datasets import load_dataset
+from monai_rmisr.data.user_datasets import load_dataset, validation_items
 from monai_rmisr.io import BrokenSliceError, ImageReadError, read_dicom_series
 from monai_rmisr.transforms import CTWindow
 from tests.helpers import dicom_testdata
@@ -223,25 +223,57 @@ def test_a_series_stays_one_item_beside_another_image_or_a_broken_slice(tmp_path
     assert array.shape[-1] == 4 and [Path(s["path"]).name for s in meta["skipped_slices"]] == ["IM999.dcm"]
 
 
-def test_a_folder_mixing_two_series_stays_a_list_of_files(tmp_path):
-    write_ct_series(tmp_path / "mixed", 0, 2)
+def test_a_folder_mixing_series_gives_each_stack_as_one_item_as_rmisr_upscale_reads_it(tmp_path):
+    # a flat export: each slice was an image of its own, min-max scaled on its own range, while rmisr upscale read
+    # the series whole (scaled on the series' range): the model trained on slices scaled unlike those it is given
+    from monai_rmisr.inference.batch import find_inputs
+    from monai_rmisr.io import SeriesInFolder
+
+    write_ct_series(tmp_path / "mixed", 0, 3)
     write_ct_slice(tmp_path / "mixed" / "other.dcm", ct_slice_hu(0, 9), 9.0, generate_uid(), "P")
-    assert len(scan_folder(tmp_path, series=True)) == 3
+    (tmp_path / "mixed" / "broken.dcm").write_bytes(b"not a DICOM header" * 20)  # a broken slice of the stack
+    items = scan_folder(tmp_path, series=True)
+    assert sorted(map(str, items)) == sorted(map(str, find_inputs(tmp_path)))
+    stack = next(item for item in items if isinstance(item, SeriesInFolder))
+    assert [item for item in items if item != stack] == [tmp_path / "mixed" / "other.dcm"]
+    with pytest.raises(ImageReadError, match=r"broken\.dcm.*--skip_bad true"):
+        load_dataset(tmp_path, "folder", "train", val_fraction=0)
+    images = load_dataset(tmp_path, "folder", "train", val_fraction=0, skip_bad=True)
+    series = [image for image in images if image.source == str(stack)]
+    assert [image.slice_index for image in series] == [0, 1, 2]
+    volume = np.stack([image.array[0] for image in series], axis=-1)
+    assert volume.min() == 0.0 and volume.max() == 1.0  # one range for the series: no slice spans [0, 1] alone
+    assert all(image.array.max() < 1.0 for image in series[:2]) and all(image.array.min() > 0 for image in series[1:])
 
 
 def test_the_slices_of_a_series_in_a_folder_mixing_series_stay_on_one_side_of_the_split(tmp_path):
     # two series' slices side by side in one folder: each slice was an item of the split, so validation slices were
     # neighbours of training slices of the same series
-    uids = {"A": generate_uid(), "B": generate_uid()}
+    uids, study = {"A": generate_uid(), "B": generate_uid()}, generate_uid()
     for k in range(4):
         for name, uid in uids.items():
-            write_ct_slice(tmp_path / "flat" / f"{name}_IM{k:04d}.dcm", ct_slice_hu(0, k), 2.5 * k, uid, "P")
+            path = tmp_path / "flat" / f"{name}_IM{k:04d}.dcm"
+            write_ct_slice(path, ct_slice_hu(0, k), 2.5 * k, uid, "P", study_uid=study)
     train = load_dataset(tmp_path, "folder", "train")
     val = load_dataset(tmp_path, "folder", "val")
     assert len(train) == len(val) == 4
-    held_out = {Path(image.source).name[0] for image in val}
-    assert len(held_out) == 1 and held_out.isdisjoint(Path(image.source).name[0] for image in train)
-    assert len({image.group for image in val}) == 1
+    assert len({image.source for image in val}) == len({image.source for image in train}) == 1
+    assert {image.group for image in val}.isdisjoint(image.group for image in train)
+    assert {image.group for image in train + val} == {f"{tmp_path / 'flat'}/series {uid}" for uid in uids.values()}
+
+
+def test_a_run_that_recorded_a_flat_folders_slices_one_by_one_resumes_on_their_series(tmp_path):
+    # package 0.2.8 recorded each validation slice of a flat folder: resumed now, those name the series read whole
+    uids, study = {"A": generate_uid(), "B": generate_uid()}, generate_uid()
+    for k in range(3):
+        for name, uid in uids.items():
+            path = tmp_path / "flat" / f"{name}_IM{k:04d}.dcm"
+            write_ct_slice(path, ct_slice_hu(0, k), 2.5 * k, uid, "P", study_uid=study)
+    val = load_dataset(tmp_path, "folder", "val", val_items=["flat/B_IM0001.dcm"])
+    train = load_dataset(tmp_path, "folder", "train", val_items=["flat/B_IM0001.dcm"])
+    assert {image.group for image in val} == {f"{tmp_path / 'flat'}/series {uids['B']}"}
+    assert {image.group for image in train} == {f"{tmp_path / 'flat'}/series {uids['A']}"}
+    assert validation_items(tmp_path, recorded=["flat/B_IM0001.dcm"]) == [f"flat/series_{uids['B']}"]
 
 
 def test_lung_window_maps_hu_to_unit_range():
@@ -647,6 +679,25 @@ def test_outputs_of_monai_rmisr_under_the_data_folder_are_not_trained_on(tmp_pat
         dataset_images(tmp_path, split="val", val_fraction=0.5)  # another split of the same run: said once
     assert len(train) == 4 + 3  # the four PNGs and the series' three slices, not the outputs
     assert caplog.text.count("leaving out 2 output(s) of monai-rmisr") == 1 and "'ct_sr', 'x0_sr.png'" in caplog.text
+
+
+def test_a_derived_series_copied_into_a_flat_folder_is_not_trained_on(tmp_path, caplog):
+    # a flat folder's series are items of their own now: one that monai-rmisr derived is left out as a file is
+    from monai_rmisr.__main__ import main
+    from tests.helpers import write_ct_series
+
+    write_ct_series(tmp_path / "ct", n=3)
+    command = ["--scale", "2", "--model", "bicubic", "--quiet"]
+    assert main(["upscale", str(tmp_path / "ct"), "-o", str(tmp_path / "ct_sr"), *command]) == 0
+    flat = tmp_path / "data" / "flat"
+    flat.mkdir(parents=True)
+    for path in [*(tmp_path / "ct").iterdir(), *(tmp_path / "ct_sr").rglob("*.dcm")]:
+        shutil.copy(path, flat / f"{path.parent.name}_{path.name}")
+    assert len(scan_folder(tmp_path / "data", series=True)) == 2  # the series and its derived series
+    with caplog.at_level(logging.WARNING):
+        train = load_dataset(tmp_path / "data", split="train", val_fraction=0.0)
+    assert len(train) == 3 and {image.array.shape for image in train} == {(1, 128, 128)}  # not the 256x256 output
+    assert "leaving out 1 output(s) of monai-rmisr" in caplog.text and "'flat/series" in caplog.text
 
 
 @pytest.mark.parametrize("split", ["train", "test"])
