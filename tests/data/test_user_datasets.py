@@ -223,6 +223,16 @@ def test_a_series_stays_one_item_beside_another_image_or_a_broken_slice(tmp_path
     assert array.shape[-1] == 4 and [Path(s["path"]).name for s in meta["skipped_slices"]] == ["IM999.dcm"]
 
 
+def write_flat_export(folder: Path, n: int) -> dict[str, str]:
+    """Two CT series of ``n`` slices side by side in ``folder`` (``A_IM0000.dcm``, ``B_IM0000.dcm``, ...), one
+    study; returns their SeriesInstanceUIDs by letter."""
+    uids, study = {"A": generate_uid(), "B": generate_uid()}, generate_uid()
+    for k in range(n):
+        for name, uid in uids.items():
+            write_ct_slice(folder / f"{name}_IM{k:04d}.dcm", ct_slice_hu(0, k), 2.5 * k, uid, "P", study_uid=study)
+    return uids
+
+
 def test_a_folder_mixing_series_gives_each_stack_as_one_item_as_rmisr_upscale_reads_it(tmp_path):
     # a flat export: each slice was an image of its own, min-max scaled on its own range, while rmisr upscale read
     # the series whole (scaled on the series' range): the model trained on slices scaled unlike those it is given
@@ -249,11 +259,7 @@ def test_a_folder_mixing_series_gives_each_stack_as_one_item_as_rmisr_upscale_re
 def test_the_slices_of_a_series_in_a_folder_mixing_series_stay_on_one_side_of_the_split(tmp_path):
     # two series' slices side by side in one folder: each slice was an item of the split, so validation slices were
     # neighbours of training slices of the same series
-    uids, study = {"A": generate_uid(), "B": generate_uid()}, generate_uid()
-    for k in range(4):
-        for name, uid in uids.items():
-            path = tmp_path / "flat" / f"{name}_IM{k:04d}.dcm"
-            write_ct_slice(path, ct_slice_hu(0, k), 2.5 * k, uid, "P", study_uid=study)
+    uids = write_flat_export(tmp_path / "flat", 4)
     train = load_dataset(tmp_path, "folder", "train")
     val = load_dataset(tmp_path, "folder", "val")
     assert len(train) == len(val) == 4
@@ -264,11 +270,7 @@ def test_the_slices_of_a_series_in_a_folder_mixing_series_stay_on_one_side_of_th
 
 def test_a_run_that_recorded_a_flat_folders_slices_one_by_one_resumes_on_their_series(tmp_path):
     # package 0.2.8 recorded each validation slice of a flat folder: resumed now, those name the series read whole
-    uids, study = {"A": generate_uid(), "B": generate_uid()}, generate_uid()
-    for k in range(3):
-        for name, uid in uids.items():
-            path = tmp_path / "flat" / f"{name}_IM{k:04d}.dcm"
-            write_ct_slice(path, ct_slice_hu(0, k), 2.5 * k, uid, "P", study_uid=study)
+    uids = write_flat_export(tmp_path / "flat", 3)
     val = load_dataset(tmp_path, "folder", "val", val_items=["flat/B_IM0001.dcm"])
     train = load_dataset(tmp_path, "folder", "train", val_items=["flat/B_IM0001.dcm"])
     assert {image.group for image in val} == {f"{tmp_path / 'flat'}/series {uids['B']}"}
