@@ -18,7 +18,7 @@ from torch import nn
 
 from ..hardware import native_bfloat16
 from ..networks.blocks.meta_upsample import MetaUpsample
-from ..networks.utils import accepts_scale, check_scale
+from ..networks.utils import accepts_scale, check_scale, is_module_of
 from .pretrained import PRETRAINED, pretrained_path
 
 __all__ = [
@@ -201,15 +201,17 @@ def registry_model(name: str, scale: float) -> tuple[str, float]:
 def model_scale_limits(network: nn.Module) -> tuple[float | None, float]:
     """``(fixed_scale, max_scale)`` of a network: ``fixed_scale`` is None for an arbitrary-scale (meta) network,
     whose ``max_scale`` is its upsampler's; a fixed-scale network's ``scale`` attribute (None if it has none)."""
-    meta = [m for m in network.modules() if isinstance(m, MetaUpsample)]
+    meta = [m for m in network.modules() if is_module_of(m, MetaUpsample)]
     if meta and accepts_scale(network):
         return None, float(min(m.max_scale for m in meta))
     fixed = getattr(network, "scale", None)
     return (float(fixed) if isinstance(fixed, numbers.Real) else None), math.inf
 
 
-def _first_convolution(network: nn.Module) -> nn.modules.conv._ConvNd | None:
-    return next((m for m in network.modules() if isinstance(m, nn.modules.conv._ConvNd)), None)
+def _first_convolution(network: nn.Module) -> nn.Module | None:
+    """The first convolution of ``network``, also in TorchScript (:func:`~monai_rmisr.networks.utils.is_module_of`)."""
+    convolutions = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+    return next((m for m in network.modules() if is_module_of(m, convolutions)), None)
 
 
 def model_in_channels(network: nn.Module) -> int | None:

@@ -101,7 +101,9 @@ def check_output_path(
         )
     check_folder_takes_files(output.parent, named=output)
     if output.exists() and not overwrite:
-        raise OutputPathError(f"output '{output}' already exists; pass --overwrite to replace it.")
+        raise OutputPathError(
+            f"output '{output}' already exists; pass --overwrite (from Python: overwrite=True) to replace it."
+        )
     if output.is_dir():
         others = [p.name for p in output.iterdir() if not (p.is_file() and p.suffix.lower() == ".dcm")]
         if others:

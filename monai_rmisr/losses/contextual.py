@@ -109,5 +109,5 @@ class ContextualLoss(nn.Module):
                 index = index.to(sr.device)
                 sr_flat, hr_flat = sr_flat[:, :, index], hr_flat[:, :, index]
             cx = contextual_similarity(sr_flat, hr_flat, self.bandwidth, self.eps)
-            losses.append(-torch.log(cx + self.eps).mean())
+            losses.append(-torch.log((cx + self.eps) / (1 + self.eps)).mean())  # 0 where cx = 1, its largest
         return torch.stack(losses).mean()

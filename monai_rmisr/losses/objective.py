@@ -94,7 +94,17 @@ class TwoBranchLoss(nn.Module):
         generator: torch.Generator | None = None,
     ) -> dict[str, torch.Tensor]:
         """Every weighted term and their sum under ``"loss"``; ``generator`` draws the contextual loss's
-        sampled positions (None: PyTorch's global generator)."""
+        sampled positions (None: PyTorch's global generator).
+
+        Raises:
+            ValueError: ``sr``, ``hr`` (or ``sr_laplacian``) of different shapes (broadcast, they gave a loss of
+                the wrong pairs, with only PyTorch's warning).
+        """
+        for name, value in (("sr", sr), ("sr_laplacian", sr_laplacian)):
+            if value is not None and value.shape != hr.shape:
+                raise ValueError(
+                    f"{name} and hr must have the same shape, got {tuple(value.shape)} and {tuple(hr.shape)}."
+                )
         terms = {self.sr_criterion: self.sr_weight * SR_CRITERIA[self.sr_criterion](sr, hr)}
         if sr_laplacian is not None:
             hr_laplacian = laplacian_gradient(hr)

@@ -499,8 +499,10 @@ def cpu_inference_network(network: nn.Module, compute_dtype: torch.dtype = torch
         input goes in channels-last memory; for any other 2-D network a copy of ``network`` in channels-last memory
         (``network`` itself when its weights are laid out so already; values unchanged), or (with NNPACK) a
         rewritten copy of it, and True; for any
-        other 3-D network ``network`` as it is and False.
+        other 3-D network, and a TorchScript module, ``network`` as it is and False.
     """
+    if isinstance(network, torch.jit.ScriptModule):  # compiled already: its modules are not rewritten or copied
+        return network, False
     grouped = any(
         isinstance(module, (_ConvNd, NNPACKConv2d)) and 1 < module.groups < module.in_channels
         for module in network.modules()

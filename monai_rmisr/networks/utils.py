@@ -166,6 +166,16 @@ def zero_output_layer(module: nn.Module) -> None:
             parameter.zero_()
 
 
+def is_module_of(module: nn.Module, classes: type[nn.Module] | tuple[type[nn.Module], ...]) -> bool:
+    """``isinstance(module, classes)``, true also of a TorchScript module scripted from one of ``classes``
+    (``torch.jit.script`` and ``torch.jit.load`` give a ``RecursiveScriptModule`` that keeps the class's name only,
+    as ``original_name``, and the attributes it was scripted with)."""
+    if isinstance(module, classes):
+        return True
+    names = {cls.__name__ for cls in (classes if isinstance(classes, tuple) else (classes,))}
+    return isinstance(module, torch.jit.ScriptModule) and getattr(module, "original_name", None) in names
+
+
 def unwrapped_network(network: nn.Module) -> nn.Module:
     """The module inside wrappers: ``DistributedDataParallel`` (``.module``), ``torch.compile`` (``._orig_mod``)."""
     while True:
@@ -179,8 +189,10 @@ def unwrapped_network(network: nn.Module) -> nn.Module:
 def accepts_scale(network: nn.Module) -> bool:
     """Whether ``network.forward`` takes a ``scale`` argument (RMISR, RMISR-VP), looking through wrappers
     (``DistributedDataParallel``; ``torch.compile``, whose own ``forward`` takes ``*args``: without looking
-    through it a compiled arbitrary-scale model ran at its default scale)."""
+    through it a compiled arbitrary-scale model ran at its default scale), TorchScript modules too."""
     module = unwrapped_network(network)
+    if isinstance(module, torch.jit.ScriptModule):  # a TorchScript module's forward has a schema, no signature
+        return any(argument.name == "scale" for argument in module.forward.schema.arguments)
     try:
         return "scale" in inspect.signature(module.forward).parameters
     except (TypeError, ValueError):  # e.g. compiled callables without a Python signature

@@ -8,7 +8,7 @@ from collections.abc import Hashable, Mapping, Sequence
 import numpy as np
 from monai.config import KeysCollection, NdarrayOrTensor
 from monai.transforms import MapTransform, Transform
-from monai.utils import TransformBackends
+from monai.utils import TransformBackends, ensure_tuple
 
 from .resize import imresize
 from .utils import resolve_output_keys
@@ -60,7 +60,19 @@ class BicubicDegrade(Transform):
         self.spatial_axes = spatial_axes
 
     def __call__(self, img: NdarrayOrTensor) -> NdarrayOrTensor:
-        """Args: img: channel-first ``(C, *spatial)`` numpy array or tensor. Returns the LR image, same type."""
+        """Args: img: channel-first ``(C, *spatial)`` numpy array or tensor. Returns the LR image, same type.
+
+        Raises:
+            ValueError: a ``scale`` per axis whose count is not the image's degraded axes', in the words it was given
+                (``imresize``, which checks it too, is handed its reciprocals).
+        """
+        if isinstance(self.scale, tuple):
+            axes = img.ndim - 1 if self.spatial_axes is None else len(ensure_tuple(self.spatial_axes))
+            if len(self.scale) != axes:
+                raise ValueError(
+                    f"scale {self.scale} has {len(self.scale)} entries, one per degraded axis; the image "
+                    f"{tuple(img.shape)} has {axes} (a single value degrades every axis alike)."
+                )
         inv = tuple(1.0 / s for s in self.scale) if isinstance(self.scale, tuple) else 1.0 / self.scale
         return imresize(img, scale=inv, spatial_axes=self.spatial_axes)
 

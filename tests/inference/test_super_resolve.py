@@ -225,6 +225,24 @@ def test_scale_of_a_given_network():
         super_resolve(image(), 10, model=small_rmisr(upsampler="meta"))
 
 
+def test_a_torchscript_network_is_read_as_the_network_it_was_scripted_from():
+    # a scripted arbitrary-scale network was taken for a fixed x2 one ("RecursiveScriptModule is a fixed x2
+    # network, got scale=2.5"): its MetaUpsample and first convolution were looked up by class, which TorchScript
+    # does not keep; a scripted 3-channel network was fed one channel at a time
+    meta = small_rmisr(2.0, "meta", perturb=0.05).eval()
+    scripted = torch.jit.script(meta)
+    np.testing.assert_allclose(
+        super_resolve(image(), 2.5, model=scripted), super_resolve(image(), 2.5, model=meta), atol=1e-5
+    )
+    with pytest.raises(ValueError, match=r"RecursiveScriptModule accepts scales in \(1, 8\], got scale=10"):
+        super_resolve(image(), 10, model=scripted)
+    colour = small_rmisr(2.0, in_channels=3, perturb=0.05).eval()
+    rgb = image(channels=3)
+    np.testing.assert_allclose(
+        super_resolve(rgb, 2, model=torch.jit.script(colour)), super_resolve(rgb, 2, model=colour), atol=1e-5
+    )
+
+
 def _with(value, index=(0, 0)):
     x = image()
     x[index] = value

@@ -684,7 +684,7 @@ def test_output_path_checks(tmp_path):
     with pytest.raises(OutputPathError, match="overwrite the input"):  # a series folder that holds the input
         check_output_path(tmp_path, [source], overwrite=True, folder=True)
     (tmp_path / "done.dcm").write_bytes(b"y")
-    with pytest.raises(OutputPathError, match="--overwrite"):
+    with pytest.raises(OutputPathError, match=r"--overwrite \(from Python: overwrite=True\)"):  # API users too
         check_output_path(tmp_path / "done.dcm", [source])
     assert check_output_path(tmp_path / "done.dcm", [source], overwrite=True) == tmp_path / "done.dcm"
 

@@ -35,7 +35,7 @@ def test_matches_a_literal_implementation():
 def test_identical_images_give_zero_loss_and_different_ones_do_not():
     loss = ContextualLoss(PatchFeatures(3, (1,)), max_positions=None)
     image = torch.rand(2, 1, 12, 12)
-    assert loss(image, image).abs() < 1e-4
+    assert loss(image, image) == 0  # exactly: -log(1 + eps) below 0 broke the ">= 0" the docstring says
     assert loss(torch.rand(2, 1, 12, 12), image) > 0.1
 
 
@@ -141,6 +141,11 @@ def test_bad_arguments():
         build_contextual_loss("resnet")
     with pytest.raises(ValueError, match="same shape"):
         ContextualLoss(nn_identity())(torch.rand(1, 1, 4, 4), torch.rand(1, 1, 5, 4))
+    # one branch: broadcast, a batch of 2 against 1 gave a loss of the wrong pairs with only PyTorch's warning
+    with pytest.raises(ValueError, match=r"sr and hr must have the same shape, got \(2, 1, 8, 8\) and \(1, 1, 8, 8\)"):
+        TwoBranchLoss()(torch.rand(2, 1, 8, 8), torch.rand(1, 1, 8, 8))
+    with pytest.raises(ValueError, match="sr_laplacian and hr must have the same shape"):
+        TwoBranchLoss()(torch.rand(1, 1, 8, 8), torch.rand(1, 1, 8, 8), torch.rand(1, 1, 8, 7))
 
 
 def test_float16_autocast_keeps_the_gradient_on_a_black_background_finite():

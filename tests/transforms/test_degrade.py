@@ -50,6 +50,15 @@ def test_invalid_scale(scale):
         BicubicDegrade(scale)
 
 
+def test_a_scale_per_axis_of_the_wrong_count_is_named_as_given():
+    # imresize, handed the reciprocals, named "(0.5, 0.5, 0.5)" for the (2, 2, 2) the user gave
+    with pytest.raises(ValueError, match=r"scale \(2.0, 2.0, 2.0\) has 3 entries.*\(1, 8, 8\) has 2"):
+        BicubicDegrade((2, 2, 2))(np.zeros((1, 8, 8), np.float32))
+    with pytest.raises(ValueError, match=r"scale \(2.0, 4.0\) has 2 entries.*has 1"):
+        BicubicDegrade((2, 4), spatial_axes=2)(np.zeros((1, 8, 8, 8), np.float32))
+    assert BicubicDegrade((2, 4))(np.zeros((1, 8, 8), np.float32)).shape == (1, 4, 2)
+
+
 def test_dict_writes_new_key_and_keeps_input():
     rng = np.random.default_rng(3)
     hr = rng.random((1, 8, 8)).astype(np.float32)
