@@ -256,6 +256,27 @@ def _check_disjoint(file: Path, training: Sequence[Path], validation: Sequence[P
         )
 
 
+def _warn_test_images_trained_on(
+    file: Path, test: Sequence[DatasetItem], training: Sequence[DatasetItem], listed: bool
+) -> None:
+    """Warn where the images a datalist's evaluation scores (``test``: its ``test`` list where ``listed``, else every
+    image it lists) hold images of its ``training`` list: their score is no test score (a validation list that does
+    so is refused, :func:`_check_disjoint`; these are scored, and told)."""
+    trained = {os.path.realpath(path) for path in training}
+    both = [path for path in test if os.path.realpath(path) in trained]
+    if both:
+        scored = "of its 'test' list are" if listed else "scored (it has no 'test' list: every image it lists) are"
+        logger.warning(
+            "datalist '%s': %d of the %d image(s) %s in its 'training' list too ('%s'): a model trained on it has "
+            "seen them, so their score is not independent.",
+            file,
+            len(both),
+            len(test),
+            scored,
+            both[0],
+        )
+
+
 def _resolve_preset(preset: str | DatasetPreset) -> DatasetPreset:
     if isinstance(preset, DatasetPreset):
         return preset
@@ -364,8 +385,15 @@ def _split(
         lists = datalist_lists(file)
         root = file.parent
         if split == "test":  # its test list, else every image it lists
-            keys = ["test"] if lists.get("test") else [key for key in ("training", "validation") if lists.get(key)]
+            if lists.get("test") == []:  # scoring every image instead would score the training images as "test"
+                raise ValueError(
+                    f"datalist '{file}' has an empty 'test' list: list the images to score there, or remove the key "
+                    "to score every image of its lists."
+                )
+            keys = ["test"] if "test" in lists else [key for key in ("training", "validation") if lists.get(key)]
             items = list(dict.fromkeys(path for key in keys or ["training"] for path in load_datalist(file, key=key)))
+            trained = load_datalist(file, key="training") if lists.get("training") else []
+            _warn_test_images_trained_on(file, items, trained, listed=keys == ["test"])
         elif "validation" in lists:
             own = load_datalist(file, key="training"), load_datalist(file, key="validation")
             _check_disjoint(file, *own)

@@ -458,8 +458,10 @@ def test_datalist_json(tmp_path):
     (tmp_path / "mixed.json").write_text(json.dumps({**datalist, "test": ["img2.png", {"image": "img3.png"}]}))
     with pytest.raises(ValueError, match="must be all paths or all"):
         dataset_images(tmp_path / "mixed.json", "datalist", "test")
-    (tmp_path / "empty_test.json").write_text(json.dumps({**datalist, "test": []}))  # as none: every image
-    assert len(dataset_images(tmp_path / "empty_test.json", "datalist", "test")) == 4
+    # an empty test list is refused: taken as none it scored every image, the training images among them, as "test"
+    (tmp_path / "empty_test.json").write_text(json.dumps({**datalist, "test": []}))
+    with pytest.raises(ValueError, match="has an empty 'test' list: list the images to score there, or remove"):
+        dataset_images(tmp_path / "empty_test.json", "datalist", "test")
     (tmp_path / "test_only.json").write_text(json.dumps({"test": [{"image": "img0.png"}]}))
     assert len(dataset_images(tmp_path / "test_only.json", "datalist", "test")) == 1
     missing = {"training": [{"image": "gone.png"}]}
@@ -579,6 +581,26 @@ def test_a_datalist_whose_validation_repeats_a_training_image_is_refused(tmp_pat
     for split in ("train", "val"):
         with pytest.raises(ValueError, match=r"1 image\(s\) of its 'validation' list are in its 'training' list too"):
             dataset_images(tmp_path / "dataset.json", "datalist", split)
+
+
+def test_an_evaluation_that_scores_training_images_of_a_datalist_says_so(tmp_path, caplog):
+    # a test list repeating a training image, or no test list (every image scored): the score was logged as a
+    # "test split" score without a word
+    for k in range(3):
+        Image.fromarray(_rgb(k)).save(tmp_path / f"img{k}.png")
+    lists = {"training": [{"image": "img0.png"}, {"image": "img1.png"}], "test": [{"image": "./img1.png"}]}
+    (tmp_path / "overlap.json").write_text(json.dumps(lists))
+    (tmp_path / "no_test.json").write_text(json.dumps({"training": lists["training"]}))
+    (tmp_path / "clean.json").write_text(json.dumps({**lists, "test": [{"image": "img2.png"}]}))
+    with caplog.at_level(logging.WARNING, logger="monai_rmisr"):
+        assert len(dataset_images(tmp_path / "overlap.json", "datalist", "test")) == 1
+        assert "1 of the 1 image(s) of its 'test' list are in its 'training' list too" in caplog.text
+        caplog.clear()
+        assert len(dataset_images(tmp_path / "no_test.json", "datalist", "test")) == 2
+        assert "2 of the 2 image(s) scored (it has no 'test' list: every image it lists)" in caplog.text
+        caplog.clear()
+        assert len(dataset_images(tmp_path / "clean.json", "datalist", "test")) == 1
+        assert "not independent" not in caplog.text
 
 
 @pytest.mark.parametrize(
