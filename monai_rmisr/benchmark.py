@@ -38,9 +38,18 @@ import torch
 from torch import nn
 
 from .data.corpus import CorpusImage, load_corpus
-from .inference.pretrained import load_checkpoint
+from .hardware import cpu_description
+from .inference.pretrained import described_network, load_checkpoint, weights_sha256
 from .inference.self_ensemble import self_ensemble_forward
-from .inference.settings import check_precision, compute_autocast
+from .inference.settings import (
+    check_device,
+    check_model_scale,
+    check_precision,
+    compute_autocast,
+    model_in_channels,
+    model_scale_limits,
+    model_spatial_dims,
+)
 from .io.output import atomic_output, check_output_path
 from .metrics.protocol import Scores, bicubic_baseline, mean_scores, protocol_scores
 from .networks.regroup import inference_network
@@ -53,6 +62,7 @@ __all__ = [
     "network_scores",
     "read_reference_scores",
     "scores_record",
+    "weights_network",
 ]
 
 
@@ -125,13 +135,63 @@ def benchmark_network(name: str, scale: float, upsampler: str = "subpixel", imag
     return network_class(**kwargs)
 
 
+def weights_network(
+    weights: str | os.PathLike[str],
+    scales: Sequence[float],
+    network: str | None = None,
+    upsampler: str | None = None,
+    image_residual: bool | None = None,
+) -> tuple[nn.Module, str]:
+    """The network the benchmark loads ``weights`` into, and how its architecture was told (``""``, or ``", as its
+    architecture sidecar ... says"``): ``network`` given, :func:`benchmark_network` of it; else the architecture the
+    weights' sidecar, run ``model.json`` or shipped name describes
+    (:func:`~monai_rmisr.inference.pretrained.described_network`); else an RMISR. Checked against ``scales``.
+
+    Raises:
+        ValueError: ``upsampler`` / ``image_residual`` that contradict a described architecture, a described network
+            that is not grey 2-D, or ``scales`` the network does not take (a fixed-scale network at another scale).
+    """
+    described = None if network is not None else described_network(weights)
+    if described is None:
+        built = benchmark_network(network or "RMISR", scales[0], upsampler or "subpixel", image_residual)
+        how = ""
+    else:
+        built, source = described
+        has_residual = bool(getattr(built, "image_residual", False))
+        for option, asked, has in (
+            (f"--upsampler {upsampler}", upsampler, getattr(built, "upsampler_kind", "subpixel")),
+            ("--image-residual" if image_residual else "--no-image-residual", image_residual, has_residual),
+        ):
+            if asked is not None and asked != has:
+                raise ValueError(
+                    f"{option} contradicts the architecture of {weights}, its {source}'s: drop it (or give --network "
+                    "to build another architecture)."
+                )
+        if model_spatial_dims(built) != 2 or model_in_channels(built) != 1:
+            raise ValueError(
+                f"{weights} is a {type(built).__name__} of other dimensions or channels ({source}); the benchmark "
+                "scores grey 2-D networks."
+            )
+        how = f", as its {source} says"
+    fixed, max_scale = model_scale_limits(built)
+    what = f"{type(built).__name__} of {weights}"
+    if fixed is not None and any(scale != fixed for scale in scales):
+        several = "; several --scale values need an arbitrary-scale network" if len(scales) > 1 else ""
+        raise ValueError(f"{what} is a fixed x{fixed:g} network: give --scale {fixed:g}{several}.")
+    for scale in scales:
+        check_model_scale(scale, fixed, max_scale, what)
+    return built, how
+
+
 def _cell(scores: Scores, decimals: int) -> str:
     return f"{scores.psnr:.{decimals}f} / {scores.ssim:.4f} / {scores.laplacian_psnr:.{decimals}f}"
 
 
 def machine_description() -> str:
     """One line naming the hardware and software the numbers were measured on."""
-    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU, {os.cpu_count()} cores"
+    device = (
+        torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"{cpu_description()}, {os.cpu_count()} cores"
+    )
     return f"{platform.machine()} {device}, torch {torch.__version__}, threads {torch.get_num_threads()}"
 
 
@@ -199,17 +259,23 @@ def _print_scale_table(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--weights", required=True, help="state dict of the network (e.g. a bundle model.pt)")
+    parser.add_argument(
+        "--weights",
+        required=True,
+        help="state dict of the network (a run's model.pt or epoch checkpoint, a shipped model file); its "
+        "architecture is the one its model.json or shipped name says, else --network",
+    )
     parser.add_argument(
         "--scale", type=float, nargs="+", required=True, help="one scale, or several for an arbitrary-scale network"
     )
     parser.add_argument(
         "--network",
-        default="RMISR",
-        help="class name in monai_rmisr.networks.nets (default RMISR); IMDN also reads the IMDN authors' "
-        "published RGB checkpoints (IMDN_x4.pth), folded to grey",
+        help="class name in monai_rmisr.networks.nets, for weights whose architecture nothing describes (default "
+        "RMISR); IMDN also reads the IMDN authors' published RGB checkpoints (IMDN_x4.pth), folded to grey",
     )
-    parser.add_argument("--upsampler", default="subpixel", choices=("subpixel", "meta"))
+    parser.add_argument(
+        "--upsampler", choices=("subpixel", "meta"), help="the --network's up-sampler (default subpixel)"
+    )
     parser.add_argument(
         "--image-residual",
         action=argparse.BooleanOptionalAction,
@@ -253,6 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         help="class of the --reference weights (default IMDN: the authors' IMDN_x{2,3,4}.pth load as published)",
     )
     parser.add_argument("--save-scores", metavar="FILE.json", help="write every image's scores to this JSON file")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --save-scores file")
     parser.add_argument(
         "--decimals",
         type=int,
@@ -266,8 +333,6 @@ def main(argv: list[str] | None = None) -> int:
 
     if not os.path.isfile(args.weights):
         parser.error(f"weights file not found: {args.weights}")
-    if len(args.scale) > 1 and args.upsampler != "meta":
-        parser.error("several --scale values need an arbitrary-scale network (--upsampler meta)")
     if args.reference is not None and not os.path.isfile(args.reference):
         parser.error(f"--reference: no such file: {args.reference}")
     reference_is_scores = args.reference is not None and args.reference.endswith(".json")
@@ -276,9 +341,13 @@ def main(argv: list[str] | None = None) -> int:
     clip_lr, variant = not args.unclipped, lr_variant(not args.unclipped, args.lr_bits)
     try:
         if args.save_scores:  # checked before minutes of scoring: never onto the weights or scores read
-            check_output_path(args.save_scores, [p for p in (args.weights, args.reference) if p], overwrite=True)
+            inputs = [p for p in (args.weights, args.reference) if p]
+            check_output_path(args.save_scores, inputs, overwrite=args.overwrite)
+        check_device(args.device)
         check_precision(args.precision, args.device)
-        network = benchmark_network(args.network, args.scale[0], args.upsampler, args.image_residual)
+        network, architecture = weights_network(
+            args.weights, args.scale, args.network, args.upsampler, args.image_residual
+        )
         load_checkpoint(args.weights, network)
         reference_network = None
         if args.reference is not None and not reference_is_scores:
@@ -288,13 +357,16 @@ def main(argv: list[str] | None = None) -> int:
             read_reference_scores(args.reference, scale, variant) if reference_is_scores else None
             for scale in args.scale
         ]
-    except ValueError as e:
+    except (ValueError, FileNotFoundError) as e:
         parser.error(str(e))
 
     images = load_corpus("test")
     details = ", self-ensemble of 8 flips/rotations" if args.self_ensemble else ""
     details += f", {args.precision} compute" if args.precision != "float32" else ""
-    print(f"{args.network} ({args.weights}{details}) on the TEST split, LR {variant}; {machine_description()}")
+    name = type(network).__name__
+    print(f"{name} ({args.weights}{architecture}{details}) on the TEST split, LR {variant}; {machine_description()}")
+    if reference_is_scores:
+        print(f"reference: the scores in {args.reference}")
     summary, record = [], {}
     for scale, reference in zip(args.scale, references):
         start = time.perf_counter()
@@ -309,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             reference = {image: value.psnr for image, value in reference_scores.items()}
             print(f"reference: {args.reference_network} ({args.reference}), same LR")
-        _print_scale_table(args.network, scale, bicubic, scores, args.decimals, reference)
+        _print_scale_table(name, scale, bicubic, scores, args.decimals, reference)
         print(f"network inference on the six images: {elapsed:.1f} s\n")
         summary.append((scale, mean_scores(bicubic.values()), mean_scores(scores.values())))
         record[f"{scale:g}"] = scores_record(scores)
@@ -322,10 +394,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"| x{scale:g} | {b.psnr:.{d}f} / {b.ssim:.4f} | {n.psnr:.{d}f} / {n.ssim:.4f} | {gain:+.{d}f} |")
     if args.save_scores:
         content = {
-            "network": args.network,
-            "weights": os.path.basename(args.weights),
+            "network": name,
+            "weights": os.path.abspath(args.weights),
+            "weights_sha256": weights_sha256(args.weights),
             "lr": variant,
             "self_ensemble": args.self_ensemble,
+            "precision": args.precision,
             "machine": machine_description(),
             "scales": record,
         }

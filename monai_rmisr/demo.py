@@ -18,31 +18,41 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .config import default_bundle_root
 from .data import load_corpus
-from .inference import list_pretrained, load_pretrained
+from .inference import list_pretrained, load_checkpoint, load_pretrained
 from .metrics import bicubic_upscale, image_scores, protocol_pair
 from .networks import RMISR, RMISRVP, laplacian_gradient
 
 __all__ = ["main"]
 
-BUNDLE_CONFIG = Path("bundles/rmisr/configs/train.json")
 DEMO_IMAGE = "693_UNCR"
+#: What the bundle's default training run (``make demo``'s) saves, relative to the folder it runs in.
+DEFAULT_WEIGHTS = Path("runs/rmisr/model.pt")
 
 
 def _bundle_network() -> torch.nn.Module:
-    """The bundle's ``network_def`` (so the demo always matches what the training built)."""
+    """The bundle's ``network_def`` (so the demo always matches what the training built), from the bundle of the
+    running folder or of the checkout (:func:`~monai_rmisr.config.default_bundle_root`), from any folder."""
     from monai.bundle import ConfigParser
 
     parser = ConfigParser()
-    parser.read_config(str(BUNDLE_CONFIG))
+    parser.read_config(str(Path(default_bundle_root()) / "configs" / "train.json"))
     return parser.get_parsed_content("network_def")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--weights", default="runs/rmisr/model.pt", help="trained RMISR-BL x2 weights")
+    parser.add_argument(
+        "--weights",
+        type=Path,
+        help=f"trained RMISR-BL x2 weights (default {DEFAULT_WEIGHTS}, the bundle's default run; without it, an "
+        "untrained network)",
+    )
     parser.add_argument("--output-dir", default="runs/demo", help="where the figure goes (default: runs/demo)")
     args = parser.parse_args(argv)
+    if args.weights is not None and not args.weights.is_file():  # a typo must not fall back to an untrained network
+        parser.error(f"--weights: no such file: {args.weights}")
     torch.manual_seed(0)
     scale = 2
 
@@ -55,9 +65,12 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     network = _bundle_network().eval()
-    weights = Path(args.weights)
+    weights = args.weights or DEFAULT_WEIGHTS
     if weights.is_file():
-        network.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+        try:
+            load_checkpoint(weights, network)
+        except ValueError as e:  # not a checkpoint, or another network's
+            parser.error(f"--weights: {e}")
         label = f"RMISR-BL x{scale} ({weights})"
     else:
         label = f"RMISR-BL x{scale} (untrained: {weights} not found)"

@@ -1,4 +1,5 @@
-"""What the machine can do fast: native bfloat16 on this CPU or GPU, AMX tiles on this CPU."""
+"""What the machine can do fast: native bfloat16 on this CPU or GPU, AMX tiles on this CPU; and what a benchmark
+says of the CPU it ran on."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import platform
 
 import torch
 
-__all__ = ["cpu_has_amx", "cpu_has_native_bfloat16", "native_bfloat16"]
+__all__ = ["cpu_description", "cpu_has_amx", "cpu_has_native_bfloat16", "native_bfloat16"]
 
 
 def cpu_has_native_bfloat16() -> bool:
@@ -54,3 +55,26 @@ def native_bfloat16(device: str | torch.device) -> bool:
     if device.type == "cuda":
         return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
     return False
+
+
+def cpu_description() -> str:
+    """This CPU's model name and what decides its speed here, for a benchmark's machine line: ``"Intel(R) Xeon(R)
+    Processor (AVX512, AMX, AVX512-BF16)"``: PyTorch's CPU capability, then AMX tiles and AVX512-BF16 where it has
+    them (a CPU with them trains several times faster in bfloat16; one without emulates bfloat16)."""
+    name = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            name = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
+    except OSError:  # not Linux
+        pass
+    name = name or platform.processor() or platform.machine() or "CPU"
+    features = [str(torch.backends.cpu.get_cpu_capability())]
+    if cpu_has_amx():
+        features.append("AMX")
+    avx512_bf16 = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
+    try:
+        if avx512_bf16 is not None and avx512_bf16():
+            features.append("AVX512-BF16")
+    except RuntimeError:
+        pass
+    return f"{name} ({', '.join(features)})"

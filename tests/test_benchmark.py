@@ -1,3 +1,4 @@
+import hashlib
 import json
 
 import numpy as np
@@ -314,3 +315,67 @@ def test_cli_refuses_decimals_out_of_range(tmp_path, capsys):
         main(["--weights", str(weights), "--scale", "2", "--decimals", "9"])
     assert exit_info.value.code == 2
     assert "--decimals" in capsys.readouterr().err
+
+
+def test_cli_reads_the_architecture_a_run_or_a_shipped_name_describes(tmp_path, monkeypatch, capsys):
+    # a run's model.pt was loaded into an RMISR x<scale> whatever its model.json said: an RMISR-VP or arbitrary-scale
+    # run failed with kilobytes of tensor names, a shipped x2 at --scale 3 with "size mismatch ..."
+    from monai_rmisr.inference.pretrained import save_sidecar
+
+    monkeypatch.setattr("monai_rmisr.benchmark.load_corpus", lambda split: _images())
+    weights = tmp_path / "run" / "model.pt"
+    weights.parent.mkdir()
+    torch.manual_seed(0)
+    torch.save(benchmark_network("RMISR", 2, "meta").state_dict(), weights)
+    save_sidecar(weights, {"_target_": "RMISR", "spatial_dims": 2, "in_channels": 1, "upsampler": "meta"})
+    assert main(["--weights", str(weights), "--scale", "2", "3.5"]) == 0  # no --upsampler meta needed
+    out = capsys.readouterr().out
+    assert out.startswith(f"RMISR ({weights}, as its architecture sidecar {weights.with_suffix('.json')} says)")
+    assert "x3.5 RMISR" in out
+    assert main(["--weights", str(weights), "--scale", "2", "--upsampler", "meta"]) == 0  # agreeing: as before
+    capsys.readouterr()
+    for argv, message in (
+        (["--upsampler", "subpixel"], "--upsampler subpixel contradicts the architecture of"),
+        (["--network", "RMISRVP"], "do not fit RMISRVP: of its tensors"),
+    ):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["--weights", str(weights), "--scale", "2", *argv])
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2 and message in err and len(err) < 800  # one line, not every tensor's name
+    shipped = tmp_path / "models" / "rmisr_bl_x2.pt"  # named as a registry model: its architecture
+    shipped.parent.mkdir()
+    torch.save(benchmark_network("RMISR", 2).state_dict(), shipped)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--weights", str(shipped), "--scale", "3"])
+    assert exit_info.value.code == 2
+    assert f"RMISR of {shipped} is a fixed x2 network: give --scale 2." in capsys.readouterr().err
+
+
+def test_cli_save_scores_keeps_an_existing_file_unless_overwrite_and_records_the_weights(tmp_path, monkeypatch, capsys):
+    # --save-scores replaced an existing file (a --reference kept for later) without a word, and recorded the
+    # weights by their base name alone (two runs' model.pt alike)
+    monkeypatch.setattr("monai_rmisr.benchmark.load_corpus", lambda split: _images())
+    weights = _untrained_meta_weights(tmp_path)
+    saved = tmp_path / "kept.json"
+    saved.write_text("{}")
+    command = ["--weights", str(weights), "--scale", "2", "--upsampler", "meta", "--save-scores", str(saved)]
+    with pytest.raises(SystemExit) as exit_info:
+        main(command)
+    assert exit_info.value.code == 2 and "already exists; pass --overwrite" in capsys.readouterr().err
+    assert saved.read_text() == "{}"
+    assert main([*command, "--overwrite"]) == 0
+    record = json.loads(saved.read_text())
+    assert record["weights"] == str(weights.resolve()) and record["precision"] == "float32"
+    assert record["weights_sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
+    assert "reference: the scores in" not in capsys.readouterr().out
+    assert main(["--weights", str(weights), "--scale", "2", "--upsampler", "meta", "--reference", str(saved)]) == 0
+    assert f"reference: the scores in {saved}" in capsys.readouterr().out  # the table says what it compares with
+
+
+def test_cli_refuses_a_device_it_cannot_run_on_in_one_line(tmp_path, capsys):
+    # --device cuda without a GPU ended in torch's AssertionError traceback, after the header was printed
+    weights = _untrained_meta_weights(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--weights", str(weights), "--scale", "2", "--upsampler", "meta", "--device", "cuda:99"])
+    captured = capsys.readouterr()
+    assert exit_info.value.code == 2 and "device 'cuda:99'" in captured.err and captured.out == ""

@@ -5,7 +5,7 @@ import platform
 import pytest
 import torch
 
-from monai_rmisr.hardware import cpu_has_native_bfloat16, native_bfloat16
+from monai_rmisr.hardware import cpu_description, cpu_has_native_bfloat16, native_bfloat16
 
 
 @pytest.mark.parametrize(
@@ -28,3 +28,17 @@ def test_without_the_feature_queries_or_off_x86_onednn_is_asked(monkeypatch):
     monkeypatch.setattr(platform, "machine", lambda: "x86_64")
     monkeypatch.delattr(torch.cpu, "_is_avx512_bf16_supported")
     assert cpu_has_native_bfloat16() is True
+
+
+@pytest.mark.parametrize(
+    ("avx512_bf16", "amx", "named"),
+    [(False, False, ""), (True, False, ", AVX512-BF16"), (True, True, ", AMX, AVX512-BF16")],
+)
+def test_the_cpu_description_names_what_decides_its_speed(monkeypatch, avx512_bf16, amx, named):
+    # a benchmark's machine line said "x86_64 CPU, 2 cores": not which CPU, nor whether it has AMX or AVX512-BF16,
+    # which decide its speed in bfloat16 several times over
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx, raising=False)
+    description = cpu_description()
+    assert description.endswith(f"({torch.backends.cpu.get_cpu_capability()}{named})")
+    assert len(description) > len(f" ({torch.backends.cpu.get_cpu_capability()}{named})")  # a name before it

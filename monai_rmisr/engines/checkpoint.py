@@ -395,25 +395,15 @@ class InitialWeightsLoader:
             ValueError: naming the setting (``--init_weights``): with ``strict`` a tensor missing, unknown or of
                 another shape (weights of another scale or network); without it, no tensor in common.
         """
-        from ..inference.pretrained import load_state_dict  # the inference package imports the networks only
+        from ..inference.pretrained import load_state_dict, state_dict_misfit  # it imports the networks only
 
         device = next(self.network.parameters()).device
         source = {self._renamed(k): v for k, v in load_state_dict(self.load_path, map_location=device).items()}
         target = self.network.state_dict()
         matched = {k: v for k, v in source.items() if k in target and target[k].shape == v.shape}
         network = type(self.network).__name__
-        if self.strict and not len(matched) == len(source) == len(target):
-            reshaped = sorted(k for k in source if k in target and target[k].shape != source[k].shape)
-            missing, unknown = sorted(set(target) - set(source)), sorted(set(source) - set(target))
-            parts = [
-                f"{len(reshaped)} of other shapes" if reshaped else "",
-                f"{len(missing)} missing" if missing else "",
-                f"{len(unknown)} not in the network" if unknown else "",
-            ]
-            example = ""
-            if reshaped:
-                name = reshaped[0]
-                example = f" (e.g. {name}: {tuple(source[name].shape)} in the file, {tuple(target[name].shape)} here)"
+        misfit = state_dict_misfit(source, target)
+        if self.strict and misfit is not None:
             hint = {
                 "init_weights": "Weights of another scale or network? Give the run the weights' --scale (and "
                 "network), or --init_strict false to copy only the tensors that fit.",
@@ -423,10 +413,7 @@ class InitialWeightsLoader:
             what = f"--{self.setting} '{self.load_path}'"
             if self.setting == "resume":
                 what = f"the checkpoint --resume true continues from, '{self.load_path}',"
-            raise ValueError(
-                f"{what} does not fit this run's {network}: of its tensors "
-                f"{', '.join(p for p in parts if p)}{example}. {hint}"
-            )
+            raise ValueError(f"{what} does not fit this run's {network}: of its tensors {misfit}. {hint}")
         if not matched:
             raise ValueError(
                 f"--{self.setting} '{self.load_path}' shares no tensor (same name and shape) with {network}: "

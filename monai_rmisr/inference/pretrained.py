@@ -40,6 +40,7 @@ __all__ = [
     "PretrainedModel",
     "WeightsChangedError",
     "build_network",
+    "described_network",
     "hashed_load",
     "list_pretrained",
     "load_checkpoint",
@@ -54,6 +55,7 @@ __all__ = [
     "save_sidecar",
     "sidecar_path",
     "sidecar_text",
+    "state_dict_misfit",
     "untrained_network",
     "weights_sha256",
 ]
@@ -275,6 +277,30 @@ def load_state_dict(path: str | os.PathLike[str], map_location: str | torch.devi
     )
 
 
+def state_dict_misfit(state: Mapping[str, torch.Tensor], network_state: Mapping[str, torch.Tensor]) -> str | None:
+    """How the state dict ``state`` (a file's) fails to fit a network's (``network_state``, its ``state_dict()``), in
+    a few words: ``"2 of other shapes, 3 missing (e.g. upsample.conv.weight: (48, 64, 3, 3) in the file, (16, 64, 3,
+    3) here)"``; None where it fits (the same names, of the same shapes). PyTorch's own message lists every name,
+    kilobytes of them for weights of another network."""
+    reshaped = sorted(k for k in state if k in network_state and network_state[k].shape != state[k].shape)
+    missing, unknown = sorted(set(network_state) - set(state)), sorted(set(state) - set(network_state))
+    if not (reshaped or missing or unknown):
+        return None
+    parts = [
+        f"{len(reshaped)} of other shapes" if reshaped else "",
+        f"{len(missing)} missing" if missing else "",
+        f"{len(unknown)} not in the network" if unknown else "",
+    ]
+    if reshaped:
+        name = reshaped[0]
+        example = f"{name}: {tuple(state[name].shape)} in the file, {tuple(network_state[name].shape)} here"
+    else:
+        example = ", ".join(
+            [f"{missing[0]} missing" if missing else "", f"{unknown[0]} not in the network" if unknown else ""]
+        ).strip(", ")
+    return f"{', '.join(part for part in parts if part)} (e.g. {example})"
+
+
 def build_network(config: Mapping[str, Any]) -> nn.Module:
     """Instantiate a monai-rmisr network from ``{"_target_": "RMISR", **constructor kwargs}``.
 
@@ -408,6 +434,24 @@ def _registry_name(path: Path) -> str | None:
     return None
 
 
+def described_network(path: str | os.PathLike[str]) -> tuple[nn.Module, str] | None:
+    """The network the architecture of the checkpoint ``path`` is described as, freshly initialised, and where that
+    was read: its sidecar, its run's ``model.json``, or the registry name it is named after (as
+    :func:`untrained_network` reads them); None where nothing describes it (the file alone, unread).
+
+    Raises:
+        ValueError: a sidecar that is not valid JSON or no valid constructor call, naming it.
+    """
+    described = _described_network(Path(path))
+    if described is None:
+        return None
+    config, source = described
+    try:
+        return build_network(config), source
+    except ValueError as e:
+        raise ValueError(f"{source}: {e}") from e
+
+
 def untrained_network(model: str | os.PathLike[str]) -> nn.Module:
     """The architecture of a registry model or of a checkpoint file, with freshly initialised weights.
 
@@ -430,13 +474,9 @@ def untrained_network(model: str | os.PathLike[str]) -> nn.Module:
     """
     path = _weights_file(model)
     sidecar = sidecar_path(path)
-    described = _described_network(path)
+    described = described_network(path)
     if described is not None:
-        config, source = described
-        try:
-            return build_network(config)
-        except ValueError as e:
-            raise ValueError(f"{source}: {e}") from e
+        return described[0]
     if not path.is_file():
         raise missing_model_error(model)
     load_state_dict(path)  # a file that is no checkpoint at all is named as such: a sidecar would not help it
@@ -471,10 +511,13 @@ def load_checkpoint(path: str | os.PathLike[str], network: nn.Module | None = No
     adapt = getattr(network, "adapt_state_dict", None)
     if callable(adapt):  # a network that reads another layout too (IMDN: the authors' checkpoints)
         state = adapt(state)
-    try:
-        network.load_state_dict(state)
-    except RuntimeError as e:
-        raise ValueError(f"the weights in {path} do not fit {type(network).__name__}: {e}") from e
+    misfit = state_dict_misfit(state, network.state_dict())
+    if misfit is not None:
+        raise ValueError(
+            f"the weights in {path} do not fit {type(network).__name__}: of its tensors {misfit}. Weights of another "
+            "network or scale?"
+        )
+    network.load_state_dict(state)
     return network.eval()
 
 
@@ -510,10 +553,11 @@ def load_pretrained(name: str, device: str | torch.device = "cpu") -> nn.Module:
             f"folder holding {name}.pt. Available now: {available}."
         )
     network = untrained_network(name)  # the registry's architecture, or its sidecar's (checked against the name)
-    try:
-        network.load_state_dict(load_state_dict(path))
-    except RuntimeError as e:
-        raise ValueError(f"the weights file {path} does not fit the {name!r} architecture: {e}") from e
+    state = load_state_dict(path)
+    misfit = state_dict_misfit(state, network.state_dict())
+    if misfit is not None:
+        raise ValueError(f"the weights file {path} does not fit the {name!r} architecture: of its tensors {misfit}.")
+    network.load_state_dict(state)
     return network.to(device).eval()
 
 
