@@ -13,6 +13,10 @@ beside the realistic number, never instead: ``--lr-bits 8`` rounds the clipped L
 DIV2K-style LR PNGs are); ``--unclipped`` keeps the overshoot (the paper-style number, 37.42 /
 34.68 / 33.06 dB for bicubic).
 
+Your own images: ``--dataset-dir DIR`` (``--dataset-preset``, ``--skip-bad``) scores the test split of a data set
+as ``evaluate.json`` reads it (a folder's every image, a datalist's ``test`` list) with the same protocol, per image,
+bicubic beside it; a scores file records which images it holds.
+
 Side by side: ``--reference`` names a scores file that ``--save-scores`` wrote (same scale and
 variant), or a weights file scored in the same run (``--reference-network``, default IMDN, whose
 published RGB checkpoints ``IMDN_x{2,3,4}.pth`` load folded to grey); every image then gets the
@@ -32,12 +36,17 @@ import os
 import platform
 import time
 from collections.abc import Sequence
+from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
 from torch import nn
 
 from .data.corpus import CorpusImage, load_corpus
+from .data.datasets import validation_min_size
+from .data.presets import PRESETS
+from .data.user_datasets import DatasetImage, load_dataset
 from .hardware import cpu_description
 from .inference.pretrained import described_network, load_checkpoint, weights_sha256
 from .inference.self_ensemble import self_ensemble_forward
@@ -56,6 +65,9 @@ from .networks.regroup import inference_network
 from .networks.utils import forward_at_scale
 
 __all__ = [
+    "TEST_IMAGES",
+    "ScoredImage",
+    "benchmark_images",
     "benchmark_network",
     "lr_variant",
     "machine_description",
@@ -183,6 +195,47 @@ def weights_network(
     return built, how
 
 
+#: What a scores file records of the images of a run on the corpus's TEST split.
+TEST_IMAGES = "the TEST split"
+
+
+class ScoredImage(NamedTuple):
+    """An image the benchmark scores: its name in the tables and scores file, and ``(1, H, W)`` grey in [0, 1]."""
+
+    name: str
+    array: np.ndarray
+
+
+def benchmark_images(
+    dataset_dir: str | os.PathLike[str] | None = None,
+    dataset_preset: str = "folder",
+    scales: Sequence[float] = (),
+    skip_bad: bool = False,
+) -> tuple[Sequence[CorpusImage | ScoredImage], str]:
+    """The images to score and what a scores file records of them: the corpus's TEST split (``dataset_dir`` None),
+    or the ``"test"`` split of a user data set as ``evaluate.json`` reads it
+    (:func:`~monai_rmisr.data.user_datasets.load_dataset`: a datalist's ``test`` list, else every image; the same
+    intensities and presets), less the images too small to score at ``scales`` (each named in a warning), each named
+    by its path relative to the data set (a volume's slice ``#k``).
+
+    Raises:
+        ValueError, OSError: as :func:`~monai_rmisr.data.user_datasets.load_dataset` (a missing folder, a bad file
+            without ``skip_bad``, no image to score).
+    """
+    if dataset_dir is None:
+        return load_corpus("test"), TEST_IMAGES
+    root = Path(dataset_dir)
+    base = root if root.is_dir() else root.parent  # a datalist's paths are named from its folder
+    min_size = validation_min_size(list(scales))
+    images = load_dataset(dataset_dir, dataset_preset, "test", skip_bad=skip_bad, min_size=min_size)
+
+    def name(image: DatasetImage) -> str:
+        where = Path(os.path.relpath(image.source, base)).as_posix()
+        return where if image.slice_index is None else f"{where}#{image.slice_index}"
+
+    return [ScoredImage(name(image), image.array) for image in images], f"{root.resolve()} ({dataset_preset})"
+
+
 def _cell(scores: Scores, decimals: int) -> str:
     return f"{scores.psnr:.{decimals}f} / {scores.ssim:.4f} / {scores.laplacian_psnr:.{decimals}f}"
 
@@ -207,11 +260,14 @@ def scores_record(scores: dict[str, Scores]) -> dict[str, dict[str, float | None
     return {image: value._asdict() for image, value in scores.items()}
 
 
-def read_reference_scores(path: str | os.PathLike[str], scale: float, variant: str) -> dict[str, float]:
-    """``{image: PSNR}`` at ``scale`` from a scores file that ``--save-scores`` wrote.
+def read_reference_scores(
+    path: str | os.PathLike[str], scale: float, variant: str, images: str = TEST_IMAGES
+) -> dict[str, float]:
+    """``{image: PSNR}`` at ``scale`` from a scores file that ``--save-scores`` wrote, of the same ``images`` (what
+    :func:`benchmark_images` names them; a file written before it recorded its images: the TEST split).
 
     Raises:
-        ValueError: not such a file, another LR variant, or no scores at that scale (the message
+        ValueError: not such a file, other images, another LR variant, or no scores at that scale (the message
             names the file and what it holds).
     """
     try:
@@ -220,6 +276,9 @@ def read_reference_scores(path: str | os.PathLike[str], scale: float, variant: s
         stored_variant, by_scale = record["lr"], record["scales"]
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as e:
         raise ValueError(f"--reference {path}: not a scores file written by --save-scores ({e}).") from e
+    stored_images = record.get("images", TEST_IMAGES)
+    if stored_images != images:
+        raise ValueError(f"--reference {path} holds scores of {stored_images}, this run scores {images}.")
     if stored_variant != variant:
         raise ValueError(f"--reference {path} holds scores on the {stored_variant!r} LR, this run scores {variant!r}.")
     if f"{scale:g}" not in by_scale:
@@ -329,6 +388,16 @@ def main(argv: list[str] | None = None) -> int:
         help="decimals of every PSNR printed (default 2; 4 tells apart checkpoints a few thousandths of a dB apart)",
     )
     parser.add_argument("--device", default="cpu")
+    parser.add_argument(
+        "--dataset-dir",
+        metavar="DIR",
+        help="score your own images instead of the TEST split: the test split of this data set as evaluate.json "
+        "reads it (a folder: every image; a datalist JSON with --dataset-preset datalist: its test list), per image",
+    )
+    parser.add_argument(
+        "--dataset-preset", default="folder", choices=sorted(PRESETS), help="how --dataset-dir is read (default folder)"
+    )
+    parser.add_argument("--skip-bad", action="store_true", help="leave out images of --dataset-dir that cannot be read")
     args = parser.parse_args(argv)
 
     if not os.path.isfile(args.weights):
@@ -353,18 +422,18 @@ def main(argv: list[str] | None = None) -> int:
         if args.reference is not None and not reference_is_scores:
             reference_network = benchmark_network(args.reference_network, args.scale[0])
             load_checkpoint(args.reference, reference_network)
+        images, scored = benchmark_images(args.dataset_dir, args.dataset_preset, args.scale, args.skip_bad)
         references = [
-            read_reference_scores(args.reference, scale, variant) if reference_is_scores else None
+            read_reference_scores(args.reference, scale, variant, scored) if reference_is_scores else None
             for scale in args.scale
         ]
-    except (ValueError, FileNotFoundError) as e:
+    except (ValueError, OSError) as e:
         parser.error(str(e))
 
-    images = load_corpus("test")
     details = ", self-ensemble of 8 flips/rotations" if args.self_ensemble else ""
     details += f", {args.precision} compute" if args.precision != "float32" else ""
     name = type(network).__name__
-    print(f"{name} ({args.weights}{architecture}{details}) on the TEST split, LR {variant}; {machine_description()}")
+    print(f"{name} ({args.weights}{architecture}{details}) on {scored}, LR {variant}; {machine_description()}")
     if reference_is_scores:
         print(f"reference: the scores in {args.reference}")
     summary, record = [], {}
@@ -382,7 +451,7 @@ def main(argv: list[str] | None = None) -> int:
             reference = {image: value.psnr for image, value in reference_scores.items()}
             print(f"reference: {args.reference_network} ({args.reference}), same LR")
         _print_scale_table(name, scale, bicubic, scores, args.decimals, reference)
-        print(f"network inference on the six images: {elapsed:.1f} s\n")
+        print(f"network inference on the {len(images)} images: {elapsed:.1f} s\n")
         summary.append((scale, mean_scores(bicubic.values()), mean_scores(scores.values())))
         record[f"{scale:g}"] = scores_record(scores)
     if len(summary) > 1:
@@ -397,6 +466,7 @@ def main(argv: list[str] | None = None) -> int:
             "network": name,
             "weights": os.path.abspath(args.weights),
             "weights_sha256": weights_sha256(args.weights),
+            "images": scored,
             "lr": variant,
             "self_ensemble": args.self_ensemble,
             "precision": args.precision,
