@@ -35,7 +35,7 @@ import json
 import os
 import platform
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -188,6 +188,8 @@ def weights_network(
     fixed, max_scale = model_scale_limits(built)
     what = f"{type(built).__name__} of {weights}"
     if fixed is not None and any(scale != fixed for scale in scales):
+        if described is None:  # built at the first --scale: nothing says what the file is
+            raise ValueError("several --scale values need an arbitrary-scale network (--upsampler meta).")
         several = "; several --scale values need an arbitrary-scale network" if len(scales) > 1 else ""
         raise ValueError(f"{what} is a fixed x{fixed:g} network: give --scale {fixed:g}{several}.")
     for scale in scales:
@@ -240,12 +242,15 @@ def _cell(scores: Scores, decimals: int) -> str:
     return f"{scores.psnr:.{decimals}f} / {scores.ssim:.4f} / {scores.laplacian_psnr:.{decimals}f}"
 
 
-def machine_description() -> str:
-    """One line naming the hardware and software the numbers were measured on."""
-    device = (
-        torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"{cpu_description()}, {os.cpu_count()} cores"
-    )
-    return f"{platform.machine()} {device}, torch {torch.__version__}, threads {torch.get_num_threads()}"
+def machine_description(device: str | torch.device | None = None) -> str:
+    """One line naming the hardware and software the numbers were measured on: the GPU of ``device`` (None: the
+    first, where there is one), else the CPU."""
+    chosen = torch.device(device if device is not None else "cuda" if torch.cuda.is_available() else "cpu")
+    if chosen.type == "cuda":
+        hardware = torch.cuda.get_device_name(chosen)
+    else:
+        hardware = f"{cpu_description()}, {os.cpu_count()} cores"
+    return f"{platform.machine()} {hardware}, torch {torch.__version__}, threads {torch.get_num_threads()}"
 
 
 def lr_variant(clip_lr: bool = True, lr_bits: int | None = None) -> str:
@@ -261,14 +266,14 @@ def scores_record(scores: dict[str, Scores]) -> dict[str, dict[str, float | None
 
 
 def read_reference_scores(
-    path: str | os.PathLike[str], scale: float, variant: str, images: str = TEST_IMAGES
+    path: str | os.PathLike[str], scale: float, variant: str, names: Collection[str] = ()
 ) -> dict[str, float]:
-    """``{image: PSNR}`` at ``scale`` from a scores file that ``--save-scores`` wrote, of the same ``images`` (what
-    :func:`benchmark_images` names them; a file written before it recorded its images: the TEST split).
+    """``{image: PSNR}`` at ``scale`` from a scores file that ``--save-scores`` wrote, holding a score for each image
+    of ``names`` (the images this run scores, as :func:`benchmark_images` names them).
 
     Raises:
-        ValueError: not such a file, other images, another LR variant, or no scores at that scale (the message
-            names the file and what it holds).
+        ValueError: not such a file, another LR variant, no scores at that scale, or none for an image of ``names``
+            (the message names the file and what it holds).
     """
     try:
         with open(path, encoding="utf-8") as f:
@@ -276,14 +281,19 @@ def read_reference_scores(
         stored_variant, by_scale = record["lr"], record["scales"]
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as e:
         raise ValueError(f"--reference {path}: not a scores file written by --save-scores ({e}).") from e
-    stored_images = record.get("images", TEST_IMAGES)
-    if stored_images != images:
-        raise ValueError(f"--reference {path} holds scores of {stored_images}, this run scores {images}.")
     if stored_variant != variant:
         raise ValueError(f"--reference {path} holds scores on the {stored_variant!r} LR, this run scores {variant!r}.")
     if f"{scale:g}" not in by_scale:
         raise ValueError(f"--reference {path} has no scores at x{scale:g} (it has x{', x'.join(by_scale)}).")
-    return {image: float(value["psnr"]) for image, value in by_scale[f"{scale:g}"].items()}
+    scores = {image: float(value["psnr"]) for image, value in by_scale[f"{scale:g}"].items()}
+    missing = [name for name in names if name not in scores]
+    if missing:
+        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        raise ValueError(
+            f"--reference {path} has no score at x{scale:g} for {shown} (its scores are of "
+            f"{record.get('images', TEST_IMAGES)}): score the same images into it."
+        )
+    return scores
 
 
 def _print_scale_table(
@@ -424,7 +434,9 @@ def main(argv: list[str] | None = None) -> int:
             load_checkpoint(args.reference, reference_network)
         images, scored = benchmark_images(args.dataset_dir, args.dataset_preset, args.scale, args.skip_bad)
         references = [
-            read_reference_scores(args.reference, scale, variant, scored) if reference_is_scores else None
+            read_reference_scores(args.reference, scale, variant, [image.name for image in images])
+            if reference_is_scores
+            else None
             for scale in args.scale
         ]
     except (ValueError, OSError) as e:
@@ -433,7 +445,9 @@ def main(argv: list[str] | None = None) -> int:
     details = ", self-ensemble of 8 flips/rotations" if args.self_ensemble else ""
     details += f", {args.precision} compute" if args.precision != "float32" else ""
     name = type(network).__name__
-    print(f"{name} ({args.weights}{architecture}{details}) on {scored}, LR {variant}; {machine_description()}")
+    print(
+        f"{name} ({args.weights}{architecture}{details}) on {scored}, LR {variant}; {machine_description(args.device)}"
+    )
     if reference_is_scores:
         print(f"reference: the scores in {args.reference}")
     summary, record = [], {}
@@ -470,7 +484,7 @@ def main(argv: list[str] | None = None) -> int:
             "lr": variant,
             "self_ensemble": args.self_ensemble,
             "precision": args.precision,
-            "machine": machine_description(),
+            "machine": machine_description(args.device),
             "scales": record,
         }
         with atomic_output(args.save_scores) as temporary:

@@ -336,7 +336,7 @@ def test_cli_reads_the_architecture_a_run_or_a_shipped_name_describes(tmp_path, 
     capsys.readouterr()
     for argv, message in (
         (["--upsampler", "subpixel"], "--upsampler subpixel contradicts the architecture of"),
-        (["--network", "RMISRVP"], "do not fit RMISRVP: of its tensors"),
+        (["--network", "RMISRVP"], "do not fit RMISRVP: tensors: "),
     ):
         with pytest.raises(SystemExit) as exit_info:
             main(["--weights", str(weights), "--scale", "2", *argv])
@@ -405,10 +405,19 @@ def test_cli_scores_a_users_own_images_per_image_with_bicubic_beside(tmp_path, c
     record = json.loads(saved.read_text())
     assert record["images"] == f"{(tmp_path / 'data').resolve()} (folder)"
     assert set(record["scales"]["2"]) == {"a.png", "sub/b.png"}
+    import shutil
+
+    shutil.copytree(tmp_path / "data", tmp_path / "moved")  # the same images elsewhere: compared by name
+    assert main([*command, "--dataset-dir", str(tmp_path / "moved"), "--reference", str(saved)]) == 0
+    capsys.readouterr()
+    Image.fromarray((rng.random((40, 36)) * 255).astype(np.uint8)).save(tmp_path / "data" / "c.png")
+    data = ["--dataset-dir", str(tmp_path / "data")]
     for argv, message in (
-        ([*command, "--reference", str(saved)], "holds scores of"),  # the TEST split is not these images
+        ([*command, "--reference", str(saved)], "and 3 more (its scores are of /"),  # the TEST split: six
+        ([*command, *data, "--reference", str(saved)], "has no score at x2 for c.png"),  # before scoring, not after
         ([*command, "--dataset-dir", str(tmp_path / "gone")], "no such data set folder"),
     ):
         with pytest.raises(SystemExit) as exit_info:
             main(argv)
-        assert exit_info.value.code == 2 and message in capsys.readouterr().err
+        captured = capsys.readouterr()
+        assert exit_info.value.code == 2 and message in captured.err and "| **mean**" not in captured.out

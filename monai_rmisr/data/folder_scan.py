@@ -149,9 +149,9 @@ def scan_folder(
 
 
 def item_path(item: DatasetItem) -> Path:
-    """Where an item of :func:`scan_folder` lies, for its order, its place in the data set's folders and its name
-    in a split record: the path itself, or a :class:`~monai_rmisr.io.series_folders.SeriesInFolder`'s folder joined
-    with its name (``flat/series3_AX_T1``: no entry of the folder has that name)."""
+    """Where an item of :func:`scan_folder` lies, for its order, its place in the data set's folders and messages:
+    the path itself, or a :class:`~monai_rmisr.io.series_folders.SeriesInFolder`'s folder joined with its name
+    (``flat/series3_AX_T1``: no entry of the folder has that name)."""
     return item.folder / item.name if isinstance(item, SeriesInFolder) else item
 
 

@@ -302,9 +302,12 @@ class _Split:
 
 
 def _item_name(item: DatasetItem, root: Path) -> str:
-    """How a split record names ``item``: its path (:func:`~monai_rmisr.data.folder_scan.item_path`) relative to
-    ``root``, with forward slashes."""
-    return Path(os.path.relpath(item_path(item), root)).as_posix()
+    """How a split record names ``item``: its path relative to ``root``, with forward slashes; a series among others
+    in a folder by its folder and SeriesInstanceUID (``flat/series_1.2.840...``), not its name there, which a series
+    added to the folder with the same number and description changes."""
+    if isinstance(item, SeriesInFolder):
+        return Path(os.path.relpath(item.folder, root), f"series_{item.series_uid}").as_posix()
+    return Path(os.path.relpath(item, root)).as_posix()
 
 
 def _recorded_split(

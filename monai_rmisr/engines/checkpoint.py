@@ -413,7 +413,7 @@ class InitialWeightsLoader:
             what = f"--{self.setting} '{self.load_path}'"
             if self.setting == "resume":
                 what = f"the checkpoint --resume true continues from, '{self.load_path}',"
-            raise ValueError(f"{what} does not fit this run's {network}: of its tensors {misfit}. {hint}")
+            raise ValueError(f"{what} does not fit this run's {network}: {misfit}. {hint}")
         if not matched:
             raise ValueError(
                 f"--{self.setting} '{self.load_path}' shares no tensor (same name and shape) with {network}: "

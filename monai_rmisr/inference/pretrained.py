@@ -279,17 +279,17 @@ def load_state_dict(path: str | os.PathLike[str], map_location: str | torch.devi
 
 def state_dict_misfit(state: Mapping[str, torch.Tensor], network_state: Mapping[str, torch.Tensor]) -> str | None:
     """How the state dict ``state`` (a file's) fails to fit a network's (``network_state``, its ``state_dict()``), in
-    a few words: ``"2 of other shapes, 3 missing (e.g. upsample.conv.weight: (48, 64, 3, 3) in the file, (16, 64, 3,
-    3) here)"``; None where it fits (the same names, of the same shapes). PyTorch's own message lists every name,
-    kilobytes of them for weights of another network."""
+    a few words: ``"tensors: 2 of other shapes, 3 of the network's missing from the file (e.g. upsample.conv.weight:
+    (48, 64, 3, 3) in the file, (16, 64, 3, 3) here)"``; None where it fits (the same names, of the same shapes).
+    PyTorch's own message lists every name, kilobytes of them for weights of another network."""
     reshaped = sorted(k for k in state if k in network_state and network_state[k].shape != state[k].shape)
     missing, unknown = sorted(set(network_state) - set(state)), sorted(set(state) - set(network_state))
     if not (reshaped or missing or unknown):
         return None
     parts = [
         f"{len(reshaped)} of other shapes" if reshaped else "",
-        f"{len(missing)} missing" if missing else "",
-        f"{len(unknown)} not in the network" if unknown else "",
+        f"{len(missing)} of the network's missing from the file" if missing else "",
+        f"{len(unknown)} of the file's not in the network" if unknown else "",
     ]
     if reshaped:
         name = reshaped[0]
@@ -298,7 +298,7 @@ def state_dict_misfit(state: Mapping[str, torch.Tensor], network_state: Mapping[
         example = ", ".join(
             [f"{missing[0]} missing" if missing else "", f"{unknown[0]} not in the network" if unknown else ""]
         ).strip(", ")
-    return f"{', '.join(part for part in parts if part)} (e.g. {example})"
+    return f"tensors: {', '.join(part for part in parts if part)} (e.g. {example})"
 
 
 def build_network(config: Mapping[str, Any]) -> nn.Module:
@@ -514,8 +514,7 @@ def load_checkpoint(path: str | os.PathLike[str], network: nn.Module | None = No
     misfit = state_dict_misfit(state, network.state_dict())
     if misfit is not None:
         raise ValueError(
-            f"the weights in {path} do not fit {type(network).__name__}: of its tensors {misfit}. Weights of another "
-            "network or scale?"
+            f"the weights in {path} do not fit {type(network).__name__}: {misfit}. Weights of another network or scale?"
         )
     network.load_state_dict(state)
     return network.eval()
@@ -556,7 +555,7 @@ def load_pretrained(name: str, device: str | torch.device = "cpu") -> nn.Module:
     state = load_state_dict(path)
     misfit = state_dict_misfit(state, network.state_dict())
     if misfit is not None:
-        raise ValueError(f"the weights file {path} does not fit the {name!r} architecture: of its tensors {misfit}.")
+        raise ValueError(f"the weights file {path} does not fit the {name!r} architecture: {misfit}.")
     network.load_state_dict(state)
     return network.to(device).eval()
 

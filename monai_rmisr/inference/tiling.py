@@ -283,8 +283,9 @@ def tiled_forward(
         image = x.to(sw_device) if sw_device is not None else x  # no tiles, so no tile bar either
         out = self_ensemble_forward(network, image, scale) if self_ensemble else network(image, scale)
         return out.to(x.device)
-    placed = off_grid and has_meta_upsampler(network)
-    if off_grid and any(getattr(m, "original_name", None) == "MetaUpsample" for m in network.modules()):
+    scripted = isinstance(network, torch.jit.ScriptModule)  # its up-sampler cannot be told where a tile lies
+    placed = off_grid and has_meta_upsampler(network) and not scripted
+    if off_grid and scripted and has_meta_upsampler(network):
         warnings.warn(
             f"a TorchScript network's arbitrary-scale up-sampler cannot be told where a tile lies: at x{scale:g} on "
             f"{spatial} (size x scale not whole) its tiles project on the scale's grid, not the whole image's "

@@ -17,7 +17,7 @@ from PIL import Image
 from .._version import __version__
 from .dicom import read_dicom_dataset
 from .formats import detect_format
-from .series_folders import SeriesInFolder, dicom_slice_header
+from .series_folders import SeriesInFolder, first_file_of_series
 
 __all__ = ["PRODUCER", "SOFTWARE", "made_by_monai_rmisr"]
 
@@ -39,9 +39,7 @@ def made_by_monai_rmisr(path: str | os.PathLike[str] | SeriesInFolder) -> bool:
     """
     try:
         if isinstance(path, SeriesInFolder):
-            files = sorted(p for p in path.folder.iterdir() if p.is_file() and _is_dicom(p))
-            uids = ((p, getattr(dicom_slice_header(p), "series_uid", "")) for p in files)
-            first = next((p for p, uid in uids if uid == path.series_uid), None)
+            first = first_file_of_series(path)
             return first is not None and _dicom_made_by_us(first)
         path = Path(path)
         if path.is_dir():

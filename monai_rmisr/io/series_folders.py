@@ -14,6 +14,7 @@ UID, named for its output after its SeriesNumber and SeriesDescription (:func:`s
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,11 +26,13 @@ import numpy as np
 from pydicom.uid import UID
 
 from .dicom import ORIENTATION_TOLERANCE, read_dicom_dataset
+from .formats import detect_format
 
 __all__ = [
     "SeriesInFolder",
     "SliceHeader",
     "dicom_slice_header",
+    "first_file_of_series",
     "is_image_class",
     "is_one_series",
     "is_stack",
@@ -195,6 +198,34 @@ def stacks_of_folder(folder: Path, headers: Mapping[Path, SliceHeader]) -> tuple
     names = series_names(stacks, [entry.name for entry in folder.iterdir()]) if stacks else {}
     files = [path for path, header in headers.items() if header.series_uid not in stacks]
     return [SeriesInFolder(folder, uid, names[uid]) for uid in stacks], files
+
+
+def first_file_of_series(series: SeriesInFolder) -> Path | None:
+    """The first DICOM file, in name order, of the series ``series`` in its folder; None when none is there now.
+
+    A folder's series are found from the headers of its files once while the folder is unchanged (its entries: a
+    file added, removed or renamed), not once per series asked: a flat export of 20 series of 30 slices read 5,720
+    headers to find its series' first files one by one, 600 so.
+    """
+    folder = series.folder
+    return dict(_first_files(folder, folder.stat().st_mtime_ns)).get(series.series_uid)
+
+
+@functools.lru_cache(maxsize=16)
+def _first_files(folder: Path, _modified: int) -> tuple[tuple[str, Path], ...]:
+    """``((SeriesInstanceUID, its first file), ...)`` of the DICOM files of ``folder`` (``_modified``: the folder's
+    modification time, which keys the cache)."""
+    first: dict[str, Path] = {}
+    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+        try:
+            if detect_format(path) != "dicom":
+                continue
+        except Exception:  # unreadable: no series of it here
+            continue
+        header = dicom_slice_header(path)
+        if header is not None:
+            first.setdefault(header.series_uid, path)
+    return tuple(first.items())
 
 
 def _same_orientation(one: tuple[float, ...] | None, other: tuple[float, ...] | None) -> bool:

@@ -82,7 +82,7 @@ def export_onnx(
         "lr": {0: "batch", **{2 + i: n for i, n in enumerate(names)}},
         "sr": {0: "batch", **{2 + i: n.upper() for i, n in enumerate(names)}},
     }
-    use_dynamo = has_meta_upsampler(network)
+    use_dynamo = has_meta_upsampler(network) and not isinstance(network, torch.jit.ScriptModule)  # dynamo: eager
     target = _target(path)
     # the exporters print progress and warnings that mean nothing to a user: the tracer's "might not generalize to
     # other inputs" about the networks' shape checks (the graph does, at other sizes: tests/networks)

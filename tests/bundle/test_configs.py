@@ -238,7 +238,7 @@ def test_resuming_a_run_of_another_scale_is_refused_naming_the_checkpoint(tmp_pa
     with pytest.raises(RuntimeError) as failure:
         parser.get_parsed_content("initialize")
     assert str(failure.value.__cause__).startswith(
-        f"the checkpoint --resume true continues from, '{saved}', does not fit this run's RMISR: of its tensors 2 of "
+        f"the checkpoint --resume true continues from, '{saved}', does not fit this run's RMISR: tensors: 2 of "
         "other shapes"
     )
     assert "resume it with its own --scale" in str(failure.value.__cause__)

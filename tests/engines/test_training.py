@@ -369,7 +369,7 @@ def test_init_weights_of_another_scale_are_refused_before_the_run_writes(tmp_pat
     with pytest.raises(RuntimeError) as failure:
         parser.get_parsed_content("initialize")
     message = str(failure.value.__cause__)
-    assert message.startswith(f"--init_weights '{tmp_path / 'x4.pt'}' does not fit this run's RMISR: of its tensors")
+    assert message.startswith(f"--init_weights '{tmp_path / 'x4.pt'}' does not fit this run's RMISR: tensors: ")
     assert "2 of other shapes (e.g. upsample.shuffle.conv_block.bias: (16,) in the file, (4,) here)" in message
     assert "--init_strict false" in message and not (tmp_path / "run").exists()
 

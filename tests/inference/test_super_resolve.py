@@ -236,6 +236,10 @@ def test_a_torchscript_network_is_read_as_the_network_it_was_scripted_from():
     )
     with pytest.raises(ValueError, match=r"RecursiveScriptModule accepts scales in \(1, 8\], got scale=10"):
         super_resolve(image(), 10, model=scripted)
+    # its memory estimate, and so its automatic tiles, are the eager network's (it ran whole, at twice the budget)
+    from monai_rmisr.inference.tiling import forward_bytes
+
+    assert forward_bytes(scripted, (64, 64), 4) == forward_bytes(meta, (64, 64), 4)
     colour = small_rmisr(2.0, in_channels=3, perturb=0.05).eval()
     rgb = image(channels=3)
     np.testing.assert_allclose(

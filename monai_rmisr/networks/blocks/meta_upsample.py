@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..utils import DEFAULT_MAX_SCALE, check_scale, scaled_size
+from ..utils import DEFAULT_MAX_SCALE, check_scale, is_module_of, scaled_size
 
 __all__ = ["AxisPlacement", "MetaUpsample", "has_meta_upsampler", "placed_in"]
 
@@ -192,5 +192,6 @@ class MetaUpsample(nn.Module):
 
 
 def has_meta_upsampler(network: nn.Module) -> bool:
-    """Whether ``network`` (or any of its modules) is a :class:`MetaUpsample`: an arbitrary-scale network."""
-    return any(isinstance(module, MetaUpsample) for module in network.modules())
+    """Whether ``network`` (or any of its modules) is a :class:`MetaUpsample`, a TorchScript one too
+    (:func:`~monai_rmisr.networks.utils.is_module_of`): an arbitrary-scale network."""
+    return any(is_module_of(module, MetaUpsample) for module in network.modules())
