@@ -73,6 +73,7 @@ __all__ = [
     "machine_description",
     "network_scores",
     "read_reference_scores",
+    "reference_differences",
     "scores_record",
     "weights_network",
 ]
@@ -275,12 +276,8 @@ def read_reference_scores(
         ValueError: not such a file, another LR variant, no scores at that scale, or none for an image of ``names``
             (the message names the file and what it holds).
     """
-    try:
-        with open(path, encoding="utf-8") as f:
-            record = json.load(f)
-        stored_variant, by_scale = record["lr"], record["scales"]
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as e:
-        raise ValueError(f"--reference {path}: not a scores file written by --save-scores ({e}).") from e
+    record = _scores_file(path)
+    stored_variant, by_scale = record["lr"], record["scales"]
     if stored_variant != variant:
         raise ValueError(f"--reference {path} holds scores on the {stored_variant!r} LR, this run scores {variant!r}.")
     if f"{scale:g}" not in by_scale:
@@ -294,6 +291,35 @@ def read_reference_scores(
             f"{record.get('images', TEST_IMAGES)}): score the same images into it."
         )
     return scores
+
+
+def _scores_file(path: str | os.PathLike[str]) -> dict:
+    """The record a ``--save-scores`` file holds (its ``"lr"`` and ``"scales"`` there).
+
+    Raises:
+        ValueError: not such a file, naming it.
+    """
+    try:
+        with open(path, encoding="utf-8") as f:
+            record = json.load(f)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"--reference {path}: not a scores file written by --save-scores ({e}).") from e
+    if not isinstance(record, dict) or not {"lr", "scales"} <= record.keys():
+        raise ValueError(f"--reference {path}: not a scores file written by --save-scores (no 'lr' and 'scales').")
+    return record
+
+
+def reference_differences(path: str | os.PathLike[str], self_ensemble: bool, precision: str) -> list[str]:
+    """How the run that wrote the scores file ``path`` differs from this one in what moves a score (self-ensemble,
+    compute precision), in words: ``["self-ensemble there, not here"]``; [] where it does not (or the file does not
+    say: written before it recorded its precision)."""
+    record = _scores_file(path)
+    differences = []
+    if "self_ensemble" in record and bool(record["self_ensemble"]) != self_ensemble:
+        differences.append("self-ensemble " + ("there, not here" if record["self_ensemble"] else "here, not there"))
+    if "precision" in record and record["precision"] != precision:
+        differences.append(f"precision {record['precision']} there, {precision} here")
+    return differences
 
 
 def _print_scale_table(
@@ -449,7 +475,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{name} ({args.weights}{architecture}{details}) on {scored}, LR {variant}; {machine_description(args.device)}"
     )
     if reference_is_scores:
-        print(f"reference: the scores in {args.reference}")
+        differences = reference_differences(args.reference, args.self_ensemble, args.precision)
+        unlike = f" (scored unlike this run: {'; '.join(differences)})" if differences else ""
+        print(f"reference: the scores in {args.reference}{unlike}")
     summary, record = [], {}
     for scale, reference in zip(args.scale, references):
         start = time.perf_counter()

@@ -371,7 +371,15 @@ def test_cli_save_scores_keeps_an_existing_file_unless_overwrite_and_records_the
     assert record["weights_sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
     assert "reference: the scores in" not in capsys.readouterr().out
     assert main(["--weights", str(weights), "--scale", "2", "--upsampler", "meta", "--reference", str(saved)]) == 0
-    assert f"reference: the scores in {saved}" in capsys.readouterr().out  # the table says what it compares with
+    assert f"reference: the scores in {saved}\n" in capsys.readouterr().out  # the table says what it compares with
+    # a reference scored otherwise is compared, and said to be (a self-ensemble moves every score)
+    command = ["--weights", str(weights), "--scale", "2", "--upsampler", "meta", "--reference", str(saved)]
+    assert main([*command, "--self-ensemble"]) == 0
+    assert "(scored unlike this run: self-ensemble here, not there)" in capsys.readouterr().out
+    (tmp_path / "list.json").write_text("[1, 2]")
+    with pytest.raises(SystemExit) as exit_info:
+        main([*command[:-1], str(tmp_path / "list.json")])
+    assert exit_info.value.code == 2 and "not a scores file written by --save-scores" in capsys.readouterr().err
 
 
 def test_cli_refuses_a_device_it_cannot_run_on_in_one_line(tmp_path, capsys):
