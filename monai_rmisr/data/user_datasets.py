@@ -244,11 +244,16 @@ def _split_dir_items(
     return [i for i in items if chosen in item_path(i).parents or i == chosen]
 
 
+def _trained_on(images: Sequence[DatasetItem], training: Sequence[DatasetItem]) -> list[DatasetItem]:
+    """The images of ``images`` that are images of ``training`` too, as files (``./a.png`` is ``a.png``)."""
+    trained = {os.path.realpath(path) for path in training}
+    return [path for path in images if os.path.realpath(path) in trained]
+
+
 def _check_disjoint(file: Path, training: Sequence[Path], validation: Sequence[Path]) -> None:
     """Refuse a datalist whose validation list repeats an image of its training list (the model would be chosen on
     an image it trained on)."""
-    trained = {os.path.realpath(path) for path in training}
-    both = [path for path in validation if os.path.realpath(path) in trained]
+    both = _trained_on(validation, training)
     if both:
         raise ValueError(
             f"datalist '{file}': {len(both)} image(s) of its 'validation' list are in its 'training' list too "
@@ -262,8 +267,7 @@ def _warn_test_images_trained_on(
     """Warn where the images a datalist's evaluation scores (``test``: its ``test`` list where ``listed``, else every
     image it lists) hold images of its ``training`` list: their score is no test score (a validation list that does
     so is refused, :func:`_check_disjoint`; these are scored, and told)."""
-    trained = {os.path.realpath(path) for path in training}
-    both = [path for path in test if os.path.realpath(path) in trained]
+    both = _trained_on(test, training)
     if both:
         scored = "of its 'test' list are" if listed else "scored (it has no 'test' list: every image it lists) are"
         logger.warning(
@@ -394,8 +398,9 @@ def _split(
                     "to score every image of its lists."
                 )
             keys = ["test"] if "test" in lists else [key for key in ("training", "validation") if lists.get(key)]
-            items = list(dict.fromkeys(path for key in keys or ["training"] for path in load_datalist(file, key=key)))
-            trained = load_datalist(file, key="training") if lists.get("training") else []
+            loaded = {key: load_datalist(file, key=key) for key in keys or ["training"]}
+            items = list(dict.fromkeys(path for paths in loaded.values() for path in paths))
+            trained = loaded.get("training") or (load_datalist(file, key="training") if lists.get("training") else [])
             _warn_test_images_trained_on(file, items, trained, listed=keys == ["test"])
         elif "validation" in lists:
             own = load_datalist(file, key="training"), load_datalist(file, key="validation")
