@@ -281,9 +281,8 @@ def super_resolve(
             (docs/inference.md, "Tiles").
         device: device to run the network on; the result comes back to the input's device (numpy: CPU).
         overlap: fraction of a tile shared with each neighbour, in ``[0, 1)``; the blend that hides the tiles'
-            borders needs one (``0`` butts tiles together: ``rmisr_bl_x2``'s tiles of 64 on a 200 x 200 smooth image
-            differed from the whole image's result by up to 0.015, on a crop of skimage's ``camera`` by 0.13, against
-            1.4e-4 and 9e-4 at the default 0.25).
+            borders needs one (``0`` butts tiles together, and their borders then differ from the whole image's result
+            far more than with the default 0.25: docs/inference.md, "Tiles").
         self_ensemble: average the network's outputs over the eight flips / quarter turns of
             the image (:func:`~monai_rmisr.inference.self_ensemble.self_ensemble_forward`):
             a little closer to the truth (``rmisr_bl_x4``: +0.07 dB on the benchmark), 8x the time.
